@@ -1,0 +1,46 @@
+# Set-up and everyday commands. Needs Python 3.11 and Node.js/npm (for the browser libraries);
+# the browser tests need Chromium (Debian: apt-get install chromium fonts-noto-cjk).
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+DATA_DIR ?= ./var
+BIND ?= 127.0.0.1:8080
+PYTEST_ARGS ?=
+
+.PHONY: install serve demo test test-fast lint bench clean
+
+install: $(STAMP) $(NODE_STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+serve: install
+	$(VENV)/bin/roomserver serve --data-dir $(DATA_DIR) --bind $(BIND)
+
+demo: install
+	$(VENV)/bin/roomserver demo --data-dir $(DATA_DIR) --bind $(BIND)
+
+lint: install
+	$(VENV)/bin/ruff check roomserver signaling media recorder web tests bench
+	$(VENV)/bin/lint-imports
+
+test: lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
+
+bench: install
+	$(PY) bench/room.py
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache test-artifacts

@@ -1,0 +1,24 @@
+"""Configuration of the media package."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MediaConfig:
+    """How the server composes, mixes and encodes the media it sends to seats."""
+
+    grid_width: int = 960
+    grid_height: int = 720
+    grid_fps: int = 15
+    grid_bitrate: int = 1_200_000
+    # A keyframe at least this often, so that a viewer or a recorder that starts mid-stream
+    # and misses a keyframe request still gets a picture within this many seconds.
+    grid_keyframe_interval_s: float = 4.0
+    label_font: str | None = None
+    audio_sample_rate: int = 48_000
+    audio_frame_ms: int = 20
+    # Audio kept per source before the mixer starts taking from it (absorbs network jitter).
+    audio_prefill_ms: int = 40
+    audio_max_buffer_ms: int = 200

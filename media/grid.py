@@ -1,0 +1,329 @@
+"""The room grid: every seat's camera in labelled tiles, composed and encoded once per room."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from media.config import MediaConfig
+from media.fanout import PacketFanout, PacketTrack
+from media.labels import TextOverlay, find_cjk_font, load_font
+
+logger = logging.getLogger(__name__)
+
+Rect = tuple[int, int, int, int]
+BEIJING = timezone(timedelta(hours=8), "北京时间")
+VIDEO_CLOCK = 90_000
+BACKGROUND = (24, 28, 36)
+EMPTY_TILE = (44, 50, 62)
+TILE_GAP = 2
+
+
+def grid_shape(n: int) -> tuple[int, int]:
+    """Columns and rows for `n` tiles (a near-square grid, wider than tall)."""
+    if n <= 0:
+        return 1, 1
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    return cols, rows
+
+
+def tile_cells(n: int, width: int = 960, height: int = 720) -> list[Rect]:
+    """The (x, y, w, h) cell of each tile, row by row."""
+    cols, rows = grid_shape(n)
+    cell_w, cell_h = width // cols, height // rows
+    return [((i % cols) * cell_w, (i // cols) * cell_h, cell_w, cell_h) for i in range(max(n, 0))]
+
+
+def tile_rects(n: int, width: int = 960, height: int = 720) -> list[Rect]:
+    """Where each 4:3 camera image is drawn: centred in its cell, scaled to fit, even sizes."""
+    rects = []
+    for x, y, cw, ch in tile_cells(n, width, height):
+        # A thin gap keeps neighbouring tiles of similar colour apart.
+        w = min(cw - 2 * TILE_GAP, (ch - 2 * TILE_GAP) * 4 // 3) & ~1
+        h = (w * 3 // 4) & ~1
+        rects.append((x + (cw - w) // 2, y + (ch - h) // 2, w, h))
+    return rects
+
+
+@dataclass(frozen=True)
+class TileSpec:
+    """One tile of the grid: which seat, and the label shown on it (e.g. 沈阳主场 · 2号机位)."""
+
+    key: str
+    label: str
+
+
+@dataclass
+class GridStats:
+    """What the grid did since it started."""
+
+    frames_encoded: int = 0
+    frames_skipped: int = 0
+    subscriber_drops: int = 0
+    fps: float = 0.0
+    last_encode_ms: float = 0.0
+
+
+class GridCompositor:
+    """Composes the room grid at a steady rate and encodes it once (VP8) for every subscriber."""
+
+    def __init__(self, config: MediaConfig, *, name: str = "room") -> None:
+        self._config = config
+        self._name = name
+        self._width = config.grid_width
+        self._height = config.grid_height
+        self._tiles: list[TileSpec] = []
+        self._latest: dict[str, av.VideoFrame] = {}
+        self._overlays: dict[str, TextOverlay] = {}
+        self._placeholder: TextOverlay | None = None
+        self._clock_cache: tuple[int, TextOverlay] | None = None
+        self._font_path = find_cjk_font(config.label_font)
+        self._fanout = PacketFanout(
+            "video", request_keyframe=self.request_keyframe, on_drop=self._subscriber_drop
+        )
+        self._executor: ThreadPoolExecutor | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._encoder: av.VideoCodecContext | None = None
+        self._force_keyframe = True
+        self._last_keyframe = 0.0
+        self._t0 = 0.0
+        self._fps_window: list[float] = []
+        self._closed = False
+        self._listeners: list[Callable[[av.Packet, bool], None]] = []
+        self.stats = GridStats()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start composing."""
+        if self._task is not None:
+            return
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"grid-{self._name}")
+        self._t0 = time.monotonic()
+        self._task = asyncio.create_task(self._run(), name=f"grid-{self._name}")
+
+    async def close(self) -> None:
+        """Stop composing, end every subscriber track; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._task, timeout=5)
+        self._fanout.close()
+        if self._executor is not None:
+            executor, self._executor = self._executor, None
+            await asyncio.to_thread(executor.shutdown, wait=True)
+
+    async def __aenter__(self) -> GridCompositor:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- inputs ---------------------------------------------------------------------------------
+
+    def set_tiles(self, tiles: Sequence[TileSpec]) -> None:
+        """Set the tiles in display order (the room roster)."""
+        self._tiles = list(tiles)
+        keys = {t.key for t in self._tiles}
+        for key in list(self._latest):
+            if key not in keys:
+                del self._latest[key]
+        # Label strips depend on tile size, which depends on the tile count.
+        self._overlays.clear()
+        self._placeholder = None
+
+    def update_frame(self, key: str, frame: av.VideoFrame) -> None:
+        """The latest decoded camera frame of seat `key`; older ones are simply replaced."""
+        self._latest[key] = frame
+
+    def clear_frame(self, key: str) -> None:
+        """Seat `key` has no camera picture any more (left, or camera ended)."""
+        self._latest.pop(key, None)
+
+    # -- outputs --------------------------------------------------------------------------------
+
+    def subscribe(self) -> PacketTrack:
+        """A video track carrying the encoded grid, starting at a keyframe."""
+        return self._fanout.subscribe()
+
+    def add_listener(self, listener: Callable[[av.Packet, bool], None]) -> None:
+        """Also give every encoded packet to `listener` (e.g. a recorder)."""
+        self._listeners.append(listener)
+
+    def request_keyframe(self) -> None:
+        """Make the next grid frame a keyframe (a viewer joined or lost a packet)."""
+        self._force_keyframe = True
+
+    @property
+    def subscribers(self) -> int:
+        """How many tracks receive the grid."""
+        return len(self._fanout)
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = 1.0 / self._config.grid_fps
+        next_due = loop.time()
+        while True:
+            tiles = list(self._tiles)
+            frames = {t.key: self._latest.get(t.key) for t in tiles}
+            now = time.time()
+            force = self._force_keyframe or (
+                now - self._last_keyframe >= self._config.grid_keyframe_interval_s
+            )
+            self._force_keyframe = False
+            pts = int((time.monotonic() - self._t0) * VIDEO_CLOCK)
+            started = time.perf_counter()
+            try:
+                packets = await loop.run_in_executor(
+                    self._executor, self._compose_and_encode, tiles, frames, now, pts, force
+                )
+            except Exception:
+                logger.exception("grid %s: composing a frame failed", self._name)
+                packets = []
+            self.stats.last_encode_ms = (time.perf_counter() - started) * 1000
+            for packet in packets:
+                keyframe = bool(packet.is_keyframe)
+                if keyframe:
+                    self._last_keyframe = now
+                self._fanout.publish(packet, keyframe)
+                for listener in self._listeners:
+                    listener(packet, keyframe)
+            if packets:
+                self._count_frame(now)
+            next_due += interval
+            late = loop.time() - next_due
+            if late > 0:
+                # Behind schedule: skip the frames we cannot make instead of queueing work.
+                skipped = int(late / interval) + 1
+                self.stats.frames_skipped += skipped
+                next_due += skipped * interval
+            await asyncio.sleep(max(0.0, next_due - loop.time()))
+
+    def _count_frame(self, now: float) -> None:
+        self.stats.frames_encoded += 1
+        window = self._fps_window
+        window.append(now)
+        while window and now - window[0] > 2.0:
+            window.pop(0)
+        if len(window) > 1:
+            self.stats.fps = (len(window) - 1) / (window[-1] - window[0])
+
+    def _subscriber_drop(self, count: int) -> None:
+        self.stats.subscriber_drops += count
+
+    # -- work done in the grid's thread -----------------------------------------------------------
+
+    def _compose_and_encode(
+        self,
+        tiles: list[TileSpec],
+        frames: dict[str, av.VideoFrame | None],
+        now: float,
+        pts: int,
+        force_keyframe: bool,
+    ) -> list[av.Packet]:
+        canvas = self.compose(tiles, frames, now)
+        frame = av.VideoFrame.from_ndarray(canvas, format="rgb24").reformat(format="yuv420p")
+        frame.pts = pts
+        frame.time_base = Fraction(1, VIDEO_CLOCK)
+        if force_keyframe:
+            frame.pict_type = av.video.frame.PictureType.I
+        encoder = self._encoder or self._open_encoder()
+        packets = list(encoder.encode(frame))
+        for packet in packets:
+            packet.time_base = Fraction(1, VIDEO_CLOCK)
+        return packets
+
+    def _open_encoder(self) -> av.VideoCodecContext:
+        bitrate = self._config.grid_bitrate
+        encoder = av.CodecContext.create("libvpx", "w")
+        encoder.width = self._width
+        encoder.height = self._height
+        encoder.pix_fmt = "yuv420p"
+        encoder.time_base = Fraction(1, VIDEO_CLOCK)
+        encoder.bit_rate = bitrate
+        encoder.gop_size = 100_000  # keyframes only when asked for (or by the interval above)
+        encoder.qmin = 4
+        encoder.qmax = 56
+        encoder.thread_count = 2
+        encoder.options = {
+            "deadline": "realtime",
+            "cpu-used": "8",
+            "lag-in-frames": "0",
+            "error-resilient": "1",
+            "bufsize": str(bitrate),
+            "maxrate": str(bitrate),
+            "static-thresh": "1",
+            "undershoot-pct": "100",
+            "overshoot-pct": "15",
+        }
+        self._encoder = encoder
+        return encoder
+
+    def compose(
+        self, tiles: list[TileSpec], frames: dict[str, av.VideoFrame | None], now: float
+    ) -> np.ndarray:
+        """Draw one grid picture (RGB) from the latest frame of each tile."""
+        canvas = np.empty((self._height, self._width, 3), dtype=np.uint8)
+        canvas[:] = BACKGROUND
+        rects = tile_rects(len(tiles), self._width, self._height)
+        for tile, (x, y, w, h) in zip(tiles, rects, strict=True):
+            frame = frames.get(tile.key)
+            if frame is None:
+                canvas[y : y + h, x : x + w] = EMPTY_TILE
+                placeholder = self._placeholder_overlay(w)
+                placeholder.blend(canvas, x, y + (h - placeholder.height) // 2)
+            else:
+                canvas[y : y + h, x : x + w] = frame.to_ndarray(format="rgb24", width=w, height=h)
+            label = self._label_overlay(tile.label, w, h)
+            label.blend(canvas, x, y + h - label.height)
+        clock = self._clock_overlay(now)
+        clock.blend(canvas, self._width - clock.width - 8, 8)
+        return canvas
+
+    def _strip_height(self, tile_h: int) -> int:
+        return max(18, tile_h // 9) & ~1
+
+    def _label_overlay(self, label: str, w: int, h: int) -> TextOverlay:
+        key = f"{label}|{w}x{h}"
+        overlay = self._overlays.get(key)
+        if overlay is None:
+            strip = self._strip_height(h)
+            font = load_font(self._font_path, int(strip * 0.7))
+            overlay = TextOverlay(label, font, w, strip)
+            self._overlays[key] = overlay
+        return overlay
+
+    def _placeholder_overlay(self, w: int) -> TextOverlay:
+        if self._placeholder is None or self._placeholder.width != w:
+            font = load_font(self._font_path, max(14, w // 16))
+            self._placeholder = TextOverlay("等待画面", font, w, max(24, w // 9))
+        return self._placeholder
+
+    def _clock_overlay(self, now: float) -> TextOverlay:
+        second = int(now)
+        if self._clock_cache is None or self._clock_cache[0] != second:
+            text = datetime.fromtimestamp(second, BEIJING).strftime("北京时间 %Y-%m-%d %H:%M:%S")
+            font = load_font(self._font_path, max(14, self._height // 36))
+            overlay = TextOverlay(
+                text, font, max(200, self._width // 3), max(24, self._height // 24)
+            )
+            self._clock_cache = (second, overlay)
+        return self._clock_cache[1]

@@ -1,0 +1,241 @@
+"""The room's audio: every seat hears the others (mix-minus), never its own voice."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+import numpy as np
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from media.config import MediaConfig
+
+logger = logging.getLogger(__name__)
+
+FULL_MIX = "*"  # subscriber key of the whole room's mix (recording, supervision)
+MAX_PENDING_FRAMES = 10
+
+
+class _Source:
+    """Decoded audio of one seat, as mono int16 at the mixer's rate."""
+
+    def __init__(self, sample_rate: int, prefill: int, max_samples: int) -> None:
+        self.buffer: deque[np.ndarray] = deque()
+        self.samples = 0
+        self.prefill = prefill
+        self.max_samples = max_samples
+        self.ready = False
+        self.resampler: av.AudioResampler | None = None
+        self.sample_rate = sample_rate
+        self.dropped = 0
+
+    def push(self, frame: av.AudioFrame) -> None:
+        for mono in self._to_mono(frame):
+            self.buffer.append(mono)
+            self.samples += len(mono)
+        while self.samples > self.max_samples:
+            # The seat sends faster than we mix (clock drift, a burst): drop the oldest audio.
+            old = self.buffer.popleft()
+            self.samples -= len(old)
+            self.dropped += 1
+        if self.samples >= self.prefill:
+            self.ready = True
+
+    def take(self, n: int) -> np.ndarray | None:
+        if not self.ready:
+            return None
+        if self.samples < n:
+            # Underrun: play silence until the jitter buffer is full again.
+            self.ready = False
+            return None
+        out = np.empty(n, dtype=np.int16)
+        filled = 0
+        while filled < n:
+            chunk = self.buffer[0]
+            take = min(n - filled, len(chunk))
+            out[filled : filled + take] = chunk[:take]
+            filled += take
+            if take == len(chunk):
+                self.buffer.popleft()
+            else:
+                self.buffer[0] = chunk[take:]
+        self.samples -= n
+        return out
+
+    def _to_mono(self, frame: av.AudioFrame) -> list[np.ndarray]:
+        if frame.sample_rate == self.sample_rate and frame.format.name == "s16":
+            return [_downmix(frame.to_ndarray(), len(frame.layout.channels))]
+        if self.resampler is None:
+            self.resampler = av.AudioResampler(format="s16", layout="mono", rate=self.sample_rate)
+        return [f.to_ndarray().reshape(-1) for f in self.resampler.resample(frame)]
+
+
+def _downmix(samples: np.ndarray, channels: int) -> np.ndarray:
+    """Packed s16 with `channels` interleaved channels to mono."""
+    flat = samples.reshape(-1)
+    if channels <= 1:
+        return flat.astype(np.int16, copy=True)
+    return flat.reshape(-1, channels).mean(axis=1).astype(np.int16)
+
+
+class MixTrack(MediaStreamTrack):
+    """Audio for one listener: 20 ms frames from the mixer; aiortc encodes them (Opus)."""
+
+    kind = "audio"
+
+    def __init__(self, mixer: AudioMixer, key: str) -> None:
+        super().__init__()
+        self._mixer = mixer
+        self.key = key
+        self._pending: deque[av.AudioFrame] = deque()
+        self._ready = asyncio.Event()
+
+    def push(self, frame: av.AudioFrame) -> None:
+        """Queue a mixed frame; a listener that stops reading loses its oldest audio."""
+        if len(self._pending) >= MAX_PENDING_FRAMES:
+            self._pending.popleft()
+            self._mixer.stats.dropped_frames += 1
+        self._pending.append(frame)
+        self._ready.set()
+
+    async def recv(self) -> av.AudioFrame:  # type: ignore[override]
+        """The next mixed frame."""
+        while not self._pending:
+            if self.readyState != "live":
+                raise MediaStreamError
+            self._ready.clear()
+            await self._ready.wait()
+        return self._pending.popleft()
+
+    def stop(self) -> None:
+        """End the track and leave the mixer."""
+        if self.readyState == "live":
+            self._mixer._unsubscribe(self)
+        super().stop()
+        self._ready.set()
+
+
+@dataclass
+class MixerStats:
+    """What the mixer did since it started."""
+
+    ticks: int = 0
+    late_ticks: int = 0
+    dropped_frames: int = 0
+
+
+class AudioMixer:
+    """Mixes seats' audio every 20 ms; each listener gets the sum of all seats but its own."""
+
+    def __init__(self, config: MediaConfig, *, name: str = "room") -> None:
+        self._config = config
+        self._name = name
+        self._rate = config.audio_sample_rate
+        self._samples = config.audio_sample_rate * config.audio_frame_ms // 1000
+        self._prefill = config.audio_sample_rate * config.audio_prefill_ms // 1000
+        self._max = config.audio_sample_rate * config.audio_max_buffer_ms // 1000
+        self._sources: dict[str, _Source] = {}
+        self._listeners: dict[str, set[MixTrack]] = {}
+        self._pts = 0
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.stats = MixerStats()
+
+    async def start(self) -> None:
+        """Start the 20 ms mixing clock."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"mixer-{self._name}")
+
+    async def close(self) -> None:
+        """Stop mixing and end every listener track; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._task, timeout=5)
+        for tracks in list(self._listeners.values()):
+            for track in list(tracks):
+                track.stop()
+        self._listeners.clear()
+
+    async def __aenter__(self) -> AudioMixer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def push(self, key: str, frame: av.AudioFrame) -> None:
+        """Decoded audio from seat `key`."""
+        source = self._sources.get(key)
+        if source is None:
+            source = self._sources[key] = _Source(self._rate, self._prefill, self._max)
+        source.push(frame)
+
+    def remove_source(self, key: str) -> None:
+        """Seat `key` stopped sending audio."""
+        self._sources.pop(key, None)
+
+    def subscribe(self, key: str) -> MixTrack:
+        """Audio for the listener at seat `key` (all but `key`); FULL_MIX hears everyone."""
+        track = MixTrack(self, key)
+        self._listeners.setdefault(key, set()).add(track)
+        return track
+
+    def _unsubscribe(self, track: MixTrack) -> None:
+        tracks = self._listeners.get(track.key)
+        if tracks is not None:
+            tracks.discard(track)
+            if not tracks:
+                del self._listeners[track.key]
+
+    def mix_once(self) -> dict[str, np.ndarray]:
+        """Take one frame from every ready source and return each listener's mix."""
+        n = self._samples
+        taken: dict[str, np.ndarray] = {}
+        for key, source in self._sources.items():
+            chunk = source.take(n)
+            if chunk is not None:
+                taken[key] = chunk.astype(np.int32)
+        total = np.zeros(n, dtype=np.int32)
+        for chunk in taken.values():
+            total += chunk
+        mixes: dict[str, np.ndarray] = {}
+        for key in self._listeners:
+            own = taken.get(key)
+            mix = total - own if own is not None and key != FULL_MIX else total
+            mixes[key] = np.clip(mix, -32768, 32767).astype(np.int16)
+        return mixes
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = self._samples / self._rate
+        next_due = loop.time()
+        time_base = Fraction(1, self._rate)
+        while True:
+            self.stats.ticks += 1
+            for key, samples in self.mix_once().items():
+                for track in tuple(self._listeners.get(key, ())):
+                    frame = av.AudioFrame.from_ndarray(
+                        samples.reshape(1, -1), format="s16", layout="mono"
+                    )
+                    frame.sample_rate = self._rate
+                    frame.pts = self._pts
+                    frame.time_base = time_base
+                    track.push(frame)
+            self._pts += self._samples
+            next_due += interval
+            delay = next_due - loop.time()
+            if delay < -0.2:
+                # The loop was blocked; resynchronise rather than burst out stale audio.
+                self.stats.late_ticks += 1
+                next_due = loop.time()
+                delay = 0.0
+            await asyncio.sleep(max(0.0, delay))

@@ -1,0 +1,214 @@
+"""The encoded-frame tap on an aiortc receiver.
+
+aiortc has no public API for the encoded frames it receives (aiortc issue 984). Whole frames
+leave the jitter buffer in ``RTCRtpReceiver._handle_rtp_packet`` and are put on the receiver's
+private decoder queue; the decoder thread takes them from there. :func:`install_tap` replaces
+that queue, before the decoder thread starts, with a :class:`ReceiverTap` that hands every frame
+to its sinks (recorder, forwarder, counters) and to the decoder only while decoding is wanted.
+aiortc is pinned in pyproject.toml and ``tests/unit/media/test_tap_contract.py`` fails if the
+private attribute moves.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiortc import RTCRtpReceiver, RTCRtpSender
+
+logger = logging.getLogger(__name__)
+
+DECODER_QUEUE_ATTR = "_RTCRtpReceiver__decoder_queue"
+DECODER_THREAD_ATTR = "_RTCRtpReceiver__decoder_thread"
+KEYFRAME_HOOK_ATTR = "_send_keyframe"
+
+# Frames waiting for the decoder beyond this are dropped (and a keyframe is asked for):
+# a slow decoder must never grow memory without bound.
+MAX_DECODER_BACKLOG = 30
+
+
+class TapUnavailable(RuntimeError):
+    """The installed aiortc does not have the private attribute the tap relies on."""
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedFrame:
+    """One whole encoded frame as it came from the network."""
+
+    kind: str  # "audio" or "video"
+    codec: str  # e.g. "VP8", "opus"
+    data: bytes
+    rtp_timestamp: int
+    clock_rate: int
+    keyframe: bool
+    received_at: float  # wall clock, seconds since the epoch
+
+
+def is_vp8_keyframe(data: bytes) -> bool:
+    """Whether a VP8 frame is a key frame (RFC 6386 9.1: P bit of the frame tag is 0)."""
+    return bool(data) and (data[0] & 0x01) == 0
+
+
+FrameCallback = Callable[[EncodedFrame], None]
+
+
+class ReceiverTap:
+    """Stands in for the receiver's decoder queue: tees frames to sinks and, if wanted, the decoder.
+
+    ``put`` is called on the event loop by aiortc, ``get`` by aiortc's decoder thread.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        inner: queue.Queue[Any],
+        *,
+        decode: bool,
+        request_keyframe: Callable[[], None] | None = None,
+        on_decoder_drop: Callable[[int], None] | None = None,
+    ) -> None:
+        self.kind = kind
+        self._inner = inner
+        self._decode = decode
+        self._sinks: list[FrameCallback] = []
+        self._request_keyframe = request_keyframe
+        self._on_decoder_drop = on_decoder_drop
+        # After a drop, video must restart decoding on a keyframe or it shows garbage.
+        self._await_keyframe = kind == "video"
+        self.frames = 0
+        self.bytes = 0
+
+    def add_sink(self, sink: FrameCallback) -> None:
+        """Give every following encoded frame to `sink` as well."""
+        self._sinks.append(sink)
+
+    def remove_sink(self, sink: FrameCallback) -> None:
+        """Stop giving frames to `sink`."""
+        if sink in self._sinks:
+            self._sinks.remove(sink)
+
+    def set_request_keyframe(self, request: Callable[[], None]) -> None:
+        """Set how the tap asks the sender for a keyframe (an RTCP PLI)."""
+        self._request_keyframe = request
+
+    @property
+    def decoding(self) -> bool:
+        """Whether frames currently go to the decoder."""
+        return self._decode
+
+    def set_decode(self, decode: bool) -> None:
+        """Start or stop decoding; starting waits for (and asks for) a keyframe."""
+        if decode and not self._decode and self.kind == "video":
+            self._await_keyframe = True
+            self._ask_keyframe()
+        self._decode = decode
+
+    # -- the queue.Queue surface aiortc uses -------------------------------------------------
+
+    def put(self, item: Any) -> None:
+        """Take a (codec, JitterFrame) from the receiver, or None when the receiver stops."""
+        if item is None:
+            self._inner.put(None)
+            return
+        codec, jitter_frame = item
+        data: bytes = jitter_frame.data
+        keyframe = self.kind == "audio" or (codec.name == "VP8" and is_vp8_keyframe(data))
+        frame = EncodedFrame(
+            kind=self.kind,
+            codec=codec.name,
+            data=data,
+            rtp_timestamp=jitter_frame.timestamp,
+            clock_rate=codec.clockRate,
+            keyframe=keyframe,
+            received_at=time.time(),
+        )
+        self.frames += 1
+        self.bytes += len(data)
+        for sink in self._sinks:
+            try:
+                sink(frame)
+            except Exception:
+                # One faulty consumer must not stop the media of the seat.
+                logger.exception("encoded frame sink failed (%s)", self.kind)
+        if not self._decode:
+            return
+        if self._await_keyframe:
+            if not keyframe:
+                return
+            self._await_keyframe = False
+        if self._inner.qsize() >= MAX_DECODER_BACKLOG:
+            dropped = self._drain_inner()
+            if self._on_decoder_drop is not None:
+                self._on_decoder_drop(dropped + 1)
+            if self.kind == "video":
+                self._await_keyframe = True
+                self._ask_keyframe()
+                return
+        self._inner.put(item)
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        """Hand the next frame to the decoder thread."""
+        return self._inner.get(block, timeout)
+
+    def qsize(self) -> int:
+        """Frames waiting for the decoder."""
+        return self._inner.qsize()
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _drain_inner(self) -> int:
+        dropped = 0
+        while True:
+            try:
+                item = self._inner.get_nowait()
+            except queue.Empty:
+                return dropped
+            if item is None:  # never swallow the stop marker
+                self._inner.put(None)
+                return dropped
+            dropped += 1
+
+    def _ask_keyframe(self) -> None:
+        if self._request_keyframe is not None:
+            self._request_keyframe()
+
+
+def install_tap(
+    receiver: RTCRtpReceiver,
+    *,
+    decode: bool,
+    on_decoder_drop: Callable[[int], None] | None = None,
+) -> ReceiverTap:
+    """Put a tap in place of `receiver`'s decoder queue; call it in the ``track`` event."""
+    inner = getattr(receiver, DECODER_QUEUE_ATTR, None)
+    if not isinstance(inner, queue.Queue):
+        raise TapUnavailable(
+            f"RTCRtpReceiver has no {DECODER_QUEUE_ATTR} queue; the aiortc version is unsupported"
+        )
+    if getattr(receiver, DECODER_THREAD_ATTR, None) is not None:
+        raise TapUnavailable("the receiver's decoder thread already runs; install in 'track'")
+    kind = receiver.track.kind if receiver.track is not None else "video"
+    tap = ReceiverTap(kind, inner, decode=decode, on_decoder_drop=on_decoder_drop)
+    setattr(receiver, DECODER_QUEUE_ATTR, tap)
+    return tap
+
+
+def hook_keyframe_requests(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
+    """Call `callback` when the remote end asks `sender` for a keyframe (PLI or FIR).
+
+    aiortc acts on such a request only when it encodes; for pre-encoded packets the request has
+    to reach the encoder that made them.
+    """
+    if not callable(getattr(sender, KEYFRAME_HOOK_ATTR, None)):
+        raise TapUnavailable(f"RTCRtpSender has no {KEYFRAME_HOOK_ATTR}; aiortc is unsupported")
+    setattr(sender, KEYFRAME_HOOK_ATTR, callback)
+
+
+async def send_pli(receiver: RTCRtpReceiver) -> None:
+    """Ask the remote sender of `receiver` for a keyframe (RTCP PLI) on each active SSRC."""
+    for source in receiver.getSynchronizationSources():
+        await receiver._send_rtcp_pli(source.source)

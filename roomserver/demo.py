@@ -1,0 +1,163 @@
+"""Demo data: a three-city session (沈阳主场, 大连 and 丹东副场) for trying the system out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from roomserver.errors import InvalidRequest, NotFound
+from roomserver.model import Centre, Participant, Role, Session, Venue, new_id
+from roomserver.store import SqlStore
+
+DEMO_PROJECT_CODE = "LN-DEMO-0001"
+DEMO_PROJECT_NAME = "辽宁省某市政道路工程施工招标"
+DEMO_START_DELAY = timedelta(minutes=10)
+
+# (centre name, city, venue name, seats); the first is the main venue.
+_PLACES = (
+    ("沈阳市公共资源交易中心", "沈阳", "沈阳第一评标室", 8),
+    ("大连市公共资源交易中心", "大连", "大连第二评标室", 6),
+    ("丹东市公共资源交易中心", "丹东", "丹东第一评标室", 5),
+)
+# (index into _PLACES, seat number, name), in roster order.
+_EXPERTS = (
+    (0, 1, "王建国"),
+    (0, 2, "李淑珍"),
+    (0, 3, "张志强"),
+    (1, 1, "刘海波"),
+    (1, 2, "陈玉梅"),
+    (2, 1, "赵德明"),
+)
+_HOST_NAME = "孙立新"
+_SUPERVISOR_NAME = "周文华"
+_ARCHIVIST_NAME = "吴秀兰"
+
+
+@dataclass(frozen=True)
+class DemoData:
+    """The demo session with its venues (main first) and participants (experts first)."""
+
+    session: Session
+    venues: list[Venue]
+    participants: list[Participant]
+
+
+async def find_demo(store: SqlStore) -> DemoData | None:
+    """Return the demo session if it has been created, else None."""
+    session = next(
+        (s for s in await store.list_sessions() if s.project_code == DEMO_PROJECT_CODE), None
+    )
+    if session is None:
+        return None
+    try:
+        venues = [await store.get_venue(venue_id) for venue_id in session.venue_ids()]
+    except NotFound:
+        return None
+    participants = await store.list_participants(session.id)
+    return DemoData(session=session, venues=venues, participants=participants)
+
+
+async def create_demo(store: SqlStore, *, now: datetime | None = None) -> DemoData:
+    """Create the demo session (starting now + 10 min); return the existing one if present."""
+    existing = await find_demo(store)
+    if existing is not None:
+        # Running `roomserver demo` twice must not pile up copies of the same project.
+        return existing
+    now = now if now is not None else datetime.now(UTC)
+
+    venues: list[Venue] = []
+    for centre_name, city, venue_name, seats in _PLACES:
+        centre = Centre(id=new_id(), name=centre_name, city=city)
+        await store.add_centre(centre)
+        venue = Venue(
+            id=new_id(), centre_id=centre.id, name=venue_name, city=city, seat_count=seats
+        )
+        await store.add_venue(venue)
+        venues.append(venue)
+
+    session = Session(
+        id=new_id(),
+        project_code=DEMO_PROJECT_CODE,
+        project_name=DEMO_PROJECT_NAME,
+        main_venue_id=venues[0].id,
+        sub_venue_ids=tuple(v.id for v in venues[1:]),
+        scheduled_start=now + DEMO_START_DELAY,
+    )
+    await store.add_session(session)
+
+    participants = [
+        Participant(
+            id=new_id(),
+            session_id=session.id,
+            role=Role.EXPERT,
+            name=name,
+            venue_id=venues[place].id,
+            seat_no=seat_no,
+        )
+        for place, seat_no, name in _EXPERTS
+    ]
+    participants += [
+        # 主持人 runs the session from the main venue but has no expert seat.
+        Participant(
+            id=new_id(),
+            session_id=session.id,
+            role=Role.HOST,
+            name=_HOST_NAME,
+            venue_id=venues[0].id,
+        ),
+        Participant(
+            id=new_id(), session_id=session.id, role=Role.SUPERVISOR, name=_SUPERVISOR_NAME
+        ),
+        Participant(id=new_id(), session_id=session.id, role=Role.ARCHIVIST, name=_ARCHIVIST_NAME),
+    ]
+    for p in participants:
+        await store.add_participant(p)
+    return DemoData(session=session, venues=venues, participants=participants)
+
+
+async def create_load_session(
+    store: SqlStore, seats: int, *, now: datetime | None = None
+) -> DemoData:
+    """A session with `seats` experts for load tests: main venue first, 10 seats a room at most."""
+    if not 1 <= seats <= 100:
+        raise InvalidRequest("压测机位数必须在 1 到 100 之间")
+    now = now if now is not None else datetime.now(UTC)
+    centre = Centre(id=new_id(), name="压测交易中心", city="沈阳")
+    await store.add_centre(centre)
+    venues: list[Venue] = []
+    left = seats
+    while left > 0:
+        used = min(left, 10)
+        kind = "主" if not venues else "副"
+        venue = Venue(
+            id=new_id(),
+            centre_id=centre.id,
+            name=f"压测{kind}评标室{len(venues) + 1}",
+            city="沈阳",
+            seat_count=max(used, 5),
+        )
+        await store.add_venue(venue)
+        venues.append(venue)
+        left -= used
+    session = Session(
+        id=new_id(),
+        project_code=f"LOAD-{new_id()[:8]}",
+        project_name=f"压测项目（{seats}个机位）",
+        main_venue_id=venues[0].id,
+        sub_venue_ids=tuple(v.id for v in venues[1:]),
+        scheduled_start=now,
+    )
+    await store.add_session(session)
+    participants = []
+    for i in range(seats):
+        p = Participant(
+            id=new_id(),
+            session_id=session.id,
+            role=Role.EXPERT,
+            name=f"压测专家{i + 1}",
+            venue_id=venues[i // 10].id,
+            seat_no=i % 10 + 1,
+        )
+        await store.add_participant(p)
+        participants.append(p)
+    return DemoData(session=session, venues=venues, participants=participants)

@@ -1,0 +1,94 @@
+"""Domain errors: one root with a stable machine code, one subclass per broken rule."""
+
+from __future__ import annotations
+
+
+class RoomError(Exception):
+    """Root of every domain error; `code` is stable, `message` is shown to users."""
+
+    code: str = "room_error"
+    default_message: str = "操作失败"
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message: str = message or self.default_message
+        super().__init__(self.message)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(code={self.code!r}, message={self.message!r})"
+
+
+class InvalidToken(RoomError):
+    """The presented token is malformed or its signature does not verify."""
+
+    code = "invalid_token"
+    default_message = "登录凭证无效"
+
+
+class TokenExpired(RoomError):
+    """The token was valid once but its lifetime is over."""
+
+    code = "token_expired"
+    default_message = "登录凭证已过期，请向工作人员索取新的链接"
+
+
+class NotYourRoom(RoomError):
+    """The token or venue does not belong to this evaluation session."""
+
+    code = "not_your_room"
+    default_message = "该凭证不属于本场评标"
+
+
+class SeatNotInSession(RoomError):
+    """The participant has no expert seat assigned in this session."""
+
+    code = "seat_not_in_session"
+    default_message = "该机位未被安排参加本场评标"
+
+
+class SeatOutOfRange(RoomError):
+    """The seat number is outside 1..seat_count of the venue."""
+
+    code = "seat_out_of_range"
+    default_message = "机位号超出该评标室的机位数"
+
+
+class RoleNotAllowed(RoomError):
+    """The caller's role may not perform this action."""
+
+    code = "role_not_allowed"
+    default_message = "当前身份无权执行此操作"
+
+
+class NotFound(RoomError):
+    """The requested record does not exist."""
+
+    code = "not_found"
+    default_message = "未找到该记录"
+
+
+class InvalidRequest(RoomError):
+    """The request is malformed or violates a data constraint."""
+
+    code = "invalid_request"
+    default_message = "请求格式不正确"
+
+
+class InvalidVenue(RoomError):
+    """A venue's configuration breaks the standard (e.g. 5 to 10 seats, Table 1)."""
+
+    code = "invalid_venue"
+    default_message = "评标室配置不正确"
+
+
+class SessionEnded(RoomError):
+    """The evaluation session has already ended."""
+
+    code = "session_ended"
+    default_message = "本场评标已结束"
+
+
+class Internal(RoomError):
+    """Anything unexpected; details go to the log, never to the user."""
+
+    code = "internal"
+    default_message = "服务器内部错误"

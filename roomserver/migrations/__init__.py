@@ -1,0 +1,1 @@
+"""Alembic migrations of the roomserver schema (the only owner of the schema)."""

@@ -1,0 +1,168 @@
+"""Domain model: trading centres, evaluation rooms, sessions, participants, events."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from roomserver.errors import InvalidRequest, InvalidVenue, NotYourRoom
+
+# Standard Table 1: an evaluation room holds 5 to 10 expert seats (机位).
+MIN_SEATS = 5
+MAX_SEATS = 10
+
+
+class Role(StrEnum):
+    """What a participant does in a session (评标专家, 主持人, 工作人员, 见证人, 监督人员...)."""
+
+    EXPERT = "expert"
+    HOST = "host"
+    STAFF = "staff"
+    WITNESS = "witness"
+    SUPERVISOR = "supervisor"
+    ARCHIVIST = "archivist"
+    ADMIN = "admin"
+
+
+class VenueKind(StrEnum):
+    """Whether a venue is the session's main venue (主场) or a sub venue (副场)."""
+
+    MAIN = "main"
+    SUB = "sub"
+
+
+class SessionState(StrEnum):
+    """Lifecycle of an evaluation session."""
+
+    SCHEDULED = "scheduled"
+    LIVE = "live"
+    ENDED = "ended"
+
+
+def new_id() -> str:
+    """Return a fresh random identifier (uuid4 hex)."""
+    return uuid.uuid4().hex
+
+
+def _require_text(value: str, what: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequest(f"{what}不能为空")
+
+
+@dataclass(frozen=True)
+class Centre:
+    """A public resource trading centre (交易中心)."""
+
+    id: str
+    name: str
+    city: str
+
+    def __post_init__(self) -> None:
+        _require_text(self.id, "交易中心编号")
+        _require_text(self.name, "交易中心名称")
+        _require_text(self.city, "交易中心所在城市")
+
+
+@dataclass(frozen=True)
+class Venue:
+    """An evaluation room (评标室) at a trading centre, with its number of expert seats."""
+
+    id: str
+    centre_id: str
+    name: str
+    city: str
+    seat_count: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise InvalidVenue("评标室名称不能为空")
+        if not isinstance(self.city, str) or not self.city.strip():
+            raise InvalidVenue("评标室所在城市不能为空")
+        # bool is an int subclass; True seats is a bug, not a room.
+        if (
+            not isinstance(self.seat_count, int)
+            or isinstance(self.seat_count, bool)
+            or not MIN_SEATS <= self.seat_count <= MAX_SEATS
+        ):
+            raise InvalidVenue(
+                f"评标室机位数应为{MIN_SEATS}至{MAX_SEATS}个，当前为{self.seat_count}"
+            )
+
+
+@dataclass(frozen=True)
+class Session:
+    """One evaluation session of a project: a main venue plus zero or more sub venues."""
+
+    id: str
+    project_code: str
+    project_name: str
+    main_venue_id: str
+    sub_venue_ids: tuple[str, ...]
+    scheduled_start: datetime
+    state: SessionState = SessionState.SCHEDULED
+
+    def __post_init__(self) -> None:
+        _require_text(self.project_code, "项目编号")
+        _require_text(self.project_name, "项目名称")
+        # Normalise rather than reject: callers often build these from lists and plain strings.
+        subs = tuple(self.sub_venue_ids)
+        object.__setattr__(self, "sub_venue_ids", subs)
+        object.__setattr__(self, "state", SessionState(self.state))
+        if self.main_venue_id in subs or len(set(subs)) != len(subs):
+            raise InvalidRequest("同一评标室不能在一场评标中重复出现")
+        start = self.scheduled_start
+        if start.tzinfo is None or start.utcoffset() is None:
+            raise InvalidRequest("开始时间必须带时区")
+        object.__setattr__(self, "scheduled_start", start.astimezone(UTC))
+
+    def venue_ids(self) -> tuple[str, ...]:
+        """Return the session's venues: main first, then sub venues in order."""
+        return (self.main_venue_id, *self.sub_venue_ids)
+
+    def venue_kind(self, venue_id: str) -> VenueKind:
+        """Return whether `venue_id` is the main or a sub venue; NotYourRoom if neither."""
+        if venue_id == self.main_venue_id:
+            return VenueKind.MAIN
+        if venue_id in self.sub_venue_ids:
+            return VenueKind.SUB
+        raise NotYourRoom("该评标室不属于本场评标")
+
+
+@dataclass(frozen=True)
+class Participant:
+    """A person taking part in a session; experts have a venue and a seat number."""
+
+    id: str
+    session_id: str
+    role: Role
+    name: str
+    venue_id: str | None = None
+    seat_no: int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "role", Role(self.role))
+        _require_text(self.name, "姓名")
+        # A seat number only means something inside a venue.
+        if self.seat_no is not None and self.venue_id is None:
+            raise InvalidRequest("指定机位时必须同时指定评标室")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of the append-only activity log (活动记录)."""
+
+    seq: int
+    session_id: str | None
+    at: datetime
+    kind: str
+    actor: str | None
+    data: dict[str, Any]
+
+
+def seat_label(venue: Venue, kind: VenueKind, seat_no: int) -> str:
+    """Return the label users see for a seat, e.g. "沈阳主场 · 2号机位"."""
+    place = "主场" if kind is VenueKind.MAIN else "副场"
+    return f"{venue.city}{place} · {seat_no}号机位"

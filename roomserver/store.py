@@ -1,0 +1,378 @@
+"""SqlStore: async persistence of the domain model (SQLite or PostgreSQL via SQLAlchemy 2)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from types import MappingProxyType, TracebackType
+from typing import Any, Self
+
+from sqlalchemy import event, exists, select, update
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import StaticPool
+
+from roomserver import migrate
+from roomserver.config import StoreConfig
+from roomserver.errors import InvalidRequest, NotFound, SessionEnded
+from roomserver.model import (
+    Centre,
+    Event,
+    Participant,
+    Role,
+    Session,
+    SessionState,
+    Venue,
+)
+from roomserver.tables import (
+    CentreRow,
+    EventRow,
+    ParticipantRow,
+    SessionRow,
+    SessionSubVenueRow,
+    VenueRow,
+)
+
+# Non-expert roles follow the experts in this order when a session's people are listed.
+_ROLE_ORDER = MappingProxyType({role: i for i, role in enumerate(Role)})
+
+
+def _sqlite_file(url: URL) -> Path | None:
+    """Return the database file of a SQLite URL, or None for in-memory or other backends."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database or ""
+    if database in ("", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Per connection and outside any transaction, where SQLite honours these pragmas.
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # Writers wait for each other instead of failing at once with "database is locked".
+        cursor.execute("PRAGMA busy_timeout=5000")
+    finally:
+        cursor.close()
+
+
+def _venue(row: VenueRow) -> Venue:
+    return Venue(
+        id=row.id, centre_id=row.centre_id, name=row.name, city=row.city, seat_count=row.seat_count
+    )
+
+
+def _session(row: SessionRow, sub_venue_ids: list[str]) -> Session:
+    return Session(
+        id=row.id,
+        project_code=row.project_code,
+        project_name=row.project_name,
+        main_venue_id=row.main_venue_id,
+        sub_venue_ids=tuple(sub_venue_ids),
+        scheduled_start=row.scheduled_start,
+        state=SessionState(row.state),
+    )
+
+
+def _participant(row: ParticipantRow) -> Participant:
+    return Participant(
+        id=row.id,
+        session_id=row.session_id,
+        role=Role(row.role),
+        name=row.name,
+        venue_id=row.venue_id,
+        seat_no=row.seat_no,
+    )
+
+
+def _event(row: EventRow) -> Event:
+    return Event(
+        seq=row.seq,
+        session_id=row.session_id,
+        at=row.at,
+        kind=row.kind,
+        actor=row.actor,
+        data=dict(row.data),
+    )
+
+
+class SqlStore:
+    """Relational store of centres, venues, sessions, participants and the event log."""
+
+    def __init__(self, config: StoreConfig) -> None:
+        self._config = config
+        self._engine: AsyncEngine | None = None
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+
+    async def start(self) -> None:
+        """Create the engine and migrate the schema to the newest Alembic revision."""
+        if self._engine is not None:
+            return
+        url = make_url(self._config.database_url)
+        options: dict[str, Any] = {}
+        is_sqlite = url.get_backend_name() == "sqlite"
+        db_file = _sqlite_file(url)
+        if db_file is not None:
+            db_file.parent.mkdir(parents=True, exist_ok=True)
+        elif is_sqlite:
+            # An in-memory database lives as long as its one connection.
+            options["poolclass"] = StaticPool
+        engine = create_async_engine(url, **options)
+        if is_sqlite:
+            event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(migrate.upgrade)
+        except BaseException:
+            await engine.dispose()
+            raise
+        self._engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def close(self) -> None:
+        """Dispose of the engine; safe to call twice."""
+        engine, self._engine, self._sessions = self._engine, None, None
+        if engine is not None:
+            await engine.dispose()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def _db(self) -> AsyncSession:
+        if self._sessions is None:
+            raise RuntimeError("SqlStore is not started (or already closed)")
+        return self._sessions()
+
+    async def _insert(self, *rows: Any, refused: str) -> None:
+        # One transaction per add: either the whole entity is stored or nothing is.
+        async with self._db() as db:
+            db.add_all(rows)
+            try:
+                await db.commit()
+            except IntegrityError as exc:
+                await db.rollback()
+                raise InvalidRequest(refused) from exc
+
+    # --- reads and writes of the model -------------------------------------------------
+
+    async def is_empty(self) -> bool:
+        """Return True while no session has been stored."""
+        async with self._db() as db:
+            return not await db.scalar(select(exists().select_from(SessionRow)))
+
+    async def add_centre(self, c: Centre) -> None:
+        """Store a trading centre; InvalidRequest if its id is taken."""
+        await self._insert(CentreRow(id=c.id, name=c.name, city=c.city), refused="交易中心编号重复")
+
+    async def add_venue(self, v: Venue) -> None:
+        """Store an evaluation room; InvalidRequest if its id is taken or its centre unknown."""
+        row = VenueRow(
+            id=v.id, centre_id=v.centre_id, name=v.name, city=v.city, seat_count=v.seat_count
+        )
+        await self._insert(row, refused="评标室编号重复或所属交易中心不存在")
+
+    async def add_session(self, s: Session) -> None:
+        """Store a session with its sub venues in order; InvalidRequest on unknown venues."""
+        row = SessionRow(
+            id=s.id,
+            project_code=s.project_code,
+            project_name=s.project_name,
+            main_venue_id=s.main_venue_id,
+            scheduled_start=s.scheduled_start,
+            state=s.state.value,
+        )
+        links = [
+            SessionSubVenueRow(session_id=s.id, position=i, venue_id=venue_id)
+            for i, venue_id in enumerate(s.sub_venue_ids)
+        ]
+        await self._insert(row, *links, refused="评标场次编号重复或评标室不存在")
+
+    async def add_participant(self, p: Participant) -> None:
+        """Store a participant; InvalidRequest if the seat is taken or references are unknown."""
+        row = ParticipantRow(
+            id=p.id,
+            session_id=p.session_id,
+            role=p.role.value,
+            name=p.name,
+            venue_id=p.venue_id,
+            seat_no=p.seat_no,
+        )
+        refused = "参与人员编号重复或评标场次、评标室不存在"
+        if p.seat_no is not None:
+            async with self._db() as db:
+                taken = await db.scalar(
+                    select(
+                        exists().where(
+                            ParticipantRow.session_id == p.session_id,
+                            ParticipantRow.venue_id == p.venue_id,
+                            ParticipantRow.seat_no == p.seat_no,
+                        )
+                    )
+                )
+            if taken:
+                # Only the message depends on this pre-check; the unique key enforces the rule.
+                refused = "该机位已安排给其他专家"
+        await self._insert(row, refused=refused)
+
+    async def get_venue(self, venue_id: str) -> Venue:
+        """Return the venue; NotFound if missing."""
+        async with self._db() as db:
+            row = await db.get(VenueRow, venue_id)
+        if row is None:
+            raise NotFound("未找到该评标室")
+        return _venue(row)
+
+    async def get_session(self, session_id: str) -> Session:
+        """Return the session; NotFound if missing."""
+        async with self._db() as db:
+            row = await db.get(SessionRow, session_id)
+            if row is None:
+                raise NotFound("未找到该评标场次")
+            subs = await db.scalars(
+                select(SessionSubVenueRow.venue_id)
+                .where(SessionSubVenueRow.session_id == session_id)
+                .order_by(SessionSubVenueRow.position)
+            )
+            return _session(row, list(subs))
+
+    async def get_participant(self, participant_id: str) -> Participant:
+        """Return the participant; NotFound if missing."""
+        async with self._db() as db:
+            row = await db.get(ParticipantRow, participant_id)
+        if row is None:
+            raise NotFound("未找到该参与人员")
+        return _participant(row)
+
+    async def list_venues(self) -> list[Venue]:
+        """Return every venue, by city then name."""
+        async with self._db() as db:
+            rows = await db.scalars(
+                select(VenueRow).order_by(VenueRow.city, VenueRow.name, VenueRow.id)
+            )
+            return [_venue(r) for r in rows]
+
+    async def list_sessions(self) -> list[Session]:
+        """Return every session, by scheduled start."""
+        async with self._db() as db:
+            rows = list(
+                await db.scalars(
+                    select(SessionRow).order_by(SessionRow.scheduled_start, SessionRow.id)
+                )
+            )
+            links = await db.scalars(
+                select(SessionSubVenueRow).order_by(
+                    SessionSubVenueRow.session_id, SessionSubVenueRow.position
+                )
+            )
+            subs: dict[str, list[str]] = {}
+            for link in links:
+                subs.setdefault(link.session_id, []).append(link.venue_id)
+        return [_session(r, subs.get(r.id, [])) for r in rows]
+
+    async def list_participants(self, session_id: str) -> list[Participant]:
+        """Return a session's people: experts in roster order, then the others by role."""
+        try:
+            session = await self.get_session(session_id)
+        except NotFound:
+            return []
+        async with self._db() as db:
+            rows = await db.scalars(
+                select(ParticipantRow).where(ParticipantRow.session_id == session_id)
+            )
+            people = [_participant(r) for r in rows]
+        venue_order = {venue_id: i for i, venue_id in enumerate(session.venue_ids())}
+        no_venue = len(venue_order)
+
+        def key(p: Participant) -> tuple[int, int, int, str, str]:
+            return (
+                _ROLE_ORDER[p.role],
+                venue_order.get(p.venue_id or "", no_venue),
+                p.seat_no if p.seat_no is not None else 0,
+                p.name,
+                p.id,
+            )
+
+        return sorted(people, key=key)
+
+    async def set_session_state(self, session_id: str, state: SessionState) -> Session:
+        """Move a session to `state`; an ended session cannot be reopened (SessionEnded)."""
+        state = SessionState(state)
+        async with self._db() as db:
+            # One conditional UPDATE, so two concurrent callers cannot both reopen a session.
+            stmt = update(SessionRow).where(SessionRow.id == session_id)
+            if state is not SessionState.ENDED:
+                stmt = stmt.where(SessionRow.state != SessionState.ENDED.value)
+            result = await db.execute(stmt.values(state=state.value))
+            await db.commit()
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            await self.get_session(session_id)  # NotFound if it never existed
+            raise SessionEnded()
+        return await self.get_session(session_id)
+
+    # --- event log (活动记录) ------------------------------------------------------------
+
+    async def append_event(
+        self,
+        kind: str,
+        data: Mapping[str, Any] | None = None,
+        *,
+        session_id: str | None = None,
+        actor: str | None = None,
+    ) -> Event:
+        """Append one entry to the activity log and return it with its seq."""
+        if not kind:
+            raise InvalidRequest("事件类型不能为空")
+        try:
+            # A JSON round trip: the caller gets back exactly what a later read returns.
+            payload: dict[str, Any] = json.loads(json.dumps(dict(data or {}), ensure_ascii=False))
+        except (TypeError, ValueError) as exc:
+            raise InvalidRequest("事件数据无法保存为 JSON") from exc
+        row = EventRow(
+            session_id=session_id,
+            at=datetime.now(UTC),
+            kind=kind,
+            actor=actor,
+            data=payload,
+        )
+        async with self._db() as db:
+            db.add(row)
+            await db.commit()
+        return _event(row)
+
+    async def list_events(
+        self,
+        session_id: str | None = None,
+        after_seq: int = 0,
+        limit: int | None = None,
+    ) -> list[Event]:
+        """Return log entries with seq > after_seq in ascending seq; session_id None means all."""
+        # On PostgreSQL a seq is allocated at insert but visible at commit, so a reader polling
+        # with after_seq could in theory skip a slow writer's row; SQLite serialises writers.
+        stmt = select(EventRow).where(EventRow.seq > after_seq).order_by(EventRow.seq)
+        if session_id is not None:
+            stmt = stmt.where(EventRow.session_id == session_id)
+        if limit is not None:
+            stmt = stmt.limit(max(limit, 0))
+        async with self._db() as db:
+            rows = await db.scalars(stmt)
+            return [_event(r) for r in rows]

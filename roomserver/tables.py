@@ -1,0 +1,139 @@
+"""Declarative SQLAlchemy tables behind SqlStore; the schema itself is owned by Alembic."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    String,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from roomserver.model import MAX_SEATS, MIN_SEATS
+
+ID = String(32)  # uuid4 hex
+# SQLite only auto-assigns an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+SEQ = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always tz-aware UTC in Python, whatever the backend keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Refuse naive datetimes; store UTC (naive on SQLite, which has no time zones)."""
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("naive datetime cannot be stored; attach a time zone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Re-attach UTC to what SQLite hands back; normalise aware values to UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the roomserver tables."""
+
+
+class CentreRow(Base):
+    """Table of trading centres (交易中心)."""
+
+    __tablename__ = "centres"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    city: Mapped[str] = mapped_column(String(100))
+
+
+class VenueRow(Base):
+    """Table of evaluation rooms (评标室)."""
+
+    __tablename__ = "venues"
+    __table_args__ = (
+        CheckConstraint(
+            f"seat_count BETWEEN {MIN_SEATS} AND {MAX_SEATS}", name="ck_venues_seat_count"
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    centre_id: Mapped[str] = mapped_column(ID, ForeignKey("centres.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    city: Mapped[str] = mapped_column(String(100))
+    seat_count: Mapped[int] = mapped_column(Integer)
+
+
+class SessionRow(Base):
+    """Table of evaluation sessions (one project's evaluation)."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_code: Mapped[str] = mapped_column(String(100), index=True)
+    project_name: Mapped[str] = mapped_column(String(500))
+    main_venue_id: Mapped[str] = mapped_column(ID, ForeignKey("venues.id"))
+    scheduled_start: Mapped[datetime] = mapped_column(UtcDateTime())
+    state: Mapped[str] = mapped_column(String(16))
+
+
+class SessionSubVenueRow(Base):
+    """Link table of a session's sub venues (副场), keeping their order in `position`."""
+
+    __tablename__ = "session_sub_venues"
+    __table_args__ = (
+        UniqueConstraint("session_id", "venue_id", name="uq_session_sub_venues_venue"),
+    )
+
+    session_id: Mapped[str] = mapped_column(ID, ForeignKey("sessions.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    venue_id: Mapped[str] = mapped_column(ID, ForeignKey("venues.id"))
+
+
+class ParticipantRow(Base):
+    """Table of session participants; experts carry a (venue, seat) unique within the session."""
+
+    __tablename__ = "participants"
+    __table_args__ = (
+        # NULL seats (host, supervisor...) never collide: NULLs are distinct in unique keys.
+        UniqueConstraint("session_id", "venue_id", "seat_no", name="uq_participants_seat"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    session_id: Mapped[str] = mapped_column(ID, ForeignKey("sessions.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(100))
+    venue_id: Mapped[str | None] = mapped_column(ID, ForeignKey("venues.id"), nullable=True)
+    seat_no: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class EventRow(Base):
+    """Append-only activity log; `seq` is the global order of everything that happened."""
+
+    __tablename__ = "events"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    seq: Mapped[int] = mapped_column(SEQ, primary_key=True, autoincrement=True)
+    # No foreign key: refusals are logged with whatever session id the caller claimed.
+    session_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    kind: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,0 +1,144 @@
+"""HTTP routes: pages, health, metrics and the REST API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+import web as web_package
+from roomserver.errors import InvalidRequest, InvalidToken, NotYourRoom, RoleNotAllowed, RoomError
+from roomserver.model import Role
+from signaling.errors import problem_response
+from signaling.rooms import roster_offline
+from signaling.services import Services
+from signaling.tokens import Grants
+
+SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
+WEB_DIR = Path(web_package.__file__).resolve().parent
+# Front-end libraries installed from the npm registry by `make` (package.json at the repo root).
+NODE_MODULES = WEB_DIR.parent / "node_modules"
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",  # the join token is in the page URL
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Domain errors (and unexpected ones) become problem+json; HTTP errors pass through."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except Exception as exc:
+        if isinstance(exc, RoomError):
+            request.app[SERVICES].metrics.refused(exc.code)
+        return problem_response(exc)
+
+
+def bearer_grants(request: web.Request) -> Grants:
+    """The grants of the request's ``Authorization: Bearer`` token."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise InvalidToken("缺少登录凭证")
+    return request.app[SERVICES].tokens.verify(token.strip())
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness and readiness: the database answers."""
+    services = request.app[SERVICES]
+    await services.store.is_empty()
+    return web.json_response({"status": "ok", "rooms": len(list(services.rooms))})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition."""
+    body = request.app[SERVICES].metrics.render()
+    return web.Response(
+        body=body,
+        content_type="text/plain",
+        charset="utf-8",
+        headers={"X-Prometheus-Format": "0.0.4"},
+    )
+
+
+async def seat_page(request: web.Request) -> web.FileResponse:
+    """The expert's seat page (the token is read by the page from the query)."""
+    return web.FileResponse(WEB_DIR / "seat.html", headers=PAGE_HEADERS)
+
+
+async def index_page(request: web.Request) -> web.Response:
+    """A short landing page: participants open the personal links they were given."""
+    html = (
+        "<!doctype html><html lang=zh-CN><meta charset=utf-8><title>远程异地评标系统</title>"
+        "<body style='font-family:sans-serif;margin:4em'><h1>远程异地评标系统</h1>"
+        "<p>请使用工作人员发给您的个人链接进入评标室。</p></body></html>"
+    )
+    return web.Response(text=html, content_type="text/html", headers=PAGE_HEADERS)
+
+
+async def issue_token(request: web.Request) -> web.Response:
+    """``POST /api/tokens`` {participant_id, ttl_s?}: an admin issues a join token and link."""
+    services = request.app[SERVICES]
+    grants = bearer_grants(request)
+    if grants.role != Role.ADMIN:
+        raise RoleNotAllowed()
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise InvalidRequest("请求体必须是 JSON") from exc
+    if not isinstance(body, dict) or not isinstance(body.get("participant_id"), str):
+        raise InvalidRequest("缺少 participant_id")
+    ttl = body.get("ttl_s")
+    if ttl is not None and (not isinstance(ttl, int) or not 60 <= ttl <= 30 * 24 * 3600):
+        raise InvalidRequest("ttl_s 必须是 60 到 2592000 之间的整数")
+    participant = await services.store.get_participant(body["participant_id"])
+    token = services.tokens.issue(participant, ttl_s=ttl)
+    await services.store.append_event(
+        "token_issued",
+        {"participant": participant.id, "role": str(participant.role), "by": grants.participant_id},
+        session_id=participant.session_id,
+        actor=grants.participant_id,
+    )
+    return web.json_response(
+        {"token": token, "url": participant_url(services, participant.role, token)}, status=201
+    )
+
+
+async def session_roster(request: web.Request) -> web.Response:
+    """``GET /api/sessions/{id}/roster``: seats and who is online (admin or own session)."""
+    services = request.app[SERVICES]
+    grants = bearer_grants(request)
+    session_id = request.match_info["session_id"]
+    if grants.role != Role.ADMIN and grants.session_id != session_id:
+        raise NotYourRoom()
+    room = services.rooms.find(session_id)
+    if room is not None:
+        return web.json_response(room.roster_payload())
+    return web.json_response(await roster_offline(services.store, session_id))
+
+
+def participant_url(services: Services, role: Role, token: str, *, kiosk: bool = False) -> str:
+    """The personal link of a participant."""
+    base = services.config.base_url
+    if role == Role.EXPERT:
+        return f"{base}/seat?token={token}" + ("&auto=1" if kiosk else "")
+    return f"{base}/?token={token}"
+
+
+def add_routes(app: web.Application) -> None:
+    """Register every HTTP route."""
+    app.router.add_get("/", index_page)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/seat", seat_page)
+    app.router.add_post("/api/tokens", issue_token)
+    app.router.add_get("/api/sessions/{session_id}/roster", session_roster)
+    app.router.add_static("/static/", WEB_DIR, show_index=False, append_version=False)
+    vendor = NODE_MODULES / "socket.io-client" / "dist"
+    if vendor.is_dir():
+        app.router.add_static("/vendor/socket.io-client/", vendor, show_index=False)

@@ -1,0 +1,85 @@
+"""The aiohttp application: the only place where the packages are wired together."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import socketio
+from aiohttp import web
+
+from media.ice import apply_host_candidate_policy
+from roomserver.store import SqlStore
+from signaling.api import SERVICES, add_routes, problem_middleware
+from signaling.config import AppConfig
+from signaling.metrics import LoopLagMonitor, Metrics
+from signaling.rooms import RoomManager
+from signaling.seats import SeatNamespace
+from signaling.services import Services, TaskSet
+from signaling.tokens import TokenIssuer, load_or_create_key
+
+logger = logging.getLogger(__name__)
+
+SEATS: web.AppKey[SeatNamespace] = web.AppKey("seats", SeatNamespace)
+SIO: web.AppKey[socketio.AsyncServer] = web.AppKey("sio", socketio.AsyncServer)
+MAX_SOCKET_MESSAGE = 256 * 1024
+
+
+def create_app(config: AppConfig) -> web.Application:
+    """Build the server; resources start and stop with the app's cleanup context."""
+    app = web.Application(middlewares=[problem_middleware], client_max_size=1024 * 1024)
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        max_http_buffer_size=MAX_SOCKET_MESSAGE,
+        # Same-origin pages only; the join token is the credential.
+        cors_allowed_origins=[],
+        logger=False,
+        engineio_logger=False,
+    )
+    sio.attach(app)
+    app[SIO] = sio
+    add_routes(app)
+
+    async def services_ctx(app: web.Application) -> AsyncIterator[None]:
+        apply_host_candidate_policy(config.ice.host_addresses)
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        key = load_or_create_key(config.secrets_dir / "token.key")
+        store = SqlStore(config.store)
+        await store.start()
+        metrics = Metrics()
+        rooms = RoomManager(store, config.media)
+        metrics.add_room_source(lambda: [room.sample() for room in rooms])
+        services = Services(
+            config=config,
+            store=store,
+            tokens=TokenIssuer(key, default_ttl_s=config.token_ttl_s),
+            rooms=rooms,
+            metrics=metrics,
+            tasks=TaskSet(),
+        )
+        app[SERVICES] = services
+        seats = SeatNamespace(services)
+        sio.register_namespace(seats)
+        app[SEATS] = seats
+        lag = LoopLagMonitor(metrics.loop_lag)
+        await lag.start()
+        await store.append_event("server_started", {"bind": f"{config.host}:{config.port}"})
+        try:
+            yield
+        finally:
+            # Shutdown order: tell seats, close their peers, close rooms, stop Socket.IO, store.
+            logger.info("shutting down")
+            try:
+                await seats.notify_shutdown()
+            except Exception:
+                logger.exception("could not tell seats about the shutdown")
+            await seats.close_all()
+            await rooms.close()
+            await services.tasks.close()
+            await sio.shutdown()
+            await lag.close()
+            await store.append_event("server_stopped", {})
+            await store.close()
+
+    app.cleanup_ctx.append(services_ctx)
+    return app

@@ -1,0 +1,255 @@
+"""The ``roomserver`` command: serve, demo, token, load-session."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import ssl
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
+
+from roomserver.demo import DemoData, create_demo, create_load_session, find_demo
+from roomserver.errors import RoomError
+from roomserver.model import Role, Venue
+from roomserver.store import SqlStore
+from signaling.app import create_app
+from signaling.config import (
+    AppConfig,
+    ConfigError,
+    add_config_arguments,
+    build_config,
+    resolve_settings,
+)
+from signaling.tokens import TokenIssuer, load_or_create_key
+
+logger = logging.getLogger("roomserver")
+
+ROLE_NAMES = {
+    Role.EXPERT: "评标专家",
+    Role.HOST: "主持人",
+    Role.STAFF: "工作人员",
+    Role.WITNESS: "见证人",
+    Role.SUPERVISOR: "监督人员",
+    Role.ARCHIVIST: "档案管理员",
+    Role.ADMIN: "管理员",
+}
+# Demo links stay valid for a week, so a demo set up once can be shown for days.
+DEMO_TOKEN_TTL_S = 7 * 24 * 3600
+SHUTDOWN_TIMEOUT_S = 15.0
+
+
+def setup_logging(level: str) -> None:
+    """Logs go to stderr as key=value lines, so that stdout stays for output (e.g. --json)."""
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
+    )
+    logging.getLogger("aioice").setLevel(logging.WARNING)
+    logging.getLogger("aiortc").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def participant_links(
+    config: AppConfig, tokens: TokenIssuer, data: DemoData, *, kiosk: bool, ttl_s: int
+) -> list[dict[str, Any]]:
+    """One entry per participant: role, name, venue, seat and a personal link."""
+    venues: dict[str, Venue] = {v.id: v for v in data.venues}
+    out = []
+    for p in data.participants:
+        token = tokens.issue(p, ttl_s=ttl_s)
+        if p.role == Role.EXPERT:
+            url = f"{config.base_url}/seat?token={token}" + ("&auto=1" if kiosk else "")
+        else:
+            url = f"{config.base_url}/?token={token}"
+        venue = venues.get(p.venue_id or "")
+        out.append(
+            {
+                "role": str(p.role),
+                "name": p.name,
+                "venue": venue.name if venue else None,
+                "venue_id": p.venue_id,
+                "seat": p.seat_no,
+                "participant_id": p.id,
+                "session_id": p.session_id,
+                "url": url,
+            }
+        )
+    return out
+
+
+def print_links(links: list[dict[str, Any]], project: str) -> None:
+    """The links for people, one per line, in Chinese."""
+    print(f"\n项目：{project}")
+    print("请在 Chromium 或 Chrome 中打开各自的链接：\n")
+    for link in links:
+        where = link["venue"] or ""
+        if link["seat"]:
+            where += f" {link['seat']}号机位"
+        role = ROLE_NAMES.get(Role(link["role"]), link["role"])
+        print(f"  {role:<6} {link['name']:<4} {where:<18} {link['url']}")
+    print()
+
+
+async def _open_store(config: AppConfig) -> tuple[SqlStore, TokenIssuer]:
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    store = SqlStore(config.store)
+    await store.start()
+    tokens = TokenIssuer(
+        load_or_create_key(config.secrets_dir / "token.key"), default_ttl_s=config.token_ttl_s
+    )
+    return store, tokens
+
+
+async def cmd_demo(config: AppConfig, args: argparse.Namespace) -> int:
+    """Create (or find) the demo session and print its participants' links."""
+    store, tokens = await _open_store(config)
+    try:
+        data = await find_demo(store) or await create_demo(store)
+        links = participant_links(config, tokens, data, kiosk=args.json, ttl_s=DEMO_TOKEN_TTL_S)
+    finally:
+        await store.close()
+    if args.json:
+        json.dump(links, sys.stdout, ensure_ascii=False)
+        sys.stdout.write("\n")
+    else:
+        print_links(links, data.session.project_name)
+    return 0
+
+
+async def cmd_load_session(config: AppConfig, args: argparse.Namespace) -> int:
+    """Create a session of N experts for load tests and print kiosk links as JSON."""
+    store, tokens = await _open_store(config)
+    try:
+        data = await create_load_session(store, args.seats)
+        links = participant_links(config, tokens, data, kiosk=True, ttl_s=DEMO_TOKEN_TTL_S)
+    finally:
+        await store.close()
+    json.dump(links, sys.stdout, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 0
+
+
+async def cmd_token(config: AppConfig, args: argparse.Namespace) -> int:
+    """Issue a token for a participant (or an admin token) and print it."""
+    store, tokens = await _open_store(config)
+    try:
+        if args.admin:
+            print(tokens.issue_admin(ttl_s=args.ttl))
+            await store.append_event("token_issued", {"role": "admin", "by": "cli"})
+            return 0
+        participant = await store.get_participant(args.participant)
+        token = tokens.issue(participant, ttl_s=args.ttl)
+        await store.append_event(
+            "token_issued",
+            {"participant": participant.id, "role": str(participant.role), "by": "cli"},
+            session_id=participant.session_id,
+        )
+    finally:
+        await store.close()
+    if participant.role == Role.EXPERT:
+        print(f"{config.base_url}/seat?token={token}")
+    else:
+        print(token)
+    return 0
+
+
+async def cmd_serve(config: AppConfig, args: argparse.Namespace) -> int:
+    """Run the server until SIGTERM or SIGINT; an empty data directory gets the demo first."""
+    store, tokens = await _open_store(config)
+    try:
+        if await store.is_empty() and not args.no_demo:
+            data = await create_demo(store)
+            links = participant_links(config, tokens, data, kiosk=False, ttl_s=DEMO_TOKEN_TTL_S)
+            print_links(links, data.session.project_name)
+            print("（再次查看链接：roomserver demo）\n", flush=True)
+    finally:
+        await store.close()
+
+    app = create_app(config)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    await runner.setup()
+    ssl_context = None
+    if config.tls_cert and config.tls_key:
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.load_cert_chain(config.tls_cert, config.tls_key)
+    site = web.TCPSite(
+        runner,
+        config.host,
+        config.port,
+        ssl_context=ssl_context,
+        shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+    )
+    await site.start()
+    logger.info("serving on %s", config.base_url)
+    print(f"服务已启动：{config.base_url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    logger.info("stopping")
+    await runner.cleanup()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    common = argparse.ArgumentParser(add_help=False)
+    add_config_arguments(common)
+    parser = argparse.ArgumentParser(
+        prog="roomserver", description="远程异地评标音视频服务器", parents=[common]
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", parents=[common], help="run the server")
+    serve.add_argument("--no-demo", action="store_true", help="do not create the demo session")
+    demo = sub.add_parser("demo", parents=[common], help="create the demo session, print links")
+    demo.add_argument("--json", action="store_true", help="print a JSON list of kiosk links")
+    token = sub.add_parser("token", parents=[common], help="issue a join token")
+    who = token.add_mutually_exclusive_group(required=True)
+    who.add_argument("--participant", help="participant id")
+    who.add_argument("--admin", action="store_true", help="an administrator token")
+    token.add_argument("--ttl", type=int, default=None, help="lifetime in seconds")
+    load = sub.add_parser(
+        "load-session",
+        parents=[common],
+        help="create a session of N experts for load tests (JSON links)",
+    )
+    load.add_argument("--seats", type=int, required=True)
+    return parser
+
+
+COMMANDS = {
+    "serve": cmd_serve,
+    "demo": cmd_demo,
+    "token": cmd_token,
+    "load-session": cmd_load_session,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``roomserver`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = build_config(resolve_settings(args))
+    except ConfigError as exc:
+        parser.error(str(exc))
+    setup_logging(config.log_level)
+    try:
+        return asyncio.run(COMMANDS[args.command](config, args))
+    except RoomError as exc:
+        print(f"错误：{exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

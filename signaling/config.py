@@ -1,0 +1,237 @@
+"""Server configuration: CLI flags over ``ROOMSERVER_*`` environment over a TOML file."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from media.config import MediaConfig
+from roomserver.config import StoreConfig
+
+ENV_PREFIX = "ROOMSERVER_"
+DEFAULT_BIND = "127.0.0.1:8080"
+
+
+class ConfigError(ValueError):
+    """The configuration given cannot be used."""
+
+
+@dataclass(frozen=True)
+class IceServer:
+    """A STUN or TURN server offered to browsers (and used by the server's own ICE agent)."""
+
+    urls: tuple[str, ...]
+    username: str | None = None
+    credential: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The RTCIceServer dictionary a browser takes."""
+        out: dict[str, Any] = {"urls": list(self.urls)}
+        if self.username is not None:
+            out["username"] = self.username
+        if self.credential is not None:
+            out["credential"] = self.credential
+        return out
+
+
+@dataclass(frozen=True)
+class IceConfig:
+    """How media connections are established."""
+
+    # Host addresses (IPs or interface names) offered as ICE candidates; empty = all but loopback.
+    host_addresses: tuple[str, ...] = ()
+    servers: tuple[IceServer, ...] = ()
+    # Public address announced in place of the host address (a server behind 1:1 NAT).
+    announced_address: str | None = None
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """Everything the server needs, parsed once at start-up and passed in."""
+
+    data_dir: Path
+    host: str
+    port: int
+    store: StoreConfig
+    media: MediaConfig = field(default_factory=MediaConfig)
+    ice: IceConfig = field(default_factory=IceConfig)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    public_url: str | None = None
+    token_ttl_s: int = 24 * 3600
+    log_level: str = "INFO"
+
+    @property
+    def base_url(self) -> str:
+        """Where people reach the server; used in the links printed for participants."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        scheme = "https" if self.tls_cert else "http"
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{scheme}://{host}:{self.port}"
+
+    @property
+    def secrets_dir(self) -> Path:
+        """Keys created at first start (token signing key)."""
+        return self.data_dir / "secrets"
+
+
+# name: (type, default, help). Every key can be set as --name, ROOMSERVER_NAME or `name` in TOML.
+OPTIONS: dict[str, tuple[str, Any, str]] = {
+    "data_dir": ("path", "./var", "data directory (database, archive, keys)"),
+    "bind": ("str", DEFAULT_BIND, "address:port to listen on"),
+    "tls_cert": (
+        "path",
+        None,
+        "TLS certificate (PEM); browsers need HTTPS for cameras off localhost",
+    ),
+    "tls_key": ("path", None, "TLS private key (PEM)"),
+    "database_url": ("str", None, "SQLAlchemy URL; default SQLite in the data directory"),
+    "ice_host": ("list", None, "host addresses or interfaces for ICE (repeatable, comma list)"),
+    "ice_server": ("list", [], "STUN/TURN URL offered to browsers (repeatable)"),
+    "turn_username": ("str", None, "TURN username"),
+    "turn_credential": ("str", None, "TURN credential"),
+    "announced_address": ("str", None, "public IP announced in ICE candidates (1:1 NAT)"),
+    "public_url": ("str", None, "base URL of the printed links, e.g. https://pb.example.cn"),
+    "token_ttl": ("int", 24 * 3600, "lifetime of issued join tokens, seconds"),
+    "log_level": ("str", "INFO", "DEBUG, INFO, WARNING or ERROR"),
+}
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the configuration flags (all default to None so that lower layers can fill in)."""
+    parser.add_argument("--config", metavar="FILE", help="TOML configuration file")
+    for name, (kind, _default, help_text) in OPTIONS.items():
+        flag = "--" + name.replace("_", "-")
+        if kind == "list":
+            parser.add_argument(flag, action="append", default=None, help=help_text)
+        else:
+            parser.add_argument(
+                flag, default=None, help=help_text, type=int if kind == "int" else str
+            )
+
+
+def _coerce(name: str, kind: str, value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        if kind == "int":
+            return int(value)
+        if kind == "path":
+            return Path(str(value))
+        if kind == "list":
+            items = value if isinstance(value, list | tuple) else [value]
+            return [part.strip() for item in items for part in str(item).split(",") if part.strip()]
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name}: {exc}") from exc
+
+
+def resolve_settings(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Merge defaults, the TOML file, the environment and the flags, in rising precedence."""
+    env = os.environ if environ is None else environ
+    settings = {name: default for name, (_kind, default, _help) in OPTIONS.items()}
+    config_file = getattr(args, "config", None) or env.get(ENV_PREFIX + "CONFIG")
+    if config_file:
+        try:
+            data = tomllib.loads(Path(config_file).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read configuration file {config_file}: {exc}") from exc
+        unknown = sorted(set(data) - set(OPTIONS))
+        if unknown:
+            raise ConfigError(f"unknown settings in {config_file}: {', '.join(unknown)}")
+        settings.update(data)
+    for name in OPTIONS:
+        value = env.get(ENV_PREFIX + name.upper())
+        if value is not None:
+            settings[name] = value
+    for name in OPTIONS:
+        value = getattr(args, name, None)
+        if value is not None:
+            settings[name] = value
+    return {name: _coerce(name, OPTIONS[name][0], value) for name, value in settings.items()}
+
+
+def parse_bind(bind: str) -> tuple[str, int]:
+    """``host:port`` (IPv6 as ``[::1]:8080``) to a pair."""
+    host, sep, port = bind.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f"bind must be HOST:PORT, not {bind!r}")
+    host = host.strip("[]") or "0.0.0.0"
+    if not 0 <= int(port) <= 65535:
+        raise ConfigError(f"port out of range in {bind!r}")
+    return host, int(port)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def build_config(settings: Mapping[str, Any]) -> AppConfig:
+    """Validate merged settings into an AppConfig."""
+    data_dir = Path(settings["data_dir"]).expanduser().resolve()
+    host, port = parse_bind(settings["bind"])
+    database_url = settings["database_url"] or f"sqlite+aiosqlite:///{data_dir / 'roomserver.db'}"
+    tls_cert, tls_key = settings["tls_cert"], settings["tls_key"]
+    if (tls_cert is None) != (tls_key is None):
+        raise ConfigError("tls_cert and tls_key must be given together")
+    hosts = settings["ice_host"]
+    if not hosts and _is_loopback(host):
+        # Bound to loopback, nobody else can reach us: offer loopback only.
+        hosts = ["127.0.0.1"]
+    servers = tuple(
+        IceServer(
+            urls=(url,),
+            username=settings["turn_username"] if url.startswith("turn") else None,
+            credential=settings["turn_credential"] if url.startswith("turn") else None,
+        )
+        for url in settings["ice_server"] or []
+    )
+    for server in servers:
+        if server.urls[0].split(":", 1)[0] not in ("stun", "stuns", "turn", "turns"):
+            raise ConfigError(
+                f"ICE server URL must start with stun: or turn:, not {server.urls[0]}"
+            )
+    level = str(settings["log_level"]).upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"log_level must be DEBUG, INFO, WARNING or ERROR, not {level}")
+    if settings["token_ttl"] <= 0:
+        raise ConfigError("token_ttl must be positive")
+    return AppConfig(
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        store=StoreConfig(database_url=database_url),
+        ice=IceConfig(
+            host_addresses=tuple(hosts or ()),
+            servers=servers,
+            announced_address=settings["announced_address"],
+        ),
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        public_url=settings["public_url"],
+        token_ttl_s=settings["token_ttl"],
+        log_level=level,
+    )
+
+
+def load_config(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> AppConfig:
+    """Parse configuration flags alone (tests, embedding)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_config_arguments(parser)
+    return build_config(resolve_settings(parser.parse_args(list(argv)), environ))

@@ -1,0 +1,145 @@
+"""Prometheus metrics of the server (``GET /metrics``), on a registry owned by the app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+
+@dataclass(frozen=True)
+class RoomSample:
+    """A room's figures at scrape time."""
+
+    session: str
+    seats_online: int
+    grid_fps: float
+    grid_subscribers: int
+    grid_frames_skipped: int
+
+
+class _RoomCollector(Collector):
+    def __init__(self, sample: Callable[[], Iterable[RoomSample]]) -> None:
+        self._sample = sample
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        rooms = list(self._sample())
+        count = GaugeMetricFamily("roomserver_rooms", "Rooms with media running")
+        count.add_metric([], len(rooms))
+        online = GaugeMetricFamily("roomserver_seats_online", "Seats connected", labels=["session"])
+        fps = GaugeMetricFamily(
+            "roomserver_grid_fps", "Room grid frames per second", labels=["session"]
+        )
+        subs = GaugeMetricFamily(
+            "roomserver_grid_subscribers", "Receivers of the grid", labels=["session"]
+        )
+        skipped = GaugeMetricFamily(
+            "roomserver_grid_frames_skipped",
+            "Grid frames not made (behind schedule)",
+            labels=["session"],
+        )
+        for room in rooms:
+            online.add_metric([room.session], room.seats_online)
+            fps.add_metric([room.session], room.grid_fps)
+            subs.add_metric([room.session], room.grid_subscribers)
+            skipped.add_metric([room.session], room.grid_frames_skipped)
+        yield from (count, online, fps, subs, skipped)
+
+
+class Metrics:
+    """Counters and gauges of one server."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._inbound_frames = Counter(
+            "roomserver_inbound_frames",
+            "Encoded frames received",
+            ["session", "seat", "kind"],
+            registry=self.registry,
+        )
+        self._inbound_bytes = Counter(
+            "roomserver_inbound_bytes",
+            "Encoded bytes received",
+            ["session", "seat", "kind"],
+            registry=self.registry,
+        )
+        self._dropped = Counter(
+            "roomserver_frames_dropped",
+            "Frames the server dropped",
+            ["where"],
+            registry=self.registry,
+        )
+        self._refused = Counter(
+            "roomserver_refusals",
+            "Refused connections and requests",
+            ["code"],
+            registry=self.registry,
+        )
+        self.loop_lag = Gauge(
+            "roomserver_event_loop_lag_seconds",
+            "Event loop lag, last measured",
+            registry=self.registry,
+        )
+        self._frame_children: dict[tuple[str, str, str], tuple[Counter, Counter]] = {}
+
+    def add_room_source(self, sample: Callable[[], Iterable[RoomSample]]) -> None:
+        """Report rooms from `sample` at every scrape."""
+        self.registry.register(_RoomCollector(sample))
+
+    def frame_received(self, session: str, seat: str, kind: str, size: int) -> None:
+        """Count one incoming encoded frame."""
+        key = (session, seat, kind)
+        children = self._frame_children.get(key)
+        if children is None:
+            children = (
+                self._inbound_frames.labels(*key),
+                self._inbound_bytes.labels(*key),
+            )
+            self._frame_children[key] = children
+        children[0].inc()
+        children[1].inc(size)
+
+    def frames_dropped(self, where: str, count: int = 1) -> None:
+        """Count frames dropped at `where`."""
+        self._dropped.labels(where).inc(count)
+
+    def refused(self, code: str) -> None:
+        """Count a refusal by its error code."""
+        self._refused.labels(code).inc()
+
+    def render(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)
+
+
+class LoopLagMonitor:
+    """Measures how late the event loop wakes up: the figure behind a stalled room."""
+
+    def __init__(self, gauge: Gauge, interval_s: float = 0.5) -> None:
+        self._gauge = gauge
+        self._interval = interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start measuring."""
+        self._task = asyncio.create_task(self._run(), name="loop-lag-monitor")
+
+    async def close(self) -> None:
+        """Stop measuring; safe to call twice."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + self._interval
+            await asyncio.sleep(self._interval)
+            self._gauge.set(max(0.0, loop.time() - due))

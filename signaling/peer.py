@@ -1,0 +1,296 @@
+"""One seat's peer connection: negotiates with the browser and wires its tracks into the room."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpSender,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.sdp import SessionDescription, candidate_from_sdp
+
+from media.room import DECODED_ROLES
+from media.tap import EncodedFrame, ReceiverTap, hook_keyframe_requests, install_tap, send_pli
+from roomserver.errors import InvalidRequest
+from signaling.config import IceConfig
+from signaling.metrics import Metrics
+from signaling.rooms import Room
+
+logger = logging.getLogger(__name__)
+
+ROLE_KINDS = {"camera": "video", "microphone": "audio", "desktop": "video"}
+MAX_PENDING_CANDIDATES = 64
+PLI_MIN_INTERVAL_S = 0.5
+
+
+def rtc_configuration(ice: IceConfig) -> RTCConfiguration:
+    """The server's own ICE servers (TURN lets it reach seats behind strict NATs)."""
+    return RTCConfiguration(
+        iceServers=[
+            RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
+            for s in ice.servers
+        ]
+    )
+
+
+def announce_address(sdp: str, address: str) -> str:
+    """Replace the connection address of host candidates by the announced public address."""
+
+    def swap(match: re.Match[str]) -> str:
+        return f"{match.group(1)}{address}{match.group(3)}"
+
+    return re.sub(
+        r"^(a=candidate:\S+ \d+ \S+ \d+ )(\S+)( \d+ typ host.*)$", swap, sdp, flags=re.MULTILINE
+    )
+
+
+def parse_offer(sdp: str, roles: dict[str, str]) -> list[tuple[str, str, str]]:
+    """Check an offer against its roles; return (mid, kind, role) per media section, in order."""
+    try:
+        description = SessionDescription.parse(sdp)
+    except Exception as exc:  # aiortc's parser raises whatever the text provokes
+        raise InvalidRequest("SDP 无法解析") from exc
+    sections: list[tuple[str, str, str]] = []
+    seen_roles: set[str] = set()
+    for media in description.media:
+        if media.kind not in ("audio", "video"):
+            continue
+        mid = media.rtp.muxId
+        role = roles.get(mid)
+        if role is None:
+            raise InvalidRequest(f"媒体段 {mid} 未标明用途（摄像头、麦克风或屏幕）")
+        if ROLE_KINDS.get(role) != media.kind:
+            raise InvalidRequest(f"媒体段 {mid} 的类型与用途 {role} 不符")
+        if role in seen_roles:
+            raise InvalidRequest(f"用途 {role} 出现了两次")
+        if not media.ice or not media.ice.usernameFragment or not media.dtls:
+            raise InvalidRequest("SDP 缺少 ICE 或 DTLS 参数")
+        seen_roles.add(role)
+        sections.append((mid, media.kind, role))
+    if not sections:
+        raise InvalidRequest("SDP 中没有音视频")
+    return sections
+
+
+class PeerSession:
+    """The media connection of one seat (one RTCPeerConnection at a time)."""
+
+    def __init__(
+        self,
+        *,
+        room: Room,
+        seat: str,
+        ice: IceConfig,
+        metrics: Metrics,
+        on_change: Callable[[], None],
+    ) -> None:
+        self._room = room
+        self._seat = seat
+        self._ice = ice
+        self._metrics = metrics
+        self._on_change = on_change
+        self._pc: RTCPeerConnection | None = None
+        self._remote_set = False
+        self._pending_candidates: list[dict[str, Any]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._own_tracks: list[MediaStreamTrack] = []
+        self._taps: dict[str, ReceiverTap] = {}
+        self._last_pli: dict[str, float] = {}
+        self._lock = asyncio.Lock()
+        self._closed = False
+        self.tracks: set[str] = set()
+
+    @property
+    def connection_state(self) -> str:
+        """The peer connection state, or ``new`` before an offer."""
+        return self._pc.connectionState if self._pc is not None else "new"
+
+    async def negotiate(self, sdp: str, roles: dict[str, str]) -> str:
+        """Answer the browser's offer; a new offer replaces the previous connection."""
+        sections = parse_offer(sdp, roles)
+        async with self._lock:
+            if self._closed:
+                raise InvalidRequest("连接已关闭")
+            await self._close_pc()
+            pc = self._pc = RTCPeerConnection(rtc_configuration(self._ice))
+            self._remote_set = False
+            roles_by_receiver: dict[int, str] = {}
+            try:
+                for _mid, kind, role in sections:
+                    transceiver = self._add_transceiver(pc, kind, role)
+                    roles_by_receiver[id(transceiver.receiver)] = role
+
+                @pc.on("track")
+                def on_track(track: MediaStreamTrack) -> None:
+                    receiver = next(
+                        t.receiver for t in pc.getTransceivers() if t.receiver.track is track
+                    )
+                    self._on_track(receiver, track, roles_by_receiver[id(receiver)])
+
+                @pc.on("connectionstatechange")
+                async def on_state() -> None:
+                    logger.info("seat %s: connection %s", self._seat, pc.connectionState)
+                    if pc.connectionState == "failed" and pc is self._pc:
+                        # The browser reconnects with a new offer; free the media now.
+                        self._spawn(self._fail(pc), "peer-failed")
+                    self._on_change()
+
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+                self._remote_set = True
+                for candidate in self._pending_candidates:
+                    await self._apply_candidate(candidate)
+                self._pending_candidates.clear()
+                await pc.setLocalDescription(await pc.createAnswer())
+            except InvalidRequest:
+                await self._close_pc()
+                raise
+            except Exception as exc:
+                logger.info("seat %s: negotiation failed: %s", self._seat, exc)
+                await self._close_pc()
+                raise InvalidRequest("无法建立媒体连接：SDP 不被接受") from exc
+            answer = pc.localDescription.sdp
+        if self._ice.announced_address:
+            answer = announce_address(answer, self._ice.announced_address)
+        return answer
+
+    async def add_candidate(self, candidate: dict[str, Any]) -> None:
+        """A trickled ICE candidate of the browser (kept until the offer is applied)."""
+        if not self._remote_set:
+            if len(self._pending_candidates) >= MAX_PENDING_CANDIDATES:
+                raise InvalidRequest("ICE 候选过多")
+            self._pending_candidates.append(candidate)
+            return
+        await self._apply_candidate(candidate)
+
+    async def close(self) -> None:
+        """Close the connection and stop feeding the room; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        async with self._lock:
+            await self._close_pc()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _add_transceiver(self, pc: RTCPeerConnection, kind: str, role: str) -> RTCRtpTransceiver:
+        media = self._room.media
+        if role == "microphone":
+            track: MediaStreamTrack = media.audio_track(self._seat)
+            self._own_tracks.append(track)
+            transceiver = pc.addTransceiver(track, direction="sendrecv")
+        elif role == "camera":
+            track = media.grid_track()
+            self._own_tracks.append(track)
+            transceiver = pc.addTransceiver(track, direction="sendrecv")
+            hook_keyframe_requests(transceiver.sender, media.grid.request_keyframe)
+        else:
+            transceiver = pc.addTransceiver(kind, direction="recvonly")
+        if kind == "video":
+            # We send pre-encoded VP8 and record what arrives as it is: VP8 only.
+            codecs = RTCRtpSender.getCapabilities("video").codecs
+            transceiver.setCodecPreferences(
+                [c for c in codecs if c.mimeType in ("video/VP8", "video/rtx")]
+            )
+        return transceiver
+
+    def _on_track(self, receiver: RTCRtpReceiver, track: MediaStreamTrack, role: str) -> None:
+        tap = install_tap(
+            receiver,
+            decode=role in DECODED_ROLES,
+            on_decoder_drop=lambda n: self._metrics.frames_dropped("decoder", n),
+        )
+        self._taps[role] = tap
+        tap.set_request_keyframe(lambda: self._request_keyframe(receiver, role))
+        session = self._room.id
+        seat = self._seat
+        seen = False
+
+        def count(frame: EncodedFrame) -> None:
+            nonlocal seen
+            self._metrics.frame_received(session, seat, role, len(frame.data))
+            if not seen:
+                seen = True
+                self.tracks.add(role)
+                self._on_change()
+
+        tap.add_sink(count)
+        if role in DECODED_ROLES:
+            self._spawn(self._room.media.attach(seat, role, track), f"attach-{role}")
+
+        @track.on("ended")
+        def on_ended() -> None:
+            if role in self.tracks:
+                self.tracks.discard(role)
+                self._on_change()
+
+    def _request_keyframe(self, receiver: RTCRtpReceiver, role: str) -> None:
+        now = time.monotonic()
+        if now - self._last_pli.get(role, 0.0) < PLI_MIN_INTERVAL_S:
+            return
+        self._last_pli[role] = now
+        self._spawn(send_pli(receiver), f"pli-{role}")
+
+    async def _apply_candidate(self, data: dict[str, Any]) -> None:
+        if self._pc is None:
+            return
+        text = data["candidate"]
+        if not text:
+            return  # end-of-candidates
+        try:
+            candidate = candidate_from_sdp(text.removeprefix("candidate:"))
+        except (ValueError, IndexError) as exc:
+            raise InvalidRequest("ICE 候选格式不正确") from exc
+        candidate.sdpMid = data.get("sdpMid")
+        candidate.sdpMLineIndex = data.get("sdpMLineIndex")
+        await self._pc.addIceCandidate(candidate)
+
+    async def _fail(self, pc: RTCPeerConnection) -> None:
+        async with self._lock:
+            if pc is self._pc:
+                await self._close_pc()
+        self._on_change()
+
+    async def _close_pc(self) -> None:
+        pc, self._pc = self._pc, None
+        self._remote_set = False
+        if pc is None:
+            return
+        await self._room.media.detach_seat(self._seat)
+        for track in self._own_tracks:
+            track.stop()
+        self._own_tracks.clear()
+        self._taps.clear()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(pc.close(), timeout=5)
+        if self.tracks:
+            self.tracks.clear()
+            self._on_change()
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.create_task(coro, name=f"seat-{self._seat}-{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error(
+                "seat %s: task %s failed", self._seat, task.get_name(), exc_info=task.exception()
+            )

@@ -1,0 +1,270 @@
+"""The ``/seat`` Socket.IO namespace: experts' seats join, negotiate media and leave."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import socketio
+
+from roomserver.errors import NotYourRoom, RoleNotAllowed, RoomError, SessionEnded
+from roomserver.model import Role, SessionState
+from roomserver.rules import check_expert_seat
+from signaling.errors import as_room_error, error_ack
+from signaling.peer import PeerSession
+from signaling.rooms import Room, SeatState, seat_key
+from signaling.schemas import (
+    IceCandidateRequest,
+    JoinRequest,
+    LeaveRequest,
+    OfferRequest,
+    parse_payload,
+)
+from signaling.services import Services
+
+logger = logging.getLogger(__name__)
+
+NAMESPACE = "/seat"
+Handler = Callable[..., Awaitable[dict[str, Any]]]
+
+
+def session_room(session_id: str) -> str:
+    """The Socket.IO room of everyone connected to a session."""
+    return f"session:{session_id}"
+
+
+def acked(event: str) -> Callable[[Handler], Handler]:
+    """Turn a handler's errors into an error ack and a logged refusal; the connection survives."""
+
+    def wrap(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def run(self: SeatNamespace, sid: str, data: Any = None) -> dict[str, Any]:
+            try:
+                return await handler(self, sid, data)
+            except Exception as exc:
+                err = as_room_error(exc)
+                self.services.metrics.refused(err.code)
+                await self.log_refusal(sid, event, err)
+                return error_ack(exc)
+
+        return run
+
+    return wrap
+
+
+class SeatNamespace(socketio.AsyncNamespace):
+    """Seats of experts: one connection per seat, the latest one wins."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(NAMESPACE)
+        self.services = services
+        self._by_sid: dict[str, tuple[Room, SeatState]] = {}
+
+    # -- connection -------------------------------------------------------------------------------
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        """Check the token and the seat; refuse with a reason the page shows in Chinese."""
+        store = self.services.store
+        request = environ.get("aiohttp.request")
+        remote = request.remote if request is not None else environ.get("REMOTE_ADDR")
+        token = auth.get("token") if isinstance(auth, dict) else None
+        session_id: str | None = None
+        try:
+            grants = self.services.tokens.verify(token)
+            session_id = grants.session_id
+            if grants.role != Role.EXPERT:
+                raise RoleNotAllowed("该链接不是评标专家的机位链接")
+            if session_id is None or grants.seat_key is None:
+                raise NotYourRoom()
+            participant = await store.get_participant(grants.participant_id)
+            session = await store.get_session(session_id)
+            if participant.session_id != session.id:
+                raise NotYourRoom()
+            if participant.venue_id != grants.venue_id or participant.seat_no != grants.seat_no:
+                raise NotYourRoom("该凭证与专家的机位安排不符")
+            if session.state == SessionState.ENDED:
+                raise SessionEnded()
+            venue = await store.get_venue(participant.venue_id or "")
+            check_expert_seat(session, venue, participant)
+        except Exception as exc:
+            err = as_room_error(exc)
+            self.services.metrics.refused(err.code)
+            await store.append_event(
+                "connect_refused",
+                {"namespace": NAMESPACE, "code": err.code, "remote": remote},
+                session_id=session_id,
+            )
+            raise socketio.exceptions.ConnectionRefusedError(
+                err.message, {"code": err.code}
+            ) from None
+
+        room = await self.services.rooms.get(session.id)
+        key = seat_key(venue.id, participant.seat_no or 0)
+        previous = room.seats.get(key)
+        state = SeatState(key=key, sid=sid, participant_id=participant.id)
+        room.seats[key] = state
+        self._by_sid[sid] = (room, state)
+        await self.enter_room(sid, session_room(session.id))
+        await store.append_event(
+            "seat_connected",
+            {
+                "seat": key,
+                "token": grants.token_id,
+                "remote": remote,
+                "replaces": previous is not None,
+            },
+            session_id=session.id,
+            actor=participant.id,
+        )
+        if previous is not None:
+            await self._replace(room, previous)
+        await self._push_roster(room)
+
+    async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        """The socket is gone: free the seat's media unless another connection took the seat."""
+        entry = self._by_sid.pop(sid, None)
+        if entry is None:
+            return
+        room, state = entry
+        if state.peer is not None:
+            await state.peer.close()
+        if room.seats.get(state.key) is state:
+            del room.seats[state.key]
+            await self.services.store.append_event(
+                "seat_disconnected",
+                {"seat": state.key, "reason": str(reason) if reason is not None else None},
+                session_id=room.id,
+                actor=state.participant_id,
+            )
+            await self._push_roster(room)
+            self.services.rooms.release(room)
+
+    # -- events -----------------------------------------------------------------------------------
+
+    @acked("join")
+    async def on_join(self, sid: str, data: Any) -> dict[str, Any]:
+        """Seat details and ICE servers for the page."""
+        parse_payload(JoinRequest, data)
+        room, state = self._entry(sid)
+        seat = room.roster_seat(state.key)
+        assert seat is not None  # checked at connect
+        await self.services.store.append_event(
+            "seat_joined", {"seat": state.key}, session_id=room.id, actor=state.participant_id
+        )
+        return {
+            "ok": True,
+            "seat": {
+                "key": state.key,
+                "session_id": room.id,
+                "project_name": room.session.project_name,
+                "project_code": room.session.project_code,
+                "label": seat.label,
+                "venue_name": seat.venue_name,
+                "venue_kind": str(seat.venue_kind),
+                "seat_no": seat.seat_no,
+                "expert_name": seat.expert_name,
+            },
+            "ice_servers": [s.as_json() for s in self.services.config.ice.servers],
+            "roster": room.roster_payload(),
+        }
+
+    @acked("offer")
+    async def on_offer(self, sid: str, data: Any) -> dict[str, Any]:
+        """Answer the seat's offer; its tracks join the room."""
+        request = parse_payload(OfferRequest, data)
+        room, state = self._entry(sid)
+        answer = await self._peer(room, state).negotiate(request.sdp, dict(request.roles))
+        await self.services.store.append_event(
+            "media_negotiated",
+            {"seat": state.key, "roles": sorted(request.roles.values())},
+            session_id=room.id,
+            actor=state.participant_id,
+        )
+        return {"ok": True, "type": "answer", "sdp": answer}
+
+    @acked("ice_candidate")
+    async def on_ice_candidate(self, sid: str, data: Any) -> dict[str, Any]:
+        """A trickled ICE candidate of the browser."""
+        request = parse_payload(IceCandidateRequest, data)
+        room, state = self._entry(sid)
+        await self._peer(room, state).add_candidate(request.model_dump())
+        return {"ok": True}
+
+    @acked("leave")
+    async def on_leave(self, sid: str, data: Any) -> dict[str, Any]:
+        """The expert leaves the seat on purpose."""
+        parse_payload(LeaveRequest, data)
+        room, state = self._entry(sid)
+        await self.services.store.append_event(
+            "seat_left", {"seat": state.key}, session_id=room.id, actor=state.participant_id
+        )
+        if state.peer is not None:
+            await state.peer.close()
+            state.peer = None
+        return {"ok": True}
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _peer(self, room: Room, state: SeatState) -> PeerSession:
+        if state.peer is None:
+            state.peer = PeerSession(
+                room=room,
+                seat=state.key,
+                ice=self.services.config.ice,
+                metrics=self.services.metrics,
+                on_change=lambda: self._schedule_roster(room),
+            )
+        return state.peer
+
+    def _entry(self, sid: str) -> tuple[Room, SeatState]:
+        entry = self._by_sid.get(sid)
+        if entry is None or entry[0].seats.get(entry[1].key) is not entry[1]:
+            raise NotYourRoom("该连接已不在评标室中")
+        return entry
+
+    async def _replace(self, room: Room, previous: SeatState) -> None:
+        """A newer connection took the seat: tell the old one why, then drop it."""
+        self._by_sid.pop(previous.sid, None)
+        await self.emit(
+            "replaced",
+            {"code": "seat_replaced", "message": "该机位已在另一台设备或窗口登录，本窗口已断开"},
+            to=previous.sid,
+        )
+        if previous.peer is not None:
+            await previous.peer.close()
+        await self.services.store.append_event(
+            "seat_replaced",
+            {"seat": previous.key},
+            session_id=room.id,
+            actor=previous.participant_id,
+        )
+        await self.disconnect(previous.sid)
+
+    async def log_refusal(self, sid: str, event: str, err: RoomError) -> None:
+        """Every refused request is an event of the session it was aimed at."""
+        entry = self._by_sid.get(sid)
+        await self.services.store.append_event(
+            "request_refused",
+            {"event": event, "code": err.code, "seat": entry[1].key if entry else None},
+            session_id=entry[0].id if entry else None,
+            actor=entry[1].participant_id if entry else None,
+        )
+
+    def _schedule_roster(self, room: Room) -> None:
+        self.services.tasks.spawn(self._push_roster(room), name=f"roster-{room.id}")
+
+    async def _push_roster(self, room: Room) -> None:
+        await self.emit("roster", room.roster_payload(), room=session_room(room.id))
+
+    async def notify_shutdown(self) -> None:
+        """Tell every seat that the server is going away (it will reconnect)."""
+        await self.emit("server_shutdown", {"message": "服务器正在重启，连接将自动恢复"})
+
+    async def close_all(self) -> None:
+        """Close every seat's media (at shutdown)."""
+        for sid, (_room, state) in list(self._by_sid.items()):
+            if state.peer is not None:
+                await state.peer.close()
+            self._by_sid.pop(sid, None)

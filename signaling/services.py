@@ -1,0 +1,56 @@
+"""The app-wide services handed to handlers (one instance per app, no module state)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from roomserver.store import SqlStore
+from signaling.config import AppConfig
+from signaling.metrics import Metrics
+from signaling.rooms import RoomManager
+from signaling.tokens import TokenIssuer
+
+logger = logging.getLogger(__name__)
+
+
+class TaskSet:
+    """Owns short background tasks: keeps references, logs failures, cancels them on close."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], *, name: str) -> asyncio.Task[Any]:
+        """Run `coro` in the background, owned by this set."""
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("task %s failed", task.get_name(), exc_info=task.exception())
+
+    async def close(self, grace_s: float = 5.0) -> None:
+        """Cancel and await every task; safe to call twice."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace_s)
+
+
+@dataclass
+class Services:
+    """What the server's handlers share."""
+
+    config: AppConfig
+    store: SqlStore
+    tokens: TokenIssuer
+    rooms: RoomManager
+    metrics: Metrics
+    tasks: TaskSet

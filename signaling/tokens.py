@@ -1,0 +1,125 @@
+"""Signed, expiring join tokens (JWT) with a participant's grants, like LiveKit's access tokens."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+
+from roomserver.errors import InvalidToken, TokenExpired
+from roomserver.model import Participant, Role
+
+ISSUER = "roomserver"
+ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True)
+class Grants:
+    """What a token lets its bearer do: who they are, in which session, at which seat."""
+
+    participant_id: str
+    session_id: str | None
+    role: Role
+    venue_id: str | None
+    seat_no: int | None
+    expires_at: int
+    token_id: str
+
+    @property
+    def seat_key(self) -> str | None:
+        """``venue:seat`` of an expert's seat."""
+        if self.venue_id is None or self.seat_no is None:
+            return None
+        return f"{self.venue_id}:{self.seat_no}"
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """The signing key kept in the data directory, created (mode 600) at first start."""
+    if path.exists():
+        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+        if len(key) < 32:
+            raise ValueError(f"token key in {path} is too short")
+        return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(key.hex() + "\n")
+    return key
+
+
+class TokenIssuer:
+    """Issues and verifies join tokens."""
+
+    def __init__(self, key: bytes, *, default_ttl_s: int) -> None:
+        self._key = key
+        self._ttl = default_ttl_s
+
+    def issue(self, participant: Participant, *, ttl_s: int | None = None) -> str:
+        """A token for `participant`, valid for `ttl_s` seconds."""
+        now = int(time.time())
+        claims: dict[str, object] = {
+            "iss": ISSUER,
+            "sub": participant.id,
+            "iat": now,
+            "nbf": now - 5,
+            "exp": now + (ttl_s or self._ttl),
+            "jti": secrets.token_hex(8),
+            "role": str(participant.role),
+        }
+        if participant.session_id:
+            claims["sid"] = participant.session_id
+        if participant.venue_id is not None:
+            claims["venue"] = participant.venue_id
+        if participant.seat_no is not None:
+            claims["seat"] = participant.seat_no
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM)
+
+    def issue_admin(self, name: str = "admin", *, ttl_s: int | None = None) -> str:
+        """A token for an operator of the whole server (REST administration)."""
+        now = int(time.time())
+        claims = {
+            "iss": ISSUER,
+            "sub": f"admin:{name}",
+            "iat": now,
+            "nbf": now - 5,
+            "exp": now + (ttl_s or self._ttl),
+            "jti": secrets.token_hex(8),
+            "role": str(Role.ADMIN),
+        }
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM)
+
+    def verify(self, token: object) -> Grants:
+        """The grants of a valid token; InvalidToken or TokenExpired otherwise."""
+        if not isinstance(token, str) or not token or len(token) > 4096:
+            raise InvalidToken()
+        try:
+            claims = jwt.decode(
+                token,
+                self._key,
+                algorithms=[ALGORITHM],
+                issuer=ISSUER,
+                options={"require": ["exp", "iat", "sub", "role", "jti"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise TokenExpired() from exc
+        except jwt.PyJWTError as exc:
+            raise InvalidToken() from exc
+        try:
+            role = Role(claims["role"])
+            seat = claims.get("seat")
+            return Grants(
+                participant_id=str(claims["sub"]),
+                session_id=claims.get("sid"),
+                role=role,
+                venue_id=claims.get("venue"),
+                seat_no=int(seat) if seat is not None else None,
+                expires_at=int(claims["exp"]),
+                token_id=str(claims["jti"]),
+            )
+        except (ValueError, TypeError, KeyError) as exc:
+            raise InvalidToken() from exc

@@ -1,0 +1,74 @@
+"""The real server, in-process on an ephemeral loopback port, with the demo session in it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from roomserver.demo import DemoData, create_demo
+from roomserver.model import Participant, Role
+from roomserver.store import SqlStore
+from signaling.api import SERVICES
+from signaling.app import create_app
+from signaling.config import AppConfig, load_config
+from signaling.services import Services
+from signaling.tokens import TokenIssuer, load_or_create_key
+
+
+@dataclass
+class RunningServer:
+    """A started server and what tests need to talk to it."""
+
+    base_url: str
+    app: web.Application
+    config: AppConfig
+    demo: DemoData
+    tokens: TokenIssuer
+
+    @property
+    def services(self) -> Services:
+        """The app's services (store, rooms, metrics)."""
+        return self.app[SERVICES]
+
+    @property
+    def experts(self) -> list[Participant]:
+        """The demo experts in roster order."""
+        return [p for p in self.demo.participants if p.role == Role.EXPERT]
+
+    def token(self, participant: Participant, ttl_s: int | None = None) -> str:
+        """A fresh join token."""
+        return self.tokens.issue(participant, ttl_s=ttl_s)
+
+    def participant(self, role: Role) -> Participant:
+        """The first demo participant with `role`."""
+        return next(p for p in self.demo.participants if p.role == role)
+
+
+async def start_server(data_dir: Path) -> tuple[TestServer, RunningServer]:
+    """Create the demo in `data_dir`, then start the app on 127.0.0.1 (ICE on loopback only)."""
+    config = load_config(["--data-dir", str(data_dir), "--bind", "127.0.0.1:0"], environ={})
+    async with SqlStore(config.store) as store:
+        demo = await create_demo(store)
+    tokens = TokenIssuer(
+        load_or_create_key(config.secrets_dir / "token.key"), default_ttl_s=3600
+    )
+    app = create_app(config)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    base_url = str(server.make_url("")).rstrip("/")
+    return server, RunningServer(base_url, app, config, demo, tokens)
+
+
+@pytest.fixture
+async def room_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    """A running server with the demo session."""
+    server, running = await start_server(tmp_path / "data")
+    try:
+        yield running
+    finally:
+        await server.close()
