@@ -1,0 +1,46 @@
+"""The private aiortc attributes that media/tap.py relies on are still where it expects them.
+
+If aiortc is upgraded and one of these fails, the tap must be adapted before the pin moves.
+"""
+
+from __future__ import annotations
+
+import inspect
+import queue
+
+import aiortc
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc import rtcrtpreceiver
+
+from media.tap import DECODER_QUEUE_ATTR, DECODER_THREAD_ATTR, KEYFRAME_HOOK_ATTR, install_tap
+
+
+def test_aiortc_version_is_the_pinned_one() -> None:
+    assert aiortc.__version__ == "1.16.0"
+
+
+def test_jitter_buffer_hands_whole_frames_to_the_decoder_queue() -> None:
+    source = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
+    assert "self.__decoder_queue.put((codec, encoded_frame))" in source
+    receive = inspect.getsource(RTCRtpReceiver.receive)
+    assert "self.__decoder_queue" in receive  # the thread gets the queue object at start
+    worker = inspect.getsource(rtcrtpreceiver.decoder_worker)
+    assert "input_q.get()" in worker
+
+
+def test_sender_keyframe_requests_go_through_the_hook() -> None:
+    source = inspect.getsource(RTCRtpSender._handle_rtcp_packet)
+    assert f"self.{KEYFRAME_HOOK_ATTR}()" in source
+
+
+async def test_tap_replaces_the_queue_of_a_fresh_receiver() -> None:
+    pc = RTCPeerConnection()
+    try:
+        transceiver = pc.addTransceiver("video", direction="recvonly")
+        receiver = transceiver.receiver
+        assert isinstance(getattr(receiver, DECODER_QUEUE_ATTR), queue.Queue)
+        assert getattr(receiver, DECODER_THREAD_ATTR) is None
+        tap = install_tap(receiver, decode=False)
+        assert getattr(receiver, DECODER_QUEUE_ATTR) is tap
+    finally:
+        await pc.close()

@@ -1,0 +1,72 @@
+"""The tap on two real in-process aiortc peers: encoded frames out, decoding only when wanted."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiortc import RTCPeerConnection
+from aiortc.mediastreams import MediaStreamTrack
+
+from media.synthetic import CounterVideoTrack
+from media.tap import EncodedFrame, ReceiverTap, install_tap
+
+
+async def connect(decode: bool) -> tuple[RTCPeerConnection, RTCPeerConnection, asyncio.Future]:
+    sender, receiver = RTCPeerConnection(), RTCPeerConnection()
+    sender.addTrack(CounterVideoTrack((30, 160, 220)))
+    taps: asyncio.Future[tuple[ReceiverTap, MediaStreamTrack]] = (
+        asyncio.get_running_loop().create_future()
+    )
+
+    @receiver.on("track")
+    def on_track(track: MediaStreamTrack) -> None:
+        rx = next(t.receiver for t in receiver.getTransceivers() if t.receiver.track is track)
+        taps.set_result((install_tap(rx, decode=decode), track))
+
+    await sender.setLocalDescription(await sender.createOffer())
+    await receiver.setRemoteDescription(sender.localDescription)
+    await receiver.setLocalDescription(await receiver.createAnswer())
+    await sender.setRemoteDescription(receiver.localDescription)
+    return sender, receiver, taps
+
+
+async def test_tap_gives_encoded_vp8_frames_without_decoding() -> None:
+    sender, receiver, taps = await connect(decode=False)
+    try:
+        tap, track = await asyncio.wait_for(taps, 10)
+        frames: list[EncodedFrame] = []
+        enough = asyncio.Event()
+
+        def sink(frame: EncodedFrame) -> None:
+            frames.append(frame)
+            if len(frames) >= 10:
+                enough.set()
+
+        tap.add_sink(sink)
+        await asyncio.wait_for(enough.wait(), 15)
+        assert all(f.codec == "VP8" and f.kind == "video" for f in frames)
+        assert frames[0].keyframe  # the first frame of a stream is a keyframe
+        assert [f.rtp_timestamp for f in frames] == sorted(f.rtp_timestamp for f in frames)
+        assert tap.qsize() == 0  # nothing waits for a decoder that was not asked for
+        # Turning decoding on yields decoded pictures from the next keyframe on.
+        tap.set_decode(True)
+        frame = await asyncio.wait_for(track.recv(), 10)
+        assert (frame.width, frame.height) == (640, 480)
+    finally:
+        await sender.close()
+        await receiver.close()
+
+
+async def test_tap_with_decoding_feeds_the_track_and_the_sinks() -> None:
+    sender, receiver, taps = await connect(decode=True)
+    try:
+        tap, track = await asyncio.wait_for(taps, 10)
+        seen: list[EncodedFrame] = []
+        tap.add_sink(seen.append)
+        for _ in range(5):
+            frame = await asyncio.wait_for(track.recv(), 10)
+            assert frame.width == 640
+        assert seen and tap.frames >= len(seen)
+    finally:
+        await sender.close()
+        await receiver.close()

@@ -1,0 +1,72 @@
+"""Configuration: flags over environment over TOML, validated once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from signaling.config import ConfigError, load_config
+
+
+def test_defaults_are_the_embedded_server_on_loopback() -> None:
+    config = load_config([], environ={})
+    assert (config.host, config.port) == ("127.0.0.1", 8080)
+    assert config.data_dir == Path("./var").resolve()
+    assert config.store.database_url.startswith("sqlite+aiosqlite:///")
+    assert config.ice.host_addresses == ("127.0.0.1",)  # loopback bind offers loopback only
+    assert config.base_url == "http://127.0.0.1:8080"
+
+
+def test_flags_beat_environment_beat_toml(tmp_path: Path) -> None:
+    toml = tmp_path / "rs.toml"
+    toml.write_text('bind = "0.0.0.0:9000"\nlog_level = "DEBUG"\ntoken_ttl = 60\n'
+                    'ice_server = ["stun:stun.example.cn:3478"]\n', encoding="utf-8")
+    env = {"ROOMSERVER_BIND": "0.0.0.0:9100", "ROOMSERVER_TOKEN_TTL": "120"}
+    config = load_config(["--config", str(toml), "--token-ttl", "300"], environ=env)
+    assert config.port == 9100  # env over TOML
+    assert config.token_ttl_s == 300  # flag over env
+    assert config.log_level == "DEBUG"  # TOML over default
+    assert config.ice.servers[0].urls == ("stun:stun.example.cn:3478",)
+    assert config.ice.host_addresses == ()  # not loopback: aioice's own choice
+
+
+def test_turn_credentials_and_announced_address() -> None:
+    config = load_config(
+        ["--bind", "0.0.0.0:443", "--ice-server", "turn:turn.example.cn:3478?transport=udp",
+         "--turn-username", "u", "--turn-credential", "p", "--announced-address", "203.0.113.7",
+         "--ice-host", "eth0,10.0.0.5", "--public-url", "https://pb.example.cn/"],
+        environ={},
+    )
+    assert config.ice.servers[0].as_json() == {
+        "urls": ["turn:turn.example.cn:3478?transport=udp"], "username": "u", "credential": "p"
+    }
+    assert config.ice.announced_address == "203.0.113.7"
+    assert config.ice.host_addresses == ("eth0", "10.0.0.5")
+    assert config.base_url == "https://pb.example.cn"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--bind", "nowhere"], "HOST:PORT"),
+        (["--bind", "1.2.3.4:99999"], "port"),
+        (["--tls-cert", "a.pem"], "together"),
+        (["--log-level", "LOUD"], "log_level"),
+        (["--ice-server", "http://x"], "stun:"),
+        (["--token-ttl", "0"], "positive"),
+    ],
+)
+def test_bad_settings_are_refused_with_the_reason(argv: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(argv, environ={})
+
+
+def test_unknown_or_broken_toml_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("colour = 'red'\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown settings"):
+        load_config(["--config", str(bad)], environ={})
+    bad.write_text("bind = \n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_config([], environ={"ROOMSERVER_CONFIG": str(bad)})
