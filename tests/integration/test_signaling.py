@@ -10,13 +10,13 @@ from typing import Any
 import aiohttp
 import pytest
 import socketio
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection
 
 from media.synthetic import CounterVideoTrack, ToneAudioTrack
 from roomserver.model import Participant, Role
 from signaling.seatclient import SyntheticSeat
-
 from tests.integration.conftest import RunningServer
+from tests.polling import wait_until
 
 NS = "/seat"
 
@@ -219,11 +219,7 @@ async def test_a_seat_with_media_joins_and_leaves_without_leftovers(
             s["online"] and {"camera", "microphone"} <= set(s["tracks"]) for s in r["seats"]
         ), timeout=10)
     # Disconnect closes the peer and frees the seat; the room's inputs stop.
-    async def seat_gone() -> None:
-        while room.seats or room.media._inputs:
-            await asyncio.sleep(0.05)
-
-    await asyncio.wait_for(seat_gone(), 5)
+    await wait_until(lambda: not room.seats and not room.media._inputs, 5, "seat freed")
     assert room.media.grid.subscribers == 0
     kinds = [e.kind for e in await room_server.services.store.list_events(expert.session_id)]
     for kind in ("seat_connected", "seat_joined", "media_negotiated", "seat_disconnected"):
@@ -253,12 +249,11 @@ async def test_client_that_vanishes_mid_negotiation_leaves_nothing(
     await client.disconnect()
     room = room_server.services.rooms.find(expert.session_id)
     assert room is not None
-
-    async def cleaned() -> None:
-        while room.seats or room.media._inputs or room.media.grid.subscribers:
-            await asyncio.sleep(0.05)
-
-    await asyncio.wait_for(cleaned(), 5)
+    await wait_until(
+        lambda: not room.seats and not room.media._inputs and not room.media.grid.subscribers,
+        5,
+        "half-made connection dropped",
+    )
     assert room.media.mixer._listeners == {}
 
 

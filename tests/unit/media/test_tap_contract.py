@@ -9,8 +9,7 @@ import inspect
 import queue
 
 import aiortc
-from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
-from aiortc import rtcrtpreceiver
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, rtcrtpreceiver
 
 from media.tap import DECODER_QUEUE_ATTR, DECODER_THREAD_ATTR, KEYFRAME_HOOK_ATTR, install_tap
 

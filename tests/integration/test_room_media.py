@@ -1,0 +1,267 @@
+"""Three synthetic seats in one room: each sees the others in the grid and hears only the others.
+
+The real server runs as a subprocess (``python -m signaling.cli serve``) on loopback with its
+ICE candidates restricted to 127.0.0.1; the seats are real Socket.IO + aiortc clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import aiohttp
+import numpy as np
+import pytest
+
+from media.synthetic import CounterVideoTrack, ToneAudioTrack
+from media.testpattern import read_counter
+from signaling.seatclient import SyntheticSeat
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 30.0
+MEDIA_TIMEOUT = 30.0
+
+RED = (255, 0, 0)
+GREEN = (0, 255, 0)
+BLUE = (0, 0, 255)
+# One expert from each venue of the demo (沈阳 main, 大连 and 丹东 sub venues): cross-site.
+SEATS = [
+    ("沈阳第一评标室", 1, RED, 440.0),
+    ("大连第二评标室", 1, GREEN, 660.0),
+    ("丹东第一评标室", 1, BLUE, 990.0),
+]
+
+
+@dataclass
+class RoomServer:
+    """A running server and the demo participants' links."""
+
+    base_url: str
+    links: list[dict[str, Any]]
+    process: asyncio.subprocess.Process
+    log_path: Path
+
+    def token_of(self, venue: str, seat_no: int) -> str:
+        """Join token of the expert at ``venue`` seat ``seat_no``."""
+        for link in self.links:
+            if link.get("venue") == venue and link.get("seat") == seat_no:
+                return parse_qs(urlparse(link["url"]).query)["token"][0]
+        raise KeyError(f"no demo expert at {venue} seat {seat_no}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of the server's log, for failure messages."""
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def _free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _cli(*args: str, within: float = 60.0) -> str:
+    """Run ``python -m signaling.cli ARGS`` and return its stdout."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "signaling.cli", *args,
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), within)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise
+    if proc.returncode != 0:
+        raise RuntimeError(f"signaling.cli {args[0]} failed: {err.decode(errors='replace')}")
+    return out.decode()
+
+
+async def _wait_healthy(base_url: str, proc: asyncio.subprocess.Process, deadline: float) -> None:
+    """Poll GET /healthz until it answers 200, the process dies, or the deadline passes."""
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            if proc.returncode is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}")
+            try:
+                async with http.get(f"{base_url}/healthz") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)  # a poll with a deadline: the server has no ready event
+    raise TimeoutError("server did not become healthy")
+
+
+@pytest.fixture
+async def room_server(tmp_path: Path) -> AsyncIterator[RoomServer]:
+    """The real server on a free loopback port with the demo session created."""
+    port = _free_port()
+    common = ["--data-dir", str(tmp_path / "data"), "--bind", f"127.0.0.1:{port}"]
+    links = json.loads(await _cli("demo", "--json", *common))
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "signaling.cli", "serve", *common,
+            "--ice-host", "127.0.0.1", "--log-level", "INFO",
+            cwd=ROOT, stdout=log, stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    server = RoomServer(f"http://127.0.0.1:{port}", links, proc, log_path)
+    try:
+        await _wait_healthy(server.base_url, proc, time.monotonic() + START_TIMEOUT)
+        yield server
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 15)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+def _tile_mean(rgb: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarray:
+    """Mean colour of the middle of a tile: clear of the counter on top and the label below."""
+    x, y, w, h = rect
+    return rgb[y + int(h * 0.35) : y + int(h * 0.65), x + int(w * 0.3) : x + int(w * 0.7)].reshape(
+        -1, 3
+    ).mean(axis=0)
+
+
+def _looks_like(mean: np.ndarray, color: tuple[int, int, int]) -> bool:
+    """Whether a mean colour is clearly the given primary colour."""
+    want = np.asarray(color) > 0
+    return bool((mean[want] > 150).all() and (mean[~want] < 90).all())
+
+
+def _tone_level(samples: np.ndarray, rate: int, freq: float) -> float:
+    """Spectral magnitude at ``freq`` (the strongest bin within 3 Hz)."""
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(len(samples))))
+    freqs = np.fft.rfftfreq(len(samples), 1.0 / rate)
+    near = np.abs(freqs - freq) <= 3.0
+    return float(spectrum[near].max())
+
+
+async def _until(
+    wait_more: Callable[[float], Awaitable[None]], check: Callable[[], bool], deadline: float
+) -> bool:
+    """Re-check after each arrival of media until ``check()`` holds or the deadline passes."""
+    while True:
+        if check():
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        try:
+            await wait_more(remaining)
+        except TimeoutError:
+            return check()
+
+
+async def test_grid_and_mix_carry_the_other_seats(room_server: RoomServer) -> None:
+    """Every seat's camera is in its tile of each grid; a seat's mix has only the others' tones."""
+    seats = [
+        SyntheticSeat(
+            room_server.base_url,
+            room_server.token_of(venue, seat_no),
+            camera=CounterVideoTrack(color),
+            microphone=ToneAudioTrack(freq),
+            name=f"{venue}-{seat_no}",
+        )
+        for venue, seat_no, color, freq in SEATS
+    ]
+    try:
+        await asyncio.gather(*(seat.start() for seat in seats))
+        wanted = {(venue, seat_no) for venue, seat_no, _, _ in SEATS}
+
+        def all_online(roster: dict[str, Any]) -> bool:
+            online = {(s["venue_name"], s["seat_no"]) for s in roster["seats"] if s["online"]}
+            return wanted <= online
+
+        await asyncio.gather(*(seat.wait_roster(all_online, START_TIMEOUT) for seat in seats))
+        for seat in seats:
+            assert seat.own_tile_index() is not None, f"{seat.name} is not in its own roster"
+
+        deadline = time.monotonic() + MEDIA_TIMEOUT
+        for seat in seats:
+            await _check_grid(seat, seats, deadline, room_server)
+        for seat, (_, _, _, own_freq) in zip(seats, SEATS, strict=True):
+            others = [f for _, _, _, f in SEATS if f != own_freq]
+            await _check_mix(seat, own_freq, others, deadline, room_server)
+    finally:
+        await asyncio.gather(*(seat.close() for seat in seats), return_exceptions=True)
+
+
+async def _check_grid(
+    seat: SyntheticSeat, seats: list[SyntheticSeat], deadline: float, server: RoomServer
+) -> None:
+    """Wait until ``seat``'s latest grid frame shows every seat's colour in that seat's tile."""
+    colors = {s.name: c for s, (_, _, c, _) in zip(seats, SEATS, strict=True)}
+    found: dict[str, Any] = {}
+
+    def check() -> bool:
+        if not seat.grid_frames:
+            return False
+        rgb = seat.grid_frames[-1].rgb
+        rects = seat.tile_rects((rgb.shape[1], rgb.shape[0]))
+        ok = True
+        for other in seats:
+            index = seat.roster_index_of(other.seat) if other.seat else None
+            if index is None:
+                found[other.name] = "not in roster"
+                ok = False
+                continue
+            mean = _tile_mean(rgb, rects[index])
+            found[other.name] = mean.round().tolist()
+            ok = ok and _looks_like(mean, colors[other.name])
+        own = seat.own_tile_rect((rgb.shape[1], rgb.shape[0]))
+        found["own counter"] = read_counter(rgb, own) if own else None
+        return ok and found["own counter"] is not None
+
+    async def more(remaining: float) -> None:
+        await seat.wait_grid_frames(1, remaining)
+
+    ok = await _until(more, check, deadline)
+    assert ok, (
+        f"{seat.name}: grid tiles do not show the seats' colours: {found} "
+        f"(frames {seat.grid_frame_count})\n{server.log_tail()}"
+    )
+
+
+async def _check_mix(
+    seat: SyntheticSeat, own: float, others: list[float], deadline: float, server: RoomServer
+) -> None:
+    """Wait until ``seat``'s last second of mix has the others' tones and not its own."""
+    levels: dict[float, float] = {}
+
+    def check() -> bool:
+        if seat.audio_seconds_received < 1.0:
+            return False
+        samples = seat.audio_samples(1.0)
+        rate = seat.audio_sample_rate
+        for freq in [own, *others]:
+            levels[freq] = _tone_level(samples, rate, freq)
+        weakest = min(levels[f] for f in others)
+        return weakest > 10 * levels[own]
+
+    async def more(remaining: float) -> None:
+        await seat.wait_audio_seconds(0.5, remaining)
+
+    ok = await _until(more, check, deadline)
+    assert ok, (
+        f"{seat.name}: mix levels {levels} (own tone {own} Hz must be 10x below the others; "
+        f"{seat.audio_seconds_received:.1f} s received)\n{server.log_tail()}"
+    )
