@@ -67,19 +67,32 @@ def create_app(config: AppConfig) -> web.Application:
         try:
             yield
         finally:
-            # Shutdown order: tell seats, close their peers, close rooms, stop Socket.IO, store.
-            logger.info("shutting down")
+            # Runs after on_shutdown below has ended every connection.
+            await rooms.close()
+            await services.tasks.close()
+            await lag.close()
+            await store.append_event("server_stopped", {})
+            await store.close()
+
+    async def on_shutdown(app: web.Application) -> None:
+        # Before aiohttp waits for open handlers: Socket.IO websockets would otherwise hold the
+        # shutdown for its whole timeout. Order: tell seats, close their peers and the rooms,
+        # then end the Socket.IO connections.
+        logger.info("shutting down: closing seats and rooms")
+        seats = app.get(SEATS)
+        if seats is not None:
             try:
                 await seats.notify_shutdown()
             except Exception:
                 logger.exception("could not tell seats about the shutdown")
             await seats.close_all()
-            await rooms.close()
-            await services.tasks.close()
-            await sio.shutdown()
-            await lag.close()
-            await store.append_event("server_stopped", {})
-            await store.close()
+        if SERVICES in app:
+            await app[SERVICES].rooms.close()
+        # End every Engine.IO connection (Socket.IO's own shutdown only stops its tasks).
+        if sio.eio.sockets:
+            await sio.eio.disconnect()
+        await sio.shutdown()
 
     app.cleanup_ctx.append(services_ctx)
+    app.on_shutdown.append(on_shutdown)
     return app

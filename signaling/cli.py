@@ -173,7 +173,9 @@ async def cmd_serve(config: AppConfig, args: argparse.Namespace) -> int:
         await store.close()
 
     app = create_app(config)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    runner = web.AppRunner(
+        app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S
+    )
     await runner.setup()
     ssl_context = None
     if config.tls_cert and config.tls_key:
@@ -184,7 +186,6 @@ async def cmd_serve(config: AppConfig, args: argparse.Namespace) -> int:
         config.host,
         config.port,
         ssl_context=ssl_context,
-        shutdown_timeout=SHUTDOWN_TIMEOUT_S,
     )
     await site.start()
     logger.info("serving on %s", config.base_url)
@@ -196,6 +197,7 @@ async def cmd_serve(config: AppConfig, args: argparse.Namespace) -> int:
     await stop.wait()
     logger.info("stopping")
     await runner.cleanup()
+    logger.info("stopped")
     return 0
 
 

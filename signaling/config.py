@@ -107,15 +107,23 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
 
 
 def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the configuration flags (all default to None so that lower layers can fill in)."""
-    parser.add_argument("--config", metavar="FILE", help="TOML configuration file")
+    """Add the configuration flags; an absent flag sets nothing, so lower layers can fill in.
+
+    (SUPPRESS also lets the same flags stand before or after a subcommand.)
+    """
+    parser.add_argument(
+        "--config", metavar="FILE", default=argparse.SUPPRESS, help="TOML configuration file"
+    )
     for name, (kind, _default, help_text) in OPTIONS.items():
         flag = "--" + name.replace("_", "-")
         if kind == "list":
-            parser.add_argument(flag, action="append", default=None, help=help_text)
+            parser.add_argument(flag, action="append", default=argparse.SUPPRESS, help=help_text)
         else:
             parser.add_argument(
-                flag, default=None, help=help_text, type=int if kind == "int" else str
+                flag,
+                default=argparse.SUPPRESS,
+                help=help_text,
+                type=int if kind == "int" else str,
             )
 
 

@@ -41,7 +41,9 @@ class TaskSet:
         for task in tasks:
             task.cancel()
         if tasks:
-            await asyncio.wait(tasks, timeout=grace_s)
+            _done, pending = await asyncio.wait(tasks, timeout=grace_s)
+            for task in pending:
+                logger.warning("task %s did not stop within %s s", task.get_name(), grace_s)
 
 
 @dataclass
