@@ -30,6 +30,28 @@ EMPTY_TILE = (44, 50, 62)
 TILE_GAP = 2
 
 
+def _yuv(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
+    r, g, b = rgb
+    return (
+        round(16 + 0.257 * r + 0.504 * g + 0.098 * b),
+        round(128 - 0.148 * r - 0.291 * g + 0.439 * b),
+        round(128 + 0.439 * r - 0.368 * g - 0.071 * b),
+    )
+
+
+BACKGROUND_YUV = _yuv(BACKGROUND)
+EMPTY_TILE_YUV = _yuv(EMPTY_TILE)
+
+
+def _fill(
+    planes: tuple[np.ndarray, np.ndarray, np.ndarray], x: int, y: int, w: int, h: int,
+    yuv: tuple[int, int, int],
+) -> None:
+    planes[0][y : y + h, x : x + w] = yuv[0]
+    planes[1][y // 2 : (y + h) // 2, x // 2 : (x + w) // 2] = yuv[1]
+    planes[2][y // 2 : (y + h) // 2, x // 2 : (x + w) // 2] = yuv[2]
+
+
 def grid_shape(n: int) -> tuple[int, int]:
     """Columns and rows for `n` tiles (a near-square grid, wider than tall)."""
     if n <= 0:
@@ -53,7 +75,8 @@ def tile_rects(n: int, width: int = 960, height: int = 720) -> list[Rect]:
         # A thin gap keeps neighbouring tiles of similar colour apart.
         w = min(cw - 2 * TILE_GAP, (ch - 2 * TILE_GAP) * 4 // 3) & ~1
         h = (w * 3 // 4) & ~1
-        rects.append((x + (cw - w) // 2, y + (ch - h) // 2, w, h))
+        # Even positions and sizes: 4:2:0 chroma has one sample per 2x2 pixels.
+        rects.append(((x + (cw - w) // 2) & ~1, (y + (ch - h) // 2) & ~1, w, h))
     return rects
 
 
@@ -239,8 +262,7 @@ class GridCompositor:
         pts: int,
         force_keyframe: bool,
     ) -> list[av.Packet]:
-        canvas = self.compose(tiles, frames, now)
-        frame = av.VideoFrame.from_ndarray(canvas, format="rgb24").reformat(format="yuv420p")
+        frame = av.VideoFrame.from_ndarray(self.compose(tiles, frames, now), format="yuv420p")
         frame.pts = pts
         frame.time_base = Fraction(1, VIDEO_CLOCK)
         if force_keyframe:
@@ -280,22 +302,36 @@ class GridCompositor:
     def compose(
         self, tiles: list[TileSpec], frames: dict[str, av.VideoFrame | None], now: float
     ) -> np.ndarray:
-        """Draw one grid picture (RGB) from the latest frame of each tile."""
-        canvas = np.empty((self._height, self._width, 3), dtype=np.uint8)
-        canvas[:] = BACKGROUND
-        rects = tile_rects(len(tiles), self._width, self._height)
+        """Draw one grid picture from the latest frame of each tile, as stacked YUV 4:2:0.
+
+        Composing in YUV saves converting the whole canvas for the encoder: each tile is
+        scaled straight into the encoder's format.
+        """
+        width, height = self._width, self._height
+        canvas = np.empty((height * 3 // 2, width), dtype=np.uint8)
+        y_plane = canvas[:height]
+        u_plane = canvas[height : height + height // 4].reshape(height // 2, width // 2)
+        v_plane = canvas[height + height // 4 :].reshape(height // 2, width // 2)
+        planes = (y_plane, u_plane, v_plane)
+        _fill(planes, 0, 0, width, height, BACKGROUND_YUV)
+        rects = tile_rects(len(tiles), width, height)
         for tile, (x, y, w, h) in zip(tiles, rects, strict=True):
             frame = frames.get(tile.key)
             if frame is None:
-                canvas[y : y + h, x : x + w] = EMPTY_TILE
+                _fill(planes, x, y, w, h, EMPTY_TILE_YUV)
                 placeholder = self._placeholder_overlay(w)
-                placeholder.blend(canvas, x, y + (h - placeholder.height) // 2)
+                placeholder.blend(planes, x, y + (h - placeholder.height) // 2)
             else:
-                canvas[y : y + h, x : x + w] = frame.to_ndarray(format="rgb24", width=w, height=h)
+                scaled = frame.reformat(width=w, height=h, format="yuv420p")
+                for i, plane in enumerate(planes):
+                    px, py, pw, ph = (x, y, w, h) if i == 0 else (x // 2, y // 2, w // 2, h // 2)
+                    source = scaled.planes[i]
+                    rows = np.frombuffer(source, np.uint8).reshape(-1, source.line_size)
+                    plane[py : py + ph, px : px + pw] = rows[:ph, :pw]
             label = self._label_overlay(tile.label, w, h)
-            label.blend(canvas, x, y + h - label.height)
+            label.blend(planes, x, y + h - label.height)
         clock = self._clock_overlay(now)
-        clock.blend(canvas, self._width - clock.width - 8, 8)
+        clock.blend(planes, width - clock.width - 8, 8)
         return canvas
 
     def _strip_height(self, tile_h: int) -> int:

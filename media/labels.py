@@ -46,26 +46,50 @@ def load_font(path: str | None, size: int) -> FontType:
     return ImageFont.load_default(size)
 
 
+def rgb_to_yuv(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """BT.601 limited-range Y, Cb, Cr (what swscale and VP8 use) as float arrays."""
+    r, g, b = (rgb[..., i].astype(np.float32) for i in range(3))
+    y = 16 + 0.257 * r + 0.504 * g + 0.098 * b
+    u = 128 - 0.148 * r - 0.291 * g + 0.439 * b
+    v = 128 + 0.439 * r - 0.368 * g - 0.071 * b
+    return y, u, v
+
+
+def half(plane: np.ndarray) -> np.ndarray:
+    """Average 2x2 blocks (a plane of even size) for 4:2:0 chroma."""
+    h, w = plane.shape[:2]
+    return plane.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+
+
 class TextOverlay:
-    """A piece of text pre-rendered on a translucent strip, blended into RGB frames."""
+    """A piece of text pre-rendered on a translucent strip, blended into YUV 4:2:0 planes."""
 
     def __init__(self, text: str, font: FontType, width: int, height: int) -> None:
+        width, height = width & ~1, height & ~1
         image = Image.new("RGBA", (width, height), (0, 0, 0, 150))
         draw = ImageDraw.Draw(image)
         left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
         x = max(4, (width - (right - left)) // 2)
         y = (height - (bottom - top)) // 2 - top
         draw.text((x, y), text, font=font, fill=(255, 255, 255, 255))
-        rgba = np.asarray(image, dtype=np.uint16)
-        self.alpha = rgba[:, :, 3:4]
-        self.premultiplied = rgba[:, :, :3] * self.alpha
+        rgba = np.asarray(image)
+        alpha = rgba[:, :, 3].astype(np.float32) / 255
+        y, u, v = rgb_to_yuv(rgba[:, :, :3])
+        alpha_c = half(alpha)
+        # Premultiplied planes and the weight left for what lies underneath, per plane.
+        self._planes = (
+            (y * alpha, 1 - alpha),
+            (half(u) * alpha_c, 1 - alpha_c),
+            (half(v) * alpha_c, 1 - alpha_c),
+        )
         self.width = width
         self.height = height
 
-    def blend(self, canvas: np.ndarray, x: int, y: int) -> None:
-        """Draw onto `canvas` (HxWx3 uint8) with the strip's top-left corner at (x, y)."""
-        region = canvas[y : y + self.height, x : x + self.width]
-        h, w = region.shape[:2]
-        alpha = self.alpha[:h, :w]
-        mixed = (self.premultiplied[:h, :w] + region.astype(np.uint16) * (255 - alpha)) // 255
-        region[:] = mixed.astype(np.uint8)
+    def blend(self, planes: tuple[np.ndarray, np.ndarray, np.ndarray], x: int, y: int) -> None:
+        """Draw onto Y, U, V planes with the strip's top-left corner at (x, y), both even."""
+        x, y = x & ~1, y & ~1
+        for i, (plane, (pre, keep)) in enumerate(zip(planes, self._planes, strict=True)):
+            px, py = (x, y) if i == 0 else (x // 2, y // 2)
+            region = plane[py : py + pre.shape[0], px : px + pre.shape[1]]
+            h, w = region.shape
+            region[:] = (pre[:h, :w] + region * keep[:h, :w]).astype(np.uint8)

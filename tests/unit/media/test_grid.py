@@ -35,7 +35,8 @@ def test_each_seat_appears_in_its_own_tile() -> None:
     colors = [(220, 30, 30), (30, 200, 30), (30, 30, 220), (230, 230, 30)]
     frames = {t.key: solid(c) for t, c in zip(tiles, colors, strict=True)}
     frames["v:4"] = None  # a seat without a picture yet
-    canvas = grid.compose(tiles, frames, now=0.0)
+    yuv = grid.compose(tiles, frames, now=0.0)
+    canvas = av.VideoFrame.from_ndarray(yuv, format="yuv420p").to_ndarray(format="rgb24")
     for i, (x, y, w, h) in enumerate(tile_rects(4)):
         centre = canvas[y + h // 3 : y + h // 2, x + w // 3 : x + 2 * w // 3].reshape(-1, 3)
         mean = centre.mean(axis=0)
