@@ -28,7 +28,7 @@ class RoomMedia:
         self.name = name
         self.grid = GridCompositor(config, name=name)
         self.mixer = AudioMixer(config, name=name)
-        self._inputs: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._inputs: dict[tuple[str, str], tuple[MediaStreamTrack, asyncio.Task[None]]] = {}
         self._closed = False
 
     async def start(self) -> None:
@@ -63,16 +63,20 @@ class RoomMedia:
             raise ValueError(f"{role} tracks are not decoded by the room")
         key = (seat, role)
         await self._stop_input(key)
-        self._inputs[key] = asyncio.create_task(
+        task = asyncio.create_task(
             self._pump(seat, role, track), name=f"room-{self.name}-{seat}-{role}"
         )
+        self._inputs[key] = (track, task)
 
-    async def detach_seat(self, seat: str) -> None:
-        """Forget `seat`'s inputs (it left or reconnected)."""
-        for key in [k for k in self._inputs if k[0] == seat]:
-            await self._stop_input(key)
-        self.grid.clear_frame(seat)
-        self.mixer.remove_source(seat)
+    async def detach(self, seat: str, role: str, track: MediaStreamTrack) -> None:
+        """Stop consuming `track`; a newer track of the same seat and role is left alone."""
+        entry = self._inputs.get((seat, role))
+        if entry is not None and entry[0] is track:
+            await self._stop_input((seat, role))
+
+    def inputs(self) -> list[tuple[str, str]]:
+        """The (seat, role) pairs being consumed now."""
+        return list(self._inputs)
 
     def grid_track(self) -> PacketTrack:
         """A new subscriber of the encoded room grid."""
@@ -83,9 +87,10 @@ class RoomMedia:
         return self.mixer.subscribe(seat)
 
     async def _stop_input(self, key: tuple[str, str]) -> None:
-        task = self._inputs.pop(key, None)
-        if task is None:
+        entry = self._inputs.pop(key, None)
+        if entry is None:
             return
+        task = entry[1]
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
             await asyncio.wait_for(task, timeout=2)
@@ -101,9 +106,13 @@ class RoomMedia:
         except MediaStreamError:
             logger.info("room %s: %s of seat %s ended", self.name, role, seat)
         finally:
-            if role == "camera":
-                self.grid.clear_frame(seat)
-            else:
-                self.mixer.remove_source(seat)
-            if self._inputs.get((seat, role)) is asyncio.current_task():
+            entry = self._inputs.get((seat, role))
+            mine = entry is None or entry[1] is asyncio.current_task()
+            if mine:
+                # Only the current input of the seat clears its picture or sound.
+                if role == "camera":
+                    self.grid.clear_frame(seat)
+                else:
+                    self.mixer.remove_source(seat)
+            if entry is not None and entry[1] is asyncio.current_task():
                 del self._inputs[(seat, role)]

@@ -108,6 +108,7 @@ class PeerSession:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._own_tracks: list[MediaStreamTrack] = []
         self._taps: dict[str, ReceiverTap] = {}
+        self._attached: list[tuple[str, MediaStreamTrack]] = []
         self._last_pli: dict[str, float] = {}
         self._lock = asyncio.Lock()
         self._closed = False
@@ -232,6 +233,7 @@ class PeerSession:
 
         tap.add_sink(count)
         if role in DECODED_ROLES:
+            self._attached.append((role, track))
             self._spawn(self._room.media.attach(seat, role, track), f"attach-{role}")
 
         @track.on("ended")
@@ -272,7 +274,9 @@ class PeerSession:
         self._remote_set = False
         if pc is None:
             return
-        await self._room.media.detach_seat(self._seat)
+        for role, track in self._attached:
+            await self._room.media.detach(self._seat, role, track)
+        self._attached.clear()
         for track in self._own_tracks:
             track.stop()
         self._own_tracks.clear()

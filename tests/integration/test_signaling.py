@@ -219,7 +219,7 @@ async def test_a_seat_with_media_joins_and_leaves_without_leftovers(
             s["online"] and {"camera", "microphone"} <= set(s["tracks"]) for s in r["seats"]
         ), timeout=10)
     # Disconnect closes the peer and frees the seat; the room's inputs stop.
-    await wait_until(lambda: not room.seats and not room.media._inputs, 5, "seat freed")
+    await wait_until(lambda: not room.seats and not room.media.inputs(), 5, "seat freed")
     assert room.media.grid.subscribers == 0
     kinds = [e.kind for e in await room_server.services.store.list_events(expert.session_id)]
     for kind in ("seat_connected", "seat_joined", "media_negotiated", "seat_disconnected"):
@@ -250,7 +250,7 @@ async def test_client_that_vanishes_mid_negotiation_leaves_nothing(
     room = room_server.services.rooms.find(expert.session_id)
     assert room is not None
     await wait_until(
-        lambda: not room.seats and not room.media._inputs and not room.media.grid.subscribers,
+        lambda: not room.seats and not room.media.inputs() and not room.media.grid.subscribers,
         5,
         "half-made connection dropped",
     )
