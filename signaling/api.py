@@ -105,7 +105,8 @@ async def issue_token(request: web.Request) -> web.Response:
         actor=grants.participant_id,
     )
     return web.json_response(
-        {"token": token, "url": participant_url(services, participant.role, token)}, status=201
+        {"token": token, "url": participant_url(services.config.base_url, participant.role, token)},
+        status=201,
     )
 
 
@@ -122,12 +123,37 @@ async def session_roster(request: web.Request) -> web.Response:
     return web.json_response(await roster_offline(services.store, session_id))
 
 
-def participant_url(services: Services, role: Role, token: str, *, kiosk: bool = False) -> str:
-    """The personal link of a participant."""
-    base = services.config.base_url
+async def whoami(request: web.Request) -> web.Response:
+    """``GET /api/me``: who the bearer is, and the session they belong to."""
+    services = request.app[SERVICES]
+    grants = bearer_grants(request)
+    body: dict[str, Any] = {"role": str(grants.role), "participant_id": grants.participant_id}
+    if grants.session_id is not None:
+        participant = await services.store.get_participant(grants.participant_id)
+        session = await services.store.get_session(grants.session_id)
+        body.update(
+            name=participant.name,
+            session={
+                "id": session.id,
+                "project_code": session.project_code,
+                "project_name": session.project_name,
+                "scheduled_start": session.scheduled_start.isoformat(),
+                "state": str(session.state),
+            },
+        )
+    return web.json_response(body)
+
+
+async def overview_page(request: web.Request) -> web.FileResponse:
+    """The session overview for hosts, staff, supervisors and archivists."""
+    return web.FileResponse(WEB_DIR / "overview.html", headers=PAGE_HEADERS)
+
+
+def participant_url(base: str, role: Role, token: str, *, kiosk: bool = False) -> str:
+    """The personal link of a participant: an expert's seat, or the session overview."""
     if role == Role.EXPERT:
         return f"{base}/seat?token={token}" + ("&auto=1" if kiosk else "")
-    return f"{base}/?token={token}"
+    return f"{base}/overview?token={token}"
 
 
 def add_routes(app: web.Application) -> None:
@@ -136,6 +162,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/seat", seat_page)
+    app.router.add_get("/overview", overview_page)
+    app.router.add_get("/api/me", whoami)
     app.router.add_post("/api/tokens", issue_token)
     app.router.add_get("/api/sessions/{session_id}/roster", session_roster)
     app.router.add_static("/static/", WEB_DIR, show_index=False, append_version=False)

@@ -18,6 +18,7 @@ from roomserver.demo import DemoData, create_demo, create_load_session, find_dem
 from roomserver.errors import RoomError
 from roomserver.model import Role, Venue
 from roomserver.store import SqlStore
+from signaling.api import participant_url
 from signaling.app import create_app
 from signaling.config import (
     AppConfig,
@@ -64,10 +65,7 @@ def participant_links(
     out = []
     for p in data.participants:
         token = tokens.issue(p, ttl_s=ttl_s)
-        if p.role == Role.EXPERT:
-            url = f"{config.base_url}/seat?token={token}" + ("&auto=1" if kiosk else "")
-        else:
-            url = f"{config.base_url}/?token={token}"
+        url = participant_url(config.base_url, p.role, token, kiosk=kiosk)
         venue = venues.get(p.venue_id or "")
         out.append(
             {
@@ -153,10 +151,7 @@ async def cmd_token(config: AppConfig, args: argparse.Namespace) -> int:
         )
     finally:
         await store.close()
-    if participant.role == Role.EXPERT:
-        print(f"{config.base_url}/seat?token={token}")
-    else:
-        print(token)
+    print(participant_url(config.base_url, participant.role, token))
     return 0
 
 

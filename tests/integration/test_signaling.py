@@ -296,3 +296,13 @@ async def test_health_metrics_and_rest(room_server: RunningServer) -> None:
             assert r.status == 200 and "text/html" in r.headers["Content-Type"]
         async with http.get(f"{base}/vendor/socket.io-client/socket.io.esm.min.js") as r:
             assert r.status == 200
+        supervisor = room_server.participant(Role.SUPERVISOR)
+        bearer = {"Authorization": f"Bearer {room_server.token(supervisor)}"}
+        async with http.get(f"{base}/api/me", headers=bearer) as r:
+            me = await r.json()
+        assert me["role"] == "supervisor" and me["name"] == supervisor.name
+        assert me["session"]["project_code"] == "LN-DEMO-0001"
+        async with http.get(f"{base}/api/me") as r:
+            assert r.status == 401
+        async with http.get(f"{base}/overview") as r:
+            assert r.status == 200 and "评标场次概况" in await r.text()

@@ -1,0 +1,86 @@
+// Session overview: who is seated where and online, refreshed every few seconds.
+import { $, el, KIND_LABELS, VENUE_KIND_LABELS, formatTime, queryParams } from "/static/common.js";
+
+const ROLE_LABELS = {
+  host: "主持人", staff: "工作人员", witness: "见证人", supervisor: "监督人员",
+  archivist: "档案管理员", admin: "管理员", expert: "评标专家",
+};
+const REFRESH_MS = 3000;
+const token = queryParams().get("token") || "";
+
+async function api(path) {
+  const response = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(body.detail || `请求失败（${response.status}）`);
+  return body;
+}
+
+function showError(message) {
+  const banner = $("#banner");
+  banner.textContent = message;
+  banner.hidden = false;
+  document.body.dataset.state = "error";
+}
+
+function renderRoster(roster) {
+  const venues = new Map();
+  for (const seat of roster.seats) {
+    if (!venues.has(seat.venue_id)) venues.set(seat.venue_id, { seat, seats: [] });
+    venues.get(seat.venue_id).seats.push(seat);
+  }
+  const cards = [...venues.values()].map(({ seat: first, seats }) =>
+    el("article", { class: "venue" },
+      el("h2", {}, first.venue_name,
+        el("span", { class: `tag ${first.venue_kind}` }, VENUE_KIND_LABELS[first.venue_kind] || "")),
+      el("table", {},
+        el("thead", {}, el("tr", {}, el("th", {}, "机位"), el("th", {}, "专家"), el("th", {}, "状态"), el("th", {}, "已接收"))),
+        el("tbody", {}, seats.map((s) =>
+          el("tr", { class: s.online ? "online" : "offline", dataset: { seat: s.key } },
+            el("td", {}, `${s.seat_no}号机位`),
+            el("td", {}, s.expert_name),
+            el("td", {}, el("span", { class: "dot" }), s.online ? "在线" : "未上线"),
+            el("td", { class: "kinds" }, s.tracks.map((k) => KIND_LABELS[k] || k).join("、") || "—")))))));
+  $("#venues").replaceChildren(...cards);
+  $("#online-count").textContent = roster.seats.filter((s) => s.online).length;
+  $("#seat-count").textContent = roster.seats.length;
+  $("#venue-count").textContent = venues.size;
+  $("#updated").textContent = formatTime(new Date());
+}
+
+async function refresh(sessionId) {
+  try {
+    renderRoster(await api(`/api/sessions/${encodeURIComponent(sessionId)}/roster`));
+    $("#banner").hidden = true;
+    document.body.dataset.state = "ready";
+  } catch (err) {
+    showError(`无法刷新席位状态：${err.message}`);
+  }
+}
+
+async function main() {
+  if (!token) {
+    showError("链接缺少登录凭证，请使用工作人员发给您的个人链接。");
+    return;
+  }
+  let me;
+  try {
+    me = await api("/api/me");
+  } catch (err) {
+    showError(err.message);
+    return;
+  }
+  $("#who").textContent = `${ROLE_LABELS[me.role] || me.role}${me.name ? " · " + me.name : ""}`;
+  if (!me.session) {
+    showError("该身份不属于任何评标场次。");
+    return;
+  }
+  const start = new Date(me.session.scheduled_start);
+  $("#project-name").textContent = me.session.project_name;
+  $("#project-meta").textContent =
+    `项目编号 ${me.session.project_code} · 计划开始 ${start.toLocaleString("zh-CN", { hour12: false })}`;
+  document.title = `${me.session.project_name} · 评标场次概况`;
+  await refresh(me.session.id);
+  setInterval(() => refresh(me.session.id), REFRESH_MS);
+}
+
+main();
