@@ -42,7 +42,9 @@ ROLE_NAMES = {
 }
 # Demo links stay valid for a week, so a demo set up once can be shown for days.
 DEMO_TOKEN_TTL_S = 7 * 24 * 3600
-SHUTDOWN_TIMEOUT_S = 15.0
+# Seats, rooms and Socket.IO are closed in the app's on_shutdown before aiohttp waits for open
+# handlers; what is left then are Engine.IO websocket handlers that do not return on their own.
+SHUTDOWN_TIMEOUT_S = 1.0
 
 
 def setup_logging(level: str) -> None:

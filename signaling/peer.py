@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from aiortc import (
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
@@ -37,8 +38,14 @@ PLI_MIN_INTERVAL_S = 0.5
 
 
 def rtc_configuration(ice: IceConfig) -> RTCConfiguration:
-    """The server's own ICE servers (TURN lets it reach seats behind strict NATs)."""
+    """The server's own ICE servers (TURN lets it reach seats behind strict NATs).
+
+    max-bundle: with aiortc's default policy, a second video transceiver (the desktop) is bound
+    at creation to a transport that the browser's BUNDLE offer then abandons; its receiver never
+    starts and its packets end up in the camera's receiver.
+    """
     return RTCConfiguration(
+        bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
         iceServers=[
             RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
             for s in ice.servers

@@ -1,0 +1,283 @@
+"""End-to-end fixtures: known camera/microphone files, Debian's Chromium, and the real server.
+
+The server runs as a subprocess exactly as an operator starts it (`python -m signaling.cli`),
+with its ICE host candidates restricted to loopback through its own configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import wave
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "test-artifacts"
+
+# Frame counter drawn in the camera file: 16 bits, MSB first, 32x32 px blocks along the top.
+COUNTER_BITS = 16
+COUNTER_BLOCK = 32
+VIDEO_SIZE = (640, 480)
+VIDEO_FPS = 15
+VIDEO_SECONDS = 5
+AUDIO_RATE = 48000
+TONE_HZ = 440.0
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--auto-accept-this-tab-capture",
+    # A kiosk plays the room's audio without a click; so does the test.
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+SERVER_START_DEADLINE_S = 45.0
+
+
+def _rgb_to_yuv(r: int, g: int, b: int) -> tuple[int, int, int]:
+    """BT.601 studio-range Y, Cb, Cr of an 8-bit RGB colour."""
+    y = 16 + (65.738 * r + 129.057 * g + 25.064 * b) / 256
+    u = 128 + (-37.945 * r - 74.494 * g + 112.439 * b) / 256
+    v = 128 + (112.439 * r - 94.154 * g - 18.285 * b) / 256
+    return round(y), round(u), round(v)
+
+
+def counter_frame(n: int, width: int = VIDEO_SIZE[0], height: int = VIDEO_SIZE[1]) -> bytes:
+    """One I420 frame: a coloured background with `n` drawn as 16 binary blocks (white = 1)."""
+    y_bg, u_bg, v_bg = _rgb_to_yuv(40, 110, 150)  # calm teal
+    y_plane = np.full((height, width), y_bg, np.uint8)
+    u_plane = np.full((height // 2, width // 2), u_bg, np.uint8)
+    v_plane = np.full((height // 2, width // 2), v_bg, np.uint8)
+    half = COUNTER_BLOCK // 2
+    for bit in range(COUNTER_BITS):
+        on = (n >> (COUNTER_BITS - 1 - bit)) & 1
+        x = bit * COUNTER_BLOCK
+        y_plane[:COUNTER_BLOCK, x : x + COUNTER_BLOCK] = 235 if on else 16
+        u_plane[:half, x // 2 : x // 2 + half] = 128
+        v_plane[:half, x // 2 : x // 2 + half] = 128
+    return y_plane.tobytes() + u_plane.tobytes() + v_plane.tobytes()
+
+
+def write_counter_y4m(path: Path, seconds: int = VIDEO_SECONDS, fps: int = VIDEO_FPS) -> None:
+    """A YUV4MPEG2 file Chromium's fake camera plays in a loop."""
+    width, height = VIDEO_SIZE
+    with path.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode("ascii"))
+        for n in range(seconds * fps):
+            out.write(b"FRAME\n")
+            out.write(counter_frame(n, width, height))
+
+
+def write_tone_wav(path: Path, seconds: int = VIDEO_SECONDS, hz: float = TONE_HZ) -> None:
+    """48 kHz mono 16-bit PCM with a steady sine tone (whole periods, so the loop is seamless)."""
+    t = np.arange(seconds * AUDIO_RATE) / AUDIO_RATE
+    samples = (0.3 * 32767 * np.sin(2 * np.pi * hz * t)).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(AUDIO_RATE)
+        out.writeframes(samples.tobytes())
+
+
+@dataclass(frozen=True)
+class MediaFiles:
+    """The fake camera and microphone files."""
+
+    video: Path
+    audio: Path
+
+
+@pytest.fixture(scope="session")
+def media_files(tmp_path_factory: pytest.TempPathFactory) -> MediaFiles:
+    """A frame-counter y4m and a 440 Hz wav, generated once per run."""
+    folder = tmp_path_factory.mktemp("fake-media")
+    files = MediaFiles(video=folder / "camera.y4m", audio=folder / "microphone.wav")
+    write_counter_y4m(files.video)
+    write_tone_wav(files.audio)
+    return files
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """test-artifacts/ at the repository root (screenshots, server logs)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def browser(media_files: MediaFiles) -> Iterator[Any]:
+    """Debian's headless Chromium with fake devices fed from `media_files`."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    flags = [
+        *CHROMIUM_FLAGS,
+        f"--use-file-for-fake-video-capture={media_files.video}",
+        f"--use-file-for-fake-audio-capture={media_files.audio}",
+    ]
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=flags)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RunningServer:
+    """The server subprocess on a fixed loopback port, and the demo participants it was seeded with.
+
+    It can be stopped and started again on the same port and data directory, as an operator
+    restarts it; the seats' links stay valid across restarts.
+    """
+
+    def __init__(self, data_dir: Path, port: int, log_path: Path) -> None:
+        self.data_dir = data_dir
+        self.bind = f"127.0.0.1:{port}"
+        self.base_url = f"http://{self.bind}"
+        self.log_path = log_path
+        self.env = _server_env()
+        self.participants: list[dict[str, Any]] = []
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def _cli(self, *args: str) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "signaling.cli",
+            *args,
+            "--data-dir",
+            str(self.data_dir),
+            "--bind",
+            self.bind,
+        ]
+
+    def seed_demo(self) -> None:
+        """Create the demo session and keep its kiosk links (`demo --json`)."""
+        demo = subprocess.run(
+            self._cli("demo", "--json"),
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if demo.returncode != 0:
+            pytest.fail(f"`signaling.cli demo` failed ({demo.returncode}):\n{demo.stderr[-4000:]}")
+        try:
+            self.participants = json.loads(demo.stdout)
+        except json.JSONDecodeError as exc:
+            pytest.fail(
+                f"`signaling.cli demo --json` printed no JSON ({exc}):\n{demo.stdout[:2000]}"
+            )
+
+    def start(self) -> None:
+        """Start `serve` and wait until /healthz answers 200."""
+        assert self._proc is None or self._proc.poll() is not None, "server already running"
+        with self.log_path.open("ab") as log:
+            self._proc = subprocess.Popen(
+                self._cli("serve"), cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        _wait_healthy(self._proc, self.base_url, self.log_path)
+
+    def stop(self, timeout: float = 20.0) -> int | None:
+        """SIGTERM, as an operator stops it; kill only if it does not stop in time."""
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return proc.returncode if proc else None
+        proc.send_signal(signal.SIGTERM)
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+            pytest.fail(f"server did not stop within {timeout}s of SIGTERM:\n{self.log_tail()}")
+
+    def get(self, path: str, timeout: float = 5.0) -> tuple[int, str]:
+        """GET a path of the server: (status, body)."""
+        try:
+            with urllib.request.urlopen(self.base_url + path, timeout=timeout) as resp:
+                return resp.status, resp.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode("utf-8", "replace")
+
+    def log_tail(self, chars: int = 4000) -> str:
+        """The end of the server's output, for failure messages."""
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+
+def _server_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # Loopback only: ICE over another interface can settle on a path that dies later.
+    env["ROOMSERVER_ICE_HOST"] = "127.0.0.1"
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def _wait_healthy(proc: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_DEADLINE_S
+    last_error = ""
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log = log_path.read_text(encoding="utf-8", errors="replace")[-4000:]
+            pytest.fail(f"server exited with {proc.returncode} before /healthz answered:\n{log}")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+                last_error = f"status {resp.status}"
+        except (urllib.error.URLError, OSError) as exc:
+            last_error = str(exc)
+        time.sleep(0.2)  # polling interval of a deadline-bounded wait, not synchronisation
+    log = log_path.read_text(encoding="utf-8", errors="replace")[-4000:]
+    pytest.fail(f"server not healthy after {SERVER_START_DEADLINE_S}s ({last_error}):\n{log}")
+
+
+@pytest.fixture
+def server(
+    request: pytest.FixtureRequest, tmp_path: Path, artifacts: Path
+) -> Iterator[RunningServer]:
+    """The real server on a free loopback port, seeded with the demo session."""
+    log_path = artifacts / f"server-{request.node.name}.log"
+    log_path.unlink(missing_ok=True)
+    running = RunningServer(tmp_path / "data", free_port(), log_path)
+    running.seed_demo()
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()

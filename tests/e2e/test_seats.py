@@ -1,0 +1,210 @@
+"""Expert seats in real Chromium against the real server: they go live and their media arrives."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+LIVE_DEADLINE_S = 20.0
+KINDS = ("camera", "microphone", "desktop")
+CJK = re.compile(r"[\u4e00-\u9fff]")
+METRIC_LINE = re.compile(
+    r"^roomserver_inbound_frames_total\{(?P<labels>[^}]*)\}\s+(?P<value>[0-9.eE+-]+)$"
+)
+LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+GRID_TIME = "document.querySelector('video[data-role=grid]').currentTime"
+
+
+def is_expert_seat(participant: dict[str, Any]) -> bool:
+    """A demo participant whose link opens the expert seat page."""
+    return "/seat?" in str(participant.get("url", ""))
+
+
+def choose_seats(participants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Two 沈阳 experts and one 大连 expert from the demo list."""
+    seats = [p for p in participants if is_expert_seat(p)]
+    shenyang = [p for p in seats if "沈阳" in str(p.get("venue", ""))]
+    dalian = [p for p in seats if "大连" in str(p.get("venue", ""))]
+    assert len(shenyang) >= 2 and len(dalian) >= 1, f"demo seats do not fit the test: {seats}"
+    return [shenyang[0], shenyang[1], dalian[0]]
+
+
+def inbound_frames(metrics_text: str) -> dict[tuple[str, str], float]:
+    """(seat, kind) -> inbound frame count, from the Prometheus text."""
+    found: dict[tuple[str, str], float] = {}
+    for line in metrics_text.splitlines():
+        match = METRIC_LINE.match(line.strip())
+        if not match:
+            continue
+        labels = dict(LABEL.findall(match["labels"]))
+        key = (labels.get("seat", ""), labels.get("kind", ""))
+        found[key] = found.get(key, 0.0) + float(match["value"])
+    return found
+
+
+class SeatPage:
+    """One seat's browser context and page, with the errors its console reported."""
+
+    def __init__(self, browser: Any, url: str) -> None:
+        self.context = browser.new_context(
+            viewport={"width": 1920, "height": 1080}, locale="zh-CN", timezone_id="Asia/Shanghai"
+        )
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", self._on_console)
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.started = time.monotonic()
+        self.page.goto(url)
+
+    def _on_console(self, message: Any) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
+
+    def state(self) -> str:
+        return str(self.page.evaluate("document.body.dataset.state"))
+
+    def wait_live(self, deadline_s: float = LIVE_DEADLINE_S) -> None:
+        """Wait, from the page's own start, until it is live; fail with what it shows."""
+        remaining = max(0.5, deadline_s - (time.monotonic() - self.started))
+        try:
+            self.page.wait_for_function(
+                "document.body.dataset.state === 'live'", timeout=remaining * 1000
+            )
+        except Exception as exc:
+            banner = self.page.locator("#banner-text").inner_text()
+            raise AssertionError(
+                f"seat not live within {deadline_s}s: state={self.state()!r} banner={banner!r} "
+                f"console errors={self.errors}"
+            ) from exc
+
+    def self_key(self) -> str:
+        """The metrics label of this seat, "venueId:seatNo", from its own roster entry."""
+        self.page.wait_for_selector("#roster-list li[data-self]", timeout=10000)
+        return str(
+            self.page.evaluate("document.querySelector('#roster-list li[data-self]').dataset.key")
+        )
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def open_seat(browser: Any) -> Any:
+    """Open seat pages; their contexts are closed after the test."""
+    pages: list[SeatPage] = []
+
+    def opener(url: str) -> SeatPage:
+        seat = SeatPage(browser, url)
+        pages.append(seat)
+        return seat
+
+    yield opener
+    for seat in pages:
+        seat.close()
+
+
+def test_three_seats_in_two_venues_go_live(server: Any, open_seat: Any, artifacts: Path) -> None:
+    """Three kiosk seats (two in 沈阳, one in 大连) go live; the server receives all their media."""
+    seats = [open_seat(p["url"]) for p in choose_seats(server.participants)]
+    for seat in seats:
+        seat.wait_live()
+
+    for seat in seats:
+        start = seat.page.evaluate(GRID_TIME)
+        seat.page.wait_for_function(f"{GRID_TIME} > {start} + 0.5", timeout=10000)
+        assert seat.page.evaluate("document.querySelector('video[data-role=grid]').videoWidth") > 0
+
+    keys = [seat.self_key() for seat in seats]
+    assert len(set(keys)) == 3, f"seats must be distinct: {keys}"
+    wanted = {(key, kind) for key in keys for kind in KINDS}
+    deadline = time.monotonic() + 15
+    missing: set[tuple[str, str]] = wanted
+    while time.monotonic() < deadline:
+        status, body = server.get("/metrics")
+        assert status == 200, body[:500]
+        frames = inbound_frames(body)
+        missing = {k for k in wanted if frames.get(k, 0) <= 0}
+        if not missing:
+            break
+        time.sleep(0.5)  # polling interval of a deadline-bounded wait
+    assert not missing, f"no inbound frames for {sorted(missing)}; server log:\n{server.log_tail()}"
+
+    # Every seat sees the other two online in the roster.
+    seats[0].page.wait_for_function(
+        "document.querySelectorAll('#roster-list .dot[data-online]').length >= 3", timeout=10000
+    )
+    seats[0].page.screenshot(path=str(artifacts / "seat.png"))
+    for seat in seats:
+        assert seat.state() == "live"
+        assert seat.errors == [], f"console errors: {seat.errors}"
+
+
+def test_device_check_then_enter(server: Any, open_seat: Any, artifacts: Path) -> None:
+    """Without auto=1 the expert sees the device check first and enters with a click."""
+    url = choose_seats(server.participants)[0]["url"].replace("&auto=1", "").replace("auto=1&", "")
+    seat = open_seat(url)
+    page = seat.page
+    page.wait_for_selector("#check:not([hidden])")
+    page.wait_for_function(
+        "document.querySelector('video[data-role=preview]').videoWidth > 0", timeout=10000
+    )
+    enter = page.get_by_role("button", name="进入评标室")
+    page.wait_for_function("!document.querySelector('#enter-btn').disabled", timeout=10000)
+    page.screenshot(path=str(artifacts / "seat-device-check.png"))
+    assert seat.state() == "connecting"
+    enter.click()
+    seat.started = time.monotonic()
+    seat.wait_live()
+    assert page.locator("#check").is_hidden()
+    assert seat.errors == [], f"console errors: {seat.errors}"
+
+
+def test_bad_token_shows_chinese_error(server: Any, open_seat: Any, artifacts: Path) -> None:
+    """A forged token ends the page with a visible Chinese reason and no retries."""
+    seat = open_seat(f"{server.base_url}/seat?token=not.a.valid-token&auto=1")
+    page = seat.page
+    page.wait_for_function("document.body.dataset.state === 'ended'", timeout=10000)
+    assert page.evaluate("document.body.dataset.error") == "invalid_token"
+    banner = page.locator("#banner")
+    assert banner.is_visible()
+    text = page.locator("#banner-text").inner_text()
+    assert CJK.search(text), f"banner is not Chinese: {text!r}"
+    page.screenshot(path=str(artifacts / "seat-bad-token.png"))
+
+
+def test_second_window_replaces_the_seat(server: Any, open_seat: Any) -> None:
+    """Opening the same seat elsewhere takes it over; the first window ends and says why."""
+    url = choose_seats(server.participants)[0]["url"]
+    first = open_seat(url)
+    first.wait_live()
+    second = open_seat(url)
+    second.wait_live()
+    first.page.wait_for_function("document.body.dataset.state === 'ended'", timeout=10000)
+    assert first.page.evaluate("document.body.dataset.error") == "seat_replaced"
+    assert CJK.search(first.page.locator("#banner-text").inner_text())
+    assert second.state() == "live"
+    assert second.errors == [], f"console errors: {second.errors}"
+
+
+def test_seat_comes_back_after_server_restart(server: Any, open_seat: Any, artifacts: Path) -> None:
+    """A server restart shows 重新连接, and the seat goes live again by itself, same seat."""
+    seat = open_seat(choose_seats(server.participants)[0]["url"])
+    seat.wait_live()
+    key = seat.self_key()
+    server.stop()
+    seat.page.wait_for_function("document.body.dataset.state === 'reconnecting'", timeout=10000)
+    assert CJK.search(seat.page.locator("#banner-text").inner_text())
+    seat.page.screenshot(path=str(artifacts / "seat-reconnecting.png"))
+    server.start()
+    seat.started = time.monotonic()
+    seat.wait_live(deadline_s=30)
+    assert seat.self_key() == key
+    start = seat.page.evaluate(GRID_TIME)
+    seat.page.wait_for_function(f"{GRID_TIME} > {start} + 0.5", timeout=10000)

@@ -1,0 +1,144 @@
+// The seat's one RTCPeerConnection to the server, and its negotiation.
+//
+// Transceivers are created in a fixed order the server relies on:
+//   1. microphone, sendrecv: receives the room's audio mix (everyone but this seat);
+//   2. camera, sendrecv: receives the room grid video;
+//   3. desktop (screen share), sendonly: may start without a track and get one later
+//      through replaceTrack, which needs no renegotiation.
+// The server answers with all its candidates; this side trickles its own.
+
+/** Put VP8 first in a video transceiver's codec list, keeping the rest (RTX, RED, FEC...). */
+function preferVp8(transceiver) {
+  if (typeof transceiver.setCodecPreferences !== "function") return;
+  const caps = RTCRtpReceiver.getCapabilities && RTCRtpReceiver.getCapabilities("video");
+  if (!caps || !caps.codecs) return;
+  const isVp8 = (c) => c.mimeType.toLowerCase() === "video/vp8";
+  const vp8 = caps.codecs.filter(isVp8);
+  if (vp8.length === 0) return;
+  try {
+    transceiver.setCodecPreferences([...vp8, ...caps.codecs.filter((c) => !isVp8(c))]);
+  } catch {
+    // The browser refused the list (e.g. for a send-only transceiver): keep its default order.
+  }
+}
+
+/**
+ * One negotiated connection to the server for this seat.
+ *
+ * `signal` carries the wire: `offer(payload) -> {sdp, type}` and `candidate(payload)`, both
+ * returning promises; `events` receives `remote(kind, track)` with kind "audio" or "grid",
+ * and `connectionState(state)`.
+ */
+export class SeatPeer {
+  constructor({ iceServers, local, signal, events }) {
+    this.pc = new RTCPeerConnection({ iceServers: iceServers || [], bundlePolicy: "max-bundle" });
+    this.local = local; // {stream, microphone, camera, desktop}
+    this.signal = signal;
+    this.events = events;
+    this.closed = false;
+    this.answered = false;
+    this.pendingCandidates = [];
+    this.lastStats = null;
+
+    const { stream, microphone, camera, desktop } = local;
+    this.mic = this.pc.addTransceiver(microphone || "audio", {
+      direction: "sendrecv",
+      streams: stream ? [stream] : [],
+    });
+    this.camera = this.pc.addTransceiver(camera || "video", { direction: "sendrecv" });
+    this.desktop = this.pc.addTransceiver(desktop || "video", { direction: "sendonly" });
+    preferVp8(this.camera);
+    preferVp8(this.desktop);
+
+    this.pc.addEventListener("icecandidate", (event) => this.onIceCandidate(event));
+    this.pc.addEventListener("track", (event) => this.onTrack(event));
+    this.pc.addEventListener("connectionstatechange", () => {
+      if (!this.closed) this.events.connectionState(this.pc.connectionState);
+    });
+  }
+
+  /** Create the offer, send it with the role of every mid, and apply the server's answer. */
+  async negotiate() {
+    const offer = await this.pc.createOffer();
+    await this.pc.setLocalDescription(offer);
+    const roles = {};
+    for (const [transceiver, role] of [
+      [this.mic, "microphone"],
+      [this.camera, "camera"],
+      [this.desktop, "desktop"],
+    ]) {
+      if (transceiver.mid !== null) roles[transceiver.mid] = role;
+    }
+    // offer.sdp carries no candidates yet: every local candidate goes out once, trickled.
+    const answer = await this.signal.offer({ type: "offer", sdp: offer.sdp, roles });
+    if (this.closed) return;
+    await this.pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
+    this.answered = true;
+    // Candidates wait for the answer so that the server has a transport to add them to.
+    for (const payload of this.pendingCandidates.splice(0)) this.sendCandidate(payload);
+  }
+
+  onIceCandidate(event) {
+    const c = event.candidate;
+    if (!c || !c.candidate) return; // end of candidates: the contract does not send it
+    const payload = { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex };
+    if (this.answered) this.sendCandidate(payload);
+    else this.pendingCandidates.push(payload);
+  }
+
+  sendCandidate(payload) {
+    if (this.closed) return;
+    // A refused candidate is not fatal: the others, or the server's own, may still connect.
+    this.signal.candidate(payload).catch(() => {});
+  }
+
+  onTrack(event) {
+    if (this.closed) return;
+    if (event.transceiver === this.mic) this.events.remote("audio", event.track);
+    else if (event.transceiver === this.camera) this.events.remote("grid", event.track);
+  }
+
+  /** Send a new screen track (or null to stop) on the desktop transceiver, no renegotiation. */
+  async setDesktopTrack(track) {
+    this.local = { ...this.local, desktop: track };
+    if (!this.closed) await this.desktop.sender.replaceTrack(track);
+  }
+
+  /** Round-trip time (ms) and bit rates (kbit/s) since the previous call. */
+  async stats() {
+    if (this.closed) return null;
+    const report = await this.pc.getStats();
+    let pairId = null;
+    report.forEach((s) => {
+      if (s.type === "transport" && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
+    });
+    let rtt = null;
+    let sent = 0;
+    let received = 0;
+    report.forEach((s) => {
+      if (s.type === "outbound-rtp") sent += s.bytesSent || 0;
+      else if (s.type === "inbound-rtp") received += s.bytesReceived || 0;
+      else if (s.type === "candidate-pair" && s.id === pairId && s.currentRoundTripTime != null) {
+        rtt = s.currentRoundTripTime * 1000;
+      }
+    });
+    const now = performance.now();
+    const prev = this.lastStats;
+    this.lastStats = { now, sent, received };
+    if (!prev || now <= prev.now) return { rtt, upKbps: null, downKbps: null };
+    const seconds = (now - prev.now) / 1000;
+    return {
+      rtt,
+      upKbps: ((sent - prev.sent) * 8) / 1000 / seconds,
+      downKbps: ((received - prev.received) * 8) / 1000 / seconds,
+    };
+  }
+
+  /** Close the connection; the local tracks stay open for the next peer. Safe to call twice. */
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    this.pendingCandidates = [];
+    this.pc.close();
+  }
+}

@@ -1,0 +1,394 @@
+// Expert seat page (专家席位): device check, joining the room over Socket.IO, the peer
+// connection to the server, and reconnecting by itself.
+//
+// document.body.dataset.state is machine-readable: connecting | live | reconnecting | ended,
+// and document.body.dataset.error names the error code when an error ended the page.
+
+import { io } from "/vendor/socket.io-client/socket.io.esm.min.js";
+import { flag, queryParams } from "/static/common.js";
+import { MicMeter, openCameraAndMicrophone, openScreen } from "/static/devices.js";
+import { SeatPeer } from "/static/rtc.js";
+import * as ui from "/static/ui.js";
+
+/** Error codes that may go away by themselves: retried. Every other code ends the page. */
+const TRANSIENT_CODES = new Set(["internal", "timeout", "server_busy", "shutting_down", "unavailable"]);
+const ACK_TIMEOUT_MS = 10000;
+const OFFER_TIMEOUT_MS = 20000;
+const PC_DROP_GRACE_MS = 3000; // a peer connection "disconnected" this long is rebuilt
+const PC_CONNECT_DEADLINE_MS = 20000; // after the answer, ICE must connect within this
+const RETRY_MIN_MS = 1000;
+const RETRY_MAX_MS = 30000;
+
+/** An error answer from the server: {code, message}. */
+class WireError extends Error {
+  constructor(error) {
+    super((error && error.message) || "服务器返回错误");
+    this.code = (error && error.code) || "internal";
+  }
+}
+
+const params = queryParams();
+const token = params.get("token");
+const auto = flag(params, "auto");
+
+const app = {
+  state: "connecting",
+  ended: false,
+  wantJoin: false, // the expert entered the room: join on every (re)connect
+  local: null, // {stream, camera, microphone, desktop}
+  meter: null,
+  peer: null,
+  joinGen: 0,
+  seat: null, // the join answer's seat
+  roster: null,
+  media: { connected: false, grid: false, audio: false },
+  dropTimer: null,
+  connectTimer: null,
+  retryTimer: null,
+  retryDelay: RETRY_MIN_MS,
+};
+
+function setState(state, errorCode = null) {
+  app.state = state;
+  ui.setState(state, errorCode);
+}
+
+// ---- socket ----------------------------------------------------------------------------
+
+let socket = null;
+
+function connectSocket() {
+  socket = io("/seat", {
+    auth: { token },
+    transports: ["websocket"],
+    reconnectionDelay: 1000,
+    reconnectionDelayMax: 5000,
+  });
+  socket.on("connect", () => {
+    if (app.wantJoin) join();
+  });
+  socket.on("connect_error", (err) => {
+    const code = err && err.data && err.data.code;
+    if (!code) {
+      // Transport failure (server down or restarting): socket.io retries by itself.
+      if (app.wantJoin || app.state !== "connecting") setState("reconnecting");
+      return;
+    }
+    if (TRANSIENT_CODES.has(code)) {
+      ui.showBanner(err.message, "info");
+      scheduleRestart();
+      return;
+    }
+    end(err.message || "无法进入评标室。", code);
+  });
+  socket.on("disconnect", (reason) => {
+    if (app.ended || reason === "io client disconnect") return;
+    dropPeer();
+    setState("reconnecting");
+    noteReconnecting("与服务器的连接已中断，正在自动重新连接…");
+    // After a server-side disconnect socket.io does not reconnect on its own.
+    if (reason === "io server disconnect") scheduleRestart();
+  });
+  socket.on("roster", (roster) => {
+    app.roster = roster;
+    ui.showRoster(roster, app.seat);
+  });
+  socket.on("replaced", (msg) => {
+    end((msg && msg.message) || "本席位已在其他设备上进入评标室。", (msg && msg.code) || "seat_replaced");
+  });
+  socket.on("server_shutdown", (msg) => {
+    if (app.ended) return;
+    ui.showBanner((msg && msg.message) || "服务器正在重启，稍后将自动重新连接。", "info");
+    dropPeer();
+    setState("reconnecting");
+  });
+}
+
+/** Emit with an ack and a deadline; resolves to the answer or throws WireError. */
+async function request(event, payload, timeoutMs = ACK_TIMEOUT_MS) {
+  let answer;
+  try {
+    answer = await socket.timeout(timeoutMs).emitWithAck(event, payload);
+  } catch {
+    throw new WireError({ code: "timeout", message: "服务器响应超时，正在重试。" });
+  }
+  if (!answer || !answer.ok) throw new WireError(answer && answer.error);
+  return answer;
+}
+
+/** Tear everything down and start over after a back-off: new socket connection, join, offer. */
+function scheduleRestart() {
+  if (app.ended || app.retryTimer) return;
+  dropPeer();
+  setState("reconnecting");
+  const wait = app.retryDelay;
+  app.retryDelay = Math.min(RETRY_MAX_MS, app.retryDelay * 2);
+  app.retryTimer = setTimeout(() => {
+    app.retryTimer = null;
+    if (app.ended) return;
+    if (socket.connected) socket.disconnect();
+    socket.connect();
+  }, wait);
+}
+
+// ---- joining and the peer connection ------------------------------------------------------
+
+async function join() {
+  const gen = ++app.joinGen;
+  dropPeer();
+  if (app.state !== "connecting") setState("reconnecting");
+  try {
+    const answer = await request("join", {});
+    if (gen !== app.joinGen || app.ended) return;
+    const seat = answer.seat || {};
+    ui.showSeat(seat);
+    app.seat = seat;
+    if (answer.roster) app.roster = answer.roster;
+    if (app.roster) ui.showRoster(app.roster, app.seat);
+    await startPeer(answer.ice_servers || [], gen);
+  } catch (err) {
+    if (gen !== app.joinGen || app.ended) return;
+    failed(err);
+  }
+}
+
+async function startPeer(iceServers, gen) {
+  app.media = { connected: false, grid: false, audio: false };
+  ui.showStagePlaceholder("正在接收评标室画面…");
+  const peer = new SeatPeer({
+    iceServers,
+    local: app.local,
+    signal: {
+      offer: (payload) => request("offer", payload, OFFER_TIMEOUT_MS),
+      candidate: (payload) => request("ice_candidate", payload),
+    },
+    events: {
+      remote: (kind, track) => onRemoteTrack(peer, kind, track),
+      connectionState: (state) => onConnectionState(peer, state),
+    },
+  });
+  app.peer = peer;
+  await peer.negotiate();
+  if (gen !== app.joinGen || peer !== app.peer) return;
+  clearTimeout(app.connectTimer);
+  app.connectTimer = setTimeout(() => {
+    if (peer === app.peer && !app.media.connected) {
+      ui.showBanner("音视频连接未能建立，正在重试。", "info");
+      scheduleRestart();
+    }
+  }, PC_CONNECT_DEADLINE_MS);
+}
+
+function onRemoteTrack(peer, kind, track) {
+  if (peer !== app.peer) return;
+  if (kind === "audio") {
+    ui.attachAudio(track);
+    app.media.audio = true;
+  } else {
+    ui.attachGrid(track, () => {
+      if (peer !== app.peer) return;
+      app.media.grid = true;
+      updateLive();
+    });
+  }
+  updateLive();
+}
+
+function onConnectionState(peer, state) {
+  if (peer !== app.peer || app.ended) return;
+  app.media.connected = state === "connected";
+  if (state === "connected") {
+    clearTimeout(app.dropTimer);
+    app.dropTimer = null;
+    updateLive();
+  } else if (state === "disconnected" || state === "failed") {
+    setState("reconnecting");
+    noteReconnecting("音视频连接不稳定，正在恢复…");
+    if (!app.dropTimer) {
+      app.dropTimer = setTimeout(() => {
+        app.dropTimer = null;
+        if (peer === app.peer && !app.media.connected) scheduleRestart();
+      }, PC_DROP_GRACE_MS);
+    }
+  }
+}
+
+/** Say why the page is reconnecting, unless the banner already says something. */
+function noteReconnecting(text) {
+  if (!ui.bannerVisible()) ui.showBanner(text, "info");
+}
+
+/** `live` once the peer is connected, the grid shows frames and the room audio arrived. */
+function updateLive() {
+  const m = app.media;
+  if (app.ended || !app.peer || !(m.connected && m.grid && m.audio)) return;
+  if (app.state !== "live") {
+    setState("live");
+    ui.clearBanner("info");
+    app.retryDelay = RETRY_MIN_MS;
+    clearTimeout(app.connectTimer);
+  }
+}
+
+function dropPeer() {
+  clearTimeout(app.dropTimer);
+  clearTimeout(app.connectTimer);
+  app.dropTimer = null;
+  if (app.peer) {
+    app.peer.close();
+    app.peer = null;
+    ui.detachRemote();
+    ui.showStagePlaceholder("正在重新连接评标室…");
+  }
+  app.media = { connected: false, grid: false, audio: false };
+}
+
+function failed(err) {
+  const code = err instanceof WireError ? err.code : "internal";
+  const message = err instanceof WireError ? err.message : `连接出错：${err && err.message}`;
+  if (TRANSIENT_CODES.has(code)) {
+    ui.showBanner(message, "info");
+    scheduleRestart();
+  } else {
+    end(message, code);
+  }
+}
+
+/** End the page for good: refused, replaced, or left. */
+function end(message, code = null, kind = "error") {
+  if (app.ended) return;
+  app.ended = true;
+  app.wantJoin = false;
+  app.joinGen += 1;
+  clearTimeout(app.retryTimer);
+  dropPeer();
+  if (socket) socket.disconnect();
+  if (app.local) for (const track of app.local.stream.getTracks()) track.stop();
+  if (app.local && app.local.desktop) app.local.desktop.stop();
+  if (app.meter) app.meter.close();
+  devicesClosed();
+  ui.hideDeviceCheck();
+  setState("ended", code);
+  if (message) ui.showBanner(message, kind);
+  ui.showStagePlaceholder(message || "连接已结束。");
+}
+
+function devicesClosed() {
+  ui.detachSelf();
+  ui.setDevice("camera", "已关闭");
+  ui.setDevice("microphone", "已关闭");
+  ui.setDevice("desktop", "未共享");
+  ui.setDevice("network", "—");
+  if (!app.seat) ui.setSeatLabel("未进入评标室");
+}
+
+async function leave() {
+  if (app.ended) return;
+  if (socket && socket.connected && app.wantJoin) {
+    try {
+      await request("leave", {}, 3000);
+    } catch {
+      // Leaving anyway: the server also frees the seat when the socket closes.
+    }
+  }
+  end("您已离开评标室。如需重新进入，请刷新页面或联系现场工作人员。", null, "info");
+}
+
+// ---- local devices ----------------------------------------------------------------------
+
+async function startLocal() {
+  const got = await openCameraAndMicrophone();
+  app.local = { stream: got.stream, camera: got.camera, microphone: got.microphone, desktop: null };
+  ui.showSelf(got.stream);
+  if (got.camera) {
+    const s = got.camera.getSettings();
+    ui.setDevice("camera", s.width ? `正常 · ${s.width}×${s.height}` : "正常", "ok");
+  } else {
+    ui.setDevice("camera", "不可用", "bad");
+  }
+  ui.setDevice("microphone", got.microphone ? "正常" : "不可用", got.microphone ? "ok" : "bad");
+  if (got.errors.length) ui.showBanner(got.errors.join(" "));
+  app.meter = new MicMeter(got.microphone);
+  ui.startMeters(() => (app.meter ? app.meter.level() : 0));
+  document.addEventListener("pointerdown", () => app.meter && app.meter.resume());
+}
+
+async function shareScreen({ fromGesture }) {
+  try {
+    const track = await openScreen();
+    if (app.ended) {
+      track.stop();
+      return;
+    }
+    setDesktop(track);
+  } catch (err) {
+    ui.showShareButtons(true);
+    if (fromGesture && err && err.name !== "NotAllowedError") {
+      ui.showBanner(`屏幕共享失败：${err.message}`);
+    }
+    ui.setDevice("desktop", "未共享", "warn");
+  }
+}
+
+function setDesktop(track) {
+  if (app.local.desktop && app.local.desktop !== track) app.local.desktop.stop();
+  app.local = { ...app.local, desktop: track };
+  if (app.peer) app.peer.setDesktopTrack(track).catch(() => {});
+  if (track) {
+    ui.showShareButtons(false);
+    ui.setDevice("desktop", "正在共享", "ok");
+    track.addEventListener("ended", () => {
+      if (app.local.desktop === track) setDesktop(null);
+    });
+  } else {
+    ui.showShareButtons(true);
+    ui.setDevice("desktop", "未共享", "warn");
+  }
+}
+
+// ---- start ------------------------------------------------------------------------------
+
+function enterRoom() {
+  app.wantJoin = true;
+  setState("connecting");
+  if (socket.connected) join();
+}
+
+async function main() {
+  ui.startClock();
+  setState("connecting");
+  window.addEventListener("unhandledrejection", (event) => {
+    ui.showBanner(`页面出现异常：${(event.reason && event.reason.message) || event.reason}`);
+  });
+  if (!token) {
+    end("链接缺少登录凭证，请使用评标系统发放的席位链接。", "missing_token");
+    return;
+  }
+  ui.bindLeave(leave);
+  for (const id of ["#share-btn", "#check-share-btn"]) {
+    document.querySelector(id).addEventListener("click", () => shareScreen({ fromGesture: true }));
+  }
+  setInterval(async () => {
+    if (app.peer && app.media.connected) ui.showNetwork(await app.peer.stats().catch(() => null));
+  }, 2000);
+
+  // The socket opens at once, so that a refused token shows before the device check ends.
+  connectSocket();
+  const entered = auto ? Promise.resolve() : ui.deviceCheck(false);
+  await startLocal();
+  if (app.ended) {
+    // Refused while the devices were opening: close them again.
+    for (const track of app.local.stream.getTracks()) track.stop();
+    devicesClosed();
+    return;
+  }
+  if (auto) {
+    shareScreen({ fromGesture: false }); // may be refused without a click: then a button shows
+  } else {
+    ui.enableEnter();
+  }
+  await entered;
+  if (!app.ended) enterRoom();
+}
+
+main();
