@@ -44,7 +44,11 @@ EMPTY_TILE_YUV = _yuv(EMPTY_TILE)
 
 
 def _fill(
-    planes: tuple[np.ndarray, np.ndarray, np.ndarray], x: int, y: int, w: int, h: int,
+    planes: tuple[np.ndarray, np.ndarray, np.ndarray],
+    x: int,
+    y: int,
+    w: int,
+    h: int,
     yuv: tuple[int, int, int],
 ) -> None:
     planes[0][y : y + h, x : x + w] = yuv[0]
@@ -110,7 +114,8 @@ class GridCompositor:
         self._tiles: list[TileSpec] = []
         self._latest: dict[str, av.VideoFrame] = {}
         self._overlays: dict[str, TextOverlay] = {}
-        self._placeholder: TextOverlay | None = None
+        self._placeholders: dict[tuple[str, int], TextOverlay] = {}
+        self._online: set[str] = set()
         self._clock_cache: tuple[int, TextOverlay] | None = None
         self._font_path = find_cjk_font(config.label_font)
         self._fanout = PacketFanout(
@@ -169,7 +174,11 @@ class GridCompositor:
                 del self._latest[key]
         # Label strips depend on tile size, which depends on the tile count.
         self._overlays.clear()
-        self._placeholder = None
+        self._placeholders.clear()
+
+    def set_online(self, keys: set[str]) -> None:
+        """Which seats are connected: a tile without a picture says 未上线 or 等待画面."""
+        self._online = set(keys)
 
     def update_frame(self, key: str, frame: av.VideoFrame) -> None:
         """The latest decoded camera frame of seat `key`; older ones are simply replaced."""
@@ -207,6 +216,7 @@ class GridCompositor:
         while True:
             tiles = list(self._tiles)
             frames = {t.key: self._latest.get(t.key) for t in tiles}
+            online = frozenset(self._online)
             now = time.time()
             force = self._force_keyframe or (
                 now - self._last_keyframe >= self._config.grid_keyframe_interval_s
@@ -216,7 +226,14 @@ class GridCompositor:
             started = time.perf_counter()
             try:
                 packets = await loop.run_in_executor(
-                    self._executor, self._compose_and_encode, tiles, frames, now, pts, force
+                    self._executor,
+                    self._compose_and_encode,
+                    tiles,
+                    frames,
+                    online,
+                    now,
+                    pts,
+                    force,
                 )
             except Exception:
                 logger.exception("grid %s: composing a frame failed", self._name)
@@ -258,11 +275,13 @@ class GridCompositor:
         self,
         tiles: list[TileSpec],
         frames: dict[str, av.VideoFrame | None],
+        online: frozenset[str],
         now: float,
         pts: int,
         force_keyframe: bool,
     ) -> list[av.Packet]:
-        frame = av.VideoFrame.from_ndarray(self.compose(tiles, frames, now), format="yuv420p")
+        canvas = self.compose(tiles, frames, now, online=online)
+        frame = av.VideoFrame.from_ndarray(canvas, format="yuv420p")
         frame.pts = pts
         frame.time_base = Fraction(1, VIDEO_CLOCK)
         if force_keyframe:
@@ -300,7 +319,12 @@ class GridCompositor:
         return encoder
 
     def compose(
-        self, tiles: list[TileSpec], frames: dict[str, av.VideoFrame | None], now: float
+        self,
+        tiles: list[TileSpec],
+        frames: dict[str, av.VideoFrame | None],
+        now: float,
+        *,
+        online: frozenset[str] = frozenset(),
     ) -> np.ndarray:
         """Draw one grid picture from the latest frame of each tile, as stacked YUV 4:2:0.
 
@@ -319,7 +343,8 @@ class GridCompositor:
             frame = frames.get(tile.key)
             if frame is None:
                 _fill(planes, x, y, w, h, EMPTY_TILE_YUV)
-                placeholder = self._placeholder_overlay(w)
+                text = "等待画面" if tile.key in online else "未上线"
+                placeholder = self._placeholder_overlay(text, w)
                 placeholder.blend(planes, x, y + (h - placeholder.height) // 2)
             else:
                 scaled = frame.reformat(width=w, height=h, format="yuv420p")
@@ -347,11 +372,12 @@ class GridCompositor:
             self._overlays[key] = overlay
         return overlay
 
-    def _placeholder_overlay(self, w: int) -> TextOverlay:
-        if self._placeholder is None or self._placeholder.width != w:
+    def _placeholder_overlay(self, text: str, w: int) -> TextOverlay:
+        overlay = self._placeholders.get((text, w))
+        if overlay is None:
             font = load_font(self._font_path, max(14, w // 16))
-            self._placeholder = TextOverlay("等待画面", font, w, max(24, w // 9))
-        return self._placeholder
+            overlay = self._placeholders[(text, w)] = TextOverlay(text, font, w, max(24, w // 9))
+        return overlay
 
     def _clock_overlay(self, now: float) -> TextOverlay:
         second = int(now)

@@ -57,6 +57,10 @@ class RoomMedia:
         """The room's seats in display order."""
         self.grid.set_tiles(tiles)
 
+    def set_online(self, seats: set[str]) -> None:
+        """The seats connected now."""
+        self.grid.set_online(seats)
+
     async def attach(self, seat: str, role: str, track: MediaStreamTrack) -> None:
         """Consume a decoded incoming track of `seat` (camera → grid, microphone → mix)."""
         if role not in DECODED_ROLES:

@@ -256,6 +256,7 @@ class SeatNamespace(socketio.AsyncNamespace):
         self.services.tasks.spawn(self._push_roster(room), name=f"roster-{room.id}")
 
     async def _push_roster(self, room: Room) -> None:
+        room.media.set_online(set(room.seats))
         await self.emit("roster", room.roster_payload(), room=session_room(room.id))
 
     async def notify_shutdown(self) -> None:
