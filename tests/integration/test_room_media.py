@@ -22,7 +22,7 @@ import aiohttp
 import numpy as np
 import pytest
 
-from media.synthetic import CounterVideoTrack, ToneAudioTrack
+from media.synthetic import CounterVideoTrack, PreEncodedVideoTrack, ToneAudioTrack, desktop_loop
 from media.testpattern import read_counter
 from signaling.seatclient import SyntheticSeat
 
@@ -265,3 +265,68 @@ async def _check_mix(
         f"{seat.name}: mix levels {levels} (own tone {own} Hz must be 10x below the others; "
         f"{seat.audio_seconds_received:.1f} s received)\n{server.log_tail()}"
     )
+
+
+async def test_desktop_share_arrives_and_leaves_the_camera_intact(room_server: RoomServer) -> None:
+    """A seat that also shares its desktop: the server gets the desktop, the camera tile stays."""
+    (venue_a, seat_a, color_a, freq_a), (venue_b, seat_b, color_b, freq_b) = SEATS[:2]
+    desktop = PreEncodedVideoTrack(desktop_loop(seconds=4.0), fps=5)
+    sharer = SyntheticSeat(
+        room_server.base_url,
+        room_server.token_of(venue_a, seat_a),
+        camera=CounterVideoTrack(color_a),
+        microphone=ToneAudioTrack(freq_a),
+        desktop=desktop,
+        name="sharer",
+    )
+    viewer = SyntheticSeat(
+        room_server.base_url,
+        room_server.token_of(venue_b, seat_b),
+        camera=CounterVideoTrack(color_b),
+        microphone=ToneAudioTrack(freq_b),
+        name="viewer",
+    )
+    try:
+        await asyncio.gather(sharer.start(), viewer.start())
+
+        def sharing(roster: dict[str, Any]) -> bool:
+            return any(
+                s["venue_name"] == venue_a and s["seat_no"] == seat_a
+                and "desktop" in s.get("tracks", [])
+                for s in roster["seats"]
+            )
+
+        try:
+            await viewer.wait_roster(sharing, MEDIA_TIMEOUT)
+            shared = True
+        except TimeoutError:
+            shared = False
+        if not shared:
+            index = viewer.roster_index_of(sharer.seat or {})
+            entry = viewer.roster["seats"][index] if viewer.roster and index is not None else None
+            pytest.fail(
+                f"the server never reported the sharer's desktop track; sharer's roster entry: "
+                f"{entry}; sharer sent {desktop.frames_sent} "
+                f"desktop frames\n{room_server.log_tail(10)}"
+            )
+        assert sharer.seat is not None
+        found: dict[str, Any] = {}
+
+        def camera_shown() -> bool:
+            if not viewer.grid_frames or viewer.roster is None:
+                return False
+            rgb = viewer.grid_frames[-1].rgb
+            index = viewer.roster_index_of(sharer.seat or {})
+            if index is None:
+                return False
+            mean = _tile_mean(rgb, viewer.tile_rects((rgb.shape[1], rgb.shape[0]))[index])
+            found["sharer tile"] = mean.round().tolist()
+            return _looks_like(mean, color_a)
+
+        async def more(remaining: float) -> None:
+            await viewer.wait_grid_frames(1, remaining)
+
+        ok = await _until(more, camera_shown, time.monotonic() + MEDIA_TIMEOUT)
+        assert ok, f"sharer's camera tile lost while sharing: {found}\n{room_server.log_tail()}"
+    finally:
+        await asyncio.gather(sharer.close(), viewer.close(), return_exceptions=True)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from media.config import MediaConfig
-from media.grid import GridCompositor, TileSpec, tile_rects
+from media.grid import GridCompositor, TileSpec, header_height, tile_rects
 
 
 @pytest.mark.parametrize("n", range(1, 13))
@@ -18,7 +18,7 @@ def test_tiles_fit_inside_the_frame_without_overlap(n: int) -> None:
     rects = tile_rects(n, 960, 720)
     assert len(rects) == n
     for x, y, w, h in rects:
-        assert x >= 0 and y >= 0 and x + w <= 960 and y + h <= 720
+        assert x >= 0 and y >= header_height(720) and x + w <= 960 and y + h <= 720
         assert abs(w / h - 4 / 3) < 0.02 and w % 2 == 0 and h % 2 == 0
         assert w >= 160
     for (ax, ay, aw, ah), (bx, by, bw, bh) in itertools.combinations(rects, 2):

@@ -1,0 +1,654 @@
+"""Room benchmark: N synthetic seats against a fresh server; prints CPU, loss, grid fps, delay.
+
+    python bench/room.py [--seats 2,5,10] [--duration 30] [--warmup 6]
+
+For each N: a fresh data directory and server subprocess (loopback, ICE on 127.0.0.1), a load
+session of N experts (``signaling.cli load-session``), and N seat processes. Each seat sends
+pre-encoded media (VP8 640x480 15 fps camera with the frame counter, Opus tone, VP8 1280x720
+5 fps desktop), so a seat costs little more than packetizing, and reads its own counter back
+from its tile of the received grid to measure the delay through the server. On a machine with
+two or more CPUs the server is pinned to one CPU and the seats to the others (``--no-pin`` to
+turn off), so that the load generator does not take the server's core and "% of one core" means
+what it says. The figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections import defaultdict
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import psutil  # noqa: E402
+
+TARGET_CPU = 100.0
+TARGET_FPS = 14.0
+TARGET_LOSS = 0.5
+CAMERA_FPS = 15
+DESKTOP_FPS = 5
+SETTLE_S = 1.0
+READY_TIMEOUT = 60.0
+REPLY_TIMEOUT = 15.0
+ROLES = ("camera", "microphone", "desktop")
+
+
+# ---- seat process ----------------------------------------------------------------------------
+
+
+@dataclass
+class SeatJob:
+    """What one seat process needs: where to join and the pre-encoded loops to send."""
+
+    index: int
+    base_url: str
+    token: str
+    camera: list[bytes]
+    microphone: list[bytes]
+    desktop: list[bytes] | None
+    cpus: set[int] | None = None
+
+
+def seat_process(job: SeatJob, conn: Connection) -> None:
+    """Entry point of a seat process: run one SyntheticSeat until told to stop."""
+    if job.cpus:
+        os.sched_setaffinity(0, job.cpus)  # before any thread exists, so that all inherit it
+    try:
+        asyncio.run(_run_seat(job, conn))
+    except Exception as exc:  # report instead of dying silently
+        with contextlib.suppress(OSError):
+            conn.send(("error", repr(exc)))
+    finally:
+        conn.close()
+
+
+async def _run_seat(job: SeatJob, conn: Connection) -> None:
+    """Join, report ready, then answer the parent's marks until ``stop``."""
+    from media.synthetic import PreEncodedAudioTrack, PreEncodedVideoTrack
+    from signaling.seatclient import SyntheticSeat
+
+    camera = PreEncodedVideoTrack(job.camera, CAMERA_FPS)
+    microphone = PreEncodedAudioTrack(job.microphone)
+    desktop = PreEncodedVideoTrack(job.desktop, DESKTOP_FPS) if job.desktop else None
+    tracks = [t for t in (camera, microphone, desktop) if t is not None]
+    seat = SyntheticSeat(
+        job.base_url,
+        job.token,
+        camera=camera,
+        microphone=microphone,
+        desktop=desktop,
+        decode_grid=False,
+        keep_grid_frames=1,
+        measure_delay=True,
+        name=f"bench-seat-{job.index}",
+        start_timeout=READY_TIMEOUT,
+    )
+
+    async def snapshot() -> dict[str, Any]:
+        taken = {
+            "t": time.time(),
+            "sent": {
+                "camera": camera.frames_sent,
+                "microphone": microphone.frames_sent,
+                "desktop": desktop.frames_sent if desktop else 0,
+            },
+            "grid": seat.grid_frame_count,
+            "misses": seat.delay_misses,
+        }
+        taken["rtp"] = await seat.inbound_stats()
+        return taken
+
+    try:
+        await seat.start()
+        await seat.wait_roster(lambda _: seat.own_tile_index() is not None, READY_TIMEOUT)
+        own = seat.roster["seats"][seat.own_tile_index()] if seat.roster else {}
+        conn.send(("ready", {"key": own.get("key"), "pid": os.getpid()}))
+        while True:
+            message = await asyncio.to_thread(conn.recv)
+            if message == "mark":
+                conn.send(("mark", await snapshot()))
+            elif message == "stop_media":
+                for track in tracks:
+                    track.stop()
+                conn.send(("stopped", await snapshot()))
+            elif message == "report":
+                conn.send(("report", {**await snapshot(), "delays": list(seat.delays)}))
+            elif message == "stop":
+                break
+    finally:
+        await seat.close()
+
+
+# ---- parent: server, metrics, measurement ----------------------------------------------------
+
+
+def _free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cli(*args: str) -> str:
+    """Run ``python -m signaling.cli ARGS`` and return its stdout."""
+    done = subprocess.run(
+        [sys.executable, "-m", "signaling.cli", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"signaling.cli {args[0]} failed: {done.stderr[-2000:]}")
+    return done.stdout
+
+
+def _get(url: str, timeout: float = 5.0) -> str:
+    """GET a loopback URL and return the body."""
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return resp.read().decode()
+
+
+_SAMPLE = re.compile(r"^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+([-+\w.eE]+)")
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_metrics(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """Parse Prometheus text exposition into {name: [(labels, value)]}."""
+    out: dict[str, list[tuple[dict[str, str], float]]] = defaultdict(list)
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        match = _SAMPLE.match(line)
+        if match:
+            labels = dict(_LABEL.findall(match.group(2) or ""))
+            with contextlib.suppress(ValueError):
+                out[match.group(1)].append((labels, float(match.group(3))))
+    return out
+
+
+def _metric_sum(metrics: dict[str, Any], name: str, **match: str) -> float:
+    """Sum of the samples of ``name`` whose labels include ``match``."""
+    return sum(
+        value
+        for labels, value in metrics.get(name, [])
+        if all(labels.get(k) == v for k, v in match.items())
+    )
+
+
+def _dropped(metrics: dict[str, Any]) -> dict[str, float]:
+    """``roomserver_frames_dropped_total`` by ``where``."""
+    return {
+        labels.get("where", "?"): value
+        for labels, value in metrics.get("roomserver_frames_dropped_total", [])
+    }
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    """The q-th percentile (0..100) of values, or None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def _ask_all(conns: list[Connection], message: str, expect: str) -> list[dict[str, Any]]:
+    """Send ``message`` to every seat and collect their ``expect`` replies."""
+    for conn in conns:
+        conn.send(message)
+    return _collect(conns, message, expect)
+
+
+def _collect(conns: list[Connection], message: str, expect: str) -> list[dict[str, Any]]:
+    """Collect every seat's ``expect`` reply to ``message``."""
+    replies = []
+    for index, conn in enumerate(conns):
+        if not conn.poll(REPLY_TIMEOUT):
+            raise TimeoutError(f"seat {index} did not answer {message!r}")
+        kind, data = conn.recv()
+        if kind != expect:
+            raise RuntimeError(f"seat {index}: {kind}: {data}")
+        replies.append(data)
+    return replies
+
+
+def _udp_rcvbuf_errors() -> int | None:
+    """Datagrams the kernel dropped because a socket's receive buffer was full (system-wide)."""
+    try:
+        lines = [ln.split() for ln in Path("/proc/net/snmp").read_text().splitlines()
+                 if ln.startswith("Udp:")]
+        return int(dict(zip(lines[0][1:], lines[1][1:], strict=True))["RcvbufErrors"])
+    except (OSError, IndexError, KeyError, ValueError):
+        return None
+
+
+def _cpu_seconds(proc: psutil.Process) -> float:
+    """User + system CPU seconds of a process (all its threads)."""
+    times = proc.cpu_times()
+    return float(times.user + times.system)
+
+
+@dataclass
+class Result:
+    """What one run with N seats measured."""
+
+    seats: int
+    window_s: float = 0.0
+    server_cpu: float = 0.0
+    seats_cpu: float = 0.0
+    grid_fps: list[float] = field(default_factory=list)
+    server_grid_fps: float | None = None
+    sent: dict[str, int] = field(default_factory=dict)
+    received: dict[str, int] = field(default_factory=dict)
+    window_sent: dict[str, int] = field(default_factory=dict)
+    window_received: dict[str, int] = field(default_factory=dict)
+    grid_rtp: tuple[int, int] = (0, 0)
+    per_seat: list[dict[str, Any]] = field(default_factory=list)
+    udp_rcvbuf_errors: int | None = None
+    grid_skipped: float | None = None
+    dropped: dict[str, float] = field(default_factory=dict)
+    delays: list[float] = field(default_factory=list)
+    seat_p95: list[float] = field(default_factory=list)
+    unread: int = 0
+    loop_lag: float | None = None
+    error: str | None = None
+
+    def loss_pct(self, role: str, window: bool = False) -> float | None:
+        """Incoming frames of ``role`` lost, % of those sent (whole run, or the window)."""
+        sent = (self.window_sent if window else self.sent).get(role, 0)
+        received = (self.window_received if window else self.received).get(role, 0)
+        if not sent:
+            return None
+        return max(0, sent - received) * 100.0 / sent
+
+
+def cpu_split(pin: bool) -> tuple[set[int] | None, set[int] | None]:
+    """CPUs for the server and for the seats: the server gets one core of its own if pinned."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if not pin or len(cpus) < 2:
+        return None, None
+    return {cpus[0]}, set(cpus[1:])
+
+
+def run_once(
+    n: int,
+    duration: float,
+    warmup: float,
+    loops: dict[str, list[bytes]],
+    desktop: bool,
+    pin: bool,
+) -> Result:
+    """Start a fresh server and N seats, measure over ``duration`` s, tear everything down."""
+    result = Result(seats=n)
+    port = _free_port()
+    ctx = mp.get_context("spawn")
+    procs: list[mp.process.BaseProcess] = []
+    conns: list[Connection] = []
+    server: subprocess.Popen[bytes] | None = None
+    server_cpus, seat_cpus = cpu_split(pin)
+    with tempfile.TemporaryDirectory(prefix=f"bench-room-{n}-") as tmp:
+        data_dir = Path(tmp) / "data"
+        common = ["--data-dir", str(data_dir), "--bind", f"127.0.0.1:{port}"]
+        try:
+            links = json.loads(_cli("load-session", "--seats", str(n), *common))
+            experts = [link for link in links if link.get("role") == "expert"][:n]
+            if len(experts) < n:
+                raise RuntimeError(f"load session has {len(experts)} experts, need {n}")
+            base_url = f"http://127.0.0.1:{port}"
+            log = (Path(tmp) / "server.log").open("wb")
+            server = subprocess.Popen(
+                [sys.executable, "-m", "signaling.cli", "serve", *common, "--no-demo",
+                 "--ice-host", "127.0.0.1", "--log-level", "WARNING"],
+                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=(lambda: os.sched_setaffinity(0, server_cpus)) if server_cpus else None,
+            )
+            log.close()
+            _wait_healthy(base_url, server)
+            server_ps = psutil.Process(server.pid)
+
+            for index, link in enumerate(experts):
+                token = parse_qs(urlparse(link["url"]).query)["token"][0]
+                job = SeatJob(index, base_url, token, loops["camera"],
+                              loops[f"microphone{index % len(TONES)}"],
+                              loops["desktop"] if desktop else None, seat_cpus)
+                parent_end, child_end = ctx.Pipe()
+                proc = ctx.Process(target=seat_process, args=(job, child_end),
+                                   name=f"bench-seat-{index}", daemon=True)
+                proc.start()
+                child_end.close()
+                procs.append(proc)
+                conns.append(parent_end)
+            keys = []
+            deadline = time.monotonic() + READY_TIMEOUT
+            for index, conn in enumerate(conns):
+                if not conn.poll(max(0.0, deadline - time.monotonic())):
+                    raise TimeoutError(f"seat {index} not ready in {READY_TIMEOUT:.0f} s")
+                kind, data = conn.recv()
+                if kind != "ready":
+                    raise RuntimeError(f"seat {index}: {kind}: {data}")
+                keys.append(data["key"])
+            seat_ps = [psutil.Process(p.pid) for p in procs if p.pid is not None]
+
+            time.sleep(warmup)  # steady state: every tile has a picture, rates have settled
+            cpu0 = _cpu_seconds(server_ps)
+            seats_cpu0 = sum(_cpu_seconds(p) for p in seat_ps)
+            udp0 = _udp_rcvbuf_errors()
+            wall0 = time.monotonic()
+            # Seats count what they sent while the server's counters are read: same instant.
+            for conn in conns:
+                conn.send("mark")
+            metrics0 = parse_metrics(_get(f"{base_url}/metrics"))
+            marks0 = _collect(conns, "mark", "mark")
+
+            time.sleep(duration)
+
+            for conn in conns:
+                conn.send("mark")
+            metrics1 = parse_metrics(_get(f"{base_url}/metrics"))
+            marks1 = _collect(conns, "mark", "mark")
+            wall1 = time.monotonic()
+            cpu1 = _cpu_seconds(server_ps)
+            seats_cpu1 = sum(_cpu_seconds(p) for p in seat_ps)
+            udp1 = _udp_rcvbuf_errors()
+            if udp0 is not None and udp1 is not None:
+                result.udp_rcvbuf_errors = udp1 - udp0
+            result.grid_skipped = _metric_sum(metrics1, "roomserver_grid_frames_skipped") - (
+                _metric_sum(metrics0, "roomserver_grid_frames_skipped")
+            )
+            window = wall1 - wall0
+            result.window_s = window
+            result.server_cpu = (cpu1 - cpu0) * 100.0 / window
+            result.seats_cpu = (seats_cpu1 - seats_cpu0) * 100.0 / window
+            result.grid_fps = [
+                (m1["grid"] - m0["grid"]) / (m1["t"] - m0["t"])
+                for m0, m1 in zip(marks0, marks1, strict=True)
+            ]
+            fps_samples = [v for _, v in metrics1.get("roomserver_grid_fps", [])]
+            result.server_grid_fps = fps_samples[0] if fps_samples else None
+            lag = [v for _, v in metrics1.get("roomserver_event_loop_lag_seconds", [])]
+            result.loop_lag = lag[0] if lag else None
+            d0, d1 = _dropped(metrics0), _dropped(metrics1)
+            result.dropped = {k: d1[k] - d0.get(k, 0.0) for k in d1}
+            for role in ROLES:
+                result.window_sent[role] = sum(
+                    m1["sent"][role] - m0["sent"][role]
+                    for m0, m1 in zip(marks0, marks1, strict=True)
+                )
+                result.window_received[role] = int(sum(
+                    _metric_sum(metrics1, "roomserver_inbound_frames_total", seat=key, kind=role)
+                    - _metric_sum(metrics0, "roomserver_inbound_frames_total", seat=key, kind=role)
+                    for key in keys
+                ))
+            grid0 = [m["rtp"].get("video", {}) for m in marks0]
+            grid1 = [m["rtp"].get("video", {}) for m in marks1]
+            pairs = list(zip(grid0, grid1, strict=True))
+            result.grid_rtp = (
+                sum(b.get("received", 0) - a.get("received", 0) for a, b in pairs),
+                sum(b.get("lost", 0) - a.get("lost", 0) for a, b in pairs),
+            )
+
+            # Frames lost, whole run: stop sending, let what is in flight land, then count.
+            stopped = _ask_all(conns, "stop_media", "stopped")
+            time.sleep(SETTLE_S)
+            metrics2 = parse_metrics(_get(f"{base_url}/metrics"))
+            for role in ROLES:
+                result.sent[role] = sum(s["sent"][role] for s in stopped)
+                result.received[role] = int(sum(
+                    _metric_sum(metrics2, "roomserver_inbound_frames_total", seat=key, kind=role)
+                    for key in keys
+                ))
+
+            reports = _ask_all(conns, "report", "report")
+            for key, m0, m1, report in zip(keys, marks0, marks1, reports, strict=True):
+                own = [d for t, d in report["delays"] if m0["t"] <= t <= m1["t"]]
+                result.delays.extend(own)
+                p95 = _percentile(own, 95)
+                if p95 is not None:
+                    result.seat_p95.append(p95)
+                result.unread += m1["misses"] - m0["misses"]
+                camera = "roomserver_inbound_frames_total"
+                result.per_seat.append({
+                    "seat": key,
+                    "camera sent": m1["sent"]["camera"] - m0["sent"]["camera"],
+                    "camera received": int(
+                        _metric_sum(metrics1, camera, seat=key, kind="camera")
+                        - _metric_sum(metrics0, camera, seat=key, kind="camera")
+                    ),
+                    "grid fps": (m1["grid"] - m0["grid"]) / (m1["t"] - m0["t"]),
+                    "delay p50": _percentile(own, 50),
+                    "delay p95": p95,
+                    "unreadable": m1["misses"] - m0["misses"],
+                })
+        except Exception as exc:  # a benchmark reports what went wrong and moves on
+            result.error = f"{type(exc).__name__}: {exc}"
+            log_path = Path(tmp) / "server.log"
+            if log_path.exists():
+                tail = log_path.read_text(errors="replace").splitlines()[-15:]
+                result.error += "\n    server log:\n    " + "\n    ".join(tail)
+        finally:
+            _shutdown(conns, procs, server)
+    return result
+
+
+def _wait_healthy(base_url: str, server: subprocess.Popen[bytes]) -> None:
+    """Poll /healthz until the server answers (a poll with a deadline: no ready signal)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"server exited with {server.returncode}")
+        with contextlib.suppress(OSError, urllib.error.URLError):
+            _get(f"{base_url}/healthz", timeout=1)
+            return
+        time.sleep(0.1)
+    raise TimeoutError("server did not become healthy in 30 s")
+
+
+def _shutdown(
+    conns: list[Connection],
+    procs: list[mp.process.BaseProcess],
+    server: subprocess.Popen[bytes] | None,
+) -> None:
+    """Stop the seats (politely, then by force), then the server."""
+    for conn in conns:
+        with contextlib.suppress(OSError):
+            conn.send("stop")
+    deadline = time.monotonic() + 10
+    for proc in procs:
+        proc.join(max(0.1, deadline - time.monotonic()))
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(3)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(3)
+    for conn in conns:
+        conn.close()
+    if server is not None and server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(5)
+
+
+# ---- report ----------------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, spec: str, unit: str = "") -> str:
+    """Format a possibly missing figure."""
+    return "n/a" if value is None else f"{value:{spec}}{unit}"
+
+
+def print_result(r: Result, per_seat: bool = False) -> None:
+    """Print one N's table."""
+    print(f"\n== {r.seats} seats, window {r.window_s:.1f} s ==")
+    if r.error:
+        print(f"  FAILED: {r.error}")
+        return
+    target = r.seats == 10
+    rows = []
+    cpu_per_seat = r.server_cpu / r.seats if r.seats else 0.0
+    rows.append((
+        "server CPU",
+        f"{r.server_cpu:.1f} % of one core ({cpu_per_seat:.1f} % per seat)",
+        f"target <= {TARGET_CPU:.0f} %" if target else "",
+    ))
+    rows.append(("seat processes CPU", f"{r.seats_cpu:.1f} % of one core (the load generator)", ""))
+    fps = r.grid_fps
+    rows.append((
+        "grid fps per seat",
+        f"min {_fmt(min(fps) if fps else None, '.1f')}  median "
+        f"{_fmt(statistics.median(fps) if fps else None, '.1f')}  "
+        f"(server gauge {_fmt(r.server_grid_fps, '.1f')})",
+        f"target >= {TARGET_FPS:.0f}" if target else "",
+    ))
+    loss = "  ".join(
+        f"{role} {_fmt(r.loss_pct(role), '.2f', ' %')} "
+        f"({r.received.get(role, 0)}/{r.sent.get(role, 0)})"
+        for role in ROLES
+    )
+    window_loss = "  ".join(
+        f"{role} {_fmt(r.loss_pct(role, window=True), '.2f', ' %')} "
+        f"({r.window_received.get(role, 0)}/{r.window_sent.get(role, 0)})"
+        for role in ROLES
+    )
+    rows.append(("incoming frames lost", window_loss + "  (window)",
+                 f"target < {TARGET_LOSS} %" if target else ""))
+    # Whole run: exact counts (sending stopped, in-flight frames landed), start-up included.
+    rows.append(("", loss + "  (whole run)", ""))
+    received, lost = r.grid_rtp
+    rows.append(("grid RTP at the seats", f"{received} packets received, {lost} lost (window)", ""))
+    dropped = ", ".join(f"{k} {v:.0f}" for k, v in sorted(r.dropped.items())) or "none"
+    rows.append(("server frames dropped", dropped + " (window)", ""))
+    rows.append((
+        "grid frames skipped",
+        f"{_fmt(r.grid_skipped, '.0f')} (server behind its schedule, window)",
+        "",
+    ))
+    rows.append((
+        "UDP receive-buffer drops",
+        f"{_fmt(r.udp_rcvbuf_errors, 'd')} datagrams (kernel, system-wide, window)",
+        "",
+    ))
+    rows.append((
+        "glass-to-glass delay",
+        f"p50 {_ms(_percentile(r.delays, 50))}"
+        f"  p95 {_ms(_percentile(r.delays, 95))}  worst seat p95 "
+        f"{_ms(max(r.seat_p95) if r.seat_p95 else None)}  (n={len(r.delays)}, "
+        f"unreadable tiles {r.unread})",
+        "",
+    ))
+    rows.append(("server event-loop lag", _ms(r.loop_lag) + " (last sample)", ""))
+    width = max(len(name) for name, _, _ in rows)
+    for name, value, note in rows:
+        print(f"  {name:<{width}}  {value}" + (f"   [{note}]" if note else ""))
+    if per_seat:
+        print("  per seat (window): camera received/sent, grid fps, delay p50/p95, unreadable")
+        for seat in r.per_seat:
+            print(f"    {seat['seat']}  {seat['camera received']}/{seat['camera sent']}  "
+                  f"{seat['grid fps']:.1f} fps  {_ms(seat['delay p50'])} / "
+                  f"{_ms(seat['delay p95'])}  {seat['unreadable']}")
+
+
+def _ms(seconds: float | None) -> str:
+    """Seconds as milliseconds, or n/a."""
+    return "n/a" if seconds is None else f"{seconds * 1000:.0f} ms"
+
+
+def print_summary(results: list[Result]) -> None:
+    """Print one line per N."""
+    print("\n== summary ==")
+    print(f"  {'seats':>5}  {'server CPU %':>12}  {'grid fps min':>12}  {'camera lost %':>13}  "
+          f"{'delay p50':>9}  {'delay p95':>9}")
+    for r in results:
+        if r.error:
+            print(f"  {r.seats:>5}  failed")
+            continue
+        print(
+            f"  {r.seats:>5}  {r.server_cpu:>12.1f}  "
+            f"{_fmt(min(r.grid_fps) if r.grid_fps else None, '.1f'):>12}  "
+            f"{_fmt(r.loss_pct('camera', window=True), '.2f'):>13}  "
+            f"{_ms(_percentile(r.delays, 50)):>9}  "
+            f"{_ms(_percentile(r.delays, 95)):>9}"
+        )
+    print(f"  targets at 10 seats: server <= {TARGET_CPU:.0f} % of one core, grid >= "
+          f"{TARGET_FPS:.0f} fps, < {TARGET_LOSS} % frames lost")
+
+
+TONES = (330.0, 440.0, 550.0, 660.0, 770.0)
+
+
+def build_loops() -> dict[str, list[bytes]]:
+    """Pre-encode the media every seat replays (once, in the parent)."""
+    from media.synthetic import camera_loop, desktop_loop, tone_loop
+
+    loops = {
+        "camera": [bytes(p) for p in camera_loop((200, 60, 40), seconds=10, fps=CAMERA_FPS)],
+        "desktop": [bytes(p) for p in desktop_loop(seconds=10, fps=DESKTOP_FPS)],
+    }
+    for index, freq in enumerate(TONES):
+        loops[f"microphone{index}"] = [bytes(p) for p in tone_loop(freq, seconds=1.0)]
+    return loops
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark for each N and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seats", default="2,5,10", help="comma list of seat counts")
+    parser.add_argument("--duration", type=float, default=30.0, help="measured window, seconds")
+    parser.add_argument("--warmup", type=float, default=6.0, help="seconds before measuring")
+    parser.add_argument("--no-desktop", action="store_true", help="seats send no desktop track")
+    parser.add_argument("--per-seat", action="store_true", help="also print one line per seat")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="do not give the server a CPU of its own (seats on the others)")
+    args = parser.parse_args(argv)
+    counts = [int(x) for x in args.seats.split(",") if x.strip()]
+    server_cpus, seat_cpus = cpu_split(not args.no_pin)
+    pinning = (
+        f"server pinned to CPU {sorted(server_cpus)}, seats to CPUs {sorted(seat_cpus)}"
+        if server_cpus and seat_cpus
+        else "no CPU pinning"
+    )
+    print(f"room benchmark: seats {counts}, window {args.duration:.0f} s, warm-up "
+          f"{args.warmup:.0f} s, {psutil.cpu_count()} CPUs, {pinning}")
+    started = time.monotonic()
+    loops = build_loops()
+    kbit = sum(len(p) for p in loops["camera"]) * 8 / 10 / 1000
+    desktop = "none" if args.no_desktop else f"VP8 1280x720 {DESKTOP_FPS} fps"
+    print(f"media per seat: camera VP8 640x480 {CAMERA_FPS} fps ~{kbit:.0f} kbit/s, desktop "
+          f"{desktop}, Opus 20 ms tone (pre-encoded loops, pre-encode "
+          f"{time.monotonic() - started:.1f} s)")
+    results = []
+    for n in counts:
+        result = run_once(
+            n, args.duration, args.warmup, loops, not args.no_desktop, not args.no_pin
+        )
+        print_result(result, args.per_seat)
+        results.append(result)
+    print_summary(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
