@@ -33,8 +33,11 @@ lint: install
 	$(VENV)/bin/ruff check roomserver signaling media recorder web tests bench
 	$(VENV)/bin/lint-imports
 
+# The browser tests run in their own pytest process: Playwright's sync API keeps an event loop
+# running in the main thread for the whole session, which the asyncio tests cannot share.
 test: lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
+	$(PY) -m pytest -m e2e $(PYTEST_ARGS)
 
 test-fast: install
 	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
