@@ -12,6 +12,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from media.config import MediaConfig
 from media.fanout import PacketTrack
 from media.grid import GridCompositor, TileSpec
+from media.mixencoder import MixEncoder
 from media.mixer import AudioMixer, MixTrack
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ class RoomMedia:
         self.name = name
         self.grid = GridCompositor(config, name=name)
         self.mixer = AudioMixer(config, name=name)
+        self.mix = MixEncoder(self.mixer, name=name)
         self._inputs: dict[tuple[str, str], tuple[MediaStreamTrack, asyncio.Task[None]]] = {}
         self._closed = False
 
@@ -35,6 +37,7 @@ class RoomMedia:
         """Start composing and mixing."""
         await self.grid.start()
         await self.mixer.start()
+        await self.mix.start()
 
     async def close(self) -> None:
         """Stop every input and output; safe to call twice."""
@@ -43,6 +46,7 @@ class RoomMedia:
         self._closed = True
         for key in list(self._inputs):
             await self._stop_input(key)
+        await self.mix.close()
         await self.grid.close()
         await self.mixer.close()
 

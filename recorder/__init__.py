@@ -1,0 +1,31 @@
+"""The archive: every track recorded as it came, hash-chained events, sealed parts.
+
+Layout of one session's archive (a folder, or an object prefix in S3-compatible storage)::
+
+    archive/<session_id>/
+        part-0001/                    one part per uninterrupted run of the server
+            media/<track_id>/000001.webm  segments of one track (VP8 or Opus in WebM, as received)
+            segments.jsonl            journal: one line per finished segment (written as it closes)
+            events.jsonl              the session's events of this part, hash-chained
+            manifest.json             tracks, segments (size, SHA-256, SM3, durations, spans), gaps
+            SHA256SUMS                `sha256sum -c` list of every file above
+            seal.json                 Merkle roots, last event hash, previous seal, state
+            seal.sig                  Ed25519 signature of the exact bytes of seal.json
+            server-key.pub.pem        the public key that signed it
+        part-0002/ ...                after a restart: its first event chains from part 1's seal
+        README.txt                    how to check the archive with sha256sum and openssl
+
+Track ids: ``<venue_id>-<seat_no>-camera|microphone|desktop``, ``room-grid``, ``room-mix``.
+
+Hash chain: every line of ``events.jsonl`` is a JSON object with ``seq``, ``at``, ``kind``,
+``actor``, ``data``, ``prev`` and ``hash``; ``hash`` is the SHA-256 of the canonical JSON
+(sorted keys, no spaces, UTF-8) of the object without ``hash``; ``prev`` is the ``hash`` of the
+line before, for the first line of part 1 64 zeros, for the first line of a later part the
+SHA-256 of the previous part's ``seal.json``.
+
+Merkle roots (RFC 6962 shape): leaves are the segment digests in manifest order followed by the
+last event hash; a leaf node is H(0x00 || leaf), an inner node H(0x01 || left || right), an odd
+node is promoted unchanged. Computed once with SHA-256 and once with SM3 (GB/T 32905).
+
+The package never imports ``media`` or ``signaling``; frames arrive through ``recorder.ports``.
+"""

@@ -12,10 +12,13 @@ from roomserver.errors import InvalidRequest, InvalidToken, NotYourRoom, RoleNot
 from roomserver.model import Role
 from signaling.errors import problem_response
 from signaling.rooms import roster_offline
+from signaling.seats import SeatNamespace
 from signaling.services import Services
+from signaling.sessions import end_session
 from signaling.tokens import Grants
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
+SEATS: web.AppKey[SeatNamespace] = web.AppKey("seats", SeatNamespace)
 WEB_DIR = Path(web_package.__file__).resolve().parent
 # Front-end libraries installed from the npm registry by `make` (package.json at the repo root).
 NODE_MODULES = WEB_DIR.parent / "node_modules"
@@ -98,7 +101,7 @@ async def issue_token(request: web.Request) -> web.Response:
         raise InvalidRequest("ttl_s 必须是 60 到 2592000 之间的整数")
     participant = await services.store.get_participant(body["participant_id"])
     token = services.tokens.issue(participant, ttl_s=ttl)
-    await services.store.append_event(
+    await services.events.append(
         "token_issued",
         {"participant": participant.id, "role": str(participant.role), "by": grants.participant_id},
         session_id=participant.session_id,
@@ -121,6 +124,28 @@ async def session_roster(request: web.Request) -> web.Response:
     if room is not None:
         return web.json_response(room.roster_payload())
     return web.json_response(await roster_offline(services.store, session_id))
+
+
+async def end_session_route(request: web.Request) -> web.Response:
+    """``POST /api/sessions/{id}/end``: the end instruction (admin, or the session's host)."""
+    services = request.app[SERVICES]
+    grants = bearer_grants(request)
+    session_id = request.match_info["session_id"]
+    allowed = grants.role == Role.ADMIN or (
+        grants.role == Role.HOST and grants.session_id == session_id
+    )
+    if not allowed:
+        raise RoleNotAllowed("只有主场主持人可以发出评审结束指令")
+    session = await end_session(
+        session_id,
+        actor=grants.participant_id,
+        store=services.store,
+        events=services.events,
+        rooms=services.rooms,
+        archives=services.archives,
+        seats=request.app.get(SEATS),
+    )
+    return web.json_response({"session_id": session.id, "state": str(session.state)})
 
 
 async def whoami(request: web.Request) -> web.Response:
@@ -166,6 +191,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/me", whoami)
     app.router.add_post("/api/tokens", issue_token)
     app.router.add_get("/api/sessions/{session_id}/roster", session_roster)
+    app.router.add_post("/api/sessions/{session_id}/end", end_session_route)
     app.router.add_static("/static/", WEB_DIR, show_index=False, append_version=False)
     vendor = NODE_MODULES / "socket.io-client" / "dist"
     if vendor.is_dir():

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 
 import socketio
 from aiohttp import web
 
 from media.ice import apply_host_candidate_policy
+from recorder.seal import ServerKey
 from roomserver.store import SqlStore
-from signaling.api import SERVICES, add_routes, problem_middleware
+from signaling.api import SEATS, SERVICES, add_routes, problem_middleware
+from signaling.archiving import ArchiveManager
 from signaling.config import AppConfig
+from signaling.events import EventLog
 from signaling.metrics import LoopLagMonitor, Metrics
 from signaling.rooms import RoomManager
 from signaling.seats import SeatNamespace
@@ -20,9 +25,20 @@ from signaling.tokens import TokenIssuer, load_or_create_key
 
 logger = logging.getLogger(__name__)
 
-SEATS: web.AppKey[SeatNamespace] = web.AppKey("seats", SeatNamespace)
 SIO: web.AppKey[socketio.AsyncServer] = web.AppKey("sio", socketio.AsyncServer)
 MAX_SOCKET_MESSAGE = 256 * 1024
+
+
+def load_archive_key(config: AppConfig) -> ServerKey:
+    """The archive signing key (created at first start); its public key exported beside it."""
+    key = ServerKey.load_or_create(config.archive_key_path)
+    public = key.public_pem()
+    path = config.archive_public_key_path
+    if not path.exists() or path.read_bytes() != public:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(public)
+        os.replace(tmp, path)
+    return key
 
 
 def create_app(config: AppConfig) -> web.Application:
@@ -47,7 +63,13 @@ def create_app(config: AppConfig) -> web.Application:
         store = SqlStore(config.store)
         await store.start()
         metrics = Metrics()
-        rooms = RoomManager(store, config.media)
+        tasks = TaskSet()
+        events = EventLog(store)
+        archive_key = await asyncio.to_thread(load_archive_key, config)
+        archives = ArchiveManager(config.archive_dir, archive_key, config.recorder, events, tasks)
+        # Parts left open by a crash are repaired and sealed before anything new is recorded.
+        await archives.recover()
+        rooms = RoomManager(store, config.media, archives)
         metrics.add_room_source(lambda: [room.sample() for room in rooms])
         services = Services(
             config=config,
@@ -55,7 +77,9 @@ def create_app(config: AppConfig) -> web.Application:
             tokens=TokenIssuer(key, default_ttl_s=config.token_ttl_s),
             rooms=rooms,
             metrics=metrics,
-            tasks=TaskSet(),
+            tasks=tasks,
+            events=events,
+            archives=archives,
         )
         app[SERVICES] = services
         seats = SeatNamespace(services)
@@ -63,7 +87,7 @@ def create_app(config: AppConfig) -> web.Application:
         app[SEATS] = seats
         lag = LoopLagMonitor(metrics.loop_lag)
         await lag.start()
-        await store.append_event("server_started", {"bind": f"{config.host}:{config.port}"})
+        await events.append("server_started", {"bind": f"{config.host}:{config.port}"})
         try:
             yield
         finally:
@@ -71,7 +95,7 @@ def create_app(config: AppConfig) -> web.Application:
             await rooms.close()
             await services.tasks.close()
             await lag.close()
-            await store.append_event("server_stopped", {})
+            await events.append("server_stopped", {})
             await store.close()
 
     async def on_shutdown(app: web.Application) -> None:

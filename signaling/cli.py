@@ -18,6 +18,7 @@ from roomserver.demo import DemoData, create_demo, create_load_session, find_dem
 from roomserver.errors import RoomError
 from roomserver.model import Role, Venue
 from roomserver.store import SqlStore
+from signaling import archive_cli
 from signaling.api import participant_url
 from signaling.app import create_app
 from signaling.config import (
@@ -221,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="create a session of N experts for load tests (JSON links)",
     )
     load.add_argument("--seats", type=int, required=True)
+    archive_cli.add_commands(sub, common)
     return parser
 
 
@@ -229,6 +231,8 @@ COMMANDS = {
     "demo": cmd_demo,
     "token": cmd_token,
     "load-session": cmd_load_session,
+    "archive list": archive_cli.cmd_archive_list,
+    "session end": archive_cli.cmd_session_end,
 }
 
 
@@ -241,8 +245,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         parser.error(str(exc))
     setup_logging(config.log_level)
+    command = " ".join(
+        filter(
+            None,
+            [
+                args.command,
+                getattr(args, "archive_command", None),
+                getattr(args, "session_command", None),
+            ],
+        )
+    )
+    if command == "archive verify":
+        # Synchronous and usable on a copied folder: no event loop, no database.
+        return archive_cli.cmd_archive_verify(config, args)
     try:
-        return asyncio.run(COMMANDS[args.command](config, args))
+        return asyncio.run(COMMANDS[command](config, args))
     except RoomError as exc:
         print(f"错误：{exc.message}", file=sys.stderr)
         return 1

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from media.config import MediaConfig
+from recorder.config import RecorderConfig
 from roomserver.config import StoreConfig
 
 ENV_PREFIX = "ROOMSERVER_"
@@ -60,6 +61,7 @@ class AppConfig:
     port: int
     store: StoreConfig
     media: MediaConfig = field(default_factory=MediaConfig)
+    recorder: RecorderConfig = field(default_factory=RecorderConfig)
     ice: IceConfig = field(default_factory=IceConfig)
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -80,8 +82,23 @@ class AppConfig:
 
     @property
     def secrets_dir(self) -> Path:
-        """Keys created at first start (token signing key)."""
+        """Keys created at first start (token signing key, archive signing key)."""
         return self.data_dir / "secrets"
+
+    @property
+    def archive_dir(self) -> Path:
+        """Session archives (one folder per session)."""
+        return self.data_dir / "archive"
+
+    @property
+    def archive_key_path(self) -> Path:
+        """The Ed25519 key that seals archives."""
+        return self.secrets_dir / "archive-ed25519.pem"
+
+    @property
+    def archive_public_key_path(self) -> Path:
+        """The exported public key of the archive seals (give it to auditors)."""
+        return self.data_dir / "archive-public-key.pem"
 
 
 # name: (type, default, help). Every key can be set as --name, ROOMSERVER_NAME or `name` in TOML.
@@ -102,6 +119,8 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
     "announced_address": ("str", None, "public IP announced in ICE candidates (1:1 NAT)"),
     "public_url": ("str", None, "base URL of the printed links, e.g. https://pb.example.cn"),
     "token_ttl": ("int", 24 * 3600, "lifetime of issued join tokens, seconds"),
+    "segment_seconds": ("int", 10, "length of archive media segments, seconds"),
+    "retention_years": ("int", 15, "years an archive is kept before it may be deleted"),
     "log_level": ("str", "INFO", "DEBUG, INFO, WARNING or ERROR"),
 }
 
@@ -220,6 +239,11 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         raise ConfigError(f"log_level must be DEBUG, INFO, WARNING or ERROR, not {level}")
     if settings["token_ttl"] <= 0:
         raise ConfigError("token_ttl must be positive")
+    if not 2 <= settings["segment_seconds"] <= 600:
+        raise ConfigError("segment_seconds must be between 2 and 600")
+    if settings["retention_years"] < 15:
+        # The standard (4.3, 7.2.5) asks for at least 15 years.
+        raise ConfigError("retention_years must be at least 15")
     return AppConfig(
         data_dir=data_dir,
         host=host,
@@ -234,6 +258,10 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         tls_key=tls_key,
         public_url=settings["public_url"],
         token_ttl_s=settings["token_ttl"],
+        recorder=RecorderConfig(
+            segment_seconds=float(settings["segment_seconds"]),
+            retention_years=settings["retention_years"],
+        ),
         log_level=level,
     )
 

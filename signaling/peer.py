@@ -25,6 +25,7 @@ from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from media.room import DECODED_ROLES
 from media.tap import EncodedFrame, ReceiverTap, hook_keyframe_requests, install_tap, send_pli
+from recorder.track import TrackRecorder
 from roomserver.errors import InvalidRequest
 from signaling.config import IceConfig
 from signaling.metrics import Metrics
@@ -33,6 +34,7 @@ from signaling.rooms import Room
 logger = logging.getLogger(__name__)
 
 ROLE_KINDS = {"camera": "video", "microphone": "audio", "desktop": "video"}
+ROLE_LABELS = {"camera": "摄像头", "microphone": "麦克风", "desktop": "屏幕"}
 MAX_PENDING_CANDIDATES = 64
 PLI_MIN_INTERVAL_S = 0.5
 
@@ -116,6 +118,7 @@ class PeerSession:
         self._own_tracks: list[MediaStreamTrack] = []
         self._taps: dict[str, ReceiverTap] = {}
         self._attached: list[tuple[str, MediaStreamTrack]] = []
+        self._recorders: dict[str, TrackRecorder] = {}
         self._last_pli: dict[str, float] = {}
         self._lock = asyncio.Lock()
         self._closed = False
@@ -242,12 +245,36 @@ class PeerSession:
         if role in DECODED_ROLES:
             self._attached.append((role, track))
             self._spawn(self._room.media.attach(seat, role, track), f"attach-{role}")
+        if self._room.archive is not None:
+            self._spawn(self._record(receiver, tap, role), f"record-{role}")
 
         @track.on("ended")
         def on_ended() -> None:
             if role in self.tracks:
                 self.tracks.discard(role)
                 self._on_change()
+
+    async def _record(self, receiver: RTCRtpReceiver, tap: ReceiverTap, role: str) -> None:
+        """Record the track as it arrives (no decoding) into the session's archive."""
+        archive = self._room.archive
+        assert archive is not None
+        track_id = f"{self._seat.replace(':', '-')}-{role}"
+        video = ROLE_KINDS[role] == "video"
+        seat = self._room.roster_seat(self._seat)
+        recorder = await archive.add_track(
+            track_id,
+            kind=ROLE_KINDS[role],
+            codec="VP8" if video else "opus",
+            clock_rate=90_000 if video else 48_000,
+            label=f"{seat.label if seat else self._seat} {ROLE_LABELS[role]}",
+            request_keyframe=(lambda: self._request_keyframe(receiver, role)) if video else None,
+        )
+        if self._taps.get(role) is not tap:
+            # The connection was replaced while the recorder started.
+            await archive.remove_track(track_id, recorder)
+            return
+        self._recorders[track_id] = recorder
+        tap.add_sink(recorder.push)
 
     def _request_keyframe(self, receiver: RTCRtpReceiver, role: str) -> None:
         now = time.monotonic()
@@ -284,6 +311,11 @@ class PeerSession:
         for role, track in self._attached:
             await self._room.media.detach(self._seat, role, track)
         self._attached.clear()
+        archive = self._room.archive
+        for track_id, recorder in list(self._recorders.items()):
+            if archive is not None:
+                await archive.remove_track(track_id, recorder)
+        self._recorders.clear()
         for track in self._own_tracks:
             track.stop()
         self._own_tracks.clear()

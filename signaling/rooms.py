@@ -12,13 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 from media.config import MediaConfig
 from media.grid import TileSpec
+from media.mixencoder import packet_frame
 from media.room import RoomMedia
+from recorder.archive import SessionArchive
 from roomserver.model import Session, Venue
 from roomserver.rules import RosterSeat, roster_seats
 from roomserver.store import SqlStore
 from signaling.metrics import RoomSample
 
 if TYPE_CHECKING:
+    from signaling.archiving import ArchiveManager
     from signaling.peer import PeerSession
 
 logger = logging.getLogger(__name__)
@@ -48,12 +51,19 @@ class Room:
     """The live state of one session: its roster, who is online, and the room's media."""
 
     def __init__(
-        self, session: Session, venues: dict[str, Venue], roster: list[RosterSeat], media: RoomMedia
+        self,
+        session: Session,
+        venues: dict[str, Venue],
+        roster: list[RosterSeat],
+        media: RoomMedia,
+        archive: SessionArchive | None = None,
     ) -> None:
         self.session = session
         self.venues = venues
         self.roster = roster
         self.media = media
+        self.archive = archive
+        self.ended = False
         self.seats: dict[str, SeatState] = {}
         media.set_tiles([TileSpec(seat_key(s.venue_id, s.seat_no), s.label) for s in roster])
 
@@ -127,9 +137,12 @@ async def roster_offline(store: SqlStore, session_id: str) -> dict[str, Any]:
 class RoomManager:
     """Creates rooms on first use, closes them when they stay empty."""
 
-    def __init__(self, store: SqlStore, media_config: MediaConfig) -> None:
+    def __init__(
+        self, store: SqlStore, media_config: MediaConfig, archives: ArchiveManager | None = None
+    ) -> None:
         self._store = store
         self._media_config = media_config
+        self._archives = archives
         self._rooms: dict[str, Room] = {}
         self._lock = asyncio.Lock()
         self._reapers: dict[str, asyncio.Task[None]] = {}
@@ -163,6 +176,13 @@ class RoomManager:
             self._reap_later(room), name=f"room-reaper-{room.id}"
         )
 
+    async def close_room(self, room: Room) -> None:
+        """Close one room now (its session ended)."""
+        async with self._lock:
+            await self._cancel_reaper(room.id)
+            if self._rooms.get(room.id) is room:
+                await self._close_room(room)
+
     async def close(self) -> None:
         """Close every room; safe to call twice."""
         self._closed = True
@@ -178,10 +198,39 @@ class RoomManager:
         roster = roster_seats(session, venues, participants)
         media = RoomMedia(self._media_config, name=session.project_code)
         await media.start()
+        archive = await self._start_archive(session, media) if self._archives else None
         logger.info(
             "room %s (%s) opened with %d seats", session_id, session.project_code, len(roster)
         )
-        return Room(session, venues, roster, media)
+        return Room(session, venues, roster, media, archive)
+
+    async def _start_archive(self, session: Session, media: RoomMedia) -> SessionArchive:
+        """Record the room grid and the full mix from the packets the server already encodes."""
+        assert self._archives is not None
+        archive = await self._archives.open(session)
+        grid = await archive.add_track(
+            "room-grid",
+            kind="video",
+            codec="VP8",
+            clock_rate=90_000,
+            label="评标室画面",
+            request_keyframe=media.grid.request_keyframe,
+        )
+        media.grid.add_listener(
+            lambda packet, _keyframe: grid.push(
+                packet_frame(packet, kind="video", codec="VP8", clock_rate=90_000)
+            )
+        )
+        mix = await archive.add_track(
+            "room-mix",
+            kind="audio",
+            codec="opus",
+            clock_rate=48_000,
+            label="评标室声音",
+            request_keyframe=None,
+        )
+        media.mix.add_listener(mix.push)
+        return archive
 
     async def _close_room(self, room: Room) -> None:
         self._rooms.pop(room.id, None)
@@ -190,6 +239,8 @@ class RoomManager:
                 await state.peer.close()
         room.seats.clear()
         await room.media.close()
+        if room.archive is not None and self._archives is not None:
+            await self._archives.seal(room.archive, "ended" if room.ended else "interrupted")
         if self.on_room_closed is not None:
             self.on_room_closed(room)
         logger.info("room %s closed", room.id)

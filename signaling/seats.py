@@ -91,7 +91,7 @@ class SeatNamespace(socketio.AsyncNamespace):
         except Exception as exc:
             err = as_room_error(exc)
             self.services.metrics.refused(err.code)
-            await store.append_event(
+            await self.services.events.append(
                 "connect_refused",
                 {"namespace": NAMESPACE, "code": err.code, "remote": remote},
                 session_id=session_id,
@@ -107,7 +107,7 @@ class SeatNamespace(socketio.AsyncNamespace):
         room.seats[key] = state
         self._by_sid[sid] = (room, state)
         await self.enter_room(sid, session_room(session.id))
-        await store.append_event(
+        await self.services.events.append(
             "seat_connected",
             {
                 "seat": key,
@@ -132,7 +132,7 @@ class SeatNamespace(socketio.AsyncNamespace):
             await state.peer.close()
         if room.seats.get(state.key) is state:
             del room.seats[state.key]
-            await self.services.store.append_event(
+            await self.services.events.append(
                 "seat_disconnected",
                 {"seat": state.key, "reason": str(reason) if reason is not None else None},
                 session_id=room.id,
@@ -150,7 +150,7 @@ class SeatNamespace(socketio.AsyncNamespace):
         room, state = self._entry(sid)
         seat = room.roster_seat(state.key)
         assert seat is not None  # checked at connect
-        await self.services.store.append_event(
+        await self.services.events.append(
             "seat_joined", {"seat": state.key}, session_id=room.id, actor=state.participant_id
         )
         return {
@@ -176,7 +176,7 @@ class SeatNamespace(socketio.AsyncNamespace):
         request = parse_payload(OfferRequest, data)
         room, state = self._entry(sid)
         answer = await self._peer(room, state).negotiate(request.sdp, dict(request.roles))
-        await self.services.store.append_event(
+        await self.services.events.append(
             "media_negotiated",
             {"seat": state.key, "roles": sorted(request.roles.values())},
             session_id=room.id,
@@ -197,7 +197,7 @@ class SeatNamespace(socketio.AsyncNamespace):
         """The expert leaves the seat on purpose."""
         parse_payload(LeaveRequest, data)
         room, state = self._entry(sid)
-        await self.services.store.append_event(
+        await self.services.events.append(
             "seat_left", {"seat": state.key}, session_id=room.id, actor=state.participant_id
         )
         if state.peer is not None:
@@ -234,7 +234,7 @@ class SeatNamespace(socketio.AsyncNamespace):
         )
         if previous.peer is not None:
             await previous.peer.close()
-        await self.services.store.append_event(
+        await self.services.events.append(
             "seat_replaced",
             {"seat": previous.key},
             session_id=room.id,
@@ -245,7 +245,7 @@ class SeatNamespace(socketio.AsyncNamespace):
     async def log_refusal(self, sid: str, event: str, err: RoomError) -> None:
         """Every refused request is an event of the session it was aimed at."""
         entry = self._by_sid.get(sid)
-        await self.services.store.append_event(
+        await self.services.events.append(
             "request_refused",
             {"event": event, "code": err.code, "seat": entry[1].key if entry else None},
             session_id=entry[0].id if entry else None,
@@ -258,6 +258,22 @@ class SeatNamespace(socketio.AsyncNamespace):
     async def _push_roster(self, room: Room) -> None:
         room.media.set_online(set(room.seats))
         await self.emit("roster", room.roster_payload(), room=session_room(room.id))
+
+    async def end_room(self, room: Room) -> None:
+        """The session ended: tell its seats, close their media and connections."""
+        await self.emit(
+            "session_ended",
+            {"message": "主场已发出评审结束指令，本场评标结束。请按工作人员指引离场。"},
+            room=session_room(room.id),
+        )
+        for sid, (entry_room, state) in list(self._by_sid.items()):
+            if entry_room is not room:
+                continue
+            self._by_sid.pop(sid, None)
+            if state.peer is not None:
+                await state.peer.close()
+            room.seats.pop(state.key, None)
+            await self.disconnect(sid)
 
     async def notify_shutdown(self) -> None:
         """Tell every seat that the server is going away (it will reconnect)."""

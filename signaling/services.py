@@ -6,10 +6,14 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from roomserver.store import SqlStore
 from signaling.config import AppConfig
+from signaling.events import EventLog
+
+if TYPE_CHECKING:
+    from signaling.archiving import ArchiveManager
 from signaling.metrics import Metrics
 from signaling.rooms import RoomManager
 from signaling.tokens import TokenIssuer
@@ -56,3 +60,5 @@ class Services:
     rooms: RoomManager
     metrics: Metrics
     tasks: TaskSet
+    events: EventLog
+    archives: ArchiveManager

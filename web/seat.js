@@ -96,6 +96,9 @@ function connectSocket() {
   socket.on("replaced", (msg) => {
     end((msg && msg.message) || "本席位已在其他设备上进入评标室。", (msg && msg.code) || "seat_replaced");
   });
+  socket.on("session_ended", (msg) => {
+    end((msg && msg.message) || "本场评标已结束。", null, "info");
+  });
   socket.on("server_shutdown", (msg) => {
     if (app.ended) return;
     ui.showBanner((msg && msg.message) || "服务器正在重启，稍后将自动重新连接。", "info");

@@ -1,0 +1,18 @@
+"""Configuration of the recorder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RecorderConfig:
+    """How the archive is written."""
+
+    # A new segment starts at the first keyframe after this many seconds (audio: at once).
+    segment_seconds: float = 10.0
+    # Clusters are written (and flushed to the OS) at least this often: the most a crash loses.
+    flush_interval_ms: int = 1000
+    # Frames waiting for the disk, per track; beyond this they are dropped and a gap is recorded.
+    max_queued_frames: int = 900
+    retention_years: int = 15

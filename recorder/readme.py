@@ -1,0 +1,109 @@
+"""README.txt of a session archive: how to check it with standard tools, Chinese then English."""
+
+from __future__ import annotations
+
+# Checks the event chain of one part with nothing but Python's standard library. Run inside a
+# part folder; the argument is where the chain starts (64 zeros for part-0001, else the SHA-256
+# of the previous part's seal.json). Prints one line per event and the last hash.
+CHAIN_SCRIPT = """\
+import hashlib, json, sys
+prev = sys.argv[1] if len(sys.argv) > 1 else "0" * 64
+broken = 0
+for n, line in enumerate(open("events.jsonl", encoding="utf-8"), 1):
+    r = json.loads(line)
+    body = {k: v for k, v in r.items() if k != "hash"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    ok = r["prev"] == prev and r["hash"] == hashlib.sha256(text.encode("utf-8")).hexdigest()
+    broken += not ok
+    print(n, r["seq"], "ok" if ok else "BROKEN")
+    prev = r["hash"]
+print("last", prev)
+sys.exit(1 if broken else 0)
+"""
+
+
+def archive_readme(session_id: str, project: str | None) -> str:
+    """The README.txt text for one session archive (Chinese first, then English)."""
+    project_zh = f"项目：{project}\n" if project else ""
+    project_en = f"Project: {project}\n" if project else ""
+    # Flush left: a here-document copied from an indented block would not run.
+    script = f"python3 - {'0' * 64} <<'EOF'\n{CHAIN_SCRIPT}EOF"
+    return f"""\
+远程异地评标 全过程录音录像档案
+==============================
+会话：{session_id}
+{project_zh}
+本文件夹是一次评标会话的证据档案，保存期不少于 15 年。任何人都可以用常见工具（sha256sum、
+openssl、python3）独立核验：没有文件被修改、删除、插入，事件也没有被删改或调换顺序。
+`roomserver archive verify <本文件夹>` 会一次完成下面全部检查；以下步骤不依赖本系统。
+
+目录结构
+  part-0001/                 服务器每连续运行一次为一个分段（重启后为 part-0002 …）
+    media/<轨道>/000001.webm  各路音视频，按接收原样分段保存（VP8 或 Opus，WebM 封装）
+    segments.jsonl           分段日志：每个分段结束时写入一行
+    events.jsonl             本分段的事件，逐条哈希链接
+    manifest.json            轨道、分段（大小、SHA-256、SM3、时长）、中断区间
+    SHA256SUMS               以上每个文件的 SHA-256 清单
+    seal.json                封存信息：Merkle 根、最后事件哈希、前一分段封存哈希、状态
+    seal.sig                 对 seal.json 原始字节的 Ed25519 签名
+    server-key.pub.pem       签名所用服务器公钥
+
+核验步骤（对每个 part-NNNN 目录）
+1. 文件完整：
+    cd part-0001 && sha256sum -c SHA256SUMS
+   并确认 `sha256sum SHA256SUMS` 等于 seal.json 中的 sha256sums_sha256。
+2. 签名：
+    openssl pkeyutl -verify -pubin -inkey server-key.pub.pem -rawin -in seal.json -sigfile seal.sig
+   应输出 "Signature Verified Successfully"。公钥指纹（应与运营方公布的一致）：
+    openssl pkey -pubin -in server-key.pub.pem -outform DER | tail -c 32 | sha256sum
+3. 清单：`sha256sum manifest.json` 等于 seal.json 的 manifest_sha256；国密 SM3 摘要用
+    openssl dgst -sm3 manifest.json
+   核对 manifest_sm3；每个分段同样可用 `openssl dgst -sm3 media/...` 对照 manifest.json。
+4. 事件链：events.jsonl 每行是一个 JSON 对象（seq、at、kind、actor、data、prev、hash）。
+   hash 是去掉 hash 字段后按键排序、无空格、UTF-8 的 JSON 的 SHA-256；prev 是上一行的 hash；
+   part-0001 第一行的 prev 为 64 个 0，之后各分段第一行的 prev 为前一分段 seal.json 的
+   SHA-256（也写在本分段 seal.json 的 previous_seal_sha256 中）。修改、删除、插入或调换
+   任何一行都会使链断开。最后一行的 hash 与事件条数须等于 seal.json 中的 last_event_hash
+   与 event_count。下面的脚本只用 Python 标准库检查一个分段（参数为链的起点）：
+{script}
+5. Merkle 根：叶子为 manifest.json 中各分段摘要（依次），最后加上 last_event_hash；叶节点为
+   H(0x00||叶子)，内部节点为 H(0x01||左||右)，奇数节点原样上移（RFC 6962），分别用 SHA-256
+   与 SM3 计算，应等于 merkle_root_sha256 与 merkle_root_sm3。
+
+Whole-process recording archive of a remote cross-site tender evaluation
+========================================================================
+Session: {session_id}
+{project_en}
+This folder is evidence, kept at least 15 years. Anyone can check with standard tools
+(sha256sum, openssl, python3) that no file was altered, removed or added, and that no event was
+edited, removed, inserted or reordered. `roomserver archive verify <this folder>` does all of the
+checks below at once; the steps here do not need this software.
+
+Layout: one part-NNNN folder per uninterrupted run of the server (part-0002 after a restart).
+Each holds media/<track>/NNNNNN.webm (the tracks as received: VP8 or Opus in WebM),
+segments.jsonl (journal), events.jsonl (hash-chained events), manifest.json (tracks, segments
+with size, SHA-256, SM3 and durations, gaps), SHA256SUMS, seal.json, seal.sig (Ed25519 over the
+exact bytes of seal.json) and server-key.pub.pem (the public key that signed it).
+
+Checks, in each part-NNNN folder:
+1. Files:  cd part-0001 && sha256sum -c SHA256SUMS
+   and `sha256sum SHA256SUMS` equals sha256sums_sha256 in seal.json.
+2. Signature:
+    openssl pkeyutl -verify -pubin -inkey server-key.pub.pem -rawin -in seal.json -sigfile seal.sig
+   prints "Signature Verified Successfully". The key's fingerprint (compare it with the one the
+   operator publishes):
+    openssl pkey -pubin -in server-key.pub.pem -outform DER | tail -c 32 | sha256sum
+3. Manifest: `sha256sum manifest.json` equals manifest_sha256; the SM3 (GB/T 32905) digest,
+    openssl dgst -sm3 manifest.json
+   equals manifest_sm3. Each segment's SM3 can be checked the same way against manifest.json.
+4. Event chain: each line of events.jsonl is a JSON object (seq, at, kind, actor, data, prev,
+   hash). hash is the SHA-256 of the object without hash as JSON with sorted keys, no spaces,
+   UTF-8; prev is the hash of the line before; the first line of part-0001 has 64 zeros, the
+   first line of a later part the SHA-256 of the previous part's seal.json (also in that part's
+   seal.json as previous_seal_sha256). Editing, removing, inserting or swapping any line breaks
+   the chain; the last hash and the number of lines equal last_event_hash and event_count in
+   seal.json. The script in step 4 above checks one part with Python's standard library.
+5. Merkle roots: leaves are the segment digests in manifest order, then last_event_hash; a leaf
+   node is H(0x00||leaf), an inner node H(0x01||left||right), an odd node is promoted unchanged
+   (RFC 6962); with SHA-256 and SM3 they equal merkle_root_sha256 and merkle_root_sm3.
+"""

@@ -1,0 +1,311 @@
+"""Sealing a part: manifest, SHA256SUMS, Merkle roots, Ed25519 signature, read-only files."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
+
+from recorder.config import RecorderConfig
+from recorder.eventlog import GENESIS, EventChainError, check_chain, fsync_dir, read_events
+from recorder.hashing import merkle_root, sha256_hex, sm3_hex
+from recorder.manifest import Manifest
+
+SEAL_VERSION = 1
+MANIFEST_JSON = "manifest.json"
+SHA256SUMS = "SHA256SUMS"
+SEAL_JSON = "seal.json"
+SEAL_SIG = "seal.sig"
+PUBLIC_KEY_PEM = "server-key.pub.pem"
+EVENTS_JSONL = "events.jsonl"
+SEGMENTS_JSONL = "segments.jsonl"
+MEDIA_DIR = "media"
+# Files that SHA256SUMS cannot list: itself, and what is written after it.
+UNLISTED = frozenset({SHA256SUMS, SEAL_JSON, SEAL_SIG})
+PART_NAME = re.compile(r"part-(\d{4,})")
+
+
+class SealError(ValueError):
+    """The part cannot be sealed as it is: sealing it would sign something untrue."""
+
+
+def part_name(number: int) -> str:
+    """Folder name of part `number`: ``part-0001``."""
+    return f"part-{number:04d}"
+
+
+def part_number(name: str) -> int | None:
+    """The number of a part folder name, None if it is not one."""
+    m = PART_NAME.fullmatch(name)
+    if m is None or part_name(int(m.group(1))) != name:
+        return None
+    return int(m.group(1))
+
+
+def key_fingerprint(public_key: Ed25519PublicKey) -> str:
+    """SHA-256 hex of the raw 32-byte Ed25519 public key."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return sha256_hex(raw)
+
+
+def load_public_key(data: bytes) -> Ed25519PublicKey:
+    """An Ed25519 public key from PEM, or from its raw 32 bytes; ValueError otherwise."""
+    if len(data) == 32:
+        return Ed25519PublicKey.from_public_bytes(data)
+    key = serialization.load_pem_public_key(data)
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("not an Ed25519 public key")
+    return key
+
+
+@dataclass(frozen=True)
+class ServerKey:
+    """The server's Ed25519 signing key (one per installation, kept in the secrets dir)."""
+
+    private_key: Ed25519PrivateKey
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> ServerKey:
+        """Load the PEM key at `path`, creating it (mode 600) at first start."""
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            key = Ed25519PrivateKey.generate()
+            pem = key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            try:
+                # O_EXCL: two processes starting at once must not each write their own key.
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(pem)
+                    f.flush()
+                    os.fsync(f.fileno())
+                fsync_dir(path.parent)
+                return cls(key)
+        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(loaded, Ed25519PrivateKey):
+            raise ValueError(f"{path}: not an Ed25519 private key")
+        return cls(loaded)
+
+    def public_key(self) -> Ed25519PublicKey:
+        """The public half."""
+        return self.private_key.public_key()
+
+    def public_pem(self) -> bytes:
+        """The public key as SubjectPublicKeyInfo PEM (what ``openssl pkeyutl -pubin`` reads)."""
+        return self.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    def fingerprint(self) -> str:
+        """SHA-256 hex of the raw 32-byte public key."""
+        return key_fingerprint(self.public_key())
+
+    def sign(self, data: bytes) -> bytes:
+        """Raw 64-byte Ed25519 signature of `data`."""
+        return self.private_key.sign(data)
+
+
+def seal_hash(part_dir: Path) -> str:
+    """SHA-256 of the exact bytes of a part's seal.json: what the next part chains from."""
+    return sha256_hex((part_dir / SEAL_JSON).read_bytes())
+
+
+def seal_json_bytes(seal: dict[str, Any]) -> bytes:
+    """The bytes written to seal.json (indented so that a person can read it)."""
+    text = json.dumps(seal, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+    return (text + "\n").encode("utf-8")
+
+
+def merkle_leaves(manifest: Manifest, algorithm: str) -> list[bytes]:
+    """Segment digests in manifest order, then the last event hash (the same in both trees)."""
+    # The last event hash is a SHA-256 in both trees: the chain is defined with SHA-256, and
+    # re-hashing it with SM3 would add a rule without adding evidence.
+    digests = [bytes.fromhex(getattr(s, algorithm)) for s in manifest.segments]
+    return [*digests, bytes.fromhex(manifest.last_event_hash)]
+
+
+def add_years(day: date, years: int) -> date:
+    """`day` plus whole calendar years; 29 February becomes 28 February."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+def safe_relative(path: str) -> bool:
+    """Whether a manifest path stays inside the part's media folder and has no odd names."""
+    p = PurePosixPath(path)
+    return (
+        not p.is_absolute()
+        and len(p.parts) >= 2
+        and p.parts[0] == MEDIA_DIR
+        and ".." not in p.parts
+        and "\\" not in path
+        and "\n" not in path
+        and str(p) == path
+    )
+
+
+def part_files(part_dir: Path) -> dict[str, Path]:
+    """Every regular file of a part by its relative POSIX path (symlinks are not followed)."""
+    found: dict[str, Path] = {}
+    for root, dirs, files in os.walk(part_dir):
+        dirs.sort()
+        for name in [*files, *(d for d in dirs if Path(root, d).is_symlink())]:
+            full = Path(root, name)
+            found[full.relative_to(part_dir).as_posix()] = full
+    return found
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write a file durably; a read-only leftover of an interrupted seal is replaced."""
+    if path.exists():
+        path.unlink()
+    with path.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _check_part(part_dir: Path, manifest: Manifest, chain_start: str) -> None:
+    """Refuse to sign a part whose files do not say what the manifest says."""
+    problems: list[str] = []
+    events_path = part_dir / EVENTS_JSONL
+    try:
+        records = read_events(events_path)
+    except EventChainError as exc:
+        raise SealError(f"{events_path}: {exc}") from exc
+    problems += [f"{EVENTS_JSONL}: {p}" for p in check_chain(records, chain_start)]
+    last_hash = records[-1].get("hash") if records else chain_start
+    if len(records) != manifest.event_count or last_hash != manifest.last_event_hash:
+        problems.append(
+            f"{EVENTS_JSONL} has {len(records)} events ending in {last_hash}, the manifest "
+            f"says {manifest.event_count} ending in {manifest.last_event_hash}"
+        )
+    files = part_files(part_dir)
+    listed = set()
+    for seg in manifest.segments:
+        if not safe_relative(seg.path):
+            problems.append(f"{seg.path}: not a plain path inside {MEDIA_DIR}/")
+            continue
+        listed.add(seg.path)
+        full = files.get(seg.path)
+        if full is None or not full.is_file() or full.is_symlink():
+            problems.append(f"{seg.path}: in the manifest but not a file in the part")
+        elif full.stat().st_size != seg.size:
+            problems.append(
+                f"{seg.path}: {full.stat().st_size} bytes, the manifest says {seg.size}"
+            )
+    for rel, full in files.items():
+        if rel.startswith(MEDIA_DIR + "/") and rel not in listed:
+            problems.append(f"{rel}: a media file that is not in the manifest")
+        if full.is_symlink() or not full.is_file():
+            problems.append(f"{rel}: not a regular file")
+        if "\\" in rel or "\n" in rel:
+            problems.append(f"{rel}: a name that SHA256SUMS cannot list plainly")
+    if problems:
+        raise SealError(f"{part_dir}: " + "; ".join(problems))
+
+
+def _make_read_only(part_dir: Path) -> None:
+    """chmod files 0444 and folders 0555, deepest first, the part folder last."""
+    for root, dirs, files in os.walk(part_dir, topdown=False):
+        for name in files:
+            os.chmod(Path(root, name), 0o444)
+        for name in dirs:
+            os.chmod(Path(root, name), 0o555)
+    os.chmod(part_dir, 0o555)
+
+
+def seal_part(
+    part_dir: Path,
+    manifest: Manifest,
+    key: ServerKey,
+    previous_seal_hash: str | None,
+    *,
+    retention_years: int = RecorderConfig.retention_years,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Write manifest, SHA256SUMS, seal.json, seal.sig and the public key, then make it read-only.
+
+    `previous_seal_hash` is ``seal_hash`` of the part before (None for part 1). The segment
+    files' SHA-256 in SHA256SUMS are taken from the manifest (computed when each segment
+    closed) so that sealing a long session at shutdown does not read every video again.
+    """
+    number = part_number(part_dir.name)
+    if number is None or number != manifest.part:
+        raise SealError(f"{part_dir}: folder name does not match manifest part {manifest.part}")
+    if (number == 1) != (previous_seal_hash is None):
+        raise SealError(f"{part_dir}: part 1 has no previous seal, every later part has one")
+    if manifest.state not in ("ended", "interrupted"):
+        raise SealError(f"{part_dir}: state must be ended or interrupted, not {manifest.state!r}")
+    if (part_dir / SEAL_SIG).exists():
+        raise SealError(f"{part_dir}: already sealed")
+    events_path = part_dir / EVENTS_JSONL
+    if not events_path.exists():
+        # A part without events still has a (empty) log, so that its absence is a deletion.
+        _write(events_path, b"")
+    _check_part(part_dir, manifest, previous_seal_hash or GENESIS)
+
+    manifest_bytes = manifest.to_json()
+    _write(part_dir / MANIFEST_JSON, manifest_bytes)
+    _write(part_dir / PUBLIC_KEY_PEM, key.public_pem())
+
+    known = {s.path: s.sha256 for s in manifest.segments}
+    lines = []
+    for rel, full in sorted(part_files(part_dir).items()):
+        if rel in UNLISTED:
+            continue
+        digest = known.get(rel) or sha256_hex(full.read_bytes())
+        lines.append(f"{digest}  {rel}\n")
+    sums = "".join(lines).encode("utf-8")
+    _write(part_dir / SHA256SUMS, sums)
+
+    sealed_at = (now or datetime.now(UTC)).astimezone(UTC)
+    seal: dict[str, Any] = {
+        "version": SEAL_VERSION,
+        "session_id": manifest.session_id,
+        "part": manifest.part,
+        "state": manifest.state,
+        "sealed_at": sealed_at.isoformat(timespec="seconds"),
+        "manifest_sha256": sha256_hex(manifest_bytes),
+        "manifest_sm3": sm3_hex(manifest_bytes),
+        "sha256sums_sha256": sha256_hex(sums),
+        "merkle_root_sha256": merkle_root(merkle_leaves(manifest, "sha256"), "sha256"),
+        "merkle_root_sm3": merkle_root(merkle_leaves(manifest, "sm3"), "sm3"),
+        "event_count": manifest.event_count,
+        "last_event_hash": manifest.last_event_hash,
+        "previous_seal_sha256": previous_seal_hash,
+        "segments": len(manifest.segments),
+        "key_fingerprint": key.fingerprint(),
+        "retention_until": add_years(sealed_at.date(), retention_years).isoformat(),
+    }
+    seal_bytes = seal_json_bytes(seal)
+    _write(part_dir / SEAL_JSON, seal_bytes)
+    # seal.sig last: its presence is what marks the part as sealed.
+    _write(part_dir / SEAL_SIG, key.sign(seal_bytes))
+    fsync_dir(part_dir)
+    _make_read_only(part_dir)
+    return seal
+
+
+def is_read_only(path: Path) -> bool:
+    """Whether nobody may write `path` by its mode bits."""
+    return not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)

@@ -1,0 +1,432 @@
+"""Checking a session archive: needs only the folder (no database, no server)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+
+from recorder.eventlog import GENESIS, chain_problems
+from recorder.hashing import file_digests, merkle_root
+from recorder.manifest import Manifest
+from recorder.seal import (
+    EVENTS_JSONL,
+    MANIFEST_JSON,
+    MEDIA_DIR,
+    PUBLIC_KEY_PEM,
+    SEAL_JSON,
+    SEAL_SIG,
+    SEAL_VERSION,
+    SHA256SUMS,
+    UNLISTED,
+    key_fingerprint,
+    load_public_key,
+    merkle_leaves,
+    part_files,
+    part_name,
+    part_number,
+    safe_relative,
+)
+
+README = "README.txt"
+REQUIRED = (SEAL_JSON, SEAL_SIG, PUBLIC_KEY_PEM, MANIFEST_JSON, SHA256SUMS, EVENTS_JSONL)
+SUMS_LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")
+_UNKNOWN = object()  # the previous part's seal hash, when its seal.json is missing
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One thing in the archive that is not as it was sealed."""
+
+    where: str  # e.g. part-0001/media/room-grid/000003.webm or part-0001/events.jsonl
+    what: str
+
+
+@dataclass
+class VerifyReport:
+    """What was checked and every difference found."""
+
+    differences: list[Difference] = field(default_factory=list)
+    parts: int = 0
+    segments: int = 0
+    events: int = 0
+    bytes: int = 0
+    key_fingerprints: list[str] = field(default_factory=list)
+    key_trusted: bool | None = None
+    # Facts that are not differences but that a reader should know (e.g. an unfinished end).
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing differs."""
+        return not self.differences
+
+
+def _fingerprints(keys: Sequence[bytes]) -> set[str]:
+    return {key_fingerprint(load_public_key(k)) for k in keys}
+
+
+class _Checker:
+    """Walks one archive, part by part, collecting differences."""
+
+    def __init__(
+        self,
+        trusted: set[str] | None,
+        progress: Callable[[int, int], None] | None,
+        total: int,
+    ) -> None:
+        self.report = VerifyReport()
+        self.trusted = trusted
+        self.progress = progress
+        self.total = total
+        self.done = 0
+        self.first_key: tuple[str, str] | None = None  # (part, fingerprint)
+        self.session_id: str | None = None
+
+    def diff(self, where: str, what: str) -> None:
+        self.report.differences.append(Difference(where, what))
+
+    def _advance(self, n: int) -> None:
+        self.done += n
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+    def part(self, part_dir: Path, number: int, previous_seal: object) -> str | None:
+        """Check one part; returns the SHA-256 of its seal.json (None if it has none)."""
+        name = part_dir.name
+        files = part_files(part_dir)
+        regular: dict[str, Path] = {}
+        for rel, full in files.items():
+            if full.is_symlink() or not full.is_file():
+                self.diff(f"{name}/{rel}", "added file: not a regular file (e.g. a link)")
+            else:
+                regular[rel] = full
+        digests = {rel: file_digests(full, self._advance) for rel, full in regular.items()}
+        self.report.bytes += sum(full.stat().st_size for full in regular.values())
+
+        for required in REQUIRED:
+            if required not in regular:
+                self.diff(f"{name}/{required}", "deleted: every sealed part has this file")
+
+        key_checked = False
+        if all(f in regular for f in (SEAL_JSON, SEAL_SIG, PUBLIC_KEY_PEM)):
+            key_checked = self._signature(name, regular, regular[SEAL_JSON].read_bytes())
+        if self.trusted is not None and not key_checked:
+            self.report.key_trusted = False  # a part whose key cannot be read is not trusted
+        seal = self._seal(name, regular, number, previous_seal)
+        manifest = self._manifest(name, regular, digests, seal, number)
+        reported: set[str] = set()
+        if manifest is not None:
+            reported = self._segments(name, regular, digests, manifest)
+        self._sums(name, regular, digests, seal, reported)
+        chain_start = GENESIS if number == 1 else previous_seal
+        self._events(name, regular, manifest, seal, chain_start)
+        if manifest is not None and seal:
+            self._merkle(name, manifest, seal)
+        if SEAL_JSON in digests:
+            return digests[SEAL_JSON][0]
+        return None
+
+    def _seal(
+        self, name: str, regular: dict[str, Path], number: int, previous_seal: object
+    ) -> dict[str, Any]:
+        """Signature, key, and the seal's own fields; {} when seal.json is unusable."""
+        if SEAL_JSON not in regular:
+            return {}
+        seal_bytes = regular[SEAL_JSON].read_bytes()
+        where = f"{name}/{SEAL_JSON}"
+        try:
+            seal = json.loads(seal_bytes)
+        except ValueError:
+            self.diff(where, "not valid JSON")
+            return {}
+        if not isinstance(seal, dict):
+            self.diff(where, "not a JSON object")
+            return {}
+        if seal.get("version") != SEAL_VERSION:
+            self.diff(where, f"unsupported seal version {seal.get('version')!r}")
+        if seal.get("part") != number:
+            self.diff(where, f"says part {seal.get('part')!r}, the folder is part {number}")
+        if self.session_id is None:
+            self.session_id = seal.get("session_id")
+        elif seal.get("session_id") != self.session_id:
+            self.diff(where, f"session {seal.get('session_id')!r} is not {self.session_id!r}")
+        expected_prev = None if number == 1 else previous_seal
+        if expected_prev is not _UNKNOWN and seal.get("previous_seal_sha256") != expected_prev:
+            self.diff(
+                where,
+                "previous_seal_sha256 is not the SHA-256 of the previous part's seal.json"
+                if number > 1
+                else "the first part must not name a previous seal",
+            )
+        return seal
+
+    def _signature(self, name: str, regular: dict[str, Path], seal_bytes: bytes) -> bool:
+        """Check seal.sig and the key; False when the public key cannot be read."""
+        where = f"{name}/{SEAL_SIG}"
+        try:
+            public_key = load_public_key(regular[PUBLIC_KEY_PEM].read_bytes())
+        except (ValueError, UnsupportedAlgorithm):
+            self.diff(f"{name}/{PUBLIC_KEY_PEM}", "not an Ed25519 public key in PEM")
+            return False
+        fingerprint = key_fingerprint(public_key)
+        if fingerprint not in self.report.key_fingerprints:
+            self.report.key_fingerprints.append(fingerprint)
+        try:
+            public_key.verify(regular[SEAL_SIG].read_bytes(), seal_bytes)
+        except InvalidSignature:
+            self.diff(where, f"the signature does not verify over seal.json with {PUBLIC_KEY_PEM}")
+        try:
+            claimed = json.loads(seal_bytes).get("key_fingerprint")
+        except (ValueError, AttributeError):
+            claimed = None
+        if claimed != fingerprint:
+            self.diff(f"{name}/{PUBLIC_KEY_PEM}", "is not the key that seal.json names")
+        if self.trusted is not None:
+            trusted = fingerprint in self.trusted
+            if not trusted:
+                self.diff(where, f"signed by an unknown key (fingerprint {fingerprint})")
+            self.report.key_trusted = trusted and self.report.key_trusted is not False
+        elif self.first_key is None:
+            self.first_key = (name, fingerprint)
+        elif self.first_key[1] != fingerprint:
+            # Without a trusted key, consistency is what shows a part was not re-signed.
+            self.diff(where, f"signed by a different key than {self.first_key[0]}")
+        return True
+
+    def _manifest(
+        self,
+        name: str,
+        regular: dict[str, Path],
+        digests: dict[str, tuple[str, str]],
+        seal: dict[str, Any],
+        number: int,
+    ) -> Manifest | None:
+        if MANIFEST_JSON not in regular:
+            return None
+        where = f"{name}/{MANIFEST_JSON}"
+        sha, sm3 = digests[MANIFEST_JSON]
+        if seal and sha != seal.get("manifest_sha256"):
+            self.diff(where, "SHA-256 differs from the seal's manifest_sha256")
+        if seal and sm3 != seal.get("manifest_sm3"):
+            self.diff(where, "SM3 differs from the seal's manifest_sm3")
+        try:
+            manifest = Manifest.from_json(regular[MANIFEST_JSON].read_bytes())
+        except ValueError as exc:
+            self.diff(where, f"not a readable manifest: {exc}")
+            return None
+        self.report.segments += len(manifest.segments)
+        if manifest.part != number:
+            self.diff(where, f"says part {manifest.part}, the folder is part {number}")
+        for key in ("session_id", "state", "event_count", "last_event_hash"):
+            if seal and seal.get(key) != getattr(manifest, key):
+                self.diff(where, f"{key} differs from the seal's")
+        if seal and seal.get("segments") != len(manifest.segments):
+            self.diff(
+                where,
+                f"lists {len(manifest.segments)} segments, the seal says {seal.get('segments')!r}",
+            )
+        return manifest
+
+    def _segments(
+        self,
+        name: str,
+        regular: dict[str, Path],
+        digests: dict[str, tuple[str, str]],
+        manifest: Manifest,
+    ) -> set[str]:
+        """Each listed segment as listed; returns the paths already reported."""
+        reported: set[str] = set()
+        listed: set[str] = set()
+        for seg in manifest.segments:
+            where = f"{name}/{seg.path}"
+            if not safe_relative(seg.path):
+                self.diff(f"{name}/{MANIFEST_JSON}", f"segment path {seg.path!r} is not plain")
+                continue
+            if seg.path in listed:
+                self.diff(f"{name}/{MANIFEST_JSON}", f"segment {seg.path} is listed twice")
+            listed.add(seg.path)
+            reported.add(seg.path)
+            if seg.path not in regular:
+                self.diff(where, "deleted: in the manifest but missing")
+                continue
+            size = regular[seg.path].stat().st_size
+            sha, sm3 = digests[seg.path]
+            if size != seg.size:
+                self.diff(where, f"size is {size} bytes, the manifest says {seg.size}")
+            elif sha != seg.sha256 and sm3 != seg.sm3:
+                self.diff(where, "SHA-256 and SM3 differ from the manifest")
+            elif sha != seg.sha256:
+                self.diff(where, "SHA-256 differs from the manifest")
+            elif sm3 != seg.sm3:
+                self.diff(where, "SM3 differs from the manifest")
+            else:
+                reported.discard(seg.path)
+        for rel in sorted(regular):
+            if rel.startswith(MEDIA_DIR + "/") and rel not in listed:
+                self.diff(f"{name}/{rel}", "added file: a media file not in the manifest")
+                reported.add(rel)
+        return reported
+
+    def _sums(
+        self,
+        name: str,
+        regular: dict[str, Path],
+        digests: dict[str, tuple[str, str]],
+        seal: dict[str, Any],
+        reported: set[str],
+    ) -> None:
+        """SHA256SUMS lists exactly the part's files, and their SHA-256."""
+        if SHA256SUMS not in regular:
+            return
+        where = f"{name}/{SHA256SUMS}"
+        if seal and digests[SHA256SUMS][0] != seal.get("sha256sums_sha256"):
+            self.diff(where, "SHA-256 differs from the seal's sha256sums_sha256")
+        listed: dict[str, str] = {}
+        text = regular[SHA256SUMS].read_bytes().decode("utf-8", errors="replace")
+        for number, line in enumerate(text.splitlines(), start=1):
+            m = SUMS_LINE.fullmatch(line)
+            if m is None:
+                self.diff(where, f"line {number} is not a sha256sum line")
+                continue
+            listed[m.group(2)] = m.group(1)
+        for rel, digest in sorted(listed.items()):
+            if rel in reported:
+                continue
+            if rel not in regular:
+                self.diff(f"{name}/{rel}", "deleted: listed in SHA256SUMS but missing")
+            elif digests[rel][0] != digest:
+                self.diff(f"{name}/{rel}", "SHA-256 differs from SHA256SUMS")
+        for rel in sorted(regular):
+            if rel not in listed and rel not in UNLISTED and rel not in reported:
+                self.diff(f"{name}/{rel}", "added file: not listed in SHA256SUMS")
+
+    def _events(
+        self,
+        name: str,
+        regular: dict[str, Path],
+        manifest: Manifest | None,
+        seal: dict[str, Any],
+        chain_start: object,
+    ) -> None:
+        if EVENTS_JSONL not in regular:
+            return
+        where = f"{name}/{EVENTS_JSONL}"
+        raw = regular[EVENTS_JSONL].read_bytes()
+        if raw and not raw.endswith(b"\n"):
+            self.diff(where, "the last line has no newline (cut off)")
+        items: list[tuple[int, dict[str, Any]]] = []
+        for number, line in enumerate(raw.splitlines(), start=1):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                self.diff(where, f"line {number}: not valid JSON")
+                continue
+            if not isinstance(record, dict):
+                self.diff(where, f"line {number}: not a JSON object")
+                continue
+            items.append((number, record))
+        self.report.events += len(items)
+        if chain_start is _UNKNOWN:
+            # The previous seal is gone (reported); still check the chain within this part.
+            start = str(items[0][1].get("prev")) if items else None
+        else:
+            start = str(chain_start)
+        if start is not None:
+            for problem in chain_problems(items, start):
+                self.diff(where, problem)
+        last = items[-1][1].get("hash") if items else start
+        claims: list[tuple[str, Any, Any]] = []
+        if manifest is not None:
+            claims.append(("manifest", manifest.event_count, manifest.last_event_hash))
+        if seal:
+            claims.append(("seal", seal.get("event_count"), seal.get("last_event_hash")))
+        for source, count, last_hash in claims:
+            if count != len(items):
+                self.diff(where, f"has {len(items)} events, the {source} says {count!r}")
+            if start is not None and last_hash != last:
+                self.diff(where, f"the last event's hash is not the {source}'s last_event_hash")
+
+    def _merkle(self, name: str, manifest: Manifest, seal: dict[str, Any]) -> None:
+        where = f"{name}/{SEAL_JSON}"
+        for algorithm in ("sha256", "sm3"):
+            try:
+                root = merkle_root(merkle_leaves(manifest, algorithm), algorithm)
+            except ValueError:
+                self.diff(f"{name}/{MANIFEST_JSON}", f"a {algorithm} digest is not hex")
+                return
+            if root != seal.get(f"merkle_root_{algorithm}"):
+                self.diff(
+                    where,
+                    f"merkle_root_{algorithm} is not the root of the manifest's segments "
+                    "and last event",
+                )
+
+
+def verify_archive(
+    path: Path,
+    *,
+    trusted_keys: Sequence[bytes] = (),
+    progress: Callable[[int, int], None] | None = None,
+) -> VerifyReport:
+    """Check a session archive folder (``part-*`` inside) against its seals and chains.
+
+    `trusted_keys` are Ed25519 public keys (PEM or raw 32 bytes) the archive must be signed
+    with; `progress` gets (bytes hashed, bytes total).
+    """
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: not a folder")
+    parts: dict[int, Path] = {}
+    for child in sorted(path.iterdir()):
+        number = part_number(child.name)
+        if number is not None and child.is_dir() and not child.is_symlink():
+            parts[number] = child
+    total = sum(
+        f.stat().st_size
+        for p in parts.values()
+        for f in part_files(p).values()
+        if f.is_file() and not f.is_symlink()
+    )
+    trusted = _fingerprints(trusted_keys) if trusted_keys else None
+    checker = _Checker(trusted, progress, total)
+    report = checker.report
+    if not parts:
+        hint = " (this is a part; give its session folder)" if part_number(path.name) else ""
+        checker.diff(path.name, f"no part-* folders: not a session archive, or all deleted{hint}")
+        return report
+    others = [
+        c.name for c in sorted(path.iterdir()) if c.name != README and part_number(c.name) is None
+    ]
+    if others:
+        # Outside every seal, so neither evidence nor a difference; worth a reader's eye.
+        report.notes.append(f"not part of any seal: {', '.join(others)}")
+    previous: object = None
+    last_state = None
+    for number in range(1, max(parts) + 1):
+        if number not in parts:
+            checker.diff(part_name(number), "deleted: a part is missing (parts are numbered 1, 2…)")
+            previous = _UNKNOWN
+            continue
+        report.parts += 1
+        digest = checker.part(parts[number], number, previous)
+        previous = digest if digest is not None else _UNKNOWN
+        last_state = _state(parts[number])
+    if trusted is not None and report.key_trusted is None:
+        report.key_trusted = False  # no part had a key that could be checked
+    if last_state == "interrupted":
+        report.notes.append(
+            "the last part was interrupted: the session did not end within this archive"
+        )
+    return report
+
+
+def _state(part_dir: Path) -> str | None:
+    try:
+        return str(json.loads((part_dir / SEAL_JSON).read_bytes()).get("state"))
+    except (OSError, ValueError, AttributeError):
+        return None

@@ -1,0 +1,219 @@
+"""``roomserver archive …`` and ``roomserver session end``: commands that work on the data dir."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from recorder.archive import is_sealed, list_parts
+from recorder.manifest import Manifest
+from recorder.progress import ProgressBar
+from recorder.verify import verify_archive
+from roomserver.errors import NotFound
+from roomserver.store import SqlStore
+from signaling.archiving import ArchiveManager
+from signaling.config import AppConfig
+from signaling.events import EventLog
+from signaling.services import TaskSet
+from signaling.sessions import end_session
+from signaling.tokens import TokenIssuer, load_or_create_key
+
+EXIT_OK, EXIT_DIFFERS, EXIT_USAGE = 0, 1, 2
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Register ``archive verify``, ``archive list`` and ``session end``."""
+    archive = sub.add_parser("archive", parents=[common], help="recorded session archives")
+    archive_sub = archive.add_subparsers(dest="archive_command", required=True)
+    verify = archive_sub.add_parser(
+        "verify", parents=[common], help="check a session archive (exit 0 intact, 1 differs)"
+    )
+    verify.add_argument("target", metavar="SESSION_OR_PATH")
+    verify.add_argument(
+        "--public-key",
+        action="append",
+        default=[],
+        metavar="PEM",
+        help="trusted archive public key (default: the data directory's, if present)",
+    )
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    listing = archive_sub.add_parser("list", parents=[common], help="list session archives")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    session = sub.add_parser("session", parents=[common], help="evaluation sessions")
+    session_sub = session.add_subparsers(dest="session_command", required=True)
+    end = session_sub.add_parser(
+        "end", parents=[common], help="issue the end instruction and seal the archive"
+    )
+    end.add_argument("session_id", metavar="ID")
+
+
+def cmd_archive_verify(config: AppConfig, args: argparse.Namespace) -> int:
+    """Verify one archive folder; print each difference."""
+    target = Path(args.target)
+    folder = target if target.is_dir() else config.archive_dir / args.target
+    if not folder.is_dir():
+        print(
+            f"错误：找不到归档 {args.target}（既不是文件夹，也不是本机的评标场次）", file=sys.stderr
+        )
+        return EXIT_USAGE
+    keys: list[bytes] = []
+    try:
+        keys = [Path(p).read_bytes() for p in args.public_key]
+    except OSError as exc:
+        print(f"错误：无法读取公钥：{exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not keys and config.archive_public_key_path.is_file():
+        keys = [config.archive_public_key_path.read_bytes()]
+    bar: ProgressBar | None = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = ProgressBar(total, "校验")
+        bar.update(done)
+
+    try:
+        report = verify_archive(folder, trusted_keys=keys, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        json.dump(
+            {
+                "archive": str(folder),
+                "ok": report.ok,
+                "parts": report.parts,
+                "segments": report.segments,
+                "events": report.events,
+                "bytes": report.bytes,
+                "key_fingerprints": report.key_fingerprints,
+                "key_trusted": report.key_trusted,
+                "differences": [{"where": d.where, "what": d.what} for d in report.differences],
+                "notes": report.notes,
+            },
+            sys.stdout,
+            ensure_ascii=False,
+            indent=2,
+        )
+        print()
+    else:
+        for diff in report.differences:
+            print(f"DIFFERS  {diff.where}: {diff.what}")
+        for note in report.notes:
+            print(f"NOTE     {note}")
+        trust = {True: "trusted", False: "NOT the trusted key", None: "not pinned"}[
+            report.key_trusted
+        ]
+        print(
+            f"{'INTACT' if report.ok else 'DAMAGED'}  {folder}: {report.parts} parts, "
+            f"{report.segments} segments, {report.events} events, {report.bytes} bytes; "
+            f"signing key {', '.join(f[:16] for f in report.key_fingerprints) or '-'} ({trust})"
+        )
+    return EXIT_OK if report.ok else EXIT_DIFFERS
+
+
+def archive_summary(session_dir: Path) -> dict[str, Any]:
+    """State, size, duration and seal status of one session archive."""
+    parts = list_parts(session_dir)
+    size = sum(f.stat().st_size for f in session_dir.rglob("*") if f.is_file())
+    state = "recording"
+    spans: list[tuple[float, float]] = []
+    for _number, part in parts:
+        manifest_path = part / "manifest.json"
+        if is_sealed(part) and manifest_path.is_file():
+            manifest = Manifest.from_json(manifest_path.read_bytes())
+            state = manifest.state
+            spans += [(s.wall_start, s.wall_end) for s in manifest.segments]
+        else:
+            state = "unsealed"
+    duration = (max(e for _, e in spans) - min(s for s, _ in spans)) if spans else 0.0
+    return {
+        "session_id": session_dir.name,
+        "parts": len(parts),
+        "state": state,
+        "sealed": bool(parts) and all(is_sealed(p) for _, p in parts),
+        "bytes": size,
+        "duration_s": round(duration, 1),
+        "started_at": min((s for s, _ in spans), default=None),
+    }
+
+
+async def cmd_archive_list(config: AppConfig, args: argparse.Namespace) -> int:
+    """List every session archive in the data directory."""
+    root = config.archive_dir
+    sessions = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    rows = [await asyncio.to_thread(archive_summary, p) for p in sessions]
+    if config.store.database_url and rows:
+        async with SqlStore(config.store) as store:
+            for row in rows:
+                try:
+                    session = await store.get_session(row["session_id"])
+                except NotFound:
+                    continue
+                row["project_code"] = session.project_code
+                row["project_name"] = session.project_name
+    if args.json:
+        json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return EXIT_OK
+    if not rows:
+        print("（没有归档）")
+    for row in rows:
+        seal = "已封存" if row["sealed"] else "未封存"
+        print(
+            f"{row['session_id']}  {row.get('project_code', '-'):<14} {row['state']:<12} {seal}  "
+            f"{row['parts']} 段  {row['duration_s']:>8.1f} 秒  {row['bytes'] / 1e6:>9.1f} MB  "
+            f"{row.get('project_name', '')}"
+        )
+    return EXIT_OK
+
+
+async def cmd_session_end(config: AppConfig, args: argparse.Namespace) -> int:
+    """Ask the running server to end the session; if none runs, end it in the data dir."""
+    key = load_or_create_key(config.secrets_dir / "token.key")
+    token = TokenIssuer(key, default_ttl_s=300).issue_admin("cli")
+    url = f"{config.base_url}/api/sessions/{args.session_id}/end"
+    request = urllib.request.Request(
+        url, method="POST", headers={"Authorization": f"Bearer {token}"}
+    )
+    try:
+        body = await asyncio.to_thread(lambda: urllib.request.urlopen(request, timeout=30).read())
+        print(json.loads(body)["state"])
+        return EXIT_OK
+    except urllib.error.HTTPError as exc:
+        problem = json.loads(exc.read() or b"{}")
+        print(f"错误：{problem.get('detail', exc.reason)}", file=sys.stderr)
+        return EXIT_DIFFERS
+    except urllib.error.URLError:
+        pass  # no server running: end it here
+    from signaling.app import load_archive_key
+
+    async with SqlStore(config.store) as store:
+        events = EventLog(store)
+        tasks = TaskSet()
+        archives = ArchiveManager(
+            config.archive_dir,
+            await asyncio.to_thread(load_archive_key, config),
+            config.recorder,
+            events,
+            tasks,
+        )
+        await archives.recover()
+        session = await end_session(
+            args.session_id,
+            actor="cli",
+            store=store,
+            events=events,
+            rooms=None,
+            archives=archives,
+            seats=None,
+        )
+        await tasks.close()
+    print(session.state)
+    return EXIT_OK

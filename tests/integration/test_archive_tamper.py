@@ -1,0 +1,381 @@
+"""A sealed two-part archive, and a tamper campaign: every change must be found and named."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from recorder.eventlog import GENESIS, EventLogWriter, record_hash
+from recorder.hashing import canonical_json, file_digests
+from recorder.manifest import Manifest, SegmentEntry, TrackEntry, append_journal
+from recorder.seal import ServerKey, part_name, seal_hash, seal_json_bytes, seal_part
+from recorder.verify import VerifyReport, verify_archive
+
+SESSION = "s-2024-0417-001"
+TRACKS = (
+    TrackEntry("room-grid", "video", "VP8", "会场画面"),
+    TrackEntry("v1-3-microphone", "audio", "opus", "专家 3 麦克风"),
+)
+
+
+def build_part(
+    session_dir: Path,
+    number: int,
+    key: ServerKey,
+    first_seq: int,
+    rng: random.Random,
+    state: str,
+) -> int:
+    """Write and seal one part as the recorder would; returns the next seq."""
+    part_dir = session_dir / part_name(number)
+    previous = seal_hash(session_dir / part_name(number - 1)) if number > 1 else None
+    segments = []
+    for track in TRACKS:
+        for index in range(1, 4):
+            rel = f"media/{track.id}/{index:06d}.webm"
+            path = part_dir / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Random bytes stand in for WebM: the seal is about bytes, not codecs.
+            path.write_bytes(rng.randbytes(rng.randint(2_000, 9_000)))
+            sha, sm3 = file_digests(path)
+            start = 1_713_330_000.0 + number * 1000 + index * 10
+            entry = SegmentEntry(
+                path=rel,
+                track=track.id,
+                index=index,
+                kind=track.kind,
+                codec=track.codec,
+                size=path.stat().st_size,
+                sha256=sha,
+                sm3=sm3,
+                frames=300,
+                media_duration_s=10.0,
+                wall_start=start,
+                wall_end=start + 10.0,
+            )
+            append_journal(part_dir / "segments.jsonl", entry)
+            segments.append(entry)
+    seq = first_seq
+    with EventLogWriter(part_dir / "events.jsonl", previous or GENESIS) as log:
+        for kind, data in (
+            ("recording_started", {"part": number}),
+            ("expert_signed_in", {"seat": 3, "name": "张三"}),
+            ("vote_cast", {"round": 1, "choice": "同意"}),
+            ("note", {"text": "监督意见：无异议"}),
+            ("recording_stopped", {"state": state}),
+        ):
+            log.append(seq, f"2024-04-17T09:{seq:02d}:00+08:00", kind, "host-1", data)
+            seq += 1
+        count, last = log.count, log.last_hash
+    manifest = Manifest(
+        session_id=SESSION,
+        part=number,
+        state=state,
+        created_at="2024-04-17T09:00:00+08:00",
+        tracks=TRACKS,
+        segments=tuple(segments),
+        gaps=(),
+        event_count=count,
+        last_event_hash=last,
+    )
+    seal_part(part_dir, manifest, key, previous, retention_years=15)
+    return seq
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[ServerKey, ServerKey]:
+    """The server's key and an impostor's."""
+    base = tmp_path_factory.mktemp("keys")
+    return ServerKey.load_or_create(base / "server.pem"), ServerKey.load_or_create(base / "x.pem")
+
+
+@pytest.fixture(scope="module")
+def sealed(tmp_path_factory: pytest.TempPathFactory, keys: tuple[ServerKey, ServerKey]) -> Path:
+    """A read-only, sealed, two-part session archive (a restart between the parts)."""
+    session_dir = tmp_path_factory.mktemp("archive") / SESSION
+    rng = random.Random(20240417)
+    seq = build_part(session_dir, 1, keys[0], 1, rng, "interrupted")
+    build_part(session_dir, 2, keys[0], seq, rng, "ended")
+    return session_dir
+
+
+def writable_copy(sealed: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the archive whose files can be changed."""
+    copy = tmp_path / SESSION
+    shutil.copytree(sealed, copy)
+    for root, dirs, files in os.walk(copy):
+        for name in [*dirs, *files]:
+            os.chmod(Path(root, name), 0o755 if name in dirs else 0o644)
+    return copy
+
+
+def lines(path: Path) -> list[bytes]:
+    return path.read_bytes().splitlines(keepends=True)
+
+
+def write_lines(path: Path, content: list[bytes]) -> None:
+    path.write_bytes(b"".join(content))
+
+
+def resign(part_dir: Path, key: ServerKey, change: Callable[[dict], None]) -> None:
+    """Replace seal.json by a changed one, signed (with its public key) by `key`."""
+    seal = json.loads((part_dir / "seal.json").read_bytes())
+    change(seal)
+    seal["key_fingerprint"] = key.fingerprint()
+    data = seal_json_bytes(seal)
+    (part_dir / "seal.json").write_bytes(data)
+    (part_dir / "seal.sig").write_bytes(key.sign(data))
+    (part_dir / "server-key.pub.pem").write_bytes(key.public_pem())
+
+
+def reseal(part_dir: Path, key: ServerKey, previous: str | None, last_event: str | None) -> None:
+    """Seal a part again from its own manifest, as a forger with the sealing code could."""
+    manifest = Manifest.from_json((part_dir / "manifest.json").read_bytes())
+    if last_event is not None:
+        manifest = replace(manifest, last_event_hash=last_event)
+    for name in ("manifest.json", "SHA256SUMS", "seal.json", "seal.sig", "server-key.pub.pem"):
+        (part_dir / name).unlink()
+    seal_part(part_dir, manifest, key, previous)
+
+
+def found(report: VerifyReport, where: str, what: str = "") -> bool:
+    return any(d.where == where and what in d.what for d in report.differences)
+
+
+SEG = "part-0001/media/room-grid/000002.webm"
+EV1 = "part-0001/events.jsonl"
+
+
+def flip_byte(a: Path, keys: tuple[ServerKey, ServerKey]) -> None:
+    path = a / SEG
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def truncate_segment(a: Path, keys: tuple[ServerKey, ServerKey]) -> None:
+    path = a / SEG
+    path.write_bytes(path.read_bytes()[:-100])
+
+
+def delete_segment(a: Path, keys: tuple[ServerKey, ServerKey]) -> None:
+    (a / SEG).unlink()
+
+
+def add_media_file(a: Path, keys: tuple[ServerKey, ServerKey]) -> None:
+    (a / "part-0001/media/room-grid/000009.webm").write_bytes(b"\x1a\x45\xdf\xa3 forged")
+
+
+def edit_event_data(a: Path, keys: tuple[ServerKey, ServerKey]) -> None:
+    content = lines(a / EV1)
+    content[2] = content[2].replace("同意".encode(), "反对".encode())
+    write_lines(a / EV1, content)
+
+
+def delete_event_line(a: Path, keys: tuple[ServerKey, ServerKey]) -> None:
+    content = lines(a / EV1)
+    del content[1]
+    write_lines(a / EV1, content)
+
+
+def insert_forged_event(a: Path, keys: tuple[ServerKey, ServerKey]) -> None:
+    content = lines(a / EV1)
+    before = json.loads(content[1])
+    forged = {
+        "seq": before["seq"],
+        "at": before["at"],
+        "kind": "note",
+        "actor": "host-1",
+        "data": {"text": "补记：专家同意"},
+        "prev": before["hash"],
+    }
+    forged["hash"] = record_hash(forged)
+    content.insert(2, canonical_json(forged) + b"\n")
+    write_lines(a / EV1, content)
+
+
+def insert_and_rechain(a: Path, keys: tuple[ServerKey, ServerKey]) -> None:
+    """The careful forger: insert, renumber and recompute every hash after it."""
+    records = [json.loads(line) for line in lines(a / EV1)]
+    records.insert(2, {**records[1], "kind": "note", "data": {"text": "补记"}})
+    prev = GENESIS
+    for seq, record in enumerate(records, start=1):
+        record.update(seq=seq, prev=prev)
+        record["hash"] = record_hash(record)
+        prev = record["hash"]
+    write_lines(a / EV1, [canonical_json(r) + b"\n" for r in records])
+
+
+def swap_event_lines(a: Path, keys: tuple[ServerKey, ServerKey]) -> None:
+    content = lines(a / EV1)
+    content[1], content[2] = content[2], content[1]
+    write_lines(a / EV1, content)
+
+
+def delete_last_event(a: Path, keys: tuple[ServerKey, ServerKey]) -> None:
+    path = a / "part-0002/events.jsonl"
+    write_lines(path, lines(path)[:-1])
+
+
+def edit_manifest(a: Path, keys: tuple[ServerKey, ServerKey]) -> None:
+    path = a / "part-0001/manifest.json"
+    path.write_bytes(path.read_bytes().replace("会场画面".encode(), b"other"))
+
+
+def edit_sha256sums(a: Path, keys: tuple[ServerKey, ServerKey]) -> None:
+    path = a / "part-0001/SHA256SUMS"
+    content = lines(path)
+    content[0] = b"0" * 64 + content[0][64:]
+    write_lines(path, content)
+
+
+def resign_with_other_key(a: Path, keys: tuple[ServerKey, ServerKey]) -> None:
+    """Hide a forged manifest behind a seal signed with the impostor's key."""
+    part = a / "part-0002"
+    edit = part / "manifest.json"
+    edit.write_bytes(edit.read_bytes().replace(b'"ended"', b'"interrupted"'))
+    manifest = Manifest.from_json(edit.read_bytes())
+    sha, sm3 = file_digests(edit)
+    sums = part / "SHA256SUMS"
+    text = sums.read_text().splitlines()
+    sums.write_text(
+        "".join(
+            (f"{sha}  manifest.json" if line.endswith("  manifest.json") else line) + "\n"
+            for line in text
+        )
+    )
+    sums_sha = file_digests(sums)[0]
+
+    def change(seal: dict) -> None:
+        seal.update(
+            manifest_sha256=sha, manifest_sm3=sm3, state=manifest.state, sha256sums_sha256=sums_sha
+        )
+
+    resign(part, keys[1], change)
+
+
+def garbage_signature(a: Path, keys: tuple[ServerKey, ServerKey]) -> None:
+    (a / "part-0002/seal.sig").write_bytes(os.urandom(64))
+
+
+def remove_part2_seal(a: Path, keys: tuple[ServerKey, ServerKey]) -> None:
+    (a / "part-0002/seal.json").unlink()
+    (a / "part-0002/seal.sig").unlink()
+
+
+def edit_part1_seal(a: Path, keys: tuple[ServerKey, ServerKey]) -> None:
+    path = a / "part-0001/seal.json"
+    path.write_bytes(path.read_bytes().replace(b'"interrupted"', b'"ended"'))
+
+
+def remove_part1(a: Path, keys: tuple[ServerKey, ServerKey]) -> None:
+    shutil.rmtree(a / "part-0001")
+
+
+def add_file_beside_seal(a: Path, keys: tuple[ServerKey, ServerKey]) -> None:
+    (a / "part-0002/notes.txt").write_text("later addition")
+
+
+CASES = [
+    (flip_byte, SEG, "SHA-256"),
+    (truncate_segment, SEG, "size"),
+    (delete_segment, SEG, "deleted"),
+    (add_media_file, "part-0001/media/room-grid/000009.webm", "added file"),
+    (edit_event_data, EV1, "line 3 (seq 3): hash does not match"),
+    (delete_event_line, EV1, "line 2 (seq 3): prev"),
+    (insert_forged_event, EV1, "line 4 (seq 3): prev"),
+    (insert_and_rechain, EV1, "has 6 events, the seal says 5"),
+    (swap_event_lines, EV1, "line 2 (seq 3): prev"),
+    (delete_last_event, "part-0002/events.jsonl", "has 4 events"),
+    (edit_manifest, "part-0001/manifest.json", "SHA-256 differs"),
+    (edit_sha256sums, "part-0001/SHA256SUMS", "sha256sums_sha256"),
+    (resign_with_other_key, "part-0002/seal.sig", "unknown key"),
+    (garbage_signature, "part-0002/seal.sig", "does not verify"),
+    (remove_part2_seal, "part-0002/seal.json", "deleted"),
+    (edit_part1_seal, "part-0001/seal.sig", "does not verify"),
+    (remove_part1, "part-0001", "part is missing"),
+    (add_file_beside_seal, "part-0002/notes.txt", "added file"),
+]
+
+
+def test_the_untouched_archive_verifies_clean(sealed: Path, keys, tmp_path: Path) -> None:
+    seen: list[tuple[int, int]] = []
+    report = verify_archive(
+        sealed, trusted_keys=[keys[0].public_pem()], progress=lambda d, t: seen.append((d, t))
+    )
+    assert report.differences == []
+    assert (report.parts, report.segments, report.events) == (2, 12, 10)
+    assert report.key_trusted is True
+    assert report.key_fingerprints == [keys[0].fingerprint()]
+    assert seen[-1] == (report.bytes, report.bytes) and report.bytes > 12 * 2000
+    # Read-only bits are not part of the evidence: a writable copy is just as good.
+    assert verify_archive(writable_copy(sealed, tmp_path)).differences == []
+
+
+def test_the_parts_chain_and_the_files_are_read_only(sealed: Path) -> None:
+    seal2 = json.loads((sealed / "part-0002/seal.json").read_bytes())
+    first = json.loads(lines(sealed / "part-0002/events.jsonl")[0])
+    assert seal2["previous_seal_sha256"] == seal_hash(sealed / "part-0001")
+    assert first["prev"] == seal2["previous_seal_sha256"]
+    assert (sealed / "part-0001/media/room-grid/000001.webm").stat().st_mode & 0o777 == 0o444
+    assert (sealed / "part-0001").stat().st_mode & 0o777 == 0o555
+    assert seal2["retention_until"] == str(datetime.now(UTC).year + 15) + seal2["sealed_at"][4:10]
+
+
+@pytest.mark.parametrize(("tamper", "where", "what"), CASES, ids=[c[0].__name__ for c in CASES])
+def test_tampering_is_found_and_named(
+    sealed: Path,
+    keys: tuple[ServerKey, ServerKey],
+    tmp_path: Path,
+    tamper: Callable[[Path, tuple[ServerKey, ServerKey]], None],
+    where: str,
+    what: str,
+) -> None:
+    archive = writable_copy(sealed, tmp_path)
+    tamper(archive, keys)
+    report = verify_archive(archive, trusted_keys=[keys[0].public_pem()])
+    assert found(report, where, what), report.differences
+
+
+def test_a_part_resigned_with_another_key_is_found_even_without_a_trusted_key(
+    sealed: Path, keys: tuple[ServerKey, ServerKey], tmp_path: Path
+) -> None:
+    archive = writable_copy(sealed, tmp_path)
+    resign_with_other_key(archive, keys)
+    report = verify_archive(archive)
+    assert report.key_trusted is None
+    assert found(report, "part-0002/seal.sig", "different key than part-0001")
+
+
+def test_an_archive_resigned_entirely_is_only_found_with_the_trusted_key(
+    sealed: Path, keys: tuple[ServerKey, ServerKey], tmp_path: Path
+) -> None:
+    archive = writable_copy(sealed, tmp_path)
+    part1, part2 = archive / "part-0001", archive / "part-0002"
+    reseal(part1, keys[1], None, None)
+    new_prev = seal_hash(part1)
+    # The forger must then re-chain part 2 as well: its events, then its seal.
+    events = part2 / "events.jsonl"
+    records = [json.loads(line) for line in lines(events)]
+    prev = new_prev
+    for record in records:
+        record["prev"] = prev
+        record["hash"] = record_hash(record)
+        prev = record["hash"]
+    write_lines(events, [canonical_json(r) + b"\n" for r in records])
+    reseal(part2, keys[1], new_prev, prev)
+
+    # Self-consistent: only the trusted key shows that this is not the server's archive.
+    assert verify_archive(archive).differences == []
+    report = verify_archive(archive, trusted_keys=[keys[0].public_pem()])
+    assert report.key_trusted is False
+    assert found(report, "part-0001/seal.sig", "unknown key")
+    assert found(report, "part-0002/seal.sig", "unknown key")

@@ -1,0 +1,133 @@
+"""The hash-chained event log: writing, continuing after a restart, and finding every change."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from recorder.eventlog import (
+    GENESIS,
+    EventChainError,
+    EventLogWriter,
+    check_chain,
+    read_events,
+    record_hash,
+)
+from recorder.hashing import canonical_json, sha256_hex
+
+
+def write(path: Path, n: int, start: str = GENESIS, first_seq: int = 1) -> list[dict]:
+    with EventLogWriter(path, start) as log:
+        return [
+            log.append(
+                first_seq + i,
+                f"2024-04-17T09:00:0{i}+08:00",
+                "note",
+                "host-1",
+                {"text": f"第{i}条"},
+            )
+            for i in range(n)
+        ]
+
+
+def test_each_line_is_the_canonical_record_chained_to_the_one_before(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    records = write(path, 3)
+    assert read_events(path) == records
+    assert path.read_bytes() == b"".join(canonical_json(r) + b"\n" for r in records)
+    assert records[0]["prev"] == GENESIS
+    assert records[1]["prev"] == records[0]["hash"]
+    body = {k: v for k, v in records[2].items() if k != "hash"}
+    assert records[2]["hash"] == sha256_hex(canonical_json(body))
+    assert check_chain(records, GENESIS) == []
+
+
+def test_a_restart_of_the_same_part_continues_the_chain(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    first = write(path, 2)
+    log = EventLogWriter(path, GENESIS)
+    assert (log.last_hash, log.last_seq, log.count) == (first[-1]["hash"], 2, 2)
+    assert log.truncated_bytes == 0
+    third = log.append(3, "2024-04-17T09:10:00+08:00", "resumed", None, {})
+    log.close()
+    log.close()
+    assert third["prev"] == first[-1]["hash"]
+    assert check_chain(read_events(path), GENESIS) == []
+    with pytest.raises(ValueError, match="closed"):
+        log.append(4, "t", "k", None, {})
+
+
+@pytest.mark.parametrize("tail", [b'{"seq": 3, "at": "2024', b"\x00" * 40 + b"\n"])
+def test_a_line_torn_by_a_crash_is_cut_away_on_open(tmp_path: Path, tail: bytes) -> None:
+    path = tmp_path / "events.jsonl"
+    records = write(path, 2)
+    intact = path.read_bytes()
+    path.write_bytes(intact + tail)
+    with EventLogWriter(path, GENESIS) as log:
+        assert log.truncated_bytes == len(tail)
+        assert log.last_hash == records[-1]["hash"]
+        log.append(3, "t", "gap", None, {"lost_bytes": log.truncated_bytes})
+    assert check_chain(read_events(path), GENESIS) == []
+    assert path.read_bytes().startswith(intact)
+
+
+def test_a_log_that_does_not_chain_is_not_continued(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    write(path, 2)
+    with pytest.raises(EventChainError, match="line 1"):
+        EventLogWriter(path, "1" * 64)
+
+
+def test_seq_must_increase(tmp_path: Path) -> None:
+    with EventLogWriter(tmp_path / "events.jsonl", GENESIS) as log:
+        log.append(5, "t", "k", None, {})
+        with pytest.raises(ValueError, match="seq 5 does not follow seq 5"):
+            log.append(5, "t", "k", None, {})
+
+
+def test_a_later_part_chains_from_the_previous_seal(tmp_path: Path) -> None:
+    start = sha256_hex(b"seal.json of part 1")
+    records = write(tmp_path / "events.jsonl", 2, start=start, first_seq=10)
+    assert records[0]["prev"] == start
+    assert check_chain(records, start) == []
+    assert "line 1 (seq 10): prev is not the start" in check_chain(records, GENESIS)[0]
+
+
+def test_every_kind_of_change_is_named_by_line_and_seq(tmp_path: Path) -> None:
+    records = write(tmp_path / "events.jsonl", 5)
+
+    edited = [dict(r) for r in records]
+    edited[2]["data"] = {"text": "改过"}
+    assert check_chain(edited, GENESIS) == [
+        "line 3 (seq 3): hash does not match the line's content (edited)"
+    ]
+
+    removed = records[:1] + records[2:]
+    assert check_chain(removed, GENESIS) == [
+        "line 2 (seq 3): prev is not the hash of line 1 (a line was removed, inserted or reordered)"
+    ]
+
+    forged = {"seq": 3, "at": "t", "kind": "note", "actor": None, "data": {}, "prev": "x"}
+    forged["hash"] = record_hash(forged)
+    problems = check_chain(records[:2] + [forged] + records[2:], GENESIS)
+    assert any(p.startswith("line 3 (seq 3): prev") for p in problems)
+    assert any(p.startswith("line 4 (seq 3): prev") for p in problems)
+
+    swapped = [records[0], records[2], records[1], *records[3:]]
+    problems = check_chain(swapped, GENESIS)
+    assert any("line 3 (seq 2): seq 2 does not follow seq 3" in p for p in problems)
+    assert any(p.startswith("line 2 (seq 3): prev") for p in problems)
+
+    extra = [dict(r) for r in records]
+    extra[0]["signed_by"] = "nobody"
+    assert any("unexpected field" in p for p in check_chain(extra, GENESIS))
+
+
+def test_read_events_names_a_bad_line(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    write(path, 1)
+    path.write_bytes(path.read_bytes() + b"not json\n" + json.dumps({"a": 1}).encode() + b"\n")
+    with pytest.raises(EventChainError, match="line 2"):
+        read_events(path)
