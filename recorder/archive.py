@@ -135,10 +135,11 @@ class SessionArchive:
         self._events = await self._run_io(EventLogWriter, self.part_dir / EVENTS, previous_hash)
         logger.info("archive %s: recording part %d", self.session_id, self.part)
 
-    async def resume_unsealed(self) -> list[RepairResult] | None:
+    async def resume_unsealed(self) -> tuple[list[RepairResult], list[dict[str, Any]]] | None:
         """Adopt a part left unsealed by a crash: repair its media, rebuild it from the journal.
 
-        Returns the repairs made, or None when there is no unsealed part. The caller then
+        Returns the repairs made and the unplayable remnants removed, or None when there is
+        no unsealed part. The caller then
         records the gap and the missing events and seals the part as interrupted.
         """
         parts = await asyncio.to_thread(list_parts, self.session_dir)
@@ -349,10 +350,14 @@ def _last_seq_of(part_dir: Path) -> int:
     return int(events[-1]["seq"]) if events else 0
 
 
-def _repair_unjournaled(part_dir: Path) -> list[RepairResult]:
-    """Repair every media file that the journal does not list, and journal it."""
+def _repair_unjournaled(part_dir: Path) -> tuple[list[RepairResult], list[dict[str, Any]]]:
+    """Repair every media file that the journal does not list, and journal it.
+
+    Returns the repairs and the unplayable remnants that were removed.
+    """
     journaled = {entry.path for entry in read_journal(part_dir / JOURNAL)}
-    results = []
+    results: list[RepairResult] = []
+    removed: list[dict[str, Any]] = []
     media = part_dir / "media"
     for path in sorted(media.glob("*/*.webm")) if media.is_dir() else []:
         relative = path.relative_to(part_dir).as_posix()
@@ -360,6 +365,14 @@ def _repair_unjournaled(part_dir: Path) -> list[RepairResult]:
             continue
         result = repair_segment(path)
         results.append(result)
+        if not result.ok and result.frames_kept == 0:
+            # Nothing playable: the writer died before its first cluster reached the disk (a
+            # header at most). The remnant's size and digest go into the recovery event, and the
+            # file goes, so that every segment the archive lists plays.
+            sha256, _sm3 = file_digests(path)
+            removed.append({"file": relative, "size": path.stat().st_size, "sha256": sha256})
+            path.unlink()
+            continue
         stat = path.stat()
         # The writer was killed: the last flush is the file's modification time.
         wall_end = stat.st_mtime
@@ -384,7 +397,7 @@ def _repair_unjournaled(part_dir: Path) -> list[RepairResult]:
                 repaired=True,
             ),
         )
-    return results
+    return results, removed
 
 
 def journal_of(part_dir: Path) -> list[SegmentEntry]:

@@ -52,7 +52,7 @@ class ArchiveManager:
                 continue
             archive = self._archive(session_dir.name, None)
             try:
-                repairs = await archive.resume_unsealed() or []
+                repairs, removed = await archive.resume_unsealed() or ([], [])
                 ends = archive.last_wall_end()
                 for track, wall_end in sorted(ends.items()):
                     archive.add_gap(
@@ -71,7 +71,9 @@ class ArchiveManager:
                         "repaired": [
                             {"file": Path(r.path).name, "frames_kept": r.frames_kept, "ok": r.ok}
                             for r in repairs
+                            if r.ok
                         ],
+                        "removed_unplayable": removed,
                         "last_recorded": {t: round(w, 3) for t, w in sorted(ends.items())},
                         "restarted_at": round(restarted_at, 3),
                     },
