@@ -32,7 +32,7 @@ def packet_frame(packet: av.Packet, *, kind: str, codec: str, clock_rate: int) -
         rtp_timestamp=ticks & 0xFFFFFFFF,
         clock_rate=clock_rate,
         keyframe=kind == "audio" or bool(packet.is_keyframe),
-        received_at=time.time(),
+        wall_time=time.time(),
     )
 
 

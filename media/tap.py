@@ -19,11 +19,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc.rtp import RtcpSrPacket
 
 logger = logging.getLogger(__name__)
 
 DECODER_QUEUE_ATTR = "_RTCRtpReceiver__decoder_queue"
 DECODER_THREAD_ATTR = "_RTCRtpReceiver__decoder_thread"
+TIMESTAMP_MAPPER_ATTR = "_RTCRtpReceiver__timestamp_mapper"
+RTX_SSRC_ATTR = "_RTCRtpReceiver__rtx_ssrc"
+RTCP_HANDLER_ATTR = "_handle_rtcp_packet"
+NTP_UNIX_OFFSET = 2_208_988_800  # seconds from 1900-01-01 (NTP) to 1970-01-01 (Unix)
+# A sender whose reported clock is further than this from ours is not trusted for wall time.
+MAX_CLOCK_SKEW_S = 5.0
 KEYFRAME_HOOK_ATTR = "_send_keyframe"
 
 # Frames waiting for the decoder beyond this are dropped (and a keyframe is asked for):
@@ -45,7 +52,10 @@ class EncodedFrame:
     rtp_timestamp: int
     clock_rate: int
     keyframe: bool
-    received_at: float  # wall clock, seconds since the epoch
+    # Wall clock of the frame, seconds since the epoch: the sender's clock through its RTCP
+    # sender reports when known (camera and microphone of a seat then line up exactly, whatever
+    # the jitter buffers did), else the arrival time.
+    wall_time: float
 
 
 def is_vp8_keyframe(data: bytes) -> bool:
@@ -79,8 +89,32 @@ class ReceiverTap:
         self._on_decoder_drop = on_decoder_drop
         # After a drop, video must restart decoding on a keyframe or it shows garbage.
         self._await_keyframe = kind == "video"
+        self._sender_report: tuple[float, int] | None = None  # (unix seconds, RTP timestamp)
+        self._origin: Callable[[], int | None] = lambda: None
         self.frames = 0
         self.bytes = 0
+        self.skewed_reports = 0
+
+    def sender_report(self, ntp_timestamp: int, rtp_timestamp: int, arrival: float) -> None:
+        """An RTCP sender report of the media stream: ties its RTP clock to the sender's clock."""
+        seconds = ntp_timestamp / (1 << 32) - NTP_UNIX_OFFSET
+        if abs(seconds - arrival) > MAX_CLOCK_SKEW_S:
+            # The seat's clock is off (or not NTP at all): arrival time is the better guess.
+            self.skewed_reports += 1
+            self._sender_report = None
+            return
+        self._sender_report = (seconds, rtp_timestamp)
+
+    def _wall_time(self, mapped_timestamp: int, clock_rate: int, arrival: float) -> float:
+        report = self._sender_report
+        origin = self._origin()
+        if report is None or origin is None:
+            return arrival
+        raw = (mapped_timestamp + origin) & 0xFFFFFFFF
+        delta = (raw - report[1]) & 0xFFFFFFFF
+        if delta >= 1 << 31:
+            delta -= 1 << 32
+        return report[0] + delta / clock_rate
 
     def add_sink(self, sink: FrameCallback) -> None:
         """Give every following encoded frame to `sink` as well."""
@@ -117,6 +151,7 @@ class ReceiverTap:
         codec, jitter_frame = item
         data: bytes = jitter_frame.data
         keyframe = self.kind == "audio" or (codec.name == "VP8" and is_vp8_keyframe(data))
+        arrival = time.time()
         frame = EncodedFrame(
             kind=self.kind,
             codec=codec.name,
@@ -124,7 +159,7 @@ class ReceiverTap:
             rtp_timestamp=jitter_frame.timestamp,
             clock_rate=codec.clockRate,
             keyframe=keyframe,
-            received_at=time.time(),
+            wall_time=self._wall_time(jitter_frame.timestamp, codec.clockRate, arrival),
         )
         self.frames += 1
         self.bytes += len(data)
@@ -194,7 +229,31 @@ def install_tap(
     kind = receiver.track.kind if receiver.track is not None else "video"
     tap = ReceiverTap(kind, inner, decode=decode, on_decoder_drop=on_decoder_drop)
     setattr(receiver, DECODER_QUEUE_ATTR, tap)
+    _follow_sender_reports(receiver, tap)
     return tap
+
+
+def _follow_sender_reports(receiver: RTCRtpReceiver, tap: ReceiverTap) -> None:
+    """Give the tap the stream's RTCP sender reports and the receiver's RTP timestamp origin.
+
+    aiortc hands frames on with timestamps rebased to the stream's first one; the origin it
+    subtracted is needed to relate them to the sender reports.
+    """
+    mapper = getattr(receiver, TIMESTAMP_MAPPER_ATTR, None)
+    handler = getattr(receiver, RTCP_HANDLER_ATTR, None)
+    if mapper is None or not hasattr(mapper, "_origin") or handler is None:
+        logger.warning("aiortc internals moved: wall time of frames falls back to arrival time")
+        return
+    tap._origin = lambda: mapper._origin
+    rtx_ssrcs: dict[int, int] = getattr(receiver, RTX_SSRC_ATTR, {})
+
+    async def handle_rtcp(packet: Any) -> None:
+        if isinstance(packet, RtcpSrPacket) and packet.ssrc not in rtx_ssrcs:
+            info = packet.sender_info
+            tap.sender_report(info.ntp_timestamp, info.rtp_timestamp, time.time())
+        await handler(packet)
+
+    setattr(receiver, RTCP_HANDLER_ATTR, handle_rtcp)
 
 
 def hook_keyframe_requests(sender: RTCRtpSender, callback: Callable[[], None]) -> None:

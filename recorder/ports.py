@@ -33,5 +33,9 @@ class EncodedFrame(Protocol):
         """Whether a decoder can start here (always true for audio)."""
 
     @property
-    def received_at(self) -> float:
-        """Wall clock at arrival, seconds since the epoch."""
+    def wall_time(self) -> float:
+        """Wall clock of the frame, seconds since the epoch.
+
+        For received media the sender's capture clock (through RTCP sender reports) where the
+        sender reports it, else the arrival time.
+        """

@@ -139,7 +139,7 @@ class SegmentWriter:
         if self.frames:
             self._frame_ms = float(pts - self._last_pts)
         self._last_pts = pts
-        self._last_received = frame.received_at
+        self._last_received = frame.wall_time
         self.frames += 1
 
     def offset_s(self, frame: EncodedFrame) -> float:
@@ -177,7 +177,7 @@ class SegmentWriter:
             if self.size is None:
                 raise ValueError("the first frame of a video segment must be a VP8 keyframe")
         self._last_rtp = frame.rtp_timestamp
-        self._wall_start = frame.received_at
+        self._wall_start = frame.wall_time
         self._first_keyframe = frame.keyframe or self.kind == "audio"
         container = av.open(
             str(self.path),

@@ -192,11 +192,11 @@ class TrackRecorder:
             self._queue.put_nowait((frame, lost_before))
         except queue.Full:
             self._dropped_on_loop += 1
-            start = frame.received_at if self._drought is None else self._drought[0]
-            self._drought = (start, frame.received_at)
+            start = frame.wall_time if self._drought is None else self._drought[0]
+            self._drought = (start, frame.wall_time)
             return
         if self._drought is not None:
-            gap = Gap(self.track_id, self._drought[0], frame.received_at, "queue_full")
+            gap = Gap(self.track_id, self._drought[0], frame.wall_time, "queue_full")
             self._drought = None
             # Not from inside push: the caller's callback must not run on the hot path.
             assert self._loop is not None
@@ -332,10 +332,10 @@ class TrackRecorder:
     def _drop(self, frame: EncodedFrame, reason: str) -> None:
         self._dropped_in_writer += 1
         if self._pending_gap is None:
-            self._pending_gap = (frame.received_at, frame.received_at, reason)
+            self._pending_gap = (frame.wall_time, frame.wall_time, reason)
         else:
             start, _, first_reason = self._pending_gap
-            self._pending_gap = (start, frame.received_at, first_reason)
+            self._pending_gap = (start, frame.wall_time, first_reason)
 
     def _open_segment(self, frame: EncodedFrame) -> None:
         self._index = self._next_index
@@ -350,7 +350,7 @@ class TrackRecorder:
         if self._pending_gap is not None:
             start, _, reason = self._pending_gap
             self._pending_gap = None
-            self._to_loop(self._emit_gap, Gap(self.track_id, start, frame.received_at, reason))
+            self._to_loop(self._emit_gap, Gap(self.track_id, start, frame.wall_time, reason))
 
     def _write(self, frame: EncodedFrame, now: float) -> None:
         segment = self._segment
@@ -394,14 +394,14 @@ class TrackRecorder:
         elif written:
             start = result.wall_start
         else:
-            start = frame.received_at if frame is not None else result.wall_start
+            start = frame.wall_time if frame is not None else result.wall_start
         if written:
             # Kept and journaled even when no whole cluster is known to have reached it: a
             # torn cluster may still hold frames that repair_segment can recover.
             self._deliver(result, keep_empty=True)
         else:
             self._discard_empty(segment.path)
-        last = frame.received_at if frame is not None else start
+        last = frame.wall_time if frame is not None else start
         if self._pending_gap is None:
             self._pending_gap = (start, last, "write_error")
         self._retry_at = time.monotonic() + self._retry_s

@@ -11,7 +11,15 @@ import queue
 import aiortc
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, rtcrtpreceiver
 
-from media.tap import DECODER_QUEUE_ATTR, DECODER_THREAD_ATTR, KEYFRAME_HOOK_ATTR, install_tap
+from media.tap import (
+    DECODER_QUEUE_ATTR,
+    DECODER_THREAD_ATTR,
+    KEYFRAME_HOOK_ATTR,
+    RTCP_HANDLER_ATTR,
+    RTX_SSRC_ATTR,
+    TIMESTAMP_MAPPER_ATTR,
+    install_tap,
+)
 
 
 def test_aiortc_version_is_the_pinned_one() -> None:
@@ -25,6 +33,13 @@ def test_jitter_buffer_hands_whole_frames_to_the_decoder_queue() -> None:
     assert "self.__decoder_queue" in receive  # the thread gets the queue object at start
     worker = inspect.getsource(rtcrtpreceiver.decoder_worker)
     assert "input_q.get()" in worker
+
+
+def test_frames_leave_the_jitter_buffer_with_rebased_timestamps() -> None:
+    source = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
+    assert "self.__timestamp_mapper.map(" in source
+    mapper = inspect.getsource(rtcrtpreceiver.TimestampMapper.map)
+    assert "return timestamp - self._origin" in mapper
 
 
 def test_sender_keyframe_requests_go_through_the_hook() -> None:
@@ -41,5 +56,9 @@ async def test_tap_replaces_the_queue_of_a_fresh_receiver() -> None:
         assert getattr(receiver, DECODER_THREAD_ATTR) is None
         tap = install_tap(receiver, decode=False)
         assert getattr(receiver, DECODER_QUEUE_ATTR) is tap
+        # Wall time from sender reports needs the timestamp origin and the RTCP handler.
+        assert hasattr(getattr(receiver, TIMESTAMP_MAPPER_ATTR), "_origin")
+        assert isinstance(getattr(receiver, RTX_SSRC_ATTR), dict)
+        assert getattr(receiver, RTCP_HANDLER_ATTR).__name__ == "handle_rtcp"
     finally:
         await pc.close()

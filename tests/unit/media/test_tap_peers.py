@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import time
 
 from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
@@ -67,6 +69,41 @@ async def test_tap_with_decoding_feeds_the_track_and_the_sinks() -> None:
             frame = await asyncio.wait_for(track.recv(), 10)
             assert frame.width == 640
         assert seen and tap.frames >= len(seen)
+    finally:
+        await sender.close()
+        await receiver.close()
+
+
+async def test_wall_time_follows_the_senders_clock_once_it_reports() -> None:
+    sender, receiver, taps = await connect(decode=False)
+    try:
+        tap, _track = await asyncio.wait_for(taps, 10)
+        reported = asyncio.Event()
+        follow = tap.sender_report
+
+        def on_report(ntp: int, rtp: int, arrival: float) -> None:
+            follow(ntp, rtp, arrival)
+            reported.set()
+
+        tap.sender_report = on_report  # type: ignore[method-assign]
+        await asyncio.wait_for(reported.wait(), 10)  # aiortc reports every 0.5 to 1.5 s
+        frames: list[EncodedFrame] = []
+        enough = asyncio.Event()
+
+        def sink(frame: EncodedFrame) -> None:
+            frames.append(frame)
+            arrivals.append(time.time())
+            if len(frames) >= 15:
+                enough.set()
+
+        arrivals: list[float] = []
+        tap.add_sink(sink)
+        await asyncio.wait_for(enough.wait(), 10)
+        # Same machine, same clock: the sender's capture time is a little before arrival.
+        for frame, arrival in zip(frames, arrivals, strict=True):
+            assert -0.05 <= arrival - frame.wall_time <= 0.5
+        steps = [b.wall_time - a.wall_time for a, b in itertools.pairwise(frames)]
+        assert all(0 < step < 0.2 for step in steps)  # 15 fps, in order
     finally:
         await sender.close()
         await receiver.close()

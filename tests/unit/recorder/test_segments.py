@@ -32,7 +32,7 @@ class Frame:
     rtp_timestamp: int
     clock_rate: int
     keyframe: bool
-    received_at: float
+    wall_time: float
 
 
 def counter_image(n: int) -> np.ndarray:

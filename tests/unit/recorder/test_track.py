@@ -82,8 +82,8 @@ async def test_video_rolls_at_the_first_keyframe_after_segment_seconds(
     assert all(s.path.is_absolute() and s.path.is_file() for s in rec.segments)
     assert all(s.complete for s in rec.segments)
     assert [s.media_duration_s for s in rec.segments] == pytest.approx([2.0] * 3, abs=1 / FPS)
-    assert rec.segments[1].wall_start == video[30].received_at
-    assert rec.segments[0].wall_end == pytest.approx(video[30].received_at, abs=1e-3)
+    assert rec.segments[1].wall_start == video[30].wall_time
+    assert rec.segments[0].wall_end == pytest.approx(video[30].wall_time, abs=1e-3)
     counters: list[int] = []
     for segment in rec.segments:
         counters += decoded_counters(segment.path)
@@ -121,7 +121,7 @@ async def test_frames_before_the_first_keyframe_are_dropped_and_a_keyframe_asked
     assert decoded_counters(rec.segments[0].path) == list(range(15, 45))
     assert rec.recorder.frames_dropped == 10
     assert rec.gaps == [
-        Gap(rec.track_id, video[5].received_at, video[15].received_at, "no_keyframe")
+        Gap(rec.track_id, video[5].wall_time, video[15].wall_time, "no_keyframe")
     ]
 
 
@@ -161,7 +161,7 @@ async def test_a_full_queue_drops_frames_reports_a_gap_and_never_blocks(
     assert sum(s.frames for s in rec.segments) == rec.recorder.frames_written
     assert rec.gaps and {g.reason for g in rec.gaps} == {"queue_full"}
     assert all(
-        frames[0].received_at <= g.wall_start < g.wall_end <= frames[-1].received_at
+        frames[0].wall_time <= g.wall_start < g.wall_end <= frames[-1].wall_time
         for g in rec.gaps
     )
     # Each drought is reported once, when it ends, and droughts do not overlap.
@@ -233,7 +233,7 @@ async def test_a_write_error_reports_a_gap_and_recording_resumes(
     assert decoded_counters(broken.path) == list(range(broken.frames))
     assert resumed.complete and resumed.index == 2
     assert decoded_counters(resumed.path) == list(range(60, 135))
-    assert rec.gaps == [Gap(rec.track_id, broken.wall_end, video[60].received_at, "write_error")]
+    assert rec.gaps == [Gap(rec.track_id, broken.wall_end, video[60].wall_time, "write_error")]
     assert rec.recorder.frames_written == broken.frames + 75
     assert rec.recorder.frames_written + rec.recorder.frames_dropped == 135
 
