@@ -13,6 +13,8 @@ class RecorderConfig:
     segment_seconds: float = 10.0
     # Clusters are written (and flushed to the OS) at least this often: the most a crash loses.
     flush_interval_ms: int = 1000
+    # A video track with no frame for this long closes its segment (see TrackRecorder).
+    video_idle_close_s: float = 10.0
     # Frames waiting for the disk, per track; beyond this they are dropped and a gap is recorded.
     max_queued_frames: int = 900
     retention_years: int = 15

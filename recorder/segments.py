@@ -254,11 +254,13 @@ class SegmentWriter:
                 timestamps_bumped=self._bumped,
                 complete=complete,
             )
+        # Anchor the span on the last frame: early frames of a stream carry arrival times (no
+        # RTCP sender report yet), later ones the sender's clock, which is the one to trust.
         return SegmentResult(
             path=self.path,
             frames=frames,
             media_duration_s=(last_pts + frame_ms) / 1000,
-            wall_start=self._wall_start,
+            wall_start=last_received - last_pts / 1000,
             wall_end=last_received + frame_ms / 1000,
             first_keyframe=self._first_keyframe,
             timestamps_bumped=self._bumped,

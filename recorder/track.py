@@ -100,6 +100,11 @@ class TrackRecorder:
         self._request_keyframe = request_keyframe
         self._queue: queue.Queue[Any] = queue.Queue(config.max_queued_frames)
         self._flush_s = config.flush_interval_ms / 1000
+        # How long a silent track keeps its segment open. Closing costs video a keyframe (the
+        # next segment must start on one), and a screen share pauses whenever the picture
+        # holds still; while open, a crash loses only the frames of the unwritten cluster,
+        # whose media time is under the cluster limit (half the flush interval).
+        self._idle_s = self._flush_s if kind == "audio" else config.video_idle_close_s
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._accepting = False
@@ -265,13 +270,18 @@ class TrackRecorder:
     def _idle_timeout(self) -> float | None:
         if self._segment is None:
             return None
-        return max(0.0, self._last_write + self._flush_s - time.monotonic())
+        return max(0.0, self._last_write + self._idle_s - time.monotonic())
 
     def _on_idle(self) -> None:
         # The muxer writes a cluster only when the next one starts: with no frame coming, the
         # open cluster would sit in memory past the flush interval, so end the segment instead.
         if self._segment is not None:
             self._close_segment()
+            if self.kind == "video":
+                # The next frame must be a keyframe to open a segment: ask now, while the
+                # source is idle (a screen share sends again only when the picture changes),
+                # rather than drop frames until one comes by itself.
+                self._want_keyframe(time.monotonic())
 
     def _finish(self) -> None:
         if self._segment is not None:

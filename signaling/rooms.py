@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import av
+
 from media.config import MediaConfig
 from media.grid import TileSpec
 from media.mixencoder import packet_frame
@@ -216,11 +218,17 @@ class RoomManager:
             label="评标室画面",
             request_keyframe=media.grid.request_keyframe,
         )
-        media.grid.add_listener(
-            lambda packet, _keyframe: grid.push(
-                packet_frame(packet, kind="video", codec="VP8", clock_rate=90_000)
-            )
-        )
+        started = False
+
+        def record_grid(packet: av.Packet, keyframe: bool) -> None:
+            # The recording starts at the keyframe the recorder asked for: the delta frames
+            # encoded before it would only be dropped (and reported as a gap).
+            nonlocal started
+            started = started or keyframe
+            if started:
+                grid.push(packet_frame(packet, kind="video", codec="VP8", clock_rate=90_000))
+
+        media.grid.add_listener(record_grid)
         mix = await archive.add_track(
             "room-mix",
             kind="audio",

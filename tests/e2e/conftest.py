@@ -281,3 +281,118 @@ def server(
         yield running
     finally:
         running.stop()
+
+
+# ---- camera and microphone files that mark the same instant (archive tests) ---------------
+#
+# Both loops last SYNC_LOOP_S, so Chromium's fake devices, which loop their files, run in step
+# for a whole test. At the start of every loop the camera shows counter 0 (the pattern of
+# media.testpattern, which read_counter reads back) and the microphone plays a short 1 kHz beep
+# instead of the 440 Hz tone. Counter value n >= 1 is captured n + 1 frames into the loop: see
+# SYNC_REPEATED_FRAMES.
+
+SYNC_LOOP_S = 3
+SYNC_FPS = 15
+# Chromium's file camera (156, Debian) shows the first frame of a y4m twice each time it goes
+# round (measured with a 45-frame file: ... 43, 44, 0, 0, 1, ... at even 1/15 s steps), so a
+# file of N frames loops every N + 1 frames. The y4m has one frame fewer than the loop, for the
+# played loop to last exactly SYNC_LOOP_S, like the wav.
+SYNC_REPEATED_FRAMES = 1
+SYNC_FILE_FRAMES = SYNC_LOOP_S * SYNC_FPS - SYNC_REPEATED_FRAMES
+BEEP_HZ = 1000.0
+BEEP_S = 0.1
+SYNC_BACKGROUND_RGB = (40, 110, 150)
+
+
+@dataclass(frozen=True)
+class SyncedMediaFiles(MediaFiles):
+    """Fake camera and microphone files whose played loops last as long and start marked."""
+
+    loop_s: float = float(SYNC_LOOP_S)
+    fps: int = SYNC_FPS
+    file_frames: int = SYNC_FILE_FRAMES  # counter values 0 .. file_frames - 1
+    repeated_frames: int = SYNC_REPEATED_FRAMES  # frame 0 shown this many extra times a loop
+    tone_hz: float = TONE_HZ
+    beep_hz: float = BEEP_HZ
+    beep_s: float = BEEP_S
+
+
+def _rgb_frame_to_i420(rgb: np.ndarray) -> bytes:
+    """BT.601 studio-range I420 of an HxWx3 RGB frame (chroma averaged over 2x2 blocks)."""
+    f = rgb.astype(np.float32)
+    r, g, b = f[..., 0], f[..., 1], f[..., 2]
+    y = 16 + (65.738 * r + 129.057 * g + 25.064 * b) / 256
+    u = 128 + (-37.945 * r - 74.494 * g + 112.439 * b) / 256
+    v = 128 + (112.439 * r - 94.154 * g - 18.285 * b) / 256
+    h, w = y.shape
+
+    def sub(plane: np.ndarray) -> np.ndarray:
+        return plane.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+
+    planes = (y, sub(u), sub(v))
+    return b"".join(np.clip(np.rint(p), 0, 255).astype(np.uint8).tobytes() for p in planes)
+
+
+def write_sync_y4m(path: Path, frames: int = SYNC_FILE_FRAMES, fps: int = SYNC_FPS) -> None:
+    """A y4m whose frame n shows counter n (testpattern layout, check word included)."""
+    from media.testpattern import solid_frame
+
+    width, height = VIDEO_SIZE
+    with path.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode("ascii"))
+        for n in range(frames):
+            out.write(b"FRAME\n")
+            out.write(_rgb_frame_to_i420(solid_frame(SYNC_BACKGROUND_RGB, n, (width, height))))
+
+
+def write_sync_wav(
+    path: Path,
+    seconds: int = SYNC_LOOP_S,
+    tone_hz: float = TONE_HZ,
+    beep_hz: float = BEEP_HZ,
+    beep_s: float = BEEP_S,
+) -> None:
+    """48 kHz mono: a 1 kHz beep for the first `beep_s` seconds, then the 440 Hz tone.
+
+    Both waves have whole periods in their spans and start at phase 0, so the switch and the
+    loop are seamless (no click that could be mistaken for the beep).
+    """
+    t = np.arange(seconds * AUDIO_RATE) / AUDIO_RATE
+    beep_end = round(beep_s * AUDIO_RATE)
+    wave_ = np.sin(2 * np.pi * tone_hz * t)
+    wave_[:beep_end] = np.sin(2 * np.pi * beep_hz * t[:beep_end])
+    samples = (0.3 * 32767 * wave_).astype("<i2")
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(AUDIO_RATE)
+        out.writeframes(samples.tobytes())
+
+
+@pytest.fixture(scope="session")
+def synced_media_files(tmp_path_factory: pytest.TempPathFactory) -> SyncedMediaFiles:
+    """A counter y4m and a tone wav whose loops, as Chromium plays them, last 3 s each."""
+    folder = tmp_path_factory.mktemp("synced-media")
+    files = SyncedMediaFiles(video=folder / "camera.y4m", audio=folder / "microphone.wav")
+    write_sync_y4m(files.video)
+    write_sync_wav(files.audio)
+    return files
+
+
+@pytest.fixture
+def synced_browser(browser: Any, synced_media_files: SyncedMediaFiles) -> Iterator[Any]:
+    """A fresh Chromium whose fake devices play `synced_media_files`, closed after the test.
+
+    Launched through the Playwright instance of `browser` (Playwright's sync API allows one
+    per process); a new process per test, so its fake devices start with the test.
+    """
+    flags = [
+        *CHROMIUM_FLAGS,
+        f"--use-file-for-fake-video-capture={synced_media_files.video}",
+        f"--use-file-for-fake-audio-capture={synced_media_files.audio}",
+    ]
+    chromium = browser.browser_type.launch(executable_path=str(CHROMIUM), headless=True, args=flags)
+    try:
+        yield chromium
+    finally:
+        chromium.close()
