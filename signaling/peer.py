@@ -8,7 +8,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 from aiortc import (
     RTCBundlePolicy,
@@ -23,15 +23,34 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
-from media.room import DECODED_ROLES
+from media.room import DECODED_ROLES, RoomMedia
 from media.tap import EncodedFrame, ReceiverTap, hook_keyframe_requests, install_tap, send_pli
+from recorder.archive import SessionArchive
 from recorder.track import TrackRecorder
 from roomserver.errors import InvalidRequest
 from signaling.config import IceConfig
 from signaling.metrics import Metrics
-from signaling.rooms import Room
 
 logger = logging.getLogger(__name__)
+
+
+class MediaRoom(Protocol):
+    """What a seat's peer session needs of its room (in the server, or in a media worker)."""
+
+    @property
+    def id(self) -> str:
+        """The session id."""
+
+    @property
+    def media(self) -> RoomMedia:
+        """The room's grid, mixer and inputs."""
+
+    @property
+    def archive(self) -> SessionArchive | None:
+        """The archive part being recorded, if any."""
+
+    def seat_label(self, key: str) -> str:
+        """The Chinese label of a seat, e.g. 沈阳主场 · 2号机位."""
 
 ROLE_KINDS = {"camera": "video", "microphone": "audio", "desktop": "video"}
 ROLE_LABELS = {"camera": "摄像头", "microphone": "麦克风", "desktop": "屏幕"}
@@ -100,7 +119,7 @@ class PeerSession:
     def __init__(
         self,
         *,
-        room: Room,
+        room: MediaRoom,
         seat: str,
         ice: IceConfig,
         metrics: Metrics,
@@ -260,13 +279,12 @@ class PeerSession:
         assert archive is not None
         track_id = f"{self._seat.replace(':', '-')}-{role}"
         video = ROLE_KINDS[role] == "video"
-        seat = self._room.roster_seat(self._seat)
         recorder = await archive.add_track(
             track_id,
             kind=ROLE_KINDS[role],
             codec="VP8" if video else "opus",
             clock_rate=90_000 if video else 48_000,
-            label=f"{seat.label if seat else self._seat} {ROLE_LABELS[role]}",
+            label=f"{self._room.seat_label(self._seat)} {ROLE_LABELS[role]}",
             request_keyframe=(lambda: self._request_keyframe(receiver, role)) if video else None,
         )
         if self._taps.get(role) is not tap:

@@ -78,6 +78,11 @@ class Room:
         """The roster entry of seat `key`."""
         return next((s for s in self.roster if seat_key(s.venue_id, s.seat_no) == key), None)
 
+    def seat_label(self, key: str) -> str:
+        """The Chinese label of a seat (its key when it is not on the roster)."""
+        seat = self.roster_seat(key)
+        return seat.label if seat is not None else key
+
     def roster_payload(self) -> dict[str, Any]:
         """The ``roster`` event: every seat of the session in grid tile order."""
         seats = []
