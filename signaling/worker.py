@@ -1,0 +1,391 @@
+"""A media worker process: hosts the media of rooms (peers, grid, mixer, archive) for signaling.
+
+Started by the signaling process with one end of a socket pair (``--fd``) and its settings
+(``--settings`` JSON); everything it is asked goes over :mod:`signaling.wire`. A worker that dies
+takes only its own rooms with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from media.config import MediaConfig
+from media.grid import TileSpec
+from media.ice import apply_host_candidate_policy
+from media.mixencoder import packet_frame
+from media.room import RoomMedia
+from recorder.archive import ArchivedEvent, SessionArchive
+from recorder.config import RecorderConfig
+from recorder.seal import ServerKey
+from recorder.track import Gap
+from roomserver.errors import NotFound
+from signaling.config import IceConfig, IceServer
+from signaling.metrics import LoopLagMonitor, Metrics
+from signaling.peer import PeerSession
+from signaling.services import TaskSet
+from signaling.wire import Channel, WireError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """What a worker needs to know, passed as JSON on its command line."""
+
+    archive_root: str
+    archive_key_path: str
+    media: MediaConfig = field(default_factory=MediaConfig)
+    recorder: RecorderConfig = field(default_factory=RecorderConfig)
+    ice: IceConfig = field(default_factory=IceConfig)
+    log_level: str = "INFO"
+
+    def to_json(self) -> str:
+        """The settings as one JSON string."""
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> WorkerSettings:
+        """Settings back from JSON."""
+        data = json.loads(text)
+        ice = data.get("ice", {})
+        return cls(
+            archive_root=data["archive_root"],
+            archive_key_path=data["archive_key_path"],
+            media=MediaConfig(**data.get("media", {})),
+            recorder=RecorderConfig(**data.get("recorder", {})),
+            ice=IceConfig(
+                host_addresses=tuple(ice.get("host_addresses", ())),
+                servers=tuple(
+                    IceServer(
+                        urls=tuple(s["urls"]),
+                        username=s.get("username"),
+                        credential=s.get("credential"),
+                    )
+                    for s in ice.get("servers", ())
+                ),
+                announced_address=ice.get("announced_address"),
+            ),
+            log_level=data.get("log_level", "INFO"),
+        )
+
+
+class RoomHost:
+    """One room's media inside the worker; what a PeerSession needs of its room."""
+
+    def __init__(
+        self, session_id: str, name: str, labels: dict[str, str], media: RoomMedia
+    ) -> None:
+        self.id = session_id
+        self.name = name
+        self.labels = labels
+        self.media = media
+        self.archive: SessionArchive | None = None
+        self.peers: dict[str, PeerSession] = {}
+
+    def seat_label(self, key: str) -> str:
+        """The Chinese label of a seat."""
+        return self.labels.get(key, key)
+
+
+class Worker:
+    """Answers the signaling process's requests for the rooms placed on this process."""
+
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.tasks = TaskSet()
+        self.rooms: dict[str, RoomHost] = {}
+        self.channel: Channel | None = None
+        self._key = ServerKey.load_or_create(Path(settings.archive_key_path))
+        self._process = psutil.Process()
+        self._process.cpu_percent(None)
+        self._lag = LoopLagMonitor(self.metrics.loop_lag)
+        self._stopping = asyncio.Event()
+
+    async def run(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Serve until the signaling process goes away or asks us to stop."""
+        apply_host_candidate_policy(self.settings.ice.host_addresses)
+        self.channel = Channel(reader, writer, name=f"worker-{os.getpid()}", on_request=self.handle)
+        await self.channel.start()
+        await self._lag.start()
+        closed = asyncio.ensure_future(self.channel.wait_closed())
+        stop = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({closed, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closed.cancel()
+            stop.cancel()
+            await self.close_all("interrupted")
+            await self._lag.close()
+            await self.tasks.close()
+            await self.channel.close()
+
+    async def close_all(self, state: str) -> None:
+        """Close every room, sealing its archive part."""
+        for session_id in list(self.rooms):
+            await self._close_room(session_id, state)
+
+    async def handle(self, method: str, params: dict[str, Any]) -> Any:
+        """Dispatch one request from signaling."""
+        handler = getattr(self, f"on_{method}", None)
+        if handler is None:
+            raise WireError("unknown_method", f"worker has no method {method}")
+        return await handler(**params)
+
+    # -- requests -------------------------------------------------------------------------------
+
+    async def on_hello(self) -> dict[str, Any]:
+        """Who this worker is."""
+        return {"pid": os.getpid()}
+
+    async def on_open_room(
+        self,
+        session_id: str,
+        project_code: str,
+        project_name: str,
+        tiles: list[dict[str, str]],
+        record: bool = True,
+    ) -> dict[str, Any]:
+        """Start a room's media and a new archive part; returns the part and its last seq."""
+        if session_id in self.rooms:
+            room = self.rooms[session_id]
+            return {
+                "part": room.archive.part if room.archive else None,
+                "last_seq": room.archive.last_seq if room.archive else 0,
+            }
+        media = RoomMedia(self.settings.media, name=project_code)
+        await media.start()
+        media.set_tiles([TileSpec(t["key"], t["label"]) for t in tiles])
+        room = RoomHost(session_id, project_code, {t["key"]: t["label"] for t in tiles}, media)
+        self.rooms[session_id] = room
+        if record:
+            room.archive = await self._start_archive(room, project_name)
+        return {
+            "part": room.archive.part if room.archive else None,
+            "last_seq": room.archive.last_seq if room.archive else 0,
+        }
+
+    async def on_record_events(
+        self, session_id: str, events: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Append the session's events (in seq order) to its archive part."""
+        room = self._room(session_id)
+        if room.archive is None or room.archive.sealed:
+            return {"last_seq": None}
+        await room.archive.record_events([ArchivedEvent(**e) for e in events])
+        return {"last_seq": room.archive.last_seq}
+
+    async def on_negotiate(
+        self, session_id: str, seat: str, sdp: str, roles: dict[str, str]
+    ) -> dict[str, Any]:
+        """Answer a seat's offer."""
+        room = self._room(session_id)
+        peer = room.peers.get(seat)
+        if peer is None:
+            peer = room.peers[seat] = PeerSession(
+                room=room,
+                seat=seat,
+                ice=self.settings.ice,
+                metrics=self.metrics,
+                on_change=lambda: self._tracks_changed(room, seat),
+            )
+        return {"sdp": await peer.negotiate(sdp, roles)}
+
+    async def on_add_candidate(self, session_id: str, seat: str, candidate: dict[str, Any]) -> None:
+        """A trickled ICE candidate of a seat."""
+        room = self._room(session_id)
+        peer = room.peers.get(seat)
+        if peer is None:
+            peer = room.peers[seat] = PeerSession(
+                room=room,
+                seat=seat,
+                ice=self.settings.ice,
+                metrics=self.metrics,
+                on_change=lambda: self._tracks_changed(room, seat),
+            )
+        await peer.add_candidate(candidate)
+
+    async def on_close_seat(self, session_id: str, seat: str) -> None:
+        """A seat left or was replaced: close its media."""
+        room = self.rooms.get(session_id)
+        if room is not None:
+            peer = room.peers.pop(seat, None)
+            if peer is not None:
+                await peer.close()
+
+    async def on_set_online(self, session_id: str, seats: list[str]) -> None:
+        """Which seats are connected (for the grid's placeholders)."""
+        self._room(session_id).media.set_online(set(seats))
+
+    async def on_close_room(self, session_id: str, state: str) -> dict[str, Any]:
+        """Close a room and seal its archive part (``ended`` or ``interrupted``)."""
+        return {"sealed": await self._close_room(session_id, state)}
+
+    async def on_stats(self) -> dict[str, Any]:
+        """Figures for /metrics."""
+        return {
+            "pid": os.getpid(),
+            "cpu_percent": self._process.cpu_percent(None),
+            "rss_bytes": self._process.memory_info().rss,
+            "loop_lag_s": self.metrics.loop_lag._value.get(),
+            "rooms": [
+                {
+                    "session_id": room.id,
+                    "seats": len(room.peers),
+                    "grid_fps": room.media.grid.stats.fps,
+                    "grid_frames_skipped": room.media.grid.stats.frames_skipped,
+                    "grid_subscribers": room.media.grid.subscribers,
+                }
+                for room in self.rooms.values()
+            ],
+            "metrics": self.metrics.render().decode(),
+        }
+
+    async def on_shutdown(self) -> None:
+        """Seal everything and exit."""
+        self._stopping.set()
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _room(self, session_id: str) -> RoomHost:
+        room = self.rooms.get(session_id)
+        if room is None:
+            raise NotFound("该评标室不在此媒体进程上")
+        return room
+
+    async def _close_room(self, session_id: str, state: str) -> bool:
+        room = self.rooms.pop(session_id, None)
+        if room is None:
+            return False
+        for peer in list(room.peers.values()):
+            await peer.close()
+        room.peers.clear()
+        await room.media.close()
+        if room.archive is not None and not room.archive.sealed:
+            await room.archive.seal(state)
+            await room.archive.close()
+            return True
+        return False
+
+    async def _start_archive(self, room: RoomHost, project_name: str) -> SessionArchive:
+        archive = SessionArchive(
+            Path(self.settings.archive_root),
+            room.id,
+            key=self._key,
+            config=self.settings.recorder,
+            project=project_name,
+            on_gap=lambda gap: self._gap(room, gap),
+        )
+        await archive.open()
+        grid = await archive.add_track(
+            "room-grid",
+            kind="video",
+            codec="VP8",
+            clock_rate=90_000,
+            label="评标室画面",
+            request_keyframe=room.media.grid.request_keyframe,
+        )
+        started = False
+
+        def record_grid(packet: Any, keyframe: bool) -> None:
+            nonlocal started
+            started = started or keyframe
+            if started:
+                grid.push(packet_frame(packet, kind="video", codec="VP8", clock_rate=90_000))
+
+        room.media.grid.add_listener(record_grid)
+        mix = await archive.add_track(
+            "room-mix",
+            kind="audio",
+            codec="opus",
+            clock_rate=48_000,
+            label="评标室声音",
+            request_keyframe=None,
+        )
+        room.media.mix.add_listener(mix.push)
+        return archive
+
+    def _tracks_changed(self, room: RoomHost, seat: str) -> None:
+        peer = room.peers.get(seat)
+        if self.channel is None or peer is None:
+            return
+        self.tasks.spawn(
+            self.channel.event(
+                "seat_media",
+                {
+                    "session_id": room.id,
+                    "seat": seat,
+                    "tracks": sorted(peer.tracks),
+                    "state": peer.connection_state,
+                },
+            ),
+            name=f"seat-media-{seat}",
+        )
+
+    def _gap(self, room: RoomHost, gap: Gap) -> None:
+        if self.channel is not None:
+            self.tasks.spawn(
+                self.channel.event(
+                    "recording_gap",
+                    {
+                        "session_id": room.id,
+                        "track": gap.track,
+                        "from": round(gap.wall_start, 3),
+                        "to": round(gap.wall_end, 3),
+                        "reason": gap.reason,
+                    },
+                ),
+                name=f"gap-{room.id}",
+            )
+
+
+async def serve(fd: int, settings: WorkerSettings) -> None:
+    """Run a worker on an inherited socket."""
+    sock = socket.socket(fileno=fd)
+    reader, writer = await asyncio.open_connection(sock=sock)
+    worker = Worker(settings)
+    loop = asyncio.get_running_loop()
+    # SIGTERM to the worker alone (not through signaling) still seals its rooms.
+    loop.add_signal_handler(signal.SIGTERM, worker._stopping.set)
+    # SIGINT goes to the whole process group on Ctrl-C: signaling orders the shutdown.
+    loop.add_signal_handler(signal.SIGINT, lambda: None)
+    await worker.run(reader, writer)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: ``python -m signaling.worker --fd N --settings JSON``."""
+    parser = argparse.ArgumentParser(prog="roomserver-worker")
+    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--settings", required=True)
+    args = parser.parse_args(argv)
+    settings = WorkerSettings.from_json(args.settings)
+    logging.basicConfig(
+        level=settings.log_level,
+        stream=sys.stderr,
+        format=f"%(asctime)s level=%(levelname)s worker={os.getpid()} logger=%(name)s %(message)s",
+    )
+    for noisy in ("aioice", "aiortc"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    started = time.monotonic()
+    asyncio.run(serve(args.fd, settings))
+    logger.info("worker stopped after %.0f s", time.monotonic() - started)
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        sys.exit(main())
