@@ -59,8 +59,10 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus text exposition."""
-    body = request.app[SERVICES].metrics.render()
+    """Prometheus text exposition (the workers are asked for their figures first)."""
+    services = request.app[SERVICES]
+    services.metrics.set_worker_reports(await services.rooms.refresh_stats())
+    body = services.metrics.render()
     return web.Response(
         body=body,
         content_type="text/plain",

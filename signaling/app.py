@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
+from typing import Any
 
 import socketio
 from aiohttp import web
@@ -20,8 +21,11 @@ from signaling.events import EventLog
 from signaling.metrics import LoopLagMonitor, Metrics
 from signaling.rooms import RoomManager
 from signaling.seats import SeatNamespace
-from signaling.services import Services, TaskSet
+from signaling.services import Services
+from signaling.tasks import TaskSet
 from signaling.tokens import TokenIssuer, load_or_create_key
+from signaling.worker import WorkerSettings
+from signaling.workers import WorkerPool, WorkerProcess
 
 logger = logging.getLogger(__name__)
 
@@ -62,14 +66,37 @@ def create_app(config: AppConfig) -> web.Application:
         key = load_or_create_key(config.secrets_dir / "token.key")
         store = SqlStore(config.store)
         await store.start()
-        metrics = Metrics()
+        metrics = Metrics(media=False)  # media is counted by the workers
         tasks = TaskSet()
         events = EventLog(store)
         archive_key = await asyncio.to_thread(load_archive_key, config)
         archives = ArchiveManager(config.archive_dir, archive_key, config.recorder, events, tasks)
         # Parts left open by a crash are repaired and sealed before anything new is recorded.
         await archives.recover()
-        rooms = RoomManager(store, config.media, archives)
+        seats: SeatNamespace | None = None
+
+        def worker_event(worker: WorkerProcess, name: str, params: dict[str, Any]) -> None:
+            if seats is not None:
+                seats.on_worker_event(worker, name, params)
+
+        async def worker_lost(worker: WorkerProcess, lost: set[str]) -> None:
+            await rooms.relocate(worker, lost)
+
+        pool = WorkerPool(
+            config.workers,
+            WorkerSettings(
+                archive_root=str(config.archive_dir),
+                archive_key_path=str(config.archive_key_path),
+                media=config.media,
+                recorder=config.recorder,
+                ice=config.ice,
+                log_level=config.log_level,
+            ),
+            on_event=worker_event,
+            on_lost=worker_lost,
+        )
+        await pool.start()
+        rooms = RoomManager(store, pool, archives, events)
         metrics.add_room_source(lambda: [room.sample() for room in rooms])
         services = Services(
             config=config,
@@ -80,9 +107,11 @@ def create_app(config: AppConfig) -> web.Application:
             tasks=tasks,
             events=events,
             archives=archives,
+            workers=pool,
         )
         app[SERVICES] = services
         seats = SeatNamespace(services)
+        rooms.on_media_restart = seats.media_restarted
         sio.register_namespace(seats)
         app[SEATS] = seats
         lag = LoopLagMonitor(metrics.loop_lag)
@@ -93,6 +122,7 @@ def create_app(config: AppConfig) -> web.Application:
         finally:
             # Runs after on_shutdown below has ended every connection.
             await rooms.close()
+            await pool.close()
             await services.tasks.close()
             await lag.close()
             await events.append("server_stopped", {})

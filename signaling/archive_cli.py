@@ -20,8 +20,8 @@ from roomserver.store import SqlStore
 from signaling.archiving import ArchiveManager
 from signaling.config import AppConfig
 from signaling.events import EventLog
-from signaling.services import TaskSet
 from signaling.sessions import end_session
+from signaling.tasks import TaskSet
 from signaling.tokens import TokenIssuer, load_or_create_key
 
 EXIT_OK, EXIT_DIFFERS, EXIT_USAGE = 0, 1, 2

@@ -13,7 +13,7 @@ from recorder.seal import ServerKey
 from recorder.track import Gap
 from roomserver.model import Session
 from signaling.events import EventLog
-from signaling.services import TaskSet
+from signaling.tasks import TaskSet
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class ArchiveManager:
         self._events = events
         self._tasks = tasks
 
-    async def recover(self) -> list[str]:
+    async def recover(self, sessions: set[str] | None = None) -> list[str]:
         """Seal, as interrupted, every part a crash left open; returns the sessions recovered.
 
         The playable prefix of each unfinished segment is kept (repaired where needed), the
@@ -47,6 +47,8 @@ class ArchiveManager:
             return recovered
         restarted_at = time.time()
         for session_dir in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            if sessions is not None and session_dir.name not in sessions:
+                continue  # other sessions' parts are being recorded right now
             parts = list_parts(session_dir)
             if not parts or is_sealed(parts[-1][1]):
                 continue

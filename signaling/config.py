@@ -68,6 +68,7 @@ class AppConfig:
     public_url: str | None = None
     token_ttl_s: int = 24 * 3600
     log_level: str = "INFO"
+    workers: int = 1
 
     @property
     def base_url(self) -> str:
@@ -120,6 +121,7 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
     "public_url": ("str", None, "base URL of the printed links, e.g. https://pb.example.cn"),
     "token_ttl": ("int", 24 * 3600, "lifetime of issued join tokens, seconds"),
     "segment_seconds": ("int", 10, "length of archive media segments, seconds"),
+    "workers": ("int", None, "media worker processes (default: one per core; 0: in-process)"),
     "retention_years": ("int", 15, "years an archive is kept before it may be deleted"),
     "log_level": ("str", "INFO", "DEBUG, INFO, WARNING or ERROR"),
 }
@@ -258,12 +260,21 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         tls_key=tls_key,
         public_url=settings["public_url"],
         token_ttl_s=settings["token_ttl"],
+        workers=_workers(settings["workers"]),
         recorder=RecorderConfig(
             segment_seconds=float(settings["segment_seconds"]),
             retention_years=settings["retention_years"],
         ),
         log_level=level,
     )
+
+
+def _workers(value: int | None) -> int:
+    if value is None:
+        return os.cpu_count() or 1
+    if not 0 <= value <= 256:
+        raise ConfigError("workers must be between 0 and 256")
+    return value
 
 
 def load_config(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> AppConfig:

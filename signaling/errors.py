@@ -20,6 +20,7 @@ from roomserver.errors import (
     SessionEnded,
     TokenExpired,
 )
+from signaling.wire import WireError
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,11 @@ def as_room_error(exc: BaseException) -> RoomError:
     """The domain error to answer with; anything unexpected is logged and becomes ``internal``."""
     if isinstance(exc, RoomError):
         return exc
+    if isinstance(exc, WireError):
+        # A media worker refused: its answer carries the domain code and message.
+        err = RoomError(exc.message)
+        err.code = exc.code
+        return err
     logger.error("unexpected error", exc_info=exc)
     return Internal()
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any, Protocol
 
 from recorder.archive import ArchivedEvent
 from roomserver.model import Event
 from roomserver.store import SqlStore
+from signaling.wire import ConnectionLost, WireError
 
 if TYPE_CHECKING:
-    from recorder.archive import SessionArchive
+    from signaling.workers import WorkerProcess
 
 logger = logging.getLogger(__name__)
 
@@ -27,18 +30,67 @@ def archived(event: Event) -> ArchivedEvent:
     )
 
 
+class ArchiveSink(Protocol):
+    """Where a session's events are archived (a SessionArchive, or one in a media worker)."""
+
+    session_id: str
+    last_seq: int
+
+    @property
+    def sealed(self) -> bool:
+        """Whether the part is sealed (takes no more events)."""
+
+    async def record_events(self, events: list[ArchivedEvent]) -> None:
+        """Append events in seq order, skipping those already archived."""
+
+
+class RemoteArchive:
+    """The archive part of a room whose media runs in a worker process."""
+
+    def __init__(
+        self, worker: WorkerProcess, session_id: str, *, last_seq: int, part: int | None
+    ) -> None:
+        self.worker = worker
+        self.session_id = session_id
+        self.last_seq = last_seq
+        self.part = part
+        self._sealed = False
+        self._lock = asyncio.Lock()
+
+    @property
+    def sealed(self) -> bool:
+        """Whether the worker said the part takes no more events."""
+        return self._sealed
+
+    async def record_events(self, events: list[ArchivedEvent]) -> None:
+        """Send events to the worker, in order, one batch at a time."""
+        async with self._lock:
+            batch = [asdict(e) for e in events if e.seq > self.last_seq]
+            if not batch:
+                return
+            for event in batch:
+                event["data"] = dict(event["data"])
+            answer = await self.worker.request(
+                "record_events", {"session_id": self.session_id, "events": batch}
+            )
+            if answer.get("last_seq") is None:
+                self._sealed = True
+            else:
+                self.last_seq = int(answer["last_seq"])
+
+
 class EventLog:
     """Appends events to the store and mirrors a session's events into its open archive part."""
 
     def __init__(self, store: SqlStore) -> None:
         self._store = store
-        self._archives: dict[str, SessionArchive] = {}
+        self._archives: dict[str, ArchiveSink] = {}
 
-    def attach(self, archive: SessionArchive) -> None:
+    def attach(self, archive: ArchiveSink) -> None:
         """Mirror events of `archive`'s session into it from now on."""
         self._archives[archive.session_id] = archive
 
-    def detach(self, archive: SessionArchive) -> None:
+    def detach(self, archive: ArchiveSink) -> None:
         """Stop mirroring into `archive`."""
         if self._archives.get(archive.session_id) is archive:
             del self._archives[archive.session_id]
@@ -55,10 +107,15 @@ class EventLog:
         event = await self._store.append_event(kind, data, session_id=session_id, actor=actor)
         archive = self._archives.get(session_id) if session_id else None
         if archive is not None and not archive.sealed:
-            await self.catch_up(archive)
+            try:
+                await self.catch_up(archive)
+            except (ConnectionLost, WireError) as exc:
+                # The event is stored; the part gets it when the room is reopened after the
+                # worker comes back (catch-up from the store).
+                logger.warning("event %d not archived yet: %s", event.seq, exc)
         return event
 
-    async def catch_up(self, archive: SessionArchive) -> None:
+    async def catch_up(self, archive: ArchiveSink) -> None:
         """Write into `archive` every stored event of its session that it does not have yet.
 
         Pulling from the store (rather than pushing each event) keeps the archive in seq order

@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 
@@ -51,29 +53,81 @@ class _RoomCollector(Collector):
         yield from (count, online, fps, subs, skipped)
 
 
+class _WorkerCollector(Collector):
+    """Each media worker's own figures and its counters, labelled with the worker."""
+
+    def __init__(self, reports: Callable[[], list[dict[str, Any]]]) -> None:
+        self._reports = reports
+
+    def collect(self) -> Iterator[Any]:
+        reports = self._reports()
+        gauges = {
+            "cpu_percent": GaugeMetricFamily(
+                "roomserver_worker_cpu_percent",
+                "CPU of a media worker, % of one core",
+                labels=["worker"],
+            ),
+            "rss_bytes": GaugeMetricFamily(
+                "roomserver_worker_rss_bytes", "Memory of a media worker", labels=["worker"]
+            ),
+            "loop_lag_s": GaugeMetricFamily(
+                "roomserver_worker_event_loop_lag_seconds",
+                "Event loop lag of a media worker",
+                labels=["worker"],
+            ),
+        }
+        rooms = GaugeMetricFamily(
+            "roomserver_worker_rooms", "Rooms on a media worker", labels=["worker"]
+        )
+        seats = GaugeMetricFamily(
+            "roomserver_worker_seats", "Seats on a media worker", labels=["worker"]
+        )
+        counters: dict[str, CounterMetricFamily] = {}
+        for report in reports:
+            worker = str(report["index"])
+            for key, family in gauges.items():
+                family.add_metric([worker], float(report.get(key) or 0.0))
+            rooms.add_metric([worker], len(report.get("rooms", [])))
+            seats.add_metric([worker], sum(r["seats"] for r in report.get("rooms", [])))
+            for family in text_string_to_metric_families(report.get("metrics", "")):
+                if family.type != "counter":
+                    continue
+                out = counters.get(family.name)
+                if out is None:
+                    labels = [*sorted({k for s in family.samples for k in s.labels}), "worker"]
+                    out = counters[family.name] = CounterMetricFamily(
+                        family.name, family.documentation, labels=labels
+                    )
+                for sample in family.samples:
+                    if sample.name.endswith("_total"):
+                        values = [sample.labels.get(k, "") for k in out._labelnames[:-1]]
+                        out.add_metric([*values, worker], sample.value)
+        yield from gauges.values()
+        yield rooms
+        yield seats
+        yield from counters.values()
+
+
 class Metrics:
     """Counters and gauges of one server."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, media: bool = True) -> None:
+        """`media`: this process receives media (a worker) and counts frames itself."""
         self.registry = CollectorRegistry()
-        self._inbound_frames = Counter(
-            "roomserver_inbound_frames",
-            "Encoded frames received",
-            ["session", "seat", "kind"],
-            registry=self.registry,
-        )
-        self._inbound_bytes = Counter(
-            "roomserver_inbound_bytes",
-            "Encoded bytes received",
-            ["session", "seat", "kind"],
-            registry=self.registry,
-        )
-        self._dropped = Counter(
-            "roomserver_frames_dropped",
-            "Frames the server dropped",
-            ["where"],
-            registry=self.registry,
-        )
+        self._media = media
+        if media:
+            self._inbound_frames = Counter(
+                "roomserver_inbound_frames", "Encoded frames received",
+                ["session", "seat", "kind"], registry=self.registry,
+            )
+            self._inbound_bytes = Counter(
+                "roomserver_inbound_bytes", "Encoded bytes received",
+                ["session", "seat", "kind"], registry=self.registry,
+            )
+            self._dropped = Counter(
+                "roomserver_frames_dropped", "Frames the server dropped", ["where"],
+                registry=self.registry,
+            )
         self._refused = Counter(
             "roomserver_refusals",
             "Refused connections and requests",
@@ -86,6 +140,15 @@ class Metrics:
             registry=self.registry,
         )
         self._frame_children: dict[tuple[str, str, str], tuple[Counter, Counter]] = {}
+        self._worker_reports: list[dict[str, Any]] = []
+        self._worker_collector_added = False
+
+    def set_worker_reports(self, reports: list[dict[str, Any]]) -> None:
+        """The media workers' latest figures, shown at the next render."""
+        if not self._worker_collector_added:
+            self.registry.register(_WorkerCollector(lambda: self._worker_reports))
+            self._worker_collector_added = True
+        self._worker_reports = reports
 
     def add_room_source(self, sample: Callable[[], Iterable[RoomSample]]) -> None:
         """Report rooms from `sample` at every scrape."""

@@ -52,6 +52,7 @@ class MediaRoom(Protocol):
     def seat_label(self, key: str) -> str:
         """The Chinese label of a seat, e.g. 沈阳主场 · 2号机位."""
 
+
 ROLE_KINDS = {"camera": "video", "microphone": "audio", "desktop": "video"}
 ROLE_LABELS = {"camera": "摄像头", "microphone": "麦克风", "desktop": "屏幕"}
 MAX_PENDING_CANDIDATES = 64
@@ -70,7 +71,7 @@ def rtc_configuration(ice: IceConfig) -> RTCConfiguration:
         iceServers=[
             RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
             for s in ice.servers
-        ]
+        ],
     )
 
 

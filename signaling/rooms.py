@@ -1,4 +1,4 @@
-"""Live rooms: one per evaluation session with seats online, holding the room's media."""
+"""Live rooms: one per evaluation session with seats online; the media runs in a worker."""
 
 from __future__ import annotations
 
@@ -6,25 +6,20 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import av
-
-from media.config import MediaConfig
-from media.grid import TileSpec
-from media.mixencoder import packet_frame
-from media.room import RoomMedia
-from recorder.archive import SessionArchive
 from roomserver.model import Session, Venue
 from roomserver.rules import RosterSeat, roster_seats
 from roomserver.store import SqlStore
+from signaling.events import EventLog, RemoteArchive
 from signaling.metrics import RoomSample
+from signaling.wire import ConnectionLost, WireError
+from signaling.workers import WorkerPool, WorkerProcess
 
 if TYPE_CHECKING:
     from signaling.archiving import ArchiveManager
-    from signaling.peer import PeerSession
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +33,20 @@ def seat_key(venue_id: str, seat_no: int) -> str:
     return f"{venue_id}:{seat_no}"
 
 
+def _seat_json(s: RosterSeat, *, online: bool, tracks: list[str]) -> dict[str, Any]:
+    return {
+        "key": seat_key(s.venue_id, s.seat_no),
+        "venue_id": s.venue_id,
+        "venue_name": s.venue_name,
+        "venue_kind": str(s.venue_kind),
+        "seat_no": s.seat_no,
+        "label": s.label,
+        "expert_name": s.expert_name,
+        "online": online,
+        "tracks": tracks,
+    }
+
+
 @dataclass
 class SeatState:
     """A seat that is connected now."""
@@ -46,28 +55,28 @@ class SeatState:
     sid: str
     participant_id: str
     connected_at: float = field(default_factory=time.time)
-    peer: PeerSession | None = None
+    tracks: set[str] = field(default_factory=set)
+    media_state: str = "new"
 
 
 class Room:
-    """The live state of one session: its roster, who is online, and the room's media."""
+    """The live state of one session: roster, who is online, and the worker with its media."""
 
     def __init__(
         self,
         session: Session,
         venues: dict[str, Venue],
         roster: list[RosterSeat],
-        media: RoomMedia,
-        archive: SessionArchive | None = None,
+        worker: WorkerProcess,
     ) -> None:
         self.session = session
         self.venues = venues
         self.roster = roster
-        self.media = media
-        self.archive = archive
+        self.worker = worker
+        self.archive: RemoteArchive | None = None
         self.ended = False
         self.seats: dict[str, SeatState] = {}
-        media.set_tiles([TileSpec(seat_key(s.venue_id, s.seat_no), s.label) for s in roster])
+        self.stats: dict[str, Any] = {}
 
     @property
     def id(self) -> str:
@@ -78,42 +87,34 @@ class Room:
         """The roster entry of seat `key`."""
         return next((s for s in self.roster if seat_key(s.venue_id, s.seat_no) == key), None)
 
-    def seat_label(self, key: str) -> str:
-        """The Chinese label of a seat (its key when it is not on the roster)."""
-        seat = self.roster_seat(key)
-        return seat.label if seat is not None else key
+    def tiles(self) -> list[dict[str, str]]:
+        """The grid's tiles in roster order."""
+        return [{"key": seat_key(s.venue_id, s.seat_no), "label": s.label} for s in self.roster]
 
     def roster_payload(self) -> dict[str, Any]:
         """The ``roster`` event: every seat of the session in grid tile order."""
         seats = []
         for s in self.roster:
-            key = seat_key(s.venue_id, s.seat_no)
-            state = self.seats.get(key)
-            tracks = sorted(state.peer.tracks) if state and state.peer else []
-            seats.append(
-                {
-                    "key": key,
-                    "venue_id": s.venue_id,
-                    "venue_name": s.venue_name,
-                    "venue_kind": str(s.venue_kind),
-                    "seat_no": s.seat_no,
-                    "label": s.label,
-                    "expert_name": s.expert_name,
-                    "online": state is not None,
-                    "tracks": tracks,
-                }
-            )
+            state = self.seats.get(seat_key(s.venue_id, s.seat_no))
+            tracks = sorted(state.tracks) if state else []
+            seats.append(_seat_json(s, online=state is not None, tracks=tracks))
         return {"session_id": self.session.id, "seats": seats}
 
+    async def media_request(self, method: str, **params: Any) -> Any:
+        """Ask the room's worker; a gone worker is reported as a temporary failure."""
+        try:
+            return await self.worker.request(method, {"session_id": self.id, **params})
+        except ConnectionLost as exc:
+            raise WireError("media_unavailable", "媒体服务正在恢复，请稍候重试") from exc
+
     def sample(self) -> RoomSample:
-        """Figures for /metrics."""
-        stats = self.media.grid.stats
+        """Figures for /metrics (from the worker's last report)."""
         return RoomSample(
             session=self.session.id,
             seats_online=len(self.seats),
-            grid_fps=stats.fps,
-            grid_subscribers=self.media.grid.subscribers,
-            grid_frames_skipped=stats.frames_skipped,
+            grid_fps=float(self.stats.get("grid_fps", 0.0)),
+            grid_subscribers=int(self.stats.get("grid_subscribers", 0)),
+            grid_frames_skipped=int(self.stats.get("grid_frames_skipped", 0)),
         )
 
 
@@ -124,37 +125,29 @@ async def roster_offline(store: SqlStore, session_id: str) -> dict[str, Any]:
     roster = roster_seats(session, venues, await store.list_participants(session_id))
     return {
         "session_id": session_id,
-        "seats": [
-            {
-                "key": seat_key(s.venue_id, s.seat_no),
-                "venue_id": s.venue_id,
-                "venue_name": s.venue_name,
-                "venue_kind": str(s.venue_kind),
-                "seat_no": s.seat_no,
-                "label": s.label,
-                "expert_name": s.expert_name,
-                "online": False,
-                "tracks": [],
-            }
-            for s in roster
-        ],
+        "seats": [_seat_json(s, online=False, tracks=[]) for s in roster],
     }
 
 
 class RoomManager:
-    """Creates rooms on first use, closes them when they stay empty."""
+    """Opens rooms on the least loaded worker, closes them when they stay empty or end."""
 
     def __init__(
-        self, store: SqlStore, media_config: MediaConfig, archives: ArchiveManager | None = None
+        self,
+        store: SqlStore,
+        pool: WorkerPool,
+        archives: ArchiveManager,
+        events: EventLog,
     ) -> None:
         self._store = store
-        self._media_config = media_config
+        self._pool = pool
         self._archives = archives
+        self._events = events
         self._rooms: dict[str, Room] = {}
         self._lock = asyncio.Lock()
         self._reapers: dict[str, asyncio.Task[None]] = {}
         self._closed = False
-        self.on_room_closed: Callable[[Room], None] | None = None
+        self.on_media_restart: Callable[[Room], Awaitable[None]] | None = None
 
     def __iter__(self) -> Iterator[Room]:
         return iter(list(self._rooms.values()))
@@ -191,72 +184,112 @@ class RoomManager:
                 await self._close_room(room)
 
     async def close(self) -> None:
-        """Close every room; safe to call twice."""
+        """Close every room (sealing its archive part); safe to call twice."""
         self._closed = True
         for session_id in list(self._reapers):
             await self._cancel_reaper(session_id)
         for room in list(self._rooms.values()):
             await self._close_room(room)
 
+    async def relocate(self, worker: WorkerProcess, lost: set[str]) -> None:
+        """A worker died with these rooms: recover their parts, reopen them, tell the seats."""
+        async with self._lock:
+            moved = [self._rooms[s] for s in lost if s in self._rooms]
+            for room in moved:
+                if room.archive is not None:
+                    self._events.detach(room.archive)
+            await self._archives.recover(sessions={room.id for room in moved})
+            for room in moved:
+                room.worker = self._pool.place()
+                await self._start_media(room)
+                for state in room.seats.values():
+                    state.tracks.clear()
+                    state.media_state = "new"
+        for room in moved:
+            await self._events.append(
+                "media_restarted",
+                {"worker": worker.index, "part": room.archive.part if room.archive else None},
+                session_id=room.id,
+            )
+            if self.on_media_restart is not None:
+                await self.on_media_restart(room)
+
+    async def refresh_stats(self) -> list[dict[str, Any]]:
+        """Ask every worker for its figures (for /metrics); rooms keep theirs."""
+        reports = []
+        for worker in self._pool.workers:
+            try:
+                stats = await worker.request("stats", {}, timeout_s=2)
+            except (ConnectionLost, WireError, TimeoutError):
+                continue
+            stats["index"] = worker.index
+            reports.append(stats)
+            for entry in stats.get("rooms", []):
+                room = self._rooms.get(entry["session_id"])
+                if room is not None:
+                    room.stats = entry
+        return reports
+
     async def _open(self, session_id: str) -> Room:
         session = await self._store.get_session(session_id)
         venues = {vid: await self._store.get_venue(vid) for vid in session.venue_ids()}
         participants = await self._store.list_participants(session_id)
         roster = roster_seats(session, venues, participants)
-        media = RoomMedia(self._media_config, name=session.project_code)
-        await media.start()
-        archive = await self._start_archive(session, media) if self._archives else None
+        room = Room(session, venues, roster, self._pool.place())
+        await self._start_media(room)
         logger.info(
-            "room %s (%s) opened with %d seats", session_id, session.project_code, len(roster)
+            "room %s (%s) opened with %d seats on worker %d",
+            session_id,
+            session.project_code,
+            len(roster),
+            room.worker.index,
         )
-        return Room(session, venues, roster, media, archive)
+        return room
 
-    async def _start_archive(self, session: Session, media: RoomMedia) -> SessionArchive:
-        """Record the room grid and the full mix from the packets the server already encodes."""
-        assert self._archives is not None
-        archive = await self._archives.open(session)
-        grid = await archive.add_track(
-            "room-grid",
-            kind="video",
-            codec="VP8",
-            clock_rate=90_000,
-            label="评标室画面",
-            request_keyframe=media.grid.request_keyframe,
+    async def _start_media(self, room: Room) -> None:
+        """Open the room on its worker with a new archive part, and mirror events into it."""
+        opened = await room.worker.request(
+            "open_room",
+            {
+                "session_id": room.id,
+                "project_code": room.session.project_code,
+                "project_name": room.session.project_name,
+                "tiles": room.tiles(),
+            },
         )
-        started = False
-
-        def record_grid(packet: av.Packet, keyframe: bool) -> None:
-            # The recording starts at the keyframe the recorder asked for: the delta frames
-            # encoded before it would only be dropped (and reported as a gap).
-            nonlocal started
-            started = started or keyframe
-            if started:
-                grid.push(packet_frame(packet, kind="video", codec="VP8", clock_rate=90_000))
-
-        media.grid.add_listener(record_grid)
-        mix = await archive.add_track(
-            "room-mix",
-            kind="audio",
-            codec="opus",
-            clock_rate=48_000,
-            label="评标室声音",
-            request_keyframe=None,
+        room.worker.rooms.add(room.id)
+        room.archive = RemoteArchive(
+            room.worker, room.id, last_seq=int(opened["last_seq"]), part=opened["part"]
         )
-        media.mix.add_listener(mix.push)
-        return archive
+        self._events.attach(room.archive)
+        await self._events.catch_up(room.archive)
+        await self._events.append(
+            "recording_started",
+            {"part": room.archive.part, "worker": room.worker.index},
+            session_id=room.id,
+        )
 
     async def _close_room(self, room: Room) -> None:
         self._rooms.pop(room.id, None)
-        for state in list(room.seats.values()):
-            if state.peer is not None:
-                await state.peer.close()
         room.seats.clear()
-        await room.media.close()
-        if room.archive is not None and self._archives is not None:
-            await self._archives.seal(room.archive, "ended" if room.ended else "interrupted")
-        if self.on_room_closed is not None:
-            self.on_room_closed(room)
-        logger.info("room %s closed", room.id)
+        state = "ended" if room.ended else "interrupted"
+        if room.archive is not None:
+            await self._events.append(
+                "recording_sealed",
+                {"part": room.archive.part, "state": state},
+                session_id=room.id,
+            )
+            await self._events.catch_up(room.archive)
+            self._events.detach(room.archive)
+        try:
+            await room.worker.request(
+                "close_room", {"session_id": room.id, "state": state}, timeout_s=30
+            )
+        except (ConnectionLost, WireError) as exc:
+            # The worker is gone: its part is recovered (and sealed) when it is replaced.
+            logger.warning("room %s: worker could not close it: %s", room.id, exc)
+        room.worker.rooms.discard(room.id)
+        logger.info("room %s closed (%s)", room.id, state)
 
     async def _reap_later(self, room: Room) -> None:
         await asyncio.sleep(EMPTY_ROOM_GRACE_S)

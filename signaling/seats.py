@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -13,7 +14,6 @@ from roomserver.errors import NotYourRoom, RoleNotAllowed, RoomError, SessionEnd
 from roomserver.model import Role, SessionState
 from roomserver.rules import check_expert_seat
 from signaling.errors import as_room_error, error_ack
-from signaling.peer import PeerSession
 from signaling.rooms import Room, SeatState, seat_key
 from signaling.schemas import (
     IceCandidateRequest,
@@ -23,6 +23,7 @@ from signaling.schemas import (
     parse_payload,
 )
 from signaling.services import Services
+from signaling.wire import WireError
 
 logger = logging.getLogger(__name__)
 
@@ -128,9 +129,8 @@ class SeatNamespace(socketio.AsyncNamespace):
         if entry is None:
             return
         room, state = entry
-        if state.peer is not None:
-            await state.peer.close()
         if room.seats.get(state.key) is state:
+            await self._close_seat_media(room, state)
             del room.seats[state.key]
             await self.services.events.append(
                 "seat_disconnected",
@@ -175,7 +175,11 @@ class SeatNamespace(socketio.AsyncNamespace):
         """Answer the seat's offer; its tracks join the room."""
         request = parse_payload(OfferRequest, data)
         room, state = self._entry(sid)
-        answer = await self._peer(room, state).negotiate(request.sdp, dict(request.roles))
+        answer = (
+            await room.media_request(
+                "negotiate", seat=state.key, sdp=request.sdp, roles=dict(request.roles)
+            )
+        )["sdp"]
         await self.services.events.append(
             "media_negotiated",
             {"seat": state.key, "roles": sorted(request.roles.values())},
@@ -189,7 +193,7 @@ class SeatNamespace(socketio.AsyncNamespace):
         """A trickled ICE candidate of the browser."""
         request = parse_payload(IceCandidateRequest, data)
         room, state = self._entry(sid)
-        await self._peer(room, state).add_candidate(request.model_dump())
+        await room.media_request("add_candidate", seat=state.key, candidate=request.model_dump())
         return {"ok": True}
 
     @acked("leave")
@@ -200,23 +204,16 @@ class SeatNamespace(socketio.AsyncNamespace):
         await self.services.events.append(
             "seat_left", {"seat": state.key}, session_id=room.id, actor=state.participant_id
         )
-        if state.peer is not None:
-            await state.peer.close()
-            state.peer = None
+        await self._close_seat_media(room, state)
         return {"ok": True}
 
     # -- helpers ----------------------------------------------------------------------------------
 
-    def _peer(self, room: Room, state: SeatState) -> PeerSession:
-        if state.peer is None:
-            state.peer = PeerSession(
-                room=room,
-                seat=state.key,
-                ice=self.services.config.ice,
-                metrics=self.services.metrics,
-                on_change=lambda: self._schedule_roster(room),
-            )
-        return state.peer
+    async def _close_seat_media(self, room: Room, state: SeatState) -> None:
+        """Close a seat's media in the worker (nothing to do if the worker is gone)."""
+        state.tracks.clear()
+        with contextlib.suppress(WireError):
+            await room.media_request("close_seat", seat=state.key)
 
     def _entry(self, sid: str) -> tuple[Room, SeatState]:
         entry = self._by_sid.get(sid)
@@ -232,8 +229,7 @@ class SeatNamespace(socketio.AsyncNamespace):
             {"code": "seat_replaced", "message": "该机位已在另一台设备或窗口登录，本窗口已断开"},
             to=previous.sid,
         )
-        if previous.peer is not None:
-            await previous.peer.close()
+        await self._close_seat_media(room, previous)
         await self.services.events.append(
             "seat_replaced",
             {"seat": previous.key},
@@ -256,8 +252,37 @@ class SeatNamespace(socketio.AsyncNamespace):
         self.services.tasks.spawn(self._push_roster(room), name=f"roster-{room.id}")
 
     async def _push_roster(self, room: Room) -> None:
-        room.media.set_online(set(room.seats))
+        with contextlib.suppress(WireError):
+            await room.media_request("set_online", seats=sorted(room.seats))
         await self.emit("roster", room.roster_payload(), room=session_room(room.id))
+
+    def on_worker_event(self, worker: Any, name: str, params: dict[str, Any]) -> None:
+        """Something a media worker reports about one of its rooms."""
+        room = self.services.rooms.find(str(params.get("session_id")))
+        if room is None:
+            return
+        if name == "seat_media":
+            state = room.seats.get(str(params.get("seat")))
+            if state is None:
+                return
+            state.tracks = set(params.get("tracks") or [])
+            state.media_state = str(params.get("state"))
+            self._schedule_roster(room)
+        elif name == "recording_gap":
+            data = {k: params.get(k) for k in ("track", "from", "to", "reason")}
+            self.services.tasks.spawn(
+                self.services.events.append("recording_gap", data, session_id=room.id),
+                name=f"gap-event-{room.id}",
+            )
+
+    async def media_restarted(self, room: Room) -> None:
+        """The room's media was restarted (its worker died): every seat negotiates again."""
+        await self.emit(
+            "media_restart",
+            {"message": "媒体服务已恢复，正在重新连接音视频"},
+            room=session_room(room.id),
+        )
+        await self._push_roster(room)
 
     async def end_room(self, room: Room) -> None:
         """The session ended: tell its seats, close their media and connections."""
@@ -270,8 +295,6 @@ class SeatNamespace(socketio.AsyncNamespace):
             if entry_room is not room:
                 continue
             self._by_sid.pop(sid, None)
-            if state.peer is not None:
-                await state.peer.close()
             room.seats.pop(state.key, None)
             await self.disconnect(sid)
 
@@ -281,7 +304,4 @@ class SeatNamespace(socketio.AsyncNamespace):
 
     async def close_all(self) -> None:
         """Close every seat's media (at shutdown)."""
-        for sid, (_room, state) in list(self._by_sid.items()):
-            if state.peer is not None:
-                await state.peer.close()
-            self._by_sid.pop(sid, None)
+        self._by_sid.clear()

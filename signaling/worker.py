@@ -36,7 +36,7 @@ from roomserver.errors import NotFound
 from signaling.config import IceConfig, IceServer
 from signaling.metrics import LoopLagMonitor, Metrics
 from signaling.peer import PeerSession
-from signaling.services import TaskSet
+from signaling.tasks import TaskSet
 from signaling.wire import Channel, WireError
 
 logger = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from signaling.wire import Channel, ConnectionLost
-from signaling.worker import WorkerSettings
+from signaling.worker import Worker, WorkerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -113,3 +113,136 @@ class WorkerProcess:
         """Kill the worker at once (tests, and a worker that stopped answering)."""
         if self.process is not None and self.process.returncode is None:
             self.process.kill()
+
+
+class InProcessWorker(WorkerProcess):
+    """A worker in the signaling process itself (``workers = 0``: embedding and tests).
+
+    The same Worker class and the same wire protocol over a socket pair: only the process
+    boundary is missing, so what is tested here is what runs in worker processes.
+    """
+
+    def __init__(self, index: int, settings: WorkerSettings, on_event: EventCallback) -> None:
+        super().__init__(index, settings, on_event)
+        self.worker: Worker | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """This process."""
+        return os.getpid()
+
+    @property
+    def alive(self) -> bool:
+        """Whether the in-process worker still serves."""
+        return self._task is not None and not self._task.done() and self.channel is not None
+
+    async def start(self) -> None:
+        """Run a Worker on this event loop, connected by a socket pair."""
+        ours, theirs = socket.socketpair()
+        self.worker = Worker(self.settings)
+        worker_reader, worker_writer = await asyncio.open_connection(sock=theirs)
+        self._task = asyncio.create_task(
+            self.worker.run(worker_reader, worker_writer), name=f"worker-{self.index}-inproc"
+        )
+        reader, writer = await asyncio.open_connection(sock=ours)
+        self.generation += 1
+        self.channel = Channel(
+            reader,
+            writer,
+            name=f"worker-{self.index}",
+            on_event=lambda name, params: self._on_event(self, name, params),
+        )
+        await self.channel.start()
+        await self.channel.request("hello", {})
+        self.rooms.clear()
+        self.seats = 0
+
+    async def stop(self) -> None:
+        """Seal its rooms and stop."""
+        if self.alive:
+            with contextlib.suppress(ConnectionLost, TimeoutError):
+                await self.request("shutdown", {}, timeout_s=2)
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._task, STOP_TIMEOUT_S)
+        if self.channel is not None:
+            await self.channel.close()
+
+    def kill(self) -> None:
+        """Not possible for an in-process worker."""
+        raise RuntimeError("an in-process worker cannot be killed")
+
+
+class WorkerPool:
+    """The media workers of a server: start them, place rooms, notice and replace dead ones."""
+
+    def __init__(
+        self,
+        count: int,
+        settings: WorkerSettings,
+        on_event: EventCallback,
+        on_lost: Callable[[WorkerProcess, set[str]], Any],
+    ) -> None:
+        self._settings = settings
+        self._on_lost = on_lost
+        if count <= 0:
+            self.workers: list[WorkerProcess] = [InProcessWorker(0, settings, on_event)]
+        else:
+            self.workers = [WorkerProcess(i, settings, on_event) for i in range(count)]
+        self._watchers: dict[int, asyncio.Task[None]] = {}
+        self._closing = False
+
+    async def start(self) -> None:
+        """Start every worker."""
+        await asyncio.gather(*(w.start() for w in self.workers))
+        for worker in self.workers:
+            self._watch(worker)
+
+    def place(self) -> WorkerProcess:
+        """The worker for a new room: the live one with the fewest seats, then rooms."""
+        live = [w for w in self.workers if w.alive] or self.workers
+        return min(live, key=lambda w: (w.seats, len(w.rooms), w.index))
+
+    async def close(self) -> None:
+        """Stop every worker (they seal their rooms); safe to call twice."""
+        self._closing = True
+        for task in self._watchers.values():
+            task.cancel()
+        for task in self._watchers.values():
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._watchers.clear()
+        await asyncio.gather(*(w.stop() for w in self.workers), return_exceptions=True)
+
+    def _watch(self, worker: WorkerProcess) -> None:
+        self._watchers[worker.index] = asyncio.create_task(
+            self._watch_worker(worker), name=f"watch-worker-{worker.index}"
+        )
+
+    async def _watch_worker(self, worker: WorkerProcess) -> None:
+        while not self._closing:
+            await worker.wait_lost()
+            if self._closing:
+                return
+            lost = set(worker.rooms)
+            logger.error(
+                "media worker %d (pid %s) is gone with %d rooms; restarting",
+                worker.index,
+                worker.pid,
+                len(lost),
+            )
+            if worker.process is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    worker.process.kill()
+                await worker.process.wait()
+            try:
+                await worker.start()
+            except Exception:
+                logger.exception("media worker %d could not be restarted", worker.index)
+                await asyncio.sleep(1.0)
+                continue
+            try:
+                await self._on_lost(worker, lost)
+            except Exception:
+                logger.exception("re-placing the rooms of worker %d failed", worker.index)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -14,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import aiohttp
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 30.0
@@ -114,11 +116,21 @@ class ServerProcess:
                 await asyncio.sleep(0.1)  # a poll with a deadline: no ready event to wait on
         raise TimeoutError(f"server did not become healthy:\n{self.log()}")
 
-    async def kill9(self) -> float:
-        """``kill -9`` the server; returns the wall time of the kill."""
+    def worker_pids(self) -> list[int]:
+        """The server's media worker processes."""
         assert self.proc is not None
+        return [child.pid for child in psutil.Process(self.proc.pid).children()]
+
+    async def kill9(self) -> float:
+        """``kill -9`` the server and its media workers at once (a power cut, the OOM killer,
+        systemd's KillMode=control-group); returns the wall time of the kill."""
+        assert self.proc is not None
+        workers = self.worker_pids()
         killed_at = time.time()
         self.proc.send_signal(signal.SIGKILL)
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         await self.proc.wait()
         return killed_at
 

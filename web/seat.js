@@ -11,7 +11,7 @@ import { SeatPeer } from "/static/rtc.js";
 import * as ui from "/static/ui.js";
 
 /** Error codes that may go away by themselves: retried. Every other code ends the page. */
-const TRANSIENT_CODES = new Set(["internal", "timeout", "server_busy", "shutting_down", "unavailable"]);
+const TRANSIENT_CODES = new Set(["internal", "timeout", "server_busy", "shutting_down", "unavailable", "media_unavailable"]);
 const ACK_TIMEOUT_MS = 10000;
 const OFFER_TIMEOUT_MS = 20000;
 const PC_DROP_GRACE_MS = 3000; // a peer connection "disconnected" this long is rebuilt
@@ -95,6 +95,12 @@ function connectSocket() {
   });
   socket.on("replaced", (msg) => {
     end((msg && msg.message) || "本席位已在其他设备上进入评标室。", (msg && msg.code) || "seat_replaced");
+  });
+  socket.on("media_restart", (msg) => {
+    // The room's media process was replaced: negotiate again on the same connection.
+    if (app.ended) return;
+    noteReconnecting((msg && msg.message) || "媒体服务已恢复，正在重新连接音视频…");
+    join();
   });
   socket.on("session_ended", (msg) => {
     end((msg && msg.message) || "本场评标已结束。", null, "info");

@@ -10,6 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from media.room import RoomMedia
 from roomserver.demo import DemoData, create_demo
 from roomserver.model import Participant, Role
 from roomserver.store import SqlStore
@@ -18,6 +19,7 @@ from signaling.app import create_app
 from signaling.config import AppConfig, load_config
 from signaling.services import Services
 from signaling.tokens import TokenIssuer, load_or_create_key
+from signaling.workers import InProcessWorker
 
 
 @dataclass
@@ -44,6 +46,13 @@ class RunningServer:
         """A fresh join token."""
         return self.tokens.issue(participant, ttl_s=ttl_s)
 
+    def media(self, session_id: str) -> RoomMedia | None:
+        """The media of a live room, inside the in-process worker."""
+        worker = self.services.workers.workers[0]
+        assert isinstance(worker, InProcessWorker) and worker.worker is not None
+        room = worker.worker.rooms.get(session_id)
+        return room.media if room is not None else None
+
     def participant(self, role: Role) -> Participant:
         """The first demo participant with `role`."""
         return next(p for p in self.demo.participants if p.role == role)
@@ -51,7 +60,11 @@ class RunningServer:
 
 async def start_server(data_dir: Path) -> tuple[TestServer, RunningServer]:
     """Create the demo in `data_dir`, then start the app on 127.0.0.1 (ICE on loopback only)."""
-    config = load_config(["--data-dir", str(data_dir), "--bind", "127.0.0.1:0"], environ={})
+    # One media worker inside the test process: the same protocol as worker processes, and
+    # the tests can look at the media objects.
+    config = load_config(
+        ["--data-dir", str(data_dir), "--bind", "127.0.0.1:0", "--workers", "0"], environ={}
+    )
     async with SqlStore(config.store) as store:
         demo = await create_demo(store)
     tokens = TokenIssuer(

@@ -145,8 +145,9 @@ async def test_malformed_requests_get_an_error_ack_and_change_nothing(
         assert (await client.call("join", {}, namespace=NS))["ok"] is True
     room = room_server.services.rooms.find(expert.session_id)
     assert room is not None
-    assert all(state.peer is None or state.peer.connection_state == "new"
-               for state in room.seats.values())
+    assert all(state.tracks == set() for state in room.seats.values())
+    media = room_server.media(expert.session_id)
+    assert media is not None and media.inputs() == []
     refused = await events_of(room_server, "request_refused")
     assert refused and refused[-1]["event"] == event
 
@@ -214,14 +215,18 @@ async def test_a_seat_with_media_joins_and_leaves_without_leftovers(
         await seat.wait_grid_frames(5, timeout=10)
         room = room_server.services.rooms.find(expert.session_id)
         assert room is not None
-        state = next(iter(room.seats.values()))
-        assert state.peer is not None and state.peer.connection_state == "connected"
+        await wait_until(
+            lambda: next(iter(room.seats.values())).media_state == "connected", 5,
+            "the worker reports the seat connected",
+        )
+        media = room_server.media(expert.session_id)
+        assert media is not None
         await seat.wait_roster(lambda r: any(
             s["online"] and {"camera", "microphone"} <= set(s["tracks"]) for s in r["seats"]
         ), timeout=10)
     # Disconnect closes the peer and frees the seat; the room's inputs stop.
-    await wait_until(lambda: not room.seats and not room.media.inputs(), 5, "seat freed")
-    assert room.media.grid.subscribers == 0
+    await wait_until(lambda: not room.seats and not media.inputs(), 5, "seat freed")
+    assert media.grid.subscribers == 0
     kinds = [e.kind for e in await room_server.services.store.list_events(expert.session_id)]
     for kind in ("seat_connected", "seat_joined", "media_negotiated", "seat_disconnected"):
         assert kind in kinds
@@ -249,14 +254,15 @@ async def test_client_that_vanishes_mid_negotiation_leaves_nothing(
     await pc.close()
     await client.disconnect()
     room = room_server.services.rooms.find(expert.session_id)
-    assert room is not None
+    media = room_server.media(expert.session_id)
+    assert room is not None and media is not None
     await wait_until(
-        lambda: not room.seats and not room.media.inputs() and not room.media.grid.subscribers,
+        lambda: not room.seats and not media.inputs() and not media.grid.subscribers,
         5,
         "half-made connection dropped",
     )
     # Only the room's own full-mix encoder (for the archive) still listens.
-    assert set(room.media.mixer._listeners) == {FULL_MIX}
+    assert set(media.mixer._listeners) == {FULL_MIX}
 
 
 async def test_health_metrics_and_rest(room_server: RunningServer) -> None:
