@@ -150,6 +150,20 @@ async def end_session_route(request: web.Request) -> web.Response:
     return web.json_response({"session_id": session.id, "state": str(session.state)})
 
 
+async def list_workers(request: web.Request) -> web.Response:
+    """``GET /api/workers`` (admin): media workers, their processes and rooms."""
+    services = request.app[SERVICES]
+    if bearer_grants(request).role != Role.ADMIN:
+        raise RoleNotAllowed()
+    return web.json_response(
+        [
+            {"index": w.index, "pid": w.pid, "alive": w.alive, "generation": w.generation,
+             "rooms": sorted(w.rooms), "seats": services.rooms.seats_on(w)}
+            for w in services.workers.workers
+        ]
+    )
+
+
 async def whoami(request: web.Request) -> web.Response:
     """``GET /api/me``: who the bearer is, and the session they belong to."""
     services = request.app[SERVICES]
@@ -191,6 +205,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/seat", seat_page)
     app.router.add_get("/overview", overview_page)
     app.router.add_get("/api/me", whoami)
+    app.router.add_get("/api/workers", list_workers)
     app.router.add_post("/api/tokens", issue_token)
     app.router.add_get("/api/sessions/{session_id}/roster", session_roster)
     app.router.add_post("/api/sessions/{session_id}/end", end_session_route)

@@ -35,7 +35,9 @@ class ArchiveManager:
         self._events = events
         self._tasks = tasks
 
-    async def recover(self, sessions: set[str] | None = None) -> list[str]:
+    async def recover(
+        self, sessions: set[str] | None = None, *, reason: str = "server_stopped"
+    ) -> list[str]:
         """Seal, as interrupted, every part a crash left open; returns the sessions recovered.
 
         The playable prefix of each unfinished segment is kept (repaired where needed), the
@@ -62,7 +64,7 @@ class ArchiveManager:
                             track=track,
                             wall_start=wall_end,
                             wall_end=restarted_at,
-                            reason="server_stopped",
+                            reason=reason,
                         )
                     )
                 self._events.attach(archive)
@@ -78,6 +80,7 @@ class ArchiveManager:
                         "removed_unplayable": removed,
                         "last_recorded": {t: round(w, 3) for t, w in sorted(ends.items())},
                         "restarted_at": round(restarted_at, 3),
+                        "reason": reason,
                     },
                     session_id=archive.session_id,
                 )

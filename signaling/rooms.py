@@ -198,9 +198,11 @@ class RoomManager:
             for room in moved:
                 if room.archive is not None:
                     self._events.detach(room.archive)
-            await self._archives.recover(sessions={room.id for room in moved})
+            await self._archives.recover(
+                sessions={room.id for room in moved}, reason="media_worker_lost"
+            )
             for room in moved:
-                room.worker = self._pool.place()
+                room.worker = self._pool.place(self.seats_on)
                 await self._start_media(room)
                 for state in room.seats.values():
                     state.tracks.clear()
@@ -213,6 +215,10 @@ class RoomManager:
             )
             if self.on_media_restart is not None:
                 await self.on_media_restart(room)
+
+    def seats_on(self, worker: WorkerProcess) -> int:
+        """Seats connected to rooms on `worker` (the load that placement balances)."""
+        return sum(len(room.seats) for room in self._rooms.values() if room.worker is worker)
 
     async def refresh_stats(self) -> list[dict[str, Any]]:
         """Ask every worker for its figures (for /metrics); rooms keep theirs."""
@@ -235,7 +241,7 @@ class RoomManager:
         venues = {vid: await self._store.get_venue(vid) for vid in session.venue_ids()}
         participants = await self._store.list_participants(session_id)
         roster = roster_seats(session, venues, participants)
-        room = Room(session, venues, roster, self._pool.place())
+        room = Room(session, venues, roster, self._pool.place(self.seats_on))
         await self._start_media(room)
         logger.info(
             "room %s (%s) opened with %d seats on worker %d",

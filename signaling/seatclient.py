@@ -27,6 +27,7 @@ from aiortc import (
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
+from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from media.grid import tile_rects
@@ -187,6 +188,11 @@ class SyntheticSeat:
         self._connected = asyncio.Event()
         self._failed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Each negotiation sends relayed copies of the sources: closing a peer connection
+        # stops its tracks, and the sources must live on for the next one (media_restart).
+        self._relay = MediaRelay()
+        self.media_restarts = 0
+        self._restarted = asyncio.Event()
         self._closing: asyncio.Future[None] | None = None
 
     # ---- life cycle -------------------------------------------------------------------------
@@ -195,8 +201,9 @@ class SyntheticSeat:
         """Connect, join, negotiate media and wait until the peer connection is connected."""
         timeout = self._start_timeout
         self._sio.on("roster", self._on_roster, namespace=NAMESPACE)
-        for event in ("replaced", "server_shutdown"):
+        for event in ("replaced", "server_shutdown", "session_ended"):
             self._sio.on(event, self._event_recorder(event), namespace=NAMESPACE)
+        self._sio.on("media_restart", self._on_media_restart, namespace=NAMESPACE)
         self._sio.on("disconnect", self._event_recorder("disconnect"), namespace=NAMESPACE)
         self._sio.on("connect_error", self._event_recorder("connect_error"), namespace=NAMESPACE)
         try:
@@ -332,11 +339,14 @@ class SyntheticSeat:
         pc.on("track", self._on_track)
         roles: list[tuple[RTCRtpTransceiver, str]] = []
         if self.microphone is not None:
-            roles.append((pc.addTransceiver(self.microphone, direction="sendrecv"), "microphone"))
+            mic = self._relay.subscribe(self.microphone, buffered=True)
+            roles.append((pc.addTransceiver(mic, direction="sendrecv"), "microphone"))
         if self.camera is not None:
-            roles.append((pc.addTransceiver(self.camera, direction="sendrecv"), "camera"))
+            camera = self._relay.subscribe(self.camera, buffered=True)
+            roles.append((pc.addTransceiver(camera, direction="sendrecv"), "camera"))
         if self.desktop is not None:
-            roles.append((pc.addTransceiver(self.desktop, direction="sendonly"), "desktop"))
+            desktop = self._relay.subscribe(self.desktop, buffered=True)
+            roles.append((pc.addTransceiver(desktop, direction="sendonly"), "desktop"))
         if not roles:
             raise ValueError("a seat needs at least one track")
         await pc.setLocalDescription(await pc.createOffer())
@@ -353,9 +363,32 @@ class SyntheticSeat:
             RTCSessionDescription(sdp=answer["sdp"], type=answer.get("type", "answer"))
         )
 
+    async def _on_media_restart(self, data: Any = None) -> None:
+        """The server restarted the room's media: negotiate again on the same connection."""
+        self.events.append(("media_restart", data))
+        task = asyncio.create_task(self._renegotiate(), name=f"{self.name}-renegotiate")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    async def _renegotiate(self) -> None:
+        old, self._pc = self._pc, None
+        if old is not None:
+            await old.close()
+        self._connected.clear()
+        self._failed.clear()
+        await self._negotiate()
+        await asyncio.wait_for(self._connected.wait(), self._start_timeout)
+        self.media_restarts += 1
+        self._restarted.set()
+
+    async def wait_media_restart(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Until the seat has negotiated again after a media_restart."""
+        await asyncio.wait_for(self._restarted.wait(), timeout)
+
     async def _on_connection_state(self) -> None:
         """Track the peer connection's state for ``start()``."""
-        assert self._pc is not None
+        if self._pc is None:
+            return  # between two negotiations
         state = self._pc.connectionState
         if state == "connected":
             self._connected.set()

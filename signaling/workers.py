@@ -30,7 +30,6 @@ class WorkerProcess:
         self.process: asyncio.subprocess.Process | None = None
         self.channel: Channel | None = None
         self.rooms: set[str] = set()
-        self.seats = 0
         self.generation = 0
 
     @property
@@ -79,7 +78,6 @@ class WorkerProcess:
         await self.channel.start()
         hello = await self.channel.request("hello", {}, timeout_s=30)
         self.rooms.clear()
-        self.seats = 0
         logger.info("media worker %d started (pid %s)", self.index, hello.get("pid"))
 
     async def request(self, method: str, params: dict[str, Any], timeout_s: float = 30.0) -> Any:
@@ -156,7 +154,6 @@ class InProcessWorker(WorkerProcess):
         await self.channel.start()
         await self.channel.request("hello", {})
         self.rooms.clear()
-        self.seats = 0
 
     async def stop(self) -> None:
         """Seal its rooms and stop."""
@@ -199,10 +196,10 @@ class WorkerPool:
         for worker in self.workers:
             self._watch(worker)
 
-    def place(self) -> WorkerProcess:
-        """The worker for a new room: the live one with the fewest seats, then rooms."""
+    def place(self, seats: Callable[[WorkerProcess], int] = lambda w: 0) -> WorkerProcess:
+        """The worker for a new room: the live one with the fewest seats, then fewest rooms."""
         live = [w for w in self.workers if w.alive] or self.workers
-        return min(live, key=lambda w: (w.seats, len(w.rooms), w.index))
+        return min(live, key=lambda w: (seats(w), len(w.rooms), w.index))
 
     async def close(self) -> None:
         """Stop every worker (they seal their rooms); safe to call twice."""

@@ -1,0 +1,100 @@
+"""Rooms are isolated in media workers: kill -9 of one worker leaves the other room untouched."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import aiohttp
+
+from media.synthetic import CounterVideoTrack, ToneAudioTrack
+from recorder.archive import list_parts
+from recorder.manifest import Manifest
+from signaling.seatclient import SyntheticSeat
+from tests.serverproc import ServerProcess
+
+BACK_WITHIN_S = 5.0
+
+
+def token_of(link: dict) -> str:
+    return parse_qs(urlparse(link["url"]).query)["token"][0]
+
+
+async def test_killing_one_worker_leaves_the_other_room_alone(tmp_path: Path) -> None:
+    server = ServerProcess(
+        tmp_path / "data", extra_args=("--workers", "2", "--segment-seconds", "3")
+    )
+    rooms = [json.loads((await server.cli("load-session", "--seats", "2"))[1]) for _ in range(2)]
+    await server.start()
+    seats: list[list[SyntheticSeat]] = []
+    try:
+        for r, links in enumerate(rooms):
+            seats.append(
+                [
+                    SyntheticSeat(
+                        server.base_url,
+                        token_of(link),
+                        name=f"room{r}-seat{i}",
+                        camera=CounterVideoTrack((200, 60 * i, 40 * r)),
+                        microphone=ToneAudioTrack(440 + 220 * i),
+                    )
+                    for i, link in enumerate(links)
+                ]
+            )
+        for seat in itertools.chain(*seats):
+            await seat.start()
+        for seat in itertools.chain(*seats):
+            await seat.wait_grid_frames(15, timeout=20)
+
+        admin = (await server.cli("token", "--admin"))[1].strip()
+        async with aiohttp.ClientSession() as http:
+            async with http.get(
+                f"{server.base_url}/api/workers", headers={"Authorization": f"Bearer {admin}"}
+            ) as resp:
+                workers = await resp.json()
+        session = [links[0]["session_id"] for links in rooms]
+        hosting = {sid: w for w in workers for sid in w["rooms"]}
+        assert hosting[session[0]]["index"] != hosting[session[1]]["index"], workers
+
+        killed_at = time.time()
+        os.kill(hosting[session[0]]["pid"], signal.SIGKILL)
+
+        # The killed room's seats negotiate again and receive the grid within 5 s.
+        for seat in seats[0]:
+            await seat.wait_media_restart(BACK_WITHIN_S)
+            await seat.wait_grid_frames(1, timeout=BACK_WITHIN_S)
+            assert time.time() - killed_at <= BACK_WITHIN_S
+        # The other room noticed nothing: its grid kept arriving, without a pause.
+        for seat in seats[1]:
+            await seat.wait_grid_frames(30, timeout=5)
+            around = [t for t in seat.grid_times() if killed_at - 1 <= t <= killed_at + 2]
+            assert around, "no grid frames around the kill"
+            longest = max(b - a for a, b in itertools.pairwise(around))
+            assert longest < 0.5, f"{seat.name}: grid paused {longest:.2f} s"
+            assert seat.media_restarts == 0
+    finally:
+        for seat in itertools.chain(*seats):
+            await seat.close()
+
+    for sid in session:
+        assert (await server.cli("session", "end", sid))[1].strip() == "ended"
+    await server.stop()
+
+    # The killed room's archive: part 1 recovered with one gap per track, part 2 ended.
+    parts = list_parts(server.data_dir / "archive" / session[0])
+    assert [n for n, _ in parts] == [1, 2]
+    first = Manifest.from_json((parts[0][1] / "manifest.json").read_bytes())
+    assert first.state == "interrupted"
+    tracks = sorted({s.track for s in first.segments})
+    assert sorted(g.track for g in first.gaps) == tracks
+    assert {g.reason for g in first.gaps} == {"media_worker_lost"}
+    # The other room's archive is one part, never interrupted.
+    assert [n for n, _ in list_parts(server.data_dir / "archive" / session[1])] == [1]
+    for sid in session:
+        code, out = await server.cli("archive", "verify", sid, check=False)
+        assert code == 0, out
