@@ -8,7 +8,14 @@ from typing import Any
 from aiohttp import web
 
 import web as web_package
-from roomserver.errors import InvalidRequest, InvalidToken, NotYourRoom, RoleNotAllowed, RoomError
+from roomserver.errors import (
+    InvalidRequest,
+    InvalidToken,
+    NotFound,
+    NotYourRoom,
+    RoleNotAllowed,
+    RoomError,
+)
 from roomserver.model import Role
 from signaling.errors import problem_response
 from signaling.rooms import roster_offline
@@ -157,11 +164,35 @@ async def list_workers(request: web.Request) -> web.Response:
         raise RoleNotAllowed()
     return web.json_response(
         [
-            {"index": w.index, "pid": w.pid, "alive": w.alive, "generation": w.generation,
-             "rooms": sorted(w.rooms), "seats": services.rooms.seats_on(w)}
+            {
+                "index": w.index,
+                "pid": w.pid,
+                "alive": w.alive,
+                "generation": w.generation,
+                "rooms": sorted(w.rooms),
+                "seats": services.rooms.seats_on(w),
+                "draining": w.draining,
+            }
             for w in services.workers.workers
         ]
     )
+
+
+async def drain_worker(request: web.Request) -> web.Response:
+    """``POST /api/workers/{index}/drain`` (admin): move every room off a worker."""
+    services = request.app[SERVICES]
+    grants = bearer_grants(request)
+    if grants.role != Role.ADMIN:
+        raise RoleNotAllowed()
+    try:
+        worker = services.workers.workers[int(request.match_info["index"])]
+    except (ValueError, IndexError) as exc:
+        raise NotFound("没有这个媒体进程") from exc
+    moved = await services.rooms.drain(worker)
+    await services.events.append(
+        "worker_drained", {"worker": worker.index, "rooms": moved}, actor=grants.participant_id
+    )
+    return web.json_response({"worker": worker.index, "moved": moved, "draining": True})
 
 
 async def whoami(request: web.Request) -> web.Response:
@@ -206,6 +237,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/overview", overview_page)
     app.router.add_get("/api/me", whoami)
     app.router.add_get("/api/workers", list_workers)
+    app.router.add_post("/api/workers/{index}/drain", drain_worker)
     app.router.add_post("/api/tokens", issue_token)
     app.router.add_get("/api/sessions/{session_id}/roster", session_roster)
     app.router.add_post("/api/sessions/{session_id}/end", end_session_route)

@@ -275,10 +275,41 @@ class RoomManager:
             session_id=room.id,
         )
 
+    async def drain(self, worker: WorkerProcess) -> list[str]:
+        """Move every room off `worker` (for maintenance); no new room is placed there.
+
+        Each room's part is sealed as interrupted on the old worker and recording goes on in a
+        new part on another; the seats negotiate again, as after a lost worker.
+        """
+        worker.draining = True
+        async with self._lock:
+            moving = [room for room in self._rooms.values() if room.worker is worker]
+            for room in moving:
+                await self._stop_media(room, "interrupted")
+                room.worker = self._pool.place(self.seats_on)
+                await self._start_media(room)
+                for state in room.seats.values():
+                    state.tracks.clear()
+                    state.media_state = "new"
+        for room in moving:
+            await self._events.append(
+                "media_moved",
+                {"from_worker": worker.index, "to_worker": room.worker.index},
+                session_id=room.id,
+            )
+            if self.on_media_restart is not None:
+                await self.on_media_restart(room)
+        return [room.id for room in moving]
+
     async def _close_room(self, room: Room) -> None:
         self._rooms.pop(room.id, None)
         room.seats.clear()
         state = "ended" if room.ended else "interrupted"
+        await self._stop_media(room, state)
+        logger.info("room %s closed (%s)", room.id, state)
+
+    async def _stop_media(self, room: Room, state: str) -> None:
+        """Close the room on its worker and seal its part as `state`."""
         if room.archive is not None:
             await self._events.append(
                 "recording_sealed",
@@ -295,7 +326,6 @@ class RoomManager:
             # The worker is gone: its part is recovered (and sealed) when it is replaced.
             logger.warning("room %s: worker could not close it: %s", room.id, exc)
         room.worker.rooms.discard(room.id)
-        logger.info("room %s closed (%s)", room.id, state)
 
     async def _reap_later(self, room: Room) -> None:
         await asyncio.sleep(EMPTY_ROOM_GRACE_S)

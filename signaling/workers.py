@@ -31,6 +31,8 @@ class WorkerProcess:
         self.channel: Channel | None = None
         self.rooms: set[str] = set()
         self.generation = 0
+        # Being emptied for maintenance: no new room goes here.
+        self.draining = False
 
     @property
     def pid(self) -> int | None:
@@ -78,6 +80,7 @@ class WorkerProcess:
         await self.channel.start()
         hello = await self.channel.request("hello", {}, timeout_s=30)
         self.rooms.clear()
+        self.draining = False
         logger.info("media worker %d started (pid %s)", self.index, hello.get("pid"))
 
     async def request(self, method: str, params: dict[str, Any], timeout_s: float = 30.0) -> Any:
@@ -198,7 +201,11 @@ class WorkerPool:
 
     def place(self, seats: Callable[[WorkerProcess], int] = lambda w: 0) -> WorkerProcess:
         """The worker for a new room: the live one with the fewest seats, then fewest rooms."""
-        live = [w for w in self.workers if w.alive] or self.workers
+        live = (
+            [w for w in self.workers if w.alive and not w.draining]
+            or [w for w in self.workers if w.alive]
+            or self.workers
+        )
         return min(live, key=lambda w: (seats(w), len(w.rooms), w.index))
 
     async def close(self) -> None:

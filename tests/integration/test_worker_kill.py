@@ -98,3 +98,51 @@ async def test_killing_one_worker_leaves_the_other_room_alone(tmp_path: Path) ->
     for sid in session:
         code, out = await server.cli("archive", "verify", sid, check=False)
         assert code == 0, out
+
+
+async def test_a_room_is_drained_off_a_worker_without_losing_its_seats(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data", extra_args=("--workers", "2"))
+    links = json.loads((await server.cli("load-session", "--seats", "2"))[1])
+    await server.start()
+    seats = [
+        SyntheticSeat(
+            server.base_url,
+            token_of(link),
+            name=f"seat{i}",
+            camera=CounterVideoTrack((40, 200, 40 * i)),
+            microphone=ToneAudioTrack(550),
+        )
+        for i, link in enumerate(links)
+    ]
+    admin = {"Authorization": f"Bearer {(await server.cli('token', '--admin'))[1].strip()}"}
+    session = links[0]["session_id"]
+    try:
+        for seat in seats:
+            await seat.start()
+            await seat.wait_grid_frames(10, timeout=20)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{server.base_url}/api/workers", headers=admin) as resp:
+                before = {w["index"] for w in await resp.json() if session in w["rooms"]}
+            (index,) = before
+            async with http.post(
+                f"{server.base_url}/api/workers/{index}/drain", headers=admin
+            ) as resp:
+                assert resp.status == 200
+                assert (await resp.json())["moved"] == [session]
+            for seat in seats:
+                await seat.wait_media_restart(10)
+                await seat.wait_grid_frames(10, timeout=10)
+            async with http.get(f"{server.base_url}/api/workers", headers=admin) as resp:
+                workers = await resp.json()
+        assert [w["index"] for w in workers if session in w["rooms"]] != [index]
+        assert next(w for w in workers if w["index"] == index)["draining"] is True
+    finally:
+        for seat in seats:
+            await seat.close()
+    assert (await server.cli("session", "end", session))[1].strip() == "ended"
+    await server.stop()
+    parts = list_parts(server.data_dir / "archive" / session)
+    states = [Manifest.from_json((p / "manifest.json").read_bytes()).state for _, p in parts]
+    assert states == ["interrupted", "ended"]
+    code, out = await server.cli("archive", "verify", session, check=False)
+    assert code == 0, out
