@@ -75,7 +75,9 @@ async def test_killing_one_worker_leaves_the_other_room_alone(tmp_path: Path) ->
             around = [t for t in seat.grid_times() if killed_at - 1 <= t <= killed_at + 2]
             assert around, "no grid frames around the kill"
             longest = max(b - a for a, b in itertools.pairwise(around))
-            assert longest < 0.5, f"{seat.name}: grid paused {longest:.2f} s"
+            # 15 fps is 67 ms a frame; a restarted media path would pause for seconds. The
+            # margin is for a loaded test machine, not for the server.
+            assert longest < 1.0, f"{seat.name}: grid paused {longest:.2f} s"
             assert seat.media_restarts == 0
     finally:
         for seat in itertools.chain(*seats):
