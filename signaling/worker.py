@@ -193,31 +193,11 @@ class Worker:
         self, session_id: str, seat: str, sdp: str, roles: dict[str, str]
     ) -> dict[str, Any]:
         """Answer a seat's offer."""
-        room = self._room(session_id)
-        peer = room.peers.get(seat)
-        if peer is None:
-            peer = room.peers[seat] = PeerSession(
-                room=room,
-                seat=seat,
-                ice=self.settings.ice,
-                metrics=self.metrics,
-                on_change=lambda: self._tracks_changed(room, seat),
-            )
-        return {"sdp": await peer.negotiate(sdp, roles)}
+        return {"sdp": await self._peer(session_id, seat).negotiate(sdp, roles)}
 
     async def on_add_candidate(self, session_id: str, seat: str, candidate: dict[str, Any]) -> None:
         """A trickled ICE candidate of a seat."""
-        room = self._room(session_id)
-        peer = room.peers.get(seat)
-        if peer is None:
-            peer = room.peers[seat] = PeerSession(
-                room=room,
-                seat=seat,
-                ice=self.settings.ice,
-                metrics=self.metrics,
-                on_change=lambda: self._tracks_changed(room, seat),
-            )
-        await peer.add_candidate(candidate)
+        await self._peer(session_id, seat).add_candidate(candidate)
 
     async def on_close_seat(self, session_id: str, seat: str) -> None:
         """A seat left or was replaced: close its media."""
@@ -260,6 +240,20 @@ class Worker:
         self._stopping.set()
 
     # -- internals ------------------------------------------------------------------------------
+
+    def _peer(self, session_id: str, seat: str) -> PeerSession:
+        """The seat's peer session, made on first use."""
+        room = self._room(session_id)
+        peer = room.peers.get(seat)
+        if peer is None:
+            peer = room.peers[seat] = PeerSession(
+                room=room,
+                seat=seat,
+                ice=self.settings.ice,
+                metrics=self.metrics,
+                on_change=lambda: self._tracks_changed(room, seat),
+            )
+        return peer
 
     def _room(self, session_id: str) -> RoomHost:
         room = self.rooms.get(session_id)

@@ -69,7 +69,12 @@ class WorkerProcess:
             )
         finally:
             theirs.close()
-        reader, writer = await asyncio.open_connection(sock=ours)
+        hello = await self._connect(ours)
+        logger.info("media worker %d started (pid %s)", self.index, hello.get("pid"))
+
+    async def _connect(self, sock: socket.socket) -> dict[str, Any]:
+        """Open the channel on our end of the socket pair and say hello."""
+        reader, writer = await asyncio.open_connection(sock=sock)
         self.generation += 1
         self.channel = Channel(
             reader,
@@ -78,10 +83,10 @@ class WorkerProcess:
             on_event=lambda name, params: self._on_event(self, name, params),
         )
         await self.channel.start()
-        hello = await self.channel.request("hello", {}, timeout_s=30)
+        hello: dict[str, Any] = await self.channel.request("hello", {}, timeout_s=30)
         self.rooms.clear()
         self.draining = False
-        logger.info("media worker %d started (pid %s)", self.index, hello.get("pid"))
+        return hello
 
     async def request(self, method: str, params: dict[str, Any], timeout_s: float = 30.0) -> Any:
         """Call the worker (ConnectionLost if it is gone)."""
@@ -146,17 +151,7 @@ class InProcessWorker(WorkerProcess):
         self._task = asyncio.create_task(
             self.worker.run(worker_reader, worker_writer), name=f"worker-{self.index}-inproc"
         )
-        reader, writer = await asyncio.open_connection(sock=ours)
-        self.generation += 1
-        self.channel = Channel(
-            reader,
-            writer,
-            name=f"worker-{self.index}",
-            on_event=lambda name, params: self._on_event(self, name, params),
-        )
-        await self.channel.start()
-        await self.channel.request("hello", {})
-        self.rooms.clear()
+        await self._connect(ours)
 
     async def stop(self) -> None:
         """Seal its rooms and stop."""
