@@ -7,24 +7,19 @@ ICE candidates restricted to 127.0.0.1; the seats are real Socket.IO + aiortc cl
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import socket
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-import aiohttp
 import numpy as np
 import pytest
 
 from media.synthetic import CounterVideoTrack, PreEncodedVideoTrack, ToneAudioTrack, desktop_loop
 from media.testpattern import read_counter
 from signaling.seatclient import SyntheticSeat
+from tests.serverproc import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
@@ -41,14 +36,8 @@ SEATS = [
 ]
 
 
-@dataclass
-class RoomServer:
-    """A running server and the demo participants' links."""
-
-    base_url: str
-    links: list[dict[str, Any]]
-    process: asyncio.subprocess.Process
-    log_path: Path
+class RoomServer(ServerProcess):
+    """The demo server as a subprocess, with a lookup of experts by venue and seat."""
 
     def token_of(self, venue: str, seat_no: int) -> str:
         """Join token of the expert at ``venue`` seat ``seat_no``."""
@@ -59,78 +48,19 @@ class RoomServer:
 
     def log_tail(self, lines: int = 40) -> str:
         """The end of the server's log, for failure messages."""
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-
-def _free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _cli(*args: str, within: float = 60.0) -> str:
-    """Run ``python -m signaling.cli ARGS`` and return its stdout."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "signaling.cli", *args,
-        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        out, err = await asyncio.wait_for(proc.communicate(), within)
-    except TimeoutError:
-        proc.kill()
-        await proc.wait()
-        raise
-    if proc.returncode != 0:
-        raise RuntimeError(f"signaling.cli {args[0]} failed: {err.decode(errors='replace')}")
-    return out.decode()
-
-
-async def _wait_healthy(base_url: str, proc: asyncio.subprocess.Process, deadline: float) -> None:
-    """Poll GET /healthz until it answers 200, the process dies, or the deadline passes."""
-    async with aiohttp.ClientSession() as http:
-        while time.monotonic() < deadline:
-            if proc.returncode is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}")
-            try:
-                async with http.get(f"{base_url}/healthz") as resp:
-                    if resp.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)  # a poll with a deadline: the server has no ready event
-    raise TimeoutError("server did not become healthy")
+        return self.log(lines)
 
 
 @pytest.fixture
 async def room_server(tmp_path: Path) -> AsyncIterator[RoomServer]:
     """The real server on a free loopback port with the demo session created."""
-    port = _free_port()
-    common = ["--data-dir", str(tmp_path / "data"), "--bind", f"127.0.0.1:{port}"]
-    links = json.loads(await _cli("demo", "--json", *common))
-    log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "signaling.cli", "serve", *common,
-            "--ice-host", "127.0.0.1", "--log-level", "INFO",
-            cwd=ROOT, stdout=log, stderr=asyncio.subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-    server = RoomServer(f"http://127.0.0.1:{port}", links, proc, log_path)
+    server = RoomServer(tmp_path / "data")
+    await server.demo()
+    await server.start()
     try:
-        await _wait_healthy(server.base_url, proc, time.monotonic() + START_TIMEOUT)
         yield server
     finally:
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 15)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await server.stop()
 
 
 def _tile_mean(rgb: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarray:
