@@ -21,7 +21,6 @@ from media.testpattern import read_counter
 from signaling.seatclient import SyntheticSeat
 from tests.serverproc import ServerProcess
 
-ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
 MEDIA_TIMEOUT = 30.0
 
