@@ -42,8 +42,9 @@ TONE_TOLERANCE_HZ = 2.0
 TONE_MIN_PROMINENCE_DB = 40.0
 TONE_WINDOW_S = 4.0
 CAMERA_RECT = (0, 0, 640, 480)
-# Camera frames Chromium may skip in a run, one at a time (measured: at most 1 per track).
-MAX_CAMERA_FRAMES_SKIPPED = 2
+# Share of camera frames Chromium may skip, one at a time, when the machine is busy (measured:
+# at most 1 of ~340 per track on a quiet machine, 6 of ~400 with another benchmark running).
+MAX_CAMERA_SKIPPED_SHARE = 0.03
 MEASUREMENTS = "recording-measurements.json"
 
 
@@ -545,9 +546,11 @@ def test_two_seats_recorded_for_20_s(
     # counter advances by exactly one, across segment joins too, except that Chromium shows
     # frame 0 twice at every wrap. In 3 tracks one single frame was missing (a 0.13 s step in
     # the RTP timestamps, so never sent: Chromium skipped it while the 2 cores were busiest, at
-    # start-up or as the `session end` process started), never two in a row. Asserted: no
-    # repeat besides the wraps', no step over more than one frame, at most
-    # MAX_CAMERA_FRAMES_SKIPPED such single skips.
+    # start-up or as the `session end` process started), never two in a row; with another
+    # benchmark loading the machine, up to 6 per track. Such a frame was never encoded: a frame
+    # lost on its way through the server would instead break the decoding or show as a gap in
+    # the manifest, both checked above. Asserted: no repeat besides the wraps', no step over
+    # more than one frame, single skips under MAX_CAMERA_SKIPPED_SHARE of the pictures.
     counters: dict[str, Any] = {}
     video_loops: dict[str, list[float]] = {}
     for track in cameras:
@@ -563,7 +566,8 @@ def test_two_seats_recorded_for_20_s(
             problems.append(f"{track}: {unreadable} of {len(reads)} pictures show no counter")
         if steps["repeated"]:
             problems.append(f"{track}: {steps['repeated']} pictures repeated: {steps}")
-        if steps["skipped"] > MAX_CAMERA_FRAMES_SKIPPED or steps["jumps"] != steps["skipped"]:
+        too_many = steps["skipped"] > MAX_CAMERA_SKIPPED_SHARE * max(1, len(reads))
+        if too_many or steps["jumps"] != steps["skipped"]:
             problems.append(f"{track}: frames missing from the counter: {steps}")
         if not steps["wraps"] - 1 <= steps["wrap_repeat"] <= steps["wraps"]:
             # The loop timing below counts on the repeat (the last wrap may be cut by the end).
