@@ -102,8 +102,11 @@ async def test_killing_one_worker_leaves_the_other_room_alone(tmp_path: Path) ->
         assert code == 0, out
 
 
-async def test_a_room_is_drained_off_a_worker_without_losing_its_seats(tmp_path: Path) -> None:
+async def test_a_room_is_drained_off_a_worker_without_losing_its_seats(
+    tmp_path: Path, stopper: list[ServerProcess]
+) -> None:
     server = ServerProcess(tmp_path / "data", extra_args=("--workers", "2"))
+    stopper.append(server)
     links = json.loads((await server.cli("load-session", "--seats", "2"))[1])
     await server.start()
     seats = [
