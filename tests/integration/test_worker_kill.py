@@ -7,10 +7,12 @@ import json
 import os
 import signal
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import aiohttp
+import pytest
 
 from media.synthetic import CounterVideoTrack, ToneAudioTrack
 from recorder.archive import list_parts
@@ -25,10 +27,22 @@ def token_of(link: dict) -> str:
     return parse_qs(urlparse(link["url"]).query)["token"][0]
 
 
-async def test_killing_one_worker_leaves_the_other_room_alone(tmp_path: Path) -> None:
+@pytest.fixture
+async def stopper() -> AsyncIterator[list[ServerProcess]]:
+    """Servers a test started are stopped however it ends."""
+    servers: list[ServerProcess] = []
+    yield servers
+    for server in servers:
+        await server.stop()
+
+
+async def test_killing_one_worker_leaves_the_other_room_alone(
+    tmp_path: Path, stopper: list[ServerProcess]
+) -> None:
     server = ServerProcess(
         tmp_path / "data", extra_args=("--workers", "2", "--segment-seconds", "3")
     )
+    stopper.append(server)
     rooms = [json.loads((await server.cli("load-session", "--seats", "2"))[1]) for _ in range(2)]
     await server.start()
     seats: list[list[SyntheticSeat]] = []
