@@ -1,0 +1,571 @@
+"""Capacity benchmark: rooms of 10 synthetic seats added one by one until a room falls behind.
+
+    python bench/capacity.py [--max-rooms 4] [--window 15] [--settle 5] [--modes 1,N]
+
+For each mode (``--workers 1``, then ``--workers N`` with N the machine's CPU count) a fresh
+data directory and server subprocess (loopback, ICE on 127.0.0.1; recording is always on, so
+every room is archived), one load session of 10 experts per room (``signaling.cli
+load-session``), and then, one room at a time: 10 seat processes join the room (bench/room.py's
+seats: pre-encoded VP8 640x480 15 fps camera with the counter, Opus tone, VP8 1280x720 5 fps
+desktop; the grid they receive is read and counted, not looked into), the rooms settle, and
+every room is measured over a window: frames the server received per kind (``/metrics``)
+against frames its seats sent, the grid rate at each seat and at the server, and the CPU of the
+server (signaling process and media workers), of each worker and of the seat processes. Adding
+stops when a room loses more than 0.5 % of the frames of a kind, when a room's grid falls below
+14 fps at one of its seats, or at ``--max-rooms``. The load generator shares the machine with
+the server (nothing is pinned: N workers need every core). Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+from urllib.request import Request, urlopen
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import psutil  # noqa: E402
+
+from bench.room import (  # noqa: E402
+    CAMERA_FPS,
+    DESKTOP_FPS,
+    READY_TIMEOUT,
+    ROLES,
+    TARGET_FPS,
+    TARGET_LOSS,
+    TONES,
+    SeatJob,
+    _cli,
+    _collect,
+    _cpu_seconds,
+    _fmt,
+    _free_port,
+    _get,
+    _metric_sum,
+    _shutdown,
+    _udp_rcvbuf_errors,
+    _wait_healthy,
+    build_loops,
+    parse_metrics,
+)
+from bench.room import seat_process as _room_seat_process  # noqa: E402
+
+SEATS_PER_ROOM = 10
+TARGET_ROOMS = 2  # on a 2-core machine
+TARGET_CORES = 2
+STEP_OVERHEAD_S = 25.0  # first guess of a step's cost beyond settle + window (seats starting)
+FEATURES = "camera, microphone, desktop, recording (always on in the server)"
+NOT_INCLUDED = "analysis: the server has none yet, not included"
+
+
+# ---- seat process ----------------------------------------------------------------------------
+
+
+def counting_seat_process(job: SeatJob, conn: Connection) -> None:
+    """bench/room.py's seat process, with the grid read and counted but not looked into.
+
+    room.py's seats also read their own counter back from every grid frame (a conversion of
+    each frame, for the delay); a seat here only counts the frames, so that it stays cheap.
+    The change is made in this child process only. The seat leaves the terminal's process
+    group, so that Ctrl-C reaches only the parent, which stops its seats in order (the
+    Socket.IO client would otherwise cancel the seat's tasks on SIGINT).
+    """
+    os.setpgrp()
+    from signaling import seatclient
+
+    synthetic_seat = seatclient.SyntheticSeat
+
+    def counting_seat(*args: Any, **kwargs: Any) -> seatclient.SyntheticSeat:
+        return synthetic_seat(*args, **{**kwargs, "measure_delay": False})
+
+    seatclient.SyntheticSeat = counting_seat  # type: ignore[assignment,misc]
+    _room_seat_process(job, conn)
+
+
+# ---- what a step measured --------------------------------------------------------------------
+
+
+@dataclass
+class RoomFigures:
+    """One room over one window."""
+
+    number: int
+    session: str
+    worker: int | None = None
+    sent: dict[str, int] = field(default_factory=dict)
+    received: dict[str, int] = field(default_factory=dict)
+    grid_fps: list[float] = field(default_factory=list)
+    server_fps: float | None = None
+    skipped: float = 0.0
+
+    def loss_pct(self, role: str) -> float | None:
+        """Frames of ``role`` its seats sent that the server did not receive, % (window)."""
+        sent = self.sent.get(role, 0)
+        if not sent:
+            return None
+        return max(0, sent - self.received.get(role, 0)) * 100.0 / sent
+
+    def problem(self) -> str | None:
+        """Why this room is beyond the limits, or None."""
+        for role in ROLES:
+            loss = self.loss_pct(role)
+            if loss is None:
+                return f"room {self.number}: no {role} frames sent"
+            if loss > TARGET_LOSS:
+                return f"room {self.number}: {role} lost {loss:.2f} % > {TARGET_LOSS} %"
+        low = min(self.grid_fps, default=0.0)
+        if low < TARGET_FPS:
+            return f"room {self.number}: grid {low:.1f} fps < {TARGET_FPS:.0f} at a seat"
+        return None
+
+
+@dataclass
+class Step:
+    """All rooms over one window, with the last one just added."""
+
+    rooms: int
+    ready_s: float = 0.0
+    window_s: float = 0.0
+    room_figures: list[RoomFigures] = field(default_factory=list)
+    server_cpu: float = 0.0
+    signaling_cpu: float = 0.0
+    worker_cpu: dict[int, float] = field(default_factory=dict)
+    seats_cpu: float = 0.0
+    machine_cpu: float = 0.0
+    other_cpu: float = 0.0  # the machine less the server, the seats and this process
+    archive_mb: float = 0.0
+    udp_drops: int | None = None  # datagrams the kernel dropped, receive buffer full
+    error: str | None = None
+
+    def problem(self) -> str | None:
+        """Why this step is beyond the limits, or None when every room is within them."""
+        if self.error:
+            return f"failed: {self.error.splitlines()[0]}"
+        return next((p for r in self.room_figures if (p := r.problem())), None)
+
+
+@dataclass
+class ModeResult:
+    """One server configuration: the steps it went through and why it stopped."""
+
+    workers: int
+    steps: list[Step] = field(default_factory=list)
+    stopped: str = ""
+    error: str | None = None
+
+    @property
+    def held(self) -> Step | None:
+        """The last step of the unbroken run of steps within the limits."""
+        held = None
+        for step in self.steps:
+            if step.problem():
+                break
+            held = step
+        return held
+
+
+# ---- running one mode ------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _no_interrupt() -> Iterator[None]:
+    """Let a clean-up finish: a second Ctrl-C does not cut it short."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _safe_cpu(proc: psutil.Process) -> float:
+    """CPU seconds of a process, 0 once it is gone."""
+    try:
+        return _cpu_seconds(proc)
+    except psutil.Error:
+        return 0.0
+
+
+def _machine_busy() -> float:
+    """CPU seconds the whole machine spent busy (all CPUs)."""
+    times = psutil.cpu_times()
+    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+
+
+def _archive_bytes(data_dir: Path) -> int:
+    """Bytes under the archive folder (recordings being written)."""
+    total = 0
+    for path in (data_dir / "archive").rglob("*"):
+        with contextlib.suppress(OSError):  # a file may go (renamed, sealed) while we look
+            total += path.stat().st_size if path.is_file() else 0
+    return total
+
+
+def _workers(base_url: str, admin: str) -> list[dict[str, Any]]:
+    """``GET /api/workers``: each worker's index, pid and rooms."""
+    request = Request(f"{base_url}/api/workers", headers={"Authorization": f"Bearer {admin}"})
+    with urlopen(request, timeout=5) as resp:
+        return list(json.loads(resp.read()))
+
+
+class Bench:
+    """One server with its rooms of seat processes; ``close()`` stops every process."""
+
+    def __init__(self, workers: int, tmp: Path, loops: dict[str, list[bytes]]) -> None:
+        self.workers = workers
+        self.tmp = tmp
+        self.loops = loops
+        self.data_dir = tmp / "data"
+        port = _free_port()
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.common = ["--data-dir", str(self.data_dir), "--bind", f"127.0.0.1:{port}"]
+        self.ctx = mp.get_context("spawn")
+        self.server: subprocess.Popen[bytes] | None = None
+        self.server_ps: psutil.Process | None = None
+        self.admin = ""
+        self.sessions: list[list[dict[str, Any]]] = []  # links of each prepared room
+        self.rooms: list[tuple[str, list[Connection]]] = []  # session id, its seats
+        self.conns: list[Connection] = []
+        self.procs: list[mp.process.BaseProcess] = []
+
+    def start(self, rooms: int) -> None:
+        """Create the rooms' sessions and an admin token, then start the server."""
+        for _ in range(rooms):
+            self.sessions.append(json.loads(_cli("load-session", "--seats",
+                                                 str(SEATS_PER_ROOM), *self.common)))
+        self.admin = _cli("token", "--admin", *self.common).strip()
+        with (self.tmp / "server.log").open("wb") as log:
+            self.server = subprocess.Popen(
+                [sys.executable, "-m", "signaling.cli", "serve", *self.common, "--no-demo",
+                 "--ice-host", "127.0.0.1", "--log-level", "WARNING",
+                 "--workers", str(self.workers)],
+                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches this process, which stops seats first
+            )
+        self.server_ps = psutil.Process(self.server.pid)
+        _wait_healthy(self.base_url, self.server)
+
+    def add_room(self) -> float:
+        """Start the next room's seat processes; seconds until all have joined."""
+        started = time.monotonic()
+        links = self.sessions[len(self.rooms)]
+        experts = [link for link in links if link.get("role") == "expert"]
+        conns = []
+        for index, link in enumerate(experts):
+            job = SeatJob(
+                len(self.conns), self.base_url, parse_qs(urlparse(link["url"]).query)["token"][0],
+                self.loops["camera"], self.loops[f"microphone{index % len(TONES)}"],
+                self.loops["desktop"],
+            )
+            ours, theirs = self.ctx.Pipe()
+            proc = self.ctx.Process(target=counting_seat_process, args=(job, theirs),
+                                    name=f"capacity-seat-{job.index}", daemon=True)
+            self.procs.append(proc)
+            self.conns.append(ours)  # in step with procs: close() pairs them
+            conns.append(ours)
+            proc.start()
+            theirs.close()
+        self.rooms.append((experts[0]["session_id"], conns))
+        deadline = started + READY_TIMEOUT
+        waiting = list(conns)
+        while waiting:  # a seat that dies is "ready" too: _collect then says what it said
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"{len(waiting)} seats not ready in {READY_TIMEOUT:.0f} s")
+            answered = wait(waiting, left)
+            waiting = [c for c in waiting if c not in answered]
+        _collect(conns, "join", "ready")
+        return time.monotonic() - started
+
+    def measure(self, step: Step, window: float) -> None:
+        """Measure every room over ``window`` seconds into ``step``."""
+        assert self.server_ps is not None
+        placement = _workers(self.base_url, self.admin)
+        workers = {w["index"]: psutil.Process(w["pid"]) for w in placement if w.get("pid")}
+        seats = [psutil.Process(p.pid) for p in self.procs if p.pid is not None]
+        me = psutil.Process()
+
+        def cpu() -> tuple[float, ...]:
+            # Server: the signaling process and everything it started (its media workers).
+            children = self.server_ps.children(recursive=True) if self.server_ps else []
+            signaling = _safe_cpu(self.server_ps) if self.server_ps else 0.0
+            return (
+                time.monotonic(), signaling, signaling + sum(_safe_cpu(c) for c in children),
+                *(_safe_cpu(workers[i]) for i in sorted(workers)),
+                sum(_safe_cpu(p) for p in seats), _safe_cpu(me), _machine_busy(),
+            )
+
+        archive0, udp0 = _archive_bytes(self.data_dir), _udp_rcvbuf_errors()
+        before, (metrics0, marks0) = cpu(), self._mark()
+        time.sleep(window)
+        (metrics1, marks1), after = self._mark(), cpu()
+        step.archive_mb = (_archive_bytes(self.data_dir) - archive0) / 1e6
+        udp1 = _udp_rcvbuf_errors()
+        step.udp_drops = None if udp0 is None or udp1 is None else udp1 - udp0
+
+        wall = after[0] - before[0]
+        step.window_s = wall
+        pct = [(b - a) * 100.0 / wall for a, b in zip(before, after, strict=True)]
+        step.signaling_cpu, step.server_cpu = pct[1], pct[2]
+        step.worker_cpu = dict(zip(sorted(workers), pct[3:-3], strict=True))
+        step.seats_cpu, step.machine_cpu = pct[-3], pct[-1]
+        step.other_cpu = max(0.0, pct[-1] - pct[2] - pct[-3] - pct[-2])
+
+        where = {room: w["index"] for w in placement for room in w.get("rooms", [])}
+        first = 0
+        for number, (session, conns) in enumerate(self.rooms, start=1):
+            ours = range(first, first + len(conns))
+            first += len(conns)
+            figures = RoomFigures(number, session, where.get(session))
+            for role in ROLES:
+                figures.sent[role] = sum(marks1[i]["sent"][role] - marks0[i]["sent"][role]
+                                         for i in ours)
+                figures.received[role] = int(
+                    _metric_sum(metrics1, "roomserver_inbound_frames_total",
+                                session=session, kind=role)
+                    - _metric_sum(metrics0, "roomserver_inbound_frames_total",
+                                  session=session, kind=role)
+                )
+            figures.grid_fps = [
+                (marks1[i]["grid"] - marks0[i]["grid"]) / (marks1[i]["t"] - marks0[i]["t"])
+                for i in ours
+            ]
+            fps = [v for labels, v in metrics1.get("roomserver_grid_fps", [])
+                   if labels.get("session") == session]
+            figures.server_fps = fps[0] if fps else None
+            figures.skipped = _metric_sum(
+                metrics1, "roomserver_grid_frames_skipped", session=session
+            ) - _metric_sum(metrics0, "roomserver_grid_frames_skipped", session=session)
+            step.room_figures.append(figures)
+
+    def _mark(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The server's counters and every seat's, taken at the same instant."""
+        for conn in self.conns:
+            conn.send("mark")
+        metrics = parse_metrics(_get(f"{self.base_url}/metrics"))
+        return metrics, _collect(self.conns, "mark", "mark")
+
+    def server_log_tail(self, lines: int = 15) -> str:
+        """The end of the server's log."""
+        path = self.tmp / "server.log"
+        if not path.exists():
+            return ""
+        return "\n    ".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def close(self) -> None:
+        """Stop the seats, then the server, then whatever the server left behind."""
+        leftovers: list[psutil.Process] = []
+        if self.server_ps is not None:
+            with contextlib.suppress(psutil.Error):
+                leftovers = self.server_ps.children(recursive=True)
+        started = [(c, p) for c, p in zip(self.conns, self.procs, strict=True) if p.pid]
+        try:
+            _shutdown([c for c, _ in started], [p for _, p in started], None)
+        finally:
+            for conn in self.conns:  # those of seats that never started too
+                conn.close()
+            _shutdown([], [], self.server)
+            for proc in leftovers:  # media workers run in sessions of their own
+                with contextlib.suppress(psutil.Error):
+                    if proc.is_running():
+                        proc.kill()
+
+
+def run_mode(workers: int, args: argparse.Namespace, loops: dict[str, list[bytes]],
+             deadline: float) -> ModeResult:
+    """Add rooms to a fresh server with ``workers`` media workers until one falls behind."""
+    result = ModeResult(workers)
+    print(f"\n== {workers} media worker{'s' if workers > 1 else ''} ==", flush=True)
+    with tempfile.TemporaryDirectory(prefix=f"bench-capacity-{workers}w-") as tmp:
+        bench = Bench(workers, Path(tmp), loops)
+        try:
+            bench.start(args.max_rooms)
+            step_cost = args.settle + args.window + STEP_OVERHEAD_S
+            for rooms in range(1, args.max_rooms + 1):
+                if time.monotonic() + step_cost > deadline:
+                    result.stopped = f"time budget: no time left for {rooms} rooms"
+                    break
+                began = time.monotonic()
+                step = Step(rooms)
+                result.steps.append(step)
+                try:
+                    step.ready_s = bench.add_room()
+                    time.sleep(args.settle)
+                    bench.measure(step, args.window)
+                except Exception as exc:  # a benchmark reports what went wrong and stops
+                    step.error = f"{type(exc).__name__}: {exc}"
+                    if tail := bench.server_log_tail():
+                        step.error += "\n    server log:\n    " + tail
+                print_step(step)
+                step_cost = time.monotonic() - began
+                if problem := step.problem():
+                    result.stopped = problem
+                    break
+            else:
+                result.stopped = f"--max-rooms {args.max_rooms} reached"
+        except Exception as exc:
+            result.error = f"{type(exc).__name__}: {exc}"
+            if tail := bench.server_log_tail():
+                result.error += "\n    server log:\n    " + tail
+            result.stopped = "failed"
+            print(f"  FAILED: {result.error}")
+        finally:
+            with _no_interrupt():
+                bench.close()
+    return result
+
+
+# ---- report ----------------------------------------------------------------------------------
+
+
+def print_step(step: Step) -> None:
+    """One step: its totals on a line, then a line per room."""
+    if step.error:
+        print(f"  {step.rooms} rooms  FAILED: {step.error}", flush=True)
+        return
+    workers = "  ".join(f"w{i} {v:.0f} %" for i, v in sorted(step.worker_cpu.items()))
+    print(
+        f"  {step.rooms} room{'s' if step.rooms > 1 else ' '}  server {step.server_cpu:5.1f} % "
+        f"({step.server_cpu / step.rooms:5.1f} % per room; signaling {step.signaling_cpu:.1f} %"
+        f"  {workers})  seats {step.seats_cpu:5.1f} %  machine {step.machine_cpu:.0f} %"
+        f" (others {step.other_cpu:.0f} %)  "
+        f"[joined in {step.ready_s:.1f} s, window {step.window_s:.1f} s, archive "
+        f"+{step.archive_mb:.1f} MB, UDP receive-buffer drops {_fmt(step.udp_drops, 'd')}]"
+    )
+    for r in step.room_figures:
+        loss = "  ".join(f"{role} {_fmt(r.loss_pct(role), '5.2f', ' %')}" for role in ROLES)
+        print(
+            f"      room {r.number} on w{_fmt(r.worker, 'd')}: lost {loss}  grid min "
+            f"{min(r.grid_fps, default=0.0):4.1f} fps (server {_fmt(r.server_fps, '.1f')}, "
+            f"skipped {r.skipped:.0f})" + (f"  <- {p}" if (p := r.problem()) else "")
+        )
+    print(f"      -> {step.problem() or 'within limits'}", flush=True)
+
+
+def print_summary(results: list[ModeResult], cpus: int, max_rooms: int) -> None:
+    """Rooms held and CPU per room for each mode, and the target."""
+    print("\n== summary ==")
+    print(f"  {'workers':>7}  {'rooms held':>10}  {'server CPU %':>12}  {'CPU % per room':>14}  "
+          f"{'seats CPU %':>11}  {'others CPU %':>12}  stopped by")
+    for result in results:
+        held = result.held
+        rooms = held.rooms if held else 0
+        shown = f">={rooms}" if held and result.stopped.startswith("--max-rooms") else str(rooms)
+        print(
+            f"  {result.workers:>7}  {shown:>10}  "
+            f"{_fmt(held.server_cpu if held else None, '.1f'):>12}  "
+            f"{_fmt(held.server_cpu / held.rooms if held else None, '.1f'):>14}  "
+            f"{_fmt(held.seats_cpu if held else None, '.1f'):>11}  "
+            f"{_fmt(held.other_cpu if held else None, '.1f'):>12}  {result.stopped}"
+        )
+    for result in results:
+        over = next((s for s in result.steps if s.problem() and not s.error), None)
+        if over is not None:
+            print(f"  {result.workers} worker{'s' if result.workers > 1 else ''}, first step over "
+                  f"the limits: {over.rooms} room{'s' if over.rooms > 1 else ''}, server "
+                  f"{over.server_cpu:.1f} % ({over.server_cpu / over.rooms:.1f} % per room), "
+                  f"seats {over.seats_cpu:.1f} %, machine {over.machine_cpu:.0f} %")
+    print("  CPU in % of one core, over the window of the last step held; rooms held: the last "
+          f"step at which every room lost <= {TARGET_LOSS} % of each kind and showed >= "
+          f"{TARGET_FPS:.0f} fps at every seat")
+    counts = [(r.workers, r.held.rooms if r.held else 0) for r in results]
+    met = ", ".join(
+        f"{workers} worker{'s' if workers > 1 else ''}: {rooms} "
+        f"({'met' if rooms >= TARGET_ROOMS else 'not met'})"
+        for workers, rooms in counts
+    )
+    print(f"  target on a {TARGET_CORES}-core machine: {TARGET_ROOMS} full rooms -> {met}"
+          f"  (this machine: {cpus} CPUs; --max-rooms {max_rooms})")
+    print("  the seat processes (the load generator) share this machine with the server and "
+          "take CPU from it: see the seats column")
+
+
+def parse_modes(text: str, cpus: int) -> list[int]:
+    """``1,N`` -> worker counts, N being the machine's CPU count; repeats dropped."""
+    modes: list[int] = []
+    for part in text.split(","):
+        part = part.strip().upper()
+        if part:
+            count = cpus if part == "N" else int(part)
+            if count < 1:
+                raise argparse.ArgumentTypeError("worker counts start at 1")
+            if count not in modes:
+                modes.append(count)
+    return modes
+
+
+def _sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM cleans up like Ctrl-C."""
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run each mode and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-rooms", type=int, default=4, help="stop adding rooms here")
+    parser.add_argument("--window", type=float, default=15.0, help="measured window, seconds")
+    parser.add_argument("--settle", type=float, default=5.0,
+                        help="seconds between a room's seats joining and the window")
+    parser.add_argument("--modes", default="1,N",
+                        help="comma list of media worker counts; N = this machine's CPUs")
+    parser.add_argument("--budget", type=float, default=340.0,
+                        help="seconds for the whole run: no room is added that would not fit")
+    args = parser.parse_args(argv)
+    cpus = len(os.sched_getaffinity(0))
+    try:
+        modes = parse_modes(args.modes, cpus)
+    except (ValueError, argparse.ArgumentTypeError) as exc:
+        parser.error(f"--modes: {exc}")
+    started = time.monotonic()
+    signal.signal(signal.SIGTERM, _sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in background
+    print(f"capacity benchmark: rooms of {SEATS_PER_ROOM} seats added one at a time, up to "
+          f"{args.max_rooms}; modes {modes} media workers; {cpus} CPUs, nothing pinned")
+    print(f"  per room: {FEATURES}; {NOT_INCLUDED}")
+    print(f"  per seat: camera VP8 640x480 {CAMERA_FPS} fps with counter, Opus 20 ms tone, "
+          f"desktop VP8 1280x720 {DESKTOP_FPS} fps (pre-encoded); the grid is received and "
+          "counted, not looked into")
+    print(f"  limits: a room loses > {TARGET_LOSS} % of a kind's frames, or its grid < "
+          f"{TARGET_FPS:.0f} fps at a seat; window {args.window:.0f} s after {args.settle:.0f} s "
+          "settling")
+    print("  the seat processes run on this same machine and compete with the server for its "
+          "CPUs; CPU figures are % of one core")
+    results: list[ModeResult] = []
+    try:
+        busy0 = _machine_busy()
+        time.sleep(2.0)
+        print(f"  machine busy before the start: {(_machine_busy() - busy0) * 50:.0f} % of one "
+              "core (other load)")
+        loops = build_loops()
+        print(f"  pre-encoded the media in {time.monotonic() - started:.1f} s")
+        for index, workers in enumerate(modes):
+            left = started + args.budget - time.monotonic()
+            deadline = time.monotonic() + left / (len(modes) - index)
+            results.append(run_mode(workers, args, loops, deadline))
+    except KeyboardInterrupt:
+        print("\ninterrupted: every process was stopped and every temp dir removed")
+        if results:
+            print_summary(results, cpus, args.max_rooms)
+        return 130
+    print_summary(results, cpus, args.max_rooms)
+    print(f"  total {time.monotonic() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
