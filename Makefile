@@ -45,6 +45,7 @@ test-fast: install
 bench: install
 	$(PY) bench/room.py
 	$(PY) bench/record.py
+	$(PY) bench/capacity.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache test-artifacts
