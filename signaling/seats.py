@@ -23,7 +23,7 @@ from signaling.schemas import (
     parse_payload,
 )
 from signaling.services import Services
-from signaling.wire import WireError
+from signaling.wire import ConnectionLost, WireError
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,15 @@ class SeatNamespace(socketio.AsyncNamespace):
                 err.message, {"code": err.code}
             ) from None
 
-        room = await self.services.rooms.get(session.id)
+        try:
+            room = await self.services.rooms.get(session.id)
+        except (ConnectionLost, WireError, TimeoutError) as exc:
+            # A media worker is being replaced: the page retries this code after a pause.
+            logger.warning("room %s cannot open now: %s", session.id, exc)
+            self.services.metrics.refused("media_unavailable")
+            raise socketio.exceptions.ConnectionRefusedError(
+                "媒体服务正在恢复，请稍候，页面将自动重试", {"code": "media_unavailable"}
+            ) from None
         key = seat_key(venue.id, participant.seat_no or 0)
         previous = room.seats.get(key)
         state = SeatState(key=key, sid=sid, participant_id=participant.id)
