@@ -103,6 +103,11 @@ function connectSocket() {
     join();
   });
   socket.on("session_ended", (msg) => {
+    if (app.roster) {
+      // Everyone leaves with the end instruction: no seat is shown online any more.
+      const seats = app.roster.seats.map((s) => ({ ...s, online: false, tracks: [] }));
+      ui.showRoster({ ...app.roster, seats }, app.seat);
+    }
     end((msg && msg.message) || "本场评标已结束。", null, "info");
   });
   socket.on("server_shutdown", (msg) => {
