@@ -117,15 +117,21 @@ class Metrics:
         self._media = media
         if media:
             self._inbound_frames = Counter(
-                "roomserver_inbound_frames", "Encoded frames received",
-                ["session", "seat", "kind"], registry=self.registry,
+                "roomserver_inbound_frames",
+                "Encoded frames received",
+                ["session", "seat", "kind"],
+                registry=self.registry,
             )
             self._inbound_bytes = Counter(
-                "roomserver_inbound_bytes", "Encoded bytes received",
-                ["session", "seat", "kind"], registry=self.registry,
+                "roomserver_inbound_bytes",
+                "Encoded bytes received",
+                ["session", "seat", "kind"],
+                registry=self.registry,
             )
             self._dropped = Counter(
-                "roomserver_frames_dropped", "Frames the server dropped", ["where"],
+                "roomserver_frames_dropped",
+                "Frames the server dropped",
+                ["where"],
                 registry=self.registry,
             )
         self._refused = Counter(
