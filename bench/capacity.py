@@ -42,6 +42,15 @@ if str(ROOT) not in sys.path:
 
 import psutil  # noqa: E402
 
+from bench.common import (  # noqa: E402
+    cli,
+    cpu_seconds,
+    free_port,
+    get,
+    stop_processes,
+    udp_rcvbuf_errors,
+    wait_healthy,
+)
 from bench.room import (  # noqa: E402
     CAMERA_FPS,
     DESKTOP_FPS,
@@ -51,16 +60,9 @@ from bench.room import (  # noqa: E402
     TARGET_LOSS,
     TONES,
     SeatJob,
-    _cli,
     _collect,
-    _cpu_seconds,
     _fmt,
-    _free_port,
-    _get,
     _metric_sum,
-    _shutdown,
-    _udp_rcvbuf_errors,
-    _wait_healthy,
     build_loops,
     parse_metrics,
 )
@@ -196,7 +198,7 @@ def _no_interrupt() -> Iterator[None]:
 def _safe_cpu(proc: psutil.Process) -> float:
     """CPU seconds of a process, 0 once it is gone."""
     try:
-        return _cpu_seconds(proc)
+        return cpu_seconds(proc)
     except psutil.Error:
         return 0.0
 
@@ -231,7 +233,7 @@ class Bench:
         self.tmp = tmp
         self.loops = loops
         self.data_dir = tmp / "data"
-        port = _free_port()
+        port = free_port()
         self.base_url = f"http://127.0.0.1:{port}"
         self.common = ["--data-dir", str(self.data_dir), "--bind", f"127.0.0.1:{port}"]
         self.ctx = mp.get_context("spawn")
@@ -246,19 +248,33 @@ class Bench:
     def start(self, rooms: int) -> None:
         """Create the rooms' sessions and an admin token, then start the server."""
         for _ in range(rooms):
-            self.sessions.append(json.loads(_cli("load-session", "--seats",
-                                                 str(SEATS_PER_ROOM), *self.common)))
-        self.admin = _cli("token", "--admin", *self.common).strip()
+            self.sessions.append(
+                json.loads(cli("load-session", "--seats", str(SEATS_PER_ROOM), *self.common))
+            )
+        self.admin = cli("token", "--admin", *self.common).strip()
         with (self.tmp / "server.log").open("wb") as log:
             self.server = subprocess.Popen(
-                [sys.executable, "-m", "signaling.cli", "serve", *self.common, "--no-demo",
-                 "--ice-host", "127.0.0.1", "--log-level", "WARNING",
-                 "--workers", str(self.workers)],
-                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "signaling.cli",
+                    "serve",
+                    *self.common,
+                    "--no-demo",
+                    "--ice-host",
+                    "127.0.0.1",
+                    "--log-level",
+                    "WARNING",
+                    "--workers",
+                    str(self.workers),
+                ],
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches this process, which stops seats first
             )
         self.server_ps = psutil.Process(self.server.pid)
-        _wait_healthy(self.base_url, self.server)
+        wait_healthy(self.base_url, self.server)
 
     def add_room(self) -> float:
         """Start the next room's seat processes; seconds until all have joined."""
@@ -268,13 +284,20 @@ class Bench:
         conns = []
         for index, link in enumerate(experts):
             job = SeatJob(
-                len(self.conns), self.base_url, parse_qs(urlparse(link["url"]).query)["token"][0],
-                self.loops["camera"], self.loops[f"microphone{index % len(TONES)}"],
+                len(self.conns),
+                self.base_url,
+                parse_qs(urlparse(link["url"]).query)["token"][0],
+                self.loops["camera"],
+                self.loops[f"microphone{index % len(TONES)}"],
                 self.loops["desktop"],
             )
             ours, theirs = self.ctx.Pipe()
-            proc = self.ctx.Process(target=counting_seat_process, args=(job, theirs),
-                                    name=f"capacity-seat-{job.index}", daemon=True)
+            proc = self.ctx.Process(
+                target=counting_seat_process,
+                args=(job, theirs),
+                name=f"capacity-seat-{job.index}",
+                daemon=True,
+            )
             self.procs.append(proc)
             self.conns.append(ours)  # in step with procs: close() pairs them
             conns.append(ours)
@@ -305,17 +328,21 @@ class Bench:
             children = self.server_ps.children(recursive=True) if self.server_ps else []
             signaling = _safe_cpu(self.server_ps) if self.server_ps else 0.0
             return (
-                time.monotonic(), signaling, signaling + sum(_safe_cpu(c) for c in children),
+                time.monotonic(),
+                signaling,
+                signaling + sum(_safe_cpu(c) for c in children),
                 *(_safe_cpu(workers[i]) for i in sorted(workers)),
-                sum(_safe_cpu(p) for p in seats), _safe_cpu(me), _machine_busy(),
+                sum(_safe_cpu(p) for p in seats),
+                _safe_cpu(me),
+                _machine_busy(),
             )
 
-        archive0, udp0 = _archive_bytes(self.data_dir), _udp_rcvbuf_errors()
+        archive0, udp0 = _archive_bytes(self.data_dir), udp_rcvbuf_errors()
         before, (metrics0, marks0) = cpu(), self._mark()
         time.sleep(window)
         (metrics1, marks1), after = self._mark(), cpu()
         step.archive_mb = (_archive_bytes(self.data_dir) - archive0) / 1e6
-        udp1 = _udp_rcvbuf_errors()
+        udp1 = udp_rcvbuf_errors()
         step.udp_drops = None if udp0 is None or udp1 is None else udp1 - udp0
 
         wall = after[0] - before[0]
@@ -333,20 +360,26 @@ class Bench:
             first += len(conns)
             figures = RoomFigures(number, session, where.get(session))
             for role in ROLES:
-                figures.sent[role] = sum(marks1[i]["sent"][role] - marks0[i]["sent"][role]
-                                         for i in ours)
+                figures.sent[role] = sum(
+                    marks1[i]["sent"][role] - marks0[i]["sent"][role] for i in ours
+                )
                 figures.received[role] = int(
-                    _metric_sum(metrics1, "roomserver_inbound_frames_total",
-                                session=session, kind=role)
-                    - _metric_sum(metrics0, "roomserver_inbound_frames_total",
-                                  session=session, kind=role)
+                    _metric_sum(
+                        metrics1, "roomserver_inbound_frames_total", session=session, kind=role
+                    )
+                    - _metric_sum(
+                        metrics0, "roomserver_inbound_frames_total", session=session, kind=role
+                    )
                 )
             figures.grid_fps = [
                 (marks1[i]["grid"] - marks0[i]["grid"]) / (marks1[i]["t"] - marks0[i]["t"])
                 for i in ours
             ]
-            fps = [v for labels, v in metrics1.get("roomserver_grid_fps", [])
-                   if labels.get("session") == session]
+            fps = [
+                v
+                for labels, v in metrics1.get("roomserver_grid_fps", [])
+                if labels.get("session") == session
+            ]
             figures.server_fps = fps[0] if fps else None
             figures.skipped = _metric_sum(
                 metrics1, "roomserver_grid_frames_skipped", session=session
@@ -357,7 +390,7 @@ class Bench:
         """The server's counters and every seat's, taken at the same instant."""
         for conn in self.conns:
             conn.send("mark")
-        metrics = parse_metrics(_get(f"{self.base_url}/metrics"))
+        metrics = parse_metrics(get(f"{self.base_url}/metrics"))
         return metrics, _collect(self.conns, "mark", "mark")
 
     def server_log_tail(self, lines: int = 15) -> str:
@@ -375,19 +408,20 @@ class Bench:
                 leftovers = self.server_ps.children(recursive=True)
         started = [(c, p) for c, p in zip(self.conns, self.procs, strict=True) if p.pid]
         try:
-            _shutdown([c for c, _ in started], [p for _, p in started], None)
+            stop_processes([c for c, _ in started], [p for _, p in started], None)
         finally:
             for conn in self.conns:  # those of seats that never started too
                 conn.close()
-            _shutdown([], [], self.server)
+            stop_processes([], [], self.server)
             for proc in leftovers:  # media workers run in sessions of their own
                 with contextlib.suppress(psutil.Error):
                     if proc.is_running():
                         proc.kill()
 
 
-def run_mode(workers: int, args: argparse.Namespace, loops: dict[str, list[bytes]],
-             deadline: float) -> ModeResult:
+def run_mode(
+    workers: int, args: argparse.Namespace, loops: dict[str, list[bytes]], deadline: float
+) -> ModeResult:
     """Add rooms to a fresh server with ``workers`` media workers until one falls behind."""
     result = ModeResult(workers)
     print(f"\n== {workers} media worker{'s' if workers > 1 else ''} ==", flush=True)
@@ -460,8 +494,10 @@ def print_step(step: Step) -> None:
 def print_summary(results: list[ModeResult], cpus: int, max_rooms: int) -> None:
     """Rooms held and CPU per room for each mode, and the target."""
     print("\n== summary ==")
-    print(f"  {'workers':>7}  {'rooms held':>10}  {'server CPU %':>12}  {'CPU % per room':>14}  "
-          f"{'seats CPU %':>11}  {'others CPU %':>12}  stopped by")
+    print(
+        f"  {'workers':>7}  {'rooms held':>10}  {'server CPU %':>12}  {'CPU % per room':>14}  "
+        f"{'seats CPU %':>11}  {'others CPU %':>12}  stopped by"
+    )
     for result in results:
         held = result.held
         rooms = held.rooms if held else 0
@@ -476,23 +512,31 @@ def print_summary(results: list[ModeResult], cpus: int, max_rooms: int) -> None:
     for result in results:
         over = next((s for s in result.steps if s.problem() and not s.error), None)
         if over is not None:
-            print(f"  {result.workers} worker{'s' if result.workers > 1 else ''}, first step over "
-                  f"the limits: {over.rooms} room{'s' if over.rooms > 1 else ''}, server "
-                  f"{over.server_cpu:.1f} % ({over.server_cpu / over.rooms:.1f} % per room), "
-                  f"seats {over.seats_cpu:.1f} %, machine {over.machine_cpu:.0f} %")
-    print("  CPU in % of one core, over the window of the last step held; rooms held: the last "
-          f"step at which every room lost <= {TARGET_LOSS} % of each kind and showed >= "
-          f"{TARGET_FPS:.0f} fps at every seat")
+            print(
+                f"  {result.workers} worker{'s' if result.workers > 1 else ''}, first step over "
+                f"the limits: {over.rooms} room{'s' if over.rooms > 1 else ''}, server "
+                f"{over.server_cpu:.1f} % ({over.server_cpu / over.rooms:.1f} % per room), "
+                f"seats {over.seats_cpu:.1f} %, machine {over.machine_cpu:.0f} %"
+            )
+    print(
+        "  CPU in % of one core, over the window of the last step held; rooms held: the last "
+        f"step at which every room lost <= {TARGET_LOSS} % of each kind and showed >= "
+        f"{TARGET_FPS:.0f} fps at every seat"
+    )
     counts = [(r.workers, r.held.rooms if r.held else 0) for r in results]
     met = ", ".join(
         f"{workers} worker{'s' if workers > 1 else ''}: {rooms} "
         f"({'met' if rooms >= TARGET_ROOMS else 'not met'})"
         for workers, rooms in counts
     )
-    print(f"  target on a {TARGET_CORES}-core machine: {TARGET_ROOMS} full rooms -> {met}"
-          f"  (this machine: {cpus} CPUs; --max-rooms {max_rooms})")
-    print("  the seat processes (the load generator) share this machine with the server and "
-          "take CPU from it: see the seats column")
+    print(
+        f"  target on a {TARGET_CORES}-core machine: {TARGET_ROOMS} full rooms -> {met}"
+        f"  (this machine: {cpus} CPUs; --max-rooms {max_rooms})"
+    )
+    print(
+        "  the seat processes (the load generator) share this machine with the server and "
+        "take CPU from it: see the seats column"
+    )
 
 
 def parse_modes(text: str, cpus: int) -> list[int]:
@@ -519,12 +563,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-rooms", type=int, default=4, help="stop adding rooms here")
     parser.add_argument("--window", type=float, default=15.0, help="measured window, seconds")
-    parser.add_argument("--settle", type=float, default=5.0,
-                        help="seconds between a room's seats joining and the window")
-    parser.add_argument("--modes", default="1,N",
-                        help="comma list of media worker counts; N = this machine's CPUs")
-    parser.add_argument("--budget", type=float, default=340.0,
-                        help="seconds for the whole run: no room is added that would not fit")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=5.0,
+        help="seconds between a room's seats joining and the window",
+    )
+    parser.add_argument(
+        "--modes", default="1,N", help="comma list of media worker counts; N = this machine's CPUs"
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=340.0,
+        help="seconds for the whole run: no room is added that would not fit",
+    )
     args = parser.parse_args(argv)
     cpus = len(os.sched_getaffinity(0))
     try:
@@ -534,23 +587,33 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     signal.signal(signal.SIGTERM, _sigterm)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in background
-    print(f"capacity benchmark: rooms of {SEATS_PER_ROOM} seats added one at a time, up to "
-          f"{args.max_rooms}; modes {modes} media workers; {cpus} CPUs, nothing pinned")
+    print(
+        f"capacity benchmark: rooms of {SEATS_PER_ROOM} seats added one at a time, up to "
+        f"{args.max_rooms}; modes {modes} media workers; {cpus} CPUs, nothing pinned"
+    )
     print(f"  per room: {FEATURES}; {NOT_INCLUDED}")
-    print(f"  per seat: camera VP8 640x480 {CAMERA_FPS} fps with counter, Opus 20 ms tone, "
-          f"desktop VP8 1280x720 {DESKTOP_FPS} fps (pre-encoded); the grid is received and "
-          "counted, not looked into")
-    print(f"  limits: a room loses > {TARGET_LOSS} % of a kind's frames, or its grid < "
-          f"{TARGET_FPS:.0f} fps at a seat; window {args.window:.0f} s after {args.settle:.0f} s "
-          "settling")
-    print("  the seat processes run on this same machine and compete with the server for its "
-          "CPUs; CPU figures are % of one core")
+    print(
+        f"  per seat: camera VP8 640x480 {CAMERA_FPS} fps with counter, Opus 20 ms tone, "
+        f"desktop VP8 1280x720 {DESKTOP_FPS} fps (pre-encoded); the grid is received and "
+        "counted, not looked into"
+    )
+    print(
+        f"  limits: a room loses > {TARGET_LOSS} % of a kind's frames, or its grid < "
+        f"{TARGET_FPS:.0f} fps at a seat; window {args.window:.0f} s after {args.settle:.0f} s "
+        "settling"
+    )
+    print(
+        "  the seat processes run on this same machine and compete with the server for its "
+        "CPUs; CPU figures are % of one core"
+    )
     results: list[ModeResult] = []
     try:
         busy0 = _machine_busy()
         time.sleep(2.0)
-        print(f"  machine busy before the start: {(_machine_busy() - busy0) * 50:.0f} % of one "
-              "core (other load)")
+        print(
+            f"  machine busy before the start: {(_machine_busy() - busy0) * 50:.0f} % of one "
+            "core (other load)"
+        )
         loops = build_loops()
         print(f"  pre-encoded the media in {time.monotonic() - started:.1f} s")
         for index, workers in enumerate(modes):

@@ -21,14 +21,11 @@ import json
 import multiprocessing as mp
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -41,6 +38,18 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
+
+from bench.common import (  # noqa: E402
+    cli,
+    cpu_seconds,
+    cpu_split,
+    free_port,
+    get,
+    stop_processes,
+    tree_cpu_seconds,
+    udp_rcvbuf_errors,
+    wait_healthy,
+)
 
 TARGET_CPU = 100.0
 TARGET_FPS = 14.0
@@ -142,30 +151,6 @@ async def _run_seat(job: SeatJob, conn: Connection) -> None:
 # ---- parent: server, metrics, measurement ----------------------------------------------------
 
 
-def _free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _cli(*args: str) -> str:
-    """Run ``python -m signaling.cli ARGS`` and return its stdout."""
-    done = subprocess.run(
-        [sys.executable, "-m", "signaling.cli", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"signaling.cli {args[0]} failed: {done.stderr[-2000:]}")
-    return done.stdout
-
-
-def _get(url: str, timeout: float = 5.0) -> str:
-    """GET a loopback URL and return the body."""
-    with urllib.request.urlopen(url, timeout=timeout) as resp:
-        return resp.read().decode()
-
-
 _SAMPLE = re.compile(r"^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+([-+\w.eE]+)")
 _LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
@@ -231,33 +216,6 @@ def _collect(conns: list[Connection], message: str, expect: str) -> list[dict[st
     return replies
 
 
-def _udp_rcvbuf_errors() -> int | None:
-    """Datagrams the kernel dropped because a socket's receive buffer was full (system-wide)."""
-    try:
-        lines = [ln.split() for ln in Path("/proc/net/snmp").read_text().splitlines()
-                 if ln.startswith("Udp:")]
-        return int(dict(zip(lines[0][1:], lines[1][1:], strict=True))["RcvbufErrors"])
-    except (OSError, IndexError, KeyError, ValueError):
-        return None
-
-
-def _cpu_seconds(proc: psutil.Process) -> float:
-    """User + system CPU seconds of a process (all its threads)."""
-    times = proc.cpu_times()
-    return float(times.user + times.system)
-
-
-def _tree_cpu_seconds(proc: psutil.Process) -> float:
-    """CPU seconds of the server: the signaling process and its media workers."""
-    total = _cpu_seconds(proc)
-    for child in proc.children(recursive=True):
-        try:
-            total += _cpu_seconds(child)
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
 @dataclass
 class Result:
     """What one run with N seats measured."""
@@ -292,14 +250,6 @@ class Result:
         return max(0, sent - received) * 100.0 / sent
 
 
-def cpu_split(pin: bool) -> tuple[set[int] | None, set[int] | None]:
-    """CPUs for the server and for the seats: the server gets one core of its own if pinned."""
-    cpus = sorted(os.sched_getaffinity(0))
-    if not pin or len(cpus) < 2:
-        return None, None
-    return {cpus[0]}, set(cpus[1:])
-
-
 def run_once(
     n: int,
     duration: float,
@@ -310,7 +260,7 @@ def run_once(
 ) -> Result:
     """Start a fresh server and N seats, measure over ``duration`` s, tear everything down."""
     result = Result(seats=n)
-    port = _free_port()
+    port = free_port()
     ctx = mp.get_context("spawn")
     procs: list[mp.process.BaseProcess] = []
     conns: list[Connection] = []
@@ -320,7 +270,7 @@ def run_once(
         data_dir = Path(tmp) / "data"
         common = ["--data-dir", str(data_dir), "--bind", f"127.0.0.1:{port}"]
         try:
-            links = json.loads(_cli("load-session", "--seats", str(n), *common))
+            links = json.loads(cli("load-session", "--seats", str(n), *common))
             experts = [link for link in links if link.get("role") == "expert"][:n]
             if len(experts) < n:
                 raise RuntimeError(f"load session has {len(experts)} experts, need {n}")
@@ -328,23 +278,47 @@ def run_once(
             log = (Path(tmp) / "server.log").open("wb")
             server = subprocess.Popen(
                 # One media worker: the room lives on one core, as it does in production.
-                [sys.executable, "-m", "signaling.cli", "serve", *common, "--no-demo",
-                 "--ice-host", "127.0.0.1", "--log-level", "WARNING", "--workers", "1"],
-                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "signaling.cli",
+                    "serve",
+                    *common,
+                    "--no-demo",
+                    "--ice-host",
+                    "127.0.0.1",
+                    "--log-level",
+                    "WARNING",
+                    "--workers",
+                    "1",
+                ],
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 preexec_fn=(lambda: os.sched_setaffinity(0, server_cpus)) if server_cpus else None,
             )
             log.close()
-            _wait_healthy(base_url, server)
+            wait_healthy(base_url, server)
             server_ps = psutil.Process(server.pid)
 
             for index, link in enumerate(experts):
                 token = parse_qs(urlparse(link["url"]).query)["token"][0]
-                job = SeatJob(index, base_url, token, loops["camera"],
-                              loops[f"microphone{index % len(TONES)}"],
-                              loops["desktop"] if desktop else None, seat_cpus)
+                job = SeatJob(
+                    index,
+                    base_url,
+                    token,
+                    loops["camera"],
+                    loops[f"microphone{index % len(TONES)}"],
+                    loops["desktop"] if desktop else None,
+                    seat_cpus,
+                )
                 parent_end, child_end = ctx.Pipe()
-                proc = ctx.Process(target=seat_process, args=(job, child_end),
-                                   name=f"bench-seat-{index}", daemon=True)
+                proc = ctx.Process(
+                    target=seat_process,
+                    args=(job, child_end),
+                    name=f"bench-seat-{index}",
+                    daemon=True,
+                )
                 proc.start()
                 child_end.close()
                 procs.append(proc)
@@ -361,26 +335,26 @@ def run_once(
             seat_ps = [psutil.Process(p.pid) for p in procs if p.pid is not None]
 
             time.sleep(warmup)  # steady state: every tile has a picture, rates have settled
-            cpu0 = _tree_cpu_seconds(server_ps)
-            seats_cpu0 = sum(_cpu_seconds(p) for p in seat_ps)
-            udp0 = _udp_rcvbuf_errors()
+            cpu0 = tree_cpu_seconds(server_ps)
+            seats_cpu0 = sum(cpu_seconds(p) for p in seat_ps)
+            udp0 = udp_rcvbuf_errors()
             wall0 = time.monotonic()
             # Seats count what they sent while the server's counters are read: same instant.
             for conn in conns:
                 conn.send("mark")
-            metrics0 = parse_metrics(_get(f"{base_url}/metrics"))
+            metrics0 = parse_metrics(get(f"{base_url}/metrics"))
             marks0 = _collect(conns, "mark", "mark")
 
             time.sleep(duration)
 
             for conn in conns:
                 conn.send("mark")
-            metrics1 = parse_metrics(_get(f"{base_url}/metrics"))
+            metrics1 = parse_metrics(get(f"{base_url}/metrics"))
             marks1 = _collect(conns, "mark", "mark")
             wall1 = time.monotonic()
-            cpu1 = _tree_cpu_seconds(server_ps)
-            seats_cpu1 = sum(_cpu_seconds(p) for p in seat_ps)
-            udp1 = _udp_rcvbuf_errors()
+            cpu1 = tree_cpu_seconds(server_ps)
+            seats_cpu1 = sum(cpu_seconds(p) for p in seat_ps)
+            udp1 = udp_rcvbuf_errors()
             if udp0 is not None and udp1 is not None:
                 result.udp_rcvbuf_errors = udp1 - udp0
             result.grid_skipped = _metric_sum(metrics1, "roomserver_grid_frames_skipped") - (
@@ -405,11 +379,17 @@ def run_once(
                     m1["sent"][role] - m0["sent"][role]
                     for m0, m1 in zip(marks0, marks1, strict=True)
                 )
-                result.window_received[role] = int(sum(
-                    _metric_sum(metrics1, "roomserver_inbound_frames_total", seat=key, kind=role)
-                    - _metric_sum(metrics0, "roomserver_inbound_frames_total", seat=key, kind=role)
-                    for key in keys
-                ))
+                result.window_received[role] = int(
+                    sum(
+                        _metric_sum(
+                            metrics1, "roomserver_inbound_frames_total", seat=key, kind=role
+                        )
+                        - _metric_sum(
+                            metrics0, "roomserver_inbound_frames_total", seat=key, kind=role
+                        )
+                        for key in keys
+                    )
+                )
             grid0 = [m["rtp"].get("video", {}) for m in marks0]
             grid1 = [m["rtp"].get("video", {}) for m in marks1]
             pairs = list(zip(grid0, grid1, strict=True))
@@ -421,13 +401,17 @@ def run_once(
             # Frames lost, whole run: stop sending, let what is in flight land, then count.
             stopped = _ask_all(conns, "stop_media", "stopped")
             time.sleep(SETTLE_S)
-            metrics2 = parse_metrics(_get(f"{base_url}/metrics"))
+            metrics2 = parse_metrics(get(f"{base_url}/metrics"))
             for role in ROLES:
                 result.sent[role] = sum(s["sent"][role] for s in stopped)
-                result.received[role] = int(sum(
-                    _metric_sum(metrics2, "roomserver_inbound_frames_total", seat=key, kind=role)
-                    for key in keys
-                ))
+                result.received[role] = int(
+                    sum(
+                        _metric_sum(
+                            metrics2, "roomserver_inbound_frames_total", seat=key, kind=role
+                        )
+                        for key in keys
+                    )
+                )
 
             reports = _ask_all(conns, "report", "report")
             for key, m0, m1, report in zip(keys, marks0, marks1, reports, strict=True):
@@ -438,18 +422,20 @@ def run_once(
                     result.seat_p95.append(p95)
                 result.unread += m1["misses"] - m0["misses"]
                 camera = "roomserver_inbound_frames_total"
-                result.per_seat.append({
-                    "seat": key,
-                    "camera sent": m1["sent"]["camera"] - m0["sent"]["camera"],
-                    "camera received": int(
-                        _metric_sum(metrics1, camera, seat=key, kind="camera")
-                        - _metric_sum(metrics0, camera, seat=key, kind="camera")
-                    ),
-                    "grid fps": (m1["grid"] - m0["grid"]) / (m1["t"] - m0["t"]),
-                    "delay p50": _percentile(own, 50),
-                    "delay p95": p95,
-                    "unreadable": m1["misses"] - m0["misses"],
-                })
+                result.per_seat.append(
+                    {
+                        "seat": key,
+                        "camera sent": m1["sent"]["camera"] - m0["sent"]["camera"],
+                        "camera received": int(
+                            _metric_sum(metrics1, camera, seat=key, kind="camera")
+                            - _metric_sum(metrics0, camera, seat=key, kind="camera")
+                        ),
+                        "grid fps": (m1["grid"] - m0["grid"]) / (m1["t"] - m0["t"]),
+                        "delay p50": _percentile(own, 50),
+                        "delay p95": p95,
+                        "unreadable": m1["misses"] - m0["misses"],
+                    }
+                )
         except Exception as exc:  # a benchmark reports what went wrong and moves on
             result.error = f"{type(exc).__name__}: {exc}"
             log_path = Path(tmp) / "server.log"
@@ -457,51 +443,8 @@ def run_once(
                 tail = log_path.read_text(errors="replace").splitlines()[-15:]
                 result.error += "\n    server log:\n    " + "\n    ".join(tail)
         finally:
-            _shutdown(conns, procs, server)
+            stop_processes(conns, procs, server)
     return result
-
-
-def _wait_healthy(base_url: str, server: subprocess.Popen[bytes]) -> None:
-    """Poll /healthz until the server answers (a poll with a deadline: no ready signal)."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"server exited with {server.returncode}")
-        with contextlib.suppress(OSError, urllib.error.URLError):
-            _get(f"{base_url}/healthz", timeout=1)
-            return
-        time.sleep(0.1)
-    raise TimeoutError("server did not become healthy in 30 s")
-
-
-def _shutdown(
-    conns: list[Connection],
-    procs: list[mp.process.BaseProcess],
-    server: subprocess.Popen[bytes] | None,
-) -> None:
-    """Stop the seats (politely, then by force), then the server."""
-    for conn in conns:
-        with contextlib.suppress(OSError):
-            conn.send("stop")
-    deadline = time.monotonic() + 10
-    for proc in procs:
-        proc.join(max(0.1, deadline - time.monotonic()))
-    for proc in procs:
-        if proc.is_alive():
-            proc.terminate()
-            proc.join(3)
-        if proc.is_alive():
-            proc.kill()
-            proc.join(3)
-    for conn in conns:
-        conn.close()
-    if server is not None and server.poll() is None:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(5)
 
 
 # ---- report ----------------------------------------------------------------------------------
@@ -521,20 +464,24 @@ def print_result(r: Result, per_seat: bool = False) -> None:
     target = r.seats == 10
     rows = []
     cpu_per_seat = r.server_cpu / r.seats if r.seats else 0.0
-    rows.append((
-        "server CPU",
-        f"{r.server_cpu:.1f} % of one core ({cpu_per_seat:.1f} % per seat)",
-        f"target <= {TARGET_CPU:.0f} %" if target else "",
-    ))
+    rows.append(
+        (
+            "server CPU",
+            f"{r.server_cpu:.1f} % of one core ({cpu_per_seat:.1f} % per seat)",
+            f"target <= {TARGET_CPU:.0f} %" if target else "",
+        )
+    )
     rows.append(("seat processes CPU", f"{r.seats_cpu:.1f} % of one core (the load generator)", ""))
     fps = r.grid_fps
-    rows.append((
-        "grid fps per seat",
-        f"min {_fmt(min(fps) if fps else None, '.1f')}  median "
-        f"{_fmt(statistics.median(fps) if fps else None, '.1f')}  "
-        f"(server gauge {_fmt(r.server_grid_fps, '.1f')})",
-        f"target >= {TARGET_FPS:.0f}" if target else "",
-    ))
+    rows.append(
+        (
+            "grid fps per seat",
+            f"min {_fmt(min(fps) if fps else None, '.1f')}  median "
+            f"{_fmt(statistics.median(fps) if fps else None, '.1f')}  "
+            f"(server gauge {_fmt(r.server_grid_fps, '.1f')})",
+            f"target >= {TARGET_FPS:.0f}" if target else "",
+        )
+    )
     loss = "  ".join(
         f"{role} {_fmt(r.loss_pct(role), '.2f', ' %')} "
         f"({r.received.get(role, 0)}/{r.sent.get(role, 0)})"
@@ -545,32 +492,43 @@ def print_result(r: Result, per_seat: bool = False) -> None:
         f"({r.window_received.get(role, 0)}/{r.window_sent.get(role, 0)})"
         for role in ROLES
     )
-    rows.append(("incoming frames lost", window_loss + "  (window)",
-                 f"target < {TARGET_LOSS} %" if target else ""))
+    rows.append(
+        (
+            "incoming frames lost",
+            window_loss + "  (window)",
+            f"target < {TARGET_LOSS} %" if target else "",
+        )
+    )
     # Whole run: exact counts (sending stopped, in-flight frames landed), start-up included.
     rows.append(("", loss + "  (whole run)", ""))
     received, lost = r.grid_rtp
     rows.append(("grid RTP at the seats", f"{received} packets received, {lost} lost (window)", ""))
     dropped = ", ".join(f"{k} {v:.0f}" for k, v in sorted(r.dropped.items())) or "none"
     rows.append(("server frames dropped", dropped + " (window)", ""))
-    rows.append((
-        "grid frames skipped",
-        f"{_fmt(r.grid_skipped, '.0f')} (server behind its schedule, window)",
-        "",
-    ))
-    rows.append((
-        "UDP receive-buffer drops",
-        f"{_fmt(r.udp_rcvbuf_errors, 'd')} datagrams (kernel, system-wide, window)",
-        "",
-    ))
-    rows.append((
-        "glass-to-glass delay",
-        f"p50 {_ms(_percentile(r.delays, 50))}"
-        f"  p95 {_ms(_percentile(r.delays, 95))}  worst seat p95 "
-        f"{_ms(max(r.seat_p95) if r.seat_p95 else None)}  (n={len(r.delays)}, "
-        f"unreadable tiles {r.unread})",
-        "",
-    ))
+    rows.append(
+        (
+            "grid frames skipped",
+            f"{_fmt(r.grid_skipped, '.0f')} (server behind its schedule, window)",
+            "",
+        )
+    )
+    rows.append(
+        (
+            "UDP receive-buffer drops",
+            f"{_fmt(r.udp_rcvbuf_errors, 'd')} datagrams (kernel, system-wide, window)",
+            "",
+        )
+    )
+    rows.append(
+        (
+            "glass-to-glass delay",
+            f"p50 {_ms(_percentile(r.delays, 50))}"
+            f"  p95 {_ms(_percentile(r.delays, 95))}  worst seat p95 "
+            f"{_ms(max(r.seat_p95) if r.seat_p95 else None)}  (n={len(r.delays)}, "
+            f"unreadable tiles {r.unread})",
+            "",
+        )
+    )
     rows.append(("server event-loop lag", _ms(r.loop_lag) + " (last sample)", ""))
     width = max(len(name) for name, _, _ in rows)
     for name, value, note in rows:
@@ -578,9 +536,11 @@ def print_result(r: Result, per_seat: bool = False) -> None:
     if per_seat:
         print("  per seat (window): camera received/sent, grid fps, delay p50/p95, unreadable")
         for seat in r.per_seat:
-            print(f"    {seat['seat']}  {seat['camera received']}/{seat['camera sent']}  "
-                  f"{seat['grid fps']:.1f} fps  {_ms(seat['delay p50'])} / "
-                  f"{_ms(seat['delay p95'])}  {seat['unreadable']}")
+            print(
+                f"    {seat['seat']}  {seat['camera received']}/{seat['camera sent']}  "
+                f"{seat['grid fps']:.1f} fps  {_ms(seat['delay p50'])} / "
+                f"{_ms(seat['delay p95'])}  {seat['unreadable']}"
+            )
 
 
 def _ms(seconds: float | None) -> str:
@@ -591,8 +551,10 @@ def _ms(seconds: float | None) -> str:
 def print_summary(results: list[Result]) -> None:
     """Print one line per N."""
     print("\n== summary ==")
-    print(f"  {'seats':>5}  {'server CPU %':>12}  {'grid fps min':>12}  {'camera lost %':>13}  "
-          f"{'delay p50':>9}  {'delay p95':>9}")
+    print(
+        f"  {'seats':>5}  {'server CPU %':>12}  {'grid fps min':>12}  {'camera lost %':>13}  "
+        f"{'delay p50':>9}  {'delay p95':>9}"
+    )
     for r in results:
         if r.error:
             print(f"  {r.seats:>5}  failed")
@@ -604,8 +566,10 @@ def print_summary(results: list[Result]) -> None:
             f"{_ms(_percentile(r.delays, 50)):>9}  "
             f"{_ms(_percentile(r.delays, 95)):>9}"
         )
-    print(f"  targets at 10 seats: server <= {TARGET_CPU:.0f} % of one core, grid >= "
-          f"{TARGET_FPS:.0f} fps, < {TARGET_LOSS} % frames lost")
+    print(
+        f"  targets at 10 seats: server <= {TARGET_CPU:.0f} % of one core, grid >= "
+        f"{TARGET_FPS:.0f} fps, < {TARGET_LOSS} % frames lost"
+    )
 
 
 TONES = (330.0, 440.0, 550.0, 660.0, 770.0)
@@ -632,8 +596,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=6.0, help="seconds before measuring")
     parser.add_argument("--no-desktop", action="store_true", help="seats send no desktop track")
     parser.add_argument("--per-seat", action="store_true", help="also print one line per seat")
-    parser.add_argument("--no-pin", action="store_true",
-                        help="do not give the server a CPU of its own (seats on the others)")
+    parser.add_argument(
+        "--no-pin",
+        action="store_true",
+        help="do not give the server a CPU of its own (seats on the others)",
+    )
     args = parser.parse_args(argv)
     counts = [int(x) for x in args.seats.split(",") if x.strip()]
     server_cpus, seat_cpus = cpu_split(not args.no_pin)
@@ -642,15 +609,19 @@ def main(argv: list[str] | None = None) -> int:
         if server_cpus and seat_cpus
         else "no CPU pinning"
     )
-    print(f"room benchmark: seats {counts}, window {args.duration:.0f} s, warm-up "
-          f"{args.warmup:.0f} s, {psutil.cpu_count()} CPUs, {pinning}")
+    print(
+        f"room benchmark: seats {counts}, window {args.duration:.0f} s, warm-up "
+        f"{args.warmup:.0f} s, {psutil.cpu_count()} CPUs, {pinning}"
+    )
     started = time.monotonic()
     loops = build_loops()
     kbit = sum(len(p) for p in loops["camera"]) * 8 / 10 / 1000
     desktop = "none" if args.no_desktop else f"VP8 1280x720 {DESKTOP_FPS} fps"
-    print(f"media per seat: camera VP8 640x480 {CAMERA_FPS} fps ~{kbit:.0f} kbit/s, desktop "
-          f"{desktop}, Opus 20 ms tone (pre-encoded loops, pre-encode "
-          f"{time.monotonic() - started:.1f} s)")
+    print(
+        f"media per seat: camera VP8 640x480 {CAMERA_FPS} fps ~{kbit:.0f} kbit/s, desktop "
+        f"{desktop}, Opus 20 ms tone (pre-encoded loops, pre-encode "
+        f"{time.monotonic() - started:.1f} s)"
+    )
     results = []
     for n in counts:
         result = run_once(

@@ -1,0 +1,131 @@
+"""What the benchmarks share: the server as a subprocess, CPU figures, stopping children."""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cli(*args: str) -> str:
+    """Run ``python -m signaling.cli ARGS`` and return its stdout."""
+    done = subprocess.run(
+        [sys.executable, "-m", "signaling.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"signaling.cli {args[0]} failed: {done.stderr[-2000:]}")
+    return done.stdout
+
+
+def get(url: str, timeout: float = 5.0) -> str:
+    """GET a loopback URL and return the body."""
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return resp.read().decode()
+
+
+def wait_healthy(base_url: str, server: subprocess.Popen[bytes]) -> None:
+    """Poll /healthz until the server answers (a poll with a deadline: no ready signal)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"server exited with {server.returncode}")
+        with contextlib.suppress(OSError, urllib.error.URLError):
+            get(f"{base_url}/healthz", timeout=1)
+            return
+        time.sleep(0.1)
+    raise TimeoutError("server did not become healthy in 30 s")
+
+
+def cpu_seconds(proc: psutil.Process) -> float:
+    """User + system CPU seconds of a process (all its threads)."""
+    times = proc.cpu_times()
+    return float(times.user + times.system)
+
+
+def tree_cpu_seconds(proc: psutil.Process) -> float:
+    """CPU seconds of the server: the signaling process and its media workers."""
+    total = cpu_seconds(proc)
+    for child in proc.children(recursive=True):
+        try:
+            total += cpu_seconds(child)
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def udp_rcvbuf_errors() -> int | None:
+    """Datagrams the kernel dropped because a socket's receive buffer was full (system-wide)."""
+    try:
+        lines = [
+            ln.split()
+            for ln in Path("/proc/net/snmp").read_text().splitlines()
+            if ln.startswith("Udp:")
+        ]
+        return int(dict(zip(lines[0][1:], lines[1][1:], strict=True))["RcvbufErrors"])
+    except (OSError, IndexError, KeyError, ValueError):
+        return None
+
+
+def cpu_split(pin: bool) -> tuple[set[int] | None, set[int] | None]:
+    """CPUs for the process measured and for the load: it gets one core of its own if pinned."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if not pin or len(cpus) < 2:
+        return None, None
+    return {cpus[0]}, set(cpus[1:])
+
+
+def stop_processes(
+    conns: list[Connection],
+    procs: list[mp.process.BaseProcess],
+    server: subprocess.Popen[bytes] | None,
+    *,
+    ask: str | None = "stop",
+) -> None:
+    """Stop child processes (asked with `ask` on their pipe, then by force), then the server."""
+    if ask is not None:
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.send(ask)
+    deadline = time.monotonic() + 10
+    for proc in procs:
+        proc.join(max(0.1, deadline - time.monotonic()))
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(3)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(3)
+    for conn in conns:
+        conn.close()
+    if server is not None and server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(5)
