@@ -47,6 +47,7 @@ from bench.common import (  # noqa: E402
     cpu_seconds,
     free_port,
     get,
+    start_server,
     stop_processes,
     udp_rcvbuf_errors,
     wait_healthy,
@@ -252,27 +253,10 @@ class Bench:
                 json.loads(cli("load-session", "--seats", str(SEATS_PER_ROOM), *self.common))
             )
         self.admin = cli("token", "--admin", *self.common).strip()
-        with (self.tmp / "server.log").open("wb") as log:
-            self.server = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "signaling.cli",
-                    "serve",
-                    *self.common,
-                    "--no-demo",
-                    "--ice-host",
-                    "127.0.0.1",
-                    "--log-level",
-                    "WARNING",
-                    "--workers",
-                    str(self.workers),
-                ],
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C reaches this process, which stops seats first
-            )
+        # Its own session: Ctrl-C reaches this process, which stops the seats first.
+        self.server = start_server(
+            self.common, self.tmp / "server.log", workers=self.workers, own_session=True
+        )
         self.server_ps = psutil.Process(self.server.pid)
         wait_healthy(self.base_url, self.server)
 

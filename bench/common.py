@@ -129,3 +129,40 @@ def stop_processes(
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(5)
+
+
+def start_server(
+    common: list[str],
+    log_path: Path,
+    *,
+    workers: int,
+    cpus: set[int] | None = None,
+    own_session: bool = False,
+) -> subprocess.Popen[bytes]:
+    """``roomserver serve`` on loopback (ICE on 127.0.0.1), logging to `log_path`.
+
+    `common` holds the data-dir and bind flags; `cpus` pins it (and its workers, who inherit);
+    `own_session` keeps a terminal's Ctrl-C away from it, so the caller stops it in order.
+    """
+    with log_path.open("wb") as log:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "signaling.cli",
+                "serve",
+                *common,
+                "--no-demo",
+                "--ice-host",
+                "127.0.0.1",
+                "--log-level",
+                "WARNING",
+                "--workers",
+                str(workers),
+            ],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=own_session,
+            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+        )

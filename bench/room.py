@@ -45,6 +45,7 @@ from bench.common import (  # noqa: E402
     cpu_split,
     free_port,
     get,
+    start_server,
     stop_processes,
     tree_cpu_seconds,
     udp_rcvbuf_errors,
@@ -275,29 +276,8 @@ def run_once(
             if len(experts) < n:
                 raise RuntimeError(f"load session has {len(experts)} experts, need {n}")
             base_url = f"http://127.0.0.1:{port}"
-            log = (Path(tmp) / "server.log").open("wb")
-            server = subprocess.Popen(
-                # One media worker: the room lives on one core, as it does in production.
-                [
-                    sys.executable,
-                    "-m",
-                    "signaling.cli",
-                    "serve",
-                    *common,
-                    "--no-demo",
-                    "--ice-host",
-                    "127.0.0.1",
-                    "--log-level",
-                    "WARNING",
-                    "--workers",
-                    "1",
-                ],
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=(lambda: os.sched_setaffinity(0, server_cpus)) if server_cpus else None,
-            )
-            log.close()
+            # One media worker: the room lives on one core, as it does in production.
+            server = start_server(common, Path(tmp) / "server.log", workers=1, cpus=server_cpus)
             wait_healthy(base_url, server)
             server_ps = psutil.Process(server.pid)
 
