@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,20 +26,15 @@ from recorder.manifest import (
 from recorder.ports import EncodedFrame
 from recorder.readme import archive_readme
 from recorder.repair import RepairResult, repair_segment
-from recorder.seal import ServerKey, seal_hash, seal_part
+from recorder.seal import ServerKey, part_name, part_number, seal_hash, seal_part
 from recorder.track import FinishedSegment, Gap, TrackRecorder
 
 logger = logging.getLogger(__name__)
 
-PART_RE = re.compile(r"^part-(\d{4})$")
 EVENTS = "events.jsonl"
 JOURNAL = "segments.jsonl"
 SEAL = "seal.json"
 
-
-def part_name(number: int) -> str:
-    """``part-0001`` for part 1."""
-    return f"part-{number:04d}"
 
 
 def list_parts(session_dir: Path) -> list[tuple[int, Path]]:
@@ -49,9 +43,9 @@ def list_parts(session_dir: Path) -> list[tuple[int, Path]]:
         return []
     found = []
     for child in session_dir.iterdir():
-        match = PART_RE.match(child.name)
-        if match and child.is_dir():
-            found.append((int(match.group(1)), child))
+        number = part_number(child.name)
+        if number is not None and child.is_dir():
+            found.append((number, child))
     return sorted(found)
 
 

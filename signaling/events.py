@@ -108,7 +108,11 @@ class EventLog:
         archive = self._archives.get(session_id) if session_id else None
         if archive is not None and not archive.sealed:
             try:
-                await self.catch_up(archive)
+                if event.seq == archive.last_seq + 1:
+                    # The usual case: nothing is missing before it, no need to ask the store.
+                    await archive.record_events([archived(event)])
+                else:
+                    await self.catch_up(archive)
             except (ConnectionLost, WireError) as exc:
                 # The event is stored; the part gets it when the room is reopened after the
                 # worker comes back (catch-up from the store).

@@ -193,6 +193,7 @@ class LoopLagMonitor:
         self._gauge = gauge
         self._interval = interval_s
         self._task: asyncio.Task[None] | None = None
+        self.last_s = 0.0
 
     async def start(self) -> None:
         """Start measuring."""
@@ -211,4 +212,5 @@ class LoopLagMonitor:
         while True:
             due = loop.time() + self._interval
             await asyncio.sleep(self._interval)
-            self._gauge.set(max(0.0, loop.time() - due))
+            self.last_s = max(0.0, loop.time() - due)
+            self._gauge.set(self.last_s)

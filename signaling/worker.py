@@ -221,7 +221,7 @@ class Worker:
             "pid": os.getpid(),
             "cpu_percent": self._process.cpu_percent(None),
             "rss_bytes": self._process.memory_info().rss,
-            "loop_lag_s": self.metrics.loop_lag._value.get(),
+            "loop_lag_s": self._lag.last_s,
             "rooms": [
                 {
                     "session_id": room.id,
