@@ -51,11 +51,6 @@ class MixEncoder:
         """Give every encoded Opus frame to `listener` (called on the event loop)."""
         self._listeners.append(listener)
 
-    def remove_listener(self, listener: Callable[[EncodedFrame], None]) -> None:
-        """Stop giving frames to `listener`."""
-        if listener in self._listeners:
-            self._listeners.remove(listener)
-
     async def start(self) -> None:
         """Start encoding."""
         if self._task is None:

@@ -199,11 +199,6 @@ class _PreEncodedTrack(_PacedTrack):
         self._ticks = ticks
         self._time_base = fractions.Fraction(1, clock_rate)
 
-    @property
-    def loop_length(self) -> int:
-        """Return the number of packets in one loop."""
-        return len(self._payloads)
-
     async def _next_packet(self) -> tuple[int, av.Packet]:
         """Return (index in the loop, packet) when the next packet is due."""
         index = await self._next_index()

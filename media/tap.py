@@ -120,11 +120,6 @@ class ReceiverTap:
         """Give every following encoded frame to `sink` as well."""
         self._sinks.append(sink)
 
-    def remove_sink(self, sink: FrameCallback) -> None:
-        """Stop giving frames to `sink`."""
-        if sink in self._sinks:
-            self._sinks.remove(sink)
-
     def set_request_keyframe(self, request: Callable[[], None]) -> None:
         """Set how the tap asks the sender for a keyframe (an RTCP PLI)."""
         self._request_keyframe = request

@@ -36,7 +36,6 @@ JOURNAL = "segments.jsonl"
 SEAL = "seal.json"
 
 
-
 def list_parts(session_dir: Path) -> list[tuple[int, Path]]:
     """The parts of a session archive in order."""
     if not session_dir.is_dir():

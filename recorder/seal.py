@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import stat
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
@@ -304,8 +303,3 @@ def seal_part(
     fsync_dir(part_dir)
     _make_read_only(part_dir)
     return seal
-
-
-def is_read_only(path: Path) -> bool:
-    """Whether nobody may write `path` by its mode bits."""
-    return not path.stat().st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
