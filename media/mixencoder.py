@@ -12,6 +12,7 @@ from fractions import Fraction
 import av
 from aiortc.mediastreams import MediaStreamError
 
+from media.fanout import PacketFanout, PacketTrack
 from media.mixer import FULL_MIX, AudioMixer, MixTrack
 from media.tap import EncodedFrame
 
@@ -43,6 +44,7 @@ class MixEncoder:
         self._mixer = mixer
         self._name = name
         self._listeners: list[Callable[[EncodedFrame], None]] = []
+        self._fanout = PacketFanout("audio")
         self._track: MixTrack | None = None
         self._task: asyncio.Task[None] | None = None
         self.frames = 0
@@ -50,6 +52,10 @@ class MixEncoder:
     def add_listener(self, listener: Callable[[EncodedFrame], None]) -> None:
         """Give every encoded Opus frame to `listener` (called on the event loop)."""
         self._listeners.append(listener)
+
+    def subscribe(self) -> PacketTrack:
+        """A new listener of the encoded mix (a supervisor hears everyone; costs no encode)."""
+        return self._fanout.subscribe()
 
     async def start(self) -> None:
         """Start encoding."""
@@ -60,6 +66,7 @@ class MixEncoder:
     async def close(self) -> None:
         """Stop encoding; safe to call twice."""
         task, self._task = self._task, None
+        self._fanout.close()
         if self._track is not None:
             self._track.stop()
         if task is not None:
@@ -83,6 +90,7 @@ class MixEncoder:
                     packet.time_base = Fraction(1, OPUS_RATE)
                     encoded = packet_frame(packet, kind="audio", codec="opus", clock_rate=OPUS_RATE)
                     self.frames += 1
+                    self._fanout.publish(packet, True)
                     for listener in tuple(self._listeners):
                         try:
                             listener(encoded)

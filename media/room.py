@@ -11,6 +11,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from media.config import MediaConfig
 from media.fanout import PacketTrack
+from media.forward import SeatForwards
 from media.grid import GridCompositor, TileSpec
 from media.mixencoder import MixEncoder
 from media.mixer import AudioMixer, MixTrack
@@ -30,6 +31,7 @@ class RoomMedia:
         self.grid = GridCompositor(config, name=name)
         self.mixer = AudioMixer(config, name=name)
         self.mix = MixEncoder(self.mixer, name=name)
+        self.forwards = SeatForwards()
         self._inputs: dict[tuple[str, str], tuple[MediaStreamTrack, asyncio.Task[None]]] = {}
         self._closed = False
 
@@ -46,6 +48,7 @@ class RoomMedia:
         self._closed = True
         for key in list(self._inputs):
             await self._stop_input(key)
+        self.forwards.close()
         await self.mix.close()
         await self.grid.close()
         await self.mixer.close()
@@ -93,6 +96,10 @@ class RoomMedia:
     def audio_track(self, seat: str) -> MixTrack:
         """The room's audio as heard at `seat`: everyone except `seat`."""
         return self.mixer.subscribe(seat)
+
+    def full_mix_track(self) -> PacketTrack:
+        """A new listener of the whole room's sound, encoded once for all such listeners."""
+        return self.mix.subscribe()
 
     async def _stop_input(self, key: tuple[str, str]) -> None:
         entry = self._inputs.pop(key, None)

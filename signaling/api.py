@@ -221,10 +221,18 @@ async def overview_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(WEB_DIR / "overview.html", headers=PAGE_HEADERS)
 
 
+async def wall_page(request: web.Request) -> web.FileResponse:
+    """The supervision wall (监督墙): every live room the supervisor's token covers."""
+    return web.FileResponse(WEB_DIR / "wall.html", headers=PAGE_HEADERS)
+
+
 def participant_url(base: str, role: Role, token: str, *, kiosk: bool = False) -> str:
-    """The personal link of a participant: an expert's seat, or the session overview."""
+    """The personal link of a participant: an expert's seat, a supervisor's wall, or the
+    session overview."""
     if role == Role.EXPERT:
         return f"{base}/seat?token={token}" + ("&auto=1" if kiosk else "")
+    if role == Role.SUPERVISOR:
+        return f"{base}/wall?token={token}"
     return f"{base}/overview?token={token}"
 
 
@@ -235,6 +243,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/seat", seat_page)
     app.router.add_get("/overview", overview_page)
+    app.router.add_get("/wall", wall_page)
     app.router.add_get("/api/me", whoami)
     app.router.add_get("/api/workers", list_workers)
     app.router.add_post("/api/workers/{index}/drain", drain_worker)

@@ -19,9 +19,10 @@ from signaling.archiving import ArchiveManager
 from signaling.config import AppConfig
 from signaling.events import EventLog
 from signaling.metrics import LoopLagMonitor, Metrics
-from signaling.rooms import RoomManager
+from signaling.rooms import Room, RoomManager
 from signaling.seats import SeatNamespace
 from signaling.services import Services
+from signaling.supervision import WallNamespace
 from signaling.tasks import TaskSet
 from signaling.tokens import TokenIssuer, load_or_create_key
 from signaling.worker import WorkerSettings
@@ -30,6 +31,7 @@ from signaling.workers import WorkerPool, WorkerProcess
 logger = logging.getLogger(__name__)
 
 SIO: web.AppKey[socketio.AsyncServer] = web.AppKey("sio", socketio.AsyncServer)
+WALL: web.AppKey[WallNamespace] = web.AppKey("wall", WallNamespace)
 MAX_SOCKET_MESSAGE = 256 * 1024
 
 
@@ -111,9 +113,19 @@ def create_app(config: AppConfig) -> web.Application:
         )
         app[SERVICES] = services
         seats = SeatNamespace(services)
-        rooms.on_media_restart = seats.media_restarted
+        wall = WallNamespace(services, seats)
+
+        async def media_restarted(room: Room) -> None:
+            await seats.media_restarted(room)
+            await wall.media_restarted(room)
+
+        rooms.on_media_restart = media_restarted
+        rooms.on_change = wall.changed
+        seats.on_roster = wall.changed
         sio.register_namespace(seats)
+        sio.register_namespace(wall)
         app[SEATS] = seats
+        app[WALL] = wall
         lag = LoopLagMonitor(metrics.loop_lag)
         await lag.start()
         await events.append("server_started", {"bind": f"{config.host}:{config.port}"})
@@ -140,6 +152,9 @@ def create_app(config: AppConfig) -> web.Application:
             except Exception:
                 logger.exception("could not tell seats about the shutdown")
             await seats.close_all()
+        wall = app.get(WALL)
+        if wall is not None:
+            await wall.close_all()
         if SERVICES in app:
             await app[SERVICES].rooms.close()
         # End every Engine.IO connection (Socket.IO's own shutdown only stops its tasks).

@@ -145,6 +145,13 @@ async def cmd_token(config: AppConfig, args: argparse.Namespace) -> int:
             print(tokens.issue_admin(ttl_s=args.ttl))
             await store.append_event("token_issued", {"role": "admin", "by": "cli"})
             return 0
+        if args.supervisor is not None:
+            token = tokens.issue_supervisor(args.supervisor, ttl_s=args.ttl)
+            await store.append_event(
+                "token_issued", {"role": "supervisor", "name": args.supervisor, "by": "cli"}
+            )
+            print(participant_url(config.base_url, Role.SUPERVISOR, token))
+            return 0
         participant = await store.get_participant(args.participant)
         token = tokens.issue(participant, ttl_s=args.ttl)
         await store.append_event(
@@ -215,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     who = token.add_mutually_exclusive_group(required=True)
     who.add_argument("--participant", help="participant id")
     who.add_argument("--admin", action="store_true", help="an administrator token")
+    who.add_argument(
+        "--supervisor", metavar="NAME", help="a centre-wide supervisor: wall of every session"
+    )
     token.add_argument("--ttl", type=int, default=None, help="lifetime in seconds")
     load = sub.add_parser(
         "load-session",

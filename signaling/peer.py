@@ -7,7 +7,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Protocol
 
 from aiortc import (
@@ -23,6 +23,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
+from media.forward import FORWARDED_ROLES
 from media.room import DECODED_ROLES, RoomMedia
 from media.tap import EncodedFrame, ReceiverTap, hook_keyframe_requests, install_tap, send_pli
 from recorder.archive import SessionArchive
@@ -86,8 +87,13 @@ def announce_address(sdp: str, address: str) -> str:
     )
 
 
-def parse_offer(sdp: str, roles: dict[str, str]) -> list[tuple[str, str, str]]:
-    """Check an offer against its roles; return (mid, kind, role) per media section, in order."""
+def parse_offer(
+    sdp: str, roles: dict[str, str], role_kinds: Mapping[str, str] = ROLE_KINDS
+) -> list[tuple[str, str, str]]:
+    """Check an offer against its roles; return (mid, kind, role) per media section, in order.
+
+    `role_kinds` says which roles may appear and the media kind of each.
+    """
     try:
         description = SessionDescription.parse(sdp)
     except Exception as exc:  # aiortc's parser raises whatever the text provokes
@@ -101,7 +107,7 @@ def parse_offer(sdp: str, roles: dict[str, str]) -> list[tuple[str, str, str]]:
         role = roles.get(mid)
         if role is None:
             raise InvalidRequest(f"媒体段 {mid} 未标明用途（摄像头、麦克风或屏幕）")
-        if ROLE_KINDS.get(role) != media.kind:
+        if role_kinds.get(role) != media.kind:
             raise InvalidRequest(f"媒体段 {mid} 的类型与用途 {role} 不符")
         if role in seen_roles:
             raise InvalidRequest(f"用途 {role} 出现了两次")
@@ -112,6 +118,26 @@ def parse_offer(sdp: str, roles: dict[str, str]) -> list[tuple[str, str, str]]:
     if not sections:
         raise InvalidRequest("SDP 中没有音视频")
     return sections
+
+
+async def apply_candidate(pc: RTCPeerConnection, data: dict[str, Any]) -> None:
+    """Add a trickled ICE candidate of the browser (``candidate`` empty: end of candidates)."""
+    text = data["candidate"]
+    if not text:
+        return
+    try:
+        candidate = candidate_from_sdp(text.removeprefix("candidate:"))
+    except (ValueError, IndexError) as exc:
+        raise InvalidRequest("ICE 候选格式不正确") from exc
+    candidate.sdpMid = data.get("sdpMid")
+    candidate.sdpMLineIndex = data.get("sdpMLineIndex")
+    await pc.addIceCandidate(candidate)
+
+
+def prefer_vp8(transceiver: RTCRtpTransceiver) -> None:
+    """Offer VP8 only on a video transceiver: the server sends and records VP8 as it is."""
+    codecs = RTCRtpSender.getCapabilities("video").codecs
+    transceiver.setCodecPreferences([c for c in codecs if c.mimeType in ("video/VP8", "video/rtx")])
 
 
 class PeerSession:
@@ -138,6 +164,7 @@ class PeerSession:
         self._own_tracks: list[MediaStreamTrack] = []
         self._taps: dict[str, ReceiverTap] = {}
         self._attached: list[tuple[str, MediaStreamTrack]] = []
+        self._forwarded: list[tuple[str, Callable[[], None]]] = []
         self._recorders: dict[str, TrackRecorder] = {}
         self._last_pli: dict[str, float] = {}
         self._lock = asyncio.Lock()
@@ -234,11 +261,7 @@ class PeerSession:
         else:
             transceiver = pc.addTransceiver(kind, direction="recvonly")
         if kind == "video":
-            # We send pre-encoded VP8 and record what arrives as it is: VP8 only.
-            codecs = RTCRtpSender.getCapabilities("video").codecs
-            transceiver.setCodecPreferences(
-                [c for c in codecs if c.mimeType in ("video/VP8", "video/rtx")]
-            )
+            prefer_vp8(transceiver)
         return transceiver
 
     def _on_track(self, receiver: RTCRtpReceiver, track: MediaStreamTrack, role: str) -> None:
@@ -248,7 +271,7 @@ class PeerSession:
             on_decoder_drop=lambda n: self._metrics.frames_dropped("decoder", n),
         )
         self._taps[role] = tap
-        tap.set_request_keyframe(lambda: self._request_keyframe(receiver, role))
+        tap.set_request_keyframe(self._keyframe_requester(receiver, role))
         session = self._room.id
         seat = self._seat
         seen = False
@@ -262,6 +285,12 @@ class PeerSession:
                 self._on_change()
 
         tap.add_sink(count)
+        if role in FORWARDED_ROLES:
+            forwards = self._room.media.forwards
+            request = self._keyframe_requester(receiver, role)
+            forwards.set_source(seat, role, request)
+            tap.add_sink(lambda frame: forwards.publish(seat, role, frame))
+            self._forwarded.append((role, request))
         if role in DECODED_ROLES:
             self._attached.append((role, track))
             self._spawn(self._room.media.attach(seat, role, track), f"attach-{role}")
@@ -286,7 +315,7 @@ class PeerSession:
             codec="VP8" if video else "opus",
             clock_rate=90_000 if video else 48_000,
             label=f"{self._room.seat_label(self._seat)} {ROLE_LABELS[role]}",
-            request_keyframe=(lambda: self._request_keyframe(receiver, role)) if video else None,
+            request_keyframe=self._keyframe_requester(receiver, role) if video else None,
         )
         if self._taps.get(role) is not tap:
             # The connection was replaced while the recorder started.
@@ -295,26 +324,21 @@ class PeerSession:
         self._recorders[track_id] = recorder
         tap.add_sink(recorder.push)
 
-    def _request_keyframe(self, receiver: RTCRtpReceiver, role: str) -> None:
-        now = time.monotonic()
-        if now - self._last_pli.get(role, 0.0) < PLI_MIN_INTERVAL_S:
-            return
-        self._last_pli[role] = now
-        self._spawn(send_pli(receiver), f"pli-{role}")
+    def _keyframe_requester(self, receiver: RTCRtpReceiver, role: str) -> Callable[[], None]:
+        """Ask the seat for a keyframe of `role` (an RTCP PLI, at most one per half second)."""
+
+        def request() -> None:
+            now = time.monotonic()
+            if now - self._last_pli.get(role, 0.0) < PLI_MIN_INTERVAL_S:
+                return
+            self._last_pli[role] = now
+            self._spawn(send_pli(receiver), f"pli-{role}")
+
+        return request
 
     async def _apply_candidate(self, data: dict[str, Any]) -> None:
-        if self._pc is None:
-            return
-        text = data["candidate"]
-        if not text:
-            return  # end-of-candidates
-        try:
-            candidate = candidate_from_sdp(text.removeprefix("candidate:"))
-        except (ValueError, IndexError) as exc:
-            raise InvalidRequest("ICE 候选格式不正确") from exc
-        candidate.sdpMid = data.get("sdpMid")
-        candidate.sdpMLineIndex = data.get("sdpMLineIndex")
-        await self._pc.addIceCandidate(candidate)
+        if self._pc is not None:
+            await apply_candidate(self._pc, data)
 
     async def _fail(self, pc: RTCPeerConnection) -> None:
         async with self._lock:
@@ -330,6 +354,9 @@ class PeerSession:
         for role, track in self._attached:
             await self._room.media.detach(self._seat, role, track)
         self._attached.clear()
+        for role, request in self._forwarded:
+            self._room.media.forwards.clear_source(self._seat, role, request)
+        self._forwarded.clear()
         archive = self._room.archive
         for track_id, recorder in list(self._recorders.items()):
             if archive is not None:

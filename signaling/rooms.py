@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from roomserver.model import Session, Venue
@@ -59,6 +60,30 @@ class SeatState:
     media_state: str = "new"
 
 
+@dataclass
+class SentWarning:
+    """A supervisor's warning to a seat (or every seat), shown there until acknowledged."""
+
+    id: str
+    text: str
+    seat: str | None  # None: the whole room
+    at: float = field(default_factory=time.time)
+    acknowledged: set[str] = field(default_factory=set)
+
+    def is_for(self, seat: str) -> bool:
+        """Whether the warning is addressed to `seat`."""
+        return self.seat is None or self.seat == seat
+
+    def payload(self) -> dict[str, Any]:
+        """The ``warning`` event a seat page shows."""
+        return {
+            "id": self.id,
+            "text": self.text,
+            "scope": "room" if self.seat is None else "seat",
+            "at": datetime.fromtimestamp(self.at, UTC).isoformat(),
+        }
+
+
 class Room:
     """The live state of one session: roster, who is online, and the worker with its media."""
 
@@ -77,6 +102,7 @@ class Room:
         self.ended = False
         self.seats: dict[str, SeatState] = {}
         self.stats: dict[str, Any] = {}
+        self.warnings_sent: dict[str, SentWarning] = {}
 
     @property
     def id(self) -> str:
@@ -148,6 +174,8 @@ class RoomManager:
         self._reapers: dict[str, asyncio.Task[None]] = {}
         self._closed = False
         self.on_media_restart: Callable[[Room], Awaitable[None]] | None = None
+        # Called when a room opens or closes (the supervision wall shows which are live).
+        self.on_change: Callable[[], None] | None = None
 
     def __iter__(self) -> Iterator[Room]:
         return iter(list(self._rooms.values()))
@@ -166,6 +194,7 @@ class RoomManager:
             if room is None:
                 room = await self._open(session_id)
                 self._rooms[session_id] = room
+                self._changed()
             return room
 
     def release(self, room: Room) -> None:
@@ -307,6 +336,11 @@ class RoomManager:
         state = "ended" if room.ended else "interrupted"
         await self._stop_media(room, state)
         logger.info("room %s closed (%s)", room.id, state)
+        self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     async def _stop_media(self, room: Room, state: str) -> None:
         """Close the room on its worker and seal its part as `state`."""

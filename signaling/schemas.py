@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from roomserver.errors import InvalidRequest
 
@@ -12,6 +12,9 @@ MAX_SDP_BYTES = 64 * 1024
 MAX_CANDIDATE_BYTES = 1024
 
 Role = Literal["camera", "microphone", "desktop"]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+SeatKey = Annotated[str, StringConstraints(min_length=3, max_length=100)]
+ViewerId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
 class _Payload(BaseModel):
@@ -41,6 +44,61 @@ class IceCandidateRequest(_Payload):
 
 class LeaveRequest(_Payload):
     """``leave``: no fields."""
+
+
+class AckWarningRequest(_Payload):
+    """``ack_warning``: the expert has read a supervisor's warning."""
+
+    id: Id
+
+
+class WatchRequest(_Payload):
+    """``watch`` (supervision wall): a receive-only offer for a room's grid and mix."""
+
+    session_id: Id
+    viewer: ViewerId
+    type: Literal["offer"]
+    sdp: str = Field(min_length=10, max_length=MAX_SDP_BYTES)
+    roles: dict[str, Literal["grid", "mix"]] = Field(max_length=4)
+
+
+class FocusRequest(_Payload):
+    """``focus`` (supervision wall): a receive-only offer for one seat's camera and desktop."""
+
+    session_id: Id
+    seat: SeatKey
+    viewer: ViewerId
+    type: Literal["offer"]
+    sdp: str = Field(min_length=10, max_length=MAX_SDP_BYTES)
+    roles: dict[str, Literal["camera", "desktop", "mix"]] = Field(max_length=4)
+
+
+class ViewerCandidateRequest(IceCandidateRequest):
+    """``ice_candidate`` of a viewer connection."""
+
+    viewer: ViewerId
+
+
+class UnwatchRequest(_Payload):
+    """``unwatch``: close one viewer connection."""
+
+    viewer: ViewerId
+
+
+class NoteRequest(_Payload):
+    """``note``: a supervision note (监督记录) for the session's record."""
+
+    session_id: Id
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    seat: SeatKey | None = None
+
+
+class WarnRequest(_Payload):
+    """``warn``: a warning shown on a seat's screen, or every seat's of the room."""
+
+    session_id: Id
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    seat: SeatKey | None = None
 
 
 M = TypeVar("M", bound=_Payload)

@@ -170,7 +170,8 @@ class SyntheticSeat:
         self.ice_servers: list[dict[str, Any]] = []
         #: The latest ``roster`` push: {session_id, seats: [...]} in grid tile order.
         self.roster: dict[str, Any] | None = None
-        #: Other pushes (``replaced``, ``server_shutdown``, ``disconnect``, ``connect_error``).
+        #: Other pushes (``replaced``, ``server_shutdown``, ``session_ended``, ``warning``,
+        #: ``disconnect``, ``connect_error``).
         self.events: list[tuple[str, Any]] = []
         self.grid_frames: deque[GridFrame] = deque(maxlen=max(1, keep_grid_frames))
         self.grid_size: tuple[int, int] | None = None
@@ -201,7 +202,7 @@ class SyntheticSeat:
         """Connect, join, negotiate media and wait until the peer connection is connected."""
         timeout = self._start_timeout
         self._sio.on("roster", self._on_roster, namespace=NAMESPACE)
-        for event in ("replaced", "server_shutdown", "session_ended"):
+        for event in ("replaced", "server_shutdown", "session_ended", "warning"):
             self._sio.on(event, self._event_recorder(event), namespace=NAMESPACE)
         self._sio.on("media_restart", self._on_media_restart, namespace=NAMESPACE)
         self._sio.on("disconnect", self._event_recorder("disconnect"), namespace=NAMESPACE)
@@ -282,6 +283,10 @@ class SyntheticSeat:
         self._tasks.clear()
 
     # ---- signaling --------------------------------------------------------------------------
+
+    async def ack_warning(self, warning_id: str) -> dict[str, Any]:
+        """Acknowledge a supervisor's warning, as the expert's click on 已知悉 does."""
+        return await self._call("ack_warning", {"id": warning_id})
 
     async def _call(self, event: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Send one acknowledged event and return the ``ok`` answer, or raise SeatError."""

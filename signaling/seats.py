@@ -10,12 +10,13 @@ from typing import Any
 
 import socketio
 
-from roomserver.errors import NotYourRoom, RoleNotAllowed, RoomError, SessionEnded
+from roomserver.errors import InvalidRequest, NotYourRoom, RoleNotAllowed, RoomError, SessionEnded
 from roomserver.model import Role, SessionState
 from roomserver.rules import check_expert_seat
 from signaling.errors import as_room_error, error_ack
-from signaling.rooms import Room, SeatState, seat_key
+from signaling.rooms import Room, SeatState, SentWarning, seat_key
 from signaling.schemas import (
+    AckWarningRequest,
     IceCandidateRequest,
     JoinRequest,
     LeaveRequest,
@@ -62,6 +63,8 @@ class SeatNamespace(socketio.AsyncNamespace):
         super().__init__(NAMESPACE)
         self.services = services
         self._by_sid: dict[str, tuple[Room, SeatState]] = {}
+        # Called after a room's roster changed (the supervision wall follows it).
+        self.on_roster: Callable[[Room], None] | None = None
 
     # -- connection -------------------------------------------------------------------------------
 
@@ -130,6 +133,10 @@ class SeatNamespace(socketio.AsyncNamespace):
         if previous is not None:
             await self._replace(room, previous)
         await self._push_roster(room)
+        # Warnings not yet acknowledged at this seat are shown again (after a reload, say).
+        for warning in room.warnings_sent.values():
+            if warning.is_for(key) and key not in warning.acknowledged:
+                await self.emit("warning", warning.payload(), to=sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         """The socket is gone: free the seat's media unless another connection took the seat."""
@@ -215,6 +222,35 @@ class SeatNamespace(socketio.AsyncNamespace):
         await self._close_seat_media(room, state)
         return {"ok": True}
 
+    @acked("ack_warning")
+    async def on_ack_warning(self, sid: str, data: Any) -> dict[str, Any]:
+        """The expert acknowledged a supervisor's warning (logged once per seat)."""
+        request = parse_payload(AckWarningRequest, data)
+        room, state = self._entry(sid)
+        warning = room.warnings_sent.get(request.id)
+        if warning is None or not warning.is_for(state.key):
+            raise InvalidRequest("没有这条提醒")
+        if state.key in warning.acknowledged:
+            return {"ok": True, "already": True}
+        warning.acknowledged.add(state.key)
+        await self.services.events.append(
+            "warning_acknowledged",
+            {"id": warning.id, "seat": state.key},
+            session_id=room.id,
+            actor=state.participant_id,
+        )
+        return {"ok": True}
+
+    async def deliver_warning(self, room: Room, warning: SentWarning) -> int:
+        """Show a supervisor's warning on its seat (or every seat); how many seats got it."""
+        room.warnings_sent[warning.id] = warning
+        delivered = 0
+        for state in list(room.seats.values()):
+            if warning.is_for(state.key):
+                await self.emit("warning", warning.payload(), to=state.sid)
+                delivered += 1
+        return delivered
+
     # -- helpers ----------------------------------------------------------------------------------
 
     async def _close_seat_media(self, room: Room, state: SeatState) -> None:
@@ -263,6 +299,8 @@ class SeatNamespace(socketio.AsyncNamespace):
         with contextlib.suppress(WireError):
             await room.media_request("set_online", seats=sorted(room.seats))
         await self.emit("roster", room.roster_payload(), room=session_room(room.id))
+        if self.on_roster is not None:
+            self.on_roster(room)
 
     def on_worker_event(self, worker: Any, name: str, params: dict[str, Any]) -> None:
         """Something a media worker reports about one of its rooms."""

@@ -81,15 +81,24 @@ class TokenIssuer:
 
     def issue_admin(self, name: str = "admin", *, ttl_s: int | None = None) -> str:
         """A token for an operator of the whole server (REST administration)."""
+        return self._issue_unscoped(Role.ADMIN, name, ttl_s)
+
+    def issue_supervisor(self, name: str, *, ttl_s: int | None = None) -> str:
+        """A centre-wide supervisor's token: the supervision wall of every session."""
+        if not name.strip() or len(name) > 64:
+            raise ValueError("a supervisor's name is 1 to 64 characters")
+        return self._issue_unscoped(Role.SUPERVISOR, name.strip(), ttl_s)
+
+    def _issue_unscoped(self, role: Role, name: str, ttl_s: int | None) -> str:
         now = int(time.time())
         claims = {
             "iss": ISSUER,
-            "sub": f"admin:{name}",
+            "sub": f"{role}:{name}",
             "iat": now,
             "nbf": now - 5,
             "exp": now + (ttl_s or self._ttl),
             "jti": secrets.token_hex(8),
-            "role": str(Role.ADMIN),
+            "role": str(role),
         }
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 

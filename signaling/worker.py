@@ -37,6 +37,7 @@ from signaling.config import IceConfig, IceServer
 from signaling.metrics import LoopLagMonitor, Metrics
 from signaling.peer import PeerSession
 from signaling.tasks import TaskSet
+from signaling.viewer import ViewerSession
 from signaling.wire import Channel, WireError
 
 logger = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class RoomHost:
         self.media = media
         self.archive: SessionArchive | None = None
         self.peers: dict[str, PeerSession] = {}
+        self.viewers: dict[str, ViewerSession] = {}
 
     def seat_label(self, key: str) -> str:
         """The Chinese label of a seat."""
@@ -207,6 +209,47 @@ class Worker:
             if peer is not None:
                 await peer.close()
 
+    async def on_open_viewer(
+        self,
+        session_id: str,
+        viewer: str,
+        sdp: str,
+        roles: dict[str, str],
+        seat: str | None = None,
+    ) -> dict[str, Any]:
+        """Answer a silent viewer's offer: the room (grid and mix) or one seat (``seat``)."""
+        room = self._room(session_id)
+        if seat is not None and seat not in room.labels:
+            raise NotFound("该评标室没有这个机位")
+        previous = room.viewers.pop(viewer, None)
+        if previous is not None:
+            await previous.close()
+        session = room.viewers[viewer] = ViewerSession(
+            media=room.media, viewer=viewer, seat=seat, ice=self.settings.ice
+        )
+        try:
+            return {"sdp": await session.negotiate(sdp, roles)}
+        except Exception:
+            if room.viewers.get(viewer) is session:
+                del room.viewers[viewer]
+            raise
+
+    async def on_viewer_candidate(
+        self, session_id: str, viewer: str, candidate: dict[str, Any]
+    ) -> None:
+        """A trickled ICE candidate of a viewer."""
+        session = self._room(session_id).viewers.get(viewer)
+        if session is None:
+            raise NotFound("没有这个观看连接")
+        await session.add_candidate(candidate)
+
+    async def on_close_viewer(self, session_id: str, viewer: str) -> None:
+        """A viewer stopped watching."""
+        room = self.rooms.get(session_id)
+        session = room.viewers.pop(viewer, None) if room is not None else None
+        if session is not None:
+            await session.close()
+
     async def on_set_online(self, session_id: str, seats: list[str]) -> None:
         """Which seats are connected (for the grid's placeholders)."""
         self._room(session_id).media.set_online(set(seats))
@@ -226,6 +269,7 @@ class Worker:
                 {
                     "session_id": room.id,
                     "seats": len(room.peers),
+                    "viewers": len(room.viewers),
                     "grid_fps": room.media.grid.stats.fps,
                     "grid_frames_skipped": room.media.grid.stats.frames_skipped,
                     "grid_subscribers": room.media.grid.subscribers,
@@ -265,6 +309,9 @@ class Worker:
         room = self.rooms.pop(session_id, None)
         if room is None:
             return False
+        for viewer in list(room.viewers.values()):
+            await viewer.close()
+        room.viewers.clear()
         for peer in list(room.peers.values()):
             await peer.close()
         room.peers.clear()

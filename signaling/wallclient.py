@@ -1,0 +1,280 @@
+"""WallClient: a real client of the supervision wall (Socket.IO ``/wall`` + aiortc viewers).
+
+It does what the wall page does: connects with a supervisor token, follows the ``rooms`` pushes,
+opens receive-only viewer connections (``watch`` a room, ``focus`` a seat) and writes notes and
+warnings. Tests and benchmarks use it to check what a supervisor actually receives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import av
+import numpy as np
+import socketio
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+logger = logging.getLogger(__name__)
+
+NAMESPACE = "/wall"
+CALL_TIMEOUT = 10.0
+VIEW_ROLES = {"watch": ("grid", "mix"), "focus": ("camera", "desktop", "mix")}
+
+
+class WallError(Exception):
+    """The server refused a request of the wall (code and Chinese message as sent)."""
+
+    def __init__(self, event: str, code: str, message: str) -> None:
+        super().__init__(f"{event}: {code}: {message}")
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class ReceivedTrack:
+    """What one role of a viewer received: frame count, the last picture, its size."""
+
+    role: str
+    frames: int = 0
+    size: tuple[int, int] | None = None
+    last_rgb: np.ndarray | None = None
+    arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+
+class Viewer:
+    """One receive-only connection of the wall."""
+
+    def __init__(self, viewer: str, session_id: str, seat: str | None, *, keep_rgb: bool) -> None:
+        self.viewer = viewer
+        self.session_id = session_id
+        self.seat = seat
+        self.mode = "focus" if seat is not None else "watch"
+        self.tracks = {role: ReceivedTrack(role) for role in VIEW_ROLES[self.mode]}
+        self.pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        )
+        self._keep_rgb = keep_rgb
+        self._roles: dict[int, str] = {}
+        self._transceivers: list[tuple[RTCRtpTransceiver, str]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.pc.on("track", self._on_track)
+
+    def add_transceivers(self) -> None:
+        """Receive-only transceivers, one per role of the view, in role order."""
+        for role in VIEW_ROLES[self.mode]:
+            kind = "audio" if role == "mix" else "video"
+            transceiver = self.pc.addTransceiver(kind, direction="recvonly")
+            self._roles[id(transceiver.receiver)] = role
+            self._transceivers.append((transceiver, role))
+
+    def roles_by_mid(self) -> dict[str, str]:
+        """Each transceiver's role by its mid (known once the offer is made)."""
+        return {t.mid: role for t, role in self._transceivers}
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        receiver = next(t.receiver for t in self.pc.getTransceivers() if t.receiver.track is track)
+        role = self._roles[id(receiver)]
+        task = asyncio.create_task(self._consume(role, track), name=f"viewer-{role}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _consume(self, role: str, track: MediaStreamTrack) -> None:
+        received = self.tracks[role]
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            if isinstance(frame, av.VideoFrame):
+                received.size = (frame.width, frame.height)
+                if self._keep_rgb:
+                    received.last_rgb = await asyncio.to_thread(frame.to_ndarray, format="rgb24")
+            async with received.arrived:
+                received.frames += 1
+                received.arrived.notify_all()
+
+    async def wait_frames(self, role: str, n: int, timeout: float) -> ReceivedTrack:  # noqa: ASYNC109
+        """Wait until `role` has received `n` more frames (counted from the call)."""
+        received = self.tracks[role]
+        async with received.arrived:
+            target = received.frames + n
+            try:
+                await asyncio.wait_for(
+                    received.arrived.wait_for(lambda: received.frames >= target), timeout
+                )
+            except TimeoutError:
+                raise TimeoutError(
+                    f"viewer {self.viewer}: {role} has {received.frames} frames, wanted {target}"
+                ) from None
+        return received
+
+    async def close(self) -> None:
+        """Close the connection and stop the consumers."""
+        await self.pc.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+
+
+class WallClient:
+    """A supervisor's wall, driven from Python."""
+
+    def __init__(self, base_url: str, token: str, *, keep_rgb: bool = True) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self._keep_rgb = keep_rgb
+        self._sio = socketio.AsyncClient(reconnection=False)
+        self._ids = itertools.count(1)
+        self.hello: dict[str, Any] | None = None
+        self.rooms: list[dict[str, Any]] = []
+        #: Other pushes: (event, data) for ``media_restart``, ``room_closed``, ``connect_error``.
+        self.events: list[tuple[str, Any]] = []
+        self.viewers: dict[str, Viewer] = {}
+        self._rooms_changed = asyncio.Condition()
+
+    async def connect(self) -> None:
+        """Connect with the token; WallError with the server's reason if refused."""
+        self._sio.on("hello", self._on_hello, namespace=NAMESPACE)
+        self._sio.on("rooms", self._on_rooms, namespace=NAMESPACE)
+        for event in ("media_restart", "room_closed", "connect_error"):
+            self._sio.on(event, self._recorder(event), namespace=NAMESPACE)
+        try:
+            await self._sio.connect(
+                self.base_url,
+                namespaces=[NAMESPACE],
+                auth={"token": self._token},
+                transports=["websocket"],
+                wait_timeout=CALL_TIMEOUT,
+            )
+        except socketio.exceptions.ConnectionError as exc:
+            refusal = next((d for e, d in self.events if e == "connect_error"), None)
+            data = refusal.get("data") if isinstance(refusal, dict) else None
+            code = (data or {}).get("code", "connect_failed") if isinstance(data, dict) else "?"
+            message = refusal.get("message", str(exc)) if isinstance(refusal, dict) else str(exc)
+            raise WallError("connect", str(code), str(message)) from exc
+
+    async def close(self) -> None:
+        """Close every viewer and the socket."""
+        for viewer in list(self.viewers.values()):
+            await viewer.close()
+        self.viewers.clear()
+        with contextlib.suppress(Exception):
+            await self._sio.disconnect()
+
+    async def __aenter__(self) -> WallClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # ---- rooms ----------------------------------------------------------------------------------
+
+    def room(self, session_id: str) -> dict[str, Any] | None:
+        """The latest pushed info of a room."""
+        return next((r for r in self.rooms if r["session_id"] == session_id), None)
+
+    async def wait_rooms(
+        self,
+        predicate: Callable[[list[dict[str, Any]]], bool],
+        timeout: float,  # noqa: ASYNC109 - a deadline per wait is this API's contract
+    ) -> list[dict[str, Any]]:
+        """Wait until the latest ``rooms`` push satisfies `predicate`."""
+        async with self._rooms_changed:
+            try:
+                await asyncio.wait_for(
+                    self._rooms_changed.wait_for(lambda: predicate(self.rooms)), timeout
+                )
+            except TimeoutError:
+                raise TimeoutError(f"wall: rooms not as expected: {self.rooms}") from None
+        return self.rooms
+
+    # ---- viewing --------------------------------------------------------------------------------
+
+    async def watch(self, session_id: str) -> Viewer:
+        """Watch a room (grid and mix)."""
+        return await self._view("watch", session_id, None)
+
+    async def focus(self, session_id: str, seat: str) -> Viewer:
+        """Watch one seat (camera and desktop as sent, and the room's mix)."""
+        return await self._view("focus", session_id, seat)
+
+    async def unwatch(self, viewer: Viewer) -> None:
+        """Close a viewer."""
+        self.viewers.pop(viewer.viewer, None)
+        await viewer.close()
+        await self.call("unwatch", {"viewer": viewer.viewer})
+
+    async def _view(self, event: str, session_id: str, seat: str | None) -> Viewer:
+        viewer = Viewer(f"v{next(self._ids)}", session_id, seat, keep_rgb=self._keep_rgb)
+        viewer.add_transceivers()
+        await viewer.pc.setLocalDescription(await viewer.pc.createOffer())
+        payload: dict[str, Any] = {
+            "session_id": session_id,
+            "viewer": viewer.viewer,
+            "type": "offer",
+            "sdp": viewer.pc.localDescription.sdp,
+            "roles": viewer.roles_by_mid(),
+        }
+        if seat is not None:
+            payload["seat"] = seat
+        try:
+            answer = await self.call(event, payload)
+            await viewer.pc.setRemoteDescription(
+                RTCSessionDescription(sdp=answer["sdp"], type="answer")
+            )
+        except BaseException:
+            await viewer.close()
+            raise
+        self.viewers[viewer.viewer] = viewer
+        return viewer
+
+    # ---- notes and warnings ---------------------------------------------------------------------
+
+    async def note(self, session_id: str, text: str, seat: str | None = None) -> dict[str, Any]:
+        """Write a supervision note; returns its seq and time."""
+        return await self.call("note", {"session_id": session_id, "text": text, "seat": seat})
+
+    async def warn(self, session_id: str, text: str, seat: str | None = None) -> dict[str, Any]:
+        """Send a warning to a seat (or the room); returns its id and how many seats got it."""
+        return await self.call("warn", {"session_id": session_id, "text": text, "seat": seat})
+
+    async def call(self, event: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """One acknowledged request; WallError if refused."""
+        answer = await self._sio.call(event, payload, namespace=NAMESPACE, timeout=CALL_TIMEOUT)
+        if not isinstance(answer, dict):
+            raise WallError(event, "bad_answer", repr(answer))
+        if not answer.get("ok"):
+            error = answer.get("error") or {}
+            raise WallError(event, str(error.get("code")), str(error.get("message")))
+        return answer
+
+    # ---- pushes ---------------------------------------------------------------------------------
+
+    async def _on_hello(self, data: dict[str, Any]) -> None:
+        self.hello = data
+
+    async def _on_rooms(self, data: dict[str, Any]) -> None:
+        async with self._rooms_changed:
+            self.rooms = list(data.get("rooms", []))
+            self._rooms_changed.notify_all()
+
+    def _recorder(self, event: str) -> Callable[..., Any]:
+        async def record(*args: Any) -> None:
+            self.events.append((event, args[0] if args else None))
+
+        return record
