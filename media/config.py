@@ -22,3 +22,8 @@ class MediaConfig:
     # Audio kept per source before the mixer starts taking from it (absorbs network jitter).
     audio_prefill_ms: int = 40
     audio_max_buffer_ms: int = 200
+    # Seat camera analysis (faces, dark, frozen): a sample of each seat this often; 0: off.
+    analysis_interval_s: float = 1.0
+    analysis_width: int = 320
+    # The share of one core a room's analysis may take before it samples less often.
+    analysis_max_share: float = 0.25

@@ -139,6 +139,8 @@ class GridCompositor:
         self._closed = False
         self._listeners: list[Callable[[av.Packet, bool], None]] = []
         self.stats = GridStats()
+        # The last composed picture (evidence of what the room looked like at a moment).
+        self.last_picture: av.VideoFrame | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -290,6 +292,7 @@ class GridCompositor:
     ) -> list[av.Packet]:
         canvas = self.compose(tiles, frames, now, online=online)
         frame = av.VideoFrame.from_ndarray(canvas, format="yuv420p")
+        self.last_picture = frame
         frame.pts = pts
         frame.time_base = Fraction(1, VIDEO_CLOCK)
         if force_keyframe:

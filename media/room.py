@@ -9,12 +9,14 @@ from collections.abc import Sequence
 
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from media.analysis import RoomAnalysis
 from media.config import MediaConfig
 from media.fanout import PacketTrack
 from media.forward import SeatForwards
 from media.grid import GridCompositor, TileSpec
 from media.mixencoder import MixEncoder
 from media.mixer import AudioMixer, MixTrack
+from roomserver.warnings import WarningThresholds
 
 logger = logging.getLogger(__name__)
 
@@ -24,11 +26,22 @@ DECODED_ROLES = frozenset({"camera", "microphone"})
 
 
 class RoomMedia:
-    """Owns a room's grid compositor, audio mixer and the tasks that feed them."""
+    """Owns a room's grid compositor, audio mixer, camera analysis and the tasks feeding them."""
 
-    def __init__(self, config: MediaConfig, *, name: str) -> None:
+    def __init__(
+        self, config: MediaConfig, *, name: str, warnings: WarningThresholds | None = None
+    ) -> None:
         self.name = name
         self.grid = GridCompositor(config, name=name)
+        self.analysis: RoomAnalysis | None = None
+        if config.analysis_interval_s > 0:
+            self.analysis = RoomAnalysis(
+                name=name,
+                thresholds=warnings or WarningThresholds(),
+                interval_s=config.analysis_interval_s,
+                width=config.analysis_width,
+                max_share=config.analysis_max_share,
+            )
         self.mixer = AudioMixer(config, name=name)
         self.mix = MixEncoder(self.mixer, name=name)
         self.forwards = SeatForwards()
@@ -40,6 +53,8 @@ class RoomMedia:
         await self.grid.start()
         await self.mixer.start()
         await self.mix.start()
+        if self.analysis is not None:
+            await self.analysis.start()
 
     async def close(self) -> None:
         """Stop every input and output; safe to call twice."""
@@ -48,6 +63,8 @@ class RoomMedia:
         self._closed = True
         for key in list(self._inputs):
             await self._stop_input(key)
+        if self.analysis is not None:
+            await self.analysis.close()
         self.forwards.close()
         await self.mix.close()
         await self.grid.close()
@@ -116,6 +133,8 @@ class RoomMedia:
                 frame = await track.recv()
                 if role == "camera":
                     self.grid.update_frame(seat, frame)  # type: ignore[arg-type]
+                    if self.analysis is not None:
+                        self.analysis.update_frame(seat, frame)  # type: ignore[arg-type]
                 else:
                     self.mixer.push(seat, frame)  # type: ignore[arg-type]
         except MediaStreamError:
@@ -127,6 +146,8 @@ class RoomMedia:
                 # Only the current input of the seat clears its picture or sound.
                 if role == "camera":
                     self.grid.clear_frame(seat)
+                    if self.analysis is not None:
+                        await self.analysis.camera_ended(seat)
                 else:
                     self.mixer.remove_source(seat)
             if entry is not None and entry[1] is asyncio.current_task():

@@ -141,6 +141,42 @@ class CounterVideoTrack(_PacedTrack):
         return frame
 
 
+class PictureVideoTrack(_PacedTrack):
+    """Camera showing a given picture (a scene), switchable while it runs, with the counter.
+
+    The counter keeps the picture changing as a live camera's does; ``pattern=False`` sends the
+    picture unchanged (a frozen or black camera).
+    """
+
+    kind = "video"
+
+    def __init__(self, rgb: np.ndarray, fps: float = 15, *, pattern: bool = True) -> None:
+        super().__init__(1.0 / fps)
+        self._fps = fps
+        self._picture = rgb
+        self._pattern = pattern
+
+    def show(self, rgb: np.ndarray, *, pattern: bool | None = None) -> None:
+        """Show `rgb` from the next frame on (same size as before)."""
+        if rgb.shape != self._picture.shape:
+            raise ValueError(f"picture {rgb.shape} differs from {self._picture.shape}")
+        self._picture = rgb
+        if pattern is not None:
+            self._pattern = pattern
+
+    async def recv(self) -> av.VideoFrame:
+        """Return the next frame when it is due."""
+        index = await self._next_index()
+        rgb = self._picture
+        if self._pattern:
+            rgb = rgb.copy()
+            draw_counter(rgb, index & MASK)
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        frame.pts = round(index * VIDEO_CLOCK_RATE / self._fps)
+        frame.time_base = VIDEO_TIME_BASE
+        return frame
+
+
 class ToneAudioTrack(_PacedTrack):
     """Microphone playing a continuous sine tone in 20 ms s16 frames."""
 

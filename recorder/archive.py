@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import re
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -13,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from recorder.config import RecorderConfig
-from recorder.eventlog import GENESIS, EventLogWriter, read_events
-from recorder.hashing import file_digests
+from recorder.eventlog import GENESIS, EventLogWriter, fsync_dir, read_events
+from recorder.hashing import file_digests, sha256_hex, sm3_hex
 from recorder.manifest import (
     GapEntry,
     Manifest,
@@ -34,6 +36,8 @@ logger = logging.getLogger(__name__)
 EVENTS = "events.jsonl"
 JOURNAL = "segments.jsonl"
 SEAL = "seal.json"
+EVIDENCE_DIR = "evidence"
+EVIDENCE_NAME = re.compile(r"[A-Za-z0-9_.-]{1,120}\.jpg")
 
 
 def list_parts(session_dir: Path) -> list[tuple[int, Path]]:
@@ -236,6 +240,22 @@ class SessionArchive:
                 self.last_seq = event.seq
                 self.event_count += 1
 
+    # -- evidence -------------------------------------------------------------------------------
+
+    async def add_evidence(self, name: str, data: bytes) -> dict[str, Any]:
+        """Store an evidence picture (a warning's snapshot) in the part; never overwrites one.
+
+        Returns its path in the part and its digests, for the event that cites it: the event
+        log binds the picture at once, the seal (SHA256SUMS) when the part is sealed.
+        """
+        if self._sealed:
+            raise RuntimeError("part already sealed")
+        if not EVIDENCE_NAME.fullmatch(name):
+            raise ValueError(f"not an evidence file name: {name!r}")
+        rel = f"{EVIDENCE_DIR}/{name}"
+        await self._run_io(_write_new, self.part_dir / EVIDENCE_DIR, name, data)
+        return {"path": rel, "size": len(data), "sha256": sha256_hex(data), "sm3": sm3_hex(data)}
+
     # -- tracks ---------------------------------------------------------------------------------
 
     async def add_track(
@@ -329,6 +349,20 @@ class SessionArchive:
     async def _run_io(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._io, lambda: fn(*args, **kwargs))
+
+
+def _write_new(folder: Path, name: str, data: bytes) -> None:
+    """Write a new file durably (its folder entry too); an existing one is an error."""
+    created = not folder.exists()
+    folder.mkdir(exist_ok=True)
+    if created:
+        fsync_dir(folder.parent)
+    fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    fsync_dir(folder)
 
 
 def _write_readme(path: Path, text: str) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 from aiohttp import web
 
 import web as web_package
+from recorder.archive import EVIDENCE_DIR, EVIDENCE_NAME
+from recorder.seal import part_name
 from roomserver.errors import (
     InvalidRequest,
     InvalidToken,
@@ -135,6 +137,41 @@ async def session_roster(request: web.Request) -> web.Response:
     return web.json_response(await roster_offline(services.store, session_id))
 
 
+# Who may look at a session's evidence pictures besides its own host, staff and witness.
+EVIDENCE_ROLES_ANY_SESSION = frozenset({Role.ADMIN, Role.ARCHIVIST})
+EVIDENCE_ROLES_OWN_SESSION = frozenset({Role.SUPERVISOR, Role.HOST, Role.STAFF, Role.WITNESS})
+
+
+async def evidence_picture(request: web.Request) -> web.FileResponse:
+    """``GET /api/sessions/{id}/evidence/{part}/{name}``: a warning's snapshot from the archive.
+
+    The token may come as ``?token=`` (an ``<img>`` cannot send a header). A centre-wide
+    supervisor token covers every session.
+    """
+    services = request.app[SERVICES]
+    token = request.query.get("token")
+    if token is not None:
+        grants = services.tokens.verify(token)
+    else:
+        grants = bearer_grants(request)
+    session_id = request.match_info["session_id"]
+    own = grants.session_id == session_id or (
+        grants.role == Role.SUPERVISOR and grants.session_id is None
+    )
+    if grants.role not in EVIDENCE_ROLES_ANY_SESSION and not (
+        own and grants.role in EVIDENCE_ROLES_OWN_SESSION
+    ):
+        raise NotYourRoom("您无权查看该场评标的证据")
+    part, name = request.match_info["part"], request.match_info["name"]
+    if not part.isdigit() or not 1 <= int(part) <= 9999 or not EVIDENCE_NAME.fullmatch(name):
+        raise NotFound("没有这张证据图片")
+    await services.store.get_session(session_id)  # NotFound for an unknown session
+    path = services.config.archive_dir / session_id / part_name(int(part)) / EVIDENCE_DIR / name
+    if not path.is_file():
+        raise NotFound("没有这张证据图片")
+    return web.FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
+
+
 async def end_session_route(request: web.Request) -> web.Response:
     """``POST /api/sessions/{id}/end``: the end instruction (admin, or the session's host)."""
     services = request.app[SERVICES]
@@ -153,6 +190,7 @@ async def end_session_route(request: web.Request) -> web.Response:
         rooms=services.rooms,
         archives=services.archives,
         seats=request.app.get(SEATS),
+        warnings=services.warnings,
     )
     return web.json_response({"session_id": session.id, "state": str(session.state)})
 
@@ -250,6 +288,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/tokens", issue_token)
     app.router.add_get("/api/sessions/{session_id}/roster", session_roster)
     app.router.add_post("/api/sessions/{session_id}/end", end_session_route)
+    app.router.add_get("/api/sessions/{session_id}/evidence/{part}/{name}", evidence_picture)
     app.router.add_static("/static/", WEB_DIR, show_index=False, append_version=False)
     vendor = NODE_MODULES / "socket.io-client" / "dist"
     if vendor.is_dir():

@@ -19,6 +19,7 @@ from signaling.archiving import ArchiveManager
 from signaling.config import AppConfig
 from signaling.events import EventLog
 from signaling.metrics import LoopLagMonitor, Metrics
+from signaling.monitoring import WarningCenter
 from signaling.rooms import Room, RoomManager
 from signaling.seats import SeatNamespace
 from signaling.services import Services
@@ -78,7 +79,9 @@ def create_app(config: AppConfig) -> web.Application:
         seats: SeatNamespace | None = None
 
         def worker_event(worker: WorkerProcess, name: str, params: dict[str, Any]) -> None:
-            if seats is not None:
+            if name == "camera_warning":
+                tasks.spawn(warnings.camera_warning(params), name="camera-warning")
+            elif seats is not None:
                 seats.on_worker_event(worker, name, params)
 
         async def worker_lost(worker: WorkerProcess, lost: set[str]) -> None:
@@ -92,6 +95,7 @@ def create_app(config: AppConfig) -> web.Application:
                 media=config.media,
                 recorder=config.recorder,
                 ice=config.ice,
+                warnings=config.warnings,
                 log_level=config.log_level,
             ),
             on_event=worker_event,
@@ -99,6 +103,9 @@ def create_app(config: AppConfig) -> web.Application:
         )
         await pool.start()
         rooms = RoomManager(store, pool, archives, events)
+        warnings = WarningCenter(
+            rooms=rooms, events=events, store=store, thresholds=config.warnings, tasks=tasks
+        )
         metrics.add_room_source(lambda: [room.sample() for room in rooms])
         services = Services(
             config=config,
@@ -110,18 +117,28 @@ def create_app(config: AppConfig) -> web.Application:
             events=events,
             archives=archives,
             workers=pool,
+            warnings=warnings,
         )
         app[SERVICES] = services
         seats = SeatNamespace(services)
         wall = WallNamespace(services, seats)
 
         async def media_restarted(room: Room) -> None:
+            await warnings.media_restarted(room)
             await seats.media_restarted(room)
             await wall.media_restarted(room)
 
         rooms.on_media_restart = media_restarted
         rooms.on_change = wall.changed
-        seats.on_roster = wall.changed
+
+        def roster_changed(room: Room) -> None:
+            warnings.roster_changed(room)
+            wall.changed(room)
+
+        seats.on_roster = roster_changed
+        warnings.on_change = wall.changed
+        wall.warnings = warnings
+        await warnings.start()
         sio.register_namespace(seats)
         sio.register_namespace(wall)
         app[SEATS] = seats
@@ -133,6 +150,7 @@ def create_app(config: AppConfig) -> web.Application:
             yield
         finally:
             # Runs after on_shutdown below has ended every connection.
+            await warnings.close()
             await rooms.close()
             await pool.close()
             await services.tasks.close()

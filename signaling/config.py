@@ -14,6 +14,7 @@ from typing import Any
 from media.config import MediaConfig
 from recorder.config import RecorderConfig
 from roomserver.config import StoreConfig
+from roomserver.warnings import WarningThresholds
 
 ENV_PREFIX = "ROOMSERVER_"
 DEFAULT_BIND = "127.0.0.1:8080"
@@ -63,6 +64,7 @@ class AppConfig:
     media: MediaConfig = field(default_factory=MediaConfig)
     recorder: RecorderConfig = field(default_factory=RecorderConfig)
     ice: IceConfig = field(default_factory=IceConfig)
+    warnings: WarningThresholds = field(default_factory=WarningThresholds)
     tls_cert: Path | None = None
     tls_key: Path | None = None
     public_url: str | None = None
@@ -123,6 +125,9 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
     "segment_seconds": ("int", 10, "length of archive media segments, seconds"),
     "workers": ("int", None, "media worker processes (default: one per core; 0: in-process)"),
     "retention_years": ("int", 15, "years an archive is kept before it may be deleted"),
+    "analysis_interval": ("float", 1.0, "seconds between camera samples of a seat (0: off)"),
+    "seat_empty_seconds": ("float", 30.0, "no face at a seat this long raises 擅离职守"),
+    "late_minutes": ("float", 15.0, "an expert not present this long after the start is late"),
     "log_level": ("str", "INFO", "DEBUG, INFO, WARNING or ERROR"),
 }
 
@@ -154,6 +159,8 @@ def _coerce(name: str, kind: str, value: Any) -> Any:
     try:
         if kind == "int":
             return int(value)
+        if kind == "float":
+            return float(value)
         if kind == "path":
             return Path(str(value))
         if kind == "list":
@@ -243,6 +250,10 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         raise ConfigError("token_ttl must be positive")
     if not 2 <= settings["segment_seconds"] <= 600:
         raise ConfigError("segment_seconds must be between 2 and 600")
+    if not 0 <= settings["analysis_interval"] <= 60:
+        raise ConfigError("analysis_interval must be between 0 (off) and 60 seconds")
+    if settings["seat_empty_seconds"] <= 0 or settings["late_minutes"] <= 0:
+        raise ConfigError("seat_empty_seconds and late_minutes must be positive")
     if settings["retention_years"] < 15:
         # The standard (4.3, 7.2.5) asks for at least 15 years.
         raise ConfigError("retention_years must be at least 15")
@@ -261,6 +272,11 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         public_url=settings["public_url"],
         token_ttl_s=settings["token_ttl"],
         workers=_workers(settings["workers"]),
+        media=MediaConfig(analysis_interval_s=float(settings["analysis_interval"])),
+        warnings=WarningThresholds(
+            seat_empty_s=float(settings["seat_empty_seconds"]),
+            late_after_s=float(settings["late_minutes"]) * 60,
+        ),
         recorder=RecorderConfig(
             segment_seconds=float(settings["segment_seconds"]),
             retention_years=settings["retention_years"],

@@ -23,6 +23,9 @@ class RoomSample:
     grid_fps: float
     grid_subscribers: int
     grid_frames_skipped: int
+    # Seconds between samples of a seat's camera (above the configured value: machine busy).
+    analysis_interval_s: float | None = None
+    analysis_samples: int = 0
 
 
 class _RoomCollector(Collector):
@@ -45,12 +48,25 @@ class _RoomCollector(Collector):
             "Grid frames not made (behind schedule)",
             labels=["session"],
         )
+        interval = GaugeMetricFamily(
+            "roomserver_analysis_interval_seconds",
+            "Seconds between camera samples of a seat; longer than configured when busy",
+            labels=["session"],
+        )
+        samples = CounterMetricFamily(
+            "roomserver_analysis_samples",
+            "Seat camera pictures analysed (faces, dark, frozen)",
+            labels=["session"],
+        )
         for room in rooms:
             online.add_metric([room.session], room.seats_online)
             fps.add_metric([room.session], room.grid_fps)
             subs.add_metric([room.session], room.grid_subscribers)
             skipped.add_metric([room.session], room.grid_frames_skipped)
-        yield from (count, online, fps, subs, skipped)
+            if room.analysis_interval_s is not None:
+                interval.add_metric([room.session], room.analysis_interval_s)
+                samples.add_metric([room.session], room.analysis_samples)
+        yield from (count, online, fps, subs, skipped, interval, samples)
 
 
 class _WorkerCollector(Collector):

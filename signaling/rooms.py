@@ -141,6 +141,8 @@ class Room:
             grid_fps=float(self.stats.get("grid_fps", 0.0)),
             grid_subscribers=int(self.stats.get("grid_subscribers", 0)),
             grid_frames_skipped=int(self.stats.get("grid_frames_skipped", 0)),
+            analysis_interval_s=self.stats.get("analysis_interval_s"),
+            analysis_samples=int(self.stats.get("analysis_samples", 0)),
         )
 
 

@@ -146,7 +146,8 @@ class SeatNamespace(socketio.AsyncNamespace):
         room, state = entry
         if room.seats.get(state.key) is state:
             await self._close_seat_media(room, state)
-            del room.seats[state.key]
+            if room.seats.get(state.key) is state:  # the room may have closed meanwhile
+                del room.seats[state.key]
             await self.services.events.append(
                 "seat_disconnected",
                 {"seat": state.key, "reason": str(reason) if reason is not None else None},

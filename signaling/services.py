@@ -13,6 +13,7 @@ from signaling.tasks import TaskSet
 
 if TYPE_CHECKING:
     from signaling.archiving import ArchiveManager
+    from signaling.monitoring import WarningCenter
     from signaling.workers import WorkerPool
 from signaling.metrics import Metrics
 from signaling.rooms import RoomManager
@@ -34,3 +35,4 @@ class Services:
     events: EventLog
     archives: ArchiveManager
     workers: WorkerPool
+    warnings: WarningCenter | None = None

@@ -14,6 +14,7 @@ from signaling.rooms import RoomManager
 
 if TYPE_CHECKING:
     from roomserver.store import SqlStore
+    from signaling.monitoring import WarningCenter
     from signaling.seats import SeatNamespace
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ async def end_session(
     rooms: RoomManager | None,
     archives: ArchiveManager,
     seats: SeatNamespace | None,
+    warnings: WarningCenter | None = None,
 ) -> Session:
     """Mark the session ended, send every seat away, and seal its archive as ended."""
     session = await store.get_session(session_id)
@@ -35,6 +37,8 @@ async def end_session(
         raise SessionEnded()
     session = await store.set_session_state(session_id, SessionState.ENDED)
     await events.append("session_ended", {"by": actor}, session_id=session_id, actor=actor)
+    if warnings is not None:
+        await warnings.session_ended(session_id)
     room = rooms.find(session_id) if rooms is not None else None
     if room is not None and rooms is not None:
         room.ended = True

@@ -20,6 +20,7 @@ import socketio
 from roomserver.errors import NotFound, NotYourRoom, RoleNotAllowed, SessionEnded
 from roomserver.model import Role, Session, SessionState
 from signaling.errors import as_room_error
+from signaling.monitoring import WarningCenter
 from signaling.rooms import Room, SentWarning, roster_offline
 from signaling.schemas import (
     FocusRequest,
@@ -79,6 +80,7 @@ class WallNamespace(socketio.AsyncNamespace):
         self.seats = seats
         self._by_sid: dict[str, Supervisor] = {}
         self._push_task: asyncio.Task[None] | None = None
+        self.warnings: WarningCenter | None = None
 
     # -- connection -----------------------------------------------------------------------------
 
@@ -402,5 +404,5 @@ class WallNamespace(socketio.AsyncNamespace):
             "seats_online": sum(1 for s in seats if s["online"]),
             "seats_expected": len(seats),
             "seats": seats,
-            "warnings": [],
+            "warnings": self.warnings.for_session(session.id) if self.warnings else [],
         }

@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import sys
@@ -23,6 +24,7 @@ from typing import Any
 
 import psutil
 
+from media.analysis import jpeg
 from media.config import MediaConfig
 from media.grid import TileSpec
 from media.ice import apply_host_candidate_policy
@@ -33,6 +35,7 @@ from recorder.config import RecorderConfig
 from recorder.seal import ServerKey
 from recorder.track import Gap
 from roomserver.errors import NotFound
+from roomserver.warnings import Transition, WarningThresholds
 from signaling.config import IceConfig, IceServer
 from signaling.metrics import LoopLagMonitor, Metrics
 from signaling.peer import PeerSession
@@ -52,6 +55,7 @@ class WorkerSettings:
     media: MediaConfig = field(default_factory=MediaConfig)
     recorder: RecorderConfig = field(default_factory=RecorderConfig)
     ice: IceConfig = field(default_factory=IceConfig)
+    warnings: WarningThresholds = field(default_factory=WarningThresholds)
     log_level: str = "INFO"
 
     def to_json(self) -> str:
@@ -80,6 +84,7 @@ class WorkerSettings:
                 ),
                 announced_address=ice.get("announced_address"),
             ),
+            warnings=WarningThresholds(**data.get("warnings", {})),
             log_level=data.get("log_level", "INFO"),
         )
 
@@ -169,13 +174,18 @@ class Worker:
                 "part": room.archive.part if room.archive else None,
                 "last_seq": room.archive.last_seq if room.archive else 0,
             }
-        media = RoomMedia(self.settings.media, name=project_code)
+        media = RoomMedia(self.settings.media, name=project_code, warnings=self.settings.warnings)
         await media.start()
         media.set_tiles([TileSpec(t["key"], t["label"]) for t in tiles])
         room = RoomHost(session_id, project_code, {t["key"]: t["label"] for t in tiles}, media)
         self.rooms[session_id] = room
         if record:
             room.archive = await self._start_archive(room, project_name)
+        if media.analysis is not None:
+            media.analysis.on_warning = lambda seat, transition, snapshot: self.tasks.spawn(
+                self._camera_warning(room, seat, transition, snapshot),
+                name=f"camera-warning-{seat}",
+            )
         return {
             "part": room.archive.part if room.archive else None,
             "last_seq": room.archive.last_seq if room.archive else 0,
@@ -250,6 +260,17 @@ class Worker:
         if session is not None:
             await session.close()
 
+    async def on_snapshot(self, session_id: str, seat: str | None, stem: str) -> dict[str, Any]:
+        """Evidence of a warning raised by signaling: the seat's camera, else the room grid."""
+        room = self._room(session_id)
+        data = None
+        if seat is not None and room.media.analysis is not None:
+            data = await room.media.analysis.snapshot(seat)
+        picture = room.media.grid.last_picture
+        if data is None and picture is not None:
+            data = await asyncio.to_thread(jpeg, picture)
+        return {"evidence": await self._evidence(room, stem, data)}
+
     async def on_set_online(self, session_id: str, seats: list[str]) -> None:
         """Which seats are connected (for the grid's placeholders)."""
         self._room(session_id).media.set_online(set(seats))
@@ -273,6 +294,12 @@ class Worker:
                     "grid_fps": room.media.grid.stats.fps,
                     "grid_frames_skipped": room.media.grid.stats.frames_skipped,
                     "grid_subscribers": room.media.grid.subscribers,
+                    "analysis_interval_s": (
+                        room.media.analysis.stats.interval_s if room.media.analysis else None
+                    ),
+                    "analysis_samples": (
+                        room.media.analysis.stats.samples if room.media.analysis else 0
+                    ),
                 }
                 for room in self.rooms.values()
             ],
@@ -376,6 +403,43 @@ class Worker:
             ),
             name=f"seat-media-{seat}",
         )
+
+    async def _camera_warning(
+        self, room: RoomHost, seat: str, transition: Transition, snapshot: bytes | None
+    ) -> None:
+        """A warning from a seat's camera starts (with its evidence picture) or ends."""
+        evidence = None
+        if transition.starts:
+            evidence = await self._evidence(room, f"{transition.kind}-{seat}", snapshot)
+        if self.channel is not None:
+            await self.channel.event(
+                "camera_warning",
+                {
+                    "session_id": room.id,
+                    "seat": seat,
+                    "kind": str(transition.kind),
+                    "starts": transition.starts,
+                    "at": transition.at,
+                    "evidence": evidence,
+                },
+            )
+
+    async def _evidence(
+        self, room: RoomHost, stem: str, data: bytes | None
+    ) -> dict[str, Any] | None:
+        """Store an evidence picture in the room's archive part; its path, part and digests."""
+        archive = room.archive
+        if data is None or archive is None or archive.sealed:
+            return None
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "-", stem)[:80]
+        name = f"{safe}-{stamp}-{os.urandom(3).hex()}.jpg"
+        try:
+            stored = await archive.add_evidence(name, data)
+        except (OSError, ValueError, RuntimeError) as exc:
+            logger.error("room %s: evidence %s not stored: %s", room.id, name, exc)
+            return None
+        return {**stored, "part": archive.part}
 
     def _gap(self, room: RoomHost, gap: Gap) -> None:
         if self.channel is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -58,15 +59,22 @@ class RunningServer:
         return next(p for p in self.demo.participants if p.role == role)
 
 
-async def start_server(data_dir: Path) -> tuple[TestServer, RunningServer]:
-    """Create the demo in `data_dir`, then start the app on 127.0.0.1 (ICE on loopback only)."""
+async def start_server(
+    data_dir: Path, *args: str, demo_now: datetime | None = None
+) -> tuple[TestServer, RunningServer]:
+    """Create the demo in `data_dir`, then start the app on 127.0.0.1 (ICE on loopback only).
+
+    `args` are more configuration flags; `demo_now` backdates the demo (it starts 10 minutes
+    after it).
+    """
     # One media worker inside the test process: the same protocol as worker processes, and
     # the tests can look at the media objects.
     config = load_config(
-        ["--data-dir", str(data_dir), "--bind", "127.0.0.1:0", "--workers", "0"], environ={}
+        ["--data-dir", str(data_dir), "--bind", "127.0.0.1:0", "--workers", "0", *args],
+        environ={},
     )
     async with SqlStore(config.store) as store:
-        demo = await create_demo(store)
+        demo = await create_demo(store, now=demo_now)
     tokens = TokenIssuer(
         load_or_create_key(config.secrets_dir / "token.key"), default_ttl_s=3600
     )

@@ -18,6 +18,7 @@ from media.testpattern import read_counter
 from roomserver.model import Event, Role
 from signaling.seatclient import SyntheticSeat
 from signaling.wallclient import WallClient, WallError
+from tests import polling
 from tests.integration.conftest import RunningServer
 
 TIMEOUT = 30.0
@@ -25,19 +26,10 @@ RED = (255, 0, 0)
 
 
 async def wait_event(
-    server: RunningServer, session_id: str, kind: str, *, within: float = 10.0, **data: Any
+    server: RunningServer, session_id: str, kind: str, /, *, within: float = 10.0, **data: Any
 ) -> Event:
-    """The first event of `kind` in the session's log whose data has `data` (polled: the log
-    has no push)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        for event in await server.services.store.list_events(session_id):
-            if event.kind == kind and all(event.data.get(k) == v for k, v in data.items()):
-                return event
-        if loop.time() > deadline:
-            raise AssertionError(f"no {kind} event with {data} within {within} s")
-        await asyncio.sleep(0.05)
+    """The first event of `kind` in the session's log whose data has `data`."""
+    return await polling.wait_event(server.services.store, session_id, kind, within=within, **data)
 
 
 def supervisor_token(server: RunningServer) -> str:

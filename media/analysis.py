@@ -1,0 +1,233 @@
+"""Looking at the seats' cameras: faces, darkness, a frozen picture (standard 4.2, 8.4, 10).
+
+Each seat's latest decoded camera picture is sampled about once a second (never every frame:
+Haar face detection costs 10 to 15 ms at 320x240 here), in the room's analysis thread, away from
+the event loop and the media. When the pass over a room's seats takes more than its share of a
+core, the room samples less often (up to ``MAX_INTERVAL_S``) and says so in its stats.
+The rules that turn samples into warnings are ``roomserver.warnings``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import av
+import cv2
+import numpy as np
+
+from roomserver.warnings import (
+    CameraObservation,
+    SeatCameraRules,
+    Transition,
+    WarningThresholds,
+)
+
+logger = logging.getLogger(__name__)
+
+CASCADE = "haarcascade_frontalface_default.xml"
+MAX_INTERVAL_S = 5.0
+JPEG_QUALITY = 85
+
+WarningCallback = Callable[[str, Transition, bytes | None], None]
+
+
+def luma(frame: av.VideoFrame, width: int) -> np.ndarray:
+    """The frame's luma plane scaled to `width` (aspect kept), as an HxW uint8 array."""
+    height = max(2, round(frame.height * width / frame.width / 2) * 2)
+    return frame.reformat(width=width, height=height, format="gray").to_ndarray()
+
+
+def jpeg(frame: av.VideoFrame) -> bytes:
+    """The frame as a JPEG at its own size (the evidence snapshot)."""
+    bgr = frame.to_ndarray(format="bgr24")
+    ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return data.tobytes()
+
+
+class FaceCounter:
+    """OpenCV's frontal face cascade; one per thread (a cascade is not thread-safe)."""
+
+    def __init__(self) -> None:
+        path = cv2.data.haarcascades + CASCADE
+        self._cascade = cv2.CascadeClassifier(path)
+        if self._cascade.empty():
+            raise RuntimeError(f"OpenCV face cascade missing: {path}")
+
+    def count(self, gray: np.ndarray) -> int:
+        """Faces in a luma picture (faces smaller than a tenth of its width are not counted)."""
+        side = max(20, gray.shape[1] // 10)
+        faces = self._cascade.detectMultiScale(
+            gray, scaleFactor=1.15, minNeighbors=5, minSize=(side, side)
+        )
+        return len(faces)
+
+
+def observe(
+    gray: np.ndarray, previous: np.ndarray | None, faces: int, at: float
+) -> CameraObservation:
+    """The numbers the warning rules look at, for one sampled picture."""
+    change = None
+    if previous is not None and previous.shape == gray.shape:
+        change = float(cv2.absdiff(gray, previous).mean())
+    return CameraObservation(
+        at=at,
+        faces=faces,
+        luma_mean=float(gray.mean()),
+        luma_std=float(gray.std()),
+        change=change,
+    )
+
+
+@dataclass
+class AnalysisStats:
+    """What a room's analysis did, for /metrics."""
+
+    interval_s: float = 1.0
+    passes: int = 0
+    samples: int = 0
+    last_pass_ms: float = 0.0
+    slowed_passes: int = 0  # passes after which the interval was longer than configured
+
+
+class _Seat:
+    """A seat's camera as the analysis thread sees it (touched only in that thread)."""
+
+    def __init__(self, thresholds: WarningThresholds) -> None:
+        self.rules = SeatCameraRules(thresholds)
+        self.previous: np.ndarray | None = None
+
+
+class RoomAnalysis:
+    """Samples the seats' cameras of one room and reports warnings that start or end."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        thresholds: WarningThresholds,
+        interval_s: float = 1.0,
+        width: int = 320,
+        max_share: float = 0.25,
+    ) -> None:
+        self._name = name
+        self._thresholds = thresholds
+        self._base_interval = interval_s
+        self._width = width
+        self._max_share = max_share
+        self._latest: dict[str, av.VideoFrame] = {}
+        self._seats: dict[str, _Seat] = {}
+        self._executor: ThreadPoolExecutor | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._faces: FaceCounter | None = None
+        self.on_warning: WarningCallback | None = None
+        self.stats = AnalysisStats(interval_s=interval_s)
+
+    async def start(self) -> None:
+        """Start sampling."""
+        if self._task is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"analysis-{self._name}")
+            self._task = asyncio.create_task(self._run(), name=f"analysis-{self._name}")
+
+    async def close(self) -> None:
+        """Stop sampling; safe to call twice."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            await asyncio.to_thread(executor.shutdown, wait=True)
+
+    def update_frame(self, seat: str, frame: av.VideoFrame) -> None:
+        """The seat's latest decoded camera picture (called for every frame: only stored)."""
+        self._latest[seat] = frame
+
+    async def camera_ended(self, seat: str) -> None:
+        """The seat's camera stopped: the warnings drawn from its pictures end."""
+        self._latest.pop(seat, None)
+        if self._executor is None:
+            return
+        loop = asyncio.get_running_loop()
+        transitions = await loop.run_in_executor(self._executor, self._stop_seat, seat)
+        for transition in transitions:
+            self._report(seat, transition, None)
+
+    async def snapshot(self, seat: str) -> bytes | None:
+        """A JPEG of the seat's latest camera picture, if it has one."""
+        frame = self._latest.get(seat)
+        if frame is None or self._executor is None:
+            return None
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, jpeg, frame)
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.stats.interval_s)
+            # A seat whose camera sends nothing new is sampled again: its picture is frozen.
+            due = dict(self._latest)
+            if not due:
+                continue
+            started = time.perf_counter()
+            try:
+                results = await loop.run_in_executor(self._executor, self._pass, due)
+            except Exception:
+                logger.exception("analysis %s: a pass failed", self._name)
+                continue
+            spent = time.perf_counter() - started
+            for seat, transition, snapshot in results:
+                self._report(seat, transition, snapshot)
+            self.record_pass(spent, len(due))
+
+    def record_pass(self, spent: float, samples: int) -> None:
+        """Keep a pass within its share of a core: sample less often when passes are slow."""
+        stats = self.stats
+        stats.passes += 1
+        stats.samples += samples
+        stats.last_pass_ms = spent * 1000
+        wanted = max(self._base_interval, spent / self._max_share)
+        stats.interval_s = min(MAX_INTERVAL_S, wanted)
+        if stats.interval_s > self._base_interval:
+            stats.slowed_passes += 1
+
+    def _report(self, seat: str, transition: Transition, snapshot: bytes | None) -> None:
+        if self.on_warning is not None:
+            try:
+                self.on_warning(seat, transition, snapshot)
+            except Exception:
+                logger.exception("analysis %s: warning callback failed", self._name)
+
+    # -- work done in the analysis thread -------------------------------------------------------
+
+    def _pass(self, due: dict[str, av.VideoFrame]) -> list[tuple[str, Transition, bytes | None]]:
+        if self._faces is None:
+            self._faces = FaceCounter()
+        out: list[tuple[str, Transition, bytes | None]] = []
+        for seat, frame in due.items():
+            at = time.time()
+            state = self._seats.get(seat)
+            if state is None:
+                state = self._seats[seat] = _Seat(self._thresholds)
+            gray = luma(frame, self._width)
+            observation = observe(gray, state.previous, self._faces.count(gray), at)
+            state.previous = gray
+            transitions = state.rules.observe(observation)
+            # The picture that completed the condition is the evidence of a warning that starts.
+            snapshot = jpeg(frame) if any(t.starts for t in transitions) else None
+            out += [(seat, t, snapshot if t.starts else None) for t in transitions]
+        return out
+
+    def _stop_seat(self, seat: str) -> list[Transition]:
+        state = self._seats.pop(seat, None)
+        return state.rules.stop(time.time()) if state is not None else []

@@ -1,0 +1,197 @@
+"""Automated warnings through the real app: a seat's camera shows a person, nobody, two people,
+a black lens; the seat disconnects; experts are late. Each warning is logged with its evidence
+picture in the archive and shown on the supervision wall.
+
+Thresholds are configuration; the tests shorten the empty-seat one to 3 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from media.synthetic import PictureVideoTrack, ToneAudioTrack
+from roomserver.model import Event, Role
+from signaling.seatclient import SyntheticSeat
+from signaling.wallclient import WallClient
+from tests import polling, scenes
+from tests.integration.conftest import RunningServer, start_server
+
+EMPTY_S = 3.0
+SLACK_S = 5.0  # the issue's bound: a warning within its threshold + 5 s
+TIMEOUT = 30.0
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    test_server, running = await start_server(
+        tmp_path / "data", "--seat-empty-seconds", str(EMPTY_S)
+    )
+    try:
+        yield running
+    finally:
+        await test_server.close()
+
+
+async def wait_event(
+    server: RunningServer, kind: str, /, *, within: float = TIMEOUT, **data: Any
+) -> Event:
+    return await polling.wait_event(
+        server.services.store, server.demo.session.id, kind, within=within, **data
+    )
+
+
+async def kinds_started(server: RunningServer) -> list[str]:
+    events = await server.services.store.list_events(server.demo.session.id)
+    return [e.data["kind"] for e in events if e.kind == "warning_started"]
+
+
+def check_evidence(server: RunningServer, event: Event) -> Path:
+    """The warning's picture is in the archive part, a JPEG with the digest the event cites."""
+    evidence = event.data["evidence"]
+    assert evidence is not None, f"{event.data['kind']} has no evidence picture"
+    part = server.config.archive_dir / server.demo.session.id / f"part-{evidence['part']:04d}"
+    path = part / evidence["path"]
+    data = path.read_bytes()
+    assert data[:3] == b"\xff\xd8\xff", "not a JPEG"
+    assert hashlib.sha256(data).hexdigest() == evidence["sha256"]
+    return path
+
+
+async def test_camera_warnings_start_with_evidence_and_end(server: RunningServer) -> None:
+    session_id = server.demo.session.id
+    expert = server.experts[0]
+    camera = PictureVideoTrack(scenes.one_person())
+    supervisor = server.token(server.participant(Role.SUPERVISOR))
+    async with (
+        SyntheticSeat(
+            server.base_url,
+            server.token(expert),
+            camera=camera,
+            microphone=ToneAudioTrack(440.0),
+            decode_grid=False,
+        ) as seat,
+        WallClient(server.base_url, supervisor) as wall,
+    ):
+        assert seat.seat is not None
+        key = seat.seat["key"]
+        media = server.media(session_id)
+        assert media is not None and media.analysis is not None
+
+        # A person at the seat: several samples past the threshold, and no warning.
+        await polling.wait_until(
+            lambda: media.analysis is not None and media.analysis.stats.samples >= 6,
+            TIMEOUT,
+            "six camera samples",
+        )
+        assert await kinds_started(server) == []
+
+        loop = asyncio.get_running_loop()
+        camera.show(scenes.empty_seat())
+        shown = loop.time()
+        empty = await wait_event(server, "warning_started", kind="seat_empty")
+        assert loop.time() - shown <= EMPTY_S + SLACK_S
+        assert empty.data["seat"] == key
+        assert "擅离职守" in empty.data["message"]
+        check_evidence(server, empty)
+        rooms = await wall.wait_rooms(
+            lambda rooms: any(w["kind"] == "seat_empty" for w in rooms[0]["warnings"]), TIMEOUT
+        )
+        shown_on_wall = next(w for w in rooms[0]["warnings"] if w["kind"] == "seat_empty")
+        assert shown_on_wall["id"] == empty.data["id"]
+        await check_snapshot_access(server, shown_on_wall["snapshot"], supervisor)
+
+        camera.show(scenes.two_people())
+        await wait_event(server, "warning_ended", id=empty.data["id"])
+        extra = await wait_event(server, "warning_started", kind="extra_face")
+        check_evidence(server, extra)
+
+        camera.show(scenes.black(), pattern=False)
+        dark = await wait_event(server, "warning_started", kind="camera_dark")
+        check_evidence(server, dark)
+        await wait_event(server, "warning_ended", id=extra.data["id"])
+
+        camera.show(scenes.one_person(), pattern=True)
+        ended = await wait_event(server, "warning_ended", id=dark.data["id"])
+        assert ended.data["seconds"] > 0
+        await wall.wait_rooms(lambda rooms: rooms[0]["warnings"] == [], TIMEOUT)
+
+
+async def check_snapshot_access(server: RunningServer, url: str, supervisor: str) -> None:
+    """The wall's snapshot link works for the supervisor, not for an expert or nobody."""
+    expert = server.token(server.experts[1])
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{server.base_url}{url}?token={supervisor}") as answer:
+            assert answer.status == 200
+            assert (await answer.read())[:3] == b"\xff\xd8\xff"
+        async with http.get(f"{server.base_url}{url}?token={expert}") as answer:
+            assert answer.status == 403
+        async with http.get(f"{server.base_url}{url}") as answer:
+            assert answer.status == 401
+        outside = url.rsplit("/", 1)[0] + "/..%2F..%2Fseal.json"
+        async with http.get(f"{server.base_url}{outside}?token={supervisor}") as answer:
+            assert answer.status == 404
+
+
+async def test_a_seat_that_drops_off_is_a_warning_until_it_is_back(
+    server: RunningServer,
+) -> None:
+    expert = server.experts[0]
+    seat = SyntheticSeat(
+        server.base_url,
+        server.token(expert),
+        camera=PictureVideoTrack(scenes.one_person()),
+        microphone=ToneAudioTrack(440.0),
+        decode_grid=False,
+    )
+    await seat.start()
+    assert seat.seat is not None
+    key = seat.seat["key"]
+    # A second expert keeps the room live while the first is away.
+    async with SyntheticSeat(
+        server.base_url,
+        server.token(server.experts[1]),
+        camera=PictureVideoTrack(scenes.one_person()),
+        microphone=ToneAudioTrack(660.0),
+        decode_grid=False,
+    ):
+        await seat.close()
+        gone = await wait_event(server, "warning_started", kind="seat_disconnected", seat=key)
+        check_evidence(server, gone)  # what the room looked like: the grid picture
+        async with SyntheticSeat(
+            server.base_url,
+            server.token(expert),
+            camera=PictureVideoTrack(scenes.one_person()),
+            microphone=ToneAudioTrack(440.0),
+            decode_grid=False,
+        ):
+            back = await wait_event(server, "warning_ended", id=gone.data["id"])
+            assert back.data["reason"] == "cleared"
+
+
+async def test_experts_not_there_after_the_start_are_late(tmp_path: Path) -> None:
+    # The demo started 10 minutes ago (its start is 10 minutes after `demo_now`).
+    test_server, server = await start_server(
+        tmp_path / "data",
+        "--late-minutes",
+        "5",
+        demo_now=datetime.now(UTC) - timedelta(minutes=20),
+    )
+    try:
+        late = await wait_event(server, "warning_started", kind="late")
+        assert "迟到" in late.data["message"]
+        started = datetime.fromisoformat(late.data["started_at"])
+        scheduled = server.demo.session.scheduled_start
+        assert abs((started - scheduled).total_seconds() - 300) < 1
+        events = await server.services.store.list_events(server.demo.session.id)
+        late_seats = {e.data["seat"] for e in events if e.data.get("kind") == "late"}
+        assert len(late_seats) == len(server.experts)
+    finally:
+        await test_server.close()

@@ -1,0 +1,92 @@
+"""Camera analysis: faces in the test scenes, picture statistics, sampling under load."""
+
+from __future__ import annotations
+
+import asyncio
+
+import av
+import numpy as np
+import pytest
+
+from media.analysis import MAX_INTERVAL_S, FaceCounter, RoomAnalysis, jpeg, luma, observe
+from media.testpattern import draw_counter
+from roomserver.warnings import Transition, WarningKind, WarningThresholds
+from tests import scenes
+
+
+def frame_of(rgb: np.ndarray, counter: int | None = 7) -> av.VideoFrame:
+    """The scene as a decoder would hand it over (yuv420p), with the counter drawn."""
+    if counter is not None:
+        rgb = rgb.copy()
+        draw_counter(rgb, counter)
+    return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+
+
+@pytest.mark.parametrize(
+    ("scene", "faces"),
+    [(scenes.one_person, 1), (scenes.two_people, 2), (scenes.empty_seat, 0), (scenes.black, 0)],
+)
+def test_faces_in_the_scenes(scene: object, faces: int) -> None:
+    gray = luma(frame_of(scene()), 320)  # type: ignore[operator]
+    assert gray.shape == (240, 320)
+    assert FaceCounter().count(gray) == faces
+
+
+def test_observation_numbers() -> None:
+    first = luma(frame_of(scenes.one_person(), 1), 320)
+    second = luma(frame_of(scenes.one_person(), 2), 320)
+    obs = observe(second, first, faces=1, at=5.0)
+    assert obs.at == 5.0 and obs.faces == 1
+    assert 60 < obs.luma_mean < 200 and obs.luma_std > 20
+    assert obs.change is not None and obs.change > 0
+    frozen = observe(second, second, faces=1, at=6.0)
+    assert frozen.change == 0.0
+    dark = observe(luma(frame_of(scenes.black(), None), 320), None, faces=0, at=7.0)
+    assert dark.luma_mean < 20 and dark.change is None
+
+
+def test_snapshot_is_a_jpeg_of_the_whole_picture() -> None:
+    data = jpeg(frame_of(scenes.one_person()))
+    assert data[:3] == b"\xff\xd8\xff"
+    assert 5_000 < len(data) < 200_000
+
+
+async def test_an_empty_seat_is_reported_with_its_picture() -> None:
+    analysis = RoomAnalysis(
+        name="test", thresholds=WarningThresholds(seat_empty_s=0.3), interval_s=0.1
+    )
+    reported: list[tuple[str, Transition, bytes | None]] = []
+    arrived = asyncio.Event()
+
+    def on_warning(seat: str, transition: Transition, snapshot: bytes | None) -> None:
+        reported.append((seat, transition, snapshot))
+        arrived.set()
+
+    analysis.on_warning = on_warning
+    await analysis.start()
+    try:
+        analysis.update_frame("v:1", frame_of(scenes.empty_seat()))
+        await asyncio.wait_for(arrived.wait(), 10)
+        seat, transition, snapshot = reported[0]
+        assert seat == "v:1" and transition.kind == WarningKind.SEAT_EMPTY and transition.starts
+        assert snapshot is not None and snapshot[:3] == b"\xff\xd8\xff"
+        arrived.clear()
+        await analysis.camera_ended("v:1")
+        assert reported[-1][1] == Transition(WarningKind.SEAT_EMPTY, False, reported[-1][1].at)
+        assert reported[-1][2] is None
+    finally:
+        await analysis.close()
+
+
+async def test_slow_passes_sample_less_often() -> None:
+    analysis = RoomAnalysis(
+        name="test", thresholds=WarningThresholds(), interval_s=1.0, max_share=0.01
+    )
+    analysis.record_pass(spent=0.02, samples=10)  # 20 ms a pass at a 1 % share: every 2 s
+    assert analysis.stats.interval_s == pytest.approx(2.0)
+    assert analysis.stats.slowed_passes == 1
+    analysis.record_pass(spent=1.0, samples=10)
+    assert analysis.stats.interval_s == MAX_INTERVAL_S
+    analysis.record_pass(spent=0.001, samples=10)
+    assert analysis.stats.interval_s == 1.0
+    assert analysis.stats.samples == 30

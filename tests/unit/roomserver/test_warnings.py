@@ -1,0 +1,156 @@
+"""The warning rules: each condition starts after its threshold, backdated, and ends cleanly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from roomserver.warnings import (
+    CameraObservation,
+    Condition,
+    SeatCameraRules,
+    SeatPresenceRules,
+    Transition,
+    WarningKind,
+    WarningThresholds,
+)
+
+T0 = 1_800_000_000.0
+NORMAL = {"faces": 1, "luma_mean": 120.0, "luma_std": 40.0, "change": 4.0}
+
+
+def sample(at: float, **overrides: float | int | None) -> CameraObservation:
+    values = {**NORMAL, **overrides}
+    return CameraObservation(at=at, **values)  # type: ignore[arg-type]
+
+
+def run(rules: SeatCameraRules, seconds: int, **overrides: float | int | None) -> list[Transition]:
+    """One sample a second from T0 for `seconds` seconds."""
+    out: list[Transition] = []
+    for i in range(seconds):
+        out += rules.observe(sample(T0 + i, **overrides))
+    return out
+
+
+def test_condition_starts_after_holding_and_is_backdated() -> None:
+    condition = Condition(WarningKind.SEAT_EMPTY, 30)
+    assert condition.update(True, 100.0) is None
+    assert condition.update(True, 129.0) is None
+    started = condition.update(True, 130.0)
+    assert started == Transition(WarningKind.SEAT_EMPTY, True, 100.0)
+    assert condition.update(True, 140.0) is None  # raised once
+    assert condition.update(False, 141.0) == Transition(WarningKind.SEAT_EMPTY, False, 141.0)
+    assert condition.update(False, 142.0) is None
+
+
+def test_a_short_absence_is_no_warning() -> None:
+    condition = Condition(WarningKind.SEAT_EMPTY, 30)
+    for at in range(0, 29):
+        assert condition.update(True, float(at)) is None
+    assert condition.update(False, 29.0) is None
+    assert condition.update(True, 30.0) is None  # the clock starts again
+
+
+def test_a_seat_with_a_face_raises_nothing() -> None:
+    assert run(SeatCameraRules(WarningThresholds()), 120) == []
+
+
+def test_empty_seat_after_the_threshold_and_back() -> None:
+    rules = SeatCameraRules(WarningThresholds(seat_empty_s=30))
+    transitions = run(rules, 31, faces=0)
+    assert transitions == [Transition(WarningKind.SEAT_EMPTY, True, T0)]
+    back = rules.observe(sample(T0 + 40))
+    assert back == [Transition(WarningKind.SEAT_EMPTY, False, T0 + 40)]
+
+
+def test_two_faces_raise_extra_face() -> None:
+    transitions = run(SeatCameraRules(WarningThresholds(extra_face_s=2)), 3, faces=2)
+    assert [t.kind for t in transitions] == [WarningKind.EXTRA_FACE]
+
+
+@pytest.mark.parametrize("picture", [{"luma_mean": 8.0}, {"luma_std": 2.0}])
+def test_a_dark_or_covered_camera_is_dark_and_not_an_empty_seat(
+    picture: dict[str, float],
+) -> None:
+    transitions = run(SeatCameraRules(WarningThresholds()), 60, faces=0, **picture)
+    assert [t.kind for t in transitions] == [WarningKind.CAMERA_DARK]
+
+
+def test_a_frozen_picture() -> None:
+    transitions = run(SeatCameraRules(WarningThresholds(frozen_s=10)), 12, change=0.0)
+    assert [t.kind for t in transitions] == [WarningKind.CAMERA_FROZEN]
+
+
+def test_the_first_sample_is_never_frozen() -> None:
+    rules = SeatCameraRules(WarningThresholds(frozen_s=0))
+    assert rules.observe(sample(T0, change=None)) == []
+
+
+def test_stop_ends_what_the_camera_showed() -> None:
+    rules = SeatCameraRules(WarningThresholds(seat_empty_s=5))
+    run(rules, 6, faces=0)
+    assert rules.stop(T0 + 10) == [Transition(WarningKind.SEAT_EMPTY, False, T0 + 10)]
+    assert rules.stop(T0 + 11) == []
+
+
+def test_thresholds_must_be_non_negative() -> None:
+    with pytest.raises(ValueError, match="seat_empty_s"):
+        WarningThresholds(seat_empty_s=-1)
+
+
+START = datetime.fromtimestamp(T0, UTC)
+ALL = frozenset({"camera", "microphone", "desktop"})
+
+
+def presence(**overrides: float) -> SeatPresenceRules:
+    return SeatPresenceRules(WarningThresholds(**overrides), START)
+
+
+def test_late_is_raised_at_the_deadline_backdated_and_ends_on_arrival() -> None:
+    rules = presence(late_after_s=900)
+    assert rules.update(T0 + 899, online=False, tracks=frozenset()) == []
+    late = rules.update(T0 + 905, online=False, tracks=frozenset())
+    assert late == [Transition(WarningKind.LATE, True, T0 + 900)]
+    arrived = rules.update(T0 + 1000, online=True, tracks=ALL)
+    assert arrived == [Transition(WarningKind.LATE, False, T0 + 1000)]
+
+
+def test_a_seat_that_was_never_online_is_not_disconnected() -> None:
+    rules = presence()
+    assert rules.update(T0 + 60, online=False, tracks=frozenset()) == []
+
+
+def test_disconnected_after_being_online() -> None:
+    rules = presence(disconnected_s=5)
+    rules.update(T0, online=True, tracks=ALL)
+    assert rules.update(T0 + 10, online=False, tracks=frozenset()) == []
+    gone = rules.update(T0 + 15, online=False, tracks=frozenset())
+    assert gone == [Transition(WarningKind.SEAT_DISCONNECTED, True, T0 + 10)]
+    back = rules.update(T0 + 20, online=True, tracks=ALL)
+    assert back == [Transition(WarningKind.SEAT_DISCONNECTED, False, T0 + 20)]
+
+
+def test_tracks_missing_while_online() -> None:
+    rules = presence(track_lost_s=8)
+    assert rules.update(T0, online=True, tracks=frozenset({"microphone"})) == []
+    lost = rules.update(T0 + 8, online=True, tracks=frozenset({"microphone"}))
+    assert lost == [Transition(WarningKind.CAMERA_LOST, True, T0)]
+
+
+def test_desktop_stopped_only_after_it_was_shared() -> None:
+    rules = presence(track_lost_s=5)
+    without = frozenset({"camera", "microphone"})
+    assert rules.update(T0, online=True, tracks=without) == []
+    assert rules.update(T0 + 30, online=True, tracks=without) == []
+    rules.update(T0 + 31, online=True, tracks=ALL)
+    rules.update(T0 + 32, online=True, tracks=without)
+    stopped = rules.update(T0 + 37, online=True, tracks=without)
+    assert stopped == [Transition(WarningKind.DESKTOP_STOPPED, True, T0 + 32)]
+
+
+def test_presence_stop_ends_open_warnings() -> None:
+    rules = presence(disconnected_s=0)
+    rules.update(T0, online=True, tracks=ALL)
+    rules.update(T0 + 1, online=False, tracks=frozenset())
+    assert rules.stop(T0 + 2) == [Transition(WarningKind.SEAT_DISCONNECTED, False, T0 + 2)]
