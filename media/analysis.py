@@ -37,15 +37,37 @@ JPEG_QUALITY = 85
 WarningCallback = Callable[[str, Transition, bytes | None], None]
 
 
+# Decoded pictures are shared with the grid's thread, which scales them with the frame's own
+# (cached) swscale context: using ``reformat`` here too would scale with one context from two
+# threads. The planes are only read, and copied, here.
+YUV420_FORMATS = frozenset({"yuv420p", "yuvj420p"})
+
+
+def _plane(frame: av.VideoFrame, index: int) -> np.ndarray:
+    """A copy of one plane without its line padding."""
+    plane = frame.planes[index]
+    rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+    return rows[:, : plane.width].copy()
+
+
 def luma(frame: av.VideoFrame, width: int) -> np.ndarray:
     """The frame's luma plane scaled to `width` (aspect kept), as an HxW uint8 array."""
+    if frame.format.name not in YUV420_FORMATS and frame.format.name != "gray":
+        raise ValueError(f"cannot analyse {frame.format.name} pictures")
     height = max(2, round(frame.height * width / frame.width / 2) * 2)
-    return frame.reformat(width=width, height=height, format="gray").to_ndarray()
+    return cv2.resize(_plane(frame, 0), (width, height), interpolation=cv2.INTER_AREA)
 
 
 def jpeg(frame: av.VideoFrame) -> bytes:
     """The frame as a JPEG at its own size (the evidence snapshot)."""
-    bgr = frame.to_ndarray(format="bgr24")
+    if frame.format.name not in YUV420_FORMATS:
+        raise ValueError(f"cannot snapshot {frame.format.name} pictures")
+    width, height = frame.width - frame.width % 2, frame.height - frame.height % 2
+    y = _plane(frame, 0)[:height, :width]
+    u = _plane(frame, 1)[: height // 2, : width // 2]
+    v = _plane(frame, 2)[: height // 2, : width // 2]
+    i420 = np.concatenate([y.reshape(-1), u.reshape(-1), v.reshape(-1)]).reshape(-1, width)
+    bgr = cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420)
     ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     if not ok:
         raise ValueError("JPEG encoding failed")
@@ -145,7 +167,11 @@ class RoomAnalysis:
                 await task
         executor, self._executor = self._executor, None
         if executor is not None:
-            await asyncio.to_thread(executor.shutdown, wait=True)
+            try:
+                await asyncio.wait_for(asyncio.to_thread(executor.shutdown, wait=True), 5)
+            except TimeoutError:
+                # Never hold up closing the room (and sealing its archive) for the analysis.
+                logger.error("analysis %s: its thread did not stop within 5 s", self._name)
 
     def update_frame(self, seat: str, frame: av.VideoFrame) -> None:
         """The seat's latest decoded camera picture (called for every frame: only stored)."""

@@ -46,6 +46,8 @@ const app = {
   connectTimer: null,
   retryTimer: null,
   retryDelay: RETRY_MIN_MS,
+  warnings: [], // supervisor warnings not yet acknowledged, oldest first
+  ackingWarning: false,
 };
 
 function setState(state, errorCode = null) {
@@ -110,6 +112,13 @@ function connectSocket() {
     }
     end((msg && msg.message) || "本场评标已结束。", null, "info");
   });
+  socket.on("warning", (warning) => {
+    if (app.ended || !warning || !warning.id) return;
+    if (app.warnings.some((w) => w.id === warning.id)) return; // sent again after a reconnect
+    app.warnings.push(warning);
+    showNextWarning(); // the first one, or the same card with the queue count updated
+    if (app.ackingWarning) ui.warningPending(true);
+  });
   socket.on("server_shutdown", (msg) => {
     if (app.ended) return;
     ui.showBanner((msg && msg.message) || "服务器正在重启，稍后将自动重新连接。", "info");
@@ -143,6 +152,41 @@ function scheduleRestart() {
     if (socket.connected) socket.disconnect();
     socket.connect();
   }, wait);
+}
+
+// ---- supervisor warnings ------------------------------------------------------------------
+
+function showNextWarning() {
+  const warning = app.warnings[0];
+  if (!warning) {
+    ui.hideWarning();
+    return;
+  }
+  ui.showWarning(warning, app.warnings.length - 1, () => ackWarning(warning));
+}
+
+/** 已知悉: tell the server, then show the next queued warning. */
+async function ackWarning(warning) {
+  if (app.ackingWarning) return;
+  if (!socket.connected) {
+    ui.warningPending(false, "网络连接已中断，恢复后请再次点击“已知悉”。");
+    return;
+  }
+  app.ackingWarning = true;
+  ui.warningPending(true);
+  try {
+    await request("ack_warning", { id: warning.id });
+  } catch (err) {
+    if (err instanceof WireError && err.code === "timeout") {
+      ui.warningPending(false, "确认未能送达，请再次点击“已知悉”。");
+      return;
+    }
+    // Any other answer: the server no longer holds this warning; nothing left to confirm.
+  } finally {
+    app.ackingWarning = false;
+  }
+  app.warnings = app.warnings.filter((w) => w.id !== warning.id);
+  showNextWarning();
 }
 
 // ---- joining and the peer connection ------------------------------------------------------
@@ -275,6 +319,8 @@ function end(message, code = null, kind = "error") {
   app.wantJoin = false;
   app.joinGen += 1;
   clearTimeout(app.retryTimer);
+  app.warnings = [];
+  ui.hideWarning();
   dropPeer();
   if (socket) socket.disconnect();
   if (app.local) for (const track of app.local.stream.getTracks()) track.stop();

@@ -248,6 +248,53 @@ export function bindLeave(onLeave) {
   });
 }
 
+/**
+ * The supervisor's warning card (监督人员提醒) for `warning` {id, text, scope, at}, with
+ * `waiting` more queued behind it; `onAck` runs when the expert clicks 已知悉.
+ */
+export function showWarning(warning, waiting, onAck) {
+  const layer = $("#warning-layer");
+  const at = new Date(warning.at);
+  const button = el("button", { class: "btn warning-ack", id: "warning-ack", type: "button" }, "已知悉");
+  button.addEventListener("click", onAck);
+  layer.replaceChildren(
+    el("div", {
+      class: "warning-card",
+      role: "alertdialog",
+      "aria-modal": "true",
+      "aria-labelledby": "warning-title",
+      "aria-describedby": "warning-text",
+      "data-warning-id": warning.id,
+    },
+      el("div", { class: "warning-head" },
+        el("span", { class: "warning-icon", "aria-hidden": "true" }, "!"),
+        el("h2", { id: "warning-title" }, "监督人员提醒"),
+        el("span", { class: "warning-scope" }, warning.scope === "room" ? "全场提醒" : "针对本席"),
+        waiting > 0 ? el("span", { class: "warning-queue" }, `另有 ${waiting} 条提醒待确认`) : null),
+      el("p", { class: "warning-text", id: "warning-text" }, warning.text || ""),
+      el("div", { class: "warning-foot" },
+        el("span", { class: "warning-time" }, Number.isNaN(at.getTime()) ? "" : `发送时间 ${formatTime(at)}`),
+        el("span", { class: "warning-error", id: "warning-error", role: "status" }),
+        button)));
+  layer.hidden = false;
+  button.focus();
+}
+
+/** While the acknowledgement is on its way: the button waits; `error` says why it failed. */
+export function warningPending(pending, error = "") {
+  const button = document.querySelector("#warning-ack");
+  if (!button) return;
+  button.disabled = pending;
+  button.textContent = pending ? "正在确认…" : "已知悉";
+  $("#warning-error").textContent = error;
+}
+
+export function hideWarning() {
+  const layer = $("#warning-layer");
+  layer.replaceChildren();
+  layer.hidden = true;
+}
+
 /** Show a network line from peer statistics. */
 export function showNetwork(stats) {
   if (!stats) return setDevice("network", "—");

@@ -183,6 +183,21 @@ class RunningServer:
             self.bind,
         ]
 
+    def run_cli(self, *args: str) -> str:
+        """Run a ``roomserver`` command on the server's data directory; what it printed."""
+        done = subprocess.run(
+            self._cli(*args),
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            pytest.fail(f"`signaling.cli {args[0]}` failed ({done.returncode}):\n{done.stderr}")
+        return done.stdout
+
     def seed_demo(self) -> None:
         """Create the demo session and keep its kiosk links (`demo --json`)."""
         demo = subprocess.run(
@@ -396,3 +411,69 @@ def synced_browser(browser: Any, synced_media_files: SyncedMediaFiles) -> Iterat
         yield chromium
     finally:
         chromium.close()
+
+
+# ---- seat pages -------------------------------------------------------------------------
+
+LIVE_DEADLINE_S = 20.0
+
+
+class SeatPage:
+    """One seat's browser context and page, with the errors its console reported."""
+
+    def __init__(self, browser: Any, url: str) -> None:
+        self.context = browser.new_context(
+            viewport={"width": 1920, "height": 1080}, locale="zh-CN", timezone_id="Asia/Shanghai"
+        )
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", self._on_console)
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.started = time.monotonic()
+        self.page.goto(url)
+
+    def _on_console(self, message: Any) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
+
+    def state(self) -> str:
+        return str(self.page.evaluate("document.body.dataset.state"))
+
+    def wait_live(self, deadline_s: float = LIVE_DEADLINE_S) -> None:
+        """Wait, from the page's own start, until it is live; fail with what it shows."""
+        remaining = max(0.5, deadline_s - (time.monotonic() - self.started))
+        try:
+            self.page.wait_for_function(
+                "document.body.dataset.state === 'live'", timeout=remaining * 1000
+            )
+        except Exception as exc:
+            banner = self.page.locator("#banner-text").inner_text()
+            raise AssertionError(
+                f"seat not live within {deadline_s}s: state={self.state()!r} banner={banner!r} "
+                f"console errors={self.errors}"
+            ) from exc
+
+    def self_key(self) -> str:
+        """The metrics label of this seat, "venueId:seatNo", from its own roster entry."""
+        self.page.wait_for_selector("#roster-list li[data-self]", timeout=10000)
+        return str(
+            self.page.evaluate("document.querySelector('#roster-list li[data-self]').dataset.key")
+        )
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def open_seat(browser: Any) -> Any:
+    """Open seat pages; their contexts are closed after the test."""
+    pages: list[SeatPage] = []
+
+    def opener(url: str) -> SeatPage:
+        seat = SeatPage(browser, url)
+        pages.append(seat)
+        return seat
+
+    yield opener
+    for seat in pages:
+        seat.close()

@@ -13,8 +13,7 @@ import numpy as np
 
 from media.testpattern import check_word, read_counter
 from recorder.manifest import SegmentEntry
-from tests.e2e.conftest import SyncedMediaFiles
-from tests.e2e.test_seats import SeatPage
+from tests.e2e.conftest import SeatPage, SyncedMediaFiles
 
 AUDIO_RATE = 48000
 CAMERA_RECT = (0, 0, 640, 480)
