@@ -56,25 +56,23 @@ from bench.room import (  # noqa: E402
     CAMERA_FPS,
     DESKTOP_FPS,
     READY_TIMEOUT,
-    ROLES,
-    TARGET_FPS,
-    TARGET_LOSS,
     TONES,
     SeatJob,
     _collect,
-    _fmt,
     _metric_sum,
     build_loops,
     parse_metrics,
 )
 from bench.room import seat_process as _room_seat_process  # noqa: E402
+from bench.room_report import ROLES, TARGET_FPS, TARGET_LOSS, _fmt  # noqa: E402
 
 SEATS_PER_ROOM = 10
 TARGET_ROOMS = 2  # on a 2-core machine
 TARGET_CORES = 2
 STEP_OVERHEAD_S = 25.0  # first guess of a step's cost beyond settle + window (seats starting)
-FEATURES = "camera, microphone, desktop, recording (always on in the server)"
-NOT_INCLUDED = "analysis: the server has none yet, not included"
+FEATURES = (
+    "camera, microphone, desktop, recording and camera analysis (on by default in the server)"
+)
 
 
 # ---- seat process ----------------------------------------------------------------------------
@@ -575,7 +573,7 @@ def main(argv: list[str] | None = None) -> int:
         f"capacity benchmark: rooms of {SEATS_PER_ROOM} seats added one at a time, up to "
         f"{args.max_rooms}; modes {modes} media workers; {cpus} CPUs, nothing pinned"
     )
-    print(f"  per room: {FEATURES}; {NOT_INCLUDED}")
+    print(f"  per room: {FEATURES}")
     print(
         f"  per seat: camera VP8 640x480 {CAMERA_FPS} fps with counter, Opus 20 ms tone, "
         f"desktop VP8 1280x720 {DESKTOP_FPS} fps (pre-encoded); the grid is received and "

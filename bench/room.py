@@ -21,13 +21,12 @@ import json
 import multiprocessing as mp
 import os
 import re
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -51,16 +50,21 @@ from bench.common import (  # noqa: E402
     udp_rcvbuf_errors,
     wait_healthy,
 )
+from bench.room_report import (  # noqa: E402
+    ROLES,
+    Result,
+    _percentile,
+    print_result,
+    print_summary,
+    print_supervision,
+)
+from bench.supervisor import SupervisorJob, supervisor_process  # noqa: E402
 
-TARGET_CPU = 100.0
-TARGET_FPS = 14.0
-TARGET_LOSS = 0.5
 CAMERA_FPS = 15
 DESKTOP_FPS = 5
 SETTLE_S = 1.0
 READY_TIMEOUT = 60.0
 REPLY_TIMEOUT = 15.0
-ROLES = ("camera", "microphone", "desktop")
 
 
 # ---- seat process ----------------------------------------------------------------------------
@@ -187,16 +191,6 @@ def _dropped(metrics: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def _percentile(values: list[float], q: float) -> float | None:
-    """The q-th percentile (0..100) of values, or None when empty."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
 def _ask_all(conns: list[Connection], message: str, expect: str) -> list[dict[str, Any]]:
     """Send ``message`` to every seat and collect their ``expect`` replies."""
     for conn in conns:
@@ -217,40 +211,6 @@ def _collect(conns: list[Connection], message: str, expect: str) -> list[dict[st
     return replies
 
 
-@dataclass
-class Result:
-    """What one run with N seats measured."""
-
-    seats: int
-    window_s: float = 0.0
-    server_cpu: float = 0.0
-    seats_cpu: float = 0.0
-    grid_fps: list[float] = field(default_factory=list)
-    server_grid_fps: float | None = None
-    sent: dict[str, int] = field(default_factory=dict)
-    received: dict[str, int] = field(default_factory=dict)
-    window_sent: dict[str, int] = field(default_factory=dict)
-    window_received: dict[str, int] = field(default_factory=dict)
-    grid_rtp: tuple[int, int] = (0, 0)
-    per_seat: list[dict[str, Any]] = field(default_factory=list)
-    udp_rcvbuf_errors: int | None = None
-    grid_skipped: float | None = None
-    dropped: dict[str, float] = field(default_factory=dict)
-    delays: list[float] = field(default_factory=list)
-    seat_p95: list[float] = field(default_factory=list)
-    unread: int = 0
-    loop_lag: float | None = None
-    error: str | None = None
-
-    def loss_pct(self, role: str, window: bool = False) -> float | None:
-        """Incoming frames of ``role`` lost, % of those sent (whole run, or the window)."""
-        sent = (self.window_sent if window else self.sent).get(role, 0)
-        received = (self.window_received if window else self.received).get(role, 0)
-        if not sent:
-            return None
-        return max(0, sent - received) * 100.0 / sent
-
-
 def run_once(
     n: int,
     duration: float,
@@ -258,9 +218,18 @@ def run_once(
     loops: dict[str, list[bytes]],
     desktop: bool,
     pin: bool,
+    *,
+    label: str = "",
+    server_args: tuple[str, ...] = (),
+    supervise: bool = False,
 ) -> Result:
-    """Start a fresh server and N seats, measure over ``duration`` s, tear everything down."""
-    result = Result(seats=n)
+    """Start a fresh server and N seats, measure over ``duration`` s, tear everything down.
+
+    `server_args` are more server flags; `supervise` adds a supervisor process that watches
+    the room and focuses on the first seat.
+    """
+    result = Result(seats=n, label=label)
+    supervisor: tuple[mp.process.BaseProcess, Connection] | None = None
     port = free_port()
     ctx = mp.get_context("spawn")
     procs: list[mp.process.BaseProcess] = []
@@ -277,7 +246,9 @@ def run_once(
                 raise RuntimeError(f"load session has {len(experts)} experts, need {n}")
             base_url = f"http://127.0.0.1:{port}"
             # One media worker: the room lives on one core, as it does in production.
-            server = start_server(common, Path(tmp) / "server.log", workers=1, cpus=server_cpus)
+            server = start_server(
+                [*common, *server_args], Path(tmp) / "server.log", workers=1, cpus=server_cpus
+            )
             wait_healthy(base_url, server)
             server_ps = psutil.Process(server.pid)
 
@@ -313,10 +284,21 @@ def run_once(
                     raise RuntimeError(f"seat {index}: {kind}: {data}")
                 keys.append(data["key"])
             seat_ps = [psutil.Process(p.pid) for p in procs if p.pid is not None]
+            if supervise:
+                url = cli("token", "--supervisor", "基准测试监督员", *common).strip()
+                job = SupervisorJob(
+                    base_url,
+                    parse_qs(urlparse(url).query)["token"][0],
+                    str(experts[0]["session_id"]),
+                    keys[0],
+                    seat_cpus,
+                )
+                supervisor = _start_supervisor(ctx, job)
 
             time.sleep(warmup)  # steady state: every tile has a picture, rates have settled
             cpu0 = tree_cpu_seconds(server_ps)
             seats_cpu0 = sum(cpu_seconds(p) for p in seat_ps)
+            watched0 = _mark_supervisor(supervisor)
             udp0 = udp_rcvbuf_errors()
             wall0 = time.monotonic()
             # Seats count what they sent while the server's counters are read: same instant.
@@ -334,6 +316,7 @@ def run_once(
             wall1 = time.monotonic()
             cpu1 = tree_cpu_seconds(server_ps)
             seats_cpu1 = sum(cpu_seconds(p) for p in seat_ps)
+            watched1 = _mark_supervisor(supervisor)
             udp1 = udp_rcvbuf_errors()
             if udp0 is not None and udp1 is not None:
                 result.udp_rcvbuf_errors = udp1 - udp0
@@ -342,6 +325,12 @@ def run_once(
             )
             window = wall1 - wall0
             result.window_s = window
+            if watched0 is not None and watched1 is not None:
+                result.supervisor_cpu = (watched1.pop("cpu") - watched0.pop("cpu")) * 100 / window
+                span = watched1["t"] - watched0["t"]
+                result.supervisor_fps = {
+                    k: (watched1[k] - watched0[k]) / span for k in watched1 if k != "t"
+                }
             result.server_cpu = (cpu1 - cpu0) * 100.0 / window
             result.seats_cpu = (seats_cpu1 - seats_cpu0) * 100.0 / window
             result.grid_fps = [
@@ -423,133 +412,46 @@ def run_once(
                 tail = log_path.read_text(errors="replace").splitlines()[-15:]
                 result.error += "\n    server log:\n    " + "\n    ".join(tail)
         finally:
+            if supervisor is not None:
+                stop_processes([supervisor[1]], [supervisor[0]], None)
             stop_processes(conns, procs, server)
     return result
 
 
+def _start_supervisor(ctx: Any, job: SupervisorJob) -> tuple[mp.process.BaseProcess, Connection]:
+    """The supervisor process, once it watches the room and the seat."""
+    parent_end, child_end = ctx.Pipe()
+    proc = ctx.Process(
+        target=supervisor_process, args=(job, child_end), name="bench-supervisor", daemon=True
+    )
+    proc.start()
+    child_end.close()
+    if not parent_end.poll(READY_TIMEOUT):
+        raise TimeoutError(f"supervisor not watching in {READY_TIMEOUT:.0f} s")
+    kind, data = parent_end.recv()
+    if kind != "ready":
+        raise RuntimeError(f"supervisor: {kind}: {data}")
+    return proc, parent_end
+
+
+def _mark_supervisor(
+    supervisor: tuple[mp.process.BaseProcess, Connection] | None,
+) -> dict[str, Any] | None:
+    """The supervisor's frame counts and CPU seconds now."""
+    if supervisor is None:
+        return None
+    proc, conn = supervisor
+    conn.send("mark")
+    if not conn.poll(REPLY_TIMEOUT):
+        raise TimeoutError("supervisor did not answer")
+    kind, data = conn.recv()
+    if kind != "mark":
+        raise RuntimeError(f"supervisor: {kind}: {data}")
+    assert proc.pid is not None
+    return {**data, "cpu": cpu_seconds(psutil.Process(proc.pid))}
+
+
 # ---- report ----------------------------------------------------------------------------------
-
-
-def _fmt(value: float | None, spec: str, unit: str = "") -> str:
-    """Format a possibly missing figure."""
-    return "n/a" if value is None else f"{value:{spec}}{unit}"
-
-
-def print_result(r: Result, per_seat: bool = False) -> None:
-    """Print one N's table."""
-    print(f"\n== {r.seats} seats, window {r.window_s:.1f} s ==")
-    if r.error:
-        print(f"  FAILED: {r.error}")
-        return
-    target = r.seats == 10
-    rows = []
-    cpu_per_seat = r.server_cpu / r.seats if r.seats else 0.0
-    rows.append(
-        (
-            "server CPU",
-            f"{r.server_cpu:.1f} % of one core ({cpu_per_seat:.1f} % per seat)",
-            f"target <= {TARGET_CPU:.0f} %" if target else "",
-        )
-    )
-    rows.append(("seat processes CPU", f"{r.seats_cpu:.1f} % of one core (the load generator)", ""))
-    fps = r.grid_fps
-    rows.append(
-        (
-            "grid fps per seat",
-            f"min {_fmt(min(fps) if fps else None, '.1f')}  median "
-            f"{_fmt(statistics.median(fps) if fps else None, '.1f')}  "
-            f"(server gauge {_fmt(r.server_grid_fps, '.1f')})",
-            f"target >= {TARGET_FPS:.0f}" if target else "",
-        )
-    )
-    loss = "  ".join(
-        f"{role} {_fmt(r.loss_pct(role), '.2f', ' %')} "
-        f"({r.received.get(role, 0)}/{r.sent.get(role, 0)})"
-        for role in ROLES
-    )
-    window_loss = "  ".join(
-        f"{role} {_fmt(r.loss_pct(role, window=True), '.2f', ' %')} "
-        f"({r.window_received.get(role, 0)}/{r.window_sent.get(role, 0)})"
-        for role in ROLES
-    )
-    rows.append(
-        (
-            "incoming frames lost",
-            window_loss + "  (window)",
-            f"target < {TARGET_LOSS} %" if target else "",
-        )
-    )
-    # Whole run: exact counts (sending stopped, in-flight frames landed), start-up included.
-    rows.append(("", loss + "  (whole run)", ""))
-    received, lost = r.grid_rtp
-    rows.append(("grid RTP at the seats", f"{received} packets received, {lost} lost (window)", ""))
-    dropped = ", ".join(f"{k} {v:.0f}" for k, v in sorted(r.dropped.items())) or "none"
-    rows.append(("server frames dropped", dropped + " (window)", ""))
-    rows.append(
-        (
-            "grid frames skipped",
-            f"{_fmt(r.grid_skipped, '.0f')} (server behind its schedule, window)",
-            "",
-        )
-    )
-    rows.append(
-        (
-            "UDP receive-buffer drops",
-            f"{_fmt(r.udp_rcvbuf_errors, 'd')} datagrams (kernel, system-wide, window)",
-            "",
-        )
-    )
-    rows.append(
-        (
-            "glass-to-glass delay",
-            f"p50 {_ms(_percentile(r.delays, 50))}"
-            f"  p95 {_ms(_percentile(r.delays, 95))}  worst seat p95 "
-            f"{_ms(max(r.seat_p95) if r.seat_p95 else None)}  (n={len(r.delays)}, "
-            f"unreadable tiles {r.unread})",
-            "",
-        )
-    )
-    rows.append(("server event-loop lag", _ms(r.loop_lag) + " (last sample)", ""))
-    width = max(len(name) for name, _, _ in rows)
-    for name, value, note in rows:
-        print(f"  {name:<{width}}  {value}" + (f"   [{note}]" if note else ""))
-    if per_seat:
-        print("  per seat (window): camera received/sent, grid fps, delay p50/p95, unreadable")
-        for seat in r.per_seat:
-            print(
-                f"    {seat['seat']}  {seat['camera received']}/{seat['camera sent']}  "
-                f"{seat['grid fps']:.1f} fps  {_ms(seat['delay p50'])} / "
-                f"{_ms(seat['delay p95'])}  {seat['unreadable']}"
-            )
-
-
-def _ms(seconds: float | None) -> str:
-    """Seconds as milliseconds, or n/a."""
-    return "n/a" if seconds is None else f"{seconds * 1000:.0f} ms"
-
-
-def print_summary(results: list[Result]) -> None:
-    """Print one line per N."""
-    print("\n== summary ==")
-    print(
-        f"  {'seats':>5}  {'server CPU %':>12}  {'grid fps min':>12}  {'camera lost %':>13}  "
-        f"{'delay p50':>9}  {'delay p95':>9}"
-    )
-    for r in results:
-        if r.error:
-            print(f"  {r.seats:>5}  failed")
-            continue
-        print(
-            f"  {r.seats:>5}  {r.server_cpu:>12.1f}  "
-            f"{_fmt(min(r.grid_fps) if r.grid_fps else None, '.1f'):>12}  "
-            f"{_fmt(r.loss_pct('camera', window=True), '.2f'):>13}  "
-            f"{_ms(_percentile(r.delays, 50)):>9}  "
-            f"{_ms(_percentile(r.delays, 95)):>9}"
-        )
-    print(
-        f"  targets at 10 seats: server <= {TARGET_CPU:.0f} % of one core, grid >= "
-        f"{TARGET_FPS:.0f} fps, < {TARGET_LOSS} % frames lost"
-    )
 
 
 TONES = (330.0, 440.0, 550.0, 660.0, 770.0)
@@ -581,6 +483,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="do not give the server a CPU of its own (seats on the others)",
     )
+    parser.add_argument(
+        "--supervision-seats",
+        type=int,
+        default=10,
+        help="seats of the supervision runs (analysis off; supervisor in focus view); 0: none",
+    )
     args = parser.parse_args(argv)
     counts = [int(x) for x in args.seats.split(",") if x.strip()]
     server_cpus, seat_cpus = cpu_split(not args.no_pin)
@@ -609,7 +517,30 @@ def main(argv: list[str] | None = None) -> int:
         )
         print_result(result, args.per_seat)
         results.append(result)
+    if args.supervision_seats:
+        n = args.supervision_seats
+        baseline = next((r for r in results if r.seats == n and not r.error), None)
+        variants = [("analysis off", ("--analysis-interval", "0"), False)]
+        if baseline is None:
+            variants.append(("analysis on", (), False))
+        variants.append(("analysis on, supervisor in focus", (), True))
+        for label, server_args, supervise in variants:
+            result = run_once(
+                n,
+                args.duration,
+                args.warmup,
+                loops,
+                not args.no_desktop,
+                not args.no_pin,
+                label=label,
+                server_args=server_args,
+                supervise=supervise,
+            )
+            print_result(result, args.per_seat)
+            results.append(result)
     print_summary(results)
+    if args.supervision_seats:
+        print_supervision(results, args.supervision_seats)
     return 0
 
 

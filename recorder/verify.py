@@ -125,7 +125,8 @@ class _Checker:
             reported = self._segments(name, regular, digests, manifest)
         self._sums(name, regular, digests, seal, reported)
         chain_start = GENESIS if number == 1 else previous_seal
-        self._events(name, regular, manifest, seal, chain_start)
+        items = self._events(name, regular, manifest, seal, chain_start)
+        self._evidence(name, number, regular, digests, items)
         if manifest is not None and seal:
             self._merkle(name, manifest, seal)
         if SEAL_JSON in digests:
@@ -313,9 +314,10 @@ class _Checker:
         manifest: Manifest | None,
         seal: dict[str, Any],
         chain_start: object,
-    ) -> None:
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """Check the hash chain and the counts; returns the events (line number, record)."""
         if EVENTS_JSONL not in regular:
-            return
+            return []
         where = f"{name}/{EVENTS_JSONL}"
         raw = regular[EVENTS_JSONL].read_bytes()
         if raw and not raw.endswith(b"\n"):
@@ -351,6 +353,32 @@ class _Checker:
                 self.diff(where, f"has {len(items)} events, the {source} says {count!r}")
             if start is not None and last_hash != last:
                 self.diff(where, f"the last event's hash is not the {source}'s last_event_hash")
+        return items
+
+    def _evidence(
+        self,
+        name: str,
+        number: int,
+        regular: dict[str, Path],
+        digests: dict[str, tuple[str, str]],
+        items: list[tuple[int, dict[str, Any]]],
+    ) -> None:
+        """An evidence picture an event cites is there, with the digests the event recorded.
+
+        The event log binds a picture the moment its warning is logged, long before the part
+        is sealed; a picture swapped in between is caught here.
+        """
+        for line, record in items:
+            data = record.get("data")
+            evidence = data.get("evidence") if isinstance(data, dict) else None
+            if not isinstance(evidence, dict) or evidence.get("part", number) != number:
+                continue
+            rel = str(evidence.get("path", ""))
+            where = f"{name}/{rel}"
+            if rel not in regular:
+                self.diff(where, f"deleted: cited as evidence by event line {line}")
+            elif digests[rel] != (evidence.get("sha256"), evidence.get("sm3")):
+                self.diff(where, f"differs from the digests cited by event line {line}")
 
     def _merkle(self, name: str, manifest: Manifest, seal: dict[str, Any]) -> None:
         where = f"{name}/{SEAL_JSON}"

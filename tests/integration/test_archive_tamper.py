@@ -20,6 +20,7 @@ from recorder.seal import ServerKey, part_name, seal_hash, seal_json_bytes, seal
 from recorder.verify import VerifyReport, verify_archive
 
 SESSION = "s-2024-0417-001"
+EVIDENCE = "evidence/seat_empty-v1-3.jpg"
 TRACKS = (
     TrackEntry("room-grid", "video", "VP8", "会场画面"),
     TrackEntry("v1-3-microphone", "audio", "opus", "专家 3 麦克风"),
@@ -63,6 +64,11 @@ def build_part(
             )
             append_journal(part_dir / "segments.jsonl", entry)
             segments.append(entry)
+    picture = part_dir / EVIDENCE
+    picture.parent.mkdir()
+    picture.write_bytes(b"\xff\xd8\xff" + rng.randbytes(3_000))
+    sha, sm3 = file_digests(picture)
+    evidence = {"path": EVIDENCE, "part": number, "sha256": sha, "sm3": sm3}
     seq = first_seq
     with EventLogWriter(part_dir / "events.jsonl", previous or GENESIS) as log:
         for kind, data in (
@@ -70,6 +76,7 @@ def build_part(
             ("expert_signed_in", {"seat": 3, "name": "张三"}),
             ("vote_cast", {"round": 1, "choice": "同意"}),
             ("note", {"text": "监督意见：无异议"}),
+            ("warning_started", {"kind": "seat_empty", "seat": "v1:3", "evidence": evidence}),
             ("recording_stopped", {"state": state}),
         ):
             log.append(seq, f"2024-04-17T09:{seq:02d}:00+08:00", kind, "host-1", data)
@@ -284,6 +291,17 @@ def add_file_beside_seal(a: Path, keys: tuple[ServerKey, ServerKey]) -> None:
     (a / "part-0002/notes.txt").write_text("later addition")
 
 
+def swap_evidence_then_reseal(a: Path, keys: tuple[ServerKey, ServerKey]) -> None:
+    # A picture swapped before the part was sealed: SHA256SUMS and the seal agree with it,
+    # only the event that cited the picture when it was taken does not.
+    (a / "part-0001" / EVIDENCE).write_bytes(b"\xff\xd8\xff another picture")
+    reseal(a / "part-0001", keys[0], None, None)
+
+
+def delete_evidence(a: Path, keys: tuple[ServerKey, ServerKey]) -> None:
+    (a / "part-0002" / EVIDENCE).unlink()
+
+
 CASES = [
     (flip_byte, SEG, "SHA-256"),
     (truncate_segment, SEG, "size"),
@@ -292,9 +310,9 @@ CASES = [
     (edit_event_data, EV1, "line 3 (seq 3): hash does not match"),
     (delete_event_line, EV1, "line 2 (seq 3): prev"),
     (insert_forged_event, EV1, "line 4 (seq 3): prev"),
-    (insert_and_rechain, EV1, "has 6 events, the seal says 5"),
+    (insert_and_rechain, EV1, "has 7 events, the seal says 6"),
     (swap_event_lines, EV1, "line 2 (seq 3): prev"),
-    (delete_last_event, "part-0002/events.jsonl", "has 4 events"),
+    (delete_last_event, "part-0002/events.jsonl", "has 5 events"),
     (edit_manifest, "part-0001/manifest.json", "SHA-256 differs"),
     (edit_sha256sums, "part-0001/SHA256SUMS", "sha256sums_sha256"),
     (resign_with_other_key, "part-0002/seal.sig", "unknown key"),
@@ -303,6 +321,8 @@ CASES = [
     (edit_part1_seal, "part-0001/seal.sig", "does not verify"),
     (remove_part1, "part-0001", "part is missing"),
     (add_file_beside_seal, "part-0002/notes.txt", "added file"),
+    (swap_evidence_then_reseal, f"part-0001/{EVIDENCE}", "digests cited by event line 5"),
+    (delete_evidence, f"part-0002/{EVIDENCE}", "cited as evidence by event line 5"),
 ]
 
 
@@ -312,7 +332,7 @@ def test_the_untouched_archive_verifies_clean(sealed: Path, keys, tmp_path: Path
         sealed, trusted_keys=[keys[0].public_pem()], progress=lambda d, t: seen.append((d, t))
     )
     assert report.differences == []
-    assert (report.parts, report.segments, report.events) == (2, 12, 10)
+    assert (report.parts, report.segments, report.events) == (2, 12, 12)
     assert report.key_trusted is True
     assert report.key_fingerprints == [keys[0].fingerprint()]
     assert seen[-1] == (report.bytes, report.bytes) and report.bytes > 12 * 2000

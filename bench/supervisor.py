@@ -1,0 +1,73 @@
+"""A supervisor for the room benchmark: a process that watches the room and focuses on a seat.
+
+It runs a WallClient (Socket.IO ``/wall`` and aiortc viewers, as the wall page does): one
+``watch`` of the room (grid and mix) and one ``focus`` on a seat (its camera and desktop as sent,
+and the mix). It answers the parent's ``mark`` with the frames it has received so far, so the
+benchmark can show that the supervisor was really served during the window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+
+@dataclass
+class SupervisorJob:
+    """Where the supervisor watches: the room and the seat to focus on."""
+
+    base_url: str
+    token: str
+    session_id: str
+    seat: str
+    cpus: set[int] | None = None
+
+
+def supervisor_process(job: SupervisorJob, conn: Connection) -> None:
+    """Entry point: watch until told to stop; report errors instead of dying silently."""
+    if job.cpus:
+        os.sched_setaffinity(0, job.cpus)
+    try:
+        asyncio.run(_run(job, conn))
+    except Exception as exc:
+        with contextlib.suppress(OSError):
+            conn.send(("error", repr(exc)))
+    finally:
+        conn.close()
+
+
+async def _run(job: SupervisorJob, conn: Connection) -> None:
+    from signaling.wallclient import WallClient
+
+    async with WallClient(job.base_url, job.token, keep_rgb=False) as wall:
+        await wall.wait_rooms(
+            lambda rooms: any(r["session_id"] == job.session_id and r["live"] for r in rooms), 30
+        )
+        watch = await wall.watch(job.session_id)
+        focus = await wall.focus(job.session_id, job.seat)
+        await watch.wait_frames("grid", 5, 30)
+        await focus.wait_frames("camera", 5, 30)
+
+        def counts() -> dict[str, Any]:
+            return {
+                "t": time.time(),
+                "grid": watch.tracks["grid"].frames,
+                "camera": focus.tracks["camera"].frames,
+                "desktop": focus.tracks["desktop"].frames,
+                "mix": focus.tracks["mix"].frames,
+            }
+
+        conn.send(("ready", counts()))
+        loop = asyncio.get_running_loop()
+        while True:
+            command = await loop.run_in_executor(None, conn.recv)
+            if command == "mark":
+                conn.send(("mark", counts()))
+            elif command == "stop":
+                conn.send(("stopped", counts()))
+                return
