@@ -15,7 +15,12 @@ import av
 from media.fanout import PacketFanout, PacketTrack
 from media.tap import EncodedFrame
 
-FORWARDED_ROLES = frozenset({"camera", "desktop"})
+FORWARDED_ROLES = frozenset({"camera", "desktop", "roomcam"})
+
+
+def camera_key(camera_id: str) -> str:
+    """The key under which a room camera is forwarded (beside the seats' keys)."""
+    return f"camera:{camera_id}"
 
 
 def frame_packet(frame: EncodedFrame) -> av.Packet:

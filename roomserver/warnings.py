@@ -66,6 +66,7 @@ class WarningThresholds:
     frozen_s: float = 10.0
     track_lost_s: float = 8.0
     disconnected_s: float = 5.0
+    camera_down_s: float = 10.0  # a room camera unreachable or silent this long
     late_after_s: float = 15 * 60.0  # 8.4-7-4: 15 minutes after the scheduled start
     dark_luma: float = 30.0
     covered_contrast: float = 6.0  # luma standard deviation of a lens under a hand or paper

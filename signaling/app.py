@@ -77,12 +77,22 @@ def create_app(config: AppConfig) -> web.Application:
         # Parts left open by a crash are repaired and sealed before anything new is recorded.
         await archives.recover()
         seats: SeatNamespace | None = None
+        wall: WallNamespace | None = None
 
         def worker_event(worker: WorkerProcess, name: str, params: dict[str, Any]) -> None:
             if name == "camera_warning":
                 tasks.spawn(warnings.camera_warning(params), name="camera-warning")
+            elif name == "room_camera":
+                tasks.spawn(room_camera(params), name="room-camera")
             elif seats is not None:
                 seats.on_worker_event(worker, name, params)
+
+        async def room_camera(params: dict[str, Any]) -> None:
+            room = await rooms.camera_changed(params)
+            if room is not None:
+                warnings.camera_status(room, str(params.get("camera")), str(params.get("state")))
+                if wall is not None:
+                    wall.changed(room)
 
         async def worker_lost(worker: WorkerProcess, lost: set[str]) -> None:
             await rooms.relocate(worker, lost)
@@ -102,7 +112,7 @@ def create_app(config: AppConfig) -> web.Application:
             on_lost=worker_lost,
         )
         await pool.start()
-        rooms = RoomManager(store, pool, archives, events)
+        rooms = RoomManager(store, pool, archives, events, cameras=config.room_cameras)
         warnings = WarningCenter(
             rooms=rooms, events=events, store=store, thresholds=config.warnings, tasks=tasks
         )

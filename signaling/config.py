@@ -54,6 +54,14 @@ class IceConfig:
 
 
 @dataclass(frozen=True)
+class RoomCamera:
+    """A venue's room monitoring camera (an IP camera or NVR channel), pulled over RTSP."""
+
+    venue_id: str
+    url: str
+
+
+@dataclass(frozen=True)
 class AppConfig:
     """Everything the server needs, parsed once at start-up and passed in."""
 
@@ -65,6 +73,7 @@ class AppConfig:
     recorder: RecorderConfig = field(default_factory=RecorderConfig)
     ice: IceConfig = field(default_factory=IceConfig)
     warnings: WarningThresholds = field(default_factory=WarningThresholds)
+    room_cameras: tuple[RoomCamera, ...] = ()
     tls_cert: Path | None = None
     tls_key: Path | None = None
     public_url: str | None = None
@@ -117,6 +126,7 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
     "database_url": ("str", None, "SQLAlchemy URL; default SQLite in the data directory"),
     "ice_host": ("list", None, "host addresses or interfaces for ICE (repeatable, comma list)"),
     "ice_server": ("list", [], "STUN/TURN URL offered to browsers (repeatable)"),
+    "room_camera": ("list", [], "a venue's room camera as VENUE_ID=rtsp://... (repeatable)"),
     "turn_username": ("str", None, "TURN username"),
     "turn_credential": ("str", None, "TURN credential"),
     "announced_address": ("str", None, "public IP announced in ICE candidates (1:1 NAT)"),
@@ -243,6 +253,12 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
             raise ConfigError(
                 f"ICE server URL must start with stun: or turn:, not {server.urls[0]}"
             )
+    cameras = []
+    for entry in settings["room_camera"] or []:
+        venue_id, sep, url = entry.partition("=")
+        if not sep or not venue_id.strip() or not url.strip():
+            raise ConfigError(f"room_camera must be VENUE_ID=rtsp://..., not {entry!r}")
+        cameras.append(RoomCamera(venue_id=venue_id.strip(), url=url.strip()))
     level = str(settings["log_level"]).upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"log_level must be DEBUG, INFO, WARNING or ERROR, not {level}")
@@ -277,6 +293,7 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
             seat_empty_s=float(settings["seat_empty_seconds"]),
             late_after_s=float(settings["late_minutes"]) * 60,
         ),
+        room_cameras=tuple(cameras),
         recorder=RecorderConfig(
             segment_seconds=float(settings["segment_seconds"]),
             retention_years=settings["retention_years"],

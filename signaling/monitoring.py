@@ -24,6 +24,7 @@ from roomserver.store import SqlStore
 from roomserver.warnings import (
     CAMERA_KINDS,
     WARNING_LABELS,
+    Condition,
     SeatPresenceRules,
     Transition,
     WarningKind,
@@ -99,6 +100,7 @@ class WarningCenter:
         self._open: dict[str, dict[tuple[WarningKind, str | None], OpenWarning]] = {}
         self._presence: dict[str, dict[str, SeatPresenceRules]] = {}
         self._labels: dict[str, dict[str, str]] = {}
+        self._cameras: dict[str, dict[str, tuple[Condition, bool]]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -137,6 +139,17 @@ class WarningCenter:
         else:
             await self._end(session_id, seat, kind, at, "cleared")
 
+    def camera_status(self, room: Room, camera_id: str, state: str) -> None:
+        """A room camera's state changed (``up``, ``down``, ``invalid``, ``connecting``)."""
+        key = f"camera:{camera_id}"
+        cameras = self._cameras.setdefault(room.id, {})
+        condition = cameras.get(key, (None, False))[0] or Condition(
+            WarningKind.ROOM_CAMERA_DOWN, self._thresholds.camera_down_s
+        )
+        cameras[key] = (condition, state in ("down", "invalid"))
+        label = room.cameras.get(camera_id, {}).get("label", camera_id)
+        self._labels.setdefault(room.id, {})[key] = label
+
     async def media_restarted(self, room: Room) -> None:
         """The room's analysis starts afresh in a new worker: its camera warnings end here."""
         for warning in list(self._open.get(room.id, {}).values()):
@@ -150,6 +163,7 @@ class WarningCenter:
             await self._end(session_id, warning.seat, warning.kind, now, "session_ended")
         self._presence.pop(session_id, None)
         self._labels.pop(session_id, None)
+        self._cameras.pop(session_id, None)
 
     # -- connections ----------------------------------------------------------------------------
 
@@ -177,6 +191,10 @@ class WarningCenter:
         if room.ended:
             return
         now = time.time()
+        for key, (condition, down) in list(self._cameras.get(room.id, {}).items()):
+            transition = condition.update(down, now)
+            if transition is not None:
+                await self._apply(room.id, key, [transition])
         rules = self._rules(room.id, room.session.scheduled_start, room.tiles())
         for key, seat_rules in rules.items():
             state = room.seats.get(key)

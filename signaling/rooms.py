@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from roomserver.model import Session, Venue
 from roomserver.rules import RosterSeat, roster_seats
 from roomserver.store import SqlStore
+from signaling.config import RoomCamera
 from signaling.events import EventLog, RemoteArchive
 from signaling.metrics import RoomSample
 from signaling.wire import ConnectionLost, WireError
@@ -103,6 +105,8 @@ class Room:
         self.seats: dict[str, SeatState] = {}
         self.stats: dict[str, Any] = {}
         self.warnings_sent: dict[str, SentWarning] = {}
+        # Room cameras of the session's venues: id -> {id, label, state, detail, codec, ...}.
+        self.cameras: dict[str, dict[str, Any]] = {}
 
     @property
     def id(self) -> str:
@@ -166,12 +170,15 @@ class RoomManager:
         pool: WorkerPool,
         archives: ArchiveManager,
         events: EventLog,
+        cameras: Sequence[RoomCamera] = (),
     ) -> None:
         self._store = store
+        self._cameras = tuple(cameras)
         self._pool = pool
         self._archives = archives
         self._events = events
         self._rooms: dict[str, Room] = {}
+        self._opening: dict[str, Room] = {}  # its worker may report on it before it is listed
         self._lock = asyncio.Lock()
         self._reapers: dict[str, asyncio.Task[None]] = {}
         self._closed = False
@@ -273,7 +280,11 @@ class RoomManager:
         participants = await self._store.list_participants(session_id)
         roster = roster_seats(session, venues, participants)
         room = Room(session, venues, roster, self._pool.place(self.seats_on))
-        await self._start_media(room)
+        self._opening[session_id] = room
+        try:
+            await self._start_media(room)
+        finally:
+            del self._opening[session_id]
         logger.info(
             "room %s (%s) opened with %d seats on worker %d",
             session_id,
@@ -285,6 +296,10 @@ class RoomManager:
 
     async def _start_media(self, room: Room) -> None:
         """Open the room on its worker with a new archive part, and mirror events into it."""
+        cameras = self._room_cameras(room)
+        room.cameras = {
+            c["id"]: {"id": c["id"], "label": c["label"], "state": "connecting"} for c in cameras
+        }
         opened = await room.worker.request(
             "open_room",
             {
@@ -292,6 +307,7 @@ class RoomManager:
                 "project_code": room.session.project_code,
                 "project_name": room.session.project_name,
                 "tiles": room.tiles(),
+                "cameras": cameras,
             },
         )
         room.worker.rooms.add(room.id)
@@ -305,6 +321,49 @@ class RoomManager:
             {"part": room.archive.part, "worker": room.worker.index},
             session_id=room.id,
         )
+
+    async def camera_changed(self, params: dict[str, Any]) -> Room | None:
+        """A room camera's state from its worker; up, down and invalid are logged as they
+        change (``room_camera``): when a room was not watched is part of the record."""
+        session_id = str(params.get("session_id"))
+        room = self._rooms.get(session_id) or self._opening.get(session_id)
+        camera_id = str(params.get("camera"))
+        if room is None or camera_id not in room.cameras:
+            return None
+        entry = room.cameras[camera_id]
+        state = str(params.get("state"))
+        logged = entry.get("logged")
+        entry.update(
+            state=state,
+            detail=str(params.get("detail") or ""),
+            codec=params.get("codec"),
+            recorded=bool(params.get("recorded")),
+        )
+        if state != "connecting" and state != logged:
+            entry["logged"] = state
+            await self._events.append(
+                "room_camera",
+                {k: entry.get(k) for k in ("id", "label", "state", "detail", "codec", "recorded")},
+                session_id=room.id,
+            )
+        return room
+
+    def _room_cameras(self, room: Room) -> list[dict[str, str]]:
+        """The room cameras of the session's venues: id, label and URL for the worker."""
+        found = []
+        for venue_id in room.session.venue_ids():
+            venue = room.venues[venue_id]
+            place = "主场" if venue_id == room.session.main_venue_id else "副场"
+            mine = [c for c in self._cameras if c.venue_id == venue_id]
+            for number, camera in enumerate(mine, start=1):
+                found.append(
+                    {
+                        "id": re.sub(r"[^A-Za-z0-9_-]", "-", f"{venue_id}-{number}")[:60],
+                        "label": f"{venue.city}{place} · 监控{number}",
+                        "url": camera.url,
+                    }
+                )
+        return found
 
     async def drain(self, worker: WorkerProcess) -> list[str]:
         """Move every room off `worker` (for maintenance); no new room is placed there.

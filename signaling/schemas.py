@@ -73,6 +73,17 @@ class FocusRequest(_Payload):
     roles: dict[str, Literal["camera", "desktop", "mix"]] = Field(max_length=4)
 
 
+class CameraViewRequest(_Payload):
+    """``camera`` (supervision wall): a receive-only offer for a room monitoring camera."""
+
+    session_id: Id
+    camera: Id
+    viewer: ViewerId
+    type: Literal["offer"]
+    sdp: str = Field(min_length=10, max_length=MAX_SDP_BYTES)
+    roles: dict[str, Literal["roomcam"]] = Field(max_length=2)
+
+
 class ViewerCandidateRequest(IceCandidateRequest):
     """``ice_candidate`` of a viewer connection."""
 

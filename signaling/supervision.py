@@ -23,6 +23,7 @@ from signaling.errors import as_room_error
 from signaling.monitoring import WarningCenter
 from signaling.rooms import Room, SentWarning, roster_offline
 from signaling.schemas import (
+    CameraViewRequest,
     FocusRequest,
     NoteRequest,
     UnwatchRequest,
@@ -50,10 +51,13 @@ class View:
     viewer: str
     session_id: str
     seat: str | None
+    camera: str | None = None
     started: float = field(default_factory=time.time)
 
     @property
     def mode(self) -> str:
+        if self.camera is not None:
+            return "camera"
         return "focus" if self.seat is not None else "watch"
 
 
@@ -155,6 +159,20 @@ class WallNamespace(socketio.AsyncNamespace):
         request = parse_payload(FocusRequest, data)
         return await self._open_view(
             sid, request.session_id, request.viewer, request.seat, request.sdp, dict(request.roles)
+        )
+
+    @acked("camera")
+    async def on_camera(self, sid: str, data: Any) -> dict[str, Any]:
+        """Watch a room monitoring camera, as it sends its pictures."""
+        request = parse_payload(CameraViewRequest, data)
+        return await self._open_view(
+            sid,
+            request.session_id,
+            request.viewer,
+            None,
+            request.sdp,
+            dict(request.roles),
+            camera=request.camera,
         )
 
     @acked("ice_candidate")
@@ -265,10 +283,14 @@ class WallNamespace(socketio.AsyncNamespace):
         seat: str | None,
         sdp: str,
         roles: dict[str, str],
+        *,
+        camera: str | None = None,
     ) -> dict[str, Any]:
         supervisor = self._supervisor(sid)
         await self._open_session(supervisor, session_id, seat)
         room = self._live_room(session_id)
+        if camera is not None and camera not in room.cameras:
+            raise NotFound("该评标室没有这个监控摄像头")
         previous = supervisor.views.get(viewer)
         if previous is not None:
             await self._end_view(supervisor, previous, "replaced")
@@ -276,14 +298,15 @@ class WallNamespace(socketio.AsyncNamespace):
             "open_viewer",
             viewer=self._worker_key(sid, viewer),
             seat=seat,
+            camera=camera,
             sdp=sdp,
             roles=roles,
         )
-        view = View(viewer=viewer, session_id=session_id, seat=seat)
+        view = View(viewer=viewer, session_id=session_id, seat=seat, camera=camera)
         supervisor.views[viewer] = view
         await self.services.events.append(
             "supervision_started",
-            {"supervisor": supervisor.name, "view": view.mode, "seat": seat},
+            {"supervisor": supervisor.name, "view": view.mode, "seat": seat, "camera": camera},
             session_id=session_id,
             actor=supervisor.grants.participant_id,
         )
@@ -305,6 +328,7 @@ class WallNamespace(socketio.AsyncNamespace):
                 "supervisor": supervisor.name,
                 "view": view.mode,
                 "seat": view.seat,
+                "camera": view.camera,
                 "seconds": round(time.time() - view.started, 1),
                 "reason": reason,
             },
@@ -405,4 +429,9 @@ class WallNamespace(socketio.AsyncNamespace):
             "seats_expected": len(seats),
             "seats": seats,
             "warnings": self.warnings.for_session(session.id) if self.warnings else [],
+            "cameras": [
+                {k: v for k, v in c.items() if k != "logged"} for c in room.cameras.values()
+            ]
+            if room is not None
+            else [],
         }

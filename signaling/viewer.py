@@ -6,6 +6,7 @@ Two kinds of view, each one connection:
   encoded once for every listener; a viewer costs packets, never an encode.
 - ``focus``: one seat's camera and desktop exactly as the seat sent them (no decode, no
   re-encode), and the room's mix.
+- ``camera``: a room monitoring camera exactly as it sent its pictures over RTSP.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
+from media.forward import camera_key
 from media.room import RoomMedia
 from media.tap import hook_keyframe_requests
 from roomserver.errors import InvalidRequest
@@ -37,6 +39,7 @@ logger = logging.getLogger(__name__)
 VIEW_ROLES: dict[str, dict[str, str]] = {
     "watch": {"grid": "video", "mix": "audio"},
     "focus": {"camera": "video", "desktop": "video", "mix": "audio"},
+    "camera": {"roomcam": "video"},
 }
 
 
@@ -50,11 +53,13 @@ class ViewerSession:
         viewer: str,
         seat: str | None,
         ice: IceConfig,
+        camera: str | None = None,
         on_state: Callable[[str], None] | None = None,
     ) -> None:
         self.viewer = viewer
         self.seat = seat
-        self.mode = "focus" if seat is not None else "watch"
+        self.camera = camera
+        self.mode = "focus" if seat is not None else "camera" if camera is not None else "watch"
         self._media = media
         self._ice = ice
         self._on_state = on_state
@@ -132,6 +137,9 @@ class ViewerSession:
             track: MediaStreamTrack = media.grid_track()
         elif role == "mix":
             track = media.full_mix_track()
+        elif role == "roomcam":
+            assert self.camera is not None
+            track = media.forwards.subscribe(camera_key(self.camera), role)
         else:
             assert self.seat is not None
             track = media.forwards.subscribe(self.seat, role)
@@ -141,6 +149,9 @@ class ViewerSession:
     def _keyframe_request(self, role: str) -> Callable[[], None]:
         if role == "grid":
             return self._media.grid.request_keyframe
+        if role == "roomcam":
+            # An RTSP camera cannot be asked: the viewer starts at the camera's next keyframe.
+            return lambda: None
         seat = self.seat
         assert seat is not None
         return lambda: self._media.forwards.request_keyframe(seat, role)

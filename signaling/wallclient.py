@@ -31,7 +31,11 @@ logger = logging.getLogger(__name__)
 
 NAMESPACE = "/wall"
 CALL_TIMEOUT = 10.0
-VIEW_ROLES = {"watch": ("grid", "mix"), "focus": ("camera", "desktop", "mix")}
+VIEW_ROLES = {
+    "watch": ("grid", "mix"),
+    "focus": ("camera", "desktop", "mix"),
+    "camera": ("roomcam",),
+}
 
 
 class WallError(Exception):
@@ -57,11 +61,20 @@ class ReceivedTrack:
 class Viewer:
     """One receive-only connection of the wall."""
 
-    def __init__(self, viewer: str, session_id: str, seat: str | None, *, keep_rgb: bool) -> None:
+    def __init__(
+        self,
+        viewer: str,
+        session_id: str,
+        seat: str | None,
+        *,
+        keep_rgb: bool,
+        camera: str | None = None,
+    ) -> None:
         self.viewer = viewer
         self.session_id = session_id
         self.seat = seat
-        self.mode = "focus" if seat is not None else "watch"
+        self.camera = camera
+        self.mode = "camera" if camera else "focus" if seat is not None else "watch"
         self.tracks = {role: ReceivedTrack(role) for role in VIEW_ROLES[self.mode]}
         self.pc = RTCPeerConnection(
             RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
@@ -75,7 +88,7 @@ class Viewer:
     def add_transceivers(self) -> None:
         """Receive-only transceivers, one per role of the view, in role order."""
         for role in VIEW_ROLES[self.mode]:
-            kind = "audio" if role == "mix" else "video"
+            kind = "audio" if role == "mix" else "video"  # grid, camera, desktop, roomcam
             transceiver = self.pc.addTransceiver(kind, direction="recvonly")
             self._roles[id(transceiver.receiver)] = role
             self._transceivers.append((transceiver, role))
@@ -213,14 +226,22 @@ class WallClient:
         """Watch one seat (camera and desktop as sent, and the room's mix)."""
         return await self._view("focus", session_id, seat)
 
+    async def watch_camera(self, session_id: str, camera: str) -> Viewer:
+        """Watch a room monitoring camera."""
+        return await self._view("camera", session_id, None, camera=camera)
+
     async def unwatch(self, viewer: Viewer) -> None:
         """Close a viewer."""
         self.viewers.pop(viewer.viewer, None)
         await viewer.close()
         await self.call("unwatch", {"viewer": viewer.viewer})
 
-    async def _view(self, event: str, session_id: str, seat: str | None) -> Viewer:
-        viewer = Viewer(f"v{next(self._ids)}", session_id, seat, keep_rgb=self._keep_rgb)
+    async def _view(
+        self, event: str, session_id: str, seat: str | None, *, camera: str | None = None
+    ) -> Viewer:
+        viewer = Viewer(
+            f"v{next(self._ids)}", session_id, seat, keep_rgb=self._keep_rgb, camera=camera
+        )
         viewer.add_transceivers()
         await viewer.pc.setLocalDescription(await viewer.pc.createOffer())
         payload: dict[str, Any] = {
@@ -232,6 +253,8 @@ class WallClient:
         }
         if seat is not None:
             payload["seat"] = seat
+        if camera is not None:
+            payload["camera"] = camera
         try:
             answer = await self.call(event, payload)
             await viewer.pc.setRemoteDescription(

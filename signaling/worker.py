@@ -26,14 +26,17 @@ import psutil
 
 from media.analysis import jpeg
 from media.config import MediaConfig
+from media.forward import camera_key
 from media.grid import TileSpec
 from media.ice import apply_host_candidate_policy
 from media.mixencoder import packet_frame
 from media.room import RoomMedia
+from media.rtsp import PASS_THROUGH_CODECS, CameraState, CameraStatus, RtspCamera
+from media.tap import EncodedFrame
 from recorder.archive import ArchivedEvent, SessionArchive
 from recorder.config import RecorderConfig
 from recorder.seal import ServerKey
-from recorder.track import Gap
+from recorder.track import Gap, TrackRecorder
 from roomserver.errors import NotFound
 from roomserver.warnings import Transition, WarningThresholds
 from signaling.config import IceConfig, IceServer
@@ -102,6 +105,10 @@ class RoomHost:
         self.archive: SessionArchive | None = None
         self.peers: dict[str, PeerSession] = {}
         self.viewers: dict[str, ViewerSession] = {}
+        self.cameras: dict[str, RtspCamera] = {}
+        self.camera_labels: dict[str, str] = {}
+        self.camera_recorders: dict[str, TrackRecorder] = {}
+        self.camera_lock = asyncio.Lock()
 
     def seat_label(self, key: str) -> str:
         """The Chinese label of a seat."""
@@ -166,6 +173,7 @@ class Worker:
         project_name: str,
         tiles: list[dict[str, str]],
         record: bool = True,
+        cameras: list[dict[str, str]] | None = None,
     ) -> dict[str, Any]:
         """Start a room's media and a new archive part; returns the part and its last seq."""
         if session_id in self.rooms:
@@ -181,6 +189,8 @@ class Worker:
         self.rooms[session_id] = room
         if record:
             room.archive = await self._start_archive(room, project_name)
+        for camera in cameras or []:
+            await self._start_camera(room, camera["id"], camera["label"], camera["url"])
         if media.analysis is not None:
             media.analysis.on_warning = lambda seat, transition, snapshot: self.tasks.spawn(
                 self._camera_warning(room, seat, transition, snapshot),
@@ -226,16 +236,19 @@ class Worker:
         sdp: str,
         roles: dict[str, str],
         seat: str | None = None,
+        camera: str | None = None,
     ) -> dict[str, Any]:
-        """Answer a silent viewer's offer: the room (grid and mix) or one seat (``seat``)."""
+        """Answer a silent viewer's offer: the room (grid and mix), one seat or a room camera."""
         room = self._room(session_id)
         if seat is not None and seat not in room.labels:
             raise NotFound("该评标室没有这个机位")
+        if camera is not None and camera not in room.cameras:
+            raise NotFound("该评标室没有这个监控摄像头")
         previous = room.viewers.pop(viewer, None)
         if previous is not None:
             await previous.close()
         session = room.viewers[viewer] = ViewerSession(
-            media=room.media, viewer=viewer, seat=seat, ice=self.settings.ice
+            media=room.media, viewer=viewer, seat=seat, camera=camera, ice=self.settings.ice
         )
         try:
             return {"sdp": await session.negotiate(sdp, roles)}
@@ -336,6 +349,9 @@ class Worker:
         room = self.rooms.pop(session_id, None)
         if room is None:
             return False
+        for camera in list(room.cameras.values()):
+            await camera.close()
+        room.cameras.clear()
         for viewer in list(room.viewers.values()):
             await viewer.close()
         room.viewers.clear()
@@ -403,6 +419,65 @@ class Worker:
             ),
             name=f"seat-media-{seat}",
         )
+
+    async def _start_camera(self, room: RoomHost, camera_id: str, label: str, url: str) -> None:
+        """Pull a room camera: record it and forward it to supervisors as it comes."""
+        room.camera_labels[camera_id] = label
+
+        def on_frame(frame: EncodedFrame) -> None:
+            if frame.codec not in PASS_THROUGH_CODECS:
+                return  # neither the archive (WebM) nor the viewers (VP8) take it as it is
+            room.media.forwards.publish(camera_key(camera_id), "roomcam", frame)
+            recorder = room.camera_recorders.get(camera_id)
+            if recorder is not None:
+                recorder.push(frame)
+
+        def on_status(status: CameraStatus) -> None:
+            self.tasks.spawn(
+                self._camera_status(room, camera_id, status), name=f"camera-{camera_id}"
+            )
+
+        camera = RtspCamera(camera_id, url, on_frame=on_frame, on_status=on_status)
+        room.cameras[camera_id] = camera
+        logger.info("room %s: camera %s at %s", room.id, camera_id, camera.display_url)
+        await camera.start()
+
+    async def _camera_status(self, room: RoomHost, camera_id: str, status: CameraStatus) -> None:
+        """A camera came up (a new recording track) or went down (the track ends)."""
+        async with room.camera_lock:
+            await self._camera_track(room, camera_id, status)
+
+    async def _camera_track(self, room: RoomHost, camera_id: str, status: CameraStatus) -> None:
+        archive = room.archive
+        track_id = f"room-camera-{camera_id}"
+        recorder = room.camera_recorders.pop(camera_id, None)
+        if recorder is not None and archive is not None and not archive.sealed:
+            # Each connection is a run of its own: its timestamps start again.
+            await archive.remove_track(track_id, recorder)
+        recorded = False
+        if status.state == CameraState.UP and status.codec in PASS_THROUGH_CODECS:
+            if archive is not None and not archive.sealed and camera_id in room.cameras:
+                room.camera_recorders[camera_id] = await archive.add_track(
+                    track_id,
+                    kind="video",
+                    codec=status.codec,
+                    clock_rate=90_000,
+                    label=room.camera_labels.get(camera_id, camera_id),
+                    request_keyframe=None,
+                )
+                recorded = True
+        if self.channel is not None:
+            await self.channel.event(
+                "room_camera",
+                {
+                    "session_id": room.id,
+                    "camera": camera_id,
+                    "state": status.state,
+                    "detail": status.detail,
+                    "codec": status.codec,
+                    "recorded": recorded,
+                },
+            )
 
     async def _camera_warning(
         self, room: RoomHost, seat: str, transition: Transition, snapshot: bytes | None

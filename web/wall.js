@@ -10,6 +10,7 @@
 import { io } from "/vendor/socket.io-client/socket.io.esm.min.js";
 import { $, el, formatDate, formatTime, KIND_LABELS, VENUE_KIND_LABELS, queryParams } from "/static/common.js";
 import { ACK_TIMEOUT_MS, AudioDesk, FrameWatch, Viewer } from "/static/wall-rtc.js";
+import { RoomCameras, cameraSummary } from "/static/wall-cameras.js";
 
 /** Refusals that may go away by themselves: connect again later. Any other code ends the page. */
 const TRANSIENT_CODES = new Set(["internal", "timeout", "server_busy", "shutting_down", "unavailable", "media_unavailable"]);
@@ -301,6 +302,7 @@ function makeTile(sid) {
       el("span", { class: "stall-tag", text: "画面停滞" })),
     el("footer", { class: "tile-foot" },
       (t.statusText = el("span", { class: "media-status" })),
+      (t.cams = el("span", { class: "camera-summary" })),
       el("span", { class: "level", title: "全场音量" }, (t.level = el("span", { class: "level-fill" }))),
       (t.soundBtn = el("button", { class: "btn btn-sound", type: "button" }, "开启声音")),
       (t.focusBtn = el("button", { class: "btn btn-focus", type: "button" }, "聚焦"))));
@@ -322,6 +324,8 @@ function updateTile(t, room) {
   t.online.dataset.tone = onlineTone(room);
   t.node.dataset.live = room.live ? "1" : "0";
   t.node.dataset.warnings = String((room.warnings || []).length);
+  t.cams.textContent = cameraSummary(room.cameras);
+  t.cams.dataset.tone = (room.cameras || []).every((c) => c.state === "up") ? "ok" : "bad";
   t.soundBtn.disabled = !room.live;
   renderBadges(t.badges, room.warnings || []);
   showTileStatus(t);
@@ -472,6 +476,7 @@ function setMuted(media, muted) {
 function openFocus(sid) {
   audio.resume();
   app.focus = { sid, seat: null, viewer: null, mixStream: null, meter: null, sound: true, status: "idle", message: "" };
+  app.focus.cameras = new RoomCameras($("#focus-cameras"), { sid, request, iceServers: () => app.iceServers });
   const section = $("#focus");
   section.dataset.session = sid;
   section.dataset.seat = "";
@@ -490,6 +495,7 @@ function openFocus(sid) {
 function closeFocus() {
   if (!app.focus) return;
   stopFocusViewer(true);
+  app.focus.cameras.close();
   app.focus = null;
   const section = $("#focus");
   section.hidden = true;
@@ -583,6 +589,7 @@ function renderFocus() {
   $("#focus-online").textContent = `在线 ${room.seats_online ?? 0}/${room.seats_expected ?? 0}`;
   $("#focus-online").dataset.tone = onlineTone(room);
   renderBadges($("#focus-warnings"), room.warnings || [], 4);
+  f.cameras.render(room.live ? room.cameras || [] : []);
   const seats = room.seats || [];
   $("#focus-seat-count").textContent = seats.length ? `共 ${seats.length} 个` : "";
   $("#focus-seats").replaceChildren(...(seats.length ? seats.map((s) => seatItem(s, room)) :
@@ -731,6 +738,7 @@ function tick() {
       showTileStatus(t);
     }
   }
+  if (app.focus) app.focus.cameras.tick();
   for (const watch of focusWatches) {
     const { frames, shown } = watch.tick();
     watch.video.dataset.frames = String(frames);

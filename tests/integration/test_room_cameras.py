@@ -1,0 +1,120 @@
+"""Room monitoring cameras over RTSP, through the real app: a local RTSP camera (GStreamer) is
+shown to the supervisor and recorded as it comes; stopping it raises room_camera_down and
+starting it again recovers; a malformed camera URL is a status and a warning, never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from media.synthetic import CounterVideoTrack, ToneAudioTrack
+from roomserver.model import Event, Role
+from signaling.seatclient import SyntheticSeat
+from signaling.wallclient import WallClient
+from tests import polling
+from tests.e2e.conftest import free_port
+from tests.integration.conftest import RunningServer, start_server
+from tests.rtsp import RtspSource, require_gstreamer
+
+TIMEOUT = 45.0
+
+
+@pytest.fixture
+def rtsp() -> Iterator[RtspSource]:
+    require_gstreamer()
+    source = RtspSource(free_port())
+    source.start()
+    try:
+        yield source
+    finally:
+        source.stop()
+
+
+@pytest.fixture
+async def server(tmp_path: Path, rtsp: RtspSource) -> AsyncIterator[RunningServer]:
+    # The demo's main venue id is only known once the demo exists: a first start makes it.
+    probe, running = await start_server(tmp_path / "data")
+    venue = running.demo.session.main_venue_id
+    await probe.close()
+    test_server, running = await start_server(
+        tmp_path / "data",
+        "--room-camera",
+        f"{venue}={rtsp.url}",
+        "--room-camera",
+        f"{venue}=not a camera",
+    )
+    try:
+        yield running
+    finally:
+        await test_server.close()
+
+
+async def wait_event(server: RunningServer, kind: str, /, **data: Any) -> Event:
+    return await polling.wait_event(
+        server.services.store, server.demo.session.id, kind, within=TIMEOUT, **data
+    )
+
+
+def cameras_in(rooms: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {c["label"]: c for room in rooms for c in room.get("cameras", [])}
+
+
+async def test_a_room_camera_is_shown_recorded_and_watched_for(
+    server: RunningServer, rtsp: RtspSource
+) -> None:
+    session_id = server.demo.session.id
+    supervisor = server.token(server.participant(Role.SUPERVISOR))
+    async with (
+        SyntheticSeat(
+            server.base_url,
+            server.token(server.experts[0]),
+            camera=CounterVideoTrack((200, 60, 40)),
+            microphone=ToneAudioTrack(440.0),
+            decode_grid=False,
+        ),
+        WallClient(server.base_url, supervisor) as wall,
+    ):
+        rooms = await wall.wait_rooms(
+            lambda rooms: any(c["state"] == "up" for c in cameras_in(rooms).values()), TIMEOUT
+        )
+        cameras = cameras_in(rooms)
+        good = next(c for c in cameras.values() if c["state"] == "up")
+        bad = next(c for c in cameras.values() if c is not good)
+        assert good["codec"] == "VP8" and good["recorded"] is True
+        assert bad["state"] == "invalid" and "rtsp://" in bad["detail"]
+        assert "not a camera" not in json.dumps(rooms)  # no URL on the wall
+
+        viewer = await wall.watch_camera(session_id, good["id"])
+        received = await viewer.wait_frames("roomcam", 15, TIMEOUT)
+        assert received.size == (640, 480)
+
+        # The bad URL is a warning, and the room goes on.
+        await wait_event(server, "warning_started", seat=f"camera:{bad['id']}")
+
+        rtsp.stop()
+        down = await wait_event(server, "warning_started", seat=f"camera:{good['id']}")
+        assert down.data["kind"] == "room_camera_down"
+        assert down.data["evidence"] is not None  # what the room looked like meanwhile
+        rtsp.start()
+        back = await wait_event(server, "warning_ended", id=down.data["id"])
+        assert back.data["reason"] == "cleared"
+        await wall.wait_rooms(
+            lambda rooms: cameras_in(rooms)[good["label"]]["state"] == "up", TIMEOUT
+        )
+
+        # The first connection's recording was closed as a segment of the camera's track.
+        part = server.config.archive_dir / session_id / "part-0001"
+        journal = (part / "segments.jsonl").read_text(encoding="utf-8").splitlines()
+        tracks = {json.loads(line)["track"] for line in journal if line.strip()}
+        assert f"room-camera-{good['id']}" in tracks
+        states = [
+            e.data["state"]
+            for e in await server.services.store.list_events(session_id)
+            if e.kind == "room_camera" and e.data["id"] == good["id"]
+        ]
+        assert states[:3] == ["up", "down", "up"]

@@ -1,0 +1,112 @@
+// Room monitoring cameras (监控摄像头) in the focus view of the supervision wall: one silent
+// viewer per camera, its picture as the camera sends it, and its state as the server reports it.
+//
+// DOM hooks: each camera is `figure.room-camera[data-camera=<id>][data-state=<state>]` in
+// `#focus-cameras`, its video `video` with `data-frames` updated by `tick()`.
+
+import { el } from "/static/common.js";
+import { FrameWatch, Viewer } from "/static/wall-rtc.js";
+
+const STATE_TEXT = {
+  up: "在线",
+  connecting: "正在连接…",
+  down: "离线",
+  invalid: "地址无效",
+};
+
+/** The short line a room tile shows: "监控 1/2 在线", or "" without cameras. */
+export function cameraSummary(cameras) {
+  if (!cameras || !cameras.length) return "";
+  const up = cameras.filter((c) => c.state === "up").length;
+  return `监控 ${up}/${cameras.length} 在线`;
+}
+
+export class RoomCameras {
+  constructor(container, { sid, request, iceServers }) {
+    this.container = container;
+    this.sid = sid;
+    this.request = request;
+    this.iceServers = iceServers;
+    this.items = new Map();
+  }
+
+  /** Show `cameras` (RoomInfo.cameras): a viewer per camera, opened once. */
+  render(cameras) {
+    const list = cameras || [];
+    const ids = new Set(list.map((c) => c.id));
+    for (const [id, item] of this.items) {
+      if (!ids.has(id)) {
+        item.viewer.close();
+        this.items.delete(id);
+      }
+    }
+    for (const camera of list) {
+      const item = this.items.get(camera.id) || this.create(camera);
+      this.update(item, camera);
+    }
+    const nodes = list.map((c) => this.items.get(c.id).node);
+    this.container.replaceChildren(
+      ...(nodes.length ? nodes : [el("p", { class: "cameras-empty", text: "本场未配置监控摄像头" })]),
+    );
+  }
+
+  create(camera) {
+    const item = { camera, status: "connecting" };
+    item.video = el("video", { autoplay: true, playsinline: true, muted: true, dataset: { frames: "0" } });
+    item.video.muted = true;
+    item.caption = el("span", { class: "camera-label" });
+    item.state = el("span", { class: "camera-state" });
+    item.placeholder = el("div", { class: "feed-placeholder" });
+    item.node = el("figure", { class: "room-camera", dataset: { camera: camera.id, state: camera.state } },
+      el("figcaption", { class: "feed-caption" }, item.caption, item.state),
+      el("div", { class: "feed-video small" }, item.video, item.placeholder));
+    item.watch = new FrameWatch(item.video, 3000);
+    item.viewer = new Viewer({
+      kind: "camera",
+      fields: { session_id: this.sid, camera: camera.id },
+      roles: [["video", "roomcam"]],
+      request: this.request,
+      iceServers: this.iceServers,
+      onMedia: ({ roomcam }) => {
+        item.video.srcObject = new MediaStream([roomcam]);
+        item.video.play().catch(() => {});
+      },
+      onStatus: (status) => {
+        item.status = status;
+        this.update(item, item.camera);
+      },
+    });
+    item.viewer.start();
+    this.items.set(camera.id, item);
+    return item;
+  }
+
+  update(item, camera) {
+    item.camera = camera;
+    item.node.dataset.state = camera.state;
+    item.caption.textContent = camera.label;
+    item.state.textContent = STATE_TEXT[camera.state] || camera.state;
+    item.node.title = camera.state === "up" ? "" : camera.detail || "";
+    item.state.dataset.tone = camera.state === "up" ? "ok" : camera.state === "connecting" ? "busy" : "bad";
+    let text = "等待画面";
+    if (camera.state === "up" && camera.recorded === false) text = `${camera.codec || "该"} 编码暂不支持预览`;
+    else if (camera.state !== "up") text = camera.detail || STATE_TEXT[camera.state] || "无画面";
+    else if (item.status !== "live") text = "正在连接…";
+    item.placeholder.textContent = text;
+  }
+
+  /** Every ~500 ms: frame counters, and whether a picture is shown. */
+  tick() {
+    for (const item of this.items.values()) {
+      const { frames, playing } = item.watch.tick();
+      item.video.dataset.frames = String(frames);
+      item.video.parentElement.dataset.picture = playing && item.camera.state === "up" ? "ok" : "none";
+    }
+  }
+
+  close() {
+    for (const item of this.items.values()) item.viewer.close();
+    this.items.clear();
+    this.container.replaceChildren();
+  }
+}
