@@ -25,6 +25,7 @@ import numpy as np
 
 from roomserver.warnings import (
     CameraObservation,
+    RoomCameraRules,
     SeatCameraRules,
     Transition,
     WarningThresholds,
@@ -95,9 +96,9 @@ class FaceCounter:
         if self._cascade.empty():
             raise RuntimeError(f"OpenCV face cascade missing: {path}")
 
-    def count(self, gray: np.ndarray) -> int:
-        """Faces in a luma picture (faces smaller than a tenth of its width are not counted)."""
-        side = max(20, gray.shape[1] // 10)
+    def count(self, gray: np.ndarray, min_fraction: float = 0.1) -> int:
+        """Faces in a luma picture, at least `min_fraction` of its width wide."""
+        side = max(20, int(gray.shape[1] * min_fraction))
         faces = self._cascade.detectMultiScale(
             gray, scaleFactor=1.15, minNeighbors=5, minSize=(side, side)
         )
@@ -139,6 +140,19 @@ class _Seat:
         self.previous: np.ndarray | None = None
 
 
+# A room camera overlooks a venue: its faces are smaller, and looked at in a wider picture.
+ROOM_CAMERA_WIDTH = 640
+ROOM_CAMERA_MIN_FACE = 0.04
+
+
+class _RoomCamera:
+    """A room camera as the analysis thread sees it: its decoder and its rules."""
+
+    def __init__(self, thresholds: WarningThresholds) -> None:
+        self.rules = RoomCameraRules(thresholds)
+        self.decoder = av.CodecContext.create("vp8", "r")
+
+
 class RoomAnalysis:
     """Samples the seats' cameras of one room and reports warnings that start or end."""
 
@@ -158,6 +172,10 @@ class RoomAnalysis:
         self._max_share = max_share
         self._latest: dict[str, av.VideoFrame] = {}
         self._seats: dict[str, _Seat] = {}
+        self._keyframes: dict[str, bytes] = {}  # room camera key -> its latest VP8 keyframe
+        self._room_cameras: dict[str, _RoomCamera] = {}
+        # How many experts are seated where a room camera looks (set by the room's owner).
+        self.seated: Callable[[str], int] = lambda camera: 0
         self._executor: ThreadPoolExecutor | None = None
         self._task: asyncio.Task[None] | None = None
         self._faces: FaceCounter | None = None
@@ -191,6 +209,20 @@ class RoomAnalysis:
         """The seat's latest decoded camera picture (called for every frame: only stored)."""
         self._latest[seat] = frame
 
+    def room_camera_keyframe(self, camera: str, data: bytes) -> None:
+        """A VP8 keyframe of a room camera (only keyframes: they decode on their own)."""
+        self._keyframes[camera] = data
+
+    async def room_camera_ended(self, camera: str) -> None:
+        """The room camera stopped sending."""
+        self._keyframes.pop(camera, None)
+        if self._executor is None:
+            return
+        loop = asyncio.get_running_loop()
+        transitions = await loop.run_in_executor(self._executor, self._stop_room_camera, camera)
+        for transition in transitions:
+            self._report(camera, transition, None)
+
     async def camera_ended(self, seat: str) -> None:
         """The seat's camera stopped: the warnings drawn from its pictures end."""
         self._latest.pop(seat, None)
@@ -219,7 +251,7 @@ class RoomAnalysis:
         """
         loop = asyncio.get_running_loop()
         while True:
-            seats = list(self._latest)
+            seats = list(self._latest) + list(self._keyframes)
             if not seats:
                 await asyncio.sleep(self.stats.interval_s)
                 continue
@@ -229,12 +261,19 @@ class RoomAnalysis:
                 slot_start = loop.time()
                 # A seat whose camera sends nothing new is sampled again: its picture is frozen.
                 frame = self._latest.get(seat)
-                if frame is not None:
+                keyframe = self._keyframes.get(seat)
+                if frame is not None or keyframe is not None:
                     started = time.perf_counter()
                     try:
-                        results = await loop.run_in_executor(
-                            self._executor, self._pass, {seat: frame}
-                        )
+                        if frame is not None:
+                            results = await loop.run_in_executor(
+                                self._executor, self._pass, {seat: frame}
+                            )
+                        else:
+                            seated = self.seated(seat)
+                            results = await loop.run_in_executor(
+                                self._executor, self._room_camera_pass, seat, keyframe, seated
+                            )
                     except Exception:
                         logger.exception("analysis %s: sampling %s failed", self._name, seat)
                         results = []
@@ -281,6 +320,30 @@ class RoomAnalysis:
             snapshot = jpeg(frame) if any(t.starts for t in transitions) else None
             out += [(seat, t, snapshot if t.starts else None) for t in transitions]
         return out
+
+    def _room_camera_pass(
+        self, camera: str, keyframe: bytes, seated: int
+    ) -> list[tuple[str, Transition, bytes | None]]:
+        if self._faces is None:
+            self._faces = FaceCounter()
+        state = self._room_cameras.get(camera)
+        if state is None:
+            state = self._room_cameras[camera] = _RoomCamera(self._thresholds)
+        frames = state.decoder.decode(av.Packet(keyframe))
+        if not frames:
+            return []
+        frame = frames[-1]
+        if frame.format.name not in YUV420_FORMATS:
+            frame = frame.reformat(format="yuv420p")  # our own frame: no other thread has it
+        gray = luma(frame, ROOM_CAMERA_WIDTH)
+        faces = self._faces.count(gray, ROOM_CAMERA_MIN_FACE)
+        transitions = state.rules.observe(time.time(), faces=faces, seated=seated)
+        snapshot = jpeg(frame) if any(t.starts for t in transitions) else None
+        return [(camera, t, snapshot if t.starts else None) for t in transitions]
+
+    def _stop_room_camera(self, camera: str) -> list[Transition]:
+        state = self._room_cameras.pop(camera, None)
+        return state.rules.stop(time.time()) if state is not None else []
 
     def _stop_seat(self, seat: str) -> list[Transition]:
         state = self._seats.pop(seat, None)

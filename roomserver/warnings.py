@@ -27,6 +27,7 @@ class WarningKind(StrEnum):
     SEAT_DISCONNECTED = "seat_disconnected"
     LATE = "late"
     ROOM_CAMERA_DOWN = "room_camera_down"
+    ROOM_CAMERA_PERSON = "room_camera_person"
 
 
 WARNING_LABELS: dict[WarningKind, str] = {
@@ -40,6 +41,7 @@ WARNING_LABELS: dict[WarningKind, str] = {
     WarningKind.SEAT_DISCONNECTED: "机位断线",
     WarningKind.LATE: "迟到：开始后仍未到场",
     WarningKind.ROOM_CAMERA_DOWN: "监控摄像头离线",
+    WarningKind.ROOM_CAMERA_PERSON: "监控画面中出现专家以外的人员",
 }
 
 # Warnings drawn from a seat's camera pictures (the rest come from its connection).
@@ -49,6 +51,7 @@ CAMERA_KINDS = frozenset(
         WarningKind.EXTRA_FACE,
         WarningKind.CAMERA_DARK,
         WarningKind.CAMERA_FROZEN,
+        WarningKind.ROOM_CAMERA_PERSON,
     }
 )
 
@@ -151,6 +154,27 @@ class SeatCameraRules:
         """The camera track ended: what it showed no longer applies."""
         conditions = (self._empty, self._extra, self._dark, self._frozen)
         return [u for c in conditions if (u := c.update(False, at)) is not None]
+
+
+class RoomCameraRules:
+    """Warnings from a room camera's pictures: more people in view than experts seated.
+
+    The room camera overlooks a venue; while its seats are taken, a face beyond the experts at
+    the seats is somebody who came in.
+    """
+
+    def __init__(self, thresholds: WarningThresholds) -> None:
+        self._person = Condition(WarningKind.ROOM_CAMERA_PERSON, thresholds.extra_face_s)
+
+    def observe(self, at: float, *, faces: int, seated: int) -> list[Transition]:
+        """A sampled picture with `faces` faces while `seated` experts are at the venue's seats."""
+        update = self._person.update(seated > 0 and faces > seated, at)
+        return [update] if update is not None else []
+
+    def stop(self, at: float) -> list[Transition]:
+        """The camera stopped sending: what it showed no longer applies."""
+        update = self._person.update(False, at)
+        return [update] if update is not None else []
 
 
 class SeatPresenceRules:

@@ -360,6 +360,7 @@ class RoomManager:
                     {
                         "id": re.sub(r"[^A-Za-z0-9_-]", "-", f"{venue_id}-{number}")[:60],
                         "label": f"{venue.city}{place} · 监控{number}",
+                        "venue_id": venue_id,
                         "url": camera.url,
                     }
                 )

@@ -109,6 +109,8 @@ class RoomHost:
         self.camera_labels: dict[str, str] = {}
         self.camera_recorders: dict[str, TrackRecorder] = {}
         self.camera_lock = asyncio.Lock()
+        self.camera_venues: dict[str, str] = {}
+        self.online: set[str] = set()
 
     def seat_label(self, key: str) -> str:
         """The Chinese label of a seat."""
@@ -190,8 +192,10 @@ class Worker:
         if record:
             room.archive = await self._start_archive(room, project_name)
         for camera in cameras or []:
+            room.camera_venues[camera["id"]] = camera.get("venue_id", "")
             await self._start_camera(room, camera["id"], camera["label"], camera["url"])
         if media.analysis is not None:
+            media.analysis.seated = lambda key: self._seated(room, key)
             media.analysis.on_warning = lambda seat, transition, snapshot: self.tasks.spawn(
                 self._camera_warning(room, seat, transition, snapshot),
                 name=f"camera-warning-{seat}",
@@ -285,8 +289,10 @@ class Worker:
         return {"evidence": await self._evidence(room, stem, data)}
 
     async def on_set_online(self, session_id: str, seats: list[str]) -> None:
-        """Which seats are connected (for the grid's placeholders)."""
-        self._room(session_id).media.set_online(set(seats))
+        """Which seats are connected (for the grid's placeholders and the room cameras)."""
+        room = self._room(session_id)
+        room.online = set(seats)
+        room.media.set_online(room.online)
 
     async def on_close_room(self, session_id: str, state: str) -> dict[str, Any]:
         """Close a room and seal its archive part (``ended`` or ``interrupted``)."""
@@ -428,6 +434,8 @@ class Worker:
             if frame.codec not in PASS_THROUGH_CODECS:
                 return  # neither the archive (WebM) nor the viewers (VP8) take it as it is
             room.media.forwards.publish(camera_key(camera_id), "roomcam", frame)
+            if frame.keyframe and room.media.analysis is not None:
+                room.media.analysis.room_camera_keyframe(camera_key(camera_id), frame.data)
             recorder = room.camera_recorders.get(camera_id)
             if recorder is not None:
                 recorder.push(frame)
@@ -448,6 +456,8 @@ class Worker:
             await self._camera_track(room, camera_id, status)
 
     async def _camera_track(self, room: RoomHost, camera_id: str, status: CameraStatus) -> None:
+        if status.state != CameraState.UP and room.media.analysis is not None:
+            await room.media.analysis.room_camera_ended(camera_key(camera_id))
         archive = room.archive
         track_id = f"room-camera-{camera_id}"
         recorder = room.camera_recorders.pop(camera_id, None)
@@ -478,6 +488,12 @@ class Worker:
                     "recorded": recorded,
                 },
             )
+
+    @staticmethod
+    def _seated(room: RoomHost, key: str) -> int:
+        """Experts online in the venue a room camera (``camera:<id>``) overlooks."""
+        venue = room.camera_venues.get(key.removeprefix("camera:"), "")
+        return sum(1 for seat in room.online if venue and seat.split(":", 1)[0] == venue)
 
     async def _camera_warning(
         self, room: RoomHost, seat: str, transition: Transition, snapshot: bytes | None

@@ -28,15 +28,21 @@ def require_gstreamer() -> None:
 class RtspSource:
     """The test camera on a fixed port, which can be stopped and started again."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, picture: Path | None = None) -> None:
         self.port = port
+        self.picture = picture
         self.url = f"rtsp://127.0.0.1:{port}/cam"
         self._proc: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
         """Start serving; returns once it listens."""
         self._proc = subprocess.Popen(
-            [SYSTEM_PYTHON, str(SCRIPT), str(self.port)],
+            [
+                SYSTEM_PYTHON,
+                str(SCRIPT),
+                str(self.port),
+                *([str(self.picture)] if self.picture else []),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -110,3 +110,66 @@ export class RoomCameras {
     this.container.replaceChildren();
   }
 }
+
+/**
+ * A room tile's inset of its first room camera that is up and shown as sent (VP8), so that the
+ * wall has each room's camera beside its grid. Hooks: `.tile-camera[data-camera]`, its
+ * `video[data-frames]`.
+ */
+export class TileCamera {
+  constructor(container, { sid, request, iceServers }) {
+    this.sid = sid;
+    this.request = request;
+    this.iceServers = iceServers;
+    this.camera = null;
+    this.viewer = null;
+    this.video = el("video", { autoplay: true, playsinline: true, muted: true, dataset: { frames: "0" } });
+    this.video.muted = true;
+    this.label = el("span", { class: "tile-camera-label" });
+    this.node = el("div", { class: "tile-camera", hidden: true }, this.video, this.label);
+    this.watch = new FrameWatch(this.video, 3000);
+    container.append(this.node);
+  }
+
+  /** Follow the room: watch its first camera that is up, while the room is live. */
+  show(cameras, live) {
+    const camera = live ? (cameras || []).find((c) => c.state === "up" && c.recorded !== false) : null;
+    if (camera && this.camera && camera.id === this.camera.id) {
+      this.label.textContent = camera.label;
+      return;
+    }
+    this.stop();
+    if (!camera) return;
+    this.camera = camera;
+    this.label.textContent = camera.label;
+    this.node.dataset.camera = camera.id;
+    this.node.hidden = false;
+    this.viewer = new Viewer({
+      kind: "camera",
+      fields: { session_id: this.sid, camera: camera.id },
+      roles: [["video", "roomcam"]],
+      request: this.request,
+      iceServers: this.iceServers,
+      onMedia: ({ roomcam }) => {
+        this.video.srcObject = new MediaStream([roomcam]);
+        this.video.play().catch(() => {});
+      },
+      onStatus: () => {},
+    });
+    this.viewer.start();
+  }
+
+  tick() {
+    const { frames } = this.watch.tick();
+    this.video.dataset.frames = String(frames);
+  }
+
+  stop(notify = true) {
+    if (this.viewer) this.viewer.close({ notify });
+    this.viewer = null;
+    this.camera = null;
+    this.video.srcObject = null;
+    this.node.hidden = true;
+    delete this.node.dataset.camera;
+  }
+}

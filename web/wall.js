@@ -10,7 +10,7 @@
 import { io } from "/vendor/socket.io-client/socket.io.esm.min.js";
 import { $, el, formatDate, formatTime, KIND_LABELS, VENUE_KIND_LABELS, queryParams } from "/static/common.js";
 import { ACK_TIMEOUT_MS, AudioDesk, FrameWatch, Viewer } from "/static/wall-rtc.js";
-import { RoomCameras, cameraSummary } from "/static/wall-cameras.js";
+import { RoomCameras, TileCamera, cameraSummary } from "/static/wall-cameras.js";
 
 /** Refusals that may go away by themselves: connect again later. Any other code ends the page. */
 const TRANSIENT_CODES = new Set(["internal", "timeout", "server_busy", "shutting_down", "unavailable", "media_unavailable"]);
@@ -249,6 +249,7 @@ function render() {
   for (const [sid, tile] of app.tiles) {
     if (app.rooms.has(sid)) continue;
     stopWatch(tile, true);
+    tile.camera.stop();
     tile.node.remove();
     app.tiles.delete(sid);
     if (app.audible === sid) app.audible = null;
@@ -299,7 +300,8 @@ function makeTile(sid) {
         (t.phMain = el("div", { class: "ph-main" })),
         (t.phSub = el("div", { class: "ph-sub" }))),
       (t.badges = el("div", { class: "badges" })),
-      el("span", { class: "stall-tag", text: "画面停滞" })),
+      el("span", { class: "stall-tag", text: "画面停滞" }),
+      (t.cameraBox = el("div", { class: "tile-camera-box" }))),
     el("footer", { class: "tile-foot" },
       (t.statusText = el("span", { class: "media-status" })),
       (t.cams = el("span", { class: "camera-summary" })),
@@ -307,6 +309,7 @@ function makeTile(sid) {
       (t.soundBtn = el("button", { class: "btn btn-sound", type: "button" }, "开启声音")),
       (t.focusBtn = el("button", { class: "btn btn-focus", type: "button" }, "聚焦"))));
   t.watch = new FrameWatch(t.video, 3000);
+  t.camera = new TileCamera(t.cameraBox, { sid, request, iceServers: () => app.iceServers });
   t.soundBtn.addEventListener("click", () => {
     audio.resume();
     app.audible = app.audible === sid ? null : sid;
@@ -382,6 +385,8 @@ function sync() {
     const want = online && !!room && !!room.live;
     if (want && !tile.viewer) startWatch(tile);
     else if (!want && tile.viewer) stopWatch(tile, online);
+    if (want) tile.camera.show(room.cameras, true);
+    else tile.camera.stop(online);
   }
   const f = app.focus;
   if (f) {
@@ -730,6 +735,7 @@ async function sendWarning(toSeat) {
 
 function tick() {
   for (const t of app.tiles.values()) {
+    t.camera.tick();
     const { frames, playing, shown } = t.watch.tick();
     t.node.dataset.frames = String(frames);
     const picture = !t.stream || !shown ? "none" : playing ? "ok" : "stalled";

@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from media.synthetic import CounterVideoTrack, ToneAudioTrack
 from roomserver.model import Event, Role
 from signaling.seatclient import SyntheticSeat
 from signaling.wallclient import WallClient
-from tests import polling
+from tests import polling, scenes
 from tests.e2e.conftest import free_port
 from tests.integration.conftest import RunningServer, start_server
 from tests.rtsp import RtspSource, require_gstreamer
@@ -118,3 +119,33 @@ async def test_a_room_camera_is_shown_recorded_and_watched_for(
             if e.kind == "room_camera" and e.data["id"] == good["id"]
         ]
         assert states[:3] == ["up", "down", "up"]
+
+
+async def test_more_people_in_the_room_camera_than_experts_seated(tmp_path: Path) -> None:
+    require_gstreamer()
+    picture = tmp_path / "two-people.jpg"
+    Image.fromarray(scenes.two_people()).save(picture, quality=92)
+    source = RtspSource(free_port(), picture)
+    source.start()
+    probe, running = await start_server(tmp_path / "data")
+    venue = running.demo.session.main_venue_id
+    await probe.close()
+    test_server, server = await start_server(
+        tmp_path / "data", "--room-camera", f"{venue}={source.url}"
+    )
+    try:
+        # One expert seated in the venue; the room camera sees two people.
+        async with SyntheticSeat(
+            server.base_url,
+            server.token(server.experts[0]),
+            camera=CounterVideoTrack((200, 60, 40)),
+            microphone=ToneAudioTrack(440.0),
+            decode_grid=False,
+        ):
+            started = await wait_event(server, "warning_started", kind="room_camera_person")
+            assert started.data["seat"].startswith("camera:")
+            assert "监控" in started.data["label"]
+            assert started.data["evidence"] is not None
+    finally:
+        await test_server.close()
+        source.stop()

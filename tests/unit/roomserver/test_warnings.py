@@ -9,6 +9,7 @@ import pytest
 from roomserver.warnings import (
     CameraObservation,
     Condition,
+    RoomCameraRules,
     SeatCameraRules,
     SeatPresenceRules,
     Transition,
@@ -154,3 +155,13 @@ def test_presence_stop_ends_open_warnings() -> None:
     rules.update(T0, online=True, tracks=ALL)
     rules.update(T0 + 1, online=False, tracks=frozenset())
     assert rules.stop(T0 + 2) == [Transition(WarningKind.SEAT_DISCONNECTED, False, T0 + 2)]
+
+
+def test_room_camera_sees_more_people_than_experts_seated() -> None:
+    rules = RoomCameraRules(WarningThresholds(extra_face_s=2))
+    assert rules.observe(T0, faces=3, seated=3) == []  # the experts themselves
+    assert rules.observe(T0 + 1, faces=2, seated=0) == []  # nobody seated: nothing to compare
+    assert rules.observe(T0 + 2, faces=4, seated=3) == []
+    started = rules.observe(T0 + 4, faces=4, seated=3)
+    assert started == [Transition(WarningKind.ROOM_CAMERA_PERSON, True, T0 + 2)]
+    assert rules.stop(T0 + 5) == [Transition(WarningKind.ROOM_CAMERA_PERSON, False, T0 + 5)]
