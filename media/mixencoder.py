@@ -1,4 +1,5 @@
-"""The whole room's mix, encoded once (Opus) for the archive and for silent listeners."""
+"""Opus encoding of the room's audio: the whole mix once (archive, silent listeners), and each
+seat's mix-minus once per tick for all seats in one call of an encoding thread."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
+from typing import Any
 
 import av
+import numpy as np
 from aiortc.mediastreams import MediaStreamError
 
 from media.fanout import PacketFanout, PacketTrack
@@ -76,12 +80,7 @@ class MixEncoder:
 
     async def _run(self) -> None:
         assert self._track is not None
-        encoder = av.CodecContext.create("libopus", "w")
-        encoder.sample_rate = OPUS_RATE
-        encoder.layout = "mono"
-        encoder.format = "s16"
-        encoder.bit_rate = OPUS_BITRATE
-        encoder.time_base = Fraction(1, OPUS_RATE)
+        encoder = _opus_encoder()
         # 0.15 ms of CPU a 20 ms frame (testing.md): cheap enough for the event loop.
         try:
             while True:
@@ -98,3 +97,108 @@ class MixEncoder:
                             logger.exception("mix listener failed (%s)", self._name)
         except MediaStreamError:
             return
+
+
+class _Listener:
+    """One seat's mix-minus encoder and the tracks that send it."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.fanout = PacketFanout("audio")
+        self.encoder = _opus_encoder()
+
+
+def _opus_encoder() -> av.AudioCodecContext:
+    encoder = av.CodecContext.create("libopus", "w")
+    encoder.sample_rate = OPUS_RATE
+    encoder.layout = "mono"
+    encoder.format = "s16"
+    encoder.bit_rate = OPUS_BITRATE
+    encoder.time_base = Fraction(1, OPUS_RATE)
+    return encoder
+
+
+class MixMinusEncoder:
+    """Encodes every seat's mix-minus (Opus) each 20 ms tick, all seats in one thread call.
+
+    Handing raw frames to aiortc costs a thread round trip per seat and frame (500 a second in
+    a room of ten) around 0.15 ms of encoding each; here a tick's encodes go to the encoding
+    thread together and the packets reach each seat's sender as they are.
+    """
+
+    def __init__(self, mixer: AudioMixer, *, name: str) -> None:
+        self._mixer = mixer
+        self._name = name
+        self._listeners: dict[str, _Listener] = {}
+        self._executor: ThreadPoolExecutor | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        mixer.on_mixes = self._on_mixes
+
+    async def start(self) -> None:
+        """Start the encoding thread."""
+        self._loop = asyncio.get_running_loop()
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"mixminus-{self._name}")
+
+    async def close(self) -> None:
+        """End every seat's track and the encoding thread; safe to call twice."""
+        for listener in self._listeners.values():
+            listener.fanout.close()
+            self._mixer.want_samples(listener.key, False)
+        self._listeners.clear()
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            await asyncio.to_thread(executor.shutdown, wait=True)
+
+    def subscribe(self, key: str) -> PacketTrack:
+        """A track of the room's audio as heard at seat `key` (everyone but `key`)."""
+        listener = self._listeners.get(key)
+        if listener is None:
+            listener = self._listeners[key] = _Listener(key)
+            self._mixer.want_samples(key, True)
+        return listener.fanout.subscribe()
+
+    def _on_mixes(self, mixes: dict[str, np.ndarray], pts: int) -> None:
+        """Called by the mixer every tick, on the event loop."""
+        for key, listener in list(self._listeners.items()):
+            if not len(listener.fanout):  # the seat's sender went away
+                del self._listeners[key]
+                self._mixer.want_samples(key, False)
+        if self._executor is None or not mixes:
+            return
+        jobs = [(self._listeners[k], v) for k, v in mixes.items() if k in self._listeners]
+        future = self._executor.submit(_encode_all, jobs, pts)
+        future.add_done_callback(self._encoded)
+
+    def _encoded(self, future: Any) -> None:
+        """In the encoding thread: hand the packets to the loop (in tick order)."""
+        loop = self._loop
+        if loop is None or loop.is_closed() or future.cancelled():
+            return
+        if future.exception() is not None:
+            logger.error("mix-minus %s: encoding failed", self._name, exc_info=future.exception())
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_publish, future.result())
+
+
+def _encode_all(
+    jobs: list[tuple[_Listener, np.ndarray]], pts: int
+) -> list[tuple[_Listener, list[av.Packet]]]:
+    out = []
+    for listener, samples in jobs:
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = OPUS_RATE
+        frame.pts = pts
+        frame.time_base = Fraction(1, OPUS_RATE)
+        packets = list(listener.encoder.encode(frame))
+        for packet in packets:
+            packet.time_base = Fraction(1, OPUS_RATE)
+        out.append((listener, packets))
+    return out
+
+
+def _publish(results: list[tuple[_Listener, list[av.Packet]]]) -> None:
+    for listener, packets in results:
+        for packet in packets:
+            listener.fanout.publish(packet, True)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -144,6 +145,9 @@ class AudioMixer:
         self._max = config.audio_sample_rate * config.audio_max_buffer_ms // 1000
         self._sources: dict[str, _Source] = {}
         self._listeners: dict[str, set[MixTrack]] = {}
+        # Listeners whose mix is wanted as samples by a consumer of every tick (an encoder).
+        self._sample_listeners: set[str] = set()
+        self.on_mixes: Callable[[dict[str, np.ndarray], int], None] | None = None
         self._pts = 0
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -192,6 +196,13 @@ class AudioMixer:
         self._listeners.setdefault(key, set()).add(track)
         return track
 
+    def want_samples(self, key: str, wanted: bool) -> None:
+        """Whether `key`'s mix goes to ``on_mixes`` each tick (as int16 samples)."""
+        if wanted:
+            self._sample_listeners.add(key)
+        else:
+            self._sample_listeners.discard(key)
+
     def _unsubscribe(self, track: MixTrack) -> None:
         tracks = self._listeners.get(track.key)
         if tracks is not None:
@@ -211,7 +222,7 @@ class AudioMixer:
         for chunk in taken.values():
             total += chunk
         mixes: dict[str, np.ndarray] = {}
-        for key in self._listeners:
+        for key in self._listeners.keys() | self._sample_listeners:
             own = taken.get(key)
             mix = total - own if own is not None and key != FULL_MIX else total
             mixes[key] = np.clip(mix, -32768, 32767).astype(np.int16)
@@ -224,7 +235,14 @@ class AudioMixer:
         time_base = Fraction(1, self._rate)
         while True:
             self.stats.ticks += 1
-            for key, samples in self.mix_once().items():
+            mixes = self.mix_once()
+            if self.on_mixes is not None and self._sample_listeners:
+                wanted = {k: v for k, v in mixes.items() if k in self._sample_listeners}
+                try:
+                    self.on_mixes(wanted, self._pts)
+                except Exception:
+                    logger.exception("mixer %s: mix consumer failed", self._name)
+            for key, samples in mixes.items():
                 for track in tuple(self._listeners.get(key, ())):
                     frame = av.AudioFrame.from_ndarray(
                         samples.reshape(1, -1), format="s16", layout="mono"

@@ -14,8 +14,8 @@ from media.config import MediaConfig
 from media.fanout import PacketTrack
 from media.forward import SeatForwards
 from media.grid import GridCompositor, TileSpec
-from media.mixencoder import MixEncoder
-from media.mixer import AudioMixer, MixTrack
+from media.mixencoder import MixEncoder, MixMinusEncoder
+from media.mixer import AudioMixer
 from roomserver.warnings import WarningThresholds
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ class RoomMedia:
             )
         self.mixer = AudioMixer(config, name=name)
         self.mix = MixEncoder(self.mixer, name=name)
+        self.mix_minus = MixMinusEncoder(self.mixer, name=name)
         self.forwards = SeatForwards()
         self._inputs: dict[tuple[str, str], tuple[MediaStreamTrack, asyncio.Task[None]]] = {}
         self._closed = False
@@ -51,6 +52,7 @@ class RoomMedia:
     async def start(self) -> None:
         """Start composing and mixing."""
         await self.grid.start()
+        await self.mix_minus.start()
         await self.mixer.start()
         await self.mix.start()
         if self.analysis is not None:
@@ -69,6 +71,7 @@ class RoomMedia:
         await self.mix.close()
         await self.grid.close()
         await self.mixer.close()
+        await self.mix_minus.close()
 
     async def __aenter__(self) -> RoomMedia:
         await self.start()
@@ -110,9 +113,9 @@ class RoomMedia:
         """A new subscriber of the encoded room grid."""
         return self.grid.subscribe()
 
-    def audio_track(self, seat: str) -> MixTrack:
-        """The room's audio as heard at `seat`: everyone except `seat`."""
-        return self.mixer.subscribe(seat)
+    def audio_track(self, seat: str) -> PacketTrack:
+        """The room's audio as heard at `seat`: everyone except `seat` (Opus, encoded here)."""
+        return self.mix_minus.subscribe(seat)
 
     def full_mix_track(self) -> PacketTrack:
         """A new listener of the whole room's sound, encoded once for all such listeners."""
