@@ -93,7 +93,7 @@ def counting_seat_process(job: SeatJob, conn: Connection) -> None:
     synthetic_seat = seatclient.SyntheticSeat
 
     def counting_seat(*args: Any, **kwargs: Any) -> seatclient.SyntheticSeat:
-        return synthetic_seat(*args, **{**kwargs, "measure_delay": False})
+        return synthetic_seat(*args, **{**kwargs, "measure_delay": False, "decode": False})
 
     seatclient.SyntheticSeat = counting_seat  # type: ignore[assignment,misc]
     _room_seat_process(job, conn)

@@ -31,12 +31,14 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from media.grid import tile_rects
+from media.tap import EncodedFrame, install_tap
 from media.testpattern import read_counter
 
 logger = logging.getLogger(__name__)
 
 NAMESPACE = "/seat"
 CALL_TIMEOUT = 10.0
+AUDIO_FRAME_S = 0.020  # the mix comes in 20 ms Opus frames
 CLOSE_TIMEOUT = 5.0
 
 Rect = tuple[int, int, int, int]
@@ -149,12 +151,15 @@ class SyntheticSeat:
         measure_delay: bool = False,
         name: str = "seat",
         start_timeout: float = 20.0,
+        decode: bool = True,
     ) -> None:
         """Prepare a seat; nothing connects before ``start()``.
 
         ``decode_grid=False`` still reads and counts grid frames but keeps no RGB copies;
         ``measure_delay`` reads this seat's own counter from its tile in every grid frame and
         compares it with the camera's ``sent_at`` (the camera must carry the test pattern).
+        ``decode=False`` decodes nothing: grid frames and mix seconds are counted as they arrive
+        encoded (a load generator that costs what the network path costs, not the decoders).
         """
         self.base_url = base_url.rstrip("/")
         self._token = token
@@ -164,6 +169,7 @@ class SyntheticSeat:
         self.name = name
         self._start_timeout = start_timeout
         self._decode_grid = decode_grid
+        self._decode = decode
         self._measure_delay = measure_delay
         #: ``seat`` of the join answer: session_id, label, venue_name, seat_no, expert_name, ...
         self.seat: dict[str, Any] | None = None
@@ -402,6 +408,16 @@ class SyntheticSeat:
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         """Start a consumer for every received track: an unread track's queue grows forever."""
+        if not self._decode and self._pc is not None:
+            receiver = next(
+                t.receiver for t in self._pc.getTransceivers() if t.receiver.track is track
+            )
+            tap = install_tap(receiver, decode=False)
+            if track.kind == "video":
+                tap.add_sink(self._count_grid_frame)
+            else:
+                tap.add_sink(lambda frame: self._audio_count.add(AUDIO_FRAME_S))
+            return
         if track.kind == "video":
             coro = self._consume_grid(track)
         else:
@@ -409,6 +425,10 @@ class SyntheticSeat:
         task = asyncio.create_task(coro, name=f"{self.name}-recv-{track.kind}")
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+
+    def _count_grid_frame(self, frame: EncodedFrame) -> None:
+        self._grid_times.append(time.time())
+        self._grid_count.add(1)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         """Log a consumer that failed instead of ending with its track."""

@@ -314,3 +314,20 @@ async def test_health_metrics_and_rest(room_server: RunningServer) -> None:
             assert r.status == 401
         async with http.get(f"{base}/overview") as r:
             assert r.status == 200 and "评标场次概况" in await r.text()
+
+
+async def test_a_seat_that_decodes_nothing_still_counts_what_it_receives(
+    room_server: RunningServer,
+) -> None:
+    """The load generators' seats (decode=False) count encoded grid frames and mix seconds."""
+    async with SyntheticSeat(
+        room_server.base_url,
+        room_server.token(room_server.experts[1]),
+        camera=CounterVideoTrack((20, 200, 40)),
+        microphone=ToneAudioTrack(660.0),
+        decode=False,
+        name="counting",
+    ) as seat:
+        await seat.wait_grid_frames(15, 30.0)
+        await seat.wait_audio_seconds(1.0, 30.0)
+        assert len(seat.grid_frames) == 0  # no picture kept: none was decoded

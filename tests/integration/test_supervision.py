@@ -209,3 +209,4 @@ async def test_notes_reach_the_archive(room_server: RunningServer, seat: Synthet
     while not archived():
         assert loop.time() < deadline, "the note never reached the archive's event log"
         await asyncio.sleep(0.05)
+
