@@ -106,6 +106,7 @@ def create_app(config: AppConfig) -> web.Application:
                 recorder=config.recorder,
                 ice=config.ice,
                 warnings=config.warnings,
+                pin_cpus=config.pin_workers,
                 log_level=config.log_level,
             ),
             on_event=worker_event,
@@ -140,6 +141,7 @@ def create_app(config: AppConfig) -> web.Application:
 
         rooms.on_media_restart = media_restarted
         rooms.on_change = wall.changed
+        rooms.on_closed = warnings.room_closed
 
         def roster_changed(room: Room) -> None:
             warnings.roster_changed(room)

@@ -80,6 +80,7 @@ class AppConfig:
     token_ttl_s: int = 24 * 3600
     log_level: str = "INFO"
     workers: int = 1
+    pin_workers: bool = True
 
     @property
     def base_url(self) -> str:
@@ -134,6 +135,7 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
     "token_ttl": ("int", 24 * 3600, "lifetime of issued join tokens, seconds"),
     "segment_seconds": ("int", 10, "length of archive media segments, seconds"),
     "workers": ("int", None, "media worker processes (default: one per core; 0: in-process)"),
+    "pin_workers": ("int", 1, "1: each media worker stays on a CPU of its own; 0: no pinning"),
     "retention_years": ("int", 15, "years an archive is kept before it may be deleted"),
     "analysis_interval": ("float", 1.0, "seconds between camera samples of a seat (0: off)"),
     "seat_empty_seconds": ("float", 30.0, "no face at a seat this long raises 擅离职守"),
@@ -288,6 +290,7 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         public_url=settings["public_url"],
         token_ttl_s=settings["token_ttl"],
         workers=_workers(settings["workers"]),
+        pin_workers=bool(settings["pin_workers"]),
         media=MediaConfig(analysis_interval_s=float(settings["analysis_interval"])),
         warnings=WarningThresholds(
             seat_empty_s=float(settings["seat_empty_seconds"]),

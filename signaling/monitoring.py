@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 TICK_S = 1.0
 # Sessions without a live room are looked at less often (only lateness and absence change).
 IDLE_EVERY_TICKS = 10
+# Sessions without a live room are looked at this long after their scheduled start.
+IDLE_HORIZON_S = 12 * 3600
 
 
 def _iso(at: float) -> str:
@@ -156,6 +158,15 @@ class WarningCenter:
             if warning.kind in CAMERA_KINDS:
                 await self._end(room.id, warning.seat, warning.kind, time.time(), "media_restart")
 
+    async def room_closed(self, room: Room) -> None:
+        """The room's media closed (everyone left, or the session ended): what its cameras and
+        its analysis reported no longer holds; connection warnings go on."""
+        now = time.time()
+        for warning in list(self._open.get(room.id, {}).values()):
+            if warning.kind in CAMERA_KINDS or warning.kind == WarningKind.ROOM_CAMERA_DOWN:
+                await self._end(room.id, warning.seat, warning.kind, now, "room_closed")
+        self._cameras.pop(room.id, None)
+
     async def session_ended(self, session_id: str) -> None:
         """The session ended: every open warning ends with it."""
         now = time.time()
@@ -210,8 +221,11 @@ class WarningCenter:
         for session in await self._store.list_sessions():
             if session.state == SessionState.ENDED or self._rooms.find(session.id) is not None:
                 continue
-            if now < session.scheduled_start.timestamp() and session.id not in self._presence:
+            start = session.scheduled_start.timestamp()
+            if now < start and session.id not in self._presence:
                 continue
+            if now - start > IDLE_HORIZON_S:
+                continue  # a session of another day that nobody ended: not watched for lateness
             roster = await roster_offline(self._store, session.id)
             tiles = [{"key": s["key"], "label": s["label"]} for s in roster["seats"]]
             for key, seat_rules in self._rules(session.id, session.scheduled_start, tiles).items():

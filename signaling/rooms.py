@@ -185,6 +185,8 @@ class RoomManager:
         self.on_media_restart: Callable[[Room], Awaitable[None]] | None = None
         # Called when a room opens or closes (the supervision wall shows which are live).
         self.on_change: Callable[[], None] | None = None
+        # Called after a room's media closed.
+        self.on_closed: Callable[[Room], Awaitable[None]] | None = None
 
     def __iter__(self) -> Iterator[Room]:
         return iter(list(self._rooms.values()))
@@ -398,6 +400,8 @@ class RoomManager:
         state = "ended" if room.ended else "interrupted"
         await self._stop_media(room, state)
         logger.info("room %s closed (%s)", room.id, state)
+        if self.on_closed is not None:
+            await self.on_closed(room)
         self._changed()
 
     def _changed(self) -> None:

@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 NAMESPACE = "/wall"
 # Changes that come in a burst (a room's seats joining) are sent to the wall as one update.
 PUSH_DELAY_S = 0.2
+# A centre-wide wall shows the live rooms and the sessions scheduled within this of now.
+WALL_HORIZON_S = 12 * 3600
 
 
 @dataclass
@@ -84,6 +86,7 @@ class WallNamespace(socketio.AsyncNamespace):
         self.seats = seats
         self._by_sid: dict[str, Supervisor] = {}
         self._push_task: asyncio.Task[None] | None = None
+        self._dirty = False
         self.warnings: WarningCenter | None = None
 
     # -- connection -----------------------------------------------------------------------------
@@ -242,10 +245,12 @@ class WallNamespace(socketio.AsyncNamespace):
     # -- called by the rest of the server -------------------------------------------------------
 
     def changed(self, room: Room | None = None) -> None:
-        """Something the wall shows changed (a roster, a room opened or closed)."""
-        if not self._by_sid or (self._push_task is not None and not self._push_task.done()):
+        """Something the wall shows changed (a roster, a room opened or closed, a warning)."""
+        if not self._by_sid:
             return
-        self._push_task = self.services.tasks.spawn(self._push_later(), name="wall-push")
+        self._dirty = True
+        if self._push_task is None or self._push_task.done():
+            self._push_task = self.services.tasks.spawn(self._push_later(), name="wall-push")
 
     async def media_restarted(self, room: Room) -> None:
         """The room's media moved to a new worker: its viewers negotiate again."""
@@ -303,6 +308,11 @@ class WallNamespace(socketio.AsyncNamespace):
             roles=roles,
         )
         view = View(viewer=viewer, session_id=session_id, seat=seat, camera=camera)
+        if self._by_sid.get(sid) is not supervisor:
+            # The wall went away while the worker answered: nobody will watch this viewer.
+            with contextlib.suppress(WireError):
+                await room.media_request("close_viewer", viewer=self._worker_key(sid, viewer))
+            raise NotYourRoom("监督墙连接已失效，请刷新页面")
         supervisor.views[viewer] = view
         await self.services.events.append(
             "supervision_started",
@@ -383,8 +393,11 @@ class WallNamespace(socketio.AsyncNamespace):
         return await roster_offline(self.services.store, session_id)
 
     async def _push_later(self) -> None:
-        await asyncio.sleep(PUSH_DELAY_S)
-        await self._push_to(list(self._by_sid.values()))
+        # A change made while a push is being put together is pushed after it.
+        while self._dirty:
+            self._dirty = False
+            await asyncio.sleep(PUSH_DELAY_S)
+            await self._push_to(list(self._by_sid.values()))
 
     async def _push_to(self, supervisors: list[Supervisor]) -> None:
         """Send each wall the rooms it may see; views of rooms no longer live are ended."""
@@ -392,10 +405,15 @@ class WallNamespace(socketio.AsyncNamespace):
             return
         scoped = {s.grants.session_id for s in supervisors}
         if None in scoped:
+            now = time.time()
             sessions = [
                 s
                 for s in await self.services.store.list_sessions()
                 if s.state != SessionState.ENDED
+                and (
+                    self.services.rooms.find(s.id) is not None
+                    or abs(s.scheduled_start.timestamp() - now) <= WALL_HORIZON_S
+                )
             ]
         else:
             sessions = [await self.services.store.get_session(sid) for sid in scoped if sid]

@@ -32,7 +32,7 @@ from media.ice import apply_host_candidate_policy
 from media.mixencoder import packet_frame
 from media.room import RoomMedia
 from media.rtsp import PASS_THROUGH_CODECS, CameraState, CameraStatus, RtspCamera
-from media.tap import EncodedFrame
+from media.tap import EncodedFrame, single_threaded_decoders
 from recorder.archive import ArchivedEvent, SessionArchive
 from recorder.config import RecorderConfig
 from recorder.seal import ServerKey
@@ -59,6 +59,10 @@ class WorkerSettings:
     recorder: RecorderConfig = field(default_factory=RecorderConfig)
     ice: IceConfig = field(default_factory=IceConfig)
     warnings: WarningThresholds = field(default_factory=WarningThresholds)
+    # One worker per CPU, each kept on its own: Python threads of one process spread over
+    # several cores contend for the interpreter lock across cores, which costs CPU and delays
+    # the grid.
+    pin_cpus: bool = True
     log_level: str = "INFO"
 
     def to_json(self) -> str:
@@ -88,6 +92,7 @@ class WorkerSettings:
                 announced_address=ice.get("announced_address"),
             ),
             warnings=WarningThresholds(**data.get("warnings", {})),
+            pin_cpus=bool(data.get("pin_cpus", True)),
             log_level=data.get("log_level", "INFO"),
         )
 
@@ -135,6 +140,7 @@ class Worker:
     async def run(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Serve until the signaling process goes away or asks us to stop."""
         apply_host_candidate_policy(self.settings.ice.host_addresses)
+        single_threaded_decoders()
         self.channel = Channel(reader, writer, name=f"worker-{os.getpid()}", on_request=self.handle)
         await self.channel.start()
         await self._lag.start()
@@ -567,7 +573,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="roomserver-worker")
     parser.add_argument("--fd", type=int, required=True)
     parser.add_argument("--settings", required=True)
+    parser.add_argument("--cpu", type=int, default=None, help="run on this CPU only")
     args = parser.parse_args(argv)
+    if args.cpu is not None:
+        # Before any thread starts, so that every thread of the worker stays there.
+        os.sched_setaffinity(0, {args.cpu})
     settings = WorkerSettings.from_json(args.settings)
     logging.basicConfig(
         level=settings.log_level,

@@ -49,9 +49,17 @@ class WorkerProcess:
             and not self.channel.closed
         )
 
+    def cpu(self) -> int | None:
+        """The CPU this worker runs on, when workers are pinned (one per CPU, in turn)."""
+        if not self.settings.pin_cpus or not hasattr(os, "sched_getaffinity"):
+            return None
+        cpus = sorted(os.sched_getaffinity(0))
+        return cpus[self.index % len(cpus)] if len(cpus) > 1 else None
+
     async def start(self) -> None:
         """Start the process and say hello over a fresh socket pair."""
         ours, theirs = socket.socketpair()
+        cpu = self.cpu()
         try:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -59,6 +67,7 @@ class WorkerProcess:
                 "signaling.worker",
                 "--fd",
                 str(theirs.fileno()),
+                *(["--cpu", str(cpu)] if cpu is not None else []),
                 "--settings",
                 self.settings.to_json(),
                 pass_fds=(theirs.fileno(),),
@@ -70,7 +79,12 @@ class WorkerProcess:
         finally:
             theirs.close()
         hello = await self._connect(ours)
-        logger.info("media worker %d started (pid %s)", self.index, hello.get("pid"))
+        logger.info(
+            "media worker %d started (pid %s%s)",
+            self.index,
+            hello.get("pid"),
+            f", CPU {cpu}" if cpu is not None else "",
+        )
 
     async def _connect(self, sock: socket.socket) -> dict[str, Any]:
         """Open the channel on our end of the socket pair and say hello."""
