@@ -7,7 +7,7 @@ import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +140,11 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
     "analysis_interval": ("float", 1.0, "seconds between camera samples of a seat (0: off)"),
     "seat_empty_seconds": ("float", 30.0, "no face at a seat this long raises 擅离职守"),
     "late_minutes": ("float", 15.0, "an expert not present this long after the start is late"),
+    "warning_threshold": (
+        "list",
+        [],
+        "any other warning threshold as NAME=VALUE, e.g. dark_s=8 (repeatable)",
+    ),
     "log_level": ("str", "INFO", "DEBUG, INFO, WARNING or ERROR"),
 }
 
@@ -292,10 +297,7 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         workers=_workers(settings["workers"]),
         pin_workers=bool(settings["pin_workers"]),
         media=MediaConfig(analysis_interval_s=float(settings["analysis_interval"])),
-        warnings=WarningThresholds(
-            seat_empty_s=float(settings["seat_empty_seconds"]),
-            late_after_s=float(settings["late_minutes"]) * 60,
-        ),
+        warnings=_thresholds(settings),
         room_cameras=tuple(cameras),
         recorder=RecorderConfig(
             segment_seconds=float(settings["segment_seconds"]),
@@ -303,6 +305,30 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         ),
         log_level=level,
     )
+
+
+def _thresholds(settings: Mapping[str, Any]) -> WarningThresholds:
+    """The warning thresholds: the two everyday ones by name, any other as NAME=VALUE."""
+    values: dict[str, float] = {
+        "seat_empty_s": float(settings["seat_empty_seconds"]),
+        "late_after_s": float(settings["late_minutes"]) * 60,
+    }
+    known = {f.name for f in fields(WarningThresholds)}
+    for entry in settings["warning_threshold"] or []:
+        name, sep, value = entry.partition("=")
+        name = name.strip()
+        if not sep or name not in known:
+            raise ConfigError(
+                f"warning_threshold must be NAME=VALUE with NAME one of {', '.join(sorted(known))}"
+            )
+        try:
+            values[name] = float(value)
+        except ValueError as exc:
+            raise ConfigError(f"warning_threshold {name}: {value!r} is not a number") from exc
+    try:
+        return WarningThresholds(**values)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def _workers(value: int | None) -> int:

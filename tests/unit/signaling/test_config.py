@@ -55,6 +55,11 @@ def test_turn_credentials_and_announced_address() -> None:
         (["--log-level", "LOUD"], "log_level"),
         (["--ice-server", "http://x"], "stun:"),
         (["--token-ttl", "0"], "positive"),
+        (["--warning-threshold", "nonsense=3"], "NAME=VALUE"),
+        (["--warning-threshold", "dark_s=soon"], "not a number"),
+        (["--warning-threshold", "dark_s=-1"], "dark_s"),
+        (["--room-camera", "rtsp://no-venue"], "VENUE_ID="),
+        (["--analysis-interval", "90"], "analysis_interval"),
     ],
 )
 def test_bad_settings_are_refused_with_the_reason(argv: list[str], message: str) -> None:
@@ -70,3 +75,27 @@ def test_unknown_or_broken_toml_is_refused(tmp_path: Path) -> None:
     bad.write_text("bind = \n", encoding="utf-8")
     with pytest.raises(ConfigError, match="cannot read"):
         load_config([], environ={"ROOMSERVER_CONFIG": str(bad)})
+
+
+def test_warning_thresholds_and_room_cameras_are_configuration() -> None:
+    config = load_config(
+        [
+            "--seat-empty-seconds",
+            "45",
+            "--late-minutes",
+            "10",
+            "--warning-threshold",
+            "dark_s=8",
+            "--warning-threshold",
+            "camera_down_s=20",
+            "--room-camera",
+            "v1=rtsp://admin:pw@10.1.2.3/stream1",
+        ],
+        environ={"ROOMSERVER_ANALYSIS_INTERVAL": "2"},
+    )
+    t = config.warnings
+    assert (t.seat_empty_s, t.late_after_s, t.dark_s, t.camera_down_s) == (45, 600, 8, 20)
+    assert config.media.analysis_interval_s == 2.0
+    assert [(c.venue_id, c.url) for c in config.room_cameras] == [
+        ("v1", "rtsp://admin:pw@10.1.2.3/stream1")
+    ]
