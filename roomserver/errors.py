@@ -92,3 +92,10 @@ class Internal(RoomError):
 
     code = "internal"
     default_message = "服务器内部错误"
+
+
+class IllegalCommand(RoomError):
+    """A workflow command that does not fit the session's phase, or was already done."""
+
+    code = "illegal_command"
+    default_message = "当前评标阶段不能执行该操作"

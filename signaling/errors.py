@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from roomserver.errors import (
+    IllegalCommand,
     Internal,
     InvalidRequest,
     InvalidToken,
@@ -34,6 +35,7 @@ HTTP_STATUS: dict[type[RoomError], int] = {
     NotFound: 404,
     InvalidRequest: 400,
     SessionEnded: 409,
+    IllegalCommand: 409,
     Internal: 500,
 }
 
