@@ -32,8 +32,10 @@ BACKOFF_MAX_S = 30.0
 # A connection that stayed up this long starts the next retry from the shortest backoff again.
 STABLE_S = 10.0
 VIDEO_CLOCK = 90_000
-# Codecs the archive and the supervisors' browsers take as they are.
-PASS_THROUGH_CODECS = frozenset({"VP8"})
+# Codecs the archive takes as they are (VP8 in WebM, H.264 in MP4), and those the supervisors'
+# viewers are sent as they are.
+RECORDED_CODECS = frozenset({"VP8", "H264"})
+FORWARDED_CODECS = frozenset({"VP8"})
 
 
 class CameraState:
@@ -52,6 +54,8 @@ class CameraStatus:
     state: str
     detail: str = ""
     codec: str | None = None
+    size: tuple[int, int] | None = None
+    extradata: bytes | None = None  # H.264: SPS/PPS as the camera announced them
 
 
 def redact(url: str) -> str:
@@ -169,7 +173,13 @@ class RtspCamera:
             stream = container.streams.video[0]
             codec = (stream.codec_context.name or "").upper()
             self.connects += 1
-            self._set_status(CameraStatus(CameraState.UP, codec=codec))
+            context = stream.codec_context
+            size = (context.width, context.height) if context.width and context.height else None
+            self._set_status(
+                CameraStatus(
+                    CameraState.UP, codec=codec, size=size, extradata=context.extradata or None
+                )
+            )
             time_base = stream.time_base or Fraction(1, VIDEO_CLOCK)
             for packet in container.demux(stream):
                 if self._stop.is_set():

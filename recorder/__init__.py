@@ -4,7 +4,8 @@ Layout of one session's archive (a folder, or an object prefix in S3-compatible 
 
     archive/<session_id>/
         part-0001/                    one part per uninterrupted run of the server
-            media/<track_id>/000001.webm  segments of one track (VP8 or Opus in WebM, as received)
+            media/<track_id>/000001.webm  segments of one track (VP8 or Opus in WebM, as received;
+                                          H.264 room cameras: 000001.mp4, fragmented MP4)
             segments.jsonl            journal: one line per finished segment (written as it closes)
             events.jsonl              the session's events of this part, hash-chained
             manifest.json             tracks, segments (size, SHA-256, SM3, durations, spans), gaps
@@ -15,7 +16,8 @@ Layout of one session's archive (a folder, or an object prefix in S3-compatible 
         part-0002/ ...                after a restart: its first event chains from part 1's seal
         README.txt                    how to check the archive with sha256sum and openssl
 
-Track ids: ``<venue_id>-<seat_no>-camera|microphone|desktop``, ``room-grid``, ``room-mix``.
+Track ids: ``<venue_id>-<seat_no>-camera|microphone|desktop``, ``room-grid``, ``room-mix``,
+``room-camera-<id>``; ``evidence/`` holds the warnings' evidence pictures.
 
 Hash chain: every line of ``events.jsonl`` is a JSON object with ``seq``, ``at``, ``kind``,
 ``actor``, ``data``, ``prev`` and ``hash``; ``hash`` is the SHA-256 of the canonical JSON

@@ -267,8 +267,13 @@ class SessionArchive:
         clock_rate: int,
         label: str,
         request_keyframe: Callable[[], None] | None,
+        size: tuple[int, int] | None = None,
+        extradata: bytes | None = None,
     ) -> TrackRecorder:
-        """Start recording a track (a new recorder continues the numbering of its folder)."""
+        """Start recording a track (a new recorder continues the numbering of its folder).
+
+        An H.264 track (a room camera) gives its picture `size` and SPS/PPS `extradata`.
+        """
         await self.remove_track(track_id)
         recorder = TrackRecorder(
             part_dir=self.part_dir,
@@ -280,6 +285,8 @@ class SessionArchive:
             on_segment=self._segment_finished,
             on_gap=self._gap,
             request_keyframe=request_keyframe,
+            size=size,
+            extradata=extradata,
         )
         await recorder.start()
         entry = TrackEntry(id=track_id, kind=kind, codec=codec, label=label)
@@ -386,7 +393,8 @@ def _repair_unjournaled(part_dir: Path) -> tuple[list[RepairResult], list[dict[s
     results: list[RepairResult] = []
     removed: list[dict[str, Any]] = []
     media = part_dir / "media"
-    for path in sorted(media.glob("*/*.webm")) if media.is_dir() else []:
+    found = [*media.glob("*/*.webm"), *media.glob("*/*.mp4")] if media.is_dir() else []
+    for path in sorted(found):
         relative = path.relative_to(part_dir).as_posix()
         if relative in journaled or path.name.startswith("."):
             continue
@@ -413,7 +421,7 @@ def _repair_unjournaled(part_dir: Path) -> tuple[list[RepairResult], list[dict[s
                 track=track,
                 index=int(path.stem),
                 kind=kind,
-                codec="opus" if kind == "audio" else "VP8",
+                codec="opus" if kind == "audio" else "H264" if path.suffix == ".mp4" else "VP8",
                 size=stat.st_size,
                 sha256=sha256,
                 sm3=sm3,

@@ -39,7 +39,9 @@ openssl、python3）独立核验：没有文件被修改、删除、插入，事
 
 目录结构
   part-0001/                 服务器每连续运行一次为一个分段（重启后为 part-0002 …）
-    media/<轨道>/000001.webm  各路音视频，按接收原样分段保存（VP8 或 Opus，WebM 封装）
+    media/<轨道>/000001.webm  各路音视频，按接收原样分段保存（VP8 或 Opus，WebM 封装；
+                             H.264 监控摄像头为 000001.mp4，分片 MP4 封装）
+    evidence/                告警证据截图（JPEG），其 SHA-256 与 SM3 记录在引用它的事件中
     segments.jsonl           分段日志：每个分段结束时写入一行
     events.jsonl             本分段的事件，逐条哈希链接
     manifest.json            轨道、分段（大小、SHA-256、SM3、时长）、中断区间
@@ -80,10 +82,12 @@ edited, removed, inserted or reordered. `roomserver archive verify <this folder>
 checks below at once; the steps here do not need this software.
 
 Layout: one part-NNNN folder per uninterrupted run of the server (part-0002 after a restart).
-Each holds media/<track>/NNNNNN.webm (the tracks as received: VP8 or Opus in WebM),
-segments.jsonl (journal), events.jsonl (hash-chained events), manifest.json (tracks, segments
-with size, SHA-256, SM3 and durations, gaps), SHA256SUMS, seal.json, seal.sig (Ed25519 over the
-exact bytes of seal.json) and server-key.pub.pem (the public key that signed it).
+Each holds media/<track>/NNNNNN.webm (the tracks as received: VP8 or Opus in WebM; H.264 room
+cameras as NNNNNN.mp4, fragmented MP4), evidence/ (warnings' pictures, each cited with its
+SHA-256 and SM3 by the event that raised it), segments.jsonl (journal), events.jsonl
+(hash-chained events), manifest.json (tracks, segments with size, SHA-256, SM3 and durations,
+gaps), SHA256SUMS, seal.json, seal.sig (Ed25519 over the exact bytes of seal.json) and
+server-key.pub.pem (the public key that signed it).
 
 Checks, in each part-NNNN folder:
 1. Files:  cd part-0001 && sha256sum -c SHA256SUMS

@@ -27,15 +27,19 @@ class RepairResult:
 
 
 def repair_segment(path: Path) -> RepairResult:
-    """Remux the readable packets of `path` into a finished WebM in its place; never raises."""
+    """Remux the readable packets of `path` into a finished file of its own format in its
+    place (WebM, or MP4 for an H.264 segment); never raises."""
     path = Path(path)
     try:
         original_size = path.stat().st_size
     except OSError as exc:
         return RepairResult(path, 0, 0.0, 0, 0, False, f"cannot stat: {exc}")
     tmp = path.with_name(f".{path.name}.repair-{os.getpid()}.tmp")
+    # A fragmented MP4 cut mid-fragment still demuxes a shortened last packet: only what lies
+    # inside whole top-level boxes counts.
+    readable = _whole_boxes_end(path) if path.suffix == ".mp4" else original_size
     try:
-        kept, duration_s, detail = _remux_prefix(path, tmp, original_size)
+        kept, duration_s, detail = _remux_prefix(path, tmp, readable)
     except Exception as exc:  # a bad file must never take the caller down
         _unlink_quietly(tmp)
         return RepairResult(path, 0, 0.0, original_size, original_size, False, f"{exc}")
@@ -71,7 +75,7 @@ def _remux_prefix(source: Path, target: Path, size: int) -> tuple[int, float, st
         if not packets:
             return 0, 0.0, detail
         time_base = in_stream.time_base
-        out = av.open(str(target), "w", format="webm")
+        out = av.open(str(target), "w", format="mp4" if source.suffix == ".mp4" else "webm")
         try:
             out_stream = out.add_stream_from_template(in_stream, opaque=True)
             for packet in packets:
@@ -102,6 +106,23 @@ def _read_prefix(src: Any, stream: Any, size: int) -> tuple[list[Any], str]:
     except Exception as exc:  # torn cluster, garbage after the last whole block
         return packets, f"stopped at first error: {exc}"
     return packets, "read to the end"
+
+
+def _whole_boxes_end(path: Path) -> int:
+    """Where the last whole top-level box of an MP4 file ends (its readable prefix)."""
+    end = 0
+    with path.open("rb") as f:
+        total = os.fstat(f.fileno()).st_size
+        while end + 8 <= total:
+            f.seek(end)
+            header = f.read(16)
+            size = int.from_bytes(header[:4], "big")
+            if size == 1 and len(header) >= 16:
+                size = int.from_bytes(header[8:16], "big")  # 64-bit box size
+            if size < 8 or end + size > total:
+                break
+            end += size
+    return end
 
 
 def _fsync(path: Path) -> None:

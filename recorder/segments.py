@@ -45,6 +45,32 @@ def muxer_options(flush_interval_ms: int) -> dict[str, str]:
     }
 
 
+# Container and file suffix per track codec: WebM for what browsers play from WebM, fragmented
+# MP4 for H.264 (room cameras), which Chromium plays from MP4 only.
+SEGMENT_FORMATS: dict[tuple[str, str], tuple[str, str]] = {
+    ("video", "vp8"): ("webm", ".webm"),
+    ("audio", "opus"): ("webm", ".webm"),
+    ("video", "h264"): ("mp4", ".mp4"),
+}
+
+
+def segment_suffix(kind: str, codec: str) -> str:
+    """The file suffix of a segment of this track (``.webm`` or ``.mp4``)."""
+    found = SEGMENT_FORMATS.get((kind, codec.lower()))
+    if found is None:
+        raise ValueError(f"unsupported track {kind}/{codec}")
+    return found[1]
+
+
+def mp4_options(flush_interval_ms: int) -> dict[str, str]:
+    """Fragmented MP4 under which a crash loses at most about `flush_interval_ms` of media."""
+    return {
+        "movflags": "frag_keyframe+empty_moov+default_base_moof",
+        "frag_duration": str(max(100, flush_interval_ms // 2) * 1000),  # microseconds
+        "flush_packets": "1",
+    }
+
+
 @dataclass(frozen=True)
 class SegmentResult:
     """What one closed segment holds."""
@@ -63,7 +89,7 @@ class SegmentResult:
 
 
 class SegmentWriter:
-    """Writes one track's frames into one WebM file without transcoding."""
+    """Writes one track's frames into one WebM (or fragmented MP4) file without transcoding."""
 
     def __init__(
         self,
@@ -73,10 +99,20 @@ class SegmentWriter:
         codec: str,
         clock_rate: int,
         flush_interval_ms: int,
+        size: tuple[int, int] | None = None,
+        extradata: bytes | None = None,
     ) -> None:
-        """Prepare `path`; the file is created by the first `write` (VP8 needs its size)."""
-        if (kind, codec.lower()) not in {("video", "vp8"), ("audio", "opus")}:
-            raise ValueError(f"unsupported track {kind}/{codec}: only video/VP8 and audio/opus")
+        """Prepare `path`; the file is created by the first `write` (VP8 needs its size).
+
+        H.264 needs its picture `size` and its SPS/PPS (`extradata`) from the source.
+        """
+        if (kind, codec.lower()) not in SEGMENT_FORMATS:
+            raise ValueError(f"unsupported track {kind}/{codec}: VP8, H.264 or Opus only")
+        if codec.lower() == "h264" and (size is None or not extradata):
+            raise ValueError("an H.264 track needs its picture size and its SPS/PPS")
+        self._format = SEGMENT_FORMATS[(kind, codec.lower())][0]
+        self._given_size = size
+        self._extradata = extradata
         if clock_rate <= 0:
             raise ValueError(f"clock_rate must be positive, not {clock_rate}")
         self.path = path
@@ -173,20 +209,26 @@ class SegmentWriter:
 
     def _open(self, frame: EncodedFrame) -> None:
         if self.kind == "video":
-            self.size = keyframe_size(frame.data) if frame.keyframe else None
+            if self._format == "mp4":
+                self.size = self._given_size if frame.keyframe else None
+            else:
+                self.size = keyframe_size(frame.data) if frame.keyframe else None
             if self.size is None:
-                raise ValueError("the first frame of a video segment must be a VP8 keyframe")
+                raise ValueError("the first frame of a video segment must be a keyframe")
         self._last_rtp = frame.rtp_timestamp
         self._wall_start = frame.wall_time
         self._first_keyframe = frame.keyframe or self.kind == "audio"
-        container = av.open(
-            str(self.path),
-            "w",
-            format="webm",
-            options=muxer_options(self.flush_interval_ms),
+        options = (
+            mp4_options(self.flush_interval_ms)
+            if self._format == "mp4"
+            else muxer_options(self.flush_interval_ms)
         )
+        container = av.open(str(self.path), "w", format=self._format, options=options)
         try:
-            if self.kind == "video":
+            if self._format == "mp4":
+                assert self.size is not None and self._extradata is not None
+                stream = _h264_stream(container, self.size, self._extradata)
+            elif self.kind == "video":
                 assert self.size is not None
                 width, height = self.size
                 stream = container.add_mux_stream("vp8", width=width, height=height)
@@ -282,6 +324,21 @@ def _opus_stream(container: Any) -> Any:
     stream.codec_context.sample_rate = _OPUS_RATE
     stream.codec_context.layout = "stereo"
     stream.codec_context.extradata = opus_head()
+    return stream
+
+
+def _h264_stream(container: Any, size: tuple[int, int], extradata: bytes) -> Any:
+    """An H.264 stream for frames as the camera sent them (Annex B), with its SPS/PPS."""
+    # As for Opus: an unopened encoder stream as template, so nothing is ever encoded here.
+    scratch = av.open(io.BytesIO(), "w", format="mp4")
+    try:
+        template = scratch.add_stream("h264")
+        stream = container.add_stream_from_template(template, opaque=True)
+    finally:
+        scratch.close()
+    stream.codec_context.width, stream.codec_context.height = size
+    stream.codec_context.pix_fmt = "yuv420p"
+    stream.codec_context.extradata = extradata
     return stream
 
 

@@ -22,13 +22,13 @@ import av
 
 from recorder.config import RecorderConfig
 from recorder.ports import EncodedFrame
-from recorder.segments import SegmentResult, SegmentWriter
+from recorder.segments import SegmentResult, SegmentWriter, segment_suffix
 from recorder.vp8 import keyframe_size
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
-_SEGMENT_NAME = re.compile(r"^(\d{6})\.webm$")
+_SEGMENT_NAME = re.compile(r"^(\d{6})\.(?:webm|mp4)$")
 _TRACK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # A keyframe request that went unanswered is repeated this often, not on every frame.
 _KEYFRAME_REPEAT_S = 1.0
@@ -82,8 +82,13 @@ class TrackRecorder:
         on_segment: Callable[[FinishedSegment], None],
         on_gap: Callable[[Gap], None],
         request_keyframe: Callable[[], None] | None,
+        size: tuple[int, int] | None = None,
+        extradata: bytes | None = None,
     ) -> None:
-        """Describe the track; nothing touches the disk before `start`."""
+        """Describe the track; nothing touches the disk before `start`.
+
+        `size` and `extradata` (SPS/PPS) describe an H.264 source; VP8 carries them in-band.
+        """
         if not _TRACK_ID.match(track_id):
             raise ValueError(f"track id {track_id!r} cannot name a folder")
         if kind not in {"audio", "video"}:
@@ -98,6 +103,9 @@ class TrackRecorder:
         self._on_segment = on_segment
         self._on_gap = on_gap
         self._request_keyframe = request_keyframe
+        self._size = size
+        self._extradata = extradata
+        self._suffix = segment_suffix(kind, codec)
         self._queue: queue.Queue[Any] = queue.Queue(config.max_queued_frames)
         self._flush_s = config.flush_interval_ms / 1000
         # How long a silent track keeps its segment open. Closing costs video a keyframe (the
@@ -300,7 +308,7 @@ class TrackRecorder:
         if now < self._retry_at:
             self._drop(frame, "write_error")
             return
-        size = keyframe_size(frame.data) if video and frame.keyframe else None
+        size = self._keyframe_size(frame) if video and frame.keyframe else None
         if self._segment is None:
             if video and size is None:
                 self._drop(frame, "no_keyframe")
@@ -316,6 +324,12 @@ class TrackRecorder:
         if size is not None:
             self._keyframe_asked_at = None
         self._write(frame, now)
+
+    def _keyframe_size(self, frame: EncodedFrame) -> tuple[int, int] | None:
+        """A keyframe's picture size: from a VP8 frame itself, given for H.264."""
+        if self._suffix == ".mp4":
+            return self._size
+        return keyframe_size(frame.data)
 
     def _roll_due(self, frame: EncodedFrame, size: tuple[int, int] | None, now: float) -> bool:
         segment = self._segment
@@ -351,11 +365,13 @@ class TrackRecorder:
         self._index = self._next_index
         self._next_index += 1
         self._segment = SegmentWriter(
-            self.folder / f"{self._index:06d}.webm",
+            self.folder / f"{self._index:06d}{self._suffix}",
             kind=self.kind,
             codec=self.codec,
             clock_rate=self.clock_rate,
             flush_interval_ms=self._config.flush_interval_ms,
+            size=self._size,
+            extradata=self._extradata,
         )
         if self._pending_gap is not None:
             start, _, reason = self._pending_gap

@@ -340,12 +340,16 @@ class RoomManager:
             detail=str(params.get("detail") or ""),
             codec=params.get("codec"),
             recorded=bool(params.get("recorded")),
+            viewable=bool(params.get("viewable")),
         )
         if state != "connecting" and state != logged:
             entry["logged"] = state
             await self._events.append(
                 "room_camera",
-                {k: entry.get(k) for k in ("id", "label", "state", "detail", "codec", "recorded")},
+                {
+                    k: entry.get(k)
+                    for k in ("id", "label", "state", "detail", "codec", "recorded", "viewable")
+                },
                 session_id=room.id,
             )
         return room

@@ -31,7 +31,13 @@ from media.grid import TileSpec
 from media.ice import apply_host_candidate_policy
 from media.mixencoder import packet_frame
 from media.room import RoomMedia
-from media.rtsp import PASS_THROUGH_CODECS, CameraState, CameraStatus, RtspCamera
+from media.rtsp import (
+    FORWARDED_CODECS,
+    RECORDED_CODECS,
+    CameraState,
+    CameraStatus,
+    RtspCamera,
+)
 from media.tap import EncodedFrame, single_threaded_decoders
 from recorder.archive import ArchivedEvent, SessionArchive
 from recorder.config import RecorderConfig
@@ -437,11 +443,10 @@ class Worker:
         room.camera_labels[camera_id] = label
 
         def on_frame(frame: EncodedFrame) -> None:
-            if frame.codec not in PASS_THROUGH_CODECS:
-                return  # neither the archive (WebM) nor the viewers (VP8) take it as it is
-            room.media.forwards.publish(camera_key(camera_id), "roomcam", frame)
-            if frame.keyframe and room.media.analysis is not None:
-                room.media.analysis.room_camera_keyframe(camera_key(camera_id), frame.data)
+            if frame.codec in FORWARDED_CODECS:  # the viewers and the analysis take VP8
+                room.media.forwards.publish(camera_key(camera_id), "roomcam", frame)
+                if frame.keyframe and room.media.analysis is not None:
+                    room.media.analysis.room_camera_keyframe(camera_key(camera_id), frame.data)
             recorder = room.camera_recorders.get(camera_id)
             if recorder is not None:
                 recorder.push(frame)
@@ -471,15 +476,20 @@ class Worker:
             # Each connection is a run of its own: its timestamps start again.
             await archive.remove_track(track_id, recorder)
         recorded = False
-        if status.state == CameraState.UP and status.codec in PASS_THROUGH_CODECS:
+        recordable = status.codec in RECORDED_CODECS and (
+            status.codec != "H264" or (status.size is not None and status.extradata is not None)
+        )
+        if status.state == CameraState.UP and recordable:
             if archive is not None and not archive.sealed and camera_id in room.cameras:
                 room.camera_recorders[camera_id] = await archive.add_track(
                     track_id,
                     kind="video",
-                    codec=status.codec,
+                    codec=str(status.codec),
                     clock_rate=90_000,
                     label=room.camera_labels.get(camera_id, camera_id),
                     request_keyframe=None,
+                    size=status.size,
+                    extradata=status.extradata,
                 )
                 recorded = True
         if self.channel is not None:
@@ -492,6 +502,7 @@ class Worker:
                     "detail": status.detail,
                     "codec": status.codec,
                     "recorded": recorded,
+                    "viewable": status.codec in FORWARDED_CODECS,
                 },
             )
 

@@ -9,7 +9,11 @@ import pytest
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 SCRIPT = Path(__file__).resolve().parent / "tools" / "rtsp_source.py"
-PROBE = "import gi; gi.require_version('GstRtspServer', '1.0'); gi.require_version('Gst', '1.0')"
+PROBE = (
+    "import gi; gi.require_version('GstRtspServer', '1.0'); gi.require_version('Gst', '1.0');"
+    "from gi.repository import Gst; Gst.init(None);"
+    "assert Gst.ElementFactory.find('vp8enc') and Gst.ElementFactory.find('x264enc')"
+)
 
 
 def require_gstreamer() -> None:
@@ -21,16 +25,17 @@ def require_gstreamer() -> None:
     if probe.returncode != 0:
         pytest.skip(
             "GStreamer's RTSP server is missing: apt-get install python3-gi "
-            "gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good"
+            "gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good gstreamer1.0-plugins-ugly"
         )
 
 
 class RtspSource:
     """The test camera on a fixed port, which can be stopped and started again."""
 
-    def __init__(self, port: int, picture: Path | None = None) -> None:
+    def __init__(self, port: int, picture: Path | None = None, *, h264: bool = False) -> None:
         self.port = port
         self.picture = picture
+        self.h264 = h264
         self.url = f"rtsp://127.0.0.1:{port}/cam"
         self._proc: subprocess.Popen[str] | None = None
 
@@ -42,6 +47,7 @@ class RtspSource:
                 str(SCRIPT),
                 str(self.port),
                 *([str(self.picture)] if self.picture else []),
+                *(["--h264"] if self.h264 else []),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

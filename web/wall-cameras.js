@@ -89,7 +89,9 @@ export class RoomCameras {
     item.node.title = camera.state === "up" ? "" : camera.detail || "";
     item.state.dataset.tone = camera.state === "up" ? "ok" : camera.state === "connecting" ? "busy" : "bad";
     let text = "等待画面";
-    if (camera.state === "up" && camera.recorded === false) text = `${camera.codec || "该"} 编码暂不支持预览`;
+    if (camera.state === "up" && camera.viewable === false) {
+      text = `${camera.codec || "该"} 编码暂不支持预览${camera.recorded ? "（正在录制）" : ""}`;
+    }
     else if (camera.state !== "up") text = camera.detail || STATE_TEXT[camera.state] || "无画面";
     else if (item.status !== "live") text = "正在连接…";
     item.placeholder.textContent = text;
@@ -133,7 +135,7 @@ export class TileCamera {
 
   /** Follow the room: watch its first camera that is up, while the room is live. */
   show(cameras, live) {
-    const camera = live ? (cameras || []).find((c) => c.state === "up" && c.recorded !== false) : null;
+    const camera = live ? (cameras || []).find((c) => c.state === "up" && c.viewable !== false) : null;
     if (camera && this.camera && camera.id === this.camera.id) {
       this.label.textContent = camera.label;
       return;

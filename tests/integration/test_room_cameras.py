@@ -10,10 +10,12 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import av
 import pytest
 from PIL import Image
 
 from media.synthetic import CounterVideoTrack, ToneAudioTrack
+from recorder.verify import verify_archive
 from roomserver.model import Event, Role
 from signaling.seatclient import SyntheticSeat
 from signaling.wallclient import WallClient
@@ -149,3 +151,56 @@ async def test_more_people_in_the_room_camera_than_experts_seated(tmp_path: Path
     finally:
         await test_server.close()
         source.stop()
+
+
+async def test_an_h264_camera_is_recorded_as_it_comes(tmp_path: Path) -> None:
+    """Most IP cameras send H.264: it is recorded without transcoding (fragmented MP4)."""
+    require_gstreamer()
+    source = RtspSource(free_port(), h264=True)
+    source.start()
+    probe, running = await start_server(tmp_path / "data")
+    venue = running.demo.session.main_venue_id
+    await probe.close()
+    test_server, server = await start_server(
+        tmp_path / "data", "--room-camera", f"{venue}={source.url}"
+    )
+    session_id = server.demo.session.id
+    try:
+        async with (
+            SyntheticSeat(
+                server.base_url,
+                server.token(server.experts[0]),
+                camera=CounterVideoTrack((200, 60, 40)),
+                microphone=ToneAudioTrack(440.0),
+                decode_grid=False,
+            ),
+            WallClient(server.base_url, server.token(server.participant(Role.SUPERVISOR))) as wall,
+        ):
+            rooms = await wall.wait_rooms(
+                lambda rooms: any(c["state"] == "up" for c in cameras_in(rooms).values()),
+                TIMEOUT,
+            )
+            camera = next(iter(cameras_in(rooms).values()))
+            assert camera["codec"] == "H264"
+            assert camera["recorded"] is True and camera["viewable"] is False
+            folder = server.config.archive_dir / session_id / "part-0001" / "media"
+            track = folder / f"room-camera-{camera['id']}"
+            await polling.wait_until(
+                lambda: any(p.stat().st_size > 20_000 for p in track.glob("*.mp4")),
+                TIMEOUT,
+                "the camera's first fragments on disk",
+            )
+        # The room is closed (sealed as interrupted) with the server: the segment is whole.
+    finally:
+        await test_server.close()
+        source.stop()
+    segments = sorted(track.glob("*.mp4"))
+    assert segments, f"no MP4 segment in {track}"
+    with av.open(str(segments[0])) as played:
+        stream = played.streams.video[0]
+        frames = sum(1 for _ in played.decode(stream))
+        assert stream.codec_context.name == "h264"
+        assert (stream.codec_context.width, stream.codec_context.height) == (640, 480)
+    assert frames >= 15
+    report = verify_archive(server.config.archive_dir / session_id)
+    assert report.differences == [], report.differences

@@ -3,10 +3,11 @@
 Run with the system Python, which has GStreamer's bindings (Debian: python3-gi,
 gir1.2-gst-rtsp-server-1.0, gstreamer1.0-plugins-good):
 
-    /usr/bin/python3 tests/tools/rtsp_source.py PORT [PICTURE.jpg]
+    /usr/bin/python3 tests/tools/rtsp_source.py PORT [PICTURE.jpg] [--h264]
 
-It serves ``rtsp://127.0.0.1:PORT/cam`` (640x480, 15 fps VP8, a keyframe a second): a moving
-test pattern, or the picture given, prints ``ready`` once it listens, and runs until killed.
+It serves ``rtsp://127.0.0.1:PORT/cam`` (640x480, 15 fps, a keyframe a second; VP8, or H.264
+as most IP cameras send, with x264 from gstreamer1.0-plugins-ugly): a moving test pattern, or
+the picture given, prints ``ready`` once it listens, and runs until killed.
 """
 
 import sys
@@ -19,9 +20,11 @@ from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
 SOURCE = "videotestsrc is-live=true pattern=ball"
 PICTURE = "filesrc location={} ! jpegdec ! imagefreeze is-live=true ! videoconvert ! videoscale"
-ENCODE = (
-    " ! video/x-raw,width=640,height=480,framerate=15/1"
-    " ! vp8enc deadline=1 keyframe-max-dist=15 ! rtpvp8pay name=pay0 pt=96"
+RAW = " ! video/x-raw,width=640,height=480,framerate=15/1"
+VP8 = " ! vp8enc deadline=1 keyframe-max-dist=15 ! rtpvp8pay name=pay0 pt=96"
+H264 = (
+    " ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=15"
+    " ! video/x-h264,profile=constrained-baseline ! rtph264pay name=pay0 pt=96"
 )
 
 
@@ -31,8 +34,10 @@ def main() -> None:
     server.set_address("127.0.0.1")
     server.set_service(sys.argv[1])
     factory = GstRtspServer.RTSPMediaFactory()
-    source = PICTURE.format(sys.argv[2]) if len(sys.argv) > 2 else SOURCE
-    factory.set_launch(f"( {source}{ENCODE} )")
+    args = [a for a in sys.argv[2:] if a != "--h264"]
+    source = PICTURE.format(args[0]) if args else SOURCE
+    encode = H264 if "--h264" in sys.argv else VP8
+    factory.set_launch(f"( {source}{RAW}{encode} )")
     factory.set_shared(True)
     server.get_mount_points().add_factory("/cam", factory)
     if server.attach(None) == 0:

@@ -9,11 +9,14 @@ import signal
 import subprocess
 import sys
 import textwrap
+from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
+from media.tap import EncodedFrame
 from recorder.repair import repair_segment
 from recorder.segments import SegmentWriter
 from tests.unit.recorder.test_segments import (
@@ -218,3 +221,58 @@ def test_kill_9_loses_at_most_the_flush_interval(
     # Pushed at 15 fps: every frame older than the one-second flush interval is on disk.
     assert result.frames_kept >= 60 - FPS
     assert decoded_counters(segment) == list(range(result.frames_kept))
+
+
+def _h264_frames(count: int) -> tuple[list[av.Packet], bytes]:
+    """`count` H.264 frames (Annex B, a keyframe every 15) and the stream's SPS/PPS."""
+    encoder = av.CodecContext.create("libx264", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = 320, 240, "yuv420p"
+    encoder.time_base = Fraction(1, 15)
+    encoder.options = {"preset": "ultrafast", "tune": "zerolatency", "g": "15", "bf": "0"}
+    encoder.flags |= av.codec.context.Flags.global_header
+    packets = []
+    for n in range(count):
+        frame = av.VideoFrame.from_ndarray(
+            np.full((240, 320, 3), (n * 7) % 255, np.uint8), format="rgb24"
+        ).reformat(format="yuv420p")
+        frame.pts = n
+        packets.extend(encoder.encode(frame))
+    packets.extend(encoder.encode(None))
+    return packets, bytes(encoder.extradata or b"")
+
+
+def test_a_torn_h264_segment_is_cut_back_to_whole_fragments(tmp_path: Path) -> None:
+    packets, extradata = _h264_frames(60)
+    path = tmp_path / "000001.mp4"
+    writer = SegmentWriter(
+        path,
+        kind="video",
+        codec="H264",
+        clock_rate=90_000,
+        flush_interval_ms=1000,
+        size=(320, 240),
+        extradata=extradata,
+    )
+    for n, packet in enumerate(packets):
+        writer.write(
+            EncodedFrame(
+                kind="video",
+                codec="H264",
+                data=bytes(packet),
+                rtp_timestamp=n * 6000,
+                clock_rate=90_000,
+                keyframe=bool(packet.is_keyframe),
+                wall_time=1_800_000_000 + n / 15,
+            )
+        )
+    writer.close()
+    whole = path.read_bytes()
+    torn = tmp_path / "000002.mp4"
+    torn.write_bytes(whole[: int(len(whole) * 0.7)])  # the crash cut the file mid-fragment
+    result = repair_segment(torn)
+    assert result.ok, result.detail
+    assert 0 < result.frames_kept < 60
+    with av.open(str(torn)) as played:
+        stream = played.streams.video[0]
+        assert stream.codec_context.name == "h264"
+        assert sum(1 for _ in played.decode(stream)) == result.frames_kept
