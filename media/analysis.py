@@ -148,9 +148,10 @@ ROOM_CAMERA_MIN_FACE = 0.04
 class _RoomCamera:
     """A room camera as the analysis thread sees it: its decoder and its rules."""
 
-    def __init__(self, thresholds: WarningThresholds) -> None:
+    def __init__(self, thresholds: WarningThresholds, codec: str) -> None:
         self.rules = RoomCameraRules(thresholds)
-        self.decoder = av.CodecContext.create("vp8", "r")
+        self.codec = codec
+        self.decoder = av.CodecContext.create("h264" if codec == "H264" else "vp8", "r")
 
 
 class RoomAnalysis:
@@ -172,7 +173,8 @@ class RoomAnalysis:
         self._max_share = max_share
         self._latest: dict[str, av.VideoFrame] = {}
         self._seats: dict[str, _Seat] = {}
-        self._keyframes: dict[str, bytes] = {}  # room camera key -> its latest VP8 keyframe
+        # Room camera key -> its latest keyframe and codec.
+        self._keyframes: dict[str, tuple[bytes, str]] = {}
         self._room_cameras: dict[str, _RoomCamera] = {}
         # How many experts are seated where a room camera looks (set by the room's owner).
         self.seated: Callable[[str], int] = lambda camera: 0
@@ -209,9 +211,10 @@ class RoomAnalysis:
         """The seat's latest decoded camera picture (called for every frame: only stored)."""
         self._latest[seat] = frame
 
-    def room_camera_keyframe(self, camera: str, data: bytes) -> None:
-        """A VP8 keyframe of a room camera (only keyframes: they decode on their own)."""
-        self._keyframes[camera] = data
+    def room_camera_keyframe(self, camera: str, data: bytes, codec: str = "VP8") -> None:
+        """A keyframe of a room camera, VP8 or H.264 with its SPS/PPS in front (only keyframes:
+        they decode on their own)."""
+        self._keyframes[camera] = (data, codec)
 
     async def room_camera_ended(self, camera: str) -> None:
         """The room camera stopped sending."""
@@ -270,9 +273,10 @@ class RoomAnalysis:
                                 self._executor, self._pass, {seat: frame}
                             )
                         else:
+                            assert keyframe is not None
                             seated = self.seated(seat)
                             results = await loop.run_in_executor(
-                                self._executor, self._room_camera_pass, seat, keyframe, seated
+                                self._executor, self._room_camera_pass, seat, *keyframe, seated
                             )
                     except Exception:
                         logger.exception("analysis %s: sampling %s failed", self._name, seat)
@@ -322,13 +326,13 @@ class RoomAnalysis:
         return out
 
     def _room_camera_pass(
-        self, camera: str, keyframe: bytes, seated: int
+        self, camera: str, keyframe: bytes, codec: str, seated: int
     ) -> list[tuple[str, Transition, bytes | None]]:
         if self._faces is None:
             self._faces = FaceCounter()
         state = self._room_cameras.get(camera)
-        if state is None:
-            state = self._room_cameras[camera] = _RoomCamera(self._thresholds)
+        if state is None or state.codec != codec:
+            state = self._room_cameras[camera] = _RoomCamera(self._thresholds, codec)
         frames = state.decoder.decode(av.Packet(keyframe))
         if not frames:
             return []

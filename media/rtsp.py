@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from urllib.parse import urlsplit, urlunsplit
 
@@ -32,10 +33,23 @@ BACKOFF_MAX_S = 30.0
 # A connection that stayed up this long starts the next retry from the shortest backoff again.
 STABLE_S = 10.0
 VIDEO_CLOCK = 90_000
-# Codecs the archive takes as they are (VP8 in WebM, H.264 in MP4), and those the supervisors'
-# viewers are sent as they are.
+# Codecs the archive takes as they are (VP8 in WebM, H.264 in MP4) and that supervisors'
+# browsers are sent as they are (WebRTC).
 RECORDED_CODECS = frozenset({"VP8", "H264"})
-FORWARDED_CODECS = frozenset({"VP8"})
+FORWARDED_CODECS = frozenset({"VP8", "H264"})
+
+
+def with_parameter_sets(frame: EncodedFrame, extradata: bytes | None) -> EncodedFrame:
+    """An H.264 keyframe with the camera's SPS/PPS in front, so that it decodes on its own.
+
+    RTSP cameras announce their parameter sets once, in the session description; a viewer or a
+    decoder that starts at any keyframe needs them in the stream.
+    """
+    if frame.codec != "H264" or not frame.keyframe or not extradata:
+        return frame
+    if not extradata.startswith((b"\x00\x00\x01", b"\x00\x00\x00\x01")):
+        return frame  # not Annex B (avcC): nothing to put in front as it is
+    return replace(frame, data=extradata + frame.data)
 
 
 class CameraState:
@@ -223,7 +237,24 @@ class RtspCamera:
             loop.call_soon_threadsafe(self._on_status, status)
 
 
+# libav's reasons as people here read them (the rest are passed on as libav words them).
+_REASONS = {
+    errno.ECONNREFUSED: "连接被拒绝（摄像头未开启或端口不对）",
+    errno.ETIMEDOUT: "连接超时",
+    errno.EHOSTUNREACH: "主机不可达",
+    errno.ENETUNREACH: "网络不可达",
+    errno.ECONNRESET: "连接被对方重置",
+}
+_HTTP_REASONS = {"401": "用户名或密码错误", "403": "没有访问权限", "404": "地址不存在"}
+
+
 def _reason(exc: av.error.FFmpegError) -> str:
     """A short reason from libav's error, without the URL (it may carry credentials)."""
-    text = getattr(exc, "strerror", None) or type(exc).__name__
-    return str(text)
+    number = getattr(exc, "errno", None)
+    if isinstance(number, int) and abs(number) in _REASONS:
+        return _REASONS[abs(number)]
+    text = str(getattr(exc, "strerror", None) or type(exc).__name__)
+    for code, reason in _HTTP_REASONS.items():
+        if code in text:
+            return reason
+    return text

@@ -140,6 +140,19 @@ def prefer_vp8(transceiver: RTCRtpTransceiver) -> None:
     transceiver.setCodecPreferences([c for c in codecs if c.mimeType in ("video/VP8", "video/rtx")])
 
 
+def prefer_h264(transceiver: RTCRtpTransceiver) -> None:
+    """Offer H.264 only (packetization mode 1): a room camera's pictures are sent as they came."""
+    codecs = RTCRtpSender.getCapabilities("video").codecs
+    transceiver.setCodecPreferences(
+        [
+            c
+            for c in codecs
+            if (c.mimeType == "video/H264" and c.parameters.get("packetization-mode") == "1")
+            or c.mimeType == "video/rtx"
+        ]
+    )
+
+
 class PeerSession:
     """The media connection of one seat (one RTCPeerConnection at a time)."""
 

@@ -30,6 +30,7 @@ from signaling.peer import (
     announce_address,
     apply_candidate,
     parse_offer,
+    prefer_h264,
     prefer_vp8,
     rtc_configuration,
 )
@@ -54,11 +55,13 @@ class ViewerSession:
         seat: str | None,
         ice: IceConfig,
         camera: str | None = None,
+        camera_codec: str | None = None,
         on_state: Callable[[str], None] | None = None,
     ) -> None:
         self.viewer = viewer
         self.seat = seat
         self.camera = camera
+        self._camera_codec = camera_codec
         self.mode = "focus" if seat is not None else "camera" if camera is not None else "watch"
         self._media = media
         self._ice = ice
@@ -90,7 +93,9 @@ class ViewerSession:
         try:
             for _mid, kind, role in sections:
                 transceiver = pc.addTransceiver(self._track(role), direction="sendonly")
-                if kind == "video":
+                if kind == "video" and role == "roomcam" and self._camera_codec == "H264":
+                    prefer_h264(transceiver)
+                elif kind == "video":
                     prefer_vp8(transceiver)
                     hook_keyframe_requests(transceiver.sender, self._keyframe_request(role))
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))

@@ -37,6 +37,7 @@ from media.rtsp import (
     CameraState,
     CameraStatus,
     RtspCamera,
+    with_parameter_sets,
 )
 from media.tap import EncodedFrame, single_threaded_decoders
 from recorder.archive import ArchivedEvent, SessionArchive
@@ -263,8 +264,14 @@ class Worker:
         previous = room.viewers.pop(viewer, None)
         if previous is not None:
             await previous.close()
+        codec = room.cameras[camera].status.codec if camera is not None else None
         session = room.viewers[viewer] = ViewerSession(
-            media=room.media, viewer=viewer, seat=seat, camera=camera, ice=self.settings.ice
+            media=room.media,
+            viewer=viewer,
+            seat=seat,
+            camera=camera,
+            camera_codec=codec,
+            ice=self.settings.ice,
         )
         try:
             return {"sdp": await session.negotiate(sdp, roles)}
@@ -443,10 +450,14 @@ class Worker:
         room.camera_labels[camera_id] = label
 
         def on_frame(frame: EncodedFrame) -> None:
-            if frame.codec in FORWARDED_CODECS:  # the viewers and the analysis take VP8
-                room.media.forwards.publish(camera_key(camera_id), "roomcam", frame)
+            if frame.codec in FORWARDED_CODECS:
+                # Viewers and the analysis start at any keyframe: it must carry what it needs.
+                shown = with_parameter_sets(frame, camera.status.extradata)
+                room.media.forwards.publish(camera_key(camera_id), "roomcam", shown)
                 if frame.keyframe and room.media.analysis is not None:
-                    room.media.analysis.room_camera_keyframe(camera_key(camera_id), frame.data)
+                    room.media.analysis.room_camera_keyframe(
+                        camera_key(camera_id), shown.data, frame.codec
+                    )
             recorder = room.camera_recorders.get(camera_id)
             if recorder is not None:
                 recorder.push(frame)

@@ -153,8 +153,8 @@ async def test_more_people_in_the_room_camera_than_experts_seated(tmp_path: Path
         source.stop()
 
 
-async def test_an_h264_camera_is_recorded_as_it_comes(tmp_path: Path) -> None:
-    """Most IP cameras send H.264: it is recorded without transcoding (fragmented MP4)."""
+async def test_an_h264_camera_is_recorded_and_shown_as_it_comes(tmp_path: Path) -> None:
+    """Most IP cameras send H.264: recorded (fragmented MP4) and shown without transcoding."""
     require_gstreamer()
     source = RtspSource(free_port(), h264=True)
     source.start()
@@ -182,7 +182,11 @@ async def test_an_h264_camera_is_recorded_as_it_comes(tmp_path: Path) -> None:
             )
             camera = next(iter(cameras_in(rooms).values()))
             assert camera["codec"] == "H264"
-            assert camera["recorded"] is True and camera["viewable"] is False
+            assert camera["recorded"] is True and camera["viewable"] is True
+            # Shown as sent: H.264 negotiated with the viewer, its SPS/PPS before keyframes.
+            viewer = await wall.watch_camera(session_id, camera["id"])
+            received = await viewer.wait_frames("roomcam", 15, TIMEOUT)
+            assert received.size == (640, 480)
             folder = server.config.archive_dir / session_id / "part-0001" / "media"
             track = folder / f"room-camera-{camera['id']}"
             await polling.wait_until(

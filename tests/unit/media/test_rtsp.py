@@ -59,4 +59,5 @@ async def test_an_unreachable_camera_goes_down_and_is_retried() -> None:
     finally:
         await camera.close()
     assert seen[0].state == CameraState.CONNECTING
-    assert "无法连接" in next(s for s in seen if s.state == CameraState.DOWN).detail
+    detail = next(s for s in seen if s.state == CameraState.DOWN).detail
+    assert detail.startswith("无法连接") and "连接被拒绝" in detail
