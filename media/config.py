@@ -24,6 +24,6 @@ class MediaConfig:
     audio_max_buffer_ms: int = 200
     # Seat camera analysis (faces, dark, frozen): a sample of each seat this often; 0: off.
     analysis_interval_s: float = 1.0
-    analysis_width: int = 320
+    analysis_width: int = 240
     # The share of one core a room's analysis may take before it samples less often.
     analysis_max_share: float = 0.25
