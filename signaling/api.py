@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from signaling.seats import SeatNamespace
 from signaling.services import Services
 from signaling.sessions import end_session
 from signaling.tokens import Grants
+from signaling.workflow import state_json
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 SEATS: web.AppKey[SeatNamespace] = web.AppKey("seats", SeatNamespace)
@@ -195,6 +197,41 @@ async def end_session_route(request: web.Request) -> web.Response:
     return web.json_response({"session_id": session.id, "state": str(session.state)})
 
 
+async def workflow_state(request: web.Request) -> web.Response:
+    """``GET /api/sessions/{id}/workflow``: where the committee stands (that session's tokens)."""
+    services = request.app[SERVICES]
+    grants = bearer_grants(request)
+    session_id = request.match_info["session_id"]
+    if grants.session_id != session_id:
+        raise NotYourRoom()
+    assert services.workflow is not None
+    return web.json_response(state_json(await services.workflow.state(session_id)))
+
+
+async def workflow_command(request: web.Request) -> web.Response:
+    """``POST /api/sessions/{id}/workflow`` {kind, fields?}: one command of the committee's
+    workflow (open_check_in, check_in, withdraw, start_election, leader_elected, start_signing,
+    replace_report, sign, end, pause, resume), by the bearer of a token of that session."""
+    services = request.app[SERVICES]
+    grants = bearer_grants(request)
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise InvalidRequest("请求体必须是 JSON") from exc
+    if not isinstance(body, dict) or not isinstance(body.get("kind"), str):
+        raise InvalidRequest("缺少 kind")
+    fields = body.get("fields") or {}
+    if not isinstance(fields, dict) or len(json.dumps(fields)) > 4096:
+        raise InvalidRequest("fields 必须是不超过 4 KB 的对象")
+    if grants.role == Role.EXPERT:
+        fields.setdefault("expert", grants.participant_id)  # an expert acts for themselves
+    assert services.workflow is not None
+    state, happened = await services.workflow.command(
+        request.match_info["session_id"], grants, body["kind"], fields
+    )
+    return web.json_response({"happened": happened.kind, "state": state_json(state)})
+
+
 async def list_workers(request: web.Request) -> web.Response:
     """``GET /api/workers`` (admin): media workers, their processes and rooms."""
     services = request.app[SERVICES]
@@ -288,6 +325,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/tokens", issue_token)
     app.router.add_get("/api/sessions/{session_id}/roster", session_roster)
     app.router.add_post("/api/sessions/{session_id}/end", end_session_route)
+    app.router.add_get("/api/sessions/{session_id}/workflow", workflow_state)
+    app.router.add_post("/api/sessions/{session_id}/workflow", workflow_command)
     app.router.add_get("/api/sessions/{session_id}/evidence/{part}/{name}", evidence_picture)
     app.router.add_static("/static/", WEB_DIR, show_index=False, append_version=False)
     vendor = NODE_MODULES / "socket.io-client" / "dist"

@@ -23,11 +23,13 @@ from signaling.monitoring import WarningCenter
 from signaling.rooms import Room, RoomManager
 from signaling.seats import SeatNamespace
 from signaling.services import Services
+from signaling.sessions import end_session
 from signaling.supervision import WallNamespace
 from signaling.tasks import TaskSet
 from signaling.tokens import TokenIssuer, load_or_create_key
 from signaling.worker import WorkerSettings
 from signaling.workers import WorkerPool, WorkerProcess
+from signaling.workflow import WorkflowService
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +133,20 @@ def create_app(config: AppConfig) -> web.Application:
             warnings=warnings,
         )
         app[SERVICES] = services
+
+        async def end_by_workflow(session_id: str, actor: str) -> None:
+            await end_session(
+                session_id,
+                actor=actor,
+                store=store,
+                events=events,
+                rooms=rooms,
+                archives=archives,
+                seats=seats,
+                warnings=warnings,
+            )
+
+        services.workflow = WorkflowService(store, events, on_end=end_by_workflow)
         seats = SeatNamespace(services)
         wall = WallNamespace(services, seats)
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from signaling.archiving import ArchiveManager
     from signaling.monitoring import WarningCenter
     from signaling.workers import WorkerPool
+    from signaling.workflow import WorkflowService
 from signaling.metrics import Metrics
 from signaling.rooms import RoomManager
 from signaling.tokens import TokenIssuer
@@ -36,3 +37,4 @@ class Services:
     archives: ArchiveManager
     workers: WorkerPool
     warnings: WarningCenter | None = None
+    workflow: WorkflowService | None = None
