@@ -100,25 +100,35 @@ def test_each_scene_raises_its_warning(
             )
             browsers.append(own)
             seats[name] = SeatPage(own, expert["url"])
-        for seat in seats.values():
+        live: dict[str, float] = {}
+        for name, seat in seats.items():
             seat.wait_live(45)
-        live_at = time.monotonic()
+            live[name] = time.monotonic()  # no earlier than the seat went live
         keys = {name: seat.self_key() for name, seat in seats.items()}
 
         wanted = {"empty": "seat_empty", "two": "extra_face", "black": "camera_dark"}
-        deadline = live_at + EMPTY_S + SLACK_S + 5  # + 5 s: the first pictures to arrive
+        # The empty seat within its threshold + 5 s (+ 5 s for its first pictures to arrive).
+        # Extra face and dark have no bound of their own: a generous one, as four browsers and
+        # the server share two cores here and the analysis samples less often when busy.
+        deadlines = {
+            "empty": live["empty"] + EMPTY_S + SLACK_S + 5,
+            "two": live["two"] + 30,
+            "black": live["black"] + 30,
+        }
         started: dict[str, dict[str, Any]] = {}
-        while time.monotonic() < deadline and len(started) < len(wanted):
+        seen_at: dict[str, float] = {}
+        while time.monotonic() < max(deadlines.values()) and len(started) < len(wanted):
             for event in archived(server, session_id):
                 data = event["data"]
                 if event["kind"] != "warning_started":
                     continue
                 for name, kind in wanted.items():
-                    if data["seat"] == keys[name] and data["kind"] == kind:
-                        started.setdefault(name, data)
+                    if data["seat"] == keys[name] and data["kind"] == kind and name not in started:
+                        started[name] = data
+                        seen_at[name] = time.monotonic()
             time.sleep(0.25)  # polling interval of a deadline-bounded wait on a file
-        missing = sorted(set(wanted) - set(started))
-        assert not missing, f"no warning for {missing} within the threshold + slack"
+        late = sorted(n for n in wanted if n not in seen_at or seen_at[n] > deadlines[n])
+        assert not late, f"no warning in time for {late}: {seen_at} (deadlines {deadlines})"
 
         for data in started.values():
             evidence = data["evidence"]
