@@ -6,7 +6,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import socketio
 
@@ -56,6 +56,20 @@ def acked(event: str) -> Callable[[Handler], Handler]:
     return wrap
 
 
+async def refuse_connection(
+    services: Services, namespace: str, exc: BaseException, session_id: str | None, remote: Any
+) -> NoReturn:
+    """Log a refused Socket.IO connection and refuse it with a reason the page shows."""
+    err = as_room_error(exc)
+    services.metrics.refused(err.code)
+    await services.events.append(
+        "connect_refused",
+        {"namespace": namespace, "code": err.code, "remote": remote},
+        session_id=session_id,
+    )
+    raise socketio.exceptions.ConnectionRefusedError(err.message, {"code": err.code}) from None
+
+
 class SeatNamespace(socketio.AsyncNamespace):
     """Seats of experts: one connection per seat, the latest one wins."""
 
@@ -93,16 +107,7 @@ class SeatNamespace(socketio.AsyncNamespace):
             venue = await store.get_venue(participant.venue_id or "")
             check_expert_seat(session, venue, participant)
         except Exception as exc:
-            err = as_room_error(exc)
-            self.services.metrics.refused(err.code)
-            await self.services.events.append(
-                "connect_refused",
-                {"namespace": NAMESPACE, "code": err.code, "remote": remote},
-                session_id=session_id,
-            )
-            raise socketio.exceptions.ConnectionRefusedError(
-                err.message, {"code": err.code}
-            ) from None
+            await refuse_connection(self.services, NAMESPACE, exc, session_id, remote)
 
         try:
             room = await self.services.rooms.get(session.id)

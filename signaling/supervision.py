@@ -19,7 +19,6 @@ import socketio
 
 from roomserver.errors import NotFound, NotYourRoom, RoleNotAllowed, SessionEnded
 from roomserver.model import Role, Session, SessionState
-from signaling.errors import as_room_error
 from signaling.monitoring import WarningCenter
 from signaling.rooms import Room, SentWarning, roster_offline
 from signaling.schemas import (
@@ -32,7 +31,7 @@ from signaling.schemas import (
     WatchRequest,
     parse_payload,
 )
-from signaling.seats import SeatNamespace, acked
+from signaling.seats import SeatNamespace, acked, refuse_connection
 from signaling.services import Services
 from signaling.tokens import Grants
 from signaling.wire import WireError
@@ -104,16 +103,7 @@ class WallNamespace(socketio.AsyncNamespace):
                 raise RoleNotAllowed("只有监督人员可以打开监督墙")
             name = await self._name(grants)
         except Exception as exc:
-            err = as_room_error(exc)
-            self.services.metrics.refused(err.code)
-            await self.services.events.append(
-                "connect_refused",
-                {"namespace": NAMESPACE, "code": err.code, "remote": remote},
-                session_id=session_id,
-            )
-            raise socketio.exceptions.ConnectionRefusedError(
-                err.message, {"code": err.code}
-            ) from None
+            await refuse_connection(self.services, NAMESPACE, exc, session_id, remote)
         supervisor = Supervisor(sid=sid, grants=grants, name=name)
         self._by_sid[sid] = supervisor
         await self.services.events.append(

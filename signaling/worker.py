@@ -26,26 +26,18 @@ import psutil
 
 from media.analysis import jpeg
 from media.config import MediaConfig
-from media.forward import camera_key
 from media.grid import TileSpec
 from media.ice import apply_host_candidate_policy
 from media.mixencoder import packet_frame
 from media.room import RoomMedia
-from media.rtsp import (
-    FORWARDED_CODECS,
-    RECORDED_CODECS,
-    CameraState,
-    CameraStatus,
-    RtspCamera,
-    with_parameter_sets,
-)
-from media.tap import EncodedFrame, single_threaded_decoders
+from media.tap import single_threaded_decoders
 from recorder.archive import ArchivedEvent, SessionArchive
 from recorder.config import RecorderConfig
 from recorder.seal import ServerKey
-from recorder.track import Gap, TrackRecorder
+from recorder.track import Gap
 from roomserver.errors import NotFound
 from roomserver.warnings import Transition, WarningThresholds
+from signaling.camerafeed import CameraFeed
 from signaling.config import IceConfig, IceServer
 from signaling.metrics import LoopLagMonitor, Metrics
 from signaling.peer import PeerSession
@@ -117,11 +109,7 @@ class RoomHost:
         self.archive: SessionArchive | None = None
         self.peers: dict[str, PeerSession] = {}
         self.viewers: dict[str, ViewerSession] = {}
-        self.cameras: dict[str, RtspCamera] = {}
-        self.camera_labels: dict[str, str] = {}
-        self.camera_recorders: dict[str, TrackRecorder] = {}
-        self.camera_lock = asyncio.Lock()
-        self.camera_venues: dict[str, str] = {}
+        self.cameras: dict[str, CameraFeed] = {}
         self.online: set[str] = set()
 
     def seat_label(self, key: str) -> str:
@@ -205,8 +193,7 @@ class Worker:
         if record:
             room.archive = await self._start_archive(room, project_name)
         for camera in cameras or []:
-            room.camera_venues[camera["id"]] = camera.get("venue_id", "")
-            await self._start_camera(room, camera["id"], camera["label"], camera["url"])
+            await self._start_camera(room, camera)
         if media.analysis is not None:
             media.analysis.seated = lambda key: self._seated(room, key)
             media.analysis.on_warning = lambda seat, transition, snapshot: self.tasks.spawn(
@@ -445,82 +432,31 @@ class Worker:
             name=f"seat-media-{seat}",
         )
 
-    async def _start_camera(self, room: RoomHost, camera_id: str, label: str, url: str) -> None:
+    async def _start_camera(self, room: RoomHost, camera: dict[str, str]) -> None:
         """Pull a room camera: record it and forward it to supervisors as it comes."""
-        room.camera_labels[camera_id] = label
 
-        def on_frame(frame: EncodedFrame) -> None:
-            if frame.codec in FORWARDED_CODECS:
-                # Viewers and the analysis start at any keyframe: it must carry what it needs.
-                shown = with_parameter_sets(frame, camera.status.extradata)
-                room.media.forwards.publish(camera_key(camera_id), "roomcam", shown)
-                if frame.keyframe and room.media.analysis is not None:
-                    room.media.analysis.room_camera_keyframe(
-                        camera_key(camera_id), shown.data, frame.codec
-                    )
-            recorder = room.camera_recorders.get(camera_id)
-            if recorder is not None:
-                recorder.push(frame)
+        async def report(params: dict[str, Any]) -> None:
+            if self.channel is not None:
+                await self.channel.event("room_camera", {"session_id": room.id, **params})
 
-        def on_status(status: CameraStatus) -> None:
-            self.tasks.spawn(
-                self._camera_status(room, camera_id, status), name=f"camera-{camera_id}"
-            )
-
-        camera = RtspCamera(camera_id, url, on_frame=on_frame, on_status=on_status)
-        room.cameras[camera_id] = camera
-        logger.info("room %s: camera %s at %s", room.id, camera_id, camera.display_url)
-        await camera.start()
-
-    async def _camera_status(self, room: RoomHost, camera_id: str, status: CameraStatus) -> None:
-        """A camera came up (a new recording track) or went down (the track ends)."""
-        async with room.camera_lock:
-            await self._camera_track(room, camera_id, status)
-
-    async def _camera_track(self, room: RoomHost, camera_id: str, status: CameraStatus) -> None:
-        if status.state != CameraState.UP and room.media.analysis is not None:
-            await room.media.analysis.room_camera_ended(camera_key(camera_id))
-        archive = room.archive
-        track_id = f"room-camera-{camera_id}"
-        recorder = room.camera_recorders.pop(camera_id, None)
-        if recorder is not None and archive is not None and not archive.sealed:
-            # Each connection is a run of its own: its timestamps start again.
-            await archive.remove_track(track_id, recorder)
-        recorded = False
-        recordable = status.codec in RECORDED_CODECS and (
-            status.codec != "H264" or (status.size is not None and status.extradata is not None)
+        feed = CameraFeed(
+            camera_id=camera["id"],
+            label=camera["label"],
+            venue_id=camera.get("venue_id", ""),
+            url=camera["url"],
+            media=room.media,
+            archive=room.archive,
+            report=report,
+            spawn=lambda coro, name: self.tasks.spawn(coro, name=name),
         )
-        if status.state == CameraState.UP and recordable:
-            if archive is not None and not archive.sealed and camera_id in room.cameras:
-                room.camera_recorders[camera_id] = await archive.add_track(
-                    track_id,
-                    kind="video",
-                    codec=str(status.codec),
-                    clock_rate=90_000,
-                    label=room.camera_labels.get(camera_id, camera_id),
-                    request_keyframe=None,
-                    size=status.size,
-                    extradata=status.extradata,
-                )
-                recorded = True
-        if self.channel is not None:
-            await self.channel.event(
-                "room_camera",
-                {
-                    "session_id": room.id,
-                    "camera": camera_id,
-                    "state": status.state,
-                    "detail": status.detail,
-                    "codec": status.codec,
-                    "recorded": recorded,
-                    "viewable": status.codec in FORWARDED_CODECS,
-                },
-            )
+        room.cameras[feed.camera_id] = feed
+        await feed.start()
 
     @staticmethod
     def _seated(room: RoomHost, key: str) -> int:
         """Experts online in the venue a room camera (``camera:<id>``) overlooks."""
-        venue = room.camera_venues.get(key.removeprefix("camera:"), "")
+        feed = room.cameras.get(key.removeprefix("camera:"))
+        venue = feed.venue_id if feed is not None else ""
         return sum(1 for seat in room.online if venue and seat.split(":", 1)[0] == venue)
 
     async def _camera_warning(

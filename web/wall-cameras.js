@@ -14,6 +14,23 @@ const STATE_TEXT = {
   invalid: "地址无效",
 };
 
+/** A silent viewer (not yet started) of one room camera, playing in `video` ({sid, request, iceServers}). */
+function cameraViewer({ sid, request, iceServers }, cameraId, video, onStatus) {
+  const viewer = new Viewer({
+    kind: "camera",
+    fields: { session_id: sid, camera: cameraId },
+    roles: [["video", "roomcam"]],
+    request,
+    iceServers,
+    onMedia: ({ roomcam }) => {
+      video.srcObject = new MediaStream([roomcam]);
+      video.play().catch(() => {});
+    },
+    onStatus,
+  });
+  return viewer;
+}
+
 /** The short line a room tile shows: "监控 1/2 在线", or "" without cameras. */
 export function cameraSummary(cameras) {
   if (!cameras || !cameras.length) return "";
@@ -61,20 +78,9 @@ export class RoomCameras {
       el("figcaption", { class: "feed-caption" }, item.caption, item.state),
       el("div", { class: "feed-video small" }, item.video, item.placeholder));
     item.watch = new FrameWatch(item.video, 3000);
-    item.viewer = new Viewer({
-      kind: "camera",
-      fields: { session_id: this.sid, camera: camera.id },
-      roles: [["video", "roomcam"]],
-      request: this.request,
-      iceServers: this.iceServers,
-      onMedia: ({ roomcam }) => {
-        item.video.srcObject = new MediaStream([roomcam]);
-        item.video.play().catch(() => {});
-      },
-      onStatus: (status) => {
-        item.status = status;
-        this.update(item, item.camera);
-      },
+    item.viewer = cameraViewer(this, camera.id, item.video, (status) => {
+      item.status = status;
+      this.update(item, item.camera);
     });
     item.viewer.start();
     this.items.set(camera.id, item);
@@ -146,18 +152,7 @@ export class TileCamera {
     this.label.textContent = camera.label;
     this.node.dataset.camera = camera.id;
     this.node.hidden = false;
-    this.viewer = new Viewer({
-      kind: "camera",
-      fields: { session_id: this.sid, camera: camera.id },
-      roles: [["video", "roomcam"]],
-      request: this.request,
-      iceServers: this.iceServers,
-      onMedia: ({ roomcam }) => {
-        this.video.srcObject = new MediaStream([roomcam]);
-        this.video.play().catch(() => {});
-      },
-      onStatus: () => {},
-    });
+    this.viewer = cameraViewer(this, camera.id, this.video, () => {});
     this.viewer.start();
   }
 
