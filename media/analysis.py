@@ -237,6 +237,10 @@ class RoomAnalysis:
         for transition in transitions:
             self._report(seat, transition, None)
 
+    def has_picture(self, seat: str) -> bool:
+        """Whether a picture of the seat's camera is there to be taken."""
+        return seat in self._latest
+
     async def snapshot(self, seat: str) -> bytes | None:
         """A JPEG of the seat's latest camera picture, if it has one."""
         frame = self._latest.get(seat)

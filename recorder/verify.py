@@ -11,6 +11,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
+from recorder.documents import DOCUMENT_PATH, DOCUMENTS_DIR, citations
 from recorder.eventlog import GENESIS, chain_problems
 from recorder.hashing import file_digests, merkle_root
 from recorder.manifest import Manifest
@@ -87,6 +88,7 @@ class _Checker:
         self.done = 0
         self.first_key: tuple[str, str] | None = None  # (part, fingerprint)
         self.session_id: str | None = None
+        self.cited_documents: set[str] = set()
 
     def diff(self, where: str, what: str) -> None:
         self.report.differences.append(Difference(where, what))
@@ -127,6 +129,7 @@ class _Checker:
         chain_start = GENESIS if number == 1 else previous_seal
         items = self._events(name, regular, manifest, seal, chain_start)
         self._evidence(name, number, regular, digests, items)
+        self._documents(name, part_dir.parent, items)
         if manifest is not None and seal:
             self._merkle(name, manifest, seal)
         if SEAL_JSON in digests:
@@ -380,6 +383,22 @@ class _Checker:
             elif digests[rel] != (evidence.get("sha256"), evidence.get("sm3")):
                 self.diff(where, f"differs from the digests cited by event line {line}")
 
+    def _documents(
+        self, name: str, session_dir: Path, items: list[tuple[int, dict[str, Any]]]
+    ) -> None:
+        """A document an event cites (the report, a handwritten signature) is there, unchanged."""
+        for line, record in items:
+            for cited in citations(record.get("data")):
+                rel = str(cited["path"])
+                self.cited_documents.add(rel)
+                full = session_dir / rel
+                if not DOCUMENT_PATH.fullmatch(rel):
+                    self.diff(f"{name}/events.jsonl", f"line {line} cites a document as {rel!r}")
+                elif full.is_symlink() or not full.is_file():
+                    self.diff(rel, f"deleted: cited by event line {line} of {name}")
+                elif file_digests(full, self._advance) != (cited.get("sha256"), cited.get("sm3")):
+                    self.diff(rel, f"differs from the digests cited by event line {line} of {name}")
+
     def _merkle(self, name: str, manifest: Manifest, seal: dict[str, Any]) -> None:
         where = f"{name}/{SEAL_JSON}"
         for algorithm in ("sha256", "sm3"):
@@ -420,6 +439,8 @@ def verify_archive(
         for f in part_files(p).values()
         if f.is_file() and not f.is_symlink()
     )
+    if (path / DOCUMENTS_DIR).is_dir():
+        total += sum(f.stat().st_size for f in (path / DOCUMENTS_DIR).iterdir() if f.is_file())
     trusted = _fingerprints(trusted_keys) if trusted_keys else None
     checker = _Checker(trusted, progress, total)
     report = checker.report
@@ -428,7 +449,9 @@ def verify_archive(
         checker.diff(path.name, f"no part-* folders: not a session archive, or all deleted{hint}")
         return report
     others = [
-        c.name for c in sorted(path.iterdir()) if c.name != README and part_number(c.name) is None
+        c.name
+        for c in sorted(path.iterdir())
+        if c.name not in (README, DOCUMENTS_DIR) and part_number(c.name) is None
     ]
     if others:
         # Outside every seal, so neither evidence nor a difference; worth a reader's eye.
@@ -446,6 +469,16 @@ def verify_archive(
         last_state = _state(parts[number])
     if trusted is not None and report.key_trusted is None:
         report.key_trusted = False  # no part had a key that could be checked
+    documents = path / DOCUMENTS_DIR
+    if documents.is_dir():
+        uncited = sorted(
+            f"{DOCUMENTS_DIR}/{f.name}"
+            for f in documents.iterdir()
+            if f"{DOCUMENTS_DIR}/{f.name}" not in checker.cited_documents
+        )
+        if uncited:
+            # Stored for a command that was then refused, or added later: no event binds them.
+            report.notes.append(f"documents no event cites: {', '.join(uncited)}")
     if last_state == "interrupted":
         report.notes.append(
             "the last part was interrupted: the session did not end within this archive"

@@ -31,6 +31,9 @@ _EXPERTS = (
 _HOST_NAME = "孙立新"
 _SUPERVISOR_NAME = "周文华"
 _ARCHIVIST_NAME = "吴秀兰"
+# 工作人员 of each venue, in _PLACES order, and the witness (见证人) of the main venue.
+_STAFF_NAMES = ("郑晓燕", "冯国庆", "褚明辉")
+_WITNESS_NAME = "卫红梅"
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,19 @@ async def create_demo(store: SqlStore, *, now: datetime | None = None) -> DemoDa
             session_id=session.id,
             role=Role.HOST,
             name=_HOST_NAME,
+            venue_id=venues[0].id,
+        ),
+        *(
+            Participant(
+                id=new_id(), session_id=session.id, role=Role.STAFF, name=name, venue_id=venue.id
+            )
+            for name, venue in zip(_STAFF_NAMES, venues, strict=True)
+        ),
+        Participant(
+            id=new_id(),
+            session_id=session.id,
+            role=Role.WITNESS,
+            name=_WITNESS_NAME,
             venue_id=venues[0].id,
         ),
         Participant(

@@ -99,3 +99,10 @@ class IllegalCommand(RoomError):
 
     code = "illegal_command"
     default_message = "当前评标阶段不能执行该操作"
+
+
+class BadSignature(RoomError):
+    """A signature or signing key that does not verify; the message says why."""
+
+    code = "bad_signature"
+    default_message = "电子签名验证失败"

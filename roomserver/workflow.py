@@ -6,20 +6,31 @@ happened, or raises a RoomError with a stable code and a Chinese message; the st
 never changed (it is frozen), so a refused command leaves nothing half done.
 
 Who may do what:
-- the host (主持人) of the main venue opens check-in, starts the election, starts the signing
-  once a report is there, and issues the end instruction (7.2.4-1);
-- venue staff (工作人员) and the host check experts in (7.2.1), and open, pause and resume
-  for incidents (7.2.6); a supervisor may pause too, with a reason (9-4);
-- experts sign, once each, for themselves.
+- the host (主持人) of the main venue opens check-in, starts the election, sends notices to every
+  seat and issues the end instruction (7.2.4-1);
+- venue staff (工作人员) check the experts of their own venue in (7.2.1), replace an expert who
+  withdrew or took leave, and open, handle and close incidents of their venue (7.2.6); the host
+  does all of this for every venue;
+- the host, staff and a supervisor may pause the evaluation, with a reason (9-4); the host or
+  staff resume it;
+- experts act for themselves only: the commitment letter (承诺书), a conflict of interest (回避,
+  8.4-3), their signing key, a secret ballot for the leader (7.2.3-1), open votes on motions
+  (7.2.3-2) and their signature on the report (7.2.4);
+- the leader (or the host) opens motions and puts the report up for signing.
+
+The ballots of the open election round are held in the state to be counted; ``Happened`` never
+names a voter's choice, and the service that logs commands seals it (``signaling.workflow``).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from roomserver import signatures
 from roomserver.errors import IllegalCommand, RoleNotAllowed
 from roomserver.model import Role
 
@@ -44,35 +55,94 @@ PHASE_LABELS: dict[Phase, str] = {
     Phase.ENDED: "已结束",
 }
 
+INCIDENT_KINDS = {"platform": "平台故障", "other": "其他"}
+MAX_TEXT = 500
+MAX_OPTIONS = 6
+
+
+@dataclass(frozen=True)
+class Motion:
+    """A question the committee votes on openly (7.2.3-2); votes are (expert, option)."""
+
+    number: int
+    title: str
+    options: tuple[str, ...]
+    votes: tuple[tuple[str, str], ...] = ()
+    closed: bool = False
+
+    def voters(self) -> frozenset[str]:
+        return frozenset(voter for voter, _ in self.votes)
+
+    def counts(self) -> dict[str, int]:
+        counted = Counter(option for _, option in self.votes)
+        return {option: counted.get(option, 0) for option in self.options}
+
+
+@dataclass(frozen=True)
+class Incident:
+    """An abnormal event (异常情况, 7.2.6): where, what, how it was handled and how it ended."""
+
+    number: int
+    venue: str
+    kind: str
+    description: str
+    handling: tuple[str, ...] = ()
+    result: str | None = None
+
 
 @dataclass(frozen=True)
 class WorkflowState:
-    """Where a session stands. Experts are participant ids of the session's roster."""
+    """Where a session stands. Experts are participant ids, each with the venue of their seat."""
 
-    experts: frozenset[str]
+    session_id: str
+    main_venue: str
+    venues: Mapping[str, str]  # expert → venue, the whole roster including replacements
     phase: Phase = Phase.SCHEDULED
     paused: bool = False
     pause_reason: str | None = None
     checked_in: frozenset[str] = frozenset()
-    withdrawn: frozenset[str] = frozenset()  # declared a conflict of interest (回避)
+    committed: frozenset[str] = frozenset()  # accepted the commitment letter
+    withdrawn: frozenset[str] = frozenset()  # declared a conflict of interest, or took leave
+    replaced_by: Mapping[str, str] = field(default_factory=dict)
+    keys: Mapping[str, str] = field(default_factory=dict)  # expert → SPKI base64
+    election_round: int = 0
+    candidates: tuple[str, ...] = ()
+    ballots: tuple[tuple[str, str], ...] = ()  # (voter, candidate) of the open round; secret
     leader: str | None = None
+    motions: tuple[Motion, ...] = ()
     report_sha256: str | None = None
+    report_sm3: str | None = None
     signed: frozenset[str] = frozenset()
+    incidents: tuple[Incident, ...] = ()
+
+    @property
+    def experts(self) -> frozenset[str]:
+        return frozenset(self.venues)
 
     @property
     def seated(self) -> frozenset[str]:
         """The experts who take part: the roster without those withdrawn."""
         return self.experts - self.withdrawn
 
+    @property
+    def voted(self) -> frozenset[str]:
+        """Who has cast a ballot in the open election round (not for whom)."""
+        return frozenset(voter for voter, _ in self.ballots)
+
+    def open_motion(self) -> Motion | None:
+        return next((m for m in self.motions if not m.closed), None)
+
 
 @dataclass(frozen=True)
 class Command:
-    """A request to move the session on: `kind`, who asks (`actor`, `role`) and its fields."""
+    """A request to move the session on: `kind`, who asks (`actor`, `role`, the `venue` of
+    their token) and its fields."""
 
     kind: str
     actor: str
     role: Role
     fields: Mapping[str, Any] = field(default_factory=dict)
+    venue: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,18 +156,25 @@ class Happened:
 STAFF_ROLES = frozenset({Role.HOST, Role.STAFF})
 PAUSE_ROLES = frozenset({Role.HOST, Role.STAFF, Role.SUPERVISOR})
 ACTIVE_PHASES = frozenset({Phase.CHECK_IN, Phase.ELECTION, Phase.EVALUATION, Phase.SIGNING})
+# While paused, only what handles the incident and informs the seats goes on.
+WHILE_PAUSED = frozenset({"resume", "notice", "open_incident", "handle_incident", "close_incident"})
+
+Result = tuple[WorkflowState, Happened]
 
 
-def apply(state: WorkflowState, command: Command) -> tuple[WorkflowState, Happened]:
+def apply(state: WorkflowState, command: Command) -> Result:
     """The state after `command`, and what happened; a RoomError if it is refused."""
     handler = _HANDLERS.get(command.kind)
     if handler is None:
         raise IllegalCommand(f"未知的操作：{command.kind}")
     if state.phase == Phase.ENDED:
         raise IllegalCommand("本场评标已结束")
-    if state.paused and command.kind not in ("resume",):
+    if state.paused and command.kind not in WHILE_PAUSED:
         raise IllegalCommand(f"评审已暂停（{state.pause_reason}），请先恢复")
     return handler(state, command)
+
+
+# -- checks ---------------------------------------------------------------------------------------
 
 
 def _require_role(command: Command, roles: frozenset[Role], message: str) -> None:
@@ -105,126 +182,363 @@ def _require_role(command: Command, roles: frozenset[Role], message: str) -> Non
         raise RoleNotAllowed(message)
 
 
-def _require_phase(state: WorkflowState, phase: Phase) -> None:
-    if state.phase != phase:
-        raise IllegalCommand(
-            f"当前阶段为“{PHASE_LABELS[state.phase]}”，该操作属于“{PHASE_LABELS[phase]}”阶段"
-        )
+def _require_main_host(state: WorkflowState, command: Command, message: str) -> None:
+    if command.role != Role.HOST or command.venue not in (None, state.main_venue):
+        raise RoleNotAllowed(message)
+
+
+def _require_venue_staff(state: WorkflowState, command: Command, venue: str, what: str) -> None:
+    """The host acts for every venue; staff for their own venue only."""
+    _require_role(command, STAFF_ROLES, f"只有工作人员或主持人可以{what}")
+    if command.role == Role.STAFF and command.venue != venue:
+        raise RoleNotAllowed(f"工作人员只能为本评标室{what}")
+
+
+def _require_phase(state: WorkflowState, *phases: Phase) -> None:
+    if state.phase not in phases:
+        wanted = "或".join(f"“{PHASE_LABELS[p]}”" for p in phases)
+        raise IllegalCommand(f"当前阶段为“{PHASE_LABELS[state.phase]}”，该操作属于{wanted}阶段")
 
 
 def _expert(state: WorkflowState, command: Command) -> str:
     expert = command.fields.get("expert")
-    if not isinstance(expert, str) or expert not in state.experts:
+    if not isinstance(expert, str) or expert not in state.venues:
         raise IllegalCommand("该专家不在本场评标名单中")
     return expert
 
 
-def _open_check_in(state: WorkflowState, command: Command) -> tuple[WorkflowState, Happened]:
-    _require_role(command, frozenset({Role.HOST}), "只有主场主持人可以开始签到")
+def _self(state: WorkflowState, command: Command, what: str) -> str:
+    """The expert acting for themselves; RoleNotAllowed for anybody else."""
+    if command.role != Role.EXPERT or command.fields.get("expert") != command.actor:
+        raise RoleNotAllowed(f"{what}只能由专家本人进行")
+    expert = _expert(state, command)
+    if expert in state.withdrawn:
+        raise IllegalCommand("该专家已回避或离席，不再参加本场评标")
+    return expert
+
+
+def _text(command: Command, name: str, what: str) -> str:
+    value = command.fields.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise IllegalCommand(f"请填写{what}")
+    if len(value) > MAX_TEXT:
+        raise IllegalCommand(f"{what}不能超过 {MAX_TEXT} 字")
+    return value.strip()
+
+
+def _digest(command: Command, name: str, length: int) -> str:
+    value = command.fields.get(name)
+    if (
+        not isinstance(value, str)
+        or len(value) != length
+        or any(c not in "0123456789abcdef" for c in value)
+    ):
+        raise IllegalCommand(f"评标报告的 {name} 摘要格式不正确")
+    return value
+
+
+def _number(command: Command, name: str) -> int:
+    value = command.fields.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise IllegalCommand(f"缺少编号 {name}")
+    return value
+
+
+# -- check-in (7.2.1, 8.4-3) ----------------------------------------------------------------------
+
+
+def _open_check_in(state: WorkflowState, command: Command) -> Result:
+    _require_main_host(state, command, "只有主场主持人可以开始签到")
     _require_phase(state, Phase.SCHEDULED)
     return replace(state, phase=Phase.CHECK_IN), Happened("check_in_opened", {})
 
 
-def _check_in(state: WorkflowState, command: Command) -> tuple[WorkflowState, Happened]:
-    _require_role(command, STAFF_ROLES, "只有工作人员或主持人可以核验专家身份")
-    _require_phase(state, Phase.CHECK_IN)
+def _check_in(state: WorkflowState, command: Command) -> Result:
     expert = _expert(state, command)
+    _require_venue_staff(state, command, state.venues[expert], "核验专家身份")
+    _require_phase(state, Phase.CHECK_IN)
     if expert in state.withdrawn:
-        raise IllegalCommand("该专家已申请回避")
+        raise IllegalCommand("该专家已回避或离席")
     if expert in state.checked_in:
         raise IllegalCommand("该专家已完成签到")
-    return (
-        replace(state, checked_in=state.checked_in | {expert}),
-        Happened("expert_checked_in", {"expert": expert}),
+    data: dict[str, Any] = {"expert": expert, "venue": state.venues[expert]}
+    snapshot = command.fields.get("snapshot")
+    if isinstance(snapshot, Mapping):
+        data["snapshot"] = dict(snapshot)
+    return replace(state, checked_in=state.checked_in | {expert}), Happened(
+        "expert_checked_in", data
     )
 
 
-def _withdraw(state: WorkflowState, command: Command) -> tuple[WorkflowState, Happened]:
-    if command.role != Role.EXPERT or command.fields.get("expert") != command.actor:
-        raise RoleNotAllowed("回避只能由专家本人申报")
+def _commit(state: WorkflowState, command: Command) -> Result:
+    expert = _self(state, command, "签署承诺书")
     _require_phase(state, Phase.CHECK_IN)
-    expert = _expert(state, command)
-    if expert in state.withdrawn:
-        raise IllegalCommand("该专家已申请回避")
+    if expert not in state.checked_in:
+        raise IllegalCommand("请先由工作人员完成身份核验")
+    if expert in state.committed:
+        raise IllegalCommand("已签署承诺书")
+    if command.fields.get("no_conflict") is not True:
+        raise IllegalCommand("请确认与投标人无利害关系；如有，请申请回避")
+    return replace(state, committed=state.committed | {expert}), Happened(
+        "commitment_accepted", {"expert": expert, "no_conflict": True}
+    )
+
+
+def _withdraw(state: WorkflowState, command: Command) -> Result:
+    expert = _self(state, command, "申请回避")
+    _require_phase(state, Phase.CHECK_IN)
+    reason = _text(command, "reason", "回避原因")
     return (
         replace(
             state,
             withdrawn=state.withdrawn | {expert},
             checked_in=state.checked_in - {expert},
+            committed=state.committed - {expert},
         ),
-        Happened("expert_withdrew", {"expert": expert}),
+        Happened("expert_withdrew", {"expert": expert, "reason": reason}),
     )
 
 
-def _start_election(state: WorkflowState, command: Command) -> tuple[WorkflowState, Happened]:
-    _require_role(command, frozenset({Role.HOST}), "只有主场主持人可以开始推选组长")
-    _require_phase(state, Phase.CHECK_IN)
-    missing = state.seated - state.checked_in
-    if missing or not state.seated:
-        raise IllegalCommand(f"尚有 {len(missing)} 名专家未签到")
-    return replace(state, phase=Phase.ELECTION), Happened("election_started", {})
-
-
-def _leader_elected(state: WorkflowState, command: Command) -> tuple[WorkflowState, Happened]:
-    _require_role(command, frozenset({Role.HOST}), "组长推选结果由主持人公布")
-    _require_phase(state, Phase.ELECTION)
+def _replace_expert(state: WorkflowState, command: Command) -> Result:
+    """An expert who withdrew or took leave gives the seat to a newly drawn one (5.5.9)."""
     expert = _expert(state, command)
-    if expert not in state.seated:
-        raise IllegalCommand("已回避的专家不能担任组长")
+    venue = state.venues[expert]
+    _require_venue_staff(state, command, venue, "替换专家")
+    _require_phase(state, Phase.SCHEDULED, Phase.CHECK_IN)
+    if expert in state.replaced_by:
+        raise IllegalCommand("该专家已被替换")
+    replacement = command.fields.get("replacement")
+    if not isinstance(replacement, str) or not replacement or replacement in state.venues:
+        raise IllegalCommand("替补专家无效或已在名单中")
+    reason = command.fields.get("reason")
+    if expert not in state.withdrawn and not (isinstance(reason, str) and reason.strip()):
+        raise IllegalCommand("专家未申请回避，替换时请填写原因（如请假）")
     return (
-        replace(state, phase=Phase.EVALUATION, leader=expert),
-        Happened("leader_elected", {"expert": expert}),
+        replace(
+            state,
+            venues={**state.venues, replacement: venue},
+            withdrawn=state.withdrawn | {expert},
+            checked_in=state.checked_in - {expert},
+            committed=state.committed - {expert},
+            replaced_by={**state.replaced_by, expert: replacement},
+        ),
+        Happened(
+            "expert_replaced",
+            {
+                "expert": expert,
+                "replacement": replacement,
+                "venue": venue,
+                "reason": reason.strip() if isinstance(reason, str) and reason.strip() else "回避",
+            },
+        ),
     )
 
 
-def _start_signing(state: WorkflowState, command: Command) -> tuple[WorkflowState, Happened]:
+def _register_key(state: WorkflowState, command: Command) -> Result:
+    expert = _self(state, command, "登记签名密钥")
+    _require_phase(state, Phase.CHECK_IN, Phase.ELECTION, Phase.EVALUATION, Phase.SIGNING)
+    if expert in state.signed:
+        raise IllegalCommand("已签署评标报告，不能更换签名密钥")
+    key = command.fields.get("public_key")
+    signatures.load_public_key(key)  # BadSignature with the reason
+    assert isinstance(key, str)
+    return replace(state, keys={**state.keys, expert: key}), Happened(
+        "signing_key_registered", {"expert": expert, "public_key": key}
+    )
+
+
+# -- leader election (7.2.3-1) --------------------------------------------------------------------
+
+
+def _start_election(state: WorkflowState, command: Command) -> Result:
+    _require_main_host(state, command, "只有主场主持人可以开始推选组长")
+    _require_phase(state, Phase.CHECK_IN)
+    not_in = state.seated - state.checked_in
+    if not_in or not state.seated:
+        raise IllegalCommand(f"尚有 {len(not_in)} 名专家未签到")
+    uncommitted = state.seated - state.committed
+    if uncommitted:
+        raise IllegalCommand(f"尚有 {len(uncommitted)} 名专家未签署承诺书")
+    wanted = command.fields.get("candidates")
+    if wanted is None:
+        candidates = tuple(sorted(state.seated))
+    elif (
+        not isinstance(wanted, list)
+        or not wanted
+        or len(set(wanted)) != len(wanted)
+        or not set(wanted) <= state.seated
+    ):
+        raise IllegalCommand("候选人必须是本场在席的专家，且不能重复")
+    else:
+        candidates = tuple(wanted)
+    return (
+        replace(state, phase=Phase.ELECTION, election_round=1, candidates=candidates, ballots=()),
+        Happened("election_started", {"round": 1, "candidates": list(candidates)}),
+    )
+
+
+def _cast_ballot(state: WorkflowState, command: Command) -> Result:
+    expert = _self(state, command, "投票")
+    _require_phase(state, Phase.ELECTION)
+    if expert in state.voted:
+        raise IllegalCommand("本轮已投票")
+    candidate = command.fields.get("candidate")
+    if candidate not in state.candidates:
+        raise IllegalCommand("所选候选人不在本轮候选名单中")
+    ballots = (*state.ballots, (expert, str(candidate)))
+    round_no = state.election_round
+    if len(ballots) < len(state.seated):
+        return replace(state, ballots=ballots), Happened(
+            "ballot_cast",
+            {"round": round_no, "expert": expert, "voted": len(ballots), "of": len(state.seated)},
+        )
+    # Every expert has voted: the round is counted and its result published.
+    counted = Counter(choice for _, choice in ballots)
+    tally = {c: counted.get(c, 0) for c in state.candidates}
+    top = max(tally.values())
+    leaders = tuple(c for c in state.candidates if tally[c] == top)
+    closing = {"round": round_no, "expert": expert, "tally": tally}
+    if len(leaders) == 1:
+        return (
+            replace(state, phase=Phase.EVALUATION, leader=leaders[0], ballots=()),
+            Happened("leader_elected", {**closing, "leader": leaders[0]}),
+        )
+    # A tie: a new round among the tied candidates.
+    return (
+        replace(state, election_round=round_no + 1, candidates=leaders, ballots=()),
+        Happened("election_tied", {**closing, "next_round": round_no + 1, "candidates": leaders}),
+    )
+
+
+# -- discussion and vote (7.2.3-2) ----------------------------------------------------------------
+
+
+def _open_motion(state: WorkflowState, command: Command) -> Result:
+    if not (command.role == Role.HOST or command.actor == state.leader):
+        raise RoleNotAllowed("只有组长或主持人可以发起表决")
+    _require_phase(state, Phase.EVALUATION)
+    if state.open_motion() is not None:
+        raise IllegalCommand("上一项表决尚未结束")
+    title = _text(command, "title", "表决事项")
+    options = command.fields.get("options")
+    if (
+        not isinstance(options, list)
+        or not 2 <= len(options) <= MAX_OPTIONS
+        or not all(isinstance(o, str) and o.strip() and len(o) <= 50 for o in options)
+        or len({o.strip() for o in options}) != len(options)
+    ):
+        raise IllegalCommand(f"表决选项应为 2 至 {MAX_OPTIONS} 个互不相同的选项")
+    motion = Motion(
+        number=len(state.motions) + 1, title=title, options=tuple(o.strip() for o in options)
+    )
+    return replace(state, motions=(*state.motions, motion)), Happened(
+        "motion_opened",
+        {"motion": motion.number, "title": title, "options": list(motion.options)},
+    )
+
+
+def _vote(state: WorkflowState, command: Command) -> Result:
+    expert = _self(state, command, "表决")
+    _require_phase(state, Phase.EVALUATION)
+    motion = state.open_motion()
+    if motion is None or command.fields.get("motion") != motion.number:
+        raise IllegalCommand("该表决已结束或不存在")
+    if expert in motion.voters():
+        raise IllegalCommand("已对该事项表决")
+    option = command.fields.get("option")
+    if option not in motion.options:
+        raise IllegalCommand("所选选项不在表决选项中")
+    votes = (*motion.votes, (expert, str(option)))
+    closed = len(votes) >= len(state.seated)
+    updated = replace(motion, votes=votes, closed=closed)
+    motions = tuple(updated if m.number == motion.number else m for m in state.motions)
+    data: dict[str, Any] = {"motion": motion.number, "expert": expert, "option": option}
+    if closed:
+        data["result"] = updated.counts()
+    return replace(state, motions=motions), Happened(
+        "motion_closed" if closed else "motion_vote", data
+    )
+
+
+# -- report co-signing (5.4.9, 7.2.4) -------------------------------------------------------------
+
+
+def _put_up_report(state: WorkflowState, command: Command, phase: Phase) -> tuple[str, str, dict]:
     if command.role != Role.HOST and command.actor != state.leader:
         raise RoleNotAllowed("只有组长或主持人可以提交评标报告")
-    _require_phase(state, Phase.EVALUATION)
-    digest = command.fields.get("report_sha256")
-    if not isinstance(digest, str) or len(digest) != 64:
-        raise IllegalCommand("缺少评标报告的 SHA-256 摘要")
-    return (
-        replace(state, phase=Phase.SIGNING, report_sha256=digest, signed=frozenset()),
-        Happened("signing_started", {"report_sha256": digest}),
-    )
+    _require_phase(state, phase)
+    sha256 = _digest(command, "report_sha256", 64)
+    sm3 = _digest(command, "report_sm3", 64)
+    document = command.fields.get("document")
+    return sha256, sm3, dict(document) if isinstance(document, Mapping) else {}
 
 
-def _replace_report(state: WorkflowState, command: Command) -> tuple[WorkflowState, Happened]:
-    if command.role != Role.HOST and command.actor != state.leader:
-        raise RoleNotAllowed("只有组长或主持人可以更换评标报告")
-    _require_phase(state, Phase.SIGNING)
-    digest = command.fields.get("report_sha256")
-    if not isinstance(digest, str) or len(digest) != 64 or digest == state.report_sha256:
-        raise IllegalCommand("新的评标报告摘要无效或与原报告相同")
-    # A report changed after a signature needs every signature again.
+def _start_signing(state: WorkflowState, command: Command) -> Result:
+    sha256, sm3, document = _put_up_report(state, command, Phase.EVALUATION)
+    if state.open_motion() is not None:
+        raise IllegalCommand("尚有表决未结束")
     return (
-        replace(state, report_sha256=digest, signed=frozenset()),
+        replace(state, phase=Phase.SIGNING, report_sha256=sha256, report_sm3=sm3),
         Happened(
-            "report_replaced", {"report_sha256": digest, "signatures_voided": len(state.signed)}
+            "signing_started", {"report_sha256": sha256, "report_sm3": sm3, "document": document}
         ),
     )
 
 
-def _sign(state: WorkflowState, command: Command) -> tuple[WorkflowState, Happened]:
-    if command.role != Role.EXPERT or command.fields.get("expert") != command.actor:
-        raise RoleNotAllowed("专家只能为本人签署评标报告")
+def _replace_report(state: WorkflowState, command: Command) -> Result:
+    sha256, sm3, document = _put_up_report(state, command, Phase.SIGNING)
+    if sha256 == state.report_sha256:
+        raise IllegalCommand("新的评标报告与原报告相同")
+    # A report changed after a signature needs every signature again.
+    return (
+        replace(state, report_sha256=sha256, report_sm3=sm3, signed=frozenset()),
+        Happened(
+            "report_replaced",
+            {
+                "report_sha256": sha256,
+                "report_sm3": sm3,
+                "document": document,
+                "signatures_voided": len(state.signed),
+            },
+        ),
+    )
+
+
+def _sign(state: WorkflowState, command: Command) -> Result:
+    expert = _self(state, command, "签署评标报告")
     _require_phase(state, Phase.SIGNING)
-    expert = _expert(state, command)
-    if expert not in state.seated:
-        raise IllegalCommand("已回避的专家不参与签署")
     if expert in state.signed:
         raise IllegalCommand("该专家已签署评标报告")
     if command.fields.get("report_sha256") != state.report_sha256:
         raise IllegalCommand("签署的不是当前的评标报告")
+    key = state.keys.get(expert)
+    if key is None:
+        raise IllegalCommand("尚未登记签名密钥")
+    assert state.report_sha256 is not None and state.report_sm3 is not None
+    signature = command.fields.get("signature")
+    message = signatures.statement(state.session_id, expert, state.report_sha256, state.report_sm3)
+    signatures.verify(key, message, signature)
+    handwriting = command.fields.get("handwriting")
+    if not isinstance(handwriting, Mapping) or not handwriting.get("sha256"):
+        raise IllegalCommand("缺少手写签名")
     return (
         replace(state, signed=state.signed | {expert}),
-        Happened("report_signed", {"expert": expert, "report_sha256": state.report_sha256}),
+        Happened(
+            "report_signed",
+            {
+                "expert": expert,
+                "report_sha256": state.report_sha256,
+                "report_sm3": state.report_sm3,
+                "signature": signature,
+                "public_key": key,
+                "handwriting": dict(handwriting),
+            },
+        ),
     )
 
 
-def _end(state: WorkflowState, command: Command) -> tuple[WorkflowState, Happened]:
-    _require_role(command, frozenset({Role.HOST}), "只有主场主持人可以发出评审结束指令")
+def _end(state: WorkflowState, command: Command) -> Result:
+    _require_main_host(state, command, "只有主场主持人可以发出评审结束指令")
     _require_phase(state, Phase.SIGNING)
     missing = state.seated - state.signed
     if missing:
@@ -232,20 +546,21 @@ def _end(state: WorkflowState, command: Command) -> tuple[WorkflowState, Happene
     return replace(state, phase=Phase.ENDED), Happened("end_instruction", {})
 
 
-def _pause(state: WorkflowState, command: Command) -> tuple[WorkflowState, Happened]:
+# -- incidents and notices (7.2.6, 9-4) -----------------------------------------------------------
+
+
+def _pause(state: WorkflowState, command: Command) -> Result:
     _require_role(command, PAUSE_ROLES, "只有主持人、工作人员或监督人员可以暂停评审")
     if state.phase not in ACTIVE_PHASES:
         raise IllegalCommand("评审尚未开始，无需暂停")
-    reason = command.fields.get("reason")
-    if not isinstance(reason, str) or not reason.strip():
-        raise IllegalCommand("暂停评审必须说明原因")
+    reason = _text(command, "reason", "暂停原因")
     return (
-        replace(state, paused=True, pause_reason=reason.strip()),
-        Happened("evaluation_paused", {"reason": reason.strip(), "phase": str(state.phase)}),
+        replace(state, paused=True, pause_reason=reason),
+        Happened("evaluation_paused", {"reason": reason, "phase": str(state.phase)}),
     )
 
 
-def _resume(state: WorkflowState, command: Command) -> tuple[WorkflowState, Happened]:
+def _resume(state: WorkflowState, command: Command) -> Result:
     _require_role(command, STAFF_ROLES, "只有主持人或工作人员可以恢复评审")
     if not state.paused:
         raise IllegalCommand("评审未暂停")
@@ -255,16 +570,81 @@ def _resume(state: WorkflowState, command: Command) -> tuple[WorkflowState, Happ
     )
 
 
+def _notice(state: WorkflowState, command: Command) -> Result:
+    _require_main_host(state, command, "只有主场主持人可以向全体机位发布通知")
+    return state, Happened("notice", {"text": _text(command, "text", "通知内容")})
+
+
+def _incident(state: WorkflowState, command: Command, what: str) -> Incident:
+    number = _number(command, "incident")
+    incident = next((i for i in state.incidents if i.number == number), None)
+    if incident is None:
+        raise IllegalCommand("没有该异常情况记录")
+    _require_venue_staff(state, command, incident.venue, what)
+    if incident.result is not None:
+        raise IllegalCommand("该异常情况已处理完毕")
+    return incident
+
+
+def _with_incident(state: WorkflowState, incident: Incident) -> WorkflowState:
+    incidents = tuple(incident if i.number == incident.number else i for i in state.incidents)
+    return replace(state, incidents=incidents)
+
+
+def _open_incident(state: WorkflowState, command: Command) -> Result:
+    venue = command.fields.get("venue")
+    if venue != state.main_venue and venue not in state.venues.values():
+        raise IllegalCommand("该评标室不属于本场评标")
+    assert isinstance(venue, str)
+    _require_venue_staff(state, command, venue, "登记异常情况")
+    kind = command.fields.get("kind")
+    if kind not in INCIDENT_KINDS:
+        raise IllegalCommand("异常类型应为平台故障或其他")
+    description = _text(command, "description", "异常情况描述")
+    incident = Incident(len(state.incidents) + 1, venue, str(kind), description)
+    return replace(state, incidents=(*state.incidents, incident)), Happened(
+        "incident_opened",
+        {"incident": incident.number, "venue": venue, "kind": kind, "description": description},
+    )
+
+
+def _handle_incident(state: WorkflowState, command: Command) -> Result:
+    incident = _incident(state, command, "记录处理情况")
+    handling = _text(command, "handling", "处理情况")
+    updated = replace(incident, handling=(*incident.handling, handling))
+    return _with_incident(state, updated), Happened(
+        "incident_handled", {"incident": incident.number, "handling": handling}
+    )
+
+
+def _close_incident(state: WorkflowState, command: Command) -> Result:
+    incident = _incident(state, command, "记录处理结果")
+    result = _text(command, "result", "处理结果")
+    return _with_incident(state, replace(incident, result=result)), Happened(
+        "incident_closed", {"incident": incident.number, "result": result}
+    )
+
+
 _HANDLERS = {
     "open_check_in": _open_check_in,
     "check_in": _check_in,
+    "commit": _commit,
     "withdraw": _withdraw,
+    "replace_expert": _replace_expert,
+    "register_key": _register_key,
     "start_election": _start_election,
-    "leader_elected": _leader_elected,
+    "cast_ballot": _cast_ballot,
+    "open_motion": _open_motion,
+    "vote": _vote,
     "start_signing": _start_signing,
     "replace_report": _replace_report,
     "sign": _sign,
     "end": _end,
     "pause": _pause,
     "resume": _resume,
+    "notice": _notice,
+    "open_incident": _open_incident,
+    "handle_incident": _handle_incident,
+    "close_incident": _close_incident,
 }
+COMMANDS = frozenset(_HANDLERS)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +19,19 @@ from roomserver.errors import (
     RoomError,
 )
 from roomserver.model import Role
+from signaling.console import CONSOLE_ROLES, activity_json
 from signaling.errors import problem_response
 from signaling.rooms import roster_offline
 from signaling.seats import SeatNamespace
 from signaling.services import Services
 from signaling.sessions import end_session
 from signaling.tokens import Grants
-from signaling.workflow import state_json
+from signaling.workflow import MAX_REPORT_BYTES, log_size, state_json
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 SEATS: web.AppKey[SeatNamespace] = web.AppKey("seats", SeatNamespace)
 WEB_DIR = Path(web_package.__file__).resolve().parent
+MAX_FIELDS_CHARS = 700 * 1024  # a handwritten signature is a PNG of a few tens of KB
 # Front-end libraries installed from the npm registry by `make` (package.json at the repo root).
 NODE_MODULES = WEB_DIR.parent / "node_modules"
 PAGE_HEADERS = {
@@ -151,11 +152,7 @@ async def evidence_picture(request: web.Request) -> web.FileResponse:
     supervisor token covers every session.
     """
     services = request.app[SERVICES]
-    token = request.query.get("token")
-    if token is not None:
-        grants = services.tokens.verify(token)
-    else:
-        grants = bearer_grants(request)
+    grants = _query_or_bearer(request)
     session_id = request.match_info["session_id"]
     own = grants.session_id == session_id or (
         grants.role == Role.SUPERVISOR and grants.session_id is None
@@ -210,8 +207,8 @@ async def workflow_state(request: web.Request) -> web.Response:
 
 async def workflow_command(request: web.Request) -> web.Response:
     """``POST /api/sessions/{id}/workflow`` {kind, fields?}: one command of the committee's
-    workflow (open_check_in, check_in, withdraw, start_election, leader_elected, start_signing,
-    replace_report, sign, end, pause, resume), by the bearer of a token of that session."""
+    workflow (``roomserver.workflow.COMMANDS``) by the bearer of a token of that session; an
+    expert's ``sign`` carries the handwritten signature as ``handwriting_png`` (base64 PNG)."""
     services = request.app[SERVICES]
     grants = bearer_grants(request)
     try:
@@ -221,8 +218,8 @@ async def workflow_command(request: web.Request) -> web.Response:
     if not isinstance(body, dict) or not isinstance(body.get("kind"), str):
         raise InvalidRequest("缺少 kind")
     fields = body.get("fields") or {}
-    if not isinstance(fields, dict) or len(json.dumps(fields)) > 4096:
-        raise InvalidRequest("fields 必须是不超过 4 KB 的对象")
+    if not isinstance(fields, dict) or log_size(fields) > MAX_FIELDS_CHARS:
+        raise InvalidRequest("fields 必须是不超过 700 KB 的对象")
     if grants.role == Role.EXPERT:
         fields.setdefault("expert", grants.participant_id)  # an expert acts for themselves
     assert services.workflow is not None
@@ -230,6 +227,95 @@ async def workflow_command(request: web.Request) -> web.Response:
         request.match_info["session_id"], grants, body["kind"], fields
     )
     return web.json_response({"happened": happened.kind, "state": state_json(state)})
+
+
+async def upload_report(request: web.Request) -> web.Response:
+    """``POST /api/sessions/{id}/report`` (body: the PDF): the leader or host puts the
+    evaluation report up for signing, or replaces it (every signature is then needed again)."""
+    services = request.app[SERVICES]
+    grants = bearer_grants(request)
+    if request.content_length is not None and request.content_length > MAX_REPORT_BYTES:
+        raise InvalidRequest("评标报告不能超过 50 MB")
+    # Read from the stream with the report's own limit (the app's body limit is 1 MB).
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > MAX_REPORT_BYTES:
+            raise InvalidRequest("评标报告不能超过 50 MB")
+        chunks.append(chunk)
+    pdf = b"".join(chunks)
+    assert services.workflow is not None
+    state, happened = await services.workflow.put_up_report(
+        request.match_info["session_id"], grants, pdf
+    )
+    return web.json_response({"happened": happened.kind, "state": state_json(state)})
+
+
+async def current_report(request: web.Request) -> web.FileResponse:
+    """``GET /api/sessions/{id}/report?token=``: the report the experts are asked to sign."""
+    services = request.app[SERVICES]
+    grants = _query_or_bearer(request)
+    session_id = request.match_info["session_id"]
+    if grants.session_id != session_id:
+        raise NotYourRoom()
+    assert services.workflow is not None
+    state = await services.workflow.state(session_id)
+    if state.report_sha256 is None:
+        raise NotFound("评标报告尚未上传")
+    path = services.config.archive_dir / session_id / "documents" / f"{state.report_sha256}.pdf"
+    if not path.is_file():
+        raise NotFound("评标报告文件不在档案中")
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": "application/pdf",
+            "Cache-Control": "private, no-store",
+            "X-Content-SHA256": state.report_sha256,
+        },
+    )
+
+
+async def identity_snapshot(request: web.Request) -> web.Response:
+    """``POST /api/sessions/{id}/identity/{expert}``: staff take the expert's picture from the
+    seat camera to compare with the roster before confirming the check-in (7.2.1)."""
+    services = request.app[SERVICES]
+    grants = bearer_grants(request)
+    session_id = request.match_info["session_id"]
+    assert services.workflow is not None
+    evidence = await services.workflow.identity_snapshot(
+        session_id, grants, request.match_info["expert_id"]
+    )
+    name = str(evidence["path"]).rsplit("/", 1)[-1]
+    url = f"/api/sessions/{session_id}/evidence/{evidence['part']}/{name}"
+    return web.json_response({"evidence": evidence, "url": url}, status=201)
+
+
+# The session's activity record (7.2.5-3) is for those who run or watch it.
+ACTIVITY_ROLES = frozenset({Role.HOST, Role.STAFF, Role.WITNESS, Role.SUPERVISOR})
+
+
+async def session_activity(request: web.Request) -> web.Response:
+    """``GET /api/sessions/{id}/activity?after=SEQ``: the session's event log, oldest first."""
+    services = request.app[SERVICES]
+    grants = bearer_grants(request)
+    session_id = request.match_info["session_id"]
+    if grants.role != Role.ADMIN and (
+        grants.session_id != session_id or grants.role not in ACTIVITY_ROLES
+    ):
+        raise NotYourRoom("您无权查看该场评标的活动记录")
+    try:
+        after = int(request.query.get("after", "0"))
+    except ValueError as exc:
+        raise InvalidRequest("after 必须是整数") from exc
+    events = await services.store.list_events(session_id, after_seq=after)
+    return web.json_response([activity_json(e) for e in events])
+
+
+def _query_or_bearer(request: web.Request) -> Grants:
+    token = request.query.get("token")
+    if token is not None:
+        return request.app[SERVICES].tokens.verify(token)
+    return bearer_grants(request)
 
 
 async def list_workers(request: web.Request) -> web.Response:
@@ -296,18 +382,25 @@ async def overview_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(WEB_DIR / "overview.html", headers=PAGE_HEADERS)
 
 
+async def console_page(request: web.Request) -> web.FileResponse:
+    """The venue console (评标室控制台) of hosts, venue staff and witnesses."""
+    return web.FileResponse(WEB_DIR / "console.html", headers=PAGE_HEADERS)
+
+
 async def wall_page(request: web.Request) -> web.FileResponse:
     """The supervision wall (监督墙): every live room the supervisor's token covers."""
     return web.FileResponse(WEB_DIR / "wall.html", headers=PAGE_HEADERS)
 
 
 def participant_url(base: str, role: Role, token: str, *, kiosk: bool = False) -> str:
-    """The personal link of a participant: an expert's seat, a supervisor's wall, or the
-    session overview."""
+    """The personal link of a participant: an expert's seat, a supervisor's wall, the venue
+    console of hosts, staff and witnesses, or the session overview."""
     if role == Role.EXPERT:
         return f"{base}/seat?token={token}" + ("&auto=1" if kiosk else "")
     if role == Role.SUPERVISOR:
         return f"{base}/wall?token={token}"
+    if role in CONSOLE_ROLES:
+        return f"{base}/console?token={token}"
     return f"{base}/overview?token={token}"
 
 
@@ -319,6 +412,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/seat", seat_page)
     app.router.add_get("/overview", overview_page)
     app.router.add_get("/wall", wall_page)
+    app.router.add_get("/console", console_page)
     app.router.add_get("/api/me", whoami)
     app.router.add_get("/api/workers", list_workers)
     app.router.add_post("/api/workers/{index}/drain", drain_worker)
@@ -327,6 +421,10 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/sessions/{session_id}/end", end_session_route)
     app.router.add_get("/api/sessions/{session_id}/workflow", workflow_state)
     app.router.add_post("/api/sessions/{session_id}/workflow", workflow_command)
+    app.router.add_post("/api/sessions/{session_id}/report", upload_report)
+    app.router.add_get("/api/sessions/{session_id}/report", current_report)
+    app.router.add_post("/api/sessions/{session_id}/identity/{expert_id}", identity_snapshot)
+    app.router.add_get("/api/sessions/{session_id}/activity", session_activity)
     app.router.add_get("/api/sessions/{session_id}/evidence/{part}/{name}", evidence_picture)
     app.router.add_static("/static/", WEB_DIR, show_index=False, append_version=False)
     vendor = NODE_MODULES / "socket.io-client" / "dist"

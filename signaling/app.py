@@ -13,20 +13,23 @@ from aiohttp import web
 
 from media.ice import apply_host_candidate_policy
 from recorder.seal import ServerKey
+from roomserver.model import Participant
 from roomserver.store import SqlStore
 from signaling.api import SEATS, SERVICES, add_routes, problem_middleware
 from signaling.archiving import ArchiveManager
 from signaling.config import AppConfig
+from signaling.console import ConsoleNamespace
 from signaling.events import EventLog
 from signaling.metrics import LoopLagMonitor, Metrics
 from signaling.monitoring import WarningCenter
-from signaling.rooms import Room, RoomManager
+from signaling.rooms import Room, RoomManager, seat_key
 from signaling.seats import SeatNamespace
 from signaling.services import Services
 from signaling.sessions import end_session
 from signaling.supervision import WallNamespace
 from signaling.tasks import TaskSet
 from signaling.tokens import TokenIssuer, load_or_create_key
+from signaling.wire import WireError
 from signaling.worker import WorkerSettings
 from signaling.workers import WorkerPool, WorkerProcess
 from signaling.workflow import WorkflowService
@@ -35,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 SIO: web.AppKey[socketio.AsyncServer] = web.AppKey("sio", socketio.AsyncServer)
 WALL: web.AppKey[WallNamespace] = web.AppKey("wall", WallNamespace)
+CONSOLE: web.AppKey[ConsoleNamespace] = web.AppKey("console", ConsoleNamespace)
 MAX_SOCKET_MESSAGE = 256 * 1024
 
 
@@ -146,9 +150,34 @@ def create_app(config: AppConfig) -> web.Application:
                 warnings=warnings,
             )
 
-        services.workflow = WorkflowService(store, events, on_end=end_by_workflow)
+        async def identity_picture(session_id: str, expert: Participant) -> dict[str, Any] | None:
+            room = rooms.find(session_id)
+            if room is None or expert.venue_id is None or expert.seat_no is None:
+                return None
+            key = seat_key(expert.venue_id, expert.seat_no)
+            try:
+                answer = await room.media_request(
+                    "snapshot", seat=key, stem=f"identity-{key}", seat_only=True
+                )
+            except (WireError, TimeoutError) as exc:
+                logger.warning("room %s: no identity picture of %s: %s", session_id, key, exc)
+                return None
+            evidence = answer.get("evidence") if isinstance(answer, dict) else None
+            return evidence if isinstance(evidence, dict) else None
+
+        services.workflow = WorkflowService(
+            store,
+            events,
+            archive_dir=config.archive_dir,
+            ballot_key=load_or_create_key(config.secrets_dir / "ballot.key"),
+            on_end=end_by_workflow,
+            snapshot=identity_picture,
+        )
         seats = SeatNamespace(services)
         wall = WallNamespace(services, seats)
+        console = ConsoleNamespace(services)
+        services.workflow.listeners += [seats.workflow_changed, console.workflow_changed]
+        events.listeners.append(console.event_logged)
 
         async def media_restarted(room: Room) -> None:
             await warnings.media_restarted(room)
@@ -162,6 +191,7 @@ def create_app(config: AppConfig) -> web.Application:
         def roster_changed(room: Room) -> None:
             warnings.roster_changed(room)
             wall.changed(room)
+            console.roster_changed(room)
 
         seats.on_roster = roster_changed
         warnings.on_change = wall.changed
@@ -169,8 +199,10 @@ def create_app(config: AppConfig) -> web.Application:
         await warnings.start()
         sio.register_namespace(seats)
         sio.register_namespace(wall)
+        sio.register_namespace(console)
         app[SEATS] = seats
         app[WALL] = wall
+        app[CONSOLE] = console
         lag = LoopLagMonitor(metrics.loop_lag)
         await lag.start()
         await events.append("server_started", {"bind": f"{config.host}:{config.port}"})
@@ -201,6 +233,9 @@ def create_app(config: AppConfig) -> web.Application:
         wall = app.get(WALL)
         if wall is not None:
             await wall.close_all()
+        console = app.get(CONSOLE)
+        if console is not None:
+            await console.close_all()
         if SERVICES in app:
             await app[SERVICES].rooms.close()
         # End every Engine.IO connection (Socket.IO's own shutdown only stops its tasks).

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from roomserver.errors import (
+    BadSignature,
     IllegalCommand,
     Internal,
     InvalidRequest,
@@ -36,6 +37,7 @@ HTTP_STATUS: dict[type[RoomError], int] = {
     InvalidRequest: 400,
     SessionEnded: 409,
     IllegalCommand: 409,
+    BadSignature: 422,
     Internal: 500,
 }
 

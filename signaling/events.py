@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -85,6 +85,8 @@ class EventLog:
     def __init__(self, store: SqlStore) -> None:
         self._store = store
         self._archives: dict[str, ArchiveSink] = {}
+        # Told of every stored event (the consoles' live activity record); must not block.
+        self.listeners: list[Callable[[Event], None]] = []
 
     def attach(self, archive: ArchiveSink) -> None:
         """Mirror events of `archive`'s session into it from now on."""
@@ -105,6 +107,8 @@ class EventLog:
     ) -> Event:
         """Store an event; a session's event also goes into its archive, in seq order."""
         event = await self._store.append_event(kind, data, session_id=session_id, actor=actor)
+        for listener in self.listeners:
+            listener(event)
         archive = self._archives.get(session_id) if session_id else None
         if archive is not None and not archive.sealed:
             try:

@@ -44,6 +44,7 @@ def _seat_json(s: RosterSeat, *, online: bool, tracks: list[str]) -> dict[str, A
         "venue_kind": str(s.venue_kind),
         "seat_no": s.seat_no,
         "label": s.label,
+        "expert_id": s.expert_id,
         "expert_name": s.expert_name,
         "online": online,
         "tracks": tracks,

@@ -177,7 +177,7 @@ class SyntheticSeat:
         #: The latest ``roster`` push: {session_id, seats: [...]} in grid tile order.
         self.roster: dict[str, Any] | None = None
         #: Other pushes (``replaced``, ``server_shutdown``, ``session_ended``, ``warning``,
-        #: ``disconnect``, ``connect_error``).
+        #: ``workflow``, ``disconnect``, ``connect_error``).
         self.events: list[tuple[str, Any]] = []
         self.grid_frames: deque[GridFrame] = deque(maxlen=max(1, keep_grid_frames))
         self.grid_size: tuple[int, int] | None = None
@@ -208,7 +208,7 @@ class SyntheticSeat:
         """Connect, join, negotiate media and wait until the peer connection is connected."""
         timeout = self._start_timeout
         self._sio.on("roster", self._on_roster, namespace=NAMESPACE)
-        for event in ("replaced", "server_shutdown", "session_ended", "warning"):
+        for event in ("replaced", "server_shutdown", "session_ended", "warning", "workflow"):
             self._sio.on(event, self._event_recorder(event), namespace=NAMESPACE)
         self._sio.on("media_restart", self._on_media_restart, namespace=NAMESPACE)
         self._sio.on("disconnect", self._event_recorder("disconnect"), namespace=NAMESPACE)

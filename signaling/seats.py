@@ -13,6 +13,7 @@ import socketio
 from roomserver.errors import InvalidRequest, NotYourRoom, RoleNotAllowed, RoomError, SessionEnded
 from roomserver.model import Role, SessionState
 from roomserver.rules import check_expert_seat
+from roomserver.workflow import Happened, WorkflowState
 from signaling.errors import as_room_error, error_ack
 from signaling.rooms import Room, SeatState, SentWarning, seat_key
 from signaling.schemas import (
@@ -25,6 +26,7 @@ from signaling.schemas import (
 )
 from signaling.services import Services
 from signaling.wire import ConnectionLost, WireError
+from signaling.workflow import state_json
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +140,9 @@ class SeatNamespace(socketio.AsyncNamespace):
         if previous is not None:
             await self._replace(room, previous)
         await self._push_roster(room)
+        if self.services.workflow is not None:
+            state = await self.services.workflow.state(session.id)
+            await self.emit("workflow", {"state": state_json(state), "happened": None}, to=sid)
         # Warnings not yet acknowledged at this seat are shown again (after a reload, say).
         for warning in room.warnings_sent.values():
             if warning.is_for(key) and key not in warning.acknowledged:
@@ -335,6 +340,16 @@ class SeatNamespace(socketio.AsyncNamespace):
             room=session_room(room.id),
         )
         await self._push_roster(room)
+
+    def workflow_changed(self, session_id: str, state: WorkflowState, happened: Happened) -> None:
+        """Tell every seat of the session where the committee stands and what just happened."""
+        payload = {
+            "state": state_json(state),
+            "happened": {"kind": happened.kind, "data": happened.data},
+        }
+        self.services.tasks.spawn(
+            self.emit("workflow", payload, room=session_room(session_id)), name="seat-workflow"
+        )
 
     async def end_room(self, room: Room) -> None:
         """The session ended: tell its seats, close their media and connections."""

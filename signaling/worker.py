@@ -283,14 +283,17 @@ class Worker:
         if session is not None:
             await session.close()
 
-    async def on_snapshot(self, session_id: str, seat: str | None, stem: str) -> dict[str, Any]:
-        """Evidence of a warning raised by signaling: the seat's camera, else the room grid."""
+    async def on_snapshot(
+        self, session_id: str, seat: str | None, stem: str, seat_only: bool = False
+    ) -> dict[str, Any]:
+        """Evidence of a warning raised by signaling: the seat's camera, else the room grid
+        (never the grid when `seat_only`, as for an identity picture)."""
         room = self._room(session_id)
         data = None
         if seat is not None and room.media.analysis is not None:
             data = await room.media.analysis.snapshot(seat)
         picture = room.media.grid.last_picture
-        if data is None and picture is not None:
+        if data is None and picture is not None and not seat_only:
             data = await asyncio.to_thread(jpeg, picture)
         return {"evidence": await self._evidence(room, stem, data)}
 

@@ -3,84 +3,290 @@
 Every accepted command is one ``workflow`` event (the command and what it did) in the session's
 log, and so in its archive; a session's workflow state is those commands applied again in seq
 order (``roomserver.workflow``), from the store after a restart. Commands of one session are
-applied one at a time: a command is checked against the state, written, and only then counts.
-A refused command is logged as ``request_refused`` and changes nothing.
+applied one at a time: a command is checked against the state, its documents are written, it is
+logged, and only then does it count. A refused command is logged as ``request_refused`` and
+changes nothing.
+
+What the server adds to a command rather than taking it from the client:
+- ``check_in``: the identity snapshot taken from the expert's seat camera (``identity_snapshot``);
+- ``start_signing`` / ``replace_report``: the report's digests and its place in the archive, from
+  the uploaded PDF;
+- ``sign``: the handwritten signature (a PNG drawn on the seat page), stored as a document and
+  cited by its digests;
+- ``cast_ballot``: the choice is sealed (AES-256-GCM under the server's ballot key, bound to
+  session, round and voter) before it is logged, so the log and the archive say who voted but
+  not for whom; the tally is published when the round is complete.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import json
+import logging
+import os
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from roomserver.errors import NotYourRoom, RoomError
-from roomserver.model import Role
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from recorder.documents import store_document
+from recorder.hashing import sha256_hex, sm3_hex
+from roomserver.errors import InvalidRequest, NotYourRoom, RoleNotAllowed, RoomError
+from roomserver.model import Participant, Role
 from roomserver.store import SqlStore
-from roomserver.workflow import Command, Happened, Phase, WorkflowState, apply
+from roomserver.workflow import (
+    INCIDENT_KINDS,
+    PHASE_LABELS,
+    Command,
+    Happened,
+    Phase,
+    WorkflowState,
+    apply,
+)
 from signaling.events import EventLog
 from signaling.tokens import Grants
 
+logger = logging.getLogger(__name__)
+
 EVENT_KIND = "workflow"
+REPORT_KINDS = frozenset({"start_signing", "replace_report"})
+# Fields only the server sets; a client's values for them are dropped.
+SERVER_FIELDS = ("snapshot", "document", "report_sm3", "handwriting", "sealed")
+MAX_REPORT_BYTES = 50 * 1024 * 1024
+MAX_HANDWRITING_BYTES = 512 * 1024
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass
 class _Session:
     state: WorkflowState
     lock: asyncio.Lock
+    snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)  # expert → evidence
 
 
 def state_json(state: WorkflowState) -> dict[str, Any]:
-    """What the consoles and seat pages are told of the workflow."""
+    """What consoles and seat pages are told of the workflow (never a ballot's choice)."""
     return {
         "phase": str(state.phase),
+        "phase_label": PHASE_LABELS[state.phase],
         "paused": state.paused,
         "pause_reason": state.pause_reason,
         "experts": len(state.seated),
+        "seated": sorted(state.seated),
         "checked_in": sorted(state.checked_in),
+        "committed": sorted(state.committed),
         "withdrawn": sorted(state.withdrawn),
+        "replaced_by": dict(state.replaced_by),
+        "keys": sorted(state.keys),
+        "election": {
+            "round": state.election_round,
+            "candidates": list(state.candidates),
+            "voted": sorted(state.voted),
+        },
         "leader": state.leader,
-        "report_sha256": state.report_sha256,
+        "motions": [
+            {
+                "number": m.number,
+                "title": m.title,
+                "options": list(m.options),
+                "voted": sorted(m.voters()),
+                "closed": m.closed,
+                # Open votes (7.2.3-2): the counts are shown once the motion is closed.
+                "result": m.counts() if m.closed else None,
+            }
+            for m in state.motions
+        ],
+        "report": (
+            {"sha256": state.report_sha256, "sm3": state.report_sm3}
+            if state.report_sha256
+            else None
+        ),
         "signed": sorted(state.signed),
+        "incidents": [
+            {
+                "number": i.number,
+                "venue": i.venue,
+                "kind": i.kind,
+                "kind_label": INCIDENT_KINDS.get(i.kind, i.kind),
+                "description": i.description,
+                "handling": list(i.handling),
+                "result": i.result,
+            }
+            for i in state.incidents
+        ],
     }
 
 
+class BallotBox:
+    """Seals and opens ballot choices with the server's ballot key."""
+
+    def __init__(self, key: bytes) -> None:
+        self._aead = AESGCM(key[:32])
+
+    @staticmethod
+    def _bound(session_id: str, round_no: int, voter: str) -> bytes:
+        return f"ballot|{session_id}|{round_no}|{voter}".encode()
+
+    def seal(self, session_id: str, round_no: int, voter: str, choice: str) -> str:
+        nonce = os.urandom(12)
+        sealed = self._aead.encrypt(
+            nonce, choice.encode(), self._bound(session_id, round_no, voter)
+        )
+        return base64.b64encode(nonce + sealed).decode()
+
+    def open(self, session_id: str, round_no: int, voter: str, sealed: str) -> str:
+        raw = base64.b64decode(sealed)
+        plain = self._aead.decrypt(raw[:12], raw[12:], self._bound(session_id, round_no, voter))
+        return plain.decode()
+
+
 class WorkflowService:
-    """Applies workflow commands to sessions and keeps their state."""
+    """Applies workflow commands to sessions, keeps their state and tells who listens."""
 
     def __init__(
         self,
         store: SqlStore,
         events: EventLog,
+        *,
+        archive_dir: Path,
+        ballot_key: bytes,
         on_end: Callable[[str, str], Awaitable[None]] | None = None,
+        snapshot: Callable[[str, Participant], Awaitable[dict[str, Any] | None]] | None = None,
     ) -> None:
         self._store = store
         self._events = events
+        self._archive_dir = archive_dir
+        self._ballots = BallotBox(ballot_key)
         self._sessions: dict[str, _Session] = {}
         # The end instruction also ends the session (seats sent away, archive sealed).
         self.on_end = on_end
+        # Takes an expert's identity picture from their seat camera (evidence in the archive).
+        self.snapshot = snapshot
+        # Called with (session id, state, what happened) after each accepted command.
+        self.listeners: list[Callable[[str, WorkflowState, Happened], None]] = []
 
     async def state(self, session_id: str) -> WorkflowState:
         """The session's workflow state (rebuilt from its log the first time)."""
         return (await self._session(session_id)).state
 
+    async def identity_snapshot(self, session_id: str, grants: Grants, expert_id: str) -> Any:
+        """Take the picture staff compare with the roster before they confirm a check-in."""
+        self._own(session_id, grants)
+        if grants.role not in (Role.HOST, Role.STAFF):
+            raise RoleNotAllowed("只有工作人员或主持人可以拍照核验")
+        entry = await self._session(session_id)
+        if expert_id not in entry.state.venues:
+            raise InvalidRequest("该专家不在本场评标名单中")
+        expert = await self._store.get_participant(expert_id)
+        if grants.role == Role.STAFF and expert.venue_id != grants.venue_id:
+            raise NotYourRoom("工作人员只能核验本评标室的专家")
+        evidence = await self.snapshot(session_id, expert) if self.snapshot else None
+        if evidence is None:
+            raise InvalidRequest("该机位没有摄像头画面，无法拍照；请确认专家已进入机位")
+        entry.snapshots[expert_id] = evidence
+        await self._events.append(
+            "identity_snapshot",
+            {"expert": expert_id, "evidence": evidence},
+            session_id=session_id,
+            actor=grants.participant_id,
+        )
+        return evidence
+
+    async def put_up_report(
+        self, session_id: str, grants: Grants, pdf: bytes
+    ) -> tuple[WorkflowState, Happened]:
+        """The leader (or host) uploads the report: signing starts, or the report is replaced."""
+        if not pdf.startswith(b"%PDF-") or len(pdf) > MAX_REPORT_BYTES:
+            raise InvalidRequest("评标报告必须是不超过 50 MB 的 PDF 文件")
+        state = await self.state(session_id) if grants.session_id == session_id else None
+        kind = (
+            "replace_report"
+            if state is not None and state.phase == Phase.SIGNING
+            else ("start_signing")
+        )
+        document = {"bytes": pdf, "suffix": "pdf"}
+        fields = {"report_sha256": sha256_hex(pdf), "report_sm3": sm3_hex(pdf)}
+        return await self._command(session_id, grants, kind, fields, document=document)
+
     async def command(
         self, session_id: str, grants: Grants, kind: str, fields: dict[str, Any]
     ) -> tuple[WorkflowState, Happened]:
         """Apply one command of the bearer of `grants`; a RoomError (logged) if refused."""
+        fields = {k: v for k, v in fields.items() if k not in SERVER_FIELDS}
+        document = None
         try:
-            if grants.session_id != session_id:
-                raise NotYourRoom("该凭证不属于本场评标")
+            if kind in REPORT_KINDS:
+                raise InvalidRequest("评标报告请以 PDF 文件上传")
+            if kind == "sign":
+                document = {"bytes": _handwriting(fields.pop("handwriting_png", None))}
+                document["suffix"] = "png"
+        except RoomError as err:
+            await self._refused(session_id, grants, kind, err)
+            raise
+        return await self._command(session_id, grants, kind, fields, document=document)
+
+    async def _command(
+        self,
+        session_id: str,
+        grants: Grants,
+        kind: str,
+        fields: dict[str, Any],
+        *,
+        document: dict[str, Any] | None,
+    ) -> tuple[WorkflowState, Happened]:
+        try:
+            self._own(session_id, grants)
             entry = await self._session(session_id)
-            command = Command(
-                kind=kind, actor=grants.participant_id, role=grants.role, fields=fields
-            )
             async with entry.lock:
+                if kind == "check_in":
+                    snapshot = entry.snapshots.get(str(fields.get("expert")))
+                    if snapshot is not None:
+                        fields["snapshot"] = snapshot
+                data = document["bytes"] if document else None
+                if data is not None:
+                    # Cited before it is written: nothing is stored for a refused command.
+                    cited = {
+                        "path": f"documents/{sha256_hex(data)}.{document['suffix']}",
+                        "size": len(data),
+                        "sha256": sha256_hex(data),
+                        "sm3": sm3_hex(data),
+                    }
+                    fields["handwriting" if kind == "sign" else "document"] = cited
+                command = Command(
+                    kind=kind,
+                    actor=grants.participant_id,
+                    role=grants.role,
+                    fields=fields,
+                    venue=grants.venue_id,
+                )
                 state, happened = apply(entry.state, command)
+                if data is not None:
+                    assert document is not None
+                    await asyncio.to_thread(
+                        store_document, self._archive_dir / session_id, data, document["suffix"]
+                    )
+                logged = dict(fields)
+                if kind == "cast_ballot":
+                    logged["sealed"] = self._ballots.seal(
+                        session_id,
+                        entry.state.election_round,
+                        grants.participant_id,
+                        str(logged.pop("candidate")),
+                    )
                 await self._events.append(
                     EVENT_KIND,
                     {
-                        "command": {"kind": kind, "role": str(grants.role), "fields": fields},
+                        "command": {
+                            "kind": kind,
+                            "role": str(grants.role),
+                            "venue": grants.venue_id,
+                            "fields": logged,
+                        },
                         "happened": happened.kind,
                         "details": happened.data,
                         "phase": str(state.phase),
@@ -90,16 +296,26 @@ class WorkflowService:
                 )
                 entry.state = state
         except RoomError as err:
-            await self._events.append(
-                "request_refused",
-                {"event": f"workflow:{kind}", "code": err.code, "reason": err.message},
-                session_id=session_id if grants.session_id == session_id else None,
-                actor=grants.participant_id,
-            )
+            await self._refused(session_id, grants, kind, err)
             raise
+        for listener in self.listeners:
+            listener(session_id, state, happened)
         if state.phase == Phase.ENDED and self.on_end is not None:
             await self.on_end(session_id, grants.participant_id)
         return state, happened
+
+    async def _refused(self, session_id: str, grants: Grants, kind: str, err: RoomError) -> None:
+        await self._events.append(
+            "request_refused",
+            {"event": f"workflow:{kind}", "code": err.code, "reason": err.message},
+            session_id=session_id if grants.session_id == session_id else None,
+            actor=grants.participant_id,
+        )
+
+    @staticmethod
+    def _own(session_id: str, grants: Grants) -> None:
+        if grants.session_id != session_id:
+            raise NotYourRoom("该凭证不属于本场评标")
 
     async def _session(self, session_id: str) -> _Session:
         entry = self._sessions.get(session_id)
@@ -110,18 +326,70 @@ class WorkflowService:
 
     async def _rebuild(self, session_id: str) -> WorkflowState:
         """The accepted commands of the session, applied again in order."""
+        session = await self._store.get_session(session_id)
         participants = await self._store.list_participants(session_id)
-        experts = frozenset(p.id for p in participants if p.role == Role.EXPERT)
-        state = WorkflowState(experts=experts)
-        for event in await self._store.list_events(session_id):
-            if event.kind != EVENT_KIND or event.actor is None:
+        events = [e for e in await self._store.list_events(session_id) if e.kind == EVENT_KIND]
+        # Experts who came in as replacements join the roster with the command that drew them.
+        later = {
+            str(e.data.get("details", {}).get("replacement"))
+            for e in events
+            if e.data.get("happened") == "expert_replaced"
+        }
+        venues = {
+            p.id: str(p.venue_id)
+            for p in participants
+            if p.role == Role.EXPERT and p.venue_id and p.id not in later
+        }
+        state = WorkflowState(
+            session_id=session_id, main_venue=session.main_venue_id, venues=venues
+        )
+        for event in events:
+            if event.actor is None:
                 continue
             recorded = event.data.get("command") or {}
+            fields = dict(recorded.get("fields") or {})
+            kind = str(recorded.get("kind"))
+            if kind == "cast_ballot":
+                fields["candidate"] = self._open_ballot(session_id, state, event.actor, fields)
             command = Command(
-                kind=str(recorded.get("kind")),
+                kind=kind,
                 actor=event.actor,
                 role=Role(recorded.get("role")),
-                fields=dict(recorded.get("fields") or {}),
+                fields=fields,
+                venue=recorded.get("venue"),
             )
             state, _ = apply(state, command)
         return state
+
+    def _open_ballot(
+        self, session_id: str, state: WorkflowState, voter: str, fields: dict[str, Any]
+    ) -> str:
+        try:
+            return self._ballots.open(
+                session_id, state.election_round, voter, str(fields.pop("sealed"))
+            )
+        except (KeyError, ValueError, binascii.Error, InvalidTag) as exc:
+            raise RuntimeError(
+                f"session {session_id}: a sealed ballot cannot be opened with this server's "
+                "ballot key (secrets/ballot.key); restore the key from the backup"
+            ) from exc
+
+
+def _handwriting(value: object) -> bytes:
+    """The PNG bytes of a handwritten signature sent as base64 (a data: URL prefix allowed)."""
+    if not isinstance(value, str) or not value:
+        raise InvalidRequest("缺少手写签名")
+    if value.startswith("data:"):
+        _, _, value = value.partition(",")
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidRequest("手写签名不是有效的 base64 图片") from exc
+    if not data.startswith(PNG_MAGIC) or len(data) > MAX_HANDWRITING_BYTES:
+        raise InvalidRequest("手写签名必须是不超过 512 KB 的 PNG 图片")
+    return data
+
+
+def log_size(fields: dict[str, Any]) -> int:
+    """The size of `fields` as JSON, for the request limits."""
+    return len(json.dumps(fields, ensure_ascii=False))

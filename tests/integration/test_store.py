@@ -235,7 +235,14 @@ async def test_demo_is_created_once_and_found_again(tmp_path: Path) -> None:
     ]
     assert s.venue_ids() == tuple(v.id for v in demo.venues)
     roles = [p.role for p in demo.participants]
-    assert roles == [Role.EXPERT] * 6 + [Role.HOST, Role.SUPERVISOR, Role.ARCHIVIST]
+    assert roles == [Role.EXPERT] * 6 + [Role.HOST] + [Role.STAFF] * 3 + [
+        Role.WITNESS,
+        Role.SUPERVISOR,
+        Role.ARCHIVIST,
+    ]
+    # Each venue has its own staff; host and witness are at the main venue.
+    staff = [p.venue_id for p in demo.participants if p.role == Role.STAFF]
+    assert staff == [v.id for v in demo.venues]
     venues = {v.id: v for v in demo.venues}
     labels = [r.label for r in roster_seats(s, venues, demo.participants)]
     assert labels == [

@@ -1,103 +1,312 @@
-"""The committee's workflow through the real app's REST API, with each person's own token: a whole
-session from check-in to the end instruction, refusals logged, and the state rebuilt from the
-session's log as a restarted server would."""
+"""The committee's workflow through the real app: six experts in three venues, each seat a real
+Socket.IO and WebRTC client with a camera, each person acting with their own token, from
+check-in to the sealed archive; a tie in the election, an incident with pause and resume, a
+motion, the report co-signed with ECDSA keys and handwriting, refusals logged, and the state
+rebuilt from the log as a restarted server would."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import io
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from typing import Any
 
 import aiohttp
+import pytest
+import socketio
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from PIL import Image, ImageDraw
 
+from media.synthetic import CounterVideoTrack
+from recorder.hashing import sha256_hex, sm3_hex
+from recorder.verify import verify_archive
+from roomserver import signatures
 from roomserver.model import Participant, Role, SessionState
+from signaling.seatclient import SyntheticSeat
+from signaling.tokens import load_or_create_key
 from signaling.workflow import WorkflowService
+from tests import polling
 from tests.integration.conftest import RunningServer
 
-REPORT = "c" * 64
+REPORT_PDF = b"%PDF-1.4\n% evaluation report of LN-DEMO-0001\n1 0 obj <<>> endobj\n%%EOF\n"
 
 
-async def call(
-    http: aiohttp.ClientSession,
-    server: RunningServer,
-    who: Participant,
-    kind: str,
-    **fields: Any,
-) -> tuple[int, dict[str, Any]]:
-    url = f"{server.base_url}/api/sessions/{server.demo.session.id}/workflow"
-    headers = {"Authorization": f"Bearer {server.token(who)}"}
-    async with http.post(url, json={"kind": kind, "fields": fields}, headers=headers) as answer:
-        return answer.status, await answer.json()
+class Person:
+    """One participant's REST calls, with their own token."""
+
+    def __init__(self, http: aiohttp.ClientSession, server: RunningServer, who: Participant):
+        self.http, self.server, self.who = http, server, who
+        self.token = server.token(who)
+        self.base = f"{server.base_url}/api/sessions/{server.demo.session.id}"
+        self.key = ec.generate_private_key(ec.SECP256R1())
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    async def do(self, kind: str, /, **fields: Any) -> tuple[int, dict[str, Any]]:
+        body = {"kind": kind, "fields": fields}
+        async with self.http.post(f"{self.base}/workflow", json=body, headers=self.headers) as r:
+            return r.status, await r.json()
+
+    async def ok(self, kind: str, /, **fields: Any) -> dict[str, Any]:
+        status, body = await self.do(kind, **fields)
+        assert status == 200, (self.who.name, kind, body)
+        return body
+
+    def public_key(self) -> str:
+        der = self.key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return base64.b64encode(der).decode()
+
+    def signature(self, sha256: str, sm3: str) -> str:
+        message = signatures.statement(self.server.demo.session.id, self.who.id, sha256, sm3)
+        r, s = decode_dss_signature(self.key.sign(message, ec.ECDSA(hashes.SHA256())))
+        return base64.b64encode(r.to_bytes(32, "big") + s.to_bytes(32, "big")).decode()
 
 
-async def test_a_whole_session_from_check_in_to_the_end_instruction(
-    room_server: RunningServer,
+def handwriting(name: str) -> str:
+    """A handwritten signature as the seat page's canvas gives it: a PNG data URL."""
+    image = Image.new("RGBA", (400, 150), (255, 255, 255, 0))
+    draw = ImageDraw.Draw(image)
+    draw.line([(20, 100), (120, 40), (200, 110), (380, 30)], fill=(0, 0, 0, 255), width=4)
+    draw.text((20, 120), name.encode("unicode_escape").decode(), fill=(0, 0, 0, 255))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+@pytest.fixture
+async def console(room_server: RunningServer) -> AsyncIterator[dict[str, Any]]:
+    """The host's console connected over Socket.IO: its hello and every push it receives."""
+    client = socketio.AsyncClient(reconnection=False)
+    seen: dict[str, Any] = {"workflow": [], "activity": [], "roster": []}
+    hello: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    client.on("hello", lambda data: hello.set_result(data), namespace="/console")
+    for event in ("workflow", "activity", "roster"):
+        client.on(event, lambda data, event=event: seen[event].append(data), namespace="/console")
+    await client.connect(
+        room_server.base_url,
+        namespaces=["/console"],
+        auth={"token": room_server.token(room_server.participant(Role.HOST))},
+        transports=["websocket"],
+    )
+    seen["hello"] = await asyncio.wait_for(hello, 10)
+    try:
+        yield seen
+    finally:
+        await client.disconnect()
+
+
+def pushes(seat: SyntheticSeat, happened: str) -> list[dict[str, Any]]:
+    return [
+        data["happened"]["data"]
+        for event, data in seat.events
+        if event == "workflow" and data.get("happened") and data["happened"]["kind"] == happened
+    ]
+
+
+async def test_a_full_session_of_six_experts_in_three_venues(
+    room_server: RunningServer, console: dict[str, Any]
 ) -> None:
     server = room_server
-    session_id = server.demo.session.id
-    host = server.participant(Role.HOST)
-    supervisor = server.participant(Role.SUPERVISOR)
-    experts = server.experts
-    async with aiohttp.ClientSession() as http:
-        status, body = await call(http, server, experts[0], "open_check_in")
-        assert status == 403 and body["code"] == "role_not_allowed"
-        assert (await call(http, server, host, "open_check_in"))[0] == 200
-        for expert in experts:
-            status, body = await call(http, server, host, "check_in", expert=expert.id)
-            assert status == 200, body
-        status, body = await call(http, server, host, "check_in", expert=experts[0].id)
-        assert status == 409 and body["code"] == "illegal_command"
-        assert (await call(http, server, host, "start_election"))[0] == 200
-        status, body = await call(http, server, host, "leader_elected", expert=experts[1].id)
-        assert body["state"]["leader"] == experts[1].id
-        status, body = await call(http, server, experts[1], "start_signing", report_sha256=REPORT)
-        assert status == 200 and body["state"]["phase"] == "signing"
-
-        # An incident: a supervisor stops the evaluation at once, the host resumes it.
-        status, body = await call(http, server, supervisor, "pause", reason="副场网络中断")
-        assert status == 200 and body["state"]["paused"] is True
-        status, body = await call(http, server, experts[0], "sign", report_sha256=REPORT)
-        assert status == 409 and "暂停" in body["detail"]
-        assert (await call(http, server, host, "resume"))[0] == 200
-
-        for expert in experts[:-1]:
-            status, body = await call(http, server, expert, "sign", report_sha256=REPORT)
-            assert status == 200, body
-        status, body = await call(http, server, experts[0], "sign", report_sha256=REPORT)
-        assert status == 409  # once each
-        status, body = await call(http, server, host, "end")
-        assert status == 409 and "1 名专家未签署" in body["detail"]
-        assert (await call(http, server, experts[-1], "sign", report_sha256=REPORT))[0] == 200
-        status, body = await call(http, server, host, "end")
-        assert status == 200 and body["state"]["phase"] == "ended"
-
+    demo = server.demo
+    session_id = demo.session.id
     store = server.services.store
+    main, sub1, sub2 = (v.id for v in demo.venues)
+    staff_of = {p.venue_id: p for p in demo.participants if p.role == Role.STAFF}
+    assert console["hello"]["workflow"]["phase"] == "scheduled"
+    assert len(console["hello"]["roster"]["seats"]) == 6
+
+    async with AsyncExitStack() as stack:
+        seats = [
+            await stack.enter_async_context(
+                SyntheticSeat(
+                    server.base_url,
+                    server.token(e),
+                    camera=CounterVideoTrack((40 + 30 * i, 90, 160)),
+                    decode=False,
+                    name=f"seat-{i}",
+                )
+            )
+            for i, e in enumerate(server.experts)
+        ]
+        http = await stack.enter_async_context(aiohttp.ClientSession())
+        host = Person(http, server, server.participant(Role.HOST))
+        supervisor = Person(http, server, server.participant(Role.SUPERVISOR))
+        staff = {venue: Person(http, server, p) for venue, p in staff_of.items()}
+        experts = [Person(http, server, e) for e in server.experts]
+        e0, e1, e2, e3, e4, e5 = experts
+
+        # -- check-in: identity picture, confirmation, commitment letter, signing key ----------
+        status, body = await e0.do("open_check_in")
+        assert status == 403 and body["code"] == "role_not_allowed"
+        await host.ok("open_check_in")
+        media = server.media(session_id)
+        assert media is not None and media.analysis is not None
+        analysis = media.analysis
+        keys = [f"{e.venue_id}:{e.seat_no}" for e in server.experts]
+        await polling.wait_until(
+            lambda: all(analysis.has_picture(k) for k in keys), 15, "every seat's camera picture"
+        )
+        for expert in experts:
+            venue_staff = staff[expert.who.venue_id]
+            other = staff[sub2 if expert.who.venue_id != sub2 else main]
+            url = f"{expert.base}/identity/{expert.who.id}"
+            async with http.post(url, headers=other.headers) as answer:
+                assert answer.status == 403  # staff check their own venue's experts only
+            async with http.post(url, headers=venue_staff.headers) as answer:
+                assert answer.status == 201
+                picture = await answer.json()
+            async with http.get(server.base_url + picture["url"], headers=venue_staff.headers) as r:
+                assert r.status == 200 and (await r.read()).startswith(b"\xff\xd8")
+            body = await venue_staff.ok("check_in", expert=expert.who.id)
+            assert expert.who.id in body["state"]["checked_in"]
+            await expert.ok("commit", no_conflict=True)
+            await expert.ok("register_key", public_key=expert.public_key())
+        status, body = await e0.do("commit", no_conflict=True)
+        assert status == 409
+
+        # -- leader election: a tie among three, then a second round ---------------------------
+        await host.ok("start_election")
+        first = {e0: e1, e1: e0, e2: e1, e3: e0, e4: e2, e5: e2}
+        for voter, choice in first.items():
+            await voter.ok("cast_ballot", candidate=choice.who.id)
+            if voter is e0:
+                status, body = await e0.do("cast_ballot", candidate=e1.who.id)
+                assert status == 409 and "已投票" in body["detail"]  # once each
+        tied = await polling_push(seats[0], "election_tied")
+        assert tied["tally"] == {e.who.id: 2 if e in (e0, e1, e2) else 0 for e in experts}
+        assert sorted(tied["candidates"]) == sorted(e.who.id for e in (e0, e1, e2))
+        second = {e0: e1, e1: e1, e2: e1, e3: e0, e4: e1, e5: e2}
+        for voter, choice in second.items():
+            body = await voter.ok("cast_ballot", candidate=choice.who.id)
+        assert body["happened"] == "leader_elected" and body["state"]["leader"] == e1.who.id
+        elected = await polling_push(seats[5], "leader_elected")
+        assert elected["tally"] == {e0.who.id: 1, e1.who.id: 4, e2.who.id: 1}
+
+        # -- an incident: the supervisor stops the evaluation, staff handle it, host resumes ---
+        status, body = await staff[main].do(
+            "open_incident", venue=sub2, kind="platform", description="丹东副场视频中断"
+        )
+        assert status == 403
+        await staff[sub2].ok(
+            "open_incident", venue=sub2, kind="platform", description="丹东副场视频中断"
+        )
+        await supervisor.ok("pause", reason="丹东副场视频中断，暂停评审")
+        status, body = await e1.do("open_motion", title="x", options=["同意", "不同意"])
+        assert status == 409 and "暂停" in body["detail"]
+        await host.ok("notice", text="丹东副场网络故障，评审暂停，请各位专家稍候")
+        notice = await polling_push(seats[3], "notice")
+        assert notice["text"].startswith("丹东副场网络故障")
+        await staff[sub2].ok("handle_incident", incident=1, handling="切换备用线路")
+        await staff[sub2].ok("close_incident", incident=1, result="已恢复，中断约 3 分钟")
+        await host.ok("resume")
+
+        # -- a motion, voted openly ------------------------------------------------------------
+        await e1.ok("open_motion", title="是否否决投标人甲的投标", options=["同意", "不同意"])
+        for i, expert in enumerate(experts):
+            body = await expert.ok("vote", motion=1, option="同意" if i < 4 else "不同意")
+        assert body["happened"] == "motion_closed"
+        assert body["state"]["motions"][0]["result"] == {"同意": 4, "不同意": 2}
+
+        # -- the report: uploaded by the leader, read and signed by every expert ---------------
+        async with http.post(f"{e0.base}/report", data=REPORT_PDF, headers=e0.headers) as r:
+            assert r.status == 403  # only the leader or host
+        async with http.post(f"{e1.base}/report", data=b"not a pdf", headers=e1.headers) as r:
+            assert r.status == 400
+        async with http.post(f"{e1.base}/report", data=REPORT_PDF, headers=e1.headers) as r:
+            assert r.status == 200, await r.text()
+            report = (await r.json())["state"]["report"]
+        assert report == {"sha256": sha256_hex(REPORT_PDF), "sm3": sm3_hex(REPORT_PDF)}
+        async with http.get(f"{e4.base}/report", params={"token": e4.token}) as r:
+            assert r.status == 200 and await r.read() == REPORT_PDF
+
+        for i, expert in enumerate(experts[:-1]):
+            body = await expert.ok(
+                "sign",
+                report_sha256=report["sha256"],
+                signature=expert.signature(report["sha256"], report["sm3"]),
+                handwriting_png=handwriting(expert.who.name),
+            )
+            assert len(body["state"]["signed"]) == i + 1
+        # A signature by another key is refused with the reason; so is the end, until all sign.
+        status, body = await e5.do(
+            "sign",
+            report_sha256=report["sha256"],
+            signature=e4.signature(report["sha256"], report["sm3"]),
+            handwriting_png=handwriting(e5.who.name),
+        )
+        assert status == 422 and body["code"] == "bad_signature" and "密钥" in body["detail"]
+        status, body = await host.do("end")
+        assert status == 409 and "1 名专家未签署" in body["detail"]
+        await e5.ok(
+            "sign",
+            report_sha256=report["sha256"],
+            signature=e5.signature(report["sha256"], report["sm3"]),
+            handwriting_png=handwriting(e5.who.name),
+        )
+        status, body = await staff[main].do("end")
+        assert status == 403
+        body = await host.ok("end")
+        assert body["state"]["phase"] == "ended"
+        await polling.wait_until(
+            lambda: all(any(e == "session_ended" for e, _ in s.events) for s in seats),
+            10,
+            "every seat told the session ended",
+        )
+
+    # -- the record ---------------------------------------------------------------------------
     assert (await store.get_session(session_id)).state == SessionState.ENDED
     events = await store.list_events(session_id)
-    kinds = [e.data["happened"] for e in events if e.kind == "workflow"]
+    workflow = [e for e in events if e.kind == "workflow"]
+    kinds = [e.data["happened"] for e in workflow]
     assert kinds[0] == "check_in_opened" and kinds[-1] == "end_instruction"
-    assert kinds.count("report_signed") == len(experts)
+    assert kinds.count("expert_checked_in") == 6 and kinds.count("report_signed") == 6
+    assert kinds.count("election_tied") == 1 and kinds.count("leader_elected") == 1
+    for event in workflow:
+        fields = event.data["command"]["fields"]
+        if event.data["command"]["kind"] == "cast_ballot":
+            # Who voted is on record; whom for is sealed.
+            assert "candidate" not in fields and len(fields["sealed"]) > 20
+        if event.data["happened"] == "expert_checked_in":
+            assert event.data["details"]["snapshot"]["sha256"]
     refused = [e.data["event"] for e in events if e.kind == "request_refused"]
-    assert refused.count("workflow:sign") == 2 and "workflow:open_check_in" in refused
-    assert any(e.kind == "session_ended" for e in events)
+    assert {"workflow:open_check_in", "workflow:sign", "workflow:end"} <= set(refused)
+    assert any(e.kind == "identity_snapshot" for e in events)
 
-    # A restarted server knows where the session stands: the log is the state.
-    rebuilt = await WorkflowService(store, server.services.events).state(session_id)
-    assert rebuilt == await server.services.workflow.state(session_id)
+    # The host's console saw it all live.
+    assert console["workflow"][-1]["state"]["phase"] == "ended"
+    live_kinds = {a["kind"] for a in console["activity"]}
+    assert {"workflow", "seat_connected", "identity_snapshot", "session_ended"} <= live_kinds
+
+    # The archive holds the report and every handwritten signature, and verifies.
+    archive = server.config.archive_dir / session_id
+    report_path = archive / "documents" / f"{sha256_hex(REPORT_PDF)}.pdf"
+    assert report_path.read_bytes() == REPORT_PDF
+    assert len(list((archive / "documents").glob("*.png"))) == 6
+    verdict = verify_archive(archive)
+    assert verdict.ok, verdict.differences
+    assert not [n for n in verdict.notes if "documents" in n]
+
+    # A restarted server rebuilds the same state from the log (and opens the sealed ballots).
+    services = server.services
+    assert services.workflow is not None
+    rebuilt = await WorkflowService(
+        store,
+        services.events,
+        archive_dir=server.config.archive_dir,
+        ballot_key=load_or_create_key(server.config.secrets_dir / "ballot.key"),
+    ).state(session_id)
+    assert rebuilt == await services.workflow.state(session_id)
 
 
-async def test_a_token_of_another_session_or_a_malformed_command_is_refused(
-    room_server: RunningServer,
-) -> None:
-    server = room_server
-    host = server.participant(Role.HOST)
-    url = f"{server.base_url}/api/sessions/not-this-session/workflow"
-    async with aiohttp.ClientSession() as http:
-        headers = {"Authorization": f"Bearer {server.token(host)}"}
-        async with http.post(url, json={"kind": "open_check_in"}, headers=headers) as answer:
-            assert answer.status == 403
-        own = f"{server.base_url}/api/sessions/{server.demo.session.id}/workflow"
-        async with http.post(own, data=b"not json", headers=headers) as answer:
-            assert answer.status == 400
-        async with http.post(own, json={"kind": "fly"}, headers=headers) as answer:
-            assert answer.status == 409 and "未知" in (await answer.json())["detail"]
-        async with http.get(own, headers=headers) as answer:
-            assert answer.status == 200 and (await answer.json())["phase"] == "scheduled"
+async def polling_push(seat: SyntheticSeat, happened: str) -> dict[str, Any]:
+    """The latest ``workflow`` push of kind `happened` a seat received."""
+    await polling.wait_until(lambda: bool(pushes(seat, happened)), 10, f"{happened} at the seat")
+    return pushes(seat, happened)[-1]

@@ -1,0 +1,66 @@
+"""Documents of a session's archive: the evaluation report and the experts' handwritten signatures.
+
+A document is written once into the session's ``documents/`` folder under the name of its SHA-256
+(so a stored document is never replaced by another) and cited by the event that uses it, with
+its SHA-256 and SM3: the hash-chained, sealed event log binds the document, as it binds evidence
+pictures. ``archive verify`` checks every cited document against its citation.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from recorder.eventlog import fsync_dir
+from recorder.hashing import sha256_hex, sm3_hex
+
+DOCUMENTS_DIR = "documents"
+SUFFIXES = {"pdf": "application/pdf", "png": "image/png"}
+DOCUMENT_PATH = re.compile(rf"{DOCUMENTS_DIR}/[0-9a-f]{{64}}\.({'|'.join(SUFFIXES)})")
+
+
+def store_document(session_dir: Path, data: bytes, suffix: str) -> dict[str, Any]:
+    """Write `data` (durably) as a document of the session; its citation for the event.
+
+    Storing the same bytes again is a no-op; a file of that name with other bytes (damage)
+    is an error, never overwritten.
+    """
+    if suffix not in SUFFIXES:
+        raise ValueError(f"unknown document type {suffix!r}")
+    sha256 = sha256_hex(data)
+    folder = session_dir / DOCUMENTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{sha256}.{suffix}"
+    if path.exists():
+        if sha256_hex(path.read_bytes()) != sha256:
+            raise OSError(f"{path} exists with other contents")
+    else:
+        tmp = folder / f".{sha256}.{suffix}.tmp"
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        fsync_dir(folder)
+    return {
+        "path": f"{DOCUMENTS_DIR}/{path.name}",
+        "size": len(data),
+        "sha256": sha256,
+        "sm3": sm3_hex(data),
+    }
+
+
+def citations(value: Any) -> Iterator[dict[str, Any]]:
+    """Every document citation (a dict whose ``path`` is under ``documents/``) inside `value`."""
+    if isinstance(value, dict):
+        path = value.get("path")
+        if isinstance(path, str) and path.startswith(f"{DOCUMENTS_DIR}/"):
+            yield value
+        for item in value.values():
+            yield from citations(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from citations(item)
