@@ -8,6 +8,7 @@ import { io } from "/vendor/socket.io-client/socket.io.esm.min.js";
 import { flag, queryParams } from "/static/common.js";
 import { MicMeter, openCameraAndMicrophone, openScreen } from "/static/devices.js";
 import { SeatPeer } from "/static/rtc.js";
+import { SeatFlow } from "/static/seat-flow.js";
 import * as ui from "/static/ui.js";
 
 /** Error codes that may go away by themselves: retried. Every other code ends the page. */
@@ -30,6 +31,8 @@ class WireError extends Error {
 const params = queryParams();
 const token = params.get("token");
 const auto = flag(params, "auto");
+
+const flow = new SeatFlow(token);
 
 const app = {
   state: "connecting",
@@ -94,7 +97,9 @@ function connectSocket() {
   socket.on("roster", (roster) => {
     app.roster = roster;
     ui.showRoster(roster, app.seat);
+    flow.setRoster(roster);
   });
+  socket.on("workflow", (update) => flow.update(update));
   socket.on("replaced", (msg) => {
     end((msg && msg.message) || "本席位已在其他设备上进入评标室。", (msg && msg.code) || "seat_replaced");
   });
@@ -432,6 +437,7 @@ async function main() {
     if (app.peer && app.media.connected) ui.showNetwork(await app.peer.stats().catch(() => null));
   }, 2000);
 
+  flow.start(); // the workflow card: who this expert is (the socket's pushes may come first)
   // The socket opens at once, so that a refused token shows before the device check ends.
   connectSocket();
   const entered = auto ? Promise.resolve() : ui.deviceCheck(false);

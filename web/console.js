@@ -1,0 +1,418 @@
+// Venue console (评标室控制台) for the host, venue staff and witnesses: the seats of the venue
+// with who is there and their devices, identity check, the committee's workflow, incidents,
+// notices and the live activity record. Every action is a REST call that the server checks and
+// logs; the page is told of every change over Socket.IO.
+//
+// document.body.dataset.state: connecting | live | error; dataset.phase: the workflow phase.
+
+import { io } from "/vendor/socket.io-client/socket.io.esm.min.js";
+import { $, el, KIND_LABELS, VENUE_KIND_LABELS, formatTime, queryParams } from "/static/common.js";
+
+const token = queryParams().get("token") || "";
+const ROLE_LABELS = {
+  host: "主持人", staff: "工作人员", witness: "见证人", supervisor: "监督人员",
+  archivist: "档案管理员", admin: "管理员", expert: "评标专家",
+};
+const PHASES = [
+  ["scheduled", "未开始"], ["check_in", "签到"], ["election", "推选组长"],
+  ["evaluation", "评审"], ["signing", "签署报告"], ["ended", "已结束"],
+];
+const HAPPENED_LABELS = {
+  check_in_opened: "开始签到", expert_checked_in: "身份核验通过", commitment_accepted: "签署承诺书",
+  expert_withdrew: "申请回避", expert_replaced: "替换专家", signing_key_registered: "登记签名密钥",
+  election_started: "开始推选组长", ballot_cast: "投票", election_tied: "票数相同，重新投票",
+  leader_elected: "组长产生", motion_opened: "发起表决", motion_vote: "表决", motion_closed: "表决结束",
+  signing_started: "评标报告提交签署", report_replaced: "评标报告更换", report_signed: "签署评标报告",
+  end_instruction: "评审结束指令", evaluation_paused: "暂停评审", evaluation_resumed: "恢复评审",
+  notice: "通知", incident_opened: "登记异常情况", incident_handled: "异常处理", incident_closed: "异常处理完毕",
+};
+const EVENT_LABELS = {
+  seat_connected: "机位连接", seat_joined: "进入评标室", seat_left: "离开评标室", seat_disconnected: "机位断开",
+  seat_replaced: "机位在其他设备登录", media_negotiated: "音视频接通", media_restarted: "媒体服务恢复", media_moved: "媒体迁移",
+  recording_started: "开始录制", recording_sealed: "录制封存", recording_gap: "录制中断", recording_interrupted: "录制中断",
+  identity_snapshot: "拍照核验", warning_started: "预警", warning_ended: "预警解除", room_camera: "全景摄像机",
+  supervision_started: "监督查看", supervision_ended: "监督结束", supervision_note: "监督记录",
+  supervision_warning: "监督提醒", warning_acknowledged: "专家已知悉提醒", session_ended: "评标结束",
+  request_refused: "操作被拒绝", console_opened: "打开控制台", console_closed: "关闭控制台",
+  wall_opened: "打开监督墙", wall_closed: "关闭监督墙", connect_refused: "连接被拒绝", token_issued: "发放登录链接",
+  door_access: "门禁记录",
+};
+
+const app = { hello: null, roster: null, workflow: null, people: new Map(), activity: [], arrivals: new Map(), pendingExpert: null };
+
+// ---- server -------------------------------------------------------------------------------
+
+async function api(method, path, body) {
+  const response = await fetch(`/api/sessions/${app.hello.session.id}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(answer.detail || `请求失败（${response.status}）`);
+  return answer;
+}
+
+async function command(kind, fields = {}) {
+  try {
+    const answer = await api("POST", "/workflow", { kind, fields });
+    showBanner("");
+    applyWorkflow(answer.state);
+    return answer;
+  } catch (err) {
+    showBanner(err.message);
+    return null;
+  }
+}
+
+function showBanner(message) {
+  const banner = $("#banner");
+  banner.textContent = message;
+  banner.hidden = !message;
+}
+
+// ---- helpers ------------------------------------------------------------------------------
+
+const me = () => app.hello.me;
+const isHost = () => me().role === "host";
+const isMainHost = () => me().main_host;
+const canAct = () => ["host", "staff"].includes(me().role);
+const nameOf = (id) => (app.people.get(id) || {}).name || (id ? id.slice(0, 8) : "系统");
+const venueName = (id) => {
+  const venue = app.hello.venues.find((v) => v.id === id);
+  return venue ? venue.name : "其他评标室";
+};
+const clock = (iso) => formatTime(new Date(iso));
+
+function describe(event) {
+  const d = event.data || {};
+  if (event.kind === "workflow") {
+    const x = d.details || {};
+    const label = HAPPENED_LABELS[d.happened] || d.happened;
+    const parts = [label];
+    // The last voter of a round is not news; the result is.
+    if (x.expert && !["leader_elected", "election_tied"].includes(d.happened)) parts.push(nameOf(x.expert));
+    if (x.leader) parts.push(`组长：${nameOf(x.leader)}`);
+    if (x.tally) parts.push(`票数：${Object.entries(x.tally).map(([c, n]) => `${nameOf(c)} ${n}`).join("，")}`);
+    if (x.title) parts.push(x.title);
+    if (x.option) parts.push(`意见：${x.option}`);
+    if (x.result && typeof x.result === "object") parts.push(`结果：${Object.entries(x.result).map(([o, n]) => `${o} ${n}`).join("，")}`);
+    if (typeof x.result === "string") parts.push(`结果：${x.result}`);
+    for (const key of ["reason", "text", "description", "handling"]) if (x[key]) parts.push(x[key]);
+    if (d.happened === "ballot_cast") parts.push(`（${x.voted}/${x.of}，投票内容保密）`);
+    return parts.join(" · ");
+  }
+  const parts = [EVENT_LABELS[event.kind] || event.kind];
+  if (d.seat) parts.push(seatLabel(d.seat));
+  if (d.kind && event.kind.startsWith("track")) parts.push(KIND_LABELS[d.kind] || d.kind);
+  if (d.label) parts.push(d.label);
+  if (d.reason && typeof d.reason === "string") parts.push(d.reason);
+  if (d.text) parts.push(d.text);
+  return parts.join(" · ");
+}
+
+function seatLabel(key) {
+  const seat = (app.roster ? app.roster.seats : []).find((s) => s.key === key);
+  return seat ? seat.label : key;
+}
+
+// ---- rendering ----------------------------------------------------------------------------
+
+function renderHeader() {
+  const { session } = app.hello;
+  $("#project-name").textContent = session.project_name;
+  const start = new Date(session.scheduled_start);
+  $("#project-meta").textContent = `项目编号 ${session.project_code} · 计划开始 ${start.toLocaleString("zh-CN", { hour12: false })}`;
+  const where = me().venue ? venueName(me().venue) : "全部评标室";
+  $("#who").textContent = `${ROLE_LABELS[me().role] || me().role} ${me().name} · ${where}`;
+}
+
+function seatStatus(seat, wf) {
+  const id = seat.expert_id;
+  if (wf.withdrawn.includes(id)) return ["回避/离席", "bad"];
+  if (wf.signed.includes(id)) return ["已签署报告", "ok"];
+  if (wf.committed.includes(id)) return ["已签承诺书", "ok"];
+  if (wf.checked_in.includes(id)) return ["已核验", "ok"];
+  return ["未签到", "idle"];
+}
+
+function renderVenues() {
+  const wf = app.workflow;
+  const host = $("#venues");
+  host.replaceChildren();
+  if (!app.roster || !wf) return;
+  const start = new Date(app.hello.session.scheduled_start).getTime();
+  const lateAfter = app.hello.session.late_after_s * 1000;
+  const byVenue = new Map();
+  for (const seat of app.roster.seats) {
+    if (!byVenue.has(seat.venue_id)) byVenue.set(seat.venue_id, []);
+    byVenue.get(seat.venue_id).push(seat);
+  }
+  for (const [venueId, seats] of byVenue) {
+    const first = seats[0];
+    const online = seats.filter((s) => s.online).length;
+    const rows = seats.map((s) => {
+      const arrived = app.arrivals.get(s.expert_id);
+      const late = arrived && arrived - start > lateAfter;
+      const [status, tone] = seatStatus(s, wf);
+      const devices = ["camera", "microphone", "desktop"].map((k) =>
+        el("span", { class: `device ${s.tracks.includes(k) ? "on" : "off"}`, title: KIND_LABELS[k] }, KIND_LABELS[k]));
+      // The identity picture comes from the seat's camera: offered while the seat sends one.
+      const canCheck = canAct() && wf.phase === "check_in" && !wf.paused && !wf.checked_in.includes(s.expert_id)
+        && !wf.withdrawn.includes(s.expert_id) && (isHost() || me().venue === venueId) && s.tracks.includes("camera");
+      return el("tr", { class: s.online ? "online" : "offline", dataset: { expert: s.expert_id } },
+        el("td", {}, `${s.seat_no}号`),
+        el("td", { class: "name" }, s.expert_name, wf.leader === s.expert_id ? el("span", { class: "tag leader" }, "组长") : null),
+        el("td", {}, el("span", { class: `dot ${s.online ? "on" : "off"}` }), s.online ? "在线" : "离线"),
+        el("td", { class: "devices" }, devices),
+        el("td", {}, arrived ? formatTime(new Date(arrived)) : "—", late ? el("span", { class: "tag late" }, "迟到") : null),
+        el("td", {}, el("span", { class: `status ${tone}` }, status)),
+        el("td", {}, canCheck ? el("button", { class: "btn btn-small", type: "button", dataset: { identify: s.expert_id } }, "拍照核验") : null));
+    });
+    host.append(el("article", { class: "venue card" },
+      el("h2", {}, first.venue_name,
+        el("span", { class: `tag ${first.venue_kind}` }, VENUE_KIND_LABELS[first.venue_kind] || ""),
+        el("span", { class: "muted" }, `在线 ${online}/${seats.length}`)),
+      el("table", {},
+        el("thead", {}, el("tr", {}, ["机位", "专家", "连接", "设备", "到场", "状态", ""].map((h) => el("th", {}, h)))),
+        el("tbody", {}, rows))));
+  }
+}
+
+function renderFlow() {
+  const wf = app.workflow;
+  if (!wf) return;
+  document.body.dataset.phase = wf.phase;
+  $("#phase").textContent = wf.paused ? `${wf.phase_label}（已暂停）` : wf.phase_label;
+  $("#phase").dataset.phase = wf.phase;
+  const paused = $("#paused");
+  paused.hidden = !wf.paused;
+  paused.textContent = wf.paused ? `评审已暂停：${wf.pause_reason}` : "";
+  const at = PHASES.findIndex(([p]) => p === wf.phase);
+  $("#steps").replaceChildren(...PHASES.map(([, label], i) =>
+    el("li", { class: i < at ? "done" : i === at ? "current" : "" }, label)));
+
+  const seated = wf.seated.length;
+  const facts = [
+    ["在席专家", `${seated} 人`],
+    ["已核验", `${wf.checked_in.length}/${seated}`],
+    ["已签承诺书", `${wf.committed.length}/${seated}`],
+  ];
+  if (wf.election.round) facts.push(["推选组长", wf.leader ? nameOf(wf.leader) : `第 ${wf.election.round} 轮，已投 ${wf.election.voted.length}/${seated}`]);
+  for (const m of wf.motions) {
+    facts.push([`表决 ${m.number}`, m.closed
+      ? `${m.title}：${Object.entries(m.result).map(([o, n]) => `${o} ${n}`).join("，")}`
+      : `${m.title}：已表决 ${m.voted.length}/${seated}`]);
+  }
+  if (wf.report) {
+    facts.push(["评标报告", `SHA-256 ${wf.report.sha256.slice(0, 16)}…`]);
+    facts.push(["已签署", `${wf.signed.length}/${seated}`]);
+  }
+  $("#flow-facts").replaceChildren(el("dl", {}, facts.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v)))));
+
+  const actions = [];
+  const button = (label, onClick, { enabled = true, tone = "btn-primary", id } = {}) => {
+    const b = el("button", { class: `btn ${tone}`, type: "button", id, disabled: !enabled || wf.paused });
+    b.textContent = label;
+    b.addEventListener("click", onClick);
+    return b;
+  };
+  if (isMainHost()) {
+    if (wf.phase === "scheduled") actions.push(button("开始签到", () => command("open_check_in"), { id: "open-check-in" }));
+    if (wf.phase === "check_in") {
+      const ready = seated > 0 && wf.seated.every((id) => wf.committed.includes(id));
+      actions.push(button("开始推选组长", () => command("start_election"), { enabled: ready, id: "start-election" }));
+    }
+    if (wf.phase === "signing") {
+      const all = wf.seated.every((id) => wf.signed.includes(id));
+      actions.push(button("发出评审结束指令", () => {
+        if (window.confirm("全体专家已签署评标报告。确认发出评审结束指令？评标将结束，档案将封存。")) command("end");
+      }, { enabled: all, tone: "btn-danger", id: "end-btn" }));
+      if (!all) actions.push(el("p", { class: "muted" }, "全体在席专家签署评标报告后方可结束。"));
+    }
+  }
+  if (isHost() && wf.phase === "evaluation") actions.push(reportUpload());
+  if (!actions.length) actions.push(el("p", { class: "muted" }, waitingText(wf)));
+  $("#flow-actions").replaceChildren(...actions);
+
+  $("#notice-card").hidden = !isMainHost() || wf.phase === "ended";
+  $("#pause-form").hidden = !canAct() || wf.phase === "ended";
+  $("#incident-form").hidden = !canAct() || wf.phase === "ended";
+  $("#pause-btn").hidden = wf.paused;
+  $("#resume-btn").hidden = !wf.paused || !canAct();
+  renderIncidents();
+}
+
+function waitingText(wf) {
+  return {
+    scheduled: "等待主场主持人开始签到。",
+    check_in: "工作人员核验专家身份，专家签署承诺书。",
+    election: "专家正在无记名投票推选组长。",
+    evaluation: "评审进行中；组长可发起表决并提交评标报告。",
+    signing: "专家正在签署评标报告。",
+    ended: "评审已结束，档案已封存。",
+  }[wf.phase] || "";
+}
+
+function reportUpload() {
+  const input = el("input", { type: "file", accept: "application/pdf", id: "report-file" });
+  const b = el("button", { class: "btn", type: "button" }, "上传评标报告并提交签署");
+  b.addEventListener("click", async () => {
+    const file = input.files[0];
+    if (!file) return showBanner("请先选择评标报告 PDF 文件");
+    const response = await fetch(`/api/sessions/${app.hello.session.id}/report`, {
+      method: "POST", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/pdf" }, body: file,
+    });
+    const answer = await response.json().catch(() => ({}));
+    if (!response.ok) return showBanner(answer.detail || "上传失败");
+    applyWorkflow(answer.state);
+  });
+  return el("div", { class: "stack" }, input, b);
+}
+
+function renderIncidents() {
+  const wf = app.workflow;
+  const list = $("#incidents");
+  list.replaceChildren(...wf.incidents.map((i) => {
+    const mine = isHost() || me().venue === i.venue;
+    const item = el("li", { class: i.result ? "closed" : "open" },
+      el("div", { class: "incident-head" }, `#${i.number} ${venueName(i.venue)} · ${i.kind_label}`, i.result ? el("span", { class: "tag ok" }, "已处理") : el("span", { class: "tag late" }, "处理中")),
+      el("div", {}, i.description),
+      i.handling.map((h) => el("div", { class: "muted" }, `处理：${h}`)),
+      i.result ? el("div", {}, `结果：${i.result}`) : null);
+    if (!i.result && mine && canAct()) {
+      const input = el("input", { maxlength: 500, placeholder: "处理情况或结果" });
+      const handle = el("button", { class: "btn btn-small", type: "button" }, "记录处理");
+      const close = el("button", { class: "btn btn-small", type: "button" }, "处理完毕");
+      handle.addEventListener("click", () => input.value.trim() && command("handle_incident", { incident: i.number, handling: input.value.trim() }));
+      close.addEventListener("click", () => input.value.trim() && command("close_incident", { incident: i.number, result: input.value.trim() }));
+      item.append(el("div", { class: "row" }, input, handle, close));
+    }
+    return item;
+  }));
+  if (!wf.incidents.length) list.append(el("li", { class: "muted empty" }, "暂无异常情况"));
+}
+
+function renderActivity() {
+  const rows = app.activity.slice(-300).reverse().map((e) =>
+    el("tr", { class: `k-${e.kind}` },
+      el("td", {}, clock(e.at)),
+      el("td", {}, e.kind === "workflow" ? "评标流程" : EVENT_LABELS[e.kind] || e.kind),
+      el("td", {}, nameOf(e.actor)),
+      el("td", {}, describe(e))));
+  $("#activity").replaceChildren(...rows);
+  $("#activity-count").textContent = `共 ${app.activity.length} 条`;
+}
+
+function renderAll() {
+  renderHeader();
+  renderVenues();
+  renderFlow();
+  renderActivity();
+}
+
+// ---- state --------------------------------------------------------------------------------
+
+function applyWorkflow(state) {
+  app.workflow = state;
+  renderVenues();
+  renderFlow();
+}
+
+function noteArrival(event) {
+  // Arrival (到场时间) is a seat's first connection in the session.
+  if (event.kind === "seat_connected" && event.actor && !app.arrivals.has(event.actor)) {
+    app.arrivals.set(event.actor, new Date(event.at).getTime());
+  }
+}
+
+// ---- identity check -----------------------------------------------------------------------
+
+async function identify(expertId) {
+  const seat = app.roster.seats.find((s) => s.expert_id === expertId);
+  try {
+    const answer = await api("POST", `/identity/${expertId}`);
+    const picture = await fetch(answer.url, { headers: { Authorization: `Bearer ${token}` } });
+    $("#identity-picture").src = URL.createObjectURL(await picture.blob());
+  } catch (err) {
+    showBanner(err.message);
+    return;
+  }
+  app.pendingExpert = expertId;
+  $("#identity-facts").replaceChildren(
+    ...[["专家", seat.expert_name], ["机位", seat.label], ["到场", app.arrivals.has(expertId) ? formatTime(new Date(app.arrivals.get(expertId))) : "—"]]
+      .map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))));
+  $("#identity-dialog").showModal();
+}
+
+// ---- wiring -------------------------------------------------------------------------------
+
+function wire() {
+  $("#venues").addEventListener("click", (e) => {
+    const target = e.target.closest("[data-identify]");
+    if (target) identify(target.dataset.identify);
+  });
+  $("#identity-dialog").addEventListener("close", () => {
+    if ($("#identity-dialog").returnValue === "confirm" && app.pendingExpert) command("check_in", { expert: app.pendingExpert });
+    app.pendingExpert = null;
+  });
+  $("#notice-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const text = e.target.elements.text.value.trim();
+    if (text && (await command("notice", { text }))) e.target.reset();
+  });
+  $("#pause-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const reason = e.target.elements.reason.value.trim();
+    if (reason && (await command("pause", { reason }))) e.target.reset();
+  });
+  $("#resume-btn").addEventListener("click", () => command("resume"));
+  $("#incident-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = e.target.elements;
+    const fields = { venue: f.venue.value, kind: f.kind.value, description: f.description.value.trim() };
+    if (fields.description && (await command("open_incident", fields))) f.description.value = "";
+  });
+}
+
+function connect() {
+  const socket = io("/console", { auth: { token }, transports: ["websocket"] });
+  socket.on("connect_error", (err) => {
+    if (err && err.data && err.data.code) {
+      document.body.dataset.state = "error";
+      showBanner(err.message);
+      socket.disconnect();
+    }
+  });
+  socket.on("hello", (hello) => {
+    app.hello = hello;
+    app.people = new Map(hello.people.map((p) => [p.id, p]));
+    app.roster = hello.roster;
+    app.workflow = hello.workflow;
+    app.activity = hello.activity;
+    hello.activity.forEach(noteArrival);
+    const venues = $("#incident-venue");
+    venues.replaceChildren(...hello.venues.map((v) => el("option", { value: v.id }, v.name)));
+    document.body.dataset.state = "live";
+    renderAll();
+  });
+  socket.on("roster", (roster) => { app.roster = roster; renderVenues(); });
+  socket.on("workflow", ({ state }) => applyWorkflow(state));
+  socket.on("activity", (event) => {
+    if (!app.hello || app.activity.some((e) => e.seq === event.seq)) return;
+    app.activity.push(event);
+    noteArrival(event);
+    renderActivity();
+    if (event.kind === "seat_connected") renderVenues();
+  });
+  socket.on("disconnect", () => { if (document.body.dataset.state === "live") showBanner("与服务器的连接已中断，正在重连…"); });
+  socket.on("connect", () => showBanner(""));
+}
+
+wire();
+if (!token) {
+  document.body.dataset.state = "error";
+  showBanner("链接缺少登录凭证，请使用工作人员发给您的完整链接。");
+} else {
+  connect();
+}

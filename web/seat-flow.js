@@ -1,0 +1,360 @@
+// The committee's workflow in the expert's seat page: commitment letter and conflict of
+// interest (承诺书, 回避), the signing key, the secret ballot for the leader, open votes on
+// motions, reading and signing the evaluation report (WebCrypto key + handwriting), notices
+// from the host and the pause banner.
+//
+// The signing key is an ECDSA P-256 pair made here at sign-in; the private key is not
+// extractable and stays in this browser (IndexedDB). The server gets the public key and, to
+// sign, an ECDSA/SHA-256 signature of the statement below (roomserver/signatures.py).
+
+import { $, el } from "/static/common.js";
+
+const STATEMENT_TITLE = "远程异地评标 评标报告签署";
+const DB_NAME = "roomserver-signing-keys";
+
+/** The exact text an expert signs (must match roomserver.signatures.statement). */
+export function statement(sessionId, expertId, sha256, sm3) {
+  return [STATEMENT_TITLE, `session: ${sessionId}`, `expert: ${expertId}`, `report-sha256: ${sha256}`, `report-sm3: ${sm3}`].join("\n");
+}
+
+const toBase64 = (buffer) => btoa(String.fromCharCode(...new Uint8Array(buffer)));
+const toHex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+// ---- key storage --------------------------------------------------------------------------
+
+function openDb() {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(DB_NAME, 1);
+    request.onupgradeneeded = () => request.result.createObjectStore("keys");
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+}
+
+async function idb(mode, fn) {
+  const db = await openDb();
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction("keys", mode);
+    const request = fn(tx.objectStore("keys"));
+    tx.oncomplete = () => resolve(request.result);
+    tx.onerror = () => reject(tx.error);
+  });
+}
+
+async function keyPair(name) {
+  const stored = await idb("readonly", (s) => s.get(name));
+  if (stored) return stored;
+  const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
+  await idb("readwrite", (s) => s.put(pair, name));
+  return pair;
+}
+
+// ---- the flow card ------------------------------------------------------------------------
+
+export class SeatFlow {
+  constructor(token) {
+    this.token = token;
+    this.me = null; // {participant_id, session: {id}}
+    this.state = null;
+    this.names = new Map(); // expert id → name, from the roster
+    this.labels = new Map(); // expert id → seat label
+    this.keyRegistered = false;
+    this.busy = false;
+    this.report = null; // {sha256, url} once read and checked here
+    this.pad = null;
+  }
+
+  async start() {
+    const response = await fetch("/api/me", { headers: { Authorization: `Bearer ${this.token}` } });
+    if (response.ok) this.me = await response.json();
+    this.wireDialogs();
+    this.render();
+  }
+
+  setRoster(roster) {
+    // In roster order (main venue first): candidates are listed as the seats are.
+    this.names = new Map(roster.seats.map((seat) => [seat.expert_id, seat.expert_name]));
+    this.labels = new Map(roster.seats.map((seat) => [seat.expert_id, seat.label]));
+    this.render();
+  }
+
+  /** A ``workflow`` push: the new state and what just happened. */
+  update({ state, happened }) {
+    this.state = state;
+    if (happened && happened.kind === "notice") this.notice(happened.data.text);
+    if (happened && happened.kind === "election_tied") {
+      this.notice(`组长推选票数相同，进入第 ${happened.data.next_round} 轮投票。`);
+    }
+    if (happened && happened.kind === "report_replaced") this.report = null;
+    this.render();
+    this.ensureKey();
+  }
+
+  get id() { return this.me && this.me.participant_id; }
+
+  async command(kind, fields = {}) {
+    this.busy = true;
+    this.render();
+    try {
+      const response = await fetch(`/api/sessions/${this.me.session.id}/workflow`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${this.token}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ kind, fields }),
+      });
+      const answer = await response.json().catch(() => ({}));
+      if (!response.ok) throw new Error(answer.detail || `操作失败（${response.status}）`);
+      this.state = answer.state;
+      this.error = "";
+      return answer;
+    } catch (err) {
+      this.error = err.message;
+      return null;
+    } finally {
+      this.busy = false;
+      this.render();
+    }
+  }
+
+  /** Register this browser's public key once the expert has signed the commitment letter. */
+  async ensureKey() {
+    const s = this.state;
+    if (!s || !this.id || this.keyRegistered || this.registering) return;
+    if (!s.committed.includes(this.id) || s.signed.includes(this.id)) return;
+    this.registering = true;
+    try {
+      const pair = await keyPair(`${this.me.session.id}:${this.id}`);
+      const spki = toBase64(await crypto.subtle.exportKey("spki", pair.publicKey));
+      // Registered once per page load: a key registered from another browser (or one whose
+      // storage was cleared) is replaced by the key this browser will sign with.
+      if (await this.command("register_key", { public_key: spki })) this.keyRegistered = true;
+    } finally {
+      this.registering = false;
+    }
+  }
+
+  notice(text) {
+    const layer = $("#notice-layer");
+    $("#notice-text").textContent = text;
+    layer.hidden = false;
+  }
+
+  // ---- rendering --------------------------------------------------------------------------
+
+  render() {
+    const card = $("#flow");
+    const s = this.state;
+    if (!s || !this.id) return;
+    card.hidden = false;
+    document.body.dataset.phase = s.phase;
+    $("#flow-phase").textContent = s.paused ? `${s.phase_label}（已暂停）` : s.phase_label;
+    const paused = $("#flow-paused");
+    paused.hidden = !s.paused;
+    paused.textContent = s.paused ? `评审已暂停：${s.pause_reason}。请在席等候。` : "";
+    const body = $("#flow-body");
+    const content = this.task(s);
+    body.replaceChildren(...content, this.error ? el("p", { class: "flow-error" }, this.error) : "");
+  }
+
+  button(label, onClick, { primary = true, id } = {}) {
+    const b = el("button", { class: `btn ${primary ? "btn-primary" : "btn-secondary"} btn-block`, type: "button", id, disabled: this.busy || this.state.paused });
+    b.textContent = label;
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  task(s) {
+    const me = this.id;
+    const name = (id) => this.names.get(id) || "专家";
+    if (s.withdrawn.includes(me)) return [el("p", {}, "您已申请回避或离席，不再参加本场评标。")];
+    if (s.phase === "scheduled") return [el("p", {}, "评标尚未开始，请等待主持人开始签到。")];
+    if (s.phase === "check_in") {
+      if (!s.checked_in.includes(me)) return [el("p", {}, "请面向摄像头，等待工作人员核验身份。")];
+      if (!s.committed.includes(me)) {
+        return [el("p", {}, "身份核验已通过。请阅读并签署《评标专家承诺书》。"),
+          this.button("阅读并签署承诺书", () => $("#commitment").showModal(), { id: "open-commitment" })];
+      }
+      return [el("p", { class: "flow-done" }, "已签署承诺书。"), el("p", {}, `等待其他专家（${s.committed.length}/${s.experts}）。`)];
+    }
+    if (s.phase === "election") {
+      const voted = s.election.voted.includes(me);
+      const head = el("p", {}, `无记名投票推选评标委员会组长 · 第 ${s.election.round} 轮 · 已投 ${s.election.voted.length}/${s.experts}`);
+      if (voted) return [head, el("p", { class: "flow-done" }, "您已投票，投票内容保密。")];
+      const order = [...this.names.keys()];
+      const candidates = [...s.election.candidates].sort((a, b) => order.indexOf(a) - order.indexOf(b));
+      const options = candidates.map((id) =>
+        el("label", { class: "choice" }, el("input", { type: "radio", name: "candidate", value: id }),
+          el("span", {}, name(id)), el("span", { class: "muted" }, this.labels.get(id) || "")));
+      return [head, el("div", { class: "choices", id: "ballot" }, options),
+        this.button("投票", () => {
+          const chosen = document.querySelector("#ballot input:checked");
+          if (chosen) this.command("cast_ballot", { candidate: chosen.value });
+        }, { id: "cast-ballot" })];
+    }
+    if (s.phase === "evaluation") {
+      const out = [el("p", {}, `组长：${s.leader ? name(s.leader) : "—"}`)];
+      const motion = s.motions.find((m) => !m.closed);
+      if (motion) {
+        out.push(el("p", { class: "flow-strong" }, `表决：${motion.title}（${motion.voted.length}/${s.experts}）`));
+        if (motion.voted.includes(me)) out.push(el("p", { class: "flow-done" }, "您已表决。"));
+        else out.push(el("div", { class: "row" }, motion.options.map((o) =>
+          this.button(o, () => this.command("vote", { motion: motion.number, option: o }), { primary: false }))));
+      } else if (me === s.leader) {
+        out.push(this.motionForm(), this.reportForm());
+      } else {
+        out.push(el("p", {}, "评审进行中。"));
+      }
+      const closed = s.motions.filter((m) => m.closed);
+      for (const m of closed) out.push(el("p", { class: "muted" }, `${m.title}：${Object.entries(m.result).map(([o, n]) => `${o} ${n}`).join("，")}`));
+      return out;
+    }
+    if (s.phase === "signing") {
+      const head = el("p", {}, `签署评标报告 · 已签 ${s.signed.length}/${s.experts}`);
+      if (s.signed.includes(me)) return [head, el("p", { class: "flow-done" }, "您已签署评标报告。等待主持人发出评审结束指令。")];
+      return [head, this.button("阅读并签署评标报告", () => this.openSigning(), { id: "open-signing" })];
+    }
+    return [el("p", {}, "评审已结束。")];
+  }
+
+  motionForm() {
+    const title = el("input", { placeholder: "表决事项", maxlength: 500, id: "motion-title" });
+    return el("div", { class: "stack" }, title,
+      this.button("发起表决（同意 / 不同意）", () => title.value.trim() && this.command("open_motion", { title: title.value.trim(), options: ["同意", "不同意"] }), { primary: false }));
+  }
+
+  reportForm() {
+    const file = el("input", { type: "file", accept: "application/pdf", id: "report-file" });
+    return el("div", { class: "stack" }, file, this.button("上传评标报告并提交签署", async () => {
+      if (!file.files[0]) return;
+      const response = await fetch(`/api/sessions/${this.me.session.id}/report`, {
+        method: "POST", headers: { Authorization: `Bearer ${this.token}`, "Content-Type": "application/pdf" }, body: file.files[0],
+      });
+      const answer = await response.json().catch(() => ({}));
+      this.error = response.ok ? "" : answer.detail || "上传失败";
+      if (response.ok) this.state = answer.state;
+      this.render();
+    }, { primary: false }));
+  }
+
+  // ---- commitment letter ------------------------------------------------------------------
+
+  wireDialogs() {
+    $("#commitment-accept").addEventListener("click", async (e) => {
+      e.preventDefault();
+      if (!$("#no-conflict").checked) {
+        $("#commitment-error").textContent = "请勾选“本人与投标人无利害关系”，如有利害关系请申请回避。";
+        return;
+      }
+      if (await this.command("commit", { no_conflict: true })) {
+        $("#commitment").close();
+        this.ensureKey();
+      } else {
+        $("#commitment-error").textContent = this.error;
+      }
+    });
+    $("#commitment-withdraw").addEventListener("click", async (e) => {
+      e.preventDefault();
+      const reason = $("#withdraw-reason").value.trim();
+      if (!reason) {
+        $("#commitment-error").textContent = "申请回避请填写原因。";
+        return;
+      }
+      if (await this.command("withdraw", { reason })) $("#commitment").close();
+      else $("#commitment-error").textContent = this.error;
+    });
+    $("#notice-ok").addEventListener("click", () => { $("#notice-layer").hidden = true; });
+    $("#sign-clear").addEventListener("click", () => this.pad && this.pad.clear());
+    $("#sign-submit").addEventListener("click", (e) => { e.preventDefault(); this.sign(); });
+    $("#sign-cancel").addEventListener("click", () => $("#signing").close());
+    this.pad = new SignaturePad($("#sign-canvas"));
+  }
+
+  // ---- signing ------------------------------------------------------------------------------
+
+  async openSigning() {
+    const s = this.state;
+    $("#signing-error").textContent = "";
+    $("#signing").showModal();
+    this.pad.clear();
+    const facts = $("#report-facts");
+    facts.textContent = "正在下载评标报告并核对摘要…";
+    try {
+      const response = await fetch(`/api/sessions/${this.me.session.id}/report?token=${encodeURIComponent(this.token)}`);
+      if (!response.ok) throw new Error("评标报告下载失败");
+      const bytes = await response.arrayBuffer();
+      const sha256 = toHex(await crypto.subtle.digest("SHA-256", bytes));
+      if (sha256 !== s.report.sha256) throw new Error("下载的评标报告与提交签署的报告摘要不一致，请联系工作人员");
+      const url = URL.createObjectURL(new Blob([bytes], { type: "application/pdf" }));
+      this.report = { sha256, url };
+      $("#report-frame").src = url;
+      $("#report-link").href = url;
+      facts.replaceChildren(
+        el("div", {}, el("b", {}, "SHA-256："), el("code", { id: "report-sha256" }, s.report.sha256)),
+        el("div", {}, el("b", {}, "SM3："), el("code", {}, s.report.sm3)),
+        el("div", { class: "flow-done" }, "本机核对 SHA-256 一致。"));
+    } catch (err) {
+      facts.textContent = err.message;
+      this.report = null;
+    }
+  }
+
+  async sign() {
+    const s = this.state;
+    const error = $("#signing-error");
+    if (!this.report || this.report.sha256 !== s.report.sha256) { error.textContent = "请先完成评标报告的下载与核对。"; return; }
+    if (this.pad.empty) { error.textContent = "请在签名框内手写签名。"; return; }
+    await this.ensureKey();
+    const pair = await keyPair(`${this.me.session.id}:${this.id}`);
+    const text = statement(this.me.session.id, this.id, s.report.sha256, s.report.sm3);
+    const signature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, pair.privateKey, new TextEncoder().encode(text));
+    const answer = await this.command("sign", {
+      report_sha256: s.report.sha256,
+      signature: toBase64(signature),
+      handwriting_png: this.pad.png(),
+    });
+    if (answer) $("#signing").close();
+    else error.textContent = this.error;
+  }
+}
+
+/** A canvas to sign on with a mouse, pen or finger. */
+class SignaturePad {
+  constructor(canvas) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext("2d");
+    this.empty = true;
+    this.last = null;
+    canvas.addEventListener("pointerdown", (e) => { canvas.setPointerCapture(e.pointerId); this.last = this.point(e); });
+    canvas.addEventListener("pointermove", (e) => this.move(e));
+    canvas.addEventListener("pointerup", () => { this.last = null; });
+    canvas.addEventListener("pointercancel", () => { this.last = null; });
+  }
+
+  point(e) {
+    const r = this.canvas.getBoundingClientRect();
+    return [(e.clientX - r.left) * (this.canvas.width / r.width), (e.clientY - r.top) * (this.canvas.height / r.height)];
+  }
+
+  move(e) {
+    if (!this.last) return;
+    const p = this.point(e);
+    const ctx = this.ctx;
+    ctx.strokeStyle = "#0b1f3a";
+    ctx.lineWidth = 3 + (e.pressure || 0.5) * 2;
+    ctx.lineCap = "round";
+    ctx.beginPath();
+    ctx.moveTo(...this.last);
+    ctx.lineTo(...p);
+    ctx.stroke();
+    this.last = p;
+    this.empty = false;
+  }
+
+  clear() {
+    this.ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    this.empty = true;
+  }
+
+  png() {
+    return this.canvas.toDataURL("image/png");
+  }
+}
