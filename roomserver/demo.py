@@ -19,14 +19,14 @@ _PLACES = (
     ("大连市公共资源交易中心", "大连", "大连第二评标室", 6),
     ("丹东市公共资源交易中心", "丹东", "丹东第一评标室", 5),
 )
-# (index into _PLACES, seat number, name), in roster order.
+# (index into _PLACES, seat number, name, last four of the ID number), in roster order.
 _EXPERTS = (
-    (0, 1, "王建国"),
-    (0, 2, "李淑珍"),
-    (0, 3, "张志强"),
-    (1, 1, "刘海波"),
-    (1, 2, "陈玉梅"),
-    (2, 1, "赵德明"),
+    (0, 1, "王建国", "3516"),
+    (0, 2, "李淑珍", "2048"),
+    (0, 3, "张志强", "771X"),
+    (1, 1, "刘海波", "0633"),
+    (1, 2, "陈玉梅", "4125"),
+    (2, 1, "赵德明", "9087"),
 )
 _HOST_NAME = "孙立新"
 _SUPERVISOR_NAME = "周文华"
@@ -96,8 +96,9 @@ async def create_demo(store: SqlStore, *, now: datetime | None = None) -> DemoDa
             name=name,
             venue_id=venues[place].id,
             seat_no=seat_no,
+            id_last4=last4,
         )
-        for place, seat_no, name in _EXPERTS
+        for place, seat_no, name, last4 in _EXPERTS
     ]
     participants += [
         # 主持人 runs the session from the main venue but has no expert seat.

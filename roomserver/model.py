@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ class Role(StrEnum):
     SUPERVISOR = "supervisor"
     ARCHIVIST = "archivist"
     ADMIN = "admin"
+    DOOR = "door"  # a venue's access-control system (门禁系统), which posts entries and exits
 
 
 class VenueKind(StrEnum):
@@ -40,6 +42,19 @@ class SessionState(StrEnum):
     SCHEDULED = "scheduled"
     LIVE = "live"
     ENDED = "ended"
+
+
+ID_LAST4 = re.compile(r"[0-9]{3}[0-9X]")
+# A resident ID number (GB 11643): 17 digits and a check digit (0-9 or X).
+ID_NUMBER = re.compile(r"[0-9]{17}[0-9X]")
+
+
+def id_last4(id_number: str) -> str:
+    """The last four characters of a resident ID number, which is all the server keeps."""
+    number = id_number.strip().upper()
+    if not ID_NUMBER.fullmatch(number):
+        raise InvalidRequest("身份证号应为 18 位（最后一位可为 X）")
+    return number[-4:]
 
 
 def new_id() -> str:
@@ -141,10 +156,14 @@ class Participant:
     name: str
     venue_id: str | None = None
     seat_no: int | None = None
+    id_last4: str | None = None  # the last four characters of the ID number, nothing more
+    replaced_by: str | None = None  # the expert drawn in this one's place
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "role", Role(self.role))
         _require_text(self.name, "姓名")
+        if self.id_last4 is not None and not ID_LAST4.fullmatch(self.id_last4):
+            raise InvalidRequest("身份证号后四位格式不正确")
         # A seat number only means something inside a venue.
         if self.seat_no is not None and self.venue_id is None:
             raise InvalidRequest("指定机位时必须同时指定评标室")

@@ -44,6 +44,7 @@ class RosterSeat:
     label: str
     expert_id: str
     expert_name: str
+    id_last4: str | None = None
 
 
 def roster_seats(
@@ -77,6 +78,7 @@ def roster_seats(
                 label=seat_label(venue, kind, p.seat_no),
                 expert_id=p.id,
                 expert_name=p.name,
+                id_last4=p.id_last4,
             )
         )
     seats.sort(key=lambda s: (order[s.venue_id], s.seat_no))

@@ -93,6 +93,8 @@ def _participant(row: ParticipantRow) -> Participant:
         name=row.name,
         venue_id=row.venue_id,
         seat_no=row.seat_no,
+        id_last4=row.id_last4,
+        replaced_by=row.replaced_by,
     )
 
 
@@ -216,6 +218,8 @@ class SqlStore:
             name=p.name,
             venue_id=p.venue_id,
             seat_no=p.seat_no,
+            id_last4=p.id_last4,
+            replaced_by=p.replaced_by,
         )
         refused = "参与人员编号重复或评标场次、评标室不存在"
         if p.seat_no is not None:
@@ -233,6 +237,61 @@ class SqlStore:
                 # Only the message depends on this pre-check; the unique key enforces the rule.
                 refused = "该机位已安排给其他专家"
         await self._insert(row, refused=refused)
+
+    async def add_experts(self, experts: list[Participant]) -> None:
+        """Store a drawn roster in one transaction: every expert, or none if a seat is taken."""
+        rows = [
+            ParticipantRow(
+                id=p.id,
+                session_id=p.session_id,
+                role=p.role.value,
+                name=p.name,
+                venue_id=p.venue_id,
+                seat_no=p.seat_no,
+                id_last4=p.id_last4,
+            )
+            for p in experts
+        ]
+        await self._insert(*rows, refused="机位已安排给其他专家，或评标室不存在")
+
+    async def replace_expert(self, expert_id: str, replacement: Participant) -> None:
+        """Give an expert's seat to `replacement`, in one transaction.
+
+        The expert keeps their venue but no longer a seat, and points to the replacement; the
+        replacement is stored at that seat. InvalidRequest if the expert has no seat (already
+        replaced) or the replacement cannot be stored; nothing is changed then.
+        """
+        async with self._db() as db:
+            row = await db.get(ParticipantRow, expert_id)
+            if row is None or row.role != Role.EXPERT.value or row.seat_no is None:
+                raise InvalidRequest("该专家没有可替换的机位")
+            if (replacement.session_id, replacement.venue_id, replacement.seat_no) != (
+                row.session_id,
+                row.venue_id,
+                row.seat_no,
+            ):
+                raise InvalidRequest("替补专家必须安排在原专家的机位")
+            row.seat_no = None
+            row.replaced_by = replacement.id
+            # The seat is freed before the replacement takes it (the unique key is checked
+            # per statement).
+            await db.flush()
+            db.add(
+                ParticipantRow(
+                    id=replacement.id,
+                    session_id=replacement.session_id,
+                    role=replacement.role.value,
+                    name=replacement.name,
+                    venue_id=replacement.venue_id,
+                    seat_no=replacement.seat_no,
+                    id_last4=replacement.id_last4,
+                )
+            )
+            try:
+                await db.commit()
+            except IntegrityError as exc:
+                await db.rollback()
+                raise InvalidRequest("替补专家编号重复") from exc
 
     async def get_venue(self, venue_id: str) -> Venue:
         """Return the venue; NotFound if missing."""

@@ -122,6 +122,10 @@ class ParticipantRow(Base):
     name: Mapped[str] = mapped_column(String(100))
     venue_id: Mapped[str | None] = mapped_column(ID, ForeignKey("venues.id"), nullable=True)
     seat_no: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The ID number (身份证号) is kept to its last four digits, all the roster shows (7.2.1).
+    id_last4: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    # An expert who withdrew or took leave gives the seat to the expert drawn in their place.
+    replaced_by: Mapped[str | None] = mapped_column(ID, nullable=True)
 
 
 class EventRow(Base):

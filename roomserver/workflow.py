@@ -279,8 +279,9 @@ def _commit(state: WorkflowState, command: Command) -> Result:
         raise IllegalCommand("已签署承诺书")
     if command.fields.get("no_conflict") is not True:
         raise IllegalCommand("请确认与投标人无利害关系；如有，请申请回避")
+    letter = command.fields.get("letter_sha256")
     return replace(state, committed=state.committed | {expert}), Happened(
-        "commitment_accepted", {"expert": expert, "no_conflict": True}
+        "commitment_accepted", {"expert": expert, "no_conflict": True, "letter_sha256": letter}
     )
 
 

@@ -18,8 +18,14 @@ from roomserver.errors import (
     RoleNotAllowed,
     RoomError,
 )
+from roomserver.letters import (
+    COMMITMENT_CLAUSES,
+    COMMITMENT_LEAD,
+    COMMITMENT_SHA256,
+    COMMITMENT_TITLE,
+)
 from roomserver.model import Role
-from signaling.console import CONSOLE_ROLES, activity_json
+from signaling.console import CONSOLE_ROLES, activity_json, event_venue
 from signaling.errors import problem_response
 from signaling.rooms import roster_offline
 from signaling.seats import SeatNamespace
@@ -136,8 +142,12 @@ async def session_roster(request: web.Request) -> web.Response:
         raise NotYourRoom()
     room = services.rooms.find(session_id)
     if room is not None:
-        return web.json_response(room.roster_payload())
-    return web.json_response(await roster_offline(services.store, session_id))
+        roster = room.roster_payload()
+    else:
+        roster = await roster_offline(services.store, session_id)
+    if grants.role == Role.STAFF:  # venue staff see their own venue's seats
+        roster["seats"] = [s for s in roster["seats"] if s["venue_id"] == grants.venue_id]
+    return web.json_response(roster)
 
 
 # Who may look at a session's evidence pictures besides its own host, staff and witness.
@@ -308,7 +318,24 @@ async def session_activity(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise InvalidRequest("after 必须是整数") from exc
     events = await services.store.list_events(session_id, after_seq=after)
+    if grants.role == Role.STAFF:
+        # Venue staff see their own venue's record (and what concerns no venue in particular).
+        events = [e for e in events if event_venue(e) in (None, grants.venue_id)]
     return web.json_response([activity_json(e) for e in events])
+
+
+async def commitment_letter(request: web.Request) -> web.Response:
+    """``GET /api/commitment-letter``: the commitment letter (承诺书) a seat shows, and the digest
+    the ``commit`` command records."""
+    bearer_grants(request)  # any valid token
+    return web.json_response(
+        {
+            "title": COMMITMENT_TITLE,
+            "lead": COMMITMENT_LEAD,
+            "clauses": list(COMMITMENT_CLAUSES),
+            "sha256": COMMITMENT_SHA256,
+        }
+    )
 
 
 def _query_or_bearer(request: web.Request) -> Grants:
@@ -414,6 +441,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/wall", wall_page)
     app.router.add_get("/console", console_page)
     app.router.add_get("/api/me", whoami)
+    app.router.add_get("/api/commitment-letter", commitment_letter)
     app.router.add_get("/api/workers", list_workers)
     app.router.add_post("/api/workers/{index}/drain", drain_worker)
     app.router.add_post("/api/tokens", issue_token)

@@ -15,6 +15,7 @@ from media.ice import apply_host_candidate_policy
 from recorder.seal import ServerKey
 from roomserver.model import Participant
 from roomserver.store import SqlStore
+from roomserver.workflow import Happened, WorkflowState
 from signaling.api import SEATS, SERVICES, add_routes, problem_middleware
 from signaling.archiving import ArchiveManager
 from signaling.config import AppConfig
@@ -23,6 +24,7 @@ from signaling.events import EventLog
 from signaling.metrics import LoopLagMonitor, Metrics
 from signaling.monitoring import WarningCenter
 from signaling.rooms import Room, RoomManager, seat_key
+from signaling.roster import add_roster_routes
 from signaling.seats import SeatNamespace
 from signaling.services import Services
 from signaling.sessions import end_session
@@ -68,6 +70,7 @@ def create_app(config: AppConfig) -> web.Application:
     sio.attach(app)
     app[SIO] = sio
     add_routes(app)
+    add_roster_routes(app)
 
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:
         apply_host_candidate_policy(config.ice.host_addresses)
@@ -177,6 +180,21 @@ def create_app(config: AppConfig) -> web.Application:
         wall = WallNamespace(services, seats)
         console = ConsoleNamespace(services)
         services.workflow.listeners += [seats.workflow_changed, console.workflow_changed]
+
+        async def expert_replaced(session_id: str, expert_id: str) -> None:
+            room = rooms.find(session_id)
+            if room is not None:
+                await rooms.refresh_roster(room)
+                await seats.expert_replaced(room, expert_id)  # pushes the roster on
+
+        def workflow_happened(session_id: str, state: WorkflowState, happened: Happened) -> None:
+            if happened.kind == "expert_replaced":
+                tasks.spawn(
+                    expert_replaced(session_id, str(happened.data["expert"])),
+                    name="expert-replaced",
+                )
+
+        services.workflow.listeners.append(workflow_happened)
         events.listeners.append(console.event_logged)
 
         async def media_restarted(room: Room) -> None:

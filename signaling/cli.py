@@ -40,6 +40,7 @@ ROLE_NAMES = {
     Role.SUPERVISOR: "监督人员",
     Role.ARCHIVIST: "档案管理员",
     Role.ADMIN: "管理员",
+    Role.DOOR: "门禁系统",
 }
 # Demo links stay valid for a week, so a demo set up once can be shown for days.
 DEMO_TOKEN_TTL_S = 7 * 24 * 3600
@@ -152,6 +153,13 @@ async def cmd_token(config: AppConfig, args: argparse.Namespace) -> int:
             )
             print(participant_url(config.base_url, Role.SUPERVISOR, token))
             return 0
+        if args.door is not None:
+            venue = await store.get_venue(args.door)  # NotFound for an unknown venue
+            print(tokens.issue_door(venue.id, ttl_s=args.ttl))
+            await store.append_event(
+                "token_issued", {"role": "door", "venue": venue.id, "by": "cli"}
+            )
+            return 0
         participant = await store.get_participant(args.participant)
         token = tokens.issue(participant, ttl_s=args.ttl)
         await store.append_event(
@@ -224,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--admin", action="store_true", help="an administrator token")
     who.add_argument(
         "--supervisor", metavar="NAME", help="a centre-wide supervisor: wall of every session"
+    )
+    who.add_argument(
+        "--door", metavar="VENUE_ID", help="a venue's access-control system (door entries)"
     )
     token.add_argument("--ttl", type=int, default=None, help="lifetime in seconds")
     load = sub.add_parser(

@@ -46,6 +46,7 @@ def _seat_json(s: RosterSeat, *, online: bool, tracks: list[str]) -> dict[str, A
         "label": s.label,
         "expert_id": s.expert_id,
         "expert_name": s.expert_name,
+        "id_last4": s.id_last4,
         "online": online,
         "tracks": tracks,
     }
@@ -276,6 +277,11 @@ class RoomManager:
                 if room is not None:
                     room.stats = entry
         return reports
+
+    async def refresh_roster(self, room: Room) -> None:
+        """Read the room's roster again (an expert was replaced at a seat)."""
+        participants = await self._store.list_participants(room.id)
+        room.roster = roster_seats(room.session, room.venues, participants)
 
     async def _open(self, session_id: str) -> Room:
         session = await self._store.get_session(session_id)

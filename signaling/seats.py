@@ -293,6 +293,23 @@ class SeatNamespace(socketio.AsyncNamespace):
         )
         await self.disconnect(previous.sid)
 
+    async def expert_replaced(self, room: Room, expert_id: str) -> None:
+        """An expert gave their seat to a replacement: a connection of theirs is ended, and
+        everyone gets the new roster."""
+        for state in list(room.seats.values()):
+            if state.participant_id != expert_id:
+                continue
+            self._by_sid.pop(state.sid, None)
+            del room.seats[state.key]
+            await self.emit(
+                "replaced",
+                {"code": "expert_replaced", "message": "本机位已由新抽取的专家接替，本窗口已断开"},
+                to=state.sid,
+            )
+            await self._close_seat_media(room, state)
+            await self.disconnect(state.sid)
+        await self._push_roster(room)
+
     async def log_refusal(self, sid: str, event: str, err: RoomError) -> None:
         """Every refused request is an event of the session it was aimed at."""
         entry = self._by_sid.get(sid)

@@ -89,7 +89,15 @@ class TokenIssuer:
             raise ValueError("a supervisor's name is 1 to 64 characters")
         return self._issue_unscoped(Role.SUPERVISOR, name.strip(), ttl_s)
 
-    def _issue_unscoped(self, role: Role, name: str, ttl_s: int | None) -> str:
+    def issue_door(self, venue_id: str, *, ttl_s: int | None = None) -> str:
+        """A token for a venue's access-control system: it may post that venue's door entries."""
+        if not venue_id.strip():
+            raise ValueError("a venue id is needed")
+        return self._issue_unscoped(Role.DOOR, venue_id, ttl_s, venue=venue_id)
+
+    def _issue_unscoped(
+        self, role: Role, name: str, ttl_s: int | None, *, venue: str | None = None
+    ) -> str:
         now = int(time.time())
         claims = {
             "iss": ISSUER,
@@ -100,6 +108,8 @@ class TokenIssuer:
             "jti": secrets.token_hex(8),
             "role": str(role),
         }
+        if venue is not None:
+            claims["venue"] = venue
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
     def verify(self, token: object) -> Grants:

@@ -37,7 +37,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from recorder.documents import store_document
 from recorder.hashing import sha256_hex, sm3_hex
 from roomserver.errors import InvalidRequest, NotYourRoom, RoleNotAllowed, RoomError
-from roomserver.model import Participant, Role
+from roomserver.letters import COMMITMENT_SHA256
+from roomserver.model import Participant, Role, id_last4, new_id
 from roomserver.store import SqlStore
 from roomserver.workflow import (
     INCIDENT_KINDS,
@@ -56,7 +57,7 @@ logger = logging.getLogger(__name__)
 EVENT_KIND = "workflow"
 REPORT_KINDS = frozenset({"start_signing", "replace_report"})
 # Fields only the server sets; a client's values for them are dropped.
-SERVER_FIELDS = ("snapshot", "document", "report_sm3", "handwriting", "sealed")
+SERVER_FIELDS = ("snapshot", "document", "report_sm3", "handwriting", "sealed", "letter_sha256")
 MAX_REPORT_BYTES = 50 * 1024 * 1024
 MAX_HANDWRITING_BYTES = 512 * 1024
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -170,6 +171,10 @@ class WorkflowService:
         # Called with (session id, state, what happened) after each accepted command.
         self.listeners: list[Callable[[str, WorkflowState, Happened], None]] = []
 
+    def forget(self, session_id: str) -> None:
+        """Drop the kept state of a session whose roster changed; it is rebuilt from the log."""
+        self._sessions.pop(session_id, None)
+
     async def state(self, session_id: str) -> WorkflowState:
         """The session's workflow state (rebuilt from its log the first time)."""
         return (await self._session(session_id)).state
@@ -213,6 +218,45 @@ class WorkflowService:
         fields = {"report_sha256": sha256_hex(pdf), "report_sm3": sm3_hex(pdf)}
         return await self._command(session_id, grants, kind, fields, document=document)
 
+    async def replace_expert(
+        self,
+        session_id: str,
+        grants: Grants,
+        expert_id: str,
+        *,
+        name: str,
+        id_number: str | None,
+        reason: str | None,
+    ) -> tuple[WorkflowState, Happened, Participant]:
+        """Give the seat of an expert who withdrew or took leave to a newly drawn expert."""
+        try:
+            expert = await self._store.get_participant(expert_id)
+            if expert.session_id != session_id or expert.role != Role.EXPERT:
+                raise InvalidRequest("该专家不在本场评标名单中")
+            replacement = Participant(
+                id=new_id(),
+                session_id=session_id,
+                role=Role.EXPERT,
+                name=name.strip() if isinstance(name, str) else "",
+                venue_id=expert.venue_id,
+                seat_no=expert.seat_no,
+                id_last4=id_last4(id_number) if id_number else None,
+            )
+        except RoomError as err:
+            await self._refused(session_id, grants, "replace_expert", err)
+            raise
+        fields = {"expert": expert_id, "replacement": replacement.id, "name": replacement.name}
+        if reason:
+            fields["reason"] = reason
+
+        async def store() -> None:
+            await self._store.replace_expert(expert_id, replacement)
+
+        state, happened = await self._command(
+            session_id, grants, "replace_expert", fields, document=None, effect=store
+        )
+        return state, happened, replacement
+
     async def command(
         self, session_id: str, grants: Grants, kind: str, fields: dict[str, Any]
     ) -> tuple[WorkflowState, Happened]:
@@ -222,6 +266,8 @@ class WorkflowService:
         try:
             if kind in REPORT_KINDS:
                 raise InvalidRequest("评标报告请以 PDF 文件上传")
+            if kind == "replace_expert":
+                raise InvalidRequest("替换专家请通过专家名单接口，由系统抽取替补专家")
             if kind == "sign":
                 document = {"bytes": _handwriting(fields.pop("handwriting_png", None))}
                 document["suffix"] = "png"
@@ -238,11 +284,18 @@ class WorkflowService:
         fields: dict[str, Any],
         *,
         document: dict[str, Any] | None,
+        effect: Callable[[], Awaitable[None]] | None = None,
     ) -> tuple[WorkflowState, Happened]:
+        """Check, store what the command brings, log it, and only then let it count."""
         try:
-            self._own(session_id, grants)
+            # A centre-wide supervisor watches every session and may stop any of them (9-4).
+            if not (kind == "pause" and grants.role == Role.SUPERVISOR and not grants.session_id):
+                self._own(session_id, grants)
+            await self._store.get_session(session_id)  # NotFound for an unknown session
             entry = await self._session(session_id)
             async with entry.lock:
+                if kind == "commit":
+                    fields["letter_sha256"] = COMMITMENT_SHA256  # the wording the page showed
                 if kind == "check_in":
                     snapshot = entry.snapshots.get(str(fields.get("expert")))
                     if snapshot is not None:
@@ -265,6 +318,8 @@ class WorkflowService:
                     venue=grants.venue_id,
                 )
                 state, happened = apply(entry.state, command)
+                if effect is not None:
+                    await effect()  # a RoomError here leaves the state and the log untouched
                 if data is not None:
                     assert document is not None
                     await asyncio.to_thread(
@@ -307,7 +362,12 @@ class WorkflowService:
     async def _refused(self, session_id: str, grants: Grants, kind: str, err: RoomError) -> None:
         await self._events.append(
             "request_refused",
-            {"event": f"workflow:{kind}", "code": err.code, "reason": err.message},
+            {
+                "event": f"workflow:{kind}",
+                "code": err.code,
+                "reason": err.message,
+                "session": session_id,
+            },
             session_id=session_id if grants.session_id == session_id else None,
             actor=grants.participant_id,
         )

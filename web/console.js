@@ -35,7 +35,7 @@ const EVENT_LABELS = {
   supervision_warning: "监督提醒", warning_acknowledged: "专家已知悉提醒", session_ended: "评标结束",
   request_refused: "操作被拒绝", console_opened: "打开控制台", console_closed: "关闭控制台",
   wall_opened: "打开监督墙", wall_closed: "关闭监督墙", connect_refused: "连接被拒绝", token_issued: "发放登录链接",
-  door_access: "门禁记录",
+  door_access: "门禁记录", experts_imported: "导入专家名单",
 };
 
 const app = { hello: null, roster: null, workflow: null, people: new Map(), activity: [], arrivals: new Map(), pendingExpert: null };
@@ -77,7 +77,11 @@ const me = () => app.hello.me;
 const isHost = () => me().role === "host";
 const isMainHost = () => me().main_host;
 const canAct = () => ["host", "staff"].includes(me().role);
-const nameOf = (id) => (app.people.get(id) || {}).name || (id ? id.slice(0, 8) : "系统");
+const nameOf = (id) => {
+  if (!id) return "系统";
+  if (id.startsWith("door:")) return "门禁系统";
+  return (app.people.get(id) || {}).name || id.slice(0, 8);
+};
 const venueName = (id) => {
   const venue = app.hello.venues.find((v) => v.id === id);
   return venue ? venue.name : "其他评标室";
@@ -103,6 +107,9 @@ function describe(event) {
     return parts.join(" · ");
   }
   const parts = [EVENT_LABELS[event.kind] || event.kind];
+  if (event.kind === "door_access") {
+    return [...parts, d.venue_name, d.name, d.direction === "in" ? "进入" : "离开", clock(d.at)].join(" · ");
+  }
   if (d.seat) parts.push(seatLabel(d.seat));
   if (d.kind && event.kind.startsWith("track")) parts.push(KIND_LABELS[d.kind] || d.kind);
   if (d.label) parts.push(d.label);
@@ -167,7 +174,8 @@ function renderVenues() {
         el("td", { class: "devices" }, devices),
         el("td", {}, arrived ? formatTime(new Date(arrived)) : "—", late ? el("span", { class: "tag late" }, "迟到") : null),
         el("td", {}, el("span", { class: `status ${tone}` }, status)),
-        el("td", {}, canCheck ? el("button", { class: "btn btn-small", type: "button", dataset: { identify: s.expert_id } }, "拍照核验") : null));
+        el("td", {}, canCheck ? el("button", { class: "btn btn-small", type: "button", dataset: { identify: s.expert_id } }, "拍照核验") : null,
+          canReplace(s, wf, venueId) ? el("button", { class: "btn btn-small btn-warn", type: "button", dataset: { replace: s.expert_id } }, "替换专家") : null));
     });
     host.append(el("article", { class: "venue card" },
       el("h2", {}, first.venue_name,
@@ -177,6 +185,34 @@ function renderVenues() {
         el("thead", {}, el("tr", {}, ["机位", "专家", "连接", "设备", "到场", "状态", ""].map((h) => el("th", {}, h)))),
         el("tbody", {}, rows))));
   }
+}
+
+/** A withdrawn expert's seat can be given to a newly drawn expert before the election. */
+function canReplace(seat, wf, venueId) {
+  return canAct() && ["scheduled", "check_in"].includes(wf.phase) && wf.withdrawn.includes(seat.expert_id)
+    && !wf.replaced_by[seat.expert_id] && (isHost() || me().venue === venueId);
+}
+
+async function replaceExpert(expertId) {
+  const seat = app.roster.seats.find((s) => s.expert_id === expertId);
+  const name = window.prompt(`${seat.label}：请输入新抽取的替补专家姓名`);
+  if (!name || !name.trim()) return;
+  const idNumber = window.prompt("替补专家身份证号（18 位，仅保存后四位；可留空）") || null;
+  try {
+    const answer = await api("POST", `/experts/${expertId}/replacement`, { name: name.trim(), id_number: idNumber ? idNumber.trim() : null });
+    applyWorkflow(answer.state);
+    showLink(answer.replacement);
+  } catch (err) {
+    showBanner(err.message);
+  }
+}
+
+/** The new expert's seat link, to hand over at the venue. */
+function showLink(expert) {
+  const dialog = $("#link-dialog");
+  $("#link-name").textContent = `${expert.name}（${seatLabel(`${expert.venue_id}:${expert.seat_no}`)}）`;
+  $("#link-url").value = new URL(expert.url, window.location.href).href;
+  dialog.showModal();
 }
 
 function renderFlow() {
@@ -340,7 +376,12 @@ async function identify(expertId) {
   }
   app.pendingExpert = expertId;
   $("#identity-facts").replaceChildren(
-    ...[["专家", seat.expert_name], ["机位", seat.label], ["到场", app.arrivals.has(expertId) ? formatTime(new Date(app.arrivals.get(expertId))) : "—"]]
+    ...[
+      ["专家", seat.expert_name],
+      ["身份证号", seat.id_last4 ? `**************${seat.id_last4}` : "名单未提供"],
+      ["机位", seat.label],
+      ["到场", app.arrivals.has(expertId) ? formatTime(new Date(app.arrivals.get(expertId))) : "—"],
+    ]
       .map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))));
   $("#identity-dialog").showModal();
 }
@@ -351,6 +392,8 @@ function wire() {
   $("#venues").addEventListener("click", (e) => {
     const target = e.target.closest("[data-identify]");
     if (target) identify(target.dataset.identify);
+    const replacing = e.target.closest("[data-replace]");
+    if (replacing) replaceExpert(replacing.dataset.replace);
   });
   $("#identity-dialog").addEventListener("close", () => {
     if ($("#identity-dialog").returnValue === "confirm" && app.pendingExpert) command("check_in", { expert: app.pendingExpert });

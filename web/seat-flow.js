@@ -85,6 +85,8 @@ export class SeatFlow {
     if (happened && happened.kind === "election_tied") {
       this.notice(`组长推选票数相同，进入第 ${happened.data.next_round} 轮投票。`);
     }
+    if (happened && happened.kind === "evaluation_paused") this.notice(`评审已暂停：${happened.data.reason}。请在席等候。`);
+    if (happened && happened.kind === "evaluation_resumed") this.notice("评审已恢复。");
     if (happened && happened.kind === "report_replaced") this.report = null;
     this.render();
     this.ensureKey();
@@ -171,7 +173,7 @@ export class SeatFlow {
       if (!s.checked_in.includes(me)) return [el("p", {}, "请面向摄像头，等待工作人员核验身份。")];
       if (!s.committed.includes(me)) {
         return [el("p", {}, "身份核验已通过。请阅读并签署《评标专家承诺书》。"),
-          this.button("阅读并签署承诺书", () => $("#commitment").showModal(), { id: "open-commitment" })];
+          this.button("阅读并签署承诺书", () => this.openCommitment(), { id: "open-commitment" })];
       }
       return [el("p", { class: "flow-done" }, "已签署承诺书。"), el("p", {}, `等待其他专家（${s.committed.length}/${s.experts}）。`)];
     }
@@ -236,6 +238,21 @@ export class SeatFlow {
   }
 
   // ---- commitment letter ------------------------------------------------------------------
+
+  /** The letter's wording comes from the server, which records its digest with the commit. */
+  async openCommitment() {
+    $("#commitment").showModal();
+    const response = await fetch("/api/commitment-letter", { headers: { Authorization: `Bearer ${this.token}` } });
+    if (!response.ok) {
+      $("#commitment-letter").textContent = "承诺书读取失败，请刷新页面重试。";
+      return;
+    }
+    const letter = await response.json();
+    $("#commitment-title").textContent = letter.title;
+    $("#commitment-letter").replaceChildren(
+      el("p", {}, letter.lead),
+      el("ol", {}, letter.clauses.map((clause) => el("li", {}, clause))));
+  }
 
   wireDialogs() {
     $("#commitment-accept").addEventListener("click", async (e) => {

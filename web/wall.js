@@ -683,6 +683,23 @@ async function saveNote() {
   }
 }
 
+/** Stop the evaluation at once (9-4), with the text above as the reason; seats are told. */
+async function pauseEvaluation() {
+  const f = app.focus;
+  const reason = $("#warn-text").value.trim();
+  if (!f) return;
+  if (!reason) return formMessage("#warn-result", "请先在上方填写暂停原因。", "bad");
+  if (!window.confirm(`确认立即暂停本场评审？\n原因：${reason}`)) return;
+  const response = await fetch(`/api/sessions/${f.sid}/workflow`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ kind: "pause", fields: { reason } }),
+  });
+  const answer = await response.json().catch(() => ({}));
+  if (response.ok) formMessage("#warn-result", "评审已暂停，各机位已收到通知", "ok");
+  else formMessage("#warn-result", `暂停失败：${answer.detail || response.status}`, "bad");
+}
+
 /** The notes saved and the warnings sent from this page for the focused room, newest first. */
 function renderLogs() {
   const notes = (app.focus && app.notes.get(app.focus.sid)) || [];
@@ -782,6 +799,7 @@ function bindControls() {
     applyAudio();
   });
   $("#note-save").addEventListener("click", saveNote);
+  $("#pause-room").addEventListener("click", pauseEvaluation);
   $("#warn-seat").addEventListener("click", () => sendWarning(true));
   $("#warn-room").addEventListener("click", () => sendWarning(false));
   $("#note-text").addEventListener("keydown", (e) => {

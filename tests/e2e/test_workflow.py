@@ -164,6 +164,7 @@ def test_an_expert_signs_the_report_in_the_seat_page_and_the_host_ends_the_sessi
 
         # The commitment letter, in the seat page; its key is registered with it.
         seat.page.click("#open-commitment")
+        seat.page.wait_for_selector("#commitment-letter ol li", timeout=TIMEOUT_MS)
         seat.page.check("#no-conflict")
         seat.page.screenshot(path=str(shots / "04-seat-commitment-letter.png"))
         seat.page.click("#commitment-accept")

@@ -5,10 +5,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine
 
 from roomserver.config import StoreConfig
 from roomserver.demo import DEMO_PROJECT_CODE, create_demo, find_demo
 from roomserver.errors import InvalidRequest, NotFound, SessionEnded
+from roomserver.migrate import upgrade
 from roomserver.model import (
     Centre,
     Participant,
@@ -83,7 +85,7 @@ async def test_migrations_build_schema_from_nothing_and_rerun_is_noop(tmp_path: 
         session, *_ = await seed(store)
     first, versions, mode = schema(path)
     assert TABLES <= set(first)
-    assert versions == ["0001"]
+    assert versions == ["0002"]
     assert mode == "wal"
     assert "AUTOINCREMENT" in first["events"]
 
@@ -92,7 +94,62 @@ async def test_migrations_build_schema_from_nothing_and_rerun_is_noop(tmp_path: 
         assert (await store.get_session(session.id)) == session
     second, versions_again, _ = schema(path)
     assert second == first
-    assert versions_again == ["0001"]
+    assert versions_again == ["0002"]
+
+
+async def test_a_database_of_the_first_schema_is_upgraded_with_its_participants(
+    tmp_path: Path,
+) -> None:
+    """A server of the first release left a database: its roster survives the upgrade."""
+    path = db_path(tmp_path)
+    path.parent.mkdir(parents=True)
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        upgrade(conn, "0001")
+        conn.exec_driver_sql("INSERT INTO centres VALUES ('c1', '沈阳市公共资源交易中心', '沈阳')")
+        conn.exec_driver_sql("INSERT INTO venues VALUES ('v1', 'c1', '沈阳第一评标室', '沈阳', 8)")
+        conn.exec_driver_sql(
+            "INSERT INTO sessions VALUES ('s1', 'LN-1', '某工程', 'v1', "
+            "'2026-01-01 01:00:00.000000', 'scheduled')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO participants VALUES ('p1', 's1', 'expert', '王建国', 'v1', 2)"
+        )
+    engine.dispose()
+    async with SqlStore(config(tmp_path)) as store:
+        expert = await store.get_participant("p1")
+    assert (expert.name, expert.seat_no, expert.id_last4, expert.replaced_by) == (
+        "王建国",
+        2,
+        None,
+        None,
+    )
+    assert schema(path)[1] == ["0002"]
+
+
+async def test_a_replacement_takes_the_seat_and_the_expert_keeps_the_venue(
+    store: SqlStore,
+) -> None:
+    session, main, *_ = await seed(store)
+    expert = Participant(new_id(), session.id, Role.EXPERT, "李淑珍", main.id, 2, "2048")
+    await store.add_participant(expert)
+    newcomer = Participant(new_id(), session.id, Role.EXPERT, "周建华", main.id, 2, "2345")
+    await store.replace_expert(expert.id, newcomer)
+    old = await store.get_participant(expert.id)
+    assert (old.venue_id, old.seat_no, old.replaced_by) == (main.id, None, newcomer.id)
+    assert await store.get_participant(newcomer.id) == newcomer
+    # Replaced once only; and a replacement goes to the expert's own seat.
+    with pytest.raises(InvalidRequest):
+        await store.replace_expert(
+            expert.id, Participant(new_id(), session.id, Role.EXPERT, "x", main.id, 2)
+        )
+    other = Participant(new_id(), session.id, Role.EXPERT, "张志强", main.id, 3)
+    await store.add_participant(other)
+    with pytest.raises(InvalidRequest, match="原专家的机位"):
+        await store.replace_expert(
+            other.id, Participant(new_id(), session.id, Role.EXPERT, "y", main.id, 4)
+        )
+    assert (await store.get_participant(other.id)).seat_no == 3  # nothing changed
 
 
 async def test_every_entity_round_trips(store: SqlStore) -> None:

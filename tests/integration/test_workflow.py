@@ -25,6 +25,7 @@ from media.synthetic import CounterVideoTrack
 from recorder.hashing import sha256_hex, sm3_hex
 from recorder.verify import verify_archive
 from roomserver import signatures
+from roomserver.letters import COMMITMENT_SHA256
 from roomserver.model import Participant, Role, SessionState
 from signaling.seatclient import SyntheticSeat
 from signaling.tokens import load_or_create_key
@@ -167,7 +168,7 @@ async def test_a_full_session_of_six_experts_in_three_venues(
                 assert r.status == 200 and (await r.read()).startswith(b"\xff\xd8")
             body = await venue_staff.ok("check_in", expert=expert.who.id)
             assert expert.who.id in body["state"]["checked_in"]
-            await expert.ok("commit", no_conflict=True)
+            await expert.ok("commit", no_conflict=True, letter_sha256="0" * 64)
             await expert.ok("register_key", public_key=expert.public_key())
         status, body = await e0.do("commit", no_conflict=True)
         assert status == 409
@@ -276,6 +277,9 @@ async def test_a_full_session_of_six_experts_in_three_venues(
             assert "candidate" not in fields and len(fields["sealed"]) > 20
         if event.data["happened"] == "expert_checked_in":
             assert event.data["details"]["snapshot"]["sha256"]
+        if event.data["happened"] == "commitment_accepted":
+            # Which wording was accepted, as the server holds it (not as a client claims).
+            assert event.data["details"]["letter_sha256"] == COMMITMENT_SHA256
     refused = [e.data["event"] for e in events if e.kind == "request_refused"]
     assert {"workflow:open_check_in", "workflow:sign", "workflow:end"} <= set(refused)
     assert any(e.kind == "identity_snapshot" for e in events)
@@ -310,3 +314,170 @@ async def polling_push(seat: SyntheticSeat, happened: str) -> dict[str, Any]:
     """The latest ``workflow`` push of kind `happened` a seat received."""
     await polling.wait_until(lambda: bool(pushes(seat, happened)), 10, f"{happened} at the seat")
     return pushes(seat, happened)[-1]
+
+
+async def test_door_entries_from_the_venues_access_control_go_into_the_sessions_record(
+    room_server: RunningServer,
+) -> None:
+    server = room_server
+    main, sub1, _ = (v.id for v in server.demo.venues)
+    url = f"{server.base_url}/api/venues/{main}/door-access"
+    entry = {"name": "王建国", "direction": "in", "card": "6222000012345678"}
+
+    def bearer(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    async with aiohttp.ClientSession() as http:
+        door = server.tokens.issue_door(main)
+        async with http.post(url, json=entry, headers=bearer(door)) as answer:
+            assert answer.status == 201
+            assert (await answer.json())["sessions"] == [server.demo.session.id]
+        # Another venue's system, an expert, a bad direction or a time far away: refused.
+        other = server.tokens.issue_door(sub1)
+        async with http.post(url, json=entry, headers=bearer(other)) as answer:
+            assert answer.status == 403
+        expert = server.token(server.experts[0])
+        async with http.post(url, json=entry, headers=bearer(expert)) as answer:
+            assert answer.status == 403
+        bad = {**entry, "direction": "sideways"}
+        async with http.post(url, json=bad, headers=bearer(door)) as answer:
+            assert answer.status == 400
+        far = {**entry, "at": "2001-01-01T08:00:00+08:00"}
+        async with http.post(url, json=far, headers=bearer(door)) as answer:
+            assert answer.status == 400
+
+    event = await polling.wait_event(
+        server.services.store, server.demo.session.id, "door_access", name="王建国"
+    )
+    assert event.data["direction"] == "in" and event.data["venue"] == main
+    assert event.data["card_last4"] == "5678"  # never the whole card number
+
+
+async def test_a_centre_wide_supervisor_stops_any_session_and_nothing_else(
+    room_server: RunningServer,
+) -> None:
+    server = room_server
+    session_id = server.demo.session.id
+    supervisor = {"Authorization": f"Bearer {server.tokens.issue_supervisor('周文华')}"}
+    host = server.token(server.participant(Role.HOST))
+
+    async def post(session: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        url = f"{server.base_url}/api/sessions/{session}/workflow"
+        async with http.post(url, json=body, headers=supervisor) as answer:
+            return answer.status, await answer.json()
+
+    async with aiohttp.ClientSession() as http:
+        assert (await post(session_id, {"kind": "pause", "fields": {"reason": "x"}}))[0] == 409
+        headers = {"Authorization": f"Bearer {host}"}
+        url = f"{server.base_url}/api/sessions/{session_id}/workflow"
+        async with http.post(url, json={"kind": "open_check_in"}, headers=headers) as answer:
+            assert answer.status == 200
+        status, body = await post(session_id, {"kind": "pause", "fields": {"reason": "画面异常"}})
+        assert status == 200 and body["state"]["paused"] is True
+        # Pausing is all a centre-wide token may do to a session; an unknown session is 404.
+        status, body = await post(session_id, {"kind": "resume"})
+        assert status == 403
+        status, body = await post("no-such-session", {"kind": "pause", "fields": {"reason": "x"}})
+        assert status == 404
+    paused = await polling.wait_event(
+        server.services.store, session_id, "workflow", happened="evaluation_paused"
+    )
+    assert paused.actor == "supervisor:周文华"
+
+
+async def test_experts_are_imported_before_check_in_and_a_withdrawn_expert_is_replaced(
+    room_server: RunningServer,
+) -> None:
+    server = room_server
+    session_id = server.demo.session.id
+    main, sub1, _ = (v.id for v in server.demo.venues)
+    base = f"{server.base_url}/api/sessions/{session_id}"
+    staff = {p.venue_id: server.token(p) for p in server.demo.participants if p.role == Role.STAFF}
+    admin = server.tokens.issue_admin()
+    leaving = server.experts[1]  # 沈阳主场 2号机位
+
+    def bearer(token: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"}
+
+    drawn = {"name": "钱卫东", "venue_id": main, "seat_no": 4, "id_number": "21010219800101123x"}
+    async with aiohttp.ClientSession() as http:
+        # The expert management system imports the drawn experts (admin token) before check-in.
+        url = f"{base}/experts"
+        async with http.post(url, json={"experts": [drawn]}, headers=bearer(staff[main])) as r:
+            assert r.status == 403
+        bad = {**drawn, "id_number": "12345"}
+        async with http.post(url, json={"experts": [bad]}, headers=bearer(admin)) as r:
+            assert r.status == 400 and "身份证号" in (await r.json())["detail"]
+        async with http.post(url, json={"experts": [drawn, drawn]}, headers=bearer(admin)) as r:
+            assert r.status == 400  # the same seat twice: nothing is stored
+        async with http.post(url, json={"experts": [drawn]}, headers=bearer(admin)) as r:
+            assert r.status == 201
+            (imported,) = (await r.json())["experts"]
+        assert imported["id_last4"] == "123X" and "/seat?token=" in imported["url"]
+        async with http.post(url, json={"experts": [drawn]}, headers=bearer(admin)) as r:
+            assert r.status == 400  # the seat is taken now
+        async with http.get(f"{base}/roster", headers=bearer(staff[main])) as r:
+            names = [s["expert_name"] for s in (await r.json())["seats"]]
+        assert "钱卫东" in names
+
+        host = bearer(server.token(server.participant(Role.HOST)))
+        async with http.post(f"{base}/workflow", json={"kind": "open_check_in"}, headers=host) as r:
+            body = await r.json()
+            assert r.status == 200 and body["state"]["experts"] == 7
+        async with http.post(url, json={"experts": [drawn]}, headers=bearer(admin)) as r:
+            assert r.status == 400 and "签到开始后" in (await r.json())["detail"]
+
+        # An expert online at the seat declares a conflict of interest and withdraws.
+        async with SyntheticSeat(
+            server.base_url,
+            server.token(leaving),
+            camera=CounterVideoTrack((200, 60, 60)),
+            decode=False,
+            name="leaving",
+        ) as seat:
+            async with http.post(
+                f"{base}/workflow",
+                json={"kind": "withdraw", "fields": {"reason": "与投标人甲有亲属关系"}},
+                headers=bearer(server.token(leaving)),
+            ) as r:
+                assert r.status == 200
+            replace_url = f"{base}/experts/{leaving.id}/replacement"
+            newcomer = {"name": "周建华", "id_number": "210102197905052345"}
+            async with http.post(replace_url, json=newcomer, headers=bearer(staff[sub1])) as r:
+                assert r.status == 403  # another venue's staff
+            async with http.post(replace_url, json=newcomer, headers=bearer(staff[main])) as r:
+                assert r.status == 201, await r.text()
+                answer = await r.json()
+            await polling.wait_until(
+                lambda: any(e == "replaced" for e, _ in seat.events), 10, "the seat is told"
+            )
+        replacement = answer["replacement"]
+        assert answer["happened"] == "expert_replaced"
+        assert (replacement["venue_id"], replacement["seat_no"]) == (main, 2)
+        assert replacement["id_last4"] == "2345"
+        assert leaving.id not in answer["state"]["seated"]
+        assert replacement["id"] in answer["state"]["seated"]
+        async with http.post(replace_url, json=newcomer, headers=bearer(staff[main])) as r:
+            assert r.status == 409  # replaced once
+
+    # The old link no longer opens the seat; the new expert's does, under their own name.
+    with pytest.raises(socketio.exceptions.ConnectionError, match="机位安排"):
+        async with SyntheticSeat(server.base_url, server.token(leaving), name="old"):
+            pass
+    new_token = replacement["url"].split("token=", 1)[1]
+    async with SyntheticSeat(
+        server.base_url, new_token, camera=CounterVideoTrack((60, 200, 60)), name="new"
+    ) as seat:
+        roster = await seat.wait_roster(lambda r: any(s["online"] for s in r["seats"]), 10)
+        entry = next(s for s in roster["seats"] if s["key"] == f"{main}:2")
+        assert entry["expert_name"] == "周建华" and entry["online"]
+
+    services = server.services
+    assert services.workflow is not None
+    rebuilt = await WorkflowService(
+        services.store,
+        services.events,
+        archive_dir=server.config.archive_dir,
+        ballot_key=load_or_create_key(server.config.secrets_dir / "ballot.key"),
+    ).state(session_id)
+    assert rebuilt == await services.workflow.state(session_id)

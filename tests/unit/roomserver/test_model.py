@@ -21,6 +21,7 @@ from roomserver.model import (
     SessionState,
     Venue,
     VenueKind,
+    id_last4,
     new_id,
     seat_label,
 )
@@ -114,3 +115,13 @@ def test_errors_carry_stable_code_and_chinese_default_message() -> None:
 def test_new_id_is_unique_hex() -> None:
     a, b = new_id(), new_id()
     assert a != b and len(a) == 32 and int(a, 16) >= 0
+
+
+def test_only_the_last_four_characters_of_an_id_number_are_kept() -> None:
+    assert id_last4(" 21010219800101123x ") == "123X"
+    for bad in ("12345", "2101021980010112345", "21010219800101123Y", ""):
+        with pytest.raises(InvalidRequest):
+            id_last4(bad)
+    assert Participant("p", "s", Role.EXPERT, "王建国", "v", 1, id_last4="771X").id_last4 == "771X"
+    with pytest.raises(InvalidRequest):
+        Participant("p", "s", Role.EXPERT, "王建国", "v", 1, id_last4="21010219800101123X")

@@ -1,0 +1,213 @@
+"""The roster and the venue's doors: experts drawn by the expert management system (5.5.9),
+the replacement of an expert who withdrew or took leave, and door-access entries (5.4.2)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+
+from roomserver.errors import InvalidRequest, RoleNotAllowed
+from roomserver.model import Participant, Role, SessionState, id_last4, new_id
+from roomserver.rules import check_seat
+from roomserver.workflow import Phase
+from signaling.api import SERVICES, bearer_grants, participant_url
+from signaling.workflow import state_json
+
+MAX_IMPORT = 30
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise InvalidRequest("请求体必须是 JSON") from exc
+    if not isinstance(body, dict):
+        raise InvalidRequest("请求体必须是 JSON 对象")
+    return body
+
+
+def _expert_json(p: Participant, url: str) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "name": p.name,
+        "venue_id": p.venue_id,
+        "seat_no": p.seat_no,
+        "id_last4": p.id_last4,
+        "url": url,
+    }
+
+
+async def import_experts(request: web.Request) -> web.Response:
+    """``POST /api/sessions/{id}/experts`` {experts: [{name, venue_id, seat_no, id_number?}]}
+    (admin, for the expert management system): the drawn experts, before check-in opens.
+
+    All or none are stored. An ID number is checked and kept to its last four digits. The
+    answer gives each expert's seat link.
+    """
+    services = request.app[SERVICES]
+    grants = bearer_grants(request)
+    if grants.role != Role.ADMIN:
+        raise RoleNotAllowed("专家名单由专家管理系统以管理员凭证导入")
+    session_id = request.match_info["session_id"]
+    session = await services.store.get_session(session_id)
+    assert services.workflow is not None
+    if (await services.workflow.state(session_id)).phase != Phase.SCHEDULED:
+        raise InvalidRequest("签到开始后不能再导入专家；请使用替换专家")
+    body = await _json_object(request)
+    entries = body.get("experts")
+    if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_IMPORT:
+        raise InvalidRequest(f"experts 必须是 1 到 {MAX_IMPORT} 名专家的列表")
+    venues = {v: await services.store.get_venue(v) for v in session.venue_ids()}
+    experts: list[Participant] = []
+    seats: set[tuple[str, int]] = set()
+    for i, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict):
+            raise InvalidRequest(f"第 {i} 名专家的格式不正确")
+        venue = venues.get(str(entry.get("venue_id")))
+        if venue is None:
+            raise InvalidRequest(f"第 {i} 名专家的评标室不属于本场评标")
+        seat_no = entry.get("seat_no")
+        check_seat(session, venue, seat_no)  # type: ignore[arg-type]
+        if (venue.id, seat_no) in seats:
+            raise InvalidRequest(f"第 {i} 名专家的机位与名单中其他专家重复")
+        seats.add((venue.id, seat_no))  # type: ignore[arg-type]
+        number = entry.get("id_number")
+        if number is not None and not isinstance(number, str):
+            raise InvalidRequest(f"第 {i} 名专家的身份证号格式不正确")
+        name = entry.get("name")
+        experts.append(
+            Participant(
+                id=new_id(),
+                session_id=session.id,
+                role=Role.EXPERT,
+                name=name if isinstance(name, str) else "",
+                venue_id=venue.id,
+                seat_no=seat_no,  # type: ignore[arg-type]
+                id_last4=id_last4(number) if number else None,
+            )
+        )
+    await services.store.add_experts(experts)
+    services.workflow.forget(session_id)  # the roster changed: rebuilt on next use
+    await services.events.append(
+        "experts_imported",
+        {
+            "experts": [
+                {"id": p.id, "name": p.name, "venue": p.venue_id, "seat": p.seat_no}
+                for p in experts
+            ]
+        },
+        session_id=session.id,
+        actor=grants.participant_id,
+    )
+    base = services.config.base_url
+    links = [
+        _expert_json(p, participant_url(base, Role.EXPERT, services.tokens.issue(p)))
+        for p in experts
+    ]
+    return web.json_response({"experts": links}, status=201)
+
+
+async def replace_expert(request: web.Request) -> web.Response:
+    """``POST /api/sessions/{id}/experts/{expert_id}/replacement`` {name, id_number?, reason?}:
+    the host or the venue's staff give the seat of an expert who withdrew (回避) or took leave
+    to the expert newly drawn; the answer has the new expert's seat link."""
+    services = request.app[SERVICES]
+    grants = bearer_grants(request)
+    body = await _json_object(request)
+    name, number, reason = body.get("name"), body.get("id_number"), body.get("reason")
+    if not isinstance(name, str) or not name.strip() or len(name) > 64:
+        raise InvalidRequest("请填写替补专家的姓名")
+    if number is not None and not isinstance(number, str):
+        raise InvalidRequest("身份证号格式不正确")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
+        raise InvalidRequest("原因不能超过 500 字")
+    assert services.workflow is not None
+    state, happened, replacement = await services.workflow.replace_expert(
+        request.match_info["session_id"],
+        grants,
+        request.match_info["expert_id"],
+        name=name,
+        id_number=number,
+        reason=reason,
+    )
+    url = participant_url(services.config.base_url, Role.EXPERT, services.tokens.issue(replacement))
+    return web.json_response(
+        {
+            "happened": happened.kind,
+            "state": state_json(state),
+            "replacement": _expert_json(replacement, url),
+        },
+        status=201,
+    )
+
+
+# Door entries are filed with the venue's sessions from this long before their start.
+DOOR_HORIZON = timedelta(hours=12)
+DOOR_DIRECTIONS = {"in": "进入", "out": "离开"}
+
+
+async def door_access(request: web.Request) -> web.Response:
+    """``POST /api/venues/{venue_id}/door-access`` {name, direction: in|out, at?, card?}: an
+    entry or exit posted by the venue's access-control system (5.4.2), filed in the activity
+    record of every session of the venue that is live or starts within 12 hours."""
+    services = request.app[SERVICES]
+    grants = bearer_grants(request)
+    venue_id = request.match_info["venue_id"]
+    if grants.role != Role.ADMIN and not (grants.role == Role.DOOR and grants.venue_id == venue_id):
+        raise RoleNotAllowed("只有该评标室的门禁系统可以上报门禁记录")
+    venue = await services.store.get_venue(venue_id)
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise InvalidRequest("请求体必须是 JSON") from exc
+    if not isinstance(body, dict):
+        raise InvalidRequest("请求体必须是 JSON 对象")
+    name, direction, card = body.get("name"), body.get("direction"), body.get("card")
+    if not isinstance(name, str) or not name.strip() or len(name) > 64:
+        raise InvalidRequest("name 必须是 1 到 64 个字符的姓名")
+    if direction not in DOOR_DIRECTIONS:
+        raise InvalidRequest("direction 必须是 in 或 out")
+    if card is not None and (not isinstance(card, str) or not card.isalnum() or len(card) > 32):
+        raise InvalidRequest("card 必须是不超过 32 位的卡号")
+    now = datetime.now(UTC)
+    at = now
+    if body.get("at") is not None:
+        try:
+            at = datetime.fromisoformat(str(body["at"]))
+        except ValueError as exc:
+            raise InvalidRequest("at 必须是带时区的 ISO 8601 时间") from exc
+        if at.tzinfo is None or abs(at - now) > DOOR_HORIZON:
+            raise InvalidRequest("at 必须带时区，且在当前时间前后 12 小时内")
+    data = {
+        "venue": venue.id,
+        "venue_name": venue.name,
+        "name": name.strip(),
+        "direction": direction,
+        "at": at.astimezone(UTC).isoformat(),
+        # A card number is kept to its last four digits, like an ID number on the roster.
+        "card_last4": card[-4:] if card else None,
+    }
+    filed = []
+    for session in await services.store.list_sessions():
+        if venue.id not in session.venue_ids() or session.state == SessionState.ENDED:
+            continue
+        if session.state == SessionState.SCHEDULED and session.scheduled_start - now > DOOR_HORIZON:
+            continue
+        await services.events.append(
+            "door_access", data, session_id=session.id, actor=grants.participant_id
+        )
+        filed.append(session.id)
+    if not filed:
+        await services.events.append("door_access", data, actor=grants.participant_id)
+    return web.json_response({"sessions": filed}, status=201)
+
+
+def add_roster_routes(app: web.Application) -> None:
+    """Register the roster and door-access routes."""
+    app.router.add_post("/api/sessions/{session_id}/experts", import_experts)
+    app.router.add_post(
+        "/api/sessions/{session_id}/experts/{expert_id}/replacement", replace_expert
+    )
+    app.router.add_post("/api/venues/{venue_id}/door-access", door_access)
