@@ -181,18 +181,22 @@ class WorkflowService:
 
     async def identity_snapshot(self, session_id: str, grants: Grants, expert_id: str) -> Any:
         """Take the picture staff compare with the roster before they confirm a check-in."""
-        self._own(session_id, grants)
-        if grants.role not in (Role.HOST, Role.STAFF):
-            raise RoleNotAllowed("只有工作人员或主持人可以拍照核验")
-        entry = await self._session(session_id)
-        if expert_id not in entry.state.venues:
-            raise InvalidRequest("该专家不在本场评标名单中")
-        expert = await self._store.get_participant(expert_id)
-        if grants.role == Role.STAFF and expert.venue_id != grants.venue_id:
-            raise NotYourRoom("工作人员只能核验本评标室的专家")
-        evidence = await self.snapshot(session_id, expert) if self.snapshot else None
-        if evidence is None:
-            raise InvalidRequest("该机位没有摄像头画面，无法拍照；请确认专家已进入机位")
+        try:
+            self._own(session_id, grants)
+            if grants.role not in (Role.HOST, Role.STAFF):
+                raise RoleNotAllowed("只有工作人员或主持人可以拍照核验")
+            entry = await self._session(session_id)
+            if expert_id not in entry.state.venues:
+                raise InvalidRequest("该专家不在本场评标名单中")
+            expert = await self._store.get_participant(expert_id)
+            if grants.role == Role.STAFF and expert.venue_id != grants.venue_id:
+                raise NotYourRoom("工作人员只能核验本评标室的专家")
+            evidence = await self.snapshot(session_id, expert) if self.snapshot else None
+            if evidence is None:
+                raise InvalidRequest("该机位没有摄像头画面，无法拍照；请确认专家已进入机位")
+        except RoomError as err:
+            await self._refused(session_id, grants, "identity_snapshot", err)
+            raise
         entry.snapshots[expert_id] = evidence
         await self._events.append(
             "identity_snapshot",
@@ -206,14 +210,13 @@ class WorkflowService:
         self, session_id: str, grants: Grants, pdf: bytes
     ) -> tuple[WorkflowState, Happened]:
         """The leader (or host) uploads the report: signing starts, or the report is replaced."""
-        if not pdf.startswith(b"%PDF-") or len(pdf) > MAX_REPORT_BYTES:
-            raise InvalidRequest("评标报告必须是不超过 50 MB 的 PDF 文件")
         state = await self.state(session_id) if grants.session_id == session_id else None
-        kind = (
-            "replace_report"
-            if state is not None and state.phase == Phase.SIGNING
-            else ("start_signing")
-        )
+        signing = state is not None and state.phase == Phase.SIGNING
+        kind = "replace_report" if signing else "start_signing"
+        if not pdf.startswith(b"%PDF-") or len(pdf) > MAX_REPORT_BYTES:
+            err = InvalidRequest("评标报告必须是不超过 50 MB 的 PDF 文件")
+            await self._refused(session_id, grants, kind, err)
+            raise err
         document = {"bytes": pdf, "suffix": "pdf"}
         fields = {"report_sha256": sha256_hex(pdf), "report_sm3": sm3_hex(pdf)}
         return await self._command(session_id, grants, kind, fields, document=document)
