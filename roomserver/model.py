@@ -27,6 +27,9 @@ class Role(StrEnum):
     ARCHIVIST = "archivist"
     ADMIN = "admin"
     DOOR = "door"  # a venue's access-control system (门禁系统), which posts entries and exits
+    AUDITOR = "auditor"  # 审计、纪委监委: reads every archive, like an archivist
+    TENDERER = "tenderer"  # 招标人: a session's archive, as far as the configuration allows
+    BIDDER = "bidder"  # 投标人: likewise
 
 
 class VenueKind(StrEnum):

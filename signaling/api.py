@@ -428,6 +428,8 @@ def participant_url(base: str, role: Role, token: str, *, kiosk: bool = False) -
         return f"{base}/wall?token={token}"
     if role in CONSOLE_ROLES:
         return f"{base}/console?token={token}"
+    if role in (Role.ARCHIVIST, Role.AUDITOR, Role.TENDERER, Role.BIDDER):
+        return f"{base}/archive?token={token}"
     return f"{base}/overview?token={token}"
 
 

@@ -23,6 +23,7 @@ from signaling.console import ConsoleNamespace
 from signaling.events import EventLog
 from signaling.metrics import LoopLagMonitor, Metrics
 from signaling.monitoring import WarningCenter
+from signaling.playback import PLAYBACK, Playback, add_playback_routes
 from signaling.rooms import Room, RoomManager, seat_key
 from signaling.roster import add_roster_routes
 from signaling.seats import SeatNamespace
@@ -71,6 +72,7 @@ def create_app(config: AppConfig) -> web.Application:
     app[SIO] = sio
     add_routes(app)
     add_roster_routes(app)
+    add_playback_routes(app)
 
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:
         apply_host_candidate_policy(config.ice.host_addresses)
@@ -140,6 +142,8 @@ def create_app(config: AppConfig) -> web.Application:
             warnings=warnings,
         )
         app[SERVICES] = services
+        playback = Playback(services)
+        app[PLAYBACK] = playback
 
         async def end_by_workflow(session_id: str, actor: str) -> None:
             await end_session(
@@ -233,6 +237,7 @@ def create_app(config: AppConfig) -> web.Application:
             await pool.close()
             await services.tasks.close()
             await lag.close()
+            playback.close()
             await events.append("server_stopped", {})
             await store.close()
 

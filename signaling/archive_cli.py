@@ -6,12 +6,17 @@ import argparse
 import asyncio
 import json
 import sys
+import tarfile
+import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from recorder.accesslog import ACCESS_LOG, AccessLog, check_access_log
 from recorder.archive import is_sealed, list_parts
+from recorder.eventlog import read_events
+from recorder.export import export_archive, unpack
 from recorder.manifest import Manifest
 from recorder.progress import ProgressBar
 from recorder.verify import verify_archive
@@ -43,6 +48,15 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         help="trusted archive public key (default: the data directory's, if present)",
     )
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    export = archive_sub.add_parser(
+        "export", parents=[common], help="write a session's evidence package (a .tar)"
+    )
+    export.add_argument("session_id", metavar="SESSION")
+    export.add_argument("out", metavar="OUT", help="the package to write, e.g. session.tar")
+    access = archive_sub.add_parser(
+        "access-log", parents=[common], help="check the hash chain of the archive access log"
+    )
+    access.add_argument("--json", action="store_true", help="print the records as JSON")
     listing = archive_sub.add_parser("list", parents=[common], help="list session archives")
     listing.add_argument("--json", action="store_true", help="print JSON")
     session = sub.add_parser("session", parents=[common], help="evaluation sessions")
@@ -54,9 +68,21 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_archive_verify(config: AppConfig, args: argparse.Namespace) -> int:
-    """Verify one archive folder; print each difference."""
+    """Verify one archive folder, or an exported package; print each difference."""
     target = Path(args.target)
+    if target.is_file() and tarfile.is_tarfile(target):
+        with tempfile.TemporaryDirectory(prefix="roomserver-verify-") as tmp:
+            try:
+                folder = unpack(target, Path(tmp))
+            except (ValueError, tarfile.TarError) as exc:
+                print(f"错误：无法解开证据包：{exc}", file=sys.stderr)
+                return EXIT_USAGE
+            return _verify_folder(config, args, folder)
     folder = target if target.is_dir() else config.archive_dir / args.target
+    return _verify_folder(config, args, folder)
+
+
+def _verify_folder(config: AppConfig, args: argparse.Namespace, folder: Path) -> int:
     if not folder.is_dir():
         print(
             f"错误：找不到归档 {args.target}（既不是文件夹，也不是本机的评标场次）", file=sys.stderr
@@ -116,6 +142,65 @@ def cmd_archive_verify(config: AppConfig, args: argparse.Namespace) -> int:
             f"signing key {', '.join(f[:16] for f in report.key_fingerprints) or '-'} ({trust})"
         )
     return EXIT_OK if report.ok else EXIT_DIFFERS
+
+
+def cmd_archive_export(config: AppConfig, args: argparse.Namespace) -> int:
+    """Write a session's evidence package, with a progress bar; the access is logged."""
+    folder = config.archive_dir / args.session_id
+    if not list_parts(folder):
+        print(f"错误：本机没有评标场次 {args.session_id} 的归档", file=sys.stderr)
+        return EXIT_USAGE
+    if not all(is_sealed(p) for _, p in list_parts(folder)):
+        print("注意：该场评标的归档尚未全部封存，导出的是当前内容。", file=sys.stderr)
+    key = config.archive_public_key_path
+    bar: ProgressBar | None = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = ProgressBar(total, "导出")
+        bar.update(done)
+
+    out = Path(args.out)
+    try:
+        size = export_archive(
+            folder,
+            out,
+            public_key_pem=key.read_bytes() if key.is_file() else None,
+            progress=progress,
+        )
+    except OSError as exc:
+        print(f"错误：导出失败：{exc}", file=sys.stderr)
+        return EXIT_DIFFERS
+    finally:
+        if bar is not None:
+            bar.close()
+    log = AccessLog(config.data_dir / ACCESS_LOG)
+    try:
+        log.record("archive_exported", "cli", session=args.session_id, out=str(out), bytes=size)
+    finally:
+        log.close()
+    print(f"{out}  {size} 字节；在任一台电脑上用 `roomserver archive verify {out}` 校验")
+    return EXIT_OK
+
+
+def cmd_archive_access_log(config: AppConfig, args: argparse.Namespace) -> int:
+    """Check the access log's hash chain: exit 0 intact, 1 broken."""
+    path = config.data_dir / ACCESS_LOG
+    if not path.is_file():
+        print("（尚无调阅记录）")
+        return EXIT_OK
+    try:
+        count, problems = check_access_log(path)
+    except ValueError as exc:
+        count, problems = 0, [str(exc)]
+    if args.json:
+        json.dump(read_events(path) if not problems else [], sys.stdout, ensure_ascii=False)
+        print()
+    for problem in problems:
+        print(f"DIFFERS  {problem}")
+    print(f"{'INTACT' if not problems else 'DAMAGED'}  {path}: {count} records")
+    return EXIT_OK if not problems else EXIT_DIFFERS
 
 
 def archive_summary(session_dir: Path) -> dict[str, Any]:

@@ -41,6 +41,9 @@ ROLE_NAMES = {
     Role.ARCHIVIST: "档案管理员",
     Role.ADMIN: "管理员",
     Role.DOOR: "门禁系统",
+    Role.AUDITOR: "审计人员",
+    Role.TENDERER: "招标人",
+    Role.BIDDER: "投标人",
 }
 # Demo links stay valid for a week, so a demo set up once can be shown for days.
 DEMO_TOKEN_TTL_S = 7 * 24 * 3600
@@ -153,6 +156,30 @@ async def cmd_token(config: AppConfig, args: argparse.Namespace) -> int:
             )
             print(participant_url(config.base_url, Role.SUPERVISOR, token))
             return 0
+        if args.auditor is not None:
+            token = tokens.issue_auditor(args.auditor, ttl_s=args.ttl)
+            print(f"{config.base_url}/archive?token={token}")
+            await store.append_event(
+                "token_issued", {"role": "auditor", "name": args.auditor, "by": "cli"}
+            )
+            return 0
+        if args.party is not None:
+            role_name, _, name = args.party.partition(":")
+            if role_name not in ("tenderer", "bidder") or not name or not args.session:
+                print(
+                    "错误：--party 应为 tenderer:名称 或 bidder:名称，并给出 --session",
+                    file=sys.stderr,
+                )
+                return 2
+            session = await store.get_session(args.session)
+            token = tokens.issue_party(Role(role_name), name, session.id, ttl_s=args.ttl)
+            await store.append_event(
+                "token_issued",
+                {"role": role_name, "name": name, "by": "cli"},
+                session_id=session.id,
+            )
+            print(f"{config.base_url}/archive?token={token}")
+            return 0
         if args.door is not None:
             venue = await store.get_venue(args.door)  # NotFound for an unknown venue
             print(tokens.issue_door(venue.id, ttl_s=args.ttl))
@@ -236,6 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument(
         "--door", metavar="VENUE_ID", help="a venue's access-control system (door entries)"
     )
+    who.add_argument("--auditor", metavar="NAME", help="an auditor (审计, 纪委监委): every archive")
+    who.add_argument(
+        "--party",
+        metavar="ROLE:NAME",
+        help="a tenderer or bidder (tenderer:NAME or bidder:NAME) with --session: its archive",
+    )
+    token.add_argument("--session", metavar="ID", help="the session of a --party token")
     token.add_argument("--ttl", type=int, default=None, help="lifetime in seconds")
     load = sub.add_parser(
         "load-session",
@@ -276,9 +310,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             ],
         )
     )
-    if command == "archive verify":
-        # Synchronous and usable on a copied folder: no event loop, no database.
-        return archive_cli.cmd_archive_verify(config, args)
+    synchronous = {
+        # Usable on a copied folder or package: no event loop, no database.
+        "archive verify": archive_cli.cmd_archive_verify,
+        "archive export": archive_cli.cmd_archive_export,
+        "archive access-log": archive_cli.cmd_archive_access_log,
+    }
+    if command in synchronous:
+        return synchronous[command](config, args)
     try:
         return asyncio.run(COMMANDS[command](config, args))
     except RoomError as exc:

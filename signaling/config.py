@@ -81,6 +81,8 @@ class AppConfig:
     log_level: str = "INFO"
     workers: int = 1
     pin_workers: bool = True
+    # Workflow phases whose recording tenderers and bidders may play back (4.3).
+    party_phases: tuple[str, ...] = ("check_in",)
 
     @property
     def base_url(self) -> str:
@@ -144,6 +146,11 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
         "list",
         [],
         "any other warning threshold as NAME=VALUE, e.g. dark_s=8 (repeatable)",
+    ),
+    "party_phases": (
+        "list",
+        ["check_in"],
+        "workflow phases tenderers and bidders may play back (repeatable; none: nothing)",
     ),
     "log_level": ("str", "INFO", "DEBUG, INFO, WARNING or ERROR"),
 }
@@ -277,6 +284,12 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         raise ConfigError("analysis_interval must be between 0 (off) and 60 seconds")
     if settings["seat_empty_seconds"] <= 0 or settings["late_minutes"] <= 0:
         raise ConfigError("seat_empty_seconds and late_minutes must be positive")
+    known_phases = ("scheduled", "check_in", "election", "evaluation", "signing")
+    party_phases = tuple(
+        p.strip() for entry in settings["party_phases"] or [] for p in entry.split(",") if p.strip()
+    )
+    if any(p not in known_phases and p != "none" for p in party_phases):
+        raise ConfigError(f"party_phases must be among {', '.join(known_phases)} or none")
     if settings["retention_years"] < 15:
         # The standard (4.3, 7.2.5) asks for at least 15 years.
         raise ConfigError("retention_years must be at least 15")
@@ -304,6 +317,7 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
             retention_years=settings["retention_years"],
         ),
         log_level=level,
+        party_phases=tuple(p for p in party_phases if p != "none"),
     )
 
 

@@ -89,6 +89,22 @@ class TokenIssuer:
             raise ValueError("a supervisor's name is 1 to 64 characters")
         return self._issue_unscoped(Role.SUPERVISOR, name.strip(), ttl_s)
 
+    def issue_auditor(self, name: str, *, ttl_s: int | None = None) -> str:
+        """An auditor's token (审计, 纪委监委): every archive, read only."""
+        if not name.strip() or len(name) > 64:
+            raise ValueError("an auditor's name is 1 to 64 characters")
+        return self._issue_unscoped(Role.AUDITOR, name.strip(), ttl_s)
+
+    def issue_party(
+        self, role: Role, name: str, session_id: str, *, ttl_s: int | None = None
+    ) -> str:
+        """A tenderer's or bidder's token: the open part of one session's archive."""
+        if role not in (Role.TENDERER, Role.BIDDER):
+            raise ValueError("a party is a tenderer or a bidder")
+        if not name.strip() or len(name) > 64 or not session_id:
+            raise ValueError("a party's name is 1 to 64 characters, and a session is needed")
+        return self._issue_unscoped(role, name.strip(), ttl_s, session=session_id)
+
     def issue_door(self, venue_id: str, *, ttl_s: int | None = None) -> str:
         """A token for a venue's access-control system: it may post that venue's door entries."""
         if not venue_id.strip():
@@ -96,7 +112,13 @@ class TokenIssuer:
         return self._issue_unscoped(Role.DOOR, venue_id, ttl_s, venue=venue_id)
 
     def _issue_unscoped(
-        self, role: Role, name: str, ttl_s: int | None, *, venue: str | None = None
+        self,
+        role: Role,
+        name: str,
+        ttl_s: int | None,
+        *,
+        venue: str | None = None,
+        session: str | None = None,
     ) -> str:
         now = int(time.time())
         claims = {
@@ -110,6 +132,8 @@ class TokenIssuer:
         }
         if venue is not None:
             claims["venue"] = venue
+        if session is not None:
+            claims["sid"] = session
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
     def verify(self, token: object) -> Grants:

@@ -1,0 +1,95 @@
+"""The evidence package of a session: its archive folder as one tar file, to hand over.
+
+The package holds the folder exactly as sealed (parts with media, events, manifests, seals and
+the public key each part was signed with; the documents; README.txt, which says how to verify)
+plus the data directory's exported public key, so ``archive verify PACKAGE.tar`` (or any tool
+following the README) checks it on another machine. Nothing is re-encoded or rewritten: the
+bytes in the package are the bytes that were sealed.
+"""
+
+from __future__ import annotations
+
+import os
+import tarfile
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+PUBLIC_KEY_NAME = "archive-public-key.pem"
+
+
+def package_files(session_dir: Path) -> list[Path]:
+    """Every regular file of the archive folder, in a stable order (links are left out)."""
+    return sorted(
+        p
+        for p in session_dir.rglob("*")
+        if p.is_file() and not p.is_symlink() and not p.name.endswith(".tmp")
+    )
+
+
+def export_archive(
+    session_dir: Path,
+    out: Path,
+    *,
+    public_key_pem: bytes | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Write the package of `session_dir` to `out` (a .tar); returns its size in bytes.
+
+    Written to a temporary file beside `out` and renamed when complete, so a package that is
+    there is whole. `progress` gets (bytes done, bytes total).
+    """
+    files = package_files(session_dir)
+    total = sum(f.stat().st_size for f in files) + len(public_key_pem or b"")
+    done = 0
+    top = session_dir.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+            for path in files:
+                info = tar.gettarinfo(str(path), arcname=f"{top}/{path.relative_to(session_dir)}")
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                with path.open("rb") as f:
+                    tar.addfile(info, f)
+                done += info.size
+                if progress is not None:
+                    progress(done, total)
+            if public_key_pem is not None:
+                info = tarfile.TarInfo(f"{top}/{PUBLIC_KEY_NAME}")
+                info.size = len(public_key_pem)
+                info.mode = 0o644
+                with tempfile.SpooledTemporaryFile() as key:
+                    key.write(public_key_pem)
+                    key.seek(0)
+                    tar.addfile(info, key)
+                done += info.size
+                if progress is not None:
+                    progress(done, total)
+        with tmp.open("rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out.stat().st_size
+
+
+def unpack(package: Path, into: Path) -> Path:
+    """Extract a package for checking; the archive folder inside it.
+
+    Only regular files and folders under one top folder are accepted (tarfile's ``data``
+    filter refuses links, devices and paths leaving the target).
+    """
+    with tarfile.open(package) as tar:
+        tops = {Path(m.name).parts[0] for m in tar.getmembers() if m.name}
+        if len(tops) != 1:
+            raise ValueError(f"{package}: a package holds exactly one archive folder")
+        tar.extractall(into, filter="data")
+    folder = into / tops.pop()
+    if not folder.is_dir():
+        raise ValueError(f"{package}: no archive folder inside")
+    return folder

@@ -1,0 +1,210 @@
+"""Archive playback through the real app: a session recorded by real seats, then found, opened,
+played (range requests), verified and exported by the people entitled to, and by nobody else;
+every access in the hash-chained access log."""
+
+from __future__ import annotations
+
+import asyncio
+import tarfile
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from media.synthetic import CounterVideoTrack, ToneAudioTrack
+from recorder.accesslog import ACCESS_LOG, check_access_log
+from recorder.eventlog import read_events
+from recorder.export import unpack
+from recorder.verify import verify_archive
+from roomserver.model import Role
+from signaling.seatclient import SyntheticSeat
+from tests import polling
+from tests.integration.conftest import RunningServer, start_server
+
+
+@pytest.fixture
+async def recorded(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    """The demo session recorded for a few seconds by two seats, check-in opened, then ended."""
+    server, running = await start_server(tmp_path / "data")
+    try:
+        session_id = running.demo.session.id
+        experts = running.experts
+        async with AsyncExitStack() as stack, aiohttp.ClientSession() as http:
+            seats = [
+                await stack.enter_async_context(
+                    SyntheticSeat(
+                        running.base_url,
+                        running.token(e),
+                        camera=CounterVideoTrack(color),
+                        microphone=ToneAudioTrack(440.0),
+                        name=f"seat-{i}",
+                    )
+                )
+                for i, (e, color) in enumerate(
+                    ((experts[0], (200, 40, 40)), (experts[3], (40, 40, 200)))
+                )
+            ]
+            await seats[0].wait_grid_frames(15, 15)
+            host = {"Authorization": f"Bearer {running.token(running.participant(Role.HOST))}"}
+            url = f"{running.base_url}/api/sessions/{session_id}"
+            async with http.post(
+                f"{url}/workflow", json={"kind": "open_check_in"}, headers=host
+            ) as r:
+                assert r.status == 200
+            await seats[0].wait_grid_frames(30, 15)
+            async with http.post(f"{url}/end", headers=host) as r:
+                assert r.status == 200
+        await polling.wait_event(running.services.store, session_id, "recording_sealed", within=20)
+        yield running
+    finally:
+        await server.close()
+
+
+async def get(
+    http: aiohttp.ClientSession, url: str, token: str, **headers: str
+) -> tuple[int, Any, dict[str, str]]:
+    async with http.get(url, headers={"Authorization": f"Bearer {token}", **headers}) as r:
+        body = await r.read()
+        kind = r.headers.get("Content-Type", "")
+        return r.status, (await r.json() if "json" in kind else body), dict(r.headers)
+
+
+async def test_an_archivist_finds_plays_verifies_and_exports_a_session(
+    recorded: RunningServer, tmp_path: Path
+) -> None:
+    server = recorded
+    session_id = server.demo.session.id
+    base = f"{server.base_url}/api/archive"
+    archivist = server.token(server.participant(Role.ARCHIVIST))
+    async with aiohttp.ClientSession() as http:
+        status, found, _ = await get(http, f"{base}/sessions?q=LN-DEMO", archivist)
+        assert status == 200 and [s["id"] for s in found] == [session_id]
+        entry = found[0]
+        assert entry["sealed"] and entry["experts"] == 6 and entry["duration_s"] > 1
+        assert entry["venues"][0] == "沈阳第一评标室"
+        status, none, _ = await get(http, f"{base}/sessions?q=no-such-project", archivist)
+        assert none == []
+
+        status, detail, _ = await get(http, f"{base}/sessions/{session_id}", archivist)
+        assert status == 200 and detail["scope"]["whole"]
+        tracks = {t["id"]: t for t in detail["tracks"]}
+        assert {"room-grid", "room-mix"} <= set(tracks)
+        cameras = [t for t in tracks.values() if t["id"].endswith("-camera")]
+        assert len(cameras) == 2 and all(t["segments"] for t in cameras)
+        kinds = {e["kind"] for e in detail["events"]}
+        assert {"seat_connected", "workflow", "session_ended"} <= kinds
+
+        # A segment, whole and by ranges; a range past the end is refused.
+        segment = tracks["room-grid"]["segments"][0]
+        url = f"{base}/sessions/{session_id}/files/{segment['path']}"
+        status, whole, headers = await get(http, url, archivist)
+        assert status == 200 and headers["Content-Type"] == "video/webm"
+        assert len(whole) == segment["size"] and whole[:4] == b"\x1a\x45\xdf\xa3"
+        status, part, headers = await get(http, url, archivist, Range="bytes=100-199")
+        assert status == 206 and part == whole[100:200]
+        status, _, _ = await get(http, url, archivist, Range=f"bytes={len(whole) + 10}-")
+        assert status == 416
+
+        # Verification and the evidence package.
+        async with http.post(
+            f"{base}/sessions/{session_id}/verify", headers={"Authorization": f"Bearer {archivist}"}
+        ) as r:
+            verdict = await r.json()
+        assert verdict["ok"] and verdict["key_trusted"], verdict
+        async with http.post(
+            f"{base}/sessions/{session_id}/export", headers={"Authorization": f"Bearer {archivist}"}
+        ) as r:
+            assert r.status == 202
+            job = await r.json()
+        job_url = f"{base}/exports/{job['id']}"
+        progress: list[dict[str, Any]] = []
+
+        async def finished() -> bool:
+            status, state, _ = await get(http, job_url, archivist)
+            progress.append(state)
+            return bool(state["finished"])
+
+        for _ in range(200):
+            if await finished():
+                break
+            await asyncio.sleep(0.05)  # the export's progress is polled, as the page does
+        assert progress[-1]["error"] is None and progress[-1]["done"] == progress[-1]["total"]
+        status, package, headers = await get(http, f"{job_url}/file", archivist)
+        assert status == 200 and "attachment" in headers["Content-Disposition"]
+        # Another person cannot fetch somebody's package.
+        auditor = server.tokens.issue_auditor("审计一处")
+        status, _, _ = await get(http, f"{job_url}/file", auditor)
+        assert status == 404
+
+    tar_path = tmp_path / "package.tar"
+    tar_path.write_bytes(package)
+    assert tarfile.is_tarfile(tar_path)
+    folder = unpack(tar_path, tmp_path / "unpacked")
+    assert (folder / "archive-public-key.pem").is_file() and (folder / "README.txt").is_file()
+    assert verify_archive(
+        folder, trusted_keys=[(folder / "archive-public-key.pem").read_bytes()]
+    ).ok
+
+    log = server.config.data_dir / ACCESS_LOG
+    count, problems = check_access_log(log)
+    assert problems == [] and count >= 5
+    kinds = [(r["kind"], r["actor"]) for r in read_events(log)]
+    archivist_id = server.participant(Role.ARCHIVIST).id
+    for kind in ("archive_listed", "archive_opened", "archive_file", "archive_verified"):
+        assert (kind, archivist_id) in kinds
+    assert ("archive_exported", archivist_id) in kinds
+
+
+async def test_who_may_see_what(recorded: RunningServer) -> None:
+    server = recorded
+    session_id = server.demo.session.id
+    base = f"{server.base_url}/api/archive"
+    archivist = server.token(server.participant(Role.ARCHIVIST))
+    expert = server.token(server.experts[0])
+    bidder = server.tokens.issue_party(Role.BIDDER, "甲建设集团", session_id)
+    other_bidder = server.tokens.issue_party(Role.BIDDER, "乙公司", "another-session")
+    wall = server.tokens.issue_supervisor("从未监督过的人")
+    async with aiohttp.ClientSession() as http:
+        _, detail, _ = await get(http, f"{base}/sessions/{session_id}", archivist)
+        camera = next(t for t in detail["tracks"] if t["id"].endswith("-camera"))
+        camera_url = f"{base}/sessions/{session_id}/files/{camera['segments'][0]['path']}"
+
+        # An expert, a supervisor who never watched it, another session's bidder: refused,
+        # and the listing shows them nothing.
+        for token in (expert, wall, other_bidder):
+            status, body, _ = await get(http, f"{base}/sessions/{session_id}", token)
+            assert status == 403, body
+            status, body, _ = await get(http, f"{base}/sessions", token)
+            assert body == []
+            status, _, _ = await get(http, camera_url, token)
+            assert status == 403
+
+        # The session's bidder sees the check-in of the room, nothing of single seats.
+        status, seen, _ = await get(http, f"{base}/sessions/{session_id}", bidder)
+        assert status == 200 and not seen["scope"]["whole"]
+        assert seen["scope"]["windows"] and seen["viewer"]["exports"] is False
+        assert all(t["id"].startswith("room-") for t in seen["tracks"])
+        assert {e["kind"] for e in seen["events"]} == {"workflow"}
+        assert seen["verification"] is None
+        status, _, _ = await get(http, camera_url, bidder)
+        assert status == 404
+        async with http.post(
+            f"{base}/sessions/{session_id}/export", headers={"Authorization": f"Bearer {bidder}"}
+        ) as r:
+            assert r.status == 403
+
+        # Paths outside the catalog are not served and say nothing of what is there.
+        for path in (
+            "../../secrets/token.key",
+            "part-0001/seal.json",
+            "%2e%2e/%2e%2e/roomserver.db",
+        ):
+            status, body, _ = await get(
+                http, f"{base}/sessions/{session_id}/files/{path}", archivist
+            )
+            assert status == 404 and b"secrets" not in (body if isinstance(body, bytes) else b"")
+        status, _, _ = await get(http, f"{base}/sessions/..%2Fsecrets", archivist)
+        assert status == 404
