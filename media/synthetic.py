@@ -119,19 +119,26 @@ class CounterVideoTrack(_PacedTrack):
         size: tuple[int, int] = (640, 480),
         *,
         pattern: bool = True,
+        clock: bool = False,
     ) -> None:
-        """Produce ``size`` frames of ``color_rgb`` at ``fps``; ``pattern=False``: no counter."""
+        """Produce ``size`` frames of ``color_rgb`` at ``fps``; ``pattern=False``: no counter.
+
+        ``clock=True`` draws the wall clock in frame periods (``time.time() * fps``) instead of
+        the frame index, so that two cameras' counters name the same instant: what a player
+        that keeps tracks in sync must show side by side.
+        """
         super().__init__(1.0 / fps)
         self._fps = fps
         self._background = solid_frame(color_rgb, None, size)
         self._pattern = pattern
+        self._clock = clock
         self.sent_at = SentLog()
 
     async def recv(self) -> av.VideoFrame:
         """Return the next frame when it is due."""
         index = await self._next_index()
         rgb = self._background.copy()
-        counter = index & MASK
+        counter = (round(time.time() * self._fps) if self._clock else index) & MASK
         if self._pattern:
             draw_counter(rgb, counter)
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")

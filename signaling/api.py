@@ -388,7 +388,11 @@ async def whoami(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     grants = bearer_grants(request)
     body: dict[str, Any] = {"role": str(grants.role), "participant_id": grants.participant_id}
-    if grants.session_id is not None:
+    if ":" in grants.participant_id:
+        # A token for no roster entry (auditor, centre-wide supervisor, tenderer, bidder):
+        # its subject is ROLE:NAME.
+        body["name"] = grants.participant_id.split(":", 1)[1]
+    elif grants.session_id is not None:
         participant = await services.store.get_participant(grants.participant_id)
         session = await services.store.get_session(grants.session_id)
         body.update(

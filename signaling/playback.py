@@ -25,8 +25,15 @@ from recorder.archive import is_sealed, list_parts
 from recorder.catalog import SEGMENT_TYPES, Catalog, read_catalog
 from recorder.export import export_archive
 from recorder.verify import verify_archive
-from roomserver.access import WHOLE, Scope, Viewer, archive_scope
-from roomserver.errors import InvalidRequest, NotFound, NotYourRoom, RoomError
+from roomserver.access import (
+    PARTY_ROLES,
+    WHOLE,
+    WHOLE_ARCHIVE_ROLES,
+    Scope,
+    Viewer,
+    archive_scope,
+)
+from roomserver.errors import InvalidRequest, NotFound, NotYourRoom, RoleNotAllowed, RoomError
 from roomserver.model import Role, Session
 from signaling.api import PAGE_HEADERS, SERVICES, WEB_DIR, bearer_grants
 from signaling.services import Services
@@ -35,6 +42,8 @@ from signaling.tokens import Grants
 logger = logging.getLogger(__name__)
 
 EXPORTS_DIR = "exports"
+# Who may open the archive pages at all (each sees what roomserver.access allows).
+ARCHIVE_ROLES = WHOLE_ARCHIVE_ROLES | PARTY_ROLES | {Role.SUPERVISOR}
 # The player asks for a segment many times (ranges); its first read is what the log records.
 FILE_TYPES = {**SEGMENT_TYPES, ".jpg": "image/jpeg", ".png": "image/png", ".pdf": "application/pdf"}
 
@@ -169,6 +178,8 @@ async def list_archives(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     playback = request.app[PLAYBACK]
     grants = _grants(request)
+    if grants.role not in ARCHIVE_ROLES:
+        raise RoleNotAllowed("您无权调阅评标档案")
     query = request.query.get("q", "").strip().lower()
     day_from, day_to = request.query.get("from"), request.query.get("to")
     venue_q = request.query.get("venue", "").strip()

@@ -177,10 +177,13 @@ async def test_who_may_see_what(recorded: RunningServer) -> None:
         for token in (expert, wall, other_bidder):
             status, body, _ = await get(http, f"{base}/sessions/{session_id}", token)
             assert status == 403, body
-            status, body, _ = await get(http, f"{base}/sessions", token)
-            assert body == []
             status, _, _ = await get(http, camera_url, token)
             assert status == 403
+        for token in (wall, other_bidder):
+            status, body, _ = await get(http, f"{base}/sessions", token)
+            assert status == 200 and body == []
+        status, body, _ = await get(http, f"{base}/sessions", expert)
+        assert status == 403 and body["code"] == "role_not_allowed"
 
         # The session's bidder sees the check-in of the room, nothing of single seats.
         status, seen, _ = await get(http, f"{base}/sessions/{session_id}", bidder)

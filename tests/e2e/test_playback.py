@@ -1,0 +1,231 @@
+"""Archive playback in real Chromium, on a session recorded by the test.
+
+Two seats send cameras whose frame counter is the wall clock in 1/15 s steps, so at any point of
+the recording both cameras name the same instant. The archivist opens the session, shows one
+seat's camera as the main screen and the other's beside it, and at several seek points (across
+segment boundaries) the two counters agree within 100 ms. A click on a timeline mark moves the
+playhead to its time. An expert's token is refused; a bidder's token sees only the open part.
+The package exported from the page verifies with ``archive verify``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+import pytest
+
+from media.synthetic import CounterVideoTrack, ToneAudioTrack
+from media.testpattern import HEIGHT, WIDTH, read_counter
+from signaling.seatclient import SyntheticSeat
+from tests.e2e.conftest import RunningServer
+
+pytestmark = pytest.mark.e2e
+
+TIMEOUT_MS = 30_000
+FPS = 15
+RECORD_S = 11.0
+SEGMENT_S = 3
+SEEK_POINTS = (1.5, 3.9, 6.2, 8.95)
+# 100 ms at 15 fps is 1.5 frame periods: counters may differ by at most 1.
+MAX_COUNTER_DIFFERENCE = 1
+
+
+def token_of(url: str) -> str:
+    return str(parse_qs(urlparse(url).query)["token"][0])
+
+
+def post(server: RunningServer, path: str, token: str, body: dict[str, Any] | None = None) -> Any:
+    request = urllib.request.Request(
+        f"{server.base_url}{path}",
+        data=json.dumps(body or {}).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())
+
+
+def record_session(server: RunningServer, experts: list[dict[str, Any]], host: str) -> None:
+    """Two clock-counter seats for RECORD_S seconds, check-in opened on the way, then the end."""
+
+    async def run() -> None:
+        seats = [
+            SyntheticSeat(
+                server.base_url,
+                token_of(e["url"]),
+                camera=CounterVideoTrack(color, fps=FPS, clock=True),
+                microphone=ToneAudioTrack(440.0),
+                name=f"seat-{i}",
+                decode=False,
+            )
+            for i, (e, color) in enumerate(
+                zip(experts, ((190, 50, 50), (50, 50, 190)), strict=True)
+            )
+        ]
+        for seat in seats:
+            await seat.start()
+        try:
+            await seats[0].wait_grid_frames(10, 15)
+            session = experts[0]["session_id"]
+            await asyncio.to_thread(
+                post, server, f"/api/sessions/{session}/workflow", host, {"kind": "open_check_in"}
+            )
+            await asyncio.sleep(RECORD_S)  # the length of the recording is the point here
+            await asyncio.to_thread(post, server, f"/api/sessions/{session}/end", host)
+        finally:
+            for seat in seats:
+                await seat.close()
+
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(run())
+        except BaseException as exc:
+            failure.append(exc)
+
+    # Playwright's sync API owns this thread's event loop: the seats get a thread of their own.
+    thread = threading.Thread(target=target, name="recording-seats")
+    thread.start()
+    thread.join(timeout=120)
+    assert not thread.is_alive(), "the recording did not finish"
+    if failure:
+        raise failure[0]
+
+
+def frame_of(page: Any, selector: str) -> np.ndarray:
+    """The picture a <video> shows now, as RGB at the camera's own size."""
+    data = page.evaluate(
+        """([selector, w, h]) => {
+            const video = document.querySelector(selector);
+            const canvas = document.createElement("canvas");
+            canvas.width = w; canvas.height = h;
+            const ctx = canvas.getContext("2d");
+            ctx.drawImage(video, 0, 0, w, h);
+            return Array.from(ctx.getImageData(0, 0, w, h).data);
+        }""",
+        [selector, WIDTH, HEIGHT],
+    )
+    return np.array(data, dtype=np.uint8).reshape(HEIGHT, WIDTH, 4)[:, :, :3]
+
+
+def counter_at(page: Any, selector: str) -> int:
+    value = read_counter(frame_of(page, selector), (0, 0, WIDTH, HEIGHT))
+    assert value is not None, f"no counter readable in {selector}"
+    return value
+
+
+def wait_archived_and_sealed(server: RunningServer, session_id: str) -> None:
+    folder = server.data_dir / "archive" / session_id
+    for _ in range(200):
+        parts = sorted(folder.glob("part-*"))
+        if parts and all((p / "seal.json").is_file() for p in parts):
+            return
+        threading.Event().wait(0.1)  # polling a folder the server seals on its own
+    pytest.fail("the archive was not sealed")
+
+
+def test_archivist_plays_two_tracks_in_sync_jumps_by_marks_and_exports(
+    server: RunningServer, browser: Any, artifacts: Path, tmp_path: Path
+) -> None:
+    server.stop()
+    server.env["ROOMSERVER_SEGMENT_SECONDS"] = str(SEGMENT_S)
+    server.start()
+    people = server.participants
+    experts = [p for p in people if p["role"] == "expert"]
+    pair = [experts[0], experts[3]]
+    host = token_of(next(p for p in people if p["role"] == "host")["url"])
+    archivist_url = next(p for p in people if p["role"] == "archivist")["url"]
+    session_id = pair[0]["session_id"]
+    record_session(server, pair, host)
+    wait_archived_and_sealed(server, session_id)
+
+    context = browser.new_context(
+        viewport={"width": 1920, "height": 1080},
+        locale="zh-CN",
+        timezone_id="Asia/Shanghai",
+        accept_downloads=True,
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(archivist_url)
+        page.wait_for_selector(f"tr[data-session='{session_id}']", timeout=TIMEOUT_MS)
+        page.screenshot(path=str(artifacts / "archive-list.png"))
+        page.click(f"tr[data-session='{session_id}'] [data-open]")
+        page.wait_for_function(
+            "document.body.dataset.view === 'session' && document.body.dataset.state === 'ready'",
+            timeout=TIMEOUT_MS,
+        )
+        # Seat A's camera on the main screen, seat B's beside it.
+        camera_a = f"{pair[0]['venue_id']}-{pair[0]['seat']}-camera"
+        seat_b = f"{pair[1]['venue_id']}-{pair[1]['seat']}"
+        page.select_option("#main-select", camera_a)
+        page.select_option("#seat-select", seat_b)
+        differences = []
+        for t in SEEK_POINTS:
+            page.evaluate("(t) => window.archivePlayer.seek(t)", t)
+            a = counter_at(page, "#main-video")
+            b = counter_at(page, "#seat-camera")
+            differences.append(((a - b + 0x8000) & 0xFFFF) - 0x8000)
+        page.screenshot(path=str(artifacts / "archive-player.png"))
+        assert all(abs(d) <= MAX_COUNTER_DIFFERENCE for d in differences), differences
+
+        # One click on a timeline mark (the check-in opening) moves the playhead there.
+        mark = page.locator("#marks .mark[data-group='workflow']").first
+        expected = float(mark.get_attribute("data-t") or "nan")
+        mark.click()
+        page.wait_for_function(
+            f"Math.abs(Number(document.body.dataset.time) - {expected}) < 0.25",
+            timeout=TIMEOUT_MS,
+        )
+        page.click("#play")
+        page.wait_for_function(
+            f"Number(document.body.dataset.time) > {expected} + 0.5", timeout=TIMEOUT_MS
+        )
+        page.click("#play")
+
+        # Verify and export from the page; the package verifies on its own.
+        page.click("#verify-btn")
+        page.wait_for_selector("#verify-badge.ok", timeout=TIMEOUT_MS)
+        page.click("#export-btn")
+        page.wait_for_selector("#export-link:not([hidden])", timeout=TIMEOUT_MS)
+        page.screenshot(path=str(artifacts / "archive-export.png"))
+        with page.expect_download() as download:
+            page.click("#export-link")
+        package = tmp_path / "package.tar"
+        download.value.save_as(package)
+        verdict = json.loads(server.run_cli("archive", "verify", str(package), "--json"))
+        assert verdict["ok"], verdict
+        assert not errors, errors
+    finally:
+        context.close()
+
+    # An expert is refused; the session's bidder sees the room during check-in only.
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
+    page = context.new_page()
+    try:
+        page.goto(f"{server.base_url}/archive?token={token_of(pair[0]['url'])}")
+        page.wait_for_function("document.body.dataset.state === 'error'", timeout=TIMEOUT_MS)
+        assert "无权" in page.inner_text("#banner")
+        bidder = server.run_cli(
+            "token", "--party", "bidder:甲建设集团", "--session", session_id
+        ).strip()
+        page.goto(bidder)
+        page.wait_for_selector(f"tr[data-session='{session_id}']", timeout=TIMEOUT_MS)
+        page.click(f"tr[data-session='{session_id}'] [data-open]")
+        page.wait_for_function("document.body.dataset.state === 'ready'", timeout=TIMEOUT_MS)
+        options = page.eval_on_selector_all("#main-select option", "os => os.map(o => o.value)")
+        assert options == ["room-grid"], options
+        assert page.locator("#export-btn").is_hidden()
+        page.screenshot(path=str(artifacts / "archive-bidder.png"))
+    finally:
+        context.close()

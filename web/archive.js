@@ -1,0 +1,383 @@
+// Archive browser and player (档案调阅) for archivists, auditors, supervisors and the parties a
+// session's recording is opened to. The list finds sessions; a session opens in a player that
+// keeps the room grid, a chosen seat's camera, desktop and sound in sync on one timeline, with
+// every event of the record as a mark: one click on a mark moves every track there (一键回放).
+//
+// document.body.dataset.view: list | session; dataset.state: loading | ready | error.
+// window.archivePlayer is the SyncPlayer (its seek() resolves when every track shows the time).
+
+import { $, el, formatTime, queryParams } from "/static/common.js";
+import { SyncPlayer, TrackPlayer } from "/static/archive-player.js";
+
+const token = queryParams().get("token") || "";
+const ROLE_LABELS = {
+  archivist: "档案管理员", auditor: "审计人员", supervisor: "监督人员", admin: "管理员",
+  tenderer: "招标人", bidder: "投标人",
+};
+const KIND_LABELS = { camera: "摄像头", microphone: "麦克风", desktop: "桌面" };
+// Timeline marks: the kinds of the record, in groups that can be shown or hidden.
+const GROUPS = [
+  { id: "workflow", label: "评标流程", color: "#1d6ad1", kinds: ["workflow"] },
+  { id: "warning", label: "预警", color: "#d28a00", kinds: ["warning_started", "warning_ended", "identity_snapshot"] },
+  { id: "supervision", label: "监督", color: "#7b3fb5", kinds: ["supervision_started", "supervision_ended", "supervision_note", "supervision_warning", "warning_acknowledged"] },
+  { id: "presence", label: "进出与连接", color: "#1e9a56", kinds: ["seat_connected", "seat_disconnected", "seat_joined", "seat_left", "door_access"] },
+  { id: "record", label: "录制", color: "#5f6f82", kinds: ["recording_started", "recording_sealed", "recording_gap", "recording_interrupted", "session_ended", "media_restarted"] },
+];
+const HAPPENED = {
+  check_in_opened: "开始签到", expert_checked_in: "身份核验通过", commitment_accepted: "签署承诺书",
+  expert_withdrew: "申请回避", expert_replaced: "替换专家", signing_key_registered: "登记签名密钥",
+  election_started: "开始推选组长", ballot_cast: "投票", election_tied: "票数相同，重新投票",
+  leader_elected: "组长产生", motion_opened: "发起表决", motion_vote: "表决", motion_closed: "表决结束",
+  signing_started: "评标报告提交签署", report_replaced: "评标报告更换", report_signed: "签署评标报告",
+  end_instruction: "评审结束指令", evaluation_paused: "暂停评审", evaluation_resumed: "恢复评审",
+  notice: "通知", incident_opened: "登记异常情况", incident_handled: "异常处理", incident_closed: "异常处理完毕",
+};
+const EVENT_LABELS = {
+  warning_started: "预警", warning_ended: "预警解除", identity_snapshot: "拍照核验",
+  supervision_started: "监督查看", supervision_ended: "监督结束", supervision_note: "监督记录",
+  supervision_warning: "监督提醒", warning_acknowledged: "专家已知悉提醒",
+  seat_connected: "机位连接", seat_disconnected: "机位断开", seat_joined: "进入评标室", seat_left: "离开评标室",
+  door_access: "门禁记录", recording_started: "开始录制", recording_sealed: "录制封存", recording_gap: "录制中断",
+  recording_interrupted: "录制中断", session_ended: "评标结束", media_restarted: "媒体服务恢复",
+};
+
+const app = { session: null, player: null, t0: 0, duration: 0, hidden: new Set(), marks: [] };
+
+// ---- server -------------------------------------------------------------------------------
+
+async function api(method, path) {
+  const response = await fetch(path, { method, headers: { Authorization: `Bearer ${token}` } });
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(body.detail || `请求失败（${response.status}）`);
+  return body;
+}
+
+const fileUrl = (sessionId) => (path) =>
+  `/api/archive/sessions/${sessionId}/files/${path}?token=${encodeURIComponent(token)}`;
+
+function showBanner(message) {
+  $("#banner").textContent = message;
+  $("#banner").hidden = !message;
+}
+
+// ---- helpers ------------------------------------------------------------------------------
+
+const pad = (n) => String(n).padStart(2, "0");
+const duration = (s) => `${Math.floor(s / 3600)}:${pad(Math.floor((s % 3600) / 60))}:${pad(Math.floor(s % 60))}`;
+const megabytes = (b) => `${(b / 1e6).toFixed(1)} MB`;
+const dateTime = (unix) => new Date(unix * 1000).toLocaleString("zh-CN", { hour12: false });
+const eventTime = (e) => new Date(e.at).getTime() / 1000;
+
+function verificationBadge(v) {
+  if (!v) return el("span", { class: "badge" }, "未校验");
+  return v.ok ? el("span", { class: "badge ok" }, "完好") : el("span", { class: "badge bad" }, `发现 ${v.differences.length} 处差异`);
+}
+
+function describe(event, people) {
+  const d = event.data || {};
+  const name = (id) => (people[id] || {}).name || "";
+  if (event.kind === "workflow") {
+    const x = d.details || {};
+    const parts = [HAPPENED[d.happened] || d.happened];
+    if (x.expert && !["leader_elected", "election_tied"].includes(d.happened)) parts.push(name(x.expert));
+    if (x.leader) parts.push(`组长：${name(x.leader)}`);
+    for (const key of ["title", "reason", "text", "description", "handling"]) if (x[key]) parts.push(x[key]);
+    return parts.join(" · ");
+  }
+  const parts = [EVENT_LABELS[event.kind] || event.kind];
+  if (d.label) parts.push(d.label);
+  if (d.text) parts.push(d.text);
+  if (d.name) parts.push(d.name);
+  if (event.actor && people[event.actor]) parts.push(people[event.actor].name);
+  return parts.join(" · ");
+}
+
+const groupOf = (kind) => GROUPS.find((g) => g.kinds.includes(kind));
+
+// ---- list view ----------------------------------------------------------------------------
+
+async function search(form) {
+  const params = new URLSearchParams();
+  for (const [key, value] of new FormData(form)) if (value) params.set(key, value);
+  let sessions;
+  try {
+    sessions = await api("GET", `/api/archive/sessions?${params}`);
+  } catch (err) {
+    document.body.dataset.state = "error";
+    return showBanner(err.message);
+  }
+  $("#sessions").replaceChildren(...sessions.map((s) =>
+    el("tr", { dataset: { session: s.id } },
+      el("td", {}, s.project_code || "—"),
+      el("td", { class: "name" }, s.project_name),
+      el("td", {}, s.venues.join("、")),
+      el("td", {}, String(s.experts)),
+      el("td", {}, s.start ? dateTime(s.start) : "—"),
+      el("td", {}, duration(s.duration_s)),
+      el("td", {}, megabytes(s.bytes)),
+      el("td", {}, s.sealed ? el("span", { class: "badge ok" }, "已封存") : el("span", { class: "badge" }, "录制中")),
+      el("td", {}, verificationBadge(s.verification)),
+      el("td", {}, el("button", { class: "btn btn-small", type: "button", dataset: { open: s.id } }, "调阅")))));
+  $("#no-sessions").hidden = sessions.length > 0;
+  document.body.dataset.state = "ready";
+}
+
+// ---- session view -------------------------------------------------------------------------
+
+async function openSession(sessionId) {
+  document.body.dataset.state = "loading";
+  let s;
+  try {
+    s = await api("GET", `/api/archive/sessions/${sessionId}`);
+  } catch (err) {
+    document.body.dataset.state = "error";
+    return showBanner(err.message);
+  }
+  showBanner("");
+  app.session = s;
+  app.t0 = s.start || 0;
+  app.duration = Math.max(0, (s.end || 0) - app.t0);
+  document.body.dataset.view = "session";
+  $("#list-view").hidden = true;
+  $("#session-view").hidden = false;
+  $("#back").hidden = false;
+  $("#title").textContent = s.session.project_name;
+  $("#subtitle").textContent = `${s.session.project_code || ""} · ${Object.values(s.venues).join("、")}`;
+  renderFacts(s);
+  const tracks = new Map(s.tracks.map((t) => [t.id, t]));
+  const seats = seatsOf(s.tracks);
+  $("#seat-select").replaceChildren(...seats.map((seat) => el("option", { value: seat.key }, seat.label)));
+  $("#seat-select").closest(".seat-pick").hidden = seats.length === 0;
+  const audio = s.tracks.filter((t) => t.kind === "audio");
+  $("#audio-select").replaceChildren(el("option", { value: "" }, "静音"),
+    ...audio.map((t) => el("option", { value: t.id }, t.id === "room-mix" ? "全场声音" : t.label)));
+  if (app.player) for (const slot of [...app.player.tracks.keys()]) app.player.set(slot, null);
+  app.player = new SyncPlayer(app.duration, tick);
+  window.archivePlayer = app.player;
+  const url = fileUrl(s.session_id);
+  // The main screen shows the room grid, a room camera or any seat's camera, to compare two.
+  const videos = s.tracks.filter((t) => t.kind === "video" && !t.id.endsWith("-desktop"));
+  videos.sort((a, b) => (b.id === "room-grid") - (a.id === "room-grid"));
+  $("#main-select").replaceChildren(...videos.map((t) =>
+    el("option", { value: t.id }, t.id === "room-grid" ? "评标室画面（全部机位）" : t.label)));
+  const chooseMain = () => {
+    const track = tracks.get($("#main-select").value);
+    app.player.set("main", track ? new TrackPlayer($("#main-video"), track, app.t0, url, $("#main-gap")) : null);
+  };
+  $("#main-select").onchange = chooseMain;
+  chooseMain();
+  const chooseSeat = () => {
+    const seat = seats.find((x) => x.key === $("#seat-select").value);
+    for (const kind of ["camera", "desktop"]) {
+      const track = seat && seat[kind];
+      const cover = $(`#seat-${kind}-gap`);
+      cover.textContent = track ? "此处无录像" : `该机位未录制${KIND_LABELS[kind]}`;
+      cover.hidden = Boolean(track);
+      app.player.set(`seat-${kind}`, track ? new TrackPlayer($(`#seat-${kind}`), track, app.t0, url, cover) : null);
+    }
+  };
+  $("#seat-select").onchange = chooseSeat;
+  chooseSeat();
+  $("#audio-select").onchange = () => {
+    const track = tracks.get($("#audio-select").value);
+    app.player.set("audio", track ? new TrackPlayer($("#audio"), track, app.t0, url) : null);
+  };
+  renderTimeline(s);
+  renderEvents(s);
+  await app.player.seek(0);
+  document.body.dataset.state = "ready";
+}
+
+function seatsOf(tracks) {
+  const seats = new Map();
+  for (const t of tracks) {
+    const match = /^(.+)-(\d+)-(camera|microphone|desktop)$/.exec(t.id);
+    if (!match) continue;
+    const key = `${match[1]}-${match[2]}`;
+    if (!seats.has(key)) seats.set(key, { key, label: t.label.replace(/\s*(摄像头|麦克风|桌面|屏幕)$/, "") || key });
+    seats.get(key)[match[3]] = t;
+  }
+  return [...seats.values()];
+}
+
+function renderFacts(s) {
+  const experts = Object.values(s.people).filter((p) => p.role === "expert").length;
+  const facts = [
+    ["评标场次", s.session_id],
+    ["评标室", Object.values(s.venues).join("、") || "—"],
+    ["专家", `${experts} 人`],
+    ["开始", s.start ? dateTime(s.start) : "—"],
+    ["时长", duration(app.duration)],
+    ["分段", `${s.parts.length} 段${s.parts.every((p) => p.sealed) ? "，均已封存" : ""}`],
+  ];
+  if (!s.scope.whole) facts.push(["可调阅范围", s.scope.windows.map(([a, b]) => `${formatTime(new Date(a * 1000))}–${formatTime(new Date(b * 1000))}`).join("，")]);
+  $("#facts").replaceChildren(...facts.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))));
+  $("#verify-badge").replaceWith(Object.assign(verificationBadge(s.verification), { id: "verify-badge" }));
+  $("#verify-btn").hidden = !s.viewer.exports;
+  $("#export-btn").hidden = !s.viewer.exports;
+}
+
+function renderTimeline(s) {
+  const span = app.duration || 1;
+  const pct = (t) => `${Math.max(0, Math.min(100, (t / span) * 100))}%`;
+  const lanes = s.tracks.filter((t) => t.kind === "video" || t.id === "room-mix").map((t) => {
+    const lane = el("div", { class: "lane", title: t.label });
+    lane.append(el("span", { class: "lane-label" }, t.id === "room-grid" ? "评标室画面" : t.id === "room-mix" ? "全场声音" : t.label));
+    for (const seg of t.segments) {
+      const from = seg.wall_start - app.t0;
+      lane.append(el("span", { class: `seg${seg.repaired ? " repaired" : ""}`, style: `left:${pct(from)};width:${pct(seg.wall_end - seg.wall_start)}` }));
+    }
+    for (const gap of s.gaps.filter((g) => g.track === t.id)) {
+      lane.append(el("span", { class: "gap", title: `无录像：${gap.reason}`, style: `left:${pct(gap.from - app.t0)};width:${pct(gap.to - gap.from)}` }));
+    }
+    return lane;
+  });
+  $("#lanes").replaceChildren(...lanes);
+  app.marks = s.events.map((e) => ({ e, t: eventTime(e) - app.t0, group: groupOf(e.kind) })).filter((m) => m.group);
+  $("#marks").replaceChildren(...app.marks.map((m) => {
+    const mark = el("button", {
+      class: "mark", type: "button", title: `${formatTime(new Date(eventTime(m.e) * 1000))} ${describe(m.e, s.people)}`,
+      style: `left:${pct(m.t)};background:${m.group.color}`, dataset: { seq: m.e.seq, group: m.group.id, t: m.t.toFixed(3) },
+    });
+    return mark;
+  }));
+  for (const d of s.damaged) showBanner(`档案有损坏之处：${d.what}；其余内容照常回放。`);
+  $("#filters").replaceChildren(...GROUPS.map((g) => {
+    const box = el("input", { type: "checkbox", checked: !app.hidden.has(g.id), dataset: { group: g.id } });
+    return el("label", { class: "filter" }, box, el("span", { class: "swatch", style: `background:${g.color}` }), g.label);
+  }));
+  applyFilters();
+}
+
+function renderEvents(s) {
+  const items = app.marks.map((m) => {
+    const d = m.e.data || {};
+    const evidence = d.evidence && d.evidence.path ? `part-${String(d.evidence.part || m.e.part).padStart(4, "0")}/${d.evidence.path}` : null;
+    return el("li", { dataset: { group: m.group.id, t: m.t.toFixed(3), seq: m.e.seq } },
+      el("span", { class: "swatch", style: `background:${m.group.color}` }),
+      el("time", {}, formatTime(new Date(eventTime(m.e) * 1000))),
+      el("span", { class: "what" }, describe(m.e, s.people)),
+      evidence && s.scope.whole ? el("img", { class: "thumb", src: fileUrl(s.session_id)(evidence), alt: "预警截图", loading: "lazy" }) : null);
+  });
+  $("#events").replaceChildren(...items);
+  $("#event-count").textContent = `共 ${items.length} 条`;
+  applyFilters();
+}
+
+function applyFilters() {
+  for (const node of document.querySelectorAll("#marks .mark, #events li")) {
+    node.hidden = app.hidden.has(node.dataset.group);
+  }
+}
+
+function tick(t) {
+  const span = app.duration || 1;
+  $("#playhead").style.left = `${(t / span) * 100}%`;
+  $("#clock").textContent = formatTime(new Date((app.t0 + t) * 1000));
+  $("#clock-offset").textContent = ` 第 ${duration(t)}`;
+  document.body.dataset.time = t.toFixed(3);
+  $("#play").textContent = app.player.clock.running ? "暂停" : "播放";
+}
+
+// ---- verification and export --------------------------------------------------------------
+
+async function verify() {
+  $("#verify-btn").disabled = true;
+  $("#verify-badge").textContent = "正在校验…";
+  try {
+    const v = await api("POST", `/api/archive/sessions/${app.session.session_id}/verify`);
+    $("#verify-badge").replaceWith(Object.assign(verificationBadge(v), { id: "verify-badge" }));
+    if (!v.ok) showBanner(`校验发现差异：${v.differences.slice(0, 3).map((d) => `${d.where}：${d.what}`).join("；")}`);
+  } catch (err) {
+    showBanner(err.message);
+  } finally {
+    $("#verify-btn").disabled = false;
+  }
+}
+
+async function exportPackage() {
+  const bar = $("#export-progress");
+  $("#export-btn").disabled = true;
+  $("#export-link").hidden = true;
+  bar.hidden = false;
+  try {
+    let job = await api("POST", `/api/archive/sessions/${app.session.session_id}/export`);
+    while (!job.finished) {
+      bar.max = job.total || 1;
+      bar.value = job.done;
+      await new Promise((resolve) => setTimeout(resolve, 300)); // progress is polled
+      job = await api("GET", `/api/archive/exports/${job.id}`);
+    }
+    if (job.error) throw new Error(job.error);
+    bar.value = bar.max;
+    const link = $("#export-link");
+    link.href = `/api/archive/exports/${job.id}/file?token=${encodeURIComponent(token)}`;
+    link.textContent = `下载证据包（${megabytes(job.size)}）`;
+    link.hidden = false;
+  } catch (err) {
+    showBanner(err.message);
+  } finally {
+    $("#export-btn").disabled = false;
+  }
+}
+
+// ---- wiring -------------------------------------------------------------------------------
+
+function wire() {
+  $("#search").addEventListener("submit", (e) => { e.preventDefault(); search(e.target); });
+  $("#sessions").addEventListener("click", (e) => {
+    const button = e.target.closest("[data-open]");
+    if (button) openSession(button.dataset.open);
+  });
+  $("#back").addEventListener("click", () => {
+    if (app.player) app.player.pause();
+    document.body.dataset.view = "list";
+    $("#session-view").hidden = true;
+    $("#list-view").hidden = false;
+    $("#back").hidden = true;
+    $("#title").textContent = "评标档案调阅";
+    $("#subtitle").textContent = "按项目名称、编号、日期或评标室查找评标场次";
+  });
+  $("#play").addEventListener("click", () => {
+    if (!app.player) return;
+    if (app.player.clock.running) app.player.pause(); else app.player.play();
+  });
+  for (const button of document.querySelectorAll(".speed")) {
+    button.addEventListener("click", () => {
+      app.player.setSpeed(Number(button.dataset.speed));
+      for (const b of document.querySelectorAll(".speed")) b.setAttribute("aria-pressed", String(b === button));
+    });
+  }
+  const jump = (e) => {
+    const target = e.target.closest("[data-t]");
+    if (target && app.player) app.player.seek(Number(target.dataset.t));
+  };
+  $("#marks").addEventListener("click", jump);
+  $("#events").addEventListener("click", jump);
+  $("#lanes").addEventListener("click", (e) => {
+    const box = $("#lanes").getBoundingClientRect();
+    if (app.player) app.player.seek(((e.clientX - box.left) / box.width) * app.duration);
+  });
+  $("#filters").addEventListener("change", (e) => {
+    const group = e.target.dataset.group;
+    if (e.target.checked) app.hidden.delete(group); else app.hidden.add(group);
+    applyFilters();
+  });
+  $("#verify-btn").addEventListener("click", verify);
+  $("#export-btn").addEventListener("click", exportPackage);
+}
+
+async function main() {
+  wire();
+  if (!token) {
+    document.body.dataset.state = "error";
+    return showBanner("链接缺少登录凭证，请使用发给您的完整链接。");
+  }
+  const me = await fetch("/api/me", { headers: { Authorization: `Bearer ${token}` } }).then((r) => r.json()).catch(() => ({}));
+  $("#who").textContent = `${ROLE_LABELS[me.role] || me.role || ""} ${me.name || ""}`;
+  const opened = queryParams().get("session");
+  await search($("#search"));
+  if (opened) await openSession(opened);
+}
+
+main();
