@@ -52,8 +52,9 @@ export class Clock {
 
 /** One archived track in one media element, kept on the clock's time. */
 export class TrackPlayer {
-  constructor(element, track, t0, fileUrl, gapCover = null) {
+  constructor(element, track, t0, fileUrl, gapCover = null, onDamage = null) {
     this.element = element;
+    this.onDamage = onDamage || (() => {});
     this.track = track;
     this.t0 = t0;
     this.fileUrl = fileUrl;
@@ -95,7 +96,7 @@ export class TrackPlayer {
       try {
         for (const segment of wanted.sort((a, b) => Math.abs(a.from - t) - Math.abs(b.from - t))) {
           const response = await fetch(this.fileUrl(segment.path));
-          if (!response.ok) { segment.damaged = true; this.loaded.add(segment.path); continue; }
+          if (!response.ok) { this.damaged(segment); this.loaded.add(segment.path); continue; }
           const data = await response.arrayBuffer();
           await this.append(segment, data);
           this.loaded.add(segment.path);
@@ -111,7 +112,7 @@ export class TrackPlayer {
   append(segment, data) {
     return new Promise((resolve) => {
       const done = () => { this.buffer.removeEventListener("error", failed); resolve(); };
-      const failed = () => { segment.damaged = true; this.buffer.removeEventListener("updateend", done); resolve(); };
+      const failed = () => { this.damaged(segment); this.buffer.removeEventListener("updateend", done); resolve(); };
       this.buffer.addEventListener("updateend", done, { once: true });
       this.buffer.addEventListener("error", failed, { once: true });
       try {
@@ -119,12 +120,19 @@ export class TrackPlayer {
         this.buffer.appendBuffer(data);
       } catch (err) {
         // A segment the browser cannot take (damaged): the rest of the track still plays.
-        segment.damaged = true;
+        this.damaged(segment);
         this.buffer.removeEventListener("updateend", done);
         this.buffer.removeEventListener("error", failed);
         resolve();
       }
     });
+  }
+
+  /** A segment that cannot be fetched or decoded: shown as damage, the rest plays on. */
+  damaged(segment) {
+    if (segment.damaged) return;
+    segment.damaged = true;
+    this.onDamage(this.track, segment);
   }
 
   async trim(t) {

@@ -162,7 +162,7 @@ async function openSession(sessionId) {
     el("option", { value: t.id }, t.id === "room-grid" ? "评标室画面（全部机位）" : t.label)));
   const chooseMain = () => {
     const track = tracks.get($("#main-select").value);
-    app.player.set("main", track ? new TrackPlayer($("#main-video"), track, app.t0, url, $("#main-gap")) : null);
+    app.player.set("main", track ? new TrackPlayer($("#main-video"), track, app.t0, url, $("#main-gap"), showDamage) : null);
   };
   $("#main-select").onchange = chooseMain;
   chooseMain();
@@ -173,14 +173,14 @@ async function openSession(sessionId) {
       const cover = $(`#seat-${kind}-gap`);
       cover.textContent = track ? "此处无录像" : `该机位未录制${KIND_LABELS[kind]}`;
       cover.hidden = Boolean(track);
-      app.player.set(`seat-${kind}`, track ? new TrackPlayer($(`#seat-${kind}`), track, app.t0, url, cover) : null);
+      app.player.set(`seat-${kind}`, track ? new TrackPlayer($(`#seat-${kind}`), track, app.t0, url, cover, showDamage) : null);
     }
   };
   $("#seat-select").onchange = chooseSeat;
   chooseSeat();
   $("#audio-select").onchange = () => {
     const track = tracks.get($("#audio-select").value);
-    app.player.set("audio", track ? new TrackPlayer($("#audio"), track, app.t0, url) : null);
+    app.player.set("audio", track ? new TrackPlayer($("#audio"), track, app.t0, url, null, showDamage) : null);
   };
   renderTimeline(s);
   renderEvents(s);
@@ -225,7 +225,12 @@ function renderTimeline(s) {
     lane.append(el("span", { class: "lane-label" }, t.id === "room-grid" ? "评标室画面" : t.id === "room-mix" ? "全场声音" : t.label));
     for (const seg of t.segments) {
       const from = seg.wall_start - app.t0;
-      lane.append(el("span", { class: `seg${seg.repaired ? " repaired" : ""}`, style: `left:${pct(from)};width:${pct(seg.wall_end - seg.wall_start)}` }));
+      lane.append(el("span", {
+        class: `seg${seg.repaired ? " repaired" : ""}`,
+        title: seg.repaired ? "崩溃后修复的分段" : "",
+        style: `left:${pct(from)};width:${pct(seg.wall_end - seg.wall_start)}`,
+        dataset: { path: seg.path },
+      }));
     }
     for (const gap of s.gaps.filter((g) => g.track === t.id)) {
       lane.append(el("span", { class: "gap", title: `无录像：${gap.reason}`, style: `left:${pct(gap.from - app.t0)};width:${pct(gap.to - gap.from)}` }));
@@ -247,6 +252,13 @@ function renderTimeline(s) {
     return el("label", { class: "filter" }, box, el("span", { class: "swatch", style: `background:${g.color}` }), g.label);
   }));
   applyFilters();
+}
+
+/** A segment the player could not fetch or decode: marked on its lane and said once. */
+function showDamage(track, segment) {
+  const node = document.querySelector(`#lanes .seg[data-path="${CSS.escape(segment.path)}"]`);
+  if (node) node.classList.add("damaged");
+  showBanner(`${track.label} 有一段录像无法播放（已在时间轴上标红），其余内容照常回放。`);
 }
 
 function renderEvents(s) {
@@ -287,7 +299,14 @@ async function verify() {
   try {
     const v = await api("POST", `/api/archive/sessions/${app.session.session_id}/verify`);
     $("#verify-badge").replaceWith(Object.assign(verificationBadge(v), { id: "verify-badge" }));
-    if (!v.ok) showBanner(`校验发现差异：${v.differences.slice(0, 3).map((d) => `${d.where}：${d.what}`).join("；")}`);
+    if (!v.ok) {
+      showBanner(`校验发现差异：${v.differences.slice(0, 3).map((d) => `${d.where}：${d.what}`).join("；")}`);
+      // The damaged segments are marked on their lanes; the rest plays as recorded.
+      for (const d of v.differences) {
+        const node = document.querySelector(`#lanes .seg[data-path="${CSS.escape(d.where)}"]`);
+        if (node) node.classList.add("damaged");
+      }
+    }
   } catch (err) {
     showBanner(err.message);
   } finally {

@@ -211,3 +211,36 @@ async def test_who_may_see_what(recorded: RunningServer) -> None:
             assert status == 404 and b"secrets" not in (body if isinstance(body, bytes) else b"")
         status, _, _ = await get(http, f"{base}/sessions/..%2Fsecrets", archivist)
         assert status == 404
+
+
+async def test_a_damaged_archive_still_opens_and_says_where_it_is_damaged(
+    recorded: RunningServer,
+) -> None:
+    server = recorded
+    session_id = server.demo.session.id
+    base = f"{server.base_url}/api/archive/sessions/{session_id}"
+    archivist = server.token(server.participant(Role.ARCHIVIST))
+    folder = server.config.archive_dir / session_id
+    async with aiohttp.ClientSession() as http:
+        _, detail, _ = await get(http, base, archivist)
+        segments = {t["id"]: t["segments"] for t in detail["tracks"]}
+        camera = next(track for track in segments if track.endswith("-camera"))
+        flipped, deleted = segments["room-grid"][0]["path"], segments[camera][0]["path"]
+        data = bytearray((folder / flipped).read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        (folder / flipped).write_bytes(bytes(data))
+        (folder / deleted).unlink()
+
+        status, again, _ = await get(http, base, archivist)
+        assert status == 200 and [s["path"] for s in again["tracks"][0]["segments"]]
+        status, _, _ = await get(http, f"{base}/files/{flipped}", archivist)
+        assert status == 200  # what is there is served: the player plays what it can
+        status, _, _ = await get(http, f"{base}/files/{deleted}", archivist)
+        assert status == 404
+        async with http.post(
+            f"{base}/verify", headers={"Authorization": f"Bearer {archivist}"}
+        ) as r:
+            verdict = await r.json()
+        assert not verdict["ok"]
+        where = {d["where"] for d in verdict["differences"]}
+        assert {flipped, deleted} <= where, where
