@@ -71,7 +71,7 @@ class Playback:
         self.services = services
         self.root = services.config.archive_dir
         self.log = AccessLog(services.config.data_dir / ACCESS_LOG)
-        self._verified: dict[str, tuple[tuple[int, int], dict[str, Any]]] = {}
+        self._verified: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
         self.exports: dict[str, ExportJob] = {}
 
     async def record(self, kind: str, grants: Grants, **data: Any) -> None:
@@ -105,7 +105,7 @@ class Playback:
     async def verification(self, session_id: str, *, run: bool) -> dict[str, Any] | None:
         """The last verification of an archive that has not changed since; run it if asked."""
         folder = self.root / session_id
-        stamp = _stamp(folder)
+        stamp = await asyncio.to_thread(_stamp, folder)
         cached = self._verified.get(session_id)
         if cached is not None and cached[0] == stamp:
             return cached[1]
@@ -133,10 +133,11 @@ class Playback:
         self.log.close()
 
 
-def _stamp(folder: Path) -> tuple[int, int]:
-    """Changes when the archive does: its parts and the size of its files."""
-    files = [f for f in folder.rglob("*") if f.is_file()]
-    return len(files), sum(f.stat().st_size for f in files)
+def _stamp(folder: Path) -> tuple[int, int, int]:
+    """Changes when the archive does: its files, their sizes and their latest change time
+    (ctime, which no program can set back, so a byte changed in place is noticed too)."""
+    stats = [f.stat() for f in folder.rglob("*") if f.is_file()]
+    return len(stats), sum(s.st_size for s in stats), max((s.st_ctime_ns for s in stats), default=0)
 
 
 PLAYBACK: web.AppKey[Playback] = web.AppKey("playback", Playback)
@@ -225,7 +226,7 @@ async def list_archives(request: web.Request) -> web.Response:
                 "experts": sum(1 for p in participants if p.role == Role.EXPERT and p.seat_no),
                 "start": start,
                 "duration_s": round((catalog.end or 0) - (start or 0), 1) if start else 0,
-                "bytes": _stamp(root / session_id)[1],
+                "bytes": (await asyncio.to_thread(_stamp, root / session_id))[1],
                 "sealed": bool(parts) and all(is_sealed(p) for _, p in parts),
                 "verification": await playback.verification(session_id, run=False),
             }
@@ -338,6 +339,7 @@ async def start_export(request: web.Request) -> web.Response:
     catalog = await playback.catalog(session_id)
     if await playback.scope(grants, session_id, catalog) != WHOLE:
         raise NotYourRoom("只有可调阅全部档案的人员可以导出证据包")
+    await asyncio.to_thread(_remove_old_packages, services.config.data_dir / EXPORTS_DIR)
     job_id = secrets.token_hex(8)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = services.config.data_dir / EXPORTS_DIR / f"{session_id}-{stamp}-{job_id}.tar"
@@ -366,6 +368,18 @@ async def start_export(request: web.Request) -> web.Response:
 
     services.tasks.spawn(run(), name=f"export-{job_id}")
     return web.json_response(_job_json(job), status=202)
+
+
+# A package is a copy for handing over: kept a day for its download, then removed.
+PACKAGE_KEEP_S = 24 * 3600
+
+
+def _remove_old_packages(folder: Path) -> None:
+    if not folder.is_dir():
+        return
+    for package in folder.glob("*.tar"):
+        if time.time() - package.stat().st_mtime > PACKAGE_KEEP_S:
+            package.unlink(missing_ok=True)
 
 
 def _job_json(job: ExportJob) -> dict[str, Any]:
