@@ -256,11 +256,14 @@ async def archive_detail(request: web.Request) -> web.Response:
         if scope.allows_track(t["id"])
     ]
     body["gaps"] = [g for g in body["gaps"] if scope.allows_track(g["track"])]
-    body["events"] = [e for e in body["events"] if _event_visible(e, scope)]
+    body["events"] = [_party_view(e, scope) for e in body["events"] if _event_visible(e, scope)]
     session = await _session(services, session_id)
     body["session"] = _session_json(session, session_id)
     people = await services.store.list_participants(session_id) if session else []
-    body["people"] = {p.id: {"name": p.name, "role": str(p.role)} for p in people}
+    # The committee's names are not the parties' to see (评标委员会成员名单保密).
+    body["people"] = (
+        {p.id: {"name": p.name, "role": str(p.role)} for p in people} if scope.whole else {}
+    )
     venues = {v.id: v.name for v in await services.store.list_venues()}
     body["venues"] = {v: venues.get(v, v) for v in (session.venue_ids() if session else ())}
     body["verification"] = (
@@ -269,6 +272,18 @@ async def archive_detail(request: web.Request) -> web.Response:
     body["viewer"] = {"role": str(grants.role), "exports": scope.whole}
     await playback.record("archive_opened", grants, session=session_id, whole=scope.whole)
     return web.json_response(body)
+
+
+def _party_view(event: dict[str, Any], scope: Scope) -> dict[str, Any]:
+    """A workflow step as a party sees it: what happened and when, not who or with what."""
+    if scope.whole:
+        return event
+    data = event.get("data") or {}
+    return {
+        **event,
+        "actor": None,
+        "data": {"happened": data.get("happened"), "phase": data.get("phase")},
+    }
 
 
 def _event_visible(event: dict[str, Any], scope: Scope) -> bool:

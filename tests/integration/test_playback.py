@@ -191,6 +191,11 @@ async def test_who_may_see_what(recorded: RunningServer) -> None:
         assert seen["scope"]["windows"] and seen["viewer"]["exports"] is False
         assert all(t["id"].startswith("room-") for t in seen["tracks"])
         assert {e["kind"] for e in seen["events"]} == {"workflow"}
+        # What happened and when; not who, nor the committee's names.
+        assert all(
+            e["actor"] is None and set(e["data"]) == {"happened", "phase"} for e in seen["events"]
+        )
+        assert seen["people"] == {}
         assert seen["verification"] is None
         status, _, _ = await get(http, camera_url, bidder)
         assert status == 404
