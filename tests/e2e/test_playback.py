@@ -30,9 +30,8 @@ pytestmark = pytest.mark.e2e
 
 TIMEOUT_MS = 30_000
 FPS = 15
-RECORD_S = 11.0
+BEFORE_S, AWAY_S, AFTER_S = 7.0, 4.0, 6.0
 SEGMENT_S = 3
-SEEK_POINTS = (1.5, 3.9, 6.2, 8.95)
 # 100 ms at 15 fps is 1.5 frame periods: counters may differ by at most 1.
 MAX_COUNTER_DIFFERENCE = 1
 
@@ -53,35 +52,41 @@ def post(server: RunningServer, path: str, token: str, body: dict[str, Any] | No
 
 
 def record_session(server: RunningServer, experts: list[dict[str, Any]], host: str) -> None:
-    """Two clock-counter seats for RECORD_S seconds, check-in opened on the way, then the end."""
+    """Two clock-counter seats, check-in opened on the way; the second seat drops out for
+    AWAY_S seconds in the middle (a gap in its tracks), then the end instruction."""
+
+    def seat(i: int, expert: dict[str, Any], color: tuple[int, int, int]) -> SyntheticSeat:
+        return SyntheticSeat(
+            server.base_url,
+            token_of(expert["url"]),
+            camera=CounterVideoTrack(color, fps=FPS, clock=True),
+            microphone=ToneAudioTrack(440.0),
+            name=f"seat-{i}",
+            decode=False,
+        )
 
     async def run() -> None:
-        seats = [
-            SyntheticSeat(
-                server.base_url,
-                token_of(e["url"]),
-                camera=CounterVideoTrack(color, fps=FPS, clock=True),
-                microphone=ToneAudioTrack(440.0),
-                name=f"seat-{i}",
-                decode=False,
-            )
-            for i, (e, color) in enumerate(
-                zip(experts, ((190, 50, 50), (50, 50, 190)), strict=True)
-            )
-        ]
-        for seat in seats:
-            await seat.start()
+        first = seat(0, experts[0], (190, 50, 50))
+        second = seat(1, experts[1], (50, 50, 190))
+        await first.start()
+        await second.start()
         try:
-            await seats[0].wait_grid_frames(10, 15)
+            await first.wait_grid_frames(10, 15)
             session = experts[0]["session_id"]
             await asyncio.to_thread(
                 post, server, f"/api/sessions/{session}/workflow", host, {"kind": "open_check_in"}
             )
-            await asyncio.sleep(RECORD_S)  # the length of the recording is the point here
+            # The lengths of the recording and of the absence are the point here.
+            await asyncio.sleep(BEFORE_S)
+            await second.close()
+            await asyncio.sleep(AWAY_S)
+            second = seat(1, experts[1], (50, 50, 190))
+            await second.start()
+            await asyncio.sleep(AFTER_S)
             await asyncio.to_thread(post, server, f"/api/sessions/{session}/end", host)
         finally:
-            for seat in seats:
-                await seat.close()
+            await first.close()
+            await second.close()
 
     failure: list[BaseException] = []
 
@@ -98,6 +103,19 @@ def record_session(server: RunningServer, experts: list[dict[str, Any]], host: s
     assert not thread.is_alive(), "the recording did not finish"
     if failure:
         raise failure[0]
+
+
+def get_json(server: RunningServer, path: str, token: str) -> Any:
+    request = urllib.request.Request(
+        f"{server.base_url}{path}", headers={"Authorization": f"Bearer {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())
+
+
+def camera_segments(catalog: dict[str, Any], seat: str) -> list[dict[str, Any]]:
+    track = next(t for t in catalog["tracks"] if t["id"] == f"{seat}-camera")
+    return list(track["segments"])
 
 
 def frame_of(page: Any, selector: str) -> np.ndarray:
@@ -147,6 +165,7 @@ def test_archivist_plays_two_tracks_in_sync_jumps_by_marks_and_exports(
     record_session(server, pair, host)
     wait_archived_and_sealed(server, session_id)
 
+    catalog = get_json(server, f"/api/archive/sessions/{session_id}", token_of(archivist_url))
     context = browser.new_context(
         viewport={"width": 1920, "height": 1080},
         locale="zh-CN",
@@ -170,14 +189,30 @@ def test_archivist_plays_two_tracks_in_sync_jumps_by_marks_and_exports(
         seat_b = f"{pair[1]['venue_id']}-{pair[1]['seat']}"
         page.select_option("#main-select", camera_a)
         page.select_option("#seat-select", seat_b)
+        # Seek points: inside a segment, just after segment boundaries, after seat B's return;
+        # and in its absence, where B shows its gap while A plays on.
+        t0 = catalog["start"]
+        spans = [
+            (s["wall_start"] - t0, s["wall_end"] - t0) for s in camera_segments(catalog, seat_b)
+        ]
+        pairs = zip(spans, spans[1:], strict=False)
+        away = [(end, start) for (_, end), (start, _) in pairs if start - end > 1]
+        assert len(away) == 1, f"one absence expected in {spans}"
+        gap_from, gap_to = away[0]
+        points = [spans[0][0] + 1.0, spans[1][0] + 0.3, gap_to + 1.0, spans[-1][0] + 0.3]
         differences = []
-        for t in SEEK_POINTS:
+        for t in points:
             page.evaluate("(t) => window.archivePlayer.seek(t)", t)
             a = counter_at(page, "#main-video")
             b = counter_at(page, "#seat-camera")
             differences.append(((a - b + 0x8000) & 0xFFFF) - 0x8000)
+        assert all(abs(d) <= MAX_COUNTER_DIFFERENCE for d in differences), (points, differences)
+        page.evaluate("(t) => window.archivePlayer.seek(t)", (gap_from + gap_to) / 2)
+        assert page.locator("#seat-camera-gap").is_visible()
+        counter_at(page, "#main-video")  # seat A still shows a readable picture
+        page.screenshot(path=str(artifacts / "archive-player-gap.png"))
+        page.evaluate("(t) => window.archivePlayer.seek(t)", points[0])
         page.screenshot(path=str(artifacts / "archive-player.png"))
-        assert all(abs(d) <= MAX_COUNTER_DIFFERENCE for d in differences), differences
 
         # One click on a timeline mark (the check-in opening) moves the playhead there.
         mark = page.locator("#marks .mark[data-group='workflow']").first
