@@ -14,7 +14,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,8 @@ from signaling.tokens import Grants
 logger = logging.getLogger(__name__)
 
 EXPORTS_DIR = "exports"
+# Dates searched for are Beijing dates, as the record's times are read (China keeps no DST).
+BEIJING = timezone(timedelta(hours=8))
 # Who may open the archive pages at all (each sees what roomserver.access allows).
 ARCHIVE_ROLES = WHOLE_ARCHIVE_ROLES | PARTY_ROLES | {Role.SUPERVISOR}
 # The player asks for a segment many times (ranges); its first read is what the log records.
@@ -196,7 +198,7 @@ async def list_archives(request: web.Request) -> web.Response:
             continue
         session = await _session(services, session_id)
         start = catalog.start
-        day = datetime.fromtimestamp(start, UTC).astimezone().date().isoformat() if start else ""
+        day = datetime.fromtimestamp(start, BEIJING).date().isoformat() if start else ""
         venue_names = (
             [venues[v].name for v in session.venue_ids() if v in venues] if session else []
         )
@@ -269,7 +271,11 @@ async def archive_detail(request: web.Request) -> web.Response:
     body["verification"] = (
         await playback.verification(session_id, run=False) if scope.whole else None
     )
-    body["viewer"] = {"role": str(grants.role), "exports": scope.whole}
+    body["viewer"] = {
+        "role": str(grants.role),
+        "exports": scope.whole,
+        "grants": grants.role in GRANTING_ROLES,
+    }
     await playback.record("archive_opened", grants, session=session_id, whole=scope.whole)
     return web.json_response(body)
 
@@ -437,6 +443,40 @@ async def export_file(request: web.Request) -> web.FileResponse:
     )
 
 
+# Who may open a session's recording to its tenderer or bidders: the archive's keepers.
+GRANTING_ROLES = frozenset({Role.ARCHIVIST, Role.ADMIN})
+
+
+async def party_link(request: web.Request) -> web.Response:
+    """``POST /api/archive/sessions/{id}/party-links`` {role: tenderer|bidder, name, ttl_days?}:
+    an archivist gives a tenderer or bidder a link to the open part of one session (4.3)."""
+    services = request.app[SERVICES]
+    playback = request.app[PLAYBACK]
+    grants = _grants(request)
+    if grants.role not in GRANTING_ROLES:
+        raise RoleNotAllowed("只有档案管理员可以授权招标人、投标人调阅")
+    session_id = request.match_info["session_id"]
+    await playback.catalog(session_id)  # NotFound for an unknown archive
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise InvalidRequest("请求体必须是 JSON") from exc
+    role, name = (body.get("role"), body.get("name")) if isinstance(body, dict) else (None, None)
+    if role not in (Role.TENDERER, Role.BIDDER):
+        raise InvalidRequest("role 必须是 tenderer（招标人）或 bidder（投标人）")
+    if not isinstance(name, str) or not name.strip() or len(name) > 64:
+        raise InvalidRequest("请填写单位名称（1 至 64 个字）")
+    days = body.get("ttl_days", 30)
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 365:
+        raise InvalidRequest("ttl_days 必须是 1 到 365 之间的整数")
+    token = services.tokens.issue_party(Role(role), name, session_id, ttl_s=days * 24 * 3600)
+    await playback.record(
+        "party_link_issued", grants, session=session_id, party=str(role), name=name.strip()
+    )
+    url = f"{services.config.base_url}/archive?token={token}"
+    return web.json_response({"url": url, "role": role, "name": name.strip()}, status=201)
+
+
 def add_playback_routes(app: web.Application) -> None:
     """Register the archive pages and API."""
     app.router.add_get("/archive", archive_page)
@@ -445,5 +485,6 @@ def add_playback_routes(app: web.Application) -> None:
     app.router.add_get("/api/archive/sessions/{session_id}/files/{path:.+}", archive_file)
     app.router.add_post("/api/archive/sessions/{session_id}/verify", verify_route)
     app.router.add_post("/api/archive/sessions/{session_id}/export", start_export)
+    app.router.add_post("/api/archive/sessions/{session_id}/party-links", party_link)
     app.router.add_get("/api/archive/exports/{job_id}", export_status)
     app.router.add_get("/api/archive/exports/{job_id}/file", export_file)

@@ -6,7 +6,7 @@
 // document.body.dataset.view: list | session; dataset.state: loading | ready | error.
 // window.archivePlayer is the SyncPlayer (its seek() resolves when every track shows the time).
 
-import { $, el, formatTime, queryParams } from "/static/common.js";
+import { $, el, queryParams } from "/static/common.js";
 import { SyncPlayer, TrackPlayer } from "/static/archive-player.js";
 
 const token = queryParams().get("token") || "";
@@ -65,7 +65,11 @@ function showBanner(message) {
 const pad = (n) => String(n).padStart(2, "0");
 const duration = (s) => `${Math.floor(s / 3600)}:${pad(Math.floor((s % 3600) / 60))}:${pad(Math.floor(s % 60))}`;
 const megabytes = (b) => `${(b / 1e6).toFixed(1)} MB`;
-const dateTime = (unix) => new Date(unix * 1000).toLocaleString("zh-CN", { hour12: false });
+// Times of the record are Beijing time (北京时间), whatever the viewing computer's zone.
+const BEIJING_TIME = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", hour12: false, hour: "2-digit", minute: "2-digit", second: "2-digit" });
+const BEIJING_DATE_TIME = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", hour12: false, dateStyle: "short", timeStyle: "medium" });
+const clockOf = (unix) => BEIJING_TIME.format(new Date(unix * 1000));
+const dateTime = (unix) => BEIJING_DATE_TIME.format(new Date(unix * 1000));
 const eventTime = (e) => new Date(e.at).getTime() / 1000;
 
 function verificationBadge(v) {
@@ -147,7 +151,10 @@ async function openSession(sessionId) {
   const tracks = new Map(s.tracks.map((t) => [t.id, t]));
   const seats = seatsOf(s.tracks);
   $("#seat-select").replaceChildren(...seats.map((seat) => el("option", { value: seat.key }, seat.label)));
-  $("#seat-select").closest(".seat-pick").hidden = seats.length === 0;
+  // A viewer who may see no single seat (a party) gets the room alone.
+  for (const node of document.querySelectorAll(".side-screens .screen, #seat-select")) {
+    node.closest(".screen, .seat-pick").hidden = seats.length === 0;
+  }
   const audio = s.tracks.filter((t) => t.kind === "audio");
   $("#audio-select").replaceChildren(el("option", { value: "" }, "静音"),
     ...audio.map((t) => el("option", { value: t.id }, t.id === "room-mix" ? "全场声音" : t.label)));
@@ -205,15 +212,16 @@ function renderFacts(s) {
   const facts = [
     ["评标场次", s.session_id],
     ["评标室", Object.values(s.venues).join("、") || "—"],
-    ["专家", `${experts} 人`],
+    s.scope.whole ? ["专家", `${experts} 人`] : null,
     ["开始", s.start ? dateTime(s.start) : "—"],
     ["时长", duration(app.duration)],
     ["分段", `${s.parts.length} 段${s.parts.every((p) => p.sealed) ? "，均已封存" : ""}`],
   ];
-  if (!s.scope.whole) facts.push(["可调阅范围", s.scope.windows.map(([a, b]) => `${formatTime(new Date(a * 1000))}–${formatTime(new Date(b * 1000))}`).join("，")]);
-  $("#facts").replaceChildren(...facts.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))));
+  if (!s.scope.whole) facts.push(["可调阅范围", s.scope.windows.map(([a, b]) => `${clockOf(a)}–${clockOf(b)}`).join("，")]);
+  $("#facts").replaceChildren(...facts.filter(Boolean).map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))));
   $("#verify-badge").replaceWith(Object.assign(verificationBadge(s.verification), { id: "verify-badge" }));
   $("#verify-btn").hidden = !s.viewer.exports;
+  $("#grant-btn").hidden = !s.viewer.grants;
   $("#export-btn").hidden = !s.viewer.exports;
 }
 
@@ -241,7 +249,7 @@ function renderTimeline(s) {
   app.marks = s.events.map((e) => ({ e, t: eventTime(e) - app.t0, group: groupOf(e.kind) })).filter((m) => m.group);
   $("#marks").replaceChildren(...app.marks.map((m) => {
     const mark = el("button", {
-      class: "mark", type: "button", title: `${formatTime(new Date(eventTime(m.e) * 1000))} ${describe(m.e, s.people)}`,
+      class: "mark", type: "button", title: `${clockOf(eventTime(m.e))} ${describe(m.e, s.people)}`,
       style: `left:${pct(m.t)};background:${m.group.color}`, dataset: { seq: m.e.seq, group: m.group.id, t: m.t.toFixed(3) },
     });
     return mark;
@@ -267,7 +275,7 @@ function renderEvents(s) {
     const evidence = d.evidence && d.evidence.path ? `part-${String(d.evidence.part || m.e.part).padStart(4, "0")}/${d.evidence.path}` : null;
     return el("li", { dataset: { group: m.group.id, t: m.t.toFixed(3), seq: m.e.seq } },
       el("span", { class: "swatch", style: `background:${m.group.color}` }),
-      el("time", {}, formatTime(new Date(eventTime(m.e) * 1000))),
+      el("time", {}, clockOf(eventTime(m.e))),
       el("span", { class: "what" }, describe(m.e, s.people)),
       evidence && s.scope.whole ? el("img", { class: "thumb", src: fileUrl(s.session_id)(evidence), alt: "预警截图", loading: "lazy" }) : null);
   });
@@ -285,7 +293,7 @@ function applyFilters() {
 function tick(t) {
   const span = app.duration || 1;
   $("#playhead").style.left = `${(t / span) * 100}%`;
-  $("#clock").textContent = formatTime(new Date((app.t0 + t) * 1000));
+  $("#clock").textContent = clockOf(app.t0 + t);
   $("#clock-offset").textContent = ` 第 ${duration(t)}`;
   document.body.dataset.time = t.toFixed(3);
   $("#play").textContent = app.player.clock.running ? "暂停" : "播放";
@@ -340,6 +348,23 @@ async function exportPackage() {
   }
 }
 
+/** An archivist opens the session's open part to a tenderer or bidder: a link to hand over. */
+async function issuePartyLink() {
+  const form = $("#grant-form");
+  const f = form.elements;
+  $("#grant-error").textContent = "";
+  if (!f.name.value.trim()) { $("#grant-error").textContent = "请填写单位名称。"; return; }
+  const response = await fetch(`/api/archive/sessions/${app.session.session_id}/party-links`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ role: f.role.value, name: f.name.value.trim(), ttl_days: Number(f.days.value) }),
+  });
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) { $("#grant-error").textContent = answer.detail || "生成失败"; return; }
+  $("#grant-url").value = answer.url;
+  $("#grant-url").hidden = false;
+}
+
 // ---- wiring -------------------------------------------------------------------------------
 
 function wire() {
@@ -384,6 +409,12 @@ function wire() {
   });
   $("#verify-btn").addEventListener("click", verify);
   $("#export-btn").addEventListener("click", exportPackage);
+  $("#grant-btn").addEventListener("click", () => {
+    $("#grant-url").hidden = true;
+    $("#grant-scope").textContent = "对方只能看到评标室画面与声音中向招标人、投标人开放的阶段，看不到单个机位、监督记录和评委姓名。";
+    $("#grant-dialog").showModal();
+  });
+  $("#grant-issue").addEventListener("click", issuePartyLink);
 }
 
 async function main() {

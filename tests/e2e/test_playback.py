@@ -240,6 +240,14 @@ def test_archivist_plays_two_tracks_in_sync_jumps_by_marks_and_exports(
         download.value.save_as(package)
         verdict = json.loads(server.run_cli("archive", "verify", str(package), "--json"))
         assert verdict["ok"], verdict
+
+        # The archivist opens the session's open part to a bidder: a link to hand over.
+        page.click("#grant-btn")
+        page.fill("#grant-form input[name='name']", "甲建设集团")
+        page.click("#grant-issue")
+        page.wait_for_selector("#grant-url:not([hidden])", timeout=TIMEOUT_MS)
+        bidder = page.input_value("#grant-url")
+        page.screenshot(path=str(artifacts / "archive-grant.png"))
         assert not errors, errors
     finally:
         context.close()
@@ -251,9 +259,6 @@ def test_archivist_plays_two_tracks_in_sync_jumps_by_marks_and_exports(
         page.goto(f"{server.base_url}/archive?token={token_of(pair[0]['url'])}")
         page.wait_for_function("document.body.dataset.state === 'error'", timeout=TIMEOUT_MS)
         assert "无权" in page.inner_text("#banner")
-        bidder = server.run_cli(
-            "token", "--party", "bidder:甲建设集团", "--session", session_id
-        ).strip()
         page.goto(bidder)
         page.wait_for_selector(f"tr[data-session='{session_id}']", timeout=TIMEOUT_MS)
         page.click(f"tr[data-session='{session_id}'] [data-open]")

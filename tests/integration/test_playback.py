@@ -5,9 +5,11 @@ every access in the hash-chained access log."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import tarfile
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +89,15 @@ async def test_an_archivist_finds_plays_verifies_and_exports_a_session(
         assert entry["venues"][0] == "沈阳第一评标室"
         status, none, _ = await get(http, f"{base}/sessions?q=no-such-project", archivist)
         assert none == []
+        # Dates are Beijing dates; a day before the recording finds nothing.
+        day = datetime.fromtimestamp(entry["start"], timezone(timedelta(hours=8))).date()
+        status, same_day, _ = await get(http, f"{base}/sessions?from={day}&to={day}", archivist)
+        assert [s["id"] for s in same_day] == [session_id]
+        before = day - timedelta(days=1)
+        status, earlier, _ = await get(http, f"{base}/sessions?to={before}", archivist)
+        assert earlier == []
+        status, by_venue, _ = await get(http, f"{base}/sessions?venue=丹东", archivist)
+        assert [s["id"] for s in by_venue] == [session_id]
 
         status, detail, _ = await get(http, f"{base}/sessions/{session_id}", archivist)
         assert status == 200 and detail["scope"]["whole"]
@@ -204,6 +215,23 @@ async def test_who_may_see_what(recorded: RunningServer) -> None:
         ) as r:
             assert r.status == 403
 
+        # An archivist opens the session to a bidder from the page; nobody else may.
+        links = f"{base}/sessions/{session_id}/party-links"
+        grant = {"role": "bidder", "name": "丙工程公司", "ttl_days": 7}
+        for token in (bidder, expert):
+            async with http.post(
+                links, json=grant, headers={"Authorization": f"Bearer {token}"}
+            ) as r:
+                assert r.status == 403
+        async with http.post(
+            links, json=grant, headers={"Authorization": f"Bearer {archivist}"}
+        ) as r:
+            assert r.status == 201
+            link = (await r.json())["url"]
+        granted = link.split("token=", 1)[1]
+        status, seen_too, _ = await get(http, f"{base}/sessions/{session_id}", granted)
+        assert status == 200 and not seen_too["scope"]["whole"]
+
         # Paths outside the catalog are not served and say nothing of what is there.
         for path in (
             "../../secrets/token.key",
@@ -254,3 +282,35 @@ async def test_a_damaged_archive_still_opens_and_says_where_it_is_damaged(
         assert not verdict["ok"]
         where = {d["where"] for d in verdict["differences"]}
         assert {flipped, deleted} <= where, where
+
+
+async def test_the_command_line_issues_auditor_and_party_links(recorded: RunningServer) -> None:
+    server = recorded
+    session_id = server.demo.session.id
+
+    async def cli(*args: str) -> str:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "signaling.cli",
+            "token",
+            *args,
+            "--data-dir",
+            str(server.config.data_dir),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await process.communicate()
+        assert process.returncode == 0, err.decode()
+        return out.decode().strip()
+
+    auditor = (await cli("--auditor", "审计一处")).split("token=", 1)[1]
+    bidder = (await cli("--party", "bidder:甲建设集团", "--session", session_id)).split(
+        "token=", 1
+    )[1]
+    base = f"{server.base_url}/api/archive/sessions/{session_id}"
+    async with aiohttp.ClientSession() as http:
+        status, whole, _ = await get(http, base, auditor)
+        assert status == 200 and whole["scope"]["whole"]
+        status, part, _ = await get(http, base, bidder)
+        assert status == 200 and not part["scope"]["whole"]
