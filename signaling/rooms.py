@@ -279,9 +279,12 @@ class RoomManager:
         return reports
 
     async def refresh_roster(self, room: Room) -> None:
-        """Read the room's roster again (an expert was replaced at a seat)."""
+        """Read the room's roster again (experts imported, or one replaced at a seat) and give
+        the worker the grid's tiles for it."""
         participants = await self._store.list_participants(room.id)
         room.roster = roster_seats(room.session, room.venues, participants)
+        with contextlib.suppress(WireError):  # a worker being replaced gets them at reopening
+            await room.media_request("set_tiles", tiles=room.tiles())
 
     async def _open(self, session_id: str) -> Room:
         session = await self._store.get_session(session_id)

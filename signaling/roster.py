@@ -12,7 +12,7 @@ from roomserver.errors import InvalidRequest, RoleNotAllowed
 from roomserver.model import Participant, Role, SessionState, id_last4, new_id
 from roomserver.rules import check_seat
 from roomserver.workflow import Phase
-from signaling.api import SERVICES, bearer_grants, participant_url
+from signaling.api import SEATS, SERVICES, bearer_grants, participant_url
 from signaling.workflow import state_json
 
 MAX_IMPORT = 30
@@ -90,6 +90,13 @@ async def import_experts(request: web.Request) -> web.Response:
         )
     await services.store.add_experts(experts)
     services.workflow.forget(session_id)  # the roster changed: rebuilt on next use
+    room = services.rooms.find(session_id)
+    seats = request.app.get(SEATS)
+    if room is not None:
+        # Experts already online see the newcomers in the roster and in the grid.
+        await services.rooms.refresh_roster(room)
+        if seats is not None:
+            await seats.roster_reloaded(room)
     await services.events.append(
         "experts_imported",
         {

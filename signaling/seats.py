@@ -293,6 +293,10 @@ class SeatNamespace(socketio.AsyncNamespace):
         )
         await self.disconnect(previous.sid)
 
+    async def roster_reloaded(self, room: Room) -> None:
+        """The roster was read again (experts imported): every seat gets it."""
+        await self._push_roster(room)
+
     async def expert_replaced(self, room: Room, expert_id: str) -> None:
         """An expert gave their seat to a replacement: a connection of theirs is ended, and
         everyone gets the new roster."""

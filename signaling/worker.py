@@ -297,6 +297,12 @@ class Worker:
             data = await asyncio.to_thread(jpeg, picture)
         return {"evidence": await self._evidence(room, stem, data)}
 
+    async def on_set_tiles(self, session_id: str, tiles: list[dict[str, str]]) -> None:
+        """The roster changed (experts imported into a live room): the grid's tiles again."""
+        room = self._room(session_id)
+        room.media.set_tiles([TileSpec(t["key"], t["label"]) for t in tiles])
+        room.labels = {t["key"]: t["label"] for t in tiles}
+
     async def on_set_online(self, session_id: str, seats: list[str]) -> None:
         """Which seats are connected (for the grid's placeholders and the room cameras)."""
         room = self._room(session_id)

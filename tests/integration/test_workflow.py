@@ -29,6 +29,7 @@ from roomserver.letters import COMMITMENT_SHA256
 from roomserver.model import Participant, Role, SessionState
 from signaling.seatclient import SyntheticSeat
 from signaling.tokens import load_or_create_key
+from signaling.workers import InProcessWorker
 from signaling.workflow import WorkflowService
 from tests import polling
 from tests.integration.conftest import RunningServer
@@ -410,9 +411,23 @@ async def test_experts_are_imported_before_check_in_and_a_withdrawn_expert_is_re
             assert r.status == 400 and "身份证号" in (await r.json())["detail"]
         async with http.post(url, json={"experts": [drawn, drawn]}, headers=bearer(admin)) as r:
             assert r.status == 400  # the same seat twice: nothing is stored
-        async with http.post(url, json={"experts": [drawn]}, headers=bearer(admin)) as r:
-            assert r.status == 201
-            (imported,) = (await r.json())["experts"]
+        # An expert already online sees the newcomer in the roster, and the grid gets a tile.
+        async with SyntheticSeat(
+            server.base_url,
+            server.token(server.experts[0]),
+            camera=CounterVideoTrack((90, 90, 90)),
+            decode=False,
+            name="early",
+        ) as early:
+            async with http.post(url, json={"experts": [drawn]}, headers=bearer(admin)) as r:
+                assert r.status == 201
+                (imported,) = (await r.json())["experts"]
+            await early.wait_roster(
+                lambda r: any(s["expert_name"] == "钱卫东" for s in r["seats"]), 10
+            )
+            worker = server.services.workers.workers[0]
+            assert isinstance(worker, InProcessWorker) and worker.worker is not None
+            assert f"{main}:4" in worker.worker.rooms[session_id].labels
         assert imported["id_last4"] == "123X" and "/seat?token=" in imported["url"]
         async with http.post(url, json={"experts": [drawn]}, headers=bearer(admin)) as r:
             assert r.status == 400  # the seat is taken now
