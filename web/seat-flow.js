@@ -59,7 +59,9 @@ export class SeatFlow {
     this.names = new Map(); // expert id → name, from the roster
     this.labels = new Map(); // expert id → seat label
     this.keyRegistered = false;
+    this.registering = false;
     this.busy = false;
+    this.error = ""; // the last refusal, shown under the card
     this.report = null; // {sha256, url} once read and checked here
     this.pad = null;
   }
