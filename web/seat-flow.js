@@ -85,10 +85,10 @@ export class SeatFlow {
     this.state = state;
     if (happened && happened.kind === "notice") this.notice(happened.data.text);
     if (happened && happened.kind === "election_tied") {
-      this.notice(`组长推选票数相同，进入第 ${happened.data.next_round} 轮投票。`);
+      this.notice(`组长推选票数相同，进入第 ${happened.data.next_round} 轮投票。`, "推选组长");
     }
-    if (happened && happened.kind === "evaluation_paused") this.notice(`评审已暂停：${happened.data.reason}。请在席等候。`);
-    if (happened && happened.kind === "evaluation_resumed") this.notice("评审已恢复。");
+    if (happened && happened.kind === "evaluation_paused") this.notice(`评审已暂停：${happened.data.reason}。请在席等候。`, "评审暂停");
+    if (happened && happened.kind === "evaluation_resumed") this.notice("评审已恢复。", "评审恢复");
     if (happened && happened.kind === "report_replaced") this.report = null;
     this.render();
     this.ensureKey();
@@ -136,8 +136,9 @@ export class SeatFlow {
     }
   }
 
-  notice(text) {
+  notice(text, title = "主持人通知") {
     const layer = $("#notice-layer");
+    $("#notice-title").textContent = title;
     $("#notice-text").textContent = text;
     layer.hidden = false;
   }
