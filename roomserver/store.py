@@ -98,6 +98,19 @@ def _participant(row: ParticipantRow) -> Participant:
     )
 
 
+def _participant_row(p: Participant) -> ParticipantRow:
+    return ParticipantRow(
+        id=p.id,
+        session_id=p.session_id,
+        role=p.role.value,
+        name=p.name,
+        venue_id=p.venue_id,
+        seat_no=p.seat_no,
+        id_last4=p.id_last4,
+        replaced_by=p.replaced_by,
+    )
+
+
 def _event(row: EventRow) -> Event:
     return Event(
         seq=row.seq,
@@ -211,16 +224,7 @@ class SqlStore:
 
     async def add_participant(self, p: Participant) -> None:
         """Store a participant; InvalidRequest if the seat is taken or references are unknown."""
-        row = ParticipantRow(
-            id=p.id,
-            session_id=p.session_id,
-            role=p.role.value,
-            name=p.name,
-            venue_id=p.venue_id,
-            seat_no=p.seat_no,
-            id_last4=p.id_last4,
-            replaced_by=p.replaced_by,
-        )
+        row = _participant_row(p)
         refused = "参与人员编号重复或评标场次、评标室不存在"
         if p.seat_no is not None:
             async with self._db() as db:
@@ -240,18 +244,7 @@ class SqlStore:
 
     async def add_experts(self, experts: list[Participant]) -> None:
         """Store a drawn roster in one transaction: every expert, or none if a seat is taken."""
-        rows = [
-            ParticipantRow(
-                id=p.id,
-                session_id=p.session_id,
-                role=p.role.value,
-                name=p.name,
-                venue_id=p.venue_id,
-                seat_no=p.seat_no,
-                id_last4=p.id_last4,
-            )
-            for p in experts
-        ]
+        rows = [_participant_row(p) for p in experts]
         await self._insert(*rows, refused="机位已安排给其他专家，或评标室不存在")
 
     async def replace_expert(self, expert_id: str, replacement: Participant) -> None:
@@ -276,17 +269,7 @@ class SqlStore:
             # The seat is freed before the replacement takes it (the unique key is checked
             # per statement).
             await db.flush()
-            db.add(
-                ParticipantRow(
-                    id=replacement.id,
-                    session_id=replacement.session_id,
-                    role=replacement.role.value,
-                    name=replacement.name,
-                    venue_id=replacement.venue_id,
-                    seat_no=replacement.seat_no,
-                    id_last4=replacement.id_last4,
-                )
-            )
+            db.add(_participant_row(replacement))
             try:
                 await db.commit()
             except IntegrityError as exc:

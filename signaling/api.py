@@ -69,6 +69,17 @@ def bearer_grants(request: web.Request) -> Grants:
     return request.app[SERVICES].tokens.verify(token.strip())
 
 
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The request's body as a JSON object; InvalidRequest otherwise."""
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise InvalidRequest("请求体必须是 JSON") from exc
+    if not isinstance(body, dict):
+        raise InvalidRequest("请求体必须是 JSON 对象")
+    return body
+
+
 async def healthz(request: web.Request) -> web.Response:
     """Liveness and readiness: the database answers."""
     services = request.app[SERVICES]

@@ -21,9 +21,11 @@ from typing import Any
 from aiohttp import web
 
 from recorder.accesslog import ACCESS_LOG, AccessLog
-from recorder.archive import is_sealed, list_parts
+from recorder.archive import EVENTS, JOURNAL, is_sealed, list_parts
 from recorder.catalog import SEGMENT_TYPES, Catalog, read_catalog
+from recorder.documents import DOCUMENTS_DIR
 from recorder.export import export_archive
+from recorder.seal import MANIFEST_JSON
 from recorder.verify import verify_archive
 from roomserver.access import (
     PARTY_ROLES,
@@ -35,7 +37,7 @@ from roomserver.access import (
 )
 from roomserver.errors import InvalidRequest, NotFound, NotYourRoom, RoleNotAllowed, RoomError
 from roomserver.model import Role, Session
-from signaling.api import PAGE_HEADERS, SERVICES, WEB_DIR, bearer_grants
+from signaling.api import PAGE_HEADERS, SERVICES, WEB_DIR, bearer_grants, json_object
 from signaling.services import Services
 from signaling.tokens import Grants
 
@@ -75,6 +77,7 @@ class Playback:
         self.log = AccessLog(services.config.data_dir / ACCESS_LOG)
         self._verified: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
         self.exports: dict[str, ExportJob] = {}
+        self._catalogs: dict[str, tuple[tuple[Any, ...], Catalog]] = {}
 
     async def record(self, kind: str, grants: Grants, **data: Any) -> None:
         """One line of the access log, on disk before the access is served."""
@@ -82,27 +85,30 @@ class Playback:
             self.log.record, kind, grants.participant_id, role=str(grants.role), **data
         )
 
-    async def scope(self, grants: Grants, session_id: str, catalog: Catalog) -> Scope:
-        store = self.services.store
-        viewer = Viewer(grants.participant_id, grants.role, grants.session_id)
-        if grants.role == Role.SUPERVISOR and grants.session_id is None:
-            events = [
-                {"kind": e.kind, "actor": e.actor} for e in await store.list_events(session_id)
-            ]
-        else:
-            events = catalog.events
+    def scope(self, grants: Grants, catalog: Catalog) -> Scope:
+        """What the bearer may see of the archive, judged on its own record (who supervised it,
+        its workflow phases); NotYourRoom when nothing."""
         return archive_scope(
-            viewer,
-            session_id,
-            events,
+            Viewer(grants.participant_id, grants.role, grants.session_id),
+            catalog.session_id,
+            catalog.events,
             party_phases=self.services.config.party_phases,
             end=catalog.end or time.time(),
         )
 
     async def catalog(self, session_id: str) -> Catalog:
-        if not session_id.isalnum() or not (self.root / session_id).is_dir():
+        """The archive's catalog, read again only when its parts changed: the player asks for
+        every segment, in ranges, and each request is checked against it."""
+        folder = self.root / session_id
+        if not session_id.isalnum() or not folder.is_dir():
             raise NotFound("没有该场评标的归档")
-        return await asyncio.to_thread(read_catalog, self.root / session_id)
+        key = await asyncio.to_thread(_catalog_key, folder)
+        cached = self._catalogs.get(session_id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        catalog = await asyncio.to_thread(read_catalog, folder)
+        self._catalogs[session_id] = (key, catalog)
+        return catalog
 
     async def verification(self, session_id: str, *, run: bool) -> dict[str, Any] | None:
         """The last verification of an archive that has not changed since; run it if asked."""
@@ -135,6 +141,22 @@ class Playback:
         self.log.close()
 
 
+def _catalog_key(folder: Path) -> tuple[Any, ...]:
+    """Changes when what the catalog is read from does: the parts, their manifests, journals
+    and event logs, and the documents (sizes and change times)."""
+    key: list[Any] = []
+    for _number, part in list_parts(folder):
+        for name in (MANIFEST_JSON, JOURNAL, EVENTS):
+            path = part / name
+            if path.exists():
+                stat = path.stat()
+                key.append((part.name, name, stat.st_size, stat.st_ctime_ns))
+    documents = folder / DOCUMENTS_DIR
+    if documents.is_dir():
+        key.append(("documents", documents.stat().st_mtime_ns, len(list(documents.iterdir()))))
+    return tuple(key)
+
+
 def _stamp(folder: Path) -> tuple[int, int, int]:
     """Changes when the archive does: its files, their sizes and their latest change time
     (ctime, which no program can set back, so a byte changed in place is noticed too)."""
@@ -150,6 +172,14 @@ def _grants(request: web.Request) -> Grants:
     if token is not None:
         return request.app[SERVICES].tokens.verify(token)
     return bearer_grants(request)
+
+
+async def _opened(request: web.Request) -> tuple[Playback, Grants, Catalog, Scope]:
+    """The archive a request names, who asks, and what they may see of it."""
+    playback = request.app[PLAYBACK]
+    grants = _grants(request)
+    catalog = await playback.catalog(request.match_info["session_id"])
+    return playback, grants, catalog, playback.scope(grants, catalog)
 
 
 def _session_json(session: Session | None, session_id: str) -> dict[str, Any]:
@@ -193,7 +223,7 @@ async def list_archives(request: web.Request) -> web.Response:
     for session_id in names:
         catalog = await playback.catalog(session_id)
         try:
-            await playback.scope(grants, session_id, catalog)
+            playback.scope(grants, catalog)
         except RoomError:
             continue
         session = await _session(services, session_id)
@@ -240,11 +270,8 @@ async def list_archives(request: web.Request) -> web.Response:
 async def archive_detail(request: web.Request) -> web.Response:
     """``GET /api/archive/sessions/{id}``: the catalog for the player, cut to the viewer's scope."""
     services = request.app[SERVICES]
-    playback = request.app[PLAYBACK]
-    grants = _grants(request)
-    session_id = request.match_info["session_id"]
-    catalog = await playback.catalog(session_id)
-    scope = await playback.scope(grants, session_id, catalog)
+    playback, grants, catalog, scope = await _opened(request)
+    session_id = catalog.session_id
     body = catalog.as_json()
     body["scope"] = {"whole": scope.whole, "windows": list(scope.windows)}
     body["tracks"] = [
@@ -306,12 +333,9 @@ def _event_visible(event: dict[str, Any], scope: Scope) -> bool:
 async def archive_file(request: web.Request) -> web.StreamResponse:
     """``GET /api/archive/sessions/{id}/files/{path}``: a segment, picture or document the
     catalog lists and the scope covers, with range requests (the player seeks through them)."""
-    playback = request.app[PLAYBACK]
-    grants = _grants(request)
-    session_id = request.match_info["session_id"]
+    playback, grants, catalog, scope = await _opened(request)
+    session_id = catalog.session_id
     rel = request.match_info["path"]
-    catalog = await playback.catalog(session_id)
-    scope = await playback.scope(grants, session_id, catalog)
     path = catalog.resolve(playback.root, rel)
     if path is None or not _file_in_scope(catalog, scope, rel):
         raise NotFound("没有该文件")
@@ -341,11 +365,9 @@ def _file_in_scope(catalog: Catalog, scope: Scope, rel: str) -> bool:
 
 async def verify_route(request: web.Request) -> web.Response:
     """``POST /api/archive/sessions/{id}/verify``: check the archive now (whole-scope viewers)."""
-    playback = request.app[PLAYBACK]
-    grants = _grants(request)
-    session_id = request.match_info["session_id"]
-    catalog = await playback.catalog(session_id)
-    if await playback.scope(grants, session_id, catalog) != WHOLE:
+    playback, grants, catalog, scope = await _opened(request)
+    session_id = catalog.session_id
+    if scope != WHOLE:
         raise NotYourRoom("只有可调阅全部档案的人员可以校验")
     await playback.record("archive_verified", grants, session=session_id)
     return web.json_response(await playback.verification(session_id, run=True))
@@ -354,11 +376,9 @@ async def verify_route(request: web.Request) -> web.Response:
 async def start_export(request: web.Request) -> web.Response:
     """``POST /api/archive/sessions/{id}/export``: write the evidence package in the background."""
     services = request.app[SERVICES]
-    playback = request.app[PLAYBACK]
-    grants = _grants(request)
-    session_id = request.match_info["session_id"]
-    catalog = await playback.catalog(session_id)
-    if await playback.scope(grants, session_id, catalog) != WHOLE:
+    playback, grants, catalog, scope = await _opened(request)
+    session_id = catalog.session_id
+    if scope != WHOLE:
         raise NotYourRoom("只有可调阅全部档案的人员可以导出证据包")
     await asyncio.to_thread(_remove_old_packages, services.config.data_dir / EXPORTS_DIR)
     job_id = secrets.token_hex(8)
@@ -457,11 +477,8 @@ async def party_link(request: web.Request) -> web.Response:
         raise RoleNotAllowed("只有档案管理员可以授权招标人、投标人调阅")
     session_id = request.match_info["session_id"]
     await playback.catalog(session_id)  # NotFound for an unknown archive
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise InvalidRequest("请求体必须是 JSON") from exc
-    role, name = (body.get("role"), body.get("name")) if isinstance(body, dict) else (None, None)
+    body = await json_object(request)
+    role, name = body.get("role"), body.get("name")
     if role not in (Role.TENDERER, Role.BIDDER):
         raise InvalidRequest("role 必须是 tenderer（招标人）或 bidder（投标人）")
     if not isinstance(name, str) or not name.strip() or len(name) > 64:

@@ -12,20 +12,10 @@ from roomserver.errors import InvalidRequest, RoleNotAllowed
 from roomserver.model import Participant, Role, SessionState, id_last4, new_id
 from roomserver.rules import check_seat
 from roomserver.workflow import Phase
-from signaling.api import SEATS, SERVICES, bearer_grants, participant_url
+from signaling.api import SEATS, SERVICES, bearer_grants, json_object, participant_url
 from signaling.workflow import state_json
 
 MAX_IMPORT = 30
-
-
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise InvalidRequest("请求体必须是 JSON") from exc
-    if not isinstance(body, dict):
-        raise InvalidRequest("请求体必须是 JSON 对象")
-    return body
 
 
 def _expert_json(p: Participant, url: str) -> dict[str, Any]:
@@ -55,7 +45,7 @@ async def import_experts(request: web.Request) -> web.Response:
     assert services.workflow is not None
     if (await services.workflow.state(session_id)).phase != Phase.SCHEDULED:
         raise InvalidRequest("签到开始后不能再导入专家；请使用替换专家")
-    body = await _json_object(request)
+    body = await json_object(request)
     entries = body.get("experts")
     if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_IMPORT:
         raise InvalidRequest(f"experts 必须是 1 到 {MAX_IMPORT} 名专家的列表")
@@ -122,7 +112,7 @@ async def replace_expert(request: web.Request) -> web.Response:
     to the expert newly drawn; the answer has the new expert's seat link."""
     services = request.app[SERVICES]
     grants = bearer_grants(request)
-    body = await _json_object(request)
+    body = await json_object(request)
     name, number, reason = body.get("name"), body.get("id_number"), body.get("reason")
     if not isinstance(name, str) or not name.strip() or len(name) > 64:
         raise InvalidRequest("请填写替补专家的姓名")
@@ -165,12 +155,7 @@ async def door_access(request: web.Request) -> web.Response:
     if grants.role != Role.ADMIN and not (grants.role == Role.DOOR and grants.venue_id == venue_id):
         raise RoleNotAllowed("只有该评标室的门禁系统可以上报门禁记录")
     venue = await services.store.get_venue(venue_id)
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise InvalidRequest("请求体必须是 JSON") from exc
-    if not isinstance(body, dict):
-        raise InvalidRequest("请求体必须是 JSON 对象")
+    body = await json_object(request)
     name, direction, card = body.get("name"), body.get("direction"), body.get("card")
     if not isinstance(name, str) or not name.strip() or len(name) > 64:
         raise InvalidRequest("name 必须是 1 到 64 个字符的姓名")

@@ -8,12 +8,9 @@
 
 import { $, el, queryParams } from "/static/common.js";
 import { SyncPlayer, TrackPlayer } from "/static/archive-player.js";
+import { EVENT_LABELS, ROLE_LABELS, WORKFLOW_LABELS } from "/static/labels.js";
 
 const token = queryParams().get("token") || "";
-const ROLE_LABELS = {
-  archivist: "档案管理员", auditor: "审计人员", supervisor: "监督人员", admin: "管理员",
-  tenderer: "招标人", bidder: "投标人",
-};
 const KIND_LABELS = { camera: "摄像头", microphone: "麦克风", desktop: "桌面" };
 // Timeline marks: the kinds of the record, in groups that can be shown or hidden.
 const GROUPS = [
@@ -23,23 +20,6 @@ const GROUPS = [
   { id: "presence", label: "进出与连接", color: "#1e9a56", kinds: ["seat_connected", "seat_disconnected", "seat_joined", "seat_left", "door_access"] },
   { id: "record", label: "录制", color: "#5f6f82", kinds: ["recording_started", "recording_sealed", "recording_gap", "recording_interrupted", "session_ended", "media_restarted"] },
 ];
-const HAPPENED = {
-  check_in_opened: "开始签到", expert_checked_in: "身份核验通过", commitment_accepted: "签署承诺书",
-  expert_withdrew: "申请回避", expert_replaced: "替换专家", signing_key_registered: "登记签名密钥",
-  election_started: "开始推选组长", ballot_cast: "投票", election_tied: "票数相同，重新投票",
-  leader_elected: "组长产生", motion_opened: "发起表决", motion_vote: "表决", motion_closed: "表决结束",
-  signing_started: "评标报告提交签署", report_replaced: "评标报告更换", report_signed: "签署评标报告",
-  end_instruction: "评审结束指令", evaluation_paused: "暂停评审", evaluation_resumed: "恢复评审",
-  notice: "通知", incident_opened: "登记异常情况", incident_handled: "异常处理", incident_closed: "异常处理完毕",
-};
-const EVENT_LABELS = {
-  warning_started: "预警", warning_ended: "预警解除", identity_snapshot: "拍照核验",
-  supervision_started: "监督查看", supervision_ended: "监督结束", supervision_note: "监督记录",
-  supervision_warning: "监督提醒", warning_acknowledged: "专家已知悉提醒",
-  seat_connected: "机位连接", seat_disconnected: "机位断开", seat_joined: "进入评标室", seat_left: "离开评标室",
-  door_access: "门禁记录", recording_started: "开始录制", recording_sealed: "录制封存", recording_gap: "录制中断",
-  recording_interrupted: "录制中断", session_ended: "评标结束", media_restarted: "媒体服务恢复",
-};
 
 const app = { session: null, player: null, t0: 0, duration: 0, hidden: new Set(), marks: [] };
 
@@ -82,7 +62,7 @@ function describe(event, people) {
   const name = (id) => (people[id] || {}).name || "";
   if (event.kind === "workflow") {
     const x = d.details || {};
-    const parts = [HAPPENED[d.happened] || d.happened];
+    const parts = [WORKFLOW_LABELS[d.happened] || d.happened];
     if (x.expert && !["leader_elected", "election_tied"].includes(d.happened)) parts.push(name(x.expert));
     if (x.leader) parts.push(`组长：${name(x.leader)}`);
     for (const key of ["title", "reason", "text", "description", "handling"]) if (x[key]) parts.push(x[key]);

@@ -7,36 +7,13 @@
 
 import { io } from "/vendor/socket.io-client/socket.io.esm.min.js";
 import { $, el, KIND_LABELS, VENUE_KIND_LABELS, formatTime, queryParams } from "/static/common.js";
+import { EVENT_LABELS, ROLE_LABELS, WORKFLOW_LABELS } from "/static/labels.js";
 
 const token = queryParams().get("token") || "";
-const ROLE_LABELS = {
-  host: "主持人", staff: "工作人员", witness: "见证人", supervisor: "监督人员",
-  archivist: "档案管理员", admin: "管理员", expert: "评标专家",
-};
 const PHASES = [
   ["scheduled", "未开始"], ["check_in", "签到"], ["election", "推选组长"],
   ["evaluation", "评审"], ["signing", "签署报告"], ["ended", "已结束"],
 ];
-const HAPPENED_LABELS = {
-  check_in_opened: "开始签到", expert_checked_in: "身份核验通过", commitment_accepted: "签署承诺书",
-  expert_withdrew: "申请回避", expert_replaced: "替换专家", signing_key_registered: "登记签名密钥",
-  election_started: "开始推选组长", ballot_cast: "投票", election_tied: "票数相同，重新投票",
-  leader_elected: "组长产生", motion_opened: "发起表决", motion_vote: "表决", motion_closed: "表决结束",
-  signing_started: "评标报告提交签署", report_replaced: "评标报告更换", report_signed: "签署评标报告",
-  end_instruction: "评审结束指令", evaluation_paused: "暂停评审", evaluation_resumed: "恢复评审",
-  notice: "通知", incident_opened: "登记异常情况", incident_handled: "异常处理", incident_closed: "异常处理完毕",
-};
-const EVENT_LABELS = {
-  seat_connected: "机位连接", seat_joined: "进入评标室", seat_left: "离开评标室", seat_disconnected: "机位断开",
-  seat_replaced: "机位在其他设备登录", media_negotiated: "音视频接通", media_restarted: "媒体服务恢复", media_moved: "媒体迁移",
-  recording_started: "开始录制", recording_sealed: "录制封存", recording_gap: "录制中断", recording_interrupted: "录制中断",
-  identity_snapshot: "拍照核验", warning_started: "预警", warning_ended: "预警解除", room_camera: "全景摄像机",
-  supervision_started: "监督查看", supervision_ended: "监督结束", supervision_note: "监督记录",
-  supervision_warning: "监督提醒", warning_acknowledged: "专家已知悉提醒", session_ended: "评标结束",
-  request_refused: "操作被拒绝", console_opened: "打开控制台", console_closed: "关闭控制台",
-  wall_opened: "打开监督墙", wall_closed: "关闭监督墙", connect_refused: "连接被拒绝", token_issued: "发放登录链接",
-  door_access: "门禁记录", experts_imported: "导入专家名单",
-};
 
 const app = { hello: null, roster: null, workflow: null, people: new Map(), activity: [], arrivals: new Map(), pendingExpert: null };
 
@@ -92,7 +69,7 @@ function describe(event) {
   const d = event.data || {};
   if (event.kind === "workflow") {
     const x = d.details || {};
-    const label = HAPPENED_LABELS[d.happened] || d.happened;
+    const label = WORKFLOW_LABELS[d.happened] || d.happened;
     const parts = [label];
     // The last voter of a round is not news; the result is.
     if (x.expert && !["leader_elected", "election_tied"].includes(d.happened)) parts.push(nameOf(x.expert));

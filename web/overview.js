@@ -1,10 +1,7 @@
 // Session overview: who is seated where and online, refreshed every few seconds.
 import { $, el, KIND_LABELS, VENUE_KIND_LABELS, formatTime, queryParams } from "/static/common.js";
+import { ROLE_LABELS } from "/static/labels.js";
 
-const ROLE_LABELS = {
-  host: "主持人", staff: "工作人员", witness: "见证人", supervisor: "监督人员",
-  archivist: "档案管理员", admin: "管理员", expert: "评标专家",
-};
 const REFRESH_MS = 3000;
 const token = queryParams().get("token") || "";
 

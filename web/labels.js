@@ -1,0 +1,32 @@
+// Chinese names of what the session's record holds, for the pages that list it (console, archive).
+
+/** Who people are (the ``role`` of a token). */
+export const ROLE_LABELS = Object.freeze({
+  expert: "评标专家", host: "主持人", staff: "工作人员", witness: "见证人", supervisor: "监督人员",
+  archivist: "档案管理员", auditor: "审计人员", admin: "管理员", tenderer: "招标人", bidder: "投标人",
+  door: "门禁系统",
+});
+
+/** The steps of the committee's workflow (the ``happened`` of a ``workflow`` event). */
+export const WORKFLOW_LABELS = Object.freeze({
+  check_in_opened: "开始签到", expert_checked_in: "身份核验通过", commitment_accepted: "签署承诺书",
+  expert_withdrew: "申请回避", expert_replaced: "替换专家", signing_key_registered: "登记签名密钥",
+  election_started: "开始推选组长", ballot_cast: "投票", election_tied: "票数相同，重新投票",
+  leader_elected: "组长产生", motion_opened: "发起表决", motion_vote: "表决", motion_closed: "表决结束",
+  signing_started: "评标报告提交签署", report_replaced: "评标报告更换", report_signed: "签署评标报告",
+  end_instruction: "评审结束指令", evaluation_paused: "暂停评审", evaluation_resumed: "恢复评审",
+  notice: "通知", incident_opened: "登记异常情况", incident_handled: "异常处理", incident_closed: "异常处理完毕",
+});
+
+/** Every other kind of event of the record. */
+export const EVENT_LABELS = Object.freeze({
+  seat_connected: "机位连接", seat_joined: "进入评标室", seat_left: "离开评标室", seat_disconnected: "机位断开",
+  seat_replaced: "机位在其他设备登录", media_negotiated: "音视频接通", media_restarted: "媒体服务恢复", media_moved: "媒体迁移",
+  recording_started: "开始录制", recording_sealed: "录制封存", recording_gap: "录制中断", recording_interrupted: "录制中断",
+  identity_snapshot: "拍照核验", warning_started: "预警", warning_ended: "预警解除", room_camera: "全景摄像机",
+  supervision_started: "监督查看", supervision_ended: "监督结束", supervision_note: "监督记录",
+  supervision_warning: "监督提醒", warning_acknowledged: "专家已知悉提醒", session_ended: "评标结束",
+  request_refused: "操作被拒绝", console_opened: "打开控制台", console_closed: "关闭控制台",
+  wall_opened: "打开监督墙", wall_closed: "关闭监督墙", connect_refused: "连接被拒绝", token_issued: "发放登录链接",
+  door_access: "门禁记录", experts_imported: "导入专家名单",
+});
