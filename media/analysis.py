@@ -24,6 +24,7 @@ import av
 import cv2
 import numpy as np
 
+from media.decode import CameraDecoder
 from roomserver.warnings import (
     CameraObservation,
     RoomCameraRules,
@@ -172,7 +173,8 @@ class RoomAnalysis:
         self._base_interval = interval_s
         self._width = width
         self._max_share = max_share
-        self._latest: dict[str, av.VideoFrame] = {}
+        # Seat -> its latest picture, or the decoder that holds it.
+        self._latest: dict[str, av.VideoFrame | CameraDecoder] = {}
         self._seats: dict[str, _Seat] = {}
         # Room camera key -> its latest keyframe and codec.
         self._keyframes: dict[str, tuple[bytes, str]] = {}
@@ -212,6 +214,14 @@ class RoomAnalysis:
         """The seat's latest decoded camera picture (called for every frame: only stored)."""
         self._latest[seat] = frame
 
+    def watch(self, seat: str, camera: CameraDecoder) -> None:
+        """Sample the seat's pictures from `camera`, whichever is newest when a sample is due."""
+        self._latest[seat] = camera
+
+    def _picture(self, seat: str) -> av.VideoFrame | None:
+        entry = self._latest.get(seat)
+        return entry.picture if isinstance(entry, CameraDecoder) else entry
+
     def room_camera_keyframe(self, camera: str, data: bytes, codec: str = "VP8") -> None:
         """A keyframe of a room camera, VP8 or H.264 with its SPS/PPS in front (only keyframes:
         they decode on their own)."""
@@ -239,11 +249,11 @@ class RoomAnalysis:
 
     def has_picture(self, seat: str) -> bool:
         """Whether a picture of the seat's camera is there to be taken."""
-        return seat in self._latest
+        return self._picture(seat) is not None
 
     async def snapshot(self, seat: str) -> bytes | None:
         """A JPEG of the seat's latest camera picture, if it has one."""
-        frame = self._latest.get(seat)
+        frame = self._picture(seat)
         if frame is None or self._executor is None:
             return None
         loop = asyncio.get_running_loop()
@@ -268,7 +278,7 @@ class RoomAnalysis:
             for seat in seats:
                 slot_start = loop.time()
                 # A seat whose camera sends nothing new is sampled again: its picture is frozen.
-                frame = self._latest.get(seat)
+                frame = self._picture(seat)
                 keyframe = self._keyframes.get(seat)
                 if frame is not None or keyframe is not None:
                     started = time.perf_counter()

@@ -17,6 +17,7 @@ import av
 import numpy as np
 
 from media.config import MediaConfig
+from media.decode import CameraDecoder
 from media.fanout import PacketFanout, PacketTrack
 from media.labels import TextOverlay, find_cjk_font, load_font
 
@@ -120,7 +121,8 @@ class GridCompositor:
         self._width = config.grid_width
         self._height = config.grid_height
         self._tiles: list[TileSpec] = []
-        self._latest: dict[str, av.VideoFrame] = {}
+        # Seat -> its latest picture, or the decoder that holds its pending camera frames.
+        self._latest: dict[str, av.VideoFrame | CameraDecoder] = {}
         self._overlays: dict[str, TextOverlay] = {}
         self._placeholders: dict[tuple[str, int], TextOverlay] = {}
         self._online: set[str] = set()
@@ -179,8 +181,9 @@ class GridCompositor:
         """Set the tiles in display order (the room roster)."""
         self._tiles = list(tiles)
         keys = {t.key for t in self._tiles}
-        for key in list(self._latest):
-            if key not in keys:
+        for key, entry in list(self._latest.items()):
+            # A seat's camera stays attached: it may be in the next roster again.
+            if key not in keys and not isinstance(entry, CameraDecoder):
                 del self._latest[key]
         # Label strips depend on tile size, which depends on the tile count.
         self._overlays.clear()
@@ -193,6 +196,11 @@ class GridCompositor:
     def update_frame(self, key: str, frame: av.VideoFrame) -> None:
         """The latest decoded camera frame of seat `key`; older ones are simply replaced."""
         self._latest[key] = frame
+
+    def set_source(self, key: str, camera: CameraDecoder) -> None:
+        """Take seat `key`'s pictures from `camera`: its frames are decoded in the grid's thread,
+        all of them in order, whenever a grid picture is composed."""
+        self._latest[key] = camera
 
     def clear_frame(self, key: str) -> None:
         """Seat `key` has no camera picture any more (left, or camera ended)."""
@@ -225,7 +233,7 @@ class GridCompositor:
         next_due = loop.time()
         while True:
             tiles = list(self._tiles)
-            frames = {t.key: self._latest.get(t.key) for t in tiles}
+            frames = dict(self._latest)
             online = frozenset(self._online)
             now = time.time()
             force = self._force_keyframe or (
@@ -284,12 +292,16 @@ class GridCompositor:
     def _compose_and_encode(
         self,
         tiles: list[TileSpec],
-        frames: dict[str, av.VideoFrame | None],
+        sources: dict[str, av.VideoFrame | CameraDecoder],
         online: frozenset[str],
         now: float,
         pts: int,
         force_keyframe: bool,
     ) -> list[av.Packet]:
+        frames: dict[str, av.VideoFrame | None] = {}
+        for key, source in sources.items():
+            # Every attached camera is decoded, shown or not: its next frames depend on these.
+            frames[key] = source.decode_pending() if isinstance(source, CameraDecoder) else source
         canvas = self.compose(tiles, frames, now, online=online)
         frame = av.VideoFrame.from_ndarray(canvas, format="yuv420p")
         self.last_picture = frame

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import Sequence
-
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from collections.abc import Callable, Sequence
 
 from media.analysis import RoomAnalysis
 from media.config import MediaConfig
+from media.decode import CameraDecoder, MicrophoneDecoder
 from media.fanout import PacketTrack
 from media.forward import SeatForwards
 from media.grid import GridCompositor, TileSpec
@@ -21,12 +18,13 @@ from roomserver.warnings import WarningThresholds
 logger = logging.getLogger(__name__)
 
 # Which incoming track kinds are decoded: the grid needs cameras, the mixer microphones.
-# Desktops are only forwarded and recorded (decoding costs what nobody looks at).
+# Desktops are only forwarded and recorded (decoding costs what nobody looks at). Decoding is
+# done where the picture or sound is used (media.decode), never by aiortc's decoder threads.
 DECODED_ROLES = frozenset({"camera", "microphone"})
 
 
 class RoomMedia:
-    """Owns a room's grid compositor, audio mixer, camera analysis and the tasks feeding them."""
+    """Owns a room's grid compositor, audio mixer, camera analysis and their seat inputs."""
 
     def __init__(
         self, config: MediaConfig, *, name: str, warnings: WarningThresholds | None = None
@@ -46,7 +44,7 @@ class RoomMedia:
         self.mix = MixEncoder(self.mixer, name=name)
         self.mix_minus = MixMinusEncoder(self.mixer, name=name)
         self.forwards = SeatForwards()
-        self._inputs: dict[tuple[str, str], tuple[MediaStreamTrack, asyncio.Task[None]]] = {}
+        self._inputs: dict[tuple[str, str], CameraDecoder | MicrophoneDecoder] = {}
         self._closed = False
 
     async def start(self) -> None:
@@ -63,8 +61,8 @@ class RoomMedia:
         if self._closed:
             return
         self._closed = True
-        for key in list(self._inputs):
-            await self._stop_input(key)
+        for (seat, role), source in list(self._inputs.items()):
+            await self.detach(seat, role, source)
         if self.analysis is not None:
             await self.analysis.close()
         self.forwards.close()
@@ -88,22 +86,39 @@ class RoomMedia:
         """The seats connected now."""
         self.grid.set_online(seats)
 
-    async def attach(self, seat: str, role: str, track: MediaStreamTrack) -> None:
-        """Consume a decoded incoming track of `seat` (camera → grid, microphone → mix)."""
-        if role not in DECODED_ROLES:
-            raise ValueError(f"{role} tracks are not decoded by the room")
-        key = (seat, role)
-        await self._stop_input(key)
-        task = asyncio.create_task(
-            self._pump(seat, role, track), name=f"room-{self.name}-{seat}-{role}"
-        )
-        self._inputs[key] = (track, task)
+    def attach_camera(
+        self,
+        seat: str,
+        *,
+        request_keyframe: Callable[[], None],
+        on_drop: Callable[[int], None] | None = None,
+    ) -> CameraDecoder:
+        """A new camera input of `seat`: feed it the encoded frames; the grid decodes them."""
+        camera = CameraDecoder(request_keyframe=request_keyframe, on_drop=on_drop)
+        self._inputs[(seat, "camera")] = camera
+        self.grid.set_source(seat, camera)
+        if self.analysis is not None:
+            self.analysis.watch(seat, camera)
+        return camera
 
-    async def detach(self, seat: str, role: str, track: MediaStreamTrack) -> None:
-        """Stop consuming `track`; a newer track of the same seat and role is left alone."""
-        entry = self._inputs.get((seat, role))
-        if entry is not None and entry[0] is track:
-            await self._stop_input((seat, role))
+    def attach_microphone(self, seat: str) -> MicrophoneDecoder:
+        """A new microphone input of `seat`: feed it the encoded frames; they reach the mixer."""
+        microphone = MicrophoneDecoder(lambda frame: self.mixer.push(seat, frame))
+        self._inputs[(seat, "microphone")] = microphone
+        return microphone
+
+    async def detach(self, seat: str, role: str, source: CameraDecoder | MicrophoneDecoder) -> None:
+        """`source` of `seat` ended; a newer input of the same seat and role is left alone."""
+        if self._inputs.get((seat, role)) is not source:
+            return
+        del self._inputs[(seat, role)]
+        if role == "camera":
+            self.grid.clear_frame(seat)
+            if self.analysis is not None:
+                await self.analysis.camera_ended(seat)
+        else:
+            self.mixer.remove_source(seat)
+        logger.info("room %s: %s of seat %s ended", self.name, role, seat)
 
     def inputs(self) -> list[tuple[str, str]]:
         """The (seat, role) pairs being consumed now."""
@@ -120,38 +135,3 @@ class RoomMedia:
     def full_mix_track(self) -> PacketTrack:
         """A new listener of the whole room's sound, encoded once for all such listeners."""
         return self.mix.subscribe()
-
-    async def _stop_input(self, key: tuple[str, str]) -> None:
-        entry = self._inputs.pop(key, None)
-        if entry is None:
-            return
-        task = entry[1]
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
-            await asyncio.wait_for(task, timeout=2)
-
-    async def _pump(self, seat: str, role: str, track: MediaStreamTrack) -> None:
-        try:
-            while True:
-                frame = await track.recv()
-                if role == "camera":
-                    self.grid.update_frame(seat, frame)  # type: ignore[arg-type]
-                    if self.analysis is not None:
-                        self.analysis.update_frame(seat, frame)  # type: ignore[arg-type]
-                else:
-                    self.mixer.push(seat, frame)  # type: ignore[arg-type]
-        except MediaStreamError:
-            logger.info("room %s: %s of seat %s ended", self.name, role, seat)
-        finally:
-            entry = self._inputs.get((seat, role))
-            mine = entry is None or entry[1] is asyncio.current_task()
-            if mine:
-                # Only the current input of the seat clears its picture or sound.
-                if role == "camera":
-                    self.grid.clear_frame(seat)
-                    if self.analysis is not None:
-                        await self.analysis.camera_ended(seat)
-                else:
-                    self.mixer.remove_source(seat)
-            if entry is not None and entry[1] is asyncio.current_task():
-                del self._inputs[(seat, role)]

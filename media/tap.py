@@ -266,34 +266,3 @@ async def send_pli(receiver: RTCRtpReceiver) -> None:
     """Ask the remote sender of `receiver` for a keyframe (RTCP PLI) on each active SSRC."""
     for source in receiver.getSynchronizationSources():
         await receiver._send_rtcp_pli(source.source)
-
-
-DECODER_FACTORY_ATTR = "get_decoder"
-
-
-def single_threaded_decoders() -> None:
-    """Make aiortc's decoders decode with one thread each (process-wide; call once at start).
-
-    Left alone, libvpx decodes with a thread per core; a room decodes ten cameras at once, so
-    the threads of one decoder mostly wait for each other, and on a busy machine spin doing so
-    (the grid's encoder showed the same: 177 ms of CPU a frame with two threads on one core
-    against 7.6 ms with one). The decoders are made in aiortc's decoder thread through
-    ``aiortc.rtcrtpreceiver.get_decoder``, which is wrapped here.
-    """
-    from aiortc import rtcrtpreceiver
-
-    original = getattr(rtcrtpreceiver, DECODER_FACTORY_ATTR, None)
-    if original is None:
-        raise TapUnavailable("aiortc.rtcrtpreceiver has no get_decoder; aiortc is unsupported")
-    if getattr(original, "single_threaded", False):
-        return
-
-    def get_decoder(codec: Any) -> Any:
-        decoder = original(codec)
-        context = getattr(decoder, "codec", None)
-        if context is not None and not context.is_open:
-            context.thread_count = 1
-        return decoder
-
-    get_decoder.single_threaded = True  # type: ignore[attr-defined]
-    setattr(rtcrtpreceiver, DECODER_FACTORY_ATTR, get_decoder)

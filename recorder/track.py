@@ -1,7 +1,9 @@
 """One track's recorder: a bounded queue filled on the event loop, one writer thread, segments.
 
 The event loop only ever puts a frame on the queue (or drops it); the writer thread owns every
-file. Finished segments and gaps are handed back to the loop with ``call_soon_threadsafe``.
+file and takes the frames in batches (``write_batch_ms`` apart), so that a frame costs no
+thread wake-up. Finished segments and gaps are handed back to the loop with
+``call_soon_threadsafe``.
 """
 
 from __future__ import annotations
@@ -108,6 +110,9 @@ class TrackRecorder:
         self._suffix = segment_suffix(kind, codec)
         self._queue: queue.Queue[Any] = queue.Queue(config.max_queued_frames)
         self._flush_s = config.flush_interval_ms / 1000
+        self._batch_s = config.write_batch_ms / 1000
+        # Set to end the writer's pause between two batches at once (closing).
+        self._wake = threading.Event()
         # How long a silent track keeps its segment open. Closing costs video a keyframe (the
         # next segment must start on one), and a screen share pauses whenever the picture
         # holds still; while open, a crash loses only the frames of the unwritten cluster,
@@ -178,6 +183,7 @@ class TrackRecorder:
 
     async def _shutdown(self) -> None:
         self._accepting = False
+        self._wake.set()
         thread = self._thread
         if thread is not None and thread.is_alive():
             try:
@@ -272,6 +278,10 @@ class TrackRecorder:
                     log.exception("recorder %s: writer step failed", self.track_id)
                     if item is not None:
                         self._dropped_in_writer += 1
+                if item is not None and self._queue.empty():
+                    # The batch is written: let the next frames gather without waking us for
+                    # each one (the loop puts them while nobody waits on the queue).
+                    self._wake.wait(self._batch_s)
         finally:
             self._finish()
 

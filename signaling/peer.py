@@ -23,6 +23,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription, candidate_from_sdp
 
+from media.decode import CameraDecoder, MicrophoneDecoder
 from media.forward import FORWARDED_ROLES
 from media.room import DECODED_ROLES, RoomMedia
 from media.tap import EncodedFrame, ReceiverTap, hook_keyframe_requests, install_tap, send_pli
@@ -176,7 +177,7 @@ class PeerSession:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._own_tracks: list[MediaStreamTrack] = []
         self._taps: dict[str, ReceiverTap] = {}
-        self._attached: list[tuple[str, MediaStreamTrack]] = []
+        self._attached: list[tuple[str, CameraDecoder | MicrophoneDecoder]] = []
         self._forwarded: list[tuple[str, Callable[[], None]]] = []
         self._recorders: dict[str, TrackRecorder] = {}
         self._last_pli: dict[str, float] = {}
@@ -278,11 +279,8 @@ class PeerSession:
         return transceiver
 
     def _on_track(self, receiver: RTCRtpReceiver, track: MediaStreamTrack, role: str) -> None:
-        tap = install_tap(
-            receiver,
-            decode=role in DECODED_ROLES,
-            on_decoder_drop=lambda n: self._metrics.frames_dropped("decoder", n),
-        )
+        # aiortc's own decoder is never fed: the room decodes what it uses (media.decode).
+        tap = install_tap(receiver, decode=False)
         self._taps[role] = tap
         tap.set_request_keyframe(self._keyframe_requester(receiver, role))
         session = self._room.id
@@ -304,14 +302,27 @@ class PeerSession:
             forwards.set_source(seat, role, request)
             tap.add_sink(lambda frame: forwards.publish(seat, role, frame))
             self._forwarded.append((role, request))
+        attached: CameraDecoder | MicrophoneDecoder | None = None
         if role in DECODED_ROLES:
-            self._attached.append((role, track))
-            self._spawn(self._room.media.attach(seat, role, track), f"attach-{role}")
+            media = self._room.media
+            if role == "camera":
+                attached = media.attach_camera(
+                    seat,
+                    request_keyframe=self._keyframe_requester(receiver, role),
+                    on_drop=lambda n: self._metrics.frames_dropped("decoder", n),
+                )
+            else:
+                attached = media.attach_microphone(seat)
+            tap.add_sink(attached.push)
+            self._attached.append((role, attached))
         if self._room.archive is not None:
             self._spawn(self._record(receiver, tap, role), f"record-{role}")
 
         @track.on("ended")
         def on_ended() -> None:
+            if attached is not None and (role, attached) in self._attached:
+                self._attached.remove((role, attached))
+                self._spawn(self._room.media.detach(seat, role, attached), f"detach-{role}")
             if role in self.tracks:
                 self.tracks.discard(role)
                 self._on_change()
@@ -364,8 +375,8 @@ class PeerSession:
         self._remote_set = False
         if pc is None:
             return
-        for role, track in self._attached:
-            await self._room.media.detach(self._seat, role, track)
+        for role, source in self._attached:
+            await self._room.media.detach(self._seat, role, source)
         self._attached.clear()
         for role, request in self._forwarded:
             self._room.media.forwards.clear_source(self._seat, role, request)

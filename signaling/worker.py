@@ -30,7 +30,6 @@ from media.grid import TileSpec
 from media.ice import apply_host_candidate_policy
 from media.mixencoder import packet_frame
 from media.room import RoomMedia
-from media.tap import single_threaded_decoders
 from recorder.archive import ArchivedEvent, SessionArchive
 from recorder.config import RecorderConfig
 from recorder.seal import ServerKey
@@ -135,7 +134,6 @@ class Worker:
     async def run(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Serve until the signaling process goes away or asks us to stop."""
         apply_host_candidate_policy(self.settings.ice.host_addresses)
-        single_threaded_decoders()
         self.channel = Channel(reader, writer, name=f"worker-{os.getpid()}", on_request=self.handle)
         await self.channel.start()
         await self._lag.start()

@@ -19,7 +19,6 @@ from media.tap import (
     RTX_SSRC_ATTR,
     TIMESTAMP_MAPPER_ATTR,
     install_tap,
-    single_threaded_decoders,
 )
 
 
@@ -63,15 +62,3 @@ async def test_tap_replaces_the_queue_of_a_fresh_receiver() -> None:
         assert getattr(receiver, RTCP_HANDLER_ATTR).__name__ == "handle_rtcp"
     finally:
         await pc.close()
-
-
-def test_decoders_are_made_single_threaded() -> None:
-    from aiortc import rtcrtpreceiver
-    from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-
-    single_threaded_decoders()
-    single_threaded_decoders()  # twice is once
-    vp8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
-    decoder = rtcrtpreceiver.get_decoder(vp8)
-    assert decoder.codec.thread_count == 1
-    assert rtcrtpreceiver.get_decoder.single_threaded is True

@@ -1,0 +1,127 @@
+"""Seat inputs decoded where they are used: cameras by the grid's thread, microphones inline."""
+
+from __future__ import annotations
+
+import asyncio
+
+import av
+import numpy as np
+
+from media.config import MediaConfig
+from media.decode import CameraDecoder, MicrophoneDecoder
+from media.grid import GridCompositor, TileSpec, tile_rects
+from media.synthetic import camera_loop, tone_loop
+from media.tap import EncodedFrame, is_vp8_keyframe
+from media.testpattern import read_counter
+
+FULL = (0, 0, 640, 480)
+
+
+def encoded(packet: av.Packet | bytes, index: int, codec: str = "VP8") -> EncodedFrame:
+    data = bytes(packet)
+    video = codec == "VP8"
+    return EncodedFrame(
+        kind="video" if video else "audio",
+        codec=codec,
+        data=data,
+        rtp_timestamp=index * (6000 if video else 960),
+        clock_rate=90_000 if video else 48_000,
+        keyframe=is_vp8_keyframe(data) if video else True,
+        wall_time=1_700_000_000 + index / 15,
+    )
+
+
+def counter_of(picture: av.VideoFrame | None) -> int | None:
+    assert picture is not None
+    return read_counter(picture.to_ndarray(format="rgb24"), FULL)
+
+
+async def test_camera_starts_on_a_keyframe_and_keeps_the_newest_picture() -> None:
+    packets = camera_loop((200, 60, 40), seconds=2, keyframe_interval=10)
+    asked: list[str] = []
+    camera = CameraDecoder(request_keyframe=lambda: asked.append("pli"))
+    # Frames 1..9 come before any keyframe (a seat joined mid-stream): nothing to decode yet.
+    for index in range(1, 10):
+        camera.push(encoded(packets[index], index))
+    assert camera.pending() == 0
+    assert camera.decode_pending() is None
+    for index in range(10, 14):
+        camera.push(encoded(packets[index], index))
+    assert camera.pending() == 4
+    # Decoded in the consumer's thread, every frame in order; the picture is the newest.
+    picture = await asyncio.to_thread(camera.decode_pending)
+    assert camera.frames_decoded == 4 and camera.pending() == 0
+    assert counter_of(picture) == 13
+    assert asked == []
+
+
+async def test_camera_backlog_is_dropped_and_a_keyframe_asked_for() -> None:
+    packets = camera_loop((40, 60, 200), seconds=2, keyframe_interval=10)
+    asked: list[str] = []
+    drops: list[int] = []
+    camera = CameraDecoder(request_keyframe=lambda: asked.append("pli"), on_drop=drops.append)
+    camera.push(encoded(packets[0], 0))
+    for index in range(1, 5):  # nobody decodes: the consumer has stalled
+        camera.push(encoded(packets[index], index))
+    camera._max_pending = 5
+    camera.push(encoded(packets[5], 5))
+    assert drops == [6] and asked == ["pli"] and camera.pending() == 0
+    # Until the next keyframe nothing is kept: an inter frame would decode to garbage.
+    for index in range(6, 10):
+        camera.push(encoded(packets[index], index))
+    assert camera.pending() == 0
+    camera.push(encoded(packets[10], 10))
+    assert counter_of(camera.decode_pending()) == 10
+
+
+async def test_a_frame_that_does_not_decode_asks_for_a_keyframe() -> None:
+    packets = camera_loop((40, 160, 60), seconds=2, keyframe_interval=10)
+    asked = asyncio.Event()
+    camera = CameraDecoder(request_keyframe=asked.set)
+    camera.push(encoded(packets[0], 0))
+    assert counter_of(await asyncio.to_thread(camera.decode_pending)) == 0
+    # A keyframe tag on a few bytes of garbage: the decoder refuses it.
+    camera.push(encoded(b"\x00\x00\x00\x9d\x01\x2a\x80\x02", 1))
+    camera.push(encoded(packets[2], 2))
+    picture = await asyncio.to_thread(camera.decode_pending)
+    await asyncio.wait_for(asked.wait(), 5)  # delivered on the event loop
+    assert camera.decode_errors == 1 and counter_of(picture) == 0
+    camera.push(encoded(packets[3], 3))  # not a keyframe: still waiting for one
+    assert camera.pending() == 0
+    camera.push(encoded(packets[10], 10))
+    assert counter_of(camera.decode_pending()) == 10
+
+
+def test_microphone_frames_reach_the_mixer_as_s16() -> None:
+    delivered: list[av.AudioFrame] = []
+    microphone = MicrophoneDecoder(delivered.append)
+    packets = tone_loop(440.0, seconds=0.2)
+    for index, packet in enumerate(packets):
+        microphone.push(encoded(packet, index, codec="opus"))
+    assert microphone.frames_decoded == len(packets) == len(delivered)
+    assert {(f.format.name, f.sample_rate, f.samples) for f in delivered} == {("s16", 48_000, 960)}
+    samples = np.concatenate([f.to_ndarray().reshape(-1) for f in delivered[2:]])
+    assert np.abs(samples).max() > 3000  # the tone, not silence
+    # A codec the room cannot decode costs its frames, not the seat's connection.
+    microphone.push(encoded(b"\xff" * 160, len(packets), codec="PCMU"))
+    assert microphone.decode_errors == 1 and len(delivered) == len(packets)
+
+
+async def test_the_grid_shows_a_camera_it_decodes_itself() -> None:
+    grid = GridCompositor(MediaConfig(grid_fps=30))
+    grid.set_tiles([TileSpec("v:1", "1号机位")])
+    camera = CameraDecoder(request_keyframe=lambda: None)
+    grid.set_source("v:1", camera)
+    packets = camera_loop((200, 60, 40), seconds=1, keyframe_interval=10, motion=False)
+    for index in range(6):
+        camera.push(encoded(packets[index], index))
+    # The roster changes without the seat: its camera stays attached and is still decoded.
+    grid.set_tiles([TileSpec("v:2", "2号机位")])
+    grid.set_tiles([TileSpec("v:1", "1号机位")])
+    async with grid:
+        track = grid.subscribe()
+        decoder = av.CodecContext.create("libvpx", "r")
+        pictures = [f for _ in range(3) for f in decoder.decode(await track.recv())]
+    assert camera.pending() == 0 and camera.frames_decoded == 6
+    rgb = pictures[-1].to_ndarray(format="rgb24")
+    assert read_counter(rgb, tile_rects(1)[0]) == 5
