@@ -5,20 +5,22 @@
 For each mode (``--workers 1``, then ``--workers N`` with N the machine's CPU count) a fresh
 data directory and server subprocess (loopback, ICE on 127.0.0.1; recording is always on, so
 every room is archived), one load session of 10 experts per room (``signaling.cli
-load-session``), and then, one room at a time: 10 seat processes join the room (bench/room.py's
-seats: pre-encoded VP8 640x480 15 fps camera with the counter, Opus tone, VP8 1280x720 5 fps
-desktop; the grid they receive is read and counted, not looked into), the rooms settle, and
-every room is measured over a window: frames the server received per kind (``/metrics``)
-against frames its seats sent, the grid rate at each seat and at the server, and the CPU of the
-server (signaling process and media workers), of each worker and of the seat processes. Adding
-stops when a room loses more than 0.5 % of the frames of a kind, when a room's grid falls below
-14 fps at one of its seats, or at ``--max-rooms``. The load generator shares the machine with
+load-session``), and then, one room at a time: 10 seats join the room, all in one process per
+room (bench/room.py's seats: pre-encoded VP8 640x480 15 fps camera with the counter, Opus tone,
+VP8 1280x720 5 fps desktop; the grid they receive is read and counted, not looked into), the
+rooms settle, and every room is measured over a window: frames the server received per kind
+(``/metrics``) against frames its seats sent, the grid rate at each seat and at the server, and
+the CPU of the server (signaling process and media workers), of each worker and of the seats'
+processes. Adding stops when a room loses more than 0.5 % of the frames of a kind, when a
+room's grid falls below 14 fps at one of its seats, when its seats could not send 99 % of their
+nominal frames, or at ``--max-rooms``. The load generator shares the machine with
 the server (nothing is pinned: N workers need every core). Figures are printed, never asserted.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import multiprocessing as mp
@@ -30,7 +32,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -57,16 +59,20 @@ from bench.room import (  # noqa: E402
     DESKTOP_FPS,
     READY_TIMEOUT,
     TONES,
+    BenchSeat,
     SeatJob,
     _collect,
     _metric_sum,
     build_loops,
     parse_metrics,
 )
-from bench.room import seat_process as _room_seat_process  # noqa: E402
 from bench.room_report import ROLES, TARGET_FPS, TARGET_LOSS, _fmt  # noqa: E402
 
 SEATS_PER_ROOM = 10
+# Frames a second each seat sends, by kind.
+NOMINAL_RATES = {"camera": CAMERA_FPS, "microphone": 50.0, "desktop": DESKTOP_FPS}
+# A step counts only if the seats sent at least this share of their nominal frames.
+MIN_SENT_PCT = 99.0
 TARGET_ROOMS = 2  # on a 2-core machine
 TARGET_CORES = 2
 STEP_OVERHEAD_S = 25.0  # first guess of a step's cost beyond settle + window (seats starting)
@@ -78,25 +84,41 @@ FEATURES = (
 # ---- seat process ----------------------------------------------------------------------------
 
 
-def counting_seat_process(job: SeatJob, conn: Connection) -> None:
-    """bench/room.py's seat process, with the grid read and counted but not looked into.
+def room_load_process(jobs: list[SeatJob], conn: Connection) -> None:
+    """All the seats of one room in one process (one event loop), as bench/room.py seats.
 
-    room.py's seats also read their own counter back from every grid frame (a conversion of
-    each frame, for the delay); a seat here only counts the frames, so that it stays cheap.
-    The change is made in this child process only. The seat leaves the terminal's process
-    group, so that Ctrl-C reaches only the parent, which stops its seats in order (the
-    Socket.IO client would otherwise cancel the seat's tasks on SIGINT).
+    The seats count the grid frames they receive without looking into them. One process per
+    room rather than per seat: the load generator shares the machine with the server, and ten
+    seats on one event loop cost about half of what ten processes cost (their packets arrive
+    together and are handled in one pass of the loop). A step counts only if every room's
+    seats sent at least ``MIN_SENT_PCT`` of their nominal frames: a generator that falls behind
+    would lighten the server's load. The process leaves the terminal's process group, so that
+    Ctrl-C reaches only the parent, which stops its rooms in order.
     """
     os.setpgrp()
-    from signaling import seatclient
+    try:
+        asyncio.run(_run_room(jobs, conn))
+    except Exception as exc:  # report instead of dying silently
+        with contextlib.suppress(OSError):
+            conn.send(("error", repr(exc)))
+    finally:
+        conn.close()
 
-    synthetic_seat = seatclient.SyntheticSeat
 
-    def counting_seat(*args: Any, **kwargs: Any) -> seatclient.SyntheticSeat:
-        return synthetic_seat(*args, **{**kwargs, "measure_delay": False, "decode": False})
-
-    seatclient.SyntheticSeat = counting_seat  # type: ignore[assignment,misc]
-    _room_seat_process(job, conn)
+async def _run_room(jobs: list[SeatJob], conn: Connection) -> None:
+    """Join every seat, report ready, then answer the parent's marks until ``stop``."""
+    seats = [BenchSeat(job) for job in jobs]
+    try:
+        joined = await asyncio.gather(*(seat.join() for seat in seats))
+        conn.send(("ready", joined))
+        while True:
+            message = await asyncio.to_thread(conn.recv)
+            if message == "mark":
+                conn.send(("mark", list(await asyncio.gather(*(s.snapshot() for s in seats)))))
+            elif message == "stop":
+                break
+    finally:
+        await asyncio.gather(*(seat.close() for seat in seats), return_exceptions=True)
 
 
 # ---- what a step measured --------------------------------------------------------------------
@@ -110,6 +132,8 @@ class RoomFigures:
     session: str
     worker: int | None = None
     sent: dict[str, int] = field(default_factory=dict)
+    # Frames its seats should have sent in the window at their nominal rates.
+    offered: dict[str, float] = field(default_factory=dict)
     received: dict[str, int] = field(default_factory=dict)
     grid_fps: list[float] = field(default_factory=list)
     server_fps: float | None = None
@@ -122,8 +146,21 @@ class RoomFigures:
             return None
         return max(0, sent - self.received.get(role, 0)) * 100.0 / sent
 
+    def sent_pct(self, role: str) -> float | None:
+        """Frames of ``role`` its seats sent, % of their nominal rate over the window."""
+        offered = self.offered.get(role, 0.0)
+        return self.sent.get(role, 0) * 100.0 / offered if offered else None
+
     def problem(self) -> str | None:
         """Why this room is beyond the limits, or None."""
+        for role in ROLES:
+            sent = self.sent_pct(role)
+            if sent is not None and sent < MIN_SENT_PCT:
+                # The load generator fell behind: the server was not given the full load.
+                return (
+                    f"room {self.number}: its seats sent only {sent:.1f} % of their {role} "
+                    "frames (the load generator fell behind)"
+                )
         for role in ROLES:
             loss = self.loss_pct(role)
             if loss is None:
@@ -225,7 +262,7 @@ def _workers(base_url: str, admin: str) -> list[dict[str, Any]]:
 
 
 class Bench:
-    """One server with its rooms of seat processes; ``close()`` stops every process."""
+    """One server with its rooms, a process of seats each; ``close()`` stops every process."""
 
     def __init__(self, workers: int, tmp: Path, loops: dict[str, list[bytes]]) -> None:
         self.workers = workers
@@ -240,7 +277,7 @@ class Bench:
         self.server_ps: psutil.Process | None = None
         self.admin = ""
         self.sessions: list[list[dict[str, Any]]] = []  # links of each prepared room
-        self.rooms: list[tuple[str, list[Connection]]] = []  # session id, its seats
+        self.rooms: list[tuple[str, Connection]] = []  # session id, its seats' process
         self.conns: list[Connection] = []
         self.procs: list[mp.process.BaseProcess] = []
 
@@ -259,42 +296,38 @@ class Bench:
         wait_healthy(self.base_url, self.server)
 
     def add_room(self) -> float:
-        """Start the next room's seat processes; seconds until all have joined."""
+        """Start the next room's seats (one process); seconds until all have joined."""
         started = time.monotonic()
         links = self.sessions[len(self.rooms)]
         experts = [link for link in links if link.get("role") == "expert"]
-        conns = []
-        for index, link in enumerate(experts):
-            job = SeatJob(
-                len(self.conns),
+        jobs = [
+            SeatJob(
+                len(self.rooms) * SEATS_PER_ROOM + index,
                 self.base_url,
                 parse_qs(urlparse(link["url"]).query)["token"][0],
                 self.loops["camera"],
                 self.loops[f"microphone{index % len(TONES)}"],
                 self.loops["desktop"],
+                measure=False,
             )
-            ours, theirs = self.ctx.Pipe()
-            proc = self.ctx.Process(
-                target=counting_seat_process,
-                args=(job, theirs),
-                name=f"capacity-seat-{job.index}",
-                daemon=True,
-            )
-            self.procs.append(proc)
-            self.conns.append(ours)  # in step with procs: close() pairs them
-            conns.append(ours)
-            proc.start()
-            theirs.close()
-        self.rooms.append((experts[0]["session_id"], conns))
-        deadline = started + READY_TIMEOUT
-        waiting = list(conns)
-        while waiting:  # a seat that dies is "ready" too: _collect then says what it said
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"{len(waiting)} seats not ready in {READY_TIMEOUT:.0f} s")
-            answered = wait(waiting, left)
-            waiting = [c for c in waiting if c not in answered]
-        _collect(conns, "join", "ready")
+            for index, link in enumerate(experts)
+        ]
+        ours, theirs = self.ctx.Pipe()
+        proc = self.ctx.Process(
+            target=room_load_process,
+            args=(jobs, theirs),
+            name=f"capacity-room-{len(self.rooms) + 1}",
+            daemon=True,
+        )
+        self.procs.append(proc)
+        self.conns.append(ours)  # in step with procs: close() pairs them
+        proc.start()
+        theirs.close()
+        self.rooms.append((experts[0]["session_id"], ours))
+        # A room that dies is "ready" too: _collect then says what it said.
+        if not ours.poll(READY_TIMEOUT):
+            raise TimeoutError(f"the room's seats did not join in {READY_TIMEOUT:.0f} s")
+        _collect([ours], "join", "ready")
         return time.monotonic() - started
 
     def measure(self, step: Step, window: float) -> None:
@@ -336,14 +369,16 @@ class Bench:
         step.other_cpu = max(0.0, pct[-1] - pct[2] - pct[-3] - pct[-2])
 
         where = {room: w["index"] for w in placement for room in w.get("rooms", [])}
-        first = 0
-        for number, (session, conns) in enumerate(self.rooms, start=1):
-            ours = range(first, first + len(conns))
-            first += len(conns)
+        for number, (session, _) in enumerate(self.rooms, start=1):
+            seats0, seats1 = marks0[number - 1], marks1[number - 1]
             figures = RoomFigures(number, session, where.get(session))
             for role in ROLES:
                 figures.sent[role] = sum(
-                    marks1[i]["sent"][role] - marks0[i]["sent"][role] for i in ours
+                    b["sent"][role] - a["sent"][role] for a, b in zip(seats0, seats1, strict=True)
+                )
+                figures.offered[role] = sum(
+                    (b["t"] - a["t"]) * NOMINAL_RATES[role]
+                    for a, b in zip(seats0, seats1, strict=True)
                 )
                 figures.received[role] = int(
                     _metric_sum(
@@ -354,8 +389,8 @@ class Bench:
                     )
                 )
             figures.grid_fps = [
-                (marks1[i]["grid"] - marks0[i]["grid"]) / (marks1[i]["t"] - marks0[i]["t"])
-                for i in ours
+                (b["grid"] - a["grid"]) / (b["t"] - a["t"])
+                for a, b in zip(seats0, seats1, strict=True)
             ]
             fps = [
                 v
@@ -368,8 +403,8 @@ class Bench:
             ) - _metric_sum(metrics0, "roomserver_grid_frames_skipped", session=session)
             step.room_figures.append(figures)
 
-    def _mark(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """The server's counters and every seat's, taken at the same instant."""
+    def _mark(self) -> tuple[dict[str, Any], list[list[dict[str, Any]]]]:
+        """The server's counters and every seat's (by room), taken at the same instant."""
         for conn in self.conns:
             conn.send("mark")
         metrics = parse_metrics(get(f"{self.base_url}/metrics"))
@@ -465,8 +500,10 @@ def print_step(step: Step) -> None:
     )
     for r in step.room_figures:
         loss = "  ".join(f"{role} {_fmt(r.loss_pct(role), '5.2f', ' %')}" for role in ROLES)
+        sent = min((r.sent_pct(role) or 0.0 for role in ROLES), default=0.0)
         print(
-            f"      room {r.number} on w{_fmt(r.worker, 'd')}: lost {loss}  grid min "
+            f"      room {r.number} on w{_fmt(r.worker, 'd')}: sent >= {sent:.1f} % of nominal"
+            f"  lost {loss}  grid min "
             f"{min(r.grid_fps, default=0.0):4.1f} fps (server {_fmt(r.server_fps, '.1f')}, "
             f"skipped {r.skipped:.0f})" + (f"  <- {p}" if (p := r.problem()) else "")
         )
@@ -516,8 +553,8 @@ def print_summary(results: list[ModeResult], cpus: int, max_rooms: int) -> None:
         f"  (this machine: {cpus} CPUs; --max-rooms {max_rooms})"
     )
     print(
-        "  the seat processes (the load generator) share this machine with the server and "
-        "take CPU from it: see the seats column"
+        "  the seats (the load generator, a process per room) share this machine with the "
+        "server and take CPU from it: see the seats column"
     )
 
 
@@ -585,8 +622,9 @@ def main(argv: list[str] | None = None) -> int:
         "settling"
     )
     print(
-        "  the seat processes run on this same machine and compete with the server for its "
-        "CPUs; CPU figures are % of one core"
+        "  the seats run on this same machine and compete with the server for its CPUs; a "
+        f"step counts only if they sent >= {MIN_SENT_PCT:.0f} % of their nominal frames; CPU "
+        "figures are % of one core"
     )
     results: list[ModeResult] = []
     try:

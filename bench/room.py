@@ -102,62 +102,83 @@ def seat_process(job: SeatJob, conn: Connection) -> None:
         conn.close()
 
 
-async def _run_seat(job: SeatJob, conn: Connection) -> None:
-    """Join, report ready, then answer the parent's marks until ``stop``."""
-    from media.synthetic import PreEncodedAudioTrack, PreEncodedVideoTrack
-    from signaling.seatclient import SyntheticSeat
+class BenchSeat:
+    """One synthetic seat of a benchmark: its pre-encoded tracks and what it has counted."""
 
-    camera = PreEncodedVideoTrack(job.camera, CAMERA_FPS)
-    microphone = PreEncodedAudioTrack(job.microphone)
-    desktop = PreEncodedVideoTrack(job.desktop, DESKTOP_FPS) if job.desktop else None
-    tracks = [t for t in (camera, microphone, desktop) if t is not None]
-    seat = SyntheticSeat(
-        job.base_url,
-        job.token,
-        camera=camera,
-        microphone=microphone,
-        desktop=desktop,
-        decode_grid=False,
-        keep_grid_frames=1,
-        measure_delay=job.measure,
-        decode=job.measure,
-        name=f"bench-seat-{job.index}",
-        start_timeout=READY_TIMEOUT,
-    )
+    def __init__(self, job: SeatJob) -> None:
+        from media.synthetic import PreEncodedAudioTrack, PreEncodedVideoTrack
+        from signaling.seatclient import SyntheticSeat
 
-    async def snapshot() -> dict[str, Any]:
-        taken = {
-            "t": time.time(),
-            "sent": {
-                "camera": camera.frames_sent,
-                "microphone": microphone.frames_sent,
-                "desktop": desktop.frames_sent if desktop else 0,
-            },
-            "grid": seat.grid_frame_count,
-            "misses": seat.delay_misses,
-        }
-        taken["rtp"] = await seat.inbound_stats()
-        return taken
+        self.camera = PreEncodedVideoTrack(job.camera, CAMERA_FPS)
+        self.microphone = PreEncodedAudioTrack(job.microphone)
+        self.desktop = PreEncodedVideoTrack(job.desktop, DESKTOP_FPS) if job.desktop else None
+        self.tracks = [t for t in (self.camera, self.microphone, self.desktop) if t is not None]
+        self.seat = SyntheticSeat(
+            job.base_url,
+            job.token,
+            camera=self.camera,
+            microphone=self.microphone,
+            desktop=self.desktop,
+            decode_grid=False,
+            keep_grid_frames=1,
+            measure_delay=job.measure,
+            decode=job.measure,
+            name=f"bench-seat-{job.index}",
+            start_timeout=READY_TIMEOUT,
+        )
 
-    try:
+    async def join(self) -> dict[str, Any]:
+        """Join the room and wait for the own tile; return the seat's key."""
+        seat = self.seat
         await seat.start()
         await seat.wait_roster(lambda _: seat.own_tile_index() is not None, READY_TIMEOUT)
         own = seat.roster["seats"][seat.own_tile_index()] if seat.roster else {}
-        conn.send(("ready", {"key": own.get("key"), "pid": os.getpid()}))
+        return {"key": own.get("key"), "pid": os.getpid()}
+
+    async def snapshot(self) -> dict[str, Any]:
+        """Frames sent and grid frames received so far, with the seat's RTP statistics."""
+        taken = {
+            "t": time.time(),
+            "sent": {
+                "camera": self.camera.frames_sent,
+                "microphone": self.microphone.frames_sent,
+                "desktop": self.desktop.frames_sent if self.desktop else 0,
+            },
+            "grid": self.seat.grid_frame_count,
+            "misses": self.seat.delay_misses,
+        }
+        taken["rtp"] = await self.seat.inbound_stats()
+        return taken
+
+    def stop_media(self) -> None:
+        """End the seat's tracks (its media stops, the connection stays)."""
+        for track in self.tracks:
+            track.stop()
+
+    async def close(self) -> None:
+        """Leave the room."""
+        await self.seat.close()
+
+
+async def _run_seat(job: SeatJob, conn: Connection) -> None:
+    """Join, report ready, then answer the parent's marks until ``stop``."""
+    bench_seat = BenchSeat(job)
+    try:
+        conn.send(("ready", await bench_seat.join()))
         while True:
             message = await asyncio.to_thread(conn.recv)
             if message == "mark":
-                conn.send(("mark", await snapshot()))
+                conn.send(("mark", await bench_seat.snapshot()))
             elif message == "stop_media":
-                for track in tracks:
-                    track.stop()
-                conn.send(("stopped", await snapshot()))
+                bench_seat.stop_media()
+                conn.send(("stopped", await bench_seat.snapshot()))
             elif message == "report":
-                conn.send(("report", {**await snapshot(), "delays": list(seat.delays)}))
+                delays = list(bench_seat.seat.delays)
+                conn.send(("report", {**await bench_seat.snapshot(), "delays": delays}))
             elif message == "stop":
                 break
     finally:
-        await seat.close()
+        await bench_seat.close()
 
 
 # ---- parent: server, metrics, measurement ----------------------------------------------------
