@@ -13,8 +13,9 @@ rooms settle, and every room is measured over a window: frames the server receiv
 the CPU of the server (signaling process and media workers), of each worker and of the seats'
 processes. Adding stops when a room loses more than 0.5 % of the frames of a kind, when a
 room's grid falls below 14 fps at one of its seats, when its seats could not send 99 % of their
-nominal frames, or at ``--max-rooms``. The load generator shares the machine with
-the server (nothing is pinned: N workers need every core). Figures are printed, never asserted.
+nominal frames, or at ``--max-rooms``. The load generator shares the machine with the server:
+N workers need every core, so a room's seats are only kept off the CPU of the room's own
+worker. Figures are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ from bench.room import (  # noqa: E402
     parse_metrics,
 )
 from bench.room_report import ROLES, TARGET_FPS, TARGET_LOSS, _fmt  # noqa: E402
+from media.tap import is_vp8_keyframe  # noqa: E402
 
 SEATS_PER_ROOM = 10
 # Frames a second each seat sends, by kind.
@@ -87,7 +89,8 @@ FEATURES = (
 def room_load_process(jobs: list[SeatJob], conn: Connection) -> None:
     """All the seats of one room in one process (one event loop), as bench/room.py seats.
 
-    The seats count the grid frames they receive without looking into them. One process per
+    The seats count the grid frames they receive by the RTP packets that end them, without
+    putting the frames together (SyntheticSeat ``count_rtp``). One process per
     room rather than per seat: the load generator shares the machine with the server, and ten
     seats on one event loop cost about half of what ten processes cost (their packets arrive
     together and are handled in one pass of the loop). A step counts only if every room's
@@ -119,6 +122,21 @@ async def _run_room(jobs: list[SeatJob], conn: Connection) -> None:
                 break
     finally:
         await asyncio.gather(*(seat.close() for seat in seats), return_exceptions=True)
+
+
+def staggered(loop: list[bytes], index: int, count: int) -> list[bytes]:
+    """The VP8 loop of seat `index` of `count`, rotated so that the seats' keyframes spread.
+
+    Seats started together would otherwise send their keyframes (several times the size of
+    the other frames, and dearer to decode) in the same instant, every one of them, which real
+    seats joining one by one do not. The rotation keeps the loop seamless: it wraps at frame 0,
+    a keyframe, and every other frame follows the frame it was encoded after.
+    """
+    keyframes = [i for i, data in enumerate(loop) if is_vp8_keyframe(data)]
+    if len(keyframes) < 2:
+        return loop
+    shift = (index * (keyframes[1] - keyframes[0]) // max(1, count)) % len(loop)
+    return loop[shift:] + loop[:shift]
 
 
 # ---- what a step measured --------------------------------------------------------------------
@@ -305,10 +323,11 @@ class Bench:
                 len(self.rooms) * SEATS_PER_ROOM + index,
                 self.base_url,
                 parse_qs(urlparse(link["url"]).query)["token"][0],
-                self.loops["camera"],
+                staggered(self.loops["camera"], index, len(experts)),
                 self.loops[f"microphone{index % len(TONES)}"],
-                self.loops["desktop"],
+                staggered(self.loops["desktop"], index, len(experts)),
                 measure=False,
+                count_rtp=True,
             )
             for index, link in enumerate(experts)
         ]
@@ -328,7 +347,29 @@ class Bench:
         if not ours.poll(READY_TIMEOUT):
             raise TimeoutError(f"the room's seats did not join in {READY_TIMEOUT:.0f} s")
         _collect([ours], "join", "ready")
+        self._keep_off_its_worker(experts[0]["session_id"], proc)
         return time.monotonic() - started
+
+    def _keep_off_its_worker(self, session: str, proc: mp.process.BaseProcess) -> None:
+        """Run a room's seats on the CPUs other than its own media worker's.
+
+        In a deployment the seats are other machines. Here the kernel tends to put a process
+        woken by a worker's packets on the worker's own CPU, where the seats and their room then
+        take turns on one core while another core idles; which of the two happens changes from
+        run to run. Keeping them apart makes runs comparable; the seats still share every CPU
+        with the other rooms' workers, and nothing is taken off the machine.
+        """
+        cpus = set(os.sched_getaffinity(0))
+        for worker in _workers(self.base_url, self.admin):
+            if session in worker.get("rooms", []) and worker.get("pid"):
+                with contextlib.suppress(psutil.Error):
+                    cpus -= set(psutil.Process(worker["pid"]).cpu_affinity() or [])
+        if not cpus or proc.pid is None:
+            return
+        with contextlib.suppress(psutil.Error):
+            for thread in psutil.Process(proc.pid).threads():
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(thread.id, cpus)
 
     def measure(self, step: Step, window: float) -> None:
         """Measure every room over ``window`` seconds into ``step``."""
@@ -608,7 +649,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in background
     print(
         f"capacity benchmark: rooms of {SEATS_PER_ROOM} seats added one at a time, up to "
-        f"{args.max_rooms}; modes {modes} media workers; {cpus} CPUs, nothing pinned"
+        f"{args.max_rooms}; modes {modes} media workers; {cpus} CPUs; the server pins each "
+        "worker to a CPU, and a room's seats run on the other CPUs"
     )
     print(f"  per room: {FEATURES}")
     print(

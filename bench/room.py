@@ -87,6 +87,8 @@ class SeatJob:
     # Decodes the grid and reads its own counter back (the delay); the other seats only count
     # the encoded grid frames they receive, so that the load generator stays cheap.
     measure: bool = True
+    # Counts the grid below aiortc's receivers (SyntheticSeat count_rtp): the cheapest seat.
+    count_rtp: bool = False
 
 
 def seat_process(job: SeatJob, conn: Connection) -> None:
@@ -123,6 +125,7 @@ class BenchSeat:
             keep_grid_frames=1,
             measure_delay=job.measure,
             decode=job.measure,
+            count_rtp=job.count_rtp,
             name=f"bench-seat-{job.index}",
             start_timeout=READY_TIMEOUT,
         )

@@ -26,6 +26,7 @@ from aiortc import (
     RTCPeerConnection,
     RTCRtpTransceiver,
     RTCSessionDescription,
+    sdp,
 )
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -152,6 +153,7 @@ class SyntheticSeat:
         name: str = "seat",
         start_timeout: float = 20.0,
         decode: bool = True,
+        count_rtp: bool = False,
     ) -> None:
         """Prepare a seat; nothing connects before ``start()``.
 
@@ -160,6 +162,10 @@ class SyntheticSeat:
         compares it with the camera's ``sent_at`` (the camera must carry the test pattern).
         ``decode=False`` decodes nothing: grid frames and mix seconds are counted as they arrive
         encoded (a load generator that costs what the network path costs, not the decoders).
+        ``count_rtp=True`` goes further, for capacity runs: every packet is still received and
+        SRTP-checked, but nothing is put together into frames; a grid frame is counted at the
+        RTP packet that ends it (marker bit) and the mix by its packets. The seat's receivers
+        then see no packets (no receiver reports, no statistics).
         """
         self.base_url = base_url.rstrip("/")
         self._token = token
@@ -169,7 +175,8 @@ class SyntheticSeat:
         self.name = name
         self._start_timeout = start_timeout
         self._decode_grid = decode_grid
-        self._decode = decode
+        self._decode = decode and not count_rtp
+        self._count_rtp = count_rtp
         self._measure_delay = measure_delay
         #: ``seat`` of the join answer: session_id, label, venue_name, seat_no, expert_name, ...
         self.seat: dict[str, Any] | None = None
@@ -373,6 +380,37 @@ class SyntheticSeat:
         await pc.setRemoteDescription(
             RTCSessionDescription(sdp=answer["sdp"], type=answer.get("type", "answer"))
         )
+        if self._count_rtp:
+            self._count_below_receivers(pc)
+
+    def _count_below_receivers(self, pc: RTCPeerConnection) -> None:
+        """Count grid frames and mix packets as SRTP hands them over (``count_rtp``).
+
+        The answer bundles every transceiver on one DTLS transport; its RTP handler (aiortc's
+        private ``_handle_rtp_data``, called with each unprotected packet) is replaced by a
+        counter that reads the payload type and marker bit of the header. Retransmissions
+        (rtx) are not counted.
+        """
+        description = sdp.SessionDescription.parse(pc.remoteDescription.sdp)
+        kinds = {
+            codec.payloadType: media.kind
+            for media in description.media
+            for codec in media.rtp.codecs
+            if codec.name.lower() != "rtx"
+        }
+        transport = pc.getTransceivers()[0].receiver.transport
+
+        async def count(data: bytes, arrival_time_ms: int) -> None:
+            if len(data) < 12:
+                return
+            kind = kinds.get(data[1] & 0x7F)
+            if kind == "video":
+                if data[1] & 0x80:
+                    self._grid_frame_arrived()
+            elif kind == "audio":
+                self._audio_count.add(AUDIO_FRAME_S)
+
+        transport._handle_rtp_data = count
 
     async def _on_media_restart(self, data: Any = None) -> None:
         """The server restarted the room's media: negotiate again on the same connection."""
@@ -427,6 +465,9 @@ class SyntheticSeat:
         task.add_done_callback(self._task_done)
 
     def _count_grid_frame(self, frame: EncodedFrame) -> None:
+        self._grid_frame_arrived()
+
+    def _grid_frame_arrived(self) -> None:
         self._grid_times.append(time.time())
         self._grid_count.add(1)
 
