@@ -157,7 +157,9 @@ class MicrophoneDecoder:
                 raise ValueError(f"no decoder for audio codec {codec!r}")
             context = av.CodecContext.create(name, "r")
             context.sample_rate = 48_000
-            context.layout = "stereo"
-            context.format = "s16"  # what the mixer takes without converting
+            # libopus folds a stereo stream into one channel as it decodes: what the mixer
+            # takes, with neither a second channel synthesised nor a conversion after.
+            context.layout = "mono"
+            context.format = "s16"
             self._context, self._codec = context, codec
         return self._context

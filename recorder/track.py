@@ -1,9 +1,9 @@
 """One track's recorder: a bounded queue filled on the event loop, one writer thread, segments.
 
 The event loop only ever puts a frame on the queue (or drops it); the writer thread owns every
-file and takes the frames in batches (``write_batch_ms`` apart), so that a frame costs no
-thread wake-up. Finished segments and gaps are handed back to the loop with
-``call_soon_threadsafe``.
+file and takes the frames in batches (``write_batch_ms`` apart) without ever waiting on the
+queue, so that a frame costs no thread wake-up. Finished segments and gaps are handed back to
+the loop with ``call_soon_threadsafe``.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ class TrackRecorder:
         self._queue: queue.Queue[Any] = queue.Queue(config.max_queued_frames)
         self._flush_s = config.flush_interval_ms / 1000
         self._batch_s = config.write_batch_ms / 1000
-        # Set to end the writer's pause between two batches at once (closing).
+        # Set once _STOP is queued: the writer's pauses between batches end at once.
         self._wake = threading.Event()
         # How long a silent track keeps its segment open. Closing costs video a keyframe (the
         # next segment must start on one), and a screen share pauses whenever the picture
@@ -183,7 +183,6 @@ class TrackRecorder:
 
     async def _shutdown(self) -> None:
         self._accepting = False
-        self._wake.set()
         thread = self._thread
         if thread is not None and thread.is_alive():
             try:
@@ -191,6 +190,7 @@ class TrackRecorder:
                 await asyncio.to_thread(self._queue.put, _STOP, True, _JOIN_TIMEOUT_S)
             except queue.Full:
                 log.error("recorder %s: writer does not drain its queue", self.track_id)
+            self._wake.set()  # the writer looks at once: what is left ends with _STOP
             await asyncio.to_thread(thread.join, _JOIN_TIMEOUT_S)
             if thread.is_alive():
                 log.error("recorder %s: writer thread did not stop", self.track_id)
@@ -262,10 +262,7 @@ class TrackRecorder:
     def _run(self) -> None:
         try:
             while True:
-                try:
-                    item = self._queue.get(timeout=self._idle_timeout())
-                except queue.Empty:
-                    item = None
+                item = self._next_item()
                 if item is _STOP:
                     break
                 try:
@@ -278,12 +275,25 @@ class TrackRecorder:
                     log.exception("recorder %s: writer step failed", self.track_id)
                     if item is not None:
                         self._dropped_in_writer += 1
-                if item is not None and self._queue.empty():
-                    # The batch is written: let the next frames gather without waking us for
-                    # each one (the loop puts them while nobody waits on the queue).
-                    self._wake.wait(self._batch_s)
         finally:
             self._finish()
+
+    def _next_item(self) -> Any:
+        """The next queued frame, ``_STOP``, or None once the track has been idle long enough.
+
+        The writer never waits on the queue itself, so the loop's puts wake nobody: when the
+        queue is empty it looks again after ``write_batch_ms`` (or at the idle deadline, if
+        sooner) and takes everything that gathered meanwhile.
+        """
+        while True:
+            try:
+                return self._queue.get_nowait()
+            except queue.Empty:
+                pass
+            idle = self._idle_timeout()
+            if idle is not None and idle <= 0:
+                return None
+            self._wake.wait(self._batch_s if idle is None else min(self._batch_s, idle))
 
     def _idle_timeout(self) -> float | None:
         if self._segment is None:
