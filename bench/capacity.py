@@ -66,6 +66,7 @@ from bench.room import (  # noqa: E402
     _metric_sum,
     build_loops,
     parse_metrics,
+    run_child,
 )
 from bench.room_report import ROLES, TARGET_FPS, TARGET_LOSS, _fmt  # noqa: E402
 from media.tap import is_vp8_keyframe  # noqa: E402
@@ -99,13 +100,7 @@ def room_load_process(jobs: list[SeatJob], conn: Connection) -> None:
     Ctrl-C reaches only the parent, which stops its rooms in order.
     """
     os.setpgrp()
-    try:
-        asyncio.run(_run_room(jobs, conn))
-    except Exception as exc:  # report instead of dying silently
-        with contextlib.suppress(OSError):
-            conn.send(("error", repr(exc)))
-    finally:
-        conn.close()
+    run_child(_run_room(jobs, conn), conn)
 
 
 async def _run_room(jobs: list[SeatJob], conn: Connection) -> None:

@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -95,8 +96,13 @@ def seat_process(job: SeatJob, conn: Connection) -> None:
     """Entry point of a seat process: run one SyntheticSeat until told to stop."""
     if job.cpus:
         os.sched_setaffinity(0, job.cpus)  # before any thread exists, so that all inherit it
+    run_child(_run_seat(job, conn), conn)
+
+
+def run_child(main: Coroutine[Any, Any, None], conn: Connection) -> None:
+    """Run a child process's `main`; an error is sent to the parent, never swallowed."""
     try:
-        asyncio.run(_run_seat(job, conn))
+        asyncio.run(main)
     except Exception as exc:  # report instead of dying silently
         with contextlib.suppress(OSError):
             conn.send(("error", repr(exc)))

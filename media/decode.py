@@ -34,6 +34,14 @@ AUDIO_DECODERS = {"opus": "libopus"}
 MAX_PENDING_FRAMES = 30
 
 
+def open_decoder(decoders: dict[str, str], codec: str) -> av.CodecContext:
+    """A new decoder for RTP codec `codec`; ValueError for a codec the room does not decode."""
+    name = decoders.get(codec)
+    if name is None:
+        raise ValueError(f"no decoder for codec {codec!r}")
+    return av.CodecContext.create(name, "r")
+
+
 class CameraDecoder:
     """A seat camera's encoded frames, decoded by the thread that shows them.
 
@@ -112,10 +120,7 @@ class CameraDecoder:
 
     def _decoder(self, codec: str) -> av.CodecContext:
         if self._context is None or codec != self._codec:
-            name = VIDEO_DECODERS.get(codec)
-            if name is None:
-                raise ValueError(f"no decoder for video codec {codec!r}")
-            context = av.CodecContext.create(name, "r")
+            context = open_decoder(VIDEO_DECODERS, codec)
             context.thread_count = 1  # ten cameras share one core: threads would only wait
             self._context, self._codec = context, codec
         return self._context
@@ -152,10 +157,7 @@ class MicrophoneDecoder:
 
     def _decoder(self, codec: str) -> av.CodecContext:
         if self._context is None or codec != self._codec:
-            name = AUDIO_DECODERS.get(codec)
-            if name is None:
-                raise ValueError(f"no decoder for audio codec {codec!r}")
-            context = av.CodecContext.create(name, "r")
+            context = open_decoder(AUDIO_DECODERS, codec)
             context.sample_rate = 48_000
             # libopus folds a stereo stream into one channel as it decodes: what the mixer
             # takes, with neither a second channel synthesised nor a conversion after.
