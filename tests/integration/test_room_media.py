@@ -259,3 +259,43 @@ async def test_desktop_share_arrives_and_leaves_the_camera_intact(room_server: R
         assert ok, f"sharer's camera tile lost while sharing: {found}\n{room_server.log_tail()}"
     finally:
         await asyncio.gather(sharer.close(), viewer.close(), return_exceptions=True)
+
+
+async def test_a_counting_seat_counts_what_a_decoding_seat_gets(room_server: RoomServer) -> None:
+    """A capacity seat (``count_rtp``) counts grid frames and mix by their RTP packets, in step
+    with a seat of the same room that puts the frames together and decodes them."""
+    (venue_a, seat_a, color_a, freq_a), (venue_b, seat_b, color_b, freq_b) = SEATS[:2]
+    decoding = SyntheticSeat(
+        room_server.base_url,
+        room_server.token_of(venue_a, seat_a),
+        camera=CounterVideoTrack(color_a),
+        microphone=ToneAudioTrack(freq_a),
+        name="decoding",
+    )
+    counting = SyntheticSeat(
+        room_server.base_url,
+        room_server.token_of(venue_b, seat_b),
+        camera=CounterVideoTrack(color_b),
+        microphone=ToneAudioTrack(freq_b),
+        name="counting",
+        count_rtp=True,
+    )
+    try:
+        await asyncio.gather(decoding.start(), counting.start())
+        await asyncio.gather(
+            counting.wait_grid_frames(5, MEDIA_TIMEOUT),
+            counting.wait_audio_seconds(0.5, MEDIA_TIMEOUT),
+        )
+        grid = (decoding.grid_frame_count, counting.grid_frame_count)
+        audio = (decoding.audio_seconds_received, counting.audio_seconds_received)
+        await decoding.wait_grid_frames(45, MEDIA_TIMEOUT)
+        decoded = decoding.grid_frame_count - grid[0]
+        counted = counting.grid_frame_count - grid[1]
+        assert abs(counted - decoded) <= 3, (counted, decoded)
+        heard = decoding.audio_seconds_received - audio[0]
+        counted_s = counting.audio_seconds_received - audio[1]
+        assert heard > 2.0 and abs(counted_s - heard) <= 0.3, (counted_s, heard)
+        # Nothing reached the counting seat's receivers: the counter stood in front of them.
+        assert await counting.inbound_stats() == {}
+    finally:
+        await asyncio.gather(decoding.close(), counting.close())
