@@ -32,7 +32,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -45,6 +44,14 @@ if str(ROOT) not in sys.path:
 
 import psutil  # noqa: E402
 
+from bench.capacity_report import (  # noqa: E402
+    MIN_SENT_PCT,
+    ModeResult,
+    RoomFigures,
+    Step,
+    print_step,
+    print_summary,
+)
 from bench.common import (  # noqa: E402
     cli,
     cpu_seconds,
@@ -68,16 +75,12 @@ from bench.room import (  # noqa: E402
     parse_metrics,
     run_child,
 )
-from bench.room_report import ROLES, TARGET_FPS, TARGET_LOSS, _fmt  # noqa: E402
+from bench.room_report import ROLES, TARGET_FPS, TARGET_LOSS  # noqa: E402
 from media.tap import is_vp8_keyframe  # noqa: E402
 
 SEATS_PER_ROOM = 10
 # Frames a second each seat sends, by kind.
 NOMINAL_RATES = {"camera": CAMERA_FPS, "microphone": 50.0, "desktop": DESKTOP_FPS}
-# A step counts only if the seats sent at least this share of their nominal frames.
-MIN_SENT_PCT = 99.0
-TARGET_ROOMS = 2  # on a 2-core machine
-TARGET_CORES = 2
 STEP_OVERHEAD_S = 25.0  # first guess of a step's cost beyond settle + window (seats starting)
 FEATURES = (
     "camera, microphone, desktop, recording and camera analysis (on by default in the server)"
@@ -132,103 +135,6 @@ def staggered(loop: list[bytes], index: int, count: int) -> list[bytes]:
         return loop
     shift = (index * (keyframes[1] - keyframes[0]) // max(1, count)) % len(loop)
     return loop[shift:] + loop[:shift]
-
-
-# ---- what a step measured --------------------------------------------------------------------
-
-
-@dataclass
-class RoomFigures:
-    """One room over one window."""
-
-    number: int
-    session: str
-    worker: int | None = None
-    sent: dict[str, int] = field(default_factory=dict)
-    # Frames its seats should have sent in the window at their nominal rates.
-    offered: dict[str, float] = field(default_factory=dict)
-    received: dict[str, int] = field(default_factory=dict)
-    grid_fps: list[float] = field(default_factory=list)
-    server_fps: float | None = None
-    skipped: float = 0.0
-
-    def loss_pct(self, role: str) -> float | None:
-        """Frames of ``role`` its seats sent that the server did not receive, % (window)."""
-        sent = self.sent.get(role, 0)
-        if not sent:
-            return None
-        return max(0, sent - self.received.get(role, 0)) * 100.0 / sent
-
-    def sent_pct(self, role: str) -> float | None:
-        """Frames of ``role`` its seats sent, % of their nominal rate over the window."""
-        offered = self.offered.get(role, 0.0)
-        return self.sent.get(role, 0) * 100.0 / offered if offered else None
-
-    def problem(self) -> str | None:
-        """Why this room is beyond the limits, or None."""
-        for role in ROLES:
-            sent = self.sent_pct(role)
-            if sent is not None and sent < MIN_SENT_PCT:
-                # The load generator fell behind: the server was not given the full load.
-                return (
-                    f"room {self.number}: its seats sent only {sent:.1f} % of their {role} "
-                    "frames (the load generator fell behind)"
-                )
-        for role in ROLES:
-            loss = self.loss_pct(role)
-            if loss is None:
-                return f"room {self.number}: no {role} frames sent"
-            if loss > TARGET_LOSS:
-                return f"room {self.number}: {role} lost {loss:.2f} % > {TARGET_LOSS} %"
-        low = min(self.grid_fps, default=0.0)
-        if low < TARGET_FPS:
-            return f"room {self.number}: grid {low:.1f} fps < {TARGET_FPS:.0f} at a seat"
-        return None
-
-
-@dataclass
-class Step:
-    """All rooms over one window, with the last one just added."""
-
-    rooms: int
-    ready_s: float = 0.0
-    window_s: float = 0.0
-    room_figures: list[RoomFigures] = field(default_factory=list)
-    server_cpu: float = 0.0
-    signaling_cpu: float = 0.0
-    worker_cpu: dict[int, float] = field(default_factory=dict)
-    seats_cpu: float = 0.0
-    machine_cpu: float = 0.0
-    other_cpu: float = 0.0  # the machine less the server, the seats and this process
-    archive_mb: float = 0.0
-    udp_drops: int | None = None  # datagrams the kernel dropped, receive buffer full
-    error: str | None = None
-
-    def problem(self) -> str | None:
-        """Why this step is beyond the limits, or None when every room is within them."""
-        if self.error:
-            return f"failed: {self.error.splitlines()[0]}"
-        return next((p for r in self.room_figures if (p := r.problem())), None)
-
-
-@dataclass
-class ModeResult:
-    """One server configuration: the steps it went through and why it stopped."""
-
-    workers: int
-    steps: list[Step] = field(default_factory=list)
-    stopped: str = ""
-    error: str | None = None
-
-    @property
-    def held(self) -> Step | None:
-        """The last step of the unbroken run of steps within the limits."""
-        held = None
-        for step in self.steps:
-            if step.problem():
-                break
-            held = step
-        return held
 
 
 # ---- running one mode ------------------------------------------------------------------------
@@ -515,83 +421,6 @@ def run_mode(
             with _no_interrupt():
                 bench.close()
     return result
-
-
-# ---- report ----------------------------------------------------------------------------------
-
-
-def print_step(step: Step) -> None:
-    """One step: its totals on a line, then a line per room."""
-    if step.error:
-        print(f"  {step.rooms} rooms  FAILED: {step.error}", flush=True)
-        return
-    workers = "  ".join(f"w{i} {v:.0f} %" for i, v in sorted(step.worker_cpu.items()))
-    print(
-        f"  {step.rooms} room{'s' if step.rooms > 1 else ' '}  server {step.server_cpu:5.1f} % "
-        f"({step.server_cpu / step.rooms:5.1f} % per room; signaling {step.signaling_cpu:.1f} %"
-        f"  {workers})  seats {step.seats_cpu:5.1f} %  machine {step.machine_cpu:.0f} %"
-        f" (others {step.other_cpu:.0f} %)  "
-        f"[joined in {step.ready_s:.1f} s, window {step.window_s:.1f} s, archive "
-        f"+{step.archive_mb:.1f} MB, UDP receive-buffer drops {_fmt(step.udp_drops, 'd')}]"
-    )
-    for r in step.room_figures:
-        loss = "  ".join(f"{role} {_fmt(r.loss_pct(role), '5.2f', ' %')}" for role in ROLES)
-        sent = min((r.sent_pct(role) or 0.0 for role in ROLES), default=0.0)
-        print(
-            f"      room {r.number} on w{_fmt(r.worker, 'd')}: sent >= {sent:.1f} % of nominal"
-            f"  lost {loss}  grid min "
-            f"{min(r.grid_fps, default=0.0):4.1f} fps (server {_fmt(r.server_fps, '.1f')}, "
-            f"skipped {r.skipped:.0f})" + (f"  <- {p}" if (p := r.problem()) else "")
-        )
-    print(f"      -> {step.problem() or 'within limits'}", flush=True)
-
-
-def print_summary(results: list[ModeResult], cpus: int, max_rooms: int) -> None:
-    """Rooms held and CPU per room for each mode, and the target."""
-    print("\n== summary ==")
-    print(
-        f"  {'workers':>7}  {'rooms held':>10}  {'server CPU %':>12}  {'CPU % per room':>14}  "
-        f"{'seats CPU %':>11}  {'others CPU %':>12}  stopped by"
-    )
-    for result in results:
-        held = result.held
-        rooms = held.rooms if held else 0
-        shown = f">={rooms}" if held and result.stopped.startswith("--max-rooms") else str(rooms)
-        print(
-            f"  {result.workers:>7}  {shown:>10}  "
-            f"{_fmt(held.server_cpu if held else None, '.1f'):>12}  "
-            f"{_fmt(held.server_cpu / held.rooms if held else None, '.1f'):>14}  "
-            f"{_fmt(held.seats_cpu if held else None, '.1f'):>11}  "
-            f"{_fmt(held.other_cpu if held else None, '.1f'):>12}  {result.stopped}"
-        )
-    for result in results:
-        over = next((s for s in result.steps if s.problem() and not s.error), None)
-        if over is not None:
-            print(
-                f"  {result.workers} worker{'s' if result.workers > 1 else ''}, first step over "
-                f"the limits: {over.rooms} room{'s' if over.rooms > 1 else ''}, server "
-                f"{over.server_cpu:.1f} % ({over.server_cpu / over.rooms:.1f} % per room), "
-                f"seats {over.seats_cpu:.1f} %, machine {over.machine_cpu:.0f} %"
-            )
-    print(
-        "  CPU in % of one core, over the window of the last step held; rooms held: the last "
-        f"step at which every room lost <= {TARGET_LOSS} % of each kind and showed >= "
-        f"{TARGET_FPS:.0f} fps at every seat"
-    )
-    counts = [(r.workers, r.held.rooms if r.held else 0) for r in results]
-    met = ", ".join(
-        f"{workers} worker{'s' if workers > 1 else ''}: {rooms} "
-        f"({'met' if rooms >= TARGET_ROOMS else 'not met'})"
-        for workers, rooms in counts
-    )
-    print(
-        f"  target on a {TARGET_CORES}-core machine: {TARGET_ROOMS} full rooms -> {met}"
-        f"  (this machine: {cpus} CPUs; --max-rooms {max_rooms})"
-    )
-    print(
-        "  the seats (the load generator, a process per room) share this machine with the "
-        "server and take CPU from it: see the seats column"
-    )
 
 
 def parse_modes(text: str, cpus: int) -> list[int]:
