@@ -45,6 +45,18 @@ class RoomServer(ServerProcess):
                 return parse_qs(urlparse(link["url"]).query)["token"][0]
         raise KeyError(f"no demo expert at {venue} seat {seat_no}")
 
+    def seat(self, index: int, name: str, **options: Any) -> SyntheticSeat:
+        """A seat of ``SEATS[index]`` with its colour camera and tone microphone."""
+        venue, seat_no, color, freq = SEATS[index]
+        return SyntheticSeat(
+            self.base_url,
+            self.token_of(venue, seat_no),
+            camera=CounterVideoTrack(color),
+            microphone=ToneAudioTrack(freq),
+            name=name,
+            **options,
+        )
+
     def log_tail(self, lines: int = 40) -> str:
         """The end of the server's log, for failure messages."""
         return self.log(lines)
@@ -103,14 +115,8 @@ async def _until(
 async def test_grid_and_mix_carry_the_other_seats(room_server: RoomServer) -> None:
     """Every seat's camera is in its tile of each grid; a seat's mix has only the others' tones."""
     seats = [
-        SyntheticSeat(
-            room_server.base_url,
-            room_server.token_of(venue, seat_no),
-            camera=CounterVideoTrack(color),
-            microphone=ToneAudioTrack(freq),
-            name=f"{venue}-{seat_no}",
-        )
-        for venue, seat_no, color, freq in SEATS
+        room_server.seat(index, f"{venue}-{seat_no}")
+        for index, (venue, seat_no, _, _) in enumerate(SEATS)
     ]
     try:
         await asyncio.gather(*(seat.start() for seat in seats))
@@ -198,23 +204,10 @@ async def _check_mix(
 
 async def test_desktop_share_arrives_and_leaves_the_camera_intact(room_server: RoomServer) -> None:
     """A seat that also shares its desktop: the server gets the desktop, the camera tile stays."""
-    (venue_a, seat_a, color_a, freq_a), (venue_b, seat_b, color_b, freq_b) = SEATS[:2]
+    venue_a, seat_a, color_a, _ = SEATS[0]
     desktop = PreEncodedVideoTrack(desktop_loop(seconds=4.0), fps=5)
-    sharer = SyntheticSeat(
-        room_server.base_url,
-        room_server.token_of(venue_a, seat_a),
-        camera=CounterVideoTrack(color_a),
-        microphone=ToneAudioTrack(freq_a),
-        desktop=desktop,
-        name="sharer",
-    )
-    viewer = SyntheticSeat(
-        room_server.base_url,
-        room_server.token_of(venue_b, seat_b),
-        camera=CounterVideoTrack(color_b),
-        microphone=ToneAudioTrack(freq_b),
-        name="viewer",
-    )
+    sharer = room_server.seat(0, "sharer", desktop=desktop)
+    viewer = room_server.seat(1, "viewer")
     try:
         await asyncio.gather(sharer.start(), viewer.start())
 
@@ -264,22 +257,8 @@ async def test_desktop_share_arrives_and_leaves_the_camera_intact(room_server: R
 async def test_a_counting_seat_counts_what_a_decoding_seat_gets(room_server: RoomServer) -> None:
     """A capacity seat (``count_rtp``) counts grid frames and mix by their RTP packets, in step
     with a seat of the same room that puts the frames together and decodes them."""
-    (venue_a, seat_a, color_a, freq_a), (venue_b, seat_b, color_b, freq_b) = SEATS[:2]
-    decoding = SyntheticSeat(
-        room_server.base_url,
-        room_server.token_of(venue_a, seat_a),
-        camera=CounterVideoTrack(color_a),
-        microphone=ToneAudioTrack(freq_a),
-        name="decoding",
-    )
-    counting = SyntheticSeat(
-        room_server.base_url,
-        room_server.token_of(venue_b, seat_b),
-        camera=CounterVideoTrack(color_b),
-        microphone=ToneAudioTrack(freq_b),
-        name="counting",
-        count_rtp=True,
-    )
+    decoding = room_server.seat(0, "decoding")
+    counting = room_server.seat(1, "counting", count_rtp=True)
     try:
         await asyncio.gather(decoding.start(), counting.start())
         await asyncio.gather(
