@@ -44,9 +44,8 @@ ANALYSIS_NICE = 10
 WarningCallback = Callable[[str, Transition, bytes | None], None]
 
 
-# Decoded pictures are shared with the grid's thread, which scales them with the frame's own
-# (cached) swscale context: using ``reformat`` here too would scale with one context from two
-# threads. The planes are only read, and copied, here.
+# Decoded pictures are shared with the grid's thread, which scales them with swscale contexts
+# of its own. The planes are only read, and copied, here.
 YUV420_FORMATS = frozenset({"yuv420p", "yuvj420p"})
 
 

@@ -15,6 +15,7 @@ from fractions import Fraction
 
 import av
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from media.config import MediaConfig
 from media.decode import CameraDecoder
@@ -93,6 +94,49 @@ def tile_rects(n: int, width: int = 960, height: int = 720) -> list[Rect]:
     return rects
 
 
+def pictures_to_skip(late: float, interval: float) -> int:
+    """How many grid pictures to leave out when the next one was due `late` seconds ago.
+
+    Up to one interval late, none: the next picture starts at once and the schedule catches
+    up, so a picture that took a little longer than its interval (a keyframe, a busy core)
+    costs no picture. Further behind, the pictures that can no longer be made in time are
+    left out rather than queued, and at most one interval of delay is kept.
+    """
+    if late <= interval:
+        return 0
+    return int(late / interval)
+
+
+def grid_encoder(config: MediaConfig) -> av.VideoCodecContext:
+    """A VP8 encoder for the grid picture, opened on its first frame."""
+    bitrate = config.grid_bitrate
+    encoder = av.CodecContext.create("libvpx", "w")
+    encoder.width = config.grid_width
+    encoder.height = config.grid_height
+    encoder.pix_fmt = "yuv420p"
+    encoder.time_base = Fraction(1, VIDEO_CLOCK)
+    encoder.bit_rate = bitrate
+    encoder.gop_size = 100_000  # keyframes only when asked for (or by the interval)
+    encoder.qmin = 4
+    encoder.qmax = 56
+    # One thread: libvpx with two threads on one available core spins waiting for the
+    # second (measured 177 ms of CPU a frame against 7.6 ms single-threaded).
+    encoder.thread_count = 1
+    encoder.options = {
+        "deadline": "realtime",
+        # Negative: this speed always (see MediaConfig.grid_encoder_speed).
+        "cpu-used": str(-config.grid_encoder_speed),
+        "lag-in-frames": "0",
+        "error-resilient": "1",
+        "bufsize": str(bitrate),
+        "maxrate": str(bitrate),
+        "static-thresh": "1",
+        "undershoot-pct": "100",
+        "overshoot-pct": "15",
+    }
+    return encoder
+
+
 @dataclass(frozen=True)
 class TileSpec:
     """One tile of the grid: which seat, and the label shown on it (e.g. 沈阳主场 · 2号机位)."""
@@ -125,6 +169,7 @@ class GridCompositor:
         self._latest: dict[str, av.VideoFrame | CameraDecoder] = {}
         self._overlays: dict[str, TextOverlay] = {}
         self._placeholders: dict[tuple[str, int], TextOverlay] = {}
+        self._scalers: dict[str, VideoReformatter] = {}
         self._online: set[str] = set()
         self._clock_cache: tuple[int, TextOverlay] | None = None
         self._font_path = find_cjk_font(config.label_font)
@@ -185,6 +230,8 @@ class GridCompositor:
             # A seat's camera stays attached: it may be in the next roster again.
             if key not in keys and not isinstance(entry, CameraDecoder):
                 del self._latest[key]
+        for key in [key for key in self._scalers if key not in keys]:
+            self._scalers.pop(key, None)
         # Label strips depend on tile size, which depends on the tile count.
         self._overlays.clear()
         self._placeholders.clear()
@@ -267,12 +314,9 @@ class GridCompositor:
             if packets:
                 self._count_frame(now)
             next_due += interval
-            late = loop.time() - next_due
-            if late > 0:
-                # Behind schedule: skip the frames we cannot make instead of queueing work.
-                skipped = int(late / interval) + 1
-                self.stats.frames_skipped += skipped
-                next_due += skipped * interval
+            skipped = pictures_to_skip(loop.time() - next_due, interval)
+            self.stats.frames_skipped += skipped
+            next_due += skipped * interval
             await asyncio.sleep(max(0.0, next_due - loop.time()))
 
     def _count_frame(self, now: float) -> None:
@@ -316,32 +360,8 @@ class GridCompositor:
         return packets
 
     def _open_encoder(self) -> av.VideoCodecContext:
-        bitrate = self._config.grid_bitrate
-        encoder = av.CodecContext.create("libvpx", "w")
-        encoder.width = self._width
-        encoder.height = self._height
-        encoder.pix_fmt = "yuv420p"
-        encoder.time_base = Fraction(1, VIDEO_CLOCK)
-        encoder.bit_rate = bitrate
-        encoder.gop_size = 100_000  # keyframes only when asked for (or by the interval above)
-        encoder.qmin = 4
-        encoder.qmax = 56
-        # One thread: libvpx with two threads on one available core spins waiting for the
-        # second (measured 177 ms of CPU a frame against 7.6 ms single-threaded).
-        encoder.thread_count = 1
-        encoder.options = {
-            "deadline": "realtime",
-            "cpu-used": "8",
-            "lag-in-frames": "0",
-            "error-resilient": "1",
-            "bufsize": str(bitrate),
-            "maxrate": str(bitrate),
-            "static-thresh": "1",
-            "undershoot-pct": "100",
-            "overshoot-pct": "15",
-        }
-        self._encoder = encoder
-        return encoder
+        self._encoder = grid_encoder(self._config)
+        return self._encoder
 
     def compose(
         self,
@@ -372,9 +392,17 @@ class GridCompositor:
                 placeholder = self._placeholder_overlay(text, w)
                 placeholder.blend(planes, x, y + (h - placeholder.height) // 2)
             else:
-                # Area averaging: the right filter to shrink a camera to a tile, and cheaper
-                # than the bilinear default at these sizes.
-                scaled = frame.reformat(width=w, height=h, format="yuv420p", interpolation="AREA")
+                scaled = self._scaler(tile.key).reformat(
+                    frame,
+                    width=w,
+                    height=h,
+                    format="yuv420p",
+                    # Area averaging: the right filter to shrink a camera to a tile, and
+                    # cheaper than the bilinear default at these sizes.
+                    interpolation="AREA",
+                    # The grid's thread is the one to use: more threads cost a start each.
+                    threads=1,
+                )
                 for i, plane in enumerate(planes):
                     px, py, pw, ph = (x, y, w, h) if i == 0 else (x // 2, y // 2, w // 2, h // 2)
                     source = scaled.planes[i]
@@ -385,6 +413,14 @@ class GridCompositor:
         clock = self._clock_overlay(now)
         clock.blend(planes, width - clock.width - 8, 0)
         return canvas
+
+    def _scaler(self, key: str) -> VideoReformatter:
+        # One per tile, kept: a frame's own reformat sets up a new swscale context for every
+        # decoded frame, which cost three times the scaling itself (bench/grid.py).
+        scaler = self._scalers.get(key)
+        if scaler is None:
+            scaler = self._scalers[key] = VideoReformatter()
+        return scaler
 
     def _strip_height(self, tile_h: int) -> int:
         return max(18, tile_h // 9) & ~1

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from media.config import MediaConfig
-from media.grid import GridCompositor, TileSpec, header_height, tile_rects
+from media.grid import GridCompositor, TileSpec, header_height, pictures_to_skip, tile_rects
 
 
 @pytest.mark.parametrize("n", range(1, 13))
@@ -24,6 +24,19 @@ def test_tiles_fit_inside_the_frame_without_overlap(n: int) -> None:
     for (ax, ay, aw, ah), (bx, by, bw, bh) in itertools.combinations(rects, 2):
         assert ax + aw <= bx or bx + bw <= ax or ay + ah <= by or by + bh <= ay
 
+
+
+@pytest.mark.parametrize(
+    ("late_intervals", "skipped"),
+    [(-0.5, 0), (0.0, 0), (0.3, 0), (1.0, 0), (1.2, 1), (1.99, 1), (2.5, 2), (10.1, 10)],
+)
+def test_a_late_picture_is_caught_up_and_only_a_whole_interval_behind_is_skipped(
+    late_intervals: float, skipped: int
+) -> None:
+    interval = 1 / 15
+    assert pictures_to_skip(late_intervals * interval, interval) == skipped
+    # What is kept after skipping is never more than one interval of delay.
+    assert late_intervals * interval - skipped * interval <= interval + 1e-12
 
 def solid(color: tuple[int, int, int]) -> av.VideoFrame:
     return av.VideoFrame.from_ndarray(np.full((480, 640, 3), color, np.uint8), format="rgb24")
