@@ -94,6 +94,7 @@ class ModeResult:
     """One server configuration: the steps it went through and why it stopped."""
 
     workers: int
+    run: int = 1  # which repetition (--repeat)
     steps: list[Step] = field(default_factory=list)
     stopped: str = ""
     error: str | None = None
@@ -138,19 +139,31 @@ def print_step(step: Step) -> None:
     print(f"      -> {step.problem() or 'within limits'}", flush=True)
 
 
+def _target_line(workers: int, rooms: list[int]) -> str:
+    """``2 workers: 2 (met)``, or over several runs ``2 workers: 2 1 2 (met in 2 of 3 runs)``."""
+    name = f"{workers} worker{'s' if workers > 1 else ''}"
+    met = sum(1 for count in rooms if count >= TARGET_ROOMS)
+    if len(rooms) == 1:
+        return f"{name}: {rooms[0]} ({'met' if met else 'not met'})"
+    return f"{name}: {' '.join(map(str, rooms))} (met in {met} of {len(rooms)} runs)"
+
+
 def print_summary(results: list[ModeResult], cpus: int, max_rooms: int) -> None:
     """Rooms held and CPU per room for each mode, and the target."""
     print("\n== summary ==")
+    repeated = any(result.run > 1 for result in results)
     print(
-        f"  {'workers':>7}  {'rooms held':>10}  {'server CPU %':>12}  {'CPU % per room':>14}  "
+        f"  {'workers':>7}  {'run  ' if repeated else ''}{'rooms held':>10}  "
+        f"{'server CPU %':>12}  {'CPU % per room':>14}  "
         f"{'seats CPU %':>11}  {'others CPU %':>12}  stopped by"
     )
     for result in results:
         held = result.held
         rooms = held.rooms if held else 0
         shown = f">={rooms}" if held and result.stopped.startswith("--max-rooms") else str(rooms)
+        run = f"{result.run:>3}  " if repeated else ""
         print(
-            f"  {result.workers:>7}  {shown:>10}  "
+            f"  {result.workers:>7}  {run}{shown:>10}  "
             f"{_fmt(held.server_cpu if held else None, '.1f'):>12}  "
             f"{_fmt(held.server_cpu / held.rooms if held else None, '.1f'):>14}  "
             f"{_fmt(held.seats_cpu if held else None, '.1f'):>11}  "
@@ -159,9 +172,10 @@ def print_summary(results: list[ModeResult], cpus: int, max_rooms: int) -> None:
     for result in results:
         over = next((s for s in result.steps if s.problem() and not s.error), None)
         if over is not None:
+            run = f" (run {result.run})" if repeated else ""
             print(
-                f"  {result.workers} worker{'s' if result.workers > 1 else ''}, first step over "
-                f"the limits: {over.rooms} room{'s' if over.rooms > 1 else ''}, server "
+                f"  {result.workers} worker{'s' if result.workers > 1 else ''}{run}, first step "
+                f"over the limits: {over.rooms} room{'s' if over.rooms > 1 else ''}, server "
                 f"{over.server_cpu:.1f} % ({over.server_cpu / over.rooms:.1f} % per room), "
                 f"seats {over.seats_cpu:.1f} %, machine {over.machine_cpu:.0f} %"
             )
@@ -170,12 +184,10 @@ def print_summary(results: list[ModeResult], cpus: int, max_rooms: int) -> None:
         f"step at which every room lost <= {TARGET_LOSS} % of each kind and showed >= "
         f"{TARGET_FPS:.0f} fps at every seat"
     )
-    counts = [(r.workers, r.held.rooms if r.held else 0) for r in results]
-    met = ", ".join(
-        f"{workers} worker{'s' if workers > 1 else ''}: {rooms} "
-        f"({'met' if rooms >= TARGET_ROOMS else 'not met'})"
-        for workers, rooms in counts
-    )
+    held: dict[int, list[int]] = {}
+    for result in results:
+        held.setdefault(result.workers, []).append(result.held.rooms if result.held else 0)
+    met = ", ".join(_target_line(workers, rooms) for workers, rooms in held.items())
     print(
         f"  target on a {TARGET_CORES}-core machine: {TARGET_ROOMS} full rooms -> {met}"
         f"  (this machine: {cpus} CPUs; --max-rooms {max_rooms})"
