@@ -15,7 +15,7 @@ class MediaConfig:
     grid_bitrate: int = 1_200_000
     # libvpx's realtime speed for the grid, fixed (0 slowest, 16 fastest). A positive cpu-used
     # would let libvpx choose a speed that fills a share of the frame interval: it spent
-    # 8.9 ms a 960x720 frame. Speed 6 takes 5.0 ms for 1.4 dB less PSNR at the same bitrate
+    # 8.8 ms a 960x720 frame. Speed 6 takes 5.3 ms for 1.2 dB less PSNR at the same bitrate
     # (bench/grid.py prints the figures for every speed).
     grid_encoder_speed: int = 6
     # A keyframe at least this often, so that a viewer or a recorder that starts mid-stream

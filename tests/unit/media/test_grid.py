@@ -25,7 +25,6 @@ def test_tiles_fit_inside_the_frame_without_overlap(n: int) -> None:
         assert ax + aw <= bx or bx + bw <= ax or ay + ah <= by or by + bh <= ay
 
 
-
 @pytest.mark.parametrize(
     ("late_intervals", "skipped"),
     [(-0.5, 0), (0.0, 0), (0.3, 0), (1.0, 0), (1.2, 1), (1.99, 1), (2.5, 2), (10.1, 10)],
@@ -37,6 +36,7 @@ def test_a_late_picture_is_caught_up_and_only_a_whole_interval_behind_is_skipped
     assert pictures_to_skip(late_intervals * interval, interval) == skipped
     # What is kept after skipping is never more than one interval of delay.
     assert late_intervals * interval - skipped * interval <= interval + 1e-12
+
 
 def solid(color: tuple[int, int, int]) -> av.VideoFrame:
     return av.VideoFrame.from_ndarray(np.full((480, 640, 3), color, np.uint8), format="rgb24")
