@@ -64,6 +64,7 @@ from bench.common import (  # noqa: E402
     udp_rcvbuf_errors,
     wait_healthy,
 )
+from bench.probe import ProbeTime, SpeedProbe  # noqa: E402
 from bench.room import (  # noqa: E402
     CAMERA_FPS,
     DESKTOP_FPS,
@@ -387,6 +388,7 @@ def run_mode(
     deadline: float,
     *,
     run: int = 1,
+    probe: tuple[SpeedProbe, ProbeTime] | None = None,
 ) -> ModeResult:
     """Add rooms to a fresh server with ``workers`` media workers until one falls behind."""
     result = ModeResult(workers, run=run)
@@ -394,6 +396,14 @@ def run_mode(
     if args.repeat > 1:
         title += f", run {run} of {args.repeat}"
     print(f"\n== {title} ==", flush=True)
+    if probe is not None:
+        speed, first = probe
+        now = speed.best_of()
+        result.probe_pct = now.relative_to(first)
+        print(
+            f"  speed probe on the idle machine: Python {now.python_ms:.0f} ms, codec "
+            f"{now.codec_ms:.0f} ms: {result.probe_pct:.0f} % of the first probe's time"
+        )
     with tempfile.TemporaryDirectory(prefix=f"bench-capacity-{workers}w-") as tmp:
         bench = Bench(workers, Path(tmp), loops)
         try:
@@ -520,12 +530,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         loops = build_loops()
         print(f"  pre-encoded the media in {time.monotonic() - started:.1f} s")
+        speed = SpeedProbe()
+        first = speed.best_of()
+        print(
+            f"  speed probe (bench/probe.py): Python {first.python_ms:.0f} ms, codec "
+            f"{first.codec_ms:.0f} ms of CPU; each run is probed again before it starts"
+        )
         # Modes take turns, so that a slow spell of the machine does not fall on one mode only.
         runs = [(run, workers) for run in range(1, args.repeat + 1) for workers in modes]
         for index, (run, workers) in enumerate(runs):
             left = started + args.budget * args.repeat - time.monotonic()
             deadline = time.monotonic() + left / (len(runs) - index)
-            results.append(run_mode(workers, args, loops, deadline, run=run))
+            results.append(run_mode(workers, args, loops, deadline, run=run, probe=(speed, first)))
     except KeyboardInterrupt:
         print("\ninterrupted: every process was stopped and every temp dir removed")
         if results:

@@ -95,6 +95,8 @@ class ModeResult:
 
     workers: int
     run: int = 1  # which repetition (--repeat)
+    # bench.probe's time just before this run, in % of the first probe's (above 100: slower)
+    probe_pct: float | None = None
     steps: list[Step] = field(default_factory=list)
     stopped: str = ""
     error: str | None = None
@@ -155,7 +157,7 @@ def print_summary(results: list[ModeResult], cpus: int, max_rooms: int) -> None:
     print(
         f"  {'workers':>7}  {'run  ' if repeated else ''}{'rooms held':>10}  "
         f"{'server CPU %':>12}  {'CPU % per room':>14}  "
-        f"{'seats CPU %':>11}  {'others CPU %':>12}  stopped by"
+        f"{'seats CPU %':>11}  {'others CPU %':>12}  {'probe %':>7}  stopped by"
     )
     for result in results:
         held = result.held
@@ -167,7 +169,8 @@ def print_summary(results: list[ModeResult], cpus: int, max_rooms: int) -> None:
             f"{_fmt(held.server_cpu if held else None, '.1f'):>12}  "
             f"{_fmt(held.server_cpu / held.rooms if held else None, '.1f'):>14}  "
             f"{_fmt(held.seats_cpu if held else None, '.1f'):>11}  "
-            f"{_fmt(held.other_cpu if held else None, '.1f'):>12}  {result.stopped}"
+            f"{_fmt(held.other_cpu if held else None, '.1f'):>12}  "
+            f"{_fmt(result.probe_pct, '.0f'):>7}  {result.stopped}"
         )
     for result in results:
         over = next((s for s in result.steps if s.problem() and not s.error), None)
@@ -182,7 +185,8 @@ def print_summary(results: list[ModeResult], cpus: int, max_rooms: int) -> None:
     print(
         "  CPU in % of one core, over the window of the last step held; rooms held: the last "
         f"step at which every room lost <= {TARGET_LOSS} % of each kind and showed >= "
-        f"{TARGET_FPS:.0f} fps at every seat"
+        f"{TARGET_FPS:.0f} fps at every seat; probe: the time of a fixed piece of work just "
+        "before the run, in % of the first probe's (above 100: the machine ran slower)"
     )
     held: dict[int, list[int]] = {}
     for result in results:
