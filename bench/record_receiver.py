@@ -154,7 +154,7 @@ class _Receiver:
         self.receivers[stream.id] = receiver
         variant = self.job.variant
         if variant in ("tap", "recorder"):
-            tap = install_tap(receiver, decode=False)
+            tap = install_tap(receiver)
             self.taps[stream.id] = tap
             if variant == "recorder":
                 self._spawn(self._start_recorder(stream, receiver, tap))

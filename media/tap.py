@@ -4,7 +4,8 @@ aiortc has no public API for the encoded frames it receives (aiortc issue 984). 
 leave the jitter buffer in ``RTCRtpReceiver._handle_rtp_packet`` and are put on the receiver's
 private decoder queue; the decoder thread takes them from there. :func:`install_tap` replaces
 that queue, before the decoder thread starts, with a :class:`ReceiverTap` that hands every frame
-to its sinks (recorder, forwarder, counters) and to the decoder only while decoding is wanted.
+to its sinks (recorder, forwarder, counters, the room's own decoders in ``media.decode``).
+aiortc's decoder is never fed: its thread only ever receives the stop marker.
 aiortc is pinned in pyproject.toml and ``tests/unit/media/test_tap_contract.py`` fails if the
 private attribute moves.
 """
@@ -32,10 +33,6 @@ NTP_UNIX_OFFSET = 2_208_988_800  # seconds from 1900-01-01 (NTP) to 1970-01-01 (
 # A sender whose reported clock is further than this from ours is not trusted for wall time.
 MAX_CLOCK_SKEW_S = 5.0
 KEYFRAME_HOOK_ATTR = "_send_keyframe"
-
-# Frames waiting for the decoder beyond this are dropped (and a keyframe is asked for):
-# a slow decoder must never grow memory without bound.
-MAX_DECODER_BACKLOG = 30
 
 
 class TapUnavailable(RuntimeError):
@@ -67,28 +64,16 @@ FrameCallback = Callable[[EncodedFrame], None]
 
 
 class ReceiverTap:
-    """Stands in for the receiver's decoder queue: tees frames to sinks and, if wanted, the decoder.
+    """Stands in for the receiver's decoder queue: hands every frame to the sinks.
 
-    ``put`` is called on the event loop by aiortc, ``get`` by aiortc's decoder thread.
+    ``put`` is called on the event loop by aiortc, ``get`` by aiortc's decoder thread, which
+    gets nothing but the stop marker when the receiver stops.
     """
 
-    def __init__(
-        self,
-        kind: str,
-        inner: queue.Queue[Any],
-        *,
-        decode: bool,
-        request_keyframe: Callable[[], None] | None = None,
-        on_decoder_drop: Callable[[int], None] | None = None,
-    ) -> None:
+    def __init__(self, kind: str, inner: queue.Queue[Any]) -> None:
         self.kind = kind
         self._inner = inner
-        self._decode = decode
         self._sinks: list[FrameCallback] = []
-        self._request_keyframe = request_keyframe
-        self._on_decoder_drop = on_decoder_drop
-        # After a drop, video must restart decoding on a keyframe or it shows garbage.
-        self._await_keyframe = kind == "video"
         self._sender_report: tuple[float, int] | None = None  # (unix seconds, RTP timestamp)
         self._origin: Callable[[], int | None] = lambda: None
         self.frames = 0
@@ -120,22 +105,6 @@ class ReceiverTap:
         """Give every following encoded frame to `sink` as well."""
         self._sinks.append(sink)
 
-    def set_request_keyframe(self, request: Callable[[], None]) -> None:
-        """Set how the tap asks the sender for a keyframe (an RTCP PLI)."""
-        self._request_keyframe = request
-
-    @property
-    def decoding(self) -> bool:
-        """Whether frames currently go to the decoder."""
-        return self._decode
-
-    def set_decode(self, decode: bool) -> None:
-        """Start or stop decoding; starting waits for (and asks for) a keyframe."""
-        if decode and not self._decode and self.kind == "video":
-            self._await_keyframe = True
-            self._ask_keyframe()
-        self._decode = decode
-
     # -- the queue.Queue surface aiortc uses -------------------------------------------------
 
     def put(self, item: Any) -> None:
@@ -164,55 +133,17 @@ class ReceiverTap:
             except Exception:
                 # One faulty consumer must not stop the media of the seat.
                 logger.exception("encoded frame sink failed (%s)", self.kind)
-        if not self._decode:
-            return
-        if self._await_keyframe:
-            if not keyframe:
-                return
-            self._await_keyframe = False
-        if self._inner.qsize() >= MAX_DECODER_BACKLOG:
-            dropped = self._drain_inner()
-            if self._on_decoder_drop is not None:
-                self._on_decoder_drop(dropped + 1)
-            if self.kind == "video":
-                self._await_keyframe = True
-                self._ask_keyframe()
-                return
-        self._inner.put(item)
 
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
-        """Hand the next frame to the decoder thread."""
+        """What the decoder thread waits for: only the stop marker ever comes."""
         return self._inner.get(block, timeout)
 
     def qsize(self) -> int:
-        """Frames waiting for the decoder."""
+        """Items waiting for the decoder thread (0, or the stop marker)."""
         return self._inner.qsize()
 
-    # -- internals -----------------------------------------------------------------------------
 
-    def _drain_inner(self) -> int:
-        dropped = 0
-        while True:
-            try:
-                item = self._inner.get_nowait()
-            except queue.Empty:
-                return dropped
-            if item is None:  # never swallow the stop marker
-                self._inner.put(None)
-                return dropped
-            dropped += 1
-
-    def _ask_keyframe(self) -> None:
-        if self._request_keyframe is not None:
-            self._request_keyframe()
-
-
-def install_tap(
-    receiver: RTCRtpReceiver,
-    *,
-    decode: bool,
-    on_decoder_drop: Callable[[int], None] | None = None,
-) -> ReceiverTap:
+def install_tap(receiver: RTCRtpReceiver) -> ReceiverTap:
     """Put a tap in place of `receiver`'s decoder queue; call it in the ``track`` event."""
     inner = getattr(receiver, DECODER_QUEUE_ATTR, None)
     if not isinstance(inner, queue.Queue):
@@ -222,7 +153,7 @@ def install_tap(
     if getattr(receiver, DECODER_THREAD_ATTR, None) is not None:
         raise TapUnavailable("the receiver's decoder thread already runs; install in 'track'")
     kind = receiver.track.kind if receiver.track is not None else "video"
-    tap = ReceiverTap(kind, inner, decode=decode, on_decoder_drop=on_decoder_drop)
+    tap = ReceiverTap(kind, inner)
     setattr(receiver, DECODER_QUEUE_ATTR, tap)
     _follow_sender_reports(receiver, tap)
     return tap

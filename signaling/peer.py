@@ -280,9 +280,8 @@ class PeerSession:
 
     def _on_track(self, receiver: RTCRtpReceiver, track: MediaStreamTrack, role: str) -> None:
         # aiortc's own decoder is never fed: the room decodes what it uses (media.decode).
-        tap = install_tap(receiver, decode=False)
+        tap = install_tap(receiver)
         self._taps[role] = tap
-        tap.set_request_keyframe(self._keyframe_requester(receiver, role))
         session = self._room.id
         seat = self._seat
         seen = False

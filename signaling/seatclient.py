@@ -450,7 +450,7 @@ class SyntheticSeat:
             receiver = next(
                 t.receiver for t in self._pc.getTransceivers() if t.receiver.track is track
             )
-            tap = install_tap(receiver, decode=False)
+            tap = install_tap(receiver)
             if track.kind == "video":
                 tap.add_sink(self._count_grid_frame)
             else:

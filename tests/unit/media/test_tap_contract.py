@@ -54,7 +54,7 @@ async def test_tap_replaces_the_queue_of_a_fresh_receiver() -> None:
         receiver = transceiver.receiver
         assert isinstance(getattr(receiver, DECODER_QUEUE_ATTR), queue.Queue)
         assert getattr(receiver, DECODER_THREAD_ATTR) is None
-        tap = install_tap(receiver, decode=False)
+        tap = install_tap(receiver)
         assert getattr(receiver, DECODER_QUEUE_ATTR) is tap
         # Wall time from sender reports needs the timestamp origin and the RTCP handler.
         assert hasattr(getattr(receiver, TIMESTAMP_MAPPER_ATTR), "_origin")
