@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import av
-import numpy as np
 from aiortc.rtp import RtpPacket
+
+from media.synthetic import counter_frames
 
 PACKETS = 40_000
 PICTURES = 45
@@ -45,14 +46,10 @@ class SpeedProbe:
         packet = RtpPacket(payload_type=96, sequence_number=1, timestamp=90_000, ssrc=1234)
         packet.payload = bytes(range(256)) * 4
         self._packet = packet.serialize()
-        rng = np.random.default_rng(5)
-        coarse = rng.integers(0, 256, (60 + PICTURES, 80, 3), dtype=np.uint8)
-        base = np.repeat(np.repeat(coarse, 8, axis=0), 8, axis=1)
+        # The benchmarks' own camera pictures: a counter over a drifting texture.
         self._pictures = [
-            av.VideoFrame.from_ndarray(
-                np.ascontiguousarray(base[i * 8 : i * 8 + 480]), format="rgb24"
-            ).reformat(format="yuv420p")
-            for i in range(PICTURES)
+            av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            for rgb in counter_frames((120, 90, 60), PICTURES, motion=True)
         ]
 
     def best_of(self, runs: int = 3) -> ProbeTime:
