@@ -174,6 +174,8 @@ class RoomAnalysis:
         self._max_share = max_share
         # Seat -> its latest picture, or the decoder that holds it.
         self._latest: dict[str, av.VideoFrame | CameraDecoder] = {}
+        # Seat -> its camera at full size, when the pictures sampled are those of its preview.
+        self._full: dict[str, CameraDecoder] = {}
         self._seats: dict[str, _Seat] = {}
         # Room camera key -> its latest keyframe and codec.
         self._keyframes: dict[str, tuple[bytes, str]] = {}
@@ -213,9 +215,17 @@ class RoomAnalysis:
         """The seat's latest decoded camera picture (called for every frame: only stored)."""
         self._latest[seat] = frame
 
-    def watch(self, seat: str, camera: CameraDecoder) -> None:
-        """Sample the seat's pictures from `camera`, whichever is newest when a sample is due."""
+    def watch(self, seat: str, camera: CameraDecoder, *, full: CameraDecoder | None = None) -> None:
+        """Sample the seat's pictures from `camera`, whichever is newest when a sample is due.
+
+        `full` is the seat's camera at full size when `camera` is its preview: evidence stills
+        are taken from it.
+        """
         self._latest[seat] = camera
+        if full is None:
+            self._full.pop(seat, None)
+        else:
+            self._full[seat] = full
 
     def _picture(self, seat: str) -> av.VideoFrame | None:
         entry = self._latest.get(seat)
@@ -239,6 +249,7 @@ class RoomAnalysis:
     async def camera_ended(self, seat: str) -> None:
         """The seat's camera stopped: the warnings drawn from its pictures end."""
         self._latest.pop(seat, None)
+        self._full.pop(seat, None)
         if self._executor is None:
             return
         loop = asyncio.get_running_loop()
@@ -251,9 +262,21 @@ class RoomAnalysis:
         return self._picture(seat) is not None
 
     async def snapshot(self, seat: str) -> bytes | None:
-        """A JPEG of the seat's latest camera picture, if it has one."""
+        """A JPEG of the seat's camera now, at full size, if it has a picture."""
         frame = self._picture(seat)
         if frame is None or self._executor is None:
+            return None
+        return await self._evidence(seat, frame)
+
+    async def _evidence(self, seat: str, frame: av.VideoFrame) -> bytes | None:
+        """`frame` as a JPEG, or rather a still of the seat's camera at full size when `frame`
+        is a picture of its preview (the still is the camera's next keyframe, asked for now)."""
+        full = self._full.get(seat)
+        if full is not None and not full.decoding:
+            still = await full.fresh_picture()
+            if still is not None:
+                frame = still
+        if self._executor is None:
             return None
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, jpeg, frame)
@@ -296,8 +319,10 @@ class RoomAnalysis:
                         logger.exception("analysis %s: sampling %s failed", self._name, seat)
                         results = []
                     spent += time.perf_counter() - started
-                    for _, transition, snapshot in results:
-                        self._report(seat, transition, snapshot)
+                    for _, transition, evidence in results:
+                        if isinstance(evidence, av.VideoFrame):
+                            evidence = await self._evidence(seat, evidence)
+                        self._report(seat, transition, evidence)
                 await asyncio.sleep(max(0.0, slot - (loop.time() - slot_start)))
             self.record_pass(spent, len(seats))
 
@@ -321,10 +346,12 @@ class RoomAnalysis:
 
     # -- work done in the analysis thread -------------------------------------------------------
 
-    def _pass(self, due: dict[str, av.VideoFrame]) -> list[tuple[str, Transition, bytes | None]]:
+    def _pass(
+        self, due: dict[str, av.VideoFrame]
+    ) -> list[tuple[str, Transition, av.VideoFrame | None]]:
         if self._faces is None:
             self._faces = FaceCounter()
-        out: list[tuple[str, Transition, bytes | None]] = []
+        out: list[tuple[str, Transition, av.VideoFrame | None]] = []
         for seat, frame in due.items():
             at = time.time()
             state = self._seats.get(seat)
@@ -334,9 +361,9 @@ class RoomAnalysis:
             observation = observe(gray, state.previous, self._faces.count(gray), at)
             state.previous = gray
             transitions = state.rules.observe(observation)
-            # The picture that completed the condition is the evidence of a warning that starts.
-            snapshot = jpeg(frame) if any(t.starts for t in transitions) else None
-            out += [(seat, t, snapshot if t.starts else None) for t in transitions]
+            # The picture that completed the condition is the evidence of a warning that starts
+            # (made a JPEG on the event loop's side, where a still at full size can be waited for).
+            out += [(seat, t, frame if t.starts else None) for t in transitions]
         return out
 
     def _room_camera_pass(

@@ -10,6 +10,11 @@ as they are:
   picture and decodes them there (about one frame per seat per grid frame);
 - a microphone's Opus frames are decoded on the event loop as they arrive (about 0.05 ms each),
   straight into the mixer, by a :class:`MicrophoneDecoder`.
+
+A seat may also send a preview of its camera, a small copy (320x240) for the grid and the
+analysis. The grid then decodes the preview, and the camera itself (640x480) is not decoded:
+its frames are only recorded and forwarded, and a still at full size for evidence is decoded
+from a keyframe asked for when one is needed (:meth:`CameraDecoder.fresh_picture`).
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ AUDIO_DECODERS = {"opus": "libopus"}
 # Camera frames waiting beyond this are dropped and a keyframe is asked for: a stalled
 # consumer must never grow memory without bound (two seconds at 15 fps).
 MAX_PENDING_FRAMES = 30
+# How long a still at full size waits for the keyframe it asked for (a PLI round trip, and the
+# seat encoding a keyframe, take a few hundred milliseconds).
+FRESH_PICTURE_TIMEOUT_S = 2.0
 
 
 def open_decoder(decoders: dict[str, str], codec: str) -> av.CodecContext:
@@ -42,12 +50,23 @@ def open_decoder(decoders: dict[str, str], codec: str) -> av.CodecContext:
     return av.CodecContext.create(name, "r")
 
 
+def decode_keyframe(frame: EncodedFrame) -> av.VideoFrame | None:
+    """The picture of one keyframe, decoded on its own (None if it does not decode)."""
+    try:
+        pictures = open_decoder(VIDEO_DECODERS, frame.codec).decode(av.Packet(frame.data))
+    except (av.error.FFmpegError, ValueError) as exc:
+        logger.info("keyframe did not decode: %s", exc)
+        return None
+    return pictures[-1] if pictures else None  # type: ignore[return-value]
+
+
 class CameraDecoder:
     """A seat camera's encoded frames, decoded by the thread that shows them.
 
     ``push`` is called on the event loop (a sink of the receiver tap); ``decode_pending`` in
     the consumer's thread (the grid's), which decodes every waiting frame in order and keeps the
     newest picture in ``picture``. Decoding starts, and after any loss restarts, on a keyframe.
+    A camera whose pictures nobody shows (``set_decoding(False)``) keeps no frames at all.
     """
 
     def __init__(
@@ -66,6 +85,11 @@ class CameraDecoder:
         self._await_keyframe = True
         self._context: av.CodecContext | None = None
         self._codec = ""
+        self._decoding = True
+        self._keyframe_waiters: list[asyncio.Future[EncodedFrame]] = []
+        #: Whether a keyframe has come, decoded or not; ``on_start`` is called at the first one.
+        self.started = False
+        self.on_start: Callable[[], None] | None = None
         #: The newest decoded picture, or None before the first one.
         self.picture: av.VideoFrame | None = None
         self.frames_decoded = 0
@@ -74,8 +98,19 @@ class CameraDecoder:
 
     def push(self, frame: EncodedFrame) -> None:
         """An encoded frame from the seat (event loop)."""
+        if frame.keyframe and not self.started:
+            self.started = True
+            if self.on_start is not None:
+                self.on_start()
+        if frame.keyframe and self._keyframe_waiters:
+            waiters, self._keyframe_waiters = self._keyframe_waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(frame)
         dropped = 0
         with self._lock:
+            if not self._decoding:
+                return
             if self._await_keyframe:
                 if not frame.keyframe:
                     return
@@ -117,6 +152,46 @@ class CameraDecoder:
     def pending(self) -> int:
         """Frames waiting to be decoded."""
         return len(self._pending)
+
+    @property
+    def decoding(self) -> bool:
+        """Whether the camera's frames are kept for decoding."""
+        return self._decoding
+
+    def set_decoding(self, decoding: bool) -> None:
+        """Keep the camera's frames for decoding, or leave them alone (event loop).
+
+        Decoding starts again on a keyframe, which is asked for; until then ``picture`` is None.
+        """
+        with self._lock:
+            if decoding == self._decoding:
+                return
+            self._decoding = decoding
+            self._pending.clear()
+            self._await_keyframe = True
+            self.picture = None
+        if decoding:
+            self._ask_keyframe()
+
+    async def fresh_picture(
+        self, within_s: float = FRESH_PICTURE_TIMEOUT_S
+    ) -> av.VideoFrame | None:
+        """A picture from the camera's next keyframe, asked for now (event loop).
+
+        A still at full size of a camera that is not being decoded; None if no keyframe comes
+        within `within_s` seconds or it does not decode.
+        """
+        waiter: asyncio.Future[EncodedFrame] = self._loop.create_future()
+        self._keyframe_waiters.append(waiter)
+        self._ask_keyframe()
+        try:
+            frame = await asyncio.wait_for(waiter, within_s)
+        except TimeoutError:
+            return None
+        finally:
+            if waiter in self._keyframe_waiters:
+                self._keyframe_waiters.remove(waiter)
+        return await asyncio.to_thread(decode_keyframe, frame)
 
     def _decoder(self, codec: str) -> av.CodecContext:
         if self._context is None or codec != self._codec:

@@ -20,7 +20,10 @@ logger = logging.getLogger(__name__)
 # Which incoming track kinds are decoded: the grid needs cameras, the mixer microphones.
 # Desktops are only forwarded and recorded (decoding costs what nobody looks at). Decoding is
 # done where the picture or sound is used (media.decode), never by aiortc's decoder threads.
-DECODED_ROLES = frozenset({"camera", "microphone"})
+# A seat's preview (a small copy of its camera) takes the camera's place in the grid and the
+# analysis: decoding a 320x240 picture costs about a third of a 640x480 one.
+DECODED_ROLES = frozenset({"camera", "preview", "microphone"})
+PICTURE_ROLES = ("preview", "camera")  # preferred in this order once they have sent a keyframe
 
 
 class RoomMedia:
@@ -92,14 +95,49 @@ class RoomMedia:
         *,
         request_keyframe: Callable[[], None],
         on_drop: Callable[[int], None] | None = None,
+        role: str = "camera",
     ) -> CameraDecoder:
-        """A new camera input of `seat`: feed it the encoded frames; the grid decodes them."""
+        """A new camera input of `seat` (role "camera", or its "preview"): feed it the encoded
+        frames. The grid decodes those of the preview once it has sent a keyframe, else the
+        camera's."""
+        if role not in PICTURE_ROLES:
+            raise ValueError(f"{role} is not a camera input")
         camera = CameraDecoder(request_keyframe=request_keyframe, on_drop=on_drop)
-        self._inputs[(seat, "camera")] = camera
-        self.grid.set_source(seat, camera)
-        if self.analysis is not None:
-            self.analysis.watch(seat, camera)
+        self._inputs[(seat, role)] = camera
+
+        def started() -> None:
+            if self._inputs.get((seat, role)) is camera:
+                self._show(seat)
+
+        camera.on_start = started
+        self._show(seat)
         return camera
+
+    def _cameras(self, seat: str) -> dict[str, CameraDecoder]:
+        found = {}
+        for role in PICTURE_ROLES:
+            source = self._inputs.get((seat, role))
+            if isinstance(source, CameraDecoder):
+                found[role] = source
+        return found
+
+    def _show(self, seat: str) -> bool:
+        """Give the grid and the analysis the seat's preview, else its camera; False if none.
+
+        A preview that has not sent a keyframe yet is not taken over a camera.
+        """
+        cameras = self._cameras(seat)
+        if not cameras:
+            return False
+        started = [camera for camera in cameras.values() if camera.started]
+        shown = started[0] if started else cameras.get("camera", next(iter(cameras.values())))
+        self.grid.set_source(seat, shown)
+        if self.analysis is not None:
+            full = cameras.get("camera")
+            self.analysis.watch(seat, shown, full=full if full is not shown else None)
+        for camera in cameras.values():
+            camera.set_decoding(camera is shown)
+        return True
 
     def attach_microphone(self, seat: str) -> MicrophoneDecoder:
         """A new microphone input of `seat`: feed it the encoded frames; they reach the mixer."""
@@ -112,10 +150,11 @@ class RoomMedia:
         if self._inputs.get((seat, role)) is not source:
             return
         del self._inputs[(seat, role)]
-        if role == "camera":
-            self.grid.clear_frame(seat)
-            if self.analysis is not None:
-                await self.analysis.camera_ended(seat)
+        if role in PICTURE_ROLES:
+            if not self._show(seat):
+                self.grid.clear_frame(seat)
+                if self.analysis is not None:
+                    await self.analysis.camera_ended(seat)
         else:
             self.mixer.remove_source(seat)
         logger.info("room %s: %s of seat %s ended", self.name, role, seat)

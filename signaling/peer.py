@@ -55,8 +55,12 @@ class MediaRoom(Protocol):
         """The Chinese label of a seat, e.g. 沈阳主场 · 2号机位."""
 
 
-ROLE_KINDS = {"camera": "video", "microphone": "audio", "desktop": "video"}
+# A seat's "preview" is a small copy of its camera, sent for the grid and the analysis only
+# (media.room); it is neither recorded nor forwarded, the camera itself is.
+ROLE_KINDS = {"camera": "video", "microphone": "audio", "desktop": "video", "preview": "video"}
+# The recorded roles, with their labels in the archive.
 ROLE_LABELS = {"camera": "摄像头", "microphone": "麦克风", "desktop": "屏幕"}
+RECORDED_ROLES = frozenset(ROLE_LABELS)
 MAX_PENDING_CANDIDATES = 64
 PLI_MIN_INTERVAL_S = 0.5
 
@@ -304,17 +308,18 @@ class PeerSession:
         attached: CameraDecoder | MicrophoneDecoder | None = None
         if role in DECODED_ROLES:
             media = self._room.media
-            if role == "camera":
+            if role == "microphone":
+                attached = media.attach_microphone(seat)
+            else:
                 attached = media.attach_camera(
                     seat,
                     request_keyframe=self._keyframe_requester(receiver, role),
                     on_drop=lambda n: self._metrics.frames_dropped("decoder", n),
+                    role=role,
                 )
-            else:
-                attached = media.attach_microphone(seat)
             tap.add_sink(attached.push)
             self._attached.append((role, attached))
-        if self._room.archive is not None:
+        if self._room.archive is not None and role in RECORDED_ROLES:
             self._spawn(self._record(receiver, tap, role), f"record-{role}")
 
         @track.on("ended")

@@ -11,7 +11,7 @@ from roomserver.errors import InvalidRequest
 MAX_SDP_BYTES = 64 * 1024
 MAX_CANDIDATE_BYTES = 1024
 
-Role = Literal["camera", "microphone", "desktop"]
+Role = Literal["camera", "microphone", "desktop", "preview"]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 SeatKey = Annotated[str, StringConstraints(min_length=3, max_length=100)]
 ViewerId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]

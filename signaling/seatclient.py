@@ -146,6 +146,7 @@ class SyntheticSeat:
         camera: MediaStreamTrack | None = None,
         microphone: MediaStreamTrack | None = None,
         desktop: MediaStreamTrack | None = None,
+        preview: MediaStreamTrack | None = None,
         decode_grid: bool = True,
         keep_grid_frames: int = 8,
         audio_seconds: float = 3.0,
@@ -159,7 +160,8 @@ class SyntheticSeat:
 
         ``decode_grid=False`` still reads and counts grid frames but keeps no RGB copies;
         ``measure_delay`` reads this seat's own counter from its tile in every grid frame and
-        compares it with the camera's ``sent_at`` (the camera must carry the test pattern).
+        compares it with the camera's ``sent_at`` (the camera must carry the test pattern), or
+        the preview's: a ``preview`` is a small copy of the camera that the grid shows instead.
         ``decode=False`` decodes nothing: grid frames and mix seconds are counted as they arrive
         encoded (a load generator that costs what the network path costs, not the decoders).
         ``count_rtp=True`` goes further, for capacity runs: every packet is still received and
@@ -172,6 +174,7 @@ class SyntheticSeat:
         self.camera = camera
         self.microphone = microphone
         self.desktop = desktop
+        self.preview = preview
         self.name = name
         self._start_timeout = start_timeout
         self._decode_grid = decode_grid
@@ -262,7 +265,7 @@ class SyntheticSeat:
                     await self._sio.call("leave", {}, namespace=NAMESPACE, timeout=2.0)
             if self._pc is not None:
                 await self._pc.close()
-            for track in (self.camera, self.microphone, self.desktop):
+            for track in (self.camera, self.microphone, self.desktop, self.preview):
                 if track is not None:
                     track.stop()
             with contextlib.suppress(Exception):
@@ -346,7 +349,8 @@ class SyntheticSeat:
     # ---- media ------------------------------------------------------------------------------
 
     async def _negotiate(self) -> None:
-        """Offer the microphone, camera and desktop transceivers present; apply the answer."""
+        """Offer the microphone, camera, desktop and preview transceivers present; apply the
+        answer."""
         # max-bundle: with aiortc's default (balanced) the second video transceiver keeps a
         # transport that is stopped when the answer bundles everything, and never sends.
         pc = RTCPeerConnection(
@@ -365,6 +369,9 @@ class SyntheticSeat:
         if self.desktop is not None:
             desktop = self._relay.subscribe(self.desktop, buffered=True)
             roles.append((pc.addTransceiver(desktop, direction="sendonly"), "desktop"))
+        if self.preview is not None:
+            preview = self._relay.subscribe(self.preview, buffered=True)
+            roles.append((pc.addTransceiver(preview, direction="sendonly"), "preview"))
         if not roles:
             raise ValueError("a seat needs at least one track")
         await pc.setLocalDescription(await pc.createOffer())
@@ -500,7 +507,8 @@ class SyntheticSeat:
     def _measure(self, image: np.ndarray, received_at: float) -> None:
         """Read this seat's own counter from its tile and record the delay of a new frame."""
         rect = self.own_tile_rect((image.shape[1], image.shape[0]))
-        sent_at = getattr(self.camera, "sent_at", None)
+        shown = self.preview if self.preview is not None else self.camera
+        sent_at = getattr(shown, "sent_at", None)
         if rect is None or sent_at is None:
             self.delay_misses += 1
             return

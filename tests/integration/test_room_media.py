@@ -77,9 +77,11 @@ async def room_server(tmp_path: Path) -> AsyncIterator[RoomServer]:
 def _tile_mean(rgb: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarray:
     """Mean colour of the middle of a tile: clear of the counter on top and the label below."""
     x, y, w, h = rect
-    return rgb[y + int(h * 0.35) : y + int(h * 0.65), x + int(w * 0.3) : x + int(w * 0.7)].reshape(
-        -1, 3
-    ).mean(axis=0)
+    return (
+        rgb[y + int(h * 0.35) : y + int(h * 0.65), x + int(w * 0.3) : x + int(w * 0.7)]
+        .reshape(-1, 3)
+        .mean(axis=0)
+    )
 
 
 def _looks_like(mean: np.ndarray, color: tuple[int, int, int]) -> bool:
@@ -213,7 +215,8 @@ async def test_desktop_share_arrives_and_leaves_the_camera_intact(room_server: R
 
         def sharing(roster: dict[str, Any]) -> bool:
             return any(
-                s["venue_name"] == venue_a and s["seat_no"] == seat_a
+                s["venue_name"] == venue_a
+                and s["seat_no"] == seat_a
                 and "desktop" in s.get("tracks", [])
                 for s in roster["seats"]
             )
@@ -278,3 +281,49 @@ async def test_a_counting_seat_counts_what_a_decoding_seat_gets(room_server: Roo
         assert await counting.inbound_stats() == {}
     finally:
         await asyncio.gather(decoding.close(), counting.close())
+
+
+async def test_the_grid_shows_a_seats_preview_and_its_camera_is_recorded(
+    room_server: RoomServer,
+) -> None:
+    """A seat that sends a preview (a small copy of its camera): the others see the preview in
+    its tile; the camera, not the preview, goes into the archive."""
+    venue_a, seat_a, _, _ = SEATS[0]
+    preview = CounterVideoTrack(BLUE, size=(320, 240), pattern=False)
+    sender = room_server.seat(0, "sender", preview=preview)  # its camera is red
+    viewer = room_server.seat(1, "viewer")
+    try:
+        await asyncio.gather(sender.start(), viewer.start())
+
+        def both_tracks(roster: dict[str, Any]) -> bool:
+            return any(
+                s["venue_name"] == venue_a
+                and s["seat_no"] == seat_a
+                and {"camera", "preview"} <= set(s.get("tracks", []))
+                for s in roster["seats"]
+            )
+
+        await viewer.wait_roster(both_tracks, MEDIA_TIMEOUT)
+        found: dict[str, Any] = {}
+
+        def preview_shown() -> bool:
+            if not viewer.grid_frames or viewer.roster is None:
+                return False
+            rgb = viewer.grid_frames[-1].rgb
+            index = viewer.roster_index_of(sender.seat or {})
+            if index is None:
+                return False
+            mean = _tile_mean(rgb, viewer.tile_rects((rgb.shape[1], rgb.shape[0]))[index])
+            found["sender tile"] = mean.round().tolist()
+            return _looks_like(mean, BLUE)
+
+        async def more(remaining: float) -> None:
+            await viewer.wait_grid_frames(1, remaining)
+
+        ok = await _until(more, preview_shown, time.monotonic() + MEDIA_TIMEOUT)
+        assert ok, f"the sender's tile does not show its preview: {found}\n{room_server.log_tail()}"
+        media = room_server.data_dir / "archive"
+        recorded = {p.name.rsplit("-", 1)[-1] for p in media.glob("*/part-*/media/*")}
+        assert "camera" in recorded and "preview" not in recorded, recorded
+    finally:
+        await asyncio.gather(sender.close(), viewer.close(), return_exceptions=True)

@@ -10,6 +10,7 @@ import numpy as np
 from media.config import MediaConfig
 from media.decode import CameraDecoder, MicrophoneDecoder
 from media.grid import GridCompositor, TileSpec, tile_rects
+from media.room import RoomMedia
 from media.synthetic import camera_loop, tone_loop
 from media.tap import EncodedFrame, is_vp8_keyframe
 from media.testpattern import read_counter
@@ -126,3 +127,89 @@ async def test_the_grid_shows_a_camera_it_decodes_itself() -> None:
     assert camera.pending() == 0 and camera.frames_decoded == 6
     rgb = pictures[-1].to_ndarray(format="rgb24")
     assert read_counter(rgb, tile_rects(1)[0]) == 5
+
+
+async def test_a_camera_not_decoded_keeps_nothing_and_restarts_on_a_keyframe() -> None:
+    packets = camera_loop((200, 60, 40), seconds=2, keyframe_interval=10, motion=False)
+    asked: list[str] = []
+    camera = CameraDecoder(request_keyframe=lambda: asked.append("pli"))
+    for index in range(0, 4):
+        camera.push(encoded(packets[index], index))
+    await asyncio.to_thread(camera.decode_pending)
+    assert camera.picture is not None and camera.decoding
+    camera.set_decoding(False)
+    assert camera.picture is None and camera.pending() == 0 and asked == []
+    for index in range(4, 12):  # a keyframe among them: still nothing kept
+        camera.push(encoded(packets[index], index))
+    assert camera.pending() == 0 and camera.frames_dropped == 0
+    camera.set_decoding(True)
+    assert asked == ["pli"]
+    for index in range(12, 22):  # decoding starts again at the keyframe 20
+        camera.push(encoded(packets[index], index))
+    assert camera.pending() == 2
+    assert counter_of(await asyncio.to_thread(camera.decode_pending)) == 21
+
+
+async def test_a_still_at_full_size_comes_from_the_next_keyframe() -> None:
+    packets = camera_loop((40, 160, 60), seconds=2, keyframe_interval=10, motion=False)
+    asked: list[str] = []
+    camera = CameraDecoder(request_keyframe=lambda: asked.append("pli"))
+    camera.set_decoding(False)
+    still = asyncio.create_task(camera.fresh_picture(within_s=5))
+    await asyncio.sleep(0)  # the task asks for its keyframe
+    assert asked == ["pli"]
+    for index in range(11, 21):
+        camera.push(encoded(packets[index], index))
+    picture = await still
+    assert picture is not None and (picture.width, picture.height) == (640, 480)
+    assert counter_of(picture) == 20
+    # No keyframe in time: no still.
+    assert await camera.fresh_picture(within_s=0.05) is None
+
+
+async def test_the_grid_shows_the_preview_and_the_camera_without_one() -> None:
+    room = RoomMedia(MediaConfig(grid_fps=30), name="test")
+    room.set_tiles([TileSpec("v:1", "1号机位")])
+    asked: list[str] = []
+    camera = room.attach_camera("v:1", request_keyframe=lambda: asked.append("camera"))
+    preview = room.attach_camera(
+        "v:1", request_keyframe=lambda: asked.append("preview"), role="preview"
+    )
+    # The camera is shown until the preview's first keyframe.
+    assert camera.decoding and not preview.decoding
+    big = camera_loop((200, 60, 40), seconds=1, keyframe_interval=10, motion=False)
+    little = camera_loop(
+        (40, 60, 200),
+        seconds=1,
+        bitrate=150_000,
+        keyframe_interval=10,
+        motion=False,
+        size=(320, 240),
+    )
+    camera.push(encoded(big[0], 0))
+    assert camera.pending() == 1
+    # Then the preview is shown; the camera is not decoded (only recorded and forwarded).
+    for index in range(6):
+        preview.push(encoded(little[index], index + 100))
+        camera.push(encoded(big[index + 1], index + 1))
+    assert preview.decoding and not camera.decoding
+    assert camera.pending() == 0 and preview.pending() == 6
+    async with room.grid:
+        track = room.grid_track()
+        decoder = av.CodecContext.create("libvpx", "r")
+        pictures = [f for _ in range(3) for f in decoder.decode(await track.recv())]
+        assert preview.frames_decoded == 6 and camera.frames_decoded == 0
+        # The preview is blue, the camera red: the tile is the preview's.
+        tile = tile_rects(1)[0]
+        rgb = pictures[-1].to_ndarray(format="rgb24")
+        assert read_counter(rgb, tile) == 5
+        x, y, w, h = tile
+        red, _, blue = rgb[y + h - 20 : y + h - 5, x + 5 : x + w - 5].reshape(-1, 3).mean(axis=0)
+        assert blue > red
+        # The preview ends: the camera is decoded again, from a keyframe it is asked for.
+        await room.detach("v:1", "preview", preview)
+        assert camera.decoding and asked == ["preview", "camera"]
+        for index in range(10, 13):
+            camera.push(encoded(big[index], index))
+        assert camera.pending() == 3
+    await room.close()
