@@ -6,8 +6,9 @@ For each mode (``--workers 1``, then ``--workers N`` with N the machine's CPU co
 data directory and server subprocess (loopback, ICE on 127.0.0.1; recording is always on, so
 every room is archived), one load session of 10 experts per room (``signaling.cli
 load-session``), and then, one room at a time: 10 seats join the room, all in one process per
-room (bench/room.py's seats: pre-encoded VP8 640x480 15 fps camera with the counter, Opus tone,
-VP8 1280x720 5 fps desktop; the grid they receive is read and counted, not looked into), the
+room (bench/room.py's seats: pre-encoded VP8 640x480 15 fps camera with the counter and its
+VP8 320x240 preview, Opus tone, VP8 1280x720 5 fps desktop; the grid they receive is read and
+counted, not looked into; ``--no-preview``: seats without a preview, as before), the
 rooms settle, and every room is measured over a window: frames the server received per kind
 (``/metrics``) against frames its seats sent, the grid rate at each seat and at the server, and
 the CPU of the server (signaling process and media workers), of each worker and of the seats'
@@ -75,6 +76,7 @@ from bench.room import (  # noqa: E402
     _collect,
     _metric_sum,
     build_loops,
+    describe_loops,
     parse_metrics,
     run_child,
 )
@@ -83,7 +85,12 @@ from media.tap import is_vp8_keyframe  # noqa: E402
 
 SEATS_PER_ROOM = 10
 # Frames a second each seat sends, by kind.
-NOMINAL_RATES = {"camera": CAMERA_FPS, "microphone": 50.0, "desktop": DESKTOP_FPS}
+NOMINAL_RATES = {
+    "camera": CAMERA_FPS,
+    "microphone": 50.0,
+    "desktop": DESKTOP_FPS,
+    "preview": CAMERA_FPS,
+}
 STEP_OVERHEAD_S = 25.0  # first guess of a step's cost beyond settle + window (seats starting)
 FEATURES = (
     "camera, microphone, desktop, recording and camera analysis (on by default in the server)"
@@ -232,6 +239,9 @@ class Bench:
                 staggered(self.loops["desktop"], index, len(experts)),
                 measure=False,
                 count_rtp=True,
+                preview=staggered(self.loops["preview"], index, len(experts))
+                if "preview" in self.loops
+                else None,
             )
             for index, link in enumerate(experts)
         ]
@@ -318,6 +328,8 @@ class Bench:
             seats0, seats1 = marks0[number - 1], marks1[number - 1]
             figures = RoomFigures(number, session, where.get(session))
             for role in ROLES:
+                if role not in self.loops and role != "microphone":
+                    continue  # the seats send no preview (--no-preview)
                 figures.sent[role] = sum(
                     b["sent"][role] - a["sent"][role] for a, b in zip(seats0, seats1, strict=True)
                 )
@@ -483,6 +495,11 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds for each repetition: no room is added that would not fit",
     )
     parser.add_argument(
+        "--no-preview",
+        action="store_true",
+        help="seats send no preview: the server decodes their cameras for the grid",
+    )
+    parser.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -505,10 +522,10 @@ def main(argv: list[str] | None = None) -> int:
         "worker to a CPU, and a room's seats run on the other CPUs"
     )
     print(f"  per room: {FEATURES}")
+    loops = build_loops(preview=not args.no_preview)
     print(
-        f"  per seat: camera VP8 640x480 {CAMERA_FPS} fps with counter, Opus 20 ms tone, "
-        f"desktop VP8 1280x720 {DESKTOP_FPS} fps (pre-encoded); the grid is received and "
-        "counted, not looked into"
+        f"  per seat: {describe_loops(loops)}, Opus 20 ms tone (pre-encoded); the grid is "
+        "received and counted, not looked into"
     )
     print(
         f"  limits: a room loses > {TARGET_LOSS} % of a kind's frames, or its grid < "
@@ -528,7 +545,6 @@ def main(argv: list[str] | None = None) -> int:
             f"  machine busy before the start: {(_machine_busy() - busy0) * 50:.0f} % of one "
             "core (other load)"
         )
-        loops = build_loops()
         print(f"  pre-encoded the media in {time.monotonic() - started:.1f} s")
         speed = SpeedProbe()
         first = speed.best_of()

@@ -42,9 +42,14 @@ class RoomFigures:
         offered = self.offered.get(role, 0.0)
         return self.sent.get(role, 0) * 100.0 / offered if offered else None
 
+    @property
+    def roles(self) -> list[str]:
+        """The kinds of frames the room's seats send."""
+        return [role for role in ROLES if role in self.offered]
+
     def problem(self) -> str | None:
         """Why this room is beyond the limits, or None."""
-        for role in ROLES:
+        for role in self.roles:
             sent = self.sent_pct(role)
             if sent is not None and sent < MIN_SENT_PCT:
                 # The load generator fell behind: the server was not given the full load.
@@ -52,7 +57,7 @@ class RoomFigures:
                     f"room {self.number}: its seats sent only {sent:.1f} % of their {role} "
                     "frames (the load generator fell behind)"
                 )
-        for role in ROLES:
+        for role in self.roles:
             loss = self.loss_pct(role)
             if loss is None:
                 return f"room {self.number}: no {role} frames sent"
@@ -130,8 +135,8 @@ def print_step(step: Step) -> None:
         f"+{step.archive_mb:.1f} MB, UDP receive-buffer drops {_fmt(step.udp_drops, 'd')}]"
     )
     for r in step.room_figures:
-        loss = "  ".join(f"{role} {_fmt(r.loss_pct(role), '5.2f', ' %')}" for role in ROLES)
-        sent = min((r.sent_pct(role) or 0.0 for role in ROLES), default=0.0)
+        loss = "  ".join(f"{role} {_fmt(r.loss_pct(role), '5.2f', ' %')}" for role in r.roles)
+        sent = min((r.sent_pct(role) or 0.0 for role in r.roles), default=0.0)
         print(
             f"      room {r.number} on w{_fmt(r.worker, 'd')}: sent >= {sent:.1f} % of nominal"
             f"  lost {loss}  grid min "

@@ -71,6 +71,21 @@ REPLY_TIMEOUT = 15.0
 DELAY_SEATS = 3
 
 
+def describe_loops(loops: dict[str, list[bytes]], desktop: bool = True) -> str:
+    """What each seat sends, for the benchmarks' headers."""
+
+    def kbit(role: str) -> float:
+        return sum(len(p) for p in loops[role]) * 8 / 10 / 1000  # the loops last 10 s
+
+    parts = [f"camera VP8 640x480 {CAMERA_FPS} fps ~{kbit('camera'):.0f} kbit/s with counter"]
+    if "preview" in loops:
+        parts.append(f"preview VP8 320x240 {CAMERA_FPS} fps ~{kbit('preview'):.0f} kbit/s")
+    else:
+        parts.append("no preview (the grid decodes the camera)")
+    parts.append(f"desktop VP8 1280x720 {DESKTOP_FPS} fps" if desktop else "no desktop")
+    return ", ".join(parts)
+
+
 # ---- seat process ----------------------------------------------------------------------------
 
 
@@ -90,6 +105,8 @@ class SeatJob:
     measure: bool = True
     # Counts the grid below aiortc's receivers (SyntheticSeat count_rtp): the cheapest seat.
     count_rtp: bool = False
+    # The camera's preview loop (320x240), sent as the seat page sends it; None: no preview.
+    preview: list[bytes] | None = None
 
 
 def seat_process(job: SeatJob, conn: Connection) -> None:
@@ -120,13 +137,17 @@ class BenchSeat:
         self.camera = PreEncodedVideoTrack(job.camera, CAMERA_FPS)
         self.microphone = PreEncodedAudioTrack(job.microphone)
         self.desktop = PreEncodedVideoTrack(job.desktop, DESKTOP_FPS) if job.desktop else None
-        self.tracks = [t for t in (self.camera, self.microphone, self.desktop) if t is not None]
+        self.preview = PreEncodedVideoTrack(job.preview, CAMERA_FPS) if job.preview else None
+        self.tracks = [
+            t for t in (self.camera, self.microphone, self.desktop, self.preview) if t is not None
+        ]
         self.seat = SyntheticSeat(
             job.base_url,
             job.token,
             camera=self.camera,
             microphone=self.microphone,
             desktop=self.desktop,
+            preview=self.preview,
             decode_grid=False,
             keep_grid_frames=1,
             measure_delay=job.measure,
@@ -152,6 +173,7 @@ class BenchSeat:
                 "camera": self.camera.frames_sent,
                 "microphone": self.microphone.frames_sent,
                 "desktop": self.desktop.frames_sent if self.desktop else 0,
+                "preview": self.preview.frames_sent if self.preview else 0,
             },
             "grid": self.seat.grid_frame_count,
             "misses": self.seat.delay_misses,
@@ -300,6 +322,7 @@ def run_once(
                     loops["desktop"] if desktop else None,
                     seat_cpus,
                     measure=index < DELAY_SEATS,
+                    preview=loops.get("preview"),
                 )
                 parent_end, child_end = ctx.Pipe()
                 proc = ctx.Process(
@@ -495,14 +518,22 @@ def _mark_supervisor(
 TONES = (330.0, 440.0, 550.0, 660.0, 770.0)
 
 
-def build_loops() -> dict[str, list[bytes]]:
-    """Pre-encode the media every seat replays (once, in the parent)."""
+def build_loops(preview: bool = True) -> dict[str, list[bytes]]:
+    """Pre-encode the media every seat replays (once, in the parent).
+
+    The preview is the camera loop's pictures at 320x240 and 150 kbit/s, what the seat page
+    sends beside its camera for the grid (``PREVIEW_*`` in web/rtc.js).
+    """
     from media.synthetic import camera_loop, desktop_loop, tone_loop
 
+    colour = (200, 60, 40)
     loops = {
-        "camera": [bytes(p) for p in camera_loop((200, 60, 40), seconds=10, fps=CAMERA_FPS)],
+        "camera": [bytes(p) for p in camera_loop(colour, seconds=10, fps=CAMERA_FPS)],
         "desktop": [bytes(p) for p in desktop_loop(seconds=10, fps=DESKTOP_FPS)],
     }
+    if preview:
+        small = camera_loop(colour, seconds=10, fps=CAMERA_FPS, bitrate=150_000, size=(320, 240))
+        loops["preview"] = [bytes(p) for p in small]
     for index, freq in enumerate(TONES):
         loops[f"microphone{index}"] = [bytes(p) for p in tone_loop(freq, seconds=1.0)]
     return loops
@@ -515,6 +546,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=30.0, help="measured window, seconds")
     parser.add_argument("--warmup", type=float, default=6.0, help="seconds before measuring")
     parser.add_argument("--no-desktop", action="store_true", help="seats send no desktop track")
+    parser.add_argument(
+        "--no-preview",
+        action="store_true",
+        help="seats send no preview: the server decodes their cameras for the grid",
+    )
     parser.add_argument("--per-seat", action="store_true", help="also print one line per seat")
     parser.add_argument(
         "--no-pin",
@@ -540,13 +576,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.warmup:.0f} s, {psutil.cpu_count()} CPUs, {pinning}"
     )
     started = time.monotonic()
-    loops = build_loops()
-    kbit = sum(len(p) for p in loops["camera"]) * 8 / 10 / 1000
-    desktop = "none" if args.no_desktop else f"VP8 1280x720 {DESKTOP_FPS} fps"
+    loops = build_loops(preview=not args.no_preview)
     print(
-        f"media per seat: camera VP8 640x480 {CAMERA_FPS} fps ~{kbit:.0f} kbit/s, desktop "
-        f"{desktop}, Opus 20 ms tone (pre-encoded loops, pre-encode "
-        f"{time.monotonic() - started:.1f} s); delay measured at {DELAY_SEATS} seats"
+        f"media per seat: {describe_loops(loops, not args.no_desktop)}, Opus 20 ms tone "
+        f"(pre-encoded loops, pre-encode {time.monotonic() - started:.1f} s); delay measured "
+        f"at {DELAY_SEATS} seats"
     )
     results = []
     for n in counts:

@@ -9,7 +9,7 @@ from typing import Any
 TARGET_CPU = 100.0
 TARGET_FPS = 14.0
 TARGET_LOSS = 0.5
-ROLES = ("camera", "microphone", "desktop")
+ROLES = ("camera", "microphone", "desktop", "preview")
 
 
 def _percentile(values: list[float], q: float) -> float | None:

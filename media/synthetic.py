@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 
 import av
+import cv2
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
@@ -426,9 +427,16 @@ def camera_loop(
     keyframe_interval: int | None = 30,
     *,
     motion: bool = True,
+    size: tuple[int, int] = (640, 480),
 ) -> list[av.Packet]:
-    """Pre-encode a 640x480 VP8 camera loop whose counter is the index in the loop."""
+    """Pre-encode a VP8 camera loop whose counter is the index in the loop.
+
+    The pictures are drawn at 640x480 (the counter's size) and scaled to `size` if it differs:
+    ``size=(320, 240)`` with a lower bitrate is the seat page's preview of the same camera.
+    """
     frames = counter_frames(color_rgb, round(seconds * fps), motion=motion)
+    if size != (640, 480):
+        frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
     return encode_vp8_loop(frames, fps, bitrate, keyframe_interval=keyframe_interval)
 
 
