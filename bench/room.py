@@ -4,8 +4,9 @@
 
 For each N: a fresh data directory and server subprocess (loopback, ICE on 127.0.0.1), a load
 session of N experts (``signaling.cli load-session``), and N seat processes. Each seat sends
-pre-encoded media (VP8 640x480 15 fps camera with the frame counter, Opus tone, VP8 1280x720
-5 fps desktop), so a seat costs little more than packetizing. Three seats decode the grid
+pre-encoded media (VP8 640x480 15 fps camera with the frame counter and its VP8 320x240
+preview, as the seat page sends them; Opus tone; VP8 1280x720 5 fps desktop), so a seat costs
+little more than packetizing; ``--no-preview`` leaves the preview out. Three seats decode the grid
 and read their own counter back from their tile to measure the delay through the server; the
 others count the encoded grid frames they receive without decoding them. On a machine with
 two or more CPUs the server is pinned to one CPU and the seats to the others (``--no-pin`` to
