@@ -11,7 +11,9 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
-KINDS = ("camera", "microphone", "desktop", "preview")
+# What a seat page sends; all but the preview (a small copy of the camera) are recorded.
+RECORDED_KINDS = ("camera", "microphone", "desktop")
+KINDS = (*RECORDED_KINDS, "preview")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 METRIC_LINE = re.compile(
     r"^roomserver_inbound_frames_total\{(?P<labels>[^}]*)\}\s+(?P<value>[0-9.eE+-]+)$"
