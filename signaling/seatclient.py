@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections import deque
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from aiortc import (
 )
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtp import is_rtcp
 
 from media.grid import tile_rects
 from media.tap import EncodedFrame, install_tap
@@ -155,6 +157,7 @@ class SyntheticSeat:
         start_timeout: float = 20.0,
         decode: bool = True,
         count_rtp: bool = False,
+        send_loss: float = 0.0,
     ) -> None:
         """Prepare a seat; nothing connects before ``start()``.
 
@@ -168,6 +171,8 @@ class SyntheticSeat:
         SRTP-checked, but nothing is put together into frames; a grid frame is counted at the
         RTP packet that ends it (marker bit) and the mix by its packets. The seat's receivers
         then see no packets (no receiver reports, no statistics).
+        ``send_loss`` is the share of the RTP packets the seat sends that never leave it, first
+        sends and retransmissions alike (a lossy uplink; a fixed random sequence).
         """
         self.base_url = base_url.rstrip("/")
         self._token = token
@@ -180,6 +185,9 @@ class SyntheticSeat:
         self._decode_grid = decode_grid
         self._decode = decode and not count_rtp
         self._count_rtp = count_rtp
+        self._send_loss = send_loss
+        #: RTP packets left unsent (``send_loss``).
+        self.rtp_dropped = 0
         self._measure_delay = measure_delay
         #: ``seat`` of the join answer: session_id, label, venue_name, seat_no, expert_name, ...
         self.seat: dict[str, Any] | None = None
@@ -389,6 +397,23 @@ class SyntheticSeat:
         )
         if self._count_rtp:
             self._count_below_receivers(pc)
+        if self._send_loss > 0:
+            self._lose_sent_packets(pc)
+
+    def _lose_sent_packets(self, pc: RTCPeerConnection) -> None:
+        """Leave ``send_loss`` of the RTP packets unsent (aiortc's private ``_send_rtp`` of the
+        bundled DTLS transport, called with each packet before SRTP); RTCP always goes."""
+        transport = pc.getTransceivers()[0].sender.transport
+        send = transport._send_rtp
+        chance = random.Random(len(self.name))
+
+        async def lossy(data: bytes) -> None:
+            if not is_rtcp(data) and chance.random() < self._send_loss:
+                self.rtp_dropped += 1
+                return
+            await send(data)
+
+        transport._send_rtp = lossy
 
     def _count_below_receivers(self, pc: RTCPeerConnection) -> None:
         """Count grid frames and mix packets as SRTP hands them over (``count_rtp``).

@@ -13,10 +13,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import aiohttp
 import numpy as np
 import pytest
 
-from media.synthetic import CounterVideoTrack, PreEncodedVideoTrack, ToneAudioTrack, desktop_loop
+from media.synthetic import (
+    CounterVideoTrack,
+    PreEncodedVideoTrack,
+    ToneAudioTrack,
+    camera_loop,
+    desktop_loop,
+)
 from media.testpattern import read_counter
 from signaling.seatclient import SyntheticSeat
 from tests.serverproc import ServerProcess
@@ -327,3 +334,77 @@ async def test_the_grid_shows_a_seats_preview_and_its_camera_is_recorded(
         assert "camera" in recorded and "preview" not in recorded, recorded
     finally:
         await asyncio.gather(sender.close(), viewer.close(), return_exceptions=True)
+
+
+async def _inbound_frames(server: RoomServer, seat_key: str) -> dict[str, float]:
+    """Frames of each kind the server has received from a seat (its /metrics counters)."""
+    async with aiohttp.ClientSession() as http, http.get(f"{server.base_url}/metrics") as resp:
+        text = await resp.text()
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line.startswith("roomserver_inbound_frames_total{"):
+            continue
+        labels, value = line[line.index("{") + 1 :].rsplit("} ", 1)
+        fields = dict(part.split("=", 1) for part in labels.split(","))
+        if fields.get("seat") == f'"{seat_key}"':
+            kind = fields["kind"].strip('"')
+            found[kind] = found.get(kind, 0.0) + float(value)
+    return found
+
+
+async def test_lost_packets_are_sent_again_and_no_video_frame_is_lost(
+    room_server: RoomServer,
+) -> None:
+    """A seat whose uplink loses 2 % of its RTP packets: the server asks for each lost video
+    packet again (NACK), takes the retransmission (RTX), and receives every camera, preview and
+    desktop frame. The connection bundles three video streams with one RTX payload type."""
+    videos = {
+        "camera": PreEncodedVideoTrack(camera_loop((200, 60, 40), seconds=4), 15),
+        "preview": PreEncodedVideoTrack(
+            camera_loop((200, 60, 40), seconds=4, bitrate=150_000, size=(320, 240)), 15
+        ),
+        "desktop": PreEncodedVideoTrack(desktop_loop(seconds=4), 5),
+    }
+    venue, seat_no, _, _ = SEATS[0]
+    seat = SyntheticSeat(
+        room_server.base_url,
+        room_server.token_of(venue, seat_no),
+        **videos,
+        send_loss=0.02,
+        decode=False,
+        name="lossy",
+    )
+    try:
+        await seat.start()
+        await seat.wait_roster(lambda _: seat.own_tile_index() is not None, START_TIMEOUT)
+        assert seat.roster is not None
+        key = seat.roster["seats"][seat.own_tile_index()]["key"]
+        got: dict[str, float] = {}
+
+        async def arrived(wanted: dict[str, float], within: float) -> bool:
+            """Poll /metrics (it has no push) until the counts reach `wanted`."""
+            deadline = time.monotonic() + within
+            while True:
+                got.update(await _inbound_frames(room_server, key))
+                if all(got.get(kind, 0) >= n for kind, n in wanted.items()):
+                    return True
+                if time.monotonic() > deadline:
+                    return False
+                await asyncio.sleep(0.1)
+
+        assert await arrived(dict.fromkeys(videos, 1), MEDIA_TIMEOUT), got
+        before = dict(got)
+        sent0 = {kind: track.frames_sent for kind, track in videos.items()}
+        dropped0 = seat.rtp_dropped
+        await asyncio.sleep(10.0)  # the window: ten seconds of media through the lossy uplink
+        for track in videos.values():
+            track.stop()
+        sent = {kind: track.frames_sent - sent0[kind] for kind, track in videos.items()}
+        # The last retransmissions land within a round trip or two.
+        await arrived({kind: before[kind] + n for kind, n in sent.items()}, 5.0)
+        received = {kind: got[kind] - before[kind] for kind in videos}
+        assert seat.rtp_dropped - dropped0 >= 20, seat.rtp_dropped  # the loss did happen
+        # Every frame sent in the window arrived (one more, sent just before it, may count too).
+        assert all(0 <= received[k] - sent[k] <= 1 for k in videos), (received, sent)
+    finally:
+        await seat.close()

@@ -9,12 +9,20 @@ import inspect
 import queue
 
 import aiortc
-from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, rtcrtpreceiver
+from aiortc import (
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpSender,
+    rtcdtlstransport,
+    rtcpeerconnection,
+    rtcrtpreceiver,
+)
 
 from media.tap import (
     DECODER_QUEUE_ATTR,
     DECODER_THREAD_ATTR,
     KEYFRAME_HOOK_ATTR,
+    ROUTER_ATTR,
     RTCP_HANDLER_ATTR,
     RTX_SSRC_ATTR,
     TIMESTAMP_MAPPER_ATTR,
@@ -42,6 +50,17 @@ def test_frames_leave_the_jitter_buffer_with_rebased_timestamps() -> None:
     assert "return timestamp - self._origin" in mapper
 
 
+def test_the_router_finds_receivers_by_ssrc_table_and_learns_no_rtx_ssrc() -> None:
+    route = inspect.getsource(rtcdtlstransport.RtpRouter.route_rtp)
+    assert "self.ssrc_table.get(packet.ssrc)" in route
+    register = inspect.getsource(rtcdtlstransport.RTCDtlsTransport._register_rtp_receiver)
+    assert f"self.{ROUTER_ATTR}.register_receiver(" in register
+    assert "encoding.rtx" not in register  # else the tap's RTX routing can go
+    # The receiver is started through its own attribute, which the tap wraps.
+    connect = inspect.getsource(rtcpeerconnection.RTCPeerConnection._RTCPeerConnection__connect)
+    assert "transceiver.receiver.receive(" in connect
+
+
 def test_sender_keyframe_requests_go_through_the_hook() -> None:
     source = inspect.getsource(RTCRtpSender._handle_rtcp_packet)
     assert f"self.{KEYFRAME_HOOK_ATTR}()" in source
@@ -60,5 +79,6 @@ async def test_tap_replaces_the_queue_of_a_fresh_receiver() -> None:
         assert hasattr(getattr(receiver, TIMESTAMP_MAPPER_ATTR), "_origin")
         assert isinstance(getattr(receiver, RTX_SSRC_ATTR), dict)
         assert getattr(receiver, RTCP_HANDLER_ATTR).__name__ == "handle_rtcp"
+        assert receiver.receive.__name__ == "receive_and_route"
     finally:
         await pc.close()
