@@ -185,6 +185,47 @@ async def _check_grid(
     )
 
 
+def _sending(venue: str, seat_no: int, roles: set[str]) -> Callable[[dict[str, Any]], bool]:
+    """A roster check: the seat at ``venue`` ``seat_no`` sends every track of ``roles``."""
+
+    def check(roster: dict[str, Any]) -> bool:
+        return any(
+            s["venue_name"] == venue and s["seat_no"] == seat_no and roles <= set(s["tracks"])
+            for s in roster["seats"]
+        )
+
+    return check
+
+
+async def _wait_tile_colour(
+    viewer: SyntheticSeat,
+    shown: SyntheticSeat,
+    color: tuple[int, int, int],
+    server: RoomServer,
+    failure: str,
+) -> None:
+    """Wait until ``viewer``'s grid shows ``shown``'s tile in ``color``; else fail with
+    ``failure``."""
+    found: dict[str, Any] = {}
+
+    def check() -> bool:
+        if not viewer.grid_frames or viewer.roster is None:
+            return False
+        rgb = viewer.grid_frames[-1].rgb
+        index = viewer.roster_index_of(shown.seat or {})
+        if index is None:
+            return False
+        mean = _tile_mean(rgb, viewer.tile_rects((rgb.shape[1], rgb.shape[0]))[index])
+        found["tile"] = mean.round().tolist()
+        return _looks_like(mean, color)
+
+    async def more(remaining: float) -> None:
+        await viewer.wait_grid_frames(1, remaining)
+
+    ok = await _until(more, check, time.monotonic() + MEDIA_TIMEOUT)
+    assert ok, f"{failure}: {found}\n{server.log_tail()}"
+
+
 async def _check_mix(
     seat: SyntheticSeat, own: float, others: list[float], deadline: float, server: RoomServer
 ) -> None:
@@ -220,16 +261,8 @@ async def test_desktop_share_arrives_and_leaves_the_camera_intact(room_server: R
     try:
         await asyncio.gather(sharer.start(), viewer.start())
 
-        def sharing(roster: dict[str, Any]) -> bool:
-            return any(
-                s["venue_name"] == venue_a
-                and s["seat_no"] == seat_a
-                and "desktop" in s.get("tracks", [])
-                for s in roster["seats"]
-            )
-
         try:
-            await viewer.wait_roster(sharing, MEDIA_TIMEOUT)
+            await viewer.wait_roster(_sending(venue_a, seat_a, {"desktop"}), MEDIA_TIMEOUT)
             shared = True
         except TimeoutError:
             shared = False
@@ -242,24 +275,9 @@ async def test_desktop_share_arrives_and_leaves_the_camera_intact(room_server: R
                 f"desktop frames\n{room_server.log_tail(10)}"
             )
         assert sharer.seat is not None
-        found: dict[str, Any] = {}
-
-        def camera_shown() -> bool:
-            if not viewer.grid_frames or viewer.roster is None:
-                return False
-            rgb = viewer.grid_frames[-1].rgb
-            index = viewer.roster_index_of(sharer.seat or {})
-            if index is None:
-                return False
-            mean = _tile_mean(rgb, viewer.tile_rects((rgb.shape[1], rgb.shape[0]))[index])
-            found["sharer tile"] = mean.round().tolist()
-            return _looks_like(mean, color_a)
-
-        async def more(remaining: float) -> None:
-            await viewer.wait_grid_frames(1, remaining)
-
-        ok = await _until(more, camera_shown, time.monotonic() + MEDIA_TIMEOUT)
-        assert ok, f"sharer's camera tile lost while sharing: {found}\n{room_server.log_tail()}"
+        await _wait_tile_colour(
+            viewer, sharer, color_a, room_server, "sharer's camera tile lost while sharing"
+        )
     finally:
         await asyncio.gather(sharer.close(), viewer.close(), return_exceptions=True)
 
@@ -302,33 +320,10 @@ async def test_the_grid_shows_a_seats_preview_and_its_camera_is_recorded(
     try:
         await asyncio.gather(sender.start(), viewer.start())
 
-        def both_tracks(roster: dict[str, Any]) -> bool:
-            return any(
-                s["venue_name"] == venue_a
-                and s["seat_no"] == seat_a
-                and {"camera", "preview"} <= set(s.get("tracks", []))
-                for s in roster["seats"]
-            )
-
-        await viewer.wait_roster(both_tracks, MEDIA_TIMEOUT)
-        found: dict[str, Any] = {}
-
-        def preview_shown() -> bool:
-            if not viewer.grid_frames or viewer.roster is None:
-                return False
-            rgb = viewer.grid_frames[-1].rgb
-            index = viewer.roster_index_of(sender.seat or {})
-            if index is None:
-                return False
-            mean = _tile_mean(rgb, viewer.tile_rects((rgb.shape[1], rgb.shape[0]))[index])
-            found["sender tile"] = mean.round().tolist()
-            return _looks_like(mean, BLUE)
-
-        async def more(remaining: float) -> None:
-            await viewer.wait_grid_frames(1, remaining)
-
-        ok = await _until(more, preview_shown, time.monotonic() + MEDIA_TIMEOUT)
-        assert ok, f"the sender's tile does not show its preview: {found}\n{room_server.log_tail()}"
+        await viewer.wait_roster(_sending(venue_a, seat_a, {"camera", "preview"}), MEDIA_TIMEOUT)
+        await _wait_tile_colour(
+            viewer, sender, BLUE, room_server, "the sender's tile does not show its preview"
+        )
         media = room_server.data_dir / "archive"
         recorded = {p.name.rsplit("-", 1)[-1] for p in media.glob("*/part-*/media/*")}
         assert "camera" in recorded and "preview" not in recorded, recorded
