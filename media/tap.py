@@ -166,10 +166,11 @@ def _route_retransmissions(receiver: RTCRtpReceiver) -> None:
 
     aiortc registers a receiver's media SSRC with the router, not the SSRC of its RTX stream.
     The router then looks for the receiver by payload type, and a seat's bundled connection
-    has several video receivers with the same RTX payload type: every retransmission was
-    dropped, NACKs were answered in vain, and a lost packet held the frames behind it in the
-    jitter buffer until it overflowed (at 2 % loss, 97 % of a desktop's frames were lost).
-    The RTX SSRCs are known once the receiver starts (``receive``); they are added then.
+    has several video receivers with the same RTX payload type: without this, every
+    retransmission is dropped, NACKs are answered in vain, and a lost packet holds the frames
+    behind it in the jitter buffer until it overflows (at 2 % loss, 97 % of a desktop's frames
+    never arrive). The RTX SSRCs are known once the receiver starts (``receive``); they are
+    added then.
     """
     receive = receiver.receive
 
