@@ -3,10 +3,12 @@
     python bench/grid.py [--seats 10] [--frames 90] [--speeds 4,5,6,7,8,10,16]
 
 The grid's thread does three things for every picture (15 a second): it decodes each seat's
-pending camera frames (VP8 640x480), composes the tiles, labels and clock into one 960x720
-picture, and encodes that picture (VP8, ``media.grid.grid_encoder``). This benchmark times
-each step on this thread's CPU clock, with the camera loops the other benchmarks send. The
-encoder is then run on the same composed pictures at each fixed speed, and once as libvpx
+pending preview frames (VP8 320x240, the small copy of the camera the seat page sends; the
+camera itself, VP8 640x480, for a seat without one), composes the tiles, labels and clock
+into one 960x720 picture, and encodes that picture (VP8, ``media.grid.grid_encoder``). This
+benchmark times each step on this thread's CPU clock, from previews and from cameras, with the
+loops the other benchmarks send. The encoder is then run on the pictures composed from the
+previews at each fixed speed, and once as libvpx
 chooses its speed itself (``cpu-used`` 8, which fills up to half of the frame interval). For
 each it prints the CPU time a picture, the bitrate reached, and the PSNR of the luma plane
 decoded back against the composed picture. Figures are printed, never asserted.
@@ -21,6 +23,7 @@ import time
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -38,15 +41,22 @@ FPS = 15
 ADAPTIVE = "auto"  # libvpx picks its speed: cpu-used 8, as the grid encoded before
 
 
-def decoded_loops(seats: int, frames: int) -> tuple[list[list[av.VideoFrame]], float]:
-    """Every seat's camera loop decoded, and the CPU milliseconds a camera frame took."""
+PREVIEW = {"bitrate": 150_000, "size": (320, 240)}  # as bench/room.py's seats send it
+CAMERA = {"bitrate": 500_000, "size": (640, 480)}
+
+
+def decoded_loops(
+    seats: int, frames: int, loop: dict[str, Any]
+) -> tuple[list[list[av.VideoFrame]], float]:
+    """Every seat's loop (`loop`: CAMERA or PREVIEW) decoded, and the CPU milliseconds a frame
+    took."""
     loops = []
     spent = 0.0
     count = 0
     for seat in range(seats):
         red, green, blue = colorsys.hsv_to_rgb(seat / seats, 0.6, 0.8)
         colour = (round(red * 255), round(green * 255), round(blue * 255))
-        packets = camera_loop(colour, seconds=frames / FPS)
+        packets = camera_loop(colour, seconds=frames / FPS, **loop)
         decoder = open_decoder(VIDEO_DECODERS, "VP8")
         pictures: list[av.VideoFrame] = []
         started = time.process_time()
@@ -120,15 +130,22 @@ def main() -> None:
     )
     args = parser.parse_args()
     config = MediaConfig()
-    loops, decode_ms = decoded_loops(args.seats, args.frames)
-    pictures, compose_ms = composed(config, loops, args.frames)
+    cameras, camera_ms = decoded_loops(args.seats, args.frames, CAMERA)
+    camera_compose_ms = composed(config, cameras, args.frames)[1]
+    previews, decode_ms = decoded_loops(args.seats, args.frames, PREVIEW)
+    pictures, compose_ms = composed(config, previews, args.frames)
     print(
-        f"== grid of {args.seats} cameras, {config.grid_width}x{config.grid_height}, "
+        f"== grid of {args.seats} seats, {config.grid_width}x{config.grid_height}, "
         f"{config.grid_bitrate // 1000} kbit/s, {FPS} fps; CPU time on one thread =="
     )
-    per_picture = decode_ms * args.seats
-    print(f"  decode    {decode_ms:5.2f} ms a camera frame, {per_picture:5.1f} ms a picture")
-    print(f"  compose   {compose_ms:5.2f} ms a picture")
+    for name, one, compose_one in (
+        ("preview", decode_ms, compose_ms),
+        ("camera", camera_ms, camera_compose_ms),
+    ):
+        print(
+            f"  decode    {one:5.2f} ms a {name} frame, {one * args.seats:5.1f} ms a picture;  "
+            f"compose {compose_one:5.2f} ms a picture (from {name}s)"
+        )
     print("  encode    speed   ms a picture   kbit/s   PSNR Y mean   PSNR Y min")
     for speed in args.speeds.split(","):
         mark = "  (in use)" if speed == str(config.grid_encoder_speed) else ""
@@ -138,11 +155,15 @@ def main() -> None:
             f"{np.mean(psnr):8.2f} dB   {np.min(psnr):7.2f} dB{mark}"
         )
     speed_ms = encode(config, str(config.grid_encoder_speed), pictures)[0]
-    total = decode_ms * args.seats + compose_ms + speed_ms
-    print(
-        f"  a picture at speed {config.grid_encoder_speed}: {total:.1f} ms, "
-        f"{total * FPS / 10:.1f} % of one core at {FPS} fps"
-    )
+    for name, one, compose_one in (
+        ("previews", decode_ms, compose_ms),
+        ("cameras", camera_ms, camera_compose_ms),
+    ):
+        total = one * args.seats + compose_one + speed_ms
+        print(
+            f"  a picture at speed {config.grid_encoder_speed} from {name}: {total:.1f} ms, "
+            f"{total * FPS / 10:.1f} % of one core at {FPS} fps"
+        )
 
 
 if __name__ == "__main__":
