@@ -6,9 +6,9 @@ For each mode (``--workers 1``, then ``--workers N`` with N the machine's CPU co
 data directory and server subprocess (loopback, ICE on 127.0.0.1; recording is always on, so
 every room is archived), one load session of 10 experts per room (``signaling.cli
 load-session``), and then, one room at a time: 10 seats join the room, all in one process per
-room (bench/room.py's seats: pre-encoded VP8 640x480 15 fps camera with the counter and its
-VP8 320x240 preview, Opus tone, VP8 1280x720 5 fps desktop; the grid they receive is read and
-counted, not looked into; ``--no-preview``: seats without a preview, as before), the
+room (bench/room.py's seats: pre-encoded VP8 640x480 15 fps camera with the counter, Opus tone,
+VP8 1280x720 5 fps desktop; ``--preview`` adds a VP8 320x240 preview of the camera, which the
+seat page does not send; the grid they receive is read and counted, not looked into), the
 rooms settle, and every room is measured over a window: frames the server received per kind
 (``/metrics``) against frames its seats sent, the grid rate at each seat and at the server, and
 the CPU of the server (signaling process and media workers), of each worker and of the seats'
@@ -329,7 +329,7 @@ class Bench:
             figures = RoomFigures(number, session, where.get(session))
             for role in ROLES:
                 if role not in self.loops and role != "microphone":
-                    continue  # the seats send no preview (--no-preview)
+                    continue  # the seats send no preview (without --preview)
                 figures.sent[role] = sum(
                     b["sent"][role] - a["sent"][role] for a, b in zip(seats0, seats1, strict=True)
                 )
@@ -495,9 +495,9 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds for each repetition: no room is added that would not fit",
     )
     parser.add_argument(
-        "--no-preview",
+        "--preview",
         action="store_true",
-        help="seats send no preview: the server decodes their cameras for the grid",
+        help="seats also send a 320x240 preview, which the grid decodes instead of the camera",
     )
     parser.add_argument(
         "--repeat",
@@ -522,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
         "worker to a CPU, and a room's seats run on the other CPUs"
     )
     print(f"  per room: {FEATURES}")
-    loops = build_loops(preview=not args.no_preview)
+    loops = build_loops(preview=args.preview)
     print(
         f"  per seat: {describe_loops(loops)}, Opus 20 ms tone (pre-encoded); the grid is "
         "received and counted, not looked into"

@@ -3,8 +3,8 @@
     python bench/grid.py [--seats 10] [--frames 90] [--speeds 4,5,6,7,8,10,16]
 
 The grid's thread does three things for every picture (15 a second): it decodes each seat's
-pending preview frames (VP8 320x240, the small copy of the camera the seat page sends; the
-camera itself, VP8 640x480, for a seat without one), composes the tiles, labels and clock
+pending camera frames (VP8 640x480), or those of the seat's preview (VP8 320x240, a small copy
+of the camera) if it sends one, composes the tiles, labels and clock
 into one 960x720 picture, and encodes that picture (VP8, ``media.grid.grid_encoder``). This
 benchmark times each step on this thread's CPU clock, from previews and from cameras, with the
 loops the other benchmarks send. The encoder is then run on the pictures composed from the
@@ -41,7 +41,7 @@ FPS = 15
 ADAPTIVE = "auto"  # libvpx picks its speed: cpu-used 8, as the grid encoded before
 
 
-PREVIEW = {"bitrate": 150_000, "size": (320, 240)}  # as bench/room.py's seats send it
+PREVIEW = {"bitrate": 150_000, "size": (320, 240)}  # as bench/room.py --preview sends it
 CAMERA = {"bitrate": 500_000, "size": (640, 480)}
 
 

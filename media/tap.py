@@ -30,6 +30,8 @@ TIMESTAMP_MAPPER_ATTR = "_RTCRtpReceiver__timestamp_mapper"
 RTX_SSRC_ATTR = "_RTCRtpReceiver__rtx_ssrc"
 RTCP_HANDLER_ATTR = "_handle_rtcp_packet"
 ROUTER_ATTR = "_rtp_router"  # of the receiver's RTCDtlsTransport
+NACK_GENERATOR_ATTR = "_RTCRtpReceiver__nack_generator"
+RTP_HANDLER_ATTR = "_handle_rtp_packet"
 NTP_UNIX_OFFSET = 2_208_988_800  # seconds from 1900-01-01 (NTP) to 1970-01-01 (Unix)
 # A sender whose reported clock is further than this from ours is not trusted for wall time.
 MAX_CLOCK_SKEW_S = 5.0
@@ -171,21 +173,40 @@ def _route_retransmissions(receiver: RTCRtpReceiver) -> None:
     behind it in the jitter buffer until it overflows (at 2 % loss, 97 % of a desktop's frames
     never arrive). The RTX SSRCs are known once the receiver starts (``receive``); they are
     added then.
+
+    Only the retransmissions of packets the receiver misses get through. A browser also sends
+    packets it was never asked for on its RTX stream, as bandwidth probes; aiortc's jitter
+    buffer takes an old sequence number more than 100 behind for a restarted stream and
+    empties itself, losing the frames it held.
     """
     receive = receiver.receive
+    handle = getattr(receiver, RTP_HANDLER_ATTR)
+    nacks = getattr(receiver, NACK_GENERATOR_ATTR, None)
+    rtx_ssrcs = getattr(receiver, RTX_SSRC_ATTR, None)  # filled in by receive()
+    if not isinstance(rtx_ssrcs, dict):
+        logger.warning("aiortc internals moved: retransmissions do not reach the receiver")
+        return
+
+    async def handle_asked_for(packet: Any, arrival_time_ms: int) -> None:
+        if packet.ssrc in rtx_ssrcs:
+            payload = packet.payload
+            asked = nacks is not None and len(payload) >= 2
+            if not asked or int.from_bytes(payload[:2], "big") not in nacks.missing:
+                return
+        await handle(packet, arrival_time_ms=arrival_time_ms)
 
     async def receive_and_route(parameters: Any) -> None:
         await receive(parameters)
         router = getattr(receiver.transport, ROUTER_ATTR, None)
         table = getattr(router, "ssrc_table", None)
-        rtx_ssrcs = getattr(receiver, RTX_SSRC_ATTR, None)
-        if not isinstance(table, dict) or not isinstance(rtx_ssrcs, dict):
-            logger.warning("aiortc internals moved: retransmissions may not reach the receiver")
+        if not isinstance(table, dict):
+            logger.warning("aiortc internals moved: retransmissions do not reach the receiver")
             return
         for rtx_ssrc in rtx_ssrcs:
             table.setdefault(rtx_ssrc, receiver)
 
     receiver.receive = receive_and_route  # type: ignore[method-assign]
+    setattr(receiver, RTP_HANDLER_ATTR, handle_asked_for)
 
 
 def _follow_sender_reports(receiver: RTCRtpReceiver, tap: ReceiverTap) -> None:

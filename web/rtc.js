@@ -4,15 +4,8 @@
 //   1. microphone, sendrecv: receives the room's audio mix (everyone but this seat);
 //   2. camera, sendrecv: receives the room grid video;
 //   3. desktop (screen share), sendonly: may start without a track and get one later
-//      through replaceTrack, which needs no renegotiation;
-//   4. preview, sendonly: the camera again, scaled down to about 320 pixels wide. The server
-//      shows it in the room grid and analyses it, and records the camera itself; decoding
-//      the small picture costs it about a third of the camera's.
+//      through replaceTrack, which needs no renegotiation.
 // The server answers with all its candidates; this side trickles its own.
-
-const PREVIEW_WIDTH = 320;
-const PREVIEW_MAX_BITRATE = 150_000; // bit/s
-const PREVIEW_MAX_FRAMERATE = 15;
 
 /** Put VP8 first in a video transceiver's codec list, keeping the rest (RTX, RED, FEC...). */
 function preferVp8(transceiver) {
@@ -54,22 +47,8 @@ export class SeatPeer {
     });
     this.camera = this.pc.addTransceiver(camera || "video", { direction: "sendrecv" });
     this.desktop = this.pc.addTransceiver(desktop || "video", { direction: "sendonly" });
-    // A copy of the camera track, this connection's own: closing the connection stops it.
-    this.previewTrack = camera ? camera.clone() : null;
-    const width = (camera && camera.getSettings().width) || 640;
-    this.preview = this.pc.addTransceiver(this.previewTrack || "video", {
-      direction: "sendonly",
-      sendEncodings: [
-        {
-          scaleResolutionDownBy: Math.max(1, width / PREVIEW_WIDTH),
-          maxBitrate: PREVIEW_MAX_BITRATE,
-          maxFramerate: PREVIEW_MAX_FRAMERATE,
-        },
-      ],
-    });
     preferVp8(this.camera);
     preferVp8(this.desktop);
-    preferVp8(this.preview);
 
     this.pc.addEventListener("icecandidate", (event) => this.onIceCandidate(event));
     this.pc.addEventListener("track", (event) => this.onTrack(event));
@@ -87,7 +66,6 @@ export class SeatPeer {
       [this.mic, "microphone"],
       [this.camera, "camera"],
       [this.desktop, "desktop"],
-      [this.preview, "preview"],
     ]) {
       if (transceiver.mid !== null) roles[transceiver.mid] = role;
     }
@@ -156,13 +134,11 @@ export class SeatPeer {
     };
   }
 
-  /** Close the connection; the local tracks stay open for the next peer (the preview copy is
-   * stopped). Safe to call twice. */
+  /** Close the connection; the local tracks stay open for the next peer. Safe to call twice. */
   close() {
     if (this.closed) return;
     this.closed = true;
     this.pendingCandidates = [];
     this.pc.close();
-    if (this.previewTrack) this.previewTrack.stop();
   }
 }
