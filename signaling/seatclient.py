@@ -591,6 +591,11 @@ class SyntheticSeat:
         """Return the last ``seconds`` (default: about 3 s) of the mix, mono float32."""
         return self._audio.last(seconds)
 
+    @property
+    def peer_connection(self) -> RTCPeerConnection | None:
+        """The seat's current peer connection (a media restart replaces it)."""
+        return self._pc
+
     async def inbound_stats(self) -> dict[str, dict[str, int]]:
         """RTP packets received and lost per received kind (``audio``: the mix, ``video``: grid)."""
         out: dict[str, dict[str, int]] = {}

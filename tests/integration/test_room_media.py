@@ -7,6 +7,7 @@ ICE candidates restricted to 127.0.0.1; the seats are real Socket.IO + aiortc cl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -16,6 +17,8 @@ from urllib.parse import parse_qs, urlparse
 import aiohttp
 import numpy as np
 import pytest
+from aiortc import RTCPeerConnection
+from aiortc.rtp import RTCP_PSFB_APP, RtcpPacket, RtcpPsfbPacket, unpack_remb_fci
 
 from media.synthetic import (
     CounterVideoTrack,
@@ -401,5 +404,91 @@ async def test_lost_packets_are_sent_again_and_no_video_frame_is_lost(
         assert seat.rtp_dropped - dropped0 >= 20, seat.rtp_dropped  # the loss did happen
         # Every frame sent in the window arrived (one more, sent just before it, may count too).
         assert all(0 <= received[k] - sent[k] <= 1 for k in videos), (received, sent)
+    finally:
+        await seat.close()
+
+
+class _EstimateLog:
+    """The REMB messages a seat's connection receives: (bit/s, SSRCs) in order of arrival.
+
+    Read as aiortc's DTLS transport hands over each unprotected RTCP compound packet (its
+    private ``_handle_rtcp_data``, which the seat's own aiortc then routes as usual).
+    """
+
+    def __init__(self, pc: RTCPeerConnection) -> None:
+        self.estimates: list[tuple[int, frozenset[int]]] = []
+        self.arrived = asyncio.Event()
+        transport = pc.getTransceivers()[0].receiver.transport
+        handle = transport._handle_rtcp_data
+
+        async def note(data: bytes) -> None:
+            with contextlib.suppress(ValueError):  # aiortc logs and drops what does not parse
+                for packet in RtcpPacket.parse(data):
+                    if isinstance(packet, RtcpPsfbPacket) and packet.fmt == RTCP_PSFB_APP:
+                        bitrate, ssrcs = unpack_remb_fci(packet.fci)
+                        self.estimates.append((bitrate, frozenset(ssrcs)))
+                        self.arrived.set()
+            await handle(data)
+
+        transport._handle_rtcp_data = note
+
+    async def wait(self, count: int, within: float) -> list[tuple[int, frozenset[int]]]:
+        """Wait until `count` more estimates arrived; return them."""
+        first = len(self.estimates)
+        async with asyncio.timeout(within):
+            while len(self.estimates) < first + count:
+                self.arrived.clear()
+                await self.arrived.wait()
+        return self.estimates[first:]
+
+
+async def _video_sent(pc: RTCPeerConnection) -> dict[int, int]:
+    """Bytes sent so far by each video stream of `pc`, by SSRC."""
+    sent: dict[int, int] = {}
+    for transceiver in pc.getTransceivers():
+        if transceiver.kind != "video" or transceiver.sender.track is None:
+            continue
+        for stats in (await transceiver.sender.getStats()).values():
+            if getattr(stats, "type", None) == "outbound-rtp":
+                sent[stats.ssrc] = stats.bytesSent
+    return sent
+
+
+async def test_one_bandwidth_estimate_covers_all_of_a_seats_video(
+    room_server: RoomServer,
+) -> None:
+    """The server estimates a seat's upstream once, for its whole connection: every REMB it
+    sends lists all the seat's video streams and allows at least what they send together.
+
+    A browser applies each REMB it gets to its whole connection. Estimates of single streams
+    (aiortc's default, one per receiver) would each allow about 1.5 times their own stream, and
+    the browser would cut its camera down to share what the smallest stream allows."""
+    venue, seat_no, colour, _ = SEATS[0]
+    seat = SyntheticSeat(
+        room_server.base_url,
+        room_server.token_of(venue, seat_no),
+        camera=PreEncodedVideoTrack(camera_loop(colour, seconds=4), 15),
+        preview=PreEncodedVideoTrack(
+            camera_loop(colour, seconds=4, bitrate=150_000, size=(320, 240)), 15
+        ),
+        desktop=PreEncodedVideoTrack(desktop_loop(seconds=4), 5),
+        decode=False,
+        name="estimated",
+    )
+    try:
+        await seat.start()
+        pc = seat.peer_connection
+        assert pc is not None
+        log = _EstimateLog(pc)
+        # The estimator starts after 3 s of traffic and then reports twice a second.
+        await log.wait(1, MEDIA_TIMEOUT)
+        sent0, t0 = await _video_sent(pc), time.monotonic()
+        estimates = await log.wait(8, 10.0)
+        sent1, t1 = await _video_sent(pc), time.monotonic()
+        assert len(sent1) == 3, sent1  # camera, preview, desktop
+        sending = sum(sent1[s] - sent0[s] for s in sent1) * 8 / (t1 - t0)
+        for bitrate, ssrcs in estimates:
+            assert set(sent1) <= ssrcs, (sorted(sent1), sorted(ssrcs))
+            assert bitrate >= 0.7 * sending, (bitrate, sending, estimates)
     finally:
         await seat.close()

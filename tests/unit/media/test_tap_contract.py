@@ -21,6 +21,7 @@ from aiortc import (
 from media.tap import (
     DECODER_QUEUE_ATTR,
     DECODER_THREAD_ATTR,
+    ESTIMATOR_ATTR,
     KEYFRAME_HOOK_ATTR,
     ROUTER_ATTR,
     RTCP_HANDLER_ATTR,
@@ -61,6 +62,17 @@ def test_the_router_finds_receivers_by_ssrc_table_and_learns_no_rtx_ssrc() -> No
     assert "transceiver.receiver.receive(" in connect
 
 
+def test_each_video_receiver_estimates_and_sends_remb_with_its_own_estimator() -> None:
+    source = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
+    assert "self.__remote_bitrate_estimator.add(" in source
+    assert "fci=pack_remb_fci(*remb)" in source
+    # The tap finds a receiver's connection by its transport in the track event: by then the
+    # bundled receivers have been moved to the one transport they share.
+    remote = inspect.getsource(RTCPeerConnection.setRemoteDescription)
+    bundled = remote.index("transceiver.receiver.setTransport(primaryTransport)")
+    assert bundled < remote.index('self.emit("track"')
+
+
 def test_sender_keyframe_requests_go_through_the_hook() -> None:
     source = inspect.getsource(RTCRtpSender._handle_rtcp_packet)
     assert f"self.{KEYFRAME_HOOK_ATTR}()" in source
@@ -82,3 +94,22 @@ async def test_tap_replaces_the_queue_of_a_fresh_receiver() -> None:
         assert receiver.receive.__name__ == "receive_and_route"
     finally:
         await pc.close()
+
+
+async def test_video_receivers_of_one_connection_share_one_bandwidth_estimator() -> None:
+    pc, other = RTCPeerConnection(), RTCPeerConnection()
+    try:
+        videos = [pc.addTransceiver("video", direction="recvonly").receiver for _ in range(3)]
+        audio = pc.addTransceiver("audio", direction="recvonly").receiver
+        elsewhere = other.addTransceiver("video", direction="recvonly").receiver
+        own = {id(getattr(r, ESTIMATOR_ATTR)) for r in videos}
+        assert len(own) == 3  # aiortc's own: one per receiver
+        for receiver in [*videos, audio, elsewhere]:
+            install_tap(receiver)
+        shared = {id(getattr(r, ESTIMATOR_ATTR)) for r in videos}
+        assert len(shared) == 1
+        assert getattr(audio, ESTIMATOR_ATTR) is None
+        assert getattr(elsewhere, ESTIMATOR_ATTR) is not getattr(videos[0], ESTIMATOR_ATTR)
+    finally:
+        await pc.close()
+        await other.close()
