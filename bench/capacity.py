@@ -6,9 +6,9 @@ For each mode (``--workers 1``, then ``--workers N`` with N the machine's CPU co
 data directory and server subprocess (loopback, ICE on 127.0.0.1; recording is always on, so
 every room is archived), one load session of 10 experts per room (``signaling.cli
 load-session``), and then, one room at a time: 10 seats join the room, all in one process per
-room (bench/room.py's seats: pre-encoded VP8 640x480 15 fps camera with the counter, Opus tone,
-VP8 1280x720 5 fps desktop; ``--preview`` adds a VP8 320x240 preview of the camera, which the
-seat page does not send; the grid they receive is read and counted, not looked into), the
+room (bench/room.py's seats: pre-encoded VP8 640x480 15 fps camera with the counter and its
+VP8 320x240 preview, Opus tone, VP8 1280x720 5 fps desktop; the grid they receive is read and
+counted, not looked into; ``--no-preview``: seats that send no preview), the
 rooms settle, and every room is measured over a window: frames the server received per kind
 (``/metrics``) against frames its seats sent, the grid rate at each seat and at the server, and
 the CPU of the server (signaling process and media workers), of each worker and of the seats'
@@ -197,6 +197,8 @@ class Bench:
         self.workers = workers
         self.tmp = tmp
         self.loops = loops
+        # The kinds the seats send: the preview only if its loop was built (not --no-preview).
+        self.roles = [role for role in ROLES if role != "preview" or "preview" in loops]
         self.data_dir = tmp / "data"
         port = free_port()
         self.base_url = f"http://127.0.0.1:{port}"
@@ -327,9 +329,7 @@ class Bench:
         for number, (session, _) in enumerate(self.rooms, start=1):
             seats0, seats1 = marks0[number - 1], marks1[number - 1]
             figures = RoomFigures(number, session, where.get(session))
-            for role in ROLES:
-                if role not in self.loops and role != "microphone":
-                    continue  # the seats send no preview (without --preview)
+            for role in self.roles:
                 figures.sent[role] = sum(
                     b["sent"][role] - a["sent"][role] for a, b in zip(seats0, seats1, strict=True)
                 )
@@ -495,9 +495,9 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds for each repetition: no room is added that would not fit",
     )
     parser.add_argument(
-        "--preview",
+        "--no-preview",
         action="store_true",
-        help="seats also send a 320x240 preview, which the grid decodes instead of the camera",
+        help="seats send no preview: the server decodes their cameras for the grid",
     )
     parser.add_argument(
         "--repeat",
@@ -522,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
         "worker to a CPU, and a room's seats run on the other CPUs"
     )
     print(f"  per room: {FEATURES}")
-    loops = build_loops(preview=args.preview)
+    loops = build_loops(preview=not args.no_preview)
     print(
         f"  per seat: {describe_loops(loops)}, Opus 20 ms tone (pre-encoded); the grid is "
         "received and counted, not looked into"

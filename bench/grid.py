@@ -41,7 +41,7 @@ FPS = 15
 ADAPTIVE = "auto"  # libvpx picks its speed: cpu-used 8, as the grid encoded before
 
 
-PREVIEW = {"bitrate": 150_000, "size": (320, 240)}  # as bench/room.py --preview sends it
+PREVIEW = {"bitrate": 150_000, "size": (320, 240)}  # as the seat page sends it (web/rtc.js)
 CAMERA = {"bitrate": 500_000, "size": (640, 480)}
 
 

@@ -4,9 +4,9 @@
 
 For each N: a fresh data directory and server subprocess (loopback, ICE on 127.0.0.1), a load
 session of N experts (``signaling.cli load-session``), and N seat processes. Each seat sends
-pre-encoded media (VP8 640x480 15 fps camera with the frame counter, Opus tone, VP8 1280x720
-5 fps desktop; with ``--preview`` also a VP8 320x240 preview of the camera, which the seat page
-does not send), so a seat costs little more than packetizing. Three seats decode the grid
+pre-encoded media (VP8 640x480 15 fps camera with the frame counter and its VP8 320x240
+preview, as the seat page sends them; Opus tone; VP8 1280x720 5 fps desktop), so a seat costs
+little more than packetizing; ``--no-preview`` leaves the preview out. Three seats decode the grid
 and read their own counter back from their tile to measure the delay through the server; the
 others count the encoded grid frames they receive without decoding them. On a machine with
 two or more CPUs the server is pinned to one CPU and the seats to the others (``--no-pin`` to
@@ -106,7 +106,7 @@ class SeatJob:
     measure: bool = True
     # Counts the grid below aiortc's receivers (SyntheticSeat count_rtp): the cheapest seat.
     count_rtp: bool = False
-    # The camera's preview loop (320x240), for --preview; None: no preview.
+    # The camera's preview loop (320x240), sent as the seat page sends it; None: no preview.
     preview: list[bytes] | None = None
 
 
@@ -519,11 +519,11 @@ def _mark_supervisor(
 TONES = (330.0, 440.0, 550.0, 660.0, 770.0)
 
 
-def build_loops(preview: bool = False) -> dict[str, list[bytes]]:
+def build_loops(preview: bool = True) -> dict[str, list[bytes]]:
     """Pre-encode the media every seat replays (once, in the parent).
 
-    The preview (``--preview``) is the camera loop's pictures at 320x240 and 150 kbit/s, a
-    small copy that the grid decodes instead of the camera.
+    The preview is the camera loop's pictures at 320x240 and 150 kbit/s, what the seat page
+    sends beside its camera for the grid (``PREVIEW_*`` in web/rtc.js).
     """
     from media.synthetic import camera_loop, desktop_loop, tone_loop
 
@@ -548,9 +548,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=6.0, help="seconds before measuring")
     parser.add_argument("--no-desktop", action="store_true", help="seats send no desktop track")
     parser.add_argument(
-        "--preview",
+        "--no-preview",
         action="store_true",
-        help="seats also send a 320x240 preview, which the grid decodes instead of the camera",
+        help="seats send no preview: the server decodes their cameras for the grid",
     )
     parser.add_argument("--per-seat", action="store_true", help="also print one line per seat")
     parser.add_argument(
@@ -577,7 +577,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.warmup:.0f} s, {psutil.cpu_count()} CPUs, {pinning}"
     )
     started = time.monotonic()
-    loops = build_loops(preview=args.preview)
+    loops = build_loops(preview=not args.no_preview)
     print(
         f"media per seat: {describe_loops(loops, not args.no_desktop)}, Opus 20 ms tone "
         f"(pre-encoded loops, pre-encode {time.monotonic() - started:.1f} s); delay measured "

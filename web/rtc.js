@@ -4,8 +4,19 @@
 //   1. microphone, sendrecv: receives the room's audio mix (everyone but this seat);
 //   2. camera, sendrecv: receives the room grid video;
 //   3. desktop (screen share), sendonly: may start without a track and get one later
-//      through replaceTrack, which needs no renegotiation.
+//      through replaceTrack, which needs no renegotiation;
+//   4. preview, sendonly: the camera again, scaled down to about 320 pixels wide. The server
+//      shows it in the room grid and analyses it, and records the camera itself; decoding
+//      the small picture costs it about a third of the camera's.
 // The server answers with all its candidates; this side trickles its own.
+
+const PREVIEW_WIDTH = 320;
+const PREVIEW_MAX_BITRATE = 150_000; // bit/s
+const PREVIEW_MAX_FRAMERATE = 15;
+// Ceilings of the recorded streams (bit/s); within them the browser sends what the server's
+// bandwidth estimate allows. The capacity benchmarks' seats send at these rates.
+const CAMERA_MAX_BITRATE = 500_000;
+const DESKTOP_MAX_BITRATE = 800_000;
 
 /** Put VP8 first in a video transceiver's codec list, keeping the rest (RTX, RED, FEC...). */
 function preferVp8(transceiver) {
@@ -45,10 +56,30 @@ export class SeatPeer {
       direction: "sendrecv",
       streams: stream ? [stream] : [],
     });
-    this.camera = this.pc.addTransceiver(camera || "video", { direction: "sendrecv" });
-    this.desktop = this.pc.addTransceiver(desktop || "video", { direction: "sendonly" });
+    this.camera = this.pc.addTransceiver(camera || "video", {
+      direction: "sendrecv",
+      sendEncodings: [{ maxBitrate: CAMERA_MAX_BITRATE }],
+    });
+    this.desktop = this.pc.addTransceiver(desktop || "video", {
+      direction: "sendonly",
+      sendEncodings: [{ maxBitrate: DESKTOP_MAX_BITRATE }],
+    });
+    // A copy of the camera track, this connection's own: closing the connection stops it.
+    this.previewTrack = camera ? camera.clone() : null;
+    const width = (camera && camera.getSettings().width) || 640;
+    this.preview = this.pc.addTransceiver(this.previewTrack || "video", {
+      direction: "sendonly",
+      sendEncodings: [
+        {
+          scaleResolutionDownBy: Math.max(1, width / PREVIEW_WIDTH),
+          maxBitrate: PREVIEW_MAX_BITRATE,
+          maxFramerate: PREVIEW_MAX_FRAMERATE,
+        },
+      ],
+    });
     preferVp8(this.camera);
     preferVp8(this.desktop);
+    preferVp8(this.preview);
 
     this.pc.addEventListener("icecandidate", (event) => this.onIceCandidate(event));
     this.pc.addEventListener("track", (event) => this.onTrack(event));
@@ -59,6 +90,11 @@ export class SeatPeer {
 
   /** Create the offer, send it with the role of every mid, and apply the server's answer. */
   async negotiate() {
+    // The camera is recorded as evidence: when bandwidth is short, the browser sends fewer
+    // of its pictures, never smaller ones (its default scales a camera down).
+    const parameters = this.camera.sender.getParameters();
+    parameters.degradationPreference = "maintain-resolution";
+    await this.camera.sender.setParameters(parameters);
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
     const roles = {};
@@ -66,6 +102,7 @@ export class SeatPeer {
       [this.mic, "microphone"],
       [this.camera, "camera"],
       [this.desktop, "desktop"],
+      [this.preview, "preview"],
     ]) {
       if (transceiver.mid !== null) roles[transceiver.mid] = role;
     }
@@ -134,11 +171,13 @@ export class SeatPeer {
     };
   }
 
-  /** Close the connection; the local tracks stay open for the next peer. Safe to call twice. */
+  /** Close the connection; the local tracks stay open for the next peer (the preview copy is
+   * stopped). Safe to call twice. */
   close() {
     if (this.closed) return;
     this.closed = true;
     this.pendingCandidates = [];
     this.pc.close();
+    if (this.previewTrack) this.previewTrack.stop();
   }
 }

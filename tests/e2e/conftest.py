@@ -421,10 +421,12 @@ LIVE_DEADLINE_S = 20.0
 class SeatPage:
     """One seat's browser context and page, with the errors its console reported."""
 
-    def __init__(self, browser: Any, url: str) -> None:
+    def __init__(self, browser: Any, url: str, init_script: str | None = None) -> None:
         self.context = browser.new_context(
             viewport={"width": 1920, "height": 1080}, locale="zh-CN", timezone_id="Asia/Shanghai"
         )
+        if init_script is not None:
+            self.context.add_init_script(init_script)  # runs before the page's own scripts
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("console", self._on_console)
@@ -469,8 +471,8 @@ def open_seat(browser: Any) -> Any:
     """Open seat pages; their contexts are closed after the test."""
     pages: list[SeatPage] = []
 
-    def opener(url: str) -> SeatPage:
-        seat = SeatPage(browser, url)
+    def opener(url: str, init_script: str | None = None) -> SeatPage:
+        seat = SeatPage(browser, url, init_script)
         pages.append(seat)
         return seat
 

@@ -37,7 +37,7 @@ from tests.e2e.recording_support import (
     middle,
     stats,
 )
-from tests.e2e.test_seats import KINDS, inbound_frames, is_expert_seat
+from tests.e2e.test_seats import KINDS, RECORDED_KINDS, inbound_frames, is_expert_seat
 
 pytestmark = pytest.mark.e2e
 
@@ -168,10 +168,11 @@ def test_two_seats_recorded_for_20_s(
     assert manifests[-1].state == "ended", [m.state for m in manifests]
     cameras = [track_id(p, "camera") for p in experts]
     microphones = [track_id(p, "microphone") for p in experts]
-    tracks = sorted({track_id(p, role) for p in experts for role in KINDS})
+    tracks = sorted({track_id(p, role) for p in experts for role in RECORDED_KINDS})
     tracks += ["room-grid", "room-mix"]
     listed = {t.id for m in manifests for t in m.tracks}
     assert set(tracks) <= listed, f"tracks missing from the manifest: {set(tracks) - listed}"
+    assert not {t for t in listed if t.endswith("-preview")}, listed  # the camera is recorded
     # The server's clock at the end instruction: its session_ended event.
     end_at = event_time(part_dirs, "session_ended")
     report: dict[str, Any] = {

@@ -11,7 +11,9 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
-KINDS = ("camera", "microphone", "desktop")
+# What a seat page sends; all but the preview (a small copy of the camera) are recorded.
+RECORDED_KINDS = ("camera", "microphone", "desktop")
+KINDS = (*RECORDED_KINDS, "preview")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 METRIC_LINE = re.compile(
     r"^roomserver_inbound_frames_total\{(?P<labels>[^}]*)\}\s+(?P<value>[0-9.eE+-]+)$"
@@ -19,6 +21,28 @@ METRIC_LINE = re.compile(
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 GRID_TIME = "document.querySelector('video[data-role=grid]').currentTime"
+# Keeps the page's peer connections within reach of the test.
+KEEP_PEERS = """
+window.__peers = [];
+const Native = window.RTCPeerConnection;
+window.RTCPeerConnection = function (...args) {
+  const pc = new Native(...args);
+  window.__peers.push(pc);
+  return pc;
+};
+window.RTCPeerConnection.prototype = Native.prototype;
+"""
+# The size of each video the page sends, from its newest peer connection's statistics.
+SENT_SIZES = """async () => {
+  const pc = window.__peers[window.__peers.length - 1];
+  const sizes = [];
+  (await pc.getStats()).forEach((s) => {
+    if (s.type === "outbound-rtp" && s.kind === "video" && s.frameWidth) {
+      sizes.push([s.frameWidth, s.frameHeight]);
+    }
+  });
+  return sizes.sort((a, b) => a[0] - b[0]);
+}"""
 
 
 def is_expert_seat(participant: dict[str, Any]) -> bool:
@@ -49,8 +73,9 @@ def inbound_frames(metrics_text: str) -> dict[tuple[str, str], float]:
 
 
 def test_three_seats_in_two_venues_go_live(server: Any, open_seat: Any, artifacts: Path) -> None:
-    """Three kiosk seats (two in 沈阳, one in 大连) go live; the server receives all their media."""
-    seats = [open_seat(p["url"]) for p in choose_seats(server.participants)]
+    """Three kiosk seats (two in 沈阳, one in 大连) go live; the server receives all their media:
+    camera, microphone, desktop, and the camera's preview at 320x240."""
+    seats = [open_seat(p["url"], KEEP_PEERS) for p in choose_seats(server.participants)]
     for seat in seats:
         seat.wait_live()
 
@@ -73,6 +98,11 @@ def test_three_seats_in_two_venues_go_live(server: Any, open_seat: Any, artifact
             break
         time.sleep(0.5)  # polling interval of a deadline-bounded wait
     assert not missing, f"no inbound frames for {sorted(missing)}; server log:\n{server.log_tail()}"
+    # The preview, the camera and the desktop (the fake screen is 1280 or more wide).
+    for seat in seats:
+        seat.page.wait_for_function(f"({SENT_SIZES})().then((s) => s.length === 3)")
+        preview, camera, _ = seat.page.evaluate(SENT_SIZES)
+        assert (preview, camera) == ([320, 240], [640, 480])
 
     # Every seat sees the other two online in the roster.
     seats[0].page.wait_for_function(
