@@ -94,7 +94,12 @@ export class SeatPeer {
     // of its pictures, never smaller ones (its default scales a camera down).
     const parameters = this.camera.sender.getParameters();
     parameters.degradationPreference = "maintain-resolution";
-    await this.camera.sender.setParameters(parameters);
+    try {
+      await this.camera.sender.setParameters(parameters);
+    } catch (err) {
+      // A browser that cannot set it still sends the camera, scaled as it sees fit.
+      console.warn("camera degradationPreference not set:", err);
+    }
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
     const roles = {};

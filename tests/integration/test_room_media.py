@@ -458,7 +458,7 @@ async def test_one_bandwidth_estimate_covers_all_of_a_seats_video(
     room_server: RoomServer,
 ) -> None:
     """The server estimates a seat's upstream once, for its whole connection: every REMB it
-    sends lists all the seat's video streams and allows at least what they send together.
+    sends lists all the seat's video streams and allows about what they send together.
 
     A browser applies each REMB it gets to its whole connection. Estimates of single streams
     (aiortc's default, one per receiver) would each allow about 1.5 times their own stream, and
@@ -489,6 +489,8 @@ async def test_one_bandwidth_estimate_covers_all_of_a_seats_video(
         sending = sum(sent1[s] - sent0[s] for s in sent1) * 8 / (t1 - t0)
         for bitrate, ssrcs in estimates:
             assert set(sent1) <= ssrcs, (sorted(sent1), sorted(ssrcs))
+            # Measured: 1.06 to 1.22 times; 0.82 with two busy loops on the machine's two CPUs
+            # (the estimate drops to 0.85 times what it measures when it sees a queue grow).
             assert bitrate >= 0.7 * sending, (bitrate, sending, estimates)
     finally:
         await seat.close()
