@@ -160,6 +160,24 @@ def _no_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+def _largest_loop_delay(metrics0: dict[str, Any], metrics1: dict[str, Any]) -> dict[int, float]:
+    """Per media worker, an upper bound of its event loop's largest delay between two scrapes:
+    the smallest bucket of its delay histogram that holds every sample taken in between."""
+    name = "roomserver_worker_event_loop_delay_seconds_bucket"
+
+    def buckets(metrics: dict[str, Any]) -> dict[tuple[int, float], float]:
+        return {(int(ls["worker"]), float(ls["le"])): v for ls, v in metrics.get(name, [])}
+
+    first, last = buckets(metrics0), buckets(metrics1)
+    grown = {key: count - first.get(key, 0.0) for key, count in last.items()}
+    largest: dict[int, float] = {}
+    for worker in {w for w, _ in grown}:
+        bounds = sorted(le for w, le in grown if w == worker)
+        samples = grown[(worker, bounds[-1])]  # the +Inf bucket: every sample
+        largest[worker] = next(le for le in bounds if grown[(worker, le)] >= samples)
+    return largest
+
+
 def _safe_cpu(proc: psutil.Process) -> float:
     """CPU seconds of a process, 0 once it is gone."""
     try:
@@ -313,6 +331,7 @@ class Bench:
         before, (metrics0, marks0) = cpu(), self._mark()
         time.sleep(window)
         (metrics1, marks1), after = self._mark(), cpu()
+        step.worker_loop_delay_s = _largest_loop_delay(metrics0, metrics1)
         step.archive_mb = (_archive_bytes(self.data_dir) - archive0) / 1e6
         udp1 = udp_rcvbuf_errors()
         step.udp_drops = None if udp0 is None or udp1 is None else udp1 - udp0

@@ -80,6 +80,8 @@ class Step:
     server_cpu: float = 0.0
     signaling_cpu: float = 0.0
     worker_cpu: dict[int, float] = field(default_factory=dict)
+    # Per worker, its event loop's largest delay in the window (a histogram bucket's bound).
+    worker_loop_delay_s: dict[int, float] = field(default_factory=dict)
     seats_cpu: float = 0.0
     machine_cpu: float = 0.0
     other_cpu: float = 0.0  # the machine less the server, the seats and this process
@@ -120,12 +122,20 @@ class ModeResult:
 # ---- report ----------------------------------------------------------------------------------
 
 
+def _loop_delay(seconds: float | None) -> str:
+    """A worker's largest event-loop delay in the window, after its CPU figure."""
+    return "" if seconds is None else f" loop delay <= {seconds * 1000:.0f} ms"
+
+
 def print_step(step: Step) -> None:
     """One step: its totals on a line, then a line per room."""
     if step.error:
         print(f"  {step.rooms} rooms  FAILED: {step.error}", flush=True)
         return
-    workers = "  ".join(f"w{i} {v:.0f} %" for i, v in sorted(step.worker_cpu.items()))
+    workers = "  ".join(
+        f"w{i} {cpu:.0f} %{_loop_delay(step.worker_loop_delay_s.get(i))}"
+        for i, cpu in sorted(step.worker_cpu.items())
+    )
     print(
         f"  {step.rooms} room{'s' if step.rooms > 1 else ' '}  server {step.server_cpu:5.1f} % "
         f"({step.server_cpu / step.rooms:5.1f} % per room; signaling {step.signaling_cpu:.1f} %"

@@ -225,7 +225,7 @@ def create_app(config: AppConfig) -> web.Application:
         app[SEATS] = seats
         app[WALL] = wall
         app[CONSOLE] = console
-        lag = LoopLagMonitor(metrics.loop_lag)
+        lag = LoopLagMonitor(metrics.loop_lag, metrics.loop_delay)
         await lag.start()
         await events.append("server_started", {"bind": f"{config.host}:{config.port}"})
         try:

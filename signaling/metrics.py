@@ -8,10 +8,15 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
+
+# Bounds of the event loop's delay histogram, seconds: from a loop keeping up to a stall.
+LOOP_DELAY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# A media worker's histogram ``roomserver_X`` is shown as ``roomserver_worker_X{worker=...}``.
+OWN_PREFIX, WORKER_PREFIX = "roomserver_", "roomserver_worker_"
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,7 @@ class _WorkerCollector(Collector):
             "roomserver_worker_seats", "Seats on a media worker", labels=["worker"]
         )
         counters: dict[str, CounterMetricFamily] = {}
+        histograms: dict[str, HistogramMetricFamily] = {}
         for report in reports:
             worker = str(report["index"])
             for key, family in gauges.items():
@@ -106,6 +112,9 @@ class _WorkerCollector(Collector):
             rooms.add_metric([worker], len(report.get("rooms", [])))
             seats.add_metric([worker], sum(r["seats"] for r in report.get("rooms", [])))
             for family in text_string_to_metric_families(report.get("metrics", "")):
+                if family.type == "histogram":
+                    _relay_histogram(family, worker, histograms)
+                    continue
                 if family.type != "counter":
                     continue
                 out = counters.get(family.name)
@@ -122,6 +131,28 @@ class _WorkerCollector(Collector):
         yield rooms
         yield seats
         yield from counters.values()
+        yield from histograms.values()
+
+
+def _relay_histogram(family: Any, worker: str, out: dict[str, HistogramMetricFamily]) -> None:
+    """Add a worker's histogram to `out` as ``roomserver_worker_...{worker=...}``."""
+    name = WORKER_PREFIX + family.name.removeprefix(OWN_PREFIX)
+    series: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
+    for sample in family.samples:
+        labels = tuple(sorted((k, v) for k, v in sample.labels.items() if k != "le"))
+        entry = series.setdefault(labels, {"buckets": [], "sum": 0.0})
+        if sample.name.endswith("_bucket"):
+            entry["buckets"].append((sample.labels["le"], sample.value))
+        elif sample.name.endswith("_sum"):
+            entry["sum"] = sample.value
+    for labels, entry in series.items():
+        target = out.get(name)
+        if target is None:
+            names = [k for k, _ in labels]
+            target = out[name] = HistogramMetricFamily(
+                name, family.documentation, labels=[*names, "worker"]
+            )
+        target.add_metric([*(v for _, v in labels), worker], entry["buckets"], entry["sum"])
 
 
 class Metrics:
@@ -159,6 +190,12 @@ class Metrics:
         self.loop_lag = Gauge(
             "roomserver_event_loop_lag_seconds",
             "Event loop lag, last measured",
+            registry=self.registry,
+        )
+        self.loop_delay = Histogram(
+            "roomserver_event_loop_delay_seconds",
+            "How late the event loop woke up, every sample (0.5 s apart)",
+            buckets=LOOP_DELAY_BUCKETS,
             registry=self.registry,
         )
         self._frame_children: dict[tuple[str, str, str], tuple[Counter, Counter]] = {}
@@ -205,8 +242,11 @@ class Metrics:
 class LoopLagMonitor:
     """Measures how late the event loop wakes up: the figure behind a stalled room."""
 
-    def __init__(self, gauge: Gauge, interval_s: float = 0.5) -> None:
+    def __init__(
+        self, gauge: Gauge, histogram: Histogram | None = None, interval_s: float = 0.5
+    ) -> None:
         self._gauge = gauge
+        self._histogram = histogram
         self._interval = interval_s
         self._task: asyncio.Task[None] | None = None
         self.last_s = 0.0
@@ -230,3 +270,5 @@ class LoopLagMonitor:
             await asyncio.sleep(self._interval)
             self.last_s = max(0.0, loop.time() - due)
             self._gauge.set(self.last_s)
+            if self._histogram is not None:
+                self._histogram.observe(self.last_s)

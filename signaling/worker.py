@@ -128,7 +128,7 @@ class Worker:
         self._key = ServerKey.load_or_create(Path(settings.archive_key_path))
         self._process = psutil.Process()
         self._process.cpu_percent(None)
-        self._lag = LoopLagMonitor(self.metrics.loop_lag)
+        self._lag = LoopLagMonitor(self.metrics.loop_lag, self.metrics.loop_delay)
         self._stopping = asyncio.Event()
 
     async def run(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -1,0 +1,60 @@
+"""/metrics of the signaling process shows each media worker's figures with its label."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from signaling.metrics import Metrics
+
+
+def _samples(metrics: Metrics) -> dict[str, list[Any]]:
+    """Samples of the rendered text by sample name."""
+    out: dict[str, list[Any]] = {}
+    for family in text_string_to_metric_families(metrics.render().decode()):
+        for sample in family.samples:
+            out.setdefault(sample.name, []).append(sample)
+    return out
+
+
+def test_a_workers_gauges_counters_and_loop_delays_carry_its_label() -> None:
+    worker = Metrics()
+    worker.frame_received("s1", "v1:1", "camera", 1200)
+    worker.frame_received("s1", "v1:1", "camera", 800)
+    for delay in (0.002, 0.003, 0.7):  # two samples of a loop keeping up, one stall
+        worker.loop_delay.observe(delay)
+    signaling = Metrics(media=False)
+    signaling.set_worker_reports(
+        [
+            {
+                "index": 1,
+                "cpu_percent": 55.0,
+                "rss_bytes": 1.5e8,
+                "loop_lag_s": 0.7,
+                "rooms": [{"session_id": "s1", "seats": 10}],
+                "metrics": worker.render().decode(),
+            }
+        ]
+    )
+    samples = _samples(signaling)
+
+    def value(name: str, **labels: str) -> float:
+        found = [s.value for s in samples[name] if labels.items() <= s.labels.items()]
+        assert len(found) == 1, (name, labels, samples.get(name))
+        return float(found[0])
+
+    assert value("roomserver_worker_cpu_percent", worker="1") == 55.0
+    assert value("roomserver_worker_event_loop_lag_seconds", worker="1") == 0.7
+    assert value("roomserver_worker_seats", worker="1") == 10
+    frames = value("roomserver_inbound_frames_total", worker="1", seat="v1:1", kind="camera")
+    assert frames == 2
+    assert value("roomserver_inbound_bytes_total", worker="1", kind="camera") == 2000
+    delay = "roomserver_worker_event_loop_delay_seconds"
+    assert value(f"{delay}_bucket", worker="1", le="0.005") == 2
+    assert value(f"{delay}_bucket", worker="1", le="0.5") == 2
+    assert value(f"{delay}_bucket", worker="1", le="1.0") == 3
+    assert value(f"{delay}_count", worker="1") == 3
+    assert abs(value(f"{delay}_sum", worker="1") - 0.705) < 1e-9
+    # The signaling process's own loop is measured under the unprefixed name, unlabelled.
+    assert "roomserver_event_loop_delay_seconds_count" in samples
