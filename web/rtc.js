@@ -14,7 +14,7 @@ const PREVIEW_WIDTH = 320;
 const PREVIEW_MAX_BITRATE = 150_000; // bit/s
 const PREVIEW_MAX_FRAMERATE = 15;
 // Ceilings of the recorded streams (bit/s); within them the browser sends what the server's
-// bandwidth estimate allows. The capacity benchmarks' seats send at these rates.
+// bandwidth estimate allows. The capacity benchmarks' seats send at about these rates.
 const CAMERA_MAX_BITRATE = 500_000;
 const DESKTOP_MAX_BITRATE = 800_000;
 
