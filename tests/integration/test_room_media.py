@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from aiortc import RTCPeerConnection
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPacket, RtcpPsfbPacket, unpack_remb_fci
+from prometheus_client.parser import text_string_to_metric_families
 
 from media.synthetic import (
     CounterVideoTrack,
@@ -492,5 +493,59 @@ async def test_one_bandwidth_estimate_covers_all_of_a_seats_video(
             # Measured: 1.06 to 1.22 times; 0.82 with two busy loops on the machine's two CPUs
             # (the estimate drops to 0.85 times what it measures when it sees a queue grow).
             assert bitrate >= 0.7 * sending, (bitrate, sending, estimates)
+    finally:
+        await seat.close()
+
+
+async def test_metrics_show_each_media_worker_and_the_room_it_hosts(
+    room_server: RoomServer,
+) -> None:
+    """/metrics of the signaling process shows every media worker (one per core by default):
+    CPU, memory, event-loop lag and its histogram, rooms, seats; and the frames of the room
+    it hosts, under its ``worker`` label."""
+    seat = room_server.seat(0, "measured", decode=False)
+    try:
+        await seat.start()
+
+        async def families() -> dict[str, list[tuple[dict[str, str], float]]]:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"{room_server.base_url}/metrics") as resp:
+                    text = await resp.text()
+            out: dict[str, list[tuple[dict[str, str], float]]] = {}
+            for family in text_string_to_metric_families(text):
+                for sample in family.samples:
+                    out.setdefault(sample.name, []).append((sample.labels, sample.value))
+            return out
+
+        def by_worker(samples: list[tuple[dict[str, str], float]]) -> dict[str, float]:
+            return {labels["worker"]: value for labels, value in samples}
+
+        async def camera_frames() -> dict[str, float]:
+            found: dict[str, float] = {}
+            for labels, value in (await families()).get("roomserver_inbound_frames_total", []):
+                if labels.get("kind") == "camera":
+                    found[labels["worker"]] = found.get(labels["worker"], 0.0) + value
+            return found
+
+        deadline = time.monotonic() + MEDIA_TIMEOUT
+        while sum((await camera_frames()).values()) < 15:  # a second of the seat's camera
+            assert time.monotonic() < deadline, "no camera frames in /metrics"
+            await asyncio.sleep(0.2)  # /metrics has no push: polled
+        # A worker's CPU figure covers the time since the previous scrape: give it a second.
+        await asyncio.sleep(1.0)
+        metrics = await families()
+        cpu = by_worker(metrics["roomserver_worker_cpu_percent"])
+        rooms = by_worker(metrics["roomserver_worker_rooms"])
+        seats = by_worker(metrics["roomserver_worker_seats"])
+        assert cpu and set(rooms) == set(cpu) == set(seats)
+        (host,) = [w for w, n in rooms.items() if n == 1]
+        assert seats[host] == 1 and all(rooms[w] == 0 for w in rooms if w != host)
+        assert cpu[host] > 0
+        assert all(v > 0 for v in by_worker(metrics["roomserver_worker_rss_bytes"]).values())
+        assert set(by_worker(metrics["roomserver_worker_event_loop_lag_seconds"])) == set(cpu)
+        delays = by_worker(metrics["roomserver_worker_event_loop_delay_seconds_count"])
+        assert set(delays) == set(cpu) and all(n >= 1 for n in delays.values())
+        frames = await camera_frames()
+        assert set(frames) == {host} and frames[host] >= 15
     finally:
         await seat.close()
