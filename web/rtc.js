@@ -90,15 +90,18 @@ export class SeatPeer {
 
   /** Create the offer, send it with the role of every mid, and apply the server's answer. */
   async negotiate() {
-    // The camera is recorded as evidence: when bandwidth is short, the browser sends fewer
-    // of its pictures, never smaller ones (its default scales a camera down).
-    const parameters = this.camera.sender.getParameters();
-    parameters.degradationPreference = "maintain-resolution";
-    try {
-      await this.camera.sender.setParameters(parameters);
-    } catch (err) {
-      // A browser that cannot set it still sends the camera, scaled as it sees fit.
-      console.warn("camera degradationPreference not set:", err);
+    // The camera is recorded as evidence, and the preview fills a grid tile of its size:
+    // when bandwidth or CPU is short, the browser sends fewer of their pictures, never
+    // smaller ones (its default scales a camera down).
+    for (const transceiver of [this.camera, this.preview]) {
+      const parameters = transceiver.sender.getParameters();
+      parameters.degradationPreference = "maintain-resolution";
+      try {
+        await transceiver.sender.setParameters(parameters);
+      } catch (err) {
+        // A browser that cannot set it still sends the video, scaled as it sees fit.
+        console.warn("degradationPreference not set:", err);
+      }
     }
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
