@@ -4,14 +4,13 @@
 
 The grid's thread does three things for every picture (15 a second): it decodes each seat's
 pending camera frames (VP8 640x480), or those of the seat's preview (VP8 320x240, a small copy
-of the camera) if it sends one, composes the tiles, labels and clock
-into one 960x720 picture, and encodes that picture (VP8, ``media.grid.grid_encoder``). This
-benchmark times each step on this thread's CPU clock, from previews and from cameras, with the
-loops the other benchmarks send. The encoder is then run on the pictures composed from the
-previews at each fixed speed, and once as libvpx
-chooses its speed itself (``cpu-used`` 8, which fills up to half of the frame interval). For
-each it prints the CPU time a picture, the bitrate reached, and the PSNR of the luma plane
-decoded back against the composed picture. Figures are printed, never asserted.
+of the camera) if it sends one, composes the tiles, labels and clock into one 960x720 picture,
+and encodes that picture (VP8, ``media.grid.grid_encoder``). This benchmark times each step on
+this thread's CPU clock, from previews and from cameras, with the loops the other benchmarks
+send. The encoder is then run on the pictures composed from the previews at each fixed speed,
+and once as libvpx chooses its speed itself (``cpu-used`` 8, which fills up to half of the frame
+interval). For each it prints the CPU time a picture, the bitrate reached, and the PSNR of the
+luma plane decoded back against the composed picture. Figures are printed, never asserted.
 """
 
 from __future__ import annotations

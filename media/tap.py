@@ -209,9 +209,11 @@ def _route_retransmissions(receiver: RTCRtpReceiver) -> None:
     buffer takes an old sequence number more than 100 behind for a restarted stream and
     empties itself, losing the frames it held.
     """
+    nacks = getattr(receiver, NACK_GENERATOR_ATTR, None)
+    if nacks is None:
+        return  # an audio receiver: aiortc asks for no audio packet again
     receive = receiver.receive
     handle = getattr(receiver, RTP_HANDLER_ATTR)
-    nacks = getattr(receiver, NACK_GENERATOR_ATTR, None)
     rtx_ssrcs = getattr(receiver, RTX_SSRC_ATTR, None)  # filled in by receive()
     if not isinstance(rtx_ssrcs, dict):
         logger.warning("aiortc internals moved: retransmissions do not reach the receiver")
@@ -220,8 +222,7 @@ def _route_retransmissions(receiver: RTCRtpReceiver) -> None:
     async def handle_asked_for(packet: Any, arrival_time_ms: int) -> None:
         if packet.ssrc in rtx_ssrcs:
             payload = packet.payload
-            asked = nacks is not None and len(payload) >= 2
-            if not asked or int.from_bytes(payload[:2], "big") not in nacks.missing:
+            if len(payload) < 2 or int.from_bytes(payload[:2], "big") not in nacks.missing:
                 return
         await handle(packet, arrival_time_ms=arrival_time_ms)
 

@@ -335,20 +335,35 @@ async def test_the_grid_shows_a_seats_preview_and_its_camera_is_recorded(
         await asyncio.gather(sender.close(), viewer.close(), return_exceptions=True)
 
 
-async def _inbound_frames(server: RoomServer, seat_key: str) -> dict[str, float]:
-    """Frames of each kind the server has received from a seat (its /metrics counters)."""
+async def _metric_samples(server: RoomServer) -> dict[str, list[tuple[dict[str, str], float]]]:
+    """The server's /metrics: (labels, value) of every sample, by sample name."""
     async with aiohttp.ClientSession() as http, http.get(f"{server.base_url}/metrics") as resp:
         text = await resp.text()
+    out: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out.setdefault(sample.name, []).append((sample.labels, sample.value))
+    return out
+
+
+async def _inbound_frames(server: RoomServer, seat_key: str) -> dict[str, float]:
+    """Frames of each kind the server has received from a seat (its /metrics counters)."""
     found: dict[str, float] = {}
-    for line in text.splitlines():
-        if not line.startswith("roomserver_inbound_frames_total{"):
-            continue
-        labels, value = line[line.index("{") + 1 :].rsplit("} ", 1)
-        fields = dict(part.split("=", 1) for part in labels.split(","))
-        if fields.get("seat") == f'"{seat_key}"':
-            kind = fields["kind"].strip('"')
-            found[kind] = found.get(kind, 0.0) + float(value)
+    for labels, value in (await _metric_samples(server)).get("roomserver_inbound_frames_total", []):
+        if labels.get("seat") == seat_key:
+            found[labels["kind"]] = found.get(labels["kind"], 0.0) + value
     return found
+
+
+def _seat_videos(colour: tuple[int, int, int]) -> dict[str, PreEncodedVideoTrack]:
+    """A seat's camera, its preview and a desktop, as the seat page sends them (4 s loops)."""
+    return {
+        "camera": PreEncodedVideoTrack(camera_loop(colour, seconds=4), 15),
+        "preview": PreEncodedVideoTrack(
+            camera_loop(colour, seconds=4, bitrate=150_000, size=(320, 240)), 15
+        ),
+        "desktop": PreEncodedVideoTrack(desktop_loop(seconds=4), 5),
+    }
 
 
 async def test_lost_packets_are_sent_again_and_no_video_frame_is_lost(
@@ -357,13 +372,7 @@ async def test_lost_packets_are_sent_again_and_no_video_frame_is_lost(
     """A seat whose uplink loses 2 % of its RTP packets: the server asks for each lost video
     packet again (NACK), takes the retransmission (RTX), and receives every camera, preview and
     desktop frame. The connection bundles three video streams with one RTX payload type."""
-    videos = {
-        "camera": PreEncodedVideoTrack(camera_loop((200, 60, 40), seconds=4), 15),
-        "preview": PreEncodedVideoTrack(
-            camera_loop((200, 60, 40), seconds=4, bitrate=150_000, size=(320, 240)), 15
-        ),
-        "desktop": PreEncodedVideoTrack(desktop_loop(seconds=4), 5),
-    }
+    videos = _seat_videos((200, 60, 40))
     venue, seat_no, _, _ = SEATS[0]
     seat = SyntheticSeat(
         room_server.base_url,
@@ -468,11 +477,7 @@ async def test_one_bandwidth_estimate_covers_all_of_a_seats_video(
     seat = SyntheticSeat(
         room_server.base_url,
         room_server.token_of(venue, seat_no),
-        camera=PreEncodedVideoTrack(camera_loop(colour, seconds=4), 15),
-        preview=PreEncodedVideoTrack(
-            camera_loop(colour, seconds=4, bitrate=150_000, size=(320, 240)), 15
-        ),
-        desktop=PreEncodedVideoTrack(desktop_loop(seconds=4), 5),
+        **_seat_videos(colour),
         decode=False,
         name="estimated",
     )
@@ -507,22 +512,13 @@ async def test_metrics_show_each_media_worker_and_the_room_it_hosts(
     try:
         await seat.start()
 
-        async def families() -> dict[str, list[tuple[dict[str, str], float]]]:
-            async with aiohttp.ClientSession() as http:
-                async with http.get(f"{room_server.base_url}/metrics") as resp:
-                    text = await resp.text()
-            out: dict[str, list[tuple[dict[str, str], float]]] = {}
-            for family in text_string_to_metric_families(text):
-                for sample in family.samples:
-                    out.setdefault(sample.name, []).append((sample.labels, sample.value))
-            return out
-
         def by_worker(samples: list[tuple[dict[str, str], float]]) -> dict[str, float]:
             return {labels["worker"]: value for labels, value in samples}
 
         async def camera_frames() -> dict[str, float]:
             found: dict[str, float] = {}
-            for labels, value in (await families()).get("roomserver_inbound_frames_total", []):
+            samples = await _metric_samples(room_server)
+            for labels, value in samples.get("roomserver_inbound_frames_total", []):
                 if labels.get("kind") == "camera":
                     found[labels["worker"]] = found.get(labels["worker"], 0.0) + value
             return found
@@ -533,7 +529,7 @@ async def test_metrics_show_each_media_worker_and_the_room_it_hosts(
             await asyncio.sleep(0.2)  # /metrics has no push: polled
         # A worker's CPU figure covers the time since the previous scrape: give it a second.
         await asyncio.sleep(1.0)
-        metrics = await families()
+        metrics = await _metric_samples(room_server)
         cpu = by_worker(metrics["roomserver_worker_cpu_percent"])
         rooms = by_worker(metrics["roomserver_worker_rooms"])
         seats = by_worker(metrics["roomserver_worker_seats"])
