@@ -419,6 +419,22 @@ def tone_samples(freq_hz: float, seconds: float, sample_rate: int = AUDIO_RATE) 
     return (0.3 * np.sin(2 * math.pi * freq_hz * t)).astype(np.float32)
 
 
+def voice_samples(
+    pitch_hz: float, seconds: float, *, beat_hz: float = 3.0, sample_rate: int = AUDIO_RATE
+) -> np.ndarray:
+    """``seconds`` of a voiced sound as int16 mono, peaks at 0.37 of full scale.
+
+    The harmonics of `pitch_hz` up to 4 kHz, each at 1/k of the first (a voice's falling
+    spectrum), swelling and fading `beat_hz` times a second like syllables. Unlike a pure tone
+    it keeps a codec's analysis of the signal busy, as speech does.
+    """
+    t = np.arange(round(seconds * sample_rate)) / sample_rate
+    count = max(1, int(4000 / pitch_hz))
+    sound = sum(np.sin(2 * math.pi * k * pitch_hz * t) / k for k in range(1, count + 1))
+    sound = sound * (0.6 + 0.4 * np.sin(2 * math.pi * beat_hz * t))
+    return (sound / np.abs(sound).max() * 12_000).astype(np.int16)
+
+
 def camera_loop(
     color_rgb: tuple[int, int, int],
     seconds: float = 10.0,
