@@ -178,6 +178,20 @@ def _largest_loop_delay(metrics0: dict[str, Any], metrics1: dict[str, Any]) -> d
     return largest
 
 
+def _thread_split(
+    metrics0: dict[str, Any], metrics1: dict[str, Any], seconds: float
+) -> dict[int, dict[str, float]]:
+    """Per media worker, % of one core each of its thread roles took between two scrapes."""
+    name = "roomserver_thread_cpu_seconds_total"
+    first = {(ls["worker"], ls["thread"]): v for ls, v in metrics0.get(name, [])}
+    split: dict[int, dict[str, float]] = {}
+    for labels, value in metrics1.get(name, []):
+        key = (labels["worker"], labels["thread"])
+        pct = (value - first.get(key, 0.0)) * 100.0 / seconds
+        split.setdefault(int(labels["worker"]), {})[labels["thread"]] = pct
+    return split
+
+
 def _safe_cpu(proc: psutil.Process) -> float:
     """CPU seconds of a process, 0 once it is gone."""
     try:
@@ -341,6 +355,7 @@ class Bench:
         pct = [(b - a) * 100.0 / wall for a, b in zip(before, after, strict=True)]
         step.signaling_cpu, step.server_cpu = pct[1], pct[2]
         step.worker_cpu = dict(zip(sorted(workers), pct[3:-3], strict=True))
+        step.worker_threads = _thread_split(metrics0, metrics1, wall)
         step.seats_cpu, step.machine_cpu = pct[-3], pct[-1]
         step.other_cpu = max(0.0, pct[-1] - pct[2] - pct[-3] - pct[-2])
 

@@ -82,6 +82,8 @@ class Step:
     worker_cpu: dict[int, float] = field(default_factory=dict)
     # Per worker, its event loop's largest delay in the window (a histogram bucket's bound).
     worker_loop_delay_s: dict[int, float] = field(default_factory=dict)
+    # Per worker, % of one core by thread role (event loop, grid, analysis, mix-minus...).
+    worker_threads: dict[int, dict[str, float]] = field(default_factory=dict)
     seats_cpu: float = 0.0
     machine_cpu: float = 0.0
     other_cpu: float = 0.0  # the machine less the server, the seats and this process
@@ -144,6 +146,10 @@ def print_step(step: Step) -> None:
         f"[joined in {step.ready_s:.1f} s, window {step.window_s:.1f} s, archive "
         f"+{step.archive_mb:.1f} MB, UDP receive-buffer drops {_fmt(step.udp_drops, 'd')}]"
     )
+    for worker, split in sorted(step.worker_threads.items()):
+        roles = sorted(split.items(), key=lambda item: -item[1])
+        shown = ", ".join(f"{role} {pct:.0f}" for role, pct in roles if pct >= 0.5)
+        print(f"      w{worker} by thread: {shown} %")
     for r in step.room_figures:
         loss = "  ".join(f"{role} {_fmt(r.loss_pct(role), '5.2f', ' %')}" for role in r.roles)
         sent = min((r.sent_pct(role) or 0.0 for role in r.roles), default=0.0)

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import os
 import sys
-import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -28,6 +27,9 @@ from bench.record_setup import (  # noqa: E402
     Stream,
     limit_ice_to_loopback,
 )
+from signaling.metrics import ThreadCpuCollector  # noqa: E402
+
+_THREADS = ThreadCpuCollector()
 
 # ---- receiving process -----------------------------------------------------------------------
 
@@ -239,7 +241,8 @@ class _Receiver:
             "t": time.time(),
             "counts": self.counts(),
             "lag_max": lag,
-            "writer_cpu_s": _thread_cpu_seconds("recorder-"),
+            # The recorders' writer threads, ended ones included.
+            "writer_cpu_s": _THREADS.totals().get("recorder", 0.0),
             "rss": psutil.Process().memory_info().rss,
         }
 
@@ -302,20 +305,6 @@ class _Receiver:
             "loop_errors": self.loop_errors,
             "setup_failures": self.setup_failures,
         }
-
-
-def _thread_cpu_seconds(prefix: str) -> float:
-    """User + system CPU seconds of this process's live threads whose name starts with prefix."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for thread in threading.enumerate():
-        if not thread.name.startswith(prefix) or not thread.native_id:
-            continue
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            text = Path(f"/proc/self/task/{thread.native_id}/stat").read_text()
-            fields = text.rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
-    return total / tick
 
 
 async def _run_receiver(job: ReceiverJob, conn: Connection) -> None:

@@ -243,6 +243,14 @@ def _metric_sum(metrics: dict[str, Any], name: str, **match: str) -> float:
     )
 
 
+def thread_cpu(metrics: dict[str, Any]) -> dict[str, float]:
+    """The media workers' CPU seconds by thread role (``roomserver_thread_cpu_seconds_total``)."""
+    out: dict[str, float] = defaultdict(float)
+    for labels, value in metrics.get("roomserver_thread_cpu_seconds_total", []):
+        out[labels.get("thread", "?")] += value
+    return dict(out)
+
+
 def _dropped(metrics: dict[str, Any]) -> dict[str, float]:
     """``roomserver_frames_dropped_total`` by ``where``."""
     return {
@@ -394,6 +402,10 @@ def run_once(
                     k: (watched1[k] - watched0[k]) / span for k in watched1 if k != "t"
                 }
             result.server_cpu = (cpu1 - cpu0) * 100.0 / window
+            threads0, threads1 = thread_cpu(metrics0), thread_cpu(metrics1)
+            result.thread_cpu = {
+                k: (v - threads0.get(k, 0.0)) * 100.0 / window for k, v in threads1.items()
+            }
             result.seats_cpu = (seats_cpu1 - seats_cpu0) * 100.0 / window
             result.grid_fps = [
                 (m1["grid"] - m0["grid"]) / (m1["t"] - m0["t"])

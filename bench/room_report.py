@@ -30,6 +30,7 @@ class Result:
     label: str = ""  # what differs from the default run (analysis off, a supervisor...)
     window_s: float = 0.0
     server_cpu: float = 0.0
+    thread_cpu: dict[str, float] = field(default_factory=dict)  # the media worker's, by role
     seats_cpu: float = 0.0
     grid_fps: list[float] = field(default_factory=list)
     server_grid_fps: float | None = None
@@ -81,6 +82,15 @@ def print_result(r: Result, per_seat: bool = False) -> None:
             f"target <= {TARGET_CPU:.0f} %" if target else "",
         )
     )
+    if r.thread_cpu:
+        split = sorted(r.thread_cpu.items(), key=lambda item: -item[1])
+        rows.append(
+            (
+                "  media worker by thread",
+                ", ".join(f"{role} {pct:.1f}" for role, pct in split if pct >= 0.05) + " %",
+                "",
+            )
+        )
     rows.append(("seat processes CPU", f"{r.seats_cpu:.1f} % of one core (the load generator)", ""))
     fps = r.grid_fps
     rows.append(

@@ -543,5 +543,12 @@ async def test_metrics_show_each_media_worker_and_the_room_it_hosts(
         assert set(delays) == set(cpu) and all(n >= 1 for n in delays.values())
         frames = await camera_frames()
         assert set(frames) == {host} and frames[host] >= 15
+        # Where the hosting worker's CPU goes: its event loop, and the room's grid thread.
+        threads = {
+            labels["thread"]: value
+            for labels, value in metrics["roomserver_thread_cpu_seconds_total"]
+            if labels["worker"] == host
+        }
+        assert threads["main"] > 0 and threads["grid"] > 0, threads
     finally:
         await seat.close()

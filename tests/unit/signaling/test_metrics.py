@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from signaling.metrics import Metrics
+from signaling.metrics import Metrics, ThreadCpuCollector, thread_role
 
 
 def _samples(metrics: Metrics) -> dict[str, list[Any]]:
@@ -58,3 +60,37 @@ def test_a_workers_gauges_counters_and_loop_delays_carry_its_label() -> None:
     assert abs(value(f"{delay}_sum", worker="1") - 0.705) < 1e-9
     # The signaling process's own loop is measured under the unprefixed name, unlabelled.
     assert "roomserver_event_loop_delay_seconds_count" in samples
+
+
+def test_thread_roles_are_the_first_word_of_a_threads_name() -> None:
+    assert thread_role("MainThread") == "main"
+    assert thread_role("grid-2b7c0e1f-0c4d_0") == "grid"
+    assert thread_role("recorder-2b7c0e1f-3-camera") == "recorder"
+    assert thread_role("asyncio_3") == "asyncio"
+    assert thread_role("_x") == "other"
+
+
+def test_thread_cpu_is_summed_by_role_and_kept_when_a_thread_ends() -> None:
+    collector = ThreadCpuCollector()
+    busy, release = threading.Event(), threading.Event()
+
+    def work() -> None:
+        started = time.thread_time()
+        while time.thread_time() - started < 0.2:
+            sum(range(1000))
+        busy.set()
+        release.wait()
+
+    thread = threading.Thread(target=work, name="mixminus-test_0")
+    thread.start()
+    assert busy.wait(10)
+    while_alive = collector.totals()
+    release.set()
+    thread.join()
+    after = collector.totals()
+    assert while_alive["mixminus"] >= 0.15
+    assert after["mixminus"] >= while_alive["mixminus"]  # a counter: the ended thread stays
+    assert after["main"] > 0
+    worker = Metrics()
+    samples = _samples(worker)["roomserver_thread_cpu_seconds_total"]
+    assert {s.labels["thread"] for s in samples} >= {"main"}
