@@ -149,7 +149,7 @@ def print_step(step: Step) -> None:
     for worker, split in sorted(step.worker_threads.items()):
         roles = sorted(split.items(), key=lambda item: -item[1])
         shown = ", ".join(f"{role} {pct:.0f}" for role, pct in roles if pct >= 0.5)
-        print(f"      w{worker} by thread: {shown} %")
+        print(f"      w{worker} by thread: {shown + ' %' if shown else 'idle'}")
     for r in step.room_figures:
         loss = "  ".join(f"{role} {_fmt(r.loss_pct(role), '5.2f', ' %')}" for role in r.roles)
         sent = min((r.sent_pct(role) or 0.0 for role in r.roles), default=0.0)
