@@ -186,8 +186,9 @@ class SyntheticSeat:
         self._decode = decode and not count_rtp
         self._count_rtp = count_rtp
         self._send_loss = send_loss
-        #: RTP packets left unsent (``send_loss``).
+        #: RTP packets left unsent (``send_loss``), and those sent, while it applies.
         self.rtp_dropped = 0
+        self.rtp_sent = 0
         self._measure_delay = measure_delay
         #: ``seat`` of the join answer: session_id, label, venue_name, seat_no, expert_name, ...
         self.seat: dict[str, Any] | None = None
@@ -408,9 +409,11 @@ class SyntheticSeat:
         chance = random.Random(len(self.name))
 
         async def lossy(data: bytes) -> None:
-            if not is_rtcp(data) and chance.random() < self._send_loss:
-                self.rtp_dropped += 1
-                return
+            if not is_rtcp(data):
+                if chance.random() < self._send_loss:
+                    self.rtp_dropped += 1
+                    return
+                self.rtp_sent += 1
             await send(data)
 
         transport._send_rtp = lossy
