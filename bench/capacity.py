@@ -392,6 +392,10 @@ class Bench:
             figures.skipped = _metric_sum(
                 metrics1, "roomserver_grid_frames_skipped", session=session
             ) - _metric_sum(metrics0, "roomserver_grid_frames_skipped", session=session)
+            samples = _metric_sum(
+                metrics1, "roomserver_analysis_samples_total", session=session
+            ) - _metric_sum(metrics0, "roomserver_analysis_samples_total", session=session)
+            figures.analysis_rate = samples / wall / SEATS_PER_ROOM
             step.room_figures.append(figures)
 
     def _mark(self) -> tuple[dict[str, Any], list[list[dict[str, Any]]]]:

@@ -29,6 +29,8 @@ class RoomFigures:
     grid_fps: list[float] = field(default_factory=list)
     server_fps: float | None = None
     skipped: float = 0.0
+    # Camera pictures analysed a second per seat (1 as configured; less when the worker is busy).
+    analysis_rate: float | None = None
 
     def loss_pct(self, role: str) -> float | None:
         """Frames of ``role`` its seats sent that the server did not receive, % (window)."""
@@ -157,7 +159,8 @@ def print_step(step: Step) -> None:
             f"      room {r.number} on w{_fmt(r.worker, 'd')}: sent >= {sent:.1f} % of nominal"
             f"  lost {loss}  grid min "
             f"{min(r.grid_fps, default=0.0):4.1f} fps (server {_fmt(r.server_fps, '.1f')}, "
-            f"skipped {r.skipped:.0f})" + (f"  <- {p}" if (p := r.problem()) else "")
+            f"skipped {r.skipped:.0f})  analysis {_fmt(r.analysis_rate, '.2f')}/s a seat"
+            + (f"  <- {p}" if (p := r.problem()) else "")
         )
     print(f"      -> {step.problem() or 'within limits'}", flush=True)
 

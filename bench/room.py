@@ -403,6 +403,10 @@ def run_once(
                 }
             result.server_cpu = (cpu1 - cpu0) * 100.0 / window
             threads0, threads1 = thread_cpu(metrics0), thread_cpu(metrics1)
+            analysed = _metric_sum(metrics1, "roomserver_analysis_samples_total") - _metric_sum(
+                metrics0, "roomserver_analysis_samples_total"
+            )
+            result.analysis_rate = analysed / window / n if n else None
             result.thread_cpu = {
                 k: (v - threads0.get(k, 0.0)) * 100.0 / window for k, v in threads1.items()
             }

@@ -47,6 +47,7 @@ class Result:
     seat_p95: list[float] = field(default_factory=list)
     unread: int = 0
     loop_lag: float | None = None
+    analysis_rate: float | None = None  # camera pictures analysed a second, per seat
     supervisor_cpu: float | None = None  # the supervisor process (load generator side)
     supervisor_fps: dict[str, float] = field(default_factory=dict)  # what it received
     error: str | None = None
@@ -150,6 +151,14 @@ def print_result(r: Result, per_seat: bool = False) -> None:
         )
     )
     rows.append(("server event-loop lag", _ms(r.loop_lag) + " (last sample)", ""))
+    rows.append(
+        (
+            "camera analysis",
+            f"{_fmt(r.analysis_rate, '.2f')} pictures a second per seat (window; 1 configured, "
+            "fewer when its thread is slow)",
+            "",
+        )
+    )
     if r.supervisor_cpu is not None:
         got = "  ".join(f"{k} {v:.1f}/s" for k, v in r.supervisor_fps.items())
         rows.append(("supervisor received", got + " (window)", ""))
