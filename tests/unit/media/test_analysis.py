@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import av
 import numpy as np
@@ -90,3 +91,33 @@ async def test_slow_passes_sample_less_often() -> None:
     analysis.record_pass(spent=0.001, samples=10)
     assert analysis.stats.interval_s == 1.0
     assert analysis.stats.samples == 30
+
+
+async def test_a_pass_counts_the_cpu_it_used_not_the_time_it_waited() -> None:
+    """A pass held up (its thread busy, the core taken by the media) does not make the room
+    sample less often: only the CPU the analysis itself used counts against its share."""
+    analysis = RoomAnalysis(
+        name="test", thresholds=WarningThresholds(), interval_s=1.0, max_share=0.25
+    )
+    passed = asyncio.Event()
+    record = analysis.record_pass
+
+    def recorded(spent: float, samples: int) -> None:
+        record(spent, samples)
+        passed.set()
+
+    analysis.record_pass = recorded  # type: ignore[method-assign]
+    analysis.update_frame("v:1", frame_of(scenes.one_person()))
+    await analysis.start()
+    busy = threading.Event()
+    try:
+        # The analysis thread is held for 0.4 s before the seat's sample reaches it.
+        assert analysis._executor is not None
+        analysis._executor.submit(busy.wait, 0.4)
+        await asyncio.wait_for(passed.wait(), 10)
+    finally:
+        await analysis.close()
+    assert analysis.stats.samples == 1
+    # A face search at 320 wide takes a few milliseconds of CPU; the wait took 400 ms.
+    assert analysis.stats.last_pass_ms < 100, analysis.stats.last_pass_ms
+    assert analysis.stats.interval_s == 1.0
