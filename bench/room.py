@@ -406,7 +406,8 @@ def run_once(
             analysed = _metric_sum(metrics1, "roomserver_analysis_samples_total") - _metric_sum(
                 metrics0, "roomserver_analysis_samples_total"
             )
-            result.analysis_rate = analysed / window / n if n else None
+            analysing = "roomserver_analysis_samples_total" in metrics1  # absent when off
+            result.analysis_rate = analysed / window / n if n and analysing else None
             result.thread_cpu = {
                 k: (v - threads0.get(k, 0.0)) * 100.0 / window for k, v in threads1.items()
             }

@@ -151,14 +151,15 @@ def print_result(r: Result, per_seat: bool = False) -> None:
         )
     )
     rows.append(("server event-loop lag", _ms(r.loop_lag) + " (last sample)", ""))
-    rows.append(
-        (
-            "camera analysis",
-            f"{_fmt(r.analysis_rate, '.2f')} pictures a second per seat (window; 1 configured, "
-            "fewer when its thread is slow)",
-            "",
+    if r.analysis_rate is not None:
+        rows.append(
+            (
+                "camera analysis",
+                f"{r.analysis_rate:.2f} pictures a second per seat (window; 1 configured, "
+                "fewer when its thread is slow)",
+                "",
+            )
         )
-    )
     if r.supervisor_cpu is not None:
         got = "  ".join(f"{k} {v:.1f}/s" for k, v in r.supervisor_fps.items())
         rows.append(("supervisor received", got + " (window)", ""))
