@@ -65,6 +65,12 @@ from bench.common import (  # noqa: E402
     udp_rcvbuf_errors,
     wait_healthy,
 )
+from bench.metrics import (  # noqa: E402
+    largest_loop_delay,
+    metric_delta,
+    parse_metrics,
+    thread_cpu_pct,
+)
 from bench.probe import ProbeTime, SpeedProbe  # noqa: E402
 from bench.room import (  # noqa: E402
     CAMERA_FPS,
@@ -74,10 +80,8 @@ from bench.room import (  # noqa: E402
     BenchSeat,
     SeatJob,
     _collect,
-    _metric_sum,
     build_loops,
     describe_loops,
-    parse_metrics,
     run_child,
 )
 from bench.room_report import ROLES, TARGET_FPS, TARGET_LOSS  # noqa: E402
@@ -158,38 +162,6 @@ def _no_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def _largest_loop_delay(metrics0: dict[str, Any], metrics1: dict[str, Any]) -> dict[int, float]:
-    """Per media worker, an upper bound of its event loop's largest delay between two scrapes:
-    the smallest bucket of its delay histogram that holds every sample taken in between."""
-    name = "roomserver_worker_event_loop_delay_seconds_bucket"
-
-    def buckets(metrics: dict[str, Any]) -> dict[tuple[int, float], float]:
-        return {(int(ls["worker"]), float(ls["le"])): v for ls, v in metrics.get(name, [])}
-
-    first, last = buckets(metrics0), buckets(metrics1)
-    grown = {key: count - first.get(key, 0.0) for key, count in last.items()}
-    largest: dict[int, float] = {}
-    for worker in {w for w, _ in grown}:
-        bounds = sorted(le for w, le in grown if w == worker)
-        samples = grown[(worker, bounds[-1])]  # the +Inf bucket: every sample
-        largest[worker] = next(le for le in bounds if grown[(worker, le)] >= samples)
-    return largest
-
-
-def _thread_split(
-    metrics0: dict[str, Any], metrics1: dict[str, Any], seconds: float
-) -> dict[int, dict[str, float]]:
-    """Per media worker, % of one core each of its thread roles took between two scrapes."""
-    name = "roomserver_thread_cpu_seconds_total"
-    first = {(ls["worker"], ls["thread"]): v for ls, v in metrics0.get(name, [])}
-    split: dict[int, dict[str, float]] = {}
-    for labels, value in metrics1.get(name, []):
-        key = (labels["worker"], labels["thread"])
-        pct = (value - first.get(key, 0.0)) * 100.0 / seconds
-        split.setdefault(int(labels["worker"]), {})[labels["thread"]] = pct
-    return split
 
 
 def _safe_cpu(proc: psutil.Process) -> float:
@@ -345,7 +317,7 @@ class Bench:
         before, (metrics0, marks0) = cpu(), self._mark()
         time.sleep(window)
         (metrics1, marks1), after = self._mark(), cpu()
-        step.worker_loop_delay_s = _largest_loop_delay(metrics0, metrics1)
+        step.worker_loop_delay_s = largest_loop_delay(metrics0, metrics1)
         step.archive_mb = (_archive_bytes(self.data_dir) - archive0) / 1e6
         udp1 = udp_rcvbuf_errors()
         step.udp_drops = None if udp0 is None or udp1 is None else udp1 - udp0
@@ -355,9 +327,10 @@ class Bench:
         pct = [(b - a) * 100.0 / wall for a, b in zip(before, after, strict=True)]
         step.signaling_cpu, step.server_cpu = pct[1], pct[2]
         step.worker_cpu = dict(zip(sorted(workers), pct[3:-3], strict=True))
-        step.worker_threads = _thread_split(metrics0, metrics1, wall)
         step.seats_cpu, step.machine_cpu = pct[-3], pct[-1]
         step.other_cpu = max(0.0, pct[-1] - pct[2] - pct[-3] - pct[-2])
+        for (worker, role), share in thread_cpu_pct(metrics0, metrics1, wall).items():
+            step.worker_threads.setdefault(worker, {})[role] = share
 
         where = {room: w["index"] for w in placement for room in w.get("rooms", [])}
         for number, (session, _) in enumerate(self.rooms, start=1):
@@ -372,11 +345,12 @@ class Bench:
                     for a, b in zip(seats0, seats1, strict=True)
                 )
                 figures.received[role] = int(
-                    _metric_sum(
-                        metrics1, "roomserver_inbound_frames_total", session=session, kind=role
-                    )
-                    - _metric_sum(
-                        metrics0, "roomserver_inbound_frames_total", session=session, kind=role
+                    metric_delta(
+                        metrics0,
+                        metrics1,
+                        "roomserver_inbound_frames_total",
+                        session=session,
+                        kind=role,
                     )
                 )
             figures.grid_fps = [
@@ -389,12 +363,12 @@ class Bench:
                 if labels.get("session") == session
             ]
             figures.server_fps = fps[0] if fps else None
-            figures.skipped = _metric_sum(
-                metrics1, "roomserver_grid_frames_skipped", session=session
-            ) - _metric_sum(metrics0, "roomserver_grid_frames_skipped", session=session)
-            samples = _metric_sum(
-                metrics1, "roomserver_analysis_samples_total", session=session
-            ) - _metric_sum(metrics0, "roomserver_analysis_samples_total", session=session)
+            figures.skipped = metric_delta(
+                metrics0, metrics1, "roomserver_grid_frames_skipped", session=session
+            )
+            samples = metric_delta(
+                metrics0, metrics1, "roomserver_analysis_samples_total", session=session
+            )
             figures.analysis_rate = samples / wall / SEATS_PER_ROOM
             step.room_figures.append(figures)
 

@@ -22,12 +22,10 @@ import contextlib
 import json
 import multiprocessing as mp
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -52,6 +50,12 @@ from bench.common import (  # noqa: E402
     tree_cpu_seconds,
     udp_rcvbuf_errors,
     wait_healthy,
+)
+from bench.metrics import (  # noqa: E402
+    metric_delta,
+    metric_sum,
+    parse_metrics,
+    thread_cpu_pct,
 )
 from bench.room_report import (  # noqa: E402
     ROLES,
@@ -216,41 +220,6 @@ async def _run_seat(job: SeatJob, conn: Connection) -> None:
 # ---- parent: server, metrics, measurement ----------------------------------------------------
 
 
-_SAMPLE = re.compile(r"^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+([-+\w.eE]+)")
-_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
-
-
-def parse_metrics(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
-    """Parse Prometheus text exposition into {name: [(labels, value)]}."""
-    out: dict[str, list[tuple[dict[str, str], float]]] = defaultdict(list)
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        match = _SAMPLE.match(line)
-        if match:
-            labels = dict(_LABEL.findall(match.group(2) or ""))
-            with contextlib.suppress(ValueError):
-                out[match.group(1)].append((labels, float(match.group(3))))
-    return out
-
-
-def _metric_sum(metrics: dict[str, Any], name: str, **match: str) -> float:
-    """Sum of the samples of ``name`` whose labels include ``match``."""
-    return sum(
-        value
-        for labels, value in metrics.get(name, [])
-        if all(labels.get(k) == v for k, v in match.items())
-    )
-
-
-def thread_cpu(metrics: dict[str, Any]) -> dict[str, float]:
-    """The media workers' CPU seconds by thread role (``roomserver_thread_cpu_seconds_total``)."""
-    out: dict[str, float] = defaultdict(float)
-    for labels, value in metrics.get("roomserver_thread_cpu_seconds_total", []):
-        out[labels.get("thread", "?")] += value
-    return dict(out)
-
-
 def _dropped(metrics: dict[str, Any]) -> dict[str, float]:
     """``roomserver_frames_dropped_total`` by ``where``."""
     return {
@@ -390,9 +359,7 @@ def run_once(
             udp1 = udp_rcvbuf_errors()
             if udp0 is not None and udp1 is not None:
                 result.udp_rcvbuf_errors = udp1 - udp0
-            result.grid_skipped = _metric_sum(metrics1, "roomserver_grid_frames_skipped") - (
-                _metric_sum(metrics0, "roomserver_grid_frames_skipped")
-            )
+            result.grid_skipped = metric_delta(metrics0, metrics1, "roomserver_grid_frames_skipped")
             window = wall1 - wall0
             result.window_s = window
             if watched0 is not None and watched1 is not None:
@@ -402,15 +369,11 @@ def run_once(
                     k: (watched1[k] - watched0[k]) / span for k in watched1 if k != "t"
                 }
             result.server_cpu = (cpu1 - cpu0) * 100.0 / window
-            threads0, threads1 = thread_cpu(metrics0), thread_cpu(metrics1)
-            analysed = _metric_sum(metrics1, "roomserver_analysis_samples_total") - _metric_sum(
-                metrics0, "roomserver_analysis_samples_total"
-            )
+            analysed = metric_delta(metrics0, metrics1, "roomserver_analysis_samples_total")
             analysing = "roomserver_analysis_samples_total" in metrics1  # absent when off
             result.analysis_rate = analysed / window / n if n and analysing else None
-            result.thread_cpu = {
-                k: (v - threads0.get(k, 0.0)) * 100.0 / window for k, v in threads1.items()
-            }
+            for (_, role), pct in thread_cpu_pct(metrics0, metrics1, window).items():
+                result.thread_cpu[role] = result.thread_cpu.get(role, 0.0) + pct
             result.seats_cpu = (seats_cpu1 - seats_cpu0) * 100.0 / window
             result.grid_fps = [
                 (m1["grid"] - m0["grid"]) / (m1["t"] - m0["t"])
@@ -429,11 +392,12 @@ def run_once(
                 )
                 result.window_received[role] = int(
                     sum(
-                        _metric_sum(
-                            metrics1, "roomserver_inbound_frames_total", seat=key, kind=role
-                        )
-                        - _metric_sum(
-                            metrics0, "roomserver_inbound_frames_total", seat=key, kind=role
+                        metric_delta(
+                            metrics0,
+                            metrics1,
+                            "roomserver_inbound_frames_total",
+                            seat=key,
+                            kind=role,
                         )
                         for key in keys
                     )
@@ -454,9 +418,7 @@ def run_once(
                 result.sent[role] = sum(s["sent"][role] for s in stopped)
                 result.received[role] = int(
                     sum(
-                        _metric_sum(
-                            metrics2, "roomserver_inbound_frames_total", seat=key, kind=role
-                        )
+                        metric_sum(metrics2, "roomserver_inbound_frames_total", seat=key, kind=role)
                         for key in keys
                     )
                 )
@@ -475,8 +437,7 @@ def run_once(
                         "seat": key,
                         "camera sent": m1["sent"]["camera"] - m0["sent"]["camera"],
                         "camera received": int(
-                            _metric_sum(metrics1, camera, seat=key, kind="camera")
-                            - _metric_sum(metrics0, camera, seat=key, kind="camera")
+                            metric_delta(metrics0, metrics1, camera, seat=key, kind="camera")
                         ),
                         "grid fps": (m1["grid"] - m0["grid"]) / (m1["t"] - m0["t"]),
                         "delay p50": _percentile(own, 50),
