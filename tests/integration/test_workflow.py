@@ -483,7 +483,7 @@ async def test_experts_are_imported_before_check_in_and_a_withdrawn_expert_is_re
             assert r.status == 409  # replaced once
 
     # The old link no longer opens the seat; the new expert's does, under their own name.
-    with pytest.raises(socketio.exceptions.ConnectionError, match="机位安排"):
+    with pytest.raises(socketio.exceptions.ConnectionError, match="不再参加本场评标"):
         async with SyntheticSeat(server.base_url, server.token(leaving), name="old"):
             pass
     new_token = replacement["url"].split("token=", 1)[1]
