@@ -129,7 +129,10 @@ def path_params(match_info: Mapping[str, str]) -> None:
 
 # A Socket.IO packet whose payload is not clean JSON arrives as this event, which no namespace
 # handles: the client gets an ``invalid_request`` answer instead of the server a traceback.
+# So does an event a client names like one of the server's own (python-socketio would call the
+# namespace's connect or disconnect handler with the client's payload).
 INVALID_EVENT = "invalid_payload"
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error", "message"})
 
 
 class SocketJson:
@@ -142,6 +145,9 @@ class SocketJson:
     @staticmethod
     def loads(text: str | bytes, **kwargs: Any) -> Any:
         try:
-            return loads(text)
+            value = loads(text)
         except InvalidRequest:
             return [INVALID_EVENT]
+        if isinstance(value, list) and value and str(value[0]) in RESERVED_EVENTS:
+            return [INVALID_EVENT]
+        return value
