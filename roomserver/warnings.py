@@ -9,9 +9,12 @@ should say ("nobody at the seat since 10:02:03"), not when the threshold ran out
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+
+from roomserver.model import Event
 
 
 class WarningKind(StrEnum):
@@ -177,13 +180,38 @@ class RoomCameraRules:
         return [update] if update is not None else []
 
 
-class SeatPresenceRules:
-    """Warnings from a seat's connection: disconnected, tracks lost, desktop stopped, late."""
+# Events of a session's log that show an expert came to their seat (the seat page connected
+# or joined), besides the check-in that staff confirm.
+ARRIVAL_EVENTS = frozenset({"seat_connected", "seat_joined"})
 
-    def __init__(self, thresholds: WarningThresholds, scheduled_start: datetime) -> None:
+
+def arrived_experts(events: Iterable[Event]) -> frozenset[str]:
+    """The experts (participant ids) whom a session's log shows at their seat at least once."""
+    arrived: set[str] = set()
+    for event in events:
+        if event.kind in ARRIVAL_EVENTS and event.actor is not None:
+            arrived.add(event.actor)
+        elif event.kind == "workflow" and event.data.get("happened") == "expert_checked_in":
+            expert = (event.data.get("details") or {}).get("expert")
+            if isinstance(expert, str):
+                arrived.add(expert)
+    return frozenset(arrived)
+
+
+class SeatPresenceRules:
+    """Warnings from a seat's connection: disconnected, tracks lost, desktop stopped, late.
+
+    Lateness is about an expert's first arrival: one who arrived before these rules began
+    watching (``arrived``: the log shows it, as after a server restart) is never late, and
+    counts as having been online.
+    """
+
+    def __init__(
+        self, thresholds: WarningThresholds, scheduled_start: datetime, *, arrived: bool = False
+    ) -> None:
         self._t = thresholds
         self._late_at = scheduled_start.timestamp() + thresholds.late_after_s
-        self._ever_online = False
+        self._ever_online = arrived
         self._had_desktop = False
         self._disconnected = Condition(WarningKind.SEAT_DISCONNECTED, thresholds.disconnected_s)
         self._camera = Condition(WarningKind.CAMERA_LOST, thresholds.track_lost_s)

@@ -195,3 +195,50 @@ async def test_experts_not_there_after_the_start_are_late(tmp_path: Path) -> Non
         assert len(late_seats) == len(server.experts)
     finally:
         await test_server.close()
+
+
+async def test_after_a_restart_an_expert_who_had_come_is_not_late(tmp_path: Path) -> None:
+    """Lateness is about an expert's first arrival: an expert who came before the server
+    restarted, and has not reconnected yet, is not late; those who never came are."""
+    data = tmp_path / "data"
+    # The demo starts now (10 minutes after `demo_now`); late after 3 seconds.
+    late_args = ("--late-minutes", "0.05")
+    demo_now = datetime.now(UTC) - timedelta(minutes=10)
+    test_server, server = await start_server(data, *late_args, demo_now=demo_now)
+    came = server.experts[0]
+    try:
+        async with SyntheticSeat(
+            server.base_url,
+            server.token(came),
+            camera=PictureVideoTrack(scenes.one_person()),
+            microphone=ToneAudioTrack(440.0),
+            decode_grid=False,
+        ) as seat:
+            assert seat.seat is not None
+            key = seat.seat["key"]
+        events = await server.services.store.list_events(server.demo.session.id)
+        last = max(e.seq for e in events)
+    finally:
+        await test_server.close()
+
+    test_server, server = await start_server(data, *late_args, demo_now=demo_now)
+    try:
+        others = {f"{p.venue_id}:{p.seat_no}" for p in server.experts if p.id != came.id}
+
+        async def late_after_restart() -> set[str]:
+            events = await server.services.store.list_events(server.demo.session.id, last)
+            return {
+                e.data["seat"]
+                for e in events
+                if e.kind == "warning_started" and e.data["kind"] == "late"
+            }
+
+        # Seats are looked at in roster order, the expert who came first: once every other
+        # seat is late, that one has been looked at too.
+        deadline = asyncio.get_running_loop().time() + TIMEOUT
+        while not others <= (late := await late_after_restart()):
+            assert asyncio.get_running_loop().time() < deadline, f"late after restart: {late}"
+            await asyncio.sleep(0.1)  # the log has no push: polled
+        assert key not in late
+    finally:
+        await test_server.close()

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from roomserver.model import Event
 from roomserver.warnings import (
     CameraObservation,
     Condition,
@@ -15,6 +16,7 @@ from roomserver.warnings import (
     Transition,
     WarningKind,
     WarningThresholds,
+    arrived_experts,
 )
 
 T0 = 1_800_000_000.0
@@ -115,6 +117,33 @@ def test_late_is_raised_at_the_deadline_backdated_and_ends_on_arrival() -> None:
     assert late == [Transition(WarningKind.LATE, True, T0 + 900)]
     arrived = rules.update(T0 + 1000, online=True, tracks=ALL)
     assert arrived == [Transition(WarningKind.LATE, False, T0 + 1000)]
+
+
+def test_an_expert_who_arrived_before_is_never_late() -> None:
+    """After a restart the rules start afresh; the log says the expert had already come."""
+    thresholds = WarningThresholds(late_after_s=900)
+    came = SeatPresenceRules(thresholds, START, arrived=True)
+    never = SeatPresenceRules(thresholds, START)
+    offline = {"online": False, "tracks": frozenset()}
+    kinds = [t.kind for at in (T0 + 901, T0 + 3600) for t in came.update(at, **offline)]
+    assert WarningKind.LATE not in kinds
+    assert [t.kind for t in never.update(T0 + 901, **offline)] == [WarningKind.LATE]
+
+
+def _event(seq: int, kind: str, actor: str | None, **data: object) -> Event:
+    return Event(seq, "s1", START, kind, actor, dict(data))
+
+
+def test_arrivals_in_the_log_are_seat_connections_and_check_ins() -> None:
+    events = [
+        _event(1, "seat_connected", "e1", seat="v1:1"),
+        _event(2, "seat_joined", "e2", seat="v1:2"),
+        _event(3, "workflow", "staff", happened="expert_checked_in", details={"expert": "e3"}),
+        _event(4, "workflow", "e4", happened="commitment_accepted", details={"expert": "e4"}),
+        _event(5, "connect_refused", None, namespace="/seat"),
+        _event(6, "door_access", "door", name="e5"),
+    ]
+    assert arrived_experts(events) == {"e1", "e2", "e3"}
 
 
 def test_a_seat_that_was_never_online_is_not_disconnected() -> None:
