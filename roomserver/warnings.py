@@ -27,6 +27,7 @@ class WarningKind(StrEnum):
     CAMERA_LOST = "camera_lost"
     MICROPHONE_LOST = "microphone_lost"
     DESKTOP_STOPPED = "desktop_stopped"
+    DESKTOP_MISSING = "desktop_missing"
     SEAT_DISCONNECTED = "seat_disconnected"
     LATE = "late"
     ROOM_CAMERA_DOWN = "room_camera_down"
@@ -41,6 +42,7 @@ WARNING_LABELS: dict[WarningKind, str] = {
     WarningKind.CAMERA_LOST: "摄像头信号中断",
     WarningKind.MICROPHONE_LOST: "麦克风信号中断",
     WarningKind.DESKTOP_STOPPED: "桌面共享已停止",
+    WarningKind.DESKTOP_MISSING: "桌面未共享：机位连接后一直没有共享桌面",
     WarningKind.SEAT_DISCONNECTED: "机位断线",
     WarningKind.LATE: "迟到：开始后仍未到场",
     WarningKind.ROOM_CAMERA_DOWN: "监控摄像头离线",
@@ -71,6 +73,8 @@ class WarningThresholds:
     dark_s: float = 5.0
     frozen_s: float = 10.0
     track_lost_s: float = 8.0
+    # Sharing the desktop takes the expert a click and a choice in the browser's dialog.
+    desktop_missing_s: float = 60.0
     disconnected_s: float = 5.0
     camera_down_s: float = 10.0  # a room camera unreachable or silent this long
     late_after_s: float = 15 * 60.0  # 8.4-7-4: 15 minutes after the scheduled start
@@ -199,7 +203,8 @@ def arrived_experts(events: Iterable[Event]) -> frozenset[str]:
 
 
 class SeatPresenceRules:
-    """Warnings from a seat's connection: disconnected, tracks lost, desktop stopped, late.
+    """Warnings from a seat's connection: disconnected, tracks lost, desktop never shared or
+    stopped, late.
 
     Lateness is about an expert's first arrival: one who arrived before these rules began
     watching (``arrived``: the log shows it, as after a server restart) is never late, and
@@ -217,6 +222,7 @@ class SeatPresenceRules:
         self._camera = Condition(WarningKind.CAMERA_LOST, thresholds.track_lost_s)
         self._microphone = Condition(WarningKind.MICROPHONE_LOST, thresholds.track_lost_s)
         self._desktop = Condition(WarningKind.DESKTOP_STOPPED, thresholds.track_lost_s)
+        self._no_desktop = Condition(WarningKind.DESKTOP_MISSING, thresholds.desktop_missing_s)
         self._late = Condition(WarningKind.LATE, 0.0)
 
     def update(self, at: float, *, online: bool, tracks: frozenset[str]) -> list[Transition]:
@@ -225,17 +231,27 @@ class SeatPresenceRules:
         if online and "desktop" in tracks:
             self._had_desktop = True
         late = not self._ever_online and at >= self._late_at
+        without_desktop = online and "desktop" not in tracks
         updates = [
             self._late.update(late, at, began=self._late_at),
             self._disconnected.update(self._ever_online and not online, at),
             # Negotiating takes a moment after connecting: the threshold covers it.
             self._camera.update(online and "camera" not in tracks, at),
             self._microphone.update(online and "microphone" not in tracks, at),
-            self._desktop.update(online and self._had_desktop and "desktop" not in tracks, at),
+            # Never shared since the seat connected, or shared and then stopped.
+            self._no_desktop.update(without_desktop and not self._had_desktop, at),
+            self._desktop.update(without_desktop and self._had_desktop, at),
         ]
         return [u for u in updates if u is not None]
 
     def stop(self, at: float) -> list[Transition]:
         """The session ended or the room closed: every open warning of the seat ends."""
-        conditions = (self._late, self._disconnected, self._camera, self._microphone, self._desktop)
+        conditions = (
+            self._late,
+            self._disconnected,
+            self._camera,
+            self._microphone,
+            self._no_desktop,
+            self._desktop,
+        )
         return [u for c in conditions if (u := c.update(False, at)) is not None]

@@ -3,8 +3,9 @@
 Every warning is a pair of events in the session's log (and so in its archive):
 ``warning_started`` (id, kind, seat, when the condition began, the evidence picture stored in
 the archive with its digests) and ``warning_ended``. The open ones are shown on the supervision
-wall as they happen. Connection warnings (seat disconnected, a track lost, desktop share
-stopped, late) are evaluated here once a second from what the seats' connections say.
+wall as they happen. Connection warnings (seat disconnected, a track lost, desktop never
+shared or its share stopped, late) are evaluated here once a second from what the seats'
+connections say.
 """
 
 from __future__ import annotations

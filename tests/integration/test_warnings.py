@@ -242,3 +242,38 @@ async def test_after_a_restart_an_expert_who_had_come_is_not_late(tmp_path: Path
         assert key not in late
     finally:
         await test_server.close()
+
+
+async def test_a_seat_that_never_shares_its_desktop_is_a_warning(tmp_path: Path) -> None:
+    """Connected without a desktop for the grace time: 桌面未共享, until the desktop comes."""
+    test_server, server = await start_server(
+        tmp_path / "data", "--warning-threshold", "desktop_missing_s=2"
+    )
+    expert = server.experts[0]
+    try:
+        async with SyntheticSeat(
+            server.base_url,
+            server.token(expert),
+            camera=PictureVideoTrack(scenes.one_person()),
+            microphone=ToneAudioTrack(440.0),
+            decode_grid=False,
+        ) as seat:
+            assert seat.seat is not None
+            key = seat.seat["key"]
+            missing = await wait_event(server, "warning_started", kind="desktop_missing")
+            assert missing.data["seat"] == key
+            assert "桌面未共享" in missing.data["message"]
+            # The expert opens the seat again, this time sharing the desktop (the newer
+            # connection takes the seat).
+            async with SyntheticSeat(
+                server.base_url,
+                server.token(expert),
+                camera=PictureVideoTrack(scenes.one_person()),
+                microphone=ToneAudioTrack(440.0),
+                desktop=PictureVideoTrack(scenes.empty_seat()),
+                decode_grid=False,
+            ):
+                ended = await wait_event(server, "warning_ended", id=missing.data["id"])
+                assert ended.data["reason"] == "cleared"
+    finally:
+        await test_server.close()

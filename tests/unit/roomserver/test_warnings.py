@@ -179,6 +179,24 @@ def test_desktop_stopped_only_after_it_was_shared() -> None:
     assert stopped == [Transition(WarningKind.DESKTOP_STOPPED, True, T0 + 32)]
 
 
+def test_a_desktop_never_shared_is_a_warning_until_it_arrives() -> None:
+    rules = presence(desktop_missing_s=60)
+    without = frozenset({"camera", "microphone"})
+    assert rules.update(T0, online=True, tracks=without) == []
+    assert rules.update(T0 + 59, online=True, tracks=without) == []
+    missing = rules.update(T0 + 60, online=True, tracks=without)
+    assert missing == [Transition(WarningKind.DESKTOP_MISSING, True, T0)]
+    shared = rules.update(T0 + 90, online=True, tracks=ALL)
+    assert shared == [Transition(WarningKind.DESKTOP_MISSING, False, T0 + 90)]
+
+
+def test_a_seat_offline_is_not_missing_its_desktop() -> None:
+    rules = presence(desktop_missing_s=10)
+    assert rules.update(T0 + 30, online=False, tracks=frozenset()) == []
+    assert rules.update(T0 + 31, online=True, tracks=ALL) == []
+    assert rules.update(T0 + 60, online=True, tracks=ALL) == []
+
+
 def test_presence_stop_ends_open_warnings() -> None:
     rules = presence(disconnected_s=0)
     rules.update(T0, online=True, tracks=ALL)
