@@ -38,7 +38,7 @@ from recorder.documents import store_document
 from recorder.hashing import sha256_hex, sm3_hex
 from roomserver.errors import InvalidRequest, NotYourRoom, RoleNotAllowed, RoomError
 from roomserver.letters import COMMITMENT_SHA256
-from roomserver.model import Participant, Role, id_last4, new_id
+from roomserver.model import Participant, Role, SessionState, id_last4, new_id
 from roomserver.store import SqlStore
 from roomserver.workflow import (
     INCIDENT_KINDS,
@@ -353,6 +353,9 @@ class WorkflowService:
                     actor=grants.participant_id,
                 )
                 entry.state = state
+                if happened.kind == "check_in_opened":
+                    # The evaluation begins with check-in: the session is live from here on.
+                    await self._store.set_session_state(session_id, SessionState.LIVE)
         except RoomError as err:
             await self._refused(session_id, grants, kind, err)
             raise
