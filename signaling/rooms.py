@@ -142,10 +142,9 @@ class Room:
     def sample(self) -> RoomSample:
         """Figures for /metrics (from the worker's last report)."""
         return RoomSample(
-            session=self.session.id,
+            worker=self.worker.index,
             seats_online=len(self.seats),
             grid_fps=float(self.stats.get("grid_fps", 0.0)),
-            grid_subscribers=int(self.stats.get("grid_subscribers", 0)),
             grid_frames_skipped=int(self.stats.get("grid_frames_skipped", 0)),
             analysis_interval_s=self.stats.get("analysis_interval_s"),
             analysis_samples=int(self.stats.get("analysis_samples", 0)),

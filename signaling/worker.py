@@ -321,11 +321,11 @@ class Worker:
             "rooms": [
                 {
                     "session_id": room.id,
+                    # No count of viewers or grid receivers: /metrics must not show when a
+                    # supervisor watches.
                     "seats": len(room.peers),
-                    "viewers": len(room.viewers),
                     "grid_fps": room.media.grid.stats.fps,
                     "grid_frames_skipped": room.media.grid.stats.frames_skipped,
-                    "grid_subscribers": room.media.grid.subscribers,
                     "analysis_interval_s": (
                         room.media.analysis.stats.interval_s if room.media.analysis else None
                     ),
