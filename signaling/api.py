@@ -27,6 +27,7 @@ from roomserver.letters import (
 from roomserver.model import Role
 from signaling.console import CONSOLE_ROLES, activity_json, event_venue
 from signaling.errors import problem_response
+from signaling.metrics import is_loopback
 from signaling.rooms import roster_offline
 from signaling.seats import SeatNamespace
 from signaling.services import Services
@@ -88,7 +89,10 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """Prometheus text exposition (the workers are asked for their figures first)."""
+    """Prometheus text exposition (the workers are asked for their figures first), for a
+    scraper on this machine only; it needs no token and names no session."""
+    if not is_loopback(request.remote):
+        raise RoleNotAllowed("运行指标只对本机的采集程序开放")
     services = request.app[SERVICES]
     services.metrics.set_worker_reports(await services.rooms.refresh_stats())
     body = services.metrics.render()

@@ -1,7 +1,7 @@
 """Prometheus metrics of the server (``GET /metrics``), on a registry owned by the app.
 
-/metrics answers a scraper without a token; it names no session and shows nothing of the
-supervisors (who watches which room is for the room's log, not for a scrape):
+/metrics answers a scraper on this machine without a token; it names no session and shows
+nothing of the supervisors (who watches which room is for the room's log, not for a scrape):
 rooms are shown by media worker, frames by seat (``venue:number``) and kind.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -310,6 +311,17 @@ class Metrics:
     def render(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)
+
+
+def is_loopback(remote: str | None) -> bool:
+    """Whether a request's peer address is this machine (an IPv4-mapped address too)."""
+    try:
+        address = ipaddress.ip_address(remote or "")
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 class LoopLagMonitor:

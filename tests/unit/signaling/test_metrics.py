@@ -5,10 +5,15 @@ from __future__ import annotations
 import threading
 import time
 from typing import Any
+from unittest import mock
 
+import pytest
+from aiohttp.test_utils import make_mocked_request
 from prometheus_client.parser import text_string_to_metric_families
 
-from signaling.metrics import Metrics, RoomSample, ThreadCpuCollector, thread_role
+from roomserver.errors import RoleNotAllowed
+from signaling.api import metrics
+from signaling.metrics import Metrics, RoomSample, ThreadCpuCollector, is_loopback, thread_role
 
 
 def _samples(metrics: Metrics) -> dict[str, list[Any]]:
@@ -98,6 +103,21 @@ def test_rooms_are_shown_by_worker_without_their_sessions() -> None:
     assert values("roomserver_analysis_samples_total") == {"0": 150}
     labels = {k for found in samples.values() for s in found for k in s.labels}
     assert labels <= {"worker", "code", "le"}, labels
+
+
+async def test_metrics_refuse_a_scraper_on_another_machine() -> None:
+    transport = mock.Mock()
+    transport.get_extra_info.return_value = ("10.1.2.3", 40000)
+    request = make_mocked_request("GET", "/metrics", transport=transport)
+    with pytest.raises(RoleNotAllowed):
+        await metrics(request)
+
+
+def test_only_this_machine_is_loopback() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("127.8.9.1") and is_loopback("::1")
+    assert is_loopback("::ffff:127.0.0.1")
+    assert not is_loopback("10.1.2.3") and not is_loopback("::ffff:10.1.2.3")
+    assert not is_loopback(None) and not is_loopback("") and not is_loopback("unix")
 
 
 def test_thread_roles_are_the_first_word_of_a_threads_name() -> None:
