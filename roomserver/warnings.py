@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from roomserver.model import Event
+from roomserver.model import Event, Participant, Role
 
 
 class WarningKind(StrEnum):
@@ -46,7 +46,7 @@ WARNING_LABELS: dict[WarningKind, str] = {
     WarningKind.SEAT_DISCONNECTED: "机位断线",
     WarningKind.LATE: "迟到：开始后仍未到场",
     WarningKind.ROOM_CAMERA_DOWN: "监控摄像头离线",
-    WarningKind.ROOM_CAMERA_PERSON: "监控画面中出现专家以外的人员",
+    WarningKind.ROOM_CAMERA_PERSON: "监控画面中出现专家和工作人员以外的人员",
 }
 
 # Warnings drawn from a seat's camera pictures (the rest come from its connection).
@@ -163,19 +163,33 @@ class SeatCameraRules:
         return [u for c in conditions if (u := c.update(False, at)) is not None]
 
 
-class RoomCameraRules:
-    """Warnings from a room camera's pictures: more people in view than experts seated.
+# Besides the experts at their seats, the people who belong in an evaluation room: the
+# venue's staff (工作人员), its witness (见证人) and, in the main venue, the host (主持人).
+ATTENDANT_ROLES = frozenset({Role.HOST, Role.STAFF, Role.WITNESS})
 
-    The room camera overlooks a venue; while its seats are taken, a face beyond the experts at
-    the seats is somebody who came in.
+
+def venue_attendants(participants: Iterable[Participant], venue_id: str) -> int:
+    """How many of a session's staff, witnesses and hosts belong in the venue `venue_id`."""
+    return sum(1 for p in participants if p.role in ATTENDANT_ROLES and p.venue_id == venue_id)
+
+
+class RoomCameraRules:
+    """Warnings from a room camera's pictures: more people in view than belong in the room.
+
+    The room camera overlooks a venue; while its seats are taken, the people who belong there
+    are the experts at the seats and the venue's attendants (``venue_attendants``: its staff,
+    witness and host). A face beyond those is somebody who came in.
     """
 
     def __init__(self, thresholds: WarningThresholds) -> None:
         self._person = Condition(WarningKind.ROOM_CAMERA_PERSON, thresholds.extra_face_s)
 
-    def observe(self, at: float, *, faces: int, seated: int) -> list[Transition]:
-        """A sampled picture with `faces` faces while `seated` experts are at the venue's seats."""
-        update = self._person.update(seated > 0 and faces > seated, at)
+    def observe(
+        self, at: float, *, faces: int, seated: int, attendants: int = 0
+    ) -> list[Transition]:
+        """A sampled picture with `faces` faces while `seated` experts are at the venue's seats
+        and `attendants` staff, witnesses and host belong in the venue."""
+        update = self._person.update(seated > 0 and faces > seated + attendants, at)
         return [update] if update is not None else []
 
     def stop(self, at: float) -> list[Transition]:

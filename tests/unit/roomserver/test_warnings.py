@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from roomserver.model import Event
+from roomserver.model import Event, Participant, Role
 from roomserver.warnings import (
     CameraObservation,
     Condition,
@@ -17,6 +17,7 @@ from roomserver.warnings import (
     WarningKind,
     WarningThresholds,
     arrived_experts,
+    venue_attendants,
 )
 
 T0 = 1_800_000_000.0
@@ -212,3 +213,33 @@ def test_room_camera_sees_more_people_than_experts_seated() -> None:
     started = rules.observe(T0 + 4, faces=4, seated=3)
     assert started == [Transition(WarningKind.ROOM_CAMERA_PERSON, True, T0 + 2)]
     assert rules.stop(T0 + 5) == [Transition(WarningKind.ROOM_CAMERA_PERSON, False, T0 + 5)]
+
+
+def test_room_camera_allows_for_the_venues_staff_witness_and_host() -> None:
+    rules = RoomCameraRules(WarningThresholds(extra_face_s=0))
+    # One expert seated; the host, a member of staff and the witness are in the room too.
+    assert rules.observe(T0, faces=4, seated=1, attendants=3) == []
+    started = rules.observe(T0 + 1, faces=5, seated=1, attendants=3)
+    assert started == [Transition(WarningKind.ROOM_CAMERA_PERSON, True, T0 + 1)]
+    assert rules.observe(T0 + 2, faces=2, seated=0, attendants=3) == [
+        Transition(WarningKind.ROOM_CAMERA_PERSON, False, T0 + 2)
+    ]
+
+
+def test_the_attendants_of_a_venue_are_its_staff_witnesses_and_host() -> None:
+    def person(pid: str, role: Role, venue: str | None) -> Participant:
+        seat = 1 if role == Role.EXPERT else None
+        return Participant(pid, "s1", role, "某人", venue_id=venue, seat_no=seat)
+
+    people = [
+        person("e1", Role.EXPERT, "main"),
+        person("h1", Role.HOST, "main"),
+        person("st1", Role.STAFF, "main"),
+        person("w1", Role.WITNESS, "main"),
+        person("st2", Role.STAFF, "sub"),
+        person("sv", Role.SUPERVISOR, None),
+        person("ar", Role.ARCHIVIST, None),
+    ]
+    assert venue_attendants(people, "main") == 3
+    assert venue_attendants(people, "sub") == 1
+    assert venue_attendants(people, "elsewhere") == 0
