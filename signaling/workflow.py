@@ -323,6 +323,10 @@ class WorkflowService:
                 state, happened = apply(entry.state, command)
                 if effect is not None:
                     await effect()  # a RoomError here leaves the state and the log untouched
+                if happened.kind == "check_in_opened":
+                    # The evaluation begins with check-in: the session is live from here on
+                    # (SessionEnded, before anything is logged, if it was ended meanwhile).
+                    await self._store.set_session_state(session_id, SessionState.LIVE)
                 if data is not None:
                     assert document is not None
                     await asyncio.to_thread(
@@ -353,9 +357,6 @@ class WorkflowService:
                     actor=grants.participant_id,
                 )
                 entry.state = state
-                if happened.kind == "check_in_opened":
-                    # The evaluation begins with check-in: the session is live from here on.
-                    await self._store.set_session_state(session_id, SessionState.LIVE)
         except RoomError as err:
             await self._refused(session_id, grants, kind, err)
             raise
