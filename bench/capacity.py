@@ -333,9 +333,17 @@ class Bench:
             step.worker_threads.setdefault(worker, {})[role] = share
 
         where = {room: w["index"] for w in placement for room in w.get("rooms", [])}
+        hosted = {w["index"]: len(w.get("rooms", [])) for w in placement}
         for number, (session, _) in enumerate(self.rooms, start=1):
             seats0, seats1 = marks0[number - 1], marks1[number - 1]
             figures = RoomFigures(number, session, where.get(session))
+            # /metrics names no session: a room's frames are those of its seats (each room has
+            # venues of its own), its grid and analysis figures those of its worker.
+            keys = [
+                f"{link['venue_id']}:{link['seat']}"
+                for link in self.sessions[number - 1]
+                if link.get("role") == "expert"
+            ]
             for role in self.roles:
                 figures.sent[role] = sum(
                     b["sent"][role] - a["sent"][role] for a, b in zip(seats0, seats1, strict=True)
@@ -345,31 +353,39 @@ class Bench:
                     for a, b in zip(seats0, seats1, strict=True)
                 )
                 figures.received[role] = int(
-                    metric_delta(
-                        metrics0,
-                        metrics1,
-                        "roomserver_inbound_frames_total",
-                        session=session,
-                        kind=role,
+                    sum(
+                        metric_delta(
+                            metrics0,
+                            metrics1,
+                            "roomserver_inbound_frames_total",
+                            seat=key,
+                            kind=role,
+                        )
+                        for key in keys
                     )
                 )
             figures.grid_fps = [
                 (b["grid"] - a["grid"]) / (b["t"] - a["t"])
                 for a, b in zip(seats0, seats1, strict=True)
             ]
+            if figures.worker is None:
+                step.room_figures.append(figures)
+                continue
+            worker = str(figures.worker)
             fps = [
                 v
                 for labels, v in metrics1.get("roomserver_grid_fps", [])
-                if labels.get("session") == session
+                if labels.get("worker") == worker
             ]
             figures.server_fps = fps[0] if fps else None
             figures.skipped = metric_delta(
-                metrics0, metrics1, "roomserver_grid_frames_skipped", session=session
+                metrics0, metrics1, "roomserver_grid_frames_skipped", worker=worker
             )
             samples = metric_delta(
-                metrics0, metrics1, "roomserver_analysis_samples_total", session=session
+                metrics0, metrics1, "roomserver_analysis_samples_total", worker=worker
             )
-            figures.analysis_rate = samples / wall / SEATS_PER_ROOM
+            seats = max(1, hosted.get(figures.worker, 1)) * SEATS_PER_ROOM
+            figures.analysis_rate = samples / wall / seats
             step.room_figures.append(figures)
 
     def _mark(self) -> tuple[dict[str, Any], list[list[dict[str, Any]]]]:

@@ -27,9 +27,11 @@ class RoomFigures:
     offered: dict[str, float] = field(default_factory=dict)
     received: dict[str, int] = field(default_factory=dict)
     grid_fps: list[float] = field(default_factory=list)
+    # The server's figures are its worker's (/metrics names no session): the slowest grid of
+    # the worker's rooms, the grid frames they skipped, and the pictures analysed a second per
+    # seat of the worker (1 as configured; less when the worker is busy).
     server_fps: float | None = None
     skipped: float = 0.0
-    # Camera pictures analysed a second per seat (1 as configured; less when the worker is busy).
     analysis_rate: float | None = None
 
     def loss_pct(self, role: str) -> float | None:
@@ -158,8 +160,9 @@ def print_step(step: Step) -> None:
         print(
             f"      room {r.number} on w{_fmt(r.worker, 'd')}: sent >= {sent:.1f} % of nominal"
             f"  lost {loss}  grid min "
-            f"{min(r.grid_fps, default=0.0):4.1f} fps (server {_fmt(r.server_fps, '.1f')}, "
-            f"skipped {r.skipped:.0f})  analysis {_fmt(r.analysis_rate, '.2f')}/s a seat"
+            f"{min(r.grid_fps, default=0.0):4.1f} fps (its worker's slowest "
+            f"{_fmt(r.server_fps, '.1f')}, skipped {r.skipped:.0f})  "
+            f"analysis {_fmt(r.analysis_rate, '.2f')}/s a seat"
             + (f"  <- {p}" if (p := r.problem()) else "")
         )
     print(f"      -> {step.problem() or 'within limits'}", flush=True)

@@ -191,8 +191,10 @@ class RoomAnalysis:
         # Room camera key -> its latest keyframe and codec.
         self._keyframes: dict[str, tuple[bytes, str]] = {}
         self._room_cameras: dict[str, _RoomCamera] = {}
-        # How many experts are seated where a room camera looks (set by the room's owner).
+        # How many experts are seated where a room camera looks, and how many of the venue's
+        # staff, witnesses and host belong there (set by the room's owner).
         self.seated: Callable[[str], int] = lambda camera: 0
+        self.attendants: Callable[[str], int] = lambda camera: 0
         self._executor: ThreadPoolExecutor | None = None
         self._task: asyncio.Task[None] | None = None
         self._faces: FaceCounter | None = None
@@ -321,14 +323,14 @@ class RoomAnalysis:
                             )
                         else:
                             assert keyframe is not None
-                            seated = self.seated(seat)
                             results, cpu = await loop.run_in_executor(
                                 self._executor,
                                 _timed,
                                 self._room_camera_pass,
                                 seat,
                                 *keyframe,
-                                seated,
+                                self.seated(seat),
+                                self.attendants(seat),
                             )
                     except Exception:
                         logger.exception("analysis %s: sampling %s failed", self._name, seat)
@@ -382,7 +384,7 @@ class RoomAnalysis:
         return out
 
     def _room_camera_pass(
-        self, camera: str, keyframe: bytes, codec: str, seated: int
+        self, camera: str, keyframe: bytes, codec: str, seated: int, attendants: int
     ) -> list[tuple[str, Transition, bytes | None]]:
         if self._faces is None:
             self._faces = FaceCounter()
@@ -397,7 +399,9 @@ class RoomAnalysis:
             frame = frame.reformat(format="yuv420p")  # our own frame: no other thread has it
         gray = luma(frame, ROOM_CAMERA_WIDTH)
         faces = self._faces.count(gray, ROOM_CAMERA_MIN_FACE)
-        transitions = state.rules.observe(time.time(), faces=faces, seated=seated)
+        transitions = state.rules.observe(
+            time.time(), faces=faces, seated=seated, attendants=attendants
+        )
         snapshot = jpeg(frame) if any(t.starts for t in transitions) else None
         return [(camera, t, snapshot if t.starts else None) for t in transitions]
 

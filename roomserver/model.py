@@ -40,7 +40,12 @@ class VenueKind(StrEnum):
 
 
 class SessionState(StrEnum):
-    """Lifecycle of an evaluation session."""
+    """Lifecycle of an evaluation session.
+
+    A session is live from the moment the main venue's host opens check-in (签到, 7.2.1: the
+    evaluation begins with it) until it ends. Seats connecting earlier (a device check before
+    the day, experts arriving early) do not make it live.
+    """
 
     SCHEDULED = "scheduled"
     LIVE = "live"

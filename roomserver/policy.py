@@ -9,7 +9,8 @@ roles that may act at all and how far a token of each reaches:
 - ``Reach.SESSION``: a token of the target session. Roles in ``everywhere`` reach every session
   (administrators, archivists); roles in ``centre_wide`` reach every session with a token that
   names none (a centre-wide supervisor's wall);
-- ``Reach.VENUE``: a token of the target venue (a venue's access-control system).
+- ``Reach.VENUE``: a token of the target venue (a venue's access-control system);
+- ``Reach.LOCAL``: no token, but only from this machine (a Prometheus scraper).
 
 A ``live`` rule is part of a running session: it is refused once the session has ended and to
 a participant who no longer takes part (withdrew, was excused or replaced). Archive access is
@@ -91,6 +92,7 @@ class Reach(StrEnum):
     ROLE = "role"
     SESSION = "session"
     VENUE = "venue"
+    LOCAL = "local"
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,7 @@ class Target:
     venue_id: str | None = None
     ended: bool = False  # the session has ended
     left: bool = False  # the asker no longer takes part in it (withdrew, excused, replaced)
+    local: bool = False  # the request comes from this machine (loopback)
 
 
 @dataclass(frozen=True)
@@ -159,16 +162,21 @@ def _session(
 POLICY: dict[Action, Rule] = {
     Action.PAGE: Rule(ALL_ROLES, Reach.ANYONE),
     Action.HEALTH: Rule(ALL_ROLES, Reach.ANYONE),
-    # Prometheus scrapes without a token; it shows no session, seat or supervisor.
-    Action.METRICS: Rule(ALL_ROLES, Reach.ANYONE),
+    # A scraper on this machine, without a token; it shows no session or supervisor. A reverse
+    # proxy in front must not pass /metrics on (its requests come from loopback).
+    Action.METRICS: Rule(ALL_ROLES, Reach.LOCAL, refusal="运行指标只对本机的采集程序开放"),
     Action.WHOAMI: Rule(ALL_ROLES, Reach.ROLE),
     Action.COMMITMENT_LETTER: Rule(
-        frozenset({Role.EXPERT, *CONSOLE_ROLES, Role.ADMIN}), Reach.ROLE, refusal="只有评标专家需要签署承诺书"
+        frozenset({Role.EXPERT, *CONSOLE_ROLES, Role.ADMIN}),
+        Reach.ROLE,
+        refusal="只有评标专家需要签署承诺书",
     ),
     Action.ISSUE_TOKEN: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以签发链接"),
     Action.WORKERS_READ: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以查看媒体进程"),
     Action.WORKERS_DRAIN: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以维护媒体进程"),
-    Action.EXPERTS_IMPORT: Rule(ADMIN, Reach.ROLE, refusal="专家名单由专家管理系统以管理员凭证导入"),
+    Action.EXPERTS_IMPORT: Rule(
+        ADMIN, Reach.ROLE, refusal="专家名单由专家管理系统以管理员凭证导入"
+    ),
     Action.EXPERT_REPLACE: _session(
         frozenset({Role.HOST, Role.STAFF}), "只有主持人或工作人员可以替换专家"
     ),
@@ -227,9 +235,7 @@ POLICY: dict[Action, Rule] = {
         refusal="只有档案管理员可以授权招标人、投标人调阅",
     ),
     Action.SEAT: _session(frozenset({Role.EXPERT}), "该链接不是评标专家的机位链接"),
-    Action.CONSOLE: _session(
-        CONSOLE_ROLES, "只有主持人、工作人员和见证人可以打开评标室控制台"
-    ),
+    Action.CONSOLE: _session(CONSOLE_ROLES, "只有主持人、工作人员和见证人可以打开评标室控制台"),
     Action.WALL: Rule(SUPERVISOR, Reach.ROLE, refusal="只有监督人员可以打开监督墙"),
     Action.WALL_SESSION: _session(SUPERVISOR, "您无权监督该场评标"),
 }
@@ -256,6 +262,8 @@ def decide(grants: Grants | None, action: Action, target: Target = Target()) -> 
     row = POLICY[action]
     if row.reach == Reach.ANYONE:
         return ALLOWED
+    if row.reach == Reach.LOCAL:
+        return ALLOWED if target.local else Decision(RoleNotAllowed(row.refusal))
     if grants is None:
         return Decision(InvalidToken("缺少登录凭证"))
     if grants.role not in row.roles:

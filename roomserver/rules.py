@@ -4,9 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from roomserver.errors import NotFound, NotYourRoom, SeatNotInSession, SeatOutOfRange
-from roomserver.model import Participant, Role, Session, Venue, VenueKind, seat_label
+from roomserver.model import (
+    Participant,
+    Role,
+    Session,
+    SessionState,
+    Venue,
+    VenueKind,
+    seat_label,
+)
+
+# A venue's door entries (5.4.2) go to its sessions that are live, and to those scheduled to
+# start within DOOR_AHEAD (people arrive before the start). One still scheduled DOOR_OVERDUE
+# after its start was not held as planned (its check-in never opened, nobody ended it): it
+# takes none, or every stale session of the venue would collect its entries for ever.
+DOOR_AHEAD = timedelta(hours=12)
+DOOR_OVERDUE = timedelta(hours=2)
 
 
 def check_seat(session: Session, venue: Venue, seat_no: int) -> None:
@@ -31,6 +47,17 @@ def check_expert_seat(session: Session, venue: Venue, participant: Participant) 
         # The expert's token is for another room of the session (or another session).
         raise NotYourRoom("该专家未被安排在此评标室")
     check_seat(session, venue, participant.seat_no)
+
+
+def takes_door_entries(session: Session, venue_id: str, now: datetime) -> bool:
+    """Whether a door entry of `venue_id` at `now` belongs in the session's record."""
+    if venue_id not in session.venue_ids():
+        return False
+    if session.state == SessionState.LIVE:
+        return True
+    if session.state != SessionState.SCHEDULED:
+        return False
+    return -DOOR_OVERDUE <= session.scheduled_start - now <= DOOR_AHEAD
 
 
 @dataclass(frozen=True)

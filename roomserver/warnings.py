@@ -9,9 +9,12 @@ should say ("nobody at the seat since 10:02:03"), not when the threshold ran out
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+
+from roomserver.model import Event, Participant, Role
 
 
 class WarningKind(StrEnum):
@@ -24,6 +27,7 @@ class WarningKind(StrEnum):
     CAMERA_LOST = "camera_lost"
     MICROPHONE_LOST = "microphone_lost"
     DESKTOP_STOPPED = "desktop_stopped"
+    DESKTOP_MISSING = "desktop_missing"
     SEAT_DISCONNECTED = "seat_disconnected"
     LATE = "late"
     ROOM_CAMERA_DOWN = "room_camera_down"
@@ -38,10 +42,11 @@ WARNING_LABELS: dict[WarningKind, str] = {
     WarningKind.CAMERA_LOST: "摄像头信号中断",
     WarningKind.MICROPHONE_LOST: "麦克风信号中断",
     WarningKind.DESKTOP_STOPPED: "桌面共享已停止",
+    WarningKind.DESKTOP_MISSING: "桌面未共享：机位连接后一直没有共享桌面",
     WarningKind.SEAT_DISCONNECTED: "机位断线",
     WarningKind.LATE: "迟到：开始后仍未到场",
     WarningKind.ROOM_CAMERA_DOWN: "监控摄像头离线",
-    WarningKind.ROOM_CAMERA_PERSON: "监控画面中出现专家以外的人员",
+    WarningKind.ROOM_CAMERA_PERSON: "监控画面中出现专家和工作人员以外的人员",
 }
 
 # Warnings drawn from a seat's camera pictures (the rest come from its connection).
@@ -68,6 +73,8 @@ class WarningThresholds:
     dark_s: float = 5.0
     frozen_s: float = 10.0
     track_lost_s: float = 8.0
+    # Sharing the desktop takes the expert a click and a choice in the browser's dialog.
+    desktop_missing_s: float = 60.0
     disconnected_s: float = 5.0
     camera_down_s: float = 10.0  # a room camera unreachable or silent this long
     late_after_s: float = 15 * 60.0  # 8.4-7-4: 15 minutes after the scheduled start
@@ -156,19 +163,33 @@ class SeatCameraRules:
         return [u for c in conditions if (u := c.update(False, at)) is not None]
 
 
-class RoomCameraRules:
-    """Warnings from a room camera's pictures: more people in view than experts seated.
+# Besides the experts at their seats, the people who belong in an evaluation room: the
+# venue's staff (工作人员), its witness (见证人) and, in the main venue, the host (主持人).
+ATTENDANT_ROLES = frozenset({Role.HOST, Role.STAFF, Role.WITNESS})
 
-    The room camera overlooks a venue; while its seats are taken, a face beyond the experts at
-    the seats is somebody who came in.
+
+def venue_attendants(participants: Iterable[Participant], venue_id: str) -> int:
+    """How many of a session's staff, witnesses and hosts belong in the venue `venue_id`."""
+    return sum(1 for p in participants if p.role in ATTENDANT_ROLES and p.venue_id == venue_id)
+
+
+class RoomCameraRules:
+    """Warnings from a room camera's pictures: more people in view than belong in the room.
+
+    The room camera overlooks a venue; while its seats are taken, the people who belong there
+    are the experts at the seats and the venue's attendants (``venue_attendants``: its staff,
+    witness and host). A face beyond those is somebody who came in.
     """
 
     def __init__(self, thresholds: WarningThresholds) -> None:
         self._person = Condition(WarningKind.ROOM_CAMERA_PERSON, thresholds.extra_face_s)
 
-    def observe(self, at: float, *, faces: int, seated: int) -> list[Transition]:
-        """A sampled picture with `faces` faces while `seated` experts are at the venue's seats."""
-        update = self._person.update(seated > 0 and faces > seated, at)
+    def observe(
+        self, at: float, *, faces: int, seated: int, attendants: int = 0
+    ) -> list[Transition]:
+        """A sampled picture with `faces` faces while `seated` experts are at the venue's seats
+        and `attendants` staff, witnesses and host belong in the venue."""
+        update = self._person.update(seated > 0 and faces > seated + attendants, at)
         return [update] if update is not None else []
 
     def stop(self, at: float) -> list[Transition]:
@@ -177,18 +198,45 @@ class RoomCameraRules:
         return [update] if update is not None else []
 
 
-class SeatPresenceRules:
-    """Warnings from a seat's connection: disconnected, tracks lost, desktop stopped, late."""
+# Events of a session's log that show an expert came to their seat (the seat page connected
+# or joined), besides the check-in that staff confirm.
+ARRIVAL_EVENTS = frozenset({"seat_connected", "seat_joined"})
 
-    def __init__(self, thresholds: WarningThresholds, scheduled_start: datetime) -> None:
+
+def arrived_experts(events: Iterable[Event]) -> frozenset[str]:
+    """The experts (participant ids) whom a session's log shows at their seat at least once."""
+    arrived: set[str] = set()
+    for event in events:
+        if event.kind in ARRIVAL_EVENTS and event.actor is not None:
+            arrived.add(event.actor)
+        elif event.kind == "workflow" and event.data.get("happened") == "expert_checked_in":
+            expert = (event.data.get("details") or {}).get("expert")
+            if isinstance(expert, str):
+                arrived.add(expert)
+    return frozenset(arrived)
+
+
+class SeatPresenceRules:
+    """Warnings from a seat's connection: disconnected, tracks lost, desktop never shared or
+    stopped, late.
+
+    Lateness is about an expert's first arrival: one who arrived before these rules began
+    watching (``arrived``: the log shows it, as after a server restart) is never late, and
+    counts as having been online.
+    """
+
+    def __init__(
+        self, thresholds: WarningThresholds, scheduled_start: datetime, *, arrived: bool = False
+    ) -> None:
         self._t = thresholds
         self._late_at = scheduled_start.timestamp() + thresholds.late_after_s
-        self._ever_online = False
+        self._ever_online = arrived
         self._had_desktop = False
         self._disconnected = Condition(WarningKind.SEAT_DISCONNECTED, thresholds.disconnected_s)
         self._camera = Condition(WarningKind.CAMERA_LOST, thresholds.track_lost_s)
         self._microphone = Condition(WarningKind.MICROPHONE_LOST, thresholds.track_lost_s)
         self._desktop = Condition(WarningKind.DESKTOP_STOPPED, thresholds.track_lost_s)
+        self._no_desktop = Condition(WarningKind.DESKTOP_MISSING, thresholds.desktop_missing_s)
         self._late = Condition(WarningKind.LATE, 0.0)
 
     def update(self, at: float, *, online: bool, tracks: frozenset[str]) -> list[Transition]:
@@ -197,17 +245,27 @@ class SeatPresenceRules:
         if online and "desktop" in tracks:
             self._had_desktop = True
         late = not self._ever_online and at >= self._late_at
+        without_desktop = online and "desktop" not in tracks
         updates = [
             self._late.update(late, at, began=self._late_at),
             self._disconnected.update(self._ever_online and not online, at),
             # Negotiating takes a moment after connecting: the threshold covers it.
             self._camera.update(online and "camera" not in tracks, at),
             self._microphone.update(online and "microphone" not in tracks, at),
-            self._desktop.update(online and self._had_desktop and "desktop" not in tracks, at),
+            # Never shared since the seat connected, or shared and then stopped.
+            self._no_desktop.update(without_desktop and not self._had_desktop, at),
+            self._desktop.update(without_desktop and self._had_desktop, at),
         ]
         return [u for u in updates if u is not None]
 
     def stop(self, at: float) -> list[Transition]:
         """The session ended or the room closed: every open warning of the seat ends."""
-        conditions = (self._late, self._disconnected, self._camera, self._microphone, self._desktop)
+        conditions = (
+            self._late,
+            self._disconnected,
+            self._camera,
+            self._microphone,
+            self._no_desktop,
+            self._desktop,
+        )
         return [u for c in conditions if (u := c.update(False, at)) is not None]

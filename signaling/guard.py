@@ -23,11 +23,21 @@ from aiohttp import web
 
 from roomserver.errors import InvalidRequest, InvalidToken, NotYourRoom, PayloadTooLarge
 from roomserver.model import Role, SessionState
-from roomserver.policy import POLICY, Action, Grants, Reach, Target, needs_facts, require
+from roomserver.policy import (
+    POLICY,
+    Action,
+    Grants,
+    Reach,
+    Target,
+    decide,
+    needs_facts,
+    require,
+)
 from roomserver.store import SqlStore
 from roomserver.workflow import Phase, WorkflowState
 from signaling.errors import error_ack
 from signaling.inputs import MAX_BODY_BYTES, clean, path_params
+from signaling.metrics import is_loopback
 from signaling.tokens import TokenIssuer
 
 logger = logging.getLogger(__name__)
@@ -169,7 +179,12 @@ async def policy_middleware(request: web.Request, handler: Handler) -> web.Strea
         raise NotYourRoom("该接口未开放")
     path_params(request.match_info)
     grants: Grants | None = None
-    if POLICY[endpoint.action].reach != Reach.ANYONE:
+    reach = POLICY[endpoint.action].reach
+    if reach == Reach.LOCAL:
+        decision = decide(None, endpoint.action, Target(local=is_loopback(request.remote)))
+        if decision.error is not None:
+            raise decision.error
+    elif reach != Reach.ANYONE:
         guard = request.app[GUARD_KEY]
         grants = guard.request_grants(request, query_token=endpoint.query_token)
         await guard.check(

@@ -1,9 +1,15 @@
-"""Prometheus metrics of the server (``GET /metrics``), on a registry owned by the app."""
+"""Prometheus metrics of the server (``GET /metrics``), on a registry owned by the app.
+
+/metrics answers a scraper on this machine without a token; it names no session and shows
+nothing of the supervisors (who watches which room is for the room's log, not for a scrape):
+rooms are shown by media worker, frames by seat (``venue:number``) and kind.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -24,12 +30,11 @@ OWN_PREFIX, WORKER_PREFIX = "roomserver_", "roomserver_worker_"
 
 @dataclass(frozen=True)
 class RoomSample:
-    """A room's figures at scrape time."""
+    """A room's figures at scrape time. Not shown one by one: /metrics names no session."""
 
-    session: str
+    worker: int  # the media worker hosting the room
     seats_online: int
     grid_fps: float
-    grid_subscribers: int
     grid_frames_skipped: int
     # Seconds between samples of a seat's camera (above the configured value: machine busy).
     analysis_interval_s: float | None = None
@@ -37,6 +42,12 @@ class RoomSample:
 
 
 class _RoomCollector(Collector):
+    """The rooms' figures, by media worker.
+
+    /metrics is open to a scraper without a token, so it names no session and says nothing
+    of who watches: a room's receivers (a supervisor on the wall among them) are not shown.
+    """
+
     def __init__(self, sample: Callable[[], Iterable[RoomSample]]) -> None:
         self._sample = sample
 
@@ -44,37 +55,39 @@ class _RoomCollector(Collector):
         rooms = list(self._sample())
         count = GaugeMetricFamily("roomserver_rooms", "Rooms with media running")
         count.add_metric([], len(rooms))
-        online = GaugeMetricFamily("roomserver_seats_online", "Seats connected", labels=["session"])
+        online = GaugeMetricFamily("roomserver_seats_online", "Seats connected")
+        online.add_metric([], sum(room.seats_online for room in rooms))
         fps = GaugeMetricFamily(
-            "roomserver_grid_fps", "Room grid frames per second", labels=["session"]
-        )
-        subs = GaugeMetricFamily(
-            "roomserver_grid_subscribers", "Receivers of the grid", labels=["session"]
+            "roomserver_grid_fps",
+            "Frames per second of the slowest room grid of a media worker",
+            labels=["worker"],
         )
         skipped = GaugeMetricFamily(
             "roomserver_grid_frames_skipped",
-            "Grid frames not made (behind schedule)",
-            labels=["session"],
+            "Grid frames not made (behind schedule) in the rooms of a media worker",
+            labels=["worker"],
         )
         interval = GaugeMetricFamily(
             "roomserver_analysis_interval_seconds",
-            "Seconds between camera samples of a seat; longer than configured when busy",
-            labels=["session"],
+            "Longest seconds between camera samples of a seat in the rooms of a media worker; "
+            "longer than configured when busy",
+            labels=["worker"],
         )
         samples = CounterMetricFamily(
             "roomserver_analysis_samples",
-            "Seat camera pictures analysed (faces, dark, frozen)",
-            labels=["session"],
+            "Seat camera pictures analysed (faces, dark, frozen) in the rooms of a media worker",
+            labels=["worker"],
         )
-        for room in rooms:
-            online.add_metric([room.session], room.seats_online)
-            fps.add_metric([room.session], room.grid_fps)
-            subs.add_metric([room.session], room.grid_subscribers)
-            skipped.add_metric([room.session], room.grid_frames_skipped)
-            if room.analysis_interval_s is not None:
-                interval.add_metric([room.session], room.analysis_interval_s)
-                samples.add_metric([room.session], room.analysis_samples)
-        yield from (count, online, fps, subs, skipped, interval, samples)
+        for worker in sorted({room.worker for room in rooms}):
+            hosted = [room for room in rooms if room.worker == worker]
+            label = [str(worker)]
+            fps.add_metric(label, min(room.grid_fps for room in hosted))
+            skipped.add_metric(label, sum(room.grid_frames_skipped for room in hosted))
+            analysed = [room for room in hosted if room.analysis_interval_s is not None]
+            if analysed:
+                interval.add_metric(label, max(r.analysis_interval_s or 0.0 for r in analysed))
+                samples.add_metric(label, sum(r.analysis_samples for r in analysed))
+        yield from (count, online, fps, skipped, interval, samples)
 
 
 class _WorkerCollector(Collector):
@@ -222,16 +235,17 @@ class Metrics:
         self.registry = CollectorRegistry()
         self._media = media
         if media:
+            # By seat (``venue:number``, a place, not a session) and kind of track.
             self._inbound_frames = Counter(
                 "roomserver_inbound_frames",
                 "Encoded frames received",
-                ["session", "seat", "kind"],
+                ["seat", "kind"],
                 registry=self.registry,
             )
             self._inbound_bytes = Counter(
                 "roomserver_inbound_bytes",
                 "Encoded bytes received",
-                ["session", "seat", "kind"],
+                ["seat", "kind"],
                 registry=self.registry,
             )
             self._dropped = Counter(
@@ -258,7 +272,7 @@ class Metrics:
             buckets=LOOP_DELAY_BUCKETS,
             registry=self.registry,
         )
-        self._frame_children: dict[tuple[str, str, str], tuple[Counter, Counter]] = {}
+        self._frame_children: dict[tuple[str, str], tuple[Counter, Counter]] = {}
         self._worker_reports: list[dict[str, Any]] = []
         self._worker_collector_added = False
 
@@ -273,9 +287,9 @@ class Metrics:
         """Report rooms from `sample` at every scrape."""
         self.registry.register(_RoomCollector(sample))
 
-    def frame_received(self, session: str, seat: str, kind: str, size: int) -> None:
-        """Count one incoming encoded frame."""
-        key = (session, seat, kind)
+    def frame_received(self, seat: str, kind: str, size: int) -> None:
+        """Count one incoming encoded frame of a seat (``venue:number``)."""
+        key = (seat, kind)
         children = self._frame_children.get(key)
         if children is None:
             children = (
@@ -297,6 +311,17 @@ class Metrics:
     def render(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)
+
+
+def is_loopback(remote: str | None) -> bool:
+    """Whether a request's peer address is this machine (an IPv4-mapped address too)."""
+    try:
+        address = ipaddress.ip_address(remote or "")
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 class LoopLagMonitor:

@@ -3,8 +3,9 @@
 Every warning is a pair of events in the session's log (and so in its archive):
 ``warning_started`` (id, kind, seat, when the condition began, the evidence picture stored in
 the archive with its digests) and ``warning_ended``. The open ones are shown on the supervision
-wall as they happen. Connection warnings (seat disconnected, a track lost, desktop share
-stopped, late) are evaluated here once a second from what the seats' connections say.
+wall as they happen. Connection warnings (seat disconnected, a track lost, desktop never
+shared or its share stopped, late) are evaluated here once a second from what the seats'
+connections say.
 """
 
 from __future__ import annotations
@@ -29,9 +30,10 @@ from roomserver.warnings import (
     Transition,
     WarningKind,
     WarningThresholds,
+    arrived_experts,
 )
 from signaling.events import EventLog
-from signaling.rooms import Room, RoomManager, roster_offline
+from signaling.rooms import Room, RoomManager, roster_offline, seat_key
 from signaling.tasks import TaskSet
 from signaling.wire import WireError
 
@@ -206,7 +208,11 @@ class WarningCenter:
             transition = condition.update(down, now)
             if transition is not None:
                 await self._apply(room.id, key, [transition])
-        rules = self._rules(room.id, room.session.scheduled_start, room.tiles())
+        tiles = [
+            {"key": seat_key(s.venue_id, s.seat_no), "label": s.label, "expert_id": s.expert_id}
+            for s in room.roster
+        ]
+        rules = await self._rules(room.id, room.session.scheduled_start, tiles)
         for key, seat_rules in rules.items():
             state = room.seats.get(key)
             transitions = seat_rules.update(
@@ -227,20 +233,33 @@ class WarningCenter:
             if now - start > IDLE_HORIZON_S:
                 continue  # a session of another day that nobody ended: not watched for lateness
             roster = await roster_offline(self._store, session.id)
-            tiles = [{"key": s["key"], "label": s["label"]} for s in roster["seats"]]
-            for key, seat_rules in self._rules(session.id, session.scheduled_start, tiles).items():
+            tiles = roster["seats"]
+            rules = await self._rules(session.id, session.scheduled_start, tiles)
+            for key, seat_rules in rules.items():
                 transitions = seat_rules.update(now, online=False, tracks=frozenset())
                 await self._apply(session.id, key, transitions)
 
-    def _rules(
-        self, session_id: str, scheduled_start: datetime, tiles: list[dict[str, str]]
+    async def _rules(
+        self, session_id: str, scheduled_start: datetime, tiles: list[dict[str, Any]]
     ) -> dict[str, SeatPresenceRules]:
+        """The presence rules of the session's seats; `tiles` have key, label and expert_id."""
         rules = self._presence.setdefault(session_id, {})
         labels = self._labels.setdefault(session_id, {})
+        arrived: frozenset[str] | None = None
         for tile in tiles:
             labels[tile["key"]] = tile["label"]
             if tile["key"] not in rules:
-                rules[tile["key"]] = SeatPresenceRules(self._thresholds, scheduled_start)
+                if arrived is None:
+                    # Read once for the seats first seen here: after a restart the log is the
+                    # only memory of who had already come (they are not late).
+                    arrived = arrived_experts(await self._store.list_events(session_id))
+                # Another look at the room may have made them while the log was read.
+                rules.setdefault(
+                    tile["key"],
+                    SeatPresenceRules(
+                        self._thresholds, scheduled_start, arrived=tile.get("expert_id") in arrived
+                    ),
+                )
         return rules
 
     async def _apply(self, session_id: str, seat: str, transitions: list[Transition]) -> None:

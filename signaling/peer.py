@@ -286,13 +286,12 @@ class PeerSession:
         # aiortc's own decoder is never fed: the room decodes what it uses (media.decode).
         tap = install_tap(receiver)
         self._taps[role] = tap
-        session = self._room.id
         seat = self._seat
         seen = False
 
         def count(frame: EncodedFrame) -> None:
             nonlocal seen
-            self._metrics.frame_received(session, seat, role, len(frame.data))
+            self._metrics.frame_received(seat, role, len(frame.data))
             if not seen:
                 seen = True
                 self.tracks.add(role)

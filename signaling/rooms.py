@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from roomserver.model import Session, Venue
 from roomserver.rules import RosterSeat, roster_seats
 from roomserver.store import SqlStore
+from roomserver.warnings import venue_attendants
 from signaling.config import RoomCamera
 from signaling.events import EventLog, RemoteArchive
 from signaling.metrics import RoomSample
@@ -109,6 +110,8 @@ class Room:
         self.warnings_sent: dict[str, SentWarning] = {}
         # Room cameras of the session's venues: id -> {id, label, state, detail, codec, ...}.
         self.cameras: dict[str, dict[str, Any]] = {}
+        # Venue -> its staff, witnesses and host: people a room camera may see besides experts.
+        self.attendants: dict[str, int] = {}
 
     @property
     def id(self) -> str:
@@ -142,10 +145,9 @@ class Room:
     def sample(self) -> RoomSample:
         """Figures for /metrics (from the worker's last report)."""
         return RoomSample(
-            session=self.session.id,
+            worker=self.worker.index,
             seats_online=len(self.seats),
             grid_fps=float(self.stats.get("grid_fps", 0.0)),
-            grid_subscribers=int(self.stats.get("grid_subscribers", 0)),
             grid_frames_skipped=int(self.stats.get("grid_frames_skipped", 0)),
             analysis_interval_s=self.stats.get("analysis_interval_s"),
             analysis_samples=int(self.stats.get("analysis_samples", 0)),
@@ -292,6 +294,7 @@ class RoomManager:
         participants = await self._store.list_participants(session_id)
         roster = roster_seats(session, venues, participants)
         room = Room(session, venues, roster, self._pool.place(self.seats_on))
+        room.attendants = {v: venue_attendants(participants, v) for v in session.venue_ids()}
         self._opening[session_id] = room
         try:
             await self._start_media(room)
@@ -364,8 +367,9 @@ class RoomManager:
             )
         return room
 
-    def _room_cameras(self, room: Room) -> list[dict[str, str]]:
-        """The room cameras of the session's venues: id, label and URL for the worker."""
+    def _room_cameras(self, room: Room) -> list[dict[str, Any]]:
+        """The room cameras of the session's venues: id, label, URL and the venue's attendants
+        for the worker."""
         found = []
         for venue_id in room.session.venue_ids():
             venue = room.venues[venue_id]
@@ -378,6 +382,7 @@ class RoomManager:
                         "label": f"{venue.city}{place} · 监控{number}",
                         "venue_id": venue_id,
                         "url": camera.url,
+                        "attendants": room.attendants.get(venue_id, 0),
                     }
                 )
         return found

@@ -9,9 +9,9 @@ from typing import Any
 from aiohttp import web
 
 from roomserver.errors import InvalidRequest
-from roomserver.model import Participant, Role, SessionState, id_last4, new_id
+from roomserver.model import Participant, Role, id_last4, new_id
 from roomserver.policy import Action
-from roomserver.rules import check_seat
+from roomserver.rules import check_seat, takes_door_entries
 from roomserver.workflow import Phase
 from signaling.api import SEATS, SERVICES, participant_url, read_body
 from signaling.guard import grants_of, route
@@ -122,7 +122,7 @@ async def replace_expert(request: web.Request) -> web.Response:
     )
 
 
-# Door entries are filed with the venue's sessions from this long before their start.
+# An entry's own time may be this far from the server's clock.
 DOOR_HORIZON = timedelta(hours=12)
 DOOR_DIRECTIONS = {"in": "进入", "out": "离开"}
 
@@ -130,7 +130,8 @@ DOOR_DIRECTIONS = {"in": "进入", "out": "离开"}
 async def door_access(request: web.Request) -> web.Response:
     """``POST /api/venues/{venue_id}/door-access`` {name, direction: in|out, at?, card?}: an
     entry or exit posted by the venue's access-control system (5.4.2), filed in the activity
-    record of every session of the venue that is live or starts within 12 hours."""
+    record of every session of the venue that is live or about to start
+    (``roomserver.rules.takes_door_entries``)."""
     services = request.app[SERVICES]
     grants = grants_of(request)
     body = await read_body(request, DoorEntry)
@@ -156,9 +157,7 @@ async def door_access(request: web.Request) -> web.Response:
     }
     filed = []
     for session in await services.store.list_sessions():
-        if venue.id not in session.venue_ids() or session.state == SessionState.ENDED:
-            continue
-        if session.state == SessionState.SCHEDULED and session.scheduled_start - now > DOOR_HORIZON:
+        if not takes_door_entries(session, venue.id, now):
             continue
         await services.events.append(
             "door_access", data, session_id=session.id, actor=grants.participant_id

@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 
 import socketio
 
+from roomserver.disclosure import happened_for_experts, roster_for_experts
 from roomserver.errors import InvalidRequest, NotYourRoom, RoomError
 from roomserver.policy import Action, Grants
 from roomserver.rules import check_expert_seat
@@ -202,7 +203,7 @@ class SeatNamespace(GuardedNamespace):
                 "expert_name": seat.expert_name,
             },
             "ice_servers": [s.as_json() for s in self.services.config.ice.servers],
-            "roster": room.roster_payload(),
+            "roster": roster_for_experts(room.roster_payload()),
         }
 
     @acked("offer")
@@ -340,7 +341,9 @@ class SeatNamespace(GuardedNamespace):
     async def _push_roster(self, room: Room) -> None:
         with contextlib.suppress(WireError):
             await room.media_request("set_online", seats=sorted(room.seats))
-        await self.emit("roster", room.roster_payload(), room=session_room(room.id))
+        await self.emit(
+            "roster", roster_for_experts(room.roster_payload()), room=session_room(room.id)
+        )
         if self.on_roster is not None:
             self.on_roster(room)
 
@@ -373,11 +376,10 @@ class SeatNamespace(GuardedNamespace):
         await self._push_roster(room)
 
     def workflow_changed(self, session_id: str, state: WorkflowState, happened: Happened) -> None:
-        """Tell every seat of the session where the committee stands and what just happened."""
-        payload = {
-            "state": state_json(state),
-            "happened": {"kind": happened.kind, "data": happened.data},
-        }
+        """Tell every seat of the session where the committee stands and what just happened
+        (as far as experts are told: ``roomserver.disclosure``)."""
+        data = happened_for_experts(happened.kind, happened.data)
+        payload = {"state": state_json(state), "happened": {"kind": happened.kind, "data": data}}
         self.services.tasks.spawn(
             self.emit("workflow", payload, room=session_room(session_id)), name="seat-workflow"
         )

@@ -109,6 +109,8 @@ class RoomHost:
         self.peers: dict[str, PeerSession] = {}
         self.viewers: dict[str, ViewerSession] = {}
         self.cameras: dict[str, CameraFeed] = {}
+        # Room camera id -> the staff, witnesses and host who belong in the venue it overlooks.
+        self.attendants: dict[str, int] = {}
         self.online: set[str] = set()
 
     def seat_label(self, key: str) -> str:
@@ -174,7 +176,7 @@ class Worker:
         project_name: str,
         tiles: list[dict[str, str]],
         record: bool = True,
-        cameras: list[dict[str, str]] | None = None,
+        cameras: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
         """Start a room's media and a new archive part; returns the part and its last seq."""
         if session_id in self.rooms:
@@ -194,6 +196,9 @@ class Worker:
             await self._start_camera(room, camera)
         if media.analysis is not None:
             media.analysis.seated = lambda key: self._seated(room, key)
+            media.analysis.attendants = lambda key: room.attendants.get(
+                key.removeprefix("camera:"), 0
+            )
             media.analysis.on_warning = lambda seat, transition, snapshot: self.tasks.spawn(
                 self._camera_warning(room, seat, transition, snapshot),
                 name=f"camera-warning-{seat}",
@@ -321,11 +326,11 @@ class Worker:
             "rooms": [
                 {
                     "session_id": room.id,
+                    # No count of viewers or grid receivers: /metrics must not show when a
+                    # supervisor watches.
                     "seats": len(room.peers),
-                    "viewers": len(room.viewers),
                     "grid_fps": room.media.grid.stats.fps,
                     "grid_frames_skipped": room.media.grid.stats.frames_skipped,
-                    "grid_subscribers": room.media.grid.subscribers,
                     "analysis_interval_s": (
                         room.media.analysis.stats.interval_s if room.media.analysis else None
                     ),
@@ -439,7 +444,7 @@ class Worker:
             name=f"seat-media-{seat}",
         )
 
-    async def _start_camera(self, room: RoomHost, camera: dict[str, str]) -> None:
+    async def _start_camera(self, room: RoomHost, camera: dict[str, Any]) -> None:
         """Pull a room camera: record it and forward it to supervisors as it comes."""
 
         async def report(params: dict[str, Any]) -> None:
@@ -457,6 +462,7 @@ class Worker:
             spawn=lambda coro, name: self.tasks.spawn(coro, name=name),
         )
         room.cameras[feed.camera_id] = feed
+        room.attendants[feed.camera_id] = int(camera.get("attendants") or 0)
         await feed.start()
 
     @staticmethod

@@ -38,7 +38,7 @@ from recorder.documents import store_document
 from recorder.hashing import sha256_hex, sm3_hex
 from roomserver.errors import InvalidRequest, NotYourRoom, RoomError
 from roomserver.letters import COMMITMENT_SHA256
-from roomserver.model import Participant, Role, id_last4, new_id
+from roomserver.model import Participant, Role, SessionState, id_last4, new_id
 from roomserver.store import SqlStore
 from roomserver.workflow import (
     INCIDENT_KINDS,
@@ -316,6 +316,10 @@ class WorkflowService:
                 state, happened = apply(entry.state, command)
                 if effect is not None:
                     await effect()  # a RoomError here leaves the state and the log untouched
+                if happened.kind == "check_in_opened":
+                    # The evaluation begins with check-in: the session is live from here on
+                    # (SessionEnded, before anything is logged, if it was ended meanwhile).
+                    await self._store.set_session_state(session_id, SessionState.LIVE)
                 if data is not None:
                     assert document is not None
                     await asyncio.to_thread(

@@ -1,4 +1,5 @@
-"""Camera scenes for the warning tests: a person at the seat, two people, nobody, a black lens.
+"""Camera scenes for the warning tests: a person at the seat, two or three people, nobody, a
+black lens.
 
 The person is a real photograph, Grace Hopper's portrait that matplotlib ships as sample data
 (``mpl-data/sample_data/grace_hopper.jpg``), so that OpenCV's face cascade finds a face the way
@@ -58,6 +59,14 @@ def two_people() -> np.ndarray:
     canvas = _room()
     _paste(canvas, (10, 120, 300, 352))
     _paste(canvas, (330, 120, 300, 352))
+    return canvas
+
+
+def three_people() -> np.ndarray:
+    """Three people side by side, as a room camera sees them."""
+    canvas = _room()
+    for x in (5, 220, 435):
+        _paste(canvas, (x, 150, 200, 235))
     return canvas
 
 

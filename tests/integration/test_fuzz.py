@@ -118,20 +118,23 @@ def _body(rng: random.Random) -> bytes | Any:
 
 def _path_values(rng: random.Random, good: dict[str, str]) -> Iterator[tuple[str, str]]:
     for name, value in good.items():
-        yield name, rng.choice(
-            (
-                value,
-                value,
-                "x" * 3000,
-                "%ED%A0%80",
-                "..%2F..%2Fsecrets",
-                "%00",
-                "%E5%90%8D%E5%AD%97",  # 名字
-                "-1",
-                "99999999999999999999999",
-                "a" * 65,
-                "part-0001/../../secrets/token.key",
-            )
+        yield (
+            name,
+            rng.choice(
+                (
+                    value,
+                    value,
+                    "x" * 3000,
+                    "%ED%A0%80",
+                    "..%2F..%2Fsecrets",
+                    "%00",
+                    "%E5%90%8D%E5%AD%97",  # 名字
+                    "-1",
+                    "99999999999999999999999",
+                    "a" * 65,
+                    "part-0001/../../secrets/token.key",
+                )
+            ),
         )
 
 

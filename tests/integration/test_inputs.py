@@ -51,7 +51,9 @@ async def test_a_value_nothing_could_archive_is_refused_and_the_session_goes_on(
         # The session is not poisoned: a seat joins, and the next command is logged and
         # archived.
         seat = SyntheticSeat(
-            server.base_url, server.token(server.experts[0]), camera=CounterVideoTrack((90, 120, 200))
+            server.base_url,
+            server.token(server.experts[0]),
+            camera=CounterVideoTrack((90, 120, 200)),
         )
         async with seat:
             status, body = await _post(http, url, host, b'{"kind": "open_check_in"}')

@@ -74,8 +74,17 @@ MATRIX: dict[Call, set[str]] = {
     Call("GET", "/static/common.js"): set(WHO),
     Call("GET", "/api/me"): EVERY_TOKEN,
     Call("GET", "/api/commitment-letter"): {
-        "admin", "host", "host_sub", "staff", "staff_sub", "witness", "expert",
-        "expert_withdrawn", "expert_other", "expert_ended", "host_ended",
+        "admin",
+        "host",
+        "host_sub",
+        "staff",
+        "staff_sub",
+        "witness",
+        "expert",
+        "expert_withdrawn",
+        "expert_other",
+        "expert_ended",
+        "host_ended",
     },
     Call("GET", "/api/workers"): {"admin"},
     Call("POST", "/api/workers/{idx}/drain"): {"admin"},
@@ -83,7 +92,13 @@ MATRIX: dict[Call, set[str]] = {
     Call("GET", "/api/sessions/{s}/roster"): LIVE_READERS,
     Call("GET", "/api/sessions/{s}/workflow"): LIVE_READERS,
     Call("POST", "/api/sessions/{s}/workflow", body={"kind": "no_such_command"}): {
-        "admin", "host", "host_sub", "staff", "staff_sub", "expert", "supervisor",
+        "admin",
+        "host",
+        "host_sub",
+        "staff",
+        "staff_sub",
+        "expert",
+        "supervisor",
         "supervisor_all",
     },
     # The end instruction is the main venue's host's; an administrator's needs a reason.
@@ -92,16 +107,33 @@ MATRIX: dict[Call, set[str]] = {
     Call("GET", "/api/sessions/{s}/report"): LIVE_READERS,
     Call("POST", "/api/sessions/{s}/identity/{e}"): {"host", "host_sub", "staff"},
     Call("GET", "/api/sessions/{s}/activity"): {
-        "admin", "host", "host_sub", "staff", "staff_sub", "witness", "supervisor",
+        "admin",
+        "host",
+        "host_sub",
+        "staff",
+        "staff_sub",
+        "witness",
+        "supervisor",
         "supervisor_all",
     },
     Call("GET", "/api/sessions/{s}/evidence/1/x.jpg"): {
-        "admin", "host", "host_sub", "staff", "staff_sub", "witness", "supervisor",
-        "supervisor_all", "archivist", "auditor",
+        "admin",
+        "host",
+        "host_sub",
+        "staff",
+        "staff_sub",
+        "witness",
+        "supervisor",
+        "supervisor_all",
+        "archivist",
+        "auditor",
     },
     Call("POST", "/api/sessions/{s}/experts", body={}): {"admin"},
     Call("POST", "/api/sessions/{s}/experts/{e}/replacement", body={}): {
-        "host", "host_sub", "staff", "staff_sub",
+        "host",
+        "host_sub",
+        "staff",
+        "staff_sub",
     },
     Call("POST", "/api/venues/{v}/door-access", body={}): {"admin", "door"},
     Call("GET", "/api/archive/sessions"): ARCHIVE_KEEPERS | SUPERVISORS | {"tenderer", "bidder"},
@@ -145,7 +177,8 @@ async def world(room_server: RunningServer) -> AsyncIterator[World]:
     sid = demo.session.id
     main, sub = demo.venues[0].id, demo.venues[1].id
     experts = server.experts
-    staff_sub = next(p for p in demo.participants if p.role == Role.STAFF and p.venue_id == sub)
+    staff_of = {p.venue_id: p for p in demo.participants if p.role == Role.STAFF}
+    staff_main, staff_sub = staff_of[main], staff_of[sub]
     host_sub = Participant(new_id(), sid, Role.HOST, "副场主持人", venue_id=sub)
     await store.add_participant(host_sub)
 
@@ -170,10 +203,7 @@ async def world(room_server: RunningServer) -> AsyncIterator[World]:
         "admin": Who(tokens.issue_admin(), sid),
         "host": Who(issue(server.participant(Role.HOST)), sid),
         "host_sub": Who(issue(host_sub), sid),
-        "staff": Who(
-            issue(next(p for p in demo.participants if p.role == Role.STAFF and p.venue_id == main)),
-            sid,
-        ),
+        "staff": Who(issue(staff_main), sid),
         "staff_sub": Who(issue(staff_sub), sid),
         "witness": Who(issue(server.participant(Role.WITNESS)), sid),
         "expert": Who(issue(experts[0]), sid),
@@ -265,9 +295,7 @@ def test_every_route_of_the_app_has_a_row_and_a_matrix_entry(world: World) -> No
                 .replace("{expert_id}", "{e}")
                 .replace("{index}", "{idx}")
             )
-            if not any(
-                m == route.method and _same_route(template, p) for m, p in called
-            ):
+            if not any(m == route.method and _same_route(template, p) for m, p in called):
                 missing_cell.append(key)
     assert not missing_row, f"routes without a row in the policy table: {missing_row}"
     assert not missing_cell, f"routes the matrix does not call: {missing_cell}"

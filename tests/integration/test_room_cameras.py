@@ -123,23 +123,25 @@ async def test_a_room_camera_is_shown_recorded_and_watched_for(
         assert states[:3] == ["up", "down", "up"]
 
 
-async def test_more_people_in_the_room_camera_than_experts_seated(tmp_path: Path) -> None:
+async def test_more_people_in_the_room_camera_than_belong_in_the_room(tmp_path: Path) -> None:
+    """丹东's room camera sees three people while its one expert is seated: the expert and the
+    venue's member of staff belong there, the third person does not."""
     require_gstreamer()
-    picture = tmp_path / "two-people.jpg"
-    Image.fromarray(scenes.two_people()).save(picture, quality=92)
+    picture = tmp_path / "three-people.jpg"
+    Image.fromarray(scenes.three_people()).save(picture, quality=92)
     source = RtspSource(free_port(), picture)
     source.start()
     probe, running = await start_server(tmp_path / "data")
-    venue = running.demo.session.main_venue_id
+    venue = running.demo.venues[2].id  # 丹东: one expert seat, one member of staff
     await probe.close()
     test_server, server = await start_server(
         tmp_path / "data", "--room-camera", f"{venue}={source.url}"
     )
     try:
-        # One expert seated in the venue; the room camera sees two people.
+        expert = next(p for p in server.experts if p.venue_id == venue)
         async with SyntheticSeat(
             server.base_url,
-            server.token(server.experts[0]),
+            server.token(expert),
             camera=CounterVideoTrack((200, 60, 40)),
             microphone=ToneAudioTrack(440.0),
             decode_grid=False,
@@ -151,6 +153,42 @@ async def test_more_people_in_the_room_camera_than_experts_seated(tmp_path: Path
     finally:
         await test_server.close()
         source.stop()
+
+
+async def test_a_room_camera_counts_the_venues_staff_witness_and_host(tmp_path: Path) -> None:
+    """The people who belong in a venue besides its seated experts reach the analysis of its
+    room camera: the main venue's host, member of staff and witness; a sub venue's staff."""
+    probe, running = await start_server(tmp_path / "data")
+    main, _, dandong = (v.id for v in running.demo.venues)
+    await probe.close()
+    unreachable = "rtsp://127.0.0.1:9/none"  # the camera is down; what it may see is set anyway
+    test_server, server = await start_server(
+        tmp_path / "data",
+        "--room-camera",
+        f"{main}={unreachable}",
+        "--room-camera",
+        f"{dandong}={unreachable}",
+    )
+    try:
+        async with SyntheticSeat(
+            server.base_url,
+            server.token(server.experts[0]),
+            camera=CounterVideoTrack((200, 60, 40)),
+            microphone=ToneAudioTrack(440.0),
+            decode_grid=False,
+        ):
+            room = server.services.rooms.find(server.demo.session.id)
+            assert room is not None
+            cameras = {c["label"]: c["id"] for c in room.cameras.values()}
+            media = server.media(server.demo.session.id)
+            assert media is not None and media.analysis is not None
+            allowed = {
+                label: media.analysis.attendants(f"camera:{camera}")
+                for label, camera in cameras.items()
+            }
+            assert allowed == {"沈阳主场 · 监控1": 3, "丹东副场 · 监控1": 1}
+    finally:
+        await test_server.close()
 
 
 async def test_an_h264_camera_is_recorded_and_shown_as_it_comes(tmp_path: Path) -> None:

@@ -331,3 +331,75 @@ async def test_a_seat_that_decodes_nothing_still_counts_what_it_receives(
         await seat.wait_grid_frames(15, 30.0)
         await seat.wait_audio_seconds(1.0, 30.0)
         assert len(seat.grid_frames) == 0  # no picture kept: none was decoded
+
+
+async def test_experts_see_each_other_but_no_id_digits_or_withdrawal_reasons(
+    room_server: RunningServer,
+) -> None:
+    """Experts' seats get the others' names and seats, but nobody's ID number digits and not
+    why an expert withdrew; the host's console keeps both."""
+    server = room_server
+    session_id = server.demo.session.id
+    watching, leaving = server.experts[0], server.experts[1]
+    reason = "与投标人甲有亲属关系"
+    digits = {p.id_last4 for p in server.experts if p.id_last4}
+    received: list[tuple[str, Any]] = []
+    console_events: list[tuple[str, Any]] = []
+    console = socketio.AsyncClient(reconnection=False)
+    for name in ("hello", "roster", "activity"):
+        console.on(name, lambda data, name=name: console_events.append((name, data)), "/console")
+    host = server.token(server.participant(Role.HOST))
+    await console.connect(
+        server.base_url, namespaces=["/console"], auth={"token": host}, transports=["websocket"]
+    )
+    try:
+        async with (
+            seat_socket(server.base_url, server.token(watching)) as seat,
+            seat_socket(server.base_url, server.token(leaving)) as other,
+        ):
+            for name in ("roster", "workflow"):
+                seat.on(name, lambda data, name=name: received.append((name, data)), NS)
+            received.append(("join", await seat.call("join", {}, namespace=NS)))
+            await other.call("join", {}, namespace=NS)
+            async with aiohttp.ClientSession() as http:
+                base = f"{server.base_url}/api/sessions/{session_id}/workflow"
+                for token, kind, fields in (
+                    (host, "open_check_in", {}),
+                    (server.token(leaving), "withdraw", {"reason": reason}),
+                ):
+                    body = {"kind": kind, "fields": fields}
+                    headers = {"Authorization": f"Bearer {token}"}
+                    async with http.post(base, json=body, headers=headers) as answer:
+                        assert answer.status == 200, await answer.text()
+
+            def withdrawal() -> dict[str, Any] | None:
+                return next(
+                    (
+                        data["happened"]
+                        for name, data in received
+                        if name == "workflow"
+                        and (data.get("happened") or {}).get("kind") == "expert_withdrew"
+                    ),
+                    None,
+                )
+
+            await wait_until(lambda: withdrawal() is not None, 10, "the withdrawal at the seat")
+            await wait_until(
+                lambda: any(n == "activity" and reason in str(d) for n, d in console_events),
+                10,
+                "the withdrawal on the console",
+            )
+    finally:
+        await console.disconnect()
+
+    # The seat was told who withdrew, not why.
+    assert withdrawal() == {"kind": "expert_withdrew", "data": {"expert": leaving.id}}
+    rosters = [data for name, data in received if name == "roster"]
+    rosters.append(next(data for name, data in received if name == "join")["roster"])
+    seats = [seat for roster in rosters for seat in roster["seats"]]
+    assert {s["expert_name"] for s in seats} == {p.name for p in server.experts}
+    assert all("id_last4" not in s and not digits & set(map(str, s.values())) for s in seats)
+    assert reason not in str(received)
+    # The host's console keeps what staff check identities and withdrawals with.
+    hello = next(data for name, data in console_events if name == "hello")
+    assert {s["id_last4"] for s in hello["roster"]["seats"]} == digits

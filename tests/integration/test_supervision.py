@@ -11,7 +11,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from media.synthetic import CounterVideoTrack, PreEncodedVideoTrack, ToneAudioTrack, desktop_loop
 from media.testpattern import read_counter
@@ -210,3 +212,38 @@ async def test_notes_reach_the_archive(room_server: RunningServer, seat: Synthet
         assert loop.time() < deadline, "the note never reached the archive's event log"
         await asyncio.sleep(0.05)
 
+
+
+async def test_metrics_name_no_session_and_show_no_supervisor(
+    room_server: RunningServer, seat: SyntheticSeat
+) -> None:
+    """/metrics, open to a scraper on this machine, shows the seat's frames while a
+    supervisor watches the room, but neither the session nor that anybody watches."""
+    session_id = room_server.demo.session.id
+    assert seat.seat is not None
+    key = seat.seat["key"]
+
+    async def scrape() -> str:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{room_server.base_url}/metrics") as answer:
+                assert answer.status == 200
+                return await answer.text()
+
+    async with WallClient(room_server.base_url, supervisor_token(room_server)) as wall:
+        watch = await wall.watch(session_id)
+        await watch.wait_frames("grid", 5, TIMEOUT)
+        focus = await wall.focus(session_id, key)
+        await focus.wait_frames("camera", 5, TIMEOUT)
+        text = await scrape()
+    families = list(text_string_to_metric_families(text))
+    frames = {
+        s.labels["kind"]: s.value
+        for f in families
+        for s in f.samples
+        if s.name == "roomserver_inbound_frames_total" and s.labels.get("seat") == key
+    }
+    assert frames.get("camera", 0) > 0  # what the scraper is for is still there
+    assert session_id not in text
+    assert not [f.name for f in families if "subscriber" in f.name or "viewer" in f.name]
+    labels = {k for f in families for s in f.samples for k in s.labels}
+    assert labels <= {"worker", "seat", "kind", "code", "where", "thread", "le"}, labels

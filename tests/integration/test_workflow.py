@@ -11,6 +11,8 @@ import base64
 import io
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -26,13 +28,13 @@ from recorder.hashing import sha256_hex, sm3_hex
 from recorder.verify import verify_archive
 from roomserver import signatures
 from roomserver.letters import COMMITMENT_SHA256
-from roomserver.model import Participant, Role, SessionState
+from roomserver.model import Participant, Role, Session, SessionState, new_id
 from signaling.seatclient import SyntheticSeat
 from signaling.tokens import load_or_create_key
 from signaling.workers import InProcessWorker
 from signaling.workflow import WorkflowService
 from tests import polling
-from tests.integration.conftest import RunningServer
+from tests.integration.conftest import RunningServer, start_server
 
 REPORT_PDF = b"%PDF-1.4\n% evaluation report of LN-DEMO-0001\n1 0 obj <<>> endobj\n%%EOF\n"
 
@@ -359,6 +361,59 @@ async def test_door_entries_from_the_venues_access_control_go_into_the_sessions_
     )
     assert event.data["direction"] == "in" and event.data["venue"] == main
     assert event.data["card_last4"] == "5678"  # never the whole card number
+
+
+async def test_door_entries_go_to_the_live_session_not_to_a_stale_one(tmp_path: Path) -> None:
+    """A session of yesterday that nobody ended, and today's that started five hours ago and
+    goes live when its host opens check-in: the venue's door entries go to today's, once live.
+    """
+    now = datetime.now(UTC)
+    # The demo starts 10 minutes after `demo_now`: five hours ago.
+    test_server, server = await start_server(
+        tmp_path / "data", demo_now=now - timedelta(hours=5, minutes=10)
+    )
+    try:
+        store = server.services.store
+        today = server.demo.session
+        main = today.main_venue_id
+        stale = Session(
+            id=new_id(),
+            project_code="LN-STALE-0001",
+            project_name="昨天未结束的项目",
+            main_venue_id=main,
+            sub_venue_ids=(),
+            scheduled_start=now - timedelta(days=1),
+        )
+        await store.add_session(stale)
+        url = f"{server.base_url}/api/venues/{main}/door-access"
+        door = {"Authorization": f"Bearer {server.tokens.issue_door(main)}"}
+        host = {"Authorization": f"Bearer {server.token(server.participant(Role.HOST))}"}
+
+        async with aiohttp.ClientSession() as http:
+
+            async def enter(name: str) -> list[str]:
+                entry = {"name": name, "direction": "in"}
+                async with http.post(url, json=entry, headers=door) as answer:
+                    assert answer.status == 201
+                    return list((await answer.json())["sessions"])
+
+            # Neither is live, and both starts are long past: the entry belongs to neither.
+            assert await enter("王建国") == []
+            body = {"kind": "open_check_in", "fields": {}}
+            workflow = f"{server.base_url}/api/sessions/{today.id}/workflow"
+            async with http.post(workflow, json=body, headers=host) as answer:
+                assert answer.status == 200, await answer.text()
+            assert (await store.get_session(today.id)).state == SessionState.LIVE
+            assert await enter("李淑珍") == [today.id]
+
+        async def entries(session_id: str) -> list[str]:
+            events = await store.list_events(session_id)
+            return [e.data["name"] for e in events if e.kind == "door_access"]
+
+        assert await entries(today.id) == ["李淑珍"]
+        assert await entries(stale.id) == []
+    finally:
+        await test_server.close()
 
 
 async def test_a_centre_wide_supervisor_stops_any_session_and_nothing_else(

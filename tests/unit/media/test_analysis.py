@@ -25,7 +25,13 @@ def frame_of(rgb: np.ndarray, counter: int | None = 7) -> av.VideoFrame:
 
 @pytest.mark.parametrize(
     ("scene", "faces"),
-    [(scenes.one_person, 1), (scenes.two_people, 2), (scenes.empty_seat, 0), (scenes.black, 0)],
+    [
+        (scenes.one_person, 1),
+        (scenes.two_people, 2),
+        (scenes.three_people, 3),
+        (scenes.empty_seat, 0),
+        (scenes.black, 0),
+    ],
 )
 def test_faces_in_the_scenes(scene: object, faces: int) -> None:
     gray = luma(frame_of(scene()), 320)  # type: ignore[operator]

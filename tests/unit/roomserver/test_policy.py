@@ -82,3 +82,9 @@ def test_only_administrators_maintain_and_issue() -> None:
                 action,
                 role,
             )
+
+
+def test_metrics_are_for_a_scraper_on_this_machine_only() -> None:
+    assert decide(None, Action.METRICS, Target(local=True)).allowed
+    refused = decide(grants(Role.ADMIN, None), Action.METRICS, Target(local=False))
+    assert isinstance(refused.error, RoleNotAllowed)

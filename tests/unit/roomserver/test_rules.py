@@ -1,12 +1,13 @@
 """Seat checks and the roster order that drives the room grid."""
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from roomserver.errors import NotFound, NotYourRoom, SeatNotInSession, SeatOutOfRange
-from roomserver.model import Participant, Role, Session, Venue, VenueKind
-from roomserver.rules import check_expert_seat, check_seat, roster_seats
+from roomserver.model import Participant, Role, Session, SessionState, Venue, VenueKind
+from roomserver.rules import check_expert_seat, check_seat, roster_seats, takes_door_entries
 
 SHENYANG = Venue("v-sy", "c-sy", "沈阳第一评标室", "沈阳", 8)
 DALIAN = Venue("v-dl", "c-dl", "大连第二评标室", "大连", 6)
@@ -118,3 +119,16 @@ def test_roster_follows_the_sessions_sub_venue_order_not_ids() -> None:
 def test_roster_refuses_to_drop_an_expert_whose_venue_is_unknown() -> None:
     with pytest.raises(NotFound):
         roster_seats(SESSION, {SHENYANG.id: SHENYANG}, [expert("l1", DALIAN, 1)])
+
+
+def test_door_entries_go_to_live_sessions_and_those_about_to_start() -> None:
+    start = SESSION.scheduled_start
+    hours = [timedelta(hours=h) for h in (-12, -1, 0, 1, 3, 30)]
+    scheduled = [takes_door_entries(SESSION, DALIAN.id, start + h) for h in hours]
+    # From 12 hours before the start to a little after it; never a day later.
+    assert scheduled == [True, True, True, True, False, False]
+    live = replace(SESSION, state=SessionState.LIVE)
+    assert all(takes_door_entries(live, DALIAN.id, start + h) for h in hours)
+    ended = replace(SESSION, state=SessionState.ENDED)
+    assert not any(takes_door_entries(ended, DALIAN.id, start + h) for h in hours)
+    assert not takes_door_entries(live, ANSHAN.id, start)  # not a venue of the session

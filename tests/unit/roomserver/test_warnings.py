@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from roomserver.model import Event, Participant, Role
 from roomserver.warnings import (
     CameraObservation,
     Condition,
@@ -15,6 +16,8 @@ from roomserver.warnings import (
     Transition,
     WarningKind,
     WarningThresholds,
+    arrived_experts,
+    venue_attendants,
 )
 
 T0 = 1_800_000_000.0
@@ -117,6 +120,33 @@ def test_late_is_raised_at_the_deadline_backdated_and_ends_on_arrival() -> None:
     assert arrived == [Transition(WarningKind.LATE, False, T0 + 1000)]
 
 
+def test_an_expert_who_arrived_before_is_never_late() -> None:
+    """After a restart the rules start afresh; the log says the expert had already come."""
+    thresholds = WarningThresholds(late_after_s=900)
+    came = SeatPresenceRules(thresholds, START, arrived=True)
+    never = SeatPresenceRules(thresholds, START)
+    offline = {"online": False, "tracks": frozenset()}
+    kinds = [t.kind for at in (T0 + 901, T0 + 3600) for t in came.update(at, **offline)]
+    assert WarningKind.LATE not in kinds
+    assert [t.kind for t in never.update(T0 + 901, **offline)] == [WarningKind.LATE]
+
+
+def _event(seq: int, kind: str, actor: str | None, **data: object) -> Event:
+    return Event(seq, "s1", START, kind, actor, dict(data))
+
+
+def test_arrivals_in_the_log_are_seat_connections_and_check_ins() -> None:
+    events = [
+        _event(1, "seat_connected", "e1", seat="v1:1"),
+        _event(2, "seat_joined", "e2", seat="v1:2"),
+        _event(3, "workflow", "staff", happened="expert_checked_in", details={"expert": "e3"}),
+        _event(4, "workflow", "e4", happened="commitment_accepted", details={"expert": "e4"}),
+        _event(5, "connect_refused", None, namespace="/seat"),
+        _event(6, "door_access", "door", name="e5"),
+    ]
+    assert arrived_experts(events) == {"e1", "e2", "e3"}
+
+
 def test_a_seat_that_was_never_online_is_not_disconnected() -> None:
     rules = presence()
     assert rules.update(T0 + 60, online=False, tracks=frozenset()) == []
@@ -150,6 +180,24 @@ def test_desktop_stopped_only_after_it_was_shared() -> None:
     assert stopped == [Transition(WarningKind.DESKTOP_STOPPED, True, T0 + 32)]
 
 
+def test_a_desktop_never_shared_is_a_warning_until_it_arrives() -> None:
+    rules = presence(desktop_missing_s=60)
+    without = frozenset({"camera", "microphone"})
+    assert rules.update(T0, online=True, tracks=without) == []
+    assert rules.update(T0 + 59, online=True, tracks=without) == []
+    missing = rules.update(T0 + 60, online=True, tracks=without)
+    assert missing == [Transition(WarningKind.DESKTOP_MISSING, True, T0)]
+    shared = rules.update(T0 + 90, online=True, tracks=ALL)
+    assert shared == [Transition(WarningKind.DESKTOP_MISSING, False, T0 + 90)]
+
+
+def test_a_seat_offline_is_not_missing_its_desktop() -> None:
+    rules = presence(desktop_missing_s=10)
+    assert rules.update(T0 + 30, online=False, tracks=frozenset()) == []
+    assert rules.update(T0 + 31, online=True, tracks=ALL) == []
+    assert rules.update(T0 + 60, online=True, tracks=ALL) == []
+
+
 def test_presence_stop_ends_open_warnings() -> None:
     rules = presence(disconnected_s=0)
     rules.update(T0, online=True, tracks=ALL)
@@ -165,3 +213,33 @@ def test_room_camera_sees_more_people_than_experts_seated() -> None:
     started = rules.observe(T0 + 4, faces=4, seated=3)
     assert started == [Transition(WarningKind.ROOM_CAMERA_PERSON, True, T0 + 2)]
     assert rules.stop(T0 + 5) == [Transition(WarningKind.ROOM_CAMERA_PERSON, False, T0 + 5)]
+
+
+def test_room_camera_allows_for_the_venues_staff_witness_and_host() -> None:
+    rules = RoomCameraRules(WarningThresholds(extra_face_s=0))
+    # One expert seated; the host, a member of staff and the witness are in the room too.
+    assert rules.observe(T0, faces=4, seated=1, attendants=3) == []
+    started = rules.observe(T0 + 1, faces=5, seated=1, attendants=3)
+    assert started == [Transition(WarningKind.ROOM_CAMERA_PERSON, True, T0 + 1)]
+    assert rules.observe(T0 + 2, faces=2, seated=0, attendants=3) == [
+        Transition(WarningKind.ROOM_CAMERA_PERSON, False, T0 + 2)
+    ]
+
+
+def test_the_attendants_of_a_venue_are_its_staff_witnesses_and_host() -> None:
+    def person(pid: str, role: Role, venue: str | None) -> Participant:
+        seat = 1 if role == Role.EXPERT else None
+        return Participant(pid, "s1", role, "某人", venue_id=venue, seat_no=seat)
+
+    people = [
+        person("e1", Role.EXPERT, "main"),
+        person("h1", Role.HOST, "main"),
+        person("st1", Role.STAFF, "main"),
+        person("w1", Role.WITNESS, "main"),
+        person("st2", Role.STAFF, "sub"),
+        person("sv", Role.SUPERVISOR, None),
+        person("ar", Role.ARCHIVIST, None),
+    ]
+    assert venue_attendants(people, "main") == 3
+    assert venue_attendants(people, "sub") == 1
+    assert venue_attendants(people, "elsewhere") == 0

@@ -8,7 +8,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from signaling.metrics import Metrics, ThreadCpuCollector, thread_role
+from signaling.metrics import Metrics, RoomSample, ThreadCpuCollector, is_loopback, thread_role
 
 
 def _samples(metrics: Metrics) -> dict[str, list[Any]]:
@@ -22,8 +22,8 @@ def _samples(metrics: Metrics) -> dict[str, list[Any]]:
 
 def test_a_workers_gauges_counters_and_loop_delays_carry_its_label() -> None:
     worker = Metrics()
-    worker.frame_received("s1", "v1:1", "camera", 1200)
-    worker.frame_received("s1", "v1:1", "camera", 800)
+    worker.frame_received("v1:1", "camera", 1200)
+    worker.frame_received("v1:1", "camera", 800)
     for delay in (0.002, 0.003, 0.7):  # two samples of a loop keeping up, one stall
         worker.loop_delay.observe(delay)
     signaling = Metrics(media=False)
@@ -60,6 +60,51 @@ def test_a_workers_gauges_counters_and_loop_delays_carry_its_label() -> None:
     assert abs(value(f"{delay}_sum", worker="1") - 0.705) < 1e-9
     # The signaling process's own loop is measured under the unprefixed name, unlabelled.
     assert "roomserver_event_loop_delay_seconds_count" in samples
+
+
+def test_rooms_are_shown_by_worker_without_their_sessions() -> None:
+    """Nothing a scraper reads names a session; a room's figures are its worker's."""
+    metrics = Metrics(media=False)
+    rooms = [
+        RoomSample(
+            worker=0,
+            seats_online=10,
+            grid_fps=15.0,
+            grid_frames_skipped=2,
+            analysis_interval_s=1.0,
+            analysis_samples=100,
+        ),
+        RoomSample(
+            worker=0,
+            seats_online=4,
+            grid_fps=12.5,
+            grid_frames_skipped=3,
+            analysis_interval_s=2.5,
+            analysis_samples=50,
+        ),
+        RoomSample(worker=1, seats_online=6, grid_fps=15.0, grid_frames_skipped=0),
+    ]
+    metrics.add_room_source(lambda: rooms)
+    samples = _samples(metrics)
+
+    def values(name: str) -> dict[str, float]:
+        return {s.labels.get("worker", ""): s.value for s in samples[name]}
+
+    assert values("roomserver_rooms") == {"": 3}
+    assert values("roomserver_seats_online") == {"": 20}
+    assert values("roomserver_grid_fps") == {"0": 12.5, "1": 15.0}  # each worker's slowest
+    assert values("roomserver_grid_frames_skipped") == {"0": 5, "1": 0}
+    assert values("roomserver_analysis_interval_seconds") == {"0": 2.5}
+    assert values("roomserver_analysis_samples_total") == {"0": 150}
+    labels = {k for found in samples.values() for s in found for k in s.labels}
+    assert labels <= {"worker", "code", "le"}, labels
+
+
+def test_only_this_machine_is_loopback() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("127.8.9.1") and is_loopback("::1")
+    assert is_loopback("::ffff:127.0.0.1")
+    assert not is_loopback("10.1.2.3") and not is_loopback("::ffff:10.1.2.3")
+    assert not is_loopback(None) and not is_loopback("") and not is_loopback("unix")
 
 
 def test_thread_roles_are_the_first_word_of_a_threads_name() -> None:
