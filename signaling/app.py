@@ -14,6 +14,7 @@ from aiohttp import web
 from media.ice import apply_host_candidate_policy
 from recorder.seal import ServerKey
 from roomserver.model import Participant
+from roomserver.privatefiles import check_secrets, make_private_dir
 from roomserver.store import SqlStore
 from roomserver.workflow import Happened, WorkflowState
 from signaling.api import SEATS, SERVICES, add_routes, problem_middleware
@@ -76,14 +77,16 @@ def create_app(config: AppConfig) -> web.Application:
 
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:
         apply_host_candidate_policy(config.ice.host_addresses)
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(config.data_dir)
+        # Keys first: a key others can read stops the start before anything runs.
+        await asyncio.to_thread(check_secrets, config.secrets_dir)
         key = load_or_create_key(config.secrets_dir / "token.key")
+        archive_key = await asyncio.to_thread(load_archive_key, config)
         store = SqlStore(config.store)
         await store.start()
         metrics = Metrics(media=False)  # media is counted by the workers
         tasks = TaskSet()
         events = EventLog(store)
-        archive_key = await asyncio.to_thread(load_archive_key, config)
         archives = ArchiveManager(config.archive_dir, archive_key, config.recorder, events, tasks)
         # Parts left open by a crash are repaired and sealed before anything new is recorded.
         await archives.recover()
