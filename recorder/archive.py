@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from recorder.config import RecorderConfig
+from recorder.documents import seal_documents
 from recorder.eventlog import GENESIS, EventLogWriter, fsync_dir, read_events
 from recorder.hashing import file_digests, sha256_hex, sm3_hex
 from recorder.manifest import (
@@ -206,6 +207,9 @@ class SessionArchive:
             )
             readme = archive_readme(self.session_id, self._project)
             await self._run_io(_write_readme, self.session_dir / "README.txt", readme)
+            if state == "ended":
+                # The report and the signatures are final once the session's end is sealed.
+                await self._run_io(seal_documents, self.session_dir)
         self._sealed = True
         logger.info("archive %s: part %d sealed (%s)", self.session_id, self.part, state)
         return seal

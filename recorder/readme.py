@@ -49,6 +49,8 @@ openssl、python3）独立核验：没有文件被修改、删除、插入，事
     seal.json                封存信息：Merkle 根、最后事件哈希、前一分段封存哈希、状态
     seal.sig                 对 seal.json 原始字节的 Ed25519 签名
     server-key.pub.pem       签名所用服务器公钥
+  documents/                 评标报告与手写签名，以 SHA-256 命名，由引用它的事件记录摘要；
+                             评标结束封存后只读
 
 核验步骤（对每个 part-NNNN 目录）
 1. 文件完整：
@@ -87,7 +89,9 @@ cameras as NNNNNN.mp4, fragmented MP4), evidence/ (warnings' pictures, each cite
 SHA-256 and SM3 by the event that raised it), segments.jsonl (journal), events.jsonl
 (hash-chained events), manifest.json (tracks, segments with size, SHA-256, SM3 and durations,
 gaps), SHA256SUMS, seal.json, seal.sig (Ed25519 over the exact bytes of seal.json) and
-server-key.pub.pem (the public key that signed it).
+server-key.pub.pem (the public key that signed it). documents/ holds the evaluation report and
+the handwritten signatures, named by their SHA-256 and cited by the events that use them; it is
+read-only once the session's end is sealed.
 
 Checks, in each part-NNNN folder:
 1. Files:  cd part-0001 && sha256sum -c SHA256SUMS
