@@ -36,6 +36,8 @@ def archive_readme(session_id: str, project: str | None) -> str:
 本文件夹是一次评标会话的证据档案，保存期不少于 15 年。任何人都可以用常见工具（sha256sum、
 openssl、python3）独立核验：没有文件被修改、删除、插入，事件也没有被删改或调换顺序。
 `roomserver archive verify <本文件夹>` 会一次完成下面全部检查；以下步骤不依赖本系统。
+保存期自评标结束起算，各分段同一日期：即状态为 ended 的分段 seal.json 中的 retention_until；
+中断后封存的分段（interrupted）此项为 null，随整个会话保存到该日期。
 
 目录结构
   part-0001/                 服务器每连续运行一次为一个分段（重启后为 part-0002 …）
@@ -92,6 +94,10 @@ gaps), SHA256SUMS, seal.json, seal.sig (Ed25519 over the exact bytes of seal.jso
 server-key.pub.pem (the public key that signed it). documents/ holds the evaluation report and
 the handwritten signatures, named by their SHA-256 and cited by the events that use them; it is
 read-only once the session's end is sealed.
+
+Retention counts from the session's end, one date for every part: retention_until in the
+seal.json of the part sealed as ended. A part sealed as interrupted has null there and is kept
+with the whole session until that date.
 
 Checks, in each part-NNNN folder:
 1. Files:  cd part-0001 && sha256sum -c SHA256SUMS

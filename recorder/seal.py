@@ -289,7 +289,13 @@ def seal_part(
         "previous_seal_sha256": previous_seal_hash,
         "segments": len(manifest.segments),
         "key_fingerprint": key.fingerprint(),
-        "retention_until": add_years(sealed_at.date(), retention_years).isoformat(),
+        # Kept from the session's end, one date for every part: an interrupted part cannot know
+        # it yet, and a part deleted earlier than the rest would break the others' chain.
+        "retention_until": (
+            add_years(sealed_at.date(), retention_years).isoformat()
+            if manifest.state == "ended"
+            else None
+        ),
     }
     seal_bytes = seal_json_bytes(seal)
     _write(part_dir / SEAL_JSON, seal_bytes)
