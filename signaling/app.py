@@ -22,6 +22,7 @@ from signaling.archiving import ArchiveManager
 from signaling.config import AppConfig
 from signaling.console import ConsoleNamespace
 from signaling.events import EventLog
+from signaling.headers import add_security_headers
 from signaling.metrics import LoopLagMonitor, Metrics
 from signaling.monitoring import WarningCenter
 from signaling.playback import PLAYBACK, Playback, add_playback_routes
@@ -71,6 +72,7 @@ def create_app(config: AppConfig) -> web.Application:
     )
     sio.attach(app)
     app[SIO] = sio
+    add_security_headers(app)
     add_routes(app)
     add_roster_routes(app)
     add_playback_routes(app)

@@ -20,13 +20,15 @@ export function $(selector, root = document) {
   return found;
 }
 
-/** Create an element: el("li", {class: "x", dataset: {k: "v"}}, child, "text"). */
+/** Create an element: el("li", {class: "x", dataset: {k: "v"}, style: {left: "5%"}}, child, "text"). */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
     if (value === undefined || value === null || value === false) continue;
     if (key === "class") node.className = value;
     else if (key === "dataset") Object.assign(node.dataset, value);
+    // Properties, never a style attribute: the Content-Security-Policy refuses inline styles.
+    else if (key === "style") Object.assign(node.style, value);
     else if (key === "text") node.textContent = value;
     else node.setAttribute(key, value === true ? "" : String(value));
   }
