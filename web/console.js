@@ -6,7 +6,7 @@
 // document.body.dataset.state: connecting | live | error; dataset.phase: the workflow phase.
 
 import { io } from "/vendor/socket.io-client/socket.io.esm.min.js";
-import { $, el, KIND_LABELS, VENUE_KIND_LABELS, formatTime, queryParams } from "/static/common.js";
+import { $, el, KIND_LABELS, VENUE_KIND_LABELS, formatDateTime, formatTime, queryParams } from "/static/common.js";
 import { EVENT_LABELS, ROLE_LABELS, WORKFLOW_LABELS } from "/static/labels.js";
 
 const token = queryParams().get("token") || "";
@@ -106,7 +106,7 @@ function renderHeader() {
   const { session } = app.hello;
   $("#project-name").textContent = session.project_name;
   const start = new Date(session.scheduled_start);
-  $("#project-meta").textContent = `项目编号 ${session.project_code} · 计划开始 ${start.toLocaleString("zh-CN", { hour12: false })}`;
+  $("#project-meta").textContent = `项目编号 ${session.project_code} · 计划开始 ${formatDateTime(start)}`;
   const where = me().venue ? venueName(me().venue) : "全部评标室";
   $("#who").textContent = `${ROLE_LABELS[me().role] || me().role} ${me().name} · ${where}`;
 }

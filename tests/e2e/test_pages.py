@@ -1,10 +1,13 @@
-"""Every page in real Chromium under its Content-Security-Policy.
+"""Every page in real Chromium under its Content-Security-Policy, and in Beijing time everywhere.
 
 The pages are opened as their people open them (demo links; a seat sends its camera, so the
 room records and the archive has something to play) and every Content-Security-Policy
 violation is collected: the `securitypolicyviolation` events of each frame and Chromium's
 console reports. What the pages do only later in a session (the report to sign in a blob: frame,
 the identity picture from a blob: URL) is done on the page the way the page does it.
+
+Another test runs the browser in New York's time zone: the header clocks and the times the
+pages show must still be Beijing time.
 """
 
 from __future__ import annotations
@@ -12,12 +15,15 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import time
 import urllib.request
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image
@@ -28,6 +34,7 @@ from tests.e2e.conftest import RunningServer, free_port
 pytestmark = pytest.mark.e2e
 
 TIMEOUT_MS = 30_000
+BEIJING = ZoneInfo("Asia/Shanghai")
 SIZES = {"1920": (1920, 1080), "1366": (1366, 768)}
 WATCH_VIOLATIONS = """
 window.__cspViolations = [];
@@ -236,4 +243,73 @@ def test_no_page_breaks_its_content_security_policy(
         assert "style-src" in index.violations()[0], index.violations()
     finally:
         for page in pages.values():
+            page.close()
+
+
+def assert_beijing_time(text: str, where: str, within_s: int = 2) -> None:
+    """The first HH:MM:SS in `text` is Beijing's time now, give or take `within_s` seconds."""
+    found = re.search(r"(\d\d):(\d\d):(\d\d)", text)
+    assert found is not None, f"{where}: no time in {text!r}"
+    h, m, s = (int(x) for x in found.groups())
+    now = datetime.now(BEIJING)
+    apart = abs(h * 3600 + m * 60 + s - (now.hour * 3600 + now.minute * 60 + now.second))
+    assert min(apart, 86400 - apart) <= within_s, f"{where}: {found[0]}, Beijing {now:%H:%M:%S}"
+
+
+def assert_beijing_clock(page: Any, where: str) -> None:
+    """The header clock reads Beijing's time and date (within two seconds of this machine's)."""
+    now = datetime.now(BEIJING)
+    assert_beijing_time(page.locator("#clock-time").inner_text(), where)
+    date = page.locator("#clock-date").inner_text()
+    days = {f"{d:%Y年%m月%d日}" for d in (now - timedelta(seconds=3), now)}
+    assert date.split(" ")[0] in days, f"{where}: date {date}, Beijing {now:%Y-%m-%d}"
+    local = page.evaluate("new Date().getHours()")
+    assert local != now.hour, "the browser's own zone should differ from Beijing"
+
+
+def test_clocks_and_times_are_beijing_time_in_a_browser_set_to_new_york(
+    server: RunningServer, browser: Any, artifacts: Path
+) -> None:
+    expert, host = person(server, "expert"), person(server, "host")
+    supervisor = person(server, "supervisor")
+    zone = "America/New_York"
+    shots = artifacts / "pages"
+    shots.mkdir(exist_ok=True)
+    pages: list[WatchedPage] = []
+    try:
+        seat = WatchedPage(browser, expert["url"], timezone=zone)
+        pages.append(seat)
+        console = WatchedPage(browser, host["url"], timezone=zone)
+        pages.append(console)
+        wall = WatchedPage(browser, supervisor["url"], timezone=zone)
+        pages.append(wall)
+        overview = WatchedPage(
+            browser, f"{server.base_url}/overview?token={token_of(host['url'])}", timezone=zone
+        )
+        pages.append(overview)
+        seat.wait_state("live")
+        console.wait_state("live")
+        wall.wait_state("ready")
+        overview.wait_state("ready")
+        assert_beijing_clock(seat.page, "seat")
+        assert_beijing_clock(wall.page, "wall")
+
+        me = get_json(server, "/api/me", token_of(host["url"]))
+        start = datetime.fromisoformat(me["session"]["scheduled_start"]).astimezone(BEIJING)
+        for page in (console, overview):
+            meta = page.page.locator("#project-meta").inner_text()
+            assert f"计划开始 {start:%Y年%m月%d日 %H:%M}" in meta, meta
+        # The console's record: the seat's arrival, at Beijing time.
+        joined = console.page.locator("#activity tr.k-seat_joined").first
+        joined.wait_for(timeout=TIMEOUT_MS)
+        assert_beijing_time(joined.inner_text(), "console activity", within_s=30)
+
+        seat.screenshots(shots, "seat-new-york")
+        wall.screenshots(shots, "wall-new-york")
+        console.screenshots(shots, "console-new-york")
+        overview.screenshots(shots, "overview-new-york")
+        for page in pages:
+            assert page.violations() == [], page.violations()
+    finally:
+        for page in pages:
             page.close()
