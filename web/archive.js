@@ -8,7 +8,7 @@
 
 import { $, el, queryParams } from "/static/common.js";
 import { SyncPlayer, TrackPlayer } from "/static/archive-player.js";
-import { EVENT_LABELS, ROLE_LABELS, WORKFLOW_LABELS } from "/static/labels.js";
+import { EVENT_LABELS, ROLE_LABELS, WARNING_LABELS, WORKFLOW_LABELS, reasonLabel } from "/static/labels.js";
 
 const token = queryParams().get("token") || "";
 const KIND_LABELS = { camera: "摄像头", microphone: "麦克风", desktop: "桌面" };
@@ -69,7 +69,9 @@ function describe(event, people) {
     return parts.join(" · ");
   }
   const parts = [EVENT_LABELS[event.kind] || event.kind];
+  if (event.kind.startsWith("warning_") && d.kind) parts.push(WARNING_LABELS[d.kind] || d.kind);
   if (d.label) parts.push(d.label);
+  if (typeof d.reason === "string") parts.push(reasonLabel(d.reason));
   if (d.text) parts.push(d.text);
   if (d.name) parts.push(d.name);
   if (event.actor && people[event.actor]) parts.push(people[event.actor].name);
@@ -221,7 +223,7 @@ function renderTimeline(s) {
       }));
     }
     for (const gap of s.gaps.filter((g) => g.track === t.id)) {
-      lane.append(el("span", { class: "gap", title: `无录像：${gap.reason}`, style: { left: pct(gap.from - app.t0), width: pct(gap.to - gap.from) } }));
+      lane.append(el("span", { class: "gap", title: `无录像：${reasonLabel(gap.reason)}`, style: { left: pct(gap.from - app.t0), width: pct(gap.to - gap.from) } }));
     }
     return lane;
   });

@@ -7,7 +7,8 @@ console reports. What the pages do only later in a session (the report to sign i
 the identity picture from a blob: URL) is done on the page the way the page does it.
 
 Another test runs the browser in New York's time zone: the header clocks and the times the
-pages show must still be Beijing time.
+pages show must still be Beijing time. The last one has a seat drop off and come back: the
+console's record names the warning that ended, and why, in Chinese.
 """
 
 from __future__ import annotations
@@ -310,6 +311,39 @@ def test_clocks_and_times_are_beijing_time_in_a_browser_set_to_new_york(
         overview.screenshots(shots, "overview-new-york")
         for page in pages:
             assert page.violations() == [], page.violations()
+    finally:
+        for page in pages:
+            page.close()
+
+
+def test_the_console_names_a_warning_that_ended_in_chinese(
+    server: RunningServer, browser: Any, artifacts: Path
+) -> None:
+    expert, host = person(server, "expert"), person(server, "host")
+    pages: list[WatchedPage] = []
+    try:
+        console = WatchedPage(browser, host["url"])
+        pages.append(console)
+        seat = WatchedPage(browser, expert["url"])
+        pages.append(seat)
+        console.wait_state("live")
+        seat.wait_state("live")
+        # The seat drops off long enough for the disconnection warning, then comes back.
+        seat.close()
+        pages.remove(seat)
+        console.page.wait_for_selector("#activity tr.k-warning_started", timeout=TIMEOUT_MS)
+        seat = WatchedPage(browser, expert["url"])
+        pages.append(seat)
+        seat.wait_state("live")
+        ended = console.page.locator("#activity tr.k-warning_ended").first
+        ended.wait_for(timeout=TIMEOUT_MS)
+        text = ended.inner_text()
+        assert "情况已消除" in text and "机位断线" in text, text
+        rows = console.page.locator("#activity").inner_text()
+        # No reason is left in the server's English words.
+        assert not re.search(r"cleared|transport close|client disconnect|ping timeout", rows), rows
+        console.page.locator("#activity").scroll_into_view_if_needed()
+        console.page.screenshot(path=str(artifacts / "pages" / "console-warning-ended.png"))
     finally:
         for page in pages:
             page.close()
