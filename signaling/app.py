@@ -31,6 +31,7 @@ from signaling.roster import add_roster_routes
 from signaling.seats import SeatNamespace
 from signaling.services import Services
 from signaling.sessions import end_session
+from signaling.socketguard import DefaultNamespace, OriginCheck
 from signaling.supervision import WallNamespace
 from signaling.tasks import TaskSet
 from signaling.tokens import TokenIssuer, load_or_create_key
@@ -65,11 +66,12 @@ def create_app(config: AppConfig) -> web.Application:
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         max_http_buffer_size=MAX_SOCKET_MESSAGE,
-        # Same-origin pages only; the join token is the credential.
-        cors_allowed_origins=[],
+        # Pages of our own origin only (an empty list would turn the check off).
+        cors_allowed_origins=OriginCheck(config),
         logger=False,
         engineio_logger=False,
     )
+    sio.register_namespace(DefaultNamespace())
     sio.attach(app)
     app[SIO] = sio
     add_security_headers(app)
