@@ -72,16 +72,26 @@ def read_secret(path: Path) -> bytes | None:
 
 
 def write_secret(path: Path, data: bytes) -> bool:
-    """Create a key file with mode 600, durably; False if it exists (another process made it)."""
+    """Create a key file with mode 600, durably; False if it exists (another process made it).
+
+    The key is written whole to a temporary file first and then linked to its name, which
+    fails if the name exists: another process starting at the same moment reads either no key
+    or the whole of this one, never a half-written file, and never writes a second key.
+    """
     secrets_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
-    except FileExistsError:
-        return False
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+    finally:
+        tmp.unlink()
     _fsync_dir(path.parent)
     return True
 

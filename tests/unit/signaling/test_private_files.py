@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from roomserver.errors import UnsafePermissions
-from roomserver.privatefiles import check_secrets
+from roomserver.privatefiles import check_secrets, read_secret, write_secret
 from signaling.cli import main
 from signaling.tokens import load_or_create_key
 
@@ -99,3 +99,11 @@ def test_the_command_refuses_to_start_with_a_readable_key_and_says_how_to_fix_it
     (data / "secrets").chmod(0o750)
     assert main(["token", "--admin", "--data-dir", str(data)]) == 1
     assert f"chmod 700 {data / 'secrets'}" in capsys.readouterr().err
+
+
+def test_a_second_writer_keeps_the_first_key_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    key = tmp_path / "secrets" / "token.key"
+    assert write_secret(key, b"first\n") is True
+    assert write_secret(key, b"second\n") is False
+    assert read_secret(key) == b"first\n"
+    assert sorted(p.name for p in key.parent.iterdir()) == ["token.key"]
