@@ -192,6 +192,14 @@ def test_no_page_breaks_its_content_security_policy(
         )
         pages["overview"].wait_state("ready")
         pages["index"] = WatchedPage(browser, server.base_url + "/")
+        # Another expert's seat page as a person opens it: the device check before entering.
+        other = [p for p in server.participants if p["role"] == "expert"][1]
+        check_url = other["url"].replace("&auto=1", "")
+        pages["seat-check"] = WatchedPage(browser, check_url)
+        pages["seat-check"].page.wait_for_function(
+            "() => document.querySelector('video[data-role=preview]').videoWidth > 0",
+            timeout=TIMEOUT_MS,
+        )
 
         # The report to sign, as a blob: PDF in the seat page's frame; the identity picture,
         # as a blob: image on the console.
