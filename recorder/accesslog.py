@@ -21,6 +21,7 @@ from typing import Any
 
 from recorder.eventlog import GENESIS, check_chain, fsync_dir, read_events, record_hash
 from recorder.hashing import canonical_json
+from roomserver.privatefiles import PRIVATE_FILE_MODE, make_private_dir, tighten
 
 ACCESS_LOG = "access-log.jsonl"
 TAIL_BYTES = 64 * 1024  # far more than one record
@@ -31,12 +32,15 @@ class AccessLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(path.parent)
+        tighten(path)  # a log an older version left readable by others
 
     def record(self, kind: str, actor: str, **data: Any) -> dict[str, Any]:
         """Write one access durably and return it (blocking: call from a thread)."""
         created = not self.path.exists()
-        with self.path.open("a+b") as f:
+        # Created with mode 600: who opened which archive is not for other users to read.
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE)
+        with os.fdopen(fd, "a+b") as f:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX)
             try:
                 seq, previous = _last(f)

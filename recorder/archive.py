@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import re
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from recorder.config import RecorderConfig
+from recorder.documents import seal_documents
 from recorder.eventlog import GENESIS, EventLogWriter, fsync_dir, read_events
 from recorder.hashing import file_digests, sha256_hex, sm3_hex
 from recorder.manifest import (
@@ -55,6 +57,22 @@ def list_parts(session_dir: Path) -> list[tuple[int, Path]]:
 def is_sealed(part_dir: Path) -> bool:
     """Whether a part has been sealed."""
     return (part_dir / SEAL).is_file()
+
+
+def session_retention(session_dir: Path) -> str | None:
+    """Until when the whole session archive is kept (ISO date): from the seal of its end.
+
+    Every part of the session is kept until that date; None while the session has not ended.
+    """
+    for _number, part_dir in reversed(list_parts(session_dir)):
+        try:
+            seal = json.loads((part_dir / SEAL).read_bytes())
+        except (OSError, ValueError):
+            continue
+        if isinstance(seal, dict) and seal.get("state") == "ended":
+            until = seal.get("retention_until")
+            return until if isinstance(until, str) else None
+    return None
 
 
 @dataclass(frozen=True)
@@ -206,6 +224,9 @@ class SessionArchive:
             )
             readme = archive_readme(self.session_id, self._project)
             await self._run_io(_write_readme, self.session_dir / "README.txt", readme)
+            if state == "ended":
+                # The report and the signatures are final once the session's end is sealed.
+                await self._run_io(seal_documents, self.session_dir)
         self._sealed = True
         logger.info("archive %s: part %d sealed (%s)", self.session_id, self.part, state)
         return seal

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,9 @@ def store_document(session_dir: Path, data: bytes, suffix: str) -> dict[str, Any
         raise ValueError(f"unknown document type {suffix!r}")
     sha256 = sha256_hex(data)
     folder = session_dir / DOCUMENTS_DIR
+    if documents_sealed(session_dir):
+        # Checked here, not left to the mode: the server may run as root, which writes anyway.
+        raise PermissionError(f"{folder}: the session has ended and its documents are sealed")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{sha256}.{suffix}"
     if path.exists():
@@ -51,6 +55,32 @@ def store_document(session_dir: Path, data: bytes, suffix: str) -> dict[str, Any
         "sha256": sha256,
         "sm3": sm3_hex(data),
     }
+
+
+def seal_documents(session_dir: Path) -> None:
+    """Make the session's documents read-only (files 0444, folder 0555): the session has ended.
+
+    A temporary file that an interrupted write left behind is removed first: no event cites it.
+    """
+    folder = session_dir / DOCUMENTS_DIR
+    if not folder.is_dir() or folder.is_symlink() or documents_sealed(session_dir):
+        return
+    for path in folder.iterdir():
+        if path.name.startswith(".") and path.name.endswith(".tmp"):
+            path.unlink()
+        elif path.is_file() and not path.is_symlink():
+            os.chmod(path, 0o444)
+    os.chmod(folder, 0o555)
+    fsync_dir(folder)
+
+
+def documents_sealed(session_dir: Path) -> bool:
+    """Whether the session's documents folder was made read-only by the end's seal."""
+    try:
+        mode = (session_dir / DOCUMENTS_DIR).stat().st_mode
+    except FileNotFoundError:
+        return False
+    return not mode & stat.S_IWUSR
 
 
 def citations(value: Any) -> Iterator[dict[str, Any]]:

@@ -36,6 +36,8 @@ def archive_readme(session_id: str, project: str | None) -> str:
 本文件夹是一次评标会话的证据档案，保存期不少于 15 年。任何人都可以用常见工具（sha256sum、
 openssl、python3）独立核验：没有文件被修改、删除、插入，事件也没有被删改或调换顺序。
 `roomserver archive verify <本文件夹>` 会一次完成下面全部检查；以下步骤不依赖本系统。
+保存期自评标结束起算，各分段同一日期：即状态为 ended 的分段 seal.json 中的 retention_until；
+中断后封存的分段（interrupted）此项为 null，随整个会话保存到该日期。
 
 目录结构
   part-0001/                 服务器每连续运行一次为一个分段（重启后为 part-0002 …）
@@ -49,6 +51,8 @@ openssl、python3）独立核验：没有文件被修改、删除、插入，事
     seal.json                封存信息：Merkle 根、最后事件哈希、前一分段封存哈希、状态
     seal.sig                 对 seal.json 原始字节的 Ed25519 签名
     server-key.pub.pem       签名所用服务器公钥
+  documents/                 评标报告与手写签名，以 SHA-256 命名，由引用它的事件记录摘要；
+                             评标结束封存后只读
 
 核验步骤（对每个 part-NNNN 目录）
 1. 文件完整：
@@ -87,7 +91,13 @@ cameras as NNNNNN.mp4, fragmented MP4), evidence/ (warnings' pictures, each cite
 SHA-256 and SM3 by the event that raised it), segments.jsonl (journal), events.jsonl
 (hash-chained events), manifest.json (tracks, segments with size, SHA-256, SM3 and durations,
 gaps), SHA256SUMS, seal.json, seal.sig (Ed25519 over the exact bytes of seal.json) and
-server-key.pub.pem (the public key that signed it).
+server-key.pub.pem (the public key that signed it). documents/ holds the evaluation report and
+the handwritten signatures, named by their SHA-256 and cited by the events that use them; it is
+read-only once the session's end is sealed.
+
+Retention counts from the session's end, one date for every part: retention_until in the
+seal.json of the part sealed as ended. A part sealed as interrupted has null there and is kept
+with the whole session until that date.
 
 Checks, in each part-NNNN folder:
 1. Files:  cd part-0001 && sha256sum -c SHA256SUMS

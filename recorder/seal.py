@@ -20,6 +20,7 @@ from recorder.config import RecorderConfig
 from recorder.eventlog import GENESIS, EventChainError, check_chain, fsync_dir, read_events
 from recorder.hashing import merkle_root, sha256_hex, sm3_hex
 from recorder.manifest import Manifest
+from roomserver.privatefiles import read_secret, write_secret
 
 SEAL_VERSION = 1
 MANIFEST_JSON = "manifest.json"
@@ -76,28 +77,22 @@ class ServerKey:
 
     @classmethod
     def load_or_create(cls, path: Path) -> ServerKey:
-        """Load the PEM key at `path`, creating it (mode 600) at first start."""
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            key = Ed25519PrivateKey.generate()
-            pem = key.private_bytes(
+        """Load the PEM key at `path`, creating it (mode 600) at first start.
+
+        UnsafePermissions when the key or its folder can be opened by other users.
+        """
+        pem = read_secret(path)
+        if pem is None:
+            generated = Ed25519PrivateKey.generate().private_bytes(
                 serialization.Encoding.PEM,
                 serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),
             )
-            try:
-                # O_EXCL: two processes starting at once must not each write their own key.
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass
-            else:
-                with os.fdopen(fd, "wb") as f:
-                    f.write(pem)
-                    f.flush()
-                    os.fsync(f.fileno())
-                fsync_dir(path.parent)
-                return cls(key)
-        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            # Exclusive create: two processes starting at once must not each write their own
+            # key; both read back the one that was written.
+            write_secret(path, generated)
+            pem = read_secret(path) or b""
+        loaded = serialization.load_pem_private_key(pem, password=None)
         if not isinstance(loaded, Ed25519PrivateKey):
             raise ValueError(f"{path}: not an Ed25519 private key")
         return cls(loaded)
@@ -294,7 +289,13 @@ def seal_part(
         "previous_seal_sha256": previous_seal_hash,
         "segments": len(manifest.segments),
         "key_fingerprint": key.fingerprint(),
-        "retention_until": add_years(sealed_at.date(), retention_years).isoformat(),
+        # Kept from the session's end, one date for every part: an interrupted part cannot know
+        # it yet, and a part deleted earlier than the rest would break the others' chain.
+        "retention_until": (
+            add_years(sealed_at.date(), retention_years).isoformat()
+            if manifest.state == "ended"
+            else None
+        ),
     }
     seal_bytes = seal_json_bytes(seal)
     _write(part_dir / SEAL_JSON, seal_bytes)

@@ -80,6 +80,13 @@ class InvalidVenue(RoomError):
     default_message = "评标室配置不正确"
 
 
+class UnsafePermissions(RoomError):
+    """A key or its folder can be read by other users of the machine: the server will not start."""
+
+    code = "unsafe_permissions"
+    default_message = "密钥文件的权限不安全"
+
+
 class SessionEnded(RoomError):
     """The evaluation session has already ended."""
 

@@ -32,6 +32,7 @@ from roomserver.model import (
     SessionState,
     Venue,
 )
+from roomserver.privatefiles import make_private_dir, private_file, tighten
 from roomserver.tables import (
     CentreRow,
     EventRow,
@@ -139,7 +140,12 @@ class SqlStore:
         is_sqlite = url.get_backend_name() == "sqlite"
         db_file = _sqlite_file(url)
         if db_file is not None:
-            db_file.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(db_file.parent)
+            # Created here with mode 600 before SQLite opens it: SQLite would make it 644, and
+            # it gives its -wal and -shm files the mode of the database file.
+            private_file(db_file)
+            for suffix in ("-wal", "-shm", "-journal"):
+                tighten(db_file.with_name(db_file.name + suffix))
         elif is_sqlite:
             # An in-memory database lives as long as its one connection.
             options["poolclass"] = StaticPool

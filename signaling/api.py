@@ -100,7 +100,7 @@ async def index_page(request: web.Request) -> web.Response:
     """A short landing page: participants open the personal links they were given."""
     html = (
         "<!doctype html><html lang=zh-CN><meta charset=utf-8><title>远程异地评标系统</title>"
-        "<body style='font-family:sans-serif;margin:4em'><h1>远程异地评标系统</h1>"
+        "<link rel=stylesheet href=/static/index.css><body><h1>远程异地评标系统</h1>"
         "<p>请使用工作人员发给您的个人链接进入评标室。</p></body></html>"
     )
     return web.Response(text=html, content_type="text/html", headers=PAGE_HEADERS)

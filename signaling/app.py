@@ -14,6 +14,7 @@ from aiohttp import web
 from media.ice import apply_host_candidate_policy
 from recorder.seal import ServerKey
 from roomserver.model import Participant
+from roomserver.privatefiles import check_secrets, make_private_dir
 from roomserver.store import SqlStore
 from roomserver.workflow import Happened, WorkflowState
 from signaling.api import SEATS, SERVICES, add_routes, problem_middleware
@@ -22,6 +23,7 @@ from signaling.config import AppConfig
 from signaling.console import ConsoleNamespace
 from signaling.events import EventLog
 from signaling.guard import GUARD_KEY, Guard, policy_middleware, public_prefix
+from signaling.headers import add_security_headers
 from signaling.inputs import MAX_BODY_BYTES, SocketJson
 from signaling.metrics import LoopLagMonitor, Metrics
 from signaling.monitoring import WarningCenter
@@ -31,6 +33,7 @@ from signaling.roster import add_roster_routes
 from signaling.seats import SeatNamespace
 from signaling.services import Services
 from signaling.sessions import end_session
+from signaling.socketguard import DefaultNamespace, OriginCheck
 from signaling.supervision import WallNamespace
 from signaling.tasks import TaskSet
 from signaling.tokens import TokenIssuer, load_or_create_key
@@ -68,28 +71,32 @@ def create_app(config: AppConfig) -> web.Application:
         async_mode="aiohttp",
         max_http_buffer_size=MAX_SOCKET_MESSAGE,
         json=SocketJson,
-        # Same-origin pages only; the join token is the credential.
-        cors_allowed_origins=[],
+        # Pages of our own origin only (an empty list would turn the check off).
+        cors_allowed_origins=OriginCheck(config),
         logger=False,
         engineio_logger=False,
     )
+    sio.register_namespace(DefaultNamespace())
     sio.attach(app)
     public_prefix(app, "/socket.io/")  # each namespace asks the policy for itself
     app[SIO] = sio
+    add_security_headers(app)
     add_routes(app)
     add_roster_routes(app)
     add_playback_routes(app)
 
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:
         apply_host_candidate_policy(config.ice.host_addresses)
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(config.data_dir)
+        # Keys first: a key others can read stops the start before anything runs.
+        await asyncio.to_thread(check_secrets, config.secrets_dir)
         key = load_or_create_key(config.secrets_dir / "token.key")
+        archive_key = await asyncio.to_thread(load_archive_key, config)
         store = SqlStore(config.store)
         await store.start()
         metrics = Metrics(media=False)  # media is counted by the workers
         tasks = TaskSet()
         events = EventLog(store)
-        archive_key = await asyncio.to_thread(load_archive_key, config)
         archives = ArchiveManager(config.archive_dir, archive_key, config.recorder, events, tasks)
         # Parts left open by a crash are repaired and sealed before anything new is recorded.
         await archives.recover()

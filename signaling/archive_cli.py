@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from recorder.accesslog import ACCESS_LOG, AccessLog, check_access_log
-from recorder.archive import is_sealed, list_parts
+from recorder.archive import is_sealed, list_parts, session_retention
 from recorder.eventlog import read_events
 from recorder.export import export_archive, unpack
 from recorder.manifest import Manifest
@@ -226,6 +226,7 @@ def archive_summary(session_dir: Path) -> dict[str, Any]:
         "bytes": size,
         "duration_s": round(duration, 1),
         "started_at": min((s for s, _ in spans), default=None),
+        "retention_until": session_retention(session_dir),
     }
 
 
@@ -251,10 +252,11 @@ async def cmd_archive_list(config: AppConfig, args: argparse.Namespace) -> int:
         print("（没有归档）")
     for row in rows:
         seal = "已封存" if row["sealed"] else "未封存"
+        kept = f"保存至 {row['retention_until']}" if row["retention_until"] else "保存期自结束起算"
         print(
             f"{row['session_id']}  {row.get('project_code', '-'):<14} {row['state']:<12} {seal}  "
             f"{row['parts']} 段  {row['duration_s']:>8.1f} 秒  {row['bytes'] / 1e6:>9.1f} MB  "
-            f"{row.get('project_name', '')}"
+            f"{kept}  {row.get('project_name', '')}"
         )
     return EXIT_OK
 

@@ -17,6 +17,7 @@ from aiohttp import web
 from roomserver.demo import DemoData, create_demo, create_load_session, find_demo
 from roomserver.errors import RoomError
 from roomserver.model import Role, Venue
+from roomserver.privatefiles import check_secrets, make_private_dir
 from roomserver.store import SqlStore
 from signaling import archive_cli
 from signaling.api import participant_url
@@ -103,12 +104,13 @@ def print_links(links: list[dict[str, Any]], project: str) -> None:
 
 
 async def _open_store(config: AppConfig) -> tuple[SqlStore, TokenIssuer]:
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    store = SqlStore(config.store)
-    await store.start()
+    make_private_dir(config.data_dir)
+    check_secrets(config.secrets_dir)
     tokens = TokenIssuer(
         load_or_create_key(config.secrets_dir / "token.key"), default_ttl_s=config.token_ttl_s
     )
+    store = SqlStore(config.store)
+    await store.start()
     return store, tokens
 
 
@@ -316,9 +318,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "archive export": archive_cli.cmd_archive_export,
         "archive access-log": archive_cli.cmd_archive_access_log,
     }
-    if command in synchronous:
-        return synchronous[command](config, args)
     try:
+        if command in synchronous:
+            return synchronous[command](config, args)
         return asyncio.run(COMMANDS[command](config, args))
     except RoomError as exc:
         print(f"错误：{exc.message}", file=sys.stderr)

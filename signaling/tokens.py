@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import time
@@ -13,6 +12,7 @@ import jwt
 from roomserver.errors import InvalidToken, TokenExpired
 from roomserver.model import Participant, Role
 from roomserver.policy import Grants
+from roomserver.privatefiles import read_secret, write_secret
 
 ISSUER = "roomserver"
 ALGORITHM = "HS256"
@@ -23,17 +23,18 @@ __all__ = ["Grants", "TokenIssuer", "load_or_create_key"]
 
 
 def load_or_create_key(path: Path) -> bytes:
-    """The signing key kept in the data directory, created (mode 600) at first start."""
-    if path.exists():
-        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
-        if len(key) < 32:
-            raise ValueError(f"token key in {path} is too short")
-        return key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(key.hex() + "\n")
+    """The signing key kept in the secrets folder, created (mode 600) at first start.
+
+    UnsafePermissions when the key or its folder can be opened by other users.
+    """
+    data = read_secret(path)
+    if data is None:
+        write_secret(path, (secrets.token_bytes(32).hex() + "\n").encode("ascii"))
+        # Read back: when two processes start at once, both use the one that was written.
+        data = read_secret(path) or b""
+    key = bytes.fromhex(data.decode("ascii").strip())
+    if len(key) < 32:
+        raise ValueError(f"token key in {path} is too short")
     return key
 
 

@@ -8,7 +8,7 @@
 
 import { $, el, queryParams } from "/static/common.js";
 import { SyncPlayer, TrackPlayer } from "/static/archive-player.js";
-import { EVENT_LABELS, ROLE_LABELS, WORKFLOW_LABELS } from "/static/labels.js";
+import { EVENT_LABELS, ROLE_LABELS, WARNING_LABELS, WORKFLOW_LABELS, reasonLabel } from "/static/labels.js";
 
 const token = queryParams().get("token") || "";
 const KIND_LABELS = { camera: "摄像头", microphone: "麦克风", desktop: "桌面" };
@@ -69,7 +69,9 @@ function describe(event, people) {
     return parts.join(" · ");
   }
   const parts = [EVENT_LABELS[event.kind] || event.kind];
+  if (event.kind.startsWith("warning_") && d.kind) parts.push(WARNING_LABELS[d.kind] || d.kind);
   if (d.label) parts.push(d.label);
+  if (typeof d.reason === "string") parts.push(reasonLabel(d.reason));
   if (d.text) parts.push(d.text);
   if (d.name) parts.push(d.name);
   if (event.actor && people[event.actor]) parts.push(people[event.actor].name);
@@ -216,12 +218,12 @@ function renderTimeline(s) {
       lane.append(el("span", {
         class: `seg${seg.repaired ? " repaired" : ""}`,
         title: seg.repaired ? "崩溃后修复的分段" : "",
-        style: `left:${pct(from)};width:${pct(seg.wall_end - seg.wall_start)}`,
+        style: { left: pct(from), width: pct(seg.wall_end - seg.wall_start) },
         dataset: { path: seg.path },
       }));
     }
     for (const gap of s.gaps.filter((g) => g.track === t.id)) {
-      lane.append(el("span", { class: "gap", title: `无录像：${gap.reason}`, style: `left:${pct(gap.from - app.t0)};width:${pct(gap.to - gap.from)}` }));
+      lane.append(el("span", { class: "gap", title: `无录像：${reasonLabel(gap.reason)}`, style: { left: pct(gap.from - app.t0), width: pct(gap.to - gap.from) } }));
     }
     return lane;
   });
@@ -230,14 +232,14 @@ function renderTimeline(s) {
   $("#marks").replaceChildren(...app.marks.map((m) => {
     const mark = el("button", {
       class: "mark", type: "button", title: `${clockOf(eventTime(m.e))} ${describe(m.e, s.people)}`,
-      style: `left:${pct(m.t)};background:${m.group.color}`, dataset: { seq: m.e.seq, group: m.group.id, t: m.t.toFixed(3) },
+      style: { left: pct(m.t), background: m.group.color }, dataset: { seq: m.e.seq, group: m.group.id, t: m.t.toFixed(3) },
     });
     return mark;
   }));
   for (const d of s.damaged) showBanner(`档案有损坏之处：${d.what}；其余内容照常回放。`);
   $("#filters").replaceChildren(...GROUPS.map((g) => {
     const box = el("input", { type: "checkbox", checked: !app.hidden.has(g.id), dataset: { group: g.id } });
-    return el("label", { class: "filter" }, box, el("span", { class: "swatch", style: `background:${g.color}` }), g.label);
+    return el("label", { class: "filter" }, box, el("span", { class: "swatch", style: { background: g.color } }), g.label);
   }));
   applyFilters();
 }
@@ -254,7 +256,7 @@ function renderEvents(s) {
     const d = m.e.data || {};
     const evidence = d.evidence && d.evidence.path ? `part-${String(d.evidence.part || m.e.part).padStart(4, "0")}/${d.evidence.path}` : null;
     return el("li", { dataset: { group: m.group.id, t: m.t.toFixed(3), seq: m.e.seq } },
-      el("span", { class: "swatch", style: `background:${m.group.color}` }),
+      el("span", { class: "swatch", style: { background: m.group.color } }),
       el("time", {}, clockOf(eventTime(m.e))),
       el("span", { class: "what" }, describe(m.e, s.people)),
       evidence && s.scope.whole ? el("img", { class: "thumb", src: fileUrl(s.session_id)(evidence), alt: "预警截图", loading: "lazy" }) : null);

@@ -6,8 +6,8 @@
 // document.body.dataset.state: connecting | live | error; dataset.phase: the workflow phase.
 
 import { io } from "/vendor/socket.io-client/socket.io.esm.min.js";
-import { $, el, KIND_LABELS, VENUE_KIND_LABELS, formatTime, queryParams } from "/static/common.js";
-import { EVENT_LABELS, ROLE_LABELS, WORKFLOW_LABELS } from "/static/labels.js";
+import { $, el, KIND_LABELS, VENUE_KIND_LABELS, formatDateTime, formatTime, queryParams } from "/static/common.js";
+import { EVENT_LABELS, ROLE_LABELS, WARNING_LABELS, WORKFLOW_LABELS, reasonLabel } from "/static/labels.js";
 
 const token = queryParams().get("token") || "";
 const PHASES = [
@@ -87,10 +87,17 @@ function describe(event) {
   if (event.kind === "door_access") {
     return [...parts, d.venue_name, d.name, d.direction === "in" ? "进入" : "离开", clock(d.at)].join(" · ");
   }
+  if (event.kind === "warning_started" || event.kind === "warning_ended") {
+    parts.push(WARNING_LABELS[d.kind] || d.kind);
+    if (d.seat) parts.push(seatLabel(d.seat));
+    if (typeof d.seconds === "number") parts.push(`持续 ${Math.round(d.seconds)} 秒`);
+    if (typeof d.reason === "string") parts.push(reasonLabel(d.reason));
+    return parts.join(" · ");
+  }
   if (d.seat) parts.push(seatLabel(d.seat));
   if (d.kind && event.kind.startsWith("track")) parts.push(KIND_LABELS[d.kind] || d.kind);
   if (d.label) parts.push(d.label);
-  if (d.reason && typeof d.reason === "string") parts.push(d.reason);
+  if (d.reason && typeof d.reason === "string") parts.push(reasonLabel(d.reason));
   if (d.text) parts.push(d.text);
   return parts.join(" · ");
 }
@@ -106,7 +113,7 @@ function renderHeader() {
   const { session } = app.hello;
   $("#project-name").textContent = session.project_name;
   const start = new Date(session.scheduled_start);
-  $("#project-meta").textContent = `项目编号 ${session.project_code} · 计划开始 ${start.toLocaleString("zh-CN", { hour12: false })}`;
+  $("#project-meta").textContent = `项目编号 ${session.project_code} · 计划开始 ${formatDateTime(start)}`;
   const where = me().venue ? venueName(me().venue) : "全部评标室";
   $("#who").textContent = `${ROLE_LABELS[me().role] || me().role} ${me().name} · ${where}`;
 }

@@ -30,3 +30,31 @@ export const EVENT_LABELS = Object.freeze({
   wall_opened: "打开监督墙", wall_closed: "关闭监督墙", connect_refused: "连接被拒绝", token_issued: "发放登录链接",
   door_access: "门禁记录", experts_imported: "导入专家名单",
 });
+
+/** What a warning is about (the ``kind`` of ``warning_started`` and ``warning_ended``). */
+export const WARNING_LABELS = Object.freeze({
+  seat_empty: "擅离职守：机位无人", extra_face: "机位出现多人", camera_dark: "摄像头画面过暗或被遮挡",
+  camera_frozen: "摄像头画面静止不动", camera_lost: "摄像头信号中断", microphone_lost: "麦克风信号中断",
+  desktop_stopped: "桌面共享已停止", desktop_missing: "桌面未共享：机位连接后一直没有共享桌面",
+  seat_disconnected: "机位断线", late: "迟到：开始后仍未到场",
+  room_camera_down: "监控摄像头离线", room_camera_person: "监控画面中出现专家和工作人员以外的人员",
+});
+
+/** Why something ended or stopped (the ``reason`` the server writes into an event). */
+export const REASON_LABELS = Object.freeze({
+  // a warning ended
+  cleared: "情况已消除", media_restart: "媒体服务重启", room_closed: "评标室关闭", session_ended: "评标结束",
+  // a supervisor's view ended
+  wall_closed: "监督墙已关闭", closed: "已关闭", replaced: "切换到其他画面",
+  // a recording stopped or lost frames
+  server_stopped: "服务器停止运行", media_worker_lost: "媒体进程中断", queue_full: "写入繁忙，部分画面未保存",
+  write_error: "写入失败", no_keyframe: "等待关键帧",
+  // a connection ended (Socket.IO's words)
+  "client disconnect": "客户端主动断开", "server disconnect": "服务器断开连接", "transport close": "网络连接关闭",
+  "transport error": "网络连接出错", "ping timeout": "网络超时",
+});
+
+/** A reason in Chinese: a code the server wrote is translated, words a person typed are kept. */
+export function reasonLabel(reason) {
+  return Object.hasOwn(REASON_LABELS, reason) ? REASON_LABELS[reason] : reason;
+}

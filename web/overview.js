@@ -1,5 +1,5 @@
 // Session overview: who is seated where and online, refreshed every few seconds.
-import { $, el, KIND_LABELS, VENUE_KIND_LABELS, formatTime, queryParams } from "/static/common.js";
+import { $, el, KIND_LABELS, VENUE_KIND_LABELS, formatDateTime, formatTime, queryParams } from "/static/common.js";
 import { ROLE_LABELS } from "/static/labels.js";
 
 const REFRESH_MS = 3000;
@@ -74,7 +74,7 @@ async function main() {
   const start = new Date(me.session.scheduled_start);
   $("#project-name").textContent = me.session.project_name;
   $("#project-meta").textContent =
-    `项目编号 ${me.session.project_code} · 计划开始 ${start.toLocaleString("zh-CN", { hour12: false })}`;
+    `项目编号 ${me.session.project_code} · 计划开始 ${formatDateTime(start)}`;
   document.title = `${me.session.project_name} · 评标场次概况`;
   await refresh(me.session.id);
   setInterval(() => refresh(me.session.id), REFRESH_MS);

@@ -1,6 +1,9 @@
 // DOM of the seat page: state, banner, header, devices, roster and the two remote media elements.
 
-import { $, el, formatDate, formatTime, KIND_LABELS, VENUE_KIND_LABELS } from "/static/common.js";
+import { $, el, formatTime, KIND_LABELS, VENUE_KIND_LABELS } from "/static/common.js";
+
+// The header clock is the one every page shares.
+export { startClock } from "/static/common.js";
 
 const STATUS = {
   connecting: ["连接中", "busy"],
@@ -35,17 +38,6 @@ export function clearBanner(onlyKind = null) {
   const banner = $("#banner");
   if (onlyKind && banner.dataset.kind !== onlyKind) return;
   banner.hidden = true;
-}
-
-/** Tick the header clock every second. */
-export function startClock() {
-  const tick = () => {
-    const now = new Date();
-    $("#clock-time").textContent = formatTime(now);
-    $("#clock-date").textContent = formatDate(now);
-  };
-  tick();
-  setInterval(tick, 1000);
 }
 
 /** "沈阳主场 1号席 · 主场": the seat's label, with the venue and its kind where it lacks them. */

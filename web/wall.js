@@ -8,7 +8,7 @@
 //   section#focus[data-session][data-seat], video#focus-camera / #focus-desktop [data-frames].
 
 import { io } from "/vendor/socket.io-client/socket.io.esm.min.js";
-import { $, el, formatDate, formatTime, KIND_LABELS, VENUE_KIND_LABELS, queryParams } from "/static/common.js";
+import { $, el, formatShortDateTime, formatTime, KIND_LABELS, VENUE_KIND_LABELS, queryParams, startClock } from "/static/common.js";
 import { ACK_TIMEOUT_MS, AudioDesk, FrameWatch, Viewer } from "/static/wall-rtc.js";
 import { RoomCameras, TileCamera, cameraSummary } from "/static/wall-cameras.js";
 
@@ -79,16 +79,6 @@ function clearBanner(onlyKind = null) {
   $("#banner").hidden = true;
 }
 
-function startClock() {
-  const tick = () => {
-    const now = new Date();
-    $("#clock-time").textContent = formatTime(now);
-    $("#clock-date").textContent = formatDate(now);
-  };
-  tick();
-  setInterval(tick, 1000);
-}
-
 /** A Date from an ISO string or epoch seconds/milliseconds; now when missing or unreadable. */
 function toDate(value) {
   const d = typeof value === "number" ? new Date(value < 1e12 ? value * 1000 : value) : new Date(value);
@@ -96,9 +86,7 @@ function toDate(value) {
 }
 
 function shortDateTime(value) {
-  const d = toDate(value);
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${pad(d.getMonth() + 1)}月${pad(d.getDate())}日 ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return formatShortDateTime(toDate(value));
 }
 
 // ---- socket ----------------------------------------------------------------------------------

@@ -446,7 +446,7 @@ class SeatPage:
         remaining = max(0.5, deadline_s - (time.monotonic() - self.started))
         try:
             self.page.wait_for_function(
-                "document.body.dataset.state === 'live'", timeout=remaining * 1000
+                "() => document.body.dataset.state === 'live'", timeout=remaining * 1000
             )
         except Exception as exc:
             banner = self.page.locator("#banner-text").inner_text()

@@ -181,7 +181,8 @@ def test_archivist_plays_two_tracks_in_sync_jumps_by_marks_and_exports(
         page.screenshot(path=str(artifacts / "archive-list.png"))
         page.click(f"tr[data-session='{session_id}'] [data-open]")
         page.wait_for_function(
-            "document.body.dataset.view === 'session' && document.body.dataset.state === 'ready'",
+            "() => document.body.dataset.view === 'session' "
+            "&& document.body.dataset.state === 'ready'",
             timeout=TIMEOUT_MS,
         )
         # Seat A's camera on the main screen, seat B's beside it.
@@ -219,12 +220,12 @@ def test_archivist_plays_two_tracks_in_sync_jumps_by_marks_and_exports(
         expected = float(mark.get_attribute("data-t") or "nan")
         mark.click()
         page.wait_for_function(
-            f"Math.abs(Number(document.body.dataset.time) - {expected}) < 0.25",
+            f"() => Math.abs(Number(document.body.dataset.time) - {expected}) < 0.25",
             timeout=TIMEOUT_MS,
         )
         page.click("#play")
         page.wait_for_function(
-            f"Number(document.body.dataset.time) > {expected} + 0.5", timeout=TIMEOUT_MS
+            f"() => Number(document.body.dataset.time) > {expected} + 0.5", timeout=TIMEOUT_MS
         )
         page.click("#play")
 
@@ -257,12 +258,12 @@ def test_archivist_plays_two_tracks_in_sync_jumps_by_marks_and_exports(
     page = context.new_page()
     try:
         page.goto(f"{server.base_url}/archive?token={token_of(pair[0]['url'])}")
-        page.wait_for_function("document.body.dataset.state === 'error'", timeout=TIMEOUT_MS)
+        page.wait_for_function("() => document.body.dataset.state === 'error'", timeout=TIMEOUT_MS)
         assert "无权" in page.inner_text("#banner")
         page.goto(bidder)
         page.wait_for_selector(f"tr[data-session='{session_id}']", timeout=TIMEOUT_MS)
         page.click(f"tr[data-session='{session_id}'] [data-open]")
-        page.wait_for_function("document.body.dataset.state === 'ready'", timeout=TIMEOUT_MS)
+        page.wait_for_function("() => document.body.dataset.state === 'ready'", timeout=TIMEOUT_MS)
         options = page.eval_on_selector_all("#main-select option", "os => os.map(o => o.value)")
         assert options == ["room-grid"], options
         assert page.locator("#export-btn").is_hidden()

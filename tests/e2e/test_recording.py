@@ -130,7 +130,9 @@ def record_two_seats(
         assert ended.returncode == 0, f"session end failed:\n{ended.stderr[-3000:]}"
         assert ended.stdout.strip() == "ended", ended.stdout
         for seat in seats:
-            seat.page.wait_for_function("document.body.dataset.state === 'ended'", timeout=10000)
+            seat.page.wait_for_function(
+                "() => document.body.dataset.state === 'ended'", timeout=10000
+            )
             assert not seat.page.evaluate("document.body.dataset.error"), "ended with an error"
             banner = seat.page.locator("#banner-text").inner_text()
             assert "评审结束" in banner, f"the seat does not say the session ended: {banner!r}"

@@ -81,7 +81,7 @@ def test_three_seats_in_two_venues_go_live(server: Any, open_seat: Any, artifact
 
     for seat in seats:
         start = seat.page.evaluate(GRID_TIME)
-        seat.page.wait_for_function(f"{GRID_TIME} > {start} + 0.5", timeout=10000)
+        seat.page.wait_for_function(f"() => {GRID_TIME} > {start} + 0.5", timeout=10000)
         assert seat.page.evaluate("document.querySelector('video[data-role=grid]').videoWidth") > 0
 
     keys = [seat.self_key() for seat in seats]
@@ -100,13 +100,14 @@ def test_three_seats_in_two_venues_go_live(server: Any, open_seat: Any, artifact
     assert not missing, f"no inbound frames for {sorted(missing)}; server log:\n{server.log_tail()}"
     # The preview, the camera and the desktop (the fake screen is 1280 or more wide).
     for seat in seats:
-        seat.page.wait_for_function(f"({SENT_SIZES})().then((s) => s.length === 3)")
+        seat.page.wait_for_function(f"() => ({SENT_SIZES})().then((s) => s.length === 3)")
         preview, camera, _ = seat.page.evaluate(SENT_SIZES)
         assert (preview, camera) == ([320, 240], [640, 480])
 
     # Every seat sees the other two online in the roster.
     seats[0].page.wait_for_function(
-        "document.querySelectorAll('#roster-list .dot[data-online]').length >= 3", timeout=10000
+        "() => document.querySelectorAll('#roster-list .dot[data-online]').length >= 3",
+        timeout=10000,
     )
     seats[0].page.screenshot(path=str(artifacts / "seat.png"))
     for seat in seats:
@@ -121,10 +122,10 @@ def test_device_check_then_enter(server: Any, open_seat: Any, artifacts: Path) -
     page = seat.page
     page.wait_for_selector("#check:not([hidden])")
     page.wait_for_function(
-        "document.querySelector('video[data-role=preview]').videoWidth > 0", timeout=10000
+        "() => document.querySelector('video[data-role=preview]').videoWidth > 0", timeout=10000
     )
     enter = page.get_by_role("button", name="进入评标室")
-    page.wait_for_function("!document.querySelector('#enter-btn').disabled", timeout=10000)
+    page.wait_for_function("() => !document.querySelector('#enter-btn').disabled", timeout=10000)
     page.screenshot(path=str(artifacts / "seat-device-check.png"))
     assert seat.state() == "connecting"
     enter.click()
@@ -138,7 +139,7 @@ def test_bad_token_shows_chinese_error(server: Any, open_seat: Any, artifacts: P
     """A forged token ends the page with a visible Chinese reason and no retries."""
     seat = open_seat(f"{server.base_url}/seat?token=not.a.valid-token&auto=1")
     page = seat.page
-    page.wait_for_function("document.body.dataset.state === 'ended'", timeout=10000)
+    page.wait_for_function("() => document.body.dataset.state === 'ended'", timeout=10000)
     assert page.evaluate("document.body.dataset.error") == "invalid_token"
     banner = page.locator("#banner")
     assert banner.is_visible()
@@ -154,7 +155,7 @@ def test_second_window_replaces_the_seat(server: Any, open_seat: Any) -> None:
     first.wait_live()
     second = open_seat(url)
     second.wait_live()
-    first.page.wait_for_function("document.body.dataset.state === 'ended'", timeout=10000)
+    first.page.wait_for_function("() => document.body.dataset.state === 'ended'", timeout=10000)
     assert first.page.evaluate("document.body.dataset.error") == "seat_replaced"
     assert CJK.search(first.page.locator("#banner-text").inner_text())
     assert second.state() == "live"
@@ -167,7 +168,9 @@ def test_seat_comes_back_after_server_restart(server: Any, open_seat: Any, artif
     seat.wait_live()
     key = seat.self_key()
     server.stop()
-    seat.page.wait_for_function("document.body.dataset.state === 'reconnecting'", timeout=10000)
+    seat.page.wait_for_function(
+        "() => document.body.dataset.state === 'reconnecting'", timeout=10000
+    )
     assert CJK.search(seat.page.locator("#banner-text").inner_text())
     seat.page.screenshot(path=str(artifacts / "seat-reconnecting.png"))
     server.start()
@@ -175,4 +178,4 @@ def test_seat_comes_back_after_server_restart(server: Any, open_seat: Any, artif
     seat.wait_live(deadline_s=30)
     assert seat.self_key() == key
     start = seat.page.evaluate(GRID_TIME)
-    seat.page.wait_for_function(f"{GRID_TIME} > {start} + 0.5", timeout=10000)
+    seat.page.wait_for_function(f"() => {GRID_TIME} > {start} + 0.5", timeout=10000)

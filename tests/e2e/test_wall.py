@@ -76,18 +76,18 @@ def test_supervisor_watches_two_rooms_focuses_a_seat_and_writes_to_the_record(
     wall.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
         wall.goto(wall_url)
-        wall.wait_for_function("document.body.dataset.state === 'ready'", timeout=TIMEOUT_MS)
+        wall.wait_for_function("() => document.body.dataset.state === 'ready'", timeout=TIMEOUT_MS)
         # Both rooms' tiles play, and keep playing.
         for session_id in sessions:
             wall.wait_for_selector(f"{tile(session_id)}[data-live='1']", timeout=TIMEOUT_MS)
             wall.wait_for_function(
-                f"Number(document.querySelector(\"{tile(session_id)}\").dataset.frames) > 15",
+                f"() => Number(document.querySelector(\"{tile(session_id)}\").dataset.frames) > 15",
                 timeout=TIMEOUT_MS,
             )
         for session_id in sessions:
             before = frames_of(wall, tile(session_id))
             wall.wait_for_function(
-                f"Number(document.querySelector(\"{tile(session_id)}\").dataset.frames) > "
+                f"() => Number(document.querySelector(\"{tile(session_id)}\").dataset.frames) > "
                 f"{before + 15}",
                 timeout=TIMEOUT_MS,
             )
@@ -100,7 +100,7 @@ def test_supervisor_watches_two_rooms_focuses_a_seat_and_writes_to_the_record(
         wall.wait_for_selector(f"section#focus[data-seat='{seat_key}']", timeout=TIMEOUT_MS)
         for video in ("#focus-camera", "#focus-desktop"):
             wall.wait_for_function(
-                f"Number(document.querySelector('{video}').dataset.frames) > 5",
+                f"() => Number(document.querySelector('{video}').dataset.frames) > 5",
                 timeout=TIMEOUT_MS,
             )
         camera_width = wall.evaluate("document.querySelector('#focus-camera').videoWidth")
@@ -142,7 +142,7 @@ def test_an_expert_cannot_open_the_wall(server: RunningServer, browser: Any) -> 
     try:
         page = context.new_page()
         page.goto(f"{server.base_url}/wall?token={token}")
-        page.wait_for_function("document.body.dataset.state === 'error'", timeout=TIMEOUT_MS)
+        page.wait_for_function("() => document.body.dataset.state === 'error'", timeout=TIMEOUT_MS)
         assert page.evaluate("document.body.dataset.error") == "role_not_allowed"
         assert "监督" in page.locator("#banner").inner_text()
     finally:

@@ -124,7 +124,7 @@ def open_page(browser: Any, url: str) -> tuple[Any, Any, list[str]]:
 
 
 def wait_phase(page: Any, phase: str) -> None:
-    page.wait_for_function(f"document.body.dataset.phase === '{phase}'", timeout=TIMEOUT_MS)
+    page.wait_for_function(f"() => document.body.dataset.phase === '{phase}'", timeout=TIMEOUT_MS)
 
 
 def test_an_expert_signs_the_report_in_the_seat_page_and_the_host_ends_the_session(
@@ -146,7 +146,9 @@ def test_an_expert_signs_the_report_in_the_seat_page_and_the_host_ends_the_sessi
     host_ctx, console, host_errors = open_page(browser, host["url"])
     staff_ctx, staff_console, staff_errors = open_page(browser, main_staff["url"])
     try:
-        console.wait_for_function("document.body.dataset.state === 'live'", timeout=TIMEOUT_MS)
+        console.wait_for_function(
+            "() => document.body.dataset.state === 'live'", timeout=TIMEOUT_MS
+        )
         wait_phase(console, "scheduled")
         console.screenshot(path=str(shots / "01-console-scheduled.png"))
 
@@ -155,7 +157,7 @@ def test_an_expert_signs_the_report_in_the_seat_page_and_the_host_ends_the_sessi
         wait_phase(staff_console, "check_in")
         staff_console.click(f"tr[data-expert='{me['participant_id']}'] [data-identify]")
         staff_console.wait_for_function(
-            "document.querySelector('#identity-picture').naturalWidth > 0", timeout=TIMEOUT_MS
+            "() => document.querySelector('#identity-picture').naturalWidth > 0", timeout=TIMEOUT_MS
         )
         staff_console.screenshot(path=str(shots / "02-console-identity-check.png"))
         staff_console.click("#identity-confirm")
@@ -177,7 +179,7 @@ def test_an_expert_signs_the_report_in_the_seat_page_and_the_host_ends_the_sessi
             api.do("commit", no_conflict=True)
             api.do("register_key", public_key=api.public_key())
         console.wait_for_function(
-            "!document.querySelector('#start-election').disabled", timeout=TIMEOUT_MS
+            "() => !document.querySelector('#start-election').disabled", timeout=TIMEOUT_MS
         )
         console.screenshot(path=str(shots / "05-console-all-checked-in.png"))
 
@@ -217,14 +219,16 @@ def test_an_expert_signs_the_report_in_the_seat_page_and_the_host_ends_the_sessi
         for api in apis:
             api.sign(report)
         console.wait_for_function(
-            "!document.querySelector('#end-btn').disabled", timeout=TIMEOUT_MS
+            "() => !document.querySelector('#end-btn').disabled", timeout=TIMEOUT_MS
         )
         console.screenshot(path=str(shots / "09-console-all-signed.png"))
 
         # The end instruction from the main venue's host reaches the seat.
         console.on("dialog", lambda dialog: dialog.accept())
         console.click("#end-btn")
-        seat.page.wait_for_function("document.body.dataset.state === 'ended'", timeout=TIMEOUT_MS)
+        seat.page.wait_for_function(
+            "() => document.body.dataset.state === 'ended'", timeout=TIMEOUT_MS
+        )
         wait_phase(console, "ended")
         seat.page.screenshot(path=str(shots / "10-seat-ended.png"))
         console.screenshot(path=str(shots / "11-console-ended.png"))

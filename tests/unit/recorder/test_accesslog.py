@@ -31,3 +31,14 @@ def test_records_chain_across_writers_and_a_changed_line_breaks_the_chain(tmp_pa
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     _, problems = check_access_log(path)
     assert problems, "a changed line must break the chain"
+
+
+def test_the_log_is_created_private_and_an_old_readable_one_is_tightened(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "access-log.jsonl"
+    AccessLog(path).record("archive_opened", "archivist-1", session="s1")
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    assert path.stat().st_mode & 0o777 == 0o600
+    path.chmod(0o644)
+    AccessLog(path).record("archive_opened", "archivist-1", session="s1")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert check_access_log(path) == (2, [])

@@ -19,6 +19,7 @@ from recorder.manifest import Manifest, SegmentEntry, TrackEntry
 from recorder.readme import CHAIN_SCRIPT, archive_readme
 from recorder.seal import SealError, ServerKey, add_years, seal_hash, seal_part
 from recorder.verify import verify_archive
+from roomserver.errors import UnsafePermissions
 
 
 def test_the_key_is_created_once_with_mode_600_and_loaded_after(tmp_path: Path) -> None:
@@ -46,8 +47,24 @@ def test_a_key_that_is_not_ed25519_is_refused(tmp_path: Path) -> None:
             serialization.NoEncryption(),
         )
     )
+    path.chmod(0o600)
     with pytest.raises(ValueError, match="Ed25519"):
         ServerKey.load_or_create(path)
+
+
+def test_a_key_or_a_key_folder_others_can_open_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "secrets" / "archive-ed25519.pem"
+    key = ServerKey.load_or_create(path)
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    path.chmod(0o644)
+    with pytest.raises(UnsafePermissions, match=f"chmod 600 {path}"):
+        ServerKey.load_or_create(path)
+    path.chmod(0o600)
+    path.parent.chmod(0o755)
+    with pytest.raises(UnsafePermissions, match=f"chmod 700 {path.parent}"):
+        ServerKey.load_or_create(path)
+    path.parent.chmod(0o700)
+    assert ServerKey.load_or_create(path).public_pem() == key.public_pem()
 
 
 def make_part(session_dir: Path, state: str = "ended") -> tuple[Path, Manifest]:

@@ -1,0 +1,109 @@
+"""The end of a session: its documents turn read-only; one retention date covers every part."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from recorder.archive import ArchivedEvent, SessionArchive, session_retention
+from recorder.config import RecorderConfig
+from recorder.documents import DOCUMENTS_DIR, store_document
+from recorder.manifest import Manifest
+from recorder.seal import ServerKey, add_years, seal_hash, seal_part
+from recorder.verify import verify_archive
+from tests.unit.recorder.test_seal import make_part
+
+PDF = b"%PDF-1.4 report"
+PNG = b"\x89PNG signature"
+
+
+@pytest.fixture
+def key(tmp_path: Path) -> ServerKey:
+    return ServerKey.load_or_create(tmp_path / "keys" / "server.pem")
+
+
+async def record_part(root: Path, key: ServerKey, seq: int, state: str) -> SessionArchive:
+    """One part of session s1 with one event, sealed as `state`."""
+    archive = SessionArchive(root, "s1", key=key, config=RecorderConfig())
+    await archive.open()
+    event = ArchivedEvent(seq, "2026-12-07T09:00:00+08:00", "note", None, {"text": "开标"})
+    await archive.record_events([event])
+    await archive.seal(state)
+    await archive.close()
+    return archive
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+async def test_documents_stay_writable_through_a_restart_and_are_read_only_after_the_end(
+    tmp_path: Path, key: ServerKey
+) -> None:
+    root = tmp_path / "archive"
+    session = root / "s1"
+    await record_part(root, key, 1, "interrupted")
+    report = store_document(session, PDF, "pdf")
+    folder = session / DOCUMENTS_DIR
+    assert mode(folder) & 0o200 and mode(session / report["path"]) & 0o200
+
+    await record_part(root, key, 2, "ended")
+    assert mode(folder) == 0o555
+    assert mode(session / report["path"]) == 0o444
+    # Refused by the code, not only by the mode: a server running as root writes anyway.
+    with pytest.raises(PermissionError, match="sealed"):
+        store_document(session, PNG, "png")
+    assert verify_archive(session).differences == []
+
+
+def test_an_interrupted_part_names_no_retention_date_of_its_own(tmp_path: Path) -> None:
+    key = ServerKey.load_or_create(tmp_path / "keys" / "server.pem")
+    part, manifest = make_part(tmp_path / "s1", state="interrupted")
+    seal = seal_part(part, manifest, key, None, now=datetime(2024, 3, 1, tzinfo=UTC))
+    assert seal["retention_until"] is None
+    assert session_retention(tmp_path / "s1") is None
+
+
+async def test_every_part_is_kept_until_15_years_after_the_sessions_end(
+    tmp_path: Path, key: ServerKey
+) -> None:
+    root = tmp_path / "archive"
+    await record_part(root, key, 1, "interrupted")
+    await record_part(root, key, 2, "interrupted")
+    await record_part(root, key, 3, "ended")
+    seals = [
+        json.loads((root / "s1" / f"part-000{n}" / "seal.json").read_bytes()) for n in (1, 2, 3)
+    ]
+    assert [s["retention_until"] for s in seals[:2]] == [None, None]
+    ended = datetime.fromisoformat(seals[2]["sealed_at"]).date()
+    assert seals[2]["retention_until"] == add_years(ended, 15).isoformat()
+    assert session_retention(root / "s1") == seals[2]["retention_until"]
+
+
+def test_the_date_counts_from_the_end_not_from_the_first_parts_seal(tmp_path: Path) -> None:
+    key = ServerKey.load_or_create(tmp_path / "keys" / "server.pem")
+    session = tmp_path / "s1"
+    part1, manifest1 = make_part(session, state="interrupted")
+    seal_part(part1, manifest1, key, None, now=datetime(2024, 12, 31, 23, 0, tzinfo=UTC))
+    # The session goes on after a restart across the new year and ends in part 2.
+    part2 = session / "part-0002"
+    part2.mkdir()
+    (part2 / "events.jsonl").write_bytes(b"")
+    manifest2 = Manifest(
+        session_id="s1",
+        part=2,
+        state="ended",
+        created_at="2025-01-02T09:00:00+08:00",
+        tracks=(),
+        segments=(),
+        gaps=(),
+        event_count=0,
+        last_event_hash=seal_hash(part1),
+    )
+    seal_part(
+        part2, manifest2, key, seal_hash(part1), now=datetime(2025, 1, 2, 10, 0, tzinfo=UTC)
+    )
+    assert session_retention(session) == "2040-01-02"
