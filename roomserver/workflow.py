@@ -8,18 +8,30 @@ never changed (it is frozen), so a refused command leaves nothing half done.
 Who may do what:
 - the host (主持人) of the main venue opens check-in, starts the election, sends notices to every
   seat and issues the end instruction (7.2.4-1);
-- venue staff (工作人员) check the experts of their own venue in (7.2.1), replace an expert who
-  withdrew or took leave, and open, handle and close incidents of their venue (7.2.6); the host
-  does all of this for every venue;
+- venue staff (工作人员) check the experts of their own venue in (7.2.1) against the identity
+  picture from the seat camera, replace an expert who withdrew or took leave, excuse an absent
+  expert (请离席) at any phase, and open, handle and close incidents of their venue (7.2.6);
+  the main venue's host does all of this for every venue;
 - the host, staff and a supervisor may pause the evaluation, with a reason (9-4); the host or
   staff resume it;
 - experts act for themselves only: the commitment letter (承诺书), a conflict of interest (回避,
-  8.4-3), their signing key, a secret ballot for the leader (7.2.3-1), open votes on motions
-  (7.2.3-2) and their signature on the report (7.2.4);
-- the leader (or the host) opens motions and puts the report up for signing.
+  8.4-3), their signing key, a secret ballot for the leader (7.2.3-1) or a blank one, open votes
+  on motions (7.2.3-2) or an abstention, and their signature on the report (7.2.4);
+- the leader (or the host) opens motions, closes one with the votes cast so far or cancels it,
+  and puts the report up for signing;
+- an administrator may force the end of a session at any phase, with a reason.
+
+No step waits for ever: an excused expert leaves the seated committee, and an election round or
+a motion that only they had left open is counted by the excusal itself; what an excused expert
+cast before stays counted (it was cast while they sat). Election ties follow the rule the host
+chose when the election started: another round among the tied, at most ``max_rounds`` rounds,
+then a draw by lot (``roomserver.lots``), or the draw at once.
 
 The ballots of the open election round are held in the state to be counted; ``Happened`` never
 names a voter's choice, and the service that logs commands seals it (``signaling.workflow``).
+Once a round's tally is published its ballots may no longer be readable (their key is
+destroyed): on replay such a ballot is taken as cast but unread, and the round's count is the
+tally its closing event recorded (``Command.recorded``).
 """
 
 from __future__ import annotations
@@ -30,7 +42,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-from roomserver import signatures
+from roomserver import lots, signatures
 from roomserver.errors import IllegalCommand, RoleNotAllowed
 from roomserver.model import Role
 
@@ -56,8 +68,11 @@ PHASE_LABELS: dict[Phase, str] = {
 }
 
 INCIDENT_KINDS = {"platform": "平台故障", "other": "其他"}
+TIE_RULES = {"revote": "重新投票", "lot": "抽签"}
+MAX_ROUNDS = 5
 MAX_TEXT = 500
 MAX_OPTIONS = 6
+BLANK = ""  # the choice of a blank ballot (弃权)
 
 
 @dataclass(frozen=True)
@@ -67,15 +82,22 @@ class Motion:
     number: int
     title: str
     options: tuple[str, ...]
-    votes: tuple[tuple[str, str], ...] = ()
+    votes: tuple[tuple[str, str | None], ...] = ()  # None: the expert abstained (弃权)
     closed: bool = False
+    cancelled: str | None = None  # the reason, when it was cancelled without a result
 
     def voters(self) -> frozenset[str]:
+        """Who has voted, abstentions included."""
         return frozenset(voter for voter, _ in self.votes)
 
     def counts(self) -> dict[str, int]:
+        """Votes per option; abstentions are counted apart (``abstained``)."""
         counted = Counter(option for _, option in self.votes)
         return {option: counted.get(option, 0) for option in self.options}
+
+    def abstained(self) -> int:
+        """How many experts abstained."""
+        return sum(1 for _, option in self.votes if option is None)
 
 
 @dataclass(frozen=True)
@@ -103,17 +125,24 @@ class WorkflowState:
     checked_in: frozenset[str] = frozenset()
     committed: frozenset[str] = frozenset()  # accepted the commitment letter
     withdrawn: frozenset[str] = frozenset()  # declared a conflict of interest, or took leave
+    excused: frozenset[str] = frozenset()  # absent, excused by host or staff (请离席)
     replaced_by: Mapping[str, str] = field(default_factory=dict)
     keys: Mapping[str, str] = field(default_factory=dict)  # expert → SPKI base64
     election_round: int = 0
     candidates: tuple[str, ...] = ()
-    ballots: tuple[tuple[str, str], ...] = ()  # (voter, candidate) of the open round; secret
+    tie_rule: str | None = None  # TIE_RULES, chosen when the election starts
+    max_rounds: int = 1  # the round whose tie is drawn by lot
+    lot_commitment: str | None = None  # SHA-256 of the server's secret seed for a draw
+    # (voter, choice) of the open round, secret: a candidate, BLANK, or None for a ballot whose
+    # key was destroyed with its round's published tally (only ever on replay).
+    ballots: tuple[tuple[str, str | None], ...] = ()
     leader: str | None = None
     motions: tuple[Motion, ...] = ()
     report_sha256: str | None = None
     report_sm3: str | None = None
     signed: frozenset[str] = frozenset()
     incidents: tuple[Incident, ...] = ()
+    forced_end: str | None = None  # an administrator's reason, if the session was ended so
 
     @property
     def experts(self) -> frozenset[str]:
@@ -121,8 +150,8 @@ class WorkflowState:
 
     @property
     def seated(self) -> frozenset[str]:
-        """The experts who take part: the roster without those withdrawn."""
-        return self.experts - self.withdrawn
+        """The experts who take part: the roster without those withdrawn or excused."""
+        return self.experts - self.withdrawn - self.excused
 
     @property
     def voted(self) -> frozenset[str]:
@@ -136,13 +165,14 @@ class WorkflowState:
 @dataclass(frozen=True)
 class Command:
     """A request to move the session on: `kind`, who asks (`actor`, `role`, the `venue` of
-    their token) and its fields."""
+    their token) and its fields; on replay, `recorded` is what the log says it did."""
 
     kind: str
     actor: str
     role: Role
     fields: Mapping[str, Any] = field(default_factory=dict)
     venue: str | None = None
+    recorded: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -157,7 +187,9 @@ STAFF_ROLES = frozenset({Role.HOST, Role.STAFF})
 PAUSE_ROLES = frozenset({Role.HOST, Role.STAFF, Role.SUPERVISOR})
 ACTIVE_PHASES = frozenset({Phase.CHECK_IN, Phase.ELECTION, Phase.EVALUATION, Phase.SIGNING})
 # While paused, only what handles the incident and informs the seats goes on.
-WHILE_PAUSED = frozenset({"resume", "notice", "open_incident", "handle_incident", "close_incident"})
+WHILE_PAUSED = frozenset(
+    {"resume", "notice", "open_incident", "handle_incident", "close_incident", "force_end"}
+)
 
 Result = tuple[WorkflowState, Happened]
 
@@ -194,6 +226,15 @@ def _require_venue_staff(state: WorkflowState, command: Command, venue: str, wha
         raise RoleNotAllowed(f"工作人员只能为本评标室{what}")
 
 
+def _require_leader_or_host(state: WorkflowState, command: Command, what: str) -> None:
+    if command.role == Role.HOST:
+        return
+    if command.actor != state.leader:
+        raise RoleNotAllowed(f"只有组长或主持人可以{what}")
+    if command.actor in state.excused:
+        raise IllegalCommand(f"组长已离席，请由主持人{what}")
+
+
 def _require_phase(state: WorkflowState, *phases: Phase) -> None:
     if state.phase not in phases:
         wanted = "或".join(f"“{PHASE_LABELS[p]}”" for p in phases)
@@ -214,6 +255,8 @@ def _self(state: WorkflowState, command: Command, what: str) -> str:
     expert = _expert(state, command)
     if expert in state.withdrawn:
         raise IllegalCommand("该专家已回避或离席，不再参加本场评标")
+    if expert in state.excused:
+        raise IllegalCommand("该专家已被请离席，不再参加本场评标")
     return expert
 
 
@@ -257,14 +300,15 @@ def _check_in(state: WorkflowState, command: Command) -> Result:
     expert = _expert(state, command)
     _require_venue_staff(state, command, state.venues[expert], "核验专家身份")
     _require_phase(state, Phase.CHECK_IN)
-    if expert in state.withdrawn:
+    if expert in state.withdrawn or expert in state.excused:
         raise IllegalCommand("该专家已回避或离席")
     if expert in state.checked_in:
         raise IllegalCommand("该专家已完成签到")
-    data: dict[str, Any] = {"expert": expert, "venue": state.venues[expert]}
+    # The picture from the seat camera is what staff compared with the roster (7.2.1).
     snapshot = command.fields.get("snapshot")
-    if isinstance(snapshot, Mapping):
-        data["snapshot"] = dict(snapshot)
+    if not isinstance(snapshot, Mapping):
+        raise IllegalCommand("请先点击“拍照核验”，拍下专家机位摄像头画面后再确认签到")
+    data = {"expert": expert, "venue": state.venues[expert], "snapshot": dict(snapshot)}
     return replace(state, checked_in=state.checked_in | {expert}), Happened(
         "expert_checked_in", data
     )
@@ -372,10 +416,62 @@ def _start_election(state: WorkflowState, command: Command) -> Result:
         raise IllegalCommand("候选人必须是本场在席的专家，且不能重复")
     else:
         candidates = tuple(wanted)
+    tie_rule, max_rounds = _tie_rule(command)
+    commitment = command.fields.get("lot_commitment")
+    if not isinstance(commitment, str) or len(commitment) != 64:
+        raise IllegalCommand("缺少抽签种子的承诺值")
     return (
-        replace(state, phase=Phase.ELECTION, election_round=1, candidates=candidates, ballots=()),
-        Happened("election_started", {"round": 1, "candidates": list(candidates)}),
+        replace(
+            state,
+            phase=Phase.ELECTION,
+            election_round=1,
+            candidates=candidates,
+            ballots=(),
+            tie_rule=tie_rule,
+            max_rounds=max_rounds,
+            lot_commitment=commitment,
+        ),
+        Happened(
+            "election_started",
+            {
+                "round": 1,
+                "candidates": list(candidates),
+                "tie_rule": tie_rule,
+                "max_rounds": max_rounds,
+                "lot_commitment": commitment,
+            },
+        ),
     )
+
+
+def _tie_rule(command: Command) -> tuple[str, int]:
+    """The tie rule chosen before the ballot, and the round whose tie is drawn by lot."""
+    rule = command.fields.get("tie_rule")
+    if rule not in TIE_RULES:
+        raise IllegalCommand("请选择平票时的处理规则：重新投票或抽签")
+    rounds = command.fields.get("max_rounds")
+    if rule == "lot":
+        if rounds not in (None, 1):
+            raise IllegalCommand("抽签规则下平票即抽签，不再设投票轮数")
+        return str(rule), 1
+    if not isinstance(rounds, int) or isinstance(rounds, bool) or not 1 <= rounds <= MAX_ROUNDS:
+        raise IllegalCommand(f"重新投票的最多轮数应为 1 至 {MAX_ROUNDS}")
+    return str(rule), rounds
+
+
+def _ballot_choice(state: WorkflowState, command: Command) -> str | None:
+    if command.fields.get("abstain") is True:
+        if command.fields.get("candidate") is not None:
+            raise IllegalCommand("弃权票不能再选择候选人")
+        return BLANK
+    candidate = command.fields.get("candidate")
+    if candidate is None and command.recorded is not None:
+        return None  # replayed after its round's key was destroyed: cast, not readable
+    if candidate not in state.candidates:
+        raise IllegalCommand("所选候选人不在本轮候选名单中")
+    if candidate not in state.seated:
+        raise IllegalCommand("该候选人已离席，不能再被选为组长")
+    return str(candidate)
 
 
 def _cast_ballot(state: WorkflowState, command: Command) -> Result:
@@ -383,40 +479,97 @@ def _cast_ballot(state: WorkflowState, command: Command) -> Result:
     _require_phase(state, Phase.ELECTION)
     if expert in state.voted:
         raise IllegalCommand("本轮已投票")
-    candidate = command.fields.get("candidate")
-    if candidate not in state.candidates:
-        raise IllegalCommand("所选候选人不在本轮候选名单中")
-    ballots = (*state.ballots, (expert, str(candidate)))
+    choice = _ballot_choice(state, command)
     round_no = state.election_round
-    if len(ballots) < len(state.seated):
-        return replace(state, ballots=ballots), Happened(
+    state = replace(state, ballots=(*state.ballots, (expert, choice)))
+    if not state.seated <= state.voted:
+        return state, Happened(
             "ballot_cast",
-            {"round": round_no, "expert": expert, "voted": len(ballots), "of": len(state.seated)},
+            {
+                "round": round_no,
+                "expert": expert,
+                "voted": len(state.voted & state.seated),
+                "of": len(state.seated),
+            },
         )
-    # Every expert has voted: the round is counted and its result published.
-    counted = Counter(choice for _, choice in ballots)
-    tally = {c: counted.get(c, 0) for c in state.candidates}
-    top = max(tally.values())
-    leaders = tuple(c for c in state.candidates if tally[c] == top)
-    closing = {"round": round_no, "expert": expert, "tally": tally}
-    if len(leaders) == 1:
+    # Every seated expert has voted: the round is counted and its result published.
+    state, kind, closing = _count_round(state, command, command.recorded)
+    return state, Happened(kind, {**closing, "expert": expert})
+
+
+def _tally(state: WorkflowState, recorded: Mapping[str, Any] | None) -> tuple[dict[str, int], int]:
+    """Votes per candidate and blank ballots: counted, or as published if a ballot is unread."""
+    choices = [choice for _, choice in state.ballots]
+    if None not in choices:
+        counted = Counter(choices)
+        return {c: counted.get(c, 0) for c in state.candidates}, counted.get(BLANK, 0)
+    tally = (recorded or {}).get("tally")
+    blank = (recorded or {}).get("abstained", 0)
+    if (
+        not isinstance(tally, Mapping)
+        or set(tally) != set(state.candidates)
+        or not all(isinstance(n, int) and n >= 0 for n in (*tally.values(), blank))
+        or sum(tally.values()) + blank != len(choices)
+    ):
+        raise IllegalCommand("记录的计票结果与本轮选票不符")
+    return {c: int(tally[c]) for c in state.candidates}, int(blank)
+
+
+def _count_round(
+    state: WorkflowState, command: Command, recorded: Mapping[str, Any] | None
+) -> tuple[WorkflowState, str, dict[str, Any]]:
+    """Close the open round: a leader, another round among the tied, or a draw by lot."""
+    round_no = state.election_round
+    tally, blank = _tally(state, recorded)
+    # Ballots for a candidate excused since stay in the tally; only the seated can lead.
+    eligible = [c for c in state.candidates if c in state.seated]
+    top = max(tally[c] for c in eligible)
+    tied = tuple(c for c in eligible if tally[c] == top)
+    closing: dict[str, Any] = {"round": round_no, "tally": tally, "abstained": blank}
+    if len(tied) == 1:
         return (
-            replace(state, phase=Phase.EVALUATION, leader=leaders[0], ballots=()),
-            Happened("leader_elected", {**closing, "leader": leaders[0]}),
+            replace(state, phase=Phase.EVALUATION, leader=tied[0], ballots=()),
+            "leader_elected",
+            {**closing, "leader": tied[0]},
         )
-    # A tie: a new round among the tied candidates.
+    if round_no < state.max_rounds:
+        return (
+            replace(state, election_round=round_no + 1, candidates=tied, ballots=()),
+            "election_tied",
+            {**closing, "next_round": round_no + 1, "candidates": list(tied)},
+        )
+    seed = _lot_seed(state, command, recorded)
+    drawn = lots.winner(seed, state.session_id, round_no, tied)
     return (
-        replace(state, election_round=round_no + 1, candidates=leaders, ballots=()),
-        Happened("election_tied", {**closing, "next_round": round_no + 1, "candidates": leaders}),
+        replace(state, phase=Phase.EVALUATION, leader=drawn, ballots=()),
+        "leader_drawn",
+        {
+            **closing,
+            "tied": sorted(tied),
+            "seed": seed.hex(),
+            "lot_commitment": state.lot_commitment,
+            "leader": drawn,
+        },
     )
+
+
+def _lot_seed(state: WorkflowState, command: Command, recorded: Mapping[str, Any] | None) -> bytes:
+    """The server's seed, revealed at the draw; it must be the one committed to at the start."""
+    value = recorded.get("seed") if recorded is not None else command.fields.get("lot_seed")
+    try:
+        seed = lots.seed_from_hex(value)
+    except ValueError as exc:
+        raise IllegalCommand("缺少抽签种子，无法抽签") from exc
+    if state.lot_commitment is None or not lots.matches(seed, state.lot_commitment):
+        raise IllegalCommand("抽签种子与推选开始时公布的承诺值不符")
+    return seed
 
 
 # -- discussion and vote (7.2.3-2) ----------------------------------------------------------------
 
 
 def _open_motion(state: WorkflowState, command: Command) -> Result:
-    if not (command.role == Role.HOST or command.actor == state.leader):
-        raise RoleNotAllowed("只有组长或主持人可以发起表决")
+    _require_leader_or_host(state, command, "发起表决")
     _require_phase(state, Phase.EVALUATION)
     if state.open_motion() is not None:
         raise IllegalCommand("上一项表决尚未结束")
@@ -438,35 +591,117 @@ def _open_motion(state: WorkflowState, command: Command) -> Result:
     )
 
 
-def _vote(state: WorkflowState, command: Command) -> Result:
-    expert = _self(state, command, "表决")
-    _require_phase(state, Phase.EVALUATION)
+def _the_open_motion(state: WorkflowState, command: Command) -> Motion:
     motion = state.open_motion()
     if motion is None or command.fields.get("motion") != motion.number:
         raise IllegalCommand("该表决已结束或不存在")
+    return motion
+
+
+def _with_motion(state: WorkflowState, motion: Motion) -> WorkflowState:
+    return replace(
+        state, motions=tuple(motion if m.number == motion.number else m for m in state.motions)
+    )
+
+
+def _result(motion: Motion) -> dict[str, Any]:
+    return {"result": motion.counts(), "abstained": motion.abstained()}
+
+
+def _vote(state: WorkflowState, command: Command) -> Result:
+    expert = _self(state, command, "表决")
+    _require_phase(state, Phase.EVALUATION)
+    motion = _the_open_motion(state, command)
     if expert in motion.voters():
         raise IllegalCommand("已对该事项表决")
-    option = command.fields.get("option")
-    if option not in motion.options:
-        raise IllegalCommand("所选选项不在表决选项中")
-    votes = (*motion.votes, (expert, str(option)))
-    closed = len(votes) >= len(state.seated)
-    updated = replace(motion, votes=votes, closed=closed)
-    motions = tuple(updated if m.number == motion.number else m for m in state.motions)
-    data: dict[str, Any] = {"motion": motion.number, "expert": expert, "option": option}
-    if closed:
-        data["result"] = updated.counts()
-    return replace(state, motions=motions), Happened(
-        "motion_closed" if closed else "motion_vote", data
+    data: dict[str, Any] = {"motion": motion.number, "expert": expert}
+    if command.fields.get("abstain") is True:
+        if command.fields.get("option") is not None:
+            raise IllegalCommand("弃权时不能再选择选项")
+        option, data["abstain"] = None, True
+    else:
+        option = command.fields.get("option")
+        if option not in motion.options:
+            raise IllegalCommand("所选选项不在表决选项中")
+        data["option"] = option
+    updated = replace(motion, votes=(*motion.votes, (expert, option)))
+    if state.seated <= updated.voters():
+        updated = replace(updated, closed=True)
+        data.update(_result(updated))
+    return _with_motion(state, updated), Happened(
+        "motion_closed" if updated.closed else "motion_vote", data
     )
+
+
+def _close_motion(state: WorkflowState, command: Command) -> Result:
+    """The leader or host closes a motion with the votes cast so far; the result is published."""
+    _require_leader_or_host(state, command, "结束表决")
+    _require_phase(state, Phase.EVALUATION)
+    motion = replace(_the_open_motion(state, command), closed=True)
+    missing = sorted(state.seated - motion.voters())
+    return _with_motion(state, motion), Happened(
+        "motion_closed", {"motion": motion.number, **_result(motion), "not_voted": missing}
+    )
+
+
+def _cancel_motion(state: WorkflowState, command: Command) -> Result:
+    """The leader or host withdraws a motion: it ends without a result."""
+    _require_leader_or_host(state, command, "撤销表决")
+    _require_phase(state, Phase.EVALUATION)
+    motion = _the_open_motion(state, command)
+    reason = _text(command, "reason", "撤销原因")
+    cancelled = replace(motion, closed=True, cancelled=reason)
+    return _with_motion(state, cancelled), Happened(
+        "motion_cancelled", {"motion": motion.number, "reason": reason}
+    )
+
+
+# -- an absent expert (请离席) --------------------------------------------------------------------
+
+
+def _excuse_expert(state: WorkflowState, command: Command) -> Result:
+    """Host or staff excuse an absent expert; what only they held open is completed now."""
+    expert = _expert(state, command)
+    venue = state.venues[expert]
+    if command.role == Role.HOST:
+        _require_main_host(state, command, "只有主场主持人或本评标室工作人员可以请专家离席")
+    else:
+        _require_venue_staff(state, command, venue, "请专家离席")
+    if state.phase not in ACTIVE_PHASES:
+        raise IllegalCommand("评审未在进行中，无需请专家离席")
+    if expert not in state.seated:
+        raise IllegalCommand("该专家已回避、离席或被替换")
+    if expert in state.signed:
+        raise IllegalCommand("该专家已签署评标报告，无需请离席")
+    reason = _text(command, "reason", "离席原因")
+    after = replace(state, excused=state.excused | {expert})
+    if not after.seated:
+        raise IllegalCommand("不能请最后一名在席专家离席")
+    if after.phase == Phase.ELECTION and not set(after.candidates) & after.seated:
+        raise IllegalCommand("该专家是本轮唯一在席的候选人，不能请其离席")
+    data: dict[str, Any] = {
+        "expert": expert,
+        "venue": venue,
+        "reason": reason,
+        "phase": str(state.phase),
+    }
+    if after.phase == Phase.ELECTION and after.seated <= after.voted:
+        recorded = command.recorded.get("election") if command.recorded is not None else None
+        after, kind, closing = _count_round(after, command, recorded)
+        data["election"] = {"happened": kind, **closing}
+    motion = after.open_motion()
+    if motion is not None and after.seated <= motion.voters():
+        motion = replace(motion, closed=True)
+        after = _with_motion(after, motion)
+        data["motion"] = {"motion": motion.number, **_result(motion)}
+    return after, Happened("expert_excused", data)
 
 
 # -- report co-signing (5.4.9, 7.2.4) -------------------------------------------------------------
 
 
 def _put_up_report(state: WorkflowState, command: Command, phase: Phase) -> tuple[str, str, dict]:
-    if command.role != Role.HOST and command.actor != state.leader:
-        raise RoleNotAllowed("只有组长或主持人可以提交评标报告")
+    _require_leader_or_host(state, command, "提交评标报告")
     _require_phase(state, phase)
     sha256 = _digest(command, "report_sha256", 64)
     sm3 = _digest(command, "report_sm3", 64)
@@ -545,6 +780,19 @@ def _end(state: WorkflowState, command: Command) -> Result:
     if missing:
         raise IllegalCommand(f"尚有 {len(missing)} 名专家未签署评标报告，不能结束")
     return replace(state, phase=Phase.ENDED), Happened("end_instruction", {})
+
+
+def _force_end(state: WorkflowState, command: Command) -> Result:
+    """An administrator ends a session that cannot end by the rules; the event says so and why."""
+    if command.role != Role.ADMIN:
+        raise RoleNotAllowed("只有系统管理员可以强制结束评标")
+    reason = _text(command, "reason", "强制结束原因")
+    return (
+        replace(state, phase=Phase.ENDED, paused=False, pause_reason=None, forced_end=reason),
+        Happened(
+            "session_forced_end", {"forced": True, "reason": reason, "phase": str(state.phase)}
+        ),
+    )
 
 
 # -- incidents and notices (7.2.6, 9-4) -----------------------------------------------------------
@@ -637,10 +885,14 @@ _HANDLERS = {
     "cast_ballot": _cast_ballot,
     "open_motion": _open_motion,
     "vote": _vote,
+    "close_motion": _close_motion,
+    "cancel_motion": _cancel_motion,
+    "excuse_expert": _excuse_expert,
     "start_signing": _start_signing,
     "replace_report": _replace_report,
     "sign": _sign,
     "end": _end,
+    "force_end": _force_end,
     "pause": _pause,
     "resume": _resume,
     "notice": _notice,
