@@ -241,8 +241,6 @@ async def workflow_command(request: web.Request) -> web.Response:
     fields = body.get("fields") or {}
     if not isinstance(fields, dict) or log_size(fields) > MAX_FIELDS_CHARS:
         raise InvalidRequest("fields 必须是不超过 700 KB 的对象")
-    if grants.role == Role.EXPERT:
-        fields.setdefault("expert", grants.participant_id)  # an expert acts for themselves
     assert services.workflow is not None
     state, happened = await services.workflow.command(
         request.match_info["session_id"], grants, body["kind"], fields

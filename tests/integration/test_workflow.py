@@ -27,8 +27,8 @@ from recorder.verify import verify_archive
 from roomserver import signatures
 from roomserver.letters import COMMITMENT_SHA256
 from roomserver.model import Participant, Role, SessionState
+from signaling.ballots import BallotKeys
 from signaling.seatclient import SyntheticSeat
-from signaling.tokens import load_or_create_key
 from signaling.workers import InProcessWorker
 from signaling.workflow import WorkflowService
 from tests import polling
@@ -182,7 +182,7 @@ async def test_a_full_session_of_six_experts_in_three_venues(
         assert status == 409
 
         # -- leader election: a tie among three, then a second round ---------------------------
-        await host.ok("start_election")
+        await host.ok("start_election", tie_rule="revote", max_rounds=3)
         first = {e0: e1, e1: e0, e2: e1, e3: e0, e4: e2, e5: e2}
         for voter, choice in first.items():
             await voter.ok("cast_ballot", candidate=choice.who.id)
@@ -198,6 +198,8 @@ async def test_a_full_session_of_six_experts_in_three_venues(
         assert body["happened"] == "leader_elected" and body["state"]["leader"] == e1.who.id
         elected = await polling_push(seats[5], "leader_elected")
         assert elected["tally"] == {e0.who.id: 1, e1.who.id: 4, e2.who.id: 1}
+        # The tallies are published: no key is left to open the ballots with.
+        assert secret_files(server, session_id) == []
 
         # -- an incident: the supervisor stops the evaluation, staff handle it, host resumes ---
         status, body = await staff[main].do(
@@ -313,9 +315,15 @@ async def test_a_full_session_of_six_experts_in_three_venues(
         store,
         services.events,
         archive_dir=server.config.archive_dir,
-        ballot_key=load_or_create_key(server.config.secrets_dir / "ballot.key"),
+        ballots=BallotKeys(server.config.secrets_dir / "ballots"),
     ).state(session_id)
     assert rebuilt == await services.workflow.state(session_id)
+
+
+def secret_files(server: RunningServer, session_id: str) -> list[str]:
+    """The session's ballot keys and seed still kept in ``secrets/ballots/``."""
+    directory = server.config.secrets_dir / "ballots"
+    return sorted(p.name for p in directory.glob(f"{session_id}-*")) if directory.is_dir() else []
 
 
 async def polling_push(seat: SyntheticSeat, happened: str) -> dict[str, Any]:
@@ -500,6 +508,6 @@ async def test_experts_are_imported_before_check_in_and_a_withdrawn_expert_is_re
         services.store,
         services.events,
         archive_dir=server.config.archive_dir,
-        ballot_key=load_or_create_key(server.config.secrets_dir / "ballot.key"),
+        ballots=BallotKeys(server.config.secrets_dir / "ballots"),
     ).state(session_id)
     assert rebuilt == await services.workflow.state(session_id)
