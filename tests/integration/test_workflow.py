@@ -693,3 +693,37 @@ async def test_a_tie_drawn_by_lot_is_checked_from_the_log_and_its_keys_are_gone(
     # server rebuilds the same state from the published tally.
     assert secret_files(server, session_id) == []
     assert await restarted().state(session_id) == await live.state(session_id)
+
+
+async def test_an_administrator_forces_the_end_with_a_reason_and_nothing_is_accepted_after(
+    room_server: RunningServer,
+) -> None:
+    server = room_server
+    session_id = server.demo.session.id
+    admin = {"Authorization": f"Bearer {server.tokens.issue_admin('值班管理员')}"}
+    url = f"{server.base_url}/api/sessions/{session_id}/workflow"
+    async with aiohttp.ClientSession() as http:
+        host = Person(http, server, server.participant(Role.HOST))
+        await host.ok("open_check_in")
+        status, body = await host.do("force_end", reason="无法继续")
+        assert status == 403
+        async with http.post(url, json={"kind": "force_end"}, headers=admin) as answer:
+            assert answer.status == 409 and "强制结束原因" in (await answer.json())["detail"]
+        forced = {"kind": "force_end", "fields": {"reason": "主场断电，评标改期"}}
+        async with http.post(url, json=forced, headers=admin) as answer:
+            assert answer.status == 200
+            state = (await answer.json())["state"]
+        assert state["phase"] == "ended" and state["forced_end"] == "主场断电，评标改期"
+        status, body = await host.do("notice", text="x")
+        assert status == 409 and "已结束" in body["detail"]
+    event = await polling.wait_event(
+        server.services.store, session_id, "workflow", happened="session_forced_end"
+    )
+    assert event.data["details"] == {
+        "forced": True,
+        "reason": "主场断电，评标改期",
+        "phase": "check_in",
+    }
+    assert event.actor is not None and "值班管理员" in event.actor
+    # The forced end ends the session as the end instruction does: seats sent away, archive sealed.
+    assert (await server.services.store.get_session(session_id)).state == SessionState.ENDED
