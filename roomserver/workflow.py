@@ -70,6 +70,7 @@ PHASE_LABELS: dict[Phase, str] = {
 INCIDENT_KINDS = {"platform": "平台故障", "other": "其他"}
 TIE_RULES = {"revote": "重新投票", "lot": "抽签"}
 MAX_ROUNDS = 5
+UNBOUNDED_ROUNDS = 1_000_000  # elections logged before the tie rule: a new round at every tie
 MAX_TEXT = 500
 MAX_OPTIONS = 6
 BLANK = ""  # the choice of a blank ballot (弃权)
@@ -235,6 +236,12 @@ def _require_leader_or_host(state: WorkflowState, command: Command, what: str) -
         raise IllegalCommand(f"组长已离席，请由主持人{what}")
 
 
+def _logged_before_the_rule(command: Command, name: str) -> bool:
+    """A replayed command the log accepted before a rule about `name` existed: the record
+    stands as it was made (a live command always meets the rule)."""
+    return command.recorded is not None and name not in command.recorded
+
+
 def _require_phase(state: WorkflowState, *phases: Phase) -> None:
     if state.phase not in phases:
         wanted = "或".join(f"“{PHASE_LABELS[p]}”" for p in phases)
@@ -306,9 +313,11 @@ def _check_in(state: WorkflowState, command: Command) -> Result:
         raise IllegalCommand("该专家已完成签到")
     # The picture from the seat camera is what staff compared with the roster (7.2.1).
     snapshot = command.fields.get("snapshot")
-    if not isinstance(snapshot, Mapping):
+    data: dict[str, Any] = {"expert": expert, "venue": state.venues[expert]}
+    if isinstance(snapshot, Mapping):
+        data["snapshot"] = dict(snapshot)
+    elif not _logged_before_the_rule(command, "snapshot"):
         raise IllegalCommand("请先点击“拍照核验”，拍下专家机位摄像头画面后再确认签到")
-    data = {"expert": expert, "venue": state.venues[expert], "snapshot": dict(snapshot)}
     return replace(state, checked_in=state.checked_in | {expert}), Happened(
         "expert_checked_in", data
     )
@@ -416,10 +425,14 @@ def _start_election(state: WorkflowState, command: Command) -> Result:
         raise IllegalCommand("候选人必须是本场在席的专家，且不能重复")
     else:
         candidates = tuple(wanted)
-    tie_rule, max_rounds = _tie_rule(command)
-    commitment = command.fields.get("lot_commitment")
-    if not isinstance(commitment, str) or len(commitment) != 64:
-        raise IllegalCommand("缺少抽签种子的承诺值")
+    if _logged_before_the_rule(command, "tie_rule"):
+        # Started before the host chose a tie rule: ties went to another round, without end.
+        tie_rule, max_rounds, commitment = "revote", UNBOUNDED_ROUNDS, None
+    else:
+        tie_rule, max_rounds = _tie_rule(command)
+        commitment = command.fields.get("lot_commitment")
+        if not isinstance(commitment, str) or len(commitment) != 64:
+            raise IllegalCommand("缺少抽签种子的承诺值")
     return (
         replace(
             state,

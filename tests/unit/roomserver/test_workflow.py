@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -820,3 +821,27 @@ def test_an_administrator_forces_the_end_with_a_reason_at_any_phase() -> None:
         refused(
             ended, cmd(kind, ADMIN, reason="x", expert="e1", motion=1), IllegalCommand, "已结束"
         )
+
+
+def test_a_log_made_before_the_newer_rules_is_replayed_as_it_was_accepted() -> None:
+    """Check-ins without a picture and elections without a tie rule were accepted once; the
+    record stands, while a live command meets today's rules."""
+    state = at_check_in()
+    old_check_in = replace(
+        cmd("check_in", STAFF, expert="e1"), recorded={"expert": "e1", "venue": MAIN}
+    )
+    state, happened = apply(state, old_check_in)
+    assert state.checked_in == {"e1"} and "snapshot" not in happened.data
+    for e in ("e2", "e3"):
+        state = checked_in(state, e)
+    state = run(
+        state,
+        cmd("commit", expert("e1"), expert="e1", no_conflict=True),
+        cmd("register_key", expert("e1"), expert="e1", public_key=spki("e1")),
+    )
+    old_start = replace(cmd("start_election", HOST), recorded={"round": 1, "candidates": []})
+    state = run(state, old_start)
+    assert state.tie_rule == "revote" and state.lot_commitment is None
+    for _ in range(6):  # ties went to another round, without end
+        state, happened = ballots(state, {"e1": "e1", "e2": "e2", "e3": "e3"})
+        assert happened[-1].kind == "election_tied"
