@@ -845,3 +845,22 @@ def test_a_log_made_before_the_newer_rules_is_replayed_as_it_was_accepted() -> N
     for _ in range(6):  # ties went to another round, without end
         state, happened = ballots(state, {"e1": "e1", "e2": "e2", "e3": "e3"})
         assert happened[-1].kind == "election_tied"
+
+
+def test_an_excusal_that_ends_a_round_in_a_draw_is_replayed_from_its_record() -> None:
+    commands = [
+        cmd("cast_ballot", expert("e1"), expert="e1", candidate="e1"),
+        cmd("cast_ballot", expert("e2"), expert="e2", candidate="e2"),
+        cmd("excuse_expert", HOST, expert="e3", reason="网络中断", lot_seed=SEED.hex()),
+    ]
+    live, recorded = elect_with(LOT), []
+    for command in commands:
+        live, happened = apply(live, command)
+        recorded.append(happened.data)
+    assert recorded[-1]["election"]["happened"] == "leader_drawn"
+    assert recorded[-1]["election"]["seed"] == SEED.hex()
+    replayed = elect_with(LOT)
+    for command, details in zip(commands, recorded, strict=True):
+        fields = {k: v for k, v in command.fields.items() if k not in ("candidate", "lot_seed")}
+        replayed, _ = apply(replayed, replace(command, fields=fields, recorded=details))
+    assert replayed == live and replayed.leader in ("e1", "e2")
