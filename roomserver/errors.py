@@ -87,6 +87,13 @@ class SessionEnded(RoomError):
     default_message = "本场评标已结束"
 
 
+class PayloadTooLarge(RoomError):
+    """The request's body is larger than the route takes; it was not read."""
+
+    code = "payload_too_large"
+    default_message = "请求体过大"
+
+
 class Internal(RoomError):
     """Anything unexpected; details go to the log, never to the user."""
 

@@ -385,8 +385,11 @@ class SqlStore:
         if not kind:
             raise InvalidRequest("事件类型不能为空")
         try:
-            # A JSON round trip: the caller gets back exactly what a later read returns.
-            payload: dict[str, Any] = json.loads(json.dumps(dict(data or {}), ensure_ascii=False))
+            # A JSON round trip: the caller gets back exactly what a later read returns. No NaN
+            # and valid Unicode only: the archive hashes and frames exactly this.
+            text = json.dumps(dict(data or {}), ensure_ascii=False, allow_nan=False)
+            text.encode("utf-8")
+            payload: dict[str, Any] = json.loads(text)
         except (TypeError, ValueError) as exc:
             raise InvalidRequest("事件数据无法保存为 JSON") from exc
         row = EventRow(

@@ -10,14 +10,7 @@ from aiohttp import web
 import web as web_package
 from recorder.archive import EVIDENCE_DIR, EVIDENCE_NAME
 from recorder.seal import part_name
-from roomserver.errors import (
-    InvalidRequest,
-    InvalidToken,
-    NotFound,
-    NotYourRoom,
-    RoleNotAllowed,
-    RoomError,
-)
+from roomserver.errors import InvalidRequest, NotFound, PayloadTooLarge, RoomError
 from roomserver.letters import (
     COMMITMENT_CLAUSES,
     COMMITMENT_LEAD,
@@ -25,13 +18,15 @@ from roomserver.letters import (
     COMMITMENT_TITLE,
 )
 from roomserver.model import Role
+from roomserver.policy import Action
 from signaling.console import CONSOLE_ROLES, activity_json, event_venue
 from signaling.errors import problem_response
+from signaling.guard import grants_of, public_prefix, route
+from signaling.inputs import loads, validate
 from signaling.rooms import roster_offline
+from signaling.schemas import ActivityQuery, EndRequest, M, TokenRequest, WorkflowRequest
 from signaling.seats import SeatNamespace
 from signaling.services import Services
-from signaling.sessions import end_session
-from signaling.tokens import Grants
 from signaling.workflow import MAX_REPORT_BYTES, log_size, state_json
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
@@ -60,24 +55,18 @@ async def problem_middleware(request: web.Request, handler: Any) -> web.StreamRe
         return problem_response(exc)
 
 
-def bearer_grants(request: web.Request) -> Grants:
-    """The grants of the request's ``Authorization: Bearer`` token."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise InvalidToken("缺少登录凭证")
-    return request.app[SERVICES].tokens.verify(token.strip())
-
-
-async def json_object(request: web.Request) -> dict[str, Any]:
-    """The request's body as a JSON object; InvalidRequest otherwise."""
+async def read_body(request: web.Request, model: type[M]) -> M:
+    """The request's JSON body as `model` (strict JSON first, then the model's shape)."""
     try:
-        body = await request.json()
-    except ValueError as exc:
-        raise InvalidRequest("请求体必须是 JSON") from exc
-    if not isinstance(body, dict):
-        raise InvalidRequest("请求体必须是 JSON 对象")
-    return body
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise PayloadTooLarge("请求体过大") from exc
+    return validate(model, loads(raw) if raw else {})
+
+
+def read_query(request: web.Request, model: type[M]) -> M:
+    """The request's query as `model`."""
+    return validate(model, dict(request.query))
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -118,20 +107,10 @@ async def index_page(request: web.Request) -> web.Response:
 async def issue_token(request: web.Request) -> web.Response:
     """``POST /api/tokens`` {participant_id, ttl_s?}: an admin issues a join token and link."""
     services = request.app[SERVICES]
-    grants = bearer_grants(request)
-    if grants.role != Role.ADMIN:
-        raise RoleNotAllowed()
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise InvalidRequest("请求体必须是 JSON") from exc
-    if not isinstance(body, dict) or not isinstance(body.get("participant_id"), str):
-        raise InvalidRequest("缺少 participant_id")
-    ttl = body.get("ttl_s")
-    if ttl is not None and (not isinstance(ttl, int) or not 60 <= ttl <= 30 * 24 * 3600):
-        raise InvalidRequest("ttl_s 必须是 60 到 2592000 之间的整数")
-    participant = await services.store.get_participant(body["participant_id"])
-    token = services.tokens.issue(participant, ttl_s=ttl)
+    grants = grants_of(request)
+    body = await read_body(request, TokenRequest)
+    participant = await services.store.get_participant(body.participant_id)
+    token = services.tokens.issue(participant, ttl_s=body.ttl_s)
     await services.events.append(
         "token_issued",
         {"participant": participant.id, "role": str(participant.role), "by": grants.participant_id},
@@ -145,12 +124,11 @@ async def issue_token(request: web.Request) -> web.Response:
 
 
 async def session_roster(request: web.Request) -> web.Response:
-    """``GET /api/sessions/{id}/roster``: seats and who is online (admin or own session)."""
+    """``GET /api/sessions/{id}/roster``: seats and who is online, for those who run or watch
+    the session (``roomserver.policy``)."""
     services = request.app[SERVICES]
-    grants = bearer_grants(request)
+    grants = grants_of(request)
     session_id = request.match_info["session_id"]
-    if grants.role != Role.ADMIN and grants.session_id != session_id:
-        raise NotYourRoom()
     room = services.rooms.find(session_id)
     if room is not None:
         roster = room.roster_payload()
@@ -158,32 +136,24 @@ async def session_roster(request: web.Request) -> web.Response:
         roster = await roster_offline(services.store, session_id)
     if grants.role == Role.STAFF:  # venue staff see their own venue's seats
         roster["seats"] = [s for s in roster["seats"] if s["venue_id"] == grants.venue_id]
+    if grants.role not in ID_CHECKERS:
+        roster["seats"] = [{**s, "id_last4": None} for s in roster["seats"]]
     return web.json_response(roster)
 
 
-# Who may look at a session's evidence pictures besides its own host, staff and witness.
-EVIDENCE_ROLES_ANY_SESSION = frozenset({Role.ADMIN, Role.ARCHIVIST})
-EVIDENCE_ROLES_OWN_SESSION = frozenset({Role.SUPERVISOR, Role.HOST, Role.STAFF, Role.WITNESS})
+# Who compares an expert's ID with the roster (7.2.1), and so sees its last four characters.
+ID_CHECKERS = frozenset({Role.HOST, Role.STAFF, Role.ADMIN})
 
 
 async def evidence_picture(request: web.Request) -> web.FileResponse:
     """``GET /api/sessions/{id}/evidence/{part}/{name}``: a warning's snapshot from the archive.
 
-    The token may come as ``?token=`` (an ``<img>`` cannot send a header). A centre-wide
-    supervisor token covers every session.
+    The token may come as ``?token=`` (an ``<img>`` cannot send a header).
     """
     services = request.app[SERVICES]
-    grants = _query_or_bearer(request)
     session_id = request.match_info["session_id"]
-    own = grants.session_id == session_id or (
-        grants.role == Role.SUPERVISOR and grants.session_id is None
-    )
-    if grants.role not in EVIDENCE_ROLES_ANY_SESSION and not (
-        own and grants.role in EVIDENCE_ROLES_OWN_SESSION
-    ):
-        raise NotYourRoom("您无权查看该场评标的证据")
     part, name = request.match_info["part"], request.match_info["name"]
-    if not part.isdigit() or not 1 <= int(part) <= 9999 or not EVIDENCE_NAME.fullmatch(name):
+    if not 1 <= int(part) <= 9999 or not EVIDENCE_NAME.fullmatch(name):
         raise NotFound("没有这张证据图片")
     await services.store.get_session(session_id)  # NotFound for an unknown session
     path = services.config.archive_dir / session_id / part_name(int(part)) / EVIDENCE_DIR / name
@@ -193,36 +163,28 @@ async def evidence_picture(request: web.Request) -> web.FileResponse:
 
 
 async def end_session_route(request: web.Request) -> web.Response:
-    """``POST /api/sessions/{id}/end``: the end instruction (admin, or the session's host)."""
+    """``POST /api/sessions/{id}/end`` {reason?}: the end instruction of the main venue's host
+    (the workflow's ``end``: every seated expert has signed), or an administrator's forced end,
+    which needs a reason and says so in the record (``force_end``)."""
     services = request.app[SERVICES]
-    grants = bearer_grants(request)
+    grants = grants_of(request)
+    body = await read_body(request, EndRequest)
     session_id = request.match_info["session_id"]
-    allowed = grants.role == Role.ADMIN or (
-        grants.role == Role.HOST and grants.session_id == session_id
-    )
-    if not allowed:
-        raise RoleNotAllowed("只有主场主持人可以发出评审结束指令")
-    session = await end_session(
-        session_id,
-        actor=grants.participant_id,
-        store=services.store,
-        events=services.events,
-        rooms=services.rooms,
-        archives=services.archives,
-        seats=request.app.get(SEATS),
-        warnings=services.warnings,
-    )
+    if grants.role == Role.ADMIN:
+        if body.reason is None:
+            raise InvalidRequest("管理员强制结束评标须说明原因（reason）")
+        kind, fields = "force_end", {"reason": body.reason}
+    else:
+        kind, fields = "end", {}
+    await services.workflow.command(session_id, grants, kind, fields)
+    session = await services.store.get_session(session_id)
     return web.json_response({"session_id": session.id, "state": str(session.state)})
 
 
 async def workflow_state(request: web.Request) -> web.Response:
-    """``GET /api/sessions/{id}/workflow``: where the committee stands (that session's tokens)."""
+    """``GET /api/sessions/{id}/workflow``: where the committee stands."""
     services = request.app[SERVICES]
-    grants = bearer_grants(request)
     session_id = request.match_info["session_id"]
-    if grants.session_id != session_id:
-        raise NotYourRoom()
-    assert services.workflow is not None
     return web.json_response(state_json(await services.workflow.state(session_id)))
 
 
@@ -231,19 +193,14 @@ async def workflow_command(request: web.Request) -> web.Response:
     workflow (``roomserver.workflow.COMMANDS``) by the bearer of a token of that session; an
     expert's ``sign`` carries the handwritten signature as ``handwriting_png`` (base64 PNG)."""
     services = request.app[SERVICES]
-    grants = bearer_grants(request)
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise InvalidRequest("请求体必须是 JSON") from exc
-    if not isinstance(body, dict) or not isinstance(body.get("kind"), str):
-        raise InvalidRequest("缺少 kind")
-    fields = body.get("fields") or {}
-    if not isinstance(fields, dict) or log_size(fields) > MAX_FIELDS_CHARS:
-        raise InvalidRequest("fields 必须是不超过 700 KB 的对象")
-    assert services.workflow is not None
+    grants = grants_of(request)
+    body = await read_body(request, WorkflowRequest)
+    fields = dict(body.fields)
+    if log_size(fields) > MAX_FIELDS_CHARS:
+        raise PayloadTooLarge("fields 不能超过 700 KB")
+    # An expert acts for themselves: the service names them where the command has the field.
     state, happened = await services.workflow.command(
-        request.match_info["session_id"], grants, body["kind"], fields
+        request.match_info["session_id"], grants, body.kind, fields
     )
     return web.json_response({"happened": happened.kind, "state": state_json(state)})
 
@@ -252,18 +209,15 @@ async def upload_report(request: web.Request) -> web.Response:
     """``POST /api/sessions/{id}/report`` (body: the PDF): the leader or host puts the
     evaluation report up for signing, or replaces it (every signature is then needed again)."""
     services = request.app[SERVICES]
-    grants = bearer_grants(request)
-    if request.content_length is not None and request.content_length > MAX_REPORT_BYTES:
-        raise InvalidRequest("评标报告不能超过 50 MB")
+    grants = grants_of(request)  # the policy and the declared size were checked before reading
     # Read from the stream with the report's own limit (the app's body limit is 1 MB).
     chunks, size = [], 0
     async for chunk in request.content.iter_chunked(1 << 16):
         size += len(chunk)
         if size > MAX_REPORT_BYTES:
-            raise InvalidRequest("评标报告不能超过 50 MB")
+            raise PayloadTooLarge("评标报告不能超过 50 MB")
         chunks.append(chunk)
     pdf = b"".join(chunks)
-    assert services.workflow is not None
     state, happened = await services.workflow.put_up_report(
         request.match_info["session_id"], grants, pdf
     )
@@ -273,11 +227,7 @@ async def upload_report(request: web.Request) -> web.Response:
 async def current_report(request: web.Request) -> web.FileResponse:
     """``GET /api/sessions/{id}/report?token=``: the report the experts are asked to sign."""
     services = request.app[SERVICES]
-    grants = _query_or_bearer(request)
     session_id = request.match_info["session_id"]
-    if grants.session_id != session_id:
-        raise NotYourRoom()
-    assert services.workflow is not None
     state = await services.workflow.state(session_id)
     if state.report_sha256 is None:
         raise NotFound("评标报告尚未上传")
@@ -298,9 +248,8 @@ async def identity_snapshot(request: web.Request) -> web.Response:
     """``POST /api/sessions/{id}/identity/{expert}``: staff take the expert's picture from the
     seat camera to compare with the roster before confirming the check-in (7.2.1)."""
     services = request.app[SERVICES]
-    grants = bearer_grants(request)
+    grants = grants_of(request)
     session_id = request.match_info["session_id"]
-    assert services.workflow is not None
     evidence = await services.workflow.identity_snapshot(
         session_id, grants, request.match_info["expert_id"]
     )
@@ -309,24 +258,13 @@ async def identity_snapshot(request: web.Request) -> web.Response:
     return web.json_response({"evidence": evidence, "url": url}, status=201)
 
 
-# The session's activity record (7.2.5-3) is for those who run or watch it.
-ACTIVITY_ROLES = frozenset({Role.HOST, Role.STAFF, Role.WITNESS, Role.SUPERVISOR})
-
-
 async def session_activity(request: web.Request) -> web.Response:
     """``GET /api/sessions/{id}/activity?after=SEQ``: the session's event log, oldest first."""
     services = request.app[SERVICES]
-    grants = bearer_grants(request)
+    grants = grants_of(request)
     session_id = request.match_info["session_id"]
-    if grants.role != Role.ADMIN and (
-        grants.session_id != session_id or grants.role not in ACTIVITY_ROLES
-    ):
-        raise NotYourRoom("您无权查看该场评标的活动记录")
-    try:
-        after = int(request.query.get("after", "0"))
-    except ValueError as exc:
-        raise InvalidRequest("after 必须是整数") from exc
-    events = await services.store.list_events(session_id, after_seq=after)
+    query = read_query(request, ActivityQuery)
+    events = await services.store.list_events(session_id, after_seq=query.after)
     if grants.role == Role.STAFF:
         # Venue staff see their own venue's record (and what concerns no venue in particular).
         events = [e for e in events if event_venue(e) in (None, grants.venue_id)]
@@ -336,7 +274,6 @@ async def session_activity(request: web.Request) -> web.Response:
 async def commitment_letter(request: web.Request) -> web.Response:
     """``GET /api/commitment-letter``: the commitment letter (承诺书) a seat shows, and the digest
     the ``commit`` command records."""
-    bearer_grants(request)  # any valid token
     return web.json_response(
         {
             "title": COMMITMENT_TITLE,
@@ -347,18 +284,9 @@ async def commitment_letter(request: web.Request) -> web.Response:
     )
 
 
-def _query_or_bearer(request: web.Request) -> Grants:
-    token = request.query.get("token")
-    if token is not None:
-        return request.app[SERVICES].tokens.verify(token)
-    return bearer_grants(request)
-
-
 async def list_workers(request: web.Request) -> web.Response:
     """``GET /api/workers`` (admin): media workers, their processes and rooms."""
     services = request.app[SERVICES]
-    if bearer_grants(request).role != Role.ADMIN:
-        raise RoleNotAllowed()
     return web.json_response(
         [
             {
@@ -378,12 +306,10 @@ async def list_workers(request: web.Request) -> web.Response:
 async def drain_worker(request: web.Request) -> web.Response:
     """``POST /api/workers/{index}/drain`` (admin): move every room off a worker."""
     services = request.app[SERVICES]
-    grants = bearer_grants(request)
-    if grants.role != Role.ADMIN:
-        raise RoleNotAllowed()
+    grants = grants_of(request)
     try:
         worker = services.workers.workers[int(request.match_info["index"])]
-    except (ValueError, IndexError) as exc:
+    except IndexError as exc:
         raise NotFound("没有这个媒体进程") from exc
     moved = await services.rooms.drain(worker)
     await services.events.append(
@@ -395,7 +321,7 @@ async def drain_worker(request: web.Request) -> web.Response:
 async def whoami(request: web.Request) -> web.Response:
     """``GET /api/me``: who the bearer is, and the session they belong to."""
     services = request.app[SERVICES]
-    grants = bearer_grants(request)
+    grants = grants_of(request)
     body: dict[str, Any] = {"role": str(grants.role), "participant_id": grants.participant_id}
     if ":" in grants.participant_id:
         # A token for no roster entry (auditor, centre-wide supervisor, tenderer, bidder):
@@ -447,29 +373,55 @@ def participant_url(base: str, role: Role, token: str, *, kiosk: bool = False) -
 
 
 def add_routes(app: web.Application) -> None:
-    """Register every HTTP route."""
-    app.router.add_get("/", index_page)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/seat", seat_page)
-    app.router.add_get("/overview", overview_page)
-    app.router.add_get("/wall", wall_page)
-    app.router.add_get("/console", console_page)
-    app.router.add_get("/api/me", whoami)
-    app.router.add_get("/api/commitment-letter", commitment_letter)
-    app.router.add_get("/api/workers", list_workers)
-    app.router.add_post("/api/workers/{index}/drain", drain_worker)
-    app.router.add_post("/api/tokens", issue_token)
-    app.router.add_get("/api/sessions/{session_id}/roster", session_roster)
-    app.router.add_post("/api/sessions/{session_id}/end", end_session_route)
-    app.router.add_get("/api/sessions/{session_id}/workflow", workflow_state)
-    app.router.add_post("/api/sessions/{session_id}/workflow", workflow_command)
-    app.router.add_post("/api/sessions/{session_id}/report", upload_report)
-    app.router.add_get("/api/sessions/{session_id}/report", current_report)
-    app.router.add_post("/api/sessions/{session_id}/identity/{expert_id}", identity_snapshot)
-    app.router.add_get("/api/sessions/{session_id}/activity", session_activity)
-    app.router.add_get("/api/sessions/{session_id}/evidence/{part}/{name}", evidence_picture)
+    """Register every HTTP route of this module, each with its row of the policy table."""
+    for path, page in (
+        ("/", index_page),
+        ("/seat", seat_page),
+        ("/overview", overview_page),
+        ("/wall", wall_page),
+        ("/console", console_page),
+    ):
+        route(app, "GET", path, page, Action.PAGE)
+    route(app, "GET", "/healthz", healthz, Action.HEALTH)
+    route(app, "GET", "/metrics", metrics, Action.METRICS)
+    route(app, "GET", "/api/me", whoami, Action.WHOAMI)
+    route(app, "GET", "/api/commitment-letter", commitment_letter, Action.COMMITMENT_LETTER)
+    route(app, "GET", "/api/workers", list_workers, Action.WORKERS_READ)
+    route(app, "POST", "/api/workers/{index}/drain", drain_worker, Action.WORKERS_DRAIN)
+    route(app, "POST", "/api/tokens", issue_token, Action.ISSUE_TOKEN)
+    sessions = "/api/sessions/{session_id}"
+    route(app, "GET", f"{sessions}/roster", session_roster, Action.ROSTER_READ)
+    route(app, "POST", f"{sessions}/end", end_session_route, Action.SESSION_END)
+    route(app, "GET", f"{sessions}/workflow", workflow_state, Action.WORKFLOW_READ)
+    route(app, "POST", f"{sessions}/workflow", workflow_command, Action.WORKFLOW_COMMAND)
+    route(
+        app,
+        "POST",
+        f"{sessions}/report",
+        upload_report,
+        Action.REPORT_UPLOAD,
+        body_limit=MAX_REPORT_BYTES,
+    )
+    route(app, "GET", f"{sessions}/report", current_report, Action.REPORT_READ, query_token=True)
+    route(
+        app,
+        "POST",
+        f"{sessions}/identity/{{expert_id}}",
+        identity_snapshot,
+        Action.IDENTITY_SNAPSHOT,
+    )
+    route(app, "GET", f"{sessions}/activity", session_activity, Action.ACTIVITY_READ)
+    route(
+        app,
+        "GET",
+        f"{sessions}/evidence/{{part}}/{{name}}",
+        evidence_picture,
+        Action.EVIDENCE_READ,
+        query_token=True,
+    )
     app.router.add_static("/static/", WEB_DIR, show_index=False, append_version=False)
+    public_prefix(app, "/static")
     vendor = NODE_MODULES / "socket.io-client" / "dist"
     if vendor.is_dir():
         app.router.add_static("/vendor/socket.io-client/", vendor, show_index=False)
+        public_prefix(app, "/vendor/socket.io-client")

@@ -22,6 +22,8 @@ from signaling.ballots import BallotKeys
 from signaling.config import AppConfig
 from signaling.console import ConsoleNamespace
 from signaling.events import EventLog
+from signaling.guard import GUARD_KEY, Guard, policy_middleware, public_prefix
+from signaling.inputs import MAX_BODY_BYTES, SocketJson
 from signaling.metrics import LoopLagMonitor, Metrics
 from signaling.monitoring import WarningCenter
 from signaling.playback import PLAYBACK, Playback, add_playback_routes
@@ -60,16 +62,20 @@ def load_archive_key(config: AppConfig) -> ServerKey:
 
 def create_app(config: AppConfig) -> web.Application:
     """Build the server; resources start and stop with the app's cleanup context."""
-    app = web.Application(middlewares=[problem_middleware], client_max_size=1024 * 1024)
+    app = web.Application(
+        middlewares=[problem_middleware, policy_middleware], client_max_size=MAX_BODY_BYTES
+    )
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         max_http_buffer_size=MAX_SOCKET_MESSAGE,
+        json=SocketJson,
         # Same-origin pages only; the join token is the credential.
         cors_allowed_origins=[],
         logger=False,
         engineio_logger=False,
     )
     sio.attach(app)
+    public_prefix(app, "/socket.io/")  # each namespace asks the policy for itself
     app[SIO] = sio
     add_routes(app)
     add_roster_routes(app)
@@ -184,9 +190,11 @@ def create_app(config: AppConfig) -> web.Application:
             on_end=end_by_workflow,
             snapshot=identity_picture,
         )
-        seats = SeatNamespace(services)
-        wall = WallNamespace(services, seats)
-        console = ConsoleNamespace(services)
+        guard = Guard(services.tokens, store, services.workflow.state)
+        app[GUARD_KEY] = guard
+        seats = SeatNamespace(services, guard)
+        wall = WallNamespace(services, guard, seats)
+        console = ConsoleNamespace(services, guard)
         services.workflow.listeners += [seats.workflow_changed, console.workflow_changed]
 
         async def expert_replaced(session_id: str, expert_id: str) -> None:

@@ -11,24 +11,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from roomserver.errors import IllegalCommand
+from signaling.inputs import ID
 from signaling.schemas import parse_payload
 
 MAX_TEXT_CHARS = 2000  # the state machine allows 500 and says so; this bounds what is read
 MAX_HANDWRITING_CHARS = 700 * 1024  # base64 of a PNG of up to 512 KB, with a data: URL prefix
 
 
-def _unicode(value: str) -> str:
-    """Refuse lone surrogates, which JSON allows and UTF-8 (the log, the archive) does not."""
-    value.encode("utf-8")
-    return value
-
-
-Id = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_unicode)]
-Text = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS), AfterValidator(_unicode)]
-Option = Annotated[str, StringConstraints(max_length=50), AfterValidator(_unicode)]
+# Valid Unicode without NUL is checked for every payload first (``signaling.inputs``).
+Id = Annotated[str, StringConstraints(pattern=f"^{ID}$")]
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
+Option = Annotated[str, StringConstraints(max_length=50)]
 Hex64 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 Number = Annotated[int, Field(ge=1, le=10_000)]
 
@@ -70,7 +66,7 @@ class ReplaceExpert(_Fields):
 
     expert: Id
     replacement: Id
-    name: Annotated[str, StringConstraints(max_length=64), AfterValidator(_unicode)]
+    name: Annotated[str, StringConstraints(max_length=64)]
     reason: Text | None = None
 
 

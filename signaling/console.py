@@ -12,21 +12,20 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import socketio
-
-from roomserver.errors import NotYourRoom, RoleNotAllowed
+from roomserver.errors import NotYourRoom
 from roomserver.model import Event, Role
+from roomserver.policy import CONSOLE_ROLES, Action, Grants
 from roomserver.workflow import Happened, WorkflowState
+from signaling.guard import Guard, GuardedNamespace
 from signaling.rooms import Room, roster_offline
 from signaling.seats import refuse_connection
 from signaling.services import Services
-from signaling.tokens import Grants
 from signaling.workflow import state_json
 
 logger = logging.getLogger(__name__)
 
 NAMESPACE = "/console"
-CONSOLE_ROLES = frozenset({Role.HOST, Role.STAFF, Role.WITNESS})
+__all__ = ["CONSOLE_ROLES", "ConsoleNamespace", "activity_json", "event_venue"]
 # The activity record a console opens with; older entries come from the REST API.
 HELLO_EVENTS = 500
 
@@ -69,13 +68,20 @@ def console_room(session_id: str) -> str:
     return f"console:{session_id}"
 
 
-class ConsoleNamespace(socketio.AsyncNamespace):
+class ConsoleNamespace(GuardedNamespace):
     """Venue consoles of a session."""
 
-    def __init__(self, services: Services) -> None:
-        super().__init__(NAMESPACE)
+    events: dict[str, Action] = {}  # a console only listens; commands go through REST
+
+    def __init__(self, services: Services, guard: Guard) -> None:
+        super().__init__(NAMESPACE, guard)
         self.services = services
         self._by_sid: dict[str, Console] = {}
+
+    def connection_grants(self, sid: str) -> Grants | None:
+        """The grants the console connected with."""
+        console = self._by_sid.get(sid)
+        return console.grants if console is not None else None
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         """Host, staff and witness tokens of a session; others are refused with the reason."""
@@ -85,10 +91,9 @@ class ConsoleNamespace(socketio.AsyncNamespace):
         session_id: str | None = None
         store = self.services.store
         try:
-            grants = self.services.tokens.verify(token)
+            grants = self.guard.tokens.verify(token)
             session_id = grants.session_id
-            if grants.role not in CONSOLE_ROLES:
-                raise RoleNotAllowed("只有主持人、工作人员和见证人可以打开评标室控制台")
+            await self.guard.check(grants, Action.CONSOLE, session_id=session_id)
             if session_id is None:
                 raise NotYourRoom()
             me = await store.get_participant(grants.participant_id)

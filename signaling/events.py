@@ -9,6 +9,8 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Protocol
 
 from recorder.archive import ArchivedEvent
+from recorder.hashing import canonical_json
+from roomserver.errors import InvalidRequest
 from roomserver.model import Event
 from roomserver.store import SqlStore
 from signaling.wire import ConnectionLost, WireError
@@ -105,7 +107,22 @@ class EventLog:
         session_id: str | None = None,
         actor: str | None = None,
     ) -> Event:
-        """Store an event; a session's event also goes into its archive, in seq order."""
+        """Store an event; a session's event also goes into its archive, in seq order.
+
+        An event that the archive could not write as it is (a value that is not canonical JSON)
+        is refused before it is stored, with an ``event_refused`` alarm in its place: a stored
+        event that could never be archived would hold up every later one of the session.
+        """
+        try:
+            canonical_json({"kind": kind, "actor": actor, "data": dict(data or {})})
+        except (ValueError, TypeError) as exc:
+            logger.error("event %s of session %s refused: %s", kind, session_id, exc)
+            await self._store.append_event(
+                "event_refused",
+                {"kind": kind, "reason": "事件数据不是规范 JSON，无法归档"},
+                session_id=session_id,
+            )
+            raise InvalidRequest("请求含有无法归档的数据") from exc
         event = await self._store.append_event(kind, data, session_id=session_id, actor=actor)
         for listener in self.listeners:
             listener(event)
@@ -121,6 +138,10 @@ class EventLog:
                 # The event is stored; the part gets it when the room is reopened after the
                 # worker comes back (catch-up from the store).
                 logger.warning("event %d not archived yet: %s", event.seq, exc)
+            except Exception:
+                # Stored, and tried again with the next event (catch-up); the caller's request
+                # stands, since the event is in the record.
+                logger.exception("event %d of session %s not archived", event.seq, session_id)
         return event
 
     async def catch_up(self, archive: ArchiveSink) -> None:

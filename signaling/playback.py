@@ -27,27 +27,20 @@ from recorder.documents import DOCUMENTS_DIR
 from recorder.export import export_archive
 from recorder.seal import MANIFEST_JSON
 from recorder.verify import verify_archive
-from roomserver.access import (
-    PARTY_ROLES,
-    WHOLE,
-    WHOLE_ARCHIVE_ROLES,
-    Scope,
-    Viewer,
-    archive_scope,
-)
-from roomserver.errors import InvalidRequest, NotFound, NotYourRoom, RoleNotAllowed, RoomError
+from roomserver.access import WHOLE, Scope, Viewer, archive_scope
+from roomserver.errors import InvalidRequest, NotFound, NotYourRoom, RoomError
 from roomserver.model import Role, Session
-from signaling.api import PAGE_HEADERS, SERVICES, WEB_DIR, bearer_grants, json_object
+from roomserver.policy import Action, Grants, decide
+from signaling.api import PAGE_HEADERS, SERVICES, WEB_DIR, read_body, read_query
+from signaling.guard import grants_of, route
+from signaling.schemas import ArchiveQuery, PartyLinkRequest
 from signaling.services import Services
-from signaling.tokens import Grants
 
 logger = logging.getLogger(__name__)
 
 EXPORTS_DIR = "exports"
 # Dates searched for are Beijing dates, as the record's times are read (China keeps no DST).
 BEIJING = timezone(timedelta(hours=8))
-# Who may open the archive pages at all (each sees what roomserver.access allows).
-ARCHIVE_ROLES = WHOLE_ARCHIVE_ROLES | PARTY_ROLES | {Role.SUPERVISOR}
 # The player asks for a segment many times (ranges); its first read is what the log records.
 FILE_TYPES = {**SEGMENT_TYPES, ".jpg": "image/jpeg", ".png": "image/png", ".pdf": "application/pdf"}
 
@@ -167,17 +160,10 @@ def _stamp(folder: Path) -> tuple[int, int, int]:
 PLAYBACK: web.AppKey[Playback] = web.AppKey("playback", Playback)
 
 
-def _grants(request: web.Request) -> Grants:
-    token = request.query.get("token")
-    if token is not None:
-        return request.app[SERVICES].tokens.verify(token)
-    return bearer_grants(request)
-
-
 async def _opened(request: web.Request) -> tuple[Playback, Grants, Catalog, Scope]:
     """The archive a request names, who asks, and what they may see of it."""
     playback = request.app[PLAYBACK]
-    grants = _grants(request)
+    grants = grants_of(request)
     catalog = await playback.catalog(request.match_info["session_id"])
     return playback, grants, catalog, playback.scope(grants, catalog)
 
@@ -210,12 +196,11 @@ async def list_archives(request: web.Request) -> web.Response:
     """``GET /api/archive/sessions?q=&from=&to=&venue=``: the archives the token may see."""
     services = request.app[SERVICES]
     playback = request.app[PLAYBACK]
-    grants = _grants(request)
-    if grants.role not in ARCHIVE_ROLES:
-        raise RoleNotAllowed("您无权调阅评标档案")
-    query = request.query.get("q", "").strip().lower()
-    day_from, day_to = request.query.get("from"), request.query.get("to")
-    venue_q = request.query.get("venue", "").strip()
+    grants = grants_of(request)
+    search = read_query(request, ArchiveQuery)
+    query = search.q.lower()
+    day_from, day_to = search.from_, search.to
+    venue_q = search.venue
     root = playback.root
     names = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     venues = {v.id: v for v in await services.store.list_venues()}
@@ -301,7 +286,7 @@ async def archive_detail(request: web.Request) -> web.Response:
     body["viewer"] = {
         "role": str(grants.role),
         "exports": scope.whole,
-        "grants": grants.role in GRANTING_ROLES,
+        "grants": decide(grants, Action.ARCHIVE_GRANT).allowed,
     }
     await playback.record("archive_opened", grants, session=session_id, whole=scope.whole)
     return web.json_response(body)
@@ -445,12 +430,12 @@ def _job(request: web.Request, grants: Grants) -> ExportJob:
 
 async def export_status(request: web.Request) -> web.Response:
     """``GET /api/archive/exports/{job}``: progress of an export."""
-    return web.json_response(_job_json(_job(request, _grants(request))))
+    return web.json_response(_job_json(_job(request, grants_of(request))))
 
 
 async def export_file(request: web.Request) -> web.FileResponse:
     """``GET /api/archive/exports/{job}/file``: the finished package."""
-    grants = _grants(request)
+    grants = grants_of(request)
     job = _job(request, grants)
     if not job.finished or job.error or not job.path.is_file():
         raise InvalidRequest("证据包尚未生成")
@@ -463,45 +448,47 @@ async def export_file(request: web.Request) -> web.FileResponse:
     )
 
 
-# Who may open a session's recording to its tenderer or bidders: the archive's keepers.
-GRANTING_ROLES = frozenset({Role.ARCHIVIST, Role.ADMIN})
-
-
 async def party_link(request: web.Request) -> web.Response:
     """``POST /api/archive/sessions/{id}/party-links`` {role: tenderer|bidder, name, ttl_days?}:
     an archivist gives a tenderer or bidder a link to the open part of one session (4.3)."""
     services = request.app[SERVICES]
     playback = request.app[PLAYBACK]
-    grants = _grants(request)
-    if grants.role not in GRANTING_ROLES:
-        raise RoleNotAllowed("只有档案管理员可以授权招标人、投标人调阅")
+    grants = grants_of(request)
+    body = await read_body(request, PartyLinkRequest)
     session_id = request.match_info["session_id"]
     await playback.catalog(session_id)  # NotFound for an unknown archive
-    body = await json_object(request)
-    role, name = body.get("role"), body.get("name")
-    if role not in (Role.TENDERER, Role.BIDDER):
-        raise InvalidRequest("role 必须是 tenderer（招标人）或 bidder（投标人）")
-    if not isinstance(name, str) or not name.strip() or len(name) > 64:
-        raise InvalidRequest("请填写单位名称（1 至 64 个字）")
-    days = body.get("ttl_days", 30)
-    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 365:
-        raise InvalidRequest("ttl_days 必须是 1 到 365 之间的整数")
-    token = services.tokens.issue_party(Role(role), name, session_id, ttl_s=days * 24 * 3600)
+    role, name = Role(body.role), body.name
+    token = services.tokens.issue_party(role, name, session_id, ttl_s=body.ttl_days * 24 * 3600)
     await playback.record(
-        "party_link_issued", grants, session=session_id, party=str(role), name=name.strip()
+        "party_link_issued", grants, session=session_id, party=str(role), name=name
     )
     url = f"{services.config.base_url}/archive?token={token}"
-    return web.json_response({"url": url, "role": role, "name": name.strip()}, status=201)
+    return web.json_response({"url": url, "role": str(role), "name": name}, status=201)
 
 
 def add_playback_routes(app: web.Application) -> None:
-    """Register the archive pages and API."""
-    app.router.add_get("/archive", archive_page)
-    app.router.add_get("/api/archive/sessions", list_archives)
-    app.router.add_get("/api/archive/sessions/{session_id}", archive_detail)
-    app.router.add_get("/api/archive/sessions/{session_id}/files/{path:.+}", archive_file)
-    app.router.add_post("/api/archive/sessions/{session_id}/verify", verify_route)
-    app.router.add_post("/api/archive/sessions/{session_id}/export", start_export)
-    app.router.add_post("/api/archive/sessions/{session_id}/party-links", party_link)
-    app.router.add_get("/api/archive/exports/{job_id}", export_status)
-    app.router.add_get("/api/archive/exports/{job_id}/file", export_file)
+    """Register the archive pages and API, each with its row of the policy table."""
+    route(app, "GET", "/archive", archive_page, Action.PAGE)
+    archives = "/api/archive/sessions"
+    route(app, "GET", archives, list_archives, Action.ARCHIVE_LIST)
+    route(app, "GET", f"{archives}/{{session_id}}", archive_detail, Action.ARCHIVE_READ)
+    route(
+        app,
+        "GET",
+        f"{archives}/{{session_id}}/files/{{path:.+}}",
+        archive_file,
+        Action.ARCHIVE_READ,
+        query_token=True,
+    )
+    route(app, "POST", f"{archives}/{{session_id}}/verify", verify_route, Action.ARCHIVE_CHECK)
+    route(app, "POST", f"{archives}/{{session_id}}/export", start_export, Action.ARCHIVE_CHECK)
+    route(app, "POST", f"{archives}/{{session_id}}/party-links", party_link, Action.ARCHIVE_GRANT)
+    route(app, "GET", "/api/archive/exports/{job_id}", export_status, Action.ARCHIVE_JOB)
+    route(
+        app,
+        "GET",
+        "/api/archive/exports/{job_id}/file",
+        export_file,
+        Action.ARCHIVE_JOB,
+        query_token=True,
+    )

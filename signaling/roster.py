@@ -8,11 +8,14 @@ from typing import Any
 
 from aiohttp import web
 
-from roomserver.errors import InvalidRequest, RoleNotAllowed
+from roomserver.errors import InvalidRequest
 from roomserver.model import Participant, Role, SessionState, id_last4, new_id
+from roomserver.policy import Action
 from roomserver.rules import check_seat
 from roomserver.workflow import Phase
-from signaling.api import SEATS, SERVICES, bearer_grants, json_object, participant_url
+from signaling.api import SEATS, SERVICES, participant_url, read_body
+from signaling.guard import grants_of, route
+from signaling.schemas import DoorEntry, ExpertsImport, ReplacementRequest
 from signaling.workflow import state_json
 
 MAX_IMPORT = 30
@@ -37,45 +40,32 @@ async def import_experts(request: web.Request) -> web.Response:
     answer gives each expert's seat link.
     """
     services = request.app[SERVICES]
-    grants = bearer_grants(request)
-    if grants.role != Role.ADMIN:
-        raise RoleNotAllowed("专家名单由专家管理系统以管理员凭证导入")
+    grants = grants_of(request)
+    body = await read_body(request, ExpertsImport)
     session_id = request.match_info["session_id"]
     session = await services.store.get_session(session_id)
-    assert services.workflow is not None
     if (await services.workflow.state(session_id)).phase != Phase.SCHEDULED:
         raise InvalidRequest("签到开始后不能再导入专家；请使用替换专家")
-    body = await json_object(request)
-    entries = body.get("experts")
-    if not isinstance(entries, list) or not 1 <= len(entries) <= MAX_IMPORT:
-        raise InvalidRequest(f"experts 必须是 1 到 {MAX_IMPORT} 名专家的列表")
     venues = {v: await services.store.get_venue(v) for v in session.venue_ids()}
     experts: list[Participant] = []
     seats: set[tuple[str, int]] = set()
-    for i, entry in enumerate(entries, 1):
-        if not isinstance(entry, dict):
-            raise InvalidRequest(f"第 {i} 名专家的格式不正确")
-        venue = venues.get(str(entry.get("venue_id")))
+    for i, entry in enumerate(body.experts, 1):
+        venue = venues.get(entry.venue_id)
         if venue is None:
             raise InvalidRequest(f"第 {i} 名专家的评标室不属于本场评标")
-        seat_no = entry.get("seat_no")
-        check_seat(session, venue, seat_no)  # type: ignore[arg-type]
-        if (venue.id, seat_no) in seats:
+        check_seat(session, venue, entry.seat_no)
+        if (venue.id, entry.seat_no) in seats:
             raise InvalidRequest(f"第 {i} 名专家的机位与名单中其他专家重复")
-        seats.add((venue.id, seat_no))  # type: ignore[arg-type]
-        number = entry.get("id_number")
-        if number is not None and not isinstance(number, str):
-            raise InvalidRequest(f"第 {i} 名专家的身份证号格式不正确")
-        name = entry.get("name")
+        seats.add((venue.id, entry.seat_no))
         experts.append(
             Participant(
                 id=new_id(),
                 session_id=session.id,
                 role=Role.EXPERT,
-                name=name if isinstance(name, str) else "",
+                name=entry.name,
                 venue_id=venue.id,
-                seat_no=seat_no,  # type: ignore[arg-type]
-                id_last4=id_last4(number) if number else None,
+                seat_no=entry.seat_no,
+                id_last4=id_last4(entry.id_number) if entry.id_number else None,
             )
         )
     await services.store.add_experts(experts)
@@ -111,23 +101,15 @@ async def replace_expert(request: web.Request) -> web.Response:
     the host or the venue's staff give the seat of an expert who withdrew (回避) or took leave
     to the expert newly drawn; the answer has the new expert's seat link."""
     services = request.app[SERVICES]
-    grants = bearer_grants(request)
-    body = await json_object(request)
-    name, number, reason = body.get("name"), body.get("id_number"), body.get("reason")
-    if not isinstance(name, str) or not name.strip() or len(name) > 64:
-        raise InvalidRequest("请填写替补专家的姓名")
-    if number is not None and not isinstance(number, str):
-        raise InvalidRequest("身份证号格式不正确")
-    if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
-        raise InvalidRequest("原因不能超过 500 字")
-    assert services.workflow is not None
+    grants = grants_of(request)
+    body = await read_body(request, ReplacementRequest)
     state, happened, replacement = await services.workflow.replace_expert(
         request.match_info["session_id"],
         grants,
         request.match_info["expert_id"],
-        name=name,
-        id_number=number,
-        reason=reason,
+        name=body.name,
+        id_number=body.id_number,
+        reason=body.reason,
     )
     url = participant_url(services.config.base_url, Role.EXPERT, services.tokens.issue(replacement))
     return web.json_response(
@@ -150,24 +132,15 @@ async def door_access(request: web.Request) -> web.Response:
     entry or exit posted by the venue's access-control system (5.4.2), filed in the activity
     record of every session of the venue that is live or starts within 12 hours."""
     services = request.app[SERVICES]
-    grants = bearer_grants(request)
-    venue_id = request.match_info["venue_id"]
-    if grants.role != Role.ADMIN and not (grants.role == Role.DOOR and grants.venue_id == venue_id):
-        raise RoleNotAllowed("只有该评标室的门禁系统可以上报门禁记录")
-    venue = await services.store.get_venue(venue_id)
-    body = await json_object(request)
-    name, direction, card = body.get("name"), body.get("direction"), body.get("card")
-    if not isinstance(name, str) or not name.strip() or len(name) > 64:
-        raise InvalidRequest("name 必须是 1 到 64 个字符的姓名")
-    if direction not in DOOR_DIRECTIONS:
-        raise InvalidRequest("direction 必须是 in 或 out")
-    if card is not None and (not isinstance(card, str) or not card.isalnum() or len(card) > 32):
-        raise InvalidRequest("card 必须是不超过 32 位的卡号")
+    grants = grants_of(request)
+    body = await read_body(request, DoorEntry)
+    venue = await services.store.get_venue(request.match_info["venue_id"])
+    name, direction, card = body.name, body.direction, body.card
     now = datetime.now(UTC)
     at = now
-    if body.get("at") is not None:
+    if body.at is not None:
         try:
-            at = datetime.fromisoformat(str(body["at"]))
+            at = datetime.fromisoformat(body.at)
         except ValueError as exc:
             raise InvalidRequest("at 必须是带时区的 ISO 8601 时间") from exc
         if at.tzinfo is None or abs(at - now) > DOOR_HORIZON:
@@ -175,7 +148,7 @@ async def door_access(request: web.Request) -> web.Response:
     data = {
         "venue": venue.id,
         "venue_name": venue.name,
-        "name": name.strip(),
+        "name": name,
         "direction": direction,
         "at": at.astimezone(UTC).isoformat(),
         # A card number is kept to its last four digits, like an ID number on the roster.
@@ -198,8 +171,12 @@ async def door_access(request: web.Request) -> web.Response:
 
 def add_roster_routes(app: web.Application) -> None:
     """Register the roster and door-access routes."""
-    app.router.add_post("/api/sessions/{session_id}/experts", import_experts)
-    app.router.add_post(
-        "/api/sessions/{session_id}/experts/{expert_id}/replacement", replace_expert
+    route(app, "POST", "/api/sessions/{session_id}/experts", import_experts, Action.EXPERTS_IMPORT)
+    route(
+        app,
+        "POST",
+        "/api/sessions/{session_id}/experts/{expert_id}/replacement",
+        replace_expert,
+        Action.EXPERT_REPLACE,
     )
-    app.router.add_post("/api/venues/{venue_id}/door-access", door_access)
+    route(app, "POST", "/api/venues/{venue_id}/door-access", door_access, Action.DOOR_ACCESS)

@@ -10,11 +10,12 @@ from typing import Any, NoReturn
 
 import socketio
 
-from roomserver.errors import InvalidRequest, NotYourRoom, RoleNotAllowed, RoomError, SessionEnded
-from roomserver.model import Role, SessionState
+from roomserver.errors import InvalidRequest, NotYourRoom, RoomError
+from roomserver.policy import Action, Grants
 from roomserver.rules import check_expert_seat
 from roomserver.workflow import Happened, WorkflowState
 from signaling.errors import as_room_error, error_ack
+from signaling.guard import Guard, GuardedNamespace
 from signaling.rooms import Room, SeatState, SentWarning, seat_key
 from signaling.schemas import (
     AckWarningRequest,
@@ -72,13 +73,18 @@ async def refuse_connection(
     raise socketio.exceptions.ConnectionRefusedError(err.message, {"code": err.code}) from None
 
 
-class SeatNamespace(socketio.AsyncNamespace):
+class SeatNamespace(GuardedNamespace):
     """Seats of experts: one connection per seat, the latest one wins."""
 
-    def __init__(self, services: Services) -> None:
-        super().__init__(NAMESPACE)
+    events = {
+        name: Action.SEAT for name in ("join", "offer", "ice_candidate", "leave", "ack_warning")
+    }
+
+    def __init__(self, services: Services, guard: Guard) -> None:
+        super().__init__(NAMESPACE, guard)
         self.services = services
         self._by_sid: dict[str, tuple[Room, SeatState]] = {}
+        self._grants: dict[str, Grants] = {}
         # Called after a room's roster changed (the supervision wall follows it).
         self.on_roster: Callable[[Room], None] | None = None
 
@@ -92,10 +98,9 @@ class SeatNamespace(socketio.AsyncNamespace):
         token = auth.get("token") if isinstance(auth, dict) else None
         session_id: str | None = None
         try:
-            grants = self.services.tokens.verify(token)
+            grants = self.guard.tokens.verify(token)
             session_id = grants.session_id
-            if grants.role != Role.EXPERT:
-                raise RoleNotAllowed("该链接不是评标专家的机位链接")
+            await self.guard.check(grants, Action.SEAT, session_id=session_id)
             if session_id is None or grants.seat_key is None:
                 raise NotYourRoom()
             participant = await store.get_participant(grants.participant_id)
@@ -104,8 +109,6 @@ class SeatNamespace(socketio.AsyncNamespace):
                 raise NotYourRoom()
             if participant.venue_id != grants.venue_id or participant.seat_no != grants.seat_no:
                 raise NotYourRoom("该凭证与专家的机位安排不符")
-            if session.state == SessionState.ENDED:
-                raise SessionEnded()
             venue = await store.get_venue(participant.venue_id or "")
             check_expert_seat(session, venue, participant)
         except Exception as exc:
@@ -125,6 +128,7 @@ class SeatNamespace(socketio.AsyncNamespace):
         state = SeatState(key=key, sid=sid, participant_id=participant.id)
         room.seats[key] = state
         self._by_sid[sid] = (room, state)
+        self._grants[sid] = grants
         await self.enter_room(sid, session_room(session.id))
         await self.services.events.append(
             "seat_connected",
@@ -150,6 +154,7 @@ class SeatNamespace(socketio.AsyncNamespace):
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         """The socket is gone: free the seat's media unless another connection took the seat."""
+        self._grants.pop(sid, None)
         entry = self._by_sid.pop(sid, None)
         if entry is None:
             return
@@ -166,6 +171,10 @@ class SeatNamespace(socketio.AsyncNamespace):
             )
             await self._push_roster(room)
             self.services.rooms.release(room)
+
+    def connection_grants(self, sid: str) -> Grants | None:
+        """The grants the seat connected with."""
+        return self._grants.get(sid)
 
     # -- events -----------------------------------------------------------------------------------
 
@@ -279,6 +288,7 @@ class SeatNamespace(socketio.AsyncNamespace):
     async def _replace(self, room: Room, previous: SeatState) -> None:
         """A newer connection took the seat: tell the old one why, then drop it."""
         self._by_sid.pop(previous.sid, None)
+        self._grants.pop(previous.sid, None)
         await self.emit(
             "replaced",
             {"code": "seat_replaced", "message": "该机位已在另一台设备或窗口登录，本窗口已断开"},

@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import socketio
-
-from roomserver.errors import NotFound, NotYourRoom, RoleNotAllowed, SessionEnded
-from roomserver.model import Role, Session, SessionState
+from roomserver.errors import NotFound, NotYourRoom, SessionEnded
+from roomserver.model import Session, SessionState
+from roomserver.policy import Action, Grants, Target, decide
+from signaling.guard import Guard, GuardedNamespace
 from signaling.monitoring import WarningCenter
 from signaling.rooms import Room, SentWarning, roster_offline
 from signaling.schemas import (
@@ -33,7 +33,6 @@ from signaling.schemas import (
 )
 from signaling.seats import SeatNamespace, acked, refuse_connection
 from signaling.services import Services
-from signaling.tokens import Grants
 from signaling.wire import WireError
 
 logger = logging.getLogger(__name__)
@@ -72,21 +71,37 @@ class Supervisor:
     views: dict[str, View] = field(default_factory=dict)
 
     def may_see(self, session_id: str) -> bool:
-        """A session-scoped token sees its session only; a centre-wide token sees every one."""
-        return self.grants.session_id is None or self.grants.session_id == session_id
+        """Whether the policy lets this wall see the session (its own, or every one)."""
+        target = Target(session_id=session_id)
+        return decide(self.grants, Action.WALL_SESSION, target).allowed
 
 
-class WallNamespace(socketio.AsyncNamespace):
+class WallNamespace(GuardedNamespace):
     """Supervision walls: live rooms, viewer connections, notes and warnings."""
 
-    def __init__(self, services: Services, seats: SeatNamespace) -> None:
-        super().__init__(NAMESPACE)
+    events = {
+        **dict.fromkeys(("watch", "focus", "camera", "note", "warn"), Action.WALL_SESSION),
+        **dict.fromkeys(("ice_candidate", "unwatch"), Action.WALL),
+    }
+
+    def __init__(self, services: Services, guard: Guard, seats: SeatNamespace) -> None:
+        super().__init__(NAMESPACE, guard)
         self.services = services
         self.seats = seats
         self._by_sid: dict[str, Supervisor] = {}
         self._push_task: asyncio.Task[None] | None = None
         self._dirty = False
         self.warnings: WarningCenter | None = None
+
+    def connection_grants(self, sid: str) -> Grants | None:
+        """The grants the wall connected with."""
+        supervisor = self._by_sid.get(sid)
+        return supervisor.grants if supervisor is not None else None
+
+    def event_session(self, sid: str, grants: Grants, data: Any) -> str | None:
+        """The session a request names (a centre-wide wall names one in each request)."""
+        named = data.get("session_id") if isinstance(data, dict) else None
+        return named if isinstance(named, str) else grants.session_id
 
     # -- connection -----------------------------------------------------------------------------
 
@@ -97,10 +112,9 @@ class WallNamespace(socketio.AsyncNamespace):
         token = auth.get("token") if isinstance(auth, dict) else None
         session_id: str | None = None
         try:
-            grants = self.services.tokens.verify(token)
+            grants = self.guard.tokens.verify(token)
             session_id = grants.session_id
-            if grants.role != Role.SUPERVISOR:
-                raise RoleNotAllowed("只有监督人员可以打开监督墙")
+            await self.guard.check(grants, Action.WALL)
             name = await self._name(grants)
         except Exception as exc:
             await refuse_connection(self.services, NAMESPACE, exc, session_id, remote)
@@ -345,9 +359,7 @@ class WallNamespace(socketio.AsyncNamespace):
     async def _open_session(
         self, supervisor: Supervisor, session_id: str, seat: str | None
     ) -> Session:
-        """The session, if this supervisor may see it and it has not ended (and has `seat`)."""
-        if not supervisor.may_see(session_id):
-            raise NotYourRoom("您无权监督该场评标")
+        """The session, if it has not ended (and has `seat`); the policy let the wall ask."""
         session = await self.services.store.get_session(session_id)
         if session.state == SessionState.ENDED:
             raise SessionEnded("该场评标已结束")

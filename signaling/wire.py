@@ -62,8 +62,14 @@ async def read_frame(reader: asyncio.StreamReader) -> dict[str, Any]:
 
 
 def encode_frame(message: dict[str, Any]) -> bytes:
-    """One framed message."""
-    body = json.dumps({"v": PROTOCOL_VERSION, **message}, ensure_ascii=False).encode()
+    """One framed message; WireError ``invalid_request`` for a value JSON cannot carry as it is
+    (NaN, a lone surrogate): that request is refused, the channel goes on."""
+    try:
+        body = json.dumps(
+            {"v": PROTOCOL_VERSION, **message}, ensure_ascii=False, allow_nan=False
+        ).encode()
+    except (ValueError, TypeError) as exc:
+        raise WireError("invalid_request", "请求含有无法传送的数据") from exc
     if len(body) > MAX_FRAME_BYTES:
         raise ValueError(f"message of {len(body)} bytes is over the limit")
     return _HEADER.pack(len(body)) + body
@@ -211,5 +217,11 @@ class Channel:
             if code == "internal":
                 logger.exception("%s: request %s failed", self._name, message.get("method"))
             reply = {"kind": "response", "id": request_id, "error": {"code": code, "message": text}}
-        with contextlib.suppress(ConnectionLost):
+        try:
             await self._send(reply)
+        except ConnectionLost:
+            pass
+        except WireError as exc:  # a result that cannot be framed: answered as an error
+            error = {"code": exc.code, "message": exc.message}
+            with contextlib.suppress(ConnectionLost, WireError):
+                await self._send({"kind": "response", "id": request_id, "error": error})

@@ -29,7 +29,8 @@ def test_known_fields_pass_and_only_those_sent_are_kept() -> None:
         ("notice", {"text": "x", "padding": "A" * 600_000}, "padding"),  # extra fields
         ("notice", {"text": "x" * 2001}, "text"),
         ("notice", {"text": ["x"]}, "text"),
-        ("notice", {"text": "\ud800"}, "text"),  # a lone surrogate
+        ("notice", {"text": "\ud800"}, "Unicode"),  # a lone surrogate
+        ("check_in", {"expert": "../p1"}, "expert"),
         ("vote", {"motion": 1.5}, "motion"),
         ("vote", {"motion": True}, "motion"),
         ("vote", {"motion": 10**30}, "motion"),

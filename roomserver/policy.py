@@ -1,0 +1,293 @@
+"""Who may do what: the one policy table that every HTTP route and Socket.IO event asks.
+
+``decide(grants, action, target)`` answers ``Allowed`` or a ``Refused`` that carries the domain
+error to answer with. The table is data (``POLICY``): one ``Rule`` per ``Action``, naming the
+roles that may act at all and how far a token of each reaches:
+
+- ``Reach.ANYONE``: no token needed (pages, health; the page itself then asks for its data);
+- ``Reach.ROLE``: the role alone decides (an administrator's maintenance, the archive list);
+- ``Reach.SESSION``: a token of the target session. Roles in ``everywhere`` reach every session
+  (administrators, archivists); roles in ``centre_wide`` reach every session with a token that
+  names none (a centre-wide supervisor's wall);
+- ``Reach.VENUE``: a token of the target venue (a venue's access-control system).
+
+A ``live`` rule is part of a running session: it is refused once the session has ended and to
+a participant who no longer takes part (withdrew, was excused or replaced). Archive access is
+not live: the roles that keep the archive keep it, and ``roomserver.access`` narrows what of an
+archive a viewer sees. What a command may change is the workflow's own rule
+(``roomserver.workflow``); this table decides who reaches the session at all.
+
+Tenderers and bidders (招标人, 投标人) reach the open part of a session's archive only: never the
+roster, the committee's workflow or the report while the evaluation runs (standard 4.3, 7.2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from roomserver.errors import InvalidToken, NotYourRoom, RoleNotAllowed, RoomError, SessionEnded
+from roomserver.model import Role
+
+
+@dataclass(frozen=True)
+class Grants:
+    """What a token lets its bearer do: who they are, in which session, at which seat."""
+
+    participant_id: str
+    session_id: str | None
+    role: Role
+    venue_id: str | None
+    seat_no: int | None
+    expires_at: int
+    token_id: str
+
+    @property
+    def seat_key(self) -> str | None:
+        """``venue:seat`` of an expert's seat."""
+        if self.venue_id is None or self.seat_no is None:
+            return None
+        return f"{self.venue_id}:{self.seat_no}"
+
+
+class Action(StrEnum):
+    """Everything a request or an event can ask for."""
+
+    PAGE = "page"
+    HEALTH = "health"
+    METRICS = "metrics"
+    WHOAMI = "whoami"
+    COMMITMENT_LETTER = "commitment_letter"
+    ISSUE_TOKEN = "issue_token"
+    WORKERS_READ = "workers_read"
+    WORKERS_DRAIN = "workers_drain"
+    EXPERTS_IMPORT = "experts_import"
+    EXPERT_REPLACE = "expert_replace"
+    ROSTER_READ = "roster_read"
+    WORKFLOW_READ = "workflow_read"
+    WORKFLOW_COMMAND = "workflow_command"
+    SESSION_END = "session_end"
+    REPORT_UPLOAD = "report_upload"
+    REPORT_READ = "report_read"
+    IDENTITY_SNAPSHOT = "identity_snapshot"
+    ACTIVITY_READ = "activity_read"
+    EVIDENCE_READ = "evidence_read"
+    DOOR_ACCESS = "door_access"
+    ARCHIVE_LIST = "archive_list"
+    ARCHIVE_READ = "archive_read"
+    ARCHIVE_CHECK = "archive_check"  # verify and export: whole-archive viewers
+    ARCHIVE_JOB = "archive_job"  # an export's progress and package, for whoever started it
+    ARCHIVE_GRANT = "archive_grant"  # a tenderer's or bidder's link
+    SEAT = "seat"  # an expert's seat: connect, media, leave, acknowledge a warning
+    CONSOLE = "console"  # the venue console of host, staff and witness
+    WALL = "wall"  # the supervision wall itself
+    WALL_SESSION = "wall_session"  # watch, focus, note and warn in one session
+
+
+class Reach(StrEnum):
+    """How far a token of an allowed role reaches."""
+
+    ANYONE = "anyone"
+    ROLE = "role"
+    SESSION = "session"
+    VENUE = "venue"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row of the table."""
+
+    roles: frozenset[Role]
+    reach: Reach
+    live: bool = False
+    everywhere: frozenset[Role] = frozenset()
+    centre_wide: frozenset[Role] = frozenset()
+    refusal: str = "您无权进行该操作"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a request is about, and the facts the live rules need (resolved by the caller)."""
+
+    session_id: str | None = None
+    venue_id: str | None = None
+    ended: bool = False  # the session has ended
+    left: bool = False  # the asker no longer takes part in it (withdrew, excused, replaced)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Allowed, or refused with the error to answer."""
+
+    error: RoomError | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.error is None
+
+
+ALLOWED = Decision()
+
+ALL_ROLES = frozenset(Role)
+ARCHIVE_KEEPERS = frozenset({Role.ARCHIVIST, Role.AUDITOR, Role.ADMIN})
+PARTIES = frozenset({Role.TENDERER, Role.BIDDER})
+CONSOLE_ROLES = frozenset({Role.HOST, Role.STAFF, Role.WITNESS})
+ADMIN = frozenset({Role.ADMIN})
+SUPERVISOR = frozenset({Role.SUPERVISOR})
+# Those who run or watch a session see its roster, workflow and report while it runs.
+SESSION_READERS = CONSOLE_ROLES | {Role.EXPERT, Role.SUPERVISOR, Role.ADMIN}
+
+
+def _session(
+    roles: frozenset[Role],
+    refusal: str,
+    *,
+    live: bool = True,
+    everywhere: frozenset[Role] = ADMIN,
+    centre_wide: frozenset[Role] = SUPERVISOR,
+) -> Rule:
+    return Rule(
+        roles,
+        Reach.SESSION,
+        live=live,
+        everywhere=everywhere & roles,
+        centre_wide=centre_wide & roles,
+        refusal=refusal,
+    )
+
+
+POLICY: dict[Action, Rule] = {
+    Action.PAGE: Rule(ALL_ROLES, Reach.ANYONE),
+    Action.HEALTH: Rule(ALL_ROLES, Reach.ANYONE),
+    # Prometheus scrapes without a token; it shows no session, seat or supervisor.
+    Action.METRICS: Rule(ALL_ROLES, Reach.ANYONE),
+    Action.WHOAMI: Rule(ALL_ROLES, Reach.ROLE),
+    Action.COMMITMENT_LETTER: Rule(
+        frozenset({Role.EXPERT, *CONSOLE_ROLES, Role.ADMIN}), Reach.ROLE, refusal="只有评标专家需要签署承诺书"
+    ),
+    Action.ISSUE_TOKEN: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以签发链接"),
+    Action.WORKERS_READ: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以查看媒体进程"),
+    Action.WORKERS_DRAIN: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以维护媒体进程"),
+    Action.EXPERTS_IMPORT: Rule(ADMIN, Reach.ROLE, refusal="专家名单由专家管理系统以管理员凭证导入"),
+    Action.EXPERT_REPLACE: _session(
+        frozenset({Role.HOST, Role.STAFF}), "只有主持人或工作人员可以替换专家"
+    ),
+    Action.ROSTER_READ: _session(SESSION_READERS, "您无权查看本场评标的专家名单"),
+    Action.WORKFLOW_READ: _session(SESSION_READERS, "您无权查看本场评标的评审进程"),
+    # The workflow decides which command each role may give; witnesses and parties give none.
+    Action.WORKFLOW_COMMAND: _session(
+        frozenset({Role.EXPERT, Role.HOST, Role.STAFF, Role.SUPERVISOR, Role.ADMIN}),
+        "您无权操作本场评标的评审进程",
+    ),
+    Action.SESSION_END: _session(
+        frozenset({Role.HOST, Role.ADMIN}), "只有主场主持人可以发出评审结束指令"
+    ),
+    Action.REPORT_UPLOAD: _session(
+        frozenset({Role.EXPERT, Role.HOST}), "只有组长或主持人可以提交评标报告"
+    ),
+    Action.REPORT_READ: _session(SESSION_READERS, "您无权查看本场评标的评标报告"),
+    Action.IDENTITY_SNAPSHOT: _session(
+        frozenset({Role.HOST, Role.STAFF}), "只有工作人员或主持人可以拍照核验"
+    ),
+    Action.ACTIVITY_READ: _session(
+        CONSOLE_ROLES | {Role.SUPERVISOR, Role.ADMIN}, "您无权查看该场评标的活动记录"
+    ),
+    Action.EVIDENCE_READ: _session(
+        CONSOLE_ROLES | {Role.SUPERVISOR} | ARCHIVE_KEEPERS,
+        "您无权查看该场评标的证据",
+        everywhere=ARCHIVE_KEEPERS,
+    ),
+    Action.DOOR_ACCESS: Rule(
+        frozenset({Role.DOOR, Role.ADMIN}),
+        Reach.VENUE,
+        everywhere=ADMIN,
+        refusal="只有该评标室的门禁系统可以上报门禁记录",
+    ),
+    Action.ARCHIVE_LIST: Rule(
+        ARCHIVE_KEEPERS | SUPERVISOR | PARTIES, Reach.ROLE, refusal="您无权调阅评标档案"
+    ),
+    Action.ARCHIVE_READ: _session(
+        ARCHIVE_KEEPERS | SUPERVISOR | PARTIES,
+        "您无权调阅该场评标的档案",
+        live=False,
+        everywhere=ARCHIVE_KEEPERS,
+    ),
+    Action.ARCHIVE_CHECK: _session(
+        ARCHIVE_KEEPERS | SUPERVISOR,
+        "只有可调阅全部档案的人员可以校验或导出",
+        live=False,
+        everywhere=ARCHIVE_KEEPERS,
+    ),
+    Action.ARCHIVE_JOB: Rule(
+        ARCHIVE_KEEPERS | SUPERVISOR, Reach.ROLE, refusal="只有可调阅全部档案的人员可以导出"
+    ),
+    Action.ARCHIVE_GRANT: Rule(
+        frozenset({Role.ARCHIVIST, Role.ADMIN}),
+        Reach.ROLE,
+        refusal="只有档案管理员可以授权招标人、投标人调阅",
+    ),
+    Action.SEAT: _session(frozenset({Role.EXPERT}), "该链接不是评标专家的机位链接"),
+    Action.CONSOLE: _session(
+        CONSOLE_ROLES, "只有主持人、工作人员和见证人可以打开评标室控制台"
+    ),
+    Action.WALL: Rule(SUPERVISOR, Reach.ROLE, refusal="只有监督人员可以打开监督墙"),
+    Action.WALL_SESSION: _session(SUPERVISOR, "您无权监督该场评标"),
+}
+
+
+def rule(action: Action) -> Rule:
+    """The row of `action`."""
+    return POLICY[action]
+
+
+def reaches(grants: Grants, rule: Rule, target: Target) -> bool:
+    """Whether a token of an allowed role reaches the target at all."""
+    if rule.reach in (Reach.ANYONE, Reach.ROLE) or grants.role in rule.everywhere:
+        return True
+    if rule.reach == Reach.VENUE:
+        return target.venue_id is not None and grants.venue_id == target.venue_id
+    if grants.role in rule.centre_wide and grants.session_id is None:
+        return True
+    return target.session_id is not None and grants.session_id == target.session_id
+
+
+def decide(grants: Grants | None, action: Action, target: Target = Target()) -> Decision:
+    """Whether the bearer of `grants` (None: no token) may do `action` on `target`."""
+    row = POLICY[action]
+    if row.reach == Reach.ANYONE:
+        return ALLOWED
+    if grants is None:
+        return Decision(InvalidToken("缺少登录凭证"))
+    if grants.role not in row.roles:
+        return Decision(RoleNotAllowed(row.refusal))
+    if not reaches(grants, row, target):
+        return Decision(NotYourRoom(row.refusal if row.reach == Reach.VENUE else None))
+    # A token that reaches every session is not a participant's: nothing of theirs can end.
+    participant = grants.role not in row.everywhere and grants.session_id is not None
+    if row.live and participant:
+        if target.ended:
+            return Decision(SessionEnded("本场评标已结束"))
+        if target.left:
+            return Decision(NotYourRoom("您已不再参加本场评标"))
+    return ALLOWED
+
+
+def needs_facts(grants: Grants | None, action: Action) -> bool:
+    """Whether `decide` needs the session's `ended` and `left` facts for this asker."""
+    row = POLICY[action]
+    return (
+        grants is not None
+        and row.live
+        and grants.session_id is not None
+        and grants.role not in row.everywhere
+    )
+
+
+def require(grants: Grants | None, action: Action, target: Target = Target()) -> Grants:
+    """The grants when allowed; the refusal's error otherwise."""
+    decision = decide(grants, action, target)
+    if decision.error is not None:
+        raise decision.error
+    if grants is None:  # an open action asked without a token
+        raise InvalidToken("缺少登录凭证")
+    return grants

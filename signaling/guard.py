@@ -1,0 +1,226 @@
+"""Where every HTTP route and Socket.IO event meets the policy table (``roomserver.policy``).
+
+Routes are registered with ``route(app, method, path, handler, action)``; the middleware finds
+the route's action, checks its path parameters (``signaling.inputs``), verifies the token, asks
+the table and checks the declared body size, all before the handler runs, so that no handler
+reads a body or touches a store for somebody who may not. A route without a row is refused.
+
+Socket.IO namespaces derive from ``GuardedNamespace``: the connection's action is checked at
+connect by the namespace (it knows its token), and every event is checked again against its own
+row before its handler runs, so a participant who withdrew, or whose session ended, loses the
+connection's use at once. An event a namespace does not list is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import socketio
+from aiohttp import web
+
+from roomserver.errors import InvalidRequest, InvalidToken, NotYourRoom, PayloadTooLarge
+from roomserver.model import Role, SessionState
+from roomserver.policy import POLICY, Action, Grants, Reach, Target, needs_facts, require
+from roomserver.store import SqlStore
+from roomserver.workflow import Phase, WorkflowState
+from signaling.errors import error_ack
+from signaling.inputs import MAX_BODY_BYTES, clean, path_params
+from signaling.tokens import TokenIssuer
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A route's row: its action, whether ``?token=`` may carry the token, its body limit."""
+
+    action: Action
+    query_token: bool = False  # for <img>, <video> and downloads, which send no header
+    body_limit: int = MAX_BODY_BYTES
+
+
+ENDPOINTS: web.AppKey[dict[tuple[str, str], Endpoint]] = web.AppKey("endpoints", dict)
+GUARD_KEY: web.AppKey[Guard] = web.AppKey("guard")
+# The grants the middleware verified (None for an open route).
+GRANTS: web.RequestKey[Grants | None] = web.RequestKey("grants", object)  # type: ignore[arg-type]
+
+
+def route(
+    app: web.Application,
+    method: str,
+    path: str,
+    handler: Handler,
+    action: Action,
+    *,
+    query_token: bool = False,
+    body_limit: int = MAX_BODY_BYTES,
+) -> None:
+    """Register a route with its row of the policy table."""
+    resource = app.router.add_route(method, path, handler).resource
+    assert resource is not None
+    app.setdefault(ENDPOINTS, {})[(method, resource.canonical)] = Endpoint(
+        action, query_token, body_limit
+    )
+
+
+def public_prefix(app: web.Application, path: str) -> None:
+    """Mark a resource registered by a library (static files, Socket.IO) as open to anyone."""
+    endpoints = app.setdefault(ENDPOINTS, {})
+    for method in ("GET", "POST"):
+        endpoints[(method, path)] = Endpoint(Action.PAGE)
+
+
+def endpoint_of(request: web.Request) -> Endpoint | None:
+    """The row of the request's route (HEAD shares GET's)."""
+    resource = request.match_info.route.resource
+    if resource is None:
+        return None
+    method = "GET" if request.method == "HEAD" else request.method
+    endpoints = request.app[ENDPOINTS]
+    return endpoints.get((method, resource.canonical)) or endpoints.get(
+        (method, resource.canonical.rstrip("/") + "/")
+    )
+
+
+def grants_of(request: web.Request) -> Grants:
+    """The grants the policy middleware verified for this request."""
+    grants = request.get(GRANTS)
+    if grants is None:
+        raise InvalidToken("缺少登录凭证")
+    return grants
+
+
+class Guard:
+    """Verifies tokens and finds the facts the policy's live rules need."""
+
+    def __init__(
+        self,
+        tokens: TokenIssuer,
+        store: SqlStore,
+        workflow_state: Callable[[str], Awaitable[WorkflowState]],
+    ) -> None:
+        self.tokens = tokens
+        self._store = store
+        self._workflow_state = workflow_state
+
+    def request_grants(self, request: web.Request, *, query_token: bool) -> Grants:
+        """The grants of the ``Authorization: Bearer`` token (or ``?token=`` where allowed)."""
+        token = request.query.get("token") if query_token else None
+        if token is None:
+            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                raise InvalidToken("缺少登录凭证")
+        return self.tokens.verify(token.strip())
+
+    async def target(
+        self,
+        grants: Grants | None,
+        action: Action,
+        *,
+        session_id: str | None = None,
+        venue_id: str | None = None,
+    ) -> Target:
+        """The target, with whether its session ended and whether the asker left it."""
+        if (
+            grants is None
+            or session_id is None
+            or grants.session_id != session_id
+            or not needs_facts(grants, action)
+        ):
+            return Target(session_id=session_id, venue_id=venue_id)
+        session = await self._store.get_session(session_id)
+        ended = session.state == SessionState.ENDED
+        left = False
+        if grants.role == Role.EXPERT:
+            await self._store.get_participant(grants.participant_id)  # NotFound if unknown
+            state = await self._workflow_state(session_id)
+            ended = ended or state.phase == Phase.ENDED
+            left = (
+                grants.participant_id in state.withdrawn
+                or grants.participant_id in state.excused
+                or grants.participant_id not in state.venues
+            )
+        return Target(session_id=session_id, venue_id=venue_id, ended=ended, left=left)
+
+    async def check(
+        self,
+        grants: Grants | None,
+        action: Action,
+        *,
+        session_id: str | None = None,
+        venue_id: str | None = None,
+    ) -> Grants:
+        """The grants when the table allows `action`; its refusal's error otherwise."""
+        target = await self.target(grants, action, session_id=session_id, venue_id=venue_id)
+        return require(grants, action, target)
+
+
+@web.middleware
+async def policy_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Path parameters, token, policy row and body size, in that order, before the handler."""
+    if request.match_info.http_exception is not None:
+        raise request.match_info.http_exception  # no such route, or not this method
+    endpoint = endpoint_of(request)
+    if endpoint is None:
+        logger.error("route %s %s has no row in the policy table", request.method, request.path)
+        raise NotYourRoom("该接口未开放")
+    path_params(request.match_info)
+    grants: Grants | None = None
+    if POLICY[endpoint.action].reach != Reach.ANYONE:
+        guard = request.app[GUARD_KEY]
+        grants = guard.request_grants(request, query_token=endpoint.query_token)
+        await guard.check(
+            grants,
+            endpoint.action,
+            session_id=request.match_info.get("session_id"),
+            venue_id=request.match_info.get("venue_id"),
+        )
+    length = request.content_length
+    if length is not None and length > endpoint.body_limit:
+        raise PayloadTooLarge(f"请求体不能超过 {endpoint.body_limit // 1024} KB")
+    request[GRANTS] = grants
+    return await handler(request)
+
+
+class GuardedNamespace(socketio.AsyncNamespace):
+    """A Socket.IO namespace whose every event asks the policy table before its handler."""
+
+    # Every event the namespace handles, and the action it asks for.
+    events: Mapping[str, Action] = {}
+
+    def __init__(self, namespace: str, guard: Guard) -> None:
+        super().__init__(namespace)
+        self.guard = guard
+
+    def connection_grants(self, sid: str) -> Grants | None:
+        """The grants a connection was opened with (None when it is gone)."""
+        raise NotImplementedError
+
+    def event_session(self, sid: str, grants: Grants, data: Any) -> str | None:
+        """The session an event is about: the connection's, unless the payload names one."""
+        return grants.session_id
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        """Check the event's row, then run its handler; refusals are answered as acks."""
+        if event in ("connect", "disconnect"):
+            return await super().trigger_event(event, *args)
+        action = self.events.get(event)
+        try:
+            if action is None:
+                raise InvalidRequest(f"不支持的请求：{event[:40]}")
+            sid = args[0]
+            data = args[1] if len(args) > 1 else None
+            clean(data)
+            grants = self.connection_grants(sid)
+            if grants is None:
+                raise NotYourRoom("连接已失效，请刷新页面")
+            session_id = self.event_session(sid, grants, data)
+            await self.guard.check(grants, action, session_id=session_id)
+        except Exception as exc:
+            return error_ack(exc)
+        return await super().trigger_event(event, *args)

@@ -1,0 +1,311 @@
+"""Who may do what, asked of the real server: every route and Socket.IO namespace × every kind
+of token, each cell asserted against the table below (written out here, not computed from
+``roomserver.policy``, so that a change to the policy is a change to this test too).
+
+A cell is *refused* when the answer is one of the access codes (no or bad token, wrong role,
+another session or venue, a participant who left, a session that ended); *allowed* when the
+request got past access, whatever the handler then said of its content (a 404 for a report not
+uploaded yet, a 400 for an empty body, a 409 for a command of the wrong phase).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import pytest
+import socketio
+
+from roomserver.demo import create_load_session
+from roomserver.model import Participant, Role, SessionState, new_id
+from roomserver.policy import POLICY
+from signaling.guard import ENDPOINTS
+from signaling.tokens import TokenIssuer
+from tests.integration.conftest import RunningServer
+
+ACCESS_CODES = {"invalid_token", "token_expired", "role_not_allowed", "not_your_room"}
+ENDED_CODE = "session_ended"
+
+
+@dataclass(frozen=True)
+class Who:
+    """A kind of token, and the session its requests aim at."""
+
+    token: str | None
+    session_id: str
+
+
+@dataclass(frozen=True)
+class Call:
+    """One route as the matrix calls it."""
+
+    method: str
+    path: str  # {s} is the session aimed at, {v} the main venue, {e} an expert of the demo
+    body: Any = field(default=None, hash=False, compare=False)
+    raw: bytes | None = None
+
+
+# Every kind of token. "_ended" ones belong to a session that has ended and aim at it;
+# "expert_other" belongs to another session and aims at the demo's.
+WHO = (
+    "none forged expired admin host host_sub staff staff_sub witness expert expert_withdrawn "
+    "expert_other supervisor supervisor_all archivist auditor tenderer bidder door "
+    "expert_ended host_ended supervisor_ended"
+).split()
+
+LIVE_READERS = {"admin", "host", "host_sub", "staff", "staff_sub", "witness", "expert"}
+LIVE_READERS |= {"supervisor", "supervisor_all"}
+ARCHIVE_KEEPERS = {"admin", "archivist", "auditor"}
+SUPERVISORS = {"supervisor", "supervisor_all", "supervisor_ended"}
+EVERY_TOKEN = set(WHO) - {"none", "forged", "expired"}
+
+MATRIX: dict[Call, set[str]] = {
+    Call("GET", "/"): set(WHO),
+    Call("GET", "/seat"): set(WHO),
+    Call("GET", "/console"): set(WHO),
+    Call("GET", "/wall"): set(WHO),
+    Call("GET", "/overview"): set(WHO),
+    Call("GET", "/archive"): set(WHO),
+    Call("GET", "/healthz"): set(WHO),
+    Call("GET", "/metrics"): set(WHO),
+    Call("GET", "/static/common.js"): set(WHO),
+    Call("GET", "/api/me"): EVERY_TOKEN,
+    Call("GET", "/api/commitment-letter"): {
+        "admin", "host", "host_sub", "staff", "staff_sub", "witness", "expert",
+        "expert_withdrawn", "expert_other", "expert_ended", "host_ended",
+    },
+    Call("GET", "/api/workers"): {"admin"},
+    Call("POST", "/api/workers/{idx}/drain"): {"admin"},
+    Call("POST", "/api/tokens", body={}): {"admin"},
+    Call("GET", "/api/sessions/{s}/roster"): LIVE_READERS,
+    Call("GET", "/api/sessions/{s}/workflow"): LIVE_READERS,
+    Call("POST", "/api/sessions/{s}/workflow", body={"kind": "no_such_command"}): {
+        "admin", "host", "host_sub", "staff", "staff_sub", "expert", "supervisor",
+        "supervisor_all",
+    },
+    # The end instruction is the main venue's host's; an administrator's needs a reason.
+    Call("POST", "/api/sessions/{s}/end", body={}): {"admin", "host"},
+    Call("POST", "/api/sessions/{s}/report", raw=b"not a pdf"): {"host", "host_sub", "expert"},
+    Call("GET", "/api/sessions/{s}/report"): LIVE_READERS,
+    Call("POST", "/api/sessions/{s}/identity/{e}"): {"host", "host_sub", "staff"},
+    Call("GET", "/api/sessions/{s}/activity"): {
+        "admin", "host", "host_sub", "staff", "staff_sub", "witness", "supervisor",
+        "supervisor_all",
+    },
+    Call("GET", "/api/sessions/{s}/evidence/1/x.jpg"): {
+        "admin", "host", "host_sub", "staff", "staff_sub", "witness", "supervisor",
+        "supervisor_all", "archivist", "auditor",
+    },
+    Call("POST", "/api/sessions/{s}/experts", body={}): {"admin"},
+    Call("POST", "/api/sessions/{s}/experts/{e}/replacement", body={}): {
+        "host", "host_sub", "staff", "staff_sub",
+    },
+    Call("POST", "/api/venues/{v}/door-access", body={}): {"admin", "door"},
+    Call("GET", "/api/archive/sessions"): ARCHIVE_KEEPERS | SUPERVISORS | {"tenderer", "bidder"},
+    Call("GET", "/api/archive/sessions/{s}"): ARCHIVE_KEEPERS
+    | {"supervisor", "supervisor_all", "supervisor_ended", "tenderer", "bidder"},
+    Call("GET", "/api/archive/sessions/{s}/files/part-0001/events.jsonl"): ARCHIVE_KEEPERS
+    | {"supervisor", "supervisor_all", "supervisor_ended", "tenderer", "bidder"},
+    Call("POST", "/api/archive/sessions/{s}/verify"): ARCHIVE_KEEPERS
+    | {"supervisor", "supervisor_all", "supervisor_ended"},
+    Call("POST", "/api/archive/sessions/{s}/export"): ARCHIVE_KEEPERS
+    | {"supervisor", "supervisor_all", "supervisor_ended"},
+    Call("POST", "/api/archive/sessions/{s}/party-links", body={}): {"admin", "archivist"},
+    Call("GET", "/api/archive/exports/0123456789abcdef"): ARCHIVE_KEEPERS | SUPERVISORS,
+    Call("GET", "/api/archive/exports/0123456789abcdef/file"): ARCHIVE_KEEPERS | SUPERVISORS,
+}
+
+# A connection's session is its token's: another session's expert opens their own seat.
+NAMESPACES = {
+    "/seat": {"expert", "expert_other"},
+    "/console": {"host", "host_sub", "staff", "staff_sub", "witness"},
+    "/wall": SUPERVISORS,
+}
+
+
+@dataclass
+class World:
+    """The demo session in check-in, another session that ended, and every kind of token."""
+
+    server: RunningServer
+    who: dict[str, Who]
+    main_venue: str
+    expert_id: str
+
+
+@pytest.fixture
+async def world(room_server: RunningServer) -> AsyncIterator[World]:
+    server = room_server
+    store = server.services.store
+    tokens = server.tokens
+    demo = server.demo
+    sid = demo.session.id
+    main, sub = demo.venues[0].id, demo.venues[1].id
+    experts = server.experts
+    staff_sub = next(p for p in demo.participants if p.role == Role.STAFF and p.venue_id == sub)
+    host_sub = Participant(new_id(), sid, Role.HOST, "副场主持人", venue_id=sub)
+    await store.add_participant(host_sub)
+
+    other = await create_load_session(store, 1, now=datetime.now(UTC))
+    other_expert = other.participants[0]
+    ended = await create_load_session(store, 1, now=datetime.now(UTC))
+    ended_id = ended.session.id
+    ended_host = Participant(new_id(), ended_id, Role.HOST, "已结束场主持人", ended.venues[0].id)
+    ended_supervisor = Participant(new_id(), ended_id, Role.SUPERVISOR, "已结束场监督")
+    for p in (ended_host, ended_supervisor):
+        await store.add_participant(p)
+    await store.set_session_state(ended_id, SessionState.ENDED)
+
+    def issue(p: Participant) -> str:
+        return tokens.issue(p)
+
+    forged = TokenIssuer(b"k" * 32, default_ttl_s=3600).issue(experts[0])
+    who = {
+        "none": Who(None, sid),
+        "forged": Who(forged, sid),
+        "expired": Who(tokens.issue(experts[0], ttl_s=-60), sid),
+        "admin": Who(tokens.issue_admin(), sid),
+        "host": Who(issue(server.participant(Role.HOST)), sid),
+        "host_sub": Who(issue(host_sub), sid),
+        "staff": Who(
+            issue(next(p for p in demo.participants if p.role == Role.STAFF and p.venue_id == main)),
+            sid,
+        ),
+        "staff_sub": Who(issue(staff_sub), sid),
+        "witness": Who(issue(server.participant(Role.WITNESS)), sid),
+        "expert": Who(issue(experts[0]), sid),
+        "expert_withdrawn": Who(issue(experts[1]), sid),
+        "expert_other": Who(issue(other_expert), sid),
+        "supervisor": Who(issue(server.participant(Role.SUPERVISOR)), sid),
+        "supervisor_all": Who(tokens.issue_supervisor("省监督"), sid),
+        "archivist": Who(issue(server.participant(Role.ARCHIVIST)), sid),
+        "auditor": Who(tokens.issue_auditor("审计"), sid),
+        "tenderer": Who(tokens.issue_party(Role.TENDERER, "招标人甲", sid), sid),
+        "bidder": Who(tokens.issue_party(Role.BIDDER, "投标人乙", sid), sid),
+        "door": Who(tokens.issue_door(main), sid),
+        "expert_ended": Who(issue(ended.participants[0]), ended_id),
+        "host_ended": Who(issue(ended_host), ended_id),
+        "supervisor_ended": Who(issue(ended_supervisor), ended_id),
+    }
+    assert set(who) == set(WHO)
+    async with aiohttp.ClientSession() as http:
+        base = f"{server.base_url}/api/sessions/{sid}/workflow"
+
+        async def command(token: str | None, kind: str, **fields: Any) -> None:
+            body = {"kind": kind, "fields": fields}
+            async with http.post(base, json=body, headers=_auth(token)) as r:
+                assert r.status == 200, await r.text()
+
+        await command(who["host"].token, "open_check_in")
+        await command(who["expert_withdrawn"].token, "withdraw", reason="与投标人有利害关系")
+    yield World(server, who, main, experts[0].id)
+
+
+def _auth(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+async def _outcome(http: aiohttp.ClientSession, world: World, call: Call, who: Who) -> str:
+    path = (
+        call.path.replace("{s}", who.session_id)
+        .replace("{v}", world.main_venue)
+        .replace("{e}", world.expert_id)
+        .replace("{idx}", "99")
+    )
+    kwargs: dict[str, Any] = {"headers": _auth(who.token)}
+    if call.body is not None:
+        kwargs["json"] = call.body
+    if call.raw is not None:
+        kwargs["data"] = call.raw
+    async with http.request(call.method, world.server.base_url + path, **kwargs) as r:
+        assert r.status < 500, (call, who, r.status, await r.text())
+        if r.status < 400:
+            return "allowed"
+        problem = await r.json(content_type=None)
+        code = problem.get("code")
+        if code in ACCESS_CODES or code == ENDED_CODE:
+            return "refused"
+        return "allowed"
+
+
+async def test_every_route_answers_every_kind_of_token_as_the_table_says(world: World) -> None:
+    wrong: list[str] = []
+    async with aiohttp.ClientSession() as http:
+        for call, allowed in MATRIX.items():
+            for name in WHO:
+                expected = "allowed" if name in allowed else "refused"
+                got = await _outcome(http, world, call, world.who[name])
+                if got != expected:
+                    wrong.append(f"{call.method} {call.path} × {name}: {got}, expected {expected}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_every_route_of_the_app_has_a_row_and_a_matrix_entry(world: World) -> None:
+    app = world.server.app
+    endpoints = app[ENDPOINTS]
+    called = {(c.method, c.path) for c in MATRIX}
+    missing_row, missing_cell = [], []
+    for resource in app.router.resources():
+        canonical = resource.canonical
+        for route in resource:
+            if route.method in ("HEAD", "OPTIONS", "*"):
+                continue
+            key = (route.method, canonical)
+            row = endpoints.get(key) or endpoints.get((route.method, canonical.rstrip("/") + "/"))
+            if row is None:
+                missing_row.append(key)
+            if canonical.startswith(("/static", "/vendor", "/socket.io")):
+                continue
+            template = (
+                canonical.replace("{session_id}", "{s}")
+                .replace("{venue_id}", "{v}")
+                .replace("{expert_id}", "{e}")
+                .replace("{index}", "{idx}")
+            )
+            if not any(
+                m == route.method and _same_route(template, p) for m, p in called
+            ):
+                missing_cell.append(key)
+    assert not missing_row, f"routes without a row in the policy table: {missing_row}"
+    assert not missing_cell, f"routes the matrix does not call: {missing_cell}"
+    assert {row.action for row in endpoints.values()} <= set(POLICY)
+
+
+def _same_route(template: str, path: str) -> bool:
+    """Whether a matrix path is an instance of a route template."""
+    parts, given = template.split("/"), path.split("/")
+    if "{path}" in template:
+        return path.startswith(template.split("{path}")[0])
+    if len(parts) != len(given):
+        return False
+    return all(p == g or p.startswith("{") for p, g in zip(parts, given, strict=True))
+
+
+async def _connects(world: World, namespace: str, who: Who) -> str:
+    client = socketio.AsyncClient(reconnection=False)
+    try:
+        await client.connect(
+            world.server.base_url,
+            namespaces=[namespace],
+            auth={"token": who.token} if who.token else {},
+            transports=["websocket"],
+            wait_timeout=10,
+        )
+    except socketio.exceptions.ConnectionError:
+        return "refused"
+    await client.disconnect()
+    return "allowed"
+
+
+async def test_every_namespace_admits_only_the_roles_the_table_opens_it_to(world: World) -> None:
+    wrong = []
+    for namespace, allowed in {**NAMESPACES, "/": set()}.items():
+        for name in WHO:
+            expected = "allowed" if name in allowed else "refused"
+            got = await _connects(world, namespace, world.who[name])
+            if got != expected:
+                wrong.append(f"{namespace} × {name}: {got}, expected {expected}")
+    assert not wrong, "\n".join(wrong)

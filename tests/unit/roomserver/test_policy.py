@@ -1,0 +1,84 @@
+"""The policy table's rules, without a server: roles, reach, and the live rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from roomserver.errors import InvalidToken, NotYourRoom, RoleNotAllowed, SessionEnded
+from roomserver.model import Role
+from roomserver.policy import POLICY, Action, Grants, Reach, Target, decide, require
+
+SESSION = "s1"
+
+
+def grants(role: Role, session: str | None = SESSION, venue: str | None = "v1") -> Grants:
+    return Grants(f"{role}-1", session, role, venue, None, 0, "t")
+
+
+def test_every_action_has_a_row_and_every_row_names_roles() -> None:
+    assert set(POLICY) == set(Action)
+    for action, row in POLICY.items():
+        assert row.roles, action
+        assert row.everywhere <= row.roles and row.centre_wide <= row.roles
+
+
+def test_an_open_action_needs_no_token_and_a_closed_one_does() -> None:
+    assert decide(None, Action.HEALTH).allowed
+    assert isinstance(decide(None, Action.ROSTER_READ, Target(SESSION)).error, InvalidToken)
+    with pytest.raises(InvalidToken):
+        require(None, Action.WHOAMI)
+
+
+@pytest.mark.parametrize("role", [Role.TENDERER, Role.BIDDER, Role.DOOR, Role.ARCHIVIST])
+def test_parties_and_others_never_read_a_running_session(role: Role) -> None:
+    for action in (Action.ROSTER_READ, Action.WORKFLOW_READ, Action.REPORT_READ):
+        decision = decide(grants(role), action, Target(SESSION))
+        assert isinstance(decision.error, RoleNotAllowed), (role, action)
+
+
+def test_a_token_of_another_session_does_not_reach_this_one() -> None:
+    decision = decide(grants(Role.EXPERT, "other"), Action.WORKFLOW_READ, Target(SESSION))
+    assert isinstance(decision.error, NotYourRoom)
+    assert decide(grants(Role.EXPERT), Action.WORKFLOW_READ, Target(SESSION)).allowed
+
+
+def test_administrators_reach_every_session_and_centre_wide_supervisors_too() -> None:
+    admin = grants(Role.ADMIN, None)
+    assert decide(admin, Action.ROSTER_READ, Target("any")).allowed
+    supervisor = grants(Role.SUPERVISOR, None)
+    assert decide(supervisor, Action.WALL_SESSION, Target("any")).allowed
+    # ... but a supervisor's token of one session stays in it.
+    scoped = grants(Role.SUPERVISOR)
+    assert isinstance(decide(scoped, Action.WALL_SESSION, Target("any")).error, NotYourRoom)
+
+
+def test_the_end_of_a_session_ends_its_participants_live_access_not_the_archive() -> None:
+    ended = Target(SESSION, ended=True)
+    for role in (Role.EXPERT, Role.HOST, Role.STAFF, Role.WITNESS, Role.SUPERVISOR):
+        decision = decide(grants(role), Action.WORKFLOW_READ, ended)
+        assert isinstance(decision.error, SessionEnded), role
+    assert decide(grants(Role.ADMIN, None), Action.WORKFLOW_READ, ended).allowed
+    assert decide(grants(Role.SUPERVISOR), Action.ARCHIVE_READ, ended).allowed
+    assert decide(grants(Role.BIDDER), Action.ARCHIVE_READ, ended).allowed
+
+
+def test_an_expert_who_left_loses_every_live_action_at_once() -> None:
+    left = Target(SESSION, left=True)
+    for action in (Action.SEAT, Action.ROSTER_READ, Action.WORKFLOW_COMMAND, Action.REPORT_READ):
+        assert isinstance(decide(grants(Role.EXPERT), action, left).error, NotYourRoom), action
+
+
+def test_a_door_reaches_its_own_venue_only() -> None:
+    door = grants(Role.DOOR, None, "v1")
+    assert decide(door, Action.DOOR_ACCESS, Target(venue_id="v1")).allowed
+    assert isinstance(decide(door, Action.DOOR_ACCESS, Target(venue_id="v2")).error, NotYourRoom)
+    assert POLICY[Action.DOOR_ACCESS].reach == Reach.VENUE
+
+
+def test_only_administrators_maintain_and_issue() -> None:
+    for action in (Action.ISSUE_TOKEN, Action.WORKERS_DRAIN, Action.EXPERTS_IMPORT):
+        for role in Role:
+            assert decide(grants(role, None), action).allowed == (role == Role.ADMIN), (
+                action,
+                role,
+            )
