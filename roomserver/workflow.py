@@ -8,158 +8,101 @@ never changed (it is frozen), so a refused command leaves nothing half done.
 Who may do what:
 - the host (主持人) of the main venue opens check-in, starts the election, sends notices to every
   seat and issues the end instruction (7.2.4-1);
-- venue staff (工作人员) check the experts of their own venue in (7.2.1), replace an expert who
-  withdrew or took leave, and open, handle and close incidents of their venue (7.2.6); the host
-  does all of this for every venue;
+- venue staff (工作人员) check the experts of their own venue in (7.2.1) against the identity
+  picture from the seat camera, replace an expert who withdrew or took leave, excuse an absent
+  expert (请离席) at any phase, and open, handle and close incidents of their venue (7.2.6);
+  the main venue's host does all of this for every venue;
 - the host, staff and a supervisor may pause the evaluation, with a reason (9-4); the host or
   staff resume it;
 - experts act for themselves only: the commitment letter (承诺书), a conflict of interest (回避,
-  8.4-3), their signing key, a secret ballot for the leader (7.2.3-1), open votes on motions
-  (7.2.3-2) and their signature on the report (7.2.4);
-- the leader (or the host) opens motions and puts the report up for signing.
+  8.4-3), their signing key, a secret ballot for the leader (7.2.3-1) or a blank one, open votes
+  on motions (7.2.3-2) or an abstention, and their signature on the report (7.2.4);
+- the leader (or the host) opens motions, closes one with the votes cast so far or cancels it,
+  and puts the report up for signing;
+- an administrator may force the end of a session at any phase, with a reason.
+
+No step waits for ever: an excused expert leaves the seated committee, and an election round or
+a motion that only they had left open is counted by the excusal itself; what an excused expert
+cast before stays counted (it was cast while they sat). Election ties follow the rule the host
+chose when the election started: another round among the tied, at most ``max_rounds`` rounds,
+then a draw by lot (``roomserver.lots``), or the draw at once.
 
 The ballots of the open election round are held in the state to be counted; ``Happened`` never
 names a voter's choice, and the service that logs commands seals it (``signaling.workflow``).
+Once a round's tally is published its ballots may no longer be readable (their key is
+destroyed): on replay such a ballot is taken as cast but unread, and the round's count is the
+tally its closing event recorded (``Command.recorded``).
+
+This module holds ``apply`` and the rules of check-in, absent experts, signing, the end and
+incidents; the election is ``roomserver.election``, motions ``roomserver.motions``, and the
+state with the checks they share ``roomserver.committee``.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from enum import StrEnum
+from dataclasses import replace
 from typing import Any
 
 from roomserver import signatures
+from roomserver.committee import (
+    ACTIVE_PHASES,
+    BLANK,
+    INCIDENT_KINDS,
+    MAX_ROUNDS,
+    MAX_TEXT,
+    PAUSE_ROLES,
+    PHASE_LABELS,
+    STAFF_ROLES,
+    TIE_RULES,
+    WHILE_PAUSED,
+    Command,
+    Happened,
+    Incident,
+    Motion,
+    Phase,
+    Result,
+    WorkflowState,
+    digest_field,
+    listed_expert,
+    logged_before_the_rule,
+    number_field,
+    own_expert,
+    require_leader_or_host,
+    require_main_host,
+    require_phase,
+    require_role,
+    require_venue_staff,
+    text_field,
+)
+from roomserver.election import cast_ballot, count_round, start_election
 from roomserver.errors import IllegalCommand, RoleNotAllowed
 from roomserver.model import Role
+from roomserver.motions import (
+    cancel_motion,
+    close_motion,
+    motion_result,
+    open_motion,
+    vote,
+    with_motion,
+)
 
-
-class Phase(StrEnum):
-    """Phases of an evaluation session."""
-
-    SCHEDULED = "scheduled"
-    CHECK_IN = "check_in"
-    ELECTION = "election"
-    EVALUATION = "evaluation"
-    SIGNING = "signing"
-    ENDED = "ended"
-
-
-PHASE_LABELS: dict[Phase, str] = {
-    Phase.SCHEDULED: "未开始",
-    Phase.CHECK_IN: "签到",
-    Phase.ELECTION: "推选组长",
-    Phase.EVALUATION: "评审",
-    Phase.SIGNING: "签署评标报告",
-    Phase.ENDED: "已结束",
-}
-
-INCIDENT_KINDS = {"platform": "平台故障", "other": "其他"}
-MAX_TEXT = 500
-MAX_OPTIONS = 6
-
-
-@dataclass(frozen=True)
-class Motion:
-    """A question the committee votes on openly (7.2.3-2); votes are (expert, option)."""
-
-    number: int
-    title: str
-    options: tuple[str, ...]
-    votes: tuple[tuple[str, str], ...] = ()
-    closed: bool = False
-
-    def voters(self) -> frozenset[str]:
-        return frozenset(voter for voter, _ in self.votes)
-
-    def counts(self) -> dict[str, int]:
-        counted = Counter(option for _, option in self.votes)
-        return {option: counted.get(option, 0) for option in self.options}
-
-
-@dataclass(frozen=True)
-class Incident:
-    """An abnormal event (异常情况, 7.2.6): where, what, how it was handled and how it ended."""
-
-    number: int
-    venue: str
-    kind: str
-    description: str
-    handling: tuple[str, ...] = ()
-    result: str | None = None
-
-
-@dataclass(frozen=True)
-class WorkflowState:
-    """Where a session stands. Experts are participant ids, each with the venue of their seat."""
-
-    session_id: str
-    main_venue: str
-    venues: Mapping[str, str]  # expert → venue, the whole roster including replacements
-    phase: Phase = Phase.SCHEDULED
-    paused: bool = False
-    pause_reason: str | None = None
-    checked_in: frozenset[str] = frozenset()
-    committed: frozenset[str] = frozenset()  # accepted the commitment letter
-    withdrawn: frozenset[str] = frozenset()  # declared a conflict of interest, or took leave
-    replaced_by: Mapping[str, str] = field(default_factory=dict)
-    keys: Mapping[str, str] = field(default_factory=dict)  # expert → SPKI base64
-    election_round: int = 0
-    candidates: tuple[str, ...] = ()
-    ballots: tuple[tuple[str, str], ...] = ()  # (voter, candidate) of the open round; secret
-    leader: str | None = None
-    motions: tuple[Motion, ...] = ()
-    report_sha256: str | None = None
-    report_sm3: str | None = None
-    signed: frozenset[str] = frozenset()
-    incidents: tuple[Incident, ...] = ()
-
-    @property
-    def experts(self) -> frozenset[str]:
-        return frozenset(self.venues)
-
-    @property
-    def seated(self) -> frozenset[str]:
-        """The experts who take part: the roster without those withdrawn."""
-        return self.experts - self.withdrawn
-
-    @property
-    def voted(self) -> frozenset[str]:
-        """Who has cast a ballot in the open election round (not for whom)."""
-        return frozenset(voter for voter, _ in self.ballots)
-
-    def open_motion(self) -> Motion | None:
-        return next((m for m in self.motions if not m.closed), None)
-
-
-@dataclass(frozen=True)
-class Command:
-    """A request to move the session on: `kind`, who asks (`actor`, `role`, the `venue` of
-    their token) and its fields."""
-
-    kind: str
-    actor: str
-    role: Role
-    fields: Mapping[str, Any] = field(default_factory=dict)
-    venue: str | None = None
-
-
-@dataclass(frozen=True)
-class Happened:
-    """What a command did, for the session's event log."""
-
-    kind: str
-    data: dict[str, Any]
-
-
-STAFF_ROLES = frozenset({Role.HOST, Role.STAFF})
-PAUSE_ROLES = frozenset({Role.HOST, Role.STAFF, Role.SUPERVISOR})
-ACTIVE_PHASES = frozenset({Phase.CHECK_IN, Phase.ELECTION, Phase.EVALUATION, Phase.SIGNING})
-# While paused, only what handles the incident and informs the seats goes on.
-WHILE_PAUSED = frozenset({"resume", "notice", "open_incident", "handle_incident", "close_incident"})
-
-Result = tuple[WorkflowState, Happened]
+__all__ = [
+    "BLANK",
+    "COMMANDS",
+    "INCIDENT_KINDS",
+    "MAX_ROUNDS",
+    "MAX_TEXT",
+    "PHASE_LABELS",
+    "TIE_RULES",
+    "Command",
+    "Happened",
+    "Incident",
+    "Motion",
+    "Phase",
+    "WorkflowState",
+    "apply",
+]
 
 
 def apply(state: WorkflowState, command: Command) -> Result:
@@ -174,105 +117,38 @@ def apply(state: WorkflowState, command: Command) -> Result:
     return handler(state, command)
 
 
-# -- checks ---------------------------------------------------------------------------------------
-
-
-def _require_role(command: Command, roles: frozenset[Role], message: str) -> None:
-    if command.role not in roles:
-        raise RoleNotAllowed(message)
-
-
-def _require_main_host(state: WorkflowState, command: Command, message: str) -> None:
-    if command.role != Role.HOST or command.venue not in (None, state.main_venue):
-        raise RoleNotAllowed(message)
-
-
-def _require_venue_staff(state: WorkflowState, command: Command, venue: str, what: str) -> None:
-    """The host acts for every venue; staff for their own venue only."""
-    _require_role(command, STAFF_ROLES, f"只有工作人员或主持人可以{what}")
-    if command.role == Role.STAFF and command.venue != venue:
-        raise RoleNotAllowed(f"工作人员只能为本评标室{what}")
-
-
-def _require_phase(state: WorkflowState, *phases: Phase) -> None:
-    if state.phase not in phases:
-        wanted = "或".join(f"“{PHASE_LABELS[p]}”" for p in phases)
-        raise IllegalCommand(f"当前阶段为“{PHASE_LABELS[state.phase]}”，该操作属于{wanted}阶段")
-
-
-def _expert(state: WorkflowState, command: Command) -> str:
-    expert = command.fields.get("expert")
-    if not isinstance(expert, str) or expert not in state.venues:
-        raise IllegalCommand("该专家不在本场评标名单中")
-    return expert
-
-
-def _self(state: WorkflowState, command: Command, what: str) -> str:
-    """The expert acting for themselves; RoleNotAllowed for anybody else."""
-    if command.role != Role.EXPERT or command.fields.get("expert") != command.actor:
-        raise RoleNotAllowed(f"{what}只能由专家本人进行")
-    expert = _expert(state, command)
-    if expert in state.withdrawn:
-        raise IllegalCommand("该专家已回避或离席，不再参加本场评标")
-    return expert
-
-
-def _text(command: Command, name: str, what: str) -> str:
-    value = command.fields.get(name)
-    if not isinstance(value, str) or not value.strip():
-        raise IllegalCommand(f"请填写{what}")
-    if len(value) > MAX_TEXT:
-        raise IllegalCommand(f"{what}不能超过 {MAX_TEXT} 字")
-    return value.strip()
-
-
-def _digest(command: Command, name: str, length: int) -> str:
-    value = command.fields.get(name)
-    if (
-        not isinstance(value, str)
-        or len(value) != length
-        or any(c not in "0123456789abcdef" for c in value)
-    ):
-        raise IllegalCommand(f"评标报告的 {name} 摘要格式不正确")
-    return value
-
-
-def _number(command: Command, name: str) -> int:
-    value = command.fields.get(name)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise IllegalCommand(f"缺少编号 {name}")
-    return value
-
-
 # -- check-in (7.2.1, 8.4-3) ----------------------------------------------------------------------
 
 
 def _open_check_in(state: WorkflowState, command: Command) -> Result:
-    _require_main_host(state, command, "只有主场主持人可以开始签到")
-    _require_phase(state, Phase.SCHEDULED)
+    require_main_host(state, command, "只有主场主持人可以开始签到")
+    require_phase(state, Phase.SCHEDULED)
     return replace(state, phase=Phase.CHECK_IN), Happened("check_in_opened", {})
 
 
 def _check_in(state: WorkflowState, command: Command) -> Result:
-    expert = _expert(state, command)
-    _require_venue_staff(state, command, state.venues[expert], "核验专家身份")
-    _require_phase(state, Phase.CHECK_IN)
-    if expert in state.withdrawn:
+    expert = listed_expert(state, command)
+    require_venue_staff(state, command, state.venues[expert], "核验专家身份")
+    require_phase(state, Phase.CHECK_IN)
+    if expert in state.withdrawn or expert in state.excused:
         raise IllegalCommand("该专家已回避或离席")
     if expert in state.checked_in:
         raise IllegalCommand("该专家已完成签到")
-    data: dict[str, Any] = {"expert": expert, "venue": state.venues[expert]}
+    # The picture from the seat camera is what staff compared with the roster (7.2.1).
     snapshot = command.fields.get("snapshot")
+    data: dict[str, Any] = {"expert": expert, "venue": state.venues[expert]}
     if isinstance(snapshot, Mapping):
         data["snapshot"] = dict(snapshot)
+    elif not logged_before_the_rule(command, "snapshot"):
+        raise IllegalCommand("请先点击“拍照核验”，拍下专家机位摄像头画面后再确认签到")
     return replace(state, checked_in=state.checked_in | {expert}), Happened(
         "expert_checked_in", data
     )
 
 
 def _commit(state: WorkflowState, command: Command) -> Result:
-    expert = _self(state, command, "签署承诺书")
-    _require_phase(state, Phase.CHECK_IN)
+    expert = own_expert(state, command, "签署承诺书")
+    require_phase(state, Phase.CHECK_IN)
     if expert not in state.checked_in:
         raise IllegalCommand("请先由工作人员完成身份核验")
     if expert in state.committed:
@@ -286,9 +162,9 @@ def _commit(state: WorkflowState, command: Command) -> Result:
 
 
 def _withdraw(state: WorkflowState, command: Command) -> Result:
-    expert = _self(state, command, "申请回避")
-    _require_phase(state, Phase.CHECK_IN)
-    reason = _text(command, "reason", "回避原因")
+    expert = own_expert(state, command, "申请回避")
+    require_phase(state, Phase.CHECK_IN)
+    reason = text_field(command, "reason", "回避原因")
     return (
         replace(
             state,
@@ -302,10 +178,10 @@ def _withdraw(state: WorkflowState, command: Command) -> Result:
 
 def _replace_expert(state: WorkflowState, command: Command) -> Result:
     """An expert who withdrew or took leave gives the seat to a newly drawn one (5.5.9)."""
-    expert = _expert(state, command)
+    expert = listed_expert(state, command)
     venue = state.venues[expert]
-    _require_venue_staff(state, command, venue, "替换专家")
-    _require_phase(state, Phase.SCHEDULED, Phase.CHECK_IN)
+    require_venue_staff(state, command, venue, "替换专家")
+    require_phase(state, Phase.SCHEDULED, Phase.CHECK_IN)
     if expert in state.replaced_by:
         raise IllegalCommand("该专家已被替换")
     replacement = command.fields.get("replacement")
@@ -336,8 +212,8 @@ def _replace_expert(state: WorkflowState, command: Command) -> Result:
 
 
 def _register_key(state: WorkflowState, command: Command) -> Result:
-    expert = _self(state, command, "登记签名密钥")
-    _require_phase(state, Phase.CHECK_IN, Phase.ELECTION, Phase.EVALUATION, Phase.SIGNING)
+    expert = own_expert(state, command, "登记签名密钥")
+    require_phase(state, Phase.CHECK_IN, Phase.ELECTION, Phase.EVALUATION, Phase.SIGNING)
     if expert in state.signed:
         raise IllegalCommand("已签署评标报告，不能更换签名密钥")
     key = command.fields.get("public_key")
@@ -348,128 +224,55 @@ def _register_key(state: WorkflowState, command: Command) -> Result:
     )
 
 
-# -- leader election (7.2.3-1) --------------------------------------------------------------------
+# -- an absent expert (请离席) --------------------------------------------------------------------
 
 
-def _start_election(state: WorkflowState, command: Command) -> Result:
-    _require_main_host(state, command, "只有主场主持人可以开始推选组长")
-    _require_phase(state, Phase.CHECK_IN)
-    not_in = state.seated - state.checked_in
-    if not_in or not state.seated:
-        raise IllegalCommand(f"尚有 {len(not_in)} 名专家未签到")
-    uncommitted = state.seated - state.committed
-    if uncommitted:
-        raise IllegalCommand(f"尚有 {len(uncommitted)} 名专家未签署承诺书")
-    wanted = command.fields.get("candidates")
-    if wanted is None:
-        candidates = tuple(sorted(state.seated))
-    elif (
-        not isinstance(wanted, list)
-        or not wanted
-        or len(set(wanted)) != len(wanted)
-        or not set(wanted) <= state.seated
-    ):
-        raise IllegalCommand("候选人必须是本场在席的专家，且不能重复")
+def _excuse_expert(state: WorkflowState, command: Command) -> Result:
+    """Host or staff excuse an absent expert; what only they held open is completed now."""
+    expert = listed_expert(state, command)
+    venue = state.venues[expert]
+    if command.role == Role.HOST:
+        require_main_host(state, command, "只有主场主持人或本评标室工作人员可以请专家离席")
     else:
-        candidates = tuple(wanted)
-    return (
-        replace(state, phase=Phase.ELECTION, election_round=1, candidates=candidates, ballots=()),
-        Happened("election_started", {"round": 1, "candidates": list(candidates)}),
-    )
-
-
-def _cast_ballot(state: WorkflowState, command: Command) -> Result:
-    expert = _self(state, command, "投票")
-    _require_phase(state, Phase.ELECTION)
-    if expert in state.voted:
-        raise IllegalCommand("本轮已投票")
-    candidate = command.fields.get("candidate")
-    if candidate not in state.candidates:
-        raise IllegalCommand("所选候选人不在本轮候选名单中")
-    ballots = (*state.ballots, (expert, str(candidate)))
-    round_no = state.election_round
-    if len(ballots) < len(state.seated):
-        return replace(state, ballots=ballots), Happened(
-            "ballot_cast",
-            {"round": round_no, "expert": expert, "voted": len(ballots), "of": len(state.seated)},
-        )
-    # Every expert has voted: the round is counted and its result published.
-    counted = Counter(choice for _, choice in ballots)
-    tally = {c: counted.get(c, 0) for c in state.candidates}
-    top = max(tally.values())
-    leaders = tuple(c for c in state.candidates if tally[c] == top)
-    closing = {"round": round_no, "expert": expert, "tally": tally}
-    if len(leaders) == 1:
-        return (
-            replace(state, phase=Phase.EVALUATION, leader=leaders[0], ballots=()),
-            Happened("leader_elected", {**closing, "leader": leaders[0]}),
-        )
-    # A tie: a new round among the tied candidates.
-    return (
-        replace(state, election_round=round_no + 1, candidates=leaders, ballots=()),
-        Happened("election_tied", {**closing, "next_round": round_no + 1, "candidates": leaders}),
-    )
-
-
-# -- discussion and vote (7.2.3-2) ----------------------------------------------------------------
-
-
-def _open_motion(state: WorkflowState, command: Command) -> Result:
-    if not (command.role == Role.HOST or command.actor == state.leader):
-        raise RoleNotAllowed("只有组长或主持人可以发起表决")
-    _require_phase(state, Phase.EVALUATION)
-    if state.open_motion() is not None:
-        raise IllegalCommand("上一项表决尚未结束")
-    title = _text(command, "title", "表决事项")
-    options = command.fields.get("options")
-    if (
-        not isinstance(options, list)
-        or not 2 <= len(options) <= MAX_OPTIONS
-        or not all(isinstance(o, str) and o.strip() and len(o) <= 50 for o in options)
-        or len({o.strip() for o in options}) != len(options)
-    ):
-        raise IllegalCommand(f"表决选项应为 2 至 {MAX_OPTIONS} 个互不相同的选项")
-    motion = Motion(
-        number=len(state.motions) + 1, title=title, options=tuple(o.strip() for o in options)
-    )
-    return replace(state, motions=(*state.motions, motion)), Happened(
-        "motion_opened",
-        {"motion": motion.number, "title": title, "options": list(motion.options)},
-    )
-
-
-def _vote(state: WorkflowState, command: Command) -> Result:
-    expert = _self(state, command, "表决")
-    _require_phase(state, Phase.EVALUATION)
-    motion = state.open_motion()
-    if motion is None or command.fields.get("motion") != motion.number:
-        raise IllegalCommand("该表决已结束或不存在")
-    if expert in motion.voters():
-        raise IllegalCommand("已对该事项表决")
-    option = command.fields.get("option")
-    if option not in motion.options:
-        raise IllegalCommand("所选选项不在表决选项中")
-    votes = (*motion.votes, (expert, str(option)))
-    closed = len(votes) >= len(state.seated)
-    updated = replace(motion, votes=votes, closed=closed)
-    motions = tuple(updated if m.number == motion.number else m for m in state.motions)
-    data: dict[str, Any] = {"motion": motion.number, "expert": expert, "option": option}
-    if closed:
-        data["result"] = updated.counts()
-    return replace(state, motions=motions), Happened(
-        "motion_closed" if closed else "motion_vote", data
-    )
+        require_venue_staff(state, command, venue, "请专家离席")
+    if state.phase not in ACTIVE_PHASES:
+        raise IllegalCommand("评审未在进行中，无需请专家离席")
+    if expert not in state.seated:
+        raise IllegalCommand("该专家已回避、离席或被替换")
+    if expert in state.signed:
+        raise IllegalCommand("该专家已签署评标报告，无需请离席")
+    reason = text_field(command, "reason", "离席原因")
+    after = replace(state, excused=state.excused | {expert})
+    if not after.seated:
+        raise IllegalCommand("不能请最后一名在席专家离席")
+    if after.phase == Phase.ELECTION and not set(after.candidates) & after.seated:
+        raise IllegalCommand("该专家是本轮唯一在席的候选人，不能请其离席")
+    data: dict[str, Any] = {
+        "expert": expert,
+        "venue": venue,
+        "reason": reason,
+        "phase": str(state.phase),
+    }
+    if after.phase == Phase.ELECTION and after.seated <= after.voted:
+        recorded = command.recorded.get("election") if command.recorded is not None else None
+        after, kind, closing = count_round(after, command, recorded)
+        data["election"] = {"happened": kind, **closing}
+    motion = after.open_motion()
+    if motion is not None and after.seated <= motion.voters():
+        motion = replace(motion, closed=True)
+        after = with_motion(after, motion)
+        data["motion"] = {"motion": motion.number, **motion_result(motion)}
+    return after, Happened("expert_excused", data)
 
 
 # -- report co-signing (5.4.9, 7.2.4) -------------------------------------------------------------
 
 
 def _put_up_report(state: WorkflowState, command: Command, phase: Phase) -> tuple[str, str, dict]:
-    if command.role != Role.HOST and command.actor != state.leader:
-        raise RoleNotAllowed("只有组长或主持人可以提交评标报告")
-    _require_phase(state, phase)
-    sha256 = _digest(command, "report_sha256", 64)
-    sm3 = _digest(command, "report_sm3", 64)
+    require_leader_or_host(state, command, "提交评标报告")
+    require_phase(state, phase)
+    sha256 = digest_field(command, "report_sha256", 64)
+    sm3 = digest_field(command, "report_sm3", 64)
     document = command.fields.get("document")
     return sha256, sm3, dict(document) if isinstance(document, Mapping) else {}
 
@@ -506,8 +309,8 @@ def _replace_report(state: WorkflowState, command: Command) -> Result:
 
 
 def _sign(state: WorkflowState, command: Command) -> Result:
-    expert = _self(state, command, "签署评标报告")
-    _require_phase(state, Phase.SIGNING)
+    expert = own_expert(state, command, "签署评标报告")
+    require_phase(state, Phase.SIGNING)
     if expert in state.signed:
         raise IllegalCommand("该专家已签署评标报告")
     if command.fields.get("report_sha256") != state.report_sha256:
@@ -539,22 +342,35 @@ def _sign(state: WorkflowState, command: Command) -> Result:
 
 
 def _end(state: WorkflowState, command: Command) -> Result:
-    _require_main_host(state, command, "只有主场主持人可以发出评审结束指令")
-    _require_phase(state, Phase.SIGNING)
+    require_main_host(state, command, "只有主场主持人可以发出评审结束指令")
+    require_phase(state, Phase.SIGNING)
     missing = state.seated - state.signed
     if missing:
         raise IllegalCommand(f"尚有 {len(missing)} 名专家未签署评标报告，不能结束")
     return replace(state, phase=Phase.ENDED), Happened("end_instruction", {})
 
 
+def _force_end(state: WorkflowState, command: Command) -> Result:
+    """An administrator ends a session that cannot end by the rules; the event says so and why."""
+    if command.role != Role.ADMIN:
+        raise RoleNotAllowed("只有系统管理员可以强制结束评标")
+    reason = text_field(command, "reason", "强制结束原因")
+    return (
+        replace(state, phase=Phase.ENDED, paused=False, pause_reason=None, forced_end=reason),
+        Happened(
+            "session_forced_end", {"forced": True, "reason": reason, "phase": str(state.phase)}
+        ),
+    )
+
+
 # -- incidents and notices (7.2.6, 9-4) -----------------------------------------------------------
 
 
 def _pause(state: WorkflowState, command: Command) -> Result:
-    _require_role(command, PAUSE_ROLES, "只有主持人、工作人员或监督人员可以暂停评审")
+    require_role(command, PAUSE_ROLES, "只有主持人、工作人员或监督人员可以暂停评审")
     if state.phase not in ACTIVE_PHASES:
         raise IllegalCommand("评审尚未开始，无需暂停")
-    reason = _text(command, "reason", "暂停原因")
+    reason = text_field(command, "reason", "暂停原因")
     return (
         replace(state, paused=True, pause_reason=reason),
         Happened("evaluation_paused", {"reason": reason, "phase": str(state.phase)}),
@@ -562,7 +378,7 @@ def _pause(state: WorkflowState, command: Command) -> Result:
 
 
 def _resume(state: WorkflowState, command: Command) -> Result:
-    _require_role(command, STAFF_ROLES, "只有主持人或工作人员可以恢复评审")
+    require_role(command, STAFF_ROLES, "只有主持人或工作人员可以恢复评审")
     if not state.paused:
         raise IllegalCommand("评审未暂停")
     return (
@@ -572,16 +388,16 @@ def _resume(state: WorkflowState, command: Command) -> Result:
 
 
 def _notice(state: WorkflowState, command: Command) -> Result:
-    _require_main_host(state, command, "只有主场主持人可以向全体机位发布通知")
-    return state, Happened("notice", {"text": _text(command, "text", "通知内容")})
+    require_main_host(state, command, "只有主场主持人可以向全体机位发布通知")
+    return state, Happened("notice", {"text": text_field(command, "text", "通知内容")})
 
 
 def _incident(state: WorkflowState, command: Command, what: str) -> Incident:
-    number = _number(command, "incident")
+    number = number_field(command, "incident")
     incident = next((i for i in state.incidents if i.number == number), None)
     if incident is None:
         raise IllegalCommand("没有该异常情况记录")
-    _require_venue_staff(state, command, incident.venue, what)
+    require_venue_staff(state, command, incident.venue, what)
     if incident.result is not None:
         raise IllegalCommand("该异常情况已处理完毕")
     return incident
@@ -597,11 +413,11 @@ def _open_incident(state: WorkflowState, command: Command) -> Result:
     if venue != state.main_venue and venue not in state.venues.values():
         raise IllegalCommand("该评标室不属于本场评标")
     assert isinstance(venue, str)
-    _require_venue_staff(state, command, venue, "登记异常情况")
+    require_venue_staff(state, command, venue, "登记异常情况")
     kind = command.fields.get("kind")
     if kind not in INCIDENT_KINDS:
         raise IllegalCommand("异常类型应为平台故障或其他")
-    description = _text(command, "description", "异常情况描述")
+    description = text_field(command, "description", "异常情况描述")
     incident = Incident(len(state.incidents) + 1, venue, str(kind), description)
     return replace(state, incidents=(*state.incidents, incident)), Happened(
         "incident_opened",
@@ -611,7 +427,7 @@ def _open_incident(state: WorkflowState, command: Command) -> Result:
 
 def _handle_incident(state: WorkflowState, command: Command) -> Result:
     incident = _incident(state, command, "记录处理情况")
-    handling = _text(command, "handling", "处理情况")
+    handling = text_field(command, "handling", "处理情况")
     updated = replace(incident, handling=(*incident.handling, handling))
     return _with_incident(state, updated), Happened(
         "incident_handled", {"incident": incident.number, "handling": handling}
@@ -620,7 +436,7 @@ def _handle_incident(state: WorkflowState, command: Command) -> Result:
 
 def _close_incident(state: WorkflowState, command: Command) -> Result:
     incident = _incident(state, command, "记录处理结果")
-    result = _text(command, "result", "处理结果")
+    result = text_field(command, "result", "处理结果")
     return _with_incident(state, replace(incident, result=result)), Happened(
         "incident_closed", {"incident": incident.number, "result": result}
     )
@@ -633,14 +449,18 @@ _HANDLERS = {
     "withdraw": _withdraw,
     "replace_expert": _replace_expert,
     "register_key": _register_key,
-    "start_election": _start_election,
-    "cast_ballot": _cast_ballot,
-    "open_motion": _open_motion,
-    "vote": _vote,
+    "start_election": start_election,
+    "cast_ballot": cast_ballot,
+    "open_motion": open_motion,
+    "vote": vote,
+    "close_motion": close_motion,
+    "cancel_motion": cancel_motion,
+    "excuse_expert": _excuse_expert,
     "start_signing": _start_signing,
     "replace_report": _replace_report,
     "sign": _sign,
     "end": _end,
+    "force_end": _force_end,
     "pause": _pause,
     "resume": _resume,
     "notice": _notice,

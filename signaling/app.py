@@ -19,6 +19,7 @@ from roomserver.store import SqlStore
 from roomserver.workflow import Happened, WorkflowState
 from signaling.api import SEATS, SERVICES, add_routes, problem_middleware
 from signaling.archiving import ArchiveManager
+from signaling.ballots import BallotKeys
 from signaling.config import AppConfig
 from signaling.console import ConsoleNamespace
 from signaling.events import EventLog
@@ -189,7 +190,10 @@ def create_app(config: AppConfig) -> web.Application:
             store,
             events,
             archive_dir=config.archive_dir,
-            ballot_key=load_or_create_key(config.secrets_dir / "ballot.key"),
+            # Ballots sealed before keys were per round open with the old key while it is kept.
+            ballots=BallotKeys(
+                config.secrets_dir / "ballots", legacy_key=config.secrets_dir / "ballot.key"
+            ),
             on_end=end_by_workflow,
             snapshot=identity_picture,
         )

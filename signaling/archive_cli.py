@@ -65,6 +65,13 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         "end", parents=[common], help="issue the end instruction and seal the archive"
     )
     end.add_argument("session_id", metavar="ID")
+    forced = session_sub.add_parser(
+        "force-end",
+        parents=[common],
+        help="an administrator's forced end of a session that cannot finish (needs --reason)",
+    )
+    forced.add_argument("session_id", metavar="ID")
+    forced.add_argument("--reason", required=True, help="why, for the session's record")
 
 
 def cmd_archive_verify(config: AppConfig, args: argparse.Namespace) -> int:
@@ -258,6 +265,33 @@ async def cmd_archive_list(config: AppConfig, args: argparse.Namespace) -> int:
             f"{row['parts']} 段  {row['duration_s']:>8.1f} 秒  {row['bytes'] / 1e6:>9.1f} MB  "
             f"{kept}  {row.get('project_name', '')}"
         )
+    return EXIT_OK
+
+
+async def cmd_session_force_end(config: AppConfig, args: argparse.Namespace) -> int:
+    """Ask the running server for an administrator's forced end (``force_end``), with a reason;
+    it is logged as a workflow event that says it was forced and why."""
+    key = load_or_create_key(config.secrets_dir / "token.key")
+    token = TokenIssuer(key, default_ttl_s=300).issue_admin("cli")
+    url = f"{config.base_url}/api/sessions/{args.session_id}/workflow"
+    body = json.dumps({"kind": "force_end", "fields": {"reason": args.reason}}).encode()
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        answer = await asyncio.to_thread(lambda: urllib.request.urlopen(request, timeout=30).read())
+    except urllib.error.HTTPError as exc:
+        problem = json.loads(exc.read() or b"{}")
+        print(f"错误：{problem.get('detail', exc.reason)}", file=sys.stderr)
+        return EXIT_DIFFERS
+    except urllib.error.URLError as exc:
+        # The forced end is a workflow event: the running server must log it.
+        print(f"错误：服务器未运行或无法连接（{exc.reason}）", file=sys.stderr)
+        return EXIT_DIFFERS
+    print(json.loads(answer)["state"]["phase"])
     return EXIT_OK
 
 

@@ -150,8 +150,10 @@ class Guard:
             await self._store.get_participant(grants.participant_id)  # NotFound if unknown
             state = await self._workflow_state(session_id)
             ended = ended or state.phase == Phase.ENDED
-            left = grants.participant_id in state.withdrawn or (
-                grants.participant_id not in state.venues
+            left = (
+                grants.participant_id in state.withdrawn
+                or grants.participant_id in state.excused
+                or grants.participant_id not in state.venues
             )
         return Target(session_id=session_id, venue_id=venue_id, ended=ended, left=left)
 

@@ -13,9 +13,18 @@ What the server adds to a command rather than taking it from the client:
   the uploaded PDF;
 - ``sign``: the handwritten signature (a PNG drawn on the seat page), stored as a document and
   cited by its digests;
-- ``cast_ballot``: the choice is sealed (AES-256-GCM under the server's ballot key, bound to
-  session, round and voter) before it is logged, so the log and the archive say who voted but
-  not for whom; the tally is published when the round is complete.
+- ``start_election``: the commitment to a secret seed for a draw by lot (``roomserver.lots``);
+  the seed is kept in ``secrets/ballots/`` and revealed only in the event of a draw;
+- ``cast_ballot`` (and ``excuse_expert``, which may complete a round): the seed, should the
+  round end in a draw; it is never logged with the command;
+- ``cast_ballot``: the choice (a candidate, or blank) is sealed under its round's ballot key
+  (``signaling.ballots``) before it is logged, so the log and the archive say who voted but not
+  for whom; the tally is published when the round is complete, and the round's key destroyed.
+
+Every command's fields are checked against its model (``signaling.commands``) before anything
+else: only fields named there reach the state machine and the log. On replay, each command is
+given what its event recorded (``Command.recorded``): a round whose key is gone is counted from
+its published tally, and a draw from its revealed seed.
 """
 
 from __future__ import annotations
@@ -25,30 +34,34 @@ import base64
 import binascii
 import json
 import logging
-import os
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from recorder.documents import store_document
 from recorder.hashing import sha256_hex, sm3_hex
+from roomserver import lots
 from roomserver.errors import InvalidRequest, NotYourRoom, RoomError
 from roomserver.letters import COMMITMENT_SHA256
 from roomserver.model import Participant, Role, SessionState, id_last4, new_id
 from roomserver.store import SqlStore
 from roomserver.workflow import (
+    BLANK,
     INCIDENT_KINDS,
     PHASE_LABELS,
+    TIE_RULES,
     Command,
     Happened,
     Phase,
     WorkflowState,
     apply,
 )
+from signaling.ballots import BallotKeys
+from signaling.commands import model_of, parse_fields, printable
 from signaling.events import EventLog
 from signaling.tokens import Grants
 
@@ -56,6 +69,8 @@ logger = logging.getLogger(__name__)
 
 EVENT_KIND = "workflow"
 REPORT_KINDS = frozenset({"start_signing", "replace_report"})
+# Commands that may complete an election round, and so end it in a draw by lot.
+ROUND_CLOSERS = frozenset({"cast_ballot", "excuse_expert"})
 # Fields only the server sets; a client's values for them are dropped.
 SERVER_FIELDS = ("snapshot", "document", "report_sm3", "handwriting", "sealed", "letter_sha256")
 MAX_REPORT_BYTES = 50 * 1024 * 1024
@@ -82,12 +97,17 @@ def state_json(state: WorkflowState) -> dict[str, Any]:
         "checked_in": sorted(state.checked_in),
         "committed": sorted(state.committed),
         "withdrawn": sorted(state.withdrawn),
+        "excused": sorted(state.excused),
         "replaced_by": dict(state.replaced_by),
         "keys": sorted(state.keys),
         "election": {
             "round": state.election_round,
             "candidates": list(state.candidates),
             "voted": sorted(state.voted),
+            "tie_rule": state.tie_rule,
+            "tie_rule_label": TIE_RULES.get(state.tie_rule or ""),
+            "max_rounds": state.max_rounds if state.tie_rule else None,
+            "lot_commitment": state.lot_commitment,
         },
         "leader": state.leader,
         "motions": [
@@ -97,8 +117,10 @@ def state_json(state: WorkflowState) -> dict[str, Any]:
                 "options": list(m.options),
                 "voted": sorted(m.voters()),
                 "closed": m.closed,
+                "cancelled": m.cancelled,
                 # Open votes (7.2.3-2): the counts are shown once the motion is closed.
-                "result": m.counts() if m.closed else None,
+                "result": m.counts() if m.closed and not m.cancelled else None,
+                "abstained": m.abstained() if m.closed and not m.cancelled else None,
             }
             for m in state.motions
         ],
@@ -108,6 +130,7 @@ def state_json(state: WorkflowState) -> dict[str, Any]:
             else None
         ),
         "signed": sorted(state.signed),
+        "forced_end": state.forced_end,
         "incidents": [
             {
                 "number": i.number,
@@ -123,29 +146,6 @@ def state_json(state: WorkflowState) -> dict[str, Any]:
     }
 
 
-class BallotBox:
-    """Seals and opens ballot choices with the server's ballot key."""
-
-    def __init__(self, key: bytes) -> None:
-        self._aead = AESGCM(key[:32])
-
-    @staticmethod
-    def _bound(session_id: str, round_no: int, voter: str) -> bytes:
-        return f"ballot|{session_id}|{round_no}|{voter}".encode()
-
-    def seal(self, session_id: str, round_no: int, voter: str, choice: str) -> str:
-        nonce = os.urandom(12)
-        sealed = self._aead.encrypt(
-            nonce, choice.encode(), self._bound(session_id, round_no, voter)
-        )
-        return base64.b64encode(nonce + sealed).decode()
-
-    def open(self, session_id: str, round_no: int, voter: str, sealed: str) -> str:
-        raw = base64.b64decode(sealed)
-        plain = self._aead.decrypt(raw[:12], raw[12:], self._bound(session_id, round_no, voter))
-        return plain.decode()
-
-
 class WorkflowService:
     """Applies workflow commands to sessions, keeps their state and tells who listens."""
 
@@ -155,14 +155,14 @@ class WorkflowService:
         events: EventLog,
         *,
         archive_dir: Path,
-        ballot_key: bytes,
+        ballots: BallotKeys,
         on_end: Callable[[str, str], Awaitable[None]] | None = None,
         snapshot: Callable[[str, Participant], Awaitable[dict[str, Any] | None]] | None = None,
     ) -> None:
         self._store = store
         self._events = events
         self._archive_dir = archive_dir
-        self._ballots = BallotBox(ballot_key)
+        self._ballots = ballots
         self._sessions: dict[str, _Session] = {}
         # The end instruction also ends the session (seats sent away, archive sealed).
         self.on_end = on_end
@@ -241,12 +241,17 @@ class WorkflowService:
                 seat_no=expert.seat_no,
                 id_last4=id_last4(id_number) if id_number else None,
             )
+            fields: dict[str, Any] = {
+                "expert": expert_id,
+                "replacement": replacement.id,
+                "name": replacement.name,
+            }
+            if reason:
+                fields["reason"] = reason
+            fields = parse_fields("replace_expert", fields)
         except RoomError as err:
             await self._refused(session_id, grants, "replace_expert", err)
             raise
-        fields = {"expert": expert_id, "replacement": replacement.id, "name": replacement.name}
-        if reason:
-            fields["reason"] = reason
 
         async def store() -> None:
             await self._store.replace_expert(expert_id, replacement)
@@ -260,18 +265,22 @@ class WorkflowService:
         self, session_id: str, grants: Grants, kind: str, fields: dict[str, Any]
     ) -> tuple[WorkflowState, Happened]:
         """Apply one command of the bearer of `grants`; a RoomError (logged) if refused."""
-        fields = {k: v for k, v in fields.items() if k not in SERVER_FIELDS}
         document = None
         try:
+            model = model_of(kind)  # IllegalCommand for an unknown kind
             if kind in REPORT_KINDS:
                 raise InvalidRequest("评标报告请以 PDF 文件上传")
             if kind == "replace_expert":
                 raise InvalidRequest("替换专家请通过专家名单接口，由系统抽取替补专家")
+            sent = {k: v for k, v in fields.items() if k not in SERVER_FIELDS}
+            fields = parse_fields(kind, sent)
+            if grants.role == Role.EXPERT and "expert" in model.model_fields:
+                fields.setdefault("expert", grants.participant_id)  # they act for themselves
             if kind == "sign":
                 document = {"bytes": _handwriting(fields.pop("handwriting_png", None))}
                 document["suffix"] = "png"
         except RoomError as err:
-            await self._refused(session_id, grants, kind, err)
+            await self._refused(session_id, grants, printable(kind), err)
             raise
         return await self._command(session_id, grants, kind, fields, document=document)
 
@@ -296,6 +305,14 @@ class WorkflowService:
                     snapshot = entry.snapshots.get(str(fields.get("expert")))
                     if snapshot is not None:
                         fields["snapshot"] = snapshot
+                seed = None
+                if kind == "start_election":
+                    seed = secrets.token_bytes(lots.SEED_BYTES)
+                    fields["lot_commitment"] = lots.commitment(seed)
+                if kind in ROUND_CLOSERS and entry.state.phase == Phase.ELECTION:
+                    kept = await asyncio.to_thread(self._ballots.seed, session_id)
+                    if kept is not None:
+                        fields["lot_seed"] = kept.hex()
                 data = document["bytes"] if document else None
                 if data is not None:
                     # Cited before it is written: nothing is stored for a refused command.
@@ -320,18 +337,24 @@ class WorkflowService:
                     # The evaluation begins with check-in: the session is live from here on
                     # (SessionEnded, before anything is logged, if it was ended meanwhile).
                     await self._store.set_session_state(session_id, SessionState.LIVE)
+                if seed is not None:
+                    await asyncio.to_thread(self._ballots.keep_seed, session_id, seed)
                 if data is not None:
                     assert document is not None
                     await asyncio.to_thread(
                         store_document, self._archive_dir / session_id, data, document["suffix"]
                     )
                 logged = dict(fields)
+                logged.pop("lot_seed", None)  # revealed by the event of a draw, if there is one
                 if kind == "cast_ballot":
-                    logged["sealed"] = self._ballots.seal(
+                    candidate = logged.pop("candidate", None)
+                    choice = BLANK if logged.pop("abstain", False) else str(candidate)
+                    logged["sealed"] = await asyncio.to_thread(
+                        self._ballots.seal,
                         session_id,
                         entry.state.election_round,
                         grants.participant_id,
-                        str(logged.pop("candidate")),
+                        choice,
                     )
                 await self._events.append(
                     EVENT_KIND,
@@ -349,7 +372,11 @@ class WorkflowService:
                     session_id=session_id,
                     actor=grants.participant_id,
                 )
+                electing = Phase.ELECTION in (entry.state.phase, state.phase)
                 entry.state = state
+                if electing:
+                    # A published tally destroys its round's key; a new round gets its own.
+                    await asyncio.to_thread(self._ballots.settle, session_id, state)
         except RoomError as err:
             await self._refused(session_id, grants, kind, err)
             raise
@@ -375,15 +402,23 @@ class WorkflowService:
     async def _session(self, session_id: str) -> _Session:
         entry = self._sessions.get(session_id)
         if entry is None:
-            entry = _Session(await self._rebuild(session_id), asyncio.Lock())
+            state, snapshots = await self._rebuild(session_id)
+            entry = _Session(state, asyncio.Lock(), snapshots)
             entry = self._sessions.setdefault(session_id, entry)
         return entry
 
-    async def _rebuild(self, session_id: str) -> WorkflowState:
-        """The accepted commands of the session, applied again in order."""
+    async def _rebuild(self, session_id: str) -> tuple[WorkflowState, dict[str, dict[str, Any]]]:
+        """The accepted commands of the session, applied again in order, and the identity
+        pictures taken for check-ins still to confirm."""
         session = await self._store.get_session(session_id)
         participants = await self._store.list_participants(session_id)
-        events = [e for e in await self._store.list_events(session_id) if e.kind == EVENT_KIND]
+        logged = await self._store.list_events(session_id)
+        snapshots = {
+            str(e.data["expert"]): dict(e.data["evidence"])
+            for e in logged
+            if e.kind == "identity_snapshot" and isinstance(e.data.get("evidence"), dict)
+        }
+        events = [e for e in logged if e.kind == EVENT_KIND]
         # Experts who came in as replacements join the roster with the command that drew them.
         later = {
             str(e.data.get("details", {}).get("replacement"))
@@ -405,28 +440,46 @@ class WorkflowService:
             fields = dict(recorded.get("fields") or {})
             kind = str(recorded.get("kind"))
             if kind == "cast_ballot":
-                fields["candidate"] = self._open_ballot(session_id, state, event.actor, fields)
+                choice = await self._open_ballot(session_id, state, event.actor, fields)
+                if choice == BLANK:
+                    fields["abstain"] = True
+                elif choice is not None:
+                    fields["candidate"] = choice
             command = Command(
                 kind=kind,
                 actor=event.actor,
                 role=Role(recorded.get("role")),
                 fields=fields,
                 venue=recorded.get("venue"),
+                recorded=event.data.get("details") or {},
             )
             state, _ = apply(state, command)
-        return state
+        if any(choice is None for _, choice in state.ballots):
+            raise RuntimeError(
+                f"session {session_id}: the ballots of the open election round cannot be "
+                f"opened: its key ({self._ballots.key_path(session_id, state.election_round)}) "
+                "is missing; restore secrets/ from the backup"
+            )
+        await asyncio.to_thread(self._ballots.settle, session_id, state)
+        return state, snapshots
 
-    def _open_ballot(
+    async def _open_ballot(
         self, session_id: str, state: WorkflowState, voter: str, fields: dict[str, Any]
-    ) -> str:
+    ) -> str | None:
+        """The choice of a logged ballot, or None if its round's key is gone (the round's
+        published tally then stands for it)."""
         try:
-            return self._ballots.open(
-                session_id, state.election_round, voter, str(fields.pop("sealed"))
+            return await asyncio.to_thread(
+                self._ballots.open,
+                session_id,
+                state.election_round,
+                voter,
+                str(fields.pop("sealed")),
             )
         except (KeyError, ValueError, binascii.Error, InvalidTag) as exc:
             raise RuntimeError(
-                f"session {session_id}: a sealed ballot cannot be opened with this server's "
-                "ballot key (secrets/ballot.key); restore the key from the backup"
+                f"session {session_id}: a sealed ballot does not open with its round's key "
+                "in secrets/ballots/; restore secrets/ from the backup"
             ) from exc
 
 

@@ -7,7 +7,9 @@
 
 import { io } from "/vendor/socket.io-client/socket.io.esm.min.js";
 import { $, el, KIND_LABELS, VENUE_KIND_LABELS, formatDateTime, formatTime, queryParams } from "/static/common.js";
-import { EVENT_LABELS, ROLE_LABELS, WARNING_LABELS, WORKFLOW_LABELS, reasonLabel } from "/static/labels.js";
+import {
+  EVENT_LABELS, ROLE_LABELS, WARNING_LABELS, WORKFLOW_LABELS, motionResult, reasonLabel, tieRuleText,
+} from "/static/labels.js";
 
 const token = queryParams().get("token") || "";
 const PHASES = [
@@ -15,7 +17,9 @@ const PHASES = [
   ["evaluation", "评审"], ["signing", "签署报告"], ["ended", "已结束"],
 ];
 
-const app = { hello: null, roster: null, workflow: null, people: new Map(), activity: [], arrivals: new Map(), pendingExpert: null };
+const ACTIVE = ["check_in", "election", "evaluation", "signing"];
+
+const app = { hello: null, roster: null, workflow: null, people: new Map(), activity: [], arrivals: new Map(), pendingExpert: null, excusing: null };
 
 // ---- server -------------------------------------------------------------------------------
 
@@ -72,14 +76,25 @@ function describe(event) {
     const label = WORKFLOW_LABELS[d.happened] || d.happened;
     const parts = [label];
     // The last voter of a round is not news; the result is.
-    if (x.expert && !["leader_elected", "election_tied"].includes(d.happened)) parts.push(nameOf(x.expert));
-    if (x.leader) parts.push(`组长：${nameOf(x.leader)}`);
-    if (x.tally) parts.push(`票数：${Object.entries(x.tally).map(([c, n]) => `${nameOf(c)} ${n}`).join("，")}`);
+    if (x.expert && !["leader_elected", "election_tied", "leader_drawn"].includes(d.happened)) parts.push(nameOf(x.expert));
+    for (const key of ["reason", "text", "description", "handling"]) if (x[key]) parts.push(x[key]);
+    // An excusal may complete the round or the motion that waited only for that expert.
+    const round = x.election || x;
+    if (x.election) parts.push(WORKFLOW_LABELS[x.election.happened] || x.election.happened);
+    if (round.leader) parts.push(`组长：${nameOf(round.leader)}`);
+    if (round.tally) parts.push(`票数：${Object.entries(round.tally).map(([c, n]) => `${nameOf(c)} ${n}`).join("，")}`);
+    if (round.tally && round.abstained) parts.push(`弃权 ${round.abstained}`);
+    if (round.seed) parts.push(`抽签种子 ${round.seed.slice(0, 16)}…（可核验）`);
     if (x.title) parts.push(x.title);
     if (x.option) parts.push(`意见：${x.option}`);
-    if (x.result && typeof x.result === "object") parts.push(`结果：${Object.entries(x.result).map(([o, n]) => `${o} ${n}`).join("，")}`);
+    if (x.abstain) parts.push("弃权");
+    const motion = typeof x.motion === "object" ? x.motion : x;
+    if (motion.result && typeof motion.result === "object") {
+      const counts = Object.entries(motion.result).map(([o, n]) => `${o} ${n}`);
+      if (motion.abstained) counts.push(`弃权 ${motion.abstained}`);
+      parts.push(`${typeof x.motion === "object" ? "表决结束，" : ""}结果：${counts.join("，")}`);
+    }
     if (typeof x.result === "string") parts.push(`结果：${x.result}`);
-    for (const key of ["reason", "text", "description", "handling"]) if (x[key]) parts.push(x[key]);
     if (d.happened === "ballot_cast") parts.push(`（${x.voted}/${x.of}，投票内容保密）`);
     return parts.join(" · ");
   }
@@ -121,6 +136,7 @@ function renderHeader() {
 function seatStatus(seat, wf) {
   const id = seat.expert_id;
   if (wf.withdrawn.includes(id)) return ["回避/离席", "bad"];
+  if (wf.excused.includes(id)) return ["已请离席", "bad"];
   if (wf.signed.includes(id)) return ["已签署报告", "ok"];
   if (wf.committed.includes(id)) return ["已签承诺书", "ok"];
   if (wf.checked_in.includes(id)) return ["已核验", "ok"];
@@ -159,7 +175,8 @@ function renderVenues() {
         el("td", {}, arrived ? formatTime(new Date(arrived)) : "—", late ? el("span", { class: "tag late" }, "迟到") : null),
         el("td", {}, el("span", { class: `status ${tone}` }, status)),
         el("td", {}, canCheck ? el("button", { class: "btn btn-small", type: "button", dataset: { identify: s.expert_id } }, "拍照核验") : null,
-          canReplace(s, wf, venueId) ? el("button", { class: "btn btn-small btn-warn", type: "button", dataset: { replace: s.expert_id } }, "替换专家") : null));
+          canReplace(s, wf, venueId) ? el("button", { class: "btn btn-small btn-warn", type: "button", dataset: { replace: s.expert_id } }, "替换专家") : null,
+          canExcuse(s, wf, venueId) ? el("button", { class: "btn btn-small btn-warn", type: "button", dataset: { excuse: s.expert_id } }, "请离席") : null));
     });
     host.append(el("article", { class: "venue card" },
       el("h2", {}, first.venue_name,
@@ -175,6 +192,21 @@ function renderVenues() {
 function canReplace(seat, wf, venueId) {
   return canAct() && ["scheduled", "check_in"].includes(wf.phase) && wf.withdrawn.includes(seat.expert_id)
     && !wf.replaced_by[seat.expert_id] && (isHost() || me().venue === venueId);
+}
+
+/** An absent expert is excused by the main venue's host, or by the staff of their venue. */
+function canExcuse(seat, wf, venueId) {
+  const mayAct = isMainHost() || (me().role === "staff" && me().venue === venueId);
+  return mayAct && ACTIVE.includes(wf.phase) && !wf.paused && wf.seated.includes(seat.expert_id)
+    && !wf.signed.includes(seat.expert_id) && wf.seated.length > 1;
+}
+
+function excuseExpert(expertId) {
+  const seat = app.roster.seats.find((s) => s.expert_id === expertId);
+  app.excusing = expertId;
+  $("#excuse-name").textContent = `${seat.expert_name}（${seat.label}）`;
+  $("#excuse-form").reset();
+  $("#excuse-dialog").showModal();
 }
 
 async function replaceExpert(expertId) {
@@ -218,11 +250,14 @@ function renderFlow() {
     ["已核验", `${wf.checked_in.length}/${seated}`],
     ["已签承诺书", `${wf.committed.length}/${seated}`],
   ];
-  if (wf.election.round) facts.push(["推选组长", wf.leader ? nameOf(wf.leader) : `第 ${wf.election.round} 轮，已投 ${wf.election.voted.length}/${seated}`]);
+  if (wf.excused.length) facts.push(["已请离席", wf.excused.map(nameOf).join("，")]);
+  if (wf.election.round) {
+    facts.push(["推选组长", wf.leader ? nameOf(wf.leader) : `第 ${wf.election.round} 轮，已投 ${wf.election.voted.length}/${seated}`]);
+    facts.push(["平票规则", tieRuleText(wf.election)]);
+    if (wf.election.lot_commitment) facts.push(["抽签承诺值", `SHA-256 ${wf.election.lot_commitment.slice(0, 16)}…`]);
+  }
   for (const m of wf.motions) {
-    facts.push([`表决 ${m.number}`, m.closed
-      ? `${m.title}：${Object.entries(m.result).map(([o, n]) => `${o} ${n}`).join("，")}`
-      : `${m.title}：已表决 ${m.voted.length}/${seated}`]);
+    facts.push([`表决 ${m.number}`, m.closed ? motionResult(m) : `${m.title}：已表决 ${m.voted.length}/${seated}`]);
   }
   if (wf.report) {
     facts.push(["评标报告", `SHA-256 ${wf.report.sha256.slice(0, 16)}…`]);
@@ -241,7 +276,7 @@ function renderFlow() {
     if (wf.phase === "scheduled") actions.push(button("开始签到", () => command("open_check_in"), { id: "open-check-in" }));
     if (wf.phase === "check_in") {
       const ready = seated > 0 && wf.seated.every((id) => wf.committed.includes(id));
-      actions.push(button("开始推选组长", () => command("start_election"), { enabled: ready, id: "start-election" }));
+      actions.push(electionForm(ready, button));
     }
     if (wf.phase === "signing") {
       const all = wf.seated.every((id) => wf.signed.includes(id));
@@ -251,6 +286,8 @@ function renderFlow() {
       if (!all) actions.push(el("p", { class: "muted" }, "全体在席专家签署评标报告后方可结束。"));
     }
   }
+  const open = wf.motions.find((m) => !m.closed);
+  if (isHost() && wf.phase === "evaluation" && open) actions.push(motionControls(open, button));
   if (isHost() && wf.phase === "evaluation") actions.push(reportUpload());
   if (!actions.length) actions.push(el("p", { class: "muted" }, waitingText(wf)));
   $("#flow-actions").replaceChildren(...actions);
@@ -272,6 +309,38 @@ function waitingText(wf) {
     signing: "专家正在签署评标报告。",
     ended: "评审已结束，档案已封存。",
   }[wf.phase] || "";
+}
+
+/** The tie rule is chosen before the ballot: another round (at most N, then a draw by lot), or
+ * a draw by lot at once. */
+function electionForm(ready, button) {
+  const rule = el("select", { id: "tie-rule", "aria-label": "平票处理规则" },
+    el("option", { value: "revote" }, "平票重新投票，达到轮数后抽签"),
+    el("option", { value: "lot" }, "平票直接抽签"));
+  const rounds = el("input", { type: "number", id: "max-rounds", min: 1, max: 5, value: 3, "aria-label": "最多投票轮数" });
+  const roundsField = el("label", { class: "field" }, el("span", {}, "最多轮数"), rounds);
+  rule.addEventListener("change", () => { roundsField.hidden = rule.value === "lot"; });
+  const start = button("开始推选组长", () => {
+    const fields = { tie_rule: rule.value };
+    if (rule.value === "revote") fields.max_rounds = Number(rounds.value);
+    command("start_election", fields);
+  }, { enabled: ready, id: "start-election" });
+  return el("div", { class: "stack tie-form" },
+    el("label", { class: "field" }, el("span", {}, "平票时"), rule),
+    roundsField,
+    el("p", { class: "muted" }, "抽签由服务器按投票前公布的承诺值进行，结果可由任何人核验。"),
+    start);
+}
+
+/** The host closes the open motion with the votes cast so far, or withdraws it. */
+function motionControls(motion, button) {
+  const reason = el("input", { id: "motion-cancel-reason", maxlength: 500, placeholder: "撤销原因" });
+  const missing = app.workflow.seated.filter((id) => !motion.voted.includes(id)).map(nameOf);
+  return el("div", { class: "stack motion-box" },
+    el("p", { class: "muted" }, `表决 ${motion.number} 尚未表决：${missing.join("，") || "无"}`),
+    button("结束表决（按已投票计票）", () => command("close_motion", { motion: motion.number }), { id: "close-motion", tone: "" }),
+    el("div", { class: "row" }, reason,
+      button("撤销表决", () => reason.value.trim() && command("cancel_motion", { motion: motion.number, reason: reason.value.trim() }), { id: "cancel-motion", tone: "btn-warn" })));
 }
 
 function reportUpload() {
@@ -378,6 +447,15 @@ function wire() {
     if (target) identify(target.dataset.identify);
     const replacing = e.target.closest("[data-replace]");
     if (replacing) replaceExpert(replacing.dataset.replace);
+    const excusing = e.target.closest("[data-excuse]");
+    if (excusing) excuseExpert(excusing.dataset.excuse);
+  });
+  $("#excuse-dialog").addEventListener("close", () => {
+    const reason = $("#excuse-form").elements.reason.value.trim();
+    if ($("#excuse-dialog").returnValue === "confirm" && app.excusing && reason) {
+      command("excuse_expert", { expert: app.excusing, reason });
+    }
+    app.excusing = null;
   });
   $("#identity-dialog").addEventListener("close", () => {
     if ($("#identity-dialog").returnValue === "confirm" && app.pendingExpert) command("check_in", { expert: app.pendingExpert });

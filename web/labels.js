@@ -16,7 +16,24 @@ export const WORKFLOW_LABELS = Object.freeze({
   signing_started: "评标报告提交签署", report_replaced: "评标报告更换", report_signed: "签署评标报告",
   end_instruction: "评审结束指令", evaluation_paused: "暂停评审", evaluation_resumed: "恢复评审",
   notice: "通知", incident_opened: "登记异常情况", incident_handled: "异常处理", incident_closed: "异常处理完毕",
+  expert_excused: "请专家离席", motion_cancelled: "撤销表决", leader_drawn: "平票抽签产生组长",
+  session_forced_end: "管理员强制结束评标",
 });
+
+/** The tie rules the host chooses from before the ballot (``tie_rule`` of ``start_election``). */
+export function tieRuleText(election) {
+  if (election.tie_rule === "lot") return "票数相同时抽签决定";
+  if (election.max_rounds > 5) return "票数相同时重新投票";  // elections logged before the rule
+  return `票数相同时重新投票，第 ${election.max_rounds} 轮仍相同则抽签决定`;
+}
+
+/** A closed motion in words: votes per option and abstentions, or why it was withdrawn. */
+export function motionResult(m) {
+  if (m.cancelled) return `${m.title}：已撤销（${m.cancelled}）`;
+  const counts = Object.entries(m.result).map(([o, n]) => `${o} ${n}`);
+  if (m.abstained) counts.push(`弃权 ${m.abstained}`);
+  return `${m.title}：${counts.join("，")}`;
+}
 
 /** Every other kind of event of the record. */
 export const EVENT_LABELS = Object.freeze({

@@ -8,6 +8,7 @@
 // sign, an ECDSA/SHA-256 signature of the statement below (roomserver/signatures.py).
 
 import { $, el } from "/static/common.js";
+import { motionResult, tieRuleText } from "/static/labels.js";
 
 const STATEMENT_TITLE = "远程异地评标 评标报告签署";
 const DB_NAME = "roomserver-signing-keys";
@@ -84,8 +85,15 @@ export class SeatFlow {
   update({ state, happened }) {
     this.state = state;
     if (happened && happened.kind === "notice") this.notice(happened.data.text);
-    if (happened && happened.kind === "election_tied") {
-      this.notice(`组长推选票数相同，进入第 ${happened.data.next_round} 轮投票。`, "推选组长");
+    // A round is closed by its last ballot, or by excusing the last expert it waited for.
+    const round = happened && happened.kind === "expert_excused" ? happened.data.election
+      : happened && { happened: happened.kind, ...happened.data };
+    if (round && round.happened === "election_tied") {
+      this.notice(`组长推选票数相同，进入第 ${round.next_round} 轮投票。`, "推选组长");
+    }
+    if (round && round.happened === "leader_drawn") {
+      const drawn = this.names.get(round.leader) || "专家";
+      this.notice(`组长推选票数相同，按投票前确定的规则抽签：${drawn} 当选组长。抽签种子已公布，可核验。`, "推选组长");
     }
     if (happened && happened.kind === "evaluation_paused") this.notice(`评审已暂停：${happened.data.reason}。请在席等候。`, "评审暂停");
     if (happened && happened.kind === "evaluation_resumed") this.notice("评审已恢复。", "评审恢复");
@@ -171,6 +179,7 @@ export class SeatFlow {
     const me = this.id;
     const name = (id) => this.names.get(id) || "专家";
     if (s.withdrawn.includes(me)) return [el("p", {}, "您已申请回避或离席，不再参加本场评标。")];
+    if (s.excused.includes(me)) return [el("p", {}, "主持人或工作人员已登记您离席，您不再参加本场评标。")];
     if (s.phase === "scheduled") return [el("p", {}, "评标尚未开始，请等待主持人开始签到。")];
     if (s.phase === "check_in") {
       if (!s.checked_in.includes(me)) return [el("p", {}, "请面向摄像头，等待工作人员核验身份。")];
@@ -186,13 +195,17 @@ export class SeatFlow {
       if (voted) return [head, el("p", { class: "flow-done" }, "您已投票，投票内容保密。")];
       const order = [...this.names.keys()];
       const candidates = [...s.election.candidates].sort((a, b) => order.indexOf(a) - order.indexOf(b));
-      const options = candidates.map((id) =>
+      // A candidate excused since the round opened can no longer be chosen.
+      const options = candidates.filter((id) => s.seated.includes(id)).map((id) =>
         el("label", { class: "choice" }, el("input", { type: "radio", name: "candidate", value: id }),
           el("span", {}, name(id)), el("span", { class: "muted" }, this.labels.get(id) || "")));
-      return [head, el("div", { class: "choices", id: "ballot" }, options),
+      options.push(el("label", { class: "choice" }, el("input", { type: "radio", name: "candidate", value: "", id: "ballot-abstain" }),
+        el("span", {}, "弃权"), el("span", { class: "muted" }, "不选任何候选人")));
+      return [head, el("p", { class: "muted" }, tieRuleText(s.election)), el("div", { class: "choices", id: "ballot" }, options),
         this.button("投票", () => {
           const chosen = document.querySelector("#ballot input:checked");
-          if (chosen) this.command("cast_ballot", { candidate: chosen.value });
+          if (!chosen) return;
+          this.command("cast_ballot", chosen.value ? { candidate: chosen.value } : { abstain: true });
         }, { id: "cast-ballot" })];
     }
     if (s.phase === "evaluation") {
@@ -201,15 +214,21 @@ export class SeatFlow {
       if (motion) {
         out.push(el("p", { class: "flow-strong" }, `表决：${motion.title}（${motion.voted.length}/${s.experts}）`));
         if (motion.voted.includes(me)) out.push(el("p", { class: "flow-done" }, "您已表决。"));
-        else out.push(el("div", { class: "row" }, motion.options.map((o) =>
-          this.button(o, () => this.command("vote", { motion: motion.number, option: o }), { primary: false }))));
+        else {
+          out.push(el("div", { class: "row", id: "vote-options" }, [
+            ...motion.options.map((o) =>
+              this.button(o, () => this.command("vote", { motion: motion.number, option: o }), { primary: false })),
+            this.button("弃权", () => this.command("vote", { motion: motion.number, abstain: true }), { primary: false, id: "vote-abstain" }),
+          ]));
+        }
+        if (me === s.leader) out.push(this.motionControls(motion));
       } else if (me === s.leader) {
         out.push(this.motionForm(), this.reportForm());
       } else {
         out.push(el("p", {}, "评审进行中。"));
       }
       const closed = s.motions.filter((m) => m.closed);
-      for (const m of closed) out.push(el("p", { class: "muted" }, `${m.title}：${Object.entries(m.result).map(([o, n]) => `${o} ${n}`).join("，")}`));
+      for (const m of closed) out.push(el("p", { class: "muted" }, motionResult(m)));
       return out;
     }
     if (s.phase === "signing") {
@@ -218,6 +237,15 @@ export class SeatFlow {
       return [head, this.button("阅读并签署评标报告", () => this.openSigning(), { id: "open-signing" })];
     }
     return [el("p", {}, "评审已结束。")];
+  }
+
+  /** The leader closes the open motion with the votes cast so far, or withdraws it. */
+  motionControls(motion) {
+    const reason = el("input", { placeholder: "撤销原因", maxlength: 500, id: "motion-cancel-reason" });
+    return el("div", { class: "stack" },
+      this.button("结束表决（按已投票计票）", () => this.command("close_motion", { motion: motion.number }), { primary: false, id: "close-motion" }),
+      el("div", { class: "row" }, reason,
+        this.button("撤销表决", () => reason.value.trim() && this.command("cancel_motion", { motion: motion.number, reason: reason.value.trim() }), { primary: false, id: "cancel-motion" })));
   }
 
   motionForm() {

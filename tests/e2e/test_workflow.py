@@ -1,14 +1,17 @@
 """The committee's workflow in real Chromium: the host and venue staff at their consoles, an
-expert at the seat page who signs the commitment letter, votes for the leader and signs the
-report with a key made by WebCrypto and a signature drawn on the canvas; the host then ends the
-session. The other five experts act through the REST API with their own tokens and keys.
-Screenshots of the console and the seat page at each step are kept as artifacts."""
+expert at the seat page who signs the commitment letter, votes for the leader, abstains on a
+motion and signs the report with a key made by WebCrypto and a signature drawn on the canvas;
+the host then ends the session. Two more experts sit at their own seat pages (their camera gives
+the identity picture) and act through the REST API with their own tokens and keys; the other
+three never come and are excused, one through the console. Screenshots of the console (at
+1920x1080 and 1366x768) and of the seat page at each step are kept as artifacts."""
 
 from __future__ import annotations
 
 import base64
 import io
 import json
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -79,6 +82,25 @@ class Api:
         except urllib.error.HTTPError as err:
             raise AssertionError(f"{self.person['name']} {path}: {err.read().decode()}") from err
 
+    def state(self) -> dict[str, Any]:
+        """The workflow state as this participant reads it."""
+        request = urllib.request.Request(
+            self.base + "/workflow", headers={"Authorization": f"Bearer {self.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return dict(json.loads(answer.read()))
+
+    def identity(self, expert_id: str, within_s: float = 20.0) -> dict[str, Any]:
+        """The identity picture from the expert's seat camera, once the seat sends one."""
+        deadline = time.monotonic() + within_s
+        while True:
+            try:
+                return self.post(f"/identity/{expert_id}", b"", "application/json")
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)  # the seat's first camera frames have not reached the server
+
     def do(self, kind: str, /, **fields: Any) -> dict[str, Any]:
         body = json.dumps({"kind": kind, "fields": fields}).encode()
         return self.post("/workflow", body, "application/json")
@@ -127,6 +149,14 @@ def wait_phase(page: Any, phase: str) -> None:
     page.wait_for_function(f"() => document.body.dataset.phase === '{phase}'", timeout=TIMEOUT_MS)
 
 
+def shots_at_both_sizes(page: Any, path: Path) -> None:
+    """The page as a venue PC (1920x1080) and a laptop (1366x768) show it."""
+    page.screenshot(path=str(path.with_name(path.stem + "-1920.png")))
+    page.set_viewport_size({"width": 1366, "height": 768})
+    page.screenshot(path=str(path.with_name(path.stem + "-1366.png")))
+    page.set_viewport_size({"width": 1920, "height": 1080})
+
+
 def test_an_expert_signs_the_report_in_the_seat_page_and_the_host_ends_the_session(
     server: RunningServer, open_seat: Any, browser: Any, artifacts: Path
 ) -> None:
@@ -136,13 +166,16 @@ def test_an_expert_signs_the_report_in_the_seat_page_and_the_host_ends_the_sessi
     main_staff = next(
         p for p in people if p["role"] == "staff" and p["venue_id"] == host["venue_id"]
     )
-    me, others = experts[0], experts[1:]
+    me, others, absent = experts[0], experts[1:3], experts[3:]
     leader = others[0]
     shots = artifacts / "workflow"
     shots.mkdir(exist_ok=True)
 
     seat: SeatPage = open_seat(me["url"])
+    other_seats = [open_seat(p["url"]) for p in others]
     seat.wait_live()
+    for other in other_seats:
+        other.wait_live()
     host_ctx, console, host_errors = open_page(browser, host["url"])
     staff_ctx, staff_console, staff_errors = open_page(browser, main_staff["url"])
     try:
@@ -172,27 +205,68 @@ def test_an_expert_signs_the_report_in_the_seat_page_and_the_host_ends_the_sessi
         seat.page.click("#commitment-accept")
         seat.page.wait_for_selector("#flow-body .flow-done", timeout=TIMEOUT_MS)
 
+        # The two other seated experts: identity picture from their seat camera, check-in.
         apis = [Api(server, p) for p in others]
         host_api = Api(server, host)
         for api in apis:
+            host_api.identity(api.person["participant_id"])
             host_api.do("check_in", expert=api.person["participant_id"])
             api.do("commit", no_conflict=True)
+            # Their seat page registers its own key once committed; this client signs with
+            # its own, registered after the page's.
+            expert_id = api.person["participant_id"]
+            deadline = time.monotonic() + TIMEOUT_MS / 1000
+            while expert_id not in api.state()["keys"] and time.monotonic() < deadline:
+                time.sleep(0.2)
             api.do("register_key", public_key=api.public_key())
+        # Three experts never come: the host excuses one at the console, with the reason.
+        first_absent = absent[0]["participant_id"]
+        console.click(f"tr[data-expert='{first_absent}'] [data-excuse]")
+        console.fill("#excuse-form textarea", "专家未到场，电话联系不上")
+        shots_at_both_sizes(console, shots / "05-console-excuse-dialog.png")
+        console.click("#excuse-confirm")
+        console.wait_for_function(
+            f"document.querySelector(\"tr[data-expert='{first_absent}']\").textContent"
+            ".includes('已请离席')",
+            timeout=TIMEOUT_MS,
+        )
+        for person in absent[1:]:
+            host_api.do("excuse_expert", expert=person["participant_id"], reason="未到场")
         console.wait_for_function(
             "() => !document.querySelector('#start-election').disabled", timeout=TIMEOUT_MS
         )
-        console.screenshot(path=str(shots / "05-console-all-checked-in.png"))
+        # The host chooses the tie rule before the ballot.
+        console.select_option("#tie-rule", "lot")
+        shots_at_both_sizes(console, shots / "06-console-all-checked-in.png")
 
-        # The leader election: a secret ballot in the seat page.
+        # The leader election: a secret ballot in the seat page, with a blank choice offered.
         console.click("#start-election")
         seat.page.wait_for_selector("#cast-ballot", timeout=TIMEOUT_MS)
+        assert seat.page.locator("#ballot-abstain").count() == 1
+        assert "抽签" in seat.page.inner_text("#flow-body")
         seat.page.check(f"#ballot input[value='{leader['participant_id']}']")
-        seat.page.screenshot(path=str(shots / "06-seat-ballot.png"))
+        seat.page.screenshot(path=str(shots / "07-seat-ballot.png"))
         seat.page.click("#cast-ballot")
         seat.page.wait_for_selector("#flow-body .flow-done", timeout=TIMEOUT_MS)
-        for api in apis:
-            api.do("cast_ballot", candidate=leader["participant_id"])
+        apis[0].do("cast_ballot", candidate=leader["participant_id"])
+        apis[1].do("cast_ballot", abstain=True)
         wait_phase(seat.page, "evaluation")
+        wait_phase(console, "evaluation")
+
+        # A motion: the expert abstains in the seat page; the host closes it at the console.
+        apis[0].do("open_motion", title="是否否决投标人甲的投标", options=["同意", "不同意"])
+        seat.page.wait_for_selector("#vote-abstain", timeout=TIMEOUT_MS)
+        seat.page.screenshot(path=str(shots / "08-seat-motion.png"))
+        seat.page.click("#vote-abstain")
+        seat.page.wait_for_selector("#flow-body .flow-done", timeout=TIMEOUT_MS)
+        apis[1].do("vote", motion=1, option="同意")
+        console.wait_for_selector("#close-motion", timeout=TIMEOUT_MS)
+        shots_at_both_sizes(console, shots / "09-console-open-motion.png")
+        console.click("#close-motion")
+        console.wait_for_function(
+            "document.querySelector('#flow-facts').textContent.includes('弃权 1')",
+            timeout=TIMEOUT_MS,
+        )
 
         # The leader puts the report up; the expert reads and signs it in the seat page.
         pdf = report_pdf()
@@ -210,18 +284,18 @@ def test_an_expert_signs_the_report_in_the_seat_page_and_the_host_ends_the_sessi
         for x, y in ((120, 50), (200, 150), (300, 60), (420, 120), (480, 70)):
             seat.page.mouse.move(box["x"] + x, box["y"] + y, steps=8)
         seat.page.mouse.up()
-        seat.page.screenshot(path=str(shots / "07-seat-signing.png"))
+        seat.page.screenshot(path=str(shots / "10-seat-signing.png"))
         seat.page.click("#sign-submit")
         seat.page.wait_for_selector("#signing", state="hidden", timeout=TIMEOUT_MS)
         seat.page.wait_for_selector("#flow-body .flow-done", timeout=TIMEOUT_MS)
-        seat.page.screenshot(path=str(shots / "08-seat-signed.png"))
+        seat.page.screenshot(path=str(shots / "11-seat-signed.png"))
 
         for api in apis:
             api.sign(report)
         console.wait_for_function(
             "() => !document.querySelector('#end-btn').disabled", timeout=TIMEOUT_MS
         )
-        console.screenshot(path=str(shots / "09-console-all-signed.png"))
+        console.screenshot(path=str(shots / "12-console-all-signed.png"))
 
         # The end instruction from the main venue's host reaches the seat.
         console.on("dialog", lambda dialog: dialog.accept())
@@ -230,8 +304,8 @@ def test_an_expert_signs_the_report_in_the_seat_page_and_the_host_ends_the_sessi
             "() => document.body.dataset.state === 'ended'", timeout=TIMEOUT_MS
         )
         wait_phase(console, "ended")
-        seat.page.screenshot(path=str(shots / "10-seat-ended.png"))
-        console.screenshot(path=str(shots / "11-console-ended.png"))
+        seat.page.screenshot(path=str(shots / "13-seat-ended.png"))
+        console.screenshot(path=str(shots / "14-console-ended.png"))
         assert not host_errors and not staff_errors, host_errors + staff_errors
     finally:
         host_ctx.close()

@@ -111,7 +111,7 @@ async def run_whole_session(
             await checker.ok("check_in", expert=member.who.id)
             await member.ok("commit", no_conflict=True)
             await member.ok("register_key", public_key=member.public_key())
-        await chair.ok("start_election")
+        await chair.ok("start_election", tie_rule="lot")
         leader = members[0]
         for member in members:
             body = await member.ok("cast_ballot", candidate=leader.who.id)
