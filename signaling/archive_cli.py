@@ -20,14 +20,16 @@ from recorder.export import export_archive, unpack
 from recorder.manifest import Manifest
 from recorder.progress import ProgressBar
 from recorder.verify import verify_archive
-from roomserver.errors import NotFound
+from roomserver.errors import NotFound, RoomError
 from roomserver.store import SqlStore
 from signaling.archiving import ArchiveManager
+from signaling.ballots import BallotKeys
 from signaling.config import AppConfig
 from signaling.events import EventLog
 from signaling.sessions import end_session
 from signaling.tasks import TaskSet
 from signaling.tokens import TokenIssuer, load_or_create_key
+from signaling.workflow import WorkflowService
 
 EXIT_OK, EXIT_DIFFERS, EXIT_USAGE = 0, 1, 2
 
@@ -62,16 +64,13 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     session = sub.add_parser("session", parents=[common], help="evaluation sessions")
     session_sub = session.add_subparsers(dest="session_command", required=True)
     end = session_sub.add_parser(
-        "end", parents=[common], help="issue the end instruction and seal the archive"
+        "end",
+        parents=[common],
+        help="an administrator's forced end of a session (the host's end instruction is given "
+        "in the console): logged with its reason, the archive sealed",
     )
     end.add_argument("session_id", metavar="ID")
-    forced = session_sub.add_parser(
-        "force-end",
-        parents=[common],
-        help="an administrator's forced end of a session that cannot finish (needs --reason)",
-    )
-    forced.add_argument("session_id", metavar="ID")
-    forced.add_argument("--reason", required=True, help="why, for the session's record")
+    end.add_argument("--reason", required=True, help="why, for the session's record")
 
 
 def cmd_archive_verify(config: AppConfig, args: argparse.Namespace) -> int:
@@ -268,40 +267,18 @@ async def cmd_archive_list(config: AppConfig, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def cmd_session_force_end(config: AppConfig, args: argparse.Namespace) -> int:
-    """Ask the running server for an administrator's forced end (``force_end``), with a reason;
-    it is logged as a workflow event that says it was forced and why."""
-    key = load_or_create_key(config.secrets_dir / "token.key")
-    token = TokenIssuer(key, default_ttl_s=300).issue_admin("cli")
-    url = f"{config.base_url}/api/sessions/{args.session_id}/workflow"
-    body = json.dumps({"kind": "force_end", "fields": {"reason": args.reason}}).encode()
-    request = urllib.request.Request(
-        url,
-        data=body,
-        method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    try:
-        answer = await asyncio.to_thread(lambda: urllib.request.urlopen(request, timeout=30).read())
-    except urllib.error.HTTPError as exc:
-        problem = json.loads(exc.read() or b"{}")
-        print(f"错误：{problem.get('detail', exc.reason)}", file=sys.stderr)
-        return EXIT_DIFFERS
-    except urllib.error.URLError as exc:
-        # The forced end is a workflow event: the running server must log it.
-        print(f"错误：服务器未运行或无法连接（{exc.reason}）", file=sys.stderr)
-        return EXIT_DIFFERS
-    print(json.loads(answer)["state"]["phase"])
-    return EXIT_OK
-
-
 async def cmd_session_end(config: AppConfig, args: argparse.Namespace) -> int:
-    """Ask the running server to end the session; if none runs, end it in the data dir."""
+    """An administrator's forced end (``force_end``, with its reason): by the running server,
+    or, when none runs, in the data directory through the same workflow command."""
     key = load_or_create_key(config.secrets_dir / "token.key")
-    token = TokenIssuer(key, default_ttl_s=300).issue_admin("cli")
+    issuer = TokenIssuer(key, default_ttl_s=300)
+    token = issuer.issue_admin("cli")
     url = f"{config.base_url}/api/sessions/{args.session_id}/end"
     request = urllib.request.Request(
-        url, method="POST", headers={"Authorization": f"Bearer {token}"}
+        url,
+        data=json.dumps({"reason": args.reason}).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     try:
         body = await asyncio.to_thread(lambda: urllib.request.urlopen(request, timeout=30).read())
@@ -326,15 +303,35 @@ async def cmd_session_end(config: AppConfig, args: argparse.Namespace) -> int:
             tasks,
         )
         await archives.recover()
-        session = await end_session(
-            args.session_id,
-            actor="cli",
-            store=store,
-            events=events,
-            rooms=None,
-            archives=archives,
-            seats=None,
+
+        async def end(session_id: str, actor: str) -> None:
+            await end_session(
+                session_id,
+                actor=actor,
+                store=store,
+                events=events,
+                rooms=None,
+                archives=archives,
+                seats=None,
+            )
+
+        workflow = WorkflowService(
+            store,
+            events,
+            archive_dir=config.archive_dir,
+            ballots=BallotKeys(
+                config.secrets_dir / "ballots", legacy_key=config.secrets_dir / "ballot.key"
+            ),
+            on_end=end,
         )
-        await tasks.close()
+        grants = issuer.verify(token)
+        try:
+            await workflow.command(args.session_id, grants, "force_end", {"reason": args.reason})
+        except RoomError as err:
+            print(f"错误：{err.message}", file=sys.stderr)
+            return EXIT_DIFFERS
+        finally:
+            await tasks.close()
+        session = await store.get_session(args.session_id)
     print(session.state)
     return EXIT_OK

@@ -290,7 +290,6 @@ COMMANDS = {
     "load-session": cmd_load_session,
     "archive list": archive_cli.cmd_archive_list,
     "session end": archive_cli.cmd_session_end,
-    "session force-end": archive_cli.cmd_session_force_end,
 }
 
 

@@ -125,7 +125,7 @@ def record_two_seats(
             assert seat.state() == "live", f"a seat left the room while recorded: {seat.errors}"
         captured = [seat.device_marks(media) for seat in seats]
 
-        ended = cli(server, "session", "end", experts[0]["session_id"])
+        ended = cli(server, "session", "end", experts[0]["session_id"], "--reason", "测试结束")
         returned = time.time()
         assert ended.returncode == 0, f"session end failed:\n{ended.stderr[-3000:]}"
         assert ended.stdout.strip() == "ended", ended.stdout

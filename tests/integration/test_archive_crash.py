@@ -99,7 +99,7 @@ async def test_kill_9_loses_at_most_two_seconds_and_the_session_goes_on(
     for s in seats:
         await s.start()
     await seats[0].wait_grid_frames(30, timeout=30)
-    code, out = await server.cli("session", "end", server.session_id)
+    code, out = await server.cli("session", "end", server.session_id, "--reason", "测试结束")
     assert out.strip() == "ended"
     for s in seats:
         await s.close()
