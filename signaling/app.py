@@ -31,7 +31,7 @@ from signaling.monitoring import WarningCenter
 from signaling.playback import PLAYBACK, Playback, add_playback_routes
 from signaling.rooms import Room, RoomManager, seat_key
 from signaling.roster import add_roster_routes
-from signaling.seats import SeatNamespace
+from signaling.seats import LEFT_MESSAGES, SeatNamespace
 from signaling.services import Services
 from signaling.sessions import end_session
 from signaling.socketguard import DefaultNamespace, OriginCheck
@@ -160,6 +160,7 @@ def create_app(config: AppConfig) -> web.Application:
         app[PLAYBACK] = playback
 
         async def end_by_workflow(session_id: str, actor: str) -> None:
+            forced = (await services.workflow.state(session_id)).forced_end
             await end_session(
                 session_id,
                 actor=actor,
@@ -169,6 +170,7 @@ def create_app(config: AppConfig) -> web.Application:
                 archives=archives,
                 seats=seats,
                 warnings=warnings,
+                notice=None if forced is None else f"评审结束：管理员已结束本场评标（{forced}）。",
             )
 
         async def identity_picture(session_id: str, expert: Participant) -> dict[str, Any] | None:
@@ -204,17 +206,19 @@ def create_app(config: AppConfig) -> web.Application:
         console = ConsoleNamespace(services, guard)
         services.workflow.listeners += [seats.workflow_changed, console.workflow_changed]
 
-        async def expert_replaced(session_id: str, expert_id: str) -> None:
+        async def expert_left(session_id: str, expert_id: str, kind: str) -> None:
             room = rooms.find(session_id)
             if room is not None:
-                await rooms.refresh_roster(room)
-                await seats.expert_replaced(room, expert_id)  # pushes the roster on
+                if kind == "expert_replaced":
+                    await rooms.refresh_roster(room)
+                await seats.expert_left(room, expert_id, kind)  # pushes the roster on
 
         def workflow_happened(session_id: str, state: WorkflowState, happened: Happened) -> None:
-            if happened.kind == "expert_replaced":
+            # Whoever no longer takes part loses the seat's connection at once.
+            if happened.kind in LEFT_MESSAGES:
                 tasks.spawn(
-                    expert_replaced(session_id, str(happened.data["expert"])),
-                    name="expert-replaced",
+                    expert_left(session_id, str(happened.data["expert"]), happened.kind),
+                    name="expert-left",
                 )
 
         services.workflow.listeners.append(workflow_happened)

@@ -33,6 +33,12 @@ from signaling.workflow import state_json
 logger = logging.getLogger(__name__)
 
 NAMESPACE = "/seat"
+# What a seat is told when its expert no longer takes part, by the workflow step that did it.
+LEFT_MESSAGES = {
+    "expert_replaced": "本机位已由新抽取的专家接替，本窗口已断开",
+    "expert_withdrew": "您已申请回避，不再参加本场评标，本窗口已断开",
+    "expert_excused": "主持人已准许您离席，您不再参加本场评标，本窗口已断开",
+}
 Handler = Callable[..., Awaitable[dict[str, Any]]]
 
 
@@ -308,19 +314,17 @@ class SeatNamespace(GuardedNamespace):
         """The roster was read again (experts imported): every seat gets it."""
         await self._push_roster(room)
 
-    async def expert_replaced(self, room: Room, expert_id: str) -> None:
-        """An expert gave their seat to a replacement: a connection of theirs is ended, and
-        everyone gets the new roster."""
+    async def expert_left(self, room: Room, expert_id: str, happened: str) -> None:
+        """An expert no longer takes part (withdrew, was excused, or was replaced): their
+        connection is told why and ended at once, and everyone gets the new roster."""
+        message = LEFT_MESSAGES.get(happened, "您不再参加本场评标，本窗口已断开")
         for state in list(room.seats.values()):
             if state.participant_id != expert_id:
                 continue
             self._by_sid.pop(state.sid, None)
+            self._grants.pop(state.sid, None)
             del room.seats[state.key]
-            await self.emit(
-                "replaced",
-                {"code": "expert_replaced", "message": "本机位已由新抽取的专家接替，本窗口已断开"},
-                to=state.sid,
-            )
+            await self.emit("replaced", {"code": happened, "message": message}, to=state.sid)
             await self._close_seat_media(room, state)
             await self.disconnect(state.sid)
         await self._push_roster(room)
@@ -384,11 +388,12 @@ class SeatNamespace(GuardedNamespace):
             self.emit("workflow", payload, room=session_room(session_id)), name="seat-workflow"
         )
 
-    async def end_room(self, room: Room) -> None:
-        """The session ended: tell its seats, close their media and connections."""
+    async def end_room(self, room: Room, notice: str | None = None) -> None:
+        """The session ended: tell its seats why, close their media and connections."""
+        message = notice or "主场已发出评审结束指令，本场评标结束。"
         await self.emit(
             "session_ended",
-            {"message": "主场已发出评审结束指令，本场评标结束。请按工作人员指引离场。"},
+            {"message": f"{message}请按工作人员指引离场。"},
             room=session_room(room.id),
         )
         for sid, (entry_room, state) in list(self._by_sid.items()):

@@ -30,8 +30,10 @@ async def end_session(
     archives: ArchiveManager,
     seats: SeatNamespace | None,
     warnings: WarningCenter | None = None,
+    notice: str | None = None,
 ) -> Session:
-    """Mark the session ended, send every seat away, and seal its archive as ended."""
+    """Mark the session ended, send every seat away (with `notice`, when it was not the host's
+    end instruction), and seal its archive as ended."""
     session = await store.get_session(session_id)
     if session.state == SessionState.ENDED:
         raise SessionEnded()
@@ -43,7 +45,7 @@ async def end_session(
     if room is not None and rooms is not None:
         room.ended = True
         if seats is not None:
-            await seats.end_room(room)
+            await seats.end_room(room, notice)
         await rooms.close_room(room)
     elif list_parts(archives.root / session_id):
         # No live room: the last part was sealed as interrupted. A short final part carries

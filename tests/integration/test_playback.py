@@ -57,8 +57,11 @@ async def recorded(tmp_path: Path) -> AsyncIterator[RunningServer]:
             ) as r:
                 assert r.status == 200
             await seats[0].wait_grid_frames(30, 15)
-            async with http.post(f"{url}/end", headers=host) as r:
-                assert r.status == 200
+            # Ended before the report was signed: an administrator's forced end.
+            admin = {"Authorization": f"Bearer {running.tokens.issue_admin()}"}
+            end = {"reason": "录像回放测试"}
+            async with http.post(f"{url}/end", json=end, headers=admin) as r:
+                assert r.status == 200, await r.text()
         await polling.wait_event(running.services.store, session_id, "recording_sealed", within=20)
         yield running
     finally:

@@ -19,11 +19,14 @@ import aiohttp
 import pytest
 import socketio
 
+from media.synthetic import CounterVideoTrack
 from roomserver.demo import create_load_session
 from roomserver.model import Participant, Role, SessionState, new_id
 from roomserver.policy import POLICY
 from signaling.guard import ENDPOINTS
+from signaling.seatclient import SyntheticSeat
 from signaling.tokens import TokenIssuer
+from tests import polling
 from tests.integration.conftest import RunningServer
 
 ACCESS_CODES = {"invalid_token", "token_expired", "role_not_allowed", "not_your_room"}
@@ -337,3 +340,38 @@ async def test_every_namespace_admits_only_the_roles_the_table_opens_it_to(world
             if got != expected:
                 wrong.append(f"{namespace} × {name}: {got}, expected {expected}")
     assert not wrong, "\n".join(wrong)
+
+
+async def test_an_expert_who_withdraws_loses_the_seat_and_every_read_at_once(
+    room_server: RunningServer,
+) -> None:
+    server = room_server
+    sid = server.demo.session.id
+    expert = server.experts[2]
+    token = server.token(expert)
+    host = server.token(server.participant(Role.HOST))
+    seat = SyntheticSeat(server.base_url, token, camera=CounterVideoTrack((40, 160, 90)))
+    async with seat, aiohttp.ClientSession() as http:
+        url = f"{server.base_url}/api/sessions/{sid}"
+        async with http.get(f"{url}/roster", headers=_auth(token)) as r:
+            assert r.status == 200
+        for who, kind, fields in (
+            (host, "open_check_in", {}),
+            (token, "withdraw", {"reason": "与投标人有利害关系"}),
+        ):
+            body = {"kind": kind, "fields": fields}
+            async with http.post(f"{url}/workflow", json=body, headers=_auth(who)) as r:
+                assert r.status == 200, await r.text()
+        await polling.wait_until(
+            lambda: any(
+                e == "replaced" and d.get("code") == "expert_withdrew" for e, d in seat.events
+            ),
+            10,
+            "the seat told it is no longer in the session",
+        )
+        for path in ("roster", "workflow", "report"):
+            async with http.get(f"{url}/{path}", headers=_auth(token)) as r:
+                assert r.status == 403, (path, await r.text())
+    room = server.services.rooms.find(sid)
+    assert room is not None
+    assert all(s.participant_id != expert.id for s in room.seats.values())

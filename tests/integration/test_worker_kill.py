@@ -98,7 +98,8 @@ async def test_killing_one_worker_leaves_the_other_room_alone(
             await seat.close()
 
     for sid in session:
-        assert (await server.cli("session", "end", sid, "--reason", "测试结束"))[1].strip() == "ended"
+        ended = await server.cli("session", "end", sid, "--reason", "测试结束")
+        assert ended[1].strip() == "ended"
     await server.stop()
 
     # The killed room's archive: part 1 recovered with one gap per track, part 2 ended.
@@ -158,7 +159,8 @@ async def test_a_room_is_drained_off_a_worker_without_losing_its_seats(
     finally:
         for seat in seats:
             await seat.close()
-    assert (await server.cli("session", "end", session, "--reason", "测试结束"))[1].strip() == "ended"
+    ended = await server.cli("session", "end", session, "--reason", "测试结束")
+    assert ended[1].strip() == "ended"
     await server.stop()
     parts = list_parts(server.data_dir / "archive" / session)
     states = [Manifest.from_json((p / "manifest.json").read_bytes()).state for _, p in parts]
