@@ -232,6 +232,14 @@ async def current_report(request: web.Request) -> web.FileResponse:
     path = services.config.archive_dir / session_id / "documents" / f"{state.report_sha256}.pdf"
     if not path.is_file():
         raise NotFound("评标报告文件不在档案中")
+    if request.http_range.start in (None, 0):
+        # Who read which report, and when, is part of the record, as archive access is.
+        await services.events.append(
+            "report_read",
+            {"report_sha256": state.report_sha256},
+            session_id=session_id,
+            actor=grants_of(request).participant_id,
+        )
     return web.FileResponse(
         path,
         headers={

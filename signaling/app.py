@@ -199,7 +199,7 @@ def create_app(config: AppConfig) -> web.Application:
             on_end=end_by_workflow,
             snapshot=identity_picture,
         )
-        guard = Guard(services.tokens, store, services.workflow.state)
+        guard = Guard(services.tokens, store, events, services.workflow.state)
         app[GUARD_KEY] = guard
         seats = SeatNamespace(services, guard)
         wall = WallNamespace(services, guard, seats)

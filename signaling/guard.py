@@ -21,7 +21,7 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-from roomserver.errors import InvalidRequest, InvalidToken, NotYourRoom, PayloadTooLarge
+from roomserver.errors import InvalidRequest, InvalidToken, NotYourRoom, PayloadTooLarge, RoomError
 from roomserver.model import Role, SessionState
 from roomserver.policy import (
     POLICY,
@@ -36,6 +36,7 @@ from roomserver.policy import (
 from roomserver.store import SqlStore
 from roomserver.workflow import Phase, WorkflowState
 from signaling.errors import error_ack
+from signaling.events import EventLog
 from signaling.inputs import MAX_BODY_BYTES, clean, path_params
 from signaling.metrics import is_loopback
 from signaling.tokens import TokenIssuer
@@ -112,11 +113,26 @@ class Guard:
         self,
         tokens: TokenIssuer,
         store: SqlStore,
+        events: EventLog,
         workflow_state: Callable[[str], Awaitable[WorkflowState]],
     ) -> None:
         self.tokens = tokens
         self._store = store
+        self._events = events
         self._workflow_state = workflow_state
+
+    async def log_refusal(
+        self, grants: Grants, what: str, err: RoomError, session_id: str | None
+    ) -> None:
+        """A valid token refused: an event of the session it aimed at (of none, when the token
+        is not of that session). A missing or forged token is only counted: logging every such
+        request would let anybody fill a session's record."""
+        await self._events.append(
+            "request_refused",
+            {"event": what, "code": err.code, "session": session_id},
+            session_id=session_id if grants.session_id == session_id else None,
+            actor=grants.participant_id,
+        )
 
     def request_grants(self, request: web.Request, *, query_token: bool) -> Grants:
         """The grants of the ``Authorization: Bearer`` token (or ``?token=`` where allowed)."""
@@ -189,12 +205,18 @@ async def policy_middleware(request: web.Request, handler: Handler) -> web.Strea
     elif reach != Reach.ANYONE:
         guard = request.app[GUARD_KEY]
         grants = guard.request_grants(request, query_token=endpoint.query_token)
-        await guard.check(
-            grants,
-            endpoint.action,
-            session_id=request.match_info.get("session_id"),
-            venue_id=request.match_info.get("venue_id"),
-        )
+        session_id = request.match_info.get("session_id")
+        try:
+            await guard.check(
+                grants,
+                endpoint.action,
+                session_id=session_id,
+                venue_id=request.match_info.get("venue_id"),
+            )
+        except RoomError as err:
+            what = f"{request.method} {request.match_info.route.resource.canonical}"
+            await guard.log_refusal(grants, what, err, session_id)
+            raise
     length = request.content_length
     if length is not None and length > endpoint.body_limit:
         raise PayloadTooLarge(f"请求体不能超过 {endpoint.body_limit // 1024} KB")
@@ -235,7 +257,11 @@ class GuardedNamespace(socketio.AsyncNamespace):
             if grants is None:
                 raise NotYourRoom("连接已失效，请刷新页面")
             session_id = self.event_session(sid, grants, data)
-            await self.guard.check(grants, action, session_id=session_id)
         except Exception as exc:
             return error_ack(exc)
+        try:
+            await self.guard.check(grants, action, session_id=session_id)
+        except RoomError as err:
+            await self.guard.log_refusal(grants, f"{self.namespace}:{event}", err, session_id)
+            return error_ack(err)
         return await super().trigger_event(event, *args)

@@ -44,6 +44,7 @@ export const EVENT_LABELS = Object.freeze({
   supervision_started: "监督查看", supervision_ended: "监督结束", supervision_note: "监督记录",
   supervision_warning: "监督提醒", warning_acknowledged: "专家已知悉提醒", session_ended: "评标结束",
   request_refused: "操作被拒绝", console_opened: "打开控制台", console_closed: "关闭控制台",
+  event_refused: "数据无法归档，已拒绝", report_read: "查阅评标报告",
   wall_opened: "打开监督墙", wall_closed: "关闭监督墙", connect_refused: "连接被拒绝", token_issued: "发放登录链接",
   door_access: "门禁记录", experts_imported: "导入专家名单",
 });

@@ -119,6 +119,9 @@ async def run_whole_session(
         body = await leader.post("/report", REPORT_PDF)
         report = body["state"]["report"]
         for member in members:
+            # Each expert reads the report before signing it, as the seat page does.
+            async with http.get(f"{member.base}/report", headers=member.headers) as r:
+                assert r.status == 200 and await r.read() == REPORT_PDF
             await member.ok(
                 "sign",
                 report_sha256=report["sha256"],
@@ -129,5 +132,7 @@ async def run_whole_session(
         assert body["state"]["phase"] == "ended"
     store = server.services.store
     assert (await store.get_session(session_id)).state == SessionState.ENDED
+    readers = {e.actor for e in await store.list_events(session_id) if e.kind == "report_read"}
+    assert readers == {e.id for e in experts}
     verdict = verify_archive(server.config.archive_dir / session_id)
     assert verdict.ok, verdict.differences

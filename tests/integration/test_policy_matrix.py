@@ -375,3 +375,25 @@ async def test_an_expert_who_withdraws_loses_the_seat_and_every_read_at_once(
     room = server.services.rooms.find(sid)
     assert room is not None
     assert all(s.participant_id != expert.id for s in room.seats.values())
+
+
+async def test_a_refused_valid_token_is_on_the_sessions_record_and_a_report_read_too(
+    room_server: RunningServer,
+) -> None:
+    server = room_server
+    sid = server.demo.session.id
+    bidder = server.tokens.issue_party(Role.BIDDER, "投标人乙", sid)
+    async with aiohttp.ClientSession() as http:
+        async with http.get(
+            f"{server.base_url}/api/sessions/{sid}/roster", headers=_auth(bidder)
+        ) as r:
+            assert r.status == 403
+        async with http.get(f"{server.base_url}/api/sessions/{sid}/roster") as r:
+            assert r.status == 401
+    refused = await polling.wait_event(
+        server.services.store, sid, "request_refused", code="role_not_allowed"
+    )
+    assert refused.actor == "bidder:投标人乙"
+    assert refused.data["event"] == "GET /api/sessions/{session_id}/roster"
+    events = await server.services.store.list_events(sid)
+    assert sum(e.kind == "request_refused" for e in events) == 1  # not the tokenless one
