@@ -192,10 +192,7 @@ def create_app(config: AppConfig) -> web.Application:
             store,
             events,
             archive_dir=config.archive_dir,
-            # Ballots sealed before keys were per round open with the old key while it is kept.
-            ballots=BallotKeys(
-                config.secrets_dir / "ballots", legacy_key=config.secrets_dir / "ballot.key"
-            ),
+            ballots=BallotKeys.in_secrets(config.secrets_dir),
             on_end=end_by_workflow,
             snapshot=identity_picture,
         )

@@ -319,9 +319,7 @@ async def cmd_session_end(config: AppConfig, args: argparse.Namespace) -> int:
             store,
             events,
             archive_dir=config.archive_dir,
-            ballots=BallotKeys(
-                config.secrets_dir / "ballots", legacy_key=config.secrets_dir / "ballot.key"
-            ),
+            ballots=BallotKeys.in_secrets(config.secrets_dir),
             on_end=end,
         )
         grants = issuer.verify(token)

@@ -33,6 +33,12 @@ OWN_FILE = re.compile(r"^([0-9]+\.key|lot\.seed)$")
 class BallotKeys:
     """Ballot keys per session and round, and election seeds, as files in one directory."""
 
+    @classmethod
+    def in_secrets(cls, secrets_dir: Path) -> BallotKeys:
+        """The server's: ``secrets/ballots/``; ballots sealed before keys were per round open
+        with the former single key while it is kept."""
+        return cls(secrets_dir / "ballots", legacy_key=secrets_dir / "ballot.key")
+
     def __init__(self, directory: Path, *, legacy_key: Path | None = None) -> None:
         self.directory = directory
         # Ballots sealed before keys were per round open with the old single key, if it is kept.

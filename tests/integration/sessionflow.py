@@ -41,16 +41,22 @@ class Actor:
         self, http: aiohttp.ClientSession, server: RunningServer, who: Participant
     ) -> None:
         self.http, self.who = http, who
-        self.headers = {"Authorization": f"Bearer {server.token(who)}"}
+        self.token = server.token(who)
+        self.headers = {"Authorization": f"Bearer {self.token}"}
         self.base = f"{server.base_url}/api/sessions/{who.session_id}"
         self.key = ec.generate_private_key(ec.SECP256R1())
 
-    async def ok(self, kind: str, /, **fields: Any) -> dict[str, Any]:
+    async def do(self, kind: str, /, **fields: Any) -> tuple[int, dict[str, Any]]:
+        """A workflow command; its status and answer, whatever they are."""
         body = {"kind": kind, "fields": fields}
         async with self.http.post(f"{self.base}/workflow", json=body, headers=self.headers) as r:
-            answer = await r.json()
-            assert r.status == 200, (self.who.name, kind, answer)
-            return answer
+            return r.status, await r.json()
+
+    async def ok(self, kind: str, /, **fields: Any) -> dict[str, Any]:
+        """A workflow command that must be accepted."""
+        status, answer = await self.do(kind, **fields)
+        assert status == 200, (self.who.name, kind, answer)
+        return answer
 
     async def post(self, path: str, data: bytes | None = None) -> dict[str, Any]:
         headers = {**self.headers, "Content-Type": "application/pdf"} if data else self.headers

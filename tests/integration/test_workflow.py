@@ -19,60 +19,23 @@ from typing import Any
 import aiohttp
 import pytest
 import socketio
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from PIL import Image, ImageDraw
 
 from media.synthetic import CounterVideoTrack
 from recorder.hashing import sha256_hex, sm3_hex
 from recorder.verify import verify_archive
-from roomserver import lots, signatures
+from roomserver import lots
 from roomserver.letters import COMMITMENT_SHA256
-from roomserver.model import Participant, Role, Session, SessionState, new_id
+from roomserver.model import Role, Session, SessionState, new_id
 from signaling.ballots import BallotKeys
 from signaling.seatclient import SyntheticSeat
 from signaling.workers import InProcessWorker
 from signaling.workflow import WorkflowService
 from tests import polling
 from tests.integration.conftest import RunningServer, start_server
+from tests.integration.sessionflow import Actor
 
 REPORT_PDF = b"%PDF-1.4\n% evaluation report of LN-DEMO-0001\n1 0 obj <<>> endobj\n%%EOF\n"
-
-
-class Person:
-    """One participant's REST calls, with their own token."""
-
-    def __init__(self, http: aiohttp.ClientSession, server: RunningServer, who: Participant):
-        self.http, self.server, self.who = http, server, who
-        self.token = server.token(who)
-        self.base = f"{server.base_url}/api/sessions/{server.demo.session.id}"
-        self.key = ec.generate_private_key(ec.SECP256R1())
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-    async def do(self, kind: str, /, **fields: Any) -> tuple[int, dict[str, Any]]:
-        body = {"kind": kind, "fields": fields}
-        async with self.http.post(f"{self.base}/workflow", json=body, headers=self.headers) as r:
-            return r.status, await r.json()
-
-    async def ok(self, kind: str, /, **fields: Any) -> dict[str, Any]:
-        status, body = await self.do(kind, **fields)
-        assert status == 200, (self.who.name, kind, body)
-        return body
-
-    def public_key(self) -> str:
-        der = self.key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        return base64.b64encode(der).decode()
-
-    def signature(self, sha256: str, sm3: str) -> str:
-        message = signatures.statement(self.server.demo.session.id, self.who.id, sha256, sm3)
-        r, s = decode_dss_signature(self.key.sign(message, ec.ECDSA(hashes.SHA256())))
-        return base64.b64encode(r.to_bytes(32, "big") + s.to_bytes(32, "big")).decode()
 
 
 def handwriting(name: str) -> str:
@@ -147,10 +110,10 @@ async def test_a_full_session_of_six_experts_in_three_venues(
             for i, e in enumerate(server.experts)
         ]
         http = await stack.enter_async_context(aiohttp.ClientSession())
-        host = Person(http, server, server.participant(Role.HOST))
-        supervisor = Person(http, server, server.participant(Role.SUPERVISOR))
-        staff = {venue: Person(http, server, p) for venue, p in staff_of.items()}
-        experts = [Person(http, server, e) for e in server.experts]
+        host = Actor(http, server, server.participant(Role.HOST))
+        supervisor = Actor(http, server, server.participant(Role.SUPERVISOR))
+        staff = {venue: Actor(http, server, p) for venue, p in staff_of.items()}
+        experts = [Actor(http, server, e) for e in server.experts]
         e0, e1, e2, e3, e4, e5 = experts
 
         # -- check-in: identity picture, confirmation, commitment letter, signing key ----------
@@ -571,14 +534,14 @@ async def test_experts_are_imported_before_check_in_and_a_withdrawn_expert_is_re
 
 async def seats_checked_in(
     server: RunningServer, stack: AsyncExitStack, http: aiohttp.ClientSession, count: int
-) -> tuple[Person, dict[str, Person], list[Person]]:
+) -> tuple[Actor, dict[str, Actor], list[Actor]]:
     """The host opens check-in; the first `count` experts take their seats with a camera, staff
     take each one's identity picture and confirm, and each signs the commitment letter."""
     session_id = server.demo.session.id
     people = server.demo.participants
-    staff = {p.venue_id: Person(http, server, p) for p in people if p.role == Role.STAFF}
-    host = Person(http, server, server.participant(Role.HOST))
-    experts = [Person(http, server, e) for e in server.experts]
+    staff = {p.venue_id: Actor(http, server, p) for p in people if p.role == Role.STAFF}
+    host = Actor(http, server, server.participant(Role.HOST))
+    experts = [Actor(http, server, e) for e in server.experts]
     for i, e in enumerate(server.experts[:count]):
         await stack.enter_async_context(
             SyntheticSeat(
@@ -759,7 +722,7 @@ async def test_an_administrator_forces_the_end_with_a_reason_and_nothing_is_acce
     admin = {"Authorization": f"Bearer {server.tokens.issue_admin('值班管理员')}"}
     url = f"{server.base_url}/api/sessions/{session_id}/workflow"
     async with aiohttp.ClientSession() as http:
-        host = Person(http, server, server.participant(Role.HOST))
+        host = Actor(http, server, server.participant(Role.HOST))
         await host.ok("open_check_in")
         status, body = await host.do("force_end", reason="无法继续")
         assert status == 403
