@@ -92,6 +92,11 @@ MATRIX: dict[Call, set[str]] = {
     Call("GET", "/api/workers"): {"admin"},
     Call("POST", "/api/workers/{idx}/drain"): {"admin"},
     Call("POST", "/api/tokens", body={}): {"admin"},
+    # The code is the credential: anyone may try one (an empty body is refused for its shape).
+    Call("POST", "/api/login", body={}): set(WHO),
+    # Links are taken back or re-issued by the main venue's host or an administrator.
+    Call("POST", "/api/sessions/{s}/links/{e}/revoke", body={}): {"admin", "host"},
+    Call("POST", "/api/sessions/{s}/links/{e}/reissue", body={"ttl_s": 1}): {"admin", "host"},
     Call("GET", "/api/sessions/{s}/roster"): LIVE_READERS,
     Call("GET", "/api/sessions/{s}/workflow"): LIVE_READERS,
     Call("POST", "/api/sessions/{s}/workflow", body={"kind": "no_such_command"}): {
