@@ -6,12 +6,12 @@
 // document.body.dataset.state: connecting | live | error; dataset.phase: the workflow phase.
 
 import { io } from "/vendor/socket.io-client/socket.io.esm.min.js";
-import { $, el, KIND_LABELS, VENUE_KIND_LABELS, formatDateTime, formatTime, queryParams } from "/static/common.js";
+import { $, el, KIND_LABELS, VENUE_KIND_LABELS, formatDateTime, formatTime } from "/static/common.js";
 import {
   EVENT_LABELS, ROLE_LABELS, WARNING_LABELS, WORKFLOW_LABELS, motionResult, reasonLabel, tieRuleText,
 } from "/static/labels.js";
+import { api as request, login, socketAuth } from "/static/session.js";
 
-const token = queryParams().get("token") || "";
 const PHASES = [
   ["scheduled", "未开始"], ["check_in", "签到"], ["election", "推选组长"],
   ["evaluation", "评审"], ["signing", "签署报告"], ["ended", "已结束"],
@@ -24,9 +24,9 @@ const app = { hello: null, roster: null, workflow: null, people: new Map(), acti
 // ---- server -------------------------------------------------------------------------------
 
 async function api(method, path, body) {
-  const response = await fetch(`/api/sessions/${app.hello.session.id}${path}`, {
+  const response = await request(`/api/sessions/${app.hello.session.id}${path}`, {
     method,
-    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const answer = await response.json().catch(() => ({}));
@@ -349,8 +349,8 @@ function reportUpload() {
   b.addEventListener("click", async () => {
     const file = input.files[0];
     if (!file) return showBanner("请先选择评标报告 PDF 文件");
-    const response = await fetch(`/api/sessions/${app.hello.session.id}/report`, {
-      method: "POST", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/pdf" }, body: file,
+    const response = await request(`/api/sessions/${app.hello.session.id}/report`, {
+      method: "POST", headers: { "Content-Type": "application/pdf" }, body: file,
     });
     const answer = await response.json().catch(() => ({}));
     if (!response.ok) return showBanner(answer.detail || "上传失败");
@@ -421,7 +421,7 @@ async function identify(expertId) {
   const seat = app.roster.seats.find((s) => s.expert_id === expertId);
   try {
     const answer = await api("POST", `/identity/${expertId}`);
-    const picture = await fetch(answer.url, { headers: { Authorization: `Bearer ${token}` } });
+    const picture = await request(answer.url);
     $("#identity-picture").src = URL.createObjectURL(await picture.blob());
   } catch (err) {
     showBanner(err.message);
@@ -481,7 +481,7 @@ function wire() {
 }
 
 function connect() {
-  const socket = io("/console", { auth: { token }, transports: ["websocket"] });
+  const socket = io("/console", { auth: socketAuth(), transports: ["websocket"] });
   socket.on("connect_error", (err) => {
     if (err && err.data && err.data.code) {
       document.body.dataset.state = "error";
@@ -501,6 +501,10 @@ function connect() {
     document.body.dataset.state = "live";
     renderAll();
   });
+  socket.on("revoked", ({ message }) => {
+    document.body.dataset.state = "error";
+    showBanner(message);
+  });
   socket.on("roster", (roster) => { app.roster = roster; renderVenues(); });
   socket.on("workflow", ({ state }) => applyWorkflow(state));
   socket.on("activity", (event) => {
@@ -515,9 +519,7 @@ function connect() {
 }
 
 wire();
-if (!token) {
+login().then(connect, (err) => {
   document.body.dataset.state = "error";
-  showBanner("链接缺少登录凭证，请使用工作人员发给您的完整链接。");
-} else {
-  connect();
-}
+  showBanner(err.message);
+});

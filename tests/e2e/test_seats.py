@@ -136,8 +136,8 @@ def test_device_check_then_enter(server: Any, open_seat: Any, artifacts: Path) -
 
 
 def test_bad_token_shows_chinese_error(server: Any, open_seat: Any, artifacts: Path) -> None:
-    """A forged token ends the page with a visible Chinese reason and no retries."""
-    seat = open_seat(f"{server.base_url}/seat?token=not.a.valid-token&auto=1")
+    """A code the server never issued ends the page with a visible Chinese reason, no retries."""
+    seat = open_seat(f"{server.base_url}/seat?code=not-a-valid-code&auto=1")
     page = seat.page
     page.wait_for_function("() => document.body.dataset.state === 'ended'", timeout=10000)
     assert page.evaluate("document.body.dataset.error") == "invalid_token"
