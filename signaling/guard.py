@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
+from urllib.parse import unquote
 
 import socketio
 from aiohttp import web
@@ -161,7 +162,8 @@ class Guard:
             raise InvalidToken("缺少登录凭证")
         grants = self.tokens.verify(token.strip())
         expected = request.headers.get(EXPECT_SUBJECT)
-        if expected is not None and expected != grants.participant_id:
+        # Percent-encoded by the page: a party's subject is ROLE:NAME with a Chinese name.
+        if expected is not None and unquote(expected) != grants.participant_id:
             raise OtherIdentity()
         await self.check_link(grants)
         return grants

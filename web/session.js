@@ -68,7 +68,8 @@ export function currentSubject() {
  */
 export function api(path, options = {}) {
   const headers = new Headers(options.headers || {});
-  if (subject) headers.set("X-Expect-Subject", subject);
+  // Percent-encoded: a header is Latin-1, and a party's subject is its Chinese name.
+  if (subject) headers.set("X-Expect-Subject", encodeURIComponent(subject));
   return fetch(path, { ...options, headers, credentials: "same-origin" });
 }
 
