@@ -221,7 +221,7 @@ def test_an_expert_signs_the_report_in_the_seat_page_and_the_host_ends_the_sessi
         shots_at_both_sizes(console, shots / "05-console-excuse-dialog.png")
         console.click("#excuse-confirm")
         console.wait_for_function(
-            f"document.querySelector(\"tr[data-expert='{first_absent}']\").textContent"
+            f"() => document.querySelector(\"tr[data-expert='{first_absent}']\").textContent"
             ".includes('已请离席')",
             timeout=TIMEOUT_MS,
         )
@@ -259,7 +259,7 @@ def test_an_expert_signs_the_report_in_the_seat_page_and_the_host_ends_the_sessi
         shots_at_both_sizes(console, shots / "09-console-open-motion.png")
         console.click("#close-motion")
         console.wait_for_function(
-            "document.querySelector('#flow-facts').textContent.includes('弃权 1')",
+            "() => document.querySelector('#flow-facts').textContent.includes('弃权 1')",
             timeout=TIMEOUT_MS,
         )
 
