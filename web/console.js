@@ -176,7 +176,8 @@ function renderVenues() {
         el("td", {}, el("span", { class: `status ${tone}` }, status)),
         el("td", {}, canCheck ? el("button", { class: "btn btn-small", type: "button", dataset: { identify: s.expert_id } }, "拍照核验") : null,
           canReplace(s, wf, venueId) ? el("button", { class: "btn btn-small btn-warn", type: "button", dataset: { replace: s.expert_id } }, "替换专家") : null,
-          canExcuse(s, wf, venueId) ? el("button", { class: "btn btn-small btn-warn", type: "button", dataset: { excuse: s.expert_id } }, "请离席") : null));
+          canExcuse(s, wf, venueId) ? el("button", { class: "btn btn-small btn-warn", type: "button", dataset: { excuse: s.expert_id } }, "请离席") : null,
+          canReissue(s, wf) ? el("button", { class: "btn btn-small", type: "button", dataset: { reissue: s.expert_id }, title: "原链接立即失效" }, "重发链接") : null));
     });
     host.append(el("article", { class: "venue card" },
       el("h2", {}, first.venue_name,
@@ -201,6 +202,24 @@ function canExcuse(seat, wf, venueId) {
     && !wf.signed.includes(seat.expert_id) && wf.seated.length > 1;
 }
 
+/** The main venue's host gives a seated expert a new link (a lost or shared one is revoked). */
+function canReissue(seat, wf) {
+  return isMainHost() && wf.phase !== "ended" && !wf.withdrawn.includes(seat.expert_id)
+    && !wf.excused.includes(seat.expert_id) && !wf.replaced_by[seat.expert_id];
+}
+
+async function reissueLink(expertId) {
+  const seat = app.roster.seats.find((s) => s.expert_id === expertId);
+  if (!window.confirm(`为${seat.label} ${seat.expert_name}重新发放机位链接？\n原链接立即失效，该机位如在线将断开，需用新链接重新进入。`)) return;
+  try {
+    const answer = await api("POST", `/links/${expertId}/reissue`, { reason: "主持人重新发放机位链接" });
+    showLink({ name: seat.expert_name, venue_id: seat.venue_id, seat_no: seat.seat_no, url: answer.url },
+      "重新发放的机位链接", "请将此链接交给该专家，在该机位的电脑上打开。原链接已失效。");
+  } catch (err) {
+    showBanner(err.message);
+  }
+}
+
 function excuseExpert(expertId) {
   const seat = app.roster.seats.find((s) => s.expert_id === expertId);
   app.excusing = expertId;
@@ -223,9 +242,11 @@ async function replaceExpert(expertId) {
   }
 }
 
-/** The new expert's seat link, to hand over at the venue. */
-function showLink(expert) {
+/** A seat link to hand over at the venue: a replacement's, or a re-issued one. */
+function showLink(expert, title = "替补专家的机位链接", note = "请将此链接交给替补专家，在该机位的电脑上打开。原专家的链接已失效。") {
   const dialog = $("#link-dialog");
+  $("#link-title").textContent = title;
+  $("#link-note").textContent = note;
   $("#link-name").textContent = `${expert.name}（${seatLabel(`${expert.venue_id}:${expert.seat_no}`)}）`;
   $("#link-url").value = new URL(expert.url, window.location.href).href;
   dialog.showModal();
@@ -449,6 +470,8 @@ function wire() {
     if (replacing) replaceExpert(replacing.dataset.replace);
     const excusing = e.target.closest("[data-excuse]");
     if (excusing) excuseExpert(excusing.dataset.excuse);
+    const reissuing = e.target.closest("[data-reissue]");
+    if (reissuing) reissueLink(reissuing.dataset.reissue);
   });
   $("#excuse-dialog").addEventListener("close", () => {
     const reason = $("#excuse-form").elements.reason.value.trim();
