@@ -6,8 +6,9 @@
 // (X-Expect-Subject) and connection (auth.subject), and the server refuses a cookie of anybody
 // else instead of letting this tab act as them.
 
-/** Where the tab keeps its subject across reloads (per tab, per page). */
-const SUBJECT_KEY = `roomserver.subject:${window.location.pathname}`;
+/** Where the tab keeps its subject across reloads and its pages (a host's console, then the
+ * overview): sessionStorage is the tab's own, so another tab's login does not change it. */
+const SUBJECT_KEY = "roomserver.subject";
 
 /** A refused or missing login: a message to show and the server's code. */
 export class LoginError extends Error {
