@@ -38,7 +38,6 @@ from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 from urllib.request import Request, urlopen
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -239,7 +238,7 @@ class Bench:
             SeatJob(
                 len(self.rooms) * SEATS_PER_ROOM + index,
                 self.base_url,
-                parse_qs(urlparse(link["url"]).query)["token"][0],
+                str(link["token"]),
                 staggered(self.loops["camera"], index, len(experts)),
                 self.loops[f"microphone{index % len(TONES)}"],
                 staggered(self.loops["desktop"], index, len(experts)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import multiprocessing as mp
 import os
 import socket
@@ -11,8 +12,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from http.cookies import SimpleCookie
 from multiprocessing.connection import Connection
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import psutil
 
@@ -166,3 +169,18 @@ def start_server(
             start_new_session=own_session,
             preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
         )
+
+
+def link_token(base_url: str, url: str) -> str:
+    """The session token a personal link's code is exchanged for (``POST /api/login``)."""
+    code = parse_qs(urlparse(url).query)["code"][0]
+    request = urllib.request.Request(
+        f"{base_url}/api/login",
+        data=json.dumps({"code": code}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        cookie: SimpleCookie = SimpleCookie()
+        cookie.load(answer.headers["Set-Cookie"])
+    return cookie["roomserver_session"].value

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -45,6 +44,7 @@ from bench.common import (  # noqa: E402
     cpu_split,
     free_port,
     get,
+    link_token,
     start_server,
     stop_processes,
     tree_cpu_seconds,
@@ -290,7 +290,7 @@ def run_once(
             server_ps = psutil.Process(server.pid)
 
             for index, link in enumerate(experts):
-                token = parse_qs(urlparse(link["url"]).query)["token"][0]
+                token = str(link["token"])
                 job = SeatJob(
                     index,
                     base_url,
@@ -327,7 +327,7 @@ def run_once(
                 url = cli("token", "--supervisor", "基准测试监督员", *common).strip()
                 job = SupervisorJob(
                     base_url,
-                    parse_qs(urlparse(url).query)["token"][0],
+                    link_token(base_url, url),
                     str(experts[0]["session_id"]),
                     keys[0],
                     seat_cpus,

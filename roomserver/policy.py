@@ -42,6 +42,7 @@ class Grants:
     seat_no: int | None
     expires_at: int
     token_id: str
+    link_id: str | None = None  # a session opened with a personal link: checked per request
 
     @property
     def seat_key(self) -> str | None:
@@ -58,6 +59,8 @@ class Action(StrEnum):
     HEALTH = "health"
     METRICS = "metrics"
     WHOAMI = "whoami"
+    LOGIN = "login"  # exchange a personal link's code for a session cookie
+    LINK_MANAGE = "link_manage"  # revoke or re-issue a participant's link
     COMMITMENT_LETTER = "commitment_letter"
     ISSUE_TOKEN = "issue_token"
     WORKERS_READ = "workers_read"
@@ -166,6 +169,13 @@ POLICY: dict[Action, Rule] = {
     # proxy in front must not pass /metrics on (its requests come from loopback).
     Action.METRICS: Rule(ALL_ROLES, Reach.LOCAL, refusal="运行指标只对本机的采集程序开放"),
     Action.WHOAMI: Rule(ALL_ROLES, Reach.ROLE),
+    # The code is the credential: the handler checks it (``signaling.links``).
+    Action.LOGIN: Rule(ALL_ROLES, Reach.ANYONE),
+    # The handler narrows hosts to the main venue's (as the end instruction is).
+    Action.LINK_MANAGE: _session(
+        frozenset({Role.HOST, Role.ADMIN}),
+        "只有主场主持人或管理员可以收回或重新发放链接",
+    ),
     Action.COMMITMENT_LETTER: Rule(
         frozenset({Role.EXPERT, *CONSOLE_ROLES, Role.ADMIN}),
         Reach.ROLE,

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, Self
 
-from sqlalchemy import event, exists, select, update
+from sqlalchemy import ColumnElement, event, exists, select, update
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -23,6 +23,7 @@ from sqlalchemy.pool import StaticPool
 from roomserver import migrate
 from roomserver.config import StoreConfig
 from roomserver.errors import InvalidRequest, NotFound, SessionEnded
+from roomserver.links import Link
 from roomserver.model import (
     Centre,
     Event,
@@ -36,6 +37,7 @@ from roomserver.privatefiles import make_private_dir, private_file, tighten
 from roomserver.tables import (
     CentreRow,
     EventRow,
+    LinkRow,
     ParticipantRow,
     SessionRow,
     SessionSubVenueRow,
@@ -109,6 +111,25 @@ def _participant_row(p: Participant) -> ParticipantRow:
         seat_no=p.seat_no,
         id_last4=p.id_last4,
         replaced_by=p.replaced_by,
+    )
+
+
+def _link(row: LinkRow) -> Link:
+    return Link(
+        id=row.id,
+        subject=row.subject,
+        role=Role(row.role),
+        name=row.name,
+        issued_at=row.issued_at,
+        issued_by=row.issued_by,
+        expires_at=row.expires_at,
+        participant_id=row.participant_id,
+        session_id=row.session_id,
+        venue_id=row.venue_id,
+        seat_no=row.seat_no,
+        revoked_at=row.revoked_at,
+        revoked_by=row.revoked_by,
+        reason=row.reason,
     )
 
 
@@ -427,3 +448,79 @@ class SqlStore:
         async with self._db() as db:
             rows = await db.scalars(stmt)
             return [_event(r) for r in rows]
+
+    # --- personal links (个人链接) -------------------------------------------------------
+
+    async def add_link(self, link: Link, code_sha256: str) -> None:
+        """Store an issued link under its code's hash (the code itself is never stored)."""
+        row = LinkRow(
+            id=link.id,
+            code_sha256=code_sha256,
+            subject=link.subject,
+            role=link.role.value,
+            participant_id=link.participant_id,
+            session_id=link.session_id,
+            venue_id=link.venue_id,
+            seat_no=link.seat_no,
+            name=link.name,
+            issued_at=link.issued_at,
+            issued_by=link.issued_by,
+            expires_at=link.expires_at,
+        )
+        await self._insert(row, refused="链接编号重复")
+
+    async def link_by_code(self, code_sha256: str) -> Link | None:
+        """The link whose code hashes to `code_sha256`, or None."""
+        async with self._db() as db:
+            row = await db.scalar(select(LinkRow).where(LinkRow.code_sha256 == code_sha256))
+        return _link(row) if row is not None else None
+
+    async def get_link(self, link_id: str) -> Link | None:
+        """The link with this id, or None."""
+        async with self._db() as db:
+            row = await db.get(LinkRow, link_id)
+        return _link(row) if row is not None else None
+
+    async def revoke_links(
+        self,
+        *,
+        by: str,
+        reason: str,
+        subject: str | None = None,
+        link_id: str | None = None,
+        session_id: str | None = None,
+    ) -> list[Link]:
+        """Revoke the open links of `subject` (in `session_id`) or the link `link_id`; the
+        links revoked now, in one conditional UPDATE so that a link is revoked once."""
+        if subject is None and link_id is None:
+            raise InvalidRequest("须指明收回谁的链接")
+        where: list[ColumnElement[bool]] = [LinkRow.revoked_at.is_(None)]
+        if subject is not None:
+            where.append(LinkRow.subject == subject)
+        if link_id is not None:
+            where.append(LinkRow.id == link_id)
+        if session_id is not None:
+            where.append(LinkRow.session_id == session_id)
+        now = datetime.now(UTC)
+        async with self._db() as db:
+            ids = list(await db.scalars(select(LinkRow.id).where(*where)))
+            if not ids:
+                return []
+            await db.execute(
+                update(LinkRow)
+                .where(LinkRow.id.in_(ids), LinkRow.revoked_at.is_(None))
+                .values(revoked_at=now, revoked_by=by, reason=reason)
+            )
+            await db.commit()
+            rows = await db.scalars(select(LinkRow).where(LinkRow.id.in_(ids)))
+            return [_link(r) for r in rows]
+
+    async def ended_at(self, session_id: str) -> datetime | None:
+        """When the session ended (its ``session_ended`` event), or None while it runs."""
+        async with self._db() as db:
+            return await db.scalar(
+                select(EventRow.at)
+                .where(EventRow.session_id == session_id, EventRow.kind == "session_ended")
+                .order_by(EventRow.seq)
+                .limit(1)
+            )

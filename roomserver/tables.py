@@ -141,3 +141,28 @@ class EventRow(Base):
     kind: Mapped[str] = mapped_column(String(64))
     actor: Mapped[str | None] = mapped_column(String(200), nullable=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class LinkRow(Base):
+    """Personal links (个人链接): the grants a code stands for; the code is kept as its hash."""
+
+    __tablename__ = "links"
+    __table_args__ = (UniqueConstraint("code_sha256", name="uq_links_code_sha256"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    code_sha256: Mapped[str] = mapped_column(String(64))
+    # What the grants name as their bearer: a participant id, or ROLE:NAME for the unrostered.
+    subject: Mapped[str] = mapped_column(String(200), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    participant_id: Mapped[str | None] = mapped_column(ID, nullable=True)
+    # No foreign keys: a link outlives nothing it names, and parties' sessions may be archives.
+    session_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    venue_id: Mapped[str | None] = mapped_column(ID, nullable=True)
+    seat_no: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    name: Mapped[str] = mapped_column(String(100))
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    issued_by: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    revoked_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -25,7 +25,7 @@ from signaling.errors import problem_response
 from signaling.guard import grants_of, public_prefix, route
 from signaling.inputs import loads, validate
 from signaling.rooms import roster_offline
-from signaling.schemas import ActivityQuery, EndRequest, M, TokenRequest, WorkflowRequest
+from signaling.schemas import ActivityQuery, EndRequest, M, WorkflowRequest
 from signaling.seats import SeatNamespace
 from signaling.services import Services
 from signaling.workflow import MAX_REPORT_BYTES, log_size, state_json
@@ -38,7 +38,7 @@ MAX_FIELDS_CHARS = 700 * 1024  # a handwritten signature is a PNG of a few tens 
 NODE_MODULES = WEB_DIR.parent / "node_modules"
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",  # the join token is in the page URL
+    "Referrer-Policy": "no-referrer",  # the link's code is in the page URL until it is exchanged
     "X-Content-Type-Options": "nosniff",
 }
 
@@ -104,25 +104,6 @@ async def index_page(request: web.Request) -> web.Response:
         "<p>请使用工作人员发给您的个人链接进入评标室。</p></body></html>"
     )
     return web.Response(text=html, content_type="text/html", headers=PAGE_HEADERS)
-
-
-async def issue_token(request: web.Request) -> web.Response:
-    """``POST /api/tokens`` {participant_id, ttl_s?}: an admin issues a join token and link."""
-    services = request.app[SERVICES]
-    grants = grants_of(request)
-    body = await read_body(request, TokenRequest)
-    participant = await services.store.get_participant(body.participant_id)
-    token = services.tokens.issue(participant, ttl_s=body.ttl_s)
-    await services.events.append(
-        "token_issued",
-        {"participant": participant.id, "role": str(participant.role), "by": grants.participant_id},
-        session_id=participant.session_id,
-        actor=grants.participant_id,
-    )
-    return web.json_response(
-        {"token": token, "url": participant_url(services.config.base_url, participant.role, token)},
-        status=201,
-    )
 
 
 async def session_roster(request: web.Request) -> web.Response:
@@ -364,18 +345,18 @@ async def wall_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(WEB_DIR / "wall.html", headers=PAGE_HEADERS)
 
 
-def participant_url(base: str, role: Role, token: str, *, kiosk: bool = False) -> str:
-    """The personal link of a participant: an expert's seat, a supervisor's wall, the venue
-    console of hosts, staff and witnesses, or the session overview."""
+def participant_url(base: str, role: Role, code: str, *, kiosk: bool = False) -> str:
+    """The personal link of a participant, carrying its code: an expert's seat, a supervisor's
+    wall, the venue console of hosts, staff and witnesses, the archive, or the overview."""
     if role == Role.EXPERT:
-        return f"{base}/seat?token={token}" + ("&auto=1" if kiosk else "")
+        return f"{base}/seat?code={code}" + ("&auto=1" if kiosk else "")
     if role == Role.SUPERVISOR:
-        return f"{base}/wall?token={token}"
+        return f"{base}/wall?code={code}"
     if role in CONSOLE_ROLES:
-        return f"{base}/console?token={token}"
+        return f"{base}/console?code={code}"
     if role in (Role.ARCHIVIST, Role.AUDITOR, Role.TENDERER, Role.BIDDER):
-        return f"{base}/archive?token={token}"
-    return f"{base}/overview?token={token}"
+        return f"{base}/archive?code={code}"
+    return f"{base}/overview?code={code}"
 
 
 def add_routes(app: web.Application) -> None:
@@ -394,7 +375,6 @@ def add_routes(app: web.Application) -> None:
     route(app, "GET", "/api/commitment-letter", commitment_letter, Action.COMMITMENT_LETTER)
     route(app, "GET", "/api/workers", list_workers, Action.WORKERS_READ)
     route(app, "POST", "/api/workers/{index}/drain", drain_worker, Action.WORKERS_DRAIN)
-    route(app, "POST", "/api/tokens", issue_token, Action.ISSUE_TOKEN)
     sessions = "/api/sessions/{session_id}"
     route(app, "GET", f"{sessions}/roster", session_roster, Action.ROSTER_READ)
     route(app, "POST", f"{sessions}/end", end_session_route, Action.SESSION_END)

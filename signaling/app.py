@@ -26,6 +26,7 @@ from signaling.events import EventLog
 from signaling.guard import GUARD_KEY, Guard, policy_middleware, public_prefix
 from signaling.headers import add_security_headers
 from signaling.inputs import MAX_BODY_BYTES, SocketJson
+from signaling.links import add_link_routes
 from signaling.metrics import LoopLagMonitor, Metrics
 from signaling.monitoring import WarningCenter
 from signaling.playback import PLAYBACK, Playback, add_playback_routes
@@ -84,6 +85,7 @@ def create_app(config: AppConfig) -> web.Application:
     add_security_headers(app)
     add_routes(app)
     add_roster_routes(app)
+    add_link_routes(app)
     add_playback_routes(app)
 
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -10,12 +10,14 @@ import signal
 import ssl
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
 from roomserver.demo import DemoData, create_demo, create_load_session, find_demo
 from roomserver.errors import RoomError
+from roomserver.links import Link, party_link_expiry
 from roomserver.model import Role, Venue
 from roomserver.privatefiles import check_secrets, make_private_dir
 from roomserver.store import SqlStore
@@ -29,6 +31,7 @@ from signaling.config import (
     build_config,
     resolve_settings,
 )
+from signaling.links import issue_link, participant_link, unrostered_link
 from signaling.tokens import TokenIssuer, load_or_create_key
 
 logger = logging.getLogger("roomserver")
@@ -48,6 +51,8 @@ ROLE_NAMES = {
 }
 # Demo links stay valid for a week, so a demo set up once can be shown for days.
 DEMO_TOKEN_TTL_S = 7 * 24 * 3600
+# A tenderer's or bidder's window after the session's end, unless --ttl says otherwise.
+PARTY_LINK_TTL_S = 30 * 24 * 3600
 # Seats, rooms and Socket.IO are closed in the app's on_shutdown before aiohttp waits for open
 # handlers; what is left then are Engine.IO websocket handlers that do not return on their own.
 SHUTDOWN_TIMEOUT_S = 1.0
@@ -65,15 +70,23 @@ def setup_logging(level: str) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
-def participant_links(
-    config: AppConfig, tokens: TokenIssuer, data: DemoData, *, kiosk: bool, ttl_s: int
+async def participant_links(
+    config: AppConfig,
+    store: SqlStore,
+    tokens: TokenIssuer,
+    data: DemoData,
+    *,
+    kiosk: bool,
+    ttl_s: int,
 ) -> list[dict[str, Any]]:
-    """One entry per participant: role, name, venue, seat and a personal link."""
+    """One entry per participant: role, name, venue, seat, a personal link (a fresh code) and a
+    bearer token of that link for scripts that call the API as that person."""
     venues: dict[str, Venue] = {v.id: v for v in data.venues}
     out = []
     for p in data.participants:
-        token = tokens.issue(p, ttl_s=ttl_s)
-        url = participant_url(config.base_url, p.role, token, kiosk=kiosk)
+        link = participant_link(p, by="cli", ttl_s=ttl_s)
+        code = await issue_link(store, store.append_event, link)
+        url = participant_url(config.base_url, p.role, code, kiosk=kiosk)
         venue = venues.get(p.venue_id or "")
         out.append(
             {
@@ -85,6 +98,8 @@ def participant_links(
                 "participant_id": p.id,
                 "session_id": p.session_id,
                 "url": url,
+                "link_id": link.id,
+                "token": tokens.issue_link_session(link),
             }
         )
     return out
@@ -119,7 +134,9 @@ async def cmd_demo(config: AppConfig, args: argparse.Namespace) -> int:
     store, tokens = await _open_store(config)
     try:
         data = await find_demo(store) or await create_demo(store)
-        links = participant_links(config, tokens, data, kiosk=args.json, ttl_s=DEMO_TOKEN_TTL_S)
+        links = await participant_links(
+            config, store, tokens, data, kiosk=args.json, ttl_s=DEMO_TOKEN_TTL_S
+        )
     finally:
         await store.close()
     if args.json:
@@ -135,7 +152,9 @@ async def cmd_load_session(config: AppConfig, args: argparse.Namespace) -> int:
     store, tokens = await _open_store(config)
     try:
         data = await create_load_session(store, args.seats)
-        links = participant_links(config, tokens, data, kiosk=True, ttl_s=DEMO_TOKEN_TTL_S)
+        links = await participant_links(
+            config, store, tokens, data, kiosk=True, ttl_s=DEMO_TOKEN_TTL_S
+        )
     finally:
         await store.close()
     json.dump(links, sys.stdout, ensure_ascii=False)
@@ -143,28 +162,39 @@ async def cmd_load_session(config: AppConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _print_link(
+    config: AppConfig, store: SqlStore, link: Link, *, kiosk: bool = False
+) -> None:
+    code = await issue_link(store, store.append_event, link)
+    print(participant_url(config.base_url, link.role, code, kiosk=kiosk))
+
+
 async def cmd_token(config: AppConfig, args: argparse.Namespace) -> int:
-    """Issue a token for a participant (or an admin token) and print it."""
+    """Print a personal link (a code) for a person, or a bearer token for an API client
+    (an administrator's tools, a venue's access-control system)."""
     store, tokens = await _open_store(config)
+    ttl = timedelta(seconds=args.ttl or config.token_ttl_s)
+    now = datetime.now(UTC)
     try:
         if args.admin:
             print(tokens.issue_admin(ttl_s=args.ttl))
             await store.append_event("token_issued", {"role": "admin", "by": "cli"})
             return 0
-        if args.supervisor is not None:
-            token = tokens.issue_supervisor(args.supervisor, ttl_s=args.ttl)
+        if args.door is not None:
+            venue = await store.get_venue(args.door)  # NotFound for an unknown venue
+            print(tokens.issue_door(venue.id, ttl_s=args.ttl))
             await store.append_event(
-                "token_issued", {"role": "supervisor", "name": args.supervisor, "by": "cli"}
-            )
-            print(participant_url(config.base_url, Role.SUPERVISOR, token))
-            return 0
-        if args.auditor is not None:
-            token = tokens.issue_auditor(args.auditor, ttl_s=args.ttl)
-            print(f"{config.base_url}/archive?token={token}")
-            await store.append_event(
-                "token_issued", {"role": "auditor", "name": args.auditor, "by": "cli"}
+                "token_issued", {"role": "door", "venue": venue.id, "by": "cli"}
             )
             return 0
+        for role, name in ((Role.SUPERVISOR, args.supervisor), (Role.AUDITOR, args.auditor)):
+            if name is not None:
+                if not name.strip() or len(name) > 64:
+                    print("错误：姓名应为 1 到 64 个字符", file=sys.stderr)
+                    return 2
+                link = unrostered_link(role, name.strip(), by="cli", expires_at=now + ttl)
+                await _print_link(config, store, link)
+                return 0
         if args.party is not None:
             role_name, _, name = args.party.partition(":")
             if role_name not in ("tenderer", "bidder") or not name or not args.session:
@@ -174,31 +204,48 @@ async def cmd_token(config: AppConfig, args: argparse.Namespace) -> int:
                 )
                 return 2
             session = await store.get_session(args.session)
-            token = tokens.issue_party(Role(role_name), name, session.id, ttl_s=args.ttl)
-            await store.append_event(
-                "token_issued",
-                {"role": role_name, "name": name, "by": "cli"},
-                session_id=session.id,
+            window = timedelta(seconds=args.ttl or PARTY_LINK_TTL_S)
+            expires_at = party_link_expiry(now, await store.ended_at(session.id), window)
+            link = unrostered_link(
+                Role(role_name), name, by="cli", expires_at=expires_at, session_id=session.id
             )
-            print(f"{config.base_url}/archive?token={token}")
-            return 0
-        if args.door is not None:
-            venue = await store.get_venue(args.door)  # NotFound for an unknown venue
-            print(tokens.issue_door(venue.id, ttl_s=args.ttl))
-            await store.append_event(
-                "token_issued", {"role": "door", "venue": venue.id, "by": "cli"}
-            )
+            await _print_link(config, store, link)
             return 0
         participant = await store.get_participant(args.participant)
-        token = tokens.issue(participant, ttl_s=args.ttl)
-        await store.append_event(
-            "token_issued",
-            {"participant": participant.id, "role": str(participant.role), "by": "cli"},
-            session_id=participant.session_id,
-        )
+        link = participant_link(participant, by="cli", ttl_s=int(ttl.total_seconds()))
+        await _print_link(config, store, link)
     finally:
         await store.close()
-    print(participant_url(config.base_url, participant.role, token))
+    return 0
+
+
+async def cmd_link_revoke(config: AppConfig, args: argparse.Namespace) -> int:
+    """Revoke a person's links (a participant id, or ROLE:NAME) or one link by its id."""
+    store, _ = await _open_store(config)
+    try:
+        revoked = await store.revoke_links(by="cli", reason=args.reason, subject=args.who)
+        if not revoked:
+            revoked = await store.revoke_links(by="cli", reason=args.reason, link_id=args.who)
+        for link in revoked:
+            await store.append_event(
+                "link_revoked",
+                {
+                    "link": link.id,
+                    "subject": link.subject,
+                    "role": str(link.role),
+                    "reason": args.reason,
+                },
+                session_id=link.session_id,
+                actor="cli",
+            )
+            print(link.id)
+    finally:
+        await store.close()
+    if not revoked:
+        print("没有可收回的链接", file=sys.stderr)
+        return 1
+    # A running server checks every request against the table: the links stop working now;
+    # an open connection ends at its next event.
     return 0
 
 
@@ -208,7 +255,9 @@ async def cmd_serve(config: AppConfig, args: argparse.Namespace) -> int:
     try:
         if await store.is_empty() and not args.no_demo:
             data = await create_demo(store)
-            links = participant_links(config, tokens, data, kiosk=False, ttl_s=DEMO_TOKEN_TTL_S)
+            links = await participant_links(
+                config, store, tokens, data, kiosk=False, ttl_s=DEMO_TOKEN_TTL_S
+            )
             print_links(links, data.session.project_name)
             print("（再次查看链接：roomserver demo）\n", flush=True)
     finally:
@@ -273,6 +322,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     token.add_argument("--session", metavar="ID", help="the session of a --party token")
     token.add_argument("--ttl", type=int, default=None, help="lifetime in seconds")
+    link = sub.add_parser("link", parents=[common], help="personal links").add_subparsers(
+        dest="link_command", required=True
+    )
+    revoke = link.add_parser("revoke", parents=[common], help="revoke a person's links")
+    revoke.add_argument("who", help="participant id, ROLE:NAME, or a link id")
+    revoke.add_argument("--reason", required=True, help="why (kept in the record)")
     load = sub.add_parser(
         "load-session",
         parents=[common],
@@ -287,6 +342,7 @@ COMMANDS = {
     "serve": cmd_serve,
     "demo": cmd_demo,
     "token": cmd_token,
+    "link revoke": cmd_link_revoke,
     "load-session": cmd_load_session,
     "archive list": archive_cli.cmd_archive_list,
     "session end": archive_cli.cmd_session_end,
@@ -309,6 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.command,
                 getattr(args, "archive_command", None),
                 getattr(args, "session_command", None),
+                getattr(args, "link_command", None),
             ],
         )
     )

@@ -87,11 +87,10 @@ class ConsoleNamespace(GuardedNamespace):
         """Host, staff and witness tokens of a session; others are refused with the reason."""
         request = environ.get("aiohttp.request")
         remote = request.remote if request is not None else environ.get("REMOTE_ADDR")
-        token = auth.get("token") if isinstance(auth, dict) else None
         session_id: str | None = None
         store = self.services.store
         try:
-            grants = self.guard.tokens.verify(token)
+            grants = await self.guard.socket_grants(environ, auth)
             session_id = grants.session_id
             await self.guard.check(grants, Action.CONSOLE, session_id=session_id)
             if session_id is None:

@@ -9,19 +9,31 @@ Socket.IO namespaces derive from ``GuardedNamespace``: the connection's action i
 connect by the namespace (it knows its token), and every event is checked again against its own
 row before its handler runs, so a participant who withdrew, or whose session ended, loses the
 connection's use at once. An event a namespace does not list is refused.
+
+A request's token comes from ``Authorization: Bearer`` (API clients), else the session cookie a
+page got for its personal link's code (``signaling.links``), else ``?token=`` where the route
+allows it. The explicit header goes first: a client that names a token means that one, whatever
+cookie its jar holds. A token opened with a link (``lid``) is checked against the links table on
+every request and event, so that a revoked link stops working at once. A page states whom it
+was opened for (``X-Expect-Subject``, ``auth.subject``): one browser holds one cookie, and a tab
+opened for somebody else must not act as whoever logged in last.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
+from urllib.parse import unquote
 
 import socketio
 from aiohttp import web
 
 from roomserver.errors import InvalidRequest, InvalidToken, NotYourRoom, PayloadTooLarge, RoomError
+from roomserver.links import LinkRevoked, OtherIdentity
 from roomserver.model import Role, SessionState
 from roomserver.policy import (
     POLICY,
@@ -44,6 +56,9 @@ from signaling.tokens import TokenIssuer
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# The cookie a page's code is exchanged for; the header and auth field a page names its bearer in.
+SESSION_COOKIE = "roomserver_session"
+EXPECT_SUBJECT = "X-Expect-Subject"
 
 
 @dataclass(frozen=True)
@@ -120,6 +135,7 @@ class Guard:
         self._store = store
         self._events = events
         self._workflow_state = workflow_state
+        self._namespaces: list[GuardedNamespace] = []
 
     async def log_refusal(
         self, grants: Grants, what: str, err: RoomError, session_id: str | None
@@ -134,14 +150,63 @@ class Guard:
             actor=grants.participant_id,
         )
 
-    def request_grants(self, request: web.Request, *, query_token: bool) -> Grants:
-        """The grants of the ``Authorization: Bearer`` token (or ``?token=`` where allowed)."""
-        token = request.query.get("token") if query_token else None
+    async def request_grants(self, request: web.Request, *, query_token: bool) -> Grants:
+        """The grants of the bearer token, else the session cookie, else ``?token=`` where
+        allowed; a link's grants only while the link stands, and only for the expected bearer."""
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            token = request.cookies.get(SESSION_COOKIE) or ""
+        if not token and query_token:
+            token = request.query.get("token", "")
+        if not token:
+            raise InvalidToken("缺少登录凭证")
+        grants = self.tokens.verify(token.strip())
+        expected = request.headers.get(EXPECT_SUBJECT)
+        # Percent-encoded by the page: a party's subject is ROLE:NAME with a Chinese name.
+        if expected is not None and unquote(expected) != grants.participant_id:
+            raise OtherIdentity()
+        await self.check_link(grants)
+        return grants
+
+    async def socket_grants(self, environ: Mapping[str, Any], auth: Any) -> Grants:
+        """The grants of a Socket.IO connect: ``auth.token``, else the handshake's cookie."""
+        auth = auth if isinstance(auth, dict) else {}
+        token = auth.get("token")
         if token is None:
-            scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not token:
-                raise InvalidToken("缺少登录凭证")
-        return self.tokens.verify(token.strip())
+            cookie = SimpleCookie()
+            try:
+                cookie.load(str(environ.get("HTTP_COOKIE", "")))
+            except CookieError:
+                pass
+            morsel = cookie.get(SESSION_COOKIE)
+            token = morsel.value if morsel is not None else None
+        grants = self.tokens.verify(token)
+        expected = auth.get("subject")
+        if expected is not None and expected != grants.participant_id:
+            raise OtherIdentity()
+        await self.check_link(grants)
+        return grants
+
+    async def check_link(self, grants: Grants) -> None:
+        """Refuse the grants of a link that was revoked or has expired."""
+        if grants.link_id is None:
+            return
+        link = await self._store.get_link(grants.link_id)
+        if link is None:
+            raise LinkRevoked()
+        link.check(datetime.now(UTC))
+
+    def add_namespace(self, namespace: GuardedNamespace) -> None:
+        """A namespace whose connections end when their link is revoked."""
+        self._namespaces.append(namespace)
+
+    async def links_revoked(self, link_ids: Iterable[str]) -> int:
+        """Disconnect every open connection of these links; how many were closed."""
+        ids = set(link_ids)
+        closed = 0
+        for namespace in self._namespaces:
+            closed += await namespace.drop_links(ids)
+        return closed
 
     async def target(
         self,
@@ -204,7 +269,7 @@ async def policy_middleware(request: web.Request, handler: Handler) -> web.Strea
             raise decision.error
     elif reach != Reach.ANYONE:
         guard = request.app[GUARD_KEY]
-        grants = guard.request_grants(request, query_token=endpoint.query_token)
+        grants = await guard.request_grants(request, query_token=endpoint.query_token)
         session_id = request.match_info.get("session_id")
         try:
             await guard.check(
@@ -233,6 +298,17 @@ class GuardedNamespace(socketio.AsyncNamespace):
     def __init__(self, namespace: str, guard: Guard) -> None:
         super().__init__(namespace)
         self.guard = guard
+        self._link_of: dict[str, str] = {}  # sid -> the link its connection was opened with
+        guard.add_namespace(self)
+
+    async def drop_links(self, link_ids: set[str]) -> int:
+        """Disconnect the connections opened with any of these links."""
+        sids = [sid for sid, lid in self._link_of.items() if lid in link_ids]
+        for sid in sids:
+            revoked = {"code": LinkRevoked.code, "message": LinkRevoked.default_message}
+            await self.emit("revoked", revoked, to=sid)
+            await self.disconnect(sid)
+        return len(sids)
 
     def connection_grants(self, sid: str) -> Grants | None:
         """The grants a connection was opened with (None when it is gone)."""
@@ -244,7 +320,14 @@ class GuardedNamespace(socketio.AsyncNamespace):
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         """Check the event's row, then run its handler; refusals are answered as acks."""
-        if event in ("connect", "disconnect"):
+        if event == "connect":
+            result = await super().trigger_event(event, *args)
+            grants = self.connection_grants(args[0])
+            if grants is not None and grants.link_id is not None:
+                self._link_of[args[0]] = grants.link_id
+            return result
+        if event == "disconnect":
+            self._link_of.pop(args[0], None)
             return await super().trigger_event(event, *args)
         action = self.events.get(event)
         try:
@@ -260,6 +343,7 @@ class GuardedNamespace(socketio.AsyncNamespace):
         except Exception as exc:
             return error_ack(exc)
         try:
+            await self.guard.check_link(grants)
             await self.guard.check(grants, action, session_id=session_id)
         except RoomError as err:
             await self.guard.log_refusal(grants, f"{self.namespace}:{event}", err, session_id)

@@ -29,10 +29,12 @@ from recorder.seal import MANIFEST_JSON
 from recorder.verify import verify_archive
 from roomserver.access import WHOLE, Scope, Viewer, archive_scope
 from roomserver.errors import InvalidRequest, NotFound, NotYourRoom, RoomError
+from roomserver.links import party_link_expiry
 from roomserver.model import Role, Session
 from roomserver.policy import Action, Grants, decide
-from signaling.api import PAGE_HEADERS, SERVICES, WEB_DIR, read_body, read_query
+from signaling.api import PAGE_HEADERS, SERVICES, WEB_DIR, participant_url, read_body, read_query
 from signaling.guard import grants_of, route
+from signaling.links import issue_link, unrostered_link
 from signaling.schemas import ArchiveQuery, PartyLinkRequest
 from signaling.services import Services
 
@@ -450,20 +452,43 @@ async def export_file(request: web.Request) -> web.FileResponse:
 
 async def party_link(request: web.Request) -> web.Response:
     """``POST /api/archive/sessions/{id}/party-links`` {role: tenderer|bidder, name, ttl_days?}:
-    an archivist gives a tenderer or bidder a link to the open part of one session (4.3)."""
+    an archivist gives a tenderer or bidder a link to the open part of one session (4.3).
+
+    The link ends `ttl_days` after the session ended, however late it is issued: that is the
+    party's access window (``roomserver.links.party_link_expiry``). A link that would already
+    have ended is refused; the session's host or an administrator can revoke it by its id."""
     services = request.app[SERVICES]
     playback = request.app[PLAYBACK]
     grants = grants_of(request)
     body = await read_body(request, PartyLinkRequest)
     session_id = request.match_info["session_id"]
-    await playback.catalog(session_id)  # NotFound for an unknown archive
+    catalog = await playback.catalog(session_id)  # NotFound for an unknown archive
     role, name = Role(body.role), body.name
-    token = services.tokens.issue_party(role, name, session_id, ttl_s=body.ttl_days * 24 * 3600)
-    await playback.record(
-        "party_link_issued", grants, session=session_id, party=str(role), name=name
+    ended = await services.store.ended_at(session_id)
+    if ended is None and catalog.end is not None:  # an interrupted session: its last recording
+        ended = datetime.fromtimestamp(catalog.end, UTC)
+    now = datetime.now(UTC)
+    expires_at = party_link_expiry(now, ended, timedelta(days=body.ttl_days))
+    if expires_at <= now:
+        raise InvalidRequest(f"该场评标结束已超过 {body.ttl_days} 天，调阅期限已过")
+    link = unrostered_link(
+        role, name, by=grants.participant_id, expires_at=expires_at, session_id=session_id
     )
-    url = f"{services.config.base_url}/archive?token={token}"
-    return web.json_response({"url": url, "role": str(role), "name": name}, status=201)
+    code = await issue_link(services.store, services.events.append, link)
+    await playback.record(
+        "party_link_issued", grants, session=session_id, party=str(role), name=name, link=link.id
+    )
+    url = participant_url(services.config.base_url, role, code)
+    return web.json_response(
+        {
+            "url": url,
+            "role": str(role),
+            "name": name,
+            "link_id": link.id,
+            "expires_at": expires_at.isoformat(),
+        },
+        status=201,
+    )
 
 
 def add_playback_routes(app: web.Application) -> None:

@@ -13,8 +13,9 @@ from roomserver.model import Participant, Role, id_last4, new_id
 from roomserver.policy import Action
 from roomserver.rules import check_seat, takes_door_entries
 from roomserver.workflow import Phase
-from signaling.api import SEATS, SERVICES, participant_url, read_body
+from signaling.api import SEATS, SERVICES, read_body
 from signaling.guard import grants_of, route
+from signaling.links import issue_participant_url, revoke_links
 from signaling.schemas import DoorEntry, ExpertsImport, ReplacementRequest
 from signaling.workflow import state_json
 
@@ -88,11 +89,10 @@ async def import_experts(request: web.Request) -> web.Response:
         session_id=session.id,
         actor=grants.participant_id,
     )
-    base = services.config.base_url
-    links = [
-        _expert_json(p, participant_url(base, Role.EXPERT, services.tokens.issue(p)))
-        for p in experts
-    ]
+    links = []
+    for p in experts:
+        _, url = await issue_participant_url(request, p, by=grants.participant_id)
+        links.append(_expert_json(p, url))
     return web.json_response({"experts": links}, status=201)
 
 
@@ -111,7 +111,9 @@ async def replace_expert(request: web.Request) -> web.Response:
         id_number=body.id_number,
         reason=body.reason,
     )
-    url = participant_url(services.config.base_url, Role.EXPERT, services.tokens.issue(replacement))
+    # The replaced expert's links end with their seat: they open nothing of theirs any more.
+    await revoke_links(request, "专家已被替换", subject=request.match_info["expert_id"])
+    _, url = await issue_participant_url(request, replacement, by=grants.participant_id)
     return web.json_response(
         {
             "happened": happened.kind,

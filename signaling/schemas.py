@@ -135,6 +135,25 @@ class TokenRequest(_Payload):
     ttl_s: int | None = Field(default=None, ge=60, le=30 * 24 * 3600, strict=True)
 
 
+class LoginRequest(_Payload):
+    """``POST /api/login``: the code of a personal link."""
+
+    code: str = Field(min_length=1, max_length=64)
+
+
+class LinkRevokeRequest(_Payload):
+    """``POST /api/sessions/{id}/links/{participant_id}/revoke``: why the link is taken back."""
+
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class LinkReissueRequest(_Payload):
+    """``POST /api/sessions/{id}/links/{participant_id}/reissue``: a new link, the old revoked."""
+
+    reason: str = Field(default="重新发放", min_length=1, max_length=200)
+    ttl_s: int | None = Field(default=None, ge=60, le=30 * 24 * 3600, strict=True)
+
+
 class WorkflowRequest(_Payload):
     """``POST /api/sessions/{id}/workflow``: one command; its fields are checked by kind."""
 

@@ -102,10 +102,9 @@ class SeatNamespace(GuardedNamespace):
         store = self.services.store
         request = environ.get("aiohttp.request")
         remote = request.remote if request is not None else environ.get("REMOTE_ADDR")
-        token = auth.get("token") if isinstance(auth, dict) else None
         session_id: str | None = None
         try:
-            grants = self.guard.tokens.verify(token)
+            grants = await self.guard.socket_grants(environ, auth)
             session_id = grants.session_id
             await self.guard.check(grants, Action.SEAT, session_id=session_id)
             if session_id is None or grants.seat_key is None:

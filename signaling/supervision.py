@@ -109,10 +109,9 @@ class WallNamespace(GuardedNamespace):
         """Supervisor tokens only; a refusal carries a reason the page shows in Chinese."""
         request = environ.get("aiohttp.request")
         remote = request.remote if request is not None else environ.get("REMOTE_ADDR")
-        token = auth.get("token") if isinstance(auth, dict) else None
         session_id: str | None = None
         try:
-            grants = self.guard.tokens.verify(token)
+            grants = await self.guard.socket_grants(environ, auth)
             session_id = grants.session_id
             await self.guard.check(grants, Action.WALL)
             name = await self._name(grants)

@@ -10,6 +10,7 @@ from pathlib import Path
 import jwt
 
 from roomserver.errors import InvalidToken, TokenExpired
+from roomserver.links import Link
 from roomserver.model import Participant, Role
 from roomserver.policy import Grants
 from roomserver.privatefiles import read_secret, write_secret
@@ -122,6 +123,28 @@ class TokenIssuer:
             claims["sid"] = session
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
+    def issue_link_session(self, link: Link) -> str:
+        """The session token a personal link's code is exchanged for: the link's grants and
+        its id (``lid``), which the guard checks against the links table on every request."""
+        now = int(time.time())
+        claims: dict[str, object] = {
+            "iss": ISSUER,
+            "sub": link.subject,
+            "iat": now,
+            "nbf": now - 5,
+            "exp": int(link.expires_at.timestamp()),
+            "jti": secrets.token_hex(8),
+            "role": str(link.role),
+            "lid": link.id,
+        }
+        if link.session_id is not None:
+            claims["sid"] = link.session_id
+        if link.venue_id is not None:
+            claims["venue"] = link.venue_id
+        if link.seat_no is not None:
+            claims["seat"] = link.seat_no
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM)
+
     def verify(self, token: object) -> Grants:
         """The grants of a valid token; InvalidToken or TokenExpired otherwise."""
         if not isinstance(token, str) or not TOKEN_SHAPE.fullmatch(token):
@@ -149,6 +172,7 @@ class TokenIssuer:
                 seat_no=int(seat) if seat is not None else None,
                 expires_at=int(claims["exp"]),
                 token_id=str(claims["jti"]),
+                link_id=str(claims["lid"]) if claims.get("lid") is not None else None,
             )
         except (ValueError, TypeError, KeyError) as exc:
             raise InvalidToken() from exc

@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import aiohttp
 import psutil
@@ -76,7 +75,7 @@ class ServerProcess:
     def token(self, index: int) -> str:
         """Join token of the `index`-th demo expert."""
         experts = [link for link in self.links if link["role"] == "expert"]
-        return parse_qs(urlparse(experts[index]["url"]).query)["token"][0]
+        return str(experts[index]["token"])
 
     @property
     def session_id(self) -> str:

@@ -9,8 +9,8 @@
 import { $, el, queryParams } from "/static/common.js";
 import { SyncPlayer, TrackPlayer } from "/static/archive-player.js";
 import { EVENT_LABELS, ROLE_LABELS, WARNING_LABELS, WORKFLOW_LABELS, reasonLabel } from "/static/labels.js";
+import { api as request, login } from "/static/session.js";
 
-const token = queryParams().get("token") || "";
 const KIND_LABELS = { camera: "摄像头", microphone: "麦克风", desktop: "桌面" };
 // Timeline marks: the kinds of the record, in groups that can be shown or hidden.
 const GROUPS = [
@@ -26,14 +26,14 @@ const app = { session: null, player: null, t0: 0, duration: 0, hidden: new Set()
 // ---- server -------------------------------------------------------------------------------
 
 async function api(method, path) {
-  const response = await fetch(path, { method, headers: { Authorization: `Bearer ${token}` } });
+  const response = await request(path, { method });
   const body = await response.json().catch(() => ({}));
   if (!response.ok) throw new Error(body.detail || `请求失败（${response.status}）`);
   return body;
 }
 
-const fileUrl = (sessionId) => (path) =>
-  `/api/archive/sessions/${sessionId}/files/${path}?token=${encodeURIComponent(token)}`;
+// Media elements and downloads send the session cookie by themselves (same origin).
+const fileUrl = (sessionId) => (path) => `/api/archive/sessions/${sessionId}/files/${path}`;
 
 function showBanner(message) {
   $("#banner").textContent = message;
@@ -320,7 +320,7 @@ async function exportPackage() {
     if (job.error) throw new Error(job.error);
     bar.value = bar.max;
     const link = $("#export-link");
-    link.href = `/api/archive/exports/${job.id}/file?token=${encodeURIComponent(token)}`;
+    link.href = `/api/archive/exports/${job.id}/file`;
     link.textContent = `下载证据包（${megabytes(job.size)}）`;
     link.hidden = false;
   } catch (err) {
@@ -336,9 +336,9 @@ async function issuePartyLink() {
   const f = form.elements;
   $("#grant-error").textContent = "";
   if (!f.name.value.trim()) { $("#grant-error").textContent = "请填写单位名称。"; return; }
-  const response = await fetch(`/api/archive/sessions/${app.session.session_id}/party-links`, {
+  const response = await request(`/api/archive/sessions/${app.session.session_id}/party-links`, {
     method: "POST",
-    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ role: f.role.value, name: f.name.value.trim(), ttl_days: Number(f.days.value) }),
   });
   const answer = await response.json().catch(() => ({}));
@@ -401,11 +401,13 @@ function wire() {
 
 async function main() {
   wire();
-  if (!token) {
+  try {
+    await login();
+  } catch (err) {
     document.body.dataset.state = "error";
-    return showBanner("链接缺少登录凭证，请使用发给您的完整链接。");
+    return showBanner(err.message);
   }
-  const me = await fetch("/api/me", { headers: { Authorization: `Bearer ${token}` } }).then((r) => r.json()).catch(() => ({}));
+  const me = await request("/api/me").then((r) => r.json()).catch(() => ({}));
   $("#who").textContent = `${ROLE_LABELS[me.role] || me.role || ""} ${me.name || ""}`;
   const opened = queryParams().get("session");
   await search($("#search"));

@@ -6,12 +6,12 @@
 // document.body.dataset.state: connecting | live | error; dataset.phase: the workflow phase.
 
 import { io } from "/vendor/socket.io-client/socket.io.esm.min.js";
-import { $, el, KIND_LABELS, VENUE_KIND_LABELS, formatDateTime, formatTime, queryParams } from "/static/common.js";
+import { $, el, KIND_LABELS, VENUE_KIND_LABELS, formatDateTime, formatTime } from "/static/common.js";
 import {
   EVENT_LABELS, ROLE_LABELS, WARNING_LABELS, WORKFLOW_LABELS, motionResult, reasonLabel, tieRuleText,
 } from "/static/labels.js";
+import { api as request, login, socketAuth } from "/static/session.js";
 
-const token = queryParams().get("token") || "";
 const PHASES = [
   ["scheduled", "未开始"], ["check_in", "签到"], ["election", "推选组长"],
   ["evaluation", "评审"], ["signing", "签署报告"], ["ended", "已结束"],
@@ -24,9 +24,9 @@ const app = { hello: null, roster: null, workflow: null, people: new Map(), acti
 // ---- server -------------------------------------------------------------------------------
 
 async function api(method, path, body) {
-  const response = await fetch(`/api/sessions/${app.hello.session.id}${path}`, {
+  const response = await request(`/api/sessions/${app.hello.session.id}${path}`, {
     method,
-    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const answer = await response.json().catch(() => ({}));
@@ -176,7 +176,8 @@ function renderVenues() {
         el("td", {}, el("span", { class: `status ${tone}` }, status)),
         el("td", {}, canCheck ? el("button", { class: "btn btn-small", type: "button", dataset: { identify: s.expert_id } }, "拍照核验") : null,
           canReplace(s, wf, venueId) ? el("button", { class: "btn btn-small btn-warn", type: "button", dataset: { replace: s.expert_id } }, "替换专家") : null,
-          canExcuse(s, wf, venueId) ? el("button", { class: "btn btn-small btn-warn", type: "button", dataset: { excuse: s.expert_id } }, "请离席") : null));
+          canExcuse(s, wf, venueId) ? el("button", { class: "btn btn-small btn-warn", type: "button", dataset: { excuse: s.expert_id } }, "请离席") : null,
+          canReissue(s, wf) ? el("button", { class: "btn btn-small", type: "button", dataset: { reissue: s.expert_id }, title: "原链接立即失效" }, "重发链接") : null));
     });
     host.append(el("article", { class: "venue card" },
       el("h2", {}, first.venue_name,
@@ -201,6 +202,24 @@ function canExcuse(seat, wf, venueId) {
     && !wf.signed.includes(seat.expert_id) && wf.seated.length > 1;
 }
 
+/** The main venue's host gives a seated expert a new link (a lost or shared one is revoked). */
+function canReissue(seat, wf) {
+  return isMainHost() && wf.phase !== "ended" && !wf.withdrawn.includes(seat.expert_id)
+    && !wf.excused.includes(seat.expert_id) && !wf.replaced_by[seat.expert_id];
+}
+
+async function reissueLink(expertId) {
+  const seat = app.roster.seats.find((s) => s.expert_id === expertId);
+  if (!window.confirm(`为${seat.label} ${seat.expert_name}重新发放机位链接？\n原链接立即失效，该机位如在线将断开，需用新链接重新进入。`)) return;
+  try {
+    const answer = await api("POST", `/links/${expertId}/reissue`, { reason: "主持人重新发放机位链接" });
+    showLink({ name: seat.expert_name, venue_id: seat.venue_id, seat_no: seat.seat_no, url: answer.url },
+      "重新发放的机位链接", "请将此链接交给该专家，在该机位的电脑上打开。原链接已失效。");
+  } catch (err) {
+    showBanner(err.message);
+  }
+}
+
 function excuseExpert(expertId) {
   const seat = app.roster.seats.find((s) => s.expert_id === expertId);
   app.excusing = expertId;
@@ -223,9 +242,11 @@ async function replaceExpert(expertId) {
   }
 }
 
-/** The new expert's seat link, to hand over at the venue. */
-function showLink(expert) {
+/** A seat link to hand over at the venue: a replacement's, or a re-issued one. */
+function showLink(expert, title = "替补专家的机位链接", note = "请将此链接交给替补专家，在该机位的电脑上打开。原专家的链接已失效。") {
   const dialog = $("#link-dialog");
+  $("#link-title").textContent = title;
+  $("#link-note").textContent = note;
   $("#link-name").textContent = `${expert.name}（${seatLabel(`${expert.venue_id}:${expert.seat_no}`)}）`;
   $("#link-url").value = new URL(expert.url, window.location.href).href;
   dialog.showModal();
@@ -349,8 +370,8 @@ function reportUpload() {
   b.addEventListener("click", async () => {
     const file = input.files[0];
     if (!file) return showBanner("请先选择评标报告 PDF 文件");
-    const response = await fetch(`/api/sessions/${app.hello.session.id}/report`, {
-      method: "POST", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/pdf" }, body: file,
+    const response = await request(`/api/sessions/${app.hello.session.id}/report`, {
+      method: "POST", headers: { "Content-Type": "application/pdf" }, body: file,
     });
     const answer = await response.json().catch(() => ({}));
     if (!response.ok) return showBanner(answer.detail || "上传失败");
@@ -421,7 +442,7 @@ async function identify(expertId) {
   const seat = app.roster.seats.find((s) => s.expert_id === expertId);
   try {
     const answer = await api("POST", `/identity/${expertId}`);
-    const picture = await fetch(answer.url, { headers: { Authorization: `Bearer ${token}` } });
+    const picture = await request(answer.url);
     $("#identity-picture").src = URL.createObjectURL(await picture.blob());
   } catch (err) {
     showBanner(err.message);
@@ -449,6 +470,8 @@ function wire() {
     if (replacing) replaceExpert(replacing.dataset.replace);
     const excusing = e.target.closest("[data-excuse]");
     if (excusing) excuseExpert(excusing.dataset.excuse);
+    const reissuing = e.target.closest("[data-reissue]");
+    if (reissuing) reissueLink(reissuing.dataset.reissue);
   });
   $("#excuse-dialog").addEventListener("close", () => {
     const reason = $("#excuse-form").elements.reason.value.trim();
@@ -481,7 +504,7 @@ function wire() {
 }
 
 function connect() {
-  const socket = io("/console", { auth: { token }, transports: ["websocket"] });
+  const socket = io("/console", { auth: socketAuth(), transports: ["websocket"] });
   socket.on("connect_error", (err) => {
     if (err && err.data && err.data.code) {
       document.body.dataset.state = "error";
@@ -501,6 +524,10 @@ function connect() {
     document.body.dataset.state = "live";
     renderAll();
   });
+  socket.on("revoked", ({ message }) => {
+    document.body.dataset.state = "error";
+    showBanner(message);
+  });
   socket.on("roster", (roster) => { app.roster = roster; renderVenues(); });
   socket.on("workflow", ({ state }) => applyWorkflow(state));
   socket.on("activity", (event) => {
@@ -515,9 +542,7 @@ function connect() {
 }
 
 wire();
-if (!token) {
+login().then(connect, (err) => {
   document.body.dataset.state = "error";
-  showBanner("链接缺少登录凭证，请使用工作人员发给您的完整链接。");
-} else {
-  connect();
-}
+  showBanner(err.message);
+});

@@ -47,6 +47,7 @@ export const EVENT_LABELS = Object.freeze({
   event_refused: "数据无法归档，已拒绝", report_read: "查阅评标报告",
   wall_opened: "打开监督墙", wall_closed: "关闭监督墙", connect_refused: "连接被拒绝", token_issued: "发放登录链接",
   door_access: "门禁记录", experts_imported: "导入专家名单",
+  link_issued: "发放个人链接", link_used: "打开个人链接", link_revoked: "收回个人链接",
 });
 
 /** What a warning is about (the ``kind`` of ``warning_started`` and ``warning_ended``). */

@@ -1,12 +1,11 @@
 // Session overview: who is seated where and online, refreshed every few seconds.
-import { $, el, KIND_LABELS, VENUE_KIND_LABELS, formatDateTime, formatTime, queryParams } from "/static/common.js";
+import { $, el, KIND_LABELS, VENUE_KIND_LABELS, formatDateTime, formatTime } from "/static/common.js";
 import { ROLE_LABELS } from "/static/labels.js";
+import { api as request, login } from "/static/session.js";
 
 const REFRESH_MS = 3000;
-const token = queryParams().get("token") || "";
-
 async function api(path) {
-  const response = await fetch(path, { headers: { Authorization: `Bearer ${token}` } });
+  const response = await request(path);
   const body = await response.json().catch(() => ({}));
   if (!response.ok) throw new Error(body.detail || `请求失败（${response.status}）`);
   return body;
@@ -55,12 +54,9 @@ async function refresh(sessionId) {
 }
 
 async function main() {
-  if (!token) {
-    showError("链接缺少登录凭证，请使用工作人员发给您的个人链接。");
-    return;
-  }
   let me;
   try {
+    await login();
     me = await api("/api/me");
   } catch (err) {
     showError(err.message);

@@ -9,6 +9,7 @@
 
 import { $, el } from "/static/common.js";
 import { motionResult, tieRuleText } from "/static/labels.js";
+import { api } from "/static/session.js";
 
 const STATEMENT_TITLE = "远程异地评标 评标报告签署";
 const DB_NAME = "roomserver-signing-keys";
@@ -53,8 +54,7 @@ async function keyPair(name) {
 // ---- the flow card ------------------------------------------------------------------------
 
 export class SeatFlow {
-  constructor(token) {
-    this.token = token;
+  constructor() {
     this.me = null; // {participant_id, session: {id}}
     this.state = null;
     this.names = new Map(); // expert id → name, from the roster
@@ -68,7 +68,7 @@ export class SeatFlow {
   }
 
   async start() {
-    const response = await fetch("/api/me", { headers: { Authorization: `Bearer ${this.token}` } });
+    const response = await api("/api/me");
     if (response.ok) this.me = await response.json();
     this.wireDialogs();
     this.render();
@@ -108,9 +108,9 @@ export class SeatFlow {
     this.busy = true;
     this.render();
     try {
-      const response = await fetch(`/api/sessions/${this.me.session.id}/workflow`, {
+      const response = await api(`/api/sessions/${this.me.session.id}/workflow`, {
         method: "POST",
-        headers: { Authorization: `Bearer ${this.token}`, "Content-Type": "application/json" },
+        headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ kind, fields }),
       });
       const answer = await response.json().catch(() => ({}));
@@ -258,8 +258,8 @@ export class SeatFlow {
     const file = el("input", { type: "file", accept: "application/pdf", id: "report-file" });
     return el("div", { class: "stack" }, file, this.button("上传评标报告并提交签署", async () => {
       if (!file.files[0]) return;
-      const response = await fetch(`/api/sessions/${this.me.session.id}/report`, {
-        method: "POST", headers: { Authorization: `Bearer ${this.token}`, "Content-Type": "application/pdf" }, body: file.files[0],
+      const response = await api(`/api/sessions/${this.me.session.id}/report`, {
+        method: "POST", headers: { "Content-Type": "application/pdf" }, body: file.files[0],
       });
       const answer = await response.json().catch(() => ({}));
       this.error = response.ok ? "" : answer.detail || "上传失败";
@@ -273,7 +273,7 @@ export class SeatFlow {
   /** The letter's wording comes from the server, which records its digest with the commit. */
   async openCommitment() {
     $("#commitment").showModal();
-    const response = await fetch("/api/commitment-letter", { headers: { Authorization: `Bearer ${this.token}` } });
+    const response = await api("/api/commitment-letter");
     if (!response.ok) {
       $("#commitment-letter").textContent = "承诺书读取失败，请刷新页面重试。";
       return;
@@ -326,7 +326,7 @@ export class SeatFlow {
     const facts = $("#report-facts");
     facts.textContent = "正在下载评标报告并核对摘要…";
     try {
-      const response = await fetch(`/api/sessions/${this.me.session.id}/report?token=${encodeURIComponent(this.token)}`);
+      const response = await api(`/api/sessions/${this.me.session.id}/report`);
       if (!response.ok) throw new Error("评标报告下载失败");
       const bytes = await response.arrayBuffer();
       const sha256 = toHex(await crypto.subtle.digest("SHA-256", bytes));

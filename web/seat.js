@@ -9,6 +9,7 @@ import { flag, queryParams } from "/static/common.js";
 import { MicMeter, openCameraAndMicrophone, openScreen } from "/static/devices.js";
 import { SeatPeer } from "/static/rtc.js";
 import { SeatFlow } from "/static/seat-flow.js";
+import { login, socketAuth } from "/static/session.js";
 import * as ui from "/static/ui.js";
 
 /** Error codes that may go away by themselves: retried. Every other code ends the page. */
@@ -29,10 +30,9 @@ class WireError extends Error {
 }
 
 const params = queryParams();
-const token = params.get("token");
 const auto = flag(params, "auto");
 
-const flow = new SeatFlow(token);
+const flow = new SeatFlow();
 
 const app = {
   state: "connecting",
@@ -64,7 +64,7 @@ let socket = null;
 
 function connectSocket() {
   socket = io("/seat", {
-    auth: { token },
+    auth: socketAuth(),
     transports: ["websocket"],
     reconnectionDelay: 1000,
     reconnectionDelayMax: 5000,
@@ -100,6 +100,9 @@ function connectSocket() {
     flow.setRoster(roster);
   });
   socket.on("workflow", (update) => flow.update(update));
+  socket.on("revoked", (msg) => {
+    end((msg && msg.message) || "该链接已被收回。", (msg && msg.code) || "link_revoked");
+  });
   socket.on("replaced", (msg) => {
     end((msg && msg.message) || "本席位已在其他设备上进入评标室。", (msg && msg.code) || "seat_replaced");
   });
@@ -425,8 +428,10 @@ async function main() {
   window.addEventListener("unhandledrejection", (event) => {
     ui.showBanner(`页面出现异常：${(event.reason && event.reason.message) || event.reason}`);
   });
-  if (!token) {
-    end("链接缺少登录凭证，请使用评标系统发放的席位链接。", "missing_token");
+  try {
+    await login();
+  } catch (err) {
+    end(err.message, err.code);
     return;
   }
   ui.bindLeave(leave);

@@ -8,9 +8,10 @@
 //   section#focus[data-session][data-seat], video#focus-camera / #focus-desktop [data-frames].
 
 import { io } from "/vendor/socket.io-client/socket.io.esm.min.js";
-import { $, el, formatShortDateTime, formatTime, KIND_LABELS, VENUE_KIND_LABELS, queryParams, startClock } from "/static/common.js";
+import { $, el, formatShortDateTime, formatTime, KIND_LABELS, VENUE_KIND_LABELS, startClock } from "/static/common.js";
 import { ACK_TIMEOUT_MS, AudioDesk, FrameWatch, Viewer } from "/static/wall-rtc.js";
 import { RoomCameras, TileCamera, cameraSummary } from "/static/wall-cameras.js";
+import { api, login, socketAuth } from "/static/session.js";
 
 /** Refusals that may go away by themselves: connect again later. Any other code ends the page. */
 const TRANSIENT_CODES = new Set(["internal", "timeout", "server_busy", "shutting_down", "unavailable", "media_unavailable"]);
@@ -30,7 +31,6 @@ class AckError extends Error {
   }
 }
 
-const token = queryParams().get("token");
 const audio = new AudioDesk();
 const app = {
   state: "connecting",
@@ -107,7 +107,7 @@ async function request(event, payload, timeoutMs = ACK_TIMEOUT_MS) {
 
 function connectSocket() {
   socket = io("/wall", {
-    auth: { token },
+    auth: socketAuth(),
     transports: ["websocket"],
     reconnectionDelay: 1000,
     reconnectionDelayMax: 5000,
@@ -135,6 +135,7 @@ function connectSocket() {
     showBanner("与监督服务的连接已中断，正在自动重新连接…", "info");
     if (reason === "io server disconnect") scheduleReconnect(); // socket.io will not by itself
   });
+  socket.on("revoked", (msg) => fail((msg && msg.message) || "该链接已被收回。", (msg && msg.code) || "link_revoked"));
   socket.on("hello", (msg) => {
     app.iceServers = (msg && msg.ice_servers) || [];
     const who = (msg && msg.supervisor) || {};
@@ -678,9 +679,9 @@ async function pauseEvaluation() {
   if (!f) return;
   if (!reason) return formMessage("#warn-result", "请先在上方填写暂停原因。", "bad");
   if (!window.confirm(`确认立即暂停本场评审？\n原因：${reason}`)) return;
-  const response = await fetch(`/api/sessions/${f.sid}/workflow`, {
+  const response = await api(`/api/sessions/${f.sid}/workflow`, {
     method: "POST",
-    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ kind: "pause", fields: { reason } }),
   });
   const answer = await response.json().catch(() => ({}));
@@ -798,7 +799,7 @@ function bindControls() {
   for (const id of ["#focus-camera", "#focus-desktop", "#focus-grid"]) focusWatches.push(new FrameWatch($(id)));
 }
 
-function main() {
+async function main() {
   startClock();
   setState("connecting");
   window.addEventListener("unhandledrejection", (event) => {
@@ -808,8 +809,10 @@ function main() {
   setInterval(tick, TICK_MS);
   requestAnimationFrame(levels);
   audio.ctx(); // suspended until a click where the browser requires one
-  if (!token) {
-    fail("链接缺少登录凭证，请使用评标系统发放的监督人员链接。", "missing_token");
+  try {
+    await login();
+  } catch (err) {
+    fail(err.message, err.code);
     return;
   }
   connectSocket();

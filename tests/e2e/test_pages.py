@@ -111,8 +111,8 @@ def person(server: RunningServer, role: str) -> dict[str, Any]:
     return next(p for p in server.participants if p["role"] == role)
 
 
-def token_of(url: str) -> str:
-    return str(parse_qs(urlparse(url).query)["token"][0])
+def code_of(url: str) -> str:
+    return str(parse_qs(urlparse(url).query)["code"][0])
 
 
 def get_json(server: RunningServer, path: str, token: str) -> Any:
@@ -188,7 +188,7 @@ def test_no_page_breaks_its_content_security_policy(
             timeout=TIMEOUT_MS,
         )
         pages["overview"] = WatchedPage(
-            browser, f"{server.base_url}/overview?token={token_of(host['url'])}"
+            browser, f"{server.base_url}/overview?code={code_of(host['url'])}"
         )
         pages["overview"].wait_state("ready")
         pages["index"] = WatchedPage(browser, server.base_url + "/")
@@ -211,7 +211,7 @@ def test_no_page_breaks_its_content_security_policy(
         console.evaluate(SHOW_BLOB, ["#identity-picture", png, "image/png"])
 
         # The archive: the session's recording so far, played through MediaSource.
-        wait_for_segments(server, session_id, token_of(archivist["url"]))
+        wait_for_segments(server, session_id, archivist["token"])
         pages["archive"] = WatchedPage(browser, archivist["url"])
         archive = pages["archive"].page
         archive.wait_for_selector(f"tr[data-session='{session_id}']", timeout=TIMEOUT_MS)
@@ -240,6 +240,8 @@ def test_no_page_breaks_its_content_security_policy(
 
         for name, page in pages.items():
             check_headers(page)
+            # A personal link's code is exchanged for a cookie and leaves the address bar.
+            assert "code=" not in page.page.url, f"{name}: {page.page.url}"
             assert page.violations() == [], f"{name}: {page.violations()}"
             page.screenshots(shots, name)
         assert pages["index"].page.evaluate(
@@ -293,7 +295,7 @@ def test_clocks_and_times_are_beijing_time_in_a_browser_set_to_new_york(
         wall = WatchedPage(browser, supervisor["url"], timezone=zone)
         pages.append(wall)
         overview = WatchedPage(
-            browser, f"{server.base_url}/overview?token={token_of(host['url'])}", timezone=zone
+            browser, f"{server.base_url}/overview?code={code_of(host['url'])}", timezone=zone
         )
         pages.append(overview)
         seat.wait_state("live")
@@ -303,7 +305,7 @@ def test_clocks_and_times_are_beijing_time_in_a_browser_set_to_new_york(
         assert_beijing_clock(seat.page, "seat")
         assert_beijing_clock(wall.page, "wall")
 
-        me = get_json(server, "/api/me", token_of(host["url"]))
+        me = get_json(server, "/api/me", host["token"])
         start = datetime.fromisoformat(me["session"]["scheduled_start"]).astimezone(BEIJING)
         for page in (console, overview):
             meta = page.page.locator("#project-meta").inner_text()

@@ -37,8 +37,8 @@ SEGMENT_S = 3
 MAX_COUNTER_DIFFERENCE = 1
 
 
-def token_of(url: str) -> str:
-    return str(parse_qs(urlparse(url).query)["token"][0])
+def code_of(url: str) -> str:
+    return str(parse_qs(urlparse(url).query)["code"][0])
 
 
 def post(server: RunningServer, path: str, token: str, body: dict[str, Any] | None = None) -> Any:
@@ -65,7 +65,7 @@ def record_session(server: RunningServer, experts: list[dict[str, Any]], host: s
     def seat(i: int, expert: dict[str, Any], color: tuple[int, int, int]) -> SyntheticSeat:
         return SyntheticSeat(
             server.base_url,
-            token_of(expert["url"]),
+            expert["token"],
             camera=CounterVideoTrack(color, fps=FPS, clock=True),
             microphone=ToneAudioTrack(440.0),
             name=f"seat-{i}",
@@ -169,13 +169,14 @@ def test_archivist_plays_two_tracks_in_sync_jumps_by_marks_and_exports(
     people = server.participants
     experts = [p for p in people if p["role"] == "expert"]
     pair = [experts[0], experts[3]]
-    host = token_of(next(p for p in people if p["role"] == "host")["url"])
-    archivist_url = next(p for p in people if p["role"] == "archivist")["url"]
+    host = next(p for p in people if p["role"] == "host")["token"]
+    archivist = next(p for p in people if p["role"] == "archivist")
+    archivist_url = archivist["url"]
     session_id = pair[0]["session_id"]
     record_session(server, pair, host)
     wait_archived_and_sealed(server, session_id)
 
-    catalog = get_json(server, f"/api/archive/sessions/{session_id}", token_of(archivist_url))
+    catalog = get_json(server, f"/api/archive/sessions/{session_id}", archivist["token"])
     context = browser.new_context(
         viewport={"width": 1920, "height": 1080},
         locale="zh-CN",
@@ -267,7 +268,7 @@ def test_archivist_plays_two_tracks_in_sync_jumps_by_marks_and_exports(
     context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
     page = context.new_page()
     try:
-        page.goto(f"{server.base_url}/archive?token={token_of(pair[0]['url'])}")
+        page.goto(f"{server.base_url}/archive?code={code_of(pair[0]['url'])}")
         page.wait_for_function("() => document.body.dataset.state === 'error'", timeout=TIMEOUT_MS)
         assert "无权" in page.inner_text("#banner")
         page.goto(bidder)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -136,8 +138,8 @@ def test_device_check_then_enter(server: Any, open_seat: Any, artifacts: Path) -
 
 
 def test_bad_token_shows_chinese_error(server: Any, open_seat: Any, artifacts: Path) -> None:
-    """A forged token ends the page with a visible Chinese reason and no retries."""
-    seat = open_seat(f"{server.base_url}/seat?token=not.a.valid-token&auto=1")
+    """A code the server never issued ends the page with a visible Chinese reason, no retries."""
+    seat = open_seat(f"{server.base_url}/seat?code=not-a-valid-code&auto=1")
     page = seat.page
     page.wait_for_function("() => document.body.dataset.state === 'ended'", timeout=10000)
     assert page.evaluate("document.body.dataset.error") == "invalid_token"
@@ -179,3 +181,62 @@ def test_seat_comes_back_after_server_restart(server: Any, open_seat: Any, artif
     assert seat.self_key() == key
     start = seat.page.evaluate(GRID_TIME)
     seat.page.wait_for_function(f"() => {GRID_TIME} > {start} + 0.5", timeout=10000)
+
+
+def _post(server: Any, path: str, token: str, body: dict[str, Any]) -> Any:
+    request = urllib.request.Request(
+        server.base_url + path,
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+def _ended_with(page: Any, code: str) -> str:
+    page.wait_for_function("() => document.body.dataset.state === 'ended'", timeout=10000)
+    assert page.evaluate("document.body.dataset.error") == code
+    text = str(page.locator("#banner-text").inner_text())
+    assert CJK.search(text), f"banner is not Chinese: {text!r}"
+    return text
+
+
+def test_a_link_leaves_the_address_bar_and_its_revocation_ends_the_open_seat(
+    server: Any, open_seat: Any, artifacts: Path
+) -> None:
+    """The code is exchanged and gone from the address bar; the host revokes the link and the
+    open seat ends at once, saying so; the link does not open the seat again."""
+    expert = choose_seats(server.participants)[0]
+    host = next(p for p in server.participants if p["role"] == "host")
+    seat = open_seat(expert["url"])
+    seat.wait_live()
+    assert "code=" not in seat.page.url and seat.page.url.endswith("/seat?auto=1")
+    path = f"/api/sessions/{expert['session_id']}/links/{expert['participant_id']}/revoke"
+    _post(server, path, host["token"], {"reason": "专家更换设备"})
+    assert "收回" in _ended_with(seat.page, "link_revoked")
+    for width, height in ((1920, 1080), (1366, 768)):
+        seat.page.set_viewport_size({"width": width, "height": height})
+        seat.page.screenshot(path=str(artifacts / f"seat-link-revoked-{width}.png"))
+    again = open_seat(expert["url"])
+    _ended_with(again.page, "link_revoked")
+
+
+def test_a_seat_opened_for_one_expert_does_not_act_with_anothers_cookie(
+    server: Any, open_seat: Any, artifacts: Path
+) -> None:
+    """Two links opened in one browser: the first tab, reloaded, refuses the second one's
+    cookie instead of taking that expert's seat."""
+    first, second = choose_seats(server.participants)[1:3]
+    seat = open_seat(first["url"])
+    seat.wait_live()
+    other = seat.context.new_page()
+    other.goto(second["url"])
+    other.wait_for_function("() => document.body.dataset.state === 'live'", timeout=20000)
+    seat.page.reload()
+    text = _ended_with(seat.page, "other_identity")
+    assert "其他链接" in text
+    for width, height in ((1920, 1080), (1366, 768)):
+        seat.page.set_viewport_size({"width": width, "height": height})
+        seat.page.screenshot(path=str(artifacts / f"seat-other-identity-{width}.png"))
+    assert other.evaluate("document.body.dataset.state") == "live"

@@ -44,8 +44,8 @@ def wait_archived(server: RunningServer, session_id: str, kind: str, within: flo
         time.sleep(0.2)  # polling interval of a deadline-bounded wait on a file
 
 
-def session_of(url: str) -> str:
-    return str(parse_qs(urlparse(url).query)["token"][0])
+def code_of(url: str) -> str:
+    return str(parse_qs(urlparse(url).query)["code"][0])
 
 
 def tile(session_id: str) -> str:
@@ -137,11 +137,11 @@ def test_supervisor_watches_two_rooms_focuses_a_seat_and_writes_to_the_record(
 
 def test_an_expert_cannot_open_the_wall(server: RunningServer, browser: Any) -> None:
     expert = next(p for p in server.participants if p["role"] == "expert")
-    token = session_of(expert["url"])
+    code = code_of(expert["url"])
     context = browser.new_context(locale="zh-CN")
     try:
         page = context.new_page()
-        page.goto(f"{server.base_url}/wall?token={token}")
+        page.goto(f"{server.base_url}/wall?code={code}")
         page.wait_for_function("() => document.body.dataset.state === 'error'", timeout=TIMEOUT_MS)
         assert page.evaluate("document.body.dataset.error") == "role_not_allowed"
         assert "监督" in page.locator("#banner").inner_text()

@@ -16,7 +16,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
@@ -56,16 +55,12 @@ def report_pdf() -> bytes:
     return out.getvalue()
 
 
-def token_of(url: str) -> str:
-    return str(parse_qs(urlparse(url).query)["token"][0])
-
-
 class Api:
     """One participant's REST calls with their own token (and, for an expert, their own key)."""
 
     def __init__(self, server: RunningServer, person: dict[str, Any]) -> None:
         self.person = person
-        self.token = token_of(person["url"])
+        self.token = str(person["token"])
         self.base = f"{server.base_url}/api/sessions/{person['session_id']}"
         self.key = ec.generate_private_key(ec.SECP256R1())
 

@@ -181,6 +181,7 @@ async def test_no_input_breaks_the_server_or_a_session(room_server: RunningServe
         "session_id": sid,
         "venue_id": main,
         "expert_id": server.experts[0].id,
+        "participant_id": server.experts[0].id,
         "index": "0",
         "part": "1",
         "name": "x.jpg",
@@ -216,6 +217,10 @@ async def test_no_input_breaks_the_server_or_a_session(room_server: RunningServe
                         kwargs["data"] = raw
                         headers["Content-Type"] = "application/json"
                     url = URL(server.base_url + path, encoded=True)
+                    if len(str(url.with_query(kwargs["params"]))) > 8000:
+                        # aiohttp refuses a request line over 8190 bytes before the app sees
+                        # it (logging a traceback); what is fuzzed here is the app's own checks.
+                        kwargs["params"] = {}
                     async with http.request(method, url, **kwargs) as r:
                         await r.read()
                         served[r.status] = served.get(r.status, 0) + 1

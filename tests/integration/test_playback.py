@@ -25,6 +25,7 @@ from roomserver.model import Role
 from signaling.seatclient import SyntheticSeat
 from tests import polling
 from tests.integration.conftest import RunningServer, start_server
+from tests.logins import session_token
 
 
 @pytest.fixture
@@ -231,7 +232,7 @@ async def test_who_may_see_what(recorded: RunningServer) -> None:
         ) as r:
             assert r.status == 201
             link = (await r.json())["url"]
-        granted = link.split("token=", 1)[1]
+        granted = await session_token(server.base_url, link)
         status, seen_too, _ = await get(http, f"{base}/sessions/{session_id}", granted)
         assert status == 200 and not seen_too["scope"]["whole"]
 
@@ -307,10 +308,9 @@ async def test_the_command_line_issues_auditor_and_party_links(recorded: Running
         assert process.returncode == 0, err.decode()
         return out.decode().strip()
 
-    auditor = (await cli("--auditor", "审计一处")).split("token=", 1)[1]
-    bidder = (await cli("--party", "bidder:甲建设集团", "--session", session_id)).split(
-        "token=", 1
-    )[1]
+    auditor = await session_token(server.base_url, await cli("--auditor", "审计一处"))
+    bidder_url = await cli("--party", "bidder:甲建设集团", "--session", session_id)
+    bidder = await session_token(server.base_url, bidder_url)
     base = f"{server.base_url}/api/archive/sessions/{session_id}"
     async with aiohttp.ClientSession() as http:
         status, whole, _ = await get(http, base, auditor)

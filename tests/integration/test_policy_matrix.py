@@ -24,12 +24,19 @@ from roomserver.demo import create_load_session
 from roomserver.model import Participant, Role, SessionState, new_id
 from roomserver.policy import POLICY
 from signaling.guard import ENDPOINTS
+from signaling.links import issue_link, participant_link
 from signaling.seatclient import SyntheticSeat
 from signaling.tokens import TokenIssuer
 from tests import polling
 from tests.integration.conftest import RunningServer
 
-ACCESS_CODES = {"invalid_token", "token_expired", "role_not_allowed", "not_your_room"}
+ACCESS_CODES = {
+    "invalid_token",
+    "token_expired",
+    "link_revoked",
+    "role_not_allowed",
+    "not_your_room",
+}
 ENDED_CODE = "session_ended"
 
 
@@ -56,14 +63,15 @@ class Call:
 WHO = (
     "none forged expired admin host host_sub staff staff_sub witness expert expert_withdrawn "
     "expert_other supervisor supervisor_all archivist auditor tenderer bidder door "
-    "expert_ended host_ended supervisor_ended"
+    "expert_ended host_ended supervisor_ended host_revoked"
 ).split()
 
 LIVE_READERS = {"admin", "host", "host_sub", "staff", "staff_sub", "witness", "expert"}
 LIVE_READERS |= {"supervisor", "supervisor_all"}
 ARCHIVE_KEEPERS = {"admin", "archivist", "auditor"}
 SUPERVISORS = {"supervisor", "supervisor_all", "supervisor_ended"}
-EVERY_TOKEN = set(WHO) - {"none", "forged", "expired"}
+# "host_revoked" is the session token of the host's personal link, revoked: it opens nothing.
+EVERY_TOKEN = set(WHO) - {"none", "forged", "expired", "host_revoked"}
 
 MATRIX: dict[Call, set[str]] = {
     Call("GET", "/"): set(WHO),
@@ -92,6 +100,11 @@ MATRIX: dict[Call, set[str]] = {
     Call("GET", "/api/workers"): {"admin"},
     Call("POST", "/api/workers/{idx}/drain"): {"admin"},
     Call("POST", "/api/tokens", body={}): {"admin"},
+    # The code is the credential: anyone may try one (an empty body is refused for its shape).
+    Call("POST", "/api/login", body={}): set(WHO),
+    # Links are taken back or re-issued by the main venue's host or an administrator.
+    Call("POST", "/api/sessions/{s}/links/{e}/revoke", body={}): {"admin", "host"},
+    Call("POST", "/api/sessions/{s}/links/{e}/reissue", body={"ttl_s": 1}): {"admin", "host"},
     Call("GET", "/api/sessions/{s}/roster"): LIVE_READERS,
     Call("GET", "/api/sessions/{s}/workflow"): LIVE_READERS,
     Call("POST", "/api/sessions/{s}/workflow", body={"kind": "no_such_command"}): {
@@ -198,6 +211,10 @@ async def world(room_server: RunningServer) -> AsyncIterator[World]:
     def issue(p: Participant) -> str:
         return tokens.issue(p)
 
+    link = participant_link(server.participant(Role.HOST), by="test", ttl_s=3600)
+    await issue_link(store, store.append_event, link)
+    await store.revoke_links(by="test", reason="收回", link_id=link.id)
+
     forged = TokenIssuer(b"k" * 32, default_ttl_s=3600).issue(experts[0])
     who = {
         "none": Who(None, sid),
@@ -222,6 +239,7 @@ async def world(room_server: RunningServer) -> AsyncIterator[World]:
         "expert_ended": Who(issue(ended.participants[0]), ended_id),
         "host_ended": Who(issue(ended_host), ended_id),
         "supervisor_ended": Who(issue(ended_supervisor), ended_id),
+        "host_revoked": Who(tokens.issue_link_session(link), sid),
     }
     assert set(who) == set(WHO)
     async with aiohttp.ClientSession() as http:

@@ -12,7 +12,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import aiohttp
 import numpy as np
@@ -53,7 +52,7 @@ class RoomServer(ServerProcess):
         """Join token of the expert at ``venue`` seat ``seat_no``."""
         for link in self.links:
             if link.get("venue") == venue and link.get("seat") == seat_no:
-                return parse_qs(urlparse(link["url"]).query)["token"][0]
+                return str(link["token"])
         raise KeyError(f"no demo expert at {venue} seat {seat_no}")
 
     def seat(self, index: int, name: str, **options: Any) -> SyntheticSeat:

@@ -287,7 +287,7 @@ async def test_health_metrics_and_rest(room_server: RunningServer) -> None:
                              headers=admin) as r:
             assert r.status == 201
             body = await r.json()
-        assert "/seat?token=" in body["url"]
+        assert "/seat?code=" in body["url"] and "token" not in body["url"]
         assert room_server.tokens.verify(body["token"]).participant_id == expert.id
         async with http.post(f"{base}/api/tokens", json={"participant_id": "nope"},
                              headers=admin) as r:

@@ -9,7 +9,6 @@ import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import aiohttp
 import pytest
@@ -24,7 +23,7 @@ BACK_WITHIN_S = 5.0
 
 
 def token_of(link: dict) -> str:
-    return parse_qs(urlparse(link["url"]).query)["token"][0]
+    return str(link["token"])
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ from signaling.workflow import WorkflowService
 from tests import polling
 from tests.integration.conftest import RunningServer, start_server
 from tests.integration.sessionflow import Actor
+from tests.logins import session_token
 
 REPORT_PDF = b"%PDF-1.4\n% evaluation report of LN-DEMO-0001\n1 0 obj <<>> endobj\n%%EOF\n"
 
@@ -462,7 +463,7 @@ async def test_experts_are_imported_before_check_in_and_a_withdrawn_expert_is_re
             worker = server.services.workers.workers[0]
             assert isinstance(worker, InProcessWorker) and worker.worker is not None
             assert f"{main}:4" in worker.worker.rooms[session_id].labels
-        assert imported["id_last4"] == "123X" and "/seat?token=" in imported["url"]
+        assert imported["id_last4"] == "123X" and "/seat?code=" in imported["url"]
         async with http.post(url, json={"experts": [drawn]}, headers=bearer(admin)) as r:
             assert r.status == 400  # the seat is taken now
         async with http.get(f"{base}/roster", headers=bearer(staff[main])) as r:
@@ -513,7 +514,7 @@ async def test_experts_are_imported_before_check_in_and_a_withdrawn_expert_is_re
     with pytest.raises(socketio.exceptions.ConnectionError, match="不再参加本场评标"):
         async with SyntheticSeat(server.base_url, server.token(leaving), name="old"):
             pass
-    new_token = replacement["url"].split("token=", 1)[1]
+    new_token = await session_token(server.base_url, replacement["url"])
     async with SyntheticSeat(
         server.base_url, new_token, camera=CounterVideoTrack((60, 200, 60)), name="new"
     ) as seat:
