@@ -176,16 +176,20 @@ async def cmd_token(config: AppConfig, args: argparse.Namespace) -> int:
     ttl = timedelta(seconds=args.ttl or config.token_ttl_s)
     now = datetime.now(UTC)
     try:
+        # An API client's bearer token stands for a link too, so that `roomserver link revoke
+        # admin:admin` (or door:VENUE) ends it before it expires.
         if args.admin:
-            print(tokens.issue_admin(ttl_s=args.ttl))
-            await store.append_event("token_issued", {"role": "admin", "by": "cli"})
+            link = unrostered_link(Role.ADMIN, "admin", by="cli", expires_at=now + ttl)
+            await issue_link(store, store.append_event, link)
+            print(tokens.issue_link_session(link))
             return 0
         if args.door is not None:
             venue = await store.get_venue(args.door)  # NotFound for an unknown venue
-            print(tokens.issue_door(venue.id, ttl_s=args.ttl))
-            await store.append_event(
-                "token_issued", {"role": "door", "venue": venue.id, "by": "cli"}
+            link = unrostered_link(
+                Role.DOOR, venue.id, by="cli", expires_at=now + ttl, venue_id=venue.id
             )
+            await issue_link(store, store.append_event, link)
+            print(tokens.issue_link_session(link))
             return 0
         for role, name in ((Role.SUPERVISOR, args.supervisor), (Role.AUDITOR, args.auditor)):
             if name is not None:

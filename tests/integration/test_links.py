@@ -6,6 +6,8 @@ link is refused; a page opened for one person does not act with another person's
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -17,6 +19,7 @@ from sqlalchemy import select
 from roomserver.links import code_hash
 from roomserver.model import Participant, Role
 from roomserver.tables import LinkRow
+from signaling.cli import main
 from signaling.guard import SESSION_COOKIE
 from signaling.links import issue_link, unrostered_link
 from tests import polling
@@ -272,3 +275,33 @@ async def test_a_page_opened_for_one_person_does_not_act_with_anothers_cookie(
         else:
             await client.disconnect()
             raise AssertionError("a console opened for the host connected as the witness")
+
+
+async def test_an_api_clients_token_from_the_command_line_ends_with_its_link(
+    room_server: RunningServer,
+) -> None:
+    server = room_server
+    data = str(server.config.data_dir)
+
+    def cli(*args: str) -> str:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert main([*args, "--data-dir", data]) == 0
+        return out.getvalue().strip()
+
+    admin = await asyncio.to_thread(cli, "token", "--admin")
+    door = await asyncio.to_thread(cli, "token", "--door", server.demo.venues[0].id)
+    async with _http() as http:
+        workers = f"{server.base_url}/api/workers"
+        async with http.get(workers, headers={"Authorization": f"Bearer {admin}"}) as r:
+            assert r.status == 200
+        await asyncio.to_thread(cli, "link", "revoke", "admin:admin", "--reason", "管理工具停用")
+        async with http.get(workers, headers={"Authorization": f"Bearer {admin}"}) as r:
+            assert r.status == 401
+            assert (await r.json())["code"] == "link_revoked"
+        # The venue's door system keeps its own token.
+        door_url = f"{server.base_url}/api/venues/{server.demo.venues[0].id}/door-access"
+        entry = {"name": "张三", "direction": "in"}
+        headers = {"Authorization": f"Bearer {door}"}
+        async with http.post(door_url, json=entry, headers=headers) as r:
+            assert r.status == 201, await r.text()
