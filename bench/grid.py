@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 from media.config import MediaConfig  # noqa: E402
 from media.decode import VIDEO_DECODERS, open_decoder  # noqa: E402
 from media.grid import VIDEO_CLOCK, GridCompositor, TileSpec, grid_encoder  # noqa: E402
-from media.synthetic import camera_loop  # noqa: E402
+from media.testing.synthetic import camera_loop  # noqa: E402
 
 FPS = 15
 ADAPTIVE = "auto"  # libvpx picks its speed: cpu-used 8, as the grid encoded before

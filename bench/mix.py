@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 from media import mixencoder  # noqa: E402
 from media.config import MediaConfig  # noqa: E402
 from media.mixer import FULL_MIX, AudioMixer  # noqa: E402
-from media.synthetic import voice_samples  # noqa: E402
+from media.testing.synthetic import voice_samples  # noqa: E402
 
 RATE = mixencoder.OPUS_RATE
 TICK = RATE // 50  # 20 ms

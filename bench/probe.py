@@ -21,7 +21,7 @@ from fractions import Fraction
 import av
 from aiortc.rtp import RtpPacket
 
-from media.synthetic import counter_frames
+from media.testing.synthetic import counter_frames
 
 PACKETS = 40_000
 PICTURES = 45

@@ -110,7 +110,7 @@ async def _run_sender(job: SenderJob, conn: Connection) -> None:
         RTCSessionDescription,
     )
 
-    from media.synthetic import PreEncodedAudioTrack, PreEncodedVideoTrack
+    from media.testing.synthetic import PreEncodedAudioTrack, PreEncodedVideoTrack
 
     quiet_logs()
     limit_ice_to_loopback()
@@ -324,7 +324,7 @@ def _count_files(
 
 def build_loops() -> tuple[list[tuple[bytes, bool]], list[list[bytes]]]:
     """Pre-encode the camera loop (10 s, keyframe every 2 s) and one tone loop per seat."""
-    from media.synthetic import camera_loop, tone_loop
+    from media.testing.synthetic import camera_loop, tone_loop
 
     camera = [
         (bytes(p), bool(p.is_keyframe))

@@ -136,8 +136,8 @@ class BenchSeat:
     """One synthetic seat of a benchmark: its pre-encoded tracks and what it has counted."""
 
     def __init__(self, job: SeatJob) -> None:
-        from media.synthetic import PreEncodedAudioTrack, PreEncodedVideoTrack
-        from signaling.seatclient import SyntheticSeat
+        from media.testing.synthetic import PreEncodedAudioTrack, PreEncodedVideoTrack
+        from signaling.testing.seat import SyntheticSeat
 
         self.camera = PreEncodedVideoTrack(job.camera, CAMERA_FPS)
         self.microphone = PreEncodedAudioTrack(job.microphone)
@@ -503,7 +503,7 @@ def build_loops(preview: bool = True) -> dict[str, list[bytes]]:
     The preview is the camera loop's pictures at 320x240 and 150 kbit/s, what the seat page
     sends beside its camera for the grid (``PREVIEW_*`` in web/rtc.js).
     """
-    from media.synthetic import camera_loop, desktop_loop, tone_loop
+    from media.testing.synthetic import camera_loop, desktop_loop, tone_loop
 
     colour = (200, 60, 40)
     loops = {

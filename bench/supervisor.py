@@ -42,7 +42,7 @@ def supervisor_process(job: SupervisorJob, conn: Connection) -> None:
 
 
 async def _run(job: SupervisorJob, conn: Connection) -> None:
-    from signaling.wallclient import WallClient
+    from signaling.testing.wall import WallClient
 
     async with WallClient(job.base_url, job.token, keep_rgb=False) as wall:
         await wall.wait_rooms(

@@ -2,7 +2,7 @@
 
 A printed link carries a code, never a signed token: the code says nothing by itself, the server
 keeps only its SHA-256 (a copy of the database opens no seat), and a host or an administrator
-can revoke it. A page exchanges the code once for a session cookie (``signaling.links``).
+can revoke it. A page exchanges the code once for a session cookie (``signaling.http.links``).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ the SHA-256 of the seed. Should a tie be broken by lot, the seed is revealed in 
 draw, and the winner is a deterministic function of the seed, the session, the round and the
 tied candidates: anybody holding the log can check that the seed matches the commitment made
 before any ballot was cast, and compute the same winner again. The seed is drawn outside this
-module (``signaling.workflow``); everything here is pure.
+module (``signaling.services.workflow``); everything here is pure.
 """
 
 from __future__ import annotations

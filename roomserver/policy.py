@@ -169,7 +169,7 @@ POLICY: dict[Action, Rule] = {
     # proxy in front must not pass /metrics on (its requests come from loopback).
     Action.METRICS: Rule(ALL_ROLES, Reach.LOCAL, refusal="运行指标只对本机的采集程序开放"),
     Action.WHOAMI: Rule(ALL_ROLES, Reach.ROLE),
-    # The code is the credential: the handler checks it (``signaling.links``).
+    # The code is the credential: the handler checks it (``signaling.http.links``).
     Action.LOGIN: Rule(ALL_ROLES, Reach.ANYONE),
     # The handler narrows hosts to the main venue's (as the end instruction is).
     Action.LINK_MANAGE: _session(

@@ -28,7 +28,8 @@ chose when the election started: another round among the tied, at most ``max_rou
 then a draw by lot (``roomserver.lots``), or the draw at once.
 
 The ballots of the open election round are held in the state to be counted; ``Happened`` never
-names a voter's choice, and the service that logs commands seals it (``signaling.workflow``).
+names a voter's choice, and the service that logs commands seals it
+(``signaling.services.workflow``).
 Once a round's tally is published its ballots may no longer be readable (their key is
 destroyed): on replay such a ballot is taken as cast but unread, and the round's count is the
 tally its closing event recorded (``Command.recorded``).

@@ -11,38 +11,38 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-from media.ice import apply_host_candidate_policy
 from recorder.seal import ServerKey
 from roomserver.model import Participant
 from roomserver.privatefiles import check_secrets, make_private_dir
 from roomserver.store import SqlStore
 from roomserver.workflow import Happened, WorkflowState
-from signaling.api import SEATS, SERVICES, add_routes, problem_middleware
-from signaling.archiving import ArchiveManager
-from signaling.ballots import BallotKeys
 from signaling.config import AppConfig
-from signaling.console import ConsoleNamespace
-from signaling.events import EventLog
-from signaling.guard import GUARD_KEY, Guard, policy_middleware, public_prefix
-from signaling.headers import add_security_headers
-from signaling.inputs import MAX_BODY_BYTES, SocketJson
-from signaling.links import add_link_routes
+from signaling.gate.guard import GUARD_KEY, Guard, policy_middleware, public_prefix
+from signaling.gate.inputs import MAX_BODY_BYTES, SocketJson
+from signaling.gate.tokens import TokenIssuer, load_or_create_key
+from signaling.http.api import SEATS, SERVICES, add_routes, problem_middleware
+from signaling.http.archive import PLAYBACK, Playback, add_playback_routes
+from signaling.http.headers import add_security_headers
+from signaling.http.links import add_link_routes
+from signaling.http.roster import add_roster_routes
 from signaling.metrics import LoopLagMonitor, Metrics
-from signaling.monitoring import WarningCenter
-from signaling.playback import PLAYBACK, Playback, add_playback_routes
-from signaling.rooms import Room, RoomManager, seat_key
-from signaling.roster import add_roster_routes
-from signaling.seats import LEFT_MESSAGES, SeatNamespace
-from signaling.services import Services
-from signaling.sessions import end_session
-from signaling.socketguard import DefaultNamespace, OriginCheck
-from signaling.supervision import WallNamespace
+from signaling.services.archiving import ArchiveManager
+from signaling.services.ballots import BallotKeys
+from signaling.services.container import Services
+from signaling.services.events import EventLog
+from signaling.services.monitoring import WarningCenter
+from signaling.services.pool import WorkerPool, WorkerProcess
+from signaling.services.rooms import Room, RoomManager, seat_key
+from signaling.services.sessions import end_session
+from signaling.services.workflow import WorkflowService
+from signaling.sockets.console import ConsoleNamespace
+from signaling.sockets.origin import DefaultNamespace, OriginCheck
+from signaling.sockets.seat import LEFT_MESSAGES, SeatNamespace
+from signaling.sockets.wall import WallNamespace
 from signaling.tasks import TaskSet
-from signaling.tokens import TokenIssuer, load_or_create_key
 from signaling.wire import WireError
-from signaling.worker import WorkerSettings
-from signaling.workers import WorkerPool, WorkerProcess
-from signaling.workflow import WorkflowService
+from signaling.worker.inprocess import InProcessWorker
+from signaling.worker.settings import WorkerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,6 @@ def create_app(config: AppConfig) -> web.Application:
     add_playback_routes(app)
 
     async def services_ctx(app: web.Application) -> AsyncIterator[None]:
-        apply_host_candidate_policy(config.ice.host_addresses)
         make_private_dir(config.data_dir)
         # Keys first: a key others can read stops the start before anything runs.
         await asyncio.to_thread(check_secrets, config.secrets_dir)
@@ -125,7 +124,7 @@ def create_app(config: AppConfig) -> web.Application:
             await rooms.relocate(worker, lost)
 
         pool = WorkerPool(
-            config.workers,
+            max(config.workers, 1),
             WorkerSettings(
                 archive_root=str(config.archive_dir),
                 archive_key_path=str(config.archive_key_path),
@@ -138,6 +137,7 @@ def create_app(config: AppConfig) -> web.Application:
             ),
             on_event=worker_event,
             on_lost=worker_lost,
+            make_worker=InProcessWorker if config.workers <= 0 else None,
         )
         await pool.start()
         rooms = RoomManager(store, pool, archives, events, cameras=config.room_cameras)

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlparse
 
 import aiohttp
 
-from signaling.guard import SESSION_COOKIE
+from signaling.gate.guard import SESSION_COOKIE
 
 
 def code_of(url: str) -> str:

@@ -302,8 +302,8 @@ def server(
 #
 # Both loops last SYNC_LOOP_S, so Chromium's fake devices, which loop their files, run in step
 # for a whole test. At the start of every loop the camera shows counter 0 (the pattern of
-# media.testpattern, which read_counter reads back) and the microphone plays a short 1 kHz beep
-# instead of the 440 Hz tone. Counter value n >= 1 is captured n + 1 frames into the loop: see
+# media.testing.testpattern, which read_counter reads back) and the microphone plays a short 1 kHz
+# beep instead of the 440 Hz tone. Counter value n >= 1 is captured n + 1 frames into the loop: see
 # SYNC_REPEATED_FRAMES.
 
 SYNC_LOOP_S = 3
@@ -350,7 +350,7 @@ def _rgb_frame_to_i420(rgb: np.ndarray) -> bytes:
 
 def write_sync_y4m(path: Path, frames: int = SYNC_FILE_FRAMES, fps: int = SYNC_FPS) -> None:
     """A y4m whose frame n shows counter n (testpattern layout, check word included)."""
-    from media.testpattern import solid_frame
+    from media.testing.testpattern import solid_frame
 
     width, height = VIDEO_SIZE
     with path.open("wb") as out:

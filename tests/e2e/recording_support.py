@@ -11,7 +11,7 @@ from typing import Any
 import av
 import numpy as np
 
-from media.testpattern import check_word, read_counter
+from media.testing.testpattern import check_word, read_counter
 from recorder.manifest import SegmentEntry
 from tests.e2e.conftest import SeatPage, SyncedMediaFiles
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from media.testpattern import draw_counter
+from media.testing.testpattern import draw_counter
 from tests import scenes
 from tests.e2e.conftest import (
     CHROMIUM,

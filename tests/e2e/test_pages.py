@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from PIL import Image
 
-from signaling.headers import CONTENT_SECURITY_POLICY
+from signaling.http.headers import CONTENT_SECURITY_POLICY
 from tests.e2e.conftest import RunningServer, free_port
 
 pytestmark = pytest.mark.e2e

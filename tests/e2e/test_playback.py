@@ -21,10 +21,10 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 import pytest
 
-from media.synthetic import CounterVideoTrack, ToneAudioTrack
-from media.testpattern import HEIGHT, WIDTH, read_counter
-from signaling.seatclient import SyntheticSeat
-from signaling.tokens import TokenIssuer, load_or_create_key
+from media.testing.synthetic import CounterVideoTrack, ToneAudioTrack
+from media.testing.testpattern import HEIGHT, WIDTH, read_counter
+from signaling.gate.tokens import TokenIssuer, load_or_create_key
+from signaling.testing.seat import SyntheticSeat
 from tests.e2e.conftest import RunningServer
 
 pytestmark = pytest.mark.e2e

@@ -15,12 +15,12 @@ from media.room import RoomMedia
 from roomserver.demo import DemoData, create_demo
 from roomserver.model import Participant, Role
 from roomserver.store import SqlStore
-from signaling.api import SERVICES
 from signaling.app import create_app
 from signaling.config import AppConfig, load_config
-from signaling.services import Services
-from signaling.tokens import TokenIssuer, load_or_create_key
-from signaling.workers import InProcessWorker
+from signaling.gate.tokens import TokenIssuer, load_or_create_key
+from signaling.http.api import SERVICES
+from signaling.services.container import Services
+from signaling.worker.inprocess import InProcessWorker
 
 
 @dataclass

@@ -16,11 +16,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from PIL import Image
 
-from media.synthetic import CounterVideoTrack
+from media.testing.synthetic import CounterVideoTrack
 from recorder.verify import verify_archive
 from roomserver import signatures
 from roomserver.model import Participant, SessionState
-from signaling.seatclient import SyntheticSeat
+from signaling.testing.seat import SyntheticSeat
 from tests import polling
 from tests.integration.conftest import RunningServer
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import av
 import pytest
 
-from media.synthetic import CounterVideoTrack, ToneAudioTrack
+from media.testing.synthetic import CounterVideoTrack, ToneAudioTrack
 from recorder.archive import list_parts
 from recorder.manifest import Manifest
-from signaling.seatclient import SyntheticSeat
+from signaling.testing.seat import SyntheticSeat
 from tests.serverproc import ServerProcess
 
 MAX_LOST_S = 2.0

@@ -23,7 +23,7 @@ from yarl import URL
 
 from roomserver.demo import create_load_session
 from roomserver.model import Participant, Role, new_id
-from signaling.guard import ENDPOINTS
+from signaling.gate.guard import ENDPOINTS
 from tests.integration.conftest import RunningServer
 from tests.integration.sessionflow import run_whole_session
 

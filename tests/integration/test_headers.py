@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from signaling.headers import CONTENT_SECURITY_POLICY
+from signaling.http.headers import CONTENT_SECURITY_POLICY
 from tests.integration.conftest import RunningServer
 
 PAGES = ["/", "/seat", "/console", "/wall", "/overview", "/archive", "/static/favicon.svg"]

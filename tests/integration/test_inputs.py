@@ -9,9 +9,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from media.synthetic import CounterVideoTrack
+from media.testing.synthetic import CounterVideoTrack
 from roomserver.model import Role
-from signaling.seatclient import SyntheticSeat
+from signaling.testing.seat import SyntheticSeat
 from tests import polling
 from tests.integration.conftest import RunningServer
 

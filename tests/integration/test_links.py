@@ -19,9 +19,9 @@ from sqlalchemy import select
 from roomserver.links import code_hash
 from roomserver.model import Participant, Role
 from roomserver.tables import LinkRow
-from signaling.cli import main
-from signaling.guard import SESSION_COOKIE
-from signaling.links import issue_link, unrostered_link
+from signaling.cli.main import main
+from signaling.gate.guard import SESSION_COOKIE
+from signaling.http.links import issue_link, unrostered_link
 from tests import polling
 from tests.integration.conftest import RunningServer
 

@@ -16,13 +16,13 @@ from typing import Any
 import aiohttp
 import pytest
 
-from media.synthetic import CounterVideoTrack, ToneAudioTrack
+from media.testing.synthetic import CounterVideoTrack, ToneAudioTrack
 from recorder.accesslog import ACCESS_LOG, check_access_log
 from recorder.eventlog import read_events
 from recorder.export import unpack
 from recorder.verify import verify_archive
 from roomserver.model import Role
-from signaling.seatclient import SyntheticSeat
+from signaling.testing.seat import SyntheticSeat
 from tests import polling
 from tests.integration.conftest import RunningServer, start_server
 from tests.logins import session_token

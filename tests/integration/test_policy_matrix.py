@@ -19,14 +19,14 @@ import aiohttp
 import pytest
 import socketio
 
-from media.synthetic import CounterVideoTrack
+from media.testing.synthetic import CounterVideoTrack
 from roomserver.demo import create_load_session
 from roomserver.model import Participant, Role, SessionState, new_id
 from roomserver.policy import POLICY
-from signaling.guard import ENDPOINTS
-from signaling.links import issue_link, participant_link
-from signaling.seatclient import SyntheticSeat
-from signaling.tokens import TokenIssuer
+from signaling.gate.guard import ENDPOINTS
+from signaling.gate.tokens import TokenIssuer
+from signaling.http.links import issue_link, participant_link
+from signaling.testing.seat import SyntheticSeat
 from tests import polling
 from tests.integration.conftest import RunningServer
 

@@ -14,11 +14,11 @@ import av
 import pytest
 from PIL import Image
 
-from media.synthetic import CounterVideoTrack, ToneAudioTrack
+from media.testing.synthetic import CounterVideoTrack, ToneAudioTrack
 from recorder.verify import verify_archive
 from roomserver.model import Event, Role
-from signaling.seatclient import SyntheticSeat
-from signaling.wallclient import WallClient
+from signaling.testing.seat import SyntheticSeat
+from signaling.testing.wall import WallClient
 from tests import polling, scenes
 from tests.e2e.conftest import free_port
 from tests.integration.conftest import RunningServer, start_server

@@ -20,15 +20,15 @@ from aiortc import RTCPeerConnection
 from aiortc.rtp import RTCP_PSFB_APP, RtcpPacket, RtcpPsfbPacket, unpack_remb_fci
 from prometheus_client.parser import text_string_to_metric_families
 
-from media.synthetic import (
+from media.testing.synthetic import (
     CounterVideoTrack,
     PreEncodedVideoTrack,
     ToneAudioTrack,
     camera_loop,
     desktop_loop,
 )
-from media.testpattern import read_counter
-from signaling.seatclient import SyntheticSeat
+from media.testing.testpattern import read_counter
+from signaling.testing.seat import SyntheticSeat
 from tests.serverproc import ServerProcess
 
 START_TIMEOUT = 30.0

@@ -7,8 +7,8 @@ import asyncio
 import numpy as np
 from aiortc.mediastreams import MediaStreamTrack
 
-from media.synthetic import CounterVideoTrack, ToneAudioTrack
-from signaling.seatclient import SyntheticSeat
+from media.testing.synthetic import CounterVideoTrack, ToneAudioTrack
+from signaling.testing.seat import SyntheticSeat
 from tests.integration.conftest import RunningServer
 
 

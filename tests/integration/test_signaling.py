@@ -13,9 +13,9 @@ import socketio
 from aiortc import RTCPeerConnection
 
 from media.mixer import FULL_MIX
-from media.synthetic import CounterVideoTrack, ToneAudioTrack
+from media.testing.synthetic import CounterVideoTrack, ToneAudioTrack
 from roomserver.model import Participant, Role
-from signaling.seatclient import SyntheticSeat
+from signaling.testing.seat import SyntheticSeat
 from tests.integration.conftest import RunningServer
 from tests.polling import wait_until
 
@@ -73,7 +73,7 @@ async def test_expired_token_is_refused(room_server: RunningServer) -> None:
 
 
 async def test_token_of_another_server_is_refused(room_server: RunningServer) -> None:
-    from signaling.tokens import TokenIssuer
+    from signaling.gate.tokens import TokenIssuer
 
     forged = TokenIssuer(b"k" * 32, default_ttl_s=60).issue(room_server.experts[0])
     refused = await refusal(room_server.base_url, {"token": forged})

@@ -12,7 +12,7 @@ import socketio
 
 from roomserver.model import Role
 from signaling.config import load_config
-from signaling.socketguard import OriginCheck
+from signaling.sockets.origin import OriginCheck
 from tests.integration.conftest import RunningServer, start_server
 
 TRANSPORTS = [["websocket"], ["polling"]]

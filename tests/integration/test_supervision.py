@@ -15,11 +15,16 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from media.synthetic import CounterVideoTrack, PreEncodedVideoTrack, ToneAudioTrack, desktop_loop
-from media.testpattern import read_counter
+from media.testing.synthetic import (
+    CounterVideoTrack,
+    PreEncodedVideoTrack,
+    ToneAudioTrack,
+    desktop_loop,
+)
+from media.testing.testpattern import read_counter
 from roomserver.model import Event, Role
-from signaling.seatclient import SyntheticSeat
-from signaling.wallclient import WallClient, WallError
+from signaling.testing.seat import SyntheticSeat
+from signaling.testing.wall import WallClient, WallError
 from tests import polling
 from tests.integration.conftest import RunningServer
 

@@ -17,11 +17,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from media.synthetic import PictureVideoTrack, ToneAudioTrack
+from media.testing.synthetic import PictureVideoTrack, ToneAudioTrack
 from roomserver.model import Event, Role
 from roomserver.store import SqlStore
-from signaling.seatclient import SyntheticSeat
-from signaling.wallclient import WallClient
+from signaling.testing.seat import SyntheticSeat
+from signaling.testing.wall import WallClient
 from tests import polling, scenes
 from tests.integration.conftest import RunningServer, start_server
 

@@ -12,13 +12,13 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaBlackhole
 from aiortc.rtcconfiguration import RTCBundlePolicy
 
-from media.synthetic import CounterVideoTrack, ToneAudioTrack
+from media.testing.synthetic import CounterVideoTrack, ToneAudioTrack
 from recorder.archive import list_parts
 from recorder.manifest import Manifest
 from signaling.config import IceConfig
+from signaling.services.pool import WorkerProcess
 from signaling.wire import ConnectionLost, WireError
-from signaling.worker import WorkerSettings
-from signaling.workers import WorkerProcess
+from signaling.worker.process import WorkerSettings
 from tests.polling import wait_until
 
 SESSION = "s-worker-test"

@@ -13,10 +13,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from media.synthetic import CounterVideoTrack, ToneAudioTrack
+from media.testing.synthetic import CounterVideoTrack, ToneAudioTrack
 from recorder.archive import list_parts
 from recorder.manifest import Manifest
-from signaling.seatclient import SyntheticSeat
+from signaling.testing.seat import SyntheticSeat
 from tests.serverproc import ServerProcess
 
 BACK_WITHIN_S = 5.0

@@ -21,16 +21,16 @@ import pytest
 import socketio
 from PIL import Image, ImageDraw
 
-from media.synthetic import CounterVideoTrack
+from media.testing.synthetic import CounterVideoTrack
 from recorder.hashing import sha256_hex, sm3_hex
 from recorder.verify import verify_archive
 from roomserver import lots
 from roomserver.letters import COMMITMENT_SHA256
 from roomserver.model import Role, Session, SessionState, new_id
-from signaling.ballots import BallotKeys
-from signaling.seatclient import SyntheticSeat
-from signaling.workers import InProcessWorker
-from signaling.workflow import WorkflowService
+from signaling.services.ballots import BallotKeys
+from signaling.services.workflow import WorkflowService
+from signaling.testing.seat import SyntheticSeat
+from signaling.worker.inprocess import InProcessWorker
 from tests import polling
 from tests.integration.conftest import RunningServer, start_server
 from tests.integration.sessionflow import Actor

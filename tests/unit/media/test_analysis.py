@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from media.analysis import MAX_INTERVAL_S, FaceCounter, RoomAnalysis, jpeg, luma, observe
-from media.testpattern import draw_counter
+from media.testing.testpattern import draw_counter
 from roomserver.warnings import Transition, WarningKind, WarningThresholds
 from tests import scenes
 

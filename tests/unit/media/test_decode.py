@@ -11,9 +11,9 @@ from media.config import MediaConfig
 from media.decode import CameraDecoder, MicrophoneDecoder
 from media.grid import GridCompositor, TileSpec, tile_rects
 from media.room import RoomMedia
-from media.synthetic import camera_loop, tone_loop
 from media.tap import EncodedFrame, is_vp8_keyframe
-from media.testpattern import read_counter
+from media.testing.synthetic import camera_loop, tone_loop
+from media.testing.testpattern import read_counter
 
 FULL = (0, 0, 640, 480)
 

@@ -8,7 +8,7 @@ import av
 import numpy as np
 
 from media.mixencoder import OPUS_RATE, opus_encoder
-from media.synthetic import voice_samples
+from media.testing.synthetic import voice_samples
 
 F0 = 150.0  # a low voice's pitch
 HARMONICS = 20  # up to 3 kHz, the band that carries speech

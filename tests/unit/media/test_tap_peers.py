@@ -9,8 +9,8 @@ import time
 from aiortc import RTCPeerConnection
 from aiortc.mediastreams import MediaStreamTrack
 
-from media.synthetic import CounterVideoTrack
 from media.tap import EncodedFrame, ReceiverTap, install_tap
+from media.testing.synthetic import CounterVideoTrack
 
 
 async def connect() -> tuple[RTCPeerConnection, RTCPeerConnection, asyncio.Future]:

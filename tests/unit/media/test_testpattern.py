@@ -1,6 +1,6 @@
 """The frame-counter pattern reads back after scaling into a tile and after a VP8 round trip.
 
-Also the synthetic tracks of media/synthetic.py that carry the pattern and the test tones.
+Also the synthetic tracks of media/testing/synthetic.py that carry the pattern and the test tones.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from media.synthetic import (
+from media.testing.synthetic import (
     CounterVideoTrack,
     PreEncodedAudioTrack,
     PreEncodedVideoTrack,
@@ -23,7 +23,7 @@ from media.synthetic import (
     encode_vp8_loop,
     tone_samples,
 )
-from media.testpattern import BITS, HEIGHT, WIDTH, draw_counter, read_counter, solid_frame
+from media.testing.testpattern import BITS, HEIGHT, WIDTH, draw_counter, read_counter, solid_frame
 
 FULL = (0, 0, WIDTH, HEIGHT)
 VALUES = [0, 1, 2, 255, 256, 0x5A5A, 0xA5A5, 0x8001, 0xFFFF, 12345]
@@ -153,7 +153,7 @@ def test_through_a_grid_encoded_again() -> None:
     assert [read_counter(g, (720, 540, 240, 180)) for g in out] == values
 
 
-# ---- the synthetic tracks that carry the pattern (media/synthetic.py) ------------------------
+# ---- the synthetic tracks that carry the pattern (media/testing/synthetic.py) ------------------------
 
 
 def test_vp8_loop_one_packet_per_frame_keyframes_and_counters() -> None:

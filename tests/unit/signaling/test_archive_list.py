@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from recorder.seal import ServerKey
-from signaling.archive_cli import archive_summary
+from signaling.cli.archive import archive_summary
 from tests.unit.recorder.test_session_end import record_part
 
 

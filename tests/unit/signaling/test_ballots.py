@@ -9,7 +9,7 @@ import pytest
 from cryptography.exceptions import InvalidTag
 
 from roomserver.workflow import Phase, WorkflowState
-from signaling.ballots import BallotKeys
+from signaling.services.ballots import BallotKeys
 
 
 def state(phase: Phase, round_no: int = 1) -> WorkflowState:

@@ -6,7 +6,7 @@ import pytest
 
 from roomserver.errors import IllegalCommand, InvalidRequest
 from roomserver.workflow import COMMANDS
-from signaling.commands import FIELDS, parse_fields, printable
+from signaling.gate.commands import FIELDS, parse_fields, printable
 
 
 def test_every_command_of_the_state_machine_has_a_model() -> None:

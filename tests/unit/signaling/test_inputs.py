@@ -6,7 +6,7 @@ import pytest
 
 from recorder.hashing import canonical_json
 from roomserver.errors import InvalidRequest
-from signaling.inputs import INVALID_EVENT, SocketJson, clean, loads, path_params
+from signaling.gate.inputs import INVALID_EVENT, SocketJson, clean, loads, path_params
 from signaling.wire import WireError, encode_frame
 
 

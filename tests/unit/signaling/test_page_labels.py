@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from roomserver.warnings import WARNING_LABELS, WarningKind
-from signaling.api import WEB_DIR
+from signaling.http.api import WEB_DIR
 
 
 def test_labels_js_names_every_warning_kind_as_the_server_does() -> None:

@@ -10,8 +10,8 @@ import pytest
 
 from roomserver.errors import UnsafePermissions
 from roomserver.privatefiles import check_secrets, read_secret, write_secret
-from signaling.cli import main
-from signaling.tokens import load_or_create_key
+from signaling.cli.main import main
+from signaling.gate.tokens import load_or_create_key
 
 
 def mode(path: Path) -> int:

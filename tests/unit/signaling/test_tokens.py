@@ -9,7 +9,7 @@ import pytest
 
 from roomserver.errors import InvalidToken, TokenExpired
 from roomserver.model import Participant, Role
-from signaling.tokens import TokenIssuer, load_or_create_key
+from signaling.gate.tokens import TokenIssuer, load_or_create_key
 
 EXPERT = Participant(id="p1", session_id="s1", role=Role.EXPERT, name="王建国",
                      venue_id="v1", seat_no=2)

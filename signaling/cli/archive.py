@@ -1,0 +1,335 @@
+"""``roomserver archive …`` and ``roomserver session end``: commands that work on the data dir."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from recorder.accesslog import ACCESS_LOG, AccessLog, check_access_log
+from recorder.archive import is_sealed, list_parts, session_retention
+from recorder.eventlog import read_events
+from recorder.export import export_archive, unpack
+from recorder.manifest import Manifest
+from recorder.progress import ProgressBar
+from recorder.verify import verify_archive
+from roomserver.errors import NotFound, RoomError
+from roomserver.store import SqlStore
+from signaling.config import AppConfig
+from signaling.gate.tokens import TokenIssuer, load_or_create_key
+from signaling.services.archiving import ArchiveManager
+from signaling.services.ballots import BallotKeys
+from signaling.services.events import EventLog
+from signaling.services.sessions import end_session
+from signaling.services.workflow import WorkflowService
+from signaling.tasks import TaskSet
+
+EXIT_OK, EXIT_DIFFERS, EXIT_USAGE = 0, 1, 2
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Register ``archive verify``, ``archive list`` and ``session end``."""
+    archive = sub.add_parser("archive", parents=[common], help="recorded session archives")
+    archive_sub = archive.add_subparsers(dest="archive_command", required=True)
+    verify = archive_sub.add_parser(
+        "verify", parents=[common], help="check a session archive (exit 0 intact, 1 differs)"
+    )
+    verify.add_argument("target", metavar="SESSION_OR_PATH")
+    verify.add_argument(
+        "--public-key",
+        action="append",
+        default=[],
+        metavar="PEM",
+        help="trusted archive public key (default: the data directory's, if present)",
+    )
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    export = archive_sub.add_parser(
+        "export", parents=[common], help="write a session's evidence package (a .tar)"
+    )
+    export.add_argument("session_id", metavar="SESSION")
+    export.add_argument("out", metavar="OUT", help="the package to write, e.g. session.tar")
+    access = archive_sub.add_parser(
+        "access-log", parents=[common], help="check the hash chain of the archive access log"
+    )
+    access.add_argument("--json", action="store_true", help="print the records as JSON")
+    listing = archive_sub.add_parser("list", parents=[common], help="list session archives")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    session = sub.add_parser("session", parents=[common], help="evaluation sessions")
+    session_sub = session.add_subparsers(dest="session_command", required=True)
+    end = session_sub.add_parser(
+        "end",
+        parents=[common],
+        help="an administrator's forced end of a session (the host's end instruction is given "
+        "in the console): logged with its reason, the archive sealed",
+    )
+    end.add_argument("session_id", metavar="ID")
+    end.add_argument("--reason", required=True, help="why, for the session's record")
+
+
+def cmd_archive_verify(config: AppConfig, args: argparse.Namespace) -> int:
+    """Verify one archive folder, or an exported package; print each difference."""
+    target = Path(args.target)
+    if target.is_file() and tarfile.is_tarfile(target):
+        with tempfile.TemporaryDirectory(prefix="roomserver-verify-") as tmp:
+            try:
+                folder = unpack(target, Path(tmp))
+            except (ValueError, tarfile.TarError) as exc:
+                print(f"错误：无法解开证据包：{exc}", file=sys.stderr)
+                return EXIT_USAGE
+            return _verify_folder(config, args, folder)
+    folder = target if target.is_dir() else config.archive_dir / args.target
+    return _verify_folder(config, args, folder)
+
+
+def _verify_folder(config: AppConfig, args: argparse.Namespace, folder: Path) -> int:
+    if not folder.is_dir():
+        print(
+            f"错误：找不到归档 {args.target}（既不是文件夹，也不是本机的评标场次）", file=sys.stderr
+        )
+        return EXIT_USAGE
+    keys: list[bytes] = []
+    try:
+        keys = [Path(p).read_bytes() for p in args.public_key]
+    except OSError as exc:
+        print(f"错误：无法读取公钥：{exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not keys and config.archive_public_key_path.is_file():
+        keys = [config.archive_public_key_path.read_bytes()]
+    bar: ProgressBar | None = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = ProgressBar(total, "校验")
+        bar.update(done)
+
+    try:
+        report = verify_archive(folder, trusted_keys=keys, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        json.dump(
+            {
+                "archive": str(folder),
+                "ok": report.ok,
+                "parts": report.parts,
+                "segments": report.segments,
+                "events": report.events,
+                "bytes": report.bytes,
+                "key_fingerprints": report.key_fingerprints,
+                "key_trusted": report.key_trusted,
+                "differences": [{"where": d.where, "what": d.what} for d in report.differences],
+                "notes": report.notes,
+            },
+            sys.stdout,
+            ensure_ascii=False,
+            indent=2,
+        )
+        print()
+    else:
+        for diff in report.differences:
+            print(f"DIFFERS  {diff.where}: {diff.what}")
+        for note in report.notes:
+            print(f"NOTE     {note}")
+        trust = {True: "trusted", False: "NOT the trusted key", None: "not pinned"}[
+            report.key_trusted
+        ]
+        print(
+            f"{'INTACT' if report.ok else 'DAMAGED'}  {folder}: {report.parts} parts, "
+            f"{report.segments} segments, {report.events} events, {report.bytes} bytes; "
+            f"signing key {', '.join(f[:16] for f in report.key_fingerprints) or '-'} ({trust})"
+        )
+    return EXIT_OK if report.ok else EXIT_DIFFERS
+
+
+def cmd_archive_export(config: AppConfig, args: argparse.Namespace) -> int:
+    """Write a session's evidence package, with a progress bar; the access is logged."""
+    folder = config.archive_dir / args.session_id
+    if not list_parts(folder):
+        print(f"错误：本机没有评标场次 {args.session_id} 的归档", file=sys.stderr)
+        return EXIT_USAGE
+    if not all(is_sealed(p) for _, p in list_parts(folder)):
+        print("注意：该场评标的归档尚未全部封存，导出的是当前内容。", file=sys.stderr)
+    key = config.archive_public_key_path
+    bar: ProgressBar | None = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = ProgressBar(total, "导出")
+        bar.update(done)
+
+    out = Path(args.out)
+    try:
+        size = export_archive(
+            folder,
+            out,
+            public_key_pem=key.read_bytes() if key.is_file() else None,
+            progress=progress,
+        )
+    except OSError as exc:
+        print(f"错误：导出失败：{exc}", file=sys.stderr)
+        return EXIT_DIFFERS
+    finally:
+        if bar is not None:
+            bar.close()
+    log = AccessLog(config.data_dir / ACCESS_LOG)
+    try:
+        log.record("archive_exported", "cli", session=args.session_id, out=str(out), bytes=size)
+    finally:
+        log.close()
+    print(f"{out}  {size} 字节；在任一台电脑上用 `roomserver archive verify {out}` 校验")
+    return EXIT_OK
+
+
+def cmd_archive_access_log(config: AppConfig, args: argparse.Namespace) -> int:
+    """Check the access log's hash chain: exit 0 intact, 1 broken."""
+    path = config.data_dir / ACCESS_LOG
+    if not path.is_file():
+        print("（尚无调阅记录）")
+        return EXIT_OK
+    try:
+        count, problems = check_access_log(path)
+    except ValueError as exc:
+        count, problems = 0, [str(exc)]
+    if args.json:
+        json.dump(read_events(path) if not problems else [], sys.stdout, ensure_ascii=False)
+        print()
+    for problem in problems:
+        print(f"DIFFERS  {problem}")
+    print(f"{'INTACT' if not problems else 'DAMAGED'}  {path}: {count} records")
+    return EXIT_OK if not problems else EXIT_DIFFERS
+
+
+def archive_summary(session_dir: Path) -> dict[str, Any]:
+    """State, size, duration and seal status of one session archive."""
+    parts = list_parts(session_dir)
+    size = sum(f.stat().st_size for f in session_dir.rglob("*") if f.is_file())
+    state = "recording"
+    spans: list[tuple[float, float]] = []
+    for _number, part in parts:
+        manifest_path = part / "manifest.json"
+        if is_sealed(part) and manifest_path.is_file():
+            manifest = Manifest.from_json(manifest_path.read_bytes())
+            state = manifest.state
+            spans += [(s.wall_start, s.wall_end) for s in manifest.segments]
+        else:
+            state = "unsealed"
+    duration = (max(e for _, e in spans) - min(s for s, _ in spans)) if spans else 0.0
+    return {
+        "session_id": session_dir.name,
+        "parts": len(parts),
+        "state": state,
+        "sealed": bool(parts) and all(is_sealed(p) for _, p in parts),
+        "bytes": size,
+        "duration_s": round(duration, 1),
+        "started_at": min((s for s, _ in spans), default=None),
+        "retention_until": session_retention(session_dir),
+    }
+
+
+async def cmd_archive_list(config: AppConfig, args: argparse.Namespace) -> int:
+    """List every session archive in the data directory."""
+    root = config.archive_dir
+    sessions = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    rows = [await asyncio.to_thread(archive_summary, p) for p in sessions]
+    if config.store.database_url and rows:
+        async with SqlStore(config.store) as store:
+            for row in rows:
+                try:
+                    session = await store.get_session(row["session_id"])
+                except NotFound:
+                    continue
+                row["project_code"] = session.project_code
+                row["project_name"] = session.project_name
+    if args.json:
+        json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return EXIT_OK
+    if not rows:
+        print("（没有归档）")
+    for row in rows:
+        seal = "已封存" if row["sealed"] else "未封存"
+        kept = f"保存至 {row['retention_until']}" if row["retention_until"] else "保存期自结束起算"
+        print(
+            f"{row['session_id']}  {row.get('project_code', '-'):<14} {row['state']:<12} {seal}  "
+            f"{row['parts']} 段  {row['duration_s']:>8.1f} 秒  {row['bytes'] / 1e6:>9.1f} MB  "
+            f"{kept}  {row.get('project_name', '')}"
+        )
+    return EXIT_OK
+
+
+async def cmd_session_end(config: AppConfig, args: argparse.Namespace) -> int:
+    """An administrator's forced end (``force_end``, with its reason): by the running server,
+    or, when none runs, in the data directory through the same workflow command."""
+    key = load_or_create_key(config.secrets_dir / "token.key")
+    issuer = TokenIssuer(key, default_ttl_s=300)
+    token = issuer.issue_admin("cli")
+    url = f"{config.base_url}/api/sessions/{args.session_id}/end"
+    request = urllib.request.Request(
+        url,
+        data=json.dumps({"reason": args.reason}).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    try:
+        body = await asyncio.to_thread(lambda: urllib.request.urlopen(request, timeout=30).read())
+        print(json.loads(body)["state"])
+        return EXIT_OK
+    except urllib.error.HTTPError as exc:
+        problem = json.loads(exc.read() or b"{}")
+        print(f"错误：{problem.get('detail', exc.reason)}", file=sys.stderr)
+        return EXIT_DIFFERS
+    except urllib.error.URLError:
+        pass  # no server running: end it here
+    from signaling.app import load_archive_key
+
+    async with SqlStore(config.store) as store:
+        events = EventLog(store)
+        tasks = TaskSet()
+        archives = ArchiveManager(
+            config.archive_dir,
+            await asyncio.to_thread(load_archive_key, config),
+            config.recorder,
+            events,
+            tasks,
+        )
+        await archives.recover()
+
+        async def end(session_id: str, actor: str) -> None:
+            await end_session(
+                session_id,
+                actor=actor,
+                store=store,
+                events=events,
+                rooms=None,
+                archives=archives,
+                seats=None,
+            )
+
+        workflow = WorkflowService(
+            store,
+            events,
+            archive_dir=config.archive_dir,
+            ballots=BallotKeys.in_secrets(config.secrets_dir),
+            on_end=end,
+        )
+        grants = issuer.verify(token)
+        try:
+            await workflow.command(args.session_id, grants, "force_end", {"reason": args.reason})
+        except RoomError as err:
+            print(f"错误：{err.message}", file=sys.stderr)
+            return EXIT_DIFFERS
+        finally:
+            await tasks.close()
+        session = await store.get_session(args.session_id)
+    print(session.state)
+    return EXIT_OK

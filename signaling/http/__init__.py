@@ -1,0 +1,7 @@
+"""HTTP: the REST API and the pages, one module per thing users see.
+
+``api`` pages, health, metrics and sessions; ``roster`` experts, replacements and doors; ``links``
+personal links and login; ``archive`` playback of the archive (调阅回放); ``headers`` the security
+headers of every answer. Every route is registered through ``signaling.gate.guard.route`` with its
+action in the policy table. Imports ``gate``, ``services`` and ``recorder``; never the worker.
+"""

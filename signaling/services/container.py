@@ -1,0 +1,40 @@
+"""The app-wide services handed to handlers (one instance per app, no module state)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from roomserver.store import SqlStore
+from signaling.config import AppConfig
+from signaling.services.events import EventLog
+from signaling.tasks import TaskSet
+
+if TYPE_CHECKING:
+    from signaling.services.archiving import ArchiveManager
+    from signaling.services.monitoring import WarningCenter
+    from signaling.services.pool import WorkerPool
+    from signaling.services.workflow import WorkflowService
+from signaling.gate.tokens import TokenIssuer
+from signaling.metrics import Metrics
+from signaling.services.rooms import RoomManager
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """What the server's handlers share."""
+
+    config: AppConfig
+    store: SqlStore
+    tokens: TokenIssuer
+    rooms: RoomManager
+    metrics: Metrics
+    tasks: TaskSet
+    events: EventLog
+    archives: ArchiveManager
+    workers: WorkerPool
+    warnings: WarningCenter | None = None
+    workflow: WorkflowService | None = None

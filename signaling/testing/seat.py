@@ -1,0 +1,662 @@
+"""SyntheticSeat: a real client of the server (Socket.IO + aiortc) with synthetic media.
+
+It joins like an expert's browser does: connects to the ``/seat`` namespace with a join token,
+sends ``join`` and an ``offer`` with its transceivers' roles, and then consumes what the room
+sends back, the grid (video) and the mix of the other seats (audio). Tests and benchmarks use it
+to look at what a seat actually receives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import av
+import numpy as np
+import socketio
+from aiortc import (
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+    sdp,
+)
+from aiortc.contrib.media import MediaRelay
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtp import is_rtcp
+
+from media.grid import tile_rects
+from media.tap import EncodedFrame, install_tap
+from media.testing.testpattern import read_counter
+
+logger = logging.getLogger(__name__)
+
+NAMESPACE = "/seat"
+CALL_TIMEOUT = 10.0
+AUDIO_FRAME_S = 0.020  # the mix comes in 20 ms Opus frames
+CLOSE_TIMEOUT = 5.0
+
+Rect = tuple[int, int, int, int]
+
+
+class SeatError(Exception):
+    """The server answered a seat's request with an error."""
+
+    def __init__(self, event: str, code: str, message: str) -> None:
+        """Keep the server's stable error code and its message."""
+        super().__init__(f"{event}: {code}: {message}")
+        self.event = event
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class GridFrame:
+    """One decoded grid frame and when it arrived (``time.time()``)."""
+
+    received_at: float
+    rgb: np.ndarray
+
+
+class _Progress:
+    """A running count that coroutines can wait on until it has grown by some amount."""
+
+    def __init__(self) -> None:
+        """Start at zero with nobody waiting."""
+        self.value = 0.0
+        self._waiters: list[tuple[float, asyncio.Future[None]]] = []
+
+    def add(self, amount: float) -> None:
+        """Grow the count and wake the waiters whose target is reached."""
+        self.value += amount
+        if not self._waiters:
+            return
+        still = []
+        for target, future in self._waiters:
+            if self.value >= target:
+                if not future.done():
+                    future.set_result(None)
+            else:
+                still.append((target, future))
+        self._waiters = still
+
+    async def wait_more(self, amount: float, within: float, what: str) -> None:
+        """Wait until the count grows by ``amount`` from now; TimeoutError after ``within`` s."""
+        target = self.value + amount
+        if amount <= 0:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (target, future)
+        self._waiters.append(entry)
+        try:
+            await asyncio.wait_for(future, within)
+        except TimeoutError:
+            raise TimeoutError(
+                f"{what}: {self.value - (target - amount):g} of {amount:g} in {within:g} s"
+            ) from None
+        finally:
+            if entry in self._waiters:
+                self._waiters.remove(entry)
+
+
+class _AudioRing:
+    """The last few seconds of received audio as mono float32 samples."""
+
+    def __init__(self, seconds: float, sample_rate: int = 48_000) -> None:
+        """Hold ``seconds`` of audio at ``sample_rate``."""
+        self.sample_rate = sample_rate
+        self._buffer = np.zeros(max(1, round(seconds * sample_rate)), dtype=np.float32)
+        self._written = 0
+
+    def write(self, samples: np.ndarray) -> None:
+        """Append samples, overwriting the oldest."""
+        size = len(self._buffer)
+        if len(samples) >= size:
+            samples = samples[-size:]
+        start = self._written % size
+        first = min(len(samples), size - start)
+        self._buffer[start : start + first] = samples[:first]
+        self._buffer[: len(samples) - first] = samples[first:]
+        self._written += len(samples)
+
+    def last(self, seconds: float | None = None) -> np.ndarray:
+        """Return the most recent ``seconds`` (default: all held) in order, oldest first."""
+        size = len(self._buffer)
+        held = min(self._written, size)
+        count = held if seconds is None else min(held, round(seconds * self.sample_rate))
+        end = self._written % size
+        idx = (np.arange(end - count, end)) % size
+        return self._buffer[idx].copy()
+
+
+class SyntheticSeat:
+    """One expert seat driven by synthetic tracks, speaking the server's real protocol."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        camera: MediaStreamTrack | None = None,
+        microphone: MediaStreamTrack | None = None,
+        desktop: MediaStreamTrack | None = None,
+        preview: MediaStreamTrack | None = None,
+        decode_grid: bool = True,
+        keep_grid_frames: int = 8,
+        audio_seconds: float = 3.0,
+        measure_delay: bool = False,
+        name: str = "seat",
+        start_timeout: float = 20.0,
+        decode: bool = True,
+        count_rtp: bool = False,
+        send_loss: float = 0.0,
+    ) -> None:
+        """Prepare a seat; nothing connects before ``start()``.
+
+        ``decode_grid=False`` still reads and counts grid frames but keeps no RGB copies;
+        ``measure_delay`` reads this seat's own counter from its tile in every grid frame and
+        compares it with the camera's ``sent_at`` (the camera must carry the test pattern), or
+        the preview's: a ``preview`` is a small copy of the camera that the grid shows instead.
+        ``decode=False`` decodes nothing: grid frames and mix seconds are counted as they arrive
+        encoded (a load generator that costs what the network path costs, not the decoders).
+        ``count_rtp=True`` goes further, for capacity runs: every packet is still received and
+        SRTP-checked, but nothing is put together into frames; a grid frame is counted at the
+        RTP packet that ends it (marker bit) and the mix by its packets. The seat's receivers
+        then see no packets (no receiver reports, no statistics).
+        ``send_loss`` is the share of the RTP packets the seat sends that never leave it, first
+        sends and retransmissions alike (a lossy uplink; a fixed random sequence).
+        """
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self.camera = camera
+        self.microphone = microphone
+        self.desktop = desktop
+        self.preview = preview
+        self.name = name
+        self._start_timeout = start_timeout
+        self._decode_grid = decode_grid
+        self._decode = decode and not count_rtp
+        self._count_rtp = count_rtp
+        self._send_loss = send_loss
+        #: RTP packets left unsent (``send_loss``), and those sent, while it applies.
+        self.rtp_dropped = 0
+        self.rtp_sent = 0
+        self._measure_delay = measure_delay
+        #: ``seat`` of the join answer: session_id, label, venue_name, seat_no, expert_name, ...
+        self.seat: dict[str, Any] | None = None
+        self.ice_servers: list[dict[str, Any]] = []
+        #: The latest ``roster`` push: {session_id, seats: [...]} in grid tile order.
+        self.roster: dict[str, Any] | None = None
+        #: Other pushes (``replaced``, ``server_shutdown``, ``session_ended``, ``warning``,
+        #: ``workflow``, ``disconnect``, ``connect_error``).
+        self.events: list[tuple[str, Any]] = []
+        self.grid_frames: deque[GridFrame] = deque(maxlen=max(1, keep_grid_frames))
+        self.grid_size: tuple[int, int] | None = None
+        #: (receive time, glass-to-glass delay in s) for each new own counter seen in the grid.
+        self.delays: deque[tuple[float, float]] = deque(maxlen=20_000)
+        self.delay_misses = 0
+        self._last_counter: int | None = None
+        self._grid_count = _Progress()
+        self._grid_times: deque[float] = deque(maxlen=4096)
+        self._audio_count = _Progress()
+        self._audio = _AudioRing(audio_seconds)
+        self._roster_changed = asyncio.Condition()
+        self._sio = socketio.AsyncClient(reconnection=False)
+        self._pc: RTCPeerConnection | None = None
+        self._connected = asyncio.Event()
+        self._failed = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Each negotiation sends relayed copies of the sources: closing a peer connection
+        # stops its tracks, and the sources must live on for the next one (media_restart).
+        self._relay = MediaRelay()
+        self.media_restarts = 0
+        self._restarted = asyncio.Event()
+        self._closing: asyncio.Future[None] | None = None
+
+    # ---- life cycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect, join, negotiate media and wait until the peer connection is connected."""
+        timeout = self._start_timeout
+        self._sio.on("roster", self._on_roster, namespace=NAMESPACE)
+        for event in ("replaced", "server_shutdown", "session_ended", "warning", "workflow"):
+            self._sio.on(event, self._event_recorder(event), namespace=NAMESPACE)
+        self._sio.on("media_restart", self._on_media_restart, namespace=NAMESPACE)
+        self._sio.on("disconnect", self._event_recorder("disconnect"), namespace=NAMESPACE)
+        self._sio.on("connect_error", self._event_recorder("connect_error"), namespace=NAMESPACE)
+        try:
+            await self._sio.connect(
+                self.base_url,
+                namespaces=[NAMESPACE],
+                auth={"token": self._token},
+                transports=["websocket"],
+                wait_timeout=timeout,
+            )
+        except socketio.exceptions.ConnectionError as exc:
+            # The client's own message does not say why: add the server's refusal reason.
+            reasons = [repr(data) for event, data in self.events if event == "connect_error"]
+            raise socketio.exceptions.ConnectionError(f"{exc}: {'; '.join(reasons)}") from exc
+        joined = await self._call("join", {})
+        self.seat = joined["seat"]
+        self.ice_servers = list(joined.get("ice_servers", []))
+        await self._negotiate()
+        wait_connected = asyncio.create_task(self._connected.wait(), name=f"{self.name}-connected")
+        wait_failed = asyncio.create_task(self._failed.wait(), name=f"{self.name}-failed")
+        try:
+            await asyncio.wait(
+                {wait_connected, wait_failed}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiter in (wait_connected, wait_failed):
+                waiter.cancel()
+            await asyncio.gather(wait_connected, wait_failed, return_exceptions=True)
+        if not self._connected.is_set():
+            state = self._pc.connectionState if self._pc else "none"
+            raise ConnectionError(f"{self.name}: media did not connect (state {state})")
+
+    async def close(self) -> None:
+        """Leave, close the peer connection and the socket; safe to call twice."""
+        if self._closing is not None:
+            await self._closing
+            return
+        self._closing = asyncio.get_running_loop().create_future()
+        try:
+            if self._sio.connected and self.seat is not None:
+                with contextlib.suppress(Exception):
+                    await self._sio.call("leave", {}, namespace=NAMESPACE, timeout=2.0)
+            if self._pc is not None:
+                await self._pc.close()
+            for track in (self.camera, self.microphone, self.desktop, self.preview):
+                if track is not None:
+                    track.stop()
+            with contextlib.suppress(Exception):
+                await self._sio.disconnect()
+            await self._cancel_tasks()
+        finally:
+            self._closing.set_result(None)
+
+    async def __aenter__(self) -> SyntheticSeat:
+        """Start the seat (closing what was opened if starting fails)."""
+        try:
+            await self.start()
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Close the seat."""
+        await self.close()
+
+    async def _cancel_tasks(self) -> None:
+        """Cancel the track consumers and wait for them to end."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT)
+            for task in pending:
+                logger.warning("%s: task %s did not stop", self.name, task.get_name())
+        self._tasks.clear()
+
+    # ---- signaling --------------------------------------------------------------------------
+
+    async def ack_warning(self, warning_id: str) -> dict[str, Any]:
+        """Acknowledge a supervisor's warning, as the expert's click on 已知悉 does."""
+        return await self._call("ack_warning", {"id": warning_id})
+
+    async def _call(self, event: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Send one acknowledged event and return the ``ok`` answer, or raise SeatError."""
+        answer = await self._sio.call(event, payload, namespace=NAMESPACE, timeout=CALL_TIMEOUT)
+        if not isinstance(answer, dict):
+            raise SeatError(event, "bad_answer", repr(answer))
+        if not answer.get("ok"):
+            error = answer.get("error") or {}
+            raise SeatError(event, str(error.get("code")), str(error.get("message")))
+        return answer
+
+    async def _on_roster(self, data: dict[str, Any]) -> None:
+        """Keep the latest roster and wake its waiters."""
+        async with self._roster_changed:
+            self.roster = data
+            self._roster_changed.notify_all()
+
+    def _event_recorder(self, event: str) -> Callable[..., Any]:
+        """Return a handler that records a push under ``event``."""
+
+        async def record(*args: Any) -> None:
+            self.events.append((event, args[0] if args else None))
+
+        return record
+
+    async def wait_roster(
+        self,
+        predicate: Callable[[dict[str, Any]], bool],
+        timeout: float,  # noqa: ASYNC109 - a deadline per wait is this API's contract
+    ) -> dict[str, Any]:
+        """Wait until the latest roster satisfies ``predicate`` and return it."""
+
+        def ready() -> bool:
+            return self.roster is not None and predicate(self.roster)
+
+        async with self._roster_changed:
+            try:
+                await asyncio.wait_for(self._roster_changed.wait_for(ready), timeout)
+            except TimeoutError:
+                raise TimeoutError(f"{self.name}: roster not as expected: {self.roster}") from None
+        assert self.roster is not None
+        return self.roster
+
+    # ---- media ------------------------------------------------------------------------------
+
+    async def _negotiate(self) -> None:
+        """Offer the microphone, camera, desktop and preview transceivers present; apply the
+        answer."""
+        # max-bundle: with aiortc's default (balanced) the second video transceiver keeps a
+        # transport that is stopped when the answer bundles everything, and never sends.
+        pc = RTCPeerConnection(
+            RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+        )
+        self._pc = pc
+        pc.on("connectionstatechange", self._on_connection_state)
+        pc.on("track", self._on_track)
+        roles: list[tuple[RTCRtpTransceiver, str]] = []
+        if self.microphone is not None:
+            mic = self._relay.subscribe(self.microphone, buffered=True)
+            roles.append((pc.addTransceiver(mic, direction="sendrecv"), "microphone"))
+        if self.camera is not None:
+            camera = self._relay.subscribe(self.camera, buffered=True)
+            roles.append((pc.addTransceiver(camera, direction="sendrecv"), "camera"))
+        if self.desktop is not None:
+            desktop = self._relay.subscribe(self.desktop, buffered=True)
+            roles.append((pc.addTransceiver(desktop, direction="sendonly"), "desktop"))
+        if self.preview is not None:
+            preview = self._relay.subscribe(self.preview, buffered=True)
+            roles.append((pc.addTransceiver(preview, direction="sendonly"), "preview"))
+        if not roles:
+            raise ValueError("a seat needs at least one track")
+        await pc.setLocalDescription(await pc.createOffer())
+        offer = pc.localDescription
+        answer = await self._call(
+            "offer",
+            {
+                "type": offer.type,
+                "sdp": offer.sdp,
+                "roles": {t.mid: role for t, role in roles},
+            },
+        )
+        await pc.setRemoteDescription(
+            RTCSessionDescription(sdp=answer["sdp"], type=answer.get("type", "answer"))
+        )
+        if self._count_rtp:
+            self._count_below_receivers(pc)
+        if self._send_loss > 0:
+            self._lose_sent_packets(pc)
+
+    def _lose_sent_packets(self, pc: RTCPeerConnection) -> None:
+        """Leave ``send_loss`` of the RTP packets unsent (aiortc's private ``_send_rtp`` of the
+        bundled DTLS transport, called with each packet before SRTP); RTCP always goes."""
+        transport = pc.getTransceivers()[0].sender.transport
+        send = transport._send_rtp
+        chance = random.Random(len(self.name))
+
+        async def lossy(data: bytes) -> None:
+            if not is_rtcp(data):
+                if chance.random() < self._send_loss:
+                    self.rtp_dropped += 1
+                    return
+                self.rtp_sent += 1
+            await send(data)
+
+        transport._send_rtp = lossy
+
+    def _count_below_receivers(self, pc: RTCPeerConnection) -> None:
+        """Count grid frames and mix packets as SRTP hands them over (``count_rtp``).
+
+        The answer bundles every transceiver on one DTLS transport; its RTP handler (aiortc's
+        private ``_handle_rtp_data``, called with each unprotected packet) is replaced by a
+        counter that reads the payload type and marker bit of the header. Retransmissions
+        (rtx) are not counted.
+        """
+        description = sdp.SessionDescription.parse(pc.remoteDescription.sdp)
+        kinds = {
+            codec.payloadType: media.kind
+            for media in description.media
+            for codec in media.rtp.codecs
+            if codec.name.lower() != "rtx"
+        }
+        transport = pc.getTransceivers()[0].receiver.transport
+
+        async def count(data: bytes, arrival_time_ms: int) -> None:
+            if len(data) < 12:
+                return
+            kind = kinds.get(data[1] & 0x7F)
+            if kind == "video":
+                if data[1] & 0x80:
+                    self._grid_frame_arrived()
+            elif kind == "audio":
+                self._audio_count.add(AUDIO_FRAME_S)
+
+        transport._handle_rtp_data = count
+
+    async def _on_media_restart(self, data: Any = None) -> None:
+        """The server restarted the room's media: negotiate again on the same connection."""
+        self.events.append(("media_restart", data))
+        task = asyncio.create_task(self._renegotiate(), name=f"{self.name}-renegotiate")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    async def _renegotiate(self) -> None:
+        old, self._pc = self._pc, None
+        if old is not None:
+            await old.close()
+        self._connected.clear()
+        self._failed.clear()
+        await self._negotiate()
+        await asyncio.wait_for(self._connected.wait(), self._start_timeout)
+        self.media_restarts += 1
+        self._restarted.set()
+
+    async def wait_media_restart(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Until the seat has negotiated again after a media_restart."""
+        await asyncio.wait_for(self._restarted.wait(), timeout)
+
+    async def _on_connection_state(self) -> None:
+        """Track the peer connection's state for ``start()``."""
+        if self._pc is None:
+            return  # between two negotiations
+        state = self._pc.connectionState
+        if state == "connected":
+            self._connected.set()
+        elif state in ("failed", "closed"):
+            self._failed.set()
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        """Start a consumer for every received track: an unread track's queue grows forever."""
+        if not self._decode and self._pc is not None:
+            receiver = next(
+                t.receiver for t in self._pc.getTransceivers() if t.receiver.track is track
+            )
+            tap = install_tap(receiver)
+            if track.kind == "video":
+                tap.add_sink(self._count_grid_frame)
+            else:
+                tap.add_sink(lambda frame: self._audio_count.add(AUDIO_FRAME_S))
+            return
+        if track.kind == "video":
+            coro = self._consume_grid(track)
+        else:
+            coro = self._consume_audio(track)
+        task = asyncio.create_task(coro, name=f"{self.name}-recv-{track.kind}")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _count_grid_frame(self, frame: EncodedFrame) -> None:
+        self._grid_frame_arrived()
+
+    def _grid_frame_arrived(self) -> None:
+        self._grid_times.append(time.time())
+        self._grid_count.add(1)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        """Log a consumer that failed instead of ending with its track."""
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("%s: %s failed", self.name, task.get_name(), exc_info=task.exception())
+
+    async def _consume_grid(self, track: MediaStreamTrack) -> None:
+        """Read every grid frame: count it, measure the delay, keep an RGB copy if asked."""
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            if not isinstance(frame, av.VideoFrame):
+                continue
+            now = time.time()
+            self.grid_size = (frame.width, frame.height)
+            self._grid_times.append(now)
+            rgb = None
+            if self._decode_grid:
+                rgb = await asyncio.to_thread(frame.to_ndarray, format="rgb24")
+                self.grid_frames.append(GridFrame(now, rgb))
+            if self._measure_delay:
+                image = rgb if rgb is not None else frame.to_ndarray(format="gray")
+                self._measure(image, now)
+            self._grid_count.add(1)
+
+    def _measure(self, image: np.ndarray, received_at: float) -> None:
+        """Read this seat's own counter from its tile and record the delay of a new frame."""
+        rect = self.own_tile_rect((image.shape[1], image.shape[0]))
+        shown = self.preview if self.preview is not None else self.camera
+        sent_at = getattr(shown, "sent_at", None)
+        if rect is None or sent_at is None:
+            self.delay_misses += 1
+            return
+        counter = read_counter(image, rect)
+        if counter is None:
+            self.delay_misses += 1
+            return
+        if counter == self._last_counter:
+            return  # the same camera frame shown again: only its first showing measures delay
+        self._last_counter = counter
+        sent = sent_at.get(counter)
+        if sent is not None and received_at >= sent:
+            self.delays.append((received_at, received_at - sent))
+
+    async def _consume_audio(self, track: MediaStreamTrack) -> None:
+        """Read every audio frame of the mix into the ring as mono float samples."""
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            if not isinstance(frame, av.AudioFrame):
+                continue
+            data = frame.to_ndarray()
+            channels = len(frame.layout.channels)
+            if data.ndim == 2 and data.shape[0] > 1:  # planar: one row per channel
+                mono = data.astype(np.float32).mean(axis=0)
+            else:  # packed: channels interleaved
+                mono = data.reshape(-1, channels).astype(np.float32).mean(axis=1)
+            if np.issubdtype(data.dtype, np.integer):
+                mono /= 32768.0
+            if frame.sample_rate != self._audio.sample_rate:
+                self._audio = _AudioRing(len(self._audio.last()) or 3.0, frame.sample_rate)
+            self._audio.write(mono)
+            self._audio_count.add(len(mono) / frame.sample_rate)
+
+    # ---- what the seat received -------------------------------------------------------------
+
+    @property
+    def grid_frame_count(self) -> int:
+        """Grid frames received so far."""
+        return int(self._grid_count.value)
+
+    @property
+    def audio_seconds_received(self) -> float:
+        """Seconds of mixed audio received so far."""
+        return self._audio_count.value
+
+    @property
+    def audio_sample_rate(self) -> int:
+        """Sample rate of the received mix."""
+        return self._audio.sample_rate
+
+    def audio_samples(self, seconds: float | None = None) -> np.ndarray:
+        """Return the last ``seconds`` (default: about 3 s) of the mix, mono float32."""
+        return self._audio.last(seconds)
+
+    @property
+    def peer_connection(self) -> RTCPeerConnection | None:
+        """The seat's current peer connection (a media restart replaces it)."""
+        return self._pc
+
+    async def inbound_stats(self) -> dict[str, dict[str, int]]:
+        """RTP packets received and lost per received kind (``audio``: the mix, ``video``: grid)."""
+        out: dict[str, dict[str, int]] = {}
+        if self._pc is None:
+            return out
+        for transceiver in self._pc.getTransceivers():
+            if transceiver.receiver.track is None:
+                continue
+            report = await transceiver.receiver.getStats()
+            for stats in report.values():
+                if getattr(stats, "type", None) == "inbound-rtp":
+                    entry = out.setdefault(transceiver.kind, {"received": 0, "lost": 0})
+                    entry["received"] += int(stats.packetsReceived)
+                    entry["lost"] += int(stats.packetsLost)
+        return out
+
+    def grid_times(self) -> list[float]:
+        """Receive times of the recent grid frames (up to 4096)."""
+        return list(self._grid_times)
+
+    async def wait_grid_frames(self, n: int, timeout: float) -> None:  # noqa: ASYNC109
+        """Wait until ``n`` more grid frames have arrived (counted from the call)."""
+        await self._grid_count.wait_more(n, timeout, f"{self.name}: grid frames")
+
+    async def wait_audio_seconds(self, seconds: float, timeout: float) -> None:  # noqa: ASYNC109
+        """Wait until ``seconds`` more of the mix have arrived (counted from the call)."""
+        await self._audio_count.wait_more(seconds, timeout, f"{self.name}: audio seconds")
+
+    def own_tile_index(self) -> int | None:
+        """Index of this seat in the roster (its tile in the grid), if it is listed."""
+        return None if self.seat is None else self.roster_index_of(self.seat)
+
+    def roster_index_of(self, seat: dict[str, Any]) -> int | None:
+        """Index in the latest roster (tile in the grid) of a seat as described by ``join``."""
+        if self.roster is None:
+            return None
+        for index, entry in enumerate(self.roster.get("seats", [])):
+            if _same_seat(entry, seat):
+                return index
+        return None
+
+    def tile_rects(self, size: tuple[int, int] | None = None) -> list[Rect]:
+        """Tile rects of the current roster in a grid of ``size`` (default: the received size)."""
+        if self.roster is None:
+            return []
+        width, height = size or self.grid_size or (960, 720)
+        return tile_rects(len(self.roster.get("seats", [])), width, height)
+
+    def own_tile_rect(self, size: tuple[int, int] | None = None) -> Rect | None:
+        """Where this seat's own camera is drawn in the grid, if it is listed."""
+        index = self.own_tile_index()
+        if index is None:
+            return None
+        return self.tile_rects(size)[index]
+
+
+def _same_seat(entry: dict[str, Any], seat: dict[str, Any]) -> bool:
+    """Whether a roster entry is the seat described by a join answer."""
+    return entry.get("venue_name") == seat.get("venue_name") and entry.get("seat_no") == seat.get(
+        "seat_no"
+    )

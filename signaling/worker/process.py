@@ -1,0 +1,484 @@
+"""A media worker process: hosts the media of rooms (peers, grid, mixer, archive) for signaling.
+
+Started by the signaling process with one end of a socket pair (``--fd``) and its settings
+(``--settings`` JSON); everything it is asked goes over :mod:`signaling.wire`. A worker that dies
+takes only its own rooms with it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from media.analysis import jpeg
+from media.grid import TileSpec
+from media.ice import apply_host_candidate_policy
+from media.mixencoder import packet_frame
+from media.room import RoomMedia
+from recorder.archive import ArchivedEvent, SessionArchive
+from recorder.seal import ServerKey
+from recorder.track import Gap
+from roomserver.errors import NotFound
+from roomserver.warnings import Transition
+from signaling.metrics import LoopLagMonitor, Metrics
+from signaling.tasks import TaskSet
+from signaling.wire import Channel, WireError
+from signaling.worker.camerafeed import CameraFeed
+from signaling.worker.peer import PeerSession
+from signaling.worker.settings import WorkerSettings
+from signaling.worker.viewer import ViewerSession
+
+logger = logging.getLogger(__name__)
+
+
+class RoomHost:
+    """One room's media inside the worker; what a PeerSession needs of its room."""
+
+    def __init__(
+        self, session_id: str, name: str, labels: dict[str, str], media: RoomMedia
+    ) -> None:
+        self.id = session_id
+        self.name = name
+        self.labels = labels
+        self.media = media
+        self.archive: SessionArchive | None = None
+        self.peers: dict[str, PeerSession] = {}
+        self.viewers: dict[str, ViewerSession] = {}
+        self.cameras: dict[str, CameraFeed] = {}
+        # Room camera id -> the staff, witnesses and host who belong in the venue it overlooks.
+        self.attendants: dict[str, int] = {}
+        self.online: set[str] = set()
+
+    def seat_label(self, key: str) -> str:
+        """The Chinese label of a seat."""
+        return self.labels.get(key, key)
+
+
+class Worker:
+    """Answers the signaling process's requests for the rooms placed on this process."""
+
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.tasks = TaskSet()
+        self.rooms: dict[str, RoomHost] = {}
+        self.channel: Channel | None = None
+        self._key = ServerKey.load_or_create(Path(settings.archive_key_path))
+        self._process = psutil.Process()
+        self._process.cpu_percent(None)
+        self._lag = LoopLagMonitor(self.metrics.loop_lag, self.metrics.loop_delay)
+        self._stopping = asyncio.Event()
+
+    async def run(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Serve until the signaling process goes away or asks us to stop."""
+        apply_host_candidate_policy(self.settings.ice.host_addresses)
+        self.channel = Channel(reader, writer, name=f"worker-{os.getpid()}", on_request=self.handle)
+        await self.channel.start()
+        await self._lag.start()
+        closed = asyncio.ensure_future(self.channel.wait_closed())
+        stop = asyncio.ensure_future(self._stopping.wait())
+        try:
+            await asyncio.wait({closed, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closed.cancel()
+            stop.cancel()
+            await self.close_all("interrupted")
+            await self._lag.close()
+            await self.tasks.close()
+            await self.channel.close()
+
+    async def close_all(self, state: str) -> None:
+        """Close every room, sealing its archive part."""
+        for session_id in list(self.rooms):
+            await self._close_room(session_id, state)
+
+    async def handle(self, method: str, params: dict[str, Any]) -> Any:
+        """Dispatch one request from signaling."""
+        handler = getattr(self, f"on_{method}", None)
+        if handler is None:
+            raise WireError("unknown_method", f"worker has no method {method}")
+        return await handler(**params)
+
+    # -- requests -------------------------------------------------------------------------------
+
+    async def on_hello(self) -> dict[str, Any]:
+        """Who this worker is."""
+        return {"pid": os.getpid()}
+
+    async def on_open_room(
+        self,
+        session_id: str,
+        project_code: str,
+        project_name: str,
+        tiles: list[dict[str, str]],
+        record: bool = True,
+        cameras: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """Start a room's media and a new archive part; returns the part and its last seq."""
+        if session_id in self.rooms:
+            room = self.rooms[session_id]
+            return {
+                "part": room.archive.part if room.archive else None,
+                "last_seq": room.archive.last_seq if room.archive else 0,
+            }
+        media = RoomMedia(self.settings.media, name=project_code, warnings=self.settings.warnings)
+        await media.start()
+        media.set_tiles([TileSpec(t["key"], t["label"]) for t in tiles])
+        room = RoomHost(session_id, project_code, {t["key"]: t["label"] for t in tiles}, media)
+        self.rooms[session_id] = room
+        if record:
+            room.archive = await self._start_archive(room, project_name)
+        for camera in cameras or []:
+            await self._start_camera(room, camera)
+        if media.analysis is not None:
+            media.analysis.seated = lambda key: self._seated(room, key)
+            media.analysis.attendants = lambda key: room.attendants.get(
+                key.removeprefix("camera:"), 0
+            )
+            media.analysis.on_warning = lambda seat, transition, snapshot: self.tasks.spawn(
+                self._camera_warning(room, seat, transition, snapshot),
+                name=f"camera-warning-{seat}",
+            )
+        return {
+            "part": room.archive.part if room.archive else None,
+            "last_seq": room.archive.last_seq if room.archive else 0,
+        }
+
+    async def on_record_events(
+        self, session_id: str, events: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Append the session's events (in seq order) to its archive part."""
+        room = self._room(session_id)
+        if room.archive is None or room.archive.sealed:
+            return {"last_seq": None}
+        await room.archive.record_events([ArchivedEvent(**e) for e in events])
+        return {"last_seq": room.archive.last_seq}
+
+    async def on_negotiate(
+        self, session_id: str, seat: str, sdp: str, roles: dict[str, str]
+    ) -> dict[str, Any]:
+        """Answer a seat's offer."""
+        return {"sdp": await self._peer(session_id, seat).negotiate(sdp, roles)}
+
+    async def on_add_candidate(self, session_id: str, seat: str, candidate: dict[str, Any]) -> None:
+        """A trickled ICE candidate of a seat."""
+        await self._peer(session_id, seat).add_candidate(candidate)
+
+    async def on_close_seat(self, session_id: str, seat: str) -> None:
+        """A seat left or was replaced: close its media."""
+        room = self.rooms.get(session_id)
+        if room is not None:
+            peer = room.peers.pop(seat, None)
+            if peer is not None:
+                await peer.close()
+
+    async def on_open_viewer(
+        self,
+        session_id: str,
+        viewer: str,
+        sdp: str,
+        roles: dict[str, str],
+        seat: str | None = None,
+        camera: str | None = None,
+    ) -> dict[str, Any]:
+        """Answer a silent viewer's offer: the room (grid and mix), one seat or a room camera."""
+        room = self._room(session_id)
+        if seat is not None and seat not in room.labels:
+            raise NotFound("该评标室没有这个机位")
+        if camera is not None and camera not in room.cameras:
+            raise NotFound("该评标室没有这个监控摄像头")
+        previous = room.viewers.pop(viewer, None)
+        if previous is not None:
+            await previous.close()
+        codec = room.cameras[camera].status.codec if camera is not None else None
+        session = room.viewers[viewer] = ViewerSession(
+            media=room.media,
+            viewer=viewer,
+            seat=seat,
+            camera=camera,
+            camera_codec=codec,
+            ice=self.settings.ice,
+        )
+        try:
+            return {"sdp": await session.negotiate(sdp, roles)}
+        except Exception:
+            if room.viewers.get(viewer) is session:
+                del room.viewers[viewer]
+            raise
+
+    async def on_viewer_candidate(
+        self, session_id: str, viewer: str, candidate: dict[str, Any]
+    ) -> None:
+        """A trickled ICE candidate of a viewer."""
+        session = self._room(session_id).viewers.get(viewer)
+        if session is None:
+            raise NotFound("没有这个观看连接")
+        await session.add_candidate(candidate)
+
+    async def on_close_viewer(self, session_id: str, viewer: str) -> None:
+        """A viewer stopped watching."""
+        room = self.rooms.get(session_id)
+        session = room.viewers.pop(viewer, None) if room is not None else None
+        if session is not None:
+            await session.close()
+
+    async def on_snapshot(
+        self, session_id: str, seat: str | None, stem: str, seat_only: bool = False
+    ) -> dict[str, Any]:
+        """Evidence of a warning raised by signaling: the seat's camera, else the room grid
+        (never the grid when `seat_only`, as for an identity picture)."""
+        room = self._room(session_id)
+        data = None
+        if seat is not None and room.media.analysis is not None:
+            data = await room.media.analysis.snapshot(seat)
+        picture = room.media.grid.last_picture
+        if data is None and picture is not None and not seat_only:
+            data = await asyncio.to_thread(jpeg, picture)
+        return {"evidence": await self._evidence(room, stem, data)}
+
+    async def on_set_tiles(self, session_id: str, tiles: list[dict[str, str]]) -> None:
+        """The roster changed (experts imported into a live room): the grid's tiles again."""
+        room = self._room(session_id)
+        room.media.set_tiles([TileSpec(t["key"], t["label"]) for t in tiles])
+        room.labels = {t["key"]: t["label"] for t in tiles}
+
+    async def on_set_online(self, session_id: str, seats: list[str]) -> None:
+        """Which seats are connected (for the grid's placeholders and the room cameras)."""
+        room = self._room(session_id)
+        room.online = set(seats)
+        room.media.set_online(room.online)
+
+    async def on_close_room(self, session_id: str, state: str) -> dict[str, Any]:
+        """Close a room and seal its archive part (``ended`` or ``interrupted``)."""
+        return {"sealed": await self._close_room(session_id, state)}
+
+    async def on_stats(self) -> dict[str, Any]:
+        """Figures for /metrics."""
+        return {
+            "pid": os.getpid(),
+            "cpu_percent": self._process.cpu_percent(None),
+            "rss_bytes": self._process.memory_info().rss,
+            "loop_lag_s": self._lag.last_s,
+            "rooms": [
+                {
+                    "session_id": room.id,
+                    # No count of viewers or grid receivers: /metrics must not show when a
+                    # supervisor watches.
+                    "seats": len(room.peers),
+                    "grid_fps": room.media.grid.stats.fps,
+                    "grid_frames_skipped": room.media.grid.stats.frames_skipped,
+                    "analysis_interval_s": (
+                        room.media.analysis.stats.interval_s if room.media.analysis else None
+                    ),
+                    "analysis_samples": (
+                        room.media.analysis.stats.samples if room.media.analysis else 0
+                    ),
+                }
+                for room in self.rooms.values()
+            ],
+            "metrics": self.metrics.render().decode(),
+        }
+
+    async def on_shutdown(self) -> None:
+        """Seal everything and exit."""
+        self._stopping.set()
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _peer(self, session_id: str, seat: str) -> PeerSession:
+        """The seat's peer session, made on first use."""
+        room = self._room(session_id)
+        peer = room.peers.get(seat)
+        if peer is None:
+            peer = room.peers[seat] = PeerSession(
+                room=room,
+                seat=seat,
+                ice=self.settings.ice,
+                metrics=self.metrics,
+                on_change=lambda: self._tracks_changed(room, seat),
+            )
+        return peer
+
+    def _room(self, session_id: str) -> RoomHost:
+        room = self.rooms.get(session_id)
+        if room is None:
+            raise NotFound("该评标室不在此媒体进程上")
+        return room
+
+    async def _close_room(self, session_id: str, state: str) -> bool:
+        room = self.rooms.pop(session_id, None)
+        if room is None:
+            return False
+        for camera in list(room.cameras.values()):
+            await camera.close()
+        room.cameras.clear()
+        for viewer in list(room.viewers.values()):
+            await viewer.close()
+        room.viewers.clear()
+        for peer in list(room.peers.values()):
+            await peer.close()
+        room.peers.clear()
+        await room.media.close()
+        if room.archive is not None and not room.archive.sealed:
+            await room.archive.seal(state)
+            await room.archive.close()
+            return True
+        return False
+
+    async def _start_archive(self, room: RoomHost, project_name: str) -> SessionArchive:
+        archive = SessionArchive(
+            Path(self.settings.archive_root),
+            room.id,
+            key=self._key,
+            config=self.settings.recorder,
+            project=project_name,
+            on_gap=lambda gap: self._gap(room, gap),
+        )
+        await archive.open()
+        grid = await archive.add_track(
+            "room-grid",
+            kind="video",
+            codec="VP8",
+            clock_rate=90_000,
+            label="评标室画面",
+            request_keyframe=room.media.grid.request_keyframe,
+        )
+        started = False
+
+        def record_grid(packet: Any, keyframe: bool) -> None:
+            nonlocal started
+            started = started or keyframe
+            if started:
+                grid.push(packet_frame(packet, kind="video", codec="VP8", clock_rate=90_000))
+
+        room.media.grid.add_listener(record_grid)
+        mix = await archive.add_track(
+            "room-mix",
+            kind="audio",
+            codec="opus",
+            clock_rate=48_000,
+            label="评标室声音",
+            request_keyframe=None,
+        )
+        room.media.mix.add_listener(mix.push)
+        return archive
+
+    def _tracks_changed(self, room: RoomHost, seat: str) -> None:
+        peer = room.peers.get(seat)
+        if self.channel is None or peer is None:
+            return
+        self.tasks.spawn(
+            self.channel.event(
+                "seat_media",
+                {
+                    "session_id": room.id,
+                    "seat": seat,
+                    "tracks": sorted(peer.tracks),
+                    "state": peer.connection_state,
+                },
+            ),
+            name=f"seat-media-{seat}",
+        )
+
+    async def _start_camera(self, room: RoomHost, camera: dict[str, Any]) -> None:
+        """Pull a room camera: record it and forward it to supervisors as it comes."""
+
+        async def report(params: dict[str, Any]) -> None:
+            if self.channel is not None:
+                await self.channel.event("room_camera", {"session_id": room.id, **params})
+
+        feed = CameraFeed(
+            camera_id=camera["id"],
+            label=camera["label"],
+            venue_id=camera.get("venue_id", ""),
+            url=camera["url"],
+            media=room.media,
+            archive=room.archive,
+            report=report,
+            spawn=lambda coro, name: self.tasks.spawn(coro, name=name),
+        )
+        room.cameras[feed.camera_id] = feed
+        room.attendants[feed.camera_id] = int(camera.get("attendants") or 0)
+        await feed.start()
+
+    @staticmethod
+    def _seated(room: RoomHost, key: str) -> int:
+        """Experts online in the venue a room camera (``camera:<id>``) overlooks."""
+        feed = room.cameras.get(key.removeprefix("camera:"))
+        venue = feed.venue_id if feed is not None else ""
+        return sum(1 for seat in room.online if venue and seat.split(":", 1)[0] == venue)
+
+    async def _camera_warning(
+        self, room: RoomHost, seat: str, transition: Transition, snapshot: bytes | None
+    ) -> None:
+        """A warning from a seat's camera starts (with its evidence picture) or ends."""
+        evidence = None
+        if transition.starts:
+            evidence = await self._evidence(room, f"{transition.kind}-{seat}", snapshot)
+        if self.channel is not None:
+            await self.channel.event(
+                "camera_warning",
+                {
+                    "session_id": room.id,
+                    "seat": seat,
+                    "kind": str(transition.kind),
+                    "starts": transition.starts,
+                    "at": transition.at,
+                    "evidence": evidence,
+                },
+            )
+
+    async def _evidence(
+        self, room: RoomHost, stem: str, data: bytes | None
+    ) -> dict[str, Any] | None:
+        """Store an evidence picture in the room's archive part; its path, part and digests."""
+        archive = room.archive
+        if data is None or archive is None or archive.sealed:
+            return None
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "-", stem)[:80]
+        name = f"{safe}-{stamp}-{os.urandom(3).hex()}.jpg"
+        try:
+            stored = await archive.add_evidence(name, data)
+        except (OSError, ValueError, RuntimeError) as exc:
+            logger.error("room %s: evidence %s not stored: %s", room.id, name, exc)
+            return None
+        return {**stored, "part": archive.part}
+
+    def _gap(self, room: RoomHost, gap: Gap) -> None:
+        if self.channel is not None:
+            self.tasks.spawn(
+                self.channel.event(
+                    "recording_gap",
+                    {
+                        "session_id": room.id,
+                        "track": gap.track,
+                        "from": round(gap.wall_start, 3),
+                        "to": round(gap.wall_end, 3),
+                        "reason": gap.reason,
+                    },
+                ),
+                name=f"gap-{room.id}",
+            )
+
+
+async def serve(fd: int, settings: WorkerSettings) -> None:
+    """Run a worker on an inherited socket."""
+    sock = socket.socket(fileno=fd)
+    reader, writer = await asyncio.open_connection(sock=sock)
+    worker = Worker(settings)
+    loop = asyncio.get_running_loop()
+    # SIGTERM to the worker alone (not through signaling) still seals its rooms.
+    loop.add_signal_handler(signal.SIGTERM, worker._stopping.set)
+    # SIGINT goes to the whole process group on Ctrl-C: signaling orders the shutdown.
+    loop.add_signal_handler(signal.SIGINT, lambda: None)
+    await worker.run(reader, writer)
