@@ -1,4 +1,14 @@
-"""The aiohttp application: the only place where the packages are wired together."""
+"""The one place where the server is built: every part once, in dependency order, then started.
+
+``build`` makes the parts, each given all it needs in its constructor: first the signals (what one
+part tells the others, ``signaling.services.signals``), then the store, the event log and the
+archive, the media worker pool, the rooms, the warnings, the table of worker events, the workflow
+and what ends a session with it, the services handed to handlers, the guard, and the three
+Socket.IO namespaces. Whoever listens to a signal connects itself while it is built; the signals
+are frozen before anything starts, so nothing is told to a part that does not yet exist.
+``create_app`` registers the routes (each with its row in the policy table) and ties
+``Server.start`` and ``Server.stop`` to the application's life.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +16,14 @@ import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
-from typing import Any
+from dataclasses import dataclass
 
 import socketio
 from aiohttp import web
 
 from recorder.seal import ServerKey
-from roomserver.model import Participant
 from roomserver.privatefiles import check_secrets, make_private_dir
 from roomserver.store import SqlStore
-from roomserver.workflow import Happened, WorkflowState
 from signaling.config import AppConfig
 from signaling.gate.guard import GUARD_KEY, Guard, policy_middleware, public_prefix
 from signaling.gate.inputs import MAX_BODY_BYTES, SocketJson
@@ -32,23 +40,22 @@ from signaling.services.container import Services
 from signaling.services.events import EventLog
 from signaling.services.monitoring import WarningCenter
 from signaling.services.pool import WorkerPool, WorkerProcess
-from signaling.services.rooms import Room, RoomManager, seat_key
-from signaling.services.sessions import end_session
+from signaling.services.rooms import RoomManager
+from signaling.services.sessions import WorkflowEnd
+from signaling.services.signals import Signals
+from signaling.services.workerevents import WorkerEvents
 from signaling.services.workflow import WorkflowService
 from signaling.sockets.console import ConsoleNamespace
 from signaling.sockets.origin import DefaultNamespace, OriginCheck
-from signaling.sockets.seat import LEFT_MESSAGES, SeatNamespace
+from signaling.sockets.seat import SeatNamespace
 from signaling.sockets.wall import WallNamespace
 from signaling.tasks import TaskSet
-from signaling.wire import WireError
 from signaling.worker.inprocess import InProcessWorker
 from signaling.worker.settings import WorkerSettings
 
 logger = logging.getLogger(__name__)
 
 SIO: web.AppKey[socketio.AsyncServer] = web.AppKey("sio", socketio.AsyncServer)
-WALL: web.AppKey[WallNamespace] = web.AppKey("wall", WallNamespace)
-CONSOLE: web.AppKey[ConsoleNamespace] = web.AppKey("console", ConsoleNamespace)
 MAX_SOCKET_MESSAGE = 256 * 1024
 
 
@@ -64,8 +71,147 @@ def load_archive_key(config: AppConfig) -> ServerKey:
     return key
 
 
+def worker_settings(config: AppConfig) -> WorkerSettings:
+    """What every media worker is told at start."""
+    return WorkerSettings(
+        archive_root=str(config.archive_dir),
+        archive_key_path=str(config.archive_key_path),
+        media=config.media,
+        recorder=config.recorder,
+        ice=config.ice,
+        warnings=config.warnings,
+        pin_cpus=config.pin_workers,
+        log_level=config.log_level,
+    )
+
+
+@dataclass
+class Server:
+    """The parts of a built server, as its start, shutdown and stop need them."""
+
+    config: AppConfig
+    services: Services
+    seats: SeatNamespace
+    wall: WallNamespace
+    console: ConsoleNamespace
+    guard: Guard
+    playback: Playback
+    lag: LoopLagMonitor
+
+    async def start(self) -> None:
+        """Recover, then start the workers and the watchers."""
+        services = self.services
+        # Parts left open by a crash are repaired and sealed before anything new is recorded.
+        await services.archives.recover()
+        await services.workers.start()
+        await services.warnings.start()
+        await self.lag.start()
+        bind = f"{self.config.host}:{self.config.port}"
+        await services.events.append("server_started", {"bind": bind})
+
+    async def end_connections(self) -> None:
+        """Tell seats, close their peers and the rooms, then forget walls and consoles."""
+        try:
+            await self.seats.notify_shutdown()
+        except Exception:
+            logger.exception("could not tell seats about the shutdown")
+        await self.seats.close_all()
+        await self.wall.close_all()
+        await self.console.close_all()
+        await self.services.rooms.close()
+
+    async def stop(self) -> None:
+        """Stop everything in the reverse order of the start; the store closes last."""
+        services = self.services
+        await services.warnings.close()
+        await services.rooms.close()
+        await services.workers.close()
+        await services.tasks.close()
+        await self.lag.close()
+        self.playback.close()
+        await services.events.append("server_stopped", {})
+        await services.store.close()
+
+
+async def build(config: AppConfig) -> Server:
+    """Every part of the server, in dependency order; nothing runs yet."""
+    make_private_dir(config.data_dir)
+    # Keys first: a key others can read stops the start before anything runs.
+    await asyncio.to_thread(check_secrets, config.secrets_dir)
+    key = load_or_create_key(config.secrets_dir / "token.key")
+    archive_key = await asyncio.to_thread(load_archive_key, config)
+    store = SqlStore(config.store)
+    await store.start()
+
+    signals = Signals()
+    tasks = TaskSet()
+    events = EventLog(store, signals)
+    archives = ArchiveManager(config.archive_dir, archive_key, config.recorder, events, tasks)
+    pool = WorkerPool(
+        max(config.workers, 1),
+        worker_settings(config),
+        signals,
+        make_worker=InProcessWorker if config.workers <= 0 else WorkerProcess,
+    )
+    rooms = RoomManager(store, pool, archives, events, signals, cameras=config.room_cameras)
+    warnings = WarningCenter(
+        rooms=rooms,
+        events=events,
+        store=store,
+        thresholds=config.warnings,
+        tasks=tasks,
+        signals=signals,
+    )
+    WorkerEvents(rooms=rooms, warnings=warnings, events=events, tasks=tasks, signals=signals)
+    workflow = WorkflowService(
+        store,
+        events,
+        archive_dir=config.archive_dir,
+        ballots=BallotKeys.in_secrets(config.secrets_dir),
+        signals=signals,
+        snapshot=rooms.identity_picture,
+    )
+    WorkflowEnd(
+        store=store,
+        events=events,
+        archives=archives,
+        signals=signals,
+        rooms=rooms,
+        warnings=warnings,
+    )
+    services = Services(
+        config=config,
+        store=store,
+        tokens=TokenIssuer(key, default_ttl_s=config.token_ttl_s),
+        rooms=rooms,
+        # Media is counted by the workers.
+        metrics=Metrics(media=False, rooms=rooms.samples),
+        tasks=tasks,
+        events=events,
+        archives=archives,
+        workers=pool,
+        warnings=warnings,
+        workflow=workflow,
+    )
+    guard = Guard(services.tokens, store, events, workflow.state)
+    seats = SeatNamespace(services, guard, signals)
+    wall = WallNamespace(services, guard, seats, signals)
+    console = ConsoleNamespace(services, guard, signals)
+    signals.freeze()
+    return Server(
+        config=config,
+        services=services,
+        seats=seats,
+        wall=wall,
+        console=console,
+        guard=guard,
+        playback=Playback(services),
+        lag=LoopLagMonitor(services.metrics.loop_lag, services.metrics.loop_delay),
+    )
+
+
 def create_app(config: AppConfig) -> web.Application:
-    """Build the server; resources start and stop with the app's cleanup context."""
+    """The aiohttp application: routes now, the server's parts with the app's cleanup context."""
     app = web.Application(
         middlewares=[problem_middleware, policy_middleware], client_max_size=MAX_BODY_BYTES
     )
@@ -87,207 +233,35 @@ def create_app(config: AppConfig) -> web.Application:
     add_roster_routes(app)
     add_link_routes(app)
     add_playback_routes(app)
+    servers: list[Server] = []
 
-    async def services_ctx(app: web.Application) -> AsyncIterator[None]:
-        make_private_dir(config.data_dir)
-        # Keys first: a key others can read stops the start before anything runs.
-        await asyncio.to_thread(check_secrets, config.secrets_dir)
-        key = load_or_create_key(config.secrets_dir / "token.key")
-        archive_key = await asyncio.to_thread(load_archive_key, config)
-        store = SqlStore(config.store)
-        await store.start()
-        metrics = Metrics(media=False)  # media is counted by the workers
-        tasks = TaskSet()
-        events = EventLog(store)
-        archives = ArchiveManager(config.archive_dir, archive_key, config.recorder, events, tasks)
-        # Parts left open by a crash are repaired and sealed before anything new is recorded.
-        await archives.recover()
-        seats: SeatNamespace | None = None
-        wall: WallNamespace | None = None
-
-        def worker_event(worker: WorkerProcess, name: str, params: dict[str, Any]) -> None:
-            if name == "camera_warning":
-                tasks.spawn(warnings.camera_warning(params), name="camera-warning")
-            elif name == "room_camera":
-                tasks.spawn(room_camera(params), name="room-camera")
-            elif seats is not None:
-                seats.on_worker_event(worker, name, params)
-
-        async def room_camera(params: dict[str, Any]) -> None:
-            room = await rooms.camera_changed(params)
-            if room is not None:
-                warnings.camera_status(room, str(params.get("camera")), str(params.get("state")))
-                if wall is not None:
-                    wall.changed(room)
-
-        async def worker_lost(worker: WorkerProcess, lost: set[str]) -> None:
-            await rooms.relocate(worker, lost)
-
-        pool = WorkerPool(
-            max(config.workers, 1),
-            WorkerSettings(
-                archive_root=str(config.archive_dir),
-                archive_key_path=str(config.archive_key_path),
-                media=config.media,
-                recorder=config.recorder,
-                ice=config.ice,
-                warnings=config.warnings,
-                pin_cpus=config.pin_workers,
-                log_level=config.log_level,
-            ),
-            on_event=worker_event,
-            on_lost=worker_lost,
-            make_worker=InProcessWorker if config.workers <= 0 else None,
-        )
-        await pool.start()
-        rooms = RoomManager(store, pool, archives, events, cameras=config.room_cameras)
-        warnings = WarningCenter(
-            rooms=rooms, events=events, store=store, thresholds=config.warnings, tasks=tasks
-        )
-        metrics.add_room_source(lambda: [room.sample() for room in rooms])
-        services = Services(
-            config=config,
-            store=store,
-            tokens=TokenIssuer(key, default_ttl_s=config.token_ttl_s),
-            rooms=rooms,
-            metrics=metrics,
-            tasks=tasks,
-            events=events,
-            archives=archives,
-            workers=pool,
-            warnings=warnings,
-        )
-        app[SERVICES] = services
-        playback = Playback(services)
-        app[PLAYBACK] = playback
-
-        async def end_by_workflow(session_id: str, actor: str) -> None:
-            forced = (await services.workflow.state(session_id)).forced_end
-            await end_session(
-                session_id,
-                actor=actor,
-                store=store,
-                events=events,
-                rooms=rooms,
-                archives=archives,
-                seats=seats,
-                warnings=warnings,
-                notice=None if forced is None else f"评审结束：管理员已结束本场评标（{forced}）。",
-            )
-
-        async def identity_picture(session_id: str, expert: Participant) -> dict[str, Any] | None:
-            room = rooms.find(session_id)
-            if room is None or expert.venue_id is None or expert.seat_no is None:
-                return None
-            key = seat_key(expert.venue_id, expert.seat_no)
-            try:
-                answer = await room.media_request(
-                    "snapshot", seat=key, stem=f"identity-{key}", seat_only=True
-                )
-            except (WireError, TimeoutError) as exc:
-                logger.warning("room %s: no identity picture of %s: %s", session_id, key, exc)
-                return None
-            evidence = answer.get("evidence") if isinstance(answer, dict) else None
-            return evidence if isinstance(evidence, dict) else None
-
-        services.workflow = WorkflowService(
-            store,
-            events,
-            archive_dir=config.archive_dir,
-            ballots=BallotKeys.in_secrets(config.secrets_dir),
-            on_end=end_by_workflow,
-            snapshot=identity_picture,
-        )
-        guard = Guard(services.tokens, store, events, services.workflow.state)
-        app[GUARD_KEY] = guard
-        seats = SeatNamespace(services, guard)
-        wall = WallNamespace(services, guard, seats)
-        console = ConsoleNamespace(services, guard)
-        services.workflow.listeners += [seats.workflow_changed, console.workflow_changed]
-
-        async def expert_left(session_id: str, expert_id: str, kind: str) -> None:
-            room = rooms.find(session_id)
-            if room is not None:
-                if kind == "expert_replaced":
-                    await rooms.refresh_roster(room)
-                await seats.expert_left(room, expert_id, kind)  # pushes the roster on
-
-        def workflow_happened(session_id: str, state: WorkflowState, happened: Happened) -> None:
-            # Whoever no longer takes part loses the seat's connection at once.
-            if happened.kind in LEFT_MESSAGES:
-                tasks.spawn(
-                    expert_left(session_id, str(happened.data["expert"]), happened.kind),
-                    name="expert-left",
-                )
-
-        services.workflow.listeners.append(workflow_happened)
-        events.listeners.append(console.event_logged)
-
-        async def media_restarted(room: Room) -> None:
-            await warnings.media_restarted(room)
-            await seats.media_restarted(room)
-            await wall.media_restarted(room)
-
-        rooms.on_media_restart = media_restarted
-        rooms.on_change = wall.changed
-        rooms.on_closed = warnings.room_closed
-
-        def roster_changed(room: Room) -> None:
-            warnings.roster_changed(room)
-            wall.changed(room)
-            console.roster_changed(room)
-
-        seats.on_roster = roster_changed
-        warnings.on_change = wall.changed
-        wall.warnings = warnings
-        await warnings.start()
-        sio.register_namespace(seats)
-        sio.register_namespace(wall)
-        sio.register_namespace(console)
-        app[SEATS] = seats
-        app[WALL] = wall
-        app[CONSOLE] = console
-        lag = LoopLagMonitor(metrics.loop_lag, metrics.loop_delay)
-        await lag.start()
-        await events.append("server_started", {"bind": f"{config.host}:{config.port}"})
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        server = await build(config)
+        for namespace in (server.seats, server.wall, server.console):
+            sio.register_namespace(namespace)
+        app[SERVICES] = server.services
+        app[SEATS] = server.seats
+        app[GUARD_KEY] = server.guard
+        app[PLAYBACK] = server.playback
+        await server.start()
+        servers.append(server)
         try:
             yield
         finally:
             # Runs after on_shutdown below has ended every connection.
-            await warnings.close()
-            await rooms.close()
-            await pool.close()
-            await services.tasks.close()
-            await lag.close()
-            playback.close()
-            await events.append("server_stopped", {})
-            await store.close()
+            await server.stop()
 
     async def on_shutdown(app: web.Application) -> None:
         # Before aiohttp waits for open handlers: Socket.IO websockets would otherwise hold the
-        # shutdown for its whole timeout. Order: tell seats, close their peers and the rooms,
-        # then end the Socket.IO connections.
+        # shutdown for its whole timeout.
         logger.info("shutting down: closing seats and rooms")
-        seats = app.get(SEATS)
-        if seats is not None:
-            try:
-                await seats.notify_shutdown()
-            except Exception:
-                logger.exception("could not tell seats about the shutdown")
-            await seats.close_all()
-        wall = app.get(WALL)
-        if wall is not None:
-            await wall.close_all()
-        console = app.get(CONSOLE)
-        if console is not None:
-            await console.close_all()
-        if SERVICES in app:
-            await app[SERVICES].rooms.close()
+        for server in servers:
+            await server.end_connections()
         # End every Engine.IO connection (Socket.IO's own shutdown only stops its tasks).
         if sio.eio.sockets:
             await sio.eio.disconnect()
         await sio.shutdown()
 
-    app.cleanup_ctx.append(services_ctx)
+    app.cleanup_ctx.append(lifetime)
     app.on_shutdown.append(on_shutdown)
     return app

@@ -230,8 +230,11 @@ class ThreadCpuCollector(Collector):
 class Metrics:
     """Counters and gauges of one server."""
 
-    def __init__(self, *, media: bool = True) -> None:
-        """`media`: this process receives media (a worker) and counts frames itself."""
+    def __init__(
+        self, *, media: bool = True, rooms: Callable[[], Iterable[RoomSample]] | None = None
+    ) -> None:
+        """`media`: this process receives media (a worker) and counts frames itself; `rooms`:
+        the live rooms' figures, read at every scrape (the signaling process)."""
         self.registry = CollectorRegistry()
         self._media = media
         if media:
@@ -275,6 +278,8 @@ class Metrics:
         self._frame_children: dict[tuple[str, str], tuple[Counter, Counter]] = {}
         self._worker_reports: list[dict[str, Any]] = []
         self._worker_collector_added = False
+        if rooms is not None:
+            self.add_room_source(rooms)
 
     def set_worker_reports(self, reports: list[dict[str, Any]]) -> None:
         """The media workers' latest figures, shown at the next render."""

@@ -27,7 +27,8 @@ from signaling.gate.tokens import TokenIssuer, load_or_create_key
 from signaling.services.archiving import ArchiveManager
 from signaling.services.ballots import BallotKeys
 from signaling.services.events import EventLog
-from signaling.services.sessions import end_session
+from signaling.services.sessions import WorkflowEnd
+from signaling.services.signals import Signals
 from signaling.services.workflow import WorkflowService
 from signaling.tasks import TaskSet
 
@@ -293,7 +294,8 @@ async def cmd_session_end(config: AppConfig, args: argparse.Namespace) -> int:
     from signaling.app import load_archive_key
 
     async with SqlStore(config.store) as store:
-        events = EventLog(store)
+        signals = Signals()
+        events = EventLog(store, signals)
         tasks = TaskSet()
         archives = ArchiveManager(
             config.archive_dir,
@@ -302,26 +304,16 @@ async def cmd_session_end(config: AppConfig, args: argparse.Namespace) -> int:
             events,
             tasks,
         )
-        await archives.recover()
-
-        async def end(session_id: str, actor: str) -> None:
-            await end_session(
-                session_id,
-                actor=actor,
-                store=store,
-                events=events,
-                rooms=None,
-                archives=archives,
-                seats=None,
-            )
-
+        WorkflowEnd(store=store, events=events, archives=archives, signals=signals)
         workflow = WorkflowService(
             store,
             events,
             archive_dir=config.archive_dir,
             ballots=BallotKeys.in_secrets(config.secrets_dir),
-            on_end=end,
+            signals=signals,
         )
+        signals.freeze()
+        await archives.recover()
         grants = issuer.verify(token)
         try:
             await workflow.command(args.session_id, grants, "force_end", {"reason": args.reason})

@@ -72,12 +72,10 @@ async def import_experts(request: web.Request) -> web.Response:
     await services.store.add_experts(experts)
     services.workflow.forget(session_id)  # the roster changed: rebuilt on next use
     room = services.rooms.find(session_id)
-    seats = request.app.get(SEATS)
     if room is not None:
         # Experts already online see the newcomers in the roster and in the grid.
         await services.rooms.refresh_roster(room)
-        if seats is not None:
-            await seats.roster_reloaded(room)
+        await request.app[SEATS].roster_reloaded(room)
     await services.events.append(
         "experts_imported",
         {

@@ -36,5 +36,5 @@ class Services:
     events: EventLog
     archives: ArchiveManager
     workers: WorkerPool
-    warnings: WarningCenter | None = None
-    workflow: WorkflowService | None = None
+    warnings: WarningCenter
+    workflow: WorkflowService

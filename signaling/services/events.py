@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -13,6 +13,7 @@ from recorder.hashing import canonical_json
 from roomserver.errors import InvalidRequest
 from roomserver.model import Event
 from roomserver.store import SqlStore
+from signaling.services.signals import Signals
 from signaling.wire import ConnectionLost, WireError
 
 if TYPE_CHECKING:
@@ -84,11 +85,11 @@ class RemoteArchive:
 class EventLog:
     """Appends events to the store and mirrors a session's events into its open archive part."""
 
-    def __init__(self, store: SqlStore) -> None:
+    def __init__(self, store: SqlStore, signals: Signals | None = None) -> None:
         self._store = store
         self._archives: dict[str, ArchiveSink] = {}
-        # Told of every stored event (the consoles' live activity record); must not block.
-        self.listeners: list[Callable[[Event], None]] = []
+        # Every stored event is told (the consoles' live activity record).
+        self._signals = signals if signals is not None else Signals.silent()
 
     def attach(self, archive: ArchiveSink) -> None:
         """Mirror events of `archive`'s session into it from now on."""
@@ -124,8 +125,7 @@ class EventLog:
             )
             raise InvalidRequest("请求含有无法归档的数据") from exc
         event = await self._store.append_event(kind, data, session_id=session_id, actor=actor)
-        for listener in self.listeners:
-            listener(event)
+        self._signals.event_logged(event)
         archive = self._archives.get(session_id) if session_id else None
         if archive is not None and not archive.sealed:
             try:

@@ -15,7 +15,6 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +33,7 @@ from roomserver.warnings import (
 )
 from signaling.services.events import EventLog
 from signaling.services.rooms import Room, RoomManager, roster_offline, seat_key
+from signaling.services.signals import Signals
 from signaling.tasks import TaskSet
 from signaling.wire import WireError
 
@@ -93,20 +93,23 @@ class WarningCenter:
         store: SqlStore,
         thresholds: WarningThresholds,
         tasks: TaskSet,
-        on_change: Callable[[], None] | None = None,
+        signals: Signals,
     ) -> None:
         self._rooms = rooms
+        self._signals = signals
         self._tasks = tasks
         self._events = events
         self._store = store
         self._thresholds = thresholds
-        self.on_change = on_change
         self._open: dict[str, dict[tuple[WarningKind, str | None], OpenWarning]] = {}
         self._presence: dict[str, dict[str, SeatPresenceRules]] = {}
         self._labels: dict[str, dict[str, str]] = {}
         self._cameras: dict[str, dict[str, tuple[Condition, bool]]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._task: asyncio.Task[None] | None = None
+        signals.room_closed.connect(self.room_closed)
+        signals.media_restarted.connect(self.media_restarted)
+        signals.roster_changed.connect(self.roster_changed)
 
     async def start(self) -> None:
         """Start looking at the seats' connections once a second."""
@@ -352,5 +355,4 @@ class WarningCenter:
         return self._labels.get(session_id, {}).get(seat, seat)
 
     def _changed(self) -> None:
-        if self.on_change is not None:
-            self.on_change()
+        self._signals.room_changed(None)

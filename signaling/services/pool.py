@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from signaling.services.signals import Signals
 from signaling.wire import Channel, ConnectionLost
 from signaling.worker.settings import WorkerSettings
 
@@ -143,14 +144,15 @@ class WorkerPool:
         self,
         count: int,
         settings: WorkerSettings,
-        on_event: EventCallback,
-        on_lost: Callable[[WorkerProcess, set[str]], Any],
-        make_worker: WorkerFactory | None = None,
+        signals: Signals,
+        make_worker: WorkerFactory = WorkerProcess,
     ) -> None:
+        """`count` workers made by `make_worker`; what they report goes out as
+        ``signals.worker_event``, and a worker that died is ``signals.worker_lost`` once it has
+        been restarted."""
         self._settings = settings
-        self._on_lost = on_lost
-        make = make_worker or WorkerProcess
-        self.workers: list[WorkerProcess] = [make(i, settings, on_event) for i in range(count)]
+        self._signals = signals
+        self.workers = [make_worker(i, settings, signals.worker_event) for i in range(count)]
         self._watchers: dict[int, asyncio.Task[None]] = {}
         self._closing = False
 
@@ -208,6 +210,6 @@ class WorkerPool:
                 await asyncio.sleep(1.0)
                 continue
             try:
-                await self._on_lost(worker, lost)
+                await self._signals.worker_lost(worker, lost)
             except Exception:
                 logger.exception("re-placing the rooms of worker %d failed", worker.index)

@@ -7,12 +7,12 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from roomserver.model import Session, Venue
+from roomserver.model import Participant, Session, Venue
 from roomserver.rules import RosterSeat, roster_seats
 from roomserver.store import SqlStore
 from roomserver.warnings import venue_attendants
@@ -20,6 +20,7 @@ from signaling.config import RoomCamera
 from signaling.metrics import RoomSample
 from signaling.services.events import EventLog, RemoteArchive
 from signaling.services.pool import WorkerPool, WorkerProcess
+from signaling.services.signals import Signals
 from signaling.wire import ConnectionLost, WireError
 
 if TYPE_CHECKING:
@@ -174,9 +175,11 @@ class RoomManager:
         pool: WorkerPool,
         archives: ArchiveManager,
         events: EventLog,
+        signals: Signals,
         cameras: Sequence[RoomCamera] = (),
     ) -> None:
         self._store = store
+        self._signals = signals
         self._cameras = tuple(cameras)
         self._pool = pool
         self._archives = archives
@@ -186,14 +189,14 @@ class RoomManager:
         self._lock = asyncio.Lock()
         self._reapers: dict[str, asyncio.Task[None]] = {}
         self._closed = False
-        self.on_media_restart: Callable[[Room], Awaitable[None]] | None = None
-        # Called when a room opens or closes (the supervision wall shows which are live).
-        self.on_change: Callable[[], None] | None = None
-        # Called after a room's media closed.
-        self.on_closed: Callable[[Room], Awaitable[None]] | None = None
+        signals.worker_lost.connect(self.relocate)
 
     def __iter__(self) -> Iterator[Room]:
         return iter(list(self._rooms.values()))
+
+    def samples(self) -> list[RoomSample]:
+        """The live rooms' figures (for /metrics)."""
+        return [room.sample() for room in self._rooms.values()]
 
     def find(self, session_id: str) -> Room | None:
         """The live room of `session_id`, if any."""
@@ -257,8 +260,7 @@ class RoomManager:
                 {"worker": worker.index, "part": room.archive.part if room.archive else None},
                 session_id=room.id,
             )
-            if self.on_media_restart is not None:
-                await self.on_media_restart(room)
+            await self._signals.media_restarted(room)
 
     def seats_on(self, worker: WorkerProcess) -> int:
         """Seats connected to rooms on `worker` (the load that placement balances)."""
@@ -337,6 +339,25 @@ class RoomManager:
             session_id=room.id,
         )
 
+    async def identity_picture(
+        self, session_id: str, expert: Participant
+    ) -> dict[str, Any] | None:
+        """A picture of `expert` from their seat camera, kept as evidence in the session's
+        archive (check-in's identity snapshot); None when their seat shows nothing now."""
+        room = self.find(session_id)
+        if room is None or expert.venue_id is None or expert.seat_no is None:
+            return None
+        key = seat_key(expert.venue_id, expert.seat_no)
+        try:
+            answer = await room.media_request(
+                "snapshot", seat=key, stem=f"identity-{key}", seat_only=True
+            )
+        except (WireError, TimeoutError) as exc:
+            logger.warning("room %s: no identity picture of %s: %s", session_id, key, exc)
+            return None
+        evidence = answer.get("evidence") if isinstance(answer, dict) else None
+        return evidence if isinstance(evidence, dict) else None
+
     async def camera_changed(self, params: dict[str, Any]) -> Room | None:
         """A room camera's state from its worker; up, down and invalid are logged as they
         change (``room_camera``): when a room was not watched is part of the record."""
@@ -409,8 +430,7 @@ class RoomManager:
                 {"from_worker": worker.index, "to_worker": room.worker.index},
                 session_id=room.id,
             )
-            if self.on_media_restart is not None:
-                await self.on_media_restart(room)
+            await self._signals.media_restarted(room)
         return [room.id for room in moving]
 
     async def _close_room(self, room: Room) -> None:
@@ -419,13 +439,12 @@ class RoomManager:
         state = "ended" if room.ended else "interrupted"
         await self._stop_media(room, state)
         logger.info("room %s closed (%s)", room.id, state)
-        if self.on_closed is not None:
-            await self.on_closed(room)
+        await self._signals.room_closed(room)
         self._changed()
 
     def _changed(self) -> None:
-        if self.on_change is not None:
-            self.on_change()
+        # The supervision wall shows which rooms are live.
+        self._signals.room_changed(None)
 
     async def _stop_media(self, room: Room, state: str) -> None:
         """Close the room on its worker and seal its part as `state`."""

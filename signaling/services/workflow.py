@@ -65,6 +65,7 @@ from signaling.gate.commands import model_of, parse_fields, printable
 from signaling.gate.tokens import Grants
 from signaling.services.ballots import BallotKeys
 from signaling.services.events import EventLog
+from signaling.services.signals import Signals
 
 logger = logging.getLogger(__name__)
 
@@ -157,20 +158,20 @@ class WorkflowService:
         *,
         archive_dir: Path,
         ballots: BallotKeys,
-        on_end: Callable[[str, str], Awaitable[None]] | None = None,
+        signals: Signals | None = None,
         snapshot: Callable[[str, Participant], Awaitable[dict[str, Any] | None]] | None = None,
     ) -> None:
+        """`signals`: told of each accepted command (``workflow_happened``) and of the end
+        (``workflow_ended``, awaited: the session ends with it); without them the service only
+        keeps the log (a restarted server's view, in tests). `snapshot` takes an expert's
+        identity picture from their seat camera (evidence in the archive)."""
         self._store = store
         self._events = events
         self._archive_dir = archive_dir
         self._ballots = ballots
         self._sessions: dict[str, _Session] = {}
-        # The end instruction also ends the session (seats sent away, archive sealed).
-        self.on_end = on_end
-        # Takes an expert's identity picture from their seat camera (evidence in the archive).
-        self.snapshot = snapshot
-        # Called with (session id, state, what happened) after each accepted command.
-        self.listeners: list[Callable[[str, WorkflowState, Happened], None]] = []
+        self._signals = signals if signals is not None else Signals.silent()
+        self._snapshot = snapshot
 
     def forget(self, session_id: str) -> None:
         """Drop the kept state of a session whose roster changed; it is rebuilt from the log."""
@@ -189,7 +190,7 @@ class WorkflowService:
             expert = await self._store.get_participant(expert_id)
             if grants.role == Role.STAFF and expert.venue_id != grants.venue_id:
                 raise NotYourRoom("工作人员只能核验本评标室的专家")
-            evidence = await self.snapshot(session_id, expert) if self.snapshot else None
+            evidence = await self._snapshot(session_id, expert) if self._snapshot else None
             if evidence is None:
                 raise InvalidRequest("该机位没有摄像头画面，无法拍照；请确认专家已进入机位")
         except RoomError as err:
@@ -381,10 +382,9 @@ class WorkflowService:
         except RoomError as err:
             await self._refused(session_id, grants, kind, err)
             raise
-        for listener in self.listeners:
-            listener(session_id, state, happened)
-        if state.phase == Phase.ENDED and self.on_end is not None:
-            await self.on_end(session_id, grants.participant_id)
+        self._signals.workflow_happened(session_id, state, happened)
+        if state.phase == Phase.ENDED:
+            await self._signals.workflow_ended(session_id, grants.participant_id, state)
         return state, happened
 
     async def _refused(self, session_id: str, grants: Grants, kind: str, err: RoomError) -> None:

@@ -19,6 +19,7 @@ from roomserver.workflow import Happened, WorkflowState
 from signaling.gate.guard import Guard, GuardedNamespace
 from signaling.services.container import Services
 from signaling.services.rooms import Room, roster_offline
+from signaling.services.signals import Signals
 from signaling.services.workflow import state_json
 from signaling.sockets.seat import refuse_connection
 
@@ -73,10 +74,13 @@ class ConsoleNamespace(GuardedNamespace):
 
     events: dict[str, Action] = {}  # a console only listens; commands go through REST
 
-    def __init__(self, services: Services, guard: Guard) -> None:
+    def __init__(self, services: Services, guard: Guard, signals: Signals) -> None:
         super().__init__(NAMESPACE, guard)
         self.services = services
         self._by_sid: dict[str, Console] = {}
+        signals.roster_changed.connect(self.roster_changed)
+        signals.workflow_happened.connect(self.workflow_changed)
+        signals.event_logged.connect(self.event_logged)
 
     def connection_grants(self, sid: str) -> Grants | None:
         """The grants the console connected with."""
@@ -110,7 +114,6 @@ class ConsoleNamespace(GuardedNamespace):
         )
         venues = [await store.get_venue(v) for v in session.venue_ids()]
         people = await store.list_participants(session.id)
-        assert self.services.workflow is not None
         state = await self.services.workflow.state(session.id)
         events = await store.list_events(session.id)
         await self.emit(

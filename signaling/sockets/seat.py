@@ -27,6 +27,7 @@ from signaling.gate.schemas import (
 )
 from signaling.services.container import Services
 from signaling.services.rooms import Room, SeatState, SentWarning, seat_key
+from signaling.services.signals import Signals
 from signaling.services.workflow import state_json
 from signaling.wire import ConnectionLost, WireError
 
@@ -87,13 +88,17 @@ class SeatNamespace(GuardedNamespace):
         name: Action.SEAT for name in ("join", "offer", "ice_candidate", "leave", "ack_warning")
     }
 
-    def __init__(self, services: Services, guard: Guard) -> None:
+    def __init__(self, services: Services, guard: Guard, signals: Signals) -> None:
         super().__init__(NAMESPACE, guard)
         self.services = services
+        self._signals = signals
         self._by_sid: dict[str, tuple[Room, SeatState]] = {}
         self._grants: dict[str, Grants] = {}
-        # Called after a room's roster changed (the supervision wall follows it).
-        self.on_roster: Callable[[Room], None] | None = None
+        signals.seat_media.connect(self._schedule_roster)
+        signals.media_restarted.connect(self.media_restarted)
+        signals.room_ending.connect(self.end_room)
+        signals.workflow_happened.connect(self.workflow_changed)
+        signals.workflow_happened.connect(self._expert_left)
 
     # -- connection -------------------------------------------------------------------------------
 
@@ -150,9 +155,8 @@ class SeatNamespace(GuardedNamespace):
         if previous is not None:
             await self._replace(room, previous)
         await self._push_roster(room)
-        if self.services.workflow is not None:
-            state = await self.services.workflow.state(session.id)
-            await self.emit("workflow", {"state": state_json(state), "happened": None}, to=sid)
+        state = await self.services.workflow.state(session.id)
+        await self.emit("workflow", {"state": state_json(state), "happened": None}, to=sid)
         # Warnings not yet acknowledged at this seat are shown again (after a reload, say).
         for warning in room.warnings_sent.values():
             if warning.is_for(key) and key not in warning.acknowledged:
@@ -313,6 +317,21 @@ class SeatNamespace(GuardedNamespace):
         """The roster was read again (experts imported): every seat gets it."""
         await self._push_roster(room)
 
+    def _expert_left(self, session_id: str, state: WorkflowState, happened: Happened) -> None:
+        # Whoever no longer takes part loses the seat's connection at once.
+        if happened.kind in LEFT_MESSAGES:
+            self.services.tasks.spawn(
+                self._send_away(session_id, str(happened.data["expert"]), happened.kind),
+                name="expert-left",
+            )
+
+    async def _send_away(self, session_id: str, expert_id: str, happened: str) -> None:
+        room = self.services.rooms.find(session_id)
+        if room is not None:
+            if happened == "expert_replaced":
+                await self.services.rooms.refresh_roster(room)
+            await self.expert_left(room, expert_id, happened)  # pushes the roster on
+
     async def expert_left(self, room: Room, expert_id: str, happened: str) -> None:
         """An expert no longer takes part (withdrew, was excused, or was replaced): their
         connection is told why and ended at once, and everyone gets the new roster."""
@@ -347,27 +366,7 @@ class SeatNamespace(GuardedNamespace):
         await self.emit(
             "roster", roster_for_experts(room.roster_payload()), room=session_room(room.id)
         )
-        if self.on_roster is not None:
-            self.on_roster(room)
-
-    def on_worker_event(self, worker: Any, name: str, params: dict[str, Any]) -> None:
-        """Something a media worker reports about one of its rooms."""
-        room = self.services.rooms.find(str(params.get("session_id")))
-        if room is None:
-            return
-        if name == "seat_media":
-            state = room.seats.get(str(params.get("seat")))
-            if state is None:
-                return
-            state.tracks = set(params.get("tracks") or [])
-            state.media_state = str(params.get("state"))
-            self._schedule_roster(room)
-        elif name == "recording_gap":
-            data = {k: params.get(k) for k in ("track", "from", "to", "reason")}
-            self.services.tasks.spawn(
-                self.services.events.append("recording_gap", data, session_id=room.id),
-                name=f"gap-event-{room.id}",
-            )
+        self._signals.roster_changed(room)
 
     async def media_restarted(self, room: Room) -> None:
         """The room's media was restarted (its worker died): every seat negotiates again."""

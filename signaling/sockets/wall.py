@@ -30,8 +30,8 @@ from signaling.gate.schemas import (
     parse_payload,
 )
 from signaling.services.container import Services
-from signaling.services.monitoring import WarningCenter
 from signaling.services.rooms import Room, SentWarning, roster_offline
+from signaling.services.signals import Signals
 from signaling.sockets.seat import SeatNamespace, acked, refuse_connection
 from signaling.wire import WireError
 
@@ -84,14 +84,18 @@ class WallNamespace(GuardedNamespace):
         **dict.fromkeys(("ice_candidate", "unwatch"), Action.WALL),
     }
 
-    def __init__(self, services: Services, guard: Guard, seats: SeatNamespace) -> None:
+    def __init__(
+        self, services: Services, guard: Guard, seats: SeatNamespace, signals: Signals
+    ) -> None:
         super().__init__(NAMESPACE, guard)
         self.services = services
         self.seats = seats
         self._by_sid: dict[str, Supervisor] = {}
         self._push_task: asyncio.Task[None] | None = None
         self._dirty = False
-        self.warnings: WarningCenter | None = None
+        signals.room_changed.connect(self.changed)
+        signals.roster_changed.connect(self.changed)
+        signals.media_restarted.connect(self.media_restarted)
 
     def connection_grants(self, sid: str) -> Grants | None:
         """The grants the wall connected with."""
@@ -447,7 +451,7 @@ class WallNamespace(GuardedNamespace):
             "seats_online": sum(1 for s in seats if s["online"]),
             "seats_expected": len(seats),
             "seats": seats,
-            "warnings": self.warnings.for_session(session.id) if self.warnings else [],
+            "warnings": self.services.warnings.for_session(session.id),
             "cameras": [
                 {k: v for k, v in c.items() if k != "logged"} for c in room.cameras.values()
             ]

@@ -153,7 +153,7 @@ def test_through_a_grid_encoded_again() -> None:
     assert [read_counter(g, (720, 540, 240, 180)) for g in out] == values
 
 
-# ---- the synthetic tracks that carry the pattern (media/testing/synthetic.py) ------------------------
+# ---- the synthetic tracks that carry the pattern (media/testing/synthetic.py) ----------------
 
 
 def test_vp8_loop_one_packet_per_frame_keyframes_and_counters() -> None:
