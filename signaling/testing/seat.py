@@ -15,7 +15,6 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import av
@@ -27,15 +26,15 @@ from aiortc import (
     RTCPeerConnection,
     RTCRtpTransceiver,
     RTCSessionDescription,
-    sdp,
 )
 from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from aiortc.rtp import is_rtcp
 
 from media.grid import tile_rects
 from media.tap import EncodedFrame, install_tap
 from media.testing.testpattern import read_counter
+from signaling.testing.receiving import AudioRing, GridFrame, Progress
+from signaling.testing.rtp import SendCounts, count_received, lose_sent_packets
 
 logger = logging.getLogger(__name__)
 
@@ -56,85 +55,6 @@ class SeatError(Exception):
         self.event = event
         self.code = code
         self.message = message
-
-
-@dataclass(frozen=True)
-class GridFrame:
-    """One decoded grid frame and when it arrived (``time.time()``)."""
-
-    received_at: float
-    rgb: np.ndarray
-
-
-class _Progress:
-    """A running count that coroutines can wait on until it has grown by some amount."""
-
-    def __init__(self) -> None:
-        """Start at zero with nobody waiting."""
-        self.value = 0.0
-        self._waiters: list[tuple[float, asyncio.Future[None]]] = []
-
-    def add(self, amount: float) -> None:
-        """Grow the count and wake the waiters whose target is reached."""
-        self.value += amount
-        if not self._waiters:
-            return
-        still = []
-        for target, future in self._waiters:
-            if self.value >= target:
-                if not future.done():
-                    future.set_result(None)
-            else:
-                still.append((target, future))
-        self._waiters = still
-
-    async def wait_more(self, amount: float, within: float, what: str) -> None:
-        """Wait until the count grows by ``amount`` from now; TimeoutError after ``within`` s."""
-        target = self.value + amount
-        if amount <= 0:
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        entry = (target, future)
-        self._waiters.append(entry)
-        try:
-            await asyncio.wait_for(future, within)
-        except TimeoutError:
-            raise TimeoutError(
-                f"{what}: {self.value - (target - amount):g} of {amount:g} in {within:g} s"
-            ) from None
-        finally:
-            if entry in self._waiters:
-                self._waiters.remove(entry)
-
-
-class _AudioRing:
-    """The last few seconds of received audio as mono float32 samples."""
-
-    def __init__(self, seconds: float, sample_rate: int = 48_000) -> None:
-        """Hold ``seconds`` of audio at ``sample_rate``."""
-        self.sample_rate = sample_rate
-        self._buffer = np.zeros(max(1, round(seconds * sample_rate)), dtype=np.float32)
-        self._written = 0
-
-    def write(self, samples: np.ndarray) -> None:
-        """Append samples, overwriting the oldest."""
-        size = len(self._buffer)
-        if len(samples) >= size:
-            samples = samples[-size:]
-        start = self._written % size
-        first = min(len(samples), size - start)
-        self._buffer[start : start + first] = samples[:first]
-        self._buffer[: len(samples) - first] = samples[first:]
-        self._written += len(samples)
-
-    def last(self, seconds: float | None = None) -> np.ndarray:
-        """Return the most recent ``seconds`` (default: all held) in order, oldest first."""
-        size = len(self._buffer)
-        held = min(self._written, size)
-        count = held if seconds is None else min(held, round(seconds * self.sample_rate))
-        end = self._written % size
-        idx = (np.arange(end - count, end)) % size
-        return self._buffer[idx].copy()
 
 
 class SyntheticSeat:
@@ -186,9 +106,7 @@ class SyntheticSeat:
         self._decode = decode and not count_rtp
         self._count_rtp = count_rtp
         self._send_loss = send_loss
-        #: RTP packets left unsent (``send_loss``), and those sent, while it applies.
-        self.rtp_dropped = 0
-        self.rtp_sent = 0
+        self._sent = SendCounts()
         self._measure_delay = measure_delay
         #: ``seat`` of the join answer: session_id, label, venue_name, seat_no, expert_name, ...
         self.seat: dict[str, Any] | None = None
@@ -204,10 +122,10 @@ class SyntheticSeat:
         self.delays: deque[tuple[float, float]] = deque(maxlen=20_000)
         self.delay_misses = 0
         self._last_counter: int | None = None
-        self._grid_count = _Progress()
+        self._grid_count = Progress()
         self._grid_times: deque[float] = deque(maxlen=4096)
-        self._audio_count = _Progress()
-        self._audio = _AudioRing(audio_seconds)
+        self._audio_count = Progress()
+        self._audio = AudioRing(audio_seconds)
         self._roster_changed = asyncio.Condition()
         self._sio = socketio.AsyncClient(reconnection=False)
         self._pc: RTCPeerConnection | None = None
@@ -397,55 +315,9 @@ class SyntheticSeat:
             RTCSessionDescription(sdp=answer["sdp"], type=answer.get("type", "answer"))
         )
         if self._count_rtp:
-            self._count_below_receivers(pc)
+            count_received(pc, self._grid_frame_arrived, self._audio_packet_arrived)
         if self._send_loss > 0:
-            self._lose_sent_packets(pc)
-
-    def _lose_sent_packets(self, pc: RTCPeerConnection) -> None:
-        """Leave ``send_loss`` of the RTP packets unsent (aiortc's private ``_send_rtp`` of the
-        bundled DTLS transport, called with each packet before SRTP); RTCP always goes."""
-        transport = pc.getTransceivers()[0].sender.transport
-        send = transport._send_rtp
-        chance = random.Random(len(self.name))
-
-        async def lossy(data: bytes) -> None:
-            if not is_rtcp(data):
-                if chance.random() < self._send_loss:
-                    self.rtp_dropped += 1
-                    return
-                self.rtp_sent += 1
-            await send(data)
-
-        transport._send_rtp = lossy
-
-    def _count_below_receivers(self, pc: RTCPeerConnection) -> None:
-        """Count grid frames and mix packets as SRTP hands them over (``count_rtp``).
-
-        The answer bundles every transceiver on one DTLS transport; its RTP handler (aiortc's
-        private ``_handle_rtp_data``, called with each unprotected packet) is replaced by a
-        counter that reads the payload type and marker bit of the header. Retransmissions
-        (rtx) are not counted.
-        """
-        description = sdp.SessionDescription.parse(pc.remoteDescription.sdp)
-        kinds = {
-            codec.payloadType: media.kind
-            for media in description.media
-            for codec in media.rtp.codecs
-            if codec.name.lower() != "rtx"
-        }
-        transport = pc.getTransceivers()[0].receiver.transport
-
-        async def count(data: bytes, arrival_time_ms: int) -> None:
-            if len(data) < 12:
-                return
-            kind = kinds.get(data[1] & 0x7F)
-            if kind == "video":
-                if data[1] & 0x80:
-                    self._grid_frame_arrived()
-            elif kind == "audio":
-                self._audio_count.add(AUDIO_FRAME_S)
-
-        transport._handle_rtp_data = count
+            lose_sent_packets(pc, self._send_loss, random.Random(len(self.name)), self._sent)
 
     async def _on_media_restart(self, data: Any = None) -> None:
         """The server restarted the room's media: negotiate again on the same connection."""
@@ -501,6 +373,19 @@ class SyntheticSeat:
 
     def _count_grid_frame(self, frame: EncodedFrame) -> None:
         self._grid_frame_arrived()
+
+    @property
+    def rtp_dropped(self) -> int:
+        """RTP packets left unsent (``send_loss``)."""
+        return self._sent.dropped
+
+    @property
+    def rtp_sent(self) -> int:
+        """RTP packets sent while ``send_loss`` applies."""
+        return self._sent.sent
+
+    def _audio_packet_arrived(self) -> None:
+        self._audio_count.add(AUDIO_FRAME_S)
 
     def _grid_frame_arrived(self) -> None:
         self._grid_times.append(time.time())
@@ -569,7 +454,7 @@ class SyntheticSeat:
             if np.issubdtype(data.dtype, np.integer):
                 mono /= 32768.0
             if frame.sample_rate != self._audio.sample_rate:
-                self._audio = _AudioRing(len(self._audio.last()) or 3.0, frame.sample_rate)
+                self._audio = AudioRing(len(self._audio.last()) or 3.0, frame.sample_rate)
             self._audio.write(mono)
             self._audio_count.add(len(mono) / frame.sample_rate)
 

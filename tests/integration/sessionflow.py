@@ -14,7 +14,7 @@ import aiohttp
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from media.testing.synthetic import CounterVideoTrack
 from recorder.verify import verify_archive
@@ -142,3 +142,20 @@ async def run_whole_session(
     assert readers == {e.id for e in experts}
     verdict = verify_archive(server.config.archive_dir / session_id)
     assert verdict.ok, verdict.differences
+
+
+def handwriting(name: str) -> str:
+    """A handwritten signature as the seat page's canvas gives it: a PNG data URL."""
+    image = Image.new("RGBA", (400, 150), (255, 255, 255, 0))
+    draw = ImageDraw.Draw(image)
+    draw.line([(20, 100), (120, 40), (200, 110), (380, 30)], fill=(0, 0, 0, 255), width=4)
+    draw.text((20, 120), name.encode("unicode_escape").decode(), fill=(0, 0, 0, 255))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def secret_files(server: RunningServer, session_id: str) -> list[str]:
+    """The session's ballot keys and seed still kept in ``secrets/ballots/``."""
+    directory = server.config.secrets_dir / "ballots"
+    return sorted(p.name for p in directory.glob(f"{session_id}-*")) if directory.is_dir() else []
