@@ -1,0 +1,9 @@
+"""The domain: what a trading centre, a session and its committee are, and the rules they follow.
+
+``model`` and ``store`` (SQLAlchemy; the schema in ``migrations``, owned by Alembic); ``policy``
+the one table of who may do what; ``workflow`` the committee's course as a pure state machine,
+with ``committee``, ``election``, ``motions`` and ``lots``; ``rules``, ``warnings``,
+``disclosure``, ``access``, ``links``, ``letters``, ``signatures``: the standard's other rules;
+``demo`` demo data. Imports only the standard library, SQLAlchemy, Alembic and cryptography; no
+network, media or web library and no other package of ours.
+"""
