@@ -120,3 +120,10 @@ class BadSignature(RoomError):
 
     code = "bad_signature"
     default_message = "电子签名验证失败"
+
+
+class DrawShortfall(InvalidRequest):
+    """Not enough candidates meet the conditions of a draw: nothing is drawn."""
+
+    code = "draw_shortfall"
+    default_message = "符合条件的候选不足，未抽取"
