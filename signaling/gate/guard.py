@@ -279,7 +279,8 @@ async def policy_middleware(request: web.Request, handler: Handler) -> web.Strea
                 venue_id=request.match_info.get("venue_id"),
             )
         except RoomError as err:
-            what = f"{request.method} {request.match_info.route.resource.canonical}"
+            resource = request.match_info.route.resource  # None only for aiohttp's own routes
+            what = f"{request.method} {resource.canonical if resource else request.path}"
             await guard.log_refusal(grants, what, err, session_id)
             raise
     length = request.content_length
