@@ -73,7 +73,7 @@ class Endpoint:
 ENDPOINTS: web.AppKey[dict[tuple[str, str], Endpoint]] = web.AppKey("endpoints", dict)
 GUARD_KEY: web.AppKey[Guard] = web.AppKey("guard")
 # The grants the middleware verified (None for an open route).
-GRANTS: web.RequestKey[Grants | None] = web.RequestKey("grants", object)  # type: ignore[arg-type]
+GRANTS: web.RequestKey[Grants | None] = web.RequestKey("grants")
 
 
 def route(
