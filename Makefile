@@ -32,6 +32,7 @@ demo: install
 lint: install
 	$(VENV)/bin/ruff check roomserver signaling media recorder web tests bench
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy roomserver signaling media recorder
 
 # The browser tests run in their own pytest process: Playwright's sync API keeps an event loop
 # running in the main thread for the whole session, which the asyncio tests cannot share.

@@ -32,7 +32,7 @@ import av  # noqa: E402
 import numpy as np  # noqa: E402
 
 from media.config import MediaConfig  # noqa: E402
-from media.decode import VIDEO_DECODERS, open_decoder  # noqa: E402
+from media.decode import open_video_decoder  # noqa: E402
 from media.grid import VIDEO_CLOCK, GridCompositor, TileSpec, grid_encoder  # noqa: E402
 from media.testing.synthetic import camera_loop  # noqa: E402
 
@@ -56,7 +56,7 @@ def decoded_loops(
         red, green, blue = colorsys.hsv_to_rgb(seat / seats, 0.6, 0.8)
         colour = (round(red * 255), round(green * 255), round(blue * 255))
         packets = camera_loop(colour, seconds=frames / FPS, **loop)
-        decoder = open_decoder(VIDEO_DECODERS, "VP8")
+        decoder = open_video_decoder("VP8")
         pictures: list[av.VideoFrame] = []
         started = time.process_time()
         for packet in packets:
@@ -99,7 +99,7 @@ def encode(
     step = VIDEO_CLOCK // FPS
     spent = 0.0
     size = 0
-    decoder = open_decoder(VIDEO_DECODERS, "VP8")
+    decoder = open_video_decoder("VP8")
     psnr = []
     for index, canvas in enumerate(pictures):
         frame = av.VideoFrame.from_ndarray(canvas, format="yuv420p")

@@ -26,6 +26,7 @@ from typing import Any
 
 import av
 import cv2
+import cv2.data  # the cascades' directory; cv2's stubs do not declare the submodule
 import numpy as np
 
 from media.decode import CameraDecoder
@@ -56,7 +57,7 @@ YUV420_FORMATS = frozenset({"yuv420p", "yuvj420p"})
 def _plane(frame: av.VideoFrame, index: int) -> np.ndarray:
     """A copy of one plane without its line padding."""
     plane = frame.planes[index]
-    rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+    rows = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)
     return rows[:, : plane.width].copy()
 
 

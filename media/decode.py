@@ -42,8 +42,25 @@ MAX_PENDING_FRAMES = 30
 FRESH_PICTURE_TIMEOUT_S = 2.0
 
 
-def open_decoder(decoders: dict[str, str], codec: str) -> av.CodecContext:
-    """A new decoder for RTP codec `codec`; ValueError for a codec the room does not decode."""
+def open_video_decoder(codec: str) -> av.VideoCodecContext:
+    """A new decoder for video RTP codec `codec`; ValueError for a codec the room does not
+    decode."""
+    context = _open_decoder(VIDEO_DECODERS, codec)
+    if not isinstance(context, av.VideoCodecContext):
+        raise TypeError(f"decoder {context.name!r} does not decode video")
+    return context
+
+
+def open_audio_decoder(codec: str) -> av.AudioCodecContext:
+    """A new decoder for audio RTP codec `codec`; ValueError for a codec the room does not
+    decode."""
+    context = _open_decoder(AUDIO_DECODERS, codec)
+    if not isinstance(context, av.AudioCodecContext):
+        raise TypeError(f"decoder {context.name!r} does not decode audio")
+    return context
+
+
+def _open_decoder(decoders: dict[str, str], codec: str) -> av.CodecContext:
     name = decoders.get(codec)
     if name is None:
         raise ValueError(f"no decoder for codec {codec!r}")
@@ -53,11 +70,11 @@ def open_decoder(decoders: dict[str, str], codec: str) -> av.CodecContext:
 def decode_keyframe(frame: EncodedFrame) -> av.VideoFrame | None:
     """The picture of one keyframe, decoded on its own (None if it does not decode)."""
     try:
-        pictures = open_decoder(VIDEO_DECODERS, frame.codec).decode(av.Packet(frame.data))
+        pictures = open_video_decoder(frame.codec).decode(av.Packet(frame.data))
     except (av.error.FFmpegError, ValueError) as exc:
         logger.info("keyframe did not decode: %s", exc)
         return None
-    return pictures[-1] if pictures else None  # type: ignore[return-value]
+    return pictures[-1] if pictures else None
 
 
 class CameraDecoder:
@@ -83,7 +100,7 @@ class CameraDecoder:
         self._lock = threading.Lock()
         self._pending: deque[EncodedFrame] = deque()
         self._await_keyframe = True
-        self._context: av.CodecContext | None = None
+        self._context: av.VideoCodecContext | None = None
         self._codec = ""
         self._decoding = True
         self._keyframe_waiters: list[asyncio.Future[EncodedFrame]] = []
@@ -136,7 +153,7 @@ class CameraDecoder:
                 frame = self._pending.popleft()
             try:
                 for picture in self._decoder(frame.codec).decode(av.Packet(frame.data)):
-                    self.picture = picture  # type: ignore[assignment]
+                    self.picture = picture
                     self.frames_decoded += 1
             except (av.error.FFmpegError, ValueError) as exc:
                 self.decode_errors += 1
@@ -193,9 +210,9 @@ class CameraDecoder:
                 self._keyframe_waiters.remove(waiter)
         return await asyncio.to_thread(decode_keyframe, frame)
 
-    def _decoder(self, codec: str) -> av.CodecContext:
+    def _decoder(self, codec: str) -> av.VideoCodecContext:
         if self._context is None or codec != self._codec:
-            context = open_decoder(VIDEO_DECODERS, codec)
+            context = open_video_decoder(codec)
             context.thread_count = 1  # ten cameras share one core: threads would only wait
             self._context, self._codec = context, codec
         return self._context
@@ -212,7 +229,7 @@ class MicrophoneDecoder:
 
     def __init__(self, deliver: Callable[[av.AudioFrame], None]) -> None:
         self._deliver = deliver
-        self._context: av.CodecContext | None = None
+        self._context: av.AudioCodecContext | None = None
         self._codec = ""
         self.frames_decoded = 0
         self.decode_errors = 0
@@ -228,11 +245,11 @@ class MicrophoneDecoder:
             return
         for audio in decoded:
             self.frames_decoded += 1
-            self._deliver(audio)  # type: ignore[arg-type]
+            self._deliver(audio)
 
-    def _decoder(self, codec: str) -> av.CodecContext:
+    def _decoder(self, codec: str) -> av.AudioCodecContext:
         if self._context is None or codec != self._codec:
-            context = open_decoder(AUDIO_DECODERS, codec)
+            context = open_audio_decoder(codec)
             context.sample_rate = 48_000
             # libopus folds a stereo stream into one channel as it decodes: what the mixer
             # takes, with neither a second channel synthesised nor a conversion after.

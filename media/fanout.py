@@ -58,7 +58,7 @@ class PacketTrack(MediaStreamTrack):
         self._pending.append(packet)
         self._ready.set()
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
+    async def recv(self) -> av.Packet:
         """The next packet, waiting for one if needed."""
         while not self._pending:
             if self.readyState != "live":

@@ -406,7 +406,7 @@ class GridCompositor:
                 for i, plane in enumerate(planes):
                     px, py, pw, ph = (x, y, w, h) if i == 0 else (x // 2, y // 2, w // 2, h // 2)
                     source = scaled.planes[i]
-                    rows = np.frombuffer(source, np.uint8).reshape(-1, source.line_size)
+                    rows = np.frombuffer(memoryview(source), np.uint8).reshape(-1, source.line_size)
                     plane[py : py + ph, px : px + pw] = rows[:ph, :pw]
             label = self._label_overlay(tile.label, w, h)
             label.blend(planes, x, y + h - label.height)

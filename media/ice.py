@@ -55,6 +55,6 @@ def apply_host_candidate_policy(entries: Sequence[str] | None) -> list[str] | No
             or (use_ipv6 and ipaddress.ip_address(a).version == 6)
         ]
 
-    aioice.ice.get_host_addresses = configured_host_addresses  # type: ignore[assignment]
+    aioice.ice.get_host_addresses = configured_host_addresses
     logger.info("ICE host candidates limited to %s", ", ".join(addresses))
     return addresses

@@ -69,9 +69,9 @@ class TextOverlay:
         image = Image.new("RGBA", (width, height), (0, 0, 0, 150))
         draw = ImageDraw.Draw(image)
         left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
-        x = max(4, (width - (right - left)) // 2)
-        y = (height - (bottom - top)) // 2 - top
-        draw.text((x, y), text, font=font, fill=(255, 255, 255, 255))
+        text_x = max(4, (width - (right - left)) // 2)
+        text_y = (height - (bottom - top)) // 2 - top
+        draw.text((text_x, text_y), text, font=font, fill=(255, 255, 255, 255))
         rgba = np.asarray(image)
         alpha = rgba[:, :, 3].astype(np.float32) / 255
         y, u, v = rgb_to_yuv(rgba[:, :, :3])

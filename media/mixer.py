@@ -107,7 +107,7 @@ class MixTrack(MediaStreamTrack):
         self._pending.append(frame)
         self._ready.set()
 
-    async def recv(self) -> av.AudioFrame:  # type: ignore[override]
+    async def recv(self) -> av.AudioFrame:
         """The next mixed frame."""
         while not self._pending:
             if self.readyState != "live":

@@ -393,6 +393,7 @@ class SqlStore:
                 stmt = stmt.where(SessionRow.state != SessionState.ENDED.value)
             result = await db.execute(stmt.values(state=state.value))
             await db.commit()
+        # SQLAlchemy types execute() as returning a Result; an UPDATE's is a CursorResult.
         if result.rowcount == 0:  # type: ignore[attr-defined]
             await self.get_session(session_id)  # NotFound if it never existed
             raise SessionEnded()

@@ -19,6 +19,7 @@ from typing import Any
 import psutil
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
@@ -51,7 +52,7 @@ class _RoomCollector(Collector):
     def __init__(self, sample: Callable[[], Iterable[RoomSample]]) -> None:
         self._sample = sample
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         rooms = list(self._sample())
         count = GaugeMetricFamily("roomserver_rooms", "Rooms with media running")
         count.add_metric([], len(rooms))
@@ -96,7 +97,7 @@ class _WorkerCollector(Collector):
     def __init__(self, reports: Callable[[], list[dict[str, Any]]]) -> None:
         self._reports = reports
 
-    def collect(self) -> Iterator[Any]:
+    def collect(self) -> Iterator[Metric]:
         reports = self._reports()
         gauges = {
             "cpu_percent": GaugeMetricFamily(
@@ -123,8 +124,8 @@ class _WorkerCollector(Collector):
         histograms: dict[str, HistogramMetricFamily] = {}
         for report in reports:
             worker = str(report["index"])
-            for key, family in gauges.items():
-                family.add_metric([worker], float(report.get(key) or 0.0))
+            for key, gauge in gauges.items():
+                gauge.add_metric([worker], float(report.get(key) or 0.0))
             rooms.add_metric([worker], len(report.get("rooms", [])))
             seats.add_metric([worker], sum(r["seats"] for r in report.get("rooms", [])))
             for family in text_string_to_metric_families(report.get("metrics", "")):
@@ -150,7 +151,7 @@ class _WorkerCollector(Collector):
         yield from histograms.values()
 
 
-def _relay_histogram(family: Any, worker: str, out: dict[str, HistogramMetricFamily]) -> None:
+def _relay_histogram(family: Metric, worker: str, out: dict[str, HistogramMetricFamily]) -> None:
     """Add a worker's histogram to `out` as ``roomserver_worker_...{worker=...}``."""
     name = WORKER_PREFIX + family.name.removeprefix(OWN_PREFIX)
     series: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}

@@ -14,8 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from roomserver.errors import IllegalCommand
-from signaling.gate.inputs import ID
-from signaling.gate.schemas import parse_payload
+from signaling.gate.inputs import ID, validate
 
 MAX_TEXT_CHARS = 2000  # the state machine allows 500 and says so; this bounds what is read
 MAX_HANDWRITING_CHARS = 700 * 1024  # base64 of a PNG of up to 512 KB, with a data: URL prefix
@@ -215,7 +214,7 @@ def model_of(kind: str) -> type[_Fields]:
 
 def parse_fields(kind: str, fields: Any) -> dict[str, Any]:
     """The fields a client sent for `kind`, validated; only those it set are kept."""
-    return parse_payload(model_of(kind), fields).model_dump(exclude_unset=True)
+    return validate(model_of(kind), fields).model_dump(exclude_unset=True)
 
 
 def printable(kind: str) -> str:

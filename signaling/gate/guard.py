@@ -73,7 +73,7 @@ class Endpoint:
 ENDPOINTS: web.AppKey[dict[tuple[str, str], Endpoint]] = web.AppKey("endpoints", dict)
 GUARD_KEY: web.AppKey[Guard] = web.AppKey("guard")
 # The grants the middleware verified (None for an open route).
-GRANTS: web.RequestKey[Grants | None] = web.RequestKey("grants", object)  # type: ignore[arg-type]
+GRANTS: web.RequestKey[Grants | None] = web.RequestKey("grants")
 
 
 def route(
@@ -279,7 +279,8 @@ async def policy_middleware(request: web.Request, handler: Handler) -> web.Strea
                 venue_id=request.match_info.get("venue_id"),
             )
         except RoomError as err:
-            what = f"{request.method} {request.match_info.route.resource.canonical}"
+            resource = request.match_info.route.resource  # None only for aiohttp's own routes
+            what = f"{request.method} {resource.canonical if resource else request.path}"
             await guard.log_refusal(grants, what, err, session_id)
             raise
     length = request.content_length

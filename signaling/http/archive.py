@@ -226,17 +226,8 @@ async def list_archives(request: web.Request) -> web.Response:
         venue_names = (
             [venues[v].name for v in session.venue_ids() if v in venues] if session else []
         )
-        text = " ".join(
-            [
-                session_id,
-                *(
-                    filter(
-                        None, [session and session.project_code, session and session.project_name]
-                    )
-                ),
-                *venue_names,
-            ]
-        ).lower()
+        names = [session.project_code, session.project_name] if session else []
+        text = " ".join([session_id, *filter(None, names), *venue_names]).lower()
         if query and query not in text:
             continue
         if (day_from and day < day_from) or (day_to and day > day_to):

@@ -44,7 +44,7 @@ class ArchiveManager:
         lost spans are recorded as gaps and as an event, and the part is sealed so that the
         session, when it goes on, continues in a new part chained to this seal.
         """
-        recovered = []
+        recovered: list[str] = []
         if not self.root.is_dir():
             return recovered
         restarted_at = time.time()

@@ -135,7 +135,7 @@ class WarningCenter:
         """A seat camera warning started or ended in the room's worker."""
         session_id = str(params.get("session_id"))
         try:
-            kind = WarningKind(params.get("kind"))
+            kind = WarningKind(str(params.get("kind")))
         except ValueError:
             logger.warning("unknown warning kind from a worker: %r", params.get("kind"))
             return

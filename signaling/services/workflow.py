@@ -80,6 +80,14 @@ MAX_HANDWRITING_BYTES = 512 * 1024
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
+@dataclass(frozen=True)
+class _Document:
+    """A file a command brings (the report's PDF, a signature's PNG), kept with the archive."""
+
+    data: bytes
+    suffix: str
+
+
 @dataclass
 class _Session:
     state: WorkflowState
@@ -215,7 +223,7 @@ class WorkflowService:
             err = InvalidRequest("评标报告必须是不超过 50 MB 的 PDF 文件")
             await self._refused(session_id, grants, kind, err)
             raise err
-        document = {"bytes": pdf, "suffix": "pdf"}
+        document = _Document(pdf, "pdf")
         fields = {"report_sha256": sha256_hex(pdf), "report_sm3": sm3_hex(pdf)}
         return await self._command(session_id, grants, kind, fields, document=document)
 
@@ -267,7 +275,7 @@ class WorkflowService:
         self, session_id: str, grants: Grants, kind: str, fields: dict[str, Any]
     ) -> tuple[WorkflowState, Happened]:
         """Apply one command of the bearer of `grants`; a RoomError (logged) if refused."""
-        document = None
+        document: _Document | None = None
         try:
             model = model_of(kind)  # IllegalCommand for an unknown kind
             if kind in REPORT_KINDS:
@@ -279,8 +287,7 @@ class WorkflowService:
             if grants.role == Role.EXPERT and "expert" in model.model_fields:
                 fields.setdefault("expert", grants.participant_id)  # they act for themselves
             if kind == "sign":
-                document = {"bytes": _handwriting(fields.pop("handwriting_png", None))}
-                document["suffix"] = "png"
+                document = _Document(_handwriting(fields.pop("handwriting_png", None)), "png")
         except RoomError as err:
             await self._refused(session_id, grants, printable(kind), err)
             raise
@@ -293,7 +300,7 @@ class WorkflowService:
         kind: str,
         fields: dict[str, Any],
         *,
-        document: dict[str, Any] | None,
+        document: _Document | None,
         effect: Callable[[], Awaitable[None]] | None = None,
     ) -> tuple[WorkflowState, Happened]:
         """Check, store what the command brings, log it, and only then let it count."""
@@ -315,11 +322,11 @@ class WorkflowService:
                     kept = await asyncio.to_thread(self._ballots.seed, session_id)
                     if kept is not None:
                         fields["lot_seed"] = kept.hex()
-                data = document["bytes"] if document else None
-                if data is not None:
+                if document is not None:
                     # Cited before it is written: nothing is stored for a refused command.
+                    data = document.data
                     cited = {
-                        "path": f"documents/{sha256_hex(data)}.{document['suffix']}",
+                        "path": f"documents/{sha256_hex(data)}.{document.suffix}",
                         "size": len(data),
                         "sha256": sha256_hex(data),
                         "sm3": sm3_hex(data),
@@ -341,10 +348,12 @@ class WorkflowService:
                     await self._store.set_session_state(session_id, SessionState.LIVE)
                 if seed is not None:
                     await asyncio.to_thread(self._ballots.keep_seed, session_id, seed)
-                if data is not None:
-                    assert document is not None
+                if document is not None:
                     await asyncio.to_thread(
-                        store_document, self._archive_dir / session_id, data, document["suffix"]
+                        store_document,
+                        self._archive_dir / session_id,
+                        document.data,
+                        document.suffix,
                     )
                 logged = dict(fields)
                 logged.pop("lot_seed", None)  # revealed by the event of a draw, if there is one
@@ -446,10 +455,13 @@ class WorkflowService:
                     fields["abstain"] = True
                 elif choice is not None:
                     fields["candidate"] = choice
+            role = recorded.get("role")
+            if role is None:
+                raise RuntimeError(f"session {session_id}: logged command {event.seq} has no role")
             command = Command(
                 kind=kind,
                 actor=event.actor,
-                role=Role(recorded.get("role")),
+                role=Role(role),
                 fields=fields,
                 venue=recorded.get("venue"),
                 recorded=event.data.get("details") or {},

@@ -54,7 +54,9 @@ class Console:
 def event_venue(event: Event) -> str | None:
     """The venue an event is about, when it names one (a seat key starts with its venue)."""
     data = event.data
-    details = data.get("details") if isinstance(data.get("details"), dict) else {}
+    details = data.get("details")
+    if not isinstance(details, dict):
+        details = {}
     for source in (data, details):
         venue = source.get("venue")
         if isinstance(venue, str):

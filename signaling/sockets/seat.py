@@ -155,8 +155,8 @@ class SeatNamespace(GuardedNamespace):
         if previous is not None:
             await self._replace(room, previous)
         await self._push_roster(room)
-        state = await self.services.workflow.state(session.id)
-        await self.emit("workflow", {"state": state_json(state), "happened": None}, to=sid)
+        workflow = await self.services.workflow.state(session.id)
+        await self.emit("workflow", {"state": state_json(workflow), "happened": None}, to=sid)
         # Warnings not yet acknowledged at this seat are shown again (after a reload, say).
         for warning in room.warnings_sent.values():
             if warning.is_for(key) and key not in warning.acknowledged:

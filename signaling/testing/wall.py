@@ -95,7 +95,12 @@ class Viewer:
 
     def roles_by_mid(self) -> dict[str, str]:
         """Each transceiver's role by its mid (known once the offer is made)."""
-        return {t.mid: role for t, role in self._transceivers}
+        roles: dict[str, str] = {}
+        for transceiver, role in self._transceivers:
+            if transceiver.mid is None:
+                raise RuntimeError(f"the {role} transceiver has no mid: make the offer first")
+            roles[transceiver.mid] = role
+        return roles
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         receiver = next(t.receiver for t in self.pc.getTransceivers() if t.receiver.track is track)

@@ -144,10 +144,14 @@ class Worker:
             media.analysis.attendants = lambda key: room.attendants.get(
                 key.removeprefix("camera:"), 0
             )
-            media.analysis.on_warning = lambda seat, transition, snapshot: self.tasks.spawn(
-                self._camera_warning(room, seat, transition, snapshot),
-                name=f"camera-warning-{seat}",
-            )
+
+            def on_warning(seat: str, transition: Transition, snapshot: bytes | None) -> None:
+                self.tasks.spawn(
+                    self._camera_warning(room, seat, transition, snapshot),
+                    name=f"camera-warning-{seat}",
+                )
+
+            media.analysis.on_warning = on_warning
         return {
             "part": room.archive.part if room.archive else None,
             "last_seq": room.archive.last_seq if room.archive else 0,
