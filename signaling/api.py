@@ -407,6 +407,9 @@ def add_routes(app: web.Application) -> None:
     )
     app.router.add_static("/static/", WEB_DIR, show_index=False, append_version=False)
     public_prefix(app, "/static")
+    # The pages' shared modules (web/lib/) have a route of their own: a file name has no "/".
+    app.router.add_static("/static/lib/", WEB_DIR / "lib", show_index=False, append_version=False)
+    public_prefix(app, "/static/lib")
     vendor = NODE_MODULES / "socket.io-client" / "dist"
     if vendor.is_dir():
         app.router.add_static("/vendor/socket.io-client/", vendor, show_index=False)

@@ -6,12 +6,18 @@
 // document.body.dataset.view: list | session; dataset.state: loading | ready | error.
 // window.archivePlayer is the SyncPlayer (its seek() resolves when every track shows the time).
 
-import { $, el, queryParams } from "/static/common.js";
 import { SyncPlayer, TrackPlayer } from "/static/archive-player.js";
-import { EVENT_LABELS, ROLE_LABELS, WARNING_LABELS, WORKFLOW_LABELS, reasonLabel } from "/static/labels.js";
-import { api as request, login } from "/static/session.js";
+import { answerOf, requestJson } from "/static/lib/api.js";
+import { setBanner as showBanner } from "/static/lib/chrome.js";
+import { $, el, queryParams } from "/static/lib/dom.js";
+import { problemText } from "/static/lib/errors.js";
+import { describeEventBrief as describe } from "/static/lib/events.js";
+import { ROLE_LABELS, reasonLabel } from "/static/lib/labels.js";
+import { api as request, login } from "/static/lib/session.js";
+import { formatDuration as duration, formatNumericDateTime, formatTime } from "/static/lib/time.js";
 
-const KIND_LABELS = { camera: "摄像头", microphone: "麦克风", desktop: "桌面" };
+// The recorder names a seat's screen 桌面 (the live pages say 屏幕).
+const TRACK_KIND_LABELS = { camera: "摄像头", microphone: "麦克风", desktop: "桌面" };
 // Timeline marks: the kinds of the record, in groups that can be shown or hidden.
 const GROUPS = [
   { id: "workflow", label: "评标流程", color: "#1d6ad1", kinds: ["workflow"] },
@@ -25,57 +31,22 @@ const app = { session: null, player: null, t0: 0, duration: 0, hidden: new Set()
 
 // ---- server -------------------------------------------------------------------------------
 
-async function api(method, path) {
-  const response = await request(path, { method });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(body.detail || `请求失败（${response.status}）`);
-  return body;
-}
+const api = (method, path) => requestJson(path, { method });
 
 // Media elements and downloads send the session cookie by themselves (same origin).
 const fileUrl = (sessionId) => (path) => `/api/archive/sessions/${sessionId}/files/${path}`;
 
-function showBanner(message) {
-  $("#banner").textContent = message;
-  $("#banner").hidden = !message;
-}
-
 // ---- helpers ------------------------------------------------------------------------------
 
-const pad = (n) => String(n).padStart(2, "0");
-const duration = (s) => `${Math.floor(s / 3600)}:${pad(Math.floor((s % 3600) / 60))}:${pad(Math.floor(s % 60))}`;
 const megabytes = (b) => `${(b / 1e6).toFixed(1)} MB`;
 // Times of the record are Beijing time (北京时间), whatever the viewing computer's zone.
-const BEIJING_TIME = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", hour12: false, hour: "2-digit", minute: "2-digit", second: "2-digit" });
-const BEIJING_DATE_TIME = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", hour12: false, dateStyle: "short", timeStyle: "medium" });
-const clockOf = (unix) => BEIJING_TIME.format(new Date(unix * 1000));
-const dateTime = (unix) => BEIJING_DATE_TIME.format(new Date(unix * 1000));
+const clockOf = (unix) => formatTime(new Date(unix * 1000));
+const dateTime = (unix) => formatNumericDateTime(new Date(unix * 1000));
 const eventTime = (e) => new Date(e.at).getTime() / 1000;
 
 function verificationBadge(v) {
   if (!v) return el("span", { class: "badge" }, "未校验");
   return v.ok ? el("span", { class: "badge ok" }, "完好") : el("span", { class: "badge bad" }, `发现 ${v.differences.length} 处差异`);
-}
-
-function describe(event, people) {
-  const d = event.data || {};
-  const name = (id) => (people[id] || {}).name || "";
-  if (event.kind === "workflow") {
-    const x = d.details || {};
-    const parts = [WORKFLOW_LABELS[d.happened] || d.happened];
-    if (x.expert && !["leader_elected", "election_tied"].includes(d.happened)) parts.push(name(x.expert));
-    if (x.leader) parts.push(`组长：${name(x.leader)}`);
-    for (const key of ["title", "reason", "text", "description", "handling"]) if (x[key]) parts.push(x[key]);
-    return parts.join(" · ");
-  }
-  const parts = [EVENT_LABELS[event.kind] || event.kind];
-  if (event.kind.startsWith("warning_") && d.kind) parts.push(WARNING_LABELS[d.kind] || d.kind);
-  if (d.label) parts.push(d.label);
-  if (typeof d.reason === "string") parts.push(reasonLabel(d.reason));
-  if (d.text) parts.push(d.text);
-  if (d.name) parts.push(d.name);
-  if (event.actor && people[event.actor]) parts.push(people[event.actor].name);
-  return parts.join(" · ");
 }
 
 const groupOf = (kind) => GROUPS.find((g) => g.kinds.includes(kind));
@@ -160,7 +131,7 @@ async function openSession(sessionId) {
     for (const kind of ["camera", "desktop"]) {
       const track = seat && seat[kind];
       const cover = $(`#seat-${kind}-gap`);
-      cover.textContent = track ? "此处无录像" : `该机位未录制${KIND_LABELS[kind]}`;
+      cover.textContent = track ? "此处无录像" : `该机位未录制${TRACK_KIND_LABELS[kind]}`;
       cover.hidden = Boolean(track);
       app.player.set(`seat-${kind}`, track ? new TrackPlayer($(`#seat-${kind}`), track, app.t0, url, cover, showDamage) : null);
     }
@@ -341,8 +312,8 @@ async function issuePartyLink() {
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ role: f.role.value, name: f.name.value.trim(), ttl_days: Number(f.days.value) }),
   });
-  const answer = await response.json().catch(() => ({}));
-  if (!response.ok) { $("#grant-error").textContent = answer.detail || "生成失败"; return; }
+  const answer = await answerOf(response);
+  if (!response.ok) { $("#grant-error").textContent = problemText(answer, null, "生成失败"); return; }
   $("#grant-url").value = answer.url;
   $("#grant-url").hidden = false;
 }

@@ -5,12 +5,16 @@
 //
 // document.body.dataset.state: connecting | live | error; dataset.phase: the workflow phase.
 
-import { io } from "/vendor/socket.io-client/socket.io.esm.min.js";
-import { $, el, KIND_LABELS, VENUE_KIND_LABELS, formatDateTime, formatTime } from "/static/common.js";
-import {
-  EVENT_LABELS, ROLE_LABELS, WARNING_LABELS, WORKFLOW_LABELS, motionResult, reasonLabel, tieRuleText,
-} from "/static/labels.js";
-import { api as request, login, socketAuth } from "/static/session.js";
+import { refusalCode } from "/static/lib/acks.js";
+import { answerOf, requestJson } from "/static/lib/api.js";
+import { setBanner as showBanner } from "/static/lib/chrome.js";
+import { $, el } from "/static/lib/dom.js";
+import { problemText } from "/static/lib/errors.js";
+import { describeEvent } from "/static/lib/events.js";
+import { EVENT_LABELS, KIND_LABELS, ROLE_LABELS, VENUE_KIND_LABELS, motionResult, tieRuleText } from "/static/lib/labels.js";
+import { api as request, login } from "/static/lib/session.js";
+import { connectSocket } from "/static/lib/socket.js";
+import { formatDateTime, formatTime } from "/static/lib/time.js";
 
 const PHASES = [
   ["scheduled", "未开始"], ["check_in", "签到"], ["election", "推选组长"],
@@ -23,15 +27,9 @@ const app = { hello: null, roster: null, workflow: null, people: new Map(), acti
 
 // ---- server -------------------------------------------------------------------------------
 
-async function api(method, path, body) {
-  const response = await request(`/api/sessions/${app.hello.session.id}${path}`, {
-    method,
-    headers: { "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const answer = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(answer.detail || `请求失败（${response.status}）`);
-  return answer;
+/** A call about this session: its JSON answer, or an ApiError saying why in Chinese. */
+function api(method, path, body) {
+  return requestJson(`/api/sessions/${app.hello.session.id}${path}`, { method, json: body });
 }
 
 async function command(kind, fields = {}) {
@@ -44,12 +42,6 @@ async function command(kind, fields = {}) {
     showBanner(err.message);
     return null;
   }
-}
-
-function showBanner(message) {
-  const banner = $("#banner");
-  banner.textContent = message;
-  banner.hidden = !message;
 }
 
 // ---- helpers ------------------------------------------------------------------------------
@@ -70,51 +62,7 @@ const venueName = (id) => {
 const clock = (iso) => formatTime(new Date(iso));
 
 function describe(event) {
-  const d = event.data || {};
-  if (event.kind === "workflow") {
-    const x = d.details || {};
-    const label = WORKFLOW_LABELS[d.happened] || d.happened;
-    const parts = [label];
-    // The last voter of a round is not news; the result is.
-    if (x.expert && !["leader_elected", "election_tied", "leader_drawn"].includes(d.happened)) parts.push(nameOf(x.expert));
-    for (const key of ["reason", "text", "description", "handling"]) if (x[key]) parts.push(x[key]);
-    // An excusal may complete the round or the motion that waited only for that expert.
-    const round = x.election || x;
-    if (x.election) parts.push(WORKFLOW_LABELS[x.election.happened] || x.election.happened);
-    if (round.leader) parts.push(`组长：${nameOf(round.leader)}`);
-    if (round.tally) parts.push(`票数：${Object.entries(round.tally).map(([c, n]) => `${nameOf(c)} ${n}`).join("，")}`);
-    if (round.tally && round.abstained) parts.push(`弃权 ${round.abstained}`);
-    if (round.seed) parts.push(`抽签种子 ${round.seed.slice(0, 16)}…（可核验）`);
-    if (x.title) parts.push(x.title);
-    if (x.option) parts.push(`意见：${x.option}`);
-    if (x.abstain) parts.push("弃权");
-    const motion = typeof x.motion === "object" ? x.motion : x;
-    if (motion.result && typeof motion.result === "object") {
-      const counts = Object.entries(motion.result).map(([o, n]) => `${o} ${n}`);
-      if (motion.abstained) counts.push(`弃权 ${motion.abstained}`);
-      parts.push(`${typeof x.motion === "object" ? "表决结束，" : ""}结果：${counts.join("，")}`);
-    }
-    if (typeof x.result === "string") parts.push(`结果：${x.result}`);
-    if (d.happened === "ballot_cast") parts.push(`（${x.voted}/${x.of}，投票内容保密）`);
-    return parts.join(" · ");
-  }
-  const parts = [EVENT_LABELS[event.kind] || event.kind];
-  if (event.kind === "door_access") {
-    return [...parts, d.venue_name, d.name, d.direction === "in" ? "进入" : "离开", clock(d.at)].join(" · ");
-  }
-  if (event.kind === "warning_started" || event.kind === "warning_ended") {
-    parts.push(WARNING_LABELS[d.kind] || d.kind);
-    if (d.seat) parts.push(seatLabel(d.seat));
-    if (typeof d.seconds === "number") parts.push(`持续 ${Math.round(d.seconds)} 秒`);
-    if (typeof d.reason === "string") parts.push(reasonLabel(d.reason));
-    return parts.join(" · ");
-  }
-  if (d.seat) parts.push(seatLabel(d.seat));
-  if (d.kind && event.kind.startsWith("track")) parts.push(KIND_LABELS[d.kind] || d.kind);
-  if (d.label) parts.push(d.label);
-  if (d.reason && typeof d.reason === "string") parts.push(reasonLabel(d.reason));
-  if (d.text) parts.push(d.text);
-  return parts.join(" · ");
+  return describeEvent(event, { name: nameOf, seat: seatLabel });
 }
 
 function seatLabel(key) {
@@ -373,8 +321,8 @@ function reportUpload() {
     const response = await request(`/api/sessions/${app.hello.session.id}/report`, {
       method: "POST", headers: { "Content-Type": "application/pdf" }, body: file,
     });
-    const answer = await response.json().catch(() => ({}));
-    if (!response.ok) return showBanner(answer.detail || "上传失败");
+    const answer = await answerOf(response);
+    if (!response.ok) return showBanner(problemText(answer, null, "上传失败"));
     applyWorkflow(answer.state);
   });
   return el("div", { class: "stack" }, input, b);
@@ -504,9 +452,9 @@ function wire() {
 }
 
 function connect() {
-  const socket = io("/console", { auth: socketAuth(), transports: ["websocket"] });
+  const socket = connectSocket("/console");
   socket.on("connect_error", (err) => {
-    if (err && err.data && err.data.code) {
+    if (refusalCode(err)) {
       document.body.dataset.state = "error";
       showBanner(err.message);
       socket.disconnect();

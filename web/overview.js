@@ -1,20 +1,15 @@
 // Session overview: who is seated where and online, refreshed every few seconds.
-import { $, el, KIND_LABELS, VENUE_KIND_LABELS, formatDateTime, formatTime } from "/static/common.js";
-import { ROLE_LABELS } from "/static/labels.js";
-import { api as request, login } from "/static/session.js";
+import { requestJson as api } from "/static/lib/api.js";
+import { clearBanner, showBanner } from "/static/lib/chrome.js";
+import { $, el } from "/static/lib/dom.js";
+import { KIND_LABELS, ROLE_LABELS, VENUE_KIND_LABELS } from "/static/lib/labels.js";
+import { login } from "/static/lib/session.js";
+import { formatDateTime, formatTime } from "/static/lib/time.js";
 
 const REFRESH_MS = 3000;
-async function api(path) {
-  const response = await request(path);
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(body.detail || `请求失败（${response.status}）`);
-  return body;
-}
 
 function showError(message) {
-  const banner = $("#banner");
-  banner.textContent = message;
-  banner.hidden = false;
+  showBanner(message);
   document.body.dataset.state = "error";
 }
 
@@ -46,7 +41,7 @@ function renderRoster(roster) {
 async function refresh(sessionId) {
   try {
     renderRoster(await api(`/api/sessions/${encodeURIComponent(sessionId)}/roster`));
-    $("#banner").hidden = true;
+    clearBanner();
     document.body.dataset.state = "ready";
   } catch (err) {
     showError(`无法刷新席位状态：${err.message}`);

@@ -7,9 +7,11 @@
 // extractable and stays in this browser (IndexedDB). The server gets the public key and, to
 // sign, an ECDSA/SHA-256 signature of the statement below (roomserver/signatures.py).
 
-import { $, el } from "/static/common.js";
-import { motionResult, tieRuleText } from "/static/labels.js";
-import { api } from "/static/session.js";
+import { answerOf, requestJson } from "/static/lib/api.js";
+import { $, el } from "/static/lib/dom.js";
+import { problemText } from "/static/lib/errors.js";
+import { motionResult, tieRuleText } from "/static/lib/labels.js";
+import { api } from "/static/lib/session.js";
 
 const STATEMENT_TITLE = "远程异地评标 评标报告签署";
 const DB_NAME = "roomserver-signing-keys";
@@ -108,13 +110,11 @@ export class SeatFlow {
     this.busy = true;
     this.render();
     try {
-      const response = await api(`/api/sessions/${this.me.session.id}/workflow`, {
+      const answer = await requestJson(`/api/sessions/${this.me.session.id}/workflow`, {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ kind, fields }),
+        json: { kind, fields },
+        what: "操作失败",
       });
-      const answer = await response.json().catch(() => ({}));
-      if (!response.ok) throw new Error(answer.detail || `操作失败（${response.status}）`);
       this.state = answer.state;
       this.error = "";
       return answer;
@@ -261,8 +261,8 @@ export class SeatFlow {
       const response = await api(`/api/sessions/${this.me.session.id}/report`, {
         method: "POST", headers: { "Content-Type": "application/pdf" }, body: file.files[0],
       });
-      const answer = await response.json().catch(() => ({}));
-      this.error = response.ok ? "" : answer.detail || "上传失败";
+      const answer = await answerOf(response);
+      this.error = response.ok ? "" : problemText(answer, null, "上传失败");
       if (response.ok) this.state = answer.state;
       this.render();
     }, { primary: false }));

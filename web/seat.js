@@ -4,30 +4,20 @@
 // document.body.dataset.state is machine-readable: connecting | live | reconnecting | ended,
 // and document.body.dataset.error names the error code when an error ended the page.
 
-import { io } from "/vendor/socket.io-client/socket.io.esm.min.js";
-import { flag, queryParams } from "/static/common.js";
-import { MicMeter, openCameraAndMicrophone, openScreen } from "/static/devices.js";
-import { SeatPeer } from "/static/rtc.js";
+import { AckError, Backoff, TRANSIENT_CODES, ackRequester, refusalCode } from "/static/lib/acks.js";
+import { bannerVisible, clearBanner, showBanner, startClock } from "/static/lib/chrome.js";
+import { MicMeter, openCameraAndMicrophone, openScreen } from "/static/lib/devices.js";
+import { flag, queryParams } from "/static/lib/dom.js";
+import { pageErrorText } from "/static/lib/errors.js";
+import { login } from "/static/lib/session.js";
+import { connectSocket as openSocket } from "/static/lib/socket.js";
 import { SeatFlow } from "/static/seat-flow.js";
-import { login, socketAuth } from "/static/session.js";
-import * as ui from "/static/ui.js";
+import { SeatPeer } from "/static/seat-rtc.js";
+import * as ui from "/static/seat-ui.js";
 
-/** Error codes that may go away by themselves: retried. Every other code ends the page. */
-const TRANSIENT_CODES = new Set(["internal", "timeout", "server_busy", "shutting_down", "unavailable", "media_unavailable"]);
-const ACK_TIMEOUT_MS = 10000;
 const OFFER_TIMEOUT_MS = 20000;
 const PC_DROP_GRACE_MS = 3000; // a peer connection "disconnected" this long is rebuilt
 const PC_CONNECT_DEADLINE_MS = 20000; // after the answer, ICE must connect within this
-const RETRY_MIN_MS = 1000;
-const RETRY_MAX_MS = 30000;
-
-/** An error answer from the server: {code, message}. */
-class WireError extends Error {
-  constructor(error) {
-    super((error && error.message) || "服务器返回错误");
-    this.code = (error && error.code) || "internal";
-  }
-}
 
 const params = queryParams();
 const auto = flag(params, "auto");
@@ -47,8 +37,7 @@ const app = {
   media: { connected: false, grid: false, audio: false },
   dropTimer: null,
   connectTimer: null,
-  retryTimer: null,
-  retryDelay: RETRY_MIN_MS,
+  retry: new Backoff(), // starting over after a refusal or a lost connection
   warnings: [], // supervisor warnings not yet acknowledged, oldest first
   ackingWarning: false,
 };
@@ -62,25 +51,26 @@ function setState(state, errorCode = null) {
 
 let socket = null;
 
+/** Emit with an ack and a deadline; resolves to the answer or throws AckError. */
+const request = ackRequester(() => socket, {
+  timeoutText: "服务器响应超时，正在重试。",
+  errorText: "服务器返回错误",
+});
+
 function connectSocket() {
-  socket = io("/seat", {
-    auth: socketAuth(),
-    transports: ["websocket"],
-    reconnectionDelay: 1000,
-    reconnectionDelayMax: 5000,
-  });
+  socket = openSocket("/seat");
   socket.on("connect", () => {
     if (app.wantJoin) join();
   });
   socket.on("connect_error", (err) => {
-    const code = err && err.data && err.data.code;
+    const code = refusalCode(err);
     if (!code) {
       // Transport failure (server down or restarting): socket.io retries by itself.
       if (app.wantJoin || app.state !== "connecting") setState("reconnecting");
       return;
     }
     if (TRANSIENT_CODES.has(code)) {
-      ui.showBanner(err.message, "info");
+      showBanner(err.message, "info");
       scheduleRestart();
       return;
     }
@@ -129,37 +119,22 @@ function connectSocket() {
   });
   socket.on("server_shutdown", (msg) => {
     if (app.ended) return;
-    ui.showBanner((msg && msg.message) || "服务器正在重启，稍后将自动重新连接。", "info");
+    showBanner((msg && msg.message) || "服务器正在重启，稍后将自动重新连接。", "info");
     dropPeer();
     setState("reconnecting");
   });
 }
 
-/** Emit with an ack and a deadline; resolves to the answer or throws WireError. */
-async function request(event, payload, timeoutMs = ACK_TIMEOUT_MS) {
-  let answer;
-  try {
-    answer = await socket.timeout(timeoutMs).emitWithAck(event, payload);
-  } catch {
-    throw new WireError({ code: "timeout", message: "服务器响应超时，正在重试。" });
-  }
-  if (!answer || !answer.ok) throw new WireError(answer && answer.error);
-  return answer;
-}
-
 /** Tear everything down and start over after a back-off: new socket connection, join, offer. */
 function scheduleRestart() {
-  if (app.ended || app.retryTimer) return;
+  if (app.ended || app.retry.pending) return;
   dropPeer();
   setState("reconnecting");
-  const wait = app.retryDelay;
-  app.retryDelay = Math.min(RETRY_MAX_MS, app.retryDelay * 2);
-  app.retryTimer = setTimeout(() => {
-    app.retryTimer = null;
+  app.retry.schedule(() => {
     if (app.ended) return;
     if (socket.connected) socket.disconnect();
     socket.connect();
-  }, wait);
+  });
 }
 
 // ---- supervisor warnings ------------------------------------------------------------------
@@ -185,7 +160,7 @@ async function ackWarning(warning) {
   try {
     await request("ack_warning", { id: warning.id });
   } catch (err) {
-    if (err instanceof WireError && err.code === "timeout") {
+    if (err instanceof AckError && err.code === "timeout") {
       ui.warningPending(false, "确认未能送达，请再次点击“已知悉”。");
       return;
     }
@@ -239,7 +214,7 @@ async function startPeer(iceServers, gen) {
   clearTimeout(app.connectTimer);
   app.connectTimer = setTimeout(() => {
     if (peer === app.peer && !app.media.connected) {
-      ui.showBanner("音视频连接未能建立，正在重试。", "info");
+      showBanner("音视频连接未能建立，正在重试。", "info");
       scheduleRestart();
     }
   }, PC_CONNECT_DEADLINE_MS);
@@ -281,7 +256,7 @@ function onConnectionState(peer, state) {
 
 /** Say why the page is reconnecting, unless the banner already says something. */
 function noteReconnecting(text) {
-  if (!ui.bannerVisible()) ui.showBanner(text, "info");
+  if (!bannerVisible()) showBanner(text, "info");
 }
 
 /** `live` once the peer is connected, the grid shows frames and the room audio arrived. */
@@ -290,8 +265,8 @@ function updateLive() {
   if (app.ended || !app.peer || !(m.connected && m.grid && m.audio)) return;
   if (app.state !== "live") {
     setState("live");
-    ui.clearBanner("info");
-    app.retryDelay = RETRY_MIN_MS;
+    clearBanner("info");
+    app.retry.reset();
     clearTimeout(app.connectTimer);
   }
 }
@@ -310,10 +285,10 @@ function dropPeer() {
 }
 
 function failed(err) {
-  const code = err instanceof WireError ? err.code : "internal";
-  const message = err instanceof WireError ? err.message : `连接出错：${err && err.message}`;
+  const code = err instanceof AckError ? err.code : "internal";
+  const message = err instanceof AckError ? err.message : `连接出错：${err && err.message}`;
   if (TRANSIENT_CODES.has(code)) {
-    ui.showBanner(message, "info");
+    showBanner(message, "info");
     scheduleRestart();
   } else {
     end(message, code);
@@ -326,7 +301,7 @@ function end(message, code = null, kind = "error") {
   app.ended = true;
   app.wantJoin = false;
   app.joinGen += 1;
-  clearTimeout(app.retryTimer);
+  app.retry.cancel();
   app.warnings = [];
   ui.hideWarning();
   dropPeer();
@@ -337,7 +312,7 @@ function end(message, code = null, kind = "error") {
   devicesClosed();
   ui.hideDeviceCheck();
   setState("ended", code);
-  if (message) ui.showBanner(message, kind);
+  if (message) showBanner(message, kind);
   ui.showStagePlaceholder(message || "连接已结束。");
 }
 
@@ -375,7 +350,7 @@ async function startLocal() {
     ui.setDevice("camera", "不可用", "bad");
   }
   ui.setDevice("microphone", got.microphone ? "正常" : "不可用", got.microphone ? "ok" : "bad");
-  if (got.errors.length) ui.showBanner(got.errors.join(" "));
+  if (got.errors.length) showBanner(got.errors.join(" "));
   app.meter = new MicMeter(got.microphone);
   ui.startMeters(() => (app.meter ? app.meter.level() : 0));
   document.addEventListener("pointerdown", () => app.meter && app.meter.resume());
@@ -392,7 +367,7 @@ async function shareScreen({ fromGesture }) {
   } catch (err) {
     ui.showShareButtons(true);
     if (fromGesture && err && err.name !== "NotAllowedError") {
-      ui.showBanner(`屏幕共享失败：${err.message}`);
+      showBanner(`屏幕共享失败：${err.message}`);
     }
     ui.setDevice("desktop", "未共享", "warn");
   }
@@ -423,10 +398,10 @@ function enterRoom() {
 }
 
 async function main() {
-  ui.startClock();
+  startClock();
   setState("connecting");
   window.addEventListener("unhandledrejection", (event) => {
-    ui.showBanner(`页面出现异常：${(event.reason && event.reason.message) || event.reason}`);
+    showBanner(pageErrorText(event.reason));
   });
   try {
     await login();

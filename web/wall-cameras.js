@@ -4,7 +4,7 @@
 // DOM hooks: each camera is `figure.room-camera[data-camera=<id>][data-state=<state>]` in
 // `#focus-cameras`, its video `video` with `data-frames` updated by `tick()`.
 
-import { el } from "/static/common.js";
+import { el } from "/static/lib/dom.js";
 import { FrameWatch, Viewer } from "/static/wall-rtc.js";
 
 const STATE_TEXT = {

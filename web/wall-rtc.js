@@ -7,27 +7,12 @@
 // over by itself (with back-off) when the server refuses, the connection fails, or it is told
 // to (the room's media moved: "media_restart").
 
-const ACK_TIMEOUT_MS = 10000;
+import { ACK_TIMEOUT_MS, Backoff } from "/static/lib/acks.js";
+import { levelOf, preferVp8 } from "/static/lib/rtc.js";
+
 const OFFER_TIMEOUT_MS = 20000;
 const PC_DROP_GRACE_MS = 3000; // "disconnected" this long: negotiate again
 const PC_CONNECT_DEADLINE_MS = 20000; // after the answer, ICE must connect within this
-const RETRY_MIN_MS = 1000;
-const RETRY_MAX_MS = 30000;
-
-/** Put VP8 first in a video transceiver's codec list, keeping the rest (as rtc.js does). */
-function preferVp8(transceiver) {
-  if (typeof transceiver.setCodecPreferences !== "function") return;
-  const caps = RTCRtpReceiver.getCapabilities && RTCRtpReceiver.getCapabilities("video");
-  if (!caps || !caps.codecs) return;
-  const isVp8 = (c) => c.mimeType.toLowerCase() === "video/vp8";
-  const vp8 = caps.codecs.filter(isVp8);
-  if (vp8.length === 0) return;
-  try {
-    transceiver.setCodecPreferences([...vp8, ...caps.codecs.filter((c) => !isVp8(c))]);
-  } catch {
-    // The browser refused the list: keep its default order.
-  }
-}
 
 let viewerSeq = 0;
 
@@ -59,7 +44,7 @@ export class Viewer {
     this.acked = false; // the server holds this.id: unwatch it when replaced
     this.pending = [];
     this.status = null;
-    this.retryDelay = RETRY_MIN_MS;
+    this.backoff = new Backoff();
     this.timers = { retry: null, drop: null, deadline: null };
   }
 
@@ -70,7 +55,7 @@ export class Viewer {
   /** Negotiate again now, under a new viewer id ("media_restart"). */
   restart() {
     if (this.closed) return;
-    this.retryDelay = RETRY_MIN_MS;
+    this.backoff.reset();
     this.attempt();
   }
 
@@ -178,7 +163,7 @@ export class Viewer {
       clearTimeout(this.timers.drop);
       clearTimeout(this.timers.deadline);
       this.timers.drop = null;
-      this.retryDelay = RETRY_MIN_MS;
+      this.backoff.reset();
       this.setStatus("live");
     } else if (state === "failed") {
       this.retry("音视频连接中断，正在重新连接…");
@@ -197,8 +182,7 @@ export class Viewer {
     if (this.closed) return;
     const gen = ++this.gen;
     this.teardown();
-    const wait = this.retryDelay;
-    this.retryDelay = Math.min(RETRY_MAX_MS, this.retryDelay * 2);
+    const wait = this.backoff.next();
     this.setStatus("retrying", message);
     this.timers.retry = setTimeout(() => {
       if (gen === this.gen) this.attempt();
@@ -285,10 +269,7 @@ export class AudioDesk {
       level() {
         if (ctx.state !== "running") return 0;
         analyser.getFloatTimeDomainData(samples);
-        let sum = 0;
-        for (const v of samples) sum += v * v;
-        const db = 20 * Math.log10(Math.sqrt(sum / samples.length) + 1e-9);
-        return Math.min(1, Math.max(0, (db + 60) / 60)); // as the seat's microphone meter
+        return levelOf(samples); // as the seat's microphone meter
       },
       close() {
         source.disconnect();
@@ -315,5 +296,3 @@ export class AudioDesk {
     }
   }
 }
-
-export { ACK_TIMEOUT_MS };

@@ -7,29 +7,22 @@
 //   article.room-tile[data-session][data-live="1|0"][data-frames];
 //   section#focus[data-session][data-seat], video#focus-camera / #focus-desktop [data-frames].
 
-import { io } from "/vendor/socket.io-client/socket.io.esm.min.js";
-import { $, el, formatShortDateTime, formatTime, KIND_LABELS, VENUE_KIND_LABELS, startClock } from "/static/common.js";
-import { ACK_TIMEOUT_MS, AudioDesk, FrameWatch, Viewer } from "/static/wall-rtc.js";
+import { Backoff, TRANSIENT_CODES, ackRequester, refusalCode } from "/static/lib/acks.js";
+import { ApiError, requestJson } from "/static/lib/api.js";
+import { clearBanner, setStatus, showBanner, startClock } from "/static/lib/chrome.js";
+import { $, el } from "/static/lib/dom.js";
+import { pageErrorText } from "/static/lib/errors.js";
+import { KIND_LABELS, VENUE_KIND_LABELS } from "/static/lib/labels.js";
+import { login } from "/static/lib/session.js";
+import { connectSocket as openSocket } from "/static/lib/socket.js";
+import { formatShortDateTime, formatTime, toDate } from "/static/lib/time.js";
 import { RoomCameras, TileCamera, cameraSummary } from "/static/wall-cameras.js";
-import { api, login, socketAuth } from "/static/session.js";
+import { AudioDesk, FrameWatch, Viewer } from "/static/wall-rtc.js";
 
-/** Refusals that may go away by themselves: connect again later. Any other code ends the page. */
-const TRANSIENT_CODES = new Set(["internal", "timeout", "server_busy", "shutting_down", "unavailable", "media_unavailable"]);
-const RETRY_MIN_MS = 1000;
-const RETRY_MAX_MS = 30000;
 const TICK_MS = 500;
 const FRESH_WARNING_MS = 15000; // a new warning's badge pulses this long
 const WATCH_ROLES = [["video", "grid"], ["audio", "mix"]];
 const FOCUS_ROLES = [["video", "camera"], ["video", "desktop"], ["audio", "mix"]];
-
-/** An error answer ({ok: false, code, message}, or the code and message under `error`). */
-class AckError extends Error {
-  constructor(answer) {
-    const e = (answer && (answer.error || answer)) || {};
-    super(e.message || "服务器返回错误，请稍后重试。");
-    this.code = e.code || "internal";
-  }
-}
 
 const audio = new AudioDesk();
 const app = {
@@ -44,8 +37,7 @@ const app = {
   focus: null, // {sid, seat, viewer, mixStream, meter, sound, status, message}
   notes: new Map(), // session_id -> saved notes, newest first
   sent: new Map(), // session_id -> warnings sent from this page, newest first
-  retryTimer: null,
-  retryDelay: RETRY_MIN_MS,
+  retry: new Backoff(), // connecting again after a transient refusal
 };
 let socket = null;
 const focusWatches = []; // FrameWatch of #focus-camera, #focus-desktop, #focus-grid
@@ -64,25 +56,7 @@ function setState(state, errorCode = null) {
   document.body.dataset.state = state === "reconnecting" ? "connecting" : state;
   if (errorCode) document.body.dataset.error = errorCode;
   const [text, tone] = STATUS[state];
-  $("#status-text").textContent = text;
-  $("#status").dataset.tone = tone;
-}
-
-function showBanner(text, kind = "error") {
-  $("#banner-text").textContent = text;
-  $("#banner").dataset.kind = kind;
-  $("#banner").hidden = false;
-}
-
-function clearBanner(onlyKind = null) {
-  if (onlyKind && $("#banner").dataset.kind !== onlyKind) return;
-  $("#banner").hidden = true;
-}
-
-/** A Date from an ISO string or epoch seconds/milliseconds; now when missing or unreadable. */
-function toDate(value) {
-  const d = typeof value === "number" ? new Date(value < 1e12 ? value * 1000 : value) : new Date(value);
-  return Number.isNaN(d.getTime()) ? new Date() : d;
+  setStatus(text, tone);
 }
 
 function shortDateTime(value) {
@@ -91,29 +65,12 @@ function shortDateTime(value) {
 
 // ---- socket ----------------------------------------------------------------------------------
 
-async function request(event, payload, timeoutMs = ACK_TIMEOUT_MS) {
-  if (!socket || !socket.connected) {
-    throw new AckError({ code: "disconnected", message: "与服务器的连接已中断，请稍候重试。" });
-  }
-  let answer;
-  try {
-    answer = await socket.timeout(timeoutMs).emitWithAck(event, payload);
-  } catch {
-    throw new AckError({ code: "timeout", message: "服务器响应超时，请稍后重试。" });
-  }
-  if (!answer || !answer.ok) throw new AckError(answer);
-  return answer;
-}
+const request = ackRequester(() => socket, { disconnectedText: "与服务器的连接已中断，请稍候重试。" });
 
 function connectSocket() {
-  socket = io("/wall", {
-    auth: socketAuth(),
-    transports: ["websocket"],
-    reconnectionDelay: 1000,
-    reconnectionDelayMax: 5000,
-  });
+  socket = openSocket("/wall");
   socket.on("connect_error", (err) => {
-    const code = err && err.data && err.data.code;
+    const code = refusalCode(err);
     if (!code) {
       // Transport failure (server down or restarting): socket.io retries by itself.
       showBanner("无法连接监督服务，正在自动重试…", "info");
@@ -162,21 +119,18 @@ function connectSocket() {
 }
 
 function scheduleReconnect() {
-  if (app.ended || app.retryTimer) return;
-  const wait = app.retryDelay;
-  app.retryDelay = Math.min(RETRY_MAX_MS, app.retryDelay * 2);
-  app.retryTimer = setTimeout(() => {
-    app.retryTimer = null;
+  if (app.ended) return;
+  app.retry.schedule(() => {
     if (app.ended || socket.connected) return;
     socket.connect();
-  }, wait);
+  });
 }
 
 /** End the page for good (refused): say why, in the banner and in place of the wall. */
 function fail(message, code) {
   if (app.ended) return;
   app.ended = true;
-  clearTimeout(app.retryTimer);
+  app.retry.cancel();
   for (const tile of app.tiles.values()) stopWatch(tile, false);
   if (app.focus) closeFocus();
   if (socket) socket.disconnect();
@@ -194,7 +148,7 @@ function onRooms(rooms) {
   if (app.state !== "ready") {
     setState("ready");
     clearBanner();
-    app.retryDelay = RETRY_MIN_MS;
+    app.retry.reset();
   }
   if (app.focus && !app.rooms.has(app.focus.sid)) {
     closeFocus();
@@ -679,14 +633,13 @@ async function pauseEvaluation() {
   if (!f) return;
   if (!reason) return formMessage("#warn-result", "请先在上方填写暂停原因。", "bad");
   if (!window.confirm(`确认立即暂停本场评审？\n原因：${reason}`)) return;
-  const response = await api(`/api/sessions/${f.sid}/workflow`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ kind: "pause", fields: { reason } }),
-  });
-  const answer = await response.json().catch(() => ({}));
-  if (response.ok) formMessage("#warn-result", "评审已暂停，各机位已收到通知", "ok");
-  else formMessage("#warn-result", `暂停失败：${answer.detail || response.status}`, "bad");
+  try {
+    await requestJson(`/api/sessions/${f.sid}/workflow`, { method: "POST", json: { kind: "pause", fields: { reason } } });
+    formMessage("#warn-result", "评审已暂停，各机位已收到通知", "ok");
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    formMessage("#warn-result", `暂停失败：${err.detail || err.status}`, "bad");
+  }
 }
 
 /** The notes saved and the warnings sent from this page for the focused room, newest first. */
@@ -803,7 +756,7 @@ async function main() {
   startClock();
   setState("connecting");
   window.addEventListener("unhandledrejection", (event) => {
-    showBanner(`页面出现异常：${(event.reason && event.reason.message) || event.reason}`);
+    showBanner(pageErrorText(event.reason));
   });
   bindControls();
   setInterval(tick, TICK_MS);

@@ -1,9 +1,9 @@
-// DOM of the seat page: state, banner, header, devices, roster and the two remote media elements.
+// DOM of the seat page: state, header, devices, roster and the two remote media elements.
 
-import { $, el, formatTime, KIND_LABELS, VENUE_KIND_LABELS } from "/static/common.js";
-
-// The header clock is the one every page shares.
-export { startClock } from "/static/common.js";
+import { setStatus } from "/static/lib/chrome.js";
+import { $, el } from "/static/lib/dom.js";
+import { KIND_LABELS, VENUE_KIND_LABELS } from "/static/lib/labels.js";
+import { formatTime } from "/static/lib/time.js";
 
 const STATUS = {
   connecting: ["连接中", "busy"],
@@ -17,27 +17,7 @@ export function setState(state, errorCode = null) {
   document.body.dataset.state = state;
   if (errorCode) document.body.dataset.error = errorCode;
   const [text, tone] = STATUS[state];
-  $("#status-text").textContent = text;
-  $("#status").dataset.tone = tone;
-}
-
-/** Show a message under the header: kind "error" (red) or "info" (amber). */
-export function showBanner(text, kind = "error") {
-  const banner = $("#banner");
-  $("#banner-text").textContent = text;
-  banner.dataset.kind = kind;
-  banner.hidden = false;
-}
-
-export function bannerVisible() {
-  return !$("#banner").hidden;
-}
-
-/** Hide the banner; with `onlyKind`, only when it currently shows that kind. */
-export function clearBanner(onlyKind = null) {
-  const banner = $("#banner");
-  if (onlyKind && banner.dataset.kind !== onlyKind) return;
-  banner.hidden = true;
+  setStatus(text, tone);
 }
 
 /** "沈阳主场 1号席 · 主场": the seat's label, with the venue and its kind where it lacks them. */

@@ -1,6 +1,7 @@
 // Local devices of a seat: camera and microphone, screen share, and a microphone level meter.
 
-import { mediaErrorText } from "/static/common.js";
+import { mediaErrorText } from "./errors.js";
+import { levelOf } from "./rtc.js";
 
 const CAMERA = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 15, max: 15 } };
 const MICROPHONE = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
@@ -79,11 +80,7 @@ export class MicMeter {
   level() {
     if (!this.analyser) return 0;
     this.analyser.getFloatTimeDomainData(this.samples);
-    let sum = 0;
-    for (const v of this.samples) sum += v * v;
-    const rms = Math.sqrt(sum / this.samples.length);
-    const db = 20 * Math.log10(rms + 1e-9); // -inf..0
-    return Math.min(1, Math.max(0, (db + 60) / 60));
+    return levelOf(this.samples);
   }
 
   close() {

@@ -10,6 +10,8 @@
 //      the small picture costs it about a third of the camera's.
 // The server answers with all its candidates; this side trickles its own.
 
+import { preferVp8 } from "/static/lib/rtc.js";
+
 const PREVIEW_WIDTH = 320;
 const PREVIEW_MAX_BITRATE = 150_000; // bit/s
 const PREVIEW_MAX_FRAMERATE = 15;
@@ -17,21 +19,6 @@ const PREVIEW_MAX_FRAMERATE = 15;
 // bandwidth estimate allows. The capacity benchmarks' seats send at about these rates.
 const CAMERA_MAX_BITRATE = 500_000;
 const DESKTOP_MAX_BITRATE = 800_000;
-
-/** Put VP8 first in a video transceiver's codec list, keeping the rest (RTX, RED, FEC...). */
-function preferVp8(transceiver) {
-  if (typeof transceiver.setCodecPreferences !== "function") return;
-  const caps = RTCRtpReceiver.getCapabilities && RTCRtpReceiver.getCapabilities("video");
-  if (!caps || !caps.codecs) return;
-  const isVp8 = (c) => c.mimeType.toLowerCase() === "video/vp8";
-  const vp8 = caps.codecs.filter(isVp8);
-  if (vp8.length === 0) return;
-  try {
-    transceiver.setCodecPreferences([...vp8, ...caps.codecs.filter((c) => !isVp8(c))]);
-  } catch {
-    // The browser refused the list (e.g. for a send-only transceiver): keep its default order.
-  }
-}
 
 /**
  * One negotiated connection to the server for this seat.

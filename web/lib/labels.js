@@ -1,4 +1,18 @@
-// Chinese names of what the session's record holds, for the pages that list it (console, archive).
+// Chinese names the pages show: media and venue kinds, roles, the workflow's steps, the record's
+// events, warnings and reasons, and a few sentences made from them. Pure: no DOM.
+
+/** Chinese names of the media kinds a seat sends. */
+export const KIND_LABELS = Object.freeze({
+  camera: "摄像头",
+  microphone: "麦克风",
+  desktop: "屏幕",
+});
+
+/** Chinese names of the venue kinds. */
+export const VENUE_KIND_LABELS = Object.freeze({
+  main: "主场",
+  sub: "副场",
+});
 
 /** Who people are (the ``role`` of a token). */
 export const ROLE_LABELS = Object.freeze({
