@@ -5,13 +5,16 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+# The Socket.IO client the pages load, copied into the package (git-ignored) so that an
+# installed server serves it.
+VENDOR_BUNDLE := web/vendor/socket.io.esm.min.js
 DATA_DIR ?= ./var
 BIND ?= 127.0.0.1:8080
 PYTEST_ARGS ?=
 
 .PHONY: install serve demo test test-fast lint bench clean
 
-install: $(STAMP) $(NODE_STAMP)
+install: $(STAMP) $(NODE_STAMP) $(VENDOR_BUNDLE)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +25,12 @@ $(STAMP): pyproject.toml
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+$(VENDOR_BUNDLE): $(NODE_STAMP)
+	mkdir -p $(@D)
+	cp node_modules/socket.io-client/dist/$(@F) $@
+	if [ -f node_modules/socket.io-client/dist/$(@F).map ]; then \
+		cp node_modules/socket.io-client/dist/$(@F).map $@.map; fi
 
 serve: install
 	$(VENV)/bin/roomserver serve --data-dir $(DATA_DIR) --bind $(BIND)
@@ -50,4 +59,4 @@ bench: install
 	$(PY) bench/capacity.py
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) node_modules web/vendor .pytest_cache .ruff_cache test-artifacts
