@@ -1,3 +1,4 @@
+// @ts-check
 // Venue console (评标室控制台) for the host, venue staff and witnesses: the seats of the venue
 // with who is there and their devices, identity check, the committee's workflow, incidents,
 // notices and the live activity record. Every action is a REST call that the server checks and
@@ -8,8 +9,8 @@
 import { refusalCode } from "/static/lib/acks.js";
 import { answerOf, requestJson } from "/static/lib/api.js";
 import { setBanner as showBanner } from "/static/lib/chrome.js";
-import { $, el } from "/static/lib/dom.js";
-import { problemText } from "/static/lib/errors.js";
+import { $, control, el } from "/static/lib/dom.js";
+import { messageOf, problemText } from "/static/lib/errors.js";
 import { describeEvent } from "/static/lib/events.js";
 import { EVENT_LABELS, KIND_LABELS, ROLE_LABELS, VENUE_KIND_LABELS, motionResult, tieRuleText } from "/static/lib/labels.js";
 import { api as request, login } from "/static/lib/session.js";
@@ -23,15 +24,56 @@ const PHASES = [
 
 const ACTIVE = ["check_in", "election", "evaluation", "signing"];
 
+/**
+ * @typedef {import("/static/lib/wire").Roster} Roster
+ * @typedef {import("/static/lib/wire").RosterSeat} RosterSeat
+ * @typedef {import("/static/lib/wire").WorkflowState} WorkflowState
+ * @typedef {import("/static/lib/wire").RecordEvent} RecordEvent
+ * @typedef {import("/static/lib/wire").Person} Person
+ * @typedef {(label: string, onClick: () => void, options?: { enabled?: boolean, tone?: string, id?: string }) => HTMLButtonElement} MakeButton
+ */
+
+/**
+ * The console's `hello`: the session, who this is, the venues, the people, and the state.
+ * @typedef {{
+ *   session: { id: string, project_name: string, project_code: string, scheduled_start: string, late_after_s: number },
+ *   me: { role: string, name: string, venue?: string | null, main_host: boolean },
+ *   venues: Array<{ id: string, name: string }>,
+ *   people: Array<Person & { id: string }>,
+ *   roster: Roster, workflow: WorkflowState, activity: RecordEvent[],
+ * }} Hello
+ */
+
+/**
+ * @type {{
+ *   hello: Hello | null, roster: Roster | null, workflow: WorkflowState | null,
+ *   people: Map<string, Person>, activity: RecordEvent[], arrivals: Map<string, number>,
+ *   pendingExpert: string | null, excusing: string | null,
+ * }}
+ */
 const app = { hello: null, roster: null, workflow: null, people: new Map(), activity: [], arrivals: new Map(), pendingExpert: null, excusing: null };
+
+/** The hello (the page acts only after it came). */
+const hello = () => /** @type {Hello} */ (app.hello);
+/** The roster's seats (the page acts only after the hello brought them). */
+const seats = () => /** @type {Roster} */ (app.roster).seats;
 
 // ---- server -------------------------------------------------------------------------------
 
 /** A call about this session: its JSON answer, or an ApiError saying why in Chinese. */
+/**
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} [body]
+ */
 function api(method, path, body) {
-  return requestJson(`/api/sessions/${app.hello.session.id}${path}`, { method, json: body });
+  return requestJson(`/api/sessions/${hello().session.id}${path}`, { method, json: body });
 }
 
+/**
+ * @param {string} kind
+ * @param {Record<string, unknown>} [fields]
+ */
 async function command(kind, fields = {}) {
   try {
     const answer = await api("POST", "/workflow", { kind, fields });
@@ -39,32 +81,37 @@ async function command(kind, fields = {}) {
     applyWorkflow(answer.state);
     return answer;
   } catch (err) {
-    showBanner(err.message);
+    showBanner(messageOf(err));
     return null;
   }
 }
 
 // ---- helpers ------------------------------------------------------------------------------
 
-const me = () => app.hello.me;
+const me = () => hello().me;
 const isHost = () => me().role === "host";
 const isMainHost = () => me().main_host;
 const canAct = () => ["host", "staff"].includes(me().role);
+/** @param {string | null | undefined} id */
 const nameOf = (id) => {
   if (!id) return "系统";
   if (id.startsWith("door:")) return "门禁系统";
-  return (app.people.get(id) || {}).name || id.slice(0, 8);
+  return (app.people.get(id) || { name: "" }).name || id.slice(0, 8);
 };
+/** @param {string} id */
 const venueName = (id) => {
-  const venue = app.hello.venues.find((v) => v.id === id);
+  const venue = hello().venues.find((v) => v.id === id);
   return venue ? venue.name : "其他评标室";
 };
+/** @param {string} iso */
 const clock = (iso) => formatTime(new Date(iso));
 
+/** @param {RecordEvent} event */
 function describe(event) {
   return describeEvent(event, { name: nameOf, seat: seatLabel });
 }
 
+/** @param {string} key */
 function seatLabel(key) {
   const seat = (app.roster ? app.roster.seats : []).find((s) => s.key === key);
   return seat ? seat.label : key;
@@ -73,14 +120,20 @@ function seatLabel(key) {
 // ---- rendering ----------------------------------------------------------------------------
 
 function renderHeader() {
-  const { session } = app.hello;
+  const { session } = hello();
   $("#project-name").textContent = session.project_name;
   const start = new Date(session.scheduled_start);
   $("#project-meta").textContent = `项目编号 ${session.project_code} · 计划开始 ${formatDateTime(start)}`;
-  const where = me().venue ? venueName(me().venue) : "全部评标室";
+  const venue = me().venue;
+  const where = venue ? venueName(venue) : "全部评标室";
   $("#who").textContent = `${ROLE_LABELS[me().role] || me().role} ${me().name} · ${where}`;
 }
 
+/**
+ * @param {RosterSeat} seat
+ * @param {WorkflowState} wf
+ * @returns {[string, string]}
+ */
 function seatStatus(seat, wf) {
   const id = seat.expert_id;
   if (wf.withdrawn.includes(id)) return ["回避/离席", "bad"];
@@ -96,12 +149,13 @@ function renderVenues() {
   const host = $("#venues");
   host.replaceChildren();
   if (!app.roster || !wf) return;
-  const start = new Date(app.hello.session.scheduled_start).getTime();
-  const lateAfter = app.hello.session.late_after_s * 1000;
+  const start = new Date(hello().session.scheduled_start).getTime();
+  const lateAfter = hello().session.late_after_s * 1000;
+  /** @type {Map<string, RosterSeat[]>} */
   const byVenue = new Map();
   for (const seat of app.roster.seats) {
     if (!byVenue.has(seat.venue_id)) byVenue.set(seat.venue_id, []);
-    byVenue.get(seat.venue_id).push(seat);
+    /** @type {RosterSeat[]} */ (byVenue.get(seat.venue_id)).push(seat);
   }
   for (const [venueId, seats] of byVenue) {
     const first = seats[0];
@@ -138,12 +192,22 @@ function renderVenues() {
 }
 
 /** A withdrawn expert's seat can be given to a newly drawn expert before the election. */
+/**
+ * @param {RosterSeat} seat
+ * @param {WorkflowState} wf
+ * @param {string} venueId
+ */
 function canReplace(seat, wf, venueId) {
   return canAct() && ["scheduled", "check_in"].includes(wf.phase) && wf.withdrawn.includes(seat.expert_id)
     && !wf.replaced_by[seat.expert_id] && (isHost() || me().venue === venueId);
 }
 
 /** An absent expert is excused by the main venue's host, or by the staff of their venue. */
+/**
+ * @param {RosterSeat} seat
+ * @param {WorkflowState} wf
+ * @param {string} venueId
+ */
 function canExcuse(seat, wf, venueId) {
   const mayAct = isMainHost() || (me().role === "staff" && me().venue === venueId);
   return mayAct && ACTIVE.includes(wf.phase) && !wf.paused && wf.seated.includes(seat.expert_id)
@@ -151,33 +215,40 @@ function canExcuse(seat, wf, venueId) {
 }
 
 /** The main venue's host gives a seated expert a new link (a lost or shared one is revoked). */
+/**
+ * @param {RosterSeat} seat
+ * @param {WorkflowState} wf
+ */
 function canReissue(seat, wf) {
   return isMainHost() && wf.phase !== "ended" && !wf.withdrawn.includes(seat.expert_id)
     && !wf.excused.includes(seat.expert_id) && !wf.replaced_by[seat.expert_id];
 }
 
+/** @param {string} expertId */
 async function reissueLink(expertId) {
-  const seat = app.roster.seats.find((s) => s.expert_id === expertId);
+  const seat = /** @type {RosterSeat} */ (seats().find((s) => s.expert_id === expertId));
   if (!window.confirm(`为${seat.label} ${seat.expert_name}重新发放机位链接？\n原链接立即失效，该机位如在线将断开，需用新链接重新进入。`)) return;
   try {
     const answer = await api("POST", `/links/${expertId}/reissue`, { reason: "主持人重新发放机位链接" });
     showLink({ name: seat.expert_name, venue_id: seat.venue_id, seat_no: seat.seat_no, url: answer.url },
       "重新发放的机位链接", "请将此链接交给该专家，在该机位的电脑上打开。原链接已失效。");
   } catch (err) {
-    showBanner(err.message);
+    showBanner(messageOf(err));
   }
 }
 
+/** @param {string} expertId */
 function excuseExpert(expertId) {
-  const seat = app.roster.seats.find((s) => s.expert_id === expertId);
+  const seat = /** @type {RosterSeat} */ (seats().find((s) => s.expert_id === expertId));
   app.excusing = expertId;
   $("#excuse-name").textContent = `${seat.expert_name}（${seat.label}）`;
-  $("#excuse-form").reset();
-  $("#excuse-dialog").showModal();
+  $("#excuse-form", HTMLFormElement).reset();
+  $("#excuse-dialog", HTMLDialogElement).showModal();
 }
 
+/** @param {string} expertId */
 async function replaceExpert(expertId) {
-  const seat = app.roster.seats.find((s) => s.expert_id === expertId);
+  const seat = /** @type {RosterSeat} */ (seats().find((s) => s.expert_id === expertId));
   const name = window.prompt(`${seat.label}：请输入新抽取的替补专家姓名`);
   if (!name || !name.trim()) return;
   const idNumber = window.prompt("替补专家身份证号（18 位，仅保存后四位；可留空）") || null;
@@ -186,17 +257,22 @@ async function replaceExpert(expertId) {
     applyWorkflow(answer.state);
     showLink(answer.replacement);
   } catch (err) {
-    showBanner(err.message);
+    showBanner(messageOf(err));
   }
 }
 
 /** A seat link to hand over at the venue: a replacement's, or a re-issued one. */
+/**
+ * @param {{ name: string, venue_id: string, seat_no: number, url: string }} expert
+ * @param {string} [title]
+ * @param {string} [note]
+ */
 function showLink(expert, title = "替补专家的机位链接", note = "请将此链接交给替补专家，在该机位的电脑上打开。原专家的链接已失效。") {
-  const dialog = $("#link-dialog");
+  const dialog = $("#link-dialog", HTMLDialogElement);
   $("#link-title").textContent = title;
   $("#link-note").textContent = note;
   $("#link-name").textContent = `${expert.name}（${seatLabel(`${expert.venue_id}:${expert.seat_no}`)}）`;
-  $("#link-url").value = new URL(expert.url, window.location.href).href;
+  $("#link-url", HTMLInputElement).value = new URL(expert.url, window.location.href).href;
   dialog.showModal();
 }
 
@@ -234,7 +310,9 @@ function renderFlow() {
   }
   $("#flow-facts").replaceChildren(el("dl", {}, facts.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v)))));
 
+  /** @type {HTMLElement[]} */
   const actions = [];
+  /** @type {MakeButton} */
   const button = (label, onClick, { enabled = true, tone = "btn-primary", id } = {}) => {
     const b = el("button", { class: `btn ${tone}`, type: "button", id, disabled: !enabled || wf.paused });
     b.textContent = label;
@@ -269,19 +347,24 @@ function renderFlow() {
   renderIncidents();
 }
 
+/** @param {WorkflowState} wf */
 function waitingText(wf) {
-  return {
+  return /** @type {Record<string, string>} */ ({
     scheduled: "等待主场主持人开始签到。",
     check_in: "工作人员核验专家身份，专家签署承诺书。",
     election: "专家正在无记名投票推选组长。",
     evaluation: "评审进行中；组长可发起表决并提交评标报告。",
     signing: "专家正在签署评标报告。",
     ended: "评审已结束，档案已封存。",
-  }[wf.phase] || "";
+  })[wf.phase] || "";
 }
 
 /** The tie rule is chosen before the ballot: another round (at most N, then a draw by lot), or
  * a draw by lot at once. */
+/**
+ * @param {boolean} ready
+ * @param {MakeButton} button
+ */
 function electionForm(ready, button) {
   const rule = el("select", { id: "tie-rule", "aria-label": "平票处理规则" },
     el("option", { value: "revote" }, "平票重新投票，达到轮数后抽签"),
@@ -290,6 +373,7 @@ function electionForm(ready, button) {
   const roundsField = el("label", { class: "field" }, el("span", {}, "最多轮数"), rounds);
   rule.addEventListener("change", () => { roundsField.hidden = rule.value === "lot"; });
   const start = button("开始推选组长", () => {
+    /** @type {{ tie_rule: string, max_rounds?: number }} */
     const fields = { tie_rule: rule.value };
     if (rule.value === "revote") fields.max_rounds = Number(rounds.value);
     command("start_election", fields);
@@ -302,9 +386,13 @@ function electionForm(ready, button) {
 }
 
 /** The host closes the open motion with the votes cast so far, or withdraws it. */
+/**
+ * @param {import("/static/lib/wire").Motion} motion
+ * @param {MakeButton} button
+ */
 function motionControls(motion, button) {
   const reason = el("input", { id: "motion-cancel-reason", maxlength: 500, placeholder: "撤销原因" });
-  const missing = app.workflow.seated.filter((id) => !motion.voted.includes(id)).map(nameOf);
+  const missing = /** @type {WorkflowState} */ (app.workflow).seated.filter((id) => !motion.voted.includes(id)).map(nameOf);
   return el("div", { class: "stack motion-box" },
     el("p", { class: "muted" }, `表决 ${motion.number} 尚未表决：${missing.join("，") || "无"}`),
     button("结束表决（按已投票计票）", () => command("close_motion", { motion: motion.number }), { id: "close-motion", tone: "" }),
@@ -316,9 +404,9 @@ function reportUpload() {
   const input = el("input", { type: "file", accept: "application/pdf", id: "report-file" });
   const b = el("button", { class: "btn", type: "button" }, "上传评标报告并提交签署");
   b.addEventListener("click", async () => {
-    const file = input.files[0];
+    const file = input.files && input.files[0];
     if (!file) return showBanner("请先选择评标报告 PDF 文件");
-    const response = await request(`/api/sessions/${app.hello.session.id}/report`, {
+    const response = await request(`/api/sessions/${hello().session.id}/report`, {
       method: "POST", headers: { "Content-Type": "application/pdf" }, body: file,
     });
     const answer = await answerOf(response);
@@ -329,7 +417,7 @@ function reportUpload() {
 }
 
 function renderIncidents() {
-  const wf = app.workflow;
+  const wf = /** @type {WorkflowState} */ (app.workflow);
   const list = $("#incidents");
   list.replaceChildren(...wf.incidents.map((i) => {
     const mine = isHost() || me().venue === i.venue;
@@ -371,12 +459,14 @@ function renderAll() {
 
 // ---- state --------------------------------------------------------------------------------
 
+/** @param {WorkflowState} state */
 function applyWorkflow(state) {
   app.workflow = state;
   renderVenues();
   renderFlow();
 }
 
+/** @param {RecordEvent} event */
 function noteArrival(event) {
   // Arrival (到场时间) is a seat's first connection in the session.
   if (event.kind === "seat_connected" && event.actor && !app.arrivals.has(event.actor)) {
@@ -386,14 +476,15 @@ function noteArrival(event) {
 
 // ---- identity check -----------------------------------------------------------------------
 
+/** @param {string} expertId */
 async function identify(expertId) {
-  const seat = app.roster.seats.find((s) => s.expert_id === expertId);
+  const seat = /** @type {RosterSeat} */ (seats().find((s) => s.expert_id === expertId));
   try {
     const answer = await api("POST", `/identity/${expertId}`);
     const picture = await request(answer.url);
-    $("#identity-picture").src = URL.createObjectURL(await picture.blob());
+    $("#identity-picture", HTMLImageElement).src = URL.createObjectURL(await picture.blob());
   } catch (err) {
-    showBanner(err.message);
+    showBanner(messageOf(err));
     return;
   }
   app.pendingExpert = expertId;
@@ -402,52 +493,56 @@ async function identify(expertId) {
       ["专家", seat.expert_name],
       ["身份证号", seat.id_last4 ? `**************${seat.id_last4}` : "名单未提供"],
       ["机位", seat.label],
-      ["到场", app.arrivals.has(expertId) ? formatTime(new Date(app.arrivals.get(expertId))) : "—"],
+      ["到场", app.arrivals.has(expertId) ? formatTime(new Date(/** @type {number} */ (app.arrivals.get(expertId)))) : "—"],
     ]
       .map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))));
-  $("#identity-dialog").showModal();
+  $("#identity-dialog", HTMLDialogElement).showModal();
 }
 
 // ---- wiring -------------------------------------------------------------------------------
 
 function wire() {
   $("#venues").addEventListener("click", (e) => {
-    const target = e.target.closest("[data-identify]");
-    if (target) identify(target.dataset.identify);
-    const replacing = e.target.closest("[data-replace]");
-    if (replacing) replaceExpert(replacing.dataset.replace);
-    const excusing = e.target.closest("[data-excuse]");
-    if (excusing) excuseExpert(excusing.dataset.excuse);
-    const reissuing = e.target.closest("[data-reissue]");
-    if (reissuing) reissueLink(reissuing.dataset.reissue);
+    const clicked = /** @type {Element} */ (e.target);
+    const target = /** @type {HTMLElement | null} */ (clicked.closest("[data-identify]"));
+    if (target) identify(String(target.dataset.identify));
+    const replacing = /** @type {HTMLElement | null} */ (clicked.closest("[data-replace]"));
+    if (replacing) replaceExpert(String(replacing.dataset.replace));
+    const excusing = /** @type {HTMLElement | null} */ (clicked.closest("[data-excuse]"));
+    if (excusing) excuseExpert(String(excusing.dataset.excuse));
+    const reissuing = /** @type {HTMLElement | null} */ (clicked.closest("[data-reissue]"));
+    if (reissuing) reissueLink(String(reissuing.dataset.reissue));
   });
   $("#excuse-dialog").addEventListener("close", () => {
-    const reason = $("#excuse-form").elements.reason.value.trim();
-    if ($("#excuse-dialog").returnValue === "confirm" && app.excusing && reason) {
+    const reason = control($("#excuse-form", HTMLFormElement), "reason").value.trim();
+    if ($("#excuse-dialog", HTMLDialogElement).returnValue === "confirm" && app.excusing && reason) {
       command("excuse_expert", { expert: app.excusing, reason });
     }
     app.excusing = null;
   });
   $("#identity-dialog").addEventListener("close", () => {
-    if ($("#identity-dialog").returnValue === "confirm" && app.pendingExpert) command("check_in", { expert: app.pendingExpert });
+    if ($("#identity-dialog", HTMLDialogElement).returnValue === "confirm" && app.pendingExpert) command("check_in", { expert: app.pendingExpert });
     app.pendingExpert = null;
   });
   $("#notice-form").addEventListener("submit", async (e) => {
     e.preventDefault();
-    const text = e.target.elements.text.value.trim();
-    if (text && (await command("notice", { text }))) e.target.reset();
+    const form = /** @type {HTMLFormElement} */ (e.target);
+    const text = control(form, "text").value.trim();
+    if (text && (await command("notice", { text }))) form.reset();
   });
   $("#pause-form").addEventListener("submit", async (e) => {
     e.preventDefault();
-    const reason = e.target.elements.reason.value.trim();
-    if (reason && (await command("pause", { reason }))) e.target.reset();
+    const form = /** @type {HTMLFormElement} */ (e.target);
+    const reason = control(form, "reason").value.trim();
+    if (reason && (await command("pause", { reason }))) form.reset();
   });
   $("#resume-btn").addEventListener("click", () => command("resume"));
   $("#incident-form").addEventListener("submit", async (e) => {
     e.preventDefault();
-    const f = e.target.elements;
-    const fields = { venue: f.venue.value, kind: f.kind.value, description: f.description.value.trim() };
-    if (fields.description && (await command("open_incident", fields))) f.description.value = "";
+    const form = /** @type {HTMLFormElement} */ (e.target);
+    const description = control(form, "description");
+    const fields = { venue: control(form, "venue").value, kind: control(form, "kind").value, description: description.value.trim() };
+    if (fields.description && (await command("open_incident", fields))) description.value = "";
   });
 }
 
@@ -456,11 +551,11 @@ function connect() {
   socket.on("connect_error", (err) => {
     if (refusalCode(err)) {
       document.body.dataset.state = "error";
-      showBanner(err.message);
+      showBanner(messageOf(err));
       socket.disconnect();
     }
   });
-  socket.on("hello", (hello) => {
+  socket.on("hello", (/** @type {Hello} */ hello) => {
     app.hello = hello;
     app.people = new Map(hello.people.map((p) => [p.id, p]));
     app.roster = hello.roster;
@@ -476,9 +571,9 @@ function connect() {
     document.body.dataset.state = "error";
     showBanner(message);
   });
-  socket.on("roster", (roster) => { app.roster = roster; renderVenues(); });
+  socket.on("roster", (/** @type {Roster} */ roster) => { app.roster = roster; renderVenues(); });
   socket.on("workflow", ({ state }) => applyWorkflow(state));
-  socket.on("activity", (event) => {
+  socket.on("activity", (/** @type {RecordEvent} */ event) => {
     if (!app.hello || app.activity.some((e) => e.seq === event.seq)) return;
     app.activity.push(event);
     noteArrival(event);

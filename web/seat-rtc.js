@@ -1,3 +1,4 @@
+// @ts-check
 // The seat's one RTCPeerConnection to the server, and its negotiation.
 //
 // Transceivers are created in a fixed order the server relies on:
@@ -27,7 +28,21 @@ const DESKTOP_MAX_BITRATE = 800_000;
  * returning promises; `events` receives `remote(kind, track)` with kind "audio" or "grid",
  * and `connectionState(state)`.
  */
+/**
+ * The seat's own media: the stream of camera and microphone, and the tracks to send.
+ * @typedef {{ stream: MediaStream, camera: MediaStreamTrack | null, microphone: MediaStreamTrack | null, desktop: MediaStreamTrack | null }} LocalMedia
+ */
+/** @typedef {{ candidate: string, sdpMid: string | null, sdpMLineIndex: number | null }} CandidatePayload */
+
 export class SeatPeer {
+  /**
+   * @param {{
+   *   iceServers: RTCIceServer[],
+   *   local: LocalMedia,
+   *   signal: { offer(payload: unknown): Promise<import("/static/lib/wire").Ack>, candidate(payload: CandidatePayload): Promise<unknown> },
+   *   events: { remote(kind: "audio" | "grid", track: MediaStreamTrack): void, connectionState(state: RTCPeerConnectionState): void },
+   * }} options
+   */
   constructor({ iceServers, local, signal, events }) {
     this.pc = new RTCPeerConnection({ iceServers: iceServers || [], bundlePolicy: "max-bundle" });
     this.local = local; // {stream, microphone, camera, desktop}
@@ -35,7 +50,9 @@ export class SeatPeer {
     this.events = events;
     this.closed = false;
     this.answered = false;
+    /** @type {CandidatePayload[]} */
     this.pendingCandidates = [];
+    /** @type {{ now: number, sent: number, received: number } | null} */
     this.lastStats = null;
 
     const { stream, microphone, camera, desktop } = local;
@@ -92,13 +109,14 @@ export class SeatPeer {
     }
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
+    /** @type {Record<string, string>} */
     const roles = {};
-    for (const [transceiver, role] of [
+    for (const [transceiver, role] of /** @type {Array<[RTCRtpTransceiver, string]>} */ ([
       [this.mic, "microphone"],
       [this.camera, "camera"],
       [this.desktop, "desktop"],
       [this.preview, "preview"],
-    ]) {
+    ])) {
       if (transceiver.mid !== null) roles[transceiver.mid] = role;
     }
     // offer.sdp carries no candidates yet: every local candidate goes out once, trickled.
@@ -110,6 +128,7 @@ export class SeatPeer {
     for (const payload of this.pendingCandidates.splice(0)) this.sendCandidate(payload);
   }
 
+  /** @param {RTCPeerConnectionIceEvent} event */
   onIceCandidate(event) {
     const c = event.candidate;
     if (!c || !c.candidate) return; // end of candidates: the contract does not send it
@@ -118,12 +137,14 @@ export class SeatPeer {
     else this.pendingCandidates.push(payload);
   }
 
+  /** @param {CandidatePayload} payload */
   sendCandidate(payload) {
     if (this.closed) return;
     // A refused candidate is not fatal: the others, or the server's own, may still connect.
     this.signal.candidate(payload).catch(() => {});
   }
 
+  /** @param {RTCTrackEvent} event */
   onTrack(event) {
     if (this.closed) return;
     if (event.transceiver === this.mic) this.events.remote("audio", event.track);
@@ -131,6 +152,7 @@ export class SeatPeer {
   }
 
   /** Send a new screen track (or null to stop) on the desktop transceiver, no renegotiation. */
+  /** @param {MediaStreamTrack | null} track */
   async setDesktopTrack(track) {
     this.local = { ...this.local, desktop: track };
     if (!this.closed) await this.desktop.sender.replaceTrack(track);
@@ -140,6 +162,7 @@ export class SeatPeer {
   async stats() {
     if (this.closed) return null;
     const report = await this.pc.getStats();
+    /** @type {string | null} */
     let pairId = null;
     report.forEach((s) => {
       if (s.type === "transport" && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;

@@ -1,3 +1,4 @@
+// @ts-check
 // Expert seat page (专家席位): device check, joining the room over Socket.IO, the peer
 // connection to the server, and reconnecting by itself.
 //
@@ -7,8 +8,8 @@
 import { AckError, Backoff, TRANSIENT_CODES, ackRequester, refusalCode } from "/static/lib/acks.js";
 import { bannerVisible, clearBanner, showBanner, startClock } from "/static/lib/chrome.js";
 import { MicMeter, openCameraAndMicrophone, openScreen } from "/static/lib/devices.js";
-import { flag, queryParams } from "/static/lib/dom.js";
-import { pageErrorText } from "/static/lib/errors.js";
+import { $, flag, queryParams } from "/static/lib/dom.js";
+import { messageOf, pageErrorText } from "/static/lib/errors.js";
 import { login } from "/static/lib/session.js";
 import { connectSocket as openSocket } from "/static/lib/socket.js";
 import { SeatFlow } from "/static/seat-flow.js";
@@ -24,24 +25,45 @@ const auto = flag(params, "auto");
 
 const flow = new SeatFlow();
 
+/**
+ * @typedef {import("/static/seat-ui.js").PageState} PageState
+ * @typedef {import("/static/seat-rtc.js").LocalMedia} LocalMedia
+ * @typedef {import("/static/lib/wire").SeatWarning} SeatWarning
+ * @typedef {ReturnType<typeof setTimeout>} Timer
+ */
+
+/**
+ * @type {{
+ *   state: PageState, ended: boolean, wantJoin: boolean, local: LocalMedia | null,
+ *   meter: MicMeter | null, peer: SeatPeer | null, joinGen: number,
+ *   seat: import("/static/lib/wire").JoinSeat | null, roster: import("/static/lib/wire").Roster | null,
+ *   media: { connected: boolean, grid: boolean, audio: boolean },
+ *   dropTimer: Timer | undefined, connectTimer: Timer | undefined, retry: Backoff,
+ *   warnings: SeatWarning[], ackingWarning: boolean,
+ * }}
+ */
 const app = {
   state: "connecting",
   ended: false,
   wantJoin: false, // the expert entered the room: join on every (re)connect
-  local: null, // {stream, camera, microphone, desktop}
+  local: null,
   meter: null,
   peer: null,
   joinGen: 0,
   seat: null, // the join answer's seat
   roster: null,
   media: { connected: false, grid: false, audio: false },
-  dropTimer: null,
-  connectTimer: null,
+  dropTimer: undefined,
+  connectTimer: undefined,
   retry: new Backoff(), // starting over after a refusal or a lost connection
   warnings: [], // supervisor warnings not yet acknowledged, oldest first
   ackingWarning: false,
 };
 
+/**
+ * @param {PageState} state
+ * @param {string | null} [errorCode]
+ */
 function setState(state, errorCode = null) {
   app.state = state;
   ui.setState(state, errorCode);
@@ -49,6 +71,7 @@ function setState(state, errorCode = null) {
 
 // ---- socket ----------------------------------------------------------------------------
 
+/** @type {import("/vendor/socket.io-client/socket.io.esm.min.js").Socket | null} */
 let socket = null;
 
 /** Emit with an ack and a deadline; resolves to the answer or throws AckError. */
@@ -132,6 +155,7 @@ function scheduleRestart() {
   setState("reconnecting");
   app.retry.schedule(() => {
     if (app.ended) return;
+    if (!socket) return;
     if (socket.connected) socket.disconnect();
     socket.connect();
   });
@@ -149,9 +173,10 @@ function showNextWarning() {
 }
 
 /** 已知悉: tell the server, then show the next queued warning. */
+/** @param {SeatWarning} warning */
 async function ackWarning(warning) {
   if (app.ackingWarning) return;
-  if (!socket.connected) {
+  if (!socket || !socket.connected) {
     ui.warningPending(false, "网络连接已中断，恢复后请再次点击“已知悉”。");
     return;
   }
@@ -193,12 +218,16 @@ async function join() {
   }
 }
 
+/**
+ * @param {RTCIceServer[]} iceServers
+ * @param {number} gen
+ */
 async function startPeer(iceServers, gen) {
   app.media = { connected: false, grid: false, audio: false };
   ui.showStagePlaceholder("正在接收评标室画面…");
   const peer = new SeatPeer({
     iceServers,
-    local: app.local,
+    local: /** @type {LocalMedia} */ (app.local),
     signal: {
       offer: (payload) => request("offer", payload, OFFER_TIMEOUT_MS),
       candidate: (payload) => request("ice_candidate", payload),
@@ -220,6 +249,11 @@ async function startPeer(iceServers, gen) {
   }, PC_CONNECT_DEADLINE_MS);
 }
 
+/**
+ * @param {SeatPeer} peer
+ * @param {"audio" | "grid"} kind
+ * @param {MediaStreamTrack} track
+ */
 function onRemoteTrack(peer, kind, track) {
   if (peer !== app.peer) return;
   if (kind === "audio") {
@@ -235,19 +269,23 @@ function onRemoteTrack(peer, kind, track) {
   updateLive();
 }
 
+/**
+ * @param {SeatPeer} peer
+ * @param {RTCPeerConnectionState} state
+ */
 function onConnectionState(peer, state) {
   if (peer !== app.peer || app.ended) return;
   app.media.connected = state === "connected";
   if (state === "connected") {
     clearTimeout(app.dropTimer);
-    app.dropTimer = null;
+    app.dropTimer = undefined;
     updateLive();
   } else if (state === "disconnected" || state === "failed") {
     setState("reconnecting");
     noteReconnecting("音视频连接不稳定，正在恢复…");
     if (!app.dropTimer) {
       app.dropTimer = setTimeout(() => {
-        app.dropTimer = null;
+        app.dropTimer = undefined;
         if (peer === app.peer && !app.media.connected) scheduleRestart();
       }, PC_DROP_GRACE_MS);
     }
@@ -255,6 +293,7 @@ function onConnectionState(peer, state) {
 }
 
 /** Say why the page is reconnecting, unless the banner already says something. */
+/** @param {string} text */
 function noteReconnecting(text) {
   if (!bannerVisible()) showBanner(text, "info");
 }
@@ -274,7 +313,7 @@ function updateLive() {
 function dropPeer() {
   clearTimeout(app.dropTimer);
   clearTimeout(app.connectTimer);
-  app.dropTimer = null;
+  app.dropTimer = undefined;
   if (app.peer) {
     app.peer.close();
     app.peer = null;
@@ -284,9 +323,10 @@ function dropPeer() {
   app.media = { connected: false, grid: false, audio: false };
 }
 
+/** @param {unknown} err */
 function failed(err) {
   const code = err instanceof AckError ? err.code : "internal";
-  const message = err instanceof AckError ? err.message : `连接出错：${err && err.message}`;
+  const message = err instanceof AckError ? err.message : `连接出错：${err && /** @type {Error} */ (err).message}`;
   if (TRANSIENT_CODES.has(code)) {
     showBanner(message, "info");
     scheduleRestart();
@@ -296,6 +336,11 @@ function failed(err) {
 }
 
 /** End the page for good: refused, replaced, or left. */
+/**
+ * @param {string} message
+ * @param {string | null} [code]
+ * @param {"error" | "info"} [kind]
+ */
 function end(message, code = null, kind = "error") {
   if (app.ended) return;
   app.ended = true;
@@ -356,6 +401,7 @@ async function startLocal() {
   document.addEventListener("pointerdown", () => app.meter && app.meter.resume());
 }
 
+/** @param {{ fromGesture: boolean }} how */
 async function shareScreen({ fromGesture }) {
   try {
     const track = await openScreen();
@@ -366,22 +412,24 @@ async function shareScreen({ fromGesture }) {
     setDesktop(track);
   } catch (err) {
     ui.showShareButtons(true);
-    if (fromGesture && err && err.name !== "NotAllowedError") {
+    if (fromGesture && err instanceof Error && err.name !== "NotAllowedError") {
       showBanner(`屏幕共享失败：${err.message}`);
     }
     ui.setDevice("desktop", "未共享", "warn");
   }
 }
 
+/** @param {MediaStreamTrack | null} track */
 function setDesktop(track) {
-  if (app.local.desktop && app.local.desktop !== track) app.local.desktop.stop();
-  app.local = { ...app.local, desktop: track };
+  const local = /** @type {LocalMedia} */ (app.local);
+  if (local.desktop && local.desktop !== track) local.desktop.stop();
+  app.local = { ...local, desktop: track };
   if (app.peer) app.peer.setDesktopTrack(track).catch(() => {});
   if (track) {
     ui.showShareButtons(false);
     ui.setDevice("desktop", "正在共享", "ok");
     track.addEventListener("ended", () => {
-      if (app.local.desktop === track) setDesktop(null);
+      if (app.local && app.local.desktop === track) setDesktop(null);
     });
   } else {
     ui.showShareButtons(true);
@@ -394,7 +442,7 @@ function setDesktop(track) {
 function enterRoom() {
   app.wantJoin = true;
   setState("connecting");
-  if (socket.connected) join();
+  if (socket && socket.connected) join();
 }
 
 async function main() {
@@ -406,12 +454,12 @@ async function main() {
   try {
     await login();
   } catch (err) {
-    end(err.message, err.code);
+    end(messageOf(err), /** @type {{ code?: string }} */ (err).code);
     return;
   }
   ui.bindLeave(leave);
   for (const id of ["#share-btn", "#check-share-btn"]) {
-    document.querySelector(id).addEventListener("click", () => shareScreen({ fromGesture: true }));
+    $(id).addEventListener("click", () => shareScreen({ fromGesture: true }));
   }
   setInterval(async () => {
     if (app.peer && app.media.connected) ui.showNetwork(await app.peer.stats().catch(() => null));
@@ -424,7 +472,7 @@ async function main() {
   await startLocal();
   if (app.ended) {
     // Refused while the devices were opening: close them again.
-    for (const track of app.local.stream.getTracks()) track.stop();
+    if (app.local) for (const track of app.local.stream.getTracks()) track.stop();
     devicesClosed();
     return;
   }

@@ -1,3 +1,4 @@
+// @ts-check
 // Media side of the supervision wall (监督墙): receive-only peer connections to the server
 // ("watch" a room's grid and mix, "focus" on one seat), the room audio level meters, the
 // warning sound cue and the frame counters the page exposes.
@@ -14,9 +15,14 @@ const OFFER_TIMEOUT_MS = 20000;
 const PC_DROP_GRACE_MS = 3000; // "disconnected" this long: negotiate again
 const PC_CONNECT_DEADLINE_MS = 20000; // after the answer, ICE must connect within this
 
+/** @typedef {ReturnType<typeof setTimeout>} Timer */
+
 let viewerSeq = 0;
 
-/** A viewer id matching /^[A-Za-z0-9_-]{1,64}$/, never reused by this page. */
+/**
+ * A viewer id matching /^[A-Za-z0-9_-]{1,64}$/, never reused by this page.
+ * @param {string} kind
+ */
 function newViewerId(kind) {
   viewerSeq += 1;
   return `${kind}-${Date.now().toString(36)}-${viewerSeq}`;
@@ -33,18 +39,44 @@ function newViewerId(kind) {
  * - `iceServers()`: the RTCIceServer list from "hello";
  * - `onMedia(tracks)`: {role: MediaStreamTrack} of each new negotiation;
  * - `onStatus(status, message)`: "connecting" | "live" | "retrying" (message says why).
+ *
+ * @typedef {"connecting" | "live" | "retrying"} ViewerStatus
+ * @typedef {(event: string, payload: unknown, timeoutMs?: number) => Promise<import("/static/lib/wire").Ack>} Request
+ * @typedef {{ viewer: string | null, candidate: string, sdpMid: string | null, sdpMLineIndex: number | null, usernameFragment: string | null }} ViewerCandidate
  */
 export class Viewer {
+  /**
+   * @param {{
+   *   kind: string,
+   *   fields: Record<string, unknown>,
+   *   roles: Array<["audio" | "video", string]>,
+   *   request: Request,
+   *   iceServers: () => RTCIceServer[],
+   *   onMedia: (tracks: Record<string, MediaStreamTrack>) => void,
+   *   onStatus: (status: ViewerStatus, message: string) => void,
+   * }} options
+   */
   constructor({ kind, fields, roles, request, iceServers, onMedia, onStatus }) {
-    Object.assign(this, { kind, fields, roles, request, iceServers, onMedia, onStatus });
+    this.kind = kind;
+    this.fields = fields;
+    this.roles = roles;
+    this.request = request;
+    this.iceServers = iceServers;
+    this.onMedia = onMedia;
+    this.onStatus = onStatus;
     this.closed = false;
     this.gen = 0;
+    /** @type {RTCPeerConnection | null} */
     this.pc = null;
+    /** @type {string | null} */
     this.id = null;
     this.acked = false; // the server holds this.id: unwatch it when replaced
+    /** @type {ViewerCandidate[]} */
     this.pending = [];
+    /** @type {ViewerStatus | null} */
     this.status = null;
     this.backoff = new Backoff();
+    /** @type {{ retry: Timer | null, drop: Timer | null, deadline: Timer | null }} */
     this.timers = { retry: null, drop: null, deadline: null };
   }
 
@@ -67,14 +99,16 @@ export class Viewer {
     this.closed = true;
   }
 
+  /** @param {ViewerStatus} status @param {string} [message] */
   setStatus(status, message = "") {
     this.status = status;
     this.onStatus(status, message);
   }
 
   clearTimers() {
-    for (const key of Object.keys(this.timers)) {
-      clearTimeout(this.timers[key]);
+    for (const key of /** @type {Array<keyof Viewer["timers"]>} */ (Object.keys(this.timers))) {
+      const timer = this.timers[key];
+      if (timer !== null) clearTimeout(timer);
       this.timers[key] = null;
     }
   }
@@ -89,6 +123,7 @@ export class Viewer {
     this.pending = [];
   }
 
+  /** @param {string | null} id */
   unwatch(id) {
     // Best effort: after a media restart the server may not know the old id any more.
     this.request("unwatch", { viewer: id }, ACK_TIMEOUT_MS).catch(() => {});
@@ -103,7 +138,7 @@ export class Viewer {
     const transceivers = this.roles.map(([kind, role]) => {
       const transceiver = pc.addTransceiver(kind, { direction: "recvonly" });
       if (kind === "video") preferVp8(transceiver);
-      return [transceiver, role];
+      return /** @type {[RTCRtpTransceiver, string]} */ ([transceiver, role]);
     });
     this.pc = pc;
     this.id = id;
@@ -113,8 +148,9 @@ export class Viewer {
     try {
       const offer = await pc.createOffer();
       await pc.setLocalDescription(offer);
+      /** @type {Record<string, string>} */
       const roles = {};
-      for (const [transceiver, role] of transceivers) roles[transceiver.mid] = role;
+      for (const [transceiver, role] of transceivers) roles[String(transceiver.mid)] = role;
       const payload = { ...this.fields, viewer: id, type: "offer", sdp: offer.sdp, roles };
       const answer = await this.request(this.kind, payload, OFFER_TIMEOUT_MS);
       if (gen !== this.gen) {
@@ -126,6 +162,7 @@ export class Viewer {
       await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
       if (gen !== this.gen) return;
       for (const candidate of this.pending.splice(0)) this.sendCandidate(candidate);
+      /** @type {Record<string, MediaStreamTrack>} */
       const tracks = {};
       for (const [transceiver, role] of transceivers) tracks[role] = transceiver.receiver.track;
       this.onMedia(tracks);
@@ -134,10 +171,11 @@ export class Viewer {
       }, PC_CONNECT_DEADLINE_MS);
     } catch (err) {
       if (gen !== this.gen) return;
-      this.retry((err && err.message) || "连接失败，正在重试…");
+      this.retry((err instanceof Error && err.message) || "连接失败，正在重试…");
     }
   }
 
+  /** @param {number} gen @param {RTCIceCandidate | null} c */
   onCandidate(gen, c) {
     if (gen !== this.gen || !c || !c.candidate) return; // end of candidates is not sent
     const payload = {
@@ -151,17 +189,19 @@ export class Viewer {
     else this.pending.push(payload);
   }
 
+  /** @param {ViewerCandidate} payload */
   sendCandidate(payload) {
     // A refused candidate is not fatal: the others, or the server's own, may still connect.
     this.request("ice_candidate", payload, ACK_TIMEOUT_MS).catch(() => {});
   }
 
+  /** @param {number} gen */
   onConnectionState(gen) {
     if (gen !== this.gen || !this.pc) return;
     const state = this.pc.connectionState;
     if (state === "connected") {
-      clearTimeout(this.timers.drop);
-      clearTimeout(this.timers.deadline);
+      if (this.timers.drop !== null) clearTimeout(this.timers.drop);
+      if (this.timers.deadline !== null) clearTimeout(this.timers.deadline);
       this.timers.drop = null;
       this.backoff.reset();
       this.setStatus("live");
@@ -177,7 +217,10 @@ export class Viewer {
     }
   }
 
-  /** Drop the connection and negotiate again after the back-off. */
+  /**
+   * Drop the connection and negotiate again after the back-off.
+   * @param {string} message
+   */
   retry(message) {
     if (this.closed) return;
     const gen = ++this.gen;
@@ -190,7 +233,10 @@ export class Viewer {
   }
 }
 
-/** Frames a video element has shown so far (0 without a stream). */
+/**
+ * Frames a video element has shown so far (0 without a stream).
+ * @param {HTMLVideoElement & { webkitDecodedFrameCount?: number }} video
+ */
 export function frameCount(video) {
   if (!video.srcObject) return 0;
   if (typeof video.getVideoPlaybackQuality === "function") {
@@ -204,9 +250,11 @@ export function frameCount(video) {
  * playing}: shown = a frame of the current stream was shown, playing = within `stallMs`.
  */
 export class FrameWatch {
+  /** @param {HTMLVideoElement} video @param {number} [stallMs] */
   constructor(video, stallMs = 2000) {
     this.video = video;
     this.stallMs = stallMs;
+    /** @type {MediaProvider | null} */
     this.stream = null;
     this.frames = 0;
     this.movedAt = 0;
@@ -235,6 +283,7 @@ export class FrameWatch {
  */
 export class AudioDesk {
   constructor() {
+    /** @type {AudioContext | null} */
     this.context = null;
   }
 
@@ -256,6 +305,10 @@ export class AudioDesk {
   /**
    * A level meter on a received track. Chrome only feeds a remote track to WebAudio while a
    * media element plays it: the caller keeps the track attached to a (muted) element.
+   */
+  /**
+   * @param {MediaStreamTrack | null} track
+   * @returns {{ level(): number, close(): void }}
    */
   meter(track) {
     const ctx = this.ctx();

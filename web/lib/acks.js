@@ -1,3 +1,4 @@
+// @ts-check
 // Requests over the page's Socket.IO connection: an emit answered by an ack within a deadline,
 // errors with the server's code and a Chinese message, the codes worth retrying, and the
 // back-off of a page that starts over. Pure: it is handed the socket, and imports nothing.
@@ -8,21 +9,37 @@ export const ACK_TIMEOUT_MS = 10000;
 export const RETRY_MIN_MS = 1000;
 export const RETRY_MAX_MS = 30000;
 
+/** @typedef {import("./wire").Ack} Ack */
+
+/**
+ * What the page needs of a Socket.IO socket to send requests (its `emitWithAck` under a deadline).
+ * @typedef {{ connected: boolean, timeout(ms: number): { emitWithAck(event: string, payload: unknown): Promise<Ack> } }} AckSocket
+ */
+
 /** An error answer: the server's `code` and Chinese `message`, or the page's own. */
 export class AckError extends Error {
+  /** @param {string} code @param {string} message */
   constructor(code, message) {
     super(message);
     this.code = code;
   }
 
-  /** From an ack {ok: false, error: {code, message}} (or one with the code and message at the top). */
+  /**
+   * From an ack {ok: false, error: {code, message}} (or one with the code and message at the top).
+   * @param {Ack | null | undefined} answer
+   * @param {string} fallback
+   */
   static from(answer, fallback) {
     const e = (answer && (answer.error || answer)) || {};
     return new AckError(e.code || "internal", e.message || fallback);
   }
 }
 
-/** The code of a refused connection (`connect_error` with data from the server), else null. */
+/**
+ * The code of a refused connection (`connect_error` with data from the server), else null.
+ * @param {Error & { data?: { code?: string } }} err
+ * @returns {string | null}
+ */
 export function refusalCode(err) {
   return (err && err.data && err.data.code) || null;
 }
@@ -32,6 +49,9 @@ export function refusalCode(err) {
  * the ok answer and throws an AckError otherwise. The texts are the page's: what a missed
  * deadline says, what an error without a message says and, if given, what is said at once
  * when the socket is not connected (without it the emit waits for the connection).
+ * @param {() => AckSocket | null} getSocket
+ * @param {{ timeoutText?: string, errorText?: string, disconnectedText?: string | null }} [texts]
+ * @returns {(event: string, payload: unknown, timeoutMs?: number) => Promise<Ack>}
  */
 export function ackRequester(getSocket, {
   timeoutText = "服务器响应超时，请稍后重试。",
@@ -40,8 +60,8 @@ export function ackRequester(getSocket, {
 } = {}) {
   return async function request(event, payload, timeoutMs = ACK_TIMEOUT_MS) {
     const socket = getSocket();
-    if (disconnectedText !== null && (!socket || !socket.connected)) {
-      throw new AckError("disconnected", disconnectedText);
+    if (!socket || (disconnectedText !== null && !socket.connected)) {
+      throw new AckError("disconnected", disconnectedText ?? timeoutText);
     }
     let answer;
     try {
@@ -60,6 +80,7 @@ export class Backoff {
     this.min = min;
     this.max = max;
     this.delay = min;
+    /** @type {ReturnType<typeof setTimeout> | null} */
     this.timer = null;
   }
 
@@ -79,7 +100,10 @@ export class Backoff {
     return this.timer !== null;
   }
 
-  /** Run `attempt` after the next wait, unless one is pending already. */
+  /**
+   * Run `attempt` after the next wait, unless one is pending already.
+   * @param {() => void} attempt
+   */
   schedule(attempt) {
     if (this.timer !== null) return;
     this.timer = setTimeout(() => {
@@ -90,7 +114,7 @@ export class Backoff {
 
   /** Forget the pending attempt. */
   cancel() {
-    clearTimeout(this.timer);
+    if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
   }
 }

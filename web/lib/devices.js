@@ -1,3 +1,4 @@
+// @ts-check
 // Local devices of a seat: camera and microphone, screen share, and a microphone level meter.
 
 import { mediaErrorText } from "./errors.js";
@@ -11,6 +12,7 @@ const MICROPHONE = { echoCancellation: true, noiseSuppression: true, autoGainCon
  * still joins. Returns {stream, camera, microphone, errors: [Chinese text]}.
  */
 export async function openCameraAndMicrophone() {
+  /** @type {string[]} */
   const errors = [];
   try {
     const stream = await navigator.mediaDevices.getUserMedia({ video: CAMERA, audio: MICROPHONE });
@@ -58,10 +60,13 @@ export async function openScreen() {
 
 /** Microphone level 0..1 from a WebAudio AnalyserNode, read on demand. */
 export class MicMeter {
+  /** @param {MediaStreamTrack | null} track */
   constructor(track) {
+    /** @type {AudioContext | null} */
     this.context = null;
+    /** @type {AnalyserNode | null} */
     this.analyser = null;
-    this.samples = null;
+    this.samples = new Float32Array(0);
     if (!track || typeof AudioContext === "undefined") return;
     this.context = new AudioContext();
     const source = this.context.createMediaStreamSource(new MediaStream([track]));

@@ -1,3 +1,4 @@
+// @ts-check
 // The record's events in one line of Chinese each: the console's activity table (every detail
 // of the workflow: tallies, lot seeds, motion results) and the archive's timeline (a shorter
 // line that names who acted, as the timeline has no column for it). Pure: no DOM.
@@ -8,9 +9,13 @@ import { formatTime } from "./time.js";
 /** Texts a workflow step may carry, in the order they are shown. */
 const TEXTS = ["reason", "text", "description", "handling"];
 
+/** @typedef {import("./wire").RecordEvent} RecordEvent */
+
 /**
  * The console's line for `event`: `name(id)` names a participant, `seat(key)` a seat.
  * The last voter of a round is not news; the result is.
+ * @param {RecordEvent} event
+ * @param {{ name: (id: string) => string, seat: (key: string) => string }} names
  */
 export function describeEvent(event, { name, seat }) {
   const d = event.data || {};
@@ -23,7 +28,7 @@ export function describeEvent(event, { name, seat }) {
     const round = x.election || x;
     if (x.election) parts.push(WORKFLOW_LABELS[x.election.happened] || x.election.happened);
     if (round.leader) parts.push(`组长：${name(round.leader)}`);
-    if (round.tally) parts.push(`票数：${Object.entries(round.tally).map(([c, n]) => `${name(c)} ${n}`).join("，")}`);
+    if (round.tally) parts.push(`票数：${Object.entries(/** @type {Record<string, number>} */ (round.tally)).map(([c, n]) => `${name(c)} ${n}`).join("，")}`);
     if (round.tally && round.abstained) parts.push(`弃权 ${round.abstained}`);
     if (round.seed) parts.push(`抽签种子 ${round.seed.slice(0, 16)}…（可核验）`);
     if (x.title) parts.push(x.title);
@@ -31,7 +36,7 @@ export function describeEvent(event, { name, seat }) {
     if (x.abstain) parts.push("弃权");
     const motion = typeof x.motion === "object" ? x.motion : x;
     if (motion.result && typeof motion.result === "object") {
-      const counts = Object.entries(motion.result).map(([o, n]) => `${o} ${n}`);
+      const counts = Object.entries(/** @type {Record<string, number>} */ (motion.result)).map(([o, n]) => `${o} ${n}`);
       if (motion.abstained) counts.push(`弃权 ${motion.abstained}`);
       parts.push(`${typeof x.motion === "object" ? "表决结束，" : ""}结果：${counts.join("，")}`);
     }
@@ -61,9 +66,12 @@ export function describeEvent(event, { name, seat }) {
 /**
  * The archive timeline's line for `event`: the step, its expert and leader and its texts, and
  * who acted. `people` are those the viewer may see, by id (a party sees no expert's name).
+ * @param {RecordEvent} event
+ * @param {Record<string, import("./wire").Person>} people
  */
 export function describeEventBrief(event, people) {
   const d = event.data || {};
+  /** @param {string} id */
   const name = (id) => (people[id] || {}).name || "";
   if (event.kind === "workflow") {
     const x = d.details || {};

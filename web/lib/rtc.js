@@ -1,12 +1,17 @@
+// @ts-check
 // WebRTC and WebAudio helpers of the seat and the wall: VP8 first in a video transceiver's
 // codecs, and the level a meter shows for a block of audio samples. Browser objects are only
 // touched when called.
 
-/** Put VP8 first in a video transceiver's codec list, keeping the rest (RTX, RED, FEC...). */
+/**
+ * Put VP8 first in a video transceiver's codec list, keeping the rest (RTX, RED, FEC...).
+ * @param {RTCRtpTransceiver} transceiver
+ */
 export function preferVp8(transceiver) {
   if (typeof transceiver.setCodecPreferences !== "function") return;
   const caps = RTCRtpReceiver.getCapabilities && RTCRtpReceiver.getCapabilities("video");
   if (!caps || !caps.codecs) return;
+  /** @param {RTCRtpCodec} c */
   const isVp8 = (c) => c.mimeType.toLowerCase() === "video/vp8";
   const vp8 = caps.codecs.filter(isVp8);
   if (vp8.length === 0) return;
@@ -20,6 +25,7 @@ export function preferVp8(transceiver) {
 /**
  * A meter's level 0..1 for time-domain samples (-1..1): their RMS in dB, -60 dB and below
  * empty, 0 dB full, so that normal speech fills about half the bar.
+ * @param {ArrayLike<number> & Iterable<number>} samples
  */
 export function levelOf(samples) {
   let sum = 0;
