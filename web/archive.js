@@ -181,7 +181,7 @@ async function openSession(sessionId) {
   const chooseSeat = () => {
     const seat = seats.find((x) => x.key === $("#seat-select", HTMLSelectElement).value);
     for (const kind of /** @type {const} */ (["camera", "desktop"])) {
-      const track = seat && seat[kind];
+      const track = seat?.[kind];
       const cover = $(`#seat-${kind}-gap`);
       cover.textContent = track ? "此处无录像" : `该机位未录制${TRACK_KIND_LABELS[kind]}`;
       cover.hidden = Boolean(track);
@@ -290,7 +290,7 @@ function showDamage(track, segment) {
 function renderEvents(s) {
   const items = app.marks.map((m) => {
     const d = m.e.data || {};
-    const evidence = d.evidence && d.evidence.path ? `part-${String(d.evidence.part || m.e.part).padStart(4, "0")}/${d.evidence.path}` : null;
+    const evidence = d.evidence?.path ? `part-${String(d.evidence.part || m.e.part).padStart(4, "0")}/${d.evidence.path}` : null;
     return el("li", { dataset: { group: m.group.id, t: m.t.toFixed(3), seq: m.e.seq } },
       el("span", { class: "swatch", style: { background: m.group.color } }),
       el("time", {}, clockOf(eventTime(m.e))),

@@ -250,7 +250,7 @@ function excuseExpert(expertId) {
 async function replaceExpert(expertId) {
   const seat = /** @type {RosterSeat} */ (seats().find((s) => s.expert_id === expertId));
   const name = window.prompt(`${seat.label}：请输入新抽取的替补专家姓名`);
-  if (!name || !name.trim()) return;
+  if (!name?.trim()) return;
   const idNumber = window.prompt("替补专家身份证号（18 位，仅保存后四位；可留空）") || null;
   try {
     const answer = await api("POST", `/experts/${expertId}/replacement`, { name: name.trim(), id_number: idNumber ? idNumber.trim() : null });
@@ -404,7 +404,7 @@ function reportUpload() {
   const input = el("input", { type: "file", accept: "application/pdf", id: "report-file" });
   const b = el("button", { class: "btn", type: "button" }, "上传评标报告并提交签署");
   b.addEventListener("click", async () => {
-    const file = input.files && input.files[0];
+    const file = input.files?.[0];
     if (!file) return showBanner("请先选择评标报告 PDF 文件");
     const response = await request(`/api/sessions/${hello().session.id}/report`, {
       method: "POST", headers: { "Content-Type": "application/pdf" }, body: file,

@@ -64,7 +64,7 @@ async function main() {
     showError(messageOf(err));
     return;
   }
-  $("#who").textContent = `${ROLE_LABELS[me.role] || me.role}${me.name ? " · " + me.name : ""}`;
+  $("#who").textContent = `${ROLE_LABELS[me.role] || me.role}${me.name ? ` · ${me.name}` : ""}`;
   if (!me.session) {
     showError("该身份不属于任何评标场次。");
     return;

@@ -137,7 +137,7 @@ export class SeatFlow {
     this.ensureKey();
   }
 
-  get id() { return this.me && this.me.participant_id; }
+  get id() { return this.me?.participant_id; }
 
   /** The session this expert sits in (after `start`). */
   get sessionId() { return /** @type {SeatMe} */ (this.me).session.id; }
@@ -218,7 +218,7 @@ export class SeatFlow {
    * @param {{ primary?: boolean, id?: string }} [options]
    */
   button(label, onClick, { primary = true, id } = {}) {
-    const b = el("button", { class: `btn ${primary ? "btn-primary" : "btn-secondary"} btn-block`, type: "button", id, disabled: this.busy || (this.state && this.state.paused) });
+    const b = el("button", { class: `btn ${primary ? "btn-primary" : "btn-secondary"} btn-block`, type: "button", id, disabled: this.busy || (this.state?.paused) });
     b.textContent = label;
     b.addEventListener("click", onClick);
     return b;
@@ -312,7 +312,7 @@ export class SeatFlow {
   reportForm() {
     const file = el("input", { type: "file", accept: "application/pdf", id: "report-file" });
     return el("div", { class: "stack" }, file, this.button("上传评标报告并提交签署", async () => {
-      const chosen = file.files && file.files[0];
+      const chosen = file.files?.[0];
       if (!chosen) return;
       const response = await api(`/api/sessions/${this.sessionId}/report`, {
         method: "POST", headers: { "Content-Type": "application/pdf" }, body: chosen,
@@ -367,7 +367,7 @@ export class SeatFlow {
       else $("#commitment-error").textContent = this.error;
     });
     $("#notice-ok").addEventListener("click", () => { $("#notice-layer").hidden = true; });
-    $("#sign-clear").addEventListener("click", () => this.pad && this.pad.clear());
+    $("#sign-clear").addEventListener("click", () => this.pad?.clear());
     $("#sign-submit").addEventListener("click", (e) => { e.preventDefault(); this.sign(); });
     $("#sign-cancel").addEventListener("click", () => $("#signing", HTMLDialogElement).close());
     this.pad = new SignaturePad($("#sign-canvas", HTMLCanvasElement));

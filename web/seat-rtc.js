@@ -70,7 +70,7 @@ export class SeatPeer {
     });
     // A copy of the camera track, this connection's own: closing the connection stops it.
     this.previewTrack = camera ? camera.clone() : null;
-    const width = (camera && camera.getSettings().width) || 640;
+    const width = camera?.getSettings().width || 640;
     this.preview = this.pc.addTransceiver(this.previewTrack || "video", {
       direction: "sendonly",
       sendEncodings: [
@@ -131,7 +131,7 @@ export class SeatPeer {
   /** @param {RTCPeerConnectionIceEvent} event */
   onIceCandidate(event) {
     const c = event.candidate;
-    if (!c || !c.candidate) return; // end of candidates: the contract does not send it
+    if (!c?.candidate) return; // end of candidates: the contract does not send it
     const payload = { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex };
     if (this.answered) this.sendCandidate(payload);
     else this.pendingCandidates.push(payload);

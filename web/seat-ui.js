@@ -236,7 +236,7 @@ function isSelf(entry, self) {
  */
 export function showRoster(roster, selfSeat) {
   const list = $("#roster-list");
-  const seats = (roster && roster.seats) || [];
+  const seats = roster?.seats || [];
   const online = seats.filter((s) => s.online).length;
   $("#roster-count").textContent = seats.length ? `在线 ${online} / ${seats.length}` : "";
   if (seats.length === 0) {

@@ -114,15 +114,15 @@ function connectSocket() {
   });
   socket.on("workflow", (update) => flow.update(update));
   socket.on("revoked", (msg) => {
-    end((msg && msg.message) || "该链接已被收回。", (msg && msg.code) || "link_revoked");
+    end(msg?.message || "该链接已被收回。", msg?.code || "link_revoked");
   });
   socket.on("replaced", (msg) => {
-    end((msg && msg.message) || "本席位已在其他设备上进入评标室。", (msg && msg.code) || "seat_replaced");
+    end(msg?.message || "本席位已在其他设备上进入评标室。", msg?.code || "seat_replaced");
   });
   socket.on("media_restart", (msg) => {
     // The room's media process was replaced: negotiate again on the same connection.
     if (app.ended) return;
-    noteReconnecting((msg && msg.message) || "媒体服务已恢复，正在重新连接音视频…");
+    noteReconnecting(msg?.message || "媒体服务已恢复，正在重新连接音视频…");
     join();
   });
   socket.on("session_ended", (msg) => {
@@ -131,7 +131,7 @@ function connectSocket() {
       const seats = app.roster.seats.map((s) => ({ ...s, online: false, tracks: [] }));
       ui.showRoster({ ...app.roster, seats }, app.seat);
     }
-    end((msg && msg.message) || "本场评标已结束。", null, "info");
+    end(msg?.message || "本场评标已结束。", null, "info");
   });
   socket.on("warning", (warning) => {
     if (app.ended || !warning || !warning.id) return;
@@ -142,7 +142,7 @@ function connectSocket() {
   });
   socket.on("server_shutdown", (msg) => {
     if (app.ended) return;
-    showBanner((msg && msg.message) || "服务器正在重启，稍后将自动重新连接。", "info");
+    showBanner(msg?.message || "服务器正在重启，稍后将自动重新连接。", "info");
     dropPeer();
     setState("reconnecting");
   });
@@ -176,7 +176,7 @@ function showNextWarning() {
 /** @param {SeatWarning} warning */
 async function ackWarning(warning) {
   if (app.ackingWarning) return;
-  if (!socket || !socket.connected) {
+  if (!socket?.connected) {
     ui.warningPending(false, "网络连接已中断，恢复后请再次点击“已知悉”。");
     return;
   }
@@ -352,7 +352,7 @@ function end(message, code = null, kind = "error") {
   dropPeer();
   if (socket) socket.disconnect();
   if (app.local) for (const track of app.local.stream.getTracks()) track.stop();
-  if (app.local && app.local.desktop) app.local.desktop.stop();
+  if (app.local?.desktop) app.local.desktop.stop();
   if (app.meter) app.meter.close();
   devicesClosed();
   ui.hideDeviceCheck();
@@ -372,7 +372,7 @@ function devicesClosed() {
 
 async function leave() {
   if (app.ended) return;
-  if (socket && socket.connected && app.wantJoin) {
+  if (socket?.connected && app.wantJoin) {
     try {
       await request("leave", {}, 3000);
     } catch {
@@ -398,7 +398,7 @@ async function startLocal() {
   if (got.errors.length) showBanner(got.errors.join(" "));
   app.meter = new MicMeter(got.microphone);
   ui.startMeters(() => (app.meter ? app.meter.level() : 0));
-  document.addEventListener("pointerdown", () => app.meter && app.meter.resume());
+  document.addEventListener("pointerdown", () => app.meter?.resume());
 }
 
 /** @param {{ fromGesture: boolean }} how */
@@ -442,7 +442,7 @@ function setDesktop(track) {
 function enterRoom() {
   app.wantJoin = true;
   setState("connecting");
-  if (socket && socket.connected) join();
+  if (socket?.connected) join();
 }
 
 async function main() {

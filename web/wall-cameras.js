@@ -51,7 +51,7 @@ function cameraViewer({ sid, request, iceServers }, cameraId, video, onStatus) {
  * @param {RoomCamera[] | undefined} cameras
  */
 export function cameraSummary(cameras) {
-  if (!cameras || !cameras.length) return "";
+  if (!cameras?.length) return "";
   const up = cameras.filter((c) => c.state === "up").length;
   return `监控 ${up}/${cameras.length} 在线`;
 }

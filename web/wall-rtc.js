@@ -333,7 +333,7 @@ export class AudioDesk {
   /** Two short tones (about 0.4 s), loud enough to notice, soft enough not to startle. */
   beep() {
     const ctx = this.ctx();
-    if (!ctx || ctx.state !== "running") return;
+    if (ctx?.state !== "running") return;
     const start = ctx.currentTime + 0.02;
     for (const [offset, hz] of [[0, 880], [0.22, 660]]) {
       const osc = ctx.createOscillator();

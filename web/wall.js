@@ -151,22 +151,22 @@ function connectSocket() {
     showBanner("与监督服务的连接已中断，正在自动重新连接…", "info");
     if (reason === "io server disconnect") scheduleReconnect(); // socket.io will not by itself
   });
-  socket.on("revoked", (msg) => fail((msg && msg.message) || "该链接已被收回。", (msg && msg.code) || "link_revoked"));
+  socket.on("revoked", (msg) => fail(msg?.message || "该链接已被收回。", msg?.code || "link_revoked"));
   socket.on("hello", (msg) => {
-    app.iceServers = (msg && msg.ice_servers) || [];
-    const who = (msg && msg.supervisor) || {};
+    app.iceServers = msg?.ice_servers || [];
+    const who = msg?.supervisor || {};
     const scope = who.scope === "all" ? "监督全部场次" : "监督指定场次";
     $("#supervisor").textContent = `监督人员 · ${who.name || "未具名"} · ${scope}`;
   });
-  socket.on("rooms", (msg) => onRooms((msg && msg.rooms) || []));
+  socket.on("rooms", (msg) => onRooms(msg?.rooms || []));
   socket.on("media_restart", (msg) => {
-    const sid = msg && msg.session_id;
+    const sid = msg?.session_id;
     const tile = app.tiles.get(sid);
-    if (tile && tile.viewer) tile.viewer.restart();
+    if (tile?.viewer) tile.viewer.restart();
     if (app.focus && app.focus.sid === sid && app.focus.viewer) app.focus.viewer.restart();
   });
   socket.on("room_closed", (msg) => {
-    const sid = msg && msg.session_id;
+    const sid = msg?.session_id;
     const room = app.rooms.get(sid);
     if (!room) return;
     app.rooms.set(sid, { ...room, live: false });
@@ -304,37 +304,49 @@ function renderFigures(rooms) {
  * @returns {Tile}
  */
 function makeTile(sid) {
-  const t = /** @type {Tile} */ ({ sid, viewer: null, stream: null, meter: null, status: "idle", message: "" });
-  t.video = el("video", { autoplay: true, playsinline: true, muted: true });
-  t.video.muted = true;
-  t.node = el("article", { class: "room-tile", dataset: { session: sid, live: "0", frames: "0", picture: "none", media: "idle" } },
+  const video = el("video", { autoplay: true, playsinline: true, muted: true });
+  video.muted = true;
+  const name = el("span", { class: "tile-name" });
+  const code = el("span", { class: "code" });
+  const online = el("span", { class: "online-pill" });
+  const phMain = el("div", { class: "ph-main" });
+  const phSub = el("div", { class: "ph-sub" });
+  const badges = el("div", { class: "badges" });
+  const cameraBox = el("div", { class: "tile-camera-box" });
+  const statusText = el("span", { class: "media-status" });
+  const cams = el("span", { class: "camera-summary" });
+  const level = el("span", { class: "level-fill" });
+  const soundBtn = el("button", { class: "btn btn-sound", type: "button" }, "开启声音");
+  const focusBtn = el("button", { class: "btn btn-focus", type: "button" }, "聚焦");
+  const node = el("article", { class: "room-tile", dataset: { session: sid, live: "0", frames: "0", picture: "none", media: "idle" } },
     el("header", { class: "tile-head" },
-      el("div", { class: "tile-title" },
-        (t.name = el("span", { class: "tile-name" })),
-        (t.code = el("span", { class: "code" }))),
-      (t.online = el("span", { class: "online-pill" }))),
+      el("div", { class: "tile-title" }, name, code),
+      online),
     el("div", { class: "tile-video" },
-      t.video,
-      el("div", { class: "tile-placeholder" },
-        (t.phMain = el("div", { class: "ph-main" })),
-        (t.phSub = el("div", { class: "ph-sub" }))),
-      (t.badges = el("div", { class: "badges" })),
+      video,
+      el("div", { class: "tile-placeholder" }, phMain, phSub),
+      badges,
       el("span", { class: "stall-tag", text: "画面停滞" }),
-      (t.cameraBox = el("div", { class: "tile-camera-box" }))),
+      cameraBox),
     el("footer", { class: "tile-foot" },
-      (t.statusText = el("span", { class: "media-status" })),
-      (t.cams = el("span", { class: "camera-summary" })),
-      el("span", { class: "level", title: "全场音量" }, (t.level = el("span", { class: "level-fill" }))),
-      (t.soundBtn = el("button", { class: "btn btn-sound", type: "button" }, "开启声音")),
-      (t.focusBtn = el("button", { class: "btn btn-focus", type: "button" }, "聚焦"))));
-  t.watch = new FrameWatch(t.video, 3000);
-  t.camera = new TileCamera(t.cameraBox, { sid, request, iceServers: () => app.iceServers });
-  t.soundBtn.addEventListener("click", () => {
+      statusText,
+      cams,
+      el("span", { class: "level", title: "全场音量" }, level),
+      soundBtn,
+      focusBtn));
+  /** @type {Tile} */
+  const t = {
+    sid, viewer: null, stream: null, mixStream: null, meter: null, status: "idle", message: "",
+    video, node, name, code, online, phMain, phSub, badges, cameraBox, statusText, cams, level, soundBtn, focusBtn,
+    watch: new FrameWatch(video, 3000),
+    camera: new TileCamera(cameraBox, { sid, request, iceServers: () => app.iceServers }),
+  };
+  soundBtn.addEventListener("click", () => {
     audio.resume();
     app.audible = app.audible === sid ? null : sid;
     applyAudio();
   });
-  t.focusBtn.addEventListener("click", () => openFocus(sid));
+  focusBtn.addEventListener("click", () => openFocus(sid));
   return t;
 }
 
@@ -387,10 +399,10 @@ function showTileStatus(t) {
   const picture = t.node.dataset.picture;
   let text;
   let tone;
-  if (!room || !room.live) {
+  if (!room?.live) {
     [text, tone] = ["未开始", "off"];
     t.phMain.textContent = "暂无机位上线";
-    t.phSub.textContent = room && room.scheduled_start ? `计划开始 ${shortDateTime(room.scheduled_start)}` : "";
+    t.phSub.textContent = room?.scheduled_start ? `计划开始 ${shortDateTime(room.scheduled_start)}` : "";
   } else {
     if (t.status === "retrying") [text, tone] = ["重连中", "busy"];
     else if (picture === "ok") [text, tone] = ["实时", "live"];
@@ -485,15 +497,15 @@ function applyAudio() {
     t.node.dataset.audible = selected ? "1" : "0";
   }
   const tile = f && app.tiles.get(f.sid);
-  const source = f ? (f.viewer ? f.mixStream : tile && tile.mixStream) || null : null;
+  const source = f ? (f.viewer ? f.mixStream : tile?.mixStream) || null : null;
   const element = $("#focus-audio", HTMLAudioElement);
   if (element.srcObject !== source) {
     element.srcObject = source;
     if (source) element.play().catch(() => {});
   }
-  setMuted(element, !(f && f.sound && source));
-  $("#focus-sound").textContent = f && f.sound ? "关闭声音" : "开启声音";
-  $("#focus-sound").dataset.on = f && f.sound ? "1" : "0";
+  setMuted(element, !(f?.sound && source));
+  $("#focus-sound").textContent = f?.sound ? "关闭声音" : "开启声音";
+  $("#focus-sound").dataset.on = f?.sound ? "1" : "0";
 }
 
 /** @param {HTMLMediaElement} media @param {boolean} muted */
@@ -673,14 +685,14 @@ function renderFeeds() {
   for (const kind of ["camera", "desktop"]) {
     let text = "等待画面";
     if (!f.seat) text = "请在左侧选择机位";
-    else if (!room || !room.live) text = "本场暂无机位上线";
+    else if (!room?.live) text = "本场暂无机位上线";
     else if (f.status === "retrying") text = f.message || "连接中断，正在重试…";
     else if (f.status === "connecting") text = "正在连接…";
     else if (seat && !seat.online) text = "等待画面（该机位未上线）";
     else if (seat && !(seat.tracks || []).includes(kind)) text = kind === "desktop" ? "等待画面（该机位尚未共享屏幕）" : "等待画面（该机位摄像头未开启）";
     $(`#focus-${kind}-placeholder`).textContent = text;
     // A picture that was shown stays visible unless the seat stopped sending it.
-    const stopped = !seat || !seat.online || !(seat.tracks || []).includes(kind) || f.status !== "live";
+    const stopped = !seat?.online || !(seat.tracks || []).includes(kind) || f.status !== "live";
     /** @type {HTMLElement} */ ($(`#focus-${kind}`).parentElement).dataset.stopped = stopped ? "1" : "0";
   }
 }
@@ -825,7 +837,7 @@ function levels() {
   }
   const f = app.focus;
   const tile = f && app.tiles.get(f.sid);
-  const meter = f && (f.viewer ? f.meter : tile && tile.meter);
+  const meter = f && (f.viewer ? f.meter : tile?.meter);
   $("#focus-level").style.transform = `scaleX(${meter ? meter.level() : 0})`;
   requestAnimationFrame(levels);
 }

@@ -41,7 +41,7 @@ export class AckError extends Error {
  * @returns {string | null}
  */
 export function refusalCode(err) {
-  return (err && err.data && err.data.code) || null;
+  return err?.data?.code || null;
 }
 
 /**
@@ -69,7 +69,7 @@ export function ackRequester(getSocket, {
     } catch {
       throw new AckError("timeout", timeoutText);
     }
-    if (!answer || !answer.ok) throw AckError.from(answer, errorText);
+    if (!answer?.ok) throw AckError.from(answer, errorText);
     return answer;
   };
 }

@@ -15,8 +15,8 @@ export class ApiError extends Error {
   constructor(message, status, problem) {
     super(message);
     this.status = status;
-    this.detail = (problem && problem.detail) || "";
-    this.code = (problem && problem.code) || "";
+    this.detail = problem?.detail || "";
+    this.code = problem?.code || "";
   }
 }
 

@@ -12,7 +12,7 @@
  * @param {string} [what]
  */
 export function problemText(problem, status, what = "请求失败") {
-  if (problem && problem.detail) return problem.detail;
+  if (problem?.detail) return problem.detail;
   return status === null || status === undefined ? what : `${what}（${status}）`;
 }
 
@@ -23,11 +23,11 @@ export function problemText(problem, status, what = "请求失败") {
  */
 export function mediaErrorText(err, what) {
   const e = /** @type {{ name?: string, message?: string } | null | undefined} */ (err);
-  const name = e && e.name;
+  const name = e?.name;
   if (name === "NotAllowedError" || name === "SecurityError") return `${what}未获授权，请允许浏览器使用${what}。`;
   if (name === "NotFoundError" || name === "OverconstrainedError") return `未找到可用的${what}。`;
   if (name === "NotReadableError" || name === "AbortError") return `${what}被其他程序占用或无法打开。`;
-  return `${what}无法使用：${(e && e.message) || "未知错误"}`;
+  return `${what}无法使用：${e?.message || "未知错误"}`;
 }
 
 /**

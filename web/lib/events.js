@@ -72,7 +72,7 @@ export function describeEvent(event, { name, seat }) {
 export function describeEventBrief(event, people) {
   const d = event.data || {};
   /** @param {string} id */
-  const name = (id) => (people[id] || {}).name || "";
+  const name = (id) => people[id]?.name || "";
   if (event.kind === "workflow") {
     const x = d.details || {};
     const parts = [WORKFLOW_LABELS[d.happened] || d.happened];

@@ -9,8 +9,8 @@
  */
 export function preferVp8(transceiver) {
   if (typeof transceiver.setCodecPreferences !== "function") return;
-  const caps = RTCRtpReceiver.getCapabilities && RTCRtpReceiver.getCapabilities("video");
-  if (!caps || !caps.codecs) return;
+  const caps = RTCRtpReceiver.getCapabilities?.("video");
+  if (!caps?.codecs) return;
   /** @param {RTCRtpCodec} c */
   const isVp8 = (c) => c.mimeType.toLowerCase() === "video/vp8";
   const vp8 = caps.codecs.filter(isVp8);
