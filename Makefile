@@ -1,4 +1,5 @@
-# Set-up and everyday commands. Needs Python 3.11 and Node.js/npm (for the browser libraries);
+# Set-up and everyday commands. Needs Python 3.11 and Node.js/npm (for the browser libraries and
+# the checks of the pages' scripts: tsc, Biome, node --test);
 # the browser tests need Chromium (Debian: apt-get install chromium fonts-noto-cjk).
 PYTHON ?= python3.11
 VENV ?= .venv
@@ -41,10 +42,13 @@ demo: install
 lint: install
 	$(VENV)/bin/ruff check roomserver signaling media recorder web tests bench
 	$(VENV)/bin/lint-imports
+	npx tsc --noEmit -p .
+	npx biome lint --error-on-warnings web tests/js
 
 # The browser tests run in their own pytest process: Playwright's sync API keeps an event loop
 # running in the main thread for the whole session, which the asyncio tests cannot share.
 test: lint
+	node --test tests/js/*.test.mjs
 	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
 	$(PY) -m pytest -m e2e $(PYTEST_ARGS)
 
