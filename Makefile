@@ -1,17 +1,21 @@
-# Set-up and everyday commands. Needs Python 3.11 and Node.js/npm (for the browser libraries);
+# Set-up and everyday commands. Needs Python 3.11 and Node.js/npm (for the browser libraries and
+# the checks of the pages' scripts: tsc, Biome, node --test);
 # the browser tests need Chromium (Debian: apt-get install chromium fonts-noto-cjk).
 PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+# The Socket.IO client the pages load, copied into the package (git-ignored) so that an
+# installed server serves it.
+VENDOR_BUNDLE := web/vendor/socket.io.esm.min.js
 DATA_DIR ?= ./var
 BIND ?= 127.0.0.1:8080
 PYTEST_ARGS ?=
 
 .PHONY: install serve demo test test-fast lint bench clean
 
-install: $(STAMP) $(NODE_STAMP)
+install: $(STAMP) $(NODE_STAMP) $(VENDOR_BUNDLE)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +27,12 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+$(VENDOR_BUNDLE): $(NODE_STAMP)
+	mkdir -p $(@D)
+	cp node_modules/socket.io-client/dist/$(@F) $@
+	if [ -f node_modules/socket.io-client/dist/$(@F).map ]; then \
+		cp node_modules/socket.io-client/dist/$(@F).map $@.map; fi
+
 serve: install
 	$(VENV)/bin/roomserver serve --data-dir $(DATA_DIR) --bind $(BIND)
 
@@ -33,10 +43,13 @@ lint: install
 	$(VENV)/bin/ruff check roomserver signaling media recorder web tests bench
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy roomserver signaling media recorder
+	npx tsc --noEmit -p .
+	npx biome lint --error-on-warnings web tests/js
 
 # The browser tests run in their own pytest process: Playwright's sync API keeps an event loop
 # running in the main thread for the whole session, which the asyncio tests cannot share.
 test: lint
+	node --test tests/js/*.test.mjs
 	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
 	$(PY) -m pytest -m e2e $(PYTEST_ARGS)
 
@@ -51,4 +64,4 @@ bench: install
 	$(PY) bench/capacity.py
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) node_modules web/vendor .pytest_cache .ruff_cache test-artifacts

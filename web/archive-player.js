@@ -1,3 +1,4 @@
+// @ts-check
 // Synchronized playback of archived tracks (同步回放).
 //
 // Every track is placed on one time axis: seconds since the start of the recording, taken from
@@ -13,6 +14,14 @@
 const SYNC_TOLERANCE_S = 0.08;
 const AHEAD_S = 25; // segments fetched ahead of the playhead
 const BEHIND_S = 30; // buffered media kept behind it
+/**
+ * An archived track and its segments, as the archive's session answer lists them.
+ * @typedef {{ path: string, wall_start: number, wall_end: number, repaired?: boolean }} ArchivedSegment
+ * @typedef {{ id: string, kind: string, label: string, codec: string, segments: ArchivedSegment[] }} ArchivedTrack
+ * @typedef {ArchivedSegment & { from: number, to: number, damaged?: boolean }} Segment
+ */
+
+/** @type {Record<string, string>} */
 const MIME = {
   vp8: 'video/webm; codecs="vp8"',
   opus: 'audio/webm; codecs="opus"',
@@ -20,10 +29,12 @@ const MIME = {
 
 /** One clock for every track: time in seconds since t0, at a speed of 1, 2 or 4. */
 export class Clock {
+  /** @param {number} duration */
   constructor(duration) {
     this.duration = duration;
     this.base = 0;
-    this.since = null; // performance.now() when it started running
+    /** @type {number | null} performance.now() when it started running */
+    this.since = null;
     this.speed = 1;
   }
 
@@ -38,11 +49,13 @@ export class Clock {
 
   pause() { this.base = this.now(); this.since = null; }
 
+  /** @param {number} t */
   seek(t) {
     this.base = Math.max(0, Math.min(this.duration, t));
     if (this.since !== null) this.since = performance.now();
   }
 
+  /** @param {number} speed */
   setSpeed(speed) {
     this.base = this.now();
     if (this.since !== null) this.since = performance.now();
@@ -52,6 +65,14 @@ export class Clock {
 
 /** One archived track in one media element, kept on the clock's time. */
 export class TrackPlayer {
+  /**
+   * @param {HTMLMediaElement} element
+   * @param {ArchivedTrack} track
+   * @param {number} t0
+   * @param {(path: string) => string} fileUrl
+   * @param {HTMLElement | null} [gapCover]
+   * @param {((track: ArchivedTrack, segment: Segment) => void) | null} [onDamage]
+   */
   constructor(element, track, t0, fileUrl, gapCover = null, onDamage = null) {
     this.element = element;
     this.onDamage = onDamage || (() => {});
@@ -59,33 +80,50 @@ export class TrackPlayer {
     this.t0 = t0;
     this.fileUrl = fileUrl;
     this.gapCover = gapCover;
+    /** @type {Segment[]} */
     this.segments = track.segments.map((s) => ({ ...s, from: s.wall_start - t0, to: s.wall_end - t0 }));
+    /** @type {Set<string>} */
     this.loaded = new Set();
+    /** @type {Promise<void> | null} */
     this.loading = null;
     this.mime = MIME[track.codec];
     this.mse = Boolean(this.mime) && window.MediaSource && MediaSource.isTypeSupported(this.mime);
-    this.current = null; // the segment shown, for files played one at a time
+    /** @type {Segment | null} the segment shown, for files played one at a time */
+    this.current = null;
+    /** @type {MediaSource | null} */
+    this.source = null;
+    /** @type {SourceBuffer | null} */
+    this.buffer = null;
     this.ready = this.mse ? this.openSource() : Promise.resolve();
   }
 
+  /** @returns {Promise<void>} */
   openSource() {
     return new Promise((resolve) => {
-      this.source = new MediaSource();
-      this.element.src = URL.createObjectURL(this.source);
-      this.source.addEventListener("sourceopen", () => {
-        this.buffer = this.source.addSourceBuffer(this.mime);
+      const source = new MediaSource();
+      this.source = source;
+      this.element.src = URL.createObjectURL(source);
+      source.addEventListener("sourceopen", () => {
+        this.buffer = source.addSourceBuffer(this.mime);
         this.buffer.mode = "segments";
         resolve();
       }, { once: true });
     });
   }
 
-  /** The segment that holds time t (seconds on the clock), if any. */
+  /**
+   * The segment that holds time t (seconds on the clock), if any.
+   * @param {number} t
+   */
   segmentAt(t) {
     return this.segments.find((s) => s.from <= t && t < s.to) || null;
   }
 
-  /** Fetch and append the segments around t (one append at a time: MSE wants that). */
+  /**
+   * Fetch and append the segments around t (one append at a time: MSE wants that).
+   * @param {number} t
+   * @returns {Promise<void>}
+   */
   async fill(t) {
     if (!this.mse) return;
     await this.ready;
@@ -109,44 +147,56 @@ export class TrackPlayer {
     return this.loading;
   }
 
+  /**
+   * @param {Segment} segment
+   * @param {ArrayBuffer} data
+   * @returns {Promise<void>}
+   */
   append(segment, data) {
+    const buffer = /** @type {SourceBuffer} */ (this.buffer);
     return new Promise((resolve) => {
-      const done = () => { this.buffer.removeEventListener("error", failed); resolve(); };
-      const failed = () => { this.damaged(segment); this.buffer.removeEventListener("updateend", done); resolve(); };
-      this.buffer.addEventListener("updateend", done, { once: true });
-      this.buffer.addEventListener("error", failed, { once: true });
+      const done = () => { buffer.removeEventListener("error", failed); resolve(); };
+      const failed = () => { this.damaged(segment); buffer.removeEventListener("updateend", done); resolve(); };
+      buffer.addEventListener("updateend", done, { once: true });
+      buffer.addEventListener("error", failed, { once: true });
       try {
-        this.buffer.timestampOffset = segment.from;
-        this.buffer.appendBuffer(data);
-      } catch (err) {
+        buffer.timestampOffset = segment.from;
+        buffer.appendBuffer(data);
+      } catch {
         // A segment the browser cannot take (damaged): the rest of the track still plays.
         this.damaged(segment);
-        this.buffer.removeEventListener("updateend", done);
-        this.buffer.removeEventListener("error", failed);
+        buffer.removeEventListener("updateend", done);
+        buffer.removeEventListener("error", failed);
         resolve();
       }
     });
   }
 
   /** A segment that cannot be fetched or decoded: shown as damage, the rest plays on. */
+  /** @param {Segment} segment */
   damaged(segment) {
     if (segment.damaged) return;
     segment.damaged = true;
     this.onDamage(this.track, segment);
   }
 
+  /** @param {number} t */
   async trim(t) {
+    const buffer = /** @type {SourceBuffer} */ (this.buffer);
     const old = this.segments.filter((s) => s.to < t - BEHIND_S && this.loaded.has(s.path));
-    if (!old.length || this.buffer.updating) return;
+    if (!old.length || buffer.updating) return;
     const end = Math.max(...old.map((s) => s.to));
     await new Promise((resolve) => {
-      this.buffer.addEventListener("updateend", resolve, { once: true });
-      this.buffer.remove(0, end);
+      buffer.addEventListener("updateend", resolve, { once: true });
+      buffer.remove(0, end);
     });
     for (const s of old) this.loaded.delete(s.path);
   }
 
-  /** Whether the element has media for time t buffered now. */
+  /**
+   * Whether the element has media for time t buffered now.
+   * @param {number} t
+   */
   buffered(t) {
     const ranges = this.element.buffered;
     for (let i = 0; i < ranges.length; i += 1) {
@@ -155,7 +205,12 @@ export class TrackPlayer {
     return false;
   }
 
-  /** Follow the clock: show time t, playing at `speed` if `playing`. */
+  /**
+   * Follow the clock: show time t, playing at `speed` if `playing`.
+   * @param {number} t
+   * @param {boolean} playing
+   * @param {number} speed
+   */
   follow(t, playing, speed) {
     const segment = this.segmentAt(t);
     if (this.gapCover) this.gapCover.hidden = Boolean(segment);
@@ -179,6 +234,12 @@ export class TrackPlayer {
     if (!playing && !this.element.paused) this.element.pause();
   }
 
+  /**
+   * @param {Segment} segment
+   * @param {number} t
+   * @param {boolean} playing
+   * @param {number} speed
+   */
   followFile(segment, t, playing, speed) {
     if (this.current !== segment) {
       this.current = segment;
@@ -193,7 +254,10 @@ export class TrackPlayer {
     if (!playing && !this.element.paused) this.element.pause();
   }
 
-  /** Seek exactly to t and resolve once the element shows it (or has nothing there). */
+  /**
+   * Seek exactly to t and resolve once the element shows it (or has nothing there).
+   * @param {number} t
+   */
   async settle(t) {
     this.element.pause();
     if (!this.segmentAt(t)) {
@@ -207,15 +271,15 @@ export class TrackPlayer {
       await this.fill(t);
       while (this.loading) await this.loading;
     } else {
-      this.followFile(this.segmentAt(t), t, false, 1);
+      this.followFile(/** @type {Segment} */ (this.segmentAt(t)), t, false, 1);
     }
-    const target = this.mse ? t : t - this.current.from;
-    await new Promise((resolve) => {
+    const target = this.mse ? t : t - /** @type {Segment} */ (this.current).from;
+    await /** @type {Promise<void>} */ (new Promise((resolve) => {
       const ok = () => resolve();
       this.element.addEventListener("seeked", ok, { once: true });
       this.element.currentTime = target;
       setTimeout(ok, 3000); // a damaged segment never seeks: do not hang the page
-    });
+    }));
   }
 
   detach() {
@@ -227,13 +291,17 @@ export class TrackPlayer {
 
 /** Tracks on one clock, driven by requestAnimationFrame. */
 export class SyncPlayer {
+  /** @param {number} duration @param {(t: number) => void} onTick */
   constructor(duration, onTick) {
     this.clock = new Clock(duration);
-    this.tracks = new Map(); // slot → TrackPlayer
+    /** @type {Map<string, TrackPlayer>} slot → TrackPlayer */
+    this.tracks = new Map();
     this.onTick = onTick;
+    /** @type {number | null} */
     this.frame = null;
   }
 
+  /** @param {string} slot @param {TrackPlayer | null} player */
   set(slot, player) {
     const old = this.tracks.get(slot);
     if (old) old.detach();
@@ -253,9 +321,13 @@ export class SyncPlayer {
     this.onTick(this.clock.now());
   }
 
+  /** @param {number} speed */
   setSpeed(speed) { this.clock.setSpeed(speed); }
 
-  /** Move every track to t; resolves when each shows it (for a paused player and for tests). */
+  /**
+   * Move every track to t; resolves when each shows it (for a paused player and for tests).
+   * @param {number} t
+   */
   async seek(t) {
     this.clock.seek(t);
     const wasRunning = this.clock.running;

@@ -1,3 +1,4 @@
+// @ts-check
 // Archive browser and player (档案调阅) for archivists, auditors, supervisors and the parties a
 // session's recording is opened to. The list finds sessions; a session opens in a player that
 // keeps the room grid, a chosen seat's camera, desktop and sound in sync on one timeline, with
@@ -6,13 +7,45 @@
 // document.body.dataset.view: list | session; dataset.state: loading | ready | error.
 // window.archivePlayer is the SyncPlayer (its seek() resolves when every track shows the time).
 
-import { $, el, queryParams } from "/static/common.js";
 import { SyncPlayer, TrackPlayer } from "/static/archive-player.js";
-import { EVENT_LABELS, ROLE_LABELS, WARNING_LABELS, WORKFLOW_LABELS, reasonLabel } from "/static/labels.js";
-import { api as request, login } from "/static/session.js";
+import { answerOf, requestJson } from "/static/lib/api.js";
+import { setBanner as showBanner } from "/static/lib/chrome.js";
+import { $, control, el, queryParams } from "/static/lib/dom.js";
+import { messageOf, problemText } from "/static/lib/errors.js";
+import { describeEventBrief as describe } from "/static/lib/events.js";
+import { ROLE_LABELS, reasonLabel } from "/static/lib/labels.js";
+import { api as request, login } from "/static/lib/session.js";
+import { formatDuration as duration, formatNumericDateTime, formatTime } from "/static/lib/time.js";
 
-const KIND_LABELS = { camera: "摄像头", microphone: "麦克风", desktop: "桌面" };
+/**
+ * @typedef {import("/static/lib/wire").RecordEvent} RecordEvent
+ * @typedef {import("/static/lib/wire").Person} Person
+ * @typedef {import("/static/archive-player.js").ArchivedTrack} ArchivedTrack
+ * @typedef {import("/static/archive-player.js").Segment} Segment
+ * @typedef {{ ok: boolean, differences: Array<{ where: string, what: string }> }} Verification
+ * @typedef {{
+ *   session_id: string, session: { project_name: string, project_code?: string },
+ *   venues: Record<string, string>, people: Record<string, Person>,
+ *   start?: number | null, end?: number | null,
+ *   tracks: ArchivedTrack[], gaps: Array<{ track: string, from: number, to: number, reason: string }>,
+ *   events: RecordEvent[], damaged: Array<{ what: string }>, parts: Array<{ sealed: boolean }>,
+ *   scope: { whole: boolean, windows: Array<[number, number]> },
+ *   verification?: Verification | null, viewer: { exports: boolean, grants: boolean },
+ * }} ArchivedSession
+ * @typedef {{
+ *   id: string, project_code?: string, project_name: string, venues: string[], experts: number,
+ *   start?: number | null, duration_s: number, bytes: number, sealed: boolean, verification?: Verification | null,
+ * }} SessionRow
+ * @typedef {{ id: string, label: string, color: string, kinds: string[] }} Group
+ * @typedef {{ e: RecordEvent, t: number, group: Group }} Mark
+ * @typedef {{ key: string, label: string, camera?: ArchivedTrack, microphone?: ArchivedTrack, desktop?: ArchivedTrack }} ArchivedSeat
+ */
+
+// The recorder names a seat's screen 桌面 (the live pages say 屏幕).
+/** @type {Record<string, string>} */
+const TRACK_KIND_LABELS = { camera: "摄像头", microphone: "麦克风", desktop: "桌面" };
 // Timeline marks: the kinds of the record, in groups that can be shown or hidden.
+/** @type {Group[]} */
 const GROUPS = [
   { id: "workflow", label: "评标流程", color: "#1d6ad1", kinds: ["workflow"] },
   { id: "warning", label: "预警", color: "#d28a00", kinds: ["warning_started", "warning_ended", "identity_snapshot"] },
@@ -21,76 +54,62 @@ const GROUPS = [
   { id: "record", label: "录制", color: "#5f6f82", kinds: ["recording_started", "recording_sealed", "recording_gap", "recording_interrupted", "session_ended", "media_restarted"] },
 ];
 
+/**
+ * @type {{
+ *   session: ArchivedSession | null, player: SyncPlayer | null, t0: number, duration: number,
+ *   hidden: Set<string>, marks: Mark[],
+ * }}
+ */
 const app = { session: null, player: null, t0: 0, duration: 0, hidden: new Set(), marks: [] };
+
+/** The player of the open session (the controls act only while one is open). */
+const player = () => /** @type {SyncPlayer} */ (app.player);
+/** The open session's id. */
+const openId = () => /** @type {ArchivedSession} */ (app.session).session_id;
 
 // ---- server -------------------------------------------------------------------------------
 
-async function api(method, path) {
-  const response = await request(path, { method });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(body.detail || `请求失败（${response.status}）`);
-  return body;
-}
+/** @param {string} method @param {string} path */
+const api = (method, path) => requestJson(path, { method });
 
 // Media elements and downloads send the session cookie by themselves (same origin).
+/** @param {string} sessionId @returns {(path: string) => string} */
 const fileUrl = (sessionId) => (path) => `/api/archive/sessions/${sessionId}/files/${path}`;
-
-function showBanner(message) {
-  $("#banner").textContent = message;
-  $("#banner").hidden = !message;
-}
 
 // ---- helpers ------------------------------------------------------------------------------
 
-const pad = (n) => String(n).padStart(2, "0");
-const duration = (s) => `${Math.floor(s / 3600)}:${pad(Math.floor((s % 3600) / 60))}:${pad(Math.floor(s % 60))}`;
+/** @param {number} b */
 const megabytes = (b) => `${(b / 1e6).toFixed(1)} MB`;
 // Times of the record are Beijing time (北京时间), whatever the viewing computer's zone.
-const BEIJING_TIME = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", hour12: false, hour: "2-digit", minute: "2-digit", second: "2-digit" });
-const BEIJING_DATE_TIME = new Intl.DateTimeFormat("zh-CN", { timeZone: "Asia/Shanghai", hour12: false, dateStyle: "short", timeStyle: "medium" });
-const clockOf = (unix) => BEIJING_TIME.format(new Date(unix * 1000));
-const dateTime = (unix) => BEIJING_DATE_TIME.format(new Date(unix * 1000));
+/** @param {number} unix */
+const clockOf = (unix) => formatTime(new Date(unix * 1000));
+/** @param {number} unix */
+const dateTime = (unix) => formatNumericDateTime(new Date(unix * 1000));
+/** @param {RecordEvent} e */
 const eventTime = (e) => new Date(e.at).getTime() / 1000;
 
+/** @param {Verification | null | undefined} v */
 function verificationBadge(v) {
   if (!v) return el("span", { class: "badge" }, "未校验");
   return v.ok ? el("span", { class: "badge ok" }, "完好") : el("span", { class: "badge bad" }, `发现 ${v.differences.length} 处差异`);
 }
 
-function describe(event, people) {
-  const d = event.data || {};
-  const name = (id) => (people[id] || {}).name || "";
-  if (event.kind === "workflow") {
-    const x = d.details || {};
-    const parts = [WORKFLOW_LABELS[d.happened] || d.happened];
-    if (x.expert && !["leader_elected", "election_tied"].includes(d.happened)) parts.push(name(x.expert));
-    if (x.leader) parts.push(`组长：${name(x.leader)}`);
-    for (const key of ["title", "reason", "text", "description", "handling"]) if (x[key]) parts.push(x[key]);
-    return parts.join(" · ");
-  }
-  const parts = [EVENT_LABELS[event.kind] || event.kind];
-  if (event.kind.startsWith("warning_") && d.kind) parts.push(WARNING_LABELS[d.kind] || d.kind);
-  if (d.label) parts.push(d.label);
-  if (typeof d.reason === "string") parts.push(reasonLabel(d.reason));
-  if (d.text) parts.push(d.text);
-  if (d.name) parts.push(d.name);
-  if (event.actor && people[event.actor]) parts.push(people[event.actor].name);
-  return parts.join(" · ");
-}
-
+/** @param {string} kind */
 const groupOf = (kind) => GROUPS.find((g) => g.kinds.includes(kind));
 
 // ---- list view ----------------------------------------------------------------------------
 
+/** @param {HTMLFormElement} form */
 async function search(form) {
   const params = new URLSearchParams();
-  for (const [key, value] of new FormData(form)) if (value) params.set(key, value);
+  for (const [key, value] of new FormData(form)) if (value) params.set(key, String(value));
+  /** @type {SessionRow[]} */
   let sessions;
   try {
     sessions = await api("GET", `/api/archive/sessions?${params}`);
   } catch (err) {
     document.body.dataset.state = "error";
-    return showBanner(err.message);
+    return showBanner(messageOf(err));
   }
   $("#sessions").replaceChildren(...sessions.map((s) =>
     el("tr", { dataset: { session: s.id } },
@@ -110,14 +129,16 @@ async function search(form) {
 
 // ---- session view -------------------------------------------------------------------------
 
+/** @param {string} sessionId */
 async function openSession(sessionId) {
   document.body.dataset.state = "loading";
+  /** @type {ArchivedSession} */
   let s;
   try {
     s = await api("GET", `/api/archive/sessions/${sessionId}`);
   } catch (err) {
     document.body.dataset.state = "error";
-    return showBanner(err.message);
+    return showBanner(messageOf(err));
   }
   showBanner("");
   app.session = s;
@@ -135,60 +156,68 @@ async function openSession(sessionId) {
   $("#seat-select").replaceChildren(...seats.map((seat) => el("option", { value: seat.key }, seat.label)));
   // A viewer who may see no single seat (a party) gets the room alone.
   for (const node of document.querySelectorAll(".side-screens .screen, #seat-select")) {
-    node.closest(".screen, .seat-pick").hidden = seats.length === 0;
+    /** @type {HTMLElement} */ (node.closest(".screen, .seat-pick")).hidden = seats.length === 0;
   }
   const audio = s.tracks.filter((t) => t.kind === "audio");
   $("#audio-select").replaceChildren(el("option", { value: "" }, "静音"),
     ...audio.map((t) => el("option", { value: t.id }, t.id === "room-mix" ? "全场声音" : t.label)));
-  if (app.player) for (const slot of [...app.player.tracks.keys()]) app.player.set(slot, null);
-  app.player = new SyncPlayer(app.duration, tick);
-  window.archivePlayer = app.player;
+  const previous = app.player;
+  if (previous) for (const slot of [...previous.tracks.keys()]) previous.set(slot, null);
+  const sync = new SyncPlayer(app.duration, tick);
+  app.player = sync;
+  /** @type {Window & { archivePlayer?: SyncPlayer }} */ (window).archivePlayer = sync;
   const url = fileUrl(s.session_id);
   // The main screen shows the room grid, a room camera or any seat's camera, to compare two.
   const videos = s.tracks.filter((t) => t.kind === "video" && !t.id.endsWith("-desktop"));
-  videos.sort((a, b) => (b.id === "room-grid") - (a.id === "room-grid"));
+  videos.sort((a, b) => Number(b.id === "room-grid") - Number(a.id === "room-grid"));
   $("#main-select").replaceChildren(...videos.map((t) =>
     el("option", { value: t.id }, t.id === "room-grid" ? "评标室画面（全部机位）" : t.label)));
   const chooseMain = () => {
-    const track = tracks.get($("#main-select").value);
-    app.player.set("main", track ? new TrackPlayer($("#main-video"), track, app.t0, url, $("#main-gap"), showDamage) : null);
+    const track = tracks.get($("#main-select", HTMLSelectElement).value);
+    sync.set("main", track ? new TrackPlayer($("#main-video", HTMLVideoElement), track, app.t0, url, $("#main-gap"), showDamage) : null);
   };
   $("#main-select").onchange = chooseMain;
   chooseMain();
   const chooseSeat = () => {
-    const seat = seats.find((x) => x.key === $("#seat-select").value);
-    for (const kind of ["camera", "desktop"]) {
-      const track = seat && seat[kind];
+    const seat = seats.find((x) => x.key === $("#seat-select", HTMLSelectElement).value);
+    for (const kind of /** @type {const} */ (["camera", "desktop"])) {
+      const track = seat?.[kind];
       const cover = $(`#seat-${kind}-gap`);
-      cover.textContent = track ? "此处无录像" : `该机位未录制${KIND_LABELS[kind]}`;
+      cover.textContent = track ? "此处无录像" : `该机位未录制${TRACK_KIND_LABELS[kind]}`;
       cover.hidden = Boolean(track);
-      app.player.set(`seat-${kind}`, track ? new TrackPlayer($(`#seat-${kind}`), track, app.t0, url, cover, showDamage) : null);
+      sync.set(`seat-${kind}`, track ? new TrackPlayer($(`#seat-${kind}`, HTMLVideoElement), track, app.t0, url, cover, showDamage) : null);
     }
   };
   $("#seat-select").onchange = chooseSeat;
   chooseSeat();
   $("#audio-select").onchange = () => {
-    const track = tracks.get($("#audio-select").value);
-    app.player.set("audio", track ? new TrackPlayer($("#audio"), track, app.t0, url, null, showDamage) : null);
+    const track = tracks.get($("#audio-select", HTMLSelectElement).value);
+    sync.set("audio", track ? new TrackPlayer($("#audio", HTMLAudioElement), track, app.t0, url, null, showDamage) : null);
   };
   renderTimeline(s);
   renderEvents(s);
-  await app.player.seek(0);
+  await sync.seek(0);
   document.body.dataset.state = "ready";
 }
 
+/**
+ * @param {ArchivedTrack[]} tracks
+ * @returns {ArchivedSeat[]}
+ */
 function seatsOf(tracks) {
+  /** @type {Map<string, ArchivedSeat>} */
   const seats = new Map();
   for (const t of tracks) {
     const match = /^(.+)-(\d+)-(camera|microphone|desktop)$/.exec(t.id);
     if (!match) continue;
     const key = `${match[1]}-${match[2]}`;
     if (!seats.has(key)) seats.set(key, { key, label: t.label.replace(/\s*(摄像头|麦克风|桌面|屏幕)$/, "") || key });
-    seats.get(key)[match[3]] = t;
+    /** @type {ArchivedSeat} */ (seats.get(key))[/** @type {"camera" | "microphone" | "desktop"} */ (match[3])] = t;
   }
   return [...seats.values()];
 }
 
+/** @param {ArchivedSession} s */
 function renderFacts(s) {
   const experts = Object.values(s.people).filter((p) => p.role === "expert").length;
   const facts = [
@@ -200,15 +229,17 @@ function renderFacts(s) {
     ["分段", `${s.parts.length} 段${s.parts.every((p) => p.sealed) ? "，均已封存" : ""}`],
   ];
   if (!s.scope.whole) facts.push(["可调阅范围", s.scope.windows.map(([a, b]) => `${clockOf(a)}–${clockOf(b)}`).join("，")]);
-  $("#facts").replaceChildren(...facts.filter(Boolean).map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))));
+  $("#facts").replaceChildren(...facts.filter((f) => f !== null).map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))));
   $("#verify-badge").replaceWith(Object.assign(verificationBadge(s.verification), { id: "verify-badge" }));
   $("#verify-btn").hidden = !s.viewer.exports;
   $("#grant-btn").hidden = !s.viewer.grants;
   $("#export-btn").hidden = !s.viewer.exports;
 }
 
+/** @param {ArchivedSession} s */
 function renderTimeline(s) {
   const span = app.duration || 1;
+  /** @param {number} t */
   const pct = (t) => `${Math.max(0, Math.min(100, (t / span) * 100))}%`;
   const lanes = s.tracks.filter((t) => t.kind === "video" || t.id === "room-mix").map((t) => {
     const lane = el("div", { class: "lane", title: t.label });
@@ -228,7 +259,7 @@ function renderTimeline(s) {
     return lane;
   });
   $("#lanes").replaceChildren(...lanes);
-  app.marks = s.events.map((e) => ({ e, t: eventTime(e) - app.t0, group: groupOf(e.kind) })).filter((m) => m.group);
+  app.marks = /** @type {Mark[]} */ (s.events.map((e) => ({ e, t: eventTime(e) - app.t0, group: groupOf(e.kind) })).filter((m) => m.group));
   $("#marks").replaceChildren(...app.marks.map((m) => {
     const mark = el("button", {
       class: "mark", type: "button", title: `${clockOf(eventTime(m.e))} ${describe(m.e, s.people)}`,
@@ -245,16 +276,21 @@ function renderTimeline(s) {
 }
 
 /** A segment the player could not fetch or decode: marked on its lane and said once. */
+/**
+ * @param {ArchivedTrack} track
+ * @param {Segment} segment
+ */
 function showDamage(track, segment) {
   const node = document.querySelector(`#lanes .seg[data-path="${CSS.escape(segment.path)}"]`);
   if (node) node.classList.add("damaged");
   showBanner(`${track.label} 有一段录像无法播放（已在时间轴上标红），其余内容照常回放。`);
 }
 
+/** @param {ArchivedSession} s */
 function renderEvents(s) {
   const items = app.marks.map((m) => {
     const d = m.e.data || {};
-    const evidence = d.evidence && d.evidence.path ? `part-${String(d.evidence.part || m.e.part).padStart(4, "0")}/${d.evidence.path}` : null;
+    const evidence = d.evidence?.path ? `part-${String(d.evidence.part || m.e.part).padStart(4, "0")}/${d.evidence.path}` : null;
     return el("li", { dataset: { group: m.group.id, t: m.t.toFixed(3), seq: m.e.seq } },
       el("span", { class: "swatch", style: { background: m.group.color } }),
       el("time", {}, clockOf(eventTime(m.e))),
@@ -267,27 +303,29 @@ function renderEvents(s) {
 }
 
 function applyFilters() {
-  for (const node of document.querySelectorAll("#marks .mark, #events li")) {
-    node.hidden = app.hidden.has(node.dataset.group);
+  for (const node of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("#marks .mark, #events li"))) {
+    node.hidden = app.hidden.has(String(node.dataset.group));
   }
 }
 
+/** @param {number} t */
 function tick(t) {
   const span = app.duration || 1;
   $("#playhead").style.left = `${(t / span) * 100}%`;
   $("#clock").textContent = clockOf(app.t0 + t);
   $("#clock-offset").textContent = ` 第 ${duration(t)}`;
   document.body.dataset.time = t.toFixed(3);
-  $("#play").textContent = app.player.clock.running ? "暂停" : "播放";
+  $("#play").textContent = player().clock.running ? "暂停" : "播放";
 }
 
 // ---- verification and export --------------------------------------------------------------
 
 async function verify() {
-  $("#verify-btn").disabled = true;
+  $("#verify-btn", HTMLButtonElement).disabled = true;
   $("#verify-badge").textContent = "正在校验…";
   try {
-    const v = await api("POST", `/api/archive/sessions/${app.session.session_id}/verify`);
+    /** @type {Verification} */
+    const v = await api("POST", `/api/archive/sessions/${openId()}/verify`);
     $("#verify-badge").replaceWith(Object.assign(verificationBadge(v), { id: "verify-badge" }));
     if (!v.ok) {
       showBanner(`校验发现差异：${v.differences.slice(0, 3).map((d) => `${d.where}：${d.what}`).join("；")}`);
@@ -298,19 +336,19 @@ async function verify() {
       }
     }
   } catch (err) {
-    showBanner(err.message);
+    showBanner(messageOf(err));
   } finally {
-    $("#verify-btn").disabled = false;
+    $("#verify-btn", HTMLButtonElement).disabled = false;
   }
 }
 
 async function exportPackage() {
-  const bar = $("#export-progress");
-  $("#export-btn").disabled = true;
+  const bar = $("#export-progress", HTMLProgressElement);
+  $("#export-btn", HTMLButtonElement).disabled = true;
   $("#export-link").hidden = true;
   bar.hidden = false;
   try {
-    let job = await api("POST", `/api/archive/sessions/${app.session.session_id}/export`);
+    let job = await api("POST", `/api/archive/sessions/${openId()}/export`);
     while (!job.finished) {
       bar.max = job.total || 1;
       bar.value = job.done;
@@ -319,41 +357,40 @@ async function exportPackage() {
     }
     if (job.error) throw new Error(job.error);
     bar.value = bar.max;
-    const link = $("#export-link");
+    const link = $("#export-link", HTMLAnchorElement);
     link.href = `/api/archive/exports/${job.id}/file`;
     link.textContent = `下载证据包（${megabytes(job.size)}）`;
     link.hidden = false;
   } catch (err) {
-    showBanner(err.message);
+    showBanner(messageOf(err));
   } finally {
-    $("#export-btn").disabled = false;
+    $("#export-btn", HTMLButtonElement).disabled = false;
   }
 }
 
 /** An archivist opens the session's open part to a tenderer or bidder: a link to hand over. */
 async function issuePartyLink() {
-  const form = $("#grant-form");
-  const f = form.elements;
+  const form = $("#grant-form", HTMLFormElement);
   $("#grant-error").textContent = "";
-  if (!f.name.value.trim()) { $("#grant-error").textContent = "请填写单位名称。"; return; }
-  const response = await request(`/api/archive/sessions/${app.session.session_id}/party-links`, {
+  if (!control(form, "name").value.trim()) { $("#grant-error").textContent = "请填写单位名称。"; return; }
+  const response = await request(`/api/archive/sessions/${openId()}/party-links`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ role: f.role.value, name: f.name.value.trim(), ttl_days: Number(f.days.value) }),
+    body: JSON.stringify({ role: control(form, "role").value, name: control(form, "name").value.trim(), ttl_days: Number(control(form, "days").value) }),
   });
-  const answer = await response.json().catch(() => ({}));
-  if (!response.ok) { $("#grant-error").textContent = answer.detail || "生成失败"; return; }
-  $("#grant-url").value = answer.url;
+  const answer = await answerOf(response);
+  if (!response.ok) { $("#grant-error").textContent = problemText(answer, null, "生成失败"); return; }
+  $("#grant-url", HTMLInputElement).value = answer.url;
   $("#grant-url").hidden = false;
 }
 
 // ---- wiring -------------------------------------------------------------------------------
 
 function wire() {
-  $("#search").addEventListener("submit", (e) => { e.preventDefault(); search(e.target); });
+  $("#search").addEventListener("submit", (e) => { e.preventDefault(); search(/** @type {HTMLFormElement} */ (e.target)); });
   $("#sessions").addEventListener("click", (e) => {
-    const button = e.target.closest("[data-open]");
-    if (button) openSession(button.dataset.open);
+    const button = /** @type {HTMLElement | null} */ (/** @type {Element} */ (e.target).closest("[data-open]"));
+    if (button) openSession(String(button.dataset.open));
   });
   $("#back").addEventListener("click", () => {
     if (app.player) app.player.pause();
@@ -366,16 +403,17 @@ function wire() {
   });
   $("#play").addEventListener("click", () => {
     if (!app.player) return;
-    if (app.player.clock.running) app.player.pause(); else app.player.play();
+    if (player().clock.running) player().pause(); else player().play();
   });
-  for (const button of document.querySelectorAll(".speed")) {
+  for (const button of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll(".speed"))) {
     button.addEventListener("click", () => {
-      app.player.setSpeed(Number(button.dataset.speed));
+      player().setSpeed(Number(button.dataset.speed));
       for (const b of document.querySelectorAll(".speed")) b.setAttribute("aria-pressed", String(b === button));
     });
   }
+  /** @param {Event} e */
   const jump = (e) => {
-    const target = e.target.closest("[data-t]");
+    const target = /** @type {HTMLElement | null} */ (/** @type {Element} */ (e.target).closest("[data-t]"));
     if (target && app.player) app.player.seek(Number(target.dataset.t));
   };
   $("#marks").addEventListener("click", jump);
@@ -385,8 +423,9 @@ function wire() {
     if (app.player) app.player.seek(((e.clientX - box.left) / box.width) * app.duration);
   });
   $("#filters").addEventListener("change", (e) => {
-    const group = e.target.dataset.group;
-    if (e.target.checked) app.hidden.delete(group); else app.hidden.add(group);
+    const box = /** @type {HTMLInputElement} */ (e.target);
+    const group = String(box.dataset.group);
+    if (box.checked) app.hidden.delete(group); else app.hidden.add(group);
     applyFilters();
   });
   $("#verify-btn").addEventListener("click", verify);
@@ -394,7 +433,7 @@ function wire() {
   $("#grant-btn").addEventListener("click", () => {
     $("#grant-url").hidden = true;
     $("#grant-scope").textContent = "对方只能看到评标室画面与声音中向招标人、投标人开放的阶段，看不到单个机位、监督记录和评委姓名。";
-    $("#grant-dialog").showModal();
+    $("#grant-dialog", HTMLDialogElement).showModal();
   });
   $("#grant-issue").addEventListener("click", issuePartyLink);
 }
@@ -405,7 +444,7 @@ async function main() {
     await login();
   } catch (err) {
     document.body.dataset.state = "error";
-    return showBanner(err.message);
+    return showBanner(messageOf(err));
   }
   const me = await request("/api/me").then((r) => r.json()).catch(() => ({}));
   $("#who").textContent = `${ROLE_LABELS[me.role] || me.role || ""} ${me.name || ""}`;

@@ -1,3 +1,4 @@
+// @ts-check
 // Venue console (评标室控制台) for the host, venue staff and witnesses: the seats of the venue
 // with who is there and their devices, identity check, the committee's workflow, incidents,
 // notices and the live activity record. Every action is a REST call that the server checks and
@@ -5,12 +6,16 @@
 //
 // document.body.dataset.state: connecting | live | error; dataset.phase: the workflow phase.
 
-import { io } from "/vendor/socket.io-client/socket.io.esm.min.js";
-import { $, el, KIND_LABELS, VENUE_KIND_LABELS, formatDateTime, formatTime } from "/static/common.js";
-import {
-  EVENT_LABELS, ROLE_LABELS, WARNING_LABELS, WORKFLOW_LABELS, motionResult, reasonLabel, tieRuleText,
-} from "/static/labels.js";
-import { api as request, login, socketAuth } from "/static/session.js";
+import { refusalCode } from "/static/lib/acks.js";
+import { answerOf, requestJson } from "/static/lib/api.js";
+import { setBanner as showBanner } from "/static/lib/chrome.js";
+import { $, control, el } from "/static/lib/dom.js";
+import { messageOf, problemText } from "/static/lib/errors.js";
+import { describeEvent } from "/static/lib/events.js";
+import { EVENT_LABELS, KIND_LABELS, ROLE_LABELS, VENUE_KIND_LABELS, motionResult, tieRuleText } from "/static/lib/labels.js";
+import { api as request, login } from "/static/lib/session.js";
+import { connectSocket } from "/static/lib/socket.js";
+import { formatDateTime, formatTime } from "/static/lib/time.js";
 
 const PHASES = [
   ["scheduled", "未开始"], ["check_in", "签到"], ["election", "推选组长"],
@@ -19,21 +24,56 @@ const PHASES = [
 
 const ACTIVE = ["check_in", "election", "evaluation", "signing"];
 
+/**
+ * @typedef {import("/static/lib/wire").Roster} Roster
+ * @typedef {import("/static/lib/wire").RosterSeat} RosterSeat
+ * @typedef {import("/static/lib/wire").WorkflowState} WorkflowState
+ * @typedef {import("/static/lib/wire").RecordEvent} RecordEvent
+ * @typedef {import("/static/lib/wire").Person} Person
+ * @typedef {(label: string, onClick: () => void, options?: { enabled?: boolean, tone?: string, id?: string }) => HTMLButtonElement} MakeButton
+ */
+
+/**
+ * The console's `hello`: the session, who this is, the venues, the people, and the state.
+ * @typedef {{
+ *   session: { id: string, project_name: string, project_code: string, scheduled_start: string, late_after_s: number },
+ *   me: { role: string, name: string, venue?: string | null, main_host: boolean },
+ *   venues: Array<{ id: string, name: string }>,
+ *   people: Array<Person & { id: string }>,
+ *   roster: Roster, workflow: WorkflowState, activity: RecordEvent[],
+ * }} Hello
+ */
+
+/**
+ * @type {{
+ *   hello: Hello | null, roster: Roster | null, workflow: WorkflowState | null,
+ *   people: Map<string, Person>, activity: RecordEvent[], arrivals: Map<string, number>,
+ *   pendingExpert: string | null, excusing: string | null,
+ * }}
+ */
 const app = { hello: null, roster: null, workflow: null, people: new Map(), activity: [], arrivals: new Map(), pendingExpert: null, excusing: null };
+
+/** The hello (the page acts only after it came). */
+const hello = () => /** @type {Hello} */ (app.hello);
+/** The roster's seats (the page acts only after the hello brought them). */
+const seats = () => /** @type {Roster} */ (app.roster).seats;
 
 // ---- server -------------------------------------------------------------------------------
 
-async function api(method, path, body) {
-  const response = await request(`/api/sessions/${app.hello.session.id}${path}`, {
-    method,
-    headers: { "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const answer = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(answer.detail || `请求失败（${response.status}）`);
-  return answer;
+/** A call about this session: its JSON answer, or an ApiError saying why in Chinese. */
+/**
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} [body]
+ */
+function api(method, path, body) {
+  return requestJson(`/api/sessions/${hello().session.id}${path}`, { method, json: body });
 }
 
+/**
+ * @param {string} kind
+ * @param {Record<string, unknown>} [fields]
+ */
 async function command(kind, fields = {}) {
   try {
     const answer = await api("POST", "/workflow", { kind, fields });
@@ -41,82 +81,37 @@ async function command(kind, fields = {}) {
     applyWorkflow(answer.state);
     return answer;
   } catch (err) {
-    showBanner(err.message);
+    showBanner(messageOf(err));
     return null;
   }
 }
 
-function showBanner(message) {
-  const banner = $("#banner");
-  banner.textContent = message;
-  banner.hidden = !message;
-}
-
 // ---- helpers ------------------------------------------------------------------------------
 
-const me = () => app.hello.me;
+const me = () => hello().me;
 const isHost = () => me().role === "host";
 const isMainHost = () => me().main_host;
 const canAct = () => ["host", "staff"].includes(me().role);
+/** @param {string | null | undefined} id */
 const nameOf = (id) => {
   if (!id) return "系统";
   if (id.startsWith("door:")) return "门禁系统";
-  return (app.people.get(id) || {}).name || id.slice(0, 8);
+  return (app.people.get(id) || { name: "" }).name || id.slice(0, 8);
 };
+/** @param {string} id */
 const venueName = (id) => {
-  const venue = app.hello.venues.find((v) => v.id === id);
+  const venue = hello().venues.find((v) => v.id === id);
   return venue ? venue.name : "其他评标室";
 };
+/** @param {string} iso */
 const clock = (iso) => formatTime(new Date(iso));
 
+/** @param {RecordEvent} event */
 function describe(event) {
-  const d = event.data || {};
-  if (event.kind === "workflow") {
-    const x = d.details || {};
-    const label = WORKFLOW_LABELS[d.happened] || d.happened;
-    const parts = [label];
-    // The last voter of a round is not news; the result is.
-    if (x.expert && !["leader_elected", "election_tied", "leader_drawn"].includes(d.happened)) parts.push(nameOf(x.expert));
-    for (const key of ["reason", "text", "description", "handling"]) if (x[key]) parts.push(x[key]);
-    // An excusal may complete the round or the motion that waited only for that expert.
-    const round = x.election || x;
-    if (x.election) parts.push(WORKFLOW_LABELS[x.election.happened] || x.election.happened);
-    if (round.leader) parts.push(`组长：${nameOf(round.leader)}`);
-    if (round.tally) parts.push(`票数：${Object.entries(round.tally).map(([c, n]) => `${nameOf(c)} ${n}`).join("，")}`);
-    if (round.tally && round.abstained) parts.push(`弃权 ${round.abstained}`);
-    if (round.seed) parts.push(`抽签种子 ${round.seed.slice(0, 16)}…（可核验）`);
-    if (x.title) parts.push(x.title);
-    if (x.option) parts.push(`意见：${x.option}`);
-    if (x.abstain) parts.push("弃权");
-    const motion = typeof x.motion === "object" ? x.motion : x;
-    if (motion.result && typeof motion.result === "object") {
-      const counts = Object.entries(motion.result).map(([o, n]) => `${o} ${n}`);
-      if (motion.abstained) counts.push(`弃权 ${motion.abstained}`);
-      parts.push(`${typeof x.motion === "object" ? "表决结束，" : ""}结果：${counts.join("，")}`);
-    }
-    if (typeof x.result === "string") parts.push(`结果：${x.result}`);
-    if (d.happened === "ballot_cast") parts.push(`（${x.voted}/${x.of}，投票内容保密）`);
-    return parts.join(" · ");
-  }
-  const parts = [EVENT_LABELS[event.kind] || event.kind];
-  if (event.kind === "door_access") {
-    return [...parts, d.venue_name, d.name, d.direction === "in" ? "进入" : "离开", clock(d.at)].join(" · ");
-  }
-  if (event.kind === "warning_started" || event.kind === "warning_ended") {
-    parts.push(WARNING_LABELS[d.kind] || d.kind);
-    if (d.seat) parts.push(seatLabel(d.seat));
-    if (typeof d.seconds === "number") parts.push(`持续 ${Math.round(d.seconds)} 秒`);
-    if (typeof d.reason === "string") parts.push(reasonLabel(d.reason));
-    return parts.join(" · ");
-  }
-  if (d.seat) parts.push(seatLabel(d.seat));
-  if (d.kind && event.kind.startsWith("track")) parts.push(KIND_LABELS[d.kind] || d.kind);
-  if (d.label) parts.push(d.label);
-  if (d.reason && typeof d.reason === "string") parts.push(reasonLabel(d.reason));
-  if (d.text) parts.push(d.text);
-  return parts.join(" · ");
+  return describeEvent(event, { name: nameOf, seat: seatLabel });
 }
 
+/** @param {string} key */
 function seatLabel(key) {
   const seat = (app.roster ? app.roster.seats : []).find((s) => s.key === key);
   return seat ? seat.label : key;
@@ -125,14 +120,20 @@ function seatLabel(key) {
 // ---- rendering ----------------------------------------------------------------------------
 
 function renderHeader() {
-  const { session } = app.hello;
+  const { session } = hello();
   $("#project-name").textContent = session.project_name;
   const start = new Date(session.scheduled_start);
   $("#project-meta").textContent = `项目编号 ${session.project_code} · 计划开始 ${formatDateTime(start)}`;
-  const where = me().venue ? venueName(me().venue) : "全部评标室";
+  const venue = me().venue;
+  const where = venue ? venueName(venue) : "全部评标室";
   $("#who").textContent = `${ROLE_LABELS[me().role] || me().role} ${me().name} · ${where}`;
 }
 
+/**
+ * @param {RosterSeat} seat
+ * @param {WorkflowState} wf
+ * @returns {[string, string]}
+ */
 function seatStatus(seat, wf) {
   const id = seat.expert_id;
   if (wf.withdrawn.includes(id)) return ["回避/离席", "bad"];
@@ -148,12 +149,13 @@ function renderVenues() {
   const host = $("#venues");
   host.replaceChildren();
   if (!app.roster || !wf) return;
-  const start = new Date(app.hello.session.scheduled_start).getTime();
-  const lateAfter = app.hello.session.late_after_s * 1000;
+  const start = new Date(hello().session.scheduled_start).getTime();
+  const lateAfter = hello().session.late_after_s * 1000;
+  /** @type {Map<string, RosterSeat[]>} */
   const byVenue = new Map();
   for (const seat of app.roster.seats) {
     if (!byVenue.has(seat.venue_id)) byVenue.set(seat.venue_id, []);
-    byVenue.get(seat.venue_id).push(seat);
+    /** @type {RosterSeat[]} */ (byVenue.get(seat.venue_id)).push(seat);
   }
   for (const [venueId, seats] of byVenue) {
     const first = seats[0];
@@ -190,12 +192,22 @@ function renderVenues() {
 }
 
 /** A withdrawn expert's seat can be given to a newly drawn expert before the election. */
+/**
+ * @param {RosterSeat} seat
+ * @param {WorkflowState} wf
+ * @param {string} venueId
+ */
 function canReplace(seat, wf, venueId) {
   return canAct() && ["scheduled", "check_in"].includes(wf.phase) && wf.withdrawn.includes(seat.expert_id)
     && !wf.replaced_by[seat.expert_id] && (isHost() || me().venue === venueId);
 }
 
 /** An absent expert is excused by the main venue's host, or by the staff of their venue. */
+/**
+ * @param {RosterSeat} seat
+ * @param {WorkflowState} wf
+ * @param {string} venueId
+ */
 function canExcuse(seat, wf, venueId) {
   const mayAct = isMainHost() || (me().role === "staff" && me().venue === venueId);
   return mayAct && ACTIVE.includes(wf.phase) && !wf.paused && wf.seated.includes(seat.expert_id)
@@ -203,52 +215,64 @@ function canExcuse(seat, wf, venueId) {
 }
 
 /** The main venue's host gives a seated expert a new link (a lost or shared one is revoked). */
+/**
+ * @param {RosterSeat} seat
+ * @param {WorkflowState} wf
+ */
 function canReissue(seat, wf) {
   return isMainHost() && wf.phase !== "ended" && !wf.withdrawn.includes(seat.expert_id)
     && !wf.excused.includes(seat.expert_id) && !wf.replaced_by[seat.expert_id];
 }
 
+/** @param {string} expertId */
 async function reissueLink(expertId) {
-  const seat = app.roster.seats.find((s) => s.expert_id === expertId);
+  const seat = /** @type {RosterSeat} */ (seats().find((s) => s.expert_id === expertId));
   if (!window.confirm(`为${seat.label} ${seat.expert_name}重新发放机位链接？\n原链接立即失效，该机位如在线将断开，需用新链接重新进入。`)) return;
   try {
     const answer = await api("POST", `/links/${expertId}/reissue`, { reason: "主持人重新发放机位链接" });
     showLink({ name: seat.expert_name, venue_id: seat.venue_id, seat_no: seat.seat_no, url: answer.url },
       "重新发放的机位链接", "请将此链接交给该专家，在该机位的电脑上打开。原链接已失效。");
   } catch (err) {
-    showBanner(err.message);
+    showBanner(messageOf(err));
   }
 }
 
+/** @param {string} expertId */
 function excuseExpert(expertId) {
-  const seat = app.roster.seats.find((s) => s.expert_id === expertId);
+  const seat = /** @type {RosterSeat} */ (seats().find((s) => s.expert_id === expertId));
   app.excusing = expertId;
   $("#excuse-name").textContent = `${seat.expert_name}（${seat.label}）`;
-  $("#excuse-form").reset();
-  $("#excuse-dialog").showModal();
+  $("#excuse-form", HTMLFormElement).reset();
+  $("#excuse-dialog", HTMLDialogElement).showModal();
 }
 
+/** @param {string} expertId */
 async function replaceExpert(expertId) {
-  const seat = app.roster.seats.find((s) => s.expert_id === expertId);
+  const seat = /** @type {RosterSeat} */ (seats().find((s) => s.expert_id === expertId));
   const name = window.prompt(`${seat.label}：请输入新抽取的替补专家姓名`);
-  if (!name || !name.trim()) return;
+  if (!name?.trim()) return;
   const idNumber = window.prompt("替补专家身份证号（18 位，仅保存后四位；可留空）") || null;
   try {
     const answer = await api("POST", `/experts/${expertId}/replacement`, { name: name.trim(), id_number: idNumber ? idNumber.trim() : null });
     applyWorkflow(answer.state);
     showLink(answer.replacement);
   } catch (err) {
-    showBanner(err.message);
+    showBanner(messageOf(err));
   }
 }
 
 /** A seat link to hand over at the venue: a replacement's, or a re-issued one. */
+/**
+ * @param {{ name: string, venue_id: string, seat_no: number, url: string }} expert
+ * @param {string} [title]
+ * @param {string} [note]
+ */
 function showLink(expert, title = "替补专家的机位链接", note = "请将此链接交给替补专家，在该机位的电脑上打开。原专家的链接已失效。") {
-  const dialog = $("#link-dialog");
+  const dialog = $("#link-dialog", HTMLDialogElement);
   $("#link-title").textContent = title;
   $("#link-note").textContent = note;
   $("#link-name").textContent = `${expert.name}（${seatLabel(`${expert.venue_id}:${expert.seat_no}`)}）`;
-  $("#link-url").value = new URL(expert.url, window.location.href).href;
+  $("#link-url", HTMLInputElement).value = new URL(expert.url, window.location.href).href;
   dialog.showModal();
 }
 
@@ -286,7 +310,9 @@ function renderFlow() {
   }
   $("#flow-facts").replaceChildren(el("dl", {}, facts.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v)))));
 
+  /** @type {HTMLElement[]} */
   const actions = [];
+  /** @type {MakeButton} */
   const button = (label, onClick, { enabled = true, tone = "btn-primary", id } = {}) => {
     const b = el("button", { class: `btn ${tone}`, type: "button", id, disabled: !enabled || wf.paused });
     b.textContent = label;
@@ -321,19 +347,24 @@ function renderFlow() {
   renderIncidents();
 }
 
+/** @param {WorkflowState} wf */
 function waitingText(wf) {
-  return {
+  return /** @type {Record<string, string>} */ ({
     scheduled: "等待主场主持人开始签到。",
     check_in: "工作人员核验专家身份，专家签署承诺书。",
     election: "专家正在无记名投票推选组长。",
     evaluation: "评审进行中；组长可发起表决并提交评标报告。",
     signing: "专家正在签署评标报告。",
     ended: "评审已结束，档案已封存。",
-  }[wf.phase] || "";
+  })[wf.phase] || "";
 }
 
 /** The tie rule is chosen before the ballot: another round (at most N, then a draw by lot), or
  * a draw by lot at once. */
+/**
+ * @param {boolean} ready
+ * @param {MakeButton} button
+ */
 function electionForm(ready, button) {
   const rule = el("select", { id: "tie-rule", "aria-label": "平票处理规则" },
     el("option", { value: "revote" }, "平票重新投票，达到轮数后抽签"),
@@ -342,6 +373,7 @@ function electionForm(ready, button) {
   const roundsField = el("label", { class: "field" }, el("span", {}, "最多轮数"), rounds);
   rule.addEventListener("change", () => { roundsField.hidden = rule.value === "lot"; });
   const start = button("开始推选组长", () => {
+    /** @type {{ tie_rule: string, max_rounds?: number }} */
     const fields = { tie_rule: rule.value };
     if (rule.value === "revote") fields.max_rounds = Number(rounds.value);
     command("start_election", fields);
@@ -354,9 +386,13 @@ function electionForm(ready, button) {
 }
 
 /** The host closes the open motion with the votes cast so far, or withdraws it. */
+/**
+ * @param {import("/static/lib/wire").Motion} motion
+ * @param {MakeButton} button
+ */
 function motionControls(motion, button) {
   const reason = el("input", { id: "motion-cancel-reason", maxlength: 500, placeholder: "撤销原因" });
-  const missing = app.workflow.seated.filter((id) => !motion.voted.includes(id)).map(nameOf);
+  const missing = /** @type {WorkflowState} */ (app.workflow).seated.filter((id) => !motion.voted.includes(id)).map(nameOf);
   return el("div", { class: "stack motion-box" },
     el("p", { class: "muted" }, `表决 ${motion.number} 尚未表决：${missing.join("，") || "无"}`),
     button("结束表决（按已投票计票）", () => command("close_motion", { motion: motion.number }), { id: "close-motion", tone: "" }),
@@ -368,20 +404,20 @@ function reportUpload() {
   const input = el("input", { type: "file", accept: "application/pdf", id: "report-file" });
   const b = el("button", { class: "btn", type: "button" }, "上传评标报告并提交签署");
   b.addEventListener("click", async () => {
-    const file = input.files[0];
+    const file = input.files?.[0];
     if (!file) return showBanner("请先选择评标报告 PDF 文件");
-    const response = await request(`/api/sessions/${app.hello.session.id}/report`, {
+    const response = await request(`/api/sessions/${hello().session.id}/report`, {
       method: "POST", headers: { "Content-Type": "application/pdf" }, body: file,
     });
-    const answer = await response.json().catch(() => ({}));
-    if (!response.ok) return showBanner(answer.detail || "上传失败");
+    const answer = await answerOf(response);
+    if (!response.ok) return showBanner(problemText(answer, null, "上传失败"));
     applyWorkflow(answer.state);
   });
   return el("div", { class: "stack" }, input, b);
 }
 
 function renderIncidents() {
-  const wf = app.workflow;
+  const wf = /** @type {WorkflowState} */ (app.workflow);
   const list = $("#incidents");
   list.replaceChildren(...wf.incidents.map((i) => {
     const mine = isHost() || me().venue === i.venue;
@@ -423,12 +459,14 @@ function renderAll() {
 
 // ---- state --------------------------------------------------------------------------------
 
+/** @param {WorkflowState} state */
 function applyWorkflow(state) {
   app.workflow = state;
   renderVenues();
   renderFlow();
 }
 
+/** @param {RecordEvent} event */
 function noteArrival(event) {
   // Arrival (到场时间) is a seat's first connection in the session.
   if (event.kind === "seat_connected" && event.actor && !app.arrivals.has(event.actor)) {
@@ -438,14 +476,15 @@ function noteArrival(event) {
 
 // ---- identity check -----------------------------------------------------------------------
 
+/** @param {string} expertId */
 async function identify(expertId) {
-  const seat = app.roster.seats.find((s) => s.expert_id === expertId);
+  const seat = /** @type {RosterSeat} */ (seats().find((s) => s.expert_id === expertId));
   try {
     const answer = await api("POST", `/identity/${expertId}`);
     const picture = await request(answer.url);
-    $("#identity-picture").src = URL.createObjectURL(await picture.blob());
+    $("#identity-picture", HTMLImageElement).src = URL.createObjectURL(await picture.blob());
   } catch (err) {
-    showBanner(err.message);
+    showBanner(messageOf(err));
     return;
   }
   app.pendingExpert = expertId;
@@ -454,65 +493,69 @@ async function identify(expertId) {
       ["专家", seat.expert_name],
       ["身份证号", seat.id_last4 ? `**************${seat.id_last4}` : "名单未提供"],
       ["机位", seat.label],
-      ["到场", app.arrivals.has(expertId) ? formatTime(new Date(app.arrivals.get(expertId))) : "—"],
+      ["到场", app.arrivals.has(expertId) ? formatTime(new Date(/** @type {number} */ (app.arrivals.get(expertId)))) : "—"],
     ]
       .map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))));
-  $("#identity-dialog").showModal();
+  $("#identity-dialog", HTMLDialogElement).showModal();
 }
 
 // ---- wiring -------------------------------------------------------------------------------
 
 function wire() {
   $("#venues").addEventListener("click", (e) => {
-    const target = e.target.closest("[data-identify]");
-    if (target) identify(target.dataset.identify);
-    const replacing = e.target.closest("[data-replace]");
-    if (replacing) replaceExpert(replacing.dataset.replace);
-    const excusing = e.target.closest("[data-excuse]");
-    if (excusing) excuseExpert(excusing.dataset.excuse);
-    const reissuing = e.target.closest("[data-reissue]");
-    if (reissuing) reissueLink(reissuing.dataset.reissue);
+    const clicked = /** @type {Element} */ (e.target);
+    const target = /** @type {HTMLElement | null} */ (clicked.closest("[data-identify]"));
+    if (target) identify(String(target.dataset.identify));
+    const replacing = /** @type {HTMLElement | null} */ (clicked.closest("[data-replace]"));
+    if (replacing) replaceExpert(String(replacing.dataset.replace));
+    const excusing = /** @type {HTMLElement | null} */ (clicked.closest("[data-excuse]"));
+    if (excusing) excuseExpert(String(excusing.dataset.excuse));
+    const reissuing = /** @type {HTMLElement | null} */ (clicked.closest("[data-reissue]"));
+    if (reissuing) reissueLink(String(reissuing.dataset.reissue));
   });
   $("#excuse-dialog").addEventListener("close", () => {
-    const reason = $("#excuse-form").elements.reason.value.trim();
-    if ($("#excuse-dialog").returnValue === "confirm" && app.excusing && reason) {
+    const reason = control($("#excuse-form", HTMLFormElement), "reason").value.trim();
+    if ($("#excuse-dialog", HTMLDialogElement).returnValue === "confirm" && app.excusing && reason) {
       command("excuse_expert", { expert: app.excusing, reason });
     }
     app.excusing = null;
   });
   $("#identity-dialog").addEventListener("close", () => {
-    if ($("#identity-dialog").returnValue === "confirm" && app.pendingExpert) command("check_in", { expert: app.pendingExpert });
+    if ($("#identity-dialog", HTMLDialogElement).returnValue === "confirm" && app.pendingExpert) command("check_in", { expert: app.pendingExpert });
     app.pendingExpert = null;
   });
   $("#notice-form").addEventListener("submit", async (e) => {
     e.preventDefault();
-    const text = e.target.elements.text.value.trim();
-    if (text && (await command("notice", { text }))) e.target.reset();
+    const form = /** @type {HTMLFormElement} */ (e.target);
+    const text = control(form, "text").value.trim();
+    if (text && (await command("notice", { text }))) form.reset();
   });
   $("#pause-form").addEventListener("submit", async (e) => {
     e.preventDefault();
-    const reason = e.target.elements.reason.value.trim();
-    if (reason && (await command("pause", { reason }))) e.target.reset();
+    const form = /** @type {HTMLFormElement} */ (e.target);
+    const reason = control(form, "reason").value.trim();
+    if (reason && (await command("pause", { reason }))) form.reset();
   });
   $("#resume-btn").addEventListener("click", () => command("resume"));
   $("#incident-form").addEventListener("submit", async (e) => {
     e.preventDefault();
-    const f = e.target.elements;
-    const fields = { venue: f.venue.value, kind: f.kind.value, description: f.description.value.trim() };
-    if (fields.description && (await command("open_incident", fields))) f.description.value = "";
+    const form = /** @type {HTMLFormElement} */ (e.target);
+    const description = control(form, "description");
+    const fields = { venue: control(form, "venue").value, kind: control(form, "kind").value, description: description.value.trim() };
+    if (fields.description && (await command("open_incident", fields))) description.value = "";
   });
 }
 
 function connect() {
-  const socket = io("/console", { auth: socketAuth(), transports: ["websocket"] });
+  const socket = connectSocket("/console");
   socket.on("connect_error", (err) => {
-    if (err && err.data && err.data.code) {
+    if (refusalCode(err)) {
       document.body.dataset.state = "error";
-      showBanner(err.message);
+      showBanner(messageOf(err));
       socket.disconnect();
     }
   });
-  socket.on("hello", (hello) => {
+  socket.on("hello", (/** @type {Hello} */ hello) => {
     app.hello = hello;
     app.people = new Map(hello.people.map((p) => [p.id, p]));
     app.roster = hello.roster;
@@ -528,9 +571,9 @@ function connect() {
     document.body.dataset.state = "error";
     showBanner(message);
   });
-  socket.on("roster", (roster) => { app.roster = roster; renderVenues(); });
+  socket.on("roster", (/** @type {Roster} */ roster) => { app.roster = roster; renderVenues(); });
   socket.on("workflow", ({ state }) => applyWorkflow(state));
-  socket.on("activity", (event) => {
+  socket.on("activity", (/** @type {RecordEvent} */ event) => {
     if (!app.hello || app.activity.some((e) => e.seq === event.seq)) return;
     app.activity.push(event);
     noteArrival(event);

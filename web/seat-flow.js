@@ -1,3 +1,4 @@
+// @ts-check
 // The committee's workflow in the expert's seat page: commitment letter and conflict of
 // interest (承诺书, 回避), the signing key, the secret ballot for the leader, open votes on
 // motions, reading and signing the evaluation report (WebCrypto key + handwriting), notices
@@ -7,23 +8,38 @@
 // extractable and stays in this browser (IndexedDB). The server gets the public key and, to
 // sign, an ECDSA/SHA-256 signature of the statement below (roomserver/signatures.py).
 
-import { $, el } from "/static/common.js";
-import { motionResult, tieRuleText } from "/static/labels.js";
-import { api } from "/static/session.js";
+import { answerOf, requestJson } from "/static/lib/api.js";
+import { $, el } from "/static/lib/dom.js";
+import { messageOf, problemText } from "/static/lib/errors.js";
+import { motionResult, tieRuleText } from "/static/lib/labels.js";
+import { api } from "/static/lib/session.js";
 
 const STATEMENT_TITLE = "远程异地评标 评标报告签署";
 const DB_NAME = "roomserver-signing-keys";
 
-/** The exact text an expert signs (must match roomserver.signatures.statement). */
+/** @typedef {import("/static/lib/wire").WorkflowState} WorkflowState */
+/** @typedef {NonNullable<WorkflowState["report"]>} Report */
+/** @typedef {{ participant_id: string, session: { id: string } }} SeatMe */
+
+/**
+ * The exact text an expert signs (must match roomserver.signatures.statement).
+ * @param {string} sessionId
+ * @param {string} expertId
+ * @param {string} sha256
+ * @param {string} sm3
+ */
 export function statement(sessionId, expertId, sha256, sm3) {
   return [STATEMENT_TITLE, `session: ${sessionId}`, `expert: ${expertId}`, `report-sha256: ${sha256}`, `report-sm3: ${sm3}`].join("\n");
 }
 
+/** @param {ArrayBuffer} buffer */
 const toBase64 = (buffer) => btoa(String.fromCharCode(...new Uint8Array(buffer)));
+/** @param {ArrayBuffer} buffer */
 const toHex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
 
 // ---- key storage --------------------------------------------------------------------------
 
+/** @returns {Promise<IDBDatabase>} */
 function openDb() {
   return new Promise((resolve, reject) => {
     const request = indexedDB.open(DB_NAME, 1);
@@ -33,6 +49,11 @@ function openDb() {
   });
 }
 
+/**
+ * @param {IDBTransactionMode} mode
+ * @param {(store: IDBObjectStore) => IDBRequest} fn
+ * @returns {Promise<any>}
+ */
 async function idb(mode, fn) {
   const db = await openDb();
   return new Promise((resolve, reject) => {
@@ -43,6 +64,10 @@ async function idb(mode, fn) {
   });
 }
 
+/**
+ * @param {string} name
+ * @returns {Promise<CryptoKeyPair>}
+ */
 async function keyPair(name) {
   const stored = await idb("readonly", (s) => s.get(name));
   if (stored) return stored;
@@ -55,15 +80,21 @@ async function keyPair(name) {
 
 export class SeatFlow {
   constructor() {
-    this.me = null; // {participant_id, session: {id}}
+    /** @type {SeatMe | null} */
+    this.me = null;
+    /** @type {WorkflowState | null} */
     this.state = null;
-    this.names = new Map(); // expert id → name, from the roster
-    this.labels = new Map(); // expert id → seat label
+    /** @type {Map<string, string>} expert id → name, from the roster */
+    this.names = new Map();
+    /** @type {Map<string, string>} expert id → seat label */
+    this.labels = new Map();
     this.keyRegistered = false;
     this.registering = false;
     this.busy = false;
     this.error = ""; // the last refusal, shown under the card
-    this.report = null; // {sha256, url} once read and checked here
+    /** @type {{ sha256: string, url: string } | null} once read and checked here */
+    this.report = null;
+    /** @type {SignaturePad | null} */
     this.pad = null;
   }
 
@@ -74,6 +105,7 @@ export class SeatFlow {
     this.render();
   }
 
+  /** @param {import("/static/lib/wire").Roster} roster */
   setRoster(roster) {
     // In roster order (main venue first): candidates are listed as the seats are.
     this.names = new Map(roster.seats.map((seat) => [seat.expert_id, seat.expert_name]));
@@ -81,7 +113,10 @@ export class SeatFlow {
     this.render();
   }
 
-  /** A ``workflow`` push: the new state and what just happened. */
+  /**
+   * A ``workflow`` push: the new state and what just happened.
+   * @param {{ state: WorkflowState, happened?: import("/static/lib/wire").Happened | null }} push
+   */
   update({ state, happened }) {
     this.state = state;
     if (happened && happened.kind === "notice") this.notice(happened.data.text);
@@ -102,24 +137,32 @@ export class SeatFlow {
     this.ensureKey();
   }
 
-  get id() { return this.me && this.me.participant_id; }
+  get id() { return this.me?.participant_id; }
 
+  /** The session this expert sits in (after `start`). */
+  get sessionId() { return /** @type {SeatMe} */ (this.me).session.id; }
+
+  /** The handwriting pad (after `start`). */
+  get signPad() { return /** @type {SignaturePad} */ (this.pad); }
+
+  /**
+   * @param {string} kind
+   * @param {Record<string, unknown>} [fields]
+   */
   async command(kind, fields = {}) {
     this.busy = true;
     this.render();
     try {
-      const response = await api(`/api/sessions/${this.me.session.id}/workflow`, {
+      const answer = await requestJson(`/api/sessions/${this.sessionId}/workflow`, {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ kind, fields }),
+        json: { kind, fields },
+        what: "操作失败",
       });
-      const answer = await response.json().catch(() => ({}));
-      if (!response.ok) throw new Error(answer.detail || `操作失败（${response.status}）`);
       this.state = answer.state;
       this.error = "";
       return answer;
     } catch (err) {
-      this.error = err.message;
+      this.error = messageOf(err);
       return null;
     } finally {
       this.busy = false;
@@ -134,7 +177,7 @@ export class SeatFlow {
     if (!s.committed.includes(this.id) || s.signed.includes(this.id)) return;
     this.registering = true;
     try {
-      const pair = await keyPair(`${this.me.session.id}:${this.id}`);
+      const pair = await keyPair(`${this.sessionId}:${this.id}`);
       const spki = toBase64(await crypto.subtle.exportKey("spki", pair.publicKey));
       // Registered once per page load: a key registered from another browser (or one whose
       // storage was cleared) is replaced by the key this browser will sign with.
@@ -144,6 +187,7 @@ export class SeatFlow {
     }
   }
 
+  /** @param {string} text @param {string} [title] */
   notice(text, title = "主持人通知") {
     const layer = $("#notice-layer");
     $("#notice-title").textContent = title;
@@ -168,15 +212,25 @@ export class SeatFlow {
     body.replaceChildren(...content, this.error ? el("p", { class: "flow-error" }, this.error) : "");
   }
 
+  /**
+   * @param {string} label
+   * @param {() => void} onClick
+   * @param {{ primary?: boolean, id?: string }} [options]
+   */
   button(label, onClick, { primary = true, id } = {}) {
-    const b = el("button", { class: `btn ${primary ? "btn-primary" : "btn-secondary"} btn-block`, type: "button", id, disabled: this.busy || this.state.paused });
+    const b = el("button", { class: `btn ${primary ? "btn-primary" : "btn-secondary"} btn-block`, type: "button", id, disabled: this.busy || (this.state?.paused) });
     b.textContent = label;
     b.addEventListener("click", onClick);
     return b;
   }
 
+  /**
+   * @param {WorkflowState} s
+   * @returns {Array<HTMLElement>}
+   */
   task(s) {
-    const me = this.id;
+    const me = /** @type {string} */ (this.id);
+    /** @param {string} id */
     const name = (id) => this.names.get(id) || "专家";
     if (s.withdrawn.includes(me)) return [el("p", {}, "您已申请回避或离席，不再参加本场评标。")];
     if (s.excused.includes(me)) return [el("p", {}, "主持人或工作人员已登记您离席，您不再参加本场评标。")];
@@ -203,7 +257,7 @@ export class SeatFlow {
         el("span", {}, "弃权"), el("span", { class: "muted" }, "不选任何候选人")));
       return [head, el("p", { class: "muted" }, tieRuleText(s.election)), el("div", { class: "choices", id: "ballot" }, options),
         this.button("投票", () => {
-          const chosen = document.querySelector("#ballot input:checked");
+          const chosen = /** @type {HTMLInputElement | null} */ (document.querySelector("#ballot input:checked"));
           if (!chosen) return;
           this.command("cast_ballot", chosen.value ? { candidate: chosen.value } : { abstain: true });
         }, { id: "cast-ballot" })];
@@ -240,6 +294,7 @@ export class SeatFlow {
   }
 
   /** The leader closes the open motion with the votes cast so far, or withdraws it. */
+  /** @param {import("/static/lib/wire").Motion} motion */
   motionControls(motion) {
     const reason = el("input", { placeholder: "撤销原因", maxlength: 500, id: "motion-cancel-reason" });
     return el("div", { class: "stack" },
@@ -257,12 +312,13 @@ export class SeatFlow {
   reportForm() {
     const file = el("input", { type: "file", accept: "application/pdf", id: "report-file" });
     return el("div", { class: "stack" }, file, this.button("上传评标报告并提交签署", async () => {
-      if (!file.files[0]) return;
-      const response = await api(`/api/sessions/${this.me.session.id}/report`, {
-        method: "POST", headers: { "Content-Type": "application/pdf" }, body: file.files[0],
+      const chosen = file.files?.[0];
+      if (!chosen) return;
+      const response = await api(`/api/sessions/${this.sessionId}/report`, {
+        method: "POST", headers: { "Content-Type": "application/pdf" }, body: chosen,
       });
-      const answer = await response.json().catch(() => ({}));
-      this.error = response.ok ? "" : answer.detail || "上传失败";
+      const answer = await answerOf(response);
+      this.error = response.ok ? "" : problemText(answer, null, "上传失败");
       if (response.ok) this.state = answer.state;
       this.render();
     }, { primary: false }));
@@ -272,12 +328,13 @@ export class SeatFlow {
 
   /** The letter's wording comes from the server, which records its digest with the commit. */
   async openCommitment() {
-    $("#commitment").showModal();
+    $("#commitment", HTMLDialogElement).showModal();
     const response = await api("/api/commitment-letter");
     if (!response.ok) {
       $("#commitment-letter").textContent = "承诺书读取失败，请刷新页面重试。";
       return;
     }
+    /** @type {{ title: string, lead: string, clauses: string[] }} */
     const letter = await response.json();
     $("#commitment-title").textContent = letter.title;
     $("#commitment-letter").replaceChildren(
@@ -288,12 +345,12 @@ export class SeatFlow {
   wireDialogs() {
     $("#commitment-accept").addEventListener("click", async (e) => {
       e.preventDefault();
-      if (!$("#no-conflict").checked) {
+      if (!$("#no-conflict", HTMLInputElement).checked) {
         $("#commitment-error").textContent = "请勾选“本人与投标人无利害关系”，如有利害关系请申请回避。";
         return;
       }
       if (await this.command("commit", { no_conflict: true })) {
-        $("#commitment").close();
+        $("#commitment", HTMLDialogElement).close();
         this.ensureKey();
       } else {
         $("#commitment-error").textContent = this.error;
@@ -301,75 +358,77 @@ export class SeatFlow {
     });
     $("#commitment-withdraw").addEventListener("click", async (e) => {
       e.preventDefault();
-      const reason = $("#withdraw-reason").value.trim();
+      const reason = $("#withdraw-reason", HTMLTextAreaElement).value.trim();
       if (!reason) {
         $("#commitment-error").textContent = "申请回避请填写原因。";
         return;
       }
-      if (await this.command("withdraw", { reason })) $("#commitment").close();
+      if (await this.command("withdraw", { reason })) $("#commitment", HTMLDialogElement).close();
       else $("#commitment-error").textContent = this.error;
     });
     $("#notice-ok").addEventListener("click", () => { $("#notice-layer").hidden = true; });
-    $("#sign-clear").addEventListener("click", () => this.pad && this.pad.clear());
+    $("#sign-clear").addEventListener("click", () => this.pad?.clear());
     $("#sign-submit").addEventListener("click", (e) => { e.preventDefault(); this.sign(); });
-    $("#sign-cancel").addEventListener("click", () => $("#signing").close());
-    this.pad = new SignaturePad($("#sign-canvas"));
+    $("#sign-cancel").addEventListener("click", () => $("#signing", HTMLDialogElement).close());
+    this.pad = new SignaturePad($("#sign-canvas", HTMLCanvasElement));
   }
 
   // ---- signing ------------------------------------------------------------------------------
 
   async openSigning() {
-    const s = this.state;
+    const report = /** @type {Report} */ (/** @type {WorkflowState} */ (this.state).report);
     $("#signing-error").textContent = "";
-    $("#signing").showModal();
-    this.pad.clear();
+    $("#signing", HTMLDialogElement).showModal();
+    this.signPad.clear();
     const facts = $("#report-facts");
     facts.textContent = "正在下载评标报告并核对摘要…";
     try {
-      const response = await api(`/api/sessions/${this.me.session.id}/report`);
+      const response = await api(`/api/sessions/${this.sessionId}/report`);
       if (!response.ok) throw new Error("评标报告下载失败");
       const bytes = await response.arrayBuffer();
       const sha256 = toHex(await crypto.subtle.digest("SHA-256", bytes));
-      if (sha256 !== s.report.sha256) throw new Error("下载的评标报告与提交签署的报告摘要不一致，请联系工作人员");
+      if (sha256 !== report.sha256) throw new Error("下载的评标报告与提交签署的报告摘要不一致，请联系工作人员");
       const url = URL.createObjectURL(new Blob([bytes], { type: "application/pdf" }));
       this.report = { sha256, url };
-      $("#report-frame").src = url;
-      $("#report-link").href = url;
+      $("#report-frame", HTMLIFrameElement).src = url;
+      $("#report-link", HTMLAnchorElement).href = url;
       facts.replaceChildren(
-        el("div", {}, el("b", {}, "SHA-256："), el("code", { id: "report-sha256" }, s.report.sha256)),
-        el("div", {}, el("b", {}, "SM3："), el("code", {}, s.report.sm3)),
+        el("div", {}, el("b", {}, "SHA-256："), el("code", { id: "report-sha256" }, report.sha256)),
+        el("div", {}, el("b", {}, "SM3："), el("code", {}, report.sm3)),
         el("div", { class: "flow-done" }, "本机核对 SHA-256 一致。"));
     } catch (err) {
-      facts.textContent = err.message;
+      facts.textContent = messageOf(err);
       this.report = null;
     }
   }
 
   async sign() {
-    const s = this.state;
+    const report = /** @type {Report} */ (/** @type {WorkflowState} */ (this.state).report);
     const error = $("#signing-error");
-    if (!this.report || this.report.sha256 !== s.report.sha256) { error.textContent = "请先完成评标报告的下载与核对。"; return; }
-    if (this.pad.empty) { error.textContent = "请在签名框内手写签名。"; return; }
+    if (!this.report || this.report.sha256 !== report.sha256) { error.textContent = "请先完成评标报告的下载与核对。"; return; }
+    if (this.signPad.empty) { error.textContent = "请在签名框内手写签名。"; return; }
     await this.ensureKey();
-    const pair = await keyPair(`${this.me.session.id}:${this.id}`);
-    const text = statement(this.me.session.id, this.id, s.report.sha256, s.report.sm3);
+    const pair = await keyPair(`${this.sessionId}:${this.id}`);
+    const text = statement(this.sessionId, String(this.id), report.sha256, report.sm3);
     const signature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, pair.privateKey, new TextEncoder().encode(text));
     const answer = await this.command("sign", {
-      report_sha256: s.report.sha256,
+      report_sha256: report.sha256,
       signature: toBase64(signature),
-      handwriting_png: this.pad.png(),
+      handwriting_png: this.signPad.png(),
     });
-    if (answer) $("#signing").close();
+    if (answer) $("#signing", HTMLDialogElement).close();
     else error.textContent = this.error;
   }
 }
 
 /** A canvas to sign on with a mouse, pen or finger. */
 class SignaturePad {
+  /** @param {HTMLCanvasElement} canvas */
   constructor(canvas) {
     this.canvas = canvas;
-    this.ctx = canvas.getContext("2d");
+    this.ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
     this.empty = true;
+    /** @type {[number, number] | null} */
     this.last = null;
     canvas.addEventListener("pointerdown", (e) => { canvas.setPointerCapture(e.pointerId); this.last = this.point(e); });
     canvas.addEventListener("pointermove", (e) => this.move(e));
@@ -377,11 +436,16 @@ class SignaturePad {
     canvas.addEventListener("pointercancel", () => { this.last = null; });
   }
 
+  /**
+   * @param {PointerEvent} e
+   * @returns {[number, number]}
+   */
   point(e) {
     const r = this.canvas.getBoundingClientRect();
     return [(e.clientX - r.left) * (this.canvas.width / r.width), (e.clientY - r.top) * (this.canvas.height / r.height)];
   }
 
+  /** @param {PointerEvent} e */
   move(e) {
     if (!this.last) return;
     const p = this.point(e);

@@ -1,58 +1,69 @@
+// @ts-check
 // Expert seat page (专家席位): device check, joining the room over Socket.IO, the peer
 // connection to the server, and reconnecting by itself.
 //
 // document.body.dataset.state is machine-readable: connecting | live | reconnecting | ended,
 // and document.body.dataset.error names the error code when an error ended the page.
 
-import { io } from "/vendor/socket.io-client/socket.io.esm.min.js";
-import { flag, queryParams } from "/static/common.js";
-import { MicMeter, openCameraAndMicrophone, openScreen } from "/static/devices.js";
-import { SeatPeer } from "/static/rtc.js";
+import { AckError, Backoff, TRANSIENT_CODES, ackRequester, refusalCode } from "/static/lib/acks.js";
+import { bannerVisible, clearBanner, showBanner, startClock } from "/static/lib/chrome.js";
+import { MicMeter, openCameraAndMicrophone, openScreen } from "/static/lib/devices.js";
+import { $, flag, queryParams } from "/static/lib/dom.js";
+import { messageOf, pageErrorText } from "/static/lib/errors.js";
+import { login } from "/static/lib/session.js";
+import { connectSocket as openSocket } from "/static/lib/socket.js";
 import { SeatFlow } from "/static/seat-flow.js";
-import { login, socketAuth } from "/static/session.js";
-import * as ui from "/static/ui.js";
+import { SeatPeer } from "/static/seat-rtc.js";
+import * as ui from "/static/seat-ui.js";
 
-/** Error codes that may go away by themselves: retried. Every other code ends the page. */
-const TRANSIENT_CODES = new Set(["internal", "timeout", "server_busy", "shutting_down", "unavailable", "media_unavailable"]);
-const ACK_TIMEOUT_MS = 10000;
 const OFFER_TIMEOUT_MS = 20000;
 const PC_DROP_GRACE_MS = 3000; // a peer connection "disconnected" this long is rebuilt
 const PC_CONNECT_DEADLINE_MS = 20000; // after the answer, ICE must connect within this
-const RETRY_MIN_MS = 1000;
-const RETRY_MAX_MS = 30000;
-
-/** An error answer from the server: {code, message}. */
-class WireError extends Error {
-  constructor(error) {
-    super((error && error.message) || "服务器返回错误");
-    this.code = (error && error.code) || "internal";
-  }
-}
 
 const params = queryParams();
 const auto = flag(params, "auto");
 
 const flow = new SeatFlow();
 
+/**
+ * @typedef {import("/static/seat-ui.js").PageState} PageState
+ * @typedef {import("/static/seat-rtc.js").LocalMedia} LocalMedia
+ * @typedef {import("/static/lib/wire").SeatWarning} SeatWarning
+ * @typedef {ReturnType<typeof setTimeout>} Timer
+ */
+
+/**
+ * @type {{
+ *   state: PageState, ended: boolean, wantJoin: boolean, local: LocalMedia | null,
+ *   meter: MicMeter | null, peer: SeatPeer | null, joinGen: number,
+ *   seat: import("/static/lib/wire").JoinSeat | null, roster: import("/static/lib/wire").Roster | null,
+ *   media: { connected: boolean, grid: boolean, audio: boolean },
+ *   dropTimer: Timer | undefined, connectTimer: Timer | undefined, retry: Backoff,
+ *   warnings: SeatWarning[], ackingWarning: boolean,
+ * }}
+ */
 const app = {
   state: "connecting",
   ended: false,
   wantJoin: false, // the expert entered the room: join on every (re)connect
-  local: null, // {stream, camera, microphone, desktop}
+  local: null,
   meter: null,
   peer: null,
   joinGen: 0,
   seat: null, // the join answer's seat
   roster: null,
   media: { connected: false, grid: false, audio: false },
-  dropTimer: null,
-  connectTimer: null,
-  retryTimer: null,
-  retryDelay: RETRY_MIN_MS,
+  dropTimer: undefined,
+  connectTimer: undefined,
+  retry: new Backoff(), // starting over after a refusal or a lost connection
   warnings: [], // supervisor warnings not yet acknowledged, oldest first
   ackingWarning: false,
 };
 
+/**
+ * @param {PageState} state
+ * @param {string | null} [errorCode]
+ */
 function setState(state, errorCode = null) {
   app.state = state;
   ui.setState(state, errorCode);
@@ -60,27 +71,29 @@ function setState(state, errorCode = null) {
 
 // ---- socket ----------------------------------------------------------------------------
 
+/** @type {import("/vendor/socket.io-client/socket.io.esm.min.js").Socket | null} */
 let socket = null;
 
+/** Emit with an ack and a deadline; resolves to the answer or throws AckError. */
+const request = ackRequester(() => socket, {
+  timeoutText: "服务器响应超时，正在重试。",
+  errorText: "服务器返回错误",
+});
+
 function connectSocket() {
-  socket = io("/seat", {
-    auth: socketAuth(),
-    transports: ["websocket"],
-    reconnectionDelay: 1000,
-    reconnectionDelayMax: 5000,
-  });
+  socket = openSocket("/seat");
   socket.on("connect", () => {
     if (app.wantJoin) join();
   });
   socket.on("connect_error", (err) => {
-    const code = err && err.data && err.data.code;
+    const code = refusalCode(err);
     if (!code) {
       // Transport failure (server down or restarting): socket.io retries by itself.
       if (app.wantJoin || app.state !== "connecting") setState("reconnecting");
       return;
     }
     if (TRANSIENT_CODES.has(code)) {
-      ui.showBanner(err.message, "info");
+      showBanner(err.message, "info");
       scheduleRestart();
       return;
     }
@@ -101,15 +114,15 @@ function connectSocket() {
   });
   socket.on("workflow", (update) => flow.update(update));
   socket.on("revoked", (msg) => {
-    end((msg && msg.message) || "该链接已被收回。", (msg && msg.code) || "link_revoked");
+    end(msg?.message || "该链接已被收回。", msg?.code || "link_revoked");
   });
   socket.on("replaced", (msg) => {
-    end((msg && msg.message) || "本席位已在其他设备上进入评标室。", (msg && msg.code) || "seat_replaced");
+    end(msg?.message || "本席位已在其他设备上进入评标室。", msg?.code || "seat_replaced");
   });
   socket.on("media_restart", (msg) => {
     // The room's media process was replaced: negotiate again on the same connection.
     if (app.ended) return;
-    noteReconnecting((msg && msg.message) || "媒体服务已恢复，正在重新连接音视频…");
+    noteReconnecting(msg?.message || "媒体服务已恢复，正在重新连接音视频…");
     join();
   });
   socket.on("session_ended", (msg) => {
@@ -118,7 +131,7 @@ function connectSocket() {
       const seats = app.roster.seats.map((s) => ({ ...s, online: false, tracks: [] }));
       ui.showRoster({ ...app.roster, seats }, app.seat);
     }
-    end((msg && msg.message) || "本场评标已结束。", null, "info");
+    end(msg?.message || "本场评标已结束。", null, "info");
   });
   socket.on("warning", (warning) => {
     if (app.ended || !warning || !warning.id) return;
@@ -129,37 +142,23 @@ function connectSocket() {
   });
   socket.on("server_shutdown", (msg) => {
     if (app.ended) return;
-    ui.showBanner((msg && msg.message) || "服务器正在重启，稍后将自动重新连接。", "info");
+    showBanner(msg?.message || "服务器正在重启，稍后将自动重新连接。", "info");
     dropPeer();
     setState("reconnecting");
   });
 }
 
-/** Emit with an ack and a deadline; resolves to the answer or throws WireError. */
-async function request(event, payload, timeoutMs = ACK_TIMEOUT_MS) {
-  let answer;
-  try {
-    answer = await socket.timeout(timeoutMs).emitWithAck(event, payload);
-  } catch {
-    throw new WireError({ code: "timeout", message: "服务器响应超时，正在重试。" });
-  }
-  if (!answer || !answer.ok) throw new WireError(answer && answer.error);
-  return answer;
-}
-
 /** Tear everything down and start over after a back-off: new socket connection, join, offer. */
 function scheduleRestart() {
-  if (app.ended || app.retryTimer) return;
+  if (app.ended || app.retry.pending) return;
   dropPeer();
   setState("reconnecting");
-  const wait = app.retryDelay;
-  app.retryDelay = Math.min(RETRY_MAX_MS, app.retryDelay * 2);
-  app.retryTimer = setTimeout(() => {
-    app.retryTimer = null;
+  app.retry.schedule(() => {
     if (app.ended) return;
+    if (!socket) return;
     if (socket.connected) socket.disconnect();
     socket.connect();
-  }, wait);
+  });
 }
 
 // ---- supervisor warnings ------------------------------------------------------------------
@@ -174,9 +173,10 @@ function showNextWarning() {
 }
 
 /** 已知悉: tell the server, then show the next queued warning. */
+/** @param {SeatWarning} warning */
 async function ackWarning(warning) {
   if (app.ackingWarning) return;
-  if (!socket.connected) {
+  if (!socket?.connected) {
     ui.warningPending(false, "网络连接已中断，恢复后请再次点击“已知悉”。");
     return;
   }
@@ -185,7 +185,7 @@ async function ackWarning(warning) {
   try {
     await request("ack_warning", { id: warning.id });
   } catch (err) {
-    if (err instanceof WireError && err.code === "timeout") {
+    if (err instanceof AckError && err.code === "timeout") {
       ui.warningPending(false, "确认未能送达，请再次点击“已知悉”。");
       return;
     }
@@ -218,12 +218,16 @@ async function join() {
   }
 }
 
+/**
+ * @param {RTCIceServer[]} iceServers
+ * @param {number} gen
+ */
 async function startPeer(iceServers, gen) {
   app.media = { connected: false, grid: false, audio: false };
   ui.showStagePlaceholder("正在接收评标室画面…");
   const peer = new SeatPeer({
     iceServers,
-    local: app.local,
+    local: /** @type {LocalMedia} */ (app.local),
     signal: {
       offer: (payload) => request("offer", payload, OFFER_TIMEOUT_MS),
       candidate: (payload) => request("ice_candidate", payload),
@@ -239,12 +243,17 @@ async function startPeer(iceServers, gen) {
   clearTimeout(app.connectTimer);
   app.connectTimer = setTimeout(() => {
     if (peer === app.peer && !app.media.connected) {
-      ui.showBanner("音视频连接未能建立，正在重试。", "info");
+      showBanner("音视频连接未能建立，正在重试。", "info");
       scheduleRestart();
     }
   }, PC_CONNECT_DEADLINE_MS);
 }
 
+/**
+ * @param {SeatPeer} peer
+ * @param {"audio" | "grid"} kind
+ * @param {MediaStreamTrack} track
+ */
 function onRemoteTrack(peer, kind, track) {
   if (peer !== app.peer) return;
   if (kind === "audio") {
@@ -260,19 +269,23 @@ function onRemoteTrack(peer, kind, track) {
   updateLive();
 }
 
+/**
+ * @param {SeatPeer} peer
+ * @param {RTCPeerConnectionState} state
+ */
 function onConnectionState(peer, state) {
   if (peer !== app.peer || app.ended) return;
   app.media.connected = state === "connected";
   if (state === "connected") {
     clearTimeout(app.dropTimer);
-    app.dropTimer = null;
+    app.dropTimer = undefined;
     updateLive();
   } else if (state === "disconnected" || state === "failed") {
     setState("reconnecting");
     noteReconnecting("音视频连接不稳定，正在恢复…");
     if (!app.dropTimer) {
       app.dropTimer = setTimeout(() => {
-        app.dropTimer = null;
+        app.dropTimer = undefined;
         if (peer === app.peer && !app.media.connected) scheduleRestart();
       }, PC_DROP_GRACE_MS);
     }
@@ -280,8 +293,9 @@ function onConnectionState(peer, state) {
 }
 
 /** Say why the page is reconnecting, unless the banner already says something. */
+/** @param {string} text */
 function noteReconnecting(text) {
-  if (!ui.bannerVisible()) ui.showBanner(text, "info");
+  if (!bannerVisible()) showBanner(text, "info");
 }
 
 /** `live` once the peer is connected, the grid shows frames and the room audio arrived. */
@@ -290,8 +304,8 @@ function updateLive() {
   if (app.ended || !app.peer || !(m.connected && m.grid && m.audio)) return;
   if (app.state !== "live") {
     setState("live");
-    ui.clearBanner("info");
-    app.retryDelay = RETRY_MIN_MS;
+    clearBanner("info");
+    app.retry.reset();
     clearTimeout(app.connectTimer);
   }
 }
@@ -299,7 +313,7 @@ function updateLive() {
 function dropPeer() {
   clearTimeout(app.dropTimer);
   clearTimeout(app.connectTimer);
-  app.dropTimer = null;
+  app.dropTimer = undefined;
   if (app.peer) {
     app.peer.close();
     app.peer = null;
@@ -309,11 +323,12 @@ function dropPeer() {
   app.media = { connected: false, grid: false, audio: false };
 }
 
+/** @param {unknown} err */
 function failed(err) {
-  const code = err instanceof WireError ? err.code : "internal";
-  const message = err instanceof WireError ? err.message : `连接出错：${err && err.message}`;
+  const code = err instanceof AckError ? err.code : "internal";
+  const message = err instanceof AckError ? err.message : `连接出错：${err && /** @type {Error} */ (err).message}`;
   if (TRANSIENT_CODES.has(code)) {
-    ui.showBanner(message, "info");
+    showBanner(message, "info");
     scheduleRestart();
   } else {
     end(message, code);
@@ -321,23 +336,28 @@ function failed(err) {
 }
 
 /** End the page for good: refused, replaced, or left. */
+/**
+ * @param {string} message
+ * @param {string | null} [code]
+ * @param {"error" | "info"} [kind]
+ */
 function end(message, code = null, kind = "error") {
   if (app.ended) return;
   app.ended = true;
   app.wantJoin = false;
   app.joinGen += 1;
-  clearTimeout(app.retryTimer);
+  app.retry.cancel();
   app.warnings = [];
   ui.hideWarning();
   dropPeer();
   if (socket) socket.disconnect();
   if (app.local) for (const track of app.local.stream.getTracks()) track.stop();
-  if (app.local && app.local.desktop) app.local.desktop.stop();
+  if (app.local?.desktop) app.local.desktop.stop();
   if (app.meter) app.meter.close();
   devicesClosed();
   ui.hideDeviceCheck();
   setState("ended", code);
-  if (message) ui.showBanner(message, kind);
+  if (message) showBanner(message, kind);
   ui.showStagePlaceholder(message || "连接已结束。");
 }
 
@@ -352,7 +372,7 @@ function devicesClosed() {
 
 async function leave() {
   if (app.ended) return;
-  if (socket && socket.connected && app.wantJoin) {
+  if (socket?.connected && app.wantJoin) {
     try {
       await request("leave", {}, 3000);
     } catch {
@@ -375,12 +395,13 @@ async function startLocal() {
     ui.setDevice("camera", "不可用", "bad");
   }
   ui.setDevice("microphone", got.microphone ? "正常" : "不可用", got.microphone ? "ok" : "bad");
-  if (got.errors.length) ui.showBanner(got.errors.join(" "));
+  if (got.errors.length) showBanner(got.errors.join(" "));
   app.meter = new MicMeter(got.microphone);
   ui.startMeters(() => (app.meter ? app.meter.level() : 0));
-  document.addEventListener("pointerdown", () => app.meter && app.meter.resume());
+  document.addEventListener("pointerdown", () => app.meter?.resume());
 }
 
+/** @param {{ fromGesture: boolean }} how */
 async function shareScreen({ fromGesture }) {
   try {
     const track = await openScreen();
@@ -391,22 +412,24 @@ async function shareScreen({ fromGesture }) {
     setDesktop(track);
   } catch (err) {
     ui.showShareButtons(true);
-    if (fromGesture && err && err.name !== "NotAllowedError") {
-      ui.showBanner(`屏幕共享失败：${err.message}`);
+    if (fromGesture && err instanceof Error && err.name !== "NotAllowedError") {
+      showBanner(`屏幕共享失败：${err.message}`);
     }
     ui.setDevice("desktop", "未共享", "warn");
   }
 }
 
+/** @param {MediaStreamTrack | null} track */
 function setDesktop(track) {
-  if (app.local.desktop && app.local.desktop !== track) app.local.desktop.stop();
-  app.local = { ...app.local, desktop: track };
+  const local = /** @type {LocalMedia} */ (app.local);
+  if (local.desktop && local.desktop !== track) local.desktop.stop();
+  app.local = { ...local, desktop: track };
   if (app.peer) app.peer.setDesktopTrack(track).catch(() => {});
   if (track) {
     ui.showShareButtons(false);
     ui.setDevice("desktop", "正在共享", "ok");
     track.addEventListener("ended", () => {
-      if (app.local.desktop === track) setDesktop(null);
+      if (app.local && app.local.desktop === track) setDesktop(null);
     });
   } else {
     ui.showShareButtons(true);
@@ -419,24 +442,24 @@ function setDesktop(track) {
 function enterRoom() {
   app.wantJoin = true;
   setState("connecting");
-  if (socket.connected) join();
+  if (socket?.connected) join();
 }
 
 async function main() {
-  ui.startClock();
+  startClock();
   setState("connecting");
   window.addEventListener("unhandledrejection", (event) => {
-    ui.showBanner(`页面出现异常：${(event.reason && event.reason.message) || event.reason}`);
+    showBanner(pageErrorText(event.reason));
   });
   try {
     await login();
   } catch (err) {
-    end(err.message, err.code);
+    end(messageOf(err), /** @type {{ code?: string }} */ (err).code);
     return;
   }
   ui.bindLeave(leave);
   for (const id of ["#share-btn", "#check-share-btn"]) {
-    document.querySelector(id).addEventListener("click", () => shareScreen({ fromGesture: true }));
+    $(id).addEventListener("click", () => shareScreen({ fromGesture: true }));
   }
   setInterval(async () => {
     if (app.peer && app.media.connected) ui.showNetwork(await app.peer.stats().catch(() => null));
@@ -449,7 +472,7 @@ async function main() {
   await startLocal();
   if (app.ended) {
     // Refused while the devices were opening: close them again.
-    for (const track of app.local.stream.getTracks()) track.stop();
+    if (app.local) for (const track of app.local.stream.getTracks()) track.stop();
     devicesClosed();
     return;
   }

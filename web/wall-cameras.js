@@ -1,12 +1,21 @@
+// @ts-check
 // Room monitoring cameras (监控摄像头) in the focus view of the supervision wall: one silent
 // viewer per camera, its picture as the camera sends it, and its state as the server reports it.
 //
 // DOM hooks: each camera is `figure.room-camera[data-camera=<id>][data-state=<state>]` in
 // `#focus-cameras`, its video `video` with `data-frames` updated by `tick()`.
 
-import { el } from "/static/common.js";
+import { el } from "/static/lib/dom.js";
 import { FrameWatch, Viewer } from "/static/wall-rtc.js";
 
+/**
+ * A room camera as the server reports it (RoomInfo.cameras).
+ * @typedef {{ id: string, label: string, state: string, detail?: string, codec?: string, viewable?: boolean, recorded?: boolean }} RoomCamera
+ * @typedef {{ sid: string, request: import("/static/wall-rtc.js").Request, iceServers: () => RTCIceServer[] }} Wire
+ * @typedef {import("/static/wall-rtc.js").ViewerStatus} ViewerStatus
+ */
+
+/** @type {Record<string, string>} */
 const STATE_TEXT = {
   up: "在线",
   connecting: "正在连接…",
@@ -14,7 +23,13 @@ const STATE_TEXT = {
   invalid: "地址无效",
 };
 
-/** A silent viewer (not yet started) of one room camera, playing in `video` ({sid, request, iceServers}). */
+/**
+ * A silent viewer (not yet started) of one room camera, playing in `video` ({sid, request, iceServers}).
+ * @param {Wire} wire
+ * @param {string} cameraId
+ * @param {HTMLVideoElement} video
+ * @param {(status: ViewerStatus) => void} onStatus
+ */
 function cameraViewer({ sid, request, iceServers }, cameraId, video, onStatus) {
   const viewer = new Viewer({
     kind: "camera",
@@ -31,23 +46,40 @@ function cameraViewer({ sid, request, iceServers }, cameraId, video, onStatus) {
   return viewer;
 }
 
-/** The short line a room tile shows: "监控 1/2 在线", or "" without cameras. */
+/**
+ * The short line a room tile shows: "监控 1/2 在线", or "" without cameras.
+ * @param {RoomCamera[] | undefined} cameras
+ */
 export function cameraSummary(cameras) {
-  if (!cameras || !cameras.length) return "";
+  if (!cameras?.length) return "";
   const up = cameras.filter((c) => c.state === "up").length;
   return `监控 ${up}/${cameras.length} 在线`;
 }
 
+/**
+ * One camera of the focus view: its elements, viewer and frame watch.
+ * @typedef {{
+ *   camera: RoomCamera, status: ViewerStatus | "connecting", video: HTMLVideoElement,
+ *   caption: HTMLElement, state: HTMLElement, placeholder: HTMLElement, node: HTMLElement,
+ *   watch: FrameWatch, viewer: import("/static/wall-rtc.js").Viewer,
+ * }} CameraItem
+ */
+
 export class RoomCameras {
+  /** @param {HTMLElement} container @param {Wire} wire */
   constructor(container, { sid, request, iceServers }) {
     this.container = container;
     this.sid = sid;
     this.request = request;
     this.iceServers = iceServers;
+    /** @type {Map<string, CameraItem>} */
     this.items = new Map();
   }
 
-  /** Show `cameras` (RoomInfo.cameras): a viewer per camera, opened once. */
+  /**
+   * Show `cameras` (RoomInfo.cameras): a viewer per camera, opened once.
+   * @param {RoomCamera[]} cameras
+   */
   render(cameras) {
     const list = cameras || [];
     const ids = new Set(list.map((c) => c.id));
@@ -61,32 +93,37 @@ export class RoomCameras {
       const item = this.items.get(camera.id) || this.create(camera);
       this.update(item, camera);
     }
-    const nodes = list.map((c) => this.items.get(c.id).node);
+    const nodes = list.map((c) => /** @type {CameraItem} */ (this.items.get(c.id)).node);
     this.container.replaceChildren(
       ...(nodes.length ? nodes : [el("p", { class: "cameras-empty", text: "本场未配置监控摄像头" })]),
     );
   }
 
+  /** @param {RoomCamera} camera */
   create(camera) {
-    const item = { camera, status: "connecting" };
-    item.video = el("video", { autoplay: true, playsinline: true, muted: true, dataset: { frames: "0" } });
-    item.video.muted = true;
-    item.caption = el("span", { class: "camera-label" });
-    item.state = el("span", { class: "camera-state" });
-    item.placeholder = el("div", { class: "feed-placeholder" });
-    item.node = el("figure", { class: "room-camera", dataset: { camera: camera.id, state: camera.state } },
-      el("figcaption", { class: "feed-caption" }, item.caption, item.state),
-      el("div", { class: "feed-video small" }, item.video, item.placeholder));
-    item.watch = new FrameWatch(item.video, 3000);
-    item.viewer = cameraViewer(this, camera.id, item.video, (status) => {
-      item.status = status;
-      this.update(item, item.camera);
-    });
+    const video = el("video", { autoplay: true, playsinline: true, muted: true, dataset: { frames: "0" } });
+    video.muted = true;
+    const caption = el("span", { class: "camera-label" });
+    const state = el("span", { class: "camera-state" });
+    const placeholder = el("div", { class: "feed-placeholder" });
+    const node = el("figure", { class: "room-camera", dataset: { camera: camera.id, state: camera.state } },
+      el("figcaption", { class: "feed-caption" }, caption, state),
+      el("div", { class: "feed-video small" }, video, placeholder));
+    /** @type {CameraItem} */
+    const item = {
+      camera, status: "connecting", video, caption, state, placeholder, node,
+      watch: new FrameWatch(video, 3000),
+      viewer: cameraViewer(this, camera.id, video, (status) => {
+        item.status = status;
+        this.update(item, item.camera);
+      }),
+    };
     item.viewer.start();
     this.items.set(camera.id, item);
     return item;
   }
 
+  /** @param {CameraItem} item @param {RoomCamera} camera */
   update(item, camera) {
     item.camera = camera;
     item.node.dataset.state = camera.state;
@@ -108,7 +145,7 @@ export class RoomCameras {
     for (const item of this.items.values()) {
       const { frames, playing } = item.watch.tick();
       item.video.dataset.frames = String(frames);
-      item.video.parentElement.dataset.picture = playing && item.camera.state === "up" ? "ok" : "none";
+      /** @type {HTMLElement} */ (item.video.parentElement).dataset.picture = playing && item.camera.state === "up" ? "ok" : "none";
     }
   }
 
@@ -125,11 +162,14 @@ export class RoomCameras {
  * `video[data-frames]`.
  */
 export class TileCamera {
+  /** @param {HTMLElement} container @param {Wire} wire */
   constructor(container, { sid, request, iceServers }) {
     this.sid = sid;
     this.request = request;
     this.iceServers = iceServers;
+    /** @type {RoomCamera | null} */
     this.camera = null;
+    /** @type {import("/static/wall-rtc.js").Viewer | null} */
     this.viewer = null;
     this.video = el("video", { autoplay: true, playsinline: true, muted: true, dataset: { frames: "0" } });
     this.video.muted = true;
@@ -139,7 +179,11 @@ export class TileCamera {
     container.append(this.node);
   }
 
-  /** Follow the room: watch its first camera that is up, while the room is live. */
+  /**
+   * Follow the room: watch its first camera that is up, while the room is live.
+   * @param {RoomCamera[] | undefined} cameras
+   * @param {boolean} live
+   */
   show(cameras, live) {
     const camera = live ? (cameras || []).find((c) => c.state === "up" && c.viewable !== false) : null;
     if (camera && this.camera && camera.id === this.camera.id) {

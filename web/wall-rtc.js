@@ -1,3 +1,4 @@
+// @ts-check
 // Media side of the supervision wall (监督墙): receive-only peer connections to the server
 // ("watch" a room's grid and mix, "focus" on one seat), the room audio level meters, the
 // warning sound cue and the frame counters the page exposes.
@@ -7,31 +8,21 @@
 // over by itself (with back-off) when the server refuses, the connection fails, or it is told
 // to (the room's media moved: "media_restart").
 
-const ACK_TIMEOUT_MS = 10000;
+import { ACK_TIMEOUT_MS, Backoff } from "/static/lib/acks.js";
+import { levelOf, preferVp8 } from "/static/lib/rtc.js";
+
 const OFFER_TIMEOUT_MS = 20000;
 const PC_DROP_GRACE_MS = 3000; // "disconnected" this long: negotiate again
 const PC_CONNECT_DEADLINE_MS = 20000; // after the answer, ICE must connect within this
-const RETRY_MIN_MS = 1000;
-const RETRY_MAX_MS = 30000;
 
-/** Put VP8 first in a video transceiver's codec list, keeping the rest (as rtc.js does). */
-function preferVp8(transceiver) {
-  if (typeof transceiver.setCodecPreferences !== "function") return;
-  const caps = RTCRtpReceiver.getCapabilities && RTCRtpReceiver.getCapabilities("video");
-  if (!caps || !caps.codecs) return;
-  const isVp8 = (c) => c.mimeType.toLowerCase() === "video/vp8";
-  const vp8 = caps.codecs.filter(isVp8);
-  if (vp8.length === 0) return;
-  try {
-    transceiver.setCodecPreferences([...vp8, ...caps.codecs.filter((c) => !isVp8(c))]);
-  } catch {
-    // The browser refused the list: keep its default order.
-  }
-}
+/** @typedef {ReturnType<typeof setTimeout>} Timer */
 
 let viewerSeq = 0;
 
-/** A viewer id matching /^[A-Za-z0-9_-]{1,64}$/, never reused by this page. */
+/**
+ * A viewer id matching /^[A-Za-z0-9_-]{1,64}$/, never reused by this page.
+ * @param {string} kind
+ */
 function newViewerId(kind) {
   viewerSeq += 1;
   return `${kind}-${Date.now().toString(36)}-${viewerSeq}`;
@@ -48,18 +39,44 @@ function newViewerId(kind) {
  * - `iceServers()`: the RTCIceServer list from "hello";
  * - `onMedia(tracks)`: {role: MediaStreamTrack} of each new negotiation;
  * - `onStatus(status, message)`: "connecting" | "live" | "retrying" (message says why).
+ *
+ * @typedef {"connecting" | "live" | "retrying"} ViewerStatus
+ * @typedef {(event: string, payload: unknown, timeoutMs?: number) => Promise<import("/static/lib/wire").Ack>} Request
+ * @typedef {{ viewer: string | null, candidate: string, sdpMid: string | null, sdpMLineIndex: number | null, usernameFragment: string | null }} ViewerCandidate
  */
 export class Viewer {
+  /**
+   * @param {{
+   *   kind: string,
+   *   fields: Record<string, unknown>,
+   *   roles: Array<["audio" | "video", string]>,
+   *   request: Request,
+   *   iceServers: () => RTCIceServer[],
+   *   onMedia: (tracks: Record<string, MediaStreamTrack>) => void,
+   *   onStatus: (status: ViewerStatus, message: string) => void,
+   * }} options
+   */
   constructor({ kind, fields, roles, request, iceServers, onMedia, onStatus }) {
-    Object.assign(this, { kind, fields, roles, request, iceServers, onMedia, onStatus });
+    this.kind = kind;
+    this.fields = fields;
+    this.roles = roles;
+    this.request = request;
+    this.iceServers = iceServers;
+    this.onMedia = onMedia;
+    this.onStatus = onStatus;
     this.closed = false;
     this.gen = 0;
+    /** @type {RTCPeerConnection | null} */
     this.pc = null;
+    /** @type {string | null} */
     this.id = null;
     this.acked = false; // the server holds this.id: unwatch it when replaced
+    /** @type {ViewerCandidate[]} */
     this.pending = [];
+    /** @type {ViewerStatus | null} */
     this.status = null;
-    this.retryDelay = RETRY_MIN_MS;
+    this.backoff = new Backoff();
+    /** @type {{ retry: Timer | null, drop: Timer | null, deadline: Timer | null }} */
     this.timers = { retry: null, drop: null, deadline: null };
   }
 
@@ -70,7 +87,7 @@ export class Viewer {
   /** Negotiate again now, under a new viewer id ("media_restart"). */
   restart() {
     if (this.closed) return;
-    this.retryDelay = RETRY_MIN_MS;
+    this.backoff.reset();
     this.attempt();
   }
 
@@ -82,14 +99,16 @@ export class Viewer {
     this.closed = true;
   }
 
+  /** @param {ViewerStatus} status @param {string} [message] */
   setStatus(status, message = "") {
     this.status = status;
     this.onStatus(status, message);
   }
 
   clearTimers() {
-    for (const key of Object.keys(this.timers)) {
-      clearTimeout(this.timers[key]);
+    for (const key of /** @type {Array<keyof Viewer["timers"]>} */ (Object.keys(this.timers))) {
+      const timer = this.timers[key];
+      if (timer !== null) clearTimeout(timer);
       this.timers[key] = null;
     }
   }
@@ -104,6 +123,7 @@ export class Viewer {
     this.pending = [];
   }
 
+  /** @param {string | null} id */
   unwatch(id) {
     // Best effort: after a media restart the server may not know the old id any more.
     this.request("unwatch", { viewer: id }, ACK_TIMEOUT_MS).catch(() => {});
@@ -118,7 +138,7 @@ export class Viewer {
     const transceivers = this.roles.map(([kind, role]) => {
       const transceiver = pc.addTransceiver(kind, { direction: "recvonly" });
       if (kind === "video") preferVp8(transceiver);
-      return [transceiver, role];
+      return /** @type {[RTCRtpTransceiver, string]} */ ([transceiver, role]);
     });
     this.pc = pc;
     this.id = id;
@@ -128,8 +148,9 @@ export class Viewer {
     try {
       const offer = await pc.createOffer();
       await pc.setLocalDescription(offer);
+      /** @type {Record<string, string>} */
       const roles = {};
-      for (const [transceiver, role] of transceivers) roles[transceiver.mid] = role;
+      for (const [transceiver, role] of transceivers) roles[String(transceiver.mid)] = role;
       const payload = { ...this.fields, viewer: id, type: "offer", sdp: offer.sdp, roles };
       const answer = await this.request(this.kind, payload, OFFER_TIMEOUT_MS);
       if (gen !== this.gen) {
@@ -141,6 +162,7 @@ export class Viewer {
       await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
       if (gen !== this.gen) return;
       for (const candidate of this.pending.splice(0)) this.sendCandidate(candidate);
+      /** @type {Record<string, MediaStreamTrack>} */
       const tracks = {};
       for (const [transceiver, role] of transceivers) tracks[role] = transceiver.receiver.track;
       this.onMedia(tracks);
@@ -149,10 +171,11 @@ export class Viewer {
       }, PC_CONNECT_DEADLINE_MS);
     } catch (err) {
       if (gen !== this.gen) return;
-      this.retry((err && err.message) || "连接失败，正在重试…");
+      this.retry((err instanceof Error && err.message) || "连接失败，正在重试…");
     }
   }
 
+  /** @param {number} gen @param {RTCIceCandidate | null} c */
   onCandidate(gen, c) {
     if (gen !== this.gen || !c || !c.candidate) return; // end of candidates is not sent
     const payload = {
@@ -166,19 +189,21 @@ export class Viewer {
     else this.pending.push(payload);
   }
 
+  /** @param {ViewerCandidate} payload */
   sendCandidate(payload) {
     // A refused candidate is not fatal: the others, or the server's own, may still connect.
     this.request("ice_candidate", payload, ACK_TIMEOUT_MS).catch(() => {});
   }
 
+  /** @param {number} gen */
   onConnectionState(gen) {
     if (gen !== this.gen || !this.pc) return;
     const state = this.pc.connectionState;
     if (state === "connected") {
-      clearTimeout(this.timers.drop);
-      clearTimeout(this.timers.deadline);
+      if (this.timers.drop !== null) clearTimeout(this.timers.drop);
+      if (this.timers.deadline !== null) clearTimeout(this.timers.deadline);
       this.timers.drop = null;
-      this.retryDelay = RETRY_MIN_MS;
+      this.backoff.reset();
       this.setStatus("live");
     } else if (state === "failed") {
       this.retry("音视频连接中断，正在重新连接…");
@@ -192,13 +217,15 @@ export class Viewer {
     }
   }
 
-  /** Drop the connection and negotiate again after the back-off. */
+  /**
+   * Drop the connection and negotiate again after the back-off.
+   * @param {string} message
+   */
   retry(message) {
     if (this.closed) return;
     const gen = ++this.gen;
     this.teardown();
-    const wait = this.retryDelay;
-    this.retryDelay = Math.min(RETRY_MAX_MS, this.retryDelay * 2);
+    const wait = this.backoff.next();
     this.setStatus("retrying", message);
     this.timers.retry = setTimeout(() => {
       if (gen === this.gen) this.attempt();
@@ -206,7 +233,10 @@ export class Viewer {
   }
 }
 
-/** Frames a video element has shown so far (0 without a stream). */
+/**
+ * Frames a video element has shown so far (0 without a stream).
+ * @param {HTMLVideoElement & { webkitDecodedFrameCount?: number }} video
+ */
 export function frameCount(video) {
   if (!video.srcObject) return 0;
   if (typeof video.getVideoPlaybackQuality === "function") {
@@ -220,9 +250,11 @@ export function frameCount(video) {
  * playing}: shown = a frame of the current stream was shown, playing = within `stallMs`.
  */
 export class FrameWatch {
+  /** @param {HTMLVideoElement} video @param {number} [stallMs] */
   constructor(video, stallMs = 2000) {
     this.video = video;
     this.stallMs = stallMs;
+    /** @type {MediaProvider | null} */
     this.stream = null;
     this.frames = 0;
     this.movedAt = 0;
@@ -251,6 +283,7 @@ export class FrameWatch {
  */
 export class AudioDesk {
   constructor() {
+    /** @type {AudioContext | null} */
     this.context = null;
   }
 
@@ -273,6 +306,10 @@ export class AudioDesk {
    * A level meter on a received track. Chrome only feeds a remote track to WebAudio while a
    * media element plays it: the caller keeps the track attached to a (muted) element.
    */
+  /**
+   * @param {MediaStreamTrack | null} track
+   * @returns {{ level(): number, close(): void }}
+   */
   meter(track) {
     const ctx = this.ctx();
     if (!ctx || !track) return { level: () => 0, close() {} };
@@ -285,10 +322,7 @@ export class AudioDesk {
       level() {
         if (ctx.state !== "running") return 0;
         analyser.getFloatTimeDomainData(samples);
-        let sum = 0;
-        for (const v of samples) sum += v * v;
-        const db = 20 * Math.log10(Math.sqrt(sum / samples.length) + 1e-9);
-        return Math.min(1, Math.max(0, (db + 60) / 60)); // as the seat's microphone meter
+        return levelOf(samples); // as the seat's microphone meter
       },
       close() {
         source.disconnect();
@@ -299,7 +333,7 @@ export class AudioDesk {
   /** Two short tones (about 0.4 s), loud enough to notice, soft enough not to startle. */
   beep() {
     const ctx = this.ctx();
-    if (!ctx || ctx.state !== "running") return;
+    if (ctx?.state !== "running") return;
     const start = ctx.currentTime + 0.02;
     for (const [offset, hz] of [[0, 880], [0.22, 660]]) {
       const osc = ctx.createOscillator();
@@ -315,5 +349,3 @@ export class AudioDesk {
     }
   }
 }
-
-export { ACK_TIMEOUT_MS };

@@ -1,3 +1,4 @@
+// @ts-check
 // Supervision wall (监督墙) for supervisors (监督人员): every room's live grid, seats online and
 // sound level at a glance; a focus view on one room and one seat's camera and screen, with
 // supervision notes (监督记录) and warnings (提醒) sent to the seats' screens.
@@ -7,31 +8,73 @@
 //   article.room-tile[data-session][data-live="1|0"][data-frames];
 //   section#focus[data-session][data-seat], video#focus-camera / #focus-desktop [data-frames].
 
-import { io } from "/vendor/socket.io-client/socket.io.esm.min.js";
-import { $, el, formatShortDateTime, formatTime, KIND_LABELS, VENUE_KIND_LABELS, startClock } from "/static/common.js";
-import { ACK_TIMEOUT_MS, AudioDesk, FrameWatch, Viewer } from "/static/wall-rtc.js";
+import { Backoff, TRANSIENT_CODES, ackRequester, refusalCode } from "/static/lib/acks.js";
+import { ApiError, requestJson } from "/static/lib/api.js";
+import { clearBanner, setStatus, showBanner, startClock } from "/static/lib/chrome.js";
+import { $, el } from "/static/lib/dom.js";
+import { messageOf, pageErrorText } from "/static/lib/errors.js";
+import { KIND_LABELS, VENUE_KIND_LABELS } from "/static/lib/labels.js";
+import { login } from "/static/lib/session.js";
+import { connectSocket as openSocket } from "/static/lib/socket.js";
+import { formatShortDateTime, formatTime, toDate } from "/static/lib/time.js";
 import { RoomCameras, TileCamera, cameraSummary } from "/static/wall-cameras.js";
-import { api, login, socketAuth } from "/static/session.js";
+import { AudioDesk, FrameWatch, Viewer } from "/static/wall-rtc.js";
 
-/** Refusals that may go away by themselves: connect again later. Any other code ends the page. */
-const TRANSIENT_CODES = new Set(["internal", "timeout", "server_busy", "shutting_down", "unavailable", "media_unavailable"]);
-const RETRY_MIN_MS = 1000;
-const RETRY_MAX_MS = 30000;
 const TICK_MS = 500;
 const FRESH_WARNING_MS = 15000; // a new warning's badge pulses this long
+/** @type {Array<["audio" | "video", string]>} */
 const WATCH_ROLES = [["video", "grid"], ["audio", "mix"]];
+/** @type {Array<["audio" | "video", string]>} */
 const FOCUS_ROLES = [["video", "camera"], ["video", "desktop"], ["audio", "mix"]];
 
-/** An error answer ({ok: false, code, message}, or the code and message under `error`). */
-class AckError extends Error {
-  constructor(answer) {
-    const e = (answer && (answer.error || answer)) || {};
-    super(e.message || "服务器返回错误，请稍后重试。");
-    this.code = e.code || "internal";
-  }
-}
+/**
+ * What the server says of each room it lets this supervisor see (`rooms` push).
+ * @typedef {{ id: string, kind: string, label?: string, message?: string, started_at: string, seat?: string | null }} WallWarning
+ * @typedef {{
+ *   key: string, label: string, venue_name?: string, venue_kind?: string, seat_no?: number,
+ *   expert_name?: string, online: boolean, tracks?: string[],
+ * }} WallSeat
+ * @typedef {{
+ *   session_id: string, project_name?: string, project_code?: string, live: boolean,
+ *   seats_online?: number, seats_expected?: number, scheduled_start?: string | null,
+ *   warnings?: WallWarning[], cameras?: import("/static/wall-cameras.js").RoomCamera[], seats?: WallSeat[],
+ * }} RoomInfo
+ * @typedef {{ level(): number, close(): void }} Meter
+ * @typedef {import("/static/wall-rtc.js").ViewerStatus | "idle"} MediaStatus
+ */
+
+/**
+ * A room's tile on the wall: its elements, its viewer of the room's grid and mix, its camera.
+ * @typedef {{
+ *   sid: string, viewer: Viewer | null, stream: MediaStream | null, mixStream: MediaStream | null,
+ *   meter: Meter | null, status: MediaStatus, message: string,
+ *   video: HTMLVideoElement, node: HTMLElement, name: HTMLElement, code: HTMLElement, online: HTMLElement,
+ *   phMain: HTMLElement, phSub: HTMLElement, badges: HTMLElement, cameraBox: HTMLElement,
+ *   statusText: HTMLElement, cams: HTMLElement, level: HTMLElement,
+ *   soundBtn: HTMLButtonElement, focusBtn: HTMLButtonElement, watch: FrameWatch, camera: TileCamera,
+ * }} Tile
+ */
+
+/**
+ * The focus view of one room: the chosen seat, its viewer and sound, the room's cameras.
+ * @typedef {{
+ *   sid: string, seat: string | null, viewer: Viewer | null, mixStream: MediaStream | null,
+ *   meter: Meter | null, sound: boolean, status: MediaStatus, message: string, cameras: RoomCameras,
+ * }} Focus
+ */
 
 const audio = new AudioDesk();
+/**
+ * @type {{
+ *   state: WallState, ended: boolean, iceServers: RTCIceServer[],
+ *   rooms: Map<string, RoomInfo>, tiles: Map<string, Tile>,
+ *   seenWarnings: Set<string> | null, freshWarnings: Map<string, number>, audible: string | null,
+ *   focus: Focus | null,
+ *   notes: Map<string, Array<{ seq: number, at: string, text: string, where: string }>>,
+ *   sent: Map<string, Array<{ id: string, at: Date, text: string, where: string, delivered: number }>>,
+ *   retry: Backoff,
+ * }}
+ */
 const app = {
   state: "connecting",
   ended: false,
@@ -44,14 +87,17 @@ const app = {
   focus: null, // {sid, seat, viewer, mixStream, meter, sound, status, message}
   notes: new Map(), // session_id -> saved notes, newest first
   sent: new Map(), // session_id -> warnings sent from this page, newest first
-  retryTimer: null,
-  retryDelay: RETRY_MIN_MS,
+  retry: new Backoff(), // connecting again after a transient refusal
 };
+/** @type {import("/vendor/socket.io-client/socket.io.esm.min.js").Socket | null} */
 let socket = null;
-const focusWatches = []; // FrameWatch of #focus-camera, #focus-desktop, #focus-grid
+/** @type {FrameWatch[]} FrameWatch of #focus-camera, #focus-desktop, #focus-grid */
+const focusWatches = [];
 
 // ---- page state, banner, header ------------------------------------------------------------
 
+/** @typedef {"connecting" | "reconnecting" | "ready" | "error"} WallState */
+/** @type {Record<WallState, [string, "ok" | "busy" | "bad"]>} */
 const STATUS = {
   connecting: ["连接中", "busy"],
   reconnecting: ["正在重新连接", "busy"],
@@ -59,61 +105,31 @@ const STATUS = {
   error: ["连接失败", "bad"],
 };
 
+/**
+ * @param {WallState} state
+ * @param {string | null} [errorCode]
+ */
 function setState(state, errorCode = null) {
   app.state = state;
   document.body.dataset.state = state === "reconnecting" ? "connecting" : state;
   if (errorCode) document.body.dataset.error = errorCode;
   const [text, tone] = STATUS[state];
-  $("#status-text").textContent = text;
-  $("#status").dataset.tone = tone;
+  setStatus(text, tone);
 }
 
-function showBanner(text, kind = "error") {
-  $("#banner-text").textContent = text;
-  $("#banner").dataset.kind = kind;
-  $("#banner").hidden = false;
-}
-
-function clearBanner(onlyKind = null) {
-  if (onlyKind && $("#banner").dataset.kind !== onlyKind) return;
-  $("#banner").hidden = true;
-}
-
-/** A Date from an ISO string or epoch seconds/milliseconds; now when missing or unreadable. */
-function toDate(value) {
-  const d = typeof value === "number" ? new Date(value < 1e12 ? value * 1000 : value) : new Date(value);
-  return Number.isNaN(d.getTime()) ? new Date() : d;
-}
-
+/** @param {string | number | null | undefined} value */
 function shortDateTime(value) {
   return formatShortDateTime(toDate(value));
 }
 
 // ---- socket ----------------------------------------------------------------------------------
 
-async function request(event, payload, timeoutMs = ACK_TIMEOUT_MS) {
-  if (!socket || !socket.connected) {
-    throw new AckError({ code: "disconnected", message: "与服务器的连接已中断，请稍候重试。" });
-  }
-  let answer;
-  try {
-    answer = await socket.timeout(timeoutMs).emitWithAck(event, payload);
-  } catch {
-    throw new AckError({ code: "timeout", message: "服务器响应超时，请稍后重试。" });
-  }
-  if (!answer || !answer.ok) throw new AckError(answer);
-  return answer;
-}
+const request = ackRequester(() => socket, { disconnectedText: "与服务器的连接已中断，请稍候重试。" });
 
 function connectSocket() {
-  socket = io("/wall", {
-    auth: socketAuth(),
-    transports: ["websocket"],
-    reconnectionDelay: 1000,
-    reconnectionDelayMax: 5000,
-  });
+  socket = openSocket("/wall");
   socket.on("connect_error", (err) => {
-    const code = err && err.data && err.data.code;
+    const code = refusalCode(err);
     if (!code) {
       // Transport failure (server down or restarting): socket.io retries by itself.
       showBanner("无法连接监督服务，正在自动重试…", "info");
@@ -135,22 +151,22 @@ function connectSocket() {
     showBanner("与监督服务的连接已中断，正在自动重新连接…", "info");
     if (reason === "io server disconnect") scheduleReconnect(); // socket.io will not by itself
   });
-  socket.on("revoked", (msg) => fail((msg && msg.message) || "该链接已被收回。", (msg && msg.code) || "link_revoked"));
+  socket.on("revoked", (msg) => fail(msg?.message || "该链接已被收回。", msg?.code || "link_revoked"));
   socket.on("hello", (msg) => {
-    app.iceServers = (msg && msg.ice_servers) || [];
-    const who = (msg && msg.supervisor) || {};
+    app.iceServers = msg?.ice_servers || [];
+    const who = msg?.supervisor || {};
     const scope = who.scope === "all" ? "监督全部场次" : "监督指定场次";
     $("#supervisor").textContent = `监督人员 · ${who.name || "未具名"} · ${scope}`;
   });
-  socket.on("rooms", (msg) => onRooms((msg && msg.rooms) || []));
+  socket.on("rooms", (msg) => onRooms(msg?.rooms || []));
   socket.on("media_restart", (msg) => {
-    const sid = msg && msg.session_id;
+    const sid = msg?.session_id;
     const tile = app.tiles.get(sid);
-    if (tile && tile.viewer) tile.viewer.restart();
+    if (tile?.viewer) tile.viewer.restart();
     if (app.focus && app.focus.sid === sid && app.focus.viewer) app.focus.viewer.restart();
   });
   socket.on("room_closed", (msg) => {
-    const sid = msg && msg.session_id;
+    const sid = msg?.session_id;
     const room = app.rooms.get(sid);
     if (!room) return;
     app.rooms.set(sid, { ...room, live: false });
@@ -162,21 +178,22 @@ function connectSocket() {
 }
 
 function scheduleReconnect() {
-  if (app.ended || app.retryTimer) return;
-  const wait = app.retryDelay;
-  app.retryDelay = Math.min(RETRY_MAX_MS, app.retryDelay * 2);
-  app.retryTimer = setTimeout(() => {
-    app.retryTimer = null;
-    if (app.ended || socket.connected) return;
+  if (app.ended) return;
+  app.retry.schedule(() => {
+    if (app.ended || !socket || socket.connected) return;
     socket.connect();
-  }, wait);
+  });
 }
 
 /** End the page for good (refused): say why, in the banner and in place of the wall. */
+/**
+ * @param {string} message
+ * @param {string | null | undefined} code
+ */
 function fail(message, code) {
   if (app.ended) return;
   app.ended = true;
-  clearTimeout(app.retryTimer);
+  app.retry.cancel();
   for (const tile of app.tiles.values()) stopWatch(tile, false);
   if (app.focus) closeFocus();
   if (socket) socket.disconnect();
@@ -187,6 +204,7 @@ function fail(message, code) {
   $("#wall-empty").hidden = false;
 }
 
+/** @param {RoomInfo[]} rooms */
 function onRooms(rooms) {
   if (app.ended) return;
   app.rooms = new Map(rooms.map((room) => [room.session_id, room]));
@@ -194,7 +212,7 @@ function onRooms(rooms) {
   if (app.state !== "ready") {
     setState("ready");
     clearBanner();
-    app.retryDelay = RETRY_MIN_MS;
+    app.retry.reset();
   }
   if (app.focus && !app.rooms.has(app.focus.sid)) {
     closeFocus();
@@ -204,6 +222,7 @@ function onRooms(rooms) {
 }
 
 /** Beep when a warning id appears that was not there before (not for those present at load). */
+/** @param {RoomInfo[]} rooms */
 function noticeWarnings(rooms) {
   const ids = rooms.flatMap((room) => (room.warnings || []).map((w) => w.id));
   if (app.seenWarnings === null) {
@@ -223,6 +242,10 @@ function noticeWarnings(rooms) {
 // ---- the wall --------------------------------------------------------------------------------
 
 /** Columns and rows for `n` tiles: 12 fit 1920x1080 as 4x3; fewer get bigger tiles. */
+/**
+ * @param {number} n
+ * @returns {[number, number]}
+ */
 function wallShape(n) {
   if (n <= 1) return [1, 1];
   if (n === 2) return [2, 1];
@@ -250,12 +273,13 @@ function render() {
       app.tiles.set(room.session_id, tile);
       $("#wall").append(tile.node);
     }
-    tile.node.style.order = String(index); // display order without moving playing videos
-    updateTile(tile, room);
+    const shown = tile;
+    shown.node.style.order = String(index); // display order without moving playing videos
+    updateTile(shown, room);
   });
   const [cols, rows] = wallShape(rooms.length);
-  $("#wall").style.setProperty("--cols", cols);
-  $("#wall").style.setProperty("--rows", rows);
+  $("#wall").style.setProperty("--cols", String(cols));
+  $("#wall").style.setProperty("--rows", String(rows));
   $("#wall-empty").hidden = rooms.length > 0;
   if (rooms.length === 0) $("#wall-empty-text").textContent = "当前没有可监督的评标场次";
   renderFigures(rooms);
@@ -263,51 +287,70 @@ function render() {
   sync();
 }
 
+/** @param {RoomInfo[]} rooms */
 function renderFigures(rooms) {
+  /** @param {(room: RoomInfo) => number | undefined} f */
   const sum = (f) => rooms.reduce((n, r) => n + (f(r) || 0), 0);
   const warnings = sum((r) => (r.warnings || []).length);
-  $("#fig-rooms").textContent = rooms.length;
-  $("#fig-live").textContent = rooms.filter((r) => r.live).length;
+  $("#fig-rooms").textContent = String(rooms.length);
+  $("#fig-live").textContent = String(rooms.filter((r) => r.live).length);
   $("#fig-seats").textContent = `${sum((r) => r.seats_online)}/${sum((r) => r.seats_expected)}`;
-  $("#fig-warnings").textContent = warnings;
+  $("#fig-warnings").textContent = String(warnings);
   $("#fig-warnings-box").dataset.alert = warnings > 0 ? "1" : "0";
 }
 
+/**
+ * @param {string} sid
+ * @returns {Tile}
+ */
 function makeTile(sid) {
-  const t = { sid, viewer: null, stream: null, meter: null, status: "idle", message: "" };
-  t.video = el("video", { autoplay: true, playsinline: true, muted: true });
-  t.video.muted = true;
-  t.node = el("article", { class: "room-tile", dataset: { session: sid, live: "0", frames: "0", picture: "none", media: "idle" } },
+  const video = el("video", { autoplay: true, playsinline: true, muted: true });
+  video.muted = true;
+  const name = el("span", { class: "tile-name" });
+  const code = el("span", { class: "code" });
+  const online = el("span", { class: "online-pill" });
+  const phMain = el("div", { class: "ph-main" });
+  const phSub = el("div", { class: "ph-sub" });
+  const badges = el("div", { class: "badges" });
+  const cameraBox = el("div", { class: "tile-camera-box" });
+  const statusText = el("span", { class: "media-status" });
+  const cams = el("span", { class: "camera-summary" });
+  const level = el("span", { class: "level-fill" });
+  const soundBtn = el("button", { class: "btn btn-sound", type: "button" }, "开启声音");
+  const focusBtn = el("button", { class: "btn btn-focus", type: "button" }, "聚焦");
+  const node = el("article", { class: "room-tile", dataset: { session: sid, live: "0", frames: "0", picture: "none", media: "idle" } },
     el("header", { class: "tile-head" },
-      el("div", { class: "tile-title" },
-        (t.name = el("span", { class: "tile-name" })),
-        (t.code = el("span", { class: "code" }))),
-      (t.online = el("span", { class: "online-pill" }))),
+      el("div", { class: "tile-title" }, name, code),
+      online),
     el("div", { class: "tile-video" },
-      t.video,
-      el("div", { class: "tile-placeholder" },
-        (t.phMain = el("div", { class: "ph-main" })),
-        (t.phSub = el("div", { class: "ph-sub" }))),
-      (t.badges = el("div", { class: "badges" })),
+      video,
+      el("div", { class: "tile-placeholder" }, phMain, phSub),
+      badges,
       el("span", { class: "stall-tag", text: "画面停滞" }),
-      (t.cameraBox = el("div", { class: "tile-camera-box" }))),
+      cameraBox),
     el("footer", { class: "tile-foot" },
-      (t.statusText = el("span", { class: "media-status" })),
-      (t.cams = el("span", { class: "camera-summary" })),
-      el("span", { class: "level", title: "全场音量" }, (t.level = el("span", { class: "level-fill" }))),
-      (t.soundBtn = el("button", { class: "btn btn-sound", type: "button" }, "开启声音")),
-      (t.focusBtn = el("button", { class: "btn btn-focus", type: "button" }, "聚焦"))));
-  t.watch = new FrameWatch(t.video, 3000);
-  t.camera = new TileCamera(t.cameraBox, { sid, request, iceServers: () => app.iceServers });
-  t.soundBtn.addEventListener("click", () => {
+      statusText,
+      cams,
+      el("span", { class: "level", title: "全场音量" }, level),
+      soundBtn,
+      focusBtn));
+  /** @type {Tile} */
+  const t = {
+    sid, viewer: null, stream: null, mixStream: null, meter: null, status: "idle", message: "",
+    video, node, name, code, online, phMain, phSub, badges, cameraBox, statusText, cams, level, soundBtn, focusBtn,
+    watch: new FrameWatch(video, 3000),
+    camera: new TileCamera(cameraBox, { sid, request, iceServers: () => app.iceServers }),
+  };
+  soundBtn.addEventListener("click", () => {
     audio.resume();
     app.audible = app.audible === sid ? null : sid;
     applyAudio();
   });
-  t.focusBtn.addEventListener("click", () => openFocus(sid));
+  focusBtn.addEventListener("click", () => openFocus(sid));
   return t;
 }
 
+/** @param {Tile} t @param {RoomInfo} room */
 function updateTile(t, room) {
   t.name.textContent = room.project_name || "（未命名项目）";
   t.name.title = room.project_name || "";
@@ -323,13 +366,20 @@ function updateTile(t, room) {
   showTileStatus(t);
 }
 
+/** @param {RoomInfo} room */
 function onlineTone(room) {
   if (!room.seats_online) return "off";
-  return room.seats_online >= room.seats_expected ? "ok" : "partial";
+  return room.seats_online >= /** @type {number} */ (room.seats_expected) ? "ok" : "partial";
 }
 
 /** The warnings of a room (or seat) as red badges; the newest pulse for a while. */
+/**
+ * @param {HTMLElement} container
+ * @param {WallWarning[]} warnings
+ * @param {number} [max]
+ */
 function renderBadges(container, warnings, max = 3) {
+  /** @param {WallWarning} w */
   const badge = (w) => el("span", {
     class: "badge",
     "data-warning-id": w.id,
@@ -343,15 +393,16 @@ function renderBadges(container, warnings, max = 3) {
 }
 
 /** Footer status and placeholder text from the room, its viewer and its picture. */
+/** @param {Tile} t */
 function showTileStatus(t) {
   const room = app.rooms.get(t.sid);
   const picture = t.node.dataset.picture;
   let text;
   let tone;
-  if (!room || !room.live) {
+  if (!room?.live) {
     [text, tone] = ["未开始", "off"];
     t.phMain.textContent = "暂无机位上线";
-    t.phSub.textContent = room && room.scheduled_start ? `计划开始 ${shortDateTime(room.scheduled_start)}` : "";
+    t.phSub.textContent = room?.scheduled_start ? `计划开始 ${shortDateTime(room.scheduled_start)}` : "";
   } else {
     if (t.status === "retrying") [text, tone] = ["重连中", "busy"];
     else if (picture === "ok") [text, tone] = ["实时", "live"];
@@ -387,6 +438,7 @@ function sync() {
   applyAudio();
 }
 
+/** @param {Tile} t */
 function startWatch(t) {
   t.viewer = new Viewer({
     kind: "watch",
@@ -414,6 +466,7 @@ function startWatch(t) {
   t.viewer.start();
 }
 
+/** @param {Tile} t @param {boolean} notify */
 function stopWatch(t, notify) {
   if (t.viewer) t.viewer.close({ notify });
   if (t.meter) t.meter.close();
@@ -444,17 +497,18 @@ function applyAudio() {
     t.node.dataset.audible = selected ? "1" : "0";
   }
   const tile = f && app.tiles.get(f.sid);
-  const source = f ? (f.viewer ? f.mixStream : tile && tile.mixStream) || null : null;
-  const element = $("#focus-audio");
+  const source = f ? (f.viewer ? f.mixStream : tile?.mixStream) || null : null;
+  const element = $("#focus-audio", HTMLAudioElement);
   if (element.srcObject !== source) {
     element.srcObject = source;
     if (source) element.play().catch(() => {});
   }
-  setMuted(element, !(f && f.sound && source));
-  $("#focus-sound").textContent = f && f.sound ? "关闭声音" : "开启声音";
-  $("#focus-sound").dataset.on = f && f.sound ? "1" : "0";
+  setMuted(element, !(f?.sound && source));
+  $("#focus-sound").textContent = f?.sound ? "关闭声音" : "开启声音";
+  $("#focus-sound").dataset.on = f?.sound ? "1" : "0";
 }
 
+/** @param {HTMLMediaElement} media @param {boolean} muted */
 function setMuted(media, muted) {
   if (media.muted === muted) return;
   media.muted = muted;
@@ -467,18 +521,19 @@ function setMuted(media, muted) {
 
 // ---- focus view ------------------------------------------------------------------------------
 
+/** @param {string} sid */
 function openFocus(sid) {
   audio.resume();
-  app.focus = { sid, seat: null, viewer: null, mixStream: null, meter: null, sound: true, status: "idle", message: "" };
-  app.focus.cameras = new RoomCameras($("#focus-cameras"), { sid, request, iceServers: () => app.iceServers });
+  const cameras = new RoomCameras($("#focus-cameras"), { sid, request, iceServers: () => app.iceServers });
+  app.focus = { sid, seat: null, viewer: null, mixStream: null, meter: null, sound: true, status: "idle", message: "", cameras };
   const section = $("#focus");
   section.dataset.session = sid;
   section.dataset.seat = "";
   section.hidden = false;
   $("#wall").hidden = true;
   document.body.dataset.view = "focus";
-  $("#note-text").value = "";
-  $("#warn-text").value = "";
+  $("#note-text", HTMLTextAreaElement).value = "";
+  $("#warn-text", HTMLTextAreaElement).value = "";
   formMessage("#note-result", "");
   formMessage("#warn-result", "");
   showFocusGrid();
@@ -495,13 +550,14 @@ function closeFocus() {
   section.hidden = true;
   section.dataset.session = "";
   section.dataset.seat = "";
-  $("#focus-grid").srcObject = null;
+  $("#focus-grid", HTMLVideoElement).srcObject = null;
   $("#wall").hidden = false;
   document.body.dataset.view = "wall";
   for (const t of app.tiles.values()) t.video.play().catch(() => {}); // resume after being hidden
   sync();
 }
 
+/** @param {string} key */
 function selectSeat(key) {
   const f = app.focus;
   if (!f || f.seat === key) return;
@@ -509,14 +565,14 @@ function selectSeat(key) {
   stopFocusViewer(true);
   f.seat = key;
   $("#focus").dataset.seat = key;
-  $("#note-scope-seat").checked = true;
+  $("#note-scope-seat", HTMLInputElement).checked = true;
   formMessage("#warn-result", "");
   formMessage("#note-result", "");
   render();
 }
 
 function startFocusViewer() {
-  const f = app.focus;
+  const f = /** @type {Focus} */ (app.focus);
   const viewer = new Viewer({
     kind: "focus",
     fields: { session_id: f.sid, seat: f.seat },
@@ -525,9 +581,9 @@ function startFocusViewer() {
     iceServers: () => app.iceServers,
     onMedia: ({ camera, desktop, mix }) => {
       if (app.focus !== f || f.viewer !== viewer) return;
-      $("#focus-camera").srcObject = new MediaStream([camera]);
-      $("#focus-desktop").srcObject = new MediaStream([desktop]);
-      for (const id of ["#focus-camera", "#focus-desktop"]) $(id).play().catch(() => {});
+      $("#focus-camera", HTMLVideoElement).srcObject = new MediaStream([camera]);
+      $("#focus-desktop", HTMLVideoElement).srcObject = new MediaStream([desktop]);
+      for (const id of ["#focus-camera", "#focus-desktop"]) $(id, HTMLVideoElement).play().catch(() => {});
       f.mixStream = new MediaStream([mix]);
       if (f.meter) f.meter.close();
       f.meter = audio.meter(mix);
@@ -546,6 +602,7 @@ function startFocusViewer() {
   renderFeeds();
 }
 
+/** @param {boolean} notify */
 function stopFocusViewer(notify) {
   const f = app.focus;
   if (!f) return;
@@ -555,14 +612,14 @@ function stopFocusViewer(notify) {
   f.meter = null;
   f.mixStream = null;
   f.status = "idle";
-  for (const id of ["#focus-camera", "#focus-desktop"]) $(id).srcObject = null;
+  for (const id of ["#focus-camera", "#focus-desktop"]) $(id, HTMLVideoElement).srcObject = null;
   renderFeeds();
   applyAudio();
 }
 
 function showFocusGrid() {
   const tile = app.focus && app.tiles.get(app.focus.sid);
-  const video = $("#focus-grid");
+  const video = $("#focus-grid", HTMLVideoElement);
   const stream = tile ? tile.stream : null;
   if (video.srcObject !== stream) video.srcObject = stream;
   if (stream) video.play().catch(() => {});
@@ -575,7 +632,7 @@ function focusSeat() {
 }
 
 function renderFocus() {
-  const f = app.focus;
+  const f = /** @type {Focus} */ (app.focus);
   const room = app.rooms.get(f.sid);
   if (!room) return;
   $("#focus-name").textContent = room.project_name || "（未命名项目）";
@@ -589,29 +646,31 @@ function renderFocus() {
   $("#focus-seats").replaceChildren(...(seats.length ? seats.map((s) => seatItem(s, room)) :
     [el("li", { class: "seat-empty", text: "暂无机位信息" })]));
   const seat = focusSeat();
-  $("#warn-seat").disabled = !seat;
-  $("#note-scope-seat").disabled = !seat;
-  if (!seat) $("#note-scope-room").checked = true;
+  $("#warn-seat", HTMLButtonElement).disabled = !seat;
+  $("#note-scope-seat", HTMLInputElement).disabled = !seat;
+  if (!seat) $("#note-scope-room", HTMLInputElement).checked = true;
   $("#note-scope-seat-label").textContent = seat ? `当前机位（${seat.label}）` : "当前机位";
   renderFeeds();
 }
 
+/** @param {WallSeat} s @param {RoomInfo} room */
 function seatItem(s, room) {
+  const f = /** @type {Focus} */ (app.focus);
   const tracks = new Set(s.tracks || []);
   const warnings = (room.warnings || []).filter((w) => w.seat === s.key).length;
-  const kind = VENUE_KIND_LABELS[s.venue_kind];
-  const button = el("button", { class: "seat-btn", type: "button", "aria-pressed": String(app.focus.seat === s.key) },
+  const kind = VENUE_KIND_LABELS[s.venue_kind || ""];
+  const button = el("button", { class: "seat-btn", type: "button", "aria-pressed": String(f.seat === s.key) },
     el("span", { class: "dot", "data-online": s.online ? "1" : "0", title: s.online ? "在线" : "离线" }),
     el("span", { class: "seat-who" },
       el("span", { class: "seat-label" }, s.label || `${s.venue_name || ""} ${s.seat_no ?? ""}号机位`,
-        kind ? el("span", { class: "tag", dataset: { kind: s.venue_kind } }, kind) : null),
+        kind ? el("span", { class: "tag", dataset: { kind: String(s.venue_kind) } }, kind) : null),
       el("span", { class: "seat-expert", text: `${s.expert_name || "（未指定专家）"}${s.online ? "" : " · 未上线"}` })),
     el("span", { class: "tracks" },
       ...["camera", "microphone", "desktop"].map((k) =>
         el("span", { class: "track", dataset: { on: tracks.has(k) ? "1" : "0" }, text: KIND_LABELS[k] }))),
     warnings ? el("span", { class: "seat-warn", title: "该机位的提醒", text: warnings }) : null);
   button.addEventListener("click", () => selectSeat(s.key));
-  return el("li", { class: "seat-item", dataset: { seat: s.key, online: s.online ? "1" : "0", selected: app.focus.seat === s.key ? "1" : "0" } }, button);
+  return el("li", { class: "seat-item", dataset: { seat: s.key, online: s.online ? "1" : "0", selected: f.seat === s.key ? "1" : "0" } }, button);
 }
 
 /** Captions and "等待画面" placeholders of the two seat feeds. */
@@ -626,20 +685,25 @@ function renderFeeds() {
   for (const kind of ["camera", "desktop"]) {
     let text = "等待画面";
     if (!f.seat) text = "请在左侧选择机位";
-    else if (!room || !room.live) text = "本场暂无机位上线";
+    else if (!room?.live) text = "本场暂无机位上线";
     else if (f.status === "retrying") text = f.message || "连接中断，正在重试…";
     else if (f.status === "connecting") text = "正在连接…";
     else if (seat && !seat.online) text = "等待画面（该机位未上线）";
     else if (seat && !(seat.tracks || []).includes(kind)) text = kind === "desktop" ? "等待画面（该机位尚未共享屏幕）" : "等待画面（该机位摄像头未开启）";
     $(`#focus-${kind}-placeholder`).textContent = text;
     // A picture that was shown stays visible unless the seat stopped sending it.
-    const stopped = !seat || !seat.online || !(seat.tracks || []).includes(kind) || f.status !== "live";
-    $(`#focus-${kind}`).parentElement.dataset.stopped = stopped ? "1" : "0";
+    const stopped = !seat?.online || !(seat.tracks || []).includes(kind) || f.status !== "live";
+    /** @type {HTMLElement} */ ($(`#focus-${kind}`).parentElement).dataset.stopped = stopped ? "1" : "0";
   }
 }
 
 // ---- notes and warnings ------------------------------------------------------------------------
 
+/**
+ * @param {string} selector
+ * @param {string} text
+ * @param {string} [tone]
+ */
 function formMessage(selector, text, tone = "") {
   const node = $(selector);
   node.textContent = text;
@@ -648,11 +712,11 @@ function formMessage(selector, text, tone = "") {
 
 async function saveNote() {
   const f = app.focus;
-  const text = $("#note-text").value.trim();
+  const text = $("#note-text", HTMLTextAreaElement).value.trim();
   if (!f) return;
   if (!text) return formMessage("#note-result", "请先填写记录内容。", "bad");
-  const seat = $("#note-scope-seat").checked ? focusSeat() : null;
-  const button = $("#note-save");
+  const seat = $("#note-scope-seat", HTMLInputElement).checked ? focusSeat() : null;
+  const button = $("#note-save", HTMLButtonElement);
   button.disabled = true;
   formMessage("#note-result", "正在保存…");
   try {
@@ -661,12 +725,12 @@ async function saveNote() {
     list.unshift({ seq: answer.seq, at: answer.at, text, where: seat ? seat.label : "全场" });
     app.notes.set(f.sid, list);
     if (app.focus === f) {
-      $("#note-text").value = "";
+      $("#note-text", HTMLTextAreaElement).value = "";
       formMessage("#note-result", "已保存", "ok");
       renderLogs();
     }
   } catch (err) {
-    formMessage("#note-result", `保存失败：${err.message}`, "bad");
+    formMessage("#note-result", `保存失败：${messageOf(err)}`, "bad");
   } finally {
     button.disabled = false;
   }
@@ -675,18 +739,17 @@ async function saveNote() {
 /** Stop the evaluation at once (9-4), with the text above as the reason; seats are told. */
 async function pauseEvaluation() {
   const f = app.focus;
-  const reason = $("#warn-text").value.trim();
+  const reason = $("#warn-text", HTMLTextAreaElement).value.trim();
   if (!f) return;
   if (!reason) return formMessage("#warn-result", "请先在上方填写暂停原因。", "bad");
   if (!window.confirm(`确认立即暂停本场评审？\n原因：${reason}`)) return;
-  const response = await api(`/api/sessions/${f.sid}/workflow`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ kind: "pause", fields: { reason } }),
-  });
-  const answer = await response.json().catch(() => ({}));
-  if (response.ok) formMessage("#warn-result", "评审已暂停，各机位已收到通知", "ok");
-  else formMessage("#warn-result", `暂停失败：${answer.detail || response.status}`, "bad");
+  try {
+    await requestJson(`/api/sessions/${f.sid}/workflow`, { method: "POST", json: { kind: "pause", fields: { reason } } });
+    formMessage("#warn-result", "评审已暂停，各机位已收到通知", "ok");
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    formMessage("#warn-result", `暂停失败：${err.detail || err.status}`, "bad");
+  }
 }
 
 /** The notes saved and the warnings sent from this page for the focused room, newest first. */
@@ -709,20 +772,21 @@ function renderLogs() {
       el("div", { class: "note-text", text: w.text }))));
 }
 
+/** @param {boolean} toSeat */
 async function sendWarning(toSeat) {
   const f = app.focus;
-  const text = $("#warn-text").value.trim();
+  const text = $("#warn-text", HTMLTextAreaElement).value.trim();
   if (!f) return;
   if (!text) return formMessage("#warn-result", "请先填写提醒内容。", "bad");
   const seat = toSeat ? focusSeat() : null;
   if (toSeat && !seat) return formMessage("#warn-result", "请先在左侧选择机位。", "bad");
-  const buttons = [$("#warn-seat"), $("#warn-room")];
+  const buttons = [$("#warn-seat", HTMLButtonElement), $("#warn-room", HTMLButtonElement)];
   for (const b of buttons) b.disabled = true;
   formMessage("#warn-result", "正在发送…");
   try {
     const answer = await request("warn", { session_id: f.sid, text, seat: seat ? seat.key : null });
     if (app.focus !== f) return;
-    $("#warn-text").value = "";
+    $("#warn-text", HTMLTextAreaElement).value = "";
     const n = answer.delivered ?? 0;
     formMessage("#warn-result", `已送达 ${n} 个机位`, n > 0 ? "ok" : "warn");
     const list = app.sent.get(f.sid) || [];
@@ -730,10 +794,10 @@ async function sendWarning(toSeat) {
     app.sent.set(f.sid, list);
     renderLogs();
   } catch (err) {
-    formMessage("#warn-result", `发送失败：${err.message}`, "bad");
+    formMessage("#warn-result", `发送失败：${messageOf(err)}`, "bad");
   } finally {
-    $("#warn-room").disabled = false;
-    $("#warn-seat").disabled = !focusSeat();
+    $("#warn-room", HTMLButtonElement).disabled = false;
+    $("#warn-seat", HTMLButtonElement).disabled = !focusSeat();
   }
 }
 
@@ -754,13 +818,13 @@ function tick() {
   for (const watch of focusWatches) {
     const { frames, shown } = watch.tick();
     watch.video.dataset.frames = String(frames);
-    watch.video.parentElement.dataset.picture = shown ? "ok" : "none";
+    /** @type {HTMLElement} */ (watch.video.parentElement).dataset.picture = shown ? "ok" : "none";
   }
   const now = Date.now();
   for (const [id, at] of app.freshWarnings) {
     if (now - at < FRESH_WARNING_MS) continue;
     app.freshWarnings.delete(id);
-    for (const b of document.querySelectorAll(`.badge[data-fresh]`)) {
+    for (const b of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll(`.badge[data-fresh]`))) {
       if (b.dataset.warningId === String(id)) delete b.dataset.fresh;
     }
   }
@@ -773,7 +837,7 @@ function levels() {
   }
   const f = app.focus;
   const tile = f && app.tiles.get(f.sid);
-  const meter = f && (f.viewer ? f.meter : tile && tile.meter);
+  const meter = f && (f.viewer ? f.meter : tile?.meter);
   $("#focus-level").style.transform = `scaleX(${meter ? meter.level() : 0})`;
   requestAnimationFrame(levels);
 }
@@ -784,26 +848,27 @@ function bindControls() {
   $("#focus-back").addEventListener("click", closeFocus);
   $("#focus-sound").addEventListener("click", () => {
     audio.resume();
-    app.focus.sound = !app.focus.sound;
+    const f = /** @type {Focus} */ (app.focus);
+    f.sound = !f.sound;
     applyAudio();
   });
-  $("#note-save").addEventListener("click", saveNote);
+  $("#note-save", HTMLButtonElement).addEventListener("click", saveNote);
   $("#pause-room").addEventListener("click", pauseEvaluation);
-  $("#warn-seat").addEventListener("click", () => sendWarning(true));
-  $("#warn-room").addEventListener("click", () => sendWarning(false));
-  $("#note-text").addEventListener("keydown", (e) => {
+  $("#warn-seat", HTMLButtonElement).addEventListener("click", () => sendWarning(true));
+  $("#warn-room", HTMLButtonElement).addEventListener("click", () => sendWarning(false));
+  $("#note-text", HTMLTextAreaElement).addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) saveNote();
   });
   $("#audio-enable").addEventListener("click", () => audio.resume());
   for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, () => audio.resume());
-  for (const id of ["#focus-camera", "#focus-desktop", "#focus-grid"]) focusWatches.push(new FrameWatch($(id)));
+  for (const id of ["#focus-camera", "#focus-desktop", "#focus-grid"]) focusWatches.push(new FrameWatch($(id, HTMLVideoElement)));
 }
 
 async function main() {
   startClock();
   setState("connecting");
   window.addEventListener("unhandledrejection", (event) => {
-    showBanner(`页面出现异常：${(event.reason && event.reason.message) || event.reason}`);
+    showBanner(pageErrorText(event.reason));
   });
   bindControls();
   setInterval(tick, TICK_MS);
@@ -812,7 +877,7 @@ async function main() {
   try {
     await login();
   } catch (err) {
-    fail(err.message, err.code);
+    fail(messageOf(err), /** @type {{ code?: string }} */ (err).code);
     return;
   }
   connectSocket();

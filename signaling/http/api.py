@@ -24,6 +24,7 @@ from signaling.errors import problem_response
 from signaling.gate.guard import grants_of, public_prefix, route
 from signaling.gate.inputs import loads, validate
 from signaling.gate.schemas import ActivityQuery, EndRequest, M, WorkflowRequest
+from signaling.http.webassets import require_vendor_bundle
 from signaling.services.container import Services
 from signaling.services.rooms import roster_offline
 from signaling.services.workflow import MAX_REPORT_BYTES, log_size, state_json
@@ -34,8 +35,6 @@ SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 SEATS: web.AppKey[SeatNamespace] = web.AppKey("seats", SeatNamespace)
 WEB_DIR = Path(web_package.__file__).resolve().parent
 MAX_FIELDS_CHARS = 700 * 1024  # a handwritten signature is a PNG of a few tens of KB
-# Front-end libraries installed from the npm registry by `make` (package.json at the repo root).
-NODE_MODULES = WEB_DIR.parent / "node_modules"
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",  # the link's code is in the page URL until it is exchanged
@@ -407,7 +406,10 @@ def add_routes(app: web.Application) -> None:
     )
     app.router.add_static("/static/", WEB_DIR, show_index=False, append_version=False)
     public_prefix(app, "/static")
-    vendor = NODE_MODULES / "socket.io-client" / "dist"
-    if vendor.is_dir():
-        app.router.add_static("/vendor/socket.io-client/", vendor, show_index=False)
-        public_prefix(app, "/vendor/socket.io-client")
+    # The pages' shared modules (web/lib/) have a route of their own: a file name has no "/".
+    app.router.add_static("/static/lib/", WEB_DIR / "lib", show_index=False, append_version=False)
+    public_prefix(app, "/static/lib")
+    # The Socket.IO client comes with the package (web/vendor/): no server starts without it.
+    vendor = require_vendor_bundle(WEB_DIR)
+    app.router.add_static("/vendor/socket.io-client/", vendor, show_index=False)
+    public_prefix(app, "/vendor/socket.io-client")

@@ -8,7 +8,7 @@ from signaling.http.headers import CONTENT_SECURITY_POLICY
 from tests.integration.conftest import RunningServer
 
 PAGES = ["/", "/seat", "/console", "/wall", "/overview", "/archive", "/static/favicon.svg"]
-OTHERS = ["/static/common.js", "/static/seat.css", "/healthz", "/api/me", "/no-such-page"]
+OTHERS = ["/static/lib/dom.js", "/static/seat.css", "/healthz", "/api/me", "/no-such-page"]
 
 
 async def test_pages_carry_the_policy_and_every_response_the_other_headers(

@@ -82,7 +82,7 @@ MATRIX: dict[Call, set[str]] = {
     Call("GET", "/archive"): set(WHO),
     Call("GET", "/healthz"): set(WHO),
     Call("GET", "/metrics"): set(WHO),
-    Call("GET", "/static/common.js"): set(WHO),
+    Call("GET", "/static/lib/dom.js"): set(WHO),
     Call("GET", "/api/me"): EVERY_TOKEN,
     Call("GET", "/api/commitment-letter"): {
         "admin",

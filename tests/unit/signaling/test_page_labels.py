@@ -9,7 +9,7 @@ from signaling.http.api import WEB_DIR
 
 
 def test_labels_js_names_every_warning_kind_as_the_server_does() -> None:
-    text = (WEB_DIR / "labels.js").read_text(encoding="utf-8")
+    text = (WEB_DIR / "lib" / "labels.js").read_text(encoding="utf-8")
     block = text[text.index("export const WARNING_LABELS") :]
     block = block[: block.index("});")]
     found = dict(re.findall(r'(\w+): "([^"]+)"', block))

@@ -1,10 +1,14 @@
 // @ts-check
-// Who this page acts for. A personal link carries a short code (?code=); the page exchanges it
+// Who this page acts for: the login with the link's code, and fetch() as this page's bearer.
+//
+// A personal link carries a short code (?code=); the page exchanges it
 // once for a session cookie (HttpOnly: no script reads it) and takes it out of the address bar,
 // so that it is not left in the history, a screenshot or a shared screen. One browser holds
 // one cookie: the page remembers whom it was opened for and names them on every request
 // (X-Expect-Subject) and connection (auth.subject), and the server refuses a cookie of anybody
 // else instead of letting this tab act as them.
+
+import { problemText } from "./errors.js";
 
 /** Where the tab keeps its subject across reloads and its pages (a host's console, then the
  * overview): sessionStorage is the tab's own, so another tab's login does not change it. */
@@ -44,7 +48,7 @@ export async function login() {
     window.history.replaceState(window.history.state, "", `${window.location.pathname}${rest ? `?${rest}` : ""}${window.location.hash}`);
     const body = await response.json().catch(() => ({}));
     if (!response.ok) {
-      throw new LoginError(body.detail || `登录失败（${response.status}）`, body.code || "invalid_token");
+      throw new LoginError(problemText(body, response.status, "登录失败"), body.code || "invalid_token");
     }
     subject = String(body.participant_id);
     window.sessionStorage.setItem(SUBJECT_KEY, subject);

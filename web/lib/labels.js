@@ -1,13 +1,40 @@
-// Chinese names of what the session's record holds, for the pages that list it (console, archive).
+// @ts-check
+// Chinese names the pages show: media and venue kinds, roles, the workflow's steps, the record's
+// events, warnings and reasons, and a few sentences made from them. Pure: no DOM.
 
-/** Who people are (the ``role`` of a token). */
+/**
+ * Chinese names of the media kinds a seat sends.
+ * @type {Readonly<Record<string, string>>}
+ */
+export const KIND_LABELS = Object.freeze({
+  camera: "摄像头",
+  microphone: "麦克风",
+  desktop: "屏幕",
+});
+
+/**
+ * Chinese names of the venue kinds.
+ * @type {Readonly<Record<string, string>>}
+ */
+export const VENUE_KIND_LABELS = Object.freeze({
+  main: "主场",
+  sub: "副场",
+});
+
+/**
+ * Who people are (the ``role`` of a token).
+ * @type {Readonly<Record<string, string>>}
+ */
 export const ROLE_LABELS = Object.freeze({
   expert: "评标专家", host: "主持人", staff: "工作人员", witness: "见证人", supervisor: "监督人员",
   archivist: "档案管理员", auditor: "审计人员", admin: "管理员", tenderer: "招标人", bidder: "投标人",
   door: "门禁系统",
 });
 
-/** The steps of the committee's workflow (the ``happened`` of a ``workflow`` event). */
+/**
+ * The steps of the committee's workflow (the ``happened`` of a ``workflow`` event).
+ * @type {Readonly<Record<string, string>>}
+ */
 export const WORKFLOW_LABELS = Object.freeze({
   check_in_opened: "开始签到", expert_checked_in: "身份核验通过", commitment_accepted: "签署承诺书",
   expert_withdrew: "申请回避", expert_replaced: "替换专家", signing_key_registered: "登记签名密钥",
@@ -20,14 +47,20 @@ export const WORKFLOW_LABELS = Object.freeze({
   session_forced_end: "管理员强制结束评标",
 });
 
-/** The tie rules the host chooses from before the ballot (``tie_rule`` of ``start_election``). */
+/**
+ * The tie rules the host chooses from before the ballot (``tie_rule`` of ``start_election``).
+ * @param {Pick<import("./wire").Election, "tie_rule" | "max_rounds">} election
+ */
 export function tieRuleText(election) {
   if (election.tie_rule === "lot") return "票数相同时抽签决定";
   if (election.max_rounds > 5) return "票数相同时重新投票";  // elections logged before the rule
   return `票数相同时重新投票，第 ${election.max_rounds} 轮仍相同则抽签决定`;
 }
 
-/** A closed motion in words: votes per option and abstentions, or why it was withdrawn. */
+/**
+ * A closed motion in words: votes per option and abstentions, or why it was withdrawn.
+ * @param {Pick<import("./wire").Motion, "title" | "cancelled" | "result" | "abstained">} m
+ */
 export function motionResult(m) {
   if (m.cancelled) return `${m.title}：已撤销（${m.cancelled}）`;
   const counts = Object.entries(m.result).map(([o, n]) => `${o} ${n}`);
@@ -35,7 +68,10 @@ export function motionResult(m) {
   return `${m.title}：${counts.join("，")}`;
 }
 
-/** Every other kind of event of the record. */
+/**
+ * Every other kind of event of the record.
+ * @type {Readonly<Record<string, string>>}
+ */
 export const EVENT_LABELS = Object.freeze({
   seat_connected: "机位连接", seat_joined: "进入评标室", seat_left: "离开评标室", seat_disconnected: "机位断开",
   seat_replaced: "机位在其他设备登录", media_negotiated: "音视频接通", media_restarted: "媒体服务恢复", media_moved: "媒体迁移",
@@ -50,7 +86,10 @@ export const EVENT_LABELS = Object.freeze({
   link_issued: "发放个人链接", link_used: "打开个人链接", link_revoked: "收回个人链接",
 });
 
-/** What a warning is about (the ``kind`` of ``warning_started`` and ``warning_ended``). */
+/**
+ * What a warning is about (the ``kind`` of ``warning_started`` and ``warning_ended``).
+ * @type {Readonly<Record<string, string>>}
+ */
 export const WARNING_LABELS = Object.freeze({
   seat_empty: "擅离职守：机位无人", extra_face: "机位出现多人", camera_dark: "摄像头画面过暗或被遮挡",
   camera_frozen: "摄像头画面静止不动", camera_lost: "摄像头信号中断", microphone_lost: "麦克风信号中断",
@@ -59,7 +98,10 @@ export const WARNING_LABELS = Object.freeze({
   room_camera_down: "监控摄像头离线", room_camera_person: "监控画面中出现专家和工作人员以外的人员",
 });
 
-/** Why something ended or stopped (the ``reason`` the server writes into an event). */
+/**
+ * Why something ended or stopped (the ``reason`` the server writes into an event).
+ * @type {Readonly<Record<string, string>>}
+ */
 export const REASON_LABELS = Object.freeze({
   // a warning ended
   cleared: "情况已消除", media_restart: "媒体服务重启", room_closed: "评标室关闭", session_ended: "评标结束",
@@ -73,7 +115,10 @@ export const REASON_LABELS = Object.freeze({
   "transport error": "网络连接出错", "ping timeout": "网络超时",
 });
 
-/** A reason in Chinese: a code the server wrote is translated, words a person typed are kept. */
+/**
+ * A reason in Chinese: a code the server wrote is translated, words a person typed are kept.
+ * @param {string} reason
+ */
 export function reasonLabel(reason) {
   return Object.hasOwn(REASON_LABELS, reason) ? REASON_LABELS[reason] : reason;
 }

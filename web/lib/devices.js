@@ -1,6 +1,8 @@
+// @ts-check
 // Local devices of a seat: camera and microphone, screen share, and a microphone level meter.
 
-import { mediaErrorText } from "/static/common.js";
+import { mediaErrorText } from "./errors.js";
+import { levelOf } from "./rtc.js";
 
 const CAMERA = { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 15, max: 15 } };
 const MICROPHONE = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
@@ -10,6 +12,7 @@ const MICROPHONE = { echoCancellation: true, noiseSuppression: true, autoGainCon
  * still joins. Returns {stream, camera, microphone, errors: [Chinese text]}.
  */
 export async function openCameraAndMicrophone() {
+  /** @type {string[]} */
   const errors = [];
   try {
     const stream = await navigator.mediaDevices.getUserMedia({ video: CAMERA, audio: MICROPHONE });
@@ -57,10 +60,13 @@ export async function openScreen() {
 
 /** Microphone level 0..1 from a WebAudio AnalyserNode, read on demand. */
 export class MicMeter {
+  /** @param {MediaStreamTrack | null} track */
   constructor(track) {
+    /** @type {AudioContext | null} */
     this.context = null;
+    /** @type {AnalyserNode | null} */
     this.analyser = null;
-    this.samples = null;
+    this.samples = new Float32Array(0);
     if (!track || typeof AudioContext === "undefined") return;
     this.context = new AudioContext();
     const source = this.context.createMediaStreamSource(new MediaStream([track]));
@@ -79,11 +85,7 @@ export class MicMeter {
   level() {
     if (!this.analyser) return 0;
     this.analyser.getFloatTimeDomainData(this.samples);
-    let sum = 0;
-    for (const v of this.samples) sum += v * v;
-    const rms = Math.sqrt(sum / this.samples.length);
-    const db = 20 * Math.log10(rms + 1e-9); // -inf..0
-    return Math.min(1, Math.max(0, (db + 60) / 60));
+    return levelOf(this.samples);
   }
 
   close() {

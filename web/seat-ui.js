@@ -1,10 +1,12 @@
-// DOM of the seat page: state, banner, header, devices, roster and the two remote media elements.
+// @ts-check
+// DOM of the seat page: state, header, devices, roster and the two remote media elements.
 
-import { $, el, formatTime, KIND_LABELS, VENUE_KIND_LABELS } from "/static/common.js";
+import { setStatus } from "/static/lib/chrome.js";
+import { $, el } from "/static/lib/dom.js";
+import { KIND_LABELS, VENUE_KIND_LABELS } from "/static/lib/labels.js";
+import { formatTime } from "/static/lib/time.js";
 
-// The header clock is the one every page shares.
-export { startClock } from "/static/common.js";
-
+/** @type {Record<PageState, [string, "ok" | "busy" | "bad"]>} */
 const STATUS = {
   connecting: ["连接中", "busy"],
   live: ["评标中", "ok"],
@@ -12,44 +14,37 @@ const STATUS = {
   ended: ["已结束", "bad"],
 };
 
-/** Set the machine-readable page state and the header status pill. */
+/** @typedef {"connecting" | "live" | "reconnecting" | "ended"} PageState */
+/** @typedef {import("/static/lib/wire").JoinSeat} JoinSeat */
+
+/**
+ * Set the machine-readable page state and the header status pill.
+ * @param {PageState} state
+ * @param {string | null} [errorCode]
+ */
 export function setState(state, errorCode = null) {
   document.body.dataset.state = state;
   if (errorCode) document.body.dataset.error = errorCode;
   const [text, tone] = STATUS[state];
-  $("#status-text").textContent = text;
-  $("#status").dataset.tone = tone;
+  setStatus(text, tone);
 }
 
-/** Show a message under the header: kind "error" (red) or "info" (amber). */
-export function showBanner(text, kind = "error") {
-  const banner = $("#banner");
-  $("#banner-text").textContent = text;
-  banner.dataset.kind = kind;
-  banner.hidden = false;
-}
-
-export function bannerVisible() {
-  return !$("#banner").hidden;
-}
-
-/** Hide the banner; with `onlyKind`, only when it currently shows that kind. */
-export function clearBanner(onlyKind = null) {
-  const banner = $("#banner");
-  if (onlyKind && banner.dataset.kind !== onlyKind) return;
-  banner.hidden = true;
-}
-
-/** "沈阳主场 1号席 · 主场": the seat's label, with the venue and its kind where it lacks them. */
+/**
+ * "沈阳主场 1号席 · 主场": the seat's label, with the venue and its kind where it lacks them.
+ * @param {JoinSeat} seat
+ */
 function placeText(seat) {
-  const kind = VENUE_KIND_LABELS[seat.venue_kind] || "";
+  const kind = VENUE_KIND_LABELS[seat.venue_kind || ""] || "";
   let text = seat.label || `${seat.venue_name || ""} 席位 ${seat.seat_no ?? ""}`.trim();
   if (seat.venue_name && !text.includes(seat.venue_name)) text = `${seat.venue_name} · ${text}`;
   if (kind && !text.includes(kind)) text += ` · ${kind}`;
   return text;
 }
 
-/** Fill the header and the seat facts from the `join` answer. */
+/**
+ * Fill the header and the seat facts from the `join` answer.
+ * @param {JoinSeat} seat
+ */
 export function showSeat(seat) {
   $("#project-name").textContent = seat.project_name || "远程异地评标";
   $("#seat-label").textContent = [placeText(seat), seat.expert_name].filter(Boolean).join(" · ");
@@ -59,15 +54,23 @@ export function showSeat(seat) {
   document.title = `${seat.label || "专家席位"} · ${seat.project_name || "远程异地评标"}`;
 }
 
-/** The line under the project name, before (or instead of) the seat's own label. */
+/**
+ * The line under the project name, before (or instead of) the seat's own label.
+ * @param {string} text
+ */
 export function setSeatLabel(text) {
   $("#seat-label").textContent = text;
 }
 
-/** Device line in the side panel and in the device check: kind camera|microphone|desktop|network. */
+/**
+ * Device line in the side panel and in the device check: kind camera|microphone|desktop|network.
+ * @param {string} kind
+ * @param {string} text
+ * @param {"ok" | "warn" | "bad" | null} [tone]
+ */
 export function setDevice(kind, text, tone = null) {
   for (const id of [`#dev-${kind}`, `#check-${kind}`]) {
-    const node = document.querySelector(id);
+    const node = /** @type {HTMLElement | null} */ (document.querySelector(id));
     if (!node) continue;
     node.textContent = text;
     if (tone) node.dataset.tone = tone;
@@ -75,15 +78,21 @@ export function setDevice(kind, text, tone = null) {
   }
 }
 
-/** Show or hide both "share screen" buttons. */
+/**
+ * Show or hide both "share screen" buttons.
+ * @param {boolean} visible
+ */
 export function showShareButtons(visible) {
   $("#share-btn").hidden = !visible;
   $("#check-share-btn").hidden = !visible;
 }
 
-/** Drive every microphone level bar from `levelFn()` (0..1) on animation frames. */
+/**
+ * Drive every microphone level bar from `levelFn()` (0..1) on animation frames.
+ * @param {() => number} levelFn
+ */
 export function startMeters(levelFn) {
-  const fills = document.querySelectorAll("[data-meter]");
+  const fills = /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("[data-meter]"));
   const frame = () => {
     const width = `${Math.round(levelFn() * 100)}%`;
     for (const fill of fills) fill.style.width = width;
@@ -92,21 +101,33 @@ export function startMeters(levelFn) {
   requestAnimationFrame(frame);
 }
 
-/** Show the own camera in the side panel and the device check. */
+/**
+ * Show the own camera in the side panel and the device check.
+ * @param {MediaStream} stream
+ */
 export function showSelf(stream) {
-  for (const video of document.querySelectorAll('video[data-role="self"], video[data-role="preview"]')) {
+  for (const video of selfVideos()) {
     video.srcObject = stream;
     video.play().catch(() => {});
   }
 }
 
-/** The device check overlay; resolves when the expert presses 进入评标室. */
+/** The videos that show the own camera (side panel, device check). */
+function selfVideos() {
+  return /** @type {NodeListOf<HTMLVideoElement>} */ (document.querySelectorAll('video[data-role="self"], video[data-role="preview"]'));
+}
+
+/**
+ * The device check overlay; resolves when the expert presses 进入评标室.
+ * @param {boolean} enabled
+ * @returns {Promise<void>}
+ */
 export function deviceCheck(enabled) {
   const overlay = $("#check");
   overlay.hidden = false;
   $(".room").inert = true; // the room behind the overlay takes no focus or clicks
   $("#status-text").textContent = "设备检测";
-  const enter = $("#enter-btn");
+  const enter = $("#enter-btn", HTMLButtonElement);
   enter.disabled = !enabled;
   return new Promise((resolve) => {
     enter.addEventListener("click", () => {
@@ -122,22 +143,27 @@ export function hideDeviceCheck() {
 }
 
 export function enableEnter() {
-  $("#enter-btn").disabled = false;
+  $("#enter-btn", HTMLButtonElement).disabled = false;
 }
 
-/** Text over the grid area until it shows frames. */
+/**
+ * Text over the grid area until it shows frames.
+ * @param {string} text
+ */
 export function showStagePlaceholder(text) {
   $("#stage-placeholder-text").textContent = text;
   $("#stage-placeholder").hidden = false;
 }
 
 function gridVideo() {
-  return $('video[data-role="grid"]');
+  return $('video[data-role="grid"]', HTMLVideoElement);
 }
 
 /**
  * Attach the room grid track and call `onFrame()` once a frame has been decoded and shown
  * (requestVideoFrameCallback, or a size plus an advancing currentTime where that is missing).
+ * @param {MediaStreamTrack} track
+ * @param {() => void} onFrame
  */
 export function attachGrid(track, onFrame) {
   const video = gridVideo();
@@ -161,9 +187,12 @@ export function attachGrid(track, onFrame) {
   video.play().catch(() => {});
 }
 
-/** Play the room's audio mix; if autoplay is refused, offer a button that starts it. */
+/**
+ * Play the room's audio mix; if autoplay is refused, offer a button that starts it.
+ * @param {MediaStreamTrack} track
+ */
 export function attachAudio(track) {
-  const audio = $('audio[data-role="room-audio"]');
+  const audio = $('audio[data-role="room-audio"]', HTMLAudioElement);
   audio.srcObject = new MediaStream([track]);
   const unlock = $("#sound-unlock");
   audio.play().then(
@@ -178,28 +207,36 @@ export function attachAudio(track) {
 /** Drop the remote media of a closed peer connection. */
 export function detachRemote() {
   gridVideo().srcObject = null;
-  $('audio[data-role="room-audio"]').srcObject = null;
+  $('audio[data-role="room-audio"]', HTMLAudioElement).srcObject = null;
   $("#sound-unlock").hidden = true;
 }
 
 /** Stop showing the own camera (after leaving). */
 export function detachSelf() {
-  for (const video of document.querySelectorAll('video[data-role="self"], video[data-role="preview"]')) {
+  for (const video of selfVideos()) {
     video.srcObject = null;
   }
 }
 
-/** Whether a roster entry is this page's own seat (from the `join` answer). */
+/**
+ * Whether a roster entry is this page's own seat (from the `join` answer).
+ * @param {import("/static/lib/wire").RosterSeat} entry
+ * @param {JoinSeat | null} self
+ */
 function isSelf(entry, self) {
   if (!self) return false;
   if (entry.key && self.key) return entry.key === self.key;
   return entry.venue_name === self.venue_name && entry.seat_no === self.seat_no;
 }
 
-/** Render the roster (already in grid tile order). */
+/**
+ * Render the roster (already in grid tile order).
+ * @param {import("/static/lib/wire").Roster | null} roster
+ * @param {JoinSeat | null} selfSeat
+ */
 export function showRoster(roster, selfSeat) {
   const list = $("#roster-list");
-  const seats = (roster && roster.seats) || [];
+  const seats = roster?.seats || [];
   const online = seats.filter((s) => s.online).length;
   $("#roster-count").textContent = seats.length ? `在线 ${online} / ${seats.length}` : "";
   if (seats.length === 0) {
@@ -221,10 +258,14 @@ export function showRoster(roster, selfSeat) {
   }));
 }
 
-/** The 离开 button asks for a second click within 4 s before it calls `onLeave`. */
+/**
+ * The 离开 button asks for a second click within 4 s before it calls `onLeave`.
+ * @param {() => void} onLeave
+ */
 export function bindLeave(onLeave) {
   const button = $("#leave-btn");
-  let timer = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
   button.addEventListener("click", () => {
     if (button.dataset.confirm !== undefined) {
       clearTimeout(timer);
@@ -243,6 +284,9 @@ export function bindLeave(onLeave) {
 /**
  * The supervisor's warning card (监督人员提醒) for `warning` {id, text, scope, at}, with
  * `waiting` more queued behind it; `onAck` runs when the expert clicks 已知悉.
+ * @param {import("/static/lib/wire").SeatWarning} warning
+ * @param {number} waiting
+ * @param {() => void} onAck
  */
 export function showWarning(warning, waiting, onAck) {
   const layer = $("#warning-layer");
@@ -272,9 +316,13 @@ export function showWarning(warning, waiting, onAck) {
   button.focus();
 }
 
-/** While the acknowledgement is on its way: the button waits; `error` says why it failed. */
+/**
+ * While the acknowledgement is on its way: the button waits; `error` says why it failed.
+ * @param {boolean} pending
+ * @param {string} [error]
+ */
 export function warningPending(pending, error = "") {
-  const button = document.querySelector("#warning-ack");
+  const button = /** @type {HTMLButtonElement | null} */ (document.querySelector("#warning-ack"));
   if (!button) return;
   button.disabled = pending;
   button.textContent = pending ? "正在确认…" : "已知悉";
@@ -287,7 +335,10 @@ export function hideWarning() {
   layer.hidden = true;
 }
 
-/** Show a network line from peer statistics. */
+/**
+ * Show a network line from peer statistics.
+ * @param {{ rtt: number | null, upKbps: number | null, downKbps: number | null } | null} stats
+ */
 export function showNetwork(stats) {
   if (!stats) return setDevice("network", "—");
   const parts = [];

@@ -1,3 +1,4 @@
+// @ts-check
 // The seat's one RTCPeerConnection to the server, and its negotiation.
 //
 // Transceivers are created in a fixed order the server relies on:
@@ -10,6 +11,8 @@
 //      the small picture costs it about a third of the camera's.
 // The server answers with all its candidates; this side trickles its own.
 
+import { preferVp8 } from "/static/lib/rtc.js";
+
 const PREVIEW_WIDTH = 320;
 const PREVIEW_MAX_BITRATE = 150_000; // bit/s
 const PREVIEW_MAX_FRAMERATE = 15;
@@ -18,21 +21,6 @@ const PREVIEW_MAX_FRAMERATE = 15;
 const CAMERA_MAX_BITRATE = 500_000;
 const DESKTOP_MAX_BITRATE = 800_000;
 
-/** Put VP8 first in a video transceiver's codec list, keeping the rest (RTX, RED, FEC...). */
-function preferVp8(transceiver) {
-  if (typeof transceiver.setCodecPreferences !== "function") return;
-  const caps = RTCRtpReceiver.getCapabilities && RTCRtpReceiver.getCapabilities("video");
-  if (!caps || !caps.codecs) return;
-  const isVp8 = (c) => c.mimeType.toLowerCase() === "video/vp8";
-  const vp8 = caps.codecs.filter(isVp8);
-  if (vp8.length === 0) return;
-  try {
-    transceiver.setCodecPreferences([...vp8, ...caps.codecs.filter((c) => !isVp8(c))]);
-  } catch {
-    // The browser refused the list (e.g. for a send-only transceiver): keep its default order.
-  }
-}
-
 /**
  * One negotiated connection to the server for this seat.
  *
@@ -40,7 +28,21 @@ function preferVp8(transceiver) {
  * returning promises; `events` receives `remote(kind, track)` with kind "audio" or "grid",
  * and `connectionState(state)`.
  */
+/**
+ * The seat's own media: the stream of camera and microphone, and the tracks to send.
+ * @typedef {{ stream: MediaStream, camera: MediaStreamTrack | null, microphone: MediaStreamTrack | null, desktop: MediaStreamTrack | null }} LocalMedia
+ */
+/** @typedef {{ candidate: string, sdpMid: string | null, sdpMLineIndex: number | null }} CandidatePayload */
+
 export class SeatPeer {
+  /**
+   * @param {{
+   *   iceServers: RTCIceServer[],
+   *   local: LocalMedia,
+   *   signal: { offer(payload: unknown): Promise<import("/static/lib/wire").Ack>, candidate(payload: CandidatePayload): Promise<unknown> },
+   *   events: { remote(kind: "audio" | "grid", track: MediaStreamTrack): void, connectionState(state: RTCPeerConnectionState): void },
+   * }} options
+   */
   constructor({ iceServers, local, signal, events }) {
     this.pc = new RTCPeerConnection({ iceServers: iceServers || [], bundlePolicy: "max-bundle" });
     this.local = local; // {stream, microphone, camera, desktop}
@@ -48,7 +50,9 @@ export class SeatPeer {
     this.events = events;
     this.closed = false;
     this.answered = false;
+    /** @type {CandidatePayload[]} */
     this.pendingCandidates = [];
+    /** @type {{ now: number, sent: number, received: number } | null} */
     this.lastStats = null;
 
     const { stream, microphone, camera, desktop } = local;
@@ -66,7 +70,7 @@ export class SeatPeer {
     });
     // A copy of the camera track, this connection's own: closing the connection stops it.
     this.previewTrack = camera ? camera.clone() : null;
-    const width = (camera && camera.getSettings().width) || 640;
+    const width = camera?.getSettings().width || 640;
     this.preview = this.pc.addTransceiver(this.previewTrack || "video", {
       direction: "sendonly",
       sendEncodings: [
@@ -105,13 +109,14 @@ export class SeatPeer {
     }
     const offer = await this.pc.createOffer();
     await this.pc.setLocalDescription(offer);
+    /** @type {Record<string, string>} */
     const roles = {};
-    for (const [transceiver, role] of [
+    for (const [transceiver, role] of /** @type {Array<[RTCRtpTransceiver, string]>} */ ([
       [this.mic, "microphone"],
       [this.camera, "camera"],
       [this.desktop, "desktop"],
       [this.preview, "preview"],
-    ]) {
+    ])) {
       if (transceiver.mid !== null) roles[transceiver.mid] = role;
     }
     // offer.sdp carries no candidates yet: every local candidate goes out once, trickled.
@@ -123,20 +128,23 @@ export class SeatPeer {
     for (const payload of this.pendingCandidates.splice(0)) this.sendCandidate(payload);
   }
 
+  /** @param {RTCPeerConnectionIceEvent} event */
   onIceCandidate(event) {
     const c = event.candidate;
-    if (!c || !c.candidate) return; // end of candidates: the contract does not send it
+    if (!c?.candidate) return; // end of candidates: the contract does not send it
     const payload = { candidate: c.candidate, sdpMid: c.sdpMid, sdpMLineIndex: c.sdpMLineIndex };
     if (this.answered) this.sendCandidate(payload);
     else this.pendingCandidates.push(payload);
   }
 
+  /** @param {CandidatePayload} payload */
   sendCandidate(payload) {
     if (this.closed) return;
     // A refused candidate is not fatal: the others, or the server's own, may still connect.
     this.signal.candidate(payload).catch(() => {});
   }
 
+  /** @param {RTCTrackEvent} event */
   onTrack(event) {
     if (this.closed) return;
     if (event.transceiver === this.mic) this.events.remote("audio", event.track);
@@ -144,6 +152,7 @@ export class SeatPeer {
   }
 
   /** Send a new screen track (or null to stop) on the desktop transceiver, no renegotiation. */
+  /** @param {MediaStreamTrack | null} track */
   async setDesktopTrack(track) {
     this.local = { ...this.local, desktop: track };
     if (!this.closed) await this.desktop.sender.replaceTrack(track);
@@ -153,6 +162,7 @@ export class SeatPeer {
   async stats() {
     if (this.closed) return null;
     const report = await this.pc.getStats();
+    /** @type {string | null} */
     let pairId = null;
     report.forEach((s) => {
       if (s.type === "transport" && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;

@@ -1,0 +1,131 @@
+// What the server sends the pages (REST answers, Socket.IO pushes and acks), as the pages read
+// it: types for the checker (tsc) only, never served. The server's own models are the truth;
+// a field a page does not read is not listed.
+
+/** A seat of the roster (`roster` push, `GET …/roster`, the console's hello). */
+export interface RosterSeat {
+  key: string;
+  venue_id: string;
+  venue_name: string;
+  venue_kind: "main" | "sub";
+  seat_no: number;
+  label: string;
+  expert_id: string;
+  expert_name: string;
+  id_last4?: string | null;
+  online: boolean;
+  tracks: string[];
+}
+
+export interface Roster {
+  seats: RosterSeat[];
+}
+
+/** The seat's own facts in the `join` answer. */
+export interface JoinSeat {
+  key?: string;
+  label?: string;
+  venue_name?: string;
+  venue_kind?: "main" | "sub";
+  seat_no?: number | null;
+  expert_name?: string;
+  project_name?: string;
+}
+
+/** A ballot round of the leader's election. */
+export interface Election {
+  round: number;
+  voted: string[];
+  candidates: string[];
+  tie_rule?: "revote" | "lot";
+  max_rounds: number;
+  lot_commitment?: string | null;
+}
+
+/** A motion the committee votes on (表决). */
+export interface Motion {
+  number: number;
+  title: string;
+  options: string[];
+  voted: string[];
+  closed: boolean;
+  cancelled?: string | null;
+  result: Record<string, number>;
+  abstained?: number;
+}
+
+export interface Incident {
+  number: number;
+  venue: string;
+  kind_label: string;
+  description: string;
+  handling: string[];
+  result?: string | null;
+}
+
+/** The committee's workflow as the server reports it (`workflow` push, command answers). */
+export interface WorkflowState {
+  phase: string;
+  phase_label: string;
+  paused: boolean;
+  pause_reason?: string | null;
+  experts: number;
+  seated: string[];
+  checked_in: string[];
+  committed: string[];
+  withdrawn: string[];
+  excused: string[];
+  signed: string[];
+  replaced_by: Record<string, string>;
+  leader?: string | null;
+  election: Election;
+  motions: Motion[];
+  incidents: Incident[];
+  report?: { sha256: string; sm3: string } | null;
+}
+
+/** What just happened in the workflow (`workflow` push). */
+export interface Happened {
+  kind: string;
+  data: Record<string, any>;
+}
+
+/** An event of the session's record (console activity, archive timeline). */
+export interface RecordEvent {
+  seq: number;
+  kind: string;
+  at: string;
+  actor?: string | null;
+  part?: number;
+  data?: Record<string, any>;
+}
+
+/** A participant as the record names them. */
+export interface Person {
+  id?: string;
+  name: string;
+  role?: string;
+}
+
+/** `GET /api/me`. */
+export interface Me {
+  participant_id: string;
+  role: string;
+  name: string;
+  session?: { id: string; project_name: string; project_code: string; scheduled_start: string } | null;
+}
+
+/** A Socket.IO acknowledgement: `ok`, and the answer's fields or the error. */
+export interface Ack {
+  ok: boolean;
+  error?: { code?: string; message?: string };
+  [field: string]: any;
+}
+
+/** A supervision warning shown on a seat (`warning` push). */
+export interface SeatWarning {
+  id: string;
+  text?: string;
+  scope?: "room" | "seat";
+  at: string;
+}
