@@ -57,6 +57,7 @@ class Action(StrEnum):
 
     PAGE = "page"
     HEALTH = "health"
+    API_DOCS = "api_docs"  # the OpenAPI document of the REST interface
     METRICS = "metrics"
     WHOAMI = "whoami"
     LOGIN = "login"  # exchange a personal link's code for a session cookie
@@ -108,6 +109,9 @@ class Rule:
     everywhere: frozenset[Role] = frozenset()
     centre_wide: frozenset[Role] = frozenset()
     refusal: str = "您无权进行该操作"
+    # These roles act only from the session's main venue (a sub venue's host runs their room,
+    # not the session's people).
+    main_venue: frozenset[Role] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,7 @@ class Target:
     ended: bool = False  # the session has ended
     left: bool = False  # the asker no longer takes part in it (withdrew, excused, replaced)
     local: bool = False  # the request comes from this machine (loopback)
+    main_venue_id: str | None = None  # the session's main venue, where a rule asks for it
 
 
 @dataclass(frozen=True)
@@ -151,6 +156,7 @@ def _session(
     live: bool = True,
     everywhere: frozenset[Role] = ADMIN,
     centre_wide: frozenset[Role] = SUPERVISOR,
+    main_venue: frozenset[Role] = frozenset(),
 ) -> Rule:
     return Rule(
         roles,
@@ -159,12 +165,14 @@ def _session(
         everywhere=everywhere & roles,
         centre_wide=centre_wide & roles,
         refusal=refusal,
+        main_venue=main_venue & roles,
     )
 
 
 POLICY: dict[Action, Rule] = {
     Action.PAGE: Rule(ALL_ROLES, Reach.ANYONE),
     Action.HEALTH: Rule(ALL_ROLES, Reach.ANYONE),
+    Action.API_DOCS: Rule(ALL_ROLES, Reach.ANYONE),
     # A scraper on this machine, without a token; it shows no session or supervisor. A reverse
     # proxy in front must not pass /metrics on (its requests come from loopback).
     Action.METRICS: Rule(ALL_ROLES, Reach.LOCAL, refusal="运行指标只对本机的采集程序开放"),
@@ -175,6 +183,7 @@ POLICY: dict[Action, Rule] = {
     Action.LINK_MANAGE: _session(
         frozenset({Role.HOST, Role.ADMIN}),
         "只有主场主持人或管理员可以收回或重新发放链接",
+        main_venue=frozenset({Role.HOST}),
     ),
     Action.COMMITMENT_LETTER: Rule(
         frozenset({Role.EXPERT, *CONSOLE_ROLES, Role.ADMIN}),
@@ -280,6 +289,8 @@ def decide(grants: Grants | None, action: Action, target: Target = Target()) -> 
         return Decision(RoleNotAllowed(row.refusal))
     if not reaches(grants, row, target):
         return Decision(NotYourRoom(row.refusal if row.reach == Reach.VENUE else None))
+    if grants.role in row.main_venue and grants.venue_id != target.main_venue_id:
+        return Decision(RoleNotAllowed(row.refusal))
     # A token that reaches every session is not a participant's: nothing of theirs can end.
     participant = grants.role not in row.everywhere and grants.session_id is not None
     if row.live and participant:
@@ -291,14 +302,14 @@ def decide(grants: Grants | None, action: Action, target: Target = Target()) -> 
 
 
 def needs_facts(grants: Grants | None, action: Action) -> bool:
-    """Whether `decide` needs the session's `ended` and `left` facts for this asker."""
+    """Whether `decide` needs the session's facts (`ended`, `left`, `main_venue_id`) for this
+    asker."""
     row = POLICY[action]
-    return (
-        grants is not None
-        and row.live
-        and grants.session_id is not None
-        and grants.role not in row.everywhere
-    )
+    if grants is None:
+        return False
+    if grants.role in row.main_venue:
+        return True
+    return row.live and grants.session_id is not None and grants.role not in row.everywhere
 
 
 def require(grants: Grants | None, action: Action, target: Target = Target()) -> Grants:

@@ -26,11 +26,12 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.cookies import CookieError, SimpleCookie
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 import socketio
 from aiohttp import web
+from pydantic import BaseModel
 
 from roomserver.errors import InvalidRequest, InvalidToken, NotYourRoom, PayloadTooLarge, RoomError
 from roomserver.links import LinkRevoked, OtherIdentity
@@ -48,7 +49,7 @@ from roomserver.policy import (
 from roomserver.store import SqlStore
 from roomserver.workflow import Phase, WorkflowState
 from signaling.errors import error_ack
-from signaling.gate.inputs import MAX_BODY_BYTES, clean, path_params
+from signaling.gate.inputs import MAX_BODY_BYTES, clean, loads, path_params, validate
 from signaling.gate.tokens import TokenIssuer
 from signaling.metrics import is_loopback
 from signaling.services.events import EventLog
@@ -63,17 +64,29 @@ EXPECT_SUBJECT = "X-Expect-Subject"
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A route's row: its action, whether ``?token=`` may carry the token, its body limit."""
+    """A route's row: its action, whether ``?token=`` may carry the token, its body limit, and
+    what the API document says of it (``signaling.http.openapi``): the models of its body, query
+    and answer, which the middleware applies before the handler, and its operation."""
 
     action: Action
     query_token: bool = False  # for <img>, <video> and downloads, which send no header
     body_limit: int = MAX_BODY_BYTES
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    answer: type[BaseModel] | None = None
+    operation_id: str = ""
+    tag: str = ""
+    summary: str = ""
 
 
 ENDPOINTS: web.AppKey[dict[tuple[str, str], Endpoint]] = web.AppKey("endpoints", dict)
 GUARD_KEY: web.AppKey[Guard] = web.AppKey("guard")
 # The grants the middleware verified (None for an open route).
 GRANTS: web.RequestKey[Grants | None] = web.RequestKey("grants")
+# The body and query as the route's models, checked by the middleware.
+BODY: web.RequestKey[BaseModel] = web.RequestKey("body", BaseModel)
+QUERY: web.RequestKey[BaseModel] = web.RequestKey("query", BaseModel)
+M = TypeVar("M", bound=BaseModel)
 
 
 def route(
@@ -85,13 +98,71 @@ def route(
     *,
     query_token: bool = False,
     body_limit: int = MAX_BODY_BYTES,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    answer: type[BaseModel] | None = None,
+    tag: str = "",
+    summary: str = "",
 ) -> None:
-    """Register a route with its row of the policy table."""
+    """Register a route with its row of the policy table.
+
+    `body` and `query` are checked before the handler runs (the handler reads them with
+    ``body_of`` and ``query_of``); with `answer` they describe the operation in the API
+    document, whose ``operationId`` is the handler's name and whose `summary` says, in Chinese,
+    what it does. `tag` groups operations (default: the path's first segment after ``/api/``).
+    """
     resource = app.router.add_route(method, path, handler).resource
     assert resource is not None
-    app.setdefault(ENDPOINTS, {})[(method, resource.canonical)] = Endpoint(
-        action, query_token, body_limit
+    endpoints = app.setdefault(ENDPOINTS, {})
+    operation_id = handler.__name__
+    taken = [key for key, e in endpoints.items() if e.operation_id == operation_id]
+    if taken:
+        raise ValueError(f"operation {operation_id} is already {taken[0]}")
+    endpoints[(method, resource.canonical)] = Endpoint(
+        action,
+        query_token,
+        body_limit,
+        body=body,
+        query=query,
+        answer=answer,
+        operation_id=operation_id,
+        tag=tag or _default_tag(path),
+        summary=summary,
     )
+
+
+def _default_tag(path: str) -> str:
+    parts = [p for p in path.split("/") if p]
+    if len(parts) >= 2 and parts[0] == "api":
+        return parts[1]
+    return "pages"
+
+
+async def _checked_inputs(request: web.Request, endpoint: Endpoint) -> None:
+    if endpoint.body is not None:
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge as exc:
+            raise PayloadTooLarge("请求体过大") from exc
+        request[BODY] = validate(endpoint.body, loads(raw) if raw else {})
+    if endpoint.query is not None:
+        request[QUERY] = validate(endpoint.query, dict(request.query))
+
+
+def body_of(request: web.Request, model: type[M]) -> M:
+    """The body the middleware checked against the route's `model`."""
+    body = request.get(BODY)
+    if not isinstance(body, model):
+        raise TypeError(f"route declares no body of {model.__name__}")
+    return body
+
+
+def query_of(request: web.Request, model: type[M]) -> M:
+    """The query the middleware checked against the route's `model`."""
+    query = request.get(QUERY)
+    if not isinstance(query, model):
+        raise TypeError(f"route declares no query of {model.__name__}")
+    return query
 
 
 def public_prefix(app: web.Application, path: str) -> None:
@@ -236,7 +307,13 @@ class Guard:
                 or grants.participant_id in state.excused
                 or grants.participant_id not in state.venues
             )
-        return Target(session_id=session_id, venue_id=venue_id, ended=ended, left=left)
+        return Target(
+            session_id=session_id,
+            venue_id=venue_id,
+            ended=ended,
+            left=left,
+            main_venue_id=session.main_venue_id,
+        )
 
     async def check(
         self,
@@ -287,6 +364,7 @@ async def policy_middleware(request: web.Request, handler: Handler) -> web.Strea
     if length is not None and length > endpoint.body_limit:
         raise PayloadTooLarge(f"请求体不能超过 {endpoint.body_limit // 1024} KB")
     request[GRANTS] = grants
+    await _checked_inputs(request, endpoint)
     return await handler(request)
 
 

@@ -21,9 +21,8 @@ from roomserver.letters import (
 from roomserver.model import Role
 from roomserver.policy import Action
 from signaling.errors import problem_response
-from signaling.gate.guard import grants_of, public_prefix, route
-from signaling.gate.inputs import loads, validate
-from signaling.gate.schemas import ActivityQuery, EndRequest, M, WorkflowRequest
+from signaling.gate.guard import body_of, grants_of, public_prefix, query_of, route
+from signaling.gate.schemas import ActivityQuery, EndRequest, WorkflowRequest
 from signaling.http.webassets import require_vendor_bundle
 from signaling.services.container import Services
 from signaling.services.rooms import roster_offline
@@ -53,20 +52,6 @@ async def problem_middleware(request: web.Request, handler: Any) -> web.StreamRe
         if isinstance(exc, RoomError):
             request.app[SERVICES].metrics.refused(exc.code)
         return problem_response(exc)
-
-
-async def read_body(request: web.Request, model: type[M]) -> M:
-    """The request's JSON body as `model` (strict JSON first, then the model's shape)."""
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge as exc:
-        raise PayloadTooLarge("请求体过大") from exc
-    return validate(model, loads(raw) if raw else {})
-
-
-def read_query(request: web.Request, model: type[M]) -> M:
-    """The request's query as `model`."""
-    return validate(model, dict(request.query))
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -146,7 +131,7 @@ async def end_session_route(request: web.Request) -> web.Response:
     which needs a reason and says so in the record (``force_end``)."""
     services = request.app[SERVICES]
     grants = grants_of(request)
-    body = await read_body(request, EndRequest)
+    body = body_of(request, EndRequest)
     session_id = request.match_info["session_id"]
     if grants.role == Role.ADMIN:
         if body.reason is None:
@@ -172,7 +157,7 @@ async def workflow_command(request: web.Request) -> web.Response:
     expert's ``sign`` carries the handwritten signature as ``handwriting_png`` (base64 PNG)."""
     services = request.app[SERVICES]
     grants = grants_of(request)
-    body = await read_body(request, WorkflowRequest)
+    body = body_of(request, WorkflowRequest)
     fields = dict(body.fields)
     if log_size(fields) > MAX_FIELDS_CHARS:
         raise PayloadTooLarge("fields 不能超过 700 KB")
@@ -249,7 +234,7 @@ async def session_activity(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     grants = grants_of(request)
     session_id = request.match_info["session_id"]
-    query = read_query(request, ActivityQuery)
+    query = query_of(request, ActivityQuery)
     events = await services.store.list_events(session_id, after_seq=query.after)
     if grants.role == Role.STAFF:
         # Venue staff see their own venue's record (and what concerns no venue in particular).
@@ -368,17 +353,70 @@ def add_routes(app: web.Application) -> None:
         ("/console", console_page),
     ):
         route(app, "GET", path, page, Action.PAGE)
-    route(app, "GET", "/healthz", healthz, Action.HEALTH)
+    route(app, "GET", "/healthz", healthz, Action.HEALTH, summary="运行状态：数据库可用即正常")
     route(app, "GET", "/metrics", metrics, Action.METRICS)
-    route(app, "GET", "/api/me", whoami, Action.WHOAMI)
-    route(app, "GET", "/api/commitment-letter", commitment_letter, Action.COMMITMENT_LETTER)
-    route(app, "GET", "/api/workers", list_workers, Action.WORKERS_READ)
-    route(app, "POST", "/api/workers/{index}/drain", drain_worker, Action.WORKERS_DRAIN)
+    route(
+        app, "GET", "/api/me", whoami, Action.WHOAMI, summary="当前凭证代表的人员及其所属评标场次"
+    )
+    route(
+        app,
+        "GET",
+        "/api/commitment-letter",
+        commitment_letter,
+        Action.COMMITMENT_LETTER,
+        summary="评标专家承诺书全文及其摘要",
+    )
+    route(
+        app,
+        "GET",
+        "/api/workers",
+        list_workers,
+        Action.WORKERS_READ,
+        summary="媒体进程列表及其负载",
+    )
+    route(
+        app,
+        "POST",
+        "/api/workers/{index}/drain",
+        drain_worker,
+        Action.WORKERS_DRAIN,
+        summary="将一个媒体进程上的评标室全部迁出（维护）",
+    )
     sessions = "/api/sessions/{session_id}"
-    route(app, "GET", f"{sessions}/roster", session_roster, Action.ROSTER_READ)
-    route(app, "POST", f"{sessions}/end", end_session_route, Action.SESSION_END)
-    route(app, "GET", f"{sessions}/workflow", workflow_state, Action.WORKFLOW_READ)
-    route(app, "POST", f"{sessions}/workflow", workflow_command, Action.WORKFLOW_COMMAND)
+    route(
+        app,
+        "GET",
+        f"{sessions}/roster",
+        session_roster,
+        Action.ROSTER_READ,
+        summary="评标场次的人员与机位名单",
+    )
+    route(
+        app,
+        "POST",
+        f"{sessions}/end",
+        end_session_route,
+        Action.SESSION_END,
+        body=EndRequest,
+        summary="评审结束指令（主场主持人）或管理员强制结束（须说明原因）",
+    )
+    route(
+        app,
+        "GET",
+        f"{sessions}/workflow",
+        workflow_state,
+        Action.WORKFLOW_READ,
+        summary="评标流程当前状态",
+    )
+    route(
+        app,
+        "POST",
+        f"{sessions}/workflow",
+        workflow_command,
+        Action.WORKFLOW_COMMAND,
+        body=WorkflowRequest,
+        summary="执行一项评标流程操作（签到、推选组长、表决、签名等）",
+    )
     route(
         app,
         "POST",
@@ -386,16 +424,34 @@ def add_routes(app: web.Application) -> None:
         upload_report,
         Action.REPORT_UPLOAD,
         body_limit=MAX_REPORT_BYTES,
+        summary="上传评标报告（PDF）",
     )
-    route(app, "GET", f"{sessions}/report", current_report, Action.REPORT_READ, query_token=True)
+    route(
+        app,
+        "GET",
+        f"{sessions}/report",
+        current_report,
+        Action.REPORT_READ,
+        query_token=True,
+        summary="下载当前评标报告",
+    )
     route(
         app,
         "POST",
         f"{sessions}/identity/{{expert_id}}",
         identity_snapshot,
         Action.IDENTITY_SNAPSHOT,
+        summary="从专家机位摄像头拍摄身份核验照片",
     )
-    route(app, "GET", f"{sessions}/activity", session_activity, Action.ACTIVITY_READ)
+    route(
+        app,
+        "GET",
+        f"{sessions}/activity",
+        session_activity,
+        Action.ACTIVITY_READ,
+        query=ActivityQuery,
+        summary="评标场次的活动记录（按序号递增）",
+    )
     route(
         app,
         "GET",
@@ -403,6 +459,7 @@ def add_routes(app: web.Application) -> None:
         evidence_picture,
         Action.EVIDENCE_READ,
         query_token=True,
+        summary="查看存档的证据图片（身份核验、告警截图）",
     )
     app.router.add_static("/static/", WEB_DIR, show_index=False, append_version=False)
     public_prefix(app, "/static")

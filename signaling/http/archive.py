@@ -32,15 +32,13 @@ from roomserver.errors import InvalidRequest, NotFound, NotYourRoom, RoomError
 from roomserver.links import party_link_expiry
 from roomserver.model import Role, Session
 from roomserver.policy import Action, Grants, decide
-from signaling.gate.guard import grants_of, route
+from signaling.gate.guard import body_of, grants_of, query_of, route
 from signaling.gate.schemas import ArchiveQuery, PartyLinkRequest
 from signaling.http.api import (
     PAGE_HEADERS,
     SERVICES,
     WEB_DIR,
     participant_url,
-    read_body,
-    read_query,
 )
 from signaling.http.links import issue_link, unrostered_link
 from signaling.services.container import Services
@@ -206,7 +204,7 @@ async def list_archives(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     playback = request.app[PLAYBACK]
     grants = grants_of(request)
-    search = read_query(request, ArchiveQuery)
+    search = query_of(request, ArchiveQuery)
     query = search.q.lower()
     day_from, day_to = search.from_, search.to
     venue_q = search.venue
@@ -458,7 +456,7 @@ async def party_link(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     playback = request.app[PLAYBACK]
     grants = grants_of(request)
-    body = await read_body(request, PartyLinkRequest)
+    body = body_of(request, PartyLinkRequest)
     session_id = request.match_info["session_id"]
     catalog = await playback.catalog(session_id)  # NotFound for an unknown archive
     role, name = Role(body.role), body.name
@@ -493,8 +491,23 @@ def add_playback_routes(app: web.Application) -> None:
     """Register the archive pages and API, each with its row of the policy table."""
     route(app, "GET", "/archive", archive_page, Action.PAGE)
     archives = "/api/archive/sessions"
-    route(app, "GET", archives, list_archives, Action.ARCHIVE_LIST)
-    route(app, "GET", f"{archives}/{{session_id}}", archive_detail, Action.ARCHIVE_READ)
+    route(
+        app,
+        "GET",
+        archives,
+        list_archives,
+        Action.ARCHIVE_LIST,
+        query=ArchiveQuery,
+        summary="可调阅的档案列表（支持筛选）",
+    )
+    route(
+        app,
+        "GET",
+        f"{archives}/{{session_id}}",
+        archive_detail,
+        Action.ARCHIVE_READ,
+        summary="一场评标的档案目录（供同步回放）",
+    )
     route(
         app,
         "GET",
@@ -502,11 +515,41 @@ def add_playback_routes(app: web.Application) -> None:
         archive_file,
         Action.ARCHIVE_READ,
         query_token=True,
+        summary="读取档案中的一个文件（支持 Range 请求）",
     )
-    route(app, "POST", f"{archives}/{{session_id}}/verify", verify_route, Action.ARCHIVE_CHECK)
-    route(app, "POST", f"{archives}/{{session_id}}/export", start_export, Action.ARCHIVE_CHECK)
-    route(app, "POST", f"{archives}/{{session_id}}/party-links", party_link, Action.ARCHIVE_GRANT)
-    route(app, "GET", "/api/archive/exports/{job_id}", export_status, Action.ARCHIVE_JOB)
+    route(
+        app,
+        "POST",
+        f"{archives}/{{session_id}}/verify",
+        verify_route,
+        Action.ARCHIVE_CHECK,
+        summary="校验一场评标的档案完整性",
+    )
+    route(
+        app,
+        "POST",
+        f"{archives}/{{session_id}}/export",
+        start_export,
+        Action.ARCHIVE_CHECK,
+        summary="开始导出档案（后台任务）",
+    )
+    route(
+        app,
+        "POST",
+        f"{archives}/{{session_id}}/party-links",
+        party_link,
+        Action.ARCHIVE_GRANT,
+        body=PartyLinkRequest,
+        summary="为招标人或投标人发放档案调阅链接",
+    )
+    route(
+        app,
+        "GET",
+        "/api/archive/exports/{job_id}",
+        export_status,
+        Action.ARCHIVE_JOB,
+        summary="档案导出任务的进度",
+    )
     route(
         app,
         "GET",
@@ -514,4 +557,5 @@ def add_playback_routes(app: web.Application) -> None:
         export_file,
         Action.ARCHIVE_JOB,
         query_token=True,
+        summary="下载导出的档案包",
     )

@@ -15,14 +15,14 @@ from typing import Any
 
 from aiohttp import web
 
-from roomserver.errors import InvalidToken, NotFound, RoleNotAllowed
+from roomserver.errors import InvalidToken, NotFound
 from roomserver.links import Link, code_hash, new_code
 from roomserver.model import Participant, Role, new_id
-from roomserver.policy import Action, rule
+from roomserver.policy import Action
 from roomserver.store import SqlStore
-from signaling.gate.guard import GUARD_KEY, SESSION_COOKIE, grants_of, route
+from signaling.gate.guard import GUARD_KEY, SESSION_COOKIE, body_of, grants_of, route
 from signaling.gate.schemas import LinkReissueRequest, LinkRevokeRequest, LoginRequest, TokenRequest
-from signaling.http.api import SERVICES, participant_url, read_body
+from signaling.http.api import SERVICES, participant_url
 
 # How an event is recorded: the app's EventLog (archive and listeners), or the store (CLI).
 Append = Callable[..., Awaitable[Any]]
@@ -107,7 +107,7 @@ async def issue_token(request: web.Request) -> web.Response:
     link, and a bearer token of that link for an API client (both end when it is revoked)."""
     services = request.app[SERVICES]
     grants = grants_of(request)
-    body = await read_body(request, TokenRequest)
+    body = body_of(request, TokenRequest)
     participant = await services.store.get_participant(body.participant_id)
     link, url = await issue_participant_url(
         request, participant, by=grants.participant_id, ttl_s=body.ttl_s
@@ -125,7 +125,7 @@ async def login(request: web.Request) -> web.Response:
     """``POST /api/login`` {code}: a personal link's code for a session cookie (HttpOnly,
     SameSite=Strict); the answer says who logged in and which page is theirs."""
     services = request.app[SERVICES]
-    body = await read_body(request, LoginRequest)
+    body = body_of(request, LoginRequest)
     link = await services.store.link_by_code(code_hash(body.code))
     if link is None:
         raise InvalidToken("链接无效，请使用工作人员发给您的个人链接")
@@ -161,15 +161,6 @@ async def login(request: web.Request) -> web.Response:
     return response
 
 
-async def _check_main_host(request: web.Request, session_id: str) -> None:
-    # Hosts of sub venues run their room, not the session's people (as with the end instruction).
-    grants = grants_of(request)
-    if grants.role == Role.HOST:
-        session = await request.app[SERVICES].store.get_session(session_id)
-        if grants.venue_id != session.main_venue_id:
-            raise RoleNotAllowed(rule(Action.LINK_MANAGE).refusal)
-
-
 async def revoke_links(
     request: web.Request,
     reason: str,
@@ -200,8 +191,7 @@ async def revoke_link(request: web.Request) -> web.Response:
     """``POST /api/sessions/{id}/links/{participant_id}/revoke`` {reason}: the main venue's host
     or an administrator takes back a participant's links (or one link, by its id)."""
     session_id = request.match_info["session_id"]
-    await _check_main_host(request, session_id)
-    body = await read_body(request, LinkRevokeRequest)
+    body = body_of(request, LinkRevokeRequest)
     who = request.match_info["participant_id"]
     revoked = await revoke_links(request, body.reason, subject=who, session_id=session_id)
     if not revoked:  # not a participant's id: one link's, a tenderer's or bidder's say
@@ -216,8 +206,7 @@ async def reissue_link(request: web.Request) -> web.Response:
     for a participant of the session; their old links are revoked."""
     services = request.app[SERVICES]
     session_id = request.match_info["session_id"]
-    await _check_main_host(request, session_id)
-    body = await read_body(request, LinkReissueRequest)
+    body = body_of(request, LinkReissueRequest)
     participant = await services.store.get_participant(request.match_info["participant_id"])
     if participant.session_id != session_id:
         raise NotFound("未找到该参与人员")
@@ -239,8 +228,40 @@ async def reissue_link(request: web.Request) -> web.Response:
 
 def add_link_routes(app: web.Application) -> None:
     """Register the login and the link management routes with their rows."""
-    route(app, "POST", "/api/login", login, Action.LOGIN)
-    route(app, "POST", "/api/tokens", issue_token, Action.ISSUE_TOKEN)
+    route(
+        app,
+        "POST",
+        "/api/login",
+        login,
+        Action.LOGIN,
+        body=LoginRequest,
+        summary="用个人链接中的代码登录，取得会话 Cookie",
+    )
+    route(
+        app,
+        "POST",
+        "/api/tokens",
+        issue_token,
+        Action.ISSUE_TOKEN,
+        body=TokenRequest,
+        summary="为参与人员签发登录凭证与个人链接（管理员）",
+    )
     links = "/api/sessions/{session_id}/links/{participant_id}"
-    route(app, "POST", f"{links}/revoke", revoke_link, Action.LINK_MANAGE)
-    route(app, "POST", f"{links}/reissue", reissue_link, Action.LINK_MANAGE)
+    route(
+        app,
+        "POST",
+        f"{links}/revoke",
+        revoke_link,
+        Action.LINK_MANAGE,
+        body=LinkRevokeRequest,
+        summary="收回参与人员的个人链接",
+    )
+    route(
+        app,
+        "POST",
+        f"{links}/reissue",
+        reissue_link,
+        Action.LINK_MANAGE,
+        body=LinkReissueRequest,
+        summary="重新发放参与人员的个人链接（旧链接作废）",
+    )

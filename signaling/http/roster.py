@@ -13,9 +13,9 @@ from roomserver.model import Participant, Role, id_last4, new_id
 from roomserver.policy import Action
 from roomserver.rules import check_seat, takes_door_entries
 from roomserver.workflow import Phase
-from signaling.gate.guard import grants_of, route
+from signaling.gate.guard import body_of, grants_of, route
 from signaling.gate.schemas import DoorEntry, ExpertsImport, ReplacementRequest
-from signaling.http.api import SEATS, SERVICES, read_body
+from signaling.http.api import SEATS, SERVICES
 from signaling.http.links import issue_participant_url, revoke_links
 from signaling.services.workflow import state_json
 
@@ -42,7 +42,7 @@ async def import_experts(request: web.Request) -> web.Response:
     """
     services = request.app[SERVICES]
     grants = grants_of(request)
-    body = await read_body(request, ExpertsImport)
+    body = body_of(request, ExpertsImport)
     session_id = request.match_info["session_id"]
     session = await services.store.get_session(session_id)
     if (await services.workflow.state(session_id)).phase != Phase.SCHEDULED:
@@ -100,7 +100,7 @@ async def replace_expert(request: web.Request) -> web.Response:
     to the expert newly drawn; the answer has the new expert's seat link."""
     services = request.app[SERVICES]
     grants = grants_of(request)
-    body = await read_body(request, ReplacementRequest)
+    body = body_of(request, ReplacementRequest)
     state, happened, replacement = await services.workflow.replace_expert(
         request.match_info["session_id"],
         grants,
@@ -134,7 +134,7 @@ async def door_access(request: web.Request) -> web.Response:
     (``roomserver.rules.takes_door_entries``)."""
     services = request.app[SERVICES]
     grants = grants_of(request)
-    body = await read_body(request, DoorEntry)
+    body = body_of(request, DoorEntry)
     venue = await services.store.get_venue(request.match_info["venue_id"])
     name, direction, card = body.name, body.direction, body.card
     now = datetime.now(UTC)
@@ -170,12 +170,30 @@ async def door_access(request: web.Request) -> web.Response:
 
 def add_roster_routes(app: web.Application) -> None:
     """Register the roster and door-access routes."""
-    route(app, "POST", "/api/sessions/{session_id}/experts", import_experts, Action.EXPERTS_IMPORT)
+    route(
+        app,
+        "POST",
+        "/api/sessions/{session_id}/experts",
+        import_experts,
+        Action.EXPERTS_IMPORT,
+        body=ExpertsImport,
+        summary="导入专家管理系统抽取的专家名单（5.5.9）",
+    )
     route(
         app,
         "POST",
         "/api/sessions/{session_id}/experts/{expert_id}/replacement",
         replace_expert,
         Action.EXPERT_REPLACE,
+        body=ReplacementRequest,
+        summary="以补抽的专家替换请假或缺席的专家",
     )
-    route(app, "POST", "/api/venues/{venue_id}/door-access", door_access, Action.DOOR_ACCESS)
+    route(
+        app,
+        "POST",
+        "/api/venues/{venue_id}/door-access",
+        door_access,
+        Action.DOOR_ACCESS,
+        body=DoorEntry,
+        summary="评标室门禁系统报送出入记录",
+    )

@@ -192,6 +192,13 @@ def test_no_page_breaks_its_content_security_policy(
         )
         pages["overview"].wait_state("ready")
         pages["index"] = WatchedPage(browser, server.base_url + "/")
+        # The API page, with one operation opened: who may call it and its body's fields.
+        pages["api-docs"] = WatchedPage(browser, server.base_url + "/api/docs")
+        pages["api-docs"].wait_state("ready")
+        pages["api-docs"].page.click("details[data-operation='end_session_route'] summary")
+        pages["api-docs"].page.wait_for_selector(
+            "details[data-operation='end_session_route'] .body table"
+        )
         # Another expert's seat page as a person opens it: the device check before entering.
         other = [p for p in server.participants if p["role"] == "expert"][1]
         check_url = other["url"].replace("&auto=1", "")

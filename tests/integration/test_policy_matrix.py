@@ -81,6 +81,8 @@ MATRIX: dict[Call, set[str]] = {
     Call("GET", "/overview"): set(WHO),
     Call("GET", "/archive"): set(WHO),
     Call("GET", "/healthz"): set(WHO),
+    Call("GET", "/api/openapi.json"): set(WHO),
+    Call("GET", "/api/docs"): set(WHO),
     Call("GET", "/metrics"): set(WHO),
     Call("GET", "/static/lib/dom.js"): set(WHO),
     Call("GET", "/api/me"): EVERY_TOKEN,
