@@ -42,7 +42,10 @@ async def refusal(base_url: str, auth: Any) -> dict[str, Any]:
 async def seat_socket(base_url: str, token: str) -> AsyncIterator[socketio.AsyncClient]:
     """A connected Socket.IO client of one seat (no media)."""
     client = socketio.AsyncClient(reconnection=False)
-    await client.connect(base_url, namespaces=[NS], auth={"token": token}, transports=["websocket"])
+    # The client's own wait for the namespace is 1 s by default: too short on a busy machine.
+    await client.connect(
+        base_url, namespaces=[NS], auth={"token": token}, transports=["websocket"], wait_timeout=10
+    )
     try:
         yield client
     finally:
