@@ -127,3 +127,10 @@ class DrawShortfall(InvalidRequest):
 
     code = "draw_shortfall"
     default_message = "符合条件的候选不足，未抽取"
+
+
+class BookingConflict(RoomError):
+    """Another active booking holds one of the seats for an overlapping time."""
+
+    code = "booking_conflict"
+    default_message = "所选机位在该时段已被预约"

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import StaticPool
 
 from roomserver import migrate
+from roomserver.bookingstore import BookingStore
 from roomserver.config import StoreConfig
 from roomserver.errors import InvalidRequest, NotFound, SessionEnded
 from roomserver.links import Link
@@ -151,6 +152,7 @@ class SqlStore:
         self._config = config
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self.bookings = BookingStore(self._db)
 
     async def start(self) -> None:
         """Create the engine and migrate the schema to the newest Alembic revision."""

@@ -166,3 +166,36 @@ class LinkRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     revoked_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class BookingRow(Base):
+    """Venue and seat bookings (场地机位预约), active or cancelled; never deleted."""
+
+    __tablename__ = "bookings"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    venue_id: Mapped[str] = mapped_column(ID, ForeignKey("venues.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    seats: Mapped[list[int]] = mapped_column(JSON)
+    purpose: Mapped[str] = mapped_column(String(200))
+    lot_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    session_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    booked_by: Mapped[str] = mapped_column(String(200))
+    booked_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    cancelled_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class BookingClaimRow(Base):
+    """One seat of one venue for one quarter hour, held by an active booking: the primary key
+    is what keeps two overlapping bookings of a seat from both committing."""
+
+    __tablename__ = "booking_claims"
+
+    venue_id: Mapped[str] = mapped_column(ID, ForeignKey("venues.id"), primary_key=True)
+    seat_no: Mapped[int] = mapped_column(Integer, primary_key=True)
+    quarter: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    booking_id: Mapped[str] = mapped_column(ID, ForeignKey("bookings.id"), index=True)

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from roomserver.errors import (
     BadSignature,
+    BookingConflict,
     IllegalCommand,
     Internal,
     InvalidRequest,
@@ -38,6 +39,7 @@ HTTP_STATUS: dict[type[RoomError], int] = {
     InvalidRequest: 400,
     PayloadTooLarge: 413,
     SessionEnded: 409,
+    BookingConflict: 409,
     IllegalCommand: 409,
     BadSignature: 422,
     Internal: 500,

@@ -32,6 +32,8 @@ TABLES = {
     "participants",
     "events",
     "links",
+    "bookings",
+    "booking_claims",
 }
 START = datetime(2025, 6, 1, 1, 30, 15, 123456, tzinfo=UTC)
 
@@ -86,7 +88,7 @@ async def test_migrations_build_schema_from_nothing_and_rerun_is_noop(tmp_path: 
         session, *_ = await seed(store)
     first, versions, mode = schema(path)
     assert TABLES <= set(first)
-    assert versions == ["0003"]
+    assert versions == ["0004"]
     assert mode == "wal"
     assert "AUTOINCREMENT" in first["events"]
 
@@ -95,7 +97,7 @@ async def test_migrations_build_schema_from_nothing_and_rerun_is_noop(tmp_path: 
         assert (await store.get_session(session.id)) == session
     second, versions_again, _ = schema(path)
     assert second == first
-    assert versions_again == ["0003"]
+    assert versions_again == ["0004"]
 
 
 async def test_a_database_of_the_first_schema_is_upgraded_with_its_participants(
@@ -125,7 +127,7 @@ async def test_a_database_of_the_first_schema_is_upgraded_with_its_participants(
         None,
         None,
     )
-    assert schema(path)[1] == ["0003"]
+    assert schema(path)[1] == ["0004"]
 
 
 async def test_a_replacement_takes_the_seat_and_the_expert_keeps_the_venue(
