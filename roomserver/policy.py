@@ -66,6 +66,10 @@ class Action(StrEnum):
     ISSUE_TOKEN = "issue_token"
     WORKERS_READ = "workers_read"
     WORKERS_DRAIN = "workers_drain"
+    PLACES_READ = "places_read"  # centres and venues
+    PLACES_MANAGE = "places_manage"
+    BOOKINGS_READ = "bookings_read"  # bookings and vacancy (5.4.7)
+    BOOKINGS_MANAGE = "bookings_manage"  # book, change, cancel
     EXPERTS_IMPORT = "experts_import"
     EXPERT_REPLACE = "expert_replace"
     ROSTER_READ = "roster_read"
@@ -179,7 +183,7 @@ POLICY: dict[Action, Rule] = {
     Action.WHOAMI: Rule(ALL_ROLES, Reach.ROLE),
     # The code is the credential: the handler checks it (``signaling.http.links``).
     Action.LOGIN: Rule(ALL_ROLES, Reach.ANYONE),
-    # The handler narrows hosts to the main venue's (as the end instruction is).
+    # Hosts of the main venue only (as with the end instruction).
     Action.LINK_MANAGE: _session(
         frozenset({Role.HOST, Role.ADMIN}),
         "只有主场主持人或管理员可以收回或重新发放链接",
@@ -193,6 +197,10 @@ POLICY: dict[Action, Rule] = {
     Action.ISSUE_TOKEN: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以签发链接"),
     Action.WORKERS_READ: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以查看媒体进程"),
     Action.WORKERS_DRAIN: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以维护媒体进程"),
+    Action.PLACES_READ: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以查看交易中心和评标室"),
+    Action.PLACES_MANAGE: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以设置交易中心和评标室"),
+    Action.BOOKINGS_READ: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以查看场地预约"),
+    Action.BOOKINGS_MANAGE: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以预约场地"),
     Action.EXPERTS_IMPORT: Rule(
         ADMIN, Reach.ROLE, refusal="专家名单由专家管理系统以管理员凭证导入"
     ),

@@ -34,6 +34,7 @@ from roomserver.model import (
     SessionState,
     Venue,
 )
+from roomserver.placestore import PlaceStore, venue_of
 from roomserver.privatefiles import make_private_dir, private_file, tighten
 from roomserver.tables import (
     CentreRow,
@@ -69,12 +70,6 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=5000")
     finally:
         cursor.close()
-
-
-def _venue(row: VenueRow) -> Venue:
-    return Venue(
-        id=row.id, centre_id=row.centre_id, name=row.name, city=row.city, seat_count=row.seat_count
-    )
 
 
 def _session(row: SessionRow, sub_venue_ids: list[str]) -> Session:
@@ -153,6 +148,7 @@ class SqlStore:
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self.bookings = BookingStore(self._db)
+        self.places = PlaceStore(self._db)
 
     async def start(self) -> None:
         """Create the engine and migrate the schema to the newest Alembic revision."""
@@ -311,7 +307,7 @@ class SqlStore:
             row = await db.get(VenueRow, venue_id)
         if row is None:
             raise NotFound("未找到该评标室")
-        return _venue(row)
+        return venue_of(row)
 
     async def get_session(self, session_id: str) -> Session:
         """Return the session; NotFound if missing."""
@@ -340,7 +336,7 @@ class SqlStore:
             rows = await db.scalars(
                 select(VenueRow).order_by(VenueRow.city, VenueRow.name, VenueRow.id)
             )
-            return [_venue(r) for r in rows]
+            return [venue_of(r) for r in rows]
 
     async def list_sessions(self) -> list[Session]:
         """Return every session, by scheduled start."""

@@ -33,6 +33,7 @@ from signaling.http.archive import PLAYBACK, Playback, add_playback_routes
 from signaling.http.headers import add_security_headers
 from signaling.http.links import add_link_routes
 from signaling.http.openapi import add_openapi_routes
+from signaling.http.places import add_place_routes
 from signaling.http.roster import add_roster_routes
 from signaling.metrics import LoopLagMonitor, Metrics
 from signaling.services.archiving import ArchiveManager
@@ -234,6 +235,7 @@ def create_app(config: AppConfig) -> web.Application:
     add_roster_routes(app)
     add_link_routes(app)
     add_playback_routes(app)
+    add_place_routes(app)
     add_openapi_routes(app)
     servers: list[Server] = []
 

@@ -102,6 +102,18 @@ MATRIX: dict[Call, set[str]] = {
     Call("GET", "/api/workers"): {"admin"},
     Call("POST", "/api/workers/{idx}/drain"): {"admin"},
     Call("POST", "/api/tokens", body={}): {"admin"},
+    # Centres, venues and bookings are the administration's (empty bodies and queries are
+    # refused for their shape, after the table allowed them).
+    Call("GET", "/api/centres"): {"admin"},
+    Call("POST", "/api/centres", body={}): {"admin"},
+    Call("GET", "/api/venues"): {"admin"},
+    Call("POST", "/api/venues", body={}): {"admin"},
+    Call("GET", "/api/venues/{v}"): {"admin"},
+    Call("GET", "/api/vacancy"): {"admin"},
+    Call("GET", "/api/bookings"): {"admin"},
+    Call("POST", "/api/bookings", body={}): {"admin"},
+    Call("POST", "/api/bookings/nobooking/change", body={}): {"admin"},
+    Call("POST", "/api/bookings/nobooking/cancel", body={}): {"admin"},
     # The code is the credential: anyone may try one (an empty body is refused for its shape).
     Call("POST", "/api/login", body={}): set(WHO),
     # Links are taken back or re-issued by the main venue's host or an administrator.

@@ -1,0 +1,65 @@
+"""Trading centres and their evaluation rooms as the administration reads them: lists and a
+search by page. Adding them is ``SqlStore.add_centre`` and ``SqlStore.add_venue``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from roomserver.errors import NotFound
+from roomserver.model import Centre, Venue
+from roomserver.tables import CentreRow, VenueRow
+
+
+def _centre(row: CentreRow) -> Centre:
+    return Centre(id=row.id, name=row.name, city=row.city)
+
+
+def venue_of(row: VenueRow) -> Venue:
+    """The venue of a row."""
+    return Venue(
+        id=row.id, centre_id=row.centre_id, name=row.name, city=row.city, seat_count=row.seat_count
+    )
+
+
+class PlaceStore:
+    """Reads of centres and venues."""
+
+    def __init__(self, db: Callable[[], AsyncSession]) -> None:
+        self._db = db
+
+    async def centres(self) -> list[Centre]:
+        """Every centre, by city then name."""
+        async with self._db() as db:
+            rows = await db.scalars(select(CentreRow).order_by(CentreRow.city, CentreRow.name))
+            return [_centre(r) for r in rows]
+
+    async def centre(self, centre_id: str) -> Centre:
+        """One centre; NotFound if there is none."""
+        async with self._db() as db:
+            row = await db.get(CentreRow, centre_id)
+        if row is None:
+            raise NotFound("未找到该交易中心")
+        return _centre(row)
+
+    async def search_venues(
+        self, *, text: str = "", centre_id: str = "", page: int = 1, per_page: int = 20
+    ) -> tuple[list[Venue], int]:
+        """A page of the venues whose name or city contains `text` (of one centre, if given),
+        by city then name, and how many there are in all."""
+        query = select(VenueRow)
+        if text:
+            pattern = f"%{text.replace('%', '').replace('_', '')}%"
+            query = query.where(or_(VenueRow.name.like(pattern), VenueRow.city.like(pattern)))
+        if centre_id:
+            query = query.where(VenueRow.centre_id == centre_id)
+        async with self._db() as db:
+            total = await db.scalar(select(func.count()).select_from(query.subquery())) or 0
+            rows = await db.scalars(
+                query.order_by(VenueRow.city, VenueRow.name, VenueRow.id)
+                .offset((page - 1) * per_page)
+                .limit(per_page)
+            )
+            return [venue_of(r) for r in rows], total

@@ -1,0 +1,171 @@
+"""Shapes of the REST bodies, queries and answers of centres, venues and bookings.
+
+Bodies and queries are refused before a handler runs when they do not fit; answers are what the
+handlers return, and with the bodies they make the API document (``signaling.http.openapi``).
+Times are ISO 8601 with a time zone (Beijing time, ``+08:00``, is what the pages send).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from roomserver.model import MAX_SEATS, MIN_SEATS
+from signaling.gate.schemas import Id, Text
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+City = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Search = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
+SeatNo = Annotated[int, Field(ge=1, le=MAX_SEATS, strict=True)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class _Query(BaseModel):
+    # A page's token may come along in the query.
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
+
+
+class CentreRequest(_Body):
+    """A trading centre to add."""
+
+    name: Title
+    city: City
+
+
+class VenueRequest(_Body):
+    """An evaluation room to add."""
+
+    centre_id: Id
+    name: Title
+    city: City
+    seat_count: int = Field(ge=MIN_SEATS, le=MAX_SEATS, strict=True)
+
+
+class VenueQuery(_Query):
+    """A search of the venues, a page at a time."""
+
+    q: Search = ""
+    centre_id: Annotated[str, StringConstraints(max_length=64)] = ""
+    page: int = Field(default=1, ge=1, le=10_000)
+    per_page: int = Field(default=20, ge=1, le=100)
+
+
+class BookingRequest(_Body):
+    """Seats of a venue for a time slot; no seats named means every seat of the venue."""
+
+    venue_id: Id
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    seats: list[SeatNo] | None = Field(default=None, min_length=1, max_length=MAX_SEATS)
+    purpose: Title
+    lot_id: Id | None = None
+    session_id: Id | None = None
+
+
+class BookingChange(_Body):
+    """A booking's new slot and seats (same venue); no seats named keeps its seats."""
+
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    seats: list[SeatNo] | None = Field(default=None, min_length=1, max_length=MAX_SEATS)
+
+
+class CancelRequest(_Body):
+    """Why a booking is cancelled."""
+
+    reason: Text
+
+
+class BookingQuery(_Query):
+    """Bookings of a venue or of every venue, overlapping a period."""
+
+    venue_id: Annotated[str, StringConstraints(max_length=64)] = ""
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    include_cancelled: bool = False
+
+
+class VacancyQuery(_Query):
+    """Which venues have enough free seats during a slot, in every centre or one city."""
+
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    seats: int = Field(default=MIN_SEATS, ge=1, le=MAX_SEATS)
+    city: Search = ""
+
+
+class CentreOut(BaseModel):
+    """A trading centre."""
+
+    id: str
+    name: str
+    city: str
+
+
+class CentreList(BaseModel):
+    """Every trading centre."""
+
+    items: list[CentreOut]
+
+
+class VenueOut(BaseModel):
+    """An evaluation room."""
+
+    id: str
+    centre_id: str
+    centre_name: str
+    name: str
+    city: str
+    seat_count: int
+
+
+class VenuePage(BaseModel):
+    """One page of a venue search."""
+
+    items: list[VenueOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class BookingOut(BaseModel):
+    """A booking, active or cancelled."""
+
+    id: str
+    venue_id: str
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    seats: list[int]
+    purpose: str
+    lot_id: str | None
+    session_id: str | None
+    state: str
+    booked_by: str
+    booked_at: AwareDatetime
+    cancelled_by: str | None
+    cancelled_at: AwareDatetime | None
+    reason: str | None
+
+
+class BookingList(BaseModel):
+    """Bookings by start time."""
+
+    items: list[BookingOut]
+
+
+class VacancyOut(BaseModel):
+    """A venue with the seats free during the slot asked about."""
+
+    venue: VenueOut
+    free_seats: list[int]
+
+
+class VacancyList(BaseModel):
+    """Venues with enough free seats, the most free first."""
+
+    items: list[VacancyOut]
+
