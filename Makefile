@@ -34,7 +34,7 @@ $(VENDOR_BUNDLE): $(NODE_STAMP)
 		cp node_modules/socket.io-client/dist/$(@F).map $@.map; fi
 
 serve: install
-	$(VENV)/bin/roomserver serve --data-dir $(DATA_DIR) --bind $(BIND)
+	$(VENV)/bin/roomserver serve --demo --data-dir $(DATA_DIR) --bind $(BIND)
 
 demo: install
 	$(VENV)/bin/roomserver demo --data-dir $(DATA_DIR) --bind $(BIND)

@@ -155,7 +155,6 @@ def start_server(
                 "signaling.cli",
                 "serve",
                 *common,
-                "--no-demo",
                 "--ice-host",
                 "127.0.0.1",
                 "--log-level",

@@ -90,7 +90,6 @@ class ServerProcess:
             "-m",
             "signaling.cli",
             "serve",
-            "--no-demo",
             *self.common,
             "--ice-host",
             "127.0.0.1",

@@ -253,11 +253,28 @@ async def cmd_link_revoke(config: AppConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_admin_create(config: AppConfig, args: argparse.Namespace) -> int:
+    """Create an administrator: print, as the only line on stdout, their link to ``/admin``."""
+    name = args.name.strip()
+    if not name or len(name) > 64:
+        print("错误：姓名应为 1 到 64 个字符", file=sys.stderr)
+        return 2
+    store, _ = await _open_store(config)
+    try:
+        expires_at = datetime.now(UTC) + timedelta(days=args.days)
+        link = unrostered_link(Role.ADMIN, name, by="cli", expires_at=expires_at)
+        await _print_link(config, store, link)
+    finally:
+        await store.close()
+    return 0
+
+
 async def cmd_serve(config: AppConfig, args: argparse.Namespace) -> int:
-    """Run the server until SIGTERM or SIGINT; an empty data directory gets the demo first."""
+    """Run the server until SIGTERM or SIGINT; with ``--demo``, an empty data directory gets the
+    demo session first (a production start creates nothing)."""
     store, tokens = await _open_store(config)
     try:
-        if await store.is_empty() and not args.no_demo:
+        if args.demo and await store.is_empty():
             data = await create_demo(store)
             links = await participant_links(
                 config, store, tokens, data, kiosk=False, ttl_s=DEMO_TOKEN_TTL_S
@@ -305,7 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", parents=[common], help="run the server")
-    serve.add_argument("--no-demo", action="store_true", help="do not create the demo session")
+    serve.add_argument(
+        "--demo",
+        action="store_true",
+        help="in an empty data directory, create the demo session first and print its links",
+    )
     demo = sub.add_parser("demo", parents=[common], help="create the demo session, print links")
     demo.add_argument("--json", action="store_true", help="print a JSON list of kiosk links")
     token = sub.add_parser("token", parents=[common], help="issue a join token")
@@ -332,6 +353,14 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = link.add_parser("revoke", parents=[common], help="revoke a person's links")
     revoke.add_argument("who", help="participant id, ROLE:NAME, or a link id")
     revoke.add_argument("--reason", required=True, help="why (kept in the record)")
+    admin = sub.add_parser("admin", parents=[common], help="administrators").add_subparsers(
+        dest="admin_command", required=True
+    )
+    create = admin.add_parser(
+        "create", parents=[common], help="create an administrator and print their /admin link"
+    )
+    create.add_argument("name", help="the administrator's name")
+    create.add_argument("--days", type=int, default=30, help="how long the link is valid")
     load = sub.add_parser(
         "load-session",
         parents=[common],
@@ -347,6 +376,7 @@ COMMANDS = {
     "demo": cmd_demo,
     "token": cmd_token,
     "link revoke": cmd_link_revoke,
+    "admin create": cmd_admin_create,
     "load-session": cmd_load_session,
     "archive list": archive_cli.cmd_archive_list,
     "session end": archive_cli.cmd_session_end,
@@ -370,6 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 getattr(args, "archive_command", None),
                 getattr(args, "session_command", None),
                 getattr(args, "link_command", None),
+                getattr(args, "admin_command", None),
             ],
         )
     )

@@ -340,6 +340,8 @@ def participant_url(base: str, role: Role, code: str, *, kiosk: bool = False) ->
         return f"{base}/console?code={code}"
     if role in (Role.ARCHIVIST, Role.AUDITOR, Role.TENDERER, Role.BIDDER):
         return f"{base}/archive?code={code}"
+    if role == Role.ADMIN:
+        return f"{base}/admin?code={code}"
     return f"{base}/overview?code={code}"
 
 

@@ -91,7 +91,7 @@ def test_the_command_refuses_to_start_with_a_readable_key_and_says_how_to_fix_it
     capsys.readouterr()
     key = data / "secrets" / "token.key"
     key.chmod(0o644)
-    assert main(["serve", "--no-demo", "--data-dir", str(data), "--bind", "127.0.0.1:0"]) == 1
+    assert main(["serve", "--data-dir", str(data), "--bind", "127.0.0.1:0"]) == 1
     err = capsys.readouterr().err
     assert f"chmod 600 {key}" in err and err.startswith("错误：")
     assert "Traceback" not in err

@@ -1,0 +1,40 @@
+"""A production start: an empty data directory gets no demo, and the first administrator comes
+from ``roomserver admin create``, whose link is the only line it prints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import aiohttp
+
+from roomserver.config import StoreConfig
+from roomserver.store import SqlStore
+from tests.serverproc import ServerProcess
+
+
+async def test_serve_creates_nothing_and_an_admin_link_logs_in(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    server = ServerProcess(data)
+    await server.start()
+    try:
+        code, out = await server.cli("admin", "create", "王管理员")
+        assert code == 0
+        lines = out.strip().splitlines()
+        assert len(lines) == 1, out
+        url = urlparse(lines[0])
+        assert url.path == "/admin"
+        code_param = parse_qs(url.query)["code"][0]
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.post(f"{server.base_url}/api/login", json={"code": code_param}) as r:
+                assert r.status == 200, await r.text()
+            async with http.get(f"{server.base_url}/api/me") as r:
+                me = await r.json()
+            assert me["role"] == "admin" and me["name"] == "王管理员"
+            async with http.get(f"{server.base_url}/api/centres") as r:
+                assert r.status == 200 and (await r.json())["items"] == []
+    finally:
+        await server.stop()
+    async with SqlStore(StoreConfig(f"sqlite+aiosqlite:///{data / 'roomserver.db'}")) as store:
+        assert await store.is_empty()
+        assert await store.list_venues() == []
