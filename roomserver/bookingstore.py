@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -141,6 +141,16 @@ class BookingStore:
                 clashing = [b for b in await self.clashing(replacement) if b.id != booking_id]
                 raise BookingConflict(_conflict_message(clashing)) from exc
         return replacement
+
+    async def attach(self, booking_ids: Sequence[str], session_id: str) -> None:
+        """Mark bookings as the session's (the session was opened on them)."""
+        async with self._db() as db:
+            await db.execute(
+                update(BookingRow)
+                .where(BookingRow.id.in_(list(booking_ids)))
+                .values(session_id=session_id)
+            )
+            await db.commit()
 
     async def get(self, booking_id: str) -> Booking:
         """One booking; NotFound if there is none."""

@@ -70,6 +70,8 @@ class Action(StrEnum):
     PLACES_MANAGE = "places_manage"
     BOOKINGS_READ = "bookings_read"  # bookings and vacancy (5.4.7)
     BOOKINGS_MANAGE = "bookings_manage"  # book, change, cancel
+    PROJECTS_READ = "projects_read"  # projects, lots and their sessions
+    PROJECTS_MANAGE = "projects_manage"  # projects, lots, a lot's session, its people
     EXPERTS_IMPORT = "experts_import"
     EXPERT_REPLACE = "expert_replace"
     ROSTER_READ = "roster_read"
@@ -201,6 +203,8 @@ POLICY: dict[Action, Rule] = {
     Action.PLACES_MANAGE: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以设置交易中心和评标室"),
     Action.BOOKINGS_READ: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以查看场地预约"),
     Action.BOOKINGS_MANAGE: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以预约场地"),
+    Action.PROJECTS_READ: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以查看项目"),
+    Action.PROJECTS_MANAGE: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以录入项目和安排评标"),
     Action.EXPERTS_IMPORT: Rule(
         ADMIN, Reach.ROLE, refusal="专家名单由专家管理系统以管理员凭证导入"
     ),

@@ -36,6 +36,7 @@ from roomserver.model import (
 )
 from roomserver.placestore import PlaceStore, venue_of
 from roomserver.privatefiles import make_private_dir, private_file, tighten
+from roomserver.projectstore import ProjectStore, session_rows
 from roomserver.tables import (
     CentreRow,
     EventRow,
@@ -149,6 +150,7 @@ class SqlStore:
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self.bookings = BookingStore(self._db)
         self.places = PlaceStore(self._db)
+        self.projects = ProjectStore(self._db)
 
     async def start(self) -> None:
         """Create the engine and migrate the schema to the newest Alembic revision."""
@@ -233,19 +235,7 @@ class SqlStore:
 
     async def add_session(self, s: Session) -> None:
         """Store a session with its sub venues in order; InvalidRequest on unknown venues."""
-        row = SessionRow(
-            id=s.id,
-            project_code=s.project_code,
-            project_name=s.project_name,
-            main_venue_id=s.main_venue_id,
-            scheduled_start=s.scheduled_start,
-            state=s.state.value,
-        )
-        links = [
-            SessionSubVenueRow(session_id=s.id, position=i, venue_id=venue_id)
-            for i, venue_id in enumerate(s.sub_venue_ids)
-        ]
-        await self._insert(row, *links, refused="评标场次编号重复或评标室不存在")
+        await self._insert(*session_rows(s), refused="评标场次编号重复或评标室不存在")
 
     async def add_participant(self, p: Participant) -> None:
         """Store a participant; InvalidRequest if the seat is taken or references are unknown."""

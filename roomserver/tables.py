@@ -199,3 +199,35 @@ class BookingClaimRow(Base):
     seat_no: Mapped[int] = mapped_column(Integer, primary_key=True)
     quarter: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     booking_id: Mapped[str] = mapped_column(ID, ForeignKey("bookings.id"), index=True)
+
+
+class ProjectRow(Base):
+    """Projects (项目) of the centres; the code is unique."""
+
+    __tablename__ = "projects"
+    __table_args__ = (UniqueConstraint("code", name="uq_projects_code"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    centre_id: Mapped[str] = mapped_column(ID, ForeignKey("centres.id"), index=True)
+    code: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    tenderer: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class LotRow(Base):
+    """Lots (标段) of a project, in order; a lot's evaluation session once it has one."""
+
+    __tablename__ = "lots"
+    __table_args__ = (
+        UniqueConstraint("project_id", "code", name="uq_lots_code"),
+        UniqueConstraint("session_id", name="uq_lots_session"),
+    )
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project_id: Mapped[str] = mapped_column(ID, ForeignKey("projects.id"), index=True)
+    code: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer)
+    session_id: Mapped[str | None] = mapped_column(ID, ForeignKey("sessions.id"), nullable=True)

@@ -34,6 +34,7 @@ from signaling.http.headers import add_security_headers
 from signaling.http.links import add_link_routes
 from signaling.http.openapi import add_openapi_routes
 from signaling.http.places import add_place_routes
+from signaling.http.projects import add_project_routes
 from signaling.http.roster import add_roster_routes
 from signaling.metrics import LoopLagMonitor, Metrics
 from signaling.services.archiving import ArchiveManager
@@ -236,6 +237,7 @@ def create_app(config: AppConfig) -> web.Application:
     add_link_routes(app)
     add_playback_routes(app)
     add_place_routes(app)
+    add_project_routes(app)
     add_openapi_routes(app)
     servers: list[Server] = []
 

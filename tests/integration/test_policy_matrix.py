@@ -114,6 +114,12 @@ MATRIX: dict[Call, set[str]] = {
     Call("POST", "/api/bookings", body={}): {"admin"},
     Call("POST", "/api/bookings/nobooking/change", body={}): {"admin"},
     Call("POST", "/api/bookings/nobooking/cancel", body={}): {"admin"},
+    Call("GET", "/api/projects"): {"admin"},
+    Call("POST", "/api/projects", body={}): {"admin"},
+    Call("GET", "/api/projects/noproject"): {"admin"},
+    Call("POST", "/api/projects/noproject/lots", body={}): {"admin"},
+    Call("POST", "/api/lots/nolot/session", body={}): {"admin"},
+    Call("POST", "/api/sessions/{s}/people", body={}): {"admin"},
     # The code is the credential: anyone may try one (an empty body is refused for its shape).
     Call("POST", "/api/login", body={}): set(WHO),
     # Links are taken back or re-issued by the main venue's host or an administrator.

@@ -34,6 +34,8 @@ TABLES = {
     "links",
     "bookings",
     "booking_claims",
+    "projects",
+    "lots",
 }
 START = datetime(2025, 6, 1, 1, 30, 15, 123456, tzinfo=UTC)
 
@@ -88,7 +90,7 @@ async def test_migrations_build_schema_from_nothing_and_rerun_is_noop(tmp_path: 
         session, *_ = await seed(store)
     first, versions, mode = schema(path)
     assert TABLES <= set(first)
-    assert versions == ["0004"]
+    assert versions == ["0005"]
     assert mode == "wal"
     assert "AUTOINCREMENT" in first["events"]
 
@@ -97,7 +99,7 @@ async def test_migrations_build_schema_from_nothing_and_rerun_is_noop(tmp_path: 
         assert (await store.get_session(session.id)) == session
     second, versions_again, _ = schema(path)
     assert second == first
-    assert versions_again == ["0004"]
+    assert versions_again == ["0005"]
 
 
 async def test_a_database_of_the_first_schema_is_upgraded_with_its_participants(
@@ -127,7 +129,7 @@ async def test_a_database_of_the_first_schema_is_upgraded_with_its_participants(
         None,
         None,
     )
-    assert schema(path)[1] == ["0004"]
+    assert schema(path)[1] == ["0005"]
 
 
 async def test_a_replacement_takes_the_seat_and_the_expert_keeps_the_venue(

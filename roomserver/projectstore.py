@@ -1,0 +1,179 @@
+"""Projects and lots in the database, and the opening of a lot's evaluation session.
+
+A lot gets its session in the same transaction that stores the session, so that a lot never has
+two sessions and a session never lacks its lot, whoever asks at the same time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from roomserver.errors import InvalidRequest, NotFound
+from roomserver.model import Session
+from roomserver.projects import Lot, Project
+from roomserver.tables import LotRow, ProjectRow, SessionRow, SessionSubVenueRow
+
+
+def session_rows(s: Session) -> list[Any]:
+    """The rows of a session: itself, then its sub venues in order."""
+    row = SessionRow(
+        id=s.id,
+        project_code=s.project_code,
+        project_name=s.project_name,
+        main_venue_id=s.main_venue_id,
+        scheduled_start=s.scheduled_start,
+        state=s.state.value,
+    )
+    subs = [
+        SessionSubVenueRow(session_id=s.id, position=i, venue_id=venue_id)
+        for i, venue_id in enumerate(s.sub_venue_ids)
+    ]
+    return [row, *subs]
+
+
+def _project(row: ProjectRow) -> Project:
+    return Project(
+        id=row.id,
+        centre_id=row.centre_id,
+        code=row.code,
+        name=row.name,
+        tenderer=row.tenderer,
+        created_at=row.created_at,
+        created_by=row.created_by,
+    )
+
+
+def _lot(row: LotRow) -> Lot:
+    return Lot(
+        id=row.id,
+        project_id=row.project_id,
+        code=row.code,
+        name=row.name,
+        position=row.position,
+        session_id=row.session_id,
+    )
+
+
+class ProjectStore:
+    """Projects, their lots, and each lot's evaluation session."""
+
+    def __init__(self, db: Callable[[], AsyncSession]) -> None:
+        self._db = db
+
+    async def add_project(self, p: Project) -> None:
+        """Store a project; InvalidRequest if its code is taken or its centre unknown."""
+        async with self._db() as db:
+            db.add(
+                ProjectRow(
+                    id=p.id,
+                    centre_id=p.centre_id,
+                    code=p.code,
+                    name=p.name,
+                    tenderer=p.tenderer,
+                    created_at=p.created_at,
+                    created_by=p.created_by,
+                )
+            )
+            try:
+                await db.commit()
+            except IntegrityError as exc:
+                raise InvalidRequest(f"项目编号 {p.code} 已存在，或交易中心不存在") from exc
+
+    async def project(self, project_id: str) -> Project:
+        """One project; NotFound if there is none."""
+        async with self._db() as db:
+            row = await db.get(ProjectRow, project_id)
+        if row is None:
+            raise NotFound("未找到该项目")
+        return _project(row)
+
+    async def search(
+        self, *, text: str = "", centre_id: str = "", page: int = 1, per_page: int = 20
+    ) -> tuple[list[Project], int]:
+        """A page of the projects whose code, name or tenderer contains `text`, newest first."""
+        query = select(ProjectRow)
+        if text:
+            pattern = f"%{text.replace('%', '').replace('_', '')}%"
+            query = query.where(
+                or_(
+                    ProjectRow.code.like(pattern),
+                    ProjectRow.name.like(pattern),
+                    ProjectRow.tenderer.like(pattern),
+                )
+            )
+        if centre_id:
+            query = query.where(ProjectRow.centre_id == centre_id)
+        async with self._db() as db:
+            total = await db.scalar(select(func.count()).select_from(query.subquery())) or 0
+            rows = await db.scalars(
+                query.order_by(ProjectRow.created_at.desc(), ProjectRow.id)
+                .offset((page - 1) * per_page)
+                .limit(per_page)
+            )
+            return [_project(r) for r in rows], total
+
+    async def add_lot(self, lot: Lot) -> None:
+        """Store a lot; InvalidRequest if the project already has its code."""
+        async with self._db() as db:
+            db.add(
+                LotRow(
+                    id=lot.id,
+                    project_id=lot.project_id,
+                    code=lot.code,
+                    name=lot.name,
+                    position=lot.position,
+                    session_id=None,
+                )
+            )
+            try:
+                await db.commit()
+            except IntegrityError as exc:
+                raise InvalidRequest(f"标段编号 {lot.code} 在该项目中已存在") from exc
+
+    async def lots(self, project_id: str) -> list[Lot]:
+        """A project's lots in order."""
+        async with self._db() as db:
+            rows = await db.scalars(
+                select(LotRow).where(LotRow.project_id == project_id).order_by(LotRow.position)
+            )
+            return [_lot(r) for r in rows]
+
+    async def lot(self, lot_id: str) -> Lot:
+        """One lot; NotFound if there is none."""
+        async with self._db() as db:
+            row = await db.get(LotRow, lot_id)
+        if row is None:
+            raise NotFound("未找到该标段")
+        return _lot(row)
+
+    async def lot_of_session(self, session_id: str) -> Lot | None:
+        """The lot whose evaluation session this is, if any."""
+        async with self._db() as db:
+            row = await db.scalar(select(LotRow).where(LotRow.session_id == session_id))
+        return _lot(row) if row is not None else None
+
+    async def open_session(self, lot_id: str, session: Session) -> Lot:
+        """Store `session` as the lot's evaluation session, in one transaction; InvalidRequest
+        if the lot has one already or a venue is unknown."""
+        async with self._db() as db:
+            db.add_all(session_rows(session))
+            await db.flush()
+            taken = await db.execute(
+                update(LotRow)
+                .where(LotRow.id == lot_id, LotRow.session_id.is_(None))
+                .values(session_id=session.id)
+            )
+            if taken.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult
+                await db.rollback()
+                await self.lot(lot_id)  # NotFound for an unknown lot
+                raise InvalidRequest("该标段已有评标场次")
+            try:
+                await db.commit()
+            except IntegrityError as exc:
+                raise InvalidRequest("该标段已有评标场次，或评标室不存在") from exc
+        return await self.lot(lot_id)

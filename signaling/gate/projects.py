@@ -1,0 +1,115 @@
+"""Shapes of the REST bodies, queries and answers of projects, lots, their sessions and the
+people of a session (other than experts, who come from the expert draw)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from signaling.gate.places import Search, Title
+from signaling.gate.schemas import Id, Name
+
+Code = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9_.\-]{1,100}$")]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class LotRequest(_Body):
+    """A lot (标段) of a project."""
+
+    code: Code
+    name: Title
+
+
+class ProjectRequest(_Body):
+    """A project with its lots (at least one)."""
+
+    centre_id: Id
+    code: Code
+    name: Title
+    tenderer: Title
+    lots: list[LotRequest] = Field(min_length=1, max_length=50)
+
+
+class ProjectQuery(BaseModel):
+    """A search of the projects, a page at a time, newest first."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    q: Search = ""
+    centre_id: Annotated[str, StringConstraints(max_length=64)] = ""
+    page: int = Field(default=1, ge=1, le=10_000)
+    per_page: int = Field(default=20, ge=1, le=100)
+
+
+class SessionRequest(_Body):
+    """A lot's evaluation session: its main venue, its sub venues (drawn, 3.10) and its start.
+    Each venue must be booked for the lot at the start (7.1.2)."""
+
+    main_venue_id: Id
+    sub_venue_ids: list[Id] = Field(default_factory=list, max_length=10)
+    scheduled_start: AwareDatetime
+
+
+class PersonRequest(_Body):
+    """Somebody of the session other than an expert: the host and staff at a venue, the
+    witness, a supervisor of the session."""
+
+    role: Literal["host", "staff", "witness", "supervisor"]
+    name: Name
+    venue_id: Id | None = None
+
+
+class SessionSummary(BaseModel):
+    """A lot's evaluation session in brief."""
+
+    id: str
+    state: str
+    scheduled_start: AwareDatetime
+    main_venue_id: str
+    sub_venue_ids: list[str]
+
+
+class LotOut(BaseModel):
+    """A lot and its evaluation session, if it has one."""
+
+    id: str
+    code: str
+    name: str
+    position: int
+    session: SessionSummary | None
+
+
+class ProjectOut(BaseModel):
+    """A project with its lots."""
+
+    id: str
+    centre_id: str
+    code: str
+    name: str
+    tenderer: str
+    created_at: AwareDatetime
+    created_by: str
+    lots: list[LotOut]
+
+
+class ProjectPage(BaseModel):
+    """One page of a project search (lots not included)."""
+
+    items: list[ProjectOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class PersonOut(BaseModel):
+    """A person added to a session."""
+
+    id: str
+    session_id: str
+    role: str
+    name: str
+    venue_id: str | None

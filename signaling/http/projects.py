@@ -1,0 +1,279 @@
+"""Projects, lots, a lot's evaluation session and its people over REST (7.1, 5.5.5).
+
+A centre's administrator (or the provincial scheduling system) enters a project with its lots,
+books venues for a lot (``signaling.http.places``), and opens the lot's evaluation session on
+those bookings; the session's host, staff, witness and supervisors are added to it, and the
+experts come from the draw (5.5.9). Every step is an event of the log.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from roomserver.booking import Booking, BookingState
+from roomserver.errors import InvalidRequest
+from roomserver.model import Participant, Role, Session, new_id
+from roomserver.policy import Action
+from roomserver.projects import Lot, Project
+from signaling.gate.guard import body_of, grants_of, query_of, route
+from signaling.gate.projects import (
+    LotOut,
+    LotRequest,
+    PersonOut,
+    PersonRequest,
+    ProjectOut,
+    ProjectPage,
+    ProjectQuery,
+    ProjectRequest,
+    SessionRequest,
+)
+from signaling.http.api import SERVICES
+from signaling.services.container import Services
+
+
+async def _lot_json(services: Services, lot: Lot) -> dict[str, Any]:
+    session = None
+    if lot.session_id is not None:
+        s = await services.store.get_session(lot.session_id)
+        session = {
+            "id": s.id,
+            "state": str(s.state),
+            "scheduled_start": s.scheduled_start,
+            "main_venue_id": s.main_venue_id,
+            "sub_venue_ids": list(s.sub_venue_ids),
+        }
+    return LotOut.model_validate(
+        {
+            "id": lot.id,
+            "code": lot.code,
+            "name": lot.name,
+            "position": lot.position,
+            "session": session,
+        }
+    ).model_dump(mode="json")
+
+
+async def _project_json(services: Services, p: Project, lots: list[Lot]) -> dict[str, Any]:
+    return ProjectOut.model_validate(
+        {
+            "id": p.id,
+            "centre_id": p.centre_id,
+            "code": p.code,
+            "name": p.name,
+            "tenderer": p.tenderer,
+            "created_at": p.created_at,
+            "created_by": p.created_by,
+            "lots": [await _lot_json(services, lot) for lot in lots],
+        }
+    ).model_dump(mode="json")
+
+
+async def list_projects(request: web.Request) -> web.Response:
+    """``GET /api/projects?q=&centre_id=&page=&per_page=``: a page of projects."""
+    services = request.app[SERVICES]
+    query = query_of(request, ProjectQuery)
+    found, total = await services.store.projects.search(
+        text=query.q, centre_id=query.centre_id, page=query.page, per_page=query.per_page
+    )
+    items = [await _project_json(services, p, []) for p in found]
+    return web.json_response(
+        {"items": items, "total": total, "page": query.page, "per_page": query.per_page}
+    )
+
+
+async def add_project(request: web.Request) -> web.Response:
+    """``POST /api/projects``: a project of a centre with its lots."""
+    services = request.app[SERVICES]
+    body = body_of(request, ProjectRequest)
+    centre = await services.store.places.centre(body.centre_id)
+    by = grants_of(request).participant_id
+    codes = [lot.code for lot in body.lots]
+    if len(set(codes)) != len(codes):
+        raise InvalidRequest("同一项目的标段编号不能重复")
+    project = Project(
+        id=new_id(),
+        centre_id=centre.id,
+        code=body.code,
+        name=body.name,
+        tenderer=body.tenderer,
+        created_at=datetime.now(UTC),
+        created_by=by,
+    )
+    await services.store.projects.add_project(project)
+    lots = [
+        Lot(id=new_id(), project_id=project.id, code=lot.code, name=lot.name, position=i + 1)
+        for i, lot in enumerate(body.lots)
+    ]
+    for lot in lots:
+        await services.store.projects.add_lot(lot)
+    answer = await _project_json(services, project, lots)
+    await services.events.append("project_added", answer, actor=by)
+    return web.json_response(answer, status=201)
+
+
+async def get_project(request: web.Request) -> web.Response:
+    """``GET /api/projects/{project_id}``: a project with its lots and their sessions."""
+    services = request.app[SERVICES]
+    project = await services.store.projects.project(request.match_info["project_id"])
+    lots = await services.store.projects.lots(project.id)
+    return web.json_response(await _project_json(services, project, lots))
+
+
+async def add_lot(request: web.Request) -> web.Response:
+    """``POST /api/projects/{project_id}/lots``: one more lot."""
+    services = request.app[SERVICES]
+    body = body_of(request, LotRequest)
+    project = await services.store.projects.project(request.match_info["project_id"])
+    position = len(await services.store.projects.lots(project.id)) + 1
+    lot = Lot(id=new_id(), project_id=project.id, code=body.code, name=body.name, position=position)
+    await services.store.projects.add_lot(lot)
+    answer = await _lot_json(services, lot)
+    await services.events.append(
+        "lot_added", {"project": project.id, **answer}, actor=grants_of(request).participant_id
+    )
+    return web.json_response(answer, status=201)
+
+
+def _booking_for(held: list[Booking], lot: Lot, venue_id: str, start: datetime) -> Booking:
+    for booking in held:
+        if (
+            booking.venue_id == venue_id
+            and booking.lot_id == lot.id
+            and booking.state == BookingState.ACTIVE
+            and booking.slot.starts_at <= start < booking.slot.ends_at
+        ):
+            return booking
+    raise InvalidRequest("评标室在开始时间没有为本标段预约，请先预约场地机位")
+
+
+async def open_session(request: web.Request) -> web.Response:
+    """``POST /api/lots/{lot_id}/session``: the lot's evaluation session, on venues booked for
+    the lot at its start (7.1.2)."""
+    services = request.app[SERVICES]
+    body = body_of(request, SessionRequest)
+    lot = await services.store.projects.lot(request.match_info["lot_id"])
+    if lot.session_id is not None:
+        raise InvalidRequest("该标段已有评标场次")
+    project = await services.store.projects.project(lot.project_id)
+    session = Session(
+        id=new_id(),
+        project_code=project.code,
+        project_name=lot.session_title(project),
+        main_venue_id=body.main_venue_id,
+        sub_venue_ids=tuple(body.sub_venue_ids),
+        scheduled_start=body.scheduled_start,
+    )
+    for venue_id in session.venue_ids():
+        await services.store.get_venue(venue_id)  # NotFound for an unknown venue
+    held = await services.store.bookings.find(active_only=True)
+    bookings = [
+        _booking_for(held, lot, venue_id, session.scheduled_start)
+        for venue_id in session.venue_ids()
+    ]
+    await services.store.projects.open_session(lot.id, session)
+    await services.store.bookings.attach([b.id for b in bookings], session.id)
+    by = grants_of(request).participant_id
+    answer = await _lot_json(services, await services.store.projects.lot(lot.id))
+    await services.events.append(
+        "session_opened",
+        {"project": project.id, "lot": lot.id, "bookings": [b.id for b in bookings], **answer},
+        session_id=session.id,
+        actor=by,
+    )
+    return web.json_response(answer, status=201)
+
+
+async def add_person(request: web.Request) -> web.Response:
+    """``POST /api/sessions/{session_id}/people``: a host, staff member, witness or supervisor
+    of the session (their link is issued with ``POST /api/tokens``)."""
+    services = request.app[SERVICES]
+    body = body_of(request, PersonRequest)
+    session = await services.store.get_session(request.match_info["session_id"])
+    role = Role(body.role)
+    if role in (Role.HOST, Role.STAFF) and body.venue_id is None:
+        raise InvalidRequest("主持人和工作人员须指定所在评标室")
+    if body.venue_id is not None:
+        session.venue_kind(body.venue_id)  # NotYourRoom if not one of the session's venues
+    person = Participant(
+        id=new_id(), session_id=session.id, role=role, name=body.name, venue_id=body.venue_id
+    )
+    await services.store.add_participant(person)
+    answer = PersonOut(
+        id=person.id,
+        session_id=session.id,
+        role=str(role),
+        name=person.name,
+        venue_id=person.venue_id,
+    ).model_dump(mode="json")
+    await services.events.append(
+        "person_added", answer, session_id=session.id, actor=grants_of(request).participant_id
+    )
+    return web.json_response(answer, status=201)
+
+
+def add_project_routes(app: web.Application) -> None:
+    """Register the project, lot, session and people routes."""
+    read, manage = Action.PROJECTS_READ, Action.PROJECTS_MANAGE
+    route(
+        app,
+        "GET",
+        "/api/projects",
+        list_projects,
+        read,
+        query=ProjectQuery,
+        answer=ProjectPage,
+        summary="项目列表（可搜索、分页）",
+    )
+    route(
+        app,
+        "POST",
+        "/api/projects",
+        add_project,
+        manage,
+        body=ProjectRequest,
+        answer=ProjectOut,
+        summary="录入项目及其标段（5.5.5）",
+    )
+    route(
+        app,
+        "GET",
+        "/api/projects/{project_id}",
+        get_project,
+        read,
+        answer=ProjectOut,
+        summary="项目详情：标段及其评标场次",
+    )
+    route(
+        app,
+        "POST",
+        "/api/projects/{project_id}/lots",
+        add_lot,
+        manage,
+        body=LotRequest,
+        answer=LotOut,
+        summary="为项目增加标段",
+    )
+    route(
+        app,
+        "POST",
+        "/api/lots/{lot_id}/session",
+        open_session,
+        manage,
+        body=SessionRequest,
+        answer=LotOut,
+        tag="projects",
+        summary="在已预约的评标室开设标段的评标场次",
+    )
+    route(
+        app,
+        "POST",
+        "/api/sessions/{session_id}/people",
+        add_person,
+        manage,
+        body=PersonRequest,
+        answer=PersonOut,
+        summary="为评标场次安排主持人、工作人员、见证人或监督人员",
+    )

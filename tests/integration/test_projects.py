@@ -1,0 +1,208 @@
+"""A centre runs a real evaluation set up through REST alone, from an empty data directory: its
+venues, a project of two lots, bookings, the first lot's session on its booked venues, its
+people and drawn experts; then the session runs with real seats to the end instruction."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestServer
+
+from roomserver.demo import DemoData
+from roomserver.model import Role
+from signaling.app import create_app
+from signaling.config import load_config
+from signaling.gate.tokens import TokenIssuer, load_or_create_key
+from signaling.http.api import SERVICES
+from tests.integration.conftest import RunningServer
+from tests.integration.sessionflow import run_whole_session
+
+BEIJING = "+08:00"
+
+
+class Admin:
+    """REST calls with an administrator's bearer token."""
+
+    def __init__(self, http: aiohttp.ClientSession, base_url: str, token: str) -> None:
+        self.http, self.base_url = http, base_url
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    async def call(self, method: str, path: str, expect: int, **kw: Any) -> Any:
+        async with self.http.request(method, self.base_url + path, headers=self.headers, **kw) as r:
+            body = await r.json(content_type=None)
+            assert r.status == expect, (method, path, r.status, body)
+            return body
+
+
+@pytest.fixture
+async def empty_server(tmp_path: Path) -> AsyncIterator[tuple[TestServer, Any, TokenIssuer]]:
+    """The app on an empty data directory: no demo, nothing but what REST creates."""
+    config = load_config(
+        ["--data-dir", str(tmp_path / "data"), "--bind", "127.0.0.1:0", "--workers", "0"],
+        environ={},
+    )
+    app = create_app(config)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    tokens = TokenIssuer(load_or_create_key(config.secrets_dir / "token.key"), default_ttl_s=3600)
+    try:
+        yield server, config, tokens
+    finally:
+        await server.close()
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat()
+
+
+async def test_a_project_of_two_lots_is_set_up_and_its_first_lot_evaluated(
+    empty_server: tuple[TestServer, Any, TokenIssuer],
+) -> None:
+    server, config, tokens = empty_server
+    base_url = str(server.make_url("")).rstrip("/")
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
+    async with aiohttp.ClientSession() as http:
+        admin = Admin(http, base_url, tokens.issue_admin())
+        shenyang = await admin.call(
+            "POST", "/api/centres", 201, json={"name": "沈阳市公共资源交易中心", "city": "沈阳"}
+        )
+        dalian = await admin.call(
+            "POST", "/api/centres", 201, json={"name": "大连市公共资源交易中心", "city": "大连"}
+        )
+        main = await admin.call(
+            "POST",
+            "/api/venues",
+            201,
+            json={
+                "centre_id": shenyang["id"],
+                "name": "沈阳第三评标室",
+                "city": "沈阳",
+                "seat_count": 6,
+            },
+        )
+        sub = await admin.call(
+            "POST",
+            "/api/venues",
+            201,
+            json={
+                "centre_id": dalian["id"],
+                "name": "大连第一评标室",
+                "city": "大连",
+                "seat_count": 5,
+            },
+        )
+        project = await admin.call(
+            "POST",
+            "/api/projects",
+            201,
+            json={
+                "centre_id": shenyang["id"],
+                "code": "LN-2026-0107",
+                "name": "沈阳市某道路改造工程",
+                "tenderer": "沈阳市城乡建设局",
+                "lots": [{"code": "01", "name": "第一标段"}, {"code": "02", "name": "第二标段"}],
+            },
+        )
+        lot = project["lots"][0]
+        slot = {
+            "starts_at": _iso(start - timedelta(minutes=30)),
+            "ends_at": _iso(start + timedelta(hours=4)),
+        }
+        # Without bookings the session cannot open.
+        refused = await admin.call(
+            "POST",
+            f"/api/lots/{lot['id']}/session",
+            400,
+            json={
+                "main_venue_id": main["id"],
+                "sub_venue_ids": [sub["id"]],
+                "scheduled_start": _iso(start),
+            },
+        )
+        assert "请先预约场地机位" in refused["detail"]
+        for venue in (main, sub):
+            await admin.call(
+                "POST",
+                "/api/bookings",
+                201,
+                json={
+                    "venue_id": venue["id"],
+                    **slot,
+                    "purpose": "LN-2026-0107 第一标段评标",
+                    "lot_id": lot["id"],
+                },
+            )
+        opened = await admin.call(
+            "POST",
+            f"/api/lots/{lot['id']}/session",
+            201,
+            json={
+                "main_venue_id": main["id"],
+                "sub_venue_ids": [sub["id"]],
+                "scheduled_start": _iso(start),
+            },
+        )
+        session_id = opened["session"]["id"]
+        again = await admin.call(
+            "POST",
+            f"/api/lots/{lot['id']}/session",
+            400,
+            json={"main_venue_id": main["id"], "scheduled_start": _iso(start)},
+        )
+        assert "已有评标场次" in again["detail"]
+        for role, name, venue in (
+            ("host", "李主持", main["id"]),
+            ("staff", "张工作", main["id"]),
+            ("staff", "赵工作", sub["id"]),
+            ("witness", "钱见证", None),
+            ("supervisor", "孙监督", None),
+        ):
+            await admin.call(
+                "POST",
+                f"/api/sessions/{session_id}/people",
+                201,
+                json={"role": role, "name": name, "venue_id": venue},
+            )
+        experts = [
+            {"name": name, "venue_id": main["id"], "seat_no": i + 1}
+            for i, name in enumerate(["周专家", "吴专家", "郑专家", "王专家", "冯专家"])
+        ]
+        await admin.call(
+            "POST", f"/api/sessions/{session_id}/experts", 201, json={"experts": experts}
+        )
+        detail = await admin.call("GET", f"/api/projects/{project['id']}", 200)
+        assert detail["lots"][0]["session"]["id"] == session_id
+        assert detail["lots"][1]["session"] is None
+        assert detail["lots"][0]["session"]["sub_venue_ids"] == [sub["id"]]
+
+    app = server.app
+    store = app[SERVICES].store
+    people = await store.list_participants(session_id)
+    bookings = await store.bookings.find(session_id=session_id)
+    assert len(bookings) == 2
+    session = await store.get_session(session_id)
+    assert session.project_name == "沈阳市某道路改造工程 第一标段"
+    venues = [await store.get_venue(v) for v in session.venue_ids()]
+    running = RunningServer(base_url, app, config, DemoData(session, venues, people), tokens)
+    by_role = {p.role: p for p in reversed(people)}
+    await run_whole_session(
+        running,
+        session_id,
+        [p for p in people if p.role == Role.EXPERT],
+        by_role[Role.HOST],
+        next(p for p in people if p.role == Role.STAFF and p.venue_id == main["id"]),
+    )
+    kinds = [e.kind for e in await store.list_events()]
+    for kind in (
+        "project_added",
+        "booking_made",
+        "session_opened",
+        "person_added",
+        "experts_imported",
+    ):
+        assert kind in kinds
