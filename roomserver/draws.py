@@ -32,6 +32,7 @@ from roomserver.lots import SEED_BYTES, commitment, matches, seed_from_hex
 
 __all__ = ["SEED_BYTES", "Candidate", "Draw", "Need", "commitment", "verify"]
 
+
 @dataclass(frozen=True)
 class Candidate:
     """One candidate of a pool: its id and the attributes conditions look at (each a set of
@@ -46,9 +47,7 @@ class Candidate:
 
     def excluded_by(self, exclusions: Mapping[str, frozenset[str]]) -> bool:
         """Whether any of the candidate's values is excluded (an employer of a bidder, say)."""
-        return any(
-            set(self.attributes.get(key, ())) & values for key, values in exclusions.items()
-        )
+        return any(set(self.attributes.get(key, ())) & values for key, values in exclusions.items())
 
     def as_json(self) -> dict[str, object]:
         """The candidate in the published facts."""
@@ -104,6 +103,24 @@ class Draw:
         }
         return json.dumps(facts, ensure_ascii=True, sort_keys=True, separators=(",", ":"))
 
+    @classmethod
+    def from_facts_json(cls, text: str) -> Draw:
+        """The draw a published facts text describes (its ``facts_json`` gives the same text)."""
+        facts = json.loads(text)
+        return cls(
+            kind=facts["kind"],
+            subject=facts["subject"],
+            pool=tuple(
+                Candidate(c["id"], {k: tuple(v) for k, v in c["attributes"].items()})
+                for c in facts["pool"]
+            ),
+            needs=tuple(
+                Need(n["count"], dict(n["conditions"]), n["label"]) for n in facts["needs"]
+            ),
+            excluded_ids=frozenset(facts["excluded_ids"]),
+            exclusions={k: frozenset(v) for k, v in facts["exclusions"].items()},
+        )
+
     def ranked(self, seed: bytes) -> list[Candidate]:
         """The pool in rank order for `seed`."""
         if len(seed) != SEED_BYTES:
@@ -138,9 +155,7 @@ class Draw:
         return drawn
 
 
-def verify(
-    draw: Draw, seed_hex: str, committed: str, drawn: Sequence[tuple[str, str]]
-) -> bool:
+def verify(draw: Draw, seed_hex: str, committed: str, drawn: Sequence[tuple[str, str]]) -> bool:
     """Whether a published draw is sound: the revealed seed was committed to and gives exactly
     the result published."""
     try:

@@ -57,6 +57,9 @@ ID_LAST4 = re.compile(r"[0-9]{3}[0-9X]")
 ID_NUMBER = re.compile(r"[0-9]{17}[0-9X]")
 
 
+REGION_CODE = re.compile(r"[1-8][0-9]{5}")
+
+
 def id_last4(id_number: str) -> str:
     """The last four characters of a resident ID number, which is all the server keeps."""
     number = id_number.strip().upper()
@@ -82,11 +85,21 @@ class Centre:
     id: str
     name: str
     city: str
+    # 行政区划代码 (six digits, e.g. 210200 for 大连), or empty when not known; its first two
+    # digits are the province, the upper-level region sub venues are drawn within (3.10).
+    region_code: str = ""
 
     def __post_init__(self) -> None:
         _require_text(self.id, "交易中心编号")
         _require_text(self.name, "交易中心名称")
         _require_text(self.city, "交易中心所在城市")
+        if self.region_code and not REGION_CODE.fullmatch(self.region_code):
+            raise InvalidRequest("行政区划代码应为 6 位数字")
+
+    @property
+    def province(self) -> str:
+        """The province's code (the upper-level region), or empty."""
+        return f"{self.region_code[:2]}0000" if self.region_code else ""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from roomserver.tables import CentreRow, VenueRow
 
 
 def _centre(row: CentreRow) -> Centre:
-    return Centre(id=row.id, name=row.name, city=row.city)
+    return Centre(id=row.id, name=row.name, city=row.city, region_code=row.region_code)
 
 
 def venue_of(row: VenueRow) -> Venue:

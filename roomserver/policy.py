@@ -72,6 +72,10 @@ class Action(StrEnum):
     BOOKINGS_MANAGE = "bookings_manage"  # book, change, cancel
     PROJECTS_READ = "projects_read"  # projects, lots and their sessions
     PROJECTS_MANAGE = "projects_manage"  # projects, lots, a lot's session, its people
+    POOL_READ = "pool_read"  # the expert pool
+    POOL_MANAGE = "pool_manage"  # its import from the expert management system
+    DRAW = "draw"  # commit and reveal draws of sub venues and experts
+    DRAW_READ = "draw_read"  # a draw's record and its check
     EXPERTS_IMPORT = "experts_import"
     EXPERT_REPLACE = "expert_replace"
     ROSTER_READ = "roster_read"
@@ -205,6 +209,15 @@ POLICY: dict[Action, Rule] = {
     Action.BOOKINGS_MANAGE: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以预约场地"),
     Action.PROJECTS_READ: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以查看项目"),
     Action.PROJECTS_MANAGE: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以录入项目和安排评标"),
+    Action.POOL_READ: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以查看专家库"),
+    Action.POOL_MANAGE: Rule(ADMIN, Reach.ROLE, refusal="专家库由专家管理系统以管理员凭证导入"),
+    Action.DRAW: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以抽取"),
+    # Centre-wide supervisors see every draw: when, how, from which pool (8.4-2).
+    Action.DRAW_READ: _session(
+        frozenset({Role.ADMIN, Role.SUPERVISOR}),
+        "只有管理员和全中心监督人员可以查看抽取记录",
+        live=False,
+    ),
     Action.EXPERTS_IMPORT: Rule(
         ADMIN, Reach.ROLE, refusal="专家名单由专家管理系统以管理员凭证导入"
     ),

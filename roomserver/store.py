@@ -23,6 +23,7 @@ from sqlalchemy.pool import StaticPool
 from roomserver import migrate
 from roomserver.bookingstore import BookingStore
 from roomserver.config import StoreConfig
+from roomserver.drawstore import DrawStore
 from roomserver.errors import InvalidRequest, NotFound, SessionEnded
 from roomserver.links import Link
 from roomserver.model import (
@@ -151,6 +152,7 @@ class SqlStore:
         self.bookings = BookingStore(self._db)
         self.places = PlaceStore(self._db)
         self.projects = ProjectStore(self._db)
+        self.draws = DrawStore(self._db)
 
     async def start(self) -> None:
         """Create the engine and migrate the schema to the newest Alembic revision."""
@@ -224,7 +226,8 @@ class SqlStore:
 
     async def add_centre(self, c: Centre) -> None:
         """Store a trading centre; InvalidRequest if its id is taken."""
-        await self._insert(CentreRow(id=c.id, name=c.name, city=c.city), refused="交易中心编号重复")
+        row = CentreRow(id=c.id, name=c.name, city=c.city, region_code=c.region_code)
+        await self._insert(row, refused="交易中心编号重复")
 
     async def add_venue(self, v: Venue) -> None:
         """Store an evaluation room; InvalidRequest if its id is taken or its centre unknown."""

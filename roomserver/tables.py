@@ -8,12 +8,14 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
     ForeignKey,
     Integer,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -62,6 +64,7 @@ class CentreRow(Base):
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     city: Mapped[str] = mapped_column(String(100))
+    region_code: Mapped[str] = mapped_column(String(6), default="")
 
 
 class VenueRow(Base):
@@ -231,3 +234,40 @@ class LotRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(Integer)
     session_id: Mapped[str | None] = mapped_column(ID, ForeignKey("sessions.id"), nullable=True)
+
+
+class PoolExpertRow(Base):
+    """The expert pool (专家库) as imported from the expert management system."""
+
+    __tablename__ = "pool_experts"
+    __table_args__ = (UniqueConstraint("external_id", name="uq_pool_experts_external_id"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(100))
+    id_last4: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    specialties: Mapped[list[str]] = mapped_column(JSON)
+    city: Mapped[str] = mapped_column(String(100))
+    employer: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class DrawRow(Base):
+    """Draws of sub venues and experts: the facts and commitment published before, the seed and
+    result after. The seed stays here, unpublished, until the draw is revealed."""
+
+    __tablename__ = "draws"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(64), index=True)
+    session_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    facts: Mapped[str] = mapped_column(Text)
+    commitment: Mapped[str] = mapped_column(String(64))
+    seed_hex: Mapped[str] = mapped_column(String(64))
+    revealed: Mapped[bool] = mapped_column(Boolean)
+    result: Mapped[list[list[str]] | None] = mapped_column(JSON, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revealed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

@@ -30,6 +30,7 @@ from signaling.gate.inputs import MAX_BODY_BYTES, SocketJson
 from signaling.gate.tokens import TokenIssuer, load_or_create_key
 from signaling.http.api import SEATS, SERVICES, add_routes, problem_middleware
 from signaling.http.archive import PLAYBACK, Playback, add_playback_routes
+from signaling.http.draws import add_draw_routes
 from signaling.http.headers import add_security_headers
 from signaling.http.links import add_link_routes
 from signaling.http.openapi import add_openapi_routes
@@ -238,6 +239,7 @@ def create_app(config: AppConfig) -> web.Application:
     add_playback_routes(app)
     add_place_routes(app)
     add_project_routes(app)
+    add_draw_routes(app)
     add_openapi_routes(app)
     servers: list[Server] = []
 

@@ -30,10 +30,11 @@ class _Query(BaseModel):
 
 
 class CentreRequest(_Body):
-    """A trading centre to add."""
+    """A trading centre to add, with its 行政区划代码 (six digits) when known."""
 
     name: Title
     city: City
+    region_code: Annotated[str, StringConstraints(pattern=r"^([1-8][0-9]{5})?$")] = ""
 
 
 class VenueRequest(_Body):
@@ -104,6 +105,7 @@ class CentreOut(BaseModel):
     id: str
     name: str
     city: str
+    region_code: str
 
 
 class CentreList(BaseModel):

@@ -40,7 +40,9 @@ from signaling.http.api import SERVICES
 
 def centre_json(centre: Centre) -> dict[str, Any]:
     """A centre as the API answers it."""
-    return CentreOut(id=centre.id, name=centre.name, city=centre.city).model_dump(mode="json")
+    return CentreOut(
+        id=centre.id, name=centre.name, city=centre.city, region_code=centre.region_code
+    ).model_dump(mode="json")
 
 
 def venue_json(venue: Venue, centres: dict[str, Centre]) -> dict[str, Any]:
@@ -90,7 +92,7 @@ async def add_centre(request: web.Request) -> web.Response:
     """``POST /api/centres``: a trading centre."""
     services = request.app[SERVICES]
     body = body_of(request, CentreRequest)
-    centre = Centre(id=new_id(), name=body.name, city=body.city)
+    centre = Centre(id=new_id(), name=body.name, city=body.city, region_code=body.region_code)
     await services.store.add_centre(centre)
     await services.events.append(
         "centre_added", centre_json(centre), actor=grants_of(request).participant_id

@@ -93,3 +93,20 @@ async def room_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
         yield running
     finally:
         await server.close()
+
+
+@pytest.fixture
+async def empty_server(tmp_path: Path) -> AsyncIterator[tuple[TestServer, AppConfig, TokenIssuer]]:
+    """The app on an empty data directory: no demo, nothing but what REST creates."""
+    config = load_config(
+        ["--data-dir", str(tmp_path / "data"), "--bind", "127.0.0.1:0", "--workers", "0"],
+        environ={},
+    )
+    app = create_app(config)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    tokens = TokenIssuer(load_or_create_key(config.secrets_dir / "token.key"), default_ttl_s=3600)
+    try:
+        yield server, config, tokens
+    finally:
+        await server.close()

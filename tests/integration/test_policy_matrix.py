@@ -120,6 +120,14 @@ MATRIX: dict[Call, set[str]] = {
     Call("POST", "/api/projects/noproject/lots", body={}): {"admin"},
     Call("POST", "/api/lots/nolot/session", body={}): {"admin"},
     Call("POST", "/api/sessions/{s}/people", body={}): {"admin"},
+    Call("POST", "/api/experts/pool", body={}): {"admin"},
+    Call("GET", "/api/experts/pool"): {"admin"},
+    Call("POST", "/api/lots/nolot/draws/sub-venues", body={}): {"admin"},
+    Call("POST", "/api/lots/nolot/draws/experts", body={}): {"admin"},
+    Call("POST", "/api/draws/nodraw/reveal"): {"admin"},
+    # Centre-wide supervisors see every draw (8.4-2).
+    Call("GET", "/api/draws/nodraw"): {"admin", "supervisor_all"},
+    Call("GET", "/api/lots/nolot/draws"): {"admin", "supervisor_all"},
     # The code is the credential: anyone may try one (an empty body is refused for its shape).
     Call("POST", "/api/login", body={}): set(WHO),
     # Links are taken back or re-issued by the main venue's host or an administrator.

@@ -4,60 +4,21 @@ people and drawn experts; then the session runs with real seats to the end instr
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp.test_utils import TestServer
 
 from roomserver.demo import DemoData
 from roomserver.model import Role
-from signaling.app import create_app
-from signaling.config import load_config
-from signaling.gate.tokens import TokenIssuer, load_or_create_key
+from signaling.gate.tokens import TokenIssuer
 from signaling.http.api import SERVICES
 from tests.integration.conftest import RunningServer
+from tests.integration.platform_support import Admin, iso
 from tests.integration.sessionflow import run_whole_session
 
 BEIJING = "+08:00"
-
-
-class Admin:
-    """REST calls with an administrator's bearer token."""
-
-    def __init__(self, http: aiohttp.ClientSession, base_url: str, token: str) -> None:
-        self.http, self.base_url = http, base_url
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    async def call(self, method: str, path: str, expect: int, **kw: Any) -> Any:
-        async with self.http.request(method, self.base_url + path, headers=self.headers, **kw) as r:
-            body = await r.json(content_type=None)
-            assert r.status == expect, (method, path, r.status, body)
-            return body
-
-
-@pytest.fixture
-async def empty_server(tmp_path: Path) -> AsyncIterator[tuple[TestServer, Any, TokenIssuer]]:
-    """The app on an empty data directory: no demo, nothing but what REST creates."""
-    config = load_config(
-        ["--data-dir", str(tmp_path / "data"), "--bind", "127.0.0.1:0", "--workers", "0"],
-        environ={},
-    )
-    app = create_app(config)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    tokens = TokenIssuer(load_or_create_key(config.secrets_dir / "token.key"), default_ttl_s=3600)
-    try:
-        yield server, config, tokens
-    finally:
-        await server.close()
-
-
-def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat()
 
 
 async def test_a_project_of_two_lots_is_set_up_and_its_first_lot_evaluated(
@@ -110,8 +71,8 @@ async def test_a_project_of_two_lots_is_set_up_and_its_first_lot_evaluated(
         )
         lot = project["lots"][0]
         slot = {
-            "starts_at": _iso(start - timedelta(minutes=30)),
-            "ends_at": _iso(start + timedelta(hours=4)),
+            "starts_at": iso(start - timedelta(minutes=30)),
+            "ends_at": iso(start + timedelta(hours=4)),
         }
         # Without bookings the session cannot open.
         refused = await admin.call(
@@ -121,7 +82,7 @@ async def test_a_project_of_two_lots_is_set_up_and_its_first_lot_evaluated(
             json={
                 "main_venue_id": main["id"],
                 "sub_venue_ids": [sub["id"]],
-                "scheduled_start": _iso(start),
+                "scheduled_start": iso(start),
             },
         )
         assert "请先预约场地机位" in refused["detail"]
@@ -144,7 +105,7 @@ async def test_a_project_of_two_lots_is_set_up_and_its_first_lot_evaluated(
             json={
                 "main_venue_id": main["id"],
                 "sub_venue_ids": [sub["id"]],
-                "scheduled_start": _iso(start),
+                "scheduled_start": iso(start),
             },
         )
         session_id = opened["session"]["id"]
@@ -152,7 +113,7 @@ async def test_a_project_of_two_lots_is_set_up_and_its_first_lot_evaluated(
             "POST",
             f"/api/lots/{lot['id']}/session",
             400,
-            json={"main_venue_id": main["id"], "scheduled_start": _iso(start)},
+            json={"main_venue_id": main["id"], "scheduled_start": iso(start)},
         )
         assert "已有评标场次" in again["detail"]
         for role, name, venue in (

@@ -36,6 +36,8 @@ TABLES = {
     "booking_claims",
     "projects",
     "lots",
+    "pool_experts",
+    "draws",
 }
 START = datetime(2025, 6, 1, 1, 30, 15, 123456, tzinfo=UTC)
 
@@ -90,7 +92,7 @@ async def test_migrations_build_schema_from_nothing_and_rerun_is_noop(tmp_path: 
         session, *_ = await seed(store)
     first, versions, mode = schema(path)
     assert TABLES <= set(first)
-    assert versions == ["0005"]
+    assert versions == ["0006"]
     assert mode == "wal"
     assert "AUTOINCREMENT" in first["events"]
 
@@ -99,7 +101,7 @@ async def test_migrations_build_schema_from_nothing_and_rerun_is_noop(tmp_path: 
         assert (await store.get_session(session.id)) == session
     second, versions_again, _ = schema(path)
     assert second == first
-    assert versions_again == ["0005"]
+    assert versions_again == ["0006"]
 
 
 async def test_a_database_of_the_first_schema_is_upgraded_with_its_participants(
@@ -129,7 +131,7 @@ async def test_a_database_of_the_first_schema_is_upgraded_with_its_participants(
         None,
         None,
     )
-    assert schema(path)[1] == ["0005"]
+    assert schema(path)[1] == ["0006"]
 
 
 async def test_a_replacement_takes_the_seat_and_the_expert_keeps_the_venue(

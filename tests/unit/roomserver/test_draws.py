@@ -153,3 +153,10 @@ def test_malformed_draws_are_refused() -> None:
         Draw("experts", "x", (expert("e1", "沈阳"), expert("e1", "大连")), (Need(1),))
     with pytest.raises(InvalidRequest):
         Draw("experts", "x", POOL, ())
+
+
+def test_the_published_facts_give_back_the_same_draw() -> None:
+    draw = expert_draw()
+    again = Draw.from_facts_json(draw.facts_json())
+    assert again.facts_json() == draw.facts_json()
+    assert again.result(SEED) == draw.result(SEED)
