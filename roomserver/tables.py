@@ -268,6 +268,8 @@ class DrawRow(Base):
     seed_hex: Mapped[str] = mapped_column(String(64))
     revealed: Mapped[bool] = mapped_column(Boolean)
     result: Mapped[list[list[str]] | None] = mapped_column(JSON, nullable=True)
+    # Drawn experts seated in a session: pool id → participant id.
+    participants: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     revealed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

@@ -179,6 +179,12 @@ MATRIX: dict[Call, set[str]] = {
         "staff",
         "staff_sub",
     },
+    Call("POST", "/api/sessions/{s}/experts/{e}/redraw", body={}): {
+        "host",
+        "host_sub",
+        "staff",
+        "staff_sub",
+    },
     Call("POST", "/api/venues/{v}/door-access", body={}): {"admin", "door"},
     Call("GET", "/api/archive/sessions"): ARCHIVE_KEEPERS | SUPERVISORS | {"tenderer", "bidder"},
     Call("GET", "/api/archive/sessions/{s}"): ARCHIVE_KEEPERS
