@@ -9,7 +9,17 @@ from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, Self
 
-from sqlalchemy import ColumnElement, event, exists, select, update
+from sqlalchemy import (
+    ColumnElement,
+    TextClause,
+    event,
+    exists,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -151,6 +161,9 @@ class SqlStore:
         self._config = config
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
+        # What append_event runs first to be the only appender (None: the engine's own
+        # write lock already makes it so).
+        self._lock_appends: TextClause | None = None
 
     async def start(self) -> None:
         """Create the engine and migrate the schema to the newest Alembic revision."""
@@ -181,6 +194,12 @@ class SqlStore:
             raise
         self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # EXCLUSIVE conflicts with itself and with writes, not with plain reads.
+        self._lock_appends = (
+            text("LOCK TABLE events IN EXCLUSIVE MODE")
+            if engine.dialect.name == "postgresql"
+            else None
+        )
 
     async def close(self) -> None:
         """Dispose of the engine; safe to call twice."""
@@ -415,22 +434,32 @@ class SqlStore:
         try:
             # A JSON round trip: the caller gets back exactly what a later read returns. No NaN
             # and valid Unicode only: the archive hashes and frames exactly this.
-            text = json.dumps(dict(data or {}), ensure_ascii=False, allow_nan=False)
-            text.encode("utf-8")
-            payload: dict[str, Any] = json.loads(text)
+            encoded = json.dumps(dict(data or {}), ensure_ascii=False, allow_nan=False)
+            encoded.encode("utf-8")
+            payload: dict[str, Any] = json.loads(encoded)
         except (TypeError, ValueError) as exc:
             raise InvalidRequest("事件数据无法保存为 JSON") from exc
-        row = EventRow(
-            session_id=session_id,
-            at=datetime.now(UTC),
-            kind=kind,
-            actor=actor,
-            data=payload,
+        at = datetime.now(UTC)
+        # The next seq is one more than the last stored, taken while no other writer can append:
+        # seqs then have no gaps and become visible in their order, so a reader that follows
+        # the log with after_seq (the archive's catch-up, the consoles) never skips one. SQLite
+        # holds its one write lock for the statement; PostgreSQL would hand out a sequence's
+        # values in one order and commit them in another, so appenders queue on a table lock
+        # there (reads go on meanwhile). Both hold across processes sharing the database.
+        next_seq = select(func.coalesce(func.max(EventRow.seq), 0) + 1).scalar_subquery()
+        stmt = (
+            insert(EventRow)
+            .values(
+                seq=next_seq, session_id=session_id, at=at, kind=kind, actor=actor, data=payload
+            )
+            .returning(EventRow.seq)
         )
         async with self._db() as db:
-            db.add(row)
+            if self._lock_appends is not None:
+                await db.execute(self._lock_appends)
+            seq = (await db.execute(stmt)).scalar_one()
             await db.commit()
-        return _event(row)
+        return Event(seq=seq, session_id=session_id, at=at, kind=kind, actor=actor, data=payload)
 
     async def list_events(
         self,
@@ -439,8 +468,8 @@ class SqlStore:
         limit: int | None = None,
     ) -> list[Event]:
         """Return log entries with seq > after_seq in ascending seq; session_id None means all."""
-        # On PostgreSQL a seq is allocated at insert but visible at commit, so a reader polling
-        # with after_seq could in theory skip a slow writer's row; SQLite serialises writers.
+        # Seqs become visible in their order (see append_event): a reader that asks again with
+        # the last seq it got misses nothing.
         stmt = select(EventRow).where(EventRow.seq > after_seq).order_by(EventRow.seq)
         if session_id is not None:
             stmt = stmt.where(EventRow.session_id == session_id)

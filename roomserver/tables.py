@@ -134,6 +134,8 @@ class EventRow(Base):
     __tablename__ = "events"
     __table_args__ = {"sqlite_autoincrement": True}
 
+    # SqlStore.append_event assigns it (the last one plus one, under a write lock), so that seqs
+    # have no gaps and become visible in their order.
     seq: Mapped[int] = mapped_column(SEQ, primary_key=True, autoincrement=True)
     # No foreign key: refusals are logged with whatever session id the caller claimed.
     session_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
