@@ -1,6 +1,7 @@
 """Stores in several processes on one database, as the servers of a cluster share it, on every
-engine: their concurrent appends to the event log get distinct, gap-free seqs, and a reader
-that follows the log by seq (as the archive's catch-up and the consoles do) misses none."""
+engine: they start at once on an empty database and all come up; their concurrent appends to
+the event log get distinct, gap-free seqs, and a reader that follows the log by seq (as the
+archive's catch-up and the consoles do) misses none of them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,16 @@ from roomserver.store import SqlStore
 from tests.storeproc import run_together
 
 APPENDS_PER_PROCESS = 200
+
+
+async def test_stores_starting_at_once_on_an_empty_database_all_come_up(
+    store_config: StoreConfig,
+) -> None:
+    outcomes = await run_together(store_config.database_url, [["start"]] * 3)
+    assert outcomes == [{"empty": True}] * 3
+    async with SqlStore(store_config) as store:
+        await store.append_event("probe")
+        assert [e.seq for e in await store.list_events()] == [1]
 
 
 async def test_appends_from_two_processes_get_distinct_gap_free_seqs_and_none_is_skipped(
