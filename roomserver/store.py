@@ -52,6 +52,9 @@ from roomserver.tables import (
     SessionRow,
     SessionSubVenueRow,
     VenueRow,
+    findable,
+    refuse_unstorable,
+    refuse_unstorable_row,
 )
 
 # Non-expert roles follow the experts in this order when a session's people are listed.
@@ -225,6 +228,8 @@ class SqlStore:
         return self._sessions()
 
     async def _insert(self, *rows: Any, refused: str) -> None:
+        for row in rows:
+            refuse_unstorable_row(row)
         # One transaction per add: either the whole entity is stored or nothing is.
         async with self._db() as db:
             db.add_all(rows)
@@ -271,6 +276,7 @@ class SqlStore:
     async def add_participant(self, p: Participant) -> None:
         """Store a participant; InvalidRequest if the seat is taken or references are unknown."""
         row = _participant_row(p)
+        refuse_unstorable_row(row)  # before its values are used in the query below
         refused = "参与人员编号重复或评标场次、评标室不存在"
         if p.seat_no is not None:
             async with self._db() as db:
@@ -300,8 +306,10 @@ class SqlStore:
         replacement is stored at that seat. InvalidRequest if the expert has no seat (already
         replaced) or the replacement cannot be stored; nothing is changed then.
         """
+        newcomer = _participant_row(replacement)
+        refuse_unstorable_row(newcomer)
         async with self._db() as db:
-            row = await db.get(ParticipantRow, expert_id)
+            row = await db.get(ParticipantRow, expert_id) if findable(expert_id) else None
             if row is None or row.role != Role.EXPERT.value or row.seat_no is None:
                 raise InvalidRequest("该专家没有可替换的机位")
             if (replacement.session_id, replacement.venue_id, replacement.seat_no) != (
@@ -315,7 +323,7 @@ class SqlStore:
             # The seat is freed before the replacement takes it (the unique key is checked
             # per statement).
             await db.flush()
-            db.add(_participant_row(replacement))
+            db.add(newcomer)
             try:
                 await db.commit()
             except IntegrityError as exc:
@@ -325,7 +333,7 @@ class SqlStore:
     async def get_venue(self, venue_id: str) -> Venue:
         """Return the venue; NotFound if missing."""
         async with self._db() as db:
-            row = await db.get(VenueRow, venue_id)
+            row = await db.get(VenueRow, venue_id) if findable(venue_id) else None
         if row is None:
             raise NotFound("未找到该评标室")
         return _venue(row)
@@ -333,7 +341,7 @@ class SqlStore:
     async def get_session(self, session_id: str) -> Session:
         """Return the session; NotFound if missing."""
         async with self._db() as db:
-            row = await db.get(SessionRow, session_id)
+            row = await db.get(SessionRow, session_id) if findable(session_id) else None
             if row is None:
                 raise NotFound("未找到该评标场次")
             subs = await db.scalars(
@@ -346,7 +354,7 @@ class SqlStore:
     async def get_participant(self, participant_id: str) -> Participant:
         """Return the participant; NotFound if missing."""
         async with self._db() as db:
-            row = await db.get(ParticipantRow, participant_id)
+            row = await db.get(ParticipantRow, participant_id) if findable(participant_id) else None
         if row is None:
             raise NotFound("未找到该参与人员")
         return _participant(row)
@@ -405,6 +413,8 @@ class SqlStore:
     async def set_session_state(self, session_id: str, state: SessionState) -> Session:
         """Move a session to `state`; an ended session cannot be reopened (SessionEnded)."""
         state = SessionState(state)
+        if not findable(session_id):
+            raise NotFound("未找到该评标场次")
         async with self._db() as db:
             # One conditional UPDATE, so two concurrent callers cannot both reopen a session.
             stmt = update(SessionRow).where(SessionRow.id == session_id)
@@ -431,6 +441,9 @@ class SqlStore:
         """Append one entry to the activity log and return it with its seq."""
         if not kind:
             raise InvalidRequest("事件类型不能为空")
+        refuse_unstorable(
+            EventRow.__table__, {"kind": kind, "actor": actor, "session_id": session_id}
+        )
         try:
             # A JSON round trip: the caller gets back exactly what a later read returns. No NaN
             # and valid Unicode only: the archive hashes and frames exactly this.
@@ -468,6 +481,8 @@ class SqlStore:
         limit: int | None = None,
     ) -> list[Event]:
         """Return log entries with seq > after_seq in ascending seq; session_id None means all."""
+        if not findable(session_id):
+            return []
         # Seqs become visible in their order (see append_event): a reader that asks again with
         # the last seq it got misses nothing.
         stmt = select(EventRow).where(EventRow.seq > after_seq).order_by(EventRow.seq)
@@ -501,6 +516,8 @@ class SqlStore:
 
     async def link_by_code(self, code_sha256: str) -> Link | None:
         """The link whose code hashes to `code_sha256`, or None."""
+        if not findable(code_sha256):
+            return None
         async with self._db() as db:
             row = await db.scalar(select(LinkRow).where(LinkRow.code_sha256 == code_sha256))
         return _link(row) if row is not None else None
@@ -508,7 +525,7 @@ class SqlStore:
     async def get_link(self, link_id: str) -> Link | None:
         """The link with this id, or None."""
         async with self._db() as db:
-            row = await db.get(LinkRow, link_id)
+            row = await db.get(LinkRow, link_id) if findable(link_id) else None
         return _link(row) if row is not None else None
 
     async def revoke_links(
@@ -524,6 +541,9 @@ class SqlStore:
         links revoked now, in one conditional UPDATE so that a link is revoked once."""
         if subject is None and link_id is None:
             raise InvalidRequest("须指明收回谁的链接")
+        refuse_unstorable(LinkRow.__table__, {"revoked_by": by, "reason": reason})
+        if not findable(subject, link_id, session_id):
+            return []
         where: list[ColumnElement[bool]] = [LinkRow.revoked_at.is_(None)]
         if subject is not None:
             where.append(LinkRow.subject == subject)
@@ -547,6 +567,8 @@ class SqlStore:
 
     async def ended_at(self, session_id: str) -> datetime | None:
         """When the session ended (its ``session_ended`` event), or None while it runs."""
+        if not findable(session_id):
+            return None
         async with self._db() as db:
             return await db.scalar(
                 select(EventRow.at)

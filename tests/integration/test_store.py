@@ -374,6 +374,43 @@ async def test_event_data_must_be_json(store: SqlStore) -> None:
     assert await store.list_events() == []
 
 
+async def test_text_no_engine_can_keep_is_refused_and_found_nowhere(store: SqlStore) -> None:
+    """Longer than its column or holding a NUL: SQLite would keep it, PostgreSQL would fail on
+    it; every engine refuses it the same way, and a lookup by such a key finds nothing."""
+    session, main, *_ = await seed(store)
+    full = Participant(new_id(), session.id, Role.HOST, "名" * 100, main.id)
+    await store.add_participant(full)  # exactly as long as the column
+    for name in ("王\x00建国", "名" * 101):
+        with pytest.raises(InvalidRequest):
+            await store.add_participant(Participant(new_id(), session.id, Role.HOST, name))
+    with pytest.raises(InvalidRequest):
+        await store.add_experts(
+            [Participant(new_id(), session.id, Role.EXPERT, "x\x00", main.id, 1)]
+        )
+    assert await store.list_participants(session.id) == [full]
+    for bad in ({"session_id": "s" * 65}, {"actor": "a\x00"}, {"actor": "a" * 201}):
+        with pytest.raises(InvalidRequest):
+            await store.append_event("join", **bad)
+    with pytest.raises(InvalidRequest):
+        await store.append_event("k" * 65)
+    assert await store.list_events() == []
+
+    nul = "s\x00"
+    for lookup in (store.get_session, store.get_venue, store.get_participant):
+        with pytest.raises(NotFound):
+            await lookup(nul)
+    with pytest.raises(NotFound):
+        await store.set_session_state(nul, SessionState.LIVE)
+    with pytest.raises(InvalidRequest):
+        await store.replace_expert(nul, Participant(new_id(), session.id, Role.EXPERT, "x"))
+    assert await store.list_participants(nul) == []
+    assert await store.list_events(nul) == []
+    assert await store.ended_at(nul) is None
+    assert await store.get_link(nul) is None
+    assert await store.link_by_code(nul) is None
+    assert await store.revoke_links(by="host", reason="r", subject=nul) == []
+
+
 async def test_event_data_comes_back_as_it_was_written(store: SqlStore) -> None:
     """Key order, text, numbers and nesting as given: the archive hashes exactly this."""
     data = {
