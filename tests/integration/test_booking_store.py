@@ -1,12 +1,12 @@
-"""Bookings in a real database: of concurrent requests for the same seats and overlapping times,
-exactly one is stored, also from two store instances (two server processes) at once."""
+"""Bookings in a real database, SQLite and PostgreSQL: of concurrent requests for the same seats
+and overlapping times, exactly one is stored, also from two store instances (two server
+processes) at once."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -27,11 +27,6 @@ def slot(start_h: float, end_h: float) -> Slot:
 
 def booking(venue: Venue, s: Slot, seats: tuple[int, ...], purpose: str = "评标") -> Booking:
     return Booking(new_id(), venue.id, s, seats, purpose, booked_by="admin", booked_at=NOW)
-
-
-@pytest.fixture
-def store_config(tmp_path: Path) -> StoreConfig:
-    return StoreConfig(database_url=f"sqlite+aiosqlite:///{tmp_path / 'roomserver.db'}")
 
 
 @pytest.fixture
