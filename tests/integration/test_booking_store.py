@@ -121,3 +121,14 @@ async def test_two_store_instances_never_both_book_a_seat(store_config: StoreCon
             assert len(stored) == 1, results
             assert all(isinstance(r, (Booking, BookingConflict)) for r in results), results
             await first.bookings.cancel(stored[0].id, by="admin", at=NOW, reason="下一轮")
+
+
+async def test_a_venue_keeps_the_seats_its_bookings_hold(store: SqlStore) -> None:
+    venue = await venue_of(store, seats=8)
+    held = await store.bookings.book(booking(venue, slot(8, 12), (7, 8)))
+    with pytest.raises(InvalidRequest, match="仍有有效预约占用"):
+        await store.places.update_venue(venue.id, seat_count=6, now=NOW)
+    assert (await store.get_venue(venue.id)).seat_count == 8
+    await store.bookings.cancel(held.id, by="admin", at=NOW, reason="改期")
+    changed = await store.places.update_venue(venue.id, seat_count=6, now=NOW)
+    assert changed.seat_count == 6 == (await store.get_venue(venue.id)).seat_count
