@@ -43,6 +43,7 @@ from signaling.services.ballots import BallotKeys
 from signaling.services.container import Services
 from signaling.services.events import EventLog
 from signaling.services.monitoring import WarningCenter
+from signaling.services.outcomes import Outcomes
 from signaling.services.pool import WorkerPool, WorkerProcess
 from signaling.services.rooms import RoomManager
 from signaling.services.sessions import WorkflowEnd
@@ -175,6 +176,13 @@ async def build(config: AppConfig) -> Server:
         signals=signals,
         snapshot=rooms.identity_picture,
     )
+    outcomes = Outcomes(
+        store=store,
+        events=events,
+        workflow_state=workflow.state,
+        rule=config.fees,
+        signals=signals,
+    )
     WorkflowEnd(
         store=store,
         events=events,
@@ -196,6 +204,7 @@ async def build(config: AppConfig) -> Server:
         workers=pool,
         warnings=warnings,
         workflow=workflow,
+        outcomes=outcomes,
     )
     guard = Guard(services.tokens, store, events, workflow.state)
     seats = SeatNamespace(services, guard, signals)

@@ -121,6 +121,7 @@ MATRIX: dict[Call, set[str]] = {
     Call("POST", "/api/projects/noproject/lots", body={}): {"admin"},
     Call("POST", "/api/lots/nolot/session", body={}): {"admin"},
     Call("POST", "/api/sessions/{s}/people", body={}): {"admin"},
+    Call("GET", "/api/sessions/{s}/fees"): {"admin"},
     Call("POST", "/api/experts/pool", body={}): {"admin"},
     Call("GET", "/api/experts/pool"): {"admin"},
     Call("POST", "/api/lots/nolot/draws/sub-venues", body={}): {"admin"},
