@@ -35,6 +35,7 @@ from signaling.http.headers import add_security_headers
 from signaling.http.links import add_link_routes
 from signaling.http.openapi import add_openapi_routes
 from signaling.http.places import add_place_routes
+from signaling.http.projectdocs import add_document_routes
 from signaling.http.projects import add_project_routes
 from signaling.http.roster import add_roster_routes
 from signaling.metrics import LoopLagMonitor, Metrics
@@ -249,6 +250,7 @@ def create_app(config: AppConfig) -> web.Application:
     add_place_routes(app)
     add_project_routes(app)
     add_draw_routes(app)
+    add_document_routes(app)
     add_openapi_routes(app)
     servers: list[Server] = []
 
