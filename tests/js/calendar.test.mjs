@@ -6,8 +6,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  DEFAULT_HOURS, QUERY_SPAN_MS, addDays, dayMinute, layoutWeek, mergeBookings, queryPeriods, startOfBeijingDay,
-  weekDays, weekLabel, weekStart,
+  DEFAULT_HOURS, QUERY_SPAN_MS, addDays, dayMinute, layoutWeek, mergeBookings, minuteLabel, queryPeriods, startOfBeijingDay,
+  durationText, slotSummary, slotText, weekDays, weekLabel, weekStart,
 } from "../../web/lib/calendar.js";
 import { beijingIso } from "../../web/lib/time.js";
 
@@ -102,8 +102,28 @@ test("overlapping bookings share their column side by side; touching ones do not
   assert.deepEqual(lanes, { a: [0, 2], b: [1, 2], c: [1, 2], d: [0, 1] });
 });
 
+test("a day's minutes read as a clock, its end as 24:00", () => {
+  assert.deepEqual([0, 570, 1439, 1440].map(minuteLabel), ["00:00", "09:30", "23:59", "24:00"]);
+});
+
 test("now is placed on its Beijing day and minute, and nowhere outside the week", () => {
   assert.deepEqual(dayMinute(MONDAY, new Date("2026-12-09T08:15:00+08:00")), { day: 2, minute: 495 });
   assert.equal(dayMinute(MONDAY, new Date("2026-12-14T00:00:00+08:00")), null);
   assert.equal(dayMinute(MONDAY, new Date("2026-12-06T23:00:00+08:00")), null);
+});
+
+test("a slot reads in Beijing time, within a day or over midnight", () => {
+  const at = (/** @type {string} */ iso) => new Date(`${iso}+08:00`);
+  assert.equal(slotText(at("2026-12-08T09:00:00"), at("2026-12-08T12:30:00")), "12月08日 09:00–12:30");
+  assert.equal(slotText(at("2026-12-08T20:00:00"), at("2026-12-09T00:00:00")), "12月08日 20:00–24:00");
+  assert.equal(slotText(at("2026-12-08T20:00:00"), at("2026-12-09T10:00:00")), "12月08日 20:00 至 12月09日 10:00");
+  assert.equal(slotText(at("2026-12-08T00:00:00"), at("2026-12-08T00:15:00")), "12月08日 00:00–00:15");
+});
+
+test("a form's slot is confirmed in words with its weekday and length", () => {
+  const at = (/** @type {string} */ iso) => new Date(`${iso}+08:00`);
+  assert.equal(slotSummary(at("2026-12-08T09:00:00"), at("2026-12-08T12:00:00")), "周二 12月08日 09:00–12:00，共 3 小时");
+  assert.equal(slotSummary(at("2026-12-13T23:00:00"), at("2026-12-14T01:30:00")), "周日 12月13日 23:00 至 12月14日 01:30，共 2 小时 30 分钟");
+  const HOUR = 3600 * 1000;
+  assert.deepEqual([45 * 60 * 1000, 26 * HOUR, 72 * HOUR, 0].map(durationText), ["45 分钟", "1 天 2 小时", "3 天", "0 分钟"]);
 });

@@ -82,6 +82,57 @@ export function weekLabel(start, days = 7) {
 }
 
 /**
+ * "09:30" for minute 570 of a day; the day's end, minute 1440, is "24:00".
+ * @param {number} minute
+ */
+export function minuteLabel(minute) {
+  return `${pad(Math.floor(minute / 60))}:${pad(Math.floor(minute % 60))}`;
+}
+
+/**
+ * A slot in words, Beijing time: "12月08日 09:00–12:00" within a day (an end at midnight
+ * reads 24:00), "12月09日 20:00 至 12月10日 10:00" over midnight.
+ * @param {Date} startsAt
+ * @param {Date} endsAt
+ */
+export function slotText(startsAt, endsAt) {
+  const a = beijingTime(startsAt);
+  const b = beijingTime(endsAt);
+  const day = `${pad(a.month)}月${pad(a.day)}日`;
+  const from = `${pad(a.hours)}:${pad(a.minutes)}`;
+  // The minute before the end decides the day: a slot ending at midnight ends on its own day.
+  if (endsAt > startsAt && beijingDateValue(startsAt) === beijingDateValue(new Date(endsAt.getTime() - MINUTE_MS))) {
+    const to = b.hours === 0 && b.minutes === 0 ? "24:00" : `${pad(b.hours)}:${pad(b.minutes)}`;
+    return `${day} ${from}–${to}`;
+  }
+  return `${day} ${from} 至 ${pad(b.month)}月${pad(b.day)}日 ${pad(b.hours)}:${pad(b.minutes)}`;
+}
+
+/**
+ * A length of time in Chinese: "3 小时", "2 小时 30 分钟", "45 分钟", "1 天 2 小时".
+ * @param {number} ms
+ */
+export function durationText(ms) {
+  const minutes = Math.round(ms / MINUTE_MS);
+  const parts = [];
+  if (minutes >= 24 * 60) parts.push(`${Math.floor(minutes / (24 * 60))} 天`);
+  if (Math.floor(minutes / 60) % 24) parts.push(`${Math.floor(minutes / 60) % 24} 小时`);
+  if (minutes % 60) parts.push(`${minutes % 60} 分钟`);
+  return parts.join(" ") || "0 分钟";
+}
+
+/**
+ * The slot a form holds, in words, to confirm what the date and time fields say in any
+ * browser language: "周二 12月08日 09:00–12:00，共 3 小时".
+ * @param {Date} startsAt
+ * @param {Date} endsAt
+ */
+export function slotSummary(startsAt, endsAt) {
+  const weekday = WEEKDAY_NAMES[(beijingTime(startsAt).weekday + 6) % 7];
+  return `${weekday} ${slotText(startsAt, endsAt)}，共 ${durationText(endsAt.getTime() - startsAt.getTime())}`;
+}
+
+/**
  * [from, to) cut into consecutive periods of at most `span` milliseconds, the longest the
  * server answers at once.
  * @param {Date} from

@@ -11,6 +11,14 @@ const QUARTER_MS = 15 * 60 * 1000;
  */
 
 /**
+ * Every seat of a venue of `count` seats: 1 to count.
+ * @param {number} count
+ */
+export function allSeats(count) {
+  return Array.from({ length: count }, (_, i) => i + 1);
+}
+
+/**
  * The quarter hours a slot claims, [first, stop) counted from the epoch (Beijing's hours
  * are whole hours off UTC's, so the quarters are the same).
  * @param {Date} startsAt
@@ -51,9 +59,7 @@ export function seatUse(seatCount, bookings, startsAt, endsAt, exceptId = null) 
     if (b.id === exceptId || (b.state && b.state !== "active") || !claimsDuring(b, startsAt, endsAt)) continue;
     for (const seat of b.seats) if (!takenBy.has(seat)) takenBy.set(seat, b);
   }
-  const free = [];
-  for (let seat = 1; seat <= seatCount; seat += 1) if (!takenBy.has(seat)) free.push(seat);
-  return { free, takenBy };
+  return { free: allSeats(seatCount).filter((seat) => !takenBy.has(seat)), takenBy };
 }
 
 /**
