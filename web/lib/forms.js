@@ -24,6 +24,8 @@ export function say(form, text, kind = "error") {
   box.textContent = text;
   box.dataset.kind = kind;
   box.hidden = !text;
+  // A long form on a small screen: what it says must not stay below the window's edge.
+  if (text) box.scrollIntoView({ block: "nearest" });
 }
 
 /**
