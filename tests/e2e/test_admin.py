@@ -18,7 +18,14 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import RunningServer, free_port
-from tests.e2e.test_pages import BEIJING, TIMEOUT_MS, WatchedPage, assert_beijing_clock, code_of
+from tests.e2e.test_pages import (
+    BEIJING,
+    SIZES,
+    TIMEOUT_MS,
+    WatchedPage,
+    assert_beijing_clock,
+    code_of,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -56,6 +63,16 @@ def fill_slot(page: Any, form: str, day: date, start: str, end: str) -> None:
     page.select_option(f"{form} [name=start_time]", start)
     page.fill(f"{form} [name=end_date]", day.isoformat())
     page.select_option(f"{form} [name=end_time]", end)
+
+
+def screenshots(page: Any, folder: Path, name: str, showing: str | None = None) -> None:
+    """Screenshots at each size, scrolled (as a person would) to what the step is about."""
+    for label, (width, height) in SIZES.items():
+        page.set_viewport_size({"width": width, "height": height})
+        if showing:
+            page.locator(showing).scroll_into_view_if_needed()
+        page.screenshot(path=str(folder / f"{name}-{label}.png"))
+    page.set_viewport_size({"width": 1920, "height": 1080})
 
 
 def form_message(page: Any, form: str, kind: str) -> str:
@@ -140,7 +157,7 @@ def test_an_administrator_sets_up_a_centre_and_books_its_room_in_beijing_time(
         refusal = form_message(page, "#booking-form", "error")
         assert refusal.startswith("所选机位在该时段已被预约") and PURPOSE in refusal, refusal
         assert page.locator(".booking").count() == 1
-        admin.screenshots(shots, "admin-clash")
+        screenshots(page, shots, "admin-clash", showing="#booking-form .form-message")
 
         # The search of free rooms finds it for the afternoon and books it through the form.
         page.click(".menu a[data-section=vacancy]")
