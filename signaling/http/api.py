@@ -324,6 +324,11 @@ async def console_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(WEB_DIR / "console.html", headers=PAGE_HEADERS)
 
 
+async def admin_page(request: web.Request) -> web.FileResponse:
+    """The administration console (管理后台): centres, venues and their bookings."""
+    return web.FileResponse(WEB_DIR / "admin.html", headers=PAGE_HEADERS)
+
+
 async def wall_page(request: web.Request) -> web.FileResponse:
     """The supervision wall (监督墙): every live room the supervisor's token covers."""
     return web.FileResponse(WEB_DIR / "wall.html", headers=PAGE_HEADERS)
@@ -353,6 +358,7 @@ def add_routes(app: web.Application) -> None:
         ("/overview", overview_page),
         ("/wall", wall_page),
         ("/console", console_page),
+        ("/admin", admin_page),
     ):
         route(app, "GET", path, page, Action.PAGE)
     route(app, "GET", "/healthz", healthz, Action.HEALTH, summary="运行状态：数据库可用即正常")

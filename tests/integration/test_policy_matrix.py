@@ -79,6 +79,7 @@ MATRIX: dict[Call, set[str]] = {
     Call("GET", "/console"): set(WHO),
     Call("GET", "/wall"): set(WHO),
     Call("GET", "/overview"): set(WHO),
+    Call("GET", "/admin"): set(WHO),
     Call("GET", "/archive"): set(WHO),
     Call("GET", "/healthz"): set(WHO),
     Call("GET", "/api/openapi.json"): set(WHO),

@@ -82,3 +82,50 @@ export function toDate(value) {
   const d = typeof value === "number" ? new Date(value < 1e12 ? value * 1000 : value) : new Date(/** @type {string} */ (value));
   return Number.isNaN(d.getTime()) ? new Date() : d;
 }
+
+/**
+ * "2024-05-06": the Beijing date of `d`, as an <input type="date"> holds it.
+ * @param {Date} d
+ */
+export function beijingDateValue(d) {
+  const b = beijingTime(d);
+  return `${b.year}-${pad(b.month)}-${pad(b.day)}`;
+}
+
+/**
+ * "09:05": the Beijing time of `d`, as an <input type="time"> holds it.
+ * @param {Date} d
+ */
+export function beijingTimeValue(d) {
+  const b = beijingTime(d);
+  return `${pad(b.hours)}:${pad(b.minutes)}`;
+}
+
+/**
+ * The instant a Beijing wall clock shows as `date` ("2024-05-06") and `time` ("09:05"), read
+ * without the browser's own zone; null when either is missing or not a real date and time.
+ * @param {string} date
+ * @param {string} time
+ * @returns {Date | null}
+ */
+export function fromBeijing(date, time) {
+  const d = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
+  const t = /^(\d{2}):(\d{2})(?::\d{2})?$/.exec(time);
+  if (!d || !t) return null;
+  const [year, month, day, hours, minutes] = [d[1], d[2], d[3], t[1], t[2]].map(Number);
+  if (hours > 23 || minutes > 59) return null;
+  const utc = Date.UTC(year, month - 1, day, hours, minutes);
+  const b = beijingTime(new Date(utc - BEIJING_OFFSET_MS));
+  // Date.UTC rolls 2 月 30 日 over to March: such a date is refused, not moved.
+  if (b.year !== year || b.month !== month || b.day !== day) return null;
+  return new Date(utc - BEIJING_OFFSET_MS);
+}
+
+/**
+ * "2024-05-06T09:05:00+08:00": ISO 8601 in Beijing time, as the API takes a time.
+ * @param {Date} d
+ */
+export function beijingIso(d) {
+  const b = beijingTime(d);
+  return `${beijingDateValue(d)}T${pad(b.hours)}:${pad(b.minutes)}:${pad(b.seconds)}+08:00`;
+}

@@ -129,3 +129,50 @@ export interface SeatWarning {
   scope?: "room" | "seat";
   at: string;
 }
+
+/** A trading centre (`GET /api/centres`). */
+export interface Centre {
+  id: string;
+  name: string;
+  city: string;
+}
+
+/** An evaluation room (`GET /api/venues`, `GET /api/vacancy`). */
+export interface Venue {
+  id: string;
+  centre_id: string;
+  centre_name: string;
+  name: string;
+  city: string;
+  seat_count: number;
+}
+
+/** One page of a venue search. */
+export interface VenuePage {
+  items: Venue[];
+  total: number;
+  page: number;
+  per_page: number;
+}
+
+/** Seats of a venue held for a slot (`GET|POST /api/bookings`); times are ISO 8601. */
+export interface Booking {
+  id: string;
+  venue_id: string;
+  starts_at: string;
+  ends_at: string;
+  seats: number[];
+  purpose: string;
+  lot_id: string | null;
+  session_id: string | null;
+  state: "active" | "cancelled";
+  booked_by: string;
+  booked_at: string;
+  reason: string | null;
+}
+
+/** A venue with enough free seats for a slot (`GET /api/vacancy`). */
+export interface Vacancy {
+  venue: Venue;
+  free_seats: number[];
+}

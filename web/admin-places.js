@@ -1,0 +1,202 @@
+// @ts-check
+// The console's centres (交易中心) and venues (评标室): the list of centres, a venue search a
+// page at a time, and the forms that add them. A refusal is said under its form, in the
+// server's words when the server refused.
+
+import { showVenue } from "/static/admin-calendar.js";
+import {
+  centreOptions, goTo, onPlacesChanged, pageFailed, pageRecovered, places, reloadPlaces,
+} from "/static/admin-shared.js";
+import { requestJson } from "/static/lib/api.js";
+import { $, control, el } from "/static/lib/dom.js";
+import { messageOf } from "/static/lib/errors.js";
+import { refuse, say, submitting } from "/static/lib/forms.js";
+import { checkCentre, checkVenue, pageCount, pageText } from "/static/lib/placeforms.js";
+
+/** @typedef {import("/static/lib/wire").Venue} Venue */
+/** @typedef {import("/static/lib/wire").VenuePage} VenuePage */
+
+const PER_PAGE = 15;
+
+/** The venue search as last asked, and how many venues it found. */
+const search = { q: "", centre_id: "", page: 1, total: 0 };
+
+// ---- centres ------------------------------------------------------------------------------
+
+function renderCentres() {
+  const rows = places.centres.map((c) => {
+    const count = places.venues.filter((v) => v.centre_id === c.id).length;
+    return el("tr", { dataset: { centre: c.id } },
+      el("td", { class: "name" }, c.name),
+      el("td", {}, c.city),
+      el("td", {}, count
+        ? el("button", { class: "link", type: "button", dataset: { venuesOf: c.id } }, `${count} 间`)
+        : el("span", { class: "muted" }, "暂无")),
+      el("td", { class: "actions" },
+        el("button", { class: "btn btn-small", type: "button", dataset: { addVenue: c.id } }, "新增评标室")));
+  });
+  $("#centre-rows").replaceChildren(...rows);
+  $("#centre-empty").hidden = rows.length > 0;
+}
+
+/** @param {SubmitEvent} event */
+async function addCentre(event) {
+  event.preventDefault();
+  const form = /** @type {HTMLFormElement} */ (event.currentTarget);
+  const fields = { name: control(form, "name").value, city: control(form, "city").value };
+  if (refuse(form, checkCentre(fields, places.centres))) return;
+  await submitting(form, async () => {
+    try {
+      const centre = await requestJson("/api/centres", {
+        method: "POST", json: { name: fields.name.trim(), city: fields.city.trim() }, what: "新增交易中心失败",
+      });
+      form.reset();
+      say(form, `已新增交易中心：${centre.name}`, "ok");
+      await reloadPlaces();
+    } catch (err) {
+      say(form, messageOf(err));
+    }
+  });
+}
+
+// ---- venues -------------------------------------------------------------------------------
+
+/** Ask for the venue search's current page and show it. */
+export async function searchVenues() {
+  const query = new URLSearchParams({
+    q: search.q, centre_id: search.centre_id, page: String(search.page), per_page: String(PER_PAGE),
+  });
+  try {
+    /** @type {VenuePage} */
+    const answer = await requestJson(`/api/venues?${query}`, { what: "评标室查询失败" });
+    search.total = answer.total;
+    renderVenues(answer.items);
+    pageRecovered();
+  } catch (err) {
+    pageFailed(`无法查询评标室：${messageOf(err)}`);
+  }
+}
+
+/** @param {Venue[]} venues */
+function renderVenues(venues) {
+  $("#venue-rows").replaceChildren(...venues.map((v) =>
+    el("tr", { dataset: { venue: v.id } },
+      el("td", { class: "name" }, v.name),
+      el("td", {}, v.centre_name),
+      el("td", {}, v.city),
+      el("td", {}, `${v.seat_count} 个`),
+      el("td", { class: "actions" },
+        el("button", { class: "btn btn-small", type: "button", dataset: { showVenue: v.id } }, "查看预约")))));
+  const empty = $("#venue-empty");
+  empty.hidden = venues.length > 0;
+  empty.textContent = search.q || search.centre_id ? "没有符合条件的评标室。" : "还没有评标室，请在右侧新增。";
+  $("#venue-page").textContent = pageText(search.page, PER_PAGE, search.total);
+  $("#venue-prev", HTMLButtonElement).disabled = search.page <= 1;
+  $("#venue-next", HTMLButtonElement).disabled = search.page >= pageCount(search.total, PER_PAGE);
+}
+
+/** @param {SubmitEvent} event */
+async function addVenue(event) {
+  event.preventDefault();
+  const form = /** @type {HTMLFormElement} */ (event.currentTarget);
+  const fields = {
+    centre_id: control(form, "centre_id").value,
+    name: control(form, "name").value,
+    city: control(form, "city").value,
+    seat_count: control(form, "seat_count").value,
+  };
+  if (refuse(form, checkVenue(fields, places.venues))) return;
+  await submitting(form, async () => {
+    try {
+      /** @type {Venue} */
+      const venue = await requestJson("/api/venues", {
+        method: "POST",
+        json: {
+          centre_id: fields.centre_id, name: fields.name.trim(), city: fields.city.trim(),
+          seat_count: Number(fields.seat_count),
+        },
+        what: "新增评标室失败",
+      });
+      control(form, "name").value = "";
+      say(form, `已新增评标室：${venue.name}（${venue.centre_name}，${venue.seat_count} 个机位）`, "ok");
+      await reloadPlaces();
+      await searchVenues();
+    } catch (err) {
+      say(form, messageOf(err));
+    }
+  });
+}
+
+/** The city the venue form took from its centre (replaced when the centre changes). */
+let autoCity = "";
+
+/**
+ * The venue form's city follows its centre's, unless somebody typed another.
+ * @param {HTMLFormElement} form
+ */
+function followCentreCity(form) {
+  const city = control(form, "city");
+  const centre = places.centres.find((c) => c.id === control(form, "centre_id").value);
+  if (centre && (!city.value.trim() || city.value === autoCity)) {
+    city.value = centre.city;
+    autoCity = centre.city;
+  }
+}
+
+/**
+ * Open the venues with a centre chosen: its venues in the list, or the form to add one.
+ * @param {string} centreId
+ * @param {"list" | "add"} what
+ */
+function venuesOfCentre(centreId, what) {
+  const form = $("#venue-form", HTMLFormElement);
+  if (what === "list") {
+    control($("#venue-search", HTMLFormElement), "centre_id").value = centreId;
+    Object.assign(search, { q: "", centre_id: centreId, page: 1 });
+    control($("#venue-search", HTMLFormElement), "q").value = "";
+  } else {
+    control(form, "centre_id").value = centreId;
+    followCentreCity(form);
+  }
+  if (!goTo("venues")) searchVenues();
+  if (what === "add") control(form, "name").focus();
+}
+
+/** Wire the centres' and venues' lists and forms. */
+export function initPlaces() {
+  $("#centre-form", HTMLFormElement).addEventListener("submit", addCentre);
+  $("#centre-rows").addEventListener("click", (event) => {
+    const target = /** @type {HTMLElement} */ (event.target).closest("button");
+    if (target?.dataset.venuesOf) venuesOfCentre(target.dataset.venuesOf, "list");
+    if (target?.dataset.addVenue) venuesOfCentre(target.dataset.addVenue, "add");
+  });
+  const searchForm = $("#venue-search", HTMLFormElement);
+  searchForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    Object.assign(search, {
+      q: control(searchForm, "q").value.trim(), centre_id: control(searchForm, "centre_id").value, page: 1,
+    });
+    searchVenues();
+  });
+  control(searchForm, "centre_id").addEventListener("change", () => searchForm.requestSubmit());
+  $("#venue-prev").addEventListener("click", () => { search.page -= 1; searchVenues(); });
+  $("#venue-next").addEventListener("click", () => { search.page += 1; searchVenues(); });
+  $("#venue-rows").addEventListener("click", (event) => {
+    const target = /** @type {HTMLElement} */ (event.target).closest("button");
+    if (target?.dataset.showVenue) showVenue(target.dataset.showVenue);
+  });
+  const form = $("#venue-form", HTMLFormElement);
+  form.addEventListener("submit", addVenue);
+  control(form, "centre_id").addEventListener("change", () => followCentreCity(form));
+  onPlacesChanged(() => {
+    renderCentres();
+    centreOptions($("#venue-filter-centre", HTMLSelectElement), "全部交易中心");
+    const centre = $("#venue-form-centre", HTMLSelectElement);
+    const hadChoice = centre.value;
+    centreOptions(centre, "请选择交易中心");
+    if (!hadChoice && places.centres.length === 1) {
+      centre.value = places.centres[0].id;
+      followCentreCity(form);
+    }
+  });
+}

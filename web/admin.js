@@ -1,0 +1,83 @@
+// @ts-check
+// The administration console (管理后台) of a centre's administrators, opened from the link
+// `roomserver admin create 姓名` prints: trading centres, evaluation rooms and their seat
+// bookings, through the REST API, in Beijing time whatever the browser's zone. Each section
+// has its address (#centres, #venues, #bookings, #vacancy); projects, people and the draw of
+// experts come later.
+//
+// document.body.dataset.state: loading | ready | error.
+
+import { initCalendar, refreshCalendar } from "/static/admin-calendar.js";
+import { initPlaces, searchVenues } from "/static/admin-places.js";
+import { pageFailed, places, reloadPlaces } from "/static/admin-shared.js";
+import { initVacancy } from "/static/admin-vacancy.js";
+import { requestJson } from "/static/lib/api.js";
+import { startClock } from "/static/lib/chrome.js";
+import { $ } from "/static/lib/dom.js";
+import { messageOf, pageErrorText } from "/static/lib/errors.js";
+import { ROLE_LABELS } from "/static/lib/labels.js";
+import { login } from "/static/lib/session.js";
+
+/** What showing each section does: read what it lists afresh. */
+const SECTIONS = /** @type {Record<string, () => Promise<void>>} */ ({
+  centres: async () => {},
+  venues: searchVenues,
+  bookings: refreshCalendar,
+  vacancy: async () => {},
+});
+
+/** The section the address names; without one, where a new administrator starts. */
+function currentSection() {
+  const name = window.location.hash.slice(1);
+  if (Object.hasOwn(SECTIONS, name)) return name;
+  if (places.centres.length === 0) return "centres";
+  return places.venues.length === 0 ? "venues" : "bookings";
+}
+
+async function show() {
+  const name = currentSection();
+  for (const section of document.querySelectorAll("main > .section")) {
+    if (section instanceof HTMLElement) section.hidden = section.dataset.section !== name;
+  }
+  for (const link of document.querySelectorAll(".menu a")) {
+    if (!(link instanceof HTMLElement)) continue;
+    if (link.dataset.section === name) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  document.body.dataset.section = name;
+  await SECTIONS[name]();
+}
+
+async function main() {
+  window.addEventListener("unhandledrejection", (event) => pageFailed(pageErrorText(event.reason)));
+  startClock();
+  /** @type {import("/static/lib/wire").Me} */
+  let me;
+  try {
+    await login();
+    me = await requestJson("/api/me", { what: "身份验证失败" });
+  } catch (err) {
+    $("#who").textContent = "未登录";
+    pageFailed(messageOf(err));
+    return;
+  }
+  $("#who").textContent = `${ROLE_LABELS[me.role] || me.role}${me.name ? ` · ${me.name}` : ""}`;
+  if (me.role !== "admin") {
+    pageFailed("管理后台仅供管理员使用，请打开管理员的个人链接。");
+    return;
+  }
+  initPlaces();
+  initCalendar();
+  initVacancy();
+  try {
+    await reloadPlaces();
+  } catch (err) {
+    pageFailed(`无法读取交易中心和评标室：${messageOf(err)}`);
+    return;
+  }
+  window.addEventListener("hashchange", show);
+  await show();
+  if (document.body.dataset.state === "loading") document.body.dataset.state = "ready";
+}
+
+main();
