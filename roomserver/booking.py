@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import ClassVar
 
 from roomserver.errors import InvalidRequest
 
@@ -44,14 +45,16 @@ class Slot:
 
     starts_at: datetime
     ends_at: datetime
+    longest: ClassVar[timedelta] = MAX_SLOT
+    too_long: ClassVar[str] = "一次预约不能超过 3 天"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "starts_at", _aware(self.starts_at, "开始时间"))
         object.__setattr__(self, "ends_at", _aware(self.ends_at, "结束时间"))
         if self.ends_at <= self.starts_at:
             raise InvalidRequest("结束时间应晚于开始时间")
-        if self.ends_at - self.starts_at > MAX_SLOT:
-            raise InvalidRequest("一次预约不能超过 3 天")
+        if self.ends_at - self.starts_at > self.longest:
+            raise InvalidRequest(self.too_long)
 
     def overlaps(self, other: Slot) -> bool:
         """Whether the two slots share a quarter hour (what the claims make exclusive)."""
@@ -64,6 +67,14 @@ class Slot:
         end = self.ends_at - EPOCH
         last = end // QUARTER + (1 if end % QUARTER else 0)
         return range(first, last)
+
+
+@dataclass(frozen=True)
+class Period(Slot):
+    """A period asked about (a calendar's week or month): up to 92 days."""
+
+    longest: ClassVar[timedelta] = timedelta(days=92)
+    too_long: ClassVar[str] = "查询时段不能超过 92 天"
 
 
 def quarter_start(number: int) -> datetime:

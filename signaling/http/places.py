@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from roomserver.booking import Booking, Slot, seats_of
+from roomserver.booking import Booking, Period, Slot, seats_of
 from roomserver.model import Centre, Venue, new_id
 from roomserver.policy import Action
 from signaling.gate.guard import body_of, grants_of, query_of, route
@@ -158,7 +158,7 @@ async def list_bookings(request: web.Request) -> web.Response:
     query = query_of(request, BookingQuery)
     found = await request.app[SERVICES].store.bookings.find(
         venue_id=query.venue_id or None,
-        during=Slot(query.starts_at, query.ends_at),
+        during=Period(query.starts_at, query.ends_at),
         active_only=not query.include_cancelled,
     )
     return web.json_response({"items": [booking_json(b) for b in found]})

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  DEFAULT_HOURS, QUERY_SPAN_MS, addDays, dayMinute, layoutWeek, mergeBookings, minuteLabel, queryPeriods, startOfBeijingDay,
+  DEFAULT_HOURS, addDays, dayMinute, layoutWeek, mergeBookings, minuteLabel, queryPeriods, startOfBeijingDay,
   durationText, slotSummary, slotText, weekDays, weekLabel, weekStart,
 } from "../../web/lib/calendar.js";
 import { beijingIso } from "../../web/lib/time.js";
@@ -40,13 +40,15 @@ test("the week's title names the year again only when the week crosses into the 
   assert.equal(weekLabel(weekStart(new Date("2026-12-31T12:00:00+08:00"))), "2026年12月28日至2027年01月03日");
 });
 
-test("a week is asked for in periods of at most three days, end to end", () => {
-  const periods = queryPeriods(MONDAY, addDays(MONDAY, 7));
+test("a week is one request; a longer period is asked for in spans, end to end", () => {
+  assert.deepEqual(queryPeriods(MONDAY, addDays(MONDAY, 7)), [[MONDAY, addDays(MONDAY, 7)]]);
+  const span = 3 * 24 * 3600 * 1000;
+  const periods = queryPeriods(MONDAY, addDays(MONDAY, 7), span);
   assert.equal(periods.length, 3);
   assert.equal(periods[0][0].toISOString(), MONDAY.toISOString());
   assert.equal(periods[2][1].toISOString(), addDays(MONDAY, 7).toISOString());
   for (let i = 0; i < periods.length; i += 1) {
-    assert.ok(periods[i][1].getTime() - periods[i][0].getTime() <= QUERY_SPAN_MS);
+    assert.ok(periods[i][1].getTime() - periods[i][0].getTime() <= span);
     if (i > 0) assert.equal(periods[i][0].getTime(), periods[i - 1][1].getTime());
   }
 });

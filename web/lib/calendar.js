@@ -9,8 +9,8 @@ const MINUTE_MS = 60 * 1000;
 const DAY_MS = 24 * 60 * MINUTE_MS;
 // Beijing is UTC+8 all year: every Beijing day is 24 hours long and starts at 16:00 UTC.
 const BEIJING_OFFSET_MS = 8 * 60 * MINUTE_MS;
-/** The longest period `GET /api/bookings` answers at once (a slot's limit, 3 days). */
-export const QUERY_SPAN_MS = 3 * DAY_MS;
+/** The longest period `GET /api/bookings` answers at once (92 days): a week is one request. */
+export const QUERY_SPAN_MS = 92 * DAY_MS;
 const WEEKDAY_NAMES = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"];
 /** The hours a day column shows at least; a booking earlier or later widens them. */
 export const DEFAULT_HOURS = Object.freeze({ from: 8, to: 20 });

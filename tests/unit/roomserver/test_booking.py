@@ -6,7 +6,15 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from roomserver.booking import Booking, BookingState, Slot, free_seats, quarter_start, seats_of
+from roomserver.booking import (
+    Booking,
+    BookingState,
+    Period,
+    Slot,
+    free_seats,
+    quarter_start,
+    seats_of,
+)
 from roomserver.errors import InvalidRequest
 
 BEIJING = timezone(timedelta(hours=8))
@@ -97,3 +105,10 @@ def test_free_seats_leave_out_what_active_bookings_hold() -> None:
     ]
     assert free_seats(5, held, slot(9, 10)) == (3, 4, 5)
     assert free_seats(5, held, slot(12, 13)) == (1, 2, 3, 4, 5)
+
+
+def test_a_period_asked_about_may_be_longer_than_a_booking() -> None:
+    week = Period(MORNING, MORNING + timedelta(days=7))
+    assert week.overlaps(slot(9, 10))
+    with pytest.raises(InvalidRequest, match="不能超过 92 天"):
+        Period(MORNING, MORNING + timedelta(days=93))
