@@ -47,6 +47,7 @@ from roomserver.tables import (
     SessionSubVenueRow,
     VenueRow,
 )
+from roomserver.webhookstore import WebhookStore
 
 # Non-expert roles follow the experts in this order when a session's people are listed.
 _ROLE_ORDER = MappingProxyType({role: i for i, role in enumerate(Role)})
@@ -153,6 +154,7 @@ class SqlStore:
         self.places = PlaceStore(self._db)
         self.projects = ProjectStore(self._db)
         self.draws = DrawStore(self._db)
+        self.webhooks = WebhookStore(self._db)
 
     async def start(self) -> None:
         """Create the engine and migrate the schema to the newest Alembic revision."""

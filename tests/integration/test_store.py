@@ -38,6 +38,8 @@ TABLES = {
     "lots",
     "pool_experts",
     "draws",
+    "webhooks",
+    "webhook_deliveries",
 }
 START = datetime(2025, 6, 1, 1, 30, 15, 123456, tzinfo=UTC)
 
@@ -92,7 +94,7 @@ async def test_migrations_build_schema_from_nothing_and_rerun_is_noop(tmp_path: 
         session, *_ = await seed(store)
     first, versions, mode = schema(path)
     assert TABLES <= set(first)
-    assert versions == ["0006"]
+    assert versions == ["0007"]
     assert mode == "wal"
     assert "AUTOINCREMENT" in first["events"]
 
@@ -101,7 +103,7 @@ async def test_migrations_build_schema_from_nothing_and_rerun_is_noop(tmp_path: 
         assert (await store.get_session(session.id)) == session
     second, versions_again, _ = schema(path)
     assert second == first
-    assert versions_again == ["0006"]
+    assert versions_again == ["0007"]
 
 
 async def test_a_database_of_the_first_schema_is_upgraded_with_its_participants(
@@ -131,7 +133,7 @@ async def test_a_database_of_the_first_schema_is_upgraded_with_its_participants(
         None,
         None,
     )
-    assert schema(path)[1] == ["0006"]
+    assert schema(path)[1] == ["0007"]
 
 
 async def test_a_replacement_takes_the_seat_and_the_expert_keeps_the_venue(
