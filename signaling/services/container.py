@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from signaling.services.archiving import ArchiveManager
     from signaling.services.monitoring import WarningCenter
     from signaling.services.pool import WorkerPool
+    from signaling.services.webhooks import WebhookService
     from signaling.services.workflow import WorkflowService
 from signaling.gate.tokens import TokenIssuer
 from signaling.metrics import Metrics
@@ -38,3 +39,4 @@ class Services:
     workers: WorkerPool
     warnings: WarningCenter
     workflow: WorkflowService
+    webhooks: WebhookService
