@@ -39,6 +39,7 @@ from signaling.http.outbound import HttpSender
 from signaling.http.places import add_place_routes
 from signaling.http.projects import add_project_routes
 from signaling.http.roster import add_roster_routes
+from signaling.http.webhooks import add_webhook_routes
 from signaling.metrics import LoopLagMonitor, Metrics
 from signaling.services.archiving import ArchiveManager
 from signaling.services.ballots import BallotKeys
@@ -249,6 +250,7 @@ def create_app(config: AppConfig) -> web.Application:
     add_place_routes(app)
     add_project_routes(app)
     add_draw_routes(app)
+    add_webhook_routes(app)
     add_openapi_routes(app)
     servers: list[Server] = []
 
