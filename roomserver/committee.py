@@ -156,6 +156,8 @@ class Happened:
 STAFF_ROLES = frozenset({Role.HOST, Role.STAFF})
 PAUSE_ROLES = frozenset({Role.HOST, Role.STAFF, Role.SUPERVISOR})
 ACTIVE_PHASES = frozenset({Phase.CHECK_IN, Phase.ELECTION, Phase.EVALUATION, Phase.SIGNING})
+# After check-in: only a replacement drawn since may still be checked in (7.1.3-3b).
+LATER_PHASES = frozenset({Phase.ELECTION, Phase.EVALUATION, Phase.SIGNING})
 # While paused, only what handles the incident and informs the seats goes on.
 WHILE_PAUSED = frozenset(
     {"resume", "notice", "open_incident", "handle_incident", "close_incident", "force_end"}
@@ -206,6 +208,16 @@ def require_phase(state: WorkflowState, *phases: Phase) -> None:
         raise IllegalCommand(f"当前阶段为“{PHASE_LABELS[state.phase]}”，该操作属于{wanted}阶段")
 
 
+def require_check_in_of(state: WorkflowState, expert: str) -> None:
+    """Check-in and the commitment letter belong to the check-in phase, and later to a
+    replacement drawn after it (7.1.3-3b), until the end."""
+    if state.phase == Phase.CHECK_IN:
+        return
+    if state.phase in LATER_PHASES and expert in state.replaced_by.values():
+        return
+    require_phase(state, Phase.CHECK_IN)
+
+
 def listed_expert(state: WorkflowState, command: Command) -> str:
     """The expert the command names, who must be on the session's roster."""
     expert = command.fields.get("expert")
@@ -223,6 +235,11 @@ def own_expert(state: WorkflowState, command: Command, what: str) -> str:
         raise IllegalCommand("该专家已回避或离席，不再参加本场评标")
     if expert in state.excused:
         raise IllegalCommand("该专家已被请离席，不再参加本场评标")
+    # A replacement who arrives after check-in checks in and accepts the commitment letter
+    # before anything else (everybody else did so before the election could start).
+    joining = command.kind in ("commit", "register_key", "withdraw")
+    if state.phase in LATER_PHASES and not joining and expert not in state.committed:
+        raise IllegalCommand("请先由工作人员完成身份核验，并签署承诺书")
     return expert
 
 

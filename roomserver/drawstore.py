@@ -8,8 +8,8 @@ recompute the ranks from the record.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, or_, select, update
@@ -36,6 +36,7 @@ class DrawRecord:
     created_by: str
     created_at: datetime
     revealed_at: datetime | None
+    participants: Mapping[str, str] = field(default_factory=dict)
 
 
 def _record(row: DrawRow) -> DrawRecord:
@@ -52,6 +53,7 @@ def _record(row: DrawRow) -> DrawRecord:
         created_by=row.created_by,
         created_at=row.created_at,
         revealed_at=row.revealed_at,
+        participants=dict(row.participants or {}),
     )
 
 
@@ -166,14 +168,24 @@ class DrawStore:
             await db.commit()
 
     async def reveal(
-        self, draw_id: str, result: Sequence[tuple[str, str]], at: datetime
+        self,
+        draw_id: str,
+        result: Sequence[tuple[str, str]],
+        at: datetime,
+        participants: Mapping[str, str] | None = None,
     ) -> DrawRecord:
-        """Store a draw's result and publish its seed; InvalidRequest if already revealed."""
+        """Store a draw's result (and the participants its experts became) and publish its
+        seed; InvalidRequest if already revealed."""
         async with self._db() as db:
             done = await db.execute(
                 update(DrawRow)
                 .where(DrawRow.id == draw_id, DrawRow.revealed.is_(False))
-                .values(revealed=True, result=[list(pair) for pair in result], revealed_at=at)
+                .values(
+                    revealed=True,
+                    result=[list(pair) for pair in result],
+                    revealed_at=at,
+                    participants=dict(participants or {}),
+                )
             )
             if done.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult
                 await db.rollback()

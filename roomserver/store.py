@@ -9,7 +9,17 @@ from pathlib import Path
 from types import MappingProxyType, TracebackType
 from typing import Any, Self
 
-from sqlalchemy import ColumnElement, event, exists, select, update
+from sqlalchemy import (
+    ColumnElement,
+    TextClause,
+    event,
+    exists,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -46,6 +56,9 @@ from roomserver.tables import (
     SessionRow,
     SessionSubVenueRow,
     VenueRow,
+    findable,
+    refuse_unstorable,
+    refuse_unstorable_row,
 )
 from roomserver.webhookstore import WebhookStore
 
@@ -154,6 +167,9 @@ class SqlStore:
         self.places = PlaceStore(self._db)
         self.projects = ProjectStore(self._db)
         self.draws = DrawStore(self._db)
+        # What append_event runs first to be the only appender (None: the engine's own
+        # write lock already makes it so).
+        self._lock_appends: TextClause | None = None
         self.webhooks = WebhookStore(self._db)
 
     async def start(self) -> None:
@@ -185,6 +201,12 @@ class SqlStore:
             raise
         self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # EXCLUSIVE conflicts with itself and with writes, not with plain reads.
+        self._lock_appends = (
+            text("LOCK TABLE events IN EXCLUSIVE MODE")
+            if engine.dialect.name == "postgresql"
+            else None
+        )
 
     async def close(self) -> None:
         """Dispose of the engine; safe to call twice."""
@@ -210,6 +232,8 @@ class SqlStore:
         return self._sessions()
 
     async def _insert(self, *rows: Any, refused: str) -> None:
+        for row in rows:
+            refuse_unstorable_row(row)
         # One transaction per add: either the whole entity is stored or nothing is.
         async with self._db() as db:
             db.add_all(rows)
@@ -245,6 +269,7 @@ class SqlStore:
     async def add_participant(self, p: Participant) -> None:
         """Store a participant; InvalidRequest if the seat is taken or references are unknown."""
         row = _participant_row(p)
+        refuse_unstorable_row(row)  # before its values are used in the query below
         refused = "参与人员编号重复或评标场次、评标室不存在"
         if p.seat_no is not None:
             async with self._db() as db:
@@ -274,8 +299,10 @@ class SqlStore:
         replacement is stored at that seat. InvalidRequest if the expert has no seat (already
         replaced) or the replacement cannot be stored; nothing is changed then.
         """
+        newcomer = _participant_row(replacement)
+        refuse_unstorable_row(newcomer)
         async with self._db() as db:
-            row = await db.get(ParticipantRow, expert_id)
+            row = await db.get(ParticipantRow, expert_id) if findable(expert_id) else None
             if row is None or row.role != Role.EXPERT.value or row.seat_no is None:
                 raise InvalidRequest("该专家没有可替换的机位")
             if (replacement.session_id, replacement.venue_id, replacement.seat_no) != (
@@ -289,7 +316,7 @@ class SqlStore:
             # The seat is freed before the replacement takes it (the unique key is checked
             # per statement).
             await db.flush()
-            db.add(_participant_row(replacement))
+            db.add(newcomer)
             try:
                 await db.commit()
             except IntegrityError as exc:
@@ -299,7 +326,7 @@ class SqlStore:
     async def get_venue(self, venue_id: str) -> Venue:
         """Return the venue; NotFound if missing."""
         async with self._db() as db:
-            row = await db.get(VenueRow, venue_id)
+            row = await db.get(VenueRow, venue_id) if findable(venue_id) else None
         if row is None:
             raise NotFound("未找到该评标室")
         return venue_of(row)
@@ -307,7 +334,7 @@ class SqlStore:
     async def get_session(self, session_id: str) -> Session:
         """Return the session; NotFound if missing."""
         async with self._db() as db:
-            row = await db.get(SessionRow, session_id)
+            row = await db.get(SessionRow, session_id) if findable(session_id) else None
             if row is None:
                 raise NotFound("未找到该评标场次")
             subs = await db.scalars(
@@ -320,7 +347,7 @@ class SqlStore:
     async def get_participant(self, participant_id: str) -> Participant:
         """Return the participant; NotFound if missing."""
         async with self._db() as db:
-            row = await db.get(ParticipantRow, participant_id)
+            row = await db.get(ParticipantRow, participant_id) if findable(participant_id) else None
         if row is None:
             raise NotFound("未找到该参与人员")
         return _participant(row)
@@ -379,6 +406,8 @@ class SqlStore:
     async def set_session_state(self, session_id: str, state: SessionState) -> Session:
         """Move a session to `state`; an ended session cannot be reopened (SessionEnded)."""
         state = SessionState(state)
+        if not findable(session_id):
+            raise NotFound("未找到该评标场次")
         async with self._db() as db:
             # One conditional UPDATE, so two concurrent callers cannot both reopen a session.
             stmt = update(SessionRow).where(SessionRow.id == session_id)
@@ -405,25 +434,38 @@ class SqlStore:
         """Append one entry to the activity log and return it with its seq."""
         if not kind:
             raise InvalidRequest("事件类型不能为空")
+        refuse_unstorable(
+            EventRow.__table__, {"kind": kind, "actor": actor, "session_id": session_id}
+        )
         try:
             # A JSON round trip: the caller gets back exactly what a later read returns. No NaN
             # and valid Unicode only: the archive hashes and frames exactly this.
-            text = json.dumps(dict(data or {}), ensure_ascii=False, allow_nan=False)
-            text.encode("utf-8")
-            payload: dict[str, Any] = json.loads(text)
+            encoded = json.dumps(dict(data or {}), ensure_ascii=False, allow_nan=False)
+            encoded.encode("utf-8")
+            payload: dict[str, Any] = json.loads(encoded)
         except (TypeError, ValueError) as exc:
             raise InvalidRequest("事件数据无法保存为 JSON") from exc
-        row = EventRow(
-            session_id=session_id,
-            at=datetime.now(UTC),
-            kind=kind,
-            actor=actor,
-            data=payload,
+        at = datetime.now(UTC)
+        # The next seq is one more than the last stored, taken while no other writer can append:
+        # seqs then have no gaps and become visible in their order, so a reader that follows
+        # the log with after_seq (the archive's catch-up, the consoles) never skips one. SQLite
+        # holds its one write lock for the statement; PostgreSQL would hand out a sequence's
+        # values in one order and commit them in another, so appenders queue on a table lock
+        # there (reads go on meanwhile). Both hold across processes sharing the database.
+        next_seq = select(func.coalesce(func.max(EventRow.seq), 0) + 1).scalar_subquery()
+        stmt = (
+            insert(EventRow)
+            .values(
+                seq=next_seq, session_id=session_id, at=at, kind=kind, actor=actor, data=payload
+            )
+            .returning(EventRow.seq)
         )
         async with self._db() as db:
-            db.add(row)
+            if self._lock_appends is not None:
+                await db.execute(self._lock_appends)
+            seq = (await db.execute(stmt)).scalar_one()
             await db.commit()
-        return _event(row)
+        return Event(seq=seq, session_id=session_id, at=at, kind=kind, actor=actor, data=payload)
 
     async def list_events(
         self,
@@ -432,8 +474,10 @@ class SqlStore:
         limit: int | None = None,
     ) -> list[Event]:
         """Return log entries with seq > after_seq in ascending seq; session_id None means all."""
-        # On PostgreSQL a seq is allocated at insert but visible at commit, so a reader polling
-        # with after_seq could in theory skip a slow writer's row; SQLite serialises writers.
+        if not findable(session_id):
+            return []
+        # Seqs become visible in their order (see append_event): a reader that asks again with
+        # the last seq it got misses nothing.
         stmt = select(EventRow).where(EventRow.seq > after_seq).order_by(EventRow.seq)
         if session_id is not None:
             stmt = stmt.where(EventRow.session_id == session_id)
@@ -465,6 +509,8 @@ class SqlStore:
 
     async def link_by_code(self, code_sha256: str) -> Link | None:
         """The link whose code hashes to `code_sha256`, or None."""
+        if not findable(code_sha256):
+            return None
         async with self._db() as db:
             row = await db.scalar(select(LinkRow).where(LinkRow.code_sha256 == code_sha256))
         return _link(row) if row is not None else None
@@ -472,7 +518,7 @@ class SqlStore:
     async def get_link(self, link_id: str) -> Link | None:
         """The link with this id, or None."""
         async with self._db() as db:
-            row = await db.get(LinkRow, link_id)
+            row = await db.get(LinkRow, link_id) if findable(link_id) else None
         return _link(row) if row is not None else None
 
     async def revoke_links(
@@ -488,6 +534,9 @@ class SqlStore:
         links revoked now, in one conditional UPDATE so that a link is revoked once."""
         if subject is None and link_id is None:
             raise InvalidRequest("须指明收回谁的链接")
+        refuse_unstorable(LinkRow.__table__, {"revoked_by": by, "reason": reason})
+        if not findable(subject, link_id, session_id):
+            return []
         where: list[ColumnElement[bool]] = [LinkRow.revoked_at.is_(None)]
         if subject is not None:
             where.append(LinkRow.subject == subject)
@@ -511,6 +560,8 @@ class SqlStore:
 
     async def ended_at(self, session_id: str) -> datetime | None:
         """When the session ended (its ``session_ended`` event), or None while it runs."""
+        if not findable(session_id):
+            return None
         async with self._db() as db:
             return await db.scalar(
                 select(EventRow.at)

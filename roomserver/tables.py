@@ -1,7 +1,9 @@
-"""Declarative SQLAlchemy tables behind SqlStore; the schema itself is owned by Alembic."""
+"""Declarative SQLAlchemy tables behind SqlStore, and what text their columns hold on every
+engine; the schema itself is owned by Alembic."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +22,9 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql import FromClause
 
+from roomserver.errors import InvalidRequest
 from roomserver.model import MAX_SEATS, MIN_SEATS
 
 ID = String(32)  # uuid4 hex
@@ -137,6 +141,8 @@ class EventRow(Base):
     __tablename__ = "events"
     __table_args__ = {"sqlite_autoincrement": True}
 
+    # SqlStore.append_event assigns it (the last one plus one, under a write lock), so that seqs
+    # have no gaps and become visible in their order.
     seq: Mapped[int] = mapped_column(SEQ, primary_key=True, autoincrement=True)
     # No foreign key: refusals are logged with whatever session id the caller claimed.
     session_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
@@ -268,6 +274,8 @@ class DrawRow(Base):
     seed_hex: Mapped[str] = mapped_column(String(64))
     revealed: Mapped[bool] = mapped_column(Boolean)
     result: Mapped[list[list[str]] | None] = mapped_column(JSON, nullable=True)
+    # Drawn experts seated in a session: pool id → participant id.
+    participants: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     revealed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
@@ -309,3 +317,28 @@ class WebhookDeliveryRow(Base):
     status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+def findable(*keys: str | None) -> bool:
+    """Whether a lookup by `keys` can find anything: no stored text holds a NUL (see
+    refuse_unstorable), and PostgreSQL refuses one even as a query parameter."""
+    return not any(key is not None and "\x00" in key for key in keys)
+
+
+def refuse_unstorable(table: FromClause, values: Mapping[str, Any]) -> None:
+    """InvalidRequest for text that one engine would keep and another refuse: longer than its
+    column (SQLite ignores the length, PostgreSQL enforces it) or holding a NUL character
+    (which PostgreSQL's text cannot hold)."""
+    for name, value in values.items():
+        if not isinstance(value, str):
+            continue
+        column_type = table.c[name].type
+        length = column_type.length if isinstance(column_type, String) else None
+        if "\x00" in value or (length is not None and len(value) > length):
+            raise InvalidRequest(f"文字过长或含有无法保存的字符（{name}）")
+
+
+def refuse_unstorable_row(row: Base) -> None:
+    """refuse_unstorable for every column of an ORM row."""
+    table = row.__table__
+    refuse_unstorable(table, {c.key: getattr(row, c.key) for c in table.columns})

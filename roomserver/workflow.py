@@ -69,6 +69,7 @@ from roomserver.committee import (
     logged_before_the_rule,
     number_field,
     own_expert,
+    require_check_in_of,
     require_leader_or_host,
     require_main_host,
     require_phase,
@@ -130,7 +131,7 @@ def _open_check_in(state: WorkflowState, command: Command) -> Result:
 def _check_in(state: WorkflowState, command: Command) -> Result:
     expert = listed_expert(state, command)
     require_venue_staff(state, command, state.venues[expert], "核验专家身份")
-    require_phase(state, Phase.CHECK_IN)
+    require_check_in_of(state, expert)
     if expert in state.withdrawn or expert in state.excused:
         raise IllegalCommand("该专家已回避或离席")
     if expert in state.checked_in:
@@ -149,7 +150,7 @@ def _check_in(state: WorkflowState, command: Command) -> Result:
 
 def _commit(state: WorkflowState, command: Command) -> Result:
     expert = own_expert(state, command, "签署承诺书")
-    require_phase(state, Phase.CHECK_IN)
+    require_check_in_of(state, expert)
     if expert not in state.checked_in:
         raise IllegalCommand("请先由工作人员完成身份核验")
     if expert in state.committed:
@@ -178,13 +179,19 @@ def _withdraw(state: WorkflowState, command: Command) -> Result:
 
 
 def _replace_expert(state: WorkflowState, command: Command) -> Result:
-    """An expert who withdrew or took leave gives the seat to a newly drawn one (5.5.9)."""
+    """An expert who withdrew, took leave or was excused gives the seat to a newly drawn one
+    (5.5.9), at any time before the end (7.1.3-3b): the replacement joins the current phase
+    once checked in and committed."""
     expert = listed_expert(state, command)
     venue = state.venues[expert]
     require_venue_staff(state, command, venue, "替换专家")
-    require_phase(state, Phase.SCHEDULED, Phase.CHECK_IN)
+    require_phase(state, Phase.SCHEDULED, *ACTIVE_PHASES)
     if expert in state.replaced_by:
         raise IllegalCommand("该专家已被替换")
+    if expert in state.signed:
+        raise IllegalCommand("该专家已签署评标报告，不能替换")
+    if state.phase == Phase.ELECTION and expert in state.voted:
+        raise IllegalCommand("该专家已在本轮推选中投票，请在本轮计票后再替换")
     replacement = command.fields.get("replacement")
     if not isinstance(replacement, str) or not replacement or replacement in state.venues:
         raise IllegalCommand("替补专家无效或已在名单中")

@@ -46,6 +46,7 @@ from signaling.services.ballots import BallotKeys
 from signaling.services.container import Services
 from signaling.services.events import EventLog
 from signaling.services.monitoring import WarningCenter
+from signaling.services.outcomes import Outcomes
 from signaling.services.pool import WorkerPool, WorkerProcess
 from signaling.services.rooms import RoomManager
 from signaling.services.sessions import WorkflowEnd
@@ -182,6 +183,13 @@ async def build(config: AppConfig) -> Server:
         signals=signals,
         snapshot=rooms.identity_picture,
     )
+    outcomes = Outcomes(
+        store=store,
+        events=events,
+        workflow_state=workflow.state,
+        rule=config.fees,
+        signals=signals,
+    )
     WorkflowEnd(
         store=store,
         events=events,
@@ -205,6 +213,7 @@ async def build(config: AppConfig) -> Server:
         workers=pool,
         warnings=warnings,
         workflow=workflow,
+        outcomes=outcomes,
         webhooks=webhooks,
     )
     guard = Guard(services.tokens, store, events, workflow.state)

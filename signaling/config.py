@@ -14,6 +14,8 @@ from typing import Any
 from media.config import MediaConfig
 from recorder.config import RecorderConfig
 from roomserver.config import StoreConfig
+from roomserver.errors import InvalidRequest
+from roomserver.fees import FeeRule
 from roomserver.warnings import WarningThresholds
 from roomserver.webhooks import WebhookConfig
 
@@ -74,6 +76,7 @@ class AppConfig:
     recorder: RecorderConfig = field(default_factory=RecorderConfig)
     ice: IceConfig = field(default_factory=IceConfig)
     warnings: WarningThresholds = field(default_factory=WarningThresholds)
+    fees: FeeRule = field(default_factory=FeeRule)
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
     room_cameras: tuple[RoomCamera, ...] = ()
     tls_cert: Path | None = None
@@ -141,6 +144,9 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
     "workers": ("int", None, "media worker processes (default: one per core; 0: in-process)"),
     "pin_workers": ("int", 1, "1: each media worker stays on a CPU of its own; 0: no pinning"),
     "retention_years": ("int", 15, "years an archive is kept before it may be deleted"),
+    "fee_base": ("float", 800.0, "an expert's fee for a session, yuan (5.5.6)"),
+    "fee_included_hours": ("float", 4.0, "hours the base fee covers"),
+    "fee_hourly": ("float", 100.0, "the fee of every hour begun after them, yuan"),
     "analysis_interval": ("float", 1.0, "seconds between camera samples of a seat (0: off)"),
     "seat_empty_seconds": ("float", 30.0, "no face at a seat this long raises 擅离职守"),
     "late_minutes": ("float", 15.0, "an expert not present this long after the start is late"),
@@ -324,6 +330,7 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         pin_workers=bool(settings["pin_workers"]),
         media=MediaConfig(analysis_interval_s=float(settings["analysis_interval"])),
         warnings=_thresholds(settings),
+        fees=_fee_rule(settings),
         webhooks=webhooks,
         room_cameras=tuple(cameras),
         recorder=RecorderConfig(
@@ -333,6 +340,18 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         log_level=level,
         party_phases=tuple(p for p in party_phases if p != "none"),
     )
+
+
+def _fee_rule(settings: Mapping[str, Any]) -> FeeRule:
+    """The expert fee rule, from yuan to fen."""
+    try:
+        return FeeRule(
+            base_fen=round(float(settings["fee_base"]) * 100),
+            hourly_fen=round(float(settings["fee_hourly"]) * 100),
+            included_hours=float(settings["fee_included_hours"]),
+        )
+    except InvalidRequest as exc:
+        raise ConfigError(exc.message) from exc
 
 
 def _thresholds(settings: Mapping[str, Any]) -> WarningThresholds:

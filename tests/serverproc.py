@@ -30,8 +30,16 @@ def free_port() -> int:
 class ServerProcess:
     """``python -m signaling.cli serve`` on loopback with ICE on 127.0.0.1 only."""
 
-    def __init__(self, data_dir: Path, *, extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        extra_args: tuple[str, ...] = (),
+        database_url: str | None = None,
+    ) -> None:
         self.data_dir = data_dir
+        # None: SQLite in the data directory.
+        self.database_url = database_url
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.extra_args = extra_args
@@ -42,7 +50,8 @@ class ServerProcess:
     @property
     def common(self) -> list[str]:
         """Flags shared by every CLI call against this server's data."""
-        return ["--data-dir", str(self.data_dir), "--bind", f"127.0.0.1:{self.port}"]
+        database = ["--database-url", self.database_url] if self.database_url else []
+        return ["--data-dir", str(self.data_dir), "--bind", f"127.0.0.1:{self.port}", *database]
 
     async def cli(self, *args: str, within: float = 60.0, check: bool = True) -> tuple[int, str]:
         """Run ``python -m signaling.cli ARGS`` (with this server's flags); (exit code, stdout)."""

@@ -27,6 +27,7 @@ from signaling.gate.tokens import TokenIssuer, load_or_create_key
 from signaling.services.archiving import ArchiveManager
 from signaling.services.ballots import BallotKeys
 from signaling.services.events import EventLog
+from signaling.services.outcomes import Outcomes
 from signaling.services.sessions import WorkflowEnd
 from signaling.services.signals import Signals
 from signaling.services.workflow import WorkflowService
@@ -304,7 +305,6 @@ async def cmd_session_end(config: AppConfig, args: argparse.Namespace) -> int:
             events,
             tasks,
         )
-        WorkflowEnd(store=store, events=events, archives=archives, signals=signals)
         workflow = WorkflowService(
             store,
             events,
@@ -312,6 +312,14 @@ async def cmd_session_end(config: AppConfig, args: argparse.Namespace) -> int:
             ballots=BallotKeys.in_secrets(config.secrets_dir),
             signals=signals,
         )
+        Outcomes(
+            store=store,
+            events=events,
+            workflow_state=workflow.state,
+            rule=config.fees,
+            signals=signals,
+        )
+        WorkflowEnd(store=store, events=events, archives=archives, signals=signals)
         signals.freeze()
         await archives.recover()
         grants = issuer.verify(token)

@@ -75,6 +75,12 @@ class ExpertDraw(_Body):
     exclude_external_ids: list[Code] = Field(default_factory=list, max_length=500)
 
 
+class RedrawRequest(_Body):
+    """Why the expert is replaced (请假, 回避, 缺席)."""
+
+    reason: Title
+
+
 class PoolExpertOut(BaseModel):
     """An expert of the pool."""
 

@@ -46,6 +46,14 @@ class VenueRequest(_Body):
     seat_count: int = Field(ge=MIN_SEATS, le=MAX_SEATS, strict=True)
 
 
+class VenueChange(_Body):
+    """What changed of a venue (5.5.2); what is left out stays."""
+
+    name: Title | None = None
+    city: City | None = None
+    seat_count: int | None = Field(default=None, ge=MIN_SEATS, le=MAX_SEATS, strict=True)
+
+
 class VenueQuery(_Query):
     """A search of the venues, a page at a time."""
 

@@ -105,6 +105,27 @@ class ProjectPage(BaseModel):
     per_page: int
 
 
+class FeeOut(BaseModel):
+    """One expert's fee for a session (5.5.6), in fen, with the rule that made it."""
+
+    session_id: str
+    expert_id: str
+    name: str
+    id_last4: str | None
+    venue_id: str | None
+    checked_in_at: AwareDatetime
+    left_at: AwareDatetime
+    seconds: int
+    amount_fen: int
+    rule: dict[str, float]
+
+
+class FeeList(BaseModel):
+    """The fee records of an ended session."""
+
+    items: list[FeeOut]
+
+
 class PersonOut(BaseModel):
     """A person added to a session."""
 

@@ -33,6 +33,7 @@ from signaling.gate.draws import (
     PoolImportOut,
     PoolPage,
     PoolQuery,
+    RedrawRequest,
     SubVenueDraw,
 )
 from signaling.gate.guard import body_of, grants_of, query_of, route
@@ -138,6 +139,11 @@ async def list_pool(request: web.Request) -> web.Response:
 
 
 async def _commit(request: web.Request, draw: Draw, session_id: str | None) -> web.Response:
+    record = await _committed(request, draw, session_id)
+    return web.json_response(await _draw_json(request.app[SERVICES], record), status=201)
+
+
+async def _committed(request: web.Request, draw: Draw, session_id: str | None) -> DrawRecord:
     services = request.app[SERVICES]
     seed = secrets.token_bytes(SEED_BYTES)
     draw.result(seed)  # a pool that cannot serve the needs is refused now, before anything
@@ -164,7 +170,7 @@ async def _commit(request: web.Request, draw: Draw, session_id: str | None) -> w
         session_id=session_id,
         actor=record.created_by,
     )
-    return web.json_response(answer, status=201)
+    return record
 
 
 async def draw_sub_venues(request: web.Request) -> web.Response:
@@ -287,8 +293,22 @@ async def reveal_draw(request: web.Request) -> web.Response:
                 )
             )
         await store.add_experts(seated)
-    revealed = await store.draws.reveal(record.id, result, datetime.now(UTC))
-    answer = await _draw_json(services, revealed)
+    participants = (
+        {cid: p.id for (_, cid), p in zip(result, seated, strict=True)} if seated else {}
+    )
+    revealed = await _revealed(services, record, result, seated, participants, by)
+    return web.json_response(await _draw_json(services, revealed))
+
+
+async def _revealed(
+    services: Services,
+    record: DrawRecord,
+    result: list[tuple[str, str]],
+    seated: list[Participant],
+    participants: dict[str, str],
+    by: str,
+) -> DrawRecord:
+    revealed = await services.store.draws.reveal(record.id, result, datetime.now(UTC), participants)
     await services.events.append(
         "draw_revealed",
         {
@@ -303,7 +323,63 @@ async def reveal_draw(request: web.Request) -> web.Response:
         session_id=record.session_id,
         actor=by,
     )
-    return web.json_response(answer)
+    return revealed
+
+
+def _need_of(draw: Draw, label: str, candidate: Candidate) -> Need:
+    for need in draw.needs:
+        if need.label == label and candidate.meets(need.conditions):
+            return need
+    raise InvalidRequest("找不到该专家抽取时的条件")
+
+
+async def redraw_expert(request: web.Request) -> web.Response:
+    """``POST /api/sessions/{session_id}/experts/{expert_id}/redraw`` {reason}: an expert who
+    asked for leave, withdrew or was excused is replaced at once by one drawn from the same
+    pool on the same conditions (7.1.3-3b); the draw is committed and revealed in turn."""
+    services = request.app[SERVICES]
+    store = services.store
+    body = body_of(request, RedrawRequest)
+    session_id, expert_id = request.match_info["session_id"], request.match_info["expert_id"]
+    lot = await store.projects.lot_of_session(session_id)
+    if lot is None:
+        raise InvalidRequest("该评标场次不是由标段开设的，请用专家管理系统的补抽结果替换")
+    records = [r for r in await store.draws.draws_of(lot.id) if r.kind == "experts"]
+    origin = next((r for r in records if expert_id in r.participants.values()), None)
+    if origin is None or origin.result is None:
+        raise InvalidRequest("该专家不是由本系统抽取的，无法按原条件补抽")
+    cid = next(c for c, p in origin.participants.items() if p == expert_id)
+    label = next(lab for lab, c in origin.result if c == cid)
+    first = Draw.from_facts_json(origin.facts)
+    candidate = next(c for c in first.pool if c.id == cid)
+    need = _need_of(first, label, candidate)
+    drawn = {c for r in records for _, c in r.result or ()}
+    pool = await store.draws.pool()
+    draw = Draw(
+        "experts",
+        lot.id,
+        tuple(e.candidate() for e in pool),
+        (Need(1, need.conditions, need.label),),
+        excluded_ids=frozenset(first.excluded_ids | drawn),
+        exclusions=first.exclusions,
+    )
+    grants = grants_of(request)
+    record = await _committed(request, draw, session_id)
+    result = draw.result(bytes.fromhex(record.seed_hex))
+    picked = (await store.draws.experts([result[0][1]]))[result[0][1]]
+    _, _, replacement = await services.workflow.replace_expert(
+        session_id,
+        grants,
+        expert_id,
+        name=picked.name,
+        id_number=None,
+        reason=body.reason,
+        last4=picked.id_last4,
+    )
+    revealed = await _revealed(
+        services, record, result, [replacement], {picked.id: replacement.id}, grants.participant_id
+    )
+    return web.json_response(await _draw_json(services, revealed), status=201)
 
 
 async def get_draw(request: web.Request) -> web.Response:
@@ -375,6 +451,17 @@ def add_draw_routes(app: web.Application) -> None:
         Action.DRAW,
         answer=DrawOut,
         summary="揭示种子与抽取结果；抽中的专家入座",
+    )
+    route(
+        app,
+        "POST",
+        "/api/sessions/{session_id}/experts/{expert_id}/redraw",
+        redraw_expert,
+        Action.EXPERT_REPLACE,
+        body=RedrawRequest,
+        answer=DrawOut,
+        tag="draws",
+        summary="专家请假、回避或离席后，按原条件从专家库补抽并替换（7.1.3）",
     )
     route(
         app,

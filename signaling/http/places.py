@@ -30,6 +30,7 @@ from signaling.gate.places import (
     CentreRequest,
     VacancyList,
     VacancyQuery,
+    VenueChange,
     VenueOut,
     VenuePage,
     VenueQuery,
@@ -134,6 +135,22 @@ async def get_venue(request: web.Request) -> web.Response:
     """``GET /api/venues/{venue_id}``: one venue."""
     venue = await request.app[SERVICES].store.get_venue(request.match_info["venue_id"])
     return web.json_response(venue_json(venue, await _centres(request)))
+
+
+async def change_venue(request: web.Request) -> web.Response:
+    """``POST /api/venues/{venue_id}``: a venue's name, city or seat count changed (5.5.2)."""
+    services = request.app[SERVICES]
+    body = body_of(request, VenueChange)
+    venue = await services.store.places.update_venue(
+        request.match_info["venue_id"],
+        name=body.name,
+        city=body.city,
+        seat_count=body.seat_count,
+        now=datetime.now(UTC),
+    )
+    answer = venue_json(venue, await _centres(request))
+    await services.events.append("venue_changed", answer, actor=grants_of(request).participant_id)
+    return web.json_response(answer)
 
 
 async def list_bookings(request: web.Request) -> web.Response:
@@ -272,6 +289,16 @@ def add_place_routes(app: web.Application) -> None:
         read,
         answer=VenueOut,
         summary="评标室信息（5.5.1）",
+    )
+    route(
+        app,
+        "POST",
+        "/api/venues/{venue_id}",
+        change_venue,
+        manage,
+        body=VenueChange,
+        answer=VenueOut,
+        summary="评标室信息变更（5.5.2）",
     )
     bookings_read, bookings_manage = Action.BOOKINGS_READ, Action.BOOKINGS_MANAGE
     route(

@@ -20,6 +20,7 @@ from roomserver.policy import Action
 from roomserver.projects import Lot, Project
 from signaling.gate.guard import body_of, grants_of, query_of, route
 from signaling.gate.projects import (
+    FeeList,
     LotOut,
     LotRequest,
     PersonOut,
@@ -214,6 +215,14 @@ async def add_person(request: web.Request) -> web.Response:
     return web.json_response(answer, status=201)
 
 
+async def session_fees(request: web.Request) -> web.Response:
+    """``GET /api/sessions/{session_id}/fees``: the experts' fee records of an ended session."""
+    services = request.app[SERVICES]
+    session = await services.store.get_session(request.match_info["session_id"])
+    records = await services.outcomes.fees(session.id)
+    return web.json_response({"items": [r.as_json() for r in records]})
+
+
 def add_project_routes(app: web.Application) -> None:
     """Register the project, lot, session and people routes."""
     read, manage = Action.PROJECTS_READ, Action.PROJECTS_MANAGE
@@ -266,6 +275,15 @@ def add_project_routes(app: web.Application) -> None:
         answer=LotOut,
         tag="projects",
         summary="在已预约的评标室开设标段的评标场次",
+    )
+    route(
+        app,
+        "GET",
+        "/api/sessions/{session_id}/fees",
+        session_fees,
+        read,
+        answer=FeeList,
+        summary="评标结束后各专家的劳务费记录（5.5.6）",
     )
     route(
         app,

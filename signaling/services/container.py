@@ -14,6 +14,7 @@ from signaling.tasks import TaskSet
 if TYPE_CHECKING:
     from signaling.services.archiving import ArchiveManager
     from signaling.services.monitoring import WarningCenter
+    from signaling.services.outcomes import Outcomes
     from signaling.services.pool import WorkerPool
     from signaling.services.webhooks import WebhookService
     from signaling.services.workflow import WorkflowService
@@ -39,4 +40,5 @@ class Services:
     workers: WorkerPool
     warnings: WarningCenter
     workflow: WorkflowService
+    outcomes: Outcomes
     webhooks: WebhookService

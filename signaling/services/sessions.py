@@ -54,6 +54,7 @@ async def end_session(
         archive = await archives.open(session)
         await archives.seal(archive, "ended")
     logger.info("session %s ended by %s", session_id, actor)
+    await signals.session_ended(session_id)
     return session
 
 

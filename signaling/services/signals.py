@@ -111,6 +111,8 @@ class Signals:
     workflow_happened: Signal[[str, WorkflowState, Happened]] = _named(
         "workflow_happened", Signal
     )
+    # A session ended and its archive is sealed (sessions → outcomes: fees, results).
+    session_ended: AsyncSignal[[str]] = _named("session_ended", AsyncSignal)
     # The workflow reached its end: the session ends with it (workflow → sessions).
     workflow_ended: AsyncSignal[[str, str, WorkflowState]] = _named("workflow_ended", AsyncSignal)
 

@@ -236,8 +236,11 @@ class WorkflowService:
         name: str,
         id_number: str | None,
         reason: str | None,
+        last4: str | None = None,
     ) -> tuple[WorkflowState, Happened, Participant]:
-        """Give the seat of an expert who withdrew or took leave to a newly drawn expert."""
+        """Give the seat of an expert who withdrew or took leave to a newly drawn expert (the
+        last four characters of their ID number from `id_number`, or `last4` as the pool has
+        them)."""
         try:
             expert = await self._store.get_participant(expert_id)
             if expert.session_id != session_id or expert.role != Role.EXPERT:
@@ -249,7 +252,7 @@ class WorkflowService:
                 name=name.strip() if isinstance(name, str) else "",
                 venue_id=expert.venue_id,
                 seat_no=expert.seat_no,
-                id_last4=id_last4(id_number) if id_number else None,
+                id_last4=id_last4(id_number) if id_number else last4,
             )
             fields: dict[str, Any] = {
                 "expert": expert_id,

@@ -86,9 +86,19 @@ async def start_server(
 
 
 @pytest.fixture
-async def room_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+def server_database_url() -> str | None:
+    """The database of `room_server`: None is SQLite in its data directory. A module whose
+    tests should run on every engine overrides it with one that takes ``store_config``."""
+    return None
+
+
+@pytest.fixture
+async def room_server(
+    tmp_path: Path, server_database_url: str | None
+) -> AsyncIterator[RunningServer]:
     """A running server with the demo session."""
-    server, running = await start_server(tmp_path / "data")
+    database = ["--database-url", server_database_url] if server_database_url else []
+    server, running = await start_server(tmp_path / "data", *database)
     try:
         yield running
     finally:

@@ -1,12 +1,12 @@
-"""Bookings in a real database: of concurrent requests for the same seats and overlapping times,
-exactly one is stored, also from two store instances (two server processes) at once."""
+"""Bookings in a real database, SQLite and PostgreSQL: of concurrent requests for the same seats
+and overlapping times, exactly one is stored, also from two store instances (two server
+processes) at once."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 
@@ -27,11 +27,6 @@ def slot(start_h: float, end_h: float) -> Slot:
 
 def booking(venue: Venue, s: Slot, seats: tuple[int, ...], purpose: str = "评标") -> Booking:
     return Booking(new_id(), venue.id, s, seats, purpose, booked_by="admin", booked_at=NOW)
-
-
-@pytest.fixture
-def store_config(tmp_path: Path) -> StoreConfig:
-    return StoreConfig(database_url=f"sqlite+aiosqlite:///{tmp_path / 'roomserver.db'}")
 
 
 @pytest.fixture
@@ -126,3 +121,14 @@ async def test_two_store_instances_never_both_book_a_seat(store_config: StoreCon
             assert len(stored) == 1, results
             assert all(isinstance(r, (Booking, BookingConflict)) for r in results), results
             await first.bookings.cancel(stored[0].id, by="admin", at=NOW, reason="下一轮")
+
+
+async def test_a_venue_keeps_the_seats_its_bookings_hold(store: SqlStore) -> None:
+    venue = await venue_of(store, seats=8)
+    held = await store.bookings.book(booking(venue, slot(8, 12), (7, 8)))
+    with pytest.raises(InvalidRequest, match="仍有有效预约占用"):
+        await store.places.update_venue(venue.id, seat_count=6, now=NOW)
+    assert (await store.get_venue(venue.id)).seat_count == 8
+    await store.bookings.cancel(held.id, by="admin", at=NOW, reason="改期")
+    changed = await store.places.update_venue(venue.id, seat_count=6, now=NOW)
+    assert changed.seat_count == 6 == (await store.get_venue(venue.id)).seat_count

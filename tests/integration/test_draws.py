@@ -158,8 +158,38 @@ async def test_a_sub_venue_and_the_experts_are_drawn_and_can_be_checked(
         )
         assert short["code"] == "draw_shortfall"
 
-    store = server.app[SERVICES].store
+        # An expert on leave is replaced at once from the pool on the same conditions.
+        host = await admin.call(
+            "POST",
+            f"/api/sessions/{session_id}/people",
+            201,
+            json={"role": "host", "name": "李主持", "venue_id": main["id"]},
+        )
+        store = server.app[SERVICES].store
+        leaving = next(
+            p
+            for p in await store.list_participants(session_id)
+            if p.role == Role.EXPERT and p.venue_id == main["id"] and p.seat_no == 2
+        )
+        as_host = Admin(http, base_url, tokens.issue(await store.get_participant(host["id"])))
+        redrawn = await as_host.call(
+            "POST",
+            f"/api/sessions/{session_id}/experts/{leaving.id}/redraw",
+            201,
+            json={"reason": "请假"},
+        )
+        assert redrawn["verified"] is True and len(redrawn["result"]) == 1
+        newcomer = redrawn["result"][0]
+        assert newcomer["label"] == main["id"]
+        assert newcomer["id"] not in {p["id"] for p in revealed["result"]}
+        entry = by_name[newcomer["name"]]
+        assert "建筑" in entry["specialties"] and entry["employer"] != "某建设集团"
+
     seated = [p for p in await store.list_participants(session_id) if p.role == Role.EXPERT]
+    replaced = next(p for p in seated if p.id == leaving.id)
+    assert replaced.seat_no is None and replaced.replaced_by is not None
+    seated = [p for p in seated if p.seat_no is not None]
+    assert next(p for p in seated if p.id == replaced.replaced_by).name == newcomer["name"]
     assert sorted((p.venue_id == main["id"], p.seat_no) for p in seated) == [
         (False, 1),
         (False, 2),
@@ -170,7 +200,8 @@ async def test_a_sub_venue_and_the_experts_are_drawn_and_can_be_checked(
     assert all(p.id_last4 for p in seated)
     events = await store.list_events(session_id=session_id)
     kinds = [e.kind for e in events]
-    assert kinds.count("draw_committed") == 1 and kinds.count("draw_revealed") == 1
+    assert kinds.count("draw_committed") == 2 and kinds.count("draw_revealed") == 2
     committed_at = kinds.index("draw_committed")
     assert kinds.index("draw_revealed") > committed_at
-    assert len(await store.draws.draws_of(lot["id"])) == 2
+    assert len(await store.draws.draws_of(lot["id"])) == 3
+    assert any("expert_replaced" in str(e.data) for e in events if e.kind == "workflow")

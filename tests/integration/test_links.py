@@ -1,7 +1,9 @@
 """Personal links, asked of the real server: a code is exchanged for an HttpOnly, SameSite=Strict
 cookie and is kept only as its hash; a revoked link stops REST and Socket.IO at once and the
 revocation is on the record; a re-issued link works and the old one does not; an expired party
-link is refused; a page opened for one person does not act with another person's cookie."""
+link is refused; a page opened for one person does not act with another person's cookie.
+
+Links live in the store: every test runs on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,9 +15,11 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import aiohttp
+import pytest
 import socketio
 from sqlalchemy import select
 
+from roomserver.config import StoreConfig
 from roomserver.links import code_hash
 from roomserver.model import Participant, Role
 from roomserver.tables import LinkRow
@@ -24,6 +28,12 @@ from signaling.gate.guard import SESSION_COOKIE
 from signaling.http.links import issue_link, unrostered_link
 from tests import polling
 from tests.integration.conftest import RunningServer
+
+
+@pytest.fixture
+def server_database_url(store_config: StoreConfig) -> str:
+    """The server's database, on every engine."""
+    return store_config.database_url
 
 
 def _code(url: str) -> str:
@@ -281,12 +291,17 @@ async def test_an_api_clients_token_from_the_command_line_ends_with_its_link(
     room_server: RunningServer,
 ) -> None:
     server = room_server
-    data = str(server.config.data_dir)
+    same_server = [
+        "--data-dir",
+        str(server.config.data_dir),
+        "--database-url",
+        server.config.store.database_url,
+    ]
 
     def cli(*args: str) -> str:
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
-            assert main([*args, "--data-dir", data]) == 0
+            assert main([*args, *same_server]) == 0
         return out.getvalue().strip()
 
     admin = await asyncio.to_thread(cli, "token", "--admin")

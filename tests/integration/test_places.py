@@ -101,6 +101,23 @@ async def test_a_venue_is_set_up_found_and_booked(room_server: RunningServer) ->
             json={"starts_at": DAY.format("13:30"), "ends_at": DAY.format("17:00")},
         )
         assert status == 200 and moved["seats"] == [1, 2, 3, 4, 5], moved
+        # Fewer seats are refused while a booking holds one of them (5.5.2).
+        status, refused = await _call(
+            http, server, "POST", f"/api/venues/{venue_id}", json={"seat_count": 5}
+        )
+        assert status == 200 and refused["seat_count"] == 5, refused
+        status, refused = await _call(
+            http,
+            server,
+            "POST",
+            f"/api/bookings/{moved['id']}/change",
+            json={"starts_at": DAY.format("13:30"), "ends_at": DAY.format("17:00"), "seats": [6]},
+        )
+        assert status == 400 and "超出该评标室的 5 个机位" in refused["detail"]
+        status, renamed = await _call(
+            http, server, "POST", f"/api/venues/{venue_id}", json={"name": "铁岭第二评标室"}
+        )
+        assert status == 200 and renamed["name"] == "铁岭第二评标室" and renamed["seat_count"] == 5
         status, cancelled = await _call(
             http, server, "POST", f"/api/bookings/{moved['id']}/cancel", json={"reason": "项目延期"}
         )

@@ -109,6 +109,7 @@ MATRIX: dict[Call, set[str]] = {
     Call("GET", "/api/venues"): {"admin"},
     Call("POST", "/api/venues", body={}): {"admin"},
     Call("GET", "/api/venues/{v}"): {"admin"},
+    Call("POST", "/api/venues/{v}", body={"seat_count": 1}): {"admin"},
     Call("GET", "/api/vacancy"): {"admin"},
     Call("GET", "/api/bookings"): {"admin"},
     Call("POST", "/api/bookings", body={}): {"admin"},
@@ -120,6 +121,7 @@ MATRIX: dict[Call, set[str]] = {
     Call("POST", "/api/projects/noproject/lots", body={}): {"admin"},
     Call("POST", "/api/lots/nolot/session", body={}): {"admin"},
     Call("POST", "/api/sessions/{s}/people", body={}): {"admin"},
+    Call("GET", "/api/sessions/{s}/fees"): {"admin"},
     Call("POST", "/api/experts/pool", body={}): {"admin"},
     Call("GET", "/api/experts/pool"): {"admin"},
     Call("POST", "/api/lots/nolot/draws/sub-venues", body={}): {"admin"},
@@ -179,6 +181,12 @@ MATRIX: dict[Call, set[str]] = {
     },
     Call("POST", "/api/sessions/{s}/experts", body={}): {"admin"},
     Call("POST", "/api/sessions/{s}/experts/{e}/replacement", body={}): {
+        "host",
+        "host_sub",
+        "staff",
+        "staff_sub",
+    },
+    Call("POST", "/api/sessions/{s}/experts/{e}/redraw", body={}): {
         "host",
         "host_sub",
         "staff",

@@ -1,15 +1,19 @@
-"""SqlStore against a real SQLite file: migrations, round trips, constraints, event log, demo."""
+"""SqlStore against real engines: a SQLite file and a PostgreSQL server. Migrations, round
+trips, constraints, the event log, the demo; the SQLite file's own schema and journal mode."""
 
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, inspect, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from roomserver.config import StoreConfig
 from roomserver.demo import DEMO_PROJECT_CODE, create_demo, find_demo
 from roomserver.errors import InvalidRequest, NotFound, SessionEnded
+from roomserver.links import Link, code_hash, new_code
 from roomserver.migrate import upgrade
 from roomserver.model import (
     Centre,
@@ -42,6 +46,8 @@ TABLES = {
     "webhook_deliveries",
 }
 START = datetime(2025, 6, 1, 1, 30, 15, 123456, tzinfo=UTC)
+BEIJING = timezone(timedelta(hours=8))
+HEAD = "0007"
 
 
 def db_path(tmp_path: Path) -> Path:
@@ -64,9 +70,19 @@ def schema(path: Path) -> tuple[dict[str, str], list[str], str]:
     return objects, versions, mode
 
 
+async def alembic_versions(config: StoreConfig) -> list[str]:
+    """The revisions recorded in the database's alembic_version table."""
+    engine = create_async_engine(config.database_url)
+    try:
+        async with engine.connect() as conn:
+            return list(await conn.scalars(text("SELECT version_num FROM alembic_version")))
+    finally:
+        await engine.dispose()
+
+
 @pytest.fixture
-async def store(tmp_path: Path):
-    async with SqlStore(config(tmp_path)) as s:
+async def store(store_config: StoreConfig):
+    async with SqlStore(store_config) as s:
         yield s
 
 
@@ -87,6 +103,7 @@ async def seed(store: SqlStore) -> tuple[Session, Venue, Venue, Venue]:
 
 
 async def test_migrations_build_schema_from_nothing_and_rerun_is_noop(tmp_path: Path) -> None:
+    """SQLite: the file, its folder, its schema as sqlite3 reads it, and its journal mode."""
     path = db_path(tmp_path)
     assert not path.parent.exists()
     async with SqlStore(config(tmp_path)) as store:
@@ -94,7 +111,7 @@ async def test_migrations_build_schema_from_nothing_and_rerun_is_noop(tmp_path: 
         session, *_ = await seed(store)
     first, versions, mode = schema(path)
     assert TABLES <= set(first)
-    assert versions == ["0007"]
+    assert versions == [HEAD]
     assert mode == "wal"
     assert "AUTOINCREMENT" in first["events"]
 
@@ -103,37 +120,118 @@ async def test_migrations_build_schema_from_nothing_and_rerun_is_noop(tmp_path: 
         assert (await store.get_session(session.id)) == session
     second, versions_again, _ = schema(path)
     assert second == first
-    assert versions_again == ["0007"]
+    assert versions_again == [HEAD]
+
+
+def postgresql_schema(conn: Connection) -> dict[str, Any]:
+    """Every table's columns (name, type, nullable), keys, unique constraints and indexes."""
+    schema = inspect(conn)
+    return {
+        table: {
+            "columns": [
+                (c["name"], str(c["type"]), c["nullable"]) for c in schema.get_columns(table)
+            ],
+            "primary_key": schema.get_pk_constraint(table)["constrained_columns"],
+            "foreign_keys": sorted(
+                (tuple(fk["constrained_columns"]), fk["referred_table"])
+                for fk in schema.get_foreign_keys(table)
+            ),
+            "unique": sorted(
+                (u["name"], tuple(u["column_names"])) for u in schema.get_unique_constraints(table)
+            ),
+            "indexes": sorted(i["name"] or "" for i in schema.get_indexes(table)),
+        }
+        for table in schema.get_table_names()
+    }
+
+
+@pytest.mark.postgresql
+async def test_migrations_build_the_postgresql_schema_and_rerun_is_noop(
+    postgres_url: str,
+) -> None:
+    """PostgreSQL: time-zone-aware timestamps, a 64-bit event seq, JSON (not JSONB, which
+    would reorder keys) for event data, and every key and constraint of the model."""
+    config = StoreConfig(database_url=postgres_url)
+    async with SqlStore(config) as store:
+        session, *_ = await seed(store)
+        engine = store._engine
+        assert engine is not None
+        async with engine.connect() as conn:
+            first = await conn.run_sync(postgresql_schema)
+    assert TABLES <= set(first)
+    assert await alembic_versions(config) == [HEAD]
+    columns = {t: {c[0]: c[1:] for c in first[t]["columns"]} for t in first}
+    assert columns["events"]["seq"] == ("BIGINT", False)
+    assert columns["events"]["data"] == ("JSON", False)
+    for table, column in [
+        ("sessions", "scheduled_start"),
+        ("events", "at"),
+        ("links", "issued_at"),
+        ("links", "expires_at"),
+        ("links", "revoked_at"),
+    ]:
+        assert columns[table][column][0] == "TIMESTAMP", (table, column)
+    assert first["participants"]["unique"] == [
+        ("uq_participants_seat", ("session_id", "venue_id", "seat_no"))
+    ]
+    assert first["links"]["unique"] == [("uq_links_code_sha256", ("code_sha256",))]
+    assert first["session_sub_venues"]["foreign_keys"] == [
+        (("session_id",), "sessions"),
+        (("venue_id",), "venues"),
+    ]
+    assert first["participants"]["foreign_keys"] == [
+        (("session_id",), "sessions"),
+        (("venue_id",), "venues"),
+    ]
+
+    async with SqlStore(config) as store:
+        assert (await store.get_session(session.id)) == session
+        engine = store._engine
+        assert engine is not None
+        async with engine.connect() as conn:
+            assert await conn.run_sync(postgresql_schema) == first
+            # The inspector's TIMESTAMP does not say whether it has a time zone.
+            kinds = await conn.scalars(
+                text(
+                    "SELECT data_type FROM information_schema.columns "
+                    "WHERE table_schema = 'public' AND udt_name LIKE 'timestamp%'"
+                )
+            )
+            assert set(kinds) == {"timestamp with time zone"}
+    assert await alembic_versions(config) == [HEAD]
 
 
 async def test_a_database_of_the_first_schema_is_upgraded_with_its_participants(
-    tmp_path: Path,
+    store_config: StoreConfig,
 ) -> None:
     """A server of the first release left a database: its roster survives the upgrade."""
-    path = db_path(tmp_path)
-    path.parent.mkdir(parents=True)
-    engine = create_engine(f"sqlite:///{path}")
-    with engine.begin() as conn:
-        upgrade(conn, "0001")
-        conn.exec_driver_sql("INSERT INTO centres VALUES ('c1', '沈阳市公共资源交易中心', '沈阳')")
-        conn.exec_driver_sql("INSERT INTO venues VALUES ('v1', 'c1', '沈阳第一评标室', '沈阳', 8)")
-        conn.exec_driver_sql(
-            "INSERT INTO sessions VALUES ('s1', 'LN-1', '某工程', 'v1', "
-            "'2026-01-01 01:00:00.000000', 'scheduled')"
-        )
-        conn.exec_driver_sql(
-            "INSERT INTO participants VALUES ('p1', 's1', 'expert', '王建国', 'v1', 2)"
-        )
-    engine.dispose()
-    async with SqlStore(config(tmp_path)) as store:
+    engine = create_async_engine(store_config.database_url)
+    sqlite_file = engine.url.get_backend_name() == "sqlite" and engine.url.database
+    if sqlite_file:
+        Path(sqlite_file).parent.mkdir(parents=True)
+    # What each engine held of a UTC time (SQLite: naive UTC text).
+    start = "2026-01-01 01:00:00.000000" if sqlite_file else "2026-01-01 01:00:00+00"
+    async with engine.begin() as conn:
+        await conn.run_sync(upgrade, "0001")
+        for insert in (
+            "INSERT INTO centres VALUES ('c1', '沈阳市公共资源交易中心', '沈阳')",
+            "INSERT INTO venues VALUES ('v1', 'c1', '沈阳第一评标室', '沈阳', 8)",
+            f"INSERT INTO sessions VALUES ('s1', 'LN-1', '某工程', 'v1', '{start}', 'scheduled')",
+            "INSERT INTO participants VALUES ('p1', 's1', 'expert', '王建国', 'v1', 2)",
+        ):
+            await conn.exec_driver_sql(insert)
+    await engine.dispose()
+    async with SqlStore(store_config) as store:
         expert = await store.get_participant("p1")
+        session = await store.get_session("s1")
     assert (expert.name, expert.seat_no, expert.id_last4, expert.replaced_by) == (
         "王建国",
         2,
         None,
         None,
     )
-    assert schema(path)[1] == ["0007"]
+    assert session.scheduled_start == datetime(2026, 1, 1, 1, 0, tzinfo=UTC)
+    assert await alembic_versions(store_config) == [HEAD]
 
 
 async def test_a_replacement_takes_the_seat_and_the_expert_keeps_the_venue(
@@ -284,9 +382,120 @@ async def test_event_data_must_be_json(store: SqlStore) -> None:
     assert await store.list_events() == []
 
 
-async def test_demo_is_created_once_and_found_again(tmp_path: Path) -> None:
+async def test_text_no_engine_can_keep_is_refused_and_found_nowhere(store: SqlStore) -> None:
+    """Longer than its column or holding a NUL: SQLite would keep it, PostgreSQL would fail on
+    it; every engine refuses it the same way, and a lookup by such a key finds nothing."""
+    session, main, *_ = await seed(store)
+    full = Participant(new_id(), session.id, Role.HOST, "名" * 100, main.id)
+    await store.add_participant(full)  # exactly as long as the column
+    for name in ("王\x00建国", "名" * 101):
+        with pytest.raises(InvalidRequest):
+            await store.add_participant(Participant(new_id(), session.id, Role.HOST, name))
+    with pytest.raises(InvalidRequest):
+        await store.add_experts(
+            [Participant(new_id(), session.id, Role.EXPERT, "x\x00", main.id, 1)]
+        )
+    assert await store.list_participants(session.id) == [full]
+    for bad in ({"session_id": "s" * 65}, {"actor": "a\x00"}, {"actor": "a" * 201}):
+        with pytest.raises(InvalidRequest):
+            await store.append_event("join", **bad)
+    with pytest.raises(InvalidRequest):
+        await store.append_event("k" * 65)
+    assert await store.list_events() == []
+
+    nul = "s\x00"
+    for lookup in (store.get_session, store.get_venue, store.get_participant):
+        with pytest.raises(NotFound):
+            await lookup(nul)
+    with pytest.raises(NotFound):
+        await store.set_session_state(nul, SessionState.LIVE)
+    with pytest.raises(InvalidRequest):
+        await store.replace_expert(nul, Participant(new_id(), session.id, Role.EXPERT, "x"))
+    assert await store.list_participants(nul) == []
+    assert await store.list_events(nul) == []
+    assert await store.ended_at(nul) is None
+    assert await store.get_link(nul) is None
+    assert await store.link_by_code(nul) is None
+    assert await store.revoke_links(by="host", reason="r", subject=nul) == []
+
+
+async def test_event_data_comes_back_as_it_was_written(store: SqlStore) -> None:
+    """Key order, text, numbers and nesting as given: the archive hashes exactly this."""
+    data = {
+        "z": 1,
+        "a": {"y": [1, 2.5, None, True], "b": "沈阳主场 · 1号机位"},
+        "big": 2**62 + 1,
+        "nul": "a\x00b",
+        "quote": '"\\/\n',
+    }
+    appended = await store.append_event("join", data, session_id="s1")
+    (stored,) = await store.list_events("s1")
+    assert stored == appended
+    assert stored.data == data
+    assert list(stored.data) == ["z", "a", "big", "nul", "quote"]
+    assert list(stored.data["a"]) == ["y", "b"]
+
+
+async def test_times_keep_their_instant_and_come_back_in_utc(store: SqlStore) -> None:
+    """A time given in Beijing time is the same instant read back, in UTC, to the microsecond;
+    sessions are listed by instant, not by the clock reading of their zone."""
+    session, main, *_ = await seed(store)
+    beijing = datetime(2025, 6, 1, 9, 0, 0, 654321, tzinfo=BEIJING)  # 01:00:00.654321 UTC
+    early = Session(new_id(), "LN-2025-002", "早一些的工程", main.id, (), beijing)
+    await store.add_session(early)
+    got = await store.get_session(early.id)
+    assert got.scheduled_start == beijing
+    assert got.scheduled_start.utcoffset() == timedelta(0)
+    assert got.scheduled_start.microsecond == 654321
+    assert [s.id for s in await store.list_sessions()] == [early.id, session.id]
+
+    ended = await store.append_event("session_ended", session_id=session.id)
+    assert await store.ended_at(session.id) == ended.at
+    assert ended.at.utcoffset() == timedelta(0)
+
+
+def _link(session_id: str, now: datetime) -> Link:
+    return Link(
+        id=new_id(),
+        subject="p1",
+        role=Role.EXPERT,
+        name="王建国",
+        issued_at=now,
+        issued_by="admin",
+        expires_at=now + timedelta(hours=24),
+        participant_id="p1",
+        session_id=session_id,
+        venue_id="v1",
+        seat_no=1,
+    )
+
+
+async def test_links_are_kept_by_hash_and_revoked_once(store: SqlStore) -> None:
+    now = datetime(2025, 6, 1, 9, 0, 0, 123456, tzinfo=BEIJING)
+    link = _link("s1", now)
+    code = new_code()
+    await store.add_link(link, code_hash(code))
+    assert await store.link_by_code(code_hash(code)) == link
+    assert await store.get_link(link.id) == link
+    assert await store.link_by_code(code_hash(new_code())) is None
+    # A code's hash names one link only.
+    with pytest.raises(InvalidRequest):
+        await store.add_link(_link("s1", now), code_hash(code))
+
+    other = _link("s2", now)
+    await store.add_link(other, code_hash(new_code()))
+    (revoked,) = await store.revoke_links(by="host", reason="换人", subject="p1", session_id="s1")
+    assert revoked.id == link.id and revoked.revoked_at is not None
+    assert (revoked.revoked_by, revoked.reason) == ("host", "换人")
+    assert revoked.revoked_at.utcoffset() == timedelta(0)
+    assert await store.revoke_links(by="host", reason="again", link_id=link.id) == []
+    assert (await store.get_link(link.id)) == revoked
+    assert (await store.get_link(other.id)) == other  # the other session's link stands
+
+
+async def test_demo_is_created_once_and_found_again(store_config: StoreConfig) -> None:
     now = datetime(2025, 6, 1, 0, 0, tzinfo=UTC)
-    async with SqlStore(config(tmp_path)) as store:
+    async with SqlStore(store_config) as store:
         assert await find_demo(store) is None
         demo = await create_demo(store, now=now)
 
@@ -322,7 +531,7 @@ async def test_demo_is_created_once_and_found_again(tmp_path: Path) -> None:
     host = demo.participants[6]
     assert host.venue_id == demo.venues[0].id and host.seat_no is None
 
-    async with SqlStore(config(tmp_path)) as store:
+    async with SqlStore(store_config) as store:
         found = await find_demo(store)
         assert found == demo
         again = await create_demo(store)
@@ -331,8 +540,10 @@ async def test_demo_is_created_once_and_found_again(tmp_path: Path) -> None:
         assert len(await store.list_venues()) == 3
 
 
-async def test_close_twice_is_safe_and_closed_store_refuses_work(tmp_path: Path) -> None:
-    store = SqlStore(config(tmp_path))
+async def test_close_twice_is_safe_and_closed_store_refuses_work(
+    store_config: StoreConfig,
+) -> None:
+    store = SqlStore(store_config)
     await store.close()  # never started
     await store.start()
     await store.start()  # already started: no second engine

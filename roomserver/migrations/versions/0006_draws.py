@@ -50,6 +50,7 @@ def upgrade() -> None:
         sa.Column("seed_hex", sa.String(64), nullable=False),
         sa.Column("revealed", sa.Boolean(), nullable=False),
         sa.Column("result", sa.JSON(), nullable=True),
+        sa.Column("participants", sa.JSON(), nullable=True),
         sa.Column("created_by", sa.String(200), nullable=False),
         sa.Column("created_at", TIMESTAMP, nullable=False),
         sa.Column("revealed_at", TIMESTAMP, nullable=True),
