@@ -27,7 +27,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -53,17 +53,12 @@ class WebhookConfig:
     timeout_s: float = 10.0
     retry_first_s: float = 1.0
     retry_max_s: float = 600.0
-    # A missing seq is waited for this long before it is taken as a gap for good (a PostgreSQL
-    # transaction may commit a seq after a later one, or roll back and never commit it).
-    gap_grace_s: float = 5.0
 
     def __post_init__(self) -> None:
         if not 0 < self.timeout_s <= 300:
             raise ValueError("webhook timeout must be more than 0 and at most 300 seconds")
         if not 0 < self.retry_first_s <= self.retry_max_s <= 24 * 3600:
             raise ValueError("webhook retry pauses must be 0 < first <= max <= one day")
-        if not 0 <= self.gap_grace_s <= 300:
-            raise ValueError("webhook gap grace must be between 0 and 300 seconds")
 
 
 @dataclass(frozen=True)
@@ -202,26 +197,3 @@ def backoff_s(failures: int, config: WebhookConfig) -> float:
         return 0.0
     # 2**40 seconds is far past any cap; the exponent stays small.
     return min(config.retry_first_s * 2.0 ** min(failures - 1, 40), config.retry_max_s)
-
-
-def in_order(
-    cursor: int, events: Sequence[Event], *, now: datetime, grace_s: float
-) -> tuple[list[Event], float]:
-    """The events after `cursor` that may be handled now, and how long to wait otherwise.
-
-    Events come in seq order. Those that follow the cursor without a gap may be handled. A gap
-    before the first one is waited for until that event is `grace_s` old: a seq still missing
-    then was never committed (a transaction rolled back), and the events after it go ahead.
-    """
-    ready: list[Event] = []
-    expected = cursor + 1
-    for event in events:
-        if event.seq != expected:
-            if ready:
-                break
-            age = (now - event.at).total_seconds()
-            if age < grace_s:
-                return [], grace_s - age
-        ready.append(event)
-        expected = event.seq + 1
-    return ready, 0.0

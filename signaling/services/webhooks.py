@@ -44,7 +44,6 @@ from roomserver.webhooks import (
     check_topics,
     check_url,
     delivery_id,
-    in_order,
     new_secret,
     push_body,
     signature_header,
@@ -245,24 +244,18 @@ class WebhookService:
         """Handle the events that are ready, or wait until there may be some."""
         # Cleared before reading: an event stored while the read runs wakes the next wait.
         subscriber.wake.clear()
+        # Seqs become visible in their order (SqlStore.append_event): reading on from the cursor
+        # misses none.
         found = await self._store.list_events(after_seq=subscriber.cursor, limit=BATCH)
-        ready, wait_s = in_order(
-            subscriber.cursor, found, now=datetime.now(UTC), grace_s=self._config.gap_grace_s
-        )
-        if not ready:
-            if not found:
-                await self._save(subscriber)  # idle: the skipped events need not be read again
-                subscriber.idle = True
-                try:
-                    await subscriber.wake.wait()
-                finally:
-                    subscriber.idle = False
-            else:
-                # A seq is missing before the next event: it may still be committed.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(subscriber.wake.wait(), wait_s)
+        if not found:
+            await self._save(subscriber)  # idle: the skipped events need not be read again
+            subscriber.idle = True
+            try:
+                await subscriber.wake.wait()
+            finally:
+                subscriber.idle = False
             return
-        for event in ready:
+        for event in found:
             topic = topic_of(event.kind, event.data)
             if topic is not None and subscriber.webhook.wants(topic):
                 await self._deliver(subscriber, event, topic)
