@@ -294,7 +294,7 @@ class WebhookRow(Base):
     secret: Mapped[str] = mapped_column(String(200))
     enabled: Mapped[bool] = mapped_column(Boolean)
     # The seq of the last event the subscriber is done with (delivered, or not of its topics).
-    cursor: Mapped[int] = mapped_column("cursor_seq", BigInteger)
+    cursor_seq: Mapped[int] = mapped_column(BigInteger)
     # Failed attempts at the event after the cursor (the next pause grows with them).
     failures: Mapped[int] = mapped_column(Integer)
     created_by: Mapped[str] = mapped_column(String(200))

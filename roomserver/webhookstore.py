@@ -15,7 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from roomserver.errors import InvalidRequest, NotFound
 from roomserver.pushes import Topic
-from roomserver.tables import EventRow, WebhookDeliveryRow, WebhookRow
+from roomserver.tables import (
+    EventRow,
+    WebhookDeliveryRow,
+    WebhookRow,
+    findable,
+    refuse_unstorable_row,
+)
 from roomserver.webhooks import Delivery, Webhook, succeeded
 
 MAX_ERROR = 500
@@ -29,7 +35,7 @@ def _webhook(row: WebhookRow) -> Webhook:
         topics=tuple(Topic(t) for t in row.topics),
         secret=row.secret,
         enabled=row.enabled,
-        cursor=row.cursor,
+        cursor=row.cursor_seq,
         failures=row.failures,
         created_by=row.created_by,
         created_at=row.created_at,
@@ -69,11 +75,12 @@ class WebhookStore:
                 topics=[str(t) for t in webhook.topics],
                 secret=webhook.secret,
                 enabled=True,
-                cursor=newest,
+                cursor_seq=newest,
                 failures=0,
                 created_by=webhook.created_by,
                 created_at=webhook.created_at,
             )
+            refuse_unstorable_row(row)
             db.add(row)
             await db.commit()
             return _webhook(row)
@@ -81,7 +88,7 @@ class WebhookStore:
     async def get(self, webhook_id: str) -> Webhook:
         """One subscriber; NotFound if there is none."""
         async with self._db() as db:
-            row = await db.get(WebhookRow, webhook_id)
+            row = await db.get(WebhookRow, webhook_id) if findable(webhook_id) else None
         if row is None:
             raise NotFound("未找到该推送订阅")
         return _webhook(row)
@@ -97,6 +104,8 @@ class WebhookStore:
     async def disable(self, webhook_id: str, *, by: str, at: datetime) -> Webhook:
         """Stop pushes to a subscriber (its cursor and log are kept); InvalidRequest if it was
         disabled already."""
+        if not findable(webhook_id):
+            raise NotFound("未找到该推送订阅")
         async with self._db() as db:
             done = await db.execute(
                 update(WebhookRow)
@@ -128,7 +137,8 @@ class WebhookStore:
             topic=topic,
             attempt=attempt,
             status=status,
-            error=error[:MAX_ERROR] if error is not None else None,
+            # What an exception said: no NUL (PostgreSQL's text holds none), at most 500.
+            error=error.replace("\x00", "")[:MAX_ERROR] if error is not None else None,
             at=at,
         )
         async with self._db() as db:
@@ -136,8 +146,8 @@ class WebhookStore:
             if succeeded(status):
                 await db.execute(
                     update(WebhookRow)
-                    .where(WebhookRow.id == webhook_id, WebhookRow.cursor < seq)
-                    .values(cursor=seq, failures=0)
+                    .where(WebhookRow.id == webhook_id, WebhookRow.cursor_seq < seq)
+                    .values(cursor_seq=seq, failures=0)
                 )
             else:
                 await db.execute(
@@ -151,8 +161,8 @@ class WebhookStore:
         async with self._db() as db:
             await db.execute(
                 update(WebhookRow)
-                .where(WebhookRow.id == webhook_id, WebhookRow.cursor < cursor)
-                .values(cursor=cursor, failures=0)
+                .where(WebhookRow.id == webhook_id, WebhookRow.cursor_seq < cursor)
+                .values(cursor_seq=cursor, failures=0)
             )
             await db.commit()
 
