@@ -9,7 +9,7 @@ pushed according to its command (``WORKFLOW_TOPICS``):
 topic                     events
 ========================  =================================================================
 ``venues``                5.5.1, 5.5.2 venue information and its changes: ``centre_added``,
-                          ``venue_added`` (venues are not edited yet: there is no other change)
+                          ``venue_added``, ``venue_changed``
 ``venue_usage``           5.5.3 venue and seat usage: ``booking_made``, ``booking_changed``,
                           ``booking_cancelled``
 ``session_finished``      5.5.4 a finished session's venues and seats: ``session_ended``, with
@@ -19,12 +19,13 @@ topic                     events
                           ``check_in`` (``sign_in_data``)
 ``draws``                 3.10, 7.1.3 (and the drawn experts of 5.5.9): ``draw_committed``,
                           ``draw_revealed``
+``expert_fees``           5.5.6 an expert's fee, when a session ends: ``expert_fee_recorded``
+``results``               5.5.7 a project's results, once every one of its lots has ended:
+                          ``project_results_ready``
 ========================  =================================================================
 
-Not yet here, because nothing logs them yet: 5.5.6 expert fees (专家费支付) and 5.5.7 evaluation
-results (评标评审结果; for a multi-lot project only once every lot has ended). Each will be a
-topic of this table once its event exists. 5.5.5 (project formation) is a call into the
-server (``POST /api/projects``, bookings), not a push.
+5.5.5 (project formation) is a call into the server (``POST /api/projects``, bookings), not a
+push. A new push is a new event kind and a row of this table.
 
 Everything here is pure: the lookups a push needs are made by its caller.
 """
@@ -52,18 +53,23 @@ class Topic(StrEnum):
     SESSION_FINISHED = "session_finished"  # 已完成项目的场地机位信息 (5.5.4)
     EXPERT_SIGN_IN = "expert_sign_in"  # 专家签到信息 (5.5.8)
     DRAWS = "draws"  # 抽取副场和专家 (3.10, 7.1.3)
+    EXPERT_FEES = "expert_fees"  # 专家费 (5.5.6)
+    RESULTS = "results"  # 评标评审结果 (5.5.7)
 
 
 KIND_TOPICS: Mapping[str, Topic] = MappingProxyType(
     {
         "centre_added": Topic.VENUES,
         "venue_added": Topic.VENUES,
+        "venue_changed": Topic.VENUES,
         "booking_made": Topic.VENUE_USAGE,
         "booking_changed": Topic.VENUE_USAGE,
         "booking_cancelled": Topic.VENUE_USAGE,
         "session_ended": Topic.SESSION_FINISHED,
         "draw_committed": Topic.DRAWS,
         "draw_revealed": Topic.DRAWS,
+        "expert_fee_recorded": Topic.EXPERT_FEES,
+        "project_results_ready": Topic.RESULTS,
     }
 )
 # Workflow events by their command's kind.

@@ -1,4 +1,5 @@
-"""Signed webhook pushes from the real app to a real receiver on a loopback port (5.5).
+"""Signed webhook pushes from the real app to a real receiver on a loopback port (5.5); the
+retries and the restart on SQLite and on PostgreSQL.
 
 The receiver is an aiohttp app of its own: it checks every signature with ``hmac`` (not with the
 server's code), records what it got, and answers as a test tells it to (500, 503, no answer at
@@ -24,6 +25,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from roomserver.config import StoreConfig
 from roomserver.demo import create_load_session
 from roomserver.model import Participant, Role, new_id
 from signaling.app import create_app
@@ -124,15 +126,20 @@ class Receiver:
 
 
 async def start_app(data_dir: Path, *args: str) -> tuple[TestServer, TokenIssuer]:
-    """The app on `data_dir` (no demo), on a loopback port."""
+    """The app on `data_dir` (no demo), on a loopback port, with quick retries."""
     config: AppConfig = load_config(
-        ["--data-dir", str(data_dir), "--bind", "127.0.0.1:0", "--workers", "0", *args],
+        ["--data-dir", str(data_dir), "--bind", "127.0.0.1:0", "--workers", "0", *QUICK, *args],
         environ={},
     )
     server = TestServer(create_app(config), host="127.0.0.1")
     await server.start_server()
     tokens = TokenIssuer(load_or_create_key(config.secrets_dir / "token.key"), default_ttl_s=3600)
     return server, tokens
+
+
+def database(config: StoreConfig) -> tuple[str, str]:
+    """The flag that puts the server on this database (SQLite or PostgreSQL)."""
+    return ("--database-url", config.database_url)
 
 
 def base_url(server: TestServer) -> str:
@@ -242,7 +249,8 @@ async def test_a_subscriber_gets_every_push_of_its_topics_in_order_and_signed(
             "POST", f"/api/bookings/{changed['id']}/cancel", 200, json={"reason": "项目延期"}
         )
         await book(admin, room["id"], 3, [1, 2, 3, 4, 5, 6])
-        await receiver.until("six pushes", lambda got: len(got) >= 6)
+        await admin.call("POST", f"/api/venues/{room['id']}", 200, json={"name": "铁岭第二评标室"})
+        await receiver.until("seven pushes", lambda got: len(got) >= 7)
 
         got = receiver.got
         assert [p.body["kind"] for p in got] == [
@@ -252,19 +260,21 @@ async def test_a_subscriber_gets_every_push_of_its_topics_in_order_and_signed(
             "booking_changed",
             "booking_cancelled",
             "booking_made",
+            "venue_changed",
         ]
         assert all(p.signed and p.status == 200 for p in got)
         seqs = [p.body["seq"] for p in got]
-        assert seqs == sorted(seqs) and len(set(seqs)) == 6
+        assert seqs == sorted(seqs) and len(set(seqs)) == 7
         for push in got:
             assert push.key == push.body["id"] == f"{hook['id']}:{push.body['seq']}"
             assert push.topic == push.body["topic"]
             assert push.body["session_id"] is None
         assert got[1].body["data"]["id"] == room["id"]
         assert got[3].body["data"]["from"] == first["id"]
+        assert got[6].body["data"]["name"] == "铁岭第二评标室"
 
         # The delivery log says so; the list shows the cursor and never a secret.
-        log = await delivery_log(admin, hook["id"], 6)
+        log = await delivery_log(admin, hook["id"], 7)
         assert [(d["seq"], d["attempt"], d["status"], d["delivered"]) for d in log] == [
             (seq, 1, 200, True) for seq in seqs
         ]
@@ -298,20 +308,20 @@ async def test_a_subscriber_gets_every_push_of_its_topics_in_order_and_signed(
             "POST",
             "/api/webhooks",
             400,
-            json={"name": "x", "url": receiver.url, "topics": ["results"]},
+            json={"name": "x", "url": receiver.url, "topics": ["payments"]},
         )
         canary = await subscribe(admin, receiver.url, ["venues"], secret=receiver.secret)
         await venue(admin, "抚顺")
-        await receiver.until("the canary's two pushes", lambda got: len(got) >= 8)
-        assert {p.key.split(":")[0] for p in receiver.got[6:]} == {canary["id"]}
-        events = await admin.call("GET", f"/api/webhooks/{hook['id']}/deliveries", 200)
-        assert len(events["items"]) == 6
+        await receiver.until("the canary's two pushes", lambda got: len(got) >= 9)
+        assert {p.key.split(":")[0] for p in receiver.got[7:]} == {canary["id"]}
+        still = await admin.call("GET", f"/api/webhooks/{hook['id']}/deliveries", 200)
+        assert len(still["items"]) == 7
 
 
 async def test_a_receiver_that_fails_for_a_while_gets_everything_in_order(
-    tmp_path: Path, receiver: Receiver
+    tmp_path: Path, store_config: StoreConfig, receiver: Receiver
 ) -> None:
-    server, tokens = await start_app(tmp_path / "data", *QUICK)
+    server, tokens = await start_app(tmp_path / "data", *database(store_config))
     try:
         async with aiohttp.ClientSession() as http:
             admin = Admin(http, base_url(server), tokens.issue_admin())
@@ -367,10 +377,10 @@ async def test_a_receiver_that_fails_for_a_while_gets_everything_in_order(
 
 
 async def test_a_restart_loses_nothing_and_resends_the_push_in_flight(
-    tmp_path: Path, receiver: Receiver
+    tmp_path: Path, store_config: StoreConfig, receiver: Receiver
 ) -> None:
     data_dir = tmp_path / "data"
-    server, tokens = await start_app(data_dir, *QUICK)
+    server, tokens = await start_app(data_dir, *database(store_config))
     token = tokens.issue_admin()
     try:
         async with aiohttp.ClientSession() as http:
@@ -390,7 +400,7 @@ async def test_a_restart_loses_nothing_and_resends_the_push_in_flight(
         ("venue_added", 0),
     ]
 
-    server, _ = await start_app(data_dir, *QUICK)
+    server, _ = await start_app(data_dir, *database(store_config))
     try:
         async with aiohttp.ClientSession() as http:
             admin = Admin(http, base_url(server), token)
@@ -415,7 +425,7 @@ async def test_a_restart_loses_nothing_and_resends_the_push_in_flight(
     assert [(d["seq"], d["status"]) for d in log] == [(s, 200) for s in seqs]
 
 
-async def test_sign_ins_and_the_finished_session_are_pushed_with_the_seats(
+async def test_sign_ins_the_finished_session_and_the_fees_are_pushed(
     room_server: RunningServer, receiver: Receiver
 ) -> None:
     server = room_server
@@ -428,15 +438,18 @@ async def test_sign_ins_and_the_finished_session_are_pushed_with_the_seats(
         await store.add_participant(person)
     async with aiohttp.ClientSession() as http:
         admin = Admin(http, server.base_url, server.tokens.issue_admin())
-        hook = await subscribe(admin, receiver.url, ["expert_sign_in", "session_finished"])
+        topics = ["expert_sign_in", "session_finished", "expert_fees"]
+        hook = await subscribe(admin, receiver.url, topics)
         receiver.secret = hook["secret"]
         await run_whole_session(server, sid, other.participants, host, staff)
-        await receiver.until("two sign-ins and the end", lambda got: len(got) >= 3)
+        await receiver.until("two sign-ins, the end, two fees", lambda got: len(got) >= 5)
     got = receiver.got
     assert [p.body["topic"] for p in got] == [
         "expert_sign_in",
         "expert_sign_in",
         "session_finished",
+        "expert_fees",
+        "expert_fees",
     ]
     assert all(p.signed and p.status == 200 and p.body["session_id"] == sid for p in got)
     experts = {p.id: p for p in other.participants}
@@ -460,3 +473,4 @@ async def test_sign_ins_and_the_finished_session_are_pushed_with_the_seats(
     assert sorted((s["seat_no"], s["expert_id"]) for s in main["seats"]) == sorted(
         (e.seat_no, e.id) for e in other.participants
     )
+    assert {p.body["kind"] for p in got[3:]} == {"expert_fee_recorded"}

@@ -36,12 +36,15 @@ def test_each_pushed_kind_has_its_topic() -> None:
     assert dict(KIND_TOPICS) == {
         "centre_added": Topic.VENUES,
         "venue_added": Topic.VENUES,
+        "venue_changed": Topic.VENUES,
         "booking_made": Topic.VENUE_USAGE,
         "booking_changed": Topic.VENUE_USAGE,
         "booking_cancelled": Topic.VENUE_USAGE,
         "session_ended": Topic.SESSION_FINISHED,
         "draw_committed": Topic.DRAWS,
         "draw_revealed": Topic.DRAWS,
+        "expert_fee_recorded": Topic.EXPERT_FEES,
+        "project_results_ready": Topic.RESULTS,
     }
     for kind, topic in KIND_TOPICS.items():
         assert topic_of(kind, {}) == topic
