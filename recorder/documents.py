@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +20,28 @@ from recorder.hashing import sha256_hex, sm3_hex
 
 DOCUMENTS_DIR = "documents"
 SUFFIXES = {"pdf": "application/pdf", "png": "image/png"}
+# A project's documents (7.2.5-1): tender documents, bids, standards, notices, contracts…
+PROJECT_SUFFIXES = {
+    **SUFFIXES,
+    "jpg": "image/jpeg",
+    "ofd": "application/ofd",
+    "zip": "application/zip",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 DOCUMENT_PATH = re.compile(rf"{DOCUMENTS_DIR}/[0-9a-f]{{64}}\.({'|'.join(SUFFIXES)})")
 
 
-def store_document(session_dir: Path, data: bytes, suffix: str) -> dict[str, Any]:
-    """Write `data` (durably) as a document of the session; its citation for the event.
+def store_document(
+    session_dir: Path, data: bytes, suffix: str, suffixes: Mapping[str, str] = SUFFIXES
+) -> dict[str, Any]:
+    """Write `data` (durably) as a document of the session (or of a project's record, with
+    `suffixes` its types); its citation for the event.
 
     Storing the same bytes again is a no-op; a file of that name with other bytes (damage)
     is an error, never overwritten.
     """
-    if suffix not in SUFFIXES:
+    if suffix not in suffixes:
         raise ValueError(f"unknown document type {suffix!r}")
     sha256 = sha256_hex(data)
     folder = session_dir / DOCUMENTS_DIR

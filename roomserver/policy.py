@@ -72,6 +72,7 @@ class Action(StrEnum):
     BOOKINGS_MANAGE = "bookings_manage"  # book, change, cancel
     PROJECTS_READ = "projects_read"  # projects, lots and their sessions
     PROJECTS_MANAGE = "projects_manage"  # projects, lots, a lot's session, its people
+    PROJECT_DOCUMENTS = "project_documents"  # read a project's documents (7.2.5-1)
     POOL_READ = "pool_read"  # the expert pool
     POOL_MANAGE = "pool_manage"  # its import from the expert management system
     DRAW = "draw"  # commit and reveal draws of sub venues and experts
@@ -211,6 +212,11 @@ POLICY: dict[Action, Rule] = {
     Action.BOOKINGS_MANAGE: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以预约场地"),
     Action.PROJECTS_READ: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以查看项目"),
     Action.PROJECTS_MANAGE: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以录入项目和安排评标"),
+    Action.PROJECT_DOCUMENTS: Rule(
+        frozenset({Role.ADMIN, Role.ARCHIVIST, Role.AUDITOR}),
+        Reach.ROLE,
+        refusal="只有管理员和档案、审计人员可以查看项目资料",
+    ),
     Action.POOL_READ: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以查看专家库"),
     Action.POOL_MANAGE: Rule(ADMIN, Reach.ROLE, refusal="专家库由专家管理系统以管理员凭证导入"),
     Action.DRAW: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以抽取"),

@@ -472,15 +472,19 @@ class SqlStore:
         session_id: str | None = None,
         after_seq: int = 0,
         limit: int | None = None,
+        kind: str | None = None,
     ) -> list[Event]:
-        """Return log entries with seq > after_seq in ascending seq; session_id None means all."""
-        if not findable(session_id):
+        """Return log entries with seq > after_seq in ascending seq; session_id None means all,
+        and `kind` only those of that kind."""
+        if not findable(session_id, kind):
             return []
         # Seqs become visible in their order (see append_event): a reader that asks again with
         # the last seq it got misses nothing.
         stmt = select(EventRow).where(EventRow.seq > after_seq).order_by(EventRow.seq)
         if session_id is not None:
             stmt = stmt.where(EventRow.session_id == session_id)
+        if kind is not None:
+            stmt = stmt.where(EventRow.kind == kind)
         if limit is not None:
             stmt = stmt.limit(max(limit, 0))
         async with self._db() as db:

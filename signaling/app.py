@@ -37,6 +37,7 @@ from signaling.http.links import add_link_routes
 from signaling.http.openapi import add_openapi_routes
 from signaling.http.outbound import HttpSender
 from signaling.http.places import add_place_routes
+from signaling.http.projectdocs import add_document_routes
 from signaling.http.projects import add_project_routes
 from signaling.http.roster import add_roster_routes
 from signaling.http.webhooks import add_webhook_routes
@@ -259,6 +260,7 @@ def create_app(config: AppConfig) -> web.Application:
     add_place_routes(app)
     add_project_routes(app)
     add_draw_routes(app)
+    add_document_routes(app)
     add_webhook_routes(app)
     add_openapi_routes(app)
     servers: list[Server] = []

@@ -111,6 +111,11 @@ class AppConfig:
         return self.data_dir / "archive"
 
     @property
+    def projects_dir(self) -> Path:
+        """Projects' records (one folder per project): their documents (7.2.5-1)."""
+        return self.data_dir / "projects"
+
+    @property
     def archive_key_path(self) -> Path:
         """The Ed25519 key that seals archives."""
         return self.secrets_dir / "archive-ed25519.pem"

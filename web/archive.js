@@ -13,7 +13,7 @@ import { setBanner as showBanner } from "/static/lib/chrome.js";
 import { $, control, el, queryParams } from "/static/lib/dom.js";
 import { messageOf, problemText } from "/static/lib/errors.js";
 import { describeEventBrief as describe } from "/static/lib/events.js";
-import { ROLE_LABELS, reasonLabel } from "/static/lib/labels.js";
+import { DOCUMENT_KIND_LABELS, ROLE_LABELS, reasonLabel } from "/static/lib/labels.js";
 import { api as request, login } from "/static/lib/session.js";
 import { formatDuration as duration, formatNumericDateTime, formatTime } from "/static/lib/time.js";
 
@@ -31,7 +31,9 @@ import { formatDuration as duration, formatNumericDateTime, formatTime } from "/
  *   events: RecordEvent[], damaged: Array<{ what: string }>, parts: Array<{ sealed: boolean }>,
  *   scope: { whole: boolean, windows: Array<[number, number]> },
  *   verification?: Verification | null, viewer: { exports: boolean, grants: boolean },
+ *   project_documents?: ProjectDocument[],
  * }} ArchivedSession
+ * @typedef {{ kind: string, name: string, added_at: string, size: number, sha256: string, sm3: string, url: string }} ProjectDocument
  * @typedef {{
  *   id: string, project_code?: string, project_name: string, venues: string[], experts: number,
  *   start?: number | null, duration_s: number, bytes: number, sealed: boolean, verification?: Verification | null,
@@ -196,6 +198,7 @@ async function openSession(sessionId) {
   };
   renderTimeline(s);
   renderEvents(s);
+  renderDocuments(s);
   await sync.seek(0);
   document.body.dataset.state = "ready";
 }
@@ -234,6 +237,29 @@ function renderFacts(s) {
   $("#verify-btn").hidden = !s.viewer.exports;
   $("#grant-btn").hidden = !s.viewer.grants;
   $("#export-btn").hidden = !s.viewer.exports;
+}
+
+/**
+ * The documents of the project whose lot the session evaluated (tender documents, bids, award
+ * notices…), each with its digests, for whoever reads whole archives.
+ * @param {ArchivedSession} s
+ */
+function renderDocuments(s) {
+  const documents = s.project_documents || [];
+  $("#project-documents").hidden = documents.length === 0;
+  $("#document-count").textContent = documents.length ? `${documents.length} 份` : "";
+  $("#documents").replaceChildren(
+    ...documents.map((d) =>
+      el("tr", {},
+        el("td", {}, DOCUMENT_KIND_LABELS[d.kind] || d.kind),
+        el("td", {}, d.name),
+        el("td", {}, formatNumericDateTime(new Date(d.added_at))),
+        el("td", {}, `${(d.size / 1024).toFixed(0)} KB`),
+        el("td", { class: "digest" }, el("code", { title: d.sha256 }, d.sha256.slice(0, 16)), " ", el("code", { title: d.sm3 }, d.sm3.slice(0, 16))),
+        el("td", {}, el("a", { href: d.url, download: "" }, "下载")),
+      ),
+    ),
+  );
 }
 
 /** @param {ArchivedSession} s */

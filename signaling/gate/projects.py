@@ -105,6 +105,39 @@ class ProjectPage(BaseModel):
     per_page: int
 
 
+class DocumentQuery(BaseModel):
+    """What a document added to a project's record is, and its name."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    kind: Literal[
+        "tender", "bid", "standard", "clarification", "award", "contract", "complaint", "other"
+    ]
+    name: Title
+
+
+class DocumentOut(BaseModel):
+    """A document of a project's record, with its digests and where to read it."""
+
+    project: str
+    kind: str
+    name: str
+    content_type: str
+    path: str
+    size: int
+    sha256: str
+    sm3: str
+    added_at: AwareDatetime
+    added_by: str
+    url: str
+
+
+class DocumentList(BaseModel):
+    """A project's documents, oldest first."""
+
+    items: list[DocumentOut]
+
+
 class FeeOut(BaseModel):
     """One expert's fee for a session (5.5.6), in fen, with the rule that made it."""
 

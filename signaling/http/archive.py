@@ -41,6 +41,7 @@ from signaling.http.api import (
     participant_url,
 )
 from signaling.http.links import issue_link, unrostered_link
+from signaling.http.records import project_documents
 from signaling.services.container import Services
 
 logger = logging.getLogger(__name__)
@@ -280,6 +281,11 @@ async def archive_detail(request: web.Request) -> web.Response:
     body["venues"] = {v: venues.get(v, v) for v in (session.venue_ids() if session else ())}
     body["verification"] = (
         await playback.verification(session_id, run=False) if scope.whole else None
+    )
+    # The documents of the project whose lot this session evaluated (7.2.5-1).
+    lot = await services.store.projects.lot_of_session(session_id) if session else None
+    body["project_documents"] = (
+        await project_documents(services, lot.project_id) if lot and scope.whole else []
     )
     body["viewer"] = {
         "role": str(grants.role),

@@ -22,6 +22,15 @@ export const VENUE_KIND_LABELS = Object.freeze({
 });
 
 /**
+ * The kinds of a project's documents (7.2.5-1).
+ * @type {Readonly<Record<string, string>>}
+ */
+export const DOCUMENT_KIND_LABELS = Object.freeze({
+  tender: "招标文件", bid: "投标文件", standard: "评标办法", clarification: "澄清答复",
+  award: "中标通知书", contract: "合同", complaint: "投诉处理决定", other: "其他",
+});
+
+/**
  * Who people are (the ``role`` of a token).
  * @type {Readonly<Record<string, string>>}
  */
