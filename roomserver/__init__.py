@@ -4,6 +4,7 @@
 the one table of who may do what; ``workflow`` the committee's course as a pure state machine,
 with ``committee``, ``election``, ``motions`` and ``lots``; ``rules``, ``warnings``,
 ``disclosure``, ``access``, ``links``, ``letters``, ``signatures``: the standard's other rules;
+``pushes`` and ``webhooks`` what the provincial platform is told and how it is signed (5.5);
 ``demo`` demo data. Imports only the standard library, SQLAlchemy, Alembic and cryptography; no
 network, media or web library and no other package of ours.
 """

@@ -77,6 +77,8 @@ class Action(StrEnum):
     POOL_MANAGE = "pool_manage"  # its import from the expert management system
     DRAW = "draw"  # commit and reveal draws of sub venues and experts
     DRAW_READ = "draw_read"  # a draw's record and its check
+    WEBHOOKS_READ = "webhooks_read"  # push subscribers and their delivery logs (5.5)
+    WEBHOOKS_MANAGE = "webhooks_manage"  # subscribe, disable
     EXPERTS_IMPORT = "experts_import"
     EXPERT_REPLACE = "expert_replace"
     ROSTER_READ = "roster_read"
@@ -224,6 +226,8 @@ POLICY: dict[Action, Rule] = {
         "只有管理员和全中心监督人员可以查看抽取记录",
         live=False,
     ),
+    Action.WEBHOOKS_READ: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以查看推送订阅"),
+    Action.WEBHOOKS_MANAGE: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以管理推送订阅"),
     Action.EXPERTS_IMPORT: Rule(
         ADMIN, Reach.ROLE, refusal="专家名单由专家管理系统以管理员凭证导入"
     ),

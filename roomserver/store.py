@@ -60,6 +60,7 @@ from roomserver.tables import (
     refuse_unstorable,
     refuse_unstorable_row,
 )
+from roomserver.webhookstore import WebhookStore
 
 # Non-expert roles follow the experts in this order when a session's people are listed.
 _ROLE_ORDER = MappingProxyType({role: i for i, role in enumerate(Role)})
@@ -169,6 +170,7 @@ class SqlStore:
         # What append_event runs first to be the only appender (None: the engine's own
         # write lock already makes it so).
         self._lock_appends: TextClause | None = None
+        self.webhooks = WebhookStore(self._db)
 
     async def start(self) -> None:
         """Create the engine and migrate the schema to the newest Alembic revision."""

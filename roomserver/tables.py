@@ -281,6 +281,44 @@ class DrawRow(Base):
     revealed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
+class WebhookRow(Base):
+    """Subscribers to pushes (推送订阅): where to, which topics, and how far they were told."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(2000))
+    topics: Mapped[list[str]] = mapped_column(JSON)
+    # Kept as given: every push is signed with it. Shown once, when the subscriber is added.
+    secret: Mapped[str] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    # The seq of the last event the subscriber is done with (delivered, or not of its topics).
+    cursor_seq: Mapped[int] = mapped_column(BigInteger)
+    # Failed attempts at the event after the cursor (the next pause grows with them).
+    failures: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    disabled_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class WebhookDeliveryRow(Base):
+    """The delivery log: every attempt to send an event to a subscriber, and how it went."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(SEQ, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[str] = mapped_column(ID, ForeignKey("webhooks.id"), index=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    topic: Mapped[str] = mapped_column(String(32))
+    attempt: Mapped[int] = mapped_column(Integer)
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 def findable(*keys: str | None) -> bool:
     """Whether a lookup by `keys` can find anything: no stored text holds a NUL (see
     refuse_unstorable), and PostgreSQL refuses one even as a query parameter."""

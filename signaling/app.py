@@ -3,9 +3,10 @@
 ``build`` makes the parts, each given all it needs in its constructor: first the signals (what one
 part tells the others, ``signaling.services.signals``), then the store, the event log and the
 archive, the media worker pool, the rooms, the warnings, the table of worker events, the workflow
-and what ends a session with it, the services handed to handlers, the guard, and the three
-Socket.IO namespaces. Whoever listens to a signal connects itself while it is built; the signals
-are frozen before anything starts, so nothing is told to a part that does not yet exist.
+and what ends a session with it, the webhook pushes, the services handed to handlers, the guard,
+and the three Socket.IO namespaces. Whoever listens to a signal connects itself while it is built;
+the signals are frozen before anything starts, so nothing is told to a part that does not yet
+exist.
 ``create_app`` registers the routes (each with its row in the policy table) and ties
 ``Server.start`` and ``Server.stop`` to the application's life.
 """
@@ -34,10 +35,12 @@ from signaling.http.draws import add_draw_routes
 from signaling.http.headers import add_security_headers
 from signaling.http.links import add_link_routes
 from signaling.http.openapi import add_openapi_routes
+from signaling.http.outbound import HttpSender
 from signaling.http.places import add_place_routes
 from signaling.http.projectdocs import add_document_routes
 from signaling.http.projects import add_project_routes
 from signaling.http.roster import add_roster_routes
+from signaling.http.webhooks import add_webhook_routes
 from signaling.metrics import LoopLagMonitor, Metrics
 from signaling.services.archiving import ArchiveManager
 from signaling.services.ballots import BallotKeys
@@ -49,6 +52,7 @@ from signaling.services.pool import WorkerPool, WorkerProcess
 from signaling.services.rooms import RoomManager
 from signaling.services.sessions import WorkflowEnd
 from signaling.services.signals import Signals
+from signaling.services.webhooks import WebhookService
 from signaling.services.workerevents import WorkerEvents
 from signaling.services.workflow import WorkflowService
 from signaling.sockets.console import ConsoleNamespace
@@ -112,6 +116,7 @@ class Server:
         await services.workers.start()
         await services.warnings.start()
         await self.lag.start()
+        await services.webhooks.start()
         bind = f"{self.config.host}:{self.config.port}"
         await services.events.append("server_started", {"bind": bind})
 
@@ -129,6 +134,8 @@ class Server:
     async def stop(self) -> None:
         """Stop everything in the reverse order of the start; the store closes last."""
         services = self.services
+        # First: a push in flight now is not logged as delivered, and goes again after a restart.
+        await services.webhooks.close()
         await services.warnings.close()
         await services.rooms.close()
         await services.workers.close()
@@ -192,6 +199,8 @@ async def build(config: AppConfig) -> Server:
         rooms=rooms,
         warnings=warnings,
     )
+    sender = HttpSender(config.webhooks.timeout_s)
+    webhooks = WebhookService(store, events, signals, config.webhooks, sender)
     services = Services(
         config=config,
         store=store,
@@ -206,6 +215,7 @@ async def build(config: AppConfig) -> Server:
         warnings=warnings,
         workflow=workflow,
         outcomes=outcomes,
+        webhooks=webhooks,
     )
     guard = Guard(services.tokens, store, events, workflow.state)
     seats = SeatNamespace(services, guard, signals)
@@ -251,6 +261,7 @@ def create_app(config: AppConfig) -> web.Application:
     add_project_routes(app)
     add_draw_routes(app)
     add_document_routes(app)
+    add_webhook_routes(app)
     add_openapi_routes(app)
     servers: list[Server] = []
 

@@ -17,6 +17,7 @@ from roomserver.config import StoreConfig
 from roomserver.errors import InvalidRequest
 from roomserver.fees import FeeRule
 from roomserver.warnings import WarningThresholds
+from roomserver.webhooks import WebhookConfig
 
 ENV_PREFIX = "ROOMSERVER_"
 DEFAULT_BIND = "127.0.0.1:8080"
@@ -76,6 +77,7 @@ class AppConfig:
     ice: IceConfig = field(default_factory=IceConfig)
     warnings: WarningThresholds = field(default_factory=WarningThresholds)
     fees: FeeRule = field(default_factory=FeeRule)
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
     room_cameras: tuple[RoomCamera, ...] = ()
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -163,6 +165,9 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
         ["check_in"],
         "workflow phases tenderers and bidders may play back (repeatable; none: nothing)",
     ),
+    "webhook_timeout": ("float", 10.0, "seconds a webhook receiver has to answer a push"),
+    "webhook_retry_first": ("float", 1.0, "seconds before a failed push is sent again"),
+    "webhook_retry_max": ("float", 600.0, "the longest pause between attempts at one push"),
     "log_level": ("str", "INFO", "DEBUG, INFO, WARNING or ERROR"),
 }
 
@@ -301,6 +306,14 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
     )
     if any(p not in known_phases and p != "none" for p in party_phases):
         raise ConfigError(f"party_phases must be among {', '.join(known_phases)} or none")
+    try:
+        webhooks = WebhookConfig(
+            timeout_s=float(settings["webhook_timeout"]),
+            retry_first_s=float(settings["webhook_retry_first"]),
+            retry_max_s=float(settings["webhook_retry_max"]),
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
     if settings["retention_years"] < 15:
         # The standard (4.3, 7.2.5) asks for at least 15 years.
         raise ConfigError("retention_years must be at least 15")
@@ -323,6 +336,7 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         media=MediaConfig(analysis_interval_s=float(settings["analysis_interval"])),
         warnings=_thresholds(settings),
         fees=_fee_rule(settings),
+        webhooks=webhooks,
         room_cameras=tuple(cameras),
         recorder=RecorderConfig(
             segment_seconds=float(settings["segment_seconds"]),

@@ -4,4 +4,6 @@
 personal links and login; ``archive`` playback of the archive (调阅回放); ``headers`` the security
 headers of every answer. Every route is registered through ``signaling.gate.guard.route`` with its
 action in the policy table. Imports ``gate``, ``services`` and ``recorder``; never the worker.
+``webhooks`` are the push subscribers and their delivery logs; ``outbound`` sends the pushes (the
+server's own requests to other systems).
 """

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from signaling.services.monitoring import WarningCenter
     from signaling.services.outcomes import Outcomes
     from signaling.services.pool import WorkerPool
+    from signaling.services.webhooks import WebhookService
     from signaling.services.workflow import WorkflowService
 from signaling.gate.tokens import TokenIssuer
 from signaling.metrics import Metrics
@@ -40,3 +41,4 @@ class Services:
     warnings: WarningCenter
     workflow: WorkflowService
     outcomes: Outcomes
+    webhooks: WebhookService

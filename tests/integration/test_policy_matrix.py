@@ -134,6 +134,11 @@ MATRIX: dict[Call, set[str]] = {
     # Centre-wide supervisors see every draw (8.4-2).
     Call("GET", "/api/draws/nodraw"): {"admin", "supervisor_all"},
     Call("GET", "/api/lots/nolot/draws"): {"admin", "supervisor_all"},
+    # Push subscribers and their delivery logs are the administration's (5.5).
+    Call("GET", "/api/webhooks"): {"admin"},
+    Call("POST", "/api/webhooks", body={}): {"admin"},
+    Call("POST", "/api/webhooks/nohook/disable"): {"admin"},
+    Call("GET", "/api/webhooks/nohook/deliveries"): {"admin"},
     # The code is the credential: anyone may try one (an empty body is refused for its shape).
     Call("POST", "/api/login", body={}): set(WHO),
     # Links are taken back or re-issued by the main venue's host or an administrator.

@@ -42,10 +42,12 @@ TABLES = {
     "lots",
     "pool_experts",
     "draws",
+    "webhooks",
+    "webhook_deliveries",
 }
 START = datetime(2025, 6, 1, 1, 30, 15, 123456, tzinfo=UTC)
 BEIJING = timezone(timedelta(hours=8))
-HEAD = "0006"
+HEAD = "0007"
 
 
 def db_path(tmp_path: Path) -> Path:

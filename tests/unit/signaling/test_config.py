@@ -60,6 +60,8 @@ def test_turn_credentials_and_announced_address() -> None:
         (["--warning-threshold", "dark_s=-1"], "dark_s"),
         (["--room-camera", "rtsp://no-venue"], "VENUE_ID="),
         (["--analysis-interval", "90"], "analysis_interval"),
+        (["--webhook-retry-first", "0"], "retry"),
+        (["--webhook-retry-first", "60", "--webhook-retry-max", "5"], "retry"),
     ],
 )
 def test_bad_settings_are_refused_with_the_reason(argv: list[str], message: str) -> None:
