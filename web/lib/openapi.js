@@ -27,7 +27,7 @@ export const TAG_LABELS = Object.freeze({
   sessions: "评标场次", archive: "档案调阅", venues: "评标室", workers: "媒体进程",
   tokens: "登录凭证", login: "个人链接登录", me: "当前身份", "commitment-letter": "承诺书",
   docs: "接口说明", pages: "页面与运行状态", centres: "交易中心", bookings: "场地机位预约",
-  projects: "项目与标段", lots: "标段", experts: "专家库", draws: "抽取",
+  projects: "项目与标段", lots: "标段", experts: "专家库", draws: "抽取", webhooks: "订阅推送",
 });
 
 /** @type {Readonly<Record<string, string>>} */
