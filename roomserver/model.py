@@ -139,6 +139,7 @@ class Session:
     sub_venue_ids: tuple[str, ...]
     scheduled_start: datetime
     state: SessionState = SessionState.SCHEDULED
+    review_of: str | None = None  # the ended session a re-review (复议) re-convenes
 
     def __post_init__(self) -> None:
         _require_text(self.project_code, "项目编号")

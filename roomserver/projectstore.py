@@ -28,6 +28,7 @@ def session_rows(s: Session) -> list[Any]:
         main_venue_id=s.main_venue_id,
         scheduled_start=s.scheduled_start,
         state=s.state.value,
+        review_of=s.review_of,
     )
     subs = [
         SessionSubVenueRow(session_id=s.id, position=i, venue_id=venue_id)

@@ -97,6 +97,7 @@ def _session(row: SessionRow, sub_venue_ids: list[str]) -> Session:
         sub_venue_ids=tuple(sub_venue_ids),
         scheduled_start=row.scheduled_start,
         state=SessionState(row.state),
+        review_of=row.review_of,
     )
 
 

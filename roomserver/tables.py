@@ -99,6 +99,8 @@ class SessionRow(Base):
     main_venue_id: Mapped[str] = mapped_column(ID, ForeignKey("venues.id"))
     scheduled_start: Mapped[datetime] = mapped_column(UtcDateTime())
     state: Mapped[str] = mapped_column(String(16))
+    # A re-review (复议, 7.2.4-2) names the session it re-convenes.
+    review_of: Mapped[str | None] = mapped_column(ID, nullable=True)
 
 
 class SessionSubVenueRow(Base):

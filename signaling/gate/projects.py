@@ -54,6 +54,15 @@ class SessionRequest(_Body):
     scheduled_start: AwareDatetime
 
 
+class ReviewRequest(_Body):
+    """A re-review (复议) of an ended session by the same committee: remote, in the same
+    venues (no `venue_id`), or all together in one venue."""
+
+    scheduled_start: AwareDatetime
+    reason: Title
+    venue_id: Id | None = None
+
+
 class PersonRequest(_Body):
     """Somebody of the session other than an expert: the host and staff at a venue, the
     witness, a supervisor of the session."""
@@ -136,6 +145,14 @@ class DocumentList(BaseModel):
     """A project's documents, oldest first."""
 
     items: list[DocumentOut]
+
+
+class ReviewOut(BaseModel):
+    """The re-review session and who of the committee was seated in it."""
+
+    session: SessionSummary
+    review_of: str
+    experts: list[str]
 
 
 class FeeOut(BaseModel):

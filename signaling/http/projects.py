@@ -15,7 +15,7 @@ from aiohttp import web
 
 from roomserver.booking import Booking, BookingState
 from roomserver.errors import InvalidRequest
-from roomserver.model import Participant, Role, Session, new_id
+from roomserver.model import Participant, Role, Session, SessionState, new_id
 from roomserver.policy import Action
 from roomserver.projects import Lot, Project
 from signaling.gate.guard import body_of, grants_of, query_of, route
@@ -29,6 +29,8 @@ from signaling.gate.projects import (
     ProjectPage,
     ProjectQuery,
     ProjectRequest,
+    ReviewOut,
+    ReviewRequest,
     SessionRequest,
 )
 from signaling.http.api import SERVICES
@@ -215,6 +217,69 @@ async def add_person(request: web.Request) -> web.Response:
     return web.json_response(answer, status=201)
 
 
+async def re_review(request: web.Request) -> web.Response:
+    """``POST /api/sessions/{session_id}/re-review``: re-convene the committee of an ended
+    session (复议, 7.2.4-2) as a new session linked to it, with its own record: in the same
+    venues and seats, or in one venue."""
+    services = request.app[SERVICES]
+    store = services.store
+    body = body_of(request, ReviewRequest)
+    first = await store.get_session(request.match_info["session_id"])
+    if first.state != SessionState.ENDED:
+        raise InvalidRequest("只有已结束的评标可以复议")
+    state = await services.workflow.state(first.id)
+    people = await store.list_participants(first.id)
+    committee = [p for p in people if p.role == Role.EXPERT and p.id in state.seated]
+    if body.venue_id is None:
+        main, subs = first.main_venue_id, first.sub_venue_ids
+    else:
+        main, subs = body.venue_id, ()
+        if len(committee) > (await store.get_venue(main)).seat_count:
+            raise InvalidRequest("该评标室的机位不够全体专家就座")
+    session = Session(
+        id=new_id(),
+        project_code=first.project_code,
+        project_name=f"{first.project_name}（复议）",
+        main_venue_id=main,
+        sub_venue_ids=subs,
+        scheduled_start=body.scheduled_start,
+        review_of=first.id,
+    )
+    await store.add_session(session)
+    experts = [
+        Participant(
+            id=new_id(),
+            session_id=session.id,
+            role=Role.EXPERT,
+            name=p.name,
+            venue_id=p.venue_id if body.venue_id is None else main,
+            seat_no=p.seat_no if body.venue_id is None else i + 1,
+            id_last4=p.id_last4,
+        )
+        for i, p in enumerate(sorted(committee, key=lambda p: (p.venue_id or "", p.seat_no or 0)))
+    ]
+    await store.add_experts(experts)
+    answer = {
+        "session": {
+            "id": session.id,
+            "state": str(session.state),
+            "scheduled_start": session.scheduled_start,
+            "main_venue_id": session.main_venue_id,
+            "sub_venue_ids": list(session.sub_venue_ids),
+        },
+        "review_of": first.id,
+        "experts": [e.id for e in experts],
+    }
+    answer = ReviewOut.model_validate(answer).model_dump(mode="json")
+    await services.events.append(
+        "re_review_opened",
+        {**answer, "reason": body.reason},
+        session_id=session.id,
+        actor=grants_of(request).participant_id,
+    )
+    return web.json_response(answer, status=201)
+
+
 async def session_fees(request: web.Request) -> web.Response:
     """``GET /api/sessions/{session_id}/fees``: the experts' fee records of an ended session."""
     services = request.app[SERVICES]
@@ -275,6 +340,16 @@ def add_project_routes(app: web.Application) -> None:
         answer=LotOut,
         tag="projects",
         summary="在已预约的评标室开设标段的评标场次",
+    )
+    route(
+        app,
+        "POST",
+        "/api/sessions/{session_id}/re-review",
+        re_review,
+        manage,
+        body=ReviewRequest,
+        answer=ReviewOut,
+        summary="复议：原评标委员会在同一评标室或一个评标室重新评审，另立记录（7.2.4）",
     )
     route(
         app,

@@ -123,6 +123,7 @@ MATRIX: dict[Call, set[str]] = {
     Call("POST", "/api/lots/nolot/session", body={}): {"admin"},
     Call("POST", "/api/sessions/{s}/people", body={}): {"admin"},
     Call("GET", "/api/sessions/{s}/fees"): {"admin"},
+    Call("POST", "/api/sessions/{s}/re-review", body={}): {"admin"},
     Call("POST", "/api/projects/noproject/documents"): {"admin"},
     Call("GET", "/api/projects/noproject/documents"): {"admin", "archivist", "auditor"},
     Call("GET", "/api/projects/noproject/documents/x.pdf"): {"admin", "archivist", "auditor"},
