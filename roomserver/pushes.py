@@ -11,7 +11,8 @@ topic                     events
 ``venues``                5.5.1, 5.5.2 venue information and its changes: ``centre_added``,
                           ``venue_added``, ``venue_changed``
 ``venue_usage``           5.5.3 venue and seat usage: ``booking_made``, ``booking_changed``,
-                          ``booking_cancelled``
+                          ``booking_cancelled``, and daily the days ahead:
+                          ``venue_usage_scheduled`` (``roomserver.usage``)
 ``session_finished``      5.5.4 a finished session's venues and seats: ``session_ended``, with
                           the session, its lot, venues, seated experts and bookings looked up
                           when the push is built (``finished_session_data``)
@@ -65,6 +66,7 @@ KIND_TOPICS: Mapping[str, Topic] = MappingProxyType(
         "booking_made": Topic.VENUE_USAGE,
         "booking_changed": Topic.VENUE_USAGE,
         "booking_cancelled": Topic.VENUE_USAGE,
+        "venue_usage_scheduled": Topic.VENUE_USAGE,
         "session_ended": Topic.SESSION_FINISHED,
         "draw_committed": Topic.DRAWS,
         "draw_revealed": Topic.DRAWS,

@@ -52,6 +52,7 @@ from signaling.services.pool import WorkerPool, WorkerProcess
 from signaling.services.rooms import RoomManager
 from signaling.services.sessions import WorkflowEnd
 from signaling.services.signals import Signals
+from signaling.services.usage import UsagePush
 from signaling.services.webhooks import WebhookService
 from signaling.services.workerevents import WorkerEvents
 from signaling.services.workflow import WorkflowService
@@ -107,6 +108,7 @@ class Server:
     guard: Guard
     playback: Playback
     lag: LoopLagMonitor
+    usage: UsagePush
 
     async def start(self) -> None:
         """Recover, then start the workers and the watchers."""
@@ -117,6 +119,7 @@ class Server:
         await services.warnings.start()
         await self.lag.start()
         await services.webhooks.start()
+        await self.usage.start()
         bind = f"{self.config.host}:{self.config.port}"
         await services.events.append("server_started", {"bind": bind})
 
@@ -136,6 +139,7 @@ class Server:
         services = self.services
         # First: a push in flight now is not logged as delivered, and goes again after a restart.
         await services.webhooks.close()
+        await self.usage.close()
         await services.warnings.close()
         await services.rooms.close()
         await services.workers.close()
@@ -231,6 +235,7 @@ async def build(config: AppConfig) -> Server:
         guard=guard,
         playback=Playback(services),
         lag=LoopLagMonitor(services.metrics.loop_lag, services.metrics.loop_delay),
+        usage=UsagePush(store, events, config.usage_push_at, config.usage_push_days),
     )
 
 

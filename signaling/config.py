@@ -8,6 +8,7 @@ import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from datetime import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from recorder.config import RecorderConfig
 from roomserver.config import StoreConfig
 from roomserver.errors import InvalidRequest
 from roomserver.fees import FeeRule
+from roomserver.usage import parse_clock
 from roomserver.warnings import WarningThresholds
 from roomserver.webhooks import WebhookConfig
 
@@ -77,6 +79,8 @@ class AppConfig:
     ice: IceConfig = field(default_factory=IceConfig)
     warnings: WarningThresholds = field(default_factory=WarningThresholds)
     fees: FeeRule = field(default_factory=FeeRule)
+    usage_push_at: time | None = time(18, 0)
+    usage_push_days: int = 3
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
     room_cameras: tuple[RoomCamera, ...] = ()
     tls_cert: Path | None = None
@@ -149,6 +153,12 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
     "workers": ("int", None, "media worker processes (default: one per core; 0: in-process)"),
     "pin_workers": ("int", 1, "1: each media worker stays on a CPU of its own; 0: no pinning"),
     "retention_years": ("int", 15, "years an archive is kept before it may be deleted"),
+    "usage_push_at": (
+        "str",
+        "18:00",
+        "Beijing time of the daily venue usage push (5.5.3); empty: none",
+    ),
+    "usage_push_days": ("int", 3, "days ahead the daily venue usage push covers"),
     "fee_base": ("float", 800.0, "an expert's fee for a session, yuan (5.5.6)"),
     "fee_included_hours": ("float", 4.0, "hours the base fee covers"),
     "fee_hourly": ("float", 100.0, "the fee of every hour begun after them, yuan"),
@@ -314,6 +324,8 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+    if not 1 <= int(settings["usage_push_days"]) <= 92:
+        raise ConfigError("usage_push_days must be between 1 and 92")
     if settings["retention_years"] < 15:
         # The standard (4.3, 7.2.5) asks for at least 15 years.
         raise ConfigError("retention_years must be at least 15")
@@ -336,6 +348,8 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         media=MediaConfig(analysis_interval_s=float(settings["analysis_interval"])),
         warnings=_thresholds(settings),
         fees=_fee_rule(settings),
+        usage_push_at=_clock(settings["usage_push_at"]),
+        usage_push_days=int(settings["usage_push_days"]),
         webhooks=webhooks,
         room_cameras=tuple(cameras),
         recorder=RecorderConfig(
@@ -345,6 +359,13 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         log_level=level,
         party_phases=tuple(p for p in party_phases if p != "none"),
     )
+
+
+def _clock(text: str | None) -> time | None:
+    try:
+        return parse_clock(text or "")
+    except InvalidRequest as exc:
+        raise ConfigError(exc.message) from exc
 
 
 def _fee_rule(settings: Mapping[str, Any]) -> FeeRule:

@@ -40,6 +40,7 @@ def test_each_pushed_kind_has_its_topic() -> None:
         "booking_made": Topic.VENUE_USAGE,
         "booking_changed": Topic.VENUE_USAGE,
         "booking_cancelled": Topic.VENUE_USAGE,
+        "venue_usage_scheduled": Topic.VENUE_USAGE,
         "session_ended": Topic.SESSION_FINISHED,
         "draw_committed": Topic.DRAWS,
         "draw_revealed": Topic.DRAWS,
@@ -61,7 +62,12 @@ def test_a_workflow_event_is_pushed_only_for_a_check_in() -> None:
         assert topic_of(WORKFLOW_EVENT, workflow_event(command).data) is None
     assert topic_of(WORKFLOW_EVENT, {"command": "check_in"}) is None  # not a logged command
     assert kinds_of(Topic.EXPERT_SIGN_IN) == {WORKFLOW_EVENT}
-    assert kinds_of(Topic.VENUE_USAGE) == {"booking_made", "booking_changed", "booking_cancelled"}
+    assert kinds_of(Topic.VENUE_USAGE) == {
+        "booking_made",
+        "booking_changed",
+        "booking_cancelled",
+        "venue_usage_scheduled",
+    }
 
 
 def test_a_sign_in_says_who_where_when_and_who_confirmed_it() -> None:
