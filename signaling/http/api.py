@@ -168,19 +168,24 @@ async def workflow_command(request: web.Request) -> web.Response:
     return web.json_response({"happened": happened.kind, "state": state_json(state)})
 
 
+async def read_file_body(request: web.Request, limit: int, too_large: str) -> bytes:
+    """A file sent as the body, read from the stream with its own `limit` (the app's body
+    limit is 1 MB); PayloadTooLarge with `too_large` beyond it."""
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(too_large)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def upload_report(request: web.Request) -> web.Response:
     """``POST /api/sessions/{id}/report`` (body: the PDF): the leader or host puts the
     evaluation report up for signing, or replaces it (every signature is then needed again)."""
     services = request.app[SERVICES]
     grants = grants_of(request)  # the policy and the declared size were checked before reading
-    # Read from the stream with the report's own limit (the app's body limit is 1 MB).
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size > MAX_REPORT_BYTES:
-            raise PayloadTooLarge("评标报告不能超过 50 MB")
-        chunks.append(chunk)
-    pdf = b"".join(chunks)
+    pdf = await read_file_body(request, MAX_REPORT_BYTES, "评标报告不能超过 50 MB")
     state, happened = await services.workflow.put_up_report(
         request.match_info["session_id"], grants, pdf
     )

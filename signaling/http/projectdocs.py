@@ -16,11 +16,11 @@ from urllib.parse import quote
 from aiohttp import web
 
 from recorder.documents import PROJECT_SUFFIXES, store_document
-from roomserver.errors import InvalidRequest, NotFound, PayloadTooLarge
+from roomserver.errors import InvalidRequest, NotFound
 from roomserver.policy import Action
 from signaling.gate.guard import grants_of, query_of, route
 from signaling.gate.projects import DocumentList, DocumentOut, DocumentQuery
-from signaling.http.api import SERVICES
+from signaling.http.api import SERVICES, read_file_body
 from signaling.http.archive import PLAYBACK
 from signaling.http.records import document_url, project_documents
 
@@ -47,18 +47,11 @@ async def add_document(request: web.Request) -> web.Response:
     suffix = BY_CONTENT_TYPE.get(request.content_type)
     if suffix is None:
         raise InvalidRequest("文件类型应为 PDF、OFD、图片、Word、Excel 或 ZIP")
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size > MAX_DOCUMENT_BYTES:
-            raise PayloadTooLarge("文件不能超过 200 MB")
-        chunks.append(chunk)
-    if size == 0:
+    content = await read_file_body(request, MAX_DOCUMENT_BYTES, "文件不能超过 200 MB")
+    if not content:
         raise InvalidRequest("文件为空")
     folder = services.config.projects_dir / project.id
-    citation = await asyncio.to_thread(
-        store_document, folder, b"".join(chunks), suffix, PROJECT_SUFFIXES
-    )
+    citation = await asyncio.to_thread(store_document, folder, content, suffix, PROJECT_SUFFIXES)
     data = {
         "project": project.id,
         "kind": query.kind,

@@ -27,5 +27,24 @@ class Admin:
             assert r.status == expect, (method, path, r.status, body)
             return body
 
-
-
+    async def venue(
+        self, city: str, venue: str, seats: int, *, centre: str = "", region_code: str = ""
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A new centre of `city` (named `centre`, or after the city) and a venue of it."""
+        added = await self.call(
+            "POST",
+            "/api/centres",
+            201,
+            json={
+                "name": centre or f"{city}市公共资源交易中心",
+                "city": city,
+                "region_code": region_code,
+            },
+        )
+        room = await self.call(
+            "POST",
+            "/api/venues",
+            201,
+            json={"centre_id": added["id"], "name": venue, "city": city, "seat_count": seats},
+        )
+        return added, room

@@ -28,19 +28,8 @@ SPECIALTIES = ("建筑", "造价", "电气")
 async def _setup(admin: Admin) -> dict[str, dict[str, str]]:
     venues: dict[str, dict[str, str]] = {}
     for name, city, region in CENTRES:
-        centre = await admin.call(
-            "POST", "/api/centres", 201, json={"name": name, "city": city, "region_code": region}
-        )
-        venues[city] = await admin.call(
-            "POST",
-            "/api/venues",
-            201,
-            json={
-                "centre_id": centre["id"],
-                "name": f"{city}第一评标室",
-                "city": city,
-                "seat_count": 6,
-            },
+        _, venues[city] = await admin.venue(
+            city, f"{city}第一评标室", 6, centre=name, region_code=region
         )
     return venues
 

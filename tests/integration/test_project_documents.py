@@ -20,15 +20,7 @@ PDF = b"%PDF-1.4\n% tender documents of LN-2026-0500\n1 0 obj <<>> endobj\n%%EOF
 
 
 async def _project_with_session(admin: Admin) -> tuple[dict[str, Any], str]:
-    centre = await admin.call(
-        "POST", "/api/centres", 201, json={"name": "沈阳中心", "city": "沈阳"}
-    )
-    venue = await admin.call(
-        "POST",
-        "/api/venues",
-        201,
-        json={"centre_id": centre["id"], "name": "第一评标室", "city": "沈阳", "seat_count": 5},
-    )
+    centre, venue = await admin.venue("沈阳", "第一评标室", 5)
     project = await admin.call(
         "POST",
         "/api/projects",

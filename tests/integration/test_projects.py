@@ -29,34 +29,8 @@ async def test_a_project_of_two_lots_is_set_up_and_its_first_lot_evaluated(
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=1)
     async with aiohttp.ClientSession() as http:
         admin = Admin(http, base_url, tokens.issue_admin())
-        shenyang = await admin.call(
-            "POST", "/api/centres", 201, json={"name": "沈阳市公共资源交易中心", "city": "沈阳"}
-        )
-        dalian = await admin.call(
-            "POST", "/api/centres", 201, json={"name": "大连市公共资源交易中心", "city": "大连"}
-        )
-        main = await admin.call(
-            "POST",
-            "/api/venues",
-            201,
-            json={
-                "centre_id": shenyang["id"],
-                "name": "沈阳第三评标室",
-                "city": "沈阳",
-                "seat_count": 6,
-            },
-        )
-        sub = await admin.call(
-            "POST",
-            "/api/venues",
-            201,
-            json={
-                "centre_id": dalian["id"],
-                "name": "大连第一评标室",
-                "city": "大连",
-                "seat_count": 5,
-            },
-        )
+        shenyang, main = await admin.venue("沈阳", "沈阳第三评标室", 6)
+        _, sub = await admin.venue("大连", "大连第一评标室", 5)
         project = await admin.call(
             "POST",
             "/api/projects",

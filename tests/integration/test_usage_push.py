@@ -25,15 +25,7 @@ async def test_the_days_ahead_are_pushed_as_one_event(
     now = datetime.now(UTC)
     async with aiohttp.ClientSession() as http:
         admin = Admin(http, base_url, tokens.issue_admin())
-        centre = await admin.call(
-            "POST", "/api/centres", 201, json={"name": "沈阳中心", "city": "沈阳"}
-        )
-        venue = await admin.call(
-            "POST",
-            "/api/venues",
-            201,
-            json={"centre_id": centre["id"], "name": "第一评标室", "city": "沈阳", "seat_count": 5},
-        )
+        _, venue = await admin.venue("沈阳", "第一评标室", 5)
         booked = []
         for days, purpose in ((1, "明天的评标"), (10, "十天后的评标")):
             start = now + timedelta(days=days)
