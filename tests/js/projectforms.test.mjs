@@ -5,7 +5,8 @@ import { test } from "node:test";
 
 import { checkCentre } from "../../web/lib/placeforms.js";
 import {
-  checkDocument, checkPerson, checkProject, checkRevokeReason, checkSession, documentName, documentType, sizeText,
+  bookingFor, checkDocument, checkPerson, checkProject, checkRevokeReason, checkSession, documentName, documentType,
+  sizeText,
 } from "../../web/lib/projectforms.js";
 
 const project = {
@@ -83,4 +84,18 @@ test("sizes in bytes, KB or MB", () => {
   assert.equal(sizeText(512), "512 字节");
   assert.equal(sizeText(38 * 1024), "38 KB");
   assert.equal(sizeText(1.5 * 1024 * 1024), "1.5 MB");
+});
+
+test("a venue is ready for a lot's session when a booking for the lot holds its start", () => {
+  const booking = (id, venue, lot, from, to, state = "active") =>
+    ({ id, venue_id: venue, lot_id: lot, state, starts_at: from, ends_at: to });
+  const bookings = [
+    booking("b1", "v1", "lot1", "2026-12-15T01:00:00Z", "2026-12-15T04:00:00Z"),
+    booking("b2", "v2", "lot2", "2026-12-15T01:00:00Z", "2026-12-15T04:00:00Z"),
+    booking("b3", "v2", "lot1", "2026-12-15T01:00:00Z", "2026-12-15T04:00:00Z", "cancelled"),
+  ];
+  const nine = new Date("2026-12-15T01:00:00Z");
+  assert.equal(bookingFor(bookings, "lot1", "v1", nine)?.id, "b1");
+  assert.equal(bookingFor(bookings, "lot1", "v1", new Date("2026-12-15T04:00:00Z")), null, "its end is not in it");
+  assert.equal(bookingFor(bookings, "lot1", "v2", nine), null, "another lot's, or cancelled");
 });

@@ -157,3 +157,19 @@ export function sizeText(bytes) {
   if (bytes < 1 << 20) return `${(bytes / 1024).toFixed(0)} KB`;
   return `${(bytes / (1 << 20)).toFixed(1)} MB`;
 }
+
+/**
+ * The active booking of `venueId` for the lot that holds the instant `at` (what opening the
+ * lot's session there needs, 7.1.2), or null.
+ * @template {{ venue_id: string, lot_id: string | null, state: string, starts_at: string, ends_at: string }} B
+ * @param {B[]} bookings
+ * @param {string} lotId
+ * @param {string} venueId
+ * @param {Date} at
+ * @returns {B | null}
+ */
+export function bookingFor(bookings, lotId, venueId, at) {
+  const t = at.getTime();
+  return bookings.find((b) => b.venue_id === venueId && b.lot_id === lotId && b.state === "active"
+    && Date.parse(b.starts_at) <= t && t < Date.parse(b.ends_at)) || null;
+}
