@@ -59,7 +59,7 @@ function renderProjects(projects, narrowed) {
       el("td", { class: "name" }, p.name),
       el("td", {}, p.tenderer),
       el("td", {}, places.centres.find((c) => c.id === p.centre_id)?.name || ""),
-      el("td", { class: "when" }, formatDateTime(new Date(p.created_at))),
+      el("td", { class: "added" }, formatDateTime(new Date(p.created_at))),
       el("td", { class: "actions" },
         el("button", { class: "btn btn-small", type: "button", dataset: { openProject: p.id } }, "打开")))));
   const empty = $("#project-empty");
