@@ -72,6 +72,7 @@ class Action(StrEnum):
     BOOKINGS_MANAGE = "bookings_manage"  # book, change, cancel
     PROJECTS_READ = "projects_read"  # projects, lots and their sessions
     PROJECTS_MANAGE = "projects_manage"  # projects, lots, a lot's session, its people
+    PEOPLE_READ = "people_read"  # a session's people and the state of their links
     PROJECT_DOCUMENTS = "project_documents"  # read a project's documents (7.2.5-1)
     POOL_READ = "pool_read"  # the expert pool
     POOL_MANAGE = "pool_manage"  # its import from the expert management system
@@ -212,6 +213,7 @@ POLICY: dict[Action, Rule] = {
     Action.BOOKINGS_MANAGE: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以预约场地"),
     Action.PROJECTS_READ: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以查看项目"),
     Action.PROJECTS_MANAGE: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以录入项目和安排评标"),
+    Action.PEOPLE_READ: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以查看评标场次的人员及其链接"),
     Action.PROJECT_DOCUMENTS: Rule(
         frozenset({Role.ADMIN, Role.ARCHIVIST, Role.AUDITOR}),
         Reach.ROLE,

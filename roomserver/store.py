@@ -526,6 +526,18 @@ class SqlStore:
             row = await db.get(LinkRow, link_id) if findable(link_id) else None
         return _link(row) if row is not None else None
 
+    async def session_links(self, session_id: str) -> list[Link]:
+        """Every link issued for the session's people, oldest first (revoked ones too)."""
+        if not findable(session_id):
+            return []
+        async with self._db() as db:
+            rows = await db.scalars(
+                select(LinkRow)
+                .where(LinkRow.session_id == session_id)
+                .order_by(LinkRow.issued_at, LinkRow.id)
+            )
+            return [_link(r) for r in rows]
+
     async def revoke_links(
         self,
         *,

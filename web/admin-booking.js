@@ -5,7 +5,7 @@
 // decides (somebody else may book meanwhile), and its refusal, such as a clash (409
 // booking_conflict), is shown in its own words.
 
-import { personLabel, venueBookings } from "/static/admin-shared.js";
+import { goTo, personLabel, venueBookings } from "/static/admin-shared.js";
 import { requestJson } from "/static/lib/api.js";
 import { addDays, slotText, startOfBeijingDay } from "/static/lib/calendar.js";
 import { $, control, el } from "/static/lib/dom.js";
@@ -17,6 +17,9 @@ import { beijingIso, formatDateTime } from "/static/lib/time.js";
 
 /** @typedef {import("/static/lib/wire").Venue} Venue */
 /** @typedef {import("/static/lib/wire").Booking} Booking */
+/** A lot a booking is made for: its id, how it is named, the booking's purpose to begin with,
+ * and the console's address to go back to.
+ * @typedef {{ id: string, label: string, purpose: string, back: string }} ForLot */
 /** What the calendar does after a booking was made, changed or cancelled: show `booking`
  * (the new one; null after a cancellation) and say `note`.
  * @typedef {(booking: Booking | null, note: string) => Promise<void>} Changed */
@@ -157,8 +160,8 @@ function seatChecker(form, picker, summary, subject) {
 
 // ---- the booking form ---------------------------------------------------------------------
 
-/** @type {{ venue: Venue | null, changed: Changed, check: () => Promise<void>, picker: SeatPicker | null }} */
-const form = { venue: null, changed: async () => {}, check: async () => {}, picker: null };
+/** @type {{ venue: Venue | null, lot: ForLot | null, changed: Changed, check: () => Promise<void>, picker: SeatPicker | null }} */
+const form = { venue: null, lot: null, changed: async () => {}, check: async () => {}, picker: null };
 const picker = () => /** @type {SeatPicker} */ (form.picker);
 
 /**
@@ -175,16 +178,29 @@ export function setBookingVenue(venue) {
 }
 
 /**
- * Put a slot (and the seats, when given) into the form, with a hint under it.
+ * The lot the form books for (its purpose filled in), or none.
+ * @param {ForLot | null} lot
+ */
+function setBookingLot(lot) {
+  form.lot = lot;
+  const chip = $("#booking-lot");
+  chip.hidden = !lot;
+  /** @type {HTMLElement} */ (chip.querySelector("b")).textContent = lot?.label || "";
+  if (lot) control($("#booking-form", HTMLFormElement), "purpose").value = lot.purpose;
+}
+
+/**
+ * Put a slot (and the seats, or the lot, when given) into the form, with a hint under it.
  * @param {Date} startsAt
  * @param {Date} endsAt
- * @param {{ seats?: number[], note?: string }} [options]
+ * @param {{ seats?: number[], note?: string, lot?: ForLot }} [options]
  */
-export function prefillBooking(startsAt, endsAt, { seats, note = "" } = {}) {
+export function prefillBooking(startsAt, endsAt, { seats, note = "", lot } = {}) {
   const booking = $("#booking-form", HTMLFormElement);
   writeWhen(booking, "start", startsAt);
   writeWhen(booking, "end", endsAt);
   if (seats) picker().reset(picker().count, seats);
+  if (lot) setBookingLot(lot);
   refuse(booking, null);
   if (note) say(booking, note, "info");
   form.check();
@@ -207,11 +223,15 @@ async function book(event) {
       /** @type {Booking} */
       const booking = await requestJson("/api/bookings", {
         method: "POST",
-        json: { venue_id: venue.id, starts_at: beijingIso(startsAt), ends_at: beijingIso(endsAt), seats, purpose: purpose.trim() },
+        json: {
+          venue_id: venue.id, starts_at: beijingIso(startsAt), ends_at: beijingIso(endsAt), seats, purpose: purpose.trim(),
+          ...(form.lot ? { lot_id: form.lot.id } : {}),
+        },
         what: "预约失败",
       });
       control(node, "purpose").value = "";
-      say(node, `已预约：${slotText(startsAt, endsAt)}，机位 ${seatRanges(booking.seats)}`, "ok");
+      const forLot = form.lot ? `，为标段 ${form.lot.label}` : "";
+      say(node, `已预约：${slotText(startsAt, endsAt)}，机位 ${seatRanges(booking.seats)}${forLot}`, "ok");
       await form.changed(booking, "");
       // Ready for the next booking: every seat chosen again, their use shown once its slot is.
       picker().reset(venue.seat_count, allSeats(venue.seat_count));
@@ -335,6 +355,12 @@ export function initBooking(changed) {
   writeWhen(booking, "start", new Date(tomorrow.getTime() + 9 * HOUR_MS));
   writeWhen(booking, "end", new Date(tomorrow.getTime() + 12 * HOUR_MS));
   booking.addEventListener("submit", book);
+  $("#booking-lot").addEventListener("click", (event) => {
+    const which = /** @type {HTMLElement} */ (event.target).closest("button")?.dataset.lot;
+    const back = form.lot?.back;
+    if (which === "clear" || which === "back") setBookingLot(null);
+    if (which === "back" && back) goTo(back);
+  });
   booking.querySelector(".seat-tools")?.addEventListener("click", (event) => {
     const which = /** @type {HTMLElement} */ (event.target).closest("button")?.dataset.pick;
     if (which !== "all" && which !== "free" && which !== "none") return;

@@ -168,19 +168,23 @@ export function showVenue(venueId) {
 }
 
 /**
- * Open the calendar of a venue at the week of a slot, with the slot and seats in the form,
- * ready to be booked (from the search of free venues).
+ * Open the calendar of a venue at the week of a slot, with the slot in the form, ready to be
+ * booked: some seats (from the search of free venues), or every seat for a lot (from the lot
+ * on its project's page).
  * @param {Venue} venue
  * @param {Date} startsAt
  * @param {Date} endsAt
- * @param {number[]} seats
+ * @param {{ seats?: number[], lot?: import("/static/admin-booking.js").ForLot }} what
  */
-export function bookVenue(venue, startsAt, endsAt, seats) {
+export function bookVenue(venue, startsAt, endsAt, { seats, lot }) {
   chooseVenue(venue.id);
   calendar.week = weekStart(startsAt);
   note("");
   if (!goTo("bookings")) refreshCalendar();
-  prefillBooking(startsAt, endsAt, { seats, note: `已选择 ${venue.name} 的机位 ${seatRanges(seats)}，请填写用途后预约。` });
+  const text = lot
+    ? `为标段 ${lot.label} 预约 ${venue.name}：请确认时段和机位后预约。`
+    : `已选择 ${venue.name} 的机位 ${seatRanges(seats || [])}，请填写用途后预约。`;
+  prefillBooking(startsAt, endsAt, { seats, lot, note: text });
 }
 
 /** Wire the calendar's venue choice, week buttons and clicks, and the booking form. */

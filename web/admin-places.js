@@ -5,21 +5,21 @@
 
 import { showVenue } from "/static/admin-calendar.js";
 import {
-  centreOptions, goTo, onPlacesChanged, pageFailed, pageRecovered, places, reloadPlaces,
+  centreOptions, goTo, onPlacesChanged, PagedSearch, pageFailed, pageRecovered, places, reloadPlaces,
 } from "/static/admin-shared.js";
 import { requestJson } from "/static/lib/api.js";
 import { $, control, el } from "/static/lib/dom.js";
 import { messageOf } from "/static/lib/errors.js";
 import { refuse, say, submitting } from "/static/lib/forms.js";
-import { checkCentre, checkVenue, pageCount, pageText } from "/static/lib/placeforms.js";
+import { checkCentre, checkVenue } from "/static/lib/placeforms.js";
 
 /** @typedef {import("/static/lib/wire").Venue} Venue */
 /** @typedef {import("/static/lib/wire").VenuePage} VenuePage */
 
 const PER_PAGE = 15;
 
-/** The venue search as last asked, and how many venues it found. */
-const search = { q: "", centre_id: "", page: 1, total: 0 };
+/** The venue search (made when the page is wired). @type {PagedSearch | null} */
+let search = null;
 
 // ---- centres ------------------------------------------------------------------------------
 
@@ -29,6 +29,7 @@ function renderCentres() {
     return el("tr", { dataset: { centre: c.id } },
       el("td", { class: "name" }, c.name),
       el("td", {}, c.city),
+      el("td", {}, c.region_code || el("span", { class: "muted", title: "没有行政区划代码的交易中心，其评标室不能作为主场抽取副场" }, "未填写")),
       el("td", {}, count
         ? el("button", { class: "link", type: "button", dataset: { venuesOf: c.id } }, `${count} 间`)
         : el("span", { class: "muted" }, "暂无")),
@@ -43,12 +44,16 @@ function renderCentres() {
 async function addCentre(event) {
   event.preventDefault();
   const form = /** @type {HTMLFormElement} */ (event.currentTarget);
-  const fields = { name: control(form, "name").value, city: control(form, "city").value };
+  const fields = {
+    name: control(form, "name").value, city: control(form, "city").value, region_code: control(form, "region_code").value,
+  };
   if (refuse(form, checkCentre(fields, places.centres))) return;
   await submitting(form, async () => {
     try {
       const centre = await requestJson("/api/centres", {
-        method: "POST", json: { name: fields.name.trim(), city: fields.city.trim() }, what: "新增交易中心失败",
+        method: "POST",
+        json: { name: fields.name.trim(), city: fields.city.trim(), region_code: fields.region_code.trim() },
+        what: "新增交易中心失败",
       });
       form.reset();
       say(form, `已新增交易中心：${centre.name}`, "ok");
@@ -63,22 +68,23 @@ async function addCentre(event) {
 
 /** Ask for the venue search's current page and show it. */
 export async function searchVenues() {
-  const query = new URLSearchParams({
-    q: search.q, centre_id: search.centre_id, page: String(search.page), per_page: String(PER_PAGE),
-  });
+  if (!search) return;
   try {
     /** @type {VenuePage} */
-    const answer = await requestJson(`/api/venues?${query}`, { what: "评标室查询失败" });
-    search.total = answer.total;
-    renderVenues(answer.items);
+    const answer = await requestJson(`/api/venues?${search.query()}`, { what: "评标室查询失败" });
+    renderVenues(answer.items, search.narrowed());
+    search.shown(answer.total);
     pageRecovered();
   } catch (err) {
     pageFailed(`无法查询评标室：${messageOf(err)}`);
   }
 }
 
-/** @param {Venue[]} venues */
-function renderVenues(venues) {
+/**
+ * @param {Venue[]} venues
+ * @param {boolean} narrowed
+ */
+function renderVenues(venues, narrowed) {
   $("#venue-rows").replaceChildren(...venues.map((v) =>
     el("tr", { dataset: { venue: v.id } },
       el("td", { class: "name" }, v.name),
@@ -89,10 +95,7 @@ function renderVenues(venues) {
         el("button", { class: "btn btn-small", type: "button", dataset: { showVenue: v.id } }, "查看预约")))));
   const empty = $("#venue-empty");
   empty.hidden = venues.length > 0;
-  empty.textContent = search.q || search.centre_id ? "没有符合条件的评标室。" : "还没有评标室，请在右侧新增。";
-  $("#venue-page").textContent = pageText(search.page, PER_PAGE, search.total);
-  $("#venue-prev", HTMLButtonElement).disabled = search.page <= 1;
-  $("#venue-next", HTMLButtonElement).disabled = search.page >= pageCount(search.total, PER_PAGE);
+  empty.textContent = narrowed ? "没有符合条件的评标室。" : "还没有评标室，请在右侧新增。";
 }
 
 /** @param {SubmitEvent} event */
@@ -151,9 +154,7 @@ function followCentreCity(form) {
 function venuesOfCentre(centreId, what) {
   const form = $("#venue-form", HTMLFormElement);
   if (what === "list") {
-    control($("#venue-search", HTMLFormElement), "centre_id").value = centreId;
-    Object.assign(search, { q: "", centre_id: centreId, page: 1 });
-    control($("#venue-search", HTMLFormElement), "q").value = "";
+    search?.set({ q: "", centre_id: centreId, page: 1 });
   } else {
     control(form, "centre_id").value = centreId;
     followCentreCity(form);
@@ -170,17 +171,7 @@ export function initPlaces() {
     if (target?.dataset.venuesOf) venuesOfCentre(target.dataset.venuesOf, "list");
     if (target?.dataset.addVenue) venuesOfCentre(target.dataset.addVenue, "add");
   });
-  const searchForm = $("#venue-search", HTMLFormElement);
-  searchForm.addEventListener("submit", (event) => {
-    event.preventDefault();
-    Object.assign(search, {
-      q: control(searchForm, "q").value.trim(), centre_id: control(searchForm, "centre_id").value, page: 1,
-    });
-    searchVenues();
-  });
-  control(searchForm, "centre_id").addEventListener("change", () => searchForm.requestSubmit());
-  $("#venue-prev").addEventListener("click", () => { search.page -= 1; searchVenues(); });
-  $("#venue-next").addEventListener("click", () => { search.page += 1; searchVenues(); });
+  search = new PagedSearch("venue", PER_PAGE, "间", searchVenues);
   $("#venue-rows").addEventListener("click", (event) => {
     const target = /** @type {HTMLElement} */ (event.target).closest("button");
     if (target?.dataset.showVenue) showVenue(target.dataset.showVenue);

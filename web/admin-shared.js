@@ -1,13 +1,15 @@
 // @ts-check
 // What the sections of the administration console share: the centres and venues as last read
 // from the server (every select and the calendar offer them), who is told when they change,
-// and the page's state (ready, or error with the banner saying why).
+// the page's state (ready, or error with the banner saying why), its addresses, and a list
+// searched a page at a time.
 
 import { requestJson } from "/static/lib/api.js";
 import { mergeBookings, queryPeriods } from "/static/lib/calendar.js";
 import { clearBanner, showBanner } from "/static/lib/chrome.js";
-import { el } from "/static/lib/dom.js";
+import { $, control, el } from "/static/lib/dom.js";
 import { ROLE_LABELS } from "/static/lib/labels.js";
+import { pageCount, pageText } from "/static/lib/placeforms.js";
 import { beijingIso } from "/static/lib/time.js";
 
 /** @typedef {import("/static/lib/wire").Centre} Centre */
@@ -133,12 +135,108 @@ export function pageRecovered() {
 }
 
 /**
- * Show a section of the console (its address is #name, so that a reload stays there). True
- * when the section changes, and the console shows it afresh; false when it is shown already.
- * @param {string} name
+ * Show a section of the console (its address is #name, or #name/arg/… for what it shows,
+ * so that a reload stays there). True when the address changes, and the console shows it
+ * afresh; false when it is shown already.
+ * @param {string} address
  */
-export function goTo(name) {
-  if (window.location.hash === `#${name}`) return false;
-  window.location.hash = name;
+export function goTo(address) {
+  if (window.location.hash === `#${address}`) return false;
+  window.location.hash = address;
   return true;
+}
+
+/**
+ * A venue's name as the console says it, "沈阳第一评标室（沈阳）"; its id when unknown.
+ * @param {string} id
+ */
+export function venueLabel(id) {
+  const venue = venueById(id);
+  return venue ? `${venue.name}（${venue.city}）` : id;
+}
+
+/**
+ * A list searched a page at a time: its form `#<name>-search` (a `q` field, and a `centre_id`
+ * select that searches when changed, where it has one) and its pager `<div class="pager"
+ * data-pager="<name>">`, given its buttons here. `run` asks for the current page and shows it,
+ * then calls `shown` with how many were found.
+ */
+export class PagedSearch {
+  /**
+   * @param {string} name
+   * @param {number} perPage
+   * @param {string} unit 间, 个, 名: what the pager counts
+   * @param {() => Promise<void>} run
+   */
+  constructor(name, perPage, unit, run) {
+    this.perPage = perPage;
+    this.unit = unit;
+    this.run = run;
+    /** @type {{ q: string, centre_id: string, page: number }} */
+    this.asked = { q: "", centre_id: "", page: 1 };
+    this.form = $(`#${name}-search`, HTMLFormElement);
+    const pager = $(`[data-pager="${name}"]`);
+    this.prev = el("button", { class: "btn btn-small", type: "button" }, "上一页");
+    this.text = el("span", { class: "muted" });
+    this.next = el("button", { class: "btn btn-small", type: "button" }, "下一页");
+    pager.replaceChildren(this.prev, this.text, this.next);
+    this.prev.addEventListener("click", () => this.turn(-1));
+    this.next.addEventListener("click", () => this.turn(1));
+    this.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const centre = this.form.elements.namedItem("centre_id");
+      this.ask({
+        q: control(this.form, "q").value.trim(), centre_id: centre instanceof HTMLSelectElement ? centre.value : "", page: 1,
+      });
+    });
+    const centre = this.form.elements.namedItem("centre_id");
+    if (centre instanceof HTMLSelectElement) centre.addEventListener("change", () => this.form.requestSubmit());
+  }
+
+  /**
+   * What to search for next (its fields put into the form too).
+   * @param {Partial<{ q: string, centre_id: string, page: number }>} what
+   */
+  set(what) {
+    Object.assign(this.asked, what);
+    control(this.form, "q").value = this.asked.q;
+    const centre = this.form.elements.namedItem("centre_id");
+    if (centre instanceof HTMLSelectElement) centre.value = this.asked.centre_id;
+  }
+
+  /**
+   * Search again, for `what`.
+   * @param {Partial<{ q: string, centre_id: string, page: number }>} what
+   */
+  ask(what) {
+    this.set(what);
+    return this.run();
+  }
+
+  /** @param {number} by */
+  turn(by) {
+    this.asked.page += by;
+    return this.run();
+  }
+
+  /** The current page's query: q, centre_id, page, per_page. */
+  query() {
+    const { q, centre_id: centre, page } = this.asked;
+    return new URLSearchParams({ q, centre_id: centre, page: String(page), per_page: String(this.perPage) });
+  }
+
+  /** Whether the search narrows the list (the empty list then says nothing matched). */
+  narrowed() {
+    return Boolean(this.asked.q || this.asked.centre_id);
+  }
+
+  /**
+   * The page was shown and `total` were found: the pager says where it is.
+   * @param {number} total
+   */
+  shown(total) {
+    this.text.textContent = pageText(this.asked.page, this.perPage, total, this.unit);
+    this.prev.disabled = this.asked.page <= 1;
+    this.next.disabled = this.asked.page >= pageCount(total, this.perPage);
+  }
 }

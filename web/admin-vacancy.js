@@ -76,7 +76,7 @@ export function initVacancy() {
   $("#vacancy-rows").addEventListener("click", (event) => {
     const id = /** @type {HTMLElement} */ (event.target).closest("button")?.dataset.book;
     const item = found.items.find((i) => i.venue.id === id);
-    if (item) bookVenue(item.venue, found.startsAt, found.endsAt, item.free_seats.slice(0, found.seats));
+    if (item) bookVenue(item.venue, found.startsAt, found.endsAt, { seats: item.free_seats.slice(0, found.seats) });
   });
   onPlacesChanged(() => {
     const cities = [...new Set([...places.centres, ...places.venues].map((p) => p.city))].sort();

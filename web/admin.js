@@ -1,14 +1,21 @@
 // @ts-check
 // The administration console (管理后台) of a centre's administrators, opened from the link
 // `roomserver admin create 姓名` prints: trading centres, evaluation rooms and their seat
-// bookings, through the REST API, in Beijing time whatever the browser's zone. Each section
-// has its address (#centres, #venues, #bookings, #vacancy); projects, people and the draw of
-// experts come later.
+// bookings; projects and their lots, a lot's session, its people and their links; the expert
+// pool and the draws of sub venues and experts. All through the REST API, in Beijing time
+// whatever the browser's zone. Each section has its address (#centres, #venues, #bookings,
+// #vacancy, #projects, #people, #draws, #pool), a project's or lot's after it
+// (#projects/<project>, #people/<project>/<lot>, #draws/<project>/<lot>).
 //
 // document.body.dataset.state: loading | ready | error.
 
 import { initCalendar, refreshCalendar } from "/static/admin-calendar.js";
+import { initDraws, showDraws } from "/static/admin-draws.js";
+import { initLotBars } from "/static/admin-lots.js";
+import { initPeople, showPeople } from "/static/admin-people.js";
 import { initPlaces, searchVenues } from "/static/admin-places.js";
+import { initPool, searchPool } from "/static/admin-pool.js";
+import { initProjects, showProjects } from "/static/admin-projects.js";
 import { pageFailed, places, reloadPlaces } from "/static/admin-shared.js";
 import { initVacancy } from "/static/admin-vacancy.js";
 import { requestJson } from "/static/lib/api.js";
@@ -18,24 +25,28 @@ import { messageOf, pageErrorText } from "/static/lib/errors.js";
 import { ROLE_LABELS } from "/static/lib/labels.js";
 import { login } from "/static/lib/session.js";
 
-/** What showing each section does: read what it lists afresh. */
-const SECTIONS = /** @type {Record<string, () => Promise<void>>} */ ({
+/** What showing each section does: read what it lists afresh (`args`: what its address names). */
+const SECTIONS = /** @type {Record<string, (args: string[]) => Promise<void>>} */ ({
   centres: async () => {},
   venues: searchVenues,
   bookings: refreshCalendar,
   vacancy: async () => {},
+  projects: showProjects,
+  people: showPeople,
+  draws: showDraws,
+  pool: searchPool,
 });
 
-/** The section the address names; without one, where a new administrator starts. */
+/** The section the address names, and its arguments; without one, where a new administrator starts. */
 function currentSection() {
-  const name = window.location.hash.slice(1);
-  if (Object.hasOwn(SECTIONS, name)) return name;
-  if (places.centres.length === 0) return "centres";
-  return places.venues.length === 0 ? "venues" : "bookings";
+  const [name, ...args] = window.location.hash.slice(1).split("/").map(decodeURIComponent);
+  if (Object.hasOwn(SECTIONS, name)) return { name, args };
+  if (places.centres.length === 0) return { name: "centres", args: [] };
+  return { name: places.venues.length === 0 ? "venues" : "projects", args: [] };
 }
 
 async function show() {
-  const name = currentSection();
+  const { name, args } = currentSection();
   for (const section of document.querySelectorAll("main > .section")) {
     if (section instanceof HTMLElement) section.hidden = section.dataset.section !== name;
   }
@@ -45,7 +56,7 @@ async function show() {
     else link.removeAttribute("aria-current");
   }
   document.body.dataset.section = name;
-  await SECTIONS[name]();
+  await SECTIONS[name](args);
 }
 
 async function main() {
@@ -69,6 +80,11 @@ async function main() {
   initPlaces();
   initCalendar();
   initVacancy();
+  initLotBars();
+  initProjects();
+  initPeople();
+  initDraws();
+  initPool();
   try {
     await reloadPlaces();
   } catch (err) {

@@ -14,6 +14,7 @@ import { $, control, el, queryParams } from "/static/lib/dom.js";
 import { messageOf, problemText } from "/static/lib/errors.js";
 import { describeEventBrief as describe } from "/static/lib/events.js";
 import { DOCUMENT_KIND_LABELS, ROLE_LABELS, reasonLabel } from "/static/lib/labels.js";
+import { sizeText } from "/static/lib/projectforms.js";
 import { api as request, login } from "/static/lib/session.js";
 import { formatDuration as duration, formatNumericDateTime, formatTime } from "/static/lib/time.js";
 
@@ -254,7 +255,7 @@ function renderDocuments(s) {
         el("td", {}, DOCUMENT_KIND_LABELS[d.kind] || d.kind),
         el("td", {}, d.name),
         el("td", {}, formatNumericDateTime(new Date(d.added_at))),
-        el("td", {}, d.size < 1024 ? `${d.size} 字节` : d.size < 1 << 20 ? `${(d.size / 1024).toFixed(0)} KB` : `${(d.size / (1 << 20)).toFixed(1)} MB`),
+        el("td", {}, sizeText(d.size)),
         el("td", { class: "digest" }, el("code", { title: d.sha256 }, d.sha256.slice(0, 16)), " ", el("code", { title: d.sm3 }, d.sm3.slice(0, 16))),
         el("td", {}, el("a", { href: d.url, download: "" }, "下载")),
       ),

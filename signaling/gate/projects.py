@@ -184,3 +184,34 @@ class PersonOut(BaseModel):
     role: str
     name: str
     venue_id: str | None
+
+
+class LinkState(BaseModel):
+    """A person's latest link: open (active), revoked or expired, and how many are open."""
+
+    id: str
+    state: Literal["active", "revoked", "expired"]
+    issued_at: AwareDatetime
+    expires_at: AwareDatetime
+    revoked_at: AwareDatetime | None
+    reason: str | None
+    open: int
+
+
+class PersonEntry(BaseModel):
+    """Somebody of a session (an expert with their seat, or another role), and their link."""
+
+    id: str
+    role: str
+    name: str
+    venue_id: str | None
+    seat_no: int | None
+    id_last4: str | None
+    replaced_by: str | None
+    link: LinkState | None
+
+
+class PeopleList(BaseModel):
+    """A session's people: experts in roster order, then the others by role."""
+
+    items: list[PersonEntry]

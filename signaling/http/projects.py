@@ -15,6 +15,7 @@ from aiohttp import web
 
 from roomserver.booking import Booking, BookingState
 from roomserver.errors import InvalidRequest
+from roomserver.links import Link
 from roomserver.model import Participant, Role, Session, SessionState, new_id
 from roomserver.policy import Action
 from roomserver.projects import Lot, Project
@@ -23,6 +24,7 @@ from signaling.gate.projects import (
     FeeList,
     LotOut,
     LotRequest,
+    PeopleList,
     PersonOut,
     PersonRequest,
     ProjectOut,
@@ -217,6 +219,48 @@ async def add_person(request: web.Request) -> web.Response:
     return web.json_response(answer, status=201)
 
 
+def _link_state(links: list[Link], now: datetime) -> dict[str, Any] | None:
+    if not links:
+        return None
+    latest = links[-1]
+    state = "revoked" if latest.revoked_at else "expired" if now >= latest.expires_at else "active"
+    return {
+        "id": latest.id,
+        "state": state,
+        "issued_at": latest.issued_at,
+        "expires_at": latest.expires_at,
+        "revoked_at": latest.revoked_at,
+        "reason": latest.reason,
+        "open": sum(1 for k in links if k.revoked_at is None and now < k.expires_at),
+    }
+
+
+async def list_people(request: web.Request) -> web.Response:
+    """``GET /api/sessions/{session_id}/people``: everybody of the session, experts with their
+    seats, each with the state of their latest link (a link's code is never shown again)."""
+    services = request.app[SERVICES]
+    session = await services.store.get_session(request.match_info["session_id"])
+    people = await services.store.list_participants(session.id)
+    links: dict[str, list[Link]] = {}
+    for link in await services.store.session_links(session.id):
+        links.setdefault(link.subject, []).append(link)
+    now = datetime.now(UTC)
+    items = [
+        {
+            "id": p.id,
+            "role": str(p.role),
+            "name": p.name,
+            "venue_id": p.venue_id,
+            "seat_no": p.seat_no,
+            "id_last4": p.id_last4,
+            "replaced_by": p.replaced_by,
+            "link": _link_state(links.get(p.id, []), now),
+        }
+        for p in people
+    ]
+    return web.json_response(PeopleList.model_validate({"items": items}).model_dump(mode="json"))
+
+
 async def re_review(request: web.Request) -> web.Response:
     """``POST /api/sessions/{session_id}/re-review``: re-convene the committee of an ended
     session (复议, 7.2.4-2) as a new session linked to it, with its own record: in the same
@@ -359,6 +403,15 @@ def add_project_routes(app: web.Application) -> None:
         read,
         answer=FeeList,
         summary="评标结束后各专家的劳务费记录（5.5.6）",
+    )
+    route(
+        app,
+        "GET",
+        "/api/sessions/{session_id}/people",
+        list_people,
+        Action.PEOPLE_READ,
+        answer=PeopleList,
+        summary="评标场次的全部人员（专家及其机位、主持人等）及其个人链接的状态",
     )
     route(
         app,

@@ -25,6 +25,7 @@ from tests.e2e.test_pages import (
     WatchedPage,
     assert_beijing_clock,
     code_of,
+    pdf_bytes,
 )
 
 pytestmark = pytest.mark.e2e
@@ -97,9 +98,8 @@ def test_an_administrator_sets_up_a_centre_and_books_its_room_in_beijing_time(
         assert "code=" not in page.url, page.url
         assert page.locator("#who").inner_text() == "管理员 · 测试管理员"
         assert_beijing_clock(page, "admin")
-        # An empty centre starts at its trading centres, with the later sections announced.
+        # An empty centre starts at its trading centres.
         assert page.evaluate("document.body.dataset.section") == "centres"
-        assert page.locator(".menu-later").count() == 3
         admin.screenshots(shots, "admin-empty")
 
         # A trading centre, through the page's form.
@@ -230,3 +230,223 @@ def test_the_console_is_for_administrators_only(empty_server: RunningServer, bro
         assert page.violations() == [], page.violations()
     finally:
         page.close()
+
+
+PROJECT_CODE, PROJECT_NAME = "LN-2026-0100", "某学校教学楼工程"
+POOL_CSV = """编号,姓名,身份证号,专业,城市,工作单位
+E001,张伟,210102198001010011,建筑,沈阳,某设计院
+E002,王芳,,建筑、造价,沈阳,某建设集团
+E003,李娜,,建筑,沈阳,单位三
+E004,刘洋,,建筑,沈阳,单位四
+E005,陈静,,电气,大连,单位五
+E006,杨帆,,建筑,大连,单位六
+E007,赵磊,,造价,大连,单位七
+E008,黄敏,,建筑,沈阳,单位八
+E009,周杰,,给排水,大连,单位九
+E010,吴刚,,建筑,丹东,单位十
+"""
+
+
+def add_centre_and_venue(page: Any, centre: str, city: str, region: str, venue: str) -> None:
+    """A centre with its region code, and a venue of it, through the console's forms."""
+    page.click(".menu a[data-section=centres]")
+    page.fill("#centre-form [name=name]", centre)
+    page.fill("#centre-form [name=city]", city)
+    page.fill("#centre-form [name=region_code]", region)
+    page.click("#centre-form button[type=submit]")
+    row = page.locator(f"#centre-rows tr:has-text('{centre}')")
+    row.wait_for(timeout=TIMEOUT_MS)
+    assert region in row.inner_text()
+    row.locator("button[data-add-venue]").click()
+    page.wait_for_function("() => document.body.dataset.section === 'venues'")
+    page.fill("#venue-form [name=name]", venue)
+    page.fill("#venue-form [name=seat_count]", "6")
+    page.click("#venue-form button[type=submit]")
+    page.locator(f"#venue-rows tr:has-text('{venue}')").wait_for(timeout=TIMEOUT_MS)
+
+
+def book_for_lot(page: Any, lot_label: str, bookings: int) -> None:
+    """Book what the calendar's form was filled with for a lot, and go back to the project,
+    until it shows the lot's `bookings`."""
+    page.wait_for_function("() => document.body.dataset.section === 'bookings'")
+    assert lot_label in page.locator("#booking-lot").inner_text()
+    page.wait_for_selector("#booking-free:has-text('6 个机位全部空闲')", timeout=TIMEOUT_MS)
+    page.click("#booking-form button[type=submit]")
+    assert f"为标段 {PROJECT_CODE}" in form_message(page, "#booking-form", "ok")
+    page.click("#booking-lot [data-lot=back]")
+    page.wait_for_function(
+        f"() => document.querySelectorAll('.lot-card .lot-bookings li').length === {bookings}",
+        timeout=TIMEOUT_MS,
+    )
+
+
+def test_an_administrator_organises_a_lot_from_the_project_to_the_seated_experts(
+    empty_server: RunningServer, browser: Any, artifacts: Path
+) -> None:
+    server = empty_server
+    link = server.run_cli("admin", "create", "测试管理员").strip().splitlines()[-1]
+    shots = artifacts / "admin"
+    shots.mkdir(exist_ok=True)
+    admin = WatchedPage(browser, link, timezone="America/New_York")
+    try:
+        page = admin.page
+        admin.wait_state("ready")
+        assert page.locator(".menu-later").count() == 0
+        add_centre_and_venue(page, "沈阳市公共资源交易中心", "沈阳", "210100", "沈阳第一评标室")
+        add_centre_and_venue(page, "大连市公共资源交易中心", "大连", "210200", "大连第一评标室")
+
+        # A project with two lots; the form refuses a repeated lot code before sending.
+        page.click(".menu a[data-section=projects]")
+        page.wait_for_function("() => document.body.dataset.section === 'projects'")
+        page.select_option("#project-form [name=centre_id]", label="沈阳市公共资源交易中心（沈阳）")
+        page.fill("#project-form [name=code]", PROJECT_CODE)
+        page.fill("#project-form [name=name]", PROJECT_NAME)
+        page.fill("#project-form [name=tenderer]", "某市教育局")
+        page.fill("#project-form [name=lot_name_0]", "施工")
+        page.click("#project-form [name=add_lot]")
+        page.fill("#project-form [name=lot_code_1]", "01")
+        page.fill("#project-form [name=lot_name_1]", "监理")
+        page.click("#project-form button[type=submit]")
+        assert "不能重复" in form_message(page, "#project-form", "error")
+        page.fill("#project-form [name=lot_code_1]", "02")
+        page.click("#project-form button[type=submit]")
+        page.wait_for_selector("#project-view:not([hidden]) .lot-card", timeout=TIMEOUT_MS)
+        assert page.locator(".lot-card").count() == 2
+        assert PROJECT_CODE in page.locator("#project-title").inner_text()
+        lot1 = page.locator(".lot-card").first
+        assert "标段 01 · 施工" in lot1.inner_text()
+
+        # Lot 1: its session needs the main venue booked for the lot at the start.
+        day = next_tuesday()
+        lot1.locator("[name=start_date]").fill(day.isoformat())
+        lot1.locator("[name=start_time]").select_option("09:00")
+        missing = lot1.locator(".readiness li.missing")
+        missing.wait_for(timeout=TIMEOUT_MS)
+        assert "沈阳第一评标室" in missing.inner_text()
+        missing.locator("button[data-book]").click()
+        book_for_lot(page, f"{PROJECT_CODE} 标段 01 · 施工", 1)
+        lot1 = page.locator(".lot-card").first
+        lot1.locator(".readiness li.ready").wait_for(timeout=TIMEOUT_MS)
+        assert "09:00–13:00" in lot1.locator(".lot-bookings").inner_text()
+
+        # A sub venue drawn within the province: committed, then revealed and checked.
+        lot1.locator(".lot-head button:has-text('抽取副场')").click()
+        page.wait_for_function("() => document.body.dataset.section === 'draws'")
+        page.wait_for_selector("#draws-body:not([hidden])", timeout=TIMEOUT_MS)
+        fill_slot(page, "#subvenue-form", day, "09:00", "13:00")
+        page.click("#subvenue-form button[type=submit]")
+        committed = page.locator(".draw-card.committed")
+        committed.wait_for(timeout=TIMEOUT_MS)
+        assert "待揭示" in committed.inner_text() and "种子承诺" in committed.inner_text()
+        admin.screenshots(shots, "admin-draw-committed")
+        committed.locator("button[data-reveal]").click()
+        revealed = page.locator(".draw-card.revealed[data-kind=sub_venues]")
+        revealed.wait_for(timeout=TIMEOUT_MS)
+        assert "校验通过" in revealed.inner_text() and "大连第一评标室" in revealed.inner_text()
+        revealed.locator("button[data-book-sub]").click()
+        book_for_lot(page, f"{PROJECT_CODE} 标段 01 · 施工", 2)
+
+        # The session opens on both venues, the drawn sub venue already chosen.
+        lot1 = page.locator(".lot-card").first
+        assert "抽取结果" in lot1.locator(".chips").inner_text()
+        lot1.locator("[name=start_date]").fill(day.isoformat())
+        lot1.locator("[name=start_time]").select_option("09:00")
+        page.wait_for_function(
+            "() => document.querySelector('.lot-card .session-form').dataset.ready === '1'"
+        )
+        admin.screenshots(shots, "admin-project")
+        lot1.locator(".session-form button[type=submit]").click()
+        page.wait_for_selector(".lot-card .pill.state-scheduled", timeout=TIMEOUT_MS)
+        about = page.locator(".lot-card").first.inner_text()
+        assert "待开始" in about and f"{day:%Y年%m月%d日} 09:00" in about, about
+        assert "主场 沈阳第一评标室" in about and "副场 大连第一评标室" in about, about
+
+        # A host, their link issued and shown once.
+        page.locator(".lot-card").first.locator("button:has-text('人员与链接')").click()
+        page.wait_for_selector("#people-body:not([hidden])", timeout=TIMEOUT_MS)
+        page.select_option("#person-form [name=role]", "host")
+        page.fill("#person-form [name=name]", "张主持")
+        page.click("#person-form button[type=submit]")
+        host = page.locator("#people-rows tr[data-role=host]")
+        host.wait_for(timeout=TIMEOUT_MS)
+        assert "未发放" in host.inner_text()
+        host.locator("button[data-issue]").click()
+        page.wait_for_selector("#issued-link:not([hidden])", timeout=TIMEOUT_MS)
+        url = page.locator("#issued-url").input_value()
+        assert url.startswith(server.base_url) and "/console?code=" in url, url
+        page.wait_for_selector("#people-rows tr[data-role=host] .link-state.active")
+        # Re-issued: a new address, the old one revoked.
+        page.locator("#people-rows tr[data-role=host] button[data-reissue]").click()
+        page.click("#link-form button[type=submit]")
+        page.wait_for_function(
+            f"() => document.querySelector('#issued-url').value !== '{url}'", timeout=TIMEOUT_MS
+        )
+        admin.screenshots(shots, "admin-people-link")
+
+        # The pool, pasted: a bad row is named by its line, then the list is imported.
+        page.click(".menu a[data-section=pool]")
+        page.wait_for_function("() => document.body.dataset.section === 'pool'")
+        bad = "编号,姓名,专业,城市\nE1,张三,建筑,沈阳\nE2,,建筑,沈阳\n"
+        page.fill("#pool-form [name=text]", bad)
+        assert "第 3 行：缺少姓名" in page.locator("#pool-preview").inner_text()
+        page.fill("#pool-form [name=text]", POOL_CSV)
+        assert "读取到 10 名专家" in page.locator("#pool-preview").inner_text()
+        page.click("#pool-form button[type=submit]")
+        assert "新增 10 名" in form_message(page, "#pool-form", "ok")
+        page.wait_for_selector("#pool-rows tr[data-expert=E010]", timeout=TIMEOUT_MS)
+        assert "尾号 0011" in page.locator("#pool-rows tr[data-expert=E001]").inner_text()
+        admin.screenshots(shots, "admin-pool")
+
+        # Experts drawn for the session's venues, bidders' employer excluded, then revealed.
+        page.click(".menu a[data-section=draws]")
+        page.wait_for_selector("#draws-body:not([hidden]) .need-row", timeout=TIMEOUT_MS)
+        assert page.locator(".need-row").count() == 2
+        page.fill("#expert-form [name=need_count_0]", "3")
+        page.fill("#expert-form [name=need_specialty_0]", "建筑")
+        page.fill("#expert-form [name=need_count_1]", "2")
+        page.fill("#expert-form [name=need_city_1]", "大连")
+        page.fill("#expert-form [name=exclude_employers]", "某建设集团")
+        page.click("#expert-form button[type=submit]")
+        experts = page.locator(".draw-card.committed[data-kind=experts]")
+        experts.wait_for(timeout=TIMEOUT_MS)
+        assert "排除工作单位：某建设集团" in experts.inner_text()
+        experts.locator("button[data-reveal]").click()
+        drawn = page.locator(".draw-card.revealed[data-kind=experts]")
+        drawn.wait_for(timeout=TIMEOUT_MS)
+        assert "校验通过" in drawn.inner_text()
+        assert drawn.locator(".result tbody tr").count() == 5
+        assert "王芳" not in drawn.inner_text()
+        assert drawn.locator(".seat-cell:has-text('号机位')").count() == 5
+        admin.screenshots(shots, "admin-draws")
+
+        # They appear seated among the session's people.
+        page.click(".menu a[data-section=people]")
+        page.wait_for_selector("#people-rows tr[data-role=expert]", timeout=TIMEOUT_MS)
+        seated = page.locator("#people-rows tr[data-role=expert]")
+        assert seated.count() == 5
+        assert page.locator("#people-rows tr[data-role=expert]:has-text('1号机位')").count() == 2
+        admin.screenshots(shots, "admin-people")
+
+        # A PDF in the project's record, with its digests.
+        page.locator("[data-lot-bar=people] button[data-open-project]").click()
+        page.wait_for_selector("#project-view:not([hidden])", timeout=TIMEOUT_MS)
+        page.set_input_files(
+            "#document-form [name=file]",
+            files=[{"name": "招标文件.pdf", "mimeType": "application/pdf", "buffer": pdf_bytes()}],
+        )
+        assert page.locator("#document-form [name=name]").input_value() == "招标文件"
+        page.click("#document-form button[type=submit]")
+        assert "已存档" in form_message(page, "#document-form", "ok")
+        document = page.locator("#documents li")
+        document.wait_for(timeout=TIMEOUT_MS)
+        text = document.inner_text()
+        assert "招标文件" in text and "SHA-256" in text and "SM3" in text, text
+        screenshots(page, shots, "admin-documents", showing="#documents")
+        page.click("#project-back")
+        page.wait_for_selector(f"#project-rows tr:has-text('{PROJECT_CODE}')", timeout=TIMEOUT_MS)
+        admin.screenshots(shots, "admin-projects")
+
+        assert admin.violations() == [], admin.violations()
+        assert page.evaluate("document.body.dataset.state") == "ready"
+    finally:
+        admin.close()

@@ -121,6 +121,7 @@ MATRIX: dict[Call, set[str]] = {
     Call("GET", "/api/projects/noproject"): {"admin"},
     Call("POST", "/api/projects/noproject/lots", body={}): {"admin"},
     Call("POST", "/api/lots/nolot/session", body={}): {"admin"},
+    Call("GET", "/api/sessions/{s}/people"): {"admin"},
     Call("POST", "/api/sessions/{s}/people", body={}): {"admin"},
     Call("GET", "/api/sessions/{s}/fees"): {"admin"},
     Call("POST", "/api/sessions/{s}/re-review", body={}): {"admin"},

@@ -7,7 +7,7 @@ import { test } from "node:test";
 
 import {
   DEFAULT_HOURS, addDays, dayMinute, layoutWeek, mergeBookings, minuteLabel, queryPeriods, startOfBeijingDay,
-  durationText, slotSummary, slotText, weekDays, weekLabel, weekStart,
+  durationText, momentText, slotSummary, slotText, weekDays, weekLabel, weekStart,
 } from "../../web/lib/calendar.js";
 import { beijingIso } from "../../web/lib/time.js";
 
@@ -124,6 +124,7 @@ test("a slot reads in Beijing time, within a day or over midnight", () => {
 
 test("a form's slot is confirmed in words with its weekday and length", () => {
   const at = (/** @type {string} */ iso) => new Date(`${iso}+08:00`);
+  assert.equal(momentText(at("2026-12-13T23:45:00")), "周日 12月13日 23:45");
   assert.equal(slotSummary(at("2026-12-08T09:00:00"), at("2026-12-08T12:00:00")), "周二 12月08日 09:00–12:00，共 3 小时");
   assert.equal(slotSummary(at("2026-12-13T23:00:00"), at("2026-12-14T01:30:00")), "周日 12月13日 23:00 至 12月14日 01:30，共 2 小时 30 分钟");
   const HOUR = 3600 * 1000;

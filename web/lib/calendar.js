@@ -122,6 +122,15 @@ export function durationText(ms) {
 }
 
 /**
+ * An instant in words, Beijing time: "周二 12月15日 09:00".
+ * @param {Date} d
+ */
+export function momentText(d) {
+  const b = beijingTime(d);
+  return `${WEEKDAY_NAMES[(b.weekday + 6) % 7]} ${pad(b.month)}月${pad(b.day)}日 ${pad(b.hours)}:${pad(b.minutes)}`;
+}
+
+/**
  * The slot a form holds, in words, to confirm what the date and time fields say in any
  * browser language: "周二 12月08日 09:00–12:00，共 3 小时".
  * @param {Date} startsAt

@@ -31,6 +31,18 @@ export const DOCUMENT_KIND_LABELS = Object.freeze({
 });
 
 /**
+ * The states of an evaluation session.
+ * @type {Readonly<Record<string, string>>}
+ */
+export const SESSION_STATE_LABELS = Object.freeze({ scheduled: "待开始", live: "评标中", ended: "已结束" });
+
+/**
+ * The states of a person's latest personal link.
+ * @type {Readonly<Record<string, string>>}
+ */
+export const LINK_STATE_LABELS = Object.freeze({ active: "有效", revoked: "已收回", expired: "已过期" });
+
+/**
  * Who people are (the ``role`` of a token).
  * @type {Readonly<Record<string, string>>}
  */

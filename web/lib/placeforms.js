@@ -12,13 +12,14 @@ const MAX_SLOT_MS = 3 * 24 * 3600 * 1000;
 /** A refused field: its form control's name and why. @typedef {{ field: string, message: string } | null} Problem */
 
 /**
+ * A text field that must be filled, at most `max` characters once trimmed.
  * @param {string} field
  * @param {string} value
  * @param {string} what 名称, 城市…
  * @param {number} max
  * @returns {Problem}
  */
-function text(field, value, what, max) {
+export function text(field, value, what, max) {
   const v = value.trim();
   if (!v) return { field, message: `请填写${what}` };
   if (v.length > max) return { field, message: `${what}不能超过 ${max} 个字` };
@@ -26,14 +27,19 @@ function text(field, value, what, max) {
 }
 
 /**
- * A new trading centre: a name and a city, and no other centre of that name.
- * @param {{ name: string, city: string }} fields
+ * A new trading centre: a name and a city, no other centre of that name, and its 行政区划代码
+ * (six digits, the first 1 to 8) when given: sub venues are drawn within its province.
+ * @param {{ name: string, city: string, region_code?: string }} fields
  * @param {Array<{ name: string }>} centres
  * @returns {Problem}
  */
 export function checkCentre(fields, centres) {
   const problem = text("name", fields.name, "交易中心名称", NAME_MAX) || text("city", fields.city, "所在城市", CITY_MAX);
   if (problem) return problem;
+  const region = (fields.region_code || "").trim();
+  if (region && !/^[1-8]\d{5}$/.test(region)) {
+    return { field: "region_code", message: "行政区划代码应为 6 位数字，如沈阳市 210100" };
+  }
   if (centres.some((c) => c.name === fields.name.trim())) {
     return { field: "name", message: `已有名为“${fields.name.trim()}”的交易中心` };
   }

@@ -135,6 +135,7 @@ export interface Centre {
   id: string;
   name: string;
   city: string;
+  region_code: string;
 }
 
 /** An evaluation room (`GET /api/venues`, `GET /api/vacancy`). */
@@ -175,4 +176,114 @@ export interface Booking {
 export interface Vacancy {
   venue: Venue;
   free_seats: number[];
+}
+
+/** A lot's evaluation session in brief. */
+export interface LotSession {
+  id: string;
+  state: "scheduled" | "live" | "ended";
+  scheduled_start: string;
+  main_venue_id: string;
+  sub_venue_ids: string[];
+}
+
+/** A lot (标段) of a project, and its session once opened. */
+export interface Lot {
+  id: string;
+  code: string;
+  name: string;
+  position: number;
+  session: LotSession | null;
+}
+
+/** A project (`GET /api/projects/{id}`; the list leaves `lots` empty). */
+export interface Project {
+  id: string;
+  centre_id: string;
+  code: string;
+  name: string;
+  tenderer: string;
+  created_at: string;
+  created_by: string;
+  lots: Lot[];
+}
+
+export interface ProjectPage {
+  items: Project[];
+  total: number;
+  page: number;
+  per_page: number;
+}
+
+/** A document of a project's record. */
+export interface ProjectDocument {
+  kind: string;
+  name: string;
+  content_type: string;
+  size: number;
+  sha256: string;
+  sm3: string;
+  added_at: string;
+  added_by: string;
+  url: string;
+}
+
+/** A person's latest link (`GET /api/sessions/{id}/people`). */
+export interface LinkState {
+  id: string;
+  state: "active" | "revoked" | "expired";
+  issued_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+  reason: string | null;
+  open: number;
+}
+
+/** Somebody of a session, and their link. */
+export interface SessionPerson {
+  id: string;
+  role: string;
+  name: string;
+  venue_id: string | null;
+  seat_no: number | null;
+  id_last4: string | null;
+  replaced_by: string | null;
+  link: LinkState | null;
+}
+
+/** An expert of the pool. */
+export interface PoolExpert {
+  id: string;
+  external_id: string;
+  name: string;
+  id_last4: string | null;
+  specialties: string[];
+  city: string;
+  employer: string;
+  active: boolean;
+}
+
+export interface PoolPage {
+  items: PoolExpert[];
+  total: number;
+  page: number;
+  per_page: number;
+}
+
+/** A draw: its facts and commitment, and once revealed its seed, result and check. */
+export interface DrawRecord {
+  id: string;
+  kind: "sub_venues" | "experts";
+  subject: string;
+  session_id: string | null;
+  facts: string;
+  facts_sha256: string;
+  commitment: string;
+  revealed: boolean;
+  seed: string | null;
+  result: Array<{ label: string; id: string; name: string }> | null;
+  created_by: string;
+  created_at: string;
+  revealed_at: string | null;
+  verified: boolean | null;
 }

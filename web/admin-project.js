@@ -1,0 +1,270 @@
+// @ts-check
+// A project's page (#projects/<project>): its lots, each with its session (state, start,
+// venues) or the form that opens one, and the project's documents (admin-documents.js). A
+// session opens only on venues booked for the lot at its start (7.1.2): the form says, venue
+// by venue, whether such a booking holds the start, and books one through the calendar's form
+// ("为本标段预约") when none does. The server still decides, and its refusal is shown.
+
+import { bookVenue } from "/static/admin-calendar.js";
+import { initDocuments, showDocuments } from "/static/admin-documents.js";
+import { chosen, loadProject, lotAddress, lotLabel, sessionLine } from "/static/admin-lots.js";
+import { goTo, pageFailed, pageRecovered, places, venueById, venueLabel, venueOptions } from "/static/admin-shared.js";
+import { requestJson } from "/static/lib/api.js";
+import { addDays, momentText, slotText, startOfBeijingDay } from "/static/lib/calendar.js";
+import { $, control, el } from "/static/lib/dom.js";
+import { messageOf } from "/static/lib/errors.js";
+import { quarterHours, readWhen, refuse, say, submitting, writeWhen } from "/static/lib/forms.js";
+import { bookingFor, checkSession } from "/static/lib/projectforms.js";
+import { seatRanges } from "/static/lib/seats.js";
+import { beijingIso, formatDateTime } from "/static/lib/time.js";
+
+/** @typedef {import("/static/lib/wire").Project} Project */
+/** @typedef {import("/static/lib/wire").Lot} Lot */
+/** @typedef {import("/static/lib/wire").Booking} Booking */
+/** @typedef {import("/static/lib/wire").DrawRecord} DrawRecord */
+
+const HOUR_MS = 3600 * 1000;
+const DAY_MS = 24 * HOUR_MS;
+/** How far back and ahead the page looks for the lots' bookings (the server answers 92 days). */
+const BOOKINGS_BEHIND_DAYS = 2;
+const BOOKINGS_AHEAD_DAYS = 90;
+/** How long a booking made from a lot lasts, to begin with. */
+const LOT_BOOKING_HOURS = 4;
+
+/** The project shown, its lots' bookings, and the sub venues drawn for each lot. */
+const page = {
+  project: /** @type {Project | null} */ (null),
+  bookings: /** @type {Booking[]} */ ([]),
+  drawn: /** @type {Record<string, string[]>} */ ({}),
+  asked: 0,
+};
+
+/**
+ * Show a project's page, read afresh.
+ * @param {string} projectId
+ */
+export async function showProject(projectId) {
+  const mine = ++page.asked;
+  try {
+    const project = await loadProject(projectId);
+    const now = Date.now();
+    const query = new URLSearchParams({
+      starts_at: beijingIso(new Date(now - BOOKINGS_BEHIND_DAYS * DAY_MS)),
+      ends_at: beijingIso(new Date(now + BOOKINGS_AHEAD_DAYS * DAY_MS)),
+    });
+    const lotIds = new Set(project.lots.map((lot) => lot.id));
+    const open = project.lots.filter((lot) => !lot.session);
+    const [bookings, draws] = await Promise.all([
+      requestJson(`/api/bookings?${query}`, { what: "预约读取失败" }),
+      Promise.all(open.map((lot) => requestJson(`/api/lots/${encodeURIComponent(lot.id)}/draws`, { what: "抽取记录读取失败" }))),
+    ]);
+    if (mine !== page.asked) return;
+    page.project = project;
+    page.bookings = /** @type {Booking[]} */ (bookings.items).filter((b) => b.lot_id && lotIds.has(b.lot_id));
+    page.drawn = Object.fromEntries(open.map((lot, i) => [lot.id, drawnSubVenues(draws[i].items)]));
+    render(project);
+    await showDocuments(project);
+    pageRecovered();
+  } catch (err) {
+    if (mine === page.asked) pageFailed(`无法读取项目：${messageOf(err)}`);
+  }
+}
+
+/** Leave the project's page (the list shows). */
+export function hideProject() {
+  page.asked += 1;
+  $("#project-view").hidden = true;
+}
+
+/**
+ * The venues revealed by a lot's sub venue draws.
+ * @param {DrawRecord[]} draws
+ */
+function drawnSubVenues(draws) {
+  return draws.filter((d) => d.kind === "sub_venues" && d.result).flatMap((d) => (d.result || []).map((r) => r.id));
+}
+
+/** @param {Project} project */
+function render(project) {
+  $("#project-view").hidden = false;
+  $("#project-title").textContent = `${project.code} ${project.name}`;
+  const centre = places.centres.find((c) => c.id === project.centre_id);
+  $("#project-meta").textContent = [
+    `招标人：${project.tenderer}`, `交易中心：${centre?.name || "—"}`, `录入：${formatDateTime(new Date(project.created_at))}`,
+    `${project.lots.length} 个标段`,
+  ].join("　");
+  $("#project-lots").replaceChildren(...project.lots.map((lot) => lotCard(project, lot)));
+}
+
+/**
+ * The lot's bookings, each a line.
+ * @param {Lot} lot
+ */
+function lotBookings(lot) {
+  const mine = page.bookings.filter((b) => b.lot_id === lot.id);
+  if (!mine.length) return el("p", { class: "muted" }, "本标段还没有场地预约。");
+  return el("ul", { class: "lot-bookings" }, mine.map((b) => el("li", {},
+    el("b", {}, venueLabel(b.venue_id)), " ", slotText(new Date(b.starts_at), new Date(b.ends_at)),
+    el("span", { class: "muted" }, `　机位 ${seatRanges(b.seats)}`))));
+}
+
+/**
+ * A lot with its session, or the form that opens it.
+ * @param {Project} project
+ * @param {Lot} lot
+ */
+function lotCard(project, lot) {
+  const actions = el("div", { class: "lot-actions" },
+    lot.session ? el("button", { class: "btn btn-small btn-primary", type: "button", dataset: { go: lotAddress("people", project.id, lot.id) } }, "人员与链接") : null,
+    el("button", { class: "btn btn-small", type: "button", dataset: { go: lotAddress("draws", project.id, lot.id) } }, lot.session ? "专家抽取" : "抽取副场"));
+  const card = el("article", { class: "card lot-card", dataset: { lot: lot.id } },
+    el("header", { class: "lot-head" }, el("h3", {}, lotLabel(lot)), actions),
+    lot.session ? el("p", { class: "lot-about" }, sessionLine(lot.session)) : null,
+    el("h4", {}, "场地预约"),
+    lotBookings(lot));
+  if (!lot.session) card.append(sessionForm(project, lot));
+  return card;
+}
+
+// ---- opening a lot's session ----------------------------------------------------------------
+
+/**
+ * The form that opens a lot's session, filled with what the lot's bookings and draws suggest:
+ * the main venue and start of its first booking in the project's centre, the drawn sub venues.
+ * @param {Project} project
+ * @param {Lot} lot
+ */
+function sessionForm(project, lot) {
+  const template = /** @type {HTMLTemplateElement} */ ($("template#session-form", HTMLTemplateElement));
+  const form = /** @type {HTMLFormElement} */ (/** @type {Element} */ (template.content.firstElementChild).cloneNode(true));
+  quarterHours(form);
+  const own = page.bookings.filter((b) => b.lot_id === lot.id);
+  const home = own.find((b) => venueById(b.venue_id)?.centre_id === project.centre_id);
+  const main = home?.venue_id || places.venues.find((v) => v.centre_id === project.centre_id)?.id || "";
+  const drawn = page.drawn[lot.id] || [];
+  /** @type {{ subs: string[] }} */
+  const state = { subs: [...new Set([...drawn, ...own.map((b) => b.venue_id)])].filter((v) => v !== main) };
+  venueOptions(/** @type {HTMLSelectElement} */ (control(form, "main_venue_id")), main);
+  const tomorrow = addDays(startOfBeijingDay(new Date()), 1);
+  writeWhen(form, "start", home ? new Date(home.starts_at) : new Date(tomorrow.getTime() + 9 * HOUR_MS));
+
+  const update = () => {
+    const mainId = control(form, "main_venue_id").value;
+    state.subs = state.subs.filter((v) => v !== mainId);
+    renderSubs(form, state.subs, drawn, mainId);
+    renderReadiness(form, lot, [mainId, ...state.subs]);
+  };
+  form.addEventListener("change", (event) => {
+    const target = /** @type {HTMLElement} */ (event.target);
+    if (target instanceof HTMLSelectElement && target.name === "add_sub" && target.value) state.subs.push(target.value);
+    update();
+  });
+  form.addEventListener("click", (event) => {
+    const button = /** @type {HTMLElement} */ (event.target).closest("button");
+    if (button?.dataset.removeSub) {
+      state.subs = state.subs.filter((v) => v !== button.dataset.removeSub);
+      update();
+    }
+    if (button?.dataset.book) bookForLot(form, project, lot, button.dataset.book);
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    openSession(form, lot, control(form, "main_venue_id").value, state.subs);
+  });
+  update();
+  return form;
+}
+
+/**
+ * The chosen sub venues as chips, and the venues that may still be added.
+ * @param {HTMLFormElement} form
+ * @param {string[]} subs
+ * @param {string[]} drawn
+ * @param {string} mainId
+ */
+function renderSubs(form, subs, drawn, mainId) {
+  /** @type {HTMLElement} */ (form.querySelector(".chips")).replaceChildren(...subs.map((id) =>
+    el("span", { class: "chip" }, venueLabel(id), drawn.includes(id) ? el("small", {}, "抽取结果") : null,
+      el("button", { class: "link", type: "button", dataset: { removeSub: id }, "aria-label": `移除副场 ${venueLabel(id)}` }, "×"))));
+  const others = places.venues.filter((v) => v.id !== mainId && !subs.includes(v.id));
+  control(form, "add_sub").replaceChildren(
+    el("option", { value: "" }, others.length ? "＋ 添加副场…" : "没有其他评标室"),
+    ...others.map((v) => el("option", { value: v.id }, `${v.name}（${v.city}，${v.centre_name}）`)));
+}
+
+/**
+ * Whether each venue is booked for the lot at the start, with a way to book the ones that are not.
+ * @param {HTMLFormElement} form
+ * @param {Lot} lot
+ * @param {string[]} venueIds main first
+ */
+function renderReadiness(form, lot, venueIds) {
+  const start = readWhen(form, "start");
+  /** @type {HTMLElement} */ (form.querySelector(".slot-line")).textContent = start ? `${momentText(start)} 开始` : "";
+  const list = /** @type {HTMLElement} */ (form.querySelector(".readiness"));
+  if (!start || !venueIds[0]) {
+    list.replaceChildren();
+    return;
+  }
+  list.replaceChildren(...venueIds.map((id, i) => {
+    const booking = bookingFor(page.bookings, lot.id, id, start);
+    const role = i === 0 ? "主场" : "副场";
+    return booking
+      ? el("li", { class: "ready" }, `${role} ${venueLabel(id)}：已为本标段预约 ${slotText(new Date(booking.starts_at), new Date(booking.ends_at))}，机位 ${seatRanges(booking.seats)}`)
+      : el("li", { class: "missing" }, `${role} ${venueLabel(id)}：开始时没有为本标段的预约`,
+        el("button", { class: "btn btn-small", type: "button", dataset: { book: id } }, "为本标段预约"));
+  }));
+  form.dataset.ready = venueIds.every((id) => bookingFor(page.bookings, lot.id, id, start)) ? "1" : "";
+}
+
+/**
+ * Book a venue for the lot through the calendar's form, from the chosen start.
+ * @param {HTMLFormElement} form
+ * @param {Project} project
+ * @param {Lot} lot
+ * @param {string} venueId
+ */
+function bookForLot(form, project, lot, venueId) {
+  const venue = venueById(venueId);
+  if (!venue) return;
+  const start = readWhen(form, "start") || new Date(addDays(startOfBeijingDay(new Date()), 1).getTime() + 9 * HOUR_MS);
+  bookVenue(venue, start, new Date(start.getTime() + LOT_BOOKING_HOURS * HOUR_MS), {
+    lot: {
+      id: lot.id, label: `${project.code} ${lotLabel(lot)}`, purpose: `${project.code} ${lot.name}（标段 ${lot.code}）评标`,
+      back: `projects/${encodeURIComponent(project.id)}`,
+    },
+  });
+}
+
+/**
+ * @param {HTMLFormElement} form
+ * @param {Lot} lot
+ * @param {string} main
+ * @param {string[]} subs
+ */
+async function openSession(form, lot, main, subs) {
+  const start = readWhen(form, "start");
+  if (refuse(form, checkSession({ main_venue_id: main, sub_venue_ids: subs, start })) || !start) return;
+  await submitting(form, async () => {
+    try {
+      await requestJson(`/api/lots/${encodeURIComponent(lot.id)}/session`, {
+        method: "POST",
+        json: { main_venue_id: main, sub_venue_ids: subs, scheduled_start: beijingIso(start) },
+        what: "开设评标场次失败",
+      });
+      if (chosen.project) await showProject(chosen.project.id);
+    } catch (err) {
+      say(form, messageOf(err));
+    }
+  });
+}
+
+/** Wire the page's buttons and its documents. */
+export function initProject() {
+  initDocuments();
+  $("#project-back").addEventListener("click", () => goTo("projects"));
+  $("#project-lots").addEventListener("click", (event) => {
+    const go = /** @type {HTMLElement} */ (event.target).closest("button")?.dataset.go;
+    if (go) goTo(go);
+  });
+}
