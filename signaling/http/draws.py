@@ -280,6 +280,8 @@ async def reveal_draw(request: web.Request) -> web.Response:
         free = _free_seats(session, seats, await store.list_participants(session.id))
         pool = await store.draws.experts([cid for _, cid in result])
         for venue_id, cid in result:
+            if not free.get(venue_id):
+                raise InvalidRequest("评标室已没有足够的空机位，本次抽取不能揭示，请重新抽取")
             expert = pool[cid]
             seated.append(
                 Participant(
