@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from roomserver.booking import Booking, BookingState
+from roomserver.booking import QUARTER, Booking, BookingState, Slot
 from roomserver.errors import InvalidRequest
 from roomserver.links import Link
 from roomserver.model import Participant, Role, Session, SessionState, new_id
@@ -173,7 +173,8 @@ async def open_session(request: web.Request) -> web.Response:
     )
     for venue_id in session.venue_ids():
         await services.store.get_venue(venue_id)  # NotFound for an unknown venue
-    held = await services.store.bookings.find(active_only=True)
+    at_start = Slot(session.scheduled_start, session.scheduled_start + QUARTER)
+    held = await services.store.bookings.find(during=at_start, active_only=True)
     bookings = [
         _booking_for(held, lot, venue_id, session.scheduled_start)
         for venue_id in session.venue_ids()
