@@ -15,6 +15,7 @@ from roomserver.errors import (
 from roomserver.model import (
     MAX_SEATS,
     MIN_SEATS,
+    Centre,
     Participant,
     Role,
     Session,
@@ -125,3 +126,12 @@ def test_only_the_last_four_characters_of_an_id_number_are_kept() -> None:
     assert Participant("p", "s", Role.EXPERT, "王建国", "v", 1, id_last4="771X").id_last4 == "771X"
     with pytest.raises(InvalidRequest):
         Participant("p", "s", Role.EXPERT, "王建国", "v", 1, id_last4="21010219800101123X")
+
+
+def test_a_centre_region_code_is_six_digits_and_names_its_province() -> None:
+    dalian = Centre("c1", "大连市公共资源交易中心", "大连", region_code="210200")
+    assert dalian.province == "210000"
+    assert Centre("c2", "某中心", "某市").province == ""
+    for bad in ("21020", "2102000", "A10200", "010200"):
+        with pytest.raises(InvalidRequest, match="行政区划代码"):
+            Centre("c3", "某中心", "某市", region_code=bad)
