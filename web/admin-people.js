@@ -5,7 +5,7 @@
 // end) or revoked with a reason.
 
 import { lotFromAddress, renderLotBar } from "/static/admin-lots.js";
-import { pageFailed, pageRecovered, venueLabel } from "/static/admin-shared.js";
+import { copyField, pageFailed, pageRecovered, venueLabel } from "/static/admin-shared.js";
 import { requestJson } from "/static/lib/api.js";
 import { $, control, el } from "/static/lib/dom.js";
 import { messageOf } from "/static/lib/errors.js";
@@ -220,18 +220,6 @@ async function addPerson(event) {
   });
 }
 
-/** Copy the shown link, with the clipboard or, where the page may not use it, by selection. */
-async function copyLink() {
-  const input = $("#issued-url", HTMLInputElement);
-  try {
-    await navigator.clipboard.writeText(input.value);
-  } catch {
-    input.select();
-    document.execCommand("copy");
-  }
-  $("#issued-copy").textContent = "已复制";
-}
-
 /** Wire the list's buttons, the forms, the dialog and the link's copy button. */
 export function initPeople() {
   $("#people-rows").addEventListener("click", (event) => {
@@ -252,7 +240,6 @@ export function initPeople() {
   });
   $("#link-form", HTMLFormElement).addEventListener("submit", actOnLink);
   $("#link-dialog-close").addEventListener("click", () => $("#link-dialog", HTMLDialogElement).close());
-  $("#issued-copy").addEventListener("click", copyLink);
+  copyField($("#issued-url", HTMLInputElement), $("#issued-copy"));
   $("#issued-close").addEventListener("click", () => { $("#issued-link").hidden = true; });
-  $("#issued-url").addEventListener("focus", () => $("#issued-url", HTMLInputElement).select());
 }
