@@ -1,10 +1,10 @@
 // @ts-check
-// A lot's session's people (人员与链接): the experts the draw seated and the host, staff,
-// witness and supervisors added here, each with the state of their personal link; a person
-// added, a link issued (its address shown once, to copy and send), re-issued (the old ones
-// end) or revoked with a reason.
+// A lot's session's people (人员与链接), or one of its re-reviews': the experts the draw
+// seated and the host, staff, witness and supervisors added here, each with the state of their
+// personal link; a person added, a link issued (its address shown once, to copy and send),
+// re-issued (the old ones end) or revoked with a reason.
 
-import { lotFromAddress, renderLotBar } from "/static/admin-lots.js";
+import { chosenSession, lotFromAddress, renderLotBar } from "/static/admin-lots.js";
 import { copyField, pageFailed, pageRecovered, venueLabel } from "/static/admin-shared.js";
 import { requestJson } from "/static/lib/api.js";
 import { $, control, el } from "/static/lib/dom.js";
@@ -32,10 +32,10 @@ const shown = {
 export async function showPeople(args) {
   const mine = ++shown.asked;
   try {
-    const lot = await lotFromAddress(args);
+    await lotFromAddress(args);
     if (mine !== shown.asked) return;
     renderLotBar("people");
-    const session = lot?.session || null;
+    const session = chosenSession();
     if (session?.id !== shown.session?.id) $("#issued-link").hidden = true;
     shown.session = session;
     $("#people-body").hidden = !session;
