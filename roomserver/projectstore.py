@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roomserver.errors import InvalidRequest, NotFound
-from roomserver.model import Session
+from roomserver.model import Session, SessionState
 from roomserver.projects import Lot, Project
 from roomserver.tables import LotRow, ProjectRow, SessionRow, SessionSubVenueRow
 
@@ -35,6 +35,20 @@ def session_rows(s: Session) -> list[Any]:
         for i, venue_id in enumerate(s.sub_venue_ids)
     ]
     return [row, *subs]
+
+
+def session_of(row: SessionRow, sub_venue_ids: list[str]) -> Session:
+    """A session from its row and its sub venues in order (the inverse of `session_rows`)."""
+    return Session(
+        id=row.id,
+        project_code=row.project_code,
+        project_name=row.project_name,
+        main_venue_id=row.main_venue_id,
+        sub_venue_ids=tuple(sub_venue_ids),
+        scheduled_start=row.scheduled_start,
+        state=SessionState(row.state),
+        review_of=row.review_of,
+    )
 
 
 def _project(row: ProjectRow) -> Project:
@@ -157,6 +171,31 @@ class ProjectStore:
         async with self._db() as db:
             row = await db.scalar(select(LotRow).where(LotRow.session_id == session_id))
         return _lot(row) if row is not None else None
+
+    async def reviews(self, session_ids: list[str]) -> dict[str, list[Session]]:
+        """The re-reviews (复议) of each session, and theirs in turn, by scheduled start."""
+        root = {sid: sid for sid in session_ids}
+        found: dict[str, list[Session]] = {sid: [] for sid in session_ids}
+        frontier = list(session_ids)
+        async with self._db() as db:
+            while frontier:
+                rows = list(
+                    await db.scalars(select(SessionRow).where(SessionRow.review_of.in_(frontier)))
+                )
+                subs: dict[str, list[str]] = {}
+                for link in await db.scalars(
+                    select(SessionSubVenueRow)
+                    .where(SessionSubVenueRow.session_id.in_([r.id for r in rows]))
+                    .order_by(SessionSubVenueRow.position)
+                ):
+                    subs.setdefault(link.session_id, []).append(link.venue_id)
+                for r in rows:
+                    root[r.id] = root[str(r.review_of)]
+                    found[root[r.id]].append(session_of(r, subs.get(r.id, [])))
+                frontier = [r.id for r in rows]
+        for reviews in found.values():
+            reviews.sort(key=lambda s: (s.scheduled_start, s.id))
+        return found
 
     async def open_session(self, lot_id: str, session: Session) -> Lot:
         """Store `session` as the lot's evaluation session, in one transaction; InvalidRequest

@@ -47,7 +47,7 @@ from roomserver.model import (
 )
 from roomserver.placestore import PlaceStore, venue_of
 from roomserver.privatefiles import make_private_dir, private_file, tighten
-from roomserver.projectstore import ProjectStore, session_rows
+from roomserver.projectstore import ProjectStore, session_of, session_rows
 from roomserver.tables import (
     CentreRow,
     EventRow,
@@ -86,19 +86,6 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=5000")
     finally:
         cursor.close()
-
-
-def _session(row: SessionRow, sub_venue_ids: list[str]) -> Session:
-    return Session(
-        id=row.id,
-        project_code=row.project_code,
-        project_name=row.project_name,
-        main_venue_id=row.main_venue_id,
-        sub_venue_ids=tuple(sub_venue_ids),
-        scheduled_start=row.scheduled_start,
-        state=SessionState(row.state),
-        review_of=row.review_of,
-    )
 
 
 def _participant(row: ParticipantRow) -> Participant:
@@ -343,7 +330,7 @@ class SqlStore:
                 .where(SessionSubVenueRow.session_id == session_id)
                 .order_by(SessionSubVenueRow.position)
             )
-            return _session(row, list(subs))
+            return session_of(row, list(subs))
 
     async def get_participant(self, participant_id: str) -> Participant:
         """Return the participant; NotFound if missing."""
@@ -377,7 +364,7 @@ class SqlStore:
             subs: dict[str, list[str]] = {}
             for link in links:
                 subs.setdefault(link.session_id, []).append(link.venue_id)
-        return [_session(r, subs.get(r.id, [])) for r in rows]
+        return [session_of(r, subs.get(r.id, [])) for r in rows]
 
     async def list_participants(self, session_id: str) -> list[Participant]:
         """Return a session's people: experts in roster order, then the others by role."""

@@ -2,12 +2,14 @@
 // The project and lot (标段) the console works on: chosen on a project's page or in the bar at
 // the top of 人员与链接 and 专家抽取, named in those sections' addresses
 // (#people/<project>/<lot>), and read afresh from the server each time a section shows it.
+// 人员与链接 may also name one of the lot's re-reviews (复议): #people/<project>/<lot>/<session>.
 
 import { goTo, venueLabel } from "/static/admin-shared.js";
 import { requestJson } from "/static/lib/api.js";
 import { $, el } from "/static/lib/dom.js";
 import { SESSION_STATE_LABELS } from "/static/lib/labels.js";
-import { formatDateTime } from "/static/lib/time.js";
+import { reviewLabel } from "/static/lib/sessionforms.js";
+import { formatDateTime, formatShortDateTime } from "/static/lib/time.js";
 
 /** @typedef {import("/static/lib/wire").Project} Project */
 /** @typedef {import("/static/lib/wire").Lot} Lot */
@@ -22,16 +24,23 @@ const NO_SESSION = {
   draws: "可先抽取副场；专家在项目中开设评标场次后抽取。",
 };
 
-/** The chosen project (with its lots) and lot, and the newest projects. */
+/** The chosen project (with its lots), lot and session ("": the lot's own), and the newest projects. */
 export const chosen = {
   project: /** @type {Project | null} */ (null),
   lotId: "",
+  sessionId: "",
   recent: /** @type {Project[]} */ ([]),
 };
 
 /** The chosen lot, or null. */
 export function chosenLot() {
   return chosen.project?.lots.find((lot) => lot.id === chosen.lotId) || null;
+}
+
+/** The chosen lot's chosen session: one of its re-reviews, or its own session (or null). */
+export function chosenSession() {
+  const lot = chosenLot();
+  return lot?.reviews.find((r) => r.id === chosen.sessionId) || lot?.session || null;
 }
 
 /**
@@ -53,8 +62,9 @@ export async function loadProject(projectId) {
  * projects are read for the bar meanwhile.
  * @param {string[]} args
  */
-export async function lotFromAddress([projectId, lotId]) {
+export async function lotFromAddress([projectId, lotId, sessionId]) {
   if (projectId) chosen.lotId = lotId || "";
+  chosen.sessionId = sessionId || "";
   const which = projectId || chosen.project?.id;
   const [recent] = await Promise.all([
     requestJson(`/api/projects?per_page=${RECENT}`, { what: "项目读取失败" }),
@@ -65,13 +75,15 @@ export async function lotFromAddress([projectId, lotId]) {
 }
 
 /**
- * The address of a section for a lot: "people/<project>/<lot>".
+ * The address of a section for a lot: "people/<project>/<lot>", and "/<session>" after it for
+ * one of the lot's re-reviews.
  * @param {string} section
  * @param {string} projectId
  * @param {string} lotId
+ * @param {string} [sessionId]
  */
-export function lotAddress(section, projectId, lotId) {
-  return [section, projectId, lotId].map(encodeURIComponent).join("/");
+export function lotAddress(section, projectId, lotId, sessionId = "") {
+  return [section, projectId, lotId, ...(sessionId ? [sessionId] : [])].map(encodeURIComponent).join("/");
 }
 
 /**
@@ -120,16 +132,26 @@ export function renderLotBar(section) {
   const lotSelect = el("select", { name: "lot", "aria-label": "标段", disabled: !project },
     (project?.lots || []).map((l) => el("option", { value: l.id, selected: l.id === lot?.id },
       `${lotLabel(l)}${l.session ? "" : "（未开设评标场次）"}`)));
+  // 人员与链接 also serves the lot's re-reviews, which have people of their own.
+  const reviews = section === "people" ? lot?.reviews || [] : [];
+  const session = reviews.length ? chosenSession() : lot?.session || null;
+  const sessionSelect = reviews.length && lot?.session
+    ? el("select", { name: "session", "aria-label": "评标场次" },
+      el("option", { value: "", selected: session?.id === lot.session.id }, `评标 ${formatShortDateTime(new Date(lot.session.scheduled_start))}`),
+      reviews.map((r, i) => el("option", { value: r.id, selected: r.id === session?.id },
+        `${reviewLabel(i)} ${formatShortDateTime(new Date(r.scheduled_start))}`)))
+    : null;
   let about;
   if (!project) about = el("p", { class: "muted" }, "请先选择项目和标段；项目在“项目与标段”中录入。");
-  else if (!lot?.session) {
+  else if (!session) {
     about = el("p", { class: "lot-about" }, el("span", { class: "pill state-none" }, "未开设评标场次"),
       el("span", {}, NO_SESSION[section] || ""));
-  } else about = el("p", { class: "lot-about" }, sessionLine(lot.session));
+  } else about = el("p", { class: "lot-about" }, sessionLine(session));
   bar.replaceChildren(
     el("div", { class: "lot-pick" },
       el("label", { class: "inline" }, "项目 ", projectSelect),
       el("label", { class: "inline" }, "标段 ", lotSelect),
+      sessionSelect ? el("label", { class: "inline" }, "场次 ", sessionSelect) : null,
       project ? el("button", { class: "link", type: "button", dataset: { openProject: project.id } }, "打开项目") : null),
     about);
 }
@@ -143,7 +165,9 @@ export function initLotBars() {
       const target = /** @type {HTMLSelectElement} */ (event.target);
       const project = /** @type {HTMLSelectElement | null} */ (bar.querySelector("select[name=project]"))?.value || "";
       if (target.name === "project") goTo(project ? lotAddress(section, project, "") : section);
+      const lot = /** @type {HTMLSelectElement | null} */ (bar.querySelector("select[name=lot]"))?.value || "";
       if (target.name === "lot") goTo(lotAddress(section, project, target.value));
+      if (target.name === "session") goTo(lotAddress(section, project, lot, target.value));
     });
     bar.addEventListener("click", (event) => {
       const id = /** @type {HTMLElement} */ (event.target).closest("button")?.dataset.openProject;

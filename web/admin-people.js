@@ -1,11 +1,11 @@
 // @ts-check
-// A lot's session's people (人员与链接): the experts the draw seated and the host, staff,
-// witness and supervisors added here, each with the state of their personal link; a person
-// added, a link issued (its address shown once, to copy and send), re-issued (the old ones
-// end) or revoked with a reason.
+// A lot's session's people (人员与链接), or one of its re-reviews': the experts the draw
+// seated and the host, staff, witness and supervisors added here, each with the state of their
+// personal link; a person added, a link issued (its address shown once, to copy and send),
+// re-issued (the old ones end) or revoked with a reason.
 
-import { lotFromAddress, renderLotBar } from "/static/admin-lots.js";
-import { pageFailed, pageRecovered, venueLabel } from "/static/admin-shared.js";
+import { chosenSession, lotFromAddress, renderLotBar } from "/static/admin-lots.js";
+import { copyField, pageFailed, pageRecovered, venueLabel } from "/static/admin-shared.js";
 import { requestJson } from "/static/lib/api.js";
 import { $, control, el } from "/static/lib/dom.js";
 import { messageOf } from "/static/lib/errors.js";
@@ -32,10 +32,10 @@ const shown = {
 export async function showPeople(args) {
   const mine = ++shown.asked;
   try {
-    const lot = await lotFromAddress(args);
+    await lotFromAddress(args);
     if (mine !== shown.asked) return;
     renderLotBar("people");
-    const session = lot?.session || null;
+    const session = chosenSession();
     if (session?.id !== shown.session?.id) $("#issued-link").hidden = true;
     shown.session = session;
     $("#people-body").hidden = !session;
@@ -220,18 +220,6 @@ async function addPerson(event) {
   });
 }
 
-/** Copy the shown link, with the clipboard or, where the page may not use it, by selection. */
-async function copyLink() {
-  const input = $("#issued-url", HTMLInputElement);
-  try {
-    await navigator.clipboard.writeText(input.value);
-  } catch {
-    input.select();
-    document.execCommand("copy");
-  }
-  $("#issued-copy").textContent = "已复制";
-}
-
 /** Wire the list's buttons, the forms, the dialog and the link's copy button. */
 export function initPeople() {
   $("#people-rows").addEventListener("click", (event) => {
@@ -252,7 +240,6 @@ export function initPeople() {
   });
   $("#link-form", HTMLFormElement).addEventListener("submit", actOnLink);
   $("#link-dialog-close").addEventListener("click", () => $("#link-dialog", HTMLDialogElement).close());
-  $("#issued-copy").addEventListener("click", copyLink);
+  copyField($("#issued-url", HTMLInputElement), $("#issued-copy"));
   $("#issued-close").addEventListener("click", () => { $("#issued-link").hidden = true; });
-  $("#issued-url").addEventListener("focus", () => $("#issued-url", HTMLInputElement).select());
 }

@@ -1,20 +1,23 @@
 // @ts-check
-// A project's page (#projects/<project>): its lots, each with its session (state, start,
-// venues) or the form that opens one, and the project's documents (admin-documents.js). A
-// session opens only on venues booked for the lot at its start (7.1.2): the form says, venue
-// by venue, whether such a booking holds the start, and books one through the calendar's form
-// ("为本标段预约") when none does. The server still decides, and its refusal is shown.
+// A project's page (#projects/<project>): its lots, each with its session and re-reviews
+// (admin-sessions.js) or the form that opens one, the form that adds a lot, and the project's
+// documents (admin-documents.js). A session opens only on venues booked for the lot at its
+// start (7.1.2): the form says, venue by venue, whether such a booking holds the start, and
+// books one through the calendar's form ("为本标段预约") when none does. The server still
+// decides, and its refusal is shown.
 
 import { bookVenue } from "/static/admin-calendar.js";
 import { initDocuments, showDocuments } from "/static/admin-documents.js";
-import { chosen, loadProject, lotAddress, lotLabel, sessionLine } from "/static/admin-lots.js";
+import { chosen, loadProject, lotAddress, lotLabel } from "/static/admin-lots.js";
+import { initSessionDialogs } from "/static/admin-session-dialogs.js";
+import { initSessions, loadFees, sessionBlocks } from "/static/admin-sessions.js";
 import { goTo, pageFailed, pageRecovered, places, venueById, venueLabel, venueOptions } from "/static/admin-shared.js";
 import { requestJson } from "/static/lib/api.js";
 import { addDays, momentText, slotText, startOfBeijingDay } from "/static/lib/calendar.js";
 import { $, control, el } from "/static/lib/dom.js";
 import { messageOf } from "/static/lib/errors.js";
 import { quarterHours, readWhen, refuse, say, submitting, writeWhen } from "/static/lib/forms.js";
-import { bookingFor, checkSession } from "/static/lib/projectforms.js";
+import { bookingFor, checkLot, checkSession, nextLotCode } from "/static/lib/projectforms.js";
 import { seatRanges } from "/static/lib/seats.js";
 import { beijingIso, formatDateTime } from "/static/lib/time.js";
 
@@ -57,6 +60,7 @@ export async function showProject(projectId) {
     const [bookings, draws] = await Promise.all([
       requestJson(`/api/bookings?${query}`, { what: "预约读取失败" }),
       Promise.all(open.map((lot) => requestJson(`/api/lots/${encodeURIComponent(lot.id)}/draws`, { what: "抽取记录读取失败" }))),
+      loadFees(project),
     ]);
     if (mine !== page.asked) return;
     page.project = project;
@@ -94,6 +98,14 @@ function render(project) {
     `${project.lots.length} 个标段`,
   ].join("　");
   $("#project-lots").replaceChildren(...project.lots.map((lot) => lotCard(project, lot)));
+  const lotForm = $("#lot-form", HTMLFormElement);
+  if (lotForm.dataset.project !== project.id) {
+    lotForm.reset();
+    refuse(lotForm, null);
+    lotForm.dataset.project = project.id;
+  }
+  const code = control(lotForm, "code");
+  if (!code.value.trim()) code.value = nextLotCode(project.lots.map((lot) => lot.code));
 }
 
 /**
@@ -119,7 +131,7 @@ function lotCard(project, lot) {
     el("button", { class: "btn btn-small", type: "button", dataset: { go: lotAddress("draws", project.id, lot.id) } }, lot.session ? "专家抽取" : "抽取副场"));
   const card = el("article", { class: "card lot-card", dataset: { lot: lot.id } },
     el("header", { class: "lot-head" }, el("h3", {}, lotLabel(lot)), actions),
-    lot.session ? el("p", { class: "lot-about" }, sessionLine(lot.session)) : null,
+    ...sessionBlocks(project, lot),
     el("h4", {}, "场地预约"),
     lotBookings(lot));
   if (!lot.session) card.append(sessionForm(project, lot));
@@ -259,9 +271,37 @@ async function openSession(form, lot, main, subs) {
   });
 }
 
-/** Wire the page's buttons and its documents. */
+/** @param {SubmitEvent} event */
+async function addLot(event) {
+  event.preventDefault();
+  const form = /** @type {HTMLFormElement} */ (event.currentTarget);
+  const project = page.project;
+  if (!project) return;
+  const fields = { code: control(form, "code").value, name: control(form, "name").value };
+  if (refuse(form, checkLot(fields, project.lots.map((lot) => lot.code)))) return;
+  await submitting(form, async () => {
+    try {
+      /** @type {Lot} */
+      const lot = await requestJson(`/api/projects/${encodeURIComponent(project.id)}/lots`, {
+        method: "POST", json: { code: fields.code.trim(), name: fields.name.trim() }, what: "增加标段失败",
+      });
+      form.reset();
+      await showProject(project.id);
+      say(form, `已增加${lotLabel(lot)}：可为其预约评标室、抽取副场并开设评标场次。`, "ok");
+    } catch (err) {
+      say(form, messageOf(err));
+    }
+  });
+}
+
+/** Wire the page's buttons, its forms, the sessions' dialogs and its documents. */
 export function initProject() {
   initDocuments();
+  initSessions();
+  initSessionDialogs(async () => {
+    if (page.project) await showProject(page.project.id);
+  });
+  $("#lot-form", HTMLFormElement).addEventListener("submit", addLot);
   $("#project-back").addEventListener("click", () => goTo("projects"));
   $("#project-lots").addEventListener("click", (event) => {
     const go = /** @type {HTMLElement} */ (event.target).closest("button")?.dataset.go;

@@ -147,6 +147,25 @@ export function goTo(address) {
 }
 
 /**
+ * A read-only field holding an address, and the button that copies it (with the clipboard or,
+ * where the page may not use it, by selection); the field selects itself when focused.
+ * @param {HTMLInputElement} input
+ * @param {HTMLElement} button
+ */
+export function copyField(input, button) {
+  input.addEventListener("focus", () => input.select());
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(input.value);
+    } catch {
+      input.select();
+      document.execCommand("copy");
+    }
+    button.textContent = "已复制";
+  });
+}
+
+/**
  * A venue's name as the console says it, "沈阳第一评标室（沈阳）"; its id when unknown.
  * @param {string} id
  */

@@ -80,16 +80,19 @@ class SessionSummary(BaseModel):
     scheduled_start: AwareDatetime
     main_venue_id: str
     sub_venue_ids: list[str]
+    review_of: str | None = None  # the ended session a re-review (复议) re-convenes
 
 
 class LotOut(BaseModel):
-    """A lot and its evaluation session, if it has one."""
+    """A lot and its evaluation session, if it has one, with the re-reviews (复议) of that
+    session and of those in turn, by scheduled start (each names the session it re-convenes)."""
 
     id: str
     code: str
     name: str
     position: int
     session: SessionSummary | None
+    reviews: list[SessionSummary] = Field(default_factory=list)
 
 
 class ProjectOut(BaseModel):

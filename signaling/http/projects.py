@@ -39,17 +39,23 @@ from signaling.http.api import SERVICES
 from signaling.services.container import Services
 
 
-async def _lot_json(services: Services, lot: Lot) -> dict[str, Any]:
+def _summary(s: Session) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "state": str(s.state),
+        "scheduled_start": s.scheduled_start,
+        "main_venue_id": s.main_venue_id,
+        "sub_venue_ids": list(s.sub_venue_ids),
+        "review_of": s.review_of,
+    }
+
+
+async def _lot_json(
+    services: Services, lot: Lot, reviews: dict[str, list[Session]] | None = None
+) -> dict[str, Any]:
     session = None
     if lot.session_id is not None:
-        s = await services.store.get_session(lot.session_id)
-        session = {
-            "id": s.id,
-            "state": str(s.state),
-            "scheduled_start": s.scheduled_start,
-            "main_venue_id": s.main_venue_id,
-            "sub_venue_ids": list(s.sub_venue_ids),
-        }
+        session = _summary(await services.store.get_session(lot.session_id))
     return LotOut.model_validate(
         {
             "id": lot.id,
@@ -57,11 +63,14 @@ async def _lot_json(services: Services, lot: Lot) -> dict[str, Any]:
             "name": lot.name,
             "position": lot.position,
             "session": session,
+            "reviews": [_summary(r) for r in (reviews or {}).get(lot.session_id or "", [])],
         }
     ).model_dump(mode="json")
 
 
 async def _project_json(services: Services, p: Project, lots: list[Lot]) -> dict[str, Any]:
+    opened = [lot.session_id for lot in lots if lot.session_id is not None]
+    reviews = await services.store.projects.reviews(opened) if opened else {}
     return ProjectOut.model_validate(
         {
             "id": p.id,
@@ -71,7 +80,7 @@ async def _project_json(services: Services, p: Project, lots: list[Lot]) -> dict
             "tenderer": p.tenderer,
             "created_at": p.created_at,
             "created_by": p.created_by,
-            "lots": [await _lot_json(services, lot) for lot in lots],
+            "lots": [await _lot_json(services, lot, reviews) for lot in lots],
         }
     ).model_dump(mode="json")
 
@@ -120,7 +129,8 @@ async def add_project(request: web.Request) -> web.Response:
 
 
 async def get_project(request: web.Request) -> web.Response:
-    """``GET /api/projects/{project_id}``: a project with its lots and their sessions."""
+    """``GET /api/projects/{project_id}``: a project with its lots, their sessions and the
+    re-reviews (复议) of those."""
     services = request.app[SERVICES]
     project = await services.store.projects.project(request.match_info["project_id"])
     lots = await services.store.projects.lots(project.id)
@@ -305,13 +315,7 @@ async def re_review(request: web.Request) -> web.Response:
     ]
     await store.add_experts(experts)
     answer = {
-        "session": {
-            "id": session.id,
-            "state": str(session.state),
-            "scheduled_start": session.scheduled_start,
-            "main_venue_id": session.main_venue_id,
-            "sub_venue_ids": list(session.sub_venue_ids),
-        },
+        "session": _summary(session),
         "review_of": first.id,
         "experts": [e.id for e in experts],
     }
@@ -363,7 +367,7 @@ def add_project_routes(app: web.Application) -> None:
         get_project,
         read,
         answer=ProjectOut,
-        summary="项目详情：标段及其评标场次",
+        summary="项目详情：标段及其评标场次（含复议场次）",
     )
     route(
         app,

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.admin_support import EXPERTS, Rest, a_lot_with_one_expert_checked_in
 from tests.e2e.conftest import RunningServer, free_port
 from tests.e2e.test_pages import (
     BEIJING,
@@ -446,6 +447,131 @@ def test_an_administrator_organises_a_lot_from_the_project_to_the_seated_experts
         page.wait_for_selector(f"#project-rows tr:has-text('{PROJECT_CODE}')", timeout=TIMEOUT_MS)
         admin.screenshots(shots, "admin-projects")
 
+        assert admin.violations() == [], admin.violations()
+        assert page.evaluate("document.body.dataset.state") == "ready"
+    finally:
+        admin.close()
+
+
+def test_an_administrator_ends_a_lots_session_reads_its_fees_and_re_reviews_it(
+    empty_server: RunningServer, browser: Any, open_seat: Any, artifacts: Path
+) -> None:
+    """From the lot's card: the forced end with a reason, the fees of the expert who was
+    checked in, a re-review with people of its own, a bidder's archive link, and one more lot."""
+    server = empty_server
+    made = a_lot_with_one_expert_checked_in(server, open_seat, PROJECT_CODE, PROJECT_NAME)
+    project_id, session_id = made["project"]["id"], made["session_id"]
+    shots = artifacts / "admin"
+    shots.mkdir(exist_ok=True)
+    link = server.run_cli("admin", "create", "测试管理员").strip().splitlines()[-1]
+    admin = WatchedPage(browser, link, timezone="America/New_York")
+    try:
+        page = admin.page
+        admin.wait_state("ready")
+        page.click(".menu a[data-section=projects]")
+        page.locator(f"#project-rows tr[data-project='{project_id}'] button").click()
+        card = page.locator(".lot-card").first
+        card.locator(".session-block button[data-end]").wait_for(timeout=TIMEOUT_MS)
+
+        # The forced end: a dialog that says it cannot be undone, and wants a reason.
+        card.locator("button[data-end]").click()
+        dialog = page.locator("#end-dialog")
+        assert "不可撤销" in dialog.inner_text() and "记入评标记录" in dialog.inner_text()
+        assert f"{PROJECT_CODE} 标段 01 · 施工" in page.locator("#end-facts").inner_text()
+        page.click("#end-form button[type=submit]")
+        assert form_message(page, "#end-form", "error") == "请填写结束原因"
+        page.fill("#end-form [name=reason]", "评标室网络中断，评标改期")
+        admin.screenshots(shots, "admin-end")
+        page.click("#end-form button[type=submit]")
+        page.wait_for_function("() => !document.querySelector('#end-dialog').open")
+        card = page.locator(".lot-card").first
+        card.locator(".session-block .pill.state-ended").wait_for(timeout=TIMEOUT_MS)
+        made["seat"].page.wait_for_function(
+            "() => document.body.dataset.state === 'ended'", timeout=TIMEOUT_MS
+        )
+
+        # Its fees: the expert checked in, by the centre's rule; the other one never came.
+        fees = card.locator(".fee-table")
+        rows = fees.locator("tbody tr")
+        assert rows.count() == 1
+        row = rows.first.inner_text()
+        assert EXPERTS[0] in row and VENUE in row and "800.00" in row, row
+        assert "800 元含 4 小时" in row, row
+        assert "合计 1 名专家" in fees.locator("tfoot").inner_text()
+        checked_in = page.evaluate(
+            "async (id) => (await (await fetch(`/api/sessions/${id}/fees`)).json()).items[0]",
+            session_id,
+        )
+        at = datetime.fromisoformat(checked_in["checked_in_at"]).astimezone(BEIJING)
+        assert f"{at:%m月%d日 %H:%M}" in row, (row, at)  # Beijing time in New York's browser
+        screenshots(page, shots, "admin-fees", showing=".lot-card .fees")
+
+        # A re-review, remote in the same venue; it shows on the lot's card.
+        card.locator(".session-block button[data-review]").first.click()
+        assert VENUE in page.locator("#review-remote").inner_text()
+        page.click("#review-form button[type=submit]")
+        assert form_message(page, "#review-form", "error") == "请填写复议原因"
+        page.fill("#review-form [name=reason]", "投标人对评标结果提出异议")
+        admin.screenshots(shots, "admin-review")
+        page.click("#review-form button[type=submit]")
+        review = page.locator(".lot-card .session-block.review")
+        review.wait_for(timeout=TIMEOUT_MS)
+        assert "复议" in review.inner_text() and "待开始" in review.inner_text()
+        tomorrow = datetime.now(BEIJING).date() + timedelta(days=1)
+        assert f"{tomorrow:%Y年%m月%d日} 09:00" in review.inner_text(), review.inner_text()
+        admin.screenshots(shots, "admin-reviewed")
+
+        # A bidder's archive link to the ended session, shown once with a copy button.
+        card = page.locator(".lot-card").first
+        card.locator(f".session-block[data-session='{session_id}'] button[data-party]").click()
+        page.fill("#party-form [name=name]", "某建设集团有限公司")
+        page.click("#party-form button[type=submit]")
+        page.wait_for_selector("#party-issued:not([hidden])", timeout=TIMEOUT_MS)
+        assert "投标人 某建设集团有限公司 的调阅链接" in page.locator("#party-who").inner_text()
+        url = page.locator("#party-url").input_value()
+        assert url.startswith(f"{server.base_url}/archive?code="), url
+        page.click("#party-copy")
+        page.wait_for_selector("#party-copy:has-text('已复制')")
+        admin.screenshots(shots, "admin-party-link")
+        login = Rest(server.base_url, "").call("/api/login", {"code": code_of(url)})
+        assert (login["role"], login["session_id"]) == ("bidder", session_id), login
+        page.click("#party-another")  # the next bidder's link, from the form again
+        assert page.locator("#party-form [name=name]").input_value() == ""
+        page.click("#party-dialog .dialog-head [data-close]")
+
+        # The re-review's people: the same committee, and a host of its own.
+        review.locator("button[data-go]").click()
+        page.wait_for_selector("#people-body:not([hidden])", timeout=TIMEOUT_MS)
+        chosen = page.locator("[data-lot-bar=people] select[name=session] option:checked")
+        assert chosen.inner_text().startswith("复议")
+        page.wait_for_function(
+            f"() => document.querySelectorAll('#people-rows tr[data-role=expert]').length"
+            f" === {len(EXPERTS)}",
+            timeout=TIMEOUT_MS,
+        )
+        page.select_option("#person-form [name=role]", "host")
+        page.fill("#person-form [name=name]", "李主持")
+        page.click("#person-form button[type=submit]")
+        page.locator("#people-rows tr[data-role=host]").wait_for(timeout=TIMEOUT_MS)
+        admin.screenshots(shots, "admin-review-people")
+
+        # One more lot: a repeated code is refused before sending, the next one is offered.
+        page.locator("[data-lot-bar=people] button[data-open-project]").click()
+        page.wait_for_selector("#project-view:not([hidden])", timeout=TIMEOUT_MS)
+        assert page.locator("#lot-form [name=code]").input_value() == "02"
+        page.fill("#lot-form [name=code]", "01")
+        page.fill("#lot-form [name=name]", "监理")
+        page.click("#lot-form button[type=submit]")
+        assert "不能重复" in form_message(page, "#lot-form", "error")
+        page.fill("#lot-form [name=code]", "02")
+        page.click("#lot-form button[type=submit]")
+        assert "已增加标段 02 · 监理" in form_message(page, "#lot-form", "ok")
+        assert page.locator(".lot-card").count() == 2
+        assert "标段 02 · 监理" in page.locator(".lot-card").nth(1).inner_text()
+        screenshots(page, shots, "admin-lot-added", showing="#lot-form")
+
+        detail = made["api"].call(f"/api/projects/{project_id}")
+        assert [r["review_of"] for r in detail["lots"][0]["reviews"]] == [session_id]
         assert admin.violations() == [], admin.violations()
         assert page.evaluate("document.body.dataset.state") == "ready"
     finally:

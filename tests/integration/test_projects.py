@@ -141,3 +141,107 @@ async def test_a_project_of_two_lots_is_set_up_and_its_first_lot_evaluated(
         "experts_imported",
     ):
         assert kind in kinds
+
+
+async def test_an_ended_session_is_re_reviewed_and_the_project_lists_its_re_reviews(
+    empty_server: tuple[TestServer, Any, TokenIssuer],
+) -> None:
+    server, _, tokens = empty_server
+    base_url = str(server.make_url("")).rstrip("/")
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    async with aiohttp.ClientSession() as http:
+        admin = Admin(http, base_url, tokens.issue_admin())
+        shenyang, main = await admin.venue("沈阳", "沈阳第三评标室", 6)
+        _, sub = await admin.venue("大连", "大连第一评标室", 5)
+        _, small = await admin.venue("鞍山", "鞍山第一评标室", 5)
+        project = await admin.call(
+            "POST",
+            "/api/projects",
+            201,
+            json={
+                "centre_id": shenyang["id"],
+                "code": "LN-2026-0201",
+                "name": "沈阳市某桥梁工程",
+                "tenderer": "沈阳市城乡建设局",
+                "lots": [{"code": "01", "name": "施工"}],
+            },
+        )
+        lot = project["lots"][0]
+        for venue in (main, sub):
+            await admin.call(
+                "POST",
+                "/api/bookings",
+                201,
+                json={
+                    "venue_id": venue["id"],
+                    "starts_at": iso(start),
+                    "ends_at": iso(start + timedelta(hours=4)),
+                    "purpose": "LN-2026-0201 施工标段评标",
+                    "lot_id": lot["id"],
+                },
+            )
+        opened = await admin.call(
+            "POST",
+            f"/api/lots/{lot['id']}/session",
+            201,
+            json={
+                "main_venue_id": main["id"],
+                "sub_venue_ids": [sub["id"]],
+                "scheduled_start": iso(start),
+            },
+        )
+        first = opened["session"]["id"]
+        assert opened["reviews"] == [] and opened["session"]["review_of"] is None
+        experts = [
+            {"name": name, "venue_id": venue["id"], "seat_no": seat}
+            for name, venue, seat in (
+                ("周专家", main, 1),
+                ("吴专家", main, 2),
+                ("郑专家", main, 3),
+                ("王专家", main, 4),
+                ("冯专家", sub, 1),
+                ("陈专家", sub, 2),
+            )
+        ]
+        await admin.call("POST", f"/api/sessions/{first}/experts", 201, json={"experts": experts})
+        review = {"scheduled_start": iso(start + timedelta(days=3)), "reason": "投标人提出异议"}
+        refused = await admin.call("POST", f"/api/sessions/{first}/re-review", 400, json=review)
+        assert "已结束" in refused["detail"]
+        await admin.call("POST", f"/api/sessions/{first}/end", 200, json={"reason": "评标中止"})
+        assert await admin.call("GET", f"/api/sessions/{first}/fees", 200) == {"items": []}
+
+        # Remote, in the same venues and seats; then all together in one venue, if it seats all.
+        crowded = await admin.call(
+            "POST",
+            f"/api/sessions/{first}/re-review",
+            400,
+            json={**review, "venue_id": small["id"]},
+        )
+        assert "机位不够" in crowded["detail"]
+        remote = await admin.call("POST", f"/api/sessions/{first}/re-review", 201, json=review)
+        second = remote["session"]["id"]
+        assert remote["review_of"] == first and remote["session"]["review_of"] == first
+        assert remote["session"]["sub_venue_ids"] == [sub["id"]]
+        assert len(remote["experts"]) == 6
+        await admin.call("POST", f"/api/sessions/{second}/end", 200, json={"reason": "改期"})
+        later = {
+            "scheduled_start": iso(start + timedelta(days=5)),
+            "reason": "再次复议",
+            "venue_id": main["id"],
+        }
+        together = await admin.call("POST", f"/api/sessions/{second}/re-review", 201, json=later)
+        third = together["session"]["id"]
+        assert together["session"]["sub_venue_ids"] == []
+
+        # The project lists the lot's own session, then its re-reviews by start, each naming
+        # the session it re-convenes.
+        detail = await admin.call("GET", f"/api/projects/{project['id']}", 200)
+        own = detail["lots"][0]
+        assert own["session"]["id"] == first and own["session"]["state"] == "ended"
+        assert [(r["id"], r["review_of"], r["state"]) for r in own["reviews"]] == [
+            (second, first, "ended"),
+            (third, second, "scheduled"),
+        ]
+        assert own["reviews"][1]["main_venue_id"] == main["id"]
+        listed = await admin.call("GET", "/api/projects", 200)
+        assert listed["items"][0]["lots"] == []

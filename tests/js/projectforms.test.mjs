@@ -5,8 +5,8 @@ import { test } from "node:test";
 
 import { checkCentre } from "../../web/lib/placeforms.js";
 import {
-  bookingFor, checkDocument, checkPerson, checkProject, checkRevokeReason, checkSession, documentName, documentType,
-  sizeText,
+  bookingFor, checkDocument, checkLot, checkPerson, checkProject, checkRevokeReason, checkSession, documentName,
+  documentType, nextLotCode, sizeText,
 } from "../../web/lib/projectforms.js";
 
 const project = {
@@ -98,4 +98,22 @@ test("a venue is ready for a lot's session when a booking for the lot holds its 
   assert.equal(bookingFor(bookings, "lot1", "v1", nine)?.id, "b1");
   assert.equal(bookingFor(bookings, "lot1", "v1", new Date("2026-12-15T04:00:00Z")), null, "its end is not in it");
   assert.equal(bookingFor(bookings, "lot1", "v2", nine), null, "another lot's, or cancelled");
+});
+
+test("one more lot needs a code none of the project's lots has, and a name", () => {
+  assert.equal(checkLot({ code: "03", name: "设计" }, ["01", "02"]), null);
+  assert.deepEqual(checkLot({ code: " 02 ", name: "设计" }, ["01", "02"]),
+    { field: "code", message: "本项目已有标段 02，标段编号不能重复" });
+  assert.deepEqual(checkLot({ code: "", name: "设计" }, []), { field: "code", message: "请填写标段编号" });
+  assert.equal(checkLot({ code: "第三", name: "设计" }, [])?.field, "code");
+  assert.deepEqual(checkLot({ code: "03", name: " " }, []), { field: "name", message: "请填写标段名称" });
+});
+
+test("a new lot's code begins as the number after the highest, as wide", () => {
+  assert.equal(nextLotCode(["01", "02"]), "03");
+  assert.equal(nextLotCode(["1", "2"]), "3");
+  assert.equal(nextLotCode(["09", "A1"]), "10");
+  assert.equal(nextLotCode(["99"]), "100");
+  assert.equal(nextLotCode(["A", "B"]), "01");
+  assert.equal(nextLotCode([]), "01");
 });

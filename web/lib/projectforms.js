@@ -60,6 +60,31 @@ export function checkProject(fields) {
 }
 
 /**
+ * One more lot of a project: a code none of its lots has, and a name.
+ * @param {{ code: string, name: string }} fields
+ * @param {string[]} codes the project's lots' codes
+ * @returns {Problem}
+ */
+export function checkLot(fields, codes) {
+  const problem = code("code", fields.code, "标段编号") || text("name", fields.name, "标段名称", TITLE_MAX);
+  if (problem) return problem;
+  if (codes.includes(fields.code.trim())) return { field: "code", message: `本项目已有标段 ${fields.code.trim()}，标段编号不能重复` };
+  return null;
+}
+
+/**
+ * The code a new lot gets to begin with: the number after the highest numeric code, as wide
+ * as that code ("02" after "01"; "3" after "1" and "2"); "01" for a project of no numeric code.
+ * @param {string[]} codes
+ */
+export function nextLotCode(codes) {
+  const numeric = codes.filter((c) => /^\d{1,6}$/.test(c));
+  if (!numeric.length) return "01";
+  const highest = numeric.reduce((a, b) => (Number(b) > Number(a) ? b : a));
+  return String(Number(highest) + 1).padStart(highest.length, "0");
+}
+
+/**
  * A lot's session: a main venue, sub venues other than it, and a start.
  * @param {{ main_venue_id: string, sub_venue_ids: string[], start: Date | null }} fields
  * @returns {Problem}

@@ -185,15 +185,49 @@ export interface LotSession {
   scheduled_start: string;
   main_venue_id: string;
   sub_venue_ids: string[];
+  /** The ended session a re-review (复议) re-convenes; null for a lot's own session. */
+  review_of: string | null;
 }
 
-/** A lot (标段) of a project, and its session once opened. */
+/** A lot (标段) of a project, its session once opened, and that session's re-reviews by start. */
 export interface Lot {
   id: string;
   code: string;
   name: string;
   position: number;
   session: LotSession | null;
+  reviews: LotSession[];
+}
+
+/** A re-review opened (`POST /api/sessions/{id}/re-review`): its session and experts. */
+export interface ReviewOpened {
+  session: LotSession;
+  review_of: string;
+  experts: string[];
+}
+
+/** One checked-in expert's fee for an ended session (`GET /api/sessions/{id}/fees`, 5.5.6). */
+export interface FeeRecord {
+  session_id: string;
+  expert_id: string;
+  name: string;
+  id_last4: string | null;
+  venue_id: string | null;
+  checked_in_at: string;
+  left_at: string;
+  seconds: number;
+  amount_fen: number;
+  /** base_fen, hourly_fen, included_hours */
+  rule: Record<string, number>;
+}
+
+/** A tenderer's or bidder's archive link (`POST /api/archive/sessions/{id}/party-links`). */
+export interface PartyLink {
+  url: string;
+  role: "tenderer" | "bidder";
+  name: string;
+  link_id: string;
+  expires_at: string;
 }
 
 /** A project (`GET /api/projects/{id}`; the list leaves `lots` empty). */
