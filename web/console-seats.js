@@ -61,7 +61,9 @@ function seatActions(s, wf) {
   const here = actsAt(s.venue_id);
   // The identity picture comes from the seat's camera: offered while the seat sends one.
   const canCheck = here && mayCheckIn(wf, id) && s.tracks.includes("camera");
-  const replacing = here ? replaceable(wf, id) : null;
+  // Leave (请假) before check-in is offered for an expert who is not at the seat.
+  const why = here ? replaceable(wf, id) : null;
+  const replacing = why === "leave" && s.online ? null : why;
   const mayExcuse = isMainHost() || (me().role === "staff" && me().venue === s.venue_id);
   const canExcuse = mayExcuse && ACTIVE.includes(wf.phase) && !wf.paused && wf.seated.includes(id)
     && !wf.signed.includes(id) && wf.seated.length > 1;
