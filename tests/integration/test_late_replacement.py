@@ -293,7 +293,7 @@ async def test_with_no_draw_to_repeat_the_redraw_is_refused_and_the_replacement_
 
             # No seat is online, so no room pushes the roster: the console still sees it.
             assert server.services.rooms.find(session_id) is None
-            named = {"name": "孙立新", "id_number": "210102198203034567", "reason": "请假"}
+            named = {"name": "周建华", "id_number": "210102198203034567", "reason": "请假"}
             async with http.post(f"{base}/replacement", json=named, headers=checker.headers) as r:
                 assert r.status == 201, await r.text()
                 replacement = (await r.json())["replacement"]
