@@ -129,6 +129,14 @@ class DrawShortfall(InvalidRequest):
     default_message = "符合条件的候选不足，未抽取"
 
 
+class NotDrawnHere(InvalidRequest):
+    """An expert is to be re-drawn who was not drawn by this system (or the session was not
+    opened from a lot): there is no draw to repeat; the expert management system names one."""
+
+    code = "not_drawn_here"
+    default_message = "该专家不是由本系统抽取的，无法按原条件补抽"
+
+
 class BookingConflict(RoomError):
     """Another active booking holds one of the seats for an overlapping time."""
 

@@ -6,13 +6,16 @@
 //
 // document.body.dataset.state: connecting | live | error; dataset.phase: the workflow phase.
 
+import { renderVenues, wireSeats } from "/static/console-seats.js";
+import { api, app, canAct, hello, isHost, isMainHost, me, nameOf, seatLabel, takeRoster, venueName } from "/static/console-state.js";
 import { refusalCode } from "/static/lib/acks.js";
-import { answerOf, requestJson } from "/static/lib/api.js";
+import { answerOf } from "/static/lib/api.js";
 import { setBanner as showBanner } from "/static/lib/chrome.js";
 import { $, control, el } from "/static/lib/dom.js";
 import { messageOf, problemText } from "/static/lib/errors.js";
 import { describeEvent } from "/static/lib/events.js";
-import { EVENT_LABELS, KIND_LABELS, ROLE_LABELS, VENUE_KIND_LABELS, motionResult, tieRuleText } from "/static/lib/labels.js";
+import { EVENT_LABELS, ROLE_LABELS, motionResult, tieRuleText } from "/static/lib/labels.js";
+import { joiningReplacements } from "/static/lib/replacements.js";
 import { api as request, login } from "/static/lib/session.js";
 import { connectSocket } from "/static/lib/socket.js";
 import { formatDateTime, formatTime } from "/static/lib/time.js";
@@ -22,55 +25,18 @@ const PHASES = [
   ["evaluation", "评审"], ["signing", "签署报告"], ["ended", "已结束"],
 ];
 
-const ACTIVE = ["check_in", "election", "evaluation", "signing"];
-
 /**
  * @typedef {import("/static/lib/wire").Roster} Roster
- * @typedef {import("/static/lib/wire").RosterSeat} RosterSeat
  * @typedef {import("/static/lib/wire").WorkflowState} WorkflowState
  * @typedef {import("/static/lib/wire").RecordEvent} RecordEvent
- * @typedef {import("/static/lib/wire").Person} Person
+ * @typedef {import("/static/console-state.js").Hello} Hello
  * @typedef {(label: string, onClick: () => void, options?: { enabled?: boolean, tone?: string, id?: string }) => HTMLButtonElement} MakeButton
  */
 
-/**
- * The console's `hello`: the session, who this is, the venues, the people, and the state.
- * @typedef {{
- *   session: { id: string, project_name: string, project_code: string, scheduled_start: string, late_after_s: number },
- *   me: { role: string, name: string, venue?: string | null, main_host: boolean },
- *   venues: Array<{ id: string, name: string }>,
- *   people: Array<Person & { id: string }>,
- *   roster: Roster, workflow: WorkflowState, activity: RecordEvent[],
- * }} Hello
- */
-
-/**
- * @type {{
- *   hello: Hello | null, roster: Roster | null, workflow: WorkflowState | null,
- *   people: Map<string, Person>, activity: RecordEvent[], arrivals: Map<string, number>,
- *   pendingExpert: string | null, excusing: string | null,
- * }}
- */
-const app = { hello: null, roster: null, workflow: null, people: new Map(), activity: [], arrivals: new Map(), pendingExpert: null, excusing: null };
-
-/** The hello (the page acts only after it came). */
-const hello = () => /** @type {Hello} */ (app.hello);
-/** The roster's seats (the page acts only after the hello brought them). */
-const seats = () => /** @type {Roster} */ (app.roster).seats;
-
 // ---- server -------------------------------------------------------------------------------
 
-/** A call about this session: its JSON answer, or an ApiError saying why in Chinese. */
 /**
- * @param {string} method
- * @param {string} path
- * @param {unknown} [body]
- */
-function api(method, path, body) {
-  return requestJson(`/api/sessions/${hello().session.id}${path}`, { method, json: body });
-}
-
-/**
+ * A workflow command; its answer, or null when refused (the reason is in the banner).
  * @param {string} kind
  * @param {Record<string, unknown>} [fields]
  */
@@ -88,33 +54,12 @@ async function command(kind, fields = {}) {
 
 // ---- helpers ------------------------------------------------------------------------------
 
-const me = () => hello().me;
-const isHost = () => me().role === "host";
-const isMainHost = () => me().main_host;
-const canAct = () => ["host", "staff"].includes(me().role);
-/** @param {string | null | undefined} id */
-const nameOf = (id) => {
-  if (!id) return "系统";
-  if (id.startsWith("door:")) return "门禁系统";
-  return (app.people.get(id) || { name: "" }).name || id.slice(0, 8);
-};
-/** @param {string} id */
-const venueName = (id) => {
-  const venue = hello().venues.find((v) => v.id === id);
-  return venue ? venue.name : "其他评标室";
-};
 /** @param {string} iso */
 const clock = (iso) => formatTime(new Date(iso));
 
 /** @param {RecordEvent} event */
 function describe(event) {
   return describeEvent(event, { name: nameOf, seat: seatLabel });
-}
-
-/** @param {string} key */
-function seatLabel(key) {
-  const seat = (app.roster ? app.roster.seats : []).find((s) => s.key === key);
-  return seat ? seat.label : key;
 }
 
 // ---- rendering ----------------------------------------------------------------------------
@@ -127,153 +72,6 @@ function renderHeader() {
   const venue = me().venue;
   const where = venue ? venueName(venue) : "全部评标室";
   $("#who").textContent = `${ROLE_LABELS[me().role] || me().role} ${me().name} · ${where}`;
-}
-
-/**
- * @param {RosterSeat} seat
- * @param {WorkflowState} wf
- * @returns {[string, string]}
- */
-function seatStatus(seat, wf) {
-  const id = seat.expert_id;
-  if (wf.withdrawn.includes(id)) return ["回避/离席", "bad"];
-  if (wf.excused.includes(id)) return ["已请离席", "bad"];
-  if (wf.signed.includes(id)) return ["已签署报告", "ok"];
-  if (wf.committed.includes(id)) return ["已签承诺书", "ok"];
-  if (wf.checked_in.includes(id)) return ["已核验", "ok"];
-  return ["未签到", "idle"];
-}
-
-function renderVenues() {
-  const wf = app.workflow;
-  const host = $("#venues");
-  host.replaceChildren();
-  if (!app.roster || !wf) return;
-  const start = new Date(hello().session.scheduled_start).getTime();
-  const lateAfter = hello().session.late_after_s * 1000;
-  /** @type {Map<string, RosterSeat[]>} */
-  const byVenue = new Map();
-  for (const seat of app.roster.seats) {
-    if (!byVenue.has(seat.venue_id)) byVenue.set(seat.venue_id, []);
-    /** @type {RosterSeat[]} */ (byVenue.get(seat.venue_id)).push(seat);
-  }
-  for (const [venueId, seats] of byVenue) {
-    const first = seats[0];
-    const online = seats.filter((s) => s.online).length;
-    const rows = seats.map((s) => {
-      const arrived = app.arrivals.get(s.expert_id);
-      const late = arrived && arrived - start > lateAfter;
-      const [status, tone] = seatStatus(s, wf);
-      const devices = ["camera", "microphone", "desktop"].map((k) =>
-        el("span", { class: `device ${s.tracks.includes(k) ? "on" : "off"}`, title: KIND_LABELS[k] }, KIND_LABELS[k]));
-      // The identity picture comes from the seat's camera: offered while the seat sends one.
-      const canCheck = canAct() && wf.phase === "check_in" && !wf.paused && !wf.checked_in.includes(s.expert_id)
-        && !wf.withdrawn.includes(s.expert_id) && (isHost() || me().venue === venueId) && s.tracks.includes("camera");
-      return el("tr", { class: s.online ? "online" : "offline", dataset: { expert: s.expert_id } },
-        el("td", {}, `${s.seat_no}号`),
-        el("td", { class: "name" }, s.expert_name, wf.leader === s.expert_id ? el("span", { class: "tag leader" }, "组长") : null),
-        el("td", {}, el("span", { class: `dot ${s.online ? "on" : "off"}` }), s.online ? "在线" : "离线"),
-        el("td", { class: "devices" }, devices),
-        el("td", {}, arrived ? formatTime(new Date(arrived)) : "—", late ? el("span", { class: "tag late" }, "迟到") : null),
-        el("td", {}, el("span", { class: `status ${tone}` }, status)),
-        el("td", {}, canCheck ? el("button", { class: "btn btn-small", type: "button", dataset: { identify: s.expert_id } }, "拍照核验") : null,
-          canReplace(s, wf, venueId) ? el("button", { class: "btn btn-small btn-warn", type: "button", dataset: { replace: s.expert_id } }, "替换专家") : null,
-          canExcuse(s, wf, venueId) ? el("button", { class: "btn btn-small btn-warn", type: "button", dataset: { excuse: s.expert_id } }, "请离席") : null,
-          canReissue(s, wf) ? el("button", { class: "btn btn-small", type: "button", dataset: { reissue: s.expert_id }, title: "原链接立即失效" }, "重发链接") : null));
-    });
-    host.append(el("article", { class: "venue card" },
-      el("h2", {}, first.venue_name,
-        el("span", { class: `tag ${first.venue_kind}` }, VENUE_KIND_LABELS[first.venue_kind] || ""),
-        el("span", { class: "muted" }, `在线 ${online}/${seats.length}`)),
-      el("table", {},
-        el("thead", {}, el("tr", {}, ["机位", "专家", "连接", "设备", "到场", "状态", ""].map((h) => el("th", {}, h)))),
-        el("tbody", {}, rows))));
-  }
-}
-
-/** A withdrawn expert's seat can be given to a newly drawn expert before the election. */
-/**
- * @param {RosterSeat} seat
- * @param {WorkflowState} wf
- * @param {string} venueId
- */
-function canReplace(seat, wf, venueId) {
-  return canAct() && ["scheduled", "check_in"].includes(wf.phase) && wf.withdrawn.includes(seat.expert_id)
-    && !wf.replaced_by[seat.expert_id] && (isHost() || me().venue === venueId);
-}
-
-/** An absent expert is excused by the main venue's host, or by the staff of their venue. */
-/**
- * @param {RosterSeat} seat
- * @param {WorkflowState} wf
- * @param {string} venueId
- */
-function canExcuse(seat, wf, venueId) {
-  const mayAct = isMainHost() || (me().role === "staff" && me().venue === venueId);
-  return mayAct && ACTIVE.includes(wf.phase) && !wf.paused && wf.seated.includes(seat.expert_id)
-    && !wf.signed.includes(seat.expert_id) && wf.seated.length > 1;
-}
-
-/** The main venue's host gives a seated expert a new link (a lost or shared one is revoked). */
-/**
- * @param {RosterSeat} seat
- * @param {WorkflowState} wf
- */
-function canReissue(seat, wf) {
-  return isMainHost() && wf.phase !== "ended" && !wf.withdrawn.includes(seat.expert_id)
-    && !wf.excused.includes(seat.expert_id) && !wf.replaced_by[seat.expert_id];
-}
-
-/** @param {string} expertId */
-async function reissueLink(expertId) {
-  const seat = /** @type {RosterSeat} */ (seats().find((s) => s.expert_id === expertId));
-  if (!window.confirm(`为${seat.label} ${seat.expert_name}重新发放机位链接？\n原链接立即失效，该机位如在线将断开，需用新链接重新进入。`)) return;
-  try {
-    const answer = await api("POST", `/links/${expertId}/reissue`, { reason: "主持人重新发放机位链接" });
-    showLink({ name: seat.expert_name, venue_id: seat.venue_id, seat_no: seat.seat_no, url: answer.url },
-      "重新发放的机位链接", "请将此链接交给该专家，在该机位的电脑上打开。原链接已失效。");
-  } catch (err) {
-    showBanner(messageOf(err));
-  }
-}
-
-/** @param {string} expertId */
-function excuseExpert(expertId) {
-  const seat = /** @type {RosterSeat} */ (seats().find((s) => s.expert_id === expertId));
-  app.excusing = expertId;
-  $("#excuse-name").textContent = `${seat.expert_name}（${seat.label}）`;
-  $("#excuse-form", HTMLFormElement).reset();
-  $("#excuse-dialog", HTMLDialogElement).showModal();
-}
-
-/** @param {string} expertId */
-async function replaceExpert(expertId) {
-  const seat = /** @type {RosterSeat} */ (seats().find((s) => s.expert_id === expertId));
-  const name = window.prompt(`${seat.label}：请输入新抽取的替补专家姓名`);
-  if (!name?.trim()) return;
-  const idNumber = window.prompt("替补专家身份证号（18 位，仅保存后四位；可留空）") || null;
-  try {
-    const answer = await api("POST", `/experts/${expertId}/replacement`, { name: name.trim(), id_number: idNumber ? idNumber.trim() : null });
-    applyWorkflow(answer.state);
-    showLink(answer.replacement);
-  } catch (err) {
-    showBanner(messageOf(err));
-  }
-}
-
-/** A seat link to hand over at the venue: a replacement's, or a re-issued one. */
-/**
- * @param {{ name: string, venue_id: string, seat_no: number, url: string }} expert
- * @param {string} [title]
- * @param {string} [note]
- */
-function showLink(expert, title = "替补专家的机位链接", note = "请将此链接交给替补专家，在该机位的电脑上打开。原专家的链接已失效。") {
-  const dialog = $("#link-dialog", HTMLDialogElement);
-  $("#link-title").textContent = title;
-  $("#link-note").textContent = note;
-  $("#link-name").textContent = `${expert.name}（${seatLabel(`${expert.venue_id}:${expert.seat_no}`)}）`;
-  $("#link-url", HTMLInputElement).value = new URL(expert.url, window.location.href).href;
-  dialog.showModal();
 }
 
 function renderFlow() {
@@ -290,12 +88,16 @@ function renderFlow() {
     el("li", { class: i < at ? "done" : i === at ? "current" : "" }, label)));
 
   const seated = wf.seated.length;
+  /** @param {string[]} ids How many of the seated experts are among `ids`. */
+  const ofSeated = (ids) => ids.filter((id) => wf.seated.includes(id)).length;
   const facts = [
     ["在席专家", `${seated} 人`],
-    ["已核验", `${wf.checked_in.length}/${seated}`],
-    ["已签承诺书", `${wf.committed.length}/${seated}`],
+    ["已核验", `${ofSeated(wf.checked_in)}/${seated}`],
+    ["已签承诺书", `${ofSeated(wf.committed)}/${seated}`],
   ];
   if (wf.excused.length) facts.push(["已请离席", wf.excused.map(nameOf).join("，")]);
+  // A replacement drawn after check-in joins once checked in and committed (拍照核验 at the seat).
+  for (const [id, step] of joiningReplacements(wf)) facts.push(["替补专家", `${nameOf(id)}：${step}`]);
   if (wf.election.round) {
     facts.push(["推选组长", wf.leader ? nameOf(wf.leader) : `第 ${wf.election.round} 轮，已投 ${wf.election.voted.length}/${seated}`]);
     facts.push(["平票规则", tieRuleText(wf.election)]);
@@ -474,56 +276,10 @@ function noteArrival(event) {
   }
 }
 
-// ---- identity check -----------------------------------------------------------------------
-
-/** @param {string} expertId */
-async function identify(expertId) {
-  const seat = /** @type {RosterSeat} */ (seats().find((s) => s.expert_id === expertId));
-  try {
-    const answer = await api("POST", `/identity/${expertId}`);
-    const picture = await request(answer.url);
-    $("#identity-picture", HTMLImageElement).src = URL.createObjectURL(await picture.blob());
-  } catch (err) {
-    showBanner(messageOf(err));
-    return;
-  }
-  app.pendingExpert = expertId;
-  $("#identity-facts").replaceChildren(
-    ...[
-      ["专家", seat.expert_name],
-      ["身份证号", seat.id_last4 ? `**************${seat.id_last4}` : "名单未提供"],
-      ["机位", seat.label],
-      ["到场", app.arrivals.has(expertId) ? formatTime(new Date(/** @type {number} */ (app.arrivals.get(expertId)))) : "—"],
-    ]
-      .map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))));
-  $("#identity-dialog", HTMLDialogElement).showModal();
-}
-
 // ---- wiring -------------------------------------------------------------------------------
 
 function wire() {
-  $("#venues").addEventListener("click", (e) => {
-    const clicked = /** @type {Element} */ (e.target);
-    const target = /** @type {HTMLElement | null} */ (clicked.closest("[data-identify]"));
-    if (target) identify(String(target.dataset.identify));
-    const replacing = /** @type {HTMLElement | null} */ (clicked.closest("[data-replace]"));
-    if (replacing) replaceExpert(String(replacing.dataset.replace));
-    const excusing = /** @type {HTMLElement | null} */ (clicked.closest("[data-excuse]"));
-    if (excusing) excuseExpert(String(excusing.dataset.excuse));
-    const reissuing = /** @type {HTMLElement | null} */ (clicked.closest("[data-reissue]"));
-    if (reissuing) reissueLink(String(reissuing.dataset.reissue));
-  });
-  $("#excuse-dialog").addEventListener("close", () => {
-    const reason = control($("#excuse-form", HTMLFormElement), "reason").value.trim();
-    if ($("#excuse-dialog", HTMLDialogElement).returnValue === "confirm" && app.excusing && reason) {
-      command("excuse_expert", { expert: app.excusing, reason });
-    }
-    app.excusing = null;
-  });
-  $("#identity-dialog").addEventListener("close", () => {
-    if ($("#identity-dialog", HTMLDialogElement).returnValue === "confirm" && app.pendingExpert) command("check_in", { expert: app.pendingExpert });
-    app.pendingExpert = null;
-  });
+  wireSeats({ command, applyWorkflow });
   $("#notice-form").addEventListener("submit", async (e) => {
     e.preventDefault();
     const form = /** @type {HTMLFormElement} */ (e.target);
@@ -558,7 +314,7 @@ function connect() {
   socket.on("hello", (/** @type {Hello} */ hello) => {
     app.hello = hello;
     app.people = new Map(hello.people.map((p) => [p.id, p]));
-    app.roster = hello.roster;
+    takeRoster(hello.roster);
     app.workflow = hello.workflow;
     app.activity = hello.activity;
     hello.activity.forEach(noteArrival);
@@ -571,7 +327,7 @@ function connect() {
     document.body.dataset.state = "error";
     showBanner(message);
   });
-  socket.on("roster", (/** @type {Roster} */ roster) => { app.roster = roster; renderVenues(); });
+  socket.on("roster", (/** @type {Roster} */ roster) => { takeRoster(roster); renderVenues(); });
   socket.on("workflow", ({ state }) => applyWorkflow(state));
   socket.on("activity", (/** @type {RecordEvent} */ event) => {
     if (!app.hello || app.activity.some((e) => e.seq === event.seq)) return;

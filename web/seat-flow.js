@@ -12,6 +12,7 @@ import { answerOf, requestJson } from "/static/lib/api.js";
 import { $, el } from "/static/lib/dom.js";
 import { messageOf, problemText } from "/static/lib/errors.js";
 import { motionResult, tieRuleText } from "/static/lib/labels.js";
+import { joiningStep, joinsLate, lateLead } from "/static/lib/replacements.js";
 import { api } from "/static/lib/session.js";
 
 const STATEMENT_TITLE = "远程异地评标 评标报告签署";
@@ -235,14 +236,9 @@ export class SeatFlow {
     if (s.withdrawn.includes(me)) return [el("p", {}, "您已申请回避或离席，不再参加本场评标。")];
     if (s.excused.includes(me)) return [el("p", {}, "主持人或工作人员已登记您离席，您不再参加本场评标。")];
     if (s.phase === "scheduled") return [el("p", {}, "评标尚未开始，请等待主持人开始签到。")];
-    if (s.phase === "check_in") {
-      if (!s.checked_in.includes(me)) return [el("p", {}, "请面向摄像头，等待工作人员核验身份。")];
-      if (!s.committed.includes(me)) {
-        return [el("p", {}, "身份核验已通过。请阅读并签署《评标专家承诺书》。"),
-          this.button("阅读并签署承诺书", () => this.openCommitment(), { id: "open-commitment" })];
-      }
-      return [el("p", { class: "flow-done" }, "已签署承诺书。"), el("p", {}, `等待其他专家（${s.committed.length}/${s.experts}）。`)];
-    }
+    // Check-in, for everybody in its phase and later for a replacement drawn since.
+    const step = joiningStep(s, me);
+    if (s.phase === "check_in" || step) return this.joining(s, step);
     if (s.phase === "election") {
       const voted = s.election.voted.includes(me);
       const head = el("p", {}, `无记名投票推选评标委员会组长 · 第 ${s.election.round} 轮 · 已投 ${s.election.voted.length}/${s.experts}`);
@@ -293,6 +289,27 @@ export class SeatFlow {
     return [el("p", {}, "评审已结束。")];
   }
 
+  /**
+   * Joining the committee: the identity check by staff, the commitment letter, the signing
+   * key; a replacement who arrives after check-in is told the phase they join.
+   * @param {WorkflowState} s
+   * @param {ReturnType<typeof joiningStep>} step
+   * @returns {Array<HTMLElement>}
+   */
+  joining(s, step) {
+    const late = joinsLate(s, /** @type {string} */ (this.id));
+    const lead = late ? [el("p", { class: "flow-strong", id: "late-lead" }, lateLead(s))] : [];
+    if (step === "check_in") return [...lead, el("p", {}, "请面向摄像头，等待工作人员核验身份。")];
+    if (step === "commit") {
+      return [...lead, el("p", {}, "身份核验已通过。请阅读并签署《评标专家承诺书》。"),
+        this.button("阅读并签署承诺书", () => this.openCommitment(), { id: "open-commitment" })];
+    }
+    const key = step === "key" ? "正在登记本机的签名密钥…" : "本机的签名密钥已登记。";
+    const done = [el("p", { class: "flow-done" }, "已签署承诺书。"), el("p", { class: "muted", id: "key-state" }, key)];
+    if (late) return [...lead, ...done];
+    return [...done, el("p", {}, `等待其他专家（${s.committed.length}/${s.experts}）。`)];
+  }
+
   /** The leader closes the open motion with the votes cast so far, or withdraws it. */
   /** @param {import("/static/lib/wire").Motion} motion */
   motionControls(motion) {
@@ -328,6 +345,11 @@ export class SeatFlow {
 
   /** The letter's wording comes from the server, which records its digest with the commit. */
   async openCommitment() {
+    // Withdrawing (回避) belongs to the check-in phase; a replacement who joins later and has
+    // a conflict tells staff, who excuse them.
+    const checkIn = this.state?.phase === "check_in";
+    $("#withdraw-box").hidden = !checkIn;
+    $("#commitment-late").hidden = checkIn;
     $("#commitment", HTMLDialogElement).showModal();
     const response = await api("/api/commitment-letter");
     if (!response.ok) {

@@ -137,6 +137,23 @@ class DrawOut(BaseModel):
     verified: bool | None
 
 
+class SeatLinkOut(BaseModel):
+    """An expert's seat and personal link, to hand over at the venue."""
+
+    id: str
+    name: str
+    venue_id: str
+    seat_no: int | None
+    id_last4: str | None
+    url: str
+
+
+class RedrawOut(DrawOut):
+    """A replacement's draw, revealed, and the seat link of the expert it drew."""
+
+    replacement: SeatLinkOut
+
+
 class DrawList(BaseModel):
     """A lot's draws, oldest first."""
 

@@ -21,7 +21,7 @@ from aiohttp import web
 from roomserver.booking import Slot
 from roomserver.draws import SEED_BYTES, Candidate, Draw, Need, commitment, verify
 from roomserver.drawstore import DrawRecord
-from roomserver.errors import InvalidRequest
+from roomserver.errors import InvalidRequest, NotDrawnHere
 from roomserver.expertpool import PoolExpert
 from roomserver.model import Participant, Role, Session, id_last4, new_id
 from roomserver.policy import Action
@@ -33,11 +33,13 @@ from signaling.gate.draws import (
     PoolImportOut,
     PoolPage,
     PoolQuery,
+    RedrawOut,
     RedrawRequest,
     SubVenueDraw,
 )
 from signaling.gate.guard import body_of, grants_of, query_of, route
 from signaling.http.api import SERVICES
+from signaling.http.roster import hand_over_seat
 from signaling.services.container import Services
 
 
@@ -338,18 +340,25 @@ def _need_of(draw: Draw, label: str, candidate: Candidate) -> Need:
 async def redraw_expert(request: web.Request) -> web.Response:
     """``POST /api/sessions/{session_id}/experts/{expert_id}/redraw`` {reason}: an expert who
     asked for leave, withdrew or was excused is replaced at once by one drawn from the same
-    pool on the same conditions (7.1.3-3b); the draw is committed and revealed in turn."""
+    pool on the same conditions (7.1.3-3b); the draw is committed and revealed in turn. The
+    answer has the replacement's seat link; the replaced expert's links are revoked. With no
+    draw to repeat (NotDrawnHere) the replacement is named through ``…/replacement``."""
     services = request.app[SERVICES]
     store = services.store
     body = body_of(request, RedrawRequest)
     session_id, expert_id = request.match_info["session_id"], request.match_info["expert_id"]
+    grants = grants_of(request)
+    # A replacement the workflow would refuse is refused before anything is drawn.
+    await services.workflow.check_replacement(session_id, grants, expert_id, body.reason)
     lot = await store.projects.lot_of_session(session_id)
     if lot is None:
-        raise InvalidRequest("该评标场次不是由标段开设的，请用专家管理系统的补抽结果替换")
+        raise NotDrawnHere("该评标场次不是由标段开设的，请按专家管理系统的补抽结果填写替补专家")
     records = [r for r in await store.draws.draws_of(lot.id) if r.kind == "experts"]
     origin = next((r for r in records if expert_id in r.participants.values()), None)
     if origin is None or origin.result is None:
-        raise InvalidRequest("该专家不是由本系统抽取的，无法按原条件补抽")
+        raise NotDrawnHere(
+            "该专家不是由本系统抽取的，无法按原条件补抽；请按专家管理系统的补抽结果填写替补专家"
+        )
     cid = next(c for c, p in origin.participants.items() if p == expert_id)
     label = next(lab for lab, c in origin.result if c == cid)
     first = Draw.from_facts_json(origin.facts)
@@ -365,7 +374,6 @@ async def redraw_expert(request: web.Request) -> web.Response:
         excluded_ids=frozenset(first.excluded_ids | drawn),
         exclusions=first.exclusions,
     )
-    grants = grants_of(request)
     record = await _committed(request, draw, session_id)
     result = draw.result(bytes.fromhex(record.seed_hex))
     picked = (await store.draws.experts([result[0][1]]))[result[0][1]]
@@ -381,7 +389,9 @@ async def redraw_expert(request: web.Request) -> web.Response:
     revealed = await _revealed(
         services, record, result, [replacement], {picked.id: replacement.id}, grants.participant_id
     )
-    return web.json_response(await _draw_json(services, revealed), status=201)
+    seat = await hand_over_seat(request, expert_id, replacement)
+    answer = RedrawOut.model_validate({**await _draw_json(services, revealed), "replacement": seat})
+    return web.json_response(answer.model_dump(mode="json"), status=201)
 
 
 async def get_draw(request: web.Request) -> web.Response:
@@ -461,7 +471,7 @@ def add_draw_routes(app: web.Application) -> None:
         redraw_expert,
         Action.EXPERT_REPLACE,
         body=RedrawRequest,
-        answer=DrawOut,
+        answer=RedrawOut,
         tag="draws",
         summary="专家请假、回避或离席后，按原条件从专家库补抽并替换（7.1.3）",
     )

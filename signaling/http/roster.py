@@ -33,6 +33,17 @@ def _expert_json(p: Participant, url: str) -> dict[str, Any]:
     }
 
 
+async def hand_over_seat(
+    request: web.Request, expert_id: str, replacement: Participant
+) -> dict[str, Any]:
+    """The replaced expert's links end with their seat (they open nothing of theirs any more);
+    the replacement's seat and new link, to hand over at the venue."""
+    await revoke_links(request, "专家已被替换", subject=expert_id)
+    by = grants_of(request).participant_id
+    _, url = await issue_participant_url(request, replacement, by=by)
+    return _expert_json(replacement, url)
+
+
 async def import_experts(request: web.Request) -> web.Response:
     """``POST /api/sessions/{id}/experts`` {experts: [{name, venue_id, seat_no, id_number?}]}
     (admin, for the expert management system): the drawn experts, before check-in opens.
@@ -109,15 +120,9 @@ async def replace_expert(request: web.Request) -> web.Response:
         id_number=body.id_number,
         reason=body.reason,
     )
-    # The replaced expert's links end with their seat: they open nothing of theirs any more.
-    await revoke_links(request, "专家已被替换", subject=request.match_info["expert_id"])
-    _, url = await issue_participant_url(request, replacement, by=grants.participant_id)
+    seat = await hand_over_seat(request, request.match_info["expert_id"], replacement)
     return web.json_response(
-        {
-            "happened": happened.kind,
-            "state": state_json(state),
-            "replacement": _expert_json(replacement, url),
-        },
+        {"happened": happened.kind, "state": state_json(state), "replacement": seat},
         status=201,
     )
 

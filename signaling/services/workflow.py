@@ -156,6 +156,20 @@ def state_json(state: WorkflowState) -> dict[str, Any]:
     }
 
 
+def _replacement_fields(
+    expert_id: str, replacement: Participant, reason: str | None
+) -> dict[str, Any]:
+    """The checked fields of ``replace_expert``: who leaves the seat, who takes it, and why."""
+    fields: dict[str, Any] = {
+        "expert": expert_id,
+        "replacement": replacement.id,
+        "name": replacement.name,
+    }
+    if reason:
+        fields["reason"] = reason
+    return parse_fields("replace_expert", fields)
+
+
 class WorkflowService:
     """Applies workflow commands to sessions, keeps their state and tells who listens."""
 
@@ -254,14 +268,7 @@ class WorkflowService:
                 seat_no=expert.seat_no,
                 id_last4=id_last4(id_number) if id_number else last4,
             )
-            fields: dict[str, Any] = {
-                "expert": expert_id,
-                "replacement": replacement.id,
-                "name": replacement.name,
-            }
-            if reason:
-                fields["reason"] = reason
-            fields = parse_fields("replace_expert", fields)
+            fields = _replacement_fields(expert_id, replacement, reason)
         except RoomError as err:
             await self._refused(session_id, grants, "replace_expert", err)
             raise
@@ -273,6 +280,31 @@ class WorkflowService:
             session_id, grants, "replace_expert", fields, document=None, effect=store
         )
         return state, happened, replacement
+
+    async def check_replacement(
+        self, session_id: str, grants: Grants, expert_id: str, reason: str | None
+    ) -> None:
+        """Refuse at once, as ``replace_expert`` would (and logged so), a replacement the
+        workflow does not accept now: nothing is drawn for a seat that cannot be given."""
+        try:
+            expert = await self._store.get_participant(expert_id)
+            if expert.session_id != session_id or expert.role != Role.EXPERT:
+                raise InvalidRequest("该专家不在本场评标名单中")
+            stand_in = Participant(
+                id=new_id(), session_id=session_id, role=Role.EXPERT, name="补抽专家"
+            )
+            fields = _replacement_fields(expert_id, stand_in, reason)
+            command = Command(
+                kind="replace_expert",
+                actor=grants.participant_id,
+                role=grants.role,
+                fields=fields,
+                venue=grants.venue_id,
+            )
+            apply((await self._session(session_id)).state, command)
+        except RoomError as err:
+            await self._refused(session_id, grants, "replace_expert", err)
+            raise
 
     async def command(
         self, session_id: str, grants: Grants, kind: str, fields: dict[str, Any]

@@ -218,6 +218,16 @@ class ConsoleNamespace(GuardedNamespace):
                 ),
                 name="console-workflow",
             )
+            if happened.kind == "expert_replaced" and self.services.rooms.find(session_id) is None:
+                # With no live room no seat pushes the new roster: the consoles read it here.
+                self.services.tasks.spawn(
+                    self._push_offline_roster(session_id), name="console-roster"
+                )
+
+    async def _push_offline_roster(self, session_id: str) -> None:
+        roster = await roster_offline(self.services.store, session_id)
+        for console in self._consoles(session_id):
+            await self.emit("roster", self._roster(console, roster), to=console.sid)
 
     async def close_all(self) -> None:
         for sid in list(self._by_sid):

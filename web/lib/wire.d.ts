@@ -77,6 +77,8 @@ export interface WorkflowState {
   excused: string[];
   signed: string[];
   replaced_by: Record<string, string>;
+  /** Experts whose signing key is registered. */
+  keys: string[];
   leader?: string | null;
   election: Election;
   motions: Motion[];
