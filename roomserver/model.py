@@ -58,6 +58,7 @@ ID_NUMBER = re.compile(r"[0-9]{17}[0-9X]")
 
 
 REGION_CODE = re.compile(r"[1-8][0-9]{5}")
+RTSP_URL = re.compile(r"rtsps?://[^\s]{1,490}")
 
 
 def id_last4(id_number: str) -> str:
@@ -111,8 +112,17 @@ class Venue:
     name: str
     city: str
     seat_count: int
+    # Whether it may be a session's main venue, and a sub venue (drawn, 3.10).
+    main_capable: bool = True
+    sub_capable: bool = True
+    # Its room monitoring cameras (5.4.5): RTSP URLs of IP cameras or NVR channels.
+    camera_urls: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "camera_urls", tuple(self.camera_urls))
+        for url in self.camera_urls:
+            if not RTSP_URL.fullmatch(url):
+                raise InvalidVenue("监控摄像头地址应为 rtsp:// 或 rtsps:// 开头的地址")
         if not isinstance(self.name, str) or not self.name.strip():
             raise InvalidVenue("评标室名称不能为空")
         if not isinstance(self.city, str) or not self.city.strip():

@@ -21,7 +21,14 @@ def _centre(row: CentreRow) -> Centre:
 def venue_of(row: VenueRow) -> Venue:
     """The venue of a row."""
     return Venue(
-        id=row.id, centre_id=row.centre_id, name=row.name, city=row.city, seat_count=row.seat_count
+        id=row.id,
+        centre_id=row.centre_id,
+        name=row.name,
+        city=row.city,
+        seat_count=row.seat_count,
+        main_capable=row.main_capable,
+        sub_capable=row.sub_capable,
+        camera_urls=tuple(row.camera_urls or ()),
     )
 
 
@@ -52,6 +59,9 @@ class PlaceStore:
         name: str | None = None,
         city: str | None = None,
         seat_count: int | None = None,
+        main_capable: bool | None = None,
+        sub_capable: bool | None = None,
+        camera_urls: tuple[str, ...] | None = None,
         now: datetime,
     ) -> Venue:
         """Change a venue (5.5.2); fewer seats are refused while an active booking from `now` on
@@ -66,7 +76,10 @@ class PlaceStore:
                 name=name if name is not None else row.name,
                 city=city if city is not None else row.city,
                 seat_count=seat_count if seat_count is not None else row.seat_count,
-            )  # InvalidVenue for a name, city or seat count the model refuses
+                main_capable=main_capable if main_capable is not None else row.main_capable,
+                sub_capable=sub_capable if sub_capable is not None else row.sub_capable,
+                camera_urls=camera_urls if camera_urls is not None else tuple(row.camera_urls),
+            )  # InvalidVenue for what the model refuses
             if changed.seat_count < row.seat_count:
                 held = await db.scalars(
                     select(BookingRow).where(
@@ -78,6 +91,8 @@ class PlaceStore:
                 if any(max(b.seats) > changed.seat_count for b in held):
                     raise InvalidRequest("仍有有效预约占用将被减少的机位，请先变更或取消这些预约")
             row.name, row.city, row.seat_count = changed.name, changed.city, changed.seat_count
+            row.main_capable, row.sub_capable = changed.main_capable, changed.sub_capable
+            row.camera_urls = list(changed.camera_urls)
             await db.commit()
             return changed
 

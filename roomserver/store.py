@@ -246,7 +246,14 @@ class SqlStore:
     async def add_venue(self, v: Venue) -> None:
         """Store an evaluation room; InvalidRequest if its id is taken or its centre unknown."""
         row = VenueRow(
-            id=v.id, centre_id=v.centre_id, name=v.name, city=v.city, seat_count=v.seat_count
+            id=v.id,
+            centre_id=v.centre_id,
+            name=v.name,
+            city=v.city,
+            seat_count=v.seat_count,
+            main_capable=v.main_capable,
+            sub_capable=v.sub_capable,
+            camera_urls=list(v.camera_urls),
         )
         await self._insert(row, refused="评标室编号重复或所属交易中心不存在")
 

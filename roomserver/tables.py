@@ -86,6 +86,9 @@ class VenueRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     city: Mapped[str] = mapped_column(String(100))
     seat_count: Mapped[int] = mapped_column(Integer)
+    main_capable: Mapped[bool] = mapped_column(Boolean, default=True)
+    sub_capable: Mapped[bool] = mapped_column(Boolean, default=True)
+    camera_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
 
 
 class SessionRow(Base):

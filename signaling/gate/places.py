@@ -18,6 +18,8 @@ Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 City = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Search = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)]
 SeatNo = Annotated[int, Field(ge=1, le=MAX_SEATS, strict=True)]
+RtspUrl = Annotated[str, StringConstraints(pattern=r"^rtsps?://\S{1,490}$")]
+Cameras = Annotated[list[RtspUrl], Field(max_length=8)]
 
 
 class _Body(BaseModel):
@@ -44,6 +46,9 @@ class VenueRequest(_Body):
     name: Title
     city: City
     seat_count: int = Field(ge=MIN_SEATS, le=MAX_SEATS, strict=True)
+    main_capable: bool = True
+    sub_capable: bool = True
+    camera_urls: Cameras = Field(default_factory=list)
 
 
 class VenueChange(_Body):
@@ -52,6 +57,9 @@ class VenueChange(_Body):
     name: Title | None = None
     city: City | None = None
     seat_count: int | None = Field(default=None, ge=MIN_SEATS, le=MAX_SEATS, strict=True)
+    main_capable: bool | None = None
+    sub_capable: bool | None = None
+    camera_urls: Cameras | None = None
 
 
 class VenueQuery(_Query):
@@ -131,6 +139,25 @@ class VenueOut(BaseModel):
     name: str
     city: str
     seat_count: int
+    main_capable: bool
+    sub_capable: bool
+    # The cameras' addresses, a password in them shown as ***.
+    cameras: list[str]
+
+
+class DoorTokenRequest(_Body):
+    """How long a venue's access-control system's token is valid."""
+
+    days: int = Field(default=365, ge=1, le=3650)
+
+
+class DoorTokenOut(BaseModel):
+    """A bearer token for the venue's access-control system, shown once."""
+
+    venue_id: str
+    token: str
+    link_id: str
+    expires_at: AwareDatetime
 
 
 class VenuePage(BaseModel):

@@ -190,7 +190,9 @@ async def draw_sub_venues(request: web.Request) -> web.Response:
     venues = [
         v
         for v in await store.list_venues()
-        if v.centre_id != main.centre_id and centres[v.centre_id].province == province
+        if v.sub_capable
+        and v.centre_id != main.centre_id
+        and centres[v.centre_id].province == province
     ]
     free = await store.bookings.vacancy(venues, slot)
     pool = tuple(

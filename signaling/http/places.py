@@ -9,13 +9,14 @@ session. Two overlapping bookings of a seat never both succeed: the store refuse
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
 
 from roomserver.booking import Booking, Period, Slot, seats_of
-from roomserver.model import Centre, Venue, new_id
+from roomserver.model import Centre, Role, Venue, new_id
 from roomserver.policy import Action
 from signaling.gate.guard import body_of, grants_of, query_of, route
 from signaling.gate.places import (
@@ -28,6 +29,8 @@ from signaling.gate.places import (
     CentreList,
     CentreOut,
     CentreRequest,
+    DoorTokenOut,
+    DoorTokenRequest,
     VacancyList,
     VacancyQuery,
     VenueChange,
@@ -37,6 +40,7 @@ from signaling.gate.places import (
     VenueRequest,
 )
 from signaling.http.api import SERVICES
+from signaling.http.links import issue_link, unrostered_link
 
 
 def centre_json(centre: Centre) -> dict[str, Any]:
@@ -44,6 +48,11 @@ def centre_json(centre: Centre) -> dict[str, Any]:
     return CentreOut(
         id=centre.id, name=centre.name, city=centre.city, region_code=centre.region_code
     ).model_dump(mode="json")
+
+
+def masked(url: str) -> str:
+    """A camera's address with the password it may carry shown as ***."""
+    return re.sub(r"^(rtsps?://[^:/@\s]*):[^@/\s]*@", r"\1:***@", url)
 
 
 def venue_json(venue: Venue, centres: dict[str, Centre]) -> dict[str, Any]:
@@ -56,6 +65,9 @@ def venue_json(venue: Venue, centres: dict[str, Centre]) -> dict[str, Any]:
         name=venue.name,
         city=venue.city,
         seat_count=venue.seat_count,
+        main_capable=venue.main_capable,
+        sub_capable=venue.sub_capable,
+        cameras=[masked(url) for url in venue.camera_urls],
     ).model_dump(mode="json")
 
 
@@ -124,7 +136,16 @@ async def add_venue(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     body = body_of(request, VenueRequest)
     centre = await services.store.places.centre(body.centre_id)
-    venue = Venue(new_id(), centre.id, body.name, body.city, body.seat_count)
+    venue = Venue(
+        new_id(),
+        centre.id,
+        body.name,
+        body.city,
+        body.seat_count,
+        main_capable=body.main_capable,
+        sub_capable=body.sub_capable,
+        camera_urls=tuple(body.camera_urls),
+    )
     await services.store.add_venue(venue)
     answer = venue_json(venue, {centre.id: centre})
     await services.events.append("venue_added", answer, actor=grants_of(request).participant_id)
@@ -146,11 +167,34 @@ async def change_venue(request: web.Request) -> web.Response:
         name=body.name,
         city=body.city,
         seat_count=body.seat_count,
+        main_capable=body.main_capable,
+        sub_capable=body.sub_capable,
+        camera_urls=tuple(body.camera_urls) if body.camera_urls is not None else None,
         now=datetime.now(UTC),
     )
     answer = venue_json(venue, await _centres(request))
     await services.events.append("venue_changed", answer, actor=grants_of(request).participant_id)
     return web.json_response(answer)
+
+
+async def door_token(request: web.Request) -> web.Response:
+    """``POST /api/venues/{venue_id}/door-token`` {days}: a bearer token for the venue's
+    access-control system (门禁系统), which posts its entries and exits; shown once. It stands
+    for a link, so that ``roomserver link revoke door:VENUE`` (or a new token) ends it."""
+    services = request.app[SERVICES]
+    body = body_of(request, DoorTokenRequest)
+    venue = await services.store.get_venue(request.match_info["venue_id"])
+    expires_at = datetime.now(UTC) + timedelta(days=body.days)
+    by = grants_of(request).participant_id
+    link = unrostered_link(Role.DOOR, venue.id, by=by, expires_at=expires_at, venue_id=venue.id)
+    await issue_link(services.store, services.events.append, link)
+    answer = DoorTokenOut(
+        venue_id=venue.id,
+        token=services.tokens.issue_link_session(link),
+        link_id=link.id,
+        expires_at=expires_at,
+    )
+    return web.json_response(answer.model_dump(mode="json"), status=201)
 
 
 async def list_bookings(request: web.Request) -> web.Response:
@@ -299,6 +343,16 @@ def add_place_routes(app: web.Application) -> None:
         body=VenueChange,
         answer=VenueOut,
         summary="评标室信息变更（5.5.2）",
+    )
+    route(
+        app,
+        "POST",
+        "/api/venues/{venue_id}/door-token",
+        door_token,
+        manage,
+        body=DoorTokenRequest,
+        answer=DoorTokenOut,
+        summary="为评标室门禁系统签发接口凭证（只显示一次）",
     )
     bookings_read, bookings_manage = Action.BOOKINGS_READ, Action.BOOKINGS_MANAGE
     route(

@@ -182,7 +182,11 @@ async def open_session(request: web.Request) -> web.Response:
         scheduled_start=body.scheduled_start,
     )
     for venue_id in session.venue_ids():
-        await services.store.get_venue(venue_id)  # NotFound for an unknown venue
+        venue = await services.store.get_venue(venue_id)  # NotFound for an unknown venue
+        if venue_id == session.main_venue_id and not venue.main_capable:
+            raise InvalidRequest(f"{venue.name}不能作为主场")
+        if venue_id != session.main_venue_id and not venue.sub_capable:
+            raise InvalidRequest(f"{venue.name}不能作为副场")
     at_start = Slot(session.scheduled_start, session.scheduled_start + QUARTER)
     held = await services.store.bookings.find(during=at_start, active_only=True)
     bookings = [

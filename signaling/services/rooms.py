@@ -389,20 +389,21 @@ class RoomManager:
         return room
 
     def _room_cameras(self, room: Room) -> list[dict[str, Any]]:
-        """The room cameras of the session's venues: id, label, URL and the venue's attendants
-        for the worker."""
+        """The room cameras of the session's venues (the venue's own, then any the server's
+        configuration adds): id, label, URL and the venue's attendants for the worker."""
         found = []
         for venue_id in room.session.venue_ids():
             venue = room.venues[venue_id]
             place = "主场" if venue_id == room.session.main_venue_id else "副场"
-            mine = [c for c in self._cameras if c.venue_id == venue_id]
-            for number, camera in enumerate(mine, start=1):
+            configured = [c.url for c in self._cameras if c.venue_id == venue_id]
+            urls = list(dict.fromkeys([*venue.camera_urls, *configured]))
+            for number, url in enumerate(urls, start=1):
                 found.append(
                     {
                         "id": re.sub(r"[^A-Za-z0-9_-]", "-", f"{venue_id}-{number}")[:60],
                         "label": f"{venue.city}{place} · 监控{number}",
                         "venue_id": venue_id,
-                        "url": camera.url,
+                        "url": url,
                         "attendants": room.attendants.get(venue_id, 0),
                     }
                 )

@@ -111,6 +111,7 @@ MATRIX: dict[Call, set[str]] = {
     Call("POST", "/api/venues", body={}): {"admin"},
     Call("GET", "/api/venues/{v}"): {"admin"},
     Call("POST", "/api/venues/{v}", body={"seat_count": 1}): {"admin"},
+    Call("POST", "/api/venues/{v}/door-token", body={"days": 0}): {"admin"},
     Call("GET", "/api/vacancy"): {"admin"},
     Call("GET", "/api/bookings"): {"admin"},
     Call("POST", "/api/bookings", body={}): {"admin"},

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,38 @@ async def test_more_people_in_the_room_camera_than_belong_in_the_room(tmp_path: 
             assert started.data["seat"].startswith("camera:")
             assert "监控" in started.data["label"]
             assert started.data["evidence"] is not None
+    finally:
+        await test_server.close()
+        source.stop()
+
+
+async def test_a_camera_kept_with_its_venue_is_watched_as_one_configured(
+    tmp_path: Path,
+) -> None:
+    """A room camera set on the venue's record (the administration's page, 5.4.5) rather than
+    in the server's configuration is pulled, shown and analysed the same way."""
+    require_gstreamer()
+    picture = tmp_path / "three-people.jpg"
+    Image.fromarray(scenes.three_people()).save(picture, quality=92)
+    source = RtspSource(free_port(), picture)
+    source.start()
+    test_server, server = await start_server(tmp_path / "data")
+    try:
+        venue = server.demo.venues[2].id  # 丹东: one expert seat, one member of staff
+        await server.services.store.places.update_venue(
+            venue, camera_urls=(source.url,), now=datetime.now(UTC)
+        )
+        expert = next(p for p in server.experts if p.venue_id == venue)
+        async with SyntheticSeat(
+            server.base_url,
+            server.token(expert),
+            camera=CounterVideoTrack((200, 60, 40)),
+            microphone=ToneAudioTrack(440.0),
+            decode_grid=False,
+        ):
+            started = await wait_event(server, "warning_started", kind="room_camera_person")
+            assert started.data["seat"].startswith("camera:")
+            assert "监控" in started.data["label"]
     finally:
         await test_server.close()
         source.stop()
