@@ -1,9 +1,11 @@
 // @ts-check
 // The console's centres (交易中心) and venues (评标室): the list of centres, a venue search a
-// page at a time, and the forms that add them. A refusal is said under its form, in the
-// server's words when the server refused.
+// page at a time (with what each may be and its cameras, their passwords masked), and the
+// forms that add them. A refusal is said under its form, in the server's words when the
+// server refused.
 
 import { showVenue } from "/static/admin-calendar.js";
+import { addVenueDetails, askDoorToken, editVenue, initVenueDialogs, readVenueDetails } from "/static/admin-venue.js";
 import {
   centreOptions, goTo, onPlacesChanged, PagedSearch, pageFailed, pageRecovered, places, reloadPlaces,
 } from "/static/admin-shared.js";
@@ -12,6 +14,7 @@ import { $, control, el } from "/static/lib/dom.js";
 import { messageOf } from "/static/lib/errors.js";
 import { refuse, say, submitting } from "/static/lib/forms.js";
 import { checkCentre, checkVenue } from "/static/lib/placeforms.js";
+import { camerasText, cameraLines, checkCameras, rolesText } from "/static/lib/venueforms.js";
 
 /** @typedef {import("/static/lib/wire").Venue} Venue */
 /** @typedef {import("/static/lib/wire").VenuePage} VenuePage */
@@ -20,6 +23,9 @@ const PER_PAGE = 15;
 
 /** The venue search (made when the page is wired). @type {PagedSearch | null} */
 let search = null;
+
+/** The venues the list shows, by id, as the server answered them. @type {Map<string, Venue>} */
+const shown = new Map();
 
 // ---- centres ------------------------------------------------------------------------------
 
@@ -85,17 +91,37 @@ export async function searchVenues() {
  * @param {boolean} narrowed
  */
 function renderVenues(venues, narrowed) {
+  shown.clear();
+  for (const v of venues) shown.set(v.id, v);
   $("#venue-rows").replaceChildren(...venues.map((v) =>
     el("tr", { dataset: { venue: v.id } },
       el("td", { class: "name" }, v.name),
       el("td", {}, v.centre_name),
       el("td", {}, v.city),
-      el("td", {}, `${v.seat_count} 个`),
+      el("td", { class: "count" }, `${v.seat_count} 个`),
+      el("td", { class: "roles-cell", title: rolesText(v) },
+        v.main_capable && el("span", { class: "badge" }, "主场"),
+        v.sub_capable && el("span", { class: "badge" }, "副场"),
+        !v.main_capable && !v.sub_capable && el("span", { class: "muted" }, rolesText(v))),
+      el("td", { class: "cameras-cell" }, cameraCell(v.cameras)),
       el("td", { class: "actions" },
-        el("button", { class: "btn btn-small", type: "button", dataset: { showVenue: v.id } }, "查看预约")))));
+        el("button", { class: "btn btn-small", type: "button", dataset: { showVenue: v.id } }, "查看预约"),
+        el("button", { class: "btn btn-small", type: "button", dataset: { editVenue: v.id } }, "编辑"),
+        el("button", { class: "btn btn-small", type: "button", dataset: { doorToken: v.id } }, "门禁令牌")))));
   const empty = $("#venue-empty");
   empty.hidden = venues.length > 0;
   empty.textContent = narrowed ? "没有符合条件的评标室。" : "还没有评标室，请在右侧新增。";
+}
+
+/**
+ * A venue's cameras in its row: how many, their addresses (passwords as ***) when opened.
+ * @param {string[]} cameras
+ */
+function cameraCell(cameras) {
+  if (!cameras.length) return el("span", { class: "muted" }, camerasText(cameras));
+  return el("details", { class: "cameras" },
+    el("summary", { title: cameras.join("\n") }, camerasText(cameras)),
+    el("ul", {}, cameras.map((url) => el("li", {}, el("code", {}, url)))));
 }
 
 /** @param {SubmitEvent} event */
@@ -107,8 +133,9 @@ async function addVenue(event) {
     name: control(form, "name").value,
     city: control(form, "city").value,
     seat_count: control(form, "seat_count").value,
+    ...readVenueDetails(form),
   };
-  if (refuse(form, checkVenue(fields, places.venues))) return;
+  if (refuse(form, checkVenue(fields, places.venues) || checkCameras(fields.camera_urls))) return;
   await submitting(form, async () => {
     try {
       /** @type {Venue} */
@@ -117,11 +144,15 @@ async function addVenue(event) {
         json: {
           centre_id: fields.centre_id, name: fields.name.trim(), city: fields.city.trim(),
           seat_count: Number(fields.seat_count),
+          main_capable: fields.main_capable, sub_capable: fields.sub_capable, camera_urls: cameraLines(fields.camera_urls),
         },
         what: "新增评标室失败",
       });
       control(form, "name").value = "";
-      say(form, `已新增评标室：${venue.name}（${venue.centre_name}，${venue.seat_count} 个机位）`, "ok");
+      control(form, "camera_urls").value = "";
+      const cameras = venue.cameras.length ? `，${venue.cameras.length} 路摄像机` : "";
+      const roles = venue.main_capable && venue.sub_capable ? "" : `，${rolesText(venue)}`;
+      say(form, `已新增评标室：${venue.name}（${venue.centre_name}，${venue.seat_count} 个机位${roles}${cameras}）`, "ok");
       await reloadPlaces();
       await searchVenues();
     } catch (err) {
@@ -174,9 +205,17 @@ export function initPlaces() {
   search = new PagedSearch("venue", PER_PAGE, "间", searchVenues);
   $("#venue-rows").addEventListener("click", (event) => {
     const target = /** @type {HTMLElement} */ (event.target).closest("button");
+    const venue = shown.get(target?.dataset.editVenue || target?.dataset.doorToken || "");
     if (target?.dataset.showVenue) showVenue(target.dataset.showVenue);
+    else if (venue && target?.dataset.editVenue) editVenue(venue);
+    else if (venue) askDoorToken(venue);
+  });
+  initVenueDialogs(async () => {
+    await reloadPlaces();
+    await searchVenues();
   });
   const form = $("#venue-form", HTMLFormElement);
+  addVenueDetails(form);
   form.addEventListener("submit", addVenue);
   control(form, "centre_id").addEventListener("change", () => followCentreCity(form));
   onPlacesChanged(() => {

@@ -148,6 +148,19 @@ export interface Venue {
   name: string;
   city: string;
   seat_count: number;
+  /** Whether it may be a session's main venue (主场) or a sub venue (副场). */
+  main_capable: boolean;
+  sub_capable: boolean;
+  /** The room cameras' RTSP addresses, a password in them shown as ***. */
+  cameras: string[];
+}
+
+/** A bearer token for a venue's door system (`POST /api/venues/{id}/door-token`), shown once. */
+export interface DoorToken {
+  venue_id: string;
+  token: string;
+  link_id: string;
+  expires_at: string;
 }
 
 /** One page of a venue search. */
