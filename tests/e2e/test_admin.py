@@ -17,7 +17,13 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.admin_support import EXPERTS, Rest, a_lot_with_one_expert_checked_in
+from tests.e2e.admin_support import (
+    EXPERTS,
+    Rest,
+    a_lot_with_one_expert_checked_in,
+    form_message,
+    venue_details_through_the_console,
+)
 from tests.e2e.conftest import RunningServer, free_port
 from tests.e2e.test_pages import (
     BEIJING,
@@ -75,13 +81,6 @@ def screenshots(page: Any, folder: Path, name: str, showing: str | None = None) 
             page.locator(showing).scroll_into_view_if_needed()
         page.screenshot(path=str(folder / f"{name}-{label}.png"))
     page.set_viewport_size({"width": 1920, "height": 1080})
-
-
-def form_message(page: Any, form: str, kind: str) -> str:
-    """The message under a form once it shows one of that kind (error, ok, info)."""
-    selector = f"{form} .form-message[data-kind={kind}]:not([hidden])"
-    page.wait_for_selector(selector, timeout=TIMEOUT_MS)
-    return str(page.locator(selector).inner_text())
 
 
 def test_an_administrator_sets_up_a_centre_and_books_its_room_in_beijing_time(
@@ -231,6 +230,22 @@ def test_the_console_is_for_administrators_only(empty_server: RunningServer, bro
         assert page.violations() == [], page.violations()
     finally:
         page.close()
+
+
+def test_an_administrator_keeps_a_venues_cameras_and_issues_its_door_token(
+    empty_server: RunningServer, browser: Any, artifacts: Path
+) -> None:
+    link = empty_server.run_cli("admin", "create", "测试管理员").strip().splitlines()[-1]
+    shots = artifacts / "admin"
+    shots.mkdir(exist_ok=True)
+    admin = WatchedPage(browser, link, timezone="America/New_York")
+    try:
+        admin.wait_state("ready")
+        venue_details_through_the_console(admin, empty_server, shots)
+        assert admin.violations() == [], admin.violations()
+        assert admin.page.evaluate("document.body.dataset.state") == "ready"
+    finally:
+        admin.close()
 
 
 PROJECT_CODE, PROJECT_NAME = "LN-2026-0100", "某学校教学楼工程"
