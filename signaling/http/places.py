@@ -180,7 +180,8 @@ async def change_venue(request: web.Request) -> web.Response:
 async def door_token(request: web.Request) -> web.Response:
     """``POST /api/venues/{venue_id}/door-token`` {days}: a bearer token for the venue's
     access-control system (门禁系统), which posts its entries and exits; shown once. It stands
-    for a link, so that ``roomserver link revoke door:VENUE`` (or a new token) ends it."""
+    for a link, so that ``roomserver link revoke door:VENUE`` ends it (with every other token
+    of that door)."""
     services = request.app[SERVICES]
     body = body_of(request, DoorTokenRequest)
     venue = await services.store.get_venue(request.match_info["venue_id"])
