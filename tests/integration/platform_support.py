@@ -48,3 +48,39 @@ class Admin:
             json={"centre_id": added["id"], "name": venue, "city": city, "seat_count": seats},
         )
         return added, room
+
+    async def project(
+        self, centre_id: str, code: str, name: str, lots: list[tuple[str, str]]
+    ) -> dict[str, Any]:
+        """A project of the centre with its lots (code, name)."""
+        answer: dict[str, Any] = await self.call(
+            "POST",
+            "/api/projects",
+            201,
+            json={
+                "centre_id": centre_id,
+                "code": code,
+                "name": name,
+                "tenderer": f"{name}招标人",
+                "lots": [{"code": c, "name": n} for c, n in lots],
+            },
+        )
+        return answer
+
+    async def book_for_lot(
+        self, venue_id: str, lot_id: str, starts: datetime, ends: datetime, purpose: str = "评标"
+    ) -> dict[str, Any]:
+        """Every seat of a venue booked for a lot from `starts` to `ends`."""
+        answer: dict[str, Any] = await self.call(
+            "POST",
+            "/api/bookings",
+            201,
+            json={
+                "venue_id": venue_id,
+                "starts_at": iso(starts),
+                "ends_at": iso(ends),
+                "purpose": purpose,
+                "lot_id": lot_id,
+            },
+        )
+        return answer

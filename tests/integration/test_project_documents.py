@@ -21,32 +21,10 @@ PDF = b"%PDF-1.4\n% tender documents of LN-2026-0500\n1 0 obj <<>> endobj\n%%EOF
 
 async def _project_with_session(admin: Admin) -> tuple[dict[str, Any], str]:
     centre, venue = await admin.venue("沈阳", "第一评标室", 5)
-    project = await admin.call(
-        "POST",
-        "/api/projects",
-        201,
-        json={
-            "centre_id": centre["id"],
-            "code": "LN-2026-0500",
-            "name": "某桥梁工程",
-            "tenderer": "某交通局",
-            "lots": [{"code": "01", "name": "施工"}],
-        },
-    )
+    project = await admin.project(centre["id"], "LN-2026-0500", "某桥梁工程", [("01", "施工")])
     lot = project["lots"][0]
     start = datetime.now(UTC) + timedelta(hours=1)
-    await admin.call(
-        "POST",
-        "/api/bookings",
-        201,
-        json={
-            "venue_id": venue["id"],
-            "starts_at": iso(start),
-            "ends_at": iso(start + timedelta(hours=3)),
-            "purpose": "评标",
-            "lot_id": lot["id"],
-        },
-    )
+    await admin.book_for_lot(venue["id"], lot["id"], start, start + timedelta(hours=3))
     opened = await admin.call(
         "POST",
         f"/api/lots/{lot['id']}/session",

@@ -45,31 +45,9 @@ async def test_capabilities_cameras_and_the_door_token(
         assert "camera_urls" in refused["detail"]
 
         # A venue that may not be a main venue does not open a session as one.
-        project = await admin.call(
-            "POST",
-            "/api/projects",
-            201,
-            json={
-                "centre_id": centre["id"],
-                "code": "LN-2026-1000",
-                "name": "某工程",
-                "tenderer": "某单位",
-                "lots": [{"code": "01", "name": "施工"}],
-            },
-        )
+        project = await admin.project(centre["id"], "LN-2026-1000", "某工程", [("01", "施工")])
         lot = project["lots"][0]
-        await admin.call(
-            "POST",
-            "/api/bookings",
-            201,
-            json={
-                "venue_id": room["id"],
-                "starts_at": iso(start),
-                "ends_at": iso(start + timedelta(hours=2)),
-                "purpose": "评标",
-                "lot_id": lot["id"],
-            },
-        )
+        await admin.book_for_lot(room["id"], lot["id"], start, start + timedelta(hours=2))
         refused = await admin.call(
             "POST",
             f"/api/lots/{lot['id']}/session",
