@@ -154,31 +154,17 @@ async def test_an_ended_session_is_re_reviewed_and_the_project_lists_its_re_revi
         shenyang, main = await admin.venue("沈阳", "沈阳第三评标室", 6)
         _, sub = await admin.venue("大连", "大连第一评标室", 5)
         _, small = await admin.venue("鞍山", "鞍山第一评标室", 5)
-        project = await admin.call(
-            "POST",
-            "/api/projects",
-            201,
-            json={
-                "centre_id": shenyang["id"],
-                "code": "LN-2026-0201",
-                "name": "沈阳市某桥梁工程",
-                "tenderer": "沈阳市城乡建设局",
-                "lots": [{"code": "01", "name": "施工"}],
-            },
+        project = await admin.project(
+            shenyang["id"], "LN-2026-0201", "沈阳市某桥梁工程", [("01", "施工")]
         )
         lot = project["lots"][0]
         for venue in (main, sub):
-            await admin.call(
-                "POST",
-                "/api/bookings",
-                201,
-                json={
-                    "venue_id": venue["id"],
-                    "starts_at": iso(start),
-                    "ends_at": iso(start + timedelta(hours=4)),
-                    "purpose": "LN-2026-0201 施工标段评标",
-                    "lot_id": lot["id"],
-                },
+            await admin.book_for_lot(
+                venue["id"],
+                lot["id"],
+                start,
+                start + timedelta(hours=4),
+                "LN-2026-0201 施工标段评标",
             )
         opened = await admin.call(
             "POST",
