@@ -185,6 +185,21 @@ def require_venue_staff(state: WorkflowState, command: Command, venue: str, what
         raise RoleNotAllowed(f"工作人员只能为本评标室{what}")
 
 
+def require_fault_handler(
+    state: WorkflowState, command: Command, venue: str, kind: str, what: str
+) -> None:
+    """Venue staff and the host as ``require_venue_staff``; besides them an ops engineer
+    (运维技术人员) for a platform fault (平台故障, 7.2.6-6), at their own venue when they have
+    one."""
+    if command.role != Role.OPS:
+        require_venue_staff(state, command, venue, what)
+        return
+    if kind != "platform":
+        raise RoleNotAllowed(f"运维技术人员只能为平台故障{what}")
+    if command.venue is not None and command.venue != venue:
+        raise RoleNotAllowed(f"运维技术人员只能为本评标室{what}")
+
+
 def require_leader_or_host(state: WorkflowState, command: Command, what: str) -> None:
     """Refuse anybody but the host or the leader still seated."""
     if command.role == Role.HOST:

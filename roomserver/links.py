@@ -50,6 +50,9 @@ class Link:
     session_id: str | None = None
     venue_id: str | None = None
     seat_no: int | None = None
+    # The trading centre an administrator, supervisor or ops engineer of one centre is limited
+    # to (``roomserver.policy``); None for the province's and for a session's people.
+    centre_id: str | None = None
     revoked_at: datetime | None = None
     revoked_by: str | None = None
     reason: str | None = None

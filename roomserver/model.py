@@ -30,6 +30,7 @@ class Role(StrEnum):
     AUDITOR = "auditor"  # 审计、纪委监委: reads every archive, like an archivist
     TENDERER = "tenderer"  # 招标人: a session's archive, as far as the configuration allows
     BIDDER = "bidder"  # 投标人: likewise
+    OPS = "ops"  # 运维技术人员: device and network health, fault handling (6.4, 7.2.6-6)
 
 
 class VenueKind(StrEnum):

@@ -20,6 +20,12 @@ archive a viewer sees. What a command may change is the workflow's own rule
 
 Tenderers and bidders (招标人, 投标人) reach the open part of a session's archive only: never the
 roster, the committee's workflow or the report while the evaluation runs (standard 4.3, 7.2).
+
+Administrators, supervisors and ops engineers (运维技术人员) on no session's roster are of the
+province, or of one trading centre (``Grants.centre_id``). A token of one centre reaches only
+what belongs to that centre (``Target.centre_ids``, resolved by the caller from what the request
+names: ``signaling.gate.centres``), and never a ``province`` row: the provincial interfaces'
+subscriptions, the expert pool, adding centres, draining the machine's media workers.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ class Grants:
     expires_at: int
     token_id: str
     link_id: str | None = None  # a session opened with a personal link: checked per request
+    centre_id: str | None = None  # the one trading centre this token is limited to
 
     @property
     def seat_key(self) -> str | None:
@@ -66,7 +73,10 @@ class Action(StrEnum):
     ISSUE_TOKEN = "issue_token"
     WORKERS_READ = "workers_read"
     WORKERS_DRAIN = "workers_drain"
+    SESSION_HEALTH = "session_health"  # seats' devices and connections, for ops engineers
     PLACES_READ = "places_read"  # centres and venues
+    CENTRES_MANAGE = "centres_manage"  # add a trading centre (the province's)
+    CENTRE_PEOPLE = "centre_people"  # a centre's administrators, supervisors and ops engineers
     PLACES_MANAGE = "places_manage"
     BOOKINGS_READ = "bookings_read"  # bookings and vacancy (5.4.7)
     BOOKINGS_MANAGE = "bookings_manage"  # book, change, cancel
@@ -123,6 +133,8 @@ class Rule:
     everywhere: frozenset[Role] = frozenset()
     centre_wide: frozenset[Role] = frozenset()
     refusal: str = "您无权进行该操作"
+    # The province's own business: refused to a token of one centre.
+    province: bool = False
     # These roles act only from the session's main venue (a sub venue's host runs their room,
     # not the session's people).
     main_venue: frozenset[Role] = frozenset()
@@ -138,6 +150,9 @@ class Target:
     left: bool = False  # the asker no longer takes part in it (withdrew, excused, replaced)
     local: bool = False  # the request comes from this machine (loopback)
     main_venue_id: str | None = None  # the session's main venue, where a rule asks for it
+    # The trading centres the target belongs to (None: the request names nothing of a centre's;
+    # an empty set: what it names belongs to none, or does not exist).
+    centre_ids: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +174,9 @@ PARTIES = frozenset({Role.TENDERER, Role.BIDDER})
 CONSOLE_ROLES = frozenset({Role.HOST, Role.STAFF, Role.WITNESS})
 ADMIN = frozenset({Role.ADMIN})
 SUPERVISOR = frozenset({Role.SUPERVISOR})
+OPS = frozenset({Role.OPS})
+PROVINCE_ONLY = "该操作由省级管理员进行"
+OTHER_CENTRE = "该资源不属于您所在的交易中心"
 # Those who run or watch a session see its roster, workflow and report while it runs.
 SESSION_READERS = CONSOLE_ROLES | {Role.EXPERT, Role.SUPERVISOR, Role.ADMIN}
 
@@ -169,7 +187,7 @@ def _session(
     *,
     live: bool = True,
     everywhere: frozenset[Role] = ADMIN,
-    centre_wide: frozenset[Role] = SUPERVISOR,
+    centre_wide: frozenset[Role] = SUPERVISOR | OPS,
     main_venue: frozenset[Role] = frozenset(),
 ) -> Rule:
     return Rule(
@@ -205,10 +223,28 @@ POLICY: dict[Action, Rule] = {
         refusal="只有评标专家需要签署承诺书",
     ),
     Action.ISSUE_TOKEN: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以签发链接"),
-    Action.WORKERS_READ: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以查看媒体进程"),
-    Action.WORKERS_DRAIN: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以维护媒体进程"),
+    Action.WORKERS_READ: Rule(
+        ADMIN | OPS, Reach.ROLE, refusal="只有管理员和运维技术人员可以查看媒体进程"
+    ),
+    # The machine's workers serve every centre's sessions.
+    Action.WORKERS_DRAIN: Rule(
+        ADMIN | OPS,
+        Reach.ROLE,
+        province=True,
+        refusal="只有管理员和运维技术人员可以维护媒体进程",
+    ),
+    # Ops engineers see devices and connections, never what is said or shown (6.4, 7.2.6-6).
+    Action.SESSION_HEALTH: _session(
+        OPS | CONSOLE_ROLES | ADMIN, "只有运维技术人员和评标室人员可以查看设备与网络状态"
+    ),
     Action.PLACES_READ: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以查看交易中心和评标室"),
-    Action.PLACES_MANAGE: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以设置交易中心和评标室"),
+    Action.CENTRES_MANAGE: Rule(
+        ADMIN, Reach.ROLE, province=True, refusal="只有省级管理员可以添加交易中心"
+    ),
+    Action.CENTRE_PEOPLE: Rule(
+        ADMIN, Reach.ROLE, refusal="只有管理员可以管理交易中心的管理、监督和运维人员"
+    ),
+    Action.PLACES_MANAGE: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以设置评标室"),
     Action.BOOKINGS_READ: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以查看场地预约"),
     Action.BOOKINGS_MANAGE: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以预约场地"),
     Action.PROJECTS_READ: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以查看项目"),
@@ -219,8 +255,11 @@ POLICY: dict[Action, Rule] = {
         Reach.ROLE,
         refusal="只有管理员和档案、审计人员可以查看项目资料",
     ),
-    Action.POOL_READ: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以查看专家库"),
-    Action.POOL_MANAGE: Rule(ADMIN, Reach.ROLE, refusal="专家库由专家管理系统以管理员凭证导入"),
+    # The expert pool is the province's (its expert management system).
+    Action.POOL_READ: Rule(ADMIN, Reach.ROLE, province=True, refusal="只有管理员可以查看专家库"),
+    Action.POOL_MANAGE: Rule(
+        ADMIN, Reach.ROLE, province=True, refusal="专家库由专家管理系统以管理员凭证导入"
+    ),
     Action.DRAW: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以抽取"),
     # Centre-wide supervisors see every draw: when, how, from which pool (8.4-2).
     Action.DRAW_READ: _session(
@@ -228,8 +267,13 @@ POLICY: dict[Action, Rule] = {
         "只有管理员和全中心监督人员可以查看抽取记录",
         live=False,
     ),
-    Action.WEBHOOKS_READ: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以查看推送订阅"),
-    Action.WEBHOOKS_MANAGE: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以管理推送订阅"),
+    # The provincial interfaces' subscribers receive every centre's pushes (5.5).
+    Action.WEBHOOKS_READ: Rule(
+        ADMIN, Reach.ROLE, province=True, refusal="只有管理员可以查看推送订阅"
+    ),
+    Action.WEBHOOKS_MANAGE: Rule(
+        ADMIN, Reach.ROLE, province=True, refusal="只有管理员可以管理推送订阅"
+    ),
     Action.EXPERTS_IMPORT: Rule(
         ADMIN, Reach.ROLE, refusal="专家名单由专家管理系统以管理员凭证导入"
     ),
@@ -238,9 +282,10 @@ POLICY: dict[Action, Rule] = {
     ),
     Action.ROSTER_READ: _session(SESSION_READERS, "您无权查看本场评标的专家名单"),
     Action.WORKFLOW_READ: _session(SESSION_READERS, "您无权查看本场评标的评审进程"),
-    # The workflow decides which command each role may give; witnesses and parties give none.
+    # The workflow decides which command each role may give; witnesses and parties give none,
+    # ops engineers only the technical ones of incidents.
     Action.WORKFLOW_COMMAND: _session(
-        frozenset({Role.EXPERT, Role.HOST, Role.STAFF, Role.SUPERVISOR, Role.ADMIN}),
+        frozenset({Role.EXPERT, Role.HOST, Role.STAFF, Role.SUPERVISOR, Role.OPS, Role.ADMIN}),
         "您无权操作本场评标的评审进程",
     ),
     Action.SESSION_END: _session(
@@ -324,6 +369,11 @@ def decide(grants: Grants | None, action: Action, target: Target = Target()) -> 
         return Decision(InvalidToken("缺少登录凭证"))
     if grants.role not in row.roles:
         return Decision(RoleNotAllowed(row.refusal))
+    if grants.centre_id is not None:
+        if row.province:
+            return Decision(RoleNotAllowed(PROVINCE_ONLY))
+        if target.centre_ids is not None and grants.centre_id not in target.centre_ids:
+            return Decision(NotYourRoom(OTHER_CENTRE))
     if not reaches(grants, row, target):
         return Decision(NotYourRoom(row.refusal if row.reach == Reach.VENUE else None))
     if grants.role in row.main_venue and grants.venue_id != target.main_venue_id:

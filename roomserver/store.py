@@ -127,6 +127,7 @@ def _link(row: LinkRow) -> Link:
         session_id=row.session_id,
         venue_id=row.venue_id,
         seat_no=row.seat_no,
+        centre_id=row.centre_id,
         revoked_at=row.revoked_at,
         revoked_by=row.revoked_by,
         reason=row.reason,
@@ -499,6 +500,7 @@ class SqlStore:
             session_id=link.session_id,
             venue_id=link.venue_id,
             seat_no=link.seat_no,
+            centre_id=link.centre_id,
             name=link.name,
             issued_at=link.issued_at,
             issued_by=link.issued_by,
@@ -528,6 +530,19 @@ class SqlStore:
             rows = await db.scalars(
                 select(LinkRow)
                 .where(LinkRow.session_id == session_id)
+                .order_by(LinkRow.issued_at, LinkRow.id)
+            )
+            return [_link(r) for r in rows]
+
+    async def centre_links(self, centre_id: str) -> list[Link]:
+        """Every link of a centre's own people (its administrators, supervisors and ops
+        engineers), oldest first (revoked ones too)."""
+        if not findable(centre_id):
+            return []
+        async with self._db() as db:
+            rows = await db.scalars(
+                select(LinkRow)
+                .where(LinkRow.centre_id == centre_id)
                 .order_by(LinkRow.issued_at, LinkRow.id)
             )
             return [_link(r) for r in rows]

@@ -173,6 +173,7 @@ class LinkRow(Base):
     session_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     venue_id: Mapped[str | None] = mapped_column(ID, nullable=True)
     seat_no: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    centre_id: Mapped[str | None] = mapped_column(ID, nullable=True)
     name: Mapped[str] = mapped_column(String(100))
     issued_at: Mapped[datetime] = mapped_column(UtcDateTime())
     issued_by: Mapped[str] = mapped_column(String(200))

@@ -12,6 +12,8 @@ Who may do what:
   picture from the seat camera, replace an expert who withdrew or took leave, excuse an absent
   expert (请离席) at any phase, and open, handle and close incidents of their venue (7.2.6);
   the main venue's host does all of this for every venue;
+- an ops engineer (运维技术人员) opens a platform fault (平台故障) and records its handling
+  (7.2.6-6), at their venue or, without one, at any; its result is the host's or staff's;
 - the host, staff and a supervisor may pause the evaluation, with a reason (9-4); the host or
   staff resume it;
 - experts act for themselves only: the commitment letter (承诺书), a conflict of interest (回避,
@@ -70,6 +72,7 @@ from roomserver.committee import (
     number_field,
     own_expert,
     require_check_in_of,
+    require_fault_handler,
     require_leader_or_host,
     require_main_host,
     require_phase,
@@ -400,12 +403,11 @@ def _notice(state: WorkflowState, command: Command) -> Result:
     return state, Happened("notice", {"text": text_field(command, "text", "通知内容")})
 
 
-def _incident(state: WorkflowState, command: Command, what: str) -> Incident:
+def _open_incident_of(state: WorkflowState, command: Command) -> Incident:
     number = number_field(command, "incident")
     incident = next((i for i in state.incidents if i.number == number), None)
     if incident is None:
         raise IllegalCommand("没有该异常情况记录")
-    require_venue_staff(state, command, incident.venue, what)
     if incident.result is not None:
         raise IllegalCommand("该异常情况已处理完毕")
     return incident
@@ -421,10 +423,10 @@ def _open_incident(state: WorkflowState, command: Command) -> Result:
     if venue != state.main_venue and venue not in state.venues.values():
         raise IllegalCommand("该评标室不属于本场评标")
     assert isinstance(venue, str)
-    require_venue_staff(state, command, venue, "登记异常情况")
     kind = command.fields.get("kind")
     if kind not in INCIDENT_KINDS:
         raise IllegalCommand("异常类型应为平台故障或其他")
+    require_fault_handler(state, command, venue, str(kind), "登记异常情况")
     description = text_field(command, "description", "异常情况描述")
     incident = Incident(len(state.incidents) + 1, venue, str(kind), description)
     return replace(state, incidents=(*state.incidents, incident)), Happened(
@@ -434,7 +436,8 @@ def _open_incident(state: WorkflowState, command: Command) -> Result:
 
 
 def _handle_incident(state: WorkflowState, command: Command) -> Result:
-    incident = _incident(state, command, "记录处理情况")
+    incident = _open_incident_of(state, command)
+    require_fault_handler(state, command, incident.venue, incident.kind, "记录处理情况")
     handling = text_field(command, "handling", "处理情况")
     updated = replace(incident, handling=(*incident.handling, handling))
     return _with_incident(state, updated), Happened(
@@ -443,7 +446,8 @@ def _handle_incident(state: WorkflowState, command: Command) -> Result:
 
 
 def _close_incident(state: WorkflowState, command: Command) -> Result:
-    incident = _incident(state, command, "记录处理结果")
+    incident = _open_incident_of(state, command)
+    require_venue_staff(state, command, incident.venue, "记录处理结果")
     result = text_field(command, "result", "处理结果")
     return _with_incident(state, replace(incident, result=result)), Happened(
         "incident_closed", {"incident": incident.number, "result": result}

@@ -31,8 +31,10 @@ from signaling.gate.inputs import MAX_BODY_BYTES, SocketJson
 from signaling.gate.tokens import TokenIssuer, load_or_create_key
 from signaling.http.api import SEATS, SERVICES, add_routes, problem_middleware
 from signaling.http.archive import PLAYBACK, Playback, add_playback_routes
+from signaling.http.centrepeople import add_centre_people_routes
 from signaling.http.draws import add_draw_routes
 from signaling.http.headers import add_security_headers
+from signaling.http.health import add_health_routes
 from signaling.http.links import add_link_routes
 from signaling.http.openapi import add_openapi_routes
 from signaling.http.outbound import HttpSender
@@ -263,6 +265,8 @@ def create_app(config: AppConfig) -> web.Application:
     add_link_routes(app)
     add_playback_routes(app)
     add_place_routes(app)
+    add_centre_people_routes(app)
+    add_health_routes(app)
     add_project_routes(app)
     add_draw_routes(app)
     add_document_routes(app)

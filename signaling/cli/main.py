@@ -169,6 +169,13 @@ async def _print_link(
     print(participant_url(config.base_url, link.role, code, kiosk=kiosk))
 
 
+async def _centre(store: SqlStore, centre_id: str | None) -> str | None:
+    """The id of an existing centre (NotFound otherwise), or None for the province."""
+    if centre_id is None:
+        return None
+    return (await store.places.centre(centre_id)).id
+
+
 async def cmd_token(config: AppConfig, args: argparse.Namespace) -> int:
     """Print a personal link (a code) for a person, or a bearer token for an API client
     (an administrator's tools, a venue's access-control system)."""
@@ -191,12 +198,22 @@ async def cmd_token(config: AppConfig, args: argparse.Namespace) -> int:
             await issue_link(store, store.append_event, link)
             print(tokens.issue_link_session(link))
             return 0
-        for role, name in ((Role.SUPERVISOR, args.supervisor), (Role.AUDITOR, args.auditor)):
+        for role, name in (
+            (Role.SUPERVISOR, args.supervisor),
+            (Role.OPS, args.ops),
+            (Role.AUDITOR, args.auditor),
+        ):
             if name is not None:
                 if not name.strip() or len(name) > 64:
                     print("错误：姓名应为 1 到 64 个字符", file=sys.stderr)
                     return 2
-                link = unrostered_link(role, name.strip(), by="cli", expires_at=now + ttl)
+                if args.centre is not None and role == Role.AUDITOR:
+                    print("错误：审计人员不限于一个交易中心", file=sys.stderr)
+                    return 2
+                centre = await _centre(store, args.centre)
+                link = unrostered_link(
+                    role, name.strip(), by="cli", expires_at=now + ttl, centre_id=centre
+                )
                 await _print_link(config, store, link)
                 return 0
         if args.party is not None:
@@ -261,8 +278,9 @@ async def cmd_admin_create(config: AppConfig, args: argparse.Namespace) -> int:
         return 2
     store, _ = await _open_store(config)
     try:
+        centre = await _centre(store, args.centre)
         expires_at = datetime.now(UTC) + timedelta(days=args.days)
-        link = unrostered_link(Role.ADMIN, name, by="cli", expires_at=expires_at)
+        link = unrostered_link(Role.ADMIN, name, by="cli", expires_at=expires_at, centre_id=centre)
         await _print_link(config, store, link)
     finally:
         await store.close()
@@ -334,7 +352,12 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--participant", help="participant id")
     who.add_argument("--admin", action="store_true", help="an administrator token")
     who.add_argument(
-        "--supervisor", metavar="NAME", help="a centre-wide supervisor: wall of every session"
+        "--supervisor", metavar="NAME", help="a supervisor of every session (or --centre's)"
+    )
+    who.add_argument(
+        "--ops",
+        metavar="NAME",
+        help="an ops engineer (运维): devices and connections of every session (or --centre's)",
     )
     who.add_argument(
         "--door", metavar="VENUE_ID", help="a venue's access-control system (door entries)"
@@ -346,6 +369,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a tenderer or bidder (tenderer:NAME or bidder:NAME) with --session: its archive",
     )
     token.add_argument("--session", metavar="ID", help="the session of a --party token")
+    token.add_argument(
+        "--centre", metavar="ID", help="limit a --supervisor or --ops link to one trading centre"
+    )
     token.add_argument("--ttl", type=int, default=None, help="lifetime in seconds")
     link = sub.add_parser("link", parents=[common], help="personal links").add_subparsers(
         dest="link_command", required=True
@@ -360,6 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
         "create", parents=[common], help="create an administrator and print their /admin link"
     )
     create.add_argument("name", help="the administrator's name")
+    create.add_argument(
+        "--centre", metavar="ID", help="an administrator of this trading centre only"
+    )
     create.add_argument("--days", type=int, default=30, help="how long the link is valid")
     load = sub.add_parser(
         "load-session",
@@ -419,4 +448,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-

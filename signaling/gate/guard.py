@@ -49,6 +49,7 @@ from roomserver.policy import (
 from roomserver.store import SqlStore
 from roomserver.workflow import Phase, WorkflowState
 from signaling.errors import error_ack
+from signaling.gate.centres import centres_of
 from signaling.gate.inputs import MAX_BODY_BYTES, clean, loads, path_params, validate
 from signaling.gate.tokens import TokenIssuer
 from signaling.metrics import is_loopback
@@ -286,15 +287,23 @@ class Guard:
         *,
         session_id: str | None = None,
         venue_id: str | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> Target:
-        """The target, with whether its session ended and whether the asker left it."""
+        """The target, with whether its session ended and whether the asker left it, and for a
+        token of one centre the centres of what the request names (`params`: the path's)."""
+        centre_ids = None
+        if grants is not None and grants.centre_id is not None:
+            named = dict(params or {})
+            if session_id is not None:
+                named["session_id"] = session_id
+            centre_ids = await centres_of(self._store, named)
         if (
             grants is None
             or session_id is None
             or grants.session_id != session_id
             or not needs_facts(grants, action)
         ):
-            return Target(session_id=session_id, venue_id=venue_id)
+            return Target(session_id=session_id, venue_id=venue_id, centre_ids=centre_ids)
         session = await self._store.get_session(session_id)
         ended = session.state == SessionState.ENDED
         left = False
@@ -313,6 +322,7 @@ class Guard:
             ended=ended,
             left=left,
             main_venue_id=session.main_venue_id,
+            centre_ids=centre_ids,
         )
 
     async def check(
@@ -322,9 +332,12 @@ class Guard:
         *,
         session_id: str | None = None,
         venue_id: str | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> Grants:
         """The grants when the table allows `action`; its refusal's error otherwise."""
-        target = await self.target(grants, action, session_id=session_id, venue_id=venue_id)
+        target = await self.target(
+            grants, action, session_id=session_id, venue_id=venue_id, params=params
+        )
         return require(grants, action, target)
 
 
@@ -354,6 +367,7 @@ async def policy_middleware(request: web.Request, handler: Handler) -> web.Strea
                 endpoint.action,
                 session_id=session_id,
                 venue_id=request.match_info.get("venue_id"),
+                params=request.match_info,
             )
         except RoomError as err:
             resource = request.match_info.route.resource  # None only for aiohttp's own routes

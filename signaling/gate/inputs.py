@@ -41,6 +41,8 @@ PATH_PATTERNS: dict[str, re.Pattern[str]] = {
     "lot_id": re.compile(ID),
     "draw_id": re.compile(ID),
     "webhook_id": re.compile(ID),
+    "centre_id": re.compile(ID),
+    "link_id": re.compile(ID),
     "index": re.compile(r"[0-9]{1,3}"),
     "part": re.compile(r"[0-9]{1,4}"),
     "name": re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}"),

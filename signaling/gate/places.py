@@ -7,7 +7,7 @@ Times are ISO 8601 with a time zone (Beijing time, ``+08:00``, is what the pages
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -206,3 +206,46 @@ class VacancyList(BaseModel):
 
     items: list[VacancyOut]
 
+
+class CentrePersonRequest(_Body):
+    """One of a centre's own people: an administrator, a supervisor of its sessions or an ops
+    engineer (运维技术人员), and for how many days their link holds."""
+
+    role: Literal["admin", "supervisor", "ops"]
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    days: int = Field(default=30, ge=1, le=366, strict=True)
+
+
+class CentrePersonReissue(_Body):
+    """A new link for one of a centre's people; the old one is revoked."""
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    days: int = Field(default=30, ge=1, le=366, strict=True)
+
+
+class CentrePersonRevoke(_Body):
+    """Why a centre person's link is taken back."""
+
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class CentrePersonOut(BaseModel):
+    """One of a centre's people, by their latest link; the URL only when just issued."""
+
+    link_id: str
+    role: str
+    name: str
+    subject: str
+    state: Literal["active", "revoked", "expired"]
+    issued_at: AwareDatetime
+    issued_by: str
+    expires_at: AwareDatetime
+    revoked_at: AwareDatetime | None = None
+    reason: str | None = None
+    url: str | None = None
+
+
+class CentrePeople(BaseModel):
+    """A centre's people with their links, newest first."""
+
+    items: list[CentrePersonOut]

@@ -65,9 +65,9 @@ class ReviewRequest(_Body):
 
 class PersonRequest(_Body):
     """Somebody of the session other than an expert: the host and staff at a venue, the
-    witness, a supervisor of the session."""
+    witness, a supervisor or an ops engineer (运维技术人员, at a venue or for every venue)."""
 
-    role: Literal["host", "staff", "witness", "supervisor"]
+    role: Literal["host", "staff", "witness", "supervisor", "ops"]
     name: Name
     venue_id: Id | None = None
 

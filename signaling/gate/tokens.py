@@ -66,15 +66,28 @@ class TokenIssuer:
             claims["seat"] = participant.seat_no
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
-    def issue_admin(self, name: str = "admin", *, ttl_s: int | None = None) -> str:
-        """A token for an operator of the whole server (REST administration)."""
-        return self._issue_unscoped(Role.ADMIN, name, ttl_s)
+    def issue_admin(
+        self, name: str = "admin", *, ttl_s: int | None = None, centre: str | None = None
+    ) -> str:
+        """An administrator's token (REST administration): of the province, or of one trading
+        centre (`centre`)."""
+        return self._issue_unscoped(Role.ADMIN, name, ttl_s, centre=centre)
 
-    def issue_supervisor(self, name: str, *, ttl_s: int | None = None) -> str:
-        """A centre-wide supervisor's token: the supervision wall of every session."""
+    def issue_supervisor(
+        self, name: str, *, ttl_s: int | None = None, centre: str | None = None
+    ) -> str:
+        """A supervisor's token for every session: of the province, or of one centre's
+        sessions (`centre`)."""
         if not name.strip() or len(name) > 64:
             raise ValueError("a supervisor's name is 1 to 64 characters")
-        return self._issue_unscoped(Role.SUPERVISOR, name.strip(), ttl_s)
+        return self._issue_unscoped(Role.SUPERVISOR, name.strip(), ttl_s, centre=centre)
+
+    def issue_ops(self, name: str, *, ttl_s: int | None = None, centre: str | None = None) -> str:
+        """An ops engineer's token (运维技术人员): the health of every session's devices and
+        connections, of the province or of one centre (`centre`)."""
+        if not name.strip() or len(name) > 64:
+            raise ValueError("an ops engineer's name is 1 to 64 characters")
+        return self._issue_unscoped(Role.OPS, name.strip(), ttl_s, centre=centre)
 
     def issue_auditor(self, name: str, *, ttl_s: int | None = None) -> str:
         """An auditor's token (审计, 纪委监委): every archive, read only."""
@@ -106,6 +119,7 @@ class TokenIssuer:
         *,
         venue: str | None = None,
         session: str | None = None,
+        centre: str | None = None,
     ) -> str:
         now = int(time.time())
         claims = {
@@ -121,6 +135,8 @@ class TokenIssuer:
             claims["venue"] = venue
         if session is not None:
             claims["sid"] = session
+        if centre is not None:
+            claims["centre"] = centre
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
     def issue_link_session(self, link: Link) -> str:
@@ -143,6 +159,8 @@ class TokenIssuer:
             claims["venue"] = link.venue_id
         if link.seat_no is not None:
             claims["seat"] = link.seat_no
+        if link.centre_id is not None:
+            claims["centre"] = link.centre_id
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
     def verify(self, token: object) -> Grants:
@@ -164,6 +182,7 @@ class TokenIssuer:
         try:
             role = Role(claims["role"])
             seat = claims.get("seat")
+            centre = claims.get("centre")
             return Grants(
                 participant_id=str(claims["sub"]),
                 session_id=claims.get("sid"),
@@ -173,6 +192,7 @@ class TokenIssuer:
                 expires_at=int(claims["exp"]),
                 token_id=str(claims["jti"]),
                 link_id=str(claims["lid"]) if claims.get("lid") is not None else None,
+                centre_id=str(centre) if centre is not None else None,
             )
         except (ValueError, TypeError, KeyError) as exc:
             raise InvalidToken() from exc

@@ -303,6 +303,10 @@ async def whoami(request: web.Request) -> web.Response:
         # A token for no roster entry (auditor, centre-wide supervisor, tenderer, bidder):
         # its subject is ROLE:NAME.
         body["name"] = grants.participant_id.split(":", 1)[1]
+        if grants.centre_id is not None:
+            # An administrator, supervisor or ops engineer of one trading centre.
+            centre = await services.store.places.centre(grants.centre_id)
+            body["centre"] = {"id": centre.id, "name": centre.name, "city": centre.city}
     elif grants.session_id is not None:
         participant = await services.store.get_participant(grants.participant_id)
         session = await services.store.get_session(grants.session_id)
@@ -352,6 +356,8 @@ def participant_url(base: str, role: Role, code: str, *, kiosk: bool = False) ->
         return f"{base}/archive?code={code}"
     if role == Role.ADMIN:
         return f"{base}/admin?code={code}"
+    if role == Role.OPS:
+        return f"{base}/ops?code={code}"
     return f"{base}/overview?code={code}"
 
 

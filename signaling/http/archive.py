@@ -220,6 +220,12 @@ async def list_archives(request: web.Request) -> web.Response:
         except RoomError:
             continue
         session = await _session(services, session_id)
+        if grants.centre_id is not None and (
+            session is None
+            or venues.get(session.main_venue_id) is None
+            or venues[session.main_venue_id].centre_id != grants.centre_id
+        ):
+            continue  # another centre's (or a session this store does not know)
         start = catalog.start
         day = datetime.fromtimestamp(start, BEIJING).date().isoformat() if start else ""
         venue_names = (

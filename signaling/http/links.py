@@ -20,6 +20,7 @@ from roomserver.links import Link, code_hash, new_code
 from roomserver.model import Participant, Role, new_id
 from roomserver.policy import Action
 from roomserver.store import SqlStore
+from signaling.gate.centres import centres_of, own_centre
 from signaling.gate.guard import GUARD_KEY, SESSION_COOKIE, body_of, grants_of, route
 from signaling.gate.schemas import LinkReissueRequest, LinkRevokeRequest, LoginRequest, TokenRequest
 from signaling.http.api import SERVICES, participant_url
@@ -77,11 +78,14 @@ def unrostered_link(
     expires_at: datetime,
     session_id: str | None = None,
     venue_id: str | None = None,
+    centre_id: str | None = None,
 ) -> Link:
-    """A link for somebody on no roster (supervisor, auditor, tenderer, bidder): ROLE:NAME."""
+    """A link for somebody on no roster (administrator, supervisor, ops engineer, auditor,
+    tenderer, bidder): ROLE:NAME; `centre_id` limits it to one trading centre, whose people
+    are ROLE@CENTRE:NAME (the same name at two centres is two people)."""
     return Link(
         id=new_id(),
-        subject=f"{role}:{name}",
+        subject=f"{role}@{centre_id}:{name}" if centre_id else f"{role}:{name}",
         role=role,
         name=name,
         issued_at=datetime.now(UTC),
@@ -89,6 +93,7 @@ def unrostered_link(
         expires_at=expires_at,
         session_id=session_id,
         venue_id=venue_id,
+        centre_id=centre_id,
     )
 
 
@@ -109,6 +114,9 @@ async def issue_token(request: web.Request) -> web.Response:
     grants = grants_of(request)
     body = body_of(request, TokenRequest)
     participant = await services.store.get_participant(body.participant_id)
+    if grants.centre_id is not None:
+        named = {"session_id": participant.session_id} if participant.session_id else {}
+        own_centre(grants, await centres_of(services.store, named) or frozenset())
     link, url = await issue_participant_url(
         request, participant, by=grants.participant_id, ttl_s=body.ttl_s
     )

@@ -18,6 +18,7 @@ from aiohttp import web
 from roomserver.booking import Booking, Period, Slot, seats_of
 from roomserver.model import Centre, Role, Venue, new_id
 from roomserver.policy import Action
+from signaling.gate.centres import centres_of, own_centre
 from signaling.gate.guard import body_of, grants_of, query_of, route
 from signaling.gate.places import (
     BookingChange,
@@ -135,6 +136,7 @@ async def add_venue(request: web.Request) -> web.Response:
     """``POST /api/venues``: an evaluation room of a centre."""
     services = request.app[SERVICES]
     body = body_of(request, VenueRequest)
+    own_centre(grants_of(request), body.centre_id)
     centre = await services.store.places.centre(body.centre_id)
     venue = Venue(
         new_id(),
@@ -199,13 +201,19 @@ async def door_token(request: web.Request) -> web.Response:
 
 
 async def list_bookings(request: web.Request) -> web.Response:
-    """``GET /api/bookings?venue_id=&starts_at=&ends_at=``: bookings overlapping a period."""
+    """``GET /api/bookings?venue_id=&starts_at=&ends_at=``: bookings overlapping a period; to
+    an administrator of one centre, those of its venues and those it made for its lots (the
+    others' show as taken seats in the vacancy)."""
+    store = request.app[SERVICES].store
     query = query_of(request, BookingQuery)
-    found = await request.app[SERVICES].store.bookings.find(
+    found = await store.bookings.find(
         venue_id=query.venue_id or None,
         during=Period(query.starts_at, query.ends_at),
         active_only=not query.include_cancelled,
     )
+    scope = grants_of(request).centre_id
+    if scope is not None:
+        found = [b for b in found if scope in (await centres_of(store, {"booking_id": b.id}) or ())]
     return web.json_response({"items": [booking_json(b) for b in found]})
 
 
@@ -232,8 +240,14 @@ async def make_booking(request: web.Request) -> web.Response:
     """``POST /api/bookings``: seats of a venue for a slot (every seat when none are named)."""
     services = request.app[SERVICES]
     body = body_of(request, BookingRequest)
+    grants = grants_of(request)
+    if grants.centre_id is not None:
+        # A centre books any centre's room for its own lots, and its own rooms for anything.
+        named = {"session_id": body.session_id, "lot_id": body.lot_id, "venue_id": body.venue_id}
+        present = {name: value for name, value in named.items() if value}
+        own_centre(grants, await centres_of(services.store, present) or frozenset())
     venue = await services.store.get_venue(body.venue_id)
-    by = grants_of(request).participant_id
+    by = grants.participant_id
     booking = Booking(
         id=new_id(),
         venue_id=venue.id,
@@ -301,7 +315,7 @@ def add_place_routes(app: web.Application) -> None:
         "POST",
         "/api/centres",
         add_centre,
-        manage,
+        Action.CENTRES_MANAGE,
         body=CentreRequest,
         answer=CentreOut,
         summary="新增交易中心",

@@ -19,6 +19,7 @@ from roomserver.links import Link
 from roomserver.model import Participant, Role, Session, SessionState, new_id
 from roomserver.policy import Action
 from roomserver.projects import Lot, Project
+from signaling.gate.centres import own_centre
 from signaling.gate.guard import body_of, grants_of, query_of, route
 from signaling.gate.projects import (
     FeeList,
@@ -89,8 +90,15 @@ async def list_projects(request: web.Request) -> web.Response:
     """``GET /api/projects?q=&centre_id=&page=&per_page=``: a page of projects."""
     services = request.app[SERVICES]
     query = query_of(request, ProjectQuery)
+    # An administrator of one centre sees that centre's projects.
+    scope = grants_of(request).centre_id
+    if scope is not None and query.centre_id:
+        own_centre(grants_of(request), query.centre_id)
     found, total = await services.store.projects.search(
-        text=query.q, centre_id=query.centre_id, page=query.page, per_page=query.per_page
+        text=query.q,
+        centre_id=scope or query.centre_id,
+        page=query.page,
+        per_page=query.per_page,
     )
     items = [await _project_json(services, p, []) for p in found]
     return web.json_response(
@@ -102,6 +110,7 @@ async def add_project(request: web.Request) -> web.Response:
     """``POST /api/projects``: a project of a centre with its lots."""
     services = request.app[SERVICES]
     body = body_of(request, ProjectRequest)
+    own_centre(grants_of(request), body.centre_id)
     centre = await services.store.places.centre(body.centre_id)
     by = grants_of(request).participant_id
     codes = [lot.code for lot in body.lots]
@@ -207,8 +216,8 @@ async def open_session(request: web.Request) -> web.Response:
 
 
 async def add_person(request: web.Request) -> web.Response:
-    """``POST /api/sessions/{session_id}/people``: a host, staff member, witness or supervisor
-    of the session (their link is issued with ``POST /api/tokens``)."""
+    """``POST /api/sessions/{session_id}/people``: a host, staff member, witness, supervisor or
+    ops engineer of the session (their link is issued with ``POST /api/tokens``)."""
     services = request.app[SERVICES]
     body = body_of(request, PersonRequest)
     session = await services.store.get_session(request.match_info["session_id"])

@@ -70,9 +70,10 @@ class Supervisor:
     name: str
     views: dict[str, View] = field(default_factory=dict)
 
-    def may_see(self, session_id: str) -> bool:
-        """Whether the policy lets this wall see the session (its own, or every one)."""
-        target = Target(session_id=session_id)
+    def may_see(self, session_id: str, centre_id: str) -> bool:
+        """Whether the policy lets this wall see the session (its own, every one, or every one
+        of its centre: `centre_id` is the session's)."""
+        target = Target(session_id=session_id, centre_ids=frozenset({centre_id}))
         return decide(self.grants, Action.WALL_SESSION, target).allowed
 
 
@@ -424,6 +425,8 @@ class WallNamespace(GuardedNamespace):
             sessions = [await self.services.store.get_session(sid) for sid in scoped if sid]
         sessions.sort(key=lambda s: (s.scheduled_start, s.project_code))
         infos = {s.id: await self._room_info(s) for s in sessions}
+        venues = {v.id: v for v in await self.services.store.list_venues()}
+        centre_of = {s.id: venues[s.main_venue_id].centre_id for s in sessions}
         for supervisor in supervisors:
             if self._by_sid.get(supervisor.sid) is not supervisor:
                 continue
@@ -435,7 +438,7 @@ class WallNamespace(GuardedNamespace):
                     await self.emit(
                         "room_closed", {"session_id": view.session_id}, to=supervisor.sid
                     )
-            rooms = [info for sid, info in infos.items() if supervisor.may_see(sid)]
+            rooms = [info for sid, info in infos.items() if supervisor.may_see(sid, centre_of[sid])]
             await self.emit("rooms", {"rooms": rooms}, to=supervisor.sid)
 
     async def _room_info(self, session: Session) -> dict[str, Any]:

@@ -38,3 +38,38 @@ async def test_serve_creates_nothing_and_an_admin_link_logs_in(tmp_path: Path) -
     async with SqlStore(StoreConfig(f"sqlite+aiosqlite:///{data / 'roomserver.db'}")) as store:
         assert await store.is_empty()
         assert await store.list_venues() == []
+
+
+async def test_an_administrator_of_one_centre_from_the_command_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    server = ServerProcess(data)
+    await server.start()
+    try:
+        code, out = await server.cli("admin", "create", "省管理员")
+        province_code = parse_qs(urlparse(out.strip()).query)["code"][0]
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.post(f"{server.base_url}/api/login", json={"code": province_code}) as r:
+                assert r.status == 200
+            body = {"name": "沈阳市公共资源交易中心", "city": "沈阳", "region_code": "210100"}
+            async with http.post(f"{server.base_url}/api/centres", json=body) as r:
+                centre = await r.json()
+                assert r.status == 201, centre
+        code, out = await server.cli(
+            "admin", "create", "沈阳管理员", "--centre", "0" * 32, check=False
+        )
+        assert code == 1 and out.strip() == ""
+        code, out = await server.cli("admin", "create", "沈阳管理员", "--centre", centre["id"])
+        assert code == 0
+        centre_code = parse_qs(urlparse(out.strip()).query)["code"][0]
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.post(f"{server.base_url}/api/login", json={"code": centre_code}) as r:
+                assert r.status == 200
+            async with http.get(f"{server.base_url}/api/me") as r:
+                me = await r.json()
+            assert me["centre"] == {"id": centre["id"], "name": body["name"], "city": "沈阳"}
+            async with http.post(f"{server.base_url}/api/centres", json=body) as r:
+                assert r.status == 403 and (await r.json())["code"] == "role_not_allowed"
+        code, out = await server.cli("token", "--ops", "李工", "--centre", centre["id"])
+        assert code == 0 and urlparse(out.strip()).path == "/ops"
+    finally:
+        await server.stop()

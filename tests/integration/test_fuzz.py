@@ -176,6 +176,8 @@ async def test_no_input_breaks_the_server_or_a_session(room_server: RunningServe
         "bidder": server.tokens.issue_party(Role.BIDDER, "投标人", sid),
         "door": server.tokens.issue_door(main),
         "archivist": server.tokens.issue_auditor("审计"),
+        "admin_centre": server.tokens.issue_admin("中心管理员", centre=demo.venues[0].centre_id),
+        "ops": server.tokens.issue_ops("运维", centre=demo.venues[0].centre_id),
     }
     good = {
         "session_id": sid,
@@ -186,6 +188,8 @@ async def test_no_input_breaks_the_server_or_a_session(room_server: RunningServe
         "part": "1",
         "name": "x.jpg",
         "job_id": "0123456789abcdef",
+        "centre_id": demo.venues[0].centre_id,
+        "link_id": "0123456789abcdef0123456789abcdef",
         "path": "part-0001/events.jsonl",
     }
     collector = _Collector()

@@ -21,7 +21,7 @@ import socketio
 
 from media.testing.synthetic import CounterVideoTrack
 from roomserver.demo import create_load_session
-from roomserver.model import Participant, Role, SessionState, new_id
+from roomserver.model import Centre, Participant, Role, SessionState, new_id
 from roomserver.policy import POLICY
 from signaling.gate.guard import ENDPOINTS
 from signaling.gate.tokens import TokenIssuer
@@ -53,22 +53,27 @@ class Call:
     """One route as the matrix calls it."""
 
     method: str
-    path: str  # {s} is the session aimed at, {v} the main venue, {e} an expert of the demo
+    path: str  # {s}: the session aimed at, {v}: the main venue, {e}: an expert, {c}: the centre
     body: Any = field(default=None, hash=False, compare=False)
     raw: bytes | None = None
 
 
 # Every kind of token. "_ended" ones belong to a session that has ended and aim at it;
 # "expert_other" belongs to another session and aims at the demo's.
+# "admin_here" is an administrator of the demo's centre (its main venue's), "admin_elsewhere"
+# of another centre; "ops" an ops engineer of the province, "ops_elsewhere" of another centre.
 WHO = (
-    "none forged expired admin host host_sub staff staff_sub witness expert expert_withdrawn "
-    "expert_other supervisor supervisor_all archivist auditor tenderer bidder door "
-    "expert_ended host_ended supervisor_ended host_revoked"
+    "none forged expired admin admin_here admin_elsewhere host host_sub staff staff_sub witness "
+    "expert expert_withdrawn expert_other supervisor supervisor_all archivist auditor tenderer "
+    "bidder door ops ops_elsewhere expert_ended host_ended supervisor_ended host_revoked"
 ).split()
 
-LIVE_READERS = {"admin", "host", "host_sub", "staff", "staff_sub", "witness", "expert"}
+# Administrators who reach the demo's session, and every administrator.
+ADMINS_HERE = {"admin", "admin_here"}
+ADMINS = ADMINS_HERE | {"admin_elsewhere"}
+LIVE_READERS = ADMINS_HERE | {"host", "host_sub", "staff", "staff_sub", "witness", "expert"}
 LIVE_READERS |= {"supervisor", "supervisor_all"}
-ARCHIVE_KEEPERS = {"admin", "archivist", "auditor"}
+ARCHIVE_KEEPERS = ADMINS_HERE | {"archivist", "auditor"}
 SUPERVISORS = {"supervisor", "supervisor_all", "supervisor_ended"}
 # "host_revoked" is the session token of the host's personal link, revoked: it opens nothing.
 EVERY_TOKEN = set(WHO) - {"none", "forged", "expired", "host_revoked"}
@@ -87,8 +92,8 @@ MATRIX: dict[Call, set[str]] = {
     Call("GET", "/metrics"): set(WHO),
     Call("GET", "/static/lib/dom.js"): set(WHO),
     Call("GET", "/api/me"): EVERY_TOKEN,
-    Call("GET", "/api/commitment-letter"): {
-        "admin",
+    Call("GET", "/api/commitment-letter"): ADMINS
+    | {
         "host",
         "host_sub",
         "staff",
@@ -100,35 +105,49 @@ MATRIX: dict[Call, set[str]] = {
         "expert_ended",
         "host_ended",
     },
-    Call("GET", "/api/workers"): {"admin"},
-    Call("POST", "/api/workers/{idx}/drain"): {"admin"},
-    Call("POST", "/api/tokens", body={}): {"admin"},
+    # The machine's media workers: ops engineers and administrators look, the province's drain.
+    Call("GET", "/api/workers"): ADMINS | {"ops", "ops_elsewhere"},
+    Call("POST", "/api/workers/{idx}/drain"): {"admin", "ops"},
+    Call("POST", "/api/tokens", body={}): ADMINS,
+    # Devices and connections: ops engineers of the province or of the session's centre, the
+    # venues' people and administrators.
+    Call("GET", "/api/health/sessions"): ADMINS | {"ops", "ops_elsewhere"},
+    Call("GET", "/api/sessions/{s}/health"): ADMINS_HERE
+    | {"ops", "host", "host_sub", "staff", "staff_sub", "witness"},
     # Centres, venues and bookings are the administration's (empty bodies and queries are
-    # refused for their shape, after the table allowed them).
-    Call("GET", "/api/centres"): {"admin"},
+    # refused for their shape, after the table allowed them). Every centre's rooms and vacancy
+    # are open to every administrator (sub venues are booked at other centres); a centre's own
+    # room, booking or project only to its administrators and the province's. Ids that do not
+    # exist belong to no centre.
+    Call("GET", "/api/centres"): ADMINS,
     Call("POST", "/api/centres", body={}): {"admin"},
-    Call("GET", "/api/venues"): {"admin"},
-    Call("POST", "/api/venues", body={}): {"admin"},
-    Call("GET", "/api/venues/{v}"): {"admin"},
-    Call("POST", "/api/venues/{v}", body={"seat_count": 1}): {"admin"},
-    Call("POST", "/api/venues/{v}/door-token", body={"days": 0}): {"admin"},
-    Call("GET", "/api/vacancy"): {"admin"},
-    Call("GET", "/api/bookings"): {"admin"},
-    Call("POST", "/api/bookings", body={}): {"admin"},
+    Call("GET", "/api/centres/{c}/people"): ADMINS_HERE,
+    Call("POST", "/api/centres/{c}/people", body={}): ADMINS_HERE,
+    Call("POST", "/api/centres/{c}/people/nolink/reissue", body={}): ADMINS_HERE,
+    Call("POST", "/api/centres/{c}/people/nolink/revoke", body={}): ADMINS_HERE,
+    Call("GET", "/api/venues"): ADMINS,
+    Call("POST", "/api/venues", body={}): ADMINS,
+    Call("GET", "/api/venues/{v}"): ADMINS_HERE,
+    Call("POST", "/api/venues/{v}", body={"seat_count": 1}): ADMINS_HERE,
+    Call("POST", "/api/venues/{v}/door-token", body={"days": 0}): ADMINS_HERE,
+    Call("GET", "/api/vacancy"): ADMINS,
+    Call("GET", "/api/bookings"): ADMINS,
+    Call("POST", "/api/bookings", body={}): ADMINS,
     Call("POST", "/api/bookings/nobooking/change", body={}): {"admin"},
     Call("POST", "/api/bookings/nobooking/cancel", body={}): {"admin"},
-    Call("GET", "/api/projects"): {"admin"},
-    Call("POST", "/api/projects", body={}): {"admin"},
+    Call("GET", "/api/projects"): ADMINS,
+    Call("POST", "/api/projects", body={}): ADMINS,
     Call("GET", "/api/projects/noproject"): {"admin"},
     Call("POST", "/api/projects/noproject/lots", body={}): {"admin"},
     Call("POST", "/api/lots/nolot/session", body={}): {"admin"},
-    Call("GET", "/api/sessions/{s}/people"): {"admin"},
-    Call("POST", "/api/sessions/{s}/people", body={}): {"admin"},
-    Call("GET", "/api/sessions/{s}/fees"): {"admin"},
-    Call("POST", "/api/sessions/{s}/re-review", body={}): {"admin"},
+    Call("GET", "/api/sessions/{s}/people"): ADMINS_HERE,
+    Call("POST", "/api/sessions/{s}/people", body={}): ADMINS_HERE,
+    Call("GET", "/api/sessions/{s}/fees"): ADMINS_HERE,
+    Call("POST", "/api/sessions/{s}/re-review", body={}): ADMINS_HERE,
     Call("POST", "/api/projects/noproject/documents"): {"admin"},
     Call("GET", "/api/projects/noproject/documents"): {"admin", "archivist", "auditor"},
     Call("GET", "/api/projects/noproject/documents/x.pdf"): {"admin", "archivist", "auditor"},
+    # The expert pool and the push subscriptions are the province's.
     Call("POST", "/api/experts/pool", body={}): {"admin"},
     Call("GET", "/api/experts/pool"): {"admin"},
     Call("POST", "/api/lots/nolot/draws/sub-venues", body={}): {"admin"},
@@ -145,12 +164,14 @@ MATRIX: dict[Call, set[str]] = {
     # The code is the credential: anyone may try one (an empty body is refused for its shape).
     Call("POST", "/api/login", body={}): set(WHO),
     # Links are taken back or re-issued by the main venue's host or an administrator.
-    Call("POST", "/api/sessions/{s}/links/{e}/revoke", body={}): {"admin", "host"},
-    Call("POST", "/api/sessions/{s}/links/{e}/reissue", body={"ttl_s": 1}): {"admin", "host"},
+    Call("POST", "/api/sessions/{s}/links/{e}/revoke", body={}): ADMINS_HERE | {"host"},
+    Call("POST", "/api/sessions/{s}/links/{e}/reissue", body={"ttl_s": 1}): ADMINS_HERE | {"host"},
     Call("GET", "/api/sessions/{s}/roster"): LIVE_READERS,
     Call("GET", "/api/sessions/{s}/workflow"): LIVE_READERS,
-    Call("POST", "/api/sessions/{s}/workflow", body={"kind": "no_such_command"}): {
-        "admin",
+    # Ops engineers give the technical commands of incidents (the workflow decides which).
+    Call("POST", "/api/sessions/{s}/workflow", body={"kind": "no_such_command"}): ADMINS_HERE
+    | {
+        "ops",
         "host",
         "host_sub",
         "staff",
@@ -160,12 +181,12 @@ MATRIX: dict[Call, set[str]] = {
         "supervisor_all",
     },
     # The end instruction is the main venue's host's; an administrator's needs a reason.
-    Call("POST", "/api/sessions/{s}/end", body={}): {"admin", "host"},
+    Call("POST", "/api/sessions/{s}/end", body={}): ADMINS_HERE | {"host"},
     Call("POST", "/api/sessions/{s}/report", raw=b"not a pdf"): {"host", "host_sub", "expert"},
     Call("GET", "/api/sessions/{s}/report"): LIVE_READERS,
     Call("POST", "/api/sessions/{s}/identity/{e}"): {"host", "host_sub", "staff"},
-    Call("GET", "/api/sessions/{s}/activity"): {
-        "admin",
+    Call("GET", "/api/sessions/{s}/activity"): ADMINS_HERE
+    | {
         "host",
         "host_sub",
         "staff",
@@ -174,8 +195,8 @@ MATRIX: dict[Call, set[str]] = {
         "supervisor",
         "supervisor_all",
     },
-    Call("GET", "/api/sessions/{s}/evidence/1/x.jpg"): {
-        "admin",
+    Call("GET", "/api/sessions/{s}/evidence/1/x.jpg"): ADMINS_HERE
+    | {
         "host",
         "host_sub",
         "staff",
@@ -186,7 +207,7 @@ MATRIX: dict[Call, set[str]] = {
         "archivist",
         "auditor",
     },
-    Call("POST", "/api/sessions/{s}/experts", body={}): {"admin"},
+    Call("POST", "/api/sessions/{s}/experts", body={}): ADMINS_HERE,
     Call("POST", "/api/sessions/{s}/experts/{e}/replacement", body={}): {
         "host",
         "host_sub",
@@ -199,8 +220,10 @@ MATRIX: dict[Call, set[str]] = {
         "staff",
         "staff_sub",
     },
-    Call("POST", "/api/venues/{v}/door-access", body={}): {"admin", "door"},
-    Call("GET", "/api/archive/sessions"): ARCHIVE_KEEPERS | SUPERVISORS | {"tenderer", "bidder"},
+    Call("POST", "/api/venues/{v}/door-access", body={}): ADMINS_HERE | {"door"},
+    Call("GET", "/api/archive/sessions"): ARCHIVE_KEEPERS
+    | SUPERVISORS
+    | {"admin_elsewhere", "tenderer", "bidder"},
     Call("GET", "/api/archive/sessions/{s}"): ARCHIVE_KEEPERS
     | {"supervisor", "supervisor_all", "supervisor_ended", "tenderer", "bidder"},
     Call("GET", "/api/archive/sessions/{s}/files/part-0001/events.jsonl"): ARCHIVE_KEEPERS
@@ -209,9 +232,13 @@ MATRIX: dict[Call, set[str]] = {
     | {"supervisor", "supervisor_all", "supervisor_ended"},
     Call("POST", "/api/archive/sessions/{s}/export"): ARCHIVE_KEEPERS
     | {"supervisor", "supervisor_all", "supervisor_ended"},
-    Call("POST", "/api/archive/sessions/{s}/party-links", body={}): {"admin", "archivist"},
-    Call("GET", "/api/archive/exports/0123456789abcdef"): ARCHIVE_KEEPERS | SUPERVISORS,
-    Call("GET", "/api/archive/exports/0123456789abcdef/file"): ARCHIVE_KEEPERS | SUPERVISORS,
+    Call("POST", "/api/archive/sessions/{s}/party-links", body={}): ADMINS_HERE | {"archivist"},
+    Call("GET", "/api/archive/exports/0123456789abcdef"): ARCHIVE_KEEPERS
+    | SUPERVISORS
+    | {"admin_elsewhere"},
+    Call("GET", "/api/archive/exports/0123456789abcdef/file"): ARCHIVE_KEEPERS
+    | SUPERVISORS
+    | {"admin_elsewhere"},
 }
 
 # A connection's session is its token's: another session's expert opens their own seat.
@@ -230,6 +257,7 @@ class World:
     who: dict[str, Who]
     main_venue: str
     expert_id: str
+    centre_id: str
 
 
 @pytest.fixture
@@ -263,12 +291,20 @@ async def world(room_server: RunningServer) -> AsyncIterator[World]:
     await issue_link(store, store.append_event, link)
     await store.revoke_links(by="test", reason="收回", link_id=link.id)
 
+    here = demo.venues[0].centre_id
+    elsewhere = Centre(new_id(), "另一交易中心", "大连市", "210200")
+    await store.add_centre(elsewhere)
+
     forged = TokenIssuer(b"k" * 32, default_ttl_s=3600).issue(experts[0])
     who = {
         "none": Who(None, sid),
         "forged": Who(forged, sid),
         "expired": Who(tokens.issue(experts[0], ttl_s=-60), sid),
         "admin": Who(tokens.issue_admin(), sid),
+        "admin_here": Who(tokens.issue_admin("本中心管理员", centre=here), sid),
+        "admin_elsewhere": Who(tokens.issue_admin("他中心管理员", centre=elsewhere.id), sid),
+        "ops": Who(tokens.issue_ops("省运维"), sid),
+        "ops_elsewhere": Who(tokens.issue_ops("他中心运维", centre=elsewhere.id), sid),
         "host": Who(issue(server.participant(Role.HOST)), sid),
         "host_sub": Who(issue(host_sub), sid),
         "staff": Who(issue(staff_main), sid),
@@ -300,7 +336,7 @@ async def world(room_server: RunningServer) -> AsyncIterator[World]:
 
         await command(who["host"].token, "open_check_in")
         await command(who["expert_withdrawn"].token, "withdraw", reason="与投标人有利害关系")
-    yield World(server, who, main, experts[0].id)
+    yield World(server, who, main, experts[0].id, here)
 
 
 def _auth(token: str | None) -> dict[str, str]:
@@ -312,6 +348,7 @@ async def _outcome(http: aiohttp.ClientSession, world: World, call: Call, who: W
         call.path.replace("{s}", who.session_id)
         .replace("{v}", world.main_venue)
         .replace("{e}", world.expert_id)
+        .replace("{c}", world.centre_id)
         .replace("{idx}", "99")
     )
     kwargs: dict[str, Any] = {"headers": _auth(who.token)}
@@ -362,6 +399,7 @@ def test_every_route_of_the_app_has_a_row_and_a_matrix_entry(world: World) -> No
                 canonical.replace("{session_id}", "{s}")
                 .replace("{venue_id}", "{v}")
                 .replace("{expert_id}", "{e}")
+                .replace("{centre_id}", "{c}")
                 .replace("{index}", "{idx}")
             )
             if not any(m == route.method and _same_route(template, p) for m, p in called):

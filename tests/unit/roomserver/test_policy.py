@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from roomserver.errors import InvalidToken, NotYourRoom, RoleNotAllowed, SessionEnded
@@ -76,12 +78,42 @@ def test_a_door_reaches_its_own_venue_only() -> None:
 
 
 def test_only_administrators_maintain_and_issue() -> None:
-    for action in (Action.ISSUE_TOKEN, Action.WORKERS_DRAIN, Action.EXPERTS_IMPORT):
+    for action, roles in (
+        (Action.ISSUE_TOKEN, {Role.ADMIN}),
+        (Action.EXPERTS_IMPORT, {Role.ADMIN}),
+        (Action.WORKERS_DRAIN, {Role.ADMIN, Role.OPS}),
+    ):
         for role in Role:
-            assert decide(grants(role, None), action).allowed == (role == Role.ADMIN), (
-                action,
-                role,
-            )
+            assert decide(grants(role, None), action).allowed == (role in roles), (action, role)
+
+
+def test_a_token_of_one_centre_reaches_that_centre_only() -> None:
+    admin = replace(grants(Role.ADMIN, None), centre_id="c1")
+    here, there = (
+        Target(SESSION, centre_ids=frozenset({"c1"})),
+        Target(SESSION, centre_ids=frozenset({"c2"})),
+    )
+    assert decide(admin, Action.PEOPLE_READ, here).allowed
+    assert isinstance(decide(admin, Action.PEOPLE_READ, there).error, NotYourRoom)
+    # What belongs to no centre (an id that does not exist) is nobody's.
+    nowhere = Target(SESSION, centre_ids=frozenset())
+    assert isinstance(decide(admin, Action.WORKFLOW_READ, nowhere).error, NotYourRoom)
+    # The province's rows are refused whatever the target.
+    for action in (
+        Action.WEBHOOKS_MANAGE,
+        Action.POOL_READ,
+        Action.CENTRES_MANAGE,
+        Action.WORKERS_DRAIN,
+    ):
+        assert POLICY[action].province
+        assert isinstance(decide(admin, action, here).error, RoleNotAllowed), action
+        assert decide(grants(Role.ADMIN, None), action, here).allowed
+    # A supervisor and an ops engineer of one centre see its sessions only.
+    for role, action in ((Role.SUPERVISOR, Action.WALL_SESSION), (Role.OPS, Action.SESSION_HEALTH)):
+        scoped = replace(grants(role, None), centre_id="c1")
+        assert decide(scoped, action, here).allowed
+        assert isinstance(decide(scoped, action, there).error, NotYourRoom)
+        assert decide(grants(role, None), action, there).allowed
 
 
 def test_metrics_are_for_a_scraper_on_this_machine_only() -> None:
