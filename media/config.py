@@ -32,3 +32,7 @@ class MediaConfig:
     analysis_width: int = 240
     # The share of one core a room's analysis may take before it samples less often.
     analysis_max_share: float = 0.25
+    # How a broadcast's viewers are sent its packets: "lean" (packetized once, each viewer only
+    # SRTP and a socket write: media.broadcast) or "aiortc" (an aiortc sender per viewer and
+    # stream, the reference bench/broadcast.py measures against; no relays to other workers).
+    broadcast_sender: str = "lean"

@@ -7,6 +7,7 @@ subscribers again, and they resume at its next keyframe.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -14,6 +15,8 @@ import av
 
 from media.fanout import PacketFanout, PacketTrack
 from media.tap import EncodedFrame
+
+logger = logging.getLogger(__name__)
 
 FORWARDED_ROLES = frozenset({"camera", "desktop", "roomcam"})
 
@@ -37,6 +40,11 @@ class _Source:
     def __init__(self) -> None:
         self.request_keyframe: Callable[[], None] | None = None
         self.fanout = PacketFanout("video", request_keyframe=self.ask_keyframe)
+        # Those who take the encoded frames themselves (a broadcast packetizes them once).
+        self.listeners: list[Callable[[EncodedFrame], None]] = []
+
+    def __len__(self) -> int:
+        return len(self.fanout) + len(self.listeners)
 
     def ask_keyframe(self) -> None:
         if self.request_keyframe is not None:
@@ -61,7 +69,7 @@ class SeatForwards:
         """The seat's current connection sends this track; keyframes are asked of it."""
         source = self._source(seat, role)
         source.request_keyframe = request_keyframe
-        if len(source.fanout):
+        if len(source):
             request_keyframe()
 
     def clear_source(self, seat: str, role: str, request_keyframe: Callable[[], None]) -> None:
@@ -73,13 +81,33 @@ class SeatForwards:
     def publish(self, seat: str, role: str, frame: EncodedFrame) -> None:
         """A frame of the seat's track (called on the event loop for every frame)."""
         source = self._sources.get((seat, role))
-        if source is None or not len(source.fanout):
+        if source is None:
             return
-        source.fanout.publish(frame_packet(frame), frame.keyframe)
+        for listener in tuple(source.listeners):
+            try:
+                listener(frame)
+            except Exception:
+                logger.exception("a listener of %s's %s failed", seat, role)
+        if len(source.fanout):
+            source.fanout.publish(frame_packet(frame), frame.keyframe)
 
     def subscribe(self, seat: str, role: str) -> PacketTrack:
         """A new viewer of the seat's track, fed from its next keyframe on."""
         return self._source(seat, role).fanout.subscribe()
+
+    def listen(
+        self, seat: str, role: str, listener: Callable[[EncodedFrame], None]
+    ) -> Callable[[], None]:
+        """Give every frame of the seat's track to `listener`, until the returned function is
+        called."""
+        source = self._source(seat, role)
+        source.listeners.append(listener)
+
+        def stop() -> None:
+            if listener in source.listeners:
+                source.listeners.remove(listener)
+
+        return stop
 
     def request_keyframe(self, seat: str, role: str) -> None:
         """A viewer lost pictures: ask the seat for a keyframe."""
@@ -90,7 +118,7 @@ class SeatForwards:
     def viewers(self, seat: str, role: str) -> int:
         """How many viewers the seat's track has."""
         source = self._sources.get((seat, role))
-        return len(source.fanout) if source is not None else 0
+        return len(source) if source is not None else 0
 
     def close(self) -> None:
         """End every viewer's track."""

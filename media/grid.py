@@ -263,6 +263,11 @@ class GridCompositor:
         """Also give every encoded packet to `listener` (e.g. a recorder)."""
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Callable[[av.Packet, bool], None]) -> None:
+        """Stop giving packets to `listener`."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def request_keyframe(self) -> None:
         """Make the next grid frame a keyframe (a viewer joined or lost a packet)."""
         self._force_keyframe = True
@@ -309,7 +314,7 @@ class GridCompositor:
                 if keyframe:
                     self._last_keyframe = now
                 self._fanout.publish(packet, keyframe)
-                for listener in self._listeners:
+                for listener in tuple(self._listeners):
                     listener(packet, keyframe)
             if packets:
                 self._count_frame(now)

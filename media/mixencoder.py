@@ -61,6 +61,11 @@ class MixEncoder:
         """Give every encoded Opus frame to `listener` (called on the event loop)."""
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Callable[[EncodedFrame], None]) -> None:
+        """Stop giving frames to `listener`."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def subscribe(self) -> PacketTrack:
         """A new listener of the encoded mix (a supervisor hears everyone; costs no encode)."""
         return self._fanout.subscribe()

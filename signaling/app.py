@@ -46,6 +46,7 @@ from signaling.http.webhooks import add_webhook_routes
 from signaling.metrics import LoopLagMonitor, Metrics
 from signaling.services.archiving import ArchiveManager
 from signaling.services.ballots import BallotKeys
+from signaling.services.broadcasts import Broadcasts
 from signaling.services.container import Services
 from signaling.services.events import EventLog
 from signaling.services.monitoring import WarningCenter
@@ -134,6 +135,7 @@ class Server:
         await self.seats.close_all()
         await self.wall.close_all()
         await self.console.close_all()
+        await self.services.broadcasts.close_all()
         await self.services.rooms.close()
 
     async def stop(self) -> None:
@@ -173,6 +175,7 @@ async def build(config: AppConfig) -> Server:
         make_worker=InProcessWorker if config.workers <= 0 else WorkerProcess,
     )
     rooms = RoomManager(store, pool, archives, events, signals, cameras=config.room_cameras)
+    broadcasts = Broadcasts(pool, rooms.worker_of, signals, seats=rooms.seats_on)
     warnings = WarningCenter(
         rooms=rooms,
         events=events,
@@ -181,7 +184,14 @@ async def build(config: AppConfig) -> Server:
         tasks=tasks,
         signals=signals,
     )
-    WorkerEvents(rooms=rooms, warnings=warnings, events=events, tasks=tasks, signals=signals)
+    WorkerEvents(
+        rooms=rooms,
+        broadcasts=broadcasts,
+        warnings=warnings,
+        events=events,
+        tasks=tasks,
+        signals=signals,
+    )
     workflow = WorkflowService(
         store,
         events,
@@ -212,6 +222,7 @@ async def build(config: AppConfig) -> Server:
         store=store,
         tokens=TokenIssuer(key, default_ttl_s=config.token_ttl_s),
         rooms=rooms,
+        broadcasts=broadcasts,
         # Media is counted by the workers.
         metrics=Metrics(media=False, rooms=rooms.samples),
         tasks=tasks,

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from signaling.services.workflow import WorkflowService
 from signaling.gate.tokens import TokenIssuer
 from signaling.metrics import Metrics
+from signaling.services.broadcasts import Broadcasts
 from signaling.services.rooms import RoomManager
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class Services:
     store: SqlStore
     tokens: TokenIssuer
     rooms: RoomManager
+    broadcasts: Broadcasts
     metrics: Metrics
     tasks: TaskSet
     events: EventLog

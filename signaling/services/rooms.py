@@ -202,6 +202,11 @@ class RoomManager:
         """The live room of `session_id`, if any."""
         return self._rooms.get(session_id)
 
+    def worker_of(self, session_id: str) -> WorkerProcess | None:
+        """The worker of the live room of `session_id`, if any."""
+        room = self._rooms.get(session_id)
+        return room.worker if room is not None else None
+
     async def get(self, session_id: str) -> Room:
         """The room of `session_id`, started if it was not live."""
         async with self._lock:
@@ -339,9 +344,7 @@ class RoomManager:
             session_id=room.id,
         )
 
-    async def identity_picture(
-        self, session_id: str, expert: Participant
-    ) -> dict[str, Any] | None:
+    async def identity_picture(self, session_id: str, expert: Participant) -> dict[str, Any] | None:
         """A picture of `expert` from their seat camera, kept as evidence in the session's
         archive (check-in's identity snapshot); None when their seat shows nothing now."""
         room = self.find(session_id)

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from signaling.services.broadcasts import Broadcasts
 from signaling.services.events import EventLog
 from signaling.services.monitoring import WarningCenter
 from signaling.services.pool import WorkerProcess
@@ -30,6 +31,7 @@ class WorkerEvents:
         self,
         *,
         rooms: RoomManager,
+        broadcasts: Broadcasts,
         warnings: WarningCenter,
         events: EventLog,
         tasks: TaskSet,
@@ -49,6 +51,8 @@ class WorkerEvents:
             "camera_warning": self._camera_warning,
             # A room monitoring camera came up, went down or is not what it should be.
             "room_camera": self._room_camera,
+            # A broadcast viewer connected, or went away without leaving.
+            "broadcast_viewer": broadcasts.viewer_state,
         }
         signals.worker_event.connect(self.dispatch)
 

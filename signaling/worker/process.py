@@ -32,6 +32,7 @@ from roomserver.warnings import Transition
 from signaling.metrics import LoopLagMonitor, Metrics
 from signaling.tasks import TaskSet
 from signaling.wire import Channel, WireError
+from signaling.worker.broadcasting import BroadcastHost
 from signaling.worker.camerafeed import CameraFeed
 from signaling.worker.peer import PeerSession
 from signaling.worker.settings import WorkerSettings
@@ -77,6 +78,12 @@ class Worker:
         self._process.cpu_percent(None)
         self._lag = LoopLagMonitor(self.metrics.loop_lag, self.metrics.loop_delay)
         self._stopping = asyncio.Event()
+        self.broadcasts = BroadcastHost(
+            settings,
+            self.rooms,
+            send_event=self._event,
+            spawn=lambda coro, name: self.tasks.spawn(coro, name=name),
+        )
 
     async def run(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Serve until the signaling process goes away or asks us to stop."""
@@ -97,7 +104,8 @@ class Worker:
             await self.channel.close()
 
     async def close_all(self, state: str) -> None:
-        """Close every room, sealing its archive part."""
+        """Close every broadcast and room, sealing each room's archive part."""
+        await self.broadcasts.close_all()
         for session_id in list(self.rooms):
             await self._close_room(session_id, state)
 
@@ -235,6 +243,46 @@ class Worker:
         if session is not None:
             await session.close()
 
+    # -- the broadcast of a hall (signaling.worker.broadcasting) --------------------------------
+
+    async def on_broadcast_open(
+        self, session_id: str, sources: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Broadcast the room's media from here; the streams and the pipe's address."""
+        return await self.broadcasts.open(session_id, sources)
+
+    async def on_broadcast_relay(
+        self, session_id: str, streams: list[dict[str, Any]], origin: list[Any]
+    ) -> dict[str, Any]:
+        """Serve viewers of a broadcast made by another worker; the relay's pipe address."""
+        return await self.broadcasts.relay(session_id, streams, origin)
+
+    async def on_broadcast_pipe(
+        self, session_id: str, address: list[Any], active: bool = True
+    ) -> None:
+        """Send the broadcast's packets to a relay in another worker too (or no more)."""
+        await self.broadcasts.pipe(session_id, address, active=active)
+
+    async def on_broadcast_viewer(
+        self, session_id: str, viewer: str, sdp: str, roles: dict[str, str]
+    ) -> dict[str, Any]:
+        """Answer a broadcast viewer's receive-only offer."""
+        return await self.broadcasts.viewer(session_id, viewer, sdp, roles)
+
+    async def on_broadcast_candidate(
+        self, session_id: str, viewer: str, candidate: dict[str, Any]
+    ) -> None:
+        """A trickled ICE candidate of a broadcast viewer."""
+        await self.broadcasts.candidate(session_id, viewer, candidate)
+
+    async def on_broadcast_leave(self, session_id: str, viewer: str) -> None:
+        """A broadcast viewer stopped watching."""
+        await self.broadcasts.leave(session_id, viewer)
+
+    async def on_broadcast_close(self, session_id: str) -> None:
+        """End the broadcast here (origin or relay)."""
+        await self.broadcasts.close(session_id)
+
     async def on_snapshot(
         self, session_id: str, seat: str | None, stem: str, seat_only: bool = False
     ) -> dict[str, Any]:
@@ -289,6 +337,7 @@ class Worker:
                 }
                 for room in self.rooms.values()
             ],
+            "broadcasts": self.broadcasts.stats(),
             "metrics": self.metrics.render().decode(),
         }
 
@@ -319,9 +368,11 @@ class Worker:
         return room
 
     async def _close_room(self, session_id: str, state: str) -> bool:
-        room = self.rooms.pop(session_id, None)
+        room = self.rooms.get(session_id)
         if room is None:
             return False
+        await self.broadcasts.close(session_id)  # its sources are the room's media
+        del self.rooms[session_id]
         for camera in list(room.cameras.values()):
             await camera.close()
         room.cameras.clear()
@@ -375,6 +426,10 @@ class Worker:
         )
         room.media.mix.add_listener(mix.push)
         return archive
+
+    def _event(self, name: str, params: dict[str, Any]) -> None:
+        if self.channel is not None:
+            self.tasks.spawn(self.channel.event(name, params), name=name)
 
     def _tracks_changed(self, room: RoomHost, seat: str) -> None:
         peer = room.peers.get(seat)
