@@ -55,6 +55,10 @@ KEYFRAME_INTERVAL_S = 0.5
 SLICE_PACKETS = 512  # packets written before the stream's task lets the loop run others
 MAX_PENDING_FRAMES = 60  # frames a stream may hold back; beyond, it is past its capacity
 MAX_RETRANSMIT = 64  # packets sent again for one NACK
+# A viewer still waiting for a keyframe this long after asking asks again: a source may drop a
+# request that comes too soon after another (a seat's connection sends at most two PLIs a
+# second), and a camera sends no keyframe unless asked.
+KEYFRAME_RETRY_S = 1.0
 # A source whose timestamps jump back, or forward by more than this, restarted (a host who
 # reconnected): the stream's timestamps go on from where they were, by the wall-clock gap.
 MAX_TIMESTAMP_STEP_S = 5.0
@@ -438,14 +442,15 @@ class BroadcastStream:
             self.stats.packets_written += written
 
 
-PacketSender = Callable[[bytes], object]
+# Sends RTP packets to one viewer now; False if its socket refused some (it stalls).
+PacketSender = Callable[[list[bytes]], bool]
 
 
 class DatagramLink(Protocol):
     """How a viewer's packets leave: protected and written to its socket."""
 
     def sender(self) -> PacketSender | None:
-        """A function that sends one RTP packet now, or None when the viewer cannot take more
+        """A function that sends RTP packets now, or None when the viewer cannot take more
         (not connected, or its socket is full)."""
         ...
 
@@ -471,7 +476,7 @@ class ViewerStream:
         self._rtx_sequence = 0
         self._video = stream.spec.kind == "video"
         self._awaiting_keyframe = self._video
-        self._asked = False
+        self._asked: float | None = None  # when it asked for the keyframe it waits for
         self._on_first_packet = on_first_packet
         self.packets_sent = 0
         self.octets_sent = 0
@@ -483,8 +488,11 @@ class ViewerStream:
         """Join the stream: from its next keyframe (one is asked for)."""
         self.stream.add_outlet(self)
         if self._video:
-            self.stream.request_keyframe()
-            self._asked = True
+            self._ask()
+
+    def _ask(self) -> None:
+        self.stream.request_keyframe()
+        self._asked = time.monotonic()
 
     def stop(self) -> None:
         """Leave the stream."""
@@ -493,27 +501,32 @@ class ViewerStream:
     def send_frame(self, frame: RtpFrame) -> int:
         """Send `frame` to the viewer, or skip it (waiting for a keyframe, or stalled)."""
         if self._awaiting_keyframe and not frame.keyframe:
-            if not self._asked and self._link.sender() is not None:
-                # Able to take packets again after a stall: now a keyframe is worth asking.
-                self.stream.request_keyframe()
-                self._asked = True
+            if self._asked is None:
+                if self._link.sender() is not None:
+                    # Able to take packets again after a stall: now a keyframe is worth asking.
+                    self._ask()
+            elif time.monotonic() - self._asked > KEYFRAME_RETRY_S:
+                self._ask()
             return 0
         send = self._link.sender()
         if send is None:
-            self.frames_skipped += 1
-            if self._video:
-                self._awaiting_keyframe = True
-                self._asked = False
+            self._stalled()
             return 0
         self._awaiting_keyframe = False
         packets = frame.packets_for(self.payload_type)
-        for packet in packets:
-            send(packet)
+        if not send(packets):
+            self._stalled()  # the frame went out in part: the next ones need a keyframe
         if not self.packets_sent and self._on_first_packet is not None:
             self._on_first_packet()
         self.packets_sent += len(packets)
         self.octets_sent += frame.payload_bytes
         return len(packets)
+
+    def _stalled(self) -> None:
+        self.frames_skipped += 1
+        if self._video:
+            self._awaiting_keyframe = True
+            self._asked = None
 
     def request_keyframe(self) -> None:
         """The viewer lost pictures (PLI or FIR)."""
@@ -524,7 +537,7 @@ class ViewerStream:
         send = self._link.sender()
         if send is None or not self.packets_sent:
             return 0
-        count = 0
+        again = []
         for sequence in sequences:
             packet = self.stream.history.get(sequence)
             if packet is None:
@@ -536,12 +549,13 @@ class ViewerStream:
                 self._rtx_sequence = (self._rtx_sequence + 1) & 0xFFFF
             elif packet[1] & 0x7F != self.payload_type:
                 packet = with_payload_type(packet, self.payload_type)
-            send(packet)
-            count += 1
-            if count >= MAX_RETRANSMIT:
+            again.append(packet)
+            if len(again) >= MAX_RETRANSMIT:
                 break
-        self.retransmitted += count
-        return count
+        if again:
+            send(again)
+        self.retransmitted += len(again)
+        return len(again)
 
     def report(self, wall_time: float) -> tuple[int, int, int, int]:
         """What a sender report tells the viewer: NTP time, RTP time, packets and octets."""

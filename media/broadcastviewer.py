@@ -28,12 +28,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
+import os
 import random
+import socket
+import struct
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import pylibsrtp
 from aiortc import (
     RTCConfiguration,
     RTCIceCandidate,
@@ -79,12 +84,25 @@ NOMINATED_ATTR = "_nominated"
 REGISTER_SENDER_ATTR = "_register_rtp_sender"
 UNREGISTER_SENDER_ATTR = "_unregister_rtp_sender"
 REPORT_INTERVAL_S = 1.0
+SEGMENTATION = hasattr(socket, "SOL_UDP")  # Linux: UDP segmentation offload may be asked for
+UDP_SEGMENT = 103  # linux/udp.h
+MAX_SEGMENTS = 64  # UDP_MAX_SEGMENTS
+MAX_SEGMENTED_BYTES = 60_000
 # Streams played in sync in a browser share a media stream: the host's camera and the sound.
 SYNCED_STREAMS = frozenset({"camera", "sound"})
 
 
 class SrtpLink:
-    """A viewer's way out: its SRTP session and the socket of its selected ICE pair."""
+    """A viewer's way out: its SRTP session and the socket of its selected ICE pair.
+
+    A frame's packets go out in as few system calls as the kernel allows: a run of packets of
+    one size (a video frame cut into equal parts, the last one shorter) is one ``sendmsg`` with
+    UDP segmentation offload (``UDP_SEGMENT``, Linux 4.18), which the kernel cuts back into the
+    same datagrams; a system call costs more than protecting a packet. The socket is a
+    duplicate of the one aioice reads, so that asyncio's own writes (STUN) are left alone.
+    Where segmentation is refused, or the pair is relayed through TURN, each packet is written
+    on its own.
+    """
 
     def __init__(self, dtls: RTCDtlsTransport) -> None:
         self._dtls = dtls
@@ -94,13 +112,16 @@ class SrtpLink:
         )
         self._connected = dtls.state == "connected"
         dtls.on("statechange", self._state_changed)
+        self._sockets: dict[int, socket.socket | None] = {}  # by id of the pair's protocol
+        self._segmenting = SEGMENTATION  # until the kernel refuses it
         self.stalls = 0
+        self.srtp_errors = 0
 
     def _state_changed(self) -> None:
         self._connected = self._dtls.state == "connected"
 
     def sender(self) -> PacketSender | None:
-        """Protect and write one packet, or None when the viewer cannot take more now."""
+        """Protect and write packets, or None when the viewer cannot take more now."""
         if not self._connected:
             return None
         pair = self._nominated.get(1)
@@ -113,18 +134,118 @@ class SrtpLink:
             self.stalls += 1
             return None
         protect = self._protect
-        sendto = transport.sendto
         address = pair.remote_addr
+        sock = self._socket(pair.protocol)
+        if sock is None:
+            sendto = transport.sendto
 
-        def send(packet: bytes) -> None:
-            sendto(protect(packet), address)
+            def send_each(packets: list[bytes]) -> bool:
+                for packet in packets:
+                    datagram = self._protected(protect, packet)
+                    if datagram:
+                        sendto(datagram, address)
+                return True
+
+            return send_each
+
+        def send(packets: list[bytes]) -> bool:
+            datagrams = [d for d in (self._protected(protect, p) for p in packets) if d]
+            try:
+                if len(datagrams) == 1 or not self._segmenting:
+                    for datagram in datagrams:
+                        sock.sendto(datagram, address)
+                else:
+                    self._send_segmented(sock, datagrams, address)
+            except BlockingIOError:
+                self.stalls += 1
+                return False
+            except OSError as exc:
+                # Not a full socket: the pair went away, or the network refused. The viewer
+                # misses these packets; ICE consent decides whether it is gone.
+                logger.debug("broadcast viewer: datagrams not sent: %s", exc)
+                return False
+            return True
 
         return send
+
+    def _protected(self, protect: Callable[[bytes], bytes], packet: bytes) -> bytes:
+        try:
+            return protect(packet)
+        except pylibsrtp.Error:
+            # Sent again too long after it was first (older than the SRTP replay window):
+            # left out.
+            self.srtp_errors += 1
+            return b""
+
+    def _socket(self, protocol: Any) -> socket.socket | None:
+        """Our own handle on the pair's UDP socket (None for a TURN relay)."""
+        key = id(protocol)
+        if key not in self._sockets:
+            plain = protocol.transport.get_extra_info("socket")
+            sock = None
+            if plain is not None:
+                sock = socket.socket(fileno=os.dup(plain.fileno()))
+                sock.setblocking(False)
+            self._sockets[key] = sock
+        return self._sockets[key]
+
+    def _send_segmented(self, sock: socket.socket, datagrams: list[bytes], address: Any) -> None:
+        """Write `datagrams` in runs the kernel segments (one by one once it refuses)."""
+        sent = 0
+        try:
+            for start, end in segment_runs([len(d) for d in datagrams]):
+                if end - start == 1:
+                    sock.sendto(datagrams[start], address)
+                else:
+                    size = struct.pack("=H", len(datagrams[start]))
+                    sock.sendmsg(
+                        [b"".join(datagrams[start:end])],
+                        [(socket.SOL_UDP, UDP_SEGMENT, size)],
+                        0,
+                        address,
+                    )
+                sent = end
+        except BlockingIOError:
+            raise
+        except OSError as exc:
+            if exc.errno not in (errno.EINVAL, errno.ENOPROTOOPT, errno.EOPNOTSUPP, errno.EIO):
+                raise
+            logger.info("UDP segmentation refused (%s): datagrams go one by one", exc)
+            self._segmenting = False
+            for datagram in datagrams[sent:]:
+                sock.sendto(datagram, address)
 
     async def send_rtcp(self, data: bytes) -> None:
         """Send a compound RTCP packet (aiortc protects it)."""
         with contextlib.suppress(ConnectionError):
             await getattr(self._dtls, SEND_RTP_ATTR)(data)
+
+    def close(self) -> None:
+        """Close the duplicated sockets."""
+        for sock in self._sockets.values():
+            if sock is not None:
+                sock.close()
+        self._sockets.clear()
+
+
+def segment_runs(sizes: Sequence[int]) -> list[tuple[int, int]]:
+    """Split datagrams of these sizes into runs the kernel can segment: (start, end) each, of
+    one size but for a shorter last one, at most MAX_SEGMENTS and MAX_SEGMENTED_BYTES."""
+    runs = []
+    start, count = 0, len(sizes)
+    while start < count:
+        size = sizes[start]
+        end = start + 1
+        limit = min(
+            count, start + MAX_SEGMENTS, start + max(1, MAX_SEGMENTED_BYTES // max(size, 1))
+        )
+        while end < limit and sizes[end] == size:
+            end += 1
+        if end < limit and sizes[end] < size:
+            end += 1  # a shorter datagram may end a segmented run
+        runs.append((start, end))
+        start = end
+    return runs
 
 
 class _RtcpSink:
@@ -172,18 +293,25 @@ class BroadcastViewer:
         configuration: RTCConfiguration,
         name: str,
         on_state: Callable[[str], None] | None = None,
+        on_joined: Callable[[BroadcastViewer], None] | None = None,
     ) -> None:
+        """`on_joined` is called once the viewer was sent a packet of every stream it asked
+        for (its first picture: a keyframe)."""
         self.name = name
         self._broadcast = broadcast
+        self._on_joined = on_joined
         self._configuration = configuration
         self._on_state = on_state
         self._pc: RTCPeerConnection | None = None
         self._link: SrtpLink | None = None
         self._joined: list[tuple[ViewerStream, _RtcpSink, RTCDtlsTransport]] = []
         self._cname = ""
+        self._expected = 0
+        self._started = 0
         self._closed = False
         self.created_at = time.monotonic()
-        self.first_packet_at: float | None = None
+        self.first_packet_at: float | None = None  # of any stream
+        self.joined_at: float | None = None  # when every stream had sent a packet
 
     @property
     def connection_state(self) -> str:
@@ -208,6 +336,7 @@ class BroadcastViewer:
             if self._on_state is not None:
                 self._on_state(pc.connectionState)
 
+        self._expected = len(sections)
         for name in sections:
             stream = self._broadcast.streams[name]
             transceiver = pc.addTransceiver(stream.spec.kind, direction="sendonly")
@@ -235,6 +364,8 @@ class BroadcastViewer:
             stream.stop()
             getattr(dtls, UNREGISTER_SENDER_ATTR)(sink)
         self._joined.clear()
+        if self._link is not None:
+            self._link.close()
         pc, self._pc = self._pc, None
         if pc is not None:
             with contextlib.suppress(Exception):
@@ -275,8 +406,14 @@ class BroadcastViewer:
         return join
 
     def _first_packet(self) -> None:
+        now = time.monotonic()
         if self.first_packet_at is None:
-            self.first_packet_at = time.monotonic()
+            self.first_packet_at = now
+        self._started += 1
+        if self._started == self._expected and self.joined_at is None:
+            self.joined_at = now
+            if self._on_joined is not None:
+                self._on_joined(self)
 
     async def send_reports(self, wall_time: float) -> None:
         """One sender report for each stream the viewer receives, with its CNAME."""

@@ -242,11 +242,21 @@ class _PreEncodedTrack(_PacedTrack):
         self._keyframes = [bool(getattr(p, "is_keyframe", False)) for p in packets]
         self._ticks = ticks
         self._time_base = fractions.Fraction(1, clock_rate)
+        self._start = 0  # the index at which the loop last started over
+        self._restart = False
+
+    def restart(self) -> None:
+        """Replay from the loop's first packet on (a keyframe: what a camera asked for one
+        sends next); the timestamps go on."""
+        self._restart = True
 
     async def _next_packet(self) -> tuple[int, av.Packet]:
         """Return (index in the loop, packet) when the next packet is due."""
         index = await self._next_index()
-        position = index % len(self._payloads)
+        if self._restart:
+            self._restart = False
+            self._start = index
+        position = (index - self._start) % len(self._payloads)
         packet = av.Packet(self._payloads[position])
         packet.pts = index * self._ticks
         packet.dts = packet.pts

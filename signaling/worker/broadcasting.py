@@ -32,6 +32,7 @@ import logging
 import random
 import re
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -63,6 +64,7 @@ PAYLOAD_TYPES = {"VP8": 96, "H264": 102, "opus": 111}
 STREAM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 SOURCE_KINDS = {"seat": "video", "roomcam": "video", "grid": "video", "mix": "audio"}
 GONE_STATES = frozenset({"failed", "closed"})
+RECENT_JOINS = 256
 EventSender = Callable[[str, dict[str, Any]], None]
 Spawner = Callable[[Any, str], Any]
 Viewer = BroadcastViewer | ReferenceViewer
@@ -110,6 +112,8 @@ class BroadcastHost:
         self._spawn = spawn
         self._hosted: dict[str, Hosted] = {}
         self._reference = settings.media.broadcast_sender == "aiortc"
+        # (viewer, s from its offer to its first packet, s to a packet of every stream)
+        self.recent_joins: deque[tuple[str, float, float]] = deque(maxlen=RECENT_JOINS)
 
     # -- the origin -----------------------------------------------------------------------------
 
@@ -277,7 +281,11 @@ class BroadcastHost:
             )
         else:
             session = BroadcastViewer(
-                hosted.broadcast, configuration=configuration, name=viewer, on_state=state
+                hosted.broadcast,
+                configuration=configuration,
+                name=viewer,
+                on_state=state,
+                on_joined=self._joined,
             )
         hosted.viewers[viewer] = session
         try:
@@ -317,6 +325,16 @@ class BroadcastHost:
         session = hosted.viewers.pop(viewer, None)
         if session is not None:
             await session.close()
+
+    def _joined(self, viewer: BroadcastViewer) -> None:
+        assert viewer.first_packet_at is not None and viewer.joined_at is not None
+        self.recent_joins.append(
+            (
+                viewer.name,
+                round(viewer.first_packet_at - viewer.created_at, 4),
+                round(viewer.joined_at - viewer.created_at, 4),
+            )
+        )
 
     def _viewer_state(self, hosted: Hosted, viewer: str, session: Viewer, state: str) -> None:
         """Tell signaling that a viewer connected, or went away without being asked to."""
@@ -398,6 +416,10 @@ class BroadcastHost:
                     "packets_written": sum(s.stats.packets_written for s in streams),
                     "keyframe_requests": sum(s.request_keyframe.sent for s in streams),
                     "pipe_gaps": hosted.relay.gaps if hosted.relay is not None else 0,
+                    "streams": {
+                        name: {"frames": s.stats.frames, "packets": s.stats.packets}
+                        for name, s in hosted.broadcast.streams.items()
+                    },
                 }
             )
         return out

@@ -338,6 +338,8 @@ class Worker:
                 for room in self.rooms.values()
             ],
             "broadcasts": self.broadcasts.stats(),
+            # Viewers of a broadcast: the server's part of their join time (bench/broadcast.py).
+            "broadcast_joins": list(self.broadcasts.recent_joins),
             "metrics": self.metrics.render().decode(),
         }
 
