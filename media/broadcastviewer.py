@@ -422,8 +422,8 @@ class BroadcastViewer:
         packets: list[Any] = []
         chunks = []
         for stream, _sink, _dtls in self._joined:
-            if not stream.packets_sent:
-                continue
+            if not stream.packets_sent or stream.stream.last_timestamp is None:
+                continue  # nothing sent yet, or a relay not yet told the origin's clock
             ntp, rtp, count, octets = stream.report(wall_time)
             ssrc = stream.stream.spec.ssrc
             packets.append(

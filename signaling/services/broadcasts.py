@@ -31,11 +31,13 @@ worker other than the origin is first given a relay of the broadcast through a p
 origin (``media.broadcastpipe``), once, and serves every later viewer placed there. On a tie
 the origin wins (no pipe needed), then a worker that has the pipe.
 
-Errors: ``NotFound`` when the session has no live room or no open broadcast; ``InvalidRequest``
-for an offer that cannot be answered; ``WireError("media_unavailable")`` when a worker is gone.
-A worker that dies takes its viewers with it (their pages offer again and are placed anew);
-if it was the origin, the broadcast ends, and the hall opens it again once its room runs on
-another worker (``Signals.media_restarted``).
+Errors: ``NotFound`` when the session has no live room or no open broadcast; a worker's refusal
+as ``WireError`` with the rule's code (``invalid_request`` for an offer that cannot be answered,
+``not_found``); ``WireError("media_unavailable")`` when a worker is gone. A worker that dies
+takes its viewers with it (their pages offer again and are placed anew). When the room closes,
+or its media moves to another worker (a worker died or was drained), the broadcast ends; the
+hall opens it again once the room runs on its new worker (``Signals.media_restarted``, which
+this service hears first) and its viewers offer again.
 """
 
 from __future__ import annotations
@@ -46,12 +48,15 @@ import logging
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from roomserver.errors import InvalidRequest, NotFound
 from signaling.services.pool import WorkerPool, WorkerProcess
 from signaling.services.signals import Signals
 from signaling.wire import ConnectionLost, WireError
+
+if TYPE_CHECKING:
+    from signaling.services.rooms import Room
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +129,8 @@ class Broadcasts:
         self._live: dict[str, _Live] = {}
         self._lock = asyncio.Lock()
         signals.worker_lost.connect(self.worker_lost)
+        signals.room_closed.connect(self._room_gone)
+        signals.media_restarted.connect(self._room_gone)
 
     # -- the broadcast --------------------------------------------------------------------------
 
@@ -303,7 +310,13 @@ class Broadcasts:
     def _relay_workers(self, live: _Live) -> list[WorkerProcess]:
         return [w for w in self._pool.workers if w.index in live.relays and w is not live.origin]
 
-    # -- workers that died ----------------------------------------------------------------------
+    # -- rooms and workers that went away -------------------------------------------------------
+
+    async def _room_gone(self, room: Room) -> None:
+        """The hall's room closed, or its media moved to another worker: its broadcast ends
+        (the hall opens it again on the room's new worker)."""
+        if room.id in self._live:
+            await self.close(room.id)
 
     async def worker_lost(self, worker: WorkerProcess, rooms: set[str]) -> None:
         """A worker died and was restarted: its viewers are gone, and so are the broadcasts
