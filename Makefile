@@ -62,6 +62,7 @@ bench: install
 	$(PY) bench/mix.py
 	$(PY) bench/record.py
 	$(PY) bench/capacity.py
+	$(PY) bench/broadcast.py
 
 clean:
 	rm -rf $(VENV) node_modules web/vendor .pytest_cache .ruff_cache test-artifacts

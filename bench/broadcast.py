@@ -59,6 +59,7 @@ import psutil  # noqa: E402
 
 from bench.broadcast_load import HostJob, host_process, viewers_process  # noqa: E402
 from bench.common import cpu_seconds  # noqa: E402
+from bench.metrics import Metrics, largest_loop_delay, parse_metrics  # noqa: E402
 from media.config import MediaConfig  # noqa: E402
 from signaling.config import IceConfig  # noqa: E402
 from signaling.services.broadcasts import Broadcasts, BroadcastSource  # noqa: E402
@@ -101,6 +102,10 @@ class StepResult:
     joins: dict[str, float] = field(default_factory=dict)  # percentiles, seconds
     joined: int = 0
     asked: int = 0
+    loop_delay: dict[int, float] = field(default_factory=dict)  # worst, by worker, joins included
+    load_average: float = 0.0  # of the machine, over the last minute (others use it too)
+    keyframe_waits: list[float] = field(default_factory=list)  # the camera's, latest, seconds
+    system_pct: float = 0.0  # of the workers' CPU, in the kernel
 
 
 @dataclass
@@ -203,6 +208,12 @@ class Load:
 def worker_cpu(pool: WorkerPool) -> list[float]:
     """CPU seconds of each worker process so far."""
     return [cpu_seconds(psutil.Process(w.pid)) if w.pid else 0.0 for w in pool.workers]
+
+
+def worker_system_cpu(pool: WorkerPool) -> float:
+    """CPU seconds the workers spent in the kernel so far (system calls, and on loopback the
+    viewers' receiving too)."""
+    return sum(float(psutil.Process(w.pid).cpu_times().system) for w in pool.workers if w.pid)
 
 
 def loss(before: dict[str, Any], after: dict[str, Any]) -> tuple[float, int]:
@@ -345,6 +356,7 @@ async def run_mode(path: str, workers: int, args: argparse.Namespace, job: HostJ
             load = Load(broadcasts, max(1, math.ceil(steps[-1] / VIEWERS_PER_PROCESS)), load_cpus)
             count = 0
             for target in steps:
+                metrics_before = await worker_metrics(pool)
                 vids = [f"v{n}" for n in range(count, target)]
                 for vid in vids:
                     load.join(vid, count)
@@ -355,11 +367,15 @@ async def run_mode(path: str, workers: int, args: argparse.Namespace, job: HostJ
                 step = await measure(pool, broadcasts, load, idle, args.window)
                 ok = [joined[v] for v in vids if joined.get(v, {}).get("join_camera") is not None]
                 step.joined, step.asked = len(ok), len(vids)
-                server = [b for _a, b in await server_joins(pool, vids)]
+                server = await server_joins(pool, vids)
                 for q in (50, 95):
                     step.joins[f"first{q}"] = percentile([j["join"] for j in ok], q)
                     step.joins[f"camera{q}"] = percentile([j["join_camera"] for j in ok], q)
-                    step.joins[f"server{q}"] = percentile(server, q)
+                    step.joins[f"connected{q}"] = percentile([a for a, _b in server], q)
+                    step.joins[f"server{q}"] = percentile([b for _a, b in server], q)
+                step.loop_delay = largest_loop_delay(metrics_before, await worker_metrics(pool))
+                step.keyframe_waits = await keyframe_waits(origin)
+                step.load_average = os.getloadavg()[0]
                 result.steps.append(step)
                 print_step(step)
                 if step.loss_mean_pct > STOP_LOSS_PCT:
@@ -390,8 +406,10 @@ async def measure(
     viewer_pids, worker_pids = load.pids, [w.pid for w in pool.workers if w.pid]
     sockets0 = udp_drops(viewer_pids), udp_drops(worker_pids)
     snap0, cpu0, t0 = await load.snapshot(), worker_cpu(pool), time.monotonic()
+    system0 = worker_system_cpu(pool)
     await asyncio.sleep(window)
     snap1, cpu1, t1 = await load.snapshot(), worker_cpu(pool), time.monotonic()
+    system1 = worker_system_cpu(pool)
     sockets1 = udp_drops(viewer_pids), udp_drops(worker_pids)
     elapsed = t1 - t0
     rates = [(b - a) / elapsed for a, b in zip(cpu0, cpu1, strict=True)]
@@ -421,6 +439,7 @@ async def measure(
         viewer_drops=sockets1[0] - sockets0[0],
         server_drops=sockets1[1] - sockets0[1],
         dropped_frames=await dropped_frames(pool) - drops0,
+        system_pct=100 * (system1 - system0) / max(1e-9, sum(cpu1) - sum(cpu0)),
     )
 
 
@@ -443,6 +462,28 @@ def udp_drops(pids: list[int]) -> int:
     return total
 
 
+async def worker_metrics(pool: WorkerPool) -> Metrics:
+    """The workers' own metrics now (their event loops' delays among them)."""
+    merged: Metrics = {}
+    for worker in pool.workers:
+        stats = await worker.request("stats", {})
+        for name, samples in parse_metrics(stats["metrics"]).items():
+            # Named as the signaling process shows a worker's histogram (signaling.metrics).
+            shown = name.replace("roomserver_", "roomserver_worker_", 1)
+            labelled = [({**labels, "worker": str(worker.index)}, v) for labels, v in samples]
+            merged.setdefault(shown, []).extend(labelled)
+    return merged
+
+
+async def keyframe_waits(origin: WorkerProcess) -> list[float]:
+    """Seconds from the origin's keyframe requests to the camera's keyframes (latest ones)."""
+    stats = await origin.request("stats", {})
+    for entry in stats["broadcasts"]:
+        if entry["session_id"] == SESSION and "camera" in entry["streams"]:
+            return list(entry["streams"]["camera"].get("keyframe_latencies", []))
+    return []
+
+
 async def server_joins(pool: WorkerPool, vids: list[str]) -> list[tuple[float, float]]:
     """The server's part of these viewers' joins: offer to first packet, and to every stream's."""
     wanted, found = set(vids), []
@@ -463,14 +504,24 @@ def print_step(step: StepResult) -> None:
     print(
         f"  {step.viewers:4d} viewers ({spread}): workers' CPU {_pcts(step.cpu_pct)}; "
         f"{step.ms_per_viewer:.2f} ms/s a viewer at {step.pps_per_viewer:.0f} packets/s "
-        f"(camera {step.camera_pps:.0f}), {step.us_per_packet:.1f} us a packet"
+        f"(camera {step.camera_pps:.0f}), {step.us_per_packet:.1f} us a packet; "
+        f"{step.system_pct:.0f} % of the CPU in the kernel"
     )
     print(
         f"        lost {step.loss_mean_pct:.3f} % a viewer (worst {step.loss_max_pct:.2f} %); "
         f"joined {step.joined}/{step.asked}: first packet p50/p95 "
         f"{j.get('first50', math.nan):.2f}/{j.get('first95', math.nan):.2f} s, camera "
-        f"{j.get('camera50', math.nan):.2f}/{j.get('camera95', math.nan):.2f} s; the server's "
-        f"part {j.get('server50', math.nan):.2f}/{j.get('server95', math.nan):.2f} s"
+        f"{j.get('camera50', math.nan):.2f}/{j.get('camera95', math.nan):.2f} s; at the worker, "
+        f"offer to first packet {j.get('connected50', math.nan):.2f}/"
+        f"{j.get('connected95', math.nan):.2f} s, to every stream's "
+        f"{j.get('server50', math.nan):.2f}/{j.get('server95', math.nan):.2f} s"
+    )
+    delays = ", ".join(f"w{w}: {d * 1000:.0f} ms" for w, d in sorted(step.loop_delay.items()))
+    waits = step.keyframe_waits
+    print(
+        f"        camera keyframes {percentile(waits, 50):.2f}/{max(waits or [math.nan]):.2f} s "
+        f"after asked (p50/max); workers' event loops late by at most {delays or '?'} "
+        f"(joins included); machine load average {step.load_average:.1f}"
     )
     notes = []
     if step.viewer_drops:

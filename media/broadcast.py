@@ -281,31 +281,54 @@ class PacketHistory:
 
 
 class KeyframeRequests:
-    """Asks a source for keyframes, at most one request per interval, none forgotten."""
+    """Asks a source for keyframes: one request while one is on its way, at most one per
+    interval, none forgotten.
+
+    A viewer who joins while a requested keyframe is on its way waits for that one; a request
+    the source let pass (a seat's connection drops a PLI that follows another too soon) is
+    made again once ``KEYFRAME_RETRY_S`` has gone by without a keyframe.
+    """
 
     def __init__(
-        self, request: Callable[[], None] | None, interval_s: float = KEYFRAME_INTERVAL_S
+        self,
+        request: Callable[[], None] | None,
+        interval_s: float = KEYFRAME_INTERVAL_S,
+        retry_s: float = KEYFRAME_RETRY_S,
     ) -> None:
         self._request = request
         self._interval = interval_s
+        self._retry = retry_s
         self._last = -interval_s
+        self._waiting_since: float | None = None  # the first request not yet answered
         self._deferred: asyncio.TimerHandle | None = None
         self.sent = 0
+        # Seconds from a request to the keyframe that answered it, the latest ones.
+        self.latencies: deque[float] = deque(maxlen=64)
 
     def __call__(self) -> None:
         """A viewer needs a keyframe."""
         if self._request is None or self._deferred is not None:
             return
         now = time.monotonic()
+        if self._waiting_since is not None and now - self._last < self._retry:
+            return  # the keyframe asked for serves this viewer too
         wait = self._last + self._interval - now
         if wait <= 0:
             self._send()
         else:
             self._deferred = asyncio.get_running_loop().call_later(wait, self._send)
 
+    def answered(self) -> None:
+        """A keyframe came."""
+        if self._waiting_since is not None:
+            self.latencies.append(time.monotonic() - self._waiting_since)
+            self._waiting_since = None
+
     def _send(self) -> None:
         self._deferred = None
         self._last = time.monotonic()
+        if self._waiting_since is None:
+            self._waiting_since = self._last
         self.sent += 1
         if self._request is not None:
             try:
@@ -334,6 +357,7 @@ class StreamStats:
     """What a stream did since it started."""
 
     frames: int = 0
+    keyframes: int = 0
     packets: int = 0
     frames_dropped: int = 0  # held back too long: the worker was beyond its capacity
     packets_written: int = 0  # to every outlet together
@@ -411,6 +435,9 @@ class BroadcastStream:
             return
         self.history.add(frame.packets)
         self.stats.frames += 1
+        if frame.keyframe and self.spec.kind == "video":
+            self.stats.keyframes += 1
+            self.request_keyframe.answered()
         self.stats.packets += len(frame.packets)
         if own_clock:
             self.set_clock(frame.timestamp, frame.wall_time)

@@ -60,9 +60,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# A seat's media (decoding, the grid, the mix, recording) costs a worker about what this many
-# broadcast viewers cost (bench/capacity.py and bench/broadcast.py on the same machine).
-SEAT_WEIGHT = 20.0
+# A seat's media (decoding, the grid, the mix, recording, analysis) costs a worker about what
+# this many broadcast viewers cost: a room of ten seats takes 79 to 84 % of a core
+# (bench/room.py), a viewer of a broadcast about 0.2 % (bench/broadcast.py).
+SEAT_WEIGHT = 40.0
 SOURCES = frozenset({"seat", "roomcam", "grid", "mix"})
 
 

@@ -417,7 +417,16 @@ class BroadcastHost:
                     "keyframe_requests": sum(s.request_keyframe.sent for s in streams),
                     "pipe_gaps": hosted.relay.gaps if hosted.relay is not None else 0,
                     "streams": {
-                        name: {"frames": s.stats.frames, "packets": s.stats.packets}
+                        name: {
+                            "frames": s.stats.frames,
+                            "keyframes": s.stats.keyframes,
+                            "packets": s.stats.packets,
+                            "keyframe_requests": s.request_keyframe.sent,
+                            # Seconds from a request to its keyframe, the latest ones.
+                            "keyframe_latencies": [
+                                round(x, 3) for x in s.request_keyframe.latencies
+                            ],
+                        }
                         for name, s in hosted.broadcast.streams.items()
                     },
                 }

@@ -179,7 +179,7 @@ async def test_a_new_viewer_starts_at_a_keyframe_and_asks_for_one() -> None:
 async def test_a_stalled_viewer_skips_to_the_next_keyframe_instead_of_being_buffered_for() -> None:
     asked: list[int] = []
     stream = BroadcastStream(VIDEO, request_keyframe=lambda: asked.append(1))
-    stream.request_keyframe = KeyframeRequests(lambda: asked.append(1), interval_s=0)
+    stream.request_keyframe = KeyframeRequests(lambda: asked.append(1), interval_s=0, retry_s=0)
     link = RecordingLink()
     viewer = ViewerStream(stream, link, payload_type=96)
     viewer.start()
@@ -238,13 +238,29 @@ async def test_keyframe_requests_are_throttled_but_none_is_forgotten() -> None:
         if len(calls) == 2:
             sent.set()
 
-    requests = KeyframeRequests(request, interval_s=0.2)
+    requests = KeyframeRequests(request, interval_s=0.2, retry_s=5)
     requests()  # at once
+    requests()  # the keyframe asked for is on its way: it serves this viewer too
+    assert len(calls) == 1
+    requests.answered()  # it came
     requests()  # within the interval: deferred to its end
     requests()  # already deferred: nothing more
     assert len(calls) == 1
     await asyncio.wait_for(sent.wait(), 2)
     assert len(calls) == 2 and calls[1] - calls[0] >= 0.19
+    assert len(requests.latencies) == 1
+    requests.close()
+
+
+async def test_a_keyframe_request_the_source_let_pass_is_made_again() -> None:
+    calls: list[int] = []
+    requests = KeyframeRequests(lambda: calls.append(1), interval_s=0, retry_s=0.05)
+    requests()
+    requests()  # on its way
+    assert calls == [1]
+    await asyncio.sleep(0.06)  # no keyframe came within the retry time (what is tested)
+    requests()
+    assert calls == [1, 1]
     requests.close()
 
 
