@@ -23,9 +23,15 @@ load shares them.
 
 At each step, once every new viewer has its first camera packet and the rest settled, a window
 is measured: the workers' CPU time (psutil, user + system of each worker process) per viewer in
-ms a second, over and above the same broadcast with no viewer (measured first); the packets
-each viewer lost (gaps in each stream's sequence numbers, nothing sent again); and the join
-time of the step's viewers, from the offer to the first packet of any stream and of the camera.
+ms a second, over and above the same broadcast with no viewer (measured first), and a packet
+sent; the packets each viewer lost (gaps in each stream's sequence numbers, nothing sent again)
+and the camera frames it got a second (the host sends 30: a sender that drops frames before it
+numbers their packets, as aiortc's does when it falls behind, loses no sequence number); and
+the join time of the step's viewers, from the offer to the first packet of any stream and of
+the camera, seen by the viewer and at the worker. On loopback a worker's system calls also do
+the viewers' receiving, and the kernel may count that work to whichever process it interrupts:
+the share printed is the workers' own. Each mode starts with ``bench/probe.py``'s speed probe,
+as this machine's speed varies from minute to minute; its other users show in the load average.
 Modes: ``lean`` is the broadcast's own path (``media.broadcast``), ``aiortc`` the reference,
 an aiortc sender per viewer and stream (``MediaConfig.broadcast_sender``); the number after
 the colon is the workers (``N``: one per CPU). Targets: at most 3.7 ms of CPU a second per
@@ -45,7 +51,6 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -58,8 +63,18 @@ import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 
 from bench.broadcast_load import HostJob, host_process, viewers_process  # noqa: E402
+from bench.broadcast_report import (  # noqa: E402
+    ModeResult,
+    StepResult,
+    loss,
+    percentile,
+    percents,
+    print_step,
+    print_summary,
+)
 from bench.common import cpu_seconds  # noqa: E402
 from bench.metrics import Metrics, largest_loop_delay, parse_metrics  # noqa: E402
+from bench.probe import SpeedProbe  # noqa: E402
 from media.config import MediaConfig  # noqa: E402
 from signaling.config import IceConfig  # noqa: E402
 from signaling.services.broadcasts import Broadcasts, BroadcastSource  # noqa: E402
@@ -71,52 +86,17 @@ SESSION = "bench-hall"
 HOST = "hall:1"
 CAMERA_FPS = 30
 CAMERA_BITRATE = 1_200_000
-TARGET_MS = 3.7
-TARGET_LOSS_PCT = 0.5
-TARGET_JOIN_S = 1.0
 VIEWERS_PER_PROCESS = 100
-STOP_LOSS_PCT = 10.0  # a mode this far past its capacity stops adding viewers
+# A mode this far past its capacity stops adding viewers: this much lost, the camera under
+# this rate at its viewers (a sender that drops frames before numbering them loses no
+# sequence number), or a viewer who could not join.
+STOP_LOSS_PCT = 10.0
+STOP_CAMERA_FPS = 0.9 * CAMERA_FPS
 SOURCES = [
     BroadcastSource("camera", "seat", key=HOST),
     BroadcastSource("screen", "grid"),
     BroadcastSource("sound", "mix"),
 ]
-
-
-@dataclass
-class StepResult:
-    """The figures of one step of one mode."""
-
-    viewers: int
-    per_worker: dict[int, int]
-    cpu_pct: list[float]  # of each worker, % of one core
-    ms_per_viewer: float  # over and above the broadcast with no viewer, at the rate received
-    us_per_packet: float  # the same CPU, a packet sent to a viewer
-    pps_per_viewer: float
-    camera_pps: float  # of those, the camera's
-    loss_mean_pct: float
-    loss_max_pct: float
-    viewer_drops: int  # datagrams the viewers' sockets dropped (the load generator was late)
-    server_drops: int  # datagrams the workers' sockets dropped
-    dropped_frames: int
-    joins: dict[str, float] = field(default_factory=dict)  # percentiles, seconds
-    joined: int = 0
-    asked: int = 0
-    loop_delay: dict[int, float] = field(default_factory=dict)  # worst, by worker, joins included
-    load_average: float = 0.0  # of the machine, over the last minute (others use it too)
-    keyframe_waits: list[float] = field(default_factory=list)  # the camera's, latest, seconds
-    system_pct: float = 0.0  # of the workers' CPU, in the kernel
-
-
-@dataclass
-class ModeResult:
-    """One mode's run."""
-
-    label: str
-    idle_cpu_pct: list[float] = field(default_factory=list)
-    steps: list[StepResult] = field(default_factory=list)
-    camera_kbits: float = 0.0
-    stopped: str = ""
 
 
 class Load:
@@ -214,25 +194,6 @@ def worker_system_cpu(pool: WorkerPool) -> float:
     """CPU seconds the workers spent in the kernel so far (system calls, and on loopback the
     viewers' receiving too)."""
     return sum(float(psutil.Process(w.pid).cpu_times().system) for w in pool.workers if w.pid)
-
-
-def loss(before: dict[str, Any], after: dict[str, Any]) -> tuple[float, int]:
-    """% of one viewer's packets lost between two snapshots, and the packets it received."""
-    expected = received = 0
-    for ssrc, (count, highest) in after["streams"].items():
-        if ssrc not in before["streams"]:
-            continue
-        old_count, old_highest = before["streams"][ssrc]
-        expected += highest - old_highest
-        received += count - old_count
-    if expected <= 0:
-        return 100.0, received
-    return max(0.0, (expected - received) * 100.0 / expected), received
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile, NaN for none."""
-    return float(np.percentile(values, q)) if values else math.nan
 
 
 async def wait_joined(load: Load, vids: list[str], within: float) -> dict[str, dict[str, Any]]:
@@ -351,7 +312,7 @@ async def run_mode(path: str, workers: int, args: argparse.Namespace, job: HostJ
             cpu1, t1 = worker_cpu(pool), time.monotonic()
             idle = [(b - a) / (t1 - t0) for a, b in zip(cpu0, cpu1, strict=True)]
             result.idle_cpu_pct = [100 * x for x in idle]
-            print(f"  no viewer: workers' CPU {_pcts(result.idle_cpu_pct)} of one core each")
+            print(f"  no viewer: workers' CPU {percents(result.idle_cpu_pct)} of one core each")
             steps = [int(s) for s in args.steps.split(",")]
             load = Load(broadcasts, max(1, math.ceil(steps[-1] / VIEWERS_PER_PROCESS)), load_cpus)
             count = 0
@@ -378,8 +339,15 @@ async def run_mode(path: str, workers: int, args: argparse.Namespace, job: HostJ
                 step.load_average = os.getloadavg()[0]
                 result.steps.append(step)
                 print_step(step)
-                if step.loss_mean_pct > STOP_LOSS_PCT:
-                    result.stopped = f"stopped at {target} viewers: {step.loss_mean_pct:.1f} % lost"
+                if (
+                    step.loss_mean_pct > STOP_LOSS_PCT
+                    or step.camera_fps < STOP_CAMERA_FPS
+                    or step.joined < step.asked
+                ):
+                    result.stopped = (
+                        f"stopped at {target} viewers: {step.loss_mean_pct:.1f} % lost, camera at "
+                        f"{step.camera_fps:.1f} fps, {step.joined} of {step.asked} joined"
+                    )
                     print(f"  {result.stopped}")
                     break
         finally:
@@ -413,7 +381,7 @@ async def measure(
     sockets1 = udp_drops(viewer_pids), udp_drops(worker_pids)
     elapsed = t1 - t0
     rates = [(b - a) / elapsed for a, b in zip(cpu0, cpu1, strict=True)]
-    losses, packets, camera = [], 0, 0
+    losses, packets, camera, camera_frames = [], 0, 0, 0
     for vid, after in snap1.items():
         before = snap0.get(vid)
         if before is None or before.get("join_camera") is None:
@@ -421,6 +389,7 @@ async def measure(
         lost, received = loss(before, after)
         losses.append(lost)
         packets += received
+        camera_frames += after["camera_frames"] - before["camera_frames"]
         ssrc = after["camera"]
         if ssrc in before["streams"] and ssrc in after["streams"]:
             camera += after["streams"][ssrc][0] - before["streams"][ssrc][0]
@@ -434,17 +403,19 @@ async def measure(
         us_per_packet=1e6 * extra * elapsed / max(1, packets),
         pps_per_viewer=packets / elapsed / viewers,
         camera_pps=camera / elapsed / viewers,
+        camera_fps=camera_frames / elapsed / viewers,
         loss_mean_pct=float(np.mean(losses)) if losses else math.nan,
         loss_max_pct=max(losses) if losses else math.nan,
-        viewer_drops=sockets1[0] - sockets0[0],
-        server_drops=sockets1[1] - sockets0[1],
+        viewer_drops=dropped_between(sockets0[0], sockets1[0]),
+        server_drops=dropped_between(sockets0[1], sockets1[1]),
         dropped_frames=await dropped_frames(pool) - drops0,
         system_pct=100 * (system1 - system0) / max(1e-9, sum(cpu1) - sum(cpu0)),
     )
 
 
-def udp_drops(pids: list[int]) -> int:
-    """Datagrams dropped so far at the open UDP sockets of these processes (full buffers)."""
+def udp_drops(pids: list[int]) -> dict[str, int]:
+    """Datagrams dropped so far at each open UDP socket of these processes (full buffers), by
+    the socket's inode."""
     inodes = set()
     for pid in pids:
         with contextlib.suppress(OSError):
@@ -453,13 +424,18 @@ def udp_drops(pids: list[int]) -> int:
                     link = os.readlink(f"/proc/{pid}/fd/{fd}")
                     if link.startswith("socket:["):
                         inodes.add(link[8:-1])
-    total = 0
+    drops = {}
     with contextlib.suppress(OSError):
         for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
             fields = line.split()
             if len(fields) > 12 and fields[9] in inodes:
-                total += int(fields[12])
-    return total
+                drops[fields[9]] = int(fields[12])
+    return drops
+
+
+def dropped_between(before: dict[str, int], after: dict[str, int]) -> int:
+    """Datagrams dropped between two readings, at the sockets open at both."""
+    return sum(after[inode] - before[inode] for inode in after.keys() & before.keys())
 
 
 async def worker_metrics(pool: WorkerPool) -> Metrics:
@@ -491,79 +467,6 @@ async def server_joins(pool: WorkerPool, vids: list[str]) -> list[tuple[float, f
         stats = await worker.request("stats", {})
         found += [(a, b) for v, a, b in stats.get("broadcast_joins", []) if v in wanted]
     return found
-
-
-def _pcts(values: list[float]) -> str:
-    return " + ".join(f"{v:.1f} %" for v in values)
-
-
-def print_step(step: StepResult) -> None:
-    """The step's figures, on three lines."""
-    spread = ", ".join(f"w{k}:{v}" for k, v in sorted(step.per_worker.items()))
-    j = step.joins
-    print(
-        f"  {step.viewers:4d} viewers ({spread}): workers' CPU {_pcts(step.cpu_pct)}; "
-        f"{step.ms_per_viewer:.2f} ms/s a viewer at {step.pps_per_viewer:.0f} packets/s "
-        f"(camera {step.camera_pps:.0f}), {step.us_per_packet:.1f} us a packet; "
-        f"{step.system_pct:.0f} % of the CPU in the kernel"
-    )
-    print(
-        f"        lost {step.loss_mean_pct:.3f} % a viewer (worst {step.loss_max_pct:.2f} %); "
-        f"joined {step.joined}/{step.asked}: first packet p50/p95 "
-        f"{j.get('first50', math.nan):.2f}/{j.get('first95', math.nan):.2f} s, camera "
-        f"{j.get('camera50', math.nan):.2f}/{j.get('camera95', math.nan):.2f} s; at the worker, "
-        f"offer to first packet {j.get('connected50', math.nan):.2f}/"
-        f"{j.get('connected95', math.nan):.2f} s, to every stream's "
-        f"{j.get('server50', math.nan):.2f}/{j.get('server95', math.nan):.2f} s"
-    )
-    delays = ", ".join(f"w{w}: {d * 1000:.0f} ms" for w, d in sorted(step.loop_delay.items()))
-    waits = step.keyframe_waits
-    print(
-        f"        camera keyframes {percentile(waits, 50):.2f}/{max(waits or [math.nan]):.2f} s "
-        f"after asked (p50/max); workers' event loops late by at most {delays or '?'} "
-        f"(joins included); machine load average {step.load_average:.1f}"
-    )
-    notes = []
-    if step.viewer_drops:
-        notes.append(f"{step.viewer_drops} datagrams dropped at the viewers' full sockets")
-    if step.server_drops:
-        notes.append(f"{step.server_drops} dropped at the workers' full sockets")
-    if step.dropped_frames:
-        notes.append(f"{step.dropped_frames} frames held back too long and dropped")
-    if notes:
-        print(f"        ({'; '.join(notes)})")
-
-
-def print_summary(results: list[ModeResult]) -> None:
-    """Each mode at its last step, against the targets."""
-    print("== summary (the last step of each mode) ==")
-    for result in results:
-        if not result.steps:
-            print(f"  {result.label}: no step measured")
-            continue
-        last = result.steps[-1]
-        per_step = [s.ms_per_viewer for s in result.steps]
-        verdicts = [
-            _verdict(last.ms_per_viewer <= TARGET_MS, f"{last.ms_per_viewer:.2f} ms/s a viewer"),
-            _verdict(last.loss_mean_pct < TARGET_LOSS_PCT, f"{last.loss_mean_pct:.3f} % lost"),
-            _verdict(
-                last.joins.get("camera95", math.inf) <= TARGET_JOIN_S,
-                f"join p95 {last.joins.get('camera95', math.nan):.2f} s",
-            ),
-        ]
-        print(
-            f"  {result.label}, {last.viewers} viewers: {'; '.join(verdicts)}; "
-            f"ms/s a viewer by step {', '.join(f'{v:.2f}' for v in per_step)}"
-            + (f"; {result.stopped}" if result.stopped else "")
-        )
-    print(
-        f"  targets: <= {TARGET_MS} ms/s a viewer, flat; < {TARGET_LOSS_PCT} % lost; "
-        f"join p95 <= {TARGET_JOIN_S} s"
-    )
-
-
-def _verdict(ok: bool, text: str) -> str:
-    return f"{text} ({'met' if ok else 'NOT met'})"
 
 
 def build_host(args: argparse.Namespace) -> HostJob:
@@ -610,7 +513,11 @@ async def main_async(args: argparse.Namespace) -> None:
     for mode in args.modes.split(","):
         path, _, count = mode.partition(":")
         workers = cpus if count == "N" else int(count or 1)
-        print(f"== {path}, {workers} worker(s) ==")
+        probe = SpeedProbe().best_of()
+        print(
+            f"== {path}, {workers} worker(s) == (speed probe: {probe.python_ms:.0f} ms Python, "
+            f"{probe.codec_ms:.0f} ms codec; a slower machine takes longer, bench/probe.py)"
+        )
         results.append(await run_mode(path, workers, args, job))
     print_summary(results)
 

@@ -96,10 +96,13 @@ class _Counts:
         self.first_camera: float | None = None
         # ssrc -> [packets, highest extended sequence number]
         self.streams: dict[int, list[int]] = {}
+        self.camera_frames = 0  # packets of the camera that end a frame (marker bit)
 
     def packet(self, data: bytes) -> None:
         ssrc = int.from_bytes(data[8:12], "big")
         sequence = (data[2] << 8) | data[3]
+        if ssrc == self.camera_ssrc and data[1] & 0x80:
+            self.camera_frames += 1
         entry = self.streams.get(ssrc)
         if entry is None:
             now = time.monotonic()
@@ -183,10 +186,17 @@ class _Viewer:
     def snapshot(self) -> dict[str, Any]:
         counts = self.counts
         if counts is None:
-            return {"streams": {}, "camera": None, "join": None, "join_camera": None}
+            return {
+                "streams": {},
+                "camera": None,
+                "camera_frames": 0,
+                "join": None,
+                "join_camera": None,
+            }
         return {
             "streams": {ssrc: list(v) for ssrc, v in counts.streams.items()},
             "camera": counts.camera_ssrc,
+            "camera_frames": counts.camera_frames,
             "join": None if counts.first_packet is None else counts.first_packet - counts.started,
             "join_camera": None
             if counts.first_camera is None
