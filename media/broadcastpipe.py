@@ -41,15 +41,9 @@ from aiortc.rtp import (
     is_rtcp,
 )
 
-from media.broadcast import (
-    NTP_UNIX_OFFSET,
-    BroadcastStream,
-    RtpFrame,
-    StreamSpec,
-    is_keyframe_start,
-    sequence_of,
-)
+from media.broadcast import NTP_UNIX_OFFSET, BroadcastStream, RtpFrame, StreamSpec
 from media.broadcastviewer import Broadcast
+from media.rtppacket import is_keyframe_start, sequence_of
 
 logger = logging.getLogger(__name__)
 

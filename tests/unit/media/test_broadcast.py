@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from media.broadcast import (
-    HEADER_SIZE,
     MAX_PENDING_FRAMES,
     BroadcastStream,
     KeyframeRequests,
@@ -20,11 +19,8 @@ from media.broadcast import (
     RtpFrame,
     StreamSpec,
     ViewerStream,
-    is_keyframe_start,
-    rtp_packet,
-    rtx_packet,
-    sequence_of,
 )
+from media.rtppacket import HEADER_SIZE, is_keyframe_start, rtp_packet, rtx_packet, sequence_of
 
 VIDEO = StreamSpec("camera", "video", "VP8", 90_000, ssrc=0x11223344, payload_type=96)
 AUDIO = StreamSpec("sound", "audio", "opus", 48_000, ssrc=0x55667788, payload_type=111)
