@@ -342,6 +342,13 @@ class BroadcastStream:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, timeout=5)
 
+    async def __aenter__(self) -> BroadcastStream:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
     def add_outlet(self, outlet: Outlet) -> None:
         """Send the next frames to `outlet` too."""
         self._outlets[id(outlet)] = outlet

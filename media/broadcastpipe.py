@@ -149,6 +149,13 @@ class PipeOrigin:
         host, port = transport.get_extra_info("sockname")[:2]
         return host, port
 
+    async def __aenter__(self) -> PipeOrigin:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
     def add_relay(self, address: Address) -> None:
         """Send every stream's packets to `address` from the next keyframe on."""
         if address in self._relays:
@@ -293,6 +300,13 @@ class PipeRelay:
         if endpoint is not None and endpoint.transport is not None:
             endpoint.transport.close()
         await self.broadcast.close()
+
+    async def __aenter__(self) -> PipeRelay:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
     def _datagram(self, data: bytes, address: Address) -> None:
         if address != self._origin or len(data) < 12 or data[0] & 0xC0 != 0x80:

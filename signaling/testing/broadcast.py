@@ -97,7 +97,7 @@ class BroadcastWatcher:
         if self._tap:
             self._watch_encoded(receiver, stream)
         else:
-            self._tasks.append(asyncio.create_task(self._read(track, stream)))
+            self._tasks.append(asyncio.create_task(self._read(track, stream), name=stream.name))
 
     def _watch_encoded(self, receiver: RTCRtpReceiver, stream: WatchedStream) -> None:
         tap = install_tap(receiver)
