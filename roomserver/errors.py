@@ -144,6 +144,13 @@ class BookingConflict(RoomError):
     default_message = "所选机位在该时段已被预约"
 
 
+class DeadlinePassed(IllegalCommand):
+    """A bid, sign-in or key release that came after its deadline or time limit."""
+
+    code = "deadline_passed"
+    default_message = "已超过截止时间"
+
+
 class SealRefused(RoomError):
     """A sealed bid (密封投标文件) that cannot be accepted or opened; a subclass names why."""
 

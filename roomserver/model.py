@@ -29,7 +29,11 @@ class Role(StrEnum):
     DOOR = "door"  # a venue's access-control system (门禁系统), which posts entries and exits
     AUDITOR = "auditor"  # 审计、纪委监委: reads every archive, like an archivist
     TENDERER = "tenderer"  # 招标人: a session's archive, as far as the configuration allows
-    BIDDER = "bidder"  # 投标人: likewise
+    BIDDER = "bidder"  # 投标人: likewise; in a bid opening, the bidder's representative
+    AGENCY = (
+        "agency"  # 招标代理机构: attends a bid opening and answers objections with the tenderer
+    )
+    PUBLIC = "public"  # a viewer of a bid opening's broadcast (公开直播): watches, never acts
 
 
 class VenueKind(StrEnum):
