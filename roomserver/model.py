@@ -29,7 +29,9 @@ class Role(StrEnum):
     DOOR = "door"  # a venue's access-control system (门禁系统), which posts entries and exits
     AUDITOR = "auditor"  # 审计、纪委监委: reads every archive, like an archivist
     TENDERER = "tenderer"  # 招标人: a session's archive, as far as the configuration allows
-    BIDDER = "bidder"  # 投标人: likewise
+    BIDDER = "bidder"  # 投标人: likewise; in a bid opening, the bidder's representative
+    AGENCY = "agency"  # 招标代理机构: at a bid opening, answers objections with the tenderer
+    PUBLIC = "public"  # a viewer of a bid opening's broadcast (公开直播): watches, never acts
     OPS = "ops"  # 运维技术人员: device and network health, fault handling (6.4, 7.2.6-6)
 
 
