@@ -42,6 +42,13 @@ class VenueKind(StrEnum):
     SUB = "sub"
 
 
+class SessionKind(StrEnum):
+    """What a session is: a lot's evaluation (评标), or its bid opening (开标) in the hall."""
+
+    EVALUATION = "evaluation"
+    OPENING = "opening"
+
+
 class SessionState(StrEnum):
     """Lifecycle of an evaluation session.
 
@@ -143,7 +150,8 @@ class Venue:
 
 @dataclass(frozen=True)
 class Session:
-    """One evaluation session of a project: a main venue plus zero or more sub venues."""
+    """One session of a project's lot: its evaluation, on a main venue plus zero or more sub
+    venues, or its bid opening (``kind``)."""
 
     id: str
     project_code: str
@@ -153,9 +161,14 @@ class Session:
     scheduled_start: datetime
     state: SessionState = SessionState.SCHEDULED
     review_of: str | None = None  # the ended session a re-review (复议) re-convenes
+    # An opening's main venue is where its host sits; it has no sub venues.
+    kind: SessionKind = SessionKind.EVALUATION
 
     def __post_init__(self) -> None:
         _require_text(self.project_code, "项目编号")
+        object.__setattr__(self, "kind", SessionKind(self.kind))
+        if self.kind == SessionKind.OPENING and self.sub_venue_ids:
+            raise InvalidRequest("开标场次没有副场")
         _require_text(self.project_name, "项目名称")
         # Normalise rather than reject: callers often build these from lists and plain strings.
         subs = tuple(self.sub_venue_ids)

@@ -32,6 +32,7 @@ Who may do what:
   speaker (a participant id) with a reason and unmute them; they pause the opening with a
   reason and record incidents (异常情况) with their handling and result; both register a signing
   key and sign the record sheet over its digests (``signatures.record_statement``);
+- an administrator may force the end of the opening at any phase, with a reason;
 - the server itself (role None, which no token carries) issues ``deadline_passed`` at the
   deadline, ``seal_opened`` with the result of opening each released seal (ok, with the
   envelope's fields and file; or refused, with the reason), and may close decryption once its
@@ -93,7 +94,7 @@ from roomserver.conduct import (
     urge,
 )
 from roomserver.errors import DeadlinePassed, IllegalCommand, KeyMismatch
-from roomserver.model import ID_LAST4
+from roomserver.model import ID_LAST4, Role
 from roomserver.openingstate import (
     DECISIONS,
     HOST,
@@ -164,6 +165,7 @@ WHILE_PAUSED = frozenset(
         "close_incident",
         "deadline_passed",
         "seal_opened",
+        "force_end",
     }
 )
 
@@ -194,8 +196,9 @@ def _open_submission(state: OpeningState, command: Command) -> Result:
 
 def _sign_in(state: OpeningState, command: Command) -> Result:
     bidder = own_bidder(state, command, "签到")
-    require_phase(state, Phase.SUBMISSION)
+    # The deadline first: after it, whatever the phase, that is the reason to give.
     require_before_deadline(state, command, "签到")
+    require_phase(state, Phase.SUBMISSION)
     representative = text_field(command, "representative", "投标人代表姓名", MAX_NAME)
     last4 = command.fields.get("id_last4")
     if not isinstance(last4, str) or not ID_LAST4.fullmatch(last4):
@@ -218,8 +221,9 @@ def _sign_in(state: OpeningState, command: Command) -> Result:
 
 def _submit_bid(state: OpeningState, command: Command) -> Result:
     bidder = own_bidder(state, command, "递交投标文件")
-    require_phase(state, Phase.SUBMISSION)
+    # The deadline first: after it, whatever the phase, that is the reason to give.
     require_before_deadline(state, command, "递交投标文件")
+    require_phase(state, Phase.SUBMISSION)
     record = SealRecord(
         blob_sha256=hex_field(command, "blob_sha256", "密文的 SHA-256 摘要"),
         blob_sm3=hex_field(command, "blob_sm3", "密文的 SM3 摘要"),
@@ -470,7 +474,19 @@ def _close_decryption(state: OpeningState, command: Command) -> Result:
     )
 
 
+def _force_end(state: OpeningState, command: Command) -> Result:
+    """An administrator ends the opening at any phase, with the reason (a fault nobody can mend
+    in the hall, say); what was recorded stays as it was."""
+    require_role(command, frozenset({Role.ADMIN}), "只有管理员可以强制结束开标")
+    reason = text_field(command, "reason", "强制结束的原因")
+    return (
+        replace(state, phase=Phase.ENDED, forced_end=reason, paused=False, pause_reason=None),
+        Happened("opening_forced_end", {"reason": reason, "phase": str(state.phase)}),
+    )
+
+
 _HANDLERS = {
+    "force_end": _force_end,
     "open_submission": _open_submission,
     "sign_in": _sign_in,
     "submit_bid": _submit_bid,

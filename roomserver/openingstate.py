@@ -197,6 +197,7 @@ class OpeningState:
     muted: Mapping[str, str] = field(default_factory=dict)  # participant → reason
     incidents: tuple[OpeningIncident, ...] = ()
     failed: str | None = None  # why the opening failed (流标), if it did
+    forced_end: str | None = None  # why an administrator ended it, if one did
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fields", tuple(self.fields))

@@ -107,6 +107,9 @@ class Action(StrEnum):
     ARCHIVE_CHECK = "archive_check"  # verify and export: whole-archive viewers
     ARCHIVE_JOB = "archive_job"  # an export's progress and package, for whoever started it
     ARCHIVE_GRANT = "archive_grant"  # a tenderer's or bidder's link
+    OPENING_READ = "opening_read"  # a bid opening, as the asker may see it
+    OPENING_COMMAND = "opening_command"  # the hall's and the opening console's commands
+    BID_SUBMIT = "bid_submit"  # a bidder's own: sign-in, sealed bid, key, objection
     SEAT = "seat"  # an expert's seat: connect, media, leave, acknowledge a warning
     CONSOLE = "console"  # the venue console of host, staff and witness
     WALL = "wall"  # the supervision wall itself
@@ -171,6 +174,8 @@ ALLOWED = Decision()
 ALL_ROLES = frozenset(Role)
 ARCHIVE_KEEPERS = frozenset({Role.ARCHIVIST, Role.AUDITOR, Role.ADMIN})
 PARTIES = frozenset({Role.TENDERER, Role.BIDDER})
+# Who takes part in a bid opening: its host and witness, the tenderer, its agency, the bidders.
+OPENING_PEOPLE = frozenset({Role.HOST, Role.WITNESS, Role.TENDERER, Role.AGENCY, Role.BIDDER})
 CONSOLE_ROLES = frozenset({Role.HOST, Role.STAFF, Role.WITNESS})
 ADMIN = frozenset({Role.ADMIN})
 SUPERVISOR = frozenset({Role.SUPERVISOR})
@@ -335,6 +340,15 @@ POLICY: dict[Action, Rule] = {
         Reach.ROLE,
         refusal="只有档案管理员可以授权招标人、投标人调阅",
     ),
+    # A bid opening (7.2.3-4 to 9): its people see it as ``roomserver.openingview`` shows each
+    # role, also once it has ended; what each may do is the opening's own rule.
+    Action.OPENING_READ: _session(
+        OPENING_PEOPLE | {Role.PUBLIC, Role.SUPERVISOR, Role.ADMIN},
+        "您无权查看该场开标",
+        live=False,
+    ),
+    Action.OPENING_COMMAND: _session(OPENING_PEOPLE | ADMIN, "您无权操作该场开标"),
+    Action.BID_SUBMIT: _session(frozenset({Role.BIDDER}), "只有投标人可以签到、递交投标文件和解密"),
     Action.SEAT: _session(frozenset({Role.EXPERT}), "该链接不是评标专家的机位链接"),
     Action.CONSOLE: _session(CONSOLE_ROLES, "只有主持人、工作人员和见证人可以打开评标室控制台"),
     Action.WALL: Rule(SUPERVISOR, Reach.ROLE, refusal="只有监督人员可以打开监督墙"),

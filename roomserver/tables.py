@@ -104,6 +104,7 @@ class SessionRow(Base):
     state: Mapped[str] = mapped_column(String(16))
     # A re-review (复议, 7.2.4-2) names the session it re-convenes.
     review_of: Mapped[str | None] = mapped_column(ID, nullable=True)
+    kind: Mapped[str] = mapped_column(String(16), default="evaluation")  # or "opening"
 
 
 class SessionSubVenueRow(Base):
@@ -246,6 +247,20 @@ class LotRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(Integer)
     session_id: Mapped[str | None] = mapped_column(ID, ForeignKey("sessions.id"), nullable=True)
+
+
+class OpeningRow(Base):
+    """A lot's bid opening: its session, the deadline and the terms of its tender documents."""
+
+    __tablename__ = "openings"
+    # One opening a lot.
+    __table_args__ = (UniqueConstraint("lot_id", name="uq_openings_lot"),)
+
+    session_id: Mapped[str] = mapped_column(ID, ForeignKey("sessions.id"), primary_key=True)
+    lot_id: Mapped[str] = mapped_column(ID, ForeignKey("lots.id"))
+    deadline: Mapped[datetime] = mapped_column(UtcDateTime())
+    # fields, min_bids, decryption_minutes, benchmark parameters, broadcast to the public.
+    terms: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class PoolExpertRow(Base):

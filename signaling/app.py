@@ -37,6 +37,7 @@ from signaling.http.headers import add_security_headers
 from signaling.http.health import add_health_routes
 from signaling.http.links import add_link_routes
 from signaling.http.openapi import add_openapi_routes
+from signaling.http.openings import add_opening_routes
 from signaling.http.outbound import HttpSender
 from signaling.http.places import add_place_routes
 from signaling.http.projectdocs import add_document_routes
@@ -49,6 +50,7 @@ from signaling.services.ballots import BallotKeys
 from signaling.services.container import Services
 from signaling.services.events import EventLog
 from signaling.services.monitoring import WarningCenter
+from signaling.services.openings import OpeningService
 from signaling.services.outcomes import Outcomes
 from signaling.services.pool import WorkerPool, WorkerProcess
 from signaling.services.rooms import RoomManager
@@ -118,6 +120,7 @@ class Server:
         # Parts left open by a crash are repaired and sealed before anything new is recorded.
         await services.archives.recover()
         await services.workers.start()
+        await services.openings.start()
         await services.warnings.start()
         await self.lag.start()
         await services.webhooks.start()
@@ -143,6 +146,7 @@ class Server:
         await services.webhooks.close()
         await self.usage.close()
         await services.warnings.close()
+        await services.openings.stop()
         await services.rooms.close()
         await services.workers.close()
         await services.tasks.close()
@@ -205,6 +209,9 @@ async def build(config: AppConfig) -> Server:
         rooms=rooms,
         warnings=warnings,
     )
+    openings = OpeningService(
+        store, events, signals, archives=archives, secrets_dir=config.secrets_dir, tasks=tasks
+    )
     sender = HttpSender(config.webhooks.timeout_s)
     webhooks = WebhookService(store, events, signals, config.webhooks, sender)
     services = Services(
@@ -222,6 +229,7 @@ async def build(config: AppConfig) -> Server:
         workflow=workflow,
         outcomes=outcomes,
         webhooks=webhooks,
+        openings=openings,
     )
     guard = Guard(services.tokens, store, events, workflow.state)
     seats = SeatNamespace(services, guard, signals)
@@ -269,6 +277,7 @@ def create_app(config: AppConfig) -> web.Application:
     add_health_routes(app)
     add_project_routes(app)
     add_draw_routes(app)
+    add_opening_routes(app)
     add_document_routes(app)
     add_webhook_routes(app)
     add_openapi_routes(app)

@@ -65,9 +65,10 @@ class ReviewRequest(_Body):
 
 class PersonRequest(_Body):
     """Somebody of the session other than an expert: the host and staff at a venue, the
-    witness, a supervisor or an ops engineer (运维技术人员, at a venue or for every venue)."""
+    witness, a supervisor or an ops engineer (运维技术人员, at a venue or for every venue); at
+    a bid opening also the tenderer (招标人) and its agency (招标代理机构)."""
 
-    role: Literal["host", "staff", "witness", "supervisor", "ops"]
+    role: Literal["host", "staff", "witness", "supervisor", "ops", "tenderer", "agency"]
     name: Name
     venue_id: Id | None = None
 

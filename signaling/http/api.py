@@ -343,9 +343,25 @@ async def wall_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(WEB_DIR / "wall.html", headers=PAGE_HEADERS)
 
 
-def participant_url(base: str, role: Role, code: str, *, kiosk: bool = False) -> str:
+# The pages of the people of a bid opening: the hall, its console, the broadcast.
+OPENING_PAGES = {
+    Role.HOST: "/opening",
+    Role.WITNESS: "/opening",
+    Role.BIDDER: "/hall",
+    Role.TENDERER: "/hall",
+    Role.AGENCY: "/hall",
+    Role.PUBLIC: "/live",
+}
+
+
+def participant_url(
+    base: str, role: Role, code: str, *, kiosk: bool = False, opening: bool = False
+) -> str:
     """The personal link of a participant, carrying its code: an expert's seat, a supervisor's
-    wall, the venue console of hosts, staff and witnesses, the archive, or the overview."""
+    wall, the venue console of hosts, staff and witnesses, the archive, or the overview; at a
+    bid opening (`opening`), the hall, the opening console or the broadcast."""
+    if opening and role in OPENING_PAGES:
+        return f"{base}{OPENING_PAGES[role]}?code={code}"
     if role == Role.EXPERT:
         return f"{base}/seat?code={code}" + ("&auto=1" if kiosk else "")
     if role == Role.SUPERVISOR:

@@ -16,7 +16,7 @@ from aiohttp import web
 from roomserver.booking import QUARTER, Booking, BookingState, Slot
 from roomserver.errors import InvalidRequest
 from roomserver.links import Link
-from roomserver.model import Participant, Role, Session, SessionState, new_id
+from roomserver.model import Participant, Role, Session, SessionKind, SessionState, new_id
 from roomserver.policy import Action
 from roomserver.projects import Lot, Project
 from signaling.gate.centres import own_centre
@@ -222,6 +222,11 @@ async def add_person(request: web.Request) -> web.Response:
     body = body_of(request, PersonRequest)
     session = await services.store.get_session(request.match_info["session_id"])
     role = Role(body.role)
+    opening = session.kind == SessionKind.OPENING
+    if role in (Role.TENDERER, Role.AGENCY) and not opening:
+        raise InvalidRequest("招标人和招标代理机构只参加开标")
+    if role == Role.STAFF and opening:
+        raise InvalidRequest("开标场次没有评标室工作人员")
     if role in (Role.HOST, Role.STAFF) and body.venue_id is None:
         raise InvalidRequest("主持人和工作人员须指定所在评标室")
     if body.venue_id is not None:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec
 
 if TYPE_CHECKING:
     from roomserver.model import Event
+    from roomserver.openingstate import OpeningState
     from roomserver.workflow import Happened, WorkflowState
     from signaling.services.pool import WorkerProcess
     from signaling.services.rooms import Room
@@ -110,6 +111,10 @@ class Signals:
     # A workflow command was accepted (workflow → seats, consoles).
     workflow_happened: Signal[[str, WorkflowState, Happened]] = _named(
         "workflow_happened", Signal
+    )
+    # A bid opening's command was accepted, or its bidders changed (openings → the hall).
+    opening_changed: Signal[[str, OpeningState, Happened | None]] = _named(
+        "opening_changed", Signal
     )
     # A session ended and its archive is sealed (sessions → outcomes: fees, results).
     session_ended: AsyncSignal[[str]] = _named("session_ended", AsyncSignal)

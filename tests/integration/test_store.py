@@ -44,10 +44,11 @@ TABLES = {
     "draws",
     "webhooks",
     "webhook_deliveries",
+    "openings",
 }
 START = datetime(2025, 6, 1, 1, 30, 15, 123456, tzinfo=UTC)
 BEIJING = timezone(timedelta(hours=8))
-HEAD = "0010"
+HEAD = "0011"
 
 
 def db_path(tmp_path: Path) -> Path:
