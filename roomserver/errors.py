@@ -142,3 +142,10 @@ class BookingConflict(RoomError):
 
     code = "booking_conflict"
     default_message = "所选机位在该时段已被预约"
+
+
+class InvalidAmount(InvalidRequest):
+    """A sum of money (a bid price) that is not a plain non-negative yuan figure to the fen."""
+
+    code = "invalid_amount"
+    default_message = "金额格式不正确"
