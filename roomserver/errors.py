@@ -191,3 +191,10 @@ class SealTooLarge(SealRefused):
 
     code = "seal_too_large"
     default_message = "投标文件超过大小限制"
+
+
+class InvalidAmount(InvalidRequest):
+    """A sum of money (a bid price) that is not a plain non-negative yuan figure to the fen."""
+
+    code = "invalid_amount"
+    default_message = "金额格式不正确"

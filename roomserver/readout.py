@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from roomserver import benchmark, signatures
-from roomserver.amounts import in_capitals, in_figures
+from roomserver.amounts import Amount
 from roomserver.errors import IllegalCommand
 from roomserver.lots import matches, seed_from_hex
 from roomserver.model import Role
@@ -101,8 +101,9 @@ def readout_rows(state: OpeningState) -> list[dict[str, Any]]:
             cell: dict[str, Any] = {**spec.as_json(), "value": value, "figures": str(value)}
             if spec.kind == "money":
                 assert isinstance(value, str)
-                cell["figures"] = in_figures(value)
-                cell["capitals"] = in_capitals(value)
+                amount = Amount.parse(value)
+                cell["figures"] = amount.figures()
+                cell["capitals"] = amount.capitals()
             cells.append(cell)
         rows.append(
             {

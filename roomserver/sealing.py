@@ -52,10 +52,11 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from roomserver.amounts import AMOUNT
+from roomserver.amounts import Amount
 from roomserver.errors import (
     BadEnvelope,
     DigestMismatch,
+    InvalidAmount,
     InvalidRequest,
     KeyMismatch,
     SealTampered,
@@ -380,8 +381,11 @@ def _field_value(spec: FieldSpec, value: object, max_text: int) -> FieldValue:
             raise ValueError(f"{what}应为 0 至 {MAX_INTEGER} 的整数")
         return value
     text = value if isinstance(value, str) else None
-    if spec.kind == "money" and (text is None or not AMOUNT.fullmatch(text)):
-        raise ValueError(f'{what}应为以元为单位、不超过两位小数的金额文本，如 "1234567.89"')
+    if spec.kind == "money":
+        try:
+            Amount.parse(text)
+        except InvalidAmount as exc:
+            raise ValueError(f"{what}：{exc.message}") from exc
     if spec.kind == "decimal" and (text is None or not DECIMAL.fullmatch(text)):
         raise ValueError(f"{what}应为不超过六位小数的十进制数文本")
     if text is None or not text.strip() or len(text) > max_text:

@@ -7,7 +7,8 @@ import hashlib
 import json
 
 from roomserver import benchmark
-from roomserver.errors import DeadlinePassed, IllegalCommand
+from roomserver.errors import DeadlinePassed, IllegalCommand, RoleNotAllowed
+from roomserver.model import Role
 from roomserver.opening import COMMANDS, Command, OpeningState, Phase, apply
 from tests.unit.roomserver.opening_support import (
     BENCHMARK,
@@ -42,6 +43,7 @@ from tests.unit.roomserver.opening_support import (
     t,
 )
 
+ADMIN = ("admin-1", Role.ADMIN)
 ATTACHMENT = {"sha256": hashlib.sha256(b"photo").hexdigest(), "type": "image/jpeg"}
 BACKUP_FIELDS = {"price": PRICES["b3"], "duration_days": 380}
 
@@ -194,8 +196,8 @@ def test_the_whole_opening_in_order() -> None:
     rows = by_kind["readout_published"]["rows"]
     assert [r["bidder"] for r in rows] == ["b1", "b2", "b3"]
     price = rows[0]["fields"][0]
-    assert price["figures"] == "12,345,678.90"
-    assert price["capitals"] == "壹仟贰佰叁拾肆万伍仟陆佰柒拾捌元玖角整"
+    assert price["figures"] == "¥12,345,678.90"
+    assert price["capitals"] == "壹仟贰佰叁拾肆万伍仟陆佰柒拾捌元玖角"
     assert rows[1]["fields"][1] == {
         "name": "duration_days",
         "label": "工期",
@@ -226,7 +228,17 @@ def test_replay_gives_the_same_state_and_events() -> None:
 def test_every_command_of_the_opening_is_exercised() -> None:
     _, kinds, _ = play(whole_opening())
     used = {c.kind for c in whole_opening()}
-    assert used | {"extend_decryption", "replace_record"} == COMMANDS
+    assert used | {"extend_decryption", "replace_record", "force_end"} == COMMANDS
+
+
+def test_an_administrator_forces_the_end_at_any_phase_and_nobody_else() -> None:
+    state = at_decryption()
+    refused(state, cmd("force_end", HOST, t(5), reason="网络中断"), RoleNotAllowed, "管理员")
+    refused(state, cmd("force_end", ADMIN, t(5)), IllegalCommand, "强制结束的原因")
+    ended, happened = apply(state, cmd("force_end", ADMIN, t(5), reason="开标系统故障，改期开标"))
+    assert ended.phase == Phase.ENDED and ended.forced_end == "开标系统故障，改期开标"
+    assert happened.kind == "opening_forced_end" and happened.data["phase"] == "decryption"
+    refused(ended, cmd("notice", HOST, t(6), text="x"), IllegalCommand, "已结束")
 
 
 def test_too_few_bids_at_the_deadline_fail_the_opening() -> None:

@@ -1,0 +1,254 @@
+"""A lot's bid opening through REST, from an empty data directory: the centre sets it up with
+three bidders, who sign in and submit sealed bids before the deadline; the server's clock
+publishes the list at the deadline; at decryption two bidders' keys open their bids and the
+third reports that it cannot decrypt, which the host accepts with the backup copy's fields;
+the read-out is published, one bidder objects and the tenderer answers. What each role sees
+follows the disclosure rules, and bad input is refused with its reason and logged."""
+
+from __future__ import annotations
+
+import base64
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+from aiohttp.test_utils import TestServer
+from PIL import Image
+
+from roomserver import sealing
+from signaling.gate.tokens import TokenIssuer
+from signaling.http.api import SERVICES
+from tests.integration.platform_support import Admin, iso
+from tests.polling import poll_until
+
+# The deadline is this far after the set-up; everything before it runs in well under a second.
+LEAD_S = 5.0
+
+
+def face_jpeg() -> str:
+    """A small JPEG standing for the picture a representative's camera takes."""
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 160, 130)).save(out, "JPEG")
+    return base64.b64encode(out.getvalue()).decode("ascii")
+
+
+class Bidder:
+    """A bidder's browser: its token, its key and its sealed bid."""
+
+    def __init__(self, admin: Admin, token: str, bidder_id: str, name: str) -> None:
+        self.api = Admin(admin.http, admin.base_url, token)
+        self.id, self.name = bidder_id, name
+        self.key = sealing.new_key()
+
+    def seal(self, lot_id: str, price: str, days: int) -> sealing.Sealed:
+        plaintext = sealing.envelope(
+            lot_id,
+            self.id,
+            {"price": price, "duration_days": days},
+            "投标文件.pdf",
+            "application/pdf",
+            b"%PDF-1.4 " + self.name.encode() + b" %%EOF",
+        )
+        return sealing.seal(self.key, plaintext)
+
+    async def submit(self, session_id: str, sealed: sealing.Sealed, expect: int = 201) -> Any:
+        query = {"plaintext_sha256": sealed.plaintext_sha256, "key_sha256": sealed.key_sha256}
+        return await self.api.call(
+            "POST",
+            f"/api/sessions/{session_id}/bids",
+            expect,
+            params=query,
+            data=sealed.blob,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+
+
+async def _person(admin: Admin, session_id: str, role: str, name: str, **extra: Any) -> str:
+    person = await admin.call(
+        "POST",
+        f"/api/sessions/{session_id}/people",
+        201,
+        json={"role": role, "name": name, **extra},
+    )
+    link = await admin.call("POST", "/api/tokens", 201, json={"participant_id": person["id"]})
+    token: str = link["token"]
+    return token
+
+
+async def test_three_bidders_from_submission_to_the_answered_objection(
+    empty_server: tuple[TestServer, Any, TokenIssuer],
+) -> None:
+    server, _, tokens = empty_server
+    base_url = str(server.make_url("")).rstrip("/")
+    store = server.app[SERVICES].store
+    async with aiohttp.ClientSession() as http:
+        admin = Admin(http, base_url, tokens.issue_admin())
+        centre, room = await admin.venue("沈阳", "沈阳开标室", 5, region_code="210100")
+        project = await admin.project(
+            centre["id"], "LN-2026-0401", "沈阳市某污水处理厂扩建工程", [("01", "第一标段")]
+        )
+        lot = project["lots"][0]
+        deadline = datetime.now(UTC) + timedelta(seconds=LEAD_S)
+        opening = await admin.call(
+            "POST",
+            f"/api/lots/{lot['id']}/opening",
+            201,
+            json={"venue_id": room["id"], "deadline": iso(deadline), "min_bids": 3},
+        )
+        sid = opening["id"]
+        # The opening room is the project's centre's; a lot has one opening.
+        await admin.call(
+            "POST",
+            f"/api/lots/{lot['id']}/opening",
+            400,
+            json={"venue_id": room["id"], "deadline": iso(deadline)},
+        )
+        host = Admin(
+            http, base_url, await _person(admin, sid, "host", "李主持", venue_id=room["id"])
+        )
+        tenderer = Admin(http, base_url, await _person(admin, sid, "tenderer", "沈阳市水务局"))
+        await _person(admin, sid, "witness", "钱见证")
+        bidders = []
+        for name in ("辽宁甲建设集团有限公司", "沈阳乙市政工程有限公司", "大连丙水务工程有限公司"):
+            added = await admin.call(
+                "POST", f"/api/sessions/{sid}/bidders", 201, json={"name": name}
+            )
+            assert "/hall?code=" in added["url"]
+            link = await admin.call(
+                "POST", "/api/tokens", 201, json={"participant_id": added["id"]}
+            )
+            bidders.append(Bidder(admin, link["token"], added["id"], name))
+        first, second, third = bidders
+
+        await host.call(
+            "POST", f"/api/sessions/{sid}/opening", 200, json={"kind": "open_submission"}
+        )
+        for b, (price, days) in zip(
+            bidders, (("12345678.90", 365), ("11800000", 300), ("13000000.5", 400)), strict=True
+        ):
+            await b.api.call(
+                "POST",
+                f"/api/sessions/{sid}/opening/sign-in",
+                200,
+                json={
+                    "representative": f"{b.name[:2]}代表",
+                    "id_number": "21010219800101123X",
+                    "picture": face_jpeg(),
+                },
+            )
+            await b.submit(sid, b.seal(lot["id"], price, days))
+
+        # Before the deadline a bidder sees itself only; the tenderer sees nobody; the host all.
+        seen = await first.api.call("GET", f"/api/sessions/{sid}/opening", 200)
+        assert [row["bidder"] for row in seen["bidders"]] == [first.id]
+        assert seen["submitted_count"] is None
+        assert (await tenderer.call("GET", f"/api/sessions/{sid}/opening", 200))["bidders"] == []
+        hosted = await host.call("GET", f"/api/sessions/{sid}/opening", 200)
+        assert {row["status"] for row in hosted["bidders"]} == {"submitted"}
+        # A bidder cannot act for another.
+        refused = await first.api.call(
+            "POST",
+            f"/api/sessions/{sid}/opening",
+            403,
+            json={"kind": "confirm_row", "fields": {"bidder": second.id}},
+        )
+        assert refused["code"] == "role_not_allowed"
+
+        # The server's clock publishes the list at the deadline.
+        async def published() -> bool:
+            seen = await host.call("GET", f"/api/sessions/{sid}/opening", 200)
+            return bool(seen["phase"] == "published")
+
+        within = (deadline - datetime.now(UTC)).total_seconds() + 10
+        await poll_until(published, within, "the deadline published the bidders")
+        late = await third.submit(sid, third.seal(lot["id"], "1", 1), expect=409)
+        assert late["code"] == "deadline_passed"
+        public = await tenderer.call("GET", f"/api/sessions/{sid}/opening", 200)
+        assert [row["name"] for row in public["bidders"]] == [b.name for b in bidders]
+        assert public["submitted_count"] == 3
+
+        # Decryption: two keys open their bids, a wrong key is refused, the third reports.
+        await host.call(
+            "POST", f"/api/sessions/{sid}/opening", 200, json={"kind": "open_decryption"}
+        )
+        wrong = await first.api.call(
+            "POST",
+            f"/api/sessions/{sid}/opening/key",
+            400,
+            json={"key": base64.b64encode(second.key).decode()},
+        )
+        assert wrong["code"] == "key_mismatch"
+        for b in (first, second):
+            after = await b.api.call(
+                "POST",
+                f"/api/sessions/{sid}/opening/key",
+                200,
+                json={"key": base64.b64encode(b.key).decode()},
+            )
+            mine = next(row for row in after["bidders"] if row["bidder"] == b.id)
+            assert mine["status"] == "decrypted"
+        again = await first.api.call(
+            "POST",
+            f"/api/sessions/{sid}/opening/key",
+            409,
+            json={"key": base64.b64encode(first.key).decode()},
+        )
+        assert "重复" in again["detail"]
+        await third.api.call(
+            "POST",
+            f"/api/sessions/{sid}/opening",
+            200,
+            json={"kind": "report_failure", "fields": {"reason": "CA锁损坏，无法读取密钥文件"}},
+        )
+        await host.call(
+            "POST",
+            f"/api/sessions/{sid}/opening",
+            200,
+            json={
+                "kind": "handle_failure",
+                "fields": {
+                    "bidder": third.id,
+                    "decision": "accepted",
+                    "handling": "经核实系设备故障，使用备份投标文件开标",
+                    "fields": {"price": "13000000.5", "duration_days": 400},
+                },
+            },
+        )
+        closed = await host.call(
+            "POST", f"/api/sessions/{sid}/opening", 200, json={"kind": "close_decryption"}
+        )
+        assert closed["valid"] == [b.id for b in bidders]
+        read = await host.call(
+            "POST", f"/api/sessions/{sid}/opening", 200, json={"kind": "publish_readout"}
+        )
+        prices = [row["fields"][0] for row in read["readout"]]
+        assert prices[0]["figures"] == "¥12,345,678.90"
+        assert prices[0]["capitals"] == "壹仟贰佰叁拾肆万伍仟陆佰柒拾捌元玖角"
+
+        # One objection, answered by the tenderer; the objecting bidder sees the answer, another
+        # bidder does not see it.
+        await second.api.call(
+            "POST",
+            f"/api/sessions/{sid}/opening/objections",
+            201,
+            json={"text": "第三家投标人解密失败的处理依据是什么？"},
+        )
+        await tenderer.call(
+            "POST",
+            f"/api/sessions/{sid}/opening",
+            200,
+            json={
+                "kind": "answer_objection",
+                "fields": {"objection": 1, "answer": "依据招标文件第三章第十条，备份文件有效。"},
+            },
+        )
+        mine = await second.api.call("GET", f"/api/sessions/{sid}/opening", 200)
+        assert mine["objections"][0]["answer"].startswith("依据招标文件")
+        assert (await first.api.call("GET", f"/api/sessions/{sid}/opening", 200))[
+            "objections"
+        ] == []
+
+    events = [e.kind for e in await store.list_events(sid)]
+    assert events.count("request_refused") >= 4  # acting for another, late, wrong key, again
+    assert "recording_started" in events
