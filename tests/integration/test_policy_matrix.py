@@ -161,6 +161,30 @@ MATRIX: dict[Call, set[str]] = {
     Call("POST", "/api/webhooks", body={}): {"admin"},
     Call("POST", "/api/webhooks/nohook/disable"): {"admin"},
     Call("GET", "/api/webhooks/nohook/deliveries"): {"admin"},
+    # A bid opening: set up by the administration; read by its people (also once ended) and by
+    # those who watch; commanded by its people while it runs (the opening decides who may give
+    # which command); a bidder's own routes. The demo's session is an evaluation: past the
+    # table, its handlers answer that it is not an opening.
+    Call("POST", "/api/lots/nolot/opening", body={}): {"admin"},
+    Call("POST", "/api/sessions/{s}/bidders", body={}): ADMINS_HERE,
+    Call("GET", "/api/sessions/{s}/opening"): ADMINS_HERE
+    | {
+        "host",
+        "host_sub",
+        "witness",
+        "supervisor",
+        "supervisor_all",
+        "tenderer",
+        "bidder",
+        "host_ended",
+        "supervisor_ended",
+    },
+    Call("POST", "/api/sessions/{s}/opening", body={"kind": "notice"}): ADMINS_HERE
+    | {"host", "host_sub", "witness", "tenderer", "bidder"},
+    Call("POST", "/api/sessions/{s}/opening/sign-in", body={}): {"bidder"},
+    Call("POST", "/api/sessions/{s}/bids"): {"bidder"},
+    Call("POST", "/api/sessions/{s}/opening/key", body={}): {"bidder"},
+    Call("POST", "/api/sessions/{s}/opening/objections", body={}): {"bidder"},
     # The code is the credential: anyone may try one (an empty body is refused for its shape).
     Call("POST", "/api/login", body={}): set(WHO),
     # Links are taken back or re-issued by the main venue's host or an administrator.
