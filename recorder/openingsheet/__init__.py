@@ -41,6 +41,7 @@ from recorder.openingsheet.model import (
     SheetFonts,
     beijing,
 )
+from recorder.openingsheet.record import SheetContext, sheet_of
 
 __all__ = [
     "BenchmarkDraw",
@@ -50,7 +51,9 @@ __all__ = [
     "FontMissing",
     "Objection",
     "OpeningSheet",
+    "SheetContext",
     "SheetFonts",
     "beijing",
     "render",
+    "sheet_of",
 ]

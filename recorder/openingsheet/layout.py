@@ -316,10 +316,12 @@ class _SheetPdf(FPDF):
                 f"（递交投标文件 {len(sheet.bids)} 家，有效投标文件 {sheet.valid_bids} 家。）"
             )
         else:
+            decrypted = sum(b.decryption is Decryption.DECRYPTED for b in sheet.bids)
+            backup = sum(b.decryption is Decryption.ACCEPTED for b in sheet.bids)
             text = (
-                f"递交投标文件 {len(sheet.bids)} 家，解密成功 "
-                f"{sum(b.decryption is Decryption.DECRYPTED for b in sheet.bids)} 家，"
-                f"有效投标文件 {sheet.valid_bids} 家。"
+                f"递交投标文件 {len(sheet.bids)} 家，解密成功 {decrypted} 家，"
+                + (f"以备份文件开标 {backup} 家，" if backup else "")
+                + f"有效投标文件 {sheet.valid_bids} 家。"
             )
         # The result stays on the page of the signatures: no page of signatures alone.
         keep = self._paragraph_height(text) + _HEADING_MM + self._signatures_height()

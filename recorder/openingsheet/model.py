@@ -29,8 +29,16 @@ class Decryption(StrEnum):
     """What became of a bid's decryption (解密)."""
 
     DECRYPTED = "解密成功"
+    # The bidder could not decrypt for a reason not of its making and the host accepted the
+    # bid from its backup copy (7.2.3-5): its fields are read out as a decrypted bid's.
+    ACCEPTED = "解密失败，以备份文件开标"
     FAILED = "解密失败"
     OVERDUE = "逾期未解密"
+
+    @property
+    def read_out(self) -> bool:
+        """Whether the bid's fields are known (and read out)."""
+        return self in (Decryption.DECRYPTED, Decryption.ACCEPTED)
 
 
 class Confirmation(StrEnum):
@@ -91,11 +99,10 @@ class Bid:
         _set(self, "representative", _text(self.representative, "授权代表", 50))
         _when(self.submitted_at, "递交时间")
         _when(self.decrypted_at, "解密时间", optional=True)
-        decrypted = self.decryption is Decryption.DECRYPTED
         if (self.decrypted_at is None) != (self.decryption is Decryption.OVERDUE):
             raise InvalidRequest("解密成功或失败须有解密时间，逾期未解密则没有")
-        if (self.price is not None) != decrypted:
-            raise InvalidRequest("只有解密成功的投标才有投标报价")
+        if (self.price is not None) != self.decryption.read_out:
+            raise InvalidRequest("只有解密成功（或以备份文件开标）的投标才有投标报价")
         if self.duration is not None:
             _set(self, "duration", _text(self.duration, "工期", 50))
         # A field read out empty (or not at all, for a bid not decrypted) shows a dash.
@@ -200,9 +207,11 @@ class OpeningSheet:
         if len({bid.order for bid in self.bids}) != len(self.bids):
             raise InvalidRequest("投标人序号不能重复")
         _set(self, "bids", tuple(sorted(self.bids, key=lambda bid: bid.order)))
-        decrypted = sum(bid.decryption is Decryption.DECRYPTED for bid in self.bids)
+        decrypted = sum(bid.decryption.read_out for bid in self.bids)
         if type(self.valid_bids) is not int or not 0 <= self.valid_bids <= decrypted:
-            raise InvalidRequest("有效投标数量必须在 0 到解密成功的投标数量之间")
+            raise InvalidRequest(
+                "有效投标数量必须在 0 到解密成功（含以备份文件开标）的投标数量之间"
+            )
         if self.failure_reason is not None:
             _set(self, "failure_reason", _text(self.failure_reason, "流标原因", 500, lines=True))
 

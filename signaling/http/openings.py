@@ -41,6 +41,7 @@ from signaling.gate.openings import (
     ObjectionRequest,
     OpeningCommand,
     OpeningRequest,
+    RecordRequest,
     SignInRequest,
     opening_fields,
 )
@@ -247,6 +248,27 @@ async def raise_objection(request: web.Request) -> web.Response:
     return await _answer(request, session_id, 201)
 
 
+async def put_up_record(request: web.Request) -> web.Response:
+    """``POST /api/sessions/{session_id}/opening/record`` {again?}: the host puts up the
+    opening record sheet, made from the opening's log (again after a change: every signature
+    is then needed anew)."""
+    services = request.app[SERVICES]
+    session_id = request.match_info["session_id"]
+    body = body_of(request, RecordRequest)
+    await services.openings.put_up_record(session_id, grants_of(request), again=body.again)
+    return await _answer(request, session_id, 201)
+
+
+async def record_pdf(request: web.Request) -> web.Response:
+    """``GET /api/sessions/{session_id}/opening/record``: the record sheet to sign (PDF)."""
+    pdf = await request.app[SERVICES].openings.record_pdf(request.match_info["session_id"])
+    return web.Response(
+        body=pdf,
+        content_type="application/pdf",
+        headers={"Content-Disposition": 'inline; filename="opening-record.pdf"'},
+    )
+
+
 def add_opening_routes(app: web.Application) -> None:
     """Register the bid opening's routes with their rows."""
     route(
@@ -288,6 +310,26 @@ def add_opening_routes(app: web.Application) -> None:
         body=OpeningCommand,
         tag="openings",
         summary="开标大厅与开标控制台的操作",
+    )
+    route(
+        app,
+        "POST",
+        f"{opening}/record",
+        put_up_record,
+        Action.OPENING_COMMAND,
+        body=RecordRequest,
+        tag="openings",
+        summary="主持人生成开标记录表（PDF）供主持人、见证人签署",
+    )
+    route(
+        app,
+        "GET",
+        f"{opening}/record",
+        record_pdf,
+        Action.OPENING_READ,
+        query_token=True,
+        tag="openings",
+        summary="待签署的开标记录表（PDF）",
     )
     route(
         app,

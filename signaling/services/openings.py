@@ -41,6 +41,7 @@ from typing import Any
 
 from recorder.archive import SessionArchive
 from recorder.documents import OPENING_SUFFIXES, store_document
+from recorder.openingsheet import SheetContext, SheetFonts, render, sheet_of
 from roomserver import benchmark
 from roomserver.errors import InvalidRequest, NotFound, RoomError, SessionEnded
 from roomserver.model import Role, SessionKind, SessionState, id_last4
@@ -96,6 +97,7 @@ class OpeningService:
         secrets_dir: Path,
         tasks: TaskSet,
         limits: SealLimits | None = None,
+        fonts: SheetFonts | None = None,
         clock: Clock = _now,
     ) -> None:
         self._store = store
@@ -105,6 +107,7 @@ class OpeningService:
         self._seeds = secrets_dir / "openings"
         self._tasks = tasks
         self.limits = limits or SealLimits()
+        self._fonts = fonts or SheetFonts()
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
         self._closing = False
@@ -232,10 +235,18 @@ class OpeningService:
         return await self._run(session_id, grants, "raise_objection", fields)
 
     async def put_up_record(
-        self, session_id: str, grants: Grants, sheet: bytes, *, again: bool
+        self, session_id: str, grants: Grants, *, again: bool
     ) -> tuple[OpeningState, Happened]:
-        """The opening record sheet (开标记录表, a PDF) put up for host and witness to sign."""
-        citation = await self._document(session_id, sheet, "pdf")
+        """The opening record sheet (开标记录表), made now from the opening's log as a PDF and
+        put up for host and witness to sign (the host's command)."""
+        entry = await self._entry(session_id)
+        if grants.role != Role.HOST:  # the state machine says so too; no PDF made for nothing
+            return await self._run(session_id, grants, "put_up_record", {})
+        context = await self._sheet_context(entry.opening)
+        log = [e.data for e in await self._store.list_events(session_id) if e.kind == EVENT_KIND]
+        sheet = sheet_of(entry.state, context, log, self._clock())
+        pdf = await asyncio.to_thread(render, sheet, self._fonts)
+        citation = await self._document(session_id, pdf, "pdf")
         fields = {
             "record_sha256": citation["sha256"],
             "record_sm3": citation["sm3"],
@@ -243,6 +254,39 @@ class OpeningService:
         }
         kind = "replace_record" if again else "put_up_record"
         return await self._run(session_id, grants, kind, fields)
+
+    async def record_pdf(self, session_id: str) -> bytes:
+        """The record sheet put up last (the one to sign); NotFound before there is one."""
+        state = await self.state(session_id)
+        if state.record_sha256 is None:
+            raise NotFound("开标记录表尚未生成")
+        path = self._archives.root / session_id / "documents" / f"{state.record_sha256}.pdf"
+        return await asyncio.to_thread(path.read_bytes)
+
+    async def _sheet_context(self, opening: Opening) -> SheetContext:
+        store = self._store
+        session = await store.get_session(opening.session_id)
+        lot = await store.projects.lot(opening.lot_id)
+        project = await store.projects.project(lot.project_id)
+        venue = await store.get_venue(session.main_venue_id)
+        centre = await store.places.centre(venue.centre_id)
+        people = await store.list_participants(session.id)
+
+        def named(role: Role) -> list[str]:
+            return [p.name for p in people if p.role == role]
+
+        return SheetContext(
+            project_name=project.name,
+            project_code=project.code,
+            lot_name=lot.name,
+            lot_code=lot.code,
+            tenderer=project.tenderer,
+            agency="、".join(named(Role.AGENCY)) or "无",
+            place=f"{centre.name} {venue.name}（不见面开标大厅）",
+            host="、".join(named(Role.HOST)) or "未指定",
+            witness="、".join(named(Role.WITNESS)) or "未指定",
+            supervisors=tuple(named(Role.SUPERVISOR)),
+        )
 
     # -- the opening's course -------------------------------------------------------------------
 

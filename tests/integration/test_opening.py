@@ -2,21 +2,28 @@
 three bidders, who sign in and submit sealed bids before the deadline; the server's clock
 publishes the list at the deadline; at decryption two bidders' keys open their bids and the
 third reports that it cannot decrypt, which the host accepts with the backup copy's fields;
-the read-out is published, one bidder objects and the tenderer answers. What each role sees
-follows the disclosure rules, and bad input is refused with its reason and logged."""
+the read-out is published, one bidder objects and the tenderer answers; the record sheet the
+server makes is signed by host and witness, and the opening ends with its archive sealed and
+verified. What each role sees follows the disclosure rules, and bad input is refused with its
+reason and logged."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 from aiohttp.test_utils import TestServer
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from PIL import Image
 
-from roomserver import sealing
+from recorder.verify import verify_archive
+from roomserver import sealing, signatures
 from signaling.gate.tokens import TokenIssuer
 from signaling.http.api import SERVICES
 from tests.integration.platform_support import Admin, iso
@@ -26,10 +33,10 @@ from tests.polling import poll_until
 LEAD_S = 5.0
 
 
-def face_jpeg() -> str:
+def face_jpeg(shade: int) -> str:
     """A small JPEG standing for the picture a representative's camera takes."""
     out = io.BytesIO()
-    Image.new("RGB", (64, 64), (200, 160, 130)).save(out, "JPEG")
+    Image.new("RGB", (64, 64), (200, 160, shade)).save(out, "JPEG")
     return base64.b64encode(out.getvalue()).decode("ascii")
 
 
@@ -64,7 +71,10 @@ class Bidder:
         )
 
 
-async def _person(admin: Admin, session_id: str, role: str, name: str, **extra: Any) -> str:
+async def _person(
+    admin: Admin, session_id: str, role: str, name: str, **extra: Any
+) -> tuple[str, str]:
+    """A person of the opening: their id and their link's bearer token."""
     person = await admin.call(
         "POST",
         f"/api/sessions/{session_id}/people",
@@ -72,8 +82,7 @@ async def _person(admin: Admin, session_id: str, role: str, name: str, **extra: 
         json={"role": role, "name": name, **extra},
     )
     link = await admin.call("POST", "/api/tokens", 201, json={"participant_id": person["id"]})
-    token: str = link["token"]
-    return token
+    return str(person["id"]), str(link["token"])
 
 
 async def test_three_bidders_from_submission_to_the_answered_objection(
@@ -104,11 +113,12 @@ async def test_three_bidders_from_submission_to_the_answered_objection(
             400,
             json={"venue_id": room["id"], "deadline": iso(deadline)},
         )
-        host = Admin(
-            http, base_url, await _person(admin, sid, "host", "李主持", venue_id=room["id"])
-        )
-        tenderer = Admin(http, base_url, await _person(admin, sid, "tenderer", "沈阳市水务局"))
-        await _person(admin, sid, "witness", "钱见证")
+        host_id, host_token = await _person(admin, sid, "host", "李主持", venue_id=room["id"])
+        host = Admin(http, base_url, host_token)
+        _, tenderer_token = await _person(admin, sid, "tenderer", "沈阳市水务局")
+        tenderer = Admin(http, base_url, tenderer_token)
+        witness_id, witness_token = await _person(admin, sid, "witness", "钱见证")
+        witness = Admin(http, base_url, witness_token)
         bidders = []
         for name in ("辽宁甲建设集团有限公司", "沈阳乙市政工程有限公司", "大连丙水务工程有限公司"):
             added = await admin.call(
@@ -134,7 +144,7 @@ async def test_three_bidders_from_submission_to_the_answered_objection(
                 json={
                     "representative": f"{b.name[:2]}代表",
                     "id_number": "21010219800101123X",
-                    "picture": face_jpeg(),
+                    "picture": face_jpeg(days % 200),
                 },
             )
             await b.submit(sid, b.seal(lot["id"], price, days))
@@ -245,10 +255,70 @@ async def test_three_bidders_from_submission_to_the_answered_objection(
         )
         mine = await second.api.call("GET", f"/api/sessions/{sid}/opening", 200)
         assert mine["objections"][0]["answer"].startswith("依据招标文件")
-        assert (await first.api.call("GET", f"/api/sessions/{sid}/opening", 200))[
-            "objections"
-        ] == []
+        others = await first.api.call("GET", f"/api/sessions/{sid}/opening", 200)
+        assert others["objections"] == []
+        for b in bidders:
+            await b.api.call(
+                "POST", f"/api/sessions/{sid}/opening", 200, json={"kind": "confirm_row"}
+            )
+
+        # The record sheet, made by the server, signed by host and witness; then the end.
+        sheet = await host.call("POST", f"/api/sessions/{sid}/opening/record", 201, json={})
+        record = sheet["record"]
+        async with http.get(
+            f"{base_url}/api/sessions/{sid}/opening/record", headers=tenderer.headers
+        ) as r:
+            pdf = await r.read()
+            assert r.status == 200 and pdf.startswith(b"%PDF")
+        assert hashlib.sha256(pdf).hexdigest() == record["sha256"]
+        for api, person in ((host, host_id), (witness, witness_id)):
+            key = ec.generate_private_key(ec.SECP256R1())
+            spki = key.public_key().public_bytes(
+                serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            await api.call(
+                "POST",
+                f"/api/sessions/{sid}/opening",
+                200,
+                json={
+                    "kind": "register_key",
+                    "fields": {"public_key": base64.b64encode(spki).decode()},
+                },
+            )
+            statement = signatures.record_statement(
+                lot["id"], person, record["sha256"], record["sm3"]
+            )
+            r_s = decode_dss_signature(key.sign(statement, ec.ECDSA(hashes.SHA256())))
+            raw = r_s[0].to_bytes(32, "big") + r_s[1].to_bytes(32, "big")
+            await api.call(
+                "POST",
+                f"/api/sessions/{sid}/opening",
+                200,
+                json={
+                    "kind": "sign_record",
+                    "fields": {
+                        "record_sha256": record["sha256"],
+                        "signature": base64.b64encode(raw).decode(),
+                    },
+                },
+            )
+        ended = await host.call("POST", f"/api/sessions/{sid}/opening", 200, json={"kind": "end"})
+        assert ended["phase"] == "ended" and ended["session"]["state"] == "ended"
+        # The hall stays readable once ended; nothing more is taken.
+        await first.api.call(
+            "POST", f"/api/sessions/{sid}/opening", 409, json={"kind": "confirm_row"}
+        )
 
     events = [e.kind for e in await store.list_events(sid)]
     assert events.count("request_refused") >= 4  # acting for another, late, wrong key, again
-    assert "recording_started" in events
+    # The end seals the archive; a request refused afterwards is in the server's log only.
+    ended_at = events.index("session_ended")
+    assert events[ended_at + 1 :] == ["recording_sealed", "request_refused"]
+    # The archive holds every document the opening cites (the face pictures, the sealed bids,
+    # the keys and the bids' files, the record sheet), and it verifies.
+    folder = server.app[SERVICES].config.archive_dir / sid
+    verdict = verify_archive(folder)
+    assert verdict.ok, verdict.differences
+    suffixes = sorted(p.suffix for p in (folder / "documents").iterdir())
+    assert suffixes.count(".sealed") == 3 and suffixes.count(".key") == 2
+    assert suffixes.count(".jpg") == 3 and ".pdf" in suffixes

@@ -181,6 +181,20 @@ MATRIX: dict[Call, set[str]] = {
     },
     Call("POST", "/api/sessions/{s}/opening", body={"kind": "notice"}): ADMINS_HERE
     | {"host", "host_sub", "witness", "tenderer", "bidder"},
+    Call("POST", "/api/sessions/{s}/opening/record", body={}): ADMINS_HERE
+    | {"host", "host_sub", "witness", "tenderer", "bidder"},
+    Call("GET", "/api/sessions/{s}/opening/record"): ADMINS_HERE
+    | {
+        "host",
+        "host_sub",
+        "witness",
+        "supervisor",
+        "supervisor_all",
+        "tenderer",
+        "bidder",
+        "host_ended",
+        "supervisor_ended",
+    },
     Call("POST", "/api/sessions/{s}/opening/sign-in", body={}): {"bidder"},
     Call("POST", "/api/sessions/{s}/bids"): {"bidder"},
     Call("POST", "/api/sessions/{s}/opening/key", body={}): {"bidder"},
