@@ -263,7 +263,10 @@ def test_a_sheet_that_does_not_add_up_cannot_be_made() -> None:
     naive = datetime(2026, 12, 8, 9, 30)
     cases: list[tuple[Any, str]] = [
         (lambda: bid(1, NAMES[0], PRICES[0], submitted_at=naive), "递交时间必须是带时区的时间"),
-        (lambda: bid(1, NAMES[0], None, price=Amount(1)), "只有解密成功（或以备份文件开标）的投标才有投标报价"),
+        (
+            lambda: bid(1, NAMES[0], None, price=Amount(1)),
+            "只有解密成功（或以备份文件开标）的投标才有投标报价",
+        ),
         (
             lambda: bid(1, NAMES[0], None, decryption=Decryption.OVERDUE),
             "解密成功或失败须有解密时间，逾期未解密则没有",
