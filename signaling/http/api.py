@@ -295,7 +295,7 @@ async def drain_worker(request: web.Request) -> web.Response:
 
 
 async def whoami(request: web.Request) -> web.Response:
-    """``GET /api/me``: who the bearer is, and the session they belong to."""
+    """``GET /api/me``: who the bearer is, and the session (and venue) they belong to."""
     services = request.app[SERVICES]
     grants = grants_of(request)
     body: dict[str, Any] = {"role": str(grants.role), "participant_id": grants.participant_id}
@@ -312,6 +312,7 @@ async def whoami(request: web.Request) -> web.Response:
         session = await services.store.get_session(grants.session_id)
         body.update(
             name=participant.name,
+            venue_id=participant.venue_id,
             session={
                 "id": session.id,
                 "project_code": session.project_code,
