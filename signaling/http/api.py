@@ -344,9 +344,16 @@ async def wall_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(WEB_DIR / "wall.html", headers=PAGE_HEADERS)
 
 
+async def ops_page(request: web.Request) -> web.FileResponse:
+    """The ops page (运维监控) of ops engineers: the sessions' devices and connections, platform
+    faults and the media workers."""
+    return web.FileResponse(WEB_DIR / "ops.html", headers=PAGE_HEADERS)
+
+
 def participant_url(base: str, role: Role, code: str, *, kiosk: bool = False) -> str:
     """The personal link of a participant, carrying its code: an expert's seat, a supervisor's
-    wall, the venue console of hosts, staff and witnesses, the archive, or the overview."""
+    wall, the venue console of hosts, staff and witnesses, the archive, the administration
+    console, the ops page, or the overview."""
     if role == Role.EXPERT:
         return f"{base}/seat?code={code}" + ("&auto=1" if kiosk else "")
     if role == Role.SUPERVISOR:
@@ -371,6 +378,7 @@ def add_routes(app: web.Application) -> None:
         ("/wall", wall_page),
         ("/console", console_page),
         ("/admin", admin_page),
+        ("/ops", ops_page),
     ):
         route(app, "GET", path, page, Action.PAGE)
     route(app, "GET", "/healthz", healthz, Action.HEALTH, summary="运行状态：数据库可用即正常")
