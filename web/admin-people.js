@@ -68,7 +68,7 @@ function venueChoices(session) {
   const select = $("#person-venue", HTMLSelectElement);
   const chosenVenue = select.value;
   select.replaceChildren(
-    el("option", { value: "" }, "不指定（见证人、监督人员）"),
+    el("option", { value: "" }, "不指定（见证人、监督人员、运维技术人员）"),
     el("option", { value: session.main_venue_id }, `主场 ${venueLabel(session.main_venue_id)}`),
     ...session.sub_venue_ids.map((id) => el("option", { value: id }, `副场 ${venueLabel(id)}`)));
   select.value = [session.main_venue_id, ...session.sub_venue_ids].includes(chosenVenue) ? chosenVenue : session.main_venue_id;
@@ -233,9 +233,11 @@ export function initPeople() {
   $("#person-form", HTMLFormElement).addEventListener("submit", addPerson);
   const role = control($("#person-form", HTMLFormElement), "role");
   role.addEventListener("change", () => {
-    // A witness or supervisor is of the whole session; a host or staff member of a venue.
+    // A witness or supervisor is of the whole session, an ops engineer of the whole session
+    // unless given a venue; a host or staff member of a venue.
     const venue = $("#person-venue", HTMLSelectElement);
-    if ((role.value === "witness" || role.value === "supervisor") && venue.value === shown.session?.main_venue_id) venue.value = "";
+    const whole = ["witness", "supervisor", "ops"].includes(role.value);
+    if (whole && venue.value === shown.session?.main_venue_id) venue.value = "";
     if ((role.value === "host" || role.value === "staff") && !venue.value && shown.session) venue.value = shown.session.main_venue_id;
   });
   $("#link-form", HTMLFormElement).addEventListener("submit", actOnLink);

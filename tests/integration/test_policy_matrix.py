@@ -85,6 +85,7 @@ MATRIX: dict[Call, set[str]] = {
     Call("GET", "/wall"): set(WHO),
     Call("GET", "/overview"): set(WHO),
     Call("GET", "/admin"): set(WHO),
+    Call("GET", "/ops"): set(WHO),
     Call("GET", "/archive"): set(WHO),
     Call("GET", "/healthz"): set(WHO),
     Call("GET", "/api/openapi.json"): set(WHO),

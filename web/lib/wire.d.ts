@@ -115,6 +115,10 @@ export interface Me {
   role: string;
   name: string;
   session?: { id: string; project_name: string; project_code: string; scheduled_start: string } | null;
+  /** A session's participant's venue (none: every venue of the session). */
+  venue_id?: string | null;
+  /** The one trading centre an administrator, supervisor or ops engineer is limited to. */
+  centre?: { id: string; name: string; city: string } | null;
 }
 
 /** A Socket.IO acknowledgement: `ok`, and the answer's fields or the error. */
@@ -335,4 +339,93 @@ export interface DrawRecord {
   created_at: string;
   revealed_at: string | null;
   verified: boolean | null;
+}
+
+/** Which session, in a health answer. */
+export interface HealthSessionRef {
+  id: string;
+  project_code: string;
+  project_name: string;
+  state: string;
+  scheduled_start: string;
+}
+
+/** A session running or due, in brief (`GET /api/health/sessions`). */
+export interface HealthSummary {
+  session: HealthSessionRef;
+  live: boolean;
+  paused: boolean;
+  worker?: number | null;
+  seats_online: number;
+  seats_expected: number;
+  cameras_down: number;
+  warnings: number;
+  incidents_open: number;
+}
+
+export interface HealthList {
+  items: HealthSummary[];
+}
+
+/** A seat's connection, without the expert's name. */
+export interface SeatHealth {
+  key: string;
+  label: string;
+  venue_id: string;
+  venue_kind: string;
+  online: boolean;
+  connected_at?: string | null;
+  media_state?: string | null;
+  tracks: string[];
+}
+
+export interface CameraHealth {
+  id: string;
+  label: string;
+  state: string;
+  detail?: string | null;
+  codec?: string | null;
+  recorded?: boolean | null;
+}
+
+export interface DeviceWarning {
+  id: string;
+  kind: string;
+  seat?: string | null;
+  label?: string | null;
+  message: string;
+  started_at: string;
+}
+
+export interface IncidentHealth {
+  number: number;
+  venue: string;
+  kind: string;
+  description: string;
+  handling: string[];
+  result?: string | null;
+}
+
+/** One session's devices and connections (`GET /api/sessions/{id}/health`). */
+export interface SessionHealth {
+  session: HealthSessionRef;
+  live: boolean;
+  paused: boolean;
+  worker?: { index: number; grid_fps?: number | null; grid_frames_skipped?: number | null } | null;
+  venues: { id: string; name: string; city: string; kind: string }[];
+  seats: SeatHealth[];
+  cameras: CameraHealth[];
+  warnings: DeviceWarning[];
+  incidents: IncidentHealth[];
+}
+
+/** A media worker process (`GET /api/workers`). */
+export interface MediaWorker {
+  index: number;
+  pid: number | null;
+  alive: boolean;
+  generation: number;
+  rooms: string[];
+  seats: number;
+  draining: boolean;
 }
