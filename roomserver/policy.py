@@ -25,7 +25,8 @@ Administrators, supervisors and ops engineers (运维技术人员) on no session
 province, or of one trading centre (``Grants.centre_id``). A token of one centre reaches only
 what belongs to that centre (``Target.centre_ids``, resolved by the caller from what the request
 names: ``signaling.gate.centres``), and never a ``province`` row: the provincial interfaces'
-subscriptions, the expert pool, adding centres, draining the machine's media workers.
+subscriptions, the expert pool, adding centres, draining the machine's media workers. Nor does
+a token of one session (an ops engineer on its roster, say).
 """
 
 from __future__ import annotations
@@ -383,9 +384,10 @@ def decide(grants: Grants | None, action: Action, target: Target = Target()) -> 
         return Decision(InvalidToken("缺少登录凭证"))
     if grants.role not in row.roles:
         return Decision(RoleNotAllowed(row.refusal))
+    if row.province and (grants.centre_id is not None or grants.session_id is not None):
+        # Neither a centre's people nor a session's: the province's own.
+        return Decision(RoleNotAllowed(PROVINCE_ONLY))
     if grants.centre_id is not None:
-        if row.province:
-            return Decision(RoleNotAllowed(PROVINCE_ONLY))
         if target.centre_ids is not None and grants.centre_id not in target.centre_ids:
             return Decision(NotYourRoom(OTHER_CENTRE))
     if not reaches(grants, row, target):

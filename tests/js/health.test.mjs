@@ -71,6 +71,7 @@ test("only the province's ops engineers and administrators drain a running worke
   assert.equal(mayDrain({ role: "ops" }, worker), true);
   assert.equal(mayDrain({ role: "admin", centre: null }, worker), true);
   assert.equal(mayDrain({ role: "ops", centre: { id: "c1" } }, worker), false, "a centre's ops engineer");
+  assert.equal(mayDrain({ role: "ops", session: { id: "s1" } }, worker), false, "a session's ops engineer");
   assert.equal(mayDrain({ role: "host" }, worker), false);
   assert.equal(mayDrain({ role: "ops" }, { alive: true, draining: true }), false, "already draining");
   assert.equal(mayDrain({ role: "ops" }, { alive: false, draining: false }), false, "stopped");

@@ -140,13 +140,15 @@ export function loadShare(worker, workers) {
 
 /**
  * Whether this token may move a worker's rooms off it: an administrator or ops engineer of
- * the province (a token of one centre is refused the machine's workers), a worker that runs
- * and is not draining already.
- * @param {{ role: string, centre?: unknown }} me
+ * the province (a token of one centre, or of one session, is refused the machine's workers), and
+ * a worker that runs and is not draining already.
+ * @param {{ role: string, centre?: unknown, session?: unknown }} me
  * @param {{ alive: boolean, draining: boolean }} worker
  */
 export function mayDrain(me, worker) {
-  return (me.role === "ops" || me.role === "admin") && !me.centre && worker.alive && !worker.draining;
+  // The province's own: neither a centre's people nor a session's (the server says the same).
+  const province = !me.centre && !me.session;
+  return (me.role === "ops" || me.role === "admin") && province && worker.alive && !worker.draining;
 }
 
 /**
