@@ -37,6 +37,7 @@ from signaling.gate.projects import (
     SessionRequest,
 )
 from signaling.http.api import SERVICES
+from signaling.http.links import link_state
 from signaling.services.container import Services
 
 
@@ -248,22 +249,6 @@ async def add_person(request: web.Request) -> web.Response:
     return web.json_response(answer, status=201)
 
 
-def _link_state(links: list[Link], now: datetime) -> dict[str, Any] | None:
-    if not links:
-        return None
-    latest = links[-1]
-    state = "revoked" if latest.revoked_at else "expired" if now >= latest.expires_at else "active"
-    return {
-        "id": latest.id,
-        "state": state,
-        "issued_at": latest.issued_at,
-        "expires_at": latest.expires_at,
-        "revoked_at": latest.revoked_at,
-        "reason": latest.reason,
-        "open": sum(1 for k in links if k.revoked_at is None and now < k.expires_at),
-    }
-
-
 async def list_people(request: web.Request) -> web.Response:
     """``GET /api/sessions/{session_id}/people``: everybody of the session, experts with their
     seats, each with the state of their latest link (a link's code is never shown again)."""
@@ -283,7 +268,7 @@ async def list_people(request: web.Request) -> web.Response:
             "seat_no": p.seat_no,
             "id_last4": p.id_last4,
             "replaced_by": p.replaced_by,
-            "link": _link_state(links.get(p.id, []), now),
+            "link": link_state(links.get(p.id, []), now),
         }
         for p in people
     ]
