@@ -475,6 +475,19 @@ class SqlStore:
             rows = await db.scalars(stmt)
             return [_event(r) for r in rows]
 
+    async def last_event(self, session_id: str, kind: str) -> Event | None:
+        """The session's latest event of `kind`, or None."""
+        if not findable(session_id, kind):
+            return None
+        async with self._db() as db:
+            row = await db.scalar(
+                select(EventRow)
+                .where(EventRow.session_id == session_id, EventRow.kind == kind)
+                .order_by(EventRow.seq.desc())
+                .limit(1)
+            )
+        return _event(row) if row is not None else None
+
     # --- personal links (个人链接) -------------------------------------------------------
 
     async def add_link(self, link: Link, code_sha256: str) -> None:
