@@ -139,7 +139,9 @@ async def create_load_session(
     if not 1 <= seats <= 100:
         raise InvalidRequest("压测机位数必须在 1 到 100 之间")
     now = now if now is not None else datetime.now(UTC)
-    centre = Centre(id=new_id(), name="压测交易中心", city="沈阳")
+    code = f"LOAD-{new_id()[:8]}"
+    # A centre of its own for each load session: a centre's name is unique.
+    centre = Centre(id=new_id(), name=f"压测交易中心（{code}）", city="沈阳")
     await store.add_centre(centre)
     venues: list[Venue] = []
     left = seats
@@ -158,7 +160,7 @@ async def create_load_session(
         left -= used
     session = Session(
         id=new_id(),
-        project_code=f"LOAD-{new_id()[:8]}",
+        project_code=code,
         project_name=f"压测项目（{seats}个机位）",
         main_venue_id=venues[0].id,
         sub_venue_ids=tuple(v.id for v in venues[1:]),

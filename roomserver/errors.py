@@ -198,3 +198,11 @@ class InvalidAmount(InvalidRequest):
 
     code = "invalid_amount"
     default_message = "金额格式不正确"
+
+
+class DuplicateName(RoomError):
+    """Another centre has this name, or another venue of the same centre: a name must say
+    which place it is."""
+
+    code = "duplicate_name"
+    default_message = "名称已被使用"

@@ -107,7 +107,7 @@ class Action(StrEnum):
     ARCHIVE_READ = "archive_read"
     ARCHIVE_CHECK = "archive_check"  # verify and export: whole-archive viewers
     ARCHIVE_JOB = "archive_job"  # an export's progress and package, for whoever started it
-    ARCHIVE_GRANT = "archive_grant"  # a tenderer's or bidder's link
+    ARCHIVE_GRANT = "archive_grant"  # tenderers' and bidders' links: issue, list, revoke, reissue
     OPENING_READ = "opening_read"  # a bid opening, as the asker may see it
     OPENING_COMMAND = "opening_command"  # the hall's and the opening console's commands
     BID_SUBMIT = "bid_submit"  # a bidder's own: sign-in, sealed bid, key, objection
@@ -339,7 +339,7 @@ POLICY: dict[Action, Rule] = {
     Action.ARCHIVE_GRANT: Rule(
         frozenset({Role.ARCHIVIST, Role.ADMIN}),
         Reach.ROLE,
-        refusal="只有档案管理员可以授权招标人、投标人调阅",
+        refusal="只有档案管理员和管理员可以管理招标人、投标人的调阅链接",
     ),
     # A bid opening (7.2.3-4 to 9): its people see it as ``roomserver.openingview`` shows each
     # role, also once it has ended; what each may do is the opening's own rule.

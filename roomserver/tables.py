@@ -15,6 +15,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -64,6 +65,8 @@ class CentreRow(Base):
     """Table of trading centres (交易中心)."""
 
     __tablename__ = "centres"
+    # Two centres of one name could not be told apart.
+    __table_args__ = (Index("uq_centres_name", "name", unique=True),)
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -79,6 +82,8 @@ class VenueRow(Base):
         CheckConstraint(
             f"seat_count BETWEEN {MIN_SEATS} AND {MAX_SEATS}", name="ck_venues_seat_count"
         ),
+        # Two rooms of one name in the same centre could not be told apart.
+        Index("uq_venues_centre_name", "centre_id", "name", unique=True),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)

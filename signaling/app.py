@@ -39,6 +39,7 @@ from signaling.http.links import add_link_routes
 from signaling.http.openapi import add_openapi_routes
 from signaling.http.openings import add_opening_routes
 from signaling.http.outbound import HttpSender
+from signaling.http.partylinks import add_party_link_routes
 from signaling.http.places import add_place_routes
 from signaling.http.projectdocs import add_document_routes
 from signaling.http.projects import add_project_routes
@@ -272,6 +273,7 @@ def create_app(config: AppConfig) -> web.Application:
     add_roster_routes(app)
     add_link_routes(app)
     add_playback_routes(app)
+    add_party_link_routes(app)
     add_place_routes(app)
     add_centre_people_routes(app)
     add_health_routes(app)

@@ -11,7 +11,9 @@ import { initDocuments, showDocuments } from "/static/admin-documents.js";
 import { chosen, loadProject, lotAddress, lotLabel } from "/static/admin-lots.js";
 import { initSessionDialogs } from "/static/admin-session-dialogs.js";
 import { initSessions, loadFees, sessionBlocks } from "/static/admin-sessions.js";
-import { goTo, pageFailed, pageRecovered, places, venueById, venueLabel, venueOptions } from "/static/admin-shared.js";
+import {
+  goTo, mainCapable, pageFailed, pageRecovered, places, subCapable, venueById, venueLabel, venueOptions,
+} from "/static/admin-shared.js";
 import { requestJson } from "/static/lib/api.js";
 import { addDays, momentText, slotText, startOfBeijingDay } from "/static/lib/calendar.js";
 import { $, control, el } from "/static/lib/dom.js";
@@ -25,6 +27,7 @@ import { beijingIso, formatDateTime } from "/static/lib/time.js";
 /** @typedef {import("/static/lib/wire").Lot} Lot */
 /** @typedef {import("/static/lib/wire").Booking} Booking */
 /** @typedef {import("/static/lib/wire").DrawRecord} DrawRecord */
+/** @typedef {import("/static/lib/wire").Venue} Venue */
 
 const HOUR_MS = 3600 * 1000;
 const DAY_MS = 24 * HOUR_MS;
@@ -151,12 +154,19 @@ function sessionForm(project, lot) {
   const form = /** @type {HTMLFormElement} */ (/** @type {Element} */ (template.content.firstElementChild).cloneNode(true));
   quarterHours(form);
   const own = page.bookings.filter((b) => b.lot_id === lot.id);
-  const home = own.find((b) => venueById(b.venue_id)?.centre_id === project.centre_id);
-  const main = home?.venue_id || places.venues.find((v) => v.centre_id === project.centre_id)?.id || "";
+  // Only a venue that may be a main venue is offered as one, and a sub venue likewise.
+  const may = (/** @type {string} */ id, /** @type {(v: Venue) => boolean} */ capable) => {
+    const venue = venueById(id);
+    return Boolean(venue && capable(venue));
+  };
+  const home = own.find((b) => venueById(b.venue_id)?.centre_id === project.centre_id && may(b.venue_id, mainCapable));
+  const main = home?.venue_id || places.venues.find((v) => v.centre_id === project.centre_id && v.main_capable)?.id || "";
   const drawn = page.drawn[lot.id] || [];
   /** @type {{ subs: string[] }} */
-  const state = { subs: [...new Set([...drawn, ...own.map((b) => b.venue_id)])].filter((v) => v !== main) };
-  venueOptions(/** @type {HTMLSelectElement} */ (control(form, "main_venue_id")), main);
+  const state = {
+    subs: [...new Set([...drawn, ...own.map((b) => b.venue_id)])].filter((v) => v !== main && may(v, subCapable)),
+  };
+  venueOptions(/** @type {HTMLSelectElement} */ (control(form, "main_venue_id")), main, mainCapable);
   const tomorrow = addDays(startOfBeijingDay(new Date()), 1);
   writeWhen(form, "start", home ? new Date(home.starts_at) : new Date(tomorrow.getTime() + 9 * HOUR_MS));
 
@@ -198,7 +208,7 @@ function renderSubs(form, subs, drawn, mainId) {
   /** @type {HTMLElement} */ (form.querySelector(".chips")).replaceChildren(...subs.map((id) =>
     el("span", { class: "chip" }, venueLabel(id), drawn.includes(id) ? el("small", {}, "抽取结果") : null,
       el("button", { class: "link", type: "button", dataset: { removeSub: id }, "aria-label": `移除副场 ${venueLabel(id)}` }, "×"))));
-  const others = places.venues.filter((v) => v.id !== mainId && !subs.includes(v.id));
+  const others = places.venues.filter((v) => v.sub_capable && v.id !== mainId && !subs.includes(v.id));
   control(form, "add_sub").replaceChildren(
     el("option", { value: "" }, others.length ? "＋ 添加副场…" : "没有其他评标室"),
     ...others.map((v) => el("option", { value: v.id }, `${v.name}（${v.city}，${v.centre_name}）`)));

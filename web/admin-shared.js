@@ -95,19 +95,27 @@ export function centreOptions(select, first) {
   if (places.centres.some((c) => c.id === chosen)) select.value = chosen;
 }
 
+/** A venue that may be a session's main venue (可作主场). @param {Venue} v */
+export const mainCapable = (v) => v.main_capable;
+/** A venue that may be a session's sub venue (可作副场). @param {Venue} v */
+export const subCapable = (v) => v.sub_capable;
+
 /**
- * Fill a select with the venues, grouped by centre, and choose `chosen` when it is there.
+ * Fill a select with the venues (those `offered`, when given), grouped by centre, and choose
+ * `chosen` when it is among them.
  * @param {HTMLSelectElement} select
  * @param {string} chosen
+ * @param {(venue: Venue) => boolean} [offered]
  */
-export function venueOptions(select, chosen) {
+export function venueOptions(select, chosen, offered = () => true) {
+  const venues = places.venues.filter(offered);
   const groups = places.centres
-    .map((centre) => ({ centre, venues: places.venues.filter((v) => v.centre_id === centre.id) }))
+    .map((centre) => ({ centre, venues: venues.filter((v) => v.centre_id === centre.id) }))
     .filter((group) => group.venues.length > 0);
-  select.replaceChildren(...groups.map(({ centre, venues }) =>
+  select.replaceChildren(...groups.map(({ centre, venues: mine }) =>
     el("optgroup", { label: centre.name },
-      venues.map((v) => el("option", { value: v.id }, `${v.name} · ${v.city} · ${v.seat_count} 个机位`)))));
-  if (places.venues.some((v) => v.id === chosen)) select.value = chosen;
+      mine.map((v) => el("option", { value: v.id }, `${v.name} · ${v.city} · ${v.seat_count} 个机位`)))));
+  if (venues.some((v) => v.id === chosen)) select.value = chosen;
 }
 
 /**

@@ -73,6 +73,17 @@ class PersonRequest(_Body):
     venue_id: Id | None = None
 
 
+class ForcedEnd(BaseModel):
+    """An administrator's forced end of a session: why, when, by whom, and in which phase of
+    the workflow it came."""
+
+    reason: str
+    at: AwareDatetime
+    by: str | None
+    phase: str
+    phase_label: str
+
+
 class SessionSummary(BaseModel):
     """A lot's evaluation session in brief."""
 
@@ -82,6 +93,8 @@ class SessionSummary(BaseModel):
     main_venue_id: str
     sub_venue_ids: list[str]
     review_of: str | None = None  # the ended session a re-review (复议) re-convenes
+    review_reason: str | None = None  # why the re-review was convened
+    forced_end: ForcedEnd | None = None  # an ended session's forced end, if it was forced
 
 
 class LotOut(BaseModel):

@@ -127,6 +127,24 @@ async def issue_token(request: web.Request) -> web.Response:
     return web.json_response({"token": token, "url": url, "link_id": link.id}, status=201)
 
 
+def link_state(links: list[Link], now: datetime) -> dict[str, Any] | None:
+    """The state of somebody's latest link (of `links`, oldest first): active, revoked or
+    expired, and how many of their links are open; None when they have none."""
+    if not links:
+        return None
+    latest = links[-1]
+    state = "revoked" if latest.revoked_at else "expired" if now >= latest.expires_at else "active"
+    return {
+        "id": latest.id,
+        "state": state,
+        "issued_at": latest.issued_at,
+        "expires_at": latest.expires_at,
+        "revoked_at": latest.revoked_at,
+        "reason": latest.reason,
+        "open": sum(1 for k in links if k.revoked_at is None and now < k.expires_at),
+    }
+
+
 def page_of(role: Role, *, opening: bool = False) -> str:
     """The page a role's link opens (at a bid opening, the opening's pages)."""
     return participant_url("", role, "", opening=opening).split("?", 1)[0]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -25,7 +25,7 @@ from roomserver.model import Centre, Participant, Role, SessionState, new_id
 from roomserver.policy import POLICY
 from signaling.gate.guard import ENDPOINTS
 from signaling.gate.tokens import TokenIssuer
-from signaling.http.links import issue_link, participant_link
+from signaling.http.links import issue_link, participant_link, unrostered_link
 from signaling.testing.seat import SyntheticSeat
 from tests import polling
 from tests.integration.conftest import RunningServer
@@ -53,7 +53,8 @@ class Call:
     """One route as the matrix calls it."""
 
     method: str
-    path: str  # {s}: the session aimed at, {v}: the main venue, {e}: an expert, {c}: the centre
+    path: str  # {s}: the session aimed at, {v}: the main venue, {e}: an expert, {c}: the centre,
+    # {l}: a bidder's archive link of the demo
     body: Any = field(default=None, hash=False, compare=False)
     raw: bytes | None = None
 
@@ -272,6 +273,18 @@ MATRIX: dict[Call, set[str]] = {
     Call("POST", "/api/archive/sessions/{s}/export"): ARCHIVE_KEEPERS
     | {"supervisor", "supervisor_all", "supervisor_ended"},
     Call("POST", "/api/archive/sessions/{s}/party-links", body={}): ADMINS_HERE | {"archivist"},
+    # A session's party links: listed, revoked and re-issued by those who may give them.
+    Call("GET", "/api/archive/sessions/{s}/party-links"): {"admin", "admin_here", "archivist"},
+    Call("POST", "/api/archive/sessions/{s}/party-links/{l}/revoke", body={}): {
+        "admin",
+        "admin_here",
+        "archivist",
+    },
+    Call("POST", "/api/archive/sessions/{s}/party-links/{l}/reissue", body={}): {
+        "admin",
+        "admin_here",
+        "archivist",
+    },
     Call("GET", "/api/archive/exports/0123456789abcdef"): ARCHIVE_KEEPERS
     | SUPERVISORS
     | {"admin_elsewhere"},
@@ -297,6 +310,7 @@ class World:
     main_venue: str
     expert_id: str
     centre_id: str
+    party_link: str
 
 
 @pytest.fixture
@@ -329,6 +343,9 @@ async def world(room_server: RunningServer) -> AsyncIterator[World]:
     link = participant_link(server.participant(Role.HOST), by="test", ttl_s=3600)
     await issue_link(store, store.append_event, link)
     await store.revoke_links(by="test", reason="收回", link_id=link.id)
+    week = datetime.now(UTC) + timedelta(days=7)
+    party = unrostered_link(Role.BIDDER, "投标人丙", by="test", expires_at=week, session_id=sid)
+    await issue_link(store, store.append_event, party)
 
     here = demo.venues[0].centre_id
     elsewhere = Centre(new_id(), "另一交易中心", "大连市", "210200")
@@ -375,7 +392,7 @@ async def world(room_server: RunningServer) -> AsyncIterator[World]:
 
         await command(who["host"].token, "open_check_in")
         await command(who["expert_withdrawn"].token, "withdraw", reason="与投标人有利害关系")
-    yield World(server, who, main, experts[0].id, here)
+    yield World(server, who, main, experts[0].id, here, party.id)
 
 
 def _auth(token: str | None) -> dict[str, str]:
@@ -388,6 +405,7 @@ async def _outcome(http: aiohttp.ClientSession, world: World, call: Call, who: W
         .replace("{v}", world.main_venue)
         .replace("{e}", world.expert_id)
         .replace("{c}", world.centre_id)
+        .replace("{l}", world.party_link)
         .replace("{idx}", "99")
     )
     kwargs: dict[str, Any] = {"headers": _auth(who.token)}

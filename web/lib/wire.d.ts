@@ -206,6 +206,19 @@ export interface LotSession {
   sub_venue_ids: string[];
   /** The ended session a re-review (复议) re-convenes; null for a lot's own session. */
   review_of: string | null;
+  /** Why a re-review was convened; null for a lot's own session. */
+  review_reason: string | null;
+  /** An ended session's forced end, if it was forced. */
+  forced_end: ForcedEnd | null;
+}
+
+/** An administrator's forced end: why, when, by whom (a subject), in which workflow phase. */
+export interface ForcedEnd {
+  reason: string;
+  at: string;
+  by: string | null;
+  phase: string;
+  phase_label: string;
 }
 
 /** A lot (标段) of a project, its session once opened, and that session's re-reviews by start. */
@@ -247,6 +260,16 @@ export interface PartyLink {
   name: string;
   link_id: string;
   expires_at: string;
+  /** The party's links a re-issue ended (none when issued afresh). */
+  revoked: string[];
+}
+
+/** A tenderer or bidder a session's archive was opened to, and their latest link
+ * (`GET /api/archive/sessions/{id}/party-links`). */
+export interface PartyEntry {
+  role: "tenderer" | "bidder";
+  name: string;
+  link: LinkState;
 }
 
 /** A project (`GET /api/projects/{id}`; the list leaves `lots` empty). */
