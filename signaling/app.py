@@ -62,6 +62,7 @@ from signaling.services.webhooks import WebhookService
 from signaling.services.workerevents import WorkerEvents
 from signaling.services.workflow import WorkflowService
 from signaling.sockets.console import ConsoleNamespace
+from signaling.sockets.hall import HallNamespace
 from signaling.sockets.origin import DefaultNamespace, OriginCheck
 from signaling.sockets.seat import SeatNamespace
 from signaling.sockets.wall import WallNamespace
@@ -110,6 +111,7 @@ class Server:
     seats: SeatNamespace
     wall: WallNamespace
     console: ConsoleNamespace
+    hall: HallNamespace
     guard: Guard
     playback: Playback
     lag: LoopLagMonitor
@@ -138,6 +140,7 @@ class Server:
         await self.seats.close_all()
         await self.wall.close_all()
         await self.console.close_all()
+        await self.hall.close_all()
         await self.services.rooms.close()
 
     async def stop(self) -> None:
@@ -236,6 +239,7 @@ async def build(config: AppConfig) -> Server:
     seats = SeatNamespace(services, guard, signals)
     wall = WallNamespace(services, guard, seats, signals)
     console = ConsoleNamespace(services, guard, signals)
+    hall = HallNamespace(services, guard, signals)
     signals.freeze()
     return Server(
         config=config,
@@ -243,6 +247,7 @@ async def build(config: AppConfig) -> Server:
         seats=seats,
         wall=wall,
         console=console,
+        hall=hall,
         guard=guard,
         playback=Playback(services),
         lag=LoopLagMonitor(services.metrics.loop_lag, services.metrics.loop_delay),
@@ -287,7 +292,7 @@ def create_app(config: AppConfig) -> web.Application:
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         server = await build(config)
-        for namespace in (server.seats, server.wall, server.console):
+        for namespace in (server.seats, server.wall, server.console, server.hall):
             sio.register_namespace(namespace)
         app[SERVICES] = server.services
         app[SEATS] = server.seats

@@ -48,6 +48,8 @@ ROLE_NAMES = {
     Role.AUDITOR: "审计人员",
     Role.TENDERER: "招标人",
     Role.BIDDER: "投标人",
+    Role.AGENCY: "招标代理机构",
+    Role.PUBLIC: "公众",
     Role.OPS: "运维技术人员",
 }
 # Demo links stay valid for a week, so a demo set up once can be shown for days.

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -20,69 +19,17 @@ from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from PIL import Image
 
 from recorder.verify import verify_archive
-from roomserver import sealing, signatures
+from roomserver import signatures
 from signaling.gate.tokens import TokenIssuer
 from signaling.http.api import SERVICES
+from tests.integration.opening_support import set_up, sign_in_and_submit
 from tests.integration.platform_support import Admin, iso
 from tests.polling import poll_until
 
 # The deadline is this far after the set-up; everything before it runs in well under a second.
 LEAD_S = 5.0
-
-
-def face_jpeg(shade: int) -> str:
-    """A small JPEG standing for the picture a representative's camera takes."""
-    out = io.BytesIO()
-    Image.new("RGB", (64, 64), (200, 160, shade)).save(out, "JPEG")
-    return base64.b64encode(out.getvalue()).decode("ascii")
-
-
-class Bidder:
-    """A bidder's browser: its token, its key and its sealed bid."""
-
-    def __init__(self, admin: Admin, token: str, bidder_id: str, name: str) -> None:
-        self.api = Admin(admin.http, admin.base_url, token)
-        self.id, self.name = bidder_id, name
-        self.key = sealing.new_key()
-
-    def seal(self, lot_id: str, price: str, days: int) -> sealing.Sealed:
-        plaintext = sealing.envelope(
-            lot_id,
-            self.id,
-            {"price": price, "duration_days": days},
-            "投标文件.pdf",
-            "application/pdf",
-            b"%PDF-1.4 " + self.name.encode() + b" %%EOF",
-        )
-        return sealing.seal(self.key, plaintext)
-
-    async def submit(self, session_id: str, sealed: sealing.Sealed, expect: int = 201) -> Any:
-        query = {"plaintext_sha256": sealed.plaintext_sha256, "key_sha256": sealed.key_sha256}
-        return await self.api.call(
-            "POST",
-            f"/api/sessions/{session_id}/bids",
-            expect,
-            params=query,
-            data=sealed.blob,
-            headers={"Content-Type": "application/octet-stream"},
-        )
-
-
-async def _person(
-    admin: Admin, session_id: str, role: str, name: str, **extra: Any
-) -> tuple[str, str]:
-    """A person of the opening: their id and their link's bearer token."""
-    person = await admin.call(
-        "POST",
-        f"/api/sessions/{session_id}/people",
-        201,
-        json={"role": role, "name": name, **extra},
-    )
-    link = await admin.call("POST", "/api/tokens", 201, json={"participant_id": person["id"]})
-    return str(person["id"]), str(link["token"])
 
 
 async def test_three_bidders_from_submission_to_the_answered_objection(
@@ -93,61 +40,25 @@ async def test_three_bidders_from_submission_to_the_answered_objection(
     store = server.app[SERVICES].store
     async with aiohttp.ClientSession() as http:
         admin = Admin(http, base_url, tokens.issue_admin())
-        centre, room = await admin.venue("沈阳", "沈阳开标室", 5, region_code="210100")
-        project = await admin.project(
-            centre["id"], "LN-2026-0401", "沈阳市某污水处理厂扩建工程", [("01", "第一标段")]
-        )
-        lot = project["lots"][0]
-        deadline = datetime.now(UTC) + timedelta(seconds=LEAD_S)
-        opening = await admin.call(
-            "POST",
-            f"/api/lots/{lot['id']}/opening",
-            201,
-            json={"venue_id": room["id"], "deadline": iso(deadline), "min_bids": 3},
-        )
-        sid = opening["id"]
-        # The opening room is the project's centre's; a lot has one opening.
+        setup = await set_up(admin, LEAD_S)
+        sid, lot_id, deadline = setup.session_id, setup.lot_id, setup.deadline
+        # A lot has one opening.
         await admin.call(
             "POST",
-            f"/api/lots/{lot['id']}/opening",
+            f"/api/lots/{lot_id}/opening",
             400,
-            json={"venue_id": room["id"], "deadline": iso(deadline)},
+            json={"venue_id": setup.venue_id, "deadline": iso(deadline)},
         )
-        host_id, host_token = await _person(admin, sid, "host", "李主持", venue_id=room["id"])
-        host = Admin(http, base_url, host_token)
-        _, tenderer_token = await _person(admin, sid, "tenderer", "沈阳市水务局")
-        tenderer = Admin(http, base_url, tenderer_token)
-        witness_id, witness_token = await _person(admin, sid, "witness", "钱见证")
-        witness = Admin(http, base_url, witness_token)
-        bidders = []
-        for name in ("辽宁甲建设集团有限公司", "沈阳乙市政工程有限公司", "大连丙水务工程有限公司"):
-            added = await admin.call(
-                "POST", f"/api/sessions/{sid}/bidders", 201, json={"name": name}
-            )
-            assert "/hall?code=" in added["url"]
-            link = await admin.call(
-                "POST", "/api/tokens", 201, json={"participant_id": added["id"]}
-            )
-            bidders.append(Bidder(admin, link["token"], added["id"], name))
+        host, witness, tenderer = setup.host, setup.witness, setup.tenderer
+        host_id, witness_id = setup.host_id, setup.witness_id
+        bidders = setup.bidders
         first, second, third = bidders
-
         await host.call(
             "POST", f"/api/sessions/{sid}/opening", 200, json={"kind": "open_submission"}
         )
-        for b, (price, days) in zip(
-            bidders, (("12345678.90", 365), ("11800000", 300), ("13000000.5", 400)), strict=True
-        ):
-            await b.api.call(
-                "POST",
-                f"/api/sessions/{sid}/opening/sign-in",
-                200,
-                json={
-                    "representative": f"{b.name[:2]}代表",
-                    "id_number": "21010219800101123X",
-                    "picture": face_jpeg(days % 200),
-                },
-            )
-            await b.submit(sid, b.seal(lot["id"], price, days))
+        await sign_in_and_submit(
+            setup, [("12345678.90", 365), ("11800000", 300), ("13000000.5", 400)]
+        )
 
         # Before the deadline a bidder sees itself only; the tenderer sees nobody; the host all.
         seen = await first.api.call("GET", f"/api/sessions/{sid}/opening", 200)
@@ -172,7 +83,7 @@ async def test_three_bidders_from_submission_to_the_answered_objection(
 
         within = (deadline - datetime.now(UTC)).total_seconds() + 10
         await poll_until(published, within, "the deadline published the bidders")
-        late = await third.submit(sid, third.seal(lot["id"], "1", 1), expect=409)
+        late = await third.submit(sid, third.seal(lot_id, "1", 1), expect=409)
         assert late["code"] == "deadline_passed"
         public = await tenderer.call("GET", f"/api/sessions/{sid}/opening", 200)
         assert [row["name"] for row in public["bidders"]] == [b.name for b in bidders]
@@ -285,9 +196,7 @@ async def test_three_bidders_from_submission_to_the_answered_objection(
                     "fields": {"public_key": base64.b64encode(spki).decode()},
                 },
             )
-            statement = signatures.record_statement(
-                lot["id"], person, record["sha256"], record["sm3"]
-            )
+            statement = signatures.record_statement(lot_id, person, record["sha256"], record["sm3"])
             r_s = decode_dss_signature(key.sign(statement, ec.ECDSA(hashes.SHA256())))
             raw = r_s[0].to_bytes(32, "big") + r_s[1].to_bytes(32, "big")
             await api.call(

@@ -298,6 +298,8 @@ NAMESPACES = {
     "/seat": {"expert", "expert_other"},
     "/console": {"host", "host_sub", "staff", "staff_sub", "witness"},
     "/wall": SUPERVISORS,
+    # The demo's session is no opening: nobody opens a hall of it (test_hall has the others).
+    "/hall": set(),
 }
 
 

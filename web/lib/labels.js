@@ -49,7 +49,7 @@ export const LINK_STATE_LABELS = Object.freeze({ active: "有效", revoked: "已
 export const ROLE_LABELS = Object.freeze({
   expert: "评标专家", host: "主持人", staff: "工作人员", witness: "见证人", supervisor: "监督人员",
   archivist: "档案管理员", auditor: "审计人员", admin: "管理员", tenderer: "招标人", bidder: "投标人",
-  door: "门禁系统", ops: "运维技术人员",
+  door: "门禁系统", ops: "运维技术人员", agency: "招标代理机构", public: "公众",
 });
 
 /**
