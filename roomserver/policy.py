@@ -111,6 +111,8 @@ class Action(StrEnum):
     OPENING_READ = "opening_read"  # a bid opening, as the asker may see it
     OPENING_COMMAND = "opening_command"  # the hall's and the opening console's commands
     BID_SUBMIT = "bid_submit"  # a bidder's own: sign-in, sealed bid, key, objection
+    CLARIFY_ASK = "clarify_ask"  # the committee's written question to a bidder (3.2)
+    CLARIFY_ANSWER = "clarify_answer"  # a bidder's questions and answers, after the opening too
     SEAT = "seat"  # an expert's seat: connect, media, leave, acknowledge a warning
     CONSOLE = "console"  # the venue console of host, staff and witness
     WALL = "wall"  # the supervision wall itself
@@ -350,6 +352,16 @@ POLICY: dict[Action, Rule] = {
     ),
     Action.OPENING_COMMAND: _session(OPENING_PEOPLE | ADMIN, "您无权操作该场开标"),
     Action.BID_SUBMIT: _session(frozenset({Role.BIDDER}), "只有投标人可以签到、递交投标文件和解密"),
+    # The committee asks through the main venue's host; experts stay unknown to bidders.
+    Action.CLARIFY_ASK: _session(
+        frozenset({Role.HOST}),
+        "澄清问题由主场主持人代评标委员会发出",
+        main_venue=frozenset({Role.HOST}),
+    ),
+    # A bidder answers during the evaluation, after its opening ended.
+    Action.CLARIFY_ANSWER: _session(
+        frozenset({Role.BIDDER}), "只有投标人可以查看和答复澄清问题", live=False
+    ),
     Action.SEAT: _session(frozenset({Role.EXPERT}), "该链接不是评标专家的机位链接"),
     Action.CONSOLE: _session(CONSOLE_ROLES, "只有主持人、工作人员和见证人可以打开评标室控制台"),
     Action.WALL: Rule(SUPERVISOR, Reach.ROLE, refusal="只有监督人员可以打开监督墙"),

@@ -32,6 +32,7 @@ from signaling.gate.tokens import TokenIssuer, load_or_create_key
 from signaling.http.api import SEATS, SERVICES, add_routes, problem_middleware
 from signaling.http.archive import PLAYBACK, Playback, add_playback_routes
 from signaling.http.centrepeople import add_centre_people_routes
+from signaling.http.clarifications import add_clarification_routes
 from signaling.http.draws import add_draw_routes
 from signaling.http.headers import add_security_headers
 from signaling.http.health import add_health_routes
@@ -48,6 +49,7 @@ from signaling.http.webhooks import add_webhook_routes
 from signaling.metrics import LoopLagMonitor, Metrics
 from signaling.services.archiving import ArchiveManager
 from signaling.services.ballots import BallotKeys
+from signaling.services.clarifications import ClarificationService
 from signaling.services.container import Services
 from signaling.services.events import EventLog
 from signaling.services.monitoring import WarningCenter
@@ -216,6 +218,9 @@ async def build(config: AppConfig) -> Server:
     openings = OpeningService(
         store, events, signals, archives=archives, secrets_dir=config.secrets_dir, tasks=tasks
     )
+    clarifications = ClarificationService(
+        store, events, signals, workflow=workflow, openings=openings
+    )
     sender = HttpSender(config.webhooks.timeout_s)
     webhooks = WebhookService(store, events, signals, config.webhooks, sender)
     services = Services(
@@ -234,6 +239,7 @@ async def build(config: AppConfig) -> Server:
         outcomes=outcomes,
         webhooks=webhooks,
         openings=openings,
+        clarifications=clarifications,
     )
     guard = Guard(services.tokens, store, events, workflow.state)
     seats = SeatNamespace(services, guard, signals)
@@ -285,6 +291,7 @@ def create_app(config: AppConfig) -> web.Application:
     add_project_routes(app)
     add_draw_routes(app)
     add_opening_routes(app)
+    add_clarification_routes(app)
     add_document_routes(app)
     add_webhook_routes(app)
     add_openapi_routes(app)

@@ -13,6 +13,7 @@ from signaling.tasks import TaskSet
 
 if TYPE_CHECKING:
     from signaling.services.archiving import ArchiveManager
+    from signaling.services.clarifications import ClarificationService
     from signaling.services.monitoring import WarningCenter
     from signaling.services.openings import OpeningService
     from signaling.services.outcomes import Outcomes
@@ -44,3 +45,4 @@ class Services:
     outcomes: Outcomes
     webhooks: WebhookService
     openings: OpeningService
+    clarifications: ClarificationService

@@ -116,6 +116,9 @@ class Signals:
     opening_changed: Signal[[str, OpeningState, Happened | None]] = _named(
         "opening_changed", Signal
     )
+    # A bidder was asked for a clarification or answered one: the opening and the bidder
+    # (clarifications → the hall).
+    clarification_changed: Signal[[str, str]] = _named("clarification_changed", Signal)
     # A session ended and its archive is sealed (sessions → outcomes: fees, results).
     session_ended: AsyncSignal[[str]] = _named("session_ended", AsyncSignal)
     # The workflow reached its end: the session ends with it (workflow → sessions).

@@ -6,9 +6,10 @@ connect with their token. Each is sent the opening as they may see it
 (``roomserver.openingview``): at connect (``opening``) and again after every change, a burst of
 changes sent as one. What happened is told as ``happened`` to those it concerns: notices,
 urging, pauses and incidents to everybody; an objection's answer to its bidder and to those
-who answer and run the opening; a mute to the speaker muted. Commands go through the REST API
-(``POST /api/sessions/{id}/opening`` and the bidder's routes), so that each is checked and
-logged in one place.
+who answer and run the opening; a mute to the speaker muted. A bidder is sent its
+clarification questions (``clarifications``) when the committee asks or it answers. Commands go
+through the REST API (``POST /api/sessions/{id}/opening`` and the bidder's routes), so that
+each is checked and logged in one place.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ class HallNamespace(GuardedNamespace):
         self._dirty: set[str] = set()
         self._push: asyncio.Task[None] | None = None
         signals.opening_changed.connect(self.changed)
+        signals.clarification_changed.connect(self.clarification)
 
     def connection_grants(self, sid: str) -> Grants | None:
         """The grants the connection was opened with."""
@@ -156,6 +158,18 @@ class HallNamespace(GuardedNamespace):
         self._dirty.add(session_id)
         if self._push is None or self._push.done():
             self._push = self.services.tasks.spawn(self._push_later(), name="hall-push")
+
+    def clarification(self, session_id: str, bidder: str) -> None:
+        """A question was put to `bidder`, or answered: its hall gets its questions again."""
+        for viewer in self._by_sid.values():
+            if viewer.session_id == session_id and viewer.grants.participant_id == bidder:
+                self.services.tasks.spawn(
+                    self._send_clarifications(viewer), name="hall-clarifications"
+                )
+
+    async def _send_clarifications(self, viewer: Viewer) -> None:
+        found = await self.services.clarifications.for_bidder(viewer.session_id, viewer.grants)
+        await self.emit("clarifications", {"items": found}, to=viewer.sid)
 
     async def _push_later(self) -> None:
         while self._dirty:

@@ -9,10 +9,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from PIL import Image
 
-from roomserver import sealing
+from roomserver import sealing, signatures
 from tests.integration.platform_support import Admin, iso
+from tests.polling import poll_until
 
 BIDDER_NAMES = ("辽宁甲建设集团有限公司", "沈阳乙市政工程有限公司", "大连丙水务工程有限公司")
 
@@ -142,3 +146,62 @@ async def sign_in_and_submit(setup: OpeningSetUp, offers: list[tuple[str, int]])
             },
         )
         await b.submit(sid, b.seal(setup.lot_id, price, days))
+
+
+async def run_opening_to_end(setup: OpeningSetUp, offers: list[tuple[str, int]]) -> None:
+    """The whole opening, each step as short as the rules allow: sign-in and submission, the
+    deadline (passed by the server's clock), every key released, the read-out confirmed, the
+    record sheet put up and signed by host and witness, the end."""
+    sid = setup.session_id
+    opening = f"/api/sessions/{sid}/opening"
+    await setup.host.call("POST", opening, 200, json={"kind": "open_submission"})
+    await sign_in_and_submit(setup, offers)
+
+    async def published() -> bool:
+        seen = await setup.host.call("GET", opening, 200)
+        return bool(seen["phase"] != "submission")
+
+    within = (setup.deadline - datetime.now(UTC)).total_seconds() + 10
+    await poll_until(published, within, "the deadline passed")
+    await setup.host.call("POST", opening, 200, json={"kind": "open_decryption"})
+    for b in setup.bidders:
+        key = base64.b64encode(b.key).decode()
+        await b.api.call("POST", f"{opening}/key", 200, json={"key": key})
+    await setup.host.call("POST", opening, 200, json={"kind": "close_decryption"})
+    await setup.host.call("POST", opening, 200, json={"kind": "publish_readout"})
+    for b in setup.bidders:
+        await b.api.call("POST", opening, 200, json={"kind": "confirm_row"})
+    sheet = await setup.host.call("POST", f"{opening}/record", 201, json={})
+    record = sheet["record"]
+    for api, person in ((setup.host, setup.host_id), (setup.witness, setup.witness_id)):
+        key = ec.generate_private_key(ec.SECP256R1())
+        spki = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        public = base64.b64encode(spki).decode()
+        await api.call(
+            "POST", opening, 200, json={"kind": "register_key", "fields": {"public_key": public}}
+        )
+        await api.call(
+            "POST",
+            opening,
+            200,
+            json={
+                "kind": "sign_record",
+                "fields": {
+                    "record_sha256": record["sha256"],
+                    "signature": record_signature(key, setup.lot_id, person, record),
+                },
+            },
+        )
+    ended = await setup.host.call("POST", opening, 200, json={"kind": "end"})
+    assert ended["phase"] == "ended"
+
+
+def record_signature(
+    key: ec.EllipticCurvePrivateKey, lot_id: str, signer: str, record: dict[str, Any]
+) -> str:
+    """What the opening console's WebCrypto gives: ECDSA P-256 over the statement, r‖s."""
+    statement = signatures.record_statement(lot_id, signer, record["sha256"], record["sm3"])
+    r, s = decode_dss_signature(key.sign(statement, ec.ECDSA(hashes.SHA256())))
+    return base64.b64encode(r.to_bytes(32, "big") + s.to_bytes(32, "big")).decode()

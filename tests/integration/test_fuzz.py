@@ -196,6 +196,7 @@ async def test_no_input_breaks_the_server_or_a_session(room_server: RunningServe
         "centre_id": demo.venues[0].centre_id,
         "path": "part-0001/events.jsonl",
         "link_id": party.id,
+        "number": "1",
     }
     collector = _Collector()
     root = logging.getLogger()

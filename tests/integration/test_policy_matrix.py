@@ -201,6 +201,15 @@ MATRIX: dict[Call, set[str]] = {
     Call("POST", "/api/sessions/{s}/bids"): {"bidder"},
     Call("POST", "/api/sessions/{s}/opening/key", body={}): {"bidder"},
     Call("POST", "/api/sessions/{s}/opening/objections", body={}): {"bidder"},
+    # Clarification (3.2): the main venue's host asks for the committee; a bidder reads and
+    # answers its questions, also after its opening ended; the committee reads the exchange
+    # and the opening's record.
+    Call("POST", "/api/sessions/{s}/clarifications", body={}): {"host"},
+    Call("GET", "/api/sessions/{s}/clarifications"): LIVE_READERS,
+    Call("GET", "/api/sessions/{s}/bidder-clarifications"): {"bidder"},
+    Call("POST", "/api/sessions/{s}/bidder-clarifications/1/answer", body={}): {"bidder"},
+    Call("GET", "/api/sessions/{s}/opening-record"): LIVE_READERS,
+    Call("GET", "/api/sessions/{s}/opening-record/sheet"): LIVE_READERS,
     # The code is the credential: anyone may try one (an empty body is refused for its shape).
     Call("POST", "/api/login", body={}): set(WHO),
     # Links are taken back or re-issued by the main venue's host or an administrator.
