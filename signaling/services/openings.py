@@ -33,14 +33,15 @@ import contextlib
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from recorder.archive import SessionArchive
-from recorder.documents import OPENING_SUFFIXES, store_document
+from recorder.documents import DOCUMENTS_DIR, OPENING_SUFFIXES, store_document
+from recorder.hashing import sha256_hex, sm3_hex
 from recorder.openingsheet import SheetContext, SheetFonts, render, sheet_of
 from roomserver import benchmark
 from roomserver.errors import InvalidRequest, NotFound, RoomError, SessionEnded
@@ -66,12 +67,28 @@ OWN_COMMANDS = frozenset(
 )
 # How long the timer waits at most before looking again (a clock that jumps, a lost wake-up).
 TIMER_MAX_WAIT_S = 30.0
-BIDS_BY_TYPE = {t: s for s, t in OPENING_SUFFIXES.items()}
+# A bid file's type → the suffix it is kept under (anything else: .bin).
+BIDS_BY_TYPE = {t: s for s, t in OPENING_SUFFIXES.items() if s not in ("sealed", "key", "bin")}
 Clock = Callable[[], datetime]
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _cited(data: bytes, suffix: str, sha256: str, sm3: str) -> dict[str, Any]:
+    """How an event cites a document it keeps (``recorder.documents.store_document``)."""
+    return {
+        "path": f"{DOCUMENTS_DIR}/{sha256}.{suffix}",
+        "size": len(data),
+        "sha256": sha256,
+        "sm3": sm3,
+    }
+
+
+async def _citation(data: bytes, suffix: str) -> dict[str, Any]:
+    sha256, sm3 = await asyncio.to_thread(lambda: (sha256_hex(data), sm3_hex(data)))
+    return _cited(data, suffix, sha256, sm3)
 
 
 @dataclass
@@ -180,28 +197,25 @@ class OpeningService:
         picture: bytes,
     ) -> tuple[OpeningState, Happened]:
         """A bidder's representative signs in with the face picture from their camera."""
-        face = await self._document(session_id, picture, "jpg")
+        face = await _citation(picture, "jpg")
         fields = {
             "representative": representative,
             "id_last4": id_last4(id_number),
             "face_sha256": face["sha256"],
             "face": face,
         }
-        return await self._run(session_id, grants, "sign_in", fields)
+        return await self._run(session_id, grants, "sign_in", fields, ((picture, "jpg"),))
 
     async def submit(
         self, session_id: str, grants: Grants, blob: bytes, plaintext_sha256: str, key_sha256: str
     ) -> tuple[OpeningState, Happened]:
         """A sealed bid, kept as it came; the commitments come with it."""
-        record = record_submission(blob, plaintext_sha256, key_sha256, self.limits)
-        state = await self.state(session_id)
-        if state.phase != Phase.SUBMISSION or self._clock() >= state.deadline:
-            # Refused before the blob is kept: the state machine says why.
-            return await self._run(session_id, grants, "submit_bid", record.as_fields())
-        citation = await self._document(session_id, blob, "sealed")
-        return await self._run(
-            session_id, grants, "submit_bid", {**record.as_fields(), "blob": citation}
+        record = await asyncio.to_thread(
+            record_submission, blob, plaintext_sha256, key_sha256, self.limits
         )
+        citation = _cited(blob, "sealed", record.blob_sha256, record.blob_sm3)
+        fields = {**record.as_fields(), "blob": citation}
+        return await self._run(session_id, grants, "submit_bid", fields, ((blob, "sealed"),))
 
     async def release_key(
         self, session_id: str, grants: Grants, key: bytes
@@ -211,8 +225,9 @@ class OpeningService:
         digest = key_sha256_of(key)
         state, happened = await self._run(session_id, grants, "release_key", {"key_sha256": digest})
         bidder = grants.participant_id
-        result = await self._open(session_id, state, bidder, key)
-        state, _ = await self._server(session_id, "seal_opened", {"bidder": bidder, **result})
+        result, documents = await self._open(session_id, state, bidder, key)
+        fields = {"bidder": bidder, **result}
+        state, _ = await self._run(session_id, None, "seal_opened", fields, documents)
         return state, happened
 
     async def object(
@@ -224,15 +239,17 @@ class OpeningService:
     ) -> tuple[OpeningState, Happened]:
         """A bidder's objection, with a picture or a PDF kept as a document."""
         fields: dict[str, Any] = {"text": text}
+        documents: tuple[tuple[bytes, str], ...] = ()
         if attachment is not None:
             data, media_type = attachment
             suffix = BIDS_BY_TYPE.get(media_type)
             if suffix not in ("jpg", "png", "pdf"):
                 raise InvalidRequest("异议附件应为图片（JPEG、PNG）或 PDF")
-            citation = await self._document(session_id, data, suffix)
+            citation = await _citation(data, suffix)
             fields["attachment"] = {"sha256": citation["sha256"], "type": media_type}
             fields["document"] = citation
-        return await self._run(session_id, grants, "raise_objection", fields)
+            documents = ((data, suffix),)
+        return await self._run(session_id, grants, "raise_objection", fields, documents)
 
     async def put_up_record(
         self, session_id: str, grants: Grants, *, again: bool
@@ -246,14 +263,14 @@ class OpeningService:
         log = [e.data for e in await self._store.list_events(session_id) if e.kind == EVENT_KIND]
         sheet = sheet_of(entry.state, context, log, self._clock())
         pdf = await asyncio.to_thread(render, sheet, self._fonts)
-        citation = await self._document(session_id, pdf, "pdf")
+        citation = await _citation(pdf, "pdf")
         fields = {
             "record_sha256": citation["sha256"],
             "record_sm3": citation["sm3"],
             "document": citation,
         }
         kind = "replace_record" if again else "put_up_record"
-        return await self._run(session_id, grants, kind, fields)
+        return await self._run(session_id, grants, kind, fields, ((pdf, "pdf"),))
 
     async def record_pdf(self, session_id: str) -> bytes:
         """The record sheet put up last (the one to sign); NotFound before there is one."""
@@ -291,8 +308,15 @@ class OpeningService:
     # -- the opening's course -------------------------------------------------------------------
 
     async def _run(
-        self, session_id: str, grants: Grants | None, kind: str, fields: Mapping[str, Any]
+        self,
+        session_id: str,
+        grants: Grants | None,
+        kind: str,
+        fields: Mapping[str, Any],
+        documents: Sequence[tuple[bytes, str]] = (),
     ) -> tuple[OpeningState, Happened]:
+        """Apply a command; once the opening accepts it, keep its `documents` (the files its
+        fields cite) and log it, and only then does it count."""
         entry = await self._entry(session_id)
         actor = grants.participant_id if grants is not None else SERVER
         role = grants.role if grants is not None else None
@@ -306,6 +330,8 @@ class OpeningService:
                 command = Command(kind, actor, role, self._clock(), given)
                 state, happened = apply(entry.state, command)
                 await self._recording(session_id, entry)
+                for data, suffix in documents:
+                    await self._document(session_id, data, suffix)
                 await self._events.append(
                     EVENT_KIND,
                     {
@@ -342,9 +368,9 @@ class OpeningService:
 
     async def _open(
         self, session_id: str, state: OpeningState, bidder: str, key: bytes
-    ) -> dict[str, Any]:
-        """Open a released seal; the fields of ``seal_opened`` (never an exception: a result is
-        always recorded)."""
+    ) -> tuple[dict[str, Any], tuple[tuple[bytes, str], ...]]:
+        """Open a released seal: the fields of ``seal_opened`` and the documents they cite
+        (never an exception: a result is always recorded)."""
         bid = state.bid(bidder)
         try:
             assert bid.submission is not None
@@ -360,17 +386,17 @@ class OpeningService:
                 specs=state.fields,
                 limits=self.limits,
             )
-            suffix = BIDS_BY_TYPE.get(opened.media_type, "bin")
-            if suffix not in OPENING_SUFFIXES:
-                suffix = "bin"
-            plaintext = await self._document(session_id, opened.data, suffix)
-            kept = await self._document(session_id, key, "key")
-            return {**opened.as_fields(), "document": plaintext, "key": kept}
+            suffix = BIDS_BY_TYPE.get(opened.media_type, "bin")  # kept as it came, whatever it is
+            plaintext = await _citation(opened.data, suffix)
+            kept = await _citation(key, "key")
+            documents = ((opened.data, suffix), (key, "key"))
+            return {**opened.as_fields(), "document": plaintext, "key": kept}, documents
         except RoomError as err:
-            return {"ok": False, "code": err.code, "reason": err.message}
+            return {"ok": False, "code": err.code, "reason": err.message}, ()
         except Exception:
             logger.exception("opening %s: the seal of %s could not be opened", session_id, bidder)
-            return {"ok": False, "code": "internal", "reason": "服务器打开密封投标文件时出错"}
+            failed = {"ok": False, "code": "internal", "reason": "服务器打开密封投标文件时出错"}
+            return failed, ()
 
     def _read_blob(self, session_id: str, sha256: str) -> bytes:
         path = self._archives.root / session_id / "documents" / f"{sha256}.sealed"

@@ -24,7 +24,7 @@ from recorder.verify import verify_archive
 from roomserver import signatures
 from signaling.gate.tokens import TokenIssuer
 from signaling.http.api import SERVICES
-from tests.integration.opening_support import set_up, sign_in_and_submit
+from tests.integration.opening_support import face_jpeg, set_up, sign_in_and_submit
 from tests.integration.platform_support import Admin, iso
 from tests.polling import poll_until
 
@@ -85,6 +85,17 @@ async def test_three_bidders_from_submission_to_the_answered_objection(
         await poll_until(published, within, "the deadline published the bidders")
         late = await third.submit(sid, third.seal(lot_id, "1", 1), expect=409)
         assert late["code"] == "deadline_passed"
+        late_sign_in = await third.api.call(
+            "POST",
+            f"/api/sessions/{sid}/opening/sign-in",
+            409,
+            json={
+                "representative": "迟到代表",
+                "id_number": "21010219800101123X",
+                "picture": face_jpeg(7),
+            },
+        )
+        assert late_sign_in["code"] == "deadline_passed"
         public = await tenderer.call("GET", f"/api/sessions/{sid}/opening", 200)
         assert [row["name"] for row in public["bidders"]] == [b.name for b in bidders]
         assert public["submitted_count"] == 3
@@ -228,6 +239,8 @@ async def test_three_bidders_from_submission_to_the_answered_objection(
     folder = server.app[SERVICES].config.archive_dir / sid
     verdict = verify_archive(folder)
     assert verdict.ok, verdict.differences
+    # What a refused command brought (a late bid, a late sign-in's picture) is not kept.
     suffixes = sorted(p.suffix for p in (folder / "documents").iterdir())
     assert suffixes.count(".sealed") == 3 and suffixes.count(".key") == 2
     assert suffixes.count(".jpg") == 3 and ".pdf" in suffixes
+    assert not [note for note in verdict.notes if "no event cites" in note]
