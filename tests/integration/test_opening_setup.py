@@ -1,8 +1,9 @@
 """A lot's bid opening set up step by step, as the administration console does it: the opening
 first, its bidders later. The project's answer tells each lot's opening (its room, deadline,
 terms, phase and how many bidders); a server restarted before the first bidder was added starts
-(the opening has no list to rebuild yet); the first bidder takes the opening up, and the
-server's clock then passes its deadline without anybody reading the opening."""
+(the opening has no list to rebuild yet); a bidder added days ahead gets a link that lasts past
+the deadline; the first bidder takes the opening up, and the server's clock then passes its
+deadline without anybody reading the opening."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ from signaling.http.api import SERVICES
 from tests.integration.platform_support import Admin, iso
 from tests.polling import wait_event
 
-# The deadline is this far after the first bidder is added.
+# The second opening's deadline is this far after its first bidder is added.
 LEAD_S = 2.0
+# The first opening's deadline, further off than a link's term (a day).
+DEADLINE_DAYS = 3
 
 
 async def _started(data_dir: Path) -> tuple[TestServer, TokenIssuer]:
@@ -42,7 +45,7 @@ async def test_an_opening_without_bidders_is_told_survives_a_restart_and_runs_fr
 ) -> None:
     data_dir = tmp_path / "data"
     server, tokens = await _started(data_dir)
-    deadline = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    deadline = datetime.now(UTC).replace(microsecond=0) + timedelta(days=DEADLINE_DAYS)
     try:
         async with aiohttp.ClientSession() as http:
             admin = Admin(http, _base(server), tokens.issue_admin())
@@ -104,6 +107,17 @@ async def test_an_opening_without_bidders_is_told_survives_a_restart_and_runs_fr
             shown = await admin.call("GET", f"/api/projects/{project['id']}", 200)
             assert shown["lots"][0]["opening"]["id"] == session_id
             assert shown["lots"][0]["opening"]["bidders"] == 0
+
+            # A bidder added days before the deadline: its link lasts past the deadline.
+            early = await admin.call(
+                "POST", f"/api/sessions/{session_id}/bidders", 201, json={"name": "沈阳乙公司"}
+            )
+            people = await admin.call("GET", f"/api/sessions/{session_id}/people", 200)
+            link = next(p["link"] for p in people["items"] if p["id"] == early["id"])
+            expires = datetime.fromisoformat(link["expires_at"])
+            assert (
+                deadline + timedelta(hours=23) < expires <= deadline + timedelta(days=1, minutes=1)
+            )
 
             # A second opening, due in a moment, gets its first bidder: the server's clock
             # passes its deadline though nobody reads the opening.
