@@ -15,7 +15,7 @@ import { messageOf } from "/static/lib/errors.js";
 import { refuse, say, submitting } from "/static/lib/forms.js";
 import { LINK_STATE_LABELS, ROLE_LABELS } from "/static/lib/labels.js";
 import {
-  addingBidders, benchmarkText, checkBidder, checkOpeningPerson, FIELD_KINDS,
+  addingBidders, benchmarkText, checkBidder, checkOpeningPerson, FIELD_KINDS, openingLinkSeconds,
 } from "/static/lib/openingforms.js";
 import { formatDateTime, formatShortDateTime } from "/static/lib/time.js";
 
@@ -166,20 +166,29 @@ function whoIs(person) {
 }
 
 /**
- * A link's address, shown once with the page it opens.
+ * A link's address, shown once with the page it opens (and until when, when known).
  * @param {{ role: string, name: string }} person
  * @param {string} url
+ * @param {string} [expires]
  */
-function showLink(person, url) {
+function showLink(person, url, expires) {
   const page = PAGES[new URL(url, window.location.href).pathname] || "页面";
-  showIssued(`${whoIs(person)} 的个人链接`, url, `凭此链接进入${page}。${ONCE}`, BOX);
+  const until = expires ? `，有效至 ${formatDateTime(new Date(expires))}（北京时间）` : "";
+  showIssued(`${whoIs(person)} 的个人链接`, url, `凭此链接进入${page}${until}。${ONCE}`, BOX);
+}
+
+/** How long a link issued now lasts: until a day after the deadline (see openingLinkSeconds). */
+function linkSeconds() {
+  return shown.opening ? openingLinkSeconds(shown.opening, new Date()) : 24 * 3600;
 }
 
 /** @param {SessionPerson} person */
 async function issue(person) {
   try {
     /** @type {{ url: string }} */
-    const answer = await requestJson("/api/tokens", { method: "POST", json: { participant_id: person.id }, what: "发放链接失败" });
+    const answer = await requestJson("/api/tokens", {
+      method: "POST", json: { participant_id: person.id, ttl_s: linkSeconds() }, what: "发放链接失败",
+    });
     showLink(person, answer.url);
     await reload();
   } catch (err) {
@@ -203,10 +212,9 @@ function ask(person, how) {
       ? "收回后，该链接立即失效，已打开的页面随即断开；需要时可再发放新的链接。"
       : "将发放一个新链接，现有的链接随即作废，已打开的页面随即断开。",
     act: async (reason) => {
+      const json = how === "revoke" ? { reason } : { ...(reason ? { reason } : {}), ttl_s: linkSeconds() };
       /** @type {{ url?: string }} */
-      const answer = await requestJson(path, {
-        method: "POST", json: reason ? { reason } : {}, what: how === "revoke" ? "收回链接失败" : "重新发放失败",
-      });
+      const answer = await requestJson(path, { method: "POST", json, what: how === "revoke" ? "收回链接失败" : "重新发放失败" });
       if (answer.url) showLink(person, answer.url);
       else hideIssued(whoIs(person), BOX);
     },
@@ -232,7 +240,7 @@ async function addBidder(event) {
       });
       form.reset();
       say(form, `已添加投标人：${added.name}，其进入开标大厅的链接显示在上方。`, "ok");
-      showLink({ role: "bidder", name: added.name }, added.url);
+      showLink({ role: "bidder", name: added.name }, added.url, added.expires_at);
       await reload();
     } catch (err) {
       say(form, messageOf(err));

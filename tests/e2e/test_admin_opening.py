@@ -341,7 +341,8 @@ def the_centre_adds_bidders_and_people(
     page.click(f"{form} button[type=submit]")
     first = issued(page, "opening-issued")
     assert urlsplit(first).path == "/hall", first
-    assert "开标大厅" in page.locator("#opening-issued-note").inner_text()
+    note = page.locator("#opening-issued-note").inner_text()
+    assert "开标大厅" in note and "有效至" in note and "北京时间" in note, note
     wait_rows(page, "#bidder-rows", 1)
     page.fill(f"{form} [name=name]", BIDDERS[0])
     page.click(f"{form} button[type=submit]")
@@ -376,6 +377,12 @@ def the_centre_adds_bidders_and_people(
     listed = made["api"].call(f"/api/sessions/{session_id}/people")["items"]
     host = next(p for p in listed if p["role"] == "host")
     assert host["venue_id"] == made["venue"]["id"]
+    # Every link lasts until a day after the deadline, whenever it was issued.
+    last = made["tomorrow"] + timedelta(days=1, hours=9, minutes=30)
+    ends = [datetime.fromisoformat(p["link"]["expires_at"]) for p in listed]
+    assert all(last - timedelta(minutes=5) < end <= last + timedelta(minutes=5) for end in ends), (
+        ends
+    )
     assert sorted(p["role"] for p in listed) == [
         "bidder",
         "bidder",

@@ -5,7 +5,7 @@ import { test } from "node:test";
 
 import {
   addingBidders, benchmarkText, candidateList, checkBidder, checkCentrePerson, checkOpening, checkOpeningPerson,
-  DEFAULT_FIELDS, fieldsText, freeName, linkDays, openingBody,
+  DEFAULT_FIELDS, fieldsText, freeName, linkDays, openingBody, openingLinkSeconds,
 } from "../../web/lib/openingforms.js";
 
 const NOW = new Date("2026-12-07T04:00:00Z");
@@ -77,6 +77,13 @@ test("an opening's terms in words", () => {
     "投标报价（元）、工期（日历天）、质量标准");
   assert.equal(benchmarkText([]), "不抽取");
   assert.equal(benchmarkText([{ name: "k", label: "下浮率K", candidates: ["1%", "2%"] }]), "下浮率K（1%、2%）");
+});
+
+test("an opening's links last until a day after the deadline, a day to 30 days", () => {
+  const day = 24 * 3600;
+  assert.equal(openingLinkSeconds({ deadline: "2026-12-10T04:00:00Z" }, NOW), 3 * day + day);
+  assert.equal(openingLinkSeconds({ deadline: "2026-12-07T03:00:00Z" }, NOW), day);
+  assert.equal(openingLinkSeconds({ deadline: "2027-03-07T04:00:00Z" }, NOW), 30 * day);
 });
 
 test("bidders are added before the deadline only, each once, with a credit code of 18 when given", () => {

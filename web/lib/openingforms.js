@@ -179,6 +179,22 @@ export function addingBidders(opening, now) {
   return ADDING_PHASES.has(opening.phase) && Date.parse(opening.deadline) > now.getTime();
 }
 
+const DAY_S = 24 * 3600;
+/** The longest a personal link the server issues on request lasts (signaling/gate/schemas.py). */
+const MAX_LINK_S = 30 * DAY_S;
+
+/**
+ * How long an opening's person's link is asked to last (`ttl_s`): from now until a day after
+ * the bid deadline, for the opening to run its course whenever the link is issued; a day at
+ * least, 30 days at most.
+ * @param {{ deadline: string }} opening
+ * @param {Date} now
+ */
+export function openingLinkSeconds(opening, now) {
+  const until = Math.ceil((Date.parse(opening.deadline) - now.getTime()) / 1000);
+  return Math.min(Math.max(until + DAY_S, DAY_S), MAX_LINK_S);
+}
+
 /**
  * A bidder (投标人): its name, and its unified social credit code (统一社会信用代码) when given,
  * 18 digits or capital letters.

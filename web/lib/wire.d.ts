@@ -250,12 +250,14 @@ export interface LotOpening {
   public: boolean;
 }
 
-/** A bidder added to an opening (`POST /api/sessions/{id}/bidders`): its hall link, shown once. */
+/** A bidder added to an opening (`POST /api/sessions/{id}/bidders`): its hall link, shown once,
+ * valid until a link's term after the deadline. */
 export interface BidderAdded {
   id: string;
   name: string;
   url: string;
   link_id: string;
+  expires_at: string;
 }
 
 /** One of a trading centre's own people, by their latest link (`/api/centres/{id}/people`);
