@@ -1,19 +1,23 @@
 // @ts-check
-// What 人员与链接 does with any link, a person's or a tenderer's or bidder's: the dialog that
-// asks why before a link is revoked or re-issued, and the box at the top of the section that
-// shows a link's address once, with a copy button.
+// What the console does with any personal link, a session person's, a tenderer's or bidder's,
+// an opening's or a trading centre's people's: the dialog that asks why before a link is
+// revoked or re-issued, and the box (at the top of 人员与链接, of 开标, in a centre's people)
+// that shows a link's address once, with a copy button. Each box is named by the prefix of its
+// elements' ids: `<box>-link`, `-who`, `-url`, `-copy`, `-note`, `-close`.
 
 import { copyField } from "/static/admin-shared.js";
 import { $, control } from "/static/lib/dom.js";
 import { messageOf } from "/static/lib/errors.js";
 import { refuse, say, submitting } from "/static/lib/forms.js";
+import { text } from "/static/lib/placeforms.js";
 import { checkRevokeReason } from "/static/lib/projectforms.js";
 
 /**
  * A revocation or a re-issue, as the dialog offers it: whose link (`who`, "投标人 某公司"), what
  * the dialog says, and `act`, which makes the request with the reason given ("" when none) and
- * shows what came of it; `after` runs once the dialog is closed (the list read again).
- * @typedef {{ how: "revoke" | "reissue", who: string, text: string, act: (reason: string) => Promise<void>, after: () => Promise<void> }} LinkAction
+ * shows what came of it; `after` runs once the dialog is closed (the list read again). A
+ * re-issue may need its reason too (`reasonRequired`: a centre's people's).
+ * @typedef {{ how: "revoke" | "reissue", who: string, text: string, act: (reason: string) => Promise<void>, after: () => Promise<void>, reasonRequired?: boolean }} LinkAction
  */
 
 /** The action the open dialog is for. @type {{ action: LinkAction | null }} */
@@ -31,7 +35,9 @@ export function askLink(action) {
   const revoke = action.how === "revoke";
   $("#link-dialog-title").textContent = revoke ? `收回 ${action.who} 的链接` : `重新发放 ${action.who} 的链接`;
   $("#link-dialog-text").textContent = action.text;
-  control(form, "reason").setAttribute("placeholder", revoke ? "收回原因，记入操作记录" : "原因（可不填，默认“重新发放”）");
+  const optional = !revoke && !action.reasonRequired;
+  control(form, "reason").setAttribute("placeholder", revoke ? "收回原因，记入操作记录"
+    : optional ? "原因（可不填，默认“重新发放”）" : "重新发放的原因，记入操作记录");
   const submit = /** @type {HTMLButtonElement} */ (form.querySelector("button[type=submit]"));
   submit.textContent = revoke ? "收回链接" : "重新发放";
   submit.className = revoke ? "btn btn-danger" : "btn btn-primary";
@@ -47,6 +53,7 @@ async function actOnLink(event) {
   if (!action) return;
   const reason = control(form, "reason").value.trim();
   if (action.how === "revoke" && refuse(form, checkRevokeReason(reason))) return;
+  if (action.how === "reissue" && action.reasonRequired && refuse(form, text("reason", reason, "重新发放的原因", 200))) return;
   await submitting(form, async () => {
     try {
       await action.act(reason);
@@ -64,35 +71,48 @@ async function actOnLink(event) {
  * @param {string} who "主持人 张主持 的个人链接"
  * @param {string} url
  * @param {string} note how long it lasts, and that it shows only this once
+ * @param {string} [box] which box: the prefix of its elements' ids
  */
-export function showIssued(who, url, note) {
-  $("#issued-who").textContent = who;
-  $("#issued-url", HTMLInputElement).value = url;
-  $("#issued-copy").textContent = "复制链接";
-  $("#issued-note").textContent = note;
-  $("#issued-link").hidden = false;
-  $("#issued-link").scrollIntoView({ block: "nearest" });
+export function showIssued(who, url, note, box = "issued") {
+  $(`#${box}-who`).textContent = who;
+  $(`#${box}-url`, HTMLInputElement).value = url;
+  $(`#${box}-copy`).textContent = "复制链接";
+  $(`#${box}-note`).textContent = note;
+  $(`#${box}-link`).hidden = false;
+  $(`#${box}-link`).scrollIntoView({ block: "nearest" });
 }
 
 /**
  * The box no longer shows a link that ended: hidden when it shows `who`'s.
  * @param {string} who
+ * @param {string} [box]
  */
-export function hideIssued(who) {
-  if ($("#issued-who").textContent?.startsWith(`${who} `)) hideAnyIssued();
+export function hideIssued(who, box = "issued") {
+  if ($(`#${box}-who`).textContent?.startsWith(`${who} `)) hideAnyIssued(box);
 }
 
-/** Hide the box, and the address it showed. */
-export function hideAnyIssued() {
-  $("#issued-link").hidden = true;
-  $("#issued-url", HTMLInputElement).value = "";
+/**
+ * Hide the box, and the address it showed.
+ * @param {string} [box]
+ */
+export function hideAnyIssued(box = "issued") {
+  $(`#${box}-link`).hidden = true;
+  $(`#${box}-url`, HTMLInputElement).value = "";
 }
 
-/** Wire the dialog, and the box's copy and close buttons. */
+/**
+ * Wire a box's copy and close buttons.
+ * @param {string} box
+ */
+export function initIssuedBox(box) {
+  copyField($(`#${box}-url`, HTMLInputElement), $(`#${box}-copy`));
+  $(`#${box}-close`).addEventListener("click", () => hideAnyIssued(box));
+}
+
+/** Wire the dialog, and the copy and close buttons of 人员与链接's box. */
 export function initLinkDialog() {
   $("#link-form", HTMLFormElement).addEventListener("submit", actOnLink);
   $("#link-dialog-close").addEventListener("click", () => $("#link-dialog", HTMLDialogElement).close());
   $("#link-dialog").addEventListener("close", () => { dialog.action = null; });
-  copyField($("#issued-url", HTMLInputElement), $("#issued-copy"));
-  $("#issued-close").addEventListener("click", hideAnyIssued);
+  initIssuedBox("issued");
 }

@@ -97,9 +97,44 @@ class SessionSummary(BaseModel):
     forced_end: ForcedEnd | None = None  # an ended session's forced end, if it was forced
 
 
+class OpeningField(BaseModel):
+    """A field the bids give and the opening reads out (投标报价, 工期…)."""
+
+    name: str
+    label: str
+    kind: str
+    unit: str
+
+
+class OpeningParameter(BaseModel):
+    """A benchmark-price parameter drawn at the opening, with its candidate values."""
+
+    name: str
+    label: str
+    candidates: list[str]
+
+
+class OpeningSummary(BaseModel):
+    """A lot's bid opening (开标) in brief: its session, room, deadline, phase and terms."""
+
+    id: str  # the opening's session
+    state: str  # the session's: scheduled, live, ended
+    phase: str  # the opening's (``roomserver.openingstate.Phase``)
+    phase_label: str
+    venue_id: str
+    deadline: AwareDatetime
+    bidders: int
+    fields: list[OpeningField]
+    min_bids: int
+    decryption_minutes: int
+    benchmark: list[OpeningParameter]
+    public: bool
+
+
 class LotOut(BaseModel):
     """A lot and its evaluation session, if it has one, with the re-reviews (复议) of that
-    session and of those in turn, by scheduled start (each names the session it re-convenes)."""
+    session and of those in turn, by scheduled start (each names the session it re-convenes);
+    and its bid opening, if one was set up."""
 
     id: str
     code: str
@@ -107,6 +142,7 @@ class LotOut(BaseModel):
     position: int
     session: SessionSummary | None
     reviews: list[SessionSummary] = Field(default_factory=list)
+    opening: OpeningSummary | None = None
 
 
 class ProjectOut(BaseModel):

@@ -141,11 +141,12 @@ async def open_opening(request: web.Request) -> web.Response:
 
 async def add_bidder(request: web.Request) -> web.Response:
     """``POST /api/sessions/{session_id}/bidders`` {name, credit_code?}: a bidder of the lot,
-    and its representative's link to the hall (shown this once)."""
+    and its representative's link to the hall (shown this once), valid until a link's term
+    after the bid deadline."""
     services = request.app[SERVICES]
     body = body_of(request, BidderRequest)
     session_id = request.match_info["session_id"]
-    await services.store.projects.opening(session_id)  # NotFound if it is not an opening
+    opening = await services.store.projects.opening(session_id)  # NotFound if not an opening
     people = await services.store.list_participants(session_id)
     if any(p.role == Role.BIDDER and p.name == body.name for p in people):
         raise InvalidRequest(f"投标人“{body.name}”已在名单中")
@@ -163,10 +164,21 @@ async def add_bidder(request: web.Request) -> web.Response:
         actor=by,
     )
     await services.openings.bidders_changed(session_id)
-    link, url = await issue_participant_url(request, bidder, by=by)
-    return web.json_response(
-        {"id": bidder.id, "name": bidder.name, "url": url, "link_id": link.id}, status=201
+    # The representative signs in and submits any time before the deadline, however far off,
+    # and takes part in the opening after it: the link lasts a link's term past the deadline.
+    term = services.config.token_ttl_s
+    until_deadline = int((opening.terms.deadline - datetime.now(UTC)).total_seconds())
+    link, url = await issue_participant_url(
+        request, bidder, by=by, ttl_s=max(term, until_deadline + term)
     )
+    answer = {
+        "id": bidder.id,
+        "name": bidder.name,
+        "url": url,
+        "link_id": link.id,
+        "expires_at": link.expires_at.isoformat(),
+    }
+    return web.json_response(answer, status=201)
 
 
 async def get_opening(request: web.Request) -> web.Response:

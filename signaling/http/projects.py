@@ -17,6 +17,8 @@ from roomserver.booking import QUARTER, Booking, BookingState, Slot
 from roomserver.errors import InvalidRequest
 from roomserver.links import Link
 from roomserver.model import Participant, Role, Session, SessionKind, SessionState, new_id
+from roomserver.openingstate import PHASE_LABELS as OPENING_PHASE_LABELS
+from roomserver.openingstate import Phase
 from roomserver.policy import Action
 from roomserver.projects import Lot, Project
 from roomserver.workflow import PHASE_LABELS
@@ -81,6 +83,28 @@ async def _summary(services: Services, s: Session) -> dict[str, Any]:
     }
 
 
+async def _opening_summary(services: Services, lot: Lot) -> dict[str, Any] | None:
+    """The lot's bid opening in brief, if it has one. Its phase comes from its log once it has
+    bidders (an opening without them has not begun: nothing can happen in it yet)."""
+    opening = await services.store.projects.opening_of_lot(lot.id)
+    if opening is None:
+        return None
+    session = await services.store.get_session(opening.session_id)
+    people = await services.store.list_participants(session.id)
+    bidders = sum(1 for p in people if p.role == Role.BIDDER)
+    phase = (await services.openings.state(session.id)).phase if bidders else Phase.SCHEDULED
+    return {
+        "id": session.id,
+        "state": str(session.state),
+        "phase": str(phase),
+        "phase_label": OPENING_PHASE_LABELS[phase],
+        "venue_id": session.main_venue_id,
+        "deadline": opening.terms.deadline,
+        "bidders": bidders,
+        **opening.terms.as_json(),
+    }
+
+
 async def _lot_json(
     services: Services, lot: Lot, reviews: dict[str, list[Session]] | None = None
 ) -> dict[str, Any]:
@@ -97,6 +121,7 @@ async def _lot_json(
             "reviews": [
                 await _summary(services, r) for r in (reviews or {}).get(lot.session_id or "", [])
             ],
+            "opening": await _opening_summary(services, lot),
         }
     ).model_dump(mode="json")
 
@@ -171,7 +196,7 @@ async def add_project(request: web.Request) -> web.Response:
 
 async def get_project(request: web.Request) -> web.Response:
     """``GET /api/projects/{project_id}``: a project with its lots, their sessions and the
-    re-reviews (复议) of those."""
+    re-reviews (复议) of those, and their bid openings (开标)."""
     services = request.app[SERVICES]
     project = await services.store.projects.project(request.match_info["project_id"])
     lots = await services.store.projects.lots(project.id)
@@ -404,7 +429,7 @@ def add_project_routes(app: web.Application) -> None:
         get_project,
         read,
         answer=ProjectOut,
-        summary="项目详情：标段及其评标场次（含复议场次）",
+        summary="项目详情：标段及其评标场次（含复议场次）和开标场次",
     )
     route(
         app,

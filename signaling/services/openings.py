@@ -132,9 +132,13 @@ class OpeningService:
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Take up every opening that has not ended: its clock runs again."""
+        """Take up every opening that has not ended and has bidders: its clock runs again. One
+        still without bidders (set up, its list to come) is taken up with its first bidder."""
         for session in await self._store.list_sessions():
-            if session.kind == SessionKind.OPENING and session.state != SessionState.ENDED:
+            if session.kind != SessionKind.OPENING or session.state == SessionState.ENDED:
+                continue
+            people = await self._store.list_participants(session.id)
+            if any(p.role == Role.BIDDER for p in people):
                 await self._entry(session.id)
 
     async def stop(self) -> None:
@@ -160,9 +164,11 @@ class OpeningService:
         return (await self._entry(session_id)).opening
 
     async def bidders_changed(self, session_id: str) -> None:
-        """A bidder was added: the state is built again with the new list."""
+        """A bidder was added: the state is built again with the new list (with the first
+        bidder, the opening is taken up and its clock runs)."""
         entry = self._entries.get(session_id)
         if entry is None:
+            await self._entry(session_id)
             return
         async with entry.lock:
             entry.state = await self._rebuild(entry.opening)

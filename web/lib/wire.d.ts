@@ -221,7 +221,8 @@ export interface ForcedEnd {
   phase_label: string;
 }
 
-/** A lot (标段) of a project, its session once opened, and that session's re-reviews by start. */
+/** A lot (标段) of a project, its session once opened, and that session's re-reviews by start;
+ * its bid opening once set up. */
 export interface Lot {
   id: string;
   code: string;
@@ -229,6 +230,50 @@ export interface Lot {
   position: number;
   session: LotSession | null;
   reviews: LotSession[];
+  opening: LotOpening | null;
+}
+
+/** A lot's bid opening (开标) in brief: its session, room, deadline, phase and terms. */
+export interface LotOpening {
+  /** The opening's session. */
+  id: string;
+  state: "scheduled" | "live" | "ended";
+  phase: string;
+  phase_label: string;
+  venue_id: string;
+  deadline: string;
+  bidders: number;
+  fields: Array<{ name: string; label: string; kind: string; unit: string }>;
+  min_bids: number;
+  decryption_minutes: number;
+  benchmark: Array<{ name: string; label: string; candidates: string[] }>;
+  public: boolean;
+}
+
+/** A bidder added to an opening (`POST /api/sessions/{id}/bidders`): its hall link, shown once,
+ * valid until a link's term after the deadline. */
+export interface BidderAdded {
+  id: string;
+  name: string;
+  url: string;
+  link_id: string;
+  expires_at: string;
+}
+
+/** One of a trading centre's own people, by their latest link (`/api/centres/{id}/people`);
+ * `url` only when just issued. */
+export interface CentrePerson {
+  link_id: string;
+  role: "admin" | "supervisor" | "ops";
+  name: string;
+  subject: string;
+  state: "active" | "revoked" | "expired";
+  issued_at: string;
+  issued_by: string;
+  expires_at: string;
+  revoked_at: string | null;
+  reason: string | null;
+  url: string | null;
 }
 
 /** A re-review opened (`POST /api/sessions/{id}/re-review`): its session and experts. */
