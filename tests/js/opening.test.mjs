@@ -7,7 +7,7 @@ import { test } from "node:test";
 
 import {
   clockOffset, countdownTarget, describeHappened, fieldValue, fieldValues, formatCountdown, happenedTone,
-  moneyPreview, recordStatement, STATUS_LABELS, unitOf,
+  moneyPreview, recordStatement, STATUS_LABELS, sizeText, unitOf,
 } from "../../web/lib/opening.js";
 
 const PRICE = { name: "price", label: "投标报价", kind: "money", unit: "元" };
@@ -71,6 +71,12 @@ test("a price being typed is shown in figures and capitals, or not at all", () =
   assert.equal(moneyPreview("12,345"), null);
   assert.equal(unitOf(PRICE), "");
   assert.equal(unitOf(DAYS), "日历天");
+});
+
+test("a file's size reads in bytes, KB or MB", () => {
+  assert.equal(sizeText(512), "512 字节");
+  assert.equal(sizeText(39117), "38.2 KB");
+  assert.equal(sizeText(13107200), "12.5 MB");
 });
 
 test("what happened reads as a sentence in Chinese, with the bidders' names and Beijing time", () => {

@@ -261,6 +261,16 @@ export function unitOf(spec) {
   return spec.kind === "money" ? "" : spec.unit || "";
 }
 
+/**
+ * A file's size in words: "512 字节", "38.2 KB", "12.5 MB".
+ * @param {number} bytes
+ */
+export function sizeText(bytes) {
+  if (bytes < 1024) return `${bytes} 字节`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
 // ---- the record sheet -----------------------------------------------------------------------
 
 const RECORD_STATEMENT_TITLE = "远程异地开标 开标记录表签署";
