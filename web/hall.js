@@ -18,7 +18,7 @@ import { messageOf } from "/static/lib/errors.js";
 import { ROLE_LABELS } from "/static/lib/labels.js";
 import { STATUS_LABELS, STATUS_TONES, openingCalls, sizeText } from "/static/lib/opening.js";
 import {
-  Countdown, HappenedLog, bidderNames, renderBenchmark, renderIncidents, renderReadout, renderSteps, showRecord, signedByText,
+  Countdown, HappenedLog, Refusal, bidderNames, renderBenchmark, renderIncidents, renderReadout, renderSteps, showRecord, signedByText,
   syncList,
 } from "/static/lib/openingparts.js";
 import { toBase64 } from "/static/lib/seal.js";
@@ -65,6 +65,7 @@ function nameOf(id) {
 
 const countdown = new Countdown({ label: $("#countdown-label"), digits: $("#countdown"), at: $("#countdown-at") });
 const log = new HappenedLog($("#log"), nameOf, () => countdown.now());
+const refusal = new Refusal(() => clearBanner("error"));
 
 /**
  * Run an action; its answer (the opening afterwards) is shown, a refusal goes to `errorBox` or
@@ -81,6 +82,7 @@ async function act(action, errorBox = null) {
   } catch (err) {
     if (errorBox) errorBox.textContent = messageOf(err);
     else showBanner(messageOf(err));
+    refusal.note(errorBox, page.view);
     return false;
   }
 }
@@ -230,6 +232,7 @@ function renderRecord(view) {
  * @param {number} receivedAt
  */
 function take(view, receivedAt) {
+  refusal.seen(view);
   page.view = view;
   for (const [id, name] of bidderNames(view)) page.names.set(id, name);
   document.body.dataset.phase = view.phase;

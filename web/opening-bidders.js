@@ -80,7 +80,7 @@ export class BiddersPart {
     return el("tr", { dataset: { bidder: b.bidder, status: b.status } },
       el("td", { class: "num" }, String(i + 1)),
       el("td", { class: "name" }, b.name, muted ? el("span", { class: "tag muted-tag", title: view.mute_reasons[b.bidder] || "" }, "已禁言") : null),
-      el("td", {}, b.representative ? `${b.representative}（证件尾号 ${b.id_last4}）` : "—"),
+      el("td", { class: "rep" }, b.representative ? `${b.representative}（证件尾号 ${b.id_last4}）` : "—"),
       el("td", {}, at(b.signed_in_at)),
       el("td", {}, at(b.submitted_at)),
       el("td", {}, el("span", { class: `pill ${STATUS_TONES[b.status] || "idle"}` }, STATUS_LABELS[b.status] || b.status_label)),

@@ -21,7 +21,7 @@ import { messageOf } from "/static/lib/errors.js";
 import { ROLE_LABELS } from "/static/lib/labels.js";
 import { SIGNER_LABELS, openingCalls } from "/static/lib/opening.js";
 import {
-  Countdown, HappenedLog, bidderNames, renderBenchmark, renderIncidents, renderReadout, renderSteps, syncList,
+  Countdown, HappenedLog, Refusal, bidderNames, renderBenchmark, renderIncidents, renderReadout, renderSteps, syncList,
 } from "/static/lib/openingparts.js";
 import { login } from "/static/lib/session.js";
 import { connectSocket } from "/static/lib/socket.js";
@@ -60,6 +60,7 @@ function nameOf(id) {
 
 const countdown = new Countdown({ label: $("#countdown-label"), digits: $("#countdown"), at: $("#countdown-at") });
 const log = new HappenedLog($("#log"), nameOf, () => countdown.now());
+const refusal = new Refusal(() => clearBanner("error"));
 
 /**
  * Run an action; its answer (the opening afterwards) is shown, a refusal goes to `errorBox` or
@@ -76,6 +77,7 @@ async function act(action, errorBox = null) {
   } catch (err) {
     if (errorBox) errorBox.textContent = messageOf(err);
     else showBanner(messageOf(err));
+    refusal.note(errorBox, page.view);
     return false;
   }
 }
@@ -204,6 +206,7 @@ function incidentActions(incident) {
  * @param {number} receivedAt
  */
 function take(v, receivedAt) {
+  refusal.seen(v);
   page.view = v;
   for (const [id, name] of bidderNames(v)) page.names.set(id, name);
   document.body.dataset.phase = v.phase;

@@ -311,12 +311,16 @@ def read_out_and_record(
     raise_an_objection(hall_a, OBJECTION, png(folder))
     confirm_my_row(hall_a)
     hall_a.wait(contains("#banner", "尚有异议未答复，请在答复后再确认"))
+    host.wait(contains("#readout-pending", "尚有 1 条异议待招标人答复"))
     host.page.click("#put-up-record")
     host.wait(contains("#controls-error", "尚有 1 条异议未答复，不能提交开标记录表"))
     tenderer.wait(contains("#objections", OBJECTION[:10]))
     shoot("09-objection", hall_a, tenderer)
     answer_the_objection(tenderer, 1, ANSWER)
     hall_a.wait(contains("#objections", ANSWER[:12]))
+    # The refusals named an objection now answered: they are taken away.
+    hall_a.wait("() => document.querySelector('#banner').hidden")
+    host.wait("() => document.querySelector('#controls-error').textContent === ''")
     assert OBJECTION not in hall_b.page.inner_text("body")  # another bidder's objection
     for shown in (hall_a, hall_b, hall_c):
         confirm_my_row(shown)

@@ -187,6 +187,43 @@ export function syncList(container, items, keyOf, make, update) {
   container.replaceChildren(...wanted);
 }
 
+/**
+ * A refusal shown in the server's words (under a form, or in the banner) stays until the opening
+ * changes: a view that differs from the one the refusal was given against may have removed its
+ * reason (the objection it named answered), and the words would then mislead.
+ */
+export class Refusal {
+  /** @param {() => void} clearBanner how a refusal in the banner is taken away */
+  constructor(clearBanner) {
+    this.clearBanner = clearBanner;
+    /** @type {{ box: HTMLElement | null, key: string } | null} */
+    this.shown = null;
+  }
+
+  /**
+   * A refusal now shows in `box` (null: the banner), given against `view`.
+   * @param {HTMLElement | null} box
+   * @param {OpeningView | null} view
+   */
+  note(box, view) {
+    this.shown = { box, key: viewKey(view) };
+  }
+
+  /** @param {OpeningView} view a new view of the opening */
+  seen(view) {
+    if (this.shown && viewKey(view) !== this.shown.key) {
+      if (this.shown.box) this.shown.box.textContent = "";
+      else this.clearBanner();
+      this.shown = null;
+    }
+  }
+}
+
+/** @param {OpeningView | null} view what the opening is, its clock apart */
+function viewKey(view) {
+  return view ? JSON.stringify({ ...view, server_time: "" }) : "";
+}
+
 /** The log of what happened (开标动态), newest first, each line with its Beijing time. */
 export class HappenedLog {
   /**
