@@ -9,8 +9,11 @@
 - **The read-out** (唱标, 7.2.3-6) and the benchmark-price parameters drawn are public.
 - **Objections** (异议, 7.2.3-9): a bidder sees its own with their answers; the tenderer, its
   agency and those who run or watch the opening see every one; the public none.
-- Nobody is shown a representative's ID digits but the host, the witness and supervisors; no
-  view holds anything of the evaluation committee, which the opening knows nothing of.
+- **Incidents** (异常情况) with their handling and result are told to everybody in the hall as
+  they happen, and the view keeps them, so that a page opened later shows them too.
+- Nobody is shown a representative's ID digits but the host, the witness and supervisors, nor
+  who is muted and why but those who run or watch the opening (a muted speaker is told it is);
+  no view holds anything of the evaluation committee, which the opening knows nothing of.
 """
 
 from __future__ import annotations
@@ -19,7 +22,14 @@ from typing import Any
 
 from roomserver.model import Role
 from roomserver.opening import Phase
-from roomserver.openingstate import DECISIONS, PHASE_LABELS, Bid, OpeningState, iso
+from roomserver.openingstate import (
+    DECISIONS,
+    INCIDENT_KINDS,
+    PHASE_LABELS,
+    Bid,
+    OpeningState,
+    iso,
+)
 from roomserver.readout import readout_rows
 
 # Those who run or watch the opening: every bidder, at every phase.
@@ -105,9 +115,7 @@ def _bidders(state: OpeningState, role: Role | None, viewer: str | None) -> list
     return rows
 
 
-def _objections(
-    state: OpeningState, role: Role | None, viewer: str | None
-) -> list[dict[str, Any]]:
+def _objections(state: OpeningState, role: Role | None, viewer: str | None) -> list[dict[str, Any]]:
     if role in INSIDERS or role in ANSWERING:
         shown = state.objections
     elif role == Role.BIDDER:
@@ -168,6 +176,18 @@ def opening_view(state: OpeningState, role: Role | None, viewer: str | None) -> 
         },
         "keys": sorted(state.keys) if role in INSIDERS else [],
         "muted": sorted(state.muted) if role in INSIDERS else [],
+        "mute_reasons": dict(state.muted) if role in INSIDERS else {},
+        "incidents": [
+            {
+                "number": i.number,
+                "kind": i.kind,
+                "kind_label": INCIDENT_KINDS.get(i.kind, i.kind),
+                "description": i.description,
+                "handling": list(i.handling),
+                "result": i.result,
+            }
+            for i in state.incidents
+        ],
         "you_are_muted": viewer in state.muted if viewer else False,
         "failed": state.failed,
         "forced_end": state.forced_end,

@@ -350,6 +350,16 @@ async def ops_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(WEB_DIR / "ops.html", headers=PAGE_HEADERS)
 
 
+async def hall_page(request: web.Request) -> web.FileResponse:
+    """The bid opening hall (不见面开标大厅) of bidders, the tenderer and its agency."""
+    return web.FileResponse(WEB_DIR / "hall.html", headers=PAGE_HEADERS)
+
+
+async def opening_page(request: web.Request) -> web.FileResponse:
+    """The opening console (开标控制台) of a bid opening's host and witness."""
+    return web.FileResponse(WEB_DIR / "opening.html", headers=PAGE_HEADERS)
+
+
 # The pages of the people of a bid opening: the hall, its console, the broadcast.
 OPENING_PAGES = {
     Role.HOST: "/opening",
@@ -395,6 +405,8 @@ def add_routes(app: web.Application) -> None:
         ("/console", console_page),
         ("/admin", admin_page),
         ("/ops", ops_page),
+        ("/hall", hall_page),
+        ("/opening", opening_page),
     ):
         route(app, "GET", path, page, Action.PAGE)
     route(app, "GET", "/healthz", healthz, Action.HEALTH, summary="运行状态：数据库可用即正常")

@@ -87,6 +87,8 @@ MATRIX: dict[Call, set[str]] = {
     Call("GET", "/overview"): set(WHO),
     Call("GET", "/admin"): set(WHO),
     Call("GET", "/ops"): set(WHO),
+    Call("GET", "/hall"): set(WHO),
+    Call("GET", "/opening"): set(WHO),
     Call("GET", "/archive"): set(WHO),
     Call("GET", "/healthz"): set(WHO),
     Call("GET", "/api/openapi.json"): set(WHO),

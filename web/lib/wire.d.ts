@@ -497,3 +497,105 @@ export interface MediaWorker {
   seats: number;
   draining: boolean;
 }
+
+/** An opening field a lot's bids carry and the read-out lists (`fields` of the opening). */
+export interface OpeningField {
+  name: string;
+  label: string;
+  kind: "money" | "decimal" | "integer" | "text";
+  unit: string;
+}
+
+/** A bidder as the opening's view shows it to the viewer (more to itself and to insiders). */
+export interface OpeningBidder {
+  bidder: string;
+  name: string;
+  status: string;
+  status_label: string;
+  submitted?: boolean;
+  invalid?: string | null;
+  signed_in_at?: string | null;
+  representative?: string | null;
+  id_last4?: string | null;
+  submitted_at?: string | null;
+  blob_sha256?: string | null;
+  released_at?: string | null;
+  refused?: string | null;
+  failure?: string | null;
+  decision?: string | null;
+  handling?: string | null;
+  confirmed: boolean;
+}
+
+/** One cell of a read-out row: the field, its value in figures and, for money, in capitals. */
+export interface ReadoutCell extends OpeningField {
+  value: string | number;
+  figures: string;
+  capitals?: string;
+}
+
+export interface ReadoutRow {
+  bidder: string;
+  name: string;
+  decryption: string;
+  fields: ReadoutCell[];
+}
+
+export interface OpeningObjection {
+  number: number;
+  bidder: string;
+  name: string;
+  text: string;
+  attachment: { sha256: string; type: string } | null;
+  answer: string | null;
+}
+
+export interface OpeningIncident {
+  number: number;
+  kind: string;
+  kind_label: string;
+  description: string;
+  handling: string[];
+  result: string | null;
+}
+
+/** The opening as the viewer may see it (`GET …/opening`, the hall's `opening` push). */
+export interface OpeningView {
+  session?: { id: string; project_code: string; project_name: string; state: string; venue_id: string };
+  me?: { id: string; role: string };
+  server_time: string;
+  lot_id: string;
+  phase: string;
+  phase_label: string;
+  paused: boolean;
+  pause_reason: string | null;
+  deadline: string;
+  decryption_until: string | null;
+  min_bids: number;
+  fields: OpeningField[];
+  bidders: OpeningBidder[];
+  submitted_count: number | null;
+  valid: string[];
+  benchmark: {
+    parameters: Array<{ name: string; label: string; candidates: string[] }>;
+    commitment: string | null;
+    seed: string | null;
+    values: Record<string, string> | null;
+  } | null;
+  readout: ReadoutRow[];
+  objections: OpeningObjection[];
+  incidents: OpeningIncident[];
+  record: { sha256: string | null; sm3: string | null; signed_by: Array<{ signer: string; role: string }> };
+  keys: string[];
+  muted: string[];
+  mute_reasons: Record<string, string>;
+  you_are_muted: boolean;
+  failed: string | null;
+  forced_end: string | null;
+}
+
+/** What happened at the opening (the hall's `happened` push). */
+export interface OpeningHappened {
+  kind: string;
+  data: Record<string, any>;
+}
