@@ -65,6 +65,8 @@ EVENT_KIND = "opening"
 OWN_COMMANDS = frozenset(
     {"sign_in", "submit_bid", "release_key", "report_failure", "confirm_row", "raise_objection"}
 )
+# How long stopping the server waits for a clock in the middle of a command.
+CLOCK_STOP_WAIT_S = 30.0
 # How long the timer waits at most before looking again (a clock that jumps, a lost wake-up).
 TIMER_MAX_WAIT_S = 30.0
 # A bid file's type → the suffix it is kept under (anything else: .bin).
@@ -142,13 +144,22 @@ class OpeningService:
                 await self._entry(session.id)
 
     async def stop(self) -> None:
-        """Stop the clocks and seal the open archive parts as interrupted."""
+        """Stop the clocks and seal the open archive parts as interrupted.
+
+        A clock is woken and let finish rather than cancelled: it may be in the middle of a
+        command that ends the opening and seals its part, which must not be cut off halfway.
+        """
         self._closing = True
         for entry in list(self._entries.values()):
+            entry.wake.set()
             if entry.timer is not None:
-                entry.timer.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await entry.timer
+                try:
+                    await asyncio.wait_for(asyncio.shield(entry.timer), CLOCK_STOP_WAIT_S)
+                except TimeoutError:
+                    logger.error("opening clock did not stop in time; cancelled")
+                    entry.timer.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await entry.timer
             if entry.archive is not None:
                 await self._archives.seal(entry.archive, "interrupted")
         self._entries.clear()
@@ -493,7 +504,7 @@ class OpeningService:
 
     async def _clock_of(self, session_id: str, entry: _Entry) -> None:
         """Issue the deadline and the decryption time limit as the server, when they come."""
-        while True:
+        while not self._closing:
             entry.wake.clear()
             state = entry.state
             due: datetime | None = None
@@ -515,6 +526,8 @@ class OpeningService:
             wait = TIMER_MAX_WAIT_S
             if due is not None:
                 wait = min(wait, max((due - self._clock()).total_seconds(), 0.0))
+            if self._closing:
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(entry.wake.wait(), wait)
 
