@@ -59,6 +59,7 @@ test-fast: install
 bench: install
 	$(PY) bench/room.py
 	$(PY) bench/grid.py
+	$(PY) bench/infoscreen.py
 	$(PY) bench/mix.py
 	$(PY) bench/record.py
 	$(PY) bench/capacity.py

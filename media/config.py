@@ -22,6 +22,17 @@ class MediaConfig:
     # and misses a keyframe request still gets a picture within this many seconds.
     grid_keyframe_interval_s: float = 4.0
     label_font: str | None = None
+    # The opening hall's information screen (media/infoscreen.py). Its picture changes on the
+    # second at most, and its pictures are made on the wall clock's half seconds: two a second
+    # show every change when it happens (more would only repeat them: 4 fps cost 3.4 to 3.8 %
+    # of a core against 1.8 to 2.5 %, bench/infoscreen.py). A keyframe this often for a viewer
+    # or a recorder that joins; a table's pages turn every infoscreen_page_s.
+    infoscreen_width: int = 1280
+    infoscreen_height: int = 720
+    infoscreen_fps: int = 2
+    infoscreen_bitrate: int = 600_000
+    infoscreen_keyframe_interval_s: float = 2.0
+    infoscreen_page_s: float = 6.0
     audio_sample_rate: int = 48_000
     audio_frame_ms: int = 20
     # Audio kept per source before the mixer starts taking from it (absorbs network jitter).

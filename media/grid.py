@@ -109,10 +109,16 @@ def pictures_to_skip(late: float, interval: float) -> int:
 
 def grid_encoder(config: MediaConfig) -> av.VideoCodecContext:
     """A VP8 encoder for the grid picture, opened on its first frame."""
-    bitrate = config.grid_bitrate
+    return vp8_encoder(
+        config.grid_width, config.grid_height, config.grid_bitrate, config.grid_encoder_speed
+    )
+
+
+def vp8_encoder(width: int, height: int, bitrate: int, speed: int) -> av.VideoCodecContext:
+    """A realtime VP8 encoder for a picture the server composes, keyframes only when asked."""
     encoder = av.CodecContext.create("libvpx", "w")
-    encoder.width = config.grid_width
-    encoder.height = config.grid_height
+    encoder.width = width
+    encoder.height = height
     encoder.pix_fmt = "yuv420p"
     encoder.time_base = Fraction(1, VIDEO_CLOCK)
     encoder.bit_rate = bitrate
@@ -125,7 +131,7 @@ def grid_encoder(config: MediaConfig) -> av.VideoCodecContext:
     encoder.options = {
         "deadline": "realtime",
         # Negative: this speed always (see MediaConfig.grid_encoder_speed).
-        "cpu-used": str(-config.grid_encoder_speed),
+        "cpu-used": str(-speed),
         "lag-in-frames": "0",
         "error-resilient": "1",
         "bufsize": str(bitrate),

@@ -29,7 +29,15 @@ PROJECT_SUFFIXES = {
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-DOCUMENT_PATH = re.compile(rf"{DOCUMENTS_DIR}/[0-9a-f]{{64}}\.({'|'.join(SUFFIXES)})")
+# A bid opening's documents (7.2.3): sealed bids, the keys that opened them, the bids' files,
+# representatives' face pictures, objections' attachments and the record sheet.
+OPENING_SUFFIXES = {
+    **PROJECT_SUFFIXES,
+    "sealed": "application/octet-stream",
+    "key": "application/octet-stream",
+    "bin": "application/octet-stream",
+}
+DOCUMENT_PATH = re.compile(rf"{DOCUMENTS_DIR}/[0-9a-f]{{64}}\.({'|'.join(OPENING_SUFFIXES)})")
 
 
 def store_document(

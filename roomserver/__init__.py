@@ -2,7 +2,9 @@
 
 ``model`` and ``store`` (SQLAlchemy; the schema in ``migrations``, owned by Alembic); ``policy``
 the one table of who may do what; ``workflow`` the committee's course as a pure state machine,
-with ``committee``, ``election``, ``motions`` and ``lots``; ``rules``, ``warnings``,
+with ``committee``, ``election``, ``motions`` and ``lots``; ``opening`` the bid
+opening (开标) as another, with ``openingstate``, ``readout``, ``conduct``, ``sealing`` (the
+sealed bids), ``benchmark`` and ``amounts``; ``rules``, ``warnings``,
 ``disclosure``, ``access``, ``links``, ``letters``, ``signatures``: the standard's other rules;
 ``pushes`` and ``webhooks`` what the provincial platform is told and how it is signed (5.5);
 ``demo`` demo data. Imports only the standard library, SQLAlchemy, Alembic and cryptography; no

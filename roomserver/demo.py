@@ -1,12 +1,15 @@
-"""Demo data: a three-city session (沈阳主场, 大连 and 丹东副场) for trying the system out."""
+"""Demo data for trying the system out: a lot's three-city evaluation session (沈阳主场, 大连 and
+丹东副场) and the lot's bid opening (开标) with three bidders, public."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from roomserver.errors import InvalidRequest, NotFound
-from roomserver.model import Centre, Participant, Role, Session, Venue, new_id
+from roomserver.model import Centre, Participant, Role, Session, SessionKind, Venue, new_id
+from roomserver.openings import Opening, OpeningTerms
+from roomserver.projects import Lot, Project
 from roomserver.store import SqlStore
 
 DEMO_PROJECT_CODE = "LN-DEMO-0001"
@@ -36,20 +39,31 @@ _STAFF_NAMES = ("郑晓燕", "冯国庆", "褚明辉")
 _WITNESS_NAME = "卫红梅"
 
 
+# The demo lot's bid opening (开标): its deadline, people and bidders (in the read-out's order).
+DEMO_OPENING_DELAY = timedelta(hours=2)
+_TENDERER_NAME = "辽宁省某市城市建设局"
+_AGENCY_NAME = "辽宁诚信招标代理有限公司"
+_OPENING_HOST_NAME = "何静"
+_OPENING_WITNESS_NAME = "吕志刚"
+_BIDDER_NAMES = ("辽宁路桥建设集团有限公司", "沈阳市政工程有限公司", "大连港湾工程有限公司")
+
+
 @dataclass(frozen=True)
 class DemoData:
-    """The demo session with its venues (main first) and participants (experts first)."""
+    """The demo session with its venues (main first) and participants (experts first), and
+    the lot's bid opening with its people (bidders last)."""
 
     session: Session
     venues: list[Venue]
     participants: list[Participant]
+    opening: Session | None = None
+    opening_people: list[Participant] = field(default_factory=list)
 
 
 async def find_demo(store: SqlStore) -> DemoData | None:
     """Return the demo session if it has been created, else None."""
-    session = next(
-        (s for s in await store.list_sessions() if s.project_code == DEMO_PROJECT_CODE), None
-    )
+    sessions = [s for s in await store.list_sessions() if s.project_code == DEMO_PROJECT_CODE]
+    session = next((s for s in sessions if s.kind == SessionKind.EVALUATION), None)
     if session is None:
         return None
     try:
@@ -57,7 +71,13 @@ async def find_demo(store: SqlStore) -> DemoData | None:
     except NotFound:
         return None
     participants = await store.list_participants(session.id)
-    return DemoData(session=session, venues=venues, participants=participants)
+    opening = next((s for s in sessions if s.kind == SessionKind.OPENING), None)
+    people = await store.list_participants(opening.id) if opening is not None else []
+    bidders = [p for p in people if p.role == Role.BIDDER]
+    ordered = [p for p in people if p.role != Role.BIDDER] + sorted(
+        bidders, key=lambda p: _BIDDER_NAMES.index(p.name) if p.name in _BIDDER_NAMES else 99
+    )
+    return DemoData(session, venues, participants, opening, ordered)
 
 
 async def create_demo(store: SqlStore, *, now: datetime | None = None) -> DemoData:
@@ -86,7 +106,19 @@ async def create_demo(store: SqlStore, *, now: datetime | None = None) -> DemoDa
         sub_venue_ids=tuple(v.id for v in venues[1:]),
         scheduled_start=now + DEMO_START_DELAY,
     )
-    await store.add_session(session)
+    project = Project(
+        id=new_id(),
+        centre_id=venues[0].centre_id,
+        code=DEMO_PROJECT_CODE,
+        name=DEMO_PROJECT_NAME,
+        tenderer=_TENDERER_NAME,
+        created_at=now,
+        created_by="demo",
+    )
+    await store.projects.add_project(project)
+    lot = Lot(id=new_id(), project_id=project.id, code="01", name="第一标段", position=1)
+    await store.projects.add_lot(lot)
+    await store.projects.open_session(lot.id, session)
 
     participants = [
         Participant(
@@ -129,7 +161,41 @@ async def create_demo(store: SqlStore, *, now: datetime | None = None) -> DemoDa
     ]
     for p in participants:
         await store.add_participant(p)
-    return DemoData(session=session, venues=venues, participants=participants)
+    opening, people = await _demo_opening(store, project, lot, venues[0], now)
+    return DemoData(session, venues, participants, opening, people)
+
+
+async def _demo_opening(
+    store: SqlStore, project: Project, lot: Lot, venue: Venue, now: datetime
+) -> tuple[Session, list[Participant]]:
+    """The demo lot's bid opening, public, with its people and three bidders."""
+    deadline = now + DEMO_OPENING_DELAY
+    opening = Session(
+        id=new_id(),
+        project_code=project.code,
+        project_name=f"{lot.session_title(project)} 开标",
+        main_venue_id=venue.id,
+        sub_venue_ids=(),
+        scheduled_start=deadline,
+        kind=SessionKind.OPENING,
+    )
+    terms = OpeningTerms(deadline=deadline, public=True)
+    await store.projects.open_opening(opening, Opening(opening.id, lot.id, terms))
+    people = [
+        Participant(new_id(), opening.id, Role.HOST, _OPENING_HOST_NAME, venue_id=venue.id),
+        Participant(new_id(), opening.id, Role.WITNESS, _OPENING_WITNESS_NAME),
+        Participant(new_id(), opening.id, Role.TENDERER, _TENDERER_NAME),
+        Participant(new_id(), opening.id, Role.AGENCY, _AGENCY_NAME),
+        *(Participant(new_id(), opening.id, Role.BIDDER, name) for name in _BIDDER_NAMES),
+    ]
+    for p in people:
+        await store.add_participant(p)
+        if p.role == Role.BIDDER:
+            # The read-out's order is the order bidders were added (as over REST).
+            await store.append_event(
+                "bidder_added", {"bidder": p.id, "name": p.name}, session_id=opening.id
+            )
+    return opening, people
 
 
 async def create_load_session(
@@ -139,7 +205,9 @@ async def create_load_session(
     if not 1 <= seats <= 100:
         raise InvalidRequest("压测机位数必须在 1 到 100 之间")
     now = now if now is not None else datetime.now(UTC)
-    centre = Centre(id=new_id(), name="压测交易中心", city="沈阳")
+    code = f"LOAD-{new_id()[:8]}"
+    # A centre of its own for each load session: a centre's name is unique.
+    centre = Centre(id=new_id(), name=f"压测交易中心（{code}）", city="沈阳")
     await store.add_centre(centre)
     venues: list[Venue] = []
     left = seats
@@ -158,7 +226,7 @@ async def create_load_session(
         left -= used
     session = Session(
         id=new_id(),
-        project_code=f"LOAD-{new_id()[:8]}",
+        project_code=code,
         project_name=f"压测项目（{seats}个机位）",
         main_venue_id=venues[0].id,
         sub_venue_ids=tuple(v.id for v in venues[1:]),

@@ -142,3 +142,67 @@ class BookingConflict(RoomError):
 
     code = "booking_conflict"
     default_message = "所选机位在该时段已被预约"
+
+
+class DeadlinePassed(IllegalCommand):
+    """A bid, sign-in or key release that came after its deadline or time limit."""
+
+    code = "deadline_passed"
+    default_message = "已超过截止时间"
+
+
+class SealRefused(RoomError):
+    """A sealed bid (密封投标文件) that cannot be accepted or opened; a subclass names why."""
+
+    code = "seal_refused"
+    default_message = "投标文件解密失败"
+
+
+class KeyMismatch(SealRefused):
+    """The released key is not the one whose digest was committed at submission."""
+
+    code = "key_mismatch"
+    default_message = "解密密钥与递交投标文件时登记的密钥摘要不符"
+
+
+class SealTampered(SealRefused):
+    """The ciphertext fails its integrity check: changed or damaged since it was sealed."""
+
+    code = "seal_tampered"
+    default_message = "投标文件密文未通过完整性校验，已被改动或损坏"
+
+
+class DigestMismatch(SealRefused):
+    """The decrypted bid is not the one whose digest was committed at submission."""
+
+    code = "digest_mismatch"
+    default_message = "解密所得的投标文件与递交时承诺的摘要不符"
+
+
+class BadEnvelope(SealRefused):
+    """The decrypted bid is not a well-formed bid envelope for this lot and bidder."""
+
+    code = "bad_envelope"
+    default_message = "投标文件的封装格式不正确"
+
+
+class SealTooLarge(SealRefused):
+    """A sealed bid, its header or its file is larger than the limits allow."""
+
+    code = "seal_too_large"
+    default_message = "投标文件超过大小限制"
+
+
+class InvalidAmount(InvalidRequest):
+    """A sum of money (a bid price) that is not a plain non-negative yuan figure to the fen."""
+
+    code = "invalid_amount"
+    default_message = "金额格式不正确"
+
+
+class DuplicateName(RoomError):
+    """Another centre has this name, or another venue of the same centre: a name must say
+    which place it is."""
+
+    code = "duplicate_name"
+    default_message = "名称已被使用"

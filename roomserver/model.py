@@ -29,7 +29,9 @@ class Role(StrEnum):
     DOOR = "door"  # a venue's access-control system (门禁系统), which posts entries and exits
     AUDITOR = "auditor"  # 审计、纪委监委: reads every archive, like an archivist
     TENDERER = "tenderer"  # 招标人: a session's archive, as far as the configuration allows
-    BIDDER = "bidder"  # 投标人: likewise
+    BIDDER = "bidder"  # 投标人: likewise; in a bid opening, the bidder's representative
+    AGENCY = "agency"  # 招标代理机构: at a bid opening, answers objections with the tenderer
+    PUBLIC = "public"  # a viewer of a bid opening's broadcast (公开直播): watches, never acts
     OPS = "ops"  # 运维技术人员: device and network health, fault handling (6.4, 7.2.6-6)
 
 
@@ -38,6 +40,13 @@ class VenueKind(StrEnum):
 
     MAIN = "main"
     SUB = "sub"
+
+
+class SessionKind(StrEnum):
+    """What a session is: a lot's evaluation (评标), or its bid opening (开标) in the hall."""
+
+    EVALUATION = "evaluation"
+    OPENING = "opening"
 
 
 class SessionState(StrEnum):
@@ -141,7 +150,8 @@ class Venue:
 
 @dataclass(frozen=True)
 class Session:
-    """One evaluation session of a project: a main venue plus zero or more sub venues."""
+    """One session of a project's lot: its evaluation, on a main venue plus zero or more sub
+    venues, or its bid opening (``kind``)."""
 
     id: str
     project_code: str
@@ -151,9 +161,14 @@ class Session:
     scheduled_start: datetime
     state: SessionState = SessionState.SCHEDULED
     review_of: str | None = None  # the ended session a re-review (复议) re-convenes
+    # An opening's main venue is where its host sits; it has no sub venues.
+    kind: SessionKind = SessionKind.EVALUATION
 
     def __post_init__(self) -> None:
         _require_text(self.project_code, "项目编号")
+        object.__setattr__(self, "kind", SessionKind(self.kind))
+        if self.kind == SessionKind.OPENING and self.sub_venue_ids:
+            raise InvalidRequest("开标场次没有副场")
         _require_text(self.project_name, "项目名称")
         # Normalise rather than reject: callers often build these from lists and plain strings.
         subs = tuple(self.sub_venue_ids)

@@ -25,7 +25,8 @@ Administrators, supervisors and ops engineers (运维技术人员) on no session
 province, or of one trading centre (``Grants.centre_id``). A token of one centre reaches only
 what belongs to that centre (``Target.centre_ids``, resolved by the caller from what the request
 names: ``signaling.gate.centres``), and never a ``province`` row: the provincial interfaces'
-subscriptions, the expert pool, adding centres, draining the machine's media workers.
+subscriptions, the expert pool, adding centres, draining the machine's media workers. Nor does
+a token of one session (an ops engineer on its roster, say).
 """
 
 from __future__ import annotations
@@ -106,7 +107,12 @@ class Action(StrEnum):
     ARCHIVE_READ = "archive_read"
     ARCHIVE_CHECK = "archive_check"  # verify and export: whole-archive viewers
     ARCHIVE_JOB = "archive_job"  # an export's progress and package, for whoever started it
-    ARCHIVE_GRANT = "archive_grant"  # a tenderer's or bidder's link
+    ARCHIVE_GRANT = "archive_grant"  # tenderers' and bidders' links: issue, list, revoke, reissue
+    OPENING_READ = "opening_read"  # a bid opening, as the asker may see it
+    OPENING_COMMAND = "opening_command"  # the hall's and the opening console's commands
+    BID_SUBMIT = "bid_submit"  # a bidder's own: sign-in, sealed bid, key, objection
+    CLARIFY_ASK = "clarify_ask"  # the committee's written question to a bidder (3.2)
+    CLARIFY_ANSWER = "clarify_answer"  # a bidder's questions and answers, after the opening too
     SEAT = "seat"  # an expert's seat: connect, media, leave, acknowledge a warning
     CONSOLE = "console"  # the venue console of host, staff and witness
     WALL = "wall"  # the supervision wall itself
@@ -171,6 +177,8 @@ ALLOWED = Decision()
 ALL_ROLES = frozenset(Role)
 ARCHIVE_KEEPERS = frozenset({Role.ARCHIVIST, Role.AUDITOR, Role.ADMIN})
 PARTIES = frozenset({Role.TENDERER, Role.BIDDER})
+# Who takes part in a bid opening: its host and witness, the tenderer, its agency, the bidders.
+OPENING_PEOPLE = frozenset({Role.HOST, Role.WITNESS, Role.TENDERER, Role.AGENCY, Role.BIDDER})
 CONSOLE_ROLES = frozenset({Role.HOST, Role.STAFF, Role.WITNESS})
 ADMIN = frozenset({Role.ADMIN})
 SUPERVISOR = frozenset({Role.SUPERVISOR})
@@ -333,7 +341,26 @@ POLICY: dict[Action, Rule] = {
     Action.ARCHIVE_GRANT: Rule(
         frozenset({Role.ARCHIVIST, Role.ADMIN}),
         Reach.ROLE,
-        refusal="只有档案管理员可以授权招标人、投标人调阅",
+        refusal="只有档案管理员和管理员可以管理招标人、投标人的调阅链接",
+    ),
+    # A bid opening (7.2.3-4 to 9): its people see it as ``roomserver.openingview`` shows each
+    # role, also once it has ended; what each may do is the opening's own rule.
+    Action.OPENING_READ: _session(
+        OPENING_PEOPLE | {Role.PUBLIC, Role.SUPERVISOR, Role.ADMIN},
+        "您无权查看该场开标",
+        live=False,
+    ),
+    Action.OPENING_COMMAND: _session(OPENING_PEOPLE | ADMIN, "您无权操作该场开标"),
+    Action.BID_SUBMIT: _session(frozenset({Role.BIDDER}), "只有投标人可以签到、递交投标文件和解密"),
+    # The committee asks through the main venue's host; experts stay unknown to bidders.
+    Action.CLARIFY_ASK: _session(
+        frozenset({Role.HOST}),
+        "澄清问题由主场主持人代评标委员会发出",
+        main_venue=frozenset({Role.HOST}),
+    ),
+    # A bidder answers during the evaluation, after its opening ended.
+    Action.CLARIFY_ANSWER: _session(
+        frozenset({Role.BIDDER}), "只有投标人可以查看和答复澄清问题", live=False
     ),
     Action.SEAT: _session(frozenset({Role.EXPERT}), "该链接不是评标专家的机位链接"),
     Action.CONSOLE: _session(CONSOLE_ROLES, "只有主持人、工作人员和见证人可以打开评标室控制台"),
@@ -369,9 +396,10 @@ def decide(grants: Grants | None, action: Action, target: Target = Target()) -> 
         return Decision(InvalidToken("缺少登录凭证"))
     if grants.role not in row.roles:
         return Decision(RoleNotAllowed(row.refusal))
+    if row.province and (grants.centre_id is not None or grants.session_id is not None):
+        # Neither a centre's people nor a session's: the province's own.
+        return Decision(RoleNotAllowed(PROVINCE_ONLY))
     if grants.centre_id is not None:
-        if row.province:
-            return Decision(RoleNotAllowed(PROVINCE_ONLY))
         if target.centre_ids is not None and grants.centre_id not in target.centre_ids:
             return Decision(NotYourRoom(OTHER_CENTRE))
     if not reaches(grants, row, target):

@@ -14,9 +14,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roomserver.errors import InvalidRequest, NotFound
-from roomserver.model import Session, SessionState
+from roomserver.model import Session, SessionKind, SessionState
+from roomserver.openings import Opening, OpeningTerms
 from roomserver.projects import Lot, Project
-from roomserver.tables import LotRow, ProjectRow, SessionRow, SessionSubVenueRow
+from roomserver.tables import LotRow, OpeningRow, ProjectRow, SessionRow, SessionSubVenueRow
 
 
 def session_rows(s: Session) -> list[Any]:
@@ -29,6 +30,7 @@ def session_rows(s: Session) -> list[Any]:
         scheduled_start=s.scheduled_start,
         state=s.state.value,
         review_of=s.review_of,
+        kind=s.kind.value,
     )
     subs = [
         SessionSubVenueRow(session_id=s.id, position=i, venue_id=venue_id)
@@ -48,6 +50,7 @@ def session_of(row: SessionRow, sub_venue_ids: list[str]) -> Session:
         scheduled_start=row.scheduled_start,
         state=SessionState(row.state),
         review_of=row.review_of,
+        kind=SessionKind(row.kind),
     )
 
 
@@ -72,6 +75,10 @@ def _lot(row: LotRow) -> Lot:
         position=row.position,
         session_id=row.session_id,
     )
+
+
+def _opening(row: OpeningRow) -> Opening:
+    return Opening(row.session_id, row.lot_id, OpeningTerms.from_json(row.deadline, row.terms))
 
 
 class ProjectStore:
@@ -217,3 +224,37 @@ class ProjectStore:
             except IntegrityError as exc:
                 raise InvalidRequest("该标段已有评标场次，或评标室不存在") from exc
         return await self.lot(lot_id)
+
+    async def open_opening(self, session: Session, opening: Opening) -> None:
+        """Store the lot's opening and its session in one transaction; InvalidRequest if the
+        lot has an opening already or the venue is unknown."""
+        async with self._db() as db:
+            db.add_all(session_rows(session))
+            await db.flush()
+            db.add(
+                OpeningRow(
+                    session_id=session.id,
+                    lot_id=opening.lot_id,
+                    deadline=opening.terms.deadline,
+                    terms=opening.terms.as_json(),
+                )
+            )
+            try:
+                await db.commit()
+            except IntegrityError as exc:
+                raise InvalidRequest("该标段已有开标场次，或开标室不存在") from exc
+
+    async def opening(self, session_id: str) -> Opening:
+        """The opening whose session this is; NotFound if it is not an opening's."""
+        async with self._db() as db:
+            row = await db.get(OpeningRow, session_id)
+        if row is None:
+            raise NotFound("未找到该开标场次")
+        return _opening(row)
+
+    async def opening_of_lot(self, lot_id: str) -> Opening | None:
+        """The lot's opening, if it has one."""
+        async with self._db() as db:
+            row = await db.scalar(select(OpeningRow).where(OpeningRow.lot_id == lot_id))
+        return _opening(row) if row is not None else None
+

@@ -11,6 +11,7 @@ from roomserver.model import (
     Participant,
     Role,
     Session,
+    SessionKind,
     SessionState,
     Venue,
     VenueKind,
@@ -50,8 +51,10 @@ def check_expert_seat(session: Session, venue: Venue, participant: Participant) 
 
 
 def takes_door_entries(session: Session, venue_id: str, now: datetime) -> bool:
-    """Whether a door entry of `venue_id` at `now` belongs in the session's record."""
-    if venue_id not in session.venue_ids():
+    """Whether a door entry of `venue_id` at `now` belongs in the session's record: the
+    door system guards an evaluation area (5.4.2); a bid opening is held in the hall, with
+    bidders at their own offices, so no door entry is its business."""
+    if session.kind != SessionKind.EVALUATION or venue_id not in session.venue_ids():
         return False
     if session.state == SessionState.LIVE:
         return True

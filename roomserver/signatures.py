@@ -1,4 +1,5 @@
-"""Experts' digital signatures over the evaluation report (standard 5.4.9, 7.2.4).
+"""Digital signatures over the evaluation report (standard 5.4.9, 7.2.4) and the bid opening's
+record sheet (开标记录表, 7.2.3-4 to 9).
 
 Each expert's browser makes an ECDSA P-256 key pair with WebCrypto at sign-in and registers the
 public key (SubjectPublicKeyInfo, base64); the private key never leaves the browser. To sign, the
@@ -6,6 +7,9 @@ browser signs the statement below, which names the session, the expert and both 
 report (SHA-256 and SM3), with ECDSA over SHA-256; WebCrypto gives the signature as r‖s
 (IEEE P1363, 64 bytes), which is what is kept and checked here. The key stands in for the expert's
 CA certificate key of a production deployment.
+
+The opening record sheet is signed the same way by the opening's host and witness, over
+``record_statement``, which names the lot, the signer and both digests of the sheet.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from roomserver.errors import BadSignature
 
 STATEMENT_TITLE = "远程异地评标 评标报告签署"
+RECORD_STATEMENT_TITLE = "远程异地开标 开标记录表签署"
 MAX_KEY_CHARS = 400  # a P-256 SPKI is 91 bytes, 124 base64 characters
 
 
@@ -33,6 +38,19 @@ def statement(session_id: str, expert_id: str, sha256: str, sm3: str) -> bytes:
             f"expert: {expert_id}",
             f"report-sha256: {sha256}",
             f"report-sm3: {sm3}",
+        )
+    ).encode("utf-8")
+
+
+def record_statement(lot_id: str, signer_id: str, sha256: str, sm3: str) -> bytes:
+    """The exact bytes the host or witness signs for an opening record sheet (UTF-8, ``\\n``)."""
+    return "\n".join(
+        (
+            RECORD_STATEMENT_TITLE,
+            f"lot: {lot_id}",
+            f"signer: {signer_id}",
+            f"record-sha256: {sha256}",
+            f"record-sm3: {sm3}",
         )
     ).encode("utf-8")
 
@@ -58,8 +76,11 @@ def load_public_key(spki_b64: object) -> ec.EllipticCurvePublicKey:
     return key
 
 
-def verify(spki_b64: str, message: bytes, signature_b64: object) -> None:
-    """Check an r‖s ECDSA P-256 / SHA-256 signature of `message`; BadSignature with the reason."""
+def verify(
+    spki_b64: str, message: bytes, signature_b64: object, document: str = "评标报告"
+) -> None:
+    """Check an r‖s ECDSA P-256 / SHA-256 signature of `message`, a statement about `document`;
+    BadSignature with the reason."""
     key = load_public_key(spki_b64)
     raw = _b64(signature_b64, "电子签名", 200)
     if len(raw) != 64:
@@ -68,4 +89,4 @@ def verify(spki_b64: str, message: bytes, signature_b64: object) -> None:
     try:
         key.verify(der, message, ec.ECDSA(hashes.SHA256()))
     except InvalidSignature as exc:
-        raise BadSignature("电子签名与评标报告摘要不符，或不是本人登记的密钥所签") from exc
+        raise BadSignature(f"电子签名与{document}摘要不符，或不是本人登记的密钥所签") from exc

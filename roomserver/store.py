@@ -49,7 +49,6 @@ from roomserver.placestore import PlaceStore, venue_of
 from roomserver.privatefiles import make_private_dir, private_file, tighten
 from roomserver.projectstore import ProjectStore, session_of, session_rows
 from roomserver.tables import (
-    CentreRow,
     EventRow,
     LinkRow,
     ParticipantRow,
@@ -240,23 +239,12 @@ class SqlStore:
             return not await db.scalar(select(exists().select_from(SessionRow)))
 
     async def add_centre(self, c: Centre) -> None:
-        """Store a trading centre; InvalidRequest if its id is taken."""
-        row = CentreRow(id=c.id, name=c.name, city=c.city, region_code=c.region_code)
-        await self._insert(row, refused="交易中心编号重复")
+        """Store a trading centre (``PlaceStore.add_centre``)."""
+        await self.places.add_centre(c)
 
     async def add_venue(self, v: Venue) -> None:
-        """Store an evaluation room; InvalidRequest if its id is taken or its centre unknown."""
-        row = VenueRow(
-            id=v.id,
-            centre_id=v.centre_id,
-            name=v.name,
-            city=v.city,
-            seat_count=v.seat_count,
-            main_capable=v.main_capable,
-            sub_capable=v.sub_capable,
-            camera_urls=list(v.camera_urls),
-        )
-        await self._insert(row, refused="评标室编号重复或所属交易中心不存在")
+        """Store an evaluation room (``PlaceStore.add_venue``)."""
+        await self.places.add_venue(v)
 
     async def add_session(self, s: Session) -> None:
         """Store a session with its sub venues in order; InvalidRequest on unknown venues."""
@@ -486,6 +474,19 @@ class SqlStore:
         async with self._db() as db:
             rows = await db.scalars(stmt)
             return [_event(r) for r in rows]
+
+    async def last_event(self, session_id: str, kind: str) -> Event | None:
+        """The session's latest event of `kind`, or None."""
+        if not findable(session_id, kind):
+            return None
+        async with self._db() as db:
+            row = await db.scalar(
+                select(EventRow)
+                .where(EventRow.session_id == session_id, EventRow.kind == kind)
+                .order_by(EventRow.seq.desc())
+                .limit(1)
+            )
+        return _event(row) if row is not None else None
 
     # --- personal links (个人链接) -------------------------------------------------------
 

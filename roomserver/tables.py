@@ -15,6 +15,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -64,6 +65,8 @@ class CentreRow(Base):
     """Table of trading centres (交易中心)."""
 
     __tablename__ = "centres"
+    # Two centres of one name could not be told apart.
+    __table_args__ = (Index("uq_centres_name", "name", unique=True),)
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -79,6 +82,8 @@ class VenueRow(Base):
         CheckConstraint(
             f"seat_count BETWEEN {MIN_SEATS} AND {MAX_SEATS}", name="ck_venues_seat_count"
         ),
+        # Two rooms of one name in the same centre could not be told apart.
+        Index("uq_venues_centre_name", "centre_id", "name", unique=True),
     )
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
@@ -104,6 +109,7 @@ class SessionRow(Base):
     state: Mapped[str] = mapped_column(String(16))
     # A re-review (复议, 7.2.4-2) names the session it re-convenes.
     review_of: Mapped[str | None] = mapped_column(ID, nullable=True)
+    kind: Mapped[str] = mapped_column(String(16), default="evaluation")  # or "opening"
 
 
 class SessionSubVenueRow(Base):
@@ -246,6 +252,20 @@ class LotRow(Base):
     name: Mapped[str] = mapped_column(String(200))
     position: Mapped[int] = mapped_column(Integer)
     session_id: Mapped[str | None] = mapped_column(ID, ForeignKey("sessions.id"), nullable=True)
+
+
+class OpeningRow(Base):
+    """A lot's bid opening: its session, the deadline and the terms of its tender documents."""
+
+    __tablename__ = "openings"
+    # One opening a lot.
+    __table_args__ = (UniqueConstraint("lot_id", name="uq_openings_lot"),)
+
+    session_id: Mapped[str] = mapped_column(ID, ForeignKey("sessions.id"), primary_key=True)
+    lot_id: Mapped[str] = mapped_column(ID, ForeignKey("lots.id"))
+    deadline: Mapped[datetime] = mapped_column(UtcDateTime())
+    # fields, min_bids, decryption_minutes, benchmark parameters, broadcast to the public.
+    terms: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class PoolExpertRow(Base):

@@ -32,12 +32,15 @@ from signaling.gate.tokens import TokenIssuer, load_or_create_key
 from signaling.http.api import SEATS, SERVICES, add_routes, problem_middleware
 from signaling.http.archive import PLAYBACK, Playback, add_playback_routes
 from signaling.http.centrepeople import add_centre_people_routes
+from signaling.http.clarifications import add_clarification_routes
 from signaling.http.draws import add_draw_routes
 from signaling.http.headers import add_security_headers
 from signaling.http.health import add_health_routes
 from signaling.http.links import add_link_routes
 from signaling.http.openapi import add_openapi_routes
+from signaling.http.openings import add_opening_routes
 from signaling.http.outbound import HttpSender
+from signaling.http.partylinks import add_party_link_routes
 from signaling.http.places import add_place_routes
 from signaling.http.projectdocs import add_document_routes
 from signaling.http.projects import add_project_routes
@@ -47,9 +50,11 @@ from signaling.metrics import LoopLagMonitor, Metrics
 from signaling.services.archiving import ArchiveManager
 from signaling.services.ballots import BallotKeys
 from signaling.services.broadcasts import Broadcasts
+from signaling.services.clarifications import ClarificationService
 from signaling.services.container import Services
 from signaling.services.events import EventLog
 from signaling.services.monitoring import WarningCenter
+from signaling.services.openings import OpeningService
 from signaling.services.outcomes import Outcomes
 from signaling.services.pool import WorkerPool, WorkerProcess
 from signaling.services.rooms import RoomManager
@@ -60,6 +65,7 @@ from signaling.services.webhooks import WebhookService
 from signaling.services.workerevents import WorkerEvents
 from signaling.services.workflow import WorkflowService
 from signaling.sockets.console import ConsoleNamespace
+from signaling.sockets.hall import HallNamespace
 from signaling.sockets.origin import DefaultNamespace, OriginCheck
 from signaling.sockets.seat import SeatNamespace
 from signaling.sockets.wall import WallNamespace
@@ -108,6 +114,7 @@ class Server:
     seats: SeatNamespace
     wall: WallNamespace
     console: ConsoleNamespace
+    hall: HallNamespace
     guard: Guard
     playback: Playback
     lag: LoopLagMonitor
@@ -119,6 +126,7 @@ class Server:
         # Parts left open by a crash are repaired and sealed before anything new is recorded.
         await services.archives.recover()
         await services.workers.start()
+        await services.openings.start()
         await services.warnings.start()
         await self.lag.start()
         await services.webhooks.start()
@@ -136,6 +144,7 @@ class Server:
         await self.wall.close_all()
         await self.console.close_all()
         await self.services.broadcasts.close_all()
+        await self.hall.close_all()
         await self.services.rooms.close()
 
     async def stop(self) -> None:
@@ -145,6 +154,7 @@ class Server:
         await services.webhooks.close()
         await self.usage.close()
         await services.warnings.close()
+        await services.openings.stop()
         await services.rooms.close()
         await services.workers.close()
         await services.tasks.close()
@@ -215,6 +225,12 @@ async def build(config: AppConfig) -> Server:
         rooms=rooms,
         warnings=warnings,
     )
+    openings = OpeningService(
+        store, events, signals, archives=archives, secrets_dir=config.secrets_dir, tasks=tasks
+    )
+    clarifications = ClarificationService(
+        store, events, signals, workflow=workflow, openings=openings
+    )
     sender = HttpSender(config.webhooks.timeout_s)
     webhooks = WebhookService(store, events, signals, config.webhooks, sender)
     services = Services(
@@ -233,11 +249,14 @@ async def build(config: AppConfig) -> Server:
         workflow=workflow,
         outcomes=outcomes,
         webhooks=webhooks,
+        openings=openings,
+        clarifications=clarifications,
     )
     guard = Guard(services.tokens, store, events, workflow.state)
     seats = SeatNamespace(services, guard, signals)
     wall = WallNamespace(services, guard, seats, signals)
     console = ConsoleNamespace(services, guard, signals)
+    hall = HallNamespace(services, guard, signals)
     signals.freeze()
     return Server(
         config=config,
@@ -245,6 +264,7 @@ async def build(config: AppConfig) -> Server:
         seats=seats,
         wall=wall,
         console=console,
+        hall=hall,
         guard=guard,
         playback=Playback(services),
         lag=LoopLagMonitor(services.metrics.loop_lag, services.metrics.loop_delay),
@@ -275,11 +295,14 @@ def create_app(config: AppConfig) -> web.Application:
     add_roster_routes(app)
     add_link_routes(app)
     add_playback_routes(app)
+    add_party_link_routes(app)
     add_place_routes(app)
     add_centre_people_routes(app)
     add_health_routes(app)
     add_project_routes(app)
     add_draw_routes(app)
+    add_opening_routes(app)
+    add_clarification_routes(app)
     add_document_routes(app)
     add_webhook_routes(app)
     add_openapi_routes(app)
@@ -287,7 +310,7 @@ def create_app(config: AppConfig) -> web.Application:
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
         server = await build(config)
-        for namespace in (server.seats, server.wall, server.console):
+        for namespace in (server.seats, server.wall, server.console, server.hall):
             sio.register_namespace(namespace)
         app[SERVICES] = server.services
         app[SEATS] = server.seats

@@ -10,6 +10,7 @@ from aiohttp import web
 from roomserver.errors import (
     BadSignature,
     BookingConflict,
+    DuplicateName,
     IllegalCommand,
     Internal,
     InvalidRequest,
@@ -40,6 +41,7 @@ HTTP_STATUS: dict[type[RoomError], int] = {
     PayloadTooLarge: 413,
     SessionEnded: 409,
     BookingConflict: 409,
+    DuplicateName: 409,
     IllegalCommand: 409,
     BadSignature: 422,
     Internal: 500,

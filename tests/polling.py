@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from roomserver.model import Event
@@ -18,6 +18,17 @@ async def wait_until(predicate: Callable[[], bool], within: float, what: str) ->
         if loop.time() > deadline:
             raise AssertionError(f"not within {within} s: {what}")
         await asyncio.sleep(0.02)  # server internals expose no event for this
+
+
+async def poll_until(check: Callable[[], Awaitable[bool]], within: float, what: str) -> None:
+    """Ask `check` (a request to the server, say) every 100 ms until it answers True; fail
+    after `within` seconds saying `what`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError(f"not within {within} s: {what}")
+        await asyncio.sleep(0.1)  # the server pushes nothing to a REST client
 
 
 async def wait_event(

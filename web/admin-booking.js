@@ -5,7 +5,7 @@
 // decides (somebody else may book meanwhile), and its refusal, such as a clash (409
 // booking_conflict), is shown in its own words.
 
-import { goTo, personLabel, venueBookings } from "/static/admin-shared.js";
+import { goTo, othersCentre, personLabel, venueBookings } from "/static/admin-shared.js";
 import { requestJson } from "/static/lib/api.js";
 import { addDays, slotText, startOfBeijingDay } from "/static/lib/calendar.js";
 import { $, control, el } from "/static/lib/dom.js";
@@ -119,6 +119,36 @@ function showSeatUse(node, picker, own = false) {
 }
 
 /**
+ * Who holds each seat of the venue taken during the slot, the booking `except` apart. An
+ * administrator of one centre is shown another centre's room's bookings for its own lots only:
+ * the others' seats come from the search of free venues, held by "其他交易中心的预约".
+ * @param {Venue} venue
+ * @param {Date} startsAt
+ * @param {Date} endsAt
+ * @param {string | null} except
+ * @returns {Promise<Map<number, Booking>>}
+ */
+async function seatTakers(venue, startsAt, endsAt, except) {
+  const around = await venueBookings(venue.id, new Date(startsAt.getTime() - QUARTER_MS), new Date(endsAt.getTime() + QUARTER_MS));
+  const { takenBy } = seatUse(venue.seat_count, around, startsAt, endsAt, except);
+  if (!othersCentre(venue.centre_id)) return takenBy;
+  const query = new URLSearchParams({ starts_at: beijingIso(startsAt), ends_at: beijingIso(endsAt), seats: "1", city: venue.city });
+  /** @type {{ items: import("/static/lib/wire").Vacancy[] }} */
+  const answer = await requestJson(`/api/vacancy?${query}`, { what: "查询空闲机位失败" });
+  const free = new Set(answer.items.find((item) => item.venue.id === venue.id)?.free_seats || []);
+  // A seat is claimed by one booking at a time: one of ours holding it is that booking.
+  const ours = seatUse(venue.seat_count, around, startsAt, endsAt).takenBy;
+  const hidden = /** @type {Booking} */ ({
+    id: "", venue_id: venue.id, starts_at: beijingIso(startsAt), ends_at: beijingIso(endsAt), seats: [],
+    purpose: "其他交易中心的预约", lot_id: null, session_id: null, state: "active", booked_by: "", booked_at: "", reason: null,
+  });
+  for (const seat of allSeats(venue.seat_count)) {
+    if (!free.has(seat) && !ours.has(seat)) takenBy.set(seat, hidden);
+  }
+  return takenBy;
+}
+
+/**
  * Check the free seats of the form's slot a moment after its fields change (the last change
  * wins; an earlier answer arriving late is dropped).
  * @param {HTMLFormElement} form
@@ -143,9 +173,9 @@ function seatChecker(form, picker, summary, subject) {
       return;
     }
     try {
-      const around = await venueBookings(venue.id, new Date(startsAt.getTime() - QUARTER_MS), new Date(endsAt.getTime() + QUARTER_MS));
+      const takenBy = await seatTakers(venue, startsAt, endsAt, except);
       if (mine !== asked) return;
-      picker.mark(seatUse(venue.seat_count, around, startsAt, endsAt, except).takenBy);
+      picker.mark(takenBy);
       showSeatUse(summary, picker, except !== null);
     } catch (err) {
       if (mine === asked) summary.replaceChildren(`无法查询空闲机位：${messageOf(err)}`);

@@ -5,7 +5,7 @@
 
 import { initBooking, openBooking, prefillBooking, setBookingVenue } from "/static/admin-booking.js";
 import {
-  goTo, onPlacesChanged, pageFailed, pageRecovered, places, venueBookings, venueById, venueOptions,
+  goTo, onPlacesChanged, othersCentre, pageFailed, pageRecovered, places, venueBookings, venueById, venueOptions,
 } from "/static/admin-shared.js";
 import {
   addDays, dayMinute, layoutWeek, minuteLabel, slotText, weekDays, weekLabel, weekStart,
@@ -54,6 +54,7 @@ function render(venue) {
   const root = $("#calendar");
   root.dataset.venue = venue?.id || "";
   if (!venue) {
+    $("#calendar-scope").hidden = true;
     root.replaceChildren(el("p", { class: "empty" },
       places.venues.length ? "请选择评标室。" : "还没有评标室，请先在“评标室”中新增。"));
     return;
@@ -80,8 +81,16 @@ function render(venue) {
             ? el("div", { class: "now", style: { top: `${((nowAt.minute - layout.fromHour * 60) / 60) * HOUR_PX}px` } })
             : null))),
   );
+  const others = othersCentre(venue.centre_id);
+  const scopeNote = $("#calendar-scope");
+  scopeNote.hidden = !others;
+  scopeNote.textContent = others
+    ? `${venue.name}属于${venue.centre_name}：日历只显示本中心为标段所作的预约，该中心的其他预约不显示；`
+      + "预约时按该时段的实际空闲标示机位，且须关联本中心的标段（可从项目的标段或“查找空闲评标室”进入）。"
+    : "";
   if (calendar.bookings.length === 0) {
-    root.append(el("p", { class: "cal-empty" }, "本周没有预约。点击日历中的空白处，从该时间开始预约。"));
+    root.append(el("p", { class: "cal-empty" },
+      `本周没有${others ? "本中心的" : ""}预约。点击日历中的空白处，从该时间开始预约。`));
   }
 }
 

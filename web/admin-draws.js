@@ -7,7 +7,9 @@
 
 import { bookVenue } from "/static/admin-calendar.js";
 import { chosen, lotFromAddress, lotLabel, renderLotBar } from "/static/admin-lots.js";
-import { pageFailed, pageRecovered, personLabel, places, venueById, venueLabel, venueOptions } from "/static/admin-shared.js";
+import {
+  mainCapable, pageFailed, pageRecovered, personLabel, places, venueById, venueLabel, venueOptions,
+} from "/static/admin-shared.js";
 import { requestJson } from "/static/lib/api.js";
 import { addDays, startOfBeijingDay } from "/static/lib/calendar.js";
 import { $, control, el } from "/static/lib/dom.js";
@@ -181,8 +183,8 @@ async function reveal(button, drawId) {
 function prepareForms(lot) {
   const form = $("#subvenue-form", HTMLFormElement);
   const project = chosen.project;
-  const main = lot.session?.main_venue_id || places.venues.find((v) => v.centre_id === project?.centre_id)?.id || "";
-  venueOptions($("#subvenue-main", HTMLSelectElement), main);
+  const main = lot.session?.main_venue_id || places.venues.find((v) => v.centre_id === project?.centre_id && v.main_capable)?.id || "";
+  venueOptions($("#subvenue-main", HTMLSelectElement), main, mainCapable);
   const start = lot.session ? new Date(lot.session.scheduled_start)
     : new Date(addDays(startOfBeijingDay(new Date()), 1).getTime() + 9 * HOUR_MS);
   writeWhen(form, "start", start);

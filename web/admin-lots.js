@@ -1,8 +1,9 @@
 // @ts-check
 // The project and lot (标段) the console works on: chosen on a project's page or in the bar at
-// the top of 人员与链接 and 专家抽取, named in those sections' addresses
+// the top of 开标, 人员与链接 and 专家抽取, named in those sections' addresses
 // (#people/<project>/<lot>), and read afresh from the server each time a section shows it.
 // 人员与链接 may also name one of the lot's re-reviews (复议): #people/<project>/<lot>/<session>.
+// 开标 works on the lot's bid opening, the others on its evaluation session.
 
 import { goTo, venueLabel } from "/static/admin-shared.js";
 import { requestJson } from "/static/lib/api.js";
@@ -14,6 +15,7 @@ import { formatDateTime, formatShortDateTime } from "/static/lib/time.js";
 /** @typedef {import("/static/lib/wire").Project} Project */
 /** @typedef {import("/static/lib/wire").Lot} Lot */
 /** @typedef {import("/static/lib/wire").LotSession} LotSession */
+/** @typedef {import("/static/lib/wire").LotOpening} LotOpening */
 
 /** The projects a bar offers: the newest ones. */
 const RECENT = 100;
@@ -23,6 +25,7 @@ const NO_SESSION = {
   people: "人员在评标场次中安排：请先在项目中为标段预约评标室并开设评标场次。",
   draws: "可先抽取副场；专家在项目中开设评标场次后抽取。",
 };
+const NO_OPENING = "投标人和开标人员在开标中安排：请先在“项目与标段”中，在标段上设立开标。";
 
 /** The chosen project (with its lots), lot and session ("": the lot's own), and the newest projects. */
 export const chosen = {
@@ -116,8 +119,21 @@ export function sessionLine(session) {
 }
 
 /**
+ * A lot's opening's phase, deadline and room, as a line of elements.
+ * @param {LotOpening} opening
+ */
+export function openingLine(opening) {
+  return [
+    el("span", { class: `pill state-${opening.state}` }, opening.phase_label),
+    el("span", {}, `投标截止 ${formatDateTime(new Date(opening.deadline))}`),
+    el("span", {}, `开标室 ${venueLabel(opening.venue_id)}`),
+    el("span", {}, `投标人 ${opening.bidders} 家`),
+  ];
+}
+
+/**
  * Fill a section's bar: the project and lot to choose, and the lot's session (or what to do
- * first when it has none).
+ * first when it has none); in 开标, the lot's opening.
  * @param {string} section
  */
 export function renderLotBar(section) {
@@ -129,9 +145,13 @@ export function renderLotBar(section) {
     el("option", { value: "" }, projects.length ? "请选择项目" : "还没有项目"),
     projects.map((p) => el("option", { value: p.id, selected: p.id === project?.id }, `${p.code} ${p.name}`)));
   const lot = chosenLot();
+  const opening = section === "opening";
+  const missing = (/** @type {Lot} */ l) => {
+    if (opening) return l.opening ? "" : "（未设立开标）";
+    return l.session ? "" : "（未开设评标场次）";
+  };
   const lotSelect = el("select", { name: "lot", "aria-label": "标段", disabled: !project },
-    (project?.lots || []).map((l) => el("option", { value: l.id, selected: l.id === lot?.id },
-      `${lotLabel(l)}${l.session ? "" : "（未开设评标场次）"}`)));
+    (project?.lots || []).map((l) => el("option", { value: l.id, selected: l.id === lot?.id }, `${lotLabel(l)}${missing(l)}`)));
   // 人员与链接 also serves the lot's re-reviews, which have people of their own.
   const reviews = section === "people" ? lot?.reviews || [] : [];
   const session = reviews.length ? chosenSession() : lot?.session || null;
@@ -143,7 +163,11 @@ export function renderLotBar(section) {
     : null;
   let about;
   if (!project) about = el("p", { class: "muted" }, "请先选择项目和标段；项目在“项目与标段”中录入。");
-  else if (!session) {
+  else if (opening) {
+    about = lot?.opening
+      ? el("p", { class: "lot-about" }, openingLine(lot.opening))
+      : el("p", { class: "lot-about" }, el("span", { class: "pill state-none" }, "未设立开标"), el("span", {}, NO_OPENING));
+  } else if (!session) {
     about = el("p", { class: "lot-about" }, el("span", { class: "pill state-none" }, "未开设评标场次"),
       el("span", {}, NO_SESSION[section] || ""));
   } else about = el("p", { class: "lot-about" }, sessionLine(session));

@@ -2,27 +2,32 @@
 // A lot's session's people (人员与链接), or one of its re-reviews': the experts the draw
 // seated and the host, staff, witness and supervisors added here, each with the state of their
 // personal link; a person added, a link issued (its address shown once, to copy and send),
-// re-issued (the old ones end) or revoked with a reason.
+// re-issued (the old ones end) or revoked with a reason. The tenderers' and bidders' archive
+// links of the session follow (admin-parties.js).
 
 import { chosenSession, lotFromAddress, renderLotBar } from "/static/admin-lots.js";
-import { copyField, pageFailed, pageRecovered, venueLabel } from "/static/admin-shared.js";
+import { askLink, hideAnyIssued, hideIssued, initLinkDialog, showIssued } from "/static/admin-linkdialog.js";
+import { initParties, showParties } from "/static/admin-parties.js";
+import { pageFailed, pageRecovered, venueLabel } from "/static/admin-shared.js";
 import { requestJson } from "/static/lib/api.js";
 import { $, control, el } from "/static/lib/dom.js";
 import { messageOf } from "/static/lib/errors.js";
 import { refuse, say, submitting } from "/static/lib/forms.js";
 import { LINK_STATE_LABELS, ROLE_LABELS } from "/static/lib/labels.js";
-import { checkPerson, checkRevokeReason } from "/static/lib/projectforms.js";
+import { checkPerson } from "/static/lib/projectforms.js";
 import { formatShortDateTime } from "/static/lib/time.js";
 
 /** @typedef {import("/static/lib/wire").SessionPerson} SessionPerson */
 /** @typedef {import("/static/lib/wire").LotSession} LotSession */
 
-/** The session shown and its people; the person whose link the dialog acts on, and how. */
+/** What a personal link's address shown once says. */
+const ISSUED_NOTE = "链接只显示这一次：请复制后发给本人，勿转交他人。遗失时可重新发放，旧链接随即作废。";
+
+/** The session shown and its people. */
 const shown = {
   session: /** @type {LotSession | null} */ (null),
   people: /** @type {SessionPerson[]} */ ([]),
   asked: 0,
-  acting: /** @type {{ person: SessionPerson, how: "revoke" | "reissue" } | null} */ (null),
 };
 
 /**
@@ -36,12 +41,14 @@ export async function showPeople(args) {
     if (mine !== shown.asked) return;
     renderLotBar("people");
     const session = chosenSession();
-    if (session?.id !== shown.session?.id) $("#issued-link").hidden = true;
+    if (session?.id !== shown.session?.id) hideAnyIssued();
     shown.session = session;
     $("#people-body").hidden = !session;
     if (session) {
       venueChoices(session);
-      await loadPeople();
+      await Promise.all([loadPeople(), showParties(session)]);
+    } else {
+      await showParties(null);
     }
     pageRecovered();
   } catch (err) {
@@ -68,7 +75,7 @@ function venueChoices(session) {
   const select = $("#person-venue", HTMLSelectElement);
   const chosenVenue = select.value;
   select.replaceChildren(
-    el("option", { value: "" }, "不指定（见证人、监督人员）"),
+    el("option", { value: "" }, "不指定（见证人、监督人员、运维技术人员）"),
     el("option", { value: session.main_venue_id }, `主场 ${venueLabel(session.main_venue_id)}`),
     ...session.sub_venue_ids.map((id) => el("option", { value: id }, `副场 ${venueLabel(id)}`)));
   select.value = [session.main_venue_id, ...session.sub_venue_ids].includes(chosenVenue) ? chosenVenue : session.main_venue_id;
@@ -123,17 +130,11 @@ function render(session) {
 }
 
 /**
- * Show a link's address, once, to copy.
+ * "主持人 张主持".
  * @param {SessionPerson} person
- * @param {string} url
  */
-function showIssued(person, url) {
-  $("#issued-who").textContent = `${ROLE_LABELS[person.role] || person.role} ${person.name} 的个人链接`;
-  $("#issued-url", HTMLInputElement).value = url;
-  $("#issued-copy").textContent = "复制链接";
-  $("#issued-note").textContent = "链接只显示这一次：请复制后发给本人，勿转交他人。遗失时可重新发放，旧链接随即作废。";
-  $("#issued-link").hidden = false;
-  $("#issued-link").scrollIntoView({ block: "nearest" });
+function whoIs(person) {
+  return `${ROLE_LABELS[person.role] || person.role} ${person.name}`;
 }
 
 /** @param {SessionPerson} person */
@@ -141,7 +142,7 @@ async function issue(person) {
   try {
     /** @type {{ url: string }} */
     const answer = await requestJson("/api/tokens", { method: "POST", json: { participant_id: person.id }, what: "发放链接失败" });
-    showIssued(person, answer.url);
+    showIssued(`${whoIs(person)} 的个人链接`, answer.url, ISSUED_NOTE);
     await loadPeople();
   } catch (err) {
     pageFailed(`无法发放 ${person.name} 的链接：${messageOf(err)}`);
@@ -153,45 +154,25 @@ async function issue(person) {
  * @param {SessionPerson} person
  * @param {"revoke" | "reissue"} how
  */
-function askLink(person, how) {
-  shown.acting = { person, how };
-  const form = $("#link-form", HTMLFormElement);
-  form.reset();
-  refuse(form, null);
-  const who = `${ROLE_LABELS[person.role] || person.role} ${person.name}`;
-  $("#link-dialog-title").textContent = how === "revoke" ? `收回 ${who} 的链接` : `重新发放 ${who} 的链接`;
-  $("#link-dialog-text").textContent = how === "revoke"
-    ? "收回后，该链接立即失效，已打开的页面随即断开；需要时可再发放新的链接。"
-    : "将发放一个新链接，此人现有的链接随即作废，已打开的页面随即断开。";
-  control(form, "reason").setAttribute("placeholder", how === "revoke" ? "收回原因，记入操作记录" : "原因（可不填，默认“重新发放”）");
-  /** @type {HTMLButtonElement} */ (form.querySelector("button[type=submit]")).textContent = how === "revoke" ? "收回链接" : "重新发放";
-  /** @type {HTMLButtonElement} */ (form.querySelector("button[type=submit]")).className = how === "revoke" ? "btn btn-danger" : "btn btn-primary";
-  $("#link-dialog", HTMLDialogElement).showModal();
-  control(form, "reason").focus();
-}
-
-/** @param {SubmitEvent} event */
-async function actOnLink(event) {
-  event.preventDefault();
-  const form = /** @type {HTMLFormElement} */ (event.currentTarget);
-  const { acting, session } = shown;
-  if (!acting || !session) return;
-  const reason = control(form, "reason").value.trim();
-  if (acting.how === "revoke" && refuse(form, checkRevokeReason(reason))) return;
-  const path = `/api/sessions/${encodeURIComponent(session.id)}/links/${encodeURIComponent(acting.person.id)}/${acting.how}`;
-  await submitting(form, async () => {
-    try {
+function askPersonLink(person, how) {
+  const session = shown.session;
+  if (!session) return;
+  const path = `/api/sessions/${encodeURIComponent(session.id)}/links/${encodeURIComponent(person.id)}/${how}`;
+  askLink({
+    how,
+    who: whoIs(person),
+    text: how === "revoke"
+      ? "收回后，该链接立即失效，已打开的页面随即断开；需要时可再发放新的链接。"
+      : "将发放一个新链接，此人现有的链接随即作废，已打开的页面随即断开。",
+    act: async (reason) => {
       /** @type {{ url?: string }} */
       const answer = await requestJson(path, {
-        method: "POST", json: reason ? { reason } : {}, what: acting.how === "revoke" ? "收回链接失败" : "重新发放失败",
+        method: "POST", json: reason ? { reason } : {}, what: how === "revoke" ? "收回链接失败" : "重新发放失败",
       });
-      $("#link-dialog", HTMLDialogElement).close();
-      if (answer.url) showIssued(acting.person, answer.url);
-      else if ($("#issued-who").textContent?.includes(acting.person.name)) $("#issued-link").hidden = true;
-      await loadPeople();
-    } catch (err) {
-      say(form, messageOf(err));
-    }
+      if (answer.url) showIssued(`${whoIs(person)} 的个人链接`, answer.url, ISSUED_NOTE);
+      else hideIssued(whoIs(person));
+    },
+    after: loadPeople,
   });
 }
 
@@ -220,26 +201,26 @@ async function addPerson(event) {
   });
 }
 
-/** Wire the list's buttons, the forms, the dialog and the link's copy button. */
+/** Wire the list's buttons, the forms, the link dialog and the parties' list. */
 export function initPeople() {
   $("#people-rows").addEventListener("click", (event) => {
     const data = /** @type {HTMLElement} */ (event.target).closest("button")?.dataset;
     const person = shown.people.find((p) => p.id === (data?.issue || data?.reissue || data?.revoke));
     if (!data || !person) return;
     if (data.issue) issue(person);
-    if (data.reissue) askLink(person, "reissue");
-    if (data.revoke) askLink(person, "revoke");
+    if (data.reissue) askPersonLink(person, "reissue");
+    if (data.revoke) askPersonLink(person, "revoke");
   });
   $("#person-form", HTMLFormElement).addEventListener("submit", addPerson);
   const role = control($("#person-form", HTMLFormElement), "role");
   role.addEventListener("change", () => {
-    // A witness or supervisor is of the whole session; a host or staff member of a venue.
+    // A witness or supervisor is of the whole session, an ops engineer of the whole session
+    // unless given a venue; a host or staff member of a venue.
     const venue = $("#person-venue", HTMLSelectElement);
-    if ((role.value === "witness" || role.value === "supervisor") && venue.value === shown.session?.main_venue_id) venue.value = "";
+    const whole = ["witness", "supervisor", "ops"].includes(role.value);
+    if (whole && venue.value === shown.session?.main_venue_id) venue.value = "";
     if ((role.value === "host" || role.value === "staff") && !venue.value && shown.session) venue.value = shown.session.main_venue_id;
   });
-  $("#link-form", HTMLFormElement).addEventListener("submit", actOnLink);
-  $("#link-dialog-close").addEventListener("click", () => $("#link-dialog", HTMLDialogElement).close());
-  copyField($("#issued-url", HTMLInputElement), $("#issued-copy"));
-  $("#issued-close").addEventListener("click", () => { $("#issued-link").hidden = true; });
+  initLinkDialog();
+  initParties();
 }

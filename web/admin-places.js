@@ -1,13 +1,16 @@
 // @ts-check
-// The console's centres (交易中心) and venues (评标室): the list of centres, a venue search a
-// page at a time (with what each may be and its cameras, their passwords masked), and the
-// forms that add them. A refusal is said under its form, in the server's words when the
-// server refused.
+// The console's centres (交易中心) and venues (评标室): the list of centres with their own
+// people (admin-centre-people.js, #centres/<centre>), a venue search a page at a time (with what
+// each may be and its cameras, their passwords masked), and the forms that add them. An
+// administrator of one centre sees its own centre, finds its own rooms to begin with, adds rooms
+// to it only and changes none of another centre's. A refusal is said under its form, in the
+// server's words when the server refused.
 
 import { showVenue } from "/static/admin-calendar.js";
+import { initCentrePeople, showCentrePeople } from "/static/admin-centre-people.js";
 import { addVenueDetails, askDoorToken, editVenue, initVenueDialogs, readVenueDetails } from "/static/admin-venue.js";
 import {
-  centreOptions, goTo, onPlacesChanged, PagedSearch, pageFailed, pageRecovered, places, reloadPlaces,
+  centreOptions, goTo, onPlacesChanged, othersCentre, PagedSearch, pageFailed, pageRecovered, places, reloadPlaces, scope,
 } from "/static/admin-shared.js";
 import { requestJson } from "/static/lib/api.js";
 import { $, control, el } from "/static/lib/dom.js";
@@ -29,8 +32,24 @@ const shown = new Map();
 
 // ---- centres ------------------------------------------------------------------------------
 
+/** The centres the list shows: every one, or an administrator of one centre's own. */
+function listedCentres() {
+  return places.centres.filter((c) => !othersCentre(c.id));
+}
+
+/**
+ * Show the centres, and a centre's people when the address names one (an administrator of one
+ * centre: its own, always).
+ * @param {string[]} args
+ */
+export async function showCentres([centreId]) {
+  renderCentres();
+  const own = scope.centre?.id || "";
+  await showCentrePeople(own || centreId || "");
+}
+
 function renderCentres() {
-  const rows = places.centres.map((c) => {
+  const rows = listedCentres().map((c) => {
     const count = places.venues.filter((v) => v.centre_id === c.id).length;
     return el("tr", { dataset: { centre: c.id } },
       el("td", { class: "name" }, c.name),
@@ -40,6 +59,7 @@ function renderCentres() {
         ? el("button", { class: "link", type: "button", dataset: { venuesOf: c.id } }, `${count} 间`)
         : el("span", { class: "muted" }, "暂无")),
       el("td", { class: "actions" },
+        el("button", { class: "btn btn-small", type: "button", dataset: { centrePeople: c.id } }, "本中心人员"),
         el("button", { class: "btn btn-small", type: "button", dataset: { addVenue: c.id } }, "新增评标室")));
   });
   $("#centre-rows").replaceChildren(...rows);
@@ -106,8 +126,11 @@ function renderVenues(venues, narrowed) {
       el("td", { class: "cameras-cell" }, cameraCell(v.cameras)),
       el("td", { class: "actions" },
         el("button", { class: "btn btn-small", type: "button", dataset: { showVenue: v.id } }, "查看预约"),
-        el("button", { class: "btn btn-small", type: "button", dataset: { editVenue: v.id } }, "编辑"),
-        el("button", { class: "btn btn-small", type: "button", dataset: { doorToken: v.id } }, "门禁令牌")))));
+        // Another centre's room is its own to change: it is booked here for a lot only.
+        othersCentre(v.centre_id) ? el("span", { class: "muted others" }, "其他交易中心") : [
+          el("button", { class: "btn btn-small", type: "button", dataset: { editVenue: v.id } }, "编辑"),
+          el("button", { class: "btn btn-small", type: "button", dataset: { doorToken: v.id } }, "门禁令牌"),
+        ]))));
   const empty = $("#venue-empty");
   empty.hidden = venues.length > 0;
   empty.textContent = narrowed ? "没有符合条件的评标室。" : "还没有评标室，请在右侧新增。";
@@ -201,8 +224,21 @@ export function initPlaces() {
     const target = /** @type {HTMLElement} */ (event.target).closest("button");
     if (target?.dataset.venuesOf) venuesOfCentre(target.dataset.venuesOf, "list");
     if (target?.dataset.addVenue) venuesOfCentre(target.dataset.addVenue, "add");
+    if (target?.dataset.centrePeople && !goTo(`centres/${encodeURIComponent(target.dataset.centrePeople)}`)) {
+      showCentrePeople(target.dataset.centrePeople);
+    }
   });
+  $("#centre-people-close").addEventListener("click", () => {
+    if (!goTo("centres")) showCentrePeople("");
+  });
+  initCentrePeople();
+  // Adding a centre is the province's: an administrator of one centre is not offered it.
+  $("#centre-form").hidden = scope.centre !== null;
+  $("#centre-people-close").hidden = scope.centre !== null;
+  $("#centre-columns").classList.toggle("single", scope.centre !== null);
   search = new PagedSearch("venue", PER_PAGE, "间", searchVenues);
+  // An administrator of one centre finds its own rooms to begin with.
+  if (scope.centre) search.set({ centre_id: scope.centre.id });
   $("#venue-rows").addEventListener("click", (event) => {
     const target = /** @type {HTMLElement} */ (event.target).closest("button");
     const venue = shown.get(target?.dataset.editVenue || target?.dataset.doorToken || "");
@@ -223,10 +259,8 @@ export function initPlaces() {
     centreOptions($("#venue-filter-centre", HTMLSelectElement), "全部交易中心");
     const centre = $("#venue-form-centre", HTMLSelectElement);
     const hadChoice = centre.value;
-    centreOptions(centre, "请选择交易中心");
-    if (!hadChoice && places.centres.length === 1) {
-      centre.value = places.centres[0].id;
-      followCentreCity(form);
-    }
+    centreOptions(centre, "请选择交易中心", { mine: true });
+    if (!hadChoice && places.centres.length === 1) centre.value = places.centres[0].id;
+    if (!hadChoice && centre.value) followCentreCity(form);
   });
 }

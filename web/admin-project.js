@@ -1,22 +1,27 @@
 // @ts-check
-// A project's page (#projects/<project>): its lots, each with its session and re-reviews
-// (admin-sessions.js) or the form that opens one, the form that adds a lot, and the project's
-// documents (admin-documents.js). A session opens only on venues booked for the lot at its
+// A project's page (#projects/<project>): its lots, each with its bid opening (set up in the
+// dialog of admin-opening-setup.js) and its session and re-reviews (admin-sessions.js) or the
+// form that opens one, the form that adds a lot, and the project's documents
+// (admin-documents.js). A session opens only on venues booked for the lot at its
 // start (7.1.2): the form says, venue by venue, whether such a booking holds the start, and
 // books one through the calendar's form ("为本标段预约") when none does. The server still
 // decides, and its refusal is shown.
 
 import { bookVenue } from "/static/admin-calendar.js";
 import { initDocuments, showDocuments } from "/static/admin-documents.js";
-import { chosen, loadProject, lotAddress, lotLabel } from "/static/admin-lots.js";
+import { chosen, loadProject, lotAddress, lotLabel, openingLine } from "/static/admin-lots.js";
+import { askOpening, initOpeningSetup } from "/static/admin-opening-setup.js";
 import { initSessionDialogs } from "/static/admin-session-dialogs.js";
 import { initSessions, loadFees, sessionBlocks } from "/static/admin-sessions.js";
-import { goTo, pageFailed, pageRecovered, places, venueById, venueLabel, venueOptions } from "/static/admin-shared.js";
+import {
+  goTo, mainCapable, pageFailed, pageRecovered, places, subCapable, venueById, venueLabel, venueOptions,
+} from "/static/admin-shared.js";
 import { requestJson } from "/static/lib/api.js";
 import { addDays, momentText, slotText, startOfBeijingDay } from "/static/lib/calendar.js";
 import { $, control, el } from "/static/lib/dom.js";
 import { messageOf } from "/static/lib/errors.js";
 import { quarterHours, readWhen, refuse, say, submitting, writeWhen } from "/static/lib/forms.js";
+import { benchmarkText, fieldsText } from "/static/lib/openingforms.js";
 import { bookingFor, checkLot, checkSession, nextLotCode } from "/static/lib/projectforms.js";
 import { seatRanges } from "/static/lib/seats.js";
 import { beijingIso, formatDateTime } from "/static/lib/time.js";
@@ -25,6 +30,7 @@ import { beijingIso, formatDateTime } from "/static/lib/time.js";
 /** @typedef {import("/static/lib/wire").Lot} Lot */
 /** @typedef {import("/static/lib/wire").Booking} Booking */
 /** @typedef {import("/static/lib/wire").DrawRecord} DrawRecord */
+/** @typedef {import("/static/lib/wire").Venue} Venue */
 
 const HOUR_MS = 3600 * 1000;
 const DAY_MS = 24 * HOUR_MS;
@@ -43,8 +49,9 @@ const page = {
 };
 
 /**
- * Show a project's page, read afresh.
+ * Show a project's page, read afresh; false when it cannot be read (the banner says why).
  * @param {string} projectId
+ * @returns {Promise<boolean>}
  */
 export async function showProject(projectId) {
   const mine = ++page.asked;
@@ -62,15 +69,19 @@ export async function showProject(projectId) {
       Promise.all(open.map((lot) => requestJson(`/api/lots/${encodeURIComponent(lot.id)}/draws`, { what: "抽取记录读取失败" }))),
       loadFees(project),
     ]);
-    if (mine !== page.asked) return;
+    if (mine !== page.asked) return true;
     page.project = project;
     page.bookings = /** @type {Booking[]} */ (bookings.items).filter((b) => b.lot_id && lotIds.has(b.lot_id));
     page.drawn = Object.fromEntries(open.map((lot, i) => [lot.id, drawnSubVenues(draws[i].items)]));
     render(project);
     await showDocuments(project);
     pageRecovered();
+    return true;
   } catch (err) {
-    if (mine === page.asked) pageFailed(`无法读取项目：${messageOf(err)}`);
+    if (mine !== page.asked) return true;
+    $("#project-view").hidden = true;
+    pageFailed(`无法读取项目：${messageOf(err)}`);
+    return false;
   }
 }
 
@@ -127,15 +138,41 @@ function lotBookings(lot) {
  */
 function lotCard(project, lot) {
   const actions = el("div", { class: "lot-actions" },
+    lot.opening ? null : el("button", { class: "btn btn-small", type: "button", dataset: { setUpOpening: lot.id } }, "设立开标…"),
     lot.session ? el("button", { class: "btn btn-small btn-primary", type: "button", dataset: { go: lotAddress("people", project.id, lot.id) } }, "人员与链接") : null,
     el("button", { class: "btn btn-small", type: "button", dataset: { go: lotAddress("draws", project.id, lot.id) } }, lot.session ? "专家抽取" : "抽取副场"));
   const card = el("article", { class: "card lot-card", dataset: { lot: lot.id } },
     el("header", { class: "lot-head" }, el("h3", {}, lotLabel(lot)), actions),
+    openingBlock(project, lot),
     ...sessionBlocks(project, lot),
     el("h4", {}, "场地预约"),
     lotBookings(lot));
   if (!lot.session) card.append(sessionForm(project, lot));
   return card;
+}
+
+/**
+ * The lot's bid opening (开标): its phase, deadline, room and bidders, and its terms in brief,
+ * with the way to its bidders and people; null when none was set up.
+ * @param {Project} project
+ * @param {Lot} lot
+ */
+function openingBlock(project, lot) {
+  const opening = lot.opening;
+  if (!opening) return null;
+  const terms = [
+    `唱标字段：${fieldsText(opening.fields)}`,
+    `有效投标不少于 ${opening.min_bids} 家`,
+    `解密时限 ${opening.decryption_minutes} 分钟`,
+    `基准价参数：${benchmarkText(opening.benchmark)}`,
+    opening.public ? "公众可观看直播" : "不公开直播",
+  ];
+  return el("section", { class: "session-block opening-block", dataset: { opening: opening.id } },
+    el("div", { class: "session-head" },
+      el("p", { class: "lot-about" }, el("b", { class: "opening-label" }, "开标"), openingLine(opening)),
+      el("div", { class: "session-actions" },
+        el("button", { class: "btn btn-small btn-primary", type: "button", dataset: { go: lotAddress("opening", project.id, lot.id) } }, "投标人与开标人员"))),
+    el("p", { class: "muted opening-terms-line" }, terms.join("；")));
 }
 
 // ---- opening a lot's session ----------------------------------------------------------------
@@ -151,12 +188,19 @@ function sessionForm(project, lot) {
   const form = /** @type {HTMLFormElement} */ (/** @type {Element} */ (template.content.firstElementChild).cloneNode(true));
   quarterHours(form);
   const own = page.bookings.filter((b) => b.lot_id === lot.id);
-  const home = own.find((b) => venueById(b.venue_id)?.centre_id === project.centre_id);
-  const main = home?.venue_id || places.venues.find((v) => v.centre_id === project.centre_id)?.id || "";
+  // Only a venue that may be a main venue is offered as one, and a sub venue likewise.
+  const may = (/** @type {string} */ id, /** @type {(v: Venue) => boolean} */ capable) => {
+    const venue = venueById(id);
+    return Boolean(venue && capable(venue));
+  };
+  const home = own.find((b) => venueById(b.venue_id)?.centre_id === project.centre_id && may(b.venue_id, mainCapable));
+  const main = home?.venue_id || places.venues.find((v) => v.centre_id === project.centre_id && v.main_capable)?.id || "";
   const drawn = page.drawn[lot.id] || [];
   /** @type {{ subs: string[] }} */
-  const state = { subs: [...new Set([...drawn, ...own.map((b) => b.venue_id)])].filter((v) => v !== main) };
-  venueOptions(/** @type {HTMLSelectElement} */ (control(form, "main_venue_id")), main);
+  const state = {
+    subs: [...new Set([...drawn, ...own.map((b) => b.venue_id)])].filter((v) => v !== main && may(v, subCapable)),
+  };
+  venueOptions(/** @type {HTMLSelectElement} */ (control(form, "main_venue_id")), main, mainCapable);
   const tomorrow = addDays(startOfBeijingDay(new Date()), 1);
   writeWhen(form, "start", home ? new Date(home.starts_at) : new Date(tomorrow.getTime() + 9 * HOUR_MS));
 
@@ -198,7 +242,7 @@ function renderSubs(form, subs, drawn, mainId) {
   /** @type {HTMLElement} */ (form.querySelector(".chips")).replaceChildren(...subs.map((id) =>
     el("span", { class: "chip" }, venueLabel(id), drawn.includes(id) ? el("small", {}, "抽取结果") : null,
       el("button", { class: "link", type: "button", dataset: { removeSub: id }, "aria-label": `移除副场 ${venueLabel(id)}` }, "×"))));
-  const others = places.venues.filter((v) => v.id !== mainId && !subs.includes(v.id));
+  const others = places.venues.filter((v) => v.sub_capable && v.id !== mainId && !subs.includes(v.id));
   control(form, "add_sub").replaceChildren(
     el("option", { value: "" }, others.length ? "＋ 添加副场…" : "没有其他评标室"),
     ...others.map((v) => el("option", { value: v.id }, `${v.name}（${v.city}，${v.centre_name}）`)));
@@ -303,8 +347,11 @@ export function initProject() {
   });
   $("#lot-form", HTMLFormElement).addEventListener("submit", addLot);
   $("#project-back").addEventListener("click", () => goTo("projects"));
+  initOpeningSetup();
   $("#project-lots").addEventListener("click", (event) => {
-    const go = /** @type {HTMLElement} */ (event.target).closest("button")?.dataset.go;
-    if (go) goTo(go);
+    const data = /** @type {HTMLElement} */ (event.target).closest("button")?.dataset;
+    if (data?.go) goTo(data.go);
+    const lot = page.project?.lots.find((l) => l.id === data?.setUpOpening);
+    if (page.project && lot) askOpening(page.project, lot);
   });
 }

@@ -4,7 +4,9 @@
 // #projects/<project>.
 
 import { hideProject, initProject, showProject } from "/static/admin-project.js";
-import { centreOptions, goTo, onPlacesChanged, PagedSearch, pageFailed, pageRecovered, places } from "/static/admin-shared.js";
+import {
+  centreOptions, goTo, onPlacesChanged, PagedSearch, pageFailed, pageRecovered, places, scope,
+} from "/static/admin-shared.js";
 import { requestJson } from "/static/lib/api.js";
 import { $, control, el } from "/static/lib/dom.js";
 import { messageOf } from "/static/lib/errors.js";
@@ -27,22 +29,29 @@ let search = null;
 export async function showProjects([projectId]) {
   $("#project-list").hidden = Boolean(projectId);
   if (projectId) {
-    await showProject(projectId);
+    if (await showProject(projectId)) return;
+    // Not to be read (another centre's, say): the list instead, under the banner saying why.
+    $("#project-list").hidden = false;
+    await searchProjects({ recover: false });
     return;
   }
   hideProject();
   await searchProjects();
 }
 
-/** Ask for the search's current page and show it. */
-async function searchProjects() {
+/**
+ * Ask for the search's current page and show it (and the page works again, unless told to
+ * leave the banner).
+ * @param {{ recover?: boolean }} [options]
+ */
+async function searchProjects({ recover = true } = {}) {
   if (!search) return;
   try {
     /** @type {ProjectPage} */
     const answer = await requestJson(`/api/projects?${search.query()}`, { what: "项目查询失败" });
     renderProjects(answer.items, search.narrowed());
     search.shown(answer.total);
-    pageRecovered();
+    if (recover) pageRecovered();
   } catch (err) {
     pageFailed(`无法查询项目：${messageOf(err)}`);
   }
@@ -155,11 +164,13 @@ export function initProjects() {
     const index = /** @type {HTMLElement} */ (event.target).closest("button")?.dataset.removeLot;
     if (index !== undefined) showLots(form, readLots(form).filter((_, i) => i !== Number(index)));
   });
+  // An administrator of one centre has that centre's projects only, and enters them for it.
+  if (scope.centre) search.set({ centre_id: scope.centre.id });
   onPlacesChanged(() => {
-    centreOptions($("#project-filter-centre", HTMLSelectElement), "全部交易中心");
+    centreOptions($("#project-filter-centre", HTMLSelectElement), "全部交易中心", { mine: true });
     const centre = $("#project-form-centre", HTMLSelectElement);
     const hadChoice = centre.value;
-    centreOptions(centre, "请选择交易中心");
-    if (!hadChoice && places.centres.length >= 1) centre.value = places.centres[0].id;
+    centreOptions(centre, "请选择交易中心", { mine: true });
+    if (!hadChoice && !centre.value && places.centres.length >= 1) centre.value = places.centres[0].id;
   });
 }

@@ -24,10 +24,12 @@ import { beijingIso, formatDateTime } from "/static/lib/time.js";
 
 const HOUR_MS = 3600 * 1000;
 
-/** The session the open dialog acts on, and what to do once it changed something. */
+/** The session the open dialog acts on, what to do once it changed something, and once a
+ * party's link was issued. */
 const acting = {
   target: /** @type {SessionTarget | null} */ (null),
   changed: /** @type {() => Promise<void>} */ (async () => {}),
+  issued: /** @type {() => Promise<void>} */ (async () => {}),
 };
 
 /**
@@ -110,9 +112,11 @@ export function askReview(target) {
   const { session } = target;
   $("#review-remote").textContent = sessionVenues(session);
   const venue = $("#review-venue", HTMLSelectElement);
+  // The one venue is the re-review's main venue: only those that may be one are offered.
+  const offered = places.venues.filter((v) => v.main_capable);
   venue.replaceChildren(el("option", { value: "" }, "请选择评标室"),
-    ...places.venues.map((v) => el("option", { value: v.id }, `${v.name}（${v.city}，${v.seat_count} 个机位）`)));
-  venue.value = session.main_venue_id;
+    ...offered.map((v) => el("option", { value: v.id }, `${v.name}（${v.city}，${v.seat_count} 个机位）`)));
+  venue.value = offered.some((v) => v.id === session.main_venue_id) ? session.main_venue_id : "";
   writeWhen(form, "start", new Date(addDays(startOfBeijingDay(new Date()), 1).getTime() + 9 * HOUR_MS));
   showWhere(form);
   $("#review-dialog", HTMLDialogElement).showModal();
@@ -160,10 +164,13 @@ async function openReview(event) {
 // ---- a party's archive link ----------------------------------------------------------------
 
 /**
- * Ask for whom and how long, then issue a tenderer's or bidder's archive link.
+ * Ask for whom and how long, then issue a tenderer's or bidder's archive link; `issued` runs
+ * after each link issued (a list of the links read again).
  * @param {SessionTarget} target
+ * @param {() => Promise<void>} [issued]
  */
-export function askPartyLink(target) {
+export function askPartyLink(target, issued = async () => {}) {
+  acting.issued = issued;
   const form = open("party", target);
   control(form, "ttl_days").value = String(PARTY_DAYS.usual);
   $("#party-issued").hidden = true;
@@ -188,6 +195,7 @@ async function issuePartyLink(event) {
         what: "发放调阅链接失败",
       });
       showPartyLink(link);
+      await acting.issued();
     } catch (err) {
       say(form, messageOf(err));
     }

@@ -1,17 +1,18 @@
 // @ts-check
 // A lot's sessions on its project's page: the lot's own session, then its re-reviews (复议,
-// 7.2.4-2), each with its state, start and venues. One not yet ended can be ended by force;
-// an ended one shows its experts' fees (5.5.6), and can be re-reviewed or opened to a tenderer
-// or bidder with an archive link (the dialogs are admin-session-dialogs.js).
+// 7.2.4-2), each with its state, start and venues, why a re-review was convened and why a
+// session was ended by force (when, by whom, in which phase). One not yet ended can be ended
+// by force; an ended one shows its experts' fees (5.5.6), and can be re-reviewed or opened to a
+// tenderer or bidder with an archive link (the dialogs are admin-session-dialogs.js).
 
 import { lotAddress, lotLabel, sessionLine } from "/static/admin-lots.js";
 import { askEnd, askPartyLink, askReview } from "/static/admin-session-dialogs.js";
-import { venueLabel } from "/static/admin-shared.js";
+import { personLabel, venueLabel } from "/static/admin-shared.js";
 import { requestJson } from "/static/lib/api.js";
 import { durationText } from "/static/lib/calendar.js";
 import { $, el } from "/static/lib/dom.js";
 import { feeSummary, reviewLabel, ruleBrief, yuan } from "/static/lib/sessionforms.js";
-import { formatShortDateTime } from "/static/lib/time.js";
+import { formatDateTime, formatShortDateTime } from "/static/lib/time.js";
 
 /** @typedef {import("/static/lib/wire").Project} Project */
 /** @typedef {import("/static/lib/wire").Lot} Lot */
@@ -94,7 +95,28 @@ function sessionBlock(project, lot, session, label) {
     el("div", { class: "session-head" },
       el("p", { class: "lot-about" }, label ? el("b", { class: "review-label" }, label) : null, sessionLine(session)),
       actions),
+    sessionNotes(session),
     ended ? feeTable(shown.fees.get(session.id) || []) : null);
+}
+
+/**
+ * Why a re-review was convened, and why a session was ended by force: the reason, then when,
+ * by whom and in which phase (Beijing time). Null when there is neither.
+ * @param {LotSession} session
+ */
+function sessionNotes(session) {
+  const forced = session.forced_end;
+  if (!session.review_reason && !forced) return null;
+  const note = (/** @type {string} */ kind, /** @type {string} */ term, /** @type {Array<Node | string>} */ ...what) =>
+    el("div", { class: `session-note ${kind}` }, el("dt", {}, term), el("dd", {}, ...what));
+  return el("dl", { class: "session-notes" },
+    session.review_reason ? note("review-reason", "复议原因", session.review_reason) : null,
+    forced ? note("forced-end", "强制结束", el("span", { class: "reason" }, forced.reason),
+      el("span", { class: "muted" }, [
+        formatDateTime(new Date(forced.at)),
+        forced.by ? personLabel(forced.by) : "",
+        `结束时处于“${forced.phase_label}”阶段`,
+      ].filter(Boolean).join(" · "))) : null);
 }
 
 /**

@@ -23,6 +23,21 @@ const VENUES_PER_REQUEST = 100;
 /** @type {{ centres: Centre[], venues: Venue[] }} */
 export const places = { centres: [], venues: [] };
 
+/**
+ * Whose console it is: an administrator of one trading centre (`GET /api/me`'s `centre`) reaches
+ * that centre's places, projects and sessions only; null for the province's administrator.
+ * @type {{ centre: { id: string, name: string, city: string } | null }}
+ */
+export const scope = { centre: null };
+
+/**
+ * Whether a centre is another than the administrator's own (never, for the province's).
+ * @param {string} centreId
+ */
+export function othersCentre(centreId) {
+  return scope.centre !== null && centreId !== scope.centre.id;
+}
+
 /** @type {Array<() => void>} */
 const listeners = [];
 
@@ -82,32 +97,50 @@ export async function venueBookings(venueId, from, to) {
 
 /**
  * Fill a select with the centres (after `first`, an option of value "" when given), keeping
- * its choice when that centre is still there.
+ * its choice when that centre is still there. An administrator of one centre has it chosen to
+ * begin with, and where the centre names what is made (`mine`), is offered it alone.
  * @param {HTMLSelectElement} select
  * @param {string} [first]
+ * @param {{ mine?: boolean }} [options]
  */
-export function centreOptions(select, first) {
+export function centreOptions(select, first, { mine = false } = {}) {
   const chosen = select.value;
+  const fresh = select.options.length === 0;
+  const own = scope.centre?.id || "";
+  const offered = mine && own ? places.centres.filter((c) => c.id === own) : places.centres;
+  const all = first && !(mine && own);
   select.replaceChildren(
-    ...(first ? [el("option", { value: "" }, first)] : []),
-    ...places.centres.map((c) => el("option", { value: c.id }, `${c.name}（${c.city}）`)),
+    ...(all ? [el("option", { value: "" }, first)] : []),
+    ...offered.map((c) => el("option", { value: c.id }, `${c.name}（${c.city}）`)),
   );
-  if (places.centres.some((c) => c.id === chosen)) select.value = chosen;
+  // "All centres" chosen by hand stays chosen; the own centre is chosen to begin with.
+  if (offered.some((c) => c.id === chosen) || (all && chosen === "" && !fresh)) select.value = chosen;
+  else if (offered.some((c) => c.id === own)) select.value = own;
 }
 
+/** A venue that may be a session's main venue (可作主场). @param {Venue} v */
+export const mainCapable = (v) => v.main_capable;
+/** A venue that may be a session's sub venue (可作副场). @param {Venue} v */
+export const subCapable = (v) => v.sub_capable;
+
 /**
- * Fill a select with the venues, grouped by centre, and choose `chosen` when it is there.
+ * Fill a select with the venues (those `offered`, when given), grouped by centre, and choose
+ * `chosen` when it is among them.
  * @param {HTMLSelectElement} select
  * @param {string} chosen
+ * @param {(venue: Venue) => boolean} [offered]
  */
-export function venueOptions(select, chosen) {
-  const groups = places.centres
-    .map((centre) => ({ centre, venues: places.venues.filter((v) => v.centre_id === centre.id) }))
+export function venueOptions(select, chosen, offered = () => true) {
+  const venues = places.venues.filter(offered);
+  // An administrator of one centre finds its own rooms first.
+  const centres = [...places.centres].sort((a, b) => Number(othersCentre(a.id)) - Number(othersCentre(b.id)));
+  const groups = centres
+    .map((centre) => ({ centre, venues: venues.filter((v) => v.centre_id === centre.id) }))
     .filter((group) => group.venues.length > 0);
-  select.replaceChildren(...groups.map(({ centre, venues }) =>
+  select.replaceChildren(...groups.map(({ centre, venues: mine }) =>
     el("optgroup", { label: centre.name },
-      venues.map((v) => el("option", { value: v.id }, `${v.name} · ${v.city} · ${v.seat_count} 个机位`)))));
-  if (places.venues.some((v) => v.id === chosen)) select.value = chosen;
+      mine.map((v) => el("option", { value: v.id }, `${v.name} · ${v.city} · ${v.seat_count} 个机位`)))));
+  if (venues.some((v) => v.id === chosen)) select.value = chosen;
 }
 
 /**
@@ -244,9 +277,10 @@ export class PagedSearch {
     return new URLSearchParams({ q, centre_id: centre, page: String(page), per_page: String(this.perPage) });
   }
 
-  /** Whether the search narrows the list (the empty list then says nothing matched). */
+  /** Whether the search narrows the list (the empty list then says nothing matched); an
+   * administrator of one centre's own centre is where its lists start, not a narrowing. */
   narrowed() {
-    return Boolean(this.asked.q || this.asked.centre_id);
+    return Boolean(this.asked.q || (this.asked.centre_id && this.asked.centre_id !== scope.centre?.id));
   }
 
   /**

@@ -4,6 +4,7 @@
 // name is an id, which seat is a key; and its REST calls about the session.
 
 import { requestJson } from "/static/lib/api.js";
+import { ROLE_LABELS } from "/static/lib/labels.js";
 
 /**
  * @typedef {import("/static/lib/wire").Roster} Roster
@@ -54,7 +55,11 @@ export const actsAt = (venueId) => canAct() && (isHost() || me().venue === venue
 export function nameOf(id) {
   if (!id) return "系统";
   if (id.startsWith("door:")) return "门禁系统";
-  return (app.people.get(id) || { name: "" }).name || id.slice(0, 8);
+  const known = app.people.get(id)?.name;
+  if (known) return known;
+  // Somebody on no roster (an administrator, a centre-wide supervisor) is ROLE:NAME.
+  const [role, name] = id.split(":", 2);
+  return name && Object.hasOwn(ROLE_LABELS, role) ? `${ROLE_LABELS[role]} ${name}` : id.slice(0, 8);
 }
 
 /** @param {string} id */

@@ -11,6 +11,7 @@
 import { answerOf, requestJson } from "/static/lib/api.js";
 import { $, el } from "/static/lib/dom.js";
 import { messageOf, problemText } from "/static/lib/errors.js";
+import { signingPair } from "/static/lib/keystore.js";
 import { motionResult, tieRuleText } from "/static/lib/labels.js";
 import { joiningStep, joinsLate, lateLead } from "/static/lib/replacements.js";
 import { api } from "/static/lib/session.js";
@@ -37,45 +38,6 @@ export function statement(sessionId, expertId, sha256, sm3) {
 const toBase64 = (buffer) => btoa(String.fromCharCode(...new Uint8Array(buffer)));
 /** @param {ArrayBuffer} buffer */
 const toHex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
-
-// ---- key storage --------------------------------------------------------------------------
-
-/** @returns {Promise<IDBDatabase>} */
-function openDb() {
-  return new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 1);
-    request.onupgradeneeded = () => request.result.createObjectStore("keys");
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
-  });
-}
-
-/**
- * @param {IDBTransactionMode} mode
- * @param {(store: IDBObjectStore) => IDBRequest} fn
- * @returns {Promise<any>}
- */
-async function idb(mode, fn) {
-  const db = await openDb();
-  return new Promise((resolve, reject) => {
-    const tx = db.transaction("keys", mode);
-    const request = fn(tx.objectStore("keys"));
-    tx.oncomplete = () => resolve(request.result);
-    tx.onerror = () => reject(tx.error);
-  });
-}
-
-/**
- * @param {string} name
- * @returns {Promise<CryptoKeyPair>}
- */
-async function keyPair(name) {
-  const stored = await idb("readonly", (s) => s.get(name));
-  if (stored) return stored;
-  const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"]);
-  await idb("readwrite", (s) => s.put(pair, name));
-  return pair;
-}
 
 // ---- the flow card ------------------------------------------------------------------------
 
@@ -178,7 +140,7 @@ export class SeatFlow {
     if (!s.committed.includes(this.id) || s.signed.includes(this.id)) return;
     this.registering = true;
     try {
-      const pair = await keyPair(`${this.sessionId}:${this.id}`);
+      const pair = await signingPair(DB_NAME, `${this.sessionId}:${this.id}`);
       const spki = toBase64(await crypto.subtle.exportKey("spki", pair.publicKey));
       // Registered once per page load: a key registered from another browser (or one whose
       // storage was cleared) is replaced by the key this browser will sign with.
@@ -430,7 +392,7 @@ export class SeatFlow {
     if (!this.report || this.report.sha256 !== report.sha256) { error.textContent = "请先完成评标报告的下载与核对。"; return; }
     if (this.signPad.empty) { error.textContent = "请在签名框内手写签名。"; return; }
     await this.ensureKey();
-    const pair = await keyPair(`${this.sessionId}:${this.id}`);
+    const pair = await signingPair(DB_NAME, `${this.sessionId}:${this.id}`);
     const text = statement(this.sessionId, String(this.id), report.sha256, report.sm3);
     const signature = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, pair.privateKey, new TextEncoder().encode(text));
     const answer = await this.command("sign", {

@@ -48,6 +48,9 @@ ROLE_NAMES = {
     Role.AUDITOR: "审计人员",
     Role.TENDERER: "招标人",
     Role.BIDDER: "投标人",
+    Role.AGENCY: "招标代理机构",
+    Role.PUBLIC: "公众",
+    Role.OPS: "运维技术人员",
 }
 # Demo links stay valid for a week, so a demo set up once can be shown for days.
 DEMO_TOKEN_TTL_S = 7 * 24 * 3600
@@ -83,10 +86,12 @@ async def participant_links(
     bearer token of that link for scripts that call the API as that person."""
     venues: dict[str, Venue] = {v.id: v for v in data.venues}
     out = []
-    for p in data.participants:
+    opening = data.opening.id if data.opening is not None else None
+    for p in [*data.participants, *data.opening_people]:
         link = participant_link(p, by="cli", ttl_s=ttl_s)
         code = await issue_link(store, store.append_event, link)
-        url = participant_url(config.base_url, p.role, code, kiosk=kiosk)
+        at_opening = p.session_id == opening
+        url = participant_url(config.base_url, p.role, code, kiosk=kiosk, opening=at_opening)
         venue = venues.get(p.venue_id or "")
         out.append(
             {
@@ -102,6 +107,27 @@ async def participant_links(
                 "token": tokens.issue_link_session(link),
             }
         )
+    if data.opening is not None:
+        # The public's link to the opening's broadcast: anybody who has it may watch.
+        expires_at = datetime.now(UTC) + timedelta(seconds=ttl_s)
+        link = unrostered_link(
+            Role.PUBLIC, "公众", by="cli", expires_at=expires_at, session_id=data.opening.id
+        )
+        code = await issue_link(store, store.append_event, link)
+        out.append(
+            {
+                "role": str(Role.PUBLIC),
+                "name": "公众",
+                "venue": None,
+                "venue_id": None,
+                "seat": None,
+                "participant_id": link.subject,
+                "session_id": data.opening.id,
+                "url": participant_url(config.base_url, Role.PUBLIC, code, opening=True),
+                "link_id": link.id,
+                "token": tokens.issue_link_session(link),
+            }
+        )
     return out
 
 
@@ -109,7 +135,11 @@ def print_links(links: list[dict[str, Any]], project: str) -> None:
     """The links for people, one per line, in Chinese."""
     print(f"\n项目：{project}")
     print("请在 Chromium 或 Chrome 中打开各自的链接：\n")
+    first = links[0]["session_id"] if links else None
     for link in links:
+        if link["session_id"] != first and first is not None:
+            print("\n  开标（不见面开标大厅，公众可观看直播）：")
+            first = None
         where = link["venue"] or ""
         if link["seat"]:
             where += f" {link['seat']}号机位"

@@ -15,6 +15,15 @@ class HealthSession(BaseModel):
     scheduled_start: AwareDatetime
 
 
+class VenueHealth(BaseModel):
+    """A venue of the session (主场 or 副场), to name where a seat or an incident is."""
+
+    id: str
+    name: str
+    city: str
+    kind: str
+
+
 class SeatHealth(BaseModel):
     """An expert seat's connection: since when, its media state and the tracks it sends
     (camera, microphone, desktop); no name."""
@@ -77,6 +86,7 @@ class SessionHealth(BaseModel):
     live: bool
     paused: bool
     worker: WorkerHealth | None = None
+    venues: list[VenueHealth]
     seats: list[SeatHealth]
     cameras: list[CameraHealth]
     warnings: list[DeviceWarning]

@@ -43,6 +43,7 @@ PATH_PATTERNS: dict[str, re.Pattern[str]] = {
     "webhook_id": re.compile(ID),
     "centre_id": re.compile(ID),
     "link_id": re.compile(ID),
+    "number": re.compile(r"[1-9][0-9]{0,3}"),
     "index": re.compile(r"[0-9]{1,3}"),
     "part": re.compile(r"[0-9]{1,4}"),
     "name": re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}"),

@@ -65,11 +65,23 @@ class ReviewRequest(_Body):
 
 class PersonRequest(_Body):
     """Somebody of the session other than an expert: the host and staff at a venue, the
-    witness, a supervisor or an ops engineer (运维技术人员, at a venue or for every venue)."""
+    witness, a supervisor or an ops engineer (运维技术人员, at a venue or for every venue); at
+    a bid opening also the tenderer (招标人) and its agency (招标代理机构)."""
 
-    role: Literal["host", "staff", "witness", "supervisor", "ops"]
+    role: Literal["host", "staff", "witness", "supervisor", "ops", "tenderer", "agency"]
     name: Name
     venue_id: Id | None = None
+
+
+class ForcedEnd(BaseModel):
+    """An administrator's forced end of a session: why, when, by whom, and in which phase of
+    the workflow it came."""
+
+    reason: str
+    at: AwareDatetime
+    by: str | None
+    phase: str
+    phase_label: str
 
 
 class SessionSummary(BaseModel):
@@ -81,11 +93,48 @@ class SessionSummary(BaseModel):
     main_venue_id: str
     sub_venue_ids: list[str]
     review_of: str | None = None  # the ended session a re-review (复议) re-convenes
+    review_reason: str | None = None  # why the re-review was convened
+    forced_end: ForcedEnd | None = None  # an ended session's forced end, if it was forced
+
+
+class OpeningField(BaseModel):
+    """A field the bids give and the opening reads out (投标报价, 工期…)."""
+
+    name: str
+    label: str
+    kind: str
+    unit: str
+
+
+class OpeningParameter(BaseModel):
+    """A benchmark-price parameter drawn at the opening, with its candidate values."""
+
+    name: str
+    label: str
+    candidates: list[str]
+
+
+class OpeningSummary(BaseModel):
+    """A lot's bid opening (开标) in brief: its session, room, deadline, phase and terms."""
+
+    id: str  # the opening's session
+    state: str  # the session's: scheduled, live, ended
+    phase: str  # the opening's (``roomserver.openingstate.Phase``)
+    phase_label: str
+    venue_id: str
+    deadline: AwareDatetime
+    bidders: int
+    fields: list[OpeningField]
+    min_bids: int
+    decryption_minutes: int
+    benchmark: list[OpeningParameter]
+    public: bool
 
 
 class LotOut(BaseModel):
     """A lot and its evaluation session, if it has one, with the re-reviews (复议) of that
-    session and of those in turn, by scheduled start (each names the session it re-convenes)."""
+    session and of those in turn, by scheduled start (each names the session it re-convenes);
+    and its bid opening, if one was set up."""
 
     id: str
     code: str
@@ -93,6 +142,7 @@ class LotOut(BaseModel):
     position: int
     session: SessionSummary | None
     reviews: list[SessionSummary] = Field(default_factory=list)
+    opening: OpeningSummary | None = None
 
 
 class ProjectOut(BaseModel):

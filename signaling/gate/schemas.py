@@ -199,14 +199,6 @@ class DoorEntry(_Payload):
     card: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,32}$")] | None = None
 
 
-class PartyLinkRequest(_Payload):
-    """``POST /api/archive/sessions/{id}/party-links``: a tenderer's or bidder's link."""
-
-    role: Literal["tenderer", "bidder"]
-    name: Name
-    ttl_days: int = Field(default=30, ge=1, le=365, strict=True)
-
-
 class ActivityQuery(_Payload):
     """``GET /api/sessions/{id}/activity?after=``: events after this sequence number."""
 

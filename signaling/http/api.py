@@ -295,7 +295,7 @@ async def drain_worker(request: web.Request) -> web.Response:
 
 
 async def whoami(request: web.Request) -> web.Response:
-    """``GET /api/me``: who the bearer is, and the session they belong to."""
+    """``GET /api/me``: who the bearer is, and the session (and venue) they belong to."""
     services = request.app[SERVICES]
     grants = grants_of(request)
     body: dict[str, Any] = {"role": str(grants.role), "participant_id": grants.participant_id}
@@ -312,6 +312,7 @@ async def whoami(request: web.Request) -> web.Response:
         session = await services.store.get_session(grants.session_id)
         body.update(
             name=participant.name,
+            venue_id=participant.venue_id,
             session={
                 "id": session.id,
                 "project_code": session.project_code,
@@ -343,9 +344,42 @@ async def wall_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(WEB_DIR / "wall.html", headers=PAGE_HEADERS)
 
 
-def participant_url(base: str, role: Role, code: str, *, kiosk: bool = False) -> str:
+async def ops_page(request: web.Request) -> web.FileResponse:
+    """The ops page (运维监控) of ops engineers: the sessions' devices and connections, platform
+    faults and the media workers."""
+    return web.FileResponse(WEB_DIR / "ops.html", headers=PAGE_HEADERS)
+
+
+async def hall_page(request: web.Request) -> web.FileResponse:
+    """The bid opening hall (不见面开标大厅) of bidders, the tenderer and its agency."""
+    return web.FileResponse(WEB_DIR / "hall.html", headers=PAGE_HEADERS)
+
+
+async def opening_page(request: web.Request) -> web.FileResponse:
+    """The opening console (开标控制台) of a bid opening's host and witness."""
+    return web.FileResponse(WEB_DIR / "opening.html", headers=PAGE_HEADERS)
+
+
+# The pages of the people of a bid opening: the hall, its console, the broadcast.
+OPENING_PAGES = {
+    Role.HOST: "/opening",
+    Role.WITNESS: "/opening",
+    Role.BIDDER: "/hall",
+    Role.TENDERER: "/hall",
+    Role.AGENCY: "/hall",
+    Role.PUBLIC: "/live",
+}
+
+
+def participant_url(
+    base: str, role: Role, code: str, *, kiosk: bool = False, opening: bool = False
+) -> str:
     """The personal link of a participant, carrying its code: an expert's seat, a supervisor's
-    wall, the venue console of hosts, staff and witnesses, the archive, or the overview."""
+    wall, the venue console of hosts, staff and witnesses, the archive, the administration
+    console, the ops page, or the overview; at a bid opening (`opening`), the hall, the opening
+    console or the broadcast."""
+    if opening and role in OPENING_PAGES:
+        return f"{base}{OPENING_PAGES[role]}?code={code}"
     if role == Role.EXPERT:
         return f"{base}/seat?code={code}" + ("&auto=1" if kiosk else "")
     if role == Role.SUPERVISOR:
@@ -370,6 +404,9 @@ def add_routes(app: web.Application) -> None:
         ("/wall", wall_page),
         ("/console", console_page),
         ("/admin", admin_page),
+        ("/ops", ops_page),
+        ("/hall", hall_page),
+        ("/opening", opening_page),
     ):
         route(app, "GET", path, page, Action.PAGE)
     route(app, "GET", "/healthz", healthz, Action.HEALTH, summary="运行状态：数据库可用即正常")

@@ -29,18 +29,15 @@ from recorder.seal import MANIFEST_JSON
 from recorder.verify import verify_archive
 from roomserver.access import WHOLE, Scope, Viewer, archive_scope
 from roomserver.errors import InvalidRequest, NotFound, NotYourRoom, RoomError
-from roomserver.links import party_link_expiry
 from roomserver.model import Role, Session
 from roomserver.policy import Action, Grants, decide
-from signaling.gate.guard import body_of, grants_of, query_of, route
-from signaling.gate.schemas import ArchiveQuery, PartyLinkRequest
+from signaling.gate.guard import grants_of, query_of, route
+from signaling.gate.schemas import ArchiveQuery
 from signaling.http.api import (
     PAGE_HEADERS,
     SERVICES,
     WEB_DIR,
-    participant_url,
 )
-from signaling.http.links import issue_link, unrostered_link
 from signaling.http.records import project_documents
 from signaling.services.container import Services
 
@@ -458,47 +455,6 @@ async def export_file(request: web.Request) -> web.FileResponse:
     )
 
 
-async def party_link(request: web.Request) -> web.Response:
-    """``POST /api/archive/sessions/{id}/party-links`` {role: tenderer|bidder, name, ttl_days?}:
-    an archivist gives a tenderer or bidder a link to the open part of one session (4.3).
-
-    The link ends `ttl_days` after the session ended, however late it is issued: that is the
-    party's access window (``roomserver.links.party_link_expiry``). A link that would already
-    have ended is refused; the session's host or an administrator can revoke it by its id."""
-    services = request.app[SERVICES]
-    playback = request.app[PLAYBACK]
-    grants = grants_of(request)
-    body = body_of(request, PartyLinkRequest)
-    session_id = request.match_info["session_id"]
-    catalog = await playback.catalog(session_id)  # NotFound for an unknown archive
-    role, name = Role(body.role), body.name
-    ended = await services.store.ended_at(session_id)
-    if ended is None and catalog.end is not None:  # an interrupted session: its last recording
-        ended = datetime.fromtimestamp(catalog.end, UTC)
-    now = datetime.now(UTC)
-    expires_at = party_link_expiry(now, ended, timedelta(days=body.ttl_days))
-    if expires_at <= now:
-        raise InvalidRequest(f"该场评标结束已超过 {body.ttl_days} 天，调阅期限已过")
-    link = unrostered_link(
-        role, name, by=grants.participant_id, expires_at=expires_at, session_id=session_id
-    )
-    code = await issue_link(services.store, services.events.append, link)
-    await playback.record(
-        "party_link_issued", grants, session=session_id, party=str(role), name=name, link=link.id
-    )
-    url = participant_url(services.config.base_url, role, code)
-    return web.json_response(
-        {
-            "url": url,
-            "role": str(role),
-            "name": name,
-            "link_id": link.id,
-            "expires_at": expires_at.isoformat(),
-        },
-        status=201,
-    )
-
-
 def add_playback_routes(app: web.Application) -> None:
     """Register the archive pages and API, each with its row of the policy table."""
     route(app, "GET", "/archive", archive_page, Action.PAGE)
@@ -544,15 +500,6 @@ def add_playback_routes(app: web.Application) -> None:
         start_export,
         Action.ARCHIVE_CHECK,
         summary="开始导出档案（后台任务）",
-    )
-    route(
-        app,
-        "POST",
-        f"{archives}/{{session_id}}/party-links",
-        party_link,
-        Action.ARCHIVE_GRANT,
-        body=PartyLinkRequest,
-        summary="为招标人或投标人发放档案调阅链接",
     )
     route(
         app,

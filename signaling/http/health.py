@@ -4,19 +4,20 @@ recorded, never what anybody says or shows (no names, no pictures, no votes).
 
 - ``GET /api/health/sessions``: the sessions running or due within half a day, each in brief,
   for an ops engineer of the province or of one centre (only that centre's sessions);
-- ``GET /api/sessions/{session_id}/health``: one session's seats, room cameras, media worker,
-  the open device warnings and the incidents.
+- ``GET /api/sessions/{session_id}/health``: one session's venues, seats, room cameras, media
+  worker, the open device warnings and the incidents.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from roomserver.model import Session, SessionState
+from roomserver.model import Session, SessionState, Venue
 from roomserver.policy import Action
 from roomserver.warnings import WarningKind
 from signaling.gate.guard import grants_of, route
@@ -58,7 +59,22 @@ def _session_json(session: Session) -> dict[str, Any]:
     }
 
 
-async def _health(services: Services, session: Session) -> dict[str, Any]:
+def _venues_json(session: Session, venues: Mapping[str, Venue]) -> list[dict[str, Any]]:
+    """The session's venues, main first: where a seat or an incident is."""
+    return [
+        {
+            "id": venue_id,
+            "name": venues[venue_id].name,
+            "city": venues[venue_id].city,
+            "kind": str(session.venue_kind(venue_id)),
+        }
+        for venue_id in session.venue_ids()
+    ]
+
+
+async def _health(
+    services: Services, session: Session, venues: Mapping[str, Venue]
+) -> dict[str, Any]:
     room = services.rooms.find(session.id)
     live = room is not None and not room.ended
     roster = (
@@ -111,6 +127,7 @@ async def _health(services: Services, session: Session) -> dict[str, Any]:
         "live": live,
         "paused": workflow.paused,
         "worker": worker,
+        "venues": _venues_json(session, venues),
         "seats": seats,
         "cameras": [
             {k: c.get(k) for k in CAMERA_KEYS} for c in (room.cameras.values() if room else ())
@@ -124,7 +141,8 @@ async def session_health(request: web.Request) -> web.Response:
     """``GET /api/sessions/{session_id}/health``: one session's devices and connections."""
     services = request.app[SERVICES]
     session = await services.store.get_session(request.match_info["session_id"])
-    answer = SessionHealth.model_validate(await _health(services, session))
+    venues = {v: await services.store.get_venue(v) for v in session.venue_ids()}
+    answer = SessionHealth.model_validate(await _health(services, session, venues))
     return web.json_response(answer.model_dump(mode="json"))
 
 
@@ -144,7 +162,7 @@ async def health_list(request: web.Request) -> web.Response:
             continue
         if scope is not None and venues[session.main_venue_id].centre_id != scope:
             continue
-        health = await _health(services, session)
+        health = await _health(services, session, venues)
         seats = health["seats"]
         items.append(
             {

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from roomserver.errors import InvalidToken, NotFound
 from roomserver.links import Link, code_hash, new_code
-from roomserver.model import Participant, Role, new_id
+from roomserver.model import Participant, Role, SessionKind, new_id
 from roomserver.policy import Action
 from roomserver.store import SqlStore
 from signaling.gate.centres import centres_of, own_centre
@@ -104,7 +104,10 @@ async def issue_participant_url(
     services = request.app[SERVICES]
     link = participant_link(participant, by=by, ttl_s=ttl_s or services.config.token_ttl_s)
     code = await issue_link(services.store, services.events.append, link)
-    return link, participant_url(services.config.base_url, participant.role, code)
+    session = await services.store.get_session(participant.session_id)
+    opening = session.kind == SessionKind.OPENING
+    url = participant_url(services.config.base_url, participant.role, code, opening=opening)
+    return link, url
 
 
 async def issue_token(request: web.Request) -> web.Response:
@@ -124,9 +127,27 @@ async def issue_token(request: web.Request) -> web.Response:
     return web.json_response({"token": token, "url": url, "link_id": link.id}, status=201)
 
 
-def page_of(role: Role) -> str:
-    """The page a role's link opens."""
-    return participant_url("", role, "").split("?", 1)[0]
+def link_state(links: list[Link], now: datetime) -> dict[str, Any] | None:
+    """The state of somebody's latest link (of `links`, oldest first): active, revoked or
+    expired, and how many of their links are open; None when they have none."""
+    if not links:
+        return None
+    latest = links[-1]
+    state = "revoked" if latest.revoked_at else "expired" if now >= latest.expires_at else "active"
+    return {
+        "id": latest.id,
+        "state": state,
+        "issued_at": latest.issued_at,
+        "expires_at": latest.expires_at,
+        "revoked_at": latest.revoked_at,
+        "reason": latest.reason,
+        "open": sum(1 for k in links if k.revoked_at is None and now < k.expires_at),
+    }
+
+
+def page_of(role: Role, *, opening: bool = False) -> str:
+    """The page a role's link opens (at a bid opening, the opening's pages)."""
+    return participant_url("", role, "", opening=opening).split("?", 1)[0]
 
 
 async def login(request: web.Request) -> web.Response:
@@ -139,6 +160,10 @@ async def login(request: web.Request) -> web.Response:
         raise InvalidToken("链接无效，请使用工作人员发给您的个人链接")
     now = datetime.now(UTC)
     link.check(now)
+    opening = False
+    if link.session_id is not None and link.participant_id is not None:
+        session = await services.store.get_session(link.session_id)
+        opening = session.kind == SessionKind.OPENING
     token = services.tokens.issue_link_session(link)
     await services.events.append(
         "link_used",
@@ -152,7 +177,7 @@ async def login(request: web.Request) -> web.Response:
             "session_id": link.session_id,
             "participant_id": link.subject,
             "name": link.name,
-            "page": page_of(link.role),
+            "page": page_of(link.role, opening=opening),
         }
     )
     # Secure whenever people reach the server over HTTPS, also behind a proxy that ends TLS.

@@ -4,7 +4,9 @@ scheduling system set up and book (5.4.7, 7.1.1, 7.1.2, 5.5.1).
 Every change is an event of the log (``centre_added``, ``venue_added``, ``booking_made``,
 ``booking_changed``, ``booking_cancelled``); a booking made for a session is an event of that
 session. Two overlapping bookings of a seat never both succeed: the store refuses the second
-(``roomserver.bookingstore``), answered 409 with the booking it clashed with.
+(``roomserver.bookingstore``), answered 409 with the booking it clashed with. A name says which
+place it is: a second centre of a name, or a second room of a name in the same centre, added or
+renamed, is refused as 409 ``duplicate_name`` (``roomserver.placestore``).
 """
 
 from __future__ import annotations

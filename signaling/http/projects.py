@@ -16,9 +16,12 @@ from aiohttp import web
 from roomserver.booking import QUARTER, Booking, BookingState, Slot
 from roomserver.errors import InvalidRequest
 from roomserver.links import Link
-from roomserver.model import Participant, Role, Session, SessionState, new_id
+from roomserver.model import Participant, Role, Session, SessionKind, SessionState, new_id
+from roomserver.openingstate import PHASE_LABELS as OPENING_PHASE_LABELS
+from roomserver.openingstate import Phase
 from roomserver.policy import Action
 from roomserver.projects import Lot, Project
+from roomserver.workflow import PHASE_LABELS
 from signaling.gate.centres import own_centre
 from signaling.gate.guard import body_of, grants_of, query_of, route
 from signaling.gate.projects import (
@@ -37,10 +40,35 @@ from signaling.gate.projects import (
     SessionRequest,
 )
 from signaling.http.api import SERVICES
+from signaling.http.links import link_state
 from signaling.services.container import Services
+from signaling.services.workflow import EVENT_KIND as WORKFLOW_EVENT
 
 
-def _summary(s: Session) -> dict[str, Any]:
+async def _forced_end(services: Services, session_id: str) -> dict[str, Any] | None:
+    """The forced end of an ended session, from its log: nothing is accepted after the end, so
+    a forced end is the session's last workflow event."""
+    last = await services.store.last_event(session_id, WORKFLOW_EVENT)
+    if last is None or last.data.get("happened") != "session_forced_end":
+        return None
+    details = last.data.get("details", {})
+    phase = str(details.get("phase", ""))
+    labels = {str(p): label for p, label in PHASE_LABELS.items()}
+    return {
+        "reason": details.get("reason", ""),
+        "at": last.at,
+        "by": last.actor,
+        "phase": phase,
+        "phase_label": labels.get(phase, phase),
+    }
+
+
+async def _summary(services: Services, s: Session) -> dict[str, Any]:
+    """A session in brief, with why it was re-convened (复议) or ended by force."""
+    reason = None
+    if s.review_of is not None:
+        opened = await services.store.last_event(s.id, "re_review_opened")
+        reason = opened.data.get("reason") if opened is not None else None
     return {
         "id": s.id,
         "state": str(s.state),
@@ -48,6 +76,32 @@ def _summary(s: Session) -> dict[str, Any]:
         "main_venue_id": s.main_venue_id,
         "sub_venue_ids": list(s.sub_venue_ids),
         "review_of": s.review_of,
+        "review_reason": reason,
+        "forced_end": (
+            await _forced_end(services, s.id) if s.state == SessionState.ENDED else None
+        ),
+    }
+
+
+async def _opening_summary(services: Services, lot: Lot) -> dict[str, Any] | None:
+    """The lot's bid opening in brief, if it has one. Its phase comes from its log once it has
+    bidders (an opening without them has not begun: nothing can happen in it yet)."""
+    opening = await services.store.projects.opening_of_lot(lot.id)
+    if opening is None:
+        return None
+    session = await services.store.get_session(opening.session_id)
+    people = await services.store.list_participants(session.id)
+    bidders = sum(1 for p in people if p.role == Role.BIDDER)
+    phase = (await services.openings.state(session.id)).phase if bidders else Phase.SCHEDULED
+    return {
+        "id": session.id,
+        "state": str(session.state),
+        "phase": str(phase),
+        "phase_label": OPENING_PHASE_LABELS[phase],
+        "venue_id": session.main_venue_id,
+        "deadline": opening.terms.deadline,
+        "bidders": bidders,
+        **opening.terms.as_json(),
     }
 
 
@@ -56,7 +110,7 @@ async def _lot_json(
 ) -> dict[str, Any]:
     session = None
     if lot.session_id is not None:
-        session = _summary(await services.store.get_session(lot.session_id))
+        session = await _summary(services, await services.store.get_session(lot.session_id))
     return LotOut.model_validate(
         {
             "id": lot.id,
@@ -64,7 +118,10 @@ async def _lot_json(
             "name": lot.name,
             "position": lot.position,
             "session": session,
-            "reviews": [_summary(r) for r in (reviews or {}).get(lot.session_id or "", [])],
+            "reviews": [
+                await _summary(services, r) for r in (reviews or {}).get(lot.session_id or "", [])
+            ],
+            "opening": await _opening_summary(services, lot),
         }
     ).model_dump(mode="json")
 
@@ -139,7 +196,7 @@ async def add_project(request: web.Request) -> web.Response:
 
 async def get_project(request: web.Request) -> web.Response:
     """``GET /api/projects/{project_id}``: a project with its lots, their sessions and the
-    re-reviews (复议) of those."""
+    re-reviews (复议) of those, and their bid openings (开标)."""
     services = request.app[SERVICES]
     project = await services.store.projects.project(request.match_info["project_id"])
     lots = await services.store.projects.lots(project.id)
@@ -222,6 +279,11 @@ async def add_person(request: web.Request) -> web.Response:
     body = body_of(request, PersonRequest)
     session = await services.store.get_session(request.match_info["session_id"])
     role = Role(body.role)
+    opening = session.kind == SessionKind.OPENING
+    if role in (Role.TENDERER, Role.AGENCY) and not opening:
+        raise InvalidRequest("招标人和招标代理机构只参加开标")
+    if role == Role.STAFF and opening:
+        raise InvalidRequest("开标场次没有评标室工作人员")
     if role in (Role.HOST, Role.STAFF) and body.venue_id is None:
         raise InvalidRequest("主持人和工作人员须指定所在评标室")
     if body.venue_id is not None:
@@ -243,22 +305,6 @@ async def add_person(request: web.Request) -> web.Response:
     return web.json_response(answer, status=201)
 
 
-def _link_state(links: list[Link], now: datetime) -> dict[str, Any] | None:
-    if not links:
-        return None
-    latest = links[-1]
-    state = "revoked" if latest.revoked_at else "expired" if now >= latest.expires_at else "active"
-    return {
-        "id": latest.id,
-        "state": state,
-        "issued_at": latest.issued_at,
-        "expires_at": latest.expires_at,
-        "revoked_at": latest.revoked_at,
-        "reason": latest.reason,
-        "open": sum(1 for k in links if k.revoked_at is None and now < k.expires_at),
-    }
-
-
 async def list_people(request: web.Request) -> web.Response:
     """``GET /api/sessions/{session_id}/people``: everybody of the session, experts with their
     seats, each with the state of their latest link (a link's code is never shown again)."""
@@ -278,7 +324,7 @@ async def list_people(request: web.Request) -> web.Response:
             "seat_no": p.seat_no,
             "id_last4": p.id_last4,
             "replaced_by": p.replaced_by,
-            "link": _link_state(links.get(p.id, []), now),
+            "link": link_state(links.get(p.id, []), now),
         }
         for p in people
     ]
@@ -302,7 +348,10 @@ async def re_review(request: web.Request) -> web.Response:
         main, subs = first.main_venue_id, first.sub_venue_ids
     else:
         main, subs = body.venue_id, ()
-        if len(committee) > (await store.get_venue(main)).seat_count:
+        venue = await store.get_venue(main)
+        if not venue.main_capable:  # the one venue is the re-review's main venue
+            raise InvalidRequest(f"{venue.name}不能作为主场")
+        if len(committee) > venue.seat_count:
             raise InvalidRequest("该评标室的机位不够全体专家就座")
     session = Session(
         id=new_id(),
@@ -328,7 +377,7 @@ async def re_review(request: web.Request) -> web.Response:
     ]
     await store.add_experts(experts)
     answer = {
-        "session": _summary(session),
+        "session": {**await _summary(services, session), "review_reason": body.reason},
         "review_of": first.id,
         "experts": [e.id for e in experts],
     }
@@ -380,7 +429,7 @@ def add_project_routes(app: web.Application) -> None:
         get_project,
         read,
         answer=ProjectOut,
-        summary="项目详情：标段及其评标场次（含复议场次）",
+        summary="项目详情：标段及其评标场次（含复议场次）和开标场次",
     )
     route(
         app,

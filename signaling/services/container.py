@@ -13,7 +13,9 @@ from signaling.tasks import TaskSet
 
 if TYPE_CHECKING:
     from signaling.services.archiving import ArchiveManager
+    from signaling.services.clarifications import ClarificationService
     from signaling.services.monitoring import WarningCenter
+    from signaling.services.openings import OpeningService
     from signaling.services.outcomes import Outcomes
     from signaling.services.pool import WorkerPool
     from signaling.services.webhooks import WebhookService
@@ -44,3 +46,5 @@ class Services:
     workflow: WorkflowService
     outcomes: Outcomes
     webhooks: WebhookService
+    openings: OpeningService
+    clarifications: ClarificationService

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec
 
 if TYPE_CHECKING:
     from roomserver.model import Event
+    from roomserver.openingstate import OpeningState
     from roomserver.workflow import Happened, WorkflowState
     from signaling.services.pool import WorkerProcess
     from signaling.services.rooms import Room
@@ -111,6 +112,13 @@ class Signals:
     workflow_happened: Signal[[str, WorkflowState, Happened]] = _named(
         "workflow_happened", Signal
     )
+    # A bid opening's command was accepted, or its bidders changed (openings → the hall).
+    opening_changed: Signal[[str, OpeningState, Happened | None]] = _named(
+        "opening_changed", Signal
+    )
+    # A bidder was asked for a clarification or answered one: the opening and the bidder
+    # (clarifications → the hall).
+    clarification_changed: Signal[[str, str]] = _named("clarification_changed", Signal)
     # A session ended and its archive is sealed (sessions → outcomes: fees, results).
     session_ended: AsyncSignal[[str]] = _named("session_ended", AsyncSignal)
     # The workflow reached its end: the session ends with it (workflow → sessions).

@@ -298,6 +298,21 @@ def server(
         running.stop()
 
 
+@pytest.fixture
+def empty_server(
+    request: pytest.FixtureRequest, tmp_path: Path, artifacts: Path
+) -> Iterator[RunningServer]:
+    """The real server on an empty data directory, as `roomserver serve` starts in production."""
+    log_path = artifacts / f"server-{request.node.name}.log"
+    log_path.unlink(missing_ok=True)
+    running = RunningServer(tmp_path / "data", free_port(), log_path)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
 # ---- camera and microphone files that mark the same instant (archive tests) ---------------
 #
 # Both loops last SYNC_LOOP_S, so Chromium's fake devices, which loop their files, run in step

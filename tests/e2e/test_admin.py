@@ -10,7 +10,6 @@ booking on its Beijing day and hours. No Content-Security-Policy violation is al
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from tests.e2e.admin_support import (
     form_message,
     venue_details_through_the_console,
 )
-from tests.e2e.conftest import RunningServer, free_port
+from tests.e2e.conftest import RunningServer
 from tests.e2e.test_pages import (
     BEIJING,
     SIZES,
@@ -42,21 +41,6 @@ VENUE = "第一评标室"
 PURPOSE = "LN-2026-0001 第一标段评标"
 SECOND_PURPOSE = "LN-2026-0002 监理标段评标"
 DIALOG_CLOSED = "() => !document.querySelector('#booking-dialog').open"
-
-
-@pytest.fixture
-def empty_server(
-    request: pytest.FixtureRequest, tmp_path: Path, artifacts: Path
-) -> Iterator[RunningServer]:
-    """The real server on an empty data directory, as `roomserver serve` starts in production."""
-    log_path = artifacts / f"server-{request.node.name}.log"
-    log_path.unlink(missing_ok=True)
-    running = RunningServer(tmp_path / "data", free_port(), log_path)
-    try:
-        running.start()
-        yield running
-    finally:
-        running.stop()
 
 
 def next_tuesday() -> date:

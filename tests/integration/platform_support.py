@@ -22,7 +22,8 @@ class Admin:
         self.headers = {"Authorization": f"Bearer {token}"}
 
     async def call(self, method: str, path: str, expect: int, **kw: Any) -> Any:
-        async with self.http.request(method, self.base_url + path, headers=self.headers, **kw) as r:
+        headers = {**self.headers, **kw.pop("headers", {})}
+        async with self.http.request(method, self.base_url + path, headers=headers, **kw) as r:
             body = await r.json(content_type=None)
             assert r.status == expect, (method, path, r.status, body)
             return body

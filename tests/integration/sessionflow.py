@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -83,11 +84,13 @@ async def run_whole_session(
     experts: list[Participant],
     host: Participant,
     staff: Participant,
+    during_evaluation: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     """Run the session from check-in to the end instruction; its archive must verify.
 
     `staff` checks the experts in (the host could too); every expert sits in a seat of the
-    main venue with a camera.
+    main venue with a camera. `during_evaluation` runs once the leader is elected, before the
+    report is put up.
     """
     async with AsyncExitStack() as stack:
         for i, expert in enumerate(experts):
@@ -122,6 +125,8 @@ async def run_whole_session(
         for member in members:
             body = await member.ok("cast_ballot", candidate=leader.who.id)
         assert body["state"]["leader"] == leader.who.id
+        if during_evaluation is not None:
+            await during_evaluation()
         body = await leader.post("/report", REPORT_PDF)
         report = body["state"]["report"]
         for member in members:

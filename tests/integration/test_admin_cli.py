@@ -73,3 +73,33 @@ async def test_an_administrator_of_one_centre_from_the_command_line(tmp_path: Pa
         assert code == 0 and urlparse(out.strip()).path == "/ops"
     finally:
         await server.stop()
+
+
+async def test_the_demo_has_a_public_bid_opening_with_its_hall_links(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data")
+    await server.start()
+    try:
+        links = await server.demo()
+        opening = [link for link in links if link["session_id"] != server.session_id]
+        pages = {link["role"]: urlparse(link["url"]).path for link in opening}
+        assert pages == {
+            "host": "/opening",
+            "witness": "/opening",
+            "tenderer": "/hall",
+            "agency": "/hall",
+            "bidder": "/hall",
+            "public": "/live",
+        }
+        assert sum(1 for link in opening if link["role"] == "bidder") == 3
+        public = next(link for link in opening if link["role"] == "public")
+        url = f"{server.base_url}/api/sessions/{public['session_id']}/opening"
+        async with aiohttp.ClientSession() as http:
+            headers = {"Authorization": f"Bearer {public['token']}"}
+            async with http.get(url, headers=headers) as r:
+                seen = await r.json()
+                assert r.status == 200, seen
+        # Before the deadline the public sees the countdown, not who is bidding.
+        assert seen["public"] is True and seen["bidders"] == []
+        assert seen["submitted_count"] is None
+    finally:
+        await server.stop()

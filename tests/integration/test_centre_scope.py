@@ -182,6 +182,10 @@ async def test_a_centre_reaches_its_own_and_books_others_rooms_only_for_its_lots
         detail = await ops.call("GET", f"/api/sessions/{session_id}/health", 200)
         assert detail["live"] is False and detail["incidents"] == []
         assert all("expert_name" not in seat for seat in detail["seats"])
+        # Where a seat or a fault is: the session's venues by name, the main venue first.
+        assert detail["venues"] == [
+            {"id": sy_room["id"], "name": "沈阳第一评标室", "city": "沈阳", "kind": "main"}
+        ]
         dl_ops_link = await province.call(
             "POST", f"/api/centres/{dalian['id']}/people", 201, json={"role": "ops", "name": "赵工"}
         )

@@ -14,7 +14,7 @@ import json
 import logging
 import random
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -24,6 +24,7 @@ from yarl import URL
 from roomserver.demo import create_load_session
 from roomserver.model import Participant, Role, new_id
 from signaling.gate.guard import ENDPOINTS
+from signaling.http.links import issue_link, unrostered_link
 from tests.integration.conftest import RunningServer
 from tests.integration.sessionflow import run_whole_session
 
@@ -166,6 +167,10 @@ async def test_no_input_breaks_the_server_or_a_session(room_server: RunningServe
     demo = server.demo
     sid = demo.session.id
     main = demo.venues[0].id
+    # A bidder's archive link, for the routes that name one.
+    week = datetime.now(UTC) + timedelta(days=7)
+    party = unrostered_link(Role.BIDDER, "投标人", by="test", expires_at=week, session_id=sid)
+    await issue_link(server.services.store, server.services.events.append, party)
     tokens = {
         "none": None,
         "admin": server.tokens.issue_admin(),
@@ -189,8 +194,9 @@ async def test_no_input_breaks_the_server_or_a_session(room_server: RunningServe
         "name": "x.jpg",
         "job_id": "0123456789abcdef",
         "centre_id": demo.venues[0].centre_id,
-        "link_id": "0123456789abcdef0123456789abcdef",
         "path": "part-0001/events.jsonl",
+        "link_id": party.id,
+        "number": "1",
     }
     collector = _Collector()
     root = logging.getLogger()

@@ -7,7 +7,18 @@ import aiohttp
 from signaling.http.headers import CONTENT_SECURITY_POLICY
 from tests.integration.conftest import RunningServer
 
-PAGES = ["/", "/seat", "/console", "/wall", "/overview", "/archive", "/static/favicon.svg"]
+PAGES = [
+    "/",
+    "/seat",
+    "/console",
+    "/wall",
+    "/overview",
+    "/archive",
+    "/ops",
+    "/hall",
+    "/opening",
+    "/static/favicon.svg",
+]
 OTHERS = ["/static/lib/dom.js", "/static/seat.css", "/healthz", "/api/me", "/no-such-page"]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -25,7 +25,7 @@ from roomserver.model import Centre, Participant, Role, SessionState, new_id
 from roomserver.policy import POLICY
 from signaling.gate.guard import ENDPOINTS
 from signaling.gate.tokens import TokenIssuer
-from signaling.http.links import issue_link, participant_link
+from signaling.http.links import issue_link, participant_link, unrostered_link
 from signaling.testing.seat import SyntheticSeat
 from tests import polling
 from tests.integration.conftest import RunningServer
@@ -53,7 +53,8 @@ class Call:
     """One route as the matrix calls it."""
 
     method: str
-    path: str  # {s}: the session aimed at, {v}: the main venue, {e}: an expert, {c}: the centre
+    path: str  # {s}: the session aimed at, {v}: the main venue, {e}: an expert, {c}: the centre,
+    # {l}: a bidder's archive link of the demo
     body: Any = field(default=None, hash=False, compare=False)
     raw: bytes | None = None
 
@@ -85,6 +86,9 @@ MATRIX: dict[Call, set[str]] = {
     Call("GET", "/wall"): set(WHO),
     Call("GET", "/overview"): set(WHO),
     Call("GET", "/admin"): set(WHO),
+    Call("GET", "/ops"): set(WHO),
+    Call("GET", "/hall"): set(WHO),
+    Call("GET", "/opening"): set(WHO),
     Call("GET", "/archive"): set(WHO),
     Call("GET", "/healthz"): set(WHO),
     Call("GET", "/api/openapi.json"): set(WHO),
@@ -161,6 +165,53 @@ MATRIX: dict[Call, set[str]] = {
     Call("POST", "/api/webhooks", body={}): {"admin"},
     Call("POST", "/api/webhooks/nohook/disable"): {"admin"},
     Call("GET", "/api/webhooks/nohook/deliveries"): {"admin"},
+    # A bid opening: set up by the administration; read by its people (also once ended) and by
+    # those who watch; commanded by its people while it runs (the opening decides who may give
+    # which command); a bidder's own routes. The demo's session is an evaluation: past the
+    # table, its handlers answer that it is not an opening.
+    Call("POST", "/api/lots/nolot/opening", body={}): {"admin"},
+    Call("POST", "/api/sessions/{s}/bidders", body={}): ADMINS_HERE,
+    Call("GET", "/api/sessions/{s}/opening"): ADMINS_HERE
+    | {
+        "host",
+        "host_sub",
+        "witness",
+        "supervisor",
+        "supervisor_all",
+        "tenderer",
+        "bidder",
+        "host_ended",
+        "supervisor_ended",
+    },
+    Call("POST", "/api/sessions/{s}/opening", body={"kind": "notice"}): ADMINS_HERE
+    | {"host", "host_sub", "witness", "tenderer", "bidder"},
+    Call("POST", "/api/sessions/{s}/opening/record", body={}): ADMINS_HERE
+    | {"host", "host_sub", "witness", "tenderer", "bidder"},
+    Call("GET", "/api/sessions/{s}/opening/record"): ADMINS_HERE
+    | {
+        "host",
+        "host_sub",
+        "witness",
+        "supervisor",
+        "supervisor_all",
+        "tenderer",
+        "bidder",
+        "host_ended",
+        "supervisor_ended",
+    },
+    Call("POST", "/api/sessions/{s}/opening/sign-in", body={}): {"bidder"},
+    Call("POST", "/api/sessions/{s}/bids"): {"bidder"},
+    Call("POST", "/api/sessions/{s}/opening/key", body={}): {"bidder"},
+    Call("POST", "/api/sessions/{s}/opening/objections", body={}): {"bidder"},
+    # Clarification (3.2): the main venue's host asks for the committee; a bidder reads and
+    # answers its questions, also after its opening ended; the committee reads the exchange
+    # and the opening's record.
+    Call("POST", "/api/sessions/{s}/clarifications", body={}): {"host"},
+    Call("GET", "/api/sessions/{s}/clarifications"): LIVE_READERS,
+    Call("GET", "/api/sessions/{s}/bidder-clarifications"): {"bidder"},
+    Call("POST", "/api/sessions/{s}/bidder-clarifications/1/answer", body={}): {"bidder"},
+    Call("GET", "/api/sessions/{s}/opening-record"): LIVE_READERS,
+    Call("GET", "/api/sessions/{s}/opening-record/sheet"): LIVE_READERS,
     # The code is the credential: anyone may try one (an empty body is refused for its shape).
     Call("POST", "/api/login", body={}): set(WHO),
     # Links are taken back or re-issued by the main venue's host or an administrator.
@@ -233,6 +284,18 @@ MATRIX: dict[Call, set[str]] = {
     Call("POST", "/api/archive/sessions/{s}/export"): ARCHIVE_KEEPERS
     | {"supervisor", "supervisor_all", "supervisor_ended"},
     Call("POST", "/api/archive/sessions/{s}/party-links", body={}): ADMINS_HERE | {"archivist"},
+    # A session's party links: listed, revoked and re-issued by those who may give them.
+    Call("GET", "/api/archive/sessions/{s}/party-links"): {"admin", "admin_here", "archivist"},
+    Call("POST", "/api/archive/sessions/{s}/party-links/{l}/revoke", body={}): {
+        "admin",
+        "admin_here",
+        "archivist",
+    },
+    Call("POST", "/api/archive/sessions/{s}/party-links/{l}/reissue", body={}): {
+        "admin",
+        "admin_here",
+        "archivist",
+    },
     Call("GET", "/api/archive/exports/0123456789abcdef"): ARCHIVE_KEEPERS
     | SUPERVISORS
     | {"admin_elsewhere"},
@@ -246,6 +309,8 @@ NAMESPACES = {
     "/seat": {"expert", "expert_other"},
     "/console": {"host", "host_sub", "staff", "staff_sub", "witness"},
     "/wall": SUPERVISORS,
+    # The demo's session is no opening: nobody opens a hall of it (test_hall has the others).
+    "/hall": set(),
 }
 
 
@@ -258,6 +323,7 @@ class World:
     main_venue: str
     expert_id: str
     centre_id: str
+    party_link: str
 
 
 @pytest.fixture
@@ -290,6 +356,9 @@ async def world(room_server: RunningServer) -> AsyncIterator[World]:
     link = participant_link(server.participant(Role.HOST), by="test", ttl_s=3600)
     await issue_link(store, store.append_event, link)
     await store.revoke_links(by="test", reason="收回", link_id=link.id)
+    week = datetime.now(UTC) + timedelta(days=7)
+    party = unrostered_link(Role.BIDDER, "投标人丙", by="test", expires_at=week, session_id=sid)
+    await issue_link(store, store.append_event, party)
 
     here = demo.venues[0].centre_id
     elsewhere = Centre(new_id(), "另一交易中心", "大连市", "210200")
@@ -336,7 +405,7 @@ async def world(room_server: RunningServer) -> AsyncIterator[World]:
 
         await command(who["host"].token, "open_check_in")
         await command(who["expert_withdrawn"].token, "withdraw", reason="与投标人有利害关系")
-    yield World(server, who, main, experts[0].id, here)
+    yield World(server, who, main, experts[0].id, here, party.id)
 
 
 def _auth(token: str | None) -> dict[str, str]:
@@ -349,6 +418,7 @@ async def _outcome(http: aiohttp.ClientSession, world: World, call: Call, who: W
         .replace("{v}", world.main_venue)
         .replace("{e}", world.expert_id)
         .replace("{c}", world.centre_id)
+        .replace("{l}", world.party_link)
         .replace("{idx}", "99")
     )
     kwargs: dict[str, Any] = {"headers": _auth(who.token)}

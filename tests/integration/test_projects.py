@@ -204,10 +204,26 @@ async def test_an_ended_session_is_re_reviewed_and_the_project_lists_its_re_revi
             json={**review, "venue_id": small["id"]},
         )
         assert "机位不够" in crowded["detail"]
+        sub_only = await admin.call(
+            "POST",
+            "/api/venues",
+            201,
+            json={
+                "centre_id": shenyang["id"],
+                "name": "沈阳第四评标室",
+                "city": "沈阳",
+                "seat_count": 10,
+                "main_capable": False,
+            },
+        )
+        one_place = {**review, "venue_id": sub_only["id"]}
+        refused = await admin.call("POST", f"/api/sessions/{first}/re-review", 400, json=one_place)
+        assert refused["detail"] == "沈阳第四评标室不能作为主场"
         remote = await admin.call("POST", f"/api/sessions/{first}/re-review", 201, json=review)
         second = remote["session"]["id"]
         assert remote["review_of"] == first and remote["session"]["review_of"] == first
         assert remote["session"]["sub_venue_ids"] == [sub["id"]]
+        assert remote["session"]["review_reason"] == "投标人提出异议"
         assert len(remote["experts"]) == 6
         await admin.call("POST", f"/api/sessions/{second}/end", 200, json={"reason": "改期"})
         later = {
@@ -229,5 +245,18 @@ async def test_an_ended_session_is_re_reviewed_and_the_project_lists_its_re_revi
             (third, second, "scheduled"),
         ]
         assert own["reviews"][1]["main_venue_id"] == main["id"]
+        # Why each was re-convened, and why each ended by force, with when, by whom and in
+        # which phase.
+        assert own["session"]["review_reason"] is None
+        assert [r["review_reason"] for r in own["reviews"]] == ["投标人提出异议", "再次复议"]
+        forced = own["session"]["forced_end"]
+        assert (forced["reason"], forced["phase"], forced["phase_label"]) == (
+            "评标中止",
+            "scheduled",
+            "未开始",
+        )
+        assert forced["by"].startswith("admin:") and forced["at"]
+        assert own["reviews"][0]["forced_end"]["reason"] == "改期"
+        assert own["reviews"][1]["forced_end"] is None
         listed = await admin.call("GET", "/api/projects", 200)
         assert listed["items"][0]["lots"] == []

@@ -177,6 +177,11 @@ async def test_the_provincial_side_receives_every_push_of_a_project_in_order(
                     200,
                     json={"reason": "第二标段流标"},
                 )
+                # The project says which lot's session was ended by force, and why.
+                project_id = made["project"]["id"]
+                detail = await admin.call("GET", f"/api/projects/{project_id}", 200)
+                ended = [lot["session"]["forced_end"] for lot in detail["lots"]]
+                assert ended[0] is None and ended[1]["reason"] == "第二标段流标", ended
                 await receiver.until(
                     "the project's results",
                     lambda got: any(p.body["kind"] == "project_results_ready" for p in got),

@@ -313,6 +313,11 @@ async def test_health_metrics_and_rest(room_server: RunningServer) -> None:
             me = await r.json()
         assert me["role"] == "supervisor" and me["name"] == supervisor.name
         assert me["session"]["project_code"] == "LN-DEMO-0001"
+        assert me["venue_id"] is None  # a supervisor of the whole session
+        staff = room_server.participant(Role.STAFF)
+        bearer = {"Authorization": f"Bearer {room_server.token(staff)}"}
+        async with http.get(f"{base}/api/me", headers=bearer) as r:
+            assert (await r.json())["venue_id"] == staff.venue_id
         async with http.get(f"{base}/api/me") as r:
             assert r.status == 401
         async with http.get(f"{base}/overview") as r:

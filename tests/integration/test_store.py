@@ -44,10 +44,11 @@ TABLES = {
     "draws",
     "webhooks",
     "webhook_deliveries",
+    "openings",
 }
 START = datetime(2025, 6, 1, 1, 30, 15, 123456, tzinfo=UTC)
 BEIJING = timezone(timedelta(hours=8))
-HEAD = "0010"
+HEAD = "0012"
 
 
 def db_path(tmp_path: Path) -> Path:
@@ -536,8 +537,19 @@ async def test_demo_is_created_once_and_found_again(store_config: StoreConfig) -
         assert found == demo
         again = await create_demo(store)
         assert again == demo
-        assert len(await store.list_sessions()) == 1
+        # The lot's evaluation and its bid opening, once each.
+        kinds = sorted(str(s.kind) for s in await store.list_sessions())
+        assert kinds == ["evaluation", "opening"]
         assert len(await store.list_venues()) == 3
+    opening = demo.opening
+    assert opening is not None and opening.main_venue_id == demo.venues[0].id
+    assert [p.role for p in demo.opening_people] == [
+        Role.HOST,
+        Role.WITNESS,
+        Role.TENDERER,
+        Role.AGENCY,
+        *[Role.BIDDER] * 3,
+    ]
 
 
 async def test_close_twice_is_safe_and_closed_store_refuses_work(

@@ -55,6 +55,7 @@ test("a session needs a main venue, sub venues other than it, and a start", () =
 test("a host or staff member is placed in a venue; a witness or supervisor need not be", () => {
   assert.equal(checkPerson({ role: "host", name: "张主持", venue_id: "v1" }), null);
   assert.equal(checkPerson({ role: "witness", name: "李见证", venue_id: "" }), null);
+  assert.equal(checkPerson({ role: "ops", name: "赵运维", venue_id: "" }), null, "an ops engineer of every venue");
   assert.deepEqual(checkPerson({ role: "staff", name: "王工作", venue_id: "" }),
     { field: "venue_id", message: "主持人和工作人员须指定所在评标室" });
   assert.equal(checkPerson({ role: "expert", name: "专家", venue_id: "v1" })?.field, "role");

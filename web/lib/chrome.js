@@ -6,12 +6,16 @@
 import { $ } from "./dom.js";
 import { formatDate, formatTime } from "./time.js";
 
-/** Tick the header clock (#clock-time, #clock-date) every second, in Beijing time. */
-export function startClock() {
+/**
+ * Tick the header clock (#clock-time, #clock-date) every second, in Beijing time: this
+ * browser's clock, or `now` (a page that knows the server's clock shows that).
+ * @param {() => number} [now]
+ */
+export function startClock(now = Date.now) {
   const tick = () => {
-    const now = new Date();
-    $("#clock-time").textContent = formatTime(now);
-    $("#clock-date").textContent = formatDate(now);
+    const at = new Date(now());
+    $("#clock-time").textContent = formatTime(at);
+    $("#clock-date").textContent = formatDate(at);
   };
   tick();
   setInterval(tick, 1000);

@@ -49,7 +49,7 @@ export const LINK_STATE_LABELS = Object.freeze({ active: "有效", revoked: "已
 export const ROLE_LABELS = Object.freeze({
   expert: "评标专家", host: "主持人", staff: "工作人员", witness: "见证人", supervisor: "监督人员",
   archivist: "档案管理员", auditor: "审计人员", admin: "管理员", tenderer: "招标人", bidder: "投标人",
-  door: "门禁系统",
+  door: "门禁系统", ops: "运维技术人员", agency: "招标代理机构", public: "公众",
 });
 
 /**
@@ -105,6 +105,9 @@ export const EVENT_LABELS = Object.freeze({
   wall_opened: "打开监督墙", wall_closed: "关闭监督墙", connect_refused: "连接被拒绝", token_issued: "发放登录链接",
   door_access: "门禁记录", experts_imported: "导入专家名单",
   link_issued: "发放个人链接", link_used: "打开个人链接", link_revoked: "收回个人链接",
+  session_opened: "开设评标场次", person_added: "安排人员", re_review_opened: "组织复议",
+  draw_committed: "抽取：公布承诺", draw_revealed: "抽取：揭示结果", expert_fee_recorded: "记录专家劳务费",
+  booking_made: "预约场地", booking_changed: "变更场地预约", booking_cancelled: "取消场地预约",
 });
 
 /**

@@ -98,7 +98,7 @@ export function checkSession({ main_venue_id: main, sub_venue_ids: subs, start }
 }
 
 /** The people of a session other than experts, who come from the draw. */
-export const PERSON_ROLES = Object.freeze(["host", "staff", "witness", "supervisor"]);
+export const PERSON_ROLES = Object.freeze(["host", "staff", "witness", "supervisor", "ops"]);
 
 /**
  * A person added to a session: a role, a name, and for a host or staff member their venue.

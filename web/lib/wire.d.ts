@@ -115,6 +115,10 @@ export interface Me {
   role: string;
   name: string;
   session?: { id: string; project_name: string; project_code: string; scheduled_start: string } | null;
+  /** A session's participant's venue (none: every venue of the session). */
+  venue_id?: string | null;
+  /** The one trading centre an administrator, supervisor or ops engineer is limited to. */
+  centre?: { id: string; name: string; city: string } | null;
 }
 
 /** A Socket.IO acknowledgement: `ok`, and the answer's fields or the error. */
@@ -202,9 +206,23 @@ export interface LotSession {
   sub_venue_ids: string[];
   /** The ended session a re-review (复议) re-convenes; null for a lot's own session. */
   review_of: string | null;
+  /** Why a re-review was convened; null for a lot's own session. */
+  review_reason: string | null;
+  /** An ended session's forced end, if it was forced. */
+  forced_end: ForcedEnd | null;
 }
 
-/** A lot (标段) of a project, its session once opened, and that session's re-reviews by start. */
+/** An administrator's forced end: why, when, by whom (a subject), in which workflow phase. */
+export interface ForcedEnd {
+  reason: string;
+  at: string;
+  by: string | null;
+  phase: string;
+  phase_label: string;
+}
+
+/** A lot (标段) of a project, its session once opened, and that session's re-reviews by start;
+ * its bid opening once set up. */
 export interface Lot {
   id: string;
   code: string;
@@ -212,6 +230,50 @@ export interface Lot {
   position: number;
   session: LotSession | null;
   reviews: LotSession[];
+  opening: LotOpening | null;
+}
+
+/** A lot's bid opening (开标) in brief: its session, room, deadline, phase and terms. */
+export interface LotOpening {
+  /** The opening's session. */
+  id: string;
+  state: "scheduled" | "live" | "ended";
+  phase: string;
+  phase_label: string;
+  venue_id: string;
+  deadline: string;
+  bidders: number;
+  fields: Array<{ name: string; label: string; kind: string; unit: string }>;
+  min_bids: number;
+  decryption_minutes: number;
+  benchmark: Array<{ name: string; label: string; candidates: string[] }>;
+  public: boolean;
+}
+
+/** A bidder added to an opening (`POST /api/sessions/{id}/bidders`): its hall link, shown once,
+ * valid until a link's term after the deadline. */
+export interface BidderAdded {
+  id: string;
+  name: string;
+  url: string;
+  link_id: string;
+  expires_at: string;
+}
+
+/** One of a trading centre's own people, by their latest link (`/api/centres/{id}/people`);
+ * `url` only when just issued. */
+export interface CentrePerson {
+  link_id: string;
+  role: "admin" | "supervisor" | "ops";
+  name: string;
+  subject: string;
+  state: "active" | "revoked" | "expired";
+  issued_at: string;
+  issued_by: string;
+  expires_at: string;
+  revoked_at: string | null;
+  reason: string | null;
+  url: string | null;
 }
 
 /** A re-review opened (`POST /api/sessions/{id}/re-review`): its session and experts. */
@@ -243,6 +305,16 @@ export interface PartyLink {
   name: string;
   link_id: string;
   expires_at: string;
+  /** The party's links a re-issue ended (none when issued afresh). */
+  revoked: string[];
+}
+
+/** A tenderer or bidder a session's archive was opened to, and their latest link
+ * (`GET /api/archive/sessions/{id}/party-links`). */
+export interface PartyEntry {
+  role: "tenderer" | "bidder";
+  name: string;
+  link: LinkState;
 }
 
 /** A project (`GET /api/projects/{id}`; the list leaves `lots` empty). */
@@ -335,4 +407,195 @@ export interface DrawRecord {
   created_at: string;
   revealed_at: string | null;
   verified: boolean | null;
+}
+
+/** Which session, in a health answer. */
+export interface HealthSessionRef {
+  id: string;
+  project_code: string;
+  project_name: string;
+  state: string;
+  scheduled_start: string;
+}
+
+/** A session running or due, in brief (`GET /api/health/sessions`). */
+export interface HealthSummary {
+  session: HealthSessionRef;
+  live: boolean;
+  paused: boolean;
+  worker?: number | null;
+  seats_online: number;
+  seats_expected: number;
+  cameras_down: number;
+  warnings: number;
+  incidents_open: number;
+}
+
+export interface HealthList {
+  items: HealthSummary[];
+}
+
+/** A seat's connection, without the expert's name. */
+export interface SeatHealth {
+  key: string;
+  label: string;
+  venue_id: string;
+  venue_kind: string;
+  online: boolean;
+  connected_at?: string | null;
+  media_state?: string | null;
+  tracks: string[];
+}
+
+export interface CameraHealth {
+  id: string;
+  label: string;
+  state: string;
+  detail?: string | null;
+  codec?: string | null;
+  recorded?: boolean | null;
+}
+
+export interface DeviceWarning {
+  id: string;
+  kind: string;
+  seat?: string | null;
+  label?: string | null;
+  message: string;
+  started_at: string;
+}
+
+export interface IncidentHealth {
+  number: number;
+  venue: string;
+  kind: string;
+  description: string;
+  handling: string[];
+  result?: string | null;
+}
+
+/** One session's devices and connections (`GET /api/sessions/{id}/health`). */
+export interface SessionHealth {
+  session: HealthSessionRef;
+  live: boolean;
+  paused: boolean;
+  worker?: { index: number; grid_fps?: number | null; grid_frames_skipped?: number | null } | null;
+  venues: { id: string; name: string; city: string; kind: string }[];
+  seats: SeatHealth[];
+  cameras: CameraHealth[];
+  warnings: DeviceWarning[];
+  incidents: IncidentHealth[];
+}
+
+/** A media worker process (`GET /api/workers`). */
+export interface MediaWorker {
+  index: number;
+  pid: number | null;
+  alive: boolean;
+  generation: number;
+  rooms: string[];
+  seats: number;
+  draining: boolean;
+}
+
+/** An opening field a lot's bids carry and the read-out lists (`fields` of the opening). */
+export interface OpeningField {
+  name: string;
+  label: string;
+  kind: "money" | "decimal" | "integer" | "text";
+  unit: string;
+}
+
+/** A bidder as the opening's view shows it to the viewer (more to itself and to insiders). */
+export interface OpeningBidder {
+  bidder: string;
+  name: string;
+  status: string;
+  status_label: string;
+  submitted?: boolean;
+  invalid?: string | null;
+  signed_in_at?: string | null;
+  representative?: string | null;
+  id_last4?: string | null;
+  submitted_at?: string | null;
+  blob_sha256?: string | null;
+  released_at?: string | null;
+  refused?: string | null;
+  failure?: string | null;
+  decision?: string | null;
+  handling?: string | null;
+  confirmed: boolean;
+}
+
+/** One cell of a read-out row: the field, its value in figures and, for money, in capitals. */
+export interface ReadoutCell extends OpeningField {
+  value: string | number;
+  figures: string;
+  capitals?: string;
+}
+
+export interface ReadoutRow {
+  bidder: string;
+  name: string;
+  decryption: string;
+  fields: ReadoutCell[];
+}
+
+export interface OpeningObjection {
+  number: number;
+  bidder: string;
+  name: string;
+  text: string;
+  attachment: { sha256: string; type: string } | null;
+  answer: string | null;
+}
+
+export interface OpeningIncident {
+  number: number;
+  kind: string;
+  kind_label: string;
+  description: string;
+  handling: string[];
+  result: string | null;
+}
+
+/** The opening as the viewer may see it (`GET …/opening`, the hall's `opening` push). */
+export interface OpeningView {
+  session?: { id: string; project_code: string; project_name: string; state: string; venue_id: string };
+  me?: { id: string; role: string };
+  server_time: string;
+  lot_id: string;
+  phase: string;
+  phase_label: string;
+  paused: boolean;
+  pause_reason: string | null;
+  deadline: string;
+  decryption_until: string | null;
+  min_bids: number;
+  fields: OpeningField[];
+  bidders: OpeningBidder[];
+  submitted_count: number | null;
+  valid: string[];
+  benchmark: {
+    parameters: Array<{ name: string; label: string; candidates: string[] }>;
+    commitment: string | null;
+    seed: string | null;
+    values: Record<string, string> | null;
+  } | null;
+  readout: ReadoutRow[];
+  objections: OpeningObjection[];
+  incidents: OpeningIncident[];
+  record: { sha256: string | null; sm3: string | null; signed_by: Array<{ signer: string; role: string }> };
+  keys: string[];
+  muted: string[];
+  mute_reasons: Record<string, string>;
+  you_are_muted: boolean;
+  failed: string | null;
+  forced_end: string | null;
+}
+
+/** What happened at the opening (the hall's `happened` push). */
+export interface OpeningHappened {
+  kind: string;
+  data: Record<string, any>;
 }

@@ -108,6 +108,10 @@ def test_a_token_of_one_centre_reaches_that_centre_only() -> None:
         assert POLICY[action].province
         assert isinstance(decide(admin, action, here).error, RoleNotAllowed), action
         assert decide(grants(Role.ADMIN, None), action, here).allowed
+    # Nor are they a session's ops engineer's, who may look at the workers but not drain them.
+    session_ops = grants(Role.OPS)
+    assert decide(session_ops, Action.WORKERS_READ).allowed
+    assert isinstance(decide(session_ops, Action.WORKERS_DRAIN).error, RoleNotAllowed)
     # A supervisor and an ops engineer of one centre see its sessions only.
     for role, action in ((Role.SUPERVISOR, Action.WALL_SESSION), (Role.OPS, Action.SESSION_HEALTH)):
         scoped = replace(grants(role, None), centre_id="c1")

@@ -6,7 +6,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from roomserver.errors import NotFound, NotYourRoom, SeatNotInSession, SeatOutOfRange
-from roomserver.model import Participant, Role, Session, SessionState, Venue, VenueKind
+from roomserver.model import (
+    Participant,
+    Role,
+    Session,
+    SessionKind,
+    SessionState,
+    Venue,
+    VenueKind,
+)
 from roomserver.rules import check_expert_seat, check_seat, roster_seats, takes_door_entries
 
 SHENYANG = Venue("v-sy", "c-sy", "沈阳第一评标室", "沈阳", 8)
@@ -132,3 +140,10 @@ def test_door_entries_go_to_live_sessions_and_those_about_to_start() -> None:
     ended = replace(SESSION, state=SessionState.ENDED)
     assert not any(takes_door_entries(ended, DALIAN.id, start + h) for h in hours)
     assert not takes_door_entries(live, ANSHAN.id, start)  # not a venue of the session
+
+
+def test_door_entries_never_go_to_a_bid_opening() -> None:
+    opening = replace(SESSION, sub_venue_ids=(), kind=SessionKind.OPENING)
+    start = opening.scheduled_start
+    assert not takes_door_entries(opening, SHENYANG.id, start)
+    assert not takes_door_entries(replace(opening, state=SessionState.LIVE), SHENYANG.id, start)
