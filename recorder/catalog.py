@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,13 +50,26 @@ class Catalog:
 
     @property
     def start(self) -> float | None:
+        """When the recording starts: its first segment, or in a record of events alone (an
+        opening held without media) its first event."""
         starts = [s["wall_start"] for t in self.tracks.values() for s in t.segments]
-        return min(starts, default=None)
+        return min(starts, default=None) if starts else min(self._event_times(), default=None)
 
     @property
     def end(self) -> float | None:
+        """When the recording ends: its last segment, or in a record of events alone its last
+        event."""
         ends = [s["wall_end"] for t in self.tracks.values() for s in t.segments]
-        return max(ends, default=None)
+        return max(ends, default=None) if ends else max(self._event_times(), default=None)
+
+    def _event_times(self) -> list[float]:
+        times = []
+        for event in self.events:
+            try:
+                times.append(datetime.fromisoformat(str(event["at"])).timestamp())
+            except (KeyError, ValueError):
+                continue  # an event without a readable time places nothing
+        return times
 
     def resolve(self, root: Path, rel: str) -> Path | None:
         """The file of a session-relative path the catalog lists; None for anything else."""

@@ -25,7 +25,7 @@ import { formatDuration as duration, formatNumericDateTime, formatTime } from "/
  * @typedef {import("/static/archive-player.js").Segment} Segment
  * @typedef {{ ok: boolean, differences: Array<{ where: string, what: string }> }} Verification
  * @typedef {{
- *   session_id: string, session: { project_name: string, project_code?: string },
+ *   session_id: string, session: { project_name: string, project_code?: string, kind?: string },
  *   venues: Record<string, string>, people: Record<string, Person>,
  *   start?: number | null, end?: number | null,
  *   tracks: ArchivedTrack[], gaps: Array<{ track: string, from: number, to: number, reason: string }>,
@@ -55,7 +55,11 @@ const GROUPS = [
   { id: "supervision", label: "监督", color: "#7b3fb5", kinds: ["supervision_started", "supervision_ended", "supervision_note", "supervision_warning", "warning_acknowledged"] },
   { id: "presence", label: "进出与连接", color: "#1e9a56", kinds: ["seat_connected", "seat_disconnected", "seat_joined", "seat_left", "door_access"] },
   { id: "record", label: "录制", color: "#5f6f82", kinds: ["recording_started", "recording_sealed", "recording_gap", "recording_interrupted", "session_ended", "media_restarted"] },
+  { id: "opening", label: "开标流程", color: "#0f7c8c", kinds: ["opening"] },
+  { id: "objection", label: "异议与澄清", color: "#c2410c", kinds: ["clarification"] },
 ];
+// An opening's objections are in its log of commands; the timeline shows them apart.
+const OBJECTION_STEPS = ["objection_raised", "objection_answered"];
 
 /**
  * @type {{
@@ -97,8 +101,12 @@ function verificationBadge(v) {
   return v.ok ? el("span", { class: "badge ok" }, "完好") : el("span", { class: "badge bad" }, `发现 ${v.differences.length} 处差异`);
 }
 
-/** @param {string} kind */
-const groupOf = (kind) => GROUPS.find((g) => g.kinds.includes(kind));
+/** @param {RecordEvent} e */
+function groupOf(e) {
+  const step = e.kind === "opening" ? e.data?.happened : null;
+  const id = step && OBJECTION_STEPS.includes(step) ? "objection" : null;
+  return GROUPS.find((g) => (id ? g.id === id : g.kinds.includes(e.kind)));
+}
 
 // ---- list view ----------------------------------------------------------------------------
 
@@ -181,6 +189,9 @@ async function openSession(sessionId) {
   };
   $("#main-select").onchange = chooseMain;
   chooseMain();
+  // A record of events alone (an opening held without media) says so where the picture would be.
+  $("#main-gap").textContent = videos.length ? "此处无录像" : "本场次没有录像，证据为下方的事件记录";
+  if (videos.length === 0) $("#main-gap").hidden = false;
   const chooseSeat = () => {
     const seat = seats.find((x) => x.key === $("#seat-select", HTMLSelectElement).value);
     for (const kind of /** @type {const} */ (["camera", "desktop"])) {
@@ -223,11 +234,12 @@ function seatsOf(tracks) {
 
 /** @param {ArchivedSession} s */
 function renderFacts(s) {
-  const experts = Object.values(s.people).filter((p) => p.role === "expert").length;
+  const opening = s.session.kind === "opening";
+  const count = (/** @type {string} */ role) => Object.values(s.people).filter((p) => p.role === role).length;
   const facts = [
-    ["评标场次", s.session_id],
-    ["评标室", Object.values(s.venues).join("、") || "—"],
-    s.scope.whole ? ["专家", `${experts} 人`] : null,
+    [opening ? "开标场次" : "评标场次", s.session_id],
+    [opening ? "开标室" : "评标室", Object.values(s.venues).join("、") || "—"],
+    s.scope.whole ? (opening ? ["投标人", `${count("bidder")} 家`] : ["专家", `${count("expert")} 人`]) : null,
     ["开始", s.start ? dateTime(s.start) : "—"],
     ["时长", duration(app.duration)],
     ["分段", `${s.parts.length} 段${s.parts.every((p) => p.sealed) ? "，均已封存" : ""}`],
@@ -286,7 +298,7 @@ function renderTimeline(s) {
     return lane;
   });
   $("#lanes").replaceChildren(...lanes);
-  app.marks = /** @type {Mark[]} */ (s.events.map((e) => ({ e, t: eventTime(e) - app.t0, group: groupOf(e.kind) })).filter((m) => m.group));
+  app.marks = /** @type {Mark[]} */ (s.events.map((e) => ({ e, t: eventTime(e) - app.t0, group: groupOf(e) })).filter((m) => m.group));
   $("#marks").replaceChildren(...app.marks.map((m) => {
     const mark = el("button", {
       class: "mark", type: "button", title: `${clockOf(eventTime(m.e))} ${describe(m.e, s.people)}`,
@@ -295,7 +307,9 @@ function renderTimeline(s) {
     return mark;
   }));
   for (const d of s.damaged) showBanner(`档案有损坏之处：${d.what}；其余内容照常回放。`);
-  $("#filters").replaceChildren(...GROUPS.map((g) => {
+  // Only the groups this record has: an evaluation has no opening steps, an opening no votes.
+  const present = new Set(app.marks.map((m) => m.group.id));
+  $("#filters").replaceChildren(...GROUPS.filter((g) => present.has(g.id)).map((g) => {
     const box = el("input", { type: "checkbox", checked: !app.hidden.has(g.id), dataset: { group: g.id } });
     return el("label", { class: "filter" }, box, el("span", { class: "swatch", style: { background: g.color } }), g.label);
   }));

@@ -182,6 +182,7 @@ def _session_json(session: Session | None, session_id: str) -> dict[str, Any]:
         "project_name": session.project_name,
         "scheduled_start": session.scheduled_start.isoformat(),
         "state": str(session.state),
+        "kind": str(session.kind),
     }
 
 

@@ -148,10 +148,16 @@ async def sign_in_and_submit(setup: OpeningSetUp, offers: list[tuple[str, int]])
         await b.submit(sid, b.seal(setup.lot_id, price, days))
 
 
-async def run_opening_to_end(setup: OpeningSetUp, offers: list[tuple[str, int]]) -> None:
+async def run_opening_to_end(
+    setup: OpeningSetUp,
+    offers: list[tuple[str, int]],
+    *,
+    objection: tuple[str, str] | None = None,
+) -> None:
     """The whole opening, each step as short as the rules allow: sign-in and submission, the
-    deadline (passed by the server's clock), every key released, the read-out confirmed, the
-    record sheet put up and signed by host and witness, the end."""
+    deadline (passed by the server's clock), every key released, the read-out (with the first
+    bidder's `objection` and the tenderer's answer, when given) confirmed, the record sheet put
+    up and signed by host and witness, the end."""
     sid = setup.session_id
     opening = f"/api/sessions/{sid}/opening"
     await setup.host.call("POST", opening, 200, json={"kind": "open_submission"})
@@ -165,10 +171,22 @@ async def run_opening_to_end(setup: OpeningSetUp, offers: list[tuple[str, int]])
     await poll_until(published, within, "the deadline passed")
     await setup.host.call("POST", opening, 200, json={"kind": "open_decryption"})
     for b in setup.bidders:
-        key = base64.b64encode(b.key).decode()
-        await b.api.call("POST", f"{opening}/key", 200, json={"key": key})
+        released = base64.b64encode(b.key).decode()
+        await b.api.call("POST", f"{opening}/key", 200, json={"key": released})
     await setup.host.call("POST", opening, 200, json={"kind": "close_decryption"})
     await setup.host.call("POST", opening, 200, json={"kind": "publish_readout"})
+    if objection is not None:
+        text, answer = objection
+        raised = await setup.bidders[0].api.call(
+            "POST", f"{opening}/objections", 201, json={"text": text}
+        )
+        number = raised["objections"][-1]["number"]
+        await setup.tenderer.call(
+            "POST",
+            opening,
+            200,
+            json={"kind": "answer_objection", "fields": {"objection": number, "answer": answer}},
+        )
     for b in setup.bidders:
         await b.api.call("POST", opening, 200, json={"kind": "confirm_row"})
     sheet = await setup.host.call("POST", f"{opening}/record", 201, json={})

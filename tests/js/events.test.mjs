@@ -39,3 +39,18 @@ test("the archive's line names who acted, and nobody the viewer may not see", ()
   const elected = { seq: 7, kind: "workflow", at: "", data: { happened: "leader_elected", details: { expert: "e1", leader: "e1" } } };
   assert.equal(describeEventBrief(elected, people), "组长产生 · 组长：", "a party sees no expert's name");
 });
+
+test("the archive's line for an opening says what happened as the hall's log does, and who acted", () => {
+  const people = { b1: { name: "辽宁建工集团有限公司" }, h1: { name: "何静" } };
+  const raised = { seq: 8, kind: "opening", at: "", actor: "b1", data: { command: "raise_objection", happened: "objection_raised", details: { bidder: "b1", objection: 1, text: "唱标工期有误" } } };
+  assert.equal(describeEventBrief(raised, people), "辽宁建工集团有限公司 提出异议（第 1 号）：唱标工期有误");
+  const opened = { seq: 9, kind: "opening", at: "", actor: "h1", data: { command: "open_decryption", happened: "decryption_opened", details: { minutes: 30, until: "2024-05-06T02:30:00Z" } } };
+  assert.equal(describeEventBrief(opened, people), "开始解密，时限 30 分钟，至 10:30:00 · 何静");
+});
+
+test("the archive's line for a clarification names the bidder, never the expert who asked", () => {
+  const asked = { seq: 10, kind: "clarification", at: "", actor: "h1", data: { happened: "clarification_asked", number: 2, bidder: "b1", name: "辽宁建工集团有限公司", question: "请说明工期" } };
+  assert.equal(describeEventBrief(asked, {}), "评标委员会向 辽宁建工集团有限公司 提出第 2 号澄清问题：请说明工期");
+  const answered = { seq: 11, kind: "clarification", at: "", actor: "b1", data: { happened: "clarification_answered", number: 2, bidder: "b1", name: "辽宁建工集团有限公司", answer: "工期 180 天" } };
+  assert.equal(describeEventBrief(answered, {}), "辽宁建工集团有限公司 答复第 2 号澄清问题：工期 180 天");
+});

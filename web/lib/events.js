@@ -4,6 +4,7 @@
 // line that names who acted, as the timeline has no column for it). Pure: no DOM.
 
 import { EVENT_LABELS, KIND_LABELS, WARNING_LABELS, WORKFLOW_LABELS, reasonLabel } from "./labels.js";
+import { describeHappened } from "./opening.js";
 import { formatTime } from "./time.js";
 
 /** Texts a workflow step may carry, in the order they are shown. */
@@ -80,6 +81,18 @@ export function describeEventBrief(event, people) {
     if (x.leader) parts.push(`组长：${name(x.leader)}`);
     for (const key of ["title", ...TEXTS]) if (x[key]) parts.push(x[key]);
     return parts.join(" · ");
+  }
+  if (event.kind === "opening") {
+    // A command the opening accepted: what happened, as the hall's log says it.
+    const line = describeHappened({ kind: d.happened, data: d.details || {} }, (id) => name(id) || "投标人");
+    const actor = event.actor && people[event.actor] ? people[event.actor].name : "";
+    return actor && !line.includes(actor) ? `${line} · ${actor}` : line;
+  }
+  if (event.kind === "clarification") {
+    const who = d.name || name(d.bidder);
+    return d.happened === "clarification_asked"
+      ? `评标委员会向 ${who} 提出第 ${d.number} 号澄清问题：${d.question}`
+      : `${who} 答复第 ${d.number} 号澄清问题：${d.answer}`;
   }
   const parts = [EVENT_LABELS[event.kind] || event.kind];
   if (event.kind.startsWith("warning_") && d.kind) parts.push(WARNING_LABELS[d.kind] || d.kind);
