@@ -18,7 +18,7 @@ import { messageOf } from "/static/lib/errors.js";
 import { ROLE_LABELS } from "/static/lib/labels.js";
 import { STATUS_LABELS, STATUS_TONES, openingCalls, sizeText } from "/static/lib/opening.js";
 import {
-  Countdown, HappenedLog, Refusal, bidderNames, renderBenchmark, renderIncidents, renderReadout, renderSteps, showRecord, signedByText,
+  Countdown, HappenedLog, Refusal, attachmentLink, bidderNames, renderBenchmark, renderIncidents, renderReadout, renderSteps, showRecord, signedByText,
   syncList,
 } from "/static/lib/openingparts.js";
 import { toBase64 } from "/static/lib/seal.js";
@@ -186,7 +186,7 @@ function updateObjection(item, o) {
     el("div", { class: "objection-head" }, `第 ${o.number} 号 · ${o.name || nameOf(o.bidder)}`,
       el("span", { class: `pill ${o.answer ? "ok" : "warn"}` }, o.answer ? "已答复" : "待答复")),
     el("div", { class: "objection-text" }, o.text),
-    o.attachment ? el("div", { class: "muted" }, `附件：${o.attachment.type === "application/pdf" ? "PDF" : "图片"}（SHA-256 ${o.attachment.sha256.slice(0, 16)}…）`) : null,
+    o.attachment ? attachmentLink({ number: o.number, attachment: o.attachment }, calls()) : null,
     o.answer ? el("div", { class: "answer" }, el("b", {}, "答复："), o.answer) : null,
   ].filter((n) => n !== null);
   const answering = !o.answer && answers() && view.phase === "read_out";

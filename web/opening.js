@@ -21,7 +21,7 @@ import { messageOf } from "/static/lib/errors.js";
 import { ROLE_LABELS } from "/static/lib/labels.js";
 import { SIGNER_LABELS, openingCalls } from "/static/lib/opening.js";
 import {
-  Countdown, HappenedLog, Refusal, bidderNames, renderBenchmark, renderIncidents, renderReadout, renderSteps, syncList,
+  Countdown, HappenedLog, Refusal, attachmentLink, bidderNames, renderBenchmark, renderIncidents, renderReadout, renderSteps, syncList,
 } from "/static/lib/openingparts.js";
 import { login } from "/static/lib/session.js";
 import { connectSocket } from "/static/lib/socket.js";
@@ -177,7 +177,7 @@ function renderObjections(v) {
     item.replaceChildren(
       el("div", { class: "objection-head" }, `第 ${o.number} 号 · ${o.name}`, el("span", { class: `pill ${o.answer ? "ok" : "warn"}` }, o.answer ? "已答复" : "待答复")),
       el("div", { class: "objection-text" }, o.text),
-      o.attachment ? el("div", { class: "muted" }, `附件：${o.attachment.type === "application/pdf" ? "PDF" : "图片"}（SHA-256 ${o.attachment.sha256.slice(0, 16)}…）`) : "",
+      o.attachment ? attachmentLink({ number: o.number, attachment: o.attachment }, calls()) : "",
       o.answer ? el("div", { class: "answer" }, el("b", {}, "答复："), o.answer) : "");
   });
 }

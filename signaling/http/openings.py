@@ -27,7 +27,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from roomserver.benchmark import Parameter
-from roomserver.errors import InvalidRequest
+from roomserver.errors import InvalidRequest, NotFound
 from roomserver.model import Participant, Role, Session, SessionKind, new_id
 from roomserver.opening import Phase
 from roomserver.openings import Opening, OpeningTerms
@@ -281,6 +281,22 @@ async def record_pdf(request: web.Request) -> web.Response:
     )
 
 
+async def objection_attachment(request: web.Request) -> web.Response:
+    """``GET /api/sessions/{session_id}/opening/objections/{number}/attachment``: the picture
+    or PDF an objection came with."""
+    number = request.match_info["number"]
+    if not number.isdigit() or len(number) > 6:
+        raise NotFound("没有这份异议附件")
+    data, media_type, suffix = await request.app[SERVICES].openings.objection_attachment(
+        request.match_info["session_id"], grants_of(request), int(number)
+    )
+    return web.Response(
+        body=data,
+        content_type=media_type,
+        headers={"Content-Disposition": f'inline; filename="objection-{number}.{suffix}"'},
+    )
+
+
 def add_opening_routes(app: web.Application) -> None:
     """Register the bid opening's routes with their rows."""
     route(
@@ -383,4 +399,14 @@ def add_opening_routes(app: web.Application) -> None:
         body=ObjectionRequest,
         tag="openings",
         summary="投标人对唱标结果提出异议",
+    )
+    route(
+        app,
+        "GET",
+        f"{opening}/objections/{{number}}/attachment",
+        objection_attachment,
+        Action.OPENING_READ,
+        query_token=True,
+        tag="openings",
+        summary="异议所附的图片或 PDF（提出异议的投标人与答复、主持开标的人可看）",
     )

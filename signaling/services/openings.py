@@ -49,6 +49,7 @@ from roomserver.model import Role, SessionKind, SessionState, id_last4
 from roomserver.opening import Phase, apply
 from roomserver.openings import Opening
 from roomserver.openingstate import SERVER, Command, Happened, OpeningState
+from roomserver.openingview import ANSWERING, INSIDERS
 from roomserver.privatefiles import read_secret, write_secret
 from roomserver.sealing import SealLimits, SealRecord, key_sha256_of, open_seal, record_submission
 from roomserver.store import SqlStore
@@ -65,6 +66,8 @@ EVENT_KIND = "opening"
 OWN_COMMANDS = frozenset(
     {"sign_in", "submit_bid", "release_key", "report_failure", "confirm_row", "raise_objection"}
 )
+# Who speaks in the hall, and so may be muted (7.2.3-8).
+SPEAKERS = frozenset({Role.HOST, Role.BIDDER, Role.TENDERER, Role.AGENCY})
 # How long stopping the server waits for a clock in the middle of a command.
 CLOCK_STOP_WAIT_S = 30.0
 # How long the timer waits at most before looking again (a clock that jumps, a lost wake-up).
@@ -197,12 +200,24 @@ class OpeningService:
             entry = await self._entry(session_id)
             if entry.state.benchmark:
                 extra["benchmark_commitment"] = await self._commitment(session_id)
+        elif kind == "mute":
+            await self._require_speaker(session_id, fields.get("participant"))
         elif kind == "draw_benchmark":
             seed = await asyncio.to_thread(read_secret, self._seed_path(session_id))
             if seed is None:
                 raise InvalidRequest("抽取参数的随机种子不在本服务器上，无法抽取")
             extra["seed"] = seed.hex()
         return await self._run(session_id, grants, kind, {**fields, **extra})
+
+    async def _require_speaker(self, session_id: str, participant: object) -> None:
+        """Only somebody who may speak in the hall can be muted: its host, a bidder, the
+        tenderer or the agency, of this opening."""
+        people = {p.id: p for p in await self._store.list_participants(session_id)}
+        person = people.get(participant) if isinstance(participant, str) else None
+        if person is None or person.role not in SPEAKERS:
+            raise InvalidRequest(
+                "被禁言的人不是本场开标的发言人（主持人、投标人、招标人或代理机构）"
+            )
 
     async def sign_in(
         self,
@@ -267,6 +282,28 @@ class OpeningService:
             fields["document"] = citation
             documents = ((data, suffix),)
         return await self._run(session_id, grants, "raise_objection", fields, documents)
+
+    async def objection_attachment(
+        self, session_id: str, grants: Grants, number: int
+    ) -> tuple[bytes, str, str]:
+        """The picture or PDF of an objection, its type and suffix: for those who answer and run the
+        opening, and for the bidder who raised it (as ``roomserver.openingview`` shows them)."""
+        state = (await self._entry(session_id)).state
+        found = next((o for o in state.objections if o.number == number), None)
+        mine = found is not None and found.bidder == grants.participant_id
+        if (
+            found is None
+            or found.attachment is None
+            or not (grants.role in INSIDERS or grants.role in ANSWERING or mine)
+        ):
+            raise NotFound("没有这份异议附件")
+        sha256, media_type = found.attachment["sha256"], found.attachment["type"]
+        suffix = BIDS_BY_TYPE[media_type]
+        path = self._archives.root / session_id / DOCUMENTS_DIR / f"{sha256}.{suffix}"
+        data = await asyncio.to_thread(path.read_bytes)
+        if sha256_hex(data) != sha256:
+            raise OSError(f"{path} differs from its name")
+        return data, media_type, suffix
 
     async def put_up_record(
         self, session_id: str, grants: Grants, *, again: bool

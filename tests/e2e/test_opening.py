@@ -20,6 +20,7 @@ opening. Each page is photographed at each step at 1920x1080 and 1366x768.
 from __future__ import annotations
 
 import io
+import re
 import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -316,6 +317,11 @@ def read_out_and_record(
     host.wait(contains("#controls-error", "尚有 1 条异议未答复，不能提交开标记录表"))
     tenderer.wait(contains("#objections", OBJECTION[:10]))
     shoot("09-objection", hall_a, tenderer)
+    # The tenderer opens the picture before answering: fetched, checked against its digest.
+    with tenderer.page.expect_popup() as opened:
+        tenderer.page.click("#objections [data-attachment='1']")
+    opened.value.wait_for_url(re.compile(r"^blob:"))
+    opened.value.close()
     answer_the_objection(tenderer, 1, ANSWER)
     hall_a.wait(contains("#objections", ANSWER[:12]))
     # The refusals named an objection now answered: they are taken away.

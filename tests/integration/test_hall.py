@@ -108,6 +108,15 @@ async def test_the_hall_tells_each_what_it_may_see_as_the_opening_goes(
             other = next(b for b in bidder.view["bidders"] if b["bidder"] == second.id)
             assert "representative" not in other
 
+            # Only a speaker of this opening can be muted: not the witness, not an unknown id.
+            for nobody in (setup.witness_id, "not-a-participant"):
+                refused = await setup.host.call(
+                    "POST",
+                    f"/api/sessions/{sid}/opening",
+                    400,
+                    json={"kind": "mute", "fields": {"participant": nobody, "reason": "测试"}},
+                )
+                assert "不是本场开标的发言人" in refused["detail"]
             # A mute is told to the speaker muted and to those who run the opening only.
             await setup.host.call(
                 "POST",

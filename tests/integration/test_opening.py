@@ -30,6 +30,8 @@ from tests.polling import poll_until
 
 # The deadline is this far after the set-up; everything before it runs in well under a second.
 LEAD_S = 5.0
+# A bidder's objection may come with a PDF (kept as it came, whatever is inside).
+OBJECTION_PDF = b"%PDF-1.4\n% objection evidence\n%%EOF\n"
 
 
 async def test_three_bidders_from_submission_to_the_answered_objection(
@@ -164,8 +166,20 @@ async def test_three_bidders_from_submission_to_the_answered_objection(
             "POST",
             f"/api/sessions/{sid}/opening/objections",
             201,
-            json={"text": "第三家投标人解密失败的处理依据是什么？"},
+            json={
+                "text": "第三家投标人解密失败的处理依据是什么？",
+                "attachment": base64.b64encode(OBJECTION_PDF).decode(),
+                "attachment_type": "application/pdf",
+            },
         )
+        # Its PDF: for the bidder who raised it and for those who answer; no other bidder's.
+        attachment = f"{base_url}/api/sessions/{sid}/opening/objections/1/attachment"
+        for api, status in ((second.api, 200), (tenderer, 200), (first.api, 404)):
+            async with http.get(attachment, headers=api.headers) as r:
+                assert r.status == status
+                if status == 200:
+                    assert r.content_type == "application/pdf"
+                    assert await r.read() == OBJECTION_PDF
         await tenderer.call(
             "POST",
             f"/api/sessions/{sid}/opening",

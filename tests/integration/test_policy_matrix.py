@@ -203,6 +203,18 @@ MATRIX: dict[Call, set[str]] = {
     Call("POST", "/api/sessions/{s}/bids"): {"bidder"},
     Call("POST", "/api/sessions/{s}/opening/key", body={}): {"bidder"},
     Call("POST", "/api/sessions/{s}/opening/objections", body={}): {"bidder"},
+    Call("GET", "/api/sessions/{s}/opening/objections/1/attachment"): ADMINS_HERE
+    | {
+        "host",
+        "host_sub",
+        "witness",
+        "supervisor",
+        "supervisor_all",
+        "tenderer",
+        "bidder",
+        "host_ended",
+        "supervisor_ended",
+    },
     # Clarification (3.2): the main venue's host asks for the committee; a bidder reads and
     # answers its questions, also after its opening ended; the committee reads the exchange
     # and the opening's record.

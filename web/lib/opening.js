@@ -343,6 +343,19 @@ export function openingCalls(sessionId) {
      */
     putUpRecord: (again) => requestJson(`${base}/opening/record`, { method: "POST", json: { again }, what: "生成开标记录表失败" }),
     /**
+     * The picture or PDF an objection came with, as bytes.
+     * @param {number} number
+     * @returns {Promise<Uint8Array<ArrayBuffer>>}
+     */
+    objectionAttachment: async (number) => {
+      const response = await api(`${base}/opening/objections/${number}/attachment`);
+      if (!response.ok) {
+        const problem = await answerOf(response);
+        throw new ApiError(problemText(problem, response.status, "异议附件下载失败"), response.status, problem);
+      }
+      return new Uint8Array(await response.arrayBuffer());
+    },
+    /**
      * The record sheet put up last, as bytes (PDF).
      * @returns {Promise<Uint8Array<ArrayBuffer>>}
      */
