@@ -303,6 +303,10 @@ function connect() {
   });
   socket.on("opening", (/** @type {OpeningView} */ v) => take(v, Date.now()));
   socket.on("happened", (/** @type {OpeningHappened} */ happened) => told(happened));
+  socket.on("history", (/** @type {{ items: OpeningHappened[] }} */ { items }) => {
+    log.clear();
+    for (const happened of items) told(happened);
+  });
   socket.on("revoked", ({ message }) => {
     document.body.dataset.state = "error";
     setStatus("链接已收回", "bad");

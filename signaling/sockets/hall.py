@@ -6,7 +6,9 @@ connect with their token. Each is sent the opening as they may see it
 (``roomserver.openingview``): at connect (``opening``) and again after every change, a burst of
 changes sent as one. What happened is told as ``happened`` to those it concerns: notices,
 urging, pauses and incidents to everybody; an objection's answer to its bidder and to those
-who answer and run the opening; a mute to the speaker muted. A bidder is sent its
+who answer and run the opening; a mute to the speaker muted. At connect a page is also sent
+``history``: what happened before, as far as it would have been told of it (the host's
+notices a latecomer missed). A bidder is sent its
 clarification questions (``clarifications``) when the committee asks or it answers. Commands go
 through the REST API (``POST /api/sessions/{id}/opening`` and the bidder's routes), so that
 each is checked and logged in one place.
@@ -26,12 +28,15 @@ from roomserver.openingview import ANSWERING, INSIDERS, opening_view
 from roomserver.policy import Action, Grants
 from signaling.gate.guard import Guard, GuardedNamespace
 from signaling.services.container import Services
+from signaling.services.openings import EVENT_KIND as OPENING_EVENT
 from signaling.services.signals import Signals
 from signaling.sockets.seat import refuse_connection
 
 logger = logging.getLogger(__name__)
 
 NAMESPACE = "/hall"
+# How much of what happened a page is sent when it connects.
+HISTORY_ITEMS = 200
 # Changes in a burst (three bidders' keys in one second) go out as one push.
 PUSH_DELAY_S = 0.2
 # What happened that everybody in the hall is told of as it happens.
@@ -124,6 +129,7 @@ class HallNamespace(GuardedNamespace):
             actor=grants.participant_id,
         )
         await self.emit("opening", self._view(viewer, state), to=sid)
+        await self.emit("history", {"items": await self._history(viewer)}, to=sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         viewer = self._by_sid.pop(sid, None)
@@ -180,6 +186,18 @@ class HallNamespace(GuardedNamespace):
                 for viewer in list(self._by_sid.values()):
                     if viewer.session_id == session_id:
                         await self.emit("opening", self._view(viewer, state), to=viewer.sid)
+
+    async def _history(self, viewer: Viewer) -> list[dict[str, Any]]:
+        """What happened before this connection that it would have been told, oldest first
+        (the last HISTORY_ITEMS): a page opened late, or again, reads the notices it missed."""
+        items = []
+        for event in await self.services.store.list_events(viewer.session_id):
+            if event.kind != OPENING_EVENT:
+                continue
+            happened = Happened(str(event.data["happened"]), dict(event.data["details"]))
+            if viewer.told(happened):
+                items.append({"kind": happened.kind, "data": happened.data, "at": event.data["at"]})
+        return items[-HISTORY_ITEMS:]
 
     def _view(self, viewer: Viewer, state: OpeningState) -> dict[str, Any]:
         grants = viewer.grants

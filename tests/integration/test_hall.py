@@ -27,9 +27,11 @@ class HallClient:
         self.sio = socketio.AsyncClient(reconnection=False)
         self.view: dict[str, Any] = {}
         self.happened: list[dict[str, Any]] = []
+        self.history: list[dict[str, Any]] | None = None
         self._changed = asyncio.Condition()
         self.sio.on("opening", self._on_opening, namespace="/hall")
         self.sio.on("happened", self._on_happened, namespace="/hall")
+        self.sio.on("history", self._on_history, namespace="/hall")
 
     async def _on_opening(self, data: dict[str, Any]) -> None:
         async with self._changed:
@@ -39,6 +41,11 @@ class HallClient:
     async def _on_happened(self, data: dict[str, Any]) -> None:
         async with self._changed:
             self.happened.append(data)
+            self._changed.notify_all()
+
+    async def _on_history(self, data: dict[str, Any]) -> None:
+        async with self._changed:
+            self.history = list(data["items"])
             self._changed.notify_all()
 
     async def wait(self, predicate: Callable[[], bool], within: float = 10.0) -> None:
@@ -53,7 +60,7 @@ class HallClient:
             transports=["websocket"],
             wait_timeout=10,
         )
-        await self.wait(lambda: bool(self.view))
+        await self.wait(lambda: bool(self.view) and self.history is not None)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -97,6 +104,13 @@ async def test_the_hall_tells_each_what_it_may_see_as_the_opening_goes(
                 )
                 notice = next(h for h in client.happened if h["kind"] == "notice")
                 assert notice["data"]["text"] == "请各投标人保持网络畅通"
+            # A page opened late reads what it missed, as far as it would have been told.
+            async with HallClient(base_url, second.api.headers["Authorization"][7:]) as late:
+                assert late.history is not None
+                kinds = [h["kind"] for h in late.history]
+                assert kinds == ["submission_opened", "notice"], kinds
+                assert late.history[-1]["data"]["text"] == "请各投标人保持网络畅通"
+                assert late.history[-1]["at"]
 
             # The server's clock passes the deadline: everybody's view now lists the bidders.
             await tenderer.wait(lambda: tenderer.view["phase"] == "published", LEAD_S + 10)

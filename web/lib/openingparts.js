@@ -242,12 +242,18 @@ export class HappenedLog {
    * @returns {string} the sentence it reads as
    */
   add(happened) {
-    const at = typeof happened.data?.at === "string" ? new Date(happened.data.at) : new Date(this.now());
+    const when = happened.at || happened.data?.at;
+    const at = typeof when === "string" ? new Date(when) : new Date(this.now());
     const text = describeHappened(happened, this.nameOf);
     this.list.querySelector(".empty")?.remove();
     this.list.prepend(el("li", { class: `tone-${happenedTone(happened.kind)}`, dataset: { kind: happened.kind } },
       el("time", {}, formatTime(at)), el("span", {}, text)));
     return text;
+  }
+
+  /** Empty the log (before the history a connection is sent fills it again). */
+  clear() {
+    this.list.replaceChildren(el("li", { class: "empty muted" }, "暂无动态"));
   }
 }
 

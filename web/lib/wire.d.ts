@@ -598,4 +598,6 @@ export interface OpeningView {
 export interface OpeningHappened {
   kind: string;
   data: Record<string, any>;
+  /** When it happened (in the ``history`` a page gets at connect). */
+  at?: string;
 }
