@@ -102,6 +102,7 @@ def worker_settings(config: AppConfig) -> WorkerSettings:
         warnings=config.warnings,
         pin_cpus=config.pin_workers,
         log_level=config.log_level,
+        log_format=config.log_format,
     )
 
 
@@ -231,6 +232,8 @@ async def build(config: AppConfig) -> Server:
     clarifications = ClarificationService(
         store, events, signals, workflow=workflow, openings=openings
     )
+    metrics = Metrics(media=False, rooms=rooms.samples)  # media is counted by the workers
+    metrics.watch_disk(config.archive_dir)
     sender = HttpSender(config.webhooks.timeout_s)
     webhooks = WebhookService(store, events, signals, config.webhooks, sender)
     services = Services(
@@ -239,8 +242,7 @@ async def build(config: AppConfig) -> Server:
         tokens=TokenIssuer(key, default_ttl_s=config.token_ttl_s),
         rooms=rooms,
         broadcasts=broadcasts,
-        # Media is counted by the workers.
-        metrics=Metrics(media=False, rooms=rooms.samples),
+        metrics=metrics,
         tasks=tasks,
         events=events,
         archives=archives,

@@ -88,6 +88,8 @@ class AppConfig:
     public_url: str | None = None
     token_ttl_s: int = 24 * 3600
     log_level: str = "INFO"
+    log_format: str = "text"  # or json
+    min_free_disk_gb: float = 5.0
     workers: int = 1
     pin_workers: bool = True
     # Workflow phases whose recording tenderers and bidders may play back (4.3).
@@ -179,6 +181,12 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
     "webhook_retry_first": ("float", 1.0, "seconds before a failed push is sent again"),
     "webhook_retry_max": ("float", 600.0, "the longest pause between attempts at one push"),
     "log_level": ("str", "INFO", "DEBUG, INFO, WARNING or ERROR"),
+    "log_format": ("str", "text", "text (for a person) or json (for a log collector)"),
+    "min_free_disk_gb": (
+        "float",
+        5.0,
+        "free space the archive's disk keeps, GB: below it /readyz fails and doctor warns",
+    ),
 }
 
 
@@ -302,6 +310,11 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
     level = str(settings["log_level"]).upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"log_level must be DEBUG, INFO, WARNING or ERROR, not {level}")
+    log_format = str(settings["log_format"]).lower()
+    if log_format not in ("text", "json"):
+        raise ConfigError(f"log_format must be text or json, not {log_format}")
+    if not 0 <= float(settings["min_free_disk_gb"]) <= 1e6:
+        raise ConfigError("min_free_disk_gb must be between 0 and 1000000")
     if settings["token_ttl"] <= 0:
         raise ConfigError("token_ttl must be positive")
     if not 2 <= settings["segment_seconds"] <= 600:
@@ -357,6 +370,8 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
             retention_years=settings["retention_years"],
         ),
         log_level=level,
+        log_format=log_format,
+        min_free_disk_gb=float(settings["min_free_disk_gb"]),
         party_phases=tuple(p for p in party_phases if p != "none"),
     )
 

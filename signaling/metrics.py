@@ -11,9 +11,11 @@ import asyncio
 import contextlib
 import ipaddress
 import re
+import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -228,6 +230,14 @@ class ThreadCpuCollector(Collector):
         yield family
 
 
+def free_bytes(path: Path) -> int:
+    """Free bytes of the file system holding `path` (its nearest existing parent)."""
+    place = path.resolve()
+    while not place.exists() and place != place.parent:
+        place = place.parent
+    return shutil.disk_usage(place).free
+
+
 class Metrics:
     """Counters and gauges of one server."""
 
@@ -305,6 +315,24 @@ class Metrics:
             self._frame_children[key] = children
         children[0].inc()
         children[1].inc(size)
+
+    def forget_seats(self, seats: Iterable[str]) -> None:
+        """Drop the frame series of `seats` (their room closed)."""
+        gone = set(seats)
+        for key in [k for k in self._frame_children if k[0] in gone]:
+            del self._frame_children[key]
+            self._inbound_frames.remove(*key)
+            self._inbound_bytes.remove(*key)
+
+    def watch_disk(self, path: Path) -> None:
+        """Report the free bytes of the file system holding `path` (the archive) at every
+        scrape."""
+        gauge = Gauge(
+            "roomserver_archive_free_bytes",
+            "Free bytes of the archive's file system",
+            registry=self.registry,
+        )
+        gauge.set_function(lambda: float(free_bytes(path)))
 
     def frames_dropped(self, where: str, count: int = 1) -> None:
         """Count frames dropped at `where`."""

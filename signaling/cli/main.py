@@ -33,6 +33,7 @@ from signaling.config import (
 from signaling.gate.tokens import TokenIssuer, load_or_create_key
 from signaling.http.api import participant_url
 from signaling.http.links import issue_link, participant_link, unrostered_link
+from signaling.logs import setup_logging
 
 logger = logging.getLogger("roomserver")
 
@@ -59,18 +60,6 @@ PARTY_LINK_TTL_S = 30 * 24 * 3600
 # Seats, rooms and Socket.IO are closed in the app's on_shutdown before aiohttp waits for open
 # handlers; what is left then are Engine.IO websocket handlers that do not return on their own.
 SHUTDOWN_TIMEOUT_S = 1.0
-
-
-def setup_logging(level: str) -> None:
-    """Logs go to stderr as key=value lines, so that stdout stays for output (e.g. --json)."""
-    logging.basicConfig(
-        level=level,
-        stream=sys.stderr,
-        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
-    )
-    logging.getLogger("aioice").setLevel(logging.WARNING)
-    logging.getLogger("aiortc").setLevel(logging.WARNING)
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
 async def participant_links(
@@ -450,7 +439,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = build_config(resolve_settings(args))
     except ConfigError as exc:
         parser.error(str(exc))
-    setup_logging(config.log_level)
+    setup_logging(config.log_level, config.log_format)
     command = " ".join(
         filter(
             None,

@@ -25,6 +25,7 @@ from signaling.gate.guard import body_of, grants_of, public_prefix, query_of, ro
 from signaling.gate.schemas import ActivityQuery, EndRequest, WorkflowRequest
 from signaling.http.webassets import require_vendor_bundle
 from signaling.services.container import Services
+from signaling.services.readiness import readiness
 from signaling.services.rooms import roster_offline
 from signaling.services.workflow import MAX_REPORT_BYTES, log_size, state_json
 from signaling.sockets.console import CONSOLE_ROLES, activity_json, event_venue
@@ -59,6 +60,23 @@ async def healthz(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     await services.store.is_empty()
     return web.json_response({"status": "ok", "rooms": len(list(services.rooms))})
+
+
+async def livez(request: web.Request) -> web.Response:
+    """Liveness: the process answers (nothing else is asked, so that a slow database never
+    gets a live server restarted)."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: the database answers, a media worker takes rooms, the archive's disk has
+    room (``signaling.services.readiness``); 503 with the failing checks otherwise."""
+    checks = await readiness(request.app[SERVICES])
+    ok = all(c.ok for c in checks)
+    return web.json_response(
+        {"status": "ok" if ok else "unavailable", "checks": [c.as_json() for c in checks]},
+        status=200 if ok else 503,
+    )
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -410,6 +428,15 @@ def add_routes(app: web.Application) -> None:
     ):
         route(app, "GET", path, page, Action.PAGE)
     route(app, "GET", "/healthz", healthz, Action.HEALTH, summary="运行状态：数据库可用即正常")
+    route(app, "GET", "/livez", livez, Action.HEALTH, summary="存活检查：进程在响应")
+    route(
+        app,
+        "GET",
+        "/readyz",
+        readyz,
+        Action.HEALTH,
+        summary="就绪检查：数据库、媒体进程与档案磁盘空间",
+    )
     route(app, "GET", "/metrics", metrics, Action.METRICS)
     route(
         app, "GET", "/api/me", whoami, Action.WHOAMI, summary="当前凭证代表的人员及其所属评标场次"

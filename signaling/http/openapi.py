@@ -56,10 +56,14 @@ REFUSALS = {
 }
 
 
+# The health probes, described with the API for whoever monitors the server.
+PROBES = ("/healthz", "/livez", "/readyz")
+
+
 def build_document(endpoints: dict[tuple[str, str], Endpoint]) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of the routes under ``/api/`` (and ``/healthz``)."""
+    """The OpenAPI 3.1 document of the routes under ``/api/`` (and the probes)."""
     documented = {
-        key: e for key, e in endpoints.items() if key[1].startswith("/api/") or key[1] == "/healthz"
+        key: e for key, e in endpoints.items() if key[1].startswith("/api/") or key[1] in PROBES
     }
     models = _models(documented.values())
     _, definitions = models_json_schema(

@@ -10,6 +10,7 @@ import os
 import sys
 import time
 
+from signaling.logs import setup_logging
 from signaling.worker.process import serve
 from signaling.worker.settings import WorkerSettings
 
@@ -27,13 +28,7 @@ def main(argv: list[str] | None = None) -> int:
         # Before any thread starts, so that every thread of the worker stays there.
         os.sched_setaffinity(0, {args.cpu})
     settings = WorkerSettings.from_json(args.settings)
-    logging.basicConfig(
-        level=settings.log_level,
-        stream=sys.stderr,
-        format=f"%(asctime)s level=%(levelname)s worker={os.getpid()} logger=%(name)s %(message)s",
-    )
-    for noisy in ("aioice", "aiortc"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    setup_logging(settings.log_level, settings.log_format, worker=os.getpid())
     started = time.monotonic()
     asyncio.run(serve(args.fd, settings))
     logger.info("worker stopped after %.0f s", time.monotonic() - started)

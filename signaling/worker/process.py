@@ -58,6 +58,8 @@ class RoomHost:
         # Room camera id -> the staff, witnesses and host who belong in the venue it overlooks.
         self.attendants: dict[str, int] = {}
         self.online: set[str] = set()
+        # Every seat that joined, so that its metric series go with the room.
+        self.joined: set[str] = set()
 
     def seat_label(self, key: str) -> str:
         """The Chinese label of a seat."""
@@ -354,6 +356,7 @@ class Worker:
         room = self._room(session_id)
         peer = room.peers.get(seat)
         if peer is None:
+            room.joined.add(seat)
             peer = room.peers[seat] = PeerSession(
                 room=room,
                 seat=seat,
@@ -385,6 +388,8 @@ class Worker:
             await peer.close()
         room.peers.clear()
         await room.media.close()
+        # A seat's series end with its room: over months of sessions they would grow unbounded.
+        self.metrics.forget_seats(room.joined)
         if room.archive is not None and not room.archive.sealed:
             await room.archive.seal(state)
             await room.archive.close()

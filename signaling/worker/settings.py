@@ -30,6 +30,7 @@ class WorkerSettings:
     # the grid.
     pin_cpus: bool = True
     log_level: str = "INFO"
+    log_format: str = "text"
 
     def to_json(self) -> str:
         """The settings as one JSON string."""
@@ -60,4 +61,5 @@ class WorkerSettings:
             warnings=WarningThresholds(**data.get("warnings", {})),
             pin_cpus=bool(data.get("pin_cpus", True)),
             log_level=data.get("log_level", "INFO"),
+            log_format=data.get("log_format", "text"),
         )

@@ -91,6 +91,8 @@ MATRIX: dict[Call, set[str]] = {
     Call("GET", "/opening"): set(WHO),
     Call("GET", "/archive"): set(WHO),
     Call("GET", "/healthz"): set(WHO),
+    Call("GET", "/livez"): set(WHO),
+    Call("GET", "/readyz"): set(WHO),
     Call("GET", "/api/openapi.json"): set(WHO),
     Call("GET", "/api/docs"): set(WHO),
     Call("GET", "/metrics"): set(WHO),

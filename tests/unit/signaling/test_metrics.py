@@ -139,3 +139,18 @@ def test_thread_cpu_is_summed_by_role_and_kept_when_a_thread_ends() -> None:
     worker = Metrics()
     samples = _samples(worker)["roomserver_thread_cpu_seconds_total"]
     assert {s.labels["thread"] for s in samples} >= {"main"}
+
+
+def test_a_closed_rooms_seats_leave_the_series_and_others_stay() -> None:
+    worker = Metrics()
+    for seat in ("v1:1", "v1:2", "v2:1"):
+        worker.frame_received(seat, "camera", 1000)
+        worker.frame_received(seat, "microphone", 100)
+    worker.forget_seats({"v1:1", "v1:2"})
+    seats = {s.labels["seat"] for s in _samples(worker)["roomserver_inbound_frames_total"]}
+    assert seats == {"v2:1"}
+    worker.frame_received("v1:1", "camera", 1000)  # the seat of a later session counts anew
+    again = [
+        s for s in _samples(worker)["roomserver_inbound_frames_total"] if s.labels["seat"] == "v1:1"
+    ]
+    assert [s.value for s in again] == [1.0]

@@ -1,0 +1,71 @@
+"""The health probes an operator and a load balancer use: ``/livez`` says the process answers,
+``/readyz`` whether it can take a session (database, media workers, the archive's disk), and
+``/metrics`` the archive's free space."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+
+from tests.integration.conftest import start_server
+
+
+async def test_a_ready_server_says_so_check_by_check(tmp_path: Path) -> None:
+    test_server, server = await start_server(tmp_path / "data")
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{server.base_url}/livez") as r:
+                assert r.status == 200 and (await r.json())["status"] == "ok"
+            async with http.get(f"{server.base_url}/readyz") as r:
+                body = await r.json()
+                assert r.status == 200, body
+            assert body["status"] == "ok"
+            assert [c["name"] for c in body["checks"]] == ["database", "workers", "archive_disk"]
+            assert all(c["ok"] for c in body["checks"])
+            assert "媒体进程 1/1 可用" in body["checks"][1]["detail"]
+            async with http.get(f"{server.base_url}/metrics") as r:
+                text = await r.text()
+            free = next(
+                line
+                for line in text.splitlines()
+                if line.startswith("roomserver_archive_free_bytes ")
+            )
+            assert float(free.split()[1]) > 0
+    finally:
+        await test_server.close()
+
+
+async def test_a_full_archive_disk_makes_the_server_unready_but_alive(tmp_path: Path) -> None:
+    # More free space asked for than any disk here has.
+    test_server, server = await start_server(tmp_path / "data", "--min-free-disk-gb", "900000")
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{server.base_url}/readyz") as r:
+                body = await r.json()
+                assert r.status == 503, body
+            assert body["status"] == "unavailable"
+            disk = next(c for c in body["checks"] if c["name"] == "archive_disk")
+            assert disk["ok"] is False and "下限 900000 GB" in disk["detail"]
+            assert all(c["ok"] for c in body["checks"] if c["name"] != "archive_disk")
+            async with http.get(f"{server.base_url}/livez") as r:
+                assert r.status == 200
+    finally:
+        await test_server.close()
+
+
+async def test_without_a_media_worker_taking_rooms_the_server_is_unready(tmp_path: Path) -> None:
+    test_server, server = await start_server(tmp_path / "data")
+    try:
+        admin = {"Authorization": f"Bearer {server.tokens.issue_admin()}"}
+        async with aiohttp.ClientSession() as http:
+            # The only worker drained for maintenance: it takes no new room.
+            async with http.post(f"{server.base_url}/api/workers/0/drain", headers=admin) as r:
+                assert r.status == 200, await r.text()
+            async with http.get(f"{server.base_url}/readyz") as r:
+                body = await r.json()
+                assert r.status == 503, body
+        workers = next(c for c in body["checks"] if c["name"] == "workers")
+        assert workers["ok"] is False and "没有可接收新会场的媒体进程" in workers["detail"]
+    finally:
+        await test_server.close()
