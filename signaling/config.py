@@ -90,6 +90,7 @@ class AppConfig:
     log_level: str = "INFO"
     log_format: str = "text"  # or json
     min_free_disk_gb: float = 5.0
+    ntp_server: str | None = None
     workers: int = 1
     pin_workers: bool = True
     # Workflow phases whose recording tenderers and bidders may play back (4.3).
@@ -182,6 +183,11 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
     "webhook_retry_max": ("float", 600.0, "the longest pause between attempts at one push"),
     "log_level": ("str", "INFO", "DEBUG, INFO, WARNING or ERROR"),
     "log_format": ("str", "text", "text (for a person) or json (for a log collector)"),
+    "ntp_server": (
+        "str",
+        None,
+        "the centre's time server (host or host:port) doctor compares with",
+    ),
     "min_free_disk_gb": (
         "float",
         5.0,
@@ -372,6 +378,7 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         log_level=level,
         log_format=log_format,
         min_free_disk_gb=float(settings["min_free_disk_gb"]),
+        ntp_server=settings["ntp_server"] or None,
         party_phases=tuple(p for p in party_phases if p != "none"),
     )
 

@@ -23,6 +23,7 @@ from roomserver.privatefiles import check_secrets, make_private_dir
 from roomserver.store import SqlStore
 from signaling.app import create_app
 from signaling.cli import archive as archive_cli
+from signaling.cli import doctor as doctor_cli
 from signaling.config import (
     AppConfig,
     ConfigError,
@@ -416,6 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     load.add_argument("--seats", type=int, required=True)
     archive_cli.add_commands(sub, common)
+    doctor_cli.add_command(sub, common)
     return parser
 
 
@@ -428,6 +430,7 @@ COMMANDS = {
     "load-session": cmd_load_session,
     "archive list": archive_cli.cmd_archive_list,
     "session end": archive_cli.cmd_session_end,
+    "doctor": doctor_cli.cmd_doctor,
 }
 
 

@@ -36,6 +36,7 @@ from signaling.worker.broadcasting import BroadcastHost
 from signaling.worker.camerafeed import CameraFeed
 from signaling.worker.peer import PeerSession
 from signaling.worker.settings import WorkerSettings
+from signaling.worker.turnprobe import probe_turn
 from signaling.worker.viewer import ViewerSession
 
 logger = logging.getLogger(__name__)
@@ -123,6 +124,13 @@ class Worker:
     async def on_hello(self) -> dict[str, Any]:
         """Who this worker is."""
         return {"pid": os.getpid()}
+
+    async def on_probe_turn(self, url: str, username: str, credential: str) -> dict[str, Any]:
+        """``roomserver doctor``: allocate a relay on a TURN server and release it."""
+        try:
+            return await probe_turn(url, username, credential)
+        except Exception as exc:  # unreachable, refused (aioice's TransactionFailed: 401...)
+            return {"error": f"{type(exc).__name__}: {exc}"}
 
     async def on_open_room(
         self,
