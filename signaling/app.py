@@ -44,6 +44,7 @@ from signaling.http.partylinks import add_party_link_routes
 from signaling.http.places import add_place_routes
 from signaling.http.projectdocs import add_document_routes
 from signaling.http.projects import add_project_routes
+from signaling.http.proxies import proxy_middleware
 from signaling.http.roster import add_roster_routes
 from signaling.http.webhooks import add_webhook_routes
 from signaling.metrics import LoopLagMonitor, Metrics
@@ -276,8 +277,11 @@ async def build(config: AppConfig) -> Server:
 
 def create_app(config: AppConfig) -> web.Application:
     """The aiohttp application: routes now, the server's parts with the app's cleanup context."""
+    # Behind the centre's reverse proxy, the person's address first, for everything after.
+    proxies = [proxy_middleware(config.trusted_proxies)] if config.trusted_proxies else []
     app = web.Application(
-        middlewares=[problem_middleware, policy_middleware], client_max_size=MAX_BODY_BYTES
+        middlewares=[*proxies, problem_middleware, policy_middleware],
+        client_max_size=MAX_BODY_BYTES,
     )
     sio = socketio.AsyncServer(
         async_mode="aiohttp",

@@ -91,6 +91,8 @@ class AppConfig:
     log_format: str = "text"  # or json
     min_free_disk_gb: float = 5.0
     ntp_server: str | None = None
+    # The reverse proxies whose X-Forwarded-* headers are believed (signaling.http.proxies).
+    trusted_proxies: tuple[str, ...] = ()
     workers: int = 1
     pin_workers: bool = True
     # Workflow phases whose recording tenderers and bidders may play back (4.3).
@@ -183,6 +185,11 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
     "webhook_retry_max": ("float", 600.0, "the longest pause between attempts at one push"),
     "log_level": ("str", "INFO", "DEBUG, INFO, WARNING or ERROR"),
     "log_format": ("str", "text", "text (for a person) or json (for a log collector)"),
+    "trusted_proxy": (
+        "list",
+        [],
+        "reverse proxy address or network whose X-Forwarded-For is believed (repeatable)",
+    ),
     "ntp_server": (
         "str",
         None,
@@ -321,6 +328,14 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         raise ConfigError(f"log_format must be text or json, not {log_format}")
     if not 0 <= float(settings["min_free_disk_gb"]) <= 1e6:
         raise ConfigError("min_free_disk_gb must be between 0 and 1000000")
+    proxies = tuple(settings["trusted_proxy"] or [])
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError as exc:
+            raise ConfigError(
+                f"trusted_proxy must be an address or a network, not {proxy!r}"
+            ) from exc
     if settings["token_ttl"] <= 0:
         raise ConfigError("token_ttl must be positive")
     if not 2 <= settings["segment_seconds"] <= 600:
@@ -379,6 +394,7 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         log_format=log_format,
         min_free_disk_gb=float(settings["min_free_disk_gb"]),
         ntp_server=settings["ntp_server"] or None,
+        trusted_proxies=proxies,
         party_phases=tuple(p for p in party_phases if p != "none"),
     )
 

@@ -62,6 +62,9 @@ def test_turn_credentials_and_announced_address() -> None:
         (["--analysis-interval", "90"], "analysis_interval"),
         (["--webhook-retry-first", "0"], "retry"),
         (["--webhook-retry-first", "60", "--webhook-retry-max", "5"], "retry"),
+        (["--trusted-proxy", "the-proxy"], "trusted_proxy"),
+        (["--log-format", "xml"], "log_format"),
+        (["--min-free-disk-gb", "-1"], "min_free_disk_gb"),
     ],
 )
 def test_bad_settings_are_refused_with_the_reason(argv: list[str], message: str) -> None:
