@@ -230,6 +230,10 @@ class ThreadCpuCollector(Collector):
         yield family
 
 
+# Where the media worker drops frames (``Metrics.frames_dropped``).
+DROP_PLACES = ("decoder",)
+
+
 def free_bytes(path: Path) -> int:
     """Free bytes of the file system holding `path` (its nearest existing parent)."""
     place = path.resolve()
@@ -268,6 +272,8 @@ class Metrics:
                 ["where"],
                 registry=self.registry,
             )
+            for where in DROP_PLACES:  # at zero from the start, so that a rate() alert sees it
+                self._dropped.labels(where)
             self.registry.register(ThreadCpuCollector())
         self._refused = Counter(
             "roomserver_refusals",

@@ -60,12 +60,12 @@ class RunningServer:
 
 
 async def start_server(
-    data_dir: Path, *args: str, demo_now: datetime | None = None
+    data_dir: Path, *args: str, demo_now: datetime | None = None, port: int | None = None
 ) -> tuple[TestServer, RunningServer]:
     """Create the demo in `data_dir`, then start the app on 127.0.0.1 (ICE on loopback only).
 
     `args` are more configuration flags; `demo_now` backdates the demo (it starts 10 minutes
-    after it).
+    after it); `port` is the port to listen on (a free one by default).
     """
     # One media worker inside the test process: the same protocol as worker processes, and
     # the tests can look at the media objects.
@@ -79,7 +79,7 @@ async def start_server(
         load_or_create_key(config.secrets_dir / "token.key"), default_ttl_s=3600
     )
     app = create_app(config)
-    server = TestServer(app, host="127.0.0.1")
+    server = TestServer(app, host="127.0.0.1", port=port)
     await server.start_server()
     base_url = str(server.make_url("")).rstrip("/")
     return server, RunningServer(base_url, app, config, demo, tokens)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -31,6 +32,7 @@ from media.testing.testpattern import read_counter
 from signaling.testing.seat import SyntheticSeat
 from tests.serverproc import ServerProcess
 
+REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
 MEDIA_TIMEOUT = 30.0
 
@@ -552,5 +554,13 @@ async def test_metrics_show_each_media_worker_and_the_room_it_hosts(
             if labels["worker"] == host
         }
         assert threads["main"] > 0 and threads["grid"] > 0, threads
+        # The example alert rules of the deployment kit name only metrics this server has.
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{room_server.base_url}/metrics") as resp:
+                types = re.findall(r"^# TYPE (\w+) ", await resp.text(), re.MULTILINE)
+        exposed = {re.sub(r"_total$", "", name) for name in types}
+        rules = (REPO / "deploy" / "prometheus" / "alerts.yml").read_text()
+        named = {re.sub(r"_total$", "", m) for m in re.findall(r"\broomserver_\w+", rules)}
+        assert named and named <= exposed, named - exposed
     finally:
         await seat.close()
