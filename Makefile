@@ -13,15 +13,29 @@ DATA_DIR ?= ./var
 BIND ?= 127.0.0.1:8080
 PYTEST_ARGS ?=
 
-.PHONY: install serve demo test test-fast lint bench clean
+.PHONY: install lock serve demo test test-fast lint bench clean
 
 install: $(STAMP) $(NODE_STAMP) $(VENDOR_BUNDLE)
 
-$(STAMP): pyproject.toml
+# The exact versions of requirements-dev.lock, each checked against its hashes; then the
+# project itself, whose dependencies are those.
+$(STAMP): pyproject.toml requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
+
+# The lock files again from pyproject.toml (after a dependency changed there): the versions
+# already locked are kept unless pyproject.toml excludes them (LOCK_ARGS=--upgrade for all).
+LOCK_VENV := $(VENV)-lock
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
+lock:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet pip-tools
+	$(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) --extra postgres -o requirements.lock pyproject.toml
+	$(LOCK_VENV)/bin/pip-compile $(LOCK_FLAGS) --extra dev -o requirements-dev.lock pyproject.toml
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -66,4 +80,4 @@ bench: install
 	$(PY) bench/broadcast.py
 
 clean:
-	rm -rf $(VENV) node_modules web/vendor .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) $(LOCK_VENV) node_modules web/vendor .pytest_cache .ruff_cache test-artifacts
