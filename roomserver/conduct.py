@@ -26,6 +26,7 @@ from roomserver.openingstate import (
 )
 
 __all__ = [
+    "allow_public",
     "close_incident",
     "handle_incident",
     "mute",
@@ -98,6 +99,21 @@ def resume(state: OpeningState, command: Command) -> Result:
     return replace(state, paused=False, pause_reason=None), Happened(
         "opening_resumed", {"phase": str(state.phase)}
     )
+
+
+def allow_public(state: OpeningState, command: Command) -> Result:
+    """The host opens the hall's live broadcast to the public (公开直播) or closes it again,
+    with a reason when closing; bidders, tenderer and supervisors watch either way."""
+    require_role(command, HOST, "只有主持人可以开放或关闭公开直播")
+    public = command.fields.get("public")
+    if not isinstance(public, bool):
+        raise IllegalCommand("请说明是否开放公开直播（public 为 true 或 false）")
+    if public == state.public:
+        raise IllegalCommand("公开直播已开放" if public else "公开直播未开放")
+    data: dict[str, object] = {"public": public}
+    if not public:
+        data["reason"] = text_field(command, "reason", "关闭公开直播的原因")
+    return replace(state, public=public), Happened("public_viewing_changed", data)
 
 
 def notice(state: OpeningState, command: Command) -> Result:

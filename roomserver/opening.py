@@ -28,6 +28,8 @@ Who may do what:
   SHA-256);
 - the tenderer (招标人) or its agency (招标代理机构) answers each objection once; the objecting
   bidder sees the answer (``objection_answered`` names it);
+- the host opens the live broadcast to the public (公开直播) or closes it again with a reason
+  (``allow_public``; the lot's terms give the start), also while paused;
 - the witness (见证人) may urge the host (a notice in the record); host and witness mute any
   speaker (a participant id) with a reason and unmute them; they pause the opening with a
   reason and record incidents (异常情况) with their handling and result; both register a signing
@@ -83,6 +85,7 @@ from datetime import timedelta
 from typing import Any
 
 from roomserver.conduct import (
+    allow_public,
     close_incident,
     handle_incident,
     mute,
@@ -160,6 +163,7 @@ WHILE_PAUSED = frozenset(
         "urge",
         "mute",
         "unmute",
+        "allow_public",
         "open_incident",
         "handle_incident",
         "close_incident",
@@ -514,6 +518,7 @@ _HANDLERS = {
     "pause": pause,
     "resume": resume,
     "notice": notice,
+    "allow_public": allow_public,
     "open_incident": open_incident,
     "handle_incident": handle_incident,
     "close_incident": close_incident,

@@ -94,4 +94,5 @@ class Opening:
             min_bids=self.terms.min_bids,
             decryption_minutes=self.terms.decryption_minutes,
             benchmark=self.terms.benchmark,
+            public=self.terms.public,
         )

@@ -196,6 +196,7 @@ class OpeningState:
     signatures: tuple[RecordSignature, ...] = ()
     muted: Mapping[str, str] = field(default_factory=dict)  # participant → reason
     incidents: tuple[OpeningIncident, ...] = ()
+    public: bool = False  # whether the public may watch the broadcast (the host decides)
     failed: str | None = None  # why the opening failed (流标), if it did
     forced_end: str | None = None  # why an administrator ended it, if one did
 

@@ -155,6 +155,7 @@ def opening_view(state: OpeningState, role: Role | None, viewer: str | None) -> 
         "phase_label": PHASE_LABELS[state.phase],
         "paused": state.paused,
         "pause_reason": state.pause_reason,
+        "public": state.public,
         "deadline": iso(state.deadline),
         "decryption_until": iso(state.decryption_until),
         "min_bids": state.min_bids,

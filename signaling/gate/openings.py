@@ -224,6 +224,13 @@ class CloseIncident(_Fields):
     result: Text
 
 
+class AllowPublic(_Fields):
+    """``allow_public``: the public broadcast opened (true) or closed, with why when closed."""
+
+    public: bool = Field(strict=True)
+    reason: Text | None = None
+
+
 FIELDS: dict[str, type[_Fields]] = {
     "open_submission": NoFields,
     "open_decryption": Minutes,
@@ -241,6 +248,7 @@ FIELDS: dict[str, type[_Fields]] = {
     "force_end": Reason,
     "urge": Text1,
     "notice": Text1,
+    "allow_public": AllowPublic,
     "mute": Mute,
     "unmute": Unmute,
     "pause": Reason,

@@ -60,6 +60,7 @@ TOLD_TO_ALL = frozenset(
         "record_replaced",
         "opening_ended",
         "opening_forced_end",
+        "public_viewing_changed",
     }
 )
 

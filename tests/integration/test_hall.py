@@ -104,13 +104,25 @@ async def test_the_hall_tells_each_what_it_may_see_as_the_opening_goes(
                 )
                 notice = next(h for h in client.happened if h["kind"] == "notice")
                 assert notice["data"]["text"] == "请各投标人保持网络畅通"
+            # The host opens the broadcast to the public: everybody is told, and sees it.
+            assert tenderer.view["public"] is False
+            await setup.host.call(
+                "POST",
+                f"/api/sessions/{sid}/opening",
+                200,
+                json={"kind": "allow_public", "fields": {"public": True}},
+            )
+            await tenderer.wait(lambda: tenderer.view["public"] is True)
+            await bidder.wait(
+                lambda: any(h["kind"] == "public_viewing_changed" for h in bidder.happened)
+            )
             # A page opened late reads what it missed, as far as it would have been told.
             async with HallClient(base_url, second.api.headers["Authorization"][7:]) as late:
                 assert late.history is not None
                 kinds = [h["kind"] for h in late.history]
-                assert kinds == ["submission_opened", "notice"], kinds
-                assert late.history[-1]["data"]["text"] == "请各投标人保持网络畅通"
-                assert late.history[-1]["at"]
+                assert kinds == ["submission_opened", "notice", "public_viewing_changed"], kinds
+                assert late.history[1]["data"]["text"] == "请各投标人保持网络畅通"
+                assert all(h["at"] for h in late.history)
 
             # The server's clock passes the deadline: everybody's view now lists the bidders.
             await tenderer.wait(lambda: tenderer.view["phase"] == "published", LEAD_S + 10)

@@ -93,6 +93,8 @@ test("what happened reads as a sentence in Chinese, with the bidders' names and 
   assert.equal(say("incident_opened", { incident: 2, kind: "platform", description: "直播中断" }), "第 2 号异常情况（平台故障）：直播中断");
   assert.equal(say("record_signed", { role: "witness" }), "见证人签署开标记录表");
   assert.equal(say("notice", { text: "请保持网络畅通" }), "请保持网络畅通");
+  assert.equal(say("public_viewing_changed", { public: true }), "主持人开放公开直播");
+  assert.equal(say("public_viewing_changed", { public: false, reason: "现场秩序混乱" }), "主持人关闭公开直播：现场秩序混乱");
   assert.equal(say("something_new", {}), "something_new");
   assert.equal(happenedTone("opening_paused"), "warn");
   assert.equal(happenedTone("incident_opened"), "bad");

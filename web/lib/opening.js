@@ -66,7 +66,7 @@ export const HAPPENED_LABELS = Object.freeze({
   record_signed: "签署开标记录表", opening_ended: "开标结束", opening_forced_end: "强制结束",
   host_urged: "见证人提醒", speaker_muted: "禁言", speaker_unmuted: "解除禁言", opening_paused: "开标暂停",
   opening_resumed: "开标恢复", notice: "主持人通知", incident_opened: "异常情况", incident_handled: "异常处理",
-  incident_closed: "异常处理完毕",
+  incident_closed: "异常处理完毕", public_viewing_changed: "公开直播",
 });
 
 /** Kinds that the hall shows as a notice to read, beyond a line in the log. */
@@ -137,6 +137,7 @@ export function describeHappened({ kind, data }, nameOf) {
     case "opening_paused": return `开标暂停：${d.reason}`;
     case "opening_resumed": return "开标恢复进行";
     case "notice": return d.text;
+    case "public_viewing_changed": return d.public ? "主持人开放公开直播" : `主持人关闭公开直播：${d.reason}`;
     case "incident_opened":
       return `第 ${d.incident} 号异常情况（${INCIDENT_KIND_LABELS[/** @type {"platform" | "other"} */ (d.kind)] || d.kind}）：${d.description}`;
     case "incident_handled": return `第 ${d.incident} 号异常情况处理：${d.handling}`;

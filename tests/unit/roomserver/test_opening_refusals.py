@@ -380,3 +380,23 @@ def test_sign_in_needs_a_representative() -> None:
     state = at_submission()
     nameless = cmd("sign_in", bidder("b1"), t(-5), bidder="b1", id_last4="1234", face_sha256=FACE)
     refused(state, nameless, IllegalCommand, "投标人代表姓名")
+
+
+def test_the_host_alone_opens_and_closes_the_public_broadcast_closing_with_a_reason() -> None:
+    state = at_submission()
+    assert state.public is False  # the lot's terms: not public
+    for who in (WITNESS, TENDERER, PUBLIC, bidder("b1")):
+        refused(state, cmd("allow_public", who, t(-5), public=True), RoleNotAllowed)
+    refused(state, cmd("allow_public", HOST, t(-5), public="yes"), IllegalCommand, "public")
+    refused(state, cmd("allow_public", HOST, t(-5), public=False), IllegalCommand, "未开放")
+    opened_up, happened = apply(state, cmd("allow_public", HOST, t(-5), public=True))
+    assert opened_up.public is True and happened.kind == "public_viewing_changed"
+    assert happened.data == {"public": True}
+    refused(opened_up, cmd("allow_public", HOST, t(-4), public=True), IllegalCommand, "已开放")
+    refused(opened_up, cmd("allow_public", HOST, t(-4), public=False), IllegalCommand, "原因")
+    # Also while paused: an incident may be a reason to close it.
+    paused = run(opened_up, cmd("pause", WITNESS, t(-4), reason="会场秩序混乱"))
+    closed, happened = apply(
+        paused, cmd("allow_public", HOST, t(-3), public=False, reason="现场秩序恢复前暂停公开")
+    )
+    assert closed.public is False and happened.data["reason"] == "现场秩序恢复前暂停公开"
