@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +23,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -61,6 +63,12 @@ from roomserver.tables import (
 )
 from roomserver.webhookstore import WebhookStore
 
+logger = logging.getLogger(__name__)
+
+# An event that SQLite refused for its lock is tried this many times in all, the pauses
+# doubling from APPEND_RETRY_S (0.05 + 0.1 + 0.2 + 0.4 s).
+APPEND_ATTEMPTS = 5
+APPEND_RETRY_S = 0.05
 # Non-expert roles follow the experts in this order when a session's people are listed.
 _ROLE_ORDER = MappingProxyType({role: i for i, role in enumerate(Role)})
 
@@ -73,6 +81,11 @@ def _sqlite_file(url: URL) -> Path | None:
     if database in ("", ":memory:") or database.startswith("file:"):
         return None
     return Path(database)
+
+
+def _locked(exc: OperationalError) -> bool:
+    """Whether SQLite refused for its lock (SQLITE_BUSY), which a later attempt may pass."""
+    return "database is locked" in str(exc.orig)
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -444,12 +457,25 @@ class SqlStore:
             )
             .returning(EventRow.seq)
         )
-        async with self._db() as db:
-            if self._lock_appends is not None:
-                await db.execute(self._lock_appends)
-            seq = (await db.execute(stmt)).scalar_one()
-            await db.commit()
-        return Event(seq=seq, session_id=session_id, at=at, kind=kind, actor=actor, data=payload)
+        for attempt in range(APPEND_ATTEMPTS):
+            try:
+                async with self._db() as db:
+                    if self._lock_appends is not None:
+                        await db.execute(self._lock_appends)
+                    seq = (await db.execute(stmt)).scalar_one()
+                    await db.commit()
+                return Event(
+                    seq=seq, session_id=session_id, at=at, kind=kind, actor=actor, data=payload
+                )
+            except OperationalError as exc:
+                # SQLite answers "database is locked" at once, without waiting, where waiting
+                # could deadlock, and after busy_timeout otherwise: the entry is tried again
+                # rather than lost (it was not written: the transaction rolled back).
+                if not _locked(exc) or attempt == APPEND_ATTEMPTS - 1:
+                    raise
+                logger.warning("event %s: database locked, trying again", kind)
+                await asyncio.sleep(APPEND_RETRY_S * 2**attempt)
+        raise AssertionError("unreachable: the last attempt raises")
 
     async def list_events(
         self,

@@ -1,7 +1,9 @@
 """SqlStore against real engines: a SQLite file and a PostgreSQL server. Migrations, round
 trips, constraints, the event log, the demo; the SQLite file's own schema and journal mode."""
 
+import asyncio
 import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -564,3 +566,42 @@ async def test_close_twice_is_safe_and_closed_store_refuses_work(
     await store.close()
     with pytest.raises(RuntimeError):
         await store.is_empty()
+
+
+async def test_an_event_waits_out_a_lock_held_past_the_busy_timeout_and_is_kept(
+    tmp_path: Path,
+) -> None:
+    """Another process (here a plain sqlite3 connection in a thread) holds the database's write
+    lock longer than SQLite's busy_timeout: the append is refused once and then tried again,
+    and the event is stored in its place in the log."""
+    db_file = tmp_path / "roomserver.db"
+    async with SqlStore(StoreConfig(f"sqlite+aiosqlite:///{db_file}")) as store:
+        first = await store.append_event("before", {})
+        locked = threading.Event()
+        release = threading.Event()
+
+        def hold_the_lock() -> None:
+            other = sqlite3.connect(db_file, timeout=0)
+            try:
+                other.execute("BEGIN EXCLUSIVE")
+                locked.set()
+                release.wait(30)
+            finally:
+                other.rollback()
+                other.close()
+
+        holder = threading.Thread(target=hold_the_lock)
+        holder.start()
+        try:
+            assert await asyncio.to_thread(locked.wait, 10)
+            appending = asyncio.create_task(store.append_event("while locked", {"n": 1}))
+            # Held past the 5 s busy_timeout: the first attempt is refused for the lock.
+            await asyncio.sleep(5.5)
+            assert not appending.done()
+        finally:
+            release.set()
+            await asyncio.to_thread(holder.join, 10)
+        event = await asyncio.wait_for(appending, 10)
+        assert event.seq == first.seq + 1
+        stored = await store.list_events(after_seq=first.seq)
+        assert [(e.kind, e.data) for e in stored] == [("while locked", {"n": 1})]
