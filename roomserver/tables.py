@@ -327,6 +327,9 @@ class WebhookRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     disabled_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # After a rotation: the former secret, which signs beside the new one until previous_until.
+    previous_secret: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    previous_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class WebhookDeliveryRow(Base):

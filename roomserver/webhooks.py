@@ -9,7 +9,9 @@ done with; the events after it are sent one at a time, in the log's order, as a 
 with these headers:
 
 - ``X-Roomserver-Signature: t=<unix seconds>,v1=<hex>``: HMAC-SHA256, keyed with the UTF-8 of
-  the subscriber's secret, of ``"<t>." + body`` (the raw bytes as sent);
+  the subscriber's secret, of ``"<t>." + body`` (the raw bytes as sent); for a day after the
+  secret is rotated a second ``v1`` is made with the former secret, and a receiver takes a push
+  when any ``v1`` is right;
 - ``Idempotency-Key: <webhook_id>:<seq>`` (the body's ``id``): delivery is at least once, so a
   receiver drops a key it has seen;
 - ``X-Roomserver-Topic``.
@@ -29,7 +31,7 @@ import json
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,21 +46,28 @@ SECRET_BYTES = 32
 MAX_URL = 2000
 # How old a signature's timestamp a receiver should still take (the README's advice).
 TOLERANCE_S = 300
+# After a rotation the former secret signs beside the new one this long, so that a receiver
+# can change its secret at its own pace without refusing a push.
+ROTATION_GRACE = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
 class WebhookConfig:
-    """How pushes are sent: the answer's timeout and the pauses between attempts, seconds."""
+    """How pushes are sent: the answer's timeout and the pauses between attempts, seconds; and
+    how many days the delivery log keeps."""
 
     timeout_s: float = 10.0
     retry_first_s: float = 1.0
     retry_max_s: float = 600.0
+    log_days: int = 90  # the delivery log keeps this many days
 
     def __post_init__(self) -> None:
         if not 0 < self.timeout_s <= 300:
             raise ValueError("webhook timeout must be more than 0 and at most 300 seconds")
         if not 0 < self.retry_first_s <= self.retry_max_s <= 24 * 3600:
             raise ValueError("webhook retry pauses must be 0 < first <= max <= one day")
+        if not 1 <= self.log_days <= 3650:
+            raise ValueError("webhook_log_days must be between 1 and 3650")
 
 
 @dataclass(frozen=True)
@@ -77,6 +86,16 @@ class Webhook:
     created_at: datetime
     disabled_by: str | None = None
     disabled_at: datetime | None = None
+    # After a rotation, the former secret signs too until this time (ROTATION_GRACE).
+    previous_secret: str | None = None
+    previous_until: datetime | None = None
+
+    def signing_secrets(self, now: datetime) -> tuple[str, ...]:
+        """The secrets a push is signed with at `now`: the current one, and the former one
+        during the grace period after a rotation."""
+        if self.previous_secret and self.previous_until is not None and now < self.previous_until:
+            return (self.secret, self.previous_secret)
+        return (self.secret,)
 
     def wants(self, topic: Topic | None) -> bool:
         """Whether a push of `topic` goes to this subscriber."""
@@ -166,9 +185,11 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
-def signature_header(secret: str, timestamp: int, body: bytes) -> str:
-    """The value of ``X-Roomserver-Signature``: ``t=<timestamp>,v1=<signature>``."""
-    return f"t={timestamp},v1={signature(secret, timestamp, body)}"
+def signature_header(secrets: str | Iterable[str], timestamp: int, body: bytes) -> str:
+    """The value of ``X-Roomserver-Signature``: ``t=<timestamp>,v1=<signature>``, one ``v1``
+    for each of `secrets` (the new secret first, during a rotation's grace period)."""
+    keys = [secrets] if isinstance(secrets, str) else list(secrets)
+    return ",".join([f"t={timestamp}", *(f"v1={signature(k, timestamp, body)}" for k in keys)])
 
 
 def verify(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from roomserver.errors import InvalidRequest, NotFound
@@ -41,6 +41,8 @@ def _webhook(row: WebhookRow) -> Webhook:
         created_at=row.created_at,
         disabled_by=row.disabled_by,
         disabled_at=row.disabled_at,
+        previous_secret=row.previous_secret,
+        previous_until=row.previous_until,
     )
 
 
@@ -117,6 +119,30 @@ class WebhookStore:
             await self.get(webhook_id)  # NotFound for an unknown subscriber
             raise InvalidRequest("该推送订阅已停用")
         return await self.get(webhook_id)
+
+    async def rotate(self, webhook_id: str, secret: str, *, until: datetime) -> Webhook:
+        """Give a subscriber a new secret; its current one signs beside it until `until`."""
+        if not findable(webhook_id):
+            raise NotFound("未找到该推送订阅")
+        async with self._db() as db:
+            row = await db.get(WebhookRow, webhook_id)
+            if row is None:
+                raise NotFound("未找到该推送订阅")
+            row.previous_secret, row.previous_until = row.secret, until
+            row.secret = secret
+            refuse_unstorable_row(row)
+            await db.commit()
+            return _webhook(row)
+
+    async def prune(self, before: datetime) -> int:
+        """Delete the delivery log's entries older than `before`; how many went. The cursors
+        and the event log are untouched: what was pushed stays in the record."""
+        async with self._db() as db:
+            done = await db.execute(
+                delete(WebhookDeliveryRow).where(WebhookDeliveryRow.at < before)
+            )
+            await db.commit()
+        return int(done.rowcount or 0)  # type: ignore[attr-defined]  # a CursorResult
 
     async def record(
         self,

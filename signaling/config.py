@@ -183,6 +183,7 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
     "webhook_timeout": ("float", 10.0, "seconds a webhook receiver has to answer a push"),
     "webhook_retry_first": ("float", 1.0, "seconds before a failed push is sent again"),
     "webhook_retry_max": ("float", 600.0, "the longest pause between attempts at one push"),
+    "webhook_log_days": ("int", 90, "days the webhook delivery log keeps (the events stay)"),
     "log_level": ("str", "INFO", "DEBUG, INFO, WARNING or ERROR"),
     "log_format": ("str", "text", "text (for a person) or json (for a log collector)"),
     "trusted_proxy": (
@@ -355,6 +356,7 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
             timeout_s=float(settings["webhook_timeout"]),
             retry_first_s=float(settings["webhook_retry_first"]),
             retry_max_s=float(settings["webhook_retry_max"]),
+            log_days=int(settings["webhook_log_days"]),
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc

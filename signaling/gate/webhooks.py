@@ -50,6 +50,9 @@ class WebhookOut(BaseModel):
     created_at: AwareDatetime
     disabled_by: str | None
     disabled_at: AwareDatetime | None
+    previous_until: AwareDatetime | None = Field(
+        default=None, description="轮换密钥后，原密钥继续签名至此时刻"
+    )
 
 
 class WebhookCreated(WebhookOut):

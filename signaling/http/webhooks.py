@@ -40,6 +40,7 @@ def webhook_json(webhook: Webhook) -> dict[str, Any]:
         created_at=webhook.created_at,
         disabled_by=webhook.disabled_by,
         disabled_at=webhook.disabled_at,
+        previous_until=webhook.previous_until,
     ).model_dump(mode="json")
 
 
@@ -85,6 +86,16 @@ async def disable_webhook(request: web.Request) -> web.Response:
     return web.json_response(webhook_json(webhook))
 
 
+async def rotate_secret(request: web.Request) -> web.Response:
+    """``POST /api/webhooks/{webhook_id}/secret``: a new signing secret, shown once in the
+    answer; the former one signs beside it for a day."""
+    webhook = await request.app[SERVICES].webhooks.rotate(
+        request.match_info["webhook_id"], by=grants_of(request).participant_id
+    )
+    answer = WebhookCreated.model_validate({**webhook_json(webhook), "secret": webhook.secret})
+    return web.json_response(answer.model_dump(mode="json"))
+
+
 async def list_deliveries(request: web.Request) -> web.Response:
     """``GET /api/webhooks/{webhook_id}/deliveries?after=&limit=``: the delivery log."""
     query = query_of(request, DeliveryQuery)
@@ -124,6 +135,15 @@ def add_webhook_routes(app: web.Application) -> None:
         manage,
         answer=WebhookOut,
         summary="停用推送订阅",
+    )
+    route(
+        app,
+        "POST",
+        "/api/webhooks/{webhook_id}/secret",
+        rotate_secret,
+        manage,
+        answer=WebhookCreated,
+        summary="轮换签名密钥（新密钥仅在此应答中显示一次，原密钥继续签名一天）",
     )
     route(
         app,

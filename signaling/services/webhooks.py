@@ -25,7 +25,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol, Self
 
@@ -35,6 +35,7 @@ from roomserver.pushes import Topic, finished_session_data, sign_in_data, topic_
 from roomserver.store import SqlStore
 from roomserver.webhooks import (
     IDEMPOTENCY_HEADER,
+    ROTATION_GRACE,
     SIGNATURE_HEADER,
     TOPIC_HEADER,
     Delivery,
@@ -57,6 +58,7 @@ logger = logging.getLogger(__name__)
 BATCH = 200  # events read from the log at a time
 SAVE_EVERY = 1000  # skipped events after which the cursor is saved anyway
 STOP_GRACE_S = 5.0
+PRUNE_EVERY_S = 6 * 3600  # how often the delivery log is cut to its configured days
 
 
 class Sender(Protocol):
@@ -100,6 +102,7 @@ class WebhookService:
         self._config = config
         self._sender = sender
         self._subscribers: dict[str, _Subscriber] = {}
+        self._pruner: asyncio.Task[None] | None = None
         self._started = False
         self._closed = False
         signals.event_logged.connect(self._logged)
@@ -111,10 +114,15 @@ class WebhookService:
         self._started = True
         for webhook in await self._store.webhooks.subscribers(enabled_only=True):
             self._run(webhook)
+        self._pruner = asyncio.create_task(self._prune_now_and_then(), name="webhook-log-pruner")
 
     async def close(self) -> None:
         """Stop every task, save how far each subscriber got; safe to call twice."""
         self._closed = True
+        if self._pruner is not None:
+            self._pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pruner
         subscribers = list(self._subscribers.values())
         self._subscribers.clear()
         await asyncio.gather(*(self._stop(s) for s in subscribers))
@@ -177,6 +185,40 @@ class WebhookService:
             "webhook_disabled", {"id": webhook.id, "name": webhook.name}, actor=by
         )
         return await self._store.webhooks.get(webhook_id)
+
+    async def rotate(self, webhook_id: str, *, by: str) -> Webhook:
+        """A new secret for a subscriber (shown once, in the answer); the former one signs
+        beside it for ``ROTATION_GRACE``, so that the receiver changes over at its own pace."""
+        until = datetime.now(UTC) + ROTATION_GRACE
+        webhook = await self._store.webhooks.rotate(webhook_id, new_secret(), until=until)
+        subscriber = self._subscribers.get(webhook_id)
+        if subscriber is not None:
+            subscriber.webhook = webhook
+        await self._events.append(
+            "webhook_secret_rotated",
+            {"id": webhook.id, "name": webhook.name, "previous_until": until.isoformat()},
+            actor=by,
+        )
+        return webhook
+
+    async def prune(self, now: datetime | None = None) -> int:
+        """Delete delivery-log entries older than the configured days; how many went."""
+        before = (now or datetime.now(UTC)) - timedelta(days=self._config.log_days)
+        return await self._store.webhooks.prune(before)
+
+    async def _prune_now_and_then(self) -> None:
+        while True:
+            try:
+                gone = await self.prune()
+                if gone:
+                    logger.info(
+                        "webhook delivery log: %d entries older than %d days deleted",
+                        gone,
+                        self._config.log_days,
+                    )
+            except Exception:
+                logger.exception("could not prune the webhook delivery log")
+            await asyncio.sleep(PRUNE_EVERY_S)
 
     async def subscribers(self) -> list[Webhook]:
         """Every subscriber, enabled or not."""
@@ -270,7 +312,8 @@ class WebhookService:
         body = push_body(webhook.id, event, topic, await self._data(event, topic))
         while True:
             attempt = subscriber.failures + 1
-            status, error = await self._post(webhook, event, topic, body)
+            # The subscriber as it is now: a secret rotated during the retries signs the next.
+            status, error = await self._post(subscriber.webhook, event, topic, body)
             await self._store.webhooks.record(
                 webhook.id,
                 seq=event.seq,
@@ -301,7 +344,9 @@ class WebhookService:
         """POST the body, signed now; the answer's status and what went wrong."""
         headers = {
             "Content-Type": "application/json; charset=utf-8",
-            SIGNATURE_HEADER: signature_header(webhook.secret, int(time.time()), body),
+            SIGNATURE_HEADER: signature_header(
+                webhook.signing_secrets(datetime.now(UTC)), int(time.time()), body
+            ),
             IDEMPOTENCY_HEADER: delivery_id(webhook.id, event.seq),
             TOPIC_HEADER: str(topic),
         }

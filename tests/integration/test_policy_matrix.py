@@ -166,6 +166,7 @@ MATRIX: dict[Call, set[str]] = {
     Call("GET", "/api/webhooks"): {"admin"},
     Call("POST", "/api/webhooks", body={}): {"admin"},
     Call("POST", "/api/webhooks/nohook/disable"): {"admin"},
+    Call("POST", "/api/webhooks/nohook/secret"): {"admin"},
     Call("GET", "/api/webhooks/nohook/deliveries"): {"admin"},
     # A bid opening: set up by the administration; read by its people (also once ended) and by
     # those who watch; commanded by its people while it runs (the opening decides who may give

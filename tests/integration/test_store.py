@@ -50,7 +50,7 @@ TABLES = {
 }
 START = datetime(2025, 6, 1, 1, 30, 15, 123456, tzinfo=UTC)
 BEIJING = timezone(timedelta(hours=8))
-HEAD = "0012"
+HEAD = "0013"
 
 
 def db_path(tmp_path: Path) -> Path:

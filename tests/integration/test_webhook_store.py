@@ -5,7 +5,7 @@ other topics, never back; the delivery log pages by entry."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -106,3 +106,28 @@ async def test_text_no_engine_can_keep_is_refused_alike(store: SqlStore) -> None
         hook.id, seq=1, topic="venues", attempt=1, status=None, error="a\x00b" * 400, at=AT
     )
     assert logged.error is not None and len(logged.error) == 500 and "\x00" not in logged.error
+
+
+async def test_the_delivery_log_is_cut_to_its_days_and_the_cursor_stays(store: SqlStore) -> None:
+    await store.append_event("venue_added", {})
+    hook = await store.webhooks.add(subscriber())
+    old, recent = AT - timedelta(days=100), AT - timedelta(days=10)
+    for seq, at in ((2, old), (3, old), (4, recent)):
+        await store.webhooks.record(
+            hook.id, seq=seq, topic="venues", attempt=1, status=200, error=None, at=at
+        )
+    assert await store.webhooks.prune(AT - timedelta(days=90)) == 2
+    assert [d.seq for d in await store.webhooks.deliveries(hook.id)] == [4]
+    assert (await store.webhooks.get(hook.id)).cursor == 4
+    assert await store.webhooks.prune(AT - timedelta(days=90)) == 0
+
+
+async def test_a_rotation_keeps_the_former_secret_until_its_time(store: SqlStore) -> None:
+    hook = await store.webhooks.add(subscriber())
+    until = AT + timedelta(days=1)
+    rotated = await store.webhooks.rotate(hook.id, "new-secret-0123456789", until=until)
+    assert rotated.secret == "new-secret-0123456789"
+    assert (rotated.previous_secret, rotated.previous_until) == (hook.secret, until)
+    assert await store.webhooks.get(hook.id) == rotated
+    with pytest.raises(NotFound):
+        await store.webhooks.rotate("nohook", "x" * 20, until=until)

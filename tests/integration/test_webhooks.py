@@ -31,6 +31,7 @@ from roomserver.model import Participant, Role, new_id
 from signaling.app import create_app
 from signaling.config import AppConfig, load_config
 from signaling.gate.tokens import TokenIssuer, load_or_create_key
+from signaling.http.api import SERVICES
 from tests.integration.conftest import RunningServer
 from tests.integration.platform_support import Admin, iso
 from tests.integration.sessionflow import run_whole_session
@@ -79,14 +80,17 @@ class Receiver:
         await self.server.close()
 
     def signed(self, header: str, raw: bytes) -> bool:
-        """The signature, checked as a receiver in any language would."""
-        fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
-        if "t" not in fields or "v1" not in fields or not self.secret:
+        """The signature, checked as a receiver in any language would: any ``v1`` (there are
+        two for a day after a rotation) made with the receiver's secret."""
+        pairs = [part.split("=", 1) for part in header.split(",") if "=" in part]
+        stamps = [value for key, value in pairs if key == "t"]
+        candidates = [value for key, value in pairs if key == "v1"]
+        if len(stamps) != 1 or not candidates or not self.secret:
             return False
-        message = fields["t"].encode() + b"." + raw
+        message = stamps[0].encode() + b"." + raw
         expected = hmac.new(self.secret.encode(), message, hashlib.sha256).hexdigest()
-        fresh = abs(time.time() - int(fields["t"])) < 300
-        return fresh and hmac.compare_digest(expected, fields["v1"])
+        fresh = abs(time.time() - int(stamps[0])) < 300
+        return fresh and any(hmac.compare_digest(expected, c) for c in candidates)
 
     async def handle(self, request: web.Request) -> web.Response:
         raw = await request.read()
@@ -474,3 +478,44 @@ async def test_sign_ins_the_finished_session_and_the_fees_are_pushed(
         (e.seat_no, e.id) for e in other.participants
     )
     assert {p.body["kind"] for p in got[3:]} == {"expert_fee_recorded"}
+
+
+async def test_a_rotated_secret_signs_at_once_and_the_former_one_for_a_day(
+    empty_server: tuple[TestServer, AppConfig, TokenIssuer], receiver: Receiver
+) -> None:
+    """The receiver changes its secret at its own pace: pushes pass its check before and after
+    it does, and the answer of the rotation is the only place the new secret shows."""
+    server, _, tokens = empty_server
+    async with aiohttp.ClientSession() as http:
+        admin = Admin(http, base_url(server), tokens.issue_admin())
+        hook = await subscribe(admin, receiver.url, ["venues"])
+        receiver.secret = hook["secret"]
+        await venue(admin, "锦州")
+        await receiver.until("the first venue's pushes", lambda got: len(got) >= 2)
+
+        rotated = await admin.call("POST", f"/api/webhooks/{hook['id']}/secret", 200)
+        assert rotated["secret"] != hook["secret"] and len(rotated["secret"]) == 43
+        until = datetime.fromisoformat(rotated["previous_until"])
+        assert timedelta(hours=23) < until - datetime.now(UTC) <= timedelta(hours=24)
+        listed = (await admin.call("GET", "/api/webhooks", 200))["items"]
+        assert rotated["secret"] not in json.dumps(listed)
+        assert listed[0]["previous_until"] == rotated["previous_until"]
+
+        # Still with the former secret: taken.
+        await venue(admin, "营口")
+        await receiver.until("the second venue's pushes", lambda got: len(got) >= 4)
+        # Changed over: taken too.
+        receiver.secret = rotated["secret"]
+        await venue(admin, "盘锦")
+        await receiver.until("the third venue's pushes", lambda got: len(got) >= 6)
+        assert all(p.signed and p.status == 200 for p in receiver.got)
+        # A secret that was never this subscriber's passes nothing.
+        receiver.secret = "not-the-secret"
+        await venue(admin, "葫芦岛")
+        await receiver.until("the fourth venue's pushes", lambda got: len(got) >= 8)
+        assert not any(p.signed for p in receiver.got[6:])
+        await admin.call("POST", "/api/webhooks/nohook/secret", 404)
+        store = server.app[SERVICES].store
+        logged = await store.list_events(kind="webhook_secret_rotated")
+        assert [e.data["id"] for e in logged] == [hook["id"]]
+        assert rotated["secret"] not in json.dumps([e.data for e in logged])

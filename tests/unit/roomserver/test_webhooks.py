@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,6 +14,8 @@ from roomserver.errors import InvalidRequest
 from roomserver.model import Event
 from roomserver.pushes import Topic
 from roomserver.webhooks import (
+    ROTATION_GRACE,
+    Webhook,
     WebhookConfig,
     backoff_s,
     check_topics,
@@ -125,3 +127,31 @@ def test_a_subscriber_names_an_http_url_and_known_topics() -> None:
 def test_a_generated_secret_holds_32_random_bytes() -> None:
     first, second = new_secret(), new_secret()
     assert first != second and len(first) == 43
+
+
+def test_after_a_rotation_both_secrets_sign_for_the_grace_period_then_the_new_one_alone() -> None:
+    rotated_at = datetime(2026, 12, 8, 2, 0, tzinfo=UTC)
+    hook = Webhook(
+        id="h1",
+        name="省调度系统",
+        url="https://ddxt.example.cn/hooks",
+        topics=(Topic.VENUES,),
+        secret="new-secret-0123456789",
+        enabled=True,
+        cursor=0,
+        failures=0,
+        created_by="admin",
+        created_at=rotated_at,
+        previous_secret=SECRET,
+        previous_until=rotated_at + ROTATION_GRACE,
+    )
+    during = hook.signing_secrets(rotated_at + timedelta(hours=23))
+    assert during == ("new-secret-0123456789", SECRET)
+    assert hook.signing_secrets(rotated_at + ROTATION_GRACE) == ("new-secret-0123456789",)
+    body, now = b'{"seq":2}', 1_796_700_000
+    header = signature_header(during, now, body)
+    assert header.count("v1=") == 2 and header.startswith(f"t={now},v1=")
+    # A receiver with either secret takes it; with neither, not.
+    assert verify(SECRET, header, body, now=now)
+    assert verify("new-secret-0123456789", header, body, now=now)
+    assert not verify("another-secret-0123456789", header, body, now=now)
