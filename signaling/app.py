@@ -36,6 +36,7 @@ from signaling.http.clarifications import add_clarification_routes
 from signaling.http.draws import add_draw_routes
 from signaling.http.headers import add_security_headers
 from signaling.http.health import add_health_routes
+from signaling.http.iceservers import add_ice_routes
 from signaling.http.links import add_link_routes
 from signaling.http.openapi import add_openapi_routes
 from signaling.http.openings import add_opening_routes
@@ -98,7 +99,7 @@ def worker_settings(config: AppConfig) -> WorkerSettings:
         archive_key_path=str(config.archive_key_path),
         media=config.media,
         recorder=config.recorder,
-        ice=config.ice,
+        ice=config.ice.for_workers(),
         warnings=config.warnings,
         pin_cpus=config.pin_workers,
         log_level=config.log_level,
@@ -301,6 +302,7 @@ def create_app(config: AppConfig) -> web.Application:
     add_place_routes(app)
     add_centre_people_routes(app)
     add_health_routes(app)
+    add_ice_routes(app)
     add_project_routes(app)
     add_draw_routes(app)
     add_opening_routes(app)

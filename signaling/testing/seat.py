@@ -111,6 +111,8 @@ class SyntheticSeat:
         #: ``seat`` of the join answer: session_id, label, venue_name, seat_no, expert_name, ...
         self.seat: dict[str, Any] | None = None
         self.ice_servers: list[dict[str, Any]] = []
+        #: The server's latest SDP answer (its candidates).
+        self.answer_sdp = ""
         #: The latest ``roster`` push: {session_id, seats: [...]} in grid tile order.
         self.roster: dict[str, Any] | None = None
         #: Other pushes (``replaced``, ``server_shutdown``, ``session_ended``, ``warning``,
@@ -311,6 +313,7 @@ class SyntheticSeat:
                 "roles": {t.mid: role for t, role in roles},
             },
         )
+        self.answer_sdp = answer["sdp"]
         await pc.setRemoteDescription(
             RTCSessionDescription(sdp=answer["sdp"], type=answer.get("type", "answer"))
         )

@@ -21,7 +21,7 @@ import psutil
 
 from media.analysis import jpeg
 from media.grid import TileSpec
-from media.ice import apply_host_candidate_policy
+from media.ice import apply_host_candidate_policy, apply_port_range
 from media.mixencoder import packet_frame
 from media.room import RoomMedia
 from recorder.archive import ArchivedEvent, SessionArchive
@@ -90,6 +90,7 @@ class Worker:
     async def run(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Serve until the signaling process goes away or asks us to stop."""
         apply_host_candidate_policy(self.settings.ice.host_addresses)
+        apply_port_range(self.settings.ice.port_range)
         self.channel = Channel(reader, writer, name=f"worker-{os.getpid()}", on_request=self.handle)
         await self.channel.start()
         await self._lag.start()
