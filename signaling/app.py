@@ -293,7 +293,7 @@ def create_app(config: AppConfig) -> web.Application:
     sio.attach(app)
     public_prefix(app, "/socket.io/")  # each namespace asks the policy for itself
     app[SIO] = sio
-    add_security_headers(app)
+    add_security_headers(app, https=config.base_url.startswith("https:"))
     add_routes(app)
     add_roster_routes(app)
     add_link_routes(app)
