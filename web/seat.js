@@ -19,7 +19,11 @@ import { SeatPeer } from "/static/seat-rtc.js";
 import * as ui from "/static/seat-ui.js";
 
 const OFFER_TIMEOUT_MS = 20000;
-const PC_DROP_GRACE_MS = 3000; // a peer connection "disconnected" this long is rebuilt
+// A peer connection "disconnected" this long is rebuilt. ICE keeps trying meanwhile and comes
+// back by itself, within a second of the network's return, after an outage shorter than this;
+// the server keeps the connection for 30 s without an answer (aioice's consent freshness).
+// "failed" (ICE gave up: the network changed, say) is rebuilt at once.
+const PC_DROP_GRACE_MS = 20000;
 const PC_CONNECT_DEADLINE_MS = 20000; // after the answer, ICE must connect within this
 
 const params = queryParams();
@@ -294,7 +298,9 @@ function onConnectionState(peer, state) {
   } else if (state === "disconnected" || state === "failed") {
     setState("reconnecting");
     noteReconnecting("音视频连接不稳定，正在恢复…");
-    if (!app.dropTimer) {
+    if (state === "failed") {
+      scheduleRestart();
+    } else if (!app.dropTimer) {
       app.dropTimer = setTimeout(() => {
         app.dropTimer = undefined;
         if (peer === app.peer && !app.media.connected) scheduleRestart();

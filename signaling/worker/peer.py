@@ -53,6 +53,10 @@ class MediaRoom(Protocol):
     def seat_label(self, key: str) -> str:
         """The Chinese label of a seat, e.g. 沈阳主场 · 2号机位."""
 
+    def media_arrived(self, track_id: str, wall_time: float) -> None:
+        """A recorded track's frame of `wall_time` came; a long silence before it is a gap in
+        the record."""
+
 
 # A seat's "preview" is a small copy of its camera, sent for the grid and the analysis only
 # (media.room); it is neither recorded nor forwarded, the camera itself is.
@@ -338,6 +342,8 @@ class PeerSession:
             return
         self._recorders[track_id] = recorder
         tap.add_sink(recorder.push)
+        room = self._room
+        tap.add_sink(lambda frame: room.media_arrived(track_id, frame.wall_time))
 
     def _keyframe_requester(self, receiver: RTCRtpReceiver, role: str) -> Callable[[], None]:
         """Ask the seat for a keyframe of `role` (an RTCP PLI, at most one per half second)."""
