@@ -24,6 +24,8 @@ from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.rate import RemoteBitrateEstimator
 from aiortc.rtp import RtcpSrPacket
 
+from media.recovery import loss_recovery, pass_audio_in_arrival_order
+
 logger = logging.getLogger(__name__)
 
 DECODER_QUEUE_ATTR = "_RTCRtpReceiver__decoder_queue"
@@ -66,6 +68,12 @@ def is_vp8_keyframe(data: bytes) -> bool:
     return bool(data) and (data[0] & 0x01) == 0
 
 
+def is_whole_vp8_keyframe(data: bytes) -> bool:
+    """A keyframe from its beginning: the key frame start code follows the frame tag (RFC 6386
+    9.1), which a frame put together from the middle of a keyframe's packets does not have."""
+    return is_vp8_keyframe(data) and data[3:6] == b"\x9d\x01\x2a"
+
+
 FrameCallback = Callable[[EncodedFrame], None]
 
 
@@ -80,6 +88,9 @@ class ReceiverTap:
         self.kind = kind
         self._inner = inner
         self._sinks: list[FrameCallback] = []
+        # After packets were given up (media.recovery): only a whole keyframe is passed on.
+        self._awaiting_keyframe = False
+        self.frames_skipped = 0
         self._sender_report: tuple[float, int] | None = None  # (unix seconds, RTP timestamp)
         self._origin: Callable[[], int | None] = lambda: None
         self.frames = 0
@@ -107,6 +118,11 @@ class ReceiverTap:
             delta -= 1 << 32
         return report[0] + delta / clock_rate
 
+    def await_keyframe(self) -> None:
+        """Pass on nothing but a whole keyframe from now on, until one comes (the frames in
+        between refer to what was lost)."""
+        self._awaiting_keyframe = True
+
     def add_sink(self, sink: FrameCallback) -> None:
         """Give every following encoded frame to `sink` as well."""
         self._sinks.append(sink)
@@ -121,6 +137,11 @@ class ReceiverTap:
         codec, jitter_frame = item
         data: bytes = jitter_frame.data
         keyframe = self.kind == "audio" or (codec.name == "VP8" and is_vp8_keyframe(data))
+        if self._awaiting_keyframe:
+            if codec.name == "VP8" and not is_whole_vp8_keyframe(data):
+                self.frames_skipped += 1
+                return
+            self._awaiting_keyframe = False
         arrival = time.time()
         frame = EncodedFrame(
             kind=self.kind,
@@ -162,7 +183,7 @@ def install_tap(receiver: RTCRtpReceiver) -> ReceiverTap:
     tap = ReceiverTap(kind, inner)
     setattr(receiver, DECODER_QUEUE_ATTR, tap)
     _follow_sender_reports(receiver, tap)
-    _route_retransmissions(receiver)
+    _route_retransmissions(receiver, tap)
     _share_bandwidth_estimate(receiver)
     return tap
 
@@ -193,7 +214,7 @@ def _share_bandwidth_estimate(receiver: RTCRtpReceiver) -> None:
     setattr(receiver, ESTIMATOR_ATTR, shared)
 
 
-def _route_retransmissions(receiver: RTCRtpReceiver) -> None:
+def _route_retransmissions(receiver: RTCRtpReceiver, tap: ReceiverTap) -> None:
     """Have the transport's RTP router send the receiver its retransmissions (RTX packets).
 
     aiortc registers a receiver's media SSRC with the router, not the SSRC of its RTX stream.
@@ -208,10 +229,15 @@ def _route_retransmissions(receiver: RTCRtpReceiver) -> None:
     packets it was never asked for on its RTX stream, as bandwidth probes; aiortc's jitter
     buffer takes an old sequence number more than 100 behind for a restarted stream and
     empties itself, losing the frames it held.
+
+    After every packet, what is still missing is asked for again, or given up
+    (``media.recovery``).
     """
     nacks = getattr(receiver, NACK_GENERATOR_ATTR, None)
     if nacks is None:
-        return  # an audio receiver: aiortc asks for no audio packet again
+        # An audio receiver: aiortc asks for no audio packet again.
+        pass_audio_in_arrival_order(receiver)
+        return
     receive = receiver.receive
     handle = getattr(receiver, RTP_HANDLER_ATTR)
     rtx_ssrcs = getattr(receiver, RTX_SSRC_ATTR, None)  # filled in by receive()
@@ -219,12 +245,17 @@ def _route_retransmissions(receiver: RTCRtpReceiver) -> None:
         logger.warning("aiortc internals moved: retransmissions do not reach the receiver")
         return
 
+    recovery = loss_recovery(receiver, nacks, tap)
+
     async def handle_asked_for(packet: Any, arrival_time_ms: int) -> None:
+        media_ssrc = rtx_ssrcs.get(packet.ssrc, packet.ssrc)
         if packet.ssrc in rtx_ssrcs:
             payload = packet.payload
             if len(payload) < 2 or int.from_bytes(payload[:2], "big") not in nacks.missing:
                 return
         await handle(packet, arrival_time_ms=arrival_time_ms)
+        if recovery is not None:
+            await recovery.after_packet(media_ssrc)
 
     async def receive_and_route(parameters: Any) -> None:
         await receive(parameters)

@@ -114,6 +114,7 @@ class Action(StrEnum):
     CLARIFY_ASK = "clarify_ask"  # the committee's written question to a bidder (3.2)
     CLARIFY_ANSWER = "clarify_answer"  # a bidder's questions and answers, after the opening too
     SEAT = "seat"  # an expert's seat: connect, media, leave, acknowledge a warning
+    ICE_SERVERS = "ice_servers"  # a page's STUN and TURN servers, with TURN credentials of its own
     CONSOLE = "console"  # the venue console of host, staff and witness
     WALL = "wall"  # the supervision wall itself
     WALL_SESSION = "wall_session"  # watch, focus, note and warn in one session
@@ -363,6 +364,11 @@ POLICY: dict[Action, Rule] = {
         frozenset({Role.BIDDER}), "只有投标人可以查看和答复澄清问题", live=False
     ),
     Action.SEAT: _session(frozenset({Role.EXPERT}), "该链接不是评标专家的机位链接"),
+    # Those whose pages open media connections (seats, the supervision wall), while it runs:
+    # a TURN credential is a way through the centre's relay, for nobody else.
+    Action.ICE_SERVERS: _session(
+        frozenset({Role.EXPERT, Role.SUPERVISOR}), "只有评标专家和监督人员的页面需要媒体中继"
+    ),
     Action.CONSOLE: _session(CONSOLE_ROLES, "只有主持人、工作人员和见证人可以打开评标室控制台"),
     Action.WALL: Rule(SUPERVISOR, Reach.ROLE, refusal="只有监督人员可以打开监督墙"),
     Action.WALL_SESSION: _session(SUPERVISOR, "您无权监督该场评标"),

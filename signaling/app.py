@@ -36,6 +36,7 @@ from signaling.http.clarifications import add_clarification_routes
 from signaling.http.draws import add_draw_routes
 from signaling.http.headers import add_security_headers
 from signaling.http.health import add_health_routes
+from signaling.http.iceservers import add_ice_routes
 from signaling.http.links import add_link_routes
 from signaling.http.openapi import add_openapi_routes
 from signaling.http.openings import add_opening_routes
@@ -99,7 +100,7 @@ def worker_settings(config: AppConfig) -> WorkerSettings:
         archive_key_path=str(config.archive_key_path),
         media=config.media,
         recorder=config.recorder,
-        ice=config.ice,
+        ice=config.ice.for_workers(),
         warnings=config.warnings,
         pin_cpus=config.pin_workers,
         log_level=config.log_level,
@@ -296,7 +297,7 @@ def create_app(config: AppConfig) -> web.Application:
     sio.attach(app)
     public_prefix(app, "/socket.io/")  # each namespace asks the policy for itself
     app[SIO] = sio
-    add_security_headers(app)
+    add_security_headers(app, https=config.base_url.startswith("https:"))
     add_routes(app)
     add_roster_routes(app)
     add_link_routes(app)
@@ -305,6 +306,7 @@ def create_app(config: AppConfig) -> web.Application:
     add_place_routes(app)
     add_centre_people_routes(app)
     add_health_routes(app)
+    add_ice_routes(app)
     add_project_routes(app)
     add_draw_routes(app)
     add_opening_routes(app)

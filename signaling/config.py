@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
+import hmac
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import time
 from pathlib import Path
 from typing import Any
@@ -31,11 +35,16 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class IceServer:
-    """A STUN or TURN server offered to browsers (and used by the server's own ICE agent)."""
+    """A STUN or TURN server offered to the pages (the server's own ICE agent uses none)."""
 
     urls: tuple[str, ...]
     username: str | None = None
     credential: str | None = None
+
+    @property
+    def is_turn(self) -> bool:
+        """A TURN server (``turn:`` or ``turns:``), which takes credentials."""
+        return self.urls[0].split(":", 1)[0] in ("turn", "turns")
 
     def as_json(self) -> dict[str, Any]:
         """The RTCIceServer dictionary a browser takes."""
@@ -47,15 +56,82 @@ class IceServer:
         return out
 
 
+# A TURN REST username names its holder after the expiry; coturn splits it at the first colon.
+_SAFE_SUBJECT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# A page renews its credentials this long before they expire (at most a fifth of their life).
+TURN_RENEW_MARGIN_S = 300
+
+
+def turn_rest_username(expires_at: int, subject: str) -> str:
+    """``expiry:participant`` of the TURN REST scheme (coturn's ``use-auth-secret``).
+
+    A participant id that is not plain ASCII (a centre-wide supervisor's carries a Chinese name)
+    is replaced by a digest of it: the username travels in STUN messages and coturn's logs.
+    """
+    if not _SAFE_SUBJECT.match(subject):
+        subject = "h" + hashlib.sha256(subject.encode("utf-8")).hexdigest()[:20]
+    return f"{expires_at}:{subject}"
+
+
+def turn_rest_credential(secret: str, username: str) -> str:
+    """base64(HMAC-SHA1(secret, username)): the password coturn derives from its shared secret."""
+    digest = hmac.new(secret.encode("utf-8"), username.encode("utf-8"), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+@dataclass(frozen=True)
+class IceGrant:
+    """The ICE servers handed to one page, and when their TURN credentials end."""
+
+    servers: tuple[IceServer, ...]
+    expires_at: int | None = None  # Unix seconds; None: nothing expires
+    renew_in_s: int | None = None  # when the page should ask again
+
+    def as_json(self) -> dict[str, Any]:
+        """``ice_servers`` with ``ice_expires_at`` and ``ice_renew_in_s`` for the page."""
+        return {
+            "ice_servers": [s.as_json() for s in self.servers],
+            "ice_expires_at": self.expires_at,
+            "ice_renew_in_s": self.renew_in_s,
+        }
+
+
 @dataclass(frozen=True)
 class IceConfig:
     """How media connections are established."""
 
     # Host addresses (IPs or interface names) offered as ICE candidates; empty = all but loopback.
     host_addresses: tuple[str, ...] = ()
+    # STUN and TURN servers for the pages. The media workers' own ICE agents are given none:
+    # they gather host candidates only (plus the announced addresses), never a relay.
     servers: tuple[IceServer, ...] = ()
-    # Public address announced in place of the host address (a server behind 1:1 NAT).
-    announced_address: str | None = None
+    # Public addresses announced beside the host candidates (a server behind 1:1 NAT).
+    announced_addresses: tuple[str, ...] = ()
+    # The UDP ports the media sockets bind (inclusive); None: ephemeral ports.
+    port_range: tuple[int, int] | None = None
+    # coturn's static-auth-secret: every page gets TURN credentials of its own, valid this long.
+    turn_secret: str | None = field(default=None, repr=False)
+    turn_ttl_s: int = 3600
+
+    def for_workers(self) -> IceConfig:
+        """What a media worker is told: no servers and no secret (its command line is visible
+        to every local user, and its ICE agent uses no STUN or TURN server)."""
+        return replace(self, servers=(), turn_secret=None)
+
+    def grant(self, subject: str, now: float) -> IceGrant:
+        """The ICE servers for `subject`'s page: with a secret, TURN credentials of their own
+        (the TURN REST scheme) expiring ``turn_ttl_s`` from `now`; else the configured ones."""
+        if self.turn_secret is None or not any(s.is_turn for s in self.servers):
+            return IceGrant(self.servers)
+        expires_at = int(now) + self.turn_ttl_s
+        username = turn_rest_username(expires_at, subject)
+        credential = turn_rest_credential(self.turn_secret, username)
+        servers = tuple(
+            replace(s, username=username, credential=credential) if s.is_turn else s
+            for s in self.servers
+        )
+        margin = min(TURN_RENEW_MARGIN_S, self.turn_ttl_s // 5)
+        return IceGrant(servers, expires_at, self.turn_ttl_s - margin)
 
 
 @dataclass(frozen=True)
@@ -149,9 +225,20 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
     "ice_host": ("list", None, "host addresses or interfaces for ICE (repeatable, comma list)"),
     "ice_server": ("list", [], "STUN/TURN URL offered to browsers (repeatable)"),
     "room_camera": ("list", [], "a venue's room camera as VENUE_ID=rtsp://... (repeatable)"),
-    "turn_username": ("str", None, "TURN username"),
-    "turn_credential": ("str", None, "TURN credential"),
-    "announced_address": ("str", None, "public IP announced in ICE candidates (1:1 NAT)"),
+    "turn_secret": (
+        "str",
+        None,
+        "coturn's static-auth-secret: each page gets TURN credentials of its own",
+    ),
+    "turn_ttl": ("int", 3600, "lifetime of a page's TURN credentials, seconds (renewed before)"),
+    "turn_username": ("str", None, "one TURN username for every page (without turn_secret)"),
+    "turn_credential": ("str", None, "its TURN password (without turn_secret)"),
+    "announced_address": (
+        "list",
+        [],
+        "public IP announced beside the host candidates (1:1 NAT; repeatable)",
+    ),
+    "media_ports": ("str", None, "UDP ports of the media sockets, e.g. 40000-40999"),
     "public_url": ("str", None, "base URL of the printed links, e.g. https://pb.example.cn"),
     "token_ttl": ("int", 24 * 3600, "lifetime of issued join tokens, seconds"),
     "segment_seconds": ("int", 10, "length of archive media segments, seconds"),
@@ -302,19 +389,7 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
     if not hosts and _is_loopback(host):
         # Bound to loopback, nobody else can reach us: offer loopback only.
         hosts = ["127.0.0.1"]
-    servers = tuple(
-        IceServer(
-            urls=(url,),
-            username=settings["turn_username"] if url.startswith("turn") else None,
-            credential=settings["turn_credential"] if url.startswith("turn") else None,
-        )
-        for url in settings["ice_server"] or []
-    )
-    for server in servers:
-        if server.urls[0].split(":", 1)[0] not in ("stun", "stuns", "turn", "turns"):
-            raise ConfigError(
-                f"ICE server URL must start with stun: or turn:, not {server.urls[0]}"
-            )
+    ice = _ice_config(settings, hosts)
     cameras = []
     for entry in settings["room_camera"] or []:
         venue_id, sep, url = entry.partition("=")
@@ -370,11 +445,7 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         host=host,
         port=port,
         store=StoreConfig(database_url=database_url),
-        ice=IceConfig(
-            host_addresses=tuple(hosts or ()),
-            servers=servers,
-            announced_address=settings["announced_address"],
-        ),
+        ice=ice,
         tls_cert=tls_cert,
         tls_key=tls_key,
         public_url=settings["public_url"],
@@ -399,6 +470,58 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         trusted_proxies=proxies,
         party_phases=tuple(p for p in party_phases if p != "none"),
     )
+
+
+def _ice_config(settings: Mapping[str, Any], hosts: Sequence[str] | None) -> IceConfig:
+    """The ICE settings: pages' servers and their credentials, announced addresses, ports."""
+    secret = settings["turn_secret"] or None
+    static = settings["turn_username"] is not None or settings["turn_credential"] is not None
+    if secret is not None and static:
+        raise ConfigError("turn_secret and turn_username/turn_credential exclude each other")
+    if secret is not None and len(secret) < 16:
+        raise ConfigError("turn_secret must be at least 16 characters")
+    if not 10 <= settings["turn_ttl"] <= 7 * 86400:
+        raise ConfigError("turn_ttl must be between 10 seconds and 7 days")
+    servers = []
+    for url in settings["ice_server"] or []:
+        scheme = url.split(":", 1)[0]
+        if scheme not in ("stun", "stuns", "turn", "turns"):
+            raise ConfigError(f"ICE server URL must start with stun: or turn:, not {url}")
+        turn = scheme in ("turn", "turns")
+        servers.append(
+            IceServer(
+                urls=(url,),
+                username=settings["turn_username"] if turn and secret is None else None,
+                credential=settings["turn_credential"] if turn and secret is None else None,
+            )
+        )
+    announced = []
+    for entry in settings["announced_address"] or []:
+        try:
+            announced.append(str(ipaddress.ip_address(entry)))
+        except ValueError as exc:
+            raise ConfigError(f"announced_address must be an IP address, not {entry!r}") from exc
+    return IceConfig(
+        host_addresses=tuple(hosts or ()),
+        servers=tuple(servers),
+        announced_addresses=tuple(dict.fromkeys(announced)),
+        port_range=_port_range(settings["media_ports"]),
+        turn_secret=secret,
+        turn_ttl_s=int(settings["turn_ttl"]),
+    )
+
+
+def _port_range(text: str | None) -> tuple[int, int] | None:
+    """``LOW-HIGH`` (inclusive) to a pair; None or empty: ephemeral ports."""
+    if not text:
+        return None
+    low, sep, high = text.partition("-")
+    if not sep or not low.strip().isdigit() or not high.strip().isdigit():
+        raise ConfigError(f"media_ports must be LOW-HIGH, e.g. 40000-40999, not {text!r}")
+    first, last = int(low), int(high)
+    if not 1024 <= first <= last <= 65535:
+        raise ConfigError("media_ports must lie within 1024-65535, the lower port first")
+    return first, last
 
 
 def _clock(text: str | None) -> time | None:

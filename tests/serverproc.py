@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import ssl as ssl_module
 import sys
 import time
 from pathlib import Path
@@ -36,12 +37,16 @@ class ServerProcess:
         *,
         extra_args: tuple[str, ...] = (),
         database_url: str | None = None,
+        ssl: ssl_module.SSLContext | None = None,
     ) -> None:
         self.data_dir = data_dir
         # None: SQLite in the data directory.
         self.database_url = database_url
         self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        # With `ssl` (how to verify its certificate) the server is started with TLS in
+        # extra_args, and asked over https.
+        self.ssl = ssl
+        self.base_url = f"{'https' if ssl else 'http'}://127.0.0.1:{self.port}"
         self.extra_args = extra_args
         self.proc: asyncio.subprocess.Process | None = None
         self.log_path = data_dir.parent / "server.log"
@@ -110,7 +115,8 @@ class ServerProcess:
         )
         log.close()
         deadline = time.monotonic() + START_TIMEOUT
-        async with aiohttp.ClientSession() as http:
+        connector = aiohttp.TCPConnector(ssl=self.ssl) if self.ssl is not None else None
+        async with aiohttp.ClientSession(connector=connector) as http:
             while time.monotonic() < deadline:
                 if self.proc.returncode is not None:
                     raise RuntimeError(f"server exited with {self.proc.returncode}:\n{self.log()}")

@@ -7,9 +7,11 @@
 
 import { AckError, Backoff, TRANSIENT_CODES, ackRequester, refusalCode } from "/static/lib/acks.js";
 import { bannerVisible, clearBanner, showBanner, startClock } from "/static/lib/chrome.js";
+import { requestJson } from "/static/lib/api.js";
 import { MicMeter, openCameraAndMicrophone, openScreen } from "/static/lib/devices.js";
 import { $, flag, queryParams } from "/static/lib/dom.js";
 import { messageOf, pageErrorText } from "/static/lib/errors.js";
+import { IceServers } from "/static/lib/rtc.js";
 import { login } from "/static/lib/session.js";
 import { connectSocket as openSocket } from "/static/lib/socket.js";
 import { SeatFlow } from "/static/seat-flow.js";
@@ -17,7 +19,11 @@ import { SeatPeer } from "/static/seat-rtc.js";
 import * as ui from "/static/seat-ui.js";
 
 const OFFER_TIMEOUT_MS = 20000;
-const PC_DROP_GRACE_MS = 3000; // a peer connection "disconnected" this long is rebuilt
+// A peer connection "disconnected" this long is rebuilt. ICE keeps trying meanwhile and comes
+// back by itself, within a second of the network's return, after an outage shorter than this;
+// the server keeps the connection for 30 s without an answer (aioice's consent freshness).
+// "failed" (ICE gave up: the network changed, say) is rebuilt at once.
+const PC_DROP_GRACE_MS = 20000;
 const PC_CONNECT_DEADLINE_MS = 20000; // after the answer, ICE must connect within this
 
 const params = queryParams();
@@ -39,7 +45,7 @@ const flow = new SeatFlow();
  *   seat: import("/static/lib/wire").JoinSeat | null, roster: import("/static/lib/wire").Roster | null,
  *   media: { connected: boolean, grid: boolean, audio: boolean },
  *   dropTimer: Timer | undefined, connectTimer: Timer | undefined, retry: Backoff,
- *   warnings: SeatWarning[], ackingWarning: boolean,
+ *   warnings: SeatWarning[], ackingWarning: boolean, ice: IceServers,
  * }}
  */
 const app = {
@@ -58,6 +64,12 @@ const app = {
   retry: new Backoff(), // starting over after a refusal or a lost connection
   warnings: [], // supervisor warnings not yet acknowledged, oldest first
   ackingWarning: false,
+  // STUN/TURN servers: each join brings fresh TURN credentials; a long session renews them.
+  ice: new IceServers(() =>
+    app.seat?.session_id
+      ? requestJson(`/api/sessions/${encodeURIComponent(app.seat.session_id)}/ice-servers`)
+      : Promise.resolve(null),
+  ),
 };
 
 /**
@@ -211,22 +223,24 @@ async function join() {
     app.seat = seat;
     if (answer.roster) app.roster = answer.roster;
     if (app.roster) ui.showRoster(app.roster, app.seat);
-    await startPeer(answer.ice_servers || [], gen);
+    app.ice.adopt({
+      ice_servers: answer.ice_servers,
+      ice_expires_at: answer.ice_expires_at,
+      ice_renew_in_s: answer.ice_renew_in_s,
+    });
+    await startPeer(gen);
   } catch (err) {
     if (gen !== app.joinGen || app.ended) return;
     failed(err);
   }
 }
 
-/**
- * @param {RTCIceServer[]} iceServers
- * @param {number} gen
- */
-async function startPeer(iceServers, gen) {
+/** @param {number} gen */
+async function startPeer(gen) {
   app.media = { connected: false, grid: false, audio: false };
   ui.showStagePlaceholder("正在接收评标室画面…");
   const peer = new SeatPeer({
-    iceServers,
+    iceServers: app.ice.servers,
     local: /** @type {LocalMedia} */ (app.local),
     signal: {
       offer: (payload) => request("offer", payload, OFFER_TIMEOUT_MS),
@@ -238,6 +252,7 @@ async function startPeer(iceServers, gen) {
     },
   });
   app.peer = peer;
+  app.ice.track(peer.pc);
   await peer.negotiate();
   if (gen !== app.joinGen || peer !== app.peer) return;
   clearTimeout(app.connectTimer);
@@ -283,7 +298,9 @@ function onConnectionState(peer, state) {
   } else if (state === "disconnected" || state === "failed") {
     setState("reconnecting");
     noteReconnecting("音视频连接不稳定，正在恢复…");
-    if (!app.dropTimer) {
+    if (state === "failed") {
+      scheduleRestart();
+    } else if (!app.dropTimer) {
       app.dropTimer = setTimeout(() => {
         app.dropTimer = undefined;
         if (peer === app.peer && !app.media.connected) scheduleRestart();
@@ -347,6 +364,7 @@ function end(message, code = null, kind = "error") {
   app.wantJoin = false;
   app.joinGen += 1;
   app.retry.cancel();
+  app.ice.stop();
   app.warnings = [];
   ui.hideWarning();
   dropPeer();

@@ -11,7 +11,7 @@ import { FrameWatch, Viewer } from "/static/wall-rtc.js";
 /**
  * A room camera as the server reports it (RoomInfo.cameras).
  * @typedef {{ id: string, label: string, state: string, detail?: string, codec?: string, viewable?: boolean, recorded?: boolean }} RoomCamera
- * @typedef {{ sid: string, request: import("/static/wall-rtc.js").Request, iceServers: () => RTCIceServer[] }} Wire
+ * @typedef {{ sid: string, request: import("/static/wall-rtc.js").Request, ice: import("/static/lib/rtc.js").IceServers }} Wire
  * @typedef {import("/static/wall-rtc.js").ViewerStatus} ViewerStatus
  */
 
@@ -24,19 +24,19 @@ const STATE_TEXT = {
 };
 
 /**
- * A silent viewer (not yet started) of one room camera, playing in `video` ({sid, request, iceServers}).
+ * A silent viewer (not yet started) of one room camera, playing in `video` ({sid, request, ice}).
  * @param {Wire} wire
  * @param {string} cameraId
  * @param {HTMLVideoElement} video
  * @param {(status: ViewerStatus) => void} onStatus
  */
-function cameraViewer({ sid, request, iceServers }, cameraId, video, onStatus) {
+function cameraViewer({ sid, request, ice }, cameraId, video, onStatus) {
   const viewer = new Viewer({
     kind: "camera",
     fields: { session_id: sid, camera: cameraId },
     roles: [["video", "roomcam"]],
     request,
-    iceServers,
+    ice,
     onMedia: ({ roomcam }) => {
       video.srcObject = new MediaStream([roomcam]);
       video.play().catch(() => {});
@@ -67,11 +67,11 @@ export function cameraSummary(cameras) {
 
 export class RoomCameras {
   /** @param {HTMLElement} container @param {Wire} wire */
-  constructor(container, { sid, request, iceServers }) {
+  constructor(container, { sid, request, ice }) {
     this.container = container;
     this.sid = sid;
     this.request = request;
-    this.iceServers = iceServers;
+    this.ice = ice;
     /** @type {Map<string, CameraItem>} */
     this.items = new Map();
   }
@@ -163,10 +163,10 @@ export class RoomCameras {
  */
 export class TileCamera {
   /** @param {HTMLElement} container @param {Wire} wire */
-  constructor(container, { sid, request, iceServers }) {
+  constructor(container, { sid, request, ice }) {
     this.sid = sid;
     this.request = request;
-    this.iceServers = iceServers;
+    this.ice = ice;
     /** @type {RoomCamera | null} */
     this.camera = null;
     /** @type {import("/static/wall-rtc.js").Viewer | null} */

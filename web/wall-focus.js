@@ -44,7 +44,7 @@ const FOCUS_ROLES = [["video", "camera"], ["video", "desktop"], ["audio", "mix"]
  *   tiles: () => Iterable<RoomTile>,
  *   fresh: Map<string, number>,
  *   request: import("/static/wall-rtc.js").Request,
- *   iceServers: () => RTCIceServer[],
+ *   ice: import("/static/lib/rtc.js").IceServers,
  *   audio: import("/static/wall-rtc.js").AudioDesk,
  *   render: () => void,
  *   sync: () => void,
@@ -102,7 +102,7 @@ export class FocusPanel {
   open(sid) {
     const { host } = this;
     host.audio.resume();
-    const cameras = new RoomCameras($("#focus-cameras"), { sid, request: host.request, iceServers: host.iceServers });
+    const cameras = new RoomCameras($("#focus-cameras"), { sid, request: host.request, ice: host.ice });
     this.focus = { sid, seat: null, viewer: null, mixStream: null, meter: null, sound: true, status: "idle", message: "", cameras };
     const section = $("#focus");
     section.dataset.session = sid;
@@ -159,7 +159,7 @@ export class FocusPanel {
       fields: { session_id: f.sid, seat: f.seat },
       roles: FOCUS_ROLES,
       request: host.request,
-      iceServers: host.iceServers,
+      ice: host.ice,
       onMedia: ({ camera, desktop, mix }) => {
         if (this.focus !== f || f.viewer !== viewer) return;
         $("#focus-camera", HTMLVideoElement).srcObject = new MediaStream([camera]);

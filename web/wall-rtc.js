@@ -36,7 +36,7 @@ function newViewerId(kind) {
  * - `roles`: [[kind, role], ...] in transceiver order, e.g. [["video", "grid"], ["audio", "mix"]];
  * - `request(event, payload, timeoutMs)`: emits with an ack, resolves to the ok answer, throws
  *   an Error with `code` and a Chinese `message` otherwise;
- * - `iceServers()`: the RTCIceServer list from "hello";
+ * - `ice`: the page's ICE servers (lib/rtc.js), which also makes the peer connections;
  * - `onMedia(tracks)`: {role: MediaStreamTrack} of each new negotiation;
  * - `onStatus(status, message)`: "connecting" | "live" | "retrying" (message says why).
  *
@@ -51,17 +51,17 @@ export class Viewer {
    *   fields: Record<string, unknown>,
    *   roles: Array<["audio" | "video", string]>,
    *   request: Request,
-   *   iceServers: () => RTCIceServer[],
+   *   ice: import("/static/lib/rtc.js").IceServers,
    *   onMedia: (tracks: Record<string, MediaStreamTrack>) => void,
    *   onStatus: (status: ViewerStatus, message: string) => void,
    * }} options
    */
-  constructor({ kind, fields, roles, request, iceServers, onMedia, onStatus }) {
+  constructor({ kind, fields, roles, request, ice, onMedia, onStatus }) {
     this.kind = kind;
     this.fields = fields;
     this.roles = roles;
     this.request = request;
-    this.iceServers = iceServers;
+    this.ice = ice;
     this.onMedia = onMedia;
     this.onStatus = onStatus;
     this.closed = false;
@@ -134,7 +134,7 @@ export class Viewer {
     const gen = ++this.gen;
     this.teardown();
     const id = newViewerId(this.kind);
-    const pc = new RTCPeerConnection({ iceServers: this.iceServers() || [], bundlePolicy: "max-bundle" });
+    const pc = this.ice.connection({ bundlePolicy: "max-bundle" });
     const transceivers = this.roles.map(([kind, role]) => {
       const transceiver = pc.addTransceiver(kind, { direction: "recvonly" });
       if (kind === "video") preferVp8(transceiver);

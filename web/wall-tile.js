@@ -38,7 +38,7 @@ const WATCH_ROLES = [["video", "grid"], ["audio", "mix"]];
  *   room: (sid: string) => RoomInfo | undefined,
  *   fresh: Map<string, number>,
  *   request: import("/static/wall-rtc.js").Request,
- *   iceServers: () => RTCIceServer[],
+ *   ice: import("/static/lib/rtc.js").IceServers,
  *   audio: import("/static/wall-rtc.js").AudioDesk,
  *   applyAudio: () => void,
  *   toggleSound: (sid: string) => void,
@@ -128,7 +128,7 @@ export class RoomTile {
         this.soundBtn,
         this.focusBtn));
     this.watch = new FrameWatch(video, 3000);
-    this.camera = new TileCamera(this.cameraBox, { sid, request: host.request, iceServers: host.iceServers });
+    this.camera = new TileCamera(this.cameraBox, { sid, request: host.request, ice: host.ice });
     this.soundBtn.addEventListener("click", () => {
       host.audio.resume();
       host.toggleSound(sid);
@@ -182,7 +182,7 @@ export class RoomTile {
       fields: { session_id: this.sid },
       roles: WATCH_ROLES,
       request: host.request,
-      iceServers: host.iceServers,
+      ice: host.ice,
       onMedia: ({ grid, mix }) => {
         this.stream = new MediaStream([grid, mix].filter(Boolean));
         this.mixStream = mix ? new MediaStream([mix]) : null;

@@ -13,9 +13,11 @@
 //   section#focus[data-session][data-seat], video#focus-camera / #focus-desktop [data-frames].
 
 import { Backoff, TRANSIENT_CODES, ackRequester, refusalCode } from "/static/lib/acks.js";
+import { requestJson } from "/static/lib/api.js";
 import { clearBanner, setStatus, showBanner, startClock } from "/static/lib/chrome.js";
 import { $ } from "/static/lib/dom.js";
 import { messageOf, pageErrorText } from "/static/lib/errors.js";
+import { IceServers } from "/static/lib/rtc.js";
 import { login } from "/static/lib/session.js";
 import { connectSocket as openSocket } from "/static/lib/socket.js";
 import { FocusPanel } from "/static/wall-focus.js";
@@ -30,7 +32,7 @@ const FRESH_WARNING_MS = 15000; // a new warning's badge pulses this long
 const audio = new AudioDesk();
 /**
  * @type {{
- *   state: WallState, ended: boolean, iceServers: RTCIceServer[],
+ *   state: WallState, ended: boolean, ice: IceServers,
  *   rooms: Map<string, RoomInfo>, tiles: Map<string, RoomTile>,
  *   seenWarnings: Set<string> | null, freshWarnings: Map<string, number>, audible: string | null,
  *   retry: Backoff,
@@ -39,7 +41,11 @@ const audio = new AudioDesk();
 const app = {
   state: "connecting",
   ended: false,
-  iceServers: [],
+  // STUN/TURN servers from "hello"; their TURN credentials are renewed through a watched room.
+  ice: new IceServers(() => {
+    const sid = app.rooms.keys().next().value;
+    return sid ? requestJson(`/api/sessions/${encodeURIComponent(sid)}/ice-servers`) : Promise.resolve(null);
+  }),
   rooms: new Map(), // session_id -> RoomInfo, as last sent (display order)
   tiles: new Map(), // session_id -> its tile
   seenWarnings: null, // warning ids seen so far; null until the first list
@@ -88,7 +94,7 @@ const wall = {
   tiles: () => app.tiles.values(),
   fresh: app.freshWarnings,
   request,
-  iceServers: () => app.iceServers,
+  ice: app.ice,
   audio,
   render,
   sync,
@@ -133,7 +139,7 @@ function connectSocket() {
   });
   socket.on("revoked", (msg) => fail(msg?.message || "该链接已被收回。", msg?.code || "link_revoked"));
   socket.on("hello", (msg) => {
-    app.iceServers = msg?.ice_servers || [];
+    app.ice.adopt(msg || {});
     const who = msg?.supervisor || {};
     const scope = who.scope === "all" ? "监督全部场次" : "监督指定场次";
     $("#supervisor").textContent = `监督人员 · ${who.name || "未具名"} · ${scope}`;
@@ -174,6 +180,7 @@ function fail(message, code) {
   if (app.ended) return;
   app.ended = true;
   app.retry.cancel();
+  app.ice.stop();
   for (const tile of app.tiles.values()) tile.stopWatch(false);
   if (panel.focus) panel.close();
   if (socket) socket.disconnect();

@@ -5,8 +5,10 @@ Checks, in order: the data directory is writable; its disk has room for the sess
 (``--seats`` seats for ``--hours`` hours at ``RECORDING_BYTES_PER_SEAT_S``, above
 ``min_free_disk_gb``); the database answers; the clock agrees with ``ntp_server`` within
 ``CLOCK_TOLERANCE_S``; the TLS certificate is valid, not near its end and names the public
-address; a media worker starts; from it, every TURN server allocates a relay with the
-configured credential and releases it; the Socket.IO client bundle the pages load is there.
+address; the media UDP range has free ports for the seats; a media worker starts; from it,
+every TURN server allocates a relay with the credential a page would get (with
+``turn_secret``, a fresh one) and releases it; the Socket.IO client bundle the pages load is
+there.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import contextlib
 import ipaddress
 import logging
 import os
+import socket
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -47,6 +50,10 @@ CLOCK_TOLERANCE_S = 1.0
 # A certificate this close to its end is a failure to act on now.
 CERT_MARGIN = timedelta(days=14)
 WORKER_START_TIMEOUT_S = 60.0
+# A seat's connection takes a media port for each host address it is offered on; consoles,
+# walls and broadcast viewers take theirs from the same range.
+MEDIA_PORTS_PER_SEAT = 2
+MEDIA_PORTS_SPARE = 50
 
 OK, FAILED, SKIPPED = "正常", "异常", "未检查"
 
@@ -229,6 +236,32 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def check_media_ports(config: AppConfig, seats: int) -> Finding:
+    """The media UDP range has a free port for every connection expected (a seat's, with the
+    consoles', walls' and viewers' beside them)."""
+    name = "媒体端口"
+    if config.ice.port_range is None:
+        return _skipped(
+            name,
+            "未配置 media_ports：媒体使用系统分配的随机端口",
+            "防火墙只能开放固定端口：配置 media_ports（如 40000-40999）并开放该 UDP 区间",
+        )
+    low, high = config.ice.port_range
+    free = 0
+    for port in range(low, high + 1):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+        free += 1
+    need = seats * MEDIA_PORTS_PER_SEAT + MEDIA_PORTS_SPARE
+    detail = f"UDP {low}-{high}：{free} 个空闲，{seats} 个机位约需 {need} 个"
+    if free < need:
+        return _failed(name, detail, "扩大 media_ports 区间，或查明占用这些端口的进程")
+    return _ok(name, detail)
+
+
 def check_bundle() -> Finding:
     """The Socket.IO client script the pages load is installed."""
     name = "页面脚本"
@@ -267,9 +300,12 @@ async def check_worker_and_turn(config: AppConfig) -> list[Finding]:
 
 
 async def _turn(config: AppConfig, worker: WorkerProcess) -> list[Finding]:
+    # The credentials a page would get now: with turn_secret, fresh ones of the TURN REST
+    # scheme, which coturn checks against the same secret.
+    granted = config.ice.grant("doctor", time.time()).servers
     urls = [
         (url, server)
-        for server in config.ice.servers
+        for server in granted
         for url in server.urls
         if url.startswith(("turn:", "turns:"))
     ]
@@ -285,7 +321,11 @@ async def _turn(config: AppConfig, worker: WorkerProcess) -> list[Finding]:
     for url, server in urls:
         name = f"TURN 中继 {url}"
         if not server.username or not server.credential:
-            findings.append(_failed(name, "未配置凭证", "配置 turn_username 与 turn_credential"))
+            findings.append(
+                _failed(
+                    name, "未配置凭证", "配置 turn_secret（与 coturn 的 static-auth-secret 相同）"
+                )
+            )
             continue
         answer: dict[str, Any] = await worker.request(
             "probe_turn",
@@ -316,6 +356,7 @@ async def run_checks(config: AppConfig, *, seats: int, hours: float) -> list[Fin
     for step in steps:
         findings.append(await step())
     findings.append(check_tls(config, datetime.now(UTC)))
+    findings.append(check_media_ports(config, seats))
     if findings[0].failed:
         # A worker keeps its archive and keys in the data directory: it cannot start.
         findings += [

@@ -7,7 +7,6 @@ import asyncio
 import json
 import logging
 import signal
-import ssl
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -34,6 +33,7 @@ from signaling.config import (
 from signaling.gate.tokens import TokenIssuer, load_or_create_key
 from signaling.http.api import participant_url
 from signaling.http.links import issue_link, participant_link, unrostered_link
+from signaling.http.tls import ReloadingCertificate
 from signaling.logs import setup_logging
 
 logger = logging.getLogger("roomserver")
@@ -327,21 +327,27 @@ async def cmd_serve(config: AppConfig, args: argparse.Namespace) -> int:
         app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S
     )
     await runner.setup()
-    ssl_context = None
+    loop = asyncio.get_running_loop()
+    certificate = None
     if config.tls_cert and config.tls_key:
-        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ssl_context.load_cert_chain(config.tls_cert, config.tls_key)
+        certificate = ReloadingCertificate(config.tls_cert, config.tls_key)
+        certificate.reload_on_sighup(loop)  # a renewed certificate without a restart
+    else:
+        # `systemctl reload` sends SIGHUP; its default action would end the process and
+        # interrupt every recording. Without the built-in TLS there is nothing to read again.
+        loop.add_signal_handler(
+            signal.SIGHUP, lambda: logger.info("SIGHUP: no built-in TLS, nothing to reload")
+        )
     site = web.TCPSite(
         runner,
         config.host,
         config.port,
-        ssl_context=ssl_context,
+        ssl_context=certificate.context if certificate is not None else None,
     )
     await site.start()
     logger.info("serving on %s", config.base_url)
     print(f"服务已启动：{config.base_url}", flush=True)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()

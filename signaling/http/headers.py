@@ -1,4 +1,5 @@
-"""Security headers on every response: the pages' Content-Security-Policy, no framing, no referrer.
+"""Security headers on every response: the pages' Content-Security-Policy, no framing, no referrer,
+and HSTS wherever the pages are reached over HTTPS.
 
 The pages load their scripts and styles from /static/ only (no inline script or style), talk to
 this server only (fetch and Socket.IO's websocket: CSP's 'self' covers ws: and wss: of the same
@@ -7,6 +8,8 @@ from a blob: URL and the report being signed as a blob: PDF in a frame.
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -35,13 +38,30 @@ HEADERS = {
 }
 
 
-async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """Add the headers just before a response's headers are sent (static files included)."""
-    response.headers.update(HEADERS)
-    if response.content_type in DOCUMENT_TYPES:
-        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+# A year, the subdomains left alone (a centre's other hosts are not ours to pin to HTTPS).
+STRICT_TRANSPORT_SECURITY = "max-age=31536000"
 
 
-def add_security_headers(app: web.Application) -> None:
-    """Register the hook on the app."""
-    app.on_response_prepare.append(security_headers)
+def security_headers(
+    *, https: bool
+) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    """The hook that adds the headers just before a response's are sent (static files too).
+
+    HSTS goes out over TLS (the built-in one), or on every response when the pages are
+    reached at an https public URL (a reverse proxy terminates TLS in front of us); a browser
+    ignores it over plain HTTP, and a plain-HTTP server must not pin its name to HTTPS.
+    """
+
+    async def add(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers.update(HEADERS)
+        if https or request.secure:
+            response.headers["Strict-Transport-Security"] = STRICT_TRANSPORT_SECURITY
+        if response.content_type in DOCUMENT_TYPES:
+            response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+
+    return add
+
+
+def add_security_headers(app: web.Application, *, https: bool) -> None:
+    """Register the hook on the app (`https`: the pages are served over HTTPS)."""
+    app.on_response_prepare.append(security_headers(https=https))

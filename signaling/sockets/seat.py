@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
@@ -211,7 +212,7 @@ class SeatNamespace(GuardedNamespace):
                 "seat_no": seat.seat_no,
                 "expert_name": seat.expert_name,
             },
-            "ice_servers": [s.as_json() for s in self.services.config.ice.servers],
+            **self.services.config.ice.grant(state.participant_id, time.time()).as_json(),
             "roster": roster_for_experts(room.roster_payload()),
         }
 

@@ -134,7 +134,7 @@ class WallNamespace(GuardedNamespace):
             "hello",
             {
                 "supervisor": {"name": name, "scope": "session" if session_id else "all"},
-                "ice_servers": [s.as_json() for s in self.services.config.ice.servers],
+                **self.services.config.ice.grant(grants.participant_id, time.time()).as_json(),
             },
             to=sid,
         )

@@ -12,11 +12,13 @@ import asyncio
 import contextlib
 import logging
 import random
+import ssl as ssl_module
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import av
 import numpy as np
 import socketio
@@ -78,6 +80,7 @@ class SyntheticSeat:
         decode: bool = True,
         count_rtp: bool = False,
         send_loss: float = 0.0,
+        ssl: ssl_module.SSLContext | None = None,
     ) -> None:
         """Prepare a seat; nothing connects before ``start()``.
 
@@ -93,6 +96,7 @@ class SyntheticSeat:
         then see no packets (no receiver reports, no statistics).
         ``send_loss`` is the share of the RTP packets the seat sends that never leave it, first
         sends and retransmissions alike (a lossy uplink; a fixed random sequence).
+        ``ssl`` verifies an https server against its own authority (a test CA, say).
         """
         self.base_url = base_url.rstrip("/")
         self._token = token
@@ -111,6 +115,8 @@ class SyntheticSeat:
         #: ``seat`` of the join answer: session_id, label, venue_name, seat_no, expert_name, ...
         self.seat: dict[str, Any] | None = None
         self.ice_servers: list[dict[str, Any]] = []
+        #: The server's latest SDP answer (its candidates).
+        self.answer_sdp = ""
         #: The latest ``roster`` push: {session_id, seats: [...]} in grid tile order.
         self.roster: dict[str, Any] | None = None
         #: Other pushes (``replaced``, ``server_shutdown``, ``session_ended``, ``warning``,
@@ -127,6 +133,8 @@ class SyntheticSeat:
         self._audio_count = Progress()
         self._audio = AudioRing(audio_seconds)
         self._roster_changed = asyncio.Condition()
+        self._ssl = ssl
+        self._http: aiohttp.ClientSession | None = None
         self._sio = socketio.AsyncClient(reconnection=False)
         self._pc: RTCPeerConnection | None = None
         self._connected = asyncio.Event()
@@ -144,6 +152,9 @@ class SyntheticSeat:
     async def start(self) -> None:
         """Connect, join, negotiate media and wait until the peer connection is connected."""
         timeout = self._start_timeout
+        if self._ssl is not None:
+            self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self._ssl))
+            self._sio = socketio.AsyncClient(reconnection=False, http_session=self._http)
         self._sio.on("roster", self._on_roster, namespace=NAMESPACE)
         for event in ("replaced", "server_shutdown", "session_ended", "warning", "workflow"):
             self._sio.on(event, self._event_recorder(event), namespace=NAMESPACE)
@@ -197,6 +208,8 @@ class SyntheticSeat:
                     track.stop()
             with contextlib.suppress(Exception):
                 await self._sio.disconnect()
+            if self._http is not None:
+                await self._http.close()
             await self._cancel_tasks()
         finally:
             self._closing.set_result(None)
@@ -311,6 +324,7 @@ class SyntheticSeat:
                 "roles": {t.mid: role for t, role in roles},
             },
         )
+        self.answer_sdp = answer["sdp"]
         await pc.setRemoteDescription(
             RTCSessionDescription(sdp=answer["sdp"], type=answer.get("type", "answer"))
         )

@@ -300,9 +300,7 @@ class BroadcastHost:
             if isinstance(exc, InvalidRequest):
                 raise
             raise InvalidRequest("无法建立观看连接：SDP 不被接受") from exc
-        if self._settings.ice.announced_address:
-            answer = announce_address(answer, self._settings.ice.announced_address)
-        return {"sdp": answer}
+        return {"sdp": announce_address(answer, self._settings.ice)}
 
     async def candidate(self, session_id: str, viewer: str, candidate: dict[str, Any]) -> None:
         """A trickled ICE candidate of a viewer (kept if it comes before the offer)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Protocol
@@ -13,7 +12,6 @@ from typing import Any, Protocol
 from aiortc import (
     RTCBundlePolicy,
     RTCConfiguration,
-    RTCIceServer,
     RTCPeerConnection,
     RTCRtpReceiver,
     RTCRtpSender,
@@ -25,6 +23,7 @@ from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from media.decode import CameraDecoder, MicrophoneDecoder
 from media.forward import FORWARDED_ROLES
+from media.ice import announce_addresses
 from media.room import DECODED_ROLES, RoomMedia
 from media.tap import EncodedFrame, ReceiverTap, hook_keyframe_requests, install_tap, send_pli
 from recorder.archive import SessionArchive
@@ -54,6 +53,10 @@ class MediaRoom(Protocol):
     def seat_label(self, key: str) -> str:
         """The Chinese label of a seat, e.g. 沈阳主场 · 2号机位."""
 
+    def media_arrived(self, track_id: str, wall_time: float) -> None:
+        """A recorded track's frame of `wall_time` came; a long silence before it is a gap in
+        the record."""
+
 
 # A seat's "preview" is a small copy of its camera, sent for the grid and the analysis only
 # (media.room); it is neither recorded nor forwarded, the camera itself is.
@@ -66,30 +69,21 @@ PLI_MIN_INTERVAL_S = 0.5
 
 
 def rtc_configuration(ice: IceConfig) -> RTCConfiguration:
-    """The server's own ICE servers (TURN lets it reach seats behind strict NATs).
+    """The server's own ICE configuration: no STUN or TURN server, whatever the pages are given.
+
+    The server is reached at its host candidates and its announced addresses: a relay of its
+    own would only lengthen the path and hold up every answer while it is allocated.
 
     max-bundle: with aiortc's default policy, a second video transceiver (the desktop) is bound
     at creation to a transport that the browser's BUNDLE offer then abandons; its receiver never
     starts and its packets end up in the camera's receiver.
     """
-    return RTCConfiguration(
-        bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
-        iceServers=[
-            RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
-            for s in ice.servers
-        ],
-    )
+    return RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE, iceServers=[])
 
 
-def announce_address(sdp: str, address: str) -> str:
-    """Replace the connection address of host candidates by the announced public address."""
-
-    def swap(match: re.Match[str]) -> str:
-        return f"{match.group(1)}{address}{match.group(3)}"
-
-    return re.sub(
-        r"^(a=candidate:\S+ \d+ \S+ \d+ )(\S+)( \d+ typ host.*)$", swap, sdp, flags=re.MULTILINE
-    )
+def announce_address(sdp: str, ice: IceConfig) -> str:
+    """The answer with the announced public addresses beside its host candidates."""
+    return announce_addresses(sdp, ice.announced_addresses)
 
 
 def parse_offer(
@@ -238,9 +232,7 @@ class PeerSession:
                 await self._close_pc()
                 raise InvalidRequest("无法建立媒体连接：SDP 不被接受") from exc
             answer = pc.localDescription.sdp
-        if self._ice.announced_address:
-            answer = announce_address(answer, self._ice.announced_address)
-        return answer
+        return announce_address(answer, self._ice)
 
     async def add_candidate(self, candidate: dict[str, Any]) -> None:
         """A trickled ICE candidate of the browser (kept until the offer is applied)."""
@@ -350,6 +342,8 @@ class PeerSession:
             return
         self._recorders[track_id] = recorder
         tap.add_sink(recorder.push)
+        room = self._room
+        tap.add_sink(lambda frame: room.media_arrived(track_id, frame.wall_time))
 
     def _keyframe_requester(self, receiver: RTCRtpReceiver, role: str) -> Callable[[], None]:
         """Ask the seat for a keyframe of `role` (an RTCP PLI, at most one per half second)."""

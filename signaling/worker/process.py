@@ -14,6 +14,7 @@ import re
 import signal
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,11 @@ import psutil
 
 from media.analysis import jpeg
 from media.grid import TileSpec
-from media.ice import apply_host_candidate_policy
+from media.ice import apply_host_candidate_policy, apply_port_range
 from media.mixencoder import packet_frame
 from media.room import RoomMedia
 from recorder.archive import ArchivedEvent, SessionArchive
+from recorder.manifest import GapEntry
 from recorder.seal import ServerKey
 from recorder.track import Gap
 from roomserver.errors import NotFound
@@ -42,16 +44,31 @@ from signaling.worker.viewer import ViewerSession
 logger = logging.getLogger(__name__)
 
 
+# A microphone or a camera sends all the time (a browser's Opus has no DTX): nothing of it for
+# this long, and then frames again, is a gap in the record (a seat's network was down, say). A
+# screen share pauses whenever its picture holds still and is not watched.
+MEDIA_GAP_S = {"microphone": 1.0, "camera": 2.0}
+NO_MEDIA = "no_media"
+
+
 class RoomHost:
     """One room's media inside the worker; what a PeerSession needs of its room."""
 
     def __init__(
-        self, session_id: str, name: str, labels: dict[str, str], media: RoomMedia
+        self,
+        session_id: str,
+        name: str,
+        labels: dict[str, str],
+        media: RoomMedia,
     ) -> None:
         self.id = session_id
         self.name = name
         self.labels = labels
         self.media = media
+        # The worker's report of a gap to the signaling process (the event log).
+        self.on_gap: Callable[[Gap], None] | None = None
+        # Track id -> the wall time of its latest frame, across the seat's connections.
+        self.last_media: dict[str, float] = {}
         self.archive: SessionArchive | None = None
         self.peers: dict[str, PeerSession] = {}
         self.viewers: dict[str, ViewerSession] = {}
@@ -65,6 +82,22 @@ class RoomHost:
     def seat_label(self, key: str) -> str:
         """The Chinese label of a seat."""
         return self.labels.get(key, key)
+
+    def media_arrived(self, track_id: str, wall_time: float) -> None:
+        """Note a recorded frame; after a silence longer than its kind's, record the gap (in the
+        archive part's manifest and, through `on_gap`, in the session's event log)."""
+        last = self.last_media.get(track_id)
+        if last is not None and wall_time <= last:
+            return
+        self.last_media[track_id] = wall_time
+        limit = MEDIA_GAP_S.get(track_id.rpartition("-")[2])
+        if last is None or limit is None or wall_time - last <= limit:
+            return
+        gap = Gap(track_id, last, wall_time, NO_MEDIA)
+        if self.archive is not None and not self.archive.sealed:
+            self.archive.add_gap(GapEntry(track_id, last, wall_time, NO_MEDIA))
+        if self.on_gap is not None:
+            self.on_gap(gap)
 
 
 class Worker:
@@ -91,6 +124,7 @@ class Worker:
     async def run(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Serve until the signaling process goes away or asks us to stop."""
         apply_host_candidate_policy(self.settings.ice.host_addresses)
+        apply_port_range(self.settings.ice.port_range)
         self.channel = Channel(reader, writer, name=f"worker-{os.getpid()}", on_request=self.handle)
         await self.channel.start()
         await self._lag.start()
@@ -152,6 +186,7 @@ class Worker:
         await media.start()
         media.set_tiles([TileSpec(t["key"], t["label"]) for t in tiles])
         room = RoomHost(session_id, project_code, {t["key"]: t["label"] for t in tiles}, media)
+        room.on_gap = lambda gap: self._gap(room, gap)
         self.rooms[session_id] = room
         if record:
             room.archive = await self._start_archive(room, project_name)

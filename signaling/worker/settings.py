@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from media.config import MediaConfig
 from recorder.config import RecorderConfig
 from roomserver.warnings import WarningThresholds
-from signaling.config import IceConfig, IceServer
+from signaling.config import IceConfig
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class WorkerSettings:
     archive_key_path: str
     media: MediaConfig = field(default_factory=MediaConfig)
     recorder: RecorderConfig = field(default_factory=RecorderConfig)
+    # Host addresses, announced addresses and ports only (``IceConfig.for_workers``).
     ice: IceConfig = field(default_factory=IceConfig)
     warnings: WarningThresholds = field(default_factory=WarningThresholds)
     # One worker per CPU, each kept on its own: Python threads of one process spread over
@@ -48,18 +49,15 @@ class WorkerSettings:
             recorder=RecorderConfig(**data.get("recorder", {})),
             ice=IceConfig(
                 host_addresses=tuple(ice.get("host_addresses", ())),
-                servers=tuple(
-                    IceServer(
-                        urls=tuple(s["urls"]),
-                        username=s.get("username"),
-                        credential=s.get("credential"),
-                    )
-                    for s in ice.get("servers", ())
-                ),
-                announced_address=ice.get("announced_address"),
+                announced_addresses=tuple(ice.get("announced_addresses", ())),
+                port_range=_pair(ice.get("port_range")),
             ),
             warnings=WarningThresholds(**data.get("warnings", {})),
             pin_cpus=bool(data.get("pin_cpus", True)),
             log_level=data.get("log_level", "INFO"),
             log_format=data.get("log_format", "text"),
         )
+
+
+def _pair(value: list[int] | None) -> tuple[int, int] | None:
+    return (int(value[0]), int(value[1])) if value else None

@@ -111,10 +111,7 @@ class ViewerSession:
             logger.info("viewer %s: negotiation failed: %s", self.viewer, exc)
             await self.close()
             raise InvalidRequest("无法建立观看连接：SDP 不被接受") from exc
-        answer = pc.localDescription.sdp
-        if self._ice.announced_address:
-            answer = announce_address(answer, self._ice.announced_address)
-        return answer
+        return announce_address(pc.localDescription.sdp, self._ice)
 
     async def add_candidate(self, candidate: dict[str, Any]) -> None:
         """A trickled ICE candidate of the viewer's browser."""

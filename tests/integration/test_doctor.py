@@ -27,6 +27,22 @@ from cryptography.x509.oid import NameOID
 REPO = Path(__file__).resolve().parents[2]
 # Seconds between 1900 (NTP's epoch) and 1970.
 NTP_EPOCH = 2_208_988_800
+TURN_SECRET = "doctor-test-secret-0123456789"
+
+
+def free_range(count: int) -> int:
+    """The first port of `count` consecutive UDP ports that are free now (above the kernel's
+    ephemeral range, so that nothing else of the test takes them meanwhile)."""
+    for low in range(20000, 30000, count + 7):
+        with contextlib.ExitStack() as held:
+            try:
+                for port in range(low, low + count):
+                    s = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+                    s.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+        return low
+    raise AssertionError("no free UDP range")
 
 
 def free_port(kind: int = socket.SOCK_DGRAM) -> int:
@@ -63,7 +79,8 @@ class Turn:
 
 @contextlib.contextmanager
 def coturn(tmp_path: Path) -> Iterator[Turn]:
-    """Debian's coturn on loopback with one long-term user, alice:secret."""
+    """Debian's coturn on loopback taking TURN REST credentials made with TURN_SECRET (its
+    use-auth-secret, as deploy/coturn/turnserver.conf configures it)."""
     binary = shutil.which("turnserver")
     if binary is None:
         pytest.fail("coturn is not installed (.ci/run installs Debian's coturn)")
@@ -78,8 +95,8 @@ def coturn(tmp_path: Path) -> Iterator[Turn]:
             "--relay-ip=127.0.0.1",
             f"--min-port={relay}",
             f"--max-port={relay + 20}",
-            "--lt-cred-mech",
-            "--user=alice:secret",
+            "--use-auth-secret",
+            f"--static-auth-secret={TURN_SECRET}",
             "--realm=roomserver",
             "--no-tls",
             "--no-dtls",
@@ -167,6 +184,7 @@ async def time_server(offset_s: float) -> tuple[asyncio.DatagramTransport, str]:
 
 
 async def test_a_good_configuration_passes_every_check(tmp_path: Path) -> None:
+    ports = free_range(100)
     cert, key = certificate(tmp_path, "pb.example.cn", days=365)
     clock, ntp = await time_server(0.0)
     try:
@@ -190,10 +208,10 @@ async def test_a_good_configuration_passes_every_check(tmp_path: Path) -> None:
                 "https://pb.example.cn:8443",
                 "--ice-server",
                 turn.url,
-                "--turn-username",
-                "alice",
-                "--turn-credential",
-                "secret",
+                "--turn-secret",
+                TURN_SECRET,
+                "--media-ports",
+                f"{ports}-{ports + 99}",
             )
     finally:
         clock.close()
@@ -204,6 +222,7 @@ async def test_a_good_configuration_passes_every_check(tmp_path: Path) -> None:
         "数据库",
         "时钟",
         "TLS 证书",
+        "媒体端口",
         "媒体进程",
         "TURN 中继",
         "页面脚本",
@@ -211,10 +230,12 @@ async def test_a_good_configuration_passes_every_check(tmp_path: Path) -> None:
         assert verdict(lines, name).startswith("[正常]"), lines
     assert "已分配并释放中继地址 127.0.0.1:" in verdict(lines, "TURN 中继")
     assert "pb.example.cn" in verdict(lines, "TLS 证书")
-    assert lines[-1] == "共 8 项检查，未发现异常"
+    assert "100 个空闲" in verdict(lines, "媒体端口")
+    assert lines[-1] == "共 9 项检查，未发现异常"
 
 
 async def test_a_broken_configuration_names_every_fault_with_a_hint(tmp_path: Path) -> None:
+    ports = free_range(3)
     cert, key = certificate(tmp_path, "other.example.cn", days=3)
     clock, ntp = await time_server(5.0)
     try:
@@ -238,10 +259,10 @@ async def test_a_broken_configuration_names_every_fault_with_a_hint(tmp_path: Pa
                 "https://pb.example.cn",
                 "--ice-server",
                 turn.url,
-                "--turn-username",
-                "alice",
-                "--turn-credential",
-                "wrong",
+                "--turn-secret",
+                "not-coturns-secret-0123456789",
+                "--media-ports",
+                f"{ports}-{ports + 2}",
             )
     finally:
         clock.close()
@@ -250,13 +271,16 @@ async def test_a_broken_configuration_names_every_fault_with_a_hint(tmp_path: Pa
     assert "相差 +5" in verdict(lines, "时钟") and verdict(lines, "时钟").startswith("[异常]")
     assert "即将到期" in verdict(lines, "TLS 证书")
     assert "无法分配中继" in verdict(lines, "TURN 中继")
+    assert "3 个空闲" in verdict(lines, "媒体端口") and verdict(lines, "媒体端口").startswith(
+        "[异常]"
+    )
     for name in ("数据目录", "数据库", "媒体进程", "页面脚本"):
         assert verdict(lines, name).startswith("[正常]"), lines
     # Each fault is followed by what to do about it.
     for index, line in enumerate(lines[:-1]):
         if line.startswith("[异常]"):
             assert lines[index + 1].startswith("    提示："), lines
-    assert lines[-1] == "共 8 项检查，4 项异常", lines
+    assert lines[-1] == "共 9 项检查，5 项异常", lines
 
 
 async def test_a_data_directory_that_cannot_be_made_is_named_and_nothing_crashes(

@@ -232,6 +232,9 @@ MATRIX: dict[Call, set[str]] = {
     # Links are taken back or re-issued by the main venue's host or an administrator.
     Call("POST", "/api/sessions/{s}/links/{e}/revoke", body={}): ADMINS_HERE | {"host"},
     Call("POST", "/api/sessions/{s}/links/{e}/reissue", body={"ttl_s": 1}): ADMINS_HERE | {"host"},
+    # TURN credentials of one's own: for the pages that open media connections, while the
+    # session runs (a centre-wide supervisor's wall reaches every session).
+    Call("GET", "/api/sessions/{s}/ice-servers"): {"expert", "supervisor", "supervisor_all"},
     Call("GET", "/api/sessions/{s}/roster"): LIVE_READERS,
     Call("GET", "/api/sessions/{s}/workflow"): LIVE_READERS,
     # Ops engineers give the technical commands of incidents (the workflow decides which).

@@ -416,8 +416,10 @@ async def test_lost_packets_are_sent_again_and_no_video_frame_is_lost(
         dropped = seat.rtp_dropped - dropped0
         offered = dropped + seat.rtp_sent - sent_rtp0
         assert offered >= 500 and 0.01 <= dropped / offered <= 0.04, (dropped, offered)
-        # Every frame sent in the window arrived (one more, sent just before it, may count too).
-        assert all(0 <= received[k] - sent[k] <= 1 for k in videos), (received, sent)
+        # Every frame sent in the window arrived. A few sent just before it may count too: those
+        # held behind a packet whose retransmission was lost as well and that was asked for
+        # again (media.recovery.NACK_REPEAT_S, 0.1 s: up to two frames at 15 fps).
+        assert all(0 <= received[k] - sent[k] <= 3 for k in videos), (received, sent)
     finally:
         await seat.close()
 

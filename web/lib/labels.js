@@ -133,7 +133,7 @@ export const REASON_LABELS = Object.freeze({
   wall_closed: "监督墙已关闭", closed: "已关闭", replaced: "切换到其他画面",
   // a recording stopped or lost frames
   server_stopped: "服务器停止运行", media_worker_lost: "媒体进程中断", queue_full: "写入繁忙，部分画面未保存",
-  write_error: "写入失败", no_keyframe: "等待关键帧",
+  write_error: "写入失败", no_keyframe: "等待关键帧", no_media: "未收到音视频（网络中断或设备停止）",
   // a connection ended (Socket.IO's words)
   "client disconnect": "客户端主动断开", "server disconnect": "服务器断开连接", "transport close": "网络连接关闭",
   "transport error": "网络连接出错", "ping timeout": "网络超时",

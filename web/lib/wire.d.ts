@@ -24,6 +24,7 @@ export interface Roster {
 /** The seat's own facts in the `join` answer. */
 export interface JoinSeat {
   key?: string;
+  session_id?: string;
   label?: string;
   venue_name?: string;
   venue_kind?: "main" | "sub";

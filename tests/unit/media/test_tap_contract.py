@@ -1,4 +1,5 @@
-"""The private aiortc attributes that media/tap.py relies on are still where it expects them.
+"""The private aiortc attributes that media/tap.py and media/recovery.py rely on are still where
+they expect them.
 
 If aiortc is upgraded and one of these fails, the tap must be adapted before the pin moves.
 """
@@ -13,11 +14,13 @@ from aiortc import (
     RTCPeerConnection,
     RTCRtpReceiver,
     RTCRtpSender,
+    jitterbuffer,
     rtcdtlstransport,
     rtcpeerconnection,
     rtcrtpreceiver,
 )
 
+from media.recovery import JITTER_BUFFER_ATTR, ArrivalOrder
 from media.tap import (
     DECODER_QUEUE_ATTR,
     DECODER_THREAD_ATTR,
@@ -113,3 +116,41 @@ async def test_video_receivers_of_one_connection_share_one_bandwidth_estimator()
     finally:
         await pc.close()
         await other.close()
+
+
+def test_the_jitter_buffers_are_where_media_recovery_replaces_and_empties_them() -> None:
+    init = inspect.getsource(RTCRtpReceiver.__init__)
+    assert "self.__jitter_buffer = JitterBuffer(capacity=16, prefetch=4)" in init  # audio
+    assert "self.__jitter_buffer = JitterBuffer(capacity=512, is_video=True)" in init
+    handle = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
+    assert "pli_flag, encoded_frame = self.__jitter_buffer.add(packet)" in handle
+    assert "self.__nack_generator.add(packet)" in handle
+    # A missing packet holds back every frame after it: the stall media.recovery ends.
+    remove_frame = inspect.getsource(jitterbuffer.JitterBuffer._remove_frame)
+    assert "if packet is None:\n                break" in remove_frame
+    empty = jitterbuffer.JitterBuffer(capacity=512, is_video=True)
+    assert empty._origin is None and empty.capacity == 512
+    assert list(inspect.signature(jitterbuffer.JitterBuffer.remove).parameters) == [
+        "self",
+        "count",
+    ]
+    assert list(inspect.signature(RTCRtpReceiver._send_rtcp_nack).parameters) == [
+        "self",
+        "media_ssrc",
+        "lost",
+    ]
+    generator = inspect.getsource(rtcrtpreceiver.NackGenerator.add)
+    assert "self.missing.discard(packet.sequence_number)" in generator
+
+
+async def test_the_tap_gives_audio_receivers_frames_in_arrival_order() -> None:
+    pc = RTCPeerConnection()
+    try:
+        audio = pc.addTransceiver("audio", direction="recvonly").receiver
+        video = pc.addTransceiver("video", direction="recvonly").receiver
+        install_tap(audio)
+        install_tap(video)
+        assert isinstance(getattr(audio, JITTER_BUFFER_ATTR), ArrivalOrder)
+        assert isinstance(getattr(video, JITTER_BUFFER_ATTR), jitterbuffer.JitterBuffer)
+    finally:
+        await pc.close()

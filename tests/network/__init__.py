@@ -1,0 +1,1 @@
+"""Tests across real networks: namespaces, NAT, coturn, TLS, loss (see ``netns.py``)."""
