@@ -306,6 +306,7 @@ async def drain_worker(request: web.Request) -> web.Response:
     except IndexError as exc:
         raise NotFound("没有这个媒体进程") from exc
     moved = await services.rooms.drain(worker)
+    moved += await services.halls.drain(worker)
     await services.events.append(
         "worker_drained", {"worker": worker.index, "rooms": moved}, actor=grants.participant_id
     )
