@@ -206,6 +206,7 @@ async def build(config: AppConfig) -> Server:
     )
     WorkerEvents(
         rooms=rooms,
+        halls=halls,
         broadcasts=broadcasts,
         warnings=warnings,
         events=events,
