@@ -89,6 +89,7 @@ MATRIX: dict[Call, set[str]] = {
     Call("GET", "/ops"): set(WHO),
     Call("GET", "/hall"): set(WHO),
     Call("GET", "/opening"): set(WHO),
+    Call("GET", "/live"): set(WHO),
     Call("GET", "/archive"): set(WHO),
     Call("GET", "/healthz"): set(WHO),
     Call("GET", "/livez"): set(WHO),
