@@ -1,6 +1,6 @@
 // @ts-check
 // The public broadcast of a bid opening (开标直播, 4.4), for anybody who has the opening's
-// public link where the opening allows it: one way, the hall's information screen large, the
+// public link where the opening allows it, and for the opening's supervisors: one way, the hall's information screen large, the
 // host's camera with the speakers' sound, and the phase with its countdown on the server's
 // clock. Nothing here can speak or act: the `/hall` namespace pushes the opening as the public
 // may see it (before the deadline the countdown only) and the hall's media (lib/livecard.js).

@@ -398,6 +398,8 @@ OPENING_PAGES = {
     Role.BIDDER: "/hall",
     Role.TENDERER: "/hall",
     Role.AGENCY: "/hall",
+    # Supervisors watch the hall's broadcast (the wall shows evaluation rooms).
+    Role.SUPERVISOR: "/live",
     Role.PUBLIC: "/live",
 }
 
