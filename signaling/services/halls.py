@@ -257,10 +257,9 @@ class HallRooms:
         """Answer a speaker's offer: the host's camera and microphone, another speaker's
         microphone; its sound goes into the hall's mix."""
         hall = self._hall(session_id)
-        allowed = HOST_ROLES if participant.id == hall.host else SPEAKER_ROLES
         if participant.id not in hall.speakers:
-            await self._read_speakers(hall)  # a bidder added since the room opened
-            await self._send_speakers(hall)
+            await self._refresh_speakers(hall)  # somebody added since the room opened
+        allowed = HOST_ROLES if participant.id == hall.host else SPEAKER_ROLES
         if participant.id not in hall.speakers:
             raise InvalidRequest("您不是本场开标的发言人")
         wrong = sorted(set(roles.values()) - allowed)
@@ -326,8 +325,7 @@ class HallRooms:
             hall.dirty = False
             try:
                 if "speakers" not in hall.sent:
-                    await self._read_speakers(hall)
-                    await self._send_speakers(hall)
+                    await self._refresh_speakers(hall)
                 await self._send_state(hall)
             except (WireError, ConnectionLost, TimeoutError) as exc:
                 # A worker being replaced: the room gets the state when it opens again.
@@ -342,6 +340,16 @@ class HallRooms:
         if hall.sent.get("muted") != muted:
             await hall.worker.request("set_muted", {"session_id": hall.id, "seats": muted})
             hall.sent["muted"] = muted
+
+    async def _refresh_speakers(self, hall: Hall) -> None:
+        """Read the speakers again and tell the worker; a host who came since the broadcast
+        opened without one becomes its camera."""
+        host = hall.host
+        await self._read_speakers(hall)
+        await self._send_speakers(hall)
+        if hall.host != host:
+            await self._broadcasts.close(hall.id)
+            await self._broadcast(hall)
 
     async def _send_speakers(self, hall: Hall) -> None:
         tiles = hall.tiles()

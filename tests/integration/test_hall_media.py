@@ -20,15 +20,18 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaBlackhole
 from aiortc.rtcconfiguration import RTCBundlePolicy
 
-from media.testing.synthetic import ToneAudioTrack
+from media.testing.synthetic import CounterVideoTrack, ToneAudioTrack
 from recorder.manifest import Manifest
 from recorder.verify import verify_archive
 from roomserver.model import Participant, Role
+from signaling.http.api import SERVICES
 from signaling.http.links import issue_link, unrostered_link
 from signaling.testing.broadcast import BroadcastWatcher
 from signaling.worker.inprocess import InProcessWorker
 from tests import polling
 from tests.integration.conftest import RunningServer, start_server
+from tests.integration.opening_support import person as opening_person
+from tests.integration.platform_support import Admin, iso
 
 # The information screen is 1280x720 at 2 pictures a second.
 SCREEN_SIZE = (1280, 720)
@@ -71,18 +74,27 @@ class HallSocket:
 
 
 class Speaker:
-    """A speaker's page: a 440 Hz microphone offered to the hall, the mix-minus read back."""
+    """A speaker's page: a 440 Hz microphone offered to the hall (with `camera`, a counter
+    camera too, as the host's console offers it), the mix-minus read back."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, camera: bool = False) -> None:
         self.pc = RTCPeerConnection(RTCConfiguration(bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self.microphone = self.pc.addTransceiver(ToneAudioTrack(440), direction="sendrecv")
+        self.camera = (
+            self.pc.addTransceiver(CounterVideoTrack((40, 90, 160), fps=15), direction="sendonly")
+            if camera
+            else None
+        )
         self.sink = MediaBlackhole()
         self.pc.on("track", self.sink.addTrack)
 
     async def offer(self) -> dict[str, Any]:
         await self.pc.setLocalDescription(await self.pc.createOffer())
         sdp = self.pc.localDescription.sdp
-        return {"type": "offer", "sdp": sdp, "roles": {self.microphone.mid: "microphone"}}
+        roles = {self.microphone.mid: "microphone"}
+        if self.camera is not None:
+            roles[self.camera.mid] = "camera"
+        return {"type": "offer", "sdp": sdp, "roles": roles}
 
     async def accept(self, sdp: str) -> None:
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
@@ -293,3 +305,46 @@ async def test_the_hall_moves_with_its_worker_and_its_broadcast_opens_again(
     folder = server.config.archive_dir / sid
     verdict = verify_archive(folder)
     assert verdict.ok, verdict.differences
+
+
+async def test_a_host_added_after_the_hall_opened_is_its_camera(
+    empty_server: tuple[TestServer, Any, Any],
+) -> None:
+    server, _, tokens = empty_server
+    base_url = str(server.make_url("")).rstrip("/")
+    halls = server.app[SERVICES].halls
+    async with aiohttp.ClientSession() as http:
+        admin = Admin(http, base_url, tokens.issue_admin())
+        centre, room = await admin.venue("沈阳", "沈阳开标室", 5, region_code="210100")
+        project = await admin.project(centre["id"], "LN-2026-0402", "某工程", [("01", "一标段")])
+        deadline = datetime.now(UTC) + timedelta(hours=1)
+        opening = await admin.call(
+            "POST",
+            f"/api/lots/{project['lots'][0]['id']}/opening",
+            201,
+            json={"venue_id": room["id"], "deadline": iso(deadline)},
+        )
+        sid = opening["id"]
+        # The first bidder opens the hall: no host yet, so no camera in the broadcast.
+        await admin.call("POST", f"/api/sessions/{sid}/bidders", 201, json={"name": "甲公司"})
+        assert halls.streams(sid) == ["screen", "sound"]
+        _, host_token = await opening_person(admin, sid, "host", "李主持", venue_id=room["id"])
+        async with HallSocket(base_url, host_token) as console:
+            speaker = Speaker(camera=True)
+            try:
+                answer = await console.call("speak", await speaker.offer())
+                assert answer["ok"], answer
+                await speaker.accept(answer["sdp"])
+                # The host is the broadcast's camera now, and the page is told so.
+                assert halls.streams(sid) == ["camera", "screen", "sound"]
+                await polling.wait_until(
+                    lambda: "camera" in console.media[-1]["streams"], 10, "told of the camera"
+                )
+                watcher = await console.watch([("video", "camera")])
+                try:
+                    await watcher.wait_frames("camera", 10, 20)
+                    assert len(watcher.streams["camera"].counters) >= 5
+                finally:
+                    await watcher.close()
+            finally:
+                await speaker.close()
