@@ -275,6 +275,11 @@ class InfoScreenCompositor:
         """Also give every encoded packet to `listener` (e.g. a recorder)."""
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Callable[[av.Packet, bool], None]) -> None:
+        """Stop giving packets to `listener`."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def request_keyframe(self) -> None:
         """Make the next picture a keyframe (a viewer joined or lost a packet)."""
         self._force_keyframe = True

@@ -1,4 +1,9 @@
-"""The room's audio: every seat hears the others (mix-minus), never its own voice."""
+"""The room's audio: every seat hears the others (mix-minus), never its own voice.
+
+A source may be muted (禁言: a hall's host or witness silences a speaker): its audio is still
+taken at every tick, so that it does not pile up and its voice comes back at once and in time
+when unmuted, but it is in nobody's mix.
+"""
 
 from __future__ import annotations
 
@@ -144,6 +149,7 @@ class AudioMixer:
         self._prefill = config.audio_sample_rate * config.audio_prefill_ms // 1000
         self._max = config.audio_sample_rate * config.audio_max_buffer_ms // 1000
         self._sources: dict[str, _Source] = {}
+        self._muted: frozenset[str] = frozenset()
         self._listeners: dict[str, set[MixTrack]] = {}
         # Listeners whose mix is wanted as samples by a consumer of every tick (an encoder).
         self._sample_listeners: set[str] = set()
@@ -190,6 +196,15 @@ class AudioMixer:
         """Seat `key` stopped sending audio."""
         self._sources.pop(key, None)
 
+    def set_muted(self, keys: set[str] | frozenset[str]) -> None:
+        """The sources heard by nobody from the next tick on (every other source is heard)."""
+        self._muted = frozenset(keys)
+
+    @property
+    def muted(self) -> frozenset[str]:
+        """The sources muted now."""
+        return self._muted
+
     def subscribe(self, key: str) -> MixTrack:
         """Audio for the listener at seat `key` (all but `key`); FULL_MIX hears everyone."""
         track = MixTrack(self, key)
@@ -216,7 +231,7 @@ class AudioMixer:
         taken: dict[str, np.ndarray] = {}
         for key, source in self._sources.items():
             chunk = source.take(n)
-            if chunk is not None:
+            if chunk is not None and key not in self._muted:
                 taken[key] = chunk.astype(np.int32)
         total = np.zeros(n, dtype=np.int32)
         for chunk in taken.values():

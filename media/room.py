@@ -1,9 +1,19 @@
-"""The media of one evaluation room: seat inputs in, room grid and mix-minus audio out."""
+"""The media of one room: seat inputs in, the room's picture and mix-minus audio out.
+
+An evaluation room's picture is the grid of its seats' cameras (``media.grid``). A bid opening
+hall's (开标大厅) is its information screen (``media.infoscreen``), drawn by the server from the
+opening's state; its speakers (the host, bidders, the tenderer and its agency) are the seats,
+keyed by participant, whose microphones make the mix and whose cameras (the host's) are only
+forwarded and recorded, never decoded.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import av
 
 from media.analysis import RoomAnalysis
 from media.config import MediaConfig
@@ -11,6 +21,7 @@ from media.decode import CameraDecoder, MicrophoneDecoder
 from media.fanout import PacketTrack
 from media.forward import SeatForwards
 from media.grid import GridCompositor, TileSpec
+from media.infoscreen import InfoScreenCompositor
 from media.mixencoder import MixEncoder, MixMinusEncoder
 from media.mixer import AudioMixer
 from roomserver.warnings import WarningThresholds
@@ -26,16 +37,78 @@ DECODED_ROLES = frozenset({"camera", "preview", "microphone"})
 PICTURE_ROLES = ("preview", "camera")  # preferred in this order once they have sent a keyframe
 
 
+class PictureStats(Protocol):
+    """What a room's picture tells /metrics."""
+
+    @property
+    def fps(self) -> float:
+        """Pictures encoded a second, lately."""
+
+    @property
+    def frames_skipped(self) -> int:
+        """Pictures left out because the last one took too long."""
+
+
+class RoomPicture(Protocol):
+    """The room's picture, encoded once (VP8) for every subscriber and listener: the grid of an
+    evaluation room, the information screen of a hall."""
+
+    @property
+    def stats(self) -> PictureStats:
+        """Its figures."""
+
+    @property
+    def last_picture(self) -> av.VideoFrame | None:
+        """The last picture encoded (evidence of what the room showed)."""
+
+    @property
+    def subscribers(self) -> int:
+        """How many tracks receive it."""
+
+    async def start(self) -> None:
+        """Start making pictures."""
+
+    async def close(self) -> None:
+        """Stop; safe to call twice."""
+
+    def subscribe(self) -> PacketTrack:
+        """A new track of the encoded pictures."""
+
+    def add_listener(self, listener: Callable[[av.Packet, bool], None]) -> None:
+        """Also give every encoded packet to `listener`."""
+
+    def remove_listener(self, listener: Callable[[av.Packet, bool], None]) -> None:
+        """Stop giving packets to `listener`."""
+
+    def request_keyframe(self) -> None:
+        """Make the next picture a keyframe."""
+
+
 class RoomMedia:
-    """Owns a room's grid compositor, audio mixer, camera analysis and their seat inputs."""
+    """Owns a room's picture (grid or information screen), audio mixer, camera analysis and
+    their seat inputs."""
 
     def __init__(
-        self, config: MediaConfig, *, name: str, warnings: WarningThresholds | None = None
+        self,
+        config: MediaConfig,
+        *,
+        name: str,
+        warnings: WarningThresholds | None = None,
+        hall: bool = False,
     ) -> None:
+        """A room of an evaluation, or with `hall` the hall of a bid opening (its picture the
+        information screen, no analysis, cameras not decoded)."""
         self.name = name
-        self.grid = GridCompositor(config, name=name)
+        # The grid of an evaluation room, the information screen of a hall: one of the two.
+        self.screen: InfoScreenCompositor | None = None
+        self._grid: GridCompositor | None = None
+        self.grid: RoomPicture
+        if hall:
+            self.grid = self.screen = InfoScreenCompositor(config, name=name)
+        else:
+            self.grid = self._grid = GridCompositor(config, name=name)
         self.analysis: RoomAnalysis | None = None
-        if config.analysis_interval_s > 0:
+        if config.analysis_interval_s > 0 and not hall:
             self.analysis = RoomAnalysis(
                 name=name,
                 thresholds=warnings or WarningThresholds(),
@@ -82,12 +155,18 @@ class RoomMedia:
         await self.close()
 
     def set_tiles(self, tiles: Sequence[TileSpec]) -> None:
-        """The room's seats in display order."""
-        self.grid.set_tiles(tiles)
+        """The room's seats in display order (a hall's screen shows no tiles)."""
+        if self._grid is not None:
+            self._grid.set_tiles(tiles)
 
     def set_online(self, seats: set[str]) -> None:
         """The seats connected now."""
-        self.grid.set_online(seats)
+        if self._grid is not None:
+            self._grid.set_online(seats)
+
+    def set_muted(self, seats: set[str] | frozenset[str]) -> None:
+        """The seats (a hall's speakers) nobody hears in the mix."""
+        self.mixer.set_muted(seats)
 
     def attach_camera(
         self,
@@ -129,9 +208,14 @@ class RoomMedia:
         cameras = self._cameras(seat)
         if not cameras:
             return False
+        if self._grid is None:
+            # A hall's cameras are forwarded and recorded as they come; nothing shows them here.
+            for camera in cameras.values():
+                camera.set_decoding(False)
+            return True
         started = [camera for camera in cameras.values() if camera.started]
         shown = started[0] if started else cameras.get("camera", next(iter(cameras.values())))
-        self.grid.set_source(seat, shown)
+        self._grid.set_source(seat, shown)
         if self.analysis is not None:
             full = cameras.get("camera")
             self.analysis.watch(seat, shown, full=full if full is not shown else None)
@@ -151,8 +235,8 @@ class RoomMedia:
             return
         del self._inputs[(seat, role)]
         if role in PICTURE_ROLES:
-            if not self._show(seat):
-                self.grid.clear_frame(seat)
+            if not self._show(seat) and self._grid is not None:
+                self._grid.clear_frame(seat)
                 if self.analysis is not None:
                     await self.analysis.camera_ended(seat)
         else:
@@ -164,7 +248,7 @@ class RoomMedia:
         return list(self._inputs)
 
     def grid_track(self) -> PacketTrack:
-        """A new subscriber of the encoded room grid."""
+        """A new subscriber of the encoded room picture (the grid, or a hall's screen)."""
         return self.grid.subscribe()
 
     def audio_track(self, seat: str) -> PacketTrack:

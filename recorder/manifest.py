@@ -144,8 +144,13 @@ def append_journal(path: Path, entry: SegmentEntry) -> None:
 
 
 def read_journal(path: Path) -> list[SegmentEntry]:
-    """The journal's entries; a last line torn by a crash is ignored, a bad earlier one raises."""
-    complete, _torn = split_torn_tail(path.read_bytes())
+    """The journal's entries; a last line torn by a crash is ignored, a bad earlier one raises.
+    A part that stopped before its first segment was finished has no journal: no entries."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    complete, _torn = split_torn_tail(data)
     entries = []
     for number, line in enumerate(complete.splitlines(), start=1):
         try:

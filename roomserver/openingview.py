@@ -35,6 +35,15 @@ from roomserver.readout import readout_rows
 # Those who run or watch the opening: every bidder, at every phase.
 INSIDERS = frozenset({Role.HOST, Role.WITNESS, Role.SUPERVISOR, Role.ADMIN})
 ANSWERING = frozenset({Role.TENDERER, Role.AGENCY})
+# Who speaks in the hall (7.2.3-8), and so may be muted, with the words that name each role in
+# the hall's media (the archive's track labels).
+SPEAKER_WORDS = {
+    Role.HOST: "主持人",
+    Role.BIDDER: "投标人",
+    Role.TENDERER: "招标人",
+    Role.AGENCY: "招标代理机构",
+}
+SPEAKERS = frozenset(SPEAKER_WORDS)
 BEFORE_DEADLINE = frozenset({Phase.SCHEDULED, Phase.SUBMISSION})
 
 STATUS_LABELS = {

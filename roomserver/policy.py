@@ -110,6 +110,8 @@ class Action(StrEnum):
     ARCHIVE_GRANT = "archive_grant"  # tenderers' and bidders' links: issue, list, revoke, reissue
     OPENING_READ = "opening_read"  # a bid opening, as the asker may see it
     OPENING_COMMAND = "opening_command"  # the hall's and the opening console's commands
+    HALL_WATCH = "hall_watch"  # watch a hall's live broadcast (开标直播)
+    HALL_SPEAK = "hall_speak"  # speak in a hall: a microphone (the host's camera too) in its mix
     BID_SUBMIT = "bid_submit"  # a bidder's own: sign-in, sealed bid, key, objection
     CLARIFY_ASK = "clarify_ask"  # the committee's written question to a bidder (3.2)
     CLARIFY_ANSWER = "clarify_answer"  # a bidder's questions and answers, after the opening too
@@ -180,6 +182,8 @@ ARCHIVE_KEEPERS = frozenset({Role.ARCHIVIST, Role.AUDITOR, Role.ADMIN})
 PARTIES = frozenset({Role.TENDERER, Role.BIDDER})
 # Who takes part in a bid opening: its host and witness, the tenderer, its agency, the bidders.
 OPENING_PEOPLE = frozenset({Role.HOST, Role.WITNESS, Role.TENDERER, Role.AGENCY, Role.BIDDER})
+# Who speaks in a hall (7.2.3-8): never the witness, a supervisor or the public, who watch.
+HALL_SPEAKERS = frozenset({Role.HOST, Role.TENDERER, Role.AGENCY, Role.BIDDER})
 CONSOLE_ROLES = frozenset({Role.HOST, Role.STAFF, Role.WITNESS})
 ADMIN = frozenset({Role.ADMIN})
 SUPERVISOR = frozenset({Role.SUPERVISOR})
@@ -352,6 +356,15 @@ POLICY: dict[Action, Rule] = {
         live=False,
     ),
     Action.OPENING_COMMAND: _session(OPENING_PEOPLE | ADMIN, "您无权操作该场开标"),
+    # The hall's live broadcast (4.4), one way, while the opening runs: its people, supervisors,
+    # administrators and, where the opening allows it, the public (the hall checks its terms).
+    Action.HALL_WATCH: _session(
+        OPENING_PEOPLE | {Role.PUBLIC, Role.SUPERVISOR, Role.ADMIN}, "您无权观看该场开标直播"
+    ),
+    Action.HALL_SPEAK: _session(
+        HALL_SPEAKERS,
+        "只有主持人、投标人、招标人和招标代理机构可以在开标大厅发言，其他人只能观看直播",
+    ),
     Action.BID_SUBMIT: _session(frozenset({Role.BIDDER}), "只有投标人可以签到、递交投标文件和解密"),
     # The committee asks through the main venue's host; experts stay unknown to bidders.
     Action.CLARIFY_ASK: _session(

@@ -55,6 +55,7 @@ from signaling.services.broadcasts import Broadcasts
 from signaling.services.clarifications import ClarificationService
 from signaling.services.container import Services
 from signaling.services.events import EventLog
+from signaling.services.halls import HallRooms
 from signaling.services.monitoring import WarningCenter
 from signaling.services.openings import OpeningService
 from signaling.services.outcomes import Outcomes
@@ -146,8 +147,11 @@ class Server:
         await self.seats.close_all()
         await self.wall.close_all()
         await self.console.close_all()
+        # The openings' clocks finish their command before the halls' parts are sealed.
+        await self.services.openings.stop()
         await self.services.broadcasts.close_all()
         await self.hall.close_all()
+        await self.services.halls.close_all()
         await self.services.rooms.close()
 
     async def stop(self) -> None:
@@ -158,6 +162,7 @@ class Server:
         await self.usage.close()
         await services.warnings.close()
         await services.openings.stop()
+        await services.halls.close_all()
         await services.rooms.close()
         await services.workers.close()
         await services.tasks.close()
@@ -189,6 +194,9 @@ async def build(config: AppConfig) -> Server:
     )
     rooms = RoomManager(store, pool, archives, events, signals, cameras=config.room_cameras)
     broadcasts = Broadcasts(pool, rooms.worker_of, signals, seats=rooms.seats_on)
+    halls = HallRooms(
+        store, pool, archives, events, signals, broadcasts, tasks, seats=rooms.seats_on
+    )
     warnings = WarningCenter(
         rooms=rooms,
         events=events,
@@ -199,6 +207,7 @@ async def build(config: AppConfig) -> Server:
     )
     WorkerEvents(
         rooms=rooms,
+        halls=halls,
         broadcasts=broadcasts,
         warnings=warnings,
         events=events,
@@ -229,7 +238,13 @@ async def build(config: AppConfig) -> Server:
         warnings=warnings,
     )
     openings = OpeningService(
-        store, events, signals, archives=archives, secrets_dir=config.secrets_dir, tasks=tasks
+        store,
+        events,
+        signals,
+        archives=archives,
+        halls=halls,
+        secrets_dir=config.secrets_dir,
+        tasks=tasks,
     )
     clarifications = ClarificationService(
         store, events, signals, workflow=workflow, openings=openings
@@ -244,6 +259,7 @@ async def build(config: AppConfig) -> Server:
         tokens=TokenIssuer(key, default_ttl_s=config.token_ttl_s),
         rooms=rooms,
         broadcasts=broadcasts,
+        halls=halls,
         metrics=metrics,
         tasks=tasks,
         events=events,

@@ -124,13 +124,24 @@ class _WorkerCollector(Collector):
         )
         counters: dict[str, CounterMetricFamily] = {}
         histograms: dict[str, HistogramMetricFamily] = {}
-        for report in reports:
+        parsed = [
+            (report, list(text_string_to_metric_families(report.get("metrics", ""))))
+            for report in reports
+        ]
+        # A counter's labels are those of every worker's samples: a worker without any (no
+        # seat yet) must not fix the family's labels for the others.
+        label_names: dict[str, set[str]] = {}
+        for _report, families in parsed:
+            for family in families:
+                names = label_names.setdefault(family.name, set())
+                names.update(k for s in family.samples for k in s.labels)
+        for report, families in parsed:
             worker = str(report["index"])
             for key, gauge in gauges.items():
                 gauge.add_metric([worker], float(report.get(key) or 0.0))
             rooms.add_metric([worker], len(report.get("rooms", [])))
             seats.add_metric([worker], sum(r["seats"] for r in report.get("rooms", [])))
-            for family in text_string_to_metric_families(report.get("metrics", "")):
+            for family in families:
                 if family.type == "histogram":
                     _relay_histogram(family, worker, histograms)
                     continue
@@ -138,7 +149,7 @@ class _WorkerCollector(Collector):
                     continue
                 out = counters.get(family.name)
                 if out is None:
-                    labels = [*sorted({k for s in family.samples for k in s.labels}), "worker"]
+                    labels = [*sorted(label_names[family.name]), "worker"]
                     out = counters[family.name] = CounterMetricFamily(
                         family.name, family.documentation, labels=labels
                     )

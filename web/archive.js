@@ -178,9 +178,11 @@ async function openSession(sessionId) {
   app.player = sync;
   /** @type {Window & { archivePlayer?: SyncPlayer }} */ (window).archivePlayer = sync;
   const url = fileUrl(s.session_id);
-  // The main screen shows the room grid, a room camera or any seat's camera, to compare two.
+  // The main screen shows the room grid (an opening's: its hall's information screen), a room
+  // camera or any seat's camera (the host's, at an opening), to compare two.
   const videos = s.tracks.filter((t) => t.kind === "video" && !t.id.endsWith("-desktop"));
-  videos.sort((a, b) => Number(b.id === "room-grid") - Number(a.id === "room-grid"));
+  const first = (/** @type {{ id: string }} */ t) => Number(t.id === "room-grid" || t.id === "hall-screen");
+  videos.sort((a, b) => first(b) - first(a));
   $("#main-select").replaceChildren(...videos.map((t) =>
     el("option", { value: t.id }, t.id === "room-grid" ? "评标室画面（全部机位）" : t.label)));
   const chooseMain = () => {

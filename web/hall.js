@@ -4,18 +4,21 @@
 // published, the read-out with confirmations and objections, the tenderer's answers, notices,
 // pauses and incidents as they happen. A bidder's own part (sign-in, the sealed bid and its key,
 // decryption) is hall-bidder.js. Every action is a REST call the server checks and logs; the
-// `/hall` namespace pushes the opening as this person may see it after every change.
+// `/hall` namespace pushes the opening as this person may see it after every change. The live
+// broadcast (the host's camera with the speakers' sound, and the information screen) plays in
+// the side column; a speaker turns its microphone on and off there (发言, lib/livecard.js).
 //
-// document.body.dataset.state: loading | ready | error; dataset.phase: the opening's phase;
-// dataset.role: bidder | tenderer | agency.
+// document.body.dataset.state: loading | ready | live (the broadcast's pictures come) | error;
+// dataset.phase: the opening's phase; dataset.role: bidder | tenderer | agency.
 
 import { BidderPart } from "/static/hall-bidder.js";
-import { refusalCode } from "/static/lib/acks.js";
+import { ackRequester, refusalCode } from "/static/lib/acks.js";
 import { requestJson } from "/static/lib/api.js";
 import { clearBanner, setStatus, showBanner, startClock } from "/static/lib/chrome.js";
 import { $, el } from "/static/lib/dom.js";
 import { messageOf } from "/static/lib/errors.js";
 import { ROLE_LABELS } from "/static/lib/labels.js";
+import { LiveCard } from "/static/lib/livecard.js";
 import { STATUS_LABELS, STATUS_TONES, openingCalls, sizeText } from "/static/lib/opening.js";
 import {
   Countdown, HappenedLog, Refusal, attachmentLink, bidderNames, renderBenchmark, renderIncidents, renderReadout, renderSteps, showRecord, signedByText,
@@ -50,6 +53,8 @@ const page = {
   bidder: null,
   /** Why this bidder was muted, when the page was told. */
   muteReason: "",
+  /** @type {LiveCard | null} */
+  live: null,
 };
 
 const me = () => /** @type {Me} */ (page.me);
@@ -243,6 +248,7 @@ function take(view, receivedAt) {
   const muted = $("#muted");
   muted.hidden = !view.you_are_muted;
   muted.textContent = view.you_are_muted ? `您已被禁言${page.muteReason ? `（${page.muteReason}）` : ""}，禁言期间请勿发言。` : "";
+  page.live?.setMuted(Boolean(view.you_are_muted));
   countdown.take(view, receivedAt);
   renderSteps($("#steps"), view.phase);
   $("#phase-words").textContent = phaseWords(view);
@@ -310,8 +316,26 @@ function wire() {
   });
 }
 
+/**
+ * The page's state for outside checks: live while the broadcast's pictures come.
+ * @param {boolean} live
+ */
+function setLive(live) {
+  const state = document.body.dataset.state;
+  if (state === "error" || state === "loading") return;
+  document.body.dataset.state = live ? "live" : "ready";
+}
+
 function connect() {
   const socket = connectSocket("/hall");
+  const request = ackRequester(() => socket, { disconnectedText: "与服务器的连接已中断" });
+  page.live = new LiveCard({
+    request,
+    speaker: { camera: false, label: "开启麦克风发言" },
+    onLive: setLive,
+  });
+  socket.on("media", (media) => page.live?.take(media));
+  socket.on("speaking_elsewhere", ({ message }) => page.live?.elsewhere(message));
   socket.on("connect", () => { setStatus("已连接", "ok"); clearBanner("info"); });
   socket.on("connect_error", (err) => {
     if (refusalCode(err)) {
@@ -357,8 +381,8 @@ async function start() {
   $("#who").textContent = `${ROLE_LABELS[me().role] || me().role} ${me().name}`;
   if (isBidder()) page.bidder = new BidderPart({ me: me(), calls: calls(), act, showBanner });
   take(await calls().view(), Date.now());
-  connect();
   document.body.dataset.state = "ready";
+  connect();
 }
 
 start().catch((err) => {

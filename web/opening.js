@@ -7,18 +7,22 @@
 // the witness urges the host; both mute and unmute speakers, pause (the host resumes), record
 // incidents, and sign the record sheet (opening-record.js). Bidders and their actions are
 // opening-bidders.js. Every action is a REST call the server checks and logs, a refusal is
-// shown in the server's words; the `/hall` namespace pushes the opening after every change.
+// shown in the server's words; the `/hall` namespace pushes the opening after every change. The
+// live broadcast plays in the side column, where the host turns its camera and microphone on
+// (lib/livecard.js); the witness watches it.
 //
-// document.body.dataset.state: loading | ready | error; dataset.phase; dataset.role.
+// document.body.dataset.state: loading | ready | live (the broadcast's pictures come) | error;
+// dataset.phase; dataset.role.
 
 import { BiddersPart } from "/static/opening-bidders.js";
 import { RecordPart } from "/static/opening-record.js";
-import { refusalCode } from "/static/lib/acks.js";
+import { ackRequester, refusalCode } from "/static/lib/acks.js";
 import { requestJson } from "/static/lib/api.js";
 import { clearBanner, setStatus, showBanner, startClock } from "/static/lib/chrome.js";
 import { $, el } from "/static/lib/dom.js";
 import { messageOf } from "/static/lib/errors.js";
 import { ROLE_LABELS } from "/static/lib/labels.js";
+import { LiveCard } from "/static/lib/livecard.js";
 import { SIGNER_LABELS, openingCalls } from "/static/lib/opening.js";
 import {
   Countdown, HappenedLog, Refusal, attachmentLink, bidderNames, renderBenchmark, renderIncidents, renderReadout, renderSteps, syncList,
@@ -47,6 +51,8 @@ const page = {
   bidders: null,
   /** @type {RecordPart | null} */
   record: null,
+  /** @type {LiveCard | null} */
+  live: null,
 };
 
 const me = () => /** @type {Me} */ (page.me);
@@ -138,6 +144,10 @@ function renderControls(v) {
   $("#incident-form").hidden = ended;
   $("#pause-form").hidden = ended || v.paused;
   $("#resume-btn").hidden = ended || !v.paused || me().role !== "host";
+  // The public broadcast (公开直播): the host opens it, or closes it with a reason.
+  $("#public-state").textContent = v.public ? "公开直播已开放：持公众链接者可观看" : "公开直播未开放：仅本场参加人和监督人员可观看";
+  $("#public-btn").textContent = v.public ? "停止向公众直播" : "向公众开放直播";
+  $("#public-form input[name=reason]", HTMLInputElement).hidden = !v.public;
   $("#ended-words").textContent = phaseWords(v);
   const waiting = v.bidders.filter((b) => b.status === "failure_reported" || b.status === "key_released");
   $("#decryption-pending").textContent = waiting.length
@@ -209,6 +219,7 @@ function take(v, receivedAt) {
   refusal.seen(v);
   page.view = v;
   for (const [id, name] of bidderNames(v)) page.names.set(id, name);
+  page.live?.setMuted(Boolean(v.you_are_muted));
   document.body.dataset.phase = v.phase;
   $("#phase").textContent = v.paused ? `${v.phase_label}（暂停）` : v.phase_label;
   const paused = $("#paused");
@@ -271,6 +282,12 @@ function wire() {
   formCommand("#urge-form", "urge", (form) => textOf(form, "text") ? { text: textOf(form, "text") } : "请填写提醒内容", "#conduct-error");
   formCommand("#pause-form", "pause", (form) => textOf(form, "reason") ? { reason: textOf(form, "reason") } : "请填写暂停原因", "#conduct-error");
   $("#resume-btn").addEventListener("click", () => command("resume", {}, $("#conduct-error")));
+  formCommand("#public-form", "allow_public", (form) => {
+    const closing = Boolean(page.view?.public);
+    const reason = textOf(form, "reason");
+    if (!closing) return { public: true };
+    return reason ? { public: false, reason } : "请填写停止公开直播的原因";
+  }, "#conduct-error");
   formCommand("#incident-form", "open_incident", (form) => {
     const description = textOf(form, "description");
     return description ? { kind: textOf(form, "kind"), description } : "请填写异常情况描述";
@@ -282,8 +299,27 @@ function told(happened) {
   log.add(happened);
 }
 
+/**
+ * The page's state for outside checks: live while the broadcast's pictures come.
+ * @param {boolean} live
+ */
+function setLive(live) {
+  const state = document.body.dataset.state;
+  if (state === "error" || state === "loading") return;
+  document.body.dataset.state = live ? "live" : "ready";
+}
+
 function connect() {
   const socket = connectSocket("/hall");
+  const request = ackRequester(() => socket, { disconnectedText: "与服务器的连接已中断" });
+  const host = me().role === "host";
+  page.live = new LiveCard({
+    request,
+    speaker: host ? { camera: true, label: "开启摄像头和麦克风" } : null,
+    onLive: setLive,
+  });
+  socket.on("media", (media) => page.live?.take(media));
+  socket.on("speaking_elsewhere", ({ message }) => page.live?.elsewhere(message));
   socket.on("connect", () => { setStatus("已连接", "ok"); clearBanner("info"); });
   socket.on("connect_error", (err) => {
     if (refusalCode(err)) {
@@ -332,8 +368,8 @@ async function start() {
   page.record = new RecordPart({ me: { id: me().participant_id, role: me().role }, sessionId: session.id, calls: calls(), command, act });
   wire();
   take(await calls().view(), Date.now());
-  connect();
   document.body.dataset.state = "ready";
+  connect();
 }
 
 start().catch((err) => {

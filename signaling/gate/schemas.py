@@ -106,6 +106,31 @@ class UnwatchRequest(_Payload):
     viewer: ViewerId
 
 
+class SpeakRequest(_Payload):
+    """``speak`` (hall): a speaker's offer: its microphone, and the host's camera too."""
+
+    type: Literal["offer"]
+    sdp: str = Field(min_length=10, max_length=MAX_SDP_BYTES)
+    roles: dict[str, Literal["camera", "microphone"]] = Field(min_length=1, max_length=2)
+
+
+class StopSpeakingRequest(_Payload):
+    """``stop_speaking`` (hall): no fields."""
+
+
+class HallWatchRequest(_Payload):
+    """``watch`` (hall): a receive-only offer for the hall's broadcast, each media section's
+    mid mapped to a stream (the host's camera, the information screen, the sound)."""
+
+    type: Literal["offer"]
+    sdp: str = Field(min_length=10, max_length=MAX_SDP_BYTES)
+    roles: dict[str, Literal["camera", "screen", "sound"]] = Field(min_length=1, max_length=3)
+
+
+class HallUnwatchRequest(_Payload):
+    """``unwatch`` (hall): no fields (a connection watches once)."""
+
+
 class NoteRequest(_Payload):
     """``note``: a supervision note (监督记录) for the session's record."""
 

@@ -18,7 +18,7 @@ from roomserver.letters import (
     COMMITMENT_SHA256,
     COMMITMENT_TITLE,
 )
-from roomserver.model import Role
+from roomserver.model import Role, Session
 from roomserver.policy import Action
 from signaling.errors import problem_response
 from signaling.gate.guard import body_of, grants_of, public_prefix, query_of, route
@@ -306,6 +306,7 @@ async def drain_worker(request: web.Request) -> web.Response:
     except IndexError as exc:
         raise NotFound("没有这个媒体进程") from exc
     moved = await services.rooms.drain(worker)
+    moved += await services.halls.drain(worker)
     await services.events.append(
         "worker_drained", {"worker": worker.index, "rooms": moved}, actor=grants.participant_id
     )
@@ -318,28 +319,34 @@ async def whoami(request: web.Request) -> web.Response:
     grants = grants_of(request)
     body: dict[str, Any] = {"role": str(grants.role), "participant_id": grants.participant_id}
     if ":" in grants.participant_id:
-        # A token for no roster entry (auditor, centre-wide supervisor, tenderer, bidder):
-        # its subject is ROLE:NAME.
+        # A token for no roster entry (auditor, centre-wide supervisor, tenderer, bidder, the
+        # public): its subject is ROLE:NAME.
         body["name"] = grants.participant_id.split(":", 1)[1]
         if grants.centre_id is not None:
             # An administrator, supervisor or ops engineer of one trading centre.
             centre = await services.store.places.centre(grants.centre_id)
             body["centre"] = {"id": centre.id, "name": centre.name, "city": centre.city}
+        if grants.session_id is not None:
+            # A link of one session (a public viewer's of an opening's broadcast).
+            body["session"] = _session_of(await services.store.get_session(grants.session_id))
     elif grants.session_id is not None:
         participant = await services.store.get_participant(grants.participant_id)
         session = await services.store.get_session(grants.session_id)
         body.update(
-            name=participant.name,
-            venue_id=participant.venue_id,
-            session={
-                "id": session.id,
-                "project_code": session.project_code,
-                "project_name": session.project_name,
-                "scheduled_start": session.scheduled_start.isoformat(),
-                "state": str(session.state),
-            },
+            name=participant.name, venue_id=participant.venue_id, session=_session_of(session)
         )
     return web.json_response(body)
+
+
+def _session_of(session: Session) -> dict[str, Any]:
+    """A session as ``/api/me`` names it."""
+    return {
+        "id": session.id,
+        "project_code": session.project_code,
+        "project_name": session.project_name,
+        "scheduled_start": session.scheduled_start.isoformat(),
+        "state": str(session.state),
+    }
 
 
 async def overview_page(request: web.Request) -> web.FileResponse:
@@ -378,6 +385,12 @@ async def opening_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(WEB_DIR / "opening.html", headers=PAGE_HEADERS)
 
 
+async def live_page(request: web.Request) -> web.FileResponse:
+    """The public broadcast of a bid opening (开标直播): one way, the host's camera and the hall's
+    information screen with the speakers' sound."""
+    return web.FileResponse(WEB_DIR / "live.html", headers=PAGE_HEADERS)
+
+
 # The pages of the people of a bid opening: the hall, its console, the broadcast.
 OPENING_PAGES = {
     Role.HOST: "/opening",
@@ -385,6 +398,8 @@ OPENING_PAGES = {
     Role.BIDDER: "/hall",
     Role.TENDERER: "/hall",
     Role.AGENCY: "/hall",
+    # Supervisors watch the hall's broadcast (the wall shows evaluation rooms).
+    Role.SUPERVISOR: "/live",
     Role.PUBLIC: "/live",
 }
 
@@ -425,6 +440,7 @@ def add_routes(app: web.Application) -> None:
         ("/ops", ops_page),
         ("/hall", hall_page),
         ("/opening", opening_page),
+        ("/live", live_page),
     ):
         route(app, "GET", path, page, Action.PAGE)
     route(app, "GET", "/healthz", healthz, Action.HEALTH, summary="运行状态：数据库可用即正常")

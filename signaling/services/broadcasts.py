@@ -135,14 +135,21 @@ class Broadcasts:
 
     # -- the broadcast --------------------------------------------------------------------------
 
-    async def open(self, session_id: str, sources: Sequence[BroadcastSource]) -> list[str]:
-        """Start broadcasting the session's room; the names of its streams. Opening an open
-        broadcast again changes nothing."""
+    async def open(
+        self,
+        session_id: str,
+        sources: Sequence[BroadcastSource],
+        *,
+        origin: WorkerProcess | None = None,
+    ) -> list[str]:
+        """Start broadcasting the session's room (on `origin`, the room's worker, if given:
+        else where `locate` finds it); the names of its streams. Opening an open broadcast
+        again changes nothing."""
         async with self._lock:
             live = self._live.get(session_id)
             if live is not None:
                 return live.names()
-            origin = self._locate(session_id)
+            origin = origin or self._locate(session_id)
             if origin is None:
                 raise NotFound("会场未开启，无法直播")
             opened = await self._request(

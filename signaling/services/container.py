@@ -14,6 +14,7 @@ from signaling.tasks import TaskSet
 if TYPE_CHECKING:
     from signaling.services.archiving import ArchiveManager
     from signaling.services.clarifications import ClarificationService
+    from signaling.services.halls import HallRooms
     from signaling.services.monitoring import WarningCenter
     from signaling.services.openings import OpeningService
     from signaling.services.outcomes import Outcomes
@@ -37,6 +38,7 @@ class Services:
     tokens: TokenIssuer
     rooms: RoomManager
     broadcasts: Broadcasts
+    halls: HallRooms
     metrics: Metrics
     tasks: TaskSet
     events: EventLog

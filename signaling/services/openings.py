@@ -22,8 +22,12 @@ What the server adds rather than taking it from a page:
 - ``deadline_passed`` at the deadline and ``close_decryption`` at the time limit are the
   server's own commands (role None); a timer per opening issues them.
 
-The opening's events go into its archive: a part is opened when the opening is first used
-after the server starts and sealed as ended when the opening ends (the session ends with it).
+The opening's events go into its archive through its hall's room (``services.halls``): the
+room, with its archive part on a media worker, is opened when the opening is taken up (at
+server start for every opening that has not ended, or with its first bidder) and closed, its
+part sealed as ended, when the opening ends (the session ends with it). A room that could not
+be opened is tried again at the next command; the events wait in the store meanwhile and the
+part catches up with them when it opens.
 """
 
 from __future__ import annotations
@@ -39,7 +43,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from recorder.archive import SessionArchive
 from recorder.documents import DOCUMENTS_DIR, OPENING_SUFFIXES, store_document
 from recorder.hashing import sha256_hex, sm3_hex
 from recorder.openingsheet import SheetContext, SheetFonts, render, sheet_of
@@ -49,15 +52,17 @@ from roomserver.model import Role, SessionKind, SessionState, id_last4
 from roomserver.opening import Phase, apply
 from roomserver.openings import Opening
 from roomserver.openingstate import SERVER, Command, Happened, OpeningState
-from roomserver.openingview import ANSWERING, INSIDERS
+from roomserver.openingview import ANSWERING, INSIDERS, SPEAKERS
 from roomserver.privatefiles import read_secret, write_secret
 from roomserver.sealing import SealLimits, SealRecord, key_sha256_of, open_seal, record_submission
 from roomserver.store import SqlStore
 from signaling.gate.tokens import Grants
 from signaling.services.archiving import ArchiveManager
 from signaling.services.events import EventLog
+from signaling.services.halls import HallRooms
 from signaling.services.signals import Signals
 from signaling.tasks import TaskSet
+from signaling.wire import ConnectionLost, WireError
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +71,6 @@ EVENT_KIND = "opening"
 OWN_COMMANDS = frozenset(
     {"sign_in", "submit_bid", "release_key", "report_failure", "confirm_row", "raise_objection"}
 )
-# Who speaks in the hall, and so may be muted (7.2.3-8).
-SPEAKERS = frozenset({Role.HOST, Role.BIDDER, Role.TENDERER, Role.AGENCY})
 # How long stopping the server waits for a clock in the middle of a command.
 CLOCK_STOP_WAIT_S = 30.0
 # How long the timer waits at most before looking again (a clock that jumps, a lost wake-up).
@@ -102,7 +105,6 @@ class _Entry:
     state: OpeningState
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    archive: SessionArchive | None = None
     timer: asyncio.Task[None] | None = None
 
 
@@ -116,6 +118,7 @@ class OpeningService:
         signals: Signals,
         *,
         archives: ArchiveManager,
+        halls: HallRooms,
         secrets_dir: Path,
         tasks: TaskSet,
         limits: SealLimits | None = None,
@@ -126,6 +129,7 @@ class OpeningService:
         self._events = events
         self._signals = signals
         self._archives = archives
+        self._halls = halls
         self._seeds = secrets_dir / "openings"
         self._tasks = tasks
         self.limits = limits or SealLimits()
@@ -147,7 +151,8 @@ class OpeningService:
                 await self._entry(session.id)
 
     async def stop(self) -> None:
-        """Stop the clocks and seal the open archive parts as interrupted.
+        """Stop the clocks (the halls' rooms are closed after them: ``HallRooms.close_all``);
+        safe to call twice.
 
         A clock is woken and let finish rather than cancelled: it may be in the middle of a
         command that ends the opening and seals its part, which must not be cut off halfway.
@@ -163,8 +168,6 @@ class OpeningService:
                     entry.timer.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await entry.timer
-            if entry.archive is not None:
-                await self._archives.seal(entry.archive, "interrupted")
         self._entries.clear()
 
     # -- reading --------------------------------------------------------------------------------
@@ -383,7 +386,7 @@ class OpeningService:
                     raise SessionEnded("服务器正在停止，请稍后再试")
                 command = Command(kind, actor, role, self._clock(), given)
                 state, happened = apply(entry.state, command)
-                await self._recording(session_id, entry)
+                await self._live(session_id, entry)
                 for data, suffix in documents:
                     await self._document(session_id, data, suffix)
                 await self._events.append(
@@ -496,18 +499,28 @@ class OpeningService:
             entry.timer = self._tasks.spawn(
                 self._clock_of(session_id, entry), name=f"opening-clock-{session_id}"
             )
+            await self._hall(session_id, entry)
         return entry
 
-    async def _recording(self, session_id: str, entry: _Entry) -> None:
-        """The opening is under way: it is live, and its events go into an archive part."""
-        if entry.archive is not None:
+    async def _hall(self, session_id: str, entry: _Entry) -> None:
+        """Open the hall's room (its screen, broadcast and archive part) if it is not open; a
+        room that cannot be opened now is tried again at the next command."""
+        if self._halls.find(session_id) is not None or entry.state.phase == Phase.ENDED:
             return
+        try:
+            await self._halls.open(session_id, entry.state)
+        except (WireError, ConnectionLost, TimeoutError, RoomError) as exc:
+            logger.warning("opening %s: hall not opened yet: %s", session_id, exc)
+
+    async def _live(self, session_id: str, entry: _Entry) -> None:
+        """The opening is under way: it is live, and its hall's room runs (its part records
+        the events)."""
         session = await self._store.get_session(session_id)
         if session.state == SessionState.ENDED:
             return
         if session.state == SessionState.SCHEDULED:
             await self._store.set_session_state(session_id, SessionState.LIVE)
-        entry.archive = await self._archives.open(session)
+        await self._hall(session_id, entry)
 
     async def _rebuild(self, opening: Opening) -> OpeningState:
         people = await self._store.list_participants(opening.session_id)
@@ -578,8 +591,6 @@ class OpeningService:
         await self._events.append(
             "session_ended", {"by": actor}, session_id=session_id, actor=actor
         )
-        if entry.archive is not None:
-            await self._archives.seal(entry.archive, "ended")
-            entry.archive = None
+        await self._halls.close(session_id, "ended")
         if asyncio.current_task() is not entry.timer:
             entry.wake.set()  # the clock sees the end and stops

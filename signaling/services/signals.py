@@ -109,13 +109,14 @@ class Signals:
     # An event was stored (event log → consoles); handlers must not block.
     event_logged: Signal[[Event]] = _named("event_logged", Signal)
     # A workflow command was accepted (workflow → seats, consoles).
-    workflow_happened: Signal[[str, WorkflowState, Happened]] = _named(
-        "workflow_happened", Signal
-    )
+    workflow_happened: Signal[[str, WorkflowState, Happened]] = _named("workflow_happened", Signal)
     # A bid opening's command was accepted, or its bidders changed (openings → the hall).
     opening_changed: Signal[[str, OpeningState, Happened | None]] = _named(
         "opening_changed", Signal
     )
+    # A hall's media started, moved to another worker, or stopped: the session and the streams
+    # of its broadcast (none: stopped). Its pages watch again (halls → the hall).
+    hall_media: Signal[[str, list[str]]] = _named("hall_media", Signal)
     # A bidder was asked for a clarification or answered one: the opening and the bidder
     # (clarifications → the hall).
     clarification_changed: Signal[[str, str]] = _named("clarification_changed", Signal)

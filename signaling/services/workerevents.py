@@ -13,6 +13,7 @@ from typing import Any
 
 from signaling.services.broadcasts import Broadcasts
 from signaling.services.events import EventLog
+from signaling.services.halls import HallRooms
 from signaling.services.monitoring import WarningCenter
 from signaling.services.pool import WorkerProcess
 from signaling.services.rooms import RoomManager
@@ -31,6 +32,7 @@ class WorkerEvents:
         self,
         *,
         rooms: RoomManager,
+        halls: HallRooms,
         broadcasts: Broadcasts,
         warnings: WarningCenter,
         events: EventLog,
@@ -38,6 +40,7 @@ class WorkerEvents:
         signals: Signals,
     ) -> None:
         self._rooms = rooms
+        self._halls = halls
         self._warnings = warnings
         self._events = events
         self._tasks = tasks
@@ -74,13 +77,13 @@ class WorkerEvents:
         self._signals.seat_media(room)
 
     def _recording_gap(self, params: dict[str, Any]) -> None:
-        room = self._rooms.find(str(params.get("session_id")))
-        if room is None:
+        session_id = str(params.get("session_id"))
+        if self._rooms.find(session_id) is None and self._halls.find(session_id) is None:
             return
         data = {k: params.get(k) for k in ("track", "from", "to", "reason")}
         self._tasks.spawn(
-            self._events.append("recording_gap", data, session_id=room.id),
-            name=f"gap-event-{room.id}",
+            self._events.append("recording_gap", data, session_id=session_id),
+            name=f"gap-event-{session_id}",
         )
 
     def _camera_warning(self, params: dict[str, Any]) -> None:

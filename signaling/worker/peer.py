@@ -263,7 +263,9 @@ class PeerSession:
             track: MediaStreamTrack = media.audio_track(self._seat)
             self._own_tracks.append(track)
             transceiver = pc.addTransceiver(track, direction="sendrecv")
-        elif role == "camera":
+        elif role == "camera" and media.screen is None:
+            # An evaluation seat sees the room grid in return; a hall's host sees the hall in
+            # its broadcast, so its camera only sends.
             track = media.grid_track()
             self._own_tracks.append(track)
             transceiver = pc.addTransceiver(track, direction="sendrecv")

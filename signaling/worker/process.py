@@ -23,13 +23,14 @@ import psutil
 from media.analysis import jpeg
 from media.grid import TileSpec
 from media.ice import apply_host_candidate_policy, apply_port_range
+from media.infostate import BadOpeningState
 from media.mixencoder import packet_frame
 from media.room import RoomMedia
 from recorder.archive import ArchivedEvent, SessionArchive
 from recorder.manifest import GapEntry
 from recorder.seal import ServerKey
 from recorder.track import Gap
-from roomserver.errors import NotFound
+from roomserver.errors import InvalidRequest, NotFound
 from roomserver.warnings import Transition
 from signaling.metrics import LoopLagMonitor, Metrics
 from signaling.tasks import TaskSet
@@ -42,6 +43,12 @@ from signaling.worker.turnprobe import probe_turn
 from signaling.worker.viewer import ViewerSession
 
 logger = logging.getLogger(__name__)
+
+# A room of an evaluation (its picture the grid of its seats) or the hall of a bid opening
+# (its picture the information screen, its seats the speakers, keyed by participant).
+ROOM_KINDS = frozenset({"evaluation", "hall"})
+# What a hall's archive calls its screen and its sound (an evaluation's: room-grid, room-mix).
+HALL_SCREEN_TRACK = "hall-screen"
 
 
 # A microphone or a camera sends all the time (a browser's Opus has no DTX): nothing of it for
@@ -174,15 +181,31 @@ class Worker:
         tiles: list[dict[str, str]],
         record: bool = True,
         cameras: list[dict[str, Any]] | None = None,
+        kind: str = "evaluation",
+        screen: dict[str, Any] | None = None,
+        muted: list[str] | None = None,
     ) -> dict[str, Any]:
-        """Start a room's media and a new archive part; returns the part and its last seq."""
+        """Start a room's media and a new archive part; returns the part and its last seq.
+
+        A hall (`kind` ``hall``) has its speakers as `tiles`, the information screen's first
+        message as `screen` and the speakers muted now as `muted`."""
         if session_id in self.rooms:
             room = self.rooms[session_id]
             return {
                 "part": room.archive.part if room.archive else None,
                 "last_seq": room.archive.last_seq if room.archive else 0,
             }
-        media = RoomMedia(self.settings.media, name=project_code, warnings=self.settings.warnings)
+        if kind not in ROOM_KINDS:
+            raise InvalidRequest(f"没有这种会场：{kind[:20]}")
+        media = RoomMedia(
+            self.settings.media,
+            name=project_code,
+            warnings=self.settings.warnings,
+            hall=kind == "hall",
+        )
+        if media.screen is not None and screen is not None:
+            self._show_screen(media, screen)
+        media.set_muted(set(muted or ()))
         await media.start()
         media.set_tiles([TileSpec(t["key"], t["label"]) for t in tiles])
         room = RoomHost(session_id, project_code, {t["key"]: t["label"] for t in tiles}, media)
@@ -348,6 +371,25 @@ class Worker:
         room.media.set_tiles([TileSpec(t["key"], t["label"]) for t in tiles])
         room.labels = {t["key"]: t["label"] for t in tiles}
 
+    async def on_hall_screen(self, session_id: str, message: dict[str, Any]) -> None:
+        """What a hall's information screen shows now (``media.infostate``'s message)."""
+        media = self._room(session_id).media
+        if media.screen is None:
+            raise InvalidRequest("该会场没有开标信息屏")
+        self._show_screen(media, message)
+
+    async def on_set_muted(self, session_id: str, seats: list[str]) -> None:
+        """The seats (a hall's speakers) muted now: nobody hears them in the mix."""
+        self._room(session_id).media.set_muted(set(seats))
+
+    @staticmethod
+    def _show_screen(media: RoomMedia, message: dict[str, Any]) -> None:
+        assert media.screen is not None
+        try:
+            media.screen.update(message)
+        except BadOpeningState as exc:
+            raise InvalidRequest(f"开标信息屏的内容不正确：{exc}") from exc
+
     async def on_set_online(self, session_id: str, seats: list[str]) -> None:
         """Which seats are connected (for the grid's placeholders and the room cameras)."""
         room = self._room(session_id)
@@ -449,12 +491,13 @@ class Worker:
             on_gap=lambda gap: self._gap(room, gap),
         )
         await archive.open()
+        hall = room.media.screen is not None
         grid = await archive.add_track(
-            "room-grid",
+            HALL_SCREEN_TRACK if hall else "room-grid",
             kind="video",
             codec="VP8",
             clock_rate=90_000,
-            label="评标室画面",
+            label="开标大厅信息屏" if hall else "评标室画面",
             request_keyframe=room.media.grid.request_keyframe,
         )
         started = False
@@ -471,7 +514,7 @@ class Worker:
             kind="audio",
             codec="opus",
             clock_rate=48_000,
-            label="评标室声音",
+            label="开标大厅声音" if hall else "评标室声音",
             request_keyframe=None,
         )
         room.media.mix.add_listener(mix.push)

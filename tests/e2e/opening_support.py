@@ -238,7 +238,8 @@ class OpeningPage:
         self.page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
         self.page.on("console", self._on_console)
         self.page.goto(url)
-        self.wait("() => document.body.dataset.state === 'ready'")
+        # Ready, or live already: the hall's broadcast plays in the page.
+        self.wait("() => ['ready', 'live'].includes(document.body.dataset.state)")
 
     def _on_console(self, message: Any) -> None:
         if message.type != "error":

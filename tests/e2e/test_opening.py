@@ -215,6 +215,10 @@ def before_the_deadline(
         shown.wait(contains("#notice-text", "保持网络畅通"))
     send_text(witness, "#urge-form", "请主持人提醒投标人核对密钥文件。")
     host.wait(contains("#log", "见证人提醒主持人"))
+    # The host opens the broadcast to the public; the hall hears of it.
+    host.page.click("#public-btn")
+    host.wait(contains("#public-state", "公开直播已开放"))
+    hall_a.wait(contains("#log", "主持人开放公开直播"))
     shoot("03-before-deadline", *everyone)
     print(f"before the deadline: {time.monotonic() - started:.1f} s of {LEAD_S} s")
 

@@ -2,9 +2,10 @@
 
 A whole opening is run through the REST API on a server started on an empty data directory
 (three bidders, an objection answered by the tenderer, the sheet signed, the end). An auditor
-then opens its archive: the timeline's filters are the opening's (开标流程, 异议与澄清, no
-evaluation steps), the list says each step as the hall's log does, and hiding the objections
-hides their lines and nothing else.
+then opens its archive: its picture is the hall's information screen, recorded from the start;
+the timeline's filters are the opening's (开标流程, 异议与澄清, no evaluation steps), the list
+says each step as the hall's log does, and hiding the objections hides their lines and nothing
+else.
 """
 
 from __future__ import annotations
@@ -86,7 +87,10 @@ def test_an_auditor_plays_back_an_opening_with_its_own_groups_of_events(
             facts = page.locator("#facts").inner_text()
             assert "开标场次" in facts and "投标人\n3 家" in facts, facts
             assert "时长\n0:00:00" not in facts and "开始\n—" not in facts, facts
-            assert page.locator("#main-gap").is_visible()
+            # The hall's information screen was recorded from the opening's start: the picture.
+            pictures = page.locator("#main-select option").all_inner_texts()
+            assert pictures and pictures[0] == "开标大厅信息屏", pictures
+            assert "没有录像" not in page.locator("#main-gap").inner_text()
             filters = page.locator("#filters label").all_inner_texts()
             assert [f.strip() for f in filters] == ["录制", "开标流程", "异议与澄清"], filters
             lines = page.locator("#events li .what").all_inner_texts()

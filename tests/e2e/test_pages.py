@@ -191,6 +191,9 @@ def test_no_page_breaks_its_content_security_policy(
             browser, f"{server.base_url}/overview?code={code_of(host['url'])}"
         )
         pages["overview"].wait_state("ready")
+        # The public broadcast of the demo's opening: live before anybody joined its hall.
+        pages["live"] = WatchedPage(browser, person(server, "public")["url"])
+        pages["live"].wait_state("live")
         pages["index"] = WatchedPage(browser, server.base_url + "/")
         # The API page, with one operation opened: who may call it and its body's fields.
         pages["api-docs"] = WatchedPage(browser, server.base_url + "/api/docs")

@@ -184,6 +184,9 @@ async def test_no_input_breaks_the_server_or_a_session(room_server: RunningServe
         "admin_centre": server.tokens.issue_admin("中心管理员", centre=demo.venues[0].centre_id),
         "ops": server.tokens.issue_ops("运维", centre=demo.venues[0].centre_id),
     }
+    assert demo.opening is not None
+    opening_bidder = next(p for p in demo.opening_people if p.role == Role.BIDDER)
+    socket_tokens = {**tokens, "opening_bidder": server.token(opening_bidder)}
     good = {
         "session_id": sid,
         "venue_id": main,
@@ -235,7 +238,7 @@ async def test_no_input_breaks_the_server_or_a_session(room_server: RunningServe
                         await r.read()
                         served[r.status] = served.get(r.status, 0) + 1
                         assert r.status < 500, (method, path, r.status, await r.text())
-            await _fuzz_sockets(server, rng, tokens)
+            await _fuzz_sockets(server, rng, socket_tokens)
             async with http.get(f"{server.base_url}/healthz") as r:
                 assert r.status == 200
         assert sum(served.values()) >= 2000, served
@@ -267,6 +270,11 @@ async def _fuzz_sockets(
         "/wall": (
             "supervisor",
             ["watch", "focus", "camera", "ice_candidate", "unwatch", "note", "warn"],
+        ),
+        # The demo opening's hall, as one of its bidders (a speaker and a viewer).
+        "/hall": (
+            "opening_bidder",
+            ["watch", "watch_candidate", "unwatch", "speak", "speak_candidate", "stop_speaking"],
         ),
     }
     for namespace, (who, events) in namespaces.items():

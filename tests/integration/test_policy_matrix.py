@@ -89,6 +89,7 @@ MATRIX: dict[Call, set[str]] = {
     Call("GET", "/ops"): set(WHO),
     Call("GET", "/hall"): set(WHO),
     Call("GET", "/opening"): set(WHO),
+    Call("GET", "/live"): set(WHO),
     Call("GET", "/archive"): set(WHO),
     Call("GET", "/healthz"): set(WHO),
     Call("GET", "/livez"): set(WHO),
@@ -589,3 +590,61 @@ async def test_a_refused_valid_token_is_on_the_sessions_record_and_a_report_read
     assert refused.data["event"] == "GET /api/sessions/{session_id}/roster"
     events = await server.services.store.list_events(sid)
     assert sum(e.kind == "request_refused" for e in events) == 1  # not the tokenless one
+
+
+# The hall's media events, in the demo's opening, × every kind of token that opens its hall:
+# everybody there watches the broadcast; only its speakers speak (never the witness, a
+# supervisor, an administrator or the public).
+HALL_WHO = "host witness tenderer agency bidder public supervisor_all admin".split()
+HALL_SPEAKERS = {"host", "tenderer", "agency", "bidder"}
+HALL_EVENTS = {
+    "watch": set(HALL_WHO),
+    "watch_candidate": set(HALL_WHO),
+    "unwatch": set(HALL_WHO),
+    "speak": HALL_SPEAKERS,
+    "speak_candidate": HALL_SPEAKERS,
+    "stop_speaking": HALL_SPEAKERS,
+}
+
+
+async def test_every_hall_event_answers_every_kind_of_token_as_the_table_says(
+    room_server: RunningServer,
+) -> None:
+    server = room_server
+    opening = server.demo.opening
+    assert opening is not None
+    sid = opening.id
+    people = {p.role: p for p in server.demo.opening_people}
+    week = datetime.now(UTC) + timedelta(days=7)
+    public = unrostered_link(Role.PUBLIC, "公众", by="test", expires_at=week, session_id=sid)
+    await issue_link(server.services.store, server.services.events.append, public)
+    tokens = {
+        **{
+            name: server.token(people[Role(name)])
+            for name in ("host", "witness", "tenderer", "agency", "bidder")
+        },
+        "public": server.tokens.issue_link_session(public),
+        "supervisor_all": server.tokens.issue_supervisor("省监督"),
+        "admin": server.tokens.issue_admin(),
+    }
+    wrong = []
+    for name in HALL_WHO:
+        client = socketio.AsyncClient(reconnection=False)
+        await client.connect(
+            server.base_url,
+            namespaces=["/hall"],
+            auth={"token": tokens[name], "session_id": sid},
+            transports=["websocket"],
+            wait_timeout=10,
+        )
+        try:
+            for event, allowed in HALL_EVENTS.items():
+                answer = await client.call(event, {}, namespace="/hall", timeout=15)
+                refused = not answer["ok"] and answer["error"]["code"] in ACCESS_CODES
+                got = "refused" if refused else "allowed"
+                expected = "allowed" if name in allowed else "refused"
+                if got != expected:
+                    wrong.append(f"/hall:{event} × {name}: {got}, expected {expected}")
+        finally:
+            await client.disconnect()
+    assert not wrong, "\n".join(wrong)

@@ -570,6 +570,8 @@ export interface OpeningView {
   phase_label: string;
   paused: boolean;
   pause_reason: string | null;
+  /** Whether the public may watch the broadcast (the host decides). */
+  public: boolean;
   deadline: string;
   decryption_until: string | null;
   min_bids: number;

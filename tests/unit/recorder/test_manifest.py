@@ -88,6 +88,10 @@ def test_journal_appends_and_ignores_a_torn_last_line(tmp_path: Path) -> None:
     assert len(read_journal(path)) == 2
 
 
+def test_a_part_that_died_before_its_first_segment_has_an_empty_journal(tmp_path: Path) -> None:
+    assert read_journal(tmp_path / "segments.jsonl") == []
+
+
 def test_journal_with_a_bad_line_in_the_middle_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "segments.jsonl"
     append_journal(path, segment(1))

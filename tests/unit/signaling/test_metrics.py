@@ -62,6 +62,22 @@ def test_a_workers_gauges_counters_and_loop_delays_carry_its_label() -> None:
     assert "roomserver_event_loop_delay_seconds_count" in samples
 
 
+def test_a_worker_without_seats_does_not_take_the_labels_of_anothers_frames() -> None:
+    idle, busy = Metrics(), Metrics()
+    busy.frame_received("v1:1", "camera", 1200)
+    signaling = Metrics(media=False)
+    signaling.set_worker_reports(
+        [
+            {"index": i, "rooms": [], "metrics": worker.render().decode()}
+            for i, worker in enumerate((idle, busy))
+        ]
+    )
+    frames = _samples(signaling)["roomserver_inbound_frames_total"]
+    assert [(s.labels, s.value) for s in frames] == [
+        ({"seat": "v1:1", "kind": "camera", "worker": "1"}, 1.0)
+    ]
+
+
 def test_rooms_are_shown_by_worker_without_their_sessions() -> None:
     """Nothing a scraper reads names a session; a room's figures are its worker's."""
     metrics = Metrics(media=False)
