@@ -5,7 +5,8 @@
 
 - a header with the project, its code and lot on the left, the hall and Beijing time on the
   right; a footer with the latest notice (or why the opening is paused) and the page;
-- before the deadline only the phase, a large countdown, 投标文件递交中 and the deadline:
+- before the deadline only the phase, a large countdown, 投标文件递交中 (主持人尚未开始签到 before
+  sign-in opens) and the deadline:
   no bidder's name, no number of bidders, nothing read out, whatever the state holds;
 - after it, a bar with the phase, the counts and the decryption countdown, then the read-out
   (唱标) once rows are read, else the bidders with their decryption status, paged when they
@@ -55,7 +56,10 @@ TEAL: Colour = (18, 132, 140)
 GREY: Colour = (84, 96, 116)
 DARK: Colour = (52, 58, 70)
 
+# Before sign-in opens, the screen says what it waits for instead of 投标文件递交中.
+WAITING = "等待开始签到"
 PHASE_COLOURS: dict[str, Colour] = {
+    WAITING: GREY,
     "签到与递交投标文件": BLUE,
     "投标截止": AMBER,
     "解密中": TEAL,
@@ -280,8 +284,9 @@ class _Layout:
         design_width = self.width / self.scale
         centre = (design_width - self.pill_width(state.phase, 26)) / 2
         items, _ = self.pill(state.phase, centre, 112, 26, PHASE_COLOURS.get(state.phase, BLUE))
+        under = "主持人尚未开始签到" if state.phase == WAITING else "投标文件递交中"
         if state.deadline is None:
-            items.append(self.centred("投标文件递交中", 300, 56, TEXT, bold=True))
+            items.append(self.centred(under, 300, 56, TEXT, bold=True))
             items.append(self.centred("投标截止时间未公布", 420, 26, DIM))
             return items
         left = state.deadline.timestamp() - now
@@ -299,7 +304,7 @@ class _Layout:
                 ticking=True,
             )
         )
-        items.append(self.centred("投标文件递交中", 440, 44, TEXT, bold=True))
+        items.append(self.centred(under, 440, 44, TEXT, bold=True))
         deadline = beijing(state.deadline).strftime(
             "投标截止时间：%Y年%m月%d日 %H:%M:%S（北京时间）"
         )

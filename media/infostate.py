@@ -37,8 +37,9 @@ with it. An example, every key given::
 
 - ``project_name`` (required) 项目名称, ``project_code`` 项目编号, ``lot_name`` 标段名称;
   ``hall`` the header's title (default 开标大厅).
-- ``phase`` (required): the phase's label, shown as it is. 签到与递交投标文件, 投标截止,
-  解密中, 唱标, 异议处理, 签署开标记录表, 开标结束, 流标 and 暂停 have colours of their own.
+- ``phase`` (required): the phase's label, shown as it is. 等待开始签到, 签到与递交投标文件,
+  投标截止, 解密中, 唱标, 异议处理, 签署开标记录表, 开标结束, 流标 and 暂停 have colours of their
+  own.
 - ``deadline`` 投标截止时间: until it, the screen shows the countdown and 投标文件递交中, and no
   bidder, no number of bidders, nothing read out, whatever the message holds (nor when it is
   missing). ``decrypt_deadline`` 解密截止时间: the decryption countdown. Both count down on

@@ -16,7 +16,7 @@ from roomserver.openingstate import OpeningState
 from roomserver.openingview import opening_view
 
 PHASE_WORDS = {
-    Phase.SCHEDULED: "签到与递交投标文件",
+    Phase.SCHEDULED: "等待开始签到",
     Phase.SUBMISSION: "签到与递交投标文件",
     Phase.PUBLISHED: "投标截止",
     Phase.DECRYPTION: "解密中",

@@ -329,3 +329,10 @@ async def test_close_ends_the_tracks_and_is_safe_twice() -> None:
     never_started = InfoScreenCompositor(MediaConfig())
     await never_started.close()
     await never_started.close()
+
+
+def test_before_sign_in_opens_the_screen_says_what_it_waits_for(painter: ScreenPainter) -> None:
+    waiting = parse_opening({**openings.before_deadline(NOW), "phase": "等待开始签到"})
+    shown = texts(layout(waiting, NOW, painter))
+    assert "等待开始签到" in shown and "主持人尚未开始签到" in shown
+    assert "投标文件递交中" not in shown

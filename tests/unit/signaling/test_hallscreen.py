@@ -13,6 +13,7 @@ from tests.unit.roomserver.opening_support import (
     at_readout,
     at_submission,
     cmd,
+    fresh,
     t,
 )
 
@@ -26,6 +27,7 @@ def message(state, **extra):  # type: ignore[no-untyped-def]
 
 
 def test_before_the_deadline_the_screen_is_sent_no_bidder() -> None:
+    assert message(fresh())["phase"] == "等待开始签到"  # before the host opens sign-in
     sent = message(at_submission())
     assert sent["phase"] == "签到与递交投标文件"
     assert sent["bidders"] == [] and sent["readout"] == []
