@@ -19,11 +19,15 @@ Layout of one session's archive (a folder, or an object prefix in S3-compatible 
 Track ids: ``<venue_id>-<seat_no>-camera|microphone|desktop``, ``room-grid``, ``room-mix``,
 ``room-camera-<id>``; ``evidence/`` holds the warnings' evidence pictures.
 
-Hash chain: every line of ``events.jsonl`` is a JSON object with ``seq``, ``at``, ``kind``,
-``actor``, ``data``, ``prev`` and ``hash``; ``hash`` is the SHA-256 of the canonical JSON
-(sorted keys, no spaces, UTF-8) of the object without ``hash``; ``prev`` is the ``hash`` of the
-line before, for the first line of part 1 64 zeros, for the first line of a later part the
-SHA-256 of the previous part's ``seal.json``.
+Canonical JSON: everything hashed or signed (``manifest.json``, ``seal.json``, each line of
+``events.jsonl``) is RFC 8785 canonical JSON (``roomserver.canonical``) and carries the archive
+format (``"format": 2``, ``recorder.hashing.FORMAT``).
+
+Hash chain: every line of ``events.jsonl`` is a JSON object with ``format``, ``seq``, ``at``,
+``kind``, ``actor``, ``data``, ``prev`` and ``hash``; ``hash`` is the SHA-256 of the canonical
+JSON of the object without ``hash``; ``prev`` is the ``hash`` of the line before, for the first
+line of part 1 64 zeros, for the first line of a later part the SHA-256 of the previous part's
+``seal.json``.
 
 Merkle roots (RFC 6962 shape): leaves are the segment digests in manifest order followed by the
 last event hash; a leaf node is H(0x00 || leaf), an inner node H(0x01 || left || right), an odd

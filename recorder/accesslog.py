@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from recorder.eventlog import GENESIS, check_chain, fsync_dir, read_events, record_hash
-from recorder.hashing import canonical_json
+from recorder.hashing import FORMAT
+from roomserver.canonical import canonical_json
 from roomserver.privatefiles import PRIVATE_FILE_MODE, make_private_dir, tighten
 
 ACCESS_LOG = "access-log.jsonl"
@@ -45,6 +46,7 @@ class AccessLog:
             try:
                 seq, previous = _last(f)
                 record: dict[str, Any] = {
+                    "format": FORMAT,
                     "seq": seq + 1,
                     "at": datetime.fromtimestamp(time.time(), UTC).isoformat(),
                     "kind": kind,

@@ -8,10 +8,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from recorder.hashing import canonical_json, sha256_hex
+from recorder.hashing import FORMAT, sha256_hex
+from roomserver.canonical import NotCanonical, canonical_json
 
 GENESIS = "0" * 64
-FIELDS = frozenset({"seq", "at", "kind", "actor", "data", "prev", "hash"})
+FIELDS = frozenset({"format", "seq", "at", "kind", "actor", "data", "prev", "hash"})
 
 
 class EventChainError(ValueError):
@@ -75,8 +76,15 @@ def chain_problems(items: list[tuple[int, dict[str, Any]]], previous_hash: str) 
             problems.append(f"{where}: missing field(s) {', '.join(missing)}")
         if extra:
             problems.append(f"{where}: unexpected field(s) {', '.join(extra)}")
-        if record.get("hash") != record_hash(record):
-            problems.append(f"{where}: hash does not match the line's content (edited)")
+        if record.get("format") != FORMAT:
+            problems.append(f"{where}: format is {record.get('format')!r}, not {FORMAT}")
+        try:
+            matches = record.get("hash") == record_hash(record)
+        except NotCanonical as exc:
+            problems.append(f"{where}: has no canonical JSON form ({exc})")
+        else:
+            if not matches:
+                problems.append(f"{where}: hash does not match the line's content (edited)")
         if record.get("prev") != expected_prev:
             if previous_line is None:
                 problems.append(
@@ -162,6 +170,7 @@ class EventLogWriter:
         if self._last_seq is not None and seq <= self._last_seq:
             raise ValueError(f"seq {seq} does not follow seq {self._last_seq}")
         record: dict[str, Any] = {
+            "format": FORMAT,
             "seq": seq,
             "at": at,
             "kind": kind,

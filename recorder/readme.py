@@ -5,15 +5,21 @@ from __future__ import annotations
 # Checks the event chain of one part with nothing but Python's standard library. Run inside a
 # part folder; the argument is where the chain starts (64 zeros for part-0001, else the SHA-256
 # of the previous part's seal.json). Prints one line per event and the last hash.
+#
+# Each line is RFC 8785 canonical JSON, members in name order, so the canonical JSON of the
+# record without its "hash" is the line with the text `,"hash":"<64 hex>"` cut out: the script
+# needs no JSON canonicalizer. That text is the last of its kind on the line: only "data", which
+# comes before it, holds objects, and inside a JSON string a quote is always escaped.
 CHAIN_SCRIPT = """\
 import hashlib, json, sys
 prev = sys.argv[1] if len(sys.argv) > 1 else "0" * 64
 broken = 0
-for n, line in enumerate(open("events.jsonl", encoding="utf-8"), 1):
+for n, line in enumerate(open("events.jsonl", "rb"), 1):
+    line = line.rstrip(b"\\n")
     r = json.loads(line)
-    body = {k: v for k, v in r.items() if k != "hash"}
-    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    ok = r["prev"] == prev and r["hash"] == hashlib.sha256(text.encode("utf-8")).hexdigest()
+    cut = line.rindex(b',"hash":"')
+    body = line[:cut] + line[cut + 74:]
+    ok = r["prev"] == prev and r["hash"] == hashlib.sha256(body).hexdigest()
     broken += not ok
     print(n, r["seq"], "ok" if ok else "BROKEN")
     prev = r["hash"]
@@ -65,8 +71,11 @@ openssl、python3）独立核验：没有文件被修改、删除、插入，事
 3. 清单：`sha256sum manifest.json` 等于 seal.json 的 manifest_sha256；国密 SM3 摘要用
     openssl dgst -sm3 manifest.json
    核对 manifest_sm3；每个分段同样可用 `openssl dgst -sm3 media/...` 对照 manifest.json。
-4. 事件链：events.jsonl 每行是一个 JSON 对象（seq、at、kind、actor、data、prev、hash）。
-   hash 是去掉 hash 字段后按键排序、无空格、UTF-8 的 JSON 的 SHA-256；prev 是上一行的 hash；
+   所有被哈希或签名的 JSON（manifest.json、seal.json、events.jsonl 的每一行）都是 RFC 8785
+   规范化 JSON（JCS），格式版本见其中的 format 字段（本档案为 2）。
+4. 事件链：events.jsonl 每行是一个 JSON 对象（format、seq、at、kind、actor、data、prev、hash）。
+   hash 是去掉 hash 字段后该对象的 RFC 8785 规范化 JSON 的 SHA-256（即本行删去
+   ,"hash":"…" 之后的字节）；prev 是上一行的 hash；
    part-0001 第一行的 prev 为 64 个 0，之后各分段第一行的 prev 为前一分段 seal.json 的
    SHA-256（也写在本分段 seal.json 的 previous_seal_sha256 中）。修改、删除、插入或调换
    任何一行都会使链断开。最后一行的 hash 与事件条数须等于 seal.json 中的 last_event_hash
@@ -110,13 +119,16 @@ Checks, in each part-NNNN folder:
 3. Manifest: `sha256sum manifest.json` equals manifest_sha256; the SM3 (GB/T 32905) digest,
     openssl dgst -sm3 manifest.json
    equals manifest_sm3. Each segment's SM3 can be checked the same way against manifest.json.
-4. Event chain: each line of events.jsonl is a JSON object (seq, at, kind, actor, data, prev,
-   hash). hash is the SHA-256 of the object without hash as JSON with sorted keys, no spaces,
-   UTF-8; prev is the hash of the line before; the first line of part-0001 has 64 zeros, the
-   first line of a later part the SHA-256 of the previous part's seal.json (also in that part's
-   seal.json as previous_seal_sha256). Editing, removing, inserting or swapping any line breaks
-   the chain; the last hash and the number of lines equal last_event_hash and event_count in
-   seal.json. The script in step 4 above checks one part with Python's standard library.
+   Every JSON that is hashed or signed (manifest.json, seal.json, each line of events.jsonl) is
+   RFC 8785 canonical JSON (JCS); its "format" member gives the archive format (2 here).
+4. Event chain: each line of events.jsonl is a JSON object (format, seq, at, kind, actor, data,
+   prev, hash). hash is the SHA-256 of the RFC 8785 canonical JSON of the object without hash
+   (the line's bytes with ,"hash":"..." cut out); prev is the hash of the line before; the
+   first line of part-0001 has 64 zeros, the first line of a later part the SHA-256 of the
+   previous part's seal.json (also in that part's seal.json as previous_seal_sha256). Editing,
+   removing, inserting or swapping any line breaks the chain; the last hash and the number of
+   lines equal last_event_hash and event_count in seal.json. The script in step 4 above checks
+   one part with Python's standard library.
 5. Merkle roots: leaves are the segment digests in manifest order, then last_event_hash; a leaf
    node is H(0x00||leaf), an inner node H(0x01||left||right), an odd node is promoted unchanged
    (RFC 6962); with SHA-256 and SM3 they equal merkle_root_sha256 and merkle_root_sm3.

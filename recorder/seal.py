@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -18,11 +17,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 
 from recorder.config import RecorderConfig
 from recorder.eventlog import GENESIS, EventChainError, check_chain, fsync_dir, read_events
-from recorder.hashing import merkle_root, sha256_hex, sm3_hex
+from recorder.hashing import FORMAT, merkle_root, sha256_hex, sm3_hex
 from recorder.manifest import Manifest
+from roomserver.canonical import canonical_json
 from roomserver.privatefiles import read_secret, write_secret
 
-SEAL_VERSION = 1
 MANIFEST_JSON = "manifest.json"
 SHA256SUMS = "SHA256SUMS"
 SEAL_JSON = "seal.json"
@@ -122,9 +121,8 @@ def seal_hash(part_dir: Path) -> str:
 
 
 def seal_json_bytes(seal: dict[str, Any]) -> bytes:
-    """The bytes written to seal.json (indented so that a person can read it)."""
-    text = json.dumps(seal, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
-    return (text + "\n").encode("utf-8")
+    """The bytes written to seal.json and signed: its RFC 8785 canonical JSON."""
+    return canonical_json(seal)
 
 
 def merkle_leaves(manifest: Manifest, algorithm: str) -> list[bytes]:
@@ -274,7 +272,7 @@ def seal_part(
 
     sealed_at = (now or datetime.now(UTC)).astimezone(UTC)
     seal: dict[str, Any] = {
-        "version": SEAL_VERSION,
+        "format": FORMAT,
         "session_id": manifest.session_id,
         "part": manifest.part,
         "state": manifest.state,

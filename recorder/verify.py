@@ -13,7 +13,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
 from recorder.documents import DOCUMENT_PATH, DOCUMENTS_DIR, citations
 from recorder.eventlog import GENESIS, chain_problems
-from recorder.hashing import file_digests, merkle_root
+from recorder.hashing import FORMAT, file_digests, merkle_root
 from recorder.manifest import Manifest
 from recorder.seal import (
     EVENTS_JSONL,
@@ -22,7 +22,6 @@ from recorder.seal import (
     PUBLIC_KEY_PEM,
     SEAL_JSON,
     SEAL_SIG,
-    SEAL_VERSION,
     SHA256SUMS,
     UNLISTED,
     key_fingerprint,
@@ -33,6 +32,7 @@ from recorder.seal import (
     part_number,
     safe_relative,
 )
+from roomserver.canonical import NotCanonical, canonical_json, parse_canonical
 
 README = "README.txt"
 REQUIRED = (SEAL_JSON, SEAL_SIG, PUBLIC_KEY_PEM, MANIFEST_JSON, SHA256SUMS, EVENTS_JSONL)
@@ -145,15 +145,18 @@ class _Checker:
         seal_bytes = regular[SEAL_JSON].read_bytes()
         where = f"{name}/{SEAL_JSON}"
         try:
-            seal = json.loads(seal_bytes)
-        except ValueError:
-            self.diff(where, "not valid JSON")
-            return {}
+            seal = parse_canonical(seal_bytes)
+        except NotCanonical as exc:
+            self.diff(where, f"not canonical JSON (RFC 8785): {exc}")
+            try:
+                seal = json.loads(seal_bytes)
+            except ValueError:
+                return {}
         if not isinstance(seal, dict):
             self.diff(where, "not a JSON object")
             return {}
-        if seal.get("version") != SEAL_VERSION:
-            self.diff(where, f"unsupported seal version {seal.get('version')!r}")
+        if seal.get("format") != FORMAT:
+            self.diff(where, f"archive format {seal.get('format')!r}: this verifier reads {FORMAT}")
         if seal.get("part") != number:
             self.diff(where, f"says part {seal.get('part')!r}, the folder is part {number}")
         if self.session_id is None:
@@ -335,6 +338,12 @@ class _Checker:
             if not isinstance(record, dict):
                 self.diff(where, f"line {number}: not a JSON object")
                 continue
+            try:
+                canonical = canonical_json(record) == line
+            except NotCanonical:
+                canonical = False
+            if not canonical:
+                self.diff(where, f"line {number}: not in canonical form (RFC 8785)")
             items.append((number, record))
         self.report.events += len(items)
         if chain_start is _UNKNOWN:

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from recorder.eventlog import GENESIS, EventLogWriter, record_hash
-from recorder.hashing import canonical_json, file_digests
+from recorder.hashing import file_digests
 from recorder.manifest import Manifest, SegmentEntry, TrackEntry, append_journal
 from recorder.seal import ServerKey, part_name, seal_hash, seal_json_bytes, seal_part
 from recorder.verify import VerifyReport, verify_archive
+from roomserver.canonical import canonical_json
 
 SESSION = "s-2024-0417-001"
 EVIDENCE = "evidence/seat_empty-v1-3.jpg"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,9 @@ from recorder.eventlog import (
     read_events,
     record_hash,
 )
-from recorder.hashing import canonical_json, sha256_hex
+from recorder.hashing import sha256_hex
+from recorder.readme import CHAIN_SCRIPT
+from roomserver.canonical import canonical_json
 
 
 def write(path: Path, n: int, start: str = GENESIS, first_seq: int = 1) -> list[dict]:
@@ -131,3 +135,42 @@ def test_read_events_names_a_bad_line(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes() + b"not json\n" + json.dumps({"a": 1}).encode() + b"\n")
     with pytest.raises(EventChainError, match="line 2"):
         read_events(path)
+
+
+def test_the_readme_script_checks_a_chain_with_nothing_but_the_standard_library(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "events.jsonl"
+    tricky = {
+        "hash": "f" * 64,  # a member of the same name inside data
+        "text": ',"hash":"' + "0" * 64 + '"',  # and its text inside a string
+        "emoji": "评标 😀",
+        "n": [0.1, 1e21, 1e-7, 333333333.3333333, -0.0],
+    }
+    with EventLogWriter(path, GENESIS) as log:
+        for seq in (1, 2, 3):
+            log.append(seq, f"2024-04-17T09:00:0{seq}+08:00", "note", "host-1", tricky)
+        last = log.last_hash
+    ok = subprocess.run(
+        [sys.executable, "-", GENESIS],
+        cwd=tmp_path,
+        input=CHAIN_SCRIPT,
+        text=True,
+        capture_output=True,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert ok.stdout.splitlines()[-1] == f"last {last}"
+
+    raw = path.read_bytes().replace("评标".encode(), "平标".encode(), 1)
+    path.write_bytes(raw)
+    broken = subprocess.run(
+        [sys.executable, "-", GENESIS],
+        cwd=tmp_path,
+        input=CHAIN_SCRIPT,
+        text=True,
+        capture_output=True,
+        check=False,
+    )
+    assert broken.returncode == 1
+    assert broken.stdout.splitlines()[0] == "1 1 BROKEN"

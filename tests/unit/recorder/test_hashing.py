@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from recorder import hashing
-from recorder.hashing import canonical_json, file_digests, merkle_root, sha256_hex, sm3_hex
+from recorder.hashing import file_digests, merkle_root, sha256_hex, sm3_hex
 
 
 def test_sm3_matches_the_gbt_32905_vector() -> None:
@@ -87,11 +87,3 @@ def test_merkle_root_shapes(algorithm: str) -> None:
 def test_merkle_root_refuses_an_unknown_algorithm() -> None:
     with pytest.raises(ValueError, match="md5"):
         merkle_root([b"x"], "md5")
-
-
-def test_canonical_json_is_sorted_compact_utf8() -> None:
-    assert canonical_json({"b": 1, "a": {"d": [1, 2], "c": "评标"}, "n": None}) == (
-        '{"a":{"c":"评标","d":[1,2]},"b":1,"n":null}'.encode()
-    )
-    with pytest.raises(ValueError):
-        canonical_json({"x": float("nan")})
