@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 PUBLIC_KEY_NAME = "archive-public-key.pem"
+# What a package holds beside the sealed folder (outside every seal, for whoever checks it).
+PACKAGE_FILES = frozenset({PUBLIC_KEY_NAME})
 
 
 def package_files(session_dir: Path) -> list[Path]:

@@ -65,7 +65,8 @@ class Manifest:
     segments: tuple[SegmentEntry, ...]
     gaps: tuple[GapEntry, ...]
     event_count: int
-    last_event_hash: str
+    last_event_hash: str  # the SHA-256 and the SM3 of the last event (both chains' heads)
+    last_event_sm3: str
 
     def to_json(self) -> bytes:
         """The RFC 8785 canonical JSON that manifest.json holds and the seal hashes."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -16,7 +17,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from recorder.config import RecorderConfig
-from recorder.eventlog import GENESIS, EventChainError, check_chain, fsync_dir, read_events
+from recorder.eventlog import (
+    START,
+    ChainHead,
+    EventChainError,
+    check_chain,
+    fsync_dir,
+    head_of,
+    read_events,
+)
 from recorder.hashing import FORMAT, merkle_root, sha256_hex, sm3_hex
 from recorder.manifest import Manifest
 from roomserver.canonical import canonical_json
@@ -33,6 +42,13 @@ MEDIA_DIR = "media"
 # Files that SHA256SUMS cannot list: itself, and what is written after it.
 UNLISTED = frozenset({SHA256SUMS, SEAL_JSON, SEAL_SIG})
 PART_NAME = re.compile(r"part-(\d{4,})")
+README = "README.txt"  # the session folder's instructions, beside its parts
+# The event that ends the evaluation (评标结束): the final seal counts retention from its time.
+SESSION_ENDED = "session_ended"
+# 7.2.5-2: kept fifteen years at least, from the day the evaluation ended.
+MIN_RETENTION_YEARS = 15
+# 评标结束之日: the day the evaluation ended is a day in China Standard Time.
+CHINA_TIME = timezone(timedelta(hours=8))
 
 
 class SealError(ValueError):
@@ -115,9 +131,10 @@ class ServerKey:
         return self.private_key.sign(data)
 
 
-def seal_hash(part_dir: Path) -> str:
-    """SHA-256 of the exact bytes of a part's seal.json: what the next part chains from."""
-    return sha256_hex((part_dir / SEAL_JSON).read_bytes())
+def seal_head(part_dir: Path) -> ChainHead:
+    """SHA-256 and SM3 of the exact bytes of a part's seal.json: what the next part chains from."""
+    data = (part_dir / SEAL_JSON).read_bytes()
+    return ChainHead(sha256_hex(data), sm3_hex(data))
 
 
 def seal_json_bytes(seal: dict[str, Any]) -> bytes:
@@ -126,11 +143,15 @@ def seal_json_bytes(seal: dict[str, Any]) -> bytes:
 
 
 def merkle_leaves(manifest: Manifest, algorithm: str) -> list[bytes]:
-    """Segment digests in manifest order, then the last event hash (the same in both trees)."""
-    # The last event hash is a SHA-256 in both trees: the chain is defined with SHA-256, and
-    # re-hashing it with SM3 would add a rule without adding evidence.
+    """Segment digests in manifest order, then the last event's digest, all of `algorithm`."""
     digests = [bytes.fromhex(getattr(s, algorithm)) for s in manifest.segments]
-    return [*digests, bytes.fromhex(manifest.last_event_hash)]
+    last = manifest.last_event_hash if algorithm == "sha256" else manifest.last_event_sm3
+    return [*digests, bytes.fromhex(last)]
+
+
+def retention_until(ended_at: datetime, years: int) -> str:
+    """The last day an archive is kept: `years` after the day (China time) the session ended."""
+    return add_years(ended_at.astimezone(CHINA_TIME).date(), years).isoformat()
 
 
 def add_years(day: date, years: int) -> date:
@@ -176,7 +197,7 @@ def _write(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def _check_part(part_dir: Path, manifest: Manifest, chain_start: str) -> None:
+def _check_part(part_dir: Path, manifest: Manifest, chain_start: ChainHead) -> None:
     """Refuse to sign a part whose files do not say what the manifest says."""
     problems: list[str] = []
     events_path = part_dir / EVENTS_JSONL
@@ -185,10 +206,11 @@ def _check_part(part_dir: Path, manifest: Manifest, chain_start: str) -> None:
     except EventChainError as exc:
         raise SealError(f"{events_path}: {exc}") from exc
     problems += [f"{EVENTS_JSONL}: {p}" for p in check_chain(records, chain_start)]
-    last_hash = records[-1].get("hash") if records else chain_start
-    if len(records) != manifest.event_count or last_hash != manifest.last_event_hash:
+    last = head_of(records[-1]) if records else chain_start
+    claimed = ChainHead(manifest.last_event_hash, manifest.last_event_sm3)
+    if len(records) != manifest.event_count or last != claimed:
         problems.append(
-            f"{EVENTS_JSONL} has {len(records)} events ending in {last_hash}, the manifest "
+            f"{EVENTS_JSONL} has {len(records)} events ending in {last.sha256}, the manifest "
             f"says {manifest.event_count} ending in {manifest.last_event_hash}"
         )
     files = part_files(part_dir)
@@ -230,21 +252,29 @@ def seal_part(
     part_dir: Path,
     manifest: Manifest,
     key: ServerKey,
-    previous_seal_hash: str | None,
+    previous: ChainHead | None,
     *,
     retention_years: int = RecorderConfig.retention_years,
+    ended_at: datetime | None = None,
+    documents: Sequence[Mapping[str, Any]] | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Write manifest, SHA256SUMS, seal.json, seal.sig and the public key, then make it read-only.
 
-    `previous_seal_hash` is ``seal_hash`` of the part before (None for part 1). The segment
-    files' SHA-256 in SHA256SUMS are taken from the manifest (computed when each segment
-    closed) so that sealing a long session at shutdown does not read every video again.
+    `previous` is ``seal_head`` of the part before (None for part 1). The segment files'
+    SHA-256 in SHA256SUMS are taken from the manifest (computed when each segment closed) so
+    that sealing a long session at shutdown does not read every video again.
+
+    The part sealed as ``ended`` is the session's final seal: it names when the session ended
+    (`ended_at`, the evaluation's end; the seal's own time when not given), the retention date
+    counted from that day, and the session's `documents` (path, size, SHA-256, SM3 of each
+    file of ``documents/``, already read-only). The README beside the parts is named by its
+    digests in every seal, the last seal's being the one it must match.
     """
     number = part_number(part_dir.name)
     if number is None or number != manifest.part:
         raise SealError(f"{part_dir}: folder name does not match manifest part {manifest.part}")
-    if (number == 1) != (previous_seal_hash is None):
+    if (number == 1) != (previous is None):
         raise SealError(f"{part_dir}: part 1 has no previous seal, every later part has one")
     if manifest.state not in ("ended", "interrupted"):
         raise SealError(f"{part_dir}: state must be ended or interrupted, not {manifest.state!r}")
@@ -254,7 +284,7 @@ def seal_part(
     if not events_path.exists():
         # A part without events still has a (empty) log, so that its absence is a deletion.
         _write(events_path, b"")
-    _check_part(part_dir, manifest, previous_seal_hash or GENESIS)
+    _check_part(part_dir, manifest, previous or START)
 
     manifest_bytes = manifest.to_json()
     _write(part_dir / MANIFEST_JSON, manifest_bytes)
@@ -271,6 +301,10 @@ def seal_part(
     _write(part_dir / SHA256SUMS, sums)
 
     sealed_at = (now or datetime.now(UTC)).astimezone(UTC)
+    ended = manifest.state == "ended"
+    end = (ended_at or sealed_at).astimezone(UTC) if ended else None
+    readme = part_dir.parent / README
+    readme_bytes = readme.read_bytes() if readme.is_file() and not readme.is_symlink() else None
     seal: dict[str, Any] = {
         "format": FORMAT,
         "session_id": manifest.session_id,
@@ -280,20 +314,24 @@ def seal_part(
         "manifest_sha256": sha256_hex(manifest_bytes),
         "manifest_sm3": sm3_hex(manifest_bytes),
         "sha256sums_sha256": sha256_hex(sums),
+        "sha256sums_sm3": sm3_hex(sums),
         "merkle_root_sha256": merkle_root(merkle_leaves(manifest, "sha256"), "sha256"),
         "merkle_root_sm3": merkle_root(merkle_leaves(manifest, "sm3"), "sm3"),
         "event_count": manifest.event_count,
         "last_event_hash": manifest.last_event_hash,
-        "previous_seal_sha256": previous_seal_hash,
+        "last_event_sm3": manifest.last_event_sm3,
+        "previous_seal_sha256": previous.sha256 if previous else None,
+        "previous_seal_sm3": previous.sm3 if previous else None,
         "segments": len(manifest.segments),
         "key_fingerprint": key.fingerprint(),
-        # Kept from the session's end, one date for every part: an interrupted part cannot know
-        # it yet, and a part deleted earlier than the rest would break the others' chain.
-        "retention_until": (
-            add_years(sealed_at.date(), retention_years).isoformat()
-            if manifest.state == "ended"
-            else None
-        ),
+        # Written once, in the final seal, one date for every part (7.2.5-2: fifteen years from
+        # the day the evaluation ended): an interrupted part cannot know it yet, and a part
+        # deleted earlier than the rest would break the others' chain.
+        "session_ended_at": end.isoformat(timespec="seconds") if end else None,
+        "retention_until": retention_until(end, retention_years) if end else None,
+        "documents": [dict(d) for d in documents or ()] if ended else None,
+        "readme_sha256": sha256_hex(readme_bytes) if readme_bytes is not None else None,
+        "readme_sm3": sm3_hex(readme_bytes) if readme_bytes is not None else None,
     }
     seal_bytes = seal_json_bytes(seal)
     _write(part_dir / SEAL_JSON, seal_bytes)

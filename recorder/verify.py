@@ -6,24 +6,31 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
 from recorder.documents import DOCUMENT_PATH, DOCUMENTS_DIR, citations
-from recorder.eventlog import GENESIS, chain_problems
+from recorder.eventlog import START, ChainHead, chain_problems, head_of
+from recorder.export import PACKAGE_FILES
 from recorder.hashing import FORMAT, file_digests, merkle_root
 from recorder.manifest import Manifest
 from recorder.seal import (
+    CHINA_TIME,
     EVENTS_JSONL,
     MANIFEST_JSON,
     MEDIA_DIR,
+    MIN_RETENTION_YEARS,
     PUBLIC_KEY_PEM,
+    README,
     SEAL_JSON,
     SEAL_SIG,
+    SESSION_ENDED,
     SHA256SUMS,
     UNLISTED,
+    add_years,
     key_fingerprint,
     load_public_key,
     merkle_leaves,
@@ -34,7 +41,6 @@ from recorder.seal import (
 )
 from roomserver.canonical import NotCanonical, canonical_json, parse_canonical
 
-README = "README.txt"
 REQUIRED = (SEAL_JSON, SEAL_SIG, PUBLIC_KEY_PEM, MANIFEST_JSON, SHA256SUMS, EVENTS_JSONL)
 SUMS_LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")
 _UNKNOWN = object()  # the previous part's seal hash, when its seal.json is missing
@@ -59,6 +65,8 @@ class VerifyReport:
     bytes: int = 0
     key_fingerprints: list[str] = field(default_factory=list)
     key_trusted: bool | None = None
+    # The final seal's retention date (7.2.5-2), None while the session has not ended.
+    retention_until: str | None = None
     # Facts that are not differences but that a reader should know (e.g. an unfinished end).
     notes: list[str] = field(default_factory=list)
 
@@ -89,6 +97,8 @@ class _Checker:
         self.first_key: tuple[str, str] | None = None  # (part, fingerprint)
         self.session_id: str | None = None
         self.cited_documents: set[str] = set()
+        self.document_digests: dict[str, tuple[str, str]] = {}
+        self.last_seal: dict[str, Any] | None = None  # of the last part, when it has one
 
     def diff(self, where: str, what: str) -> None:
         self.report.differences.append(Difference(where, what))
@@ -98,8 +108,8 @@ class _Checker:
         if self.progress is not None:
             self.progress(self.done, self.total)
 
-    def part(self, part_dir: Path, number: int, previous_seal: object) -> str | None:
-        """Check one part; returns the SHA-256 of its seal.json (None if it has none)."""
+    def part(self, part_dir: Path, number: int, previous_seal: object) -> ChainHead | None:
+        """Check one part; returns the digests of its seal.json (None if it has none)."""
         name = part_dir.name
         files = part_files(part_dir)
         regular: dict[str, Path] = {}
@@ -121,19 +131,22 @@ class _Checker:
         if self.trusted is not None and not key_checked:
             self.report.key_trusted = False  # a part whose key cannot be read is not trusted
         seal = self._seal(name, regular, number, previous_seal)
+        self.last_seal = seal or None
         manifest = self._manifest(name, regular, digests, seal, number)
         reported: set[str] = set()
         if manifest is not None:
             reported = self._segments(name, regular, digests, manifest)
         self._sums(name, regular, digests, seal, reported)
-        chain_start = GENESIS if number == 1 else previous_seal
+        chain_start = START if number == 1 else previous_seal
         items = self._events(name, regular, manifest, seal, chain_start)
         self._evidence(name, number, regular, digests, items)
         self._documents(name, part_dir.parent, items)
         if manifest is not None and seal:
             self._merkle(name, manifest, seal)
+        if seal.get("state") == "ended":
+            self._retention(name, seal, items)
         if SEAL_JSON in digests:
-            return digests[SEAL_JSON][0]
+            return ChainHead(*digests[SEAL_JSON])
         return None
 
     def _seal(
@@ -163,14 +176,19 @@ class _Checker:
             self.session_id = seal.get("session_id")
         elif seal.get("session_id") != self.session_id:
             self.diff(where, f"session {seal.get('session_id')!r} is not {self.session_id!r}")
-        expected_prev = None if number == 1 else previous_seal
-        if expected_prev is not _UNKNOWN and seal.get("previous_seal_sha256") != expected_prev:
-            self.diff(
-                where,
-                "previous_seal_sha256 is not the SHA-256 of the previous part's seal.json"
-                if number > 1
-                else "the first part must not name a previous seal",
-            )
+        if number == 1:
+            if seal.get("previous_seal_sha256") is not None or seal.get("previous_seal_sm3"):
+                self.diff(where, "the first part must not name a previous seal")
+        elif isinstance(previous_seal, ChainHead):
+            if seal.get("previous_seal_sha256") != previous_seal.sha256:
+                self.diff(
+                    where,
+                    "previous_seal_sha256 is not the SHA-256 of the previous part's seal.json",
+                )
+            if seal.get("previous_seal_sm3") != previous_seal.sm3:
+                self.diff(
+                    where, "previous_seal_sm3 is not the SM3 of the previous part's seal.json"
+                )
         return seal
 
     def _signature(self, name: str, regular: dict[str, Path], seal_bytes: bytes) -> bool:
@@ -230,7 +248,7 @@ class _Checker:
         self.report.segments += len(manifest.segments)
         if manifest.part != number:
             self.diff(where, f"says part {manifest.part}, the folder is part {number}")
-        for key in ("session_id", "state", "event_count", "last_event_hash"):
+        for key in ("session_id", "state", "event_count", "last_event_hash", "last_event_sm3"):
             if seal and seal.get(key) != getattr(manifest, key):
                 self.diff(where, f"{key} differs from the seal's")
         if seal and seal.get("segments") != len(manifest.segments):
@@ -294,6 +312,8 @@ class _Checker:
         where = f"{name}/{SHA256SUMS}"
         if seal and digests[SHA256SUMS][0] != seal.get("sha256sums_sha256"):
             self.diff(where, "SHA-256 differs from the seal's sha256sums_sha256")
+        if seal and digests[SHA256SUMS][1] != seal.get("sha256sums_sm3"):
+            self.diff(where, "SM3 differs from the seal's sha256sums_sm3")
         listed: dict[str, str] = {}
         text = regular[SHA256SUMS].read_bytes().decode("utf-8", errors="replace")
         for number, line in enumerate(text.splitlines(), start=1):
@@ -346,25 +366,46 @@ class _Checker:
                 self.diff(where, f"line {number}: not in canonical form (RFC 8785)")
             items.append((number, record))
         self.report.events += len(items)
-        if chain_start is _UNKNOWN:
-            # The previous seal is gone (reported); still check the chain within this part.
-            start = str(items[0][1].get("prev")) if items else None
+        start: ChainHead | None
+        if isinstance(chain_start, ChainHead):
+            start = chain_start
         else:
-            start = str(chain_start)
+            # The previous seal is gone (reported); still check the chain within this part.
+            start = (
+                ChainHead(*(str(items[0][1].get(k)) for k in ("prev", "prev_sm3")))
+                if items
+                else None
+            )
         if start is not None:
             for problem in chain_problems(items, start):
                 self.diff(where, problem)
-        last = items[-1][1].get("hash") if items else start
-        claims: list[tuple[str, Any, Any]] = []
+        last = head_of(items[-1][1]) if items else start
+        claims: list[tuple[str, Any, ChainHead]] = []
         if manifest is not None:
-            claims.append(("manifest", manifest.event_count, manifest.last_event_hash))
+            claims.append(
+                (
+                    "manifest",
+                    manifest.event_count,
+                    ChainHead(manifest.last_event_hash, manifest.last_event_sm3),
+                )
+            )
         if seal:
-            claims.append(("seal", seal.get("event_count"), seal.get("last_event_hash")))
-        for source, count, last_hash in claims:
+            claims.append(
+                (
+                    "seal",
+                    seal.get("event_count"),
+                    ChainHead(str(seal.get("last_event_hash")), str(seal.get("last_event_sm3"))),
+                )
+            )
+        for source, count, claimed in claims:
             if count != len(items):
                 self.diff(where, f"has {len(items)} events, the {source} says {count!r}")
-            if start is not None and last_hash != last:
-                self.diff(where, f"the last event's hash is not the {source}'s last_event_hash")
+            if start is not None and claimed != last:
+                self.diff(
+                    where,
+                    f"the last event's digests are not the {source}'s last_event_hash and "
+                    "last_event_sm3",
+                )
         return items
 
     def _evidence(
@@ -405,8 +446,75 @@ class _Checker:
                     self.diff(f"{name}/events.jsonl", f"line {line} cites a document as {rel!r}")
                 elif full.is_symlink() or not full.is_file():
                     self.diff(rel, f"deleted: cited by event line {line} of {name}")
-                elif file_digests(full, self._advance) != (cited.get("sha256"), cited.get("sm3")):
+                elif self._document_digests(full, rel) != (cited.get("sha256"), cited.get("sm3")):
                     self.diff(rel, f"differs from the digests cited by event line {line} of {name}")
+
+    def _document_digests(self, full: Path, rel: str) -> tuple[str, str]:
+        """A document's digests, read once however many events cite it."""
+        if rel not in self.document_digests:
+            self.document_digests[rel] = file_digests(full, self._advance)
+        return self.document_digests[rel]
+
+    def _retention(self, name: str, seal: dict[str, Any], items: list[tuple[int, Any]]) -> None:
+        """The final seal says when the session ended and keeps it fifteen years from that day."""
+        where = f"{name}/{SEAL_JSON}"
+        try:
+            ended = datetime.fromisoformat(str(seal.get("session_ended_at")))
+            until = date.fromisoformat(str(seal.get("retention_until")))
+        except ValueError:
+            self.diff(where, "the final seal does not say when the session ended and until when")
+            return
+        self.report.retention_until = until.isoformat()
+        if until < add_years(ended.astimezone(CHINA_TIME).date(), MIN_RETENTION_YEARS):
+            self.diff(where, "retention_until is less than fifteen years after the session's end")
+        for line, record in items:
+            if record.get("kind") != SESSION_ENDED:
+                continue
+            try:
+                at = datetime.fromisoformat(str(record.get("at")))
+            except ValueError:
+                continue
+            if at.replace(microsecond=0) != ended.replace(microsecond=0):
+                self.diff(where, f"session_ended_at is not the time of the end (event line {line})")
+            break
+
+    def session_files(self, session_dir: Path) -> None:
+        """README.txt as the last seal names it; documents/ as the final seal lists it."""
+        seal = self.last_seal
+        if seal is None:
+            return  # the last part's seal is missing or unreadable: reported with the part
+        readme = session_dir / README
+        named = (seal.get("readme_sha256"), seal.get("readme_sm3"))
+        if readme.is_symlink() or (readme.exists() and not readme.is_file()):
+            self.diff(README, "not a regular file")
+        elif readme.is_file():
+            if named == (None, None):
+                self.diff(README, "added file: no seal names it")
+            elif file_digests(readme, self._advance) != named:
+                self.diff(README, "differs from the digests the last part's seal names")
+        elif named != (None, None):
+            self.diff(README, "deleted: the last part's seal names it")
+        listed = seal.get("documents") if seal.get("state") == "ended" else None
+        if not isinstance(listed, list):
+            return  # not ended yet: documents are bound by the events that cite them
+        expected: dict[str, Any] = {}
+        for entry in listed:
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+                expected[entry["path"]] = entry
+        folder = session_dir / DOCUMENTS_DIR
+        present = (
+            {f"{DOCUMENTS_DIR}/{f.name}": f for f in folder.iterdir()} if folder.is_dir() else {}
+        )
+        for rel, full in sorted(present.items()):
+            entry = expected.get(rel)
+            if entry is None:
+                self.diff(rel, "added file: not in the final seal's documents")
+            elif full.is_symlink() or not full.is_file():
+                self.diff(rel, "not a regular file")
+            elif self._document_digests(full, rel) != (entry.get("sha256"), entry.get("sm3")):
+                self.diff(rel, "differs from the digests the final seal lists")
+        for rel in sorted(expected.keys() - present.keys()):
+            self.diff(rel, "deleted: listed in the final seal's documents")
 
     def _merkle(self, name: str, manifest: Manifest, seal: dict[str, Any]) -> None:
         where = f"{name}/{SEAL_JSON}"
@@ -462,9 +570,12 @@ def verify_archive(
         for c in sorted(path.iterdir())
         if c.name not in (README, DOCUMENTS_DIR) and part_number(c.name) is None
     ]
-    if others:
-        # Outside every seal, so neither evidence nor a difference; worth a reader's eye.
-        report.notes.append(f"not part of any seal: {', '.join(others)}")
+    for name in others:
+        if name in PACKAGE_FILES:
+            # What an evidence package adds beside the sealed folder for whoever checks it.
+            report.notes.append(f"{name}: added by the evidence package, not part of any seal")
+        else:
+            checker.diff(name, "added file: not part of any seal")
     previous: object = None
     last_state = None
     for number in range(1, max(parts) + 1):
@@ -478,6 +589,7 @@ def verify_archive(
         last_state = _state(parts[number])
     if trusted is not None and report.key_trusted is None:
         report.key_trusted = False  # no part had a key that could be checked
+    checker.session_files(path)
     documents = path / DOCUMENTS_DIR
     if documents.is_dir():
         uncited = sorted(

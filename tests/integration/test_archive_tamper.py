@@ -8,15 +8,23 @@ import random
 import shutil
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from recorder.eventlog import GENESIS, EventLogWriter, record_hash
+from recorder.eventlog import START, ChainHead, EventLogWriter, chain_record, head_of
 from recorder.hashing import file_digests
 from recorder.manifest import Manifest, SegmentEntry, TrackEntry, append_journal
-from recorder.seal import ServerKey, part_name, seal_hash, seal_json_bytes, seal_part
+from recorder.seal import (
+    CHINA_TIME,
+    ServerKey,
+    add_years,
+    part_name,
+    seal_head,
+    seal_json_bytes,
+    seal_part,
+)
 from recorder.verify import VerifyReport, verify_archive
 from roomserver.canonical import canonical_json
 
@@ -38,7 +46,7 @@ def build_part(
 ) -> int:
     """Write and seal one part as the recorder would; returns the next seq."""
     part_dir = session_dir / part_name(number)
-    previous = seal_hash(session_dir / part_name(number - 1)) if number > 1 else None
+    previous = seal_head(session_dir / part_name(number - 1)) if number > 1 else None
     segments = []
     for track in TRACKS:
         for index in range(1, 4):
@@ -71,7 +79,7 @@ def build_part(
     sha, sm3 = file_digests(picture)
     evidence = {"path": EVIDENCE, "part": number, "sha256": sha, "sm3": sm3}
     seq = first_seq
-    with EventLogWriter(part_dir / "events.jsonl", previous or GENESIS) as log:
+    with EventLogWriter(part_dir / "events.jsonl", previous or START) as log:
         for kind, data in (
             ("recording_started", {"part": number}),
             ("expert_signed_in", {"seat": 3, "name": "张三"}),
@@ -82,7 +90,7 @@ def build_part(
         ):
             log.append(seq, f"2024-04-17T09:{seq:02d}:00+08:00", kind, "host-1", data)
             seq += 1
-        count, last = log.count, log.last_hash
+        count, last = log.count, log.head
     manifest = Manifest(
         session_id=SESSION,
         part=number,
@@ -92,7 +100,8 @@ def build_part(
         segments=tuple(segments),
         gaps=(),
         event_count=count,
-        last_event_hash=last,
+        last_event_hash=last.sha256,
+        last_event_sm3=last.sm3,
     )
     seal_part(part_dir, manifest, key, previous, retention_years=15)
     return seq
@@ -144,11 +153,15 @@ def resign(part_dir: Path, key: ServerKey, change: Callable[[dict], None]) -> No
     (part_dir / "server-key.pub.pem").write_bytes(key.public_pem())
 
 
-def reseal(part_dir: Path, key: ServerKey, previous: str | None, last_event: str | None) -> None:
+def reseal(
+    part_dir: Path, key: ServerKey, previous: ChainHead | None, last_event: ChainHead | None
+) -> None:
     """Seal a part again from its own manifest, as a forger with the sealing code could."""
     manifest = Manifest.from_json((part_dir / "manifest.json").read_bytes())
     if last_event is not None:
-        manifest = replace(manifest, last_event_hash=last_event)
+        manifest = replace(
+            manifest, last_event_hash=last_event.sha256, last_event_sm3=last_event.sm3
+        )
     for name in ("manifest.json", "SHA256SUMS", "seal.json", "seal.sig", "server-key.pub.pem"):
         (part_dir / name).unlink()
     seal_part(part_dir, manifest, key, previous)
@@ -197,15 +210,9 @@ def delete_event_line(a: Path, keys: tuple[ServerKey, ServerKey]) -> None:
 def insert_forged_event(a: Path, keys: tuple[ServerKey, ServerKey]) -> None:
     content = lines(a / EV1)
     before = json.loads(content[1])
-    forged = {
-        "seq": before["seq"],
-        "at": before["at"],
-        "kind": "note",
-        "actor": "host-1",
-        "data": {"text": "补记：专家同意"},
-        "prev": before["hash"],
-    }
-    forged["hash"] = record_hash(forged)
+    forged = chain_record(
+        before["seq"], before["at"], "note", "host-1", {"text": "补记：专家同意"}, head_of(before)
+    )
     content.insert(2, canonical_json(forged) + b"\n")
     write_lines(a / EV1, content)
 
@@ -214,12 +221,12 @@ def insert_and_rechain(a: Path, keys: tuple[ServerKey, ServerKey]) -> None:
     """The careful forger: insert, renumber and recompute every hash after it."""
     records = [json.loads(line) for line in lines(a / EV1)]
     records.insert(2, {**records[1], "kind": "note", "data": {"text": "补记"}})
-    prev = GENESIS
-    for seq, record in enumerate(records, start=1):
-        record.update(seq=seq, prev=prev)
-        record["hash"] = record_hash(record)
-        prev = record["hash"]
-    write_lines(a / EV1, [canonical_json(r) + b"\n" for r in records])
+    prev = START
+    rechained = []
+    for seq, r in enumerate(records, start=1):
+        rechained.append(chain_record(seq, r["at"], r["kind"], r["actor"], r["data"], prev))
+        prev = head_of(rechained[-1])
+    write_lines(a / EV1, [canonical_json(r) + b"\n" for r in rechained])
 
 
 def swap_event_lines(a: Path, keys: tuple[ServerKey, ServerKey]) -> None:
@@ -308,7 +315,7 @@ CASES = [
     (truncate_segment, SEG, "size"),
     (delete_segment, SEG, "deleted"),
     (add_media_file, "part-0001/media/room-grid/000009.webm", "added file"),
-    (edit_event_data, EV1, "line 3 (seq 3): hash does not match"),
+    (edit_event_data, EV1, "line 3 (seq 3): hash (SHA-256) does not match"),
     (delete_event_line, EV1, "line 2 (seq 3): prev"),
     (insert_forged_event, EV1, "line 4 (seq 3): prev"),
     (insert_and_rechain, EV1, "has 7 events, the seal says 6"),
@@ -344,11 +351,13 @@ def test_the_untouched_archive_verifies_clean(sealed: Path, keys, tmp_path: Path
 def test_the_parts_chain_and_the_files_are_read_only(sealed: Path) -> None:
     seal2 = json.loads((sealed / "part-0002/seal.json").read_bytes())
     first = json.loads(lines(sealed / "part-0002/events.jsonl")[0])
-    assert seal2["previous_seal_sha256"] == seal_hash(sealed / "part-0001")
-    assert first["prev"] == seal2["previous_seal_sha256"]
+    head = seal_head(sealed / "part-0001")
+    assert (seal2["previous_seal_sha256"], seal2["previous_seal_sm3"]) == (head.sha256, head.sm3)
+    assert (first["prev"], first["prev_sm3"]) == (head.sha256, head.sm3)
     assert (sealed / "part-0001/media/room-grid/000001.webm").stat().st_mode & 0o777 == 0o444
     assert (sealed / "part-0001").stat().st_mode & 0o777 == 0o555
-    assert seal2["retention_until"] == str(datetime.now(UTC).year + 15) + seal2["sealed_at"][4:10]
+    ended = datetime.fromisoformat(seal2["session_ended_at"]).astimezone(CHINA_TIME).date()
+    assert seal2["retention_until"] == add_years(ended, 15).isoformat()
 
 
 @pytest.mark.parametrize(("tamper", "where", "what"), CASES, ids=[c[0].__name__ for c in CASES])
@@ -382,16 +391,16 @@ def test_an_archive_resigned_entirely_is_only_found_with_the_trusted_key(
     archive = writable_copy(sealed, tmp_path)
     part1, part2 = archive / "part-0001", archive / "part-0002"
     reseal(part1, keys[1], None, None)
-    new_prev = seal_hash(part1)
+    new_prev = seal_head(part1)
     # The forger must then re-chain part 2 as well: its events, then its seal.
     events = part2 / "events.jsonl"
     records = [json.loads(line) for line in lines(events)]
     prev = new_prev
-    for record in records:
-        record["prev"] = prev
-        record["hash"] = record_hash(record)
-        prev = record["hash"]
-    write_lines(events, [canonical_json(r) + b"\n" for r in records])
+    rechained = []
+    for r in records:
+        rechained.append(chain_record(r["seq"], r["at"], r["kind"], r["actor"], r["data"], prev))
+        prev = head_of(rechained[-1])
+    write_lines(events, [canonical_json(r) + b"\n" for r in rechained])
     reseal(part2, keys[1], new_prev, prev)
 
     # Self-consistent: only the trusted key shows that this is not the server's archive.

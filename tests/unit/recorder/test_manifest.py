@@ -48,6 +48,7 @@ def manifest() -> Manifest:
         gaps=(GapEntry("v1-3-camera", 21.5, 30.0, "network"),),
         event_count=7,
         last_event_hash="c" * 64,
+        last_event_sm3="d" * 64,
     )
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from recorder.eventlog import GENESIS, EventLogWriter
+from recorder.eventlog import START, ChainHead, EventLogWriter
 from recorder.hashing import file_digests, merkle_root, sha256_hex, sm3_hex
 from recorder.manifest import Manifest, SegmentEntry, TrackEntry
 from recorder.readme import CHAIN_SCRIPT, archive_readme
-from recorder.seal import SealError, ServerKey, add_years, seal_hash, seal_part
+from recorder.seal import SealError, ServerKey, add_years, seal_head, seal_part
 from recorder.verify import verify_archive
 from roomserver.errors import UnsafePermissions
 
@@ -92,10 +92,10 @@ def make_part(session_dir: Path, state: str = "ended") -> tuple[Path, Manifest]:
                 wall_end=10.0 * index + 10,
             )
         )
-    with EventLogWriter(part / "events.jsonl", GENESIS) as log:
+    with EventLogWriter(part / "events.jsonl", START) as log:
         for seq in (1, 2, 3):
             log.append(seq, "2024-04-17T09:00:00+08:00", "note", None, {"text": "开标"})
-        count, last = log.count, log.last_hash
+        count, last = log.count, log.head
     manifest = Manifest(
         session_id="s1",
         part=1,
@@ -105,7 +105,8 @@ def make_part(session_dir: Path, state: str = "ended") -> tuple[Path, Manifest]:
         segments=tuple(segments),
         gaps=(),
         event_count=count,
-        last_event_hash=last,
+        last_event_hash=last.sha256,
+        last_event_sm3=last.sm3,
     )
     return part, manifest
 
@@ -121,16 +122,24 @@ def test_a_sealed_part_verifies_clean_and_is_read_only(tmp_path: Path, key: Serv
     seal = seal_part(part, manifest, key, None, retention_years=15, now=when)
 
     assert json.loads((part / "seal.json").read_bytes()) == seal
+    # 29 February 2024, 18:00 in China: fifteen years later there is no 29 February.
+    assert seal["session_ended_at"] == "2024-02-29T10:00:00+00:00"
     assert seal["retention_until"] == "2039-02-28"
-    assert seal["previous_seal_sha256"] is None
+    assert seal["previous_seal_sha256"] is None and seal["previous_seal_sm3"] is None
+    assert seal["format"] == 2 and seal["documents"] == []
     assert seal["segments"] == 2 and seal["event_count"] == 3
     leaves = [bytes.fromhex(s.sha256) for s in manifest.segments]
     assert seal["merkle_root_sha256"] == merkle_root(
         [*leaves, bytes.fromhex(manifest.last_event_hash)], "sha256"
     )
+    sm3_leaves = [bytes.fromhex(s.sm3) for s in manifest.segments]
+    assert seal["merkle_root_sm3"] == merkle_root(
+        [*sm3_leaves, bytes.fromhex(manifest.last_event_sm3)], "sm3"
+    )
     manifest_bytes = (part / "manifest.json").read_bytes()
     assert seal["manifest_sm3"] == sm3_hex(manifest_bytes)
-    assert seal_hash(part) == sha256_hex((part / "seal.json").read_bytes())
+    seal_bytes = (part / "seal.json").read_bytes()
+    assert seal_head(part) == ChainHead(sha256_hex(seal_bytes), sm3_hex(seal_bytes))
     key.public_key().verify((part / "seal.sig").read_bytes(), (part / "seal.json").read_bytes())
     # Sorted by path, in `sha256sum` text format; the seal files themselves are not listed.
     assert (part / "SHA256SUMS").read_text().splitlines() == [
@@ -204,7 +213,7 @@ def test_seal_refuses_a_wrong_part_number_or_a_missing_previous_seal(
 ) -> None:
     part, manifest = make_part(tmp_path / "s1")
     with pytest.raises(SealError, match="previous seal"):
-        seal_part(part, manifest, key, GENESIS)
+        seal_part(part, manifest, key, START)
     renamed = part.rename(tmp_path / "s1" / "part-0002")
     with pytest.raises(SealError, match="folder name"):
         seal_part(renamed, manifest, key, None)
@@ -250,9 +259,11 @@ def test_the_readme_commands_check_a_sealed_part(tmp_path: Path, key: ServerKey)
     if shutil.which("sha256sum"):
         assert fingerprint.stdout.split()[0] == key.fingerprint()
 
-    chain = run([sys.executable, "-", "0" * 64], cwd=part, input=CHAIN_SCRIPT)
+    chain = run([sys.executable, "-"], cwd=part, input=CHAIN_SCRIPT)
     assert chain.returncode == 0 and "BROKEN" not in chain.stdout
-    assert chain.stdout.splitlines()[-1] == f"last {manifest.last_event_hash}"
+    assert chain.stdout.splitlines()[-1] == (
+        f"last {manifest.last_event_hash} {manifest.last_event_sm3}"
+    )
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl is not installed")
