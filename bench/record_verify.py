@@ -70,11 +70,9 @@ async def build_archive(
     result: VerifyResult,
 ) -> Path:
     """Write a session through SessionArchive as fast as the writers take it; seal it."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
     from recorder.archive import ArchivedEvent, SessionArchive
     from recorder.config import RecorderConfig
-    from recorder.seal import ServerKey
+    from recorder.keys import Keyring
 
     camera_rate = sum(len(d) for d, _ in camera) / (len(camera) / CAMERA_FPS)
     mic_rates = [sum(len(p) for p in loop) / (len(loop) * 0.02) for loop in microphones]
@@ -84,10 +82,12 @@ async def build_archive(
     seconds = max(1, math.ceil(target_bytes / per_second))
     result.media_seconds = seconds
     config = RecorderConfig()
+    keyring = Keyring(root / "secrets" / "archive-keys", root / "archive-keys.json")
+    keyring.ensure()
     archive = SessionArchive(
         root,
         "bench-session",
-        key=ServerKey(Ed25519PrivateKey.generate()),
+        keys=keyring,
         config=config,
         project="bench/record.py",
     )

@@ -9,11 +9,14 @@ Layout of one session's archive (a folder, or an object prefix in S3-compatible 
             segments.jsonl            journal: one line per finished segment (written as it closes)
             events.jsonl              the session's events of this part, hash-chained
             manifest.json             tracks, segments (size, SHA-256, SM3, durations, spans), gaps
+            ed25519.pub.pem           the public keys that signed it (Ed25519, SM2)
+            sm2.pub.pem
             SHA256SUMS                `sha256sum -c` list of every file above
-            seal.json                 Merkle roots, last event hash, previous seal, state
-            seal.sig                  Ed25519 signature of the exact bytes of seal.json
-            server-key.pub.pem        the public key that signed it
+            seal.json                 Merkle roots, last event digests, previous seal, state, keys
+            seal.ed25519.sig          Ed25519 signature of the exact bytes of seal.json
+            seal.sm2.sig              SM2 signature of the same bytes (SM3, default identifier)
         part-0002/ ...                after a restart: its first event chains from part 1's seal
+        documents/                    the report, signatures and other documents (by SHA-256)
         README.txt                    how to check the archive with sha256sum and openssl
 
 Track ids: ``<venue_id>-<seat_no>-camera|microphone|desktop``, ``room-grid``, ``room-mix``,

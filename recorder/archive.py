@@ -19,6 +19,7 @@ from recorder.config import RecorderConfig
 from recorder.documents import document_entries, seal_documents
 from recorder.eventlog import START, ChainHead, EventLogWriter, fsync_dir, read_events
 from recorder.hashing import file_digests, sha256_hex, sm3_hex
+from recorder.keys import KeySource
 from recorder.manifest import (
     GapEntry,
     Manifest,
@@ -33,7 +34,6 @@ from recorder.repair import RepairResult, repair_segment
 from recorder.seal import (
     README,
     SESSION_ENDED,
-    ServerKey,
     part_name,
     part_number,
     seal_head,
@@ -117,14 +117,14 @@ class SessionArchive:
         root: Path,
         session_id: str,
         *,
-        key: ServerKey,
+        keys: KeySource,
         config: RecorderConfig,
         project: str | None = None,
         on_gap: Callable[[Gap], None] | None = None,
     ) -> None:
         self.session_dir = root / session_id
         self.session_id = session_id
-        self._key = key
+        self._keys = keys
         self._config = config
         self._project = project
         self._on_gap = on_gap
@@ -231,11 +231,13 @@ class SessionArchive:
                 # first, then listed in the final seal, so that nothing slips in between.
                 await self._run_io(seal_documents, self.session_dir)
                 documents = await self._run_io(document_entries, self.session_dir)
+            # The keys of the moment: a rotation since the part opened applies to its seal.
+            keys = await self._run_io(self._keys.current)
             seal = await self._run_io(
                 seal_part,
                 self.part_dir,
                 manifest,
-                self._key,
+                keys,
                 previous,
                 retention_years=self._config.retention_years,
                 ended_at=self._ended_at,

@@ -1,9 +1,10 @@
 """The evidence package of a session: its archive folder as one tar file, to hand over.
 
 The package holds the folder exactly as sealed (parts with media, events, manifests, seals and
-the public key each part was signed with; the documents; README.txt, which says how to verify)
-plus the data directory's exported public key, so ``archive verify PACKAGE.tar`` (or any tool
-following the README) checks it on another machine. Nothing is re-encoded or rewritten: the
+the public keys each part was signed with; the documents; README.txt, which says how to verify)
+plus the installation's list of public signing keys with their validity (``archive-keys.json``:
+every generation, Ed25519 and SM2), so ``archive verify PACKAGE.tar`` (or any tool following
+the README) checks it on another machine. Nothing is re-encoded or rewritten: the
 bytes in the package are the bytes that were sealed.
 """
 
@@ -15,9 +16,10 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-PUBLIC_KEY_NAME = "archive-public-key.pem"
+# The installation's public signing keys with their validity (recorder.keys.Keyring's list).
+PACKAGE_KEYS = "archive-keys.json"
 # What a package holds beside the sealed folder (outside every seal, for whoever checks it).
-PACKAGE_FILES = frozenset({PUBLIC_KEY_NAME})
+PACKAGE_FILES = frozenset({PACKAGE_KEYS})
 
 
 def package_files(session_dir: Path) -> list[Path]:
@@ -33,7 +35,7 @@ def export_archive(
     session_dir: Path,
     out: Path,
     *,
-    public_key_pem: bytes | None = None,
+    keys_json: bytes | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Write the package of `session_dir` to `out` (a .tar); returns its size in bytes.
@@ -42,7 +44,7 @@ def export_archive(
     there is whole. `progress` gets (bytes done, bytes total).
     """
     files = package_files(session_dir)
-    total = sum(f.stat().st_size for f in files) + len(public_key_pem or b"")
+    total = sum(f.stat().st_size for f in files) + len(keys_json or b"")
     done = 0
     top = session_dir.name
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -60,12 +62,12 @@ def export_archive(
                 done += info.size
                 if progress is not None:
                     progress(done, total)
-            if public_key_pem is not None:
-                info = tarfile.TarInfo(f"{top}/{PUBLIC_KEY_NAME}")
-                info.size = len(public_key_pem)
+            if keys_json is not None:
+                info = tarfile.TarInfo(f"{top}/{PACKAGE_KEYS}")
+                info.size = len(keys_json)
                 info.mode = 0o644
                 with tempfile.SpooledTemporaryFile() as key:
-                    key.write(public_key_pem)
+                    key.write(keys_json)
                     key.seek(0)
                     tar.addfile(info, key)
                 done += info.size

@@ -1,20 +1,13 @@
-"""Sealing a part: manifest, SHA256SUMS, Merkle roots, Ed25519 signature, read-only files."""
+"""Sealing a part: manifest, SHA256SUMS, Merkle roots, Ed25519 and SM2 signatures, read-only."""
 
 from __future__ import annotations
 
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
-
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
 
 from recorder.config import RecorderConfig
 from recorder.eventlog import (
@@ -27,20 +20,22 @@ from recorder.eventlog import (
     read_events,
 )
 from recorder.hashing import FORMAT, merkle_root, sha256_hex, sm3_hex
+from recorder.keys import SealKeys
 from recorder.manifest import Manifest
 from roomserver.canonical import canonical_json
-from roomserver.privatefiles import read_secret, write_secret
 
 MANIFEST_JSON = "manifest.json"
 SHA256SUMS = "SHA256SUMS"
 SEAL_JSON = "seal.json"
-SEAL_SIG = "seal.sig"
-PUBLIC_KEY_PEM = "server-key.pub.pem"
+SEAL_ED25519_SIG = "seal.ed25519.sig"  # Ed25519 over the bytes of seal.json
+SEAL_SM2_SIG = "seal.sm2.sig"  # SM2 (SM3, default identifier) over the same bytes, DER
+ED25519_PUB = "ed25519.pub.pem"  # the public keys that signed, as SubjectPublicKeyInfo PEM
+SM2_PUB = "sm2.pub.pem"
 EVENTS_JSONL = "events.jsonl"
 SEGMENTS_JSONL = "segments.jsonl"
 MEDIA_DIR = "media"
 # Files that SHA256SUMS cannot list: itself, and what is written after it.
-UNLISTED = frozenset({SHA256SUMS, SEAL_JSON, SEAL_SIG})
+UNLISTED = frozenset({SHA256SUMS, SEAL_JSON, SEAL_ED25519_SIG, SEAL_SM2_SIG})
 PART_NAME = re.compile(r"part-(\d{4,})")
 README = "README.txt"  # the session folder's instructions, beside its parts
 # The event that ends the evaluation (评标结束): the final seal counts retention from its time.
@@ -66,69 +61,6 @@ def part_number(name: str) -> int | None:
     if m is None or part_name(int(m.group(1))) != name:
         return None
     return int(m.group(1))
-
-
-def key_fingerprint(public_key: Ed25519PublicKey) -> str:
-    """SHA-256 hex of the raw 32-byte Ed25519 public key."""
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return sha256_hex(raw)
-
-
-def load_public_key(data: bytes) -> Ed25519PublicKey:
-    """An Ed25519 public key from PEM, or from its raw 32 bytes; ValueError otherwise."""
-    if len(data) == 32:
-        return Ed25519PublicKey.from_public_bytes(data)
-    key = serialization.load_pem_public_key(data)
-    if not isinstance(key, Ed25519PublicKey):
-        raise ValueError("not an Ed25519 public key")
-    return key
-
-
-@dataclass(frozen=True)
-class ServerKey:
-    """The server's Ed25519 signing key (one per installation, kept in the secrets dir)."""
-
-    private_key: Ed25519PrivateKey
-
-    @classmethod
-    def load_or_create(cls, path: Path) -> ServerKey:
-        """Load the PEM key at `path`, creating it (mode 600) at first start.
-
-        UnsafePermissions when the key or its folder can be opened by other users.
-        """
-        pem = read_secret(path)
-        if pem is None:
-            generated = Ed25519PrivateKey.generate().private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-            # Exclusive create: two processes starting at once must not each write their own
-            # key; both read back the one that was written.
-            write_secret(path, generated)
-            pem = read_secret(path) or b""
-        loaded = serialization.load_pem_private_key(pem, password=None)
-        if not isinstance(loaded, Ed25519PrivateKey):
-            raise ValueError(f"{path}: not an Ed25519 private key")
-        return cls(loaded)
-
-    def public_key(self) -> Ed25519PublicKey:
-        """The public half."""
-        return self.private_key.public_key()
-
-    def public_pem(self) -> bytes:
-        """The public key as SubjectPublicKeyInfo PEM (what ``openssl pkeyutl -pubin`` reads)."""
-        return self.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-
-    def fingerprint(self) -> str:
-        """SHA-256 hex of the raw 32-byte public key."""
-        return key_fingerprint(self.public_key())
-
-    def sign(self, data: bytes) -> bytes:
-        """Raw 64-byte Ed25519 signature of `data`."""
-        return self.private_key.sign(data)
 
 
 def seal_head(part_dir: Path) -> ChainHead:
@@ -251,7 +183,7 @@ def _make_read_only(part_dir: Path) -> None:
 def seal_part(
     part_dir: Path,
     manifest: Manifest,
-    key: ServerKey,
+    keys: SealKeys,
     previous: ChainHead | None,
     *,
     retention_years: int = RecorderConfig.retention_years,
@@ -259,7 +191,7 @@ def seal_part(
     documents: Sequence[Mapping[str, Any]] | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Write manifest, SHA256SUMS, seal.json, seal.sig and the public key, then make it read-only.
+    """Write manifest, public keys, SHA256SUMS, seal.json and its two signatures, read-only.
 
     `previous` is ``seal_head`` of the part before (None for part 1). The segment files'
     SHA-256 in SHA256SUMS are taken from the manifest (computed when each segment closed) so
@@ -278,7 +210,7 @@ def seal_part(
         raise SealError(f"{part_dir}: part 1 has no previous seal, every later part has one")
     if manifest.state not in ("ended", "interrupted"):
         raise SealError(f"{part_dir}: state must be ended or interrupted, not {manifest.state!r}")
-    if (part_dir / SEAL_SIG).exists():
+    if (part_dir / SEAL_SM2_SIG).exists():
         raise SealError(f"{part_dir}: already sealed")
     events_path = part_dir / EVENTS_JSONL
     if not events_path.exists():
@@ -288,7 +220,8 @@ def seal_part(
 
     manifest_bytes = manifest.to_json()
     _write(part_dir / MANIFEST_JSON, manifest_bytes)
-    _write(part_dir / PUBLIC_KEY_PEM, key.public_pem())
+    _write(part_dir / ED25519_PUB, keys.ed25519.public_pem())
+    _write(part_dir / SM2_PUB, keys.sm2.public_pem())
 
     known = {s.path: s.sha256 for s in manifest.segments}
     lines = []
@@ -323,7 +256,7 @@ def seal_part(
         "previous_seal_sha256": previous.sha256 if previous else None,
         "previous_seal_sm3": previous.sm3 if previous else None,
         "segments": len(manifest.segments),
-        "key_fingerprint": key.fingerprint(),
+        "keys": keys.fingerprints(),
         # Written once, in the final seal, one date for every part (7.2.5-2: fifteen years from
         # the day the evaluation ended): an interrupted part cannot know it yet, and a part
         # deleted earlier than the rest would break the others' chain.
@@ -334,9 +267,13 @@ def seal_part(
         "readme_sm3": sm3_hex(readme_bytes) if readme_bytes is not None else None,
     }
     seal_bytes = seal_json_bytes(seal)
+    # Both signatures are made before anything of the seal is written: a key that fails
+    # leaves the part unsealed, not sealed with one signature.
+    ed25519_sig, sm2_sig = keys.ed25519.sign(seal_bytes), keys.sm2.sign(seal_bytes)
     _write(part_dir / SEAL_JSON, seal_bytes)
-    # seal.sig last: its presence is what marks the part as sealed.
-    _write(part_dir / SEAL_SIG, key.sign(seal_bytes))
+    _write(part_dir / SEAL_ED25519_SIG, ed25519_sig)
+    # The SM2 signature last: its presence is what marks the part as sealed.
+    _write(part_dir / SEAL_SM2_SIG, sm2_sig)
     fsync_dir(part_dir)
     _make_read_only(part_dir)
     return seal

@@ -10,38 +10,47 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-
 from recorder.documents import DOCUMENT_PATH, DOCUMENTS_DIR, citations
 from recorder.eventlog import START, ChainHead, chain_problems, head_of
-from recorder.export import PACKAGE_FILES
+from recorder.export import PACKAGE_FILES, PACKAGE_KEYS
 from recorder.hashing import FORMAT, file_digests, merkle_root
+from recorder.keys import KeyRecord, key_records
 from recorder.manifest import Manifest
 from recorder.seal import (
     CHINA_TIME,
+    ED25519_PUB,
     EVENTS_JSONL,
     MANIFEST_JSON,
     MEDIA_DIR,
     MIN_RETENTION_YEARS,
-    PUBLIC_KEY_PEM,
     README,
+    SEAL_ED25519_SIG,
     SEAL_JSON,
-    SEAL_SIG,
+    SEAL_SM2_SIG,
     SESSION_ENDED,
     SHA256SUMS,
+    SM2_PUB,
     UNLISTED,
     add_years,
-    key_fingerprint,
-    load_public_key,
     merkle_leaves,
     part_files,
     part_name,
     part_number,
     safe_relative,
 )
+from recorder.sealcheck import SealSigners, Signer
 from roomserver.canonical import NotCanonical, canonical_json, parse_canonical
 
-REQUIRED = (SEAL_JSON, SEAL_SIG, PUBLIC_KEY_PEM, MANIFEST_JSON, SHA256SUMS, EVENTS_JSONL)
+REQUIRED = (
+    SEAL_JSON,
+    SEAL_ED25519_SIG,
+    SEAL_SM2_SIG,
+    ED25519_PUB,
+    SM2_PUB,
+    MANIFEST_JSON,
+    SHA256SUMS,
+    EVENTS_JSONL,
+)
 SUMS_LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")
 _UNKNOWN = object()  # the previous part's seal hash, when its seal.json is missing
 
@@ -63,7 +72,9 @@ class VerifyReport:
     segments: int = 0
     events: int = 0
     bytes: int = 0
-    key_fingerprints: list[str] = field(default_factory=list)
+    # Which keys signed each part's seal (Ed25519 and SM2), and what is known of them.
+    signers: list[Signer] = field(default_factory=list)
+    # Whether every seal was signed by keys of the pinned key list; None: no pinned list.
     key_trusted: bool | None = None
     # The final seal's retention date (7.2.5-2), None while the session has not ended.
     retention_until: str | None = None
@@ -75,9 +86,10 @@ class VerifyReport:
         """True when nothing differs."""
         return not self.differences
 
-
-def _fingerprints(keys: Sequence[bytes]) -> set[str]:
-    return {key_fingerprint(load_public_key(k)) for k in keys}
+    @property
+    def key_fingerprints(self) -> list[str]:
+        """The fingerprints of the keys that signed, each once, in the order they were met."""
+        return list(dict.fromkeys(s.fingerprint for s in self.signers))
 
 
 class _Checker:
@@ -85,16 +97,17 @@ class _Checker:
 
     def __init__(
         self,
-        trusted: set[str] | None,
+        keys: list[KeyRecord] | None,
+        pinned: bool,
         progress: Callable[[int, int], None] | None,
         total: int,
     ) -> None:
         self.report = VerifyReport()
-        self.trusted = trusted
+        self.signers = SealSigners(keys, pinned, self.diff)
+        self.report.signers = self.signers.signers
         self.progress = progress
         self.total = total
         self.done = 0
-        self.first_key: tuple[str, str] | None = None  # (part, fingerprint)
         self.session_id: str | None = None
         self.cited_documents: set[str] = set()
         self.document_digests: dict[str, tuple[str, str]] = {}
@@ -125,12 +138,11 @@ class _Checker:
             if required not in regular:
                 self.diff(f"{name}/{required}", "deleted: every sealed part has this file")
 
-        key_checked = False
-        if all(f in regular for f in (SEAL_JSON, SEAL_SIG, PUBLIC_KEY_PEM)):
-            key_checked = self._signature(name, regular, regular[SEAL_JSON].read_bytes())
-        if self.trusted is not None and not key_checked:
-            self.report.key_trusted = False  # a part whose key cannot be read is not trusted
         seal = self._seal(name, regular, number, previous_seal)
+        if SEAL_JSON in regular:
+            self.signers.part(name, regular, seal)
+        else:
+            self.signers.untrusted()
         self.last_seal = seal or None
         manifest = self._manifest(name, regular, digests, seal, number)
         reported: set[str] = set()
@@ -190,39 +202,6 @@ class _Checker:
                     where, "previous_seal_sm3 is not the SM3 of the previous part's seal.json"
                 )
         return seal
-
-    def _signature(self, name: str, regular: dict[str, Path], seal_bytes: bytes) -> bool:
-        """Check seal.sig and the key; False when the public key cannot be read."""
-        where = f"{name}/{SEAL_SIG}"
-        try:
-            public_key = load_public_key(regular[PUBLIC_KEY_PEM].read_bytes())
-        except (ValueError, UnsupportedAlgorithm):
-            self.diff(f"{name}/{PUBLIC_KEY_PEM}", "not an Ed25519 public key in PEM")
-            return False
-        fingerprint = key_fingerprint(public_key)
-        if fingerprint not in self.report.key_fingerprints:
-            self.report.key_fingerprints.append(fingerprint)
-        try:
-            public_key.verify(regular[SEAL_SIG].read_bytes(), seal_bytes)
-        except InvalidSignature:
-            self.diff(where, f"the signature does not verify over seal.json with {PUBLIC_KEY_PEM}")
-        try:
-            claimed = json.loads(seal_bytes).get("key_fingerprint")
-        except (ValueError, AttributeError):
-            claimed = None
-        if claimed != fingerprint:
-            self.diff(f"{name}/{PUBLIC_KEY_PEM}", "is not the key that seal.json names")
-        if self.trusted is not None:
-            trusted = fingerprint in self.trusted
-            if not trusted:
-                self.diff(where, f"signed by an unknown key (fingerprint {fingerprint})")
-            self.report.key_trusted = trusted and self.report.key_trusted is not False
-        elif self.first_key is None:
-            self.first_key = (name, fingerprint)
-        elif self.first_key[1] != fingerprint:
-            # Without a trusted key, consistency is what shows a part was not re-signed.
-            self.diff(where, f"signed by a different key than {self.first_key[0]}")
-        return True
 
     def _manifest(
         self,
@@ -536,12 +515,16 @@ def verify_archive(
     path: Path,
     *,
     trusted_keys: Sequence[bytes] = (),
+    known_keys: Sequence[bytes] = (),
     progress: Callable[[int, int], None] | None = None,
 ) -> VerifyReport:
     """Check a session archive folder (``part-*`` inside) against its seals and chains.
 
-    `trusted_keys` are Ed25519 public keys (PEM or raw 32 bytes) the archive must be signed
-    with; `progress` gets (bytes hashed, bytes total).
+    `trusted_keys` (pinned) are the operator's key lists (``archive-keys.json``) or public keys
+    in PEM (Ed25519, SM2) that every seal must be signed with; `known_keys` (not pinned) only
+    say which keys were valid when, to tell a key rotation between parts from a change of key.
+    Without either, an evidence package's own key list is the known one. ValueError when a
+    given key is none of these. `progress` gets (bytes hashed, bytes total).
     """
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: not a folder")
@@ -558,8 +541,13 @@ def verify_archive(
     )
     if (path / DOCUMENTS_DIR).is_dir():
         total += sum(f.stat().st_size for f in (path / DOCUMENTS_DIR).iterdir() if f.is_file())
-    trusted = _fingerprints(trusted_keys) if trusted_keys else None
-    checker = _Checker(trusted, progress, total)
+    pinned = bool(trusted_keys)
+    if not trusted_keys and not known_keys and (path / PACKAGE_KEYS).is_file():
+        known_keys = [(path / PACKAGE_KEYS).read_bytes()]
+    keys: list[KeyRecord] | None = None
+    if trusted_keys or known_keys:
+        keys = [record for data in (trusted_keys or known_keys) for record in key_records(data)]
+    checker = _Checker(keys, pinned, progress, total)
     report = checker.report
     if not parts:
         hint = " (this is a part; give its session folder)" if part_number(path.name) else ""
@@ -587,8 +575,7 @@ def verify_archive(
         digest = checker.part(parts[number], number, previous)
         previous = digest if digest is not None else _UNKNOWN
         last_state = _state(parts[number])
-    if trusted is not None and report.key_trusted is None:
-        report.key_trusted = False  # no part had a key that could be checked
+    report.key_trusted = checker.signers.trusted
     checker.session_files(path)
     documents = path / DOCUMENTS_DIR
     if documents.is_dir():

@@ -125,14 +125,19 @@ class AppConfig:
         return self.data_dir / "projects"
 
     @property
-    def archive_key_path(self) -> Path:
-        """The Ed25519 key that seals archives."""
-        return self.secrets_dir / "archive-ed25519.pem"
+    def archive_keys_dir(self) -> Path:
+        """The private keys that sign archive seals, by generation (Ed25519 and SM2)."""
+        return self.secrets_dir / "archive-keys"
 
     @property
-    def archive_public_key_path(self) -> Path:
-        """The exported public key of the archive seals (give it to auditors)."""
-        return self.data_dir / "archive-public-key.pem"
+    def archive_keys_path(self) -> Path:
+        """The public keys of the archive seals with their validity (give it to auditors)."""
+        return self.data_dir / "archive-keys.json"
+
+    @property
+    def legacy_archive_key_path(self) -> Path:
+        """The one Ed25519 key of a data directory from before SM2 seals (taken as generation 1)."""
+        return self.secrets_dir / "archive-ed25519.pem"
 
 
 # name: (type, default, help). Every key can be set as --name, ROOMSERVER_NAME or `name` in TOML.

@@ -6,7 +6,9 @@ Checks, in order: the data directory is writable; its disk has room for the sess
 ``min_free_disk_gb``); the database answers; the clock agrees with ``ntp_server`` within
 ``CLOCK_TOLERANCE_S``; the TLS certificate is valid, not near its end and names the public
 address; a media worker starts; from it, every TURN server allocates a relay with the
-configured credential and releases it; the Socket.IO client bundle the pages load is there.
+configured credential and releases it; the Socket.IO client bundle the pages load is there;
+the archive's seals can be signed and checked with both Ed25519 and SM2 (OpenSSL 3's command
+line, SM3).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,6 +33,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
+from recorder.keys import Keyring, OpenSslMissing, Sm2Key, ed25519_verify, sm2_verify
+from roomserver.privatefiles import make_private_dir
 from roomserver.store import SqlStore
 from signaling.app import worker_settings
 from signaling.config import AppConfig
@@ -239,6 +244,35 @@ def check_bundle() -> Finding:
     return _ok(name, f"Socket.IO 客户端脚本在 {vendor}")
 
 
+def check_seal_signing(config: AppConfig) -> Finding:
+    """The archive's keys sign a seal with Ed25519 and SM2, and both signatures check: the
+    installation's current keys when it has them, else a throwaway SM2 key."""
+    name = "档案签名"
+    probe = b"roomserver doctor"
+    try:
+        if config.archive_keys_path.is_file():
+            keys = Keyring(config.archive_keys_dir, config.archive_keys_path).current()
+            sm2, which = keys.sm2, f"第 {keys.generation} 代密钥"
+            if not ed25519_verify(keys.ed25519.public_pem(), probe, keys.ed25519.sign(probe)):
+                return _failed(name, "Ed25519 签名无法核验", "检查 secrets/archive-keys/")
+        else:
+            with tempfile.TemporaryDirectory(prefix="doctor-sm2-") as tmp:
+                folder = Path(tmp) / "keys"
+                make_private_dir(folder)
+                sm2, which = Sm2Key.load_or_create(folder / "probe.pem"), "临时 SM2 密钥"
+                signature = sm2.sign(probe)
+                if not sm2_verify(sm2.public_pem(), probe, signature):
+                    raise RuntimeError("the SM2 signature does not verify")
+                return _ok(name, f"OpenSSL 可签署并核验 SM2（SM3，默认标识）；{which}")
+        if not sm2_verify(sm2.public_pem(), probe, sm2.sign(probe)):
+            return _failed(name, "SM2 签名无法核验", "检查 OpenSSL 版本（需 3.x）")
+    except OpenSslMissing as exc:
+        return _failed(name, str(exc), "安装 OpenSSL 3（Debian：apt-get install openssl）")
+    except (OSError, RuntimeError, ValueError) as exc:
+        return _failed(name, f"{type(exc).__name__}: {exc}", "检查 OpenSSL 3 与 secrets/ 目录")
+    return _ok(name, f"Ed25519 与 SM2（SM3，默认标识）签名均可核验；{which}")
+
+
 async def check_worker_and_turn(config: AppConfig) -> list[Finding]:
     """A media worker starts; from it, each TURN server of the configuration allocates a relay
     with the configured credential and releases it."""
@@ -325,6 +359,7 @@ async def run_checks(config: AppConfig, *, seats: int, hours: float) -> list[Fin
     else:
         findings += await check_worker_and_turn(config)
     findings.append(check_bundle())
+    findings.append(await asyncio.to_thread(check_seal_signing, config))
     return findings
 
 

@@ -460,6 +460,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "archive verify": archive_cli.cmd_archive_verify,
         "archive export": archive_cli.cmd_archive_export,
         "archive access-log": archive_cli.cmd_archive_access_log,
+        "archive keys": archive_cli.cmd_archive_keys,
+        "archive rotate-keys": archive_cli.cmd_archive_rotate_keys,
     }
     try:
         if command in synchronous:

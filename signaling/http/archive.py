@@ -13,7 +13,7 @@ import asyncio
 import logging
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -118,9 +118,9 @@ class Playback:
         if not run:
             return None
         keys = []
-        public = self.services.config.archive_public_key_path
-        if public.is_file():
-            keys = [public.read_bytes()]
+        listing = self.services.config.archive_keys_path
+        if listing.is_file():
+            keys = [listing.read_bytes()]
         report = await asyncio.to_thread(verify_archive, folder, trusted_keys=keys)
         result = {
             "ok": report.ok,
@@ -129,6 +129,7 @@ class Playback:
             "segments": report.segments,
             "events": report.events,
             "key_trusted": report.key_trusted,
+            "signers": [asdict(s) for s in report.signers],
             "differences": [{"where": d.where, "what": d.what} for d in report.differences],
             "notes": report.notes,
         }
@@ -380,8 +381,8 @@ async def start_export(request: web.Request) -> web.Response:
     job = ExportJob(job_id, session_id, grants.participant_id, out)
     playback.exports[job_id] = job
     await playback.record("archive_exported", grants, session=session_id, package=out.name)
-    public = services.config.archive_public_key_path
-    key = public.read_bytes() if public.is_file() else None
+    listing = services.config.archive_keys_path
+    keys = listing.read_bytes() if listing.is_file() else None
 
     def progress(done: int, total: int) -> None:
         job.done, job.total = done, total
@@ -392,7 +393,7 @@ async def start_export(request: web.Request) -> web.Response:
                 export_archive,
                 playback.root / session_id,
                 out,
-                public_key_pem=key,
+                keys_json=keys,
                 progress=progress,
             )
         except OSError as exc:

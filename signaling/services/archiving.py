@@ -8,8 +8,8 @@ from pathlib import Path
 
 from recorder.archive import SessionArchive, is_sealed, list_parts
 from recorder.config import RecorderConfig
+from recorder.keys import KeySource
 from recorder.manifest import GapEntry
-from recorder.seal import ServerKey
 from recorder.track import Gap
 from roomserver.model import Session
 from signaling.services.events import EventLog
@@ -24,13 +24,13 @@ class ArchiveManager:
     def __init__(
         self,
         root: Path,
-        key: ServerKey,
+        keys: KeySource,
         config: RecorderConfig,
         events: EventLog,
         tasks: TaskSet,
     ) -> None:
         self.root = root
-        self._key = key
+        self._keys = keys
         self._config = config
         self._events = events
         self._tasks = tasks
@@ -145,7 +145,7 @@ class ArchiveManager:
         return SessionArchive(
             self.root,
             session_id,
-            key=self._key,
+            keys=self._keys,
             config=self._config,
             project=project,
             on_gap=on_gap,

@@ -207,11 +207,13 @@ async def test_a_good_configuration_passes_every_check(tmp_path: Path) -> None:
         "媒体进程",
         "TURN 中继",
         "页面脚本",
+        "档案签名",
     ):
         assert verdict(lines, name).startswith("[正常]"), lines
     assert "已分配并释放中继地址 127.0.0.1:" in verdict(lines, "TURN 中继")
     assert "pb.example.cn" in verdict(lines, "TLS 证书")
-    assert lines[-1] == "共 8 项检查，未发现异常"
+    assert "SM2" in verdict(lines, "档案签名")
+    assert lines[-1] == "共 9 项检查，未发现异常"
 
 
 async def test_a_broken_configuration_names_every_fault_with_a_hint(tmp_path: Path) -> None:
@@ -250,13 +252,13 @@ async def test_a_broken_configuration_names_every_fault_with_a_hint(tmp_path: Pa
     assert "相差 +5" in verdict(lines, "时钟") and verdict(lines, "时钟").startswith("[异常]")
     assert "即将到期" in verdict(lines, "TLS 证书")
     assert "无法分配中继" in verdict(lines, "TURN 中继")
-    for name in ("数据目录", "数据库", "媒体进程", "页面脚本"):
+    for name in ("数据目录", "数据库", "媒体进程", "页面脚本", "档案签名"):
         assert verdict(lines, name).startswith("[正常]"), lines
     # Each fault is followed by what to do about it.
     for index, line in enumerate(lines[:-1]):
         if line.startswith("[异常]"):
             assert lines[index + 1].startswith("    提示："), lines
-    assert lines[-1] == "共 8 项检查，4 项异常", lines
+    assert lines[-1] == "共 9 项检查，4 项异常", lines
 
 
 async def test_a_data_directory_that_cannot_be_made_is_named_and_nothing_crashes(

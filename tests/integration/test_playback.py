@@ -158,10 +158,8 @@ async def test_an_archivist_finds_plays_verifies_and_exports_a_session(
     tar_path.write_bytes(package)
     assert tarfile.is_tarfile(tar_path)
     folder = unpack(tar_path, tmp_path / "unpacked")
-    assert (folder / "archive-public-key.pem").is_file() and (folder / "README.txt").is_file()
-    assert verify_archive(
-        folder, trusted_keys=[(folder / "archive-public-key.pem").read_bytes()]
-    ).ok
+    assert (folder / "archive-keys.json").is_file() and (folder / "README.txt").is_file()
+    assert verify_archive(folder, trusted_keys=[(folder / "archive-keys.json").read_bytes()]).ok
 
     log = server.config.data_dir / ACCESS_LOG
     count, problems = check_access_log(log)

@@ -12,23 +12,20 @@ from recorder.archive import ArchivedEvent, SessionArchive, session_retention
 from recorder.config import RecorderConfig
 from recorder.documents import DOCUMENTS_DIR, store_document
 from recorder.hashing import sha256_hex, sm3_hex
+from recorder.keys import Keyring
 from recorder.manifest import Manifest
-from recorder.seal import CHINA_TIME, ServerKey, add_years, seal_head, seal_part
+from recorder.seal import CHINA_TIME, add_years, seal_head, seal_part
 from recorder.verify import verify_archive
+from tests.archivekeys import make_keyring
 from tests.unit.recorder.test_seal import make_part
 
 PDF = b"%PDF-1.4 report"
 PNG = b"\x89PNG signature"
 
 
-@pytest.fixture
-def key(tmp_path: Path) -> ServerKey:
-    return ServerKey.load_or_create(tmp_path / "keys" / "server.pem")
-
-
-async def record_part(root: Path, key: ServerKey, seq: int, state: str) -> SessionArchive:
+async def record_part(root: Path, keyring: Keyring, seq: int, state: str) -> SessionArchive:
     """One part of session s1 with one event, sealed as `state`."""
-    archive = SessionArchive(root, "s1", key=key, config=RecorderConfig())
+    archive = SessionArchive(root, "s1", keys=keyring, config=RecorderConfig())
     await archive.open()
     event = ArchivedEvent(seq, "2026-12-07T09:00:00+08:00", "note", None, {"text": "开标"})
     await archive.record_events([event])
@@ -42,16 +39,16 @@ def mode(path: Path) -> int:
 
 
 async def test_documents_stay_writable_through_a_restart_and_are_read_only_after_the_end(
-    tmp_path: Path, key: ServerKey
+    tmp_path: Path, keyring: Keyring
 ) -> None:
     root = tmp_path / "archive"
     session = root / "s1"
-    await record_part(root, key, 1, "interrupted")
+    await record_part(root, keyring, 1, "interrupted")
     report = store_document(session, PDF, "pdf")
     folder = session / DOCUMENTS_DIR
     assert mode(folder) & 0o200 and mode(session / report["path"]) & 0o200
 
-    await record_part(root, key, 2, "ended")
+    await record_part(root, keyring, 2, "ended")
     assert mode(folder) == 0o555
     assert mode(session / report["path"]) == 0o444
     # Refused by the code, not only by the mode: a server running as root writes anyway.
@@ -61,7 +58,7 @@ async def test_documents_stay_writable_through_a_restart_and_are_read_only_after
 
 
 def test_an_interrupted_part_names_no_retention_date_of_its_own(tmp_path: Path) -> None:
-    key = ServerKey.load_or_create(tmp_path / "keys" / "server.pem")
+    key = make_keyring(tmp_path).current()
     part, manifest = make_part(tmp_path / "s1", state="interrupted")
     seal = seal_part(part, manifest, key, None, now=datetime(2024, 3, 1, tzinfo=UTC))
     assert seal["retention_until"] is None
@@ -69,12 +66,12 @@ def test_an_interrupted_part_names_no_retention_date_of_its_own(tmp_path: Path) 
 
 
 async def test_every_part_is_kept_until_15_years_after_the_sessions_end(
-    tmp_path: Path, key: ServerKey
+    tmp_path: Path, keyring: Keyring
 ) -> None:
     root = tmp_path / "archive"
-    await record_part(root, key, 1, "interrupted")
-    await record_part(root, key, 2, "interrupted")
-    await record_part(root, key, 3, "ended")
+    await record_part(root, keyring, 1, "interrupted")
+    await record_part(root, keyring, 2, "interrupted")
+    await record_part(root, keyring, 3, "ended")
     seals = [
         json.loads((root / "s1" / f"part-000{n}" / "seal.json").read_bytes()) for n in (1, 2, 3)
     ]
@@ -88,7 +85,7 @@ async def test_every_part_is_kept_until_15_years_after_the_sessions_end(
 
 
 def test_the_date_counts_from_the_end_not_from_the_first_parts_seal(tmp_path: Path) -> None:
-    key = ServerKey.load_or_create(tmp_path / "keys" / "server.pem")
+    key = make_keyring(tmp_path).current()
     session = tmp_path / "s1"
     part1, manifest1 = make_part(session, state="interrupted")
     seal_part(part1, manifest1, key, None, now=datetime(2024, 12, 31, 23, 0, tzinfo=UTC))
@@ -113,10 +110,10 @@ def test_the_date_counts_from_the_end_not_from_the_first_parts_seal(tmp_path: Pa
 
 
 async def test_retention_counts_from_the_day_the_evaluation_ended_in_china_time(
-    tmp_path: Path, key: ServerKey
+    tmp_path: Path, keyring: Keyring
 ) -> None:
     root = tmp_path / "archive"
-    archive = SessionArchive(root, "s1", key=key, config=RecorderConfig())
+    archive = SessionArchive(root, "s1", keys=keyring, config=RecorderConfig())
     await archive.open()
     # 20:30 UTC on 31 December is 04:30 on 1 January in China: the evaluation ended in 2027.
     await archive.record_events(
@@ -140,14 +137,14 @@ def writable(session: Path) -> None:
 
 
 async def test_the_final_seal_lists_the_documents_and_verify_holds_the_folder_to_it(
-    tmp_path: Path, key: ServerKey
+    tmp_path: Path, keyring: Keyring
 ) -> None:
     root = tmp_path / "archive"
     session = root / "s1"
-    await record_part(root, key, 1, "interrupted")
+    await record_part(root, keyring, 1, "interrupted")
     cited = store_document(session, PDF, "pdf")  # an event would cite it
     uncited = store_document(session, PNG, "png")  # stored for a command later refused
-    await record_part(root, key, 2, "ended")
+    await record_part(root, keyring, 2, "ended")
     seal = json.loads((session / "part-0002/seal.json").read_bytes())
     assert seal["documents"] == sorted(
         ({k: d[k] for k in ("path", "size", "sha256", "sm3")} for d in (cited, uncited)),
