@@ -39,6 +39,7 @@ from recorder.seal import (
     seal_head,
     seal_part,
 )
+from recorder.timestamp import Tsa
 from recorder.track import FinishedSegment, Gap, TrackRecorder
 
 logger = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ class SessionArchive:
         self.session_dir = root / session_id
         self.session_id = session_id
         self._keys = keys
+        self._tsa = _tsa_of(config)
         self._config = config
         self._project = project
         self._on_gap = on_gap
@@ -242,6 +244,7 @@ class SessionArchive:
                 retention_years=self._config.retention_years,
                 ended_at=self._ended_at,
                 documents=documents,
+                tsa=self._tsa,
             )
         self._sealed = True
         logger.info("archive %s: part %d sealed (%s)", self.session_id, self.part, state)
@@ -396,6 +399,16 @@ class SessionArchive:
     async def _run_io(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._io, lambda: fn(*args, **kwargs))
+
+
+def _tsa_of(config: RecorderConfig) -> Tsa | None:
+    """The configured TSA; one whose certificate cannot be read gives no valid token, so that
+    each seal says it has none and why, while the recording goes on."""
+    try:
+        return Tsa.from_config(config)
+    except (OSError, ValueError) as exc:
+        logger.error("the TSA certificate %s cannot be read: %s", config.tsa_certificate, exc)
+        return Tsa(str(config.tsa_url), (), config.tsa_timeout_s)
 
 
 def _write_new(folder: Path, name: str, data: bytes) -> None:

@@ -61,6 +61,10 @@ ED25519_FINGERPRINT = (
 )
 SM2_FINGERPRINT = "openssl pkey -pubin -in sm2.pub.pem -outform DER | tail -c 65 | sha256sum"
 SEAL_SM3 = "openssl dgst -sm3 seal.json"
+TSA_VERIFY = (
+    "openssl ts -verify -data seal.json -in seal.tsr -CAfile ../tsa-certificates.pem -partial_chain"
+)
+TSA_SHOW = "openssl ts -reply -in seal.tsr -text"
 MANIFEST_SM3 = "openssl dgst -sm3 manifest.json"
 
 
@@ -98,6 +102,8 @@ openssl 3、python3）独立核验：没有文件被修改、删除、插入，�
     seal.ed25519.sig         对 seal.json 原始字节的 Ed25519 签名
     seal.sm2.sig             对同一字节的 SM2 签名（SM3 摘要，默认用户标识 {SM2_ID}，
                              DER 编码，GB/T 32918、GB/T 35276）
+    seal.tsr                 可信时间戳（RFC 3161）：时间戳服务机构对 seal.json 的 SHA-256
+                             签发的时间戳应答（配置了时间戳服务时）
   documents/                 评标报告与手写签名等，以 SHA-256 命名，由引用它的事件记录摘要；
                              评标结束时先设为只读，再逐个（大小、SHA-256、SM3）列入最后封存的
                              seal.json 的 documents；本文件的摘要写在最后一个分段 seal.json 的
@@ -136,6 +142,14 @@ openssl 3、python3）独立核验：没有文件被修改、删除、插入，�
    （SHA-256 树用 last_event_hash，SM3 树用 last_event_sm3）；叶节点为 H(0x00||叶子)，内部
    节点为 H(0x01||左||右)，奇数节点原样上移（RFC 6962），分别用 SHA-256 与 SM3 计算，应等于
    merkle_root_sha256 与 merkle_root_sm3。
+6. 可信时间戳：seal.json 的 timestamp 说明封存时的情况：requested（已向 tsa 所列的时间戳
+   服务申请，应答为 seal.tsr）、unavailable（服务无应答，reason 为原因）或 none configured
+   （未配置）。之后可用 `roomserver archive timestamp` 补签，补签的 seal.tsr 同样覆盖原
+   seal.json。核验（应输出 "Verification: OK"；tsa-certificates.pem 为时间戳服务机构的证书，
+   证据包中位于各分段目录的上一级）：
+    {TSA_VERIFY}
+   查看时间戳服务给出的时间：
+    {TSA_SHOW}
 
 Whole-process recording archive of a remote cross-site tender evaluation
 ========================================================================
@@ -154,7 +168,8 @@ chained twice, by SHA-256 and by SM3), manifest.json (tracks, segments with size
 and durations, gaps), the public keys that signed (ed25519.pub.pem, sm2.pub.pem), SHA256SUMS,
 seal.json, and two signatures of the exact bytes of seal.json: seal.ed25519.sig (Ed25519) and
 seal.sm2.sig (SM2, GB/T 32918: SM3 digest, the default distinguishing identifier {SM2_ID},
-DER). seal.json names the keys (keys: their generation and fingerprints). documents/ holds the
+DER), and, with a time-stamping authority, seal.tsr (its RFC 3161 time-stamp of the SHA-256 of
+seal.json). seal.json names the keys (keys: their generation and fingerprints). documents/ holds the
 evaluation report and the handwritten signatures, named by their SHA-256 and cited by the
 events that use them; when the session ends it is made read-only and then listed, each file
 with its size, SHA-256 and SM3, in the final seal (documents in the seal.json of the part sealed
@@ -199,4 +214,13 @@ Checks, in each part-NNNN folder:
    (last_event_hash in the SHA-256 tree, last_event_sm3 in the SM3 tree); a leaf node is
    H(0x00||leaf), an inner node H(0x01||left||right), an odd node is promoted unchanged
    (RFC 6962); with SHA-256 and SM3 they equal merkle_root_sha256 and merkle_root_sm3.
+6. Trusted time-stamp (RFC 3161): "timestamp" in seal.json says what happened when the part was
+   sealed: requested (a token over these very bytes was asked of the TSA it names, and is
+   seal.tsr), unavailable (the TSA gave none; reason says why) or none configured.
+   `roomserver archive timestamp` adds a missing token later, over the same seal.json. Check
+   it (prints "Verification: OK"; tsa-certificates.pem is the TSA's certificate, which an
+   evidence package holds one folder above the parts):
+    {TSA_VERIFY}
+   and read the TSA's time with
+    {TSA_SHOW}
 """

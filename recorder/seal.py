@@ -22,6 +22,7 @@ from recorder.eventlog import (
 from recorder.hashing import FORMAT, merkle_root, sha256_hex, sm3_hex
 from recorder.keys import SealKeys
 from recorder.manifest import Manifest
+from recorder.timestamp import TimestampError, TokenInfo, Tsa, check_token
 from roomserver.canonical import canonical_json
 
 MANIFEST_JSON = "manifest.json"
@@ -35,7 +36,11 @@ EVENTS_JSONL = "events.jsonl"
 SEGMENTS_JSONL = "segments.jsonl"
 MEDIA_DIR = "media"
 # Files that SHA256SUMS cannot list: itself, and what is written after it.
-UNLISTED = frozenset({SHA256SUMS, SEAL_JSON, SEAL_ED25519_SIG, SEAL_SM2_SIG})
+SEAL_TSR = "seal.tsr"  # the TSA's RFC 3161 response over the SHA-256 of seal.json
+UNLISTED = frozenset({SHA256SUMS, SEAL_JSON, SEAL_ED25519_SIG, SEAL_SM2_SIG, SEAL_TSR})
+# What a seal says of its time-stamp (seal.json's "timestamp"): a token over these very bytes was
+# asked of the TSA and is in seal.tsr; the TSA could not give one; no TSA is configured.
+REQUESTED, UNAVAILABLE, NONE_CONFIGURED = "requested", "unavailable", "none configured"
 PART_NAME = re.compile(r"part-(\d{4,})")
 README = "README.txt"  # the session folder's instructions, beside its parts
 # The event that ends the evaluation (评标结束): the final seal counts retention from its time.
@@ -189,9 +194,15 @@ def seal_part(
     retention_years: int = RecorderConfig.retention_years,
     ended_at: datetime | None = None,
     documents: Sequence[Mapping[str, Any]] | None = None,
+    tsa: Tsa | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """Write manifest, public keys, SHA256SUMS, seal.json and its two signatures, read-only.
+
+    With a `tsa`, the seal asks it for an RFC 3161 token over the SHA-256 of its bytes, which
+    say so ("timestamp": requested) and which the token, kept as seal.tsr, then covers. When no
+    token can be had, the seal is made without one and says that instead (unavailable, with
+    the reason); without a TSA it says none is configured. ``stamp_part`` adds a token later.
 
     `previous` is ``seal_head`` of the part before (None for part 1). The segment files'
     SHA-256 in SHA256SUMS are taken from the manifest (computed when each segment closed) so
@@ -265,15 +276,51 @@ def seal_part(
         "documents": [dict(d) for d in documents or ()] if ended else None,
         "readme_sha256": sha256_hex(readme_bytes) if readme_bytes is not None else None,
         "readme_sm3": sm3_hex(readme_bytes) if readme_bytes is not None else None,
+        "timestamp": {
+            "tsa": tsa.url if tsa else None,
+            "status": REQUESTED if tsa else NONE_CONFIGURED,
+        },
     }
     seal_bytes = seal_json_bytes(seal)
+    token: bytes | None = None
+    if tsa is not None:
+        try:
+            token = tsa.stamp(seal_bytes)
+        except TimestampError as exc:
+            seal["timestamp"] = {"tsa": tsa.url, "status": UNAVAILABLE, "reason": str(exc)[:300]}
+            seal_bytes = seal_json_bytes(seal)
     # Both signatures are made before anything of the seal is written: a key that fails
     # leaves the part unsealed, not sealed with one signature.
     ed25519_sig, sm2_sig = keys.ed25519.sign(seal_bytes), keys.sm2.sign(seal_bytes)
     _write(part_dir / SEAL_JSON, seal_bytes)
+    if token is not None:
+        _write(part_dir / SEAL_TSR, token)
     _write(part_dir / SEAL_ED25519_SIG, ed25519_sig)
     # The SM2 signature last: its presence is what marks the part as sealed.
     _write(part_dir / SEAL_SM2_SIG, sm2_sig)
     fsync_dir(part_dir)
     _make_read_only(part_dir)
     return seal
+
+
+def stamp_part(part_dir: Path, tsa: Tsa) -> TokenInfo | None:
+    """Add the TSA's token to a sealed part that has none (``roomserver archive timestamp``).
+
+    The token covers the seal's exact bytes as they are; the seal itself is not changed, so it
+    still says what happened when it was made. None when the part already has a token.
+    TimestampError when the TSA gives none.
+    """
+    if (part_dir / SEAL_TSR).exists():
+        return None
+    seal_bytes = (part_dir / SEAL_JSON).read_bytes()
+    token = tsa.stamp(seal_bytes)
+    info = check_token(token, bytes.fromhex(sha256_hex(seal_bytes)), tsa.certificates)
+    mode = part_dir.stat().st_mode & 0o777
+    os.chmod(part_dir, mode | 0o200)
+    try:
+        _write(part_dir / SEAL_TSR, token)
+        os.chmod(part_dir / SEAL_TSR, 0o444)
+        fsync_dir(part_dir)
+    finally:
+        os.chmod(part_dir, mode)
+    return info

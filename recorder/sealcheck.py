@@ -1,4 +1,4 @@
-"""Checking a seal's two signatures, Ed25519 and SM2, and which keys made them.
+"""Checking a seal's two signatures, Ed25519 and SM2, which keys made them, and its time-stamp.
 
 A key list (``archive-keys.json``, or public keys in PEM) says which keys may have signed and
 when each was valid for new seals. The operator's list, given to ``archive verify`` by the data
@@ -10,11 +10,14 @@ the keys of the first part, since nothing else can tell a rotation from a forger
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from cryptography import x509
 
 from recorder.keys import (
     ED25519,
@@ -24,9 +27,20 @@ from recorder.keys import (
     public_fingerprint,
     sm2_verify,
 )
-from recorder.seal import ED25519_PUB, SEAL_ED25519_SIG, SEAL_SM2_SIG, SM2_PUB
+from recorder.seal import (
+    ED25519_PUB,
+    REQUESTED,
+    SEAL_ED25519_SIG,
+    SEAL_JSON,
+    SEAL_SM2_SIG,
+    SEAL_TSR,
+    SM2_PUB,
+)
+from recorder.timestamp import TimestampError, check_token
 
 SIGNATURES = ((ED25519, SEAL_ED25519_SIG, ED25519_PUB), (SM2, SEAL_SM2_SIG, SM2_PUB))
+# The TSA's clock and the server's may differ by this much before a reader is told.
+CLOCK_NOTE = timedelta(minutes=2)
 NAMES = {ED25519: "Ed25519", SM2: "SM2"}
 _VERIFY = {ED25519: ed25519_verify, SM2: sm2_verify}
 
@@ -175,3 +189,60 @@ class SealSigners:
 def seal_time(when: datetime | None) -> str:
     """A seal's time as it reads in a message."""
     return when.isoformat() if when is not None else "at an unreadable time"
+
+
+@dataclass(frozen=True)
+class PartTimestamp:
+    """A part's valid RFC 3161 time-stamp: when the TSA saw the seal, and who the TSA is."""
+
+    part: str
+    gen_time: str
+    tsa: str  # the signing certificate's subject
+    trusted: bool | None  # the configured TSA certificate; None: none was given to check
+
+    def describe(self) -> str:
+        """One line for people."""
+        trust = {True: "the trusted TSA certificate", None: "TSA certificate not pinned"}
+        return f"{self.gen_time} by {self.tsa} ({trust.get(self.trusted, 'NOT trusted')})"
+
+
+def check_timestamp(
+    name: str,
+    regular: dict[str, Path],
+    seal: dict[str, Any],
+    trusted_tsa: Sequence[x509.Certificate] | None,
+    diff: Callable[[str, str], None],
+    note: Callable[[str], None],
+) -> PartTimestamp | None:
+    """A part's seal.tsr against the digest of its seal.json, or what the seal says of it."""
+    if SEAL_JSON not in regular or not seal:
+        return None  # no seal to time-stamp: reported with the part
+    raw = seal.get("timestamp")
+    stamp: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    where = f"{name}/{SEAL_TSR}"
+    if SEAL_TSR not in regular:
+        if stamp.get("status") == REQUESTED:
+            diff(where, f"deleted: the seal asked {stamp.get('tsa')} for a time-stamp")
+        else:
+            reason = f": {stamp['reason']}" if stamp.get("reason") else ""
+            note(
+                f"{name}: no trusted time-stamp ({stamp.get('status')}{reason}); "
+                "`roomserver archive timestamp` adds one"
+            )
+        return None
+    digest = hashlib.sha256(regular[SEAL_JSON].read_bytes()).digest()
+    try:
+        info = check_token(regular[SEAL_TSR].read_bytes(), digest, trusted_tsa)
+    except TimestampError as exc:
+        diff(where, f"not a valid time-stamp of seal.json: {exc}")
+        return None
+    try:
+        sealed_at: datetime | None = datetime.fromisoformat(str(seal.get("sealed_at")))
+    except ValueError:
+        sealed_at = None
+    if sealed_at is not None and info.gen_time < sealed_at - CLOCK_NOTE:
+        note(
+            f"{name}: the TSA's time {info.gen_time.isoformat()} is before sealed_at "
+            f"{sealed_at.isoformat()}: the server's clock was ahead"
+        )
+    return PartTimestamp(name, info.gen_time.isoformat(), info.tsa_subject, info.trusted)

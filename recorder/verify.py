@@ -6,9 +6,10 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+
+from cryptography import x509
 
 from recorder.documents import DOCUMENT_PATH, DOCUMENTS_DIR, citations
 from recorder.eventlog import START, ChainHead, chain_problems, head_of
@@ -17,28 +18,26 @@ from recorder.hashing import FORMAT, file_digests, merkle_root
 from recorder.keys import KeyRecord, key_records
 from recorder.manifest import Manifest
 from recorder.seal import (
-    CHINA_TIME,
     ED25519_PUB,
     EVENTS_JSONL,
     MANIFEST_JSON,
     MEDIA_DIR,
-    MIN_RETENTION_YEARS,
     README,
     SEAL_ED25519_SIG,
     SEAL_JSON,
     SEAL_SM2_SIG,
-    SESSION_ENDED,
     SHA256SUMS,
     SM2_PUB,
     UNLISTED,
-    add_years,
     merkle_leaves,
     part_files,
     part_name,
     part_number,
     safe_relative,
 )
-from recorder.sealcheck import SealSigners, Signer
+from recorder.sealcheck import PartTimestamp, SealSigners, Signer, check_timestamp
+from recorder.sessioncheck import check_retention, check_session_files
+from recorder.timestamp import load_certificates
 from roomserver.canonical import NotCanonical, canonical_json, parse_canonical
 
 REQUIRED = (
@@ -76,6 +75,8 @@ class VerifyReport:
     signers: list[Signer] = field(default_factory=list)
     # Whether every seal was signed by keys of the pinned key list; None: no pinned list.
     key_trusted: bool | None = None
+    # The parts' valid RFC 3161 time-stamps (a part without one has a note).
+    timestamps: list[PartTimestamp] = field(default_factory=list)
     # The final seal's retention date (7.2.5-2), None while the session has not ended.
     retention_until: str | None = None
     # Facts that are not differences but that a reader should know (e.g. an unfinished end).
@@ -99,10 +100,12 @@ class _Checker:
         self,
         keys: list[KeyRecord] | None,
         pinned: bool,
+        trusted_tsa: list[x509.Certificate] | None,
         progress: Callable[[int, int], None] | None,
         total: int,
     ) -> None:
         self.report = VerifyReport()
+        self.trusted_tsa = trusted_tsa
         self.signers = SealSigners(keys, pinned, self.diff)
         self.report.signers = self.signers.signers
         self.progress = progress
@@ -143,6 +146,11 @@ class _Checker:
             self.signers.part(name, regular, seal)
         else:
             self.signers.untrusted()
+        stamp = check_timestamp(
+            name, regular, seal, self.trusted_tsa, self.diff, self.report.notes.append
+        )
+        if stamp is not None:
+            self.report.timestamps.append(stamp)
         self.last_seal = seal or None
         manifest = self._manifest(name, regular, digests, seal, number)
         reported: set[str] = set()
@@ -436,64 +444,19 @@ class _Checker:
 
     def _retention(self, name: str, seal: dict[str, Any], items: list[tuple[int, Any]]) -> None:
         """The final seal says when the session ended and keeps it fifteen years from that day."""
-        where = f"{name}/{SEAL_JSON}"
-        try:
-            ended = datetime.fromisoformat(str(seal.get("session_ended_at")))
-            until = date.fromisoformat(str(seal.get("retention_until")))
-        except ValueError:
-            self.diff(where, "the final seal does not say when the session ended and until when")
-            return
-        self.report.retention_until = until.isoformat()
-        if until < add_years(ended.astimezone(CHINA_TIME).date(), MIN_RETENTION_YEARS):
-            self.diff(where, "retention_until is less than fifteen years after the session's end")
-        for line, record in items:
-            if record.get("kind") != SESSION_ENDED:
-                continue
-            try:
-                at = datetime.fromisoformat(str(record.get("at")))
-            except ValueError:
-                continue
-            if at.replace(microsecond=0) != ended.replace(microsecond=0):
-                self.diff(where, f"session_ended_at is not the time of the end (event line {line})")
-            break
+        until = check_retention(f"{name}/{SEAL_JSON}", seal, items, self.diff)
+        if until is not None:
+            self.report.retention_until = until
 
     def session_files(self, session_dir: Path) -> None:
         """README.txt as the last seal names it; documents/ as the final seal lists it."""
-        seal = self.last_seal
-        if seal is None:
-            return  # the last part's seal is missing or unreadable: reported with the part
-        readme = session_dir / README
-        named = (seal.get("readme_sha256"), seal.get("readme_sm3"))
-        if readme.is_symlink() or (readme.exists() and not readme.is_file()):
-            self.diff(README, "not a regular file")
-        elif readme.is_file():
-            if named == (None, None):
-                self.diff(README, "added file: no seal names it")
-            elif file_digests(readme, self._advance) != named:
-                self.diff(README, "differs from the digests the last part's seal names")
-        elif named != (None, None):
-            self.diff(README, "deleted: the last part's seal names it")
-        listed = seal.get("documents") if seal.get("state") == "ended" else None
-        if not isinstance(listed, list):
-            return  # not ended yet: documents are bound by the events that cite them
-        expected: dict[str, Any] = {}
-        for entry in listed:
-            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
-                expected[entry["path"]] = entry
-        folder = session_dir / DOCUMENTS_DIR
-        present = (
-            {f"{DOCUMENTS_DIR}/{f.name}": f for f in folder.iterdir()} if folder.is_dir() else {}
-        )
-        for rel, full in sorted(present.items()):
-            entry = expected.get(rel)
-            if entry is None:
-                self.diff(rel, "added file: not in the final seal's documents")
-            elif full.is_symlink() or not full.is_file():
-                self.diff(rel, "not a regular file")
-            elif self._document_digests(full, rel) != (entry.get("sha256"), entry.get("sm3")):
-                self.diff(rel, "differs from the digests the final seal lists")
-        for rel in sorted(expected.keys() - present.keys()):
-            self.diff(rel, "deleted: listed in the final seal's documents")
+        if self.last_seal is not None:  # else missing or unreadable: reported with the part
+            check_session_files(session_dir, self.last_seal, self._file_digests, self.diff)
+
+    def _file_digests(self, full: Path, rel: str) -> tuple[str, str]:
+        if rel.startswith(f"{DOCUMENTS_DIR}/"):
+            return self._document_digests(full, rel)
+        return file_digests(full, self._advance)
 
     def _merkle(self, name: str, manifest: Manifest, seal: dict[str, Any]) -> None:
         where = f"{name}/{SEAL_JSON}"
@@ -516,6 +479,7 @@ def verify_archive(
     *,
     trusted_keys: Sequence[bytes] = (),
     known_keys: Sequence[bytes] = (),
+    trusted_tsa: Sequence[bytes] = (),
     progress: Callable[[int, int], None] | None = None,
 ) -> VerifyReport:
     """Check a session archive folder (``part-*`` inside) against its seals and chains.
@@ -524,7 +488,9 @@ def verify_archive(
     in PEM (Ed25519, SM2) that every seal must be signed with; `known_keys` (not pinned) only
     say which keys were valid when, to tell a key rotation between parts from a change of key.
     Without either, an evidence package's own key list is the known one. ValueError when a
-    given key is none of these. `progress` gets (bytes hashed, bytes total).
+    given key is none of these. `trusted_tsa` are PEM files of the TSA certificates a
+    time-stamp must be signed with (none: each token is checked with the certificate it
+    carries). `progress` gets (bytes hashed, bytes total).
     """
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: not a folder")
@@ -547,7 +513,8 @@ def verify_archive(
     keys: list[KeyRecord] | None = None
     if trusted_keys or known_keys:
         keys = [record for data in (trusted_keys or known_keys) for record in key_records(data)]
-    checker = _Checker(keys, pinned, progress, total)
+    tsa = [c for data in trusted_tsa for c in load_certificates(data)] if trusted_tsa else None
+    checker = _Checker(keys, pinned, tsa, progress, total)
     report = checker.report
     if not parts:
         hint = " (this is a part; give its session folder)" if part_number(path.name) else ""

@@ -21,13 +21,15 @@ from recorder.export import export_archive, unpack
 from recorder.keys import OpenSslMissing, key_records
 from recorder.manifest import Manifest
 from recorder.progress import ProgressBar
+from recorder.seal import stamp_part
 from recorder.sealcheck import NAMES
+from recorder.timestamp import TimestampError, Tsa, load_certificates
 from recorder.verify import verify_archive
 from roomserver.errors import NotFound, RoomError
 from roomserver.store import SqlStore
 from signaling.config import AppConfig
 from signaling.gate.tokens import TokenIssuer, load_or_create_key
-from signaling.services.archiving import ArchiveManager
+from signaling.services.archiving import ArchiveManager, package_extras, trusted_tsa
 from signaling.services.ballots import BallotKeys
 from signaling.services.events import EventLog
 from signaling.services.outcomes import Outcomes
@@ -55,6 +57,14 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         help="trusted archive keys: an archive-keys.json list, or an Ed25519 or SM2 public key "
         "in PEM (repeatable; default: the data directory's archive-keys.json, if present)",
     )
+    verify.add_argument(
+        "--tsa-cert",
+        action="append",
+        default=[],
+        metavar="PEM",
+        help="the certificate time-stamps must be signed with (repeatable; default: the "
+        "configured tsa_certificate, if any)",
+    )
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     export = archive_sub.add_parser(
         "export", parents=[common], help="write a session's evidence package (a .tar)"
@@ -67,6 +77,14 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     access.add_argument("--json", action="store_true", help="print the records as JSON")
     listing = archive_sub.add_parser("list", parents=[common], help="list session archives")
     listing.add_argument("--json", action="store_true", help="print JSON")
+    stamp = archive_sub.add_parser(
+        "timestamp",
+        parents=[common],
+        help="ask the configured TSA for the time-stamps that sealed parts do not have yet",
+    )
+    stamp.add_argument(
+        "sessions", nargs="*", metavar="SESSION", help="these sessions only (default: all)"
+    )
     keys = archive_sub.add_parser(
         "keys",
         parents=[common],
@@ -121,6 +139,13 @@ def _verify_folder(config: AppConfig, args: argparse.Namespace, folder: Path) ->
         return EXIT_USAGE
     if not keys and config.archive_keys_path.is_file():
         keys = [config.archive_keys_path.read_bytes()]
+    try:
+        tsa_certs = [Path(p).read_bytes() for p in args.tsa_cert] or trusted_tsa(config.recorder)
+        for data in tsa_certs:
+            load_certificates(data)
+    except (OSError, ValueError) as exc:
+        print(f"错误：无法读取时间戳服务证书：{exc}", file=sys.stderr)
+        return EXIT_USAGE
     bar: ProgressBar | None = None
 
     def progress(done: int, total: int) -> None:
@@ -130,7 +155,7 @@ def _verify_folder(config: AppConfig, args: argparse.Namespace, folder: Path) ->
         bar.update(done)
 
     try:
-        report = verify_archive(folder, trusted_keys=keys, progress=progress)
+        report = verify_archive(folder, trusted_keys=keys, trusted_tsa=tsa_certs, progress=progress)
     except OpenSslMissing as exc:
         print(f"错误：无法核验 SM2 签名：{exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -149,6 +174,7 @@ def _verify_folder(config: AppConfig, args: argparse.Namespace, folder: Path) ->
                 "key_fingerprints": report.key_fingerprints,
                 "key_trusted": report.key_trusted,
                 "signers": [asdict(s) for s in report.signers],
+                "timestamps": [asdict(t) for t in report.timestamps],
                 "retention_until": report.retention_until,
                 "differences": [{"where": d.where, "what": d.what} for d in report.differences],
                 "notes": report.notes,
@@ -165,6 +191,8 @@ def _verify_folder(config: AppConfig, args: argparse.Namespace, folder: Path) ->
             print(f"NOTE     {note}")
         for signer in report.signers:
             print(f"SIGNED   {signer.part}: {signer.describe()}")
+        for stamp in report.timestamps:
+            print(f"STAMPED  {stamp.part}: {stamp.describe()}")
         trust = {
             True: "every seal signed by trusted keys",
             False: "NOT signed by the trusted keys",
@@ -187,7 +215,11 @@ def cmd_archive_export(config: AppConfig, args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if not all(is_sealed(p) for _, p in list_parts(folder)):
         print("注意：该场评标的归档尚未全部封存，导出的是当前内容。", file=sys.stderr)
-    listing = config.archive_keys_path
+    try:
+        extras = package_extras(config.archive_keys_path, config.recorder)
+    except OSError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return EXIT_USAGE
     bar: ProgressBar | None = None
 
     def progress(done: int, total: int) -> None:
@@ -201,7 +233,7 @@ def cmd_archive_export(config: AppConfig, args: argparse.Namespace) -> int:
         size = export_archive(
             folder,
             out,
-            keys_json=listing.read_bytes() if listing.is_file() else None,
+            extras=extras,
             progress=progress,
         )
     except OSError as exc:
@@ -217,6 +249,34 @@ def cmd_archive_export(config: AppConfig, args: argparse.Namespace) -> int:
         log.close()
     print(f"{out}  {size} 字节；在任一台电脑上用 `roomserver archive verify {out}` 校验")
     return EXIT_OK
+
+
+def cmd_archive_timestamp(config: AppConfig, args: argparse.Namespace) -> int:
+    """Add the TSA's token to every sealed part without one: exit 0 when none is missing then."""
+    try:
+        tsa = Tsa.from_config(config.recorder)
+    except (OSError, ValueError) as exc:
+        print(f"错误：无法读取时间戳服务证书：{exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if tsa is None:
+        print("错误：未配置时间戳服务（tsa_url 与 tsa_certificate）", file=sys.stderr)
+        return EXIT_USAGE
+    root = config.archive_dir
+    names = args.sessions or (sorted(p.name for p in root.iterdir()) if root.is_dir() else [])
+    failed = 0
+    for name in names:
+        for _number, part in list_parts(root / name):
+            if not is_sealed(part):
+                continue
+            try:
+                info = stamp_part(part, tsa)
+            except (TimestampError, OSError) as exc:
+                print(f"FAILED   {name}/{part.name}: {exc}")
+                failed += 1
+                continue
+            if info is not None:
+                print(f"STAMPED  {name}/{part.name}: {info.gen_time.isoformat()}")
+    return EXIT_DIFFERS if failed else EXIT_OK
 
 
 def cmd_archive_keys(config: AppConfig, args: argparse.Namespace) -> int:

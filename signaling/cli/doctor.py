@@ -8,7 +8,7 @@ Checks, in order: the data directory is writable; its disk has room for the sess
 address; a media worker starts; from it, every TURN server allocates a relay with the
 configured credential and releases it; the Socket.IO client bundle the pages load is there;
 the archive's seals can be signed and checked with both Ed25519 and SM2 (OpenSSL 3's command
-line, SM3).
+line, SM3); the time-stamping authority, when one is configured, answers with a valid token.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import ipaddress
 import logging
 import os
@@ -34,6 +35,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
 from recorder.keys import Keyring, OpenSslMissing, Sm2Key, ed25519_verify, sm2_verify
+from recorder.timestamp import TimestampError, Tsa, check_token
 from roomserver.privatefiles import make_private_dir
 from roomserver.store import SqlStore
 from signaling.app import worker_settings
@@ -273,6 +275,28 @@ def check_seal_signing(config: AppConfig) -> Finding:
     return _ok(name, f"Ed25519 与 SM2（SM3，默认标识）签名均可核验；{which}")
 
 
+def check_tsa(config: AppConfig) -> Finding:
+    """The configured time-stamping authority gives a valid RFC 3161 token, near our clock."""
+    name = "时间戳服务"
+    try:
+        tsa = Tsa.from_config(config.recorder)
+    except (OSError, ValueError) as exc:
+        return _failed(name, f"无法读取证书：{exc}", "检查 tsa_certificate")
+    if tsa is None:
+        return _skipped(
+            name,
+            "未配置：封存不带可信时间戳",
+            "配置中心认可的时间戳服务（tsa_url 与 tsa_certificate）",
+        )
+    try:
+        token = tsa.stamp(b"roomserver doctor")
+        info = check_token(token, hashlib.sha256(b"roomserver doctor").digest(), tsa.certificates)
+    except TimestampError as exc:
+        return _failed(name, str(exc), "检查 tsa_url、网络与 tsa_certificate 是否为该服务的证书")
+    offset = (info.gen_time - datetime.now(UTC)).total_seconds()
+    return _ok(name, f"{tsa.url} 签发了有效时间戳（{info.tsa_subject}，时差 {offset:+.0f} 秒）")
+
+
 async def check_worker_and_turn(config: AppConfig) -> list[Finding]:
     """A media worker starts; from it, each TURN server of the configuration allocates a relay
     with the configured credential and releases it."""
@@ -360,6 +384,7 @@ async def run_checks(config: AppConfig, *, seats: int, hours: float) -> list[Fin
         findings += await check_worker_and_turn(config)
     findings.append(check_bundle())
     findings.append(await asyncio.to_thread(check_seal_signing, config))
+    findings.append(await asyncio.to_thread(check_tsa, config))
     return findings
 
 

@@ -39,6 +39,7 @@ from signaling.http.api import (
     WEB_DIR,
 )
 from signaling.http.records import project_documents
+from signaling.services.archiving import package_extras, trusted_tsa
 from signaling.services.container import Services
 
 logger = logging.getLogger(__name__)
@@ -121,7 +122,12 @@ class Playback:
         listing = self.services.config.archive_keys_path
         if listing.is_file():
             keys = [listing.read_bytes()]
-        report = await asyncio.to_thread(verify_archive, folder, trusted_keys=keys)
+        report = await asyncio.to_thread(
+            verify_archive,
+            folder,
+            trusted_keys=keys,
+            trusted_tsa=trusted_tsa(self.services.config.recorder),
+        )
         result = {
             "ok": report.ok,
             "checked_at": datetime.now(UTC).isoformat(),
@@ -130,6 +136,7 @@ class Playback:
             "events": report.events,
             "key_trusted": report.key_trusted,
             "signers": [asdict(s) for s in report.signers],
+            "timestamps": [asdict(t) for t in report.timestamps],
             "differences": [{"where": d.where, "what": d.what} for d in report.differences],
             "notes": report.notes,
         }
@@ -381,8 +388,7 @@ async def start_export(request: web.Request) -> web.Response:
     job = ExportJob(job_id, session_id, grants.participant_id, out)
     playback.exports[job_id] = job
     await playback.record("archive_exported", grants, session=session_id, package=out.name)
-    listing = services.config.archive_keys_path
-    keys = listing.read_bytes() if listing.is_file() else None
+    extras = package_extras(services.config.archive_keys_path, services.config.recorder)
 
     def progress(done: int, total: int) -> None:
         job.done, job.total = done, total
@@ -393,7 +399,7 @@ async def start_export(request: web.Request) -> web.Response:
                 export_archive,
                 playback.root / session_id,
                 out,
-                keys_json=keys,
+                extras=extras,
                 progress=progress,
             )
         except OSError as exc:

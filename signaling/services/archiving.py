@@ -8,6 +8,7 @@ from pathlib import Path
 
 from recorder.archive import SessionArchive, is_sealed, list_parts
 from recorder.config import RecorderConfig
+from recorder.export import PACKAGE_KEYS, PACKAGE_TSA
 from recorder.keys import KeySource
 from recorder.manifest import GapEntry
 from recorder.track import Gap
@@ -16,6 +17,22 @@ from signaling.services.events import EventLog
 from signaling.tasks import TaskSet
 
 logger = logging.getLogger(__name__)
+
+
+def package_extras(keys_list: Path, config: RecorderConfig) -> dict[str, bytes]:
+    """What an evidence package carries beside the sealed folder: the public key list with
+    its validity, and the configured time-stamping authority's certificate."""
+    extras = {}
+    if keys_list.is_file():
+        extras[PACKAGE_KEYS] = keys_list.read_bytes()
+    if config.tsa_certificate:
+        extras[PACKAGE_TSA] = Path(config.tsa_certificate).read_bytes()
+    return extras
+
+
+def trusted_tsa(config: RecorderConfig) -> list[bytes]:
+    """The TSA certificate a seal's time-stamp must be signed with, when one is configured."""
+    return [Path(config.tsa_certificate).read_bytes()] if config.tsa_certificate else []
 
 
 class ArchiveManager:
