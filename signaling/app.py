@@ -172,6 +172,14 @@ async def build(config: AppConfig) -> Server:
     archive_keys = await asyncio.to_thread(load_archive_keys, config)
     store = SqlStore(config.store)
     await store.start()
+    # The event table is checked before anything appends to it: a break is evidence of a change
+    # to the database, which /readyz then reports (the server serves on: stopping it would lose
+    # the sessions under way, and the record of what follows).
+    event_chain = await store.chain.check()
+    if event_chain.ok:
+        logger.info("%s", event_chain.summary())
+    else:
+        logger.error("%s", event_chain.summary())
 
     signals = Signals()
     tasks = TaskSet()
@@ -251,6 +259,7 @@ async def build(config: AppConfig) -> Server:
         webhooks=webhooks,
         openings=openings,
         clarifications=clarifications,
+        event_chain=event_chain,
     )
     guard = Guard(services.tokens, store, events, workflow.state)
     seats = SeatNamespace(services, guard, signals)
