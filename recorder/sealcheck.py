@@ -94,12 +94,20 @@ class SealSigners:
             sealed_at: datetime | None = datetime.fromisoformat(str(seal.get("sealed_at")))
         except ValueError:
             sealed_at = None
+        before = len(self.signers)
         for algorithm, sig_name, pub_name in SIGNATURES:
             if sig_name not in regular or pub_name not in regular:
                 self.untrusted()  # deleted: reported with the part's required files
                 continue
             self._one(
                 name, algorithm, regular[sig_name], regular[pub_name], seal_bytes, named, sealed_at
+            )
+        checked = self.signers[before:]
+        if len(checked) == len(SIGNATURES) and not any(s.verified for s in checked):
+            # Two signatures of independent algorithms failing at once over the same bytes:
+            # those bytes are what changed.
+            self._diff(
+                f"{name}/{SEAL_JSON}", "changed since it was signed: neither signature verifies"
             )
 
     def _one(

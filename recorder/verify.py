@@ -79,6 +79,8 @@ class VerifyReport:
     timestamps: list[PartTimestamp] = field(default_factory=list)
     # The final seal's retention date (7.2.5-2), None while the session has not ended.
     retention_until: str | None = None
+    # The session the seals name (the first readable one's).
+    session_id: str | None = None
     # Facts that are not differences but that a reader should know (e.g. an unfinished end).
     notes: list[str] = field(default_factory=list)
 
@@ -543,6 +545,7 @@ def verify_archive(
         previous = digest if digest is not None else _UNKNOWN
         last_state = _state(parts[number])
     report.key_trusted = checker.signers.trusted
+    report.session_id = checker.session_id
     checker.session_files(path)
     documents = path / DOCUMENTS_DIR
     if documents.is_dir():
@@ -566,3 +569,28 @@ def _state(part_dir: Path) -> str | None:
         return str(json.loads((part_dir / SEAL_JSON).read_bytes()).get("state"))
     except (OSError, ValueError, AttributeError):
         return None
+
+
+def check_against_record(report: VerifyReport, path: Path, parts: set[int], ended: bool) -> None:
+    """Hold the folder to what the server's event table records of it: the parts it opened
+    (`parts`) and whether the session ended (`ended`).
+
+    A folder cannot show on its own that its last parts were taken away: the chain ends where it
+    ends. The event table, hash-chained itself, can.
+    """
+    present = {n: p for n, p in ((part_number(c.name), c) for c in path.iterdir()) if n}
+    for number in sorted(parts - present.keys()):
+        report.differences.append(
+            Difference(part_name(number), "deleted: the event table records this part")
+        )
+    if ended and present and _state(present[max(present)]) != "ended":
+        report.differences.append(
+            Difference(
+                part_name(max(present)),
+                "the event table records the session's end; the last part here is not sealed "
+                "as ended",
+            )
+        )
+    listed = ", ".join(str(n) for n in sorted(parts)) or "none"
+    end = "ended" if ended else "not ended"
+    report.notes.append(f"held to the event table: parts {listed} recorded, session {end}")

@@ -24,12 +24,17 @@ from recorder.progress import ProgressBar
 from recorder.seal import stamp_part
 from recorder.sealcheck import NAMES
 from recorder.timestamp import TimestampError, Tsa, load_certificates
-from recorder.verify import verify_archive
+from recorder.verify import check_against_record, verify_archive
 from roomserver.errors import NotFound, RoomError
 from roomserver.store import SqlStore
 from signaling.config import AppConfig
 from signaling.gate.tokens import TokenIssuer, load_or_create_key
-from signaling.services.archiving import ArchiveManager, package_extras, trusted_tsa
+from signaling.services.archiving import (
+    ArchiveManager,
+    package_extras,
+    read_record,
+    trusted_tsa,
+)
 from signaling.services.ballots import BallotKeys
 from signaling.services.events import EventLog
 from signaling.services.outcomes import Outcomes
@@ -162,6 +167,12 @@ def _verify_folder(config: AppConfig, args: argparse.Namespace, folder: Path) ->
     finally:
         if bar is not None:
             bar.close()
+    if report.session_id is not None:
+        # On the server's machine, the event table says which parts there were: a folder alone
+        # cannot show that its last part was taken away.
+        record = asyncio.run(read_record(config.store.database_url, report.session_id))
+        if record is not None:
+            check_against_record(report, folder, *record)
     if args.json:
         json.dump(
             {

@@ -26,7 +26,7 @@ from recorder.catalog import SEGMENT_TYPES, Catalog, read_catalog
 from recorder.documents import DOCUMENTS_DIR
 from recorder.export import export_archive
 from recorder.seal import MANIFEST_JSON
-from recorder.verify import verify_archive
+from recorder.verify import check_against_record, verify_archive
 from roomserver.access import WHOLE, Scope, Viewer, archive_scope
 from roomserver.errors import InvalidRequest, NotFound, NotYourRoom, RoomError
 from roomserver.model import Role, Session
@@ -39,7 +39,7 @@ from signaling.http.api import (
     WEB_DIR,
 )
 from signaling.http.records import project_documents
-from signaling.services.archiving import package_extras, trusted_tsa
+from signaling.services.archiving import package_extras, parts_in_record, trusted_tsa
 from signaling.services.container import Services
 
 logger = logging.getLogger(__name__)
@@ -128,6 +128,10 @@ class Playback:
             trusted_keys=keys,
             trusted_tsa=trusted_tsa(self.services.config.recorder),
         )
+        events = await self.services.store.list_events(session_id)
+        if events:
+            parts, ended = parts_in_record((e.kind, e.data) for e in events)
+            await asyncio.to_thread(check_against_record, report, folder, parts, ended)
         result = {
             "ok": report.ok,
             "checked_at": datetime.now(UTC).isoformat(),

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from recorder.archive import SessionArchive, is_sealed, list_parts
 from recorder.config import RecorderConfig
@@ -28,6 +37,49 @@ def package_extras(keys_list: Path, config: RecorderConfig) -> dict[str, bytes]:
     if config.tsa_certificate:
         extras[PACKAGE_TSA] = Path(config.tsa_certificate).read_bytes()
     return extras
+
+
+# The events that name a part of a session's archive (ArchiveManager, RoomManager).
+PART_EVENTS = ("recording_started", "recording_sealed", "recording_interrupted")
+
+
+def parts_in_record(events: Iterable[tuple[str, Mapping[str, Any]]]) -> tuple[set[int], bool]:
+    """From a session's events (kind, data): the parts they name, and whether it ended."""
+    parts: set[int] = set()
+    ended = False
+    for kind, data in events:
+        part = data.get("part")
+        if kind in PART_EVENTS and isinstance(part, int) and not isinstance(part, bool):
+            parts.add(part)
+        ended = ended or kind == "session_ended"
+    return parts, ended
+
+
+async def read_record(database_url: str, session_id: str) -> tuple[set[int], bool] | None:
+    """What the event table records of a session's archive, read without changing the database
+    (no migration, no file made); None when there is no database or it names no such session."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        # Opening a SQLite file that is not there would make one.
+        if not url.database or not await asyncio.to_thread(Path(url.database).is_file):
+            return None
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text("SELECT kind, data FROM events WHERE session_id = :s ORDER BY seq"),
+                {"s": session_id},
+            )
+            events = [
+                (kind, json.loads(data) if isinstance(data, str) else data) for kind, data in rows
+            ]
+    except SQLAlchemyError:
+        return None
+    finally:
+        await engine.dispose()
+    if not events:
+        return None
+    return parts_in_record((kind, data if isinstance(data, dict) else {}) for kind, data in events)
 
 
 def trusted_tsa(config: RecorderConfig) -> list[bytes]:

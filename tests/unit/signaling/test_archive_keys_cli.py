@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,9 @@ from recorder.keys import Keyring
 from signaling.cli.main import main
 
 
-def cli(capsys: pytest.CaptureFixture[str], data: Path, *args: str) -> tuple[int, str]:
-    code = main([*args, "--data-dir", str(data)])
+async def cli(capsys: pytest.CaptureFixture[str], data: Path, *args: str) -> tuple[int, str]:
+    """The command line, as a person runs it: in a thread of its own, with no event loop."""
+    code = await asyncio.to_thread(main, [*args, "--data-dir", str(data)])
     return code, capsys.readouterr().out
 
 
@@ -30,22 +32,25 @@ async def test_keys_are_listed_rotated_and_named_by_verify(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = tmp_path / "data"
-    assert cli(capsys, data, "archive", "keys") == (0, "（尚无签名密钥：服务首次启动时生成）\n")
-    code, out = cli(capsys, data, "archive", "rotate-keys")
+    assert await cli(capsys, data, "archive", "keys") == (
+        0,
+        "（尚无签名密钥：服务首次启动时生成）\n",
+    )
+    code, out = await cli(capsys, data, "archive", "rotate-keys")
     assert code == 0 and out.startswith("第 1 代签名密钥已启用")
     await seal_part_of(data, 1, "interrupted")
-    code, out = cli(capsys, data, "archive", "rotate-keys")
+    code, out = await cli(capsys, data, "archive", "rotate-keys")
     assert code == 0 and out.startswith("第 2 代签名密钥已启用")
     await seal_part_of(data, 2, "ended")
 
-    code, out = cli(capsys, data, "archive", "keys")
+    code, out = await cli(capsys, data, "archive", "keys")
     lines = out.splitlines()
     assert code == 0 and len(lines) == 4
     assert lines[0].startswith("第 1 代  Ed25519") and lines[0].endswith("已停用")
     assert lines[1].startswith("第 1 代  SM2") and " 至 今" not in lines[1]
     assert lines[3].startswith("第 2 代  SM2") and lines[3].endswith("至 今  当前")
 
-    code, out = cli(capsys, data, "archive", "verify", "s1")
+    code, out = await cli(capsys, data, "archive", "verify", "s1")
     assert code == 0, out
     signed = [line for line in out.splitlines() if line.startswith("SIGNED")]
     assert len(signed) == 4
@@ -60,10 +65,10 @@ async def test_keys_are_listed_rotated_and_named_by_verify(
     sig.parent.chmod(0o755)
     sig.unlink()
     sig.write_bytes(b"0D\x02 " + bytes(32) + b"\x02 " + bytes(32))
-    code, out = cli(capsys, data, "archive", "verify", "s1")
+    code, out = await cli(capsys, data, "archive", "verify", "s1")
     assert code == 1
     assert "DIFFERS  part-0002/seal.sm2.sig: the SM2 signature does not verify" in out
     assert "NOT signed by the trusted keys" in out
 
-    code, out = cli(capsys, data, "archive", "verify", "s1", "--public-key", str(sig))
+    code, out = await cli(capsys, data, "archive", "verify", "s1", "--public-key", str(sig))
     assert code == 2

@@ -16,21 +16,21 @@ async def test_missing_tokens_are_added_later_and_verify_names_the_tsa(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = tmp_path / "data"
-    assert cli(capsys, data, "archive", "rotate-keys")[0] == 0
+    assert (await cli(capsys, data, "archive", "rotate-keys"))[0] == 0
     await seal_part_of(data, 1, "interrupted")  # no TSA configured then
     await seal_part_of(data, 2, "ended")
-    assert cli(capsys, data, "archive", "timestamp")[0] == 2  # none configured now either
+    assert (await cli(capsys, data, "archive", "timestamp"))[0] == 2  # none configured now either
 
     with LocalTsa(tmp_path / "tsa") as tsa:
         flags = ("--tsa-url", tsa.url, "--tsa-certificate", str(tsa.certificate))
-        code, out = cli(capsys, data, "archive", "timestamp", *flags)
+        code, out = await cli(capsys, data, "archive", "timestamp", *flags)
         assert code == 0
         assert [line.split(": ")[0] for line in out.splitlines()] == [
             "STAMPED  s1/part-0001",
             "STAMPED  s1/part-0002",
         ]
-        assert cli(capsys, data, "archive", "timestamp", *flags) == (0, "")  # nothing missing
-        code, out = cli(capsys, data, "archive", "verify", "s1", *flags)
+        assert await cli(capsys, data, "archive", "timestamp", *flags) == (0, "")  # nothing missing
+        code, out = await cli(capsys, data, "archive", "verify", "s1", *flags)
         assert code == 0, out
         stamped = [line for line in out.splitlines() if line.startswith("STAMPED")]
         assert len(stamped) == 2
@@ -40,7 +40,7 @@ async def test_missing_tokens_are_added_later_and_verify_names_the_tsa(
         (data / "archive" / "s1" / "part-0002").chmod(0o755)
         (data / "archive" / "s1" / "part-0002" / "seal.tsr").unlink()
         down = ("--tsa-url", closed_url(), "--tsa-certificate", str(tsa.certificate))
-        code, out = cli(capsys, data, "archive", "timestamp", *down)
+        code, out = await cli(capsys, data, "archive", "timestamp", *down)
         assert code == 1 and out.startswith("FAILED   s1/part-0002: the TSA at")
 
 
