@@ -14,7 +14,7 @@ from cryptography import x509
 from recorder.documents import DOCUMENT_PATH, DOCUMENTS_DIR, citations
 from recorder.eventlog import START, ChainHead, chain_problems, head_of
 from recorder.export import PACKAGE_FILES, PACKAGE_KEYS
-from recorder.hashing import FORMAT, file_digests, merkle_root
+from recorder.hashing import FORMAT, file_digests, files_digests, merkle_root
 from recorder.keys import KeyRecord, key_records
 from recorder.manifest import Manifest
 from recorder.seal import (
@@ -136,7 +136,10 @@ class _Checker:
                 self.diff(f"{name}/{rel}", "added file: not a regular file (e.g. a link)")
             else:
                 regular[rel] = full
-        digests = {rel: file_digests(full, self._advance) for rel, full in regular.items()}
+        names = list(regular)
+        digests = dict(
+            zip(names, files_digests([regular[n] for n in names], self._advance), strict=True)
+        )
         self.report.bytes += sum(full.stat().st_size for full in regular.values())
 
         for required in REQUIRED:

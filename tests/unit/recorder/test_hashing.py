@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from recorder import hashing
-from recorder.hashing import file_digests, merkle_root, sha256_hex, sm3_hex
+from recorder.hashing import (
+    CHUNK_BYTES,
+    file_digests,
+    files_digests,
+    merkle_root,
+    sha256_hex,
+    sm3_hex,
+)
 
 
 def test_sm3_matches_the_gbt_32905_vector() -> None:
@@ -87,3 +94,16 @@ def test_merkle_root_shapes(algorithm: str) -> None:
 def test_merkle_root_refuses_an_unknown_algorithm() -> None:
     with pytest.raises(ValueError, match="md5"):
         merkle_root([b"x"], "md5")
+
+
+def test_many_files_give_the_digests_each_gives_alone(tmp_path: Path) -> None:
+    sizes = [0, 1, 5000, CHUNK_BYTES, CHUNK_BYTES + 1, 3 * CHUNK_BYTES + 7, 200]
+    paths = []
+    for i, size in enumerate(sizes):
+        path = tmp_path / f"f{i}"
+        path.write_bytes(bytes((i * 7 + k) % 251 for k in range(size)))
+        paths.append(path)
+    seen: list[int] = []
+    assert files_digests(paths, seen.append) == [file_digests(p) for p in paths]
+    assert sum(seen) == sum(sizes)
+    assert files_digests([]) == []
