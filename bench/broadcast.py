@@ -276,7 +276,8 @@ async def run_mode(path: str, workers: int, args: argparse.Namespace, job: HostJ
     with tempfile.TemporaryDirectory(prefix="bench-broadcast-") as tmp:
         settings = WorkerSettings(
             archive_root=str(Path(tmp) / "archive"),
-            archive_key_path=str(Path(tmp) / "archive.pem"),
+            archive_keys_dir=str(Path(tmp) / "secrets" / "archive-keys"),
+            archive_keys_path=str(Path(tmp) / "archive-keys.json"),
             media=MediaConfig(
                 analysis_interval_s=0, grid_fps=5, grid_bitrate=300_000, broadcast_sender=path
             ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from bench.record_setup import (  # noqa: E402
     AUDIO_CLOCK,
     AUDIO_FRAME_TICKS,
     CAMERA_FPS,
+    VERIFY_REPEATS,
     VIDEO_CLOCK,
     Stream,
 )
@@ -40,9 +42,13 @@ class VerifyResult:
     bytes: int = 0
     ok: bool = False
     differences: list[str] = field(default_factory=list)
+    # VERIFY_REPEATS timings of each, taken in turns over the same files (warm-up excluded).
     verify_s: list[float] = field(default_factory=list)
     sha256sum_s: list[float] = field(default_factory=list)
+    openssl_sm3_s: list[float] = field(default_factory=list)
+    warmup_s: dict[str, float] = field(default_factory=dict)
     sums_agree: bool | None = None
+    sm3_agree: bool | None = None
     hashlib_sha256_s: float = 0.0
     hashlib_sm3_s: float = 0.0
     error: str | None = None
@@ -70,11 +76,9 @@ async def build_archive(
     result: VerifyResult,
 ) -> Path:
     """Write a session through SessionArchive as fast as the writers take it; seal it."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
     from recorder.archive import ArchivedEvent, SessionArchive
     from recorder.config import RecorderConfig
-    from recorder.seal import ServerKey
+    from recorder.keys import Keyring
 
     camera_rate = sum(len(d) for d, _ in camera) / (len(camera) / CAMERA_FPS)
     mic_rates = [sum(len(p) for p in loop) / (len(loop) * 0.02) for loop in microphones]
@@ -84,10 +88,12 @@ async def build_archive(
     seconds = max(1, math.ceil(target_bytes / per_second))
     result.media_seconds = seconds
     config = RecorderConfig()
+    keyring = Keyring(root / "secrets" / "archive-keys", root / "archive-keys.json")
+    keyring.ensure()
     archive = SessionArchive(
         root,
         "bench-session",
-        key=ServerKey(Ed25519PrivateKey.generate()),
+        keys=keyring,
         config=config,
         project="bench/record.py",
     )
@@ -170,7 +176,9 @@ def measure_verify(
     microphones: list[list[bytes]],
     target_bytes: int,
 ) -> VerifyResult:
-    """Build the archive, then time verify_archive, sha256sum and each hash alone (warm)."""
+    """Build the archive, then time verify_archive, sha256sum and `openssl dgst -sm3` over the
+    same files, in turns, VERIFY_REPEATS times each after a warm-up round; and each hash alone
+    in Python (warm)."""
     from recorder.hashing import CHUNK_BYTES, _new
     from recorder.seal import part_files
     from recorder.verify import verify_archive
@@ -191,39 +199,81 @@ def measure_verify(
         result.segments = sum(1 for f in files if f.suffix == ".webm")
         result.bytes = sum(f.stat().st_size for f in files)
 
-        for _ in range(2):  # the first run warms the page cache; the second is reported
-            t = time.perf_counter()
+        report = None
+        sums_out = sm3_out = ""
+
+        def run_verify() -> None:
+            nonlocal report
             report = verify_archive(session)
-            result.verify_s.append(time.perf_counter() - t)
+
+        def run_sha256sum() -> None:
+            nonlocal sums_out
+            sums_out = subprocess.run(
+                ["sha256sum", *map(str, files)],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=600,
+            ).stdout
+
+        def run_openssl_sm3() -> None:
+            nonlocal sm3_out
+            sm3_out = subprocess.run(
+                ["openssl", "dgst", "-sm3", *map(str, files)],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=600,
+            ).stdout
+
+        timed = (
+            ("verify", run_verify, result.verify_s),
+            ("sha256sum", run_sha256sum, result.sha256sum_s),
+            ("openssl dgst -sm3", run_openssl_sm3, result.openssl_sm3_s),
+        )
+        # In turns, so that whatever else the machine does falls on all three alike; the first
+        # round warms the page cache and is not counted.
+        for round_ in range(VERIFY_REPEATS + 1):
+            for name, run, times in timed:
+                t = time.perf_counter()
+                run()
+                took = time.perf_counter() - t
+                if round_ == 0:
+                    result.warmup_s[name] = took
+                else:
+                    times.append(took)
+        assert report is not None
         result.ok = report.ok
         result.differences = [f"{d.where}: {d.what}" for d in report.differences[:5]]
         if report.bytes != result.bytes:
             result.differences.append(
                 f"verify hashed {report.bytes} bytes, files hold {result.bytes}"
             )
-        output = ""
-        for _ in range(2):
-            t = time.perf_counter()
-            done = subprocess.run(
-                ["sha256sum", *map(str, files)],
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=300,
-            )
-            result.sha256sum_s.append(time.perf_counter() - t)
-            output = done.stdout
-        # Cross-check: sha256sum agrees with each part's SHA256SUMS.
+        # Cross-checks: sha256sum agrees with each part's SHA256SUMS, openssl's SM3 with the
+        # manifests' (the segments) and the seals' (the manifests).
         listed = {}
         for part in {f.parent for f in files if f.name == "SHA256SUMS"}:
             for line in (part / "SHA256SUMS").read_text().splitlines():
                 digest, rel = line.split("  ", 1)
                 listed[str(part / rel)] = digest
         got = {}
-        for line in output.splitlines():
+        for line in sums_out.splitlines():
             digest, path = line.split("  ", 1)
             got[path] = digest
         result.sums_agree = all(got.get(path) == digest for path, digest in listed.items())
+        sm3_listed = {}
+        for part in {f.parent for f in files if f.name == "manifest.json"}:
+            manifest = json.loads((part / "manifest.json").read_bytes())
+            for segment in manifest["segments"]:
+                sm3_listed[str(part / segment["path"])] = segment["sm3"]
+            sm3_listed[str(part / "manifest.json")] = json.loads((part / "seal.json").read_bytes())[
+                "manifest_sm3"
+            ]
+        sm3_got = {}
+        for line in sm3_out.splitlines():
+            name, digest = line.rsplit("= ", 1)
+            sm3_got[name[len("SM3(") : -1]] = digest.strip()
+        result.sm3_agree = all(sm3_got.get(p) == d for p, d in sm3_listed.items())
 
         def hash_all(algorithm: str) -> float:
             buffer = bytearray(CHUNK_BYTES)

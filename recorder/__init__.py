@@ -9,21 +9,28 @@ Layout of one session's archive (a folder, or an object prefix in S3-compatible 
             segments.jsonl            journal: one line per finished segment (written as it closes)
             events.jsonl              the session's events of this part, hash-chained
             manifest.json             tracks, segments (size, SHA-256, SM3, durations, spans), gaps
+            ed25519.pub.pem           the public keys that signed it (Ed25519, SM2)
+            sm2.pub.pem
             SHA256SUMS                `sha256sum -c` list of every file above
-            seal.json                 Merkle roots, last event hash, previous seal, state
-            seal.sig                  Ed25519 signature of the exact bytes of seal.json
-            server-key.pub.pem        the public key that signed it
+            seal.json                 Merkle roots, last event digests, previous seal, state, keys
+            seal.ed25519.sig          Ed25519 signature of the exact bytes of seal.json
+            seal.sm2.sig              SM2 signature of the same bytes (SM3, default identifier)
         part-0002/ ...                after a restart: its first event chains from part 1's seal
+        documents/                    the report, signatures and other documents (by SHA-256)
         README.txt                    how to check the archive with sha256sum and openssl
 
 Track ids: ``<venue_id>-<seat_no>-camera|microphone|desktop``, ``room-grid``, ``room-mix``,
 ``room-camera-<id>``; ``evidence/`` holds the warnings' evidence pictures.
 
-Hash chain: every line of ``events.jsonl`` is a JSON object with ``seq``, ``at``, ``kind``,
-``actor``, ``data``, ``prev`` and ``hash``; ``hash`` is the SHA-256 of the canonical JSON
-(sorted keys, no spaces, UTF-8) of the object without ``hash``; ``prev`` is the ``hash`` of the
-line before, for the first line of part 1 64 zeros, for the first line of a later part the
-SHA-256 of the previous part's ``seal.json``.
+Canonical JSON: everything hashed or signed (``manifest.json``, ``seal.json``, each line of
+``events.jsonl``) is RFC 8785 canonical JSON (``roomserver.canonical``) and carries the archive
+format (``"format": 2``, ``recorder.hashing.FORMAT``).
+
+Hash chain: every line of ``events.jsonl`` is a JSON object with ``format``, ``seq``, ``at``,
+``kind``, ``actor``, ``data``, ``prev`` and ``hash``; ``hash`` is the SHA-256 of the canonical
+JSON of the object without ``hash``; ``prev`` is the ``hash`` of the line before, for the first
+line of part 1 64 zeros, for the first line of a later part the SHA-256 of the previous part's
+``seal.json``.
 
 Merkle roots (RFC 6962 shape): leaves are the segment digests in manifest order followed by the
 last event hash; a leaf node is H(0x00 || leaf), an inner node H(0x01 || left || right), an odd

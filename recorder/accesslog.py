@@ -19,8 +19,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from recorder.eventlog import GENESIS, check_chain, fsync_dir, read_events, record_hash
-from recorder.hashing import canonical_json
+from recorder.eventlog import (
+    START,
+    ChainHead,
+    chain_record,
+    check_chain,
+    fsync_dir,
+    head_of,
+    read_events,
+)
+from roomserver.canonical import canonical_json
 from roomserver.privatefiles import PRIVATE_FILE_MODE, make_private_dir, tighten
 
 ACCESS_LOG = "access-log.jsonl"
@@ -44,15 +52,8 @@ class AccessLog:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX)
             try:
                 seq, previous = _last(f)
-                record: dict[str, Any] = {
-                    "seq": seq + 1,
-                    "at": datetime.fromtimestamp(time.time(), UTC).isoformat(),
-                    "kind": kind,
-                    "actor": actor,
-                    "data": data,
-                    "prev": previous,
-                }
-                record["hash"] = record_hash(record)
+                at = datetime.fromtimestamp(time.time(), UTC).isoformat()
+                record = chain_record(seq + 1, at, kind, actor, data, previous)
                 f.seek(0, os.SEEK_END)
                 f.write(canonical_json(record) + b"\n")
                 f.flush()
@@ -67,11 +68,11 @@ class AccessLog:
         """Nothing stays open between records; kept for symmetry with other logs."""
 
 
-def _last(f: Any) -> tuple[int, str]:
-    """Seq and hash of the file's last whole line; a torn tail (a crash mid-line) is cut off."""
+def _last(f: Any) -> tuple[int, ChainHead]:
+    """Seq and digests of the file's last whole line; a torn tail (a crash mid-line) is cut off."""
     size = f.seek(0, os.SEEK_END)
     if size == 0:
-        return 0, GENESIS
+        return 0, START
     start = max(0, size - TAIL_BYTES)
     f.seek(start)
     tail = f.read()
@@ -82,10 +83,10 @@ def _last(f: Any) -> tuple[int, str]:
         f.truncate(start + end + 1)
     lines = tail[: end + 1].splitlines()
     last = json.loads(lines[-1])
-    return int(last["seq"]), str(last["hash"])
+    return int(last["seq"]), head_of(last)
 
 
 def check_access_log(path: Path) -> tuple[int, list[str]]:
     """The number of records and the problems of the chain (none when intact)."""
     records = read_events(path)
-    return len(records), check_chain(records, GENESIS)
+    return len(records), check_chain(records, START)

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from recorder.config import RecorderConfig
-from recorder.documents import seal_documents
-from recorder.eventlog import GENESIS, EventLogWriter, fsync_dir, read_events
+from recorder.documents import document_entries, seal_documents
+from recorder.eventlog import START, ChainHead, EventLogWriter, fsync_dir, read_events
 from recorder.hashing import file_digests, sha256_hex, sm3_hex
+from recorder.keys import KeySource
 from recorder.manifest import (
     GapEntry,
     Manifest,
@@ -30,7 +31,15 @@ from recorder.manifest import (
 from recorder.ports import EncodedFrame
 from recorder.readme import archive_readme
 from recorder.repair import RepairResult, repair_segment
-from recorder.seal import ServerKey, part_name, part_number, seal_hash, seal_part
+from recorder.seal import (
+    README,
+    SESSION_ENDED,
+    part_name,
+    part_number,
+    seal_head,
+    seal_part,
+)
+from recorder.timestamp import Tsa
 from recorder.track import FinishedSegment, Gap, TrackRecorder
 
 logger = logging.getLogger(__name__)
@@ -109,14 +118,15 @@ class SessionArchive:
         root: Path,
         session_id: str,
         *,
-        key: ServerKey,
+        keys: KeySource,
         config: RecorderConfig,
         project: str | None = None,
         on_gap: Callable[[Gap], None] | None = None,
     ) -> None:
         self.session_dir = root / session_id
         self.session_id = session_id
-        self._key = key
+        self._keys = keys
+        self._tsa = _tsa_of(config)
         self._config = config
         self._project = project
         self._on_gap = on_gap
@@ -130,6 +140,7 @@ class SessionArchive:
         self.part_dir = self.session_dir
         self.last_seq = 0
         self.event_count = 0
+        self._ended_at: datetime | None = None
         self._sealed = False
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -137,17 +148,17 @@ class SessionArchive:
     async def open(self) -> None:
         """Start a new part, chained to the previous part's seal (if any)."""
         parts = await asyncio.to_thread(list_parts, self.session_dir)
-        previous_hash = GENESIS
+        start = START
         if parts:
             number, last = parts[-1]
             if not is_sealed(last):
                 raise RuntimeError(f"{last} is not sealed: recover the archive before recording")
-            previous_hash = await asyncio.to_thread(seal_hash, last)
+            start = await asyncio.to_thread(seal_head, last)
             self.last_seq = await asyncio.to_thread(_last_seq_of, last)
         self.part = (parts[-1][0] + 1) if parts else 1
         self.part_dir = self.session_dir / part_name(self.part)
         await asyncio.to_thread((self.part_dir / "media").mkdir, parents=True)
-        self._events = await self._run_io(EventLogWriter, self.part_dir / EVENTS, previous_hash)
+        self._events = await self._run_io(EventLogWriter, self.part_dir / EVENTS, start)
         logger.info("archive %s: recording part %d", self.session_id, self.part)
 
     async def resume_unsealed(self) -> tuple[list[RepairResult], list[dict[str, Any]]] | None:
@@ -161,10 +172,8 @@ class SessionArchive:
         if not parts or is_sealed(parts[-1][1]):
             return None
         self.part, self.part_dir = parts[-1]
-        previous_hash = (
-            await asyncio.to_thread(seal_hash, parts[-2][1]) if len(parts) > 1 else GENESIS
-        )
-        self._events = await self._run_io(EventLogWriter, self.part_dir / EVENTS, previous_hash)
+        start = await asyncio.to_thread(seal_head, parts[-2][1]) if len(parts) > 1 else START
+        self._events = await self._run_io(EventLogWriter, self.part_dir / EVENTS, start)
         records = await asyncio.to_thread(read_events, self.part_dir / EVENTS)
         self.event_count = len(records)
         if records:
@@ -210,23 +219,33 @@ class SessionArchive:
                 segments=tuple(self._state.segments),
                 gaps=tuple(self._state.gaps),
                 event_count=self.event_count,
-                last_event_hash=self._events.last_hash,
+                last_event_hash=self._events.head.sha256,
+                last_event_sm3=self._events.head.sm3,
             )
             await self._run_io(self._events.close)
-            previous = await asyncio.to_thread(self._previous_seal_hash)
+            previous = await asyncio.to_thread(self._previous_head)
+            readme = archive_readme(self.session_id, self._project)
+            # Before the seal, which names its digests.
+            await self._run_io(_write_readme, self.session_dir / README, readme)
+            documents = None
+            if state == "ended":
+                # The report and the signatures are final once the session ends: read-only
+                # first, then listed in the final seal, so that nothing slips in between.
+                await self._run_io(seal_documents, self.session_dir)
+                documents = await self._run_io(document_entries, self.session_dir)
+            # The keys of the moment: a rotation since the part opened applies to its seal.
+            keys = await self._run_io(self._keys.current)
             seal = await self._run_io(
                 seal_part,
                 self.part_dir,
                 manifest,
-                self._key,
+                keys,
                 previous,
                 retention_years=self._config.retention_years,
+                ended_at=self._ended_at,
+                documents=documents,
+                tsa=self._tsa,
             )
-            readme = archive_readme(self.session_id, self._project)
-            await self._run_io(_write_readme, self.session_dir / "README.txt", readme)
-            if state == "ended":
-                # The report and the signatures are final once the session's end is sealed.
-                await self._run_io(seal_documents, self.session_dir)
         self._sealed = True
         logger.info("archive %s: part %d sealed (%s)", self.session_id, self.part, state)
         return seal
@@ -260,6 +279,9 @@ class SessionArchive:
                 )
                 self.last_seq = event.seq
                 self.event_count += 1
+                if event.kind == SESSION_ENDED and self._ended_at is None:
+                    with contextlib.suppress(ValueError):
+                        self._ended_at = datetime.fromisoformat(event.at)
 
     # -- evidence -------------------------------------------------------------------------------
 
@@ -369,14 +391,24 @@ class SessionArchive:
         if self._on_gap is not None:
             self._on_gap(gap)
 
-    def _previous_seal_hash(self) -> str | None:
+    def _previous_head(self) -> ChainHead | None:
         parts = list_parts(self.session_dir)
         earlier = [p for n, p in parts if n < self.part]
-        return seal_hash(earlier[-1]) if earlier else None
+        return seal_head(earlier[-1]) if earlier else None
 
     async def _run_io(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._io, lambda: fn(*args, **kwargs))
+
+
+def _tsa_of(config: RecorderConfig) -> Tsa | None:
+    """The configured TSA; one whose certificate cannot be read gives no valid token, so that
+    each seal says it has none and why, while the recording goes on."""
+    try:
+        return Tsa.from_config(config)
+    except (OSError, ValueError) as exc:
+        logger.error("the TSA certificate %s cannot be read: %s", config.tsa_certificate, exc)
+        return Tsa(str(config.tsa_url), (), config.tsa_timeout_s)
 
 
 def _write_new(folder: Path, name: str, data: bytes) -> None:

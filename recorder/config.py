@@ -21,3 +21,8 @@ class RecorderConfig:
     # (about 800 a second in a room of ten seats) costs more than writing them.
     write_batch_ms: int = 100
     retention_years: int = 15
+    # The RFC 3161 time-stamping authority each seal asks for a token (recorder.timestamp),
+    # the PEM file of its certificate, and how long it has to answer; no URL: none.
+    tsa_url: str | None = None
+    tsa_certificate: str | None = None
+    tsa_timeout_s: float = 10.0

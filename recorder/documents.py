@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from recorder.eventlog import fsync_dir
-from recorder.hashing import sha256_hex, sm3_hex
+from recorder.hashing import file_digests, sha256_hex, sm3_hex
 
 DOCUMENTS_DIR = "documents"
 SUFFIXES = {"pdf": "application/pdf", "png": "image/png"}
@@ -92,6 +92,27 @@ def seal_documents(session_dir: Path) -> None:
             os.chmod(path, 0o444)
     os.chmod(folder, 0o555)
     fsync_dir(folder)
+
+
+def document_entries(session_dir: Path) -> list[dict[str, Any]]:
+    """Every file of the session's documents folder, by path, with its size, SHA-256 and SM3:
+    what the session's final seal lists (read-only by then, see ``seal_documents``)."""
+    folder = session_dir / DOCUMENTS_DIR
+    if not folder.is_dir() or folder.is_symlink():
+        return []
+    entries = []
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and not path.is_symlink():
+            sha256, sm3 = file_digests(path)
+            entries.append(
+                {
+                    "path": f"{DOCUMENTS_DIR}/{path.name}",
+                    "size": path.stat().st_size,
+                    "sha256": sha256,
+                    "sm3": sm3,
+                }
+            )
+    return entries
 
 
 def documents_sealed(session_dir: Path) -> bool:

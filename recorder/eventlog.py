@@ -1,26 +1,84 @@
-"""The hash-chained event log of one part (``events.jsonl``)."""
+"""The hash-chained event log of one part (``events.jsonl``).
+
+Every line is the RFC 8785 canonical JSON of one record: ``format``, ``seq``, ``at``, ``kind``,
+``actor``, ``data``, ``prev`` and ``prev_sm3`` (the line before's digests), then ``hash`` and
+``sm3``, the SHA-256 and the SM3 (GB/T 32905) of the canonical JSON of the record without those
+two. Two chains over the same bytes: a line edited, removed, inserted or moved breaks both, and
+each still holds should the other digest ever be broken.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from recorder.hashing import canonical_json, sha256_hex
+from recorder.hashing import FORMAT, sha256_hex, sm3_hex
+from roomserver.canonical import NotCanonical, canonical_json
 
 GENESIS = "0" * 64
-FIELDS = frozenset({"seq", "at", "kind", "actor", "data", "prev", "hash"})
+FIELDS = frozenset(
+    {"format", "seq", "at", "kind", "actor", "data", "prev", "prev_sm3", "hash", "sm3"}
+)
+DIGESTS = ("hash", "sm3")  # the members a record's digests are not computed over
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """Where a chain goes on from: the SHA-256 and the SM3 of the last line, or of its start."""
+
+    sha256: str
+    sm3: str
+
+
+# The start of part 1's chain; a later part starts from its previous part's seal.json digests.
+START = ChainHead(GENESIS, GENESIS)
 
 
 class EventChainError(ValueError):
     """An existing event log does not chain, so it must not be continued."""
 
 
-def record_hash(record: Mapping[str, Any]) -> str:
-    """SHA-256 of the canonical JSON of `record` without its ``hash`` field."""
-    return sha256_hex(canonical_json({k: v for k, v in record.items() if k != "hash"}))
+def record_digests(record: Mapping[str, Any]) -> ChainHead:
+    """SHA-256 and SM3 of the canonical JSON of `record` without its ``hash`` and ``sm3``.
+
+    NotCanonical when the record has no canonical form (a value RFC 8785 cannot write).
+    """
+    body = canonical_json({k: v for k, v in record.items() if k not in DIGESTS})
+    return ChainHead(sha256_hex(body), sm3_hex(body))
+
+
+def chain_record(
+    seq: int,
+    at: str,
+    kind: str,
+    actor: str | None,
+    data: Mapping[str, Any],
+    previous: ChainHead,
+) -> dict[str, Any]:
+    """The full record of one event chained to `previous`, its digests filled in."""
+    record: dict[str, Any] = {
+        "format": FORMAT,
+        "seq": seq,
+        "at": at,
+        "kind": kind,
+        "actor": actor,
+        "data": dict(data),
+        "prev": previous.sha256,
+        "prev_sm3": previous.sm3,
+    }
+    digests = record_digests(record)
+    record["hash"] = digests.sha256
+    record["sm3"] = digests.sm3
+    return record
+
+
+def head_of(record: Mapping[str, Any]) -> ChainHead:
+    """The digests a record carries (what the next line must name as its prev)."""
+    return ChainHead(str(record.get("hash")), str(record.get("sm3")))
 
 
 def split_torn_tail(raw: bytes) -> tuple[bytes, int]:
@@ -56,15 +114,15 @@ def read_events(path: Path) -> list[dict[str, Any]]:
     return _parse(path.read_bytes())
 
 
-def check_chain(records: list[dict[str, Any]], previous_hash: str) -> list[str]:
+def check_chain(records: list[dict[str, Any]], start: ChainHead) -> list[str]:
     """Problems of the chain, each naming its line and seq; empty when the chain is intact."""
-    return chain_problems(list(enumerate(records, start=1)), previous_hash)
+    return chain_problems(list(enumerate(records, start=1)), start)
 
 
-def chain_problems(items: list[tuple[int, dict[str, Any]]], previous_hash: str) -> list[str]:
+def chain_problems(items: list[tuple[int, dict[str, Any]]], start: ChainHead) -> list[str]:
     """Like check_chain, for (line number, record) pairs: lines that were unreadable are absent."""
     problems: list[str] = []
-    expected_prev = previous_hash
+    expected = start
     last_seq: int | None = None
     previous_line: int | None = None
     for line, record in items:
@@ -75,13 +133,24 @@ def chain_problems(items: list[tuple[int, dict[str, Any]]], previous_hash: str) 
             problems.append(f"{where}: missing field(s) {', '.join(missing)}")
         if extra:
             problems.append(f"{where}: unexpected field(s) {', '.join(extra)}")
-        if record.get("hash") != record_hash(record):
-            problems.append(f"{where}: hash does not match the line's content (edited)")
-        if record.get("prev") != expected_prev:
+        if record.get("format") != FORMAT:
+            problems.append(f"{where}: format is {record.get('format')!r}, not {FORMAT}")
+        try:
+            digests = record_digests(record)
+        except NotCanonical as exc:
+            problems.append(f"{where}: has no canonical JSON form ({exc})")
+        else:
+            if record.get("hash") != digests.sha256:
+                problems.append(
+                    f"{where}: hash (SHA-256) does not match the line's content (edited)"
+                )
+            if record.get("sm3") != digests.sm3:
+                problems.append(f"{where}: sm3 does not match the line's content (edited)")
+        if record.get("prev") != expected.sha256 or record.get("prev_sm3") != expected.sm3:
             if previous_line is None:
                 problems.append(
                     f"{where}: prev is not the start of this part's chain (64 zeros for the "
-                    "first part, else SHA-256 of the previous part's seal.json)"
+                    "first part, else the digests of the previous part's seal.json)"
                 )
             else:
                 problems.append(
@@ -96,7 +165,7 @@ def chain_problems(items: list[tuple[int, dict[str, Any]]], previous_hash: str) 
                 problems.append(f"{where}: seq {seq} does not follow seq {last_seq}")
             last_seq = seq
         # The next line must chain to what is written here, so one edit is reported once.
-        expected_prev = str(record.get("hash"))
+        expected = head_of(record)
         previous_line = line
     return problems
 
@@ -104,27 +173,27 @@ def chain_problems(items: list[tuple[int, dict[str, Any]]], previous_hash: str) 
 class EventLogWriter:
     """Appends chained events to one part's log; every line is fsynced before it counts."""
 
-    def __init__(self, path: Path, previous_hash: str) -> None:
+    def __init__(self, path: Path, start: ChainHead) -> None:
         """Open (or continue, after a restart of the same part) the log at `path`."""
         self.path = path
         self.truncated_bytes = 0
-        self._last_hash = previous_hash
+        self._head = start
         self._last_seq: int | None = None
         self._count = 0
         path.parent.mkdir(parents=True, exist_ok=True)
         created = not path.exists()
         if not created:
-            self._resume(previous_hash)
+            self._resume(start)
         self._file = path.open("ab")
         if created:
             # The new directory entry must survive a crash too, not only the file's bytes.
             fsync_dir(path.parent)
 
-    def _resume(self, previous_hash: str) -> None:
+    def _resume(self, start: ChainHead) -> None:
         raw = self.path.read_bytes()
         complete, torn = split_torn_tail(raw)
         records = _parse(complete)
-        problems = check_chain(records, previous_hash)
+        problems = check_chain(records, start)
         if problems:
             raise EventChainError(f"{self.path}: " + "; ".join(problems))
         if torn:
@@ -134,14 +203,19 @@ class EventLogWriter:
                 os.fsync(f.fileno())
             self.truncated_bytes = torn
         if records:
-            self._last_hash = records[-1]["hash"]
+            self._head = head_of(records[-1])
             self._last_seq = records[-1]["seq"]
         self._count = len(records)
 
     @property
+    def head(self) -> ChainHead:
+        """Digests of the last line written, or the chain's start when there is none."""
+        return self._head
+
+    @property
     def last_hash(self) -> str:
-        """Hash of the last line written, or the chain start when there is none."""
-        return self._last_hash
+        """SHA-256 of the last line written, or the chain's start when there is none."""
+        return self._head.sha256
 
     @property
     def last_seq(self) -> int | None:
@@ -161,19 +235,11 @@ class EventLogWriter:
             raise ValueError(f"{self.path}: the event log is closed")
         if self._last_seq is not None and seq <= self._last_seq:
             raise ValueError(f"seq {seq} does not follow seq {self._last_seq}")
-        record: dict[str, Any] = {
-            "seq": seq,
-            "at": at,
-            "kind": kind,
-            "actor": actor,
-            "data": dict(data),
-            "prev": self._last_hash,
-        }
-        record["hash"] = record_hash(record)
+        record = chain_record(seq, at, kind, actor, data, self._head)
         self._file.write(canonical_json(record) + b"\n")
         self._file.flush()
         os.fsync(self._file.fileno())
-        self._last_hash = record["hash"]
+        self._head = head_of(record)
         self._last_seq = seq
         self._count += 1
         return record

@@ -1,9 +1,11 @@
 """The evidence package of a session: its archive folder as one tar file, to hand over.
 
 The package holds the folder exactly as sealed (parts with media, events, manifests, seals and
-the public key each part was signed with; the documents; README.txt, which says how to verify)
-plus the data directory's exported public key, so ``archive verify PACKAGE.tar`` (or any tool
-following the README) checks it on another machine. Nothing is re-encoded or rewritten: the
+the public keys each part was signed with; the documents; README.txt, which says how to verify)
+plus the installation's list of public signing keys with their validity (``archive-keys.json``:
+every generation, Ed25519 and SM2) and the time-stamping authority's certificate
+(``tsa-certificates.pem``), so ``archive verify PACKAGE.tar`` (or any tool following
+the README) checks it on another machine. Nothing is re-encoded or rewritten: the
 bytes in the package are the bytes that were sealed.
 """
 
@@ -12,10 +14,16 @@ from __future__ import annotations
 import os
 import tarfile
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-PUBLIC_KEY_NAME = "archive-public-key.pem"
+# The installation's public signing keys with their validity (recorder.keys.Keyring's list).
+PACKAGE_KEYS = "archive-keys.json"
+# The certificate of the time-stamping authority the centre configured (PEM), for
+# ``openssl ts -verify -CAfile``.
+PACKAGE_TSA = "tsa-certificates.pem"
+# What a package holds beside the sealed folder (outside every seal, for whoever checks it).
+PACKAGE_FILES = frozenset({PACKAGE_KEYS, PACKAGE_TSA})
 
 
 def package_files(session_dir: Path) -> list[Path]:
@@ -31,16 +39,20 @@ def export_archive(
     session_dir: Path,
     out: Path,
     *,
-    public_key_pem: bytes | None = None,
+    extras: Mapping[str, bytes] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Write the package of `session_dir` to `out` (a .tar); returns its size in bytes.
 
-    Written to a temporary file beside `out` and renamed when complete, so a package that is
-    there is whole. `progress` gets (bytes done, bytes total).
+    `extras` are the files of ``PACKAGE_FILES`` to put beside the folder, by name. Written to
+    a temporary file beside `out` and renamed when complete, so a package that is there is
+    whole. `progress` gets (bytes done, bytes total).
     """
+    extras = dict(extras or {})
+    if not extras.keys() <= PACKAGE_FILES:
+        raise ValueError(f"not a file a package holds: {sorted(extras.keys() - PACKAGE_FILES)}")
     files = package_files(session_dir)
-    total = sum(f.stat().st_size for f in files) + len(public_key_pem or b"")
+    total = sum(f.stat().st_size for f in files) + sum(len(data) for data in extras.values())
     done = 0
     top = session_dir.name
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -58,14 +70,14 @@ def export_archive(
                 done += info.size
                 if progress is not None:
                     progress(done, total)
-            if public_key_pem is not None:
-                info = tarfile.TarInfo(f"{top}/{PUBLIC_KEY_NAME}")
-                info.size = len(public_key_pem)
+            for name, data in sorted(extras.items()):
+                info = tarfile.TarInfo(f"{top}/{name}")
+                info.size = len(data)
                 info.mode = 0o644
-                with tempfile.SpooledTemporaryFile() as key:
-                    key.write(public_key_pem)
-                    key.seek(0)
-                    tar.addfile(info, key)
+                with tempfile.SpooledTemporaryFile() as extra:
+                    extra.write(data)
+                    extra.seek(0)
+                    tar.addfile(info, extra)
                 done += info.size
                 if progress is not None:
                     progress(done, total)

@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from recorder.eventlog import fsync_dir, split_torn_tail
-from recorder.hashing import canonical_json
-
-MANIFEST_VERSION = 1
+from recorder.hashing import FORMAT
+from roomserver.canonical import canonical_json, parse_canonical
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ class TrackEntry:
 class Manifest:
     """The contents of one part, as sealed."""
 
-    version: int = MANIFEST_VERSION
+    format: int = FORMAT
     session_id: str
     part: int
     state: str  # "ended" or "interrupted"
@@ -66,26 +65,25 @@ class Manifest:
     segments: tuple[SegmentEntry, ...]
     gaps: tuple[GapEntry, ...]
     event_count: int
-    last_event_hash: str
+    last_event_hash: str  # the SHA-256 and the SM3 of the last event (both chains' heads)
+    last_event_sm3: str
 
     def to_json(self) -> bytes:
-        """Deterministic, human-readable JSON (sorted keys, indented, UTF-8)."""
-        # Indented rather than one line: archivists open this file by hand for 15 years;
-        # the seal hashes its exact bytes, so the form need only be stable, not minimal.
-        text = json.dumps(
-            asdict(self), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False
-        )
-        return (text + "\n").encode("utf-8")
+        """The RFC 8785 canonical JSON that manifest.json holds and the seal hashes."""
+        # Canonical, not indented: another implementation must reproduce these exact bytes
+        # from the manifest's content for as long as the archive is kept (`python3 -m
+        # json.tool manifest.json` shows it indented).
+        return canonical_json(asdict(self))
 
     @classmethod
     def from_json(cls, data: bytes) -> Manifest:
-        """Parse manifest.json; ValueError when it is not a manifest of this version."""
+        """Parse manifest.json; ValueError when it is not a canonical manifest of this format."""
         try:
-            obj = json.loads(data)
+            obj = parse_canonical(data)
             if not isinstance(obj, dict):
                 raise ValueError("not a JSON object")
-            if obj.get("version") != MANIFEST_VERSION:
-                raise ValueError(f"unsupported manifest version {obj.get('version')!r}")
+            if obj.get("format") != FORMAT:
+                raise ValueError(f"unsupported archive format {obj.get('format')!r}")
             _check_types(cls, obj)
             return cls(
                 **{

@@ -1,39 +1,54 @@
-"""Sealing a part: manifest, SHA256SUMS, Merkle roots, Ed25519 signature, read-only files."""
+"""Sealing a part: manifest, SHA256SUMS, Merkle roots, Ed25519 and SM2 signatures, read-only."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-    Ed25519PrivateKey,
-    Ed25519PublicKey,
-)
-
 from recorder.config import RecorderConfig
-from recorder.eventlog import GENESIS, EventChainError, check_chain, fsync_dir, read_events
-from recorder.hashing import merkle_root, sha256_hex, sm3_hex
+from recorder.eventlog import (
+    START,
+    ChainHead,
+    EventChainError,
+    check_chain,
+    fsync_dir,
+    head_of,
+    read_events,
+)
+from recorder.hashing import FORMAT, merkle_root, sha256_hex, sm3_hex
+from recorder.keys import SealKeys
 from recorder.manifest import Manifest
-from roomserver.privatefiles import read_secret, write_secret
+from recorder.timestamp import TimestampError, TokenInfo, Tsa, check_token
+from roomserver.canonical import canonical_json
 
-SEAL_VERSION = 1
 MANIFEST_JSON = "manifest.json"
 SHA256SUMS = "SHA256SUMS"
 SEAL_JSON = "seal.json"
-SEAL_SIG = "seal.sig"
-PUBLIC_KEY_PEM = "server-key.pub.pem"
+SEAL_ED25519_SIG = "seal.ed25519.sig"  # Ed25519 over the bytes of seal.json
+SEAL_SM2_SIG = "seal.sm2.sig"  # SM2 (SM3, default identifier) over the same bytes, DER
+ED25519_PUB = "ed25519.pub.pem"  # the public keys that signed, as SubjectPublicKeyInfo PEM
+SM2_PUB = "sm2.pub.pem"
 EVENTS_JSONL = "events.jsonl"
 SEGMENTS_JSONL = "segments.jsonl"
 MEDIA_DIR = "media"
 # Files that SHA256SUMS cannot list: itself, and what is written after it.
-UNLISTED = frozenset({SHA256SUMS, SEAL_JSON, SEAL_SIG})
+SEAL_TSR = "seal.tsr"  # the TSA's RFC 3161 response over the SHA-256 of seal.json
+UNLISTED = frozenset({SHA256SUMS, SEAL_JSON, SEAL_ED25519_SIG, SEAL_SM2_SIG, SEAL_TSR})
+# What a seal says of its time-stamp (seal.json's "timestamp"): a token over these very bytes was
+# asked of the TSA and is in seal.tsr; the TSA could not give one; no TSA is configured.
+REQUESTED, UNAVAILABLE, NONE_CONFIGURED = "requested", "unavailable", "none configured"
 PART_NAME = re.compile(r"part-(\d{4,})")
+README = "README.txt"  # the session folder's instructions, beside its parts
+# The event that ends the evaluation (评标结束): the final seal counts retention from its time.
+SESSION_ENDED = "session_ended"
+# 7.2.5-2: kept fifteen years at least, from the day the evaluation ended.
+MIN_RETENTION_YEARS = 15
+# 评标结束之日: the day the evaluation ended is a day in China Standard Time.
+CHINA_TIME = timezone(timedelta(hours=8))
 
 
 class SealError(ValueError):
@@ -53,86 +68,27 @@ def part_number(name: str) -> int | None:
     return int(m.group(1))
 
 
-def key_fingerprint(public_key: Ed25519PublicKey) -> str:
-    """SHA-256 hex of the raw 32-byte Ed25519 public key."""
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return sha256_hex(raw)
-
-
-def load_public_key(data: bytes) -> Ed25519PublicKey:
-    """An Ed25519 public key from PEM, or from its raw 32 bytes; ValueError otherwise."""
-    if len(data) == 32:
-        return Ed25519PublicKey.from_public_bytes(data)
-    key = serialization.load_pem_public_key(data)
-    if not isinstance(key, Ed25519PublicKey):
-        raise ValueError("not an Ed25519 public key")
-    return key
-
-
-@dataclass(frozen=True)
-class ServerKey:
-    """The server's Ed25519 signing key (one per installation, kept in the secrets dir)."""
-
-    private_key: Ed25519PrivateKey
-
-    @classmethod
-    def load_or_create(cls, path: Path) -> ServerKey:
-        """Load the PEM key at `path`, creating it (mode 600) at first start.
-
-        UnsafePermissions when the key or its folder can be opened by other users.
-        """
-        pem = read_secret(path)
-        if pem is None:
-            generated = Ed25519PrivateKey.generate().private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-            # Exclusive create: two processes starting at once must not each write their own
-            # key; both read back the one that was written.
-            write_secret(path, generated)
-            pem = read_secret(path) or b""
-        loaded = serialization.load_pem_private_key(pem, password=None)
-        if not isinstance(loaded, Ed25519PrivateKey):
-            raise ValueError(f"{path}: not an Ed25519 private key")
-        return cls(loaded)
-
-    def public_key(self) -> Ed25519PublicKey:
-        """The public half."""
-        return self.private_key.public_key()
-
-    def public_pem(self) -> bytes:
-        """The public key as SubjectPublicKeyInfo PEM (what ``openssl pkeyutl -pubin`` reads)."""
-        return self.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-
-    def fingerprint(self) -> str:
-        """SHA-256 hex of the raw 32-byte public key."""
-        return key_fingerprint(self.public_key())
-
-    def sign(self, data: bytes) -> bytes:
-        """Raw 64-byte Ed25519 signature of `data`."""
-        return self.private_key.sign(data)
-
-
-def seal_hash(part_dir: Path) -> str:
-    """SHA-256 of the exact bytes of a part's seal.json: what the next part chains from."""
-    return sha256_hex((part_dir / SEAL_JSON).read_bytes())
+def seal_head(part_dir: Path) -> ChainHead:
+    """SHA-256 and SM3 of the exact bytes of a part's seal.json: what the next part chains from."""
+    data = (part_dir / SEAL_JSON).read_bytes()
+    return ChainHead(sha256_hex(data), sm3_hex(data))
 
 
 def seal_json_bytes(seal: dict[str, Any]) -> bytes:
-    """The bytes written to seal.json (indented so that a person can read it)."""
-    text = json.dumps(seal, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
-    return (text + "\n").encode("utf-8")
+    """The bytes written to seal.json and signed: its RFC 8785 canonical JSON."""
+    return canonical_json(seal)
 
 
 def merkle_leaves(manifest: Manifest, algorithm: str) -> list[bytes]:
-    """Segment digests in manifest order, then the last event hash (the same in both trees)."""
-    # The last event hash is a SHA-256 in both trees: the chain is defined with SHA-256, and
-    # re-hashing it with SM3 would add a rule without adding evidence.
+    """Segment digests in manifest order, then the last event's digest, all of `algorithm`."""
     digests = [bytes.fromhex(getattr(s, algorithm)) for s in manifest.segments]
-    return [*digests, bytes.fromhex(manifest.last_event_hash)]
+    last = manifest.last_event_hash if algorithm == "sha256" else manifest.last_event_sm3
+    return [*digests, bytes.fromhex(last)]
+
+
+def retention_until(ended_at: datetime, years: int) -> str:
+    """The last day an archive is kept: `years` after the day (China time) the session ended."""
+    return add_years(ended_at.astimezone(CHINA_TIME).date(), years).isoformat()
 
 
 def add_years(day: date, years: int) -> date:
@@ -178,7 +134,7 @@ def _write(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def _check_part(part_dir: Path, manifest: Manifest, chain_start: str) -> None:
+def _check_part(part_dir: Path, manifest: Manifest, chain_start: ChainHead) -> None:
     """Refuse to sign a part whose files do not say what the manifest says."""
     problems: list[str] = []
     events_path = part_dir / EVENTS_JSONL
@@ -187,10 +143,11 @@ def _check_part(part_dir: Path, manifest: Manifest, chain_start: str) -> None:
     except EventChainError as exc:
         raise SealError(f"{events_path}: {exc}") from exc
     problems += [f"{EVENTS_JSONL}: {p}" for p in check_chain(records, chain_start)]
-    last_hash = records[-1].get("hash") if records else chain_start
-    if len(records) != manifest.event_count or last_hash != manifest.last_event_hash:
+    last = head_of(records[-1]) if records else chain_start
+    claimed = ChainHead(manifest.last_event_hash, manifest.last_event_sm3)
+    if len(records) != manifest.event_count or last != claimed:
         problems.append(
-            f"{EVENTS_JSONL} has {len(records)} events ending in {last_hash}, the manifest "
+            f"{EVENTS_JSONL} has {len(records)} events ending in {last.sha256}, the manifest "
             f"says {manifest.event_count} ending in {manifest.last_event_hash}"
         )
     files = part_files(part_dir)
@@ -231,36 +188,51 @@ def _make_read_only(part_dir: Path) -> None:
 def seal_part(
     part_dir: Path,
     manifest: Manifest,
-    key: ServerKey,
-    previous_seal_hash: str | None,
+    keys: SealKeys,
+    previous: ChainHead | None,
     *,
     retention_years: int = RecorderConfig.retention_years,
+    ended_at: datetime | None = None,
+    documents: Sequence[Mapping[str, Any]] | None = None,
+    tsa: Tsa | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Write manifest, SHA256SUMS, seal.json, seal.sig and the public key, then make it read-only.
+    """Write manifest, public keys, SHA256SUMS, seal.json and its two signatures, read-only.
 
-    `previous_seal_hash` is ``seal_hash`` of the part before (None for part 1). The segment
-    files' SHA-256 in SHA256SUMS are taken from the manifest (computed when each segment
-    closed) so that sealing a long session at shutdown does not read every video again.
+    With a `tsa`, the seal asks it for an RFC 3161 token over the SHA-256 of its bytes, which
+    say so ("timestamp": requested) and which the token, kept as seal.tsr, then covers. When no
+    token can be had, the seal is made without one and says that instead (unavailable, with
+    the reason); without a TSA it says none is configured. ``stamp_part`` adds a token later.
+
+    `previous` is ``seal_head`` of the part before (None for part 1). The segment files'
+    SHA-256 in SHA256SUMS are taken from the manifest (computed when each segment closed) so
+    that sealing a long session at shutdown does not read every video again.
+
+    The part sealed as ``ended`` is the session's final seal: it names when the session ended
+    (`ended_at`, the evaluation's end; the seal's own time when not given), the retention date
+    counted from that day, and the session's `documents` (path, size, SHA-256, SM3 of each
+    file of ``documents/``, already read-only). The README beside the parts is named by its
+    digests in every seal, the last seal's being the one it must match.
     """
     number = part_number(part_dir.name)
     if number is None or number != manifest.part:
         raise SealError(f"{part_dir}: folder name does not match manifest part {manifest.part}")
-    if (number == 1) != (previous_seal_hash is None):
+    if (number == 1) != (previous is None):
         raise SealError(f"{part_dir}: part 1 has no previous seal, every later part has one")
     if manifest.state not in ("ended", "interrupted"):
         raise SealError(f"{part_dir}: state must be ended or interrupted, not {manifest.state!r}")
-    if (part_dir / SEAL_SIG).exists():
+    if (part_dir / SEAL_SM2_SIG).exists():
         raise SealError(f"{part_dir}: already sealed")
     events_path = part_dir / EVENTS_JSONL
     if not events_path.exists():
         # A part without events still has a (empty) log, so that its absence is a deletion.
         _write(events_path, b"")
-    _check_part(part_dir, manifest, previous_seal_hash or GENESIS)
+    _check_part(part_dir, manifest, previous or START)
 
     manifest_bytes = manifest.to_json()
     _write(part_dir / MANIFEST_JSON, manifest_bytes)
-    _write(part_dir / PUBLIC_KEY_PEM, key.public_pem())
+    _write(part_dir / ED25519_PUB, keys.ed25519.public_pem())
+    _write(part_dir / SM2_PUB, keys.sm2.public_pem())
 
     known = {s.path: s.sha256 for s in manifest.segments}
     lines = []
@@ -273,8 +245,12 @@ def seal_part(
     _write(part_dir / SHA256SUMS, sums)
 
     sealed_at = (now or datetime.now(UTC)).astimezone(UTC)
+    ended = manifest.state == "ended"
+    end = (ended_at or sealed_at).astimezone(UTC) if ended else None
+    readme = part_dir.parent / README
+    readme_bytes = readme.read_bytes() if readme.is_file() and not readme.is_symlink() else None
     seal: dict[str, Any] = {
-        "version": SEAL_VERSION,
+        "format": FORMAT,
         "session_id": manifest.session_id,
         "part": manifest.part,
         "state": manifest.state,
@@ -282,25 +258,69 @@ def seal_part(
         "manifest_sha256": sha256_hex(manifest_bytes),
         "manifest_sm3": sm3_hex(manifest_bytes),
         "sha256sums_sha256": sha256_hex(sums),
+        "sha256sums_sm3": sm3_hex(sums),
         "merkle_root_sha256": merkle_root(merkle_leaves(manifest, "sha256"), "sha256"),
         "merkle_root_sm3": merkle_root(merkle_leaves(manifest, "sm3"), "sm3"),
         "event_count": manifest.event_count,
         "last_event_hash": manifest.last_event_hash,
-        "previous_seal_sha256": previous_seal_hash,
+        "last_event_sm3": manifest.last_event_sm3,
+        "previous_seal_sha256": previous.sha256 if previous else None,
+        "previous_seal_sm3": previous.sm3 if previous else None,
         "segments": len(manifest.segments),
-        "key_fingerprint": key.fingerprint(),
-        # Kept from the session's end, one date for every part: an interrupted part cannot know
-        # it yet, and a part deleted earlier than the rest would break the others' chain.
-        "retention_until": (
-            add_years(sealed_at.date(), retention_years).isoformat()
-            if manifest.state == "ended"
-            else None
-        ),
+        "keys": keys.fingerprints(),
+        # Written once, in the final seal, one date for every part (7.2.5-2: fifteen years from
+        # the day the evaluation ended): an interrupted part cannot know it yet, and a part
+        # deleted earlier than the rest would break the others' chain.
+        "session_ended_at": end.isoformat(timespec="seconds") if end else None,
+        "retention_until": retention_until(end, retention_years) if end else None,
+        "documents": [dict(d) for d in documents or ()] if ended else None,
+        "readme_sha256": sha256_hex(readme_bytes) if readme_bytes is not None else None,
+        "readme_sm3": sm3_hex(readme_bytes) if readme_bytes is not None else None,
+        "timestamp": {
+            "tsa": tsa.url if tsa else None,
+            "status": REQUESTED if tsa else NONE_CONFIGURED,
+        },
     }
     seal_bytes = seal_json_bytes(seal)
+    token: bytes | None = None
+    if tsa is not None:
+        try:
+            token = tsa.stamp(seal_bytes)
+        except TimestampError as exc:
+            seal["timestamp"] = {"tsa": tsa.url, "status": UNAVAILABLE, "reason": str(exc)[:300]}
+            seal_bytes = seal_json_bytes(seal)
+    # Both signatures are made before anything of the seal is written: a key that fails
+    # leaves the part unsealed, not sealed with one signature.
+    ed25519_sig, sm2_sig = keys.ed25519.sign(seal_bytes), keys.sm2.sign(seal_bytes)
     _write(part_dir / SEAL_JSON, seal_bytes)
-    # seal.sig last: its presence is what marks the part as sealed.
-    _write(part_dir / SEAL_SIG, key.sign(seal_bytes))
+    if token is not None:
+        _write(part_dir / SEAL_TSR, token)
+    _write(part_dir / SEAL_ED25519_SIG, ed25519_sig)
+    # The SM2 signature last: its presence is what marks the part as sealed.
+    _write(part_dir / SEAL_SM2_SIG, sm2_sig)
     fsync_dir(part_dir)
     _make_read_only(part_dir)
     return seal
+
+
+def stamp_part(part_dir: Path, tsa: Tsa) -> TokenInfo | None:
+    """Add the TSA's token to a sealed part that has none (``roomserver archive timestamp``).
+
+    The token covers the seal's exact bytes as they are; the seal itself is not changed, so it
+    still says what happened when it was made. None when the part already has a token.
+    TimestampError when the TSA gives none.
+    """
+    if (part_dir / SEAL_TSR).exists():
+        return None
+    seal_bytes = (part_dir / SEAL_JSON).read_bytes()
+    token = tsa.stamp(seal_bytes)
+    info = check_token(token, bytes.fromhex(sha256_hex(seal_bytes)), tsa.certificates)
+    mode = part_dir.stat().st_mode & 0o777
+    os.chmod(part_dir, mode | 0o200)
+    try:
+        _write(part_dir / SEAL_TSR, token)
+        os.chmod(part_dir / SEAL_TSR, 0o444)
+        fsync_dir(part_dir)
+    finally:
+        os.chmod(part_dir, mode)
+    return info

@@ -9,33 +9,47 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography import x509
 
 from recorder.documents import DOCUMENT_PATH, DOCUMENTS_DIR, citations
-from recorder.eventlog import GENESIS, chain_problems
-from recorder.hashing import file_digests, merkle_root
+from recorder.eventlog import START, ChainHead, chain_problems, head_of
+from recorder.export import PACKAGE_FILES, PACKAGE_KEYS
+from recorder.hashing import FORMAT, file_digests, files_digests, merkle_root
+from recorder.keys import KeyRecord, key_records
 from recorder.manifest import Manifest
 from recorder.seal import (
+    ED25519_PUB,
     EVENTS_JSONL,
     MANIFEST_JSON,
     MEDIA_DIR,
-    PUBLIC_KEY_PEM,
+    README,
+    SEAL_ED25519_SIG,
     SEAL_JSON,
-    SEAL_SIG,
-    SEAL_VERSION,
+    SEAL_SM2_SIG,
     SHA256SUMS,
+    SM2_PUB,
     UNLISTED,
-    key_fingerprint,
-    load_public_key,
     merkle_leaves,
     part_files,
     part_name,
     part_number,
     safe_relative,
 )
+from recorder.sealcheck import PartTimestamp, SealSigners, Signer, check_timestamp
+from recorder.sessioncheck import check_retention, check_session_files
+from recorder.timestamp import load_certificates
+from roomserver.canonical import NotCanonical, canonical_json, parse_canonical
 
-README = "README.txt"
-REQUIRED = (SEAL_JSON, SEAL_SIG, PUBLIC_KEY_PEM, MANIFEST_JSON, SHA256SUMS, EVENTS_JSONL)
+REQUIRED = (
+    SEAL_JSON,
+    SEAL_ED25519_SIG,
+    SEAL_SM2_SIG,
+    ED25519_PUB,
+    SM2_PUB,
+    MANIFEST_JSON,
+    SHA256SUMS,
+    EVENTS_JSONL,
+)
 SUMS_LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")
 _UNKNOWN = object()  # the previous part's seal hash, when its seal.json is missing
 
@@ -57,8 +71,16 @@ class VerifyReport:
     segments: int = 0
     events: int = 0
     bytes: int = 0
-    key_fingerprints: list[str] = field(default_factory=list)
+    # Which keys signed each part's seal (Ed25519 and SM2), and what is known of them.
+    signers: list[Signer] = field(default_factory=list)
+    # Whether every seal was signed by keys of the pinned key list; None: no pinned list.
     key_trusted: bool | None = None
+    # The parts' valid RFC 3161 time-stamps (a part without one has a note).
+    timestamps: list[PartTimestamp] = field(default_factory=list)
+    # The final seal's retention date (7.2.5-2), None while the session has not ended.
+    retention_until: str | None = None
+    # The session the seals name (the first readable one's).
+    session_id: str | None = None
     # Facts that are not differences but that a reader should know (e.g. an unfinished end).
     notes: list[str] = field(default_factory=list)
 
@@ -67,9 +89,10 @@ class VerifyReport:
         """True when nothing differs."""
         return not self.differences
 
-
-def _fingerprints(keys: Sequence[bytes]) -> set[str]:
-    return {key_fingerprint(load_public_key(k)) for k in keys}
+    @property
+    def key_fingerprints(self) -> list[str]:
+        """The fingerprints of the keys that signed, each once, in the order they were met."""
+        return list(dict.fromkeys(s.fingerprint for s in self.signers))
 
 
 class _Checker:
@@ -77,18 +100,23 @@ class _Checker:
 
     def __init__(
         self,
-        trusted: set[str] | None,
+        keys: list[KeyRecord] | None,
+        pinned: bool,
+        trusted_tsa: list[x509.Certificate] | None,
         progress: Callable[[int, int], None] | None,
         total: int,
     ) -> None:
         self.report = VerifyReport()
-        self.trusted = trusted
+        self.trusted_tsa = trusted_tsa
+        self.signers = SealSigners(keys, pinned, self.diff)
+        self.report.signers = self.signers.signers
         self.progress = progress
         self.total = total
         self.done = 0
-        self.first_key: tuple[str, str] | None = None  # (part, fingerprint)
         self.session_id: str | None = None
         self.cited_documents: set[str] = set()
+        self.document_digests: dict[str, tuple[str, str]] = {}
+        self.last_seal: dict[str, Any] | None = None  # of the last part, when it has one
 
     def diff(self, where: str, what: str) -> None:
         self.report.differences.append(Difference(where, what))
@@ -98,8 +126,8 @@ class _Checker:
         if self.progress is not None:
             self.progress(self.done, self.total)
 
-    def part(self, part_dir: Path, number: int, previous_seal: object) -> str | None:
-        """Check one part; returns the SHA-256 of its seal.json (None if it has none)."""
+    def part(self, part_dir: Path, number: int, previous_seal: object) -> ChainHead | None:
+        """Check one part; returns the digests of its seal.json (None if it has none)."""
         name = part_dir.name
         files = part_files(part_dir)
         regular: dict[str, Path] = {}
@@ -108,32 +136,42 @@ class _Checker:
                 self.diff(f"{name}/{rel}", "added file: not a regular file (e.g. a link)")
             else:
                 regular[rel] = full
-        digests = {rel: file_digests(full, self._advance) for rel, full in regular.items()}
+        names = list(regular)
+        digests = dict(
+            zip(names, files_digests([regular[n] for n in names], self._advance), strict=True)
+        )
         self.report.bytes += sum(full.stat().st_size for full in regular.values())
 
         for required in REQUIRED:
             if required not in regular:
                 self.diff(f"{name}/{required}", "deleted: every sealed part has this file")
 
-        key_checked = False
-        if all(f in regular for f in (SEAL_JSON, SEAL_SIG, PUBLIC_KEY_PEM)):
-            key_checked = self._signature(name, regular, regular[SEAL_JSON].read_bytes())
-        if self.trusted is not None and not key_checked:
-            self.report.key_trusted = False  # a part whose key cannot be read is not trusted
         seal = self._seal(name, regular, number, previous_seal)
+        if SEAL_JSON in regular:
+            self.signers.part(name, regular, seal)
+        else:
+            self.signers.untrusted()
+        stamp = check_timestamp(
+            name, regular, seal, self.trusted_tsa, self.diff, self.report.notes.append
+        )
+        if stamp is not None:
+            self.report.timestamps.append(stamp)
+        self.last_seal = seal or None
         manifest = self._manifest(name, regular, digests, seal, number)
         reported: set[str] = set()
         if manifest is not None:
             reported = self._segments(name, regular, digests, manifest)
         self._sums(name, regular, digests, seal, reported)
-        chain_start = GENESIS if number == 1 else previous_seal
+        chain_start = START if number == 1 else previous_seal
         items = self._events(name, regular, manifest, seal, chain_start)
         self._evidence(name, number, regular, digests, items)
         self._documents(name, part_dir.parent, items)
         if manifest is not None and seal:
             self._merkle(name, manifest, seal)
+        if seal.get("state") == "ended":
+            self._retention(name, seal, items)
         if SEAL_JSON in digests:
-            return digests[SEAL_JSON][0]
+            return ChainHead(*digests[SEAL_JSON])
         return None
 
     def _seal(
@@ -145,63 +183,38 @@ class _Checker:
         seal_bytes = regular[SEAL_JSON].read_bytes()
         where = f"{name}/{SEAL_JSON}"
         try:
-            seal = json.loads(seal_bytes)
-        except ValueError:
-            self.diff(where, "not valid JSON")
-            return {}
+            seal = parse_canonical(seal_bytes)
+        except NotCanonical as exc:
+            self.diff(where, f"not canonical JSON (RFC 8785): {exc}")
+            try:
+                seal = json.loads(seal_bytes)
+            except ValueError:
+                return {}
         if not isinstance(seal, dict):
             self.diff(where, "not a JSON object")
             return {}
-        if seal.get("version") != SEAL_VERSION:
-            self.diff(where, f"unsupported seal version {seal.get('version')!r}")
+        if seal.get("format") != FORMAT:
+            self.diff(where, f"archive format {seal.get('format')!r}: this verifier reads {FORMAT}")
         if seal.get("part") != number:
             self.diff(where, f"says part {seal.get('part')!r}, the folder is part {number}")
         if self.session_id is None:
             self.session_id = seal.get("session_id")
         elif seal.get("session_id") != self.session_id:
             self.diff(where, f"session {seal.get('session_id')!r} is not {self.session_id!r}")
-        expected_prev = None if number == 1 else previous_seal
-        if expected_prev is not _UNKNOWN and seal.get("previous_seal_sha256") != expected_prev:
-            self.diff(
-                where,
-                "previous_seal_sha256 is not the SHA-256 of the previous part's seal.json"
-                if number > 1
-                else "the first part must not name a previous seal",
-            )
+        if number == 1:
+            if seal.get("previous_seal_sha256") is not None or seal.get("previous_seal_sm3"):
+                self.diff(where, "the first part must not name a previous seal")
+        elif isinstance(previous_seal, ChainHead):
+            if seal.get("previous_seal_sha256") != previous_seal.sha256:
+                self.diff(
+                    where,
+                    "previous_seal_sha256 is not the SHA-256 of the previous part's seal.json",
+                )
+            if seal.get("previous_seal_sm3") != previous_seal.sm3:
+                self.diff(
+                    where, "previous_seal_sm3 is not the SM3 of the previous part's seal.json"
+                )
         return seal
-
-    def _signature(self, name: str, regular: dict[str, Path], seal_bytes: bytes) -> bool:
-        """Check seal.sig and the key; False when the public key cannot be read."""
-        where = f"{name}/{SEAL_SIG}"
-        try:
-            public_key = load_public_key(regular[PUBLIC_KEY_PEM].read_bytes())
-        except (ValueError, UnsupportedAlgorithm):
-            self.diff(f"{name}/{PUBLIC_KEY_PEM}", "not an Ed25519 public key in PEM")
-            return False
-        fingerprint = key_fingerprint(public_key)
-        if fingerprint not in self.report.key_fingerprints:
-            self.report.key_fingerprints.append(fingerprint)
-        try:
-            public_key.verify(regular[SEAL_SIG].read_bytes(), seal_bytes)
-        except InvalidSignature:
-            self.diff(where, f"the signature does not verify over seal.json with {PUBLIC_KEY_PEM}")
-        try:
-            claimed = json.loads(seal_bytes).get("key_fingerprint")
-        except (ValueError, AttributeError):
-            claimed = None
-        if claimed != fingerprint:
-            self.diff(f"{name}/{PUBLIC_KEY_PEM}", "is not the key that seal.json names")
-        if self.trusted is not None:
-            trusted = fingerprint in self.trusted
-            if not trusted:
-                self.diff(where, f"signed by an unknown key (fingerprint {fingerprint})")
-            self.report.key_trusted = trusted and self.report.key_trusted is not False
-        elif self.first_key is None:
-            self.first_key = (name, fingerprint)
-        elif self.first_key[1] != fingerprint:
-            # Without a trusted key, consistency is what shows a part was not re-signed.
-            self.diff(where, f"signed by a different key than {self.first_key[0]}")
-        return True
 
     def _manifest(
         self,
@@ -227,7 +240,7 @@ class _Checker:
         self.report.segments += len(manifest.segments)
         if manifest.part != number:
             self.diff(where, f"says part {manifest.part}, the folder is part {number}")
-        for key in ("session_id", "state", "event_count", "last_event_hash"):
+        for key in ("session_id", "state", "event_count", "last_event_hash", "last_event_sm3"):
             if seal and seal.get(key) != getattr(manifest, key):
                 self.diff(where, f"{key} differs from the seal's")
         if seal and seal.get("segments") != len(manifest.segments):
@@ -291,6 +304,8 @@ class _Checker:
         where = f"{name}/{SHA256SUMS}"
         if seal and digests[SHA256SUMS][0] != seal.get("sha256sums_sha256"):
             self.diff(where, "SHA-256 differs from the seal's sha256sums_sha256")
+        if seal and digests[SHA256SUMS][1] != seal.get("sha256sums_sm3"):
+            self.diff(where, "SM3 differs from the seal's sha256sums_sm3")
         listed: dict[str, str] = {}
         text = regular[SHA256SUMS].read_bytes().decode("utf-8", errors="replace")
         for number, line in enumerate(text.splitlines(), start=1):
@@ -335,27 +350,54 @@ class _Checker:
             if not isinstance(record, dict):
                 self.diff(where, f"line {number}: not a JSON object")
                 continue
+            try:
+                canonical = canonical_json(record) == line
+            except NotCanonical:
+                canonical = False
+            if not canonical:
+                self.diff(where, f"line {number}: not in canonical form (RFC 8785)")
             items.append((number, record))
         self.report.events += len(items)
-        if chain_start is _UNKNOWN:
-            # The previous seal is gone (reported); still check the chain within this part.
-            start = str(items[0][1].get("prev")) if items else None
+        start: ChainHead | None
+        if isinstance(chain_start, ChainHead):
+            start = chain_start
         else:
-            start = str(chain_start)
+            # The previous seal is gone (reported); still check the chain within this part.
+            start = (
+                ChainHead(*(str(items[0][1].get(k)) for k in ("prev", "prev_sm3")))
+                if items
+                else None
+            )
         if start is not None:
             for problem in chain_problems(items, start):
                 self.diff(where, problem)
-        last = items[-1][1].get("hash") if items else start
-        claims: list[tuple[str, Any, Any]] = []
+        last = head_of(items[-1][1]) if items else start
+        claims: list[tuple[str, Any, ChainHead]] = []
         if manifest is not None:
-            claims.append(("manifest", manifest.event_count, manifest.last_event_hash))
+            claims.append(
+                (
+                    "manifest",
+                    manifest.event_count,
+                    ChainHead(manifest.last_event_hash, manifest.last_event_sm3),
+                )
+            )
         if seal:
-            claims.append(("seal", seal.get("event_count"), seal.get("last_event_hash")))
-        for source, count, last_hash in claims:
+            claims.append(
+                (
+                    "seal",
+                    seal.get("event_count"),
+                    ChainHead(str(seal.get("last_event_hash")), str(seal.get("last_event_sm3"))),
+                )
+            )
+        for source, count, claimed in claims:
             if count != len(items):
                 self.diff(where, f"has {len(items)} events, the {source} says {count!r}")
-            if start is not None and last_hash != last:
-                self.diff(where, f"the last event's hash is not the {source}'s last_event_hash")
+            if start is not None and claimed != last:
+                self.diff(
+                    where,
+                    f"the last event's digests are not the {source}'s last_event_hash and "
+                    "last_event_sm3",
+                )
         return items
 
     def _evidence(
@@ -396,8 +438,30 @@ class _Checker:
                     self.diff(f"{name}/events.jsonl", f"line {line} cites a document as {rel!r}")
                 elif full.is_symlink() or not full.is_file():
                     self.diff(rel, f"deleted: cited by event line {line} of {name}")
-                elif file_digests(full, self._advance) != (cited.get("sha256"), cited.get("sm3")):
+                elif self._document_digests(full, rel) != (cited.get("sha256"), cited.get("sm3")):
                     self.diff(rel, f"differs from the digests cited by event line {line} of {name}")
+
+    def _document_digests(self, full: Path, rel: str) -> tuple[str, str]:
+        """A document's digests, read once however many events cite it."""
+        if rel not in self.document_digests:
+            self.document_digests[rel] = file_digests(full, self._advance)
+        return self.document_digests[rel]
+
+    def _retention(self, name: str, seal: dict[str, Any], items: list[tuple[int, Any]]) -> None:
+        """The final seal says when the session ended and keeps it fifteen years from that day."""
+        until = check_retention(f"{name}/{SEAL_JSON}", seal, items, self.diff)
+        if until is not None:
+            self.report.retention_until = until
+
+    def session_files(self, session_dir: Path) -> None:
+        """README.txt as the last seal names it; documents/ as the final seal lists it."""
+        if self.last_seal is not None:  # else missing or unreadable: reported with the part
+            check_session_files(session_dir, self.last_seal, self._file_digests, self.diff)
+
+    def _file_digests(self, full: Path, rel: str) -> tuple[str, str]:
+        if rel.startswith(f"{DOCUMENTS_DIR}/"):
+            return self._document_digests(full, rel)
+        return file_digests(full, self._advance)
 
     def _merkle(self, name: str, manifest: Manifest, seal: dict[str, Any]) -> None:
         where = f"{name}/{SEAL_JSON}"
@@ -419,12 +483,19 @@ def verify_archive(
     path: Path,
     *,
     trusted_keys: Sequence[bytes] = (),
+    known_keys: Sequence[bytes] = (),
+    trusted_tsa: Sequence[bytes] = (),
     progress: Callable[[int, int], None] | None = None,
 ) -> VerifyReport:
     """Check a session archive folder (``part-*`` inside) against its seals and chains.
 
-    `trusted_keys` are Ed25519 public keys (PEM or raw 32 bytes) the archive must be signed
-    with; `progress` gets (bytes hashed, bytes total).
+    `trusted_keys` (pinned) are the operator's key lists (``archive-keys.json``) or public keys
+    in PEM (Ed25519, SM2) that every seal must be signed with; `known_keys` (not pinned) only
+    say which keys were valid when, to tell a key rotation between parts from a change of key.
+    Without either, an evidence package's own key list is the known one. ValueError when a
+    given key is none of these. `trusted_tsa` are PEM files of the TSA certificates a
+    time-stamp must be signed with (none: each token is checked with the certificate it
+    carries). `progress` gets (bytes hashed, bytes total).
     """
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: not a folder")
@@ -441,8 +512,14 @@ def verify_archive(
     )
     if (path / DOCUMENTS_DIR).is_dir():
         total += sum(f.stat().st_size for f in (path / DOCUMENTS_DIR).iterdir() if f.is_file())
-    trusted = _fingerprints(trusted_keys) if trusted_keys else None
-    checker = _Checker(trusted, progress, total)
+    pinned = bool(trusted_keys)
+    if not trusted_keys and not known_keys and (path / PACKAGE_KEYS).is_file():
+        known_keys = [(path / PACKAGE_KEYS).read_bytes()]
+    keys: list[KeyRecord] | None = None
+    if trusted_keys or known_keys:
+        keys = [record for data in (trusted_keys or known_keys) for record in key_records(data)]
+    tsa = [c for data in trusted_tsa for c in load_certificates(data)] if trusted_tsa else None
+    checker = _Checker(keys, pinned, tsa, progress, total)
     report = checker.report
     if not parts:
         hint = " (this is a part; give its session folder)" if part_number(path.name) else ""
@@ -453,9 +530,12 @@ def verify_archive(
         for c in sorted(path.iterdir())
         if c.name not in (README, DOCUMENTS_DIR) and part_number(c.name) is None
     ]
-    if others:
-        # Outside every seal, so neither evidence nor a difference; worth a reader's eye.
-        report.notes.append(f"not part of any seal: {', '.join(others)}")
+    for name in others:
+        if name in PACKAGE_FILES:
+            # What an evidence package adds beside the sealed folder for whoever checks it.
+            report.notes.append(f"{name}: added by the evidence package, not part of any seal")
+        else:
+            checker.diff(name, "added file: not part of any seal")
     previous: object = None
     last_state = None
     for number in range(1, max(parts) + 1):
@@ -467,8 +547,9 @@ def verify_archive(
         digest = checker.part(parts[number], number, previous)
         previous = digest if digest is not None else _UNKNOWN
         last_state = _state(parts[number])
-    if trusted is not None and report.key_trusted is None:
-        report.key_trusted = False  # no part had a key that could be checked
+    report.key_trusted = checker.signers.trusted
+    report.session_id = checker.session_id
+    checker.session_files(path)
     documents = path / DOCUMENTS_DIR
     if documents.is_dir():
         uncited = sorted(
@@ -491,3 +572,28 @@ def _state(part_dir: Path) -> str | None:
         return str(json.loads((part_dir / SEAL_JSON).read_bytes()).get("state"))
     except (OSError, ValueError, AttributeError):
         return None
+
+
+def check_against_record(report: VerifyReport, path: Path, parts: set[int], ended: bool) -> None:
+    """Hold the folder to what the server's event table records of it: the parts it opened
+    (`parts`) and whether the session ended (`ended`).
+
+    A folder cannot show on its own that its last parts were taken away: the chain ends where it
+    ends. The event table, hash-chained itself, can.
+    """
+    present = {n: p for n, p in ((part_number(c.name), c) for c in path.iterdir()) if n}
+    for number in sorted(parts - present.keys()):
+        report.differences.append(
+            Difference(part_name(number), "deleted: the event table records this part")
+        )
+    if ended and present and _state(present[max(present)]) != "ended":
+        report.differences.append(
+            Difference(
+                part_name(max(present)),
+                "the event table records the session's end; the last part here is not sealed "
+                "as ended",
+            )
+        )
+    listed = ", ".join(str(n) for n in sorted(parts)) or "none"
+    end = "ended" if ended else "not ended"
+    report.notes.append(f"held to the event table: parts {listed} recorded, session {end}")

@@ -13,13 +13,9 @@ from typing import Any, Self
 
 from sqlalchemy import (
     ColumnElement,
-    TextClause,
     event,
     exists,
-    func,
-    insert,
     select,
-    text,
     update,
 )
 from sqlalchemy.engine import URL, make_url
@@ -34,9 +30,12 @@ from sqlalchemy.pool import StaticPool
 
 from roomserver import migrate
 from roomserver.bookingstore import BookingStore
+from roomserver.canonical import canonical_json
 from roomserver.config import StoreConfig
 from roomserver.drawstore import DrawStore
 from roomserver.errors import InvalidRequest, NotFound, SessionEnded
+from roomserver.eventchain import row_digests
+from roomserver.eventchainstore import CHAIN_HEAD, EventChainStore
 from roomserver.links import Link
 from roomserver.model import (
     Centre,
@@ -51,6 +50,7 @@ from roomserver.placestore import PlaceStore, venue_of
 from roomserver.privatefiles import make_private_dir, private_file, tighten
 from roomserver.projectstore import ProjectStore, session_of, session_rows
 from roomserver.tables import (
+    EventChainRow,
     EventRow,
     LinkRow,
     ParticipantRow,
@@ -168,10 +168,8 @@ class SqlStore:
         self.places = PlaceStore(self._db)
         self.projects = ProjectStore(self._db)
         self.draws = DrawStore(self._db)
-        # What append_event runs first to be the only appender (None: the engine's own
-        # write lock already makes it so).
-        self._lock_appends: TextClause | None = None
         self.webhooks = WebhookStore(self._db)
+        self.chain = EventChainStore(self._db)
 
     async def start(self) -> None:
         """Create the engine and migrate the schema to the newest Alembic revision."""
@@ -202,12 +200,6 @@ class SqlStore:
             raise
         self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
-        # EXCLUSIVE conflicts with itself and with writes, not with plain reads.
-        self._lock_appends = (
-            text("LOCK TABLE events IN EXCLUSIVE MODE")
-            if engine.dialect.name == "postgresql"
-            else None
-        )
 
     async def close(self) -> None:
         """Dispose of the engine; safe to call twice."""
@@ -436,33 +428,56 @@ class SqlStore:
         )
         try:
             # A JSON round trip: the caller gets back exactly what a later read returns. No NaN
-            # and valid Unicode only: the archive hashes and frames exactly this.
+            # and valid Unicode only: the archive hashes and frames exactly this, and so does
+            # the event chain, in its canonical form (which also refuses integers beyond 2**53).
             encoded = json.dumps(dict(data or {}), ensure_ascii=False, allow_nan=False)
             encoded.encode("utf-8")
             payload: dict[str, Any] = json.loads(encoded)
+            canonical_json(payload)
         except (TypeError, ValueError) as exc:
             raise InvalidRequest("事件数据无法保存为 JSON") from exc
         at = datetime.now(UTC)
-        # The next seq is one more than the last stored, taken while no other writer can append:
-        # seqs then have no gaps and become visible in their order, so a reader that follows
-        # the log with after_seq (the archive's catch-up, the consoles) never skips one. SQLite
-        # holds its one write lock for the statement; PostgreSQL would hand out a sequence's
-        # values in one order and commit them in another, so appenders queue on a table lock
-        # there (reads go on meanwhile). Both hold across processes sharing the database.
-        next_seq = select(func.coalesce(func.max(EventRow.seq), 0) + 1).scalar_subquery()
-        stmt = (
-            insert(EventRow)
-            .values(
-                seq=next_seq, session_id=session_id, at=at, kind=kind, actor=actor, data=payload
-            )
-            .returning(EventRow.seq)
+        # The next seq and the digests to chain to come from the chain's head, taken with an
+        # UPDATE: the row stays locked to this appender until it commits, so appenders queue on
+        # it (in every process sharing the database, on SQLite as on PostgreSQL), seqs have no
+        # gaps and become visible in their order, and a reader that follows the log with
+        # after_seq (the archive's catch-up, the consoles) never skips one.
+        take = (
+            update(EventChainRow)
+            .where(EventChainRow.id == CHAIN_HEAD)
+            .values(seq=EventChainRow.seq + 1)
+            .returning(EventChainRow.seq, EventChainRow.hash, EventChainRow.sm3)
         )
         for attempt in range(APPEND_ATTEMPTS):
             try:
                 async with self._db() as db:
-                    if self._lock_appends is not None:
-                        await db.execute(self._lock_appends)
-                    seq = (await db.execute(stmt)).scalar_one()
+                    seq, prev_sha, prev_sm3 = (await db.execute(take)).one()
+                    sha, sm3 = row_digests(
+                        seq=seq,
+                        session_id=session_id,
+                        at=at,
+                        kind=kind,
+                        actor=actor,
+                        data=payload,
+                        prev=(prev_sha, prev_sm3),
+                    )
+                    row = EventRow(
+                        seq=seq,
+                        session_id=session_id,
+                        at=at,
+                        kind=kind,
+                        actor=actor,
+                        data=payload,
+                        hash=sha,
+                        sm3=sm3,
+                    )
+                    db.add(row)
+                    await db.flush()
+                    await db.execute(
+                        update(EventChainRow)
+                        .where(EventChainRow.id == CHAIN_HEAD)
+                        .values(hash=sha, sm3=sm3)
+                    )
                     await db.commit()
                 return Event(
                     seq=seq, session_id=session_id, at=at, kind=kind, actor=actor, data=payload

@@ -161,6 +161,24 @@ class EventRow(Base):
     kind: Mapped[str] = mapped_column(String(64))
     actor: Mapped[str | None] = mapped_column(String(200), nullable=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # The row's place in the chain (roomserver.eventchain): SHA-256 and SM3 of its content and
+    # of the row before's digests.
+    hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    sm3: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class EventChainRow(Base):
+    """The head of the event chain: one row, the seq and digests of the last event.
+
+    Appenders take the next seq from it with an UPDATE, so they queue on it, on every engine.
+    """
+
+    __tablename__ = "event_chain"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(SEQ)
+    hash: Mapped[str] = mapped_column(String(64))
+    sm3: Mapped[str] = mapped_column(String(64))
 
 
 class LinkRow(Base):

@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import socketio
 from aiohttp import web
 
-from recorder.seal import ServerKey
-from roomserver.privatefiles import check_secrets, make_private_dir
+from recorder.keys import Keyring
+from roomserver.privatefiles import check_secrets, make_private_dir, secrets_dir
 from roomserver.store import SqlStore
 from signaling.config import AppConfig
 from signaling.gate.guard import GUARD_KEY, Guard, policy_middleware, public_prefix
@@ -82,23 +81,21 @@ SIO: web.AppKey[socketio.AsyncServer] = web.AppKey("sio", socketio.AsyncServer)
 MAX_SOCKET_MESSAGE = 256 * 1024
 
 
-def load_archive_key(config: AppConfig) -> ServerKey:
-    """The archive signing key (created at first start); its public key exported beside it."""
-    key = ServerKey.load_or_create(config.archive_key_path)
-    public = key.public_pem()
-    path = config.archive_public_key_path
-    if not path.exists() or path.read_bytes() != public:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(public)
-        os.replace(tmp, path)
-    return key
+def load_archive_keys(config: AppConfig) -> Keyring:
+    """The archive's signing keys (generation 1 made at first start); their public list is
+    the data directory's archive-keys.json."""
+    secrets_dir(config.secrets_dir)  # mode 700, or refused when others may open it
+    keyring = Keyring(config.archive_keys_dir, config.archive_keys_path)
+    keyring.ensure(adopt_ed25519=config.legacy_archive_key_path)
+    return keyring
 
 
 def worker_settings(config: AppConfig) -> WorkerSettings:
     """What every media worker is told at start."""
     return WorkerSettings(
         archive_root=str(config.archive_dir),
-        archive_key_path=str(config.archive_key_path),
+        archive_keys_dir=str(config.archive_keys_dir),
+        archive_keys_path=str(config.archive_keys_path),
         media=config.media,
         recorder=config.recorder,
         ice=config.ice.for_workers(),
@@ -178,14 +175,22 @@ async def build(config: AppConfig) -> Server:
     # Keys first: a key others can read stops the start before anything runs.
     await asyncio.to_thread(check_secrets, config.secrets_dir)
     key = load_or_create_key(config.secrets_dir / "token.key")
-    archive_key = await asyncio.to_thread(load_archive_key, config)
+    archive_keys = await asyncio.to_thread(load_archive_keys, config)
     store = SqlStore(config.store)
     await store.start()
+    # The event table is checked before anything appends to it: a break is evidence of a change
+    # to the database, which /readyz then reports (the server serves on: stopping it would lose
+    # the sessions under way, and the record of what follows).
+    event_chain = await store.chain.check()
+    if event_chain.ok:
+        logger.info("%s", event_chain.summary())
+    else:
+        logger.error("%s", event_chain.summary())
 
     signals = Signals()
     tasks = TaskSet()
     events = EventLog(store, signals)
-    archives = ArchiveManager(config.archive_dir, archive_key, config.recorder, events, tasks)
+    archives = ArchiveManager(config.archive_dir, archive_keys, config.recorder, events, tasks)
     pool = WorkerPool(
         max(config.workers, 1),
         worker_settings(config),
@@ -271,6 +276,7 @@ async def build(config: AppConfig) -> Server:
         webhooks=webhooks,
         openings=openings,
         clarifications=clarifications,
+        event_chain=event_chain,
     )
     guard = Guard(services.tokens, store, events, workflow.state)
     seats = SeatNamespace(services, guard, signals)

@@ -201,14 +201,19 @@ class AppConfig:
         return self.data_dir / "projects"
 
     @property
-    def archive_key_path(self) -> Path:
-        """The Ed25519 key that seals archives."""
-        return self.secrets_dir / "archive-ed25519.pem"
+    def archive_keys_dir(self) -> Path:
+        """The private keys that sign archive seals, by generation (Ed25519 and SM2)."""
+        return self.secrets_dir / "archive-keys"
 
     @property
-    def archive_public_key_path(self) -> Path:
-        """The exported public key of the archive seals (give it to auditors)."""
-        return self.data_dir / "archive-public-key.pem"
+    def archive_keys_path(self) -> Path:
+        """The public keys of the archive seals with their validity (give it to auditors)."""
+        return self.data_dir / "archive-keys.json"
+
+    @property
+    def legacy_archive_key_path(self) -> Path:
+        """The one Ed25519 key of a data directory from before SM2 seals (taken as generation 1)."""
+        return self.secrets_dir / "archive-ed25519.pem"
 
 
 # name: (type, default, help). Every key can be set as --name, ROOMSERVER_NAME or `name` in TOML.
@@ -245,6 +250,13 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
     "workers": ("int", None, "media worker processes (default: one per core; 0: in-process)"),
     "pin_workers": ("int", 1, "1: each media worker stays on a CPU of its own; 0: no pinning"),
     "retention_years": ("int", 15, "years an archive is kept before it may be deleted"),
+    "tsa_url": (
+        "str",
+        None,
+        "RFC 3161 time-stamping authority that time-stamps every archive seal (URL)",
+    ),
+    "tsa_certificate": ("path", None, "the time-stamping authority's certificate (PEM)"),
+    "tsa_timeout": ("float", 10.0, "seconds the TSA has to answer before a seal goes without"),
     "usage_push_at": (
         "str",
         "18:00",
@@ -440,6 +452,17 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
     if settings["retention_years"] < 15:
         # The standard (4.3, 7.2.5) asks for at least 15 years.
         raise ConfigError("retention_years must be at least 15")
+    tsa_url, tsa_certificate = settings["tsa_url"] or None, settings["tsa_certificate"]
+    if tsa_url and tsa_certificate is None:
+        raise ConfigError("tsa_url needs tsa_certificate: the TSA's certificate (PEM)")
+    if tsa_url and not tsa_url.startswith(("http://", "https://")):
+        raise ConfigError("tsa_url must be an http:// or https:// URL")
+    if tsa_certificate is not None:
+        # Read when the server starts (`roomserver serve`, `doctor`): a configuration is
+        # checked here without the files it names, as tls_cert is.
+        tsa_certificate = Path(tsa_certificate).expanduser().resolve()
+    if float(settings["tsa_timeout"]) <= 0:
+        raise ConfigError("tsa_timeout must be more than 0 seconds")
     return AppConfig(
         data_dir=data_dir,
         host=host,
@@ -462,6 +485,9 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         recorder=RecorderConfig(
             segment_seconds=float(settings["segment_seconds"]),
             retention_years=settings["retention_years"],
+            tsa_url=tsa_url,
+            tsa_certificate=str(tsa_certificate) if tsa_certificate else None,
+            tsa_timeout_s=float(settings["tsa_timeout"]),
         ),
         log_level=level,
         log_format=log_format,

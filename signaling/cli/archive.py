@@ -10,6 +10,7 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +18,23 @@ from recorder.accesslog import ACCESS_LOG, AccessLog, check_access_log
 from recorder.archive import is_sealed, list_parts, session_retention
 from recorder.eventlog import read_events
 from recorder.export import export_archive, unpack
+from recorder.keys import OpenSslMissing, key_records
 from recorder.manifest import Manifest
 from recorder.progress import ProgressBar
-from recorder.verify import verify_archive
+from recorder.seal import stamp_part
+from recorder.sealcheck import NAMES
+from recorder.timestamp import TimestampError, Tsa, load_certificates
+from recorder.verify import check_against_record, verify_archive
 from roomserver.errors import NotFound, RoomError
 from roomserver.store import SqlStore
 from signaling.config import AppConfig
 from signaling.gate.tokens import TokenIssuer, load_or_create_key
-from signaling.services.archiving import ArchiveManager
+from signaling.services.archiving import (
+    ArchiveManager,
+    package_extras,
+    read_record,
+    trusted_tsa,
+)
 from signaling.services.ballots import BallotKeys
 from signaling.services.events import EventLog
 from signaling.services.outcomes import Outcomes
@@ -48,8 +58,17 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         "--public-key",
         action="append",
         default=[],
+        metavar="FILE",
+        help="trusted archive keys: an archive-keys.json list, or an Ed25519 or SM2 public key "
+        "in PEM (repeatable; default: the data directory's archive-keys.json, if present)",
+    )
+    verify.add_argument(
+        "--tsa-cert",
+        action="append",
+        default=[],
         metavar="PEM",
-        help="trusted archive public key (default: the data directory's, if present)",
+        help="the certificate time-stamps must be signed with (repeatable; default: the "
+        "configured tsa_certificate, if any)",
     )
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     export = archive_sub.add_parser(
@@ -63,6 +82,25 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     access.add_argument("--json", action="store_true", help="print the records as JSON")
     listing = archive_sub.add_parser("list", parents=[common], help="list session archives")
     listing.add_argument("--json", action="store_true", help="print JSON")
+    stamp = archive_sub.add_parser(
+        "timestamp",
+        parents=[common],
+        help="ask the configured TSA for the time-stamps that sealed parts do not have yet",
+    )
+    stamp.add_argument(
+        "sessions", nargs="*", metavar="SESSION", help="these sessions only (default: all)"
+    )
+    keys = archive_sub.add_parser(
+        "keys",
+        parents=[common],
+        help="list the keys that sign archive seals (Ed25519 and SM2), with their validity",
+    )
+    keys.add_argument("--json", action="store_true", help="print archive-keys.json")
+    archive_sub.add_parser(
+        "rotate-keys",
+        parents=[common],
+        help="a new generation of signing keys for the seals from now on (old ones stay listed)",
+    )
     session = sub.add_parser("session", parents=[common], help="evaluation sessions")
     session_sub = session.add_subparsers(dest="session_command", required=True)
     end = session_sub.add_parser(
@@ -99,11 +137,20 @@ def _verify_folder(config: AppConfig, args: argparse.Namespace, folder: Path) ->
     keys: list[bytes] = []
     try:
         keys = [Path(p).read_bytes() for p in args.public_key]
-    except OSError as exc:
+        for data in keys:
+            key_records(data)
+    except (OSError, ValueError) as exc:
         print(f"错误：无法读取公钥：{exc}", file=sys.stderr)
         return EXIT_USAGE
-    if not keys and config.archive_public_key_path.is_file():
-        keys = [config.archive_public_key_path.read_bytes()]
+    if not keys and config.archive_keys_path.is_file():
+        keys = [config.archive_keys_path.read_bytes()]
+    try:
+        tsa_certs = [Path(p).read_bytes() for p in args.tsa_cert] or trusted_tsa(config.recorder)
+        for data in tsa_certs:
+            load_certificates(data)
+    except (OSError, ValueError) as exc:
+        print(f"错误：无法读取时间戳服务证书：{exc}", file=sys.stderr)
+        return EXIT_USAGE
     bar: ProgressBar | None = None
 
     def progress(done: int, total: int) -> None:
@@ -113,10 +160,19 @@ def _verify_folder(config: AppConfig, args: argparse.Namespace, folder: Path) ->
         bar.update(done)
 
     try:
-        report = verify_archive(folder, trusted_keys=keys, progress=progress)
+        report = verify_archive(folder, trusted_keys=keys, trusted_tsa=tsa_certs, progress=progress)
+    except OpenSslMissing as exc:
+        print(f"错误：无法核验 SM2 签名：{exc}", file=sys.stderr)
+        return EXIT_USAGE
     finally:
         if bar is not None:
             bar.close()
+    if report.session_id is not None:
+        # On the server's machine, the event table says which parts there were: a folder alone
+        # cannot show that its last part was taken away.
+        record = asyncio.run(read_record(config.store.database_url, report.session_id))
+        if record is not None:
+            check_against_record(report, folder, *record)
     if args.json:
         json.dump(
             {
@@ -128,6 +184,9 @@ def _verify_folder(config: AppConfig, args: argparse.Namespace, folder: Path) ->
                 "bytes": report.bytes,
                 "key_fingerprints": report.key_fingerprints,
                 "key_trusted": report.key_trusted,
+                "signers": [asdict(s) for s in report.signers],
+                "timestamps": [asdict(t) for t in report.timestamps],
+                "retention_until": report.retention_until,
                 "differences": [{"where": d.where, "what": d.what} for d in report.differences],
                 "notes": report.notes,
             },
@@ -141,13 +200,20 @@ def _verify_folder(config: AppConfig, args: argparse.Namespace, folder: Path) ->
             print(f"DIFFERS  {diff.where}: {diff.what}")
         for note in report.notes:
             print(f"NOTE     {note}")
-        trust = {True: "trusted", False: "NOT the trusted key", None: "not pinned"}[
-            report.key_trusted
-        ]
+        for signer in report.signers:
+            print(f"SIGNED   {signer.part}: {signer.describe()}")
+        for stamp in report.timestamps:
+            print(f"STAMPED  {stamp.part}: {stamp.describe()}")
+        trust = {
+            True: "every seal signed by trusted keys",
+            False: "NOT signed by the trusted keys",
+            None: "keys not pinned",
+        }[report.key_trusted]
+        kept = f"; kept until {report.retention_until}" if report.retention_until else ""
         print(
             f"{'INTACT' if report.ok else 'DAMAGED'}  {folder}: {report.parts} parts, "
             f"{report.segments} segments, {report.events} events, {report.bytes} bytes; "
-            f"signing key {', '.join(f[:16] for f in report.key_fingerprints) or '-'} ({trust})"
+            f"{trust}{kept}"
         )
     return EXIT_OK if report.ok else EXIT_DIFFERS
 
@@ -160,7 +226,11 @@ def cmd_archive_export(config: AppConfig, args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if not all(is_sealed(p) for _, p in list_parts(folder)):
         print("注意：该场评标的归档尚未全部封存，导出的是当前内容。", file=sys.stderr)
-    key = config.archive_public_key_path
+    try:
+        extras = package_extras(config.archive_keys_path, config.recorder)
+    except OSError as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return EXIT_USAGE
     bar: ProgressBar | None = None
 
     def progress(done: int, total: int) -> None:
@@ -174,7 +244,7 @@ def cmd_archive_export(config: AppConfig, args: argparse.Namespace) -> int:
         size = export_archive(
             folder,
             out,
-            public_key_pem=key.read_bytes() if key.is_file() else None,
+            extras=extras,
             progress=progress,
         )
     except OSError as exc:
@@ -189,6 +259,77 @@ def cmd_archive_export(config: AppConfig, args: argparse.Namespace) -> int:
     finally:
         log.close()
     print(f"{out}  {size} 字节；在任一台电脑上用 `roomserver archive verify {out}` 校验")
+    return EXIT_OK
+
+
+def cmd_archive_timestamp(config: AppConfig, args: argparse.Namespace) -> int:
+    """Add the TSA's token to every sealed part without one: exit 0 when none is missing then."""
+    try:
+        tsa = Tsa.from_config(config.recorder)
+    except (OSError, ValueError) as exc:
+        print(f"错误：无法读取时间戳服务证书：{exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if tsa is None:
+        print("错误：未配置时间戳服务（tsa_url 与 tsa_certificate）", file=sys.stderr)
+        return EXIT_USAGE
+    root = config.archive_dir
+    names = args.sessions or (sorted(p.name for p in root.iterdir()) if root.is_dir() else [])
+    failed = 0
+    for name in names:
+        for _number, part in list_parts(root / name):
+            if not is_sealed(part):
+                continue
+            try:
+                info = stamp_part(part, tsa)
+            except (TimestampError, OSError) as exc:
+                print(f"FAILED   {name}/{part.name}: {exc}")
+                failed += 1
+                continue
+            if info is not None:
+                print(f"STAMPED  {name}/{part.name}: {info.gen_time.isoformat()}")
+    return EXIT_DIFFERS if failed else EXIT_OK
+
+
+def cmd_archive_keys(config: AppConfig, args: argparse.Namespace) -> int:
+    """List the signing keys of every generation with their validity."""
+    listing = config.archive_keys_path
+    if not listing.is_file():
+        print("（尚无签名密钥：服务首次启动时生成）")
+        return EXIT_OK
+    if args.json:
+        sys.stdout.write(listing.read_text(encoding="utf-8"))
+        return EXIT_OK
+    try:
+        records = key_records(listing.read_bytes())
+    except ValueError as exc:
+        print(f"错误：{listing}：{exc}", file=sys.stderr)
+        return EXIT_DIFFERS
+    current = max((r.generation or 0) for r in records) if records else None
+    for record in records:
+        mark = "当前" if record.generation == current else "已停用"
+        print(
+            f"第 {record.generation} 代  {NAMES[record.algorithm]:<8} {record.fingerprint}  "
+            f"{record.valid_from} 至 {record.valid_until or '今'}  {mark}"
+        )
+    return EXIT_OK
+
+
+def cmd_archive_rotate_keys(config: AppConfig, args: argparse.Namespace) -> int:
+    """A new generation of signing keys; the running server takes it from its next seal."""
+    from signaling.app import load_archive_keys
+
+    try:
+        first = not config.archive_keys_path.is_file()
+        keyring = load_archive_keys(config)  # generation 1 when there was none
+        keys = keyring.current() if first else keyring.rotate()
+    except (OSError, RuntimeError, ValueError) as exc:
+        print(f"错误：无法生成新密钥：{exc}", file=sys.stderr)
+        return EXIT_DIFFERS
+    print(
+        f"第 {keys.generation} 代签名密钥已启用（此后的封存使用它；旧密钥保留并列出有效期）：\n"
+        f"  Ed25519 {keys.ed25519.fingerprint()}\n  SM2     {keys.sm2.fingerprint()}\n"
+        f"请把 {config.archive_keys_path} 交给审计方。"
+    )
     return EXIT_OK
 
 
@@ -292,7 +433,7 @@ async def cmd_session_end(config: AppConfig, args: argparse.Namespace) -> int:
         return EXIT_DIFFERS
     except urllib.error.URLError:
         pass  # no server running: end it here
-    from signaling.app import load_archive_key
+    from signaling.app import load_archive_keys
 
     async with SqlStore(config.store) as store:
         signals = Signals()
@@ -300,7 +441,7 @@ async def cmd_session_end(config: AppConfig, args: argparse.Namespace) -> int:
         tasks = TaskSet()
         archives = ArchiveManager(
             config.archive_dir,
-            await asyncio.to_thread(load_archive_key, config),
+            await asyncio.to_thread(load_archive_keys, config),
             config.recorder,
             events,
             tasks,

@@ -8,7 +8,9 @@ Checks, in order: the data directory is writable; its disk has room for the sess
 address; the media UDP range has free ports for the seats; a media worker starts; from it,
 every TURN server allocates a relay with the credential a page would get (with
 ``turn_secret``, a fresh one) and releases it; the Socket.IO client bundle the pages load is
-there.
+there; the archive's seals can be signed and checked with both Ed25519 and SM2 (OpenSSL 3's
+command line, SM3); the time-stamping authority, when one is configured, answers with a valid
+token.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import ipaddress
 import logging
 import os
@@ -25,6 +28,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -33,6 +37,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
+from recorder.keys import Keyring, OpenSslMissing, Sm2Key, ed25519_verify, sm2_verify
+from recorder.timestamp import TimestampError, Tsa, check_token
+from roomserver.privatefiles import make_private_dir
 from roomserver.store import SqlStore
 from signaling.app import worker_settings
 from signaling.config import AppConfig
@@ -272,6 +279,57 @@ def check_bundle() -> Finding:
     return _ok(name, f"Socket.IO 客户端脚本在 {vendor}")
 
 
+def check_seal_signing(config: AppConfig) -> Finding:
+    """The archive's keys sign a seal with Ed25519 and SM2, and both signatures check: the
+    installation's current keys when it has them, else a throwaway SM2 key."""
+    name = "档案签名"
+    probe = b"roomserver doctor"
+    try:
+        if config.archive_keys_path.is_file():
+            keys = Keyring(config.archive_keys_dir, config.archive_keys_path).current()
+            sm2, which = keys.sm2, f"第 {keys.generation} 代密钥"
+            if not ed25519_verify(keys.ed25519.public_pem(), probe, keys.ed25519.sign(probe)):
+                return _failed(name, "Ed25519 签名无法核验", "检查 secrets/archive-keys/")
+        else:
+            with tempfile.TemporaryDirectory(prefix="doctor-sm2-") as tmp:
+                folder = Path(tmp) / "keys"
+                make_private_dir(folder)
+                sm2, which = Sm2Key.load_or_create(folder / "probe.pem"), "临时 SM2 密钥"
+                signature = sm2.sign(probe)
+                if not sm2_verify(sm2.public_pem(), probe, signature):
+                    raise RuntimeError("the SM2 signature does not verify")
+                return _ok(name, f"OpenSSL 可签署并核验 SM2（SM3，默认标识）；{which}")
+        if not sm2_verify(sm2.public_pem(), probe, sm2.sign(probe)):
+            return _failed(name, "SM2 签名无法核验", "检查 OpenSSL 版本（需 3.x）")
+    except OpenSslMissing as exc:
+        return _failed(name, str(exc), "安装 OpenSSL 3（Debian：apt-get install openssl）")
+    except (OSError, RuntimeError, ValueError) as exc:
+        return _failed(name, f"{type(exc).__name__}: {exc}", "检查 OpenSSL 3 与 secrets/ 目录")
+    return _ok(name, f"Ed25519 与 SM2（SM3，默认标识）签名均可核验；{which}")
+
+
+def check_tsa(config: AppConfig) -> Finding:
+    """The configured time-stamping authority gives a valid RFC 3161 token, near our clock."""
+    name = "时间戳服务"
+    try:
+        tsa = Tsa.from_config(config.recorder)
+    except (OSError, ValueError) as exc:
+        return _failed(name, f"无法读取证书：{exc}", "检查 tsa_certificate")
+    if tsa is None:
+        return _skipped(
+            name,
+            "未配置：封存不带可信时间戳",
+            "配置中心认可的时间戳服务（tsa_url 与 tsa_certificate）",
+        )
+    try:
+        token = tsa.stamp(b"roomserver doctor")
+        info = check_token(token, hashlib.sha256(b"roomserver doctor").digest(), tsa.certificates)
+    except TimestampError as exc:
+        return _failed(name, str(exc), "检查 tsa_url、网络与 tsa_certificate 是否为该服务的证书")
+    offset = (info.gen_time - datetime.now(UTC)).total_seconds()
+    return _ok(name, f"{tsa.url} 签发了有效时间戳（{info.tsa_subject}，时差 {offset:+.0f} 秒）")
+
+
 async def check_worker_and_turn(config: AppConfig) -> list[Finding]:
     """A media worker starts; from it, each TURN server of the configuration allocates a relay
     with the configured credential and releases it."""
@@ -366,6 +424,8 @@ async def run_checks(config: AppConfig, *, seats: int, hours: float) -> list[Fin
     else:
         findings += await check_worker_and_turn(config)
     findings.append(check_bundle())
+    findings.append(await asyncio.to_thread(check_seal_signing, config))
+    findings.append(await asyncio.to_thread(check_tsa, config))
     return findings
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from recorder.timestamp import Tsa
 from roomserver.demo import DemoData, create_demo, create_load_session, find_demo
 from roomserver.errors import RoomError
 from roomserver.links import Link, party_link_expiry
@@ -322,6 +323,11 @@ async def cmd_serve(config: AppConfig, args: argparse.Namespace) -> int:
     finally:
         await store.close()
 
+    try:
+        Tsa.from_config(config.recorder)  # a certificate that cannot be read stops the start
+    except (OSError, ValueError) as exc:
+        print(f"错误：无法读取时间戳服务证书 tsa_certificate：{exc}", file=sys.stderr)
+        return 2
     app = create_app(config)
     runner = web.AppRunner(
         app, handle_signals=False, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S
@@ -466,6 +472,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "archive verify": archive_cli.cmd_archive_verify,
         "archive export": archive_cli.cmd_archive_export,
         "archive access-log": archive_cli.cmd_archive_access_log,
+        "archive keys": archive_cli.cmd_archive_keys,
+        "archive timestamp": archive_cli.cmd_archive_timestamp,
+        "archive rotate-keys": archive_cli.cmd_archive_rotate_keys,
     }
     try:
         if command in synchronous:

@@ -4,8 +4,9 @@ Whatever a client sends, a REST body, a query, a path parameter or a Socket.IO p
 checked here before any other code sees it, and refused as ``invalid_request`` (400) when it is
 not something the rest of the server can always store, hash, frame and archive:
 
-- JSON without ``NaN`` or ``Infinity`` (the archive's canonical JSON refuses them), nested at
-  most ``MAX_DEPTH`` deep (Python's parser would raise RecursionError far deeper);
+- JSON without ``NaN`` or ``Infinity``, and with no integer beyond what an IEEE 754 double holds
+  exactly (``MAX_SAFE_INTEGER``): the archive's canonical JSON (RFC 8785) has no form for them;
+  nested at most ``MAX_DEPTH`` deep (Python's parser would raise RecursionError far deeper);
 - strings that are valid Unicode (a lone surrogate such as ``"\\ud800"`` cannot be encoded as
   UTF-8, so neither the worker framing nor the archive could write it) and hold no NUL (which
   PostgreSQL's JSON refuses);
@@ -29,6 +30,7 @@ from pydantic import BaseModel, ValidationError
 from roomserver.errors import InvalidRequest
 
 MAX_DEPTH = 12
+MAX_SAFE_INTEGER = 2**53 - 1
 MAX_BODY_BYTES = 1024 * 1024  # the largest JSON body (a handwritten signature is ~100 KB)
 ID = r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}"
 PATH_PATTERNS: dict[str, re.Pattern[str]] = {
@@ -60,8 +62,11 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def clean(value: Any, *, depth: int = 0) -> None:
-    """Refuse (InvalidRequest) what could not be stored, hashed and archived as it came."""
+def clean(value: Any, *, depth: int = 0, name: str = "") -> None:
+    """Refuse (InvalidRequest) what could not be stored, hashed and archived as it came.
+
+    `name` is the member the value is in, named by the refusal of an integer out of range.
+    """
     if depth > MAX_DEPTH:
         raise InvalidRequest(f"请求嵌套不能超过 {MAX_DEPTH} 层")
     if isinstance(value, str):
@@ -69,15 +74,18 @@ def clean(value: Any, *, depth: int = 0) -> None:
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidRequest("数值必须是有限数")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise InvalidRequest(f"整数超出可精确表示的范围：{(name or '请求')[:40]}")
     elif isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise InvalidRequest("对象的键必须是字符串")
             _clean_text(key)
-            clean(item, depth=depth + 1)
+            clean(item, depth=depth + 1, name=key)
     elif isinstance(value, list | tuple):
         for item in value:
-            clean(item, depth=depth + 1)
+            clean(item, depth=depth + 1, name=name)
     elif value is not None and not isinstance(value, bool | int):
         raise InvalidRequest("请求中含有无法识别的值")
 

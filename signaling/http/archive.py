@@ -13,7 +13,7 @@ import asyncio
 import logging
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from recorder.catalog import SEGMENT_TYPES, Catalog, read_catalog
 from recorder.documents import DOCUMENTS_DIR
 from recorder.export import export_archive
 from recorder.seal import MANIFEST_JSON
-from recorder.verify import verify_archive
+from recorder.verify import check_against_record, verify_archive
 from roomserver.access import WHOLE, Scope, Viewer, archive_scope
 from roomserver.errors import InvalidRequest, NotFound, NotYourRoom, RoomError
 from roomserver.model import Role, Session
@@ -39,6 +39,7 @@ from signaling.http.api import (
     WEB_DIR,
 )
 from signaling.http.records import project_documents
+from signaling.services.archiving import package_extras, parts_in_record, trusted_tsa
 from signaling.services.container import Services
 
 logger = logging.getLogger(__name__)
@@ -118,10 +119,19 @@ class Playback:
         if not run:
             return None
         keys = []
-        public = self.services.config.archive_public_key_path
-        if public.is_file():
-            keys = [public.read_bytes()]
-        report = await asyncio.to_thread(verify_archive, folder, trusted_keys=keys)
+        listing = self.services.config.archive_keys_path
+        if listing.is_file():
+            keys = [listing.read_bytes()]
+        report = await asyncio.to_thread(
+            verify_archive,
+            folder,
+            trusted_keys=keys,
+            trusted_tsa=trusted_tsa(self.services.config.recorder),
+        )
+        events = await self.services.store.list_events(session_id)
+        if events:
+            parts, ended = parts_in_record((e.kind, e.data) for e in events)
+            await asyncio.to_thread(check_against_record, report, folder, parts, ended)
         result = {
             "ok": report.ok,
             "checked_at": datetime.now(UTC).isoformat(),
@@ -129,6 +139,8 @@ class Playback:
             "segments": report.segments,
             "events": report.events,
             "key_trusted": report.key_trusted,
+            "signers": [asdict(s) for s in report.signers],
+            "timestamps": [asdict(t) for t in report.timestamps],
             "differences": [{"where": d.where, "what": d.what} for d in report.differences],
             "notes": report.notes,
         }
@@ -380,8 +392,7 @@ async def start_export(request: web.Request) -> web.Response:
     job = ExportJob(job_id, session_id, grants.participant_id, out)
     playback.exports[job_id] = job
     await playback.record("archive_exported", grants, session=session_id, package=out.name)
-    public = services.config.archive_public_key_path
-    key = public.read_bytes() if public.is_file() else None
+    extras = package_extras(services.config.archive_keys_path, services.config.recorder)
 
     def progress(done: int, total: int) -> None:
         job.done, job.total = done, total
@@ -392,7 +403,7 @@ async def start_export(request: web.Request) -> web.Response:
                 export_archive,
                 playback.root / session_id,
                 out,
-                public_key_pem=key,
+                extras=extras,
                 progress=progress,
             )
         except OSError as exc:

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from recorder.archive import SessionArchive, is_sealed, list_parts
 from recorder.config import RecorderConfig
+from recorder.export import PACKAGE_KEYS, PACKAGE_TSA
+from recorder.keys import KeySource
 from recorder.manifest import GapEntry
-from recorder.seal import ServerKey
 from recorder.track import Gap
 from roomserver.model import Session
 from signaling.services.events import EventLog
@@ -18,19 +28,78 @@ from signaling.tasks import TaskSet
 logger = logging.getLogger(__name__)
 
 
+def package_extras(keys_list: Path, config: RecorderConfig) -> dict[str, bytes]:
+    """What an evidence package carries beside the sealed folder: the public key list with
+    its validity, and the configured time-stamping authority's certificate."""
+    extras = {}
+    if keys_list.is_file():
+        extras[PACKAGE_KEYS] = keys_list.read_bytes()
+    if config.tsa_certificate:
+        extras[PACKAGE_TSA] = Path(config.tsa_certificate).read_bytes()
+    return extras
+
+
+# The events that name a part of a session's archive (ArchiveManager, RoomManager).
+PART_EVENTS = ("recording_started", "recording_sealed", "recording_interrupted")
+
+
+def parts_in_record(events: Iterable[tuple[str, Mapping[str, Any]]]) -> tuple[set[int], bool]:
+    """From a session's events (kind, data): the parts they name, and whether it ended."""
+    parts: set[int] = set()
+    ended = False
+    for kind, data in events:
+        part = data.get("part")
+        if kind in PART_EVENTS and isinstance(part, int) and not isinstance(part, bool):
+            parts.add(part)
+        ended = ended or kind == "session_ended"
+    return parts, ended
+
+
+async def read_record(database_url: str, session_id: str) -> tuple[set[int], bool] | None:
+    """What the event table records of a session's archive, read without changing the database
+    (no migration, no file made); None when there is no database or it names no such session."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        # Opening a SQLite file that is not there would make one.
+        if not url.database or not await asyncio.to_thread(Path(url.database).is_file):
+            return None
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text("SELECT kind, data FROM events WHERE session_id = :s ORDER BY seq"),
+                {"s": session_id},
+            )
+            events = [
+                (kind, json.loads(data) if isinstance(data, str) else data) for kind, data in rows
+            ]
+    except SQLAlchemyError:
+        return None
+    finally:
+        await engine.dispose()
+    if not events:
+        return None
+    return parts_in_record((kind, data if isinstance(data, dict) else {}) for kind, data in events)
+
+
+def trusted_tsa(config: RecorderConfig) -> list[bytes]:
+    """The TSA certificate a seal's time-stamp must be signed with, when one is configured."""
+    return [Path(config.tsa_certificate).read_bytes()] if config.tsa_certificate else []
+
+
 class ArchiveManager:
     """Opens, recovers and seals session archives under the data directory."""
 
     def __init__(
         self,
         root: Path,
-        key: ServerKey,
+        keys: KeySource,
         config: RecorderConfig,
         events: EventLog,
         tasks: TaskSet,
     ) -> None:
         self.root = root
-        self._key = key
+        self._keys = keys
         self._config = config
         self._events = events
         self._tasks = tasks
@@ -145,7 +214,7 @@ class ArchiveManager:
         return SessionArchive(
             self.root,
             session_id,
-            key=self._key,
+            keys=self._keys,
             config=self._config,
             project=project,
             on_gap=on_gap,

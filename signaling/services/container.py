@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from roomserver.eventchain import ChainCheck
 from roomserver.store import SqlStore
 from signaling.config import AppConfig
 from signaling.services.events import EventLog
@@ -50,3 +51,5 @@ class Services:
     webhooks: WebhookService
     openings: OpeningService
     clarifications: ClarificationService
+    # The event table's chain as checked at start (roomserver.eventchain).
+    event_chain: ChainCheck

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, Protocol
 
 from recorder.archive import ArchivedEvent
-from recorder.hashing import canonical_json
+from roomserver.canonical import canonical_json
 from roomserver.errors import InvalidRequest
 from roomserver.model import Event
 from roomserver.store import SqlStore

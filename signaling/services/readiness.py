@@ -2,7 +2,8 @@
 
 Liveness (``/livez``) is only that the process answers; readiness is what a load balancer or an
 operator needs before sending people to it: the database answers, a media worker can take a
-room, and the archive's disk has room for what is being recorded. A check that fails says why,
+room, the archive's disk has room for what is being recorded, and the event table's hash chain
+was intact when the server started. A check that fails says why,
 in words an operator reads, without naming a session or a person (the route is open to anyone,
 like ``/healthz``).
 """
@@ -66,6 +67,17 @@ async def archive_disk(services: Services) -> Check:
     return Check("archive_disk", free >= need, words)
 
 
+def event_chain(services: Services) -> Check:
+    """The event table's hash chain was intact when the server started."""
+    chain = services.event_chain
+    return Check("event_chain", chain.ok, chain.summary())
+
+
 async def readiness(services: Services) -> list[Check]:
     """Every check, in a fixed order."""
-    return [await database(services), workers(services), await archive_disk(services)]
+    return [
+        await database(services),
+        workers(services),
+        await archive_disk(services),
+        event_chain(services),
+    ]

@@ -27,8 +27,8 @@ from media.infostate import BadOpeningState
 from media.mixencoder import packet_frame
 from media.room import RoomMedia
 from recorder.archive import ArchivedEvent, SessionArchive
+from recorder.keys import Keyring
 from recorder.manifest import GapEntry
-from recorder.seal import ServerKey
 from recorder.track import Gap
 from roomserver.errors import InvalidRequest, NotFound
 from roomserver.warnings import Transition
@@ -116,7 +116,10 @@ class Worker:
         self.tasks = TaskSet()
         self.rooms: dict[str, RoomHost] = {}
         self.channel: Channel | None = None
-        self._key = ServerKey.load_or_create(Path(settings.archive_key_path))
+        self._keys = Keyring(Path(settings.archive_keys_dir), Path(settings.archive_keys_path))
+        # The signaling process makes the first keys before it starts a worker; a worker
+        # started on its own (embedding, tests) makes them itself.
+        self._keys.ensure()
         self._process = psutil.Process()
         self._process.cpu_percent(None)
         self._lag = LoopLagMonitor(self.metrics.loop_lag, self.metrics.loop_delay)
@@ -485,7 +488,7 @@ class Worker:
         archive = SessionArchive(
             Path(self.settings.archive_root),
             room.id,
-            key=self._key,
+            keys=self._keys,
             config=self.settings.recorder,
             project=project_name,
             on_gap=lambda gap: self._gap(room, gap),

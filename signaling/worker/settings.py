@@ -20,7 +20,8 @@ class WorkerSettings:
     """What a worker needs to know, passed as JSON on its command line."""
 
     archive_root: str
-    archive_key_path: str
+    archive_keys_dir: str  # the private signing keys, by generation
+    archive_keys_path: str  # their public list (archive-keys.json)
     media: MediaConfig = field(default_factory=MediaConfig)
     recorder: RecorderConfig = field(default_factory=RecorderConfig)
     # Host addresses, announced addresses and ports only (``IceConfig.for_workers``).
@@ -44,7 +45,8 @@ class WorkerSettings:
         ice = data.get("ice", {})
         return cls(
             archive_root=data["archive_root"],
-            archive_key_path=data["archive_key_path"],
+            archive_keys_dir=data["archive_keys_dir"],
+            archive_keys_path=data["archive_keys_path"],
             media=MediaConfig(**data.get("media", {})),
             recorder=RecorderConfig(**data.get("recorder", {})),
             ice=IceConfig(

@@ -130,7 +130,8 @@ class Hall:
     async def start(self) -> None:
         settings = WorkerSettings(
             archive_root=str(self._tmp / "archive"),
-            archive_key_path=str(self._tmp / "archive.pem"),
+            archive_keys_dir=str(self._tmp / "secrets" / "archive-keys"),
+            archive_keys_path=str(self._tmp / "archive-keys.json"),
             ice=IceConfig(host_addresses=("127.0.0.1",)),
             media=MediaConfig(analysis_interval_s=0, grid_fps=5, grid_bitrate=300_000),
             pin_cpus=False,

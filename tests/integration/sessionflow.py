@@ -98,7 +98,7 @@ async def run_whole_session(
                 SyntheticSeat(
                     server.base_url,
                     server.token(expert),
-                    camera=CounterVideoTrack((60 + 40 * i, 90, 160)),
+                    camera=CounterVideoTrack(((60 + 40 * i) % 256, 90, 160)),
                     decode=False,
                     name=f"flow-seat-{i}",
                 )

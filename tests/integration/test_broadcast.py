@@ -51,7 +51,8 @@ class Hall:
 async def hall(tmp_path: Path) -> AsyncIterator[Hall]:
     settings = WorkerSettings(
         archive_root=str(tmp_path / "archive"),
-        archive_key_path=str(tmp_path / "secrets" / "archive.pem"),
+        archive_keys_dir=str(tmp_path / "secrets" / "archive-keys"),
+        archive_keys_path=str(tmp_path / "archive-keys.json"),
         ice=IceConfig(host_addresses=("127.0.0.1",)),
         media=MediaConfig(analysis_interval_s=0, grid_fps=5, grid_bitrate=300_000),
         pin_cpus=False,

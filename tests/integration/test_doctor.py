@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.tsa import LocalTsa, closed_url, make_tsa_certificate
+
 REPO = Path(__file__).resolve().parents[2]
 # Seconds between 1900 (NTP's epoch) and 1970.
 NTP_EPOCH = 2_208_988_800
@@ -188,8 +190,12 @@ async def test_a_good_configuration_passes_every_check(tmp_path: Path) -> None:
     cert, key = certificate(tmp_path, "pb.example.cn", days=365)
     clock, ntp = await time_server(0.0)
     try:
-        with coturn(tmp_path) as turn:
+        with coturn(tmp_path) as turn, LocalTsa(tmp_path / "tsa") as tsa:
             status, lines = await doctor(
+                "--tsa-url",
+                tsa.url,
+                "--tsa-certificate",
+                str(tsa.certificate),
                 "--data-dir",
                 str(tmp_path / "data"),
                 "--seats",
@@ -226,21 +232,30 @@ async def test_a_good_configuration_passes_every_check(tmp_path: Path) -> None:
         "媒体进程",
         "TURN 中继",
         "页面脚本",
+        "档案签名",
+        "时间戳服务",
     ):
         assert verdict(lines, name).startswith("[正常]"), lines
     assert "已分配并释放中继地址 127.0.0.1:" in verdict(lines, "TURN 中继")
     assert "pb.example.cn" in verdict(lines, "TLS 证书")
     assert "100 个空闲" in verdict(lines, "媒体端口")
-    assert lines[-1] == "共 9 项检查，未发现异常"
+    assert "SM2" in verdict(lines, "档案签名")
+    assert "签发了有效时间戳（CN=Test TSA" in verdict(lines, "时间戳服务")
+    assert lines[-1] == "共 11 项检查，未发现异常"
 
 
 async def test_a_broken_configuration_names_every_fault_with_a_hint(tmp_path: Path) -> None:
     ports = free_range(3)
     cert, key = certificate(tmp_path, "other.example.cn", days=3)
     clock, ntp = await time_server(5.0)
+    tsa_cert, _tsa_key = make_tsa_certificate(tmp_path / "tsa")
     try:
         with coturn(tmp_path) as turn:
             status, lines = await doctor(
+                "--tsa-url",
+                closed_url(),
+                "--tsa-certificate",
+                str(tsa_cert),
                 "--data-dir",
                 str(tmp_path / "data"),
                 "--seats",
@@ -274,13 +289,14 @@ async def test_a_broken_configuration_names_every_fault_with_a_hint(tmp_path: Pa
     assert "3 个空闲" in verdict(lines, "媒体端口") and verdict(lines, "媒体端口").startswith(
         "[异常]"
     )
-    for name in ("数据目录", "数据库", "媒体进程", "页面脚本"):
+    assert "did not answer" in verdict(lines, "时间戳服务")
+    for name in ("数据目录", "数据库", "媒体进程", "页面脚本", "档案签名"):
         assert verdict(lines, name).startswith("[正常]"), lines
     # Each fault is followed by what to do about it.
     for index, line in enumerate(lines[:-1]):
         if line.startswith("[异常]"):
             assert lines[index + 1].startswith("    提示："), lines
-    assert lines[-1] == "共 9 项检查，5 项异常", lines
+    assert lines[-1] == "共 11 项检查，6 项异常", lines
 
 
 async def test_a_data_directory_that_cannot_be_made_is_named_and_nothing_crashes(

@@ -5,6 +5,7 @@ every access in the hash-chained access log."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import tarfile
 from collections.abc import AsyncIterator
@@ -20,18 +21,24 @@ from media.testing.synthetic import CounterVideoTrack, ToneAudioTrack
 from recorder.accesslog import ACCESS_LOG, check_access_log
 from recorder.eventlog import read_events
 from recorder.export import unpack
+from recorder.readme import TSA_VERIFY
 from recorder.verify import verify_archive
 from roomserver.model import Role
 from signaling.testing.seat import SyntheticSeat
 from tests import polling
 from tests.integration.conftest import RunningServer, start_server
 from tests.logins import session_token
+from tests.tsa import LocalTsa
 
 
 @pytest.fixture
 async def recorded(tmp_path: Path) -> AsyncIterator[RunningServer]:
-    """The demo session recorded for a few seconds by two seats, check-in opened, then ended."""
-    server, running = await start_server(tmp_path / "data")
+    """The demo session recorded for a few seconds by two seats, check-in opened, then ended;
+    its seals time-stamped by a TSA on loopback."""
+    tsa = LocalTsa(tmp_path / "tsa").start()
+    server, running = await start_server(
+        tmp_path / "data", "--tsa-url", tsa.url, "--tsa-certificate", str(tsa.certificate)
+    )
     try:
         session_id = running.demo.session.id
         experts = running.experts
@@ -67,6 +74,7 @@ async def recorded(tmp_path: Path) -> AsyncIterator[RunningServer]:
         yield running
     finally:
         await server.close()
+        tsa.stop()
 
 
 async def get(
@@ -161,10 +169,29 @@ async def test_an_archivist_finds_plays_verifies_and_exports_a_session(
     tar_path.write_bytes(package)
     assert tarfile.is_tarfile(tar_path)
     folder = unpack(tar_path, tmp_path / "unpacked")
-    assert (folder / "archive-public-key.pem").is_file() and (folder / "README.txt").is_file()
-    assert verify_archive(
-        folder, trusted_keys=[(folder / "archive-public-key.pem").read_bytes()]
-    ).ok
+    assert (folder / "archive-keys.json").is_file() and (folder / "README.txt").is_file()
+    # Every seal time-stamped by the TSA; the package holds its certificate, with which the
+    # README's command checks a token without this software.
+    assert (folder / "tsa-certificates.pem").is_file()
+    parts = sorted(folder.glob("part-*"))
+    assert parts and all((p / "seal.tsr").is_file() for p in parts)
+    checked = await asyncio.to_thread(
+        subprocess.run,
+        ["sh", "-c", TSA_VERIFY],
+        cwd=parts[0],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "Verification: OK" in checked.stdout, checked
+    configured_tsa = server.config.recorder.tsa_certificate
+    verdict = verify_archive(
+        folder,
+        trusted_keys=[(folder / "archive-keys.json").read_bytes()],
+        trusted_tsa=[await asyncio.to_thread(Path(str(configured_tsa)).read_bytes)],
+    )
+    assert verdict.ok and len(verdict.timestamps) == len(parts)
+    assert all(t.trusted for t in verdict.timestamps)
 
     log = server.config.data_dir / ACCESS_LOG
     count, problems = check_access_log(log)

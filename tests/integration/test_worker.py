@@ -33,7 +33,8 @@ async def worker(tmp_path: Path) -> AsyncIterator[tuple[WorkerProcess, list[tupl
     events: list[tuple[str, dict]] = []
     settings = WorkerSettings(
         archive_root=str(tmp_path / "archive"),
-        archive_key_path=str(tmp_path / "secrets" / "archive.pem"),
+        archive_keys_dir=str(tmp_path / "secrets" / "archive-keys"),
+        archive_keys_path=str(tmp_path / "archive-keys.json"),
         ice=IceConfig(host_addresses=("127.0.0.1",)),
     )
     process = WorkerProcess(0, settings, lambda w, name, params: events.append((name, params)))
@@ -70,8 +71,12 @@ async def offer_seat(
     await pc.setLocalDescription(await pc.createOffer())
     answer = await worker.request(
         "negotiate",
-        {"session_id": SESSION, "seat": seat, "sdp": pc.localDescription.sdp,
-         "roles": {mic.mid: "microphone", cam.mid: "camera"}},
+        {
+            "session_id": SESSION,
+            "seat": seat,
+            "sdp": pc.localDescription.sdp,
+            "roles": {mic.mid: "microphone", cam.mid: "camera"},
+        },
     )
     await pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
     await sink.start()
@@ -89,19 +94,29 @@ async def test_a_worker_hosts_a_room_and_seals_its_archive(worker, tmp_path: Pat
     await asyncio.wait_for(got_grid.wait(), 15)
     await process.request(
         "record_events",
-        {"session_id": SESSION, "events": [
-            {"seq": 7, "at": "2026-11-26T00:00:00+00:00", "kind": "seat_joined",
-             "actor": "p1", "data": {"seat": "v1:1"}},
-        ]},
+        {
+            "session_id": SESSION,
+            "events": [
+                {
+                    "seq": 7,
+                    "at": "2026-11-26T00:00:00+00:00",
+                    "kind": "seat_joined",
+                    "actor": "p1",
+                    "data": {"seat": "v1:1"},
+                },
+            ],
+        },
     )
     # The worker tells signaling which tracks arrive.
     await wait_until(
         lambda: any(n == "seat_media" and "camera" in p["tracks"] for n, p in events),
-        15, "the worker reports the seat's camera",
+        15,
+        "the worker reports the seat's camera",
     )
     with pytest.raises(WireError) as missing:
-        await process.request("negotiate", {"session_id": "nope", "seat": "x", "sdp": "",
-                                            "roles": {}})
+        await process.request(
+            "negotiate", {"session_id": "nope", "seat": "x", "sdp": "", "roles": {}}
+        )
     assert missing.value.code == "not_found"
     assert (await process.request("close_room", {"session_id": SESSION, "state": "ended"})) == {
         "sealed": True

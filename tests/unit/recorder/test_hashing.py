@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from recorder import hashing
-from recorder.hashing import canonical_json, file_digests, merkle_root, sha256_hex, sm3_hex
+from recorder.hashing import (
+    CHUNK_BYTES,
+    file_digests,
+    files_digests,
+    merkle_root,
+    sha256_hex,
+    sm3_hex,
+)
 
 
 def test_sm3_matches_the_gbt_32905_vector() -> None:
@@ -89,9 +96,14 @@ def test_merkle_root_refuses_an_unknown_algorithm() -> None:
         merkle_root([b"x"], "md5")
 
 
-def test_canonical_json_is_sorted_compact_utf8() -> None:
-    assert canonical_json({"b": 1, "a": {"d": [1, 2], "c": "评标"}, "n": None}) == (
-        '{"a":{"c":"评标","d":[1,2]},"b":1,"n":null}'.encode()
-    )
-    with pytest.raises(ValueError):
-        canonical_json({"x": float("nan")})
+def test_many_files_give_the_digests_each_gives_alone(tmp_path: Path) -> None:
+    sizes = [0, 1, 5000, CHUNK_BYTES, CHUNK_BYTES + 1, 3 * CHUNK_BYTES + 7, 200]
+    paths = []
+    for i, size in enumerate(sizes):
+        path = tmp_path / f"f{i}"
+        path.write_bytes(bytes((i * 7 + k) % 251 for k in range(size)))
+        paths.append(path)
+    seen: list[int] = []
+    assert files_digests(paths, seen.append) == [file_digests(p) for p in paths]
+    assert sum(seen) == sum(sizes)
+    assert files_digests([]) == []

@@ -16,6 +16,7 @@ from recorder.manifest import (
     append_journal,
     read_journal,
 )
+from roomserver.canonical import canonical_json
 
 
 def segment(index: int) -> SegmentEntry:
@@ -47,6 +48,7 @@ def manifest() -> Manifest:
         gaps=(GapEntry("v1-3-camera", 21.5, 30.0, "network"),),
         event_count=7,
         last_event_hash="c" * 64,
+        last_event_sm3="d" * 64,
     )
 
 
@@ -56,13 +58,14 @@ def test_manifest_round_trips_and_is_deterministic() -> None:
     assert Manifest.from_json(data) == m
     assert Manifest.from_json(data).to_json() == data
     assert "专家 3 摄像头" in data.decode("utf-8")
-    assert json.loads(data)["version"] == 1
+    assert json.loads(data)["format"] == 2
+    assert data == canonical_json(json.loads(data))
 
 
 @pytest.mark.parametrize(
     "change",
     [
-        lambda o: o.update(version=2),
+        lambda o: o.update(format=1),
         lambda o: o.update(signed_by="x"),
         lambda o: o.pop("part"),
         lambda o: o.update(part="2"),
@@ -75,7 +78,13 @@ def test_from_json_refuses_what_is_not_a_manifest(change) -> None:
     obj = json.loads(manifest().to_json())
     change(obj)
     with pytest.raises(ValueError):
-        Manifest.from_json(json.dumps(obj).encode())
+        Manifest.from_json(canonical_json(obj))
+
+
+def test_from_json_refuses_a_manifest_not_in_canonical_form() -> None:
+    text = json.dumps(json.loads(manifest().to_json()), indent=2).encode()
+    with pytest.raises(ValueError, match="canonical"):
+        Manifest.from_json(text)
 
 
 def test_journal_appends_and_ignores_a_torn_last_line(tmp_path: Path) -> None:

@@ -120,9 +120,7 @@ async def test_frames_before_the_first_keyframe_are_dropped_and_a_keyframe_asked
     assert len(rec.segments) == 1
     assert decoded_counters(rec.segments[0].path) == list(range(15, 45))
     assert rec.recorder.frames_dropped == 10
-    assert rec.gaps == [
-        Gap(rec.track_id, video[5].wall_time, video[15].wall_time, "no_keyframe")
-    ]
+    assert rec.gaps == [Gap(rec.track_id, video[5].wall_time, video[15].wall_time, "no_keyframe")]
 
 
 async def test_numbering_continues_after_the_segments_of_an_earlier_run(
@@ -161,8 +159,7 @@ async def test_a_full_queue_drops_frames_reports_a_gap_and_never_blocks(
     assert sum(s.frames for s in rec.segments) == rec.recorder.frames_written
     assert rec.gaps and {g.reason for g in rec.gaps} == {"queue_full"}
     assert all(
-        frames[0].wall_time <= g.wall_start < g.wall_end <= frames[-1].wall_time
-        for g in rec.gaps
+        frames[0].wall_time <= g.wall_start < g.wall_end <= frames[-1].wall_time for g in rec.gaps
     )
     # Each drought is reported once, when it ends, and droughts do not overlap.
     assert all(a.wall_end <= b.wall_start for a, b in zip(rec.gaps, rec.gaps[1:], strict=False))

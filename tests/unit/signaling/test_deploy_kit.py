@@ -38,6 +38,8 @@ def test_the_annotated_configuration_and_each_commented_example_load(tmp_path: P
         settings = ["--config", str(path)]
         if name in ("tls_cert", "tls_key"):  # these two only go together
             settings = ["--tls-cert", "/etc/a.pem", "--tls-key", "/etc/b.pem"]
+        if name in ("tsa_url", "tsa_certificate"):  # and so do these
+            settings = ["--tsa-url", "http://tsa.example.cn/", "--tsa-certificate", "/etc/t.pem"]
         load_config(settings, environ={})
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from recorder.hashing import canonical_json
+from roomserver.canonical import canonical_json
 from roomserver.errors import InvalidRequest
 from signaling.gate.inputs import INVALID_EVENT, SocketJson, clean, loads, path_params
 from signaling.wire import WireError, encode_frame
@@ -24,6 +24,8 @@ from signaling.wire import WireError, encode_frame
         b"\xff",
         b"{",
         b"1" * 5000,  # Python refuses integers of over 4,300 digits
+        b'{"n": 9007199254740992}',  # beyond a double's exact integers: no RFC 8785 form
+        b'{"n": [-9007199254740992]}',
     ],
 )
 def test_what_the_archive_could_not_write_is_refused(raw: bytes) -> None:
