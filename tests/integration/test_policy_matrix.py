@@ -75,6 +75,14 @@ ADMINS = ADMINS_HERE | {"admin_elsewhere"}
 LIVE_READERS = ADMINS_HERE | {"host", "host_sub", "staff", "staff_sub", "witness", "expert"}
 LIVE_READERS |= {"supervisor", "supervisor_all"}
 ARCHIVE_KEEPERS = ADMINS_HERE | {"archivist", "auditor"}
+# A bid opening's people who act in it, and those who read it (also once it ended).
+OPENING_ACTORS = ADMINS_HERE | {"host", "host_sub", "witness", "tenderer", "bidder"}
+OPENING_READERS = OPENING_ACTORS | {
+    "supervisor",
+    "supervisor_all",
+    "host_ended",
+    "supervisor_ended",
+}
 SUPERVISORS = {"supervisor", "supervisor_all", "supervisor_ended"}
 # "host_revoked" is the session token of the host's personal link, revoked: it opens nothing.
 EVERY_TOKEN = set(WHO) - {"none", "forged", "expired", "host_revoked"}
@@ -175,50 +183,15 @@ MATRIX: dict[Call, set[str]] = {
     # table, its handlers answer that it is not an opening.
     Call("POST", "/api/lots/nolot/opening", body={}): {"admin"},
     Call("POST", "/api/sessions/{s}/bidders", body={}): ADMINS_HERE,
-    Call("GET", "/api/sessions/{s}/opening"): ADMINS_HERE
-    | {
-        "host",
-        "host_sub",
-        "witness",
-        "supervisor",
-        "supervisor_all",
-        "tenderer",
-        "bidder",
-        "host_ended",
-        "supervisor_ended",
-    },
-    Call("POST", "/api/sessions/{s}/opening", body={"kind": "notice"}): ADMINS_HERE
-    | {"host", "host_sub", "witness", "tenderer", "bidder"},
-    Call("POST", "/api/sessions/{s}/opening/record", body={}): ADMINS_HERE
-    | {"host", "host_sub", "witness", "tenderer", "bidder"},
-    Call("GET", "/api/sessions/{s}/opening/record"): ADMINS_HERE
-    | {
-        "host",
-        "host_sub",
-        "witness",
-        "supervisor",
-        "supervisor_all",
-        "tenderer",
-        "bidder",
-        "host_ended",
-        "supervisor_ended",
-    },
+    Call("GET", "/api/sessions/{s}/opening"): OPENING_READERS,
+    Call("POST", "/api/sessions/{s}/opening", body={"kind": "notice"}): OPENING_ACTORS,
+    Call("POST", "/api/sessions/{s}/opening/record", body={}): OPENING_ACTORS,
+    Call("GET", "/api/sessions/{s}/opening/record"): OPENING_READERS,
     Call("POST", "/api/sessions/{s}/opening/sign-in", body={}): {"bidder"},
     Call("POST", "/api/sessions/{s}/bids"): {"bidder"},
     Call("POST", "/api/sessions/{s}/opening/key", body={}): {"bidder"},
     Call("POST", "/api/sessions/{s}/opening/objections", body={}): {"bidder"},
-    Call("GET", "/api/sessions/{s}/opening/objections/1/attachment"): ADMINS_HERE
-    | {
-        "host",
-        "host_sub",
-        "witness",
-        "supervisor",
-        "supervisor_all",
-        "tenderer",
-        "bidder",
-        "host_ended",
-        "supervisor_ended",
-    },
+    Call("GET", "/api/sessions/{s}/opening/objections/1/attachment"): OPENING_READERS,
     # Clarification (3.2): the main venue's host asks for the committee; a bidder reads and
     # answers its questions, also after its opening ended; the committee reads the exchange
     # and the opening's record.
