@@ -16,7 +16,7 @@
 
 import { BiddersPart } from "/static/opening-bidders.js";
 import { RecordPart } from "/static/opening-record.js";
-import { ackRequester, refusalCode } from "/static/lib/acks.js";
+import { ackRequester } from "/static/lib/acks.js";
 import { requestJson } from "/static/lib/api.js";
 import { clearBanner, setStatus, showBanner, startClock } from "/static/lib/chrome.js";
 import { $, el } from "/static/lib/dom.js";
@@ -25,7 +25,7 @@ import { ROLE_LABELS } from "/static/lib/labels.js";
 import { LiveCard } from "/static/lib/livecard.js";
 import { SIGNER_LABELS, openingCalls } from "/static/lib/opening.js";
 import {
-  Countdown, HappenedLog, Refusal, attachmentLink, bidderNames, renderBenchmark, renderIncidents, renderReadout, renderSteps, syncList,
+  Countdown, HappenedLog, Refusal, attachmentLink, followHall, bidderNames, renderBenchmark, renderIncidents, renderReadout, renderSteps, syncList,
 } from "/static/lib/openingparts.js";
 import { login } from "/static/lib/session.js";
 import { connectSocket } from "/static/lib/socket.js";
@@ -320,35 +320,7 @@ function connect() {
   });
   socket.on("media", (media) => page.live?.take(media));
   socket.on("speaking_elsewhere", ({ message }) => page.live?.elsewhere(message));
-  socket.on("connect", () => { setStatus("已连接", "ok"); clearBanner("info"); });
-  socket.on("connect_error", (err) => {
-    if (refusalCode(err)) {
-      document.body.dataset.state = "error";
-      setStatus("无法进入", "bad");
-      showBanner(messageOf(err));
-      socket.disconnect();
-    } else {
-      setStatus("正在重连", "busy");
-    }
-  });
-  socket.on("disconnect", () => {
-    if (document.body.dataset.state !== "error") {
-      setStatus("正在重连", "busy");
-      showBanner("与服务器的连接已中断，正在重新连接…", "info");
-    }
-  });
-  socket.on("opening", (/** @type {OpeningView} */ v) => take(v, Date.now()));
-  socket.on("happened", (/** @type {OpeningHappened} */ happened) => told(happened));
-  socket.on("history", (/** @type {{ items: OpeningHappened[] }} */ { items }) => {
-    log.clear();
-    for (const happened of items) told(happened);
-  });
-  socket.on("revoked", ({ message }) => {
-    document.body.dataset.state = "error";
-    setStatus("链接已收回", "bad");
-    showBanner(message);
-    socket.disconnect();
-  });
+  followHall(socket, { take: (view) => take(view, Date.now()), told, log });
 }
 
 async function start() {

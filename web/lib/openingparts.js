@@ -3,6 +3,8 @@
 // opening.js): the steps bar, the countdown on the server's clock, the read-out table, the
 // benchmark draw, incidents, the log of what happened, and the record sheet in a frame.
 
+import { refusalCode } from "./acks.js";
+import { clearBanner, setStatus, showBanner } from "./chrome.js";
 import { el } from "./dom.js";
 import { messageOf } from "./errors.js";
 import {
@@ -320,4 +322,44 @@ export function attachmentLink({ number, attachment }, calls) {
     }
   });
   return el("div", { class: "attachment" }, button, status);
+}
+
+/**
+ * The hall's and the console's `/hall` connection: its state in the header and the banner (a
+ * refusal ends the page, a lost connection is said while it comes back), the opening's view
+ * (`take`), what happened (`told`), the history at connect (the log filled again), and a link
+ * taken back.
+ * @param {import("socket.io-client").Socket} socket
+ * @param {{ take: (view: OpeningView) => void, told: (happened: OpeningHappened) => void, log: HappenedLog }} page
+ */
+export function followHall(socket, { take, told, log }) {
+  socket.on("connect", () => { setStatus("已连接", "ok"); clearBanner("info"); });
+  socket.on("connect_error", (err) => {
+    if (refusalCode(err)) {
+      document.body.dataset.state = "error";
+      setStatus("无法进入", "bad");
+      showBanner(messageOf(err));
+      socket.disconnect();
+    } else {
+      setStatus("正在重连", "busy");
+    }
+  });
+  socket.on("disconnect", () => {
+    if (document.body.dataset.state !== "error") {
+      setStatus("正在重连", "busy");
+      showBanner("与服务器的连接已中断，正在重新连接…", "info");
+    }
+  });
+  socket.on("opening", (/** @type {OpeningView} */ view) => take(view));
+  socket.on("happened", (/** @type {OpeningHappened} */ happened) => told(happened));
+  socket.on("history", (/** @type {{ items: OpeningHappened[] }} */ { items }) => {
+    log.clear();
+    for (const happened of items) told(happened);
+  });
+  socket.on("revoked", ({ message }) => {
+    document.body.dataset.state = "error";
+    setStatus("链接已收回", "bad");
+    showBanner(message);
+    socket.disconnect();
+  });
 }
