@@ -31,6 +31,7 @@ from sqlalchemy.pool import StaticPool
 from roomserver import migrate
 from roomserver.bookingstore import BookingStore
 from roomserver.canonical import canonical_json
+from roomserver.clusterstore import ClusterStore
 from roomserver.config import StoreConfig
 from roomserver.drawstore import DrawStore
 from roomserver.errors import InvalidRequest, NotFound, SessionEnded
@@ -170,6 +171,7 @@ class SqlStore:
         self.draws = DrawStore(self._db)
         self.webhooks = WebhookStore(self._db)
         self.chain = EventChainStore(self._db)
+        self.cluster = ClusterStore(self._db)
 
     async def start(self) -> None:
         """Create the engine and migrate the schema to the newest Alembic revision."""

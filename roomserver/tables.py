@@ -14,6 +14,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -364,6 +365,44 @@ class WebhookDeliveryRow(Base):
     status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ClusterNodeRow(Base):
+    """A node of the cluster as it last reported itself (roomserver.clusterstore)."""
+
+    __tablename__ = "cluster_nodes"
+
+    node_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    url: Mapped[str] = mapped_column(String(300))
+    centres: Mapped[list[str]] = mapped_column(JSON)
+    capacity: Mapped[int] = mapped_column(Integer)
+    rooms: Mapped[int] = mapped_column(Integer)
+    load: Mapped[float] = mapped_column(Float)
+    hosts_rooms: Mapped[bool] = mapped_column(Boolean)
+    state: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[float] = mapped_column(Float)
+    heartbeat_at: Mapped[float] = mapped_column(Float)
+
+
+class RoomPlacementRow(Base):
+    """The node a room is pinned to; `epoch` counts its moves (a move names the epoch it saw)."""
+
+    __tablename__ = "room_placements"
+
+    room_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64), index=True)
+    epoch: Mapped[int] = mapped_column(Integer)
+    placed_at: Mapped[float] = mapped_column(Float)
+
+
+class ClusterLeaseRow(Base):
+    """A job one node of the cluster does at a time, held until `expires_at` unless renewed."""
+
+    __tablename__ = "cluster_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[float] = mapped_column(Float)
 
 
 def findable(*keys: str | None) -> bool:

@@ -51,7 +51,7 @@ TABLES = {
 }
 START = datetime(2025, 6, 1, 1, 30, 15, 123456, tzinfo=UTC)
 BEIJING = timezone(timedelta(hours=8))
-HEAD = "0014"
+HEAD = "0015"
 
 
 def db_path(tmp_path: Path) -> Path:
