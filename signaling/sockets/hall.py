@@ -60,7 +60,7 @@ from signaling.gate.schemas import (
 from signaling.services.container import Services
 from signaling.services.openings import EVENT_KIND as OPENING_EVENT
 from signaling.services.signals import Signals
-from signaling.sockets.seat import refuse_connection
+from signaling.sockets.seat import refuse_connection, send_on
 from signaling.wire import WireError
 
 logger = logging.getLogger(__name__)
@@ -197,6 +197,10 @@ class HallNamespace(GuardedNamespace):
                 raise RoleNotAllowed(PUBLIC_CLOSED)
         except Exception as exc:
             await refuse_connection(self.services, NAMESPACE, exc, session_id, remote)
+        # The bid openings run on the node that leads a cluster.
+        leader = await self.services.cluster.leader_url()
+        if leader is not None:
+            await send_on(self.services, grants, leader)
         viewer = Viewer(sid, grants, session_id)
         self._by_sid[sid] = viewer
         await self.services.events.append(

@@ -82,6 +82,27 @@ async def refuse_connection(
     raise socketio.exceptions.ConnectionRefusedError(err.message, {"code": err.code}) from None
 
 
+async def send_on(services: Services, grants: Grants, url: str) -> NoReturn:
+    """Refuse a connection whose room lives on another node of the cluster: the refusal names
+    the node and carries a hand-over login for it (for a page logged in with a link)."""
+    services.metrics.refused("moved")
+    data: dict[str, Any] = {"code": "moved", "url": url}
+    if grants.link_id is not None:
+        data["handover"] = services.tokens.issue_handover(grants)
+    raise socketio.exceptions.ConnectionRefusedError("正在转接到本场所在的服务器…", data)
+
+
+def cluster_notice(services: Services, grants: Grants) -> dict[str, Any] | None:
+    """What a page keeps to find its room again if this node is lost: the other nodes and a
+    hand-over login (renewed while it is connected); None for a server alone."""
+    if services.cluster.alone:
+        return None
+    return {
+        "nodes": services.cluster.peer_urls(),
+        "handover": services.tokens.issue_handover(grants) if grants.link_id else None,
+    }
+
+
 class SeatNamespace(GuardedNamespace):
     """Seats of experts: one connection per seat, the latest one wins."""
 
@@ -126,6 +147,9 @@ class SeatNamespace(GuardedNamespace):
         except Exception as exc:
             await refuse_connection(self.services, NAMESPACE, exc, session_id, remote)
 
+        elsewhere = await self.services.cluster.home_of(session)
+        if elsewhere is not None:
+            await send_on(self.services, grants, elsewhere)
         try:
             room = await self.services.rooms.get(session.id)
         except (ConnectionLost, WireError, TimeoutError) as exc:
@@ -162,6 +186,19 @@ class SeatNamespace(GuardedNamespace):
         for warning in room.warnings_sent.values():
             if warning.is_for(key) and key not in warning.acknowledged:
                 await self.emit("warning", warning.payload(), to=sid)
+        await self.renew_cluster_notice(sid)
+
+    async def renew_cluster_notice(self, sid: str) -> None:
+        """Send the seat what it needs to find its room if this node is lost."""
+        grants = self._grants.get(sid)
+        notice = cluster_notice(self.services, grants) if grants is not None else None
+        if notice is not None:
+            await self.emit("cluster", notice, to=sid)
+
+    async def renew_cluster_notices(self) -> None:
+        """Renew every seat's notice (its hand-over login expires)."""
+        for sid in list(self._grants):
+            await self.renew_cluster_notice(sid)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         """The socket is gone: free the seat's media unless another connection took the seat."""
@@ -395,6 +432,14 @@ class SeatNamespace(GuardedNamespace):
             {"message": f"{message}请按工作人员指引离场。"},
             room=session_room(room.id),
         )
+        await self._disconnect_seats(room)
+
+    async def send_elsewhere(self, room: Room) -> None:
+        """The room is pinned to another node now: its seats are disconnected, and sent there
+        when they reconnect."""
+        await self._disconnect_seats(room)
+
+    async def _disconnect_seats(self, room: Room) -> None:
         for sid, (entry_room, state) in list(self._by_sid.items()):
             if entry_room is not room:
                 continue

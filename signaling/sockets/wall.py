@@ -97,6 +97,7 @@ class WallNamespace(GuardedNamespace):
         signals.room_changed.connect(self.changed)
         signals.roster_changed.connect(self.changed)
         signals.media_restarted.connect(self.media_restarted)
+        services.cluster.when_changed(self.changed)
 
     def connection_grants(self, sid: str) -> Grants | None:
         """The grants the wall connected with."""
@@ -253,8 +254,9 @@ class WallNamespace(GuardedNamespace):
     # -- called by the rest of the server -------------------------------------------------------
 
     def changed(self, room: Room | None = None) -> None:
-        """Something the wall shows changed (a roster, a room opened or closed, a warning)."""
-        if not self._by_sid:
+        """Something the wall shows changed (a roster, a room opened or closed, a warning); in
+        a cluster, also what the other nodes' walls show of this node's rooms."""
+        if not self._by_sid and self.services.cluster.alone:
             return
         self._dirty = True
         if self._push_task is None or self._push_task.done():
@@ -405,10 +407,23 @@ class WallNamespace(GuardedNamespace):
             await asyncio.sleep(PUSH_DELAY_S)
             await self._push_to(list(self._by_sid.values()))
 
+    async def _publish(self) -> None:
+        """Tell the cluster's other nodes this node's live rooms, as their walls list them."""
+        rooms = [room for room in self.services.rooms if not room.ended]
+        await self.services.cluster.publish_live(
+            {room.id: await self._room_info(room.session) for room in rooms}
+        )
+
     async def _push_to(self, supervisors: list[Supervisor]) -> None:
         """Send each wall the rooms it may see; views of rooms no longer live are ended."""
+        if not self.services.cluster.alone:
+            try:
+                await self._publish()
+            except Exception:
+                logger.exception("could not publish this node's live rooms")
         if not supervisors:
             return
+        remote = await self.services.cluster.remote_live()
         scoped = {s.grants.session_id for s in supervisors}
         if None in scoped:
             now = time.time()
@@ -418,13 +433,20 @@ class WallNamespace(GuardedNamespace):
                 if s.state != SessionState.ENDED
                 and (
                     self.services.rooms.find(s.id) is not None
+                    or s.id in remote
                     or abs(s.scheduled_start.timestamp() - now) <= WALL_HORIZON_S
                 )
             ]
         else:
             sessions = [await self.services.store.get_session(sid) for sid in scoped if sid]
         sessions.sort(key=lambda s: (s.scheduled_start, s.project_code))
-        infos = {s.id: await self._room_info(s) for s in sessions}
+        # A room live on another node of the cluster is shown as that node tells it.
+        infos = {
+            s.id: remote[s.id]
+            if s.id in remote and self.services.rooms.find(s.id) is None
+            else await self._room_info(s)
+            for s in sessions
+        }
         venues = {v.id: v for v in await self.services.store.list_venues()}
         centre_of = {s.id: venues[s.main_venue_id].centre_id for s in sessions}
         for supervisor in supervisors:
