@@ -41,6 +41,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
+import aiohttp
+
 from roomserver.clusterstore import NodeInfo, Placement, least_loaded
 from roomserver.model import Session
 from roomserver.store import SqlStore
@@ -53,6 +55,7 @@ LEADER = "leader"
 LIVE_KEY = "roomserver:live:{node}"
 CHANGED_CHANNEL = "roomserver:changed"
 SPENT_KEY = "roomserver:handover:{jti}"
+PROBE_S = 1.0
 
 Callback = Callable[[], Awaitable[None]]
 
@@ -83,11 +86,13 @@ class Cluster:
         self._on_changed: list[Callable[[], None]] = []
         self._every_minute: list[Callback] = []
         self._beats = 0
+        self._told: list[str] = []
         self._loop: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
         self._last_beat = time.monotonic()
         self._published: dict[str, str] = {}
         self._redis: Any = None
+        self._http: aiohttp.ClientSession | None = None
         self._closing = False
 
     # -- who and where --------------------------------------------------------------------------
@@ -140,16 +145,40 @@ class Cluster:
                 placement = await cluster.place(room_id, target, time.time())
             if placement.node_id == self.node_id:
                 return None
-            url = self.url_of(placement.node_id)
-            if url is not None:
-                return url
-            await self._refresh_nodes()  # the node may have come up since the last heartbeat
-            url = self.url_of(placement.node_id)
-            if url is not None:
-                return url
+            if await self._up(placement.node_id):
+                url = self.url_of(placement.node_id)
+                if url is not None:
+                    return url
             moved = await self._move(placement, centre_id)
             placement = moved if moved is not None else await cluster.placement(room_id)
         raise RuntimeError(f"room {room_id}: no node could be found for it")
+
+    async def _up(self, node_id: str) -> bool:
+        """Whether a node is up: it beats and it answers. A node that beat recently but does
+        not answer (killed a moment ago, say) is waited for until it answers again or its
+        heartbeat is too old: nobody is sent to a node that is gone."""
+        assert self.config is not None
+        while True:
+            url = self.url_of(node_id)
+            if url is None:
+                await self._refresh_nodes()  # it may have come up since the last heartbeat
+                url = self.url_of(node_id)
+                if url is None:
+                    return False
+            if await self._answers(url):
+                return True
+            await asyncio.sleep(self.config.heartbeat_s)  # its next heartbeat, or its silence
+            await self._refresh_nodes()
+
+    async def _answers(self, url: str) -> bool:
+        """Whether the node at `url` answers its liveness probe within a second."""
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=PROBE_S))
+        try:
+            async with self._http.get(f"{url}/livez", ssl=False) as answer:
+                return answer.status == 200
+        except (aiohttp.ClientError, TimeoutError, OSError):
+            return False
 
     async def home_of(self, session: Session) -> str | None:
         """`home` of a session's room, placed by the centre of its main venue."""
@@ -182,7 +211,8 @@ class Cluster:
         self._on_lost.append(handler)
 
     def every_minute(self, handler: Callback) -> None:
-        """Await `handler` about once a minute while in a cluster (hand-over logins renewed)."""
+        """Await `handler` about once a minute while in a cluster, and whenever a node came or
+        went (the pages' notices renewed)."""
         self._every_minute.append(handler)
 
     def when_changed(self, handler: Callable[[], None]) -> None:
@@ -280,6 +310,8 @@ class Cluster:
                 await self._redis.delete(LIVE_KEY.format(node=self.node_id))
                 await self._redis.publish(CHANGED_CHANNEL, self.node_id)
             await self._redis.aclose()
+        if self._http is not None:
+            await self._http.close()
 
     # -- inside ---------------------------------------------------------------------------------
 
@@ -348,7 +380,13 @@ class Cluster:
                     await self._move_lost_rooms()
                 await self._drop_rooms_pinned_elsewhere()
                 self._beats += 1
-                if self._beats % max(int(60 / self.config.heartbeat_s), 1) == 0:
+                peers = self.peer_urls()
+                # Pages are told again when a node came or went, and about once a minute.
+                if (
+                    peers != self._told
+                    or self._beats % max(int(60 / self.config.heartbeat_s), 1) == 0
+                ):
+                    self._told = peers
                     for handler in self._every_minute:
                         await handler()
             except asyncio.CancelledError:
