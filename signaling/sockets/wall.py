@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from roomserver.errors import NotFound, NotYourRoom, SessionEnded
+from roomserver.errors import NotFound, NotYourRoom, RoomError, SessionEnded
 from roomserver.model import Session, SessionState
 from roomserver.policy import Action, Grants, Target, decide
 from signaling.gate.guard import Guard, GuardedNamespace
@@ -32,6 +32,7 @@ from signaling.gate.schemas import (
 from signaling.services.container import Services
 from signaling.services.rooms import Room, SentWarning, roster_offline
 from signaling.services.signals import Signals
+from signaling.sockets.remote import RemoteRoom, RoomsServed
 from signaling.sockets.seat import SeatNamespace, acked, refuse_connection
 from signaling.wire import WireError
 
@@ -53,6 +54,7 @@ class View:
     seat: str | None
     camera: str | None = None
     started: float = field(default_factory=time.time)
+    node: str | None = None  # the node of the room, when it is another node of the cluster
 
     @property
     def mode(self) -> str:
@@ -98,6 +100,8 @@ class WallNamespace(GuardedNamespace):
         signals.roster_changed.connect(self.changed)
         signals.media_restarted.connect(self.media_restarted)
         services.cluster.when_changed(self.changed)
+        services.cluster.when_notified("media_restarted", self._remote_media_restarted)
+        RoomsServed(services.cluster, services.rooms, seats)
 
     def connection_grants(self, sid: str) -> Grants | None:
         """The grants the wall connected with."""
@@ -195,7 +199,7 @@ class WallNamespace(GuardedNamespace):
         view = supervisor.views.get(request.viewer)
         if view is None:
             raise NotFound("没有这个观看连接")
-        room = self._live_room(view.session_id)
+        room = await self._live_room(view.session_id)
         candidate = request.model_dump(exclude={"viewer"})
         await room.media_request(
             "viewer_candidate", viewer=self._worker_key(sid, view.viewer), candidate=candidate
@@ -234,9 +238,12 @@ class WallNamespace(GuardedNamespace):
         request = parse_payload(WarnRequest, data)
         supervisor = self._supervisor(sid)
         await self._open_session(supervisor, request.session_id, request.seat)
-        room = self._live_room(request.session_id)
+        room = await self._live_room(request.session_id)
         warning = SentWarning(id=secrets.token_hex(8), text=request.text, seat=request.seat)
-        delivered = await self.seats.deliver_warning(room, warning)
+        if isinstance(room, RemoteRoom):
+            delivered = await room.deliver_warning(warning)
+        else:
+            delivered = await self.seats.deliver_warning(room, warning)
         await self.services.events.append(
             "supervision_warning",
             {
@@ -271,6 +278,23 @@ class WallNamespace(GuardedNamespace):
             if views:
                 await self.emit("media_restart", {"session_id": room.id}, to=supervisor.sid)
         self.changed()
+        # The walls of the cluster's other nodes that watch the room negotiate again too.
+        await self.services.cluster.notify("media_restarted", {"session_id": room.id})
+
+    async def _remote_media_restarted(self, data: dict[str, Any]) -> None:
+        """A room on another node restarted its media: this node's walls watching it
+        negotiate again."""
+        session_id = str(data.get("session_id"))
+        for supervisor in list(self._by_sid.values()):
+            views = [
+                v
+                for v in supervisor.views.values()
+                if v.session_id == session_id and v.node is not None
+            ]
+            for view in views:
+                await self._end_view(supervisor, view, "media_restart", close=False)
+            if views:
+                await self.emit("media_restart", {"session_id": session_id}, to=supervisor.sid)
 
     async def close_all(self) -> None:
         """Forget every wall (at shutdown; the rooms close their viewers themselves)."""
@@ -303,8 +327,8 @@ class WallNamespace(GuardedNamespace):
     ) -> dict[str, Any]:
         supervisor = self._supervisor(sid)
         await self._open_session(supervisor, session_id, seat)
-        room = self._live_room(session_id)
-        if camera is not None and camera not in room.cameras:
+        room = await self._live_room(session_id)
+        if not isinstance(room, RemoteRoom) and camera is not None and camera not in room.cameras:
             raise NotFound("该评标室没有这个监控摄像头")
         previous = supervisor.views.get(viewer)
         if previous is not None:
@@ -317,7 +341,13 @@ class WallNamespace(GuardedNamespace):
             sdp=sdp,
             roles=roles,
         )
-        view = View(viewer=viewer, session_id=session_id, seat=seat, camera=camera)
+        view = View(
+            viewer=viewer,
+            session_id=session_id,
+            seat=seat,
+            camera=camera,
+            node=room.node_id if isinstance(room, RemoteRoom) else None,
+        )
         if self._by_sid.get(sid) is not supervisor:
             # The wall went away while the worker answered: nobody will watch this viewer.
             with contextlib.suppress(WireError):
@@ -336,9 +366,12 @@ class WallNamespace(GuardedNamespace):
         self, supervisor: Supervisor, view: View, reason: str, *, close: bool = True
     ) -> None:
         supervisor.views.pop(view.viewer, None)
-        room = self.services.rooms.find(view.session_id)
+        room: Room | RemoteRoom | None = self.services.rooms.find(view.session_id)
+        if view.node is not None:
+            room = RemoteRoom(self.services.cluster, view.node, view.session_id)
         if close and room is not None:
-            with contextlib.suppress(WireError):
+            # A node that is gone, or a room closed there, has closed the viewer itself.
+            with contextlib.suppress(WireError, RoomError, TimeoutError):
                 await room.media_request(
                     "close_viewer", viewer=self._worker_key(supervisor.sid, view.viewer)
                 )
@@ -375,11 +408,18 @@ class WallNamespace(GuardedNamespace):
                 raise NotFound("该评标室没有这个机位")
         return session
 
-    def _live_room(self, session_id: str) -> Room:
+    async def _live_room(self, session_id: str) -> Room | RemoteRoom:
+        """The session's live room: here, or on another node of the cluster."""
         room = self.services.rooms.find(session_id)
-        if room is None or room.ended:
-            raise NotFound("该评标室尚无机位上线，暂无画面")
-        return room
+        if room is not None and not room.ended:
+            return room
+        cluster = self.services.cluster
+        if not cluster.alone:
+            placement = await self.services.store.cluster.placement(session_id)
+            node = cluster.node_of(session_id, placement)
+            if node is not None:
+                return RemoteRoom(cluster, node, session_id)
+        raise NotFound("该评标室尚无机位上线，暂无画面")
 
     @staticmethod
     def _worker_key(sid: str, viewer: str) -> str:
@@ -454,12 +494,21 @@ class WallNamespace(GuardedNamespace):
                 continue
             for view in list(supervisor.views.values()):
                 room = self.services.rooms.find(view.session_id)
-                if room is None or room.ended:
-                    # The room closed; the worker closed its viewers with it.
-                    await self._end_view(supervisor, view, "room_closed")
+                here = room is not None and not room.ended
+                if view.node is None and here:
+                    continue
+                if view.node is not None and view.session_id in remote and not here:
+                    continue
+                if here or view.session_id in remote:
+                    # The room moved between nodes (its node was lost): watch it again there.
+                    await self._end_view(supervisor, view, "media_restart", close=False)
                     await self.emit(
-                        "room_closed", {"session_id": view.session_id}, to=supervisor.sid
+                        "media_restart", {"session_id": view.session_id}, to=supervisor.sid
                     )
+                    continue
+                # The room closed; the worker closed its viewers with it.
+                await self._end_view(supervisor, view, "room_closed")
+                await self.emit("room_closed", {"session_id": view.session_id}, to=supervisor.sid)
             rooms = [info for sid, info in infos.items() if supervisor.may_see(sid, centre_of[sid])]
             await self.emit("rooms", {"rooms": rooms}, to=supervisor.sid)
 

@@ -127,6 +127,7 @@ class SyntheticSeat:
         #: Other pushes (``replaced``, ``server_shutdown``, ``session_ended``, ``warning``,
         #: ``workflow``, ``disconnect``, ``connect_error``).
         self.events: list[tuple[str, Any]] = []
+        self._event_arrived = asyncio.Condition()
         self.grid_frames: deque[GridFrame] = deque(maxlen=max(1, keep_grid_frames))
         self.grid_size: tuple[int, int] | None = None
         #: (receive time, glass-to-glass delay in s) for each new own counter seen in the grid.
@@ -359,8 +360,22 @@ class SyntheticSeat:
 
         async def record(*args: Any) -> None:
             self.events.append((event, args[0] if args else None))
+            async with self._event_arrived:
+                self._event_arrived.notify_all()
 
         return record
+
+    async def wait_event(self, name: str, timeout: float) -> Any:  # noqa: ASYNC109
+        """Until a push `name` has arrived; its data (the first one's)."""
+        async with self._event_arrived:
+            try:
+                await asyncio.wait_for(
+                    self._event_arrived.wait_for(lambda: any(e == name for e, _ in self.events)),
+                    timeout,
+                )
+            except TimeoutError:
+                raise TimeoutError(f"no {name} within {timeout} s: {self.events}") from None
+        return next(data for e, data in self.events if e == name)
 
     async def wait_roster(
         self,

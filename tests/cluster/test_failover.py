@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
+import psutil
 import pytest
 
 from media.testing.synthetic import CounterVideoTrack, ToneAudioTrack
@@ -27,6 +29,12 @@ from tests.redisserver import RedisServer, require_redis
 pytestmark = pytest.mark.postgresql
 
 BACK_WITHIN_S = 10.0
+CANDIDATE_PORT = re.compile(r"^a=candidate:\S+ \d+ udp \d+ \S+ (\d+) typ host", re.MULTILINE)
+
+
+def udp_ports(pids: list[int]) -> set[int]:
+    """The UDP ports the processes `pids` have open."""
+    return {c.laddr.port for pid in pids for c in psutil.Process(pid).net_connections(kind="udp")}
 
 
 @pytest.fixture
@@ -106,6 +114,16 @@ async def test_rooms_across_two_nodes_survive_the_loss_of_one(nodes: list[Cluste
         )
         remote = next(r for r in listed if r["session_id"] == sessions[on_b])
         assert remote["seats_online"] == 2 and remote["node_url"] == b.base_url
+        # It watches the room on b: the signalling goes through a, the pictures come straight
+        # from b's media worker (the answer's candidates are b's worker's own ports).
+        viewer = await wall.watch(sessions[on_b])
+        await viewer.wait_frames("grid", 10, timeout=15)
+        offered = {int(m) for m in CANDIDATE_PORT.findall(viewer.pc.remoteDescription.sdp)}
+        assert offered and offered <= udp_ports(b.worker_pids()), offered
+        answer = await wall.warn(sessions[on_b], "请专家保持在座位上")
+        assert answer["delivered"] == 2
+        for seat in seats[on_b]:
+            await seat.wait_event("warning", timeout=5)
 
         killed_at = await b.kill9()
         for seat in seats[on_b]:
@@ -119,6 +137,12 @@ async def test_rooms_across_two_nodes_survive_the_loss_of_one(nodes: list[Cluste
         # The room that was on a noticed nothing.
         for seat in seats[1 - on_b]:
             assert seat.rejoined == []
+        # The wall was told to watch again, and watches the room on a now.
+        await wall.wait_event("media_restart", timeout=10)
+        viewer = await wall.watch(sessions[on_b])
+        await viewer.wait_frames("grid", 10, timeout=15)
+        offered = {int(m) for m in CANDIDATE_PORT.findall(viewer.pc.remoteDescription.sdp)}
+        assert offered <= udp_ports(a.worker_pids()), offered
 
         # A session's request that reaches b's... b is gone: a answers it; one that reaches
         # a for a room on a is a's own. Both end the sessions through a.
