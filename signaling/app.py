@@ -134,7 +134,8 @@ class Server:
         # One node of a cluster at a time (this one, alone) pushes and runs the bid openings.
         services.cluster.while_leading(self._lead, self._stop_leading)
         services.cluster.when_rooms_lost(self._rooms_lost)
-        services.cluster.every_minute(self.seats.renew_cluster_notices)
+        for namespace in (self.seats, self.console, self.wall):
+            services.cluster.every_minute(namespace.renew_cluster_notices)
         await services.cluster.start()
         bind = f"{self.config.host}:{self.config.port}"
         await services.events.append("server_started", {"bind": bind})
@@ -145,7 +146,7 @@ class Server:
         await self.usage.start()
 
     async def _stop_leading(self) -> None:
-        await self.services.webhooks.close()
+        await self.services.webhooks.pause()
         await self.usage.close()
         await self.services.openings.stop()
         await self.hall.close_all()
@@ -290,7 +291,7 @@ async def build(config: AppConfig) -> Server:
     metrics = Metrics(media=False, rooms=rooms.samples)  # media is counted by the workers
     metrics.watch_disk(config.archive_dir)
     sender = HttpSender(config.webhooks.timeout_s)
-    webhooks = WebhookService(store, events, signals, config.webhooks, sender)
+    webhooks = WebhookService(store, events, signals, config.webhooks, sender, cluster=cluster)
     services = Services(
         config=config,
         store=store,

@@ -202,6 +202,37 @@ class Cluster:
         holder = await self._store.cluster.lease_holder(LEADER, time.time())
         return self.url_of(holder) if holder is not None else None
 
+    async def status(self) -> dict[str, Any]:
+        """The cluster as ``GET /api/cluster`` shows it."""
+        if self.config is None:
+            return {"alone": True, "node_id": None, "leader": None, "nodes": [], "rooms": []}
+        now = time.time()
+        nodes = await self._store.cluster.nodes()
+        return {
+            "alone": False,
+            "node_id": self.node_id,
+            "leader": await self._store.cluster.lease_holder(LEADER, now),
+            "nodes": [
+                {
+                    "node_id": n.node_id,
+                    "url": n.url,
+                    "state": n.state,
+                    "alive": n.alive(now, self.config.dead_after_s),
+                    "hosts_rooms": n.hosts_rooms,
+                    "centres": list(n.centres),
+                    "capacity": n.capacity,
+                    "rooms": n.rooms,
+                    "load": n.load,
+                    "heartbeat_age_s": round(now - n.heartbeat_at, 3),
+                }
+                for n in nodes
+            ],
+            "rooms": [
+                {"room_id": p.room_id, "node_id": p.node_id, "epoch": p.epoch}
+                for p in await self._store.cluster.placements()
+            ],
+        }
+
     async def closed(self, room_id: str) -> None:
         """This node's room closed: unpin it, so that its next opening is placed afresh."""
         if self.config is not None and not self._closing:

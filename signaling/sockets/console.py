@@ -21,7 +21,7 @@ from signaling.services.container import Services
 from signaling.services.rooms import Room, roster_offline
 from signaling.services.signals import Signals
 from signaling.services.workflow import state_json
-from signaling.sockets.seat import refuse_connection, send_on
+from signaling.sockets.seat import refuse_connection, send_on, tell_cluster
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +161,11 @@ class ConsoleNamespace(GuardedNamespace):
             },
             to=sid,
         )
+        await tell_cluster(self, self.services, [(sid, grants)])
+
+    async def renew_cluster_notices(self) -> None:
+        """Renew every console's ``cluster`` notice (its hand-over login expires)."""
+        await tell_cluster(self, self.services, [(c.sid, c.grants) for c in self._by_sid.values()])
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         console = self._by_sid.pop(sid, None)

@@ -103,6 +103,19 @@ def cluster_notice(services: Services, grants: Grants) -> dict[str, Any] | None:
     }
 
 
+async def tell_cluster(
+    namespace: socketio.AsyncNamespace,
+    services: Services,
+    connections: list[tuple[str, Grants]],
+) -> None:
+    """Send each connection (sid, grants) its ``cluster`` notice; nothing for a server alone."""
+    for sid, grants in connections:
+        notice = cluster_notice(services, grants)
+        if notice is None:
+            return
+        await namespace.emit("cluster", notice, to=sid)
+
+
 class SeatNamespace(GuardedNamespace):
     """Seats of experts: one connection per seat, the latest one wins."""
 
@@ -186,19 +199,11 @@ class SeatNamespace(GuardedNamespace):
         for warning in room.warnings_sent.values():
             if warning.is_for(key) and key not in warning.acknowledged:
                 await self.emit("warning", warning.payload(), to=sid)
-        await self.renew_cluster_notice(sid)
-
-    async def renew_cluster_notice(self, sid: str) -> None:
-        """Send the seat what it needs to find its room if this node is lost."""
-        grants = self._grants.get(sid)
-        notice = cluster_notice(self.services, grants) if grants is not None else None
-        if notice is not None:
-            await self.emit("cluster", notice, to=sid)
+        await tell_cluster(self, self.services, [(sid, grants)])
 
     async def renew_cluster_notices(self) -> None:
         """Renew every seat's notice (its hand-over login expires)."""
-        for sid in list(self._grants):
-            await self.renew_cluster_notice(sid)
+        await tell_cluster(self, self.services, list(self._grants.items()))
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         """The socket is gone: free the seat's media unless another connection took the seat."""

@@ -33,7 +33,7 @@ from signaling.services.container import Services
 from signaling.services.rooms import Room, SentWarning, roster_offline
 from signaling.services.signals import Signals
 from signaling.sockets.remote import RemoteRoom, RoomsServed
-from signaling.sockets.seat import SeatNamespace, acked, refuse_connection
+from signaling.sockets.seat import SeatNamespace, acked, refuse_connection, tell_cluster
 from signaling.wire import WireError
 
 logger = logging.getLogger(__name__)
@@ -144,6 +144,11 @@ class WallNamespace(GuardedNamespace):
             to=sid,
         )
         await self._push_to([supervisor])
+        await tell_cluster(self, self.services, [(sid, grants)])
+
+    async def renew_cluster_notices(self) -> None:
+        """Renew every wall's ``cluster`` notice (its hand-over login expires)."""
+        await tell_cluster(self, self.services, [(s.sid, s.grants) for s in self._by_sid.values()])
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         """The wall is gone: end its viewer connections, each one logged."""
