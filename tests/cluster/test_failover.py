@@ -9,8 +9,6 @@ import itertools
 import json
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import aiohttp
 import psutil
@@ -23,8 +21,6 @@ from signaling.gate.tokens import TokenIssuer, load_or_create_key
 from signaling.testing.seat import SyntheticSeat
 from signaling.testing.wall import WallClient
 from tests.cluster.nodes import ClusterNode
-from tests.postgres import PostgresServer
-from tests.redisserver import RedisServer, require_redis
 
 pytestmark = pytest.mark.postgresql
 
@@ -35,38 +31,6 @@ CANDIDATE_PORT = re.compile(r"^a=candidate:\S+ \d+ udp \d+ \S+ (\d+) typ host", 
 def udp_ports(pids: list[int]) -> set[int]:
     """The UDP ports the processes `pids` have open."""
     return {c.laddr.port for pid in pids for c in psutil.Process(pid).net_connections(kind="udp")}
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    require_redis()
-    server = RedisServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-async def nodes(
-    tmp_path: Path, postgres_server: PostgresServer, redis_server: RedisServer
-) -> AsyncIterator[list[ClusterNode]]:
-    """Nodes a and b (started by the test), stopped however it ends."""
-    database = postgres_server.url(postgres_server.create_database("cluster"))
-    made = [
-        ClusterNode(
-            tmp_path,
-            node_id,
-            database_url=database,
-            redis_url=redis_server.url,
-            extra_args=("--segment-seconds", "3"),
-        )
-        for node_id in ("a", "b")
-    ]
-    yield made
-    for node in made:
-        await node.stop()
 
 
 async def test_rooms_across_two_nodes_survive_the_loss_of_one(nodes: list[ClusterNode]) -> None:

@@ -20,7 +20,7 @@ import pytest
 
 from tests.e2e.conftest import RunningServer, free_port
 from tests.postgres import PostgresServer
-from tests.redisserver import RedisServer, require_redis
+from tests.redisserver import RedisServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgresql]
 
@@ -59,17 +59,6 @@ class Node(RunningServer):
                 os.kill(pid, signal.SIGKILL)
         proc.wait(timeout=10)
         return killed_at
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    require_redis()
-    server = RedisServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
