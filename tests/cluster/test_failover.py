@@ -11,7 +11,6 @@ import re
 import time
 
 import aiohttp
-import psutil
 import pytest
 
 from media.testing.synthetic import CounterVideoTrack, ToneAudioTrack
@@ -20,20 +19,33 @@ from recorder.manifest import Manifest
 from signaling.gate.tokens import TokenIssuer, load_or_create_key
 from signaling.testing.seat import SyntheticSeat
 from signaling.testing.wall import WallClient
+from tests.cluster.conftest import Cluster
 from tests.cluster.nodes import ClusterNode
 
-pytestmark = pytest.mark.postgresql
+pytestmark = [pytest.mark.network, pytest.mark.postgresql]
 
 BACK_WITHIN_S = 10.0
+SS_PID = re.compile(r"pid=(\d+)")
 CANDIDATE_PORT = re.compile(r"^a=candidate:\S+ \d+ udp \d+ \S+ (\d+) typ host", re.MULTILINE)
 
 
-def udp_ports(pids: list[int]) -> set[int]:
-    """The UDP ports the processes `pids` have open."""
-    return {c.laddr.port for pid in pids for c in psutil.Process(pid).net_connections(kind="udp")}
+def udp_ports(node: ClusterNode) -> set[int]:
+    """The UDP ports the node's media worker has open, as its host sees them (``ss``)."""
+    workers = set(node.worker_pids())
+    ports = set()
+    for line in node.ns.exec(node.node_id, "ss", "-Hunap").splitlines():
+        fields = line.split()
+        pids = {int(p) for p in SS_PID.findall(line)}
+        if len(fields) >= 4 and pids & workers:
+            ports.add(int(fields[3].rsplit(":", 1)[1]))
+    return ports
 
 
-async def test_rooms_across_two_nodes_survive_the_loss_of_one(nodes: list[ClusterNode]) -> None:
+def test_rooms_across_two_nodes_survive_the_loss_of_one(cluster: Cluster) -> None:
+    cluster.run(two_nodes_and_the_loss_of_one)
+
+
+async def two_nodes_and_the_loss_of_one(nodes: list[ClusterNode]) -> None:
     a, b = nodes
     await a.start()
     await b.start()
@@ -83,7 +95,7 @@ async def test_rooms_across_two_nodes_survive_the_loss_of_one(nodes: list[Cluste
         viewer = await wall.watch(sessions[on_b])
         await viewer.wait_frames("grid", 10, timeout=15)
         offered = {int(m) for m in CANDIDATE_PORT.findall(viewer.pc.remoteDescription.sdp)}
-        assert offered and offered <= udp_ports(b.worker_pids()), offered
+        assert offered and offered <= udp_ports(b), offered
         answer = await wall.warn(sessions[on_b], "请专家保持在座位上")
         assert answer["delivered"] == 2
         for seat in seats[on_b]:
@@ -106,7 +118,7 @@ async def test_rooms_across_two_nodes_survive_the_loss_of_one(nodes: list[Cluste
         viewer = await wall.watch(sessions[on_b])
         await viewer.wait_frames("grid", 10, timeout=15)
         offered = {int(m) for m in CANDIDATE_PORT.findall(viewer.pc.remoteDescription.sdp)}
-        assert offered <= udp_ports(a.worker_pids()), offered
+        assert offered <= udp_ports(a), offered
 
         # A session's request that reaches b's... b is gone: a answers it; one that reaches
         # a for a room on a is a's own. Both end the sessions through a.

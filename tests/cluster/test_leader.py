@@ -10,11 +10,12 @@ import time
 import aiohttp
 import pytest
 
-from tests.cluster.nodes import ClusterNode
+from tests.cluster.conftest import Cluster
+from tests.cluster.nodes import ADDRESSES, ClusterNode
 from tests.integration.platform_support import Admin
 from tests.integration.webhook_support import Receiver, in_order_once, subscribe, venue
 
-pytestmark = pytest.mark.postgresql
+pytestmark = [pytest.mark.network, pytest.mark.postgresql]
 
 TAKEN_OVER_WITHIN_S = 10.0
 
@@ -24,14 +25,16 @@ async def cluster_status(admin: Admin) -> dict:
     return answer
 
 
-async def test_the_leader_pushes_once_and_the_next_leader_goes_on(
-    nodes: list[ClusterNode],
-) -> None:
+def test_the_leader_pushes_once_and_the_next_leader_goes_on(cluster: Cluster) -> None:
+    cluster.run(pushes_across_the_loss_of_the_leader)
+
+
+async def pushes_across_the_loss_of_the_leader(nodes: list[ClusterNode]) -> None:
     a, b = nodes
     await a.start()
     await b.start()
     admin_token = (await a.cli("token", "--admin"))[1].strip()
-    async with Receiver() as receiver, aiohttp.ClientSession() as http:
+    async with Receiver(host=ADDRESSES["client"]) as receiver, aiohttp.ClientSession() as http:
         on_a, on_b = Admin(http, a.base_url, admin_token), Admin(http, b.base_url, admin_token)
         status = await cluster_status(on_b)
         assert {n["node_id"] for n in status["nodes"] if n["alive"]} == {"a", "b"}

@@ -35,9 +35,10 @@ class Push:
 
 
 class Receiver:
-    """A webhook receiver on 127.0.0.1 that checks signatures and answers as planned."""
+    """A webhook receiver on `host` (loopback unless told) that checks signatures and answers
+    as planned."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.secret = ""
         # What to do with the next requests, in turn: "fail" (500), "unavailable" (503), "hang"
         # (no answer until released); every request after them is accepted (200).
@@ -47,7 +48,7 @@ class Receiver:
         self.release = asyncio.Event()
         app = web.Application()
         app.router.add_post("/hook", self.handle)
-        self.server = TestServer(app, host="127.0.0.1")
+        self.server = TestServer(app, host=host)
 
     @property
     def url(self) -> str:
