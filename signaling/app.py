@@ -284,6 +284,7 @@ async def build(config: AppConfig) -> Server:
         halls=halls,
         secrets_dir=config.secrets_dir,
         tasks=tasks,
+        leading=lambda: cluster.leading,
     )
     clarifications = ClarificationService(
         store, events, signals, workflow=workflow, openings=openings

@@ -7,6 +7,7 @@ another node is relayed to that one, as it came (method, path, query, body, the 
 credentials), and its answer returned as it went. The node that answers checks the policy table
 as for any request; a relayed request is never relayed again. A room whose node is lost, or a
 session without a live room, is served where the request arrived: the shared database holds it.
+A bid opening runs on the node that leads the cluster, and its requests go there.
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 from aiohttp import web
 
+from roomserver.errors import NotFound, Unavailable
+from roomserver.model import SessionKind
+from signaling.errors import problem_response
 from signaling.http.api import SERVICES
+from signaling.services.container import Services
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +41,7 @@ class SessionRelay:
 
     def __init__(self) -> None:
         self._http: aiohttp.ClientSession | None = None
+        self._openings: dict[str, bool] = {}
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -49,13 +55,35 @@ class SessionRelay:
             or RELAYED in request.headers
         ):
             return await handler(request)
-        placement = await services.store.cluster.placement(match.group(1))
-        if placement is None or placement.node_id == services.cluster.node_id:
-            return await handler(request)
-        url = services.cluster.url_of(placement.node_id)
+        session_id = match.group(1)
+        placement = await services.store.cluster.placement(session_id)
+        if placement is not None and placement.node_id != services.cluster.node_id:
+            url = services.cluster.url_of(placement.node_id)
+        elif placement is None and await self._is_opening(services, session_id):
+            try:
+                url = await services.cluster.leader_url()  # the leader runs the bid openings
+            except Unavailable as exc:
+                return problem_response(exc)
+        else:
+            url = None
         if url is None:
             return await handler(request)
-        return await self._relay(request, url, services.cluster.node_id)
+        try:
+            return await self._relay(request, url, services.cluster.node_id)
+        except aiohttp.ClientError as exc:
+            # The room's node stopped answering between the look-up and the request.
+            return problem_response(Unavailable(f"本场所在的服务器暂时无法访问：{exc}"))
+
+    async def _is_opening(self, services: Services, session_id: str) -> bool:
+        """Whether the session is a bid opening (a session's kind never changes: kept)."""
+        known = self._openings.get(session_id)
+        if known is None:
+            try:
+                session = await services.store.get_session(session_id)
+            except NotFound:
+                return False
+            known = self._openings[session_id] = session.kind == SessionKind.OPENING
+        return known
 
     async def _relay(self, request: web.Request, url: str, node_id: str) -> web.Response:
         if self._http is None:

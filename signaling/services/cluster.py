@@ -45,7 +45,7 @@ from typing import Any
 import aiohttp
 
 from roomserver.clusterstore import NodeInfo, Placement, least_loaded
-from roomserver.errors import RoomError
+from roomserver.errors import RoomError, Unavailable
 from roomserver.model import Session
 from roomserver.store import SqlStore
 from signaling.clusterconfig import ClusterConfig
@@ -159,7 +159,7 @@ class Cluster:
                     return url
             moved = await self._move(placement, centre_id)
             placement = moved if moved is not None else await cluster.placement(room_id)
-        raise RuntimeError(f"room {room_id}: no node could be found for it")
+        raise Unavailable("暂时没有可以承载本场的服务器，请稍候，页面将自动重试")
 
     async def _up(self, node_id: str) -> bool:
         """Whether a node is up: it beats and it answers. A node that beat recently but does
@@ -196,11 +196,24 @@ class Cluster:
         return await self.home(session.id, venue.centre_id)
 
     async def leader_url(self) -> str | None:
-        """None when this node leads (or runs alone), else the URL of the node that does."""
-        if self.config is None or self._leading:
+        """None when this node leads (or runs alone), else the URL of the node that does. While
+        the leader is being replaced (lost, its lease not yet expired or not yet taken) this
+        waits for the next one: nobody is sent to a node that is gone."""
+        if self.config is None:
             return None
-        holder = await self._store.cluster.lease_holder(LEADER, time.time())
-        return self.url_of(holder) if holder is not None else None
+        deadline = time.monotonic() + 2 * self.config.dead_after_s
+        while not self._leading:
+            holder = await self._store.cluster.lease_holder(LEADER, time.time())
+            if holder is not None and holder != self.node_id and await self._answers_now(holder):
+                return self.url_of(holder)
+            if time.monotonic() > deadline:
+                raise Unavailable("集群正在选出新的主节点，请稍候，页面将自动重试")
+            await asyncio.sleep(self.config.heartbeat_s)  # the heartbeat that takes the lease
+        return None
+
+    async def _answers_now(self, node_id: str) -> bool:
+        url = self.url_of(node_id)
+        return url is not None and await self._answers(url)
 
     async def status(self) -> dict[str, Any]:
         """The cluster as ``GET /api/cluster`` shows it."""
@@ -437,7 +450,7 @@ class Cluster:
         ]
         chosen = least_loaded(nodes, centre_id, time.time(), self._dead_after())
         if chosen is None:
-            raise RuntimeError(f"no node may host a room of centre {centre_id}")
+            raise Unavailable("暂时没有可以承载本场的服务器，请稍候，页面将自动重试")
         return chosen.node_id
 
     async def _move(self, seen: Placement, centre_id: str | None) -> Placement | None:
@@ -513,7 +526,7 @@ class Cluster:
             return
         for placement in await self._store.cluster.placements():
             if placement.node_id in lost:
-                with contextlib.suppress(RuntimeError):  # no node left for it: asked again later
+                with contextlib.suppress(Unavailable):  # no node left for it: asked again later
                     await self._move(placement, None)
 
     async def _drop_rooms_pinned_elsewhere(self) -> None:

@@ -21,7 +21,7 @@ from signaling.services.container import Services
 from signaling.services.rooms import Room, roster_offline
 from signaling.services.signals import Signals
 from signaling.services.workflow import state_json
-from signaling.sockets.seat import refuse_connection, send_on, tell_cluster
+from signaling.sockets.seat import follow_room, refuse_connection, tell_cluster
 
 logger = logging.getLogger(__name__)
 
@@ -106,9 +106,7 @@ class ConsoleNamespace(GuardedNamespace):
         except Exception as exc:
             await refuse_connection(self.services, NAMESPACE, exc, session_id, remote)
         # A session's consoles are where its room is (in a cluster: its node).
-        elsewhere = await self.services.cluster.home_of(session)
-        if elsewhere is not None:
-            await send_on(self.services, grants, elsewhere)
+        await follow_room(self.services, NAMESPACE, grants, session, remote)
         console = Console(sid, grants)
         self._by_sid[sid] = console
         await self.enter_room(sid, console_room(session.id))

@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import socketio
+
 from roomserver.errors import InvalidRequest, NotFound, NotYourRoom, RoleNotAllowed
 from roomserver.model import Role
 from roomserver.openingstate import Happened, OpeningState
@@ -192,15 +194,17 @@ class HallNamespace(GuardedNamespace):
             if session_id is None:
                 raise NotYourRoom("请指明要查看的开标场次")
             await self.guard.check(grants, Action.OPENING_READ, session_id=session_id)
+            # The bid openings run on the node that leads a cluster.
+            leader = await self.services.cluster.leader_url()
+            if leader is not None:
+                await send_on(self.services, grants, leader)
             state = await self.services.openings.state(session_id)
             if grants.role == Role.PUBLIC and not state.public:
                 raise RoleNotAllowed(PUBLIC_CLOSED)
+        except socketio.exceptions.ConnectionRefusedError:
+            raise  # sent on to the leader
         except Exception as exc:
             await refuse_connection(self.services, NAMESPACE, exc, session_id, remote)
-        # The bid openings run on the node that leads a cluster.
-        leader = await self.services.cluster.leader_url()
-        if leader is not None:
-            await send_on(self.services, grants, leader)
         viewer = Viewer(sid, grants, session_id)
         self._by_sid[sid] = viewer
         await self.services.events.append(

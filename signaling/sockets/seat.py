@@ -12,7 +12,8 @@ from typing import Any, NoReturn
 import socketio
 
 from roomserver.disclosure import happened_for_experts, roster_for_experts
-from roomserver.errors import InvalidRequest, NotYourRoom, RoomError
+from roomserver.errors import InvalidRequest, NotYourRoom, RoomError, Unavailable
+from roomserver.model import Session
 from roomserver.policy import Action, Grants
 from roomserver.rules import check_expert_seat
 from roomserver.workflow import Happened, WorkflowState
@@ -92,6 +93,19 @@ async def send_on(services: Services, grants: Grants, url: str) -> NoReturn:
     raise socketio.exceptions.ConnectionRefusedError("正在转接到本场所在的服务器…", data)
 
 
+async def follow_room(
+    services: Services, namespace: str, grants: Grants, session: Session, remote: Any
+) -> None:
+    """In a cluster, refuse a connection that reached another node than its room's (sent on),
+    or that no node can take now (tried again); alone, or on the room's node, nothing."""
+    try:
+        elsewhere = await services.cluster.home_of(session)
+    except Unavailable as exc:
+        await refuse_connection(services, namespace, exc, session.id, remote)
+    if elsewhere is not None:
+        await send_on(services, grants, elsewhere)
+
+
 def cluster_notice(services: Services, grants: Grants) -> dict[str, Any] | None:
     """What a page keeps to find its room again if this node is lost: the other nodes and a
     hand-over login (renewed while it is connected); None for a server alone."""
@@ -160,9 +174,7 @@ class SeatNamespace(GuardedNamespace):
         except Exception as exc:
             await refuse_connection(self.services, NAMESPACE, exc, session_id, remote)
 
-        elsewhere = await self.services.cluster.home_of(session)
-        if elsewhere is not None:
-            await send_on(self.services, grants, elsewhere)
+        await follow_room(self.services, NAMESPACE, grants, session, remote)
         try:
             room = await self.services.rooms.get(session.id)
         except (ConnectionLost, WireError, TimeoutError) as exc:
