@@ -226,14 +226,15 @@ class SeatNamespace(GuardedNamespace):
         room, state = entry
         if room.seats.get(state.key) is state:
             await self._close_seat_media(room, state)
-            if room.seats.get(state.key) is state:  # the room may have closed meanwhile
-                del room.seats[state.key]
+            # Recorded before the seat is free: whoever sees it free finds the record.
             await self.services.events.append(
                 "seat_disconnected",
                 {"seat": state.key, "reason": str(reason) if reason is not None else None},
                 session_id=room.id,
                 actor=state.participant_id,
             )
+            if room.seats.get(state.key) is state:  # the room may have closed meanwhile
+                del room.seats[state.key]
             await self._push_roster(room)
             self.services.rooms.release(room)
 
