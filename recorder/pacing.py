@@ -45,13 +45,20 @@ class Pace:
         self._clock = clock
         self._sleep = sleep
         self._started = clock()
+        self._then: Callable[[int], object] | None = None
         self.slept_s = 0.0
+
+    def then(self, told: Callable[[int], object]) -> None:
+        """Tell `told` the bytes of every step too (a progress bar)."""
+        self._then = told
 
     def __call__(self, n: int) -> None:
         """`n` more bytes are done: sleep while ahead of the pace; Stopped when asked to stop."""
         if self._stop is not None and self._stop.is_set():
             raise Stopped()
         self.done += n
+        if self._then is not None:
+            self._then(n)
         if not self.rate:
             return
         ahead = self.done / self.rate - (self._clock() - self._started)

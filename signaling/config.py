@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from media.config import MediaConfig
-from recorder.config import RecorderConfig
+from recorder.config import CopiesConfig, RecorderConfig
 from roomserver.config import StoreConfig
 from roomserver.errors import InvalidRequest
 from roomserver.fees import FeeRule
@@ -152,6 +152,7 @@ class AppConfig:
     store: StoreConfig
     media: MediaConfig = field(default_factory=MediaConfig)
     recorder: RecorderConfig = field(default_factory=RecorderConfig)
+    copies: CopiesConfig = field(default_factory=CopiesConfig)
     ice: IceConfig = field(default_factory=IceConfig)
     warnings: WarningThresholds = field(default_factory=WarningThresholds)
     fees: FeeRule = field(default_factory=FeeRule)
@@ -257,6 +258,19 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
     ),
     "tsa_certificate": ("path", None, "the time-stamping authority's certificate (PEM)"),
     "tsa_timeout": ("float", 10.0, "seconds the TSA has to answer before a seal goes without"),
+    "archive_replica": (
+        "str",
+        None,
+        "folder on another disk or site where every sealed part is copied (副本); empty: none",
+    ),
+    "replica_rate": ("float", 50.0, "MB/s the replica's copy and check read at most (0: no limit)"),
+    "replica_retry": (
+        "float",
+        300.0,
+        "seconds before a copy that could not be made is tried again",
+    ),
+    "reverify_days": ("float", 30.0, "days after which each copy of an archive is verified again"),
+    "reverify_rate": ("float", 20.0, "MB/s the re-verification reads at most (0: no limit)"),
     "usage_push_at": (
         "str",
         "18:00",
@@ -463,6 +477,7 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         tsa_certificate = Path(tsa_certificate).expanduser().resolve()
     if float(settings["tsa_timeout"]) <= 0:
         raise ConfigError("tsa_timeout must be more than 0 seconds")
+    copies = _copies_config(settings, data_dir)
     return AppConfig(
         data_dir=data_dir,
         host=host,
@@ -489,6 +504,7 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
             tsa_certificate=str(tsa_certificate) if tsa_certificate else None,
             tsa_timeout_s=float(settings["tsa_timeout"]),
         ),
+        copies=copies,
         log_level=level,
         log_format=log_format,
         min_free_disk_gb=float(settings["min_free_disk_gb"]),
@@ -496,6 +512,26 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         trusted_proxies=proxies,
         party_phases=tuple(p for p in party_phases if p != "none"),
     )
+
+
+def _copies_config(settings: Mapping[str, Any], data_dir: Path) -> CopiesConfig:
+    """The replica and the re-verification; a replica overlapping the archive is refused."""
+    replica = None
+    if settings["archive_replica"]:
+        replica = Path(settings["archive_replica"]).expanduser().resolve()
+        archive = data_dir / "archive"
+        if replica.is_relative_to(archive) or archive.is_relative_to(replica):
+            raise ConfigError("archive_replica must be a folder apart from the archive")
+    try:
+        return CopiesConfig(
+            replica=replica,
+            replica_rate_mb_s=float(settings["replica_rate"]),
+            replica_retry_s=float(settings["replica_retry"]),
+            reverify_days=float(settings["reverify_days"]),
+            reverify_rate_mb_s=float(settings["reverify_rate"]),
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def _ice_config(settings: Mapping[str, Any], hosts: Sequence[str] | None) -> IceConfig:
