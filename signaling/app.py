@@ -177,6 +177,10 @@ class Server:
 
     async def end_connections(self) -> None:
         """Tell seats, close their peers and the rooms, then forget walls and consoles."""
+        # No copy to the replica reads the disks while the rooms are being sealed: what they
+        # seal now is copied after the next start.
+        await self.services.sweep.close()
+        await self.services.copies.close()
         try:
             await self.seats.notify_shutdown()
         except Exception:
@@ -196,8 +200,8 @@ class Server:
         services = self.services
         # First: a push in flight now is not logged as delivered, and goes again after a restart.
         await services.webhooks.close()
-        # A copy or check under way stops at its next chunk; what was not copied is at the next
-        # start.
+        # Closed with the connections already (safe twice): a copy or check under way stops at
+        # its next chunk, and what was not copied is copied after the next start.
         await services.sweep.close()
         await services.copies.close()
         await self.usage.close()

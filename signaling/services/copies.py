@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from recorder.archive import list_parts
 from recorder.pacing import Pace, Stopped
@@ -52,6 +54,7 @@ from signaling.services.signals import Signals
 logger = logging.getLogger(__name__)
 
 CLOSE_GRACE_S = 10.0
+T = TypeVar("T")
 # A check stores its first few findings; the rest are for `archive verify` to list.
 DETAIL_FINDINGS = 3
 
@@ -151,6 +154,8 @@ class ArchiveCopies:
         self._stop = threading.Event()  # seen by the copy and verification threads
         self._io = asyncio.Lock()  # one copy of the replica at a time
         self._task: asyncio.Task[None] | None = None
+        # Copies and verifications, one at a time, in a thread of their own.
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="archive-copies")
         self._closed = False
         self.sessions: dict[str, SealedSession] = {}
         self.copies: dict[tuple[str, str], ArchiveCopy] = {}
@@ -176,6 +181,9 @@ class ArchiveCopies:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(task, CLOSE_GRACE_S)
+        # The thread sees the stop at its next chunk; a sweep's check under way ends with it.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.to_thread(self._executor.shutdown), CLOSE_GRACE_S)
 
     async def __aenter__(self) -> ArchiveCopies:
         await self.start()
@@ -218,7 +226,7 @@ class ArchiveCopies:
                 return None
             path = str(replica / session_id)
             try:
-                copy = await asyncio.to_thread(
+                copy = await self._long(
                     copy_session, self.root / session_id, replica, self._pace(rate, progress)
                 )
             except Stopped:
@@ -314,6 +322,12 @@ class ArchiveCopies:
 
     # -- internals ------------------------------------------------------------------------------
 
+    async def _long(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a copy or a verification (minutes of I/O) in the copies' own thread, never in
+        the thread pool the rest of the server shares."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
     def _pace(self, rate_mb_s: float, progress: Callable[[int], None] | None) -> Pace:
         pace = Pace(rate_mb_s, stop=self._stop)
         if progress is not None:
@@ -327,7 +341,7 @@ class ArchiveCopies:
         tsa = await asyncio.to_thread(self._verification.tsa)
         pace = self._pace(rate_mb_s, progress)
         try:
-            return await asyncio.to_thread(
+            return await self._long(
                 verify_archive, folder, trusted_keys=keys, trusted_tsa=tsa, progress=pace.progress()
             )
         except Stopped:
