@@ -57,7 +57,7 @@ export function copyLine(copy) {
   const where = COPY_LOCATION_LABELS[copy.location] ?? copy.location;
   const state = COPY_STATE_LABELS[copy.state] ?? copy.state;
   // A verification's result is dated by the verification; a failed copy by the attempt.
-  const at = copy.state === "verified" || copy.state === "failed" ? copy.verified_at : copy.state === "copy_failed" ? copy.checked_at : null;
+  const at = { verified: copy.verified_at, failed: copy.verified_at, copy_failed: copy.checked_at }[copy.state] ?? null;
   const time = (/** @type {string | null} */ iso) => (iso ? formatCheckTime(new Date(iso)) : "—");
   const title = [
     copy.copied_at ? `复制于 ${time(copy.copied_at)}` : "",
