@@ -24,8 +24,7 @@ LOCATIONS = (PRIMARY, REPLICA)
 VERIFIED = "verified"  # verified: every seal, chain and digest as sealed
 FAILED = "failed"  # verified, with differences; or the replica holds what the primary does not
 COPY_FAILED = "copy_failed"  # the copy could not be made: location missing, full, read-only…
-COPIED = "copied"  # copied, not verified yet (the verification was stopped)
-STATES = (VERIFIED, FAILED, COPY_FAILED, COPIED)
+STATES = (VERIFIED, FAILED, COPY_FAILED)
 # What the archive page shows besides: never checked (primary), never copied (replica), and a
 # replica without a part sealed since its latest copy.
 UNCHECKED, MISSING, BEHIND = "unchecked", "missing", "behind"

@@ -241,8 +241,8 @@ class ArchiveCopies:
                 self._retry[session_id] = time.monotonic() + self.schedule.retry_s
                 return failed
             self._retry.pop(session_id, None)
-            self._counters.copied(True, copy.bytes)
             if copy.added:
+                self._counters.copied(True, copy.bytes)
                 logger.info(
                     "archive %s: copied to the replica: %s (%d bytes)",
                     session_id,

@@ -24,7 +24,6 @@ export const COPY_STATE_LABELS = Object.freeze({
   verified: "已校验",
   failed: "校验失败",
   copy_failed: "复制失败",
-  copied: "已复制，待校验",
   unchecked: "未校验",
   missing: "未复制",
   behind: "新分段待复制",
@@ -32,7 +31,7 @@ export const COPY_STATE_LABELS = Object.freeze({
 
 /** @type {Readonly<Record<string, CopyLine["tone"]>>} */
 const TONES = Object.freeze({
-  verified: "ok", failed: "bad", copy_failed: "bad", missing: "bad", copied: "wait", behind: "wait",
+  verified: "ok", failed: "bad", copy_failed: "bad", missing: "bad", behind: "wait",
 });
 
 /** @param {number} n */

@@ -8,7 +8,6 @@ import pytest
 
 from roomserver.copies import (
     BEHIND,
-    COPIED,
     COPY_FAILED,
     FAILED,
     MISSING,
@@ -57,9 +56,10 @@ def test_a_copy_that_could_not_be_made_is_tried_again_after_the_retry_pause() ->
     gone = copy(REPLICA, COPY_FAILED, NOW - timedelta(seconds=299))
     assert not SCHEDULE.due(gone, NOW, 1)
     assert SCHEDULE.due(gone, NOW + timedelta(seconds=1), 1)
-    stopped = copy(REPLICA, COPIED, NOW - timedelta(seconds=10), parts=1, copied=True)
-    assert not SCHEDULE.due(stopped, NOW, 1)
-    assert SCHEDULE.due(stopped, NOW + timedelta(seconds=300), 1)
+    # A replica that failed before it was ever verified (a part of it differs) waits as long.
+    differs = copy(REPLICA, FAILED, NOW - timedelta(seconds=10), parts=1, copied=True)
+    assert not SCHEDULE.due(differs, NOW, 1)
+    assert SCHEDULE.due(differs, NOW + timedelta(seconds=300), 1)
 
 
 def test_a_replica_without_the_latest_part_is_due_at_once() -> None:
