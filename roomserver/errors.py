@@ -206,3 +206,11 @@ class DuplicateName(RoomError):
 
     code = "duplicate_name"
     default_message = "名称已被使用"
+
+
+class Unavailable(RoomError):
+    """Nobody can take the request just now (a cluster replacing a lost node, say): the page
+    tries again by itself."""
+
+    code = "unavailable"
+    default_message = "服务正在恢复，请稍候，页面将自动重试"

@@ -74,6 +74,7 @@ class Action(StrEnum):
     ISSUE_TOKEN = "issue_token"
     WORKERS_READ = "workers_read"
     WORKERS_DRAIN = "workers_drain"
+    CLUSTER_READ = "cluster_read"
     SESSION_HEALTH = "session_health"  # seats' devices and connections, for ops engineers
     PLACES_READ = "places_read"  # centres and venues
     CENTRES_MANAGE = "centres_manage"  # add a trading centre (the province's)
@@ -238,6 +239,10 @@ POLICY: dict[Action, Rule] = {
     Action.ISSUE_TOKEN: Rule(ADMIN, Reach.ROLE, refusal="只有管理员可以签发链接"),
     Action.WORKERS_READ: Rule(
         ADMIN | OPS, Reach.ROLE, refusal="只有管理员和运维技术人员可以查看媒体进程"
+    ),
+    # The nodes of a cluster, where each room lives and which node leads.
+    Action.CLUSTER_READ: Rule(
+        ADMIN | OPS, Reach.ROLE, refusal="只有管理员和运维技术人员可以查看集群节点"
     ),
     # The machine's workers serve every centre's sessions.
     Action.WORKERS_DRAIN: Rule(

@@ -257,4 +257,3 @@ class ProjectStore:
         async with self._db() as db:
             row = await db.scalar(select(OpeningRow).where(OpeningRow.lot_id == lot_id))
         return _opening(row) if row is not None else None
-

@@ -46,6 +46,7 @@ from signaling.http.places import add_place_routes
 from signaling.http.projectdocs import add_document_routes
 from signaling.http.projects import add_project_routes
 from signaling.http.proxies import proxy_middleware
+from signaling.http.relay import SessionRelay
 from signaling.http.roster import add_roster_routes
 from signaling.http.webhooks import add_webhook_routes
 from signaling.metrics import LoopLagMonitor, Metrics
@@ -53,6 +54,7 @@ from signaling.services.archiving import ArchiveManager, trusted_tsa
 from signaling.services.ballots import BallotKeys
 from signaling.services.broadcasts import Broadcasts
 from signaling.services.clarifications import ClarificationService
+from signaling.services.cluster import Cluster
 from signaling.services.container import Services
 from signaling.services.copies import ArchiveCopies, Verification
 from signaling.services.events import EventLog
@@ -167,13 +169,36 @@ class Server:
         await services.copies.start()
         await services.sweep.start()
         await services.workers.start()
-        await services.openings.start()
         await services.warnings.start()
         await self.lag.start()
-        await services.webhooks.start()
-        await self.usage.start()
+        # One node of a cluster at a time (this one, alone) pushes and runs the bid openings.
+        services.cluster.while_leading(self._lead, self._stop_leading)
+        services.cluster.when_rooms_lost(self._rooms_lost)
+        for namespace in (self.seats, self.console, self.wall):
+            services.cluster.every_minute(namespace.renew_cluster_notices)
+        await services.cluster.start()
         bind = f"{self.config.host}:{self.config.port}"
         await services.events.append("server_started", {"bind": bind})
+
+    async def _lead(self) -> None:
+        await self.services.openings.start()
+        await self.services.webhooks.start()
+        await self.usage.start()
+
+    async def _stop_leading(self) -> None:
+        await self.services.webhooks.pause()
+        await self.usage.close()
+        await self.services.openings.stop()
+        await self.hall.close_all()
+        await self.services.halls.close_all()
+
+    async def _rooms_lost(self, session_ids: list[str]) -> None:
+        """Rooms pinned to another node now: their seats are sent there, the rooms closed."""
+        for session_id in session_ids:
+            room = self.services.rooms.find(session_id)
+            if room is not None:
+                await self.seats.send_elsewhere(room)
+                await self.services.rooms.close_room(room)
 
     async def end_connections(self) -> None:
         """Tell seats, close their peers and the rooms, then forget walls and consoles."""
@@ -209,6 +234,7 @@ class Server:
         await services.openings.stop()
         await services.halls.close_all()
         await services.rooms.close()
+        await services.cluster.close()
         await services.workers.close()
         await services.tasks.close()
         await self.lag.close()
@@ -248,6 +274,14 @@ async def build(config: AppConfig) -> Server:
         make_worker=InProcessWorker if config.workers <= 0 else WorkerProcess,
     )
     rooms = RoomManager(store, pool, archives, events, signals, cameras=config.room_cameras)
+    cluster = Cluster(
+        config.cluster,
+        config.base_url,
+        store,
+        tasks,
+        rooms_hosted=lambda: [room.id for room in rooms],
+    )
+    rooms.on_closed(cluster.closed)
     broadcasts = Broadcasts(pool, rooms.worker_of, signals, seats=rooms.seats_on)
     halls = HallRooms(
         store, pool, archives, events, signals, broadcasts, tasks, seats=rooms.seats_on
@@ -300,6 +334,7 @@ async def build(config: AppConfig) -> Server:
         halls=halls,
         secrets_dir=config.secrets_dir,
         tasks=tasks,
+        leading=lambda: cluster.leading,
     )
     clarifications = ClarificationService(
         store, events, signals, workflow=workflow, openings=openings
@@ -308,7 +343,7 @@ async def build(config: AppConfig) -> Server:
     metrics.watch_disk(config.archive_dir)
     copies = archive_copies(config, store, metrics, signals)
     sender = HttpSender(config.webhooks.timeout_s)
-    webhooks = WebhookService(store, events, signals, config.webhooks, sender)
+    webhooks = WebhookService(store, events, signals, config.webhooks, sender, cluster=cluster)
     services = Services(
         config=config,
         store=store,
@@ -330,6 +365,7 @@ async def build(config: AppConfig) -> Server:
         openings=openings,
         clarifications=clarifications,
         event_chain=event_chain,
+        cluster=cluster,
     )
     guard = Guard(services.tokens, store, events, workflow.state)
     seats = SeatNamespace(services, guard, signals)
@@ -355,10 +391,15 @@ def create_app(config: AppConfig) -> web.Application:
     """The aiohttp application: routes now, the server's parts with the app's cleanup context."""
     # Behind the centre's reverse proxy, the person's address first, for everything after.
     proxies = [proxy_middleware(config.trusted_proxies)] if config.trusted_proxies else []
+    # In a cluster, a session's requests are answered by the node of its room.
+    relay = SessionRelay() if config.cluster is not None else None
+    relays = [relay.middleware] if relay is not None else []
     app = web.Application(
-        middlewares=[*proxies, problem_middleware, policy_middleware],
+        middlewares=[*proxies, *relays, problem_middleware, policy_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
+    if relay is not None:
+        app.on_cleanup.append(lambda _app: relay.close())
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         max_http_buffer_size=MAX_SOCKET_MESSAGE,
@@ -367,6 +408,16 @@ def create_app(config: AppConfig) -> web.Application:
         cors_allowed_origins=OriginCheck(config),
         logger=False,
         engineio_logger=False,
+        # A cluster's nodes share their Socket.IO rooms and emits through Redis.
+        **(
+            {
+                "client_manager": socketio.AsyncRedisManager(
+                    config.cluster.redis_url, channel="roomserver-socketio", json=SocketJson
+                )
+            }
+            if config.cluster is not None
+            else {}
+        ),
     )
     sio.register_namespace(DefaultNamespace())
     sio.attach(app)

@@ -24,6 +24,7 @@ from roomserver.fees import FeeRule
 from roomserver.usage import parse_clock
 from roomserver.warnings import WarningThresholds
 from roomserver.webhooks import WebhookConfig
+from signaling.clusterconfig import CLUSTER_OPTIONS, ClusterConfig, cluster_config
 
 ENV_PREFIX = "ROOMSERVER_"
 DEFAULT_BIND = "127.0.0.1:8080"
@@ -174,6 +175,12 @@ class AppConfig:
     pin_workers: bool = True
     # Workflow phases whose recording tenderers and bidders may play back (4.3).
     party_phases: tuple[str, ...] = ("check_in",)
+    # Where the keys live (secrets/ and archive-keys.json): the data directory unless set; every
+    # node of a cluster is given the same folder.
+    keys_dir: Path | None = None
+    # The session archives: data_dir/archive unless set; a cluster's nodes share one location.
+    archive_root: Path | None = None
+    cluster: ClusterConfig | None = None
 
     @property
     def base_url(self) -> str:
@@ -189,12 +196,12 @@ class AppConfig:
     @property
     def secrets_dir(self) -> Path:
         """Keys created at first start (token signing key, archive signing key)."""
-        return self.data_dir / "secrets"
+        return (self.keys_dir or self.data_dir) / "secrets"
 
     @property
     def archive_dir(self) -> Path:
         """Session archives (one folder per session)."""
-        return self.data_dir / "archive"
+        return self.archive_root or self.data_dir / "archive"
 
     @property
     def projects_dir(self) -> Path:
@@ -209,7 +216,7 @@ class AppConfig:
     @property
     def archive_keys_path(self) -> Path:
         """The public keys of the archive seals with their validity (give it to auditors)."""
-        return self.data_dir / "archive-keys.json"
+        return (self.keys_dir or self.data_dir) / "archive-keys.json"
 
     @property
     def legacy_archive_key_path(self) -> Path:
@@ -220,6 +227,12 @@ class AppConfig:
 # name: (type, default, help). Every key can be set as --name, ROOMSERVER_NAME or `name` in TOML.
 OPTIONS: dict[str, tuple[str, Any, str]] = {
     "data_dir": ("path", "./var", "data directory (database, archive, keys)"),
+    "keys_dir": (
+        "path",
+        None,
+        "folder of the keys (secrets/, archive-keys.json); default: the data directory",
+    ),
+    "archive_dir": ("path", None, "the session archives; default: archive/ in the data directory"),
     "bind": ("str", DEFAULT_BIND, "address:port to listen on"),
     "tls_cert": (
         "path",
@@ -314,6 +327,7 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
         5.0,
         "free space the archive's disk keeps, GB: below it /readyz fails and doctor warns",
     ),
+    **CLUSTER_OPTIONS,
 }
 
 
@@ -477,7 +491,17 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         tsa_certificate = Path(tsa_certificate).expanduser().resolve()
     if float(settings["tsa_timeout"]) <= 0:
         raise ConfigError("tsa_timeout must be more than 0 seconds")
-    copies = _copies_config(settings, data_dir)
+    try:
+        cluster = cluster_config(settings)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    if cluster is not None and make_url_backend(database_url) == "sqlite":
+        raise ConfigError("a cluster (redis_url) needs database_url on PostgreSQL")
+    keys_dir = Path(settings["keys_dir"]).expanduser().resolve() if settings["keys_dir"] else None
+    archive_root = (
+        Path(settings["archive_dir"]).expanduser().resolve() if settings["archive_dir"] else None
+    )
+    copies = _copies_config(settings, archive_root or data_dir / "archive")
     return AppConfig(
         data_dir=data_dir,
         host=host,
@@ -511,15 +535,17 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         ntp_server=settings["ntp_server"] or None,
         trusted_proxies=proxies,
         party_phases=tuple(p for p in party_phases if p != "none"),
+        keys_dir=keys_dir,
+        archive_root=archive_root,
+        cluster=cluster,
     )
 
 
-def _copies_config(settings: Mapping[str, Any], data_dir: Path) -> CopiesConfig:
+def _copies_config(settings: Mapping[str, Any], archive: Path) -> CopiesConfig:
     """The replica and the re-verification; a replica overlapping the archive is refused."""
     replica = None
     if settings["archive_replica"]:
         replica = Path(settings["archive_replica"]).expanduser().resolve()
-        archive = data_dir / "archive"
         if replica.is_relative_to(archive) or archive.is_relative_to(replica):
             raise ConfigError("archive_replica must be a folder apart from the archive")
     try:
@@ -532,6 +558,11 @@ def _copies_config(settings: Mapping[str, Any], data_dir: Path) -> CopiesConfig:
         )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+
+
+def make_url_backend(database_url: str) -> str:
+    """The engine a database URL names: ``sqlite``, ``postgresql``..."""
+    return database_url.split(":", 1)[0].split("+", 1)[0]
 
 
 def _ice_config(settings: Mapping[str, Any], hosts: Sequence[str] | None) -> IceConfig:

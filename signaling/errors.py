@@ -24,6 +24,7 @@ from roomserver.errors import (
     SeatOutOfRange,
     SessionEnded,
     TokenExpired,
+    Unavailable,
 )
 from signaling.wire import WireError
 
@@ -45,6 +46,7 @@ HTTP_STATUS: dict[type[RoomError], int] = {
     IllegalCommand: 409,
     BadSignature: 422,
     Internal: 500,
+    Unavailable: 503,
 }
 
 

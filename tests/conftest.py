@@ -26,6 +26,7 @@ import pytest
 
 from roomserver.config import StoreConfig
 from tests.postgres import PostgresServer, PostgresUnavailable
+from tests.redisserver import RedisServer, require_redis
 
 # aioice and aiortc are chatty at INFO; their warnings still show.
 logging.getLogger("aioice").setLevel(logging.WARNING)
@@ -74,3 +75,15 @@ def store_config(request: pytest.FixtureRequest, tmp_path: Path) -> StoreConfig:
     if request.param == "postgresql":
         return StoreConfig(database_url=request.getfixturevalue("postgres_url"))
     return StoreConfig(database_url=sqlite_url(tmp_path / "db"))
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A private Redis for one test (skipped without redis-server, failed under .ci/run)."""
+    require_redis()
+    server = RedisServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()

@@ -48,6 +48,7 @@ class ServerProcess:
         self.ssl = ssl
         self.base_url = f"{'https' if ssl else 'http'}://127.0.0.1:{self.port}"
         self.extra_args = extra_args
+        self.ice_host = "127.0.0.1"
         self.proc: asyncio.subprocess.Process | None = None
         self.log_path = data_dir.parent / "server.log"
         self.links: list[dict[str, Any]] = []
@@ -100,13 +101,14 @@ class ServerProcess:
         """Start serving and wait until /healthz answers."""
         log = self.log_path.open("ab")
         self.proc = await asyncio.create_subprocess_exec(
+            *self.launcher(),
             sys.executable,
             "-m",
             "signaling.cli",
             "serve",
             *self.common,
             "--ice-host",
-            "127.0.0.1",
+            self.ice_host,
             *self.extra_args,
             cwd=ROOT,
             stdout=log,
@@ -128,6 +130,10 @@ class ServerProcess:
                     pass
                 await asyncio.sleep(0.1)  # a poll with a deadline: no ready event to wait on
         raise TimeoutError(f"server did not become healthy:\n{self.log()}")
+
+    def launcher(self) -> list[str]:
+        """What the server's command is run with (nothing: as it is)."""
+        return []
 
     def worker_pids(self) -> list[int]:
         """The server's media worker processes."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from signaling.gate.inputs import ID, validate
 
@@ -161,9 +161,17 @@ class TokenRequest(_Payload):
 
 
 class LoginRequest(_Payload):
-    """``POST /api/login``: the code of a personal link."""
+    """``POST /api/login``: the code of a personal link, or the hand-over login of a page sent on
+    to another node of the cluster."""
 
-    code: str = Field(min_length=1, max_length=64)
+    code: str | None = Field(default=None, min_length=1, max_length=64)
+    handover: str | None = Field(default=None, min_length=1, max_length=4096)
+
+    @model_validator(mode="after")
+    def _one_of_them(self) -> LoginRequest:
+        if (self.code is None) == (self.handover is None):
+            raise ValueError("code or handover, one of them")
+        return self
 
 
 class LinkRevokeRequest(_Payload):

@@ -20,7 +20,11 @@ ALGORITHM = "HS256"
 # A JWT is three base64url parts; anything else is refused before the library sees it.
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{1,2048}\.[A-Za-z0-9_-]{0,512}")
 
-__all__ = ["Grants", "TokenIssuer", "load_or_create_key"]
+# A hand-over login (a page sent on to the node of its room, in a cluster) is good this long.
+HANDOVER_TTL_S = 120
+HANDOVER = "handover"
+
+__all__ = ["HANDOVER_TTL_S", "Grants", "TokenIssuer", "load_or_create_key"]
 
 
 def load_or_create_key(path: Path) -> bytes:
@@ -163,8 +167,45 @@ class TokenIssuer:
             claims["centre"] = link.centre_id
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
+    def issue_handover(self, grants: Grants) -> str:
+        """A short-lived login for the same grants on another node of the cluster: the page
+        that is sent on exchanges it there for its cookie (``/api/login``), once."""
+        now = int(time.time())
+        claims = _claims_of(grants)
+        claims.update(
+            iat=now,
+            nbf=now - 5,
+            exp=min(grants.expires_at, now + HANDOVER_TTL_S),
+            jti=secrets.token_hex(8),
+            use=HANDOVER,
+            until=grants.expires_at,
+        )
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM)
+
+    def redeem_handover(self, token: object) -> tuple[Grants, str]:
+        """The grants of a hand-over login (its ``token_id`` is the one to spend) and the
+        session token it is exchanged for, valid as long as the one it was issued from;
+        InvalidToken or TokenExpired otherwise."""
+        claims = self._decode(token)
+        if claims.get("use") != HANDOVER or not isinstance(claims.get("until"), int):
+            raise InvalidToken()
+        handed = self._grants(claims)
+        now = int(time.time())
+        session = _claims_of(handed)
+        session.update(
+            iat=now, nbf=now - 5, exp=int(str(claims["until"])), jti=secrets.token_hex(8)
+        )
+        return handed, jwt.encode(session, self._key, algorithm=ALGORITHM)
+
     def verify(self, token: object) -> Grants:
-        """The grants of a valid token; InvalidToken or TokenExpired otherwise."""
+        """The grants of a valid token; InvalidToken or TokenExpired otherwise (a hand-over
+        login is good for ``redeem_handover`` only)."""
+        claims = self._decode(token)
+        if claims.get("use") is not None:
+            raise InvalidToken()
+        return self._grants(claims)
+
+    def _decode(self, token: object) -> dict[str, object]:
         if not isinstance(token, str) or not TOKEN_SHAPE.fullmatch(token):
             raise InvalidToken()
         try:
@@ -179,20 +220,43 @@ class TokenIssuer:
             raise TokenExpired() from exc
         except jwt.PyJWTError as exc:
             raise InvalidToken() from exc
+        return dict(claims)
+
+    @staticmethod
+    def _grants(claims: dict[str, object]) -> Grants:
         try:
-            role = Role(claims["role"])
+            role = Role(str(claims["role"]))
             seat = claims.get("seat")
             centre = claims.get("centre")
+            sid, venue = claims.get("sid"), claims.get("venue")
             return Grants(
                 participant_id=str(claims["sub"]),
-                session_id=claims.get("sid"),
+                session_id=str(sid) if sid is not None else None,
                 role=role,
-                venue_id=claims.get("venue"),
-                seat_no=int(seat) if seat is not None else None,
-                expires_at=int(claims["exp"]),
+                venue_id=str(venue) if venue is not None else None,
+                seat_no=int(str(seat)) if seat is not None else None,
+                expires_at=int(str(claims["exp"])),
                 token_id=str(claims["jti"]),
                 link_id=str(claims["lid"]) if claims.get("lid") is not None else None,
                 centre_id=str(centre) if centre is not None else None,
             )
         except (ValueError, TypeError, KeyError) as exc:
             raise InvalidToken() from exc
+
+
+def _claims_of(grants: Grants) -> dict[str, object]:
+    """The claims that carry `grants` (without the times and the token id)."""
+    claims: dict[str, object] = {
+        "iss": ISSUER,
+        "sub": grants.participant_id,
+        "role": str(grants.role),
+    }
+    optional = {
+        "sid": grants.session_id,
+        "venue": grants.venue_id,
+        "seat": grants.seat_no,
+        "lid": grants.link_id,
+        "centre": grants.centre_id,
+    }
+    claims.update({k: v for k, v in optional.items() if v is not None})
+    return claims

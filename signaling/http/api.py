@@ -297,6 +297,13 @@ async def list_workers(request: web.Request) -> web.Response:
     )
 
 
+async def cluster_status(request: web.Request) -> web.Response:
+    """``GET /api/cluster`` (admin, ops): the nodes of the cluster with their heartbeat and
+    load, which node leads, and where each room lives; alone: this server only."""
+    services = request.app[SERVICES]
+    return web.json_response(await services.cluster.status())
+
+
 async def drain_worker(request: web.Request) -> web.Response:
     """``POST /api/workers/{index}/drain`` (admin): move every room off a worker."""
     services = request.app[SERVICES]
@@ -472,6 +479,14 @@ def add_routes(app: web.Application) -> None:
         list_workers,
         Action.WORKERS_READ,
         summary="媒体进程列表及其负载",
+    )
+    route(
+        app,
+        "GET",
+        "/api/cluster",
+        cluster_status,
+        Action.CLUSTER_READ,
+        summary="集群节点、主节点及各评标室所在节点",
     )
     route(
         app,

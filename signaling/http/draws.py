@@ -299,9 +299,7 @@ async def reveal_draw(request: web.Request) -> web.Response:
                 )
             )
         await store.add_experts(seated)
-    participants = (
-        {cid: p.id for (_, cid), p in zip(result, seated, strict=True)} if seated else {}
-    )
+    participants = {cid: p.id for (_, cid), p in zip(result, seated, strict=True)} if seated else {}
     revealed = await _revealed(services, record, result, seated, participants, by)
     return web.json_response(await _draw_json(services, revealed))
 

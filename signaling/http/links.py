@@ -23,6 +23,7 @@ from roomserver.store import SqlStore
 from signaling.gate.centres import centres_of, own_centre
 from signaling.gate.guard import GUARD_KEY, SESSION_COOKIE, body_of, grants_of, route
 from signaling.gate.schemas import LinkReissueRequest, LinkRevokeRequest, LoginRequest, TokenRequest
+from signaling.gate.tokens import HANDOVER_TTL_S
 from signaling.http.api import SERVICES, participant_url
 
 # How an event is recorded: the app's EventLog (archive and listeners), or the store (CLI).
@@ -155,19 +156,27 @@ async def login(request: web.Request) -> web.Response:
     SameSite=Strict); the answer says who logged in and which page is theirs."""
     services = request.app[SERVICES]
     body = body_of(request, LoginRequest)
-    link = await services.store.link_by_code(code_hash(body.code))
-    if link is None:
-        raise InvalidToken("链接无效，请使用工作人员发给您的个人链接")
+    if body.handover is not None:
+        link, token = await _handed_over(request, body.handover)
+    else:
+        found = await services.store.link_by_code(code_hash(body.code or ""))
+        if found is None:
+            raise InvalidToken("链接无效，请使用工作人员发给您的个人链接")
+        link, token = found, services.tokens.issue_link_session(found)
     now = datetime.now(UTC)
     link.check(now)
     opening = False
     if link.session_id is not None and link.participant_id is not None:
         session = await services.store.get_session(link.session_id)
         opening = session.kind == SessionKind.OPENING
-    token = services.tokens.issue_link_session(link)
     await services.events.append(
         "link_used",
-        {"link": link.id, "role": str(link.role), "remote": request.remote},
+        {
+            "link": link.id,
+            "role": str(link.role),
+            "remote": request.remote,
+            **({"node": services.cluster.node_id} if body.handover is not None else {}),
+        },
         session_id=link.session_id,
         actor=link.subject,
     )
@@ -192,6 +201,19 @@ async def login(request: web.Request) -> web.Response:
         secure=secure,
     )
     return response
+
+
+async def _handed_over(request: web.Request, handover: str) -> tuple[Link, str]:
+    """The link and session token of a hand-over login from another node of the cluster,
+    spent here (a second use is refused)."""
+    services = request.app[SERVICES]
+    grants, token = services.tokens.redeem_handover(handover)
+    link = await services.store.get_link(grants.link_id) if grants.link_id else None
+    if link is None:
+        raise InvalidToken("转接凭证无效，请重新打开您的个人链接")
+    if not await services.cluster.spend_handover(grants.token_id, HANDOVER_TTL_S):
+        raise InvalidToken("转接凭证已使用，请重新打开您的个人链接")
+    return link, token
 
 
 async def revoke_links(

@@ -15,6 +15,7 @@ from signaling.tasks import TaskSet
 if TYPE_CHECKING:
     from signaling.services.archiving import ArchiveManager
     from signaling.services.clarifications import ClarificationService
+    from signaling.services.cluster import Cluster
     from signaling.services.copies import ArchiveCopies
     from signaling.services.halls import HallRooms
     from signaling.services.monitoring import WarningCenter
@@ -58,3 +59,5 @@ class Services:
     clarifications: ClarificationService
     # The event table's chain as checked at start (roomserver.eventchain).
     event_chain: ChainCheck
+    # This node's place in a cluster (or the server alone).
+    cluster: Cluster

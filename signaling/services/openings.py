@@ -124,8 +124,12 @@ class OpeningService:
         limits: SealLimits | None = None,
         fonts: SheetFonts | None = None,
         clock: Clock = _now,
+        leading: Callable[[], bool] = lambda: True,
     ) -> None:
         self._store = store
+        # In a cluster the openings run on the node that leads it (signaling.services.cluster):
+        # elsewhere an opening is read, never run (no clock, no hall).
+        self._leading = leading
         self._events = events
         self._signals = signals
         self._archives = archives
@@ -143,6 +147,7 @@ class OpeningService:
     async def start(self) -> None:
         """Take up every opening that has not ended and has bidders: its clock runs again. One
         still without bidders (set up, its list to come) is taken up with its first bidder."""
+        self._closing = False
         for session in await self._store.list_sessions():
             if session.kind != SessionKind.OPENING or session.state == SessionState.ENDED:
                 continue
@@ -494,6 +499,8 @@ class OpeningService:
             raise NotFound("该场次不是开标")
         opening = await self._store.projects.opening(session_id)
         state = await self._rebuild(opening)
+        if not self._leading():
+            return _Entry(opening, state)  # read as it stands; the leader runs it
         entry = self._entries.setdefault(session_id, _Entry(opening, state))
         if entry.timer is None and state.phase != Phase.ENDED and not self._closing:
             entry.timer = self._tasks.spawn(

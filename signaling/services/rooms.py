@@ -7,7 +7,7 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -189,7 +189,12 @@ class RoomManager:
         self._lock = asyncio.Lock()
         self._reapers: dict[str, asyncio.Task[None]] = {}
         self._closed = False
+        self._on_closed: list[Callable[[str], Awaitable[None]]] = []
         signals.worker_lost.connect(self.relocate)
+
+    def on_closed(self, handler: Callable[[str], Awaitable[None]]) -> None:
+        """Await `handler` with the session id of every room once it has closed."""
+        self._on_closed.append(handler)
 
     def __iter__(self) -> Iterator[Room]:
         return iter(list(self._rooms.values()))
@@ -300,6 +305,10 @@ class RoomManager:
         venues = {vid: await self._store.get_venue(vid) for vid in session.venue_ids()}
         participants = await self._store.list_participants(session_id)
         roster = roster_seats(session, venues, participants)
+        # A part left open by a node of the cluster that was lost (on the archive location the
+        # nodes share) is recovered and sealed first: the room goes on in a new part after it.
+        # Alone, the server recovered every part at its start and finds none here.
+        await self._archives.recover({session_id}, reason="node_lost")
         room = Room(session, venues, roster, self._pool.place(self.seats_on))
         room.attendants = {v: venue_attendants(participants, v) for v in session.venue_ids()}
         self._opening[session_id] = room
@@ -445,6 +454,11 @@ class RoomManager:
         logger.info("room %s closed (%s)", room.id, state)
         await self._signals.room_closed(room)
         self._changed()
+        for handler in self._on_closed:
+            try:
+                await handler(room.id)
+            except Exception:
+                logger.exception("room %s: after closing", room.id)
 
     def _changed(self) -> None:
         # The supervision wall shows which rooms are live.

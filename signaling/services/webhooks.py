@@ -16,6 +16,11 @@ A push in flight when the server stops is not logged as delivered, and is sent a
 restart (receivers drop it by its idempotency key if it had arrived). Events written by another
 process (a command-line tool) wake nobody: they go out with the next event of the subscriber's
 topics.
+
+In a cluster one node sends: the leader (``signaling.services.cluster``). The other nodes tell
+it, through Redis, of every event that makes a push and of every change to the subscribers, so
+that it reads the shared log as soon as another node wrote to it. When the leader is lost, the
+next one starts from the cursors in the database: the push that was in flight is sent again.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from roomserver.errors import NotFound
 from roomserver.model import Event, Role, new_id
@@ -53,12 +58,18 @@ from roomserver.webhooks import (
 from signaling.services.events import EventLog
 from signaling.services.signals import Signals
 
+if TYPE_CHECKING:
+    from signaling.services.cluster import Cluster
+
 logger = logging.getLogger(__name__)
 
 BATCH = 200  # events read from the log at a time
 SAVE_EVERY = 1000  # skipped events after which the cursor is saved anyway
 STOP_GRACE_S = 5.0
 PRUNE_EVERY_S = 6 * 3600  # how often the delivery log is cut to its configured days
+# What the nodes of a cluster tell the leader (Cluster.notify).
+PUSHABLE = "pushable"
+SUBSCRIBERS_CHANGED = "webhooks_changed"
 
 
 class Sender(Protocol):
@@ -96,8 +107,10 @@ class WebhookService:
         signals: Signals,
         config: WebhookConfig,
         sender: Sender,
+        cluster: Cluster | None = None,
     ) -> None:
         self._store = store
+        self._cluster = cluster
         self._events = events
         self._config = config
         self._sender = sender
@@ -105,7 +118,12 @@ class WebhookService:
         self._pruner: asyncio.Task[None] | None = None
         self._started = False
         self._closed = False
+        self._notices: set[asyncio.Task[None]] = set()
         signals.event_logged.connect(self._logged)
+        if cluster is not None and not cluster.alone:
+            signals.event_logged.connect(self._tell_the_leader)
+            cluster.when_notified(PUSHABLE, self._woken)
+            cluster.when_notified(SUBSCRIBERS_CHANGED, self._reload)
 
     async def start(self) -> None:
         """Start a task for every enabled subscriber."""
@@ -115,6 +133,54 @@ class WebhookService:
         for webhook in await self._store.webhooks.subscribers(enabled_only=True):
             self._run(webhook)
         self._pruner = asyncio.create_task(self._prune_now_and_then(), name="webhook-log-pruner")
+
+    async def pause(self) -> None:
+        """Stop sending, saving how far each subscriber got, until ``start`` (this node no
+        longer leads the cluster)."""
+        if not self._started:
+            return
+        self._started = False
+        if self._pruner is not None:
+            self._pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pruner
+            self._pruner = None
+        subscribers = list(self._subscribers.values())
+        self._subscribers.clear()
+        await asyncio.gather(*(self._stop(s) for s in subscribers))
+
+    def _tell_the_leader(self, event: Event) -> None:
+        """An event written here that the leader, if it is another node, must hear of."""
+        assert self._cluster is not None
+        if self._cluster.leading:
+            return
+        if event.kind.startswith("webhook_"):
+            kind = SUBSCRIBERS_CHANGED
+        elif topic_of(event.kind, event.data) is not None:
+            kind = PUSHABLE
+        else:
+            return
+        task = asyncio.create_task(self._cluster.notify(kind, {"seq": event.seq}))
+        self._notices.add(task)
+        task.add_done_callback(self._notices.discard)
+
+    async def _woken(self, data: dict[str, Any]) -> None:
+        for subscriber in self._subscribers.values():
+            subscriber.wake.set()
+
+    async def _reload(self, data: dict[str, Any]) -> None:
+        """Subscribers added, disabled or given a new secret on another node."""
+        if not self._started or self._closed:
+            return
+        enabled = {w.id: w for w in await self._store.webhooks.subscribers(enabled_only=True)}
+        for webhook_id in set(self._subscribers) - set(enabled):
+            await self._stop(self._subscribers.pop(webhook_id))
+        for webhook_id, webhook in enabled.items():
+            running = self._subscribers.get(webhook_id)
+            if running is None:
+                self._run(webhook)
+            else:
+                running.webhook = webhook
 
     async def close(self) -> None:
         """Stop every task, save how far each subscriber got; safe to call twice."""

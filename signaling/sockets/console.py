@@ -21,7 +21,7 @@ from signaling.services.container import Services
 from signaling.services.rooms import Room, roster_offline
 from signaling.services.signals import Signals
 from signaling.services.workflow import state_json
-from signaling.sockets.seat import refuse_connection
+from signaling.sockets.seat import follow_room, refuse_connection, tell_cluster
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +105,8 @@ class ConsoleNamespace(GuardedNamespace):
             session = await store.get_session(session_id)
         except Exception as exc:
             await refuse_connection(self.services, NAMESPACE, exc, session_id, remote)
+        # A session's consoles are where its room is (in a cluster: its node).
+        await follow_room(self.services, NAMESPACE, grants, session, remote)
         console = Console(sid, grants)
         self._by_sid[sid] = console
         await self.enter_room(sid, console_room(session.id))
@@ -157,6 +159,11 @@ class ConsoleNamespace(GuardedNamespace):
             },
             to=sid,
         )
+        await tell_cluster(self, self.services, [(sid, grants)])
+
+    async def renew_cluster_notices(self) -> None:
+        """Renew every console's ``cluster`` notice (its hand-over login expires)."""
+        await tell_cluster(self, self.services, [(c.sid, c.grants) for c in self._by_sid.values()])
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         console = self._by_sid.pop(sid, None)

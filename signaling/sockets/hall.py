@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import socketio
+
 from roomserver.errors import InvalidRequest, NotFound, NotYourRoom, RoleNotAllowed
 from roomserver.model import Role
 from roomserver.openingstate import Happened, OpeningState
@@ -60,7 +62,7 @@ from signaling.gate.schemas import (
 from signaling.services.container import Services
 from signaling.services.openings import EVENT_KIND as OPENING_EVENT
 from signaling.services.signals import Signals
-from signaling.sockets.seat import refuse_connection
+from signaling.sockets.seat import refuse_connection, send_on
 from signaling.wire import WireError
 
 logger = logging.getLogger(__name__)
@@ -192,9 +194,15 @@ class HallNamespace(GuardedNamespace):
             if session_id is None:
                 raise NotYourRoom("请指明要查看的开标场次")
             await self.guard.check(grants, Action.OPENING_READ, session_id=session_id)
+            # The bid openings run on the node that leads a cluster.
+            leader = await self.services.cluster.leader_url()
+            if leader is not None:
+                await send_on(self.services, grants, leader)
             state = await self.services.openings.state(session_id)
             if grants.role == Role.PUBLIC and not state.public:
                 raise RoleNotAllowed(PUBLIC_CLOSED)
+        except socketio.exceptions.ConnectionRefusedError:
+            raise  # sent on to the leader
         except Exception as exc:
             await refuse_connection(self.services, NAMESPACE, exc, session_id, remote)
         viewer = Viewer(sid, grants, session_id)

@@ -12,7 +12,8 @@ from typing import Any, NoReturn
 import socketio
 
 from roomserver.disclosure import happened_for_experts, roster_for_experts
-from roomserver.errors import InvalidRequest, NotYourRoom, RoomError
+from roomserver.errors import InvalidRequest, NotYourRoom, RoomError, Unavailable
+from roomserver.model import Session
 from roomserver.policy import Action, Grants
 from roomserver.rules import check_expert_seat
 from roomserver.workflow import Happened, WorkflowState
@@ -82,6 +83,53 @@ async def refuse_connection(
     raise socketio.exceptions.ConnectionRefusedError(err.message, {"code": err.code}) from None
 
 
+async def send_on(services: Services, grants: Grants, url: str) -> NoReturn:
+    """Refuse a connection whose room lives on another node of the cluster: the refusal names
+    the node and carries a hand-over login for it (for a page logged in with a link)."""
+    services.metrics.refused("moved")
+    data: dict[str, Any] = {"code": "moved", "url": url}
+    if grants.link_id is not None:
+        data["handover"] = services.tokens.issue_handover(grants)
+    raise socketio.exceptions.ConnectionRefusedError("正在转接到本场所在的服务器…", data)
+
+
+async def follow_room(
+    services: Services, namespace: str, grants: Grants, session: Session, remote: Any
+) -> None:
+    """In a cluster, refuse a connection that reached another node than its room's (sent on),
+    or that no node can take now (tried again); alone, or on the room's node, nothing."""
+    try:
+        elsewhere = await services.cluster.home_of(session)
+    except Unavailable as exc:
+        await refuse_connection(services, namespace, exc, session.id, remote)
+    if elsewhere is not None:
+        await send_on(services, grants, elsewhere)
+
+
+def cluster_notice(services: Services, grants: Grants) -> dict[str, Any] | None:
+    """What a page keeps to find its room again if this node is lost: the other nodes and a
+    hand-over login (renewed while it is connected); None for a server alone."""
+    if services.cluster.alone:
+        return None
+    return {
+        "nodes": services.cluster.peer_urls(),
+        "handover": services.tokens.issue_handover(grants) if grants.link_id else None,
+    }
+
+
+async def tell_cluster(
+    namespace: socketio.AsyncNamespace,
+    services: Services,
+    connections: list[tuple[str, Grants]],
+) -> None:
+    """Send each connection (sid, grants) its ``cluster`` notice; nothing for a server alone."""
+    for sid, grants in connections:
+        notice = cluster_notice(services, grants)
+        if notice is None:
+            return
+        await namespace.emit("cluster", notice, to=sid)
+
+
 class SeatNamespace(GuardedNamespace):
     """Seats of experts: one connection per seat, the latest one wins."""
 
@@ -126,6 +174,7 @@ class SeatNamespace(GuardedNamespace):
         except Exception as exc:
             await refuse_connection(self.services, NAMESPACE, exc, session_id, remote)
 
+        await follow_room(self.services, NAMESPACE, grants, session, remote)
         try:
             room = await self.services.rooms.get(session.id)
         except (ConnectionLost, WireError, TimeoutError) as exc:
@@ -162,6 +211,11 @@ class SeatNamespace(GuardedNamespace):
         for warning in room.warnings_sent.values():
             if warning.is_for(key) and key not in warning.acknowledged:
                 await self.emit("warning", warning.payload(), to=sid)
+        await tell_cluster(self, self.services, [(sid, grants)])
+
+    async def renew_cluster_notices(self) -> None:
+        """Renew every seat's notice (its hand-over login expires)."""
+        await tell_cluster(self, self.services, list(self._grants.items()))
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         """The socket is gone: free the seat's media unless another connection took the seat."""
@@ -395,6 +449,14 @@ class SeatNamespace(GuardedNamespace):
             {"message": f"{message}请按工作人员指引离场。"},
             room=session_room(room.id),
         )
+        await self._disconnect_seats(room)
+
+    async def send_elsewhere(self, room: Room) -> None:
+        """The room is pinned to another node now: its seats are disconnected, and sent there
+        when they reconnect."""
+        await self._disconnect_seats(room)
+
+    async def _disconnect_seats(self, room: Room) -> None:
         for sid, (entry_room, state) in list(self._by_sid.items()):
             if entry_room is not room:
                 continue

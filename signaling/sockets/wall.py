@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from roomserver.errors import NotFound, NotYourRoom, SessionEnded
+from roomserver.errors import NotFound, NotYourRoom, RoomError, SessionEnded
 from roomserver.model import Session, SessionState
 from roomserver.policy import Action, Grants, Target, decide
 from signaling.gate.guard import Guard, GuardedNamespace
@@ -32,7 +32,8 @@ from signaling.gate.schemas import (
 from signaling.services.container import Services
 from signaling.services.rooms import Room, SentWarning, roster_offline
 from signaling.services.signals import Signals
-from signaling.sockets.seat import SeatNamespace, acked, refuse_connection
+from signaling.sockets.remote import RemoteRoom, RoomsServed
+from signaling.sockets.seat import SeatNamespace, acked, refuse_connection, tell_cluster
 from signaling.wire import WireError
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class View:
     seat: str | None
     camera: str | None = None
     started: float = field(default_factory=time.time)
+    node: str | None = None  # the node of the room, when it is another node of the cluster
 
     @property
     def mode(self) -> str:
@@ -97,6 +99,9 @@ class WallNamespace(GuardedNamespace):
         signals.room_changed.connect(self.changed)
         signals.roster_changed.connect(self.changed)
         signals.media_restarted.connect(self.media_restarted)
+        services.cluster.when_changed(self.changed)
+        services.cluster.when_notified("media_restarted", self._remote_media_restarted)
+        RoomsServed(services.cluster, services.rooms, seats)
 
     def connection_grants(self, sid: str) -> Grants | None:
         """The grants the wall connected with."""
@@ -139,6 +144,11 @@ class WallNamespace(GuardedNamespace):
             to=sid,
         )
         await self._push_to([supervisor])
+        await tell_cluster(self, self.services, [(sid, grants)])
+
+    async def renew_cluster_notices(self) -> None:
+        """Renew every wall's ``cluster`` notice (its hand-over login expires)."""
+        await tell_cluster(self, self.services, [(s.sid, s.grants) for s in self._by_sid.values()])
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
         """The wall is gone: end its viewer connections, each one logged."""
@@ -194,7 +204,7 @@ class WallNamespace(GuardedNamespace):
         view = supervisor.views.get(request.viewer)
         if view is None:
             raise NotFound("没有这个观看连接")
-        room = self._live_room(view.session_id)
+        room = await self._live_room(view.session_id)
         candidate = request.model_dump(exclude={"viewer"})
         await room.media_request(
             "viewer_candidate", viewer=self._worker_key(sid, view.viewer), candidate=candidate
@@ -233,9 +243,12 @@ class WallNamespace(GuardedNamespace):
         request = parse_payload(WarnRequest, data)
         supervisor = self._supervisor(sid)
         await self._open_session(supervisor, request.session_id, request.seat)
-        room = self._live_room(request.session_id)
+        room = await self._live_room(request.session_id)
         warning = SentWarning(id=secrets.token_hex(8), text=request.text, seat=request.seat)
-        delivered = await self.seats.deliver_warning(room, warning)
+        if isinstance(room, RemoteRoom):
+            delivered = await room.deliver_warning(warning)
+        else:
+            delivered = await self.seats.deliver_warning(room, warning)
         await self.services.events.append(
             "supervision_warning",
             {
@@ -253,8 +266,9 @@ class WallNamespace(GuardedNamespace):
     # -- called by the rest of the server -------------------------------------------------------
 
     def changed(self, room: Room | None = None) -> None:
-        """Something the wall shows changed (a roster, a room opened or closed, a warning)."""
-        if not self._by_sid:
+        """Something the wall shows changed (a roster, a room opened or closed, a warning); in
+        a cluster, also what the other nodes' walls show of this node's rooms."""
+        if not self._by_sid and self.services.cluster.alone:
             return
         self._dirty = True
         if self._push_task is None or self._push_task.done():
@@ -269,6 +283,23 @@ class WallNamespace(GuardedNamespace):
             if views:
                 await self.emit("media_restart", {"session_id": room.id}, to=supervisor.sid)
         self.changed()
+        # The walls of the cluster's other nodes that watch the room negotiate again too.
+        await self.services.cluster.notify("media_restarted", {"session_id": room.id})
+
+    async def _remote_media_restarted(self, data: dict[str, Any]) -> None:
+        """A room on another node restarted its media: this node's walls watching it
+        negotiate again."""
+        session_id = str(data.get("session_id"))
+        for supervisor in list(self._by_sid.values()):
+            views = [
+                v
+                for v in supervisor.views.values()
+                if v.session_id == session_id and v.node is not None
+            ]
+            for view in views:
+                await self._end_view(supervisor, view, "media_restart", close=False)
+            if views:
+                await self.emit("media_restart", {"session_id": session_id}, to=supervisor.sid)
 
     async def close_all(self) -> None:
         """Forget every wall (at shutdown; the rooms close their viewers themselves)."""
@@ -301,8 +332,8 @@ class WallNamespace(GuardedNamespace):
     ) -> dict[str, Any]:
         supervisor = self._supervisor(sid)
         await self._open_session(supervisor, session_id, seat)
-        room = self._live_room(session_id)
-        if camera is not None and camera not in room.cameras:
+        room = await self._live_room(session_id)
+        if not isinstance(room, RemoteRoom) and camera is not None and camera not in room.cameras:
             raise NotFound("该评标室没有这个监控摄像头")
         previous = supervisor.views.get(viewer)
         if previous is not None:
@@ -315,7 +346,13 @@ class WallNamespace(GuardedNamespace):
             sdp=sdp,
             roles=roles,
         )
-        view = View(viewer=viewer, session_id=session_id, seat=seat, camera=camera)
+        view = View(
+            viewer=viewer,
+            session_id=session_id,
+            seat=seat,
+            camera=camera,
+            node=room.node_id if isinstance(room, RemoteRoom) else None,
+        )
         if self._by_sid.get(sid) is not supervisor:
             # The wall went away while the worker answered: nobody will watch this viewer.
             with contextlib.suppress(WireError):
@@ -334,9 +371,12 @@ class WallNamespace(GuardedNamespace):
         self, supervisor: Supervisor, view: View, reason: str, *, close: bool = True
     ) -> None:
         supervisor.views.pop(view.viewer, None)
-        room = self.services.rooms.find(view.session_id)
+        room: Room | RemoteRoom | None = self.services.rooms.find(view.session_id)
+        if view.node is not None:
+            room = RemoteRoom(self.services.cluster, view.node, view.session_id)
         if close and room is not None:
-            with contextlib.suppress(WireError):
+            # A node that is gone, or a room closed there, has closed the viewer itself.
+            with contextlib.suppress(WireError, RoomError, TimeoutError):
                 await room.media_request(
                     "close_viewer", viewer=self._worker_key(supervisor.sid, view.viewer)
                 )
@@ -373,11 +413,18 @@ class WallNamespace(GuardedNamespace):
                 raise NotFound("该评标室没有这个机位")
         return session
 
-    def _live_room(self, session_id: str) -> Room:
+    async def _live_room(self, session_id: str) -> Room | RemoteRoom:
+        """The session's live room: here, or on another node of the cluster."""
         room = self.services.rooms.find(session_id)
-        if room is None or room.ended:
-            raise NotFound("该评标室尚无机位上线，暂无画面")
-        return room
+        if room is not None and not room.ended:
+            return room
+        cluster = self.services.cluster
+        if not cluster.alone:
+            placement = await self.services.store.cluster.placement(session_id)
+            node = cluster.node_of(session_id, placement)
+            if node is not None:
+                return RemoteRoom(cluster, node, session_id)
+        raise NotFound("该评标室尚无机位上线，暂无画面")
 
     @staticmethod
     def _worker_key(sid: str, viewer: str) -> str:
@@ -405,10 +452,23 @@ class WallNamespace(GuardedNamespace):
             await asyncio.sleep(PUSH_DELAY_S)
             await self._push_to(list(self._by_sid.values()))
 
+    async def _publish(self) -> None:
+        """Tell the cluster's other nodes this node's live rooms, as their walls list them."""
+        rooms = [room for room in self.services.rooms if not room.ended]
+        await self.services.cluster.publish_live(
+            {room.id: await self._room_info(room.session) for room in rooms}
+        )
+
     async def _push_to(self, supervisors: list[Supervisor]) -> None:
         """Send each wall the rooms it may see; views of rooms no longer live are ended."""
+        if not self.services.cluster.alone:
+            try:
+                await self._publish()
+            except Exception:
+                logger.exception("could not publish this node's live rooms")
         if not supervisors:
             return
+        remote = await self.services.cluster.remote_live()
         scoped = {s.grants.session_id for s in supervisors}
         if None in scoped:
             now = time.time()
@@ -418,13 +478,20 @@ class WallNamespace(GuardedNamespace):
                 if s.state != SessionState.ENDED
                 and (
                     self.services.rooms.find(s.id) is not None
+                    or s.id in remote
                     or abs(s.scheduled_start.timestamp() - now) <= WALL_HORIZON_S
                 )
             ]
         else:
             sessions = [await self.services.store.get_session(sid) for sid in scoped if sid]
         sessions.sort(key=lambda s: (s.scheduled_start, s.project_code))
-        infos = {s.id: await self._room_info(s) for s in sessions}
+        # A room live on another node of the cluster is shown as that node tells it.
+        infos = {
+            s.id: remote[s.id]
+            if s.id in remote and self.services.rooms.find(s.id) is None
+            else await self._room_info(s)
+            for s in sessions
+        }
         venues = {v.id: v for v in await self.services.store.list_venues()}
         centre_of = {s.id: venues[s.main_venue_id].centre_id for s in sessions}
         for supervisor in supervisors:
@@ -432,12 +499,21 @@ class WallNamespace(GuardedNamespace):
                 continue
             for view in list(supervisor.views.values()):
                 room = self.services.rooms.find(view.session_id)
-                if room is None or room.ended:
-                    # The room closed; the worker closed its viewers with it.
-                    await self._end_view(supervisor, view, "room_closed")
+                here = room is not None and not room.ended
+                if view.node is None and here:
+                    continue
+                if view.node is not None and view.session_id in remote and not here:
+                    continue
+                if here or view.session_id in remote:
+                    # The room moved between nodes (its node was lost): watch it again there.
+                    await self._end_view(supervisor, view, "media_restart", close=False)
                     await self.emit(
-                        "room_closed", {"session_id": view.session_id}, to=supervisor.sid
+                        "media_restart", {"session_id": view.session_id}, to=supervisor.sid
                     )
+                    continue
+                # The room closed; the worker closed its viewers with it.
+                await self._end_view(supervisor, view, "room_closed")
+                await self.emit("room_closed", {"session_id": view.session_id}, to=supervisor.sid)
             rooms = [info for sid, info in infos.items() if supervisor.may_see(sid, centre_of[sid])]
             await self.emit("rooms", {"rooms": rooms}, to=supervisor.sid)
 

@@ -15,7 +15,7 @@ import random
 import ssl as ssl_module
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -44,6 +44,7 @@ NAMESPACE = "/seat"
 CALL_TIMEOUT = 10.0
 AUDIO_FRAME_S = 0.020  # the mix comes in 20 ms Opus frames
 CLOSE_TIMEOUT = 5.0
+RETRY_PAUSE_S = 0.2
 
 Rect = tuple[int, int, int, int]
 
@@ -81,6 +82,7 @@ class SyntheticSeat:
         count_rtp: bool = False,
         send_loss: float = 0.0,
         ssl: ssl_module.SSLContext | None = None,
+        cluster: Sequence[str] = (),
     ) -> None:
         """Prepare a seat; nothing connects before ``start()``.
 
@@ -97,6 +99,9 @@ class SyntheticSeat:
         ``send_loss`` is the share of the RTP packets the seat sends that never leave it, first
         sends and retransmissions alike (a lossy uplink; a fixed random sequence).
         ``ssl`` verifies an https server against its own authority (a test CA, say).
+        A seat is sent on to the node of its room when a node of a cluster refuses it with
+        ``moved``; with ``cluster`` (the nodes' URLs), it also finds its room again by itself
+        when its node is lost, as the page does: ``rejoined`` holds when it was live again.
         """
         self.base_url = base_url.rstrip("/")
         self._token = token
@@ -122,6 +127,7 @@ class SyntheticSeat:
         #: Other pushes (``replaced``, ``server_shutdown``, ``session_ended``, ``warning``,
         #: ``workflow``, ``disconnect``, ``connect_error``).
         self.events: list[tuple[str, Any]] = []
+        self._event_arrived = asyncio.Condition()
         self.grid_frames: deque[GridFrame] = deque(maxlen=max(1, keep_grid_frames))
         self.grid_size: tuple[int, int] | None = None
         #: (receive time, glass-to-glass delay in s) for each new own counter seen in the grid.
@@ -146,33 +152,122 @@ class SyntheticSeat:
         self.media_restarts = 0
         self._restarted = asyncio.Event()
         self._closing: asyncio.Future[None] | None = None
+        self._cluster = [u.rstrip("/") for u in cluster]
+        #: Nodes the server named in its last ``cluster`` notice.
+        self.peer_urls: list[str] = []
+        #: (time the connection was lost, time media was connected again) of each rejoin.
+        self.rejoined: list[tuple[float, float]] = []
+        self._rejoin = asyncio.Event()
 
     # ---- life cycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Connect, join, negotiate media and wait until the peer connection is connected."""
         timeout = self._start_timeout
-        if self._ssl is not None:
-            self._http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=self._ssl))
-            self._sio = socketio.AsyncClient(reconnection=False, http_session=self._http)
-        self._sio.on("roster", self._on_roster, namespace=NAMESPACE)
+        # One HTTP session for every connection the seat makes (a cluster's nodes, say).
+        connector = aiohttp.TCPConnector(ssl=self._ssl) if self._ssl is not None else None
+        self._http = aiohttp.ClientSession(connector=connector)
+        await self._connect([self.base_url], timeout)
+        await self._join_and_connect_media(timeout)
+
+    async def _connect(self, urls: Sequence[str], timeout: float) -> None:  # noqa: ASYNC109
+        """Connect to the first of `urls` that takes the seat, following ``moved`` refusals."""
+        deadline = time.monotonic() + timeout
+        reasons: list[str] = []
+        queue = list(urls)
+        while queue and time.monotonic() < deadline:
+            url = queue.pop(0)
+            self._sio = self._client()
+            refused = len(self.events)
+            try:
+                await self._sio.connect(
+                    url,
+                    namespaces=[NAMESPACE],
+                    auth={"token": self._token},
+                    transports=["websocket"],
+                    wait_timeout=max(deadline - time.monotonic(), 0.5),
+                )
+            except socketio.exceptions.ConnectionError as exc:
+                refusals = [d for e, d in self.events[refused:] if e == "connect_error"]
+                reasons.append(f"{url}: {exc} {refusals!r}")
+                # A refusal's data: {"message": ..., "data": {"code": ..., ...}}.
+                moved = next(
+                    (
+                        d["data"]
+                        for d in refusals
+                        if isinstance(d, dict)
+                        and isinstance(d.get("data"), dict)
+                        and d["data"].get("code") == "moved"
+                    ),
+                    None,
+                )
+                if moved is not None and len(reasons) < 8:
+                    queue.insert(0, str(moved["url"]).rstrip("/"))
+                continue
+            self.base_url = url
+            return
+        # The client's own message does not say why: add the server's refusal reasons.
+        raise socketio.exceptions.ConnectionError("; ".join(reasons) or "no node to connect to")
+
+    def _client(self) -> socketio.AsyncClient:
+        client = socketio.AsyncClient(reconnection=False, http_session=self._http)
+        client.on("roster", self._on_roster, namespace=NAMESPACE)
         for event in ("replaced", "server_shutdown", "session_ended", "warning", "workflow"):
-            self._sio.on(event, self._event_recorder(event), namespace=NAMESPACE)
-        self._sio.on("media_restart", self._on_media_restart, namespace=NAMESPACE)
-        self._sio.on("disconnect", self._event_recorder("disconnect"), namespace=NAMESPACE)
-        self._sio.on("connect_error", self._event_recorder("connect_error"), namespace=NAMESPACE)
-        try:
-            await self._sio.connect(
-                self.base_url,
-                namespaces=[NAMESPACE],
-                auth={"token": self._token},
-                transports=["websocket"],
-                wait_timeout=timeout,
-            )
-        except socketio.exceptions.ConnectionError as exc:
-            # The client's own message does not say why: add the server's refusal reason.
-            reasons = [repr(data) for event, data in self.events if event == "connect_error"]
-            raise socketio.exceptions.ConnectionError(f"{exc}: {'; '.join(reasons)}") from exc
+            client.on(event, self._event_recorder(event), namespace=NAMESPACE)
+        client.on("media_restart", self._on_media_restart, namespace=NAMESPACE)
+        client.on("cluster", self._on_cluster, namespace=NAMESPACE)
+        client.on("disconnect", self._on_disconnect(client), namespace=NAMESPACE)
+        client.on("connect_error", self._event_recorder("connect_error"), namespace=NAMESPACE)
+        return client
+
+    async def _on_cluster(self, data: dict[str, Any]) -> None:
+        self.peer_urls = [str(u).rstrip("/") for u in data.get("nodes", [])]
+
+    def _on_disconnect(self, client: socketio.AsyncClient) -> Callable[..., Any]:
+        async def lost(*args: Any) -> None:
+            self.events.append(("disconnect", args[0] if args else None))
+            if client is not self._sio or self._closing is not None or not self._cluster:
+                return
+            task = asyncio.create_task(self._follow(time.time()), name=f"{self.name}-follow")
+            self._tasks.add(task)
+            task.add_done_callback(self._task_done)
+
+        return lost
+
+    async def _follow(self, lost_at: float) -> None:
+        """The node is gone: find the room again on the cluster's other nodes."""
+        old, self._pc = self._pc, None
+        if old is not None:
+            await old.close()
+        self._connected.clear()
+        self._failed.clear()
+        here = self.base_url
+        urls = [u for u in (*self.peer_urls, *self._cluster) if u != here]
+        urls = list(dict.fromkeys(urls)) + [here]
+        deadline = time.monotonic() + self._start_timeout
+        while self._closing is None:
+            try:
+                await self._connect(urls, max(deadline - time.monotonic(), 1.0))
+                await self._join_and_connect_media(self._start_timeout)
+                break
+            except (socketio.exceptions.ConnectionError, SeatError, ConnectionError) as exc:
+                if time.monotonic() > deadline:
+                    raise
+                logger.info("%s: not live again yet (%s)", self.name, exc)
+                with contextlib.suppress(Exception):
+                    await self._sio.disconnect()
+                await asyncio.sleep(RETRY_PAUSE_S)  # a reconnection's back-off, as a page's
+        self.rejoined.append((lost_at, time.time()))
+        self._rejoin.set()
+
+    async def wait_rejoined(self, count: int, timeout: float) -> None:  # noqa: ASYNC109
+        """Until the seat has found its room again `count` times."""
+        async with asyncio.timeout(timeout):
+            while len(self.rejoined) < count:
+                self._rejoin.clear()
+                await self._rejoin.wait()
+
+    async def _join_and_connect_media(self, timeout: float) -> None:  # noqa: ASYNC109
         joined = await self._call("join", {})
         self.seat = joined["seat"]
         self.ice_servers = list(joined.get("ice_servers", []))
@@ -265,8 +360,22 @@ class SyntheticSeat:
 
         async def record(*args: Any) -> None:
             self.events.append((event, args[0] if args else None))
+            async with self._event_arrived:
+                self._event_arrived.notify_all()
 
         return record
+
+    async def wait_event(self, name: str, timeout: float) -> Any:  # noqa: ASYNC109
+        """Until a push `name` has arrived; its data (the first one's)."""
+        async with self._event_arrived:
+            try:
+                await asyncio.wait_for(
+                    self._event_arrived.wait_for(lambda: any(e == name for e, _ in self.events)),
+                    timeout,
+                )
+            except TimeoutError:
+                raise TimeoutError(f"no {name} within {timeout} s: {self.events}") from None
+        return next(data for e, data in self.events if e == name)
 
     async def wait_roster(
         self,

@@ -161,6 +161,7 @@ class WallClient:
         self.rooms: list[dict[str, Any]] = []
         #: Other pushes: (event, data) for ``media_restart``, ``room_closed``, ``connect_error``.
         self.events: list[tuple[str, Any]] = []
+        self._event_arrived = asyncio.Condition()
         self.viewers: dict[str, Viewer] = {}
         self._rooms_changed = asyncio.Condition()
 
@@ -304,5 +305,19 @@ class WallClient:
     def _recorder(self, event: str) -> Callable[..., Any]:
         async def record(*args: Any) -> None:
             self.events.append((event, args[0] if args else None))
+            async with self._event_arrived:
+                self._event_arrived.notify_all()
 
         return record
+
+    async def wait_event(self, name: str, timeout: float) -> Any:  # noqa: ASYNC109
+        """Until a push `name` has arrived; its data (the first one's)."""
+        async with self._event_arrived:
+            try:
+                await asyncio.wait_for(
+                    self._event_arrived.wait_for(lambda: any(e == name for e, _ in self.events)),
+                    timeout,
+                )
+            except TimeoutError:
+                raise TimeoutError(f"no {name} within {timeout} s: {self.events}") from None
+        return next(data for e, data in self.events if e == name)

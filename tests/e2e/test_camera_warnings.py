@@ -160,4 +160,3 @@ def test_each_scene_raises_its_warning(
             seat.close()
         for own in browsers:
             own.close()
-

@@ -41,9 +41,7 @@ def test_a_replacement_after_check_in_is_checked_in_at_the_console_and_joins_the
     experts = [p for p in people if p["role"] == "expert"]
     host = next(p for p in people if p["role"] == "host")
     leader, leaving, absent = experts[0], experts[1], experts[2:]
-    staff = next(
-        p for p in people if p["role"] == "staff" and p["venue_id"] == leaving["venue_id"]
-    )
+    staff = next(p for p in people if p["role"] == "staff" and p["venue_id"] == leaving["venue_id"])
     shots = artifacts / "late-replacement"
     shots.mkdir(exist_ok=True)
 
@@ -129,7 +127,7 @@ def test_a_replacement_after_check_in_is_checked_in_at_the_console_and_joins_the
         shots_at_both_sizes(console, shots / "06-console-identity-dialog.png")
         console.click("#identity-confirm")
         console.wait_for_function(
-            f"() => !document.querySelector(\"{mine}\")"
+            f'() => !document.querySelector("{mine}")'
             f" && document.querySelector(\"tr[data-expert='{newcomer_id}']\").textContent"
             ".includes('已核验')",
             timeout=TIMEOUT_MS,

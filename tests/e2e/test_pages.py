@@ -254,9 +254,9 @@ def test_no_page_breaks_its_content_security_policy(
             assert "code=" not in page.page.url, f"{name}: {page.page.url}"
             assert page.violations() == [], f"{name}: {page.violations()}"
             page.screenshots(shots, name)
-        assert pages["index"].page.evaluate(
-            "getComputedStyle(document.body).marginTop"
-        ) != "8px", "the landing page's stylesheet did not apply"
+        assert pages["index"].page.evaluate("getComputedStyle(document.body).marginTop") != "8px", (
+            "the landing page's stylesheet did not apply"
+        )
         # The watch itself: an inline style attribute is refused and seen.
         index = pages["index"]
         index.page.evaluate("document.body.setAttribute('style', 'color: red')")

@@ -53,7 +53,7 @@ def tile(session_id: str) -> str:
 
 
 def frames_of(page: Any, selector: str) -> int:
-    return int(page.evaluate(f"Number(document.querySelector(\"{selector}\").dataset.frames)"))
+    return int(page.evaluate(f'Number(document.querySelector("{selector}").dataset.frames)'))
 
 
 def test_supervisor_watches_two_rooms_focuses_a_seat_and_writes_to_the_record(
@@ -81,13 +81,13 @@ def test_supervisor_watches_two_rooms_focuses_a_seat_and_writes_to_the_record(
         for session_id in sessions:
             wall.wait_for_selector(f"{tile(session_id)}[data-live='1']", timeout=TIMEOUT_MS)
             wall.wait_for_function(
-                f"() => Number(document.querySelector(\"{tile(session_id)}\").dataset.frames) > 15",
+                f'() => Number(document.querySelector("{tile(session_id)}").dataset.frames) > 15',
                 timeout=TIMEOUT_MS,
             )
         for session_id in sessions:
             before = frames_of(wall, tile(session_id))
             wall.wait_for_function(
-                f"() => Number(document.querySelector(\"{tile(session_id)}\").dataset.frames) > "
+                f'() => Number(document.querySelector("{tile(session_id)}").dataset.frames) > '
                 f"{before + 15}",
                 timeout=TIMEOUT_MS,
             )

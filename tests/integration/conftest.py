@@ -75,9 +75,7 @@ async def start_server(
     )
     async with SqlStore(config.store) as store:
         demo = await create_demo(store, now=demo_now)
-    tokens = TokenIssuer(
-        load_or_create_key(config.secrets_dir / "token.key"), default_ttl_s=3600
-    )
+    tokens = TokenIssuer(load_or_create_key(config.secrets_dir / "token.key"), default_ttl_s=3600)
     app = create_app(config)
     server = TestServer(app, host="127.0.0.1", port=port)
     await server.start_server()

@@ -276,8 +276,9 @@ async def test_with_no_draw_to_repeat_the_redraw_is_refused_and_the_replacement_
     client, console = await _console(server, server.participant(Role.HOST))
     try:
         async with aiohttp.ClientSession() as http:
-            chair, checker = Actor(http, server, server.participant(Role.HOST)), Actor(
-                http, server, staff
+            chair, checker = (
+                Actor(http, server, server.participant(Role.HOST)),
+                Actor(http, server, staff),
             )
             await chair.ok("open_check_in")
             await checker.ok("excuse_expert", expert=leaving.id, reason="请假")

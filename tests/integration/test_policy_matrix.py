@@ -123,6 +123,8 @@ MATRIX: dict[Call, set[str]] = {
     # The machine's media workers: ops engineers and administrators look, the province's drain.
     Call("GET", "/api/workers"): ADMINS | {"ops", "ops_elsewhere"},
     Call("POST", "/api/workers/{idx}/drain"): {"admin", "ops"},
+    # The cluster's nodes and rooms: who looks at the workers looks at the nodes.
+    Call("GET", "/api/cluster"): ADMINS | {"ops", "ops_elsewhere"},
     Call("POST", "/api/tokens", body={}): ADMINS,
     # Devices and connections: ops engineers of the province or of the session's centre, the
     # venues' people and administrators.

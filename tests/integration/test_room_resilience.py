@@ -31,13 +31,22 @@ async def test_silent_and_audio_only_seats_do_not_stall_the_room(
     room_server: RunningServer,
 ) -> None:
     e = room_server.experts
-    full = SyntheticSeat(room_server.base_url, room_server.token(e[0]),
-                         camera=CounterVideoTrack((200, 40, 40)), microphone=ToneAudioTrack(440),
-                         name="full")
-    silent = SyntheticSeat(room_server.base_url, room_server.token(e[1]),
-                           camera=SilentVideoTrack(), name="silent")
-    audio_only = SyntheticSeat(room_server.base_url, room_server.token(e[3]),
-                               microphone=ToneAudioTrack(990), name="audio-only")
+    full = SyntheticSeat(
+        room_server.base_url,
+        room_server.token(e[0]),
+        camera=CounterVideoTrack((200, 40, 40)),
+        microphone=ToneAudioTrack(440),
+        name="full",
+    )
+    silent = SyntheticSeat(
+        room_server.base_url, room_server.token(e[1]), camera=SilentVideoTrack(), name="silent"
+    )
+    audio_only = SyntheticSeat(
+        room_server.base_url,
+        room_server.token(e[3]),
+        microphone=ToneAudioTrack(990),
+        name="audio-only",
+    )
     async with full, silent, audio_only:
         await full.wait_grid_frames(10, timeout=10)
         # The grid keeps coming while a seat in the room sends nothing (a stall would time out;

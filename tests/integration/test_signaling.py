@@ -92,15 +92,23 @@ async def test_non_expert_cannot_take_a_seat(room_server: RunningServer) -> None
 async def test_seat_beyond_the_venue_is_refused(room_server: RunningServer) -> None:
     expert = room_server.experts[0]
     fake = Participant(
-        id=expert.id, session_id=expert.session_id, role=Role.EXPERT, name=expert.name,
-        venue_id=expert.venue_id, seat_no=99,
+        id=expert.id,
+        session_id=expert.session_id,
+        role=Role.EXPERT,
+        name=expert.name,
+        venue_id=expert.venue_id,
+        seat_no=99,
     )
     refused = await refusal(room_server.base_url, {"token": room_server.token(fake)})
     assert refused["data"]["code"] == "not_your_room"
 
     stranger = Participant(
-        id="nobody", session_id=expert.session_id, role=Role.EXPERT, name="某人",
-        venue_id=expert.venue_id, seat_no=7,
+        id="nobody",
+        session_id=expert.session_id,
+        role=Role.EXPERT,
+        name="某人",
+        venue_id=expert.venue_id,
+        seat_no=7,
     )
     refused = await refusal(room_server.base_url, {"token": room_server.token(stranger)})
     assert refused["data"]["code"] == "not_found"
@@ -168,8 +176,11 @@ async def test_offer_whose_roles_do_not_match_the_media_is_refused(
         # Audio section labelled as a camera.
         ack = await client.call(
             "offer",
-            {"type": "offer", "sdp": pc.localDescription.sdp,
-             "roles": {mids[0]: "camera", mids[1]: "microphone"}},
+            {
+                "type": "offer",
+                "sdp": pc.localDescription.sdp,
+                "roles": {mids[0]: "camera", mids[1]: "microphone"},
+            },
             namespace=NS,
         )
         assert ack["ok"] is False and ack["error"]["code"] == "invalid_request"
@@ -191,7 +202,9 @@ async def test_second_connection_to_a_seat_replaces_the_first(room_server: Runni
     first.on("replaced", lambda data: replaced.set_result(data), namespace=NS)
     first.on("disconnect", lambda *a: gone.set(), namespace=NS)
     await first.connect(
-        room_server.base_url, namespaces=[NS], auth={"token": room_server.token(expert)},
+        room_server.base_url,
+        namespaces=[NS],
+        auth={"token": room_server.token(expert)},
         transports=["websocket"],
     )
     async with seat_socket(room_server.base_url, room_server.token(expert)) as second:
@@ -211,22 +224,28 @@ async def test_a_seat_with_media_joins_and_leaves_without_leftovers(
 ) -> None:
     expert = room_server.experts[0]
     seat = SyntheticSeat(
-        room_server.base_url, room_server.token(expert),
-        camera=CounterVideoTrack((200, 40, 40)), microphone=ToneAudioTrack(440),
+        room_server.base_url,
+        room_server.token(expert),
+        camera=CounterVideoTrack((200, 40, 40)),
+        microphone=ToneAudioTrack(440),
     )
     async with seat:
         await seat.wait_grid_frames(5, timeout=10)
         room = room_server.services.rooms.find(expert.session_id)
         assert room is not None
         await wait_until(
-            lambda: next(iter(room.seats.values())).media_state == "connected", 5,
+            lambda: next(iter(room.seats.values())).media_state == "connected",
+            5,
             "the worker reports the seat connected",
         )
         media = room_server.media(expert.session_id)
         assert media is not None
-        await seat.wait_roster(lambda r: any(
-            s["online"] and {"camera", "microphone"} <= set(s["tracks"]) for s in r["seats"]
-        ), timeout=10)
+        await seat.wait_roster(
+            lambda r: any(
+                s["online"] and {"camera", "microphone"} <= set(s["tracks"]) for s in r["seats"]
+            ),
+            timeout=10,
+        )
     # Disconnect closes the peer and frees the seat; the room's inputs stop.
     await wait_until(lambda: not room.seats and not media.inputs(), 5, "seat freed")
     assert media.grid.subscribers == 0
@@ -246,7 +265,9 @@ async def test_client_that_vanishes_mid_negotiation_leaves_nothing(
     roles = dict(zip([t.mid for t in pc.getTransceivers()], ["microphone", "camera"], strict=True))
     client = socketio.AsyncClient(reconnection=False)
     await client.connect(
-        room_server.base_url, namespaces=[NS], auth={"token": room_server.token(expert)},
+        room_server.base_url,
+        namespaces=[NS],
+        auth={"token": room_server.token(expert)},
         transports=["websocket"],
     )
     ack = await client.call(
@@ -286,19 +307,22 @@ async def test_health_metrics_and_rest(room_server: RunningServer) -> None:
         ) as r:
             assert r.status == 403
         admin = {"Authorization": f"Bearer {room_server.tokens.issue_admin()}"}
-        async with http.post(f"{base}/api/tokens", json={"participant_id": expert.id},
-                             headers=admin) as r:
+        async with http.post(
+            f"{base}/api/tokens", json={"participant_id": expert.id}, headers=admin
+        ) as r:
             assert r.status == 201
             body = await r.json()
         assert "/seat?code=" in body["url"] and "token" not in body["url"]
         assert room_server.tokens.verify(body["token"]).participant_id == expert.id
-        async with http.post(f"{base}/api/tokens", json={"participant_id": "nope"},
-                             headers=admin) as r:
+        async with http.post(
+            f"{base}/api/tokens", json={"participant_id": "nope"}, headers=admin
+        ) as r:
             assert r.status == 404
         async with http.post(f"{base}/api/tokens", data=b"{", headers=admin) as r:
             assert r.status == 400
-        async with http.get(f"{base}/api/sessions/{expert.session_id}/roster",
-                            headers=headers) as r:
+        async with http.get(
+            f"{base}/api/sessions/{expert.session_id}/roster", headers=headers
+        ) as r:
             assert r.status == 200
             assert len((await r.json())["seats"]) == 6
         async with http.get(f"{base}/api/sessions/other/roster", headers=headers) as r:

@@ -83,9 +83,7 @@ async def test_with_a_public_url_only_that_origin_is_let_in(tmp_path: Path) -> N
             ("http://pb.example.cn", False),
             (running.base_url, False),
         ):
-            ok, _ = await connects(
-                running.base_url, token, origin=origin, transports=["websocket"]
-            )
+            ok, _ = await connects(running.base_url, token, origin=origin, transports=["websocket"])
             assert ok is wanted, origin
     finally:
         await server.close()

@@ -49,6 +49,9 @@ TABLES = {
     "webhook_deliveries",
     "openings",
     "archive_copies",
+    "cluster_nodes",
+    "room_placements",
+    "cluster_leases",
 }
 START = datetime(2025, 6, 1, 1, 30, 15, 123456, tzinfo=UTC)
 BEIJING = timezone(timedelta(hours=8))

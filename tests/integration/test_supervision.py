@@ -218,7 +218,6 @@ async def test_notes_reach_the_archive(room_server: RunningServer, seat: Synthet
         await asyncio.sleep(0.05)
 
 
-
 async def test_metrics_name_no_session_and_show_no_supervisor(
     room_server: RunningServer, seat: SyntheticSeat
 ) -> None:

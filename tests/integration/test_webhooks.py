@@ -1,28 +1,19 @@
 """Signed webhook pushes from the real app to a real receiver on a loopback port (5.5); the
-retries and the restart on SQLite and on PostgreSQL.
-
-The receiver is an aiohttp app of its own: it checks every signature with ``hmac`` (not with the
-server's code), records what it got, and answers as a test tells it to (500, 503, no answer at
-all, then 200). It tells the test of every request through a condition, so that the tests wait
-for what arrived, not for time to pass.
+retries and the restart on SQLite and on PostgreSQL. The receiver is
+``tests.integration.webhook_support``'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
-import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from roomserver.config import StoreConfig
@@ -35,98 +26,11 @@ from signaling.http.api import SERVICES
 from tests.integration.conftest import RunningServer
 from tests.integration.platform_support import Admin, iso
 from tests.integration.sessionflow import run_whole_session
+from tests.integration.webhook_support import Receiver, in_order_once, subscribe, venue
 
 # Quick retries, and a short wait for an answer, so that failures take a fraction of a second.
 QUICK = ("--webhook-timeout", "0.5", "--webhook-retry-first", "0.05", "--webhook-retry-max", "0.2")
 START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=2)
-
-
-@dataclass(frozen=True)
-class Push:
-    """One request the receiver got."""
-
-    key: str
-    topic: str
-    body: dict[str, Any]
-    signed: bool
-    status: int  # what the receiver answered (0: it never answered)
-
-
-class Receiver:
-    """A webhook receiver on 127.0.0.1 that checks signatures and answers as planned."""
-
-    def __init__(self) -> None:
-        self.secret = ""
-        # What to do with the next requests, in turn: "fail" (500), "unavailable" (503), "hang"
-        # (no answer until released); every request after them is accepted (200).
-        self.plan: list[str] = []
-        self.got: list[Push] = []
-        self.changed = asyncio.Condition()
-        self.release = asyncio.Event()
-        app = web.Application()
-        app.router.add_post("/hook", self.handle)
-        self.server = TestServer(app, host="127.0.0.1")
-
-    @property
-    def url(self) -> str:
-        return str(self.server.make_url("/hook"))
-
-    async def __aenter__(self) -> Receiver:
-        await self.server.start_server()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.release.set()
-        await self.server.close()
-
-    def signed(self, header: str, raw: bytes) -> bool:
-        """The signature, checked as a receiver in any language would: any ``v1`` (there are
-        two for a day after a rotation) made with the receiver's secret."""
-        pairs = [part.split("=", 1) for part in header.split(",") if "=" in part]
-        stamps = [value for key, value in pairs if key == "t"]
-        candidates = [value for key, value in pairs if key == "v1"]
-        if len(stamps) != 1 or not candidates or not self.secret:
-            return False
-        message = stamps[0].encode() + b"." + raw
-        expected = hmac.new(self.secret.encode(), message, hashlib.sha256).hexdigest()
-        fresh = abs(time.time() - int(stamps[0])) < 300
-        return fresh and any(hmac.compare_digest(expected, c) for c in candidates)
-
-    async def handle(self, request: web.Request) -> web.Response:
-        raw = await request.read()
-        action = self.plan.pop(0) if self.plan else "accept"
-        status = {"accept": 200, "fail": 500, "unavailable": 503, "hang": 0}[action]
-        assert request.content_type == "application/json"
-        push = Push(
-            key=request.headers.get("Idempotency-Key", ""),
-            topic=request.headers.get("X-Roomserver-Topic", ""),
-            body=json.loads(raw),
-            signed=self.signed(request.headers.get("X-Roomserver-Signature", ""), raw),
-            status=status,
-        )
-        async with self.changed:
-            self.got.append(push)
-            self.changed.notify_all()
-        if action == "hang":
-            await self.release.wait()  # the sender gave up long ago
-            return web.Response(status=200)
-        return web.Response(status=status)
-
-    async def until(
-        self, what: str, holds: Callable[[list[Push]], bool], within: float = 15
-    ) -> None:
-        """Wait until what the receiver got satisfies `holds`."""
-        try:
-            async with asyncio.timeout(within):
-                async with self.changed:
-                    await self.changed.wait_for(lambda: holds(self.got))
-        except TimeoutError:
-            got = [(p.body["seq"], p.body["kind"], p.status) for p in self.got]
-            raise AssertionError(f"not within {within} s: {what}; got {got}") from None
-
-    def accepted(self) -> list[Push]:
-        """The pushes answered 2xx, in the order they came."""
-        return [p for p in self.got if 200 <= p.status < 300]
 
 
 async def start_app(data_dir: Path, *args: str) -> tuple[TestServer, TokenIssuer]:
@@ -154,31 +58,6 @@ def base_url(server: TestServer) -> str:
 async def receiver() -> AsyncIterator[Receiver]:
     async with Receiver() as r:
         yield r
-
-
-async def subscribe(admin: Admin, url: str, topics: list[str], **more: Any) -> dict[str, Any]:
-    body = {"name": "省调度系统", "url": url, "topics": topics, **more}
-    answer: dict[str, Any] = await admin.call("POST", "/api/webhooks", 201, json=body)
-    return answer
-
-
-async def venue(admin: Admin, city: str = "铁岭") -> dict[str, Any]:
-    """A centre and one of its venues: two pushes of ``venues``."""
-    centre = await admin.call(
-        "POST", "/api/centres", 201, json={"name": f"{city}市公共资源交易中心", "city": city}
-    )
-    answer: dict[str, Any] = await admin.call(
-        "POST",
-        "/api/venues",
-        201,
-        json={
-            "centre_id": centre["id"],
-            "name": f"{city}第一评标室",
-            "city": city,
-            "seat_count": 6,
-        },
-    )
-    return answer
 
 
 async def book(admin: Admin, venue_id: str, hour: int, seats: list[int]) -> dict[str, Any]:
@@ -215,17 +94,6 @@ async def delivery_log(
         if loop.time() > deadline:
             raise AssertionError(f"not within {within} s: {entries} log entries; got {found}")
         await asyncio.sleep(0.02)
-
-
-def in_order_once(pushes: list[Push]) -> list[Push]:
-    """The pushes with the repeats of one key dropped, as a receiver keeps them."""
-    seen: set[str] = set()
-    kept = []
-    for push in pushes:
-        if push.key not in seen:
-            seen.add(push.key)
-            kept.append(push)
-    return kept
 
 
 async def test_a_subscriber_gets_every_push_of_its_topics_in_order_and_signed(

@@ -4,7 +4,8 @@
 // back-off of a page that starts over. Pure: it is handed the socket, and imports nothing.
 
 /** Refusals that may go away by themselves: retried. Every other code ends the page. */
-export const TRANSIENT_CODES = new Set(["internal", "timeout", "server_busy", "shutting_down", "unavailable", "media_unavailable"]);
+// "moved": the page is being sent on to the node of its room (lib/socket.js).
+export const TRANSIENT_CODES = new Set(["internal", "timeout", "server_busy", "shutting_down", "unavailable", "media_unavailable", "moved"]);
 export const ACK_TIMEOUT_MS = 10000;
 export const RETRY_MIN_MS = 1000;
 export const RETRY_MAX_MS = 30000;

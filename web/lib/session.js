@@ -34,16 +34,20 @@ let subject = null;
 export async function login() {
   const params = new URLSearchParams(window.location.search);
   const code = params.get("code");
-  if (code) {
+  // A page sent on to another node of a cluster (lib/socket.js) logs in there with the
+  // hand-over login it was given.
+  const handover = params.get("handover");
+  if (code || handover) {
     const response = await fetch("/api/login", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ code }),
+      body: JSON.stringify(code ? { code } : { handover }),
       credentials: "same-origin",
     });
     // Answered either way: the code leaves the address bar (a reload of a refused code
     // would only be refused again).
     params.delete("code");
+    params.delete("handover");
     const rest = params.toString();
     window.history.replaceState(window.history.state, "", `${window.location.pathname}${rest ? `?${rest}` : ""}${window.location.hash}`);
     const body = await response.json().catch(() => ({}));

@@ -15,6 +15,16 @@ from signaling.config import OPTIONS, load_config
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 ANNOTATED = DEPLOY / "roomserver.toml"
 # `# name = value` lines: the options the file shows with their example value.
+CLUSTER = (
+    "redis_url",
+    "node_id",
+    "node_centres",
+    "node_capacity",
+    "node_rooms",
+    "heartbeat",
+    "node_dead_after",
+)
+PG = "postgresql+asyncpg://roomserver@10.0.0.5/roomserver"
 EXAMPLE = re.compile(r"^# ?([a-z_]+) = (.+)$", re.MULTILINE)
 
 
@@ -40,6 +50,8 @@ def test_the_annotated_configuration_and_each_commented_example_load(tmp_path: P
             settings = ["--tls-cert", "/etc/a.pem", "--tls-key", "/etc/b.pem"]
         if name in ("tsa_url", "tsa_certificate"):  # and so do these
             settings = ["--tsa-url", "http://tsa.example.cn/", "--tsa-certificate", "/etc/t.pem"]
+        if name in CLUSTER:  # a node of a cluster: on PostgreSQL, with Redis
+            settings += ["--database-url", PG, "--redis-url", "redis://10.0.0.5:6379/0"]
         load_config(settings, environ={})
 
 

@@ -11,8 +11,9 @@ from roomserver.errors import InvalidToken, TokenExpired
 from roomserver.model import Participant, Role
 from signaling.gate.tokens import TokenIssuer, load_or_create_key
 
-EXPERT = Participant(id="p1", session_id="s1", role=Role.EXPERT, name="王建国",
-                     venue_id="v1", seat_no=2)
+EXPERT = Participant(
+    id="p1", session_id="s1", role=Role.EXPERT, name="王建国", venue_id="v1", seat_no=2
+)
 
 
 def test_round_trip_carries_the_grants() -> None:

@@ -45,8 +45,13 @@ async def channels() -> AsyncIterator[tuple[Channel, Channel, list[tuple[str, di
         raise WireError("unknown_method", method)
 
     signaling = Channel(ra, wa, name="signaling")
-    worker = Channel(rb, wb, name="worker", on_request=handle,
-                     on_event=lambda name, params: events.append((name, params)))
+    worker = Channel(
+        rb,
+        wb,
+        name="worker",
+        on_request=handle,
+        on_event=lambda name, params: events.append((name, params)),
+    )
     await signaling.start()
     await worker.start()
     yield signaling, worker, events

@@ -1,0 +1,57 @@
+"""Fixtures of the cluster tests: a network of their own, and two nodes on one PostgreSQL
+database and one Redis."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.cluster.nodes import ClusterNet, ClusterNode, cluster_net
+from tests.postgres import PostgresServer
+from tests.redisserver import RedisServer
+
+pytestmark = [pytest.mark.network, pytest.mark.postgresql]
+
+
+@dataclass
+class Cluster:
+    """The test's network and its two nodes (started and stopped by the test's body, on the
+    client host: ``net.run``)."""
+
+    net: ClusterNet
+    nodes: list[ClusterNode]
+
+    def run(self, scenario: Callable[[list[ClusterNode]], Awaitable[None]]) -> None:
+        """Run `scenario` with the nodes on the client host; the nodes are stopped after it."""
+
+        async def body() -> None:
+            try:
+                await scenario(self.nodes)
+            finally:
+                for node in self.nodes:
+                    await node.stop()
+
+        self.net.run(body)
+
+
+@pytest.fixture
+def cluster(
+    tmp_path: Path, postgres_server: PostgresServer, redis_server: RedisServer
+) -> Iterator[Cluster]:
+    database = postgres_server.url(postgres_server.create_database("cluster"))
+    with cluster_net() as net:
+        nodes = [
+            ClusterNode(
+                tmp_path,
+                node_id,
+                ns=net.ns,
+                database_url=database,
+                redis_url=redis_server.url,
+                extra_args=("--segment-seconds", "3"),
+            )
+            for node_id in ("a", "b")
+        ]
+        yield Cluster(net, nodes)
