@@ -356,7 +356,12 @@ async def build(config: AppConfig) -> Server:
         events=events,
         archives=archives,
         copies=copies,
-        sweep=ArchiveSweep(copies, rate_mb_s=config.copies.reverify_rate_mb_s),
+        # One node of a cluster checks the archive again (the shared location, once).
+        sweep=ArchiveSweep(
+            copies,
+            rate_mb_s=config.copies.reverify_rate_mb_s,
+            active=lambda: cluster.leading,
+        ),
         workers=pool,
         warnings=warnings,
         workflow=workflow,
