@@ -33,6 +33,7 @@ from roomserver.bookingstore import BookingStore
 from roomserver.canonical import canonical_json
 from roomserver.clusterstore import ClusterStore
 from roomserver.config import StoreConfig
+from roomserver.copystore import CopyStore
 from roomserver.drawstore import DrawStore
 from roomserver.errors import InvalidRequest, NotFound, SessionEnded
 from roomserver.eventchain import row_digests
@@ -172,6 +173,7 @@ class SqlStore:
         self.webhooks = WebhookStore(self._db)
         self.chain = EventChainStore(self._db)
         self.cluster = ClusterStore(self._db)
+        self.copies = CopyStore(self._db)
 
     async def start(self) -> None:
         """Create the engine and migrate the schema to the newest Alembic revision."""

@@ -405,6 +405,23 @@ class ClusterLeaseRow(Base):
     expires_at: Mapped[float] = mapped_column(Float)
 
 
+class ArchiveCopyRow(Base):
+    """A location's copy of a session's archive as last checked (roomserver.copystore)."""
+
+    __tablename__ = "archive_copies"
+
+    session_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    location: Mapped[str] = mapped_column(String(16), primary_key=True)  # primary or replica
+    path: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text)
+    parts: Mapped[int] = mapped_column(Integer)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    checked_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    copied_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
 def findable(*keys: str | None) -> bool:
     """Whether a lookup by `keys` can find anything: no stored text holds a NUL (see
     refuse_unstorable), and PostgreSQL refuses one even as a query parameter."""

@@ -22,6 +22,7 @@ import socketio
 from aiohttp import web
 
 from recorder.keys import Keyring
+from roomserver.copies import Schedule
 from roomserver.privatefiles import check_secrets, make_private_dir, secrets_dir
 from roomserver.store import SqlStore
 from signaling.config import AppConfig
@@ -49,18 +50,20 @@ from signaling.http.relay import SessionRelay
 from signaling.http.roster import add_roster_routes
 from signaling.http.webhooks import add_webhook_routes
 from signaling.metrics import LoopLagMonitor, Metrics
-from signaling.services.archiving import ArchiveManager
+from signaling.services.archiving import ArchiveManager, trusted_tsa
 from signaling.services.ballots import BallotKeys
 from signaling.services.broadcasts import Broadcasts
 from signaling.services.clarifications import ClarificationService
 from signaling.services.cluster import Cluster
 from signaling.services.container import Services
+from signaling.services.copies import ArchiveCopies, Verification
 from signaling.services.events import EventLog
 from signaling.services.halls import HallRooms
 from signaling.services.monitoring import WarningCenter
 from signaling.services.openings import OpeningService
 from signaling.services.outcomes import Outcomes
 from signaling.services.pool import WorkerPool, WorkerProcess
+from signaling.services.reverify import ArchiveSweep
 from signaling.services.rooms import RoomManager
 from signaling.services.sessions import WorkflowEnd
 from signaling.services.signals import Signals
@@ -90,6 +93,39 @@ def load_archive_keys(config: AppConfig) -> Keyring:
     keyring = Keyring(config.archive_keys_dir, config.archive_keys_path)
     keyring.ensure(adopt_ed25519=config.legacy_archive_key_path)
     return keyring
+
+
+def archive_copies(
+    config: AppConfig, store: SqlStore, metrics: Metrics, signals: Signals
+) -> ArchiveCopies:
+    """The archive's copies as configured (replica, re-verification), checked as `archive
+    verify` checks: against the pinned keys and the configured TSA's certificate."""
+
+    def keys() -> list[bytes]:
+        listing = config.archive_keys_path
+        return [listing.read_bytes()] if listing.is_file() else []
+
+    def tsa() -> list[bytes]:
+        try:
+            return trusted_tsa(config.recorder)
+        except OSError:
+            return []  # said at start (recorder.archive); each token is checked with its own
+
+    settings = config.copies
+    return ArchiveCopies(
+        config.archive_dir,
+        settings.replica,
+        Schedule(
+            every_s=settings.reverify_days * 86400,
+            retry_s=settings.replica_retry_s,
+            replica=settings.replica is not None,
+        ),
+        store,
+        metrics,
+        signals,
+        Verification(keys, tsa),
+        replica_rate_mb_s=settings.replica_rate_mb_s,
+    )
 
 
 def worker_settings(config: AppConfig) -> WorkerSettings:
@@ -128,6 +164,10 @@ class Server:
         services = self.services
         # Parts left open by a crash are repaired and sealed before anything new is recorded.
         await services.archives.recover()
+        # Then what recovery sealed is copied, and the copies are checked again, in the
+        # background.
+        await services.copies.start()
+        await services.sweep.start()
         await services.workers.start()
         await services.warnings.start()
         await self.lag.start()
@@ -162,6 +202,10 @@ class Server:
 
     async def end_connections(self) -> None:
         """Tell seats, close their peers and the rooms, then forget walls and consoles."""
+        # No copy to the replica reads the disks while the rooms are being sealed: what they
+        # seal now is copied after the next start.
+        await self.services.sweep.close()
+        await self.services.copies.close()
         try:
             await self.seats.notify_shutdown()
         except Exception:
@@ -181,6 +225,10 @@ class Server:
         services = self.services
         # First: a push in flight now is not logged as delivered, and goes again after a restart.
         await services.webhooks.close()
+        # Closed with the connections already (safe twice): a copy or check under way stops at
+        # its next chunk, and what was not copied is copied after the next start.
+        await services.sweep.close()
+        await services.copies.close()
         await self.usage.close()
         await services.warnings.close()
         await services.openings.stop()
@@ -216,7 +264,9 @@ async def build(config: AppConfig) -> Server:
     signals = Signals()
     tasks = TaskSet()
     events = EventLog(store, signals)
-    archives = ArchiveManager(config.archive_dir, archive_keys, config.recorder, events, tasks)
+    archives = ArchiveManager(
+        config.archive_dir, archive_keys, config.recorder, events, tasks, signals
+    )
     pool = WorkerPool(
         max(config.workers, 1),
         worker_settings(config),
@@ -291,6 +341,7 @@ async def build(config: AppConfig) -> Server:
     )
     metrics = Metrics(media=False, rooms=rooms.samples)  # media is counted by the workers
     metrics.watch_disk(config.archive_dir)
+    copies = archive_copies(config, store, metrics, signals)
     sender = HttpSender(config.webhooks.timeout_s)
     webhooks = WebhookService(store, events, signals, config.webhooks, sender, cluster=cluster)
     services = Services(
@@ -304,6 +355,13 @@ async def build(config: AppConfig) -> Server:
         tasks=tasks,
         events=events,
         archives=archives,
+        copies=copies,
+        # One node of a cluster checks the archive again (the shared location, once).
+        sweep=ArchiveSweep(
+            copies,
+            rate_mb_s=config.copies.reverify_rate_mb_s,
+            active=lambda: cluster.leading,
+        ),
         workers=pool,
         warnings=warnings,
         workflow=workflow,

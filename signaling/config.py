@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from media.config import MediaConfig
-from recorder.config import RecorderConfig
+from recorder.config import CopiesConfig, RecorderConfig
 from roomserver.config import StoreConfig
 from roomserver.errors import InvalidRequest
 from roomserver.fees import FeeRule
@@ -153,6 +153,7 @@ class AppConfig:
     store: StoreConfig
     media: MediaConfig = field(default_factory=MediaConfig)
     recorder: RecorderConfig = field(default_factory=RecorderConfig)
+    copies: CopiesConfig = field(default_factory=CopiesConfig)
     ice: IceConfig = field(default_factory=IceConfig)
     warnings: WarningThresholds = field(default_factory=WarningThresholds)
     fees: FeeRule = field(default_factory=FeeRule)
@@ -270,6 +271,19 @@ OPTIONS: dict[str, tuple[str, Any, str]] = {
     ),
     "tsa_certificate": ("path", None, "the time-stamping authority's certificate (PEM)"),
     "tsa_timeout": ("float", 10.0, "seconds the TSA has to answer before a seal goes without"),
+    "archive_replica": (
+        "str",
+        None,
+        "folder on another disk or site where every sealed part is copied (副本); empty: none",
+    ),
+    "replica_rate": ("float", 50.0, "MB/s the replica's copy and check read at most (0: no limit)"),
+    "replica_retry": (
+        "float",
+        300.0,
+        "seconds before a copy that could not be made is tried again",
+    ),
+    "reverify_days": ("float", 30.0, "days after which each copy of an archive is verified again"),
+    "reverify_rate": ("float", 20.0, "MB/s the re-verification reads at most (0: no limit)"),
     "usage_push_at": (
         "str",
         "18:00",
@@ -483,7 +497,11 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
         raise ConfigError(str(exc)) from exc
     if cluster is not None and make_url_backend(database_url) == "sqlite":
         raise ConfigError("a cluster (redis_url) needs database_url on PostgreSQL")
-    keys_dir, archive_root = settings["keys_dir"], settings["archive_dir"]
+    keys_dir = Path(settings["keys_dir"]).expanduser().resolve() if settings["keys_dir"] else None
+    archive_root = (
+        Path(settings["archive_dir"]).expanduser().resolve() if settings["archive_dir"] else None
+    )
+    copies = _copies_config(settings, archive_root or data_dir / "archive")
     return AppConfig(
         data_dir=data_dir,
         host=host,
@@ -510,16 +528,36 @@ def build_config(settings: Mapping[str, Any]) -> AppConfig:
             tsa_certificate=str(tsa_certificate) if tsa_certificate else None,
             tsa_timeout_s=float(settings["tsa_timeout"]),
         ),
+        copies=copies,
         log_level=level,
         log_format=log_format,
         min_free_disk_gb=float(settings["min_free_disk_gb"]),
         ntp_server=settings["ntp_server"] or None,
         trusted_proxies=proxies,
         party_phases=tuple(p for p in party_phases if p != "none"),
-        keys_dir=Path(keys_dir).expanduser().resolve() if keys_dir else None,
-        archive_root=Path(archive_root).expanduser().resolve() if archive_root else None,
+        keys_dir=keys_dir,
+        archive_root=archive_root,
         cluster=cluster,
     )
+
+
+def _copies_config(settings: Mapping[str, Any], archive: Path) -> CopiesConfig:
+    """The replica and the re-verification; a replica overlapping the archive is refused."""
+    replica = None
+    if settings["archive_replica"]:
+        replica = Path(settings["archive_replica"]).expanduser().resolve()
+        if replica.is_relative_to(archive) or archive.is_relative_to(replica):
+            raise ConfigError("archive_replica must be a folder apart from the archive")
+    try:
+        return CopiesConfig(
+            replica=replica,
+            replica_rate_mb_s=float(settings["replica_rate"]),
+            replica_retry_s=float(settings["replica_retry"]),
+            reverify_days=float(settings["reverify_days"]),
+            reverify_rate_mb_s=float(settings["reverify_rate"]),
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def make_url_backend(database_url: str) -> str:

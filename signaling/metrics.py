@@ -241,6 +241,59 @@ class ThreadCpuCollector(Collector):
         yield family
 
 
+class CopyCounters:
+    """What /metrics shows of the archive's copies (``signaling.services.copies``): checks and
+    copies counted, and two gauges read at every scrape from the copies' latest figures."""
+
+    def __init__(
+        self, registry: CollectorRegistry, figures: Callable[[], tuple[float, int]]
+    ) -> None:
+        """`figures`: the longest any copy has gone unverified (s), and the sessions whose
+        latest check of a copy failed or whose replica is missing."""
+        self._verifications = Counter(
+            "roomserver_archive_verifications",
+            "Verifications of a copy of a session's archive, by location and result",
+            ["location", "result"],
+            registry=registry,
+        )
+        for location in ("primary", "replica"):  # at zero from the start, for rate() alerts
+            for result in ("ok", "failed"):
+                self._verifications.labels(location, result)
+        self._copies = Counter(
+            "roomserver_archive_replications",
+            "Copies of a session's sealed parts to the replica, by result",
+            ["result"],
+            registry=registry,
+        )
+        for result in ("ok", "failed"):
+            self._copies.labels(result)
+        self._bytes = Counter(
+            "roomserver_archive_replica_bytes", "Bytes written to the replica", registry=registry
+        )
+        oldest = Gauge(
+            "roomserver_archive_oldest_verification_age_seconds",
+            "The longest any copy of a sealed archive (primary or replica) has gone without a "
+            "verification (never verified: since it was sealed)",
+            registry=registry,
+        )
+        oldest.set_function(lambda: figures()[0])
+        failed = Gauge(
+            "roomserver_archive_copies_failed",
+            "Sessions whose latest check of a copy failed, or whose replica is missing",
+            registry=registry,
+        )
+        failed.set_function(lambda: float(figures()[1]))
+
+    def verified(self, location: str, ok: bool) -> None:
+        """Count one verification of a copy."""
+        self._verifications.labels(location, "ok" if ok else "failed").inc()
+
+    def copied(self, ok: bool, written: int) -> None:
+        """Count one copy to the replica and the bytes it wrote."""
+        self._copies.labels("ok" if ok else "failed").inc()
+        self._bytes.inc(written)
+
+
 # Where the media worker drops frames (``Metrics.frames_dropped``).
 DROP_PLACES = ("decoder",)
 
@@ -350,6 +403,10 @@ class Metrics:
             registry=self.registry,
         )
         gauge.set_function(lambda: float(free_bytes(path)))
+
+    def watch_archive_copies(self, figures: Callable[[], tuple[float, int]]) -> CopyCounters:
+        """Count the archive's copies and checks; report `figures` at every scrape."""
+        return CopyCounters(self.registry, figures)
 
     def frames_dropped(self, where: str, count: int = 1) -> None:
         """Count frames dropped at `where`."""

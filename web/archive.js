@@ -10,6 +10,7 @@
 import { SyncPlayer, TrackPlayer } from "/static/archive-player.js";
 import { answerOf, requestJson } from "/static/lib/api.js";
 import { setBanner as showBanner } from "/static/lib/chrome.js";
+import { copyLine } from "/static/lib/copies.js";
 import { $, control, el, queryParams } from "/static/lib/dom.js";
 import { messageOf, problemText } from "/static/lib/errors.js";
 import { describeEventBrief as describe } from "/static/lib/events.js";
@@ -23,6 +24,7 @@ import { formatDuration as duration, formatNumericDateTime, formatTime } from "/
  * @typedef {import("/static/lib/wire").Person} Person
  * @typedef {import("/static/archive-player.js").ArchivedTrack} ArchivedTrack
  * @typedef {import("/static/archive-player.js").Segment} Segment
+ * @typedef {import("/static/lib/copies.js").ArchiveCopy} ArchiveCopy
  * @typedef {{ ok: boolean, differences: Array<{ where: string, what: string }> }} Verification
  * @typedef {{
  *   session_id: string, session: { project_name: string, project_code?: string, kind?: string },
@@ -32,12 +34,13 @@ import { formatDuration as duration, formatNumericDateTime, formatTime } from "/
  *   events: RecordEvent[], damaged: Array<{ what: string }>, parts: Array<{ sealed: boolean }>,
  *   scope: { whole: boolean, windows: Array<[number, number]> },
  *   verification?: Verification | null, viewer: { exports: boolean, grants: boolean },
- *   project_documents?: ProjectDocument[],
+ *   project_documents?: ProjectDocument[], copies?: ArchiveCopy[] | null,
  * }} ArchivedSession
  * @typedef {{ kind: string, name: string, added_at: string, size: number, sha256: string, sm3: string, url: string }} ProjectDocument
  * @typedef {{
  *   id: string, project_code?: string, project_name: string, venues: string[], experts: number,
  *   start?: number | null, duration_s: number, bytes: number, sealed: boolean, verification?: Verification | null,
+ *   copies?: ArchiveCopy[] | null,
  * }} SessionRow
  * @typedef {{ id: string, label: string, color: string, kinds: string[] }} Group
  * @typedef {{ e: RecordEvent, t: number, group: Group }} Mark
@@ -101,6 +104,17 @@ function verificationBadge(v) {
   return v.ok ? el("span", { class: "badge ok" }, "完好") : el("span", { class: "badge bad" }, `发现 ${v.differences.length} 处差异`);
 }
 
+/**
+ * Where the archive is kept and how each copy last checked out: "主档 已校验 …", "副本 未复制"…
+ * @param {ArchiveCopy[]} copies
+ */
+function copiesBadges(copies) {
+  return el("div", { class: "copies" }, ...copies.map((copy) => {
+    const line = copyLine(copy);
+    return el("span", { class: `copy ${line.tone}`, title: line.title, dataset: { location: copy.location, state: copy.state } }, line.text);
+  }));
+}
+
 /** @param {RecordEvent} e */
 function groupOf(e) {
   const step = e.kind === "opening" ? e.data?.happened : null;
@@ -126,13 +140,13 @@ async function search(form) {
     el("tr", { dataset: { session: s.id } },
       el("td", {}, s.project_code || "—"),
       el("td", { class: "name" }, s.project_name),
-      el("td", {}, s.venues.join("、")),
+      el("td", { class: "venues" }, s.venues.join("、")),
       el("td", {}, String(s.experts)),
       el("td", {}, s.start ? dateTime(s.start) : "—"),
       el("td", {}, duration(s.duration_s)),
       el("td", {}, megabytes(s.bytes)),
       el("td", {}, s.sealed ? el("span", { class: "badge ok" }, "已封存") : el("span", { class: "badge" }, "录制中")),
-      el("td", {}, verificationBadge(s.verification)),
+      el("td", {}, s.copies ? copiesBadges(s.copies) : verificationBadge(s.verification)),
       el("td", {}, el("button", { class: "btn btn-small", type: "button", dataset: { open: s.id } }, "调阅")))));
   $("#no-sessions").hidden = sessions.length > 0;
   document.body.dataset.state = "ready";
@@ -247,7 +261,10 @@ function renderFacts(s) {
     ["分段", `${s.parts.length} 段${s.parts.every((p) => p.sealed) ? "，均已封存" : ""}`],
   ];
   if (!s.scope.whole) facts.push(["可调阅范围", s.scope.windows.map(([a, b]) => `${clockOf(a)}–${clockOf(b)}`).join("，")]);
-  $("#facts").replaceChildren(...facts.filter((f) => f !== null).map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))));
+  /** @type {Array<string | Node>[]} */
+  const shown = facts.filter((f) => f !== null);
+  if (s.copies) shown.push(["存档", copiesBadges(s.copies)]);
+  $("#facts").replaceChildren(...shown.map(([k, v]) => el("div", {}, el("dt", {}, k), el("dd", {}, v))));
   $("#verify-badge").replaceWith(Object.assign(verificationBadge(s.verification), { id: "verify-badge" }));
   $("#verify-btn").hidden = !s.viewer.exports;
   $("#grant-btn").hidden = !s.viewer.grants;
@@ -443,6 +460,8 @@ function wire() {
     $("#back").hidden = true;
     $("#title").textContent = "评标档案调阅";
     $("#subtitle").textContent = "按项目名称、编号、日期或评标室查找评标场次";
+    // Checks made meanwhile (a verification from the page, the replica's copy) show at once.
+    search($("#search", HTMLFormElement));
   });
   $("#play").addEventListener("click", () => {
     if (!app.player) return;

@@ -27,6 +27,7 @@ from recorder.timestamp import TimestampError, Tsa, load_certificates
 from recorder.verify import check_against_record, verify_archive
 from roomserver.errors import NotFound, RoomError
 from roomserver.store import SqlStore
+from signaling.cli import replicate as replicate_cli
 from signaling.config import AppConfig
 from signaling.gate.tokens import TokenIssuer, load_or_create_key
 from signaling.services.archiving import (
@@ -90,6 +91,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     stamp.add_argument(
         "sessions", nargs="*", metavar="SESSION", help="these sessions only (default: all)"
     )
+    replicate_cli.add_command(archive_sub, common)
     keys = archive_sub.add_parser(
         "keys",
         parents=[common],
@@ -445,6 +447,7 @@ async def cmd_session_end(config: AppConfig, args: argparse.Namespace) -> int:
             config.recorder,
             events,
             tasks,
+            signals,
         )
         workflow = WorkflowService(
             store,

@@ -24,6 +24,7 @@ from roomserver.store import SqlStore
 from signaling.app import create_app
 from signaling.cli import archive as archive_cli
 from signaling.cli import doctor as doctor_cli
+from signaling.cli import replicate as replicate_cli
 from signaling.config import (
     AppConfig,
     ConfigError,
@@ -441,6 +442,7 @@ COMMANDS = {
     "admin create": cmd_admin_create,
     "load-session": cmd_load_session,
     "archive list": archive_cli.cmd_archive_list,
+    "archive replicate": replicate_cli.cmd_archive_replicate,
     "session end": archive_cli.cmd_session_end,
     "doctor": doctor_cli.cmd_doctor,
 }

@@ -28,6 +28,7 @@ from recorder.export import export_archive
 from recorder.seal import MANIFEST_JSON
 from recorder.verify import check_against_record, verify_archive
 from roomserver.access import WHOLE, Scope, Viewer, archive_scope
+from roomserver.copies import ArchiveCopy
 from roomserver.errors import InvalidRequest, NotFound, NotYourRoom, RoomError
 from roomserver.model import Role, Session
 from roomserver.policy import Action, Grants, decide
@@ -41,6 +42,7 @@ from signaling.http.api import (
 from signaling.http.records import project_documents
 from signaling.services.archiving import package_extras, parts_in_record, trusted_tsa
 from signaling.services.container import Services
+from signaling.services.copies import copies_json
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +134,8 @@ class Playback:
         if events:
             parts, ended = parts_in_record((e.kind, e.data) for e in events)
             await asyncio.to_thread(check_against_record, report, folder, parts, ended)
+        # The archive's copies show a person's check as the sweep's (the page's list).
+        await self.services.copies.primary_verified(session_id, report)
         result = {
             "ok": report.ok,
             "checked_at": datetime.now(UTC).isoformat(),
@@ -222,11 +226,15 @@ async def list_archives(request: web.Request) -> web.Response:
     root = playback.root
     names = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     venues = {v.id: v for v in await services.store.list_venues()}
+    copies: dict[str, dict[str, ArchiveCopy]] = {}
+    for copy in await services.store.copies.all():
+        copies.setdefault(copy.session_id, {})[copy.location] = copy
+    replica = services.config.copies.replica is not None
     out = []
     for session_id in names:
         catalog = await playback.catalog(session_id)
         try:
-            playback.scope(grants, catalog)
+            scope = playback.scope(grants, catalog)
         except RoomError:
             continue
         session = await _session(services, session_id)
@@ -251,6 +259,7 @@ async def list_archives(request: web.Request) -> web.Response:
             continue
         participants = await services.store.list_participants(session_id) if session else []
         parts = list_parts(root / session_id)
+        sealed = sum(1 for _, p in parts if is_sealed(p))
         out.append(
             {
                 **_session_json(session, session_id),
@@ -259,8 +268,14 @@ async def list_archives(request: web.Request) -> web.Response:
                 "start": start,
                 "duration_s": round((catalog.end or 0) - (start or 0), 1) if start else 0,
                 "bytes": (await asyncio.to_thread(_stamp, root / session_id))[1],
-                "sealed": bool(parts) and all(is_sealed(p) for _, p in parts),
+                "sealed": bool(parts) and sealed == len(parts),
                 "verification": await playback.verification(session_id, run=False),
+                # Where the archive is kept and when each copy was last verified (存档副本).
+                "copies": (
+                    copies_json(copies.get(session_id, {}), sealed, replica)
+                    if scope.whole
+                    else None
+                ),
             }
         )
     await playback.record("archive_listed", grants, query=query or None, results=len(out))
@@ -297,6 +312,16 @@ async def archive_detail(request: web.Request) -> web.Response:
     body["venues"] = {v: venues.get(v, v) for v in (session.venue_ids() if session else ())}
     body["verification"] = (
         await playback.verification(session_id, run=False) if scope.whole else None
+    )
+    sealed = sum(1 for part in body["parts"] if part["sealed"])
+    body["copies"] = (
+        copies_json(
+            await services.store.copies.of_session(session_id),
+            sealed,
+            services.config.copies.replica is not None,
+        )
+        if scope.whole
+        else None
     )
     # The documents of the project whose lot this session evaluated (7.2.5-1).
     lot = await services.store.projects.lot_of_session(session_id) if session else None

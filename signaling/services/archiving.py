@@ -23,6 +23,7 @@ from recorder.manifest import GapEntry
 from recorder.track import Gap
 from roomserver.model import Session
 from signaling.services.events import EventLog
+from signaling.services.signals import Signals
 from signaling.tasks import TaskSet
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,8 @@ def trusted_tsa(config: RecorderConfig) -> list[bytes]:
 
 
 class ArchiveManager:
-    """Opens, recovers and seals session archives under the data directory."""
+    """Opens, recovers and seals session archives under the data directory; every part it seals
+    is told (``part_sealed``) for the archive's copies."""
 
     def __init__(
         self,
@@ -97,12 +99,14 @@ class ArchiveManager:
         config: RecorderConfig,
         events: EventLog,
         tasks: TaskSet,
+        signals: Signals,
     ) -> None:
         self.root = root
         self._keys = keys
         self._config = config
         self._events = events
         self._tasks = tasks
+        self._signals = signals
 
     async def recover(
         self, sessions: set[str] | None = None, *, reason: str = "server_stopped"
@@ -155,6 +159,7 @@ class ArchiveManager:
                 )
                 await archive.seal("interrupted")
                 recovered.append(archive.session_id)
+                self._signals.part_sealed(archive.session_id)
                 logger.warning(
                     "archive %s: part %d recovered after a crash (%d segments repaired)",
                     archive.session_id,
@@ -194,6 +199,7 @@ class ArchiveManager:
         self._events.detach(archive)
         await archive.seal(state)
         await archive.close()
+        self._signals.part_sealed(archive.session_id)
 
     def _archive(self, session_id: str, project: str | None) -> SessionArchive:
         def on_gap(gap: Gap) -> None:

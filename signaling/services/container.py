@@ -16,11 +16,13 @@ if TYPE_CHECKING:
     from signaling.services.archiving import ArchiveManager
     from signaling.services.clarifications import ClarificationService
     from signaling.services.cluster import Cluster
+    from signaling.services.copies import ArchiveCopies
     from signaling.services.halls import HallRooms
     from signaling.services.monitoring import WarningCenter
     from signaling.services.openings import OpeningService
     from signaling.services.outcomes import Outcomes
     from signaling.services.pool import WorkerPool
+    from signaling.services.reverify import ArchiveSweep
     from signaling.services.webhooks import WebhookService
     from signaling.services.workflow import WorkflowService
 from signaling.gate.tokens import TokenIssuer
@@ -45,6 +47,9 @@ class Services:
     tasks: TaskSet
     events: EventLog
     archives: ArchiveManager
+    # The archive's copies (replica, checks) and their scheduled re-verification.
+    copies: ArchiveCopies
+    sweep: ArchiveSweep
     workers: WorkerPool
     warnings: WarningCenter
     workflow: WorkflowService

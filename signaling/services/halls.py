@@ -449,6 +449,7 @@ class HallRooms:
             await hall.worker.request(
                 "close_room", {"session_id": hall.id, "state": state}, timeout_s=30
             )
+            self._signals.part_sealed(hall.id)
         except (ConnectionLost, WireError) as exc:
             # The worker is gone: its part is recovered (and sealed) when it is replaced.
             logger.warning("hall %s: worker could not close it: %s", hall.id, exc)

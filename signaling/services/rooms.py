@@ -478,6 +478,7 @@ class RoomManager:
             await room.worker.request(
                 "close_room", {"session_id": room.id, "state": state}, timeout_s=30
             )
+            self._signals.part_sealed(room.id)
         except (ConnectionLost, WireError) as exc:
             # The worker is gone: its part is recovered (and sealed) when it is replaced.
             logger.warning("room %s: worker could not close it: %s", room.id, exc)

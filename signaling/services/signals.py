@@ -120,6 +120,9 @@ class Signals:
     # A bidder was asked for a clarification or answered one: the opening and the bidder
     # (clarifications → the hall).
     clarification_changed: Signal[[str, str]] = _named("clarification_changed", Signal)
+    # A part of a session's archive was sealed, here or by a media worker, or recovered after a
+    # crash (archives, rooms, halls → the archive's copies); handlers must not block.
+    part_sealed: Signal[[str]] = _named("part_sealed", Signal)
     # A session ended and its archive is sealed (sessions → outcomes: fees, results).
     session_ended: AsyncSignal[[str]] = _named("session_ended", AsyncSignal)
     # The workflow reached its end: the session ends with it (workflow → sessions).

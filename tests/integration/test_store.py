@@ -48,10 +48,14 @@ TABLES = {
     "webhooks",
     "webhook_deliveries",
     "openings",
+    "archive_copies",
+    "cluster_nodes",
+    "room_placements",
+    "cluster_leases",
 }
 START = datetime(2025, 6, 1, 1, 30, 15, 123456, tzinfo=UTC)
 BEIJING = timezone(timedelta(hours=8))
-HEAD = "0015"
+HEAD = "0016"
 
 
 def db_path(tmp_path: Path) -> Path:

@@ -84,6 +84,11 @@ def test_turn_credentials_and_announced_address() -> None:
         (["--trusted-proxy", "the-proxy"], "trusted_proxy"),
         (["--log-format", "xml"], "log_format"),
         (["--min-free-disk-gb", "-1"], "min_free_disk_gb"),
+        (["--data-dir", "/srv/rs", "--archive-replica", "/srv/rs/archive/copy"], "apart"),
+        (["--data-dir", "/srv/rs", "--archive-replica", "/srv"], "apart"),
+        (["--reverify-days", "0"], "reverify_days"),
+        (["--reverify-rate", "-5"], "reverify_rate"),
+        (["--replica-retry", "1"], "replica_retry"),
     ],
 )
 def test_bad_settings_are_refused_with_the_reason(argv: list[str], message: str) -> None:
@@ -221,3 +226,23 @@ def test_announced_addresses_and_the_media_port_range() -> None:
 def test_bad_ice_settings_are_refused(argv: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(argv, environ={})
+
+
+def test_the_replica_and_the_re_verification_are_configuration(tmp_path: Path) -> None:
+    config = load_config(["--data-dir", str(tmp_path / "data")], environ={})
+    assert config.copies.replica is None
+    assert (config.copies.reverify_days, config.copies.reverify_rate_mb_s) == (30.0, 20.0)
+    toml = tmp_path / "roomserver.toml"
+    toml.write_text('archive_replica = ""\n', encoding="utf-8")
+    assert load_config(["--config", str(toml)], environ={}).copies.replica is None
+    config = load_config(
+        ["--data-dir", str(tmp_path / "data"), "--reverify-days", "7.5"],
+        environ={
+            "ROOMSERVER_ARCHIVE_REPLICA": str(tmp_path / "mnt" / "replica"),
+            "ROOMSERVER_REPLICA_RATE": "0",
+            "ROOMSERVER_REPLICA_RETRY": "60",
+        },
+    )
+    assert config.copies.replica == tmp_path / "mnt" / "replica"
+    assert config.copies.replica_rate_mb_s == 0.0 and config.copies.replica_retry_s == 60.0
+    assert config.copies.reverify_days == 7.5
