@@ -141,6 +141,51 @@ async def check_database(config: AppConfig) -> Finding:
     return _ok(name, f"{engine} 可用")
 
 
+async def check_cluster(config: AppConfig) -> Finding:
+    """A node of a cluster: Redis answers, the keys and the archive are the shared ones, and no
+    other live node has this node's name."""
+    name = "集群"
+    cluster = config.cluster
+    if cluster is None:
+        return _skipped(name, "单机运行（未设置 redis_url）")
+    if config.keys_dir is None or config.archive_root is None:
+        return _failed(
+            name,
+            "集群的节点须共用密钥与档案，但 keys_dir 或 archive_dir 未设置（默认在数据目录中）",
+            "为每个节点设置相同的 keys_dir 与 archive_dir（共享存储）",
+        )
+    import redis.asyncio as aioredis  # only a cluster needs the client
+
+    client = aioredis.from_url(cluster.redis_url)
+    try:
+        await asyncio.wait_for(client.ping(), 5)
+    except Exception as exc:
+        return _failed(name, f"Redis 无法使用：{type(exc).__name__}: {exc}", "检查 redis_url")
+    finally:
+        await client.aclose()
+    try:
+        async with SqlStore(config.store) as store:
+            nodes = await store.cluster.nodes()
+    except Exception as exc:
+        return _failed(name, f"无法读取节点表：{type(exc).__name__}", "检查 database_url")
+    now = time.time()
+    same = [
+        n
+        for n in nodes
+        if n.node_id == cluster.node_id
+        and n.url != config.base_url
+        and n.alive(now, cluster.dead_after_s)
+    ]
+    if same:
+        return _failed(
+            name,
+            f"另一台节点（{same[0].url}）正以 {cluster.node_id} 为名运行",
+            "为每个节点设置不同的 node_id",
+        )
+    alive = sum(1 for n in nodes if n.alive(now, cluster.dead_after_s))
+    return _ok(name, f"节点 {cluster.node_id}：Redis 可用，集群中 {alive} 个节点在线")
+
+
 def _ntp_offset(server: str) -> float:
     host, _, port = server.rpartition(":") if server.count(":") == 1 else (server, "", "")
     answer = ntplib.NTPClient().request(host or server, version=4, port=int(port or 123), timeout=3)
@@ -410,6 +455,7 @@ async def run_checks(config: AppConfig, *, seats: int, hours: float) -> list[Fin
     steps: list[Callable[[], Awaitable[Finding]]] = [
         lambda: check_database(config),
         lambda: check_clock(config),
+        lambda: check_cluster(config),
     ]
     for step in steps:
         findings.append(await step())

@@ -215,6 +215,20 @@ class Cluster:
         url = self.url_of(node_id)
         return url is not None and await self._answers(url)
 
+    async def health(self) -> tuple[bool, str]:
+        """Whether this node can serve as a node of its cluster now, and what was found."""
+        if self.config is None or self._redis is None:
+            return True, "单机运行"
+        try:
+            await asyncio.wait_for(self._redis.ping(), PROBE_S * 3)
+        except Exception as exc:  # any failure of the client is the verdict, not a crash
+            return False, f"Redis 不可用：{type(exc).__name__}"
+        age = time.monotonic() - self._last_beat
+        if age > self.config.dead_after_s:
+            return False, f"本节点 {age:.0f} 秒未能写入心跳，其余节点视其为失联"
+        role = "主节点" if self._leading else "节点"
+        return True, f"{role} {self.node_id}，{len(self.nodes())} 个节点在线"
+
     async def status(self) -> dict[str, Any]:
         """The cluster as ``GET /api/cluster`` shows it."""
         if self.config is None:

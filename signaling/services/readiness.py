@@ -67,6 +67,11 @@ async def archive_disk(services: Services) -> Check:
     return Check("archive_disk", free >= need, words)
 
 
+async def cluster(services: Services) -> Check:
+    """In a cluster: Redis answers and this node's heartbeat is being written."""
+    return Check("cluster", *await services.cluster.health())
+
+
 def event_chain(services: Services) -> Check:
     """The event table's hash chain was intact when the server started."""
     chain = services.event_chain
@@ -80,4 +85,5 @@ async def readiness(services: Services) -> list[Check]:
         workers(services),
         await archive_disk(services),
         event_chain(services),
+        await cluster(services),
     ]

@@ -7,9 +7,11 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aioice.ice
 import pytest
 
-from tests.cluster.nodes import ClusterNet, ClusterNode, cluster_net
+from media.ice import apply_host_candidate_policy
+from tests.cluster.nodes import ADDRESSES, ClusterNet, ClusterNode, cluster_net
 from tests.postgres import PostgresServer
 from tests.redisserver import RedisServer
 
@@ -34,7 +36,15 @@ class Cluster:
                 for node in self.nodes:
                     await node.stop()
 
-        self.net.run(body)
+        # The test's own WebRTC peers offer the client host's address: the host candidates are
+        # chosen process-wide (media.ice), and an earlier test of this process may have limited
+        # them to loopback.
+        chosen = aioice.ice.get_host_addresses
+        apply_host_candidate_policy([ADDRESSES["client"]])
+        try:
+            self.net.run(body)
+        finally:
+            aioice.ice.get_host_addresses = chosen
 
 
 @pytest.fixture

@@ -36,6 +36,15 @@ async def pushes_across_the_loss_of_the_leader(nodes: list[ClusterNode]) -> None
     admin_token = (await a.cli("token", "--admin"))[1].strip()
     async with Receiver(host=ADDRESSES["client"]) as receiver, aiohttp.ClientSession() as http:
         on_a, on_b = Admin(http, a.base_url, admin_token), Admin(http, b.base_url, admin_token)
+        for node in (a, b):
+            async with http.get(f"{node.base_url}/readyz") as resp:
+                ready = await resp.json()
+            check = next(c for c in ready["checks"] if c["name"] == "cluster")
+            assert check["ok"] and "2 个节点在线" in check["detail"], check
+        # `roomserver doctor` of a node finds Redis, the shared folders and its name its own.
+        _, report = await a.cli("doctor", *a.extra_args, check=False)
+        line = next(x for x in report.splitlines() if "集群" in x)
+        assert "[正常]" in line and "2 个节点在线" in line, report
         status = await cluster_status(on_b)
         assert {n["node_id"] for n in status["nodes"] if n["alive"]} == {"a", "b"}
         leader = status["leader"]

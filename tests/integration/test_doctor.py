@@ -241,7 +241,7 @@ async def test_a_good_configuration_passes_every_check(tmp_path: Path) -> None:
     assert "100 个空闲" in verdict(lines, "媒体端口")
     assert "SM2" in verdict(lines, "档案签名")
     assert "签发了有效时间戳（CN=Test TSA" in verdict(lines, "时间戳服务")
-    assert lines[-1] == "共 11 项检查，未发现异常"
+    assert lines[-1] == "共 12 项检查，未发现异常"
 
 
 async def test_a_broken_configuration_names_every_fault_with_a_hint(tmp_path: Path) -> None:
@@ -296,7 +296,7 @@ async def test_a_broken_configuration_names_every_fault_with_a_hint(tmp_path: Pa
     for index, line in enumerate(lines[:-1]):
         if line.startswith("[异常]"):
             assert lines[index + 1].startswith("    提示："), lines
-    assert lines[-1] == "共 11 项检查，6 项异常", lines
+    assert lines[-1] == "共 12 项检查，6 项异常", lines
 
 
 async def test_a_data_directory_that_cannot_be_made_is_named_and_nothing_crashes(

@@ -28,10 +28,12 @@ async def test_a_ready_server_says_so_check_by_check(tmp_path: Path) -> None:
                 "workers",
                 "archive_disk",
                 "event_chain",
+                "cluster",
             ]
             assert all(c["ok"] for c in body["checks"])
             assert body["checks"][3]["detail"].startswith("事件表哈希链完整")
             assert "媒体进程 1/1 可用" in body["checks"][1]["detail"]
+            assert body["checks"][4]["detail"] == "单机运行"
             async with http.get(f"{server.base_url}/metrics") as r:
                 text = await r.text()
             free = next(
