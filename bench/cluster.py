@@ -125,7 +125,7 @@ def death_run(
     loops: dict[str, list[bytes]],
 ) -> DeathRun:
     """A fresh cluster with rooms on both nodes, one node killed, its seats followed."""
-    result = DeathRun(run)
+    result = DeathRun(run, load=load_average())
     rooms = args.rooms_per_node * len(NODES)
     with tempfile.TemporaryDirectory(prefix=f"bench-cluster-death{run}-") as tmp:
         bench = ClusterBench(prefix, Path(tmp), postgres, loops)
@@ -166,6 +166,8 @@ def death_run(
             if args.after_window > 0:
                 bench.follow_rooms()
                 result.after = Step(len(bench.rooms))
+                # "joined in": the last of the killed rooms' seats was live again after that.
+                result.after.ready_s = max(result.live(), default=0.0)
                 bench.measure(result.after, args.after_window)
             bench.end_sessions()
             for number in killed_rooms:

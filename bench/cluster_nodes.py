@@ -179,7 +179,8 @@ class ClusterBench(Bench):
         """Every seat's counters and rejoins, by room."""
         for conn in self.conns:
             conn.send("mark")
-        return _collect(self.conns, "mark", "mark")
+        rooms: list[Any] = _collect(self.conns, "mark", "mark")  # each room answers a list
+        return rooms
 
     def _udp_drops(self) -> int | None:
         """UDP receive-buffer drops in the live nodes' namespaces and the seats' (this one)."""

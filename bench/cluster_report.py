@@ -134,6 +134,7 @@ class DeathRun:
     """One run: two nodes with their rooms, one node killed, its seats followed."""
 
     run: int
+    load: str = ""  # the machine's load average as the run started
     victim: str = "?"
     rooms: dict[str, list[int]] = field(default_factory=dict)  # node -> its room numbers
     seats: list[SeatBack] = field(default_factory=list)
@@ -159,7 +160,10 @@ def _spread(values: list[float]) -> str:
 def print_run(run: DeathRun) -> None:
     """One run: what was killed, when its seats were back, the other rooms, the archives."""
     rooms = "; ".join(f"node {n}: rooms {r or '-'}" for n, r in run.rooms.items())
-    print(f"  run {run.run}: {rooms}; kill -9 of node {run.victim} (signaling and its worker)")
+    print(
+        f"  run {run.run} (load average {run.load}): {rooms}; kill -9 of node {run.victim} "
+        "(signaling and its worker)"
+    )
     if run.seats:
         back = [s for s in run.seats if s.live_s is not None]
         connected = [s.connected_s for s in run.seats if s.connected_s is not None]
