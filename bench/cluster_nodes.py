@@ -182,6 +182,14 @@ class ClusterBench(Bench):
         rooms: list[Any] = _collect(self.conns, "mark", "mark")  # each room answers a list
         return rooms
 
+    def _snapshot(self) -> tuple[dict[int, Metrics], list[list[dict[str, Any]]]]:
+        """The live nodes' counters and every seat's (by room), taken at the same instant."""
+        for conn in self.conns:
+            conn.send("mark")
+        metrics = self._metrics()
+        rooms: list[Any] = _collect(self.conns, "mark", "mark")
+        return metrics, rooms
+
     def _udp_drops(self) -> int | None:
         """UDP receive-buffer drops in the live nodes' namespaces and the seats' (this one)."""
         counts = [udp_rcvbuf_errors()]
@@ -215,9 +223,9 @@ class ClusterBench(Bench):
             return taken
 
         archive0, udp0 = _archive_bytes(self.tmp), self._udp_drops()
-        before, metrics0, marks0 = cpu(), self._metrics(), self.marks()
+        before, (metrics0, marks0) = cpu(), self._snapshot()
         time.sleep(window)
-        metrics1, marks1, after = self._metrics(), self.marks(), cpu()
+        (metrics1, marks1), after = self._snapshot(), cpu()
         wall = after["t"] - before["t"]
         pct = {key: (after[key] - before[key]) * 100.0 / wall for key in before}
         step.window_s = wall
