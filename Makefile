@@ -78,6 +78,7 @@ bench: install
 	$(PY) bench/record.py
 	$(PY) bench/capacity.py
 	$(PY) bench/broadcast.py
+	$(PY) bench/cluster.py
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) node_modules web/vendor .pytest_cache .ruff_cache test-artifacts

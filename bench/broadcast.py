@@ -72,7 +72,7 @@ from bench.broadcast_report import (  # noqa: E402
     print_step,
     print_summary,
 )
-from bench.common import cpu_seconds  # noqa: E402
+from bench.common import cpu_seconds, machine  # noqa: E402
 from bench.metrics import Metrics, largest_loop_delay, parse_metrics  # noqa: E402
 from bench.probe import SpeedProbe  # noqa: E402
 from media.config import MediaConfig  # noqa: E402
@@ -487,17 +487,6 @@ def build_host(args: argparse.Namespace) -> HostJob:
     ]
     microphone = [bytes(p) for p in tone_loop(440, seconds=1.0)]
     return HostJob(camera=camera, microphone=microphone, fps=CAMERA_FPS)
-
-
-def machine() -> str:
-    """CPU model and count, for the record."""
-    model = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"{len(os.sched_getaffinity(0))} CPUs, {model}"
 
 
 async def main_async(args: argparse.Namespace) -> None:

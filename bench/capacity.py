@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import multiprocessing as mp
 import os
 import signal
@@ -34,7 +35,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -48,11 +50,13 @@ import psutil  # noqa: E402
 
 from bench.capacity_report import (  # noqa: E402
     MIN_SENT_PCT,
+    SEATS_PER_ROOM,
     ModeResult,
     RoomFigures,
     Step,
     print_step,
     print_summary,
+    room_figures,
 )
 from bench.common import (  # noqa: E402
     cli,
@@ -65,15 +69,13 @@ from bench.common import (  # noqa: E402
     wait_healthy,
 )
 from bench.metrics import (  # noqa: E402
+    Metrics,
     largest_loop_delay,
-    metric_delta,
     parse_metrics,
     thread_cpu_pct,
 )
 from bench.probe import ProbeTime, SpeedProbe  # noqa: E402
 from bench.room import (  # noqa: E402
-    CAMERA_FPS,
-    DESKTOP_FPS,
     READY_TIMEOUT,
     TONES,
     BenchSeat,
@@ -86,14 +88,6 @@ from bench.room import (  # noqa: E402
 from bench.room_report import ROLES, TARGET_FPS, TARGET_LOSS  # noqa: E402
 from media.tap import is_vp8_keyframe  # noqa: E402
 
-SEATS_PER_ROOM = 10
-# Frames a second each seat sends, by kind.
-NOMINAL_RATES = {
-    "camera": CAMERA_FPS,
-    "microphone": 50.0,
-    "desktop": DESKTOP_FPS,
-    "preview": CAMERA_FPS,
-}
 STEP_OVERHEAD_S = 25.0  # first guess of a step's cost beyond settle + window (seats starting)
 FEATURES = (
     "camera, microphone, desktop, recording and camera analysis (on by default in the server)"
@@ -193,6 +187,17 @@ def _workers(base_url: str, admin: str) -> list[dict[str, Any]]:
         return list(json.loads(resp.read()))
 
 
+def keep_off(pid: int, taken: set[int]) -> None:
+    """Run every thread of process `pid` on the CPUs other than `taken` (if any are left)."""
+    cpus = set(os.sched_getaffinity(0)) - taken
+    if not cpus:
+        return
+    with contextlib.suppress(psutil.Error):
+        for thread in psutil.Process(pid).threads():
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(thread.id, cpus)
+
+
 class Bench:
     """One server with its rooms, a process of seats each; ``close()`` stops every process."""
 
@@ -214,6 +219,8 @@ class Bench:
         self.rooms: list[tuple[str, Connection]] = []  # session id, its seats' process
         self.conns: list[Connection] = []
         self.procs: list[mp.process.BaseProcess] = []
+        # The URLs of a cluster's nodes, for seats that follow their room when its node is lost.
+        self.cluster: tuple[str, ...] = ()
 
     def start(self, rooms: int) -> None:
         """Create the rooms' sessions and an admin token, then start the server."""
@@ -247,6 +254,7 @@ class Bench:
                 preview=staggered(self.loops["preview"], index, len(experts))
                 if "preview" in self.loops
                 else None,
+                cluster=self.cluster,
             )
             for index, link in enumerate(experts)
         ]
@@ -278,17 +286,13 @@ class Bench:
         run to run. Keeping them apart makes runs comparable; the seats still share every CPU
         with the other rooms' workers, and nothing is taken off the machine.
         """
-        cpus = set(os.sched_getaffinity(0))
+        taken: set[int] = set()
         for worker in _workers(self.base_url, self.admin):
             if session in worker.get("rooms", []) and worker.get("pid"):
                 with contextlib.suppress(psutil.Error):
-                    cpus -= set(psutil.Process(worker["pid"]).cpu_affinity() or [])
-        if not cpus or proc.pid is None:
-            return
-        with contextlib.suppress(psutil.Error):
-            for thread in psutil.Process(proc.pid).threads():
-                with contextlib.suppress(OSError):
-                    os.sched_setaffinity(thread.id, cpus)
+                    taken |= set(psutil.Process(worker["pid"]).cpu_affinity() or [])
+        if proc.pid is not None:
+            keep_off(proc.pid, taken)
 
     def measure(self, step: Step, window: float) -> None:
         """Measure every room over ``window`` seconds into ``step``."""
@@ -332,60 +336,35 @@ class Bench:
             step.worker_threads.setdefault(worker, {})[role] = share
 
         where = {room: w["index"] for w in placement for room in w.get("rooms", [])}
-        hosted = {w["index"]: len(w.get("rooms", [])) for w in placement}
+        self.figure_rooms(step, where, (marks0, marks1), lambda _: (metrics0, metrics1), wall)
+
+    def figure_rooms(
+        self,
+        step: Step,
+        where: dict[str, int],
+        marks: tuple[list[list[dict[str, Any]]], list[list[dict[str, Any]]]],
+        scrapes: Callable[[int | None], tuple[Metrics, Metrics]],
+        window_s: float,
+        labels: Mapping[int, str] | None = None,
+    ) -> None:
+        """Each room's figures over a window into `step`: `where` names each room's worker (by
+        session), `marks` are the seats' two marks, `scrapes` gives the two /metrics of the
+        server of a worker, in which `labels` names it (default: its number)."""
+        hosted = Counter(where.values())
         for number, (session, _) in enumerate(self.rooms, start=1):
-            seats0, seats1 = marks0[number - 1], marks1[number - 1]
-            figures = RoomFigures(number, session, where.get(session))
-            # /metrics names no session: a room's frames are those of its seats (each room has
-            # venues of its own), its grid and analysis figures those of its worker.
-            keys = [
-                f"{link['venue_id']}:{link['seat']}"
-                for link in self.sessions[number - 1]
-                if link.get("role") == "expert"
-            ]
-            for role in self.roles:
-                figures.sent[role] = sum(
-                    b["sent"][role] - a["sent"][role] for a, b in zip(seats0, seats1, strict=True)
+            worker = where.get(session)
+            step.room_figures.append(
+                room_figures(
+                    RoomFigures(number, session, worker),
+                    self.sessions[number - 1],
+                    self.roles,
+                    (marks[0][number - 1], marks[1][number - 1]),
+                    scrapes(worker),
+                    window_s=window_s,
+                    rooms_on_worker=hosted[worker] if worker is not None else 1,
+                    worker_label=labels.get(worker) if labels and worker is not None else None,
                 )
-                figures.offered[role] = sum(
-                    (b["t"] - a["t"]) * NOMINAL_RATES[role]
-                    for a, b in zip(seats0, seats1, strict=True)
-                )
-                figures.received[role] = int(
-                    sum(
-                        metric_delta(
-                            metrics0,
-                            metrics1,
-                            "roomserver_inbound_frames_total",
-                            seat=key,
-                            kind=role,
-                        )
-                        for key in keys
-                    )
-                )
-            figures.grid_fps = [
-                (b["grid"] - a["grid"]) / (b["t"] - a["t"])
-                for a, b in zip(seats0, seats1, strict=True)
-            ]
-            if figures.worker is None:
-                step.room_figures.append(figures)
-                continue
-            worker = str(figures.worker)
-            fps = [
-                v
-                for labels, v in metrics1.get("roomserver_grid_fps", [])
-                if labels.get("worker") == worker
-            ]
-            figures.server_fps = fps[0] if fps else None
-            figures.skipped = metric_delta(
-                metrics0, metrics1, "roomserver_grid_frames_skipped", worker=worker
             )
-            samples = metric_delta(
-                metrics0, metrics1, "roomserver_analysis_samples_total", worker=worker
-            )
-            seats = max(1, hosted.get(figures.worker, 1)) * SEATS_PER_ROOM
-            figures.analysis_rate = samples / wall / seats
-            step.room_figures.append(figures)
 
     def _mark(self) -> tuple[dict[str, Any], list[list[dict[str, Any]]]]:
         """The server's counters and every seat's (by room), taken at the same instant."""
@@ -420,6 +399,52 @@ class Bench:
                         proc.kill()
 
 
+def fill_rooms(
+    bench: Bench,
+    args: argparse.Namespace,
+    result: ModeResult,
+    deadline: float = math.inf,
+    names: Mapping[int, str] | None = None,
+) -> None:
+    """Start `bench`, add rooms one at a time until one falls behind, ``args.max_rooms`` is
+    reached or the `deadline` leaves no time for the next, print each step (`names` naming the
+    workers) into `result`; then close the bench."""
+    try:
+        bench.start(args.max_rooms)
+        step_cost = args.settle + args.window + STEP_OVERHEAD_S
+        for rooms in range(1, args.max_rooms + 1):
+            if time.monotonic() + step_cost > deadline:
+                result.stopped = f"time budget: no time left for {rooms} rooms"
+                break
+            began = time.monotonic()
+            step = Step(rooms)
+            result.steps.append(step)
+            try:
+                step.ready_s = bench.add_room()
+                time.sleep(args.settle)
+                bench.measure(step, args.window)
+            except Exception as exc:  # a benchmark reports what went wrong and stops
+                step.error = f"{type(exc).__name__}: {exc}"
+                if tail := bench.server_log_tail():
+                    step.error += "\n    server log:\n    " + tail
+            print_step(step, names)
+            step_cost = time.monotonic() - began
+            if problem := step.problem():
+                result.stopped = problem
+                break
+        else:
+            result.stopped = f"--max-rooms {args.max_rooms} reached"
+    except Exception as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+        if tail := bench.server_log_tail():
+            result.error += "\n    server log:\n    " + tail
+        result.stopped = "failed"
+        print(f"  FAILED: {result.error}")
+    finally:
+        with _no_interrupt():
+            bench.close()
+
+
 def run_mode(
     workers: int,
     args: argparse.Namespace,
@@ -444,41 +469,7 @@ def run_mode(
             f"{now.codec_ms:.0f} ms: {result.probe_pct:.0f} % of the first probe's time"
         )
     with tempfile.TemporaryDirectory(prefix=f"bench-capacity-{workers}w-") as tmp:
-        bench = Bench(workers, Path(tmp), loops)
-        try:
-            bench.start(args.max_rooms)
-            step_cost = args.settle + args.window + STEP_OVERHEAD_S
-            for rooms in range(1, args.max_rooms + 1):
-                if time.monotonic() + step_cost > deadline:
-                    result.stopped = f"time budget: no time left for {rooms} rooms"
-                    break
-                began = time.monotonic()
-                step = Step(rooms)
-                result.steps.append(step)
-                try:
-                    step.ready_s = bench.add_room()
-                    time.sleep(args.settle)
-                    bench.measure(step, args.window)
-                except Exception as exc:  # a benchmark reports what went wrong and stops
-                    step.error = f"{type(exc).__name__}: {exc}"
-                    if tail := bench.server_log_tail():
-                        step.error += "\n    server log:\n    " + tail
-                print_step(step)
-                step_cost = time.monotonic() - began
-                if problem := step.problem():
-                    result.stopped = problem
-                    break
-            else:
-                result.stopped = f"--max-rooms {args.max_rooms} reached"
-        except Exception as exc:
-            result.error = f"{type(exc).__name__}: {exc}"
-            if tail := bench.server_log_tail():
-                result.error += "\n    server log:\n    " + tail
-            result.stopped = "failed"
-            print(f"  FAILED: {result.error}")
-        finally:
-            with _no_interrupt():
-                bench.close()
+        fill_rooms(Bench(workers, Path(tmp), loops), args, result, deadline)
     return result
 
 

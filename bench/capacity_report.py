@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
+from bench.metrics import Metrics, metric_delta
+from bench.room import CAMERA_FPS, DESKTOP_FPS
 from bench.room_report import ROLES, TARGET_FPS, TARGET_LOSS, _fmt
 
 # A step counts only if the seats sent at least this share of their nominal frames.
 MIN_SENT_PCT = 99.0
 TARGET_ROOMS = 2  # on a 2-core machine
 TARGET_CORES = 2
+
+SEATS_PER_ROOM = 10
+# Frames a second each seat sends, by kind.
+NOMINAL_RATES = {
+    "camera": CAMERA_FPS,
+    "microphone": 50.0,
+    "desktop": DESKTOP_FPS,
+    "preview": CAMERA_FPS,
+}
 
 
 # ---- what a step measured --------------------------------------------------------------------
@@ -125,6 +138,58 @@ class ModeResult:
         return held
 
 
+def room_figures(
+    figures: RoomFigures,
+    links: list[dict[str, Any]],
+    roles: list[str],
+    marks: tuple[list[dict[str, Any]], list[dict[str, Any]]],
+    metrics: tuple[Metrics, Metrics],
+    *,
+    window_s: float,
+    rooms_on_worker: int,
+    worker_label: str | None = None,
+) -> RoomFigures:
+    """One room's window, filled into `figures`: what its seats sent (their two marks) against
+    what the server received, and its worker's grid and analysis (two scrapes of the /metrics
+    of the server that hosts it, `window_s` apart). `worker_label` is the worker's label there
+    (default: the figures' worker); `rooms_on_worker` shares its analysis among its seats."""
+    (seats0, seats1), (metrics0, metrics1) = marks, metrics
+    # /metrics names no session: a room's frames are those of its seats (each room has
+    # venues of its own), its grid and analysis figures those of its worker.
+    keys = [f"{link['venue_id']}:{link['seat']}" for link in links if link.get("role") == "expert"]
+    for role in roles:
+        figures.sent[role] = sum(
+            b["sent"][role] - a["sent"][role] for a, b in zip(seats0, seats1, strict=True)
+        )
+        figures.offered[role] = sum(
+            (b["t"] - a["t"]) * NOMINAL_RATES[role] for a, b in zip(seats0, seats1, strict=True)
+        )
+        figures.received[role] = int(
+            sum(
+                metric_delta(
+                    metrics0, metrics1, "roomserver_inbound_frames_total", seat=key, kind=role
+                )
+                for key in keys
+            )
+        )
+    figures.grid_fps = [
+        (b["grid"] - a["grid"]) / (b["t"] - a["t"]) for a, b in zip(seats0, seats1, strict=True)
+    ]
+    if figures.worker is None:
+        return figures
+    worker = worker_label if worker_label is not None else str(figures.worker)
+    fps = [
+        v for labels, v in metrics1.get("roomserver_grid_fps", []) if labels.get("worker") == worker
+    ]
+    figures.server_fps = fps[0] if fps else None
+    figures.skipped = metric_delta(
+        metrics0, metrics1, "roomserver_grid_frames_skipped", worker=worker
+    )
+    samples = metric_delta(metrics0, metrics1, "roomserver_analysis_samples_total", worker=worker)
+    figures.analysis_rate = samples / window_s / (max(1, rooms_on_worker) * SEATS_PER_ROOM)
+    return figures
+
+
 # ---- report ----------------------------------------------------------------------------------
 
 
@@ -133,13 +198,20 @@ def _loop_delay(seconds: float | None) -> str:
     return "" if seconds is None else f" loop delay <= {seconds * 1000:.0f} ms"
 
 
-def print_step(step: Step) -> None:
-    """One step: its totals on a line, then a line per room."""
+def print_step(step: Step, names: Mapping[int, str] | None = None) -> None:
+    """One step: its totals on a line, then a line per room. `names` names the workers
+    (default ``w0``, ``w1``...: the nodes of a cluster, say)."""
     if step.error:
         print(f"  {step.rooms} rooms  FAILED: {step.error}", flush=True)
         return
+
+    def name(worker: int | None) -> str:
+        if worker is None:
+            return "w-"
+        return names[worker] if names and worker in names else f"w{worker}"
+
     workers = "  ".join(
-        f"w{i} {cpu:.0f} %{_loop_delay(step.worker_loop_delay_s.get(i))}"
+        f"{name(i)} {cpu:.0f} %{_loop_delay(step.worker_loop_delay_s.get(i))}"
         for i, cpu in sorted(step.worker_cpu.items())
     )
     print(
@@ -153,12 +225,12 @@ def print_step(step: Step) -> None:
     for worker, split in sorted(step.worker_threads.items()):
         roles = sorted(split.items(), key=lambda item: -item[1])
         shown = ", ".join(f"{role} {pct:.0f}" for role, pct in roles if pct >= 0.5)
-        print(f"      w{worker} by thread: {shown + ' %' if shown else 'idle'}")
+        print(f"      {name(worker)} by thread: {shown + ' %' if shown else 'idle'}")
     for r in step.room_figures:
         loss = "  ".join(f"{role} {_fmt(r.loss_pct(role), '5.2f', ' %')}" for role in r.roles)
         sent = min((r.sent_pct(role) or 0.0 for role in r.roles), default=0.0)
         print(
-            f"      room {r.number} on w{_fmt(r.worker, 'd')}: sent >= {sent:.1f} % of nominal"
+            f"      room {r.number} on {name(r.worker)}: sent >= {sent:.1f} % of nominal"
             f"  lost {loss}  grid min "
             f"{min(r.grid_fps, default=0.0):4.1f} fps (its worker's slowest "
             f"{_fmt(r.server_fps, '.1f')}, skipped {r.skipped:.0f})  "

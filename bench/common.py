@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from http.cookies import SimpleCookie
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -20,6 +21,17 @@ from urllib.parse import parse_qs, urlparse
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def machine() -> str:
+    """CPU model and count, for the record."""
+    model = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{len(os.sched_getaffinity(0))} CPUs, {model}"
 
 
 def free_port() -> int:
@@ -80,12 +92,13 @@ def tree_cpu_seconds(proc: psutil.Process) -> float:
     return total
 
 
-def udp_rcvbuf_errors() -> int | None:
-    """Datagrams the kernel dropped because a socket's receive buffer was full (system-wide)."""
+def udp_rcvbuf_errors(pid: int | str = "self") -> int | None:
+    """Datagrams the kernel dropped because a socket's receive buffer was full, in the network
+    namespace of process `pid` (default this one's: system-wide, unless in a namespace)."""
     try:
         lines = [
             ln.split()
-            for ln in Path("/proc/net/snmp").read_text().splitlines()
+            for ln in Path(f"/proc/{pid}/net/snmp").read_text().splitlines()
             if ln.startswith("Udp:")
         ]
         return int(dict(zip(lines[0][1:], lines[1][1:], strict=True))["RcvbufErrors"])
@@ -141,22 +154,27 @@ def start_server(
     workers: int,
     cpus: set[int] | None = None,
     own_session: bool = False,
+    ice_host: str = "127.0.0.1",
+    launcher: Sequence[str] = (),
 ) -> subprocess.Popen[bytes]:
-    """``roomserver serve`` on loopback (ICE on 127.0.0.1), logging to `log_path`.
+    """``roomserver serve`` with ICE on `ice_host` (loopback by default), logging to `log_path`.
 
     `common` holds the data-dir and bind flags; `cpus` pins it (and its workers, who inherit);
     `own_session` keeps a terminal's Ctrl-C away from it, so the caller stops it in order.
+    `launcher` is a command that execs the server (``ip netns exec NS``, ``taskset -c N``):
+    the process started is then the server itself, with the launcher's surroundings.
     """
     with log_path.open("wb") as log:
         return subprocess.Popen(
             [
+                *launcher,
                 sys.executable,
                 "-m",
                 "signaling.cli",
                 "serve",
                 *common,
                 "--ice-host",
-                "127.0.0.1",
+                ice_host,
                 "--log-level",
                 "WARNING",
                 "--workers",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
 import json
 import multiprocessing as mp
@@ -112,6 +113,8 @@ class SeatJob:
     count_rtp: bool = False
     # The camera's preview loop (320x240), sent as the seat page sends it; None: no preview.
     preview: list[bytes] | None = None
+    # The URLs of a cluster's nodes: the seat finds its room again when its node is lost.
+    cluster: tuple[str, ...] = ()
 
 
 def seat_process(job: SeatJob, conn: Connection) -> None:
@@ -160,6 +163,7 @@ class BenchSeat:
             count_rtp=job.count_rtp,
             name=f"bench-seat-{job.index}",
             start_timeout=READY_TIMEOUT,
+            cluster=job.cluster,
         )
 
     async def join(self) -> dict[str, Any]:
@@ -182,9 +186,23 @@ class BenchSeat:
             },
             "grid": self.seat.grid_frame_count,
             "misses": self.seat.delay_misses,
+            "node": self.seat.base_url,
+            "rejoined": self.rejoins(),
         }
         taken["rtp"] = await self.seat.inbound_stats()
         return taken
+
+    def rejoins(self) -> list[tuple[float, float, float | None]]:
+        """Each time the seat found its room again after losing its node: when the connection
+        was lost, when media was connected again, and when the first grid frame after the loss
+        arrived (None: none yet). Wall-clock times, comparable across the machine's processes.
+        """
+        times = self.seat.grid_times()
+        found = []
+        for lost_at, connected_at in self.seat.rejoined:
+            after = bisect.bisect_right(times, lost_at)
+            found.append((lost_at, connected_at, times[after] if after < len(times) else None))
+        return found
 
     def stop_media(self) -> None:
         """End the seat's tracks (its media stops, the connection stays)."""
