@@ -78,6 +78,7 @@ bench: install
 	$(PY) bench/record.py
 	$(PY) bench/capacity.py
 	$(PY) bench/broadcast.py
+	$(PY) bench/replica.py
 	$(PY) bench/cluster.py
 
 clean:
