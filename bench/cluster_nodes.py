@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -43,6 +42,7 @@ from recorder.manifest import Manifest
 from tests.network.netns import Namespaces
 from tests.postgres import PostgresServer, PostgresUnavailable, find_bin_dir
 from tests.redisserver import RedisServer
+from tests.serverproc import kill_with_workers
 
 
 @dataclass(frozen=True)
@@ -256,11 +256,7 @@ class ClusterBench(Bench):
     def kill(self, node: NodeSpec) -> float:
         """kill -9 a node's signaling process and its media worker at once; the wall time."""
         server = self.servers[node.index]
-        doomed = [psutil.Process(server.pid), *psutil.Process(server.pid).children()]
-        killed_at = time.time()
-        for ps in doomed:
-            with contextlib.suppress(psutil.Error):
-                ps.send_signal(signal.SIGKILL)
+        killed_at = kill_with_workers(server.pid)
         server.wait(10)
         self.killed.add(node.index)
         return killed_at

@@ -28,6 +28,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def kill_with_workers(pid: int) -> float:
+    """``kill -9`` a server process and its media workers at once (a power cut, the OOM killer,
+    systemd's KillMode=control-group); the wall time of the kill. The caller reaps it."""
+    doomed = [psutil.Process(pid), *psutil.Process(pid).children()]
+    killed_at = time.time()
+    for process in doomed:
+        with contextlib.suppress(psutil.Error):
+            process.send_signal(signal.SIGKILL)
+    return killed_at
+
+
 class ServerProcess:
     """``python -m signaling.cli serve`` on loopback with ICE on 127.0.0.1 only."""
 
@@ -144,12 +155,7 @@ class ServerProcess:
         """``kill -9`` the server and its media workers at once (a power cut, the OOM killer,
         systemd's KillMode=control-group); returns the wall time of the kill."""
         assert self.proc is not None
-        workers = self.worker_pids()
-        killed_at = time.time()
-        self.proc.send_signal(signal.SIGKILL)
-        for pid in workers:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        killed_at = kill_with_workers(self.proc.pid)
         await self.proc.wait()
         return killed_at
 

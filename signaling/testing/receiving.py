@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -85,3 +87,33 @@ class AudioRing:
         end = self._written % size
         idx = (np.arange(end - count, end)) % size
         return self._buffer[idx].copy()
+
+
+class Pushes:
+    """What a server pushed to a client, in order, as (event, data); waited for by name."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, Any]] = []
+        self._arrived = asyncio.Condition()
+
+    def recorder(self, event: str) -> Callable[..., Awaitable[None]]:
+        """A handler that records a push under `event`."""
+
+        async def record(*args: Any) -> None:
+            self.items.append((event, args[0] if args else None))
+            async with self._arrived:
+                self._arrived.notify_all()
+
+        return record
+
+    async def wait(self, name: str, timeout: float) -> Any:  # noqa: ASYNC109
+        """Until a push `name` has arrived; its data (the first one's)."""
+        async with self._arrived:
+            try:
+                await asyncio.wait_for(
+                    self._arrived.wait_for(lambda: any(e == name for e, _ in self.items)),
+                    timeout,
+                )
+            except TimeoutError:
+                raise TimeoutError(f"no {name} within {timeout} s: {self.items}") from None
+        return next(data for e, data in self.items if e == name)

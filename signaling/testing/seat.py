@@ -35,7 +35,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from media.grid import tile_rects
 from media.tap import EncodedFrame, install_tap
 from media.testing.testpattern import read_counter
-from signaling.testing.receiving import AudioRing, GridFrame, Progress
+from signaling.testing.receiving import AudioRing, GridFrame, Progress, Pushes
 from signaling.testing.rtp import SendCounts, count_received, lose_sent_packets
 
 logger = logging.getLogger(__name__)
@@ -126,8 +126,8 @@ class SyntheticSeat:
         self.roster: dict[str, Any] | None = None
         #: Other pushes (``replaced``, ``server_shutdown``, ``session_ended``, ``warning``,
         #: ``workflow``, ``disconnect``, ``connect_error``).
-        self.events: list[tuple[str, Any]] = []
-        self._event_arrived = asyncio.Condition()
+        self._pushes = Pushes()
+        self.events: list[tuple[str, Any]] = self._pushes.items
         self.grid_frames: deque[GridFrame] = deque(maxlen=max(1, keep_grid_frames))
         self.grid_size: tuple[int, int] | None = None
         #: (receive time, glass-to-glass delay in s) for each new own counter seen in the grid.
@@ -357,25 +357,11 @@ class SyntheticSeat:
 
     def _event_recorder(self, event: str) -> Callable[..., Any]:
         """Return a handler that records a push under ``event``."""
-
-        async def record(*args: Any) -> None:
-            self.events.append((event, args[0] if args else None))
-            async with self._event_arrived:
-                self._event_arrived.notify_all()
-
-        return record
+        return self._pushes.recorder(event)
 
     async def wait_event(self, name: str, timeout: float) -> Any:  # noqa: ASYNC109
         """Until a push `name` has arrived; its data (the first one's)."""
-        async with self._event_arrived:
-            try:
-                await asyncio.wait_for(
-                    self._event_arrived.wait_for(lambda: any(e == name for e, _ in self.events)),
-                    timeout,
-                )
-            except TimeoutError:
-                raise TimeoutError(f"no {name} within {timeout} s: {self.events}") from None
-        return next(data for e, data in self.events if e == name)
+        return await self._pushes.wait(name, timeout)
 
     async def wait_roster(
         self,

@@ -27,6 +27,8 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from signaling.testing.receiving import Pushes
+
 logger = logging.getLogger(__name__)
 
 NAMESPACE = "/wall"
@@ -160,8 +162,8 @@ class WallClient:
         self.hello: dict[str, Any] | None = None
         self.rooms: list[dict[str, Any]] = []
         #: Other pushes: (event, data) for ``media_restart``, ``room_closed``, ``connect_error``.
-        self.events: list[tuple[str, Any]] = []
-        self._event_arrived = asyncio.Condition()
+        self._pushes = Pushes()
+        self.events: list[tuple[str, Any]] = self._pushes.items
         self.viewers: dict[str, Viewer] = {}
         self._rooms_changed = asyncio.Condition()
 
@@ -303,21 +305,9 @@ class WallClient:
             self._rooms_changed.notify_all()
 
     def _recorder(self, event: str) -> Callable[..., Any]:
-        async def record(*args: Any) -> None:
-            self.events.append((event, args[0] if args else None))
-            async with self._event_arrived:
-                self._event_arrived.notify_all()
-
-        return record
+        """Return a handler that records a push under ``event``."""
+        return self._pushes.recorder(event)
 
     async def wait_event(self, name: str, timeout: float) -> Any:  # noqa: ASYNC109
         """Until a push `name` has arrived; its data (the first one's)."""
-        async with self._event_arrived:
-            try:
-                await asyncio.wait_for(
-                    self._event_arrived.wait_for(lambda: any(e == name for e, _ in self.events)),
-                    timeout,
-                )
-            except TimeoutError:
-                raise TimeoutError(f"no {name} within {timeout} s: {self.events}") from None
-        return next(data for e, data in self.events if e == name)
+        return await self._pushes.wait(name, timeout)

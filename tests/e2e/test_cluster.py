@@ -8,10 +8,8 @@ go live again there with nobody touching them."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -19,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
 from tests.e2e.conftest import CHROMIUM, MediaFiles, SeatPage
@@ -29,6 +26,7 @@ from tests.network.netns import Namespaces, require_namespaces
 from tests.network.server import NamespacedServer, spki_hash
 from tests.postgres import PostgresServer
 from tests.redisserver import RedisServer
+from tests.serverproc import kill_with_workers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.network, pytest.mark.postgresql]
 
@@ -91,12 +89,7 @@ class Node(NamespacedServer):
         """kill -9 the node and its media worker at once; the wall time of the kill."""
         proc = self._proc
         assert proc is not None
-        workers = [child.pid for child in psutil.Process(proc.pid).children()]
-        killed_at = time.time()
-        proc.send_signal(signal.SIGKILL)
-        for pid in workers:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+        killed_at = kill_with_workers(proc.pid)
         proc.wait(timeout=10)
         return killed_at
 

@@ -250,4 +250,14 @@ async def test_metrics_name_no_session_and_show_no_supervisor(
     assert session_id not in text
     assert not [f.name for f in families if "subscriber" in f.name or "viewer" in f.name]
     labels = {k for f in families for s in f.samples for k in s.labels}
-    assert labels <= {"worker", "seat", "kind", "code", "where", "thread", "le"}, labels
+    # The archive's checks are labelled by copy (primary, replica) and verdict, nothing else.
+    allowed = {"worker", "seat", "kind", "code", "where", "thread", "le", "location", "result"}
+    assert labels <= allowed, labels
+    places = {
+        s.labels[k]
+        for f in families
+        for s in f.samples
+        for k in ("location", "result")
+        if k in s.labels
+    }
+    assert places <= {"primary", "replica", "ok", "failed"}, places
