@@ -164,9 +164,13 @@ class Cluster:
     async def _up(self, node_id: str) -> bool:
         """Whether a node is up: it beats and it answers. A node that beat recently but does
         not answer (killed a moment ago, say) is waited for until it answers again or its
-        heartbeat is too old: nobody is sent to a node that is gone."""
+        heartbeat is too old: nobody is sent to a node that is gone. One that beats on without
+        answering (its address not reached from here, say) is not waited for forever."""
         assert self.config is not None
+        deadline = time.monotonic() + 2 * self.config.dead_after_s
         while True:
+            if time.monotonic() > deadline:
+                raise Unavailable("本场所在的服务器暂时无法访问，请稍候，页面将自动重试")
             url = self.url_of(node_id)
             if url is None:
                 await self._refresh_nodes()  # it may have come up since the last heartbeat
