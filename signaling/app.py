@@ -35,7 +35,7 @@ from signaling.http.centrepeople import add_centre_people_routes
 from signaling.http.clarifications import add_clarification_routes
 from signaling.http.draws import add_draw_routes
 from signaling.http.headers import add_security_headers
-from signaling.http.health import add_health_routes
+from signaling.http.health import add_health_routes, serve_health
 from signaling.http.iceservers import add_ice_routes
 from signaling.http.links import add_link_routes
 from signaling.http.openapi import add_openapi_routes
@@ -452,6 +452,7 @@ def create_app(config: AppConfig) -> web.Application:
         for namespace in (server.seats, server.wall, server.console, server.hall):
             sio.register_namespace(namespace)
         app[SERVICES] = server.services
+        serve_health(server.services)
         app[SEATS] = server.seats
         app[GUARD_KEY] = server.guard
         app[PLAYBACK] = server.playback

@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from roomserver.errors import RoomError
 from roomserver.model import Session, SessionState, Venue
 from roomserver.policy import Action
 from roomserver.warnings import WarningKind
@@ -158,11 +159,25 @@ async def health_list(request: web.Request) -> web.Response:
         if session.state == SessionState.ENDED:
             continue
         room = services.rooms.find(session.id)
-        if room is None and abs(session.scheduled_start.timestamp() - now) > HORIZON_S:
+        # In a cluster, a room live on another node is told by that node.
+        node = None if room is not None else await _node_of(services, session.id)
+        if (
+            room is None
+            and node is None
+            and abs(session.scheduled_start.timestamp() - now) > HORIZON_S
+        ):
             continue
         if scope is not None and venues[session.main_venue_id].centre_id != scope:
             continue
-        health = await _health(services, session, venues)
+        if node is not None:
+            try:
+                health = await services.cluster.call(
+                    node, "session_health", {"session_id": session.id}
+                )
+            except (TimeoutError, RoomError):
+                health = await _health(services, session, venues)  # its node just went
+        else:
+            health = await _health(services, session, venues)
         seats = health["seats"]
         items.append(
             {
@@ -180,6 +195,25 @@ async def health_list(request: web.Request) -> web.Response:
     items.sort(key=lambda item: (not item["live"], item["session"]["scheduled_start"]))
     answer = HealthList.model_validate({"items": items})
     return web.json_response(answer.model_dump(mode="json"))
+
+
+async def _node_of(services: Services, session_id: str) -> str | None:
+    """The other node of the cluster where the session's room lives, if it does."""
+    if services.cluster.alone:
+        return None
+    placement = await services.store.cluster.placement(session_id)
+    return services.cluster.node_of(session_id, placement)
+
+
+def serve_health(services: Services) -> None:
+    """Answer other nodes' ops lists about the rooms that live here."""
+
+    async def session_health(params: dict[str, Any]) -> dict[str, Any]:
+        session = await services.store.get_session(str(params.get("session_id")))
+        venues = {v: await services.store.get_venue(v) for v in session.venue_ids()}
+        return await _health(services, session, venues)
+
+    services.cluster.serve("session_health", session_health)
 
 
 def add_health_routes(app: web.Application) -> None:

@@ -90,6 +90,14 @@ async def two_nodes_and_the_loss_of_one(nodes: list[ClusterNode]) -> None:
         )
         remote = next(r for r in listed if r["session_id"] == sessions[on_b])
         assert remote["seats_online"] == 2 and remote["node_url"] == b.base_url
+        # The ops list on node a shows both rooms live, the one on b as b tells it.
+        admin = (await a.cli("token", "--admin"))[1].strip()
+        async with aiohttp.ClientSession() as http:
+            async with http.get(
+                f"{a.base_url}/api/health/sessions", headers={"Authorization": f"Bearer {admin}"}
+            ) as resp:
+                items = {i["session"]["id"]: i for i in (await resp.json())["items"]}
+        assert all(items[sid]["live"] and items[sid]["seats_online"] == 2 for sid in sessions)
         # It watches the room on b: the signalling goes through a, the pictures come straight
         # from b's media worker (the answer's candidates are b's worker's own ports).
         viewer = await wall.watch(sessions[on_b])
@@ -122,7 +130,6 @@ async def two_nodes_and_the_loss_of_one(nodes: list[ClusterNode]) -> None:
 
         # A session's request that reaches b's... b is gone: a answers it; one that reaches
         # a for a room on a is a's own. Both end the sessions through a.
-        admin = (await a.cli("token", "--admin"))[1].strip()
         async with aiohttp.ClientSession() as http:
             for sid in sessions:
                 async with http.post(
