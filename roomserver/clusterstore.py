@@ -182,6 +182,12 @@ class ClusterStore:
             await db.commit()
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    async def forget(self, room_id: str) -> None:
+        """Unpin a room wherever it is pinned (its session ended)."""
+        async with self._db() as db:
+            await db.execute(delete(RoomPlacementRow).where(RoomPlacementRow.room_id == room_id))
+            await db.commit()
+
     # -- leases ---------------------------------------------------------------------------------
 
     async def take_lease(self, name: str, node_id: str, now: float, ttl_s: float) -> bool:

@@ -282,6 +282,7 @@ async def build(config: AppConfig) -> Server:
         rooms_hosted=lambda: [room.id for room in rooms],
     )
     rooms.on_closed(cluster.closed)
+    signals.session_ended.connect(cluster.session_ended)
     broadcasts = Broadcasts(pool, rooms.worker_of, signals, seats=rooms.seats_on)
     halls = HallRooms(
         store, pool, archives, events, signals, broadcasts, tasks, seats=rooms.seats_on

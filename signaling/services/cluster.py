@@ -264,6 +264,16 @@ class Cluster:
             ],
         }
 
+    async def session_ended(self, session_id: str) -> None:
+        """A session ended: its room is unpinned, even if no room ever opened for it (a console
+        that placed it, no seat that came)."""
+        if self.config is None:
+            return
+        try:
+            await self._store.cluster.forget(session_id)
+        except Exception:  # the session has ended all the same; the row is only a pointer
+            logger.exception("session %s: could not unpin its room", session_id)
+
     async def closed(self, room_id: str) -> None:
         """This node's room closed: unpin it, so that its next opening is placed afresh."""
         if self.config is not None and not self._closing:

@@ -137,6 +137,12 @@ async def two_nodes_and_the_loss_of_one(nodes: list[ClusterNode]) -> None:
                     headers={"Authorization": f"Bearer {admin}"},
                 ) as resp:
                     assert resp.status == 200, await resp.text()
+            # Ended, the sessions are pinned to no node any more.
+            async with http.get(
+                f"{a.base_url}/api/cluster", headers={"Authorization": f"Bearer {admin}"}
+            ) as resp:
+                pinned = {r["room_id"] for r in (await resp.json())["rooms"]}
+            assert not pinned & set(sessions), pinned
     finally:
         await wall.close()
         for seat in itertools.chain(*seats):

@@ -77,6 +77,10 @@ async def test_a_lost_nodes_room_is_moved_by_one_node_only(
     assert await a.cluster.placements(moved[0].node_id) == [moved[0]]
     assert await a.cluster.release("room", moved[0].node_id)
     assert await b.cluster.placement("room") is None
+    # A session that ended is unpinned wherever it was.
+    await a.cluster.place("ended", "b", NOW)
+    await a.cluster.forget("ended")
+    assert await b.cluster.placement("ended") is None
 
 
 async def test_a_lease_is_held_by_one_node_until_it_expires(
