@@ -90,12 +90,12 @@ class SessionRelay:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=RELAY_TIMEOUT_S))
         headers = {k: request.headers[k] for k in FORWARDED if k in request.headers}
         headers[RELAYED] = node_id
-        body = await request.read()
         async with self._http.request(
             request.method,
             f"{url}{request.path_qs}",
             headers=headers,
-            data=body if body else None,
+            # Streamed as it comes (a sealed bid is up to 200 MiB); the room's node checks its size.
+            data=request.content if request.body_exists else None,
             allow_redirects=False,
         ) as answer:
             data = await answer.read()

@@ -98,6 +98,14 @@ async def two_nodes_and_the_loss_of_one(nodes: list[ClusterNode]) -> None:
             ) as resp:
                 items = {i["session"]["id"]: i for i in (await resp.json())["items"]}
         assert all(items[sid]["live"] and items[sid]["seats_online"] == 2 for sid in sessions)
+        # A request about the room on b that reaches a is b's answer (a has no such room).
+        async with aiohttp.ClientSession() as http:
+            async with http.get(
+                f"{a.base_url}/api/sessions/{sessions[on_b]}/health",
+                headers={"Authorization": f"Bearer {admin}"},
+            ) as resp:
+                health = await resp.json()
+        assert health["live"] and sum(s["online"] for s in health["seats"]) == 2, health
         # It watches the room on b: the signalling goes through a, the pictures come straight
         # from b's media worker (the answer's candidates are b's worker's own ports).
         viewer = await wall.watch(sessions[on_b])

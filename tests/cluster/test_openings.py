@@ -87,6 +87,16 @@ async def openings_on_the_leader(nodes: list[ClusterNode]) -> None:
                 assert resp.status == 200, await resp.text()
                 answers.append(await resp.json())
         assert answers[0]["phase"] == answers[1]["phase"]
+        # A request with a body through the other node: the leader takes back a link.
+        tenderer = next(p for p in people if p["role"] == "tenderer")
+        async with http.post(
+            f"{other.base_url}/api/sessions/{bidder['session_id']}/links/"
+            f"{tenderer['participant_id']}/revoke",
+            json={"reason": "测试收回链接"},
+            headers=admin,
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+            assert (await resp.json())["revoked"]
 
         # The leader is lost: the other node leads, and its hall shows the opening.
         await leader.kill9()
