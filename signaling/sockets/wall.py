@@ -504,8 +504,10 @@ class WallNamespace(GuardedNamespace):
                     continue
                 if view.node is not None and view.session_id in remote and not here:
                     continue
-                if here or view.session_id in remote:
-                    # The room moved between nodes (its node was lost): watch it again there.
+                lost = view.node is not None and self.services.cluster.url_of(view.node) is None
+                if here or view.session_id in remote or lost:
+                    # The room moved between nodes, or is moving (its node was lost): watch it
+                    # again there (the page tries until the room has opened on its new node).
                     await self._end_view(supervisor, view, "media_restart", close=False)
                     await self.emit(
                         "media_restart", {"session_id": view.session_id}, to=supervisor.sid
