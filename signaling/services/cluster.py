@@ -24,7 +24,8 @@ usage push and the bid openings (their clocks and their halls).
 Without ``redis_url`` the server runs alone: every room is its own, nothing is written about
 nodes, and it leads from the start.
 
-Redis carries what every node's pages need from the others: python-socketio's manager (an emit to
+Redis carries what every node's pages need from the others (and the calls and notices between
+nodes, ``signaling.services.nodecalls``): python-socketio's manager (an emit to
 a Socket.IO room reaches its members on every node), each node's live rooms as its walls list them
 (a hash per node, refreshed with the heartbeat, gone when the node is), and a notice when they
 change. Hand-over logins are spent there once.
@@ -36,7 +37,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -45,10 +45,11 @@ from typing import Any
 import aiohttp
 
 from roomserver.clusterstore import NodeInfo, Placement, least_loaded
-from roomserver.errors import RoomError, Unavailable
+from roomserver.errors import Unavailable
 from roomserver.model import Session
 from roomserver.store import SqlStore
 from signaling.clusterconfig import ClusterConfig
+from signaling.services.nodecalls import NodeCalls
 from signaling.tasks import TaskSet
 
 logger = logging.getLogger(__name__)
@@ -57,10 +58,6 @@ LEADER = "leader"
 LIVE_KEY = "roomserver:live:{node}"
 CHANGED_CHANNEL = "roomserver:changed"
 SPENT_KEY = "roomserver:handover:{jti}"
-NOTICE_CHANNEL = "roomserver:notice"
-RPC_CHANNEL = "roomserver:rpc:{node}"
-REPLY_KEY = "roomserver:reply:{id}"
-RPC_TIMEOUT_S = 10.0
 PROBE_S = 1.0
 
 Callback = Callable[[], Awaitable[None]]
@@ -90,8 +87,7 @@ class Cluster:
         self._lead_stop: list[Callback] = []
         self._on_lost: list[Callable[[list[str]], Awaitable[None]]] = []
         self._on_changed: list[Callable[[], None]] = []
-        self._on_notice: dict[str, list[Callable[[dict[str, Any]], Awaitable[None]]]] = {}
-        self._served: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]] = {}
+        self._calls = NodeCalls(config.node_id if config is not None else "", tasks)
         self._every_minute: list[Callback] = []
         self._beats = 0
         self._told: list[str] = []
@@ -336,45 +332,25 @@ class Cluster:
                 found[sid.decode() if isinstance(sid, bytes) else sid] = info
         return found
 
-    # -- between nodes ---------------------------------------------------------------------------
+    # -- between nodes (signaling.services.nodecalls) -------------------------------------------
 
     def serve(self, method: str, handler: Callable[[dict[str, Any]], Awaitable[Any]]) -> None:
         """Answer `method` when another node calls it here (``call``)."""
-        self._served[method] = handler
+        self._calls.serve(method, handler)
 
     async def call(self, node_id: str, method: str, params: dict[str, Any]) -> Any:
-        """Call `method` on node `node_id` and return its answer; a RoomError it raised is
-        raised here, with its code and message; TimeoutError if the node does not answer."""
-        if self._redis is None:
-            raise RuntimeError("not in a cluster")
-        call_id = secrets.token_hex(8)
-        reply = REPLY_KEY.format(id=call_id)
-        request = {"id": call_id, "method": method, "params": params, "from": self.node_id}
-        listeners = await self._redis.publish(
-            RPC_CHANNEL.format(node=node_id), json.dumps(request, ensure_ascii=False)
-        )
-        if not listeners:
-            raise TimeoutError(f"node {node_id} is not listening")
-        answer = await self._redis.blpop([reply], timeout=RPC_TIMEOUT_S)
-        if answer is None:
-            raise TimeoutError(f"node {node_id} did not answer {method}")
-        result = json.loads(answer[1])
-        if not result.get("ok"):
-            error = result.get("error") or {}
-            raise RemoteError(str(error.get("code", "internal")), str(error.get("message", "")))
-        return result.get("result")
+        """Call `method` on node `node_id`; its answer (``NodeCalls.call``)."""
+        return await self._calls.call(node_id, method, params)
 
     async def notify(self, kind: str, data: dict[str, Any]) -> None:
         """Tell every other node `kind` (``when_notified``); nothing alone."""
-        if self._redis is not None:
-            message = {"kind": kind, "node": self.node_id, "data": data}
-            await self._redis.publish(NOTICE_CHANNEL, json.dumps(message, ensure_ascii=False))
+        await self._calls.notify(kind, data)
 
     def when_notified(
         self, kind: str, handler: Callable[[dict[str, Any]], Awaitable[None]]
     ) -> None:
         """Await `handler` with the data of every `kind` notice from another node."""
-        self._on_notice.setdefault(kind, []).append(handler)
+        self._calls.when_notified(kind, handler)
 
     def node_of(self, room_id: str, placement: Placement | None) -> str | None:
         """The live node other than this one that `placement` pins `room_id` to, if any."""
@@ -401,6 +377,7 @@ class Cluster:
         import redis.asyncio as aioredis  # only a cluster needs the client
 
         self._redis = aioredis.from_url(self.config.redis_url)
+        self._calls.redis = self._redis
         await self._redis.ping()
         await self._beat()
         await self._refresh_nodes()
@@ -577,63 +554,22 @@ class Cluster:
     async def _listen(self) -> None:
         assert self._redis is not None
         pubsub = self._redis.pubsub()
-        rpc = RPC_CHANNEL.format(node=self.node_id)
-        await pubsub.subscribe(CHANGED_CHANNEL, NOTICE_CHANNEL, rpc)
+        await pubsub.subscribe(CHANGED_CHANNEL, *self._calls.channels())
         try:
             async for message in pubsub.listen():
                 if message.get("type") != "message":
                     continue
                 channel, data = message.get("channel"), message.get("data")
-                channel = channel.decode() if isinstance(channel, bytes) else channel
+                channel = channel.decode() if isinstance(channel, bytes) else str(channel)
                 data = data.decode() if isinstance(data, bytes) else str(data)
-                if channel == CHANGED_CHANNEL and data != self.node_id:
+                if channel != CHANGED_CHANNEL:
+                    self._calls.received(channel, data)
+                elif data != self.node_id:
                     for handler in self._on_changed:
                         handler()
-                elif channel == NOTICE_CHANNEL:
-                    self._tasks.spawn(self._noticed(json.loads(data)), name="cluster-notice")
-                elif channel == rpc:
-                    self._tasks.spawn(self._answer(json.loads(data)), name="cluster-call")
         finally:
             with contextlib.suppress(Exception):
                 await pubsub.aclose()
-
-    async def _noticed(self, message: dict[str, Any]) -> None:
-        if message.get("node") == self.node_id:
-            return
-        for handler in self._on_notice.get(str(message.get("kind")), []):
-            try:
-                await handler(dict(message.get("data") or {}))
-            except Exception:
-                logger.exception("cluster notice %s failed", message.get("kind"))
-
-    async def _answer(self, request: dict[str, Any]) -> None:
-        assert self._redis is not None
-        handler = self._served.get(str(request.get("method")))
-        try:
-            if handler is None:
-                raise RemoteError("not_found", f"no method {request.get('method')}")
-            answer = {"ok": True, "result": await handler(dict(request.get("params") or {}))}
-        except RoomError as err:
-            answer = {"ok": False, "error": {"code": err.code, "message": err.message}}
-        except Exception as exc:
-            logger.exception(
-                "call %s from node %s failed", request.get("method"), request.get("from")
-            )
-            answer = {"ok": False, "error": {"code": "internal", "message": str(exc)}}
-        reply = REPLY_KEY.format(id=request.get("id"))
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(reply, json.dumps(answer, ensure_ascii=False))
-            pipe.expire(reply, int(RPC_TIMEOUT_S * 2))
-            await pipe.execute()
-
-
-class RemoteError(RoomError):
-    """The error another node answered a call with, with its code and message (an ack or a
-    problem made of it says what the other node said)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message or None)
-        self.code = code
 
 
 def _load() -> float:
