@@ -49,6 +49,8 @@ def with_parameter_sets(frame: EncodedFrame, extradata: bytes | None) -> Encoded
         return frame
     if not extradata.startswith((b"\x00\x00\x01", b"\x00\x00\x00\x01")):
         return frame  # not Annex B (avcC): nothing to put in front as it is
+    if frame.data.startswith(extradata):
+        return frame  # they came with it (a camera relayed by a sub venue's node)
     return replace(frame, data=extradata + frame.data)
 
 

@@ -74,6 +74,19 @@ def is_whole_vp8_keyframe(data: bytes) -> bool:
     return is_vp8_keyframe(data) and data[3:6] == b"\x9d\x01\x2a"
 
 
+def is_h264_keyframe(data: bytes) -> bool:
+    """Whether an H.264 access unit in Annex B holds an IDR slice (NAL unit type 5), or the
+    parameter sets that come in front of one."""
+    start = 0
+    while True:
+        found = data.find(b"\x00\x00\x01", start)
+        if found < 0 or found + 3 >= len(data):
+            return False
+        if data[found + 3] & 0x1F in (5, 7):
+            return True
+        start = found + 3
+
+
 FrameCallback = Callable[[EncodedFrame], None]
 
 
@@ -136,7 +149,11 @@ class ReceiverTap:
             return
         codec, jitter_frame = item
         data: bytes = jitter_frame.data
-        keyframe = self.kind == "audio" or (codec.name == "VP8" and is_vp8_keyframe(data))
+        keyframe = (
+            self.kind == "audio"
+            or (codec.name == "VP8" and is_vp8_keyframe(data))
+            or (codec.name == "H264" and is_h264_keyframe(data))
+        )
         if self._awaiting_keyframe:
             if codec.name == "VP8" and not is_whole_vp8_keyframe(data):
                 self.frames_skipped += 1

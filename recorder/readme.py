@@ -108,6 +108,8 @@ openssl 3、python3）独立核验：没有文件被修改、删除、插入，�
                              评标结束时先设为只读，再逐个（大小、SHA-256、SM3）列入最后封存的
                              seal.json 的 documents；本文件的摘要写在最后一个分段 seal.json 的
                              readme_sha256 与 readme_sm3 中
+  relayed/<节点>/<场次>/       副场节点在与主场节点断开期间自行录制的副场监控画面，评标结束后
+                             移交并入；其本身是一份完整的封存档案，按以下步骤同样核验
 
 核验步骤（对每个 part-NNNN 目录）
 1. 文件完整：
@@ -174,6 +176,9 @@ evaluation report and the handwritten signatures, named by their SHA-256 and cit
 events that use them; when the session ends it is made read-only and then listed, each file
 with its size, SHA-256 and SM3, in the final seal (documents in the seal.json of the part sealed
 as ended). This README's digests are in the last part's seal.json (readme_sha256, readme_sm3).
+relayed/<node>/<session>/ holds what a sub venue's node recorded of its room cameras while its
+link to the room's node was down, handed over after the session: an archive of its own, checked
+the same way.
 
 Retention counts from the day the evaluation ended (China time), one date for every part, written
 once: session_ended_at and retention_until in the seal.json of the part sealed as ended, the

@@ -42,7 +42,15 @@ from pathlib import Path
 from recorder.archive import list_parts
 from recorder.documents import DOCUMENTS_DIR, documents_sealed
 from recorder.eventlog import fsync_dir
-from recorder.seal import README, SEAL_JSON, SEAL_SM2_SIG, SEAL_TSR, part_files, part_number
+from recorder.seal import (
+    README,
+    RELAYED_DIR,
+    SEAL_JSON,
+    SEAL_SM2_SIG,
+    SEAL_TSR,
+    part_files,
+    part_number,
+)
 
 CHUNK_BYTES = 1 << 20
 # Temporary names in the replica: ``.copying-<host>-<pid>-<name>``. One left by a copier that
@@ -141,6 +149,17 @@ def copy_session(session_dir: Path, replica_root: Path, pace: Progress | None = 
         copier.part(part, target / part.name)
     for _number, part in list_parts(session_dir):
         others.discard(part.name)  # a part being recorded now: its copy, if any, is not ours
+    others.discard(RELAYED_DIR)
+    for relayed in sorted((session_dir / RELAYED_DIR).glob("*/*")):
+        # What a sub venue's node handed over: copied as a session archive of its own.
+        (target / RELAYED_DIR / relayed.parent.name).mkdir(parents=True, exist_ok=True)
+        copied = copy_session(relayed, target / RELAYED_DIR / relayed.parent.name)
+        where = f"{RELAYED_DIR}/{relayed.parent.name}/{relayed.name}/"
+        report.parts.extend(where + p for p in copied.parts)
+        report.missing.extend(where + p for p in copied.missing)
+        report.added.extend(where + a for a in copied.added)
+        report.bytes += copied.bytes
+        report.conflicts.extend(Conflict(where + c.where, c.what) for c in copied.conflicts)
     for name in sorted(others):
         report.conflicts.append(Conflict(name, "in the replica, not in the primary"))
     copier.readme(session_dir / README, target)

@@ -43,6 +43,9 @@ UNLISTED = frozenset({SHA256SUMS, SEAL_JSON, SEAL_ED25519_SIG, SEAL_SM2_SIG, SEA
 REQUESTED, UNAVAILABLE, NONE_CONFIGURED = "requested", "unavailable", "none configured"
 PART_NAME = re.compile(r"part-(\d{4,})")
 README = "README.txt"  # the session folder's instructions, beside its parts
+# Archives a sub venue's node recorded of the session while its link was down, handed over after
+# the session: relayed/<node>/<session id>/ beside the parts, each sealed and verified on its own.
+RELAYED_DIR = "relayed"
 # The event that ends the evaluation (评标结束): the final seal counts retention from its time.
 SESSION_ENDED = "session_ended"
 # 7.2.5-2: kept fifteen years at least, from the day the evaluation ended.

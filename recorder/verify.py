@@ -23,6 +23,7 @@ from recorder.seal import (
     MANIFEST_JSON,
     MEDIA_DIR,
     README,
+    RELAYED_DIR,
     SEAL_ED25519_SIG,
     SEAL_JSON,
     SEAL_SM2_SIG,
@@ -528,7 +529,7 @@ def verify_archive(
     others = [
         c.name
         for c in sorted(path.iterdir())
-        if c.name not in (README, DOCUMENTS_DIR) and part_number(c.name) is None
+        if c.name not in (README, DOCUMENTS_DIR, RELAYED_DIR) and part_number(c.name) is None
     ]
     for name in others:
         if name in PACKAGE_FILES:
@@ -550,6 +551,8 @@ def verify_archive(
     report.key_trusted = checker.signers.trusted
     report.session_id = checker.session_id
     checker.session_files(path)
+    if (path / RELAYED_DIR).exists():
+        _relayed(path / RELAYED_DIR, report, trusted_keys, known_keys, trusted_tsa)
     documents = path / DOCUMENTS_DIR
     if documents.is_dir():
         uncited = sorted(
@@ -565,6 +568,52 @@ def verify_archive(
             "the last part was interrupted: the session did not end within this archive"
         )
     return report
+
+
+def _relayed(
+    folder: Path,
+    report: VerifyReport,
+    trusted_keys: Sequence[bytes],
+    known_keys: Sequence[bytes],
+    trusted_tsa: Sequence[bytes],
+) -> None:
+    """The archives sub venue nodes recorded of the session (``relayed/<node>/<session>/``):
+    each verified on its own with the same keys; its differences are the session's."""
+    if folder.is_symlink() or not folder.is_dir():
+        report.differences.append(Difference(RELAYED_DIR, "not a folder"))
+        return
+    for node in sorted(folder.iterdir()):
+        inside = sorted(node.iterdir()) if node.is_dir() and not node.is_symlink() else []
+        if not inside:
+            report.differences.append(
+                Difference(f"{RELAYED_DIR}/{node.name}", "added file: not a relayed archive")
+            )
+        for archive in inside:
+            where = f"{RELAYED_DIR}/{node.name}/{archive.name}"
+            if archive.name != report.session_id or archive.is_symlink() or not archive.is_dir():
+                report.differences.append(Difference(where, "not an archive of this session"))
+                continue
+            sub = verify_archive(
+                archive,
+                trusted_keys=trusted_keys,
+                known_keys=known_keys,
+                trusted_tsa=trusted_tsa,
+            )
+            report.differences.extend(
+                Difference(f"{where}/{d.where}", d.what) for d in sub.differences
+            )
+            if sub.session_id != report.session_id:
+                report.differences.append(Difference(where, "its seals name another session"))
+            if sub.key_trusted is False:
+                report.key_trusted = False
+            report.segments += sub.segments
+            report.events += sub.events
+            report.bytes += sub.bytes
+            report.signers.extend(sub.signers)
+            report.notes.append(
+                f"{where}: recorded by sub venue node {node.name} while its link was down, "
+                f"{sub.parts} part(s), {'verified' if sub.ok else 'NOT verified'}"
+            )
 
 
 def _state(part_dir: Path) -> str | None:

@@ -53,6 +53,7 @@ from signaling.metrics import LoopLagMonitor, Metrics
 from signaling.services.archiving import ArchiveManager, trusted_tsa
 from signaling.services.ballots import BallotKeys
 from signaling.services.broadcasts import Broadcasts
+from signaling.services.camerarelay import CameraRelays
 from signaling.services.clarifications import ClarificationService
 from signaling.services.cluster import Cluster
 from signaling.services.container import Services
@@ -134,6 +135,7 @@ def worker_settings(config: AppConfig) -> WorkerSettings:
         archive_root=str(config.archive_dir),
         archive_keys_dir=str(config.archive_keys_dir),
         archive_keys_path=str(config.archive_keys_path),
+        relay_root=str(config.data_dir / "relay-archive"),
         media=config.media,
         recorder=config.recorder,
         ice=config.ice.for_workers(),
@@ -295,8 +297,22 @@ async def build(config: AppConfig) -> Server:
         tasks=tasks,
         signals=signals,
     )
+    relays = CameraRelays(
+        cluster=cluster,
+        store=store,
+        pool=pool,
+        rooms=rooms,
+        events=events,
+        tasks=tasks,
+        archive_dir=config.archive_dir,
+        keys_path=config.archive_keys_path,
+        relay_root=config.data_dir / "relay-archive",
+    )
+    rooms.relay_for = relays.relay_for
+    signals.session_ended.connect(relays.session_ended)
     WorkerEvents(
         rooms=rooms,
+        relays=relays,
         halls=halls,
         broadcasts=broadcasts,
         warnings=warnings,

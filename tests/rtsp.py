@@ -32,8 +32,16 @@ def require_gstreamer() -> None:
 class RtspSource:
     """The test camera on a fixed port, which can be stopped and started again."""
 
-    def __init__(self, port: int, picture: Path | None = None, *, h264: bool = False) -> None:
+    def __init__(
+        self,
+        port: int,
+        picture: Path | None = None,
+        *,
+        h264: bool = False,
+        launcher: tuple[str, ...] = (),
+    ) -> None:
         self.port = port
+        self.launcher = launcher  # e.g. ip netns exec NS: the camera on a host of the test's
         self.picture = picture
         self.h264 = h264
         self.url = f"rtsp://127.0.0.1:{port}/cam"
@@ -43,6 +51,7 @@ class RtspSource:
         """Start serving; returns once it listens."""
         self._proc = subprocess.Popen(
             [
+                *self.launcher,
                 SYSTEM_PYTHON,
                 str(SCRIPT),
                 str(self.port),

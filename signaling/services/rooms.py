@@ -181,6 +181,8 @@ class RoomManager:
         self._store = store
         self._signals = signals
         self._cameras = tuple(cameras)
+        # The sub venue node that pulls a venue's cameras (a cluster's), None: pulled here.
+        self.relay_for: Callable[[Venue], str | None] = lambda venue: None
         self._pool = pool
         self._archives = archives
         self._events = events
@@ -329,7 +331,13 @@ class RoomManager:
         """Open the room on its worker with a new archive part, and mirror events into it."""
         cameras = self._room_cameras(room)
         room.cameras = {
-            c["id"]: {"id": c["id"], "label": c["label"], "state": "connecting"} for c in cameras
+            c["id"]: {
+                "id": c["id"],
+                "label": c["label"],
+                "state": "connecting",
+                "relay": c["relay"],
+            }
+            for c in cameras
         }
         opened = await room.worker.request(
             "open_room",
@@ -395,7 +403,9 @@ class RoomManager:
                 {
                     k: entry.get(k)
                     for k in ("id", "label", "state", "detail", "codec", "recorded", "viewable")
-                },
+                }
+                # Pulled by a sub venue's node, which records it while this node cannot.
+                | ({"relay": entry["relay"]} if entry.get("relay") else {}),
                 session_id=room.id,
             )
         return room
@@ -409,6 +419,7 @@ class RoomManager:
             place = "主场" if venue_id == room.session.main_venue_id else "副场"
             configured = [c.url for c in self._cameras if c.venue_id == venue_id]
             urls = list(dict.fromkeys([*venue.camera_urls, *configured]))
+            relay = self.relay_for(venue) if urls else None
             for number, url in enumerate(urls, start=1):
                 found.append(
                     {
@@ -417,6 +428,7 @@ class RoomManager:
                         "venue_id": venue_id,
                         "url": url,
                         "attendants": room.attendants.get(venue_id, 0),
+                        "relay": relay,
                     }
                 )
         return found

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from signaling.services.broadcasts import Broadcasts
+from signaling.services.camerarelay import CameraRelays
 from signaling.services.events import EventLog
 from signaling.services.halls import HallRooms
 from signaling.services.monitoring import WarningCenter
@@ -32,6 +33,7 @@ class WorkerEvents:
         self,
         *,
         rooms: RoomManager,
+        relays: CameraRelays,
         halls: HallRooms,
         broadcasts: Broadcasts,
         warnings: WarningCenter,
@@ -54,6 +56,8 @@ class WorkerEvents:
             "camera_warning": self._camera_warning,
             # A room monitoring camera came up, went down or is not what it should be.
             "room_camera": self._room_camera,
+            # A room camera pulled by a sub venue's node: the worker's offer, for that node.
+            "camera_relay_offer": relays.offered,
             # A broadcast viewer connected, or went away without leaving.
             "broadcast_viewer": broadcasts.viewer_state,
         }

@@ -36,7 +36,8 @@ from signaling.metrics import LoopLagMonitor, Metrics
 from signaling.tasks import TaskSet
 from signaling.wire import Channel, WireError
 from signaling.worker.broadcasting import BroadcastHost
-from signaling.worker.camerafeed import CameraFeed
+from signaling.worker.camerafeed import CameraFeed, SourceFactory, rtsp_source
+from signaling.worker.camerarelay import RelayedCamera, RelayedCameraSpec, RelayHost
 from signaling.worker.peer import PeerSession
 from signaling.worker.settings import WorkerSettings
 from signaling.worker.turnprobe import probe_turn
@@ -124,6 +125,16 @@ class Worker:
         self._process.cpu_percent(None)
         self._lag = LoopLagMonitor(self.metrics.loop_lag, self.metrics.loop_delay)
         self._stopping = asyncio.Event()
+        # A sub venue's node: its cameras for rooms on other nodes, recorded here while unlinked.
+        self.relays = RelayHost(
+            Path(settings.relay_root or Path(settings.archive_root).parent / "relay-archive"),
+            keys=self._keys,
+            recorder=settings.recorder,
+            ice=settings.ice,
+            spawn=lambda coro, name: self.tasks.spawn(coro, name=name),
+        )
+        # Offers of relayed cameras waiting for the sub venue node's answer, by offer id.
+        self._relay_answers: dict[str, asyncio.Future[str]] = {}
         self.broadcasts = BroadcastHost(
             settings,
             self.rooms,
@@ -155,6 +166,7 @@ class Worker:
         await self.broadcasts.close_all()
         for session_id in list(self.rooms):
             await self._close_room(session_id, state)
+        await self.relays.close_all()
 
     async def handle(self, method: str, params: dict[str, Any]) -> Any:
         """Dispatch one request from signaling."""
@@ -235,6 +247,36 @@ class Worker:
             "part": room.archive.part if room.archive else None,
             "last_seq": room.archive.last_seq if room.archive else 0,
         }
+
+    async def on_relay_camera(
+        self, session_id: str, camera: dict[str, Any], offer: str
+    ) -> dict[str, Any]:
+        """A room's node asks for one of this sub venue's cameras: pull it and answer."""
+        spec = RelayedCameraSpec(
+            session_id=session_id,
+            camera_id=str(camera["id"]),
+            label=str(camera.get("label") or camera["id"]),
+            venue_id=str(camera.get("venue_id") or ""),
+            url=str(camera["url"]),
+        )
+        return {"sdp": await self.relays.offer(spec, offer)}
+
+    async def on_relay_stop(self, session_id: str, ended_at: str | None = None) -> dict[str, Any]:
+        """Stop relaying the session's cameras; its local archive (if any) is sealed, as ended
+        when the session ended at `ended_at`."""
+        return {"archive": await self.relays.stop(session_id, ended_at=ended_at)}
+
+    async def on_camera_relay_answer(
+        self, id: str, sdp: str | None = None, error: str | None = None
+    ) -> dict[str, Any]:
+        """The sub venue node's answer to a relayed camera's offer (or why there is none)."""
+        waiting = self._relay_answers.get(id)
+        if waiting is not None and not waiting.done():
+            if sdp is not None:
+                waiting.set_result(sdp)
+            else:
+                waiting.set_exception(RuntimeError(error or "no answer"))
+        return {}
 
     async def on_record_events(
         self, session_id: str, events: list[dict[str, Any]]
@@ -555,7 +597,7 @@ class Worker:
             camera_id=camera["id"],
             label=camera["label"],
             venue_id=camera.get("venue_id", ""),
-            url=camera["url"],
+            source=self._camera_source(room, camera),
             media=room.media,
             archive=room.archive,
             report=report,
@@ -564,6 +606,36 @@ class Worker:
         room.cameras[feed.camera_id] = feed
         room.attendants[feed.camera_id] = int(camera.get("attendants") or 0)
         await feed.start()
+
+    def _camera_source(self, room: RoomHost, camera: dict[str, Any]) -> SourceFactory:
+        """Over RTSP from here, or from the sub venue's node that pulls it (``relay``)."""
+        node = camera.get("relay")
+        if not node:
+            return rtsp_source(str(camera["id"]), str(camera["url"]))
+
+        async def negotiate(offer: str) -> str:
+            offer_id = os.urandom(8).hex()
+            answer: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            self._relay_answers[offer_id] = answer
+            try:
+                if self.channel is None:
+                    raise RuntimeError("no signaling")
+                await self.channel.event(
+                    "camera_relay_offer",
+                    {"session_id": room.id, "camera": camera, "offer": offer, "id": offer_id},
+                )
+                return await asyncio.wait_for(answer, timeout=20)
+            finally:
+                self._relay_answers.pop(offer_id, None)
+
+        return lambda on_frame, on_status: RelayedCamera(
+            str(camera["id"]),
+            str(node),
+            ice=self.settings.ice,
+            negotiate=negotiate,
+            on_frame=on_frame,
+            on_status=on_status,
+        )
 
     @staticmethod
     def _seated(room: RoomHost, key: str) -> int:

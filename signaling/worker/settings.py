@@ -22,6 +22,8 @@ class WorkerSettings:
     archive_root: str
     archive_keys_dir: str  # the private signing keys, by generation
     archive_keys_path: str  # their public list (archive-keys.json)
+    # Where a sub venue's node records its cameras while no link carries them (its own disk).
+    relay_root: str = ""
     media: MediaConfig = field(default_factory=MediaConfig)
     recorder: RecorderConfig = field(default_factory=RecorderConfig)
     # Host addresses, announced addresses and ports only (``IceConfig.for_workers``).
@@ -47,6 +49,7 @@ class WorkerSettings:
             archive_root=data["archive_root"],
             archive_keys_dir=data["archive_keys_dir"],
             archive_keys_path=data["archive_keys_path"],
+            relay_root=data.get("relay_root", ""),
             media=MediaConfig(**data.get("media", {})),
             recorder=RecorderConfig(**data.get("recorder", {})),
             ice=IceConfig(

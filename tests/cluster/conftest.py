@@ -25,6 +25,22 @@ class Cluster:
 
     net: ClusterNet
     nodes: list[ClusterNode]
+    root: Path
+    database_url: str
+    redis_url: str
+
+    def node(self, node_id: str, *extra_args: str) -> ClusterNode:
+        """One more node (not started), stopped after the test's body like the others."""
+        node = ClusterNode(
+            self.root,
+            node_id,
+            ns=self.net.ns,
+            database_url=self.database_url,
+            redis_url=self.redis_url,
+            extra_args=("--segment-seconds", "3", *extra_args),
+        )
+        self.nodes.append(node)
+        return node
 
     def run(self, scenario: Callable[[list[ClusterNode]], Awaitable[None]]) -> None:
         """Run `scenario` with the nodes on the client host; the nodes are stopped after it."""
@@ -64,4 +80,4 @@ def cluster(
             )
             for node_id in ("a", "b")
         ]
-        yield Cluster(net, nodes)
+        yield Cluster(net, nodes, tmp_path, database, redis_server.url)

@@ -7,6 +7,7 @@ host of its own on the test's network.
        /            |               \\
   ns a: node a   ns b: node b    ns client: the test's seats, walls and REST calls
   10.30.0.11     10.30.0.12      10.30.0.21
+                 ns r: node r (a sub venue's), 10.30.0.13
 ```
 
 Each node listens on port 8080 of its own address, with its media on that address (``ice_host``).
@@ -29,7 +30,8 @@ from tests.network.netns import Namespaces, require_namespaces
 from tests.serverproc import ServerProcess
 
 T = TypeVar("T")
-ADDRESSES = {"a": "10.30.0.11", "b": "10.30.0.12", "client": "10.30.0.21"}
+# r: a sub venue's node (hosts no rooms, relays its venue's cameras).
+ADDRESSES = {"a": "10.30.0.11", "b": "10.30.0.12", "r": "10.30.0.13", "client": "10.30.0.21"}
 PORT = 8080
 
 

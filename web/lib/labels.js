@@ -97,7 +97,7 @@ export const EVENT_LABELS = Object.freeze({
   seat_connected: "机位连接", seat_joined: "进入评标室", seat_left: "离开评标室", seat_disconnected: "机位断开",
   seat_replaced: "机位在其他设备登录", media_negotiated: "音视频接通", media_restarted: "媒体服务恢复", media_moved: "媒体迁移",
   recording_started: "开始录制", recording_sealed: "录制封存", recording_gap: "录制中断", recording_interrupted: "录制中断",
-  identity_snapshot: "拍照核验", warning_started: "预警", warning_ended: "预警解除", room_camera: "全景摄像机",
+  identity_snapshot: "拍照核验", warning_started: "预警", warning_ended: "预警解除", room_camera: "全景摄像机", relay_recording_joined: "副场本地录像并入档案",
   supervision_started: "监督查看", supervision_ended: "监督结束", supervision_note: "监督记录",
   supervision_warning: "监督提醒", warning_acknowledged: "专家已知悉提醒", session_ended: "评标结束",
   request_refused: "操作被拒绝", console_opened: "打开控制台", console_closed: "关闭控制台",

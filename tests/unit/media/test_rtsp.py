@@ -6,7 +6,15 @@ import asyncio
 
 import pytest
 
-from media.rtsp import CameraState, CameraStatus, RtspCamera, check_url, redact
+from media.rtsp import (
+    CameraState,
+    CameraStatus,
+    RtspCamera,
+    check_url,
+    redact,
+    with_parameter_sets,
+)
+from media.tap import EncodedFrame, is_h264_keyframe
 
 
 @pytest.mark.parametrize(
@@ -61,3 +69,23 @@ async def test_an_unreachable_camera_goes_down_and_is_retried() -> None:
     assert seen[0].state == CameraState.CONNECTING
     detail = next(s for s in seen if s.state == CameraState.DOWN).detail
     assert detail.startswith("无法连接") and "连接被拒绝" in detail
+
+
+SPS_PPS = b"\x00\x00\x00\x01\x67\x42\x00\x1e" + b"\x00\x00\x00\x01\x68\xce\x38\x80"
+IDR = b"\x00\x00\x00\x01\x65\x88\x84\x00"
+SLICE = b"\x00\x00\x00\x01\x41\x9a\x02\x00"
+
+
+def test_an_h264_keyframe_is_told_by_its_idr_slice_or_parameter_sets() -> None:
+    assert is_h264_keyframe(IDR)
+    assert is_h264_keyframe(SPS_PPS + IDR)
+    assert not is_h264_keyframe(SLICE)
+    assert not is_h264_keyframe(b"")
+
+
+def test_parameter_sets_are_put_in_front_of_a_keyframe_once() -> None:
+    frame = EncodedFrame("video", "H264", IDR, 0, 90_000, True, 0.0)
+    shown = with_parameter_sets(frame, SPS_PPS)
+    assert shown.data == SPS_PPS + IDR
+    # A keyframe relayed by a sub venue's node already carries them.
+    assert with_parameter_sets(shown, SPS_PPS).data == SPS_PPS + IDR
