@@ -248,7 +248,7 @@ class RelayedCamera:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(failed.wait(), PING_S)
                 if failed.is_set() or heard.silent(started):
-                    return f"与副场节点 {self.node} 的连接中断"
+                    return f"与副场节点 {self.node} 的连接中断（由该节点本地录像）"
                 if channel.readyState == "open":
                     channel.send(PING)
             return "已停止"
