@@ -80,6 +80,7 @@ bench: install
 	$(PY) bench/broadcast.py
 	$(PY) bench/replica.py
 	$(PY) bench/cluster.py
+	$(PY) bench/join.py
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) node_modules web/vendor .pytest_cache .ruff_cache test-artifacts

@@ -13,8 +13,8 @@
 import { io } from "/vendor/socket.io-client/socket.io.esm.min.js";
 import { socketAuth } from "./session.js";
 
-/** Failed reconnection attempts to a silent node before the page tries another node. */
-const ATTEMPTS_BEFORE_ANOTHER_NODE = 2;
+/** How long a node stays silent before the page tries another node (ms). */
+const SILENT_BEFORE_ANOTHER_NODE_MS = 3000;
 
 /**
  * Open this page on another node: same path and query, with the hand-over login if any.
@@ -38,8 +38,18 @@ export function connectSocket(namespace) {
   const socket = io(namespace, {
     auth: socketAuth(),
     transports: ["websocket"],
-    reconnectionDelay: 1000,
-    reconnectionDelayMax: 5000,
+    // A restarted server is found within about a second of its start: a refused attempt costs
+    // the server nothing, and a room waits for its seats.
+    reconnectionDelay: 250,
+    reconnectionDelayMax: 1000,
+  });
+  /** When the connection was lost (ms since the epoch), null while connected. */
+  let lostAt = /** @type {number | null} */ (null);
+  socket.on("disconnect", () => {
+    lostAt = Date.now();
+  });
+  socket.on("connect", () => {
+    lostAt = null;
   });
   /** @type {{nodes: string[], handover: string | null} | null} */
   let cluster = null;
@@ -57,8 +67,9 @@ export function connectSocket(namespace) {
       openOn(data.url, data.handover);
     }
   });
-  socket.io.on("reconnect_attempt", (attempt) => {
-    if (leaving || attempt < ATTEMPTS_BEFORE_ANOTHER_NODE || !cluster?.nodes?.length) return;
+  socket.io.on("reconnect_attempt", () => {
+    const silent = lostAt === null ? 0 : Date.now() - lostAt;
+    if (leaving || silent < SILENT_BEFORE_ANOTHER_NODE_MS || !cluster?.nodes?.length) return;
     leaving = true;
     socket.disconnect();
     openOn(cluster.nodes[0], cluster.handover);

@@ -1,0 +1,333 @@
+"""Join benchmark: from opening a seat page to its first grid frame shown, and every seat page
+live again after a server restart.
+
+    python bench/join.py [--joins 20] [--restarts 5] [--pages 2]
+
+A fresh server (loopback, ICE on 127.0.0.1, one media worker) with a load session of 10 experts;
+on a machine with two or more CPUs the server is pinned to one CPU and the clients to the others.
+
+- **Join**: nine synthetic seats (``bench/room.py``'s, in one process: camera with preview,
+  microphone, desktop) keep the room full; the tenth seat is opened in headless Chromium (fake
+  camera and microphone) by its kiosk link, in a fresh browser context each time (nothing cached:
+  a seat computer opening its link), ``--joins`` times. A join lasts from the page's navigation
+  to the first grid frame the page presents (``requestVideoFrameCallback`` on the grid's
+  ``<video>``), both on the machine's clock. Target: p95 <= 1.0 s.
+- **Restart**: a second room of 10 seats, live: ``--pages`` Chromium seat pages (one client core
+  holds two at full rate) and synthetic seats for the rest, which find the server again as a
+  page does (every 0.2 s); the server is stopped (SIGTERM, as an operator stops it), then started
+  again, ``--restarts`` times. Per seat: from the start command to the first grid frame it
+  received after it. Target: p95 <= 3.0 s. The server's own start (command to ``/healthz``) is
+  printed beside, since it is part of every seat's figure.
+
+Figures are printed against their targets, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.capacity import room_load_process  # noqa: E402
+from bench.common import (  # noqa: E402
+    cli,
+    cpu_split,
+    free_port,
+    machine,
+    start_server,
+    stop_processes,
+    wait_healthy,
+)
+from bench.room import TONES, SeatJob, build_loops  # noqa: E402
+
+JOIN_TARGET_S = 1.0
+RESTART_TARGET_S = 3.0
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--autoplay-policy=no-user-gesture-required",
+]
+# In every page, before its own scripts: the machine-clock time (ms since the epoch) of every grid
+# frame presented, the first one, and the first one after a moment the bench sets (``since``).
+WATCH_GRID = """
+window.__grid = {first: null, since: null, after: null, frames: 0};
+document.addEventListener('DOMContentLoaded', () => {
+  const video = document.querySelector('video[data-role=grid]');
+  const frame = (now) => {
+    const at = performance.timeOrigin + now;
+    const grid = window.__grid;
+    grid.frames += 1;
+    if (grid.first === null) grid.first = at;
+    if (grid.since !== null && grid.after === null && at > grid.since) grid.after = at;
+    video.requestVideoFrameCallback(frame);
+  };
+  video.requestVideoFrameCallback(frame);
+});
+"""
+READY_TIMEOUT_S = 60.0
+PAGE_TIMEOUT_S = 30.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+def summary(name: str, values: list[float], target: float) -> str:
+    if not values:
+        return f"{name}: no samples"
+    p95 = percentile(values, 95)
+    verdict = "met" if p95 <= target else "NOT met"
+    return (
+        f"{name}: n={len(values)} p50 {statistics.median(values):.3f} s, p95 {p95:.3f} s, "
+        f"max {max(values):.3f} s (target p95 <= {target:.1f} s: {verdict})"
+    )
+
+
+class Chromium:
+    """One headless Chromium (Playwright), pinned to the client CPUs."""
+
+    def __init__(self, cpus: set[int] | None) -> None:
+        from playwright.sync_api import sync_playwright
+
+        if cpus:
+            os.sched_setaffinity(0, cpus)  # Chromium's processes inherit it
+        self._playwright = sync_playwright().start()
+        self.browser = self._playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=FLAGS
+        )
+
+    def page(self, url: str) -> tuple[Any, Any, float]:
+        """A fresh context and page opened at `url`; the epoch time of the navigation."""
+        context = self.browser.new_context(
+            viewport={"width": 1366, "height": 768}, locale="zh-CN", timezone_id="Asia/Shanghai"
+        )
+        context.add_init_script(WATCH_GRID)
+        page = context.new_page()
+        started = time.time()
+        page.goto(url, wait_until="commit")
+        return context, page, started
+
+    def close(self) -> None:
+        self.browser.close()
+        self._playwright.stop()
+
+
+def wait_for(page: Any, expression: str, timeout_s: float = PAGE_TIMEOUT_S) -> Any:
+    """Wait until `expression` is truthy in the page; its value (polled every 20 ms: the page's
+    own clock times the frames, so the poll adds nothing to the figures)."""
+    page.wait_for_function(f"() => {expression}", timeout=timeout_s * 1000, polling=20)
+    return page.evaluate(f"() => {expression}")
+
+
+def joins(chromium: Chromium, url: str, count: int) -> list[float]:
+    """Open the seat `count` times, each in a fresh context; seconds to its first grid frame."""
+    found = []
+    for _ in range(count):
+        context, page, started = chromium.page(url)
+        try:
+            first = wait_for(page, "window.__grid && window.__grid.first")
+            found.append(first / 1000 - started)
+            wait_for(page, "document.body.dataset.state === 'live'")
+        finally:
+            context.close()
+    return found
+
+
+def restarts(
+    chromium: Chromium, urls: list[str], seats: Connection, count: int, restart: Any
+) -> tuple[list[float], list[float], list[float]]:
+    """Pages and synthetic seats live; the server restarted `count` times. Seconds from each
+    start command to each page's and each synthetic seat's first grid frame after it, and the
+    server's own start each time."""
+    pages = [chromium.page(url) for url in urls]
+    back: list[float] = []
+    synthetic: list[float] = []
+    starts: list[float] = []
+    try:
+        for _context, page, _started in pages:
+            wait_for(page, "window.__grid && window.__grid.first")
+        for _ in range(count):
+            started, healthy = restart(lambda at: [mark(p, at) for _c, p, _s in pages])
+            starts.append(healthy - started)
+            for _context, page, _started in pages:
+                after = wait_for(page, "window.__grid.after")
+                back.append(after / 1000 - started)
+                wait_for(page, "document.body.dataset.state === 'live'")
+            synthetic.extend(seats_back(seats, started))
+    finally:
+        for context, _page, _started in pages:
+            context.close()
+    return back, synthetic, starts
+
+
+def seats_back(seats: Connection, started: float) -> list[float]:
+    """Each synthetic seat's first grid frame after `started`, in seconds from it."""
+    deadline = time.monotonic() + PAGE_TIMEOUT_S
+    while True:
+        seats.send("mark")
+        kind, marks = seats.recv()
+        if kind != "mark":
+            raise RuntimeError(f"synthetic seats: {kind}: {marks}")
+        grids = [
+            min(
+                (g for _lost, _connected, g in m["rejoined"] if g is not None and g > started),
+                default=None,
+            )
+            for m in marks
+        ]
+        if all(g is not None for g in grids):
+            return [g - started for g in grids if g is not None]
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"synthetic seats not back within {PAGE_TIMEOUT_S:.0f} s")
+        time.sleep(0.2)  # the seats' process is asked again; it pushes nothing by itself
+
+
+def mark(page: Any, at: float) -> None:
+    page.evaluate(f"window.__grid.since = {at * 1000!r}; window.__grid.after = null")
+
+
+def load_seats(
+    base_url: str, experts: list[dict[str, Any]], cpus: set[int] | None, *, rejoin: bool = False
+) -> tuple[mp.process.BaseProcess, Connection]:
+    """Synthetic seats for `experts`, in one process; returns once every seat has joined. With
+    `rejoin` they find the server again after losing it."""
+    loops = build_loops()
+    jobs = [
+        SeatJob(
+            index,
+            base_url,
+            str(link["token"]),
+            loops["camera"],
+            loops[f"microphone{index % len(TONES)}"],
+            loops["desktop"],
+            cpus,
+            measure=False,
+            count_rtp=True,
+            preview=loops.get("preview"),
+            cluster=(base_url,) if rejoin else (),
+        )
+        for index, link in enumerate(experts)
+    ]
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=room_load_process, args=(jobs, child), daemon=True)
+    proc.start()
+    child.close()
+    if not parent.poll(READY_TIMEOUT_S):
+        raise TimeoutError(f"synthetic seats not ready in {READY_TIMEOUT_S:.0f} s")
+    kind, data = parent.recv()
+    if kind != "ready":
+        raise RuntimeError(f"synthetic seats: {kind}: {data}")
+    return proc, parent
+
+
+def run(args: argparse.Namespace) -> int:
+    where = machine()  # before this process is pinned to the client CPUs
+    server_cpus, client_cpus = cpu_split(not args.no_pin)
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="bench-join-") as tmp:
+        data_dir = Path(tmp) / "data"
+        common = ["--data-dir", str(data_dir), "--bind", f"127.0.0.1:{port}"]
+        log = Path(tmp) / "server.log"
+        server: list[subprocess.Popen[bytes]] = []
+
+        def start() -> tuple[float, float]:
+            started = time.time()
+            server.append(start_server(common, log, workers=1, cpus=server_cpus))
+            wait_healthy(base_url, server[-1])
+            return started, time.time()
+
+        def restart(before_start: Any) -> tuple[float, float]:
+            proc = server[-1]
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
+            started = time.time()
+            before_start(started)
+            server.append(start_server(common, log, workers=1, cpus=server_cpus))
+            wait_healthy(base_url, server[-1])
+            return started, time.time()
+
+        rooms = [json.loads(cli("load-session", "--seats", "10", *common)) for _ in range(2)]
+        load: tuple[mp.process.BaseProcess, Connection] | None = None
+        chromium: Chromium | None = None
+        try:
+            start()
+            experts = [x for x in rooms[0] if x.get("role") == "expert"]
+            load = load_seats(base_url, experts[:9], client_cpus)
+            chromium = Chromium(client_cpus)
+            joined = joins(chromium, str(experts[9]["url"]), args.joins)
+            load[1].send("stop")
+            load[0].join(30)
+            load = None
+            others = [x for x in rooms[1] if x.get("role") == "expert"]
+            load = load_seats(base_url, others[args.pages :], client_cpus, rejoin=True)
+            urls = [str(x["url"]) for x in others[: args.pages]]
+            back, synthetic, starts = restarts(chromium, urls, load[1], args.restarts, restart)
+        except Exception:
+            print(f"server log (last lines):\n{log.read_text(errors='replace')[-3000:]}")
+            raise
+        finally:
+            if chromium is not None:
+                chromium.close()
+            if load is not None:
+                load[1].send("stop")
+                load[0].join(30)
+            stop_processes([], [], server[-1] if server else None)
+    print(
+        f"join benchmark on {where}; server on CPUs {server_cpus or 'any'}, clients on "
+        f"{client_cpus or 'any'}"
+    )
+    print("join: a seat page opened by its kiosk link, 9 synthetic seats in the room")
+    print("  " + summary("to the first grid frame shown", joined, JOIN_TARGET_S))
+    print(
+        f"restart: {args.pages} seat pages and {10 - args.pages} synthetic seats, server stopped "
+        "(SIGTERM) and started again"
+    )
+    print("  " + summary("pages: start command to the next grid frame", back, RESTART_TARGET_S))
+    print("  " + summary("synthetic seats: the same", synthetic, RESTART_TARGET_S))
+    print("  " + summary("every seat", back + synthetic, RESTART_TARGET_S))
+    print(
+        f"  the server's own start (command to /healthz): "
+        f"p50 {statistics.median(starts):.3f} s, max {max(starts):.3f} s"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--joins", type=int, default=20)
+    parser.add_argument("--restarts", type=int, default=5)
+    parser.add_argument("--pages", type=int, default=2)
+    parser.add_argument("--no-pin", action="store_true", help="do not pin server and clients")
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
