@@ -64,8 +64,8 @@ lint: install
 # running in the main thread for the whole session, which the asyncio tests cannot share.
 test: lint
 	node --test tests/js/*.test.mjs
-	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
-	$(PY) -m pytest -m e2e $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not e2e" --durations=15 $(PYTEST_ARGS)
+	$(PY) -m pytest -m e2e --durations=15 $(PYTEST_ARGS)
 
 test-fast: install
 	$(PY) -m pytest -m "not e2e" $(PYTEST_ARGS)
@@ -81,6 +81,7 @@ bench: install
 	$(PY) bench/replica.py
 	$(PY) bench/cluster.py
 	$(PY) bench/join.py
+	$(PY) bench/voice.py
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) node_modules web/vendor .pytest_cache .ruff_cache test-artifacts

@@ -480,3 +480,35 @@ def desktop_loop(
 def tone_loop(freq_hz: float, seconds: float = 1.0, bitrate: int = 32_000) -> list[av.Packet]:
     """Pre-encode a loop of Opus packets of a sine tone (whole cycles loop without a click)."""
     return encode_opus_loop(tone_samples(freq_hz, seconds), bitrate=bitrate)
+
+
+class BurstAudioTrack(ToneAudioTrack):
+    """Microphone that is silent but for a short tone every ``period_s``: one word at a time,
+    whose start is told in ``bursts`` (wall-clock seconds of each burst's first frame, when
+    aiortc took it to encode and send) and found again in what a listener hears."""
+
+    def __init__(
+        self, freq_hz: float = 1000.0, *, period_s: float = 1.0, burst_s: float = 0.1
+    ) -> None:
+        super().__init__(freq_hz)
+        self._period_frames = round(period_s / AUDIO_PTIME)
+        self._burst_frames = max(1, round(burst_s / AUDIO_PTIME))
+        #: When each burst began, in wall-clock seconds.
+        self.bursts: list[float] = []
+
+    async def recv(self) -> av.AudioFrame:
+        """The next 20 ms frame when it is due: the tone within a burst, silence otherwise."""
+        frame = await super().recv()
+        index = int(frame.pts or 0) // self._samples
+        phase = index % self._period_frames
+        if phase >= self._burst_frames:
+            silent = av.AudioFrame.from_ndarray(
+                np.zeros((1, self._samples), dtype=np.int16), format="s16", layout="mono"
+            )
+            silent.sample_rate = frame.sample_rate
+            silent.pts = frame.pts
+            silent.time_base = frame.time_base
+            return silent
+        if phase == 0:
+            self.bursts.append(time.time())
+        return frame

@@ -138,6 +138,12 @@ class SyntheticSeat:
         self._grid_times: deque[float] = deque(maxlen=4096)
         self._audio_count = Progress()
         self._audio = AudioRing(audio_seconds)
+        #: Given every decoded frame of the mix (mono samples of full scale 1, its rate, the
+        #: wall-clock time it left the receiver's jitter buffer and decoder).
+        self.on_audio: Callable[[np.ndarray, int, float], None] | None = None
+        #: With ``decode=False``: given every encoded frame of the mix as it arrives (before any
+        #: jitter buffer) and the wall-clock time.
+        self.on_audio_frame: Callable[[EncodedFrame, float], None] | None = None
         self._roster_changed = asyncio.Condition()
         self._ssl = ssl
         self._http: aiohttp.ClientSession | None = None
@@ -470,7 +476,7 @@ class SyntheticSeat:
             if track.kind == "video":
                 tap.add_sink(self._count_grid_frame)
             else:
-                tap.add_sink(lambda frame: self._audio_count.add(AUDIO_FRAME_S))
+                tap.add_sink(self._audio_frame_arrived)
             return
         if track.kind == "video":
             coro = self._consume_grid(track)
@@ -492,6 +498,11 @@ class SyntheticSeat:
     def rtp_sent(self) -> int:
         """RTP packets sent while ``send_loss`` applies."""
         return self._sent.sent
+
+    def _audio_frame_arrived(self, frame: EncodedFrame) -> None:
+        self._audio_count.add(AUDIO_FRAME_S)
+        if self.on_audio_frame is not None:
+            self.on_audio_frame(frame, time.time())
 
     def _audio_packet_arrived(self) -> None:
         self._audio_count.add(AUDIO_FRAME_S)
@@ -564,6 +575,8 @@ class SyntheticSeat:
                 mono /= 32768.0
             if frame.sample_rate != self._audio.sample_rate:
                 self._audio = AudioRing(len(self._audio.last()) or 3.0, frame.sample_rate)
+            if self.on_audio is not None:
+                self.on_audio(mono, frame.sample_rate, time.time())
             self._audio.write(mono)
             self._audio_count.add(len(mono) / frame.sample_rate)
 

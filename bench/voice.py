@@ -1,0 +1,210 @@
+"""Voice benchmark: a word spoken at one seat, heard at the others through the mix-minus.
+
+    python bench/voice.py [--duration 30] [--load 7]
+
+A fresh server (loopback, ICE on 127.0.0.1, one media worker, pinned to one CPU when the
+machine has two or more) and a load session of ``3 + --load`` experts. One synthetic seat (this
+process) speaks: silence with a 100 ms tone every second (``media.testing.synthetic
+BurstAudioTrack``), each burst's start noted when aiortc takes its first frame to encode and
+send. Two synthetic seats (this process) listen for the burst's tone in their mix (a Goertzel
+filter at its frequency: the other seats' steady tones are lower) and note when it begins. The
+other ``--load`` seats (bench/room.py's, one process: camera with preview, desktop, a steady
+tone) make the room a full one, and so make the mix work for its place in the worker's loop.
+
+Mouth to ear is from a burst's start to its onset at a listener (same machine, same clock);
+target p95 <= 80 ms on loopback. One listener hears through aiortc's receiver (its jitter buffer
+holds four 20 ms frames before it gives one out; a browser's adapts, and is usually shorter on
+loopback), the other takes the mix's frames as they arrive and decodes them at once: the
+server's and the network's share alone. The server's share is bounded by what it holds on purpose:
+the jitter buffer before the mix (``audio_prefill_ms``, 40 ms by default) and the wait for the
+mix's 20 ms tick; the rest is the two Opus coders, the listener's jitter buffer and the event
+loops in between. Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import json
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import av
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.common import (  # noqa: E402
+    cli,
+    cpu_split,
+    free_port,
+    machine,
+    start_server,
+    stop_processes,
+    wait_healthy,
+)
+from bench.join import load_seats, percentile  # noqa: E402
+from media.config import MediaConfig  # noqa: E402
+from media.tap import EncodedFrame  # noqa: E402
+from media.testing.synthetic import BurstAudioTrack, CounterVideoTrack, ToneAudioTrack  # noqa: E402
+from signaling.testing.seat import SyntheticSeat  # noqa: E402
+
+TARGET_S = 0.080
+BURST_HZ = 1000.0
+# The Goertzel power of a tone of amplitude A is about A*A/4: the burst (0.3) gives 0.02, a frame
+# half in the burst a quarter of that.
+ONSET_POWER = 0.002
+# A burst heard later than this after it was spoken is taken for a lost one, not a delay.
+MATCH_WITHIN_S = 0.5
+
+
+class Ear:
+    """Hears the bursts' tone in a listener's mix (the other seats' steady tones are lower):
+    the Goertzel power at the burst's frequency, an onset where it rises above the threshold
+    after a frame below it."""
+
+    def __init__(self, freq_hz: float = BURST_HZ) -> None:
+        self.freq_hz = freq_hz
+        self.onsets: list[float] = []
+        self._loud = False
+
+    def __call__(self, mono: np.ndarray, rate: int, at: float) -> None:
+        if not mono.size:
+            return
+        n = mono.size
+        wave = np.exp(-2j * np.pi * self.freq_hz * np.arange(n) / rate)
+        power = float(abs(np.dot(mono.astype(np.float64), wave)) ** 2) / (n * n)
+        loud = power > ONSET_POWER
+        if loud and not self._loud:
+            self.onsets.append(at)
+        self._loud = loud
+
+
+class EncodedEar(Ear):
+    """The same ear on the mix's Opus frames as they arrive, decoded here (before any jitter
+    buffer): what the server and the network take, without the listener's share."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._decoder = av.CodecContext.create("opus", "r")
+
+    def frame(self, frame: EncodedFrame, at: float) -> None:
+        for decoded in self._decoder.decode(av.Packet(frame.data)):
+            samples = decoded.to_ndarray().astype(np.float32)
+            mono = samples.mean(axis=0) if samples.shape[0] > 1 else samples.reshape(-1)
+            if np.issubdtype(decoded.to_ndarray().dtype, np.integer):
+                mono /= 32768.0
+            self(mono, decoded.sample_rate, at)
+
+
+def delays(spoken: list[float], heard: list[float]) -> list[float]:
+    """Each onset heard, from the latest burst spoken before it (within MATCH_WITHIN_S)."""
+    found = []
+    for at in heard:
+        index = bisect.bisect_right(spoken, at) - 1
+        if index >= 0 and at - spoken[index] <= MATCH_WITHIN_S:
+            found.append(at - spoken[index])
+    return found
+
+
+async def measure(
+    base_url: str, tokens: list[str], duration: float
+) -> tuple[list[float], list[float], int]:
+    """The speaker and two listeners for `duration` s: the delays heard through aiortc's
+    receiver (jitter buffer and decoder), the same as the mix arrived, and the bursts spoken."""
+    voice = BurstAudioTrack(BURST_HZ)
+    seats = [
+        SyntheticSeat(
+            base_url,
+            token,
+            name=f"voice-{index}",
+            camera=CounterVideoTrack((60 * index, 120, 80)),
+            microphone=voice if index == 0 else ToneAudioTrack(440, amplitude=0.0),
+            decode_grid=False,
+            # The second listener takes the mix's frames as they arrive.
+            decode=index != 2,
+        )
+        for index, token in enumerate(tokens)
+    ]
+    ear, arrived = Ear(), EncodedEar()
+    seats[1].on_audio = ear
+    seats[2].on_audio_frame = arrived.frame
+    try:
+        for seat in seats:
+            await seat.start()
+        await asyncio.sleep(2.0)  # the listeners' jitter buffers settle; nothing to wait on
+        first = len(voice.bursts)
+        await asyncio.sleep(duration)
+        spoken = voice.bursts[first:]
+        heard = delays(spoken, [t for t in ear.onsets if t >= spoken[0]])
+        come = delays(spoken, [t for t in arrived.onsets if t >= spoken[0]])
+        return heard, come, len(spoken)
+    finally:
+        for seat in seats:
+            await seat.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--load", type=int, default=7, help="more seats in the room (0 to 7)")
+    parser.add_argument("--no-pin", action="store_true")
+    args = parser.parse_args(argv)
+    where = machine()
+    server_cpus, client_cpus = cpu_split(not args.no_pin)
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="bench-voice-") as tmp:
+        common = ["--data-dir", str(Path(tmp) / "data"), "--bind", f"127.0.0.1:{port}"]
+        links = json.loads(cli("load-session", "--seats", str(3 + args.load), *common))
+        experts = [x for x in links if x.get("role") == "expert"]
+        server = start_server(common, Path(tmp) / "server.log", workers=1, cpus=server_cpus)
+        load = None
+        try:
+            wait_healthy(base_url, server)
+            if args.load:
+                load = load_seats(base_url, experts[3:], client_cpus)
+            if client_cpus:
+                os.sched_setaffinity(0, client_cpus)
+            found, come, spoken = asyncio.run(
+                measure(base_url, [str(x["token"]) for x in experts[:3]], args.duration)
+            )
+        finally:
+            if load is not None:
+                load[1].send("stop")
+                load[0].join(30)
+            stop_processes([], [], server)
+    prefill = MediaConfig().audio_prefill_ms
+    print(f"voice benchmark on {where}; server on CPUs {server_cpus or 'any'}")
+    print(
+        f"a room of {3 + args.load} seats; one speaks a 100 ms tone each second, two listen "
+        f"({spoken} bursts over {args.duration:.0f} s; heard {len(found)} and {len(come)})"
+    )
+    for name, values in (
+        ("mouth to ear, an aiortc listener (its jitter buffer and decoder)", found),
+        ("mouth to the listener's network interface (server and network only)", come),
+    ):
+        if not values:
+            print(f"  {name}: nothing heard")
+            continue
+        p95 = percentile(values, 95)
+        print(
+            f"  {name}: p50 {statistics.median(values) * 1000:.0f} ms, "
+            f"p95 {p95 * 1000:.0f} ms, max {max(values) * 1000:.0f} ms "
+            f"(target p95 <= {TARGET_S * 1000:.0f} ms: {'met' if p95 <= TARGET_S else 'NOT met'})"
+        )
+    print(
+        f"  held on purpose by the server: a {prefill} ms jitter buffer before the mix and up to "
+        "20 ms for the mix's tick"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
