@@ -53,25 +53,10 @@ from bench.common import (  # noqa: E402
     wait_healthy,
 )
 from bench.room import TONES, SeatJob, build_loops  # noqa: E402
+from signaling.testing.chromium import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
 
 JOIN_TARGET_S = 1.0
 RESTART_TARGET_S = 3.0
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--autoplay-policy=no-user-gesture-required",
-]
 # In every page, before its own scripts: the machine-clock time (ms since the epoch) of every grid
 # frame presented, the first one, and the first one after a moment the bench sets (``since``).
 WATCH_GRID = """
@@ -119,7 +104,7 @@ class Chromium:
             os.sched_setaffinity(0, cpus)  # Chromium's processes inherit it
         self._playwright = sync_playwright().start()
         self.browser = self._playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=FLAGS
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
         )
 
     def page(self, url: str) -> tuple[Any, Any, float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,15 @@ class RtspSource:
             err = self._proc.stderr.read() if self._proc.stderr else ""
             self.stop()
             raise RuntimeError(f"RTSP test camera did not start: {line!r} {err[-2000:]}")
+
+    def running(self) -> Iterator[RtspSource]:
+        """Serving for the body of a ``with`` (or a fixture's ``yield from``), stopped after."""
+        require_gstreamer()
+        self.start()
+        try:
+            yield self
+        finally:
+            self.stop()
 
     def stop(self) -> None:
         """Stop serving (the connection of every client drops)."""

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+from signaling.testing.chromium import CHROMIUM, CHROMIUM_FLAGS
+
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 
@@ -36,24 +37,6 @@ VIDEO_FPS = 15
 VIDEO_SECONDS = 5
 AUDIO_RATE = 48000
 TONE_HZ = 440.0
-
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--auto-accept-this-tab-capture",
-    # A kiosk plays the room's audio without a click; so does the test.
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 SERVER_START_DEADLINE_S = 45.0
 

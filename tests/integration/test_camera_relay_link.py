@@ -26,7 +26,7 @@ from signaling.wire import WireError
 from signaling.worker.settings import WorkerSettings
 from tests.e2e.conftest import free_port
 from tests.polling import wait_until
-from tests.rtsp import RtspSource, require_gstreamer
+from tests.rtsp import RtspSource
 
 SESSION = "s-relay-test"
 WITHIN_S = 30.0
@@ -76,13 +76,7 @@ class Link:
 
 @pytest.fixture
 def camera() -> Iterator[RtspSource]:
-    require_gstreamer()
-    source = RtspSource(free_port(), h264=True)
-    source.start()
-    try:
-        yield source
-    finally:
-        source.stop()
+    yield from RtspSource(free_port(), h264=True).running()
 
 
 @pytest.fixture

@@ -30,13 +30,7 @@ TIMEOUT = 45.0
 
 @pytest.fixture
 def rtsp() -> Iterator[RtspSource]:
-    require_gstreamer()
-    source = RtspSource(free_port())
-    source.start()
-    try:
-        yield source
-    finally:
-        source.stop()
+    yield from RtspSource(free_port()).running()
 
 
 @pytest.fixture
