@@ -107,12 +107,14 @@ class Chromium:
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
         )
 
-    def page(self, url: str) -> tuple[Any, Any, float]:
-        """A fresh context and page opened at `url`; the epoch time of the navigation."""
+    def page(self, url: str, *scripts: str) -> tuple[Any, Any, float]:
+        """A fresh context and page opened at `url` (`scripts` run before the page's own, after
+        the grid's watch); the epoch time of the navigation."""
         context = self.browser.new_context(
             viewport={"width": 1366, "height": 768}, locale="zh-CN", timezone_id="Asia/Shanghai"
         )
-        context.add_init_script(WATCH_GRID)
+        for script in (WATCH_GRID, *scripts):
+            context.add_init_script(script)
         page = context.new_page()
         started = time.time()
         page.goto(url, wait_until="commit")

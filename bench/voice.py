@@ -1,6 +1,6 @@
 """Voice benchmark: a word spoken at one seat, heard at the others through the mix-minus.
 
-    python bench/voice.py [--duration 30] [--load 7]
+    python bench/voice.py [--duration 30] [--load N] [--chromium]
 
 A fresh server (loopback, ICE on 127.0.0.1, one media worker, pinned to one CPU when the
 machine has two or more) and a load session of ``3 + --load`` experts. One synthetic seat (this
@@ -18,7 +18,11 @@ loopback), the other takes the mix's frames as they arrive and decodes them at o
 server's and the network's share alone. The server's share is bounded by what it holds on purpose:
 the jitter buffer before the mix (``audio_prefill_ms``, 40 ms by default) and the wait for the
 mix's 20 ms tick; the rest is the two Opus coders, the listener's jitter buffer and the event
-loops in between. Figures are printed, never asserted.
+loops in between. With ``--chromium`` a seat page in headless Chromium listens as well, through
+an analyser on the room's audio as the page plays it; on a 2-CPU machine it shares the client
+CPU with the synthetic seats, whose timing it then disturbs (their figures grew from about 75 to
+about 200 ms here, and the page's analyser missed onsets), so it is not in the default run.
+Figures are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import os
 import statistics
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import av
@@ -49,13 +54,40 @@ from bench.common import (  # noqa: E402
     stop_processes,
     wait_healthy,
 )
-from bench.join import load_seats, percentile  # noqa: E402
+from bench.join import Chromium, load_seats, percentile, wait_for  # noqa: E402
 from media.config import MediaConfig  # noqa: E402
 from media.tap import EncodedFrame  # noqa: E402
 from media.testing.synthetic import BurstAudioTrack, CounterVideoTrack, ToneAudioTrack  # noqa: E402
 from signaling.testing.seat import SyntheticSeat  # noqa: E402
 
 TARGET_S = 0.080
+# In the Chromium listener's seat page: the room's audio as the page plays it (after the
+# browser's jitter buffer and decoder), through an analyser; a rise of the burst's frequency
+# bin above LOUD_DB after a quieter look is an onset, on the machine's clock (ms).
+CHROMIUM_EAR = """
+window.__ear = {onsets: [], listening: false};
+setInterval(() => {
+  const ear = window.__ear;
+  const audio = document.querySelector('audio[data-role=room-audio]');
+  if (ear.listening || !audio || !audio.srcObject) return;
+  ear.listening = true;
+  const context = new AudioContext();
+  const analyser = context.createAnalyser();
+  analyser.fftSize = 256;
+  analyser.smoothingTimeConstant = 0;
+  context.createMediaStreamSource(audio.srcObject).connect(analyser);
+  const bins = new Float32Array(analyser.frequencyBinCount);
+  const bin = Math.round(%(hz)f * analyser.fftSize / context.sampleRate);
+  let loud = false;
+  setInterval(() => {
+    analyser.getFloatFrequencyData(bins);
+    const now = bins[bin] > %(db)f;
+    if (now && !loud) ear.onsets.push(performance.timeOrigin + performance.now());
+    loud = now;
+  }, 2);
+}, 50);
+"""
+LOUD_DB = -45.0
 BURST_HZ = 1000.0
 # The Goertzel power of a tone of amplitude A is about A*A/4: the burst (0.3) gives 0.02, a frame
 # half in the burst a quarter of that.
@@ -115,9 +147,10 @@ def delays(spoken: list[float], heard: list[float]) -> list[float]:
 
 async def measure(
     base_url: str, tokens: list[str], duration: float
-) -> tuple[list[float], list[float], int]:
+) -> tuple[list[float], list[float], list[float]]:
     """The speaker and two listeners for `duration` s: the delays heard through aiortc's
-    receiver (jitter buffer and decoder), the same as the mix arrived, and the bursts spoken."""
+    receiver (jitter buffer and decoder), the same as the mix arrived, and when each burst was
+    spoken."""
     voice = BurstAudioTrack(BURST_HZ)
     seats = [
         SyntheticSeat(
@@ -144,7 +177,7 @@ async def measure(
         spoken = voice.bursts[first:]
         heard = delays(spoken, [t for t in ear.onsets if t >= spoken[0]])
         come = delays(spoken, [t for t in arrived.onsets if t >= spoken[0]])
-        return heard, come, len(spoken)
+        return heard, come, spoken
     finally:
         for seat in seats:
             await seat.close()
@@ -153,29 +186,58 @@ async def measure(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=30.0)
-    parser.add_argument("--load", type=int, default=7, help="more seats in the room (0 to 7)")
+    parser.add_argument(
+        "--load", type=int, help="more seats in the room (default: as many as make it 10)"
+    )
     parser.add_argument("--no-pin", action="store_true")
+    parser.add_argument(
+        "--chromium",
+        action="store_true",
+        help="a Chromium seat page listens too (it shares the client CPU with the seats)",
+    )
     args = parser.parse_args(argv)
+    if args.load is None:
+        args.load = 10 - 3 - (1 if args.chromium else 0)
     where = machine()
     server_cpus, client_cpus = cpu_split(not args.no_pin)
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="bench-voice-") as tmp:
         common = ["--data-dir", str(Path(tmp) / "data"), "--bind", f"127.0.0.1:{port}"]
-        links = json.loads(cli("load-session", "--seats", str(3 + args.load), *common))
+        seats = 3 + args.load + (1 if args.chromium else 0)
+        links = json.loads(cli("load-session", "--seats", str(seats), *common))
         experts = [x for x in links if x.get("role") == "expert"]
         server = start_server(common, Path(tmp) / "server.log", workers=1, cpus=server_cpus)
         load = None
+        chromium: Chromium | None = None
+        page = None
         try:
             wait_healthy(base_url, server)
             if args.load:
-                load = load_seats(base_url, experts[3:], client_cpus)
+                load = load_seats(base_url, experts[3 : 3 + args.load], client_cpus)
+            if args.chromium:
+                chromium = Chromium(client_cpus)
+                context, page, _ = chromium.page(
+                    str(experts[-1]["url"]), CHROMIUM_EAR % {"hz": BURST_HZ, "db": LOUD_DB}
+                )
+                wait_for(page, "window.__ear.listening")
             if client_cpus:
                 os.sched_setaffinity(0, client_cpus)
-            found, come, spoken = asyncio.run(
-                measure(base_url, [str(x["token"]) for x in experts[:3]], args.duration)
-            )
+            # Playwright's synchronous API keeps an event loop in this thread: the synthetic
+            # seats run in a thread of their own.
+            with ThreadPoolExecutor(1) as pool:
+                found, come, bursts = pool.submit(
+                    asyncio.run,
+                    measure(base_url, [str(x["token"]) for x in experts[:3]], args.duration),
+                ).result()
+            spoken = len(bursts)
+            played: list[float] = []
+            if page is not None:
+                onsets = page.evaluate("() => window.__ear.onsets")
+                played = delays(bursts, [t / 1000 for t in onsets if t / 1000 >= bursts[0]])
         finally:
+            if chromium is not None:
+                chromium.close()
             if load is not None:
                 load[1].send("stop")
                 load[0].join(30)
@@ -183,10 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     prefill = MediaConfig().audio_prefill_ms
     print(f"voice benchmark on {where}; server on CPUs {server_cpus or 'any'}")
     print(
-        f"a room of {3 + args.load} seats; one speaks a 100 ms tone each second, two listen "
-        f"({spoken} bursts over {args.duration:.0f} s; heard {len(found)} and {len(come)})"
+        f"a room of {seats} seats; one speaks a 100 ms tone each second, "
+        f"{seats - 1 - args.load} listen ({spoken} bursts over {args.duration:.0f} s)"
     )
     for name, values in (
+        *([("mouth to ear, a Chromium seat page (as the page plays it)", played)] if page else []),
         ("mouth to ear, an aiortc listener (its jitter buffer and decoder)", found),
         ("mouth to the listener's network interface (server and network only)", come),
     ):
