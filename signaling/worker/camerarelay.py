@@ -351,6 +351,9 @@ class CameraRelay:
         if old is not None:
             old.replaced = True
             await old.close()
+            # The room's node offers again because it lost the link, perhaps before this end
+            # noticed: the camera is recorded here until the new link carries it.
+            await self._host.unlinked(self)
         deadline = time.monotonic() + CAMERA_WAIT_S
         while self.feed.status.state != CameraState.UP and time.monotonic() < deadline:
             self._changed.clear()
