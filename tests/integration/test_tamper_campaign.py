@@ -22,10 +22,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import multiprocessing
 import os
 import shutil
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -330,28 +332,49 @@ def attacks(pristine: Path, impostor: SealKeys) -> list[Attack]:
     return found
 
 
-async def verify(data: Path, folder: Path, tsa: LocalTsa) -> tuple[int, str, str]:
+def verify_now(data: Path, folder: Path, certificate: Path) -> tuple[int, str, str]:
     """`roomserver archive verify FOLDER` as an auditor runs it on the server's machine (its data
     directory's keys, the TSA's certificate); (exit status, output, errors)."""
     out, err = folder.parent / "verify.out", folder.parent / "verify.err"
+    with out.open("w") as o, err.open("w") as e:
+        with contextlib.redirect_stdout(o), contextlib.redirect_stderr(e):
+            code = main(
+                [
+                    "archive",
+                    "verify",
+                    str(folder),
+                    "--data-dir",
+                    str(data),
+                    "--tsa-cert",
+                    str(certificate),
+                ]
+            )
+    return code, out.read_text(), err.read_text()
 
-    def run() -> int:
-        with out.open("w") as o, err.open("w") as e:
-            with contextlib.redirect_stdout(o), contextlib.redirect_stderr(e):
-                return main(
-                    [
-                        "archive",
-                        "verify",
-                        str(folder),
-                        "--data-dir",
-                        str(data),
-                        "--tsa-cert",
-                        str(tsa.certificate),
-                    ]
-                )
 
-    code = await asyncio.to_thread(run)
-    return code, await asyncio.to_thread(out.read_text), await asyncio.to_thread(err.read_text)
+async def verify(data: Path, folder: Path, tsa: LocalTsa) -> tuple[int, str, str]:
+    """``verify_now`` in a thread."""
+    return await asyncio.to_thread(verify_now, data, folder, tsa.certificate)
+
+
+# The campaign of this process (each process of the pool builds it once from the same archive
+# and impostor keys, so that attack number i is the same everywhere).
+_CAMPAIGN: dict[tuple[str, str], list[Attack]] = {}
+
+
+def attack_in_process(
+    pristine: str, impostor: str, data: str, certificate: str, scratch: str, index: int
+) -> tuple[str, int, str, str]:
+    """Attack number `index` on a fresh copy, verified in this process: (kind, exit status,
+    output, errors). Run by a pool of processes: `archive verify` prints to stdout."""
+    key = (pristine, impostor)
+    if key not in _CAMPAIGN:
+        _CAMPAIGN[key] = attacks(Path(pristine), make_keyring(Path(impostor)).current())
+    attack = _CAMPAIGN[key][index]
+    copy = writable_copy(Path(pristine), Path(scratch) / f"attacked-{os.getpid()}")
+    attack.apply(copy)
+    code, out, err = verify_now(Path(data), copy, Path(certificate))
+    return attack.kind, code, out, err
 
 
 async def test_every_attack_on_every_file_of_a_recorded_session_is_found(
@@ -373,10 +396,26 @@ async def test_every_attack_on_every_file_of_a_recorded_session_is_found(
     missed: list[str] = []
     caught: Counter[str] = Counter()
     tried: Counter[str] = Counter()
-    for attack in campaign:
-        copy = writable_copy(pristine, tmp_path / "attacked")
-        attack.apply(copy)
-        code, out, err = await verify(data, copy, tsa)
+    # Two processes take the attacks in turn (each verify is one core's work).
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = await asyncio.gather(
+            *(
+                loop.run_in_executor(
+                    pool,
+                    attack_in_process,
+                    str(pristine),
+                    str(tmp_path / "impostor"),
+                    str(data),
+                    str(tsa.certificate),
+                    str(tmp_path),
+                    index,
+                )
+                for index in range(len(campaign))
+            )
+        )
+    for attack, (kind, code, out, err) in zip(campaign, results, strict=True):
+        assert kind == attack.kind, "the pool's campaign is not this one"
         tried[attack.kind] += 1
         named = any(f"DIFFERS  {where}:" in out for where in attack.named)
         if code == 1 and named:
