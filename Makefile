@@ -9,13 +9,16 @@ NODE_STAMP := node_modules/.installed
 # The Socket.IO client the pages load, copied into the package (git-ignored) so that an
 # installed server serves it.
 VENDOR_BUNDLE := web/vendor/socket.io.esm.min.js
+# The face model of the camera analysis (MediaPipe's BlazeFace, from the npm registry), copied
+# into the package (git-ignored) in the same way.
+FACE_MODEL := media/models/face_detection_short_range.tflite
 DATA_DIR ?= ./var
 BIND ?= 127.0.0.1:8080
 PYTEST_ARGS ?=
 
 .PHONY: install lock serve demo test test-fast lint bench clean
 
-install: $(STAMP) $(NODE_STAMP) $(VENDOR_BUNDLE)
+install: $(STAMP) $(NODE_STAMP) $(VENDOR_BUNDLE) $(FACE_MODEL)
 
 # The exact versions of requirements-dev.lock, each checked against its hashes; then the
 # project itself, whose dependencies are those.
@@ -46,6 +49,10 @@ $(VENDOR_BUNDLE): $(NODE_STAMP)
 	cp node_modules/socket.io-client/dist/$(@F) $@
 	if [ -f node_modules/socket.io-client/dist/$(@F).map ]; then \
 		cp node_modules/socket.io-client/dist/$(@F).map $@.map; fi
+
+$(FACE_MODEL): $(NODE_STAMP)
+	mkdir -p $(@D)
+	cp node_modules/@mediapipe/face_detection/$(@F) $@
 
 serve: install
 	$(VENV)/bin/roomserver serve --demo --data-dir $(DATA_DIR) --bind $(BIND)
@@ -82,6 +89,7 @@ bench: install
 	$(PY) bench/cluster.py
 	$(PY) bench/join.py
 	$(PY) bench/voice.py
+	$(PY) bench/analysis.py
 
 clean:
-	rm -rf $(VENV) $(LOCK_VENV) node_modules web/vendor .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) $(LOCK_VENV) node_modules web/vendor media/models .pytest_cache .ruff_cache test-artifacts

@@ -1,13 +1,13 @@
-"""Looking at the seats' cameras: faces, darkness, a frozen picture (standard 4.2, 8.4, 10).
+"""Looking at the seats' cameras: who is there, darkness, a frozen picture (standard 4.2, 8.4, 10).
 
 Each seat's latest decoded camera picture is sampled about once a second (never every frame:
-Haar face detection at 240x180 costs about 6 ms of CPU on the test scenes, 13 ms on the
-benchmarks' counter camera, and up to twice that in a busy media worker; faces narrower than a
-tenth of the picture are not looked for), in the room's analysis thread, away from the event
-loop and the media. The thread runs at a lower priority than the media. When the CPU it spends
-on a pass over a room's seats is more than its share of a core, the room samples less often (up
-to ``MAX_INTERVAL_S``) and says so in its stats; time spent waiting for a busy core is not
-counted, as the lower priority already keeps the analysis behind the media.
+finding the faces in a 320x240 colour picture costs about 4 ms of CPU, ``media.presence``; a
+room camera's people are counted with OpenCV's frontal Haar cascade at 640 wide, about 20 ms
+and up to twice that in a busy media worker), in the room's analysis thread, away from the
+event loop and the media. The thread runs at a lower priority than the media. When the CPU it
+spends on a pass over a room's seats is more than its share of a core, the room samples less
+often (up to ``MAX_INTERVAL_S``) and says so in its stats; time spent waiting for a busy core
+is not counted, as the lower priority already keeps the analysis behind the media.
 The rules that turn samples into warnings are ``roomserver.warnings``.
 """
 
@@ -30,8 +30,8 @@ import cv2.data  # the cascades' directory; cv2's stubs do not declare the submo
 import numpy as np
 
 from media.decode import CameraDecoder
+from media.presence import Box, FaceDetector, SeatPresence, model_path
 from roomserver.warnings import (
-    CameraObservation,
     RoomCameraRules,
     SeatCameraRules,
     Transition,
@@ -69,6 +69,19 @@ def luma(frame: av.VideoFrame, width: int) -> np.ndarray:
     return cv2.resize(_plane(frame, 0), (width, height), interpolation=cv2.INTER_AREA)
 
 
+def colour(frame: av.VideoFrame, width: int) -> np.ndarray:
+    """The frame scaled to `width` (aspect kept, even height) as an HxWx3 BGR array."""
+    if frame.format.name not in YUV420_FORMATS:
+        raise ValueError(f"cannot analyse {frame.format.name} pictures")
+    height = max(2, round(frame.height * width / frame.width / 2) * 2)
+    y = cv2.resize(_plane(frame, 0), (width, height), interpolation=cv2.INTER_AREA)
+    half = (width // 2, height // 2)
+    u = cv2.resize(_plane(frame, 1), half, interpolation=cv2.INTER_AREA)
+    v = cv2.resize(_plane(frame, 2), half, interpolation=cv2.INTER_AREA)
+    i420 = np.concatenate([y.reshape(-1), u.reshape(-1), v.reshape(-1)]).reshape(-1, width)
+    return cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420)
+
+
 def jpeg(frame: av.VideoFrame) -> bytes:
     """The frame as a JPEG at its own size (the evidence snapshot)."""
     if frame.format.name not in YUV420_FORMATS:
@@ -101,7 +114,8 @@ def _timed(work: Callable[..., Any], *args: Any) -> tuple[Any, float]:
 
 
 class FaceCounter:
-    """OpenCV's frontal face cascade; one per thread (a cascade is not thread-safe)."""
+    """OpenCV's frontal face cascade, for the room cameras' small faces; one per thread (a
+    cascade is not thread-safe)."""
 
     def __init__(self) -> None:
         path = cv2.data.haarcascades + CASCADE
@@ -109,29 +123,17 @@ class FaceCounter:
         if self._cascade.empty():
             raise RuntimeError(f"OpenCV face cascade missing: {path}")
 
-    def count(self, gray: np.ndarray, min_fraction: float = 0.1) -> int:
+    def find(self, gray: np.ndarray, min_fraction: float = 0.1) -> list[Box]:
         """Faces in a luma picture, at least `min_fraction` of its width wide."""
         side = max(20, int(gray.shape[1] * min_fraction))
         faces = self._cascade.detectMultiScale(
             gray, scaleFactor=1.15, minNeighbors=5, minSize=(side, side)
         )
-        return len(faces)
+        return [Box(float(x), float(y), float(w), float(h), 1.0) for x, y, w, h in faces]
 
-
-def observe(
-    gray: np.ndarray, previous: np.ndarray | None, faces: int, at: float
-) -> CameraObservation:
-    """The numbers the warning rules look at, for one sampled picture."""
-    change = None
-    if previous is not None and previous.shape == gray.shape:
-        change = float(cv2.absdiff(gray, previous).mean())
-    return CameraObservation(
-        at=at,
-        faces=faces,
-        luma_mean=float(gray.mean()),
-        luma_std=float(gray.std()),
-        change=change,
-    )
+    def count(self, gray: np.ndarray, min_fraction: float = 0.1) -> int:
+        """How many faces `find` finds."""
+        return len(self.find(gray, min_fraction))
 
 
 @dataclass
@@ -150,7 +152,7 @@ class _Seat:
 
     def __init__(self, thresholds: WarningThresholds) -> None:
         self.rules = SeatCameraRules(thresholds)
-        self.previous: np.ndarray | None = None
+        self.presence = SeatPresence()
 
 
 # A room camera overlooks a venue: its faces are smaller, and looked at in a wider picture.
@@ -199,11 +201,13 @@ class RoomAnalysis:
         self._executor: ThreadPoolExecutor | None = None
         self._task: asyncio.Task[None] | None = None
         self._faces: FaceCounter | None = None
+        self._detector: FaceDetector | None = None
         self.on_warning: WarningCallback | None = None
         self.stats = AnalysisStats(interval_s=interval_s)
 
     async def start(self) -> None:
-        """Start sampling."""
+        """Start sampling (``ModelMissing`` when the face model is not installed)."""
+        model_path()
         if self._task is None:
             self._executor = ThreadPoolExecutor(
                 1, thread_name_prefix=f"analysis-{self._name}", initializer=_yield_to_media
@@ -367,17 +371,17 @@ class RoomAnalysis:
     def _pass(
         self, due: dict[str, av.VideoFrame]
     ) -> list[tuple[str, Transition, av.VideoFrame | None]]:
-        if self._faces is None:
-            self._faces = FaceCounter()
+        if self._detector is None:
+            self._detector = FaceDetector()
         out: list[tuple[str, Transition, av.VideoFrame | None]] = []
         for seat, frame in due.items():
             at = time.time()
             state = self._seats.get(seat)
             if state is None:
                 state = self._seats[seat] = _Seat(self._thresholds)
-            gray = luma(frame, self._width)
-            observation = observe(gray, state.previous, self._faces.count(gray), at)
-            state.previous = gray
+            picture = colour(frame, self._width)
+            gray = cv2.cvtColor(picture, cv2.COLOR_BGR2GRAY)
+            observation = state.presence.observe(gray, self._detector.detect(picture), at)
             transitions = state.rules.observe(observation)
             # The picture that completed the condition is the evidence of a warning that starts
             # (made a JPEG on the event loop's side, where a still at full size can be waited for).

@@ -97,6 +97,8 @@ class CameraObservation:
     luma_mean: float
     luma_std: float
     change: float | None  # mean absolute luma difference to the previous sample, if any
+    # The person seen at the seat moved since the previous sample (where faces were last seen).
+    moved: bool = False
 
 
 @dataclass(frozen=True)
@@ -150,8 +152,9 @@ class SeatCameraRules:
         frozen = obs.change is not None and obs.change < t.frozen_change
         updates = [
             self._dark.update(dark, obs.at),
-            # A dark or covered picture says nothing about who is at the seat.
-            self._empty.update(obs.faces == 0 and not dark, obs.at),
+            # A dark or covered picture says nothing about who is at the seat; a person bent
+            # over papers shows no face, but moves.
+            self._empty.update(obs.faces == 0 and not obs.moved and not dark, obs.at),
             self._extra.update(obs.faces >= 2 and not dark, obs.at),
             self._frozen.update(frozen and not dark, obs.at),
         ]

@@ -9,7 +9,8 @@ import av
 import numpy as np
 import pytest
 
-from media.analysis import MAX_INTERVAL_S, FaceCounter, RoomAnalysis, jpeg, luma, observe
+from media.analysis import MAX_INTERVAL_S, FaceCounter, RoomAnalysis, jpeg, luma
+from media.presence import observe
 from media.testing.testpattern import draw_counter
 from roomserver.warnings import Transition, WarningKind, WarningThresholds
 from tests import scenes
