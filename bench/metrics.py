@@ -71,3 +71,36 @@ def largest_loop_delay(first: Metrics, last: Metrics) -> dict[int, float]:
         samples = grown[(worker, bounds[-1])]  # the +Inf bucket: every sample
         largest[worker] = next(le for le in bounds if grown[(worker, le)] >= samples)
     return largest
+
+
+def histogram_window(
+    first: Metrics, last: Metrics, name: str, label: str
+) -> dict[str, tuple[float, float, float]]:
+    """By the value of `label`: how many samples histogram `name` took between two scrapes,
+    their mean, and an upper bound of their 95th percentile (the smallest bucket bound that
+    holds 95 % of them)."""
+
+    def read(metrics: Metrics, suffix: str) -> dict[tuple[str, str], float]:
+        summed: dict[tuple[str, str], float] = defaultdict(float)  # over the other labels
+        for ls, v in metrics.get(name + suffix, []):
+            summed[(ls.get(label, ""), ls.get("le", ""))] += v
+        return summed
+
+    out: dict[str, tuple[float, float, float]] = {}
+    count0, count1 = read(first, "_count"), read(last, "_count")
+    sum0, sum1 = read(first, "_sum"), read(last, "_sum")
+    buckets0, buckets1 = read(first, "_bucket"), read(last, "_bucket")
+    for key, total in count1.items():
+        count = total - count0.get(key, 0.0)
+        if count <= 0:
+            continue
+        mean = (sum1[key] - sum0.get(key, 0.0)) / count
+        value = key[0]
+        bounds = sorted(
+            (float(le), grown)
+            for (v, le), n in buckets1.items()
+            if v == value and (grown := n - buckets0.get((v, le), 0.0)) >= 0
+        )
+        p95 = next((le for le, grown in bounds if grown >= 0.95 * count), float("inf"))
+        out[value] = (count, mean, p95)
+    return out

@@ -53,6 +53,7 @@ from bench.common import (  # noqa: E402
     wait_healthy,
 )
 from bench.metrics import (  # noqa: E402
+    histogram_window,
     metric_delta,
     metric_sum,
     parse_metrics,
@@ -399,6 +400,9 @@ def run_once(
             ]
             fps_samples = [v for _, v in metrics1.get("roomserver_grid_fps", [])]
             result.server_grid_fps = fps_samples[0] if fps_samples else None
+            result.stages = histogram_window(
+                metrics0, metrics1, "roomserver_worker_grid_stage_seconds", "stage"
+            )
             lag = [v for _, v in metrics1.get("roomserver_event_loop_lag_seconds", [])]
             result.loop_lag = lag[0] if lag else None
             d0, d1 = _dropped(metrics0), _dropped(metrics1)

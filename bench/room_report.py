@@ -10,6 +10,12 @@ TARGET_CPU = 100.0
 TARGET_FPS = 14.0
 TARGET_LOSS = 0.5
 ROLES = ("camera", "microphone", "desktop", "preview")
+# The grid's stages at the server (signaling.metrics.GRID_STAGES): ingress is from the seat's
+# clock (its RTCP sender reports) to the frame's arrival, so it holds the seat's sending, the
+# network and the server's jitter buffer; the rest of the delay is the receiving seat's jitter
+# buffer, decoding and reading its tile.
+GRID_STAGES = ("ingress", "wait", "compose", "encode", "send")
+TARGET_DELAY_P95 = 0.120
 
 
 def _percentile(values: list[float], q: float) -> float | None:
@@ -50,6 +56,8 @@ class Result:
     analysis_rate: float | None = None  # camera pictures analysed a second, per seat
     supervisor_cpu: float | None = None  # the supervisor process (load generator side)
     supervisor_fps: dict[str, float] = field(default_factory=dict)  # what it received
+    # The grid's stages at the server (window): stage -> (frames, mean s, p95 bound s).
+    stages: dict[str, tuple[float, float, float]] = field(default_factory=dict)
     error: str | None = None
 
     def loss_pct(self, role: str, window: bool = False) -> float | None:
@@ -147,9 +155,25 @@ def print_result(r: Result, per_seat: bool = False) -> None:
             f"  p95 {_ms(_percentile(r.delays, 95))}  worst seat p95 "
             f"{_ms(max(r.seat_p95) if r.seat_p95 else None)}  (n={len(r.delays)}, "
             f"unreadable tiles {r.unread})",
-            "",
+            f"[target p95 <= {TARGET_DELAY_P95 * 1000:.0f} ms]",
         )
     )
+    if r.stages:
+        known = sum(r.stages[s][1] for s in GRID_STAGES if s in r.stages)
+        median = _percentile(r.delays, 50)
+        rest = f"; the rest of the p50 {_ms(median - known)}" if median is not None else ""
+        rows.append(
+            (
+                "grid stages (server)",
+                "  ".join(
+                    f"{s} {_ms(r.stages[s][1])} (p95 <= {_ms(r.stages[s][2])})"
+                    for s in GRID_STAGES
+                    if s in r.stages
+                )
+                + f"  (means, window){rest}",
+                "",
+            )
+        )
     rows.append(("server event-loop lag", _ms(r.loop_lag) + " (last sample)", ""))
     if r.analysis_rate is not None:
         rows.append(

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -98,7 +99,8 @@ class CameraDecoder:
         self._on_drop = on_drop
         self._max_pending = max_pending
         self._lock = threading.Lock()
-        self._pending: deque[EncodedFrame] = deque()
+        # Each frame with when it arrived (wall clock).
+        self._pending: deque[tuple[EncodedFrame, float]] = deque()
         self._await_keyframe = True
         self._context: av.VideoCodecContext | None = None
         self._codec = ""
@@ -112,6 +114,8 @@ class CameraDecoder:
         self.frames_decoded = 0
         self.frames_dropped = 0
         self.decode_errors = 0
+        #: Of the newest frame decoded: its sender's wall clock and when it arrived here.
+        self.newest_sent = self.newest_arrived = 0.0
 
     def push(self, frame: EncodedFrame) -> None:
         """An encoded frame from the seat (event loop)."""
@@ -138,7 +142,7 @@ class CameraDecoder:
                 self._pending.clear()
                 self._await_keyframe = True
             else:
-                self._pending.append(frame)
+                self._pending.append((frame, time.time()))
         if dropped:
             if self._on_drop is not None:
                 self._on_drop(dropped)
@@ -150,11 +154,12 @@ class CameraDecoder:
             with self._lock:
                 if not self._pending:
                     return self.picture
-                frame = self._pending.popleft()
+                frame, arrived = self._pending.popleft()
             try:
                 for picture in self._decoder(frame.codec).decode(av.Packet(frame.data)):
                     self.picture = picture
                     self.frames_decoded += 1
+                    self.newest_sent, self.newest_arrived = frame.wall_time, arrived
             except (av.error.FFmpegError, ValueError) as exc:
                 self.decode_errors += 1
                 logger.info("camera decoder: %s; waiting for a keyframe", exc)

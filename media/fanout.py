@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable
 
 import av
@@ -15,6 +16,9 @@ logger = logging.getLogger(__name__)
 # About two seconds of video: a subscriber further behind than this has stalled; it is reset to
 # the next keyframe rather than allowed to grow memory.
 MAX_PENDING_PACKETS = 30
+# Packets whose wait for a sender is still to be told: beyond these, the oldest are forgotten
+# (packets no subscriber took: every one dropped them).
+MAX_UNTAKEN = 64
 
 
 class PacketTrack(MediaStreamTrack):
@@ -27,10 +31,13 @@ class PacketTrack(MediaStreamTrack):
         on_overflow: Callable[[int], None] | None = None,
         on_stop: Callable[[PacketTrack], None] | None = None,
         needs_keyframe: bool = True,
+        on_taken: Callable[[av.Packet], None] | None = None,
     ) -> None:
+        """`on_taken`: told of each packet the sender takes."""
         super().__init__()
         self.kind = kind
         self._pending: deque[av.Packet] = deque()
+        self._on_taken = on_taken
         self._ready = asyncio.Event()
         self._on_overflow = on_overflow
         self._on_stop = on_stop
@@ -66,7 +73,10 @@ class PacketTrack(MediaStreamTrack):
             self._ready.clear()
             await self._ready.wait()
         self.packets_sent += 1
-        return self._pending.popleft()
+        packet = self._pending.popleft()
+        if self._on_taken is not None:
+            self._on_taken(packet)
+        return packet
 
     def stop(self) -> None:
         """End the track and wake a waiting ``recv``."""
@@ -85,15 +95,27 @@ class PacketFanout:
         *,
         request_keyframe: Callable[[], None] | None = None,
         on_drop: Callable[[int], None] | None = None,
+        on_taken: Callable[[float], None] | None = None,
     ) -> None:
+        """`on_taken`: told how long each packet waited until the first subscriber's sender
+        took it, in seconds (once a packet, however many subscribers: the figure says nothing
+        of how many receive the stream)."""
         self.kind = kind
         self._subscribers: set[PacketTrack] = set()
         self._request_keyframe = request_keyframe
         self._on_drop = on_drop
+        self._on_taken = on_taken
+        # Packets published and not yet taken by any subscriber, with when (monotonic).
+        self._untaken: OrderedDict[av.Packet, float] = OrderedDict()
 
     def subscribe(self) -> PacketTrack:
         """A new track fed from the next keyframe on (and one is requested)."""
-        track = PacketTrack(self.kind, on_overflow=self._overflow, on_stop=self._unsubscribe)
+        track = PacketTrack(
+            self.kind,
+            on_overflow=self._overflow,
+            on_stop=self._unsubscribe,
+            on_taken=self._taken if self._on_taken is not None else None,
+        )
         self._subscribers.add(track)
         if self._request_keyframe is not None:
             self._request_keyframe()
@@ -101,8 +123,17 @@ class PacketFanout:
 
     def publish(self, packet: av.Packet, keyframe: bool) -> None:
         """Give `packet` to every subscriber."""
+        if self._on_taken is not None and self._subscribers:
+            self._untaken[packet] = time.monotonic()
+            while len(self._untaken) > MAX_UNTAKEN:  # those no sender took (dropped)
+                self._untaken.popitem(last=False)
         for track in tuple(self._subscribers):
             track.push(packet, keyframe)
+
+    def _taken(self, packet: av.Packet) -> None:
+        published = self._untaken.pop(packet, None)
+        if published is not None and self._on_taken is not None:
+            self._on_taken(time.monotonic() - published)
 
     def __len__(self) -> int:
         return len(self._subscribers)

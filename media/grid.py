@@ -180,7 +180,10 @@ class GridCompositor:
         self._clock_cache: tuple[int, TextOverlay] | None = None
         self._font_path = find_cjk_font(config.label_font)
         self._fanout = PacketFanout(
-            "video", request_keyframe=self.request_keyframe, on_drop=self._subscriber_drop
+            "video",
+            request_keyframe=self.request_keyframe,
+            on_drop=self._subscriber_drop,
+            on_taken=lambda waited: self._stage("send", waited),
         )
         self._executor: ThreadPoolExecutor | None = None
         self._task: asyncio.Task[None] | None = None
@@ -194,6 +197,11 @@ class GridCompositor:
         self.stats = GridStats()
         # The last composed picture (evidence of what the room looked like at a moment).
         self.last_picture: av.VideoFrame | None = None
+        # Told how long a frame spent in each stage of the grid, in seconds (any thread):
+        # "ingress" from its sender's clock (RTCP) to its arrival here, "wait" from its arrival
+        # to the tick that decodes it, "compose" (decoding the cameras too), "encode", and
+        # "send" from the encoded frame's packet published to a sender taking it.
+        self.on_stage: Callable[[str, float], None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -353,11 +361,21 @@ class GridCompositor:
         pts: int,
         force_keyframe: bool,
     ) -> list[av.Packet]:
+        started, picked = time.perf_counter(), time.time()
         frames: dict[str, av.VideoFrame | None] = {}
         for key, source in sources.items():
             # Every attached camera is decoded, shown or not: its next frames depend on these.
-            frames[key] = source.decode_pending() if isinstance(source, CameraDecoder) else source
+            if isinstance(source, CameraDecoder):
+                decoded = source.frames_decoded
+                frames[key] = source.decode_pending()
+                if source.frames_decoded != decoded:
+                    self._stage("ingress", source.newest_arrived - source.newest_sent)
+                    self._stage("wait", picked - source.newest_arrived)
+            else:
+                frames[key] = source
         canvas = self.compose(tiles, frames, now, online=online)
+        composed = time.perf_counter()
+        self._stage("compose", composed - started)
         frame = av.VideoFrame.from_ndarray(canvas, format="yuv420p")
         self.last_picture = frame
         frame.pts = pts
@@ -368,7 +386,12 @@ class GridCompositor:
         packets = list(encoder.encode(frame))
         for packet in packets:
             packet.time_base = Fraction(1, VIDEO_CLOCK)
+        self._stage("encode", time.perf_counter() - composed)
         return packets
+
+    def _stage(self, stage: str, seconds: float) -> None:
+        if self.on_stage is not None:
+            self.on_stage(stage, seconds)
 
     def _open_encoder(self) -> av.VideoCodecContext:
         self._encoder = grid_encoder(self._config)

@@ -24,7 +24,11 @@ from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.rate import RemoteBitrateEstimator
 from aiortc.rtp import RtcpSrPacket
 
-from media.recovery import loss_recovery, pass_audio_in_arrival_order
+from media.recovery import (
+    give_video_frames_when_whole,
+    loss_recovery,
+    pass_audio_in_arrival_order,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -255,6 +259,7 @@ def _route_retransmissions(receiver: RTCRtpReceiver, tap: ReceiverTap) -> None:
         # An audio receiver: aiortc asks for no audio packet again.
         pass_audio_in_arrival_order(receiver)
         return
+    give_video_frames_when_whole(receiver)
     receive = receiver.receive
     handle = getattr(receiver, RTP_HANDLER_ATTR)
     rtx_ssrcs = getattr(receiver, RTX_SSRC_ATTR, None)  # filled in by receive()

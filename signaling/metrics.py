@@ -27,6 +27,9 @@ from prometheus_client.registry import Collector
 
 # Bounds of the event loop's delay histogram, seconds: from a loop keeping up to a stall.
 LOOP_DELAY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# Bounds of the grid's stage histogram, seconds: a frame's time in one stage of the grid.
+GRID_STAGE_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0)
+GRID_STAGES = ("ingress", "wait", "compose", "encode", "send")
 # A media worker's histogram ``roomserver_X`` is shown as ``roomserver_worker_X{worker=...}``.
 OWN_PREFIX, WORKER_PREFIX = "roomserver_", "roomserver_worker_"
 
@@ -338,6 +341,15 @@ class Metrics:
             )
             for where in DROP_PLACES:  # at zero from the start, so that a rate() alert sees it
                 self._dropped.labels(where)
+            self._grid_stage = Histogram(
+                "roomserver_grid_stage_seconds",
+                "A frame's time in each stage of a room grid: ingress (sender's clock to arrival), "
+                "wait (arrival to the tick that decodes it), compose, encode, send (to a sender)",
+                ["stage"],
+                buckets=GRID_STAGE_BUCKETS,
+                registry=self.registry,
+            )
+            self._stage_children = {stage: self._grid_stage.labels(stage) for stage in GRID_STAGES}
             self.registry.register(ThreadCpuCollector())
         self._refused = Counter(
             "roomserver_refusals",
@@ -407,6 +419,11 @@ class Metrics:
     def watch_archive_copies(self, figures: Callable[[], tuple[float, int]]) -> CopyCounters:
         """Count the archive's copies and checks; report `figures` at every scrape."""
         return CopyCounters(self.registry, figures)
+
+    def grid_stage(self, stage: str, seconds: float) -> None:
+        """A frame's time in one of the grid's ``GRID_STAGES`` (any thread). The ingress from
+        a sender whose clock is not ours (its sender reports) is not counted below zero."""
+        self._stage_children[stage].observe(max(0.0, seconds))
 
     def frames_dropped(self, where: str, count: int = 1) -> None:
         """Count frames dropped at `where`."""

@@ -208,8 +208,8 @@ def _noise() -> tuple[tuple[np.ndarray, np.ndarray], ...]:
 
 
 def _live(picture: Picture, rng: np.random.Generator, light: float = 1.0) -> Picture:
-    """The picture as a camera's sensor gives it: noise (a field other than the last one's),
-    and the light it has."""
+    """The picture as a camera's sensor gives it: noise (one of the fields, at random), and the
+    light it has."""
     if light != 1.0:
         picture = cv2.convertScaleAbs(picture, alpha=light)
     more, less = _noise()[int(rng.integers(NOISE_FIELDS))]
@@ -277,7 +277,7 @@ FROZEN = WarningKind.CAMERA_FROZEN
 
 @functools.cache
 def clips() -> tuple[Clip, ...]:
-    """The whole set (made once a process; about a second)."""
+    """The whole set (made once a process, in about 4 s)."""
     frontal = _portrait()
     bent = _bent()
     made = [

@@ -33,6 +33,7 @@ from aiortc.contrib.media import MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from media.grid import tile_rects
+from media.recovery import give_video_frames_when_whole
 from media.tap import EncodedFrame, install_tap
 from media.testing.testpattern import read_counter
 from signaling.testing.receiving import AudioRing, GridFrame, Progress, Pushes
@@ -468,10 +469,12 @@ class SyntheticSeat:
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         """Start a consumer for every received track: an unread track's queue grows forever."""
-        if not self._decode and self._pc is not None:
+        receiver = None
+        if self._pc is not None:
             receiver = next(
                 t.receiver for t in self._pc.getTransceivers() if t.receiver.track is track
             )
+        if not self._decode and receiver is not None:
             tap = install_tap(receiver)
             if track.kind == "video":
                 tap.add_sink(self._count_grid_frame)
@@ -479,6 +482,10 @@ class SyntheticSeat:
                 tap.add_sink(self._audio_frame_arrived)
             return
         if track.kind == "video":
+            # A frame is shown when it is whole, as in a browser (aiortc's own jitter buffer
+            # waits for the next frame's first packet).
+            if receiver is not None:
+                give_video_frames_when_whole(receiver)
             coro = self._consume_grid(track)
         else:
             coro = self._consume_audio(track)

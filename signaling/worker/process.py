@@ -21,7 +21,7 @@ from typing import Any
 import psutil
 
 from media.analysis import jpeg
-from media.grid import TileSpec
+from media.grid import GridCompositor, TileSpec
 from media.ice import apply_host_candidate_policy, apply_port_range
 from media.infostate import BadOpeningState
 from media.mixencoder import packet_frame
@@ -230,6 +230,8 @@ class Worker:
             room.archive = await self._start_archive(room, project_name)
         for camera in cameras or []:
             await self._start_camera(room, camera)
+        if isinstance(media.grid, GridCompositor):
+            media.grid.on_stage = self.metrics.grid_stage
         if media.analysis is not None:
             media.analysis.seated = lambda key: self._seated(room, key)
             media.analysis.attendants = lambda key: room.attendants.get(

@@ -23,6 +23,7 @@ from media.testing.synthetic import (
 )
 from media.testing.testpattern import read_counter
 from roomserver.model import Event, Role
+from signaling.metrics import GRID_STAGES
 from signaling.testing.seat import SyntheticSeat
 from signaling.testing.wall import WallClient, WallError
 from tests import polling
@@ -250,8 +251,21 @@ async def test_metrics_name_no_session_and_show_no_supervisor(
     assert session_id not in text
     assert not [f.name for f in families if "subscriber" in f.name or "viewer" in f.name]
     labels = {k for f in families for s in f.samples for k in s.labels}
-    # The archive's checks are labelled by copy (primary, replica) and verdict, nothing else.
-    allowed = {"worker", "seat", "kind", "code", "where", "thread", "le", "location", "result"}
+    # The archive's checks are labelled by copy (primary, replica) and verdict, nothing else;
+    # the grid's stages by their names (its send stage counts a packet once, however many
+    # receive it).
+    allowed = {
+        "worker",
+        "seat",
+        "kind",
+        "code",
+        "where",
+        "thread",
+        "le",
+        "location",
+        "result",
+        "stage",
+    }
     assert labels <= allowed, labels
     places = {
         s.labels[k]
@@ -261,3 +275,5 @@ async def test_metrics_name_no_session_and_show_no_supervisor(
         if k in s.labels
     }
     assert places <= {"primary", "replica", "ok", "failed"}, places
+    stages = {s.labels["stage"] for f in families for s in f.samples if "stage" in s.labels}
+    assert stages <= set(GRID_STAGES), stages

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 
 import av
 import numpy as np
@@ -213,3 +215,31 @@ async def test_the_grid_shows_the_preview_and_the_camera_without_one() -> None:
             camera.push(encoded(big[index], index))
         assert camera.pending() == 3
     await room.close()
+
+
+async def test_the_grid_tells_the_time_a_frame_spends_in_each_stage() -> None:
+    """From the camera's sender clock to its arrival, to the tick that decodes it, composing,
+    encoding, and the packet's wait for a sender: once a packet, however many receive it."""
+    stages: list[tuple[str, float]] = []
+    grid = GridCompositor(MediaConfig(grid_fps=30))
+    grid.on_stage = lambda stage, seconds: stages.append((stage, seconds))
+    grid.set_tiles([TileSpec("a", "A")])
+    camera = CameraDecoder(request_keyframe=lambda: None)
+    grid.set_source("a", camera)
+    packets = camera_loop((200, 60, 40), seconds=1)
+    sent = time.time() - 0.05  # sent 50 ms before it arrives
+    frame = encoded(packets[0], 0)
+    camera.push(dataclasses.replace(frame, wall_time=sent))
+    async with grid:
+        first, second = grid.subscribe(), grid.subscribe()
+        for _ in range(6):
+            await asyncio.wait_for(first.recv(), 5)
+            await asyncio.wait_for(second.recv(), 5)
+    told = {stage for stage, _ in stages}
+    assert told == {"ingress", "wait", "compose", "encode", "send"}
+    (ingress,) = [s for stage, s in stages if stage == "ingress"]  # one camera frame
+    assert 0.05 <= ingress < 1.0
+    assert all(0 <= s < 1.0 for _, s in stages)
+    # Twelve packets taken by two subscribers: six told (and one per frame encoded at most).
+    sends = [s for stage, s in stages if stage == "send"]
+    assert 6 <= len(sends) <= len([s for stage, s in stages if stage == "encode"]) + 1

@@ -11,7 +11,7 @@ from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtcrtpreceiver import NackGenerator
 from aiortc.rtp import RtpPacket
 
-from media.recovery import GIVE_UP_S, NACK_REPEAT_S, ArrivalOrder, LossRecovery
+from media.recovery import GIVE_UP_S, NACK_REPEAT_S, ArrivalOrder, LossRecovery, WholeFrames
 from media.tap import ReceiverTap
 
 SSRC = 1234
@@ -41,10 +41,60 @@ class Gate:
         self.asked += 1
 
 
-def packet(seq: int, timestamp: int, data: bytes = b"x") -> RtpPacket:
-    p = RtpPacket(payload_type=96, sequence_number=seq, timestamp=timestamp, ssrc=SSRC)
+def packet(seq: int, timestamp: int, data: bytes = b"x", *, marker: bool = False) -> RtpPacket:
+    p = RtpPacket(
+        payload_type=96, sequence_number=seq, timestamp=timestamp, ssrc=SSRC, marker=int(marker)
+    )
     p._data = data  # type: ignore[attr-defined]
     return p
+
+
+def video_frames(first_seq: int, count: int, per_frame: int) -> list[RtpPacket]:
+    """`count` frames of `per_frame` packets each, the last of each with the marker bit."""
+    out = []
+    seq = first_seq
+    for frame in range(count):
+        for part in range(per_frame):
+            data = bytes([frame, part])
+            out.append(packet(seq & 0xFFFF, frame * 6000, data, marker=part == per_frame - 1))
+            seq += 1
+    return out
+
+
+def test_a_video_frame_is_given_out_with_its_last_packet_not_with_the_next_frame() -> None:
+    ours, theirs = WholeFrames(), JitterBuffer(capacity=512, is_video=True)
+    packets = video_frames(65530, 4, 3)  # across the sequence numbers' wrap
+    ours_at, theirs_at = [], []
+    for i, p in enumerate(packets):
+        if (frame := ours.add(p)[1]) is not None:
+            ours_at.append((i, frame.timestamp, frame.data))
+        if (frame := theirs.add(p)[1]) is not None:
+            theirs_at.append((i, frame.timestamp, frame.data))
+    assert [i for i, *_ in ours_at] == [2, 5, 8, 11]  # each frame with its marker packet
+    assert [i for i, *_ in theirs_at] == [3, 6, 9]  # aiortc's: with the next frame's first
+    assert [(t, d) for _, t, d in ours_at[:3]] == [(t, d) for _, t, d in theirs_at]
+    assert ours_at[0][2] == bytes([0, 0, 0, 1, 0, 2])
+
+
+def test_a_frame_with_a_hole_waits_for_the_packet_and_then_is_whole() -> None:
+    buffer = WholeFrames()
+    first, second = video_frames(100, 2, 3)[:3], video_frames(100, 2, 3)[3:]
+    assert buffer.add(first[0])[1] is None
+    assert buffer.add(first[2])[1] is None  # the marker came, the middle is missing
+    for p in second:
+        assert buffer.add(p)[1] is None  # the next frame waits behind the hole
+    late = buffer.add(first[1])[1]  # the retransmission
+    assert late is not None and late.data == bytes([0, 0, 0, 1, 0, 2])
+    # The second frame, whole behind it, is out with the next packet that comes.
+    after = buffer.add(packet(106, 2 * 6000, marker=True))[1]
+    assert after is not None and after.timestamp == 6000
+    # From a sender that sets no marker bit, a frame is out when the next one begins, as in
+    # aiortc.
+    buffer = WholeFrames()
+    assert buffer.add(packet(200, 0, b"a"))[1] is None
+    assert buffer.add(packet(201, 0, b"b"))[1] is None
+    frame = buffer.add(packet(202, 6000, b"c"))[1]
+    assert frame is not None and frame.data == b"ab"
 
 
 async def test_a_missing_packet_is_asked_for_again_then_given_up_and_the_buffer_emptied() -> None:

@@ -19,8 +19,9 @@ from aiortc import (
     rtcpeerconnection,
     rtcrtpreceiver,
 )
+from aiortc.rtp import RtpPacket
 
-from media.recovery import JITTER_BUFFER_ATTR, ArrivalOrder
+from media.recovery import JITTER_BUFFER_ATTR, ArrivalOrder, WholeFrames
 from media.tap import (
     DECODER_QUEUE_ATTR,
     DECODER_THREAD_ATTR,
@@ -141,6 +142,12 @@ def test_the_jitter_buffers_are_where_media_recovery_replaces_and_empties_them()
     ]
     generator = inspect.getsource(rtcrtpreceiver.NackGenerator.add)
     assert "self.missing.discard(packet.sequence_number)" in generator
+    # WholeFrames looks into the buffer's slots and decides in _remove_frame, after each add.
+    add = inspect.getsource(jitterbuffer.JitterBuffer.add)
+    assert "self._packets[pos] = packet" in add
+    assert "return pli_flag, self._remove_frame(packet.sequence_number)" in add
+    assert empty._packets == [None] * 512 and empty._capacity == 512
+    assert RtpPacket(marker=1).marker == 1
 
 
 async def test_the_tap_gives_audio_receivers_frames_in_arrival_order() -> None:
@@ -151,6 +158,6 @@ async def test_the_tap_gives_audio_receivers_frames_in_arrival_order() -> None:
         install_tap(audio)
         install_tap(video)
         assert isinstance(getattr(audio, JITTER_BUFFER_ATTR), ArrivalOrder)
-        assert isinstance(getattr(video, JITTER_BUFFER_ATTR), jitterbuffer.JitterBuffer)
+        assert isinstance(getattr(video, JITTER_BUFFER_ATTR), WholeFrames)
     finally:
         await pc.close()
