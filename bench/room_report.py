@@ -155,7 +155,7 @@ def print_result(r: Result, per_seat: bool = False) -> None:
             f"  p95 {_ms(_percentile(r.delays, 95))}  worst seat p95 "
             f"{_ms(max(r.seat_p95) if r.seat_p95 else None)}  (n={len(r.delays)}, "
             f"unreadable tiles {r.unread})",
-            f"[target p95 <= {TARGET_DELAY_P95 * 1000:.0f} ms]",
+            f"target p95 <= {TARGET_DELAY_P95 * 1000:.0f} ms",
         )
     )
     if r.stages:
