@@ -82,6 +82,7 @@ bench: install
 	$(PY) bench/cluster.py
 	$(PY) bench/join.py
 	$(PY) bench/voice.py
+	$(PY) bench/janus.py
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) node_modules web/vendor .pytest_cache .ruff_cache test-artifacts
