@@ -90,6 +90,7 @@ bench: install
 	$(PY) bench/join.py
 	$(PY) bench/voice.py
 	$(PY) bench/analysis.py
+	$(PY) bench/janus.py
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) node_modules web/vendor media/models .pytest_cache .ruff_cache test-artifacts
