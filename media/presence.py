@@ -4,7 +4,7 @@ Faces are found by MediaPipe's BlazeFace, short-range model (``face_detection_sh
 of the npm package ``@mediapipe/face_detection``, Apache-2.0; ``make install`` puts it in
 ``media/models/``), run by OpenCV's DNN module on the colour picture: a face turned or tilted,
 behind glasses or a mask is found where OpenCV's frontal Haar cascade found none, at a quarter
-of the cascade's cost (about 4 ms a sample at 320x240 on one core, against 15 ms).
+of the cascade's cost (about 4 ms a sample at 320x240 on one core, against 16 to 18 ms).
 
 A person bent over papers or turned away shows no face to any face detector. What a camera does
 show of them is movement: so the picture's changes inside the *person's region* (below and
@@ -125,9 +125,9 @@ class FaceDetector:
             return []
         reg = regressors[found, :4] / size
         centre = (reg[:, :2] + anchors[found]) * side
-        size = reg[:, 2:4] * side
-        corner = centre - size / 2 - (left, top)
-        rects = [[float(v) for v in (*c, *s)] for c, s in zip(corner, size, strict=True)]
+        extent = reg[:, 2:4] * side
+        corner = centre - extent / 2 - (left, top)
+        rects = [[float(v) for v in (*c, *e)] for c, e in zip(corner, extent, strict=True)]
         chosen = cv2.dnn.NMSBoxes(rects, confidence[found].tolist(), self._score, OVERLAP)
         boxes = []
         for i in np.ravel(chosen):
