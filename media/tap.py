@@ -191,8 +191,11 @@ class ReceiverTap:
         return self._inner.qsize()
 
 
-def install_tap(receiver: RTCRtpReceiver) -> ReceiverTap:
-    """Put a tap in place of `receiver`'s decoder queue; call it in the ``track`` event."""
+def install_tap(receiver: RTCRtpReceiver, *, whole_frames: bool = True) -> ReceiverTap:
+    """Put a tap in place of `receiver`'s decoder queue; call it in the ``track`` event.
+
+    `whole_frames`: a video receiver gives each frame out as soon as it is whole
+    (``media.recovery.WholeFrames``) rather than when the next one begins."""
     inner = getattr(receiver, DECODER_QUEUE_ATTR, None)
     if not isinstance(inner, queue.Queue):
         raise TapUnavailable(
@@ -204,7 +207,7 @@ def install_tap(receiver: RTCRtpReceiver) -> ReceiverTap:
     tap = ReceiverTap(kind, inner)
     setattr(receiver, DECODER_QUEUE_ATTR, tap)
     _follow_sender_reports(receiver, tap)
-    _route_retransmissions(receiver, tap)
+    _route_retransmissions(receiver, tap, whole_frames)
     _share_bandwidth_estimate(receiver)
     return tap
 
@@ -235,7 +238,9 @@ def _share_bandwidth_estimate(receiver: RTCRtpReceiver) -> None:
     setattr(receiver, ESTIMATOR_ATTR, shared)
 
 
-def _route_retransmissions(receiver: RTCRtpReceiver, tap: ReceiverTap) -> None:
+def _route_retransmissions(
+    receiver: RTCRtpReceiver, tap: ReceiverTap, whole_frames: bool = True
+) -> None:
     """Have the transport's RTP router send the receiver its retransmissions (RTX packets).
 
     aiortc registers a receiver's media SSRC with the router, not the SSRC of its RTX stream.
@@ -259,7 +264,8 @@ def _route_retransmissions(receiver: RTCRtpReceiver, tap: ReceiverTap) -> None:
         # An audio receiver: aiortc asks for no audio packet again.
         pass_audio_in_arrival_order(receiver)
         return
-    give_video_frames_when_whole(receiver)
+    if whole_frames:
+        give_video_frames_when_whole(receiver)
     receive = receiver.receive
     handle = getattr(receiver, RTP_HANDLER_ATTR)
     rtx_ssrcs = getattr(receiver, RTX_SSRC_ATTR, None)  # filled in by receive()

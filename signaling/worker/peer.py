@@ -278,7 +278,10 @@ class PeerSession:
 
     def _on_track(self, receiver: RTCRtpReceiver, track: MediaStreamTrack, role: str) -> None:
         # aiortc's own decoder is never fed: the room decodes what it uses (media.decode).
-        tap = install_tap(receiver)
+        # A screen share keeps aiortc's jitter buffer for now: with its frames given out when
+        # whole, the recording test's check of the desktop's archived timeline against the wall
+        # clock failed in 2 of 5 runs (0 of 4 without), for a reason not yet found.
+        tap = install_tap(receiver, whole_frames=role != "desktop")
         self._taps[role] = tap
         seat = self._seat
         seen = False
