@@ -11,8 +11,11 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+import av
 import numpy as np
 from PIL import Image
+
+from media.testing.testpattern import draw_counter
 
 SIZE = (640, 480)
 
@@ -74,3 +77,16 @@ def black() -> np.ndarray:
     """A covered or dark camera."""
     width, height = SIZE
     return np.zeros((height, width, 3), np.uint8)
+
+
+def decoded(rgb: np.ndarray, counter: int | None = 7) -> av.VideoFrame:
+    """The scene as a decoder hands it over (yuv420p), with the frame counter drawn unless
+    `counter` is None."""
+    if counter is not None:
+        rgb = rgb.copy()
+        draw_counter(rgb, counter)
+    return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+
+
+# Each scene with the faces in it.
+FACES = [(one_person, 1), (two_people, 2), (three_people, 3), (empty_seat, 0), (black, 0)]

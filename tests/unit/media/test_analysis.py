@@ -5,35 +5,17 @@ from __future__ import annotations
 import asyncio
 import threading
 
-import av
-import numpy as np
 import pytest
 
 from media.analysis import MAX_INTERVAL_S, FaceCounter, RoomAnalysis, jpeg, luma
 from media.presence import observe
-from media.testing.testpattern import draw_counter
 from roomserver.warnings import Transition, WarningKind, WarningThresholds
 from tests import scenes
 
-
-def frame_of(rgb: np.ndarray, counter: int | None = 7) -> av.VideoFrame:
-    """The scene as a decoder would hand it over (yuv420p), with the counter drawn."""
-    if counter is not None:
-        rgb = rgb.copy()
-        draw_counter(rgb, counter)
-    return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+frame_of = scenes.decoded
 
 
-@pytest.mark.parametrize(
-    ("scene", "faces"),
-    [
-        (scenes.one_person, 1),
-        (scenes.two_people, 2),
-        (scenes.three_people, 3),
-        (scenes.empty_seat, 0),
-        (scenes.black, 0),
-    ],
-)
+@pytest.mark.parametrize(("scene", "faces"), scenes.FACES)
 def test_faces_in_the_scenes(scene: object, faces: int) -> None:
     gray = luma(frame_of(scene()), 320)  # type: ignore[operator]
     assert gray.shape == (240, 320)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import av
 import cv2
 import numpy as np
 import pytest
@@ -10,30 +9,16 @@ import pytest
 from media import presence
 from media.analysis import RoomAnalysis, colour
 from media.presence import FaceDetector, ModelMissing, SeatPresence, moved, person_region
-from media.testing.testpattern import draw_counter
 from roomserver.warnings import WarningKind, WarningThresholds
 from tests import camera_set, scenes
 
 
 def picture(rgb: np.ndarray, counter: int | None = None) -> np.ndarray:
-    """The scene as the analysis samples it: decoded (yuv420p), 320 wide, BGR."""
-    if counter is not None:
-        rgb = rgb.copy()
-        draw_counter(rgb, counter)
-    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
-    return colour(frame, 320)
+    """The scene as the analysis samples it: decoded, 320 wide, BGR."""
+    return colour(scenes.decoded(rgb, counter), 320)
 
 
-@pytest.mark.parametrize(
-    ("scene", "faces"),
-    [
-        (scenes.one_person, 1),
-        (scenes.two_people, 2),
-        (scenes.three_people, 3),
-        (scenes.empty_seat, 0),
-        (scenes.black, 0),
-    ],
-)
+@pytest.mark.parametrize(("scene", "faces"), scenes.FACES)
 def test_faces_in_the_scenes(scene: object, faces: int) -> None:
     bgr = picture(scene())  # type: ignore[operator]
     assert bgr.shape == (240, 320, 3)
