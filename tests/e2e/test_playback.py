@@ -11,6 +11,7 @@ The package exported from the page verifies with ``archive verify``.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import threading
 import urllib.request
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import cv2
 import numpy as np
 import pytest
 
@@ -129,19 +131,24 @@ def camera_segments(catalog: dict[str, Any], seat: str) -> list[dict[str, Any]]:
 
 
 def frame_of(page: Any, selector: str) -> np.ndarray:
-    """The picture a <video> shows now, as RGB at the camera's own size."""
-    data = page.evaluate(
+    """The picture a <video> shows now, as RGB at the camera's own size.
+
+    It crosses from the page as a PNG (lossless): a list of 1.2 million numbers takes seconds.
+    """
+    url = page.evaluate(
         """([selector, w, h]) => {
             const video = document.querySelector(selector);
             const canvas = document.createElement("canvas");
             canvas.width = w; canvas.height = h;
-            const ctx = canvas.getContext("2d");
-            ctx.drawImage(video, 0, 0, w, h);
-            return Array.from(ctx.getImageData(0, 0, w, h).data);
+            canvas.getContext("2d").drawImage(video, 0, 0, w, h);
+            return canvas.toDataURL("image/png");
         }""",
         [selector, WIDTH, HEIGHT],
     )
-    return np.array(data, dtype=np.uint8).reshape(HEIGHT, WIDTH, 4)[:, :, :3]
+    png = np.frombuffer(base64.b64decode(url.split(",", 1)[1]), np.uint8)
+    bgr = cv2.imdecode(png, cv2.IMREAD_COLOR)
+    assert bgr is not None and bgr.shape == (HEIGHT, WIDTH, 3), f"no picture from {selector}"
+    return np.ascontiguousarray(bgr[:, :, ::-1])
 
 
 def counter_at(page: Any, selector: str) -> int:
