@@ -228,8 +228,12 @@ async def _run_seat(job: SeatJob, conn: Connection) -> None:
                 bench_seat.stop_media()
                 conn.send(("stopped", await bench_seat.snapshot()))
             elif message == "report":
-                delays = list(bench_seat.seat.delays)
-                conn.send(("report", {**await bench_seat.snapshot(), "delays": delays}))
+                report = {
+                    **await bench_seat.snapshot(),
+                    "delays": list(bench_seat.seat.delays),
+                    "camera_sent": bench_seat.camera.sent_at.entries(),
+                }
+                conn.send(("report", report))
             elif message == "stop":
                 break
     finally:
@@ -446,6 +450,13 @@ def run_once(
                 )
 
             reports = _ask_all(conns, "report", "report")
+            if supervisor is not None:
+                focused = _ask_supervisor(supervisor, "report")
+                result.focus_delays = _focus_delays(
+                    focused["counters"],
+                    reports[0]["camera_sent"],
+                    (marks0[0]["t"], marks1[0]["t"]),
+                )
             for key, m0, m1, report in zip(keys, marks0, marks1, reports, strict=True):
                 own = [d for t, d in report["delays"] if m0["t"] <= t <= m1["t"]]
                 result.delays.extend(own)
@@ -502,15 +513,46 @@ def _mark_supervisor(
     """The supervisor's frame counts and CPU seconds now."""
     if supervisor is None:
         return None
-    proc, conn = supervisor
-    conn.send("mark")
-    if not conn.poll(REPLY_TIMEOUT):
-        raise TimeoutError("supervisor did not answer")
-    kind, data = conn.recv()
-    if kind != "mark":
-        raise RuntimeError(f"supervisor: {kind}: {data}")
+    data = _ask_supervisor(supervisor, "mark")
+    proc = supervisor[0]
     assert proc.pid is not None
     return {**data, "cpu": cpu_seconds(psutil.Process(proc.pid))}
+
+
+def _ask_supervisor(
+    supervisor: tuple[mp.process.BaseProcess, Connection], message: str
+) -> dict[str, Any]:
+    """Send the supervisor `message` and return its answer of the same name."""
+    conn = supervisor[1]
+    conn.send(message)
+    if not conn.poll(REPLY_TIMEOUT):
+        raise TimeoutError(f"supervisor did not answer {message!r}")
+    kind, data = conn.recv()
+    if kind != message:
+        raise RuntimeError(f"supervisor: {kind}: {data}")
+    return dict(data)
+
+
+def _focus_delays(
+    received: list[tuple[float, int]],
+    sent: list[tuple[int, float]],
+    window: tuple[float, float],
+) -> list[float]:
+    """The forwarded camera's delay for each new counter the supervisor received in `window`:
+    from the seat's last sending of that counter before its arrival (a looped counter is sent
+    again every loop), wall-clock times of the same machine."""
+    times: dict[int, list[float]] = {}
+    for counter, at in sent:
+        times.setdefault(counter, []).append(at)
+    delays = []
+    for arrived, counter in received:
+        if not window[0] <= arrived <= window[1]:
+            continue
+        sends = sorted(times.get(counter, ()))
+        before = bisect.bisect_right(sends, arrived)
+        if before:
+            delays.append(arrived - sends[before - 1])
+    return delays
 
 
 # ---- report ----------------------------------------------------------------------------------

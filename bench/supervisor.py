@@ -3,7 +3,9 @@
 It runs a WallClient (Socket.IO ``/wall`` and aiortc viewers, as the wall page does): one
 ``watch`` of the room (grid and mix) and one ``focus`` on a seat (its camera and desktop as sent,
 and the mix). It answers the parent's ``mark`` with the frames it has received so far, so the
-benchmark can show that the supervisor was really served during the window.
+benchmark can show that the supervisor was really served during the window, and ``report`` with
+when each new frame counter of the focused camera arrived (``time.time()``), which the parent
+matches with the seat's own log of when it sent each counter: the forwarded stream's delay.
 """
 
 from __future__ import annotations
@@ -44,7 +46,9 @@ def supervisor_process(job: SupervisorJob, conn: Connection) -> None:
 async def _run(job: SupervisorJob, conn: Connection) -> None:
     from signaling.testing.wall import WallClient
 
-    async with WallClient(job.base_url, job.token, keep_rgb=False) as wall:
+    async with WallClient(
+        job.base_url, job.token, keep_rgb=False, read_counters=("camera",)
+    ) as wall:
         await wall.wait_rooms(
             lambda rooms: any(r["session_id"] == job.session_id and r["live"] for r in rooms), 30
         )
@@ -68,6 +72,9 @@ async def _run(job: SupervisorJob, conn: Connection) -> None:
             command = await loop.run_in_executor(None, conn.recv)
             if command == "mark":
                 conn.send(("mark", counts()))
+            elif command == "report":
+                counters = list(focus.tracks["camera"].counters)
+                conn.send(("report", {**counts(), "counters": counters}))
             elif command == "stop":
                 conn.send(("stopped", counts()))
                 return

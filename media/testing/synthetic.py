@@ -54,6 +54,10 @@ class SentLog:
             if self._times.get(old) == old_when:
                 del self._times[old]
 
+    def entries(self) -> list[tuple[int, float]]:
+        """Every (counter, time sent) kept, oldest first; a looped counter appears each time."""
+        return list(self._order)
+
     def get(self, counter: int, default: float | None = None) -> float | None:
         """Return when ``counter`` was last sent, or ``default``."""
         return self._times.get(counter & MASK, default)

@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Callable
+import time
+from collections import deque
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,8 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from media.recovery import give_video_frames_when_whole
+from media.testing.testpattern import read_counter
 from signaling.testing.receiving import Pushes
 
 logger = logging.getLogger(__name__)
@@ -51,13 +55,15 @@ class WallError(Exception):
 
 @dataclass
 class ReceivedTrack:
-    """What one role of a viewer received: frame count, the last picture, its size."""
+    """What one role of a viewer received: frame count, the last picture, its size, and for a
+    role whose counters are read, (``time.time()`` at arrival, counter) for each new counter."""
 
     role: str
     frames: int = 0
     size: tuple[int, int] | None = None
     last_rgb: np.ndarray | None = None
     arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
+    counters: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=20_000))
 
 
 class Viewer:
@@ -71,6 +77,7 @@ class Viewer:
         *,
         keep_rgb: bool,
         camera: str | None = None,
+        read_counters: Collection[str] = (),
     ) -> None:
         self.viewer = viewer
         self.session_id = session_id
@@ -82,6 +89,7 @@ class Viewer:
             RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
         )
         self._keep_rgb = keep_rgb
+        self._read_counters = frozenset(read_counters)
         self._roles: dict[int, str] = {}
         self._transceivers: list[tuple[RTCRtpTransceiver, str]] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -107,6 +115,10 @@ class Viewer:
     def _on_track(self, track: MediaStreamTrack) -> None:
         receiver = next(t.receiver for t in self.pc.getTransceivers() if t.receiver.track is track)
         role = self._roles[id(receiver)]
+        if track.kind == "video":
+            # A frame is shown when it is whole, as in a browser (aiortc's own jitter buffer
+            # waits for the next frame's first packet).
+            give_video_frames_when_whole(receiver)
         task = asyncio.create_task(self._consume(role, track), name=f"viewer-{role}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -119,12 +131,24 @@ class Viewer:
             except MediaStreamError:
                 return
             if isinstance(frame, av.VideoFrame):
+                arrived_at = time.time()
                 received.size = (frame.width, frame.height)
+                if role in self._read_counters:
+                    self._read_counter(received, frame, arrived_at)
                 if self._keep_rgb:
                     received.last_rgb = await asyncio.to_thread(frame.to_ndarray, format="rgb24")
             async with received.arrived:
                 received.frames += 1
                 received.arrived.notify_all()
+
+    @staticmethod
+    def _read_counter(received: ReceivedTrack, frame: av.VideoFrame, arrived_at: float) -> None:
+        """Note a new frame counter of the test pattern (the whole picture is the camera's)."""
+        luma = frame.to_ndarray(format="gray")
+        counter = read_counter(luma, (0, 0, frame.width, frame.height))
+        if counter is None or (received.counters and received.counters[-1][1] == counter):
+            return
+        received.counters.append((arrived_at, counter))
 
     async def wait_frames(self, role: str, n: int, timeout: float) -> ReceivedTrack:  # noqa: ASYNC109
         """Wait until `role` has received `n` more frames (counted from the call)."""
@@ -153,10 +177,20 @@ class Viewer:
 class WallClient:
     """A supervisor's wall, driven from Python."""
 
-    def __init__(self, base_url: str, token: str, *, keep_rgb: bool = True) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        keep_rgb: bool = True,
+        read_counters: Collection[str] = (),
+    ) -> None:
+        """``read_counters`` names the roles (``camera``, say) whose pictures carry the test
+        pattern's frame counter: each viewer notes when each new counter arrived."""
         self.base_url = base_url.rstrip("/")
         self._token = token
         self._keep_rgb = keep_rgb
+        self._read_counters = tuple(read_counters)
         self._sio = socketio.AsyncClient(reconnection=False)
         self._ids = itertools.count(1)
         self.hello: dict[str, Any] | None = None
@@ -248,7 +282,12 @@ class WallClient:
         self, event: str, session_id: str, seat: str | None, *, camera: str | None = None
     ) -> Viewer:
         viewer = Viewer(
-            f"v{next(self._ids)}", session_id, seat, keep_rgb=self._keep_rgb, camera=camera
+            f"v{next(self._ids)}",
+            session_id,
+            seat,
+            keep_rgb=self._keep_rgb,
+            camera=camera,
+            read_counters=self._read_counters,
         )
         viewer.add_transceivers()
         await viewer.pc.setLocalDescription(await viewer.pc.createOffer())
