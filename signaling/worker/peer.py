@@ -278,9 +278,12 @@ class PeerSession:
 
     def _on_track(self, receiver: RTCRtpReceiver, track: MediaStreamTrack, role: str) -> None:
         # aiortc's own decoder is never fed: the room decodes what it uses (media.decode).
-        # A screen share keeps aiortc's jitter buffer for now: with its frames given out when
-        # whole, the recording test's check of the desktop's archived timeline against the wall
-        # clock failed in 2 of 5 runs (0 of 4 without), for a reason not yet found.
+        # A screen share keeps aiortc's jitter buffer for now. The recorder gives a segment's
+        # last frame the length of the interval before it; a slow screen share (1 to 5 pictures
+        # a second) starts its next segment with the keyframe asked for, a fraction of a second
+        # later, so its segments overlap by up to a second at each join. Given out whole, its
+        # frames overlapped more often and by more (the recording test's desktop timeline check
+        # failed 3 of 9 runs): the recorder must first learn each last frame's real length.
         tap = install_tap(receiver, whole_frames=role != "desktop")
         self._taps[role] = tap
         seat = self._seat
