@@ -75,6 +75,15 @@ def _remux_prefix(source: Path, target: Path, size: int) -> tuple[int, float, st
         if not packets:
             return 0, 0.0, detail
         time_base = in_stream.time_base
+        first = packets[0].pts or 0
+        last = packets[-1].pts or 0
+        # What came after the last kept frame is lost: it lasts as long as the interval before
+        # it. Every frame is given its length, so that the file's Duration says the same (a
+        # demuxer may fill in lengths of its own, from a frame rate it guessed).
+        step = last - (packets[-2].pts or 0) if len(packets) > 1 else 0
+        for packet, after in zip(packets, packets[1:], strict=False):
+            packet.duration = (after.pts or 0) - (packet.pts or 0)
+        packets[-1].duration = step
         out = av.open(str(target), "w", format="mp4" if source.suffix == ".mp4" else "webm")
         try:
             out_stream = out.add_stream_from_template(in_stream, opaque=True)
@@ -83,9 +92,6 @@ def _remux_prefix(source: Path, target: Path, size: int) -> tuple[int, float, st
                 out.mux_one(packet)
         finally:
             out.close()
-    first = packets[0].pts or 0
-    last = packets[-1].pts or 0
-    step = last - (packets[-2].pts or 0) if len(packets) > 1 else 0
     duration = float((last - first + step) * time_base) if time_base else 0.0
     return len(packets), duration, detail
 

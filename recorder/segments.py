@@ -1,4 +1,10 @@
-"""One WebM segment file: encoded frames muxed as they came, flushed often, fsynced at close.
+"""One WebM segment file: encoded frames muxed as they come, flushed often, fsynced at close.
+
+A frame's length is known only when the next one comes, and the file states each frame's
+length (the muxer writes the segment's Duration from the last one's). So the newest frame is
+held back until the next one comes and muxed then, with the real interval as its length; the
+last frame of a segment gets its real length too when the caller knows the frame that comes
+after it (the one opening the next segment), and otherwise the interval before it.
 
 Used from a writer thread; every call may block on the disk.
 """
@@ -24,7 +30,8 @@ _OPUS_CHANNELS = 2
 # RTP timestamps are 32-bit and wrap; a difference past half the range is a step backwards.
 _RTP_MOD = 1 << 32
 _RTP_HALF = 1 << 31
-# Frame length assumed for the end of a segment of one frame (no second frame to measure).
+# Frame length assumed for the end of a segment of one frame (no second frame to measure) when
+# the frame after it is not known.
 _DEFAULT_FRAME_MS = {"audio": 20.0, "video": 1000.0 / 15}
 _CLUSTER_SIZE_LIMIT = 4 * 1024 * 1024
 
@@ -127,14 +134,23 @@ class SegmentWriter:
         self._last_rtp = 0
         self._ticks = 0  # unwrapped RTP ticks of the last frame since the first
         self._last_pts = -1
+        # The interval before the newest frame: its length if no frame comes after it.
         self._frame_ms = _DEFAULT_FRAME_MS[kind]
+        # The newest frame's packet, muxed when its length is known (next frame, or close).
+        self._held: Any = None
         self._wall_start = 0.0
         self._last_received = 0.0
         self._first_keyframe = False
         self._bumped = 0
-        self.frames = 0
+        self.frames = 0  # frames taken, the held one included
+        # The frames muxed so far, the held one left out: count, and the last one's pts, length
+        # (as the file states it) and wall time.
+        self._muxed_frames = 0
+        self._muxed_pts = -1
+        self._muxed_frame_ms = self._frame_ms
+        self._muxed_received = 0.0
         # What the muxer has handed to the OS: whole clusters, i.e. every frame before the one
-        # that started the cluster still in memory. Known from the file growing during a write.
+        # that started the cluster still in memory. Known from the file growing during a mux.
         self._file_size = 0
         self._flushed_frames = 0
         self._flushed_pts = -1
@@ -144,7 +160,12 @@ class SegmentWriter:
     # -- writing -----------------------------------------------------------------------------
 
     def write(self, frame: EncodedFrame) -> None:
-        """Mux one frame; the first one of a video segment must be a keyframe."""
+        """Take one frame; the first one of a video segment must be a keyframe.
+
+        The frame is held until the next one comes (or `close`), and the one held before it is
+        muxed now, its length the interval up to this one. A kill -9 therefore loses the held
+        frame besides the muxer's open cluster: one frame more than muxing at once would.
+        """
         if self._closed:
             raise ValueError(f"segment {self.path} is closed")
         if self._container is None:
@@ -152,31 +173,48 @@ class SegmentWriter:
             pts = 0
         else:
             pts = self._next_pts(frame)
+        if self._held is not None:
+            self._mux_held(pts - self._last_pts)
         packet = av.Packet(frame.data)
         packet.pts = pts
         packet.dts = pts
         packet.time_base = _MS
-        # A frame's length is known only when the next one comes: the last one is the best
-        # guess, and it makes the file's Duration cover the last frame too.
-        packet.duration = max(1, round(pts - self._last_pts if self.frames else self._frame_ms))
         packet.stream = self._stream
         # Every Opus packet stands alone; marking it lets players start anywhere.
         packet.is_keyframe = frame.keyframe or self.kind == "audio"
-        self._container.mux_one(packet)
-        # The file grows only when a cluster is written, and the frame that starts a cluster
-        # stays in memory: growth now means every frame before this one is in the file.
-        size = os.stat(self.path).st_size
-        if size != self._file_size:
-            self._file_size = size
-            self._flushed_frames = self.frames
-            self._flushed_pts = self._last_pts
-            self._flushed_frame_ms = self._frame_ms
-            self._flushed_received = self._last_received
+        self._held = packet
         if self.frames:
             self._frame_ms = float(pts - self._last_pts)
         self._last_pts = pts
         self._last_received = frame.wall_time
         self.frames += 1
+
+    def _mux_held(self, length_ms: float) -> None:
+        """Mux the held frame (the newest taken) as lasting `length_ms`."""
+        packet = self._held
+        length = max(1, round(length_ms))
+        packet.duration = length
+        self._container.mux_one(packet)
+        self._held = None
+        # The file grows only when a cluster is written, and the frame that starts a cluster
+        # stays in memory: growth now means every frame muxed before this one is in the file.
+        size = os.stat(self.path).st_size
+        if size != self._file_size:
+            self._file_size = size
+            self._flushed_frames = self._muxed_frames
+            self._flushed_pts = self._muxed_pts
+            self._flushed_frame_ms = self._muxed_frame_ms
+            self._flushed_received = self._muxed_received
+        self._muxed_frames += 1
+        self._muxed_pts = self._last_pts
+        self._muxed_frame_ms = float(length)
+        self._muxed_received = self._last_received
+
+    def _length_to(self, frame: EncodedFrame) -> float | None:
+        """The newest frame's length if `frame` comes right after it (None if not after it)."""
+        ticks = self._ticks + self._delta(frame.rtp_timestamp)
+        length = round(ticks * 1000 / self.clock_rate) - self._last_pts
+        return float(length) if length > 0 else None
 
     def offset_s(self, frame: EncodedFrame) -> float:
         """Media time of `frame` from the segment's first frame, before any bump (0 if empty)."""
@@ -186,7 +224,7 @@ class SegmentWriter:
 
     @property
     def media_duration_s(self) -> float:
-        """Media time written so far, the last frame's length included."""
+        """Media time taken so far, the newest frame counted as long as the one before it."""
         if not self.frames:
             return 0.0
         return (self._last_pts + self._frame_ms) / 1000
@@ -243,21 +281,35 @@ class SegmentWriter:
 
     # -- closing -----------------------------------------------------------------------------
 
-    def close(self) -> SegmentResult:
-        """Write the trailer (Cues, duration), fsync the file and its folder; return the counts."""
+    def close(self, next_frame: EncodedFrame | None = None) -> SegmentResult:
+        """Mux the held frame, write the trailer (Cues, duration), fsync the file and its
+        folder; return the counts.
+
+        `next_frame` is the frame that comes right after this segment's last one (it opens the
+        next segment): it gives the last frame its real length. Without it (a loss, an idle
+        track, the end) the last frame lasts as long as the interval before it (1/15 s in a
+        segment of one video frame).
+        """
         if self._closed:
             return self._result(complete=True)
         self._closed = True
         if self._container is None:
             return self._result(complete=True)
+        if self._held is not None:
+            length = self._length_to(next_frame) if next_frame is not None else None
+            self._mux_held(self._frame_ms if length is None else length)
         container, self._container = self._container, None
         container.close()
         _fsync_file_and_dir(self.path)
         return self._result(complete=True)
 
     def abort(self) -> SegmentResult:
-        """After a write error: close what can be closed, never raise, report what is on disk."""
+        """After a write error: close what can be closed, never raise, report what is on disk.
+
+        The held frame is not muxed: it never reached the file.
+        """
         self._closed = True
+        self._held = None
         container, self._container = self._container, None
         if container is not None:
             try:
@@ -273,10 +325,10 @@ class SegmentWriter:
     def _result(self, *, complete: bool) -> SegmentResult:
         if complete:
             frames, last_pts, frame_ms, last_received = (
-                self.frames,
-                self._last_pts,
-                self._frame_ms,
-                self._last_received,
+                self._muxed_frames,
+                self._muxed_pts,
+                self._muxed_frame_ms,
+                self._muxed_received,
             )
         else:
             frames, last_pts, frame_ms, last_received = (

@@ -336,7 +336,8 @@ class TrackRecorder:
                 return
             self._open_segment(frame)
         elif self._roll_due(frame, size, now):
-            self._close_segment()
+            # This frame comes right after the segment's last one: it gives that one its length.
+            self._close_segment(frame)
             if now < self._retry_at:  # closing failed: back off like any write error
                 self._drop(frame, "write_error")
                 return
@@ -409,11 +410,15 @@ class TrackRecorder:
         self.frames_written += 1
         self._last_write = now
 
-    def _close_segment(self) -> None:
+    def _close_segment(self, next_frame: EncodedFrame | None = None) -> None:
+        """Close the open segment; `next_frame`, when it opens the next one, ends its last frame.
+
+        Without it (a loss, an idle track, the end) the last frame's length is a guess.
+        """
         segment, self._segment = self._segment, None
         assert segment is not None
         try:
-            result = segment.close()
+            result = segment.close(next_frame)
         except _WRITE_ERRORS as exc:
             self._fail(segment, exc, None)
             return

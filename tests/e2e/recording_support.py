@@ -190,11 +190,12 @@ def decode_segment(part_dir: Path, entry: SegmentEntry, read_counters: bool) -> 
                 out.sizes.add((frame.width, frame.height))
                 if read_counters:
                     out.counters.append(read_counter(frame.to_ndarray(format="gray"), CAMERA_RECT))
-            # A frame lasts until the next one; the last one as long as the one before it
-            # (1/15 s when alone), as the recorder counts it.
+            # A frame lasts until the next one; the last one as long as the file says: its
+            # Duration (from media time 0) ends it. The recorder gives it its real length when
+            # it knows the frame after it (the next segment's first), else a guess.
             t = out.times
-            last = t[-1] - t[-2] if len(t) > 1 else 1 / 15
-            out.media_s = t[-1] - t[0] + last if t else 0.0
+            assert container.duration is not None, f"{entry.path} states no duration"
+            out.media_s = container.duration / 1e6 - t[0] if t else 0.0
         else:
             chunks = []
             for frame in frames:

@@ -9,11 +9,9 @@ import signal
 import subprocess
 import sys
 import textwrap
-from fractions import Fraction
 from pathlib import Path
 
 import av
-import numpy as np
 import pytest
 
 from media.tap import EncodedFrame
@@ -23,6 +21,7 @@ from tests.unit.recorder.test_segments import (
     FPS,
     audio_frames,
     decoded_counters,
+    encode_h264,
     encode_opus,
     encode_vp8,
     video_frames,
@@ -72,6 +71,8 @@ def test_copy_of_an_open_segment_is_repaired_to_its_flushed_frames(
     assert decoded_counters(crashed) == list(range(result.frames_kept))
     assert _duration_s(crashed) == pytest.approx(result.frames_kept / FPS, abs=1 / FPS)
     assert result.media_duration_s == pytest.approx(result.frames_kept / FPS, abs=1 / FPS)
+    # The repaired file says what the journal will say.
+    assert _duration_s(crashed) == pytest.approx(result.media_duration_s, abs=0.001)
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
@@ -223,26 +224,8 @@ def test_kill_9_loses_at_most_the_flush_interval(
     assert decoded_counters(segment) == list(range(result.frames_kept))
 
 
-def _h264_frames(count: int) -> tuple[list[av.Packet], bytes]:
-    """`count` H.264 frames (Annex B, a keyframe every 15) and the stream's SPS/PPS."""
-    encoder = av.CodecContext.create("libx264", "w")
-    encoder.width, encoder.height, encoder.pix_fmt = 320, 240, "yuv420p"
-    encoder.time_base = Fraction(1, 15)
-    encoder.options = {"preset": "ultrafast", "tune": "zerolatency", "g": "15", "bf": "0"}
-    encoder.flags |= av.codec.context.Flags.global_header
-    packets = []
-    for n in range(count):
-        frame = av.VideoFrame.from_ndarray(
-            np.full((240, 320, 3), (n * 7) % 255, np.uint8), format="rgb24"
-        ).reformat(format="yuv420p")
-        frame.pts = n
-        packets.extend(encoder.encode(frame))
-    packets.extend(encoder.encode(None))
-    return packets, bytes(encoder.extradata or b"")
-
-
 def test_a_torn_h264_segment_is_cut_back_to_whole_fragments(tmp_path: Path) -> None:
-    packets, extradata = _h264_frames(60)
+    packets, extradata = encode_h264(60)
     path = tmp_path / "000001.mp4"
     writer = SegmentWriter(
         path,

@@ -93,6 +93,24 @@ def encode_opus(count: int) -> list[bytes]:
     return [bytes(p) for p in packets[:count]]
 
 
+def encode_h264(count: int) -> tuple[list[av.Packet], bytes]:
+    """`count` H.264 frames (Annex B, a keyframe every 15) and the stream's SPS/PPS."""
+    encoder = av.CodecContext.create("libx264", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = 320, 240, "yuv420p"
+    encoder.time_base = Fraction(1, 15)
+    encoder.options = {"preset": "ultrafast", "tune": "zerolatency", "g": "15", "bf": "0"}
+    encoder.flags |= av.codec.context.Flags.global_header
+    packets = []
+    for n in range(count):
+        frame = av.VideoFrame.from_ndarray(
+            np.full((240, 320, 3), (n * 7) % 255, np.uint8), format="rgb24"
+        ).reformat(format="yuv420p")
+        frame.pts = n
+        packets.extend(encoder.encode(frame))
+    packets.extend(encoder.encode(None))
+    return packets, bytes(encoder.extradata or b"")
+
+
 def video_frames(
     encoded: list[tuple[bytes, bool]], *, rtp_start: int = 1234, wall_start: float = EPOCH
 ) -> list[Frame]:
@@ -283,8 +301,8 @@ def test_clusters_reach_the_file_within_the_flush_interval(
     grew_at: list[int] = []
     size = 0
     for n, frame in enumerate(video_frames(vp8_45)):
-        writer.write(frame)
-        if path.stat().st_size > size:
+        writer.write(frame)  # muxes the frame before it: the file exists from the second on
+        if path.exists() and path.stat().st_size > size:
             size = path.stat().st_size
             grew_at.append(n)
     writer.close()
@@ -294,3 +312,36 @@ def test_clusters_reach_the_file_within_the_flush_interval(
     assert limit <= 1000
     assert all(b - a <= math.ceil(FPS * 1.0) for a, b in zip(grew_at, grew_at[1:], strict=False))
     assert grew_at[-1] >= 45 - FPS
+
+
+def test_an_h264_segment_states_its_last_frame_s_real_length(tmp_path: Path) -> None:
+    packets, extradata = encode_h264(5)
+    times = [0.0, 1.0, 1.4, 2.5, 2.65]  # the last one opens the next segment
+    frames = [
+        Frame("video", "H264", bytes(p), round(t * 90000), 90000, p.is_keyframe, EPOCH + t)
+        for p, t in zip(packets, times, strict=True)
+    ]
+    path = tmp_path / "000001.mp4"
+    writer = SegmentWriter(
+        path,
+        kind="video",
+        codec="H264",
+        clock_rate=90000,
+        flush_interval_ms=1000,
+        size=(320, 240),
+        extradata=extradata,
+    )
+    for frame in frames[:4]:
+        writer.write(frame)
+    result = writer.close(frames[4])
+
+    assert result.frames == 4
+    assert result.media_duration_s == pytest.approx(2.65, abs=0.001)
+    assert result.wall_end == pytest.approx(EPOCH + 2.65, abs=0.001)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        packets_read = [p for p in container.demux(stream) if p.size]
+        assert container.duration is not None
+        assert container.duration / 1e6 == pytest.approx(2.65, abs=0.001)
+    lengths = [float(p.duration * stream.time_base) for p in packets_read]
+    assert lengths == pytest.approx([1.0, 0.4, 1.1, 0.15], abs=0.001)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
+import av
 import pytest
 
 from recorder.config import RecorderConfig
@@ -22,6 +24,28 @@ from tests.unit.recorder.test_segments import (
     encode_vp8,
     video_frames,
 )
+
+# A screen share: a picture only when the screen changes, 1 to 5 a second, irregularly. After
+# 2 s a keyframe is asked for, and it comes 0.15 s after a picture that followed a 1.1 s pause.
+SLOW_TIMES = [0.0, 1.0, 1.4, 2.5, 2.65, 3.1, 4.1, 4.3]
+
+
+@pytest.fixture(scope="module")
+def slow() -> list[Frame]:
+    """`SLOW_TIMES` as received frames of counter video, keyframes at 0 and 2.65 s."""
+    frames = [
+        replace(f, rtp_timestamp=1234 + round(t * 90000), wall_time=EPOCH + t)
+        for f, t in zip(video_frames(encode_vp8(8, keyframe_every=4)), SLOW_TIMES, strict=True)
+    ]
+    assert [n for n, f in enumerate(frames) if f.keyframe] == [0, 4]
+    return frames
+
+
+def _file_duration_s(path: Path) -> float:
+    """The segment's length as its file states it (WebM: its Duration)."""
+    with av.open(str(path)) as container:
+        assert container.duration is not None
+        return float(container.duration / 1e6)
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +118,53 @@ async def test_video_rolls_at_the_first_keyframe_after_segment_seconds(
     assert rec.recorder.frames_dropped == 0
     assert rec.recorder.segments == 3
     assert rec.gaps == []
+
+
+async def test_a_slow_track_s_segments_join_without_overlap(
+    tmp_path: Path, slow: list[Frame]
+) -> None:
+    rec = Recording(tmp_path, "video", RecorderConfig(segment_seconds=2.0))
+    async with rec.recorder:
+        rec.push_all(slow)
+
+    first, second = rec.segments
+    assert [first.frames, second.frames] == [4, 4]
+    # The keyframe that opens the second segment ends the first one's last picture: 0.15 s,
+    # not the 1.1 s before it, so the wall spans join and the media time is what was there.
+    assert first.media_duration_s == pytest.approx(2.65, abs=0.001)
+    assert first.wall_end == pytest.approx(EPOCH + 2.65, abs=0.001)
+    assert second.wall_start == pytest.approx(first.wall_end, abs=0.001)
+    # The end closes the second one: its last picture lasts as long as the interval before it.
+    assert second.media_duration_s == pytest.approx(4.3 - 2.65 + 0.2, abs=0.001)
+    assert second.wall_end == pytest.approx(EPOCH + 4.5, abs=0.001)
+    for segment in rec.segments:
+        assert _file_duration_s(segment.path) == pytest.approx(segment.media_duration_s, abs=0.001)
+    assert decoded_counters(first.path) + decoded_counters(second.path) == list(range(8))
+
+
+async def test_idle_and_one_frame_segments_keep_the_guessed_last_length(
+    tmp_path: Path, slow: list[Frame]
+) -> None:
+    rec = Recording(tmp_path, "video", RecorderConfig(video_idle_close_s=0.3))
+    await rec.recorder.start()
+    rec.push_all(slow[:3])
+    await wait_until(lambda: len(rec.segments) == 1, 5, "segment closed while idle")
+    rec.recorder.push(slow[4])  # the keyframe asked for: a segment of one picture, then the end
+    await rec.recorder.close()
+
+    idle, alone = rec.segments
+    # Nothing came after the last picture: it lasts as long as the interval before it (0.4 s).
+    assert idle.frames == 3
+    assert idle.media_duration_s == pytest.approx(1.8, abs=0.001)
+    assert idle.wall_end == pytest.approx(EPOCH + 1.8, abs=0.001)
+    # Alone in its segment: 1/15 s, in whole milliseconds as the file states it.
+    assert alone.frames == 1
+    assert alone.media_duration_s == pytest.approx(0.067, abs=0.001)
+    assert alone.wall_start == pytest.approx(EPOCH + 2.65, abs=0.001)
+    assert alone.wall_end == pytest.approx(EPOCH + 2.717, abs=0.001)
+    for segment in rec.segments:
+        assert _file_duration_s(segment.path) == pytest.approx(segment.media_duration_s, abs=0.001)
+    assert decoded_counters(alone.path) == [4]
 
 
 async def test_audio_rolls_as_soon_as_segment_seconds_are_up(
