@@ -223,6 +223,11 @@ class SegmentWriter:
         return (self._ticks + self._delta(frame.rtp_timestamp)) / self.clock_rate
 
     @property
+    def muxed_frames(self) -> int:
+        """Frames handed to the muxer so far: all taken but the held one."""
+        return self._muxed_frames
+
+    @property
     def media_duration_s(self) -> float:
         """Media time taken so far, the newest frame counted as long as the one before it."""
         if not self.frames:

@@ -429,6 +429,9 @@ class TrackRecorder:
         """A write error: keep what reached the disk, record the gap, retry after a back-off."""
         self._segment = None
         written = segment.frames
+        # Frames held by the writer never reached the muxer: with none muxed, no frame can be
+        # in the file (a header at most).
+        muxed = segment.muxed_frames
         result = segment.abort()
         log.warning(
             "recorder %s: write error in %s (%s); retrying in %.0f s",
@@ -446,7 +449,7 @@ class TrackRecorder:
             start = result.wall_start
         else:
             start = frame.wall_time if frame is not None else result.wall_start
-        if written:
+        if muxed:
             # Kept and journaled even when no whole cluster is known to have reached it: a
             # torn cluster may still hold frames that repair_segment can recover.
             self._deliver(result, keep_empty=True)
