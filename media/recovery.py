@@ -15,10 +15,9 @@ tests/e2e/test_lossy_link.py). So, for each video receiver of a seat:
 
 aiortc's video jitter buffer gives a frame out only when the first packet of the next frame
 comes: a frame interval late (67 ms for a 15 fps camera, 200 ms for a 5 fps screen share), at
-every hop that receives with aiortc. A video receiver gets ``WholeFrames`` instead (a seat's
-screen share not yet: ``signaling.worker.peer`` says why): the same buffer, which gives a frame
-out as soon as its last packet (the RTP marker bit) is in and none of its packets is missing, as
-a browser's does.
+every hop that receives with aiortc. A video receiver gets ``WholeFrames`` instead: the same
+buffer, which gives a frame out as soon as its last packet (the RTP marker bit) is in and none
+of its packets is missing, as a browser's does.
 
 Audio is not asked for again (no NACK for Opus), and aiortc's audio jitter buffer gives out at
 most one frame per packet received while it holds back four: after a hole its backlog grows

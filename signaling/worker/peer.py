@@ -278,14 +278,9 @@ class PeerSession:
 
     def _on_track(self, receiver: RTCRtpReceiver, track: MediaStreamTrack, role: str) -> None:
         # aiortc's own decoder is never fed: the room decodes what it uses (media.decode).
-        # A screen share keeps aiortc's jitter buffer for now. The recorder gave a segment's
-        # last frame the length of the interval before it, while a slow screen share (1 to 5
-        # pictures a second) starts its next segment with the keyframe asked for, a fraction of
-        # a second later: its segments overlapped by up to a second at each join, and more
-        # often with its frames given out whole (the recording test's desktop timeline check
-        # failed 3 of 9 runs). The recorder now ends that frame where the next segment's first
-        # one starts; whole frames for the screen share have not been measured again since.
-        tap = install_tap(receiver, whole_frames=role != "desktop")
+        # Every video frame is given out as soon as it is whole (media.recovery.WholeFrames),
+        # the screen share's too: aiortc's own buffer would hold it until the next one begins.
+        tap = install_tap(receiver, whole_frames=True)
         self._taps[role] = tap
         seat = self._seat
         seen = False
