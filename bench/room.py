@@ -67,7 +67,14 @@ from bench.room_report import (  # noqa: E402
     print_summary,
     print_supervision,
 )
-from bench.supervisor import SupervisorJob, supervisor_process  # noqa: E402
+from bench.supervisor import (  # noqa: E402
+    Supervisor,
+    SupervisorJob,
+    ask_supervisor,
+    focus_delays,
+    mark_supervisor,
+    start_supervisor,
+)
 
 CAMERA_FPS = 15
 DESKTOP_FPS = 5
@@ -289,7 +296,7 @@ def run_once(
     the room and focuses on the first seat.
     """
     result = Result(seats=n, label=label)
-    supervisor: tuple[mp.process.BaseProcess, Connection] | None = None
+    supervisor: Supervisor | None = None
     port = free_port()
     ctx = mp.get_context("spawn")
     procs: list[mp.process.BaseProcess] = []
@@ -355,12 +362,12 @@ def run_once(
                     keys[0],
                     seat_cpus,
                 )
-                supervisor = _start_supervisor(ctx, job)
+                supervisor = start_supervisor(ctx, job, READY_TIMEOUT)
 
             time.sleep(warmup)  # steady state: every tile has a picture, rates have settled
             cpu0 = tree_cpu_seconds(server_ps)
             seats_cpu0 = sum(cpu_seconds(p) for p in seat_ps)
-            watched0 = _mark_supervisor(supervisor)
+            watched0 = mark_supervisor(supervisor, REPLY_TIMEOUT)
             udp0 = udp_rcvbuf_errors()
             wall0 = time.monotonic()
             # Seats count what they sent while the server's counters are read: same instant.
@@ -378,7 +385,7 @@ def run_once(
             wall1 = time.monotonic()
             cpu1 = tree_cpu_seconds(server_ps)
             seats_cpu1 = sum(cpu_seconds(p) for p in seat_ps)
-            watched1 = _mark_supervisor(supervisor)
+            watched1 = mark_supervisor(supervisor, REPLY_TIMEOUT)
             udp1 = udp_rcvbuf_errors()
             if udp0 is not None and udp1 is not None:
                 result.udp_rcvbuf_errors = udp1 - udp0
@@ -451,8 +458,8 @@ def run_once(
 
             reports = _ask_all(conns, "report", "report")
             if supervisor is not None:
-                focused = _ask_supervisor(supervisor, "report")
-                result.focus_delays = _focus_delays(
+                focused = ask_supervisor(supervisor, "report", REPLY_TIMEOUT)
+                result.focus_delays = focus_delays(
                     focused["counters"],
                     reports[0]["camera_sent"],
                     (marks0[0]["t"], marks1[0]["t"]),
@@ -489,70 +496,6 @@ def run_once(
                 stop_processes([supervisor[1]], [supervisor[0]], None)
             stop_processes(conns, procs, server)
     return result
-
-
-def _start_supervisor(ctx: Any, job: SupervisorJob) -> tuple[mp.process.BaseProcess, Connection]:
-    """The supervisor process, once it watches the room and the seat."""
-    parent_end, child_end = ctx.Pipe()
-    proc = ctx.Process(
-        target=supervisor_process, args=(job, child_end), name="bench-supervisor", daemon=True
-    )
-    proc.start()
-    child_end.close()
-    if not parent_end.poll(READY_TIMEOUT):
-        raise TimeoutError(f"supervisor not watching in {READY_TIMEOUT:.0f} s")
-    kind, data = parent_end.recv()
-    if kind != "ready":
-        raise RuntimeError(f"supervisor: {kind}: {data}")
-    return proc, parent_end
-
-
-def _mark_supervisor(
-    supervisor: tuple[mp.process.BaseProcess, Connection] | None,
-) -> dict[str, Any] | None:
-    """The supervisor's frame counts and CPU seconds now."""
-    if supervisor is None:
-        return None
-    data = _ask_supervisor(supervisor, "mark")
-    proc = supervisor[0]
-    assert proc.pid is not None
-    return {**data, "cpu": cpu_seconds(psutil.Process(proc.pid))}
-
-
-def _ask_supervisor(
-    supervisor: tuple[mp.process.BaseProcess, Connection], message: str
-) -> dict[str, Any]:
-    """Send the supervisor `message` and return its answer of the same name."""
-    conn = supervisor[1]
-    conn.send(message)
-    if not conn.poll(REPLY_TIMEOUT):
-        raise TimeoutError(f"supervisor did not answer {message!r}")
-    kind, data = conn.recv()
-    if kind != message:
-        raise RuntimeError(f"supervisor: {kind}: {data}")
-    return dict(data)
-
-
-def _focus_delays(
-    received: list[tuple[float, int]],
-    sent: list[tuple[int, float]],
-    window: tuple[float, float],
-) -> list[float]:
-    """The forwarded camera's delay for each new counter the supervisor received in `window`:
-    from the seat's last sending of that counter before its arrival (a looped counter is sent
-    again every loop), wall-clock times of the same machine."""
-    times: dict[int, list[float]] = {}
-    for counter, at in sent:
-        times.setdefault(counter, []).append(at)
-    delays = []
-    for arrived, counter in received:
-        if not window[0] <= arrived <= window[1]:
-            continue
-        sends = sorted(times.get(counter, ()))
-        before = bisect.bisect_right(sends, arrived)
-        if before:
-            delays.append(arrived - sends[before - 1])
-    return delays
 
 
 # ---- report ----------------------------------------------------------------------------------

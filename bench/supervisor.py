@@ -11,12 +11,21 @@ matches with the seat's own log of when it sent each counter: the forwarded stre
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
+import multiprocessing as mp
 import os
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
+
+import psutil
+
+from bench.common import cpu_seconds
+
+#: The supervisor process and the parent's end of its pipe.
+Supervisor = tuple[mp.process.BaseProcess, Connection]
 
 
 @dataclass
@@ -78,3 +87,66 @@ async def _run(job: SupervisorJob, conn: Connection) -> None:
             elif command == "stop":
                 conn.send(("stopped", counts()))
                 return
+
+
+# ---- the parent's side -------------------------------------------------------------------------
+
+
+def start_supervisor(ctx: Any, job: SupervisorJob, timeout: float) -> Supervisor:
+    """The supervisor process, once it watches the room and the seat."""
+    parent_end, child_end = ctx.Pipe()
+    proc = ctx.Process(
+        target=supervisor_process, args=(job, child_end), name="bench-supervisor", daemon=True
+    )
+    proc.start()
+    child_end.close()
+    if not parent_end.poll(timeout):
+        raise TimeoutError(f"supervisor not watching in {timeout:.0f} s")
+    kind, data = parent_end.recv()
+    if kind != "ready":
+        raise RuntimeError(f"supervisor: {kind}: {data}")
+    return proc, parent_end
+
+
+def ask_supervisor(supervisor: Supervisor, message: str, timeout: float) -> dict[str, Any]:
+    """Send the supervisor `message` and return its answer of the same name."""
+    conn = supervisor[1]
+    conn.send(message)
+    if not conn.poll(timeout):
+        raise TimeoutError(f"supervisor did not answer {message!r}")
+    kind, data = conn.recv()
+    if kind != message:
+        raise RuntimeError(f"supervisor: {kind}: {data}")
+    return dict(data)
+
+
+def mark_supervisor(supervisor: Supervisor | None, timeout: float) -> dict[str, Any] | None:
+    """The supervisor's frame counts and CPU seconds now."""
+    if supervisor is None:
+        return None
+    data = ask_supervisor(supervisor, "mark", timeout)
+    proc = supervisor[0]
+    assert proc.pid is not None
+    return {**data, "cpu": cpu_seconds(psutil.Process(proc.pid))}
+
+
+def focus_delays(
+    received: list[tuple[float, int]],
+    sent: list[tuple[int, float]],
+    window: tuple[float, float],
+) -> list[float]:
+    """The forwarded camera's delay for each new counter the supervisor received in `window`:
+    from the seat's last sending of that counter before its arrival (a looped counter is sent
+    again every loop), wall-clock times of the same machine."""
+    times: dict[int, list[float]] = {}
+    for counter, at in sent:
+        times.setdefault(counter, []).append(at)
+    delays = []
+    for arrived, counter in received:
+        if not window[0] <= arrived <= window[1]:
+            continue
+        sends = sorted(times.get(counter, ()))
+        before = bisect.bisect_right(sends, arrived)
+        if before:
+            delays.append(arrived - sends[before - 1])
+    return delays
