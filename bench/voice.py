@@ -49,18 +49,23 @@ from bench.common import (  # noqa: E402
     cli,
     cpu_split,
     free_port,
+    get,
     machine,
     start_server,
     stop_processes,
     wait_healthy,
 )
 from bench.join import Chromium, load_seats, percentile, wait_for  # noqa: E402
+from bench.metrics import Metrics, histogram_window, parse_metrics  # noqa: E402
 from media.config import MediaConfig  # noqa: E402
 from media.tap import EncodedFrame  # noqa: E402
 from media.testing.synthetic import BurstAudioTrack, CounterVideoTrack, ToneAudioTrack  # noqa: E402
 from signaling.testing.seat import SyntheticSeat  # noqa: E402
 
 TARGET_S = 0.080
+# The server's histogram of the voice's stages (signaling.metrics.VOICE_STAGES), from a worker.
+STAGES_METRIC = "roomserver_worker_voice_stage_seconds"
+VOICE_STAGES = ("ingress", "buffer", "mix", "encode", "send")
 # In the Chromium listener's seat page: the room's audio as the page plays it (after the
 # browser's jitter buffer and decoder), through an analyser; a rise of the burst's frequency
 # bin above LOUD_DB after a quieter look is an onset, on the machine's clock (ms).
@@ -147,10 +152,10 @@ def delays(spoken: list[float], heard: list[float]) -> list[float]:
 
 async def measure(
     base_url: str, tokens: list[str], duration: float
-) -> tuple[list[float], list[float], list[float]]:
+) -> tuple[list[float], list[float], list[float], tuple[Metrics, Metrics]]:
     """The speaker and two listeners for `duration` s: the delays heard through aiortc's
-    receiver (jitter buffer and decoder), the same as the mix arrived, and when each burst was
-    spoken."""
+    receiver (jitter buffer and decoder), the same as the mix arrived, when each burst was
+    spoken, and the server's metrics at the window's start and end."""
     voice = BurstAudioTrack(BURST_HZ)
     seats = [
         SyntheticSeat(
@@ -172,12 +177,15 @@ async def measure(
         for seat in seats:
             await seat.start()
         await asyncio.sleep(2.0)  # the listeners' jitter buffers settle; nothing to wait on
+        scrape = f"{base_url}/metrics"
+        metrics0 = parse_metrics(await asyncio.to_thread(get, scrape))
         first = len(voice.bursts)
         await asyncio.sleep(duration)
         spoken = voice.bursts[first:]
+        metrics1 = parse_metrics(await asyncio.to_thread(get, scrape))
         heard = delays(spoken, [t for t in ear.onsets if t >= spoken[0]])
         come = delays(spoken, [t for t in arrived.onsets if t >= spoken[0]])
-        return heard, come, spoken
+        return heard, come, spoken, (metrics0, metrics1)
     finally:
         for seat in seats:
             await seat.close()
@@ -226,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
             # Playwright's synchronous API keeps an event loop in this thread: the synthetic
             # seats run in a thread of their own.
             with ThreadPoolExecutor(1) as pool:
-                found, come, bursts = pool.submit(
+                found, come, bursts, scrapes = pool.submit(
                     asyncio.run,
                     measure(base_url, [str(x["token"]) for x in experts[:3]], args.duration),
                 ).result()
@@ -266,7 +274,38 @@ def main(argv: list[str] | None = None) -> int:
         f"  held on purpose by the server: a {prefill} ms jitter buffer before the mix and up to "
         "20 ms for the mix's tick"
     )
+    print_budget(histogram_window(*scrapes, STAGES_METRIC, "stage"), found, come)
     return 0
+
+
+def print_budget(
+    stages: dict[str, tuple[float, float, float]], found: list[float], come: list[float]
+) -> None:
+    """The voice's delay stage by stage: the server's (its histograms over the window, every
+    seat's voice), then what the medians leave to the network and the listener."""
+    known = [s for s in VOICE_STAGES if s in stages]
+    if not known:
+        print("  voice stages (server): none reported")
+        return
+    print(
+        "  voice stages (server, every seat, window): "
+        + "  ".join(
+            f"{s} {stages[s][1] * 1000:.1f} ms (p95 <= {stages[s][2] * 1000:.0f} ms)" for s in known
+        )
+        + "  (means)"
+    )
+    server = sum(stages[s][1] for s in known)
+    if come:
+        rest = statistics.median(come) - server
+        print(
+            f"  the server's stages {server * 1000:.0f} ms; the rest of the median to the "
+            f"listener's interface {rest * 1000:.0f} ms (the speaker's encoder before its clock "
+            "stamps a frame, the network to the listener, its receiving loop, an onset's place "
+            "in its frame)"
+        )
+    if come and found:
+        extra = statistics.median(found) - statistics.median(come)
+        print(f"  the aiortc listener's jitter buffer and decoder: {extra * 1000:.0f} ms (medians)")
 
 
 if __name__ == "__main__":

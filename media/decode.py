@@ -236,11 +236,15 @@ class MicrophoneDecoder:
         self._deliver = deliver
         self._context: av.AudioCodecContext | None = None
         self._codec = ""
+        # Told each frame's time from its sender's clock (its sender reports) to its arrival.
+        self.on_ingress: Callable[[float], None] | None = None
         self.frames_decoded = 0
         self.decode_errors = 0
 
     def push(self, frame: EncodedFrame) -> None:
         """An encoded frame from the seat (event loop)."""
+        if self.on_ingress is not None:
+            self.on_ingress(time.time() - frame.wall_time)
         try:
             decoded = self._decoder(frame.codec).decode(av.Packet(frame.data))
         except (av.error.FFmpegError, ValueError) as exc:

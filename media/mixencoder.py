@@ -111,9 +111,9 @@ class MixEncoder:
 class _Listener:
     """One seat's mix-minus encoder and the tracks that send it."""
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, on_taken: Callable[[float], None]) -> None:
         self.key = key
-        self.fanout = PacketFanout("audio")
+        self.fanout = PacketFanout("audio", on_taken=on_taken)
         self.encoder = opus_encoder()
 
 
@@ -144,6 +144,10 @@ class MixMinusEncoder:
         self._executor: ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         mixer.on_mixes = self._on_mixes
+        # Told how long the voice spent in the encoder's stages, in seconds (event loop):
+        # "encode" (a tick's mixes to their packets back on the loop, once a tick) and "send"
+        # (a packet's wait for the seat's sender, once a packet).
+        self.on_stage: Callable[[str, float], None] | None = None
 
     async def start(self) -> None:
         """Start the encoding thread."""
@@ -165,7 +169,7 @@ class MixMinusEncoder:
         """A track of the room's audio as heard at seat `key` (everyone but `key`)."""
         listener = self._listeners.get(key)
         if listener is None:
-            listener = self._listeners[key] = _Listener(key)
+            listener = self._listeners[key] = _Listener(key, self._sent)
             self._mixer.want_samples(key, True)
         return listener.fanout.subscribe()
 
@@ -178,10 +182,15 @@ class MixMinusEncoder:
         if self._executor is None or not mixes:
             return
         jobs = [(self._listeners[k], v) for k, v in mixes.items() if k in self._listeners]
+        submitted = time.monotonic()
         future = self._executor.submit(_encode_all, jobs, pts)
-        future.add_done_callback(self._encoded)
+        future.add_done_callback(lambda done: self._encoded(done, submitted))
 
-    def _encoded(self, future: Any) -> None:
+    def _sent(self, waited: float) -> None:
+        if self.on_stage is not None:
+            self.on_stage("send", waited)
+
+    def _encoded(self, future: Any, submitted: float) -> None:
         """In the encoding thread: hand the packets to the loop (in tick order)."""
         loop = self._loop
         if loop is None or loop.is_closed() or future.cancelled():
@@ -190,7 +199,14 @@ class MixMinusEncoder:
             logger.error("mix-minus %s: encoding failed", self._name, exc_info=future.exception())
             return
         with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(_publish, future.result())
+            loop.call_soon_threadsafe(self._publish, future.result(), submitted)
+
+    def _publish(self, results: list[tuple[_Listener, list[av.Packet]]], submitted: float) -> None:
+        if self.on_stage is not None:
+            self.on_stage("encode", time.monotonic() - submitted)
+        for listener, packets in results:
+            for packet in packets:
+                listener.fanout.publish(packet, True)
 
 
 def _encode_all(
@@ -208,8 +224,3 @@ def _encode_all(
         out.append((listener, packets))
     return out
 
-
-def _publish(results: list[tuple[_Listener, list[av.Packet]]]) -> None:
-    for listener, packets in results:
-        for packet in packets:
-            listener.fanout.publish(packet, True)

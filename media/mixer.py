@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,40 +26,70 @@ logger = logging.getLogger(__name__)
 
 FULL_MIX = "*"  # subscriber key of the whole room's mix (recording, supervision)
 MAX_PENDING_FRAMES = 10
+# Ticks over which a source's unused audio is watched: what stayed in its buffer after every
+# take of this many ticks (2 s) was never needed against jitter, and is delay.
+LEVEL_WINDOW_TICKS = 100
 
 
 class _Source:
     """Decoded audio of one seat, as mono int16 at the mixer's rate."""
 
-    def __init__(self, sample_rate: int, prefill: int, max_samples: int) -> None:
+    def __init__(self, sample_rate: int, prefill: int, max_samples: int, stats: MixerStats) -> None:
         self.buffer: deque[np.ndarray] = deque()
+        # When each chunk of the buffer came (monotonic), for the time the audio waits.
+        self.arrivals: deque[float] = deque()
+        # How long the first sample of the last take waited in the buffer, seconds.
+        self.waited = 0.0
         self.samples = 0
         self.prefill = prefill
         self.max_samples = max_samples
         self.ready = False
         self.resampler: av.AudioResampler | None = None
         self.sample_rate = sample_rate
-        self.dropped = 0
+        self.stats = stats
+        # The least audio left after a take in this window of ticks, and the window's ticks.
+        self._spare = max_samples
+        self._ticks = 0
 
-    def push(self, frame: av.AudioFrame) -> None:
+    def push(self, frame: av.AudioFrame, at: float) -> None:
         for mono in self._to_mono(frame):
             self.buffer.append(mono)
+            self.arrivals.append(at)
             self.samples += len(mono)
         while self.samples > self.max_samples:
             # The seat sends faster than we mix (clock drift, a burst): drop the oldest audio.
             old = self.buffer.popleft()
+            self.arrivals.popleft()
             self.samples -= len(old)
-            self.dropped += 1
+            self.stats.dropped_samples += len(old)
         if self.samples >= self.prefill:
             self.ready = True
 
-    def take(self, n: int) -> np.ndarray | None:
+    def take(self, n: int, now: float) -> np.ndarray | None:
         if not self.ready:
             return None
         if self.samples < n:
             # Underrun: play silence until the jitter buffer is full again.
             self.ready = False
+            self._spare, self._ticks = self.max_samples, 0
             return None
+        self.waited = now - self.arrivals[0]
+        out = self._read(n)
+        self._spare = min(self._spare, self.samples)
+        self._ticks += 1
+        if self._ticks >= LEVEL_WINDOW_TICKS:
+            # After an underrun the buffer fills to the prefill again, and the late audio that
+            # comes in a burst then stands on top of it for good: the delay only grows. Audio
+            # that a whole window never needed (more than the prefill left after every take)
+            # is a frame too many: this tick plays two frames in one, the first fading into
+            # the second, and the delay falls by a frame (at most one a window).
+            if self._spare >= self.prefill and self.samples >= n:
+                out = _crossfade(out, self._read(n))
+                self.stats.trimmed_frames += 1
+            self._spare, self._ticks = self.max_samples, 0
+        return out
+
+    def _read(self, n: int) -> np.ndarray:
         out = np.empty(n, dtype=np.int16)
         filled = 0
         while filled < n:
@@ -68,6 +99,7 @@ class _Source:
             filled += take
             if take == len(chunk):
                 self.buffer.popleft()
+                self.arrivals.popleft()
             else:
                 self.buffer[0] = chunk[take:]
         self.samples -= n
@@ -79,6 +111,13 @@ class _Source:
         if self.resampler is None:
             self.resampler = av.AudioResampler(format="s16", layout="mono", rate=self.sample_rate)
         return [f.to_ndarray().reshape(-1) for f in self.resampler.resample(frame)]
+
+
+def _crossfade(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """One frame of int16 samples from two: `first` fading out as `second` fades in."""
+    rising = np.linspace(0.0, 1.0, len(first), dtype=np.float32)
+    mixed = first.astype(np.float32) * (1.0 - rising) + second.astype(np.float32) * rising
+    return np.rint(mixed).astype(np.int16)
 
 
 def _downmix(samples: np.ndarray, channels: int) -> np.ndarray:
@@ -135,7 +174,9 @@ class MixerStats:
 
     ticks: int = 0
     late_ticks: int = 0
-    dropped_frames: int = 0
+    dropped_frames: int = 0  # mixed frames a listener's track did not take in time
+    dropped_samples: int = 0  # a source's oldest audio, beyond the most a buffer holds
+    trimmed_frames: int = 0  # a source's frames played into the next to shorten its delay
 
 
 class AudioMixer:
@@ -158,6 +199,10 @@ class AudioMixer:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self.stats = MixerStats()
+        # Told how long the voice spent in the mixer's stages, in seconds (event loop):
+        # "buffer" (a source's audio from its arrival to the tick that takes it, once a source
+        # and tick) and "mix" (a tick's mixing and hand-over, once a tick).
+        self.on_stage: Callable[[str, float], None] | None = None
 
     async def start(self) -> None:
         """Start the 20 ms mixing clock."""
@@ -189,8 +234,10 @@ class AudioMixer:
         """Decoded audio from seat `key`."""
         source = self._sources.get(key)
         if source is None:
-            source = self._sources[key] = _Source(self._rate, self._prefill, self._max)
-        source.push(frame)
+            source = self._sources[key] = _Source(
+                self._rate, self._prefill, self._max, self.stats
+            )
+        source.push(frame, time.monotonic())
 
     def remove_source(self, key: str) -> None:
         """Seat `key` stopped sending audio."""
@@ -228,10 +275,16 @@ class AudioMixer:
     def mix_once(self) -> dict[str, np.ndarray]:
         """Take one frame from every ready source and return each listener's mix."""
         n = self._samples
+        now = time.monotonic()
+        on_stage = self.on_stage
         taken: dict[str, np.ndarray] = {}
         for key, source in self._sources.items():
-            chunk = source.take(n)
-            if chunk is not None and key not in self._muted:
+            chunk = source.take(n, now)
+            if chunk is None:
+                continue
+            if on_stage is not None:
+                on_stage("buffer", source.waited)
+            if key not in self._muted:
                 taken[key] = chunk.astype(np.int32)
         total = np.zeros(n, dtype=np.int32)
         for chunk in taken.values():
@@ -250,6 +303,7 @@ class AudioMixer:
         time_base = Fraction(1, self._rate)
         while True:
             self.stats.ticks += 1
+            started = time.monotonic()
             mixes = self.mix_once()
             if self.on_mixes is not None and self._sample_listeners:
                 wanted = {k: v for k, v in mixes.items() if k in self._sample_listeners}
@@ -266,6 +320,8 @@ class AudioMixer:
                     frame.pts = self._pts
                     frame.time_base = time_base
                     track.push(frame)
+            if self.on_stage is not None:
+                self.on_stage("mix", time.monotonic() - started)
             self._pts += self._samples
             next_due += interval
             delay = next_due - loop.time()

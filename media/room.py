@@ -121,6 +121,7 @@ class RoomMedia:
         self.mix_minus = MixMinusEncoder(self.mixer, name=name)
         self.forwards = SeatForwards()
         self._inputs: dict[tuple[str, str], CameraDecoder | MicrophoneDecoder] = {}
+        self._voice_stage: Callable[[str, float], None] | None = None
         self._closed = False
 
     async def start(self) -> None:
@@ -167,6 +168,21 @@ class RoomMedia:
     def set_muted(self, seats: set[str] | frozenset[str]) -> None:
         """The seats (a hall's speakers) nobody hears in the mix."""
         self.mixer.set_muted(seats)
+
+    def tell_voice_stages(self, on_stage: Callable[[str, float], None] | None) -> None:
+        """Tell `on_stage` how long the voice spends in each stage, in seconds (event loop):
+        "ingress" (a microphone frame from its sender's clock to its arrival), "buffer", "mix"
+        (``AudioMixer.on_stage``), "encode" and "send" (``MixMinusEncoder.on_stage``)."""
+        self._voice_stage = on_stage
+        self.mixer.on_stage = on_stage
+        self.mix_minus.on_stage = on_stage
+        for source in self._inputs.values():
+            if isinstance(source, MicrophoneDecoder):
+                source.on_ingress = self._ingress if on_stage is not None else None
+
+    def _ingress(self, seconds: float) -> None:
+        if self._voice_stage is not None:
+            self._voice_stage("ingress", seconds)
 
     def attach_camera(
         self,
@@ -226,6 +242,8 @@ class RoomMedia:
     def attach_microphone(self, seat: str) -> MicrophoneDecoder:
         """A new microphone input of `seat`: feed it the encoded frames; they reach the mixer."""
         microphone = MicrophoneDecoder(lambda frame: self.mixer.push(seat, frame))
+        if self._voice_stage is not None:
+            microphone.on_ingress = self._ingress
         self._inputs[(seat, "microphone")] = microphone
         return microphone
 

@@ -30,6 +30,10 @@ LOOP_DELAY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 1
 # Bounds of the grid's stage histogram, seconds: a frame's time in one stage of the grid.
 GRID_STAGE_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0)
 GRID_STAGES = ("ingress", "wait", "compose", "encode", "send")
+# Bounds of the voice's stage histogram, seconds: finer, the voice's budget is 80 ms in all.
+VOICE_STAGE_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.25)
+# The voice through the mix-minus (``media.room.RoomMedia.tell_voice_stages``).
+VOICE_STAGES = ("ingress", "buffer", "mix", "encode", "send")
 # A media worker's histogram ``roomserver_X`` is shown as ``roomserver_worker_X{worker=...}``.
 OWN_PREFIX, WORKER_PREFIX = "roomserver_", "roomserver_worker_"
 
@@ -350,6 +354,18 @@ class Metrics:
                 registry=self.registry,
             )
             self._stage_children = {stage: self._grid_stage.labels(stage) for stage in GRID_STAGES}
+            self._voice_stage = Histogram(
+                "roomserver_voice_stage_seconds",
+                "The voice's time in each stage of the mix-minus: ingress (sender's clock to "
+                "arrival), buffer (arrival to the mix's tick), mix, encode (the tick's mixes to "
+                "their packets), send (to a sender)",
+                ["stage"],
+                buckets=VOICE_STAGE_BUCKETS,
+                registry=self.registry,
+            )
+            self._voice_children = {
+                stage: self._voice_stage.labels(stage) for stage in VOICE_STAGES
+            }
             self.registry.register(ThreadCpuCollector())
         self._refused = Counter(
             "roomserver_refusals",
@@ -424,6 +440,10 @@ class Metrics:
         """A frame's time in one of the grid's ``GRID_STAGES`` (any thread). The ingress from
         a sender whose clock is not ours (its sender reports) is not counted below zero."""
         self._stage_children[stage].observe(max(0.0, seconds))
+
+    def voice_stage(self, stage: str, seconds: float) -> None:
+        """The voice's time in one of ``VOICE_STAGES`` (event loop); not counted below zero."""
+        self._voice_children[stage].observe(max(0.0, seconds))
 
     def frames_dropped(self, where: str, count: int = 1) -> None:
         """Count frames dropped at `where`."""

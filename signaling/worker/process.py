@@ -232,6 +232,7 @@ class Worker:
             await self._start_camera(room, camera)
         if isinstance(media.grid, GridCompositor):
             media.grid.on_stage = self.metrics.grid_stage
+        media.tell_voice_stages(self.metrics.voice_stage)
         if media.analysis is not None:
             media.analysis.seated = lambda key: self._seated(room, key)
             media.analysis.attendants = lambda key: room.attendants.get(
