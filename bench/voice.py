@@ -15,13 +15,20 @@ Mouth to ear is from a burst's start to its onset at a listener (same machine, s
 target p95 <= 80 ms on loopback. One listener hears through aiortc's receiver (its jitter buffer
 holds four 20 ms frames before it gives one out; a browser's adapts, and is usually shorter on
 loopback), the other takes the mix's frames as they arrive and decodes them at once: the
-server's and the network's share alone. The server's share is bounded by what it holds on purpose:
+server's and the network's share alone. The server's stages are read from its
+``roomserver_voice_stage_seconds`` histogram over the window (every seat's voice, means and p95
+bounds): from the seat's clock (its sender reports) to the frame's arrival, its wait in the
+mixer's buffer for the tick that takes it, the tick's mixing, the encoding of the seats' mixes,
+each packet's wait for a seat's sender. The server's share is bounded by what it holds on purpose:
 the jitter buffer before the mix (``audio_prefill_ms``, 40 ms by default) and the wait for the
 mix's 20 ms tick; the rest is the two Opus coders, the listener's jitter buffer and the event
 loops in between. With ``--chromium`` a seat page in headless Chromium listens as well, through
 an analyser on the room's audio as the page plays it; on a 2-CPU machine it shares the client
 CPU with the synthetic seats, whose timing it then disturbs (their figures grew from about 75 to
 about 200 ms here, and the page's analyser missed onsets), so it is not in the default run.
+The page's own statistics are printed too (its jitter buffer's and playout's mean delay over
+the samples it played, ``inbound-rtp`` and ``media-playout``): what a browser adds to the
+median at the listener's interface, without depending on its analyser.
 Figures are printed, never asserted.
 """
 
@@ -61,6 +68,7 @@ from media.config import MediaConfig  # noqa: E402
 from media.tap import EncodedFrame  # noqa: E402
 from media.testing.synthetic import BurstAudioTrack, CounterVideoTrack, ToneAudioTrack  # noqa: E402
 from signaling.testing.seat import SyntheticSeat  # noqa: E402
+from tests.network.chromium import KEEP_PEERS  # noqa: E402
 
 TARGET_S = 0.080
 # The server's histogram of the voice's stages (signaling.metrics.VOICE_STAGES), from a worker.
@@ -92,6 +100,23 @@ setInterval(() => {
   }, 2);
 }, 50);
 """
+# The page's own account of the room's audio (its statistics, summed over its connections): how
+# long the samples it played waited in its jitter buffer, and in playout (where reported).
+CHROMIUM_BUFFERS = """async () => {
+  const out = {buffered: 0, emitted: 0, playout: 0, played: 0};
+  for (const pc of window.__peers) {
+    for (const s of (await pc.getStats()).values()) {
+      if (s.type === "inbound-rtp" && s.kind === "audio") {
+        out.buffered += s.jitterBufferDelay || 0;
+        out.emitted += s.jitterBufferEmittedCount || 0;
+      } else if (s.type === "media-playout") {
+        out.playout += s.totalPlayoutDelay || 0;
+        out.played += s.totalSamplesCount || 0;
+      }
+    }
+  }
+  return out;
+}"""
 LOUD_DB = -45.0
 BURST_HZ = 1000.0
 # The Goertzel power of a tone of amplitude A is about A*A/4: the burst (0.3) gives 0.02, a frame
@@ -219,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         load = None
         chromium: Chromium | None = None
         page = None
+        buffers0: dict[str, float] = {}
+        buffers: dict[str, float] = {}
         try:
             wait_healthy(base_url, server)
             if args.load:
@@ -226,9 +253,12 @@ def main(argv: list[str] | None = None) -> int:
             if args.chromium:
                 chromium = Chromium(client_cpus)
                 context, page, _ = chromium.page(
-                    str(experts[-1]["url"]), CHROMIUM_EAR % {"hz": BURST_HZ, "db": LOUD_DB}
+                    str(experts[-1]["url"]),
+                    KEEP_PEERS,
+                    CHROMIUM_EAR % {"hz": BURST_HZ, "db": LOUD_DB},
                 )
                 wait_for(page, "window.__ear.listening")
+                buffers0 = page.evaluate(CHROMIUM_BUFFERS)
             if client_cpus:
                 os.sched_setaffinity(0, client_cpus)
             # Playwright's synchronous API keeps an event loop in this thread: the synthetic
@@ -241,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
             spoken = len(bursts)
             played: list[float] = []
             if page is not None:
+                buffers = page.evaluate(CHROMIUM_BUFFERS)
                 onsets = page.evaluate("() => window.__ear.onsets")
                 played = delays(bursts, [t / 1000 for t in onsets if t / 1000 >= bursts[0]])
         finally:
@@ -275,7 +306,34 @@ def main(argv: list[str] | None = None) -> int:
         "20 ms for the mix's tick"
     )
     print_budget(histogram_window(*scrapes, STAGES_METRIC, "stage"), found, come)
+    if page is not None:
+        print_page_buffers(buffers0, buffers, come)
     return 0
+
+
+def print_page_buffers(first: dict[str, float], last: dict[str, float], come: list[float]) -> None:
+    """What the Chromium page says its jitter buffer and playout held the room's audio (mean
+    over the samples it played in the run), and the mouth to ear it makes with the median as
+    the mix arrives."""
+
+    def mean(total: str, count: str) -> float | None:
+        n = last[count] - first[count]
+        return (last[total] - first[total]) / n if n > 0 else None
+
+    buffered = mean("buffered", "emitted")
+    playout = mean("playout", "played")
+    if buffered is None:
+        print("  the Chromium page's jitter buffer: no audio played")
+        return
+    held = buffered + (playout or 0.0)
+    line = f"  the Chromium page's own statistics: jitter buffer {buffered * 1000:.0f} ms"
+    line += ", playout not reported" if playout is None else f", playout {playout * 1000:.0f} ms"
+    if come:
+        line += (
+            f"; with the median to its interface, mouth to ear about "
+            f"{(statistics.median(come) + held) * 1000:.0f} ms (its decoding not counted)"
+        )
+    print(line)
 
 
 def print_budget(

@@ -223,4 +223,3 @@ def _encode_all(
             packet.time_base = Fraction(1, OPUS_RATE)
         out.append((listener, packets))
     return out
-

@@ -234,9 +234,7 @@ class AudioMixer:
         """Decoded audio from seat `key`."""
         source = self._sources.get(key)
         if source is None:
-            source = self._sources[key] = _Source(
-                self._rate, self._prefill, self._max, self.stats
-            )
+            source = self._sources[key] = _Source(self._rate, self._prefill, self._max, self.stats)
         source.push(frame, time.monotonic())
 
     def remove_source(self, key: str) -> None:

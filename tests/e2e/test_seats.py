@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.network.chromium import KEEP_PEERS
+
 pytestmark = pytest.mark.e2e
 
 # What a seat page sends; all but the preview (a small copy of the camera) are recorded.
@@ -23,17 +25,6 @@ METRIC_LINE = re.compile(
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 GRID_TIME = "document.querySelector('video[data-role=grid]').currentTime"
-# Keeps the page's peer connections within reach of the test.
-KEEP_PEERS = """
-window.__peers = [];
-const Native = window.RTCPeerConnection;
-window.RTCPeerConnection = function (...args) {
-  const pc = new Native(...args);
-  window.__peers.push(pc);
-  return pc;
-};
-window.RTCPeerConnection.prototype = Native.prototype;
-"""
 # The size of each video the page sends, from its newest peer connection's statistics.
 SENT_SIZES = """async () => {
   const pc = window.__peers[window.__peers.length - 1];
