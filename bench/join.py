@@ -74,6 +74,56 @@ document.addEventListener('DOMContentLoaded', () => {
   video.requestVideoFrameCallback(frame);
 });
 """
+# In a join's page: when each step of the join first happened (machine-clock ms since the epoch),
+# seen from outside the page's code: the document parsed, camera and microphone asked for and
+# given, the peer connection made, the offer set, the server's answer given, ICE and DTLS up,
+# the grid's track.
+WATCH_PHASES = """
+window.__phases = {};
+(() => {
+  const mark = (name) => {
+    if (!(name in window.__phases)) window.__phases[name] = performance.timeOrigin + performance.now();
+  };
+  document.addEventListener('DOMContentLoaded', () => mark('document'));
+  const devices = navigator.mediaDevices;
+  const getUserMedia = devices.getUserMedia.bind(devices);
+  devices.getUserMedia = async (...args) => {
+    mark('devices asked');
+    const stream = await getUserMedia(...args);
+    mark('devices given');
+    return stream;
+  };
+  const Native = window.RTCPeerConnection;
+  window.RTCPeerConnection = function (...args) {
+    const pc = new Native(...args);
+    mark('connection made');
+    const setLocal = pc.setLocalDescription.bind(pc);
+    pc.setLocalDescription = (...a) => { mark('offer set'); return setLocal(...a); };
+    const setRemote = pc.setRemoteDescription.bind(pc);
+    pc.setRemoteDescription = (...a) => { mark('answer given'); return setRemote(...a); };
+    pc.addEventListener('iceconnectionstatechange', () => {
+      if (pc.iceConnectionState === 'connected') mark('ICE up');
+    });
+    pc.addEventListener('connectionstatechange', () => {
+      if (pc.connectionState === 'connected') mark('DTLS up');
+    });
+    pc.addEventListener('track', () => mark('tracks'));
+    return pc;
+  };
+  window.RTCPeerConnection.prototype = Native.prototype;
+})();
+"""
+PHASES = (
+    "document",
+    "devices asked",
+    "devices given",
+    "connection made",
+    "offer set",
+    "answer given",
+    "tracks",
+    "ICE up",
+    "DTLS up",
+)
 READY_TIMEOUT_S = 60.0
 PAGE_TIMEOUT_S = 30.0
 
@@ -132,18 +182,38 @@ def wait_for(page: Any, expression: str, timeout_s: float = PAGE_TIMEOUT_S) -> A
     return page.evaluate(f"() => {expression}")
 
 
-def joins(chromium: Chromium, url: str, count: int) -> list[float]:
-    """Open the seat `count` times, each in a fresh context; seconds to its first grid frame."""
+def joins(
+    chromium: Chromium, url: str, count: int
+) -> tuple[list[float], dict[str, list[float]]]:
+    """Open the seat `count` times, each in a fresh context; seconds to its first grid frame,
+    and to each of the join's ``PHASES`` (from the navigation)."""
     found = []
+    phases: dict[str, list[float]] = {name: [] for name in PHASES}
     for _ in range(count):
-        context, page, started = chromium.page(url)
+        context, page, started = chromium.page(url, WATCH_PHASES)
         try:
             first = wait_for(page, "window.__grid && window.__grid.first")
             found.append(first / 1000 - started)
+            for name, at in page.evaluate("() => window.__phases").items():
+                if name in phases:
+                    phases[name].append(at / 1000 - started)
             wait_for(page, "document.body.dataset.state === 'live'")
         finally:
             context.close()
-    return found
+    return found, phases
+
+
+def print_phases(phases: dict[str, list[float]], joined: list[float]) -> None:
+    """The medians of a join's steps from the navigation, each with what it added."""
+    steps = [(name, statistics.median(v)) for name, v in phases.items() if v]
+    if joined:
+        steps.append(("first grid frame", statistics.median(joined)))
+    before = 0.0
+    parts = []
+    for name, at in steps:
+        parts.append(f"{name} {at:.3f} s (+{(at - max(before, 0.0)) * 1000:.0f} ms)")
+        before = max(before, at)
+    print("  steps from the navigation (medians): " + ", ".join(parts))
 
 
 def restarts(
@@ -269,14 +339,16 @@ def run(args: argparse.Namespace) -> int:
             experts = [x for x in rooms[0] if x.get("role") == "expert"]
             load = load_seats(base_url, experts[:9], client_cpus)
             chromium = Chromium(client_cpus)
-            joined = joins(chromium, str(experts[9]["url"]), args.joins)
+            joined, phases = joins(chromium, str(experts[9]["url"]), args.joins)
             load[1].send("stop")
             load[0].join(30)
             load = None
             others = [x for x in rooms[1] if x.get("role") == "expert"]
             load = load_seats(base_url, others[args.pages :], client_cpus, rejoin=True)
             urls = [str(x["url"]) for x in others[: args.pages]]
-            back, synthetic, starts = restarts(chromium, urls, load[1], args.restarts, restart)
+            back, synthetic, starts = [], [], []
+            if args.restarts:
+                back, synthetic, starts = restarts(chromium, urls, load[1], args.restarts, restart)
         except Exception:
             print(f"server log (last lines):\n{log.read_text(errors='replace')[-3000:]}")
             raise
@@ -293,6 +365,9 @@ def run(args: argparse.Namespace) -> int:
     )
     print("join: a seat page opened by its kiosk link, 9 synthetic seats in the room")
     print("  " + summary("to the first grid frame shown", joined, JOIN_TARGET_S))
+    print_phases(phases, joined)
+    if not args.restarts:
+        return 0
     print(
         f"restart: {args.pages} seat pages and {10 - args.pages} synthetic seats, server stopped "
         "(SIGTERM) and started again"
