@@ -97,7 +97,8 @@ WATCH_PHASES = """
 window.__phases = {};
 (() => {
   const mark = (name) => {
-    if (!(name in window.__phases)) window.__phases[name] = performance.timeOrigin + performance.now();
+    const at = performance.timeOrigin + performance.now();
+    if (!(name in window.__phases)) window.__phases[name] = at;
   };
   document.addEventListener('DOMContentLoaded', () => mark('document'));
   const devices = navigator.mediaDevices;
