@@ -89,7 +89,7 @@ document.addEventListener('DOMContentLoaded', () => {
   video.requestVideoFrameCallback(frame);
 });
 """
-# In a join's page: when each step of the join first happened (machine-clock ms since the epoch),
+# In a join's page: when each step of a join happened (machine-clock ms since the epoch, each time),
 # seen from outside the page's code: the document parsed, camera and microphone asked for and
 # given, the peer connection made, the offer set, the server's answer given, ICE and DTLS up,
 # the grid's track.
@@ -97,8 +97,7 @@ WATCH_PHASES = """
 window.__phases = {};
 (() => {
   const mark = (name) => {
-    const at = performance.timeOrigin + performance.now();
-    if (!(name in window.__phases)) window.__phases[name] = at;
+    (window.__phases[name] ||= []).push(performance.timeOrigin + performance.now());
   };
   document.addEventListener('DOMContentLoaded', () => mark('document'));
   const devices = navigator.mediaDevices;
@@ -157,6 +156,8 @@ GRID_STATS = """async () => {
 }"""
 # Seconds a page is left live before its share of the grid's delay is measured.
 SETTLE_S = 3.0
+# A page's steps back after a restart (the document and its devices stay).
+RESTART_PHASES = PHASES[3:]
 READY_TIMEOUT_S = 60.0
 PAGE_TIMEOUT_S = 30.0
 
@@ -227,7 +228,7 @@ def joins(chromium: Chromium, url: str, count: int) -> tuple[list[float], dict[s
             found.append(first / 1000 - started)
             for name, at in page.evaluate("() => window.__phases").items():
                 if name in phases:
-                    phases[name].append(at / 1000 - started)
+                    phases[name].append(at[0] / 1000 - started)
             wait_for(page, "document.body.dataset.state === 'live'")
         finally:
             context.close()
@@ -273,8 +274,10 @@ def print_page_grid(measured: dict[str, Any], seconds: float) -> None:
     )
 
 
-def print_phases(phases: dict[str, list[float]], joined: list[float]) -> None:
-    """The medians of a join's steps from the navigation, each with what it added."""
+def print_phases(
+    phases: dict[str, list[float]], joined: list[float], *, origin: str = "from the navigation"
+) -> None:
+    """The medians of a join's steps from its `origin`, each with what it added."""
     steps = [(name, statistics.median(v)) for name, v in phases.items() if v]
     if joined:
         steps.append(("first grid frame", statistics.median(joined)))
@@ -283,19 +286,20 @@ def print_phases(phases: dict[str, list[float]], joined: list[float]) -> None:
     for name, at in steps:
         parts.append(f"{name} {at:.3f} s (+{(at - max(before, 0.0)) * 1000:.0f} ms)")
         before = max(before, at)
-    print("  steps from the navigation (medians): " + ", ".join(parts))
+    print(f"  steps {origin} (medians): " + ", ".join(parts))
 
 
 def restarts(
     chromium: Chromium, urls: list[str], seats: Connection, count: int, restart: Any
-) -> tuple[list[float], list[float], list[float]]:
+) -> tuple[list[float], list[float], list[float], dict[str, list[float]]]:
     """Pages and synthetic seats live; the server restarted `count` times. Seconds from each
-    start command to each page's and each synthetic seat's first grid frame after it, and the
-    server's own start each time."""
-    pages = [chromium.page(url) for url in urls]
+    start command to each page's and each synthetic seat's first grid frame after it, the
+    server's own start each time, and to each of the pages' ``RESTART_PHASES``."""
+    pages = [chromium.page(url, WATCH_PHASES) for url in urls]
     back: list[float] = []
     synthetic: list[float] = []
     starts: list[float] = []
+    steps: dict[str, list[float]] = {name: [] for name in RESTART_PHASES}
     try:
         for _context, page, _started in pages:
             wait_for(page, "window.__grid && window.__grid.first")
@@ -306,11 +310,15 @@ def restarts(
                 after = wait_for(page, "window.__grid.after")
                 back.append(after / 1000 - started)
                 wait_for(page, "document.body.dataset.state === 'live'")
+                for name, times in page.evaluate("() => window.__phases").items():
+                    later = [t / 1000 - started for t in times if t / 1000 > started]
+                    if name in steps and later:
+                        steps[name].append(min(later))
             synthetic.extend(seats_back(seats, started))
     finally:
         for context, _page, _started in pages:
             context.close()
-    return back, synthetic, starts
+    return back, synthetic, starts, steps
 
 
 def seats_back(seats: Connection, started: float) -> list[float]:
@@ -417,9 +425,11 @@ def run(args: argparse.Namespace) -> int:
             others = [x for x in rooms[1] if x.get("role") == "expert"]
             load = load_seats(base_url, others[args.pages :], client_cpus, rejoin=True)
             urls = [str(x["url"]) for x in others[: args.pages]]
-            back, synthetic, starts = [], [], []
+            back, synthetic, starts, steps = [], [], [], {}
             if args.restarts:
-                back, synthetic, starts = restarts(chromium, urls, load[1], args.restarts, restart)
+                back, synthetic, starts, steps = restarts(
+                    chromium, urls, load[1], args.restarts, restart
+                )
         except Exception:
             print(f"server log (last lines):\n{log.read_text(errors='replace')[-3000:]}")
             raise
@@ -451,6 +461,7 @@ def run(args: argparse.Namespace) -> int:
         f"  the server's own start (command to /healthz): "
         f"p50 {statistics.median(starts):.3f} s, max {max(starts):.3f} s"
     )
+    print_phases({"server healthy": starts, **steps}, back, origin="from the start command")
     return 0
 
 

@@ -38,10 +38,11 @@ export function connectSocket(namespace) {
   const socket = io(namespace, {
     auth: socketAuth(),
     transports: ["websocket"],
-    // A restarted server is found within about a second of its start: a refused attempt costs
-    // the server nothing, and a room waits for its seats.
+    // A restarted server is found within half a second of its start: a refused attempt costs
+    // the server nothing, and a room waits for its seats (with tries up to a second apart, the
+    // pages of bench/join.py were back p50 4.8 to 6.2 s after a restart's start command).
     reconnectionDelay: 250,
-    reconnectionDelayMax: 1000,
+    reconnectionDelayMax: 500,
   });
   /** When the connection was lost (ms since the epoch), null while connected. */
   let lostAt = /** @type {number | null} */ (null);
