@@ -25,9 +25,11 @@ and the browser's share of the grid's delay: the seat page is left live in the f
 ``--window`` seconds after it settled, and each grid frame's time from its last packet's arrival
 to the display the page's compositor expects for it (``requestVideoFrameCallback``'s
 ``receiveTime`` and ``expectedDisplayTime``) is printed with the page's own statistics of its
-video jitter buffer and decoding. Headless, the display is the compositor's own clock: its
-figure moved between runs (medians 7 to 83 ms here) where the statistics did not (11 to 17 ms
-held, 2 to 3 ms decoding).
+video jitter buffer and decoding. The same for a seat's camera as the server forwards it: a
+supervisor's wall page (``roomserver token --supervisor``) focused on the room's first seat.
+Headless, the display is the compositor's own clock: its figure moved between runs (medians 7
+to 83 ms here) where the statistics did not (11 to 24 ms held, 2 to 3 ms decoding). After a
+restart, the pages' steps back are printed the same way, from the start command.
 
 Figures are printed against their targets, never asserted.
 """
@@ -154,6 +156,27 @@ GRID_STATS = """async () => {
   }
   return out;
 }"""
+# In the wall page: each picture of the focus view's camera, from its last packet's arrival to
+# its expected display; and the inbound video statistics of that camera's track alone.
+WATCH_FOCUS = """
+window.__focus = {held: []};
+document.addEventListener('DOMContentLoaded', () => {
+  const video = document.getElementById('focus-camera');
+  const frame = (now, meta) => {
+    const focus = window.__focus;
+    if (meta.receiveTime !== undefined && focus.held.length < 10000) {
+      focus.held.push(meta.expectedDisplayTime - meta.receiveTime);
+    }
+    video.requestVideoFrameCallback(frame);
+  };
+  video.requestVideoFrameCallback(frame);
+});
+"""
+FOCUS_STATS = GRID_STATS.replace(
+    'if (s.type === "inbound-rtp" && s.kind === "video") {',
+    'if (s.type === "inbound-rtp" && s.kind === "video" && s.trackIdentifier === '
+    "document.getElementById('focus-camera').srcObject?.getVideoTracks()[0]?.id) {",
+)
 # Seconds a page is left live before its share of the grid's delay is measured.
 SETTLE_S = 3.0
 # A page's steps back after a restart (the document and its devices stay).
@@ -255,19 +278,45 @@ def grid_at_page(chromium: Chromium, url: str, seconds: float) -> dict[str, Any]
         context.close()
 
 
-def print_page_grid(measured: dict[str, Any], seconds: float) -> None:
-    """The browser's share of the grid's delay, as measured by ``grid_at_page``."""
+def focus_at_wall(chromium: Chromium, url: str, session_id: str, seconds: float) -> dict[str, Any]:
+    """The wall page (a supervisor's link) focused on the first seat of `session_id` for
+    `seconds` after it settled: what ``grid_at_page`` measures, for the seat's camera as the
+    server forwards it."""
+    context, page, _ = chromium.page(url, KEEP_PEERS, WATCH_FOCUS)
+    room = f"article.room-tile[data-session='{session_id}']"
+    try:
+        wait_for(page, "document.body.dataset.state === 'ready'")
+        page.wait_for_selector(f"{room}[data-live='1']", timeout=PAGE_TIMEOUT_S * 1000)
+        page.click(f"{room} .btn-focus")
+        page.click("#focus-seats li.seat-item button")
+        wait_for(page, "Number(document.getElementById('focus-camera').dataset.frames) > 0")
+        time.sleep(SETTLE_S)  # past the first pictures, which wait for the first keyframe
+        page.evaluate("() => { window.__focus.held = []; }")
+        first = page.evaluate(FOCUS_STATS)
+        time.sleep(seconds)
+        return {
+            "held": page.evaluate("() => window.__focus.held"),
+            "first": first,
+            "last": page.evaluate(FOCUS_STATS),
+        }
+    finally:
+        context.close()
+
+
+def print_page_grid(measured: dict[str, Any], seconds: float, what: str) -> None:
+    """The browser's share of a video's delay, as measured by ``grid_at_page`` or
+    ``focus_at_wall``."""
     held = [ms / 1000 for ms in measured["held"]]
     first, last = measured["first"], measured["last"]
     emitted = last["emitted"] - first["emitted"]
     decoded = last["decoded"] - first["decoded"]
     if not held or emitted <= 0 or decoded <= 0:
-        print("  the grid at a Chromium seat page: no frames shown")
+        print(f"  {what}: no frames shown")
         return
     buffered = (last["buffered"] - first["buffered"]) / emitted
     decoding = (last["decoding"] - first["decoding"]) / decoded
     print(
-        f"  the grid at a Chromium seat page ({seconds:.0f} s, {len(held)} frames): from a "
+        f"  {what} ({seconds:.0f} s, {len(held)} frames): from a "
         f"frame's last packet to its display p50 {statistics.median(held) * 1000:.0f} ms, "
         f"p95 {percentile(held, 95) * 1000:.0f} ms; its statistics: jitter buffer "
         f"{buffered * 1000:.1f} ms, decoding {decoding * 1000:.1f} ms (means)"
@@ -419,6 +468,8 @@ def run(args: argparse.Namespace) -> int:
             chromium = Chromium(client_cpus)
             joined, phases = joins(chromium, str(experts[9]["url"]), args.joins)
             at_page = grid_at_page(chromium, str(experts[9]["url"]), args.window)
+            wall_url = cli("token", "--supervisor", "监督员", *common).strip()
+            at_wall = focus_at_wall(chromium, wall_url, str(experts[0]["session_id"]), args.window)
             load[1].send("stop")
             load[0].join(30)
             load = None
@@ -447,7 +498,10 @@ def run(args: argparse.Namespace) -> int:
     print("join: a seat page opened by its kiosk link, 9 synthetic seats in the room")
     print("  " + summary("to the first grid frame shown", joined, JOIN_TARGET_S))
     print_phases(phases, joined)
-    print_page_grid(at_page, args.window)
+    print_page_grid(at_page, args.window, "the grid at a Chromium seat page")
+    print_page_grid(
+        at_wall, args.window, "a seat's camera in the focus view of a Chromium wall page"
+    )
     if not args.restarts:
         return 0
     print(
