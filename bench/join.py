@@ -143,7 +143,8 @@ PHASES = (
 )
 # The page's statistics of the video it receives (the grid), summed over its connections.
 GRID_STATS = """async () => {
-  const out = {buffered: 0, emitted: 0, decoding: 0, decoded: 0};
+  const out = {buffered: 0, emitted: 0, decoding: 0, decoded: 0,
+               encoding: 0, encoded: 0, pacing: 0, packets: 0};
   for (const pc of window.__peers) {
     for (const s of (await pc.getStats()).values()) {
       if (s.type === "inbound-rtp" && s.kind === "video") {
@@ -151,6 +152,11 @@ GRID_STATS = """async () => {
         out.emitted += s.jitterBufferEmittedCount || 0;
         out.decoding += s.totalDecodeTime || 0;
         out.decoded += s.framesDecoded || 0;
+      } else if (s.type === "outbound-rtp" && s.kind === "video") {
+        out.encoding += s.totalEncodeTime || 0;
+        out.encoded += s.framesEncoded || 0;
+        out.pacing += s.totalPacketSendDelay || 0;
+        out.packets += s.packetsSent || 0;
       }
     }
   }
@@ -321,6 +327,16 @@ def print_page_grid(measured: dict[str, Any], seconds: float, what: str) -> None
         f"p95 {percentile(held, 95) * 1000:.0f} ms; its statistics: jitter buffer "
         f"{buffered * 1000:.1f} ms, decoding {decoding * 1000:.1f} ms (means)"
     )
+    encoded = last["encoded"] - first["encoded"]
+    packets = last["packets"] - first["packets"]
+    if encoded > 0 and packets > 0:
+        # The sending side of the same page (a seat page: its camera, preview and screen).
+        encoding = (last["encoding"] - first["encoding"]) / encoded
+        pacing = (last["pacing"] - first["pacing"]) / packets
+        print(
+            f"    and as it sends its videos: encoding {encoding * 1000:.1f} ms a frame, "
+            f"{pacing * 1000:.1f} ms a packet in its pacer (means)"
+        )
 
 
 def print_phases(
