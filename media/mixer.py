@@ -34,7 +34,9 @@ LEVEL_WINDOW_TICKS = 100
 class _Source:
     """Decoded audio of one seat, as mono int16 at the mixer's rate."""
 
-    def __init__(self, sample_rate: int, prefill: int, max_samples: int, stats: MixerStats) -> None:
+    def __init__(
+        self, sample_rate: int, prefill: int, max_samples: int, dropped: Callable[[str, int], None]
+    ) -> None:
         self.buffer: deque[np.ndarray] = deque()
         # When each chunk of the buffer came (monotonic), for the time the audio waits.
         self.arrivals: deque[float] = deque()
@@ -46,7 +48,7 @@ class _Source:
         self.ready = False
         self.resampler: av.AudioResampler | None = None
         self.sample_rate = sample_rate
-        self.stats = stats
+        self.dropped = dropped
         # The least audio left after a take in this window of ticks, and the window's ticks.
         self._spare = max_samples
         self._ticks = 0
@@ -61,7 +63,7 @@ class _Source:
             old = self.buffer.popleft()
             self.arrivals.popleft()
             self.samples -= len(old)
-            self.stats.dropped_samples += len(old)
+            self.dropped("mix_overflow", 1)
         if self.samples >= self.prefill:
             self.ready = True
 
@@ -85,7 +87,7 @@ class _Source:
             # the second, and the delay falls by a frame (at most one a window).
             if self._spare >= self.prefill and self.samples >= n:
                 out = _crossfade(out, self._read(n))
-                self.stats.trimmed_frames += 1
+                self.dropped("mix_trimmed", 1)
             self._spare, self._ticks = self.max_samples, 0
         return out
 
@@ -175,7 +177,7 @@ class MixerStats:
     ticks: int = 0
     late_ticks: int = 0
     dropped_frames: int = 0  # mixed frames a listener's track did not take in time
-    dropped_samples: int = 0  # a source's oldest audio, beyond the most a buffer holds
+    overflow_frames: int = 0  # a source's oldest frames, beyond the most its buffer holds
     trimmed_frames: int = 0  # a source's frames played into the next to shorten its delay
 
 
@@ -203,6 +205,10 @@ class AudioMixer:
         # "buffer" (a source's audio from its arrival to the tick that takes it, once a source
         # and tick) and "mix" (a tick's mixing and hand-over, once a tick).
         self.on_stage: Callable[[str, float], None] | None = None
+        # Told of a source's audio the mix left out (event loop): "mix_overflow" (beyond the
+        # most a buffer holds) and "mix_trimmed" (played into the next frame), with a count of
+        # frames. The seats' own recordings keep every frame; the room's mix does not.
+        self.on_drop: Callable[[str, int], None] | None = None
 
     async def start(self) -> None:
         """Start the 20 ms mixing clock."""
@@ -234,8 +240,18 @@ class AudioMixer:
         """Decoded audio from seat `key`."""
         source = self._sources.get(key)
         if source is None:
-            source = self._sources[key] = _Source(self._rate, self._prefill, self._max, self.stats)
+            source = self._sources[key] = _Source(
+                self._rate, self._prefill, self._max, self._source_dropped
+            )
         source.push(frame, time.monotonic())
+
+    def _source_dropped(self, where: str, count: int) -> None:
+        if where == "mix_trimmed":
+            self.stats.trimmed_frames += count
+        else:
+            self.stats.overflow_frames += count
+        if self.on_drop is not None:
+            self.on_drop(where, count)
 
     def remove_source(self, key: str) -> None:
         """Seat `key` stopped sending audio."""

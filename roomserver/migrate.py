@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-# The newest revision in migrations/versions; tests/integration/test_store.py checks it against
+# The newest revision in migrations/versions; tests/integration/test_migrate.py checks it against
 # Alembic's own reading of the scripts, so that a new migration cannot be skipped.
 HEAD = "0016"
 # The PostgreSQL advisory lock that upgraders of one database queue on ("room" in ASCII).

@@ -301,8 +301,9 @@ class CopyCounters:
         self._bytes.inc(written)
 
 
-# Where the media worker drops frames (``Metrics.frames_dropped``).
-DROP_PLACES = ("decoder",)
+# Where the media worker drops frames (``Metrics.frames_dropped``): a camera's decoder behind,
+# a seat's audio left out of the room's mix (``media.mixer.AudioMixer.on_drop``).
+DROP_PLACES = ("decoder", "mix_overflow", "mix_trimmed")
 
 
 def free_bytes(path: Path) -> int:

@@ -233,6 +233,7 @@ class Worker:
         if isinstance(media.grid, GridCompositor):
             media.grid.on_stage = self.metrics.grid_stage
         media.tell_voice_stages(self.metrics.voice_stage)
+        media.mixer.on_drop = self.metrics.frames_dropped
         if media.analysis is not None:
             media.analysis.seated = lambda key: self._seated(room, key)
             media.analysis.attendants = lambda key: room.attendants.get(

@@ -56,6 +56,7 @@ def test_a_flooding_source_is_bounded() -> None:
     for _ in range(100):
         mixer.push("a", frame(1))
     assert mixer._sources["a"].samples <= 48_000 * 200 // 1000
+    assert mixer.stats.overflow_frames == 100 - 10  # ten 20 ms frames kept, counted out
 
 
 def test_other_rates_and_layouts_are_resampled() -> None:
@@ -75,6 +76,8 @@ def test_audio_a_burst_piled_up_is_played_off_a_frame_a_window() -> None:
     nothing is heard missing; a source at its prefill is never trimmed."""
     mixer = AudioMixer(MediaConfig())  # 40 ms prefill
     mixer.want_samples(FULL_MIX, True)
+    told: list[tuple[str, int]] = []
+    mixer.on_drop = lambda where, count: told.append((where, count))
     for _ in range(9):
         mixer.push("deep", frame(1000))
     mixer.push("steady", frame(500))
@@ -85,9 +88,10 @@ def test_audio_a_burst_piled_up_is_played_off_a_frame_a_window() -> None:
         heard.append(mixer.mix_once()[FULL_MIX])
     # 180, 160, ... 40 ms left unused over a window: each a frame too many, down to 20 ms.
     assert mixer.stats.trimmed_frames == 8
+    assert told == [("mix_trimmed", 1)] * 8  # counted where the server's metrics count drops
     assert mixer._sources["deep"].samples == 960
     assert mixer._sources["steady"].samples == 960
-    assert mixer.stats.dropped_samples == 0
+    assert mixer.stats.overflow_frames == 0
     # Both sources in every tick from the first, at their level: no gap, no step.
     assert all(int(m.min()) == int(m.max()) == 1500 for m in heard)
 
