@@ -23,7 +23,7 @@ from media.testing.synthetic import (
 )
 from media.testing.testpattern import read_counter
 from roomserver.model import Event, Role
-from signaling.metrics import GRID_STAGES
+from signaling.metrics import GRID_STAGES, VOICE_STAGES
 from signaling.testing.seat import SyntheticSeat
 from signaling.testing.wall import WallClient, WallError
 from tests import polling
@@ -252,8 +252,8 @@ async def test_metrics_name_no_session_and_show_no_supervisor(
     assert not [f.name for f in families if "subscriber" in f.name or "viewer" in f.name]
     labels = {k for f in families for s in f.samples for k in s.labels}
     # The archive's checks are labelled by copy (primary, replica) and verdict, nothing else;
-    # the grid's stages by their names (its send stage counts a packet once, however many
-    # receive it).
+    # the grid's and the voice's stages by their names (the grid's send stage counts a packet
+    # once, however many receive it).
     allowed = {
         "worker",
         "seat",
@@ -276,4 +276,4 @@ async def test_metrics_name_no_session_and_show_no_supervisor(
     }
     assert places <= {"primary", "replica", "ok", "failed"}, places
     stages = {s.labels["stage"] for f in families for s in f.samples if "stage" in s.labels}
-    assert stages <= set(GRID_STAGES), stages
+    assert stages <= set(GRID_STAGES) | set(VOICE_STAGES), stages
