@@ -76,6 +76,7 @@ WATCH_GRID = """
 window.__grid = {first: null, since: null, after: null, frames: 0, held: []};
 document.addEventListener('DOMContentLoaded', () => {
   const video = document.querySelector('video[data-role=grid]');
+  if (!video) return; // not a seat page
   const frame = (now, meta) => {
     const at = performance.timeOrigin + now;
     const grid = window.__grid;
@@ -141,13 +142,17 @@ PHASES = (
     "ICE up",
     "DTLS up",
 )
-# The page's statistics of the video it receives (the grid), summed over its connections.
-GRID_STATS = """async () => {
+
+
+def video_stats(inbound: str = "true") -> str:
+    """A page function: its video statistics summed over its connections, the inbound ones
+    only where the JavaScript expression `inbound` holds for them (``s``), the outbound all."""
+    return """async () => {
   const out = {buffered: 0, emitted: 0, decoding: 0, decoded: 0,
                encoding: 0, encoded: 0, pacing: 0, packets: 0};
   for (const pc of window.__peers) {
     for (const s of (await pc.getStats()).values()) {
-      if (s.type === "inbound-rtp" && s.kind === "video") {
+      if (s.type === "inbound-rtp" && s.kind === "video" && (INBOUND)) {
         out.buffered += s.jitterBufferDelay || 0;
         out.emitted += s.jitterBufferEmittedCount || 0;
         out.decoding += s.totalDecodeTime || 0;
@@ -161,7 +166,11 @@ GRID_STATS = """async () => {
     }
   }
   return out;
-}"""
+}""".replace("INBOUND", inbound)
+
+
+# A seat page's video statistics (what it receives is the grid).
+GRID_STATS = video_stats()
 # In the wall page: each picture of the focus view's camera, from its last packet's arrival to
 # its expected display; and the inbound video statistics of that camera's track alone.
 WATCH_FOCUS = """
@@ -178,10 +187,9 @@ document.addEventListener('DOMContentLoaded', () => {
   video.requestVideoFrameCallback(frame);
 });
 """
-FOCUS_STATS = GRID_STATS.replace(
-    'if (s.type === "inbound-rtp" && s.kind === "video") {',
-    'if (s.type === "inbound-rtp" && s.kind === "video" && s.trackIdentifier === '
-    "document.getElementById('focus-camera').srcObject?.getVideoTracks()[0]?.id) {",
+FOCUS_STATS = video_stats(
+    "s.trackIdentifier === document.getElementById('focus-camera').srcObject"
+    "?.getVideoTracks()[0]?.id"
 )
 # Seconds a page is left live before its share of the grid's delay is measured.
 SETTLE_S = 3.0
