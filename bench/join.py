@@ -279,15 +279,7 @@ def grid_at_page(chromium: Chromium, url: str, seconds: float) -> dict[str, Any]
     context, page, _ = chromium.page(url, KEEP_PEERS)
     try:
         wait_for(page, "document.body.dataset.state === 'live'")
-        time.sleep(SETTLE_S)  # past the first pictures, which wait for the first keyframe
-        page.evaluate("() => { window.__grid.held = []; }")
-        first = page.evaluate(GRID_STATS)
-        time.sleep(seconds)
-        return {
-            "held": page.evaluate("() => window.__grid.held"),
-            "first": first,
-            "last": page.evaluate(GRID_STATS),
-        }
+        return watch(page, "window.__grid", GRID_STATS, seconds)
     finally:
         context.close()
 
@@ -304,17 +296,23 @@ def focus_at_wall(chromium: Chromium, url: str, session_id: str, seconds: float)
         page.click(f"{room} .btn-focus")
         page.click("#focus-seats li.seat-item button")
         wait_for(page, "Number(document.getElementById('focus-camera').dataset.frames) > 0")
-        time.sleep(SETTLE_S)  # past the first pictures, which wait for the first keyframe
-        page.evaluate("() => { window.__focus.held = []; }")
-        first = page.evaluate(FOCUS_STATS)
-        time.sleep(seconds)
-        return {
-            "held": page.evaluate("() => window.__focus.held"),
-            "first": first,
-            "last": page.evaluate(FOCUS_STATS),
-        }
+        return watch(page, "window.__focus", FOCUS_STATS, seconds)
     finally:
         context.close()
+
+
+def watch(page: Any, watcher: str, stats: str, seconds: float) -> dict[str, Any]:
+    """After the page settled, `seconds` of its `watcher`'s pictures (their times from the last
+    packet to the expected display) and its statistics `stats` at the window's start and end."""
+    time.sleep(SETTLE_S)  # past the first pictures, which wait for the first keyframe
+    page.evaluate(f"() => {{ {watcher}.held = []; }}")
+    first = page.evaluate(stats)
+    time.sleep(seconds)
+    return {
+        "held": page.evaluate(f"() => {watcher}.held"),
+        "first": first,
+        "last": page.evaluate(stats),
+    }
 
 
 def print_page_grid(measured: dict[str, Any], seconds: float, what: str) -> None:
