@@ -140,6 +140,11 @@ class ReceiverTap:
         between refer to what was lost)."""
         self._awaiting_keyframe = True
 
+    @property
+    def awaiting_keyframe(self) -> bool:
+        """Whether a keyframe is awaited (nothing else is passed on)."""
+        return self._awaiting_keyframe
+
     def add_sink(self, sink: FrameCallback) -> None:
         """Give every following encoded frame to `sink` as well."""
         self._sinks.append(sink)

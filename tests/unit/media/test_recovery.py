@@ -11,7 +11,14 @@ from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtcrtpreceiver import NackGenerator
 from aiortc.rtp import RtpPacket
 
-from media.recovery import GIVE_UP_S, NACK_REPEAT_S, ArrivalOrder, LossRecovery, WholeFrames
+from media.recovery import (
+    GIVE_UP_S,
+    NACK_REPEAT_S,
+    PLI_REPEAT_S,
+    ArrivalOrder,
+    LossRecovery,
+    WholeFrames,
+)
 from media.tap import ReceiverTap
 
 SSRC = 1234
@@ -36,9 +43,11 @@ class Receiver:
 class Gate:
     def __init__(self) -> None:
         self.asked = 0
+        self.awaiting_keyframe = False
 
     def await_keyframe(self) -> None:
         self.asked += 1
+        self.awaiting_keyframe = True
 
 
 def packet(seq: int, timestamp: int, data: bytes = b"x", *, marker: bool = False) -> RtpPacket:
@@ -132,6 +141,38 @@ async def test_a_missing_packet_is_asked_for_again_then_given_up_and_the_buffer_
         await arrive(seq, GIVE_UP_S + 0.01)
     assert len(frames) > held
     assert receiver.plis == 1  # one keyframe request per give-up
+
+
+async def test_a_keyframe_that_does_not_come_is_asked_for_again_until_it_comes() -> None:
+    """The PLI or the keyframe may be lost as well: while the tap awaits a keyframe, it is asked
+    for again every PLI_REPEAT_S, and no more once it came."""
+    receiver, gate = Receiver(), Gate()
+    nacks, jitter = NackGenerator(), JitterBuffer(capacity=512, is_video=True)
+    recovery = LossRecovery(receiver, nacks, jitter, gate)
+    seq = 0
+
+    async def arrive(now: float, *, skip: bool = False) -> None:
+        nonlocal seq
+        seq += 2 if skip else 1
+        nacks.add(packet(seq, seq * 3000))
+        jitter.add(packet(seq, seq * 3000))
+        await recovery.after_packet(SSRC, now)
+
+    await arrive(0.0)
+    await arrive(0.0, skip=True)  # one packet lost for good
+    await arrive(GIVE_UP_S)
+    assert gate.awaiting_keyframe and receiver.plis == 1
+    # No keyframe comes: the next packets (delta frames, skipped by the tap) ask again, once a
+    # PLI_REPEAT_S.
+    for now in (GIVE_UP_S + 0.5, GIVE_UP_S + PLI_REPEAT_S, GIVE_UP_S + 1.5 * PLI_REPEAT_S):
+        await arrive(now)
+    assert receiver.plis == 2 and recovery.plis_repeated == 1
+    await arrive(GIVE_UP_S + 2 * PLI_REPEAT_S)
+    assert receiver.plis == 3
+    gate.awaiting_keyframe = False  # the keyframe came
+    for step in range(1, 5):
+        await arrive(GIVE_UP_S + (2 + step) * PLI_REPEAT_S)
+    assert receiver.plis == 3 and recovery.plis_repeated == 2
 
 
 async def test_a_packet_that_comes_late_is_not_asked_for_again() -> None:
