@@ -67,13 +67,13 @@ from bench.metrics import Metrics, histogram_window, parse_metrics  # noqa: E402
 from media.config import MediaConfig  # noqa: E402
 from media.tap import EncodedFrame  # noqa: E402
 from media.testing.synthetic import BurstAudioTrack, CounterVideoTrack, ToneAudioTrack  # noqa: E402
+from signaling.metrics import VOICE_STAGES  # noqa: E402
 from signaling.testing.seat import SyntheticSeat  # noqa: E402
 from tests.network.chromium import KEEP_PEERS  # noqa: E402
 
 TARGET_S = 0.080
-# The server's histogram of the voice's stages (signaling.metrics.VOICE_STAGES), from a worker.
+# The server's histogram of the voice's stages (VOICE_STAGES), as a worker's.
 STAGES_METRIC = "roomserver_worker_voice_stage_seconds"
-VOICE_STAGES = ("ingress", "buffer", "mix", "encode", "send")
 # In the Chromium listener's seat page: the room's audio as the page plays it (after the
 # browser's jitter buffer and decoder), through an analyser; a rise of the burst's frequency
 # bin above LOUD_DB after a quieter look is an onset, on the machine's clock (ms).
