@@ -13,8 +13,8 @@ tests/e2e/test_lossy_link.py). So, for each video receiver of a seat:
   (PLI), and the tap passes on nothing but a whole keyframe until one comes, so that the
   recorder and the decoders never get a frame whose reference is missing;
 - while that keyframe has not come, it is asked for again every ``PLI_REPEAT_S``: the PLI or
-  the keyframe may be lost too, and a screen share whose request was lost sent its next
-  keyframe by itself only 15 s later (25 of 95 pictures of that test's minute never recorded).
+  the keyframe may be lost too, and with one request only a screen share lost about 15 s of
+  pictures in that test (25 of 95 in its minute never recorded).
 
 aiortc's video jitter buffer gives a frame out only when the first packet of the next frame
 comes: a frame interval late (67 ms for a 15 fps camera, 200 ms for a 5 fps screen share), at
