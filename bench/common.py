@@ -12,10 +12,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from http.cookies import SimpleCookie
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import psutil
@@ -145,6 +146,23 @@ def stop_processes(
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(5)
+
+
+def start_child(
+    ctx: Any, target: Callable[..., Any], args: tuple[Any, ...], *, who: str, timeout: float
+) -> tuple[mp.process.BaseProcess, Connection]:
+    """A child process of a bench, running ``target(*args, conn)``, once it says ``("ready",
+    ...)`` on its end of the pipe; the process and the parent's end."""
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=target, args=(*args, child), name=f"bench-{who}", daemon=True)
+    proc.start()
+    child.close()
+    if not parent.poll(timeout):
+        raise TimeoutError(f"{who} not ready in {timeout:.0f} s")
+    kind, data = parent.recv()
+    if kind != "ready":
+        raise RuntimeError(f"{who}: {kind}: {data}")
+    return proc, parent
 
 
 def start_server(

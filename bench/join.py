@@ -60,6 +60,7 @@ from bench.common import (  # noqa: E402
     cpu_split,
     free_port,
     machine,
+    start_child,
     start_server,
     stop_processes,
     wait_healthy,
@@ -440,17 +441,13 @@ def load_seats(
         )
         for index, link in enumerate(experts)
     ]
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=room_load_process, args=(jobs, child), daemon=True)
-    proc.start()
-    child.close()
-    if not parent.poll(READY_TIMEOUT_S):
-        raise TimeoutError(f"synthetic seats not ready in {READY_TIMEOUT_S:.0f} s")
-    kind, data = parent.recv()
-    if kind != "ready":
-        raise RuntimeError(f"synthetic seats: {kind}: {data}")
-    return proc, parent
+    return start_child(
+        mp.get_context("spawn"),
+        room_load_process,
+        (jobs,),
+        who="synthetic seats",
+        timeout=READY_TIMEOUT_S,
+    )
 
 
 def run(args: argparse.Namespace) -> int:

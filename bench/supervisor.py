@@ -22,7 +22,7 @@ from typing import Any
 
 import psutil
 
-from bench.common import cpu_seconds
+from bench.common import cpu_seconds, start_child
 
 #: The supervisor process and the parent's end of its pipe.
 Supervisor = tuple[mp.process.BaseProcess, Connection]
@@ -94,18 +94,7 @@ async def _run(job: SupervisorJob, conn: Connection) -> None:
 
 def start_supervisor(ctx: Any, job: SupervisorJob, timeout: float) -> Supervisor:
     """The supervisor process, once it watches the room and the seat."""
-    parent_end, child_end = ctx.Pipe()
-    proc = ctx.Process(
-        target=supervisor_process, args=(job, child_end), name="bench-supervisor", daemon=True
-    )
-    proc.start()
-    child_end.close()
-    if not parent_end.poll(timeout):
-        raise TimeoutError(f"supervisor not watching in {timeout:.0f} s")
-    kind, data = parent_end.recv()
-    if kind != "ready":
-        raise RuntimeError(f"supervisor: {kind}: {data}")
-    return proc, parent_end
+    return start_child(ctx, supervisor_process, (job,), who="supervisor", timeout=timeout)
 
 
 def ask_supervisor(supervisor: Supervisor, message: str, timeout: float) -> dict[str, Any]:
