@@ -165,6 +165,18 @@ def start_child(
     return proc, parent
 
 
+def ask_child(conn: Connection, message: Any, expect: str, timeout: float) -> Any:
+    """Send a bench's child `message` and return the data of its answer, which must be of the
+    kind `expect` and come within `timeout` seconds."""
+    conn.send(message)
+    if not conn.poll(timeout):
+        raise TimeoutError(f"no answer to {message!r} in {timeout:.0f} s")
+    kind, data = conn.recv()
+    if kind != expect:
+        raise RuntimeError(f"{message!r}: got {kind}: {data}")
+    return data
+
+
 def start_server(
     common: list[str],
     log_path: Path,

@@ -49,7 +49,13 @@ if str(ROOT) not in sys.path:
 
 import psutil  # noqa: E402
 
-from bench.common import cpu_seconds, cpu_split, stop_processes, udp_rcvbuf_errors  # noqa: E402
+from bench.common import (  # noqa: E402
+    ask_child,
+    cpu_seconds,
+    cpu_split,
+    stop_processes,
+    udp_rcvbuf_errors,
+)
 from bench.record_receiver import ReceiverJob, receiver_process  # noqa: E402
 from bench.record_report import (  # noqa: E402
     print_cpu,
@@ -182,16 +188,6 @@ async def _run_sender(job: SenderJob, conn: Connection) -> None:
 # ---- parent: one variant ---------------------------------------------------------------------
 
 
-def _ask(conn: Connection, message: tuple[Any, ...], expect: str, timeout: float) -> Any:
-    conn.send(message)
-    if not conn.poll(timeout):
-        raise TimeoutError(f"no answer to {message[0]!r} in {timeout:.0f} s")
-    kind, data = conn.recv()
-    if kind != expect:
-        raise RuntimeError(f"{message[0]!r}: got {kind}: {data}")
-    return data
-
-
 def _await_ready(conn: Connection, who: str) -> int:
     if not conn.poll(READY_TIMEOUT):
         raise TimeoutError(f"{who} not ready in {READY_TIMEOUT:.0f} s")
@@ -237,30 +233,30 @@ def run_variant(
         rx_ps = psutil.Process(_await_ready(rx_parent, "receiver"))
         tx_ps = psutil.Process(_await_ready(tx_parent, "sender"))
 
-        offers = _ask(tx_parent, ("offer",), "offers", READY_TIMEOUT)
+        offers = ask_child(tx_parent, ("offer",), "offers", READY_TIMEOUT)
         answers = [
-            _ask(rx_parent, ("offer", seat, sdp), "answer", READY_TIMEOUT)
+            ask_child(rx_parent, ("offer", seat, sdp), "answer", READY_TIMEOUT)
             for seat, sdp in enumerate(offers)
         ]
-        _ask(tx_parent, ("answers", answers), "connected", READY_TIMEOUT)
+        ask_child(tx_parent, ("answers", answers), "connected", READY_TIMEOUT)
         deadline = time.monotonic() + FLOWING_TIMEOUT
-        while not _ask(rx_parent, ("flowing",), "flowing", REPLY_TIMEOUT):
+        while not ask_child(rx_parent, ("flowing",), "flowing", REPLY_TIMEOUT):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"not every stream reached the receiver in {FLOWING_TIMEOUT} s")
             time.sleep(0.2)
 
         time.sleep(warmup)
-        _ask(rx_parent, ("mark",), "mark", REPLY_TIMEOUT)  # resets the loop-lag maximum
+        ask_child(rx_parent, ("mark",), "mark", REPLY_TIMEOUT)  # resets the loop-lag maximum
         udp0 = udp_rcvbuf_errors()
         cpu0, tx_cpu0 = cpu_seconds(rx_ps), cpu_seconds(tx_ps)
         wall0 = time.monotonic()
-        sent0 = _ask(tx_parent, ("mark",), "mark", REPLY_TIMEOUT)
-        mark0 = _ask(rx_parent, ("mark",), "mark", REPLY_TIMEOUT)
+        sent0 = ask_child(tx_parent, ("mark",), "mark", REPLY_TIMEOUT)
+        mark0 = ask_child(rx_parent, ("mark",), "mark", REPLY_TIMEOUT)
 
         time.sleep(duration)
 
-        sent1 = _ask(tx_parent, ("mark",), "mark", REPLY_TIMEOUT)
-        mark1 = _ask(rx_parent, ("mark",), "mark", REPLY_TIMEOUT)
+        sent1 = ask_child(tx_parent, ("mark",), "mark", REPLY_TIMEOUT)
+        mark1 = ask_child(rx_parent, ("mark",), "mark", REPLY_TIMEOUT)
         wall1 = time.monotonic()
         cpu1, tx_cpu1 = cpu_seconds(rx_ps), cpu_seconds(tx_ps)
         udp1 = udp_rcvbuf_errors()
@@ -279,9 +275,9 @@ def run_variant(
             result.received_w[s.id] = c1["received"] - c0["received"]
             result.recorded_w[s.id] = c1["recorded"] - c0["recorded"]
 
-        result.sent = _ask(tx_parent, ("stop_media",), "stopped", REPLY_TIMEOUT)
+        result.sent = ask_child(tx_parent, ("stop_media",), "stopped", REPLY_TIMEOUT)
         time.sleep(SETTLE_S)  # what is in flight lands
-        result.final = _ask(rx_parent, ("finish",), "finished", FINISH_TIMEOUT)
+        result.final = ask_child(rx_parent, ("finish",), "finished", FINISH_TIMEOUT)
         with contextlib.suppress(OSError):
             tx_parent.send(("stop",))
         _count_files(variant, streams, out_dir, mr_format, result)

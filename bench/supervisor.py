@@ -22,7 +22,7 @@ from typing import Any
 
 import psutil
 
-from bench.common import cpu_seconds, start_child
+from bench.common import ask_child, cpu_seconds, start_child
 
 #: The supervisor process and the parent's end of its pipe.
 Supervisor = tuple[mp.process.BaseProcess, Connection]
@@ -99,14 +99,7 @@ def start_supervisor(ctx: Any, job: SupervisorJob, timeout: float) -> Supervisor
 
 def ask_supervisor(supervisor: Supervisor, message: str, timeout: float) -> dict[str, Any]:
     """Send the supervisor `message` and return its answer of the same name."""
-    conn = supervisor[1]
-    conn.send(message)
-    if not conn.poll(timeout):
-        raise TimeoutError(f"supervisor did not answer {message!r}")
-    kind, data = conn.recv()
-    if kind != message:
-        raise RuntimeError(f"supervisor: {kind}: {data}")
-    return dict(data)
+    return dict(ask_child(supervisor[1], message, message, timeout))
 
 
 def mark_supervisor(supervisor: Supervisor | None, timeout: float) -> dict[str, Any] | None:
